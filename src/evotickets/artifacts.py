@@ -1,0 +1,118 @@
+"""HDF5 artifacts: one schema per kind, atomic writes, validation on read.
+
+Every file is readable with plain h5py: tensors live in groups mirroring the flax tree
+(``params/Conv_0/kernel``), scalars and provenance in attrs. Nothing is pickled, ever.
+A write goes to ``<name>.tmp`` and is ``os.replace``d into place, so a killed job leaves either
+the old complete file or none, never a truncated one under the final name.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from . import __version__
+
+SCHEMA_VERSION = 1
+KINDS = {"init": "init", "mask": "mask", "trained": "train"}  # kind → rule that writes it
+
+
+class ArtifactError(RuntimeError):
+    """An artifact is missing, truncated, of another schema, or from other settings."""
+
+
+def _rerun_hint(path: Path, kind: str) -> str:
+    rule = KINDS.get(kind, kind)
+    return f"delete {path} and rerun its rule `{rule}` (snakemake recreates it: `snakemake {path}`)"
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {}
+    for pkg in ("jax", "evosax"):
+        try:
+            out[f"{pkg}_version"] = md.version(pkg)
+        except md.PackageNotFoundError:  # pragma: no cover
+            out[f"{pkg}_version"] = "absent"
+    return out
+
+
+def write_artifact(
+    path: str | os.PathLike,
+    kind: str,
+    arrays: dict[str, np.ndarray],
+    attrs: dict[str, Any],
+    *,
+    config_digest: str,
+    seed: int,
+) -> Path:
+    """Write ``arrays`` (slash-separated names) and ``attrs`` atomically."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown artifact kind {kind!r}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["schema"] = f"evotickets.{kind}/{SCHEMA_VERSION}"
+            f.attrs["evotickets_version"] = __version__
+            f.attrs["config_digest"] = config_digest
+            f.attrs["seed"] = int(seed)
+            f.attrs["created"] = _dt.datetime.now(_dt.UTC).isoformat()
+            for k, v in _versions().items():
+                f.attrs[k] = v
+            for k, v in attrs.items():
+                f.attrs[k] = v
+            for name, value in arrays.items():
+                f.create_dataset(name, data=np.asarray(value))
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def read_artifact(
+    path: str | os.PathLike, kind: str, expected_digest: str | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Read and validate an artifact; every failure names the file and the rule to rerun."""
+    path = Path(path)
+    if not path.exists():
+        raise ArtifactError(f"missing artifact {path}: {_rerun_hint(path, kind)}")
+    try:
+        with h5py.File(path, "r") as f:
+            attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()}
+            arrays: dict[str, np.ndarray] = {}
+            f.visititems(
+                lambda name, obj: (
+                    arrays.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None
+                )
+            )
+    except (OSError, KeyError, ValueError) as err:
+        raise ArtifactError(
+            f"unreadable artifact {path} (truncated or not HDF5: {err}): {_rerun_hint(path, kind)}"
+        ) from err
+    want = f"evotickets.{kind}/{SCHEMA_VERSION}"
+    if attrs.get("schema") != want:
+        raise ArtifactError(
+            f"artifact {path} has schema {attrs.get('schema')!r}, expected {want!r}: "
+            f"{_rerun_hint(path, kind)}"
+        )
+    if expected_digest is not None and attrs.get("config_digest") != expected_digest:
+        raise ArtifactError(
+            f"artifact {path} was made from other settings (config_digest "
+            f"{attrs.get('config_digest')} ≠ {expected_digest}): {_rerun_hint(path, kind)}"
+        )
+    return arrays, attrs
+
+
+def group(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    """The tensors under ``prefix/`` with the prefix stripped, in stored order."""
+    p = prefix.rstrip("/") + "/"
+    return {k[len(p) :]: v for k, v in arrays.items() if k.startswith(p)}

@@ -1,0 +1,65 @@
+"""A plain-text table of the test metric against sparsity, per task, strategy and method.
+
+Reads only the ``trained.h5`` attrs, so it is cheap and needs no JAX.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from .artifacts import read_artifact
+
+
+def collect_rows(results: str | Path) -> list[dict]:
+    """One row per trained artifact under ``results``."""
+    rows = []
+    for path in sorted(Path(results).glob("*/*/*/seed*/iter*/trained.h5")):
+        _, attrs = read_artifact(path, "trained")
+        rows.append(
+            {
+                "task": attrs["task"],
+                "strategy": attrs["strategy"],
+                "method": attrs["method"],
+                "seed": int(attrs["seed"]),
+                "round": int(attrs["round"]),
+                "remaining": float(attrs["remaining_fraction"]),
+                "metric": float(attrs["final_metric"]),
+                "metric_name": attrs["metric_name"],
+            }
+        )
+    return rows
+
+
+def accuracy_table(results: str | Path) -> str:
+    """Mean ± std over seeds of the final test metric, one line per round."""
+    rows = collect_rows(results)
+    if not rows:
+        return f"no trained.h5 artifacts under {results}\n"
+    by = defaultdict(list)
+    for r in rows:
+        by[(r["task"], r["strategy"], r["round"], r["method"])].append(r)
+    methods = sorted({r["method"] for r in rows}, key=["random", "magnitude", "snr"].index)
+    lines = []
+    for task, strategy in sorted({(r["task"], r["strategy"]) for r in rows}):
+        metric = next(r["metric_name"] for r in rows if r["task"] == task)
+        lines.append(f"\n{task} / {strategy}: {metric} (mean ± std over seeds, n seeds)")
+        header = f"{'round':>5} {'remaining':>9} " + " ".join(f"{m:>18}" for m in methods)
+        lines += [header, "-" * len(header)]
+        rounds = sorted(
+            {r["round"] for r in rows if (r["task"], r["strategy"]) == (task, strategy)}
+        )
+        for t in rounds:
+            cells, remaining = [], None
+            for m in methods:
+                group = by.get((task, strategy, t, m), [])
+                if group:
+                    v = np.array([g["metric"] for g in group])
+                    remaining = group[0]["remaining"]
+                    cells.append(f"{v.mean():.4f}±{v.std():.4f} ({len(v)})".rjust(18))
+                else:
+                    cells.append(f"{'—':>18}")
+            lines.append(f"{t:>5} {100 * (remaining or 0):>8.1f}% " + " ".join(cells))
+    return "\n".join(lines).lstrip("\n") + "\n"

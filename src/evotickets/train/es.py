@@ -1,0 +1,153 @@
+"""One ES round on the active weights: a jitted ``lax.scan`` over generations, run in chunks.
+
+The strategy searches only the compressed vector θ[m] of the D_active unpruned weights; each
+member is scattered into a dense zero vector for the forward pass. So memory and the
+dimension-dependent rates of Sep-CMA-ES and SNES follow the real number of free weights, and a
+pruned weight can never move: it is not part of the search.
+
+Chunks exist for the log (generation, fitness, test metric, ETA after each chunk) and as the
+natural place for mid-round checkpoints. Every generation's key is a pure function of the round
+key and the generation number, so the chunking does not change the numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..keys import generation_key, tag
+from ..strategies import ESStrategy, per_weight_std
+
+
+class AllMembersFailed(RuntimeError):
+    """Every member of a generation had a non-finite fitness: nothing can be learned."""
+
+
+@dataclass
+class RoundResult:
+    theta: np.ndarray  # dense θ_G (pruned entries 0)
+    sigma: np.ndarray  # dense σ_G (pruned entries 0)
+    best_fitness: np.ndarray  # per generation, lowest loss in the population
+    mean_fitness: np.ndarray  # per generation, mean loss over finite members
+    nonfinite_count: np.ndarray  # per generation, members with NaN/inf fitness
+    eval_generation: np.ndarray
+    eval_metric: np.ndarray
+    final_metric: float
+    seconds: float
+
+
+def _sanitize(fitness: jax.Array):
+    """NaN/±inf fitness → the worst finite fitness of the generation.
+
+    Ranking strategies then place failed members last; raw-fitness strategies (ARS, OpenES)
+    see a finite number instead of a poison. Counted, never silent.
+    """
+    finite = jnp.isfinite(fitness)
+    worst = jnp.max(jnp.where(finite, fitness, -jnp.inf))
+    mean = jnp.sum(jnp.where(finite, fitness, 0.0)) / jnp.maximum(finite.sum(), 1)
+    return jnp.where(finite, fitness, worst), jnp.sum(~finite), mean
+
+
+def make_chunk_runner(task, strategy: ESStrategy, num_dims: int) -> Callable:
+    """A jitted function running ``n`` generations from ``start``.
+
+    Everything that varies between seeds (round key, active indices, data) is an argument, so
+    chains with equal D_active share one compiled program (and one persistent-cache entry).
+    """
+    algo, params = strategy.algorithm, strategy.params
+    pop_size = algo.population_size
+
+    def step(carry, g):
+        state, round_k, idx, data = carry
+        k_ask, k_fit, k_tell = jax.random.split(generation_key(round_k, g), 3)
+        population, asked = algo.ask(k_ask, state, params)
+        dense = jnp.zeros((pop_size, num_dims), population.dtype).at[:, idx].set(population)
+        raw = task.population_fitness(dense, k_fit, data)
+        fitness, n_bad, mean_fit = _sanitize(raw)
+        told, _ = algo.tell(k_tell, population, fitness, asked, params)
+        told = strategy.post_tell(told)
+        all_failed = n_bad == pop_size
+        # A generation where every member failed leaves the state untouched (and the caller
+        # stops the round), so a NaN can never poison the search distribution.
+        new_state = jax.tree.map(lambda new, old: jnp.where(all_failed, old, new), told, state)
+        return (new_state, round_k, idx, data), (jnp.min(fitness), mean_fit, n_bad)
+
+    def run(state, round_k, idx, data, start, n):
+        (state, *_), curves = jax.lax.scan(step, (state, round_k, idx, data), start + jnp.arange(n))
+        return state, curves
+
+    return jax.jit(run, static_argnames=("n",))
+
+
+def run_round(
+    task,
+    strategy: ESStrategy,
+    theta0: np.ndarray,
+    mask: np.ndarray,
+    round_k: jax.Array,
+    num_generations: int,
+    log_every: int,
+    log: Callable[[str], None] = print,
+    label: str = "",
+) -> RoundResult:
+    """Evolve the active weights of m⊙θ0 for ``num_generations`` with a fresh strategy state."""
+    t_start = time.perf_counter()
+    num_dims = mask.size
+    idx = jnp.asarray(np.flatnonzero(mask), jnp.int32)
+    x0 = jnp.asarray(theta0[np.asarray(idx)], jnp.float32)
+    algo, params = strategy.algorithm, strategy.params
+    state = algo.init(jax.random.fold_in(round_k, tag("strategy-init")), x0, params)
+    runner = make_chunk_runner(task, strategy, num_dims)
+
+    def densify(active_values):
+        return jnp.zeros(num_dims, jnp.float32).at[idx].set(active_values)
+
+    evaluate = jax.jit(lambda mean, i, d: task.evaluate(jnp.zeros(num_dims).at[i].set(mean), d))
+
+    best, mean, bad, eval_gen, eval_val = [], [], [], [], []
+    g, chunk = 0, max(1, min(log_every, num_generations))
+    steady_start = None
+    while g < num_generations:
+        n = min(chunk, num_generations - g)
+        state, (b, m, nb) = runner(state, round_k, idx, task.train_data, g, n)
+        b, m, nb = np.asarray(b), np.asarray(m), np.asarray(nb)
+        best.append(b), mean.append(m), bad.append(nb)
+        if np.any(nb == algo.population_size):
+            first = g + int(np.argmax(nb == algo.population_size))
+            raise AllMembersFailed(
+                f"{label}: every member of generation {first} had a NaN/inf fitness, so the "
+                "round stopped instead of writing a garbage artifact. Lower std_init, check "
+                "θ0 and the data for NaN, or check the task's fitness function."
+            )
+        g += n
+        metric = float(evaluate(state.mean, idx, task.test_data))
+        eval_gen.append(g), eval_val.append(metric)
+        now = time.perf_counter()
+        if steady_start is None:
+            steady_start, steady_gen, eta = now, g, float("nan")
+        else:
+            rate = (now - steady_start) / max(g - steady_gen, 1)
+            eta = rate * (num_generations - g)
+        log(
+            f"{label} gen {g}/{num_generations} best {b[-1]:.4f} mean {m[-1]:.4f} "
+            f"{task.metric_name} {metric:.4f} nonfinite {int(nb.sum())} "
+            + ("eta ? (compiling)" if np.isnan(eta) else f"eta {eta:.0f}s")
+        )
+
+    sigma = per_weight_std(strategy.name, state, int(idx.size))
+    return RoundResult(
+        theta=np.asarray(densify(state.mean)),
+        sigma=np.asarray(densify(sigma)),
+        best_fitness=np.concatenate(best),
+        mean_fitness=np.concatenate(mean),
+        nonfinite_count=np.concatenate(bad).astype(np.int32),
+        eval_generation=np.asarray(eval_gen, np.int32),
+        eval_metric=np.asarray(eval_val, np.float32),
+        final_metric=float(eval_val[-1]),
+        seconds=time.perf_counter() - t_start,
+    )

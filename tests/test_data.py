@@ -1,0 +1,300 @@
+"""Tests for evotickets.tasks.data: real files from the shared data directory, synthetic idx files
+and failure modes (corruption, truncation, missing files, offline downloads)."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evotickets.tasks import data
+from evotickets.tasks.data import (
+    DATASETS,
+    DataError,
+    load_dataset,
+    read_idx,
+    resolve_data_dir,
+)
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+
+@pytest.fixture
+def shared() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"shared data directory {SHARED} not available")
+    return SHARED
+
+
+def _idx_bytes(arr: np.ndarray) -> bytes:
+    arr = np.ascontiguousarray(arr, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    return header + arr.tobytes()
+
+
+def _mnist_dir_with(tmp_path: Path, shared: Path, replaced: dict[str, bytes]) -> Path:
+    """tmp_path/mnist with the real files symlinked, except ``replaced`` (name.gz -> bytes)."""
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for name in FILES:
+        gz = f"{name}.gz"
+        if gz in replaced:
+            (folder / gz).write_bytes(replaced[gz])
+        else:
+            (folder / gz).symlink_to(shared / "mnist" / gz)
+    return tmp_path
+
+
+# ---------------------------------------------------------------------------- real files
+
+
+def test_mnist_real_files(shared: Path) -> None:
+    ds = load_dataset("mnist", data_dir=shared, download=False)
+    assert ds.name == "mnist"
+    assert ds.x_train.shape == (60000, 28, 28, 1)
+    assert ds.x_test.shape == (10000, 28, 28, 1)
+    assert ds.y_train.shape == (60000,) and ds.y_test.shape == (10000,)
+    assert ds.x_train.dtype == np.float32 and ds.x_test.dtype == np.float32
+    assert ds.y_train.dtype == np.int32 and ds.y_test.dtype == np.int32
+    for y in (ds.y_train, ds.y_test):
+        assert y.min() == 0 and y.max() == 9
+        assert set(np.unique(y)) == set(range(10))
+    assert abs(float(ds.x_train.mean())) < 0.1
+    assert abs(float(ds.x_train.std()) - 1.0) < 0.1
+    # pixel 0 maps to -mean/std exactly as in the paper's normalisation
+    assert np.isclose(ds.x_train.min(), -0.1307 / 0.3081, atol=1e-5)
+    assert ds.attrs["split"] == "official"
+    assert (
+        ds.attrs["sha256:train-images-idx3-ubyte"]
+        == data._SHA256[("mnist", "train-images-idx3-ubyte")]
+    )
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in ds.attrs.items())
+    # cached: same object, read-only arrays so one caller cannot corrupt another's data
+    assert load_dataset("mnist", data_dir=shared, download=False) is ds
+    with pytest.raises(ValueError):
+        ds.x_train[0, 0, 0, 0] = 1.0
+
+
+def test_fashion_mnist_real_files(shared: Path) -> None:
+    ds = load_dataset("fashion_mnist", data_dir=shared, download=False)
+    assert ds.x_train.shape == (60000, 28, 28, 1)
+    assert ds.x_test.shape == (10000, 28, 28, 1)
+    assert ds.y_train.shape == (60000,) and ds.y_test.shape == (10000,)
+    assert ds.y_train.min() == 0 and ds.y_train.max() == 9
+    assert ds.attrs["split"] == "official"
+    # "fashion-mnist" (the folder name) is accepted as an alias
+    assert load_dataset("fashion-mnist", data_dir=shared, download=False) is ds
+
+
+def test_kmnist_falls_back_to_test_split(shared: Path) -> None:
+    ds = load_dataset("kmnist", data_dir=shared, download=False)
+    assert ds.x_train.shape == (8000, 28, 28, 1)
+    assert ds.x_test.shape == (2000, 28, 28, 1)
+    assert ds.y_train.shape == (8000,) and ds.y_test.shape == (2000,)
+    assert ds.attrs["split"] == "kmnist-test-8000/2000 (official train images absent)"
+    # official order: first 8000 / last 2000 of the t10k files
+    raw_labels = read_idx(shared / "kmnist" / "t10k-labels-idx1-ubyte.gz")
+    np.testing.assert_array_equal(ds.y_train, raw_labels[:8000])
+    np.testing.assert_array_equal(ds.y_test, raw_labels[8000:])
+
+
+def test_kmnist_download_failure_warns_and_falls_back(
+    tmp_path: Path, shared: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "kmnist"
+    folder.mkdir()
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "train-labels-idx1-ubyte"):
+        (folder / f"{name}.gz").symlink_to(shared / "kmnist" / f"{name}.gz")
+    monkeypatch.setitem(data._MIRRORS, "kmnist", (tmp_path / "offline").as_uri() + "/")
+    with pytest.warns(RuntimeWarning, match="falling back"):
+        ds = load_dataset("kmnist", data_dir=tmp_path, download=True)
+    assert ds.attrs["split"] == "kmnist-test-8000/2000 (official train images absent)"
+    assert ds.x_train.shape == (8000, 28, 28, 1)
+    assert not list(folder.glob("*.tmp"))
+
+
+# ---------------------------------------------------------------------------- digits
+
+
+def test_digits_shapes_and_determinism() -> None:
+    ds = load_dataset("digits")
+    assert ds.x_train.shape == (1437, 8, 8, 1)
+    assert ds.x_test.shape == (360, 8, 8, 1)
+    assert ds.y_train.shape == (1437,) and ds.y_test.shape == (360,)
+    assert ds.x_train.dtype == np.float32 and ds.y_train.dtype == np.int32
+    assert ds.attrs["split"] == "sklearn-digits 1437/360 (rng 0)"
+    # undo the normalisation: pixels were scaled by /16 into [0, 1]
+    raw = ds.x_train * np.float32(0.3081) + np.float32(0.1307)
+    assert raw.min() >= -1e-6 and raw.max() <= 1 + 1e-6 and raw.max() > 0.99
+    assert load_dataset("digits") is ds
+
+    data.clear_cache()
+    again = load_dataset("digits")
+    assert again is not ds
+    for a, b in [
+        (ds.x_train, again.x_train),
+        (ds.y_train, again.y_train),
+        (ds.x_test, again.x_test),
+        (ds.y_test, again.y_test),
+    ]:
+        np.testing.assert_array_equal(a, b)
+    # train and test together are exactly the 1797 bundled images (a permutation, no overlap)
+    from sklearn.datasets import load_digits
+
+    y_all = load_digits().target
+    assert np.array_equal(np.sort(np.concatenate([ds.y_train, ds.y_test])), np.sort(y_all))
+
+
+# ---------------------------------------------------------------------------- idx reading
+
+
+def test_read_idx_raw_and_gz_identical(tmp_path: Path) -> None:
+    rng = np.random.default_rng(123)
+    arr = rng.integers(0, 256, size=(7, 5, 3), dtype=np.uint8)
+    raw = tmp_path / "x-idx3-ubyte"
+    raw.write_bytes(_idx_bytes(arr))
+    gz = tmp_path / "x-idx3-ubyte.gz"
+    gz.write_bytes(gzip.compress(_idx_bytes(arr)))
+    a, b = read_idx(raw), read_idx(gz)
+    assert a.shape == (7, 5, 3) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, arr)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_read_idx_rejects_bad_header_and_length(tmp_path: Path) -> None:
+    arr = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    short = tmp_path / "short-idx2-ubyte"
+    short.write_bytes(_idx_bytes(arr)[:-1])
+    with pytest.raises(DataError, match="payload"):
+        read_idx(short)
+    bad_magic = tmp_path / "magic-idx2-ubyte"
+    bad_magic.write_bytes(b"\x1f\x8b" + _idx_bytes(arr)[2:])
+    with pytest.raises(DataError, match="magic"):
+        read_idx(bad_magic)
+
+
+def test_length_mismatch_raises(tmp_path: Path) -> None:
+    images = tmp_path / "img-idx3-ubyte"
+    labels = tmp_path / "lab-idx1-ubyte.gz"
+    images.write_bytes(_idx_bytes(np.zeros((5, 4, 4), dtype=np.uint8)))
+    labels.write_bytes(gzip.compress(_idx_bytes(np.zeros(4, dtype=np.uint8))))
+    with pytest.raises(DataError, match="5 images.*4 labels"):
+        data._load_idx_pair(images, labels, None)
+    labels.write_bytes(gzip.compress(_idx_bytes(np.arange(5, dtype=np.uint8))))
+    x, y, _ = data._load_idx_pair(images, labels, None)
+    assert x.shape == (5, 4, 4) and y.tolist() == [0, 1, 2, 3, 4]
+
+
+# ---------------------------------------------------------------------------- integrity
+
+
+def test_corrupted_file_fails_sha256(tmp_path: Path, shared: Path) -> None:
+    name = "train-labels-idx1-ubyte"
+    content = bytearray(gzip.decompress((shared / "mnist" / f"{name}.gz").read_bytes()))
+    content[100] ^= 0xFF  # still a structurally valid idx file, but the wrong content
+    root = _mnist_dir_with(tmp_path, shared, {f"{name}.gz": gzip.compress(bytes(content))})
+    with pytest.raises(DataError) as info:
+        load_dataset("mnist", data_dir=root, download=False)
+    msg = str(info.value)
+    assert name in msg and "sha256" in msg
+    assert data._SHA256[("mnist", name)] in msg
+    assert "EVOTICKETS_DATA_DIR" in msg
+
+
+def test_truncated_gzip_names_file(tmp_path: Path, shared: Path) -> None:
+    name = "train-labels-idx1-ubyte"
+    blob = (shared / "mnist" / f"{name}.gz").read_bytes()
+    root = _mnist_dir_with(tmp_path, shared, {f"{name}.gz": blob[: len(blob) // 2]})
+    with pytest.raises(DataError, match=name) as info:
+        load_dataset("mnist", data_dir=root, download=False)
+    assert "truncated" in str(info.value)
+    with pytest.raises(DataError, match=name):
+        read_idx(root / "mnist" / f"{name}.gz")
+
+
+# ---------------------------------------------------------------------------- missing files
+
+
+def test_missing_file_without_download(tmp_path: Path) -> None:
+    with pytest.raises(DataError) as info:
+        load_dataset("mnist", data_dir=tmp_path, download=False)
+    msg = str(info.value)
+    assert "data_dir" in msg and "EVOTICKETS_DATA_DIR" in msg
+    assert "train-images-idx3-ubyte" in msg and "missing" in msg
+
+
+def test_offline_download_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(data._MIRRORS, "mnist", (tmp_path / "no-such-mirror").as_uri() + "/")
+    with pytest.raises(DataError) as info:
+        load_dataset("mnist", data_dir=tmp_path, download=True)
+    msg = str(info.value)
+    assert "missing" in msg and "download" in msg and "failed" in msg
+    assert "data_dir" in msg and "EVOTICKETS_DATA_DIR" in msg
+    assert not list((tmp_path / "mnist").glob("*"))  # no partial files left behind
+
+
+def test_download_from_mirror_is_verified_and_atomic(
+    tmp_path: Path, shared: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for name in FILES:
+        (mirror / f"{name}.gz").symlink_to(shared / "mnist" / f"{name}.gz")
+    # the mirror serves a corrupted train-labels file: the download must be rejected
+    good = (shared / "mnist" / "train-labels-idx1-ubyte.gz").read_bytes()
+    bad = bytearray(gzip.decompress(good))
+    bad[50] ^= 1
+    (mirror / "train-labels-idx1-ubyte.gz").unlink()
+    (mirror / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(bytes(bad)))
+    monkeypatch.setitem(data._MIRRORS, "mnist", mirror.as_uri() + "/")
+    dest = tmp_path / "data"
+    dest.mkdir()
+    with pytest.raises(DataError, match="sha256"):
+        load_dataset("mnist", data_dir=dest, download=True)
+    assert not (dest / "mnist" / "train-labels-idx1-ubyte.gz").exists()
+    assert not list((dest / "mnist").glob("*.tmp"))
+
+    # a good mirror (different gzip bytes than the shared copy: hashes are of content)
+    (mirror / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(gzip.decompress(good)))
+    ds = load_dataset("mnist", data_dir=dest, download=True)
+    assert ds.x_train.shape == (60000, 28, 28, 1)
+    assert sorted(p.name for p in (dest / "mnist").iterdir()) == sorted(f"{n}.gz" for n in FILES)
+
+
+# ---------------------------------------------------------------------------- names, dirs
+
+
+def test_unknown_name_suggests() -> None:
+    with pytest.raises(DataError) as info:
+        load_dataset("mnsit")
+    msg = str(info.value)
+    assert "'mnist'" in msg and "Did you mean" in msg
+    for valid in DATASETS:
+        assert valid in msg
+
+
+def test_resolve_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EVOTICKETS_DATA_DIR", raising=False)
+    assert resolve_data_dir(None) == (Path.home() / ".cache" / "evotickets" / "data").resolve()
+    assert resolve_data_dir(tmp_path) == tmp_path.resolve()
+    monkeypatch.setenv("EVOTICKETS_DATA_DIR", str(tmp_path))
+    assert resolve_data_dir(None) == tmp_path.resolve()
+    other = tmp_path / "sub"
+    other.mkdir()
+    assert resolve_data_dir(other) == other.resolve()  # the argument wins over the env var
+    with pytest.raises(DataError, match="does not exist"):
+        resolve_data_dir(tmp_path / "nope")
+    with pytest.raises(DataError, match="does not exist"):
+        load_dataset("mnist", data_dir=tmp_path / "nope")
+    monkeypatch.setenv("EVOTICKETS_DATA_DIR", str(tmp_path / "nope"))
+    with pytest.raises(DataError, match="EVOTICKETS_DATA_DIR"):
+        resolve_data_dir(None)

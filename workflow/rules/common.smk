@@ -1,0 +1,84 @@
+import json
+
+from snakemake.utils import validate
+
+from evotickets.config import SCHEMA_PATH, chain_settings, init_settings, validate_config
+
+
+configfile: "config/config.yaml"
+
+
+# Names with a did-you-mean first, then Snakemake's own schema validation (defaults filled).
+config.update(validate_config(config))
+validate(config, SCHEMA_PATH)
+
+EXP = config["experiment"]
+ROUNDS = int(config["rounds"])
+JAX_CACHE = config.get("jax_cache_dir") or "results/.jax-cache"
+RES = config["resources"]
+
+
+wildcard_constraints:
+    exp=r"[A-Za-z0-9_.-]+",
+    task=r"[a-z_]+",
+    strategy=r"[a-z_]+",
+    method=r"[a-z_]+",
+    seed=r"\d+",
+    it=r"\d\d",
+
+
+CHAIN = "results/{exp}/{task}/{strategy}/{method}/seed{seed}"
+
+
+def _known(wildcards):
+    """Fail with a clear message when a requested path names something not in the config."""
+    for kind, value, allowed in (
+        ("experiment", wildcards.exp, [EXP]),
+        ("task", wildcards.task, list(config["tasks"])),
+        ("strategy", getattr(wildcards, "strategy", None), list(config["strategies"])),
+        ("method", getattr(wildcards, "method", None), config["methods"]),
+    ):
+        if value is not None and value not in allowed:
+            raise ValueError(
+                f"{kind} {value!r} in the requested path is not in the config "
+                f"(allowed: {allowed}); add it to the config or fix the path"
+            )
+    if hasattr(wildcards, "it") and int(wildcards.it) >= ROUNDS:
+        raise ValueError(f"iteration {wildcards.it} ≥ rounds ({ROUNDS}); raise `rounds`")
+
+
+def chain_json(wildcards):
+    _known(wildcards)
+    settings = chain_settings(
+        config, wildcards.task, wildcards.strategy, wildcards.method, int(wildcards.seed)
+    )
+    return json.dumps(settings, sort_keys=True)
+
+
+def init_json(wildcards):
+    _known(wildcards)
+    return json.dumps(init_settings(config, wildcards.task, int(wildcards.seed)), sort_keys=True)
+
+
+def final_round_targets():
+    return expand(
+        CHAIN + "/iter{it}/trained.h5",
+        exp=EXP,
+        task=list(config["tasks"]),
+        strategy=list(config["strategies"]),
+        method=config["methods"],
+        seed=config["seeds"],
+        it=f"{ROUNDS - 1:02d}",
+    )
+
+
+def all_round_targets():
+    return expand(
+        CHAIN + "/iter{it}/trained.h5",
+        exp=EXP,
+        task=list(config["tasks"]),
+        strategy=list(config["strategies"]),
+        method=config["methods"],
+        seed=config["seeds"],
+        it=[f"{t:02d}" for t in range(ROUNDS)],
+    )

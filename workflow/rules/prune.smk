@@ -1,0 +1,87 @@
+# The iterative pruning chain:
+#   init.h5 ─▶ iter00/mask.h5 ─▶ iter00/trained.h5 ─▶ iter01/mask.h5 ─▶ ...
+# The random baseline's mask needs only θ0 and the round number, so its rounds do not wait
+# for each other.
+
+
+def mask_inputs(wildcards):
+    inputs = {"init": "results/{exp}/{task}/seed{seed}/init.h5".format(**wildcards)}
+    t = int(wildcards.it)
+    if t > 0 and wildcards.method != "random":
+        inputs["prev"] = (CHAIN + "/iter{prev:02d}/trained.h5").format(
+            prev=t - 1, **wildcards
+        )
+    return inputs
+
+
+rule init:
+    output:
+        "results/{exp}/{task}/seed{seed}/init.h5",
+    log:
+        "results/{exp}/{task}/seed{seed}/init.log",
+    params:
+        settings=init_json,
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "evotickets init --settings {params.settings:q} --out {output} > {log} 2>&1"
+
+
+rule mask:
+    input:
+        unpack(mask_inputs),
+    output:
+        CHAIN + "/iter{it}/mask.h5",
+    log:
+        CHAIN + "/iter{it}/mask.log",
+    params:
+        settings=chain_json,
+        prev=lambda wc, input: f"--prev-trained {input.prev}" if "prev" in input.keys() else "",
+        cache=JAX_CACHE,
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "evotickets mask --settings {params.settings:q} --round {wildcards.it} "
+        "--init {input.init} {params.prev} --jax-cache {params.cache} --out {output} "
+        "> {log} 2>&1"
+
+
+rule train:
+    input:
+        init="results/{exp}/{task}/seed{seed}/init.h5",
+        mask=CHAIN + "/iter{it}/mask.h5",
+    output:
+        CHAIN + "/iter{it}/trained.h5",
+    log:
+        CHAIN + "/iter{it}/train.log",
+    params:
+        settings=chain_json,
+        cache=JAX_CACHE,
+    threads: RES["threads"]
+    resources:
+        mem_mb=RES["mem_mb"],
+        runtime=RES["runtime"],
+        gpu=RES["gpu"],
+    shell:
+        "evotickets train --settings {params.settings:q} --round {wildcards.it} "
+        "--init {input.init} --mask {input.mask} --jax-cache {params.cache} "
+        "--out {output} > {log} 2>&1"
+
+
+rule accuracy_table:
+    input:
+        all_round_targets(),
+    output:
+        "results/{exp}/accuracy_table.txt",
+    log:
+        "results/{exp}/accuracy_table.log",
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    shell:
+        "evotickets table results/{wildcards.exp} --out {output} > {log} 2>&1"
