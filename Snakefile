@@ -7,8 +7,11 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/prune.smk"
 
 
+# Every round is a requested target, not only the last: Snakemake does not recreate a missing
+# intermediate whose consumers are up to date, and a researcher who deletes one round's
+# trained.h5 expects that round and the ones after it to be recomputed.
 rule all:
     input:
-        final_round_targets(),
+        all_round_targets(),
         f"results/{EXP}/accuracy_table.txt",
     default_target: True

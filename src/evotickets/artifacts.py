@@ -87,7 +87,7 @@ def read_artifact(
         raise ArtifactError(f"missing artifact {path}: {_rerun_hint(path, kind)}")
     try:
         with h5py.File(path, "r") as f:
-            attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()}
+            attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()}
             arrays: dict[str, np.ndarray] = {}
             f.visititems(
                 lambda name, obj: (

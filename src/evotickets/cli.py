@@ -214,8 +214,6 @@ def cmd_train(args) -> None:
             "num_prunable": int(prunable.sum()),
             "remaining_fraction": float((mask & prunable).sum() / prunable.sum()),
             "nonfinite_total": int(res.nonfinite_count.sum()),
-            "seconds": res.seconds,
-            "seconds_per_generation": res.seconds / int(settings["es"]["num_generations"]),
             **task.provenance(),
         },
         config_digest=chain_digest,

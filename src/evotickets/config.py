@@ -132,7 +132,7 @@ def chain_settings(cfg: dict, task: str, strategy: str, method: str, seed: int) 
         "method": method,
         "seed": int(seed),
         "prune_fraction": cfg["prune_fraction"],
-        "es": cfg["es"],
+        "es": dict(cfg["es"]),
         "data_dir": cfg.get("data_dir"),
     }
 

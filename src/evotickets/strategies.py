@@ -4,8 +4,9 @@ them, and read the per-weight search std σ that the SNR score divides by.
 Mapping from the study's evosax 0.1 settings (see config/paper.yaml):
 - ``std_init`` (0.1: ``sigma_init``) goes into ``Params.std_init``.
 - Sep-CMA-ES ``elite_ratio`` is set on the strategy before its default params are built, so
-  evosax derives the log recombination weights over the top elite_ratio·N *and* the dependent
-  rates (μ_eff, c_c, c_1, c_μ, c_σ, d_σ) consistently, instead of our patching ``weights`` alone.
+  evosax derives μ_eff and the rates that depend on it (c_c, c_1, c_μ, c_σ, d_σ) for that
+  ratio; the log recombination weights are then truncated to the top elite_ratio·N and
+  renormalised (evosax 0.3 would otherwise keep the top half whatever the ratio).
 - DES ``temperature`` is likewise an attribute evosax reads when building its weights.
 - SNES ``temperature``: evosax 0.1 replaced SNES's log-rank weights with DES's sigmoid/softmax
   weights whenever temperature > 0; we do the same through ``Params.weights``.
@@ -86,6 +87,12 @@ def make_strategy(name: str, num_dims: int, hparams: dict[str, Any]) -> ESStrate
         algo = Sep_CMA_ES(pop, solution)
         algo.elite_ratio = float(hparams.get("elite_ratio", 0.5))
         params = algo.default_params.replace(std_init=jnp.asarray(std_init))
+        # evosax 0.3 uses elite_ratio only for μ_eff: its log weights stay positive over the
+        # top half whatever the ratio. Truncate them to the top elite_ratio·N and renormalise,
+        # as evosax 0.1 did for the mean update; μ_eff (scale-free) already matches them.
+        ranks = jnp.arange(pop)
+        w = jnp.where(ranks < algo.num_elites, jnp.maximum(params.weights, 0.0), 0.0)
+        params = params.replace(weights=w / jnp.sum(w))
     elif name == "snes":
         algo = SNES(pop, solution)
         params = algo.default_params.replace(std_init=jnp.asarray(std_init))

@@ -1,0 +1,46 @@
+"""Shared fixtures: a session-wide persistent JAX compilation cache and the tiny config."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import jax
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+_CACHE = Path(os.environ.get("EVOTICKETS_TEST_JAX_CACHE", ROOT / ".pytest_cache" / "jax-cache"))
+_CACHE.mkdir(parents=True, exist_ok=True)
+os.environ["EVOTICKETS_JAX_CACHE"] = str(_CACHE)
+jax.config.update("jax_compilation_cache_dir", str(_CACHE))
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+
+TINY_CONFIG = {
+    "experiment": "tiny",
+    "data_dir": None,
+    "seeds": [0, 1],
+    "rounds": 3,
+    "prune_fraction": 0.2,
+    "methods": ["random", "magnitude", "snr"],
+    "tasks": {"digits": {"network": "cnn_small", "batch_size": 64, "population_chunk": 16}},
+    "strategies": {
+        "snes": {"population_size": 16, "std_init": 0.05, "temperature": 12.0},
+    },
+    "es": {"num_generations": 20, "log_every": 10},
+    "resources": {"gpu": 0, "mem_mb": 1000, "runtime": 10, "threads": 1},
+}
+
+
+@pytest.fixture
+def tiny_config() -> dict:
+    """A deep copy of the tiny config, free to mutate."""
+    return copy.deepcopy(TINY_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def jax_cache_dir() -> Path:
+    return _CACHE

@@ -1,0 +1,347 @@
+"""Tests for evotickets.artifacts: round trips readable by plain h5py, atomic writes, every way a
+file can be broken (truncated, not HDF5, missing, other schema, other settings), and the CLI
+refusing artifacts that do not belong to the chain without touching its inputs or outputs."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from conftest import TINY_CONFIG
+
+from evotickets import __version__
+from evotickets.artifacts import KINDS, ArtifactError, group, read_artifact, write_artifact
+from evotickets.cli import main
+from evotickets.config import chain_settings, validate_config
+
+ARRAYS = {
+    "params/Conv_0/kernel": np.arange(2 * 3 * 1 * 4, dtype=np.float32).reshape(2, 3, 1, 4),
+    "params/Conv_0/bias": np.linspace(-1, 1, 4, dtype=np.float32),
+    "params/Dense_0/kernel": np.eye(3, 5, dtype=np.float64),
+    "mask/Conv_0/kernel": np.array([[True, False, True], [False, False, True]]),
+    "curves/best_fitness": np.array([3.0, 2.5, np.inf, 1.0]),
+    "layer_kept/Conv_0/kernel": np.int64(17),
+}
+ATTRS = {"round": 3, "method": "snr", "remaining_fraction": 0.512, "prune_output_layer": True}
+PROVENANCE = (
+    "schema",
+    "evotickets_version",
+    "config_digest",
+    "seed",
+    "created",
+    "jax_version",
+    "evosax_version",
+)
+
+
+def _write(path, kind="trained", arrays=ARRAYS, attrs=ATTRS, digest="abc123", seed=7):
+    return write_artifact(path, kind, arrays, attrs, config_digest=digest, seed=seed)
+
+
+# --- round trip --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_round_trip(tmp_path, kind):
+    path = _write(tmp_path / "sub" / "dir" / f"{kind}.h5", kind=kind)
+    assert path == tmp_path / "sub" / "dir" / f"{kind}.h5"
+    arrays, attrs = read_artifact(path, kind, expected_digest="abc123")
+    assert set(arrays) == set(ARRAYS)
+    for name, value in ARRAYS.items():
+        np.testing.assert_array_equal(arrays[name], value)
+        assert arrays[name].dtype == np.asarray(value).dtype, name
+        assert np.shape(arrays[name]) == np.shape(value), name
+    assert arrays["mask/Conv_0/kernel"].dtype == np.bool_
+    for k, v in ATTRS.items():
+        assert attrs[k] == v, k
+        assert type(attrs[k]) is type(v), k
+    for k in PROVENANCE:
+        assert k in attrs, k
+    assert attrs["schema"] == f"evotickets.{kind}/1"
+    assert attrs["evotickets_version"] == __version__
+    assert attrs["config_digest"] == "abc123"
+    assert attrs["seed"] == 7
+    assert attrs["jax_version"] not in ("", "absent")
+    assert attrs["evosax_version"] not in ("", "absent")
+    assert attrs["created"].startswith("20")
+
+
+def test_readable_with_plain_h5py(tmp_path):
+    path = _write(tmp_path / "a.h5")
+    with h5py.File(path, "r") as f:
+        assert isinstance(f["params"], h5py.Group)
+        assert isinstance(f["params/Conv_0"], h5py.Group)
+        np.testing.assert_array_equal(f["params/Conv_0/kernel"][()], ARRAYS["params/Conv_0/kernel"])
+        np.testing.assert_array_equal(f["mask/Conv_0/kernel"][()], ARRAYS["mask/Conv_0/kernel"])
+        assert f["mask/Conv_0/kernel"].dtype == np.bool_
+        assert f.attrs["schema"] == "evotickets.trained/1"
+        assert f.attrs["config_digest"] == "abc123"
+        assert int(f.attrs["seed"]) == 7
+        assert int(f.attrs["round"]) == 3
+
+
+def test_group_strips_prefix_in_stored_order(tmp_path):
+    arrays, _ = read_artifact(_write(tmp_path / "a.h5"), "trained")
+    params = group(arrays, "params")
+    assert list(params) == ["Conv_0/bias", "Conv_0/kernel", "Dense_0/kernel"]
+    np.testing.assert_array_equal(params["Dense_0/kernel"], ARRAYS["params/Dense_0/kernel"])
+    assert group(arrays, "params/") == params
+    assert set(group(arrays, "mask")) == {"Conv_0/kernel"}
+    assert group(arrays, "sigma") == {}
+
+
+def test_unknown_kind_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="kind"):
+        _write(tmp_path / "a.h5", kind="weights")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- atomic writes -----------------------------------------------------------------------------
+
+
+def test_no_tmp_left_after_write(tmp_path):
+    path = _write(tmp_path / "a.h5")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.h5"]
+    assert not path.with_name("a.h5.tmp").exists()
+
+
+def test_overwrite_replaces_the_file(tmp_path):
+    path = _write(tmp_path / "a.h5", seed=1)
+    _write(path, arrays={"params/x": np.zeros(2)}, seed=2)
+    arrays, attrs = read_artifact(path, "trained")
+    assert set(arrays) == {"params/x"}
+    assert attrs["seed"] == 2
+
+
+def test_failed_write_leaves_old_file_and_no_tmp(tmp_path):
+    path = _write(tmp_path / "a.h5")
+    before = path.read_bytes()
+    bad = dict(ARRAYS, **{"params/zzz": np.array([object()])})  # h5py cannot store objects
+    with pytest.raises(TypeError):
+        _write(path, arrays=bad, digest="new", seed=8)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.h5"]
+    arrays, attrs = read_artifact(path, "trained", expected_digest="abc123")
+    np.testing.assert_array_equal(arrays["params/Conv_0/kernel"], ARRAYS["params/Conv_0/kernel"])
+    assert attrs["seed"] == 7
+
+
+def test_failed_first_write_leaves_nothing(tmp_path):
+    with pytest.raises(TypeError):
+        _write(tmp_path / "a.h5", arrays={"x": np.array([object()])})
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- broken files: the message names the file and the rule that recreates it -------------------
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _not_hdf5(path: Path) -> None:
+    path.write_text("this is not an HDF5 file\n" * 50)
+
+
+def _missing(path: Path) -> None:
+    path.unlink()
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize(
+    ("breakage", "what"),
+    [(_truncate, "unreadable"), (_not_hdf5, "unreadable"), (_missing, "missing")],
+    ids=["truncated", "not-hdf5", "missing"],
+)
+def test_broken_file_names_path_and_rule(tmp_path, kind, breakage, what):
+    path = _write(tmp_path / f"{kind}.h5", kind=kind)
+    breakage(path)
+    with pytest.raises(ArtifactError) as info:
+        read_artifact(path, kind)
+    msg = str(info.value)
+    assert what in msg
+    assert str(path) in msg
+    rule = {"trained": "train", "mask": "mask", "init": "init"}[kind]
+    assert f"rule `{rule}`" in msg
+
+
+def test_wrong_schema_version(tmp_path):
+    path = _write(tmp_path / "a.h5")
+    with h5py.File(path, "r+") as f:
+        f.attrs["schema"] = "evotickets.trained/999"
+    with pytest.raises(ArtifactError) as info:
+        read_artifact(path, "trained")
+    msg = str(info.value)
+    assert "schema" in msg
+    assert "evotickets.trained/999" in msg and "evotickets.trained/1" in msg
+    assert str(path) in msg and "rule `train`" in msg
+
+
+def test_wrong_kind_is_a_schema_error(tmp_path):
+    path = _write(tmp_path / "a.h5", kind="mask")
+    with pytest.raises(ArtifactError, match="schema"):
+        read_artifact(path, "trained")
+
+
+def test_config_digest_mismatch(tmp_path):
+    path = _write(tmp_path / "a.h5")
+    with pytest.raises(ArtifactError) as info:
+        read_artifact(path, "trained", expected_digest="other")
+    msg = str(info.value)
+    assert "config_digest" in msg
+    assert "abc123" in msg and "other" in msg
+    assert str(path) in msg and "rule `train`" in msg
+
+
+# --- the CLI refuses artifacts that are not the chain's -----------------------------------------
+
+
+def _chain(seed: int, method: str = "magnitude") -> dict:
+    cfg = validate_config(copy.deepcopy(TINY_CONFIG))
+    return chain_settings(cfg, "digits", "snes", method, seed)
+
+
+def _init_settings(seed: int) -> dict:
+    return {"task": "digits", "network": "cnn_small", "prune_output_layer": True, "seed": seed}
+
+
+@pytest.fixture(scope="module")
+def chain_artifacts(tmp_path_factory) -> dict[str, Path]:
+    """Real init.h5 of seeds 0 and 1, round-0 masks of the seed-0 and seed-1 magnitude chains
+    and of the seed-0 random chain; built once, copied by each test."""
+    d = tmp_path_factory.mktemp("chain")
+    out = {}
+    for seed in (0, 1):
+        p = d / f"init{seed}.h5"
+        assert main(["init", "--settings", json.dumps(_init_settings(seed)), "--out", str(p)]) == 0
+        out[f"init{seed}"] = p
+    for name, seed, method in (
+        ("mask0", 0, "magnitude"),
+        ("mask1", 1, "magnitude"),
+        ("mask0_random", 0, "random"),
+    ):
+        p = d / f"{name}.h5"
+        argv = ["mask", "--settings", json.dumps(_chain(seed, method)), "--round", "0"]
+        assert main([*argv, "--init", str(out[f"init{seed}"]), "--out", str(p)]) == 0
+        out[name] = p
+    return out
+
+
+@pytest.fixture
+def artifacts(chain_artifacts, tmp_path) -> dict[str, Path]:
+    copies = {}
+    for name, src in chain_artifacts.items():
+        dst = tmp_path / src.name
+        dst.write_bytes(src.read_bytes())
+        copies[name] = dst
+    return copies
+
+
+def _train(capsys, chain: dict, init: Path, mask: Path, out: Path) -> tuple[int, str]:
+    before = {p: p.read_bytes() for p in (init, mask)}
+    capsys.readouterr()
+    rc = main(
+        [
+            "train",
+            "--settings",
+            json.dumps(chain),
+            "--round",
+            "0",
+            "--init",
+            str(init),
+            "--mask",
+            str(mask),
+            "--out",
+            str(out),
+        ]
+    )
+    err = capsys.readouterr().err
+    # whatever the failure, the inputs are untouched and no output (or temp file) appears
+    for p, data in before.items():
+        assert p.read_bytes() == data, p
+    assert not out.exists()
+    assert not out.with_name(out.name + ".tmp").exists()
+    return rc, err
+
+
+def test_cli_artifacts_are_valid(chain_artifacts):
+    init_arrays, init_attrs = read_artifact(chain_artifacts["init0"], "init")
+    assert init_attrs["seed"] == 0 and init_attrs["network"] == "cnn_small"
+    mask_arrays, mask_attrs = read_artifact(chain_artifacts["mask0"], "mask")
+    assert mask_attrs["round"] == 0 and mask_attrs["remaining_fraction"] == 1.0
+    params, mask = group(init_arrays, "params"), group(mask_arrays, "mask")
+    assert list(mask) == list(params)
+    for name in params:
+        assert mask[name].shape == params[name].shape, name
+        assert mask[name].all(), name
+    init1 = read_artifact(chain_artifacts["init1"], "init")[0]
+    assert any(
+        not np.array_equal(init1[k], v) for k, v in init_arrays.items() if k.endswith("kernel")
+    )
+
+
+def test_train_refuses_mask_of_wrong_shape(artifacts, tmp_path, capsys):
+    mask = artifacts["mask0"]
+    with h5py.File(mask, "r+") as f:
+        name = next(n for n in group({k: None for k in _dataset_names(f)}, "mask"))
+        shape = f[f"mask/{name}"].shape
+        wrong = (shape[0] + 1, *shape[1:])
+        del f[f"mask/{name}"]
+        f.create_dataset(f"mask/{name}", data=np.ones(wrong, dtype=bool))
+    assert read_artifact(mask, "mask")[1]["schema"] == "evotickets.mask/1"  # attrs kept
+    rc, err = _train(capsys, _chain(0), artifacts["init0"], mask, tmp_path / "out" / "t.h5")
+    assert rc == 2
+    assert err.startswith("evotickets train: error:")
+    assert f"tensor {name}" in err
+    assert "does not fit" in err
+    assert str(wrong) in err and str(shape) in err
+    assert str(mask) in err
+
+
+def _dataset_names(f: h5py.File) -> list[str]:
+    names: list[str] = []
+    f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+    return names
+
+
+@pytest.mark.parametrize("other", ["mask1", "mask0_random"], ids=["seed1", "random-method"])
+def test_train_refuses_mask_of_another_chain(artifacts, tmp_path, capsys, other):
+    rc, err = _train(capsys, _chain(0), artifacts["init0"], artifacts[other], tmp_path / "t.h5")
+    assert rc == 2
+    assert err.startswith("evotickets train: error:")
+    assert "config_digest" in err
+    assert str(artifacts[other]) in err
+    assert "rule `mask`" in err
+
+
+def test_train_refuses_init_of_another_seed(artifacts, tmp_path, capsys):
+    rc, err = _train(capsys, _chain(0), artifacts["init1"], artifacts["mask0"], tmp_path / "t.h5")
+    assert rc == 2
+    assert err.startswith("evotickets train: error:")
+    assert "config_digest" in err
+    assert str(artifacts["init1"]) in err
+    assert "rule `init`" in err
+
+
+def test_train_refuses_truncated_init(artifacts, tmp_path, capsys):
+    _truncate(artifacts["init0"])
+    rc, err = _train(capsys, _chain(0), artifacts["init0"], artifacts["mask0"], tmp_path / "t.h5")
+    assert rc == 2
+    assert "unreadable" in err and str(artifacts["init0"]) in err and "rule `init`" in err
+
+
+def test_mask_refuses_init_of_another_seed(artifacts, tmp_path, capsys):
+    out = tmp_path / "m.h5"
+    before = artifacts["init1"].read_bytes()
+    argv = ["mask", "--settings", json.dumps(_chain(0)), "--round", "0"]
+    rc = main([*argv, "--init", str(artifacts["init1"]), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.startswith("evotickets mask: error:") and "config_digest" in err
+    assert artifacts["init1"].read_bytes() == before
+    assert not out.exists()

@@ -1,0 +1,376 @@
+"""Tests for evotickets.config: did-you-mean for unknown names, range checks, the shipped configs,
+digests and chain settings, the safe YAML loader, and the Snakemake DAG the configs produce."""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from evotickets.config import (
+    ConfigError,
+    chain_settings,
+    digest,
+    init_settings,
+    load_config,
+    validate_config,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = ROOT / ".venv" / "bin"
+
+
+def _set(cfg: dict, dotted: str, value) -> None:
+    *parents, leaf = dotted.split(".")
+    node = cfg
+    for p in parents:
+        node = node[p]
+    node[leaf] = value
+
+
+def _rename(cfg: dict, dotted: str, new_leaf: str) -> None:
+    *parents, leaf = dotted.split(".")
+    node = cfg
+    for p in parents:
+        node = node[p]
+    node[new_leaf] = node.pop(leaf)
+
+
+# --- unknown names: the message names the bad name and suggests the right one -----------------
+
+
+@pytest.mark.parametrize(
+    ("mutate", "bad", "suggestion"),
+    [
+        pytest.param(lambda c: c["tasks"].update({"mnsit": {}}), "mnsit", "mnist", id="task"),
+        pytest.param(
+            lambda c: c["strategies"].update(
+                {"sep_cmaes": {"population_size": 8, "std_init": 0.1}}
+            ),
+            "sep_cmaes",
+            "sep_cma_es",
+            id="strategy",
+        ),
+        pytest.param(lambda c: c["methods"].append("snrr"), "snrr", "snr", id="method"),
+        pytest.param(lambda c: _rename(c, "rounds", "round"), "round", "rounds", id="top-level"),
+        pytest.param(
+            lambda c: _rename(c, "strategies.snes.std_init", "std_int"),
+            "std_int",
+            "std_init",
+            id="strategy-key",
+        ),
+        pytest.param(
+            lambda c: _rename(c, "es.num_generations", "num_generation"),
+            "num_generation",
+            "num_generations",
+            id="es-key",
+        ),
+        pytest.param(
+            lambda c: c["tasks"]["digits"].update({"batchsize": 32}),
+            "batchsize",
+            "batch_size",
+            id="task-key",
+        ),
+        pytest.param(
+            lambda c: c["tasks"]["digits"].update(
+                {"strategy_overrides": {"snes": {"temprature": 3.0}}}
+            ),
+            "temprature",
+            "temperature",
+            id="override-key",
+        ),
+    ],
+)
+def test_unknown_name_suggests_the_right_one(tiny_config, mutate, bad, suggestion):
+    mutate(tiny_config)
+    with pytest.raises(ConfigError) as info:
+        validate_config(tiny_config)
+    msg = str(info.value)
+    assert "unknown" in msg
+    assert repr(bad) in msg
+    assert f"did you mean {suggestion!r}" in msg
+
+
+def test_strategy_key_valid_for_another_strategy_is_rejected(tiny_config):
+    # elite_ratio is a Sep-CMA-ES key, not an SNES one
+    tiny_config["strategies"]["snes"]["elite_ratio"] = 0.5
+    with pytest.raises(ConfigError, match="elite_ratio") as info:
+        validate_config(tiny_config)
+    assert "snes" in str(info.value)
+    assert "temperature" in str(info.value)  # lists what it does take
+
+
+# --- ranges and cross-field checks -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("prune_fraction", 0),
+        ("prune_fraction", 1),
+        ("prune_fraction", -0.1),
+        ("prune_fraction", 1.5),
+        ("rounds", 0),
+        ("strategies.snes.std_init", 0),
+        ("strategies.snes.std_init", -0.05),
+        ("strategies.snes.population_size", 1),
+        ("es.num_generations", 0),
+        ("seeds", []),
+        ("seeds", [-1]),
+        ("methods", []),
+        ("rounds", "3"),
+    ],
+)
+def test_out_of_range_values_are_rejected_naming_the_key(tiny_config, key, value):
+    _set(tiny_config, key, value)
+    with pytest.raises(ConfigError) as info:
+        validate_config(tiny_config)
+    assert key.split(".")[0] in str(info.value)
+    assert key.split(".")[-1] in str(info.value)
+
+
+def test_missing_required_key_is_named(tiny_config):
+    del tiny_config["es"]
+    with pytest.raises(ConfigError, match="'es' is a required property"):
+        validate_config(tiny_config)
+
+
+def test_odd_population_for_antithetic_strategy(tiny_config):
+    tiny_config["strategies"]["pgpe"] = {"population_size": 15, "std_init": 0.05}
+    with pytest.raises(ConfigError) as info:
+        validate_config(tiny_config)
+    msg = str(info.value)
+    assert "pgpe" in msg and "population_size" in msg
+    assert "even" in msg
+    assert "16" in msg
+
+
+def test_odd_population_from_a_task_override_is_caught(tiny_config):
+    tiny_config["strategies"]["pgpe"] = {"population_size": 16, "std_init": 0.05}
+    tiny_config["tasks"]["digits"]["strategy_overrides"] = {"pgpe": {"population_size": 9}}
+    with pytest.raises(ConfigError, match="even") as info:
+        validate_config(tiny_config)
+    assert "10" in str(info.value)
+
+
+def test_odd_population_is_fine_for_non_antithetic_strategy(tiny_config):
+    tiny_config["strategies"]["snes"]["population_size"] = 15
+    assert validate_config(tiny_config)["strategies"]["snes"]["population_size"] == 15
+
+
+def test_missing_data_dir_with_mnist_task(tiny_config, tmp_path):
+    missing = tmp_path / "nowhere"
+    tiny_config["tasks"] = {"mnist": {"network": "cnn"}}
+    tiny_config["data_dir"] = str(missing)
+    with pytest.raises(ConfigError) as info:
+        validate_config(tiny_config)
+    msg = str(info.value)
+    assert "data_dir" in msg
+    assert str(missing) in msg
+    assert "does not exist" in msg
+
+
+def test_missing_data_dir_is_fine_for_digits_only(tiny_config, tmp_path):
+    tiny_config["data_dir"] = str(tmp_path / "nowhere")
+    validate_config(tiny_config)
+
+
+def test_existing_data_dir_with_mnist_task(tiny_config, tmp_path):
+    tiny_config["tasks"] = {"mnist": {"network": "cnn"}}
+    tiny_config["data_dir"] = str(tmp_path)
+    assert validate_config(tiny_config)["data_dir"] == str(tmp_path)
+
+
+def test_validate_fills_defaults_and_does_not_mutate_input(tiny_config):
+    del tiny_config["resources"]
+    del tiny_config["es"]["log_every"]
+    del tiny_config["data_dir"]
+    before = yaml.safe_dump(tiny_config)
+    cfg = validate_config(tiny_config)
+    assert yaml.safe_dump(tiny_config) == before
+    assert cfg["es"]["log_every"] == 100
+    assert cfg["resources"] == {"gpu": 0, "mem_mb": 2000, "runtime": 60, "threads": 1}
+    assert cfg["data_dir"] is None
+    assert cfg["jax_cache_dir"] is None
+
+
+# --- the shipped configs -----------------------------------------------------------------------
+
+
+def test_default_config_validates():
+    cfg = load_config(ROOT / "config" / "config.yaml")
+    assert set(cfg["tasks"]) == {"digits"}
+    assert cfg["rounds"] >= 1
+
+
+def test_paper_config_matches_the_paper():
+    cfg = load_config(ROOT / "config" / "paper.yaml")
+    assert set(cfg["tasks"]) == {"mnist", "fashion_mnist", "kmnist"}
+    assert set(cfg["strategies"]) == {"sep_cma_es", "snes", "pgpe", "des"}
+    assert set(cfg["methods"]) == {"random", "magnitude", "snr"}
+    assert len(cfg["seeds"]) == 5 and len(set(cfg["seeds"])) == 5
+    assert cfg["rounds"] == 20
+    assert cfg["prune_fraction"] == pytest.approx(0.2)
+    assert cfg["es"]["num_generations"] == 4000
+    for task, tcfg in cfg["tasks"].items():
+        assert tcfg["batch_size"] == 1024, task
+        assert tcfg["network"] == "cnn", task
+    std_init = {"sep_cma_es": 0.025, "snes": 0.025, "pgpe": 0.05, "des": 0.1}
+    for s, scfg in cfg["strategies"].items():
+        assert scfg["population_size"] == 128, s
+        assert scfg["std_init"] == pytest.approx(std_init[s]), s
+
+
+# --- digest and chain settings -----------------------------------------------------------------
+
+
+def test_digest_is_stable_for_equal_settings(tiny_config):
+    cfg = validate_config(tiny_config)
+    a = chain_settings(cfg, "digits", "snes", "magnitude", 0)
+    b = chain_settings(validate_config(tiny_config), "digits", "snes", "magnitude", 0)
+    assert a is not b
+    assert digest(a) == digest(b)
+    reordered = dict(reversed(list(a.items())))
+    assert digest(reordered) == digest(a)
+    assert re.fullmatch(r"[0-9a-f]{16}", digest(a))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda s: s["strategy_config"].update(std_init=0.06), id="std_init"),
+        pytest.param(lambda s: s.update(prune_fraction=0.3), id="prune_fraction"),
+        pytest.param(lambda s: s["es"].update(num_generations=21), id="num_generations"),
+        pytest.param(lambda s: s.update(seed=1), id="seed"),
+        pytest.param(lambda s: s.update(method="snr"), id="method"),
+        pytest.param(lambda s: s["task_config"].update(batch_size=65), id="batch_size"),
+    ],
+)
+def test_digest_changes_when_a_setting_changes(tiny_config, change):
+    cfg = validate_config(tiny_config)
+    base = chain_settings(cfg, "digits", "snes", "magnitude", 0)
+    changed = copy.deepcopy(base)
+    change(changed)
+    assert digest(changed) != digest(base)
+
+
+def test_digest_ignores_data_dir(tiny_config, tmp_path):
+    cfg = validate_config(tiny_config)
+    s = chain_settings(cfg, "digits", "snes", "random", 0)
+    moved = dict(s, data_dir=str(tmp_path))
+    assert moved["data_dir"] != s["data_dir"]
+    assert digest(moved) == digest(s)
+    without = {k: v for k, v in s.items() if k != "data_dir"}
+    assert digest(without) == digest(s)
+
+
+def test_chain_settings_apply_task_strategy_overrides(tiny_config):
+    tiny_config["strategies"]["sep_cma_es"] = {
+        "population_size": 16,
+        "std_init": 0.05,
+        "elite_ratio": 0.5,
+    }
+    tiny_config["tasks"]["digits"]["strategy_overrides"] = {
+        "snes": {"std_init": 0.2, "population_size": 32}
+    }
+    cfg = validate_config(tiny_config)
+    s = chain_settings(cfg, "digits", "snes", "snr", 3)
+    assert s["strategy_config"] == {"population_size": 32, "std_init": 0.2, "temperature": 12.0}
+    assert "strategy_overrides" not in s["task_config"]
+    assert s["task_config"]["batch_size"] == 64
+    assert (s["task"], s["strategy"], s["method"], s["seed"]) == ("digits", "snes", "snr", 3)
+    # the global block is untouched, and other strategies get no override
+    assert cfg["strategies"]["snes"]["std_init"] == 0.05
+    other = chain_settings(cfg, "digits", "sep_cma_es", "snr", 3)
+    assert other["strategy_config"] == cfg["strategies"]["sep_cma_es"]
+
+
+def test_init_settings_are_shared_by_strategies_and_methods(tiny_config):
+    cfg = validate_config(tiny_config)
+    init = init_settings(cfg, "digits", 1)
+    assert init == {
+        "task": "digits",
+        "network": "cnn_small",
+        "prune_output_layer": True,
+        "seed": 1,
+    }
+    assert digest(init) != digest(init_settings(cfg, "digits", 0))
+
+
+# --- YAML loading ------------------------------------------------------------------------------
+
+
+def test_yaml_loading_is_safe(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.yaml"
+    path.write_text(f'experiment: !!python/object/apply:os.system ["touch {marker}"]\n')
+    with pytest.raises(ConfigError, match="not valid YAML") as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+    assert not marker.exists()
+
+
+def test_load_config_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_load_config_not_a_mapping(tmp_path):
+    path = tmp_path / "list.yaml"
+    path.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(path)
+
+
+def test_load_config_round_trips_tiny_config(tiny_config, tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(tiny_config))
+    assert load_config(path) == validate_config(tiny_config)
+
+
+# --- Snakemake integration ---------------------------------------------------------------------
+
+
+def _snakemake(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    return subprocess.run(
+        [str(VENV_BIN / "snakemake"), *args],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _job_counts(output: str) -> dict[str, int]:
+    block = output.split("Job stats:", 1)[1]
+    return {m[0]: int(m[1]) for m in re.findall(r"^(\w+)\s+(\d+)\s*$", block, re.MULTILINE)}
+
+
+def test_snakemake_dry_run_of_paper_grid():
+    proc = _snakemake("-n", "--configfile", "config/paper.yaml", "--quiet", "rules")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    counts = _job_counts(out)
+    assert counts["train"] == 3 * 4 * 3 * 5 * 20 == 3600, counts
+    assert counts["mask"] == 3600, counts
+    assert counts["init"] == 3 * 5, counts
+    assert counts["accuracy_table"] == 1, counts
+
+
+def test_snakemake_rejects_unknown_strategy(tiny_config, tmp_path):
+    tiny_config["strategies"] = {"sep_cmaes": {"population_size": 16, "std_init": 0.05}}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(tiny_config))
+    proc = _snakemake("-n", "--configfile", str(path), "--quiet", "rules")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    assert "unknown strategy 'sep_cmaes'" in out
+    assert "sep_cma_es" in out

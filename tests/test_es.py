@@ -1,0 +1,193 @@
+"""One ES round: only active weights move, zero-valued active weights evolve, rewind to m⊙θ0,
+determinism, and NaN fitness handling."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from evotickets import cli, pruning
+from evotickets.artifacts import group, read_artifact
+from evotickets.config import chain_settings, validate_config
+from evotickets.keys import chain_key, round_key
+from evotickets.networks import init_params, layer_table, prunable_vector, to_vector
+from evotickets.strategies import make_strategy
+from evotickets.tasks import make_task
+from evotickets.train.es import AllMembersFailed, run_round
+
+HP = {"population_size": 16, "std_init": 0.05}
+
+
+@pytest.fixture(scope="module")
+def setup():
+    theta = init_params("cnn_small", (8, 8, 1), jax.random.key(0))
+    table = layer_table(theta)
+    task = make_task("digits", {"batch_size": 64, "population_chunk": 16}, table)
+    return task, table, to_vector(theta, table), prunable_vector(table)
+
+
+def _half_mask(prunable):
+    mask = np.ones(prunable.size, bool)
+    idx = np.flatnonzero(prunable)
+    mask[idx[::2]] = False
+    return mask
+
+
+@pytest.mark.parametrize("strategy", ["sep_cma_es", "snes", "pgpe", "des", "ars", "open_es"])
+def test_pruned_weights_stay_zero_and_zero_init_weights_evolve(setup, strategy):
+    task, table, theta0, prunable = setup
+    mask = _half_mask(prunable)
+    s = make_strategy(strategy, int(mask.sum()), HP)
+    res = run_round(task, s, theta0 * mask, mask, jax.random.key(1), 6, 3, log=lambda m: None)
+    assert np.all(res.theta[~mask] == 0.0) and np.all(res.sigma[~mask] == 0.0)
+    out_bias = next(e for e in table if e.name == "Dense_0/bias")
+    bias = res.theta[out_bias.offset : out_bias.offset + out_bias.size]
+    np.testing.assert_array_equal(theta0[out_bias.offset : out_bias.offset + out_bias.size], 0)
+    assert np.all(bias != 0.0), "an active weight whose θ0 is exactly 0 was not evolved"
+    assert np.all(res.sigma[mask] > 0)
+    assert res.best_fitness.shape == (6,) and res.eval_generation.tolist() == [3, 6]
+    assert 0.0 <= res.final_metric <= 1.0
+
+
+def test_same_key_same_numbers_other_key_other_numbers(setup):
+    task, _, theta0, prunable = setup
+    mask = np.ones(prunable.size, bool)
+    s = make_strategy("snes", int(mask.sum()), HP)
+    a = run_round(task, s, theta0, mask, jax.random.key(1), 4, 2, log=lambda m: None)
+    b = run_round(task, s, theta0, mask, jax.random.key(1), 4, 4, log=lambda m: None)
+    c = run_round(task, s, theta0, mask, jax.random.key(2), 4, 4, log=lambda m: None)
+    np.testing.assert_array_equal(a.theta, b.theta)  # chunking does not change the numbers
+    np.testing.assert_array_equal(a.best_fitness, b.best_fitness)
+    assert not np.array_equal(a.theta, c.theta)
+
+
+class _PoisonedTask:
+    """Wraps a task so that some (or all) members get a non-finite fitness."""
+
+    def __init__(self, task, bad):
+        self.task, self.bad = task, bad
+        self.metric_name, self.train_data, self.test_data = (
+            task.metric_name,
+            task.train_data,
+            task.test_data,
+        )
+
+    def population_fitness(self, population, key, data):
+        f = self.task.population_fitness(population, key, data)
+        poison = jnp.array([jnp.nan, jnp.inf, -jnp.inf])
+        return f.at[: self.bad].set(jnp.resize(poison, (self.bad,)))
+
+    def evaluate(self, vector, data):
+        return self.task.evaluate(vector, data)
+
+
+def test_nan_fitness_counts_as_worst_and_is_reported(setup):
+    task, _, theta0, prunable = setup
+    mask = np.ones(prunable.size, bool)
+    s = make_strategy("sep_cma_es", int(mask.sum()), HP)
+    res = run_round(
+        _PoisonedTask(task, 3), s, theta0, mask, jax.random.key(1), 4, 4, log=lambda m: None
+    )
+    assert res.nonfinite_count.tolist() == [3, 3, 3, 3]
+    assert np.all(np.isfinite(res.theta)) and np.all(np.isfinite(res.sigma))
+    assert np.all(np.isfinite(res.best_fitness)) and np.all(np.isfinite(res.mean_fitness))
+
+
+def test_all_members_nan_stops_the_round(setup):
+    task, _, theta0, prunable = setup
+    mask = np.ones(prunable.size, bool)
+    s = make_strategy("snes", int(mask.sum()), HP)
+    with pytest.raises(AllMembersFailed, match="every member of generation 0"):
+        run_round(
+            _PoisonedTask(task, 16), s, theta0, mask, jax.random.key(1), 4, 4, log=lambda m: None
+        )
+
+
+def test_round_one_rewinds_to_masked_theta0(tmp_path, tiny_config):
+    """The CLI trains round 1 from m1⊙θ0 (not from the round-0 solution)."""
+    cfg = validate_config(tiny_config)
+    settings = chain_settings(cfg, "digits", "snes", "magnitude", 0)
+    s_json = json.dumps(settings)
+    init = {"task": "digits", "network": "cnn_small", "prune_output_layer": True, "seed": 0}
+    p = {k: str(tmp_path / f"{k}.h5") for k in ("init", "m0", "t0", "m1", "t1")}
+    assert cli.main(["init", "--settings", json.dumps(init), "--out", p["init"]]) == 0
+    assert (
+        cli.main(
+            ["mask", "--settings", s_json, "--round", "0", "--init", p["init"], "--out", p["m0"]]
+        )
+        == 0
+    )
+    assert (
+        cli.main(
+            [
+                "train",
+                "--settings",
+                s_json,
+                "--round",
+                "0",
+                "--init",
+                p["init"],
+                "--mask",
+                p["m0"],
+                "--out",
+                p["t0"],
+            ]
+        )
+        == 0
+    )
+    assert (
+        cli.main(
+            [
+                "mask",
+                "--settings",
+                s_json,
+                "--round",
+                "1",
+                "--init",
+                p["init"],
+                "--prev-trained",
+                p["t0"],
+                "--out",
+                p["m1"],
+            ]
+        )
+        == 0
+    )
+    assert (
+        cli.main(
+            [
+                "train",
+                "--settings",
+                s_json,
+                "--round",
+                "1",
+                "--init",
+                p["init"],
+                "--mask",
+                p["m1"],
+                "--out",
+                p["t1"],
+            ]
+        )
+        == 0
+    )
+
+    init_arrays, _ = read_artifact(p["init"], "init")
+    table = layer_table(group(init_arrays, "params"))
+    theta0 = to_vector(group(init_arrays, "params"), table)
+    m1 = to_vector(group(read_artifact(p["m1"], "mask")[0], "mask"), table).astype(bool)
+    theta_g0 = to_vector(group(read_artifact(p["t0"], "trained")[0], "params"), table)
+    theta_g1 = to_vector(group(read_artifact(p["t1"], "trained")[0], "params"), table)
+    n = int(prunable_vector(table).sum())
+    assert (m1 & prunable_vector(table)).sum() == pruning.remaining_count(n, 0.2, 1)
+
+    task = make_task("digits", settings["task_config"], table)
+    strat = make_strategy("snes", int(m1.sum()), settings["strategy_config"])
+    rk = round_key(chain_key(0, "digits", "snes"), 1)
+    gens, every = settings["es"]["num_generations"], settings["es"]["log_every"]
+    rewound = run_round(task, strat, theta0 * m1, m1, rk, gens, every, log=lambda m: None)
+    carried = run_round(task, strat, theta_g0 * m1, m1, rk, gens, every, log=lambda m: None)
+    np.testing.assert_array_equal(theta_g1, rewound.theta)
+    assert not np.allclose(theta_g1, carried.theta)

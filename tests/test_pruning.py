@@ -1,0 +1,106 @@
+"""Exact counts, the global threshold and its tie rule, nesting, and the random baseline."""
+
+import jax
+import numpy as np
+import pytest
+
+from evotickets import pruning
+from evotickets.networks import init_params, layer_table, prunable_vector
+
+
+@pytest.mark.parametrize(
+    "n,expected",
+    [
+        (1864, [1864, 1491, 1193, 954, 763, 611]),  # digits CNN: 1864·0.8^t, half up
+        (11240, [11240, 8992, 7194, 5755, 4604, 3683]),  # paper CNN, output layer pruned
+    ],
+)
+def test_remaining_count_rounds_0_to_5(n, expected):
+    assert [pruning.remaining_count(n, 0.2, t) for t in range(6)] == expected
+
+
+def test_rounding_is_half_up_and_p_must_be_a_fraction():
+    assert pruning.remaining_count(5, 0.5, 1) == 3  # 2.5 → 3 (round() would give 2)
+    assert pruning.remaining_count(7, 0.5, 1) == 4  # 3.5 → 4
+    for bad in (0.0, 1.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match="prune_fraction"):
+            pruning.remaining_count(10, bad, 1)
+
+
+def _network():
+    theta = init_params("cnn_small", (8, 8, 1), jax.random.key(0))
+    table = layer_table(theta)
+    return table, prunable_vector(table)
+
+
+def test_masks_nest_and_keep_exact_counts_and_biases():
+    table, prunable = _network()
+    rng = np.random.default_rng(0)
+    mask = np.ones(prunable.size, bool)
+    n = int(prunable.sum())
+    for t in range(1, 6):
+        theta = rng.normal(size=prunable.size)
+        res = pruning.prune_to_count(
+            np.abs(theta), mask, prunable, pruning.remaining_count(n, 0.2, t)
+        )
+        assert not np.any(res.mask & ~mask), "a pruned weight came back"
+        assert (res.mask & prunable).sum() == pruning.remaining_count(n, 0.2, t)
+        assert np.all(res.mask[~prunable]), "a bias was pruned"
+        kept = res.mask & prunable
+        dropped = mask & prunable & ~res.mask
+        assert np.abs(theta[kept]).min() >= res.threshold >= np.abs(theta[dropped]).max()
+        counts = pruning.layer_counts(res.mask, table)
+        assert sum(counts[e.name] for e in table if e.prunable) == kept.sum()
+        mask = res.mask
+
+
+def test_global_threshold_gives_each_layer_its_own_ratio():
+    table, prunable = _network()
+    score = np.zeros(prunable.size)
+    for e in table:  # make one layer's scores much larger than the others'
+        score[e.offset : e.offset + e.size] = 10.0 if e.name == "Conv_1/kernel" else 1.0
+    score += np.random.default_rng(1).uniform(0, 0.1, size=score.size)
+    res = pruning.prune_to_count(score, np.ones_like(prunable), prunable, 1200)
+    counts = pruning.layer_counts(res.mask, table)
+    assert counts["Conv_1/kernel"] == 1152  # all kept
+    assert counts["Conv_0/kernel"] + counts["Dense_0/kernel"] == 48
+
+
+def test_ties_keep_the_earlier_position():
+    prunable = np.ones(6, bool)
+    score = np.array([1.0, 2.0, 1.0, 1.0, 0.5, 1.0])
+    res = pruning.prune_to_count(score, np.ones(6, bool), prunable, 3)
+    np.testing.assert_array_equal(res.mask, [True, True, True, False, False, False])
+    assert res.threshold == 1.0
+
+
+def test_a_kept_weight_of_value_zero_stays_in_the_mask():
+    prunable = np.array([True, True, True, False])
+    theta = np.array([0.0, 3.0, 2.0, 0.0])  # weight 0 is exactly 0; weight 3 a zero bias
+    res = pruning.prune_to_count(np.abs(theta), np.ones(4, bool), prunable, 3)
+    assert res.mask.tolist() == [True, True, True, True]
+
+
+def test_snr_divides_by_sigma_and_gives_pruned_weights_zero():
+    theta = np.array([1.0, -2.0, 0.5, 0.0])
+    sigma = np.array([0.5, 4.0, 0.1, 0.0])
+    np.testing.assert_allclose(pruning.scores("snr", theta, sigma), [2.0, 0.5, 5.0, 0.0])
+    np.testing.assert_allclose(pruning.scores("magnitude", theta), [1.0, 2.0, 0.5, 0.0])
+
+
+def test_random_mask_matches_sparsity_and_differs_from_magnitude():
+    _table, prunable = _network()
+    n = int(prunable.sum())
+    keep = pruning.remaining_count(n, 0.2, 3)
+    perm = np.asarray(jax.random.permutation(jax.random.key(0), n))
+    rnd = pruning.random_mask(prunable, keep, perm)
+    theta = np.random.default_rng(0).normal(size=prunable.size)
+    mag = pruning.prune_to_count(np.abs(theta), np.ones_like(prunable), prunable, keep)
+    assert (rnd.mask & prunable).sum() == (mag.mask & prunable).sum() == keep
+    assert np.all(rnd.mask[~prunable])
+    assert (rnd.mask != mag.mask).sum() > 100
+
+
+def test_nonfinite_scores_are_refused():
+    with pytest.raises(ValueError, match="NaN"):
+        pruning.prune_to_count(np.array([1.0, np.nan]), np.ones(2, bool), np.ones(2, bool), 1)
