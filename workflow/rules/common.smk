@@ -31,9 +31,6 @@ wildcard_constraints:
     it=r"\d\d",
 
 
-CHAIN = "results/{exp}/{task}/{strategy}/{method}/seed{seed}"
-
-
 def _known(wildcards):
     """Fail with a clear message when a requested path names something not in the config."""
     for kind, value, allowed in (
@@ -67,7 +64,7 @@ def init_json(wildcards):
 
 def all_round_targets():
     return expand(
-        CHAIN + "/iter{it}/trained.h5",
+        "results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{it}/trained.h5",
         exp=EXP,
         task=list(config["tasks"]),
         strategy=list(config["strategies"]),
@@ -75,3 +72,13 @@ def all_round_targets():
         seed=config["seeds"],
         it=[f"{t:02d}" for t in range(ROUNDS)],
     )
+
+
+def mask_inputs(wildcards):
+    inputs = {"init": "results/{exp}/{task}/seed{seed}/init.h5".format(**wildcards)}
+    t = int(wildcards.it)
+    if t > 0 and wildcards.method != "random":
+        inputs["prev"] = "results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{prev:02d}/trained.h5".format(
+            prev=t - 1, **wildcards
+        )
+    return inputs

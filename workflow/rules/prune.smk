@@ -4,16 +4,6 @@
 # for each other.
 
 
-def mask_inputs(wildcards):
-    inputs = {"init": "results/{exp}/{task}/seed{seed}/init.h5".format(**wildcards)}
-    t = int(wildcards.it)
-    if t > 0 and wildcards.method != "random":
-        inputs["prev"] = (CHAIN + "/iter{prev:02d}/trained.h5").format(
-            prev=t - 1, **wildcards
-        )
-    return inputs
-
-
 rule init:
     output:
         "results/{exp}/{task}/seed{seed}/init.h5",
@@ -33,9 +23,9 @@ rule mask:
     input:
         unpack(mask_inputs),
     output:
-        CHAIN + "/iter{it}/mask.h5",
+        "results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{it}/mask.h5",
     log:
-        CHAIN + "/iter{it}/mask.log",
+        "results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{it}/mask.log",
     params:
         settings=chain_json,
         prev=lambda wc, input: f"--prev-trained {input.prev}" if "prev" in input.keys() else "",
@@ -53,11 +43,11 @@ rule mask:
 rule train:
     input:
         init="results/{exp}/{task}/seed{seed}/init.h5",
-        mask=CHAIN + "/iter{it}/mask.h5",
+        mask="results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{it}/mask.h5",
     output:
-        CHAIN + "/iter{it}/trained.h5",
+        "results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{it}/trained.h5",
     log:
-        CHAIN + "/iter{it}/train.log",
+        "results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{it}/train.log",
     params:
         settings=chain_json,
         cache=JAX_CACHE,
