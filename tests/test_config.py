@@ -204,20 +204,24 @@ def test_validate_fills_defaults_and_does_not_mutate_input(tiny_config):
 
 def test_default_config_validates():
     cfg = load_config(ROOT / "config" / "config.yaml")
-    assert set(cfg["tasks"]) == {"digits"}
+    assert set(cfg["tasks"]) == {"digits", "pendulum"}
     assert cfg["rounds"] >= 1
 
 
 def test_paper_config_matches_the_paper():
     cfg = load_config(ROOT / "config" / "paper.yaml")
-    assert set(cfg["tasks"]) == {"mnist", "fashion_mnist", "kmnist"}
+    vision = {"mnist", "fashion_mnist", "kmnist"}
+    brax = {"ant", "ant_heavy", "halfcheetah", "hopper", "humanoid", "reacher", "walker2d"}
+    stand_ins = {"pusher", "humanoidstandup", "inverted_double_pendulum"}
+    assert set(cfg["tasks"]) == vision | brax | stand_ins | {"pendulum"}
     assert set(cfg["strategies"]) == {"sep_cma_es", "snes", "pgpe", "des"}
     assert set(cfg["methods"]) == {"random", "magnitude", "snr"}
     assert len(cfg["seeds"]) == 5 and len(set(cfg["seeds"])) == 5
     assert cfg["rounds"] == 20
     assert cfg["prune_fraction"] == pytest.approx(0.2)
     assert cfg["es"]["num_generations"] == 4000
-    for task, tcfg in cfg["tasks"].items():
+    for task in vision:
+        tcfg = cfg["tasks"][task]
         assert tcfg["batch_size"] == 1024, task
         assert tcfg["network"] == "cnn", task
     std_init = {"sep_cma_es": 0.025, "snes": 0.025, "pgpe": 0.05, "des": 0.1}
@@ -359,9 +363,11 @@ def test_snakemake_dry_run_of_paper_grid():
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     counts = _job_counts(out)
-    assert counts["train"] == 3 * 4 * 3 * 5 * 20 == 3600, counts
-    assert counts["mask"] == 3600, counts
-    assert counts["init"] == 3 * 5, counts
+    per_chain = 3 * 5 * 20  # methods × seeds × rounds
+    vision, pendulum, brax, ant_heavy = 3 * 4, 4, 9 * 4, 1  # task-strategy pairs
+    assert counts["train"] == (vision + pendulum + brax + ant_heavy) * per_chain == 15900, counts
+    assert counts["mask"] == 15900, counts
+    assert counts["init"] == 14 * 5, counts
     assert counts["accuracy_table"] == 1, counts
 
 

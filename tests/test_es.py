@@ -74,13 +74,16 @@ class _PoisonedTask:
             task.test_data,
         )
 
-    def population_fitness(self, population, key, data):
-        f = self.task.population_fitness(population, key, data)
-        poison = jnp.array([jnp.nan, jnp.inf, -jnp.inf])
-        return f.at[: self.bad].set(jnp.resize(poison, (self.bad,)))
+    def init_state(self):
+        return self.task.init_state()
 
-    def evaluate(self, vector, data):
-        return self.task.evaluate(vector, data)
+    def population_fitness(self, population, key, data, state):
+        f, state = self.task.population_fitness(population, key, data, state)
+        poison = jnp.array([jnp.nan, jnp.inf, -jnp.inf])
+        return f.at[: self.bad].set(jnp.resize(poison, (self.bad,))), state
+
+    def evaluate(self, vector, data, state):
+        return self.task.evaluate(vector, data, state)
 
 
 def test_nan_fitness_counts_as_worst_and_is_reported(setup):

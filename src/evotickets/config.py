@@ -21,7 +21,7 @@ import yaml
 
 from .pruning import METHODS
 from .strategies import ANTITHETIC, COMMON_KEYS, STRATEGIES, STRATEGY_KEYS
-from .tasks import TASKS
+from .tasks import TASKS, default_hidden, is_control
 
 SCHEMA_PATH = str(files("evotickets") / "config.schema.yaml")
 
@@ -74,6 +74,16 @@ def validate_config(cfg: dict) -> dict:
     task_keys = schema["properties"]["tasks"]["additionalProperties"]["properties"]
     for task, tcfg in (cfg.get("tasks") or {}).items():
         _check_names(tcfg or {}, task_keys, f"key in tasks.{task}")
+        _check_names(
+            (tcfg or {}).get("strategies") or [],
+            cfg.get("strategies") or {},
+            f"strategy in tasks.{task}.strategies (not in the strategies block)",
+        )
+        _check_names(
+            (tcfg or {}).get("es") or {},
+            schema["properties"]["es"]["properties"],
+            f"key in tasks.{task}.es",
+        )
         overrides = (tcfg or {}).get("strategy_overrides") or {}
         _check_names(overrides, STRATEGIES, f"strategy in tasks.{task}.strategy_overrides")
         for s, o in overrides.items():
@@ -97,13 +107,20 @@ def validate_config(cfg: dict) -> dict:
         cfg["resources"].setdefault(k, spec["default"])
 
     for task in cfg["tasks"]:
-        for s in cfg["strategies"]:
+        for s in task_strategies(cfg, task):
             pop = strategy_settings(cfg, task, s)["population_size"]
             if s in ANTITHETIC and pop % 2:
                 raise ConfigError(
                     f"strategies.{s}.population_size is {pop}, but {s} samples antithetic "
                     f"pairs and needs an even population; use {pop + 1}"
                 )
+    heavy = cfg["tasks"].get("ant_heavy")
+    if heavy is not None and (heavy or {}).get("backend", "spring") != "generalized":
+        from .tasks.control import ANT_HEAVY_BACKEND_ERROR
+
+        raise ConfigError(
+            ANT_HEAVY_BACKEND_ERROR.format(backend=(heavy or {}).get("backend", "spring"))
+        )
     data_dir = cfg.get("data_dir")
     if data_dir and not Path(data_dir).is_dir() and set(cfg["tasks"]) - {"digits"}:
         raise ConfigError(
@@ -121,9 +138,29 @@ def strategy_settings(cfg: dict, task: str, strategy: str) -> dict[str, Any]:
     return merged
 
 
+TASK_META_KEYS = ("strategy_overrides", "strategies", "es")
+
+
+def task_strategies(cfg: dict, task: str) -> list[str]:
+    """The strategies that run on ``task``: its own list, else every configured strategy."""
+    return list((cfg["tasks"][task] or {}).get("strategies") or cfg["strategies"])
+
+
+def chains(cfg: dict) -> list[tuple[str, str, str, int]]:
+    """Every (task, strategy, method, seed) chain the config asks for."""
+    return [
+        (task, strategy, method, int(seed))
+        for task in cfg["tasks"]
+        for strategy in task_strategies(cfg, task)
+        for method in cfg["methods"]
+        for seed in cfg["seeds"]
+    ]
+
+
 def chain_settings(cfg: dict, task: str, strategy: str, method: str, seed: int) -> dict:
     """Everything that determines one pruning chain's numbers (plus where its data lives)."""
-    tcfg = {k: v for k, v in (cfg["tasks"][task] or {}).items() if k != "strategy_overrides"}
+    block = cfg["tasks"][task] or {}
+    tcfg = {k: v for k, v in block.items() if k not in TASK_META_KEYS}
     return {
         "task": task,
         "task_config": tcfg,
@@ -132,7 +169,7 @@ def chain_settings(cfg: dict, task: str, strategy: str, method: str, seed: int) 
         "method": method,
         "seed": int(seed),
         "prune_fraction": cfg["prune_fraction"],
-        "es": dict(cfg["es"]),
+        "es": {**cfg["es"], **(block.get("es") or {})},
         "data_dir": cfg.get("data_dir"),
     }
 
@@ -144,12 +181,15 @@ def init_settings(cfg: dict, task: str, seed: int) -> dict:
 
 def init_settings_for(task_config: dict, task: str, seed: int) -> dict:
     """:func:`init_settings` from a task's config block (as carried in chain settings)."""
-    return {
+    settings = {
         "task": task,
         "network": task_config.get("network", TASKS[task][1]),
         "prune_output_layer": bool(task_config.get("prune_output_layer", True)),
         "seed": int(seed),
     }
+    if is_control(task):
+        settings["hidden"] = [int(h) for h in task_config.get("hidden", default_hidden(task))]
+    return settings
 
 
 def digest(settings: dict) -> str:

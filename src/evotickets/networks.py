@@ -186,3 +186,37 @@ def population_log_probs(params: dict, x: jax.Array, kernel_size: int) -> jax.Ar
     logits = jnp.einsum("pbf,pfo->pbo", y, params[f"{dense_name}/kernel"])
     logits = logits + params[f"{dense_name}/bias"][:, None, :]
     return jax.nn.log_softmax(logits, axis=-1)
+
+
+class PolicyMLP(nn.Module):
+    """The study's control policy: tanh hidden layers and a tanh output (continuous actions,
+    scaled to the action range by the task) or logits (discrete actions, argmax)."""
+
+    hidden: Sequence[int] = (64, 64)
+    num_outputs: int = 1
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        for h in self.hidden:
+            x = jnp.tanh(nn.Dense(h)(x))
+        return nn.Dense(self.num_outputs)(x)
+
+
+def init_policy_params(
+    hidden: Sequence[int], obs_dim: int, num_outputs: int, key: jax.Array
+) -> dict:
+    """θ0 of a policy MLP as a flat dict."""
+    model = PolicyMLP(tuple(hidden), num_outputs)
+    variables = model.init(key, jnp.zeros((1, obs_dim), jnp.float32))
+    return flatten_params(variables["params"])
+
+
+def mlp_forward(params: dict, x: jax.Array) -> jax.Array:
+    """The PolicyMLP's forward pass from a flat dict: pure jnp, so it vmaps over members into
+    batched matmuls without flax bookkeeping in the rollout's inner loop."""
+    layers = sorted({n.split("/")[0] for n in params}, key=lambda s: int(s.split("_")[1]))
+    for i, name in enumerate(layers):
+        x = x @ params[f"{name}/kernel"] + params[f"{name}/bias"]
+        if i < len(layers) - 1:
+            x = jnp.tanh(x)
+    return x

@@ -2,7 +2,14 @@ import json
 
 from snakemake.utils import validate
 
-from evotickets.config import SCHEMA_PATH, chain_settings, init_settings, validate_config
+from evotickets.config import (
+    SCHEMA_PATH,
+    chain_settings,
+    chains,
+    task_strategies,
+    init_settings,
+    validate_config,
+)
 
 
 # The embedded default, only when no --configfile was given: Snakemake merges nested dicts,
@@ -24,7 +31,7 @@ RES = config["resources"]
 
 wildcard_constraints:
     exp=r"[A-Za-z0-9_.-]+",
-    task=r"[a-z_]+",
+    task=r"[a-z0-9_]+",
     strategy=r"[a-z_]+",
     method=r"[a-z_]+",
     seed=r"\d+",
@@ -36,7 +43,11 @@ def _known(wildcards):
     for kind, value, allowed in (
         ("experiment", wildcards.exp, [EXP]),
         ("task", wildcards.task, list(config["tasks"])),
-        ("strategy", getattr(wildcards, "strategy", None), list(config["strategies"])),
+        (
+            "strategy",
+            getattr(wildcards, "strategy", None),
+            task_strategies(config, wildcards.task),
+        ),
         ("method", getattr(wildcards, "method", None), config["methods"]),
     ):
         if value is not None and value not in allowed:
@@ -63,15 +74,12 @@ def init_json(wildcards):
 
 
 def all_round_targets():
-    return expand(
-        "results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{it}/trained.h5",
-        exp=EXP,
-        task=list(config["tasks"]),
-        strategy=list(config["strategies"]),
-        method=config["methods"],
-        seed=config["seeds"],
-        it=[f"{t:02d}" for t in range(ROUNDS)],
-    )
+    """trained.h5 of every round of every chain the config asks for."""
+    return [
+        f"results/{EXP}/{task}/{strategy}/{method}/seed{seed}/iter{t:02d}/trained.h5"
+        for task, strategy, method, seed in chains(config)
+        for t in range(ROUNDS)
+    ]
 
 
 def mask_inputs(wildcards):

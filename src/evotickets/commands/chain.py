@@ -51,12 +51,10 @@ def cmd_init(args) -> None:
     settings = json.loads(args.settings)
     _setup_jax(args.jax_cache)
     from ..keys import init_key
-    from ..networks import init_params, layer_table, prunable_vector, to_vector
-    from ..tasks import task_input_shape
+    from ..networks import layer_table, prunable_vector, to_vector
+    from ..tasks import init_theta
 
-    theta0 = init_params(
-        settings["network"], task_input_shape(settings["task"]), init_key(settings["seed"])
-    )
+    theta0 = init_theta(settings, init_key(settings["seed"]))
     table = layer_table(theta0, settings["prune_output_layer"])
     vec = to_vector(theta0, table)
     if not np.all(np.isfinite(vec)):
@@ -188,6 +186,7 @@ def cmd_train(args) -> None:
     out = {f"params/{k}": v for k, v in from_vector(res.theta, table).items()}
     out.update({f"sigma/{k}": v for k, v in from_vector(res.sigma, table).items()})
     out.update(_mask_arrays(mask, table))
+    out.update({f"task_state/{k}": v for k, v in res.task_state.items()})
     out.update(
         {
             "curves/best_fitness": res.best_fitness,

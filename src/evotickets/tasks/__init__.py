@@ -1,32 +1,80 @@
-"""Tasks: what is optimised (data, network, fitness, test metric), made by config name."""
+"""Tasks: what is optimised (data or environment, network, fitness, test metric), by name."""
 
 from __future__ import annotations
 
 from typing import Any
 
-TASKS = {
+from .control import BRAX_TASKS, GYMNAX_TASKS
+
+VISION_TASKS = {
     # task name → (dataset name, default network)
     "digits": ("digits", "cnn_small"),
     "mnist": ("mnist", "cnn"),
     "fashion_mnist": ("fashion_mnist", "cnn"),
     "kmnist": ("kmnist", "cnn"),
 }
+CONTROL_TASKS = {**{k: "gymnax" for k in GYMNAX_TASKS}, **{k: "brax" for k in BRAX_TASKS}}
+# Every task with its default network: the vision CNNs, or "mlp" for a control policy.
+TASKS = {
+    **{name: (dataset, network) for name, (dataset, network) in VISION_TASKS.items()},
+    **{name: (kind, "mlp") for name, kind in CONTROL_TASKS.items()},
+}
+DEFAULT_HIDDEN = {"gymnax": (64, 64), "brax": (32, 32)}
 
 
-def task_input_shape(name: str) -> tuple[int, ...]:
-    """Input shape without loading data (θ0 needs only this)."""
-    return (8, 8, 1) if name == "digits" else (28, 28, 1)
+def is_control(name: str) -> bool:
+    return name in CONTROL_TASKS
+
+
+def default_hidden(name: str) -> tuple[int, ...]:
+    """The study's policy size: 2×64 for gymnax tasks, 2×32 for brax."""
+    return DEFAULT_HIDDEN[CONTROL_TASKS[name]]
+
+
+def _check(name: str) -> None:
+    if name not in TASKS:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(TASKS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown task {name!r}{hint}; choose one of {sorted(TASKS)}")
+
+
+def init_theta(settings: dict[str, Any], key) -> dict:
+    """θ0 as a flat dict from init settings (see config.init_settings_for)."""
+    from ..networks import init_params, init_policy_params
+
+    name = settings["task"]
+    _check(name)
+    if is_control(name):
+        task = make_task(name, {"hidden": settings["hidden"]}, table=None)
+        return init_policy_params(settings["hidden"], task.obs_dim, task.num_outputs, key)
+    shape = (8, 8, 1) if name == "digits" else (28, 28, 1)
+    return init_params(settings["network"], shape, key)
 
 
 def make_task(name: str, cfg: dict[str, Any], table, data_dir: str | None = None):
     """Build a task from its config block. Imports are local so that light CLI verbs
-    (mask, table) need not import the data stack."""
-    if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; choose one of {sorted(TASKS)}")
+    (mask, table) need not import the data or environment stacks."""
+    _check(name)
+    if is_control(name):
+        from .control import ControlTask
+
+        return ControlTask(
+            name=name,
+            table=table,
+            hidden=tuple(cfg.get("hidden", default_hidden(name))),
+            n_repeats=int(cfg.get("n_repeats", 8)),
+            max_steps=int(cfg.get("max_steps", 200 if CONTROL_TASKS[name] == "gymnax" else 500)),
+            n_test=int(cfg.get("n_test", 16)),
+            backend=str(cfg.get("backend", "spring")),
+            obs_normalization=cfg.get("obs_normalization"),
+            torso_mass_factor=float(cfg.get("torso_mass_factor", 1.5)),
+        )
     from .data import load_dataset
     from .vision import VisionTask
 
-    dataset_name, default_network = TASKS[name]
+    dataset_name, default_network = VISION_TASKS[name]
     dataset = load_dataset(dataset_name, data_dir)
     return VisionTask(
         name=name,

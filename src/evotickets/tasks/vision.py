@@ -62,7 +62,13 @@ class VisionTask:
         logp = self.log_probs(vector, x)
         return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
 
-    def population_fitness(self, population: jax.Array, key: jax.Array, data) -> jax.Array:
+    def init_state(self) -> dict:
+        """Vision tasks carry no state between generations."""
+        return {}
+
+    def population_fitness(
+        self, population: jax.Array, key: jax.Array, data, state: dict
+    ) -> tuple[jax.Array, dict]:
         """Mean cross-entropy of each member (rows of ``population``) on one minibatch.
 
         Members are evaluated ``population_chunk`` at a time: a plain vmap of 128 members
@@ -83,9 +89,9 @@ class VisionTask:
         if p % c:
             raise ValueError(f"population_chunk {c} must divide the population size {p}")
         losses = jax.lax.map(chunk_loss, population.reshape(p // c, c, -1))
-        return losses.reshape(p)
+        return losses.reshape(p), state
 
-    def evaluate(self, vector: jax.Array, data) -> jax.Array:
+    def evaluate(self, vector: jax.Array, data, state: dict) -> jax.Array:
         """Accuracy of one network on the whole test set, in batches."""
         x, y = data
         n = x.shape[0]

@@ -39,6 +39,7 @@ class RoundResult:
     eval_metric: np.ndarray
     final_metric: float
     seconds: float
+    task_state: dict  # e.g. running observation statistics of a brax task
 
 
 def _sanitize(fitness: jax.Array):
@@ -63,11 +64,11 @@ def make_chunk_runner(task, strategy: ESStrategy, num_dims: int) -> Callable:
     pop_size = algo.population_size
 
     def step(carry, g):
-        state, round_k, idx, data = carry
+        (state, task_state), round_k, idx, data = carry
         k_ask, k_fit, k_tell = jax.random.split(generation_key(round_k, g), 3)
         population, asked = algo.ask(k_ask, state, params)
         dense = jnp.zeros((pop_size, num_dims), population.dtype).at[:, idx].set(population)
-        raw = task.population_fitness(dense, k_fit, data)
+        raw, task_state = task.population_fitness(dense, k_fit, data, task_state)
         fitness, n_bad, mean_fit = _sanitize(raw)
         told, _ = algo.tell(k_tell, population, fitness, asked, params)
         told = strategy.post_tell(told)
@@ -75,7 +76,7 @@ def make_chunk_runner(task, strategy: ESStrategy, num_dims: int) -> Callable:
         # A generation where every member failed leaves the state untouched (and the caller
         # stops the round), so a NaN can never poison the search distribution.
         new_state = jax.tree.map(lambda new, old: jnp.where(all_failed, old, new), told, state)
-        return (new_state, round_k, idx, data), (jnp.min(fitness), mean_fit, n_bad)
+        return ((new_state, task_state), round_k, idx, data), (jnp.min(fitness), mean_fit, n_bad)
 
     def run(state, round_k, idx, data, start, n):
         (state, *_), curves = jax.lax.scan(step, (state, round_k, idx, data), start + jnp.arange(n))
@@ -102,12 +103,15 @@ def run_round(
     x0 = jnp.asarray(theta0[np.asarray(idx)], jnp.float32)
     algo, params = strategy.algorithm, strategy.params
     state = algo.init(jax.random.fold_in(round_k, tag("strategy-init")), x0, params)
+    state = (state, task.init_state())
     runner = make_chunk_runner(task, strategy, num_dims)
 
     def densify(active_values):
         return jnp.zeros(num_dims, jnp.float32).at[idx].set(active_values)
 
-    evaluate = jax.jit(lambda mean, i, d: task.evaluate(jnp.zeros(num_dims).at[i].set(mean), d))
+    evaluate = jax.jit(
+        lambda mean, i, d, ts: task.evaluate(jnp.zeros(num_dims).at[i].set(mean), d, ts)
+    )
 
     best, mean, bad, eval_gen, eval_val = [], [], [], [], []
     g, chunk = 0, max(1, min(log_every, num_generations))
@@ -125,7 +129,7 @@ def run_round(
                 "θ0 and the data for NaN, or check the task's fitness function."
             )
         g += n
-        metric = float(evaluate(state.mean, idx, task.test_data))
+        metric = float(evaluate(state[0].mean, idx, task.test_data, state[1]))
         eval_gen.append(g), eval_val.append(metric)
         now = time.perf_counter()
         if steady_start is None:
@@ -139,6 +143,7 @@ def run_round(
             + ("eta ? (compiling)" if np.isnan(eta) else f"eta {eta:.0f}s")
         )
 
+    state, task_state = state
     sigma = per_weight_std(strategy.name, state, int(idx.size))
     return RoundResult(
         theta=np.asarray(densify(state.mean)),
@@ -150,4 +155,5 @@ def run_round(
         eval_metric=np.asarray(eval_val, np.float32),
         final_metric=float(eval_val[-1]),
         seconds=time.perf_counter() - t_start,
+        task_state={k: np.asarray(v) for k, v in task_state.items()},
     )

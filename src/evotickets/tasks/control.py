@@ -1,0 +1,220 @@
+"""Control tasks: an MLP policy's return in a gymnax or brax environment.
+
+Fitness is the negative mean return over ``n_repeats`` rollouts of up to ``max_steps`` steps
+(evosax minimises). The test metric is the mean return of the search mean over ``n_test``
+episodes whose reset keys are held out: they come from a fixed key no training generation
+uses. Returns are summed until an episode's first ``done``; gymnax auto-resets after it, brax
+keeps stepping a terminated state, and either way the rest is masked out.
+
+Brax tasks keep a running observation normalisation (mean, variance, count; clipped ±5) in the
+task state that the ES loop threads through generations and that the artifact stores; within a
+generation every member sees the same statistics, and they are updated from all valid
+observations of the generation afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from ..networks import LayerEntry, from_vector, from_vector_batched, mlp_forward
+
+GYMNAX_TASKS = {
+    "pendulum": "Pendulum-v1",
+    "cartpole": "CartPole-v1",
+    "acrobot": "Acrobot-v1",
+    "mountain_car_continuous": "MountainCarContinuous-v0",
+}
+# Brax tasks. fetch, grasp and ur5e are gone from brax 0.14; their stand-ins (README):
+# fetch → pusher, grasp → humanoidstandup, ur5e → inverted_double_pendulum.
+BRAX_TASKS = {
+    "ant": "ant",
+    "ant_heavy": "ant",  # torso mass × 1.5: the paper's "Ant, torso mass 10 → 15"
+    "halfcheetah": "halfcheetah",
+    "hopper": "hopper",
+    "reacher": "reacher",
+    "walker2d": "walker2d",
+    "humanoid": "humanoid",
+    "pusher": "pusher",
+    "humanoidstandup": "humanoidstandup",
+    "inverted_double_pendulum": "inverted_double_pendulum",
+}
+ANT_HEAVY_BACKEND_ERROR = (
+    "task ant_heavy scales the torso mass, but brax's {backend!r} Ant sets "
+    "spring_mass_scale=1, so every link has unit mass and the change would do nothing; set "
+    "tasks.ant_heavy.backend: generalized (and the same for the ant task it is compared with)"
+)
+HELD_OUT_TEST_SEED = 2**30 + 17  # no training key is derived from this seed
+OBS_CLIP = 5.0
+
+
+def _heavier_torso(sys, factor: float):
+    """Scale the torso's mass (and its inertia, so its shape is unchanged) by ``factor``."""
+    link = sys.link
+    inertia = link.inertia.replace(
+        mass=link.inertia.mass.at[0].multiply(factor),
+        i=link.inertia.i.at[0].multiply(factor),
+    )
+    sys = sys.replace(link=link.replace(inertia=inertia))
+    if hasattr(sys, "body_mass"):
+        sys = sys.replace(body_mass=sys.body_mass.at[1].multiply(factor))
+    return sys
+
+
+@dataclass
+class ControlTask:
+    name: str
+    table: list[LayerEntry]
+    hidden: tuple[int, ...] = (64, 64)
+    n_repeats: int = 8
+    max_steps: int = 200
+    n_test: int = 16
+    backend: str = "spring"
+    obs_normalization: bool | None = None
+    torso_mass_factor: float = 1.5
+    metric_name: str = "test_return"
+    env: Any = field(init=False)
+
+    def __post_init__(self):
+        if self.name in GYMNAX_TASKS:
+            import gymnax
+
+            self.kind = "gymnax"
+            self.env, self.env_params = gymnax.make(GYMNAX_TASKS[self.name])
+            space = self.env.action_space(self.env_params)
+            self.discrete = hasattr(space, "n")
+            self.num_outputs = int(space.n) if self.discrete else int(space.shape[0])
+            self.action_low = None if self.discrete else jnp.asarray(space.low)
+            self.action_high = None if self.discrete else jnp.asarray(space.high)
+            self.obs_dim = int(self.env.observation_space(self.env_params).shape[0])
+            self.max_steps = min(self.max_steps, int(self.env_params.max_steps_in_episode))
+            norm_default = False
+        elif self.name in BRAX_TASKS:
+            from brax import envs
+
+            self.kind = "brax"
+            self.env = envs.get_environment(BRAX_TASKS[self.name], backend=self.backend)
+            if self.name == "ant_heavy":
+                if self.backend != "generalized":
+                    raise ValueError(ANT_HEAVY_BACKEND_ERROR.format(backend=self.backend))
+                self.env.sys = _heavier_torso(self.env.sys, self.torso_mass_factor)
+            self.discrete = False
+            self.num_outputs = int(self.env.action_size)
+            self.action_low = -jnp.ones(self.num_outputs)
+            self.action_high = jnp.ones(self.num_outputs)
+            self.obs_dim = int(self.env.observation_size)
+            norm_default = True
+        else:
+            raise ValueError(
+                f"unknown control task {self.name!r}; choose one of "
+                f"{sorted(GYMNAX_TASKS) + sorted(BRAX_TASKS)}"
+            )
+        if self.obs_normalization is None:
+            self.obs_normalization = norm_default
+        self.train_data = jnp.zeros(())
+        self.test_data = jax.random.split(jax.random.key(HELD_OUT_TEST_SEED), self.n_test)
+
+    # --- task state: running observation statistics ---------------------------------------
+    def init_state(self) -> dict:
+        return {
+            "obs_mean": jnp.zeros(self.obs_dim),
+            "obs_var": jnp.ones(self.obs_dim),
+            "obs_count": jnp.zeros(()),
+        }
+
+    def _normalize(self, obs, state):
+        if not self.obs_normalization:
+            return obs
+        z = (obs - state["obs_mean"]) / jnp.sqrt(state["obs_var"] + 1e-8)
+        return jnp.clip(z, -OBS_CLIP, OBS_CLIP)
+
+    def _update_stats(self, state, obs, valid):
+        """Merge the batch's valid observations into the running mean/variance (Chan et al.)."""
+        if not self.obs_normalization:
+            return state
+        w = valid.astype(jnp.float32)[..., None]
+        n_b = jnp.sum(w)
+        mean_b = jnp.sum(obs * w, axis=tuple(range(obs.ndim - 1))) / jnp.maximum(n_b, 1.0)
+        var_b = jnp.sum(w * (obs - mean_b) ** 2, axis=tuple(range(obs.ndim - 1)))
+        var_b = var_b / jnp.maximum(n_b, 1.0)
+        n_a, mean_a, var_a = state["obs_count"], state["obs_mean"], state["obs_var"]
+        n = n_a + n_b
+        delta = mean_b - mean_a
+        mean = mean_a + delta * n_b / jnp.maximum(n, 1.0)
+        m2 = var_a * n_a + var_b * n_b + delta**2 * n_a * n_b / jnp.maximum(n, 1.0)
+        var = jnp.where(n > 0, m2 / jnp.maximum(n, 1.0), 1.0)
+        finite = jnp.all(jnp.isfinite(mean)) & jnp.all(jnp.isfinite(var))
+        new = {"obs_mean": mean, "obs_var": jnp.maximum(var, 1e-6), "obs_count": n}
+        return jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, state)
+
+    # --- policy ----------------------------------------------------------------------------
+    def action(self, params: dict, obs: jax.Array, state) -> jax.Array:
+        out = mlp_forward(params, self._normalize(obs, state))
+        if self.discrete:
+            return jnp.argmax(out, axis=-1)
+        scaled = jnp.tanh(out)
+        return self.action_low + (scaled + 1.0) * 0.5 * (self.action_high - self.action_low)
+
+    # --- rollouts ----------------------------------------------------------------------------
+    def _reset(self, key):
+        if self.kind == "gymnax":
+            obs, env_state = self.env.reset(key, self.env_params)
+            return obs, env_state
+        s = self.env.reset(key)
+        return s.obs, s
+
+    def _step(self, key, env_state, action):
+        if self.kind == "gymnax":
+            obs, env_state, reward, terminated, truncated, _ = self.env.step(
+                key, env_state, action, self.env_params
+            )
+            return obs, env_state, reward, jnp.logical_or(terminated, truncated)
+        s = self.env.step(env_state, action)
+        return s.obs, s, s.reward, s.done > 0
+
+    def episode_returns(self, params: dict, keys: jax.Array, state):
+        """Returns of one policy over len(keys) episodes, and all observations with validity."""
+
+        def episode(key):
+            k_reset, k_steps = jax.random.split(key)
+            obs, env_state = self._reset(k_reset)
+
+            def step(carry, k):
+                obs, env_state, total, alive = carry
+                a = self.action(params, obs, state)
+                nobs, env_state, reward, done = self._step(k, env_state, a)
+                total = total + jnp.where(alive, reward, 0.0)
+                return (nobs, env_state, total, alive & ~done), (obs, alive)
+
+            keys_t = jax.random.split(k_steps, self.max_steps)
+            (_, _, total, _), (observations, valid) = jax.lax.scan(
+                step, (obs, env_state, jnp.zeros(()), jnp.ones((), bool)), keys_t
+            )
+            return total, observations, valid
+
+        return jax.vmap(episode)(keys)
+
+    def population_fitness(self, population, key, data, state):
+        """Negative mean return of each member over ``n_repeats`` shared episode keys."""
+        params = from_vector_batched(population, self.table)
+        keys = jax.random.split(key, self.n_repeats)
+        returns, obs, valid = jax.vmap(lambda p: self.episode_returns(p, keys, state))(params)
+        state = self._update_stats(state, obs, valid)
+        return -jnp.mean(returns, axis=1), state
+
+    def evaluate(self, vector, data, state):
+        returns, _, _ = self.episode_returns(from_vector(vector, self.table), data, state)
+        return jnp.mean(returns)
+
+    def provenance(self) -> dict[str, str]:
+        return {
+            "env": BRAX_TASKS.get(self.name, GYMNAX_TASKS.get(self.name, self.name)),
+            "env_backend": self.backend if self.kind == "brax" else "gymnax",
+            "obs_normalization": str(bool(self.obs_normalization)),
+            "max_steps": str(self.max_steps),
+            "n_repeats": str(self.n_repeats),
+            "n_test": str(self.n_test),
+        }
