@@ -175,6 +175,23 @@ class ControlTask:
         s = self.env.step(env_state, action)
         return s.obs, s, s.reward, s.done > 0
 
+    def _step_autoreset(self, key, env_state, action, steps_taken):
+        """One step of a training env that restarts itself after done or ``max_steps`` steps
+        (PPO's vectorised envs). gymnax already resets itself; brax does not."""
+        k_step, k_reset = jax.random.split(key)
+        obs, env_state, reward, done = self._step(k_step, env_state, action)
+        done = done | (steps_taken >= self.max_steps)
+        if self.kind == "brax":
+            r_obs, r_state = self._reset(k_reset)
+            env_state = jax.tree.map(lambda a, b: jnp.where(done, a, b), r_state, env_state)
+            obs = jnp.where(done, r_obs, obs)
+        elif self.max_steps < int(self.env_params.max_steps_in_episode):
+            r_obs, r_state = self._reset(k_reset)
+            cut = steps_taken >= self.max_steps
+            env_state = jax.tree.map(lambda a, b: jnp.where(cut, a, b), r_state, env_state)
+            obs = jnp.where(cut, r_obs, obs)
+        return obs, env_state, reward, done
+
     def episode_returns(self, params: dict, keys: jax.Array, state):
         """Returns of one policy over len(keys) episodes, and all observations with validity."""
 
