@@ -19,7 +19,8 @@ import numpy as np
 from . import __version__
 
 SCHEMA_VERSION = 1
-KINDS = {"init": "init", "mask": "mask", "trained": "train"}  # kind → rule that writes it
+# kind → rule that writes it
+KINDS = {"init": "init", "mask": "mask", "trained": "train", "analysis": "the analysis rule"}
 
 
 class ArtifactError(RuntimeError):

@@ -157,6 +157,35 @@ def chains(cfg: dict) -> list[tuple[str, str, str, int]]:
     ]
 
 
+ANALYSES = ("lmc", "landscape", "snr_magnitude", "layerwise")
+
+
+def analysis_options(cfg: dict, name: str) -> dict:
+    """Options of one analysis with the schema's defaults filled in."""
+    spec = load_schema()["properties"]["analyses"]["properties"].get(name, {})
+    given = (cfg.get("analyses") or {}).get(name) or {}
+    defaults = {k: v["default"] for k, v in spec.get("properties", {}).items() if "default" in v}
+    return {**defaults, **given}
+
+
+def analysis_chains(cfg: dict, name: str) -> list[tuple[str, str, str, int]]:
+    """The chains an analysis runs on: every chain unless the analyses block filters them.
+    ``snr_magnitude`` needs a search distribution, so it skips gradient-descent strategies."""
+    block = cfg.get("analyses")
+    if block is None or name not in block.get("enabled", ANALYSES):
+        return []
+    keep = [
+        c
+        for c in chains(cfg)
+        if c[0] in block.get("tasks", [c[0]])
+        and c[1] in block.get("strategies", [c[1]])
+        and c[2] in block.get("methods", [c[2]])
+    ]
+    if name == "snr_magnitude":
+        keep = [c for c in keep if not c[1].startswith("gd_")]
+    return keep
+
+
 def chain_settings(cfg: dict, task: str, strategy: str, method: str, seed: int) -> dict:
     """Everything that determines one pruning chain's numbers (plus where its data lives)."""
     block = cfg["tasks"][task] or {}

@@ -4,6 +4,8 @@ from snakemake.utils import validate
 
 from evotickets.config import (
     SCHEMA_PATH,
+    analysis_chains,
+    analysis_options,
     chain_settings,
     chains,
     task_strategies,
@@ -59,11 +61,10 @@ def _known(wildcards):
         raise ValueError(f"iteration {wildcards.it} ≥ rounds ({ROUNDS}); raise `rounds`")
 
 
-def chain_json(wildcards):
+def chain_json(wildcards, seed=None):
     _known(wildcards)
-    settings = chain_settings(
-        config, wildcards.task, wildcards.strategy, wildcards.method, int(wildcards.seed)
-    )
+    seed = int(wildcards.seed) if seed is None else int(seed)
+    settings = chain_settings(config, wildcards.task, wildcards.strategy, wildcards.method, seed)
     return json.dumps(settings, sort_keys=True)
 
 
@@ -90,3 +91,32 @@ def mask_inputs(wildcards):
             prev=t - 1, **wildcards
         )
     return inputs
+
+
+def seed_rounds(wildcards, seed):
+    """trained.h5 of every round of one chain, in round order."""
+    return [
+        f"results/{wildcards.exp}/{wildcards.task}/{wildcards.strategy}/{wildcards.method}/"
+        f"seed{seed}/iter{t:02d}/trained.h5"
+        for t in range(ROUNDS)
+    ]
+
+
+def chain_rounds(wildcards):
+    return seed_rounds(wildcards, wildcards.seed)
+
+
+def analysis_targets():
+    """Every analysis artifact the config's `analyses` block asks for."""
+    out = []
+    for name in ("landscape", "snr_magnitude", "layerwise"):
+        out += [
+            f"results/{EXP}/{t}/{s}/{m}/seed{k}/analysis/{name}.h5"
+            for t, s, m, k in analysis_chains(config, name)
+        ]
+    lmc = analysis_chains(config, "lmc")
+    if ROUNDS > 1:
+        out += [f"results/{EXP}/{t}/{s}/{m}/seed{k}/analysis/lmc_consecutive.h5" for t, s, m, k in lmc]
+    if len(config["seeds"]) > 1:
+        out += sorted({f"results/{EXP}/{t}/{s}/{m}/analysis/lmc_seeds.h5" for t, s, m, _ in lmc})
+    return out

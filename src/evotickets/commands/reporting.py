@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -37,3 +38,25 @@ def register(sub) -> None:
     sp = sub.add_parser("check-config", help="validate a config file")
     sp.add_argument("configfile")
     sp.set_defaults(func=cmd_check_config)
+
+    register_collect(sub)
+
+
+def cmd_collect(args) -> None:
+    """Gather every artifact of an experiment into results/<exp>/summary.nc."""
+    from ..analysis.collect import collect, save
+
+    cfg = load_config(args.configfile) if args.configfile else json.loads(args.config_json)
+    ds = collect(cfg, args.results)
+    save(ds, args.out)
+    print(f"wrote {args.out}: {dict(ds.sizes)}; {len(ds.data_vars)} variables")
+
+
+def register_collect(sub) -> None:
+    sp = sub.add_parser("collect", help="gather all artifacts into one xarray dataset (netCDF)")
+    sp.add_argument("results", help="results/<experiment> folder")
+    group = sp.add_mutually_exclusive_group(required=True)
+    group.add_argument("--configfile")
+    group.add_argument("--config-json", help="the resolved config as JSON (from the rule)")
+    sp.add_argument("--out", required=True)
+    sp.set_defaults(func=cmd_collect)

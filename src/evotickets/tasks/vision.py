@@ -78,11 +78,9 @@ class VisionTask:
         x, y = data
         idx = jax.random.randint(key, (self.batch_size,), 0, x.shape[0])
         xb, yb = x[idx], y[idx]
-        kernel_size = NETWORKS[self.network]["kernel_size"]
 
         def chunk_loss(chunk):
-            logp = population_log_probs(from_vector_batched(chunk, self.table), xb, kernel_size)
-            return -jnp.mean(jnp.take_along_axis(logp, yb[None, :, None], axis=2)[..., 0], axis=1)
+            return self.population_loss(chunk, xb, yb)
 
         p = population.shape[0]
         c = min(self.population_chunk, p)
@@ -90,6 +88,13 @@ class VisionTask:
             raise ValueError(f"population_chunk {c} must divide the population size {p}")
         losses = jax.lax.map(chunk_loss, population.reshape(p // c, c, -1))
         return losses.reshape(p), state
+
+    def population_loss(self, population: jax.Array, x: jax.Array, y: jax.Array) -> jax.Array:
+        """Mean cross-entropy of each of P members (rows) on one shared batch, in one batched
+        forward pass (:func:`population_log_probs`), not a vmap of the flax module."""
+        kernel_size = NETWORKS[self.network]["kernel_size"]
+        logp = population_log_probs(from_vector_batched(population, self.table), x, kernel_size)
+        return -jnp.mean(jnp.take_along_axis(logp, y[None, :, None], axis=2)[..., 0], axis=1)
 
     def evaluate(self, vector: jax.Array, data, state: dict) -> jax.Array:
         """Accuracy of one network on the whole test set, in batches."""

@@ -1,0 +1,241 @@
+"""Gather every artifact of an experiment into one xarray Dataset (saved as netCDF).
+
+Dims: task, strategy, method, seed, iteration, plus alpha / xi / direction / grid_x / grid_y /
+tensor for the analyses that have them. Every (task, strategy, method, seed, iteration) the
+config asks for has a slot; a run that is missing stays NaN rather than being dropped, so a
+mean over seeds is honest about what exists.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from ..artifacts import read_artifact
+from ..config import analysis_chains, chains
+
+METRIC_LONG_NAME = "test accuracy (vision) or mean test return (control) of the final solution"
+
+
+def _nan(shape) -> np.ndarray:
+    return np.full(shape, np.nan)
+
+
+def collect(cfg: dict, results: str | Path) -> xr.Dataset:
+    """Build the dataset from ``results/<experiment>`` for the chains ``cfg`` asks for."""
+    results = Path(results)
+    all_chains = chains(cfg)
+    tasks = list(dict.fromkeys(c[0] for c in all_chains))
+    strategies = list(dict.fromkeys(c[1] for c in all_chains))
+    methods = list(dict.fromkeys(c[2] for c in all_chains))
+    seeds = sorted({c[3] for c in all_chains})
+    rounds = int(cfg["rounds"])
+    p = float(cfg["prune_fraction"])
+    dims = ("task", "strategy", "method", "seed", "iteration")
+    shape = (len(tasks), len(strategies), len(methods), len(seeds), rounds)
+    index = {
+        "task": {t: i for i, t in enumerate(tasks)},
+        "strategy": {s: i for i, s in enumerate(strategies)},
+        "method": {m: i for i, m in enumerate(methods)},
+        "seed": {k: i for i, k in enumerate(seeds)},
+    }
+
+    def at(t, s, m, k):
+        return index["task"][t], index["strategy"][s], index["method"][m], index["seed"][k]
+
+    metric, kept, nonfinite = _nan(shape), _nan(shape), _nan(shape)
+    metric_name = {}
+    for t, s, m, k in all_chains:
+        for r in range(rounds):
+            path = results / t / s / m / f"seed{k}" / f"iter{r:02d}" / "trained.h5"
+            if not path.exists():
+                continue
+            _, attrs = read_artifact(path, "trained")
+            i = (*at(t, s, m, k), r)
+            metric[i] = attrs["final_metric"]
+            kept[i] = attrs["remaining_fraction"]
+            nonfinite[i] = attrs["nonfinite_total"]
+            metric_name[t] = attrs["metric_name"]
+
+    ds = xr.Dataset(
+        {
+            "test_metric": (dims, metric, {"long_name": METRIC_LONG_NAME, "units": "1 or return"}),
+            "kept_fraction": (
+                dims,
+                kept,
+                {"long_name": "fraction of prunable weights kept", "units": "1"},
+            ),
+            "nonfinite_fitness": (
+                dims,
+                nonfinite,
+                {"long_name": "members with NaN/inf fitness, summed over the round", "units": "1"},
+            ),
+        },
+        coords={
+            "task": tasks,
+            "strategy": strategies,
+            "method": methods,
+            "seed": seeds,
+            "iteration": np.arange(rounds),
+            "remaining_fraction": (
+                "iteration",
+                (1 - p) ** np.arange(rounds),
+                {"long_name": "nominal fraction of prunable weights remaining", "units": "1"},
+            ),
+            "sparsity": (
+                "iteration",
+                1 - (1 - p) ** np.arange(rounds),
+                {"long_name": "nominal fraction of prunable weights pruned", "units": "1"},
+            ),
+            "metric_name": ("task", [metric_name.get(t, "") for t in tasks]),
+        },
+        attrs={
+            "experiment": cfg["experiment"],
+            "prune_fraction": p,
+            "config": json.dumps(cfg, sort_keys=True, default=str),
+            "source": str(results),
+        },
+    )
+    _add_analyses(ds, cfg, results, at, shape)
+    return ds
+
+
+def _add_analyses(ds, cfg, results, at, shape) -> None:
+    rounds = shape[-1]
+    dims = ("task", "strategy", "method", "seed", "iteration")
+
+    lmc = analysis_chains(cfg, "lmc")
+    if lmc:
+        n_alpha = None
+        barrier = _nan(shape)
+        errors = None
+        for t, s, m, k in lmc:
+            path = results / t / s / m / f"seed{k}" / "analysis" / "lmc_consecutive.h5"
+            if not path.exists():
+                continue
+            arrays, _ = read_artifact(path, "analysis")
+            if errors is None:
+                n_alpha = arrays["alpha"].size
+                errors = _nan((*shape, n_alpha))
+                ds.coords["alpha"] = arrays["alpha"]
+            for j, r in enumerate(arrays["round_left"]):
+                barrier[(*at(t, s, m, k), int(r))] = arrays["barrier"][j]
+                errors[(*at(t, s, m, k), int(r))] = arrays["errors"][j]
+        ds["lmc_barrier_consecutive"] = (
+            dims,
+            barrier,
+            {"long_name": "error barrier between round t and t+1 of one run", "units": "1"},
+        )
+        if errors is not None:
+            ds["lmc_errors_consecutive"] = (
+                (*dims, "alpha"),
+                errors,
+                {"long_name": "error along α·θ_t + (1−α)·θ_t+1", "units": "1"},
+            )
+        seeds_barrier = _nan(shape[:3] + (rounds,))
+        for t, s, m in sorted({c[:3] for c in lmc}):
+            path = results / t / s / m / "analysis" / "lmc_seeds.h5"
+            if not path.exists():
+                continue
+            arrays, _ = read_artifact(path, "analysis")
+            i = at(t, s, m, ds.seed.values[0])[:3]
+            for j, r in enumerate(arrays["round_left"]):
+                seeds_barrier[(*i, int(r))] = arrays["barrier"][j]
+        ds["lmc_barrier_seeds"] = (
+            ("task", "strategy", "method", "iteration"),
+            seeds_barrier,
+            {"long_name": "error barrier between two seeds at the same round", "units": "1"},
+        )
+
+    land = analysis_chains(cfg, "landscape")
+    if land:
+        curvature = _nan(shape)
+        surface = None
+        for t, s, m, k in land:
+            path = results / t / s / m / f"seed{k}" / "analysis" / "landscape.h5"
+            if not path.exists():
+                continue
+            arrays, _ = read_artifact(path, "analysis")
+            if surface is None:
+                g = arrays["grid"].size
+                surface = _nan((*shape, g, g))
+                ds.coords["grid_x"] = arrays["grid"]
+                ds.coords["grid_y"] = arrays["grid"]
+            for j, r in enumerate(arrays["round"]):
+                curvature[(*at(t, s, m, k), int(r))] = np.mean(arrays["curvature"][j])
+                surface[(*at(t, s, m, k), int(r))] = arrays["surface_2d"][j]
+        ds["curvature_1d"] = (
+            dims,
+            curvature,
+            {
+                "long_name": "mean curvature of 1D random projections (2a of a quadratic fit)",
+                "units": "loss per unit ξ²",
+            },
+        )
+        if surface is not None:
+            ds["loss_surface_2d"] = (
+                (*dims, "grid_x", "grid_y"),
+                surface,
+                {"long_name": "loss on a filter-normalised 2D plane", "units": "loss"},
+            )
+
+    snr = analysis_chains(cfg, "snr_magnitude")
+    if snr:
+        names = (
+            "rho_snr_magnitude",
+            "rho_snr_vs_round0",
+            "rho_magnitude_vs_round0",
+            "threshold_snr",
+            "threshold_magnitude",
+            "overlap_kept",
+        )
+        values = {n: _nan(shape) for n in names}
+        for t, s, m, k in snr:
+            path = results / t / s / m / f"seed{k}" / "analysis" / "snr_magnitude.h5"
+            if not path.exists():
+                continue
+            arrays, _ = read_artifact(path, "analysis")
+            for j, r in enumerate(arrays["round"]):
+                for n in names:
+                    values[n][(*at(t, s, m, k), int(r))] = arrays[n][j]
+        for n in names:
+            ds[n] = (dims, values[n], {"long_name": n.replace("_", " "), "units": "1"})
+
+    lw = analysis_chains(cfg, "layerwise")
+    if lw:
+        per_chain, tensors = {}, []
+        for t, s, m, k in lw:
+            path = results / t / s / m / f"seed{k}" / "analysis" / "layerwise.h5"
+            if not path.exists():
+                continue
+            arrays, attrs = read_artifact(path, "analysis")
+            names = json.loads(attrs["tensors"])
+            tensors += [n for n in names if n not in tensors]
+            per_chain[(t, s, m, k)] = (names, arrays)
+        if tensors:
+            ds.coords["tensor"] = tensors
+            for q in ("kept_ratio", "mean_abs_theta", "mean_sigma"):
+                v = _nan((*shape, len(tensors)))
+                for (t, s, m, k), (names, arrays) in per_chain.items():
+                    for j, r in enumerate(arrays["round"]):
+                        for n_i, n in enumerate(names):
+                            v[(*at(t, s, m, k), int(r), tensors.index(n))] = arrays[q][j, n_i]
+                ds[f"layer_{q}"] = (
+                    (*dims, "tensor"),
+                    v,
+                    {"long_name": f"per-layer {q}", "units": "1"},
+                )
+
+
+def save(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write netCDF (h5netcdf) atomically."""
+    import os
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    ds.to_netcdf(tmp, engine="h5netcdf")
+    os.replace(tmp, path)
+    return path

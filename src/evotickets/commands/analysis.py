@@ -1,0 +1,230 @@
+"""CLI verbs of the analyses: ``lmc``, ``landscape``, ``snr-magnitude``, ``layerwise``.
+
+Each reads finished artifacts only (nothing is retrained) and writes one HDF5 artifact.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ..artifacts import group, read_artifact, write_artifact
+from ..config import digest
+from .chain import _load_init, _setup_jax, chain_args
+
+
+def _trained(paths, table, chain_digest=None):
+    """θ, σ, mask (flat vectors), round and task state of each trained artifact."""
+    from ..networks import to_vector
+
+    out = []
+    for p in paths:
+        arrays, attrs = read_artifact(p, "trained", expected_digest=chain_digest)
+        out.append(
+            {
+                "path": str(p),
+                "round": int(attrs["round"]),
+                "theta": to_vector(group(arrays, "params"), table),
+                "sigma": to_vector(group(arrays, "sigma"), table),
+                "mask": to_vector(group(arrays, "mask"), table).astype(bool),
+                "task_state": group(arrays, "task_state"),
+                "remaining": float(attrs["remaining_fraction"]),
+            }
+        )
+    return sorted(out, key=lambda r: r["round"])
+
+
+def _task(settings, table, state=None):
+    from ..tasks import make_task
+
+    return make_task(settings["task"], settings["task_config"], table, settings.get("data_dir"))
+
+
+def _analysis_settings(args) -> dict:
+    return json.loads(args.analysis) if args.analysis else {}
+
+
+def cmd_lmc(args) -> None:
+    """Barriers between pairs (left[i], right[i]), e.g. consecutive rounds or two seeds."""
+    from ..analysis import connectivity, evaluation
+
+    settings = json.loads(args.settings)
+    opts = _analysis_settings(args)
+    _setup_jax(args.jax_cache)
+    _, table, _, _ = _load_init(args.init, settings)
+    left, right = _trained(args.left, table), _trained(args.right, table)
+    if len(left) != len(right):
+        raise ValueError(
+            f"lmc needs as many --left as --right artifacts ({len(left)} ≠ {len(right)})"
+        )
+    task = _task(settings, table)
+    alphas = connectivity.alpha_grid(int(opts.get("alphas", 21)))
+    barriers, errors = [], []
+    for a, b in zip(left, right):
+        state = {k: np.asarray(v) for k, v in a["task_state"].items()} or None
+        _, error_fn = evaluation.loss_and_error(task, state=state)
+        err, bar = connectivity.lmc(error_fn, a["theta"], b["theta"], alphas)
+        errors.append(err), barriers.append(bar)
+        print(f"lmc {args.kind}: {a['path']} ↔ {b['path']}: barrier {bar:.4f}", flush=True)
+    write_artifact(
+        args.out,
+        "analysis",
+        {
+            "alpha": alphas,
+            "errors": np.asarray(errors),
+            "barrier": np.asarray(barriers),
+            "round_left": np.asarray([a["round"] for a in left]),
+            "round_right": np.asarray([b["round"] for b in right]),
+            "remaining_left": np.asarray([a["remaining"] for a in left]),
+        },
+        {
+            "analysis": "lmc",
+            "pair_kind": args.kind,
+            "mask_convention": "union (pruned entries are 0 on both sides)",
+            "left": json.dumps([a["path"] for a in left]),
+            "right": json.dumps([b["path"] for b in right]),
+            "error": "1 - test accuracy" if hasattr(task, "dataset") else "-test return",
+        },
+        config_digest=digest({**settings, "analysis": opts}),
+        seed=settings["seed"],
+    )
+
+
+def cmd_landscape(args) -> None:
+    """1D curvature and a 2D filter-normalised surface at every round of a chain."""
+    from ..analysis import evaluation, landscape
+    from ..keys import tag
+
+    settings = json.loads(args.settings)
+    opts = _analysis_settings(args)
+    _setup_jax(args.jax_cache)
+    _, table, _, _ = _load_init(args.init, settings)
+    rounds = _trained(args.trained, table, digest(settings))
+    task = _task(settings, table)
+    n_dirs = int(opts.get("directions", 4))
+    xis = np.linspace(-1.0, 1.0, int(opts.get("xi_points", 21)))
+    grid = np.linspace(-1.0, 1.0, int(opts.get("grid_points", 11))) * float(
+        opts.get("grid_extent", 1.0)
+    )
+    rng = np.random.default_rng(tag(f"landscape/{settings['seed']}"))
+    dense = rounds[0]
+    d1 = landscape.filter_normalized_direction(rng, dense["theta"], table)
+    d2 = landscape.filter_normalized_direction(rng, dense["theta"], table)
+    curv, curves, surfaces = [], [], []
+    for r in rounds:
+        state = {k: np.asarray(v) for k, v in r["task_state"].items()} or None
+        loss_fn, _ = evaluation.loss_and_error(
+            task, int(opts.get("eval_examples", 1000)), state=state
+        )
+        dirs = landscape.random_directions(rng, r["mask"], n_dirs)
+        losses = landscape.projection_1d(loss_fn, r["theta"], dirs, xis)
+        k = landscape.quadratic_curvature(xis, losses)
+        m = r["mask"].astype(np.float32)
+        surf = landscape.surface_2d(loss_fn, r["theta"], d1 * m, d2 * m, grid)
+        curv.append(k), curves.append(losses), surfaces.append(surf)
+        print(f"landscape round {r['round']}: curvature {np.mean(k):.4f}", flush=True)
+    write_artifact(
+        args.out,
+        "analysis",
+        {
+            "xi": xis,
+            "grid": grid,
+            "round": np.asarray([r["round"] for r in rounds]),
+            "remaining": np.asarray([r["remaining"] for r in rounds]),
+            "curvature": np.asarray(curv),  # (round, direction)
+            "loss_1d": np.asarray(curves),  # (round, direction, xi)
+            "surface_2d": np.asarray(surfaces),  # (round, x, y)
+        },
+        {"analysis": "landscape", "directions_from": dense["path"]},
+        config_digest=digest({**settings, "analysis": opts}),
+        seed=settings["seed"],
+    )
+
+
+def cmd_snr_magnitude(args) -> None:
+    """Spearman ρ between SNR and |θ| per round, against round 0, and both thresholds."""
+    from .. import pruning
+    from ..analysis import correlation
+
+    settings = json.loads(args.settings)
+    _, table, prunable, _ = _load_init(args.init, settings)
+    rounds = _trained(args.trained, table, digest(settings))
+    n = int(prunable.sum())
+    rows = []
+    first = rounds[0]
+    snr0 = pruning.scores("snr", first["theta"], first["sigma"])
+    mag0 = np.abs(first["theta"])
+    for r in rounds:
+        keep = pruning.remaining_count(n, settings["prune_fraction"], r["round"] + 1)
+        row = correlation.snr_magnitude_round(r["theta"], r["sigma"], r["mask"], prunable, keep)
+        active = r["mask"] & prunable
+        snr = pruning.scores("snr", r["theta"], r["sigma"])
+        row["rho_snr_vs_round0"] = correlation.spearman(snr[active], snr0[active])
+        row["rho_magnitude_vs_round0"] = correlation.spearman(
+            np.abs(r["theta"])[active], mag0[active]
+        )
+        rows.append(row)
+    keys = sorted(rows[0])
+    write_artifact(
+        args.out,
+        "analysis",
+        {
+            "round": np.asarray([r["round"] for r in rounds]),
+            "remaining": np.asarray([r["remaining"] for r in rounds]),
+            **{k: np.asarray([row[k] for row in rows]) for k in keys},
+        },
+        {"analysis": "snr_magnitude"},
+        config_digest=digest(settings),
+        seed=settings["seed"],
+    )
+
+
+def cmd_layerwise(args) -> None:
+    """Kept ratio, mean |θ| and mean σ per tensor per round."""
+    from ..analysis import correlation
+
+    settings = json.loads(args.settings)
+    _, table, _, _ = _load_init(args.init, settings)
+    rounds = _trained(args.trained, table, digest(settings))
+    names = [e.name for e in table]
+    stats = [correlation.layerwise(r["theta"], r["sigma"], r["mask"], table) for r in rounds]
+    arrays = {
+        "round": np.asarray([r["round"] for r in rounds]),
+        "remaining": np.asarray([r["remaining"] for r in rounds]),
+    }
+    for q in ("kept_ratio", "mean_abs_theta", "mean_sigma"):
+        arrays[q] = np.asarray([[s[n][q] for n in names] for s in stats])  # (round, tensor)
+    write_artifact(
+        args.out,
+        "analysis",
+        arrays,
+        {"analysis": "layerwise", "tensors": json.dumps(names)},
+        config_digest=digest(settings),
+        seed=settings["seed"],
+    )
+
+
+def register(sub) -> None:
+    def common(sp):
+        chain_args(sp)
+        sp.add_argument("--init", required=True)
+        sp.add_argument("--analysis", help="analysis options as JSON")
+        sp.add_argument("--out", required=True)
+
+    sp = sub.add_parser("lmc", help="linear mode connectivity barriers between pairs")
+    common(sp)
+    sp.add_argument("--kind", required=True, help="label: consecutive, seeds, es_gd")
+    sp.add_argument("--left", nargs="+", required=True)
+    sp.add_argument("--right", nargs="+", required=True)
+    sp.set_defaults(func=cmd_lmc)
+
+    for name, func, help_ in (
+        ("landscape", cmd_landscape, "1D curvature and 2D loss surface per round"),
+        ("snr-magnitude", cmd_snr_magnitude, "SNR vs magnitude rankings per round"),
+        ("layerwise", cmd_layerwise, "kept ratio and weight statistics per layer"),
+    ):
+        sp = sub.add_parser(name, help=help_)
+        common(sp)
+        sp.add_argument("--trained", nargs="+", required=True)
+        sp.set_defaults(func=func)
