@@ -13,9 +13,15 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
+EXP = $(shell $(VENV)/bin/python -c "import yaml;print(yaml.safe_load(open('config/config.yaml'))['experiment'])" 2>/dev/null)
+
 run: setup
 	snakemake --cores $(CORES)
-	@evotickets table results/$$(python -c "import yaml;print(yaml.safe_load(open('config/config.yaml'))['experiment'])")
+	snakemake --report results/$(EXP)/report.html
+	@evotickets table results/$(EXP)
+	@echo "results dataset: results/$(EXP)/summary.nc   (xarray.open_dataset)"
+	@echo "figures:         results/$(EXP)/figures/fig1.png … fig11.png"
+	@echo "HTML report:     results/$(EXP)/report.html"
 
 test: setup
 	pytest -q

@@ -6,6 +6,7 @@
 include: "workflow/rules/common.smk"
 include: "workflow/rules/prune.smk"
 include: "workflow/rules/analysis.smk"
+include: "workflow/rules/report.smk"
 
 
 # Every round is a requested target, not only the last: Snakemake does not recreate a missing
@@ -16,4 +17,6 @@ rule all:
         all_round_targets(),
         analysis_targets(),
         f"results/{EXP}/accuracy_table.txt",
+        f"results/{EXP}/summary.nc",
+        expand("results/{exp}/figures/{fig}.png", exp=EXP, fig=FIGURE_NAMES),
     default_target: True

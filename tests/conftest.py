@@ -31,6 +31,12 @@ TINY_CONFIG = {
         "snes": {"population_size": 16, "std_init": 0.05, "temperature": 12.0},
     },
     "es": {"num_generations": 20, "log_every": 10},
+    "analyses": {
+        "tasks": ["digits"],
+        "methods": ["snr"],
+        "lmc": {"alphas": 5},
+        "landscape": {"directions": 2, "xi_points": 5, "grid_points": 3, "eval_examples": 64},
+    },
     "resources": {"gpu": 0, "mem_mb": 1000, "runtime": 10, "threads": 1},
 }
 

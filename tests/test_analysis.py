@@ -44,8 +44,9 @@ def test_quadratic_fit_recovers_curvature():
     losses = np.stack([0.5 * k * xis**2 + 0.3 * xis + 2.0 for k in (0.5, 2.0, 8.0)])
     np.testing.assert_allclose(landscape.quadratic_curvature(xis, losses), [0.5, 2.0, 8.0])
     noisy = losses + rng.normal(0, 1e-3, losses.shape)
-    np.testing.assert_allclose(landscape.quadratic_curvature(xis, noisy), [0.5, 2.0, 8.0],
-                               atol=0.02)
+    np.testing.assert_allclose(
+        landscape.quadratic_curvature(xis, noisy), [0.5, 2.0, 8.0], atol=0.02
+    )
 
 
 def test_projection_1d_recovers_curvature_of_a_quadratic_loss():
@@ -81,8 +82,11 @@ def test_filter_normalisation_matches_reference_filter_norms():
             assert np.all(d[sl] == 0)
             continue
         axes = tuple(range(len(e.shape) - 1))
-        got = np.linalg.norm(d[sl].reshape(e.shape), axis=axes) if len(axes) == 1 else np.sqrt(
-            np.sum(d[sl].reshape(e.shape) ** 2, axis=axes))
+        got = (
+            np.linalg.norm(d[sl].reshape(e.shape), axis=axes)
+            if len(axes) == 1
+            else np.sqrt(np.sum(d[sl].reshape(e.shape) ** 2, axis=axes))
+        )
         want = np.sqrt(np.sum(ref[sl].reshape(e.shape).astype(np.float64) ** 2, axis=axes))
         np.testing.assert_allclose(got, want, rtol=1e-5)
         assert not np.allclose(d[sl], ref[sl])  # a new direction, not the reference
@@ -110,8 +114,9 @@ def test_snr_magnitude_correlation_and_thresholds():
     assert same["rho_snr_magnitude"] == pytest.approx(1.0)  # scalar σ: SNR ranks = |θ| ranks
     assert same["overlap_kept"] == pytest.approx(1.0)
     assert same["threshold_snr"] == pytest.approx(same["threshold_magnitude"] / 0.1)
-    noisy = correlation.snr_magnitude_round(theta, rng.uniform(0.01, 1, theta.size), mask,
-                                            prunable, 1000)
+    noisy = correlation.snr_magnitude_round(
+        theta, rng.uniform(0.01, 1, theta.size), mask, prunable, 1000
+    )
     assert 0.0 < noisy["rho_snr_magnitude"] < 0.95 and noisy["overlap_kept"] < 1.0
 
 

@@ -142,3 +142,75 @@ def test_a_single_target_computes_only_what_it_needs(tmp_path):
         "results/tiny/digits/snes/snr/seed1/iter01/mask.h5",
         target,
     }
+
+
+def test_collect_gathers_the_artifacts_into_xarray(finished_run):
+    import xarray as xr
+
+    res = finished_run / "results" / "tiny"
+    with xr.open_dataset(res / "summary.nc", engine="h5netcdf") as ds:
+        ds = ds.load()
+    assert set(ds.test_metric.dims) == {"task", "strategy", "method", "seed", "iteration"}
+    assert ds.test_metric.attrs["long_name"] and "units" in ds.test_metric.attrs
+    np.testing.assert_allclose(ds.sparsity.values, [0.0, 0.2, 0.36])
+    for method in ("random", "magnitude", "snr"):
+        for seed in (0, 1):
+            for it in range(3):
+                path = res / "digits/snes" / method / f"seed{seed}/iter{it:02d}/trained.h5"
+                with h5py.File(path) as f:
+                    want = f.attrs["final_metric"]
+                got = ds.test_metric.sel(
+                    {
+                        "task": "digits",
+                        "strategy": "snes",
+                        "method": method,
+                        "seed": seed,
+                        "iteration": it,
+                    }
+                ).item()
+                assert got == pytest.approx(want)
+    assert ds.test_metric.mean("seed").shape == (1, 1, 3, 3)  # xarray reductions just work
+    with h5py.File(res / "digits/snes/snr/seed0/analysis/lmc_consecutive.h5") as f:
+        barriers = f["barrier"][()]
+    np.testing.assert_allclose(
+        ds.lmc_barrier_consecutive.sel({"method": "snr", "seed": 0}).values.ravel()[:2], barriers
+    )
+    # analyses were asked for snr only: other methods are NaN, never dropped
+    assert np.isnan(ds.lmc_barrier_consecutive.sel({"method": "random"})).all()
+    kept = ds.layer_kept_ratio.sel(
+        {"method": "snr", "seed": 1, "iteration": 2, "tensor": "Conv_0/bias"}
+    ).item()
+    assert kept == 1.0  # biases are never pruned
+
+
+EXPECTED_PANELS = {  # on the tiny config: 1 task, 1 ES strategy, no GD / transfer / permutations
+    "fig1": 2,
+    "fig2": 1,
+    "fig3": 1,
+    "fig4": 1,
+    "fig5": 1,
+    "fig6": 3,
+    "fig7": 2,
+    "fig8": 1,
+    "fig9": 1,
+    "fig10": 6,
+    "fig11": 1,
+}
+
+
+def test_every_figure_renders_from_the_dataset(finished_run):
+    import xarray as xr
+
+    from evotickets.plots.figures import FIGURES
+
+    res = finished_run / "results" / "tiny"
+    with xr.open_dataset(res / "summary.nc", engine="h5netcdf") as ds:
+        ds = ds.load()
+    assert set(FIGURES) == set(EXPECTED_PANELS)
+    for name, panels in EXPECTED_PANELS.items():
+        png = res / "figures" / f"{name}.png"
+        assert png.stat().st_size > 5000, name
+        fig = FIGURES[name](ds)
+        assert len(fig.axes) == panels, name
+    texts = [t.get_text() for t in FIGURES["fig4"](ds).axes[0].texts]
+    assert any("not in this experiment" in t for t in texts)

@@ -26,6 +26,7 @@ config.update(validate_config(config))
 validate(config, SCHEMA_PATH)
 
 EXP = config["experiment"]
+FIGURE_NAMES = [f"fig{i}" for i in range(1, 12)]
 ROUNDS = int(config["rounds"])
 JAX_CACHE = config.get("jax_cache_dir") or "results/.jax-cache"
 RES = config["resources"]

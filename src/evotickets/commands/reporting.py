@@ -40,6 +40,7 @@ def register(sub) -> None:
     sp.set_defaults(func=cmd_check_config)
 
     register_collect(sub)
+    register_figure(sub)
 
 
 def cmd_collect(args) -> None:
@@ -60,3 +61,22 @@ def register_collect(sub) -> None:
     group.add_argument("--config-json", help="the resolved config as JSON (from the rule)")
     sp.add_argument("--out", required=True)
     sp.set_defaults(func=cmd_collect)
+
+
+def cmd_figure(args) -> None:
+    """Render one paper figure from summary.nc only."""
+    import xarray as xr
+
+    from ..plots.figures import render
+
+    with xr.open_dataset(args.summary, engine="h5netcdf") as ds:
+        fig = render(args.name, ds.load(), args.out)
+    print(f"wrote {args.out} ({len(fig.axes)} panels)")
+
+
+def register_figure(sub) -> None:
+    sp = sub.add_parser("figure", help="render one figure from summary.nc")
+    sp.add_argument("name", help="fig1 … fig11")
+    sp.add_argument("--summary", required=True)
+    sp.add_argument("--out", required=True)
+    sp.set_defaults(func=cmd_figure)

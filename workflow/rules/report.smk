@@ -1,0 +1,46 @@
+# The results dataset and one rule per figure. Figures read only summary.nc, so
+# `snakemake results/<exp>/figures/fig3.png` reruns just that figure, in seconds.
+
+
+rule collect:
+    input:
+        all_round_targets(),
+        analysis_targets(),
+    output:
+        "results/{exp}/summary.nc",
+    log:
+        "results/{exp}/summary.log",
+    params:
+        config=lambda wc: json.dumps(config, default=str),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    shell:
+        "evotickets collect results/{wildcards.exp} --config-json {params.config:q} "
+        "--out {output} > {log} 2>&1"
+
+
+for _fig in FIGURE_NAMES:
+
+    rule:
+        name:
+            f"figure_{_fig}"
+        input:
+            "results/{exp}/summary.nc",
+        output:
+            report(
+                f"results/{{exp}}/figures/{_fig}.png",
+                caption=f"../report/{_fig}.rst",
+                category="Figures",
+            ),
+        log:
+            f"results/{{exp}}/figures/{_fig}.log",
+        params:
+            name=_fig,
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=10,
+        shell:
+            "evotickets figure {params.name} --summary {input} --out {output} > {log} 2>&1"
