@@ -5,6 +5,7 @@
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/prune.smk"
+include: "workflow/rules/transfer.smk"
 
 
 # Every round is a requested target, not only the last: Snakemake does not recreate a missing
@@ -13,5 +14,6 @@ include: "workflow/rules/prune.smk"
 rule all:
     input:
         all_round_targets(),
+        transfer_targets(),
         f"results/{EXP}/accuracy_table.txt",
     default_target: True
