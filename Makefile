@@ -3,7 +3,7 @@ VENV ?= .venv
 CORES ?= 2
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup run test lint clean
+.PHONY: setup run controls test lint clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -16,6 +16,10 @@ setup: $(VENV)/.installed
 run: setup
 	snakemake --cores $(CORES)
 	@evotickets table results/$$(python -c "import yaml;print(yaml.safe_load(open('config/config.yaml'))['experiment'])")
+
+controls: setup
+	snakemake --cores $(CORES) --configfile config/controls.yaml
+	@evotickets table results/digits-controls
 
 test: setup
 	pytest -q

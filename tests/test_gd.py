@@ -15,7 +15,7 @@ from evotickets.artifacts import group, read_artifact
 from evotickets.config import chain_settings, validate_config
 from evotickets.networks import init_params, layer_table, prunable_vector, to_vector
 from evotickets.tasks import make_task
-from evotickets.train.gd import masked, run_adam_round
+from evotickets.train.gd import masked, minibatch_loss, run_adam_round
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +33,16 @@ def _half_mask(prunable):
     idx = np.flatnonzero(prunable)
     mask[np.random.default_rng(0).permutation(idx)[: idx.size // 2]] = False
     return mask
+
+
+def test_fast_minibatch_loss_equals_the_flax_loss_and_gradient(setup):
+    task, _, theta0, _ = setup
+    x, y = task.train_data[0][:64], task.train_data[1][:64]
+    fast = jax.value_and_grad(minibatch_loss(task))(jnp.asarray(theta0), x, y)
+    ref = jax.value_and_grad(task.loss)(jnp.asarray(theta0), x, y)
+    np.testing.assert_allclose(fast[0], ref[0], rtol=1e-5)
+    np.testing.assert_allclose(fast[1], ref[1], rtol=1e-4, atol=1e-6)
+    assert float(jnp.abs(ref[1]).max()) > 1e-3
 
 
 def test_masked_adam_freezes_masked_entries_and_their_moments():
