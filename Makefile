@@ -3,7 +3,7 @@ VENV ?= .venv
 CORES ?= 2
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup run test lint clean
+.PHONY: setup run controls test lint clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,6 +22,10 @@ run: setup
 	@echo "results dataset: results/$(EXP)/summary.nc   (xarray.open_dataset)"
 	@echo "figures:         results/$(EXP)/figures/fig1.png … fig11.png"
 	@echo "HTML report:     results/$(EXP)/report.html"
+
+controls: setup
+	snakemake --cores $(CORES) --configfile config/controls.yaml
+	@evotickets table results/digits-controls
 
 test: setup
 	pytest -q

@@ -5,6 +5,7 @@
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/prune.smk"
+include: "workflow/rules/transfer.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/report.smk"
 
@@ -15,6 +16,7 @@ include: "workflow/rules/report.smk"
 rule all:
     input:
         all_round_targets(),
+        transfer_targets(),
         analysis_targets(),
         f"results/{EXP}/accuracy_table.txt",
         f"results/{EXP}/summary.nc",

@@ -208,6 +208,13 @@ def test_default_config_validates():
     assert cfg["rounds"] >= 1
 
 
+def test_controls_config_validates():
+    cfg = load_config(ROOT / "config" / "controls.yaml")
+    assert set(cfg["tasks"]) == {"digits"} and set(cfg["gd"]) == {"gd_adam"}
+    assert {"weight_permuted", "mask_permuted", "magnitude"} <= set(cfg["methods"])
+    assert [e["name"] for e in cfg["transfer"]] == ["snes_to_adam", "adam_to_snes"]
+
+
 def test_paper_config_matches_the_paper():
     cfg = load_config(ROOT / "config" / "paper.yaml")
     vision = {"mnist", "fashion_mnist", "kmnist"}
@@ -215,7 +222,30 @@ def test_paper_config_matches_the_paper():
     stand_ins = {"pusher", "humanoidstandup", "inverted_double_pendulum"}
     assert set(cfg["tasks"]) == vision | brax | stand_ins | {"pendulum"}
     assert set(cfg["strategies"]) == {"sep_cma_es", "snes", "pgpe", "des"}
-    assert set(cfg["methods"]) == {"random", "magnitude", "snr"}
+    assert set(cfg["methods"]) == {
+        "random",
+        "magnitude",
+        "snr",
+        "weight_permuted",
+        "mask_permuted",
+    }
+    assert cfg["gd"]["gd_adam"] == {"lr": 3e-4, "batch_size": 128, "epochs": 2}
+    ppo = cfg["gd"]["gd_ppo"]  # the study's Pendulum PPO settings
+    assert (ppo["total_steps"], ppo["num_envs"], ppo["num_steps"]) == (1_750_000, 32, 16)
+    assert (ppo["gamma"], ppo["gae_lambda"], ppo["clip"]) == (0.97, 0.95, 0.25)
+    pairs = {
+        (e["source"]["task"], e["source"]["strategy"], e["target"]["task"], e["target"]["strategy"])
+        for e in cfg["transfer"]
+    }
+    assert pairs == {  # Table 1; source method snr
+        ("fashion_mnist", "snes", "mnist", "snes"),
+        ("fashion_mnist", "snes", "fashion_mnist", "pgpe"),
+        ("fashion_mnist", "snes", "fashion_mnist", "gd_adam"),
+        ("ant", "sep_cma_es", "ant_heavy", "sep_cma_es"),
+        ("ant", "sep_cma_es", "ant", "des"),
+        ("ant", "sep_cma_es", "ant", "gd_ppo"),
+    }
+    assert {e["source"]["method"] for e in cfg["transfer"]} == {"snr"}
     assert len(cfg["seeds"]) == 5 and len(set(cfg["seeds"])) == 5
     assert cfg["rounds"] == 20
     assert cfg["prune_fraction"] == pytest.approx(0.2)
@@ -228,6 +258,42 @@ def test_paper_config_matches_the_paper():
     for s, scfg in cfg["strategies"].items():
         assert scfg["population_size"] == 128, s
         assert scfg["std_init"] == pytest.approx(std_init[s]), s
+
+
+# --- the GD block ------------------------------------------------------------------------------
+
+
+def test_gd_block_fills_defaults_and_names_typos(tiny_config):
+    tiny_config["gd"] = {"gd_adam": None}
+    assert validate_config(tiny_config)["gd"]["gd_adam"] == {
+        "lr": 3e-4,
+        "batch_size": 128,
+        "epochs": 2,
+    }
+    tiny_config["gd"] = {"gd_adm": {}}
+    with pytest.raises(ConfigError, match="did you mean 'gd_adam'"):
+        validate_config(tiny_config)
+    tiny_config["gd"] = {"gd_adam": {"epoch": 3}}
+    with pytest.raises(ConfigError, match="'epoch'.*did you mean 'epochs'"):
+        validate_config(tiny_config)
+    tiny_config["gd"] = {"gd_adam": {"lr": 0}}
+    with pytest.raises(ConfigError, match="gd.gd_adam.lr"):
+        validate_config(tiny_config)
+
+
+def test_gd_chain_settings_ignore_the_es_block_and_take_overrides(tiny_config):
+    tiny_config["gd"] = {"gd_adam": {"epochs": 3}}
+    tiny_config["tasks"]["digits"]["strategy_overrides"] = {"gd_adam": {"lr": 1e-3}}
+    cfg = validate_config(tiny_config)
+    s = chain_settings(cfg, "digits", "gd_adam", "magnitude", 0)
+    assert "es" not in s
+    assert s["strategy_config"] == {"lr": 1e-3, "batch_size": 128, "epochs": 3}
+    more_gens = copy.deepcopy(cfg)
+    more_gens["es"]["num_generations"] += 1
+    assert digest(chain_settings(more_gens, "digits", "gd_adam", "magnitude", 0)) == digest(s)
+    tiny_config["tasks"]["digits"]["strategy_overrides"] = {"gd_adam": {"population_size": 8}}
+    with pytest.raises(ConfigError, match="key for gd_adam"):
+        validate_config(tiny_config)
 
 
 # --- digest and chain settings -----------------------------------------------------------------
@@ -363,10 +429,13 @@ def test_snakemake_dry_run_of_paper_grid():
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     counts = _job_counts(out)
-    per_chain = 3 * 5 * 20  # methods × seeds × rounds
-    vision, pendulum, brax, ant_heavy = 3 * 4, 4, 9 * 4, 1  # task-strategy pairs
-    assert counts["train"] == (vision + pendulum + brax + ant_heavy) * per_chain == 15900, counts
-    assert counts["mask"] == 15900, counts
+    per = 5 * 20  # seeds × rounds
+    # vision: 3 tasks × (4 ES × 5 methods + gd_adam × 4, no snr); pendulum: 4 ES × 5 + gd_ppo × 4;
+    # brax: 9 tasks × (4 ES × 3 methods + gd_ppo × 2); ant_heavy: sep_cma_es × 3
+    chains = 3 * (4 * 5 + 4) + (4 * 5 + 4) + 9 * (4 * 3 + 2) + 3
+    assert counts["train"] == chains * per == 22500, counts
+    assert counts["mask"] == 22500, counts
+    assert counts["transfer"] == 6 * per, counts
     assert counts["init"] == 14 * 5, counts
     assert counts["accuracy_table"] == 1, counts
 

@@ -20,7 +20,9 @@ from . import __version__
 
 SCHEMA_VERSION = 1
 # kind → rule that writes it
-KINDS = {"init": "init", "mask": "mask", "trained": "train", "analysis": "the analysis rule"}
+KINDS = {"init": "init", "mask": "mask", "trained": "train", "analysis": None}
+# analysis artifacts: file stem → rule (workflow/rules/analysis.smk)
+ANALYSIS_RULES = {"snr_magnitude": "weight_statistics", "layerwise": "weight_statistics"}
 
 
 class ArtifactError(RuntimeError):
@@ -29,6 +31,8 @@ class ArtifactError(RuntimeError):
 
 def _rerun_hint(path: Path, kind: str) -> str:
     rule = KINDS.get(kind, kind)
+    if rule is None:
+        rule = ANALYSIS_RULES.get(path.stem, path.stem)
     return f"delete {path} and rerun its rule `{rule}` (snakemake recreates it: `snakemake {path}`)"
 
 

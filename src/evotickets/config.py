@@ -19,9 +19,10 @@ from typing import Any
 
 import yaml
 
-from .pruning import METHODS
+from .pruning import METHODS, PERMUTATION_METHODS, SIGMA_METHODS
 from .strategies import ANTITHETIC, COMMON_KEYS, STRATEGIES, STRATEGY_KEYS
 from .tasks import TASKS, default_hidden, is_control
+from .train.gd import GD_STRATEGIES, gd_fits_task, is_gd
 
 SCHEMA_PATH = str(files("evotickets") / "config.schema.yaml")
 
@@ -76,8 +77,13 @@ def validate_config(cfg: dict) -> dict:
         _check_names(tcfg or {}, task_keys, f"key in tasks.{task}")
         _check_names(
             (tcfg or {}).get("strategies") or [],
-            cfg.get("strategies") or {},
-            f"strategy in tasks.{task}.strategies (not in the strategies block)",
+            [*(cfg.get("strategies") or {}), *(cfg.get("gd") or {})],
+            f"strategy in tasks.{task}.strategies (not in the strategies or gd block)",
+        )
+        _check_names(
+            (tcfg or {}).get("methods") or [],
+            cfg.get("methods") or [],
+            f"method in tasks.{task}.methods (not in the methods list)",
         )
         _check_names(
             (tcfg or {}).get("es") or {},
@@ -85,11 +91,16 @@ def validate_config(cfg: dict) -> dict:
             f"key in tasks.{task}.es",
         )
         overrides = (tcfg or {}).get("strategy_overrides") or {}
-        _check_names(overrides, STRATEGIES, f"strategy in tasks.{task}.strategy_overrides")
+        _check_names(
+            overrides, (*STRATEGIES, *GD_STRATEGIES), f"strategy in tasks.{task}.strategy_overrides"
+        )
         for s, o in overrides.items():
-            _check_names(o, COMMON_KEYS | STRATEGY_KEYS[s], f"key for {s}")
+            _check_names(o, _strategy_keys(s), f"key for {s}")
     for s, scfg in (cfg.get("strategies") or {}).items():
         _check_names(scfg or {}, COMMON_KEYS | STRATEGY_KEYS[s], f"key for strategy {s}")
+    _check_names(cfg.get("gd") or {}, GD_STRATEGIES, "GD strategy (config key gd)")
+    for s, scfg in (cfg.get("gd") or {}).items():
+        _check_names(scfg or {}, GD_STRATEGIES[s], f"key for GD strategy {s}")
     _check_names(cfg.get("es") or {}, schema["properties"]["es"]["properties"], "key in es")
 
     validator = jsonschema.Draft202012Validator(schema)
@@ -108,11 +119,20 @@ def validate_config(cfg: dict) -> dict:
 
     for task in cfg["tasks"]:
         for s in task_strategies(cfg, task):
+            if is_gd(s):
+                continue
             pop = strategy_settings(cfg, task, s)["population_size"]
             if s in ANTITHETIC and pop % 2:
                 raise ConfigError(
                     f"strategies.{s}.population_size is {pop}, but {s} samples antithetic "
                     f"pairs and needs an even population; use {pop + 1}"
+                )
+    for task, tcfg in cfg["tasks"].items():
+        for s in (tcfg or {}).get("strategies") or []:
+            if is_gd(s) and not gd_fits_task(s, task):
+                raise ConfigError(
+                    f"tasks.{task}.strategies lists {s}, which does not train this kind of "
+                    "task (gd_adam trains vision tasks, gd_ppo control tasks)"
                 )
     heavy = cfg["tasks"].get("ant_heavy")
     if heavy is not None and (heavy or {}).get("backend", "spring") != "generalized":
@@ -121,6 +141,15 @@ def validate_config(cfg: dict) -> dict:
         raise ConfigError(
             ANT_HEAVY_BACKEND_ERROR.format(backend=(heavy or {}).get("backend", "spring"))
         )
+    for s in cfg["gd"]:
+        cfg["gd"][s] = {**GD_STRATEGIES[s], **(cfg["gd"][s] or {})}
+    permuted = [m for m in cfg["methods"] if m in PERMUTATION_METHODS]
+    if permuted and "magnitude" not in cfg["methods"]:
+        raise ConfigError(
+            f"methods {permuted} permute the magnitude mask of each round, so `methods` must "
+            "also list magnitude"
+        )
+    _validate_transfer(cfg)
     data_dir = cfg.get("data_dir")
     if data_dir and not Path(data_dir).is_dir() and set(cfg["tasks"]) - {"digits"}:
         raise ConfigError(
@@ -130,20 +159,121 @@ def validate_config(cfg: dict) -> dict:
     return cfg
 
 
+def _strategy_keys(strategy: str) -> set[str]:
+    if is_gd(strategy):
+        return set(GD_STRATEGIES[strategy])
+    return COMMON_KEYS | STRATEGY_KEYS[strategy]
+
+
+def _validate_transfer(cfg: dict) -> None:
+    """Each transfer entry names settings of this config, a valid source method and a unique
+    name; the source method defaults to snr."""
+    names = set()
+    for i, entry in enumerate(cfg.get("transfer") or []):
+        where = f"transfer[{i}] ({entry['name']})"
+        if entry["name"] in names:
+            raise ConfigError(f"{where}: the name {entry['name']!r} is used twice")
+        names.add(entry["name"])
+        entry["source"].setdefault("method", "snr")
+        for side in ("source", "target"):
+            task, strategy = entry[side]["task"], entry[side]["strategy"]
+            if task not in cfg["tasks"]:
+                raise ConfigError(
+                    f"{where}: {side} task {task!r} is not in `tasks`{_suggest(task, cfg['tasks'])}"
+                    "; transfer reads and trains only settings of this config"
+                )
+            if strategy not in chain_strategies(cfg):
+                raise ConfigError(
+                    f"{where}: {side} strategy {strategy!r} is not in `strategies` or `gd`"
+                    f"{_suggest(strategy, chain_strategies(cfg))}"
+                )
+        src = entry["source"]
+        if src["method"] not in chain_methods(cfg, src["strategy"]):
+            why = (
+                f"{src['method']} is undefined for gradient descent (no search distribution)"
+                if is_gd(src["strategy"]) and src["method"] in SIGMA_METHODS
+                else f"it is not in `methods` {cfg['methods']}"
+            )
+            raise ConfigError(f"{where}: source method {src['method']!r} cannot be used: {why}")
+        if (src["task"], src["strategy"]) == (entry["target"]["task"], entry["target"]["strategy"]):
+            raise ConfigError(f"{where}: source and target are the same setting")
+
+
+def chain_strategies(cfg: dict) -> list[str]:
+    """Every strategy of the chain grid: the ES strategies, then the GD ones."""
+    return [*cfg["strategies"], *(cfg.get("gd") or {})]
+
+
+def chain_methods(cfg: dict, strategy: str) -> list[str]:
+    """The methods a strategy's chains run: all of ``methods``, except that SNR (which divides
+    by the search distribution's σ) is skipped for gradient descent."""
+    return [m for m in cfg["methods"] if not (is_gd(strategy) and m in SIGMA_METHODS)]
+
+
+def transfer_entry(cfg: dict, name: str) -> dict:
+    for entry in cfg.get("transfer") or []:
+        if entry["name"] == name:
+            return entry
+    known = [e["name"] for e in cfg.get("transfer") or []]
+    raise ConfigError(f"unknown transfer {name!r}{_suggest(name, known)}; known: {known}")
+
+
+def transfer_kind(entry: dict) -> str:
+    """task → task, ES → ES or ES → GD (or GD → …), from what differs between the settings."""
+    src, tgt = entry["source"], entry["target"]
+    if src["task"] != tgt["task"]:
+        return "task"
+    if is_gd(tgt["strategy"]) or is_gd(src["strategy"]):
+        return "gd"
+    return "es"
+
+
+def transfer_settings(cfg: dict, name: str, seed: int) -> dict:
+    """What determines one transfer chain: the source chain's settings (whose mask of round t
+    is the ticket) and the target's (which trains it). The target keeps its own chain keys, so
+    a transferred ticket sees the same noise and minibatches as the target's own tickets."""
+    entry = transfer_entry(cfg, name)
+    src, tgt = entry["source"], entry["target"]
+
+    def strip(settings):
+        return {k: v for k, v in settings.items() if k != "data_dir"}
+
+    return {
+        "transfer": name,
+        "kind": transfer_kind(entry),
+        "seed": int(seed),
+        "source": strip(chain_settings(cfg, src["task"], src["strategy"], src["method"], seed)),
+        "target": strip(chain_settings(cfg, tgt["task"], tgt["strategy"], "transfer", seed)),
+        "data_dir": cfg.get("data_dir"),
+    }
+
+
 def strategy_settings(cfg: dict, task: str, strategy: str) -> dict[str, Any]:
-    """A strategy's hyperparameters for one task: the global block, then task overrides."""
-    merged = dict(cfg["strategies"][strategy])
+    """A strategy's hyperparameters for one task: the global block (``strategies`` or ``gd``),
+    then task overrides."""
+    merged = dict(cfg["gd"][strategy] if is_gd(strategy) else cfg["strategies"][strategy])
     overrides = (cfg["tasks"][task] or {}).get("strategy_overrides") or {}
     merged.update(overrides.get(strategy) or {})
     return merged
 
 
-TASK_META_KEYS = ("strategy_overrides", "strategies", "es")
+TASK_META_KEYS = ("strategy_overrides", "strategies", "es", "methods")
+
+
+def task_methods(cfg: dict, task: str, strategy: str) -> list[str]:
+    """The methods a (task, strategy) runs: the task's own list, else ``methods``; gradient
+    descent skips snr (no search distribution)."""
+    listed = (cfg["tasks"][task] or {}).get("methods") or cfg["methods"]
+    return [m for m in chain_methods(cfg, strategy) if m in listed]
 
 
 def task_strategies(cfg: dict, task: str) -> list[str]:
-    """The strategies that run on ``task``: its own list, else every configured strategy."""
-    return list((cfg["tasks"][task] or {}).get("strategies") or cfg["strategies"])
+    """The strategies that run on ``task``: its own list, else every configured ES and GD
+    strategy."""
+    listed = (cfg["tasks"][task] or {}).get("strategies")
+    if listed:
+        return list(listed)
+    return [s for s in chain_strategies(cfg) if not is_gd(s) or gd_fits_task(s, task)]
 
 
 def chains(cfg: dict) -> list[tuple[str, str, str, int]]:
@@ -152,7 +282,7 @@ def chains(cfg: dict) -> list[tuple[str, str, str, int]]:
         (task, strategy, method, int(seed))
         for task in cfg["tasks"]
         for strategy in task_strategies(cfg, task)
-        for method in cfg["methods"]
+        for method in task_methods(cfg, task, strategy)
         for seed in cfg["seeds"]
     ]
 
@@ -190,7 +320,7 @@ def chain_settings(cfg: dict, task: str, strategy: str, method: str, seed: int) 
     """Everything that determines one pruning chain's numbers (plus where its data lives)."""
     block = cfg["tasks"][task] or {}
     tcfg = {k: v for k, v in block.items() if k not in TASK_META_KEYS}
-    return {
+    settings = {
         "task": task,
         "task_config": tcfg,
         "strategy": strategy,
@@ -201,6 +331,9 @@ def chain_settings(cfg: dict, task: str, strategy: str, method: str, seed: int) 
         "es": {**cfg["es"], **(block.get("es") or {})},
         "data_dir": cfg.get("data_dir"),
     }
+    if is_gd(strategy):  # a GD chain's numbers do not depend on the ES loop settings
+        del settings["es"]
+    return settings
 
 
 def init_settings(cfg: dict, task: str, seed: int) -> dict:

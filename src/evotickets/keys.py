@@ -52,3 +52,14 @@ def generation_key(round_k: jax.Array, generation: int | jax.Array) -> jax.Array
 def mask_key(round_k: jax.Array) -> jax.Array:
     """Key for the random-baseline mask drawn before round t."""
     return jax.random.fold_in(round_k, tag("random-mask"))
+
+
+def permutation_key(round_k: jax.Array, method: str, tensor: str) -> jax.Array:
+    """Key for the within-layer shuffle of a permutation control (``weight_permuted``,
+    ``mask_permuted``) of one tensor in round t: a pure function of what is shuffled."""
+    return jax.random.fold_in(jax.random.fold_in(round_k, tag(f"permute/{method}")), tag(tensor))
+
+
+def gd_epoch_key(round_k: jax.Array, epoch: int | jax.Array) -> jax.Array:
+    """Key for the minibatch order of epoch e of a gradient-descent round."""
+    return jax.random.fold_in(jax.random.fold_in(round_k, tag("gd-shuffle")), epoch)

@@ -10,6 +10,8 @@ Rounding and ties, defined once:
   and every pruned one ≤ threshold.
 - Scores are computed only over active weights, so masks nest; ``random`` instead draws a fresh
   uniform mask of the same count among all prunable weights (the sparsity-matched baseline).
+- ``weight_permuted`` and ``mask_permuted`` are the permutation controls, built from the same
+  round's magnitude mask in :mod:`evotickets.permutations`.
 - A kept weight whose value is exactly 0 is still kept: masks are booleans, never θ ≠ 0.
 """
 
@@ -20,7 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-METHODS = ("random", "magnitude", "snr")
+METHODS = ("random", "magnitude", "snr", "weight_permuted", "mask_permuted")
+# Methods whose score needs σ, the search distribution's std: undefined for gradient descent.
+SIGMA_METHODS = ("snr",)
+# Permutation controls (evotickets.permutations): derived from the magnitude mask of the round.
+PERMUTATION_METHODS = ("weight_permuted", "mask_permuted")
 
 
 def round_half_up(x: float) -> int:

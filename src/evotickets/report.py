@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .artifacts import read_artifact
+from .pruning import METHODS
 
 
 def collect_rows(results: str | Path) -> list[dict]:
@@ -41,7 +42,7 @@ def accuracy_table(results: str | Path) -> str:
     by = defaultdict(list)
     for r in rows:
         by[(r["task"], r["strategy"], r["round"], r["method"])].append(r)
-    methods = sorted({r["method"] for r in rows}, key=["random", "magnitude", "snr"].index)
+    methods = [m for m in METHODS if m in {r["method"] for r in rows}]
     lines = []
     for task, strategy in sorted({(r["task"], r["strategy"]) for r in rows}):
         metric = next(r["metric_name"] for r in rows if r["task"] == task)
@@ -62,4 +63,44 @@ def accuracy_table(results: str | Path) -> str:
                 else:
                     cells.append(f"{'—':>18}")
             lines.append(f"{t:>5} {100 * (remaining or 0):>8.1f}% " + " ".join(cells))
+    lines += _transfer_lines(results, by)
     return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _cell(values) -> str:
+    if not values:
+        return f"{'—':>18}"
+    v = np.array(values)
+    return f"{v.mean():.4f}±{v.std():.4f} ({len(v)})".rjust(18)
+
+
+def _transfer_lines(results: str | Path, by: dict) -> list[str]:
+    """Per transfer entry: the transferred ticket against the target's own tickets (snr where
+    the target has it, else magnitude) and its random baseline, per round."""
+    found = defaultdict(list)
+    for path in sorted(Path(results).glob("transfer/*/seed*/iter*/trained.h5")):
+        _, a = read_artifact(path, "trained")
+        found[a["transfer_name"]].append(a)
+    lines = []
+    for name, arts in sorted(found.items()):
+        a0 = arts[0]
+        tgt = (a0["target_task"], a0["target_strategy"])
+        own = "snr" if any(k[:2] == tgt and k[3] == "snr" for k in by) else "magnitude"
+        lines.append(
+            f"\ntransfer {name} ({a0['transfer_kind']}): ticket of {a0['source_task']}/"
+            f"{a0['source_strategy']}/{a0['source_method']} trained as {tgt[0]}/{tgt[1]}: "
+            f"{a0['metric_name']}"
+        )
+        header = (
+            f"{'round':>5} {'remaining':>9} {'transferred':>18} {'target ' + own:>18} "
+            f"{'target random':>18}"
+        )
+        lines += [header, "-" * len(header)]
+        for t in sorted({int(a["round"]) for a in arts}):
+            mine = [a for a in arts if int(a["round"]) == t]
+            cells = [_cell([float(a["final_metric"]) for a in mine])]
+            for m in (own, "random"):
+                cells.append(_cell([r["metric"] for r in by.get((*tgt, t, m), [])]))
+            remaining = float(mine[0]["remaining_fraction"])
+            lines.append(f"{t:>5} {100 * remaining:>8.1f}% " + " ".join(cells))
+    return lines

@@ -8,8 +8,10 @@ from evotickets.config import (
     analysis_options,
     chain_settings,
     chains,
-    task_strategies,
     init_settings,
+    task_methods,
+    task_strategies,
+    transfer_settings,
     validate_config,
 )
 
@@ -39,23 +41,27 @@ wildcard_constraints:
     method=r"[a-z_]+",
     seed=r"\d+",
     it=r"\d\d",
+    name=r"[a-z0-9_]+",
 
 
 def _known(wildcards):
     """Fail with a clear message when a requested path names something not in the config."""
+    strategy = getattr(wildcards, "strategy", None)
+    task = getattr(wildcards, "task", None)
+    methods = config["methods"]
+    if task in config["tasks"] and strategy in task_strategies(config, task):
+        methods = task_methods(config, task, strategy)
     for kind, value, allowed in (
         ("experiment", wildcards.exp, [EXP]),
-        ("task", wildcards.task, list(config["tasks"])),
-        (
-            "strategy",
-            getattr(wildcards, "strategy", None),
-            task_strategies(config, wildcards.task),
-        ),
-        ("method", getattr(wildcards, "method", None), config["methods"]),
+        ("task", task, list(config["tasks"])),
+        ("strategy", strategy, task_strategies(config, task) if task in config["tasks"] else []),
+        ("method", getattr(wildcards, "method", None), methods),
+        ("transfer", getattr(wildcards, "name", None), [e["name"] for e in config["transfer"]]),
     ):
         if value is not None and value not in allowed:
+            why = " (snr is undefined for gradient descent)" if kind == "method" else ""
             raise ValueError(
-                f"{kind} {value!r} in the requested path is not in the config "
+                f"{kind} {value!r} in the requested path is not in the config{why} "
                 f"(allowed: {allowed}); add it to the config or fix the path"
             )
     if hasattr(wildcards, "it") and int(wildcards.it) >= ROUNDS:
@@ -75,8 +81,13 @@ def init_json(wildcards):
 
 
 
+def transfer_json(wildcards):
+    _known(wildcards)
+    return json.dumps(transfer_settings(config, wildcards.name, int(wildcards.seed)), sort_keys=True)
+
+
 def all_round_targets():
-    """trained.h5 of every round of every chain the config asks for."""
+    """trained.h5 of every round of every chain the config asks for (GD chains skip snr)."""
     return [
         f"results/{EXP}/{task}/{strategy}/{method}/seed{seed}/iter{t:02d}/trained.h5"
         for task, strategy, method, seed in chains(config)
@@ -84,10 +95,42 @@ def all_round_targets():
     ]
 
 
+def transfer_targets():
+    return expand(
+        "results/{exp}/transfer/{name}/seed{seed}/iter{it}/trained.h5",
+        exp=EXP,
+        name=[e["name"] for e in config["transfer"]],
+        seed=config["seeds"],
+        it=[f"{t:02d}" for t in range(ROUNDS)],
+    )
+
+
+def transfer_inputs(wildcards):
+    """The source's θ0 and round-t mask (the ticket) and the target's θ0 (its network)."""
+    _known(wildcards)
+    entry = next(e for e in config["transfer"] if e["name"] == wildcards.name)
+    src, tgt = entry["source"], entry["target"]
+    return {
+        "source_init": f"results/{wildcards.exp}/{src['task']}/seed{wildcards.seed}/init.h5",
+        "source_mask": (
+            f"results/{wildcards.exp}/{src['task']}/{src['strategy']}/{src['method']}/"
+            f"seed{wildcards.seed}/iter{wildcards.it}/mask.h5"
+        ),
+        "target_init": f"results/{wildcards.exp}/{tgt['task']}/seed{wildcards.seed}/init.h5",
+    }
+
+
 def mask_inputs(wildcards):
     inputs = {"init": "results/{exp}/{task}/seed{seed}/init.h5".format(**wildcards)}
     t = int(wildcards.it)
-    if t > 0 and wildcards.method != "random":
+    if wildcards.method in ("weight_permuted", "mask_permuted"):
+        # the permutation controls shuffle the magnitude ticket of the same round
+        inputs["source"] = (
+            "results/{exp}/{task}/{strategy}/magnitude/seed{seed}/iter{it}/mask.h5".format(
+                **wildcards
+            )
+        )
+    elif t > 0 and wildcards.method != "random":
         inputs["prev"] = "results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{prev:02d}/trained.h5".format(
             prev=t - 1, **wildcards
         )

@@ -1,7 +1,9 @@
 # The iterative pruning chain:
 #   init.h5 ─▶ iter00/mask.h5 ─▶ iter00/trained.h5 ─▶ iter01/mask.h5 ─▶ ...
 # The random baseline's mask needs only θ0 and the round number, so its rounds do not wait
-# for each other.
+# for each other. The permutation controls (weight_permuted, mask_permuted) shuffle the magnitude
+# chain's mask of the same round, so they wait for that mask only. The gd_* strategies train
+# with gradient descent instead of an ES (same rules, same CLI verb).
 
 
 rule init:
@@ -29,6 +31,9 @@ rule mask:
     params:
         settings=chain_json,
         prev=lambda wc, input: f"--prev-trained {input.prev}" if "prev" in input.keys() else "",
+        source=lambda wc, input: (
+            f"--source-mask {input.source}" if "source" in input.keys() else ""
+        ),
         cache=JAX_CACHE,
     threads: 1
     resources:
@@ -36,7 +41,8 @@ rule mask:
         runtime=5,
     shell:
         "evotickets mask --settings {params.settings:q} --round {wildcards.it} "
-        "--init {input.init} {params.prev} --jax-cache {params.cache} --out {output} "
+        "--init {input.init} {params.prev} {params.source} --jax-cache {params.cache} "
+        "--out {output} "
         "> {log} 2>&1"
 
 
@@ -65,6 +71,7 @@ rule train:
 rule accuracy_table:
     input:
         all_round_targets(),
+        transfer_targets(),
     output:
         "results/{exp}/accuracy_table.txt",
     log:

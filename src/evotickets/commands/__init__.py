@@ -1,4 +1,4 @@
 """CLI verbs, one module per family. Each module has ``register(subparsers)``; add a new
 family by writing a module and listing it in ``COMMAND_MODULES``."""
 
-COMMAND_MODULES = ("chain", "reporting", "analysis")
+COMMAND_MODULES = ("chain", "reporting", "analysis", "transfer")

@@ -1,5 +1,10 @@
 """CLI verbs of the pruning chain: ``init`` (θ0), ``mask`` (round t's mask), ``train`` (round t).
 
+``train`` dispatches on the strategy: an evosax ES (:mod:`evotickets.train.es`) or, for the
+``gd_*`` strategies, gradient descent (:mod:`evotickets.train.gd`). Both start from
+m ⊙ theta_start, where theta_start is θ0 unless the mask artifact carries its own
+(``weight_permuted``).
+
 I/O lives here: read artifacts, call the pure library, write artifacts. Each verb takes the
 chain settings as one JSON string (the rule passes it as a param, so Snakemake reruns a job
 whose settings changed) and checks the config digests of what it reads.
@@ -88,11 +93,18 @@ def cmd_mask(args) -> None:
 
     settings = json.loads(args.settings)
     chain_digest = digest(settings)
-    _, table, prunable, _ = _load_init(args.init, settings)
+    theta0, table, prunable, _ = _load_init(args.init, settings)
     t, method = args.round, settings["method"]
+    _check_method(settings)
     n_prunable = int(prunable.sum())
     keep = pruning.remaining_count(n_prunable, settings["prune_fraction"], t)
-    if t == 0:
+    theta_start, provenance = None, {}
+    if method in pruning.PERMUTATION_METHODS:
+        _setup_jax(args.jax_cache)
+        result, theta_start, provenance = _permuted_ticket(
+            settings, args.source_mask, theta0, table, t
+        )
+    elif t == 0:
         result = pruning.PruneResult(
             mask=np.ones_like(prunable), threshold=float("nan"), kept=n_prunable
         )
@@ -113,12 +125,16 @@ def cmd_mask(args) -> None:
             raise ArtifactError(f"{args.prev_trained} is round {attrs['round']}, need {t - 1}")
         prev_mask = to_vector(group(arrays, "mask"), table).astype(bool)
         theta = to_vector(group(arrays, "params"), table)
-        sigma = to_vector(group(arrays, "sigma"), table)
+        sigma = (
+            to_vector(group(arrays, "sigma"), table) if method in pruning.SIGMA_METHODS else None
+        )
         score = pruning.scores(method, theta, sigma)
         result = pruning.prune_to_count(score, prev_mask, prunable, keep)
     counts = pruning.layer_counts(result.mask, table)
     arrays = _mask_arrays(result.mask, table)
     arrays.update({f"layer_kept/{k}": np.int64(v) for k, v in counts.items()})
+    if theta_start is not None:  # the ticket starts from other weights than θ0
+        arrays.update(_mask_arrays(theta_start, table, prefix="theta_start"))
     write_artifact(
         args.out,
         "mask",
@@ -132,6 +148,8 @@ def cmd_mask(args) -> None:
             "num_prunable": n_prunable,
             "remaining_fraction": result.kept / n_prunable,
             "threshold": result.threshold,
+            "theta_start": "theta_start" if theta_start is not None else "theta0",
+            **provenance,
         },
         config_digest=chain_digest,
         seed=settings["seed"],
@@ -139,65 +157,140 @@ def cmd_mask(args) -> None:
     _log(f"wrote {args.out}: round {t} {method} keeps {result.kept}/{n_prunable} prunable")
 
 
+def _check_method(settings: dict) -> None:
+    from ..pruning import SIGMA_METHODS
+    from ..train.gd import is_gd
+
+    if is_gd(settings["strategy"]) and settings["method"] in SIGMA_METHODS:
+        raise ValueError(
+            f"method {settings['method']} is undefined for {settings['strategy']}: gradient "
+            "descent has no search distribution, so there is no σ to divide by; the workflow "
+            "skips this combination"
+        )
+
+
+def _permuted_ticket(settings: dict, source_path: str | None, theta0, table, t: int):
+    """A permutation control of round t from the magnitude mask of the same chain and round:
+    (PruneResult, theta_start or None, provenance attrs)."""
+    from .. import pruning
+    from ..keys import chain_key, round_key
+    from ..networks import to_vector
+    from ..permutations import draw_permutations, permute_mask, permute_weights
+
+    method = settings["method"]
+    if not source_path:
+        raise ValueError(f"method {method} needs --source-mask (the magnitude mask of round {t})")
+    source_digest = digest({**settings, "method": "magnitude"})
+    arrays, attrs = read_artifact(source_path, "mask", expected_digest=source_digest)
+    if int(attrs["round"]) != t or attrs["method"] != "magnitude":
+        raise ArtifactError(
+            f"{source_path} is the {attrs['method']} mask of round {attrs['round']}; "
+            f"{method} needs the magnitude mask of round {t}"
+        )
+    source = to_vector(group(arrays, "mask"), table).astype(bool)
+    rk = round_key(chain_key(settings["seed"], settings["task"], settings["strategy"]), t)
+    perms = draw_permutations(method, source, table, rk)
+    kept = int(attrs["kept_prunable"])
+    if method == "weight_permuted":
+        mask, theta_start = source, permute_weights(source, theta0, table, perms)
+    else:
+        mask, theta_start = permute_mask(source, table, perms), None
+    provenance = {"source_mask": str(source_path), "source_mask_digest": source_digest}
+    return pruning.PruneResult(mask, float("nan"), kept), theta_start, provenance
+
+
+def load_ticket(path: str, table, expected_digest: str, t: int, theta0: np.ndarray):
+    """(mask, starting weights, attrs) of round t from a mask artifact: the starting weights
+    are the artifact's ``theta_start`` where it has one (weight_permuted), θ0 otherwise."""
+    arrays, attrs = read_artifact(path, "mask", expected_digest=expected_digest)
+    from ..networks import to_vector
+
+    for prefix in ("mask", "theta_start"):
+        tree = group(arrays, prefix)
+        if prefix == "theta_start" and not tree:
+            continue
+        for e in table:
+            if e.name not in tree or tuple(tree[e.name].shape) != e.shape:
+                got = None if e.name not in tree else tuple(tree[e.name].shape)
+                raise ArtifactError(
+                    f"{prefix} of {path} does not fit the network: tensor {e.name} has shape "
+                    f"{got}, the network needs {e.shape}; delete it and rerun rule `mask`"
+                )
+    if int(attrs["round"]) != t:
+        raise ArtifactError(f"{path} is round {attrs['round']}, expected {t}")
+    mask = to_vector(group(arrays, "mask"), table).astype(bool)
+    start = group(arrays, "theta_start")
+    theta_start = to_vector(start, table) if start else theta0
+    return mask, theta_start, attrs
+
+
 def cmd_train(args) -> None:
     settings = json.loads(args.settings)
     _setup_jax(args.jax_cache)
-    from ..keys import chain_key, round_key
-    from ..networks import from_vector, to_vector
-    from ..strategies import make_strategy
-    from ..tasks import make_task
-    from ..train.es import run_round
-
+    _check_method(settings)
     chain_digest = digest(settings)
     theta0, table, prunable, _init_attrs = _load_init(args.init, settings)
-    arrays, mask_attrs = read_artifact(args.mask, "mask", expected_digest=chain_digest)
-    mask_tree = group(arrays, "mask")
-    for e in table:
-        if e.name not in mask_tree or tuple(mask_tree[e.name].shape) != e.shape:
-            got = None if e.name not in mask_tree else tuple(mask_tree[e.name].shape)
-            raise ArtifactError(
-                f"mask {args.mask} does not fit the network: tensor {e.name} has shape {got}, "
-                f"the network needs {e.shape}; delete it and rerun rule `mask`"
-            )
-    mask = to_vector(mask_tree, table).astype(bool)
     t = args.round
-    if int(mask_attrs["round"]) != t:
-        raise ArtifactError(f"{args.mask} is round {mask_attrs['round']}, expected {t}")
-    data_dir = args.data_dir or settings.get("data_dir")
+    mask, theta_start, _ = load_ticket(args.mask, table, chain_digest, t, theta0)
+    train_ticket(
+        settings,
+        table,
+        prunable,
+        theta_start,
+        mask,
+        t,
+        args.out,
+        config_digest=chain_digest,
+        data_dir=args.data_dir or settings.get("data_dir"),
+    )
+
+
+def train_ticket(
+    settings: dict,
+    table,
+    prunable: np.ndarray,
+    theta_start: np.ndarray,
+    mask: np.ndarray,
+    t: int,
+    out_path: str,
+    *,
+    config_digest: str,
+    data_dir: str | None,
+    extra_attrs: dict | None = None,
+    label: str | None = None,
+) -> None:
+    """Train round t of a chain from m ⊙ theta_start and write its trained.h5: the ES of
+    ``settings["strategy"]``, or gradient descent for the ``gd_*`` strategies (the dispatch).
+    The round key is the chain's, so every ticket of a (task, strategy, seed) sees the same
+    noise or minibatches."""
+    from ..keys import chain_key, round_key
+    from ..networks import from_vector
+    from ..tasks import make_task
+    from ..train.gd import is_gd
+
     task = make_task(settings["task"], settings["task_config"], table, data_dir)
-    strategy = make_strategy(settings["strategy"], int(mask.sum()), settings["strategy_config"])
     rk = round_key(chain_key(settings["seed"], settings["task"], settings["strategy"]), t)
-    label = (
+    label = label or (
         f"[{settings['task']}/{settings['strategy']}/{settings['method']}/"
         f"seed{settings['seed']}/iter{t:02d}]"
     )
     _log(f"{label} D_active {int(mask.sum())} of {mask.size}")
-    res = run_round(
-        task,
-        strategy,
-        theta0 * mask,
-        mask,
-        rk,
-        num_generations=int(settings["es"]["num_generations"]),
-        log_every=int(settings["es"]["log_every"]),
-        log=_log,
-        label=label,
-    )
-    out = {f"params/{k}": v for k, v in from_vector(res.theta, table).items()}
-    out.update({f"sigma/{k}": v for k, v in from_vector(res.sigma, table).items()})
+    if is_gd(settings["strategy"]):
+        theta, sigma, curves, metric, seconds, attrs = _train_gd(
+            settings, task, theta_start, mask, rk, label
+        )
+    else:
+        theta, sigma, curves, metric, seconds, attrs = _train_es(
+            settings, task, theta_start, mask, rk, label
+        )
+    out = {f"params/{k}": v for k, v in from_vector(theta, table).items()}
+    if sigma is not None:
+        out.update({f"sigma/{k}": v for k, v in from_vector(sigma, table).items()})
     out.update(_mask_arrays(mask, table))
-    out.update({f"task_state/{k}": v for k, v in res.task_state.items()})
-    out.update(
-        {
-            "curves/best_fitness": res.best_fitness,
-            "curves/mean_fitness": res.mean_fitness,
-            "curves/nonfinite_count": res.nonfinite_count,
-            "curves/eval_generation": res.eval_generation,
-            "curves/eval_metric": res.eval_metric,
-        }
-    )
+    out.update({f"curves/{k}": v for k, v in curves.items()})
+    out.update({f"task_state/{k}": v for k, v in attrs.pop("task_state", {}).items()})
     write_artifact(
-        args.out,
+        out_path,
         "trained",
         out,
         {
@@ -206,20 +299,100 @@ def cmd_train(args) -> None:
             "strategy": settings["strategy"],
             "method": settings["method"],
             "metric_name": task.metric_name,
-            "final_metric": res.final_metric,
+            "final_metric": metric,
             "d_active": int(mask.sum()),
             "kept_prunable": int((mask & prunable).sum()),
             "num_prunable": int(prunable.sum()),
             "remaining_fraction": float((mask & prunable).sum() / prunable.sum()),
-            "nonfinite_total": int(res.nonfinite_count.sum()),
+            **attrs,
             **task.provenance(),
+            **(extra_attrs or {}),
         },
-        config_digest=chain_digest,
+        config_digest=config_digest,
         seed=settings["seed"],
     )
-    _log(
-        f"{label} wrote {args.out}: {task.metric_name} {res.final_metric:.4f} in {res.seconds:.1f}s"
+    _log(f"{label} wrote {out_path}: {task.metric_name} {metric:.4f} in {seconds:.1f}s")
+
+
+def _train_es(settings, task, theta_start, mask, rk, label):
+    from ..strategies import make_strategy
+    from ..train.es import run_round
+
+    strategy = make_strategy(settings["strategy"], int(mask.sum()), settings["strategy_config"])
+    res = run_round(
+        task,
+        strategy,
+        theta_start * mask,
+        mask,
+        rk,
+        num_generations=int(settings["es"]["num_generations"]),
+        log_every=int(settings["es"]["log_every"]),
+        log=_log,
+        label=label,
     )
+    curves = {
+        "best_fitness": res.best_fitness,
+        "mean_fitness": res.mean_fitness,
+        "nonfinite_count": res.nonfinite_count,
+        "eval_generation": res.eval_generation,
+        "eval_metric": res.eval_metric,
+    }
+    attrs = {
+        "trainer": "es",
+        "nonfinite_total": int(res.nonfinite_count.sum()),
+        "task_state": res.task_state,
+    }
+    return res.theta, res.sigma, curves, res.final_metric, res.seconds, attrs
+
+
+def _train_ppo(settings, task, theta_start, mask, rk, label):
+    from ..train.ppo import train_ppo
+
+    res = train_ppo(task, theta_start, mask, rk, settings["strategy_config"], log=_log, label=label)
+    curves = {
+        "train_return": -res.mean_fitness,
+        "eval_update": res.eval_generation,
+        "eval_metric": res.eval_metric,
+    }
+    attrs = {
+        "trainer": "ppo",
+        "search_distribution": "none: PPO (gradient descent), so no sigma/ group and no SNR",
+        "nonfinite_total": 0,
+        "task_state": res.task_state,
+    }
+    return res.theta, None, curves, res.final_metric, res.seconds, attrs
+
+
+def _train_gd(settings, task, theta_start, mask, rk, label):
+    from ..train.gd import run_adam_round
+
+    if settings["strategy"] == "gd_ppo":
+        return _train_ppo(settings, task, theta_start, mask, rk, label)
+    hp = settings["strategy_config"]
+    res = run_adam_round(
+        task,
+        theta_start,
+        mask,
+        rk,
+        lr=float(hp["lr"]),
+        batch_size=int(hp["batch_size"]),
+        epochs=int(hp["epochs"]),
+        log=_log,
+        label=label,
+    )
+    curves = {
+        "step_loss": res.step_loss,
+        "epoch_loss": res.epoch_loss,
+        "eval_epoch": res.eval_epoch,
+        "eval_metric": res.eval_metric,
+    }
+    attrs = {
+        "trainer": "gd",
+        "search_distribution": "none: gradient descent, so no sigma/ group and no SNR",
+        "steps_per_epoch": res.steps_per_epoch,
+        "seconds_per_epoch": res.seconds_per_epoch,
+    }
+    return res.theta, None, curves, res.final_metric, res.seconds, attrs
 
 
 def chain_args(sp: argparse.ArgumentParser) -> None:
@@ -239,10 +412,11 @@ def register(sub) -> None:
     sp.add_argument("--round", type=int, required=True)
     sp.add_argument("--init", required=True)
     sp.add_argument("--prev-trained")
+    sp.add_argument("--source-mask", help="magnitude mask of round t (permutation controls)")
     sp.add_argument("--out", required=True)
     sp.set_defaults(func=cmd_mask)
 
-    sp = sub.add_parser("train", help="evolve the active weights of round t")
+    sp = sub.add_parser("train", help="train the active weights of round t (ES or GD)")
     chain_args(sp)
     sp.add_argument("--round", type=int, required=True)
     sp.add_argument("--init", required=True)

@@ -1,0 +1,98 @@
+"""CLI verb ``transfer``: retrain a source setting's ticket of round t in a target setting.
+
+A ticket is (mask_t, θ0) of a source chain (task, strategy, method, seed): the mask artifact of
+round t and the source's θ0 (or the mask's own ``theta_start``, for weight_permuted). It is
+trained by the target's trainer (an ES or GD strategy) on the target task, with the target
+chain's round key, so it sees the same search noise or minibatches as the target's own tickets
+and differs from them only in the ticket. Nothing here is task-specific: any two settings whose
+networks have the same tensors and shapes can exchange tickets (a mismatch is an error naming
+both). The artifact's attrs name the source files and their config digests.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ..config import digest
+from .chain import _load_init, _setup_jax, chain_args, load_ticket, train_ticket
+
+
+def check_compatible(source_table, target_table, where: str) -> None:
+    """The source ticket must have exactly the target network's tensors and shapes."""
+    src = {e.name: e.shape for e in source_table}
+    tgt = {e.name: e.shape for e in target_table}
+    for name in sorted(set(src) | set(tgt)):
+        if src.get(name) != tgt.get(name):
+            raise ValueError(
+                f"{where}: the ticket does not fit the target network: tensor {name} has shape "
+                f"{src.get(name)} in the source and {tgt.get(name)} in the target (the settings "
+                "must use the same network and input/output sizes)"
+            )
+
+
+def cmd_transfer(args) -> None:
+    settings = json.loads(args.settings)
+    _setup_jax(args.jax_cache)
+    src, tgt, name, t = settings["source"], settings["target"], settings["transfer"], args.round
+    src_desc = f"{src['task']}/{src['strategy']}/{src['method']}"
+    tgt_desc = f"{tgt['task']}/{tgt['strategy']}"
+    where = f"transfer {name} (source {src_desc}, target {tgt_desc}, seed {settings['seed']})"
+
+    src_theta0, src_table, _, src_init_attrs = _load_init(args.source_init, src)
+    tgt_theta0, tgt_table, tgt_prunable, _ = _load_init(args.target_init, tgt)
+    check_compatible(src_table, tgt_table, where)
+    source_digest = digest(src)
+    mask, theta_start, mask_attrs = load_ticket(
+        args.source_mask, src_table, source_digest, t, src_theta0
+    )
+    if mask_attrs["method"] != src["method"]:
+        raise ValueError(f"{where}: {args.source_mask} is a {mask_attrs['method']} mask")
+    if np.any(~mask & ~tgt_prunable):
+        raise ValueError(
+            f"{where}: the ticket prunes weights that the target does not prune (e.g. its output "
+            "layer); give both tasks the same prune_output_layer"
+        )
+    train_ticket(
+        tgt,
+        tgt_table,
+        tgt_prunable,
+        theta_start,
+        mask,
+        t,
+        args.out,
+        config_digest=digest(settings),
+        data_dir=args.data_dir or settings.get("data_dir"),
+        label=f"[transfer {name}: {src_desc} → {tgt_desc} seed{settings['seed']}/iter{t:02d}]",
+        extra_attrs={
+            "transfer_name": name,
+            "transfer_kind": settings["kind"],
+            "source_task": src["task"],
+            "source_strategy": src["strategy"],
+            "source_method": src["method"],
+            "source_mask": str(args.source_mask),
+            "source_config_digest": source_digest,
+            "source_init": str(args.source_init),
+            "source_init_digest": str(src_init_attrs["config_digest"]),
+            "source_remaining_fraction": float(mask_attrs["remaining_fraction"]),
+            "source_theta_start": str(mask_attrs.get("theta_start", "theta0")),
+            "target_task": tgt["task"],
+            "target_strategy": tgt["strategy"],
+            "theta0_equals_target_init": bool(np.array_equal(src_theta0, tgt_theta0)),
+        },
+    )
+
+
+def register(sub) -> None:
+    sp = sub.add_parser(
+        "transfer", help="retrain round t's ticket of a source setting in a target setting"
+    )
+    chain_args(sp)
+    sp.add_argument("--round", type=int, required=True)
+    sp.add_argument("--source-init", required=True, help="the source's init.h5 (θ0)")
+    sp.add_argument("--source-mask", required=True, help="the source's mask.h5 of round t")
+    sp.add_argument("--target-init", required=True, help="the target's init.h5 (its network)")
+    sp.add_argument("--data-dir")
+    sp.add_argument("--out", required=True)
+    sp.set_defaults(func=cmd_transfer)

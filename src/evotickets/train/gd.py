@@ -1,0 +1,220 @@
+"""The gradient-descent baseline: masked Adam on the same network, θ0, masks and chain.
+
+A GD round is a "strategy" of the chain (``gd_adam``): it starts from m ⊙ θ_start like an ES
+round and is pruned by the same rules (random, magnitude, the permutation controls). SNR is
+undefined for it, since there is no search distribution; the workflow skips (gd_*, snr).
+
+Masking, twice over (:func:`masked`): the gradient of a pruned weight is zeroed *before* it
+reaches Adam, so Adam's first and second moments stay exactly 0 there, and the update is zeroed
+*after* Adam, so a pruned weight, which starts at 0, stays exactly 0 whatever the optimiser
+does (with ``jnp.where``, not a product, so a NaN cannot leak through ``0·NaN``). The parameters
+are the dense flat vector of the layer table, as in the ES, with the mask as an argument so one
+compiled program serves every round and seed.
+
+One epoch is one jitted ``lax.scan`` over ⌊N / batch_size⌋ minibatches of a fresh permutation
+of the training set, drawn from :func:`evotickets.keys.gd_epoch_key` (the last incomplete batch
+is dropped, a different one each epoch). The Python loop runs over epochs only, for the log
+(loss, test metric, ETA) and the per-epoch curve.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from ..keys import gd_epoch_key
+
+# GD "strategies" of the chain and their settings (config block ``gd:``), with the defaults.
+# The paper's table says 20 epochs per round; its published config runs 2.
+# gd_ppo (control tasks) is masked PPO, train/ppo.py, with the study's Pendulum settings.
+GD_STRATEGIES: dict[str, dict[str, Any]] = {
+    "gd_adam": {"lr": 3e-4, "batch_size": 128, "epochs": 2},
+    "gd_ppo": {
+        "total_steps": 1_750_000,
+        "num_envs": 32,
+        "num_steps": 16,
+        "gamma": 0.97,
+        "gae_lambda": 0.95,
+        "epochs": 4,
+        "minibatches": 8,
+        "clip": 0.25,
+        "entropy": 0.005,
+        "critic": 0.5,
+        "max_grad_norm": 1.0,
+        "lr": 3e-4,
+        "lr_end": 1e-4,
+        "warmup": 0.05,
+        "critic_hidden": [32, 32],
+        "log_every": 50,
+    },
+}
+GD_TASK_KIND = {"gd_adam": "vision", "gd_ppo": "control"}
+
+
+def is_gd(strategy: str) -> bool:
+    """Whether a chain strategy is trained by gradient descent (no search distribution)."""
+    return strategy in GD_STRATEGIES
+
+
+def gd_fits_task(strategy: str, task: str) -> bool:
+    """Adam trains the supervised (vision) tasks, PPO the control tasks."""
+    from ..tasks import is_control
+
+    return GD_TASK_KIND[strategy] == ("control" if is_control(task) else "vision")
+
+
+def masked(tx: optax.GradientTransformation, mask) -> optax.GradientTransformation:
+    """``tx`` restricted to the entries where ``mask`` (a pytree of booleans shaped like the
+    parameters) is True: zero gradient in, zero update out, so the optimiser's state and the
+    masked parameters never change there."""
+
+    def keep(tree):
+        return jax.tree.map(lambda v, m: jnp.where(m, v, jnp.zeros_like(v)), tree, mask)
+
+    def update(updates, state, params=None):
+        updates, state = tx.update(keep(updates), state, params)
+        return keep(updates), state
+
+    return optax.GradientTransformation(tx.init, update)
+
+
+@dataclass
+class GDResult:
+    theta: np.ndarray  # dense θ after the round (pruned entries exactly 0)
+    step_loss: np.ndarray  # training cross-entropy of every minibatch step
+    epoch_loss: np.ndarray  # mean training cross-entropy per epoch
+    eval_epoch: np.ndarray  # epochs after which the test metric was measured (1..E)
+    eval_metric: np.ndarray  # test metric after each epoch
+    final_metric: float
+    steps_per_epoch: int
+    seconds: float
+    seconds_per_epoch: float  # steady state, after the first (compiling) epoch
+    opt_state: Any  # Adam's final state, for checks
+
+
+def minibatch_loss(task) -> Callable:
+    """The task's mean cross-entropy of one network (a dense flat vector) on a minibatch.
+
+    For the CNN tasks it is the im2col forward pass of
+    :func:`evotickets.networks.population_log_probs` with a population of one, not the flax
+    module: inside ``lax.scan``, XLA:CPU runs flax's convolutions and their gradients about 8×
+    slower than these matmuls (MNIST, batch 128, loaded 2-core CPU: 280 vs 33 ms per step).
+    It equals ``task.loss`` to float tolerance (tests/test_gd.py). Other tasks use ``task.loss``.
+    """
+    from ..networks import NETWORKS, from_vector, population_log_probs
+
+    network = getattr(task, "network", None)
+    if network not in NETWORKS:
+        return task.loss
+    kernel_size = NETWORKS[network]["kernel_size"]
+
+    def loss(theta, x, y):
+        params = {name: v[None] for name, v in from_vector(theta, task.table).items()}
+        logp = population_log_probs(params, x, kernel_size)[0]
+        return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+
+    return loss
+
+
+def make_epoch_runner(task, lr: float, batch_size: int, steps: int) -> Callable:
+    """A jitted function running one epoch of masked Adam from (θ, Adam state)."""
+    loss_fn = minibatch_loss(task)
+
+    def run(theta, opt_state, mask, key, data):
+        x, y = data
+        tx = masked(optax.adam(lr), mask)
+        order = jax.random.permutation(key, x.shape[0])[: steps * batch_size]
+        order = order.reshape(steps, batch_size)
+
+        def step(carry, idx):
+            theta, state = carry
+            loss, grad = jax.value_and_grad(loss_fn)(theta, x[idx], y[idx])
+            updates, state = tx.update(grad, state, theta)
+            return (optax.apply_updates(theta, updates), state), loss
+
+        (theta, opt_state), losses = jax.lax.scan(step, (theta, opt_state), order)
+        return theta, opt_state, losses
+
+    return jax.jit(run)
+
+
+def run_adam_round(
+    task,
+    theta_start: np.ndarray,
+    mask: np.ndarray,
+    round_k: jax.Array,
+    *,
+    lr: float,
+    batch_size: int,
+    epochs: int,
+    log: Callable[[str], None] = print,
+    label: str = "",
+) -> GDResult:
+    """Train the active weights of m ⊙ θ_start with masked Adam for ``epochs`` epochs."""
+    if not (hasattr(task, "loss") and hasattr(task, "train_data")):
+        raise ValueError(
+            f"{label}: gd_adam needs a supervised task with a loss and training data; "
+            f"task {getattr(task, 'name', task)!r} has none"
+        )
+    t_start = time.perf_counter()
+    mask_j = jnp.asarray(mask, bool)
+    theta = jnp.where(mask_j, jnp.asarray(theta_start, jnp.float32), 0.0)
+    n = int(task.train_data[0].shape[0])
+    steps = n // int(batch_size)
+    if steps < 1:
+        raise ValueError(
+            f"{label}: gd batch_size {batch_size} exceeds the {n} training examples; lower it"
+        )
+    opt_state = masked(optax.adam(lr), mask_j).init(theta)
+    run_epoch = make_epoch_runner(task, float(lr), int(batch_size), steps)
+    evaluate = jax.jit(lambda th, data: task.evaluate(th, data, task.init_state()))
+
+    step_loss, epoch_loss, eval_val = [], [], []
+    steady_start = steady_epoch = None
+    for e in range(epochs):
+        theta, opt_state, losses = run_epoch(
+            theta, opt_state, mask_j, gd_epoch_key(round_k, e), task.train_data
+        )
+        losses = np.asarray(losses)
+        if not np.all(np.isfinite(losses)):
+            raise ValueError(
+                f"{label}: the training loss became NaN/inf in epoch {e + 1}; lower gd lr "
+                "or check θ0 and the data"
+            )
+        metric = float(evaluate(theta, task.test_data))
+        step_loss.append(losses), epoch_loss.append(losses.mean()), eval_val.append(metric)
+        now = time.perf_counter()
+        if steady_start is None:
+            steady_start, steady_epoch, eta = now, e + 1, float("nan")
+        else:
+            eta = (now - steady_start) / (e + 1 - steady_epoch) * (epochs - e - 1)
+        log(
+            f"{label} epoch {e + 1}/{epochs} ({steps} steps of {batch_size}) loss "
+            f"{losses.mean():.4f} {task.metric_name} {metric:.4f} "
+            + ("eta ? (compiling)" if np.isnan(eta) else f"eta {eta:.0f}s")
+        )
+    seconds = time.perf_counter() - t_start
+    per_epoch = (
+        (time.perf_counter() - steady_start) / (epochs - steady_epoch)
+        if epochs > steady_epoch
+        else seconds
+    )
+    return GDResult(
+        theta=np.asarray(theta),
+        step_loss=np.concatenate(step_loss).astype(np.float32),
+        epoch_loss=np.asarray(epoch_loss, np.float32),
+        eval_epoch=np.arange(1, epochs + 1, dtype=np.int32),
+        eval_metric=np.asarray(eval_val, np.float32),
+        final_metric=float(eval_val[-1]),
+        steps_per_epoch=steps,
+        seconds=seconds,
+        seconds_per_epoch=float(per_epoch),
+        opt_state=opt_state,
+    )

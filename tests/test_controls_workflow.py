@@ -1,0 +1,105 @@
+"""The controls through Snakemake, on config/controls.yaml shrunk to seconds: a transfer job reads
+the source chain's artifacts and writes a target artifact naming them; a GD permutation control
+waits for the magnitude mask of its round; gd × snr is not in the DAG and is refused by name."""
+
+import subprocess
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+from conftest import _CACHE, ROOT
+from test_workflow import BIN, artifacts, snakemake, write_config
+
+from evotickets.report import accuracy_table
+
+
+def _controls(rounds=2):
+    cfg = yaml.safe_load((ROOT / "config" / "controls.yaml").read_text())
+    cfg.update(experiment="ctl", rounds=rounds)
+    cfg["tasks"]["digits"].update(batch_size=64, population_chunk=16)
+    cfg["strategies"]["snes"]["population_size"] = 16
+    cfg["es"] = {"num_generations": 6, "log_every": 6}
+    cfg["gd"]["gd_adam"]["epochs"] = 2
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def controls_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("controls")
+    write_config(work, _controls(), _CACHE)
+    snakemake(
+        work,
+        "results/ctl/transfer/snes_to_adam/seed0/iter01/trained.h5",
+        "results/ctl/digits/gd_adam/weight_permuted/seed0/iter01/trained.h5",
+    )
+    return work
+
+
+def test_transfer_rule_reads_the_source_and_names_it(controls_run):
+    work = controls_run
+    made = set(artifacts(work))
+    src_mask = "results/ctl/digits/snes/snr/seed0/iter01/mask.h5"
+    assert src_mask in made and "results/ctl/digits/snes/snr/seed0/iter00/trained.h5" in made
+    out = work / "results/ctl/transfer/snes_to_adam/seed0/iter01/trained.h5"
+    with h5py.File(out) as f, h5py.File(work / src_mask) as s:
+        assert f.attrs["source_mask"] == src_mask
+        assert f.attrs["source_config_digest"] == s.attrs["config_digest"]
+        assert f.attrs["source_init"] == "results/ctl/digits/seed0/init.h5"
+        assert (f.attrs["strategy"], f.attrs["trainer"]) == ("gd_adam", "gd")
+        for name in s["mask"]:  # the ticket's mask is the source's, tensor by tensor
+            for leaf in s["mask"][name]:
+                np.testing.assert_array_equal(f["mask"][name][leaf][()], s["mask"][name][leaf][()])
+        assert f.attrs["kept_prunable"] == s.attrs["kept_prunable"] == 1491
+        assert "sigma" not in f and f["curves/eval_metric"].shape == (2,)
+    table = accuracy_table(work / "results" / "ctl")
+    assert (
+        "transfer snes_to_adam (gd): ticket of digits/snes/snr trained as digits/gd_adam" in table
+    )
+
+
+def test_gd_permutation_control_waits_for_the_magnitude_mask(controls_run):
+    work = controls_run
+    chain = work / "results/ctl/digits/gd_adam"
+    assert (chain / "magnitude/seed0/iter01/mask.h5").exists()
+    assert not (chain / "magnitude/seed0/iter01/trained.h5").exists()  # not needed, not made
+    with (
+        h5py.File(chain / "weight_permuted/seed0/iter01/mask.h5") as wp,
+        h5py.File(chain / "magnitude/seed0/iter01/mask.h5") as mag,
+        h5py.File(chain / "weight_permuted/seed0/iter01/trained.h5") as tr,
+        h5py.File(work / "results/ctl/digits/seed0/init.h5") as init,
+    ):
+        k = "Conv_1/kernel"
+        m = mag["mask/" + k][()]
+        np.testing.assert_array_equal(wp["mask/" + k][()], m)
+        start, theta0 = wp["theta_start/" + k][()], init["params/" + k][()]
+        np.testing.assert_array_equal(np.sort(start[m]), np.sort(theta0[m]))
+        assert not np.array_equal(start[m], theta0[m])
+        assert np.all(tr["params/" + k][()][~m] == 0.0)  # pruned stays exactly 0 under Adam
+        assert wp.attrs["source_mask"].endswith("gd_adam/magnitude/seed0/iter01/mask.h5")
+
+
+def _dry_run(work: Path, *targets: str) -> subprocess.CompletedProcess:
+    cmd = [f"{BIN}/snakemake", *targets, "-n", "--snakefile", str(ROOT / "Snakefile")]
+    cmd += ["--directory", str(work), "--configfile", str(work / "config" / "config.yaml")]
+    cmd += ["--quiet", "rules"]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_dag_skips_gd_snr_and_refuses_it_by_name(tmp_path):
+    write_config(tmp_path, _controls(rounds=4), _CACHE)
+    proc = _dry_run(tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    counts = {
+        line.split()[0]: int(line.split()[1])
+        for line in out.split("Job stats:")[1].splitlines()[3:]
+        if len(line.split()) == 2 and line.split()[1].isdigit()
+    }
+    # snes: 5 methods × 4 rounds; gd_adam: 4 methods (no snr) × 4 rounds; 2 transfers × 4
+    assert counts["train"] == 20 + 16 and counts["transfer"] == 8, counts
+    proc = _dry_run(tmp_path, "results/ctl/digits/gd_adam/snr/seed0/iter00/trained.h5")
+    assert proc.returncode != 0
+    assert "method 'snr' in the requested path is not in the config" in proc.stdout + proc.stderr
+    assert "undefined for gradient descent" in proc.stdout + proc.stderr

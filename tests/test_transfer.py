@@ -1,0 +1,169 @@
+"""Ticket transfer: the config entries are checked, the CLI verb retrains the source's ticket in
+the target setting (ES → GD here) and names the source in the attrs, and a network mismatch is
+an error naming both settings."""
+
+import copy
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from evotickets import cli
+from evotickets.artifacts import group, read_artifact
+from evotickets.commands.transfer import check_compatible
+from evotickets.config import (
+    ConfigError,
+    chain_settings,
+    digest,
+    transfer_settings,
+    validate_config,
+)
+from evotickets.keys import chain_key, round_key
+from evotickets.networks import init_params, layer_table, to_vector
+from evotickets.tasks import make_task
+from evotickets.train.gd import run_adam_round
+
+ENTRY = {
+    "name": "snes_to_adam",
+    "source": {"task": "digits", "strategy": "snes"},
+    "target": {"task": "digits", "strategy": "gd_adam"},
+}
+
+
+@pytest.fixture
+def cfg(tiny_config):
+    tiny_config["gd"] = {"gd_adam": {"epochs": 2, "lr": 1e-3}}
+    tiny_config["transfer"] = [copy.deepcopy(ENTRY)]
+    tiny_config["es"]["num_generations"] = 4
+    return tiny_config
+
+
+def test_transfer_entry_defaults_to_snr_and_its_kind(cfg):
+    c = validate_config(cfg)
+    assert c["transfer"][0]["source"]["method"] == "snr"
+    s = transfer_settings(c, "snes_to_adam", 1)
+    assert s["kind"] == "gd" and s["seed"] == 1
+    assert s["source"] == {
+        k: v for k, v in chain_settings(c, "digits", "snes", "snr", 1).items() if k != "data_dir"
+    }
+    assert s["target"]["strategy"] == "gd_adam" and s["target"]["method"] == "transfer"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda e: e["source"].update(task="mnist"), "source task 'mnist' is not in `tasks`"),
+        (lambda e: e["target"].update(strategy="pgpe"), "target strategy 'pgpe' is not in"),
+        (
+            lambda e: e.update(
+                source={"task": "digits", "strategy": "gd_adam", "method": "snr"},
+                target={"task": "digits", "strategy": "snes"},
+            ),
+            "snr is undefined for gradient descent",
+        ),
+        (lambda e: e["target"].update(strategy="snes"), "source and target are the same"),
+    ],
+)
+def test_bad_transfer_entries_are_named(cfg, mutate, message):
+    mutate(cfg["transfer"][0])
+    with pytest.raises(ConfigError, match="transfer\\[0\\] \\(snes_to_adam\\)") as info:
+        validate_config(cfg)
+    assert message in str(info.value)
+
+
+def test_duplicate_transfer_names_and_bad_name_are_rejected(cfg):
+    cfg["transfer"].append(copy.deepcopy(ENTRY))
+    with pytest.raises(ConfigError, match="used twice"):
+        validate_config(cfg)
+    cfg["transfer"] = [dict(copy.deepcopy(ENTRY), name="Bad Name")]
+    with pytest.raises(ConfigError, match="transfer.0.name"):
+        validate_config(cfg)
+
+
+def _run(argv):
+    assert cli.main(argv) == 0, argv
+
+
+def test_transfer_retrains_the_source_ticket_in_the_target(tmp_path, cfg):
+    c = validate_config(cfg)
+    src = chain_settings(c, "digits", "snes", "snr", 0)
+    tr = transfer_settings(c, "snes_to_adam", 0)
+    init = {"task": "digits", "network": "cnn_small", "prune_output_layer": True, "seed": 0}
+    p = {k: str(tmp_path / f"{k}.h5") for k in ("init", "m0", "t0", "m1", "out")}
+    s = json.dumps(src)
+    _run(["init", "--settings", json.dumps(init), "--out", p["init"]])
+    _run(["mask", "--settings", s, "--round", "0", "--init", p["init"], "--out", p["m0"]])
+    _run(
+        ["train", "--settings", s, "--round", "0", "--init", p["init"]]
+        + ["--mask", p["m0"], "--out", p["t0"]]
+    )
+    _run(
+        ["mask", "--settings", s, "--round", "1", "--init", p["init"]]
+        + ["--prev-trained", p["t0"], "--out", p["m1"]]
+    )
+    _run(
+        ["transfer", "--settings", json.dumps(tr), "--round", "1", "--source-init", p["init"]]
+        + ["--source-mask", p["m1"], "--target-init", p["init"], "--out", p["out"]]
+    )
+    arrays, attrs = read_artifact(p["out"], "trained", expected_digest=digest(tr))
+    # provenance: the source artifact and its config digest
+    assert attrs["source_mask"] == p["m1"] and attrs["source_init"] == p["init"]
+    assert attrs["source_config_digest"] == digest(src)
+    assert attrs["source_config_digest"] == read_artifact(p["m1"], "mask")[1]["config_digest"]
+    assert (attrs["source_task"], attrs["source_strategy"], attrs["source_method"]) == (
+        "digits",
+        "snes",
+        "snr",
+    )
+    assert (attrs["strategy"], attrs["trainer"], attrs["transfer_kind"]) == ("gd_adam", "gd", "gd")
+    assert attrs["transfer_name"] == "snes_to_adam" and bool(attrs["theta0_equals_target_init"])
+    assert attrs["kept_prunable"] == 1491 and attrs["round"] == 1
+
+    # the numbers: the target's trainer on m1 ⊙ θ0 with the target chain's round key
+    init_arrays, _ = read_artifact(p["init"], "init")
+    table = layer_table(group(init_arrays, "params"))
+    theta0 = to_vector(group(init_arrays, "params"), table)
+    m1 = to_vector(group(read_artifact(p["m1"], "mask")[0], "mask"), table).astype(bool)
+    np.testing.assert_array_equal(to_vector(group(arrays, "mask"), table).astype(bool), m1)
+    task = make_task("digits", tr["target"]["task_config"], table)
+    rk = round_key(chain_key(0, "digits", "gd_adam"), 1)
+    res = run_adam_round(task, theta0, m1, rk, lr=1e-3, batch_size=128, epochs=2, log=print)
+    np.testing.assert_array_equal(to_vector(group(arrays, "params"), table), res.theta)
+
+    # the source mask of another round is refused
+    rc = cli.main(
+        ["transfer", "--settings", json.dumps(tr), "--round", "0", "--source-init", p["init"]]
+        + ["--source-mask", p["m1"], "--target-init", p["init"], "--out", p["out"]]
+    )
+    assert rc == 2
+
+
+def test_network_mismatch_names_both_settings(tmp_path, cfg, capsys):
+    cfg["tasks"]["digits"]["network"] = "cnn_small"
+    c = validate_config(cfg)
+    tr = transfer_settings(c, "snes_to_adam", 0)
+    tr["target"]["task_config"]["network"] = "cnn"  # a 5×5 CNN: other kernel shapes
+    src_init = {"task": "digits", "network": "cnn_small", "prune_output_layer": True, "seed": 0}
+    tgt_init = dict(src_init, network="cnn")
+    p = {k: str(tmp_path / f"{k}.h5") for k in ("si", "ti", "m0")}
+    _run(["init", "--settings", json.dumps(src_init), "--out", p["si"]])
+    _run(["init", "--settings", json.dumps(tgt_init), "--out", p["ti"]])
+    src = json.dumps(chain_settings(c, "digits", "snes", "snr", 0))
+    _run(["mask", "--settings", src, "--round", "0", "--init", p["si"], "--out", p["m0"]])
+    rc = cli.main(
+        ["transfer", "--settings", json.dumps(tr), "--round", "0", "--source-init", p["si"]]
+        + ["--source-mask", p["m0"], "--target-init", p["ti"], "--out", str(tmp_path / "o.h5")]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "source digits/snes/snr" in err and "target digits/gd_adam" in err
+    assert "Conv_0/kernel has shape (3, 3, 1, 8) in the source and (5, 5, 1, 8)" in err
+
+
+def test_check_compatible_accepts_equal_networks_and_names_missing_tensors():
+    a = layer_table(init_params("cnn_small", (8, 8, 1), jax.random.key(0)))
+    b = layer_table(init_params("cnn_small", (8, 8, 1), jax.random.key(1)))
+    check_compatible(a, b, "x")
+    with pytest.raises(ValueError, match="Dense_0/bias has shape \\(10,\\) in the source and None"):
+        check_compatible(a, [e for e in b if e.name != "Dense_0/bias"], "x")
