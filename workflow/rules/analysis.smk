@@ -94,3 +94,30 @@ rule weight_statistics:
     shell:
         "evotickets {params.verb} --settings {params.settings:q} --init {input.init} "
         "--trained {input.trained} --out {output} > {log} 2>&1"
+
+
+rule lmc_es_gd:
+    input:
+        init=lambda wc: transfer_source(wc, "init"),
+        left=lambda wc: transfer_source(wc, "rounds"),
+        right=lambda wc: [
+            f"results/{wc.exp}/transfer/{wc.name}/seed{wc.seed}/iter{t:02d}/trained.h5"
+            for t in range(ROUNDS)
+        ],
+    output:
+        "results/{exp}/transfer/{name}/seed{seed}/analysis/lmc_es_gd.h5",
+    log:
+        "results/{exp}/transfer/{name}/seed{seed}/analysis/lmc_es_gd.log",
+    params:
+        settings=lambda wc: transfer_source(wc, "settings"),
+        opts=lambda wc: json.dumps(analysis_options(config, "lmc")),
+        cache=JAX_CACHE,
+    threads: RES["threads"]
+    resources:
+        mem_mb=RES["mem_mb"],
+        runtime=RES["runtime"],
+        gpu=RES["gpu"],
+    shell:
+        "evotickets lmc --kind es_gd --settings {params.settings:q} "
+        "--analysis {params.opts:q} --init {input.init} --left {input.left} "
+        "--right {input.right} --jax-cache {params.cache} --out {output} > {log} 2>&1"

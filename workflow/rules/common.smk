@@ -11,6 +11,7 @@ from evotickets.config import (
     init_settings,
     task_methods,
     task_strategies,
+    transfer_kind,
     transfer_settings,
     validate_config,
 )
@@ -163,4 +164,33 @@ def analysis_targets():
         out += [f"results/{EXP}/{t}/{s}/{m}/seed{k}/analysis/lmc_consecutive.h5" for t, s, m, k in lmc]
     if len(config["seeds"]) > 1:
         out += sorted({f"results/{EXP}/{t}/{s}/{m}/analysis/lmc_seeds.h5" for t, s, m, _ in lmc})
+    if "lmc" in (config.get("analyses") or {}).get("enabled", []):
+        out += [
+            f"results/{EXP}/transfer/{name}/seed{k}/analysis/lmc_es_gd.h5"
+            for name in es_gd_transfers()
+            for k in config["seeds"]
+        ]
     return out
+
+
+def es_gd_transfers():
+    """Transfers of an ES ticket to gradient descent: same mask, so LMC compares ES and GD."""
+    return [
+        e["name"]
+        for e in config["transfer"]
+        if transfer_kind(e) == "gd" and not e["source"]["strategy"].startswith("gd_")
+    ]
+
+
+def transfer_source(wildcards, what):
+    """The source chain of a transfer: its θ0, its trained rounds, or its settings."""
+    e = next(e for e in config["transfer"] if e["name"] == wildcards.name)
+    src = e["source"]
+    path = f"results/{wildcards.exp}/{src['task']}/{src['strategy']}/{src['method']}"
+    if what == "init":
+        return f"results/{wildcards.exp}/{src['task']}/seed{wildcards.seed}/init.h5"
+    if what == "rounds":
+        return [f"{path}/seed{wildcards.seed}/iter{t:02d}/trained.h5" for t in range(ROUNDS)]
+    settings = chain_settings(config, src["task"], src["strategy"], src["method"],
+                              int(wildcards.seed))
+    return json.dumps(settings, sort_keys=True)

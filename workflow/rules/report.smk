@@ -5,6 +5,7 @@
 rule collect:
     input:
         all_round_targets(),
+        transfer_targets(),
         analysis_targets(),
     output:
         "results/{exp}/summary.nc",

@@ -100,7 +100,69 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
         },
     )
     _add_analyses(ds, cfg, results, at, shape)
+    _add_transfers(ds, cfg, results, seeds, rounds)
     return ds
+
+
+def _add_transfers(ds, cfg, results, seeds, rounds) -> None:
+    """Transferred tickets and, beside them, the target's own ticket (snr; magnitude for GD)
+    and random baseline, with dims (transfer, seed, iteration)."""
+    from ..config import transfer_kind
+    from ..train.gd import is_gd
+
+    entries = cfg.get("transfer") or []
+    if not entries:
+        return
+    shape = (len(entries), len(seeds), rounds)
+    own, rnd, moved = _nan(shape), _nan(shape), _nan(shape)
+    for i, e in enumerate(entries):
+        tgt = e["target"]
+        own_method = "magnitude" if is_gd(tgt["strategy"]) else "snr"
+        for j, k in enumerate(seeds):
+            for r in range(rounds):
+                paths = (
+                    (moved, results / "transfer" / e["name"] / f"seed{k}" / f"iter{r:02d}"),
+                    (
+                        own,
+                        results
+                        / tgt["task"]
+                        / tgt["strategy"]
+                        / own_method
+                        / f"seed{k}"
+                        / f"iter{r:02d}",
+                    ),
+                    (
+                        rnd,
+                        results
+                        / tgt["task"]
+                        / tgt["strategy"]
+                        / "random"
+                        / f"seed{k}"
+                        / f"iter{r:02d}",
+                    ),
+                )
+                for arr, folder in paths:
+                    if (folder / "trained.h5").exists():
+                        _, attrs = read_artifact(folder / "trained.h5", "trained")
+                        arr[i, j, r] = attrs["final_metric"]
+    dims = ("transfer", "seed", "iteration")
+    ds.coords["transfer"] = [e["name"] for e in entries]
+    ds.coords["transfer_kind"] = ("transfer", [transfer_kind(e) for e in entries])
+    ds["transfer_metric"] = (
+        dims,
+        moved,
+        {"long_name": "test metric of the transferred ticket", "units": "1 or return"},
+    )
+    ds["transfer_target_snr"] = (
+        dims,
+        own,
+        {"long_name": "target's own ticket (snr; magnitude for GD)", "units": "1 or return"},
+    )
+    ds["transfer_target_random"] = (
+        dims,
+        rnd,
+        {"long_name": "target's random baseline", "units": "1 or return"},
+    )
 
 
 def _add_analyses(ds, cfg, results, at, shape) -> None:

@@ -266,9 +266,23 @@ def fig5(ds: xr.Dataset) -> plt.Figure:
 def fig6(ds: xr.Dataset) -> plt.Figure:
     if "lmc_barrier_consecutive" not in ds and "curvature_1d" not in ds:
         return _missing("Fig. 6", "needs the lmc and landscape analyses")
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.2))
     x = _percent(ds)
     sel = {"task": ds.task.values[0]}
+    if "lmc_barrier_es_gd" in ds and np.isfinite(ds.lmc_barrier_es_gd).any():
+        for n in ds.transfer.values:
+            _band(axes[3], x, ds.lmc_barrier_es_gd.sel({"transfer": n}), str(n))
+        axes[3].legend(fontsize=6)
+    else:
+        axes[3].text(
+            0.5,
+            0.5,
+            "ES ↔ GD: not in this experiment",
+            ha="center",
+            va="center",
+            transform=axes[3].transAxes,
+            fontsize=8,
+        )
     for s in ds.strategy.values:
         for m in ds.method.values:
             label = f"{s}/{m}"
@@ -292,7 +306,12 @@ def fig6(ds: xr.Dataset) -> plt.Figure:
                     label,
                     COLORS.get(str(m)),
                 )
-    titles = ("barrier, round t → t+1", "barrier, seed 0 ↔ seed 1", "1D curvature")
+    titles = (
+        "barrier, round t → t+1",
+        "barrier, seed 0 ↔ seed 1",
+        "1D curvature",
+        "barrier, ES ↔ GD (same mask)",
+    )
     for ax, title in zip(axes, titles):
         ax.set_title(f"{title} ({sel['task']})", fontsize=9)
         _sparsity_axis(ax, ds)
