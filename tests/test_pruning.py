@@ -104,3 +104,31 @@ def test_random_mask_matches_sparsity_and_differs_from_magnitude():
 def test_nonfinite_scores_are_refused():
     with pytest.raises(ValueError, match="NaN"):
         pruning.prune_to_count(np.array([1.0, np.nan]), np.ones(2, bool), np.ones(2, bool), 1)
+
+
+def test_heuristic_scores_of_fig9():
+    theta0 = np.array([0.5, -1.0, 0.0, 2.0])
+    theta = np.array([1.5, -0.5, 0.3, 2.0])
+    np.testing.assert_allclose(pruning.scores("movement", theta, theta0=theta0), [1, 0.5, 0.3, 0])
+    np.testing.assert_allclose(
+        pruning.scores("magnitude_increase", theta, theta0=theta0), [1, -0.5, 0.3, 0]
+    )
+    np.testing.assert_allclose(
+        pruning.scores("init_magnitude", theta, theta0=theta0), [0.5, 1, 0, 2]
+    )
+    with pytest.raises(ValueError, match="θ0"):
+        pruning.scores("movement", theta)
+
+
+def test_init_schemes_scale_the_kernels():
+    stds = {}
+    for scheme in ("lecun_normal", "he_normal", "xavier_normal", "flax_default"):
+        theta = init_params("cnn", (28, 28, 1), jax.random.key(0), scheme)
+        stds[scheme] = theta["Dense_0/kernel"].std()
+        assert theta["Conv_0/bias"].min() >= 0 and np.all(theta["Dense_0/bias"] == 0)
+    assert stds["he_normal"] / stds["lecun_normal"] == pytest.approx(np.sqrt(2), rel=0.05)
+    assert stds["flax_default"] == stds["lecun_normal"]
+    # xavier: 2 / (fan_in + fan_out) = 2 / 794 against lecun's 1 / 784
+    assert stds["xavier_normal"] / stds["lecun_normal"] == pytest.approx(
+        np.sqrt(2 * 784 / 794), rel=0.05
+    )

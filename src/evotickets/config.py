@@ -351,6 +351,8 @@ def init_settings_for(task_config: dict, task: str, seed: int) -> dict:
     }
     if is_control(task):
         settings["hidden"] = [int(h) for h in task_config.get("hidden", default_hidden(task))]
+    if task_config.get("init", "flax_default") != "flax_default":  # keeps old digests valid
+        settings["init"] = task_config["init"]
     return settings
 
 

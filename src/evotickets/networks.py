@@ -23,6 +23,14 @@ def _uniform_bias(low: float, high: float):
     return init
 
 
+KERNEL_INITS = {
+    "flax_default": nn.initializers.lecun_normal(),
+    "lecun_normal": nn.initializers.lecun_normal(),
+    "he_normal": nn.initializers.he_normal(),
+    "xavier_normal": nn.initializers.xavier_normal(),
+}
+
+
 class PaperCNN(nn.Module):
     """Conv(c1,k) → relu → maxpool 2 → Conv(c2,k) → relu → maxpool 2 → Dense(10) → log-softmax.
 
@@ -34,16 +42,20 @@ class PaperCNN(nn.Module):
     features: Sequence[int] = (8, 16)
     kernel_size: int = 5
     num_classes: int = 10
+    kernel_init_name: str = "flax_default"  # not `init`: that is flax's Module.init
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         k = (self.kernel_size, self.kernel_size)
+        kinit = KERNEL_INITS[self.kernel_init_name]
         for c in self.features:
-            x = nn.Conv(c, k, padding="SAME", bias_init=_uniform_bias(0.0, 0.05))(x)
+            x = nn.Conv(
+                c, k, padding="SAME", kernel_init=kinit, bias_init=_uniform_bias(0.0, 0.05)
+            )(x)
             x = nn.relu(x)
             x = nn.max_pool(x, (2, 2), strides=(2, 2))
         x = x.reshape(x.shape[:-3] + (-1,))
-        x = nn.Dense(self.num_classes)(x)
+        x = nn.Dense(self.num_classes, kernel_init=kinit)(x)
         return nn.log_softmax(x)
 
 
@@ -70,11 +82,11 @@ class LayerEntry:
         return int(np.prod(self.shape))
 
 
-def make_network(name: str) -> PaperCNN:
+def make_network(name: str, init: str = "flax_default") -> PaperCNN:
     """Build a network by its config name."""
     if name not in NETWORKS:
         raise ValueError(f"unknown network {name!r}; choose one of {sorted(NETWORKS)}")
-    return PaperCNN(**NETWORKS[name])
+    return PaperCNN(**NETWORKS[name], kernel_init_name=init)
 
 
 def flatten_params(tree) -> dict[str, np.ndarray]:
@@ -128,9 +140,11 @@ def prunable_vector(table: list[LayerEntry]) -> np.ndarray:
     return np.concatenate([np.full(e.size, e.prunable) for e in table])
 
 
-def init_params(network: str, input_shape: tuple[int, ...], key: jax.Array) -> dict:
+def init_params(
+    network: str, input_shape: tuple[int, ...], key: jax.Array, init: str = "flax_default"
+) -> dict:
     """θ0 as a flat dict, from an explicit key."""
-    model = make_network(network)
+    model = make_network(network, init)
     variables = model.init(key, jnp.zeros((1, *input_shape), jnp.float32))
     return flatten_params(variables["params"])
 
@@ -194,19 +208,25 @@ class PolicyMLP(nn.Module):
 
     hidden: Sequence[int] = (64, 64)
     num_outputs: int = 1
+    kernel_init_name: str = "flax_default"  # not `init`: that is flax's Module.init
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
+        kinit = KERNEL_INITS[self.kernel_init_name]
         for h in self.hidden:
-            x = jnp.tanh(nn.Dense(h)(x))
-        return nn.Dense(self.num_outputs)(x)
+            x = jnp.tanh(nn.Dense(h, kernel_init=kinit)(x))
+        return nn.Dense(self.num_outputs, kernel_init=kinit)(x)
 
 
 def init_policy_params(
-    hidden: Sequence[int], obs_dim: int, num_outputs: int, key: jax.Array
+    hidden: Sequence[int],
+    obs_dim: int,
+    num_outputs: int,
+    key: jax.Array,
+    init: str = "flax_default",
 ) -> dict:
     """θ0 of a policy MLP as a flat dict."""
-    model = PolicyMLP(tuple(hidden), num_outputs)
+    model = PolicyMLP(tuple(hidden), num_outputs, init)
     variables = model.init(key, jnp.zeros((1, obs_dim), jnp.float32))
     return flatten_params(variables["params"])
 

@@ -22,7 +22,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-METHODS = ("random", "magnitude", "snr", "weight_permuted", "mask_permuted")
+METHODS = (
+    "random",
+    "magnitude",
+    "snr",
+    "weight_permuted",
+    "mask_permuted",
+    "movement",
+    "magnitude_increase",
+    "init_magnitude",
+)
+# Other pruning heuristics (paper Fig. 9), scored from the trained weights and θ0.
+HEURISTIC_METHODS = ("movement", "magnitude_increase", "init_magnitude")
 # Methods whose score needs σ, the search distribution's std: undefined for gradient descent.
 SIGMA_METHODS = ("snr",)
 # Permutation controls (evotickets.permutations): derived from the magnitude mask of the round.
@@ -41,10 +52,28 @@ def remaining_count(num_prunable: int, prune_fraction: float, round_index: int) 
     return round_half_up(num_prunable * (1.0 - prune_fraction) ** round_index)
 
 
-def scores(method: str, theta: np.ndarray, sigma: np.ndarray | None = None) -> np.ndarray:
-    """Score each weight: larger means keep. ``magnitude`` |θ|, ``snr`` |θ|/σ."""
+def scores(
+    method: str,
+    theta: np.ndarray,
+    sigma: np.ndarray | None = None,
+    theta0: np.ndarray | None = None,
+) -> np.ndarray:
+    """Score each weight: larger means keep.
+
+    ``magnitude`` |θ|; ``snr`` |θ|/σ; and the heuristics of Fig. 9: ``movement`` |θ − θ0|
+    (how far the search moved it), ``magnitude_increase`` |θ| − |θ0|, and ``init_magnitude``
+    |θ0| (prune the smallest initial weights, ignoring training).
+    """
     if method == "magnitude":
         return np.abs(theta)
+    if method in HEURISTIC_METHODS:
+        if theta0 is None:
+            raise ValueError(f"the {method} score needs θ0")
+        if method == "movement":
+            return np.abs(theta - theta0)
+        if method == "magnitude_increase":
+            return np.abs(theta) - np.abs(theta0)
+        return np.abs(theta0)
     if method == "snr":
         if sigma is None:
             raise ValueError("the snr score needs σ, the per-weight search std")
@@ -52,7 +81,10 @@ def scores(method: str, theta: np.ndarray, sigma: np.ndarray | None = None) -> n
             snr = np.abs(theta) / sigma
         # σ is 0 only where a weight is pruned (it is not searched): score 0 there.
         return np.where(sigma > 0, snr, 0.0)
-    raise ValueError(f"no score for method {method!r}; scored methods are magnitude, snr")
+    raise ValueError(
+        f"no score for method {method!r}; scored methods are magnitude, snr, "
+        f"{', '.join(HEURISTIC_METHODS)}"
+    )
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,7 @@ def cmd_mask(args) -> None:
         sigma = (
             to_vector(group(arrays, "sigma"), table) if method in pruning.SIGMA_METHODS else None
         )
-        score = pruning.scores(method, theta, sigma)
+        score = pruning.scores(method, theta, sigma, theta0=theta0)
         result = pruning.prune_to_count(score, prev_mask, prunable, keep)
     counts = pruning.layer_counts(result.mask, table)
     arrays = _mask_arrays(result.mask, table)

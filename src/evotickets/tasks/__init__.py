@@ -48,9 +48,15 @@ def init_theta(settings: dict[str, Any], key) -> dict:
     _check(name)
     if is_control(name):
         task = make_task(name, {"hidden": settings["hidden"]}, table=None)
-        return init_policy_params(settings["hidden"], task.obs_dim, task.num_outputs, key)
+        return init_policy_params(
+            settings["hidden"],
+            task.obs_dim,
+            task.num_outputs,
+            key,
+            settings.get("init", "flax_default"),
+        )
     shape = (8, 8, 1) if name == "digits" else (28, 28, 1)
-    return init_params(settings["network"], shape, key)
+    return init_params(settings["network"], shape, key, settings.get("init", "flax_default"))
 
 
 def make_task(name: str, cfg: dict[str, Any], table, data_dir: str | None = None):
