@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..artifacts import ArtifactError, group, read_artifact, write_artifact
+from .. import checkpoint
+from ..artifacts import ArtifactError, ensure_writable, group, read_artifact, write_artifact
 from ..config import digest, init_settings_for
 
 
@@ -174,6 +175,20 @@ def cmd_train(args) -> None:
         f"seed{settings['seed']}/iter{t:02d}]"
     )
     _log(f"{label} D_active {int(mask.sum())} of {mask.size}")
+    ensure_writable(args.out)  # fail now, not after hours of training
+    ckpt = checkpoint.for_round(
+        args.out,
+        chain_digest=chain_digest,
+        round_index=t,
+        strategy=settings["strategy"],
+        mask=mask,
+        theta0=theta0 * mask,
+        num_generations=int(settings["es"]["num_generations"]),
+        log_every=int(settings["es"]["log_every"]),
+        every_generations=args.checkpoint_every,
+        every_seconds=args.checkpoint_seconds,
+        log=_log,
+    )
     res = run_round(
         task,
         strategy,
@@ -184,6 +199,7 @@ def cmd_train(args) -> None:
         log_every=int(settings["es"]["log_every"]),
         log=_log,
         label=label,
+        checkpoint=ckpt,
     )
     out = {f"params/{k}": v for k, v in from_vector(res.theta, table).items()}
     out.update({f"sigma/{k}": v for k, v in from_vector(res.sigma, table).items()})
@@ -218,6 +234,7 @@ def cmd_train(args) -> None:
         config_digest=chain_digest,
         seed=settings["seed"],
     )
+    ckpt.remove()  # only now that the artifact is complete
     _log(
         f"{label} wrote {args.out}: {task.metric_name} {res.final_metric:.4f} in {res.seconds:.1f}s"
     )
@@ -250,4 +267,15 @@ def register(sub) -> None:
     sp.add_argument("--mask", required=True)
     sp.add_argument("--data-dir")
     sp.add_argument("--out", required=True)
+    sp.add_argument(
+        "--checkpoint-every",
+        type=int,
+        help="save a mid-round checkpoint every N generations (0: never; default: every "
+        f"~120 s of work, or ${checkpoint.EVERY_GENERATIONS_ENV})",
+    )
+    sp.add_argument(
+        "--checkpoint-seconds",
+        type=float,
+        help=f"seconds of work between checkpoints (default 120, or ${checkpoint.EVERY_SECONDS_ENV})",
+    )
     sp.set_defaults(func=cmd_train)
