@@ -25,12 +25,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .platform import PlatformError
     from .tasks.data import DataError
     from .train.es import AllMembersFailed
 
     try:
         args.func(args)
-    except (ConfigError, ArtifactError, DataError, AllMembersFailed, ValueError) as err:
+    except (
+        ConfigError,
+        ArtifactError,
+        DataError,
+        AllMembersFailed,
+        PlatformError,
+        ValueError,
+    ) as err:
         print(f"evotickets {args.verb}: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -1,4 +1,5 @@
 import json
+import os
 
 from snakemake.utils import validate
 
@@ -20,6 +21,11 @@ EXP = config["experiment"]
 ROUNDS = int(config["rounds"])
 JAX_CACHE = config.get("jax_cache_dir") or "results/.jax-cache"
 RES = config["resources"]
+
+# A config that asks for GPUs makes `evotickets train` refuse to run without one (see
+# evotickets.platform); jobs inherit this, locally and through sbatch's --export=ALL.
+if RES["gpu"] > 0:
+    os.environ.setdefault("EVOTICKETS_PLATFORM", "gpu")
 
 
 wildcard_constraints:

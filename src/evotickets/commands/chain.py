@@ -19,10 +19,15 @@ from ..artifacts import ArtifactError, ensure_writable, group, read_artifact, wr
 from ..config import digest, init_settings_for
 
 
-def _setup_jax(cache_dir: str | None) -> None:
+def _setup_jax(cache_dir: str | None, needs_gpu: bool = False) -> None:
     """Persistent compilation cache shared by all jobs: chains with the same D_active (every
-    seed and method at one round) compile once. Also honours EVOTICKETS_PLATFORM=cpu|gpu."""
+    seed and method at one round) compile once. Also honours EVOTICKETS_PLATFORM=cpu|gpu
+    (a GPU verb stops with a clear error if a GPU was asked for and there is none)."""
     import jax
+
+    from ..platform import configure
+
+    configure(needs_gpu=needs_gpu)
 
     if cache_dir:
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
@@ -144,7 +149,7 @@ def cmd_mask(args) -> None:
 
 def cmd_train(args) -> None:
     settings = json.loads(args.settings)
-    _setup_jax(args.jax_cache)
+    _setup_jax(args.jax_cache, needs_gpu=True)
     from ..keys import chain_key, round_key
     from ..networks import from_vector, to_vector
     from ..strategies import make_strategy
