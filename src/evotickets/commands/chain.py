@@ -118,7 +118,10 @@ def cmd_mask(args) -> None:
             raise ValueError(f"method {method} at round {t} needs --prev-trained")
         arrays, attrs = read_artifact(args.prev_trained, "trained", expected_digest=chain_digest)
         if int(attrs["round"]) != t - 1:
-            raise ArtifactError(f"{args.prev_trained} is round {attrs['round']}, need {t - 1}")
+            raise ArtifactError(
+                f"{args.prev_trained} is round {attrs['round']}, need {t - 1}: pass "
+                f"iter{t - 1:02d}/trained.h5 of this chain (made by rule `train`)"
+            )
         prev_mask = to_vector(group(arrays, "mask"), table).astype(bool)
         theta = to_vector(group(arrays, "params"), table)
         sigma = to_vector(group(arrays, "sigma"), table)
@@ -170,7 +173,10 @@ def cmd_train(args) -> None:
     mask = to_vector(mask_tree, table).astype(bool)
     t = args.round
     if int(mask_attrs["round"]) != t:
-        raise ArtifactError(f"{args.mask} is round {mask_attrs['round']}, expected {t}")
+        raise ArtifactError(
+            f"{args.mask} is round {mask_attrs['round']}, expected {t}: pass "
+            f"iter{t:02d}/mask.h5 of this chain (made by rule `mask`)"
+        )
     data_dir = args.data_dir or settings.get("data_dir")
     task = make_task(settings["task"], settings["task_config"], table, data_dir)
     strategy = make_strategy(settings["strategy"], int(mask.sum()), settings["strategy_config"])
