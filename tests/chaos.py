@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -175,8 +176,22 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def trial(reference: Path, workdir: Path, index: int, delay: float | None) -> Trial:
-    """Start, SIGKILL the whole process group, rerun, compare with ``reference``."""
+def second_instance(workdir: Path) -> subprocess.CompletedProcess:
+    """Start another snakemake on the same folder (while the first one runs)."""
+    return subprocess.run(
+        _cmd(workdir), check=False, capture_output=True, text=True, env=_env(), timeout=300
+    )
+
+
+def trial(
+    reference: Path,
+    workdir: Path,
+    index: int,
+    delay: float | None,
+    while_running: Callable[[Path], None] | None = None,
+) -> Trial:
+    """Start, SIGKILL the whole process group, rerun, compare with ``reference``.
+    ``while_running(workdir)`` is called once the first run has taken its lock."""
     t = Trial(index, delay)
     prepare(workdir)
     log = open(workdir / "first-run.log", "w")  # noqa: SIM115 - closed below
@@ -184,6 +199,12 @@ def trial(reference: Path, workdir: Path, index: int, delay: float | None) -> Tr
     proc = subprocess.Popen(
         _cmd(workdir), stdout=log, stderr=subprocess.STDOUT, env=_env(), start_new_session=True
     )
+    while while_running and proc.poll() is None:
+        locks = workdir / ".snakemake" / "locks"
+        if locks.is_dir() and any(locks.iterdir()):
+            while_running(workdir)
+            break
+        time.sleep(0.05)
     while proc.poll() is None:
         elapsed = time.monotonic() - start
         if (delay is not None and elapsed >= delay) or (delay is None and checkpoints(workdir)):

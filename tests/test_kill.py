@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from chaos import artifacts, reference_run, trial
+from chaos import artifacts, reference_run, second_instance, trial
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +36,15 @@ def test_kill_on_a_checkpoint_resumes_from_it(reference, tmp_path):
 
 
 def test_kill_at_a_random_moment(reference, tmp_path):
+    """Also: a second snakemake on the same folder, while the first runs, gets the lock error
+    the README explains."""
     ref, duration = reference
     delay = random.Random(6).uniform(2.0, 0.8 * duration)
-    _check(trial(ref, tmp_path / "run", 1, delay=delay))
+    second = []
+    t = trial(ref, tmp_path / "run", 1, delay=delay, while_running=lambda d: second.append(
+        second_instance(d)
+    ))  # fmt: skip
+    _check(t)
+    (proc,) = second
+    assert proc.returncode != 0
+    assert "Directory cannot be locked" in proc.stdout + proc.stderr
