@@ -153,7 +153,8 @@ def differences(reference: Path, workdir: Path) -> list[str]:
 @dataclass
 class Trial:
     index: int
-    delay: float | None  # seconds after start; None: killed when a checkpoint appeared
+    # (k, s): kill s seconds after the k-th artifact appeared; None: when a checkpoint appears
+    at: tuple[int, float] | None
     killed_at: float = 0.0
     finished_before_kill: bool = False
     complete_at_kill: dict[str, int] = field(default_factory=dict)
@@ -187,12 +188,16 @@ def trial(
     reference: Path,
     workdir: Path,
     index: int,
-    delay: float | None,
+    at: tuple[int, float] | None,
     while_running: Callable[[Path], None] | None = None,
 ) -> Trial:
     """Start, SIGKILL the whole process group, rerun, compare with ``reference``.
-    ``while_running(workdir)`` is called once the first run has taken its lock."""
-    t = Trial(index, delay)
+
+    ``at = (k, s)``: kill ``s`` seconds after the k-th artifact appeared (a moment defined by
+    progress, not by the clock, so it lands inside the run however loaded the machine is);
+    ``None``: kill as soon as a mid-round checkpoint appears. ``while_running(workdir)`` is
+    called once the first run has taken its lock."""
+    t = Trial(index, at)
     prepare(workdir)
     log = open(workdir / "first-run.log", "w")  # noqa: SIM115 - closed below
     start = time.monotonic()
@@ -205,13 +210,18 @@ def trial(
             while_running(workdir)
             break
         time.sleep(0.05)
-    while proc.poll() is None:
-        elapsed = time.monotonic() - start
-        if (delay is not None and elapsed >= delay) or (delay is None and checkpoints(workdir)):
-            break
-        if elapsed > 600:
-            break
-        time.sleep(0.05)
+    reached = None  # when the k-th artifact appeared
+    while proc.poll() is None and time.monotonic() - start < 600:
+        if at is None:
+            if checkpoints(workdir):
+                break
+        else:
+            k, s = at
+            if reached is None and len(artifacts(workdir)) >= k:
+                reached = time.monotonic()
+            if reached is not None and time.monotonic() - reached >= s:
+                break
+        time.sleep(0.01)
     t.finished_before_kill = proc.poll() is not None
     t.complete_at_kill = artifacts(workdir)
     _kill_group(proc)
@@ -241,26 +251,39 @@ def reference_run(workdir: Path) -> float:
     return time.monotonic() - start
 
 
+def random_moment(rng: random.Random, n_artifacts: int) -> tuple[int, float]:
+    """A seeded random kill moment: 0–3 s after 0 … n-2 artifacts were finished (the last one,
+    the table, comes within a second of the one before: a kill there would often be too late)."""
+    return rng.randrange(n_artifacts - 1), rng.uniform(0.0, 3.0)
+
+
 def chaos(kills: int, seed: int = 0, base: Path | None = None, log=print) -> list[Trial]:
     """``kills`` trials at seeded random moments; the first one waits for a checkpoint."""
     base = Path(base or tempfile.mkdtemp(prefix="evotickets-chaos-"))
     reference = base / "reference"
     duration = reference_run(reference)
-    log(f"reference run: {duration:.1f} s, {len(artifacts(reference))} artifacts")
+    n = len(artifacts(reference))
+    log(f"reference run: {duration:.1f} s, {n} artifacts")
     rng = random.Random(seed)
     trials = []
     for i in range(kills):
-        delay = None if i == 0 else rng.uniform(1.0, duration)
-        t = trial(reference, base / f"kill{i:02d}", i, delay)
+        at = None if i == 0 else random_moment(rng, n)
+        t = trial(reference, base / f"kill{i:02d}", i, at)
         trials.append(t)
         log(
-            f"kill {i:2d} at {t.killed_at:5.1f} s"
-            + (" (on first checkpoint)" if delay is None else "")
+            f"kill {i:2d} at {t.killed_at:5.1f} s "
+            + (
+                "(on the first checkpoint)"
+                if at is None
+                else f"({at[1]:.1f} s after {at[0]} artifacts)"
+            )
             + f": {len(t.complete_at_kill)} artifacts complete, "
             f"{len(t.checkpoints_at_kill)} checkpoints left, {len(t.resumed)} resumed, "
             f"{len(t.recomputed)} recomputed, "
             + ("identical" if t.identical else f"DIFFERENT: {t.diffs[:3]}")
             + (", unlocked" if t.unlocked else "")
+            + (", ENDED BEFORE THE KILL" if t.finished_before_kill else "")
+            + (f"; recomputed: {', '.join(t.recomputed)}" if t.recomputed else "")
         )
     return trials
 
@@ -272,8 +295,10 @@ def summary(trials: list[Trial]) -> str:
     finished = sum(len(t.complete_at_kill) for t in trials)
     ckpts = sum(len(t.checkpoints_at_kill) for t in trials)
     resumed = sum(len(t.resumed) for t in trials)
+    landed = sum(not t.finished_before_kill for t in trials)
     return (
-        f"{same}/{n} kills resumed to bitwise identical artifacts; "
+        f"{landed}/{n} kills landed while the workflow ran; "
+        f"{same}/{n} reruns ended with bitwise identical artifacts; "
         f"{recomputed} of {finished} jobs finished before a kill were recomputed; "
         f"{ckpts} checkpoints survived a kill, {resumed} were resumed from"
     )

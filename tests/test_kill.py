@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from chaos import artifacts, reference_run, second_instance, trial
+from chaos import artifacts, random_moment, reference_run, second_instance, trial
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def _check(t) -> None:
 
 def test_kill_on_a_checkpoint_resumes_from_it(reference, tmp_path):
     ref, _ = reference
-    t = trial(ref, tmp_path / "run", 0, delay=None)
+    t = trial(ref, tmp_path / "run", 0, at=None)
     _check(t)
     assert t.checkpoints_at_kill, "no checkpoint was left by the killed round"
     assert t.resumed == t.checkpoints_at_kill  # every surviving checkpoint was resumed from
@@ -38,10 +38,10 @@ def test_kill_on_a_checkpoint_resumes_from_it(reference, tmp_path):
 def test_kill_at_a_random_moment(reference, tmp_path):
     """Also: a second snakemake on the same folder, while the first runs, gets the lock error
     the README explains."""
-    ref, duration = reference
-    delay = random.Random(6).uniform(2.0, 0.8 * duration)
+    ref, _ = reference
+    at = random_moment(random.Random(5), len(artifacts(ref)))
     second = []
-    t = trial(ref, tmp_path / "run", 1, delay=delay, while_running=lambda d: second.append(
+    t = trial(ref, tmp_path / "run", 1, at, while_running=lambda d: second.append(
         second_instance(d)
     ))  # fmt: skip
     _check(t)

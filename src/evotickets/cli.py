@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from .artifacts import ArtifactError
@@ -44,5 +45,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run() -> None:
+    """Console entry point: ``main``, then an immediate exit.
+
+    A verb's artifact is complete once it is renamed into place; until Snakemake sees the
+    process end and records the job as finished, a kill makes it rerun the job. Python's and
+    JAX's teardown takes about a second (more on a loaded node), so this skips it: streams are
+    flushed, files are closed, and nothing else is left to do.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
