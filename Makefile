@@ -3,7 +3,7 @@ VENV ?= .venv
 CORES ?= 2
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup run controls test lint clean
+.PHONY: setup run controls test lint clean chaos slurm-up slurm-down
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -29,6 +29,18 @@ controls: setup
 
 test: setup
 	pytest -q
+
+# SIGKILL the tiny workflow 20 times at seeded random moments; print how many reruns ended with
+# bitwise identical artifacts and how many finished jobs were recomputed.
+chaos: setup
+	python tests/chaos.py --kills 20
+
+# A single-node SLURM cluster on this machine (root, Debian/Ubuntu), for trying profiles/slurm.
+slurm-up:
+	ci/slurm-up.sh
+
+slurm-down:
+	ci/slurm-down.sh
 
 lint: setup
 	ruff check src tests

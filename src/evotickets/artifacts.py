@@ -48,6 +48,27 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def ensure_writable(path: str | os.PathLike) -> Path:
+    """Create ``path``'s folder and prove that a file can be written there, or raise an
+    :class:`ArtifactError` that names the folder and the fix. A real write, not ``os.access``:
+    root passes every permission check, yet a read-only mount or a path under a regular file
+    still fails."""
+    path = Path(path)
+    probe = path.with_name(f".{path.name}.{os.getpid()}.probe")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise ArtifactError(
+            f"cannot write {path}: its results directory {path.parent} is not writable "
+            f"({err.strerror or err}). Fix: make {path.parent} a writable directory (check "
+            "permissions, free space, that no parent is a regular file), or run the workflow "
+            "from a writable working directory (`snakemake --directory DIR`)"
+        ) from err
+    return path
+
+
 def write_artifact(
     path: str | os.PathLike,
     kind: str,
@@ -60,8 +81,7 @@ def write_artifact(
     """Write ``arrays`` (slash-separated names) and ``attrs`` atomically."""
     if kind not in KINDS:
         raise ValueError(f"unknown artifact kind {kind!r}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = ensure_writable(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
         with h5py.File(tmp, "w") as f:

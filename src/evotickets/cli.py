@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from .artifacts import ArtifactError
@@ -25,16 +26,38 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .platform import PlatformError
     from .tasks.data import DataError
     from .train.es import AllMembersFailed
 
     try:
         args.func(args)
-    except (ConfigError, ArtifactError, DataError, AllMembersFailed, ValueError) as err:
+    except (
+        ConfigError,
+        ArtifactError,
+        DataError,
+        AllMembersFailed,
+        PlatformError,
+        ValueError,
+    ) as err:
         print(f"evotickets {args.verb}: error: {err}", file=sys.stderr)
         return 2
     return 0
 
 
+def run() -> None:
+    """Console entry point: ``main``, then an immediate exit.
+
+    A verb's artifact is complete once it is renamed into place; until Snakemake sees the
+    process end and records the job as finished, a kill makes it rerun the job. Python's and
+    JAX's teardown takes about a second (more on a loaded node), so this skips it: streams are
+    flushed, files are closed, and nothing else is left to do.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

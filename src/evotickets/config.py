@@ -45,6 +45,34 @@ def _check_names(found, allowed, what: str) -> None:
             )
 
 
+def _schema_fix(error, where: str) -> str:
+    """How to fix a JSON-schema violation, from the failing subschema."""
+    sub = error.schema if isinstance(error.schema, dict) else {}
+    kind = {"integer": "an integer", "number": "a number", "string": "a string"}
+    what = kind.get(str(sub.get("type")), "a value")
+    bounds = [
+        f"{op} {sub[key]}"
+        for key, op in (
+            ("minimum", "≥"),
+            ("exclusiveMinimum", ">"),
+            ("maximum", "≤"),
+            ("exclusiveMaximum", "<"),
+        )
+        if key in sub
+    ]
+    if error.validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        return f"fix: set {where} to {what} {' and '.join(bounds)}"
+    if error.validator == "type":
+        return f"fix: set {where} to {kind.get(str(sub.get('type')), sub.get('type'))}"
+    if error.validator == "enum":
+        return f"fix: use one of {sub['enum']}"
+    if error.validator == "minItems":
+        return f"fix: give {where} at least {sub['minItems']} entries"
+    if error.validator == "required":
+        return "fix: add the missing key (see config/config.yaml for an example)"
+    return f"fix: see {SCHEMA_PATH} for what {where} may hold"
+
+
 def load_schema() -> dict:
     return yaml.safe_load(Path(SCHEMA_PATH).read_text())
 
@@ -56,7 +84,10 @@ def load_config(path: str | os.PathLike) -> dict:
     except FileNotFoundError as err:
         raise ConfigError(f"config file {path} does not exist") from err
     except yaml.YAMLError as err:
-        raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+        raise ConfigError(
+            f"config file {path} is not valid YAML: {err}. Fix the YAML syntax; it is read with "
+            "a safe loader, so Python tags such as !!python/object are refused"
+        ) from err
     if not isinstance(cfg, dict):
         raise ConfigError(f"config file {path} must hold a mapping of keys, got {type(cfg)}")
     return validate_config(cfg)
@@ -108,7 +139,7 @@ def validate_config(cfg: dict) -> dict:
     if errors:
         e = errors[0]
         where = ".".join(str(p) for p in e.path) or "(top level)"
-        raise ConfigError(f"config key {where}: {e.message}")
+        raise ConfigError(f"config key {where}: {e.message}; {_schema_fix(e, where)}")
     for key, spec in schema["properties"].items():
         if "default" in spec:
             cfg.setdefault(key, spec["default"])

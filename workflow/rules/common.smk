@@ -1,4 +1,5 @@
 import json
+import os
 
 from snakemake.utils import validate
 
@@ -33,6 +34,11 @@ FIGURE_NAMES = [f"fig{i}" for i in range(1, 12)]
 ROUNDS = int(config["rounds"])
 JAX_CACHE = config.get("jax_cache_dir") or "results/.jax-cache"
 RES = config["resources"]
+
+# A config that asks for GPUs makes `evotickets train` refuse to run without one (see
+# evotickets.platform); jobs inherit this, locally and through sbatch's --export=ALL.
+if RES["gpu"] > 0:
+    os.environ.setdefault("EVOTICKETS_PLATFORM", "gpu")
 
 
 wildcard_constraints:

@@ -19,14 +19,20 @@ from pathlib import Path
 
 import numpy as np
 
-from ..artifacts import ArtifactError, group, read_artifact, write_artifact
+from .. import checkpoint
+from ..artifacts import ArtifactError, ensure_writable, group, read_artifact, write_artifact
 from ..config import digest, init_settings_for
 
 
-def _setup_jax(cache_dir: str | None) -> None:
+def _setup_jax(cache_dir: str | None, needs_gpu: bool = False) -> None:
     """Persistent compilation cache shared by all jobs: chains with the same D_active (every
-    seed and method at one round) compile once. Also honours EVOTICKETS_PLATFORM=cpu|gpu."""
+    seed and method at one round) compile once. Also honours EVOTICKETS_PLATFORM=cpu|gpu
+    (a GPU verb stops with a clear error if a GPU was asked for and there is none)."""
     import jax
+
+    from ..platform import configure
+
+    configure(needs_gpu=needs_gpu)
 
     if cache_dir:
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
@@ -122,7 +128,10 @@ def cmd_mask(args) -> None:
             raise ValueError(f"method {method} at round {t} needs --prev-trained")
         arrays, attrs = read_artifact(args.prev_trained, "trained", expected_digest=chain_digest)
         if int(attrs["round"]) != t - 1:
-            raise ArtifactError(f"{args.prev_trained} is round {attrs['round']}, need {t - 1}")
+            raise ArtifactError(
+                f"{args.prev_trained} is round {attrs['round']}, need {t - 1}: pass "
+                f"iter{t - 1:02d}/trained.h5 of this chain (made by rule `train`)"
+            )
         prev_mask = to_vector(group(arrays, "mask"), table).astype(bool)
         theta = to_vector(group(arrays, "params"), table)
         sigma = (
@@ -217,7 +226,10 @@ def load_ticket(path: str, table, expected_digest: str, t: int, theta0: np.ndarr
                     f"{got}, the network needs {e.shape}; delete it and rerun rule `mask`"
                 )
     if int(attrs["round"]) != t:
-        raise ArtifactError(f"{path} is round {attrs['round']}, expected {t}")
+        raise ArtifactError(
+            f"{path} is round {attrs['round']}, expected {t}: pass "
+            f"iter{t:02d}/mask.h5 of this chain (made by rule `mask`)"
+        )
     mask = to_vector(group(arrays, "mask"), table).astype(bool)
     start = group(arrays, "theta_start")
     theta_start = to_vector(start, table) if start else theta0
@@ -226,7 +238,7 @@ def load_ticket(path: str, table, expected_digest: str, t: int, theta0: np.ndarr
 
 def cmd_train(args) -> None:
     settings = json.loads(args.settings)
-    _setup_jax(args.jax_cache)
+    _setup_jax(args.jax_cache, needs_gpu=True)
     _check_method(settings)
     chain_digest = digest(settings)
     theta0, table, prunable, _init_attrs = _load_init(args.init, settings)
@@ -242,6 +254,8 @@ def cmd_train(args) -> None:
         args.out,
         config_digest=chain_digest,
         data_dir=args.data_dir or settings.get("data_dir"),
+        checkpoint_every=args.checkpoint_every,
+        checkpoint_seconds=args.checkpoint_seconds,
     )
 
 
@@ -258,6 +272,8 @@ def train_ticket(
     data_dir: str | None,
     extra_attrs: dict | None = None,
     label: str | None = None,
+    checkpoint_every: int | None = None,
+    checkpoint_seconds: float | None = None,
 ) -> None:
     """Train round t of a chain from m ⊙ theta_start and write its trained.h5: the ES of
     ``settings["strategy"]``, or gradient descent for the ``gd_*`` strategies (the dispatch).
@@ -275,13 +291,28 @@ def train_ticket(
         f"seed{settings['seed']}/iter{t:02d}]"
     )
     _log(f"{label} D_active {int(mask.sum())} of {mask.size}")
+    ensure_writable(out_path)  # fail now, not after hours of training
+    ckpt = None
     if is_gd(settings["strategy"]):
         theta, sigma, curves, metric, seconds, attrs = _train_gd(
             settings, task, theta_start, mask, rk, label
         )
     else:
+        ckpt = checkpoint.for_round(
+            out_path,
+            chain_digest=config_digest,
+            round_index=t,
+            strategy=settings["strategy"],
+            mask=mask,
+            theta0=theta_start * mask,
+            num_generations=int(settings["es"]["num_generations"]),
+            log_every=int(settings["es"]["log_every"]),
+            every_generations=checkpoint_every,
+            every_seconds=checkpoint_seconds,
+            log=_log,
+        )
         theta, sigma, curves, metric, seconds, attrs = _train_es(
-            settings, task, theta_start, mask, rk, label
+            settings, task, theta_start, mask, rk, label, ckpt
         )
     out = {f"params/{k}": v for k, v in from_vector(theta, table).items()}
     if sigma is not None:
@@ -311,10 +342,12 @@ def train_ticket(
         config_digest=config_digest,
         seed=settings["seed"],
     )
+    if ckpt is not None:
+        ckpt.remove()  # only now that the artifact is complete
     _log(f"{label} wrote {out_path}: {task.metric_name} {metric:.4f} in {seconds:.1f}s")
 
 
-def _train_es(settings, task, theta_start, mask, rk, label):
+def _train_es(settings, task, theta_start, mask, rk, label, ckpt=None):
     from ..strategies import make_strategy
     from ..train.es import run_round
 
@@ -329,6 +362,7 @@ def _train_es(settings, task, theta_start, mask, rk, label):
         log_every=int(settings["es"]["log_every"]),
         log=_log,
         label=label,
+        checkpoint=ckpt,
     )
     curves = {
         "best_fitness": res.best_fitness,
@@ -423,4 +457,15 @@ def register(sub) -> None:
     sp.add_argument("--mask", required=True)
     sp.add_argument("--data-dir")
     sp.add_argument("--out", required=True)
+    sp.add_argument(
+        "--checkpoint-every",
+        type=int,
+        help="save a mid-round checkpoint every N generations (0: never; default: every "
+        f"~120 s of work, or ${checkpoint.EVERY_GENERATIONS_ENV})",
+    )
+    sp.add_argument(
+        "--checkpoint-seconds",
+        type=float,
+        help=f"seconds of work between checkpoints (default 120, or ${checkpoint.EVERY_SECONDS_ENV})",
+    )
     sp.set_defaults(func=cmd_train)

@@ -6,8 +6,9 @@ dimension-dependent rates of Sep-CMA-ES and SNES follow the real number of free 
 pruned weight can never move: it is not part of the search.
 
 Chunks exist for the log (generation, fitness, test metric, ETA after each chunk) and as the
-natural place for mid-round checkpoints. Every generation's key is a pure function of the round
-key and the generation number, so the chunking does not change the numbers.
+place for mid-round checkpoints (:mod:`evotickets.checkpoint`). Every generation's key is a pure
+function of the round key and the generation number, so neither the chunking nor a resume from a
+checkpoint changes the numbers.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..checkpoint import Checkpointer
 from ..keys import generation_key, tag
 from ..strategies import ESStrategy, per_weight_std
 
@@ -95,10 +97,22 @@ def run_round(
     log_every: int,
     log: Callable[[str], None] = print,
     label: str = "",
+    checkpoint: Checkpointer | None = None,
 ) -> RoundResult:
-    """Evolve the active weights of m⊙θ0 for ``num_generations`` with a fresh strategy state."""
+    """Evolve the active weights of m⊙θ0 for ``num_generations`` with a fresh strategy state.
+
+    With ``checkpoint``, the round resumes from a valid checkpoint of itself and saves one now
+    and then; the result is bitwise the same as without.
+    """
     t_start = time.perf_counter()
     num_dims = mask.size
+    bad_start = int(np.sum(~np.isfinite(theta0[mask])))
+    if bad_start:
+        raise ValueError(
+            f"{label}: θ0 has {bad_start} NaN/inf values among the active weights, so the "
+            "round cannot start. Delete the init.h5 artifact and rerun rule `init` (and check "
+            "the network's initialisers if it happens again)."
+        )
     idx = jnp.asarray(np.flatnonzero(mask), jnp.int32)
     x0 = jnp.asarray(theta0[np.asarray(idx)], jnp.float32)
     algo, params = strategy.algorithm, strategy.params
@@ -115,6 +129,10 @@ def run_round(
 
     best, mean, bad, eval_gen, eval_val = [], [], [], [], []
     g, chunk = 0, max(1, min(log_every, num_generations))
+    if checkpoint is not None and (resumed := checkpoint.load(state, num_generations, chunk)):
+        state, g, c = resumed.state, resumed.generation, resumed.curves
+        best, mean, bad = [c["best_fitness"]], [c["mean_fitness"]], [c["nonfinite_count"]]
+        eval_gen, eval_val = c["eval_generation"].tolist(), c["eval_metric"].tolist()
     steady_start = None
     while g < num_generations:
         n = min(chunk, num_generations - g)
@@ -131,6 +149,18 @@ def run_round(
         g += n
         metric = float(evaluate(state[0].mean, idx, task.test_data, state[1]))
         eval_gen.append(g), eval_val.append(metric)
+        if checkpoint is not None and checkpoint.due(g, num_generations):
+            checkpoint.save(
+                state,
+                g,
+                {
+                    "best_fitness": np.concatenate(best),
+                    "mean_fitness": np.concatenate(mean),
+                    "nonfinite_count": np.concatenate(bad),
+                    "eval_generation": np.asarray(eval_gen, np.int64),
+                    "eval_metric": np.asarray(eval_val, np.float64),
+                },
+            )
         now = time.perf_counter()
         if steady_start is None:
             steady_start, steady_gen, eta = now, g, float("nan")

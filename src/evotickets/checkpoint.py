@@ -1,0 +1,296 @@
+"""Mid-round checkpoints of an ES round: save the full search state, resume bitwise identically.
+
+A paper-scale round runs thousands of generations; a preempted or timed-out job must not start
+over. Every so often (``every_generations``, or else about every ``every_seconds`` of work) the
+round writes, atomically, beside its output (``iterTT/trained.ckpt.h5``):
+
+- every leaf of the strategy state (a flax struct pytree, optax states included), stored by its
+  tree path (``state/mean``, ``state/opt_state/0/mu``) as a plain HDF5 dataset: readable with
+  h5py, never pickled;
+- the generation counter and the curves so far.
+
+Because generation g's key is ``fold_in(round_key, g)`` and chunk boundaries do not move, the
+resumed round runs exactly the computations the uninterrupted one would, so θ_G, σ_G and the
+curves are bitwise equal. The checkpoint carries a digest of everything that defines the round
+(chain settings digest, round, active indices, the rewound start point, the number of
+generations and the chunk length). A checkpoint that does not match, or is unreadable in any way,
+is ignored with a log line and overwritten later, never trusted and never fatal.
+
+The file is deliberately *not* a declared Snakemake output: Snakemake deletes the declared
+outputs of a failed or killed job, and the checkpoint must survive exactly that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+SCHEMA = "evotickets.checkpoint/1"
+CURVES = ("best_fitness", "mean_fitness", "nonfinite_count", "eval_generation", "eval_metric")
+DEFAULT_EVERY_SECONDS = 120.0
+
+#: Environment variables that set the cadence for `evotickets train` (see README).
+EVERY_GENERATIONS_ENV = "EVOTICKETS_CHECKPOINT_EVERY"
+EVERY_SECONDS_ENV = "EVOTICKETS_CHECKPOINT_SECONDS"
+
+
+def checkpoint_path(out: str | os.PathLike) -> Path:
+    """``.../iterTT/trained.h5`` → ``.../iterTT/trained.ckpt.h5``."""
+    out = Path(out)
+    return out.with_name(out.stem + ".ckpt.h5")
+
+
+def round_digest(**parts: Any) -> str:
+    """A hash of everything that determines a round's numbers (arrays by their bytes)."""
+    h = hashlib.sha256()
+    for name in sorted(parts):
+        value = parts[name]
+        h.update(name.encode() + b"=")
+        if isinstance(value, np.ndarray):
+            arr = np.ascontiguousarray(value)
+            h.update(f"{arr.dtype.str}{arr.shape}".encode())
+            h.update(arr.tobytes())
+        else:
+            h.update(repr(value).encode())
+        h.update(b";")
+    return h.hexdigest()[:32]
+
+
+def _entry_name(entry: Any) -> str:
+    for attr in ("name", "key", "idx"):
+        if hasattr(entry, attr):
+            return str(getattr(entry, attr))
+    raise TypeError(f"unsupported pytree path entry {entry!r}")
+
+
+def leaf_names(tree: Any) -> list[str]:
+    """HDF5 dataset names of a pytree's leaves, by tree path: ``opt_state/0/mu``."""
+    import jax
+
+    paths = [p for p, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
+    names = ["/".join(_entry_name(e) for e in p) or "_root" for p in paths]
+    if len(set(names)) != len(names):  # pragma: no cover - a tree with clashing names
+        raise ValueError(f"pytree leaf paths are not unique as names: {names}")
+    return names
+
+
+def _is_key(x: Any) -> bool:
+    import jax
+
+    return hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _to_host(leaf: Any) -> np.ndarray:
+    import jax
+
+    return np.asarray(jax.random.key_data(leaf) if _is_key(leaf) else leaf)
+
+
+@dataclass
+class Resumed:
+    """What a valid checkpoint restores."""
+
+    state: Any
+    generation: int
+    curves: dict[str, np.ndarray]
+
+
+@dataclass
+class Checkpointer:
+    """Saves and loads one round's checkpoint.
+
+    ``every_generations`` > 0: save at the first chunk end at least that many generations after
+    the last save (checkpoints fall on chunk boundaries, i.e. multiples of ``log_every``, so the
+    computation is never split differently). ``every_generations`` == 0: never save.
+    ``None``: save when ``every_seconds`` of work passed since the last save.
+    """
+
+    path: Path
+    digest: str
+    every_generations: int | None = None
+    every_seconds: float = DEFAULT_EVERY_SECONDS
+    log: Callable[[str], None] = print
+    clock: Callable[[], float] = time.monotonic
+    _last_gen: int = field(default=0, init=False)
+    _last_time: float = field(default=0.0, init=False)
+    saves: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        self._last_time = self.clock()
+
+    # --- cadence ---------------------------------------------------------------------------
+
+    def due(self, generation: int, total: int) -> bool:
+        """Whether to save after ``generation`` (never after the last one: the artifact
+        follows immediately)."""
+        if generation >= total or self.every_generations == 0:
+            return False
+        if self.every_generations is not None:
+            return generation - self._last_gen >= self.every_generations
+        return self.clock() - self._last_time >= self.every_seconds
+
+    # --- save ------------------------------------------------------------------------------
+
+    def save(self, state: Any, generation: int, curves: dict[str, np.ndarray]) -> None:
+        """Write atomically: ``<ckpt>.tmp``, fsync, ``os.replace``."""
+        import jax
+
+        leaves = jax.tree_util.tree_leaves(state)
+        names = leaf_names(state)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        try:
+            with h5py.File(tmp, "w") as f:
+                f.attrs["schema"] = SCHEMA
+                f.attrs["round_digest"] = self.digest
+                f.attrs["generation"] = int(generation)
+                f.attrs["leaves"] = np.asarray(names, dtype=h5py.string_dtype())
+                f.attrs["key_leaves"] = np.asarray(
+                    [n for n, x in zip(names, leaves, strict=True) if _is_key(x)],
+                    dtype=h5py.string_dtype(),
+                )
+                for name, leaf in zip(names, leaves, strict=True):
+                    f.create_dataset(f"state/{name}", data=_to_host(leaf))
+                for name in CURVES:
+                    f.create_dataset(f"curves/{name}", data=np.asarray(curves[name]))
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        self._last_gen, self._last_time = generation, self.clock()
+        self.saves += 1
+        self.log(f"checkpoint {self.path} at generation {generation}")
+
+    # --- load ------------------------------------------------------------------------------
+
+    def load(self, template: Any, total: int, chunk: int) -> Resumed | None:
+        """The saved state, if the checkpoint exists and belongs to this round; else ``None``
+        (with a log line saying why). Never raises on a bad file."""
+        if not self.path.exists():
+            return None
+        try:
+            resumed = self._load(template, total, chunk)
+        except Exception as err:  # noqa: BLE001 - a bad checkpoint must never stop the round
+            self.log(f"ignoring checkpoint {self.path}: {err}; starting the round from scratch")
+            return None
+        self._last_gen, self._last_time = resumed.generation, self.clock()
+        self.log(f"resuming from checkpoint {self.path} at generation {resumed.generation}")
+        return resumed
+
+    def _load(self, template: Any, total: int, chunk: int) -> Resumed:
+        import jax
+
+        leaves, treedef = jax.tree_util.tree_flatten(template)
+        names = leaf_names(template)
+        with h5py.File(self.path, "r") as f:
+            if f.attrs.get("schema") != SCHEMA:
+                raise ValueError(f"schema {f.attrs.get('schema')!r}, expected {SCHEMA!r}")
+            if f.attrs.get("round_digest") != self.digest:
+                raise ValueError(
+                    f"it belongs to another round or settings (digest "
+                    f"{f.attrs.get('round_digest')} ≠ {self.digest})"
+                )
+            g = int(f.attrs["generation"])
+            if not 0 < g < total or (g % chunk and g != total):
+                raise ValueError(f"generation {g} is not a chunk boundary in (0, {total})")
+            stored = [str(n) for n in f.attrs["leaves"]]
+            if stored != names:
+                raise ValueError(f"state leaves {stored} do not match the strategy's {names}")
+            restored = []
+            for name, ref in zip(names, leaves, strict=True):
+                value = f[f"state/{name}"][()]
+                if _is_key(ref):
+                    value = jax.random.wrap_key_data(value, impl=jax.random.key_impl(ref))
+                    ok = value.shape == ref.shape
+                else:
+                    ref_np = np.asarray(ref)
+                    ok = value.shape == ref_np.shape and value.dtype == ref_np.dtype
+                    value = jax.numpy.asarray(value)
+                if not ok:
+                    raise ValueError(
+                        f"state leaf {name} has {getattr(value, 'dtype', '?')}{value.shape}, "
+                        f"the strategy needs {ref.dtype}{ref.shape}"
+                    )
+                restored.append(value)
+            curves = {name: f[f"curves/{name}"][()] for name in CURVES}
+        for name in ("best_fitness", "mean_fitness", "nonfinite_count"):
+            if curves[name].shape != (g,):
+                raise ValueError(f"curves/{name} has shape {curves[name].shape}, need ({g},)")
+        n_eval = g // chunk
+        expected_eval = np.arange(1, n_eval + 1) * chunk
+        if not np.array_equal(curves["eval_generation"], expected_eval):
+            raise ValueError("curves/eval_generation does not match the chunking")
+        if curves["eval_metric"].shape != (n_eval,):
+            raise ValueError("curves/eval_metric has the wrong length")
+        return Resumed(jax.tree_util.tree_unflatten(treedef, restored), g, curves)
+
+    def remove(self) -> None:
+        """Delete the checkpoint (after the round's artifact is complete)."""
+        for p in (self.path, self.path.with_name(self.path.name + ".tmp")):
+            p.unlink(missing_ok=True)
+
+
+def cadence_from_env(
+    every_generations: int | None = None, every_seconds: float | None = None
+) -> tuple[int | None, float]:
+    """The cadence: explicit arguments, else the environment, else every ~120 s of work."""
+    if every_generations is None and os.environ.get(EVERY_GENERATIONS_ENV, "").strip():
+        every_generations = int(os.environ[EVERY_GENERATIONS_ENV])
+    if every_seconds is None and os.environ.get(EVERY_SECONDS_ENV, "").strip():
+        every_seconds = float(os.environ[EVERY_SECONDS_ENV])
+    if every_generations is not None and every_generations < 0:
+        raise ValueError(
+            f"checkpoint every {every_generations} generations: use ≥ 1, or 0 to disable"
+        )
+    if every_seconds is not None and every_seconds <= 0:
+        raise ValueError(f"checkpoint every {every_seconds} s: use a positive number of seconds")
+    return every_generations, DEFAULT_EVERY_SECONDS if every_seconds is None else every_seconds
+
+
+def for_round(
+    out: str | os.PathLike,
+    *,
+    chain_digest: str,
+    round_index: int,
+    strategy: str,
+    mask: np.ndarray,
+    theta0: np.ndarray,
+    num_generations: int,
+    log_every: int,
+    every_generations: int | None = None,
+    every_seconds: float | None = None,
+    log: Callable[[str], None] = print,
+) -> Checkpointer:
+    """The checkpointer of the round whose artifact is ``out``; its digest covers everything
+    that determines the round's numbers, including the jax and evosax versions."""
+    import importlib.metadata as md
+
+    every_generations, every_seconds = cadence_from_env(every_generations, every_seconds)
+    digest = round_digest(
+        chain_digest=chain_digest,
+        round=int(round_index),
+        strategy=strategy,
+        mask=np.asarray(mask, bool),
+        start=np.asarray(theta0, np.float32)[np.asarray(mask, bool)],
+        num_generations=int(num_generations),
+        chunk=int(max(1, min(log_every, num_generations))),
+        versions=(md.version("jax"), md.version("evosax")),
+    )
+    return Checkpointer(
+        checkpoint_path(out),
+        digest,
+        every_generations=every_generations,
+        every_seconds=every_seconds,
+        log=log,
+    )

@@ -1,0 +1,70 @@
+"""Which accelerator a verb runs on, and a clear error when a GPU was asked for but JAX has none.
+
+``EVOTICKETS_PLATFORM`` (environment):
+
+- ``cpu``: JAX uses the CPU even where a GPU is visible;
+- ``gpu``: ``evotickets train`` must run on a GPU and stops at once, naming the fix, if JAX sees
+  none (a CPU-only jax install, a node without GPUs) instead of training for days on a CPU;
+- unset: JAX's default.
+
+The workflow sets ``EVOTICKETS_PLATFORM=gpu`` when the config asks for GPUs
+(``resources.gpu > 0``), and a SLURM job that was given GPUs (``SLURM_GPUS_ON_NODE``) must see
+them too. Only the GPU rule (``train``) checks: the CPU rules (init, mask, table) run on
+CPU-only nodes by design.
+"""
+
+from __future__ import annotations
+
+import os
+
+PLATFORM_ENV = "EVOTICKETS_PLATFORM"
+CHOICES = ("cpu", "gpu")
+
+
+class PlatformError(RuntimeError):
+    """The requested accelerator is not available; the message says how to fix it."""
+
+
+def requested() -> str:
+    """``cpu``, ``gpu`` or ``''`` (JAX's default), from the environment."""
+    value = os.environ.get(PLATFORM_ENV, "").strip().lower()
+    if value and value not in CHOICES:
+        raise PlatformError(
+            f"{PLATFORM_ENV}={value!r} is not a platform; set it to one of {CHOICES} or unset it"
+        )
+    return value
+
+
+def _slurm_gpus() -> int:
+    raw = os.environ.get("SLURM_GPUS_ON_NODE", "").strip()
+    return int(raw) if raw.isdigit() else 0
+
+
+def configure(needs_gpu: bool = False, devices=None) -> str:
+    """Apply the requested platform before JAX starts; for a GPU verb (``needs_gpu``), fail
+    if a GPU was requested and JAX has none. ``devices`` is for tests (default
+    ``jax.devices()``). Returns the platform JAX runs on."""
+    want = requested()
+    import jax
+
+    if want == "cpu":
+        jax.config.update("jax_platforms", "cpu")
+    devices = jax.devices() if devices is None else devices
+    platforms = sorted({d.platform for d in devices})
+    has_gpu = any(p in ("gpu", "cuda", "rocm") for p in platforms)
+    why = (
+        f"{PLATFORM_ENV}=gpu (set by you, or by the workflow because the config has "
+        "resources.gpu > 0)"
+        if want == "gpu"
+        else f"SLURM gave this job {_slurm_gpus()} GPU(s)"
+        if want == "" and _slurm_gpus() > 0
+        else None
+    )
+    if needs_gpu and why and not has_gpu:
+        raise PlatformError(
+            f"a GPU was asked for ({why}) but JAX sees only {', '.join(platforms)} devices. "
+            "Fix: install JAX's CUDA build with `pip install -e '.[gpu]'` and run on a GPU "
+            f"node; or, to train on the CPU on purpose, set `resources.gpu: 0` in the config "
+            f"(or export {PLATFORM_ENV}=cpu)"
+        )
+    return "gpu" if has_gpu else platforms[0]

@@ -1,0 +1,245 @@
+"""Mid-round checkpoints: a round interrupted after a checkpoint and resumed gives bitwise the
+same θ_G, σ_G and curves as an uninterrupted one; a bad checkpoint is ignored, never fatal; the
+file is plain HDF5 by tree path; the CLI removes it once the artifact is complete."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import jax
+import numpy as np
+import pytest
+from conftest import TINY_CONFIG
+
+from evotickets import checkpoint as ck
+from evotickets import cli
+from evotickets.config import chain_settings, validate_config
+from evotickets.networks import init_params, layer_table, prunable_vector, to_vector
+from evotickets.strategies import make_strategy
+from evotickets.tasks import make_task
+from evotickets.train.es import run_round
+
+G, EVERY = 12, 3
+HP = {
+    "snes": {"population_size": 16, "std_init": 0.05, "temperature": 12.0},
+    "sep_cma_es": {"population_size": 16, "std_init": 0.05, "elite_ratio": 0.5},
+    "pgpe": {"population_size": 16, "std_init": 0.05, "lr": 0.01, "std_decay": 0.99},
+}
+
+
+class Crash(Exception):
+    """Stands in for the job being killed right after a checkpoint was written."""
+
+
+@pytest.fixture(scope="module")
+def setup():
+    theta = init_params("cnn_small", (8, 8, 1), jax.random.key(0))
+    table = layer_table(theta)
+    task = make_task("digits", {"batch_size": 64, "population_chunk": 16}, table)
+    theta0 = to_vector(theta, table)
+    mask = np.ones(theta0.size, bool)
+    mask[np.flatnonzero(prunable_vector(table))[::3]] = False
+    return task, theta0 * mask, mask
+
+
+def _round(setup, name, checkpoint=None):
+    task, theta0, mask = setup
+    s = make_strategy(name, int(mask.sum()), HP[name])
+    return run_round(
+        task, s, theta0, mask, jax.random.key(7), G, EVERY, log=lambda m: None,
+        checkpoint=checkpoint,
+    )  # fmt: skip
+
+
+_REFERENCE: dict[str, object] = {}
+
+
+def _reference(setup, name):
+    """The uninterrupted round, computed once per strategy."""
+    if name not in _REFERENCE:
+        _REFERENCE[name] = _round(setup, name)
+    return _REFERENCE[name]
+
+
+def _same(a, b) -> None:
+    for field in (
+        "theta",
+        "sigma",
+        "best_fitness",
+        "mean_fitness",
+        "nonfinite_count",
+        "eval_generation",
+        "eval_metric",
+    ):
+        x, y = getattr(a, field), getattr(b, field)
+        assert x.dtype == y.dtype and x.shape == y.shape, field
+        np.testing.assert_array_equal(x, y, err_msg=field)
+    assert a.final_metric == b.final_metric
+
+
+def _crashing_log(at: int, messages: list[str]):
+    def log(msg: str) -> None:
+        messages.append(msg)
+        if msg.startswith("checkpoint ") and msg.endswith(f"generation {at}"):
+            raise Crash(msg)
+
+    return log
+
+
+@pytest.mark.parametrize("name", ["snes", "sep_cma_es", "pgpe"])
+def test_resumed_round_is_bitwise_identical(setup, tmp_path, name):
+    reference = _reference(setup, name)
+    path = tmp_path / "trained.ckpt.h5"
+    messages: list[str] = []
+    first = ck.Checkpointer(path, "d1", every_generations=EVERY, log=_crashing_log(6, messages))
+    with pytest.raises(Crash):
+        _round(setup, name, first)
+    assert path.exists() and first.saves == 2  # generations 3 and 6
+    with h5py.File(path) as f:  # plain HDF5, leaves by tree path, nothing pickled
+        assert f.attrs["generation"] == 6
+        names = [str(n) for n in f.attrs["leaves"]]
+        assert "0/mean" in names  # (strategy state, task state), leaves by tree path
+        assert f["state/0/mean"].dtype == np.float32
+        assert f["curves/best_fitness"].shape == (6,)
+        datasets = []
+        f.visititems(lambda n, o: datasets.append(o) if isinstance(o, h5py.Dataset) else None)
+        assert all(d.dtype.kind in "fiub" for d in datasets if not d.name.startswith("/x"))
+    if name == "pgpe":
+        assert "0/opt_state/0/mu" in names
+
+    messages.clear()
+    second = ck.Checkpointer(path, "d1", every_generations=EVERY, log=messages.append)
+    resumed = _round(setup, name, second)
+    assert any(m.startswith("resuming from checkpoint") and "generation 6" in m for m in messages)
+    assert second.saves == 1  # generation 9 only: the remaining work, not a restart
+    _same(reference, resumed)
+
+
+def _corrupt_truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+
+
+def _corrupt_garbage(path):
+    path.write_bytes(b"\x00garbage" * 100)
+
+
+def _corrupt_leaf_shape(path):
+    with h5py.File(path, "r+") as f:
+        del f["state/0/mean"]
+        f["state/0/mean"] = np.zeros(3, np.float32)
+
+
+def _corrupt_generation(path):
+    with h5py.File(path, "r+") as f:
+        f.attrs["generation"] = 5  # not a chunk boundary
+
+
+def _corrupt_curves(path):
+    with h5py.File(path, "r+") as f:
+        del f["curves/best_fitness"]
+        f["curves/best_fitness"] = np.zeros(2, np.float32)
+
+
+def _corrupt_missing_leaf(path):
+    with h5py.File(path, "r+") as f:
+        del f["state/0/std"]
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "digest", "reason"),
+    [
+        (_corrupt_truncate, "d1", "ignoring checkpoint"),
+        (_corrupt_garbage, "d1", "ignoring checkpoint"),
+        (None, "other-round", "another round"),
+        (_corrupt_leaf_shape, "d1", "state leaf 0/mean"),
+        (_corrupt_generation, "d1", "chunk boundary"),
+        (_corrupt_curves, "d1", "curves/best_fitness"),
+        (_corrupt_missing_leaf, "d1", "ignoring checkpoint"),
+    ],
+    ids=["truncated", "not-hdf5", "other-digest", "leaf-shape", "generation", "curves", "leaf"],
+)
+def test_bad_checkpoint_is_ignored_with_a_log_line(setup, tmp_path, corrupt, digest, reason):
+    reference = _reference(setup, "snes")
+    path = tmp_path / "trained.ckpt.h5"
+    with pytest.raises(Crash):
+        _round(setup, "snes", ck.Checkpointer(path, "d1", EVERY, log=_crashing_log(6, [])))
+    if corrupt:
+        corrupt(path)
+    messages: list[str] = []
+    again = ck.Checkpointer(path, digest, every_generations=0, log=messages.append)
+    _same(reference, _round(setup, "snes", again))
+    assert any(m.startswith("ignoring checkpoint") and reason in m for m in messages), messages
+    assert not any(m.startswith("resuming") for m in messages)
+
+
+def test_time_based_cadence():
+    now = [0.0]
+    c = ck.Checkpointer("x.h5", "d", every_seconds=120, clock=lambda: now[0])
+    assert not c.due(10, 100)
+    now[0] = 119.0
+    assert not c.due(20, 100)
+    now[0] = 120.5
+    assert c.due(30, 100)
+    assert not c.due(100, 100)  # never after the last generation: the artifact follows
+    assert not ck.Checkpointer("x.h5", "d", every_generations=0).due(50, 100)
+    g = ck.Checkpointer("x.h5", "d", every_generations=40)
+    assert not g.due(30, 100) and g.due(40, 100)
+
+
+def test_cadence_from_env(monkeypatch):
+    monkeypatch.delenv(ck.EVERY_GENERATIONS_ENV, raising=False)
+    monkeypatch.delenv(ck.EVERY_SECONDS_ENV, raising=False)
+    assert ck.cadence_from_env() == (None, 120.0)
+    monkeypatch.setenv(ck.EVERY_GENERATIONS_ENV, "50")
+    monkeypatch.setenv(ck.EVERY_SECONDS_ENV, "30")
+    assert ck.cadence_from_env() == (50, 30.0)
+    assert ck.cadence_from_env(7, 2.0) == (7, 2.0)
+    with pytest.raises(ValueError, match="≥ 1, or 0 to disable"):
+        ck.cadence_from_env(-1)
+
+
+def test_checkpoint_path_is_beside_the_output(tmp_path):
+    out = tmp_path / "iter03" / "trained.h5"
+    assert ck.checkpoint_path(out) == tmp_path / "iter03" / "trained.ckpt.h5"
+
+
+def test_cli_resumes_and_removes_the_checkpoint(tmp_path, monkeypatch, capsys):
+    cfg = validate_config(dict(TINY_CONFIG, es={"num_generations": 12, "log_every": 3}))
+    settings = json.dumps(chain_settings(cfg, "digits", "snes", "magnitude", 0))
+    init = {"task": "digits", "network": "cnn_small", "prune_output_layer": True, "seed": 0}
+    p = {k: tmp_path / f"{k}.h5" for k in ("init", "mask")}
+    assert cli.main(["init", "--settings", json.dumps(init), "--out", str(p["init"])]) == 0
+    argv = ["--settings", settings, "--round", "0", "--init", str(p["init"])]
+    assert cli.main(["mask", *argv, "--out", str(p["mask"])]) == 0
+
+    def train(out, *extra):
+        return cli.main(["train", *argv, "--mask", str(p["mask"]), "--out", str(out), *extra])
+
+    assert train(tmp_path / "ref" / "trained.h5", "--checkpoint-every", "0") == 0
+    out = tmp_path / "run" / "trained.h5"
+    saves = []
+    real_save = ck.Checkpointer.save
+
+    def save_then_die(self, state, generation, curves):
+        real_save(self, state, generation, curves)
+        saves.append(generation)
+        if generation == 6:
+            raise Crash("killed")
+
+    monkeypatch.setattr(ck.Checkpointer, "save", save_then_die)
+    with pytest.raises(Crash):
+        train(out, "--checkpoint-every", "3")
+    assert saves == [3, 6]
+    assert ck.checkpoint_path(out).exists() and not out.exists()
+    capsys.readouterr()
+    assert train(out, "--checkpoint-every", "3") == 0
+    log = capsys.readouterr().out
+    assert "resuming from checkpoint" in log and "generation 6" in log
+    assert saves == [3, 6, 9]
+    assert not ck.checkpoint_path(out).exists()  # removed once the artifact is complete
+    assert sorted(x.name for x in out.parent.iterdir()) == ["trained.h5"]
+    from test_workflow import assert_same
+
+    assert_same(tmp_path / "ref" / "trained.h5", out)

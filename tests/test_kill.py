@@ -1,0 +1,50 @@
+"""SIGKILL the whole Snakemake process group at a seeded random moment, rerun, and get exactly
+the artifacts of an uninterrupted run, recomputing nothing that was finished. One kill waits
+for the first mid-round checkpoint, to prove that the checkpoint survives Snakemake's cleanup of
+the killed job and that the rerun resumes from it. `make chaos` runs 20 such kills."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from chaos import artifacts, random_moment, reference_run, second_instance, trial
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    ref = tmp_path_factory.mktemp("reference")
+    duration = reference_run(ref)
+    return ref, duration
+
+
+def _check(t) -> None:
+    assert not t.finished_before_kill, "the run ended before the kill; nothing was tested"
+    assert t.unlocked  # the killed run left its lock; `snakemake --unlock` cleared it
+    assert t.identical, t.diffs
+    assert t.recomputed == [], f"finished jobs recomputed: {t.recomputed}"
+
+
+def test_kill_on_a_checkpoint_resumes_from_it(reference, tmp_path):
+    ref, _ = reference
+    t = trial(ref, tmp_path / "run", 0, at=None)
+    _check(t)
+    assert t.checkpoints_at_kill, "no checkpoint was left by the killed round"
+    assert t.resumed == t.checkpoints_at_kill  # every surviving checkpoint was resumed from
+    assert not any(k.endswith(".ckpt.h5") for k in artifacts(tmp_path / "run"))
+    assert not list((tmp_path / "run" / "results").rglob("*.ckpt.h5"))  # removed at the end
+
+
+def test_kill_at_a_random_moment(reference, tmp_path):
+    """Also: a second snakemake on the same folder, while the first runs, gets the lock error
+    the README explains."""
+    ref, _ = reference
+    at = random_moment(random.Random(5), len(artifacts(ref)))
+    second = []
+    t = trial(ref, tmp_path / "run", 1, at, while_running=lambda d: second.append(
+        second_instance(d)
+    ))  # fmt: skip
+    _check(t)
+    (proc,) = second
+    assert proc.returncode != 0
+    assert "Directory cannot be locked" in proc.stdout + proc.stderr

@@ -1,0 +1,199 @@
+"""The SLURM profiles on a real (single-node) SLURM cluster: every rule is submitted with sbatch
+and polled through the cluster, the artifacts equal those of a local run array for array, the
+chain-grouped profile submits one job per chain, and a failing rule is reported FAILED through
+SLURM instead of being waited on.
+
+Needs a running cluster (`ci/slurm-up.sh`). Without `sbatch` the tests skip, unless
+EVOTICKETS_REQUIRE_SLURM=1 (set by .ci/run), which turns the skip into a failure.
+
+The CI cluster has no accounting database, so `sacct` cannot see finished jobs: the runs use
+`--slurm-status-command squeue`, as a researcher's local cluster must; a real cluster keeps the
+profile's default (`sacct`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import _CACHE, ROOT, TINY_CONFIG
+from test_workflow import assert_same, write_config
+
+BIN = str(Path(sys.executable).parent)
+REQUIRED = os.environ.get("EVOTICKETS_REQUIRE_SLURM") == "1"
+SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+)")
+
+# One seed, one chain of two rounds: init, 2 × (mask, train), table = 6 SLURM jobs.
+CONFIG = {
+    **TINY_CONFIG,
+    "seeds": [0],
+    "rounds": 2,
+    "methods": ["magnitude"],
+    "es": {"num_generations": 10, "log_every": 5},
+}
+JOBS = {"init": 1, "mask": 2, "train": 2, "accuracy_table": 1}
+
+
+def _cluster_state() -> str | None:
+    """None if a node is up and usable, else why not."""
+    if shutil.which("sbatch") is None:
+        return "sbatch is not installed (run ci/slurm-up.sh)"
+    try:
+        out = subprocess.run(
+            ["sinfo", "-h", "-o", "%t"], check=False, capture_output=True, text=True, timeout=20
+        )
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return f"sinfo failed: {err}"
+    states = out.stdout.split()
+    if out.returncode or not any(s in ("idle", "mix", "alloc") for s in states):
+        return f"no usable SLURM node (sinfo: {out.stdout.strip()} {out.stderr.strip()})"
+    return None
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    why = _cluster_state()
+    if why:
+        if REQUIRED:
+            pytest.fail(f"EVOTICKETS_REQUIRE_SLURM=1 but {why}")
+        pytest.skip(why)
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PATH": BIN + os.pathsep + os.environ["PATH"]}
+
+
+def _snakemake_cmd(workdir: Path, *args: str) -> list[str]:
+    return [
+        "snakemake",
+        *args,
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config" / "config.yaml"),
+    ]
+
+
+def _slurm_cmd(workdir: Path, profile: str, *args: str) -> list[str]:
+    return _snakemake_cmd(
+        workdir,
+        "--profile",
+        str(ROOT / "profiles" / profile),
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+        "--slurm-keep-successful-logs",
+        *args,
+    )
+
+
+def _start(cmd: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env()
+    )
+
+
+def _finish(proc: subprocess.Popen, timeout: float = 400) -> str:
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        pytest.fail(f"snakemake did not finish within {timeout} s:\n{out[-4000:]}")
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(cluster, tmp_path_factory):
+    """Three runs of the same config side by side: local, SLURM per rule, SLURM per chain;
+    plus a fourth workdir whose init.h5 is garbage, so that its mask rule fails on SLURM."""
+    dirs = {k: tmp_path_factory.mktemp(k) for k in ("local", "slurm", "chain", "failing")}
+    for d in dirs.values():
+        write_config(d, CONFIG, _CACHE)
+    bad_init = dirs["failing"] / "results" / "tiny" / "digits" / "seed0" / "init.h5"
+    bad_init.parent.mkdir(parents=True)
+    bad_init.write_bytes(b"not an HDF5 file\n" * 64)
+    target = "results/tiny/digits/snes/magnitude/seed0/iter00/mask.h5"
+    t0 = time.monotonic()
+    procs = {
+        "slurm": _start(_slurm_cmd(dirs["slurm"], "slurm")),
+        "chain": _start(_slurm_cmd(dirs["chain"], "slurm-chain")),
+        "failing": _start(_slurm_cmd(dirs["failing"], "slurm", "--retries", "0", target)),
+    }
+    local = subprocess.run(
+        _snakemake_cmd(dirs["local"], "--profile", str(ROOT / "profiles" / "local")),
+        check=False,
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=600,
+    )
+    assert local.returncode == 0, local.stdout[-3000:] + local.stderr[-3000:]
+    out, rc, seconds = {}, {}, {}
+    for name, proc in procs.items():
+        out[name] = _finish(proc)
+        rc[name], seconds[name] = proc.returncode, time.monotonic() - t0
+    return dirs, out, rc, seconds
+
+
+def _artifacts(workdir: Path) -> list[str]:
+    return sorted(str(p.relative_to(workdir)) for p in (workdir / "results").rglob("*.h5"))
+
+
+def test_every_rule_went_through_sbatch(runs):
+    dirs, out, rc, _ = runs
+    assert rc["slurm"] == 0, out["slurm"][-4000:]
+    ids = SUBMITTED.findall(out["slurm"])
+    assert len(ids) == sum(JOBS.values()), out["slurm"][-4000:]
+    assert len({jid for _, jid in ids}) == len(ids)  # distinct SLURM job ids
+    # no local fallback: the only rule run by Snakemake itself is the target rule `all`
+    assert re.findall(r"^localrule (\w+):", out["slurm"], re.MULTILINE) == ["all"]
+    logs = dirs["slurm"] / ".snakemake" / "slurm_logs"
+    for rule, count in JOBS.items():  # and SLURM wrote each job's log under its job id
+        assert len(list((logs / f"rule_{rule}").rglob("*.log"))) == count, rule
+    print("SLURM job ids:", " ".join(jid for _, jid in ids))
+
+
+def test_slurm_artifacts_equal_local_ones(runs):
+    dirs, out, rc, _ = runs
+    assert rc["slurm"] == 0, out["slurm"][-4000:]
+    names = _artifacts(dirs["local"])
+    assert len(names) == 1 + 2 * 2  # init, 2 × (mask, trained)
+    assert _artifacts(dirs["slurm"]) == names
+    for name in names:  # array for array, attr for attr (all but `created`)
+        assert_same(dirs["local"] / name, dirs["slurm"] / name)
+    local_table = (dirs["local"] / "results/tiny/accuracy_table.txt").read_text()
+    assert (dirs["slurm"] / "results/tiny/accuracy_table.txt").read_text() == local_table
+
+
+def test_chain_profile_submits_one_job_per_chain(runs):
+    dirs, out, rc, _ = runs
+    assert rc["chain"] == 0, out["chain"][-4000:]
+    ids = SUBMITTED.findall(out["chain"])
+    assert len(ids) == 3, out["chain"][-4000:]  # init, the chain (2 masks, 2 trains), table
+    assert "group_chain_tiny_digits_snes_magnitude_seed0" in out["chain"]
+    for name in _artifacts(dirs["local"]):
+        assert_same(dirs["local"] / name, dirs["chain"] / name)
+
+
+def test_failing_rule_is_reported_failed_through_slurm(runs):
+    dirs, out, rc, seconds = runs
+    text = out["failing"]
+    assert rc["failing"] != 0, text[-4000:]
+    (jid,) = [j for _, j in SUBMITTED.findall(text)]
+    assert re.search(rf"SLURM-job '{jid}' failed, SLURM status is: 'FAILED'", text), text[-4000:]
+    assert seconds["failing"] < 300  # reported, not waited on until a timeout
+    log = (dirs["failing"] / "results/tiny/digits/snes/magnitude/seed0/iter00/mask.log").read_text()
+    assert "unreadable artifact" in log and "rule `init`" in log
+    assert not (
+        dirs["failing"] / "results/tiny/digits/snes/magnitude/seed0/iter00/mask.h5"
+    ).exists()
