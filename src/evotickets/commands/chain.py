@@ -20,9 +20,19 @@ from ..config import digest, init_settings_for
 
 def _setup_jax(cache_dir: str | None) -> None:
     """Persistent compilation cache shared by all jobs: chains with the same D_active (every
-    seed and method at one round) compile once. Also honours EVOTICKETS_PLATFORM=cpu|gpu."""
+    seed and method at one round) compile once. Also honours EVOTICKETS_PLATFORM=cpu|gpu.
+
+    EVOTICKETS_CPU_DEVICES=n exposes the CPU as n host devices, across which the task splits
+    the population (one thread each: XLA runs the small ops of the fitness loop on one core
+    per device). The train rule sets it to the job's threads. Ignored once JAX has run."""
     import jax
 
+    n_cpu = int(os.environ.get("EVOTICKETS_CPU_DEVICES") or 1)
+    if n_cpu > 1:
+        try:
+            jax.config.update("jax_num_cpu_devices", n_cpu)
+        except RuntimeError:  # a backend is already up (e.g. the CLI called in-process)
+            pass
     if cache_dir:
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", str(cache_dir))

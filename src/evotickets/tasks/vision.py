@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, PartitionSpec
 
 from ..networks import (
     NETWORKS,
@@ -65,25 +66,43 @@ class VisionTask:
     def population_fitness(self, population: jax.Array, key: jax.Array, data) -> jax.Array:
         """Mean cross-entropy of each member (rows of ``population``) on one minibatch.
 
-        Members are evaluated ``population_chunk`` at a time: a plain vmap of 128 members
-        × 1024 images does not fit a 24 GB GPU. Each chunk is one batched forward pass
-        (:func:`population_log_probs`), not a vmap of the flax module.
+        Members are evaluated ``population_chunk`` at a time (a plain vmap of 128 members ×
+        1024 images does not fit a 24 GB GPU); each chunk is one batched, batch-tiled forward
+        pass (:func:`population_log_probs`), not a vmap of the flax module. Where the process
+        has several devices (GPUs, or CPU cores exposed as host devices, see
+        :func:`evotickets.commands.chain._setup_jax`), the population is split across them
+        with ``shard_map``: each device evaluates its members on the same minibatch.
         """
         x, y = data
         idx = jax.random.randint(key, (self.batch_size,), 0, x.shape[0])
         xb, yb = x[idx], y[idx]
         kernel_size = NETWORKS[self.network]["kernel_size"]
+        table, chunk = self.table, self.population_chunk
 
-        def chunk_loss(chunk):
-            logp = population_log_probs(from_vector_batched(chunk, self.table), xb, kernel_size)
+        def chunk_loss(members, xb, yb):
+            logp = population_log_probs(from_vector_batched(members, table), xb, kernel_size)
             return -jnp.mean(jnp.take_along_axis(logp, yb[None, :, None], axis=2)[..., 0], axis=1)
 
-        p = population.shape[0]
-        c = min(self.population_chunk, p)
-        if p % c:
-            raise ValueError(f"population_chunk {c} must divide the population size {p}")
-        losses = jax.lax.map(chunk_loss, population.reshape(p // c, c, -1))
-        return losses.reshape(p)
+        def local_losses(members, xb, yb):
+            p = members.shape[0]
+            c = min(chunk, p)
+            if p % c:
+                raise ValueError(f"population_chunk {c} must divide the population size {p}")
+            losses = jax.lax.map(lambda m: chunk_loss(m, xb, yb), members.reshape(p // c, c, -1))
+            return losses.reshape(p)
+
+        devices = population_devices(population.shape[0])
+        if len(devices) == 1:
+            return local_losses(population, xb, yb)
+        mesh = Mesh(np.asarray(devices), ("population",))
+        spec = PartitionSpec("population")
+        sharded = jax.shard_map(
+            local_losses,
+            mesh=mesh,
+            in_specs=(spec, PartitionSpec(), PartitionSpec()),
+            out_specs=spec,
+        )
+        return sharded(population, xb, yb)
 
     def evaluate(self, vector: jax.Array, data) -> jax.Array:
         """Accuracy of one network on the whole test set, in batches."""
@@ -105,6 +124,16 @@ class VisionTask:
 
     def provenance(self) -> dict[str, str]:
         return {f"data_{k}": str(v) for k, v in self.dataset.attrs.items()}
+
+
+def population_devices(population_size: int) -> list:
+    """The devices a population is split across: all local devices of the default backend,
+    or as many as divide the population evenly (one where none does)."""
+    devices = jax.local_devices()
+    n = len(devices)
+    while population_size % n:
+        n -= 1
+    return devices[:n]
 
 
 def input_shape_of(dataset: Dataset) -> tuple[int, ...]:
