@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, PartitionSpec
 
 from ..networks import (
     NETWORKS,
@@ -23,6 +22,7 @@ from ..networks import (
     population_log_probs,
     unflatten_params,
 )
+from ..parallel import map_population, replicate
 from .data import Dataset
 
 
@@ -47,8 +47,8 @@ class VisionTask:
     def __post_init__(self):
         self.model = make_network(self.network)
         ds = self.dataset
-        self.train_data = (jnp.asarray(ds.x_train), jnp.asarray(ds.y_train))
-        self.test_data = (jnp.asarray(ds.x_test), jnp.asarray(ds.y_test))
+        self.train_data = replicate((jnp.asarray(ds.x_train), jnp.asarray(ds.y_train)))
+        self.test_data = replicate((jnp.asarray(ds.x_test), jnp.asarray(ds.y_test)))
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -70,7 +70,7 @@ class VisionTask:
         1024 images does not fit a 24 GB GPU); each chunk is one batched, batch-tiled forward
         pass (:func:`population_log_probs`), not a vmap of the flax module. Where the process
         has several devices (GPUs, or CPU cores exposed as host devices, see
-        :func:`evotickets.commands.chain._setup_jax`), the population is split across them
+        :mod:`evotickets.parallel`), the population is split across them
         with ``shard_map``: each device evaluates its members on the same minibatch.
         """
         x, y = data
@@ -91,18 +91,7 @@ class VisionTask:
             losses = jax.lax.map(lambda m: chunk_loss(m, xb, yb), members.reshape(p // c, c, -1))
             return losses.reshape(p)
 
-        devices = population_devices(population.shape[0])
-        if len(devices) == 1:
-            return local_losses(population, xb, yb)
-        mesh = Mesh(np.asarray(devices), ("population",))
-        spec = PartitionSpec("population")
-        sharded = jax.shard_map(
-            local_losses,
-            mesh=mesh,
-            in_specs=(spec, PartitionSpec(), PartitionSpec()),
-            out_specs=spec,
-        )
-        return sharded(population, xb, yb)
+        return map_population(local_losses, population, xb, yb)
 
     def evaluate(self, vector: jax.Array, data) -> jax.Array:
         """Accuracy of one network on the whole test set, in batches."""
@@ -124,16 +113,6 @@ class VisionTask:
 
     def provenance(self) -> dict[str, str]:
         return {f"data_{k}": str(v) for k, v in self.dataset.attrs.items()}
-
-
-def population_devices(population_size: int) -> list:
-    """The devices a population is split across: all local devices of the default backend,
-    or as many as divide the population evenly (one where none does)."""
-    devices = jax.local_devices()
-    n = len(devices)
-    while population_size % n:
-        n -= 1
-    return devices[:n]
 
 
 def input_shape_of(dataset: Dataset) -> tuple[int, ...]:
