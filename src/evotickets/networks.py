@@ -142,18 +142,6 @@ def from_vector_batched(vectors, table: list[LayerEntry]) -> dict:
     return {e.name: vectors[:, e.offset : e.offset + e.size].reshape(p, *e.shape) for e in table}
 
 
-def _pool_2x2_hw(y: jax.Array) -> jax.Array:
-    """2×2 max pool, stride 2, VALID (as flax), over the two minor axes (..., H, W).
-
-    The max of the four strided phases fuses with its producer (bias, relu) and the next pad
-    into one loop; a reshape-and-reduce does not."""
-    h, w = (y.shape[-2] // 2) * 2, (y.shape[-1] // 2) * 2
-    y = y[..., :h, :w]
-    top = jnp.maximum(y[..., 0::2, 0::2], y[..., 0::2, 1::2])
-    bottom = jnp.maximum(y[..., 1::2, 0::2], y[..., 1::2, 1::2])
-    return jnp.maximum(top, bottom)
-
-
 def _pad_hw(y: jax.Array, k: int) -> jax.Array:
     """SAME padding for a stride-1 k×k convolution over the two minor axes, as flax pads."""
     lo = (k - 1) // 2
