@@ -3,7 +3,12 @@ VENV ?= .venv
 CORES ?= 2
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup run controls test lint clean chaos slurm-up slurm-down
+.PHONY: setup run controls test lint clean chaos slurm-up slurm-down bench
+
+# `make bench` runs the benchmark suite (bench/README.md); `make bench BENCH_QUICK=1` is the
+# smoke mode (small sizes, minutes). Tables print; JSON lands in results/bench/.
+BENCHES ?= cnn_fitness es_loop rollouts seeds dag round
+BENCH_QUICK ?=
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -14,6 +19,16 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 EXP = $(shell $(VENV)/bin/python -c "import yaml;print(yaml.safe_load(open('config/config.yaml'))['experiment'])" 2>/dev/null)
+
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
+	$(VENV)/bin/pip install -q -e '.[dev,bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed
+	@set -e; for b in $(BENCHES); do \
+		echo "== bench/bench_$$b.py"; \
+		BENCH_QUICK=$(BENCH_QUICK) python bench/bench_$$b.py; \
+	done
 
 run: setup
 	snakemake --cores $(CORES)
@@ -43,8 +58,8 @@ slurm-down:
 	ci/slurm-down.sh
 
 lint: setup
-	ruff check src tests
-	ruff format --check src tests
+	ruff check src tests bench
+	ruff format --check src tests bench
 	snakemake --lint
 
 clean:

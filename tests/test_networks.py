@@ -6,6 +6,9 @@ import numpy as np
 import pytest
 
 from evotickets.networks import (
+    PaperCNN,
+    default_batch_tile,
+    flatten_params,
     from_vector,
     from_vector_batched,
     init_params,
@@ -75,3 +78,51 @@ def test_population_forward_equals_flax_apply(network, shape, k):
         ]
     )
     np.testing.assert_allclose(np.asarray(fast), np.asarray(ref), rtol=1e-4, atol=1e-4)
+
+
+def _random_population(theta, table, p, key):
+    """Members with random (not init-like) values, random masks, exact zeros, one member whose
+    whole first kernel is pruned, and one dense member."""
+    base = jnp.asarray(to_vector(theta, table))
+    k1, k2, k3 = jax.random.split(key, 3)
+    pop = base[None] + 0.3 * jax.random.normal(k1, (p, base.size))
+    mask = jax.random.bernoulli(k2, 0.5, (p, base.size)).at[-1].set(True)
+    pop = jnp.where(mask, pop, 0.0)
+    pop = pop.at[:, jax.random.randint(k3, (7,), 0, base.size)].set(0.0)  # exact zeros
+    first = table[0]
+    return pop.at[0, first.offset : first.offset + first.size].set(0.0)
+
+
+def _reference(model, pop, table, x):
+    return jnp.stack(
+        [model.apply({"params": unflatten_params(from_vector(v, table))}, x) for v in pop]
+    )
+
+
+@pytest.mark.parametrize("batch_tile", [None, 1, 4])
+@pytest.mark.parametrize(
+    "features,k,shape",
+    [
+        ((8, 16), 3, (8, 8, 1)),  # cnn_small on digits
+        ((8, 16), 5, (28, 28, 1)),  # the paper CNN
+        ((4, 6, 5), 4, (10, 10, 2)),  # even kernel, odd maps dropped by VALID pools, 3 convs
+    ],
+)
+def test_population_forward_random_members_and_tiles(features, k, shape, batch_tile):
+    """The fast path equals flax on random members, masks and zeros, for any batch tile."""
+    model = PaperCNN(features=features, kernel_size=k)
+    variables = model.init(jax.random.key(0), jnp.zeros((1, *shape)))
+    theta = {n: np.asarray(v) for n, v in flatten_params(variables["params"]).items()}
+    table = layer_table(theta)
+    pop = _random_population(theta, table, 5, jax.random.key(1))
+    x = jax.random.normal(jax.random.key(2), (8, *shape))
+    fast = population_log_probs(from_vector_batched(pop, table), x, k, batch_tile)
+    ref = _reference(model, np.asarray(pop), table, x)
+    np.testing.assert_allclose(np.asarray(fast), np.asarray(ref), rtol=1e-4, atol=1e-4)
+
+
+def test_default_batch_tile_divides_batch_and_fits_budget():
+    assert default_batch_tile(32, 1024, [(28, 28, 1, 8), (14, 14, 8, 16)], 5) == 1
+    tile = default_batch_tile(32, 256, [(8, 8, 1, 8), (4, 4, 8, 16)], 3)
+    assert 256 % tile == 0 and 1 < tile < 256
+    assert default_batch_tile(32, 7, [(8, 8, 1, 8), (4, 4, 8, 16)], 3) in (1, 7)

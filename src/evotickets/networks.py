@@ -7,6 +7,7 @@ same flat layout. The flax tree is rebuilt only for the forward pass.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -155,50 +156,158 @@ def from_vector_batched(vectors, table: list[LayerEntry]) -> dict:
     return {e.name: vectors[:, e.offset : e.offset + e.size].reshape(p, *e.shape) for e in table}
 
 
-def _max_pool_2x2(y: jax.Array) -> jax.Array:
-    *lead, h, w, c = y.shape
-    return y.reshape(*lead, h // 2, 2, w // 2, 2, c).max(axis=(-4, -2))
-
-
-def _patches(x: jax.Array, k: int) -> jax.Array:
-    """im2col for a SAME k×k convolution: (..., H, W, C) → (..., H, W, k·k·C), ordered
-    (kh, kw, C) like a flax kernel's leading axes. Built from k² shifted slices: the XLA
-    patches op is itself a convolution with a one-hot kernel and costs (k²C)² per pixel."""
-    h, w = x.shape[-3], x.shape[-2]
+def _pad_hw(y: jax.Array, k: int) -> jax.Array:
+    """SAME padding for a stride-1 k×k convolution over the two minor axes, as flax pads."""
     lo = (k - 1) // 2
-    pad = [(0, 0)] * (x.ndim - 3) + [(lo, k - 1 - lo), (lo, k - 1 - lo), (0, 0)]
-    xp = jnp.pad(x, pad)
-    shifted = [xp[..., i : i + h, j : j + w, :] for i in range(k) for j in range(k)]
-    return jnp.concatenate(shifted, axis=-1)
+    return jnp.pad(y, [(0, 0)] * (y.ndim - 2) + [(lo, k - 1 - lo)] * 2)
 
 
-def population_log_probs(params: dict, x: jax.Array, kernel_size: int) -> jax.Array:
+def _tile_floats(p: int, shapes: list[tuple[int, int, int, int]], k: int) -> int:
+    """Floats one image of the batch tile occupies in the largest layer, for all P members:
+    conv output for the first layer; row patches plus the k partial outputs for the others."""
+    per = []
+    for i, (h, w, c, o) in enumerate(shapes):
+        if i == 0:
+            per.append(p * o * h * w + k * k * c * h * w)
+        else:
+            per.append(p * k * (c + o) * (h + k - 1) * w)
+    return max(per)
+
+
+def default_batch_tile(p: int, batch: int, shapes, k: int, budget_floats: int = 1 << 20) -> int:
+    """The largest divisor of ``batch`` whose working set stays within ``budget_floats``
+    (4 MiB by default: about a core's L2 cache here), at least 1."""
+    want = max(1, budget_floats // max(1, _tile_floats(p, shapes, k)))
+    return max(d for d in range(1, min(want, batch) + 1) if batch % d == 0)
+
+
+def population_log_probs(
+    params: dict, x: jax.Array, kernel_size: int, batch_tile: int | None = None
+) -> jax.Array:
     """The CNN's forward pass for P members at once on one shared batch: (P, B, classes).
 
     Why not ``vmap(model.apply)``: a vmapped convolution with a different kernel per member
-    lowers to a grouped convolution that runs far below the machine's matmul rate on CPU. Here
-    each convolution is im2col + one batched matmul, and the first layer's patches are computed
-    once for all members, because every member sees the same input. Equal to the flax module to
-    float tolerance (tests/test_networks.py).
+    lowers to a grouped convolution that runs far below the machine's matmul rate on CPU.
+    Here every convolution is a matrix product, and the work is done one batch tile at a
+    time (``lax.map``; tile from :func:`default_batch_tile`), so that each tile's
+    intermediates stay in cache instead of streaming im2col tensors of gigabytes through
+    memory (the previous form: ≈ 5 GB per 32 members × 1024 images of the paper CNN):
+
+    - Layout inside a tile is channel-major, ``(P, C, b, H, W)``: spatial axes are minor.
+    - Columns are ordered by 2×2 pool phase, so each convolution's output is laid out as four
+      contiguous blocks whose elementwise max is the pooled map: only the pixels that survive
+      the (VALID) pool are computed, and bias + relu run after the pool (both commute with
+      a max over one channel).
+    - First layer: every member sees the same input, so its k²·C_in patches are built once
+      per tile and all members' kernels are stacked into the rows of one matrix: a single
+      product ``(P·O, k²C) @ (k²C, 4·b·H/2·W/2)``.
+    - Later layers ("row shift"): instead of k²-fold im2col, only the k width shifts are
+      stacked (k·C rows), one batched product per member gives all k kernel rows at once
+      (``(k·O, k·C) @ (k·C, b·(H+k-1)·W)``), and the k height shifts are summed afterwards
+      as contiguous slices (rows are also split by phase). That is k× less copying than
+      im2col for (H+k-1)/H more FLOPs.
+    - The dense head runs once on all tiles' features, with its rows permuted from flax's
+      (h, w, c) flattening to the (c, h, w) order used here.
+
+    Equal to the flax module to float tolerance, pruned and zero-valued weights included
+    (tests/test_networks.py). ``bench/bench_cnn_fitness.py`` measures it against the
+    machine's matmul peak and the vmapped flax form.
     """
     k = kernel_size
     conv_names = sorted({n.split("/")[0] for n in params if n.startswith("Conv_")})
     dense_name = max({n.split("/")[0] for n in params if n.startswith("Dense_")})
     p = params[f"{conv_names[0]}/kernel"].shape[0]
-    y = None
-    for i, name in enumerate(conv_names):
-        kernel = params[f"{name}/kernel"]  # (P, k, k, C, O)
-        c, o = kernel.shape[-2], kernel.shape[-1]
-        w = kernel.reshape(p, k * k * c, o)  # (kh, kw, C) order, as the patches
-        if i == 0:
-            y = jnp.einsum("bhwk,pko->pbhwo", _patches(x, k), w)
-        else:
-            y = jnp.einsum("pbhwk,pko->pbhwo", _patches(y, k), w)
-        y = y + params[f"{name}/bias"][:, None, None, None, :]
-        y = _max_pool_2x2(jax.nn.relu(y))
-    y = y.reshape(*y.shape[:2], -1)
-    logits = jnp.einsum("pbf,pfo->pbo", y, params[f"{dense_name}/kernel"])
-    logits = logits + params[f"{dense_name}/bias"][:, None, :]
+    batch, h, w, c_in = x.shape
+
+    # Static shapes of each conv layer's input: (H, W, C_in, C_out).
+    shapes, hh, ww, c = [], h, w, c_in
+    for name in conv_names:
+        o = params[f"{name}/kernel"].shape[-1]
+        shapes.append((hh, ww, c, o))
+        hh, ww, c = hh // 2, ww // 2, o
+    bt = batch_tile or default_batch_tile(p, batch, shapes, k)
+    if batch % bt:
+        raise ValueError(f"batch_tile {bt} must divide the batch size {batch}")
+
+    # Weights in the layouts the products need, prepared once outside the tile loop.
+    k0 = params[f"{conv_names[0]}/kernel"]  # (P, kh, kw, C, O)
+    o0 = k0.shape[-1]
+    w0 = k0.reshape(p, k * k * c_in, o0).transpose(0, 2, 1).reshape(p * o0, k * k * c_in)
+    b0 = params[f"{conv_names[0]}/bias"].reshape(p, o0, 1, 1, 1)
+    later = []
+    for name in conv_names[1:]:
+        kern = params[f"{name}/kernel"]  # (P, kh, kw, C, O) → rows (kh, O), columns (kw, C)
+        ci, oi = kern.shape[-2], kern.shape[-1]
+        w_rows = kern.transpose(0, 1, 4, 2, 3).reshape(p, k * oi, k * ci)
+        later.append((w_rows, params[f"{name}/bias"].reshape(p, oi, 1, 1, 1)))
+
+    def tile(xt):  # (bt, H, W, C_in) → (P, bt, features)
+        # First layer: patches of the shared input, one column per (pool phase, image, pixel of
+        # the pooled map), so that pooling is a max over four contiguous blocks.
+        xp = _pad_hw(jnp.moveaxis(xt, -1, 0), k)  # (C_in, bt, H+k-1, W+k-1)
+        hh, wh = h // 2, w // 2
+        cols = jnp.stack(
+            [
+                jnp.stack(
+                    [
+                        xp[..., ph + i : ph + i + 2 * hh : 2, pw + j : pw + j + 2 * wh : 2]
+                        for ph in (0, 1)
+                        for pw in (0, 1)
+                    ]
+                )
+                for i in range(k)
+                for j in range(k)
+            ]
+        )  # (k·k, 4, C_in, bt, hh, wh)
+        cols = jnp.moveaxis(cols, 2, 1).reshape(k * k * c_in, 4 * bt * hh * wh)
+        y = jnp.dot(w0, cols).reshape(p, o0, 4, bt, hh, wh)
+        y = jnp.maximum(jnp.maximum(y[:, :, 0], y[:, :, 1]), jnp.maximum(y[:, :, 2], y[:, :, 3]))
+        y = jax.nn.relu(y + b0)
+        for w_rows, bias in later:
+            ci, yh, yw = y.shape[1], y.shape[-2], y.shape[-1]
+            oi = w_rows.shape[1] // k
+            hh, wh = yh // 2, yw // 2
+            r2 = hh + k // 2  # rows per row phase that the pooled outputs read
+            yp = _pad_hw(y, k)
+            extra = 2 * r2 - yp.shape[-2]
+            if extra > 0:
+                yp = jnp.pad(yp, [(0, 0)] * 3 + [(0, extra), (0, 0)])
+            # Row patches: columns ordered (image, row phase, column phase, row, column).
+            a = jnp.stack(
+                [
+                    jnp.stack(
+                        [
+                            yp[..., rph : rph + 2 * r2 : 2, pw + j : pw + j + 2 * wh : 2]
+                            for rph in (0, 1)
+                            for pw in (0, 1)
+                        ],
+                        axis=3,
+                    )
+                    for j in range(k)
+                ],
+                axis=1,
+            )  # (P, k, C, bt, 4, r2, wh)
+            a = a.reshape(p, k * ci, bt * 4 * r2 * wh)
+            z = jnp.einsum("pnk,pkm->pnm", w_rows, a).reshape(p, k, oi, bt, 2, 2, r2, wh)
+            phases = []
+            for ph in (0, 1):
+                for pw in (0, 1):
+                    phases.append(
+                        sum(
+                            z[:, i, :, :, (ph + i) % 2, pw, (ph + i) // 2 : (ph + i) // 2 + hh]
+                            for i in range(k)
+                        )
+                    )
+            y = functools.reduce(jnp.maximum, phases)
+            y = jax.nn.relu(y + bias)
+        return jnp.moveaxis(y, 2, 1).reshape(p, bt, -1)
+
+    feats = jax.lax.map(tile, x.reshape(batch // bt, bt, h, w, c_in))  # (tiles, P, bt, F)
+    feats = jnp.moveaxis(feats, 0, 1).reshape(p, batch, -1)
+    kd = params[f"{dense_name}/kernel"]  # (P, F, classes), F in flax's (h, w, c) order
+    classes = kd.shape[-1]
+    kd = kd.reshape(p, hh, ww, c, classes).transpose(0, 3, 1, 2, 4).reshape(p, -1, classes)
+    logits = jnp.einsum("pbf,pfo->pbo", feats, kd) + params[f"{dense_name}/bias"][:, None, :]
     return jax.nn.log_softmax(logits, axis=-1)
 
 

@@ -27,11 +27,21 @@ from ..config import digest, init_settings_for
 def _setup_jax(cache_dir: str | None, needs_gpu: bool = False) -> None:
     """Persistent compilation cache shared by all jobs: chains with the same D_active (every
     seed and method at one round) compile once. Also honours EVOTICKETS_PLATFORM=cpu|gpu
-    (a GPU verb stops with a clear error if a GPU was asked for and there is none)."""
+    (a GPU verb stops with a clear error if a GPU was asked for and there is none).
+
+    EVOTICKETS_CPU_DEVICES=n exposes the CPU as n host devices, across which the task splits
+    the population (one thread each: XLA runs the small ops of the fitness loop on one core
+    per device). The train rule sets it to the job's threads. Ignored once JAX has run."""
     import jax
 
     from ..platform import configure
 
+    n_cpu = int(os.environ.get("EVOTICKETS_CPU_DEVICES") or 1)
+    if n_cpu > 1:
+        try:
+            jax.config.update("jax_num_cpu_devices", n_cpu)
+        except RuntimeError:  # a backend is already up (e.g. the CLI called in-process)
+            pass
     configure(needs_gpu=needs_gpu)
 
     if cache_dir:

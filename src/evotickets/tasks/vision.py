@@ -22,6 +22,7 @@ from ..networks import (
     population_log_probs,
     unflatten_params,
 )
+from ..parallel import map_population, replicate
 from .data import Dataset
 
 
@@ -46,8 +47,8 @@ class VisionTask:
     def __post_init__(self):
         self.model = make_network(self.network)
         ds = self.dataset
-        self.train_data = (jnp.asarray(ds.x_train), jnp.asarray(ds.y_train))
-        self.test_data = (jnp.asarray(ds.x_test), jnp.asarray(ds.y_test))
+        self.train_data = replicate((jnp.asarray(ds.x_train), jnp.asarray(ds.y_train)))
+        self.test_data = replicate((jnp.asarray(ds.x_test), jnp.asarray(ds.y_test)))
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -71,23 +72,29 @@ class VisionTask:
     ) -> tuple[jax.Array, dict]:
         """Mean cross-entropy of each member (rows of ``population``) on one minibatch.
 
-        Members are evaluated ``population_chunk`` at a time: a plain vmap of 128 members
-        × 1024 images does not fit a 24 GB GPU. Each chunk is one batched forward pass
-        (:func:`population_log_probs`), not a vmap of the flax module.
+        Members are evaluated ``population_chunk`` at a time (a plain vmap of 128 members ×
+        1024 images does not fit a 24 GB GPU); each chunk is one batched, batch-tiled forward
+        pass (:func:`population_log_probs`), not a vmap of the flax module. Where the process
+        has several devices (GPUs, or CPU cores exposed as host devices, see
+        :mod:`evotickets.parallel`), the population is split across them
+        with ``shard_map``: each device evaluates its members on the same minibatch.
         """
         x, y = data
         idx = jax.random.randint(key, (self.batch_size,), 0, x.shape[0])
         xb, yb = x[idx], y[idx]
+        chunk = self.population_chunk
 
-        def chunk_loss(chunk):
-            return self.population_loss(chunk, xb, yb)
+        def local_losses(members, xb, yb):
+            p = members.shape[0]
+            c = min(chunk, p)
+            if p % c:
+                raise ValueError(f"population_chunk {c} must divide the population size {p}")
+            losses = jax.lax.map(
+                lambda m: self.population_loss(m, xb, yb), members.reshape(p // c, c, -1)
+            )
+            return losses.reshape(p)
 
-        p = population.shape[0]
-        c = min(self.population_chunk, p)
-        if p % c:
-            raise ValueError(f"population_chunk {c} must divide the population size {p}")
-        losses = jax.lax.map(chunk_loss, population.reshape(p // c, c, -1))
-        return losses.reshape(p), state
+        return map_population(local_losses, population, xb, yb), state
 
     def population_loss(self, population: jax.Array, x: jax.Array, y: jax.Array) -> jax.Array:
         """Mean cross-entropy of each of P members (rows) on one shared batch, in one batched

@@ -1,0 +1,148 @@
+"""Bench 5: the DAG and the per-job overhead, with and without the persistent compile cache.
+
+- ``snakemake -n --configfile config/paper.yaml``: wall time and job count (target <= 30 s).
+- Per job: the interpreter's start, importing the CLI, and whole ``evotickets train`` jobs
+  (digits, a 2-generation round) with no cache, a cold cache, and a warm one. The last two
+  jobs are two *different chains* (seed 0 and seed 1 of the random method at round 1, equal
+  D_active): the second adds no entry to the cache, i.e. every program it runs was a hit.
+  Round 2 (smaller D_active) then misses, as it must: shapes are part of the program.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import QUICK, ROOT, report
+
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+ENV.pop("EVOTICKETS_JAX_CACHE", None)
+
+CONFIG = {
+    "experiment": "bench",
+    "data_dir": None,
+    "seeds": [0, 1],
+    "rounds": 3,
+    "prune_fraction": 0.2,
+    "methods": ["random"],
+    "tasks": {"digits": {"network": "cnn_small", "batch_size": 256, "population_chunk": 32}},
+    "strategies": {"snes": {"population_size": 32, "std_init": 0.05, "temperature": 12.0}},
+    "es": {"num_generations": 2, "log_every": 2},
+    "resources": {"gpu": 0, "mem_mb": 1000, "runtime": 10, "threads": 1},
+}
+
+
+def timed(cmd: list[str], env=None, cwd=None) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, env=env or ENV, cwd=cwd, check=False, timeout=1800
+    )
+    dt = time.perf_counter() - t0
+    if out.returncode != 0:
+        raise RuntimeError(f"{cmd[:3]} failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}")
+    return dt, out.stdout + out.stderr
+
+
+def best_of(n: int, cmd: list[str]) -> float:
+    return min(timed(cmd)[0] for _ in range(n))
+
+
+def cache_entries(d: Path) -> int:
+    return sum(1 for p in d.rglob("*") if p.is_file()) if d.exists() else 0
+
+
+def dag_dry_run() -> dict:
+    t, out = timed(
+        ["snakemake", "-n", "--configfile", "config/paper.yaml", "--cores", "2", "--quiet"],
+        cwd=ROOT,
+    )
+    m = re.search(r"^total\s+(\d+)", out, re.MULTILINE)
+    return {"seconds": t, "jobs": int(m.group(1)) if m else None}
+
+
+def train_jobs(work: Path) -> list[dict]:
+    from evotickets.config import chain_settings, init_settings, validate_config
+
+    cfg = validate_config(json.loads(json.dumps(CONFIG)))
+    cache = work / "jax-cache"
+    rows = []
+
+    def settings(seed):
+        return json.dumps(chain_settings(cfg, "digits", "snes", "random", seed))
+
+    def prepare(seed, rnd):
+        init = work / f"init{seed}.h5"
+        if not init.exists():
+            s = json.dumps(init_settings(cfg, "digits", seed))
+            timed(["evotickets", "init", "--settings", s, "--out", str(init)])
+        mask = work / f"mask{seed}-{rnd}.h5"
+        timed(["evotickets", "mask", "--settings", settings(seed), "--round", str(rnd),
+               "--init", str(init), "--out", str(mask)])  # fmt: skip
+        return init, mask
+
+    def train(label, seed, rnd, cache_dir):
+        init, mask = prepare(seed, rnd)
+        cmd = ["evotickets", "train", "--settings", settings(seed), "--round", str(rnd),
+               "--init", str(init), "--mask", str(mask), "--out", str(work / "t.h5")]  # fmt: skip
+        if cache_dir:
+            cmd += ["--jax-cache", str(cache_dir)]
+        before = cache_entries(cache)
+        t, log = timed(cmd)
+        d_active = int(re.search(r"D_active (\d+)", log).group(1))
+        rows.append(
+            {
+                "job": label,
+                "seconds": t,
+                "D_active": d_active,
+                "new cache entries": cache_entries(cache) - before if cache_dir else "",
+            }
+        )
+
+    train("train, no cache (seed 0, round 1)", 0, 1, None)
+    train("train, cold cache (seed 0, round 1)", 0, 1, cache)
+    train("train, warm cache, same job again", 0, 1, cache)
+    train("train, warm cache, other chain (seed 1, round 1)", 1, 1, cache)
+    train("train, warm cache, round 2 (smaller D_active)", 0, 2, cache)
+    return rows
+
+
+def main() -> None:
+    n = 1 if QUICK else 3
+    start = best_of(n, [sys.executable, "-c", "pass"])
+    imports = best_of(n, [sys.executable, "-c", "import evotickets.cli"])
+    import_jax = best_of(n, [sys.executable, "-c", "import jax, evosax, flax"])
+    dag = dag_dry_run()
+    work = Path(tempfile.mkdtemp(prefix="bench-dag-"))
+    try:
+        jobs = train_jobs(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    rows = [
+        {"job": "snakemake -n, config/paper.yaml", "seconds": dag["seconds"], "jobs": dag["jobs"]},
+        {"job": "python -c pass", "seconds": start},
+        {"job": "import evotickets.cli", "seconds": imports},
+        {"job": "import jax, evosax, flax", "seconds": import_jax},
+        *jobs,
+    ]
+    cold = next(r["seconds"] for r in jobs if "cold" in r["job"])
+    warm = next(r["seconds"] for r in jobs if "other chain" in r["job"])
+    report(
+        "dag",
+        "Bench 5: the DAG and per-job overhead (target: snakemake -n <= 30 s)",
+        rows,
+        ["job", "seconds", "jobs", "D_active", "new cache entries"],
+        dry_run=dag,
+        cold_over_warm_job=cold / warm,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""The two tasks the loop benches run: Pendulum (MLP, gymnax) and digits (CNN), with θ0, a
+mask of a given remaining fraction, and a strategy, all built through the library."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from evotickets import pruning
+from evotickets.networks import init_params, layer_table, prunable_vector, to_vector
+from evotickets.strategies import make_strategy
+
+
+def build(name: str, population: int, strategy: str = "sep_cma_es", remaining: float = 1.0):
+    """(task, strategy, θ0, mask) for ``pendulum`` or ``digits``; ``remaining`` is the kept
+    fraction of prunable weights (a magnitude mask of θ0), 1.0 for round 0."""
+    if name == "pendulum":  # the library's control task: the fitness path the ES runs
+        from evotickets.tasks import init_theta, make_task
+
+        cfg = {"hidden": [64, 64], "n_repeats": 8, "max_steps": 200, "n_test": 8}
+        theta = init_theta(
+            {"task": "pendulum", "network": "mlp", "hidden": [64, 64]}, jax.random.key(0)
+        )
+        table = layer_table(theta)
+        task = make_task("pendulum", cfg, table)
+        theta0 = to_vector(theta, table)
+        hp = {"population_size": population, "std_init": 0.1, "mean_decay": 1e-4}
+    elif name == "digits":
+        from evotickets.tasks import make_task
+
+        theta = init_params("cnn_small", (8, 8, 1), jax.random.key(0))
+        table = layer_table(theta)
+        task = make_task("digits", {"batch_size": 256, "population_chunk": 32}, table)
+        theta0 = to_vector(theta, table)
+        hp = {"population_size": population, "std_init": 0.05, "mean_decay": 1e-4}
+    else:
+        raise ValueError(name)
+    if strategy == "sep_cma_es":
+        hp["elite_ratio"] = 0.5
+    prunable = prunable_vector(table)
+    keep = round(float(remaining * prunable.sum()))
+    mask = np.ones(prunable.size, bool)
+    if keep < prunable.sum():
+        score = np.abs(theta0) + 1e-12  # magnitude; any nested mask of this size will do
+        mask = pruning.prune_to_count(score, mask, prunable, keep).mask
+    return task, make_strategy(strategy, int(mask.sum()), hp), theta0, mask

@@ -1,0 +1,68 @@
+"""The task's population fitness (the one fitness path the ES runs) equals the per-member flax
+loss, on one device and with the population split across two host devices."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from evotickets.networks import init_params, layer_table, to_vector
+from evotickets.tasks import make_task
+
+
+def _fitness():
+    """Fitness of 8 masked random members on one minibatch, as the ES loop calls it."""
+    theta = init_params("cnn_small", (8, 8, 1), jax.random.key(0))
+    table = layer_table(theta)
+    task = make_task("digits", {"batch_size": 32, "population_chunk": 4}, table)
+    base = jnp.asarray(to_vector(theta, table))
+    pop = base + 0.2 * jax.random.normal(jax.random.key(1), (8, base.size))
+    pop = jnp.where(jax.random.bernoulli(jax.random.key(2), 0.6, pop.shape), pop, 0.0)
+    key = jax.random.key(3)
+    return (
+        task,
+        pop,
+        key,
+        jax.jit(lambda p, k, d: task.population_fitness(p, k, d, task.init_state())[0])(
+            pop, key, task.train_data
+        ),
+    )
+
+
+def test_population_fitness_equals_flax_loss():
+    task, pop, key, fit = _fitness()
+    x, y = task.train_data
+    idx = jax.random.randint(key, (task.batch_size,), 0, x.shape[0])
+    ref = jnp.stack([task.loss(v, x[idx], y[idx]) for v in pop])
+    np.testing.assert_allclose(np.asarray(fit), np.asarray(ref), rtol=1e-5, atol=1e-5)
+
+
+SUBPROCESS = """
+import json, os, sys
+import jax
+jax.config.update("jax_num_cpu_devices", 2)
+jax.config.update("jax_compilation_cache_dir", os.environ["EVOTICKETS_JAX_CACHE"])
+sys.path.insert(0, sys.argv[1])
+from test_fitness import _fitness
+print(json.dumps([len(jax.devices()), _fitness()[-1].tolist()]))
+"""
+
+
+def test_population_split_across_two_host_devices_gives_the_same_fitness():
+    out = subprocess.run(
+        [sys.executable, "-c", SUBPROCESS, str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=os.environ.copy(),
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    devices, fit2 = json.loads(out.stdout.strip().splitlines()[-1])
+    assert devices == 2
+    np.testing.assert_allclose(fit2, np.asarray(_fitness()[-1]), rtol=1e-6, atol=1e-6)
