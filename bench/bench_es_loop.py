@@ -13,7 +13,7 @@ import sys
 
 from common import QUICK, report, setup_devices
 
-setup_devices()
+setup_devices(1)  # one device: see bench/README.md on host-device collectives
 
 import jax
 import jax.numpy as jnp
