@@ -59,13 +59,13 @@ def measure(name: str, population: int, generations: int, repeats: int) -> dict:
 
     from common import time_interleaved
 
-    population, _ = ask(jax.random.key(0), state0)
+    members, _ = ask(jax.random.key(0), state0)
     t = time_interleaved(
         {
             "scan": scan_loop,
             "python": python_loop,
             # The bound on any loop: one fitness evaluation per generation.
-            "fitness": lambda: evaluate(population, jax.random.key(1), data),
+            "fitness": lambda: evaluate(members, jax.random.key(1), data),
         },
         repeats=repeats,
     )
