@@ -104,6 +104,8 @@ def main() -> None:
             "scan/python",
             "scan ms/gen",
             "python ms/gen",
+            "fitness ms",
+            "python overhead ms/gen",
             "max |Δmean|",
         ],
         targets={"pendulum_scan_over_python": 5.0},
