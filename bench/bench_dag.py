@@ -61,7 +61,7 @@ def cache_entries(d: Path) -> int:
 
 def dag_dry_run() -> dict:
     t, out = timed(
-        ["snakemake", "-n", "--configfile", "config/paper.yaml", "--cores", "2", "--quiet"],
+        ["snakemake", "-n", "--configfile", "config/paper.yaml", "--cores", "2"],
         cwd=ROOT,
     )
     m = re.search(r"^total\s+(\d+)", out, re.MULTILINE)

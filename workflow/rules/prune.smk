@@ -63,7 +63,6 @@ rule train:
         runtime=RES["runtime"],
         gpu=RES["gpu"],
     shell:
-        "EVOTICKETS_CPU_DEVICES={threads} "
         "evotickets train --settings {params.settings:q} --round {wildcards.it} "
         "--init {input.init} --mask {input.mask} --jax-cache {params.cache} "
         "--out {output} > {log} 2>&1"

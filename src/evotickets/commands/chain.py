@@ -29,9 +29,12 @@ def _setup_jax(cache_dir: str | None, needs_gpu: bool = False) -> None:
     seed and method at one round) compile once. Also honours EVOTICKETS_PLATFORM=cpu|gpu
     (a GPU verb stops with a clear error if a GPU was asked for and there is none).
 
-    EVOTICKETS_CPU_DEVICES=n exposes the CPU as n host devices, across which the task splits
-    the population (one thread each: XLA runs the small ops of the fitness loop on one core
-    per device). The train rule sets it to the job's threads. Ignored once JAX has run."""
+    EVOTICKETS_CPU_DEVICES=n (opt-in) exposes the CPU as n host devices, across which the task
+    splits the population: XLA runs the small ops of the fitness loop on one core per device,
+    so this is how one job uses several cores. Experimental: the fitness gather is a collective
+    between host devices that share XLA's thread pool, and one ES-loop bench on 2 cores
+    deadlocked in it (XLA aborts after 40 s). Snakemake's default, one job per core, needs it
+    not. Ignored once JAX has run."""
     import jax
 
     from ..platform import configure
