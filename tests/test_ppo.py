@@ -41,3 +41,78 @@ def test_ppo_is_reproducible_from_its_key(pendulum):
     c = train_ppo(task, theta0, mask, jax.random.key(2), SMALL, log=lambda m: None)
     np.testing.assert_array_equal(a.theta, b.theta)
     assert not np.array_equal(a.theta, c.theta)
+
+
+def test_gd_ppo_runs_as_a_strategy_of_the_chain(tmp_path):
+    """init → mask → train (dispatched to PPO) → next round's magnitude mask, via the CLI."""
+    import json
+
+    import h5py
+
+    from evotickets import cli
+
+    init = {
+        "task": "pendulum",
+        "network": "mlp",
+        "prune_output_layer": True,
+        "seed": 0,
+        "hidden": [16, 16],
+    }
+    chain = {
+        "task": "pendulum",
+        "task_config": {"hidden": [16, 16], "n_test": 2},
+        "strategy": "gd_ppo",
+        "strategy_config": SMALL,
+        "method": "magnitude",
+        "seed": 0,
+        "prune_fraction": 0.2,
+        "data_dir": None,
+    }
+    s = json.dumps(chain)
+    p = {k: str(tmp_path / f"{k}.h5") for k in ("init", "m0", "t0", "m1")}
+    assert cli.main(["init", "--settings", json.dumps(init), "--out", p["init"]]) == 0
+    assert (
+        cli.main(["mask", "--settings", s, "--round", "0", "--init", p["init"], "--out", p["m0"]])
+        == 0
+    )
+    assert (
+        cli.main(
+            [
+                "train",
+                "--settings",
+                s,
+                "--round",
+                "0",
+                "--init",
+                p["init"],
+                "--mask",
+                p["m0"],
+                "--out",
+                p["t0"],
+            ]
+        )
+        == 0
+    )
+    assert (
+        cli.main(
+            [
+                "mask",
+                "--settings",
+                s,
+                "--round",
+                "1",
+                "--init",
+                p["init"],
+                "--prev-trained",
+                p["t0"],
+                "--out",
+                p["m1"],
+            ]
+        )
+        == 0
+    )
+    with h5py.File(p["t0"]) as f:
+        assert f.attrs["trainer"] == "ppo" and "sigma" not in f  # no search distribution
+        assert np.isfinite(f.attrs["final_metric"])
+    with h5py.File(p["m1"]) as f:
+        assert f.attrs["kept_prunable"] == 256  # 320 prunable × 0.8

@@ -30,30 +30,14 @@ import numpy as np
 import optax
 
 from ..keys import gd_epoch_key
+from .ppo import PPO_DEFAULTS
 
 # GD "strategies" of the chain and their settings (config block ``gd:``), with the defaults.
 # The paper's table says 20 epochs per round; its published config runs 2.
 # gd_ppo (control tasks) is masked PPO, train/ppo.py, with the study's Pendulum settings.
 GD_STRATEGIES: dict[str, dict[str, Any]] = {
     "gd_adam": {"lr": 3e-4, "batch_size": 128, "epochs": 2},
-    "gd_ppo": {
-        "total_steps": 1_750_000,
-        "num_envs": 32,
-        "num_steps": 16,
-        "gamma": 0.97,
-        "gae_lambda": 0.95,
-        "epochs": 4,
-        "minibatches": 8,
-        "clip": 0.25,
-        "entropy": 0.005,
-        "critic": 0.5,
-        "max_grad_norm": 1.0,
-        "lr": 3e-4,
-        "lr_end": 1e-4,
-        "warmup": 0.05,
-        "critic_hidden": [32, 32],
-        "log_every": 50,
-    },
+    "gd_ppo": dict(PPO_DEFAULTS),
 }
 GD_TASK_KIND = {"gd_adam": "vision", "gd_ppo": "control"}
 
