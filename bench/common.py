@@ -19,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = Path(os.environ.get("BENCH_OUT", ROOT / "results" / "bench"))
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0", "false", "no")
+LOAD_AT_START = os.getloadavg()[0]
 
 
 def setup_devices(n: int | None = None) -> None:
@@ -83,7 +84,7 @@ def machine() -> dict:
         "python": platform.python_version(),
         "jax": jax.__version__,
         "quick": QUICK,
-        "loadavg_1min": os.getloadavg()[0],
+        "loadavg_1min_start": LOAD_AT_START,
     }
     return info
 
