@@ -6,6 +6,7 @@ Each reads finished artifacts only (nothing is retrained) and writes one HDF5 ar
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import numpy as np
 
@@ -35,10 +36,17 @@ def _trained(paths, table, chain_digest=None):
     return sorted(out, key=lambda r: r["round"])
 
 
-def _task(settings, table, state=None):
+def _task(settings, table):
     from ..tasks import make_task
 
     return make_task(settings["task"], settings["task_config"], table, settings.get("data_dir"))
+
+
+def _task_state(task, trained: dict) -> dict:
+    """The task state a trained network was evaluated with (e.g. brax observation
+    statistics); the task's initial state where the artifact has none (vision)."""
+    saved = {k: np.asarray(v) for k, v in trained["task_state"].items()}
+    return saved or task.init_state()
 
 
 def _analysis_settings(args) -> dict:
@@ -61,10 +69,11 @@ def cmd_lmc(args) -> None:
     task = _task(settings, table)
     alphas = connectivity.alpha_grid(int(opts.get("alphas", 21)))
     barriers, errors = [], []
+    _, error_fn = evaluation.loss_and_error(task)  # one compilation for every pair
     for a, b in zip(left, right):
-        state = {k: np.asarray(v) for k, v in a["task_state"].items()} or None
-        _, error_fn = evaluation.loss_and_error(task, state=state)
-        err, bar = connectivity.lmc(error_fn, a["theta"], b["theta"], alphas)
+        err, bar = connectivity.lmc(
+            partial(error_fn, state=_task_state(task, a)), a["theta"], b["theta"], alphas
+        )
         errors.append(err), barriers.append(bar)
         print(f"lmc {args.kind}: {a['path']} ↔ {b['path']}: barrier {bar:.4f}", flush=True)
     write_artifact(
@@ -112,11 +121,9 @@ def cmd_landscape(args) -> None:
     d1 = landscape.filter_normalized_direction(rng, dense["theta"], table)
     d2 = landscape.filter_normalized_direction(rng, dense["theta"], table)
     curv, curves, surfaces = [], [], []
+    loss_all, _ = evaluation.loss_and_error(task, int(opts.get("eval_examples", 1000)))
     for r in rounds:
-        state = {k: np.asarray(v) for k, v in r["task_state"].items()} or None
-        loss_fn, _ = evaluation.loss_and_error(
-            task, int(opts.get("eval_examples", 1000)), state=state
-        )
+        loss_fn = partial(loss_all, state=_task_state(task, r))
         dirs = landscape.random_directions(rng, r["mask"], n_dirs)
         losses = landscape.projection_1d(loss_fn, r["theta"], dirs, xis)
         k = landscape.quadratic_curvature(xis, losses)
