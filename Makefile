@@ -3,7 +3,7 @@ VENV ?= .venv
 CORES ?= 2
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup run controls test lint clean chaos slurm-up slurm-down bench
+.PHONY: setup run controls heuristics test lint clean chaos slurm-up slurm-down bench
 
 # `make bench` runs the benchmark suite (bench/README.md); `make bench BENCH_QUICK=1` is the
 # smoke mode (small sizes, minutes). Tables print; JSON lands in results/bench/.
@@ -41,6 +41,12 @@ run: setup
 controls: setup
 	snakemake --cores $(CORES) --configfile config/controls.yaml
 	@evotickets table results/digits-controls
+
+# Fig. 9 on digits: pruning heuristics and init schemes (one task entry per scheme).
+heuristics: setup
+	snakemake --cores $(CORES) --configfile config/heuristics.yaml
+	@evotickets table results/digits-heuristics
+	@echo "figure: results/digits-heuristics/figures/fig9.png"
 
 test: setup
 	pytest -q

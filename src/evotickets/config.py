@@ -13,6 +13,7 @@ import difflib
 import hashlib
 import json
 import os
+import re
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,7 @@ def validate_config(cfg: dict) -> dict:
     schema = load_schema()
     cfg = copy.deepcopy(cfg)
     _check_names(cfg, schema["properties"], "config key")
-    _check_names(cfg.get("tasks") or {}, TASKS, "task")
+    _check_task_entries(cfg.get("tasks") or {})
     _check_names(cfg.get("strategies") or {}, STRATEGIES, "strategy")
     _check_names(cfg.get("methods") or [], METHODS, "method")
     task_keys = schema["properties"]["tasks"]["additionalProperties"]["properties"]
@@ -160,18 +161,17 @@ def validate_config(cfg: dict) -> dict:
                 )
     for task, tcfg in cfg["tasks"].items():
         for s in (tcfg or {}).get("strategies") or []:
-            if is_gd(s) and not gd_fits_task(s, task):
+            if is_gd(s) and not gd_fits_task(s, library_task(cfg, task)):
                 raise ConfigError(
                     f"tasks.{task}.strategies lists {s}, which does not train this kind of "
                     "task (gd_adam trains vision tasks, gd_ppo control tasks)"
                 )
-    heavy = cfg["tasks"].get("ant_heavy")
-    if heavy is not None and (heavy or {}).get("backend", "spring") != "generalized":
-        from .tasks.control import ANT_HEAVY_BACKEND_ERROR
+    for task, heavy in cfg["tasks"].items():
+        backend = (heavy or {}).get("backend", "spring")
+        if library_task(cfg, task) == "ant_heavy" and backend != "generalized":
+            from .tasks.control import ANT_HEAVY_BACKEND_ERROR
 
-        raise ConfigError(
-            ANT_HEAVY_BACKEND_ERROR.format(backend=(heavy or {}).get("backend", "spring"))
-        )
+            raise ConfigError(ANT_HEAVY_BACKEND_ERROR.format(backend=backend))
     for s in cfg["gd"]:
         cfg["gd"][s] = {**GD_STRATEGIES[s], **(cfg["gd"][s] or {})}
     permuted = [m for m in cfg["methods"] if m in PERMUTATION_METHODS]
@@ -182,12 +182,46 @@ def validate_config(cfg: dict) -> dict:
         )
     _validate_transfer(cfg)
     data_dir = cfg.get("data_dir")
-    if data_dir and not Path(data_dir).is_dir() and set(cfg["tasks"]) - {"digits"}:
+    downloads = {library_task(cfg, t) for t in cfg["tasks"]} - {"digits"}
+    if data_dir and not Path(data_dir).is_dir() and downloads:
         raise ConfigError(
             f"data_dir {data_dir!r} does not exist; set data_dir to the folder holding "
             "mnist/, fashion-mnist/ and kmnist/, or remove it to download into the cache"
         )
     return cfg
+
+
+TASK_ENTRY_NAME = re.compile(r"^[a-z0-9_]+$")
+
+
+def _check_task_entries(tasks: dict) -> None:
+    """A task entry is named after a library task, or names one with ``task:``. The alias
+    lets one experiment run a task several times under other names (one entry per init scheme
+    for Fig. 9, say); the entry name is what paths, keys and the results dataset use."""
+    for name, block in tasks.items():
+        base = (block or {}).get("task") if isinstance(block, dict) else None
+        if base is None:
+            if name not in TASKS:
+                raise ConfigError(
+                    f"unknown task {name!r}{_suggest(name, TASKS)}; allowed: "
+                    f"{', '.join(sorted(TASKS))}; or keep the name and add `task: <one of "
+                    "those>` to run a library task under another name"
+                )
+        elif base not in TASKS:
+            raise ConfigError(
+                f"tasks.{name}.task is {base!r}, not a library task{_suggest(base, TASKS)}; "
+                f"allowed: {', '.join(sorted(TASKS))}"
+            )
+        if not TASK_ENTRY_NAME.match(str(name)):
+            raise ConfigError(
+                f"task entry name {name!r} may hold only lower-case letters, digits and _ "
+                "(it becomes a path component); rename it"
+            )
+
+
+def library_task(cfg: dict, task: str) -> str:
+    """The library task (a key of ``evotickets.tasks.TASKS``) that config entry ``task`` runs."""
+    return (cfg["tasks"].get(task) or {}).get("task", task)
 
 
 def _strategy_keys(strategy: str) -> set[str]:
@@ -304,7 +338,8 @@ def task_strategies(cfg: dict, task: str) -> list[str]:
     listed = (cfg["tasks"][task] or {}).get("strategies")
     if listed:
         return list(listed)
-    return [s for s in chain_strategies(cfg) if not is_gd(s) or gd_fits_task(s, task)]
+    base = library_task(cfg, task)
+    return [s for s in chain_strategies(cfg) if not is_gd(s) or gd_fits_task(s, base)]
 
 
 def chains(cfg: dict) -> list[tuple[str, str, str, int]]:
@@ -374,14 +409,17 @@ def init_settings(cfg: dict, task: str, seed: int) -> dict:
 
 def init_settings_for(task_config: dict, task: str, seed: int) -> dict:
     """:func:`init_settings` from a task's config block (as carried in chain settings)."""
+    base = task_config.get("task", task)
     settings = {
         "task": task,
-        "network": task_config.get("network", TASKS[task][1]),
+        "network": task_config.get("network", TASKS[base][1]),
         "prune_output_layer": bool(task_config.get("prune_output_layer", True)),
         "seed": int(seed),
     }
-    if is_control(task):
-        settings["hidden"] = [int(h) for h in task_config.get("hidden", default_hidden(task))]
+    if base != task:  # only aliases carry it, so existing digests stay valid
+        settings["library_task"] = base
+    if is_control(base):
+        settings["hidden"] = [int(h) for h in task_config.get("hidden", default_hidden(base))]
     if task_config.get("init", "flax_default") != "flax_default":  # keeps old digests valid
         settings["init"] = task_config["init"]
     return settings

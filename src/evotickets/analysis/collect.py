@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 
 from ..artifacts import read_artifact
-from ..config import analysis_chains, chains
+from ..config import analysis_chains, chains, library_task
 
 METRIC_LONG_NAME = "test accuracy (vision) or mean test return (control) of the final solution"
 
@@ -91,6 +91,13 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
                 {"long_name": "nominal fraction of prunable weights pruned", "units": "1"},
             ),
             "metric_name": ("task", [metric_name.get(t, "") for t in tasks]),
+            # a task entry may run a library task under another name (one per init scheme)
+            "library_task": ("task", [library_task(cfg, t) for t in tasks]),
+            "init_scheme": (
+                "task",
+                [(cfg["tasks"][t] or {}).get("init", "flax_default") for t in tasks],
+                {"long_name": "kernel initialiser of θ0"},
+            ),
         },
         attrs={
             "experiment": cfg["experiment"],

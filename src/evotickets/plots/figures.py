@@ -24,6 +24,9 @@ COLORS = {
     "snr": "tab:red",
     "weight_permuted": "tab:orange",
     "mask_permuted": "tab:green",
+    "movement": "tab:purple",
+    "magnitude_increase": "tab:brown",
+    "init_magnitude": "tab:olive",
 }
 CAPTIONS: dict[str, str] = {}
 FIGURES: dict[str, Callable[[xr.Dataset], plt.Figure]] = {}
@@ -378,25 +381,87 @@ def fig8(ds: xr.Dataset) -> plt.Figure:
     return fig
 
 
-@figure("fig9", "Pruning heuristics and initialisation schemes.")
+HEURISTICS = ("movement", "magnitude_increase", "init_magnitude")
+INIT_LINESTYLES = {"snr": "-", "magnitude": "--", "random": ":"}
+
+
+def _init_groups(ds: xr.Dataset) -> dict[str, list[str]]:
+    """Library task → its task entries, for library tasks run under two or more init schemes."""
+    if "init_scheme" not in ds.coords:
+        return {}
+    groups: dict[str, list[str]] = {}
+    for t, base in zip(ds.task.values, ds.library_task.values):
+        groups.setdefault(str(base), []).append(str(t))
+    schemes = {str(t): str(v) for t, v in zip(ds.task.values, ds.init_scheme.values)}
+    return {
+        base: entries
+        for base, entries in groups.items()
+        if len({schemes[t] for t in entries}) > 1
+        and any(_has(ds, "test_metric", task=t) for t in entries)
+    }
+
+
+@figure(
+    "fig9",
+    "Pruning heuristics (final magnitude, SNR, movement |θ_G−θ0|, magnitude increase "
+    "|θ_G|−|θ0|, smallest |θ0|; top) and initialisation schemes (SNR solid, magnitude dashed, "
+    "random dotted, one colour per scheme; bottom), mean over the ES strategies.",
+)
 def fig9(ds: xr.Dataset) -> plt.Figure:
-    heuristics = [
-        m for m in ("movement", "magnitude_increase", "init_magnitude") if m in ds.method.values
+    es = _es_strategies(ds)
+    heuristics = [m for m in HEURISTICS if m in ds.method.values]
+    heur_tasks = [
+        t
+        for t in ds.task.values
+        if heuristics and any(_has(ds, "test_metric", task=t, method=m) for m in heuristics)
     ]
-    if not heuristics:
+    groups = _init_groups(ds)
+    rows = [r for r in (heur_tasks, list(groups)) if r]
+    if not rows or not es:
         return _missing(
             "Fig. 9",
-            "needs the movement / magnitude_increase / init_magnitude methods or init-scheme runs",
+            "needs the movement / magnitude_increase / init_magnitude methods, or one task "
+            "entry per init scheme (tasks: {digits_he: {task: digits, init: he_normal}})",
         )
-    fig, axes = plt.subplots(1, len(ds.task), figsize=(3.5 * len(ds.task), 3), squeeze=False)
+    ncols = max(len(r) for r in rows)
+    fig, axes = plt.subplots(
+        len(rows), ncols, figsize=(3.6 * ncols, 3.1 * len(rows)), squeeze=False
+    )
     x = _percent(ds)
-    for ax, t in zip(axes[0], ds.task.values):
-        for m in ("magnitude", "snr", *heuristics):
-            if m in ds.method.values:
-                _band(ax, x, ds.test_metric.sel({"task": t, "method": m}).mean("strategy"), m)
-        ax.set_title(str(t))
-        _sparsity_axis(ax, ds)
-        ax.legend(fontsize=6)
+    metric = ds.test_metric.sel(strategy=es).mean("strategy")
+    row = 0
+    if heur_tasks:
+        for ax, t in zip(axes[row], heur_tasks):
+            for m in ("magnitude", "snr", *heuristics):
+                if m in ds.method.values:
+                    _band(ax, x, metric.sel({"task": t, "method": m}), m, COLORS.get(m))
+            ax.set_title(f"{t}: heuristics", fontsize=9)
+        row += 1
+    if groups:
+        schemes = dict(zip(ds.task.values, ds.init_scheme.values))
+        for ax, (base, entries) in zip(axes[row], groups.items()):
+            for i, t in enumerate(entries):
+                for m, style in INIT_LINESTYLES.items():
+                    if m not in ds.method.values:
+                        continue
+                    mean, se = _mean_se(metric.sel({"task": t, "method": m}))
+                    if np.all(np.isnan(mean)):
+                        continue
+                    ax.plot(
+                        x, mean, style, marker="o", ms=3, color=f"C{i}", label=f"{schemes[t]} {m}"
+                    )
+                    ax.fill_between(x, mean - se, mean + se, alpha=0.15, color=f"C{i}")
+            ax.set_title(f"{base}: init schemes", fontsize=9)
+    panel_tasks = [heur_tasks, [entries[0] for entries in groups.values()]]
+    for r, entries in enumerate(t for t in panel_tasks if t):
+        for c in range(ncols):
+            ax = axes[r][c]
+            if c >= len(entries):
+                fig.delaxes(ax)
+                continue
+            _sparsity_axis(ax, ds)
+            ax.set_ylabel(str(ds.metric_name.sel({"task": entries[c]}).values), fontsize=8)
+            ax.legend(fontsize=5 if r else 6)
     fig.tight_layout()
     return fig
 

@@ -44,7 +44,7 @@ def init_theta(settings: dict[str, Any], key) -> dict:
     """θ0 as a flat dict from init settings (see config.init_settings_for)."""
     from ..networks import init_params, init_policy_params
 
-    name = settings["task"]
+    name = settings.get("library_task", settings["task"])
     _check(name)
     if is_control(name):
         task = make_task(name, {"hidden": settings["hidden"]}, table=None)
@@ -60,8 +60,10 @@ def init_theta(settings: dict[str, Any], key) -> dict:
 
 
 def make_task(name: str, cfg: dict[str, Any], table, data_dir: str | None = None):
-    """Build a task from its config block. Imports are local so that light CLI verbs
+    """Build a task from its config block (config entry ``name``; its ``task`` key, when
+    present, names the library task the entry runs). Imports are local so that light CLI verbs
     (mask, table) need not import the data or environment stacks."""
+    name = cfg.get("task", name)
     _check(name)
     if is_control(name):
         from .control import ControlTask
