@@ -105,3 +105,38 @@ def test_ant_heavy_needs_the_generalized_backend(tiny_config):
     tiny_config["tasks"] = {"ant_heavy": {"backend": "spring"}}
     with pytest.raises(ConfigError, match="generalized"):
         validate_config(tiny_config)
+
+
+def test_pendulum_features_equal_gymnax_observation():
+    from evotickets.tasks.control import OBS_FEATURES
+
+    task, _, _ = _task("pendulum")
+    keys = jax.random.split(jax.random.key(5), 16)
+    _, states = jax.vmap(lambda k: task.env.reset(k, task.env_params))(keys)
+    obs = jax.vmap(lambda s: task.env.get_obs(s))(states)
+    feats = jnp.stack(OBS_FEATURES["pendulum"](states), axis=-1)
+    np.testing.assert_array_equal(np.asarray(feats), np.asarray(obs))
+
+
+def test_mlp_forward_from_features_equals_the_forward_on_the_observation():
+    from evotickets.networks import mlp_forward_features
+
+    _, table, theta = _task("pendulum", hidden=[8, 8])
+    params = from_vector(jnp.asarray(theta) * 3.0, table)
+    obs = jax.random.normal(jax.random.key(1), (5, 3))
+    want = mlp_forward(params, obs)
+    got = mlp_forward_features(params, tuple(obs[:, i] for i in range(3)))
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
+
+
+def test_pendulum_fast_path_returns_equal_the_observation_path(monkeypatch):
+    """The feature path (no observation vector, no auto-reset) against the generic one."""
+    from evotickets.tasks import control
+
+    task, _, theta = _task("pendulum", max_steps=50, n_repeats=3)
+    pop = jnp.asarray(theta)[None] + 0.2 * jax.random.normal(jax.random.key(2), (4, theta.size))
+    state = task.init_state()
+    fast = task.population_fitness(pop, jax.random.key(4), None, state)[0]
+    monkeypatch.setattr(control, "OBS_FEATURES", {})
+    slow = task.population_fitness(pop, jax.random.key(4), None, state)[0]
+    np.testing.assert_allclose(np.asarray(fast), np.asarray(slow), rtol=1e-5)
