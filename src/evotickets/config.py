@@ -172,6 +172,8 @@ def validate_config(cfg: dict) -> dict:
             from .tasks.control import ANT_HEAVY_BACKEND_ERROR
 
             raise ConfigError(ANT_HEAVY_BACKEND_ERROR.format(backend=backend))
+    if "sep_cma_es" in cfg["strategies"]:  # explicit, so the choice is in every digest
+        cfg["strategies"]["sep_cma_es"].setdefault("covariance_rate", "separable")
     for s in cfg["gd"]:
         cfg["gd"][s] = {**GD_STRATEGIES[s], **(cfg["gd"][s] or {})}
     permuted = [m for m in cfg["methods"] if m in PERMUTATION_METHODS]

@@ -7,6 +7,11 @@ Mapping from the study's evosax 0.1 settings (see config/paper.yaml):
   evosax derives μ_eff and the rates that depend on it (c_c, c_1, c_μ, c_σ, d_σ) for that
   ratio; the log recombination weights are then truncated to the top elite_ratio·N and
   renormalised (evosax 0.3 would otherwise keep the top half whatever the ratio).
+- Sep-CMA-ES's rank-μ rate: evosax 0.3 builds Sep-CMA-ES on full CMA-ES's default params, so
+  c_μ ≈ 2μ_eff/D² and the diagonal C hardly moves at D in the thousands (σ = std·√C stays
+  uniform and the SNR ranking collapses onto magnitude). The separable variant (Ros & Hansen
+  2008; evosax 0.1, which the study ran; the ``cmaes`` package) multiplies c_μ by (D + 2)/3.
+  ``covariance_rate: separable`` (the default) restores that; ``full`` keeps evosax 0.3's.
 - DES ``temperature`` is likewise an attribute evosax reads when building its weights.
 - SNES ``temperature``: evosax 0.1 replaced SNES's log-rank weights with DES's sigmoid/softmax
   weights whenever temperature > 0; we do the same through ``Params.weights``.
@@ -34,7 +39,7 @@ ANTITHETIC = ("pgpe", "ars", "open_es")
 # Keys each strategy accepts in the config, besides the common ones.
 COMMON_KEYS = {"population_size", "std_init", "mean_decay"}
 STRATEGY_KEYS = {
-    "sep_cma_es": {"elite_ratio"},
+    "sep_cma_es": {"elite_ratio", "covariance_rate"},
     "snes": {"temperature"},
     "des": {"temperature", "lr_std"},
     "pgpe": {"lr", "lr_decay", "lr_limit", "std_lr", "std_max_change", "std_decay", "std_limit"},
@@ -93,6 +98,11 @@ def make_strategy(name: str, num_dims: int, hparams: dict[str, Any]) -> ESStrate
         ranks = jnp.arange(pop)
         w = jnp.where(ranks < algo.num_elites, jnp.maximum(params.weights, 0.0), 0.0)
         params = params.replace(weights=w / jnp.sum(w))
+        rate = hparams.get("covariance_rate", "separable")
+        if rate == "separable":
+            params = params.replace(c_mu=separable_c_mu(num_dims, params.mu_eff, params.c_1))
+        elif rate != "full":
+            raise ValueError(f"covariance_rate {rate!r}: use separable or full")
     elif name == "snes":
         algo = SNES(pop, solution)
         params = algo.default_params.replace(std_init=jnp.asarray(std_init))
@@ -144,6 +154,18 @@ def make_strategy(name: str, num_dims: int, hparams: dict[str, Any]) -> ESStrate
         std_decay=std_decay,
         std_limit=std_limit,
     )
+
+
+def separable_c_mu(num_dims: int, mu_eff: jax.Array, c_1: jax.Array) -> jax.Array:
+    """Sep-CMA-ES's rank-μ learning rate: full CMA-ES's c_μ times (D + 2)/3 (Ros & Hansen
+    2008), in the form evosax 0.1 and the ``cmaes`` package use, kept below 1 − c_1 so the
+    diagonal's decay factor stays positive. Why it matters: with evosax 0.3's unscaled rate
+    C barely adapts over a round and σ = std·√C carries no per-weight information."""
+    d = float(num_dims)
+    c_mu_full = 2.0 / mu_eff / (d + jnp.sqrt(2.0)) ** 2 + (1.0 - 1.0 / mu_eff) * jnp.minimum(
+        1.0, (2.0 * mu_eff - 1.0) / ((d + 2.0) ** 2 + mu_eff)
+    )
+    return jnp.minimum(1.0 - c_1 - 1e-8, (d + 2.0) / 3.0 * c_mu_full)
 
 
 def per_weight_std(name: str, state: Any, num_dims: int) -> jax.Array:
