@@ -243,3 +243,68 @@ def test_cli_resumes_and_removes_the_checkpoint(tmp_path, monkeypatch, capsys):
     from test_workflow import assert_same
 
     assert_same(tmp_path / "ref" / "trained.h5", out)
+
+
+# --- gradient-descent trainers resume too ----------------------------------------------------
+
+
+def test_resumed_adam_round_is_bitwise_identical(setup, tmp_path):
+    from evotickets.train.gd import run_adam_round
+
+    task, theta0, mask = setup
+    kw = {"lr": 1e-3, "batch_size": 128, "epochs": 4}
+    reference = run_adam_round(task, theta0, mask, jax.random.key(1), log=lambda m: None, **kw)
+    path = tmp_path / "trained.ckpt.h5"
+    messages: list[str] = []
+    first = ck.Checkpointer(path, "a1", every_generations=1, log=_crashing_log(2, messages))
+    with pytest.raises(Crash):
+        run_adam_round(task, theta0, mask, jax.random.key(1), log=first.log, checkpoint=first, **kw)
+    assert first.saves == 2  # after epochs 1 and 2
+    messages.clear()
+    second = ck.Checkpointer(path, "a1", every_generations=1, log=messages.append)
+    resumed = run_adam_round(
+        task, theta0, mask, jax.random.key(1), log=messages.append, checkpoint=second, **kw
+    )
+    assert any(m.startswith("resuming from checkpoint") and "generation 2" in m for m in messages)
+    assert not any("epoch 1/4" in m or "epoch 2/4" in m for m in messages)  # not redone
+    for field in ("theta", "step_loss", "epoch_loss", "eval_epoch", "eval_metric"):
+        x, y = getattr(reference, field), getattr(resumed, field)
+        assert x.dtype == y.dtype, field
+        np.testing.assert_array_equal(x, y, err_msg=field)
+    assert reference.final_metric == resumed.final_metric
+
+
+def test_resumed_ppo_round_is_bitwise_identical(tmp_path):
+    from evotickets.tasks import init_theta
+    from evotickets.train.ppo import train_ppo
+
+    theta = init_theta({"task": "pendulum", "network": "mlp", "hidden": [8, 8]}, jax.random.key(0))
+    table = layer_table(theta)
+    task = make_task("pendulum", {"hidden": [8, 8], "n_test": 2}, table)
+    theta0 = to_vector(theta, table)
+    mask = np.ones(theta0.size, bool)
+    mask[np.flatnonzero(prunable_vector(table))[::2]] = False
+    hp = {"total_steps": 2048, "num_envs": 8, "num_steps": 16, "log_every": 4}  # 16 updates
+
+    def run(checkpoint=None, log=lambda m: None):
+        return train_ppo(task, theta0, mask, jax.random.key(3), hp, log=log, checkpoint=checkpoint)
+
+    reference = run()
+    path = tmp_path / "trained.ckpt.h5"
+    messages: list[str] = []
+    first = ck.Checkpointer(path, "p1", every_generations=4, log=_crashing_log(8, messages))
+    with pytest.raises(Crash):
+        run(first, first.log)
+    with h5py.File(path) as f:  # the whole carry: actor, optimiser, env states, statistics
+        names = [str(n) for n in f.attrs["leaves"]]
+        assert "0/actor" in names and any(n.startswith("1/") for n in names)
+        assert f.attrs["generation"] == 8
+    messages.clear()
+    second = ck.Checkpointer(path, "p1", every_generations=4, log=messages.append)
+    resumed = run(second, messages.append)
+    assert any(m.startswith("resuming from checkpoint") and "generation 8" in m for m in messages)
+    for field in ("theta", "best_fitness", "eval_generation", "eval_metric"):
+        np.testing.assert_array_equal(getattr(reference, field), getattr(resumed, field))
+    for k, v in reference.task_state.items():
+        np.testing.assert_array_equal(v, resumed.task_state[k])
+    assert reference.final_metric == resumed.final_metric

@@ -1,4 +1,8 @@
-"""Mid-round checkpoints of an ES round: save the full search state, resume bitwise identically.
+"""Mid-round checkpoints of a round: save the trainer's full state, resume bitwise identically.
+
+The ES loop saves its strategy state; masked Adam its (θ, Adam state) after whole epochs; PPO
+its whole carry (actor, critic, optimiser, environment states, observation statistics) after
+whole chunks of updates. Each names its own curves.
 
 A paper-scale round runs thousands of generations; a preempted or timed-out job must not start
 over. Every so often (``every_generations``, or else about every ``every_seconds`` of work) the
@@ -160,8 +164,9 @@ class Checkpointer:
                 )
                 for name, leaf in zip(names, leaves, strict=True):
                     f.create_dataset(f"state/{name}", data=_to_host(leaf))
-                for name in CURVES:
-                    f.create_dataset(f"curves/{name}", data=np.asarray(curves[name]))
+                f.attrs["curves"] = np.asarray(sorted(curves), dtype=h5py.string_dtype())
+                for name, values in curves.items():
+                    f.create_dataset(f"curves/{name}", data=np.asarray(values))
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)
@@ -174,13 +179,16 @@ class Checkpointer:
 
     # --- load ------------------------------------------------------------------------------
 
-    def load(self, template: Any, total: int, chunk: int) -> Resumed | None:
+    def load(
+        self, template: Any, total: int, chunk: int, curves: tuple[str, ...] = CURVES
+    ) -> Resumed | None:
         """The saved state, if the checkpoint exists and belongs to this round; else ``None``
-        (with a log line saying why). Never raises on a bad file."""
+        (with a log line saying why). Never raises on a bad file. ``curves`` names the
+        trainer's curves (the ES loop's by default, whose shapes are checked in full)."""
         if not self.path.exists():
             return None
         try:
-            resumed = self._load(template, total, chunk)
+            resumed = self._load(template, total, chunk, curves)
         except Exception as err:  # noqa: BLE001 - a bad checkpoint must never stop the round
             self.log(f"ignoring checkpoint {self.path}: {err}; starting the round from scratch")
             return None
@@ -188,7 +196,7 @@ class Checkpointer:
         self.log(f"resuming from checkpoint {self.path} at generation {resumed.generation}")
         return resumed
 
-    def _load(self, template: Any, total: int, chunk: int) -> Resumed:
+    def _load(self, template: Any, total: int, chunk: int, names_of_curves) -> Resumed:
         import jax
 
         leaves, treedef = jax.tree_util.tree_flatten(template)
@@ -223,7 +231,12 @@ class Checkpointer:
                         f"the strategy needs {ref.dtype}{ref.shape}"
                     )
                 restored.append(value)
-            curves = {name: f[f"curves/{name}"][()] for name in CURVES}
+            missing = [n for n in names_of_curves if f"curves/{n}" not in f]
+            if missing:
+                raise ValueError(f"curves {missing} are missing")
+            curves = {name: f[f"curves/{name}"][()] for name in names_of_curves}
+        if tuple(names_of_curves) != CURVES:  # another trainer: it checks its own curves
+            return Resumed(jax.tree_util.tree_unflatten(treedef, restored), g, curves)
         for name in ("best_fitness", "mean_fitness", "nonfinite_count"):
             if curves[name].shape != (g,):
                 raise ValueError(f"curves/{name} has shape {curves[name].shape}, need ({g},)")

@@ -305,25 +305,27 @@ def train_ticket(
     )
     _log(f"{label} D_active {int(mask.sum())} of {mask.size}")
     ensure_writable(out_path)  # fail now, not after hours of training
-    ckpt = None
-    if is_gd(settings["strategy"]):
+    # The chain digest covers every setting of the round (ES loop or GD trainer); the
+    # generation count and chunk enter the ES round's digest, GD trainers check their own.
+    gd = is_gd(settings["strategy"])
+    ckpt = checkpoint.for_round(
+        out_path,
+        chain_digest=config_digest,
+        round_index=t,
+        strategy=settings["strategy"],
+        mask=mask,
+        theta0=theta_start * mask,
+        num_generations=0 if gd else int(settings["es"]["num_generations"]),
+        log_every=1 if gd else int(settings["es"]["log_every"]),
+        every_generations=checkpoint_every,
+        every_seconds=checkpoint_seconds,
+        log=_log,
+    )
+    if gd:
         theta, sigma, curves, metric, seconds, attrs = _train_gd(
-            settings, task, theta_start, mask, rk, label
+            settings, task, theta_start, mask, rk, label, ckpt
         )
     else:
-        ckpt = checkpoint.for_round(
-            out_path,
-            chain_digest=config_digest,
-            round_index=t,
-            strategy=settings["strategy"],
-            mask=mask,
-            theta0=theta_start * mask,
-            num_generations=int(settings["es"]["num_generations"]),
-            log_every=int(settings["es"]["log_every"]),
-            every_generations=checkpoint_every,
-            every_seconds=checkpoint_seconds,
-            log=_log,
-        )
         theta, sigma, curves, metric, seconds, attrs = _train_es(
             settings, task, theta_start, mask, rk, label, ckpt
         )
@@ -355,8 +357,7 @@ def train_ticket(
         config_digest=config_digest,
         seed=settings["seed"],
     )
-    if ckpt is not None:
-        ckpt.remove()  # only now that the artifact is complete
+    ckpt.remove()  # only now that the artifact is complete
     _log(f"{label} wrote {out_path}: {task.metric_name} {metric:.4f} in {seconds:.1f}s")
 
 
@@ -392,10 +393,19 @@ def _train_es(settings, task, theta_start, mask, rk, label, ckpt=None):
     return res.theta, res.sigma, curves, res.final_metric, res.seconds, attrs
 
 
-def _train_ppo(settings, task, theta_start, mask, rk, label):
+def _train_ppo(settings, task, theta_start, mask, rk, label, ckpt=None):
     from ..train.ppo import train_ppo
 
-    res = train_ppo(task, theta_start, mask, rk, settings["strategy_config"], log=_log, label=label)
+    res = train_ppo(
+        task,
+        theta_start,
+        mask,
+        rk,
+        settings["strategy_config"],
+        log=_log,
+        label=label,
+        checkpoint=ckpt,
+    )
     curves = {
         "train_return": -res.mean_fitness,
         "eval_update": res.eval_generation,
@@ -410,11 +420,11 @@ def _train_ppo(settings, task, theta_start, mask, rk, label):
     return res.theta, None, curves, res.final_metric, res.seconds, attrs
 
 
-def _train_gd(settings, task, theta_start, mask, rk, label):
+def _train_gd(settings, task, theta_start, mask, rk, label, ckpt=None):
     from ..train.gd import run_adam_round
 
     if settings["strategy"] == "gd_ppo":
-        return _train_ppo(settings, task, theta_start, mask, rk, label)
+        return _train_ppo(settings, task, theta_start, mask, rk, label, ckpt)
     hp = settings["strategy_config"]
     res = run_adam_round(
         task,
@@ -426,6 +436,7 @@ def _train_gd(settings, task, theta_start, mask, rk, label):
         epochs=int(hp["epochs"]),
         log=_log,
         label=label,
+        checkpoint=ckpt,
     )
     curves = {
         "step_loss": res.step_loss,

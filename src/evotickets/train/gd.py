@@ -83,6 +83,9 @@ class GDResult:
     opt_state: Any  # Adam's final state, for checks
 
 
+ADAM_CURVES = ("step_loss", "epoch_loss", "eval_metric")
+
+
 def minibatch_loss(task) -> Callable:
     """The task's mean cross-entropy of one network (a dense flat vector) on a minibatch.
 
@@ -140,8 +143,14 @@ def run_adam_round(
     epochs: int,
     log: Callable[[str], None] = print,
     label: str = "",
+    checkpoint=None,
 ) -> GDResult:
-    """Train the active weights of m ⊙ θ_start with masked Adam for ``epochs`` epochs."""
+    """Train the active weights of m ⊙ θ_start with masked Adam for ``epochs`` epochs.
+
+    With ``checkpoint`` (an :class:`evotickets.checkpoint.Checkpointer`), (θ, Adam state) and
+    the curves are saved after whole epochs now and then, and a valid checkpoint of this round
+    is resumed from; each epoch's key depends only on its index, so the result is bitwise the
+    same as an uninterrupted round."""
     if not (hasattr(task, "loss") and hasattr(task, "train_data")):
         raise ValueError(
             f"{label}: gd_adam needs a supervised task with a loss and training data; "
@@ -162,7 +171,16 @@ def run_adam_round(
 
     step_loss, epoch_loss, eval_val = [], [], []
     steady_start = steady_epoch = None
-    for e in range(epochs):
+    first = 0
+    if checkpoint is not None and (
+        resumed := checkpoint.load((theta, opt_state), epochs, 1, ADAM_CURVES)
+    ):
+        (theta, opt_state), first, c = resumed.state, resumed.generation, resumed.curves
+        if c["step_loss"].shape != (first * steps,) or c["eval_metric"].shape != (first,):
+            raise ValueError(f"checkpoint curves do not match {first} epochs of {steps} steps")
+        step_loss = list(c["step_loss"].reshape(first, steps))
+        epoch_loss, eval_val = list(c["epoch_loss"]), list(c["eval_metric"])
+    for e in range(first, epochs):
         theta, opt_state, losses = run_epoch(
             theta, opt_state, mask_j, gd_epoch_key(round_k, e), task.train_data
         )
@@ -174,6 +192,16 @@ def run_adam_round(
             )
         metric = float(evaluate(theta, task.test_data))
         step_loss.append(losses), epoch_loss.append(losses.mean()), eval_val.append(metric)
+        if checkpoint is not None and checkpoint.due(e + 1, epochs):
+            checkpoint.save(
+                (theta, opt_state),
+                e + 1,
+                {
+                    "step_loss": np.concatenate(step_loss),
+                    "epoch_loss": np.asarray(epoch_loss),
+                    "eval_metric": np.asarray(eval_val),
+                },
+            )
         now = time.perf_counter()
         if steady_start is None:
             steady_start, steady_epoch, eta = now, e + 1, float("nan")

@@ -72,6 +72,9 @@ def _nanmean(x: np.ndarray) -> float:
     return float(np.nanmean(x)) if np.any(np.isfinite(x)) else float("nan")
 
 
+PPO_CURVES = ("train_return", "episodes", "eval_update", "eval_metric")
+
+
 def train_ppo(
     task,
     theta0: np.ndarray,
@@ -80,8 +83,15 @@ def train_ppo(
     settings: dict[str, Any],
     log: Callable[[str], None] = print,
     label: str = "",
+    checkpoint=None,
 ) -> RoundResult:
-    """Train the masked policy with PPO from m⊙θ0; returns θ_G like an ES round."""
+    """Train the masked policy with PPO from m⊙θ0; returns θ_G like an ES round.
+
+    With ``checkpoint`` (an :class:`evotickets.checkpoint.Checkpointer`), the whole carry
+    (actor, critic, log-std, Adam state, environment states, observations, episode counters,
+    observation statistics) and the curves are saved after whole chunks of updates, and a
+    valid checkpoint of this round is resumed from; update u's key is a pure function of
+    (round key, u), so the result is bitwise the same as an uninterrupted round."""
     cfg = {**PPO_DEFAULTS, **settings}
     t_start = time.perf_counter()
     n_env, n_step = int(cfg["num_envs"]), int(cfg["num_steps"])
@@ -235,6 +245,13 @@ def train_ppo(
     chunk = max(1, min(int(cfg["log_every"]), n_updates))
     returns, counts, eval_gen, eval_val = [], [], [], []
     u = 0
+    if checkpoint is not None and (resumed := checkpoint.load(carry, n_updates, chunk, PPO_CURVES)):
+        carry, u, c = resumed.state, resumed.generation, resumed.curves
+        if c["train_return"].shape != (u,) or c["eval_metric"].shape != (len(range(0, u, chunk)),):
+            raise ValueError(f"checkpoint curves do not match {u} updates in chunks of {chunk}")
+        returns, counts = [c["train_return"]], [c["episodes"]]
+        eval_gen, eval_val = c["eval_update"].tolist(), c["eval_metric"].tolist()
+    u_start = u
     while u < n_updates:
         n_now = min(chunk, n_updates - u)
         carry, (r, n) = run_chunk(carry, u, n_now)
@@ -242,11 +259,22 @@ def train_ppo(
         returns.append(np.asarray(r)), counts.append(np.asarray(n))
         metric = float(evaluate(carry[0]["actor"], task.test_data, carry[6]))
         eval_gen.append(u), eval_val.append(metric)
+        if checkpoint is not None and checkpoint.due(u, n_updates):
+            checkpoint.save(
+                carry,
+                u,
+                {
+                    "train_return": np.concatenate(returns),
+                    "episodes": np.concatenate(counts),
+                    "eval_update": np.asarray(eval_gen, np.int64),
+                    "eval_metric": np.asarray(eval_val, np.float64),
+                },
+            )
         elapsed = time.perf_counter() - t_start
         log(
             f"{label} update {u}/{n_updates} ({u * per_update} steps) "
             f"train return {_nanmean(np.asarray(r)):.2f} {task.metric_name} {metric:.2f} "
-            f"eta {elapsed / u * (n_updates - u):.0f}s"
+            f"eta {elapsed / (u - u_start) * (n_updates - u):.0f}s"
         )
     p = carry[0]
     theta = np.asarray(p["actor"])
