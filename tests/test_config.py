@@ -14,7 +14,10 @@ import yaml
 
 from evotickets.config import (
     ConfigError,
+    analysis_chains,
+    analysis_options,
     chain_settings,
+    chains,
     digest,
     init_settings,
     load_config,
@@ -220,8 +223,13 @@ def test_paper_config_matches_the_paper():
     vision = {"mnist", "fashion_mnist", "kmnist"}
     brax = {"ant", "ant_heavy", "halfcheetah", "hopper", "humanoid", "reacher", "walker2d"}
     stand_ins = {"pusher", "humanoidstandup", "inverted_double_pendulum"}
-    assert set(cfg["tasks"]) == vision | brax | stand_ins | {"pendulum"}
-    assert set(cfg["strategies"]) == {"sep_cma_es", "snes", "pgpe", "des"}
+    assert set(cfg["tasks"]) == vision | brax | stand_ins | {"pendulum", "mnist_ars"}
+    assert set(cfg["strategies"]) == {"sep_cma_es", "snes", "pgpe", "des", "ars"}
+    # ARS (Figs. 6 and 10: LMC and landscapes on MNIST) runs on the mnist_ars entry only
+    ars_tasks = {c[0] for c in chains(cfg) if c[1] == "ars"}
+    assert ars_tasks == {"mnist_ars"} and cfg["tasks"]["mnist_ars"]["task"] == "mnist"
+    assert {c[0] for c in analysis_chains(cfg, "landscape")} == {"mnist_ars"}
+    assert analysis_options(cfg, "landscape")["grid_points"] == 51
     assert set(cfg["methods"]) == {
         "random",
         "magnitude",
@@ -254,7 +262,7 @@ def test_paper_config_matches_the_paper():
         tcfg = cfg["tasks"][task]
         assert tcfg["batch_size"] == 1024, task
         assert tcfg["network"] == "cnn", task
-    std_init = {"sep_cma_es": 0.025, "snes": 0.025, "pgpe": 0.05, "des": 0.1}
+    std_init = {"sep_cma_es": 0.025, "snes": 0.025, "pgpe": 0.05, "des": 0.1, "ars": 0.03}
     for s, scfg in cfg["strategies"].items():
         assert scfg["population_size"] == 128, s
         assert scfg["std_init"] == pytest.approx(std_init[s]), s
@@ -431,12 +439,19 @@ def test_snakemake_dry_run_of_paper_grid():
     counts = _job_counts(out)
     per = 5 * 20  # seeds × rounds
     # vision: 3 tasks × (4 ES × 5 methods + gd_adam × 4, no snr); pendulum: 4 ES × 5 + gd_ppo × 4;
-    # brax: 9 tasks × (4 ES × 3 methods + gd_ppo × 2); ant_heavy: sep_cma_es × 3
-    chains = 3 * (4 * 5 + 4) + (4 * 5 + 4) + 9 * (4 * 3 + 2) + 3
-    assert counts["train"] == chains * per == 22500, counts
-    assert counts["mask"] == 22500, counts
+    # brax: 9 tasks × (4 ES × 3 methods + gd_ppo × 2); ant_heavy: sep_cma_es × 3;
+    # mnist_ars (Figs. 6, 10): ars × (random, magnitude)
+    chains = 3 * (4 * 5 + 4) + (4 * 5 + 4) + 9 * (4 * 3 + 2) + 3 + 2
+    assert counts["train"] == chains * per == 22700, counts
+    assert counts["mask"] == 22700, counts
     assert counts["transfer"] == 6 * per, counts
-    assert counts["init"] == 14 * 5, counts
+    assert counts["init"] == 15 * 5, counts
+    # LMC and landscapes on the ARS magnitude chain of each seed; LMC between seeds once;
+    # ES ↔ GD LMC for the two ES → GD transfers; SNR–magnitude and layerwise statistics on
+    # every ES chain's SNR ticket: (3 vision × 4 + pendulum 4 + 9 brax × 4 + ant_heavy 1) × 5
+    assert counts["lmc_consecutive"] == counts["landscape"] == 5, counts
+    assert counts["lmc_seeds"] == 1 and counts["lmc_es_gd"] == 2 * 5, counts
+    assert counts["weight_statistics"] == 2 * (3 * 4 + 4 + 9 * 4 + 1) * 5, counts
     assert counts["accuracy_table"] == 1, counts
 
 
@@ -449,3 +464,15 @@ def test_snakemake_rejects_unknown_strategy(tiny_config, tmp_path):
     assert proc.returncode != 0, out[-3000:]
     assert "unknown strategy 'sep_cmaes'" in out
     assert "sep_cma_es" in out
+
+
+def test_an_analysis_block_can_narrow_its_own_chains(tiny_config):
+    tiny_config["strategies"]["pgpe"] = {"population_size": 16, "std_init": 0.05}
+    tiny_config["analyses"] = {
+        "methods": ["snr"],
+        "lmc": {"alphas": 5, "strategies": ["pgpe"], "methods": ["magnitude"]},
+    }
+    cfg = validate_config(tiny_config)
+    assert {c[1:3] for c in analysis_chains(cfg, "lmc")} == {("pgpe", "magnitude")}
+    assert {c[1:3] for c in analysis_chains(cfg, "layerwise")} == {("snes", "snr"), ("pgpe", "snr")}
+    assert analysis_options(cfg, "lmc") == {"alphas": 5}  # filters are not options

@@ -358,26 +358,32 @@ def chains(cfg: dict) -> list[tuple[str, str, str, int]]:
 ANALYSES = ("lmc", "landscape", "snr_magnitude", "layerwise")
 
 
+ANALYSIS_FILTERS = ("tasks", "strategies", "methods")
+
+
 def analysis_options(cfg: dict, name: str) -> dict:
-    """Options of one analysis with the schema's defaults filled in."""
+    """Options of one analysis with the schema's defaults filled in (without the chain
+    filters, which say where it runs, not what it computes)."""
     spec = load_schema()["properties"]["analyses"]["properties"].get(name, {})
     given = (cfg.get("analyses") or {}).get(name) or {}
     defaults = {k: v["default"] for k, v in spec.get("properties", {}).items() if "default" in v}
-    return {**defaults, **given}
+    return {k: v for k, v in {**defaults, **given}.items() if k not in ANALYSIS_FILTERS}
 
 
 def analysis_chains(cfg: dict, name: str) -> list[tuple[str, str, str, int]]:
-    """The chains an analysis runs on: every chain unless the analyses block filters them.
+    """The chains an analysis runs on: every chain unless the analyses block filters them,
+    by ``tasks`` / ``strategies`` / ``methods`` for all analyses, or in the analysis's own
+    block for that one (the paper runs LMC and landscapes on MNIST with ARS only).
     ``snr_magnitude`` needs a search distribution, so it skips gradient-descent strategies."""
     block = cfg.get("analyses")
     if block is None or name not in block.get("enabled", ANALYSES):
         return []
+    own = block.get(name) or {}
+    allowed = {f: own.get(f, block.get(f)) for f in ANALYSIS_FILTERS}
     keep = [
         c
         for c in chains(cfg)
-        if c[0] in block.get("tasks", [c[0]])
-        and c[1] in block.get("strategies", [c[1]])
-        and c[2] in block.get("methods", [c[2]])
+        if all(allowed[f] is None or c[i] in allowed[f] for i, f in enumerate(ANALYSIS_FILTERS))
     ]
     if name == "snr_magnitude":
         keep = [c for c in keep if not c[1].startswith("gd_")]

@@ -271,7 +271,13 @@ def fig6(ds: xr.Dataset) -> plt.Figure:
         return _missing("Fig. 6", "needs the lmc and landscape analyses")
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.2))
     x = _percent(ds)
-    sel = {"task": ds.task.values[0]}
+    # the analysed task (the paper: ARS on MNIST, entry mnist_ars), not simply the first one
+    analysed = [
+        t
+        for t in ds.task.values
+        if any(_has(ds, v, task=t) for v in ("lmc_barrier_consecutive", "curvature_1d"))
+    ]
+    sel = {"task": (analysed or list(ds.task.values))[0]}
     if "lmc_barrier_es_gd" in ds and np.isfinite(ds.lmc_barrier_es_gd).any():
         for n in ds.transfer.values:
             _band(axes[3], x, ds.lmc_barrier_es_gd.sel({"transfer": n}), str(n))
