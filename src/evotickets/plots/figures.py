@@ -510,9 +510,12 @@ def fig11(ds: xr.Dataset) -> plt.Figure:
         return _missing("Fig. 11", "needs the layerwise analysis")
     kernels = [n for n in ds.tensor.values if str(n).endswith("kernel")]
     method = "snr" if "snr" in ds.method.values else str(ds.method.values[0])
-    fig, axes = plt.subplots(1, len(ds.task), figsize=(3.8 * len(ds.task), 3), squeeze=False)
+    tasks = [t for t in ds.task.values if _has(ds, "layer_kept_ratio", task=t, method=method)]
+    if not tasks:
+        return _missing("Fig. 11", f"no layerwise analysis of a {method} chain finished")
+    fig, axes = plt.subplots(1, len(tasks), figsize=(3.8 * len(tasks), 3), squeeze=False)
     x = _percent(ds)
-    for ax, t in zip(axes[0], ds.task.values):
+    for ax, t in zip(axes[0], tasks):
         for n in kernels:
             da = ds.layer_kept_ratio.sel({"task": t, "tensor": n, "method": method}).mean(
                 "strategy"
