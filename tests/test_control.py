@@ -118,13 +118,20 @@ def test_pendulum_features_equal_gymnax_observation():
     np.testing.assert_array_equal(np.asarray(feats), np.asarray(obs))
 
 
-def test_mlp_forward_from_features_equals_the_forward_on_the_observation():
-    from evotickets.networks import mlp_forward_features
+def test_policy_fast_paths_equal_the_flax_module_on_masked_random_parameters():
+    """mlp_forward (observation vector) and mlp_forward_features (feature by feature) against
+    flax's PolicyMLP.apply, with random weights, a random mask, and an all-zero kernel row."""
+    from evotickets.networks import PolicyMLP, mlp_forward_features, unflatten_params
 
     _, table, theta = _task("pendulum", hidden=[8, 8])
-    params = from_vector(jnp.asarray(theta) * 3.0, table)
-    obs = jax.random.normal(jax.random.key(1), (5, 3))
-    want = mlp_forward(params, obs)
+    rng = np.random.default_rng(0)
+    vec = rng.normal(0.0, 1.0, theta.size).astype(np.float32)
+    vec *= rng.random(theta.size) > 0.4  # masked entries are exact zeros
+    params = from_vector(jnp.asarray(vec), table)
+    params["Dense_0/kernel"] = params["Dense_0/kernel"].at[1].set(0.0)  # a dead feature
+    obs = jax.random.normal(jax.random.key(1), (5, 3)) * 3.0
+    want = PolicyMLP((8, 8), 1).apply({"params": unflatten_params(params)}, obs)
+    np.testing.assert_allclose(np.asarray(mlp_forward(params, obs)), want, rtol=1e-5, atol=1e-6)
     got = mlp_forward_features(params, tuple(obs[:, i] for i in range(3)))
     np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
 
