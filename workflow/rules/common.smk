@@ -1,3 +1,6 @@
+import atexit
+import functools
+import gc
 import json
 import os
 
@@ -16,6 +19,16 @@ from evotickets.config import (
     transfer_settings,
     validate_config,
 )
+
+# Garbage collection. The paper grid's ~45k jobs are millions of small objects that live until
+# Snakemake exits. With CPython's default thresholds (700, 10, 10) the collector walks them in
+# ~20 full collections while the DAG grows, and again at exit: ~15 s of a dry run of
+# config/paper.yaml (bench 5). So: freeze what is loaded by now (modules: snakemake, jax), run
+# young collections less often (full ones still run), and at exit leave the heap to the OS.
+gc.collect()
+gc.freeze()
+gc.set_threshold(50_000, 20, 10)
+atexit.register(gc.freeze)
 
 
 # The embedded default, only when no --configfile was given: Snakemake merges nested dicts,
@@ -51,17 +64,38 @@ wildcard_constraints:
     name=r"[a-z0-9_]+",
 
 
+# The config is fixed once loaded, so the names a path may use and the settings JSON of each
+# (task, strategy, method, seed) are computed once, not once per job (the paper grid asks for
+# ~45k jobs but has ~1,100 chains): Snakemake calls these input and params functions per job.
+_TASK_STRATEGIES = {task: task_strategies(config, task) for task in config["tasks"]}
+_TASK_METHODS = {
+    (task, strategy): task_methods(config, task, strategy)
+    for task, strategies in _TASK_STRATEGIES.items()
+    for strategy in strategies
+}
+_KNOWN_OK = set()  # wildcard values that passed _known
+
+
 def _known(wildcards):
     """Fail with a clear message when a requested path names something not in the config."""
+    key = tuple(
+        getattr(wildcards, k, None) for k in ("exp", "task", "strategy", "method", "name", "it")
+    )
+    if key not in _KNOWN_OK:
+        _check_known(wildcards)
+        _KNOWN_OK.add(key)
+
+
+def _check_known(wildcards):
     strategy = getattr(wildcards, "strategy", None)
     task = getattr(wildcards, "task", None)
     methods = config["methods"]
-    if task in config["tasks"] and strategy in task_strategies(config, task):
-        methods = task_methods(config, task, strategy)
+    if task in config["tasks"] and strategy in _TASK_STRATEGIES[task]:
+        methods = _TASK_METHODS[task, strategy]
     for kind, value, allowed in (
         ("experiment", wildcards.exp, [EXP]),
         ("task", task, list(config["tasks"])),
-        ("strategy", strategy, task_strategies(config, task) if task in config["tasks"] else []),
+        ("strategy", strategy, _TASK_STRATEGIES[task] if task in config["tasks"] else []),
         ("method", getattr(wildcards, "method", None), methods),
         ("transfer", getattr(wildcards, "name", None), [e["name"] for e in config["transfer"]]),
     ):
@@ -75,22 +109,32 @@ def _known(wildcards):
         raise ValueError(f"iteration {wildcards.it} ≥ rounds ({ROUNDS}); raise `rounds`")
 
 
+@functools.cache
+def _settings_json(kind, *key):
+    """The settings JSON of a chain, θ0 or transfer, once per distinct key."""
+    if kind == "chain":
+        settings = chain_settings(config, *key)
+    elif kind == "init":
+        settings = init_settings(config, *key)
+    else:
+        settings = transfer_settings(config, *key)
+    return json.dumps(settings, sort_keys=True)
+
+
 def chain_json(wildcards, seed=None):
     _known(wildcards)
     seed = int(wildcards.seed) if seed is None else int(seed)
-    settings = chain_settings(config, wildcards.task, wildcards.strategy, wildcards.method, seed)
-    return json.dumps(settings, sort_keys=True)
+    return _settings_json("chain", wildcards.task, wildcards.strategy, wildcards.method, seed)
 
 
 def init_json(wildcards):
     _known(wildcards)
-    return json.dumps(init_settings(config, wildcards.task, int(wildcards.seed)), sort_keys=True)
-
+    return _settings_json("init", wildcards.task, int(wildcards.seed))
 
 
 def transfer_json(wildcards):
     _known(wildcards)
-    return json.dumps(transfer_settings(config, wildcards.name, int(wildcards.seed)), sort_keys=True)
+    return _settings_json("transfer", wildcards.name, int(wildcards.seed))
 
 
 def all_round_targets():
@@ -197,6 +241,4 @@ def transfer_source(wildcards, what):
         return f"results/{wildcards.exp}/{src['task']}/seed{wildcards.seed}/init.h5"
     if what == "rounds":
         return [f"{path}/seed{wildcards.seed}/iter{t:02d}/trained.h5" for t in range(ROUNDS)]
-    settings = chain_settings(config, src["task"], src["strategy"], src["method"],
-                              int(wildcards.seed))
-    return json.dumps(settings, sort_keys=True)
+    return _settings_json("chain", src["task"], src["strategy"], src["method"], int(wildcards.seed))
