@@ -27,6 +27,7 @@ from ..networks import (
     mlp_forward,
     mlp_forward_features,
 )
+from ..parallel import map_population
 
 GYMNAX_TASKS = {
     "pendulum": "Pendulum-v1",
@@ -257,9 +258,14 @@ class ControlTask:
 
     def population_fitness(self, population, key, data, state):
         """Negative mean return of each member over ``n_repeats`` shared episode keys."""
-        params = from_vector_batched(population, self.table)
         keys = jax.random.split(key, self.n_repeats)
-        returns, obs, valid = jax.vmap(lambda p: self.episode_returns(p, keys, state))(params)
+
+        def members(pop, keys, state):
+            params = from_vector_batched(pop, self.table)
+            return jax.vmap(lambda p: self.episode_returns(p, keys, state))(params)
+
+        # split across devices (GPUs, or host devices when EVOTICKETS_CPU_DEVICES is set)
+        returns, obs, valid = map_population(members, population, keys, state)
         state = self._update_stats(state, obs, valid)
         return -jnp.mean(returns, axis=1), state
 
