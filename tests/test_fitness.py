@@ -66,3 +66,41 @@ def test_population_split_across_two_host_devices_gives_the_same_fitness():
     devices, fit2 = json.loads(out.stdout.strip().splitlines()[-1])
     assert devices == 2
     np.testing.assert_allclose(fit2, np.asarray(_fitness()[-1]), rtol=1e-6, atol=1e-6)
+
+
+def _pendulum_fitness():
+    """Pendulum returns of 8 perturbed policies (population split across the local devices)."""
+    from evotickets.networks import layer_table, to_vector
+    from evotickets.tasks import init_theta, make_task
+
+    th = init_theta({"task": "pendulum", "network": "mlp", "hidden": [16, 16]}, jax.random.key(0))
+    table = layer_table(th)
+    task = make_task("pendulum", {"hidden": [16, 16], "n_repeats": 2, "max_steps": 40}, table)
+    theta = jnp.asarray(to_vector(th, table))
+    pop = theta + 0.3 * jax.random.normal(jax.random.key(1), (8, theta.size))
+    state = task.init_state()
+    return jax.jit(lambda p, k: task.population_fitness(p, k, None, state)[0])(
+        pop, jax.random.key(2)
+    )
+
+
+def test_control_population_split_across_two_host_devices_gives_the_same_returns():
+    code = SUBPROCESS.replace(
+        "from test_fitness import _fitness\nprint(json.dumps([len(jax.devices()), "
+        "_fitness()[-1].tolist()]))",
+        "from test_fitness import _pendulum_fitness\n"
+        "print(json.dumps([len(jax.devices()), _pendulum_fitness().tolist()]))",
+    )
+    assert "_pendulum_fitness" in code
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=os.environ.copy(),
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    devices, fit2 = json.loads(out.stdout.strip().splitlines()[-1])
+    assert devices == 2
+    np.testing.assert_allclose(fit2, np.asarray(_pendulum_fitness()), rtol=1e-4, atol=1e-3)
