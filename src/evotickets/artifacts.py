@@ -19,8 +19,8 @@ import numpy as np
 from . import __version__
 
 SCHEMA_VERSION = 1
-# kind → rule that writes it
-KINDS = {"init": "init", "mask": "mask", "trained": "train", "analysis": None}
+# kind → rule that writes it (a round's mask.h5 and trained.h5 are both outputs of `train`)
+KINDS = {"init": "init", "mask": "train", "trained": "train", "analysis": None}
 # analysis artifacts: file stem → rule (workflow/rules/analysis.smk)
 ANALYSIS_RULES = {"snr_magnitude": "weight_statistics", "layerwise": "weight_statistics"}
 

@@ -20,7 +20,7 @@ from evotickets.config import (
     validate_config,
 )
 
-# Garbage collection. The paper grid's ~45k jobs are millions of small objects that live until
+# Garbage collection. The paper grid's ~24k jobs are millions of small objects that live until
 # Snakemake exits. With CPython's default thresholds (700, 10, 10) the collector walks them in
 # ~20 full collections while the DAG grows, and again at exit: ~15 s of a dry run of
 # config/paper.yaml (bench 5). So: freeze what is loaded by now (modules: snakemake, jax), run
@@ -66,7 +66,7 @@ wildcard_constraints:
 
 # The config is fixed once loaded, so the names a path may use and the settings JSON of each
 # (task, strategy, method, seed) are computed once, not once per job (the paper grid asks for
-# ~45k jobs but has ~1,100 chains): Snakemake calls these input and params functions per job.
+# ~24k jobs but has ~1,100 chains): Snakemake calls these input and params functions per job.
 _TASK_STRATEGIES = {task: task_strategies(config, task) for task in config["tasks"]}
 _TASK_METHODS = {
     (task, strategy): task_methods(config, task, strategy)
@@ -157,7 +157,8 @@ def transfer_targets():
 
 
 def transfer_inputs(wildcards):
-    """The source's θ0 and round-t mask (the ticket) and the target's θ0 (its network)."""
+    """The source's θ0 and round-t mask (the ticket; an output of the source chain's `train`
+    job of round t) and the target's θ0 (its network)."""
     _known(wildcards)
     entry = next(e for e in config["transfer"] if e["name"] == wildcards.name)
     src, tgt = entry["source"], entry["target"]
@@ -172,10 +173,12 @@ def transfer_inputs(wildcards):
 
 
 def mask_inputs(wildcards):
+    """Inputs of a round's `train` job: θ0, and what its mask is made from."""
     inputs = {"init": "results/{exp}/{task}/seed{seed}/init.h5".format(**wildcards)}
     t = int(wildcards.it)
     if wildcards.method in ("weight_permuted", "mask_permuted"):
-        # the permutation controls shuffle the magnitude ticket of the same round
+        # the permutation controls shuffle the magnitude ticket of the same round: an output
+        # of the magnitude chain's `train` job of that round
         inputs["source"] = (
             "results/{exp}/{task}/{strategy}/magnitude/seed{seed}/iter{it}/mask.h5".format(
                 **wildcards
@@ -186,6 +189,16 @@ def mask_inputs(wildcards):
             prev=t - 1, **wildcards
         )
     return inputs
+
+
+def mask_sources(wildcards, input):
+    """`evotickets mask`'s arguments for what the mask is made from (see mask_inputs): one
+    params function, not one per flag, since Snakemake evaluates each once per job."""
+    if "prev" in input.keys():
+        return f"--prev-trained {input.prev}"
+    if "source" in input.keys():
+        return f"--source-mask {input.source}"
+    return ""
 
 
 def seed_rounds(wildcards, seed):

@@ -1,9 +1,12 @@
-# The iterative pruning chain:
-#   init.h5 ─▶ iter00/mask.h5 ─▶ iter00/trained.h5 ─▶ iter01/mask.h5 ─▶ ...
-# The random baseline's mask needs only θ0 and the round number, so its rounds do not wait
-# for each other. The permutation controls (weight_permuted, mask_permuted) shuffle the magnitude
-# chain's mask of the same round, so they wait for that mask only. The gd_* strategies train
-# with gradient descent instead of an ES (same rules, same CLI verb).
+# The iterative pruning chain, one job per round (rule `train`: `evotickets mask`, then
+# `evotickets train` on that mask; both files are its outputs):
+#   init.h5 ─▶ [iter00/mask.h5 ─▶ iter00/trained.h5] ─▶ [iter01/mask.h5 ─▶ ...] ─▶ ...
+# Making the mask is ~1 s, so it shares the round's job (and its resources) instead of being a
+# job, and on SLURM an sbatch job, of its own. The random baseline's mask needs only θ0 and the
+# round number, so its rounds do not wait for each other. The permutation controls
+# (weight_permuted, mask_permuted) shuffle the magnitude chain's mask of the same round, so they
+# wait for that round's job of the magnitude chain. The gd_* strategies train with gradient
+# descent instead of an ES (same rules, same CLI verb).
 
 
 rule init:
@@ -21,41 +24,18 @@ rule init:
         "evotickets init --settings {params.settings:q} --out {output} > {log} 2>&1"
 
 
-rule mask:
+rule train:
     input:
         unpack(mask_inputs),
     output:
-        "results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{it}/mask.h5",
-    log:
-        "results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{it}/mask.log",
-    params:
-        settings=chain_json,
-        prev=lambda wc, input: f"--prev-trained {input.prev}" if "prev" in input.keys() else "",
-        source=lambda wc, input: (
-            f"--source-mask {input.source}" if "source" in input.keys() else ""
-        ),
-        cache=JAX_CACHE,
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    shell:
-        "evotickets mask --settings {params.settings:q} --round {wildcards.it} "
-        "--init {input.init} {params.prev} {params.source} --jax-cache {params.cache} "
-        "--out {output} "
-        "> {log} 2>&1"
-
-
-rule train:
-    input:
-        init="results/{exp}/{task}/seed{seed}/init.h5",
         mask="results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{it}/mask.h5",
-    output:
-        "results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{it}/trained.h5",
+        trained="results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{it}/trained.h5",
     log:
-        "results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{it}/train.log",
+        mask="results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{it}/mask.log",
+        train="results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{it}/train.log",
     params:
         settings=chain_json,
+        sources=mask_sources,
         cache=JAX_CACHE,
     threads: RES["threads"]
     resources:
@@ -63,9 +43,12 @@ rule train:
         runtime=RES["runtime"],
         gpu=RES["gpu"],
     shell:
+        "evotickets mask --settings {params.settings:q} --round {wildcards.it} "
+        "--init {input.init} {params.sources} --jax-cache {params.cache} "
+        "--out {output.mask} > {log.mask} 2>&1 && "
         "evotickets train --settings {params.settings:q} --round {wildcards.it} "
-        "--init {input.init} --mask {input.mask} --jax-cache {params.cache} "
-        "--out {output} > {log} 2>&1"
+        "--init {input.init} --mask {output.mask} --jax-cache {params.cache} "
+        "--out {output.trained} > {log.train} 2>&1"
 
 
 rule accuracy_table:

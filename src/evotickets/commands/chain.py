@@ -236,12 +236,12 @@ def load_ticket(path: str, table, expected_digest: str, t: int, theta0: np.ndarr
                 got = None if e.name not in tree else tuple(tree[e.name].shape)
                 raise ArtifactError(
                     f"{prefix} of {path} does not fit the network: tensor {e.name} has shape "
-                    f"{got}, the network needs {e.shape}; delete it and rerun rule `mask`"
+                    f"{got}, the network needs {e.shape}; delete it and rerun rule `train`"
                 )
     if int(attrs["round"]) != t:
         raise ArtifactError(
             f"{path} is round {attrs['round']}, expected {t}: pass "
-            f"iter{t:02d}/mask.h5 of this chain (made by rule `mask`)"
+            f"iter{t:02d}/mask.h5 of this chain (made by rule `train`)"
         )
     mask = to_vector(group(arrays, "mask"), table).astype(bool)
     start = group(arrays, "theta_start")
