@@ -7,7 +7,9 @@ the way the README says (`snakemake --unlock` if a stale lock is left, then
 every array and every attr except `created` must be identical. It also counts
 
 - finished jobs recomputed: artifacts that existed under their final name at the moment of the
-  kill (so were complete: writes are atomic) whose mtime changed during the rerun;
+  kill (so were complete: writes are atomic) whose mtime changed during the rerun, counting
+  only jobs that had finished: a round's job writes mask.h5 and then trained.h5, and a round
+  killed in between is rerun whole, so its mask.h5 alone is not a finished job;
 - checkpoints: trained.ckpt.h5 files present after the kill, and whether the rerun resumed
   from each one (the train log says so).
 
@@ -112,6 +114,16 @@ def artifacts(workdir: Path) -> dict[str, int]:
     if table.exists():
         out[str(table.relative_to(workdir))] = table.stat().st_mtime_ns
     return out
+
+
+def finished_jobs(found: dict[str, int]) -> dict[str, int]:
+    """The artifacts of ``found`` whose job had finished: all but a round's mask.h5 whose
+    trained.h5 (the other output of the same `train` job) is not there yet."""
+    return {
+        k: m
+        for k, m in found.items()
+        if not k.endswith("/mask.h5") or k[: -len("mask.h5")] + "trained.h5" in found
+    }
 
 
 def checkpoints(workdir: Path) -> list[str]:
@@ -223,7 +235,7 @@ def trial(
                 break
         time.sleep(0.01)
     t.finished_before_kill = proc.poll() is not None
-    t.complete_at_kill = artifacts(workdir)
+    t.complete_at_kill = finished_jobs(artifacts(workdir))
     _kill_group(proc)
     log.close()
     t.killed_at = time.monotonic() - start

@@ -424,7 +424,7 @@ CASES = [
         lambda w: w.train(settings=_settings(method="snr")),
         ArtifactError,
         ("iter01/mask.h5 was made from other settings", "config_digest"),
-        ("rerun its rule `mask`",),
+        ("rerun its rule `train`",),
     ),
     Case(
         "artifact-digest-mismatch-init",
@@ -438,7 +438,7 @@ CASES = [
         lambda w: w.train(mask=w.scratch / "transfer/mask.h5"),
         ArtifactError,
         ("does not fit the network", "Conv_0/kernel has shape (5, 5, 1, 8)", "needs (3, 3, 1, 8)"),
-        ("rerun rule `mask`",),
+        ("rerun rule `train`",),
         setup=_mask_from_other_network,
     ),
     Case(
@@ -446,14 +446,14 @@ CASES = [
         lambda w: w.train(round_=1, mask=w.chain / "iter00/mask.h5"),
         ArtifactError,
         ("iter00/mask.h5 is round 0, expected 1",),
-        ("pass iter01/mask.h5", "rule `mask`"),
+        ("pass iter01/mask.h5", "rule `train`"),
     ),
     Case(
         "artifact-missing-mask",
         lambda w: w.train(round_=2),
         ArtifactError,
         ("missing artifact", "iter02/mask.h5"),
-        ("rerun its rule `mask`", "snakemake"),
+        ("rerun its rule `train`", "snakemake"),
     ),
     # numerics -------------------------------------------------------------------------------
     Case(

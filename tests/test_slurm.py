@@ -29,7 +29,8 @@ BIN = str(Path(sys.executable).parent)
 REQUIRED = os.environ.get("EVOTICKETS_REQUIRE_SLURM") == "1"
 SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+)")
 
-# One seed, one chain of two rounds: init, 2 × (mask, train), table = 6 SLURM jobs.
+# One seed, one chain of two rounds: init, 2 × train (each round's mask and training), table
+# = 4 SLURM jobs.
 CONFIG = {
     **TINY_CONFIG,
     "seeds": [0],
@@ -37,7 +38,7 @@ CONFIG = {
     "methods": ["magnitude"],
     "es": {"num_generations": 10, "log_every": 5},
 }
-JOBS = {"init": 1, "mask": 2, "train": 2, "accuracy_table": 1}
+JOBS = {"init": 1, "train": 2, "accuracy_table": 1}
 # Request the chain and the table explicitly: `all` would add collect and the 11 figure rules.
 TARGETS = (
     "results/tiny/digits/snes/magnitude/seed0/iter01/trained.h5",
@@ -120,7 +121,8 @@ def _finish(proc: subprocess.Popen, timeout: float = 400) -> str:
 @pytest.fixture(scope="module")
 def runs(cluster, tmp_path_factory):
     """Three runs of the same config side by side: local, SLURM per rule, SLURM per chain;
-    plus a fourth workdir whose init.h5 is garbage, so that its mask rule fails on SLURM."""
+    plus a fourth workdir whose init.h5 is garbage, so that its first
+    round's job fails on SLURM (in its `evotickets mask` step)."""
     dirs = {k: tmp_path_factory.mktemp(k) for k in ("local", "slurm", "chain", "failing")}
     for d in dirs.values():
         write_config(d, CONFIG, _CACHE)
@@ -172,7 +174,7 @@ def test_slurm_artifacts_equal_local_ones(runs):
     dirs, out, rc, _ = runs
     assert rc["slurm"] == 0, out["slurm"][-4000:]
     names = _artifacts(dirs["local"])
-    assert len(names) == 1 + 2 * 2  # init, 2 × (mask, trained)
+    assert len(names) == 1 + 2 * 2  # init, 2 × (mask, trained): each round's job makes two
     assert _artifacts(dirs["slurm"]) == names
     for name in names:  # array for array, attr for attr (all but `created`)
         assert_same(dirs["local"] / name, dirs["slurm"] / name)
@@ -184,7 +186,7 @@ def test_chain_profile_submits_one_job_per_chain(runs):
     dirs, out, rc, _ = runs
     assert rc["chain"] == 0, out["chain"][-4000:]
     ids = SUBMITTED.findall(out["chain"])
-    assert len(ids) == 3, out["chain"][-4000:]  # init, the chain (2 masks, 2 trains), table
+    assert len(ids) == 3, out["chain"][-4000:]  # init, the chain (2 rounds), table
     assert "group_chain_tiny_digits_snes_magnitude_seed0" in out["chain"]
     for name in _artifacts(dirs["local"]):
         assert_same(dirs["local"] / name, dirs["chain"] / name)
@@ -199,6 +201,7 @@ def test_failing_rule_is_reported_failed_through_slurm(runs):
     assert seconds["failing"] < 300  # reported, not waited on until a timeout
     log = (dirs["failing"] / "results/tiny/digits/snes/magnitude/seed0/iter00/mask.log").read_text()
     assert "unreadable artifact" in log and "rule `init`" in log
-    assert not (
-        dirs["failing"] / "results/tiny/digits/snes/magnitude/seed0/iter00/mask.h5"
-    ).exists()
+    for name in ("mask.h5", "trained.h5"):  # neither output of the failed round's job
+        assert not (
+            dirs["failing"] / "results/tiny/digits/snes/magnitude/seed0/iter00" / name
+        ).exists()
