@@ -1,6 +1,6 @@
 """The controls through Snakemake, on config/controls.yaml shrunk to seconds: a transfer job reads
 the source chain's artifacts and writes a target artifact naming them; a GD permutation control
-waits for the magnitude mask of its round; gd × snr is not in the DAG and is refused by name."""
+waits for the magnitude chain's job of its round (which makes the mask it reads); gd × snr is not in the DAG and is refused by name."""
 
 import subprocess
 from pathlib import Path
@@ -59,11 +59,12 @@ def test_transfer_rule_reads_the_source_and_names_it(controls_run):
     )
 
 
-def test_gd_permutation_control_waits_for_the_magnitude_mask(controls_run):
+def test_gd_permutation_control_waits_for_the_magnitude_round(controls_run):
     work = controls_run
     chain = work / "results/ctl/digits/gd_adam"
     assert (chain / "magnitude/seed0/iter01/mask.h5").exists()
-    assert not (chain / "magnitude/seed0/iter01/trained.h5").exists()  # not needed, not made
+    # the mask is an output of the magnitude chain's round-1 `train` job, which also trains
+    assert (chain / "magnitude/seed0/iter01/trained.h5").exists()
     with (
         h5py.File(chain / "weight_permuted/seed0/iter01/mask.h5") as wp,
         h5py.File(chain / "magnitude/seed0/iter01/mask.h5") as mag,
