@@ -48,14 +48,15 @@ import jax
 jax.config.update("jax_num_cpu_devices", 2)
 jax.config.update("jax_compilation_cache_dir", os.environ["EVOTICKETS_JAX_CACHE"])
 sys.path.insert(0, sys.argv[1])
-from test_fitness import _fitness
-print(json.dumps([len(jax.devices()), _fitness()[-1].tolist()]))
+import test_fitness
+print(json.dumps([len(jax.devices()), getattr(test_fitness, sys.argv[2])().tolist()]))
 """
 
 
-def test_population_split_across_two_host_devices_gives_the_same_fitness():
+def _on_two_host_devices(fitness_fn: str) -> list:
+    """``test_fitness.<fitness_fn>()`` computed in a process whose CPU is two host devices."""
     out = subprocess.run(
-        [sys.executable, "-c", SUBPROCESS, str(Path(__file__).parent)],
+        [sys.executable, "-c", SUBPROCESS, str(Path(__file__).parent), fitness_fn],
         capture_output=True,
         text=True,
         timeout=300,
@@ -63,9 +64,18 @@ def test_population_split_across_two_host_devices_gives_the_same_fitness():
         env=os.environ.copy(),
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    devices, fit2 = json.loads(out.stdout.strip().splitlines()[-1])
+    devices, fitness = json.loads(out.stdout.strip().splitlines()[-1])
     assert devices == 2
-    np.testing.assert_allclose(fit2, np.asarray(_fitness()[-1]), rtol=1e-6, atol=1e-6)
+    return fitness
+
+
+def _cnn_fitness():
+    return _fitness()[-1]
+
+
+def test_population_split_across_two_host_devices_gives_the_same_fitness():
+    fit2 = _on_two_host_devices("_cnn_fitness")
+    np.testing.assert_allclose(fit2, np.asarray(_cnn_fitness()), rtol=1e-6, atol=1e-6)
 
 
 def _pendulum_fitness():
@@ -85,22 +95,5 @@ def _pendulum_fitness():
 
 
 def test_control_population_split_across_two_host_devices_gives_the_same_returns():
-    code = SUBPROCESS.replace(
-        "from test_fitness import _fitness\nprint(json.dumps([len(jax.devices()), "
-        "_fitness()[-1].tolist()]))",
-        "from test_fitness import _pendulum_fitness\n"
-        "print(json.dumps([len(jax.devices()), _pendulum_fitness().tolist()]))",
-    )
-    assert "_pendulum_fitness" in code
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(Path(__file__).parent)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env=os.environ.copy(),
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    devices, fit2 = json.loads(out.stdout.strip().splitlines()[-1])
-    assert devices == 2
+    fit2 = _on_two_host_devices("_pendulum_fitness")
     np.testing.assert_allclose(fit2, np.asarray(_pendulum_fitness()), rtol=1e-4, atol=1e-3)
