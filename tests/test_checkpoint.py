@@ -308,3 +308,27 @@ def test_resumed_ppo_round_is_bitwise_identical(tmp_path):
     for k, v in reference.task_state.items():
         np.testing.assert_array_equal(v, resumed.task_state[k])
     assert reference.final_metric == resumed.final_metric
+
+
+def test_bad_adam_checkpoint_is_ignored_not_fatal(setup, tmp_path):
+    """A GD checkpoint whose curves do not fit is a bad file like any other: logged, ignored."""
+    from evotickets.train.gd import run_adam_round
+
+    task, theta0, mask = setup
+    kw = {"lr": 1e-3, "batch_size": 128, "epochs": 3}
+    path = tmp_path / "trained.ckpt.h5"
+    first = ck.Checkpointer(path, "a2", every_generations=1, log=_crashing_log(1, []))
+    with pytest.raises(Crash):
+        run_adam_round(task, theta0, mask, jax.random.key(1), log=first.log, checkpoint=first, **kw)
+    with h5py.File(path, "r+") as f:  # one epoch's losses, one step short
+        data = f["curves/step_loss"][()]
+        del f["curves/step_loss"]
+        f.create_dataset("curves/step_loss", data=data[:-1])
+    messages: list[str] = []
+    second = ck.Checkpointer(path, "a2", every_generations=0, log=messages.append)
+    res = run_adam_round(
+        task, theta0, mask, jax.random.key(1), log=messages.append, checkpoint=second, **kw
+    )
+    assert any(m.startswith("ignoring checkpoint") and "epochs" in m for m in messages)
+    reference = run_adam_round(task, theta0, mask, jax.random.key(1), log=lambda m: None, **kw)
+    np.testing.assert_array_equal(res.theta, reference.theta)

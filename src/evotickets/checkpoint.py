@@ -107,6 +107,19 @@ class Resumed:
     curves: dict[str, np.ndarray]
 
 
+def check_es_curves(curves: dict[str, np.ndarray], g: int, chunk: int) -> None:
+    """The ES loop's curves after ``g`` generations in chunks of ``chunk``: per-generation
+    fitness curves of length g, one evaluation per chunk."""
+    for name in ("best_fitness", "mean_fitness", "nonfinite_count"):
+        if curves[name].shape != (g,):
+            raise ValueError(f"curves/{name} has shape {curves[name].shape}, need ({g},)")
+    n_eval = g // chunk
+    if not np.array_equal(curves["eval_generation"], np.arange(1, n_eval + 1) * chunk):
+        raise ValueError("curves/eval_generation does not match the chunking")
+    if curves["eval_metric"].shape != (n_eval,):
+        raise ValueError("curves/eval_metric has the wrong length")
+
+
 @dataclass
 class Checkpointer:
     """Saves and loads one round's checkpoint.
@@ -180,15 +193,25 @@ class Checkpointer:
     # --- load ------------------------------------------------------------------------------
 
     def load(
-        self, template: Any, total: int, chunk: int, curves: tuple[str, ...] = CURVES
+        self,
+        template: Any,
+        total: int,
+        chunk: int,
+        curves: tuple[str, ...] = CURVES,
+        check_curves: Callable[[dict[str, np.ndarray], int, int], None] | None = None,
     ) -> Resumed | None:
         """The saved state, if the checkpoint exists and belongs to this round; else ``None``
         (with a log line saying why). Never raises on a bad file. ``curves`` names the
-        trainer's curves (the ES loop's by default, whose shapes are checked in full)."""
+        trainer's curves and ``check_curves(curves, generation, chunk)`` raises if their shapes
+        do not fit (default: the ES loop's curves and :func:`check_es_curves`); a failed check
+        is a bad file like any other."""
         if not self.path.exists():
             return None
+        if check_curves is None:
+            check_curves = check_es_curves
         try:
             resumed = self._load(template, total, chunk, curves)
+            check_curves(resumed.curves, resumed.generation, chunk)
         except Exception as err:  # noqa: BLE001 - a bad checkpoint must never stop the round
             self.log(f"ignoring checkpoint {self.path}: {err}; starting the round from scratch")
             return None
@@ -235,17 +258,6 @@ class Checkpointer:
             if missing:
                 raise ValueError(f"curves {missing} are missing")
             curves = {name: f[f"curves/{name}"][()] for name in names_of_curves}
-        if tuple(names_of_curves) != CURVES:  # another trainer: it checks its own curves
-            return Resumed(jax.tree_util.tree_unflatten(treedef, restored), g, curves)
-        for name in ("best_fitness", "mean_fitness", "nonfinite_count"):
-            if curves[name].shape != (g,):
-                raise ValueError(f"curves/{name} has shape {curves[name].shape}, need ({g},)")
-        n_eval = g // chunk
-        expected_eval = np.arange(1, n_eval + 1) * chunk
-        if not np.array_equal(curves["eval_generation"], expected_eval):
-            raise ValueError("curves/eval_generation does not match the chunking")
-        if curves["eval_metric"].shape != (n_eval,):
-            raise ValueError("curves/eval_metric has the wrong length")
         return Resumed(jax.tree_util.tree_unflatten(treedef, restored), g, curves)
 
     def remove(self) -> None:

@@ -340,11 +340,16 @@ def init_policy_params(
     return flatten_params(variables["params"])
 
 
+def _mlp_layers(params: dict) -> list[str]:
+    """The MLP's layer names (``Dense_0``, ``Dense_1``, ...) in forward order."""
+    return sorted({n.split("/")[0] for n in params}, key=lambda s: int(s.split("_")[1]))
+
+
 def mlp_forward_features(params: dict, features: tuple[jax.Array, ...]) -> jax.Array:
     """:func:`mlp_forward` on an observation given feature by feature: the first layer is a
     sum of rank-1 terms, so the observation vector is never assembled (see
     ``tasks.control.OBS_FEATURES`` for why that matters on CPU)."""
-    layers = sorted({n.split("/")[0] for n in params}, key=lambda s: int(s.split("_")[1]))
+    layers = _mlp_layers(params)
     kernel = params[f"{layers[0]}/kernel"]
     x = params[f"{layers[0]}/bias"]
     for i, f in enumerate(features):
@@ -357,7 +362,7 @@ def mlp_forward_features(params: dict, features: tuple[jax.Array, ...]) -> jax.A
 def mlp_forward(params: dict, x: jax.Array) -> jax.Array:
     """The PolicyMLP's forward pass from a flat dict: pure jnp, so it vmaps over members into
     batched matmuls without flax bookkeeping in the rollout's inner loop."""
-    layers = sorted({n.split("/")[0] for n in params}, key=lambda s: int(s.split("_")[1]))
+    layers = _mlp_layers(params)
     for i, name in enumerate(layers):
         x = x @ params[f"{name}/kernel"] + params[f"{name}/bias"]
         if i < len(layers) - 1:

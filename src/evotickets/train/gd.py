@@ -172,12 +172,15 @@ def run_adam_round(
     step_loss, epoch_loss, eval_val = [], [], []
     steady_start = steady_epoch = None
     first = 0
+
+    def check_curves(c, done, _chunk):
+        if c["step_loss"].shape != (done * steps,) or c["eval_metric"].shape != (done,):
+            raise ValueError(f"its curves do not match {done} epochs of {steps} steps")
+
     if checkpoint is not None and (
-        resumed := checkpoint.load((theta, opt_state), epochs, 1, ADAM_CURVES)
+        resumed := checkpoint.load((theta, opt_state), epochs, 1, ADAM_CURVES, check_curves)
     ):
         (theta, opt_state), first, c = resumed.state, resumed.generation, resumed.curves
-        if c["step_loss"].shape != (first * steps,) or c["eval_metric"].shape != (first,):
-            raise ValueError(f"checkpoint curves do not match {first} epochs of {steps} steps")
         step_loss = list(c["step_loss"].reshape(first, steps))
         epoch_loss, eval_val = list(c["epoch_loss"]), list(c["eval_metric"])
     for e in range(first, epochs):

@@ -245,10 +245,15 @@ def train_ppo(
     chunk = max(1, min(int(cfg["log_every"]), n_updates))
     returns, counts, eval_gen, eval_val = [], [], [], []
     u = 0
-    if checkpoint is not None and (resumed := checkpoint.load(carry, n_updates, chunk, PPO_CURVES)):
+
+    def check_curves(c, done, chunk):
+        if c["train_return"].shape != (done,) or c["eval_metric"].shape != (done // chunk,):
+            raise ValueError(f"its curves do not match {done} updates in chunks of {chunk}")
+
+    if checkpoint is not None and (
+        resumed := checkpoint.load(carry, n_updates, chunk, PPO_CURVES, check_curves)
+    ):
         carry, u, c = resumed.state, resumed.generation, resumed.curves
-        if c["train_return"].shape != (u,) or c["eval_metric"].shape != (len(range(0, u, chunk)),):
-            raise ValueError(f"checkpoint curves do not match {u} updates in chunks of {chunk}")
         returns, counts = [c["train_return"]], [c["episodes"]]
         eval_gen, eval_val = c["eval_update"].tolist(), c["eval_metric"].tolist()
     u_start = u
