@@ -107,23 +107,135 @@ def test_unknown_strategy_and_key_are_errors():
         make_strategy("sep_cma_es", 5, {"population_size": 8, "std_init": 0.1, "temperature": 1.0})
 
 
-def test_sep_cma_rank_mu_rate_is_the_separable_one():
-    """c_μ = (D+2)/3 × full CMA-ES's c_μ (Ros & Hansen 2008; evosax 0.1, the study's), not
-    evosax 0.3's unscaled full-CMA rate; ``covariance_rate: full`` keeps the latter."""
-    d = 1000
-    hp = {"population_size": 32, "std_init": 0.1, "elite_ratio": 0.5}
-    sep = make_strategy("sep_cma_es", d, hp)
-    full = make_strategy("sep_cma_es", d, {**hp, "covariance_rate": "full"})
-    mu_eff = float(sep.params.mu_eff)
-    c_mu_full = 2 / mu_eff / (d + np.sqrt(2)) ** 2 + (1 - 1 / mu_eff) * min(
-        1, (2 * mu_eff - 1) / ((d + 2) ** 2 + mu_eff)
+# μ_eff = (Σw)²/Σw² with w_i = log(μ + 1) − log i, i = 1..μ, μ = ⌊elite_ratio·N⌋ (evosax 0.1),
+# worked out by hand (float64). evosax 0.3's log((N+1)/2) − log i gives 22.65, 41.70, 63.98,
+# 66.86 and 9.18 for these five: 1.6×, 1.5×, 1.2× too high at ratios 0.1, 0.2, 0.4.
+MU_EFF_BY_HAND = [
+    (256, 0.1, 25, 14.208632518746407),
+    (256, 0.2, 51, 27.73851858497636),
+    (256, 0.4, 102, 53.87512751202569),
+    (256, 0.5, 128, 67.11093719090296),
+    (32, 0.5, 16, 9.436724198653199),
+]
+
+
+@pytest.mark.parametrize(("pop", "ratio", "mu", "mu_eff"), MU_EFF_BY_HAND)
+def test_sep_cma_weights_and_mu_eff_are_evosax01s(pop, ratio, mu, mu_eff):
+    s = make_strategy(
+        "sep_cma_es", 2000, {"population_size": pop, "std_init": 0.1, "elite_ratio": ratio}
     )
-    assert float(sep.params.c_mu) == pytest.approx((d + 2) / 3 * c_mu_full, rel=1e-5)
-    assert float(sep.params.c_mu) > 200 * float(full.params.c_mu)
-    tiny = make_strategy("sep_cma_es", 2, {"population_size": 64, "std_init": 0.1})
-    assert float(tiny.params.c_mu) < 1 - float(tiny.params.c_1)  # capped
-    with pytest.raises(ValueError, match="separable or full"):
-        make_strategy("sep_cma_es", d, {**hp, "covariance_rate": "diagonal"})
+    w = np.log(mu + 1) - np.log(np.arange(1, mu + 1))
+    np.testing.assert_allclose(s.params.weights[:mu], w / w.sum(), rtol=1e-5)
+    assert np.all(np.asarray(s.params.weights[mu:]) == 0)
+    assert float(s.params.mu_eff) == pytest.approx(mu_eff, rel=1e-6)
+
+
+def _rates_by_hand(mode, d, mu_eff):
+    """c_c, c_1, c_μ, c_σ, d_σ written out from the papers, independently of the code."""
+    if mode == "full":  # Hansen 2016 eqs. 55–58, evosax 0.3
+        c_c = (4 + mu_eff / d) / (d + 4 + 2 * mu_eff / d)
+        c_1 = 2 / ((d + 1.3) ** 2 + mu_eff)
+        c_mu = 2 * (mu_eff - 2 + 1 / mu_eff) / ((d + 2) ** 2 + mu_eff)
+        c_s = (mu_eff + 2) / (d + mu_eff + 5)
+    else:  # Ros & Hansen 2008 / evosax 0.1
+        c_cov = (
+            (d + 2)
+            / 3
+            * (
+                2 / (mu_eff * (d + 2**0.5) ** 2)
+                + (1 - 1 / mu_eff) * min(1, (2 * mu_eff - 1) / ((d + 2) ** 2 + mu_eff))
+            )
+        )
+        if mode == "separable":
+            c_1, c_mu = c_cov / mu_eff, c_cov - c_cov / mu_eff
+        else:
+            c_1, c_mu = 2 / ((d + 1.3) ** 2 + mu_eff), c_cov
+        c_c = 4 / (d + 4)
+        c_s = (mu_eff + 2) / (d + mu_eff + 3)
+    d_s = 1 + 2 * max(0, ((mu_eff - 1) / (d + 1)) ** 0.5 - 1) + c_s
+    return {"c_c": c_c, "c_1": c_1, "c_mu": c_mu, "c_std": c_s, "d_std": d_s}
+
+
+@pytest.mark.parametrize("mode", ["separable", "evosax01", "full"])
+@pytest.mark.parametrize("d", [2000, 10000])
+@pytest.mark.parametrize(("pop", "ratio", "mu", "mu_eff"), MU_EFF_BY_HAND[:3])
+def test_sep_cma_rates_follow_mode_and_corrected_mu_eff(mode, d, pop, ratio, mu, mu_eff):
+    hp = {"population_size": pop, "std_init": 0.1, "elite_ratio": ratio}
+    p = make_strategy("sep_cma_es", d, {**hp, "covariance_rate": mode}).params
+    for k, v in _rates_by_hand(mode, d, mu_eff).items():
+        assert float(getattr(p, k)) == pytest.approx(v, rel=1e-5), k
+
+
+def test_sep_cma_rate_modes_differ_as_documented():
+    """separable scales the whole c_cov by (D+2)/3 (Ros & Hansen), evosax01 only c_μ (the
+    study's), full neither (evosax 0.3). Numbers at D = 10,000, N = 256, elite_ratio 0.2."""
+    hp = {"population_size": 256, "std_init": 0.1, "elite_ratio": 0.2}
+    sep, e01, full = (
+        make_strategy("sep_cma_es", 10_000, {**hp, "covariance_rate": m}).params
+        for m in ("separable", "evosax01", "full")
+    )
+    assert float(sep.c_1) == pytest.approx(6.3179e-05, rel=1e-4)
+    assert float(e01.c_1) == pytest.approx(1.9995e-08, rel=1e-4) == float(full.c_1)
+    assert float(sep.c_mu) == pytest.approx(1.6893e-03, rel=1e-4)
+    assert float(e01.c_mu) == pytest.approx(1.7525e-03, rel=1e-4)
+    assert float(full.c_mu) == pytest.approx(5.1529e-07, rel=1e-4)
+    # Ros & Hansen: c_1 + c_μ is evosax 0.1's c_μ (the whole c_cov), split 1/μ_eff : rest.
+    assert float(sep.c_1 + sep.c_mu) == pytest.approx(float(e01.c_mu), rel=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["separable", "evosax01", "full"])
+def test_sep_cma_covariance_decay_stays_positive(mode):
+    """At tiny D the scaled rates would pass 1; C ← (1 − c_1 − c_μ)·C + … needs them ≤ 1."""
+    p = make_strategy(
+        "sep_cma_es", 2, {"population_size": 64, "std_init": 0.1, "covariance_rate": mode}
+    ).params
+    total = float(p.c_1) + float(p.c_mu)
+    assert 0.9 < total < 1.0
+    assert float(p.c_1) > 0 and float(p.c_mu) > 0
+
+
+def test_sep_cma_unknown_covariance_rate_is_an_error():
+    hp = {"population_size": 32, "std_init": 0.1, "covariance_rate": "diagonal"}
+    with pytest.raises(ValueError, match="separable.*evosax01.*full"):
+        make_strategy("sep_cma_es", 10, hp)
+
+
+@pytest.mark.parametrize("mode", ["separable", "evosax01", "full"])
+def test_sep_cma_tell_uses_the_params_we_set(mode):
+    """One evosax 0.3.2 tell, redone by hand from our weights and rates: the mean (weights),
+    the step size (μ_eff, c_σ, d_σ) and the diagonal C (c_c, c_1, c_μ) all match, so evosax
+    reads what we set rather than its own defaults."""
+    d, pop = 30, 20
+    s = make_strategy(
+        "sep_cma_es",
+        d,
+        {"population_size": pop, "std_init": 0.3, "elite_ratio": 0.2, "covariance_rate": mode},
+    )
+    p, algo = s.params, s.algorithm
+    state = algo.init(jax.random.key(0), jnp.linspace(-1, 1, d), p)
+    x, state = algo.ask(jax.random.key(1), state, p)
+    fit = jnp.sum(x**2, axis=1)
+    new, _ = algo.tell(jax.random.key(2), x, fit, state, p)
+
+    m0, s0 = np.asarray(state.mean, np.float64), 0.3
+    mu_eff, c_c, c_1, c_mu, c_s, d_s = (
+        float(getattr(p, k)) for k in ("mu_eff", "c_c", "c_1", "c_mu", "c_std", "d_std")
+    )
+    mu = 4
+    w = np.log(mu + 1) - np.log(np.arange(1, mu + 1))
+    w /= w.sum()
+    y = (np.asarray(x, np.float64)[np.argsort(np.asarray(fit))[:mu]] - m0) / s0
+    y_w = w @ y
+    np.testing.assert_allclose(new.mean, m0 + s0 * y_w, rtol=1e-4, atol=1e-6)
+    p_s = np.sqrt(c_s * (2 - c_s) * mu_eff) * y_w  # C = 1 at the start
+    chi_n = np.sqrt(d) * (1 - 1 / (4 * d) + 1 / (21 * d**2))
+    std = s0 * np.exp(c_s / d_s * (np.linalg.norm(p_s) / chi_n - 1))
+    assert float(new.std) == pytest.approx(std, rel=1e-4)
+    h = np.linalg.norm(p_s) / np.sqrt(1 - (1 - c_s) ** 4) < (1.4 + 2 / (d + 1)) * chi_n
+    p_c = h * np.sqrt(c_c * (2 - c_c) * mu_eff) * y_w
+    delta = (1 - h) * c_c * (2 - c_c)
+    c = (1 + c_1 * delta - c_1 - c_mu) + c_1 * p_c**2 + c_mu * (w @ y**2)
+    np.testing.assert_allclose(new.C, c, rtol=1e-4)
 
 
 def test_sep_cma_diagonal_learns_per_weight_scales():
@@ -151,5 +263,6 @@ def test_sep_cma_diagonal_learns_per_weight_scales():
         return float(np.mean(c[: d // 10]) / np.mean(c[-d // 10 :]))  # flat / stiff
 
     assert spread("separable") > 3.0
+    assert spread("evosax01") > 3.0
     full = spread("full")
     assert full < 1.2, full

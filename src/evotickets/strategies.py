@@ -3,15 +3,16 @@ them, and read the per-weight search std σ that the SNR score divides by.
 
 Mapping from the study's evosax 0.1 settings (see config/paper.yaml):
 - ``std_init`` (0.1: ``sigma_init``) goes into ``Params.std_init``.
-- Sep-CMA-ES ``elite_ratio`` is set on the strategy before its default params are built, so
-  evosax derives μ_eff and the rates that depend on it (c_c, c_1, c_μ, c_σ, d_σ) for that
-  ratio; the log recombination weights are then truncated to the top elite_ratio·N and
-  renormalised (evosax 0.3 would otherwise keep the top half whatever the ratio).
-- Sep-CMA-ES's rank-μ rate: evosax 0.3 builds Sep-CMA-ES on full CMA-ES's default params, so
-  c_μ ≈ 2μ_eff/D² and the diagonal C hardly moves at D in the thousands (σ = std·√C stays
-  uniform and the SNR ranking collapses onto magnitude). The separable variant (Ros & Hansen
-  2008; evosax 0.1, which the study ran; the ``cmaes`` package) multiplies c_μ by (D + 2)/3.
-  ``covariance_rate: separable`` (the default) restores that; ``full`` keeps evosax 0.3's.
+- Sep-CMA-ES's recombination weights, μ_eff and every rate built from μ_eff (c_c, c_1, c_μ,
+  c_σ, d_σ) come from ``sep_cma_rates`` and replace evosax 0.3's defaults: weights
+  log(μ + 1) − log i over the top μ = elite_ratio·N, as evosax 0.1 (the study) had them.
+  evosax 0.3's log((N + 1)/2) − log i, truncated, gives μ_eff 1.2–1.6× too high at the tuned
+  brax ratios 0.1–0.4.
+- Sep-CMA-ES's covariance rates, ``covariance_rate``: ``separable`` (default; Ros & Hansen
+  2008) scales full CMA-ES's whole c_cov by (D + 2)/3, so both c_1 and c_μ grow;
+  ``evosax01`` scales only c_μ, as the study's evosax 0.1 did; ``full`` keeps evosax 0.3's
+  full-CMA rates, c_μ ≈ 2μ_eff/D², under which the diagonal C hardly moves at D in the
+  thousands (σ = std·√C stays uniform and the SNR ranking collapses onto magnitude).
 - DES ``temperature`` is likewise an attribute evosax reads when building its weights.
 - SNES ``temperature``: evosax 0.1 replaced SNES's log-rank weights with DES's sigmoid/softmax
   weights whenever temperature > 0; we do the same through ``Params.weights``.
@@ -29,6 +30,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from evosax.algorithms import ARS, PGPE, SNES, DiscoveredES, Open_ES, Sep_CMA_ES
 from evosax.algorithms.distribution_based.discovered_es import get_weights as des_weights
@@ -91,18 +93,13 @@ def make_strategy(name: str, num_dims: int, hparams: dict[str, Any]) -> ESStrate
     if name == "sep_cma_es":
         algo = Sep_CMA_ES(pop, solution)
         algo.elite_ratio = float(hparams.get("elite_ratio", 0.5))
-        params = algo.default_params.replace(std_init=jnp.asarray(std_init))
-        # evosax 0.3 uses elite_ratio only for μ_eff: its log weights stay positive over the
-        # top half whatever the ratio. Truncate them to the top elite_ratio·N and renormalise,
-        # as evosax 0.1 did for the mean update; μ_eff (scale-free) already matches them.
-        ranks = jnp.arange(pop)
-        w = jnp.where(ranks < algo.num_elites, jnp.maximum(params.weights, 0.0), 0.0)
-        params = params.replace(weights=w / jnp.sum(w))
-        rate = hparams.get("covariance_rate", "separable")
-        if rate == "separable":
-            params = params.replace(c_mu=separable_c_mu(num_dims, params.mu_eff, params.c_1))
-        elif rate != "full":
-            raise ValueError(f"covariance_rate {rate!r}: use separable or full")
+        rates = sep_cma_rates(
+            pop, num_dims, algo.elite_ratio, hparams.get("covariance_rate", "separable")
+        )
+        params = algo.default_params.replace(
+            std_init=jnp.asarray(std_init),
+            **{k: jnp.asarray(v, jnp.float32) for k, v in rates.items()},
+        )
     elif name == "snes":
         algo = SNES(pop, solution)
         params = algo.default_params.replace(std_init=jnp.asarray(std_init))
@@ -156,16 +153,74 @@ def make_strategy(name: str, num_dims: int, hparams: dict[str, Any]) -> ESStrate
     )
 
 
-def separable_c_mu(num_dims: int, mu_eff: jax.Array, c_1: jax.Array) -> jax.Array:
-    """Sep-CMA-ES's rank-μ learning rate: full CMA-ES's c_μ times (D + 2)/3 (Ros & Hansen
-    2008), in the form evosax 0.1 and the ``cmaes`` package use, kept below 1 − c_1 so the
-    diagonal's decay factor stays positive. Why it matters: with evosax 0.3's unscaled rate
-    C barely adapts over a round and σ = std·√C carries no per-weight information."""
+COVARIANCE_RATES = ("separable", "evosax01", "full")
+
+
+def sep_cma_rates(
+    population_size: int, num_dims: int, elite_ratio: float, covariance_rate: str
+) -> dict[str, np.ndarray | float]:
+    """Recombination weights, μ_eff and every rate that depends on them, for Sep-CMA-ES.
+
+    Weights (all modes), as evosax 0.1 (the study) built them: w_i ∝ log(μ + 1) − log i over
+    the top μ = max(1, ⌊elite_ratio·N⌋), zero below, summing to 1; μ_eff = 1/Σw². evosax 0.3
+    instead takes log((N + 1)/2) − log i truncated to μ, which flattens the weights and makes
+    μ_eff 1.5–1.6× too high at elite_ratio 0.1–0.4 (the tuned brax ratios).
+
+    ``covariance_rate`` picks the covariance learning rates (D = num_dims):
+    - ``separable`` (Ros & Hansen 2008): c_cov = (D + 2)/3 · c_cov,full (Hansen & Kern 2004,
+      μ_cov = μ_eff), split as c_1 = c_cov/μ_eff, c_μ = c_cov·(1 − 1/μ_eff); c_cov ≤ 1 − 1e-8
+      so C's decay factor 1 − c_1 − c_μ stays positive.
+    - ``evosax01`` (the study's): c_μ = (D + 2)/3 · c_cov,full, but c_1 keeps full CMA-ES's
+      2/((D + 1.3)² + μ_eff), ~D/3 times smaller than Ros & Hansen's; c_μ ≤ 1 − c_1 − 1e-8.
+      Squares use min(D, 40000), as evosax ≥ 0.1.4 did.
+    - ``full`` (evosax 0.3): full CMA-ES's rates (Hansen 2016, eqs. 55–58), under which C
+      barely moves at D in the thousands, so σ = std·√C ranks like a scalar std.
+    ``separable`` and ``evosax01`` use the c_c, c_σ, d_σ of Ros & Hansen and evosax 0.1;
+    ``full`` evosax 0.3's. All from the μ_eff above. Plain floats, so tests can check them.
+    """
+    if covariance_rate not in COVARIANCE_RATES:
+        raise ValueError(
+            f"covariance_rate {covariance_rate!r}: use one of {list(COVARIANCE_RATES)}"
+        )
+    if not 0 < elite_ratio <= 1:
+        raise ValueError(f"elite_ratio {elite_ratio}: use a number in (0, 1]")
+    mu = max(1, int(elite_ratio * population_size))
+    w = np.log(mu + 1) - np.log(np.arange(1, mu + 1))
+    w = w / w.sum()
+    weights = np.zeros(population_size)
+    weights[:mu] = w
+    mu_eff = float(1.0 / np.sum(w**2))
     d = float(num_dims)
-    c_mu_full = 2.0 / mu_eff / (d + jnp.sqrt(2.0)) ** 2 + (1.0 - 1.0 / mu_eff) * jnp.minimum(
-        1.0, (2.0 * mu_eff - 1.0) / ((d + 2.0) ** 2 + mu_eff)
-    )
-    return jnp.minimum(1.0 - c_1 - 1e-8, (d + 2.0) / 3.0 * c_mu_full)
+    if covariance_rate == "full":
+        dsq = min(d, float(np.floor(np.sqrt(np.iinfo(np.int32).max))))  # evosax 0.3's cap
+        c_c = (4 + mu_eff / d) / (d + 4 + 2 * mu_eff / d)
+        c_1 = 2 / ((dsq + 1.3) ** 2 + mu_eff)
+        c_mu = min(1 - c_1 - 1e-8, 2 * (mu_eff + 1 / mu_eff - 2) / ((dsq + 2) ** 2 + mu_eff))
+        c_std = (mu_eff + 2) / (d + mu_eff + 5)
+    else:
+        dsq = min(d, 40000.0) if covariance_rate == "evosax01" else d
+        c_cov_full = 2 / mu_eff / (dsq + np.sqrt(2)) ** 2 + (1 - 1 / mu_eff) * min(
+            1.0, (2 * mu_eff - 1) / ((dsq + 2) ** 2 + mu_eff)
+        )
+        c_cov = (d + 2) / 3 * c_cov_full
+        if covariance_rate == "separable":
+            c_cov = min(1 - 1e-8, c_cov)
+            c_1, c_mu = c_cov / mu_eff, c_cov * (1 - 1 / mu_eff)
+        else:
+            c_1 = 2 / ((dsq + 1.3) ** 2 + mu_eff)
+            c_mu = min(1 - c_1 - 1e-8, c_cov)
+        c_c = 4 / (d + 4)
+        c_std = (mu_eff + 2) / (d + mu_eff + 3)
+    d_std = 1 + 2 * max(0.0, np.sqrt((mu_eff - 1) / (d + 1)) - 1) + c_std
+    return {
+        "weights": weights,
+        "mu_eff": mu_eff,
+        "c_c": float(c_c),
+        "c_1": float(c_1),
+        "c_mu": float(c_mu),
+        "c_std": float(c_std),
+        "d_std": float(d_std),
+    }
 
 
 def per_weight_std(name: str, state: Any, num_dims: int) -> jax.Array:
