@@ -411,6 +411,37 @@ def test_load_config_round_trips_tiny_config(tiny_config, tmp_path):
     assert load_config(path) == validate_config(tiny_config)
 
 
+def test_yaml12_floats_validate_as_floats(tiny_config, tmp_path):
+    """``1e30`` and ``3e-4`` are strings to YAML 1.1 (PyYAML, Snakemake): number-typed keys,
+    including those inside a task's strategy_overrides and es block, take them as floats."""
+    tiny_config["tasks"]["digits"]["strategy_overrides"] = {"snes": {"std_init": 0.1}}
+    path = tmp_path / "floats.yaml"
+    text = yaml.safe_dump(tiny_config)
+    text = text.replace("std_init: 0.05", "std_init: 3e-4").replace(
+        "std_init: 0.1", "std_init: 5e-2"
+    )
+    text = text.replace("temperature: 12.0", "temperature: 1e30")
+    path.write_text(text)
+    assert yaml.safe_load(text)["strategies"]["snes"]["std_init"] == "3e-4"  # YAML 1.1
+    cfg = load_config(path)
+    snes = cfg["strategies"]["snes"]
+    assert snes["std_init"] == 3e-4 and isinstance(snes["std_init"], float)
+    assert snes["temperature"] == 1e30 and isinstance(snes["temperature"], float)
+    override = cfg["tasks"]["digits"]["strategy_overrides"]["snes"]["std_init"]
+    assert override == 0.05 and isinstance(override, float)
+    assert chain_settings(cfg, "digits", "snes", "snr", 0)["strategy_config"]["std_init"] == 0.05
+
+
+def test_yaml12_float_strings_stay_strings_in_string_keys(tiny_config):
+    tiny_config["experiment"] = "1e3"
+    tiny_config["strategies"]["snes"]["std_init"] = "1e-2x"
+    with pytest.raises(ConfigError, match=r"std_init.*1\.0e\+30"):
+        validate_config(tiny_config)
+    tiny_config["strategies"]["snes"]["std_init"] = "1e-2"
+    cfg = validate_config(tiny_config)
+    assert cfg["experiment"] == "1e3" and cfg["strategies"]["snes"]["std_init"] == 0.01
+
+
 # --- Snakemake integration ---------------------------------------------------------------------
 
 
