@@ -10,7 +10,7 @@ Why it is built the way it is:
   the sha256 pinned here is that of the *decompressed* idx content. Any mirror or a local
   uncompressed copy verifies against the same table.
 * **Atomic downloads.** A download goes to ``<file>.tmp``, is verified, and only then is moved
-  into place with :func:`os.replace`, so an interrupted or corrupt download never leaves a file
+  into place with :func:`evotickets.durable.durable_replace` (fsync, rename, fsync), so an interrupted or corrupt download never leaves a file
   that a later run would trust.
 * **Errors that say what to do.** Every failure raises :class:`DataError` whose message names the
   file involved and the fix (usually: delete the file so it is downloaded again, or point the
@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from ..durable import durable_replace
 
 __all__ = [
     "DATASETS",
@@ -398,7 +400,7 @@ def _download(folder: str, name: str, folder_dir: Path) -> Path:
                 f"of the decompressed content is {actual}, expected {expected}. Fix: retry later "
                 f"(the mirror may be serving a damaged file), or {_FIX_DIR}."
             )
-        os.replace(tmp, dest)
+        durable_replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
     return dest
