@@ -224,6 +224,9 @@ def test_paper_config_matches_the_paper():
     brax = {"ant", "ant_heavy", "halfcheetah", "hopper", "humanoid", "reacher", "walker2d"}
     stand_ins = {"pusher", "humanoidstandup", "inverted_double_pendulum"}
     assert set(cfg["tasks"]) == vision | brax | stand_ins | {"pendulum", "mnist_ars"}
+    assert cfg["tasks"]["kmnist"]["kmnist_split"] == "full"  # the paper's official split
+    assert all("kmnist_split" not in cfg["tasks"][t] for t in ("mnist", "fashion_mnist"))
+    assert cfg["tasks"]["kmnist"]["batch_size"] == cfg["tasks"]["mnist"]["batch_size"] == 1024
     assert set(cfg["strategies"]) == {"sep_cma_es", "snes", "pgpe", "des", "ars"}
     # ARS (Figs. 6 and 10: LMC and landscapes on MNIST) runs on the mnist_ars entry only
     ars_tasks = {c[0] for c in chains(cfg) if c[1] == "ars"}
@@ -378,6 +381,43 @@ def test_init_settings_are_shared_by_strategies_and_methods(tiny_config):
         "seed": 1,
     }
     assert digest(init) != digest(init_settings(cfg, "digits", 0))
+
+
+def test_kmnist_split_is_explicit_and_in_the_digest(tiny_config):
+    tiny_config["tasks"]["kmnist"] = {"network": "cnn", "batch_size": 64}
+    cfg = validate_config(tiny_config)
+    assert cfg["tasks"]["kmnist"]["kmnist_split"] == "full"  # the default, written out
+    assert "kmnist_split" not in cfg["tasks"]["digits"]
+    full = chain_settings(cfg, "kmnist", "snes", "snr", 0)
+    assert full["task_config"]["kmnist_split"] == "full"
+    tiny_config["tasks"]["kmnist"]["kmnist_split"] = "test_split"
+    split = chain_settings(validate_config(tiny_config), "kmnist", "snes", "snr", 0)
+    assert split["task_config"]["kmnist_split"] == "test_split"
+    assert digest(split) != digest(full)
+    # θ0 does not depend on the data: both splits share the init artifact
+    assert init_settings(cfg, "kmnist", 0) == init_settings(
+        validate_config(tiny_config), "kmnist", 0
+    )
+
+
+def test_kmnist_split_on_an_alias_of_kmnist(tiny_config):
+    tiny_config["tasks"]["kmnist_he"] = {"task": "kmnist", "kmnist_split": "test_split"}
+    cfg = validate_config(tiny_config)
+    assert cfg["tasks"]["kmnist_he"]["kmnist_split"] == "test_split"
+
+
+@pytest.mark.parametrize(
+    ("task", "value", "message"),
+    [
+        ("digits", "full", "K-MNIST tasks only"),
+        ("kmnist", "half", "kmnist_split"),
+    ],
+)
+def test_bad_kmnist_split_is_refused(tiny_config, task, value, message):
+    tiny_config["tasks"].setdefault(task, {})["kmnist_split"] = value
+    with pytest.raises(ConfigError, match=message) as info:
+        validate_config(tiny_config)
+    assert f"{task}" in str(info.value)
 
 
 # --- YAML loading ------------------------------------------------------------------------------

@@ -222,6 +222,7 @@ def validate_config(cfg: dict) -> dict:
             from .tasks.control import ANT_HEAVY_BACKEND_ERROR
 
             raise ConfigError(ANT_HEAVY_BACKEND_ERROR.format(backend=backend))
+    _fill_kmnist_split(cfg)
     if "sep_cma_es" in cfg["strategies"]:  # explicit, so the choice is in every digest
         cfg["strategies"]["sep_cma_es"].setdefault("covariance_rate", "separable")
     for s in cfg["gd"]:
@@ -244,6 +245,22 @@ def validate_config(cfg: dict) -> dict:
 
 
 TASK_ENTRY_NAME = re.compile(r"^[a-z0-9_]+$")
+
+
+def _fill_kmnist_split(cfg: dict) -> None:
+    """Write each K-MNIST task's ``kmnist_split`` (default ``full``) into its block, so the
+    split is in every chain's digest and two splits never share results; refuse the key on
+    other tasks, where it would do nothing. A new block is assigned, never an edit in place:
+    YAML anchors (``kmnist: *vision``) share one dict between tasks."""
+    for task, block in cfg["tasks"].items():
+        block = block or {}
+        if library_task(cfg, task) == "kmnist":
+            cfg["tasks"][task] = {**block, "kmnist_split": block.get("kmnist_split", "full")}
+        elif "kmnist_split" in block:
+            raise ConfigError(
+                f"tasks.{task}.kmnist_split applies to K-MNIST tasks only, and {task} runs "
+                f"{library_task(cfg, task)}; remove the key"
+            )
 
 
 def _check_task_entries(tasks: dict) -> None:
