@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import re
 from pathlib import Path
 
 import h5py
@@ -134,6 +136,96 @@ def test_failed_first_write_leaves_nothing(tmp_path):
     with pytest.raises(TypeError):
         _write(tmp_path / "a.h5", arrays={"x": np.array([object()])})
     assert list(tmp_path.iterdir()) == []
+
+
+# --- durable writes: fsync the file before the rename, the folder after ------------------------
+
+
+def _record_durability(monkeypatch, root: Path) -> list[tuple]:
+    """Patch os.fsync and os.replace to log, in order, what under ``root`` they touch (an fsync
+    by the path its descriptor names), then do the real call."""
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("needs /proc to name an fsynced descriptor")
+    events: list[tuple] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        target = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        if target.is_relative_to(root):
+            events.append(("fsync", target.relative_to(root).as_posix()))
+        return real_fsync(fd)
+
+    def replace(src, dst, **kw):
+        events.append(("replace", Path(src).name, Path(dst).name))
+        return real_replace(src, dst, **kw)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    return events
+
+
+def _write_checkpoint(path: Path) -> None:
+    from evotickets.checkpoint import Checkpointer
+
+    ck = Checkpointer(path, "digest", every_generations=1, log=lambda _: None)
+    ck.save({"mean": np.arange(3.0)}, 1, {"best_fitness": np.ones(1)})
+
+
+def _write_summary(path: Path) -> None:
+    import xarray as xr
+
+    from evotickets.analysis.collect import save
+
+    save(xr.Dataset({"acc": ("round", np.linspace(0, 1, 3))}), path)
+
+
+def _write_table(path: Path, monkeypatch) -> None:
+    import argparse
+
+    import evotickets.report
+    from evotickets.commands.reporting import cmd_table
+
+    monkeypatch.setattr(evotickets.report, "accuracy_table", lambda results: "round acc\n0 0.9\n")
+    cmd_table(argparse.Namespace(results="unused", out=str(path)))
+
+
+@pytest.mark.parametrize(
+    ("name", "write"),
+    [
+        ("trained.h5", lambda path, mp: _write(path)),
+        ("trained.ckpt.h5", lambda path, mp: _write_checkpoint(path)),
+        ("summary.nc", lambda path, mp: _write_summary(path)),
+        ("accuracy_table.txt", _write_table),
+    ],
+)
+def test_writes_fsync_the_file_before_the_rename_and_the_folder_after(
+    tmp_path, monkeypatch, name, write
+):
+    """A rename that reaches the disk before the file's data leaves, after a power loss, a file
+    under its final name with missing contents; so: fsync(tmp), replace, fsync(folder)."""
+    out = tmp_path / "res"
+    out.mkdir()
+    events = _record_durability(monkeypatch, tmp_path)
+    write(out / name, monkeypatch)
+    assert events == [
+        ("fsync", f"res/{name}.tmp"),
+        ("replace", f"{name}.tmp", name),
+        ("fsync", "res"),
+    ]
+    assert sorted(p.name for p in out.iterdir()) == [name]
+
+
+def test_durable_replace_is_the_only_rename_in_src():
+    """Every atomic writer goes through evotickets.durable, so none can forget an fsync."""
+    src = Path(__file__).resolve().parents[1] / "src" / "evotickets"
+    offenders = [
+        f"{p.relative_to(src)}:{i}"
+        for p in sorted(src.rglob("*.py"))
+        if p.name != "durable.py"
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if re.search(r"\bos\.(replace|rename)\(|\.rename\(|\.replace\(\s*tmp", line)
+    ]
+    assert offenders == []
 
 
 # --- broken files: the message names the file and the rule that recreates it -------------------

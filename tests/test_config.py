@@ -224,6 +224,9 @@ def test_paper_config_matches_the_paper():
     brax = {"ant", "ant_heavy", "halfcheetah", "hopper", "humanoid", "reacher", "walker2d"}
     stand_ins = {"pusher", "humanoidstandup", "inverted_double_pendulum"}
     assert set(cfg["tasks"]) == vision | brax | stand_ins | {"pendulum", "mnist_ars"}
+    assert cfg["tasks"]["kmnist"]["kmnist_split"] == "full"  # the paper's official split
+    assert all("kmnist_split" not in cfg["tasks"][t] for t in ("mnist", "fashion_mnist"))
+    assert cfg["tasks"]["kmnist"]["batch_size"] == cfg["tasks"]["mnist"]["batch_size"] == 1024
     assert set(cfg["strategies"]) == {"sep_cma_es", "snes", "pgpe", "des", "ars"}
     # ARS (Figs. 6 and 10: LMC and landscapes on MNIST) runs on the mnist_ars entry only
     ars_tasks = {c[0] for c in chains(cfg) if c[1] == "ars"}
@@ -380,6 +383,43 @@ def test_init_settings_are_shared_by_strategies_and_methods(tiny_config):
     assert digest(init) != digest(init_settings(cfg, "digits", 0))
 
 
+def test_kmnist_split_is_explicit_and_in_the_digest(tiny_config):
+    tiny_config["tasks"]["kmnist"] = {"network": "cnn", "batch_size": 64}
+    cfg = validate_config(tiny_config)
+    assert cfg["tasks"]["kmnist"]["kmnist_split"] == "full"  # the default, written out
+    assert "kmnist_split" not in cfg["tasks"]["digits"]
+    full = chain_settings(cfg, "kmnist", "snes", "snr", 0)
+    assert full["task_config"]["kmnist_split"] == "full"
+    tiny_config["tasks"]["kmnist"]["kmnist_split"] = "test_split"
+    split = chain_settings(validate_config(tiny_config), "kmnist", "snes", "snr", 0)
+    assert split["task_config"]["kmnist_split"] == "test_split"
+    assert digest(split) != digest(full)
+    # θ0 does not depend on the data: both splits share the init artifact
+    assert init_settings(cfg, "kmnist", 0) == init_settings(
+        validate_config(tiny_config), "kmnist", 0
+    )
+
+
+def test_kmnist_split_on_an_alias_of_kmnist(tiny_config):
+    tiny_config["tasks"]["kmnist_he"] = {"task": "kmnist", "kmnist_split": "test_split"}
+    cfg = validate_config(tiny_config)
+    assert cfg["tasks"]["kmnist_he"]["kmnist_split"] == "test_split"
+
+
+@pytest.mark.parametrize(
+    ("task", "value", "message"),
+    [
+        ("digits", "full", "K-MNIST tasks only"),
+        ("kmnist", "half", "kmnist_split"),
+    ],
+)
+def test_bad_kmnist_split_is_refused(tiny_config, task, value, message):
+    tiny_config["tasks"].setdefault(task, {})["kmnist_split"] = value
+    with pytest.raises(ConfigError, match=message) as info:
+        validate_config(tiny_config)
+    assert f"{task}" in str(info.value)
+
+
 # --- YAML loading ------------------------------------------------------------------------------
 
 
@@ -409,6 +449,37 @@ def test_load_config_round_trips_tiny_config(tiny_config, tmp_path):
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(tiny_config))
     assert load_config(path) == validate_config(tiny_config)
+
+
+def test_yaml12_floats_validate_as_floats(tiny_config, tmp_path):
+    """``1e30`` and ``3e-4`` are strings to YAML 1.1 (PyYAML, Snakemake): number-typed keys,
+    including those inside a task's strategy_overrides and es block, take them as floats."""
+    tiny_config["tasks"]["digits"]["strategy_overrides"] = {"snes": {"std_init": 0.1}}
+    path = tmp_path / "floats.yaml"
+    text = yaml.safe_dump(tiny_config)
+    text = text.replace("std_init: 0.05", "std_init: 3e-4").replace(
+        "std_init: 0.1", "std_init: 5e-2"
+    )
+    text = text.replace("temperature: 12.0", "temperature: 1e30")
+    path.write_text(text)
+    assert yaml.safe_load(text)["strategies"]["snes"]["std_init"] == "3e-4"  # YAML 1.1
+    cfg = load_config(path)
+    snes = cfg["strategies"]["snes"]
+    assert snes["std_init"] == 3e-4 and isinstance(snes["std_init"], float)
+    assert snes["temperature"] == 1e30 and isinstance(snes["temperature"], float)
+    override = cfg["tasks"]["digits"]["strategy_overrides"]["snes"]["std_init"]
+    assert override == 0.05 and isinstance(override, float)
+    assert chain_settings(cfg, "digits", "snes", "snr", 0)["strategy_config"]["std_init"] == 0.05
+
+
+def test_yaml12_float_strings_stay_strings_in_string_keys(tiny_config):
+    tiny_config["experiment"] = "1e3"
+    tiny_config["strategies"]["snes"]["std_init"] = "1e-2x"
+    with pytest.raises(ConfigError, match=r"std_init.*1\.0e\+30"):
+        validate_config(tiny_config)
+    tiny_config["strategies"]["snes"]["std_init"] = "1e-2"
+    cfg = validate_config(tiny_config)
+    assert cfg["experiment"] == "1e3" and cfg["strategies"]["snes"]["std_init"] == 0.01
 
 
 # --- Snakemake integration ---------------------------------------------------------------------

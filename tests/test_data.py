@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -95,31 +96,93 @@ def test_fashion_mnist_real_files(shared: Path) -> None:
     assert load_dataset("fashion-mnist", data_dir=shared, download=False) is ds
 
 
-def test_kmnist_falls_back_to_test_split(shared: Path) -> None:
-    ds = load_dataset("kmnist", data_dir=shared, download=False)
+def test_kmnist_test_split_is_the_official_test_set_8000_2000(shared: Path) -> None:
+    ds = load_dataset("kmnist", data_dir=shared, download=False, kmnist_split="test_split")
     assert ds.x_train.shape == (8000, 28, 28, 1)
     assert ds.x_test.shape == (2000, 28, 28, 1)
     assert ds.y_train.shape == (8000,) and ds.y_test.shape == (2000,)
-    assert ds.attrs["split"] == "kmnist-test-8000/2000 (official train images absent)"
+    assert ds.attrs["split"] == "kmnist-test-8000/2000 (kmnist_split: test_split)"
+    assert ds.attrs["kmnist_split"] == "test_split"
     # official order: first 8000 / last 2000 of the t10k files
     raw_labels = read_idx(shared / "kmnist" / "t10k-labels-idx1-ubyte.gz")
     np.testing.assert_array_equal(ds.y_train, raw_labels[:8000])
     np.testing.assert_array_equal(ds.y_test, raw_labels[8000:])
 
 
-def test_kmnist_download_failure_warns_and_falls_back(
-    tmp_path: Path, shared: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _kmnist_test_files_only(tmp_path: Path, shared: Path) -> Path:
     folder = tmp_path / "kmnist"
     folder.mkdir()
     for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "train-labels-idx1-ubyte"):
         (folder / f"{name}.gz").symlink_to(shared / "kmnist" / f"{name}.gz")
+    return folder
+
+
+def test_kmnist_test_split_never_tries_a_download(
+    tmp_path: Path, shared: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _kmnist_test_files_only(tmp_path, shared)
+
+    def no_download(*args):
+        raise AssertionError(f"test_split tried a download: {args}")
+
+    monkeypatch.setattr(data, "_download", no_download)
+    ds = load_dataset("kmnist", data_dir=tmp_path, download=True, kmnist_split="test_split")
+    assert ds.attrs["kmnist_split"] == "test_split" and len(ds.y_train) == 8000
+
+
+def test_kmnist_full_split_without_train_images_is_an_error(shared: Path) -> None:
+    """The default split never falls back to the test set: that would change the data."""
+    with pytest.raises(DataError) as info:
+        load_dataset("kmnist", data_dir=shared, download=False)
+    msg = str(info.value)
+    assert "train-images-idx3-ubyte" in msg
+    assert "kmnist_split: full" in msg and "kmnist_split: test_split" in msg
+
+
+def test_kmnist_failed_download_is_an_error_not_a_fallback(
+    tmp_path: Path, shared: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _kmnist_test_files_only(tmp_path, shared)
     monkeypatch.setitem(data._MIRRORS, "kmnist", (tmp_path / "offline").as_uri() + "/")
-    with pytest.warns(RuntimeWarning, match="falling back"):
-        ds = load_dataset("kmnist", data_dir=tmp_path, download=True)
-    assert ds.attrs["split"] == "kmnist-test-8000/2000 (official train images absent)"
-    assert ds.x_train.shape == (8000, 28, 28, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning-and-carry-on either
+        with pytest.raises(DataError, match="kmnist_split: test_split") as info:
+            load_dataset("kmnist", data_dir=tmp_path, download=True)
+    assert "download" in str(info.value) and str(folder) in str(info.value)
     assert not list(folder.glob("*.tmp"))
+
+
+def test_kmnist_full_split_uses_the_official_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "kmnist"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 12), ("t10k", 5)):
+        images = rng.integers(0, 256, (n, 28, 28))
+        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(_idx_bytes(images))
+        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(_idx_bytes(np.arange(n) % 10))
+    monkeypatch.setattr(data, "_SHA256", {})  # synthetic files: no pinned hashes
+    ds = load_dataset("kmnist", data_dir=tmp_path, download=False)
+    assert (len(ds.y_train), len(ds.y_test)) == (12, 5)
+    assert ds.attrs["split"] == "official" and ds.attrs["kmnist_split"] == "full"
+
+
+def test_kmnist_split_value_is_checked(shared: Path) -> None:
+    with pytest.raises(DataError, match="full, test_split"):
+        load_dataset("kmnist", data_dir=shared, download=False, kmnist_split="half")
+    with pytest.raises(DataError, match="K-MNIST only"):
+        load_dataset("mnist", data_dir=shared, download=False, kmnist_split="test_split")
+
+
+def test_make_task_loads_the_configured_kmnist_split(shared: Path) -> None:
+    from evotickets.tasks import make_task
+
+    task = make_task("kmnist", {"kmnist_split": "test_split"}, table=None, data_dir=str(shared))
+    assert task.provenance()["data_kmnist_split"] == "test_split"
+    assert task.provenance()["data_split"].startswith("kmnist-test-8000/2000")
+    with pytest.raises(DataError, match="kmnist_split"):
+        make_task("kmnist", {}, table=None, data_dir=str(shared))
 
 
 # ---------------------------------------------------------------------------- digits

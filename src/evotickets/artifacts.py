@@ -2,7 +2,8 @@
 
 Every file is readable with plain h5py: tensors live in groups mirroring the flax tree
 (``params/Conv_0/kernel``), scalars and provenance in attrs. Nothing is pickled, ever.
-A write goes to ``<name>.tmp`` and is ``os.replace``d into place, so a killed job leaves either
+A write goes to ``<name>.tmp`` and is moved into place by :func:`evotickets.durable.atomic_path`
+(fsync the file, ``os.replace``, fsync the folder), so a killed job or a power loss leaves either
 the old complete file or none, never a truncated one under the final name.
 """
 
@@ -17,6 +18,7 @@ import h5py
 import numpy as np
 
 from . import __version__
+from .durable import atomic_path
 
 SCHEMA_VERSION = 1
 # kind → rule that writes it (a round's mask.h5 and trained.h5 are both outputs of `train`)
@@ -82,24 +84,18 @@ def write_artifact(
     if kind not in KINDS:
         raise ValueError(f"unknown artifact kind {kind!r}")
     path = ensure_writable(path)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["schema"] = f"evotickets.{kind}/{SCHEMA_VERSION}"
-            f.attrs["evotickets_version"] = __version__
-            f.attrs["config_digest"] = config_digest
-            f.attrs["seed"] = int(seed)
-            f.attrs["created"] = _dt.datetime.now(_dt.UTC).isoformat()
-            for k, v in _versions().items():
-                f.attrs[k] = v
-            for k, v in attrs.items():
-                f.attrs[k] = v
-            for name, value in arrays.items():
-                f.create_dataset(name, data=np.asarray(value))
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["schema"] = f"evotickets.{kind}/{SCHEMA_VERSION}"
+        f.attrs["evotickets_version"] = __version__
+        f.attrs["config_digest"] = config_digest
+        f.attrs["seed"] = int(seed)
+        f.attrs["created"] = _dt.datetime.now(_dt.UTC).isoformat()
+        for k, v in _versions().items():
+            f.attrs[k] = v
+        for k, v in attrs.items():
+            f.attrs[k] = v
+        for name, value in arrays.items():
+            f.create_dataset(name, data=np.asarray(value))
     return path
 
 

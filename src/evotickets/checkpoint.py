@@ -37,6 +37,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+from .durable import atomic_path
+
 SCHEMA = "evotickets.checkpoint/1"
 CURVES = ("best_fitness", "mean_fitness", "nonfinite_count", "eval_generation", "eval_metric")
 DEFAULT_EVERY_SECONDS = 120.0
@@ -158,34 +160,27 @@ class Checkpointer:
     # --- save ------------------------------------------------------------------------------
 
     def save(self, state: Any, generation: int, curves: dict[str, np.ndarray]) -> None:
-        """Write atomically: ``<ckpt>.tmp``, fsync, ``os.replace``."""
+        """Write atomically and durably: ``<ckpt>.tmp``, then
+        :func:`evotickets.durable.atomic_path` (fsync, ``os.replace``, fsync the folder)."""
         import jax
 
         leaves = jax.tree_util.tree_leaves(state)
         names = leaf_names(state)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        try:
-            with h5py.File(tmp, "w") as f:
-                f.attrs["schema"] = SCHEMA
-                f.attrs["round_digest"] = self.digest
-                f.attrs["generation"] = int(generation)
-                f.attrs["leaves"] = np.asarray(names, dtype=h5py.string_dtype())
-                f.attrs["key_leaves"] = np.asarray(
-                    [n for n, x in zip(names, leaves, strict=True) if _is_key(x)],
-                    dtype=h5py.string_dtype(),
-                )
-                for name, leaf in zip(names, leaves, strict=True):
-                    f.create_dataset(f"state/{name}", data=_to_host(leaf))
-                f.attrs["curves"] = np.asarray(sorted(curves), dtype=h5py.string_dtype())
-                for name, values in curves.items():
-                    f.create_dataset(f"curves/{name}", data=np.asarray(values))
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        with atomic_path(self.path) as tmp, h5py.File(tmp, "w") as f:
+            f.attrs["schema"] = SCHEMA
+            f.attrs["round_digest"] = self.digest
+            f.attrs["generation"] = int(generation)
+            f.attrs["leaves"] = np.asarray(names, dtype=h5py.string_dtype())
+            f.attrs["key_leaves"] = np.asarray(
+                [n for n, x in zip(names, leaves, strict=True) if _is_key(x)],
+                dtype=h5py.string_dtype(),
+            )
+            for name, leaf in zip(names, leaves, strict=True):
+                f.create_dataset(f"state/{name}", data=_to_host(leaf))
+            f.attrs["curves"] = np.asarray(sorted(curves), dtype=h5py.string_dtype())
+            for name, values in curves.items():
+                f.create_dataset(f"curves/{name}", data=np.asarray(values))
         self._last_gen, self._last_time = generation, self.clock()
         self.saves += 1
         self.log(f"checkpoint {self.path} at generation {generation}")

@@ -64,7 +64,10 @@ def _schema_fix(error, where: str) -> str:
     if error.validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         return f"fix: set {where} to {what} {' and '.join(bounds)}"
     if error.validator == "type":
-        return f"fix: set {where} to {kind.get(str(sub.get('type')), sub.get('type'))}"
+        fix = f"fix: set {where} to {kind.get(str(sub.get('type')), sub.get('type'))}"
+        if isinstance(error.instance, str) and "number" in str(sub.get("type")):
+            fix += " (write it unquoted, e.g. 0.0003, 3e-4 or 1.0e+30)"
+        return fix
     if error.validator == "enum":
         return f"fix: use one of {sub['enum']}"
     if error.validator == "minItems":
@@ -76,6 +79,53 @@ def _schema_fix(error, where: str) -> str:
 
 def load_schema() -> dict:
     return yaml.safe_load(Path(SCHEMA_PATH).read_text())
+
+
+#: A YAML 1.2 float without dot or exponent sign (``1e30``, ``3e-4``): YAML 1.1, which PyYAML
+#: and Snakemake's loader speak, reads these as strings, so a number-typed key would be refused
+#: with "'1e30' is not of type 'number'". Integers and YAML 1.1 floats are never strings.
+_YAML12_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+
+
+def _is_number_schema(schema: dict) -> bool:
+    kind = schema.get("type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    return "number" in kinds and "string" not in kinds
+
+
+def _coerce_numbers(value: Any, schema: Any) -> Any:
+    """``value`` with YAML-1.2-style float strings turned into floats wherever ``schema``
+    types the value as a number. Done at validation (not in a YAML loader) because Snakemake
+    reads ``--configfile`` with its own loader: both paths meet in :func:`validate_config`.
+    Only number-typed keys are touched, so a string key such as ``experiment: 1e3`` stays a
+    string."""
+    if not isinstance(schema, dict):
+        return value
+    if isinstance(value, str) and _is_number_schema(schema) and _YAML12_FLOAT.match(value):
+        return float(value)
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        return {k: _coerce_numbers(v, props.get(k, extra)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_coerce_numbers(v, schema.get("items")) for v in value]
+    return value
+
+
+def _coercion_schema(schema: dict) -> dict:
+    """The schema with the free-form task blocks typed for :func:`_coerce_numbers`: a task's
+    ``strategy_overrides`` hold strategy (or GD) hyperparameters and its ``es`` the es block,
+    which the validation schema leaves open (overrides need not repeat required keys)."""
+    schema = copy.deepcopy(schema)
+    props = schema["properties"]
+    task = props["tasks"]["additionalProperties"]["properties"]
+    task["strategy_overrides"] = {
+        "type": "object",
+        "properties": props["gd"]["properties"],
+        "additionalProperties": props["strategies"]["additionalProperties"],
+    }
+    task["es"] = props["es"]
+    return schema
 
 
 def load_config(path: str | os.PathLike) -> dict:
@@ -99,7 +149,7 @@ def validate_config(cfg: dict) -> dict:
     import jsonschema
 
     schema = load_schema()
-    cfg = copy.deepcopy(cfg)
+    cfg = _coerce_numbers(copy.deepcopy(cfg), _coercion_schema(schema))
     _check_names(cfg, schema["properties"], "config key")
     _check_task_entries(cfg.get("tasks") or {})
     _check_names(cfg.get("strategies") or {}, STRATEGIES, "strategy")
@@ -172,6 +222,7 @@ def validate_config(cfg: dict) -> dict:
             from .tasks.control import ANT_HEAVY_BACKEND_ERROR
 
             raise ConfigError(ANT_HEAVY_BACKEND_ERROR.format(backend=backend))
+    _fill_kmnist_split(cfg)
     if "sep_cma_es" in cfg["strategies"]:  # explicit, so the choice is in every digest
         cfg["strategies"]["sep_cma_es"].setdefault("covariance_rate", "separable")
     for s in cfg["gd"]:
@@ -194,6 +245,22 @@ def validate_config(cfg: dict) -> dict:
 
 
 TASK_ENTRY_NAME = re.compile(r"^[a-z0-9_]+$")
+
+
+def _fill_kmnist_split(cfg: dict) -> None:
+    """Write each K-MNIST task's ``kmnist_split`` (default ``full``) into its block, so the
+    split is in every chain's digest and two splits never share results; refuse the key on
+    other tasks, where it would do nothing. A new block is assigned, never an edit in place:
+    YAML anchors (``kmnist: *vision``) share one dict between tasks."""
+    for task, block in cfg["tasks"].items():
+        block = block or {}
+        if library_task(cfg, task) == "kmnist":
+            cfg["tasks"][task] = {**block, "kmnist_split": block.get("kmnist_split", "full")}
+        elif "kmnist_split" in block:
+            raise ConfigError(
+                f"tasks.{task}.kmnist_split applies to K-MNIST tasks only, and {task} runs "
+                f"{library_task(cfg, task)}; remove the key"
+            )
 
 
 def _check_task_entries(tasks: dict) -> None:

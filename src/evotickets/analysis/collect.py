@@ -300,11 +300,10 @@ def _add_analyses(ds, cfg, results, at, shape) -> None:
 
 
 def save(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write netCDF (h5netcdf) atomically."""
-    import os
+    """Write netCDF (h5netcdf) atomically and durably (:func:`evotickets.durable.atomic_path`)."""
+    from ..durable import atomic_path
 
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    ds.to_netcdf(tmp, engine="h5netcdf")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf")
     return path

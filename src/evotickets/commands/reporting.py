@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 from ..config import load_config
+from ..durable import atomic_path
 
 
 def cmd_table(args) -> None:
@@ -14,9 +13,8 @@ def cmd_table(args) -> None:
 
     text = accuracy_table(args.results)
     if args.out:
-        tmp = Path(args.out + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, args.out)
+        with atomic_path(args.out) as tmp:
+            tmp.write_text(text)
     print(text)
 
 

@@ -530,13 +530,12 @@ def fig11(ds: xr.Dataset) -> plt.Figure:
 
 
 def render(name: str, ds: xr.Dataset, out: str) -> plt.Figure:
-    """Draw figure ``name`` from ``ds`` and save it (atomically) as a PNG."""
-    import os
+    """Draw figure ``name`` from ``ds`` and save it (atomically, durably) as a PNG."""
+    from ..durable import atomic_path
 
     if name not in FIGURES:
         raise ValueError(f"unknown figure {name!r}; choose one of {sorted(FIGURES)}")
     fig = FIGURES[name](ds)
-    tmp = f"{out}.tmp.png"
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, out)
+    with atomic_path(out, suffix=".tmp.png") as tmp:  # .png: savefig infers the format
+        fig.savefig(tmp, dpi=110)
     return fig

@@ -83,7 +83,10 @@ def make_task(name: str, cfg: dict[str, Any], table, data_dir: str | None = None
     from .vision import VisionTask
 
     dataset_name, default_network = VISION_TASKS[name]
-    dataset = load_dataset(dataset_name, data_dir)
+    if dataset_name == "kmnist":  # validate_config makes the split explicit in every digest
+        dataset = load_dataset(dataset_name, data_dir, kmnist_split=cfg.get("kmnist_split", "full"))
+    else:
+        dataset = load_dataset(dataset_name, data_dir)
     return VisionTask(
         name=name,
         dataset=dataset,

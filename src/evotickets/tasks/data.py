@@ -10,15 +10,20 @@ Why it is built the way it is:
   the sha256 pinned here is that of the *decompressed* idx content. Any mirror or a local
   uncompressed copy verifies against the same table.
 * **Atomic downloads.** A download goes to ``<file>.tmp``, is verified, and only then is moved
-  into place with :func:`os.replace`, so an interrupted or corrupt download never leaves a file
+  into place with :func:`evotickets.durable.durable_replace` (fsync, rename, fsync), so an interrupted or corrupt download never leaves a file
   that a later run would trust.
 * **Errors that say what to do.** Every failure raises :class:`DataError` whose message names the
   file involved and the fix (usually: delete the file so it is downloaded again, or point the
   ``data_dir`` config key / ``EVOTICKETS_DATA_DIR`` environment variable at a good copy).
 * **Provenance in ``attrs``.** Each :class:`Dataset` carries string attributes (source, split,
   normalisation, content hashes) that are later written into the HDF5 artifacts, so a result can
-  always be traced back to exactly the data it was trained on, including the K-MNIST fallback
-  split used when the official training images are unavailable.
+  always be traced back to exactly the data it was trained on.
+* **K-MNIST's split is chosen, never fallen back to.** ``kmnist_split="full"`` (the default)
+  needs the official 60,000 training images and is an error without them;
+  ``kmnist_split="test_split"`` trains on the first 8,000 and tests on the last 2,000 images of
+  the official test set, for machines without the training images. The choice is a config key
+  (``tasks.<task>.kmnist_split``) and so part of each chain's digest: a silent fallback on a
+  failed download would let seeds or chains of one experiment train on different data.
 """
 
 from __future__ import annotations
@@ -30,16 +35,18 @@ import hashlib
 import os
 import urllib.error
 import urllib.request
-import warnings
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..durable import durable_replace
+
 __all__ = [
     "DATASETS",
     "DATA_DIR_ENV",
+    "KMNIST_SPLITS",
     "DataError",
     "Dataset",
     "clear_cache",
@@ -116,8 +123,18 @@ _IDX_DTYPES: dict[int, np.dtype] = {
     0x0E: np.dtype(">f8"),
 }
 
+#: K-MNIST splits: the official 60k/10k one, or the official 10k test set split 8,000 / 2,000.
+KMNIST_SPLITS: tuple[str, ...] = ("full", "test_split")
 _KMNIST_SPLIT_TRAIN = 8000
-_KMNIST_FALLBACK_SPLIT = "kmnist-test-8000/2000 (official train images absent)"
+_KMNIST_TEST_SPLIT = "kmnist-test-8000/2000 (kmnist_split: test_split)"
+_FIX_KMNIST_SPLIT = (
+    "K-MNIST's `kmnist_split: full` (the default) trains on the official 60,000 training "
+    "images: put the official train-images-idx3-ubyte(.gz) into {folder}, or, to train "
+    "on the first 8,000 and test on the last 2,000 images of the official test set instead, "
+    "set `kmnist_split: test_split` in the K-MNIST task's block of the config "
+    "(tasks.kmnist.kmnist_split; load_dataset(..., kmnist_split='test_split')); the choice is "
+    "part of the config digest, so results of the two splits never mix."
+)
 _DIGITS_N_TEST = 360
 _DIGITS_SPLIT = "sklearn-digits 1437/360 (rng 0)"
 _DOWNLOAD_TIMEOUT_S = 60.0
@@ -135,9 +152,13 @@ class DataError(ValueError):
     """
 
 
-class _DownloadError(DataError):
-    """The network fetch itself failed (offline, mirror down); kept apart from integrity errors
-    so that the K-MNIST fallback triggers on unreachable mirrors but never on corrupt data."""
+class _MissingError(DataError):
+    """Files are absent and could not be fetched (offline, mirror down, ``download=False``);
+    kept apart from integrity errors so that only these point at ``kmnist_split``."""
+
+
+class _DownloadError(_MissingError):
+    """The network fetch itself failed (offline, mirror down)."""
 
 
 @dataclass(frozen=True)
@@ -398,7 +419,7 @@ def _download(folder: str, name: str, folder_dir: Path) -> Path:
                 f"of the decompressed content is {actual}, expected {expected}. Fix: retry later "
                 f"(the mirror may be serving a damaged file), or {_FIX_DIR}."
             )
-        os.replace(tmp, dest)
+        durable_replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
     return dest
@@ -407,7 +428,7 @@ def _download(folder: str, name: str, folder_dir: Path) -> Path:
 def _missing_error(folder_dir: Path, names: list[str], download: bool) -> DataError:
     listed = ", ".join(f"{n}(.gz)" for n in names)
     why = "download=False" if not download else "the download failed"
-    return DataError(
+    return _MissingError(
         f"missing dataset file(s) in {folder_dir}: {listed} ({why}). Fix: {_FIX_DIR}"
         + ("" if download else ", or allow downloading (download=True)")
         + "."
@@ -490,41 +511,31 @@ def _load_digits() -> Dataset:
     )
 
 
-def _load_idx_dataset(name: str, data_dir: Path, download: bool) -> Dataset:
+def _load_idx_dataset(name: str, data_dir: Path, download: bool, kmnist_split: str) -> Dataset:
     folder = _FOLDERS[name]
     folder_dir = data_dir / folder
     hashes = {n: h for (f, n), h in _SHA256.items() if f == folder}
     attrs = {"source": _MIRRORS[folder], "data_dir": str(data_dir)}
+    if name == "kmnist":
+        attrs["kmnist_split"] = kmnist_split
 
-    if name == "kmnist" and _find(folder_dir, _TRAIN_IMAGES) is None:
-        fallback_reason = "download=False"
-        if download:
-            try:
-                _download(folder, _TRAIN_IMAGES, folder_dir)
-                fallback_reason = ""
-            except _DownloadError as exc:
-                fallback_reason = str(exc)
-                warnings.warn(
-                    f"K-MNIST training images unavailable ({exc}); falling back to splitting the "
-                    f"official 10,000-image test set into {_KMNIST_SPLIT_TRAIN} train / "
-                    f"{10_000 - _KMNIST_SPLIT_TRAIN} test (recorded in attrs['split']).",
-                    RuntimeWarning,
-                    stacklevel=4,
-                )
-        if fallback_reason:
-            paths = _locate(folder, folder_dir, [_TEST_LABELS, _TEST_IMAGES], download)
-            images, labels, digests = _load_idx_pair(
-                paths[_TEST_IMAGES], paths[_TEST_LABELS], hashes
-            )
-            k = _KMNIST_SPLIT_TRAIN
-            attrs.update(split=_KMNIST_FALLBACK_SPLIT)
-            attrs.update({f"sha256:{n}": d for n, d in sorted(digests.items())})
-            return _make(
-                name, images[:k], labels[:k], images[k:], labels[k:], scale=255.0, attrs=attrs
-            )
+    if name == "kmnist" and kmnist_split == "test_split":
+        # The training images are neither looked for nor downloaded: the split is the config's
+        # choice, the same on every machine whatever files it happens to hold.
+        paths = _locate(folder, folder_dir, [_TEST_LABELS, _TEST_IMAGES], download)
+        images, labels, digests = _load_idx_pair(paths[_TEST_IMAGES], paths[_TEST_LABELS], hashes)
+        k = _KMNIST_SPLIT_TRAIN
+        attrs["split"] = _KMNIST_TEST_SPLIT
+        attrs.update({f"sha256:{n}": d for n, d in sorted(digests.items())})
+        return _make(name, images[:k], labels[:k], images[k:], labels[k:], scale=255.0, attrs=attrs)
 
     names = [_TRAIN_LABELS, _TRAIN_IMAGES, _TEST_LABELS, _TEST_IMAGES]
-    paths = _locate(folder, folder_dir, names, download)
+    try:
+        paths = _locate(folder, folder_dir, names, download)
+    except _MissingError as exc:
+        if name != "kmnist":
+            raise
+        raise DataError(f"{exc} {_FIX_KMNIST_SPLIT.format(folder=folder_dir)}") from exc
     x_tr, y_tr, d_tr = _load_idx_pair(paths[_TRAIN_IMAGES], paths[_TRAIN_LABELS], hashes)
     x_te, y_te, d_te = _load_idx_pair(paths[_TEST_IMAGES], paths[_TEST_LABELS], hashes)
     attrs["split"] = "official"
@@ -533,12 +544,12 @@ def _load_idx_dataset(name: str, data_dir: Path, download: bool) -> Dataset:
 
 
 @functools.lru_cache(maxsize=8)
-def _load_cached(name: str, data_dir: Path | None, download: bool) -> Dataset:
+def _load_cached(name: str, data_dir: Path | None, download: bool, kmnist_split: str) -> Dataset:
     """Decoding MNIST takes about a second; every experiment in one process shares the result."""
     if name == "digits":
         return _load_digits()
     assert data_dir is not None
-    return _load_idx_dataset(name, data_dir, download)
+    return _load_idx_dataset(name, data_dir, download, kmnist_split)
 
 
 def clear_cache() -> None:
@@ -559,6 +570,7 @@ def load_dataset(
     name: str,
     data_dir: str | os.PathLike[str] | None = None,
     download: bool = True,
+    kmnist_split: str = "full",
 ) -> Dataset:
     """Load a dataset by name as normalised float32 NHWC arrays with int32 labels.
 
@@ -567,7 +579,20 @@ def load_dataset(
     of its decompressed content. Repeated calls with the same arguments in one process return
     the same (read-only) :class:`Dataset` object. ``digits`` is bundled with scikit-learn and
     ignores ``data_dir``.
+
+    ``kmnist_split`` (K-MNIST only): ``"full"`` needs the official training images and raises
+    :class:`DataError` without them; ``"test_split"`` splits the official test set 8,000 /
+    2,000 and never looks for the training images. ``attrs["kmnist_split"]`` and
+    ``attrs["split"]`` record which.
     """
     key = _canonical_name(name)
+    if kmnist_split not in KMNIST_SPLITS:
+        raise DataError(
+            f"unknown kmnist_split {kmnist_split!r}. Fix: use one of {', '.join(KMNIST_SPLITS)}."
+        )
+    if key != "kmnist" and kmnist_split != "full":
+        raise DataError(
+            f"kmnist_split={kmnist_split!r} applies to K-MNIST only, not {key!r}. Fix: drop it."
+        )
     resolved = None if key == "digits" else resolve_data_dir(data_dir)
-    return _load_cached(key, resolved, bool(download))
+    return _load_cached(key, resolved, bool(download), kmnist_split)
