@@ -132,3 +132,33 @@ def test_init_schemes_scale_the_kernels():
     assert stds["xavier_normal"] / stds["lecun_normal"] == pytest.approx(
         np.sqrt(2 * 784 / 794), rel=0.05
     )
+
+
+def test_snr_study_ranks_like_theta_over_c_and_differs_from_snr():
+    # Sep-CMA-ES: σ = std·√C with a scalar std. The study's |θ|/C and our |θ|/σ disagree when
+    # a large weight also has a large C: |θ|/C weighs C twice as strongly.
+    std = 0.05
+    theta = np.array([1.0, 0.6, 0.2, 0.0])
+    c = np.array([4.0, 1.0, 0.25, 1.0])
+    sigma = std * np.sqrt(c)
+    study = pruning.scores("snr_study", theta, sigma)
+    ours = pruning.scores("snr", theta, sigma)
+    np.testing.assert_allclose(std**2 * study, theta / c)  # |θ|/C up to the constant std²
+    assert list(np.argsort(-(theta / c))) == list(np.argsort(-study))
+    # |θ|/σ = 10, 12, 8, 0 keeps weight 1; |θ|/C = 0.25, 0.6, 0.8, 0 keeps weight 2.
+    keep_ours = pruning.prune_to_count(ours, np.ones(4, bool), np.ones(4, bool), 1).mask
+    keep_study = pruning.prune_to_count(study, np.ones(4, bool), np.ones(4, bool), 1).mask
+    assert keep_ours.tolist() == [False, True, False, False]
+    assert keep_study.tolist() == [False, False, True, False]
+    # pruned weights (σ = 0) score 0, as for snr
+    assert pruning.scores("snr_study", np.array([1.0]), np.array([0.0]))[0] == 0.0
+
+
+def test_snr_study_runs_for_sep_cma_es_only():
+    from evotickets.config import chain_methods, method_applies
+
+    cfg = {"methods": ["random", "snr", "snr_study"], "strategies": {}, "gd": {}}
+    assert chain_methods(cfg, "sep_cma_es") == ["random", "snr", "snr_study"]
+    assert chain_methods(cfg, "snes") == ["random", "snr"]
+    assert chain_methods(cfg, "gd_adam") == ["random"]
+    assert not method_applies("snr_study", "pgpe")

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from .pruning import METHODS, PERMUTATION_METHODS, SIGMA_METHODS
+from .pruning import METHODS, PERMUTATION_METHODS, SIGMA_METHODS, SNR_VARIANT_STRATEGIES
 from .strategies import ANTITHETIC, COMMON_KEYS, STRATEGIES, STRATEGY_KEYS
 from .tasks import TASKS, default_hidden, is_control
 from .train.gd import GD_STRATEGIES, gd_fits_task, is_gd
@@ -340,8 +340,16 @@ def chain_strategies(cfg: dict) -> list[str]:
 
 def chain_methods(cfg: dict, strategy: str) -> list[str]:
     """The methods a strategy's chains run: all of ``methods``, except that SNR (which divides
-    by the search distribution's σ) is skipped for gradient descent."""
-    return [m for m in cfg["methods"] if not (is_gd(strategy) and m in SIGMA_METHODS)]
+    by the search distribution's σ) is skipped for gradient descent, and an SNR variant (e.g.
+    ``snr_study``) runs only for the strategies where it differs from ``snr``."""
+    return [m for m in cfg["methods"] if method_applies(m, strategy)]
+
+
+def method_applies(method: str, strategy: str) -> bool:
+    """Whether ``method`` is defined, and distinct from another method, for ``strategy``."""
+    if is_gd(strategy) and method in SIGMA_METHODS:
+        return False
+    return strategy in SNR_VARIANT_STRATEGIES.get(method, (strategy,))
 
 
 def transfer_entry(cfg: dict, name: str) -> dict:

@@ -26,6 +26,7 @@ METHODS = (
     "random",
     "magnitude",
     "snr",
+    "snr_study",
     "weight_permuted",
     "mask_permuted",
     "movement",
@@ -35,7 +36,11 @@ METHODS = (
 # Other pruning heuristics (paper Fig. 9), scored from the trained weights and θ0.
 HEURISTIC_METHODS = ("movement", "magnitude_increase", "init_magnitude")
 # Methods whose score needs σ, the search distribution's std: undefined for gradient descent.
-SIGMA_METHODS = ("snr",)
+SIGMA_METHODS = ("snr", "snr_study")
+# SNR definitions that differ from ``snr`` only for some strategies; the others skip them.
+# ``snr_study`` is the study's published Sep-CMA-ES score |θ|/C (C the diagonal covariance, a
+# variance), which for every other strategy is our |θ|/σ.
+SNR_VARIANT_STRATEGIES = {"snr_study": ("sep_cma_es",)}
 # Permutation controls (evotickets.permutations): derived from the magnitude mask of the round.
 PERMUTATION_METHODS = ("weight_permuted", "mask_permuted")
 
@@ -60,7 +65,10 @@ def scores(
 ) -> np.ndarray:
     """Score each weight: larger means keep.
 
-    ``magnitude`` |θ|; ``snr`` |θ|/σ; and the heuristics of Fig. 9: ``movement`` |θ − θ0|
+    ``magnitude`` |θ|; ``snr`` |θ|/σ; ``snr_study`` |θ|/σ², the study's Sep-CMA-ES score
+    |θ|/C: σ = std·√C with one scalar std, so |θ|/C = std²·|θ|/σ² ranks (and so prunes)
+    exactly like |θ|/σ², and weighs the search's per-weight spread twice as strongly as
+    ``snr`` does (SNR can differ from magnitude only where σ varies across weights); and the heuristics of Fig. 9: ``movement`` |θ − θ0|
     (how far the search moved it), ``magnitude_increase`` |θ| − |θ0|, and ``init_magnitude``
     |θ0| (prune the smallest initial weights, ignoring training).
     """
@@ -74,15 +82,16 @@ def scores(
         if method == "magnitude_increase":
             return np.abs(theta) - np.abs(theta0)
         return np.abs(theta0)
-    if method == "snr":
+    if method in SIGMA_METHODS:
         if sigma is None:
-            raise ValueError("the snr score needs σ, the per-weight search std")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            snr = np.abs(theta) / sigma
+            raise ValueError(f"the {method} score needs σ, the per-weight search std")
+        power = 2.0 if method == "snr_study" else 1.0
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            snr = np.abs(theta) / sigma**power
         # σ is 0 only where a weight is pruned (it is not searched): score 0 there.
         return np.where(sigma > 0, snr, 0.0)
     raise ValueError(
-        f"no score for method {method!r}; scored methods are magnitude, snr, "
+        f"no score for method {method!r}; scored methods are magnitude, snr, snr_study, "
         f"{', '.join(HEURISTIC_METHODS)}"
     )
 

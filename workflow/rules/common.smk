@@ -100,7 +100,11 @@ def _check_known(wildcards):
         ("transfer", getattr(wildcards, "name", None), [e["name"] for e in config["transfer"]]),
     ):
         if value is not None and value not in allowed:
-            why = " (snr is undefined for gradient descent)" if kind == "method" else ""
+            why = (
+                " (snr is undefined for gradient descent; snr_study runs for sep_cma_es only)"
+                if kind == "method"
+                else ""
+            )
             raise ValueError(
                 f"{kind} {value!r} in the requested path is not in the config{why} "
                 f"(allowed: {allowed}); add it to the config or fix the path"

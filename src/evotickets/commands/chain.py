@@ -180,14 +180,21 @@ def cmd_mask(args) -> None:
 
 
 def _check_method(settings: dict) -> None:
+    from ..config import method_applies
     from ..pruning import SIGMA_METHODS
     from ..train.gd import is_gd
 
-    if is_gd(settings["strategy"]) and settings["method"] in SIGMA_METHODS:
+    method, strategy = settings["method"], settings["strategy"]
+    if is_gd(strategy) and method in SIGMA_METHODS:
         raise ValueError(
-            f"method {settings['method']} is undefined for {settings['strategy']}: gradient "
+            f"method {method} is undefined for {strategy}: gradient "
             "descent has no search distribution, so there is no σ to divide by; the workflow "
             "skips this combination"
+        )
+    if not method_applies(method, strategy):
+        raise ValueError(
+            f"method {method} runs only for Sep-CMA-ES (for {strategy} it equals snr); "
+            "the workflow skips this combination"
         )
 
 
