@@ -131,3 +131,92 @@ def test_layerwise_ratios():
     assert out["Conv_0/kernel"]["kept_ratio"] == pytest.approx(1 - (first.size // 2) / first.size)
     assert out["Conv_1/kernel"]["kept_ratio"] == 1.0
     assert out["Dense_0/bias"]["mean_abs_theta"] == 0.0
+
+
+def _kernel_filter_norms(v, table, mask=None):
+    """Per-filter norms of every kernel of a flat vector (masked entries count as 0)."""
+    v = np.where(mask, v, 0.0) if mask is not None else v
+    out = []
+    for e in table:
+        if e.name.endswith("kernel"):
+            block = v[e.offset : e.offset + e.size].reshape(e.shape).astype(np.float64)
+            out.append(np.sqrt(np.sum(block**2, axis=tuple(range(len(e.shape) - 1)))))
+    return np.concatenate(out)
+
+
+@pytest.fixture
+def cnn():
+    theta0 = init_params("cnn_small", (8, 8, 1), jax.random.key(0))
+    table = layer_table(theta0)
+    return to_vector(theta0, table), table, prunable_vector(table)
+
+
+def test_filter_normalised_1d_curvature_does_not_shrink_with_active_weights(cnn):
+    """On loss ½‖θ‖² the curvature along η is ‖η‖². Raw Gaussian directions give ≈ D_active, so
+    a network with 10% of its weights looks 10× flatter; filter-normalised directions give
+    ‖θ_active kernels‖², the size of the network being probed, whatever D_active is."""
+    theta, table, prunable = cnn
+
+    def loss_fn(points):
+        return 0.5 * np.sum(points.astype(np.float64) ** 2, axis=1)
+
+    xis = np.linspace(-1, 1, 5)
+    rng = np.random.default_rng(0)
+    keep_10 = ~prunable | (rng.uniform(size=theta.size) < 0.1)
+    for mask in (np.ones(theta.size, bool), keep_10):
+        th = np.where(mask, theta, 0.0).astype(np.float32)
+        curv = {}
+        for norm in ("raw", "filter"):
+            dirs = landscape.directions_1d(np.random.default_rng(1), th, mask, table, 3, norm)
+            assert np.all(dirs[:, ~mask] == 0)  # pruned weights stay pruned
+            losses = landscape.projection_1d(loss_fn, th, dirs, xis)
+            curv[norm] = landscape.quadratic_curvature(xis, losses)
+        np.testing.assert_allclose(curv["raw"], mask.sum(), rtol=0.1)
+        size = np.sum(_kernel_filter_norms(th, table) ** 2)
+        np.testing.assert_allclose(curv["filter"], size, rtol=1e-4)
+        d = landscape.directions_1d(np.random.default_rng(1), th, mask, table, 1, "filter")[0]
+        np.testing.assert_allclose(
+            _kernel_filter_norms(d, table), _kernel_filter_norms(th, table), rtol=1e-5, atol=1e-7
+        )
+    with pytest.raises(ValueError, match="direction_norm"):
+        landscape.directions_1d(rng, theta, keep_10, table, 1, "unit")
+
+
+def test_2d_axes_are_renormalised_to_each_rounds_filters(cnn):
+    """The shared round-0 pattern, masked, has each filter rescaled to what is left of the
+    round's network: a filter that kept 30% of θ's norm gets a 30% direction, not θ0's."""
+    theta, table, prunable = cnn
+    rng = np.random.default_rng(0)
+    d1 = landscape.filter_normalized_direction(rng, theta, table)
+    d2 = landscape.filter_normalized_direction(rng, theta, table)
+    mask = ~prunable | (rng.uniform(size=theta.size) < 0.3)
+    late = np.where(mask, 0.5 * theta, 0.0).astype(np.float32)  # a sparser, smaller network
+    e1, e2 = landscape.directions_2d(d1, d2, late, mask, table)
+    for e, d in ((e1, d1), (e2, d2)):
+        assert np.all(e[~mask] == 0)
+        np.testing.assert_allclose(
+            _kernel_filter_norms(e, table), _kernel_filter_norms(late, table), rtol=1e-5, atol=1e-7
+        )
+        # the same random pattern, only rescaled per filter: cosine 1 on every filter
+        k = next(x for x in table if x.name.endswith("kernel"))
+        a = e[k.offset : k.offset + k.size].reshape(-1, k.shape[-1])
+        b = (d * mask)[k.offset : k.offset + k.size].reshape(-1, k.shape[-1])
+        alive = np.linalg.norm(b, axis=0) > 0  # a fully pruned filter has no direction
+        a, b = a[:, alive], b[:, alive]
+        cos = np.sum(a * b, 0) / np.linalg.norm(a, axis=0) / np.linalg.norm(b, axis=0)
+        np.testing.assert_allclose(cos, 1.0, atol=1e-5)
+
+
+def test_direction_norm_reaches_the_landscape_settings(tiny_config):
+    """The key is part of the options the landscape rule passes (and digests): filter by
+    default, raw on request, anything else a config error naming the key."""
+    from evotickets.config import ConfigError, analysis_options, digest, validate_config
+
+    filt = analysis_options(validate_config(tiny_config), "landscape")
+    assert filt["direction_norm"] == "filter"
+    tiny_config["analyses"]["landscape"]["direction_norm"] = "raw"
+    raw = analysis_options(validate_config(tiny_config), "landscape")
+    assert raw["direction_norm"] == "raw" and digest(raw) != digest(filt)
+    tiny_config["analyses"]["landscape"]["direction_norm"] = "unit"
+    with pytest.raises(ConfigError, match="direction_norm"):
+        validate_config(tiny_config)
