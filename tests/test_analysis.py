@@ -220,3 +220,88 @@ def test_direction_norm_reaches_the_landscape_settings(tiny_config):
     tiny_config["analyses"]["landscape"]["direction_norm"] = "unit"
     with pytest.raises(ConfigError, match="direction_norm"):
         validate_config(tiny_config)
+
+
+def test_states_are_interpolated_with_the_weights():
+    sa = {"obs_mean": np.array([1.0, -2.0]), "obs_var": np.array([4.0, 1.0]), "obs_count": 10.0}
+    sb = {"obs_mean": np.array([3.0, 0.0]), "obs_var": np.array([1.0, 9.0]), "obs_count": 30.0}
+    alphas = connectivity.alpha_grid(3)  # 0, 0.5, 1: θb, midpoint, θa
+    s = connectivity.interpolate_states(sa, sb, alphas)
+    np.testing.assert_allclose(s["obs_mean"], [[3.0, 0.0], [2.0, -1.0], [1.0, -2.0]])
+    np.testing.assert_allclose(s["obs_var"][[0, -1]], [sb["obs_var"], sa["obs_var"]])
+    np.testing.assert_allclose(s["obs_count"], [30.0, 20.0, 10.0])
+    assert connectivity.interpolate_states({}, {}, alphas) == {}
+    with pytest.raises(ValueError, match="different task states"):
+        connectivity.interpolate_states(sa, {}, alphas)
+    with pytest.raises(ValueError, match="'obs_mean' has shape"):
+        connectivity.interpolate_states(sa, {**sb, "obs_mean": np.zeros(3)}, alphas)
+
+
+def test_lmc_scores_each_end_under_its_own_observation_statistics(tmp_path, tiny_config):
+    """Two copies of one policy with different observation statistics (as an ES and a PPO
+    network of a brax task have): the path's ends are the returns each network gets under its
+    own statistics, not both under the left one's."""
+    import json
+
+    from evotickets import cli
+    from evotickets.artifacts import read_artifact, write_artifact
+    from evotickets.config import chain_settings, init_settings_for, validate_config
+    from evotickets.networks import layer_table, to_vector
+    from evotickets.tasks import make_task
+
+    tiny_config["tasks"] = {
+        "pendulum": {
+            "hidden": [8],
+            "n_repeats": 1,
+            "max_steps": 30,
+            "n_test": 2,
+            "obs_normalization": True,
+        }
+    }
+    tiny_config["analyses"] = {"enabled": ["lmc"]}
+    cfg = validate_config(tiny_config)
+    settings = chain_settings(cfg, "pendulum", "snes", "snr", 0)
+    s = json.dumps(settings)
+    init = tmp_path / "init.h5"
+    init_settings = init_settings_for(settings["task_config"], "pendulum", 0)
+    assert cli.main(["init", "--settings", json.dumps(init_settings), "--out", str(init)]) == 0
+    params = {k[len("params/") :]: v for k, v in read_artifact(init, "init")[0].items()}
+    table = layer_table(params)
+    theta = to_vector(params, table)
+    states = {
+        "left": {"obs_mean": np.zeros(3), "obs_var": np.ones(3), "obs_count": np.array(100.0)},
+        "right": {
+            "obs_mean": np.array([0.9, -0.5, 3.0]),
+            "obs_var": np.array([0.01, 0.04, 0.25]),
+            "obs_count": np.array(5000.0),
+        },
+    }
+    for side, state in states.items():
+        write_artifact(
+            tmp_path / f"{side}.h5",
+            "trained",
+            {
+                **{f"params/{k}": v for k, v in params.items()},
+                **{f"sigma/{k}": np.ones_like(v) for k, v in params.items()},
+                **{f"mask/{k}": np.ones(v.shape, bool) for k, v in params.items()},
+                **{f"task_state/{k}": v for k, v in state.items()},
+            },
+            {"round": 0, "remaining_fraction": 1.0},
+            config_digest="x",
+            seed=0,
+        )
+    out = tmp_path / "lmc.h5"
+    argv = ["lmc", "--kind", "es_gd", "--settings", s, "--analysis", '{"alphas": 3}']
+    argv += ["--init", str(init), "--left", str(tmp_path / "left.h5")]
+    argv += ["--right", str(tmp_path / "right.h5"), "--out", str(out)]
+    assert cli.main(argv) == 0
+    errors = read_artifact(out, "analysis")[0]["errors"][0]  # α = 0 (right) … α = 1 (left)
+    task = make_task("pendulum", settings["task_config"], table)
+    own = {
+        side: -float(
+            task.evaluate(theta, task.test_data, {k: np.float32(v) for k, v in st.items()})
+        )
+        for side, st in states.items()
+    }
+    assert abs(own["left"] - own["right"]) > 1.0  # the statistics matter to this policy
+    np.testing.assert_allclose(errors[[0, -1]], [own["right"], own["left"]], rtol=1e-4)

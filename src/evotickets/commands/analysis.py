@@ -70,10 +70,18 @@ def cmd_lmc(args) -> None:
     alphas = connectivity.alpha_grid(int(opts.get("alphas", 21)))
     barriers, errors = [], []
     _, error_fn = evaluation.loss_and_error(task)  # one compilation for every pair
-    for a, b in zip(left, right):
-        err, bar = connectivity.lmc(
-            partial(error_fn, state=_task_state(task, a)), a["theta"], b["theta"], alphas
-        )
+    for a, b in zip(left, right):  # each end under its own task state (see connectivity)
+        try:
+            err, bar = connectivity.lmc_with_states(
+                partial(error_fn, batched=True),
+                a["theta"],
+                b["theta"],
+                _task_state(task, a),
+                _task_state(task, b),
+                alphas,
+            )
+        except ValueError as e:
+            raise ValueError(f"lmc {args.kind}: {a['path']} ↔ {b['path']}: {e}") from e
         errors.append(err), barriers.append(bar)
         print(f"lmc {args.kind}: {a['path']} ↔ {b['path']}: barrier {bar:.4f}", flush=True)
     write_artifact(
@@ -91,6 +99,7 @@ def cmd_lmc(args) -> None:
             "analysis": "lmc",
             "pair_kind": args.kind,
             "mask_convention": "union (pruned entries are 0 on both sides)",
+            "task_state_convention": "each end its own; interpolated with the same α between",
             "left": json.dumps([a["path"] for a in left]),
             "right": json.dumps([b["path"] for b in right]),
             "error": "1 - test accuracy" if hasattr(task, "dataset") else "-test return",
