@@ -305,3 +305,61 @@ def test_lmc_scores_each_end_under_its_own_observation_statistics(tmp_path, tiny
     }
     assert abs(own["left"] - own["right"]) > 1.0  # the statistics matter to this policy
     np.testing.assert_allclose(errors[[0, -1]], [own["right"], own["left"]], rtol=1e-4)
+
+
+def test_es_gd_barriers_are_collected_and_drawn(tmp_path, tiny_config):
+    """lmc_es_gd.h5 of every ES → GD transfer and seed lands in summary.nc on the transfer dims
+    (other transfers NaN), and Fig. 6's last panel draws its mean over seeds."""
+    from evotickets.analysis.collect import collect
+    from evotickets.artifacts import write_artifact
+    from evotickets.config import validate_config
+    from evotickets.plots.figures import fig6
+
+    tiny_config["gd"] = {"gd_adam": {"epochs": 1}}
+    tiny_config["strategies"]["pgpe"] = {"population_size": 16, "std_init": 0.05}
+    tiny_config["transfer"] = [
+        {
+            "name": "snes_to_pgpe",
+            "source": {"task": "digits", "strategy": "snes"},
+            "target": {"task": "digits", "strategy": "pgpe"},
+        },
+        {
+            "name": "snes_to_adam",
+            "source": {"task": "digits", "strategy": "snes"},
+            "target": {"task": "digits", "strategy": "gd_adam"},
+        },
+    ]
+    cfg = validate_config(tiny_config)
+    alphas = connectivity.alpha_grid(5)
+    barriers = {0: [0.1, 0.2, 0.4], 1: [0.3, 0.2, 0.0]}
+    for seed, bars in barriers.items():
+        folder = tmp_path / "transfer" / "snes_to_adam" / f"seed{seed}" / "analysis"
+        folder.mkdir(parents=True)
+        write_artifact(
+            folder / "lmc_es_gd.h5",
+            "analysis",
+            {
+                "alpha": alphas,
+                "errors": np.outer(bars, np.ones(alphas.size)) + seed,
+                "barrier": np.asarray(bars),
+                "round_left": np.arange(3),
+                "round_right": np.arange(3),
+                "remaining_left": 0.8 ** np.arange(3),
+            },
+            {"analysis": "lmc", "pair_kind": "es_gd"},
+            config_digest="x",
+            seed=seed,
+        )
+    ds = collect(cfg, tmp_path)
+    b = ds.lmc_barrier_es_gd
+    assert b.dims == ("transfer", "seed", "iteration") and "units" in b.attrs
+    np.testing.assert_allclose(b.sel(transfer="snes_to_adam").values, [barriers[0], barriers[1]])
+    assert np.all(np.isnan(b.sel(transfer="snes_to_pgpe").values))  # ES → ES: no such pair
+    assert ds.lmc_errors_es_gd.dims == ("transfer", "seed", "iteration", "alpha")
+    np.testing.assert_allclose(ds.alpha.values, alphas)
+    np.testing.assert_allclose(ds.lmc_errors_es_gd.sel(transfer="snes_to_adam")[1, 2], 1.0)
+    panel = fig6(ds).axes[3]
+    assert not any("not in this experiment" in t.get_text() for t in panel.texts)
+    (line,) = panel.get_lines()
+    assert line.get_label() == "snes_to_adam"
+    np.testing.assert_allclose(line.get_ydata(), [0.2, 0.2, 0.2])
