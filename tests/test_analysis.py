@@ -131,3 +131,235 @@ def test_layerwise_ratios():
     assert out["Conv_0/kernel"]["kept_ratio"] == pytest.approx(1 - (first.size // 2) / first.size)
     assert out["Conv_1/kernel"]["kept_ratio"] == 1.0
     assert out["Dense_0/bias"]["mean_abs_theta"] == 0.0
+
+
+def _kernel_filter_norms(v, table, mask=None):
+    """Per-filter norms of every kernel of a flat vector (masked entries count as 0)."""
+    v = np.where(mask, v, 0.0) if mask is not None else v
+    out = []
+    for e in table:
+        if e.name.endswith("kernel"):
+            block = v[e.offset : e.offset + e.size].reshape(e.shape).astype(np.float64)
+            out.append(np.sqrt(np.sum(block**2, axis=tuple(range(len(e.shape) - 1)))))
+    return np.concatenate(out)
+
+
+@pytest.fixture
+def cnn():
+    theta0 = init_params("cnn_small", (8, 8, 1), jax.random.key(0))
+    table = layer_table(theta0)
+    return to_vector(theta0, table), table, prunable_vector(table)
+
+
+def test_filter_normalised_1d_curvature_does_not_shrink_with_active_weights(cnn):
+    """On loss ½‖θ‖² the curvature along η is ‖η‖². Raw Gaussian directions give ≈ D_active, so
+    a network with 10% of its weights looks 10× flatter; filter-normalised directions give
+    ‖θ_active kernels‖², the size of the network being probed, whatever D_active is."""
+    theta, table, prunable = cnn
+
+    def loss_fn(points):
+        return 0.5 * np.sum(points.astype(np.float64) ** 2, axis=1)
+
+    xis = np.linspace(-1, 1, 5)
+    rng = np.random.default_rng(0)
+    keep_10 = ~prunable | (rng.uniform(size=theta.size) < 0.1)
+    for mask in (np.ones(theta.size, bool), keep_10):
+        th = np.where(mask, theta, 0.0).astype(np.float32)
+        curv = {}
+        for norm in ("raw", "filter"):
+            dirs = landscape.directions_1d(np.random.default_rng(1), th, mask, table, 3, norm)
+            assert np.all(dirs[:, ~mask] == 0)  # pruned weights stay pruned
+            losses = landscape.projection_1d(loss_fn, th, dirs, xis)
+            curv[norm] = landscape.quadratic_curvature(xis, losses)
+        np.testing.assert_allclose(curv["raw"], mask.sum(), rtol=0.1)
+        size = np.sum(_kernel_filter_norms(th, table) ** 2)
+        np.testing.assert_allclose(curv["filter"], size, rtol=1e-4)
+        d = landscape.directions_1d(np.random.default_rng(1), th, mask, table, 1, "filter")[0]
+        np.testing.assert_allclose(
+            _kernel_filter_norms(d, table), _kernel_filter_norms(th, table), rtol=1e-5, atol=1e-7
+        )
+    with pytest.raises(ValueError, match="direction_norm"):
+        landscape.directions_1d(rng, theta, keep_10, table, 1, "unit")
+
+
+def test_2d_axes_are_renormalised_to_each_rounds_filters(cnn):
+    """The shared round-0 pattern, masked, has each filter rescaled to what is left of the
+    round's network: a filter that kept 30% of θ's norm gets a 30% direction, not θ0's."""
+    theta, table, prunable = cnn
+    rng = np.random.default_rng(0)
+    d1 = landscape.filter_normalized_direction(rng, theta, table)
+    d2 = landscape.filter_normalized_direction(rng, theta, table)
+    mask = ~prunable | (rng.uniform(size=theta.size) < 0.3)
+    late = np.where(mask, 0.5 * theta, 0.0).astype(np.float32)  # a sparser, smaller network
+    e1, e2 = landscape.directions_2d(d1, d2, late, mask, table)
+    for e, d in ((e1, d1), (e2, d2)):
+        assert np.all(e[~mask] == 0)
+        np.testing.assert_allclose(
+            _kernel_filter_norms(e, table), _kernel_filter_norms(late, table), rtol=1e-5, atol=1e-7
+        )
+        # the same random pattern, only rescaled per filter: cosine 1 on every filter
+        k = next(x for x in table if x.name.endswith("kernel"))
+        a = e[k.offset : k.offset + k.size].reshape(-1, k.shape[-1])
+        b = (d * mask)[k.offset : k.offset + k.size].reshape(-1, k.shape[-1])
+        alive = np.linalg.norm(b, axis=0) > 0  # a fully pruned filter has no direction
+        a, b = a[:, alive], b[:, alive]
+        cos = np.sum(a * b, 0) / np.linalg.norm(a, axis=0) / np.linalg.norm(b, axis=0)
+        np.testing.assert_allclose(cos, 1.0, atol=1e-5)
+
+
+def test_direction_norm_reaches_the_landscape_settings(tiny_config):
+    """The key is part of the options the landscape rule passes (and digests): filter by
+    default, raw on request, anything else a config error naming the key."""
+    from evotickets.config import ConfigError, analysis_options, digest, validate_config
+
+    filt = analysis_options(validate_config(tiny_config), "landscape")
+    assert filt["direction_norm"] == "filter"
+    tiny_config["analyses"]["landscape"]["direction_norm"] = "raw"
+    raw = analysis_options(validate_config(tiny_config), "landscape")
+    assert raw["direction_norm"] == "raw" and digest(raw) != digest(filt)
+    tiny_config["analyses"]["landscape"]["direction_norm"] = "unit"
+    with pytest.raises(ConfigError, match="direction_norm"):
+        validate_config(tiny_config)
+
+
+def test_states_are_interpolated_with_the_weights():
+    sa = {"obs_mean": np.array([1.0, -2.0]), "obs_var": np.array([4.0, 1.0]), "obs_count": 10.0}
+    sb = {"obs_mean": np.array([3.0, 0.0]), "obs_var": np.array([1.0, 9.0]), "obs_count": 30.0}
+    alphas = connectivity.alpha_grid(3)  # 0, 0.5, 1: θb, midpoint, θa
+    s = connectivity.interpolate_states(sa, sb, alphas)
+    np.testing.assert_allclose(s["obs_mean"], [[3.0, 0.0], [2.0, -1.0], [1.0, -2.0]])
+    np.testing.assert_allclose(s["obs_var"][[0, -1]], [sb["obs_var"], sa["obs_var"]])
+    np.testing.assert_allclose(s["obs_count"], [30.0, 20.0, 10.0])
+    assert connectivity.interpolate_states({}, {}, alphas) == {}
+    with pytest.raises(ValueError, match="different task states"):
+        connectivity.interpolate_states(sa, {}, alphas)
+    with pytest.raises(ValueError, match="'obs_mean' has shape"):
+        connectivity.interpolate_states(sa, {**sb, "obs_mean": np.zeros(3)}, alphas)
+
+
+def test_lmc_scores_each_end_under_its_own_observation_statistics(tmp_path, tiny_config):
+    """Two copies of one policy with different observation statistics (as an ES and a PPO
+    network of a brax task have): the path's ends are the returns each network gets under its
+    own statistics, not both under the left one's."""
+    import json
+
+    from evotickets import cli
+    from evotickets.artifacts import read_artifact, write_artifact
+    from evotickets.config import chain_settings, init_settings_for, validate_config
+    from evotickets.networks import layer_table, to_vector
+    from evotickets.tasks import make_task
+
+    tiny_config["tasks"] = {
+        "pendulum": {
+            "hidden": [8],
+            "n_repeats": 1,
+            "max_steps": 30,
+            "n_test": 2,
+            "obs_normalization": True,
+        }
+    }
+    tiny_config["analyses"] = {"enabled": ["lmc"]}
+    cfg = validate_config(tiny_config)
+    settings = chain_settings(cfg, "pendulum", "snes", "snr", 0)
+    s = json.dumps(settings)
+    init = tmp_path / "init.h5"
+    init_settings = init_settings_for(settings["task_config"], "pendulum", 0)
+    assert cli.main(["init", "--settings", json.dumps(init_settings), "--out", str(init)]) == 0
+    params = {k[len("params/") :]: v for k, v in read_artifact(init, "init")[0].items()}
+    table = layer_table(params)
+    theta = to_vector(params, table)
+    states = {
+        "left": {"obs_mean": np.zeros(3), "obs_var": np.ones(3), "obs_count": np.array(100.0)},
+        "right": {
+            "obs_mean": np.array([0.9, -0.5, 3.0]),
+            "obs_var": np.array([0.01, 0.04, 0.25]),
+            "obs_count": np.array(5000.0),
+        },
+    }
+    for side, state in states.items():
+        write_artifact(
+            tmp_path / f"{side}.h5",
+            "trained",
+            {
+                **{f"params/{k}": v for k, v in params.items()},
+                **{f"sigma/{k}": np.ones_like(v) for k, v in params.items()},
+                **{f"mask/{k}": np.ones(v.shape, bool) for k, v in params.items()},
+                **{f"task_state/{k}": v for k, v in state.items()},
+            },
+            {"round": 0, "remaining_fraction": 1.0},
+            config_digest="x",
+            seed=0,
+        )
+    out = tmp_path / "lmc.h5"
+    argv = ["lmc", "--kind", "es_gd", "--settings", s, "--analysis", '{"alphas": 3}']
+    argv += ["--init", str(init), "--left", str(tmp_path / "left.h5")]
+    argv += ["--right", str(tmp_path / "right.h5"), "--out", str(out)]
+    assert cli.main(argv) == 0
+    errors = read_artifact(out, "analysis")[0]["errors"][0]  # α = 0 (right) … α = 1 (left)
+    task = make_task("pendulum", settings["task_config"], table)
+    own = {
+        side: -float(
+            task.evaluate(theta, task.test_data, {k: np.float32(v) for k, v in st.items()})
+        )
+        for side, st in states.items()
+    }
+    assert abs(own["left"] - own["right"]) > 1.0  # the statistics matter to this policy
+    np.testing.assert_allclose(errors[[0, -1]], [own["right"], own["left"]], rtol=1e-4)
+
+
+def test_es_gd_barriers_are_collected_and_drawn(tmp_path, tiny_config):
+    """lmc_es_gd.h5 of every ES → GD transfer and seed lands in summary.nc on the transfer dims
+    (other transfers NaN), and Fig. 6's last panel draws its mean over seeds."""
+    from evotickets.analysis.collect import collect
+    from evotickets.artifacts import write_artifact
+    from evotickets.config import validate_config
+    from evotickets.plots.figures import fig6
+
+    tiny_config["gd"] = {"gd_adam": {"epochs": 1}}
+    tiny_config["strategies"]["pgpe"] = {"population_size": 16, "std_init": 0.05}
+    tiny_config["transfer"] = [
+        {
+            "name": "snes_to_pgpe",
+            "source": {"task": "digits", "strategy": "snes"},
+            "target": {"task": "digits", "strategy": "pgpe"},
+        },
+        {
+            "name": "snes_to_adam",
+            "source": {"task": "digits", "strategy": "snes"},
+            "target": {"task": "digits", "strategy": "gd_adam"},
+        },
+    ]
+    cfg = validate_config(tiny_config)
+    alphas = connectivity.alpha_grid(5)
+    barriers = {0: [0.1, 0.2, 0.4], 1: [0.3, 0.2, 0.0]}
+    for seed, bars in barriers.items():
+        folder = tmp_path / "transfer" / "snes_to_adam" / f"seed{seed}" / "analysis"
+        folder.mkdir(parents=True)
+        write_artifact(
+            folder / "lmc_es_gd.h5",
+            "analysis",
+            {
+                "alpha": alphas,
+                "errors": np.outer(bars, np.ones(alphas.size)) + seed,
+                "barrier": np.asarray(bars),
+                "round_left": np.arange(3),
+                "round_right": np.arange(3),
+                "remaining_left": 0.8 ** np.arange(3),
+            },
+            {"analysis": "lmc", "pair_kind": "es_gd"},
+            config_digest="x",
+            seed=seed,
+        )
+    ds = collect(cfg, tmp_path)
+    b = ds.lmc_barrier_es_gd
+    assert b.dims == ("transfer", "seed", "iteration") and "units" in b.attrs
+    np.testing.assert_allclose(b.sel(transfer="snes_to_adam").values, [barriers[0], barriers[1]])
+    assert np.all(np.isnan(b.sel(transfer="snes_to_pgpe").values))  # ES → ES: no such pair
+    assert ds.lmc_errors_es_gd.dims == ("transfer", "seed", "iteration", "alpha")
+    np.testing.assert_allclose(ds.alpha.values, alphas)
+    np.testing.assert_allclose(ds.lmc_errors_es_gd.sel(transfer="snes_to_adam")[1, 2], 1.0)
+    panel = fig6(ds).axes[3]
+    assert not any("not in this experiment" in t.get_text() for t in panel.texts)
+    (line,) = panel.get_lines()
+    assert line.get_label() == "snes_to_adam"
+    np.testing.assert_allclose(line.get_ydata(), [0.2, 0.2, 0.2])

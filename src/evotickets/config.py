@@ -370,6 +370,20 @@ def transfer_kind(entry: dict) -> str:
     return "es"
 
 
+def es_gd_transfers(cfg: dict) -> list[str]:
+    """Transfers of an ES ticket to gradient descent on the same task: the ES network and the
+    GD network share θ0 and the mask, so the ``lmc`` analysis compares them round by round
+    (``lmc_es_gd.h5``). Empty when ``lmc`` is not enabled."""
+    block = cfg.get("analyses")
+    if block is None or "lmc" not in block.get("enabled", ANALYSES):
+        return []
+    return [
+        e["name"]
+        for e in cfg.get("transfer") or []
+        if transfer_kind(e) == "gd" and not is_gd(e["source"]["strategy"])
+    ]
+
+
 def transfer_settings(cfg: dict, name: str, seed: int) -> dict:
     """What determines one transfer chain: the source chain's settings (whose mask of round t
     is the ticket) and the target's (which trains it). The target keeps its own chain keys, so

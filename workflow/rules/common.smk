@@ -12,6 +12,7 @@ from evotickets.config import (
     analysis_options,
     chain_settings,
     chains,
+    es_gd_transfers,
     init_settings,
     task_methods,
     task_strategies,
@@ -231,22 +232,12 @@ def analysis_targets():
         out += [f"results/{EXP}/{t}/{s}/{m}/seed{k}/analysis/lmc_consecutive.h5" for t, s, m, k in lmc]
     if len(config["seeds"]) > 1:
         out += sorted({f"results/{EXP}/{t}/{s}/{m}/analysis/lmc_seeds.h5" for t, s, m, _ in lmc})
-    if "lmc" in (config.get("analyses") or {}).get("enabled", []):
-        out += [
-            f"results/{EXP}/transfer/{name}/seed{k}/analysis/lmc_es_gd.h5"
-            for name in es_gd_transfers()
-            for k in config["seeds"]
-        ]
-    return out
-
-
-def es_gd_transfers():
-    """Transfers of an ES ticket to gradient descent: same mask, so LMC compares ES and GD."""
-    return [
-        e["name"]
-        for e in config["transfer"]
-        if transfer_kind(e) == "gd" and not e["source"]["strategy"].startswith("gd_")
+    out += [
+        f"results/{EXP}/transfer/{name}/seed{k}/analysis/lmc_es_gd.h5"
+        for name in es_gd_transfers(config)
+        for k in config["seeds"]
     ]
+    return out
 
 
 def transfer_source(wildcards, what):

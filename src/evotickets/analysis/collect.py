@@ -170,6 +170,58 @@ def _add_transfers(ds, cfg, results, seeds, rounds) -> None:
         rnd,
         {"long_name": "target's random baseline", "units": "1 or return"},
     )
+    _add_es_gd(ds, cfg, results, seeds, rounds)
+
+
+def _add_es_gd(ds, cfg, results, seeds, rounds) -> None:
+    """LMC between the ES network of round t and the GD network trained from the same ticket
+    (``transfer/<name>/seed<k>/analysis/lmc_es_gd.h5``), on the transfer dims. Only the
+    ES → GD transfers have it; the other transfers stay NaN."""
+    from ..config import es_gd_transfers
+
+    names = es_gd_transfers(cfg)
+    if not names:
+        return
+    transfers = list(ds.transfer.values)
+    barrier = _nan((len(transfers), len(seeds), rounds))
+    errors = None
+    for name in names:
+        for j, k in enumerate(seeds):
+            path = results / "transfer" / name / f"seed{k}" / "analysis" / "lmc_es_gd.h5"
+            if not path.exists():
+                continue
+            arrays, _ = read_artifact(path, "analysis")
+            if "alpha" in ds.coords and not np.array_equal(ds.alpha.values, arrays["alpha"]):
+                raise ValueError(
+                    f"{path} has an α grid of {arrays['alpha'].size} points, the consecutive "
+                    f"LMC artifacts one of {ds.alpha.size}: they were made with different "
+                    "`analyses.lmc.alphas`; rerun rule lmc_es_gd (delete the file) with the "
+                    "current config"
+                )
+            if errors is None:
+                ds.coords["alpha"] = arrays["alpha"]
+                errors = _nan((*barrier.shape, arrays["alpha"].size))
+            i = transfers.index(name)
+            for p, r in enumerate(arrays["round_left"]):
+                barrier[i, j, int(r)] = arrays["barrier"][p]
+                errors[i, j, int(r)] = arrays["errors"][p]
+    dims = ("transfer", "seed", "iteration")
+    units = "1 (vision: 1 − accuracy) or return (control: −return)"
+    ds["lmc_barrier_es_gd"] = (
+        dims,
+        barrier,
+        {
+            "long_name": "error barrier between the ES network of round t and the GD network "
+            "trained from the same ticket (same θ0 and mask)",
+            "units": units,
+        },
+    )
+    if errors is not None:
+        ds["lmc_errors_es_gd"] = (
+            (*dims, "alpha"),
+            errors,
+            {"long_name": "error along α·θ_ES + (1−α)·θ_GD", "units": units},
+        )
 
 
 def _add_analyses(ds, cfg, results, at, shape) -> None:

@@ -9,6 +9,13 @@ Frankle et al. (2020) is
 
 over a grid of α that includes both end points; it is 0 for a network with itself and positive
 when the path crosses a ridge.
+
+Task state (e.g. a brax policy's running observation mean and variance) is part of what a
+network computes: θ acts on (obs − μ)/√v. Each end of a pair is evaluated under its own state,
+so err(θ) and err(θ′) are the numbers each network was scored with. Between the ends every
+array of the state is interpolated with the same α as the weights (μ, v and the count alike),
+so the path runs from one whole policy to the other; when both states are equal (vision tasks,
+or two networks trained under the same statistics) this is the plain weight interpolation.
 """
 
 from __future__ import annotations
@@ -33,6 +40,30 @@ def interpolation_path(theta_a: np.ndarray, theta_b: np.ndarray, alphas: np.ndar
     return (a * theta_a[None] + (1.0 - a) * theta_b[None]).astype(np.float32)
 
 
+def interpolate_states(state_a: dict, state_b: dict, alphas: np.ndarray) -> dict:
+    """Rows α·sa + (1−α)·sb of every array of two task states, one row per α (the same
+    convention as :func:`interpolation_path`: α = 1 is ``state_a``, α = 0 is ``state_b``)."""
+    if set(state_a) != set(state_b):
+        raise ValueError(
+            f"the two networks of a pair carry different task states ({sorted(state_a)} vs "
+            f"{sorted(state_b)}): they were trained on different kinds of task, so there is no "
+            "path between them; pair networks of the same task (and observation normalisation)"
+        )
+    a = np.asarray(alphas, np.float64)
+    out = {}
+    for k, value in state_a.items():
+        sa, sb = np.asarray(value, np.float64), np.asarray(state_b[k], np.float64)
+        if sa.shape != sb.shape:
+            raise ValueError(
+                f"task state {k!r} has shape {sa.shape} on one side of the pair and {sb.shape} "
+                "on the other: the networks see different observations; pair networks of the "
+                "same task"
+            )
+        w = a.reshape(-1, *([1] * sa.ndim))
+        out[k] = (w * sa[None] + (1.0 - w) * sb[None]).astype(np.float32)
+    return out
+
+
 def barrier(errors: np.ndarray, alphas: np.ndarray) -> float:
     """The barrier from errors along the path (errors[i] at alphas[i])."""
     errors, alphas = np.asarray(errors, np.float64), np.asarray(alphas, np.float64)
@@ -51,3 +82,18 @@ def lmc(
     """Errors along the path (``error_fn`` maps (P, D) → (P,)) and the barrier."""
     errors = np.asarray(error_fn(interpolation_path(theta_a, theta_b, alphas)), np.float64)
     return errors, barrier(errors, alphas)
+
+
+def lmc_with_states(
+    error_fn: Callable[[np.ndarray, dict], np.ndarray],
+    theta_a: np.ndarray,
+    theta_b: np.ndarray,
+    state_a: dict,
+    state_b: dict,
+    alphas: np.ndarray,
+) -> tuple[np.ndarray, float]:
+    """Errors and barrier on the path between two networks that each carry a task state:
+    ``error_fn(points (P, D), states)`` → (P,) with one state row per point; the states are
+    interpolated alongside the weights, so each end is scored under its own state."""
+    states = interpolate_states(state_a, state_b, alphas)
+    return lmc(lambda points: error_fn(points, states), theta_a, theta_b, alphas)

@@ -1,12 +1,21 @@
 """Loss landscapes: 1D random projections with a quadratic fit, and 2D filter-normalised
 surfaces (Li et al. 2018).
 
-1D: loss(θ + ξ·η) for η ~ N(0, I) on the active weights only (pruned ones stay 0), ξ in
-[−1, 1]; a least-squares quadratic a·ξ² + b·ξ + c per direction gives the curvature 2a, averaged
-over directions. 2D: two Gaussian directions whose every filter (conv output channel, dense
-output unit) is rescaled to the norm of the same filter of a reference network, biases 0. The
-directions are built once from the dense network of round 0 and reused at every round (masked
-by that round's mask), so surfaces of different rounds share axes.
+1D: loss(θ + ξ·η) for ξ in [−1, 1] along random directions η on the active weights only
+(pruned ones stay 0); a least-squares quadratic a·ξ² + b·ξ + c per direction gives the
+curvature 2a, averaged over directions. Two ways to scale η (``direction_norm``):
+
+- ``filter`` (default): every filter of η is rescaled to the norm of the same filter of the
+  network being probed, biases 0, as for the 2D surface. The step ξ = 1 is then "one network's
+  worth" of perturbation at every round, so curvatures of rounds with very different numbers
+  of active weights can be compared.
+- ``raw``: η ~ N(0, I) on the active weights, the paper's formula. ‖η‖ ≈ √D_active, so the
+  same ξ moves a dense network much further than a sparse one and the curvature shrinks with
+  D_active by construction; kept to reproduce the paper's numbers.
+
+2D: two Gaussian directions drawn once (from the round-0 draw) so that every round's surface
+uses the same random pattern; at each round they are masked by that round's mask and their
+filters rescaled to that round's network (Li et al. normalise to the network being probed).
 """
 
 from __future__ import annotations
@@ -43,25 +52,76 @@ def projection_1d(
     return np.asarray(loss_fn(flat), np.float64).reshape(len(directions), len(xis))
 
 
-def filter_normalized_direction(
-    rng: np.random.Generator, reference: np.ndarray, table: list[LayerEntry]
+DIRECTION_NORMS = ("filter", "raw")
+
+
+def filter_normalize(
+    direction: np.ndarray, reference: np.ndarray, table: list[LayerEntry]
 ) -> np.ndarray:
-    """A Gaussian direction with each filter rescaled to the reference filter's norm.
+    """``direction`` with each filter rescaled to the norm of the reference's same filter.
 
     A filter is everything feeding one output unit: the last axis of a kernel indexes units
-    (flax kernels are (..., in, out)). Bias directions are 0, as in Li et al.
+    (flax kernels are (..., in, out)). Bias directions are 0, as in Li et al. Zeros of the
+    direction stay zeros, so a masked direction stays on its mask; a filter whose direction is
+    all 0 (fully pruned) stays 0.
     """
-    d = np.zeros_like(reference, dtype=np.float32)
+    d = np.zeros(reference.shape, dtype=np.float32)
     for e in table:
         if not e.name.endswith("kernel"):
             continue
-        ref = reference[e.offset : e.offset + e.size].reshape(e.shape)
-        rnd = rng.standard_normal(e.shape).astype(np.float32)
+        sl = slice(e.offset, e.offset + e.size)
+        ref = reference[sl].reshape(e.shape).astype(np.float64)
+        rnd = direction[sl].reshape(e.shape).astype(np.float64)
         axes = tuple(range(len(e.shape) - 1))
-        ref_norm = np.sqrt(np.sum(ref.astype(np.float64) ** 2, axis=axes, keepdims=True))
-        rnd_norm = np.sqrt(np.sum(rnd.astype(np.float64) ** 2, axis=axes, keepdims=True))
-        d[e.offset : e.offset + e.size] = (rnd * ref_norm / np.maximum(rnd_norm, 1e-12)).reshape(-1)
+        ref_norm = np.sqrt(np.sum(ref**2, axis=axes, keepdims=True))
+        rnd_norm = np.sqrt(np.sum(rnd**2, axis=axes, keepdims=True))
+        d[sl] = (rnd * ref_norm / np.maximum(rnd_norm, 1e-12)).reshape(-1)
     return d
+
+
+def filter_normalized_direction(
+    rng: np.random.Generator, reference: np.ndarray, table: list[LayerEntry]
+) -> np.ndarray:
+    """A Gaussian direction with each filter rescaled to the reference filter's norm."""
+    rnd = np.zeros(reference.shape, dtype=np.float32)
+    for e in table:  # one draw per kernel, in table order (the draw the 2D axes always used)
+        if e.name.endswith("kernel"):
+            rnd[e.offset : e.offset + e.size] = rng.standard_normal(e.shape).reshape(-1)
+    return filter_normalize(rnd, reference, table)
+
+
+def directions_1d(
+    rng: np.random.Generator,
+    theta: np.ndarray,
+    mask: np.ndarray,
+    table: list[LayerEntry],
+    n: int,
+    norm: str = "filter",
+) -> np.ndarray:
+    """n directions (n, D) for the 1D projections of the network ``theta`` under ``mask``:
+    Gaussian on the active weights, then filter-normalised to θ's active weights (``filter``)
+    or left as drawn (``raw``, ‖η‖ ≈ √D_active). Both draw the same Gaussians from ``rng``."""
+    if norm not in DIRECTION_NORMS:
+        raise ValueError(
+            f"unknown direction_norm {norm!r}; use one of {list(DIRECTION_NORMS)} "
+            "(analyses.landscape.direction_norm)"
+        )
+    dirs = random_directions(rng, mask, n)
+    if norm == "raw":
+        return dirs
+    ref = np.where(mask, theta, 0.0)
+    return np.stack([filter_normalize(d, ref, table) for d in dirs])
+
+
+def directions_2d(
+    d1: np.ndarray, d2: np.ndarray, theta: np.ndarray, mask: np.ndarray, table: list[LayerEntry]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The round's 2D axes: the shared directions masked by the round's mask and
+    filter-normalised to the round's network, so a filter that lost weights gets a direction
+    as long as what is left of it, not as long as it was at round 0."""
+    m = mask.astype(np.float32)
+    ref = np.where(mask, theta, 0.0)
+    return filter_normalize(d1 * m, ref, table), filter_normalize(d2 * m, ref, table)
 
 
 def surface_2d(

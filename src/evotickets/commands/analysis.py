@@ -70,10 +70,18 @@ def cmd_lmc(args) -> None:
     alphas = connectivity.alpha_grid(int(opts.get("alphas", 21)))
     barriers, errors = [], []
     _, error_fn = evaluation.loss_and_error(task)  # one compilation for every pair
-    for a, b in zip(left, right):
-        err, bar = connectivity.lmc(
-            partial(error_fn, state=_task_state(task, a)), a["theta"], b["theta"], alphas
-        )
+    for a, b in zip(left, right):  # each end under its own task state (see connectivity)
+        try:
+            err, bar = connectivity.lmc_with_states(
+                partial(error_fn, batched=True),
+                a["theta"],
+                b["theta"],
+                _task_state(task, a),
+                _task_state(task, b),
+                alphas,
+            )
+        except ValueError as e:
+            raise ValueError(f"lmc {args.kind}: {a['path']} ↔ {b['path']}: {e}") from e
         errors.append(err), barriers.append(bar)
         print(f"lmc {args.kind}: {a['path']} ↔ {b['path']}: barrier {bar:.4f}", flush=True)
     write_artifact(
@@ -91,6 +99,7 @@ def cmd_lmc(args) -> None:
             "analysis": "lmc",
             "pair_kind": args.kind,
             "mask_convention": "union (pruned entries are 0 on both sides)",
+            "task_state_convention": "each end its own; interpolated with the same α between",
             "left": json.dumps([a["path"] for a in left]),
             "right": json.dumps([b["path"] for b in right]),
             "error": "1 - test accuracy" if hasattr(task, "dataset") else "-test return",
@@ -116,19 +125,21 @@ def cmd_landscape(args) -> None:
     grid = np.linspace(-1.0, 1.0, int(opts.get("grid_points", 11))) * float(
         opts.get("grid_extent", 1.0)
     )
+    norm = str(opts.get("direction_norm", "filter"))
     rng = np.random.default_rng(tag(f"landscape/{settings['seed']}"))
     dense = rounds[0]
+    # one random pattern for every round's 2D axes; each round rescales it to its own filters
     d1 = landscape.filter_normalized_direction(rng, dense["theta"], table)
     d2 = landscape.filter_normalized_direction(rng, dense["theta"], table)
     curv, curves, surfaces = [], [], []
     loss_all, _ = evaluation.loss_and_error(task, int(opts.get("eval_examples", 1000)))
     for r in rounds:
         loss_fn = partial(loss_all, state=_task_state(task, r))
-        dirs = landscape.random_directions(rng, r["mask"], n_dirs)
+        dirs = landscape.directions_1d(rng, r["theta"], r["mask"], table, n_dirs, norm)
         losses = landscape.projection_1d(loss_fn, r["theta"], dirs, xis)
         k = landscape.quadratic_curvature(xis, losses)
-        m = r["mask"].astype(np.float32)
-        surf = landscape.surface_2d(loss_fn, r["theta"], d1 * m, d2 * m, grid)
+        e1, e2 = landscape.directions_2d(d1, d2, r["theta"], r["mask"], table)
+        surf = landscape.surface_2d(loss_fn, r["theta"], e1, e2, grid)
         curv.append(k), curves.append(losses), surfaces.append(surf)
         print(f"landscape round {r['round']}: curvature {np.mean(k):.4f}", flush=True)
     write_artifact(
@@ -143,7 +154,12 @@ def cmd_landscape(args) -> None:
             "loss_1d": np.asarray(curves),  # (round, direction, xi)
             "surface_2d": np.asarray(surfaces),  # (round, x, y)
         },
-        {"analysis": "landscape", "directions_from": dense["path"]},
+        {
+            "analysis": "landscape",
+            "directions_from": dense["path"],
+            "direction_norm_1d": norm,
+            "direction_norm_2d": "filter, per round",
+        },
         config_digest=digest({**settings, "analysis": opts}),
         seed=settings["seed"],
     )

@@ -267,7 +267,7 @@ def fig5(ds: xr.Dataset) -> plt.Figure:
     "rounds and between seeds, and the mean curvature of 1D random projections.",
 )
 def fig6(ds: xr.Dataset) -> plt.Figure:
-    if "lmc_barrier_consecutive" not in ds and "curvature_1d" not in ds:
+    if not any(v in ds for v in ("lmc_barrier_consecutive", "curvature_1d", "lmc_barrier_es_gd")):
         return _missing("Fig. 6", "needs the lmc and landscape analyses")
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.2))
     x = _percent(ds)
@@ -279,6 +279,7 @@ def fig6(ds: xr.Dataset) -> plt.Figure:
     ]
     sel = {"task": (analysed or list(ds.task.values))[0]}
     if "lmc_barrier_es_gd" in ds and np.isfinite(ds.lmc_barrier_es_gd).any():
+        # one band per ES → GD transfer (named source_to_target in the config)
         for n in ds.transfer.values:
             _band(axes[3], x, ds.lmc_barrier_es_gd.sel({"transfer": n}), str(n))
         axes[3].legend(fontsize=6)
@@ -316,15 +317,16 @@ def fig6(ds: xr.Dataset) -> plt.Figure:
                     COLORS.get(str(m)),
                 )
     titles = (
-        "barrier, round t → t+1",
-        "barrier, seed 0 ↔ seed 1",
-        "1D curvature",
-        "barrier, ES ↔ GD (same mask)",
+        f"barrier, round t → t+1 ({sel['task']})",
+        f"barrier, seed 0 ↔ seed 1 ({sel['task']})",
+        f"1D curvature ({sel['task']})",
+        "barrier, ES ↔ GD (same ticket)",  # the transfers' own tasks, in the legend
     )
     for ax, title in zip(axes, titles):
-        ax.set_title(f"{title} ({sel['task']})", fontsize=9)
+        ax.set_title(title, fontsize=9)
         _sparsity_axis(ax, ds)
-    axes[0].legend(fontsize=6)
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(fontsize=6)
     fig.tight_layout()
     return fig
 
