@@ -271,6 +271,59 @@ def test_paper_config_matches_the_paper():
         assert scfg["std_init"] == pytest.approx(std_init[s]), s
 
 
+# The study's Brax PPO rows (es-lottery src/brax_ppo/brax_configs.py: brax v0.0.16's training
+# colab with num_timesteps doubled), and brax's rows for the stand-ins, doubled the same way:
+# num_timesteps, num_envs, batch_size, num_minibatches, unroll_length, num_updates_per_batch,
+# discounting, learning_rate, entropy_cost, reward_scaling.
+BRAX_PPO = {
+    "ant": (50_000_000, 2048, 1024, 32, 5, 4, 0.97, 3e-4, 1e-2, 10),
+    "halfcheetah": (200_000_000, 2048, 512, 32, 20, 8, 0.95, 3e-4, 1e-3, 1),
+    "hopper": (200_000_000, 2048, 256, 32, 20, 8, 0.999, 6e-4, 1e-2, 5),
+    "humanoid": (100_000_000, 2048, 1024, 32, 10, 8, 0.97, 3e-4, 1e-3, 0.1),
+    "reacher": (200_000_000, 2048, 256, 32, 50, 8, 0.95, 3e-4, 1e-3, 5),
+    "walker2d": (200_000_000, 2048, 256, 32, 50, 8, 0.98, 3e-4, 1e-2, 10),
+    "pusher": (100_000_000, 2048, 512, 16, 30, 8, 0.95, 3e-4, 1e-2, 5),
+    "humanoidstandup": (200_000_000, 2048, 1024, 32, 15, 8, 0.97, 6e-4, 1e-2, 0.1),
+    "inverted_double_pendulum": (40_000_000, 2048, 1024, 32, 5, 4, 0.97, 3e-4, 1e-2, 10),
+}
+
+
+def test_paper_brax_ppo_uses_brax_per_environment_settings():
+    """Each Brax task's gd_ppo runs brax's PPO row for that environment (not Pendulum's 1.75 M
+    steps at γ 0.97): same env-step budget, same transitions per update and per minibatch."""
+    cfg = load_config(ROOT / "config" / "paper.yaml")
+    for task, row in BRAX_PPO.items():
+        steps, envs, batch, n_mb, unroll, epochs, gamma, lr, entropy, scale = row
+        assert "gd_ppo" in cfg["tasks"][task]["strategies"], task
+        ppo = chain_settings(cfg, task, "gd_ppo", "random", 0)["strategy_config"]
+        assert ppo["total_steps"] == steps, task
+        assert ppo["num_envs"] == envs, task
+        assert ppo["num_envs"] * ppo["num_steps"] == batch * n_mb * unroll, task
+        assert ppo["unroll_length"] == unroll and ppo["minibatches"] == n_mb, task
+        assert ppo["epochs"] == epochs and ppo["gamma"] == gamma, task
+        assert ppo["lr"] == ppo["lr_end"] == lr and ppo["entropy"] == entropy, task
+        assert ppo["reward_scaling"] == scale, task
+        assert (ppo["clip"], ppo["gae_lambda"]) == (0.3, 0.95), task
+        assert ppo["critic_hidden"] == [256] * 5, task
+        n_updates = ppo["total_steps"] // (ppo["num_envs"] * ppo["num_steps"])
+        assert n_updates * ppo["num_envs"] * ppo["num_steps"] > 0.99 * steps, task
+    pendulum = chain_settings(cfg, "pendulum", "gd_ppo", "random", 0)["strategy_config"]
+    assert pendulum["total_steps"] == 1_750_000 and "unroll_length" not in pendulum
+
+
+def test_ppo_unroll_length_must_divide_num_steps(tiny_config):
+    tiny_config["tasks"]["pendulum"] = {"strategies": ["gd_ppo"]}
+    tiny_config["gd"] = {"gd_ppo": {"num_steps": 16, "unroll_length": 5}}
+    with pytest.raises(ConfigError, match="task pendulum.*num_steps 16 is not a multiple of "):
+        validate_config(tiny_config)
+    tiny_config["gd"] = {"gd_ppo": {"num_steps": 16, "unroll_length": 4, "reward_scaling": 2}}
+    cfg = validate_config(tiny_config)
+    assert cfg["gd"]["gd_ppo"]["unroll_length"] == 4
+    tiny_config["gd"] = {"gd_ppo": {"unroll_lenght": 4}}
+    with pytest.raises(ConfigError, match="did you mean 'unroll_length'"):
+        validate_config(tiny_config)
+
+
 # --- the GD block ------------------------------------------------------------------------------
 
 

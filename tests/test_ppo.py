@@ -6,7 +6,7 @@ import pytest
 
 from evotickets.networks import layer_table, prunable_vector, to_vector
 from evotickets.tasks import init_theta, make_task
-from evotickets.train.ppo import train_ppo
+from evotickets.train.ppo import gae_advantages, train_ppo
 
 SMALL = {"total_steps": 4096, "num_envs": 8, "num_steps": 16, "log_every": 16}
 
@@ -41,6 +41,57 @@ def test_ppo_is_reproducible_from_its_key(pendulum):
     c = train_ppo(task, theta0, mask, jax.random.key(2), SMALL, log=lambda m: None)
     np.testing.assert_array_equal(a.theta, b.theta)
     assert not np.array_equal(a.theta, c.theta)
+
+
+def _gae_reference(rew, val, done, boot, gamma, lam):
+    """Textbook GAE over one window, bootstrapped from ``boot`` after its last step."""
+    adv = np.zeros_like(rew)
+    nxt_adv, nxt_val = np.zeros(rew.shape[1]), boot
+    for t in reversed(range(rew.shape[0])):
+        nonterminal = 1.0 - done[t]
+        delta = rew[t] + gamma * nxt_val * nonterminal - val[t]
+        nxt_adv = delta + gamma * lam * nonterminal * nxt_adv
+        adv[t], nxt_val = nxt_adv, val[t]
+    return adv
+
+
+def test_gae_windows_are_brax_unrolls():
+    """unroll_length cuts each env's steps into windows, each bootstrapped from the critic's
+    value of the next observation (brax's unrolls); one window of all steps is plain GAE."""
+    rng = np.random.default_rng(0)
+    rew, val = rng.normal(size=(12, 3)), rng.normal(size=(12, 3))
+    done = (rng.random((12, 3)) < 0.15).astype(np.float32)
+    last = rng.normal(size=3)
+    args = (0.9, 0.8)
+    whole = np.asarray(gae_advantages(rew, val, done, last, *args, unroll_length=12))
+    np.testing.assert_allclose(whole, _gae_reference(rew, val, done, last, *args), rtol=1e-5)
+    windowed = np.asarray(gae_advantages(rew, val, done, last, *args, unroll_length=4))
+    for w in range(3):
+        sl = slice(4 * w, 4 * w + 4)
+        boot = val[4 * w + 4] if w < 2 else last
+        np.testing.assert_allclose(
+            windowed[sl], _gae_reference(rew[sl], val[sl], done[sl], boot, *args), rtol=1e-5
+        )
+    assert not np.allclose(windowed, whole)  # the windows do cut the horizon
+
+
+def test_ppo_unroll_and_reward_scaling_keys(pendulum):
+    """Spelling out the defaults (one window, scale 1) is bitwise the unset run; a reward
+    scale changes what PPO learns but not the returns it reports in the environment's units."""
+    task, theta0, mask = pendulum
+    quiet = {"log": lambda m: None}
+    base = train_ppo(task, theta0, mask, jax.random.key(1), SMALL, **quiet)
+    spelled = {**SMALL, "unroll_length": SMALL["num_steps"], "reward_scaling": 1.0}
+    same = train_ppo(task, theta0, mask, jax.random.key(1), spelled, **quiet)
+    np.testing.assert_array_equal(base.theta, same.theta)
+    scaled = train_ppo(
+        task, theta0, mask, jax.random.key(1), {**SMALL, "reward_scaling": 0.1}, **quiet
+    )
+    assert not np.array_equal(base.theta, scaled.theta)
+    # Pendulum's reward is in [-16.3, 0] per step: reported returns stay in those units
+    assert np.nanmin(-scaled.mean_fitness) < -100
+    with pytest.raises(ValueError, match="not a multiple of unroll_length 5"):
+        train_ppo(task, theta0, mask, jax.random.key(1), {**SMALL, "unroll_length": 5}, **quiet)
 
 
 def test_gd_ppo_runs_as_a_strategy_of_the_chain(tmp_path):

@@ -205,3 +205,54 @@ def test_failing_rule_is_reported_failed_through_slurm(runs):
         assert not (
             dirs["failing"] / "results/tiny/digits/snes/magnitude/seed0/iter00" / name
         ).exists()
+
+
+# --- `--profile slurm` by name, from the repository root (no cluster needed) --------------------
+
+
+def _resolve_profile(name: str, xdg: Path) -> Path:
+    """The profile file Snakemake picks for ``--profile name`` run from the repository root,
+    with ``xdg`` as the user's config home (a fresh process: Snakemake caches its dirs)."""
+    code = (
+        "import sys; from snakemake.cli import get_profile_dir; "
+        "e = get_profile_dir(sys.argv[1]); print(e[1].resolve() if e else 'NONE')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, name],
+        cwd=ROOT,
+        env={**os.environ, "XDG_CONFIG_HOME": str(xdg)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+def test_profile_slurm_by_name_is_ours_even_beside_a_user_profile(tmp_path):
+    """`snakemake --profile slurm`, as the README types it, finds profiles/slurm from the
+    repository root (the `slurm` link there: Snakemake looks in the working directory first).
+    A user's own `slurm` profile is left alone and stays usable by its path."""
+    ours = (ROOT / "profiles" / "slurm" / "config.yaml").resolve()
+    assert _resolve_profile("slurm", tmp_path / "empty") == ours
+    assert _resolve_profile("profiles/slurm", tmp_path / "empty") == ours
+    theirs = tmp_path / "xdg" / "snakemake" / "slurm" / "config.yaml"
+    theirs.parent.mkdir(parents=True)
+    theirs.write_text("not-a-snakemake-option: 1\n")
+    assert _resolve_profile("slurm", tmp_path / "xdg") == ours
+    assert _resolve_profile(str(theirs.parent), tmp_path / "xdg") == theirs.resolve()
+    assert theirs.read_text() == "not-a-snakemake-option: 1\n"
+    # and a real dry run with it, as typed (theirs would fail on its unknown option)
+    write_config(tmp_path / "work", CONFIG, _CACHE)
+    proc = subprocess.run(
+        [str(Path(BIN) / "snakemake"), "--profile", "slurm", "-n", *TARGETS]
+        + ["--directory", str(tmp_path / "work")]
+        + ["--configfile", str(tmp_path / "work" / "config" / "config.yaml")],
+        cwd=ROOT,
+        env={**_env(), "XDG_CONFIG_HOME": str(tmp_path / "xdg")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "train" in proc.stdout + proc.stderr

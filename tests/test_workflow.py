@@ -144,6 +144,41 @@ def test_a_single_target_computes_only_what_it_needs(tmp_path):
     }
 
 
+def test_rules_find_the_cli_without_the_venv_on_path(tmp_path):
+    """`.venv/bin/snakemake` run without activating the venv: the rules call the CLI of the
+    interpreter running Snakemake, not whatever `evotickets` PATH holds (none: exit 127)."""
+    import shutil
+
+    from conftest import _CACHE, TINY_CONFIG
+
+    bare = "/usr/bin:/bin"
+    assert shutil.which("evotickets", path=bare) is None, "the test needs a PATH without it"
+    write_config(tmp_path, TINY_CONFIG, _CACHE)
+    target = "results/tiny/digits/seed0/init.h5"
+    proc = subprocess.run(
+        [
+            str(Path(BIN) / "snakemake"),
+            target,  # before --configfile, which takes every argument after it
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--cores",
+            "1",
+            "--configfile",
+            str(tmp_path / "config" / "config.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": bare},
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    with h5py.File(tmp_path / target, "r") as f:
+        assert str(f.attrs["schema"]).startswith("evotickets.init/")
+
+
 def test_collect_gathers_the_artifacts_into_xarray(finished_run):
     import xarray as xr
 

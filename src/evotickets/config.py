@@ -23,7 +23,7 @@ import yaml
 from .pruning import METHODS, PERMUTATION_METHODS, SIGMA_METHODS, SNR_VARIANT_STRATEGIES
 from .strategies import ANTITHETIC, COMMON_KEYS, STRATEGIES, STRATEGY_KEYS
 from .tasks import TASKS, default_hidden, is_control
-from .train.gd import GD_STRATEGIES, gd_fits_task, is_gd
+from .train.gd import GD_OPTIONAL_KEYS, GD_STRATEGIES, gd_fits_task, is_gd
 
 SCHEMA_PATH = str(files("evotickets") / "config.schema.yaml")
 
@@ -182,7 +182,7 @@ def validate_config(cfg: dict) -> dict:
         _check_names(scfg or {}, COMMON_KEYS | STRATEGY_KEYS[s], f"key for strategy {s}")
     _check_names(cfg.get("gd") or {}, GD_STRATEGIES, "GD strategy (config key gd)")
     for s, scfg in (cfg.get("gd") or {}).items():
-        _check_names(scfg or {}, GD_STRATEGIES[s], f"key for GD strategy {s}")
+        _check_names(scfg or {}, _strategy_keys(s), f"key for GD strategy {s}")
     _check_names(cfg.get("es") or {}, schema["properties"]["es"]["properties"], "key in es")
 
     validator = jsonschema.Draft202012Validator(schema)
@@ -227,6 +227,12 @@ def validate_config(cfg: dict) -> dict:
         cfg["strategies"]["sep_cma_es"].setdefault("covariance_rate", "separable")
     for s in cfg["gd"]:
         cfg["gd"][s] = {**GD_STRATEGIES[s], **(cfg["gd"][s] or {})}
+    for task in cfg["tasks"]:
+        if "gd_ppo" in task_strategies(cfg, task):
+            from .train.ppo import ppo_check
+
+            if problem := ppo_check(strategy_settings(cfg, task, "gd_ppo")):
+                raise ConfigError(f"gd_ppo settings of task {task}: {problem}")
     permuted = [m for m in cfg["methods"] if m in PERMUTATION_METHODS]
     if permuted and "magnitude" not in cfg["methods"]:
         raise ConfigError(
@@ -295,7 +301,7 @@ def library_task(cfg: dict, task: str) -> str:
 
 def _strategy_keys(strategy: str) -> set[str]:
     if is_gd(strategy):
-        return set(GD_STRATEGIES[strategy])
+        return set(GD_STRATEGIES[strategy]) | set(GD_OPTIONAL_KEYS[strategy])
     return COMMON_KEYS | STRATEGY_KEYS[strategy]
 
 

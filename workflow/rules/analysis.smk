@@ -22,7 +22,7 @@ rule lmc_consecutive:
         runtime=RES["runtime"],
         gpu=RES["gpu"],
     shell:
-        "evotickets lmc --kind consecutive --settings {params.settings:q} "
+        "{EVOTICKETS} lmc --kind consecutive --settings {params.settings:q} "
         "--analysis {params.opts:q} --init {input.init} --left {params.left} "
         "--right {params.right} --jax-cache {params.cache} --out {output} > {log} 2>&1"
 
@@ -46,7 +46,7 @@ rule lmc_seeds:
         runtime=RES["runtime"],
         gpu=RES["gpu"],
     shell:
-        "evotickets lmc --kind seeds --settings {params.settings:q} "
+        "{EVOTICKETS} lmc --kind seeds --settings {params.settings:q} "
         "--analysis {params.opts:q} --init {input.init} --left {input.left} "
         "--right {input.right} --jax-cache {params.cache} --out {output} > {log} 2>&1"
 
@@ -69,7 +69,7 @@ rule landscape:
         runtime=RES["runtime"],
         gpu=RES["gpu"],
     shell:
-        "evotickets landscape --settings {params.settings:q} --analysis {params.opts:q} "
+        "{EVOTICKETS} landscape --settings {params.settings:q} --analysis {params.opts:q} "
         "--init {input.init} --trained {input.trained} --jax-cache {params.cache} "
         "--out {output} > {log} 2>&1"
 
@@ -92,7 +92,7 @@ rule weight_statistics:
         mem_mb=1000,
         runtime=10,
     shell:
-        "evotickets {params.verb} --settings {params.settings:q} --init {input.init} "
+        "{EVOTICKETS} {params.verb} --settings {params.settings:q} --init {input.init} "
         "--trained {input.trained} --out {output} > {log} 2>&1"
 
 
@@ -118,6 +118,6 @@ rule lmc_es_gd:
         runtime=RES["runtime"],
         gpu=RES["gpu"],
     shell:
-        "evotickets lmc --kind es_gd --settings {params.settings:q} "
+        "{EVOTICKETS} lmc --kind es_gd --settings {params.settings:q} "
         "--analysis {params.opts:q} --init {input.init} --left {input.left} "
         "--right {input.right} --jax-cache {params.cache} --out {output} > {log} 2>&1"

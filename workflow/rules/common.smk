@@ -3,6 +3,8 @@ import functools
 import gc
 import json
 import os
+import shlex
+import sys
 
 from snakemake.utils import validate
 
@@ -42,6 +44,14 @@ if not workflow.overwrite_configfiles:
 # Names with a did-you-mean first, then Snakemake's own schema validation (defaults filled).
 config.update(validate_config(config))
 validate(config, SCHEMA_PATH)
+
+# The CLI every rule calls: this interpreter's (the one running Snakemake, which has just
+# imported evotickets above), not `evotickets` from PATH, so `.venv/bin/snakemake` works without
+# activating the venv. SLURM jobs rerun Snakemake with the same interpreter path (a shared
+# filesystem), so they resolve the same CLI. Rules write `{EVOTICKETS}`: Snakemake fills it in
+# from this module's globals when it runs the job, so the recorded rule code stays this
+# template and does not change with the venv's path.
+EVOTICKETS = shlex.join([sys.executable, "-m", "evotickets"])
 
 EXP = config["experiment"]
 FIGURE_NAMES = [f"fig{i}" for i in range(1, 12)]

@@ -21,7 +21,7 @@ rule init:
         mem_mb=1000,
         runtime=5,
     shell:
-        "evotickets init --settings {params.settings:q} --out {output} > {log} 2>&1"
+        "{EVOTICKETS} init --settings {params.settings:q} --out {output} > {log} 2>&1"
 
 
 rule train:
@@ -43,10 +43,10 @@ rule train:
         runtime=RES["runtime"],
         gpu=RES["gpu"],
     shell:
-        "evotickets mask --settings {params.settings:q} --round {wildcards.it} "
+        "{EVOTICKETS} mask --settings {params.settings:q} --round {wildcards.it} "
         "--init {input.init} {params.sources} --jax-cache {params.cache} "
         "--out {output.mask} > {log.mask} 2>&1 && "
-        "evotickets train --settings {params.settings:q} --round {wildcards.it} "
+        "{EVOTICKETS} train --settings {params.settings:q} --round {wildcards.it} "
         "--init {input.init} --mask {output.mask} --jax-cache {params.cache} "
         "--out {output.trained} > {log.train} 2>&1"
 
@@ -64,4 +64,4 @@ rule accuracy_table:
         mem_mb=500,
         runtime=5,
     shell:
-        "evotickets table results/{wildcards.exp} --out {output} > {log} 2>&1"
+        "{EVOTICKETS} table results/{wildcards.exp} --out {output} > {log} 2>&1"

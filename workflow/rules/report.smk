@@ -18,7 +18,7 @@ rule collect:
         mem_mb=4000,
         runtime=30,
     shell:
-        "evotickets collect results/{wildcards.exp} --config-json {params.config:q} "
+        "{EVOTICKETS} collect results/{wildcards.exp} --config-json {params.config:q} "
         "--out {output} > {log} 2>&1"
 
 
@@ -44,4 +44,4 @@ for _fig in FIGURE_NAMES:
             mem_mb=2000,
             runtime=10,
         shell:
-            "evotickets figure {params.name} --summary {input} --out {output} > {log} 2>&1"
+            "{EVOTICKETS} figure {params.name} --summary {input} --out {output} > {log} 2>&1"

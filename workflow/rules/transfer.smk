@@ -20,7 +20,7 @@ rule transfer:
         runtime=RES["runtime"],
         gpu=RES["gpu"],
     shell:
-        "evotickets transfer --settings {params.settings:q} --round {wildcards.it} "
+        "{EVOTICKETS} transfer --settings {params.settings:q} --round {wildcards.it} "
         "--source-init {input.source_init} --source-mask {input.source_mask} "
         "--target-init {input.target_init} --jax-cache {params.cache} --out {output} "
         "> {log} 2>&1"

@@ -30,7 +30,7 @@ import numpy as np
 import optax
 
 from ..keys import gd_epoch_key
-from .ppo import PPO_DEFAULTS
+from .ppo import PPO_DEFAULTS, PPO_OPTIONAL_KEYS
 
 # GD "strategies" of the chain and their settings (config block ``gd:``), with the defaults.
 # The paper's table says 20 epochs per round; its published config runs 2.
@@ -39,6 +39,9 @@ GD_STRATEGIES: dict[str, dict[str, Any]] = {
     "gd_adam": {"lr": 3e-4, "batch_size": 128, "epochs": 2},
     "gd_ppo": dict(PPO_DEFAULTS),
 }
+# Keys a GD strategy accepts without a default filled into every config (so chains that do not
+# set them keep their settings digest).
+GD_OPTIONAL_KEYS: dict[str, tuple[str, ...]] = {"gd_adam": (), "gd_ppo": PPO_OPTIONAL_KEYS}
 GD_TASK_KIND = {"gd_adam": "vision", "gd_ppo": "control"}
 
 

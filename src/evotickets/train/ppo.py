@@ -15,7 +15,11 @@ PPO over our flat-vector policy is ~150 lines and shares the task's rollout code
 
 Defaults are the study's Pendulum settings: 32 envs × 16 steps per update, γ 0.97, GAE λ 0.95,
 4 epochs × 8 minibatches, clip 0.25, entropy 0.005, critic 0.5, grad-norm clip 1.0, lr 3e-4 →
-1e-4 with 5 % warm-up.
+1e-4 with 5 % warm-up. Two optional keys carry brax's PPO settings (the study's Brax baseline):
+``unroll_length`` cuts each env's ``num_steps`` into windows that GAE treats as brax treats its
+unrolls (bootstrapped from the critic at the window's end), and ``reward_scaling`` multiplies the
+rewards PPO learns from (not the returns it reports). They are optional rather than defaults, so
+that the settings digest of every chain that does not set them is unchanged.
 """
 
 from __future__ import annotations
@@ -52,6 +56,70 @@ PPO_DEFAULTS: dict[str, Any] = {
     "critic_hidden": [32, 32],
     "log_every": 50,
 }
+
+
+# Optional keys (absent from PPO_DEFAULTS so that existing settings digests stay valid):
+# unroll_length: GAE window (default num_steps, one window); reward_scaling (default 1).
+PPO_OPTIONAL_KEYS = ("unroll_length", "reward_scaling")
+
+
+def ppo_check(settings: dict[str, Any]) -> str | None:
+    """What is wrong with a PPO settings block (merged over the defaults), or None. The rollout
+    must split into whole GAE windows and whole minibatches, or data would silently be dropped."""
+    cfg = {**PPO_DEFAULTS, **settings}
+    n_step, n_env, n_mb = int(cfg["num_steps"]), int(cfg["num_envs"]), int(cfg["minibatches"])
+    unroll = int(cfg.get("unroll_length", n_step))
+    if unroll < 1 or n_step % unroll:
+        return (
+            f"num_steps {n_step} is not a multiple of unroll_length {unroll}; set num_steps to "
+            f"(unrolls per env) × unroll_length, e.g. {max(1, n_step // max(unroll, 1)) * unroll}"
+        )
+    if (n_env * n_step) % n_mb:
+        return (
+            f"num_envs × num_steps = {n_env * n_step} transitions do not split into "
+            f"{n_mb} minibatches; make it a multiple of minibatches"
+        )
+    if float(cfg.get("reward_scaling", 1.0)) <= 0:
+        return "reward_scaling must be > 0"
+    return None
+
+
+def gae_advantages(
+    rewards: jax.Array,
+    values: jax.Array,
+    dones: jax.Array,
+    last_value: jax.Array,
+    gamma: float,
+    lam: float,
+    unroll_length: int,
+) -> jax.Array:
+    """GAE(γ, λ) advantages of a (steps, envs) rollout cut into windows of ``unroll_length``.
+
+    Each window is bootstrapped from the critic's value of the observation that follows it
+    (the next window's first value, or ``last_value`` for the last window) and never looks
+    past it, which is how brax's PPO treats each of its unrolls; ``unroll_length`` equal to
+    the number of steps is one window, PureJaxRL's GAE."""
+    n_step, n_env = rewards.shape
+    n_win = n_step // unroll_length
+    boot = jnp.concatenate([values[unroll_length::unroll_length], last_value[None]], axis=0)
+
+    def windows(x):  # (steps, envs) -> (unroll, windows × envs)
+        x = x.reshape(n_win, unroll_length, n_env).transpose(1, 0, 2)
+        return x.reshape(unroll_length, n_win * n_env)
+
+    def step(c, x):
+        adv_next, val_next = c
+        rew, val, done = x
+        nonterminal = 1.0 - done.astype(jnp.float32)
+        delta = rew + gamma * val_next * nonterminal - val
+        adv = delta + gamma * lam * nonterminal * adv_next
+        return (adv, val), adv
+
+    init = (jnp.zeros(n_win * n_env), boot.reshape(n_win * n_env))
+    _, adv = jax.lax.scan(
+        step, init, (windows(rewards), windows(values), windows(dones)), reverse=True
+    )
+    return adv.reshape(unroll_length, n_win, n_env).transpose(1, 0, 2).reshape(n_step, n_env)
 
 
 def _log_prob(task, mean_out, log_std, action):
@@ -93,8 +161,12 @@ def train_ppo(
     valid checkpoint of this round is resumed from; update u's key is a pure function of
     (round key, u), so the result is bitwise the same as an uninterrupted round."""
     cfg = {**PPO_DEFAULTS, **settings}
+    if problem := ppo_check(cfg):
+        raise ValueError(f"PPO settings: {problem}")
     t_start = time.perf_counter()
     n_env, n_step = int(cfg["num_envs"]), int(cfg["num_steps"])
+    unroll = int(cfg.get("unroll_length", n_step))
+    reward_scale = float(cfg.get("reward_scaling", 1.0))
     per_update = n_env * n_step
     n_updates = max(1, int(cfg["total_steps"]) // per_update)
     mb_size = per_update // int(cfg["minibatches"])
@@ -193,16 +265,14 @@ def train_ppo(
             obs_last
         )
 
-        def gae(c, x):
-            adv_next, val_next = c
-            rew, val, done = x
-            nonterminal = 1.0 - done.astype(jnp.float32)
-            delta = rew + cfg["gamma"] * val_next * nonterminal - val
-            adv = delta + cfg["gamma"] * cfg["gae_lambda"] * nonterminal * adv_next
-            return (adv, val), adv
-
-        _, adv = jax.lax.scan(
-            gae, (jnp.zeros(n_env), last_val), (t_rew, t_val, t_done), reverse=True
+        adv = gae_advantages(
+            reward_scale * t_rew,
+            t_val,
+            t_done,
+            last_val,
+            float(cfg["gamma"]),
+            float(cfg["gae_lambda"]),
+            unroll,
         )
         ret = adv + t_val
         flat = jax.tree.map(
