@@ -3,7 +3,9 @@ VENV ?= .venv
 CORES ?= 2
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup run controls heuristics test lint clean chaos slurm-up slurm-down bench
+# `make fidelity`: the paper's claims on digits at CPU scale (config/fidelity.yaml, ≈ 75 min on
+# 2 cores); ends with the claims table (results/digits-fidelity/claims.md).
+.PHONY: setup run fidelity controls heuristics test lint clean chaos slurm-up slurm-down bench
 
 # `make bench` runs the benchmark suite (bench/README.md); `make bench BENCH_QUICK=1` is the
 # smoke mode (small sizes, minutes). Tables print; JSON lands in results/bench/.
@@ -37,6 +39,10 @@ run: setup
 	@echo "results dataset: results/$(EXP)/summary.nc   (xarray.open_dataset)"
 	@echo "figures:         results/$(EXP)/figures/fig1.png … fig11.png"
 	@echo "HTML report:     results/$(EXP)/report.html"
+
+fidelity: setup
+	snakemake --cores $(CORES) --configfile config/fidelity.yaml
+	@cat results/digits-fidelity/claims.md
 
 controls: setup
 	snakemake --cores $(CORES) --configfile config/controls.yaml
