@@ -118,6 +118,20 @@ def test_snr_magnitude_correlation_and_thresholds():
         theta, rng.uniform(0.01, 1, theta.size), mask, prunable, 1000
     )
     assert 0.0 < noisy["rho_snr_magnitude"] < 0.95 and noisy["overlap_kept"] < 1.0
+    # why SNR can differ from magnitude: σ's spread, and how σ follows |θ|
+    assert same["sigma_cv"] == pytest.approx(0.0)
+    assert np.isnan(same["rho_sigma_abs_theta"])  # constant σ: no ranking
+    sigma = 0.05 + 0.1 * np.abs(theta)  # σ grows with |θ|
+    tied = correlation.snr_magnitude_round(theta, sigma, mask, prunable, 1000)
+    active = prunable
+    expected_cv = sigma[active].std() / sigma[active].mean()
+    assert tied["sigma_cv"] == pytest.approx(expected_cv)
+    assert tied["rho_sigma_abs_theta"] == pytest.approx(1.0)
+    # the study's |θ|/σ² ranks differently from our |θ|/σ when σ follows |θ|
+    study = correlation.snr_magnitude_round(
+        theta, sigma, mask, prunable, 1000, snr_method="snr_study"
+    )
+    assert study["rho_snr_magnitude"] < tied["rho_snr_magnitude"]
 
 
 def test_layerwise_ratios():

@@ -312,6 +312,8 @@ def _add_analyses(ds, cfg, results, at, shape) -> None:
             "threshold_snr",
             "threshold_magnitude",
             "overlap_kept",
+            "sigma_cv",
+            "rho_sigma_abs_theta",
         )
         values = {n: _nan(shape) for n in names}
         for t, s, m, k in snr:
@@ -321,7 +323,8 @@ def _add_analyses(ds, cfg, results, at, shape) -> None:
             arrays, _ = read_artifact(path, "analysis")
             for j, r in enumerate(arrays["round"]):
                 for n in names:
-                    values[n][(*at(t, s, m, k), int(r))] = arrays[n][j]
+                    if n in arrays:  # sigma_cv and rho_sigma_abs_theta are newer
+                        values[n][(*at(t, s, m, k), int(r))] = arrays[n][j]
         for n in names:
             ds[n] = (dims, values[n], {"long_name": n.replace("_", " "), "units": "1"})
 

@@ -22,13 +22,27 @@ def snr_magnitude_round(
     mask: np.ndarray,
     prunable: np.ndarray,
     keep_next: int,
+    snr_method: str = "snr",
 ) -> dict[str, float]:
     """ρ(SNR, |θ|) over the active prunable weights, and the global threshold each score would
-    set to keep ``keep_next`` of them in the next round."""
+    set to keep ``keep_next`` of them in the next round.
+
+    Also why SNR can (or cannot) differ from magnitude: SNR = |θ|/σ ranks like |θ| unless σ
+    varies across weights, so ``sigma_cv`` (std/mean of σ over the active prunable weights)
+    says how much it varies, and ``rho_sigma_abs_theta`` (Spearman ρ of σ with |θ|) whether
+    it varies with the magnitude (ρ > 0 pulls large weights down the SNR ranking).
+    ``snr_method`` is the chain's SNR definition (``snr`` or the study's ``snr_study``)."""
     active = mask & prunable
-    snr = pruning.scores("snr", theta, sigma)
+    snr = pruning.scores(snr_method, theta, sigma)
     mag = pruning.scores("magnitude", theta)
-    out = {"rho_snr_magnitude": spearman(snr[active], mag[active])}
+    s_act = sigma[active]
+    out = {
+        "rho_snr_magnitude": spearman(snr[active], mag[active]),
+        "sigma_cv": float(s_act.std() / s_act.mean())
+        if s_act.size and s_act.mean() > 0
+        else float("nan"),
+        "rho_sigma_abs_theta": spearman(s_act, mag[active]),
+    }
     for name, score in (("snr", snr), ("magnitude", mag)):
         keep = min(keep_next, int(active.sum()))
         out[f"threshold_{name}"] = pruning.prune_to_count(score, mask, prunable, keep).threshold

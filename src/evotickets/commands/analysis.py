@@ -176,13 +176,17 @@ def cmd_snr_magnitude(args) -> None:
     n = int(prunable.sum())
     rows = []
     first = rounds[0]
-    snr0 = pruning.scores("snr", first["theta"], first["sigma"])
+    # the chain's own SNR definition (snr_study chains are scored as the study scored them)
+    score = settings["method"] if settings["method"] in pruning.SIGMA_METHODS else "snr"
+    snr0 = pruning.scores(score, first["theta"], first["sigma"])
     mag0 = np.abs(first["theta"])
     for r in rounds:
         keep = pruning.remaining_count(n, settings["prune_fraction"], r["round"] + 1)
-        row = correlation.snr_magnitude_round(r["theta"], r["sigma"], r["mask"], prunable, keep)
+        row = correlation.snr_magnitude_round(
+            r["theta"], r["sigma"], r["mask"], prunable, keep, snr_method=score
+        )
         active = r["mask"] & prunable
-        snr = pruning.scores("snr", r["theta"], r["sigma"])
+        snr = pruning.scores(score, r["theta"], r["sigma"])
         row["rho_snr_vs_round0"] = correlation.spearman(snr[active], snr0[active])
         row["rho_magnitude_vs_round0"] = correlation.spearman(
             np.abs(r["theta"])[active], mag0[active]
