@@ -20,5 +20,6 @@ rule all:
         analysis_targets(),
         f"results/{EXP}/accuracy_table.txt",
         f"results/{EXP}/summary.nc",
+        f"results/{EXP}/claims.md",
         expand("results/{exp}/figures/{fig}.png", exp=EXP, fig=FIGURE_NAMES),
     default_target: True

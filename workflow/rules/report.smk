@@ -45,3 +45,25 @@ for _fig in FIGURE_NAMES:
             runtime=10,
         shell:
             "{EVOTICKETS} figure {params.name} --summary {input} --out {output} > {log} 2>&1"
+
+
+# The paper's claims as paired effects with 95 % intervals, from summary.nc only.
+rule claims:
+    input:
+        "results/{exp}/summary.nc",
+    output:
+        md="results/{exp}/claims.md",
+        nc="results/{exp}/claims.nc",
+        html=report(
+            "results/{exp}/claims.html",
+            caption="../report/claims.rst",
+            category="Claims",
+        ),
+    log:
+        "results/{exp}/claims.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "{EVOTICKETS} claims results/{wildcards.exp} --summary {input} --brief > {log} 2>&1"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ..artifacts import ArtifactError
 from ..config import load_config
 from ..durable import atomic_path
 
@@ -39,6 +40,7 @@ def register(sub) -> None:
 
     register_collect(sub)
     register_figure(sub)
+    register_claims(sub)
 
 
 def cmd_collect(args) -> None:
@@ -78,3 +80,45 @@ def register_figure(sub) -> None:
     sp.add_argument("--summary", required=True)
     sp.add_argument("--out", required=True)
     sp.set_defaults(func=cmd_figure)
+
+
+def cmd_claims(args) -> None:
+    """The paper's claims as paired effects with 95 % intervals, from summary.nc only:
+    claims.md (printed), claims.html (for the report) and claims.nc beside it."""
+    from pathlib import Path
+
+    import xarray as xr
+
+    from ..analysis import claims
+    from ..durable import atomic_path
+
+    results = Path(args.results)
+    summary = Path(args.summary or results / "summary.nc")
+    if not summary.exists():
+        raise ArtifactError(
+            f"{summary} does not exist: make it first with "
+            f"`snakemake --cores 2 {summary}` (rule collect)"
+        )
+    with xr.open_dataset(summary, engine="h5netcdf") as ds:
+        ds = ds.load()
+    rows = claims.claim_rows(ds)
+    thresholds = claims.dense_threshold(ds)
+    text = claims.to_markdown(rows, thresholds, title=str(ds.attrs.get("experiment", "")))
+    out = Path(args.out_dir or results)
+    with atomic_path(out / "claims.md") as tmp:
+        tmp.write_text(text)
+    with atomic_path(out / "claims.html") as tmp:
+        tmp.write_text(claims.to_html(text))
+    with atomic_path(out / "claims.nc") as tmp:
+        claims.to_dataset(rows, thresholds).to_netcdf(tmp, engine="h5netcdf")
+    print(text.split("## Every level")[0] if args.brief else text)
+    print(f"wrote {out / 'claims.md'}, claims.html and claims.nc ({len(rows)} effects)")
+
+
+def register_claims(sub) -> None:
+    sp = sub.add_parser("claims", help="test the paper's claims on summary.nc (paired, 95 % CI)")
+    sp.add_argument("results", help="results/<experiment> folder")
+    sp.add_argument("--summary", help="default: <results>/summary.nc")
+    sp.add_argument("--out-dir", help="default: the results folder")
+    sp.add_argument("--brief", action="store_true", help="print only the summary table")
+    sp.set_defaults(func=cmd_claims)

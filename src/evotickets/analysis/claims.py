@@ -1,0 +1,408 @@
+"""The paper's claims as paired effects with confidence intervals, from ``summary.nc`` alone.
+
+Why paired: all methods of one (task, strategy, seed) share θ0, search noise and minibatches
+(common random numbers), so the seed-to-seed spread of a *difference* between two methods is
+much smaller than the spread of either. Every effect here is therefore a per-seed difference
+first, then a mean over seeds with a 95 % Student-t interval of that mean (n − 1 degrees of
+freedom, ``scipy.stats.ttest_1samp``), n being the seeds where both sides are finite.
+
+Each effect is oriented so that **positive means the claim holds**. The verdict is
+``holds`` when the whole interval is above 0, ``reversed`` when it is below 0, and
+``inconclusive`` otherwise (including n < 2). Each level of sparsity is its own test; there is
+no correction for multiple comparisons, so read a claim by the pattern over levels.
+
+A claim that the experiment's grid cannot test (a method, strategy or analysis it lacks) is
+absent from the result, never an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import xarray as xr
+from scipy import stats
+
+CONFIDENCE = 0.95
+
+# id → what the paper claims, with the orientation of the effect (positive = holds).
+CLAIMS = {
+    1: "ticket effect: magnitude − random > 0",
+    2: "SNR pruning improves on magnitude: snr − magnitude > 0",
+    3: "ES tickets stay trainable where GD's degrade: (ES snr − its dense) − (GD magnitude − "
+    "its dense) > 0",
+    4: "a transferred ticket beats the target's random baseline: transfer − random > 0",
+    5: "decomposition: magnitude − weight_permuted > 0 and weight_permuted − mask_permuted > 0",
+    6: "LMC: ES consecutive-round barrier − GD's > 0; ES↔GD barrier > 0",
+    7: "sharpness: slope of the 1D curvature over rounds, GD − ES > 0",
+    8: "SNR–magnitude rank correlation falls with sparsity: −slope of ρ over rounds > 0",
+}
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One paired effect: its mean over seeds, the 95 % t interval, n and the verdict."""
+
+    mean: float
+    lo: float
+    hi: float
+    n: int
+    verdict: str
+
+
+def paired_effect(diffs, confidence: float = CONFIDENCE) -> Effect:
+    """Mean of per-seed differences (oriented: positive = the claim holds) with a t interval.
+
+    NaNs (a seed where one side is missing) are dropped; n counts what remains.
+    """
+    d = np.asarray(diffs, dtype=float)
+    d = d[np.isfinite(d)]
+    n = int(d.size)
+    if n == 0:
+        return Effect(float("nan"), float("nan"), float("nan"), 0, "no data")
+    mean = float(d.mean())
+    if n < 2:
+        return Effect(mean, float("nan"), float("nan"), n, "inconclusive")
+    if np.all(d == d[0]):  # no spread: the interval is the point itself
+        lo = hi = mean
+    else:
+        ci = stats.ttest_1samp(d, 0.0).confidence_interval(confidence)
+        lo, hi = float(ci.low), float(ci.high)
+    verdict = "holds" if lo > 0 else "reversed" if hi < 0 else "inconclusive"
+    return Effect(mean, lo, hi, n, verdict)
+
+
+def slope_per_seed(values: xr.DataArray, dim: str = "iteration") -> xr.DataArray:
+    """Least-squares slope of ``values`` against the round index, per remaining cell (seed).
+
+    Rounds are equally spaced in log(remaining fraction), so the slope is the change per
+    pruning round. Cells with fewer than 3 finite rounds get NaN."""
+
+    def fit(y):
+        x = np.arange(y.size, dtype=float)
+        ok = np.isfinite(y)
+        if ok.sum() < 3:
+            return np.nan
+        return float(np.polyfit(x[ok], y[ok], 1)[0])
+
+    return xr.apply_ufunc(fit, values, input_core_dims=[[dim]], vectorize=True)
+
+
+def _has(ds: xr.Dataset, var: str, **sel) -> bool:
+    if var not in ds:
+        return False
+    for dim, value in sel.items():
+        if dim not in ds[var].dims or value not in ds[var][dim].values:
+            return False
+    return True
+
+
+def _is_gd(strategy: str) -> bool:
+    return str(strategy).startswith("gd_")
+
+
+def _rows_over_rounds(claim, task, strategy, comparison, diff, ds, first=1):
+    """One row per round ≥ ``first`` of a (seed, iteration) difference."""
+    rows = []
+    for it in diff.iteration.values[first:]:
+        eff = paired_effect(diff.sel(iteration=it).values)
+        if eff.n == 0:
+            continue
+        rows.append(
+            {
+                "claim": claim,
+                "task": str(task),
+                "strategy": str(strategy),
+                "comparison": comparison,
+                "iteration": int(it),
+                "remaining": float(ds.remaining_fraction.sel(iteration=it)),
+                **asdict(eff),
+            }
+        )
+    return rows
+
+
+def _one_row(claim, task, strategy, comparison, diffs):
+    eff = paired_effect(diffs)
+    if eff.n == 0:
+        return []
+    return [
+        {
+            "claim": claim,
+            "task": str(task),
+            "strategy": str(strategy),
+            "comparison": comparison,
+            "iteration": -1,
+            "remaining": float("nan"),
+            **asdict(eff),
+        }
+    ]
+
+
+def _method_diff(ds, task, strategy, a, b):
+    m = ds.test_metric.sel(task=task, strategy=strategy)
+    return m.sel({"method": a}) - m.sel({"method": b})
+
+
+def claim_rows(ds: xr.Dataset) -> list[dict]:
+    """Every testable claim of ``ds`` (a ``summary.nc`` dataset) as rows of paired effects."""
+    rows: list[dict] = []
+    methods = set(map(str, ds.method.values)) if "method" in ds.coords else set()
+    strategies = [str(s) for s in ds.strategy.values] if "strategy" in ds.coords else []
+    es = [s for s in strategies if not _is_gd(s)]
+    gd = [s for s in strategies if _is_gd(s)]
+    tasks = [str(t) for t in ds.task.values] if "task" in ds.coords else []
+
+    def pair(a, b):
+        return a in methods and b in methods
+
+    for t in tasks:
+        for s in strategies:
+            # 1: ticket effect (round 0 is dense and identical across methods: skipped)
+            if pair("magnitude", "random"):
+                diff = _method_diff(ds, t, s, "magnitude", "random")
+                rows += _rows_over_rounds(1, t, s, "magnitude − random", diff, ds)
+            # 2: SNR against magnitude (ES only), and the study's SNR definition beside ours
+            if not _is_gd(s):
+                for snr in ("snr", "snr_study"):
+                    if pair(snr, "magnitude"):
+                        diff = _method_diff(ds, t, s, snr, "magnitude")
+                        rows += _rows_over_rounds(2, t, s, f"{snr} − magnitude", diff, ds)
+                if pair("snr_study", "snr"):
+                    diff = _method_diff(ds, t, s, "snr_study", "snr")
+                    rows += _rows_over_rounds(2, t, s, "snr_study − snr", diff, ds)
+            # 5: decomposition of the ticket into mask and weights
+            if pair("magnitude", "weight_permuted"):
+                diff = _method_diff(ds, t, s, "magnitude", "weight_permuted")
+                rows += _rows_over_rounds(5, t, s, "magnitude − weight_permuted", diff, ds)
+            if pair("weight_permuted", "mask_permuted"):
+                diff = _method_diff(ds, t, s, "weight_permuted", "mask_permuted")
+                rows += _rows_over_rounds(5, t, s, "weight_permuted − mask_permuted", diff, ds)
+
+        # 3: ES SNR against GD magnitude, each relative to its own dense round
+        if "snr" in methods and "magnitude" in methods:
+            for s in es:
+                for g in gd:
+                    m = ds.test_metric.sel(task=t)
+                    e = m.sel({"strategy": s, "method": "snr"})
+                    d = m.sel({"strategy": g, "method": "magnitude"})
+                    diff = (e - e.isel(iteration=0)) - (d - d.isel(iteration=0))
+                    rows += _rows_over_rounds(3, t, s, f"Δ{s} snr − Δ{g} magnitude", diff, ds)
+
+        # 6: consecutive-round LMC barriers, ES against GD (magnitude chains)
+        if _has(ds, "lmc_barrier_consecutive", method="magnitude"):
+            b = ds.lmc_barrier_consecutive.sel({"task": t, "method": "magnitude"})
+            for s in es:
+                for g in gd:
+                    diff = b.sel(strategy=s) - b.sel(strategy=g)
+                    rows += _rows_over_rounds(
+                        6, t, s, f"barrier {s} − {g} (t → t+1)", diff, ds, first=0
+                    )
+        # 7: how fast the 1D curvature grows over rounds, GD against ES
+        if _has(ds, "curvature_1d", method="magnitude"):
+            slope = slope_per_seed(ds.curvature_1d.sel({"task": t, "method": "magnitude"}))
+            for s in es:
+                for g in gd:
+                    diff = slope.sel(strategy=g) - slope.sel(strategy=s)
+                    rows += _one_row(7, t, s, f"curvature slope {g} − {s}", diff.values)
+        # 8: the SNR–magnitude rank correlation over rounds
+        if "rho_snr_magnitude" in ds:
+            for s in es:
+                for m in ("snr", "snr_study"):
+                    if m not in methods:
+                        continue
+                    rho = ds.rho_snr_magnitude.sel({"task": t, "strategy": s, "method": m})
+                    slope = slope_per_seed(rho)
+                    rows += _one_row(8, t, s, f"−slope of ρ({m}, |θ|)", -slope.values)
+
+    # 4: transfers against the target's random baseline
+    if "transfer_metric" in ds and "transfer_target_random" in ds:
+        for name in ds.transfer.values:
+            diff = ds.transfer_metric.sel(transfer=name) - ds.transfer_target_random.sel(
+                transfer=name
+            )
+            rows += _rows_over_rounds(4, "", str(name), "transfer − target random", diff, ds)
+    # 6: ES↔GD barrier on the same ticket
+    if "lmc_barrier_es_gd" in ds:
+        for name in ds.transfer.values:
+            b = ds.lmc_barrier_es_gd.sel(transfer=name)
+            rows += _rows_over_rounds(6, "", str(name), "ES↔GD barrier", b, ds, first=0)
+    return rows
+
+
+def dense_threshold(ds: xr.Dataset, fraction: float = 0.95) -> list[dict]:
+    """Per task × strategy × method: the remaining fraction of the first round whose test
+    metric falls below ``fraction`` of the dense (round 0) metric, per seed.
+
+    "Below 95 %" for a return (which may be negative) is below dense − 5 % of |dense|.
+    A seed that never falls is censored: it counts in ``never`` and not in the spread."""
+    out = []
+    m = ds.test_metric
+    rem = ds.remaining_fraction.values
+    for t in m.task.values:
+        for s in m.strategy.values:
+            for meth in m.method.values:
+                cell = m.sel({"task": t, "strategy": s, "method": meth}).values  # (seed, it)
+                firsts, never = [], 0
+                for row in cell:
+                    if not np.isfinite(row[0]) or not np.isfinite(row).any():
+                        continue
+                    bar = row[0] - (1 - fraction) * abs(row[0])
+                    below = np.flatnonzero(np.isfinite(row) & (row < bar))
+                    below = below[below > 0]
+                    if below.size:
+                        firsts.append(float(rem[below[0]]))
+                    else:
+                        never += 1
+                if not firsts and not never:
+                    continue
+                out.append(
+                    {
+                        "task": str(t),
+                        "strategy": str(s),
+                        "method": str(meth),
+                        "median": float(np.median(firsts)) if firsts else float("nan"),
+                        "min": float(np.min(firsts)) if firsts else float("nan"),
+                        "max": float(np.max(firsts)) if firsts else float("nan"),
+                        "fell": len(firsts),
+                        "never": never,
+                        "last_remaining": float(rem[-1]),
+                    }
+                )
+    return out
+
+
+def to_dataset(rows: list[dict], thresholds: list[dict]) -> xr.Dataset:
+    """The claims as a netCDF-ready dataset: one ``row`` per effect, one ``cell`` per
+    (task, strategy, method) of the 95 %-of-dense threshold."""
+    ds = xr.Dataset()
+    cols = ("claim", "task", "strategy", "comparison", "iteration", "remaining")
+    cols += ("mean", "lo", "hi", "n", "verdict")
+    for c in cols:
+        ds[c] = ("row", np.asarray([r[c] for r in rows]) if rows else np.asarray([], float))
+    for c in ("mean", "lo", "hi"):
+        ds[c].attrs["long_name"] = f"{c} of the paired per-seed effect (positive = holds)"
+    tcols = ("task", "strategy", "method", "median", "min", "max", "fell", "never")
+    for c in tcols:
+        values = [r[c] for r in thresholds]
+        ds[f"below95_{c}"] = ("cell", np.asarray(values) if values else np.asarray([], float))
+    ds.attrs.update(
+        {
+            "confidence": CONFIDENCE,
+            "interval": "Student t over seeds of the paired per-seed differences",
+            "verdict": "holds: interval > 0; reversed: interval < 0; else inconclusive",
+            "claims": "; ".join(f"{k}: {v}" for k, v in CLAIMS.items()),
+        }
+    )
+    return ds
+
+
+def _fmt(x: float) -> str:
+    return "–" if not np.isfinite(x) else f"{x:+.3f}"
+
+
+SYMBOL = {"holds": "✓", "reversed": "✗", "inconclusive": "·", "no data": " "}
+
+
+def to_markdown(rows: list[dict], thresholds: list[dict], title: str = "") -> str:
+    """claims.md: per claim and setting a one-line summary over levels, then every level."""
+    lines = [f"# Claims{': ' + title if title else ''}", ""]
+    lines += [
+        (
+            "Effects are per-seed paired differences, oriented so that **positive = the "
+            f"claim holds**; mean [{int(CONFIDENCE * 100)} % t interval], n seeds. ✓ holds "
+            "(interval > 0), ✗ reversed (interval < 0), · inconclusive. Levels are remaining "
+            "fractions of the prunable weights; each level is its own test (no "
+            "multiple-comparison correction)."
+        ),
+        "",
+    ]
+    if not rows:
+        lines += ["No claim is testable with this experiment's grid.", ""]
+    lines += ["## Summary", "", "| claim | setting | comparison | ✓ | ✗ | · | sparsest level |"]
+    lines += ["|---|---|---|---|---|---|---|"]
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["claim"], r["task"], r["strategy"], r["comparison"]), []).append(r)
+    for (c, t, s, comp), rs in groups.items():
+        count = {v: sum(r["verdict"] == v for r in rs) for v in ("holds", "reversed")}
+        count["inconclusive"] = len(rs) - count["holds"] - count["reversed"]
+        last = rs[-1]
+        where = f"{last['remaining']:.1%}" if np.isfinite(last["remaining"]) else "all rounds"
+        lines.append(
+            f"| {c} | {'/'.join(x for x in (t, s) if x)} | {comp} | {count['holds']} | "
+            f"{count['reversed']} | {count['inconclusive']} | {where}: {_fmt(last['mean'])} "
+            f"[{_fmt(last['lo'])}, {_fmt(last['hi'])}] n={last['n']} "
+            f"{SYMBOL[last['verdict']]} |"
+        )
+    lines += ["", "## Every level", ""]
+    for c in sorted({r["claim"] for r in rows}):
+        lines += [f"### Claim {c}: {CLAIMS[c]}", ""]
+        lines += ["| setting | comparison | remaining | mean | 95 % CI | n | verdict |"]
+        lines += ["|---|---|---|---|---|---|---|"]
+        for r in rows:
+            if r["claim"] != c:
+                continue
+            where = f"{r['remaining']:.1%}" if np.isfinite(r["remaining"]) else "all rounds"
+            lines.append(
+                f"| {'/'.join(x for x in (r['task'], r['strategy']) if x)} | "
+                f"{r['comparison']} | {where} | {_fmt(r['mean'])} | "
+                f"[{_fmt(r['lo'])}, {_fmt(r['hi'])}] | {r['n']} | {r['verdict']} |"
+            )
+        lines.append("")
+    if thresholds:
+        lines += [
+            "## Where each method falls below 95 % of its dense metric",
+            "",
+            (
+                "Remaining fraction of the first round below 95 % of round 0, over the seeds "
+                "that fell (median, min–max); `never` counts seeds that stayed above it to the "
+                "last round."
+            ),
+            "",
+            "| task | strategy | method | median | min–max | fell | never (to remaining) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in thresholds:
+            spread = f"{r['min']:.1%}–{r['max']:.1%}" if r["fell"] else "–"
+            med = f"{r['median']:.1%}" if r["fell"] else "–"
+            lines.append(
+                f"| {r['task']} | {r['strategy']} | {r['method']} | {med} | {spread} | "
+                f"{r['fell']} | {r['never']} (to {r['last_remaining']:.1%}) |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def to_html(markdown: str) -> str:
+    """A standalone HTML page of claims.md for the Snakemake report (tables as <pre>-free
+    HTML tables, everything else as paragraphs)."""
+    import html
+
+    out = ["<html><head><meta charset='utf-8'><style>table{border-collapse:collapse}"]
+    out.append("td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}</style></head><body>")
+    in_table = False
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
+            if set("".join(cells)) <= set("-"):
+                continue
+            if not in_table:
+                out.append("<table>")
+                in_table = True
+                out.append("<tr>" + "".join(f"<th>{c}</th>" for c in cells) + "</tr>")
+            else:
+                out.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+            continue
+        if in_table:
+            out.append("</table>")
+            in_table = False
+        if line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            out.append(f"<h{level}>{html.escape(line.lstrip('#').strip())}</h{level}>")
+        elif line.strip():
+            out.append(f"<p>{html.escape(line)}</p>")
+    if in_table:
+        out.append("</table>")
+    out.append("</body></html>")
+    return "\n".join(out)

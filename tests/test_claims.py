@@ -1,0 +1,139 @@
+"""The claims statistics on synthetic summaries with a known answer."""
+
+import numpy as np
+import pytest
+import xarray as xr
+from scipy import stats
+
+from evotickets import cli
+from evotickets.analysis import claims
+
+SEEDS, ROUNDS = 6, 5
+
+
+def synthetic_summary(methods=("random", "magnitude", "snr", "snr_study"), strategies=("snes",)):
+    """Seed effects (sd 0.1) shared by every method of a seed, as common random numbers make
+    them; magnitude = random + 0.05 (a true effect), snr = magnitude (null), snr_study =
+    magnitude − 0.05 (reversed), each with a small independent noise (sd 0.005)."""
+    rng = np.random.default_rng(0)
+    seed_effect = rng.normal(0, 0.1, (SEEDS, ROUNDS))
+    seed_effect[:, 0] = seed_effect[:, 0]  # round 0: all methods equal (dense)
+    offset = {"random": -0.05, "magnitude": 0.0, "snr": 0.0, "snr_study": -0.05}
+    shape = (1, len(strategies), len(methods), SEEDS, ROUNDS)
+    metric = np.empty(shape)
+    for j, _ in enumerate(strategies):
+        for i, m in enumerate(methods):
+            noise = rng.normal(0, 0.005, (SEEDS, ROUNDS))
+            values = 0.8 + seed_effect + offset[m] + noise
+            values[:, 0] = 0.9 + seed_effect[:, 0]
+            metric[0, j, i] = values
+    return xr.Dataset(
+        {"test_metric": (("task", "strategy", "method", "seed", "iteration"), metric)},
+        coords={
+            "task": ["digits"],
+            "strategy": list(strategies),
+            "method": list(methods),
+            "seed": np.arange(SEEDS),
+            "iteration": np.arange(ROUNDS),
+            "remaining_fraction": ("iteration", 0.8 ** np.arange(ROUNDS)),
+        },
+        attrs={"experiment": "synthetic"},
+    )
+
+
+def by(rows, comparison):
+    return [r for r in rows if r["comparison"] == comparison]
+
+
+def test_paired_effect_interval_is_students_t():
+    d = np.array([0.1, 0.3, 0.2, 0.4])
+    eff = claims.paired_effect(d)
+    half = stats.t.ppf(0.975, 3) * d.std(ddof=1) / 2
+    assert eff.mean == pytest.approx(0.25)
+    assert (eff.lo, eff.hi) == pytest.approx((0.25 - half, 0.25 + half))
+    assert eff.n == 4 and eff.verdict == "holds"
+    assert claims.paired_effect([0.1, np.nan]).verdict == "inconclusive"  # n = 1
+    assert claims.paired_effect([np.nan]).n == 0
+    assert claims.paired_effect(-d).verdict == "reversed"
+    assert claims.paired_effect([-0.1, 0.1, 0.05, -0.02]).verdict == "inconclusive"
+
+
+def test_true_null_and_reversed_effects_are_found_by_pairing_seeds():
+    ds = synthetic_summary()
+    rows = claims.claim_rows(ds)
+    ticket = by(rows, "magnitude − random")
+    assert len(ticket) == ROUNDS - 1  # round 0 is dense: not a test
+    assert all(r["verdict"] == "holds" for r in ticket)
+    assert all(r["n"] == SEEDS for r in ticket)
+    assert [r["mean"] for r in ticket] == pytest.approx([0.05] * (ROUNDS - 1), abs=0.01)
+    assert all(r["verdict"] == "inconclusive" for r in by(rows, "snr − magnitude"))
+    assert all(r["verdict"] == "reversed" for r in by(rows, "snr_study − magnitude"))
+    # Unpaired, the seed effects (sd 0.1) would hide the 0.05 ticket effect at every level:
+    m = ds.test_metric.sel(task="digits", strategy="snes")
+    for it in range(1, ROUNDS):
+        a = m.sel({"method": "magnitude", "iteration": it}).values
+        b = m.sel({"method": "random", "iteration": it}).values
+        assert stats.ttest_ind(a, b).pvalue > 0.05
+
+
+def test_claims_the_grid_lacks_are_absent_not_errors():
+    ds = synthetic_summary(methods=("random", "magnitude"))
+    rows = claims.claim_rows(ds)
+    assert {r["claim"] for r in rows} == {1}
+    text = claims.to_markdown(rows, claims.dense_threshold(ds))
+    assert "Claim 1" in text and "Claim 2" not in text
+    # nothing testable at all: one method only
+    none = claims.claim_rows(synthetic_summary(methods=("magnitude",)))
+    assert none == []
+    assert "No claim is testable" in claims.to_markdown(none, [])
+
+
+def test_es_against_gd_and_slopes():
+    ds = synthetic_summary(methods=("random", "magnitude", "snr"), strategies=("snes", "gd_adam"))
+    # GD's magnitude ticket degrades by 0.1 per round, ES's SNR ticket does not degrade
+    m = ds.test_metric.values
+    gd, mag = 1, 1
+    m[0, gd, mag] = (
+        0.9 - 0.1 * np.arange(ROUNDS) + np.random.default_rng(1).normal(0, 0.01, (SEEDS, ROUNDS))
+    )
+    m[0, 0, 2] = 0.9 + np.random.default_rng(2).normal(0, 0.01, (SEEDS, ROUNDS))
+    # curvature grows 1.0 per round under GD, 0.2 per round under ES
+    curv = np.full(m.shape, np.nan)
+    curv[0, 0, mag] = 0.2 * np.arange(ROUNDS) + np.random.default_rng(3).normal(
+        0, 0.05, (SEEDS, ROUNDS)
+    )
+    curv[0, gd, mag] = 1.0 * np.arange(ROUNDS)
+    ds["curvature_1d"] = (ds.test_metric.dims, curv)
+    rows = claims.claim_rows(ds)
+    es_gd = by(rows, "Δsnes snr − Δgd_adam magnitude")
+    assert [r["verdict"] for r in es_gd] == ["holds"] * (ROUNDS - 1)
+    assert es_gd[-1]["mean"] == pytest.approx(0.1 * (ROUNDS - 1), abs=0.03)
+    (sharp,) = by(rows, "curvature slope gd_adam − snes")
+    assert sharp["mean"] == pytest.approx(0.8, abs=0.05) and sharp["verdict"] == "holds"
+    assert not by(rows, "snr − magnitude") or all(
+        r["strategy"] == "snes" for r in by(rows, "snr − magnitude")
+    )
+
+
+def test_dense_threshold_and_cli_writes_md_html_nc(tmp_path, capsys):
+    ds = synthetic_summary(methods=("random", "magnitude"))
+    random = ds.test_metric.values[0, 0, 0]
+    random[:, 1:3] = random[:, :1]  # random keeps its dense metric for two rounds,
+    random[:, 3:] = 0.1  # then collapses from round 3 (51.2 % remaining)
+    ds.to_netcdf(tmp_path / "summary.nc", engine="h5netcdf")
+    th = {r["method"]: r for r in claims.dense_threshold(ds)}
+    assert th["random"]["fell"] == SEEDS and th["random"]["max"] == pytest.approx(0.8**3)
+    assert cli.main(["claims", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "magnitude − random" in out
+    for name in ("claims.md", "claims.html", "claims.nc"):
+        assert (tmp_path / name).stat().st_size > 0
+    back = xr.open_dataset(tmp_path / "claims.nc", engine="h5netcdf")
+    assert set(back.claim.values) == {1}
+    assert set(back.verdict.values) <= {"holds", "inconclusive", "reversed"}
+    assert "<table>" in (tmp_path / "claims.html").read_text()
+
+
+def test_claims_without_summary_names_the_rule(tmp_path, capsys):
+    assert cli.main(["claims", str(tmp_path)]) == 2
+    assert "rule collect" in capsys.readouterr().err
