@@ -162,3 +162,31 @@ def test_snr_study_runs_for_sep_cma_es_only():
     assert chain_methods(cfg, "snes") == ["random", "snr"]
     assert chain_methods(cfg, "gd_adam") == ["random"]
     assert not method_applies("snr_study", "pgpe")
+
+
+def test_strategy_methods_narrow_one_strategys_chains():
+    from evotickets.config import ConfigError, chains, validate_config
+
+    cfg = {
+        "experiment": "x",
+        "seeds": [0],
+        "rounds": 2,
+        "prune_fraction": 0.2,
+        "methods": ["random", "magnitude", "snr", "weight_permuted"],
+        "tasks": {"digits": {}},
+        "strategies": {"snes": {"population_size": 4, "std_init": 0.1}},
+        "gd": {"gd_adam": {}},
+        "es": {"num_generations": 1},
+        "strategy_methods": {"gd_adam": ["random", "magnitude"]},
+    }
+    got = {(s, m) for _, s, m, _ in chains(validate_config(dict(cfg)))}
+    assert got == {
+        ("snes", "random"),
+        ("snes", "magnitude"),
+        ("snes", "snr"),
+        ("snes", "weight_permuted"),
+        ("gd_adam", "random"),
+        ("gd_adam", "magnitude"),
+    }
+    with pytest.raises(ConfigError, match="strategy_methods"):
+        validate_config({**cfg, "strategy_methods": {"pgpe": ["random"]}})

@@ -184,6 +184,11 @@ def validate_config(cfg: dict) -> dict:
     for s, scfg in (cfg.get("gd") or {}).items():
         _check_names(scfg or {}, _strategy_keys(s), f"key for GD strategy {s}")
     _check_names(cfg.get("es") or {}, schema["properties"]["es"]["properties"], "key in es")
+    _check_names(
+        cfg.get("strategy_methods") or {},
+        [*(cfg.get("strategies") or {}), *(cfg.get("gd") or {})],
+        "strategy in strategy_methods (not in the strategies or gd block)",
+    )
 
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.path))
@@ -347,8 +352,11 @@ def chain_strategies(cfg: dict) -> list[str]:
 def chain_methods(cfg: dict, strategy: str) -> list[str]:
     """The methods a strategy's chains run: all of ``methods``, except that SNR (which divides
     by the search distribution's σ) is skipped for gradient descent, and an SNR variant (e.g.
-    ``snr_study``) runs only for the strategies where it differs from ``snr``."""
-    return [m for m in cfg["methods"] if method_applies(m, strategy)]
+    ``snr_study``) runs only for the strategies where it differs from ``snr``. The config's
+    ``strategy_methods`` block may narrow one strategy's methods (e.g. a GD baseline with
+    random and magnitude only), so a budget goes to the comparisons that need it."""
+    only = (cfg.get("strategy_methods") or {}).get(strategy)
+    return [m for m in cfg["methods"] if method_applies(m, strategy) and (not only or m in only)]
 
 
 def method_applies(method: str, strategy: str) -> bool:
