@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 # `make fidelity`: the paper's claims on digits at CPU scale (config/fidelity.yaml, ≈ 75 min on
 # 2 cores); ends with the claims table (results/digits-fidelity/claims.md).
-.PHONY: setup run fidelity controls heuristics test lint clean chaos slurm-up slurm-down bench
+.PHONY: setup run fidelity tour controls heuristics test lint clean chaos slurm-up slurm-down bench
 
 # `make bench` runs the benchmark suite (bench/README.md); `make bench BENCH_QUICK=1` is the
 # smoke mode (small sizes, minutes). Tables print; JSON lands in results/bench/.
@@ -36,13 +36,22 @@ run: setup
 	snakemake --cores $(CORES)
 	snakemake --report results/$(EXP)/report.html
 	@evotickets table results/$(EXP)
+	@sed -n '/^## Summary/,/^## Every level/p' results/$(EXP)/claims.md | sed '$$d'
+	@echo "claims:          results/$(EXP)/claims.md (every level; claims.nc for xarray)"
 	@echo "results dataset: results/$(EXP)/summary.nc   (xarray.open_dataset)"
 	@echo "figures:         results/$(EXP)/figures/fig1.png … fig11.png"
 	@echo "HTML report:     results/$(EXP)/report.html"
 
 fidelity: setup
 	snakemake --cores $(CORES) --configfile config/fidelity.yaml
-	@cat results/digits-fidelity/claims.md
+	@evotickets table results/digits-fidelity
+	@sed -n '/^## Summary/,/^## Every level/p' results/digits-fidelity/claims.md | sed '$$d'
+	@echo "claims: results/digits-fidelity/claims.md"
+
+# Every path of the tool (two strategies, Pendulum, all analyses) on tiny budgets, minutes.
+tour: setup
+	snakemake --cores $(CORES) --configfile config/tour.yaml
+	@evotickets table results/digits-tour
 
 controls: setup
 	snakemake --cores $(CORES) --configfile config/controls.yaml

@@ -206,9 +206,35 @@ def test_validate_fills_defaults_and_does_not_mutate_input(tiny_config):
 
 
 def test_default_config_validates():
+    # make run: a trained network and enough rounds that random falls behind, 3 seeds
     cfg = load_config(ROOT / "config" / "config.yaml")
+    assert set(cfg["tasks"]) == {"digits"}
+    assert cfg["rounds"] >= 8 and (1 - cfg["prune_fraction"]) ** (cfg["rounds"] - 1) <= 0.21
+    assert len(cfg["seeds"]) == 3
+    assert {"random", "magnitude", "snr"} <= set(cfg["methods"])
+
+
+def test_tour_config_validates():
+    cfg = load_config(ROOT / "config" / "tour.yaml")
     assert set(cfg["tasks"]) == {"digits", "pendulum"}
-    assert cfg["rounds"] >= 1
+    assert set(cfg["analyses"]["enabled"]) == {"lmc", "landscape", "snr_magnitude", "layerwise"}
+
+
+def test_fidelity_config_tests_claims_1_to_5():
+    from evotickets.config import chains
+
+    cfg = load_config(ROOT / "config" / "fidelity.yaml")
+    assert len(cfg["seeds"]) >= 4 and cfg["rounds"] >= 12
+    grid = {(s, m) for _, s, m, _ in chains(cfg)}
+    assert {"snes", "sep_cma_es"} <= {s for s, _ in grid}
+    for s in ("snes", "sep_cma_es"):
+        assert {(s, "random"), (s, "magnitude"), (s, "snr")} <= grid  # claims 1, 2
+    assert ("sep_cma_es", "snr_study") in grid and ("snes", "snr_study") not in grid
+    assert {("snes", "weight_permuted"), ("snes", "mask_permuted")} <= grid  # claim 5
+    assert {("gd_adam", "magnitude"), ("gd_adam", "random")} == {
+        g for g in grid if g[0] == "gd_adam"
+    }  # claim 3
+    assert [e["name"] for e in cfg["transfer"]] == ["snes_to_adam"]  # claim 4
 
 
 def test_controls_config_validates():
