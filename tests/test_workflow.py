@@ -249,3 +249,22 @@ def test_every_figure_renders_from_the_dataset(finished_run):
         assert len(fig.axes) == panels, name
     texts = [t.get_text() for t in FIGURES["fig4"](ds).axes[0].texts]
     assert any("not in this experiment" in t for t in texts)
+
+
+def test_the_run_ends_with_the_claims_table(finished_run):
+    import xarray as xr
+
+    res = finished_run / "results" / "tiny"
+    text = (res / "claims.md").read_text()
+    assert "magnitude − random" in text and "snr − magnitude" in text
+    with xr.open_dataset(res / "claims.nc", engine="h5netcdf") as claims:
+        rows = claims.load()
+    ticket = rows.where(rows.comparison == "magnitude − random", drop=True)
+    assert sorted(ticket.iteration.values.tolist()) == [1, 2]  # rounds after the dense one
+    assert set(ticket.n.values.tolist()) == {2}  # both seeds, paired
+    with xr.open_dataset(res / "summary.nc", engine="h5netcdf") as ds:
+        m = ds.test_metric.sel({"task": "digits", "strategy": "snes", "iteration": 2}).load()
+    diff = (m.sel({"method": "magnitude"}) - m.sel({"method": "random"})).mean("seed")
+    assert float(ticket.where(ticket.iteration == 2, drop=True)["mean"]) == pytest.approx(
+        float(diff)
+    )
