@@ -104,3 +104,29 @@ def test_dag_skips_gd_snr_and_refuses_it_by_name(tmp_path):
     assert proc.returncode != 0
     assert "method 'snr' in the requested path is not in the config" in proc.stdout + proc.stderr
     assert "undefined for gradient descent" in proc.stdout + proc.stderr
+
+
+def test_collect_and_claims_read_gd_and_transfer_rounds(controls_run):
+    """gd_adam artifacts have no population, hence no NaN-fitness count: collect gives NaN
+    there (it raised KeyError), and the claims see GD and the transfer."""
+    import xarray as xr
+
+    from evotickets import cli
+    from evotickets.analysis.collect import collect, save
+
+    cfg = _controls()
+    res = controls_run / "results" / "ctl"
+    ds = collect(cfg, res)
+    gd = ds.sel({"task": "digits", "strategy": "gd_adam", "method": "magnitude", "seed": 0})
+    assert np.isfinite(gd.test_metric.sel(iteration=1)) and np.isnan(gd.nonfinite_fitness).all()
+    out = controls_run / "claims"
+    out.mkdir()
+    save(ds, out / "summary.nc")
+    assert cli.main(["claims", str(out)]) == 0
+    rows = xr.open_dataset(out / "claims.nc", engine="h5netcdf").load()
+    # ES snr against GD magnitude at round 1, one seed: a row, but no interval (n = 1)
+    es_gd = rows.where(rows.claim == 3, drop=True)
+    assert es_gd.iteration.values.tolist() == [1]
+    assert es_gd.n.values.tolist() == [1] and es_gd.verdict.values.tolist() == ["inconclusive"]
+    # random chains were not run here: the claims that need them are absent, not errors
+    assert not {1, 4} & set(rows.claim.values.tolist())

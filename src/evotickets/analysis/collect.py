@@ -57,7 +57,8 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
             i = (*at(t, s, m, k), r)
             metric[i] = attrs["final_metric"]
             kept[i] = attrs["remaining_fraction"]
-            nonfinite[i] = attrs["nonfinite_total"]
+            # a count of population members: gradient descent (gd_adam) has none, so NaN
+            nonfinite[i] = attrs.get("nonfinite_total", np.nan)
             metric_name[t] = attrs["metric_name"]
 
     ds = xr.Dataset(
