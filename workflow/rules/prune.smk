@@ -1,5 +1,6 @@
-# The iterative pruning chain, one job per round (rule `train`: `evotickets mask`, then
-# `evotickets train` on that mask; both files are its outputs):
+# The iterative pruning chain, one job per round (rule `train`: `evotickets round`, which makes
+# the mask as `evotickets mask` does, then trains it as `evotickets train` does, in one process
+# so a round pays one Python/JAX start, not two; both files are its outputs):
 #   init.h5 ─▶ [iter00/mask.h5 ─▶ iter00/trained.h5] ─▶ [iter01/mask.h5 ─▶ ...] ─▶ ...
 # Making the mask is ~1 s, so it shares the round's job (and its resources) instead of being a
 # job, and on SLURM an sbatch job, of its own. The random baseline's mask needs only θ0 and the
@@ -43,11 +44,9 @@ rule train:
         runtime=RES["runtime"],
         gpu=RES["gpu"],
     shell:
-        "{EVOTICKETS} mask --settings {params.settings:q} --round {wildcards.it} "
+        "{EVOTICKETS} round --settings {params.settings:q} --round {wildcards.it} "
         "--init {input.init} {params.sources} --jax-cache {params.cache} "
-        "--out {output.mask} > {log.mask} 2>&1 && "
-        "{EVOTICKETS} train --settings {params.settings:q} --round {wildcards.it} "
-        "--init {input.init} --mask {output.mask} --jax-cache {params.cache} "
+        "--mask-out {output.mask} --mask-log {log.mask} "
         "--out {output.trained} > {log.train} 2>&1"
 
 

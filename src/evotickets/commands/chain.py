@@ -460,6 +460,45 @@ def _train_gd(settings, task, theta_start, mask, rk, label, ckpt=None):
     return res.theta, None, curves, res.final_metric, res.seconds, attrs
 
 
+def cmd_round(args) -> None:
+    """One pruning round in one process: ``mask`` (its output to ``--mask-log``), then
+    ``train``. Why: the rule ``train`` ran them as two processes, and each start (Python, JAX,
+    the task's data) costs about 1.5 s, as much as a short round's training on CPU.
+
+    The numbers are those of the two verbs run one after the other (same functions, same
+    keys). A failed mask step writes its error to the mask log too, and nothing is trained."""
+    import contextlib
+
+    mask_args = argparse.Namespace(
+        settings=args.settings,
+        jax_cache=args.jax_cache,
+        round=args.round,
+        init=args.init,
+        prev_trained=args.prev_trained,
+        source_mask=args.source_mask,
+        out=args.mask_out,
+    )
+    with open(args.mask_log, "w") as log:
+        try:
+            with contextlib.redirect_stdout(log):
+                cmd_mask(mask_args)
+        except Exception as err:
+            print(f"evotickets mask: error: {err}", file=log, flush=True)
+            raise
+    train_args = argparse.Namespace(
+        settings=args.settings,
+        jax_cache=args.jax_cache,
+        round=args.round,
+        init=args.init,
+        mask=args.mask_out,
+        data_dir=args.data_dir,
+        out=args.out,
+        checkpoint_every=args.checkpoint_every,
+        checkpoint_seconds=args.checkpoint_seconds,
+    )
+    cmd_train(train_args)
+
+
 def chain_args(sp: argparse.ArgumentParser) -> None:
     """Arguments every chain verb takes."""
     sp.add_argument("--settings", required=True, help="chain settings as JSON")
@@ -500,3 +539,17 @@ def register(sub) -> None:
         help=f"seconds of work between checkpoints (default 120, or ${checkpoint.EVERY_SECONDS_ENV})",
     )
     sp.set_defaults(func=cmd_train)
+
+    sp = sub.add_parser("round", help="mask, then train, round t in one process (rule train)")
+    chain_args(sp)
+    sp.add_argument("--round", type=int, required=True)
+    sp.add_argument("--init", required=True)
+    sp.add_argument("--prev-trained")
+    sp.add_argument("--source-mask", help="magnitude mask of round t (permutation controls)")
+    sp.add_argument("--mask-out", required=True)
+    sp.add_argument("--mask-log", required=True)
+    sp.add_argument("--data-dir")
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--checkpoint-every", type=int, help="as for `train`")
+    sp.add_argument("--checkpoint-seconds", type=float, help="as for `train`")
+    sp.set_defaults(func=cmd_round)

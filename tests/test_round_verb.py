@@ -1,0 +1,59 @@
+"""`evotickets round` (what rule `train` runs) makes exactly what `mask` then `train` make."""
+
+import json
+
+import h5py
+import numpy as np
+
+from evotickets import cli
+from evotickets.config import chain_settings, init_settings, validate_config
+
+
+def _arrays(path):
+    with h5py.File(path) as f:
+        out = {}
+        f.visititems(
+            lambda n, o: out.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset) else None
+        )
+        attrs = {k: v for k, v in f.attrs.items() if k != "created"}
+    return out, attrs
+
+
+def test_round_equals_mask_then_train_and_logs_the_mask_step(tmp_path, tiny_config):
+    tiny_config["es"] = {"num_generations": 4, "log_every": 4}
+    cfg = validate_config(tiny_config)
+    init = tmp_path / "init.h5"
+    assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", 0)),
+                     "--out", str(init)]) == 0  # fmt: skip
+    settings = json.dumps(chain_settings(cfg, "digits", "snes", "random", 0))
+    common = ["--settings", settings, "--round", "1", "--init", str(init)]
+    assert cli.main(["mask", *common, "--out", str(tmp_path / "a_mask.h5")]) == 0
+    assert cli.main(["train", "--settings", settings, "--round", "1", "--init", str(init),
+                     "--mask", str(tmp_path / "a_mask.h5"), "--out", str(tmp_path / "a.h5")]) == 0  # fmt: skip
+    log = tmp_path / "b_mask.log"
+    assert cli.main(["round", *common, "--mask-out", str(tmp_path / "b_mask.h5"),
+                     "--mask-log", str(log), "--out", str(tmp_path / "b.h5")]) == 0  # fmt: skip
+    assert "round 1 random keeps 1491/1864" in log.read_text()
+    for a, b in (("a_mask.h5", "b_mask.h5"), ("a.h5", "b.h5")):
+        (xa, aa), (xb, ab) = _arrays(tmp_path / a), _arrays(tmp_path / b)
+        assert xa.keys() == xb.keys()
+        for k in xa:
+            if not k.startswith("curves/seconds"):
+                np.testing.assert_array_equal(xa[k], xb[k], err_msg=k)
+        assert aa["config_digest"] == ab["config_digest"]
+    np.testing.assert_array_equal(_arrays(tmp_path / "a.h5")[0]["params/Conv_0/kernel"],
+                                  _arrays(tmp_path / "b.h5")[0]["params/Conv_0/kernel"])  # fmt: skip
+
+
+def test_a_failed_mask_step_is_in_the_mask_log_and_trains_nothing(tmp_path, tiny_config):
+    cfg = validate_config(tiny_config)
+    bad = tmp_path / "init.h5"
+    bad.write_bytes(b"not an HDF5 file\n" * 64)
+    settings = json.dumps(chain_settings(cfg, "digits", "snes", "magnitude", 0))
+    log = tmp_path / "mask.log"
+    rc = cli.main(["round", "--settings", settings, "--round", "0", "--init", str(bad),
+                   "--mask-out", str(tmp_path / "mask.h5"), "--mask-log", str(log),
+                   "--out", str(tmp_path / "trained.h5")])  # fmt: skip
+    assert rc == 2
+    assert "unreadable artifact" in log.read_text()
+    assert not (tmp_path / "mask.h5").exists() and not (tmp_path / "trained.h5").exists()
