@@ -137,3 +137,20 @@ def test_dense_threshold_and_cli_writes_md_html_nc(tmp_path, capsys):
 def test_claims_without_summary_names_the_rule(tmp_path, capsys):
     assert cli.main(["claims", str(tmp_path)]) == 2
     assert "rule collect" in capsys.readouterr().err
+
+
+def test_sigma_context_says_why_snr_matches_magnitude():
+    ds = synthetic_summary()
+    shape = ds.test_metric.shape
+    cv = np.full(shape, np.nan)
+    cv[0, 0, 2] = 0.3  # the snr chain: σ varies by 30 % at every round
+    for v, value in (("sigma_cv", cv), ("rho_sigma_abs_theta", cv * 2), ("overlap_kept", cv)):
+        ds[v] = (ds.test_metric.dims, value)
+    ds["rho_snr_magnitude"] = (ds.test_metric.dims, cv * 3)
+    ctx = claims.sigma_context(ds)
+    assert {(r["method"], r["iteration"]) for r in ctx} == {("snr", i) for i in range(ROUNDS)}
+    assert ctx[0]["sigma_cv"] == pytest.approx(0.3) and ctx[0]["n"] == SEEDS
+    assert ctx[0]["rho_snr_magnitude"] == pytest.approx(0.9)
+    text = claims.to_markdown(claims.claim_rows(ds), [], sigma=ctx)
+    assert "Why SNR does or does not differ" in text and "0.300 ± 0.000" in text
+    assert claims.sigma_context(synthetic_summary()) == []  # no snr_magnitude analysis

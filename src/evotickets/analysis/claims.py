@@ -272,6 +272,41 @@ def dense_threshold(ds: xr.Dataset, fraction: float = 0.95) -> list[dict]:
     return out
 
 
+SIGMA_CONTEXT = ("sigma_cv", "rho_sigma_abs_theta", "rho_snr_magnitude", "overlap_kept")
+
+
+def sigma_context(ds: xr.Dataset) -> list[dict]:
+    """Why SNR can or cannot differ from magnitude, per ES SNR chain and round (mean and sd
+    over seeds): the spread of σ over the active weights (``sigma_cv``), how σ follows |θ|
+    (``rho_sigma_abs_theta``), and how far the SNR ranking is from the magnitude ranking
+    (``rho_snr_magnitude``; ``overlap_kept``: the share of SNR's kept weights that magnitude
+    keeps too). Empty without the ``snr_magnitude`` analysis."""
+    if not all(v in ds for v in SIGMA_CONTEXT):
+        return []
+    out = []
+    for t in ds.task.values:
+        for s in ds.strategy.values:
+            for m in ds.method.values:
+                cell = {
+                    v: ds[v].sel({"task": t, "strategy": s, "method": m}) for v in SIGMA_CONTEXT
+                }
+                if not np.isfinite(cell["sigma_cv"].values).any():
+                    continue
+                for it in ds.iteration.values:
+                    row = {"task": str(t), "strategy": str(s), "method": str(m)}
+                    row["iteration"] = int(it)
+                    row["remaining"] = float(ds.remaining_fraction.sel(iteration=it))
+                    for v, da in cell.items():
+                        x = da.sel(iteration=it).values
+                        x = x[np.isfinite(x)]
+                        row[v] = float(x.mean()) if x.size else float("nan")
+                        row[f"{v}_sd"] = float(x.std(ddof=1)) if x.size > 1 else float("nan")
+                    row["n"] = int(np.isfinite(cell["sigma_cv"].sel(iteration=it).values).sum())
+                    if row["n"]:
+                        out.append(row)
+    return out
+
+
 def to_dataset(rows: list[dict], thresholds: list[dict]) -> xr.Dataset:
     """The claims as a netCDF-ready dataset: one ``row`` per effect, one ``cell`` per
     (task, strategy, method) of the 95 %-of-dense threshold."""
@@ -304,7 +339,9 @@ def _fmt(x: float) -> str:
 SYMBOL = {"holds": "✓", "reversed": "✗", "inconclusive": "·", "no data": " "}
 
 
-def to_markdown(rows: list[dict], thresholds: list[dict], title: str = "") -> str:
+def to_markdown(
+    rows: list[dict], thresholds: list[dict], title: str = "", sigma: list[dict] | None = None
+) -> str:
     """claims.md: per claim and setting a one-line summary over levels, then every level."""
     lines = [f"# Claims{': ' + title if title else ''}", ""]
     lines += [
@@ -369,6 +406,34 @@ def to_markdown(rows: list[dict], thresholds: list[dict], title: str = "") -> st
             lines.append(
                 f"| {r['task']} | {r['strategy']} | {r['method']} | {med} | {spread} | "
                 f"{r['fell']} | {r['never']} (to {r['last_remaining']:.1%}) |"
+            )
+        lines.append("")
+    if sigma:
+        lines += [
+            "## Why SNR does or does not differ from magnitude",
+            "",
+            (
+                "Per ES SNR chain and round, mean ± sd over seeds: the spread of σ over the "
+                "active weights (std/mean), Spearman ρ of σ with |θ|, ρ of the SNR ranking with "
+                "the magnitude ranking, and the share of SNR's kept weights that magnitude keeps "
+                "too. SNR = |θ|/σ can only reorder weights where σ varies."
+            ),
+            "",
+            "| setting | method | remaining | σ std/mean | ρ(σ, abs θ) | ρ(SNR, abs θ) | overlap | n |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+
+        def pm(r, v):
+            if not np.isfinite(r[v]):
+                return "–"
+            sd = r[f"{v}_sd"]
+            return f"{r[v]:.3f} ± {sd:.3f}" if np.isfinite(sd) else f"{r[v]:.3f}"
+
+        for r in sigma:
+            lines.append(
+                f"| {r['task']}/{r['strategy']} | {r['method']} | {r['remaining']:.1%} | "
+                f"{pm(r, 'sigma_cv')} | {pm(r, 'rho_sigma_abs_theta')} | "
+                f"{pm(r, 'rho_snr_magnitude')} | {pm(r, 'overlap_kept')} | {r['n']} |"
             )
         lines.append("")
     return "\n".join(lines)

@@ -103,7 +103,9 @@ def cmd_claims(args) -> None:
         ds = ds.load()
     rows = claims.claim_rows(ds)
     thresholds = claims.dense_threshold(ds)
-    text = claims.to_markdown(rows, thresholds, title=str(ds.attrs.get("experiment", "")))
+    text = claims.to_markdown(
+        rows, thresholds, title=str(ds.attrs.get("experiment", "")), sigma=claims.sigma_context(ds)
+    )
     out = Path(args.out_dir or results)
     with atomic_path(out / "claims.md") as tmp:
         tmp.write_text(text)
