@@ -361,7 +361,7 @@ def to_markdown(
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["claim"], r["task"], r["strategy"], r["comparison"]), []).append(r)
-    for (c, t, s, comp), rs in groups.items():
+    for (c, t, s, comp), rs in sorted(groups.items(), key=lambda kv: kv[0][0]):
         count = {v: sum(r["verdict"] == v for r in rs) for v in ("holds", "reversed")}
         count["inconclusive"] = len(rs) - count["holds"] - count["reversed"]
         last = rs[-1]
