@@ -130,3 +130,28 @@ def test_collect_and_claims_read_gd_and_transfer_rounds(controls_run):
     assert es_gd.n.values.tolist() == [1] and es_gd.verdict.values.tolist() == ["inconclusive"]
     # random chains were not run here: the claims that need them are absent, not errors
     assert not {1, 4} & set(rows.claim.values.tolist())
+
+
+def test_lmc_and_landscape_run_on_gd_chains(controls_run, tmp_path):
+    """GD rounds have no sigma/ group; LMC and landscapes need only θ (they raised KeyError)."""
+    import json
+
+    from evotickets import cli
+    from evotickets.config import chain_settings, validate_config
+
+    cfg = validate_config(_controls())
+    res = controls_run / "results/ctl/digits"
+    settings = json.dumps(chain_settings(cfg, "digits", "gd_adam", "magnitude", 0))
+    rounds = [str(res / f"gd_adam/magnitude/seed0/iter0{t}/trained.h5") for t in (0, 1)]
+    common = ["--settings", settings, "--init", str(res / "seed0/init.h5")]
+    out = tmp_path / "lmc.h5"
+    assert cli.main(["lmc", "--kind", "consecutive", *common, "--analysis", '{"alphas": 3}',
+                     "--left", rounds[0], "--right", rounds[1], "--out", str(out)]) == 0  # fmt: skip
+    with h5py.File(out) as f:
+        assert f["barrier"].shape == (1,) and np.isfinite(f["barrier"][()]).all()
+    opts = {"directions": 1, "xi_points": 3, "grid_points": 2, "eval_examples": 32}
+    out = tmp_path / "landscape.h5"
+    assert cli.main(["landscape", *common, "--analysis", json.dumps(opts), "--trained", *rounds,
+                     "--out", str(out)]) == 0  # fmt: skip
+    with h5py.File(out) as f:
+        assert np.isfinite(f["curvature"][()]).all()

@@ -16,18 +16,22 @@ from .chain import _load_init, _setup_jax, chain_args
 
 
 def _trained(paths, table, chain_digest=None):
-    """θ, σ, mask (flat vectors), round and task state of each trained artifact."""
+    """θ, σ, mask (flat vectors), round and task state of each trained artifact.
+
+    σ is None for gradient descent (gd_adam, gd_ppo: no search distribution, no ``sigma/``
+    group); LMC and landscapes need only θ, so they run on GD chains too."""
     from ..networks import to_vector
 
     out = []
     for p in paths:
         arrays, attrs = read_artifact(p, "trained", expected_digest=chain_digest)
+        sigma = group(arrays, "sigma")
         out.append(
             {
                 "path": str(p),
                 "round": int(attrs["round"]),
                 "theta": to_vector(group(arrays, "params"), table),
-                "sigma": to_vector(group(arrays, "sigma"), table),
+                "sigma": to_vector(sigma, table) if sigma else None,
                 "mask": to_vector(group(arrays, "mask"), table).astype(bool),
                 "task_state": group(arrays, "task_state"),
                 "remaining": float(attrs["remaining_fraction"]),
