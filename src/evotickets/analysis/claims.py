@@ -23,6 +23,8 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
+from ..train.gd import is_gd
+
 CONFIDENCE = 0.95
 
 # id → what the paper claims, with the orientation of the effect (positive = holds).
@@ -97,10 +99,6 @@ def _has(ds: xr.Dataset, var: str, **sel) -> bool:
     return True
 
 
-def _is_gd(strategy: str) -> bool:
-    return str(strategy).startswith("gd_")
-
-
 def _rows_over_rounds(claim, task, strategy, comparison, diff, ds, first=1):
     """One row per round ≥ ``first`` of a (seed, iteration) difference."""
     rows = []
@@ -149,8 +147,8 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
     rows: list[dict] = []
     methods = set(map(str, ds.method.values)) if "method" in ds.coords else set()
     strategies = [str(s) for s in ds.strategy.values] if "strategy" in ds.coords else []
-    es = [s for s in strategies if not _is_gd(s)]
-    gd = [s for s in strategies if _is_gd(s)]
+    es = [s for s in strategies if not is_gd(s)]
+    gd = [s for s in strategies if is_gd(s)]
     tasks = [str(t) for t in ds.task.values] if "task" in ds.coords else []
 
     def pair(a, b):
@@ -163,7 +161,7 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
                 diff = _method_diff(ds, t, s, "magnitude", "random")
                 rows += _rows_over_rounds(1, t, s, "magnitude − random", diff, ds)
             # 2: SNR against magnitude (ES only), and the study's SNR definition beside ours
-            if not _is_gd(s):
+            if not is_gd(s):
                 for snr in ("snr", "snr_study"):
                     if pair(snr, "magnitude"):
                         diff = _method_diff(ds, t, s, snr, "magnitude")

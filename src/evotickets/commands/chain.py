@@ -469,15 +469,8 @@ def cmd_round(args) -> None:
     keys). A failed mask step writes its error to the mask log too, and nothing is trained."""
     import contextlib
 
-    mask_args = argparse.Namespace(
-        settings=args.settings,
-        jax_cache=args.jax_cache,
-        round=args.round,
-        init=args.init,
-        prev_trained=args.prev_trained,
-        source_mask=args.source_mask,
-        out=args.mask_out,
-    )
+    # the two verbs read the attributes they know; only their output flags are named apart
+    mask_args = argparse.Namespace(**{**vars(args), "out": args.mask_out})
     with open(args.mask_log, "w") as log:
         try:
             with contextlib.redirect_stdout(log):
@@ -485,17 +478,7 @@ def cmd_round(args) -> None:
         except Exception as err:
             print(f"evotickets mask: error: {err}", file=log, flush=True)
             raise
-    train_args = argparse.Namespace(
-        settings=args.settings,
-        jax_cache=args.jax_cache,
-        round=args.round,
-        init=args.init,
-        mask=args.mask_out,
-        data_dir=args.data_dir,
-        out=args.out,
-        checkpoint_every=args.checkpoint_every,
-        checkpoint_seconds=args.checkpoint_seconds,
-    )
+    train_args = argparse.Namespace(**{**vars(args), "mask": args.mask_out})
     cmd_train(train_args)
 
 
