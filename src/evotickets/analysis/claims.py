@@ -24,6 +24,7 @@ import xarray as xr
 from scipy import stats
 
 from ..train.gd import is_gd
+from .collect import has_data
 
 CONFIDENCE = 0.95
 
@@ -88,15 +89,6 @@ def slope_per_seed(values: xr.DataArray, dim: str = "iteration") -> xr.DataArray
         return float(np.polyfit(x[ok], y[ok], 1)[0])
 
     return xr.apply_ufunc(fit, values, input_core_dims=[[dim]], vectorize=True)
-
-
-def _has(ds: xr.Dataset, var: str, **sel) -> bool:
-    if var not in ds:
-        return False
-    for dim, value in sel.items():
-        if dim not in ds[var].dims or value not in ds[var][dim].values:
-            return False
-    return True
 
 
 def _rows_over_rounds(claim, task, strategy, comparison, diff, ds, first=1):
@@ -188,7 +180,7 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
                     rows += _rows_over_rounds(3, t, s, f"Δ{s} snr − Δ{g} magnitude", diff, ds)
 
         # 6: consecutive-round LMC barriers, ES against GD (magnitude chains)
-        if _has(ds, "lmc_barrier_consecutive", method="magnitude"):
+        if has_data(ds, "lmc_barrier_consecutive", method="magnitude"):
             b = ds.lmc_barrier_consecutive.sel({"task": t, "method": "magnitude"})
             for s in es:
                 for g in gd:
@@ -197,7 +189,7 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
                         6, t, s, f"barrier {s} − {g} (t → t+1)", diff, ds, first=0
                     )
         # 7: how fast the 1D curvature grows over rounds, GD against ES
-        if _has(ds, "curvature_1d", method="magnitude"):
+        if has_data(ds, "curvature_1d", method="magnitude"):
             slope = slope_per_seed(ds.curvature_1d.sel({"task": t, "method": "magnitude"}))
             for s in es:
                 for g in gd:

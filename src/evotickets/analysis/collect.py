@@ -355,6 +355,19 @@ def _add_analyses(ds, cfg, results, at, shape) -> None:
                 )
 
 
+def has_data(ds: xr.Dataset, var: str, **sel) -> bool:
+    """Whether ``summary.nc`` holds any finite value of ``var`` at ``sel`` (missing runs are
+    NaN, never dropped, so presence of the variable alone says nothing). Figures and claims
+    both ask this before drawing or testing what an experiment may lack."""
+    if var not in ds:
+        return False
+    try:
+        da = ds[var].sel({**sel})
+    except KeyError:
+        return False
+    return bool(np.isfinite(da.values).any())
+
+
 def save(ds: xr.Dataset, path: str | Path) -> Path:
     """Write netCDF (h5netcdf) atomically and durably (:func:`evotickets.durable.atomic_path`)."""
     from ..durable import atomic_path

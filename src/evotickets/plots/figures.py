@@ -17,6 +17,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
+from ..analysis.collect import has_data
+
 ES_METHODS = ("random", "magnitude", "snr")
 COLORS = {
     "random": "tab:gray",
@@ -92,16 +94,6 @@ def _missing(title: str, what: str) -> plt.Figure:
     return fig
 
 
-def _has(ds, var, **sel) -> bool:
-    if var not in ds:
-        return False
-    try:
-        da = ds[var].sel({**sel})
-    except KeyError:
-        return False
-    return bool(np.isfinite(da.values).any())
-
-
 def _es_strategies(ds) -> list[str]:
     return [s for s in ds.strategy.values if not str(s).startswith("gd_")]
 
@@ -116,7 +108,9 @@ def _gd_strategies(ds) -> list[str]:
     "metric, averaged over tasks and ES; right: ES (SNR) against GD (magnitude).",
 )
 def fig1(ds: xr.Dataset) -> plt.Figure:
-    if not _has(ds, "test_metric", method="snr") or not _has(ds, "test_metric", method="random"):
+    if not has_data(ds, "test_metric", method="snr") or not has_data(
+        ds, "test_metric", method="random"
+    ):
         return _missing("Fig. 1", "needs the snr and random methods")
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
     x = _percent(ds)
@@ -164,7 +158,7 @@ def fig2(ds: xr.Dataset) -> plt.Figure:
     for i, t in enumerate(tasks):
         for j, s in enumerate(es):
             ax = axes[i, j]
-            if not _has(ds, "test_metric", task=t, strategy=s):
+            if not has_data(ds, "test_metric", task=t, strategy=s):
                 ax.text(
                     0.5,
                     0.5,
@@ -199,7 +193,7 @@ def fig3(ds: xr.Dataset) -> plt.Figure:
     gd = _gd_strategies(ds)
     if not gd:
         return _missing("Fig. 3", "needs a gd_adam or gd_ppo strategy")
-    tasks = [t for t in ds.task.values if _has(ds, "test_metric", task=t, strategy=gd)]
+    tasks = [t for t in ds.task.values if has_data(ds, "test_metric", task=t, strategy=gd)]
     if not tasks:
         return _missing("Fig. 3", "no GD runs finished")
     fig, axes = plt.subplots(1, len(tasks), figsize=(3.5 * len(tasks), 3), squeeze=False)
@@ -275,7 +269,7 @@ def fig6(ds: xr.Dataset) -> plt.Figure:
     analysed = [
         t
         for t in ds.task.values
-        if any(_has(ds, v, task=t) for v in ("lmc_barrier_consecutive", "curvature_1d"))
+        if any(has_data(ds, v, task=t) for v in ("lmc_barrier_consecutive", "curvature_1d"))
     ]
     sel = {"task": (analysed or list(ds.task.values))[0]}
     if "lmc_barrier_es_gd" in ds and np.isfinite(ds.lmc_barrier_es_gd).any():
@@ -405,7 +399,7 @@ def _init_groups(ds: xr.Dataset) -> dict[str, list[str]]:
         base: entries
         for base, entries in groups.items()
         if len({schemes[t] for t in entries}) > 1
-        and any(_has(ds, "test_metric", task=t) for t in entries)
+        and any(has_data(ds, "test_metric", task=t) for t in entries)
     }
 
 
@@ -421,7 +415,7 @@ def fig9(ds: xr.Dataset) -> plt.Figure:
     heur_tasks = [
         t
         for t in ds.task.values
-        if heuristics and any(_has(ds, "test_metric", task=t, method=m) for m in heuristics)
+        if heuristics and any(has_data(ds, "test_metric", task=t, method=m) for m in heuristics)
     ]
     groups = _init_groups(ds)
     rows = [r for r in (heur_tasks, list(groups)) if r]
@@ -512,7 +506,7 @@ def fig11(ds: xr.Dataset) -> plt.Figure:
         return _missing("Fig. 11", "needs the layerwise analysis")
     kernels = [n for n in ds.tensor.values if str(n).endswith("kernel")]
     method = "snr" if "snr" in ds.method.values else str(ds.method.values[0])
-    tasks = [t for t in ds.task.values if _has(ds, "layer_kept_ratio", task=t, method=method)]
+    tasks = [t for t in ds.task.values if has_data(ds, "layer_kept_ratio", task=t, method=method)]
     if not tasks:
         return _missing("Fig. 11", f"no layerwise analysis of a {method} chain finished")
     fig, axes = plt.subplots(1, len(tasks), figsize=(3.8 * len(tasks), 3), squeeze=False)
