@@ -20,10 +20,26 @@ from typing import Any
 
 import yaml
 
-from .pruning import METHODS, PERMUTATION_METHODS, SIGMA_METHODS, SNR_VARIANT_STRATEGIES
-from .strategies import ANTITHETIC, COMMON_KEYS, STRATEGIES, STRATEGY_KEYS
-from .tasks import TASKS, default_hidden, is_control
-from .train.gd import GD_OPTIONAL_KEYS, GD_STRATEGIES, gd_fits_task, is_gd
+from .names import (
+    ANALYSES,
+    ANT_HEAVY_BACKEND_ERROR,
+    ANTITHETIC,
+    COMMON_KEYS,
+    GD_OPTIONAL_KEYS,
+    GD_STRATEGIES,
+    METHODS,
+    PERMUTATION_METHODS,
+    SIGMA_METHODS,
+    SNR_VARIANT_STRATEGIES,
+    STRATEGIES,
+    STRATEGY_KEYS,
+    TASKS,
+    default_hidden,
+    gd_fits_task,
+    is_control,
+    is_gd,
+)
+from .train.ppo_settings import ppo_check
 
 SCHEMA_PATH = str(files("evotickets") / "config.schema.yaml")
 
@@ -189,6 +205,9 @@ def validate_config(cfg: dict) -> dict:
         [*(cfg.get("strategies") or {}), *(cfg.get("gd") or {})],
         "strategy in strategy_methods (not in the strategies or gd block)",
     )
+    for s, listed in (cfg.get("strategy_methods") or {}).items():
+        _check_names(listed or [], METHODS, f"method in strategy_methods.{s}")
+    _check_names(((cfg.get("analyses") or {}).get("enabled") or []), ANALYSES, "analysis")
 
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.path))
@@ -224,8 +243,6 @@ def validate_config(cfg: dict) -> dict:
     for task, heavy in cfg["tasks"].items():
         backend = (heavy or {}).get("backend", "spring")
         if library_task(cfg, task) == "ant_heavy" and backend != "generalized":
-            from .tasks.control import ANT_HEAVY_BACKEND_ERROR
-
             raise ConfigError(ANT_HEAVY_BACKEND_ERROR.format(backend=backend))
     _fill_kmnist_split(cfg)
     if "sep_cma_es" in cfg["strategies"]:  # explicit, so the choice is in every digest
@@ -233,11 +250,13 @@ def validate_config(cfg: dict) -> dict:
     for s in cfg["gd"]:
         cfg["gd"][s] = {**GD_STRATEGIES[s], **(cfg["gd"][s] or {})}
     for task in cfg["tasks"]:
-        if "gd_ppo" in task_strategies(cfg, task):
-            from .train.ppo import ppo_check
-
-            if problem := ppo_check(strategy_settings(cfg, task, "gd_ppo")):
-                raise ConfigError(f"gd_ppo settings of task {task}: {problem}")
+        problem = (
+            ppo_check(strategy_settings(cfg, task, "gd_ppo"))
+            if "gd_ppo" in task_strategies(cfg, task)
+            else None
+        )
+        if problem:
+            raise ConfigError(f"gd_ppo settings of task {task}: {problem}")
     permuted = [m for m in cfg["methods"] if m in PERMUTATION_METHODS]
     if permuted and "magnitude" not in cfg["methods"]:
         raise ConfigError(
@@ -456,9 +475,6 @@ def chains(cfg: dict) -> list[tuple[str, str, str, int]]:
         for method in task_methods(cfg, task, strategy)
         for seed in cfg["seeds"]
     ]
-
-
-ANALYSES = ("lmc", "landscape", "snr_magnitude", "layerwise")
 
 
 ANALYSIS_FILTERS = ("tasks", "strategies", "methods")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .pruning import PERMUTATION_METHODS
+from .names import PERMUTATION_METHODS
 
 
 def draw_permutations(method: str, mask: np.ndarray, table, round_k) -> dict[str, np.ndarray]:

@@ -22,27 +22,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-METHODS = (
-    "random",
-    "magnitude",
-    "snr",
-    "snr_study",
-    "weight_permuted",
-    "mask_permuted",
-    "movement",
-    "magnitude_increase",
-    "init_magnitude",
+from .names import (  # noqa: F401 (the names every pruning caller reads)
+    HEURISTIC_METHODS,
+    METHODS,
+    PERMUTATION_METHODS,
+    SIGMA_METHODS,
+    SNR_VARIANT_STRATEGIES,
 )
-# Other pruning heuristics (paper Fig. 9), scored from the trained weights and θ0.
-HEURISTIC_METHODS = ("movement", "magnitude_increase", "init_magnitude")
-# Methods whose score needs σ, the search distribution's std: undefined for gradient descent.
-SIGMA_METHODS = ("snr", "snr_study")
-# SNR definitions that differ from ``snr`` only for some strategies; the others skip them.
-# ``snr_study`` is the study's published Sep-CMA-ES score |θ|/C (C the diagonal covariance, a
-# variance), which for every other strategy is our |θ|/σ.
-SNR_VARIANT_STRATEGIES = {"snr_study": ("sep_cma_es",)}
-# Permutation controls (evotickets.permutations): derived from the magnitude mask of the round.
-PERMUTATION_METHODS = ("weight_permuted", "mask_permuted")
 
 
 def round_half_up(x: float) -> int:

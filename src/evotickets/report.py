@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .artifacts import read_artifact
-from .pruning import METHODS
+from .names import METHODS
 
 
 def collect_rows(results: str | Path) -> list[dict]:

@@ -35,19 +35,7 @@ import optax
 from evosax.algorithms import ARS, PGPE, SNES, DiscoveredES, Open_ES, Sep_CMA_ES
 from evosax.algorithms.distribution_based.discovered_es import get_weights as des_weights
 
-STRATEGIES = ("sep_cma_es", "snes", "pgpe", "des", "ars", "open_es")
-ANTITHETIC = ("pgpe", "ars", "open_es")
-
-# Keys each strategy accepts in the config, besides the common ones.
-COMMON_KEYS = {"population_size", "std_init", "mean_decay"}
-STRATEGY_KEYS = {
-    "sep_cma_es": {"elite_ratio", "covariance_rate"},
-    "snes": {"temperature"},
-    "des": {"temperature", "lr_std"},
-    "pgpe": {"lr", "lr_decay", "lr_limit", "std_lr", "std_max_change", "std_decay", "std_limit"},
-    "ars": {"lr", "elite_ratio"},
-    "open_es": {"lr"},
-}
+from .names import ANTITHETIC, COMMON_KEYS, STRATEGIES, STRATEGY_KEYS
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import sys
 
 from snakemake.utils import validate
 
+from evotickets.names import FIGURE_NAMES
 from evotickets.config import (
     SCHEMA_PATH,
     analysis_chains,
@@ -54,7 +55,6 @@ validate(config, SCHEMA_PATH)
 EVOTICKETS = shlex.join([sys.executable, "-m", "evotickets"])
 
 EXP = config["experiment"]
-FIGURE_NAMES = [f"fig{i}" for i in range(1, 12)]
 ROUNDS = int(config["rounds"])
 JAX_CACHE = config.get("jax_cache_dir") or "results/.jax-cache"
 RES = config["resources"]

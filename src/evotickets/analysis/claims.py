@@ -23,7 +23,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-from ..train.gd import is_gd
+from ..names import is_gd
 from .collect import has_data
 
 CONFIDENCE = 0.95

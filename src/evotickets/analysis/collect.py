@@ -116,7 +116,7 @@ def _add_transfers(ds, cfg, results, seeds, rounds) -> None:
     """Transferred tickets and, beside them, the target's own ticket (snr; magnitude for GD)
     and random baseline, with dims (transfer, seed, iteration)."""
     from ..config import transfer_kind
-    from ..train.gd import is_gd
+    from ..names import is_gd
 
     entries = cfg.get("transfer") or []
     if not entries:

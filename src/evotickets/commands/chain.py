@@ -181,8 +181,7 @@ def cmd_mask(args) -> None:
 
 def _check_method(settings: dict) -> None:
     from ..config import method_applies
-    from ..pruning import SIGMA_METHODS
-    from ..train.gd import is_gd
+    from ..names import SIGMA_METHODS, is_gd
 
     method, strategy = settings["method"], settings["strategy"]
     if is_gd(strategy) and method in SIGMA_METHODS:
@@ -300,9 +299,9 @@ def train_ticket(
     The round key is the chain's, so every ticket of a (task, strategy, seed) sees the same
     noise or minibatches."""
     from ..keys import chain_key, round_key
+    from ..names import is_gd
     from ..networks import from_vector
     from ..tasks import make_task
-    from ..train.gd import is_gd
 
     task = make_task(settings["task"], settings["task_config"], table, data_dir)
     rk = round_key(chain_key(settings["seed"], settings["task"], settings["strategy"]), t)

@@ -4,31 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .control import BRAX_TASKS, GYMNAX_TASKS
-
-VISION_TASKS = {
-    # task name → (dataset name, default network)
-    "digits": ("digits", "cnn_small"),
-    "mnist": ("mnist", "cnn"),
-    "fashion_mnist": ("fashion_mnist", "cnn"),
-    "kmnist": ("kmnist", "cnn"),
-}
-CONTROL_TASKS = {**{k: "gymnax" for k in GYMNAX_TASKS}, **{k: "brax" for k in BRAX_TASKS}}
-# Every task with its default network: the vision CNNs, or "mlp" for a control policy.
-TASKS = {
-    **{name: (dataset, network) for name, (dataset, network) in VISION_TASKS.items()},
-    **{name: (kind, "mlp") for name, kind in CONTROL_TASKS.items()},
-}
-DEFAULT_HIDDEN = {"gymnax": (64, 64), "brax": (32, 32)}
-
-
-def is_control(name: str) -> bool:
-    return name in CONTROL_TASKS
-
-
-def default_hidden(name: str) -> tuple[int, ...]:
-    """The study's policy size: 2×64 for gymnax tasks, 2×32 for brax."""
-    return DEFAULT_HIDDEN[CONTROL_TASKS[name]]
+from ..names import (
+    CONTROL_TASKS,
+    TASKS,
+    VISION_TASKS,
+    default_hidden,
+    is_control,
+)
 
 
 def _check(name: str) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from ..names import ANT_HEAVY_BACKEND_ERROR, BRAX_TASKS, GYMNAX_TASKS
 from ..networks import (
     LayerEntry,
     from_vector,
@@ -29,31 +30,6 @@ from ..networks import (
 )
 from ..parallel import map_population
 
-GYMNAX_TASKS = {
-    "pendulum": "Pendulum-v1",
-    "cartpole": "CartPole-v1",
-    "acrobot": "Acrobot-v1",
-    "mountain_car_continuous": "MountainCarContinuous-v0",
-}
-# Brax tasks. fetch, grasp and ur5e are gone from brax 0.14; their stand-ins (README):
-# fetch → pusher, grasp → humanoidstandup, ur5e → inverted_double_pendulum.
-BRAX_TASKS = {
-    "ant": "ant",
-    "ant_heavy": "ant",  # torso mass × 1.5: the paper's "Ant, torso mass 10 → 15"
-    "halfcheetah": "halfcheetah",
-    "hopper": "hopper",
-    "reacher": "reacher",
-    "walker2d": "walker2d",
-    "humanoid": "humanoid",
-    "pusher": "pusher",
-    "humanoidstandup": "humanoidstandup",
-    "inverted_double_pendulum": "inverted_double_pendulum",
-}
-ANT_HEAVY_BACKEND_ERROR = (
-    "task ant_heavy scales the torso mass, but brax's {backend!r} Ant sets "
-    "spring_mass_scale=1, so every link has unit mass and the change would do nothing; set "
-    "tasks.ant_heavy.backend: generalized (and the same for the ant task it is compared with)"
-)
 HELD_OUT_TEST_SEED = 2**30 + 17  # no training key is derived from this seed
 
 

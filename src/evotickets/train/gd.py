@@ -30,31 +30,6 @@ import numpy as np
 import optax
 
 from ..keys import gd_epoch_key
-from .ppo import PPO_DEFAULTS, PPO_OPTIONAL_KEYS
-
-# GD "strategies" of the chain and their settings (config block ``gd:``), with the defaults.
-# The paper's table says 20 epochs per round; its published config runs 2.
-# gd_ppo (control tasks) is masked PPO, train/ppo.py, with the study's Pendulum settings.
-GD_STRATEGIES: dict[str, dict[str, Any]] = {
-    "gd_adam": {"lr": 3e-4, "batch_size": 128, "epochs": 2},
-    "gd_ppo": dict(PPO_DEFAULTS),
-}
-# Keys a GD strategy accepts without a default filled into every config (so chains that do not
-# set them keep their settings digest).
-GD_OPTIONAL_KEYS: dict[str, tuple[str, ...]] = {"gd_adam": (), "gd_ppo": PPO_OPTIONAL_KEYS}
-GD_TASK_KIND = {"gd_adam": "vision", "gd_ppo": "control"}
-
-
-def is_gd(strategy: str) -> bool:
-    """Whether a chain strategy is trained by gradient descent (no search distribution)."""
-    return strategy in GD_STRATEGIES
-
-
-def gd_fits_task(strategy: str, task: str) -> bool:
-    """Adam trains the supervised (vision) tasks, PPO the control tasks."""
-    from ..tasks import is_control
-
-    return GD_TASK_KIND[strategy] == ("control" if is_control(task) else "vision")
 
 
 def masked(tx: optax.GradientTransformation, mask) -> optax.GradientTransformation:

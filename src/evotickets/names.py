@@ -1,0 +1,138 @@
+"""Every name the tool's registries know (tasks, strategies, GD trainers, pruning methods,
+analyses, figures) and the small facts the config and the workflow need about each.
+
+This is the one owner of these names, and it imports nothing heavy (no JAX, evosax, flax,
+optax, gymnax or brax): Snakemake imports it, through :mod:`evotickets.config`, while it
+builds the DAG, so ``snakemake -n`` of the paper grid never starts JAX. The modules that
+implement a name (:mod:`evotickets.strategies`, :mod:`evotickets.tasks`, :mod:`evotickets.pruning`,
+:mod:`evotickets.train.gd`, :mod:`evotickets.plots.figures`) import it from here, and a test
+checks that every name here has an implementation there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .train.ppo_settings import PPO_DEFAULTS, PPO_OPTIONAL_KEYS
+
+# ---- tasks -------------------------------------------------------------------------------
+VISION_TASKS = {
+    # task name → (dataset name, default network)
+    "digits": ("digits", "cnn_small"),
+    "mnist": ("mnist", "cnn"),
+    "fashion_mnist": ("fashion_mnist", "cnn"),
+    "kmnist": ("kmnist", "cnn"),
+}
+# gymnax control tasks: our name → gymnax's environment id.
+GYMNAX_TASKS = {
+    "pendulum": "Pendulum-v1",
+    "cartpole": "CartPole-v1",
+    "acrobot": "Acrobot-v1",
+    "mountain_car_continuous": "MountainCarContinuous-v0",
+}
+# Brax tasks: our name → brax's environment name. fetch, grasp and ur5e are gone from brax
+# 0.14; their stand-ins (README): fetch → pusher, grasp → humanoidstandup,
+# ur5e → inverted_double_pendulum.
+BRAX_TASKS = {
+    "ant": "ant",
+    "ant_heavy": "ant",  # torso mass × 1.5: the paper's "Ant, torso mass 10 → 15"
+    "halfcheetah": "halfcheetah",
+    "hopper": "hopper",
+    "reacher": "reacher",
+    "walker2d": "walker2d",
+    "humanoid": "humanoid",
+    "pusher": "pusher",
+    "humanoidstandup": "humanoidstandup",
+    "inverted_double_pendulum": "inverted_double_pendulum",
+}
+# Why ant_heavy needs the generalized backend (config validation and the task both say it).
+ANT_HEAVY_BACKEND_ERROR = (
+    "task ant_heavy scales the torso mass, but brax's {backend!r} Ant sets "
+    "spring_mass_scale=1, so every link has unit mass and the change would do nothing; set "
+    "tasks.ant_heavy.backend: generalized (and the same for the ant task it is compared with)"
+)
+CONTROL_TASKS = {**{k: "gymnax" for k in GYMNAX_TASKS}, **{k: "brax" for k in BRAX_TASKS}}
+# Every task with its default network: the vision CNNs, or "mlp" for a control policy.
+TASKS = {
+    **{name: (dataset, network) for name, (dataset, network) in VISION_TASKS.items()},
+    **{name: (kind, "mlp") for name, kind in CONTROL_TASKS.items()},
+}
+DEFAULT_HIDDEN = {"gymnax": (64, 64), "brax": (32, 32)}
+
+
+def is_control(name: str) -> bool:
+    """Whether library task ``name`` is a control task (a policy, scored by its return)."""
+    return name in CONTROL_TASKS
+
+
+def default_hidden(name: str) -> tuple[int, ...]:
+    """The study's policy size: 2×64 for gymnax tasks, 2×32 for brax."""
+    return DEFAULT_HIDDEN[CONTROL_TASKS[name]]
+
+
+# ---- evolution strategies ------------------------------------------------------------------
+STRATEGIES = ("sep_cma_es", "snes", "pgpe", "des", "ars", "open_es")
+# Strategies that sample antithetic pairs (their population must be even).
+ANTITHETIC = ("pgpe", "ars", "open_es")
+# Keys each strategy accepts in the config, besides the common ones.
+COMMON_KEYS = {"population_size", "std_init", "mean_decay"}
+STRATEGY_KEYS = {
+    "sep_cma_es": {"elite_ratio", "covariance_rate"},
+    "snes": {"temperature"},
+    "des": {"temperature", "lr_std"},
+    "pgpe": {"lr", "lr_decay", "lr_limit", "std_lr", "std_max_change", "std_decay", "std_limit"},
+    "ars": {"lr", "elite_ratio"},
+    "open_es": {"lr"},
+}
+
+# ---- gradient-descent "strategies" of the chain ---------------------------------------------
+# Their settings (config block ``gd:``) with the defaults. The paper's table says 20 epochs
+# per round; its published config runs 2. gd_ppo (control tasks) is masked PPO, train/ppo.py,
+# with the study's Pendulum settings.
+GD_STRATEGIES: dict[str, dict[str, Any]] = {
+    "gd_adam": {"lr": 3e-4, "batch_size": 128, "epochs": 2},
+    "gd_ppo": dict(PPO_DEFAULTS),
+}
+# Keys a GD strategy accepts without a default filled into every config (so chains that do not
+# set them keep their settings digest).
+GD_OPTIONAL_KEYS: dict[str, tuple[str, ...]] = {"gd_adam": (), "gd_ppo": PPO_OPTIONAL_KEYS}
+GD_TASK_KIND = {"gd_adam": "vision", "gd_ppo": "control"}
+
+
+def is_gd(strategy: str) -> bool:
+    """Whether a chain strategy is trained by gradient descent (no search distribution)."""
+    return strategy in GD_STRATEGIES
+
+
+def gd_fits_task(strategy: str, task: str) -> bool:
+    """Adam trains the supervised (vision) tasks, PPO the control tasks."""
+    return GD_TASK_KIND[strategy] == ("control" if is_control(task) else "vision")
+
+
+# ---- pruning methods ------------------------------------------------------------------------
+METHODS = (
+    "random",
+    "magnitude",
+    "snr",
+    "snr_study",
+    "weight_permuted",
+    "mask_permuted",
+    "movement",
+    "magnitude_increase",
+    "init_magnitude",
+)
+# Other pruning heuristics (paper Fig. 9), scored from the trained weights and θ0.
+HEURISTIC_METHODS = ("movement", "magnitude_increase", "init_magnitude")
+# Methods whose score needs σ, the search distribution's std: undefined for gradient descent.
+SIGMA_METHODS = ("snr", "snr_study")
+# SNR definitions that differ from ``snr`` only for some strategies; the others skip them.
+# ``snr_study`` is the study's published Sep-CMA-ES score |θ|/C (C the diagonal covariance, a
+# variance), which for every other strategy is our |θ|/σ.
+SNR_VARIANT_STRATEGIES = {"snr_study": ("sep_cma_es",)}
+# Permutation controls (evotickets.permutations): derived from the magnitude mask of the round.
+PERMUTATION_METHODS = ("weight_permuted", "mask_permuted")
+
+# ---- analyses and figures ------------------------------------------------------------------
+ANALYSES = ("lmc", "landscape", "snr_magnitude", "layerwise")
+# One rule and one PNG per figure, named by the paper's figure number.
+FIGURE_NAMES = tuple(f"fig{i}" for i in range(1, 12))

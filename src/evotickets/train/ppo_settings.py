@@ -1,0 +1,51 @@
+"""PPO's settings and their check, apart from the trainer (:mod:`evotickets.train.ppo`), so
+that config validation and the workflow read them without importing JAX."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PPO_DEFAULTS: dict[str, Any] = {
+    "total_steps": 1_750_000,
+    "num_envs": 32,
+    "num_steps": 16,
+    "gamma": 0.97,
+    "gae_lambda": 0.95,
+    "epochs": 4,
+    "minibatches": 8,
+    "clip": 0.25,
+    "entropy": 0.005,
+    "critic": 0.5,
+    "max_grad_norm": 1.0,
+    "lr": 3e-4,
+    "lr_end": 1e-4,
+    "warmup": 0.05,
+    "critic_hidden": [32, 32],
+    "log_every": 50,
+}
+
+
+# Optional keys (absent from PPO_DEFAULTS so that existing settings digests stay valid):
+# unroll_length: GAE window (default num_steps, one window); reward_scaling (default 1).
+PPO_OPTIONAL_KEYS = ("unroll_length", "reward_scaling")
+
+
+def ppo_check(settings: dict[str, Any]) -> str | None:
+    """What is wrong with a PPO settings block (merged over the defaults), or None. The rollout
+    must split into whole GAE windows and whole minibatches, or data would silently be dropped."""
+    cfg = {**PPO_DEFAULTS, **settings}
+    n_step, n_env, n_mb = int(cfg["num_steps"]), int(cfg["num_envs"]), int(cfg["minibatches"])
+    unroll = int(cfg.get("unroll_length", n_step))
+    if unroll < 1 or n_step % unroll:
+        return (
+            f"num_steps {n_step} is not a multiple of unroll_length {unroll}; set num_steps to "
+            f"(unrolls per env) × unroll_length, e.g. {max(1, n_step // max(unroll, 1)) * unroll}"
+        )
+    if (n_env * n_step) % n_mb:
+        return (
+            f"num_envs × num_steps = {n_env * n_step} transitions do not split into "
+            f"{n_mb} minibatches; make it a multiple of minibatches"
+        )
+    if float(cfg.get("reward_scaling", 1.0)) <= 0:
+        return "reward_scaling must be > 0"
+    return None
