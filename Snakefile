@@ -18,8 +18,8 @@ rule all:
         all_round_targets(),
         transfer_targets(),
         analysis_targets(),
-        f"results/{EXP}/accuracy_table.txt",
-        f"results/{EXP}/summary.nc",
-        f"results/{EXP}/claims.md",
-        expand("results/{exp}/figures/{fig}.png", exp=EXP, fig=FIGURE_NAMES),
+        paths.experiment_file("accuracy_table.txt", EXP),
+        paths.experiment_file("summary.nc", EXP),
+        paths.experiment_file("claims.md", EXP),
+        [paths.figure(fig, exp=EXP) for fig in FIGURE_NAMES],
     default_target: True

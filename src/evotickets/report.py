@@ -5,11 +5,13 @@ Reads only the ``trained.h5`` attrs, so it is cheap and needs no JAX.
 
 from __future__ import annotations
 
+import glob
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
+from . import paths
 from .artifacts import read_artifact
 from .names import METHODS
 
@@ -17,7 +19,8 @@ from .names import METHODS
 def collect_rows(results: str | Path) -> list[dict]:
     """One row per trained artifact under ``results``."""
     rows = []
-    for path in sorted(Path(results).glob("*/*/*/seed*/iter*/trained.h5")):
+    every_round = paths.round_file("trained.h5", None, "*", "*", "*", "*", "*", root=results)
+    for path in sorted(glob.glob(every_round)):
         _, attrs = read_artifact(path, "trained")
         rows.append(
             {
@@ -78,7 +81,9 @@ def _transfer_lines(results: str | Path, by: dict) -> list[str]:
     """Per transfer entry: the transferred ticket against the target's own tickets (snr where
     the target has it, else magnitude) and its random baseline, per round."""
     found = defaultdict(list)
-    for path in sorted(Path(results).glob("transfer/*/seed*/iter*/trained.h5")):
+    for path in sorted(
+        glob.glob(paths.transfer_round_file("trained.h5", None, "*", "*", "*", results))
+    ):
         _, a = read_artifact(path, "trained")
         found[a["transfer_name"]].append(a)
     lines = []

@@ -4,12 +4,12 @@
 
 rule lmc_consecutive:
     input:
-        init="results/{exp}/{task}/seed{seed}/init.h5",
+        init=paths.init(),
         trained=chain_rounds,
     output:
-        "results/{exp}/{task}/{strategy}/{method}/seed{seed}/analysis/lmc_consecutive.h5",
+        paths.chain_analysis("lmc_consecutive.h5"),
     log:
-        "results/{exp}/{task}/{strategy}/{method}/seed{seed}/analysis/lmc_consecutive.log",
+        paths.chain_analysis("lmc_consecutive.log"),
     params:
         settings=chain_json,
         opts=lambda wc: json.dumps(analysis_options(config, "lmc")),
@@ -29,13 +29,13 @@ rule lmc_consecutive:
 
 rule lmc_seeds:
     input:
-        init=lambda wc: f"results/{wc.exp}/{wc.task}/seed{config['seeds'][0]}/init.h5",
+        init=lambda wc: paths.init(exp=wc.exp, task=wc.task, seed=config["seeds"][0]),
         left=lambda wc: seed_rounds(wc, config["seeds"][0]),
         right=lambda wc: seed_rounds(wc, config["seeds"][1]),
     output:
-        "results/{exp}/{task}/{strategy}/{method}/analysis/lmc_seeds.h5",
+        paths.seeds_analysis("lmc_seeds.h5"),
     log:
-        "results/{exp}/{task}/{strategy}/{method}/analysis/lmc_seeds.log",
+        paths.seeds_analysis("lmc_seeds.log"),
     params:
         settings=lambda wc: chain_json(wc, seed=config["seeds"][0]),
         opts=lambda wc: json.dumps(analysis_options(config, "lmc")),
@@ -53,12 +53,12 @@ rule lmc_seeds:
 
 rule landscape:
     input:
-        init="results/{exp}/{task}/seed{seed}/init.h5",
+        init=paths.init(),
         trained=chain_rounds,
     output:
-        "results/{exp}/{task}/{strategy}/{method}/seed{seed}/analysis/landscape.h5",
+        paths.chain_analysis("landscape.h5"),
     log:
-        "results/{exp}/{task}/{strategy}/{method}/seed{seed}/analysis/landscape.log",
+        paths.chain_analysis("landscape.log"),
     params:
         settings=chain_json,
         opts=lambda wc: json.dumps(analysis_options(config, "landscape")),
@@ -76,12 +76,12 @@ rule landscape:
 
 rule weight_statistics:
     input:
-        init="results/{exp}/{task}/seed{seed}/init.h5",
+        init=paths.init(),
         trained=chain_rounds,
     output:
-        "results/{exp}/{task}/{strategy}/{method}/seed{seed}/analysis/{stat}.h5",
+        paths.chain_analysis("{stat}.h5"),
     log:
-        "results/{exp}/{task}/{strategy}/{method}/seed{seed}/analysis/{stat}.log",
+        paths.chain_analysis("{stat}.log"),
     wildcard_constraints:
         stat="snr_magnitude|layerwise",
     params:
@@ -101,13 +101,13 @@ rule lmc_es_gd:
         init=lambda wc: transfer_source(wc, "init"),
         left=lambda wc: transfer_source(wc, "rounds"),
         right=lambda wc: [
-            f"results/{wc.exp}/transfer/{wc.name}/seed{wc.seed}/iter{t:02d}/trained.h5"
+            paths.transfer_round_file("trained.h5", wc.exp, wc.name, wc.seed, t)
             for t in range(ROUNDS)
         ],
     output:
-        "results/{exp}/transfer/{name}/seed{seed}/analysis/lmc_es_gd.h5",
+        paths.transfer_analysis("lmc_es_gd.h5"),
     log:
-        "results/{exp}/transfer/{name}/seed{seed}/analysis/lmc_es_gd.log",
+        paths.transfer_analysis("lmc_es_gd.log"),
     params:
         settings=lambda wc: transfer_source(wc, "settings"),
         opts=lambda wc: json.dumps(analysis_options(config, "lmc")),

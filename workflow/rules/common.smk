@@ -8,7 +8,8 @@ import sys
 
 from snakemake.utils import validate
 
-from evotickets.names import FIGURE_NAMES
+from evotickets import paths
+from evotickets.names import FIGURE_NAMES, PERMUTATION_METHODS
 from evotickets.config import (
     SCHEMA_PATH,
     analysis_chains,
@@ -56,7 +57,7 @@ EVOTICKETS = shlex.join([sys.executable, "-m", "evotickets"])
 
 EXP = config["experiment"]
 ROUNDS = int(config["rounds"])
-JAX_CACHE = config.get("jax_cache_dir") or "results/.jax-cache"
+JAX_CACHE = config.get("jax_cache_dir") or paths.JAX_CACHE
 RES = config["resources"]
 
 # A config that asks for GPUs makes `evotickets train` refuse to run without one (see
@@ -155,20 +156,19 @@ def transfer_json(wildcards):
 def all_round_targets():
     """trained.h5 of every round of every chain the config asks for (GD chains skip snr)."""
     return [
-        f"results/{EXP}/{task}/{strategy}/{method}/seed{seed}/iter{t:02d}/trained.h5"
+        paths.round_file("trained.h5", EXP, task, strategy, method, seed, t)
         for task, strategy, method, seed in chains(config)
         for t in range(ROUNDS)
     ]
 
 
 def transfer_targets():
-    return expand(
-        "results/{exp}/transfer/{name}/seed{seed}/iter{it}/trained.h5",
-        exp=EXP,
-        name=[e["name"] for e in config["transfer"]],
-        seed=config["seeds"],
-        it=[f"{t:02d}" for t in range(ROUNDS)],
-    )
+    return [
+        paths.transfer_round_file("trained.h5", EXP, e["name"], seed, t)
+        for e in config["transfer"]
+        for seed in config["seeds"]
+        for t in range(ROUNDS)
+    ]
 
 
 def transfer_inputs(wildcards):
@@ -177,31 +177,30 @@ def transfer_inputs(wildcards):
     _known(wildcards)
     entry = next(e for e in config["transfer"] if e["name"] == wildcards.name)
     src, tgt = entry["source"], entry["target"]
+    exp, seed = wildcards.exp, wildcards.seed
     return {
-        "source_init": f"results/{wildcards.exp}/{src['task']}/seed{wildcards.seed}/init.h5",
-        "source_mask": (
-            f"results/{wildcards.exp}/{src['task']}/{src['strategy']}/{src['method']}/"
-            f"seed{wildcards.seed}/iter{wildcards.it}/mask.h5"
+        "source_init": paths.init(exp=exp, task=src["task"], seed=seed),
+        "source_mask": paths.round_file(
+            "mask.h5", exp, src["task"], src["strategy"], src["method"], seed, wildcards.it
         ),
-        "target_init": f"results/{wildcards.exp}/{tgt['task']}/seed{wildcards.seed}/init.h5",
+        "target_init": paths.init(exp=exp, task=tgt["task"], seed=seed),
     }
 
 
 def mask_inputs(wildcards):
     """Inputs of a round's `train` job: θ0, and what its mask is made from."""
-    inputs = {"init": "results/{exp}/{task}/seed{seed}/init.h5".format(**wildcards)}
-    t = int(wildcards.it)
-    if wildcards.method in ("weight_permuted", "mask_permuted"):
+    w = wildcards
+    inputs = {"init": paths.init(exp=w.exp, task=w.task, seed=w.seed)}
+    t = int(w.it)
+    if w.method in PERMUTATION_METHODS:
         # the permutation controls shuffle the magnitude ticket of the same round: an output
         # of the magnitude chain's `train` job of that round
-        inputs["source"] = (
-            "results/{exp}/{task}/{strategy}/magnitude/seed{seed}/iter{it}/mask.h5".format(
-                **wildcards
-            )
+        inputs["source"] = paths.round_file(
+            "mask.h5", w.exp, w.task, w.strategy, "magnitude", w.seed, w.it
         )
-    elif t > 0 and wildcards.method != "random":
-        inputs["prev"] = "results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{prev:02d}/trained.h5".format(
-            prev=t - 1, **wildcards
+    elif t > 0 and w.method != "random":
+        inputs["prev"] = paths.round_file(
+            "trained.h5", w.exp, w.task, w.strategy, w.method, w.seed, t - 1
         )
     return inputs
 
@@ -218,9 +217,9 @@ def mask_sources(wildcards, input):
 
 def seed_rounds(wildcards, seed):
     """trained.h5 of every round of one chain, in round order."""
+    w = wildcards
     return [
-        f"results/{wildcards.exp}/{wildcards.task}/{wildcards.strategy}/{wildcards.method}/"
-        f"seed{seed}/iter{t:02d}/trained.h5"
+        paths.round_file("trained.h5", w.exp, w.task, w.strategy, w.method, seed, t)
         for t in range(ROUNDS)
     ]
 
@@ -234,16 +233,16 @@ def analysis_targets():
     out = []
     for name in ("landscape", "snr_magnitude", "layerwise"):
         out += [
-            f"results/{EXP}/{t}/{s}/{m}/seed{k}/analysis/{name}.h5"
-            for t, s, m, k in analysis_chains(config, name)
+            paths.chain_analysis(f"{name}.h5", EXP, *chain)
+            for chain in analysis_chains(config, name)
         ]
     lmc = analysis_chains(config, "lmc")
     if ROUNDS > 1:
-        out += [f"results/{EXP}/{t}/{s}/{m}/seed{k}/analysis/lmc_consecutive.h5" for t, s, m, k in lmc]
+        out += [paths.chain_analysis("lmc_consecutive.h5", EXP, *chain) for chain in lmc]
     if len(config["seeds"]) > 1:
-        out += sorted({f"results/{EXP}/{t}/{s}/{m}/analysis/lmc_seeds.h5" for t, s, m, _ in lmc})
+        out += sorted({paths.seeds_analysis("lmc_seeds.h5", EXP, t, s, m) for t, s, m, _ in lmc})
     out += [
-        f"results/{EXP}/transfer/{name}/seed{k}/analysis/lmc_es_gd.h5"
+        paths.transfer_analysis("lmc_es_gd.h5", EXP, name, k)
         for name in es_gd_transfers(config)
         for k in config["seeds"]
     ]
@@ -253,10 +252,12 @@ def analysis_targets():
 def transfer_source(wildcards, what):
     """The source chain of a transfer: its θ0, its trained rounds, or its settings."""
     e = next(e for e in config["transfer"] if e["name"] == wildcards.name)
-    src = e["source"]
-    path = f"results/{wildcards.exp}/{src['task']}/{src['strategy']}/{src['method']}"
+    src, exp, seed = e["source"], wildcards.exp, wildcards.seed
     if what == "init":
-        return f"results/{wildcards.exp}/{src['task']}/seed{wildcards.seed}/init.h5"
+        return paths.init(exp=exp, task=src["task"], seed=seed)
     if what == "rounds":
-        return [f"{path}/seed{wildcards.seed}/iter{t:02d}/trained.h5" for t in range(ROUNDS)]
+        return [
+            paths.round_file("trained.h5", exp, src["task"], src["strategy"], src["method"], seed, t)
+            for t in range(ROUNDS)
+        ]
     return _settings_json("chain", src["task"], src["strategy"], src["method"], int(wildcards.seed))

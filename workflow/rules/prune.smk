@@ -12,9 +12,9 @@
 
 rule init:
     output:
-        "results/{exp}/{task}/seed{seed}/init.h5",
+        paths.init(),
     log:
-        "results/{exp}/{task}/seed{seed}/init.log",
+        paths.init("init.log"),
     params:
         settings=init_json,
     threads: 1
@@ -29,11 +29,11 @@ rule train:
     input:
         unpack(mask_inputs),
     output:
-        mask="results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{it}/mask.h5",
-        trained="results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{it}/trained.h5",
+        mask=paths.round_file("mask.h5"),
+        trained=paths.round_file("trained.h5"),
     log:
-        mask="results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{it}/mask.log",
-        train="results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{it}/train.log",
+        mask=paths.round_file("mask.log"),
+        train=paths.round_file("train.log"),
     params:
         settings=chain_json,
         sources=mask_sources,
@@ -55,9 +55,9 @@ rule accuracy_table:
         all_round_targets(),
         transfer_targets(),
     output:
-        "results/{exp}/accuracy_table.txt",
+        paths.experiment_file("accuracy_table.txt"),
     log:
-        "results/{exp}/accuracy_table.log",
+        paths.experiment_file("accuracy_table.log"),
     threads: 1
     resources:
         mem_mb=500,

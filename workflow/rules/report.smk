@@ -8,9 +8,9 @@ rule collect:
         transfer_targets(),
         analysis_targets(),
     output:
-        "results/{exp}/summary.nc",
+        paths.experiment_file("summary.nc"),
     log:
-        "results/{exp}/summary.log",
+        paths.experiment_file("summary.log"),
     params:
         config=lambda wc: json.dumps(config, default=str),
     threads: 1
@@ -28,15 +28,15 @@ for _fig in FIGURE_NAMES:
         name:
             f"figure_{_fig}"
         input:
-            "results/{exp}/summary.nc",
+            paths.experiment_file("summary.nc"),
         output:
             report(
-                f"results/{{exp}}/figures/{_fig}.png",
+                paths.figure(_fig),
                 caption=f"../report/{_fig}.rst",
                 category="Figures",
             ),
         log:
-            f"results/{{exp}}/figures/{_fig}.log",
+            paths.figure(_fig, "log"),
         params:
             name=_fig,
         threads: 1
@@ -50,17 +50,17 @@ for _fig in FIGURE_NAMES:
 # The paper's claims as paired effects with 95 % intervals, from summary.nc only.
 rule claims:
     input:
-        "results/{exp}/summary.nc",
+        paths.experiment_file("summary.nc"),
     output:
-        md="results/{exp}/claims.md",
-        nc="results/{exp}/claims.nc",
+        md=paths.experiment_file("claims.md"),
+        nc=paths.experiment_file("claims.nc"),
         html=report(
-            "results/{exp}/claims.html",
+            paths.experiment_file("claims.html"),
             caption="../report/claims.rst",
             category="Claims",
         ),
     log:
-        "results/{exp}/claims.log",
+        paths.experiment_file("claims.log"),
     threads: 1
     resources:
         mem_mb=2000,

@@ -8,9 +8,9 @@ rule transfer:
     input:
         unpack(transfer_inputs),
     output:
-        "results/{exp}/transfer/{name}/seed{seed}/iter{it}/trained.h5",
+        paths.transfer_round_file("trained.h5"),
     log:
-        "results/{exp}/transfer/{name}/seed{seed}/iter{it}/transfer.log",
+        paths.transfer_round_file("transfer.log"),
     params:
         settings=transfer_json,
         cache=JAX_CACHE,

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from .. import paths
 from ..artifacts import read_artifact
 from ..config import analysis_chains, chains, library_task
 
@@ -50,7 +51,7 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
     metric_name = {}
     for t, s, m, k in all_chains:
         for r in range(rounds):
-            path = results / t / s / m / f"seed{k}" / f"iter{r:02d}" / "trained.h5"
+            path = Path(paths.round_file("trained.h5", None, t, s, m, k, r, root=results))
             if not path.exists():
                 continue
             _, attrs = read_artifact(path, "trained")
@@ -128,30 +129,18 @@ def _add_transfers(ds, cfg, results, seeds, rounds) -> None:
         own_method = "magnitude" if is_gd(tgt["strategy"]) else "snr"
         for j, k in enumerate(seeds):
             for r in range(rounds):
-                paths = (
-                    (moved, results / "transfer" / e["name"] / f"seed{k}" / f"iter{r:02d}"),
+                target = (tgt["task"], tgt["strategy"])
+                files = (
                     (
-                        own,
-                        results
-                        / tgt["task"]
-                        / tgt["strategy"]
-                        / own_method
-                        / f"seed{k}"
-                        / f"iter{r:02d}",
+                        moved,
+                        paths.transfer_round_file("trained.h5", None, e["name"], k, r, results),
                     ),
-                    (
-                        rnd,
-                        results
-                        / tgt["task"]
-                        / tgt["strategy"]
-                        / "random"
-                        / f"seed{k}"
-                        / f"iter{r:02d}",
-                    ),
+                    (own, paths.round_file("trained.h5", None, *target, own_method, k, r, results)),
+                    (rnd, paths.round_file("trained.h5", None, *target, "random", k, r, results)),
                 )
-                for arr, folder in paths:
-                    if (folder / "trained.h5").exists():
-                        _, attrs = read_artifact(folder / "trained.h5", "trained")
+                for arr, file in files:
+                    if Path(file).exists():
+                        _, attrs = read_artifact(file, "trained")
                         arr[i, j, r] = attrs["final_metric"]
     dims = ("transfer", "seed", "iteration")
     ds.coords["transfer"] = [e["name"] for e in entries]
@@ -176,7 +165,7 @@ def _add_transfers(ds, cfg, results, seeds, rounds) -> None:
 
 def _add_es_gd(ds, cfg, results, seeds, rounds) -> None:
     """LMC between the ES network of round t and the GD network trained from the same ticket
-    (``transfer/<name>/seed<k>/analysis/lmc_es_gd.h5``), on the transfer dims. Only the
+    (``lmc_es_gd.h5`` of each transfer chain, :func:`evotickets.paths.transfer_analysis`), on the transfer dims. Only the
     ES → GD transfers have it; the other transfers stay NaN."""
     from ..config import es_gd_transfers
 
@@ -188,7 +177,7 @@ def _add_es_gd(ds, cfg, results, seeds, rounds) -> None:
     errors = None
     for name in names:
         for j, k in enumerate(seeds):
-            path = results / "transfer" / name / f"seed{k}" / "analysis" / "lmc_es_gd.h5"
+            path = Path(paths.transfer_analysis("lmc_es_gd.h5", None, name, k, root=results))
             if not path.exists():
                 continue
             arrays, _ = read_artifact(path, "analysis")
@@ -235,7 +224,7 @@ def _add_analyses(ds, cfg, results, at, shape) -> None:
         barrier = _nan(shape)
         errors = None
         for t, s, m, k in lmc:
-            path = results / t / s / m / f"seed{k}" / "analysis" / "lmc_consecutive.h5"
+            path = Path(paths.chain_analysis("lmc_consecutive.h5", None, t, s, m, k, results))
             if not path.exists():
                 continue
             arrays, _ = read_artifact(path, "analysis")
@@ -259,7 +248,7 @@ def _add_analyses(ds, cfg, results, at, shape) -> None:
             )
         seeds_barrier = _nan(shape[:3] + (rounds,))
         for t, s, m in sorted({c[:3] for c in lmc}):
-            path = results / t / s / m / "analysis" / "lmc_seeds.h5"
+            path = Path(paths.seeds_analysis("lmc_seeds.h5", None, t, s, m, results))
             if not path.exists():
                 continue
             arrays, _ = read_artifact(path, "analysis")
@@ -277,7 +266,7 @@ def _add_analyses(ds, cfg, results, at, shape) -> None:
         curvature = _nan(shape)
         surface = None
         for t, s, m, k in land:
-            path = results / t / s / m / f"seed{k}" / "analysis" / "landscape.h5"
+            path = Path(paths.chain_analysis("landscape.h5", None, t, s, m, k, results))
             if not path.exists():
                 continue
             arrays, _ = read_artifact(path, "analysis")
@@ -318,7 +307,7 @@ def _add_analyses(ds, cfg, results, at, shape) -> None:
         )
         values = {n: _nan(shape) for n in names}
         for t, s, m, k in snr:
-            path = results / t / s / m / f"seed{k}" / "analysis" / "snr_magnitude.h5"
+            path = Path(paths.chain_analysis("snr_magnitude.h5", None, t, s, m, k, results))
             if not path.exists():
                 continue
             arrays, _ = read_artifact(path, "analysis")
@@ -333,7 +322,7 @@ def _add_analyses(ds, cfg, results, at, shape) -> None:
     if lw:
         per_chain, tensors = {}, []
         for t, s, m, k in lw:
-            path = results / t / s / m / f"seed{k}" / "analysis" / "layerwise.h5"
+            path = Path(paths.chain_analysis("layerwise.h5", None, t, s, m, k, results))
             if not path.exists():
                 continue
             arrays, attrs = read_artifact(path, "analysis")

@@ -1,0 +1,137 @@
+"""The results layout: the only place that knows where each artifact of an experiment lives.
+
+    results/{exp}/{task}/seed{seed}/init.h5                                       θ0
+    results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{it}/mask.h5          a round's mask
+    results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{it}/trained.h5       … its training
+    results/{exp}/{task}/{strategy}/{method}/seed{seed}/analysis/{analysis}.h5    per chain
+    results/{exp}/{task}/{strategy}/{method}/analysis/{analysis}.h5               across seeds
+    results/{exp}/transfer/{name}/seed{seed}/iter{it}/trained.h5                  a transfer round
+    results/{exp}/transfer/{name}/seed{seed}/analysis/{analysis}.h5
+    results/{exp}/summary.nc, claims.md, accuracy_table.txt, figures/{fig}.png
+
+Every function returns a path as a string. A field left out (``None``) stays a Snakemake
+wildcard, ``{field}``, so the rules use the same functions as the Python readers: a rule's
+output is ``paths.round_file("mask.h5")`` and ``collect`` reads
+``paths.round_file("trained.h5", root=exp_dir, task=..., ..., it=3)``. Give ``"*"`` for a
+field to get a glob pattern. ``root`` is the experiment folder (default ``results/{exp}``).
+Rounds are written with two digits (``iter03``); a string ``it`` is taken as it is.
+"""
+
+from __future__ import annotations
+
+import os
+
+RESULTS = "results"
+# The persistent JAX compilation cache every job shares (config key jax_cache_dir overrides).
+JAX_CACHE = f"{RESULTS}/.jax-cache"
+
+Field = str | int | None
+
+
+def _text(value: Field, name: str) -> str:
+    return "{" + name + "}" if value is None else str(value)
+
+
+def iteration(it: Field) -> str:
+    """A round as it appears in paths: ``3`` → ``03``; a string (a wildcard, ``*``) as is."""
+    if it is None:
+        return "{it}"
+    return f"{it:02d}" if isinstance(it, int) else str(it)
+
+
+def experiment(exp: Field = None, root: str | os.PathLike | None = None) -> str:
+    """The experiment folder, ``results/{exp}``, or ``root`` when given."""
+    return str(root) if root is not None else f"{RESULTS}/{_text(exp, 'exp')}"
+
+
+def experiment_file(file: str, exp: Field = None, root=None) -> str:
+    """A file of the whole experiment: ``summary.nc``, ``claims.md``, ``accuracy_table.txt``."""
+    return f"{experiment(exp, root)}/{file}"
+
+
+def figure(fig: Field = None, ext: str = "png", exp: Field = None, root=None) -> str:
+    return f"{experiment(exp, root)}/figures/{_text(fig, 'fig')}.{ext}"
+
+
+def init(
+    file: str = "init.h5", exp: Field = None, task: Field = None, seed: Field = None, root=None
+) -> str:
+    """θ0 of (task, seed), shared by every strategy and method."""
+    return f"{experiment(exp, root)}/{_text(task, 'task')}/seed{_text(seed, 'seed')}/{file}"
+
+
+def chain(
+    exp: Field = None, task: Field = None, strategy: Field = None, method: Field = None, root=None
+) -> str:
+    """The folder of a (task, strategy, method): its seeds' chains and cross-seed analyses."""
+    return (
+        f"{experiment(exp, root)}/{_text(task, 'task')}/{_text(strategy, 'strategy')}/"
+        f"{_text(method, 'method')}"
+    )
+
+
+def round_file(
+    file: str,
+    exp: Field = None,
+    task: Field = None,
+    strategy: Field = None,
+    method: Field = None,
+    seed: Field = None,
+    it: Field = None,
+    root=None,
+) -> str:
+    """A file of one round of one chain: ``mask.h5``, ``trained.h5``, their logs."""
+    return (
+        f"{chain(exp, task, strategy, method, root)}/seed{_text(seed, 'seed')}/"
+        f"iter{iteration(it)}/{file}"
+    )
+
+
+def chain_analysis(
+    file: str,
+    exp: Field = None,
+    task: Field = None,
+    strategy: Field = None,
+    method: Field = None,
+    seed: Field = None,
+    root=None,
+) -> str:
+    """An analysis of one chain (``lmc_consecutive.h5``, ``landscape.h5``, …)."""
+    return f"{chain(exp, task, strategy, method, root)}/seed{_text(seed, 'seed')}/analysis/{file}"
+
+
+def seeds_analysis(
+    file: str,
+    exp: Field = None,
+    task: Field = None,
+    strategy: Field = None,
+    method: Field = None,
+    root=None,
+) -> str:
+    """An analysis across the seeds of a (task, strategy, method): ``lmc_seeds.h5``."""
+    return f"{chain(exp, task, strategy, method, root)}/analysis/{file}"
+
+
+def transfer_round_file(
+    file: str,
+    exp: Field = None,
+    name: Field = None,
+    seed: Field = None,
+    it: Field = None,
+    root=None,
+) -> str:
+    """A file of one round of a transfer chain: ``trained.h5``, ``transfer.log``."""
+    return (
+        f"{experiment(exp, root)}/transfer/{_text(name, 'name')}/seed{_text(seed, 'seed')}/"
+        f"iter{iteration(it)}/{file}"
+    )
+
+
+def transfer_analysis(
+    file: str, exp: Field = None, name: Field = None, seed: Field = None, root=None
+) -> str:
+    """An analysis of one transfer chain: ``lmc_es_gd.h5``."""
+    return (
+        f"{experiment(exp, root)}/transfer/{_text(name, 'name')}/seed{_text(seed, 'seed')}/"
+        f"analysis/{file}"
+    )

@@ -1,0 +1,66 @@
+"""evotickets.paths is the one owner of the results layout: the rules, collect and the table
+read it from there, and the layout it spells is the one existing results folders have."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from evotickets import paths
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_templates_are_the_snakemake_wildcard_layout():
+    assert paths.init() == "results/{exp}/{task}/seed{seed}/init.h5"
+    assert paths.round_file("mask.h5") == (
+        "results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{it}/mask.h5"
+    )
+    assert paths.chain_analysis("{stat}.h5") == (
+        "results/{exp}/{task}/{strategy}/{method}/seed{seed}/analysis/{stat}.h5"
+    )
+    assert paths.seeds_analysis("lmc_seeds.h5") == (
+        "results/{exp}/{task}/{strategy}/{method}/analysis/lmc_seeds.h5"
+    )
+    assert paths.transfer_round_file("trained.h5") == (
+        "results/{exp}/transfer/{name}/seed{seed}/iter{it}/trained.h5"
+    )
+    assert paths.transfer_analysis("lmc_es_gd.h5") == (
+        "results/{exp}/transfer/{name}/seed{seed}/analysis/lmc_es_gd.h5"
+    )
+    assert paths.experiment_file("summary.nc") == "results/{exp}/summary.nc"
+    assert paths.figure("fig3") == "results/{exp}/figures/fig3.png"
+
+
+def test_concrete_paths_fill_rounds_with_two_digits_and_keep_strings():
+    got = paths.round_file("trained.h5", "e", "digits", "snes", "snr", 2, 3)
+    assert got == "results/e/digits/snes/snr/seed2/iter03/trained.h5"
+    assert paths.iteration("07") == "07" and paths.iteration(11) == "11"
+    # a root replaces results/{exp}, which is how collect reads an experiment folder
+    assert paths.init(task="digits", seed=0, root=Path("/x/results/e")) == (
+        "/x/results/e/digits/seed0/init.h5"
+    )
+    # "*" fields make a glob pattern
+    assert paths.transfer_round_file("trained.h5", "e", "*", "*", "*") == (
+        "results/e/transfer/*/seed*/iter*/trained.h5"
+    )
+
+
+def test_the_rules_and_readers_spell_no_layout_of_their_own():
+    """Only evotickets.paths spells the folders; the shell commands keep their
+    `results/{wildcards.exp}` argument, since editing a rule's command would make Snakemake
+    rerun every job made before (its code rerun trigger)."""
+    files = [
+        ROOT / "Snakefile",
+        *sorted((ROOT / "workflow" / "rules").glob("*.smk")),
+        ROOT / "src" / "evotickets" / "analysis" / "collect.py",
+        ROOT / "src" / "evotickets" / "report.py",
+    ]
+    spelled = re.compile(r"seed\{|iter\{|/analysis/|results/\{(?!wildcards)")
+    offenders = [
+        f"{f.name}:{i}: {line.strip()}"
+        for f in files
+        for i, line in enumerate(f.read_text().splitlines(), 1)
+        if spelled.search(line) and not line.lstrip().startswith("#")
+    ]
+    assert offenders == []
