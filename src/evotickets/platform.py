@@ -17,6 +17,7 @@ first step of the workflow's ``train`` rule.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 PLATFORM_ENV = "EVOTICKETS_PLATFORM"
 CHOICES = ("cpu", "gpu")
@@ -69,3 +70,31 @@ def configure(needs_gpu: bool = False, devices=None) -> str:
             f"(or export {PLATFORM_ENV}=cpu)"
         )
     return "gpu" if has_gpu else platforms[0]
+
+
+def setup_jax(cache_dir: str | None, needs_gpu: bool = False) -> None:
+    """Persistent compilation cache shared by all jobs: chains with the same D_active (every
+    seed and method at one round) compile once. Also honours EVOTICKETS_PLATFORM=cpu|gpu
+    (a GPU verb stops with a clear error if a GPU was asked for and there is none).
+
+    EVOTICKETS_CPU_DEVICES=n (opt-in) exposes the CPU as n host devices, across which the task
+    splits the population: XLA runs the small ops of the fitness loop on one core per device,
+    so this is how one job uses several cores. Experimental: the fitness gather is a collective
+    between host devices that share XLA's thread pool, and one ES-loop bench on 2 cores
+    deadlocked in it (XLA aborts after 40 s). Snakemake's default, one job per core, needs it
+    not. Ignored once JAX has run."""
+    import jax
+
+    n_cpu = int(os.environ.get("EVOTICKETS_CPU_DEVICES") or 1)
+    if n_cpu > 1:
+        try:
+            jax.config.update("jax_num_cpu_devices", n_cpu)
+        except RuntimeError:  # a backend is already up (e.g. the CLI called in-process)
+            pass
+    configure(needs_gpu=needs_gpu)
+
+    if cache_dir:
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", str(cache_dir))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)

@@ -12,7 +12,9 @@ import numpy as np
 
 from ..artifacts import group, read_artifact, write_artifact
 from ..config import digest
-from .chain import _load_init, _setup_jax, chain_args
+from ..platform import setup_jax
+from ..rounds import load_init
+from .common import chain_args
 
 
 def _trained(paths, table, chain_digest=None):
@@ -63,8 +65,8 @@ def cmd_lmc(args) -> None:
 
     settings = json.loads(args.settings)
     opts = _analysis_settings(args)
-    _setup_jax(args.jax_cache)
-    _, table, _, _ = _load_init(args.init, settings)
+    setup_jax(args.jax_cache)
+    _, table, _, _ = load_init(args.init, settings)
     left, right = _trained(args.left, table), _trained(args.right, table)
     if len(left) != len(right):
         raise ValueError(
@@ -120,8 +122,8 @@ def cmd_landscape(args) -> None:
 
     settings = json.loads(args.settings)
     opts = _analysis_settings(args)
-    _setup_jax(args.jax_cache)
-    _, table, _, _ = _load_init(args.init, settings)
+    setup_jax(args.jax_cache)
+    _, table, _, _ = load_init(args.init, settings)
     rounds = _trained(args.trained, table, digest(settings))
     task = _task(settings, table)
     n_dirs = int(opts.get("directions", 4))
@@ -175,7 +177,7 @@ def cmd_snr_magnitude(args) -> None:
     from ..analysis import correlation
 
     settings = json.loads(args.settings)
-    _, table, prunable, _ = _load_init(args.init, settings)
+    _, table, prunable, _ = load_init(args.init, settings)
     rounds = _trained(args.trained, table, digest(settings))
     n = int(prunable.sum())
     rows = []
@@ -216,7 +218,7 @@ def cmd_layerwise(args) -> None:
     from ..analysis import correlation
 
     settings = json.loads(args.settings)
-    _, table, _, _ = _load_init(args.init, settings)
+    _, table, _, _ = load_init(args.init, settings)
     rounds = _trained(args.trained, table, digest(settings))
     names = [e.name for e in table]
     stats = [correlation.layerwise(r["theta"], r["sigma"], r["mask"], table) for r in rounds]

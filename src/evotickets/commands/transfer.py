@@ -16,7 +16,9 @@ import json
 import numpy as np
 
 from ..config import digest
-from .chain import _load_init, _setup_jax, chain_args, load_ticket, train_ticket
+from ..platform import setup_jax
+from ..rounds import load_init, load_ticket, train_ticket
+from .common import chain_args
 
 
 def check_compatible(source_table, target_table, where: str) -> None:
@@ -34,14 +36,14 @@ def check_compatible(source_table, target_table, where: str) -> None:
 
 def cmd_transfer(args) -> None:
     settings = json.loads(args.settings)
-    _setup_jax(args.jax_cache)
+    setup_jax(args.jax_cache)
     src, tgt, name, t = settings["source"], settings["target"], settings["transfer"], args.round
     src_desc = f"{src['task']}/{src['strategy']}/{src['method']}"
     tgt_desc = f"{tgt['task']}/{tgt['strategy']}"
     where = f"transfer {name} (source {src_desc}, target {tgt_desc}, seed {settings['seed']})"
 
-    src_theta0, src_table, _, src_init_attrs = _load_init(args.source_init, src)
-    tgt_theta0, tgt_table, tgt_prunable, _ = _load_init(args.target_init, tgt)
+    src_theta0, src_table, _, src_init_attrs = load_init(args.source_init, src)
+    tgt_theta0, tgt_table, tgt_prunable, _ = load_init(args.target_init, tgt)
     check_compatible(src_table, tgt_table, where)
     source_digest = digest(src)
     mask, theta_start, mask_attrs = load_ticket(

@@ -1,0 +1,169 @@
+"""One round of a pruning chain, as a library: read θ0 and a round's ticket, train it with the
+chain strategy's trainer, write ``trained.h5``.
+
+The CLI verbs (:mod:`evotickets.commands`) parse arguments and call these; the transfer and
+analysis verbs share them, so no command imports another command's helpers. Artifacts are
+read with their config digests checked, and written atomically (:mod:`evotickets.artifacts`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import checkpoint
+from .artifacts import ArtifactError, ensure_writable, group, read_artifact, write_artifact
+from .config import digest, init_settings_for
+from .names import is_gd
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def load_init(path: str, settings: dict):
+    """θ0 as a flat vector, its layer table and prunable flags, checked against the chain."""
+    from .networks import layer_table, prunable_vector, to_vector
+
+    expected = digest(
+        init_settings_for(settings["task_config"], settings["task"], settings["seed"])
+    )
+    arrays, attrs = read_artifact(path, "init", expected_digest=expected)
+    theta0 = group(arrays, "params")
+    table = layer_table(theta0, prune_output_layer=bool(attrs["prune_output_layer"]))
+    return to_vector(theta0, table), table, prunable_vector(table), attrs
+
+
+def mask_arrays(mask: np.ndarray, table, prefix="mask") -> dict[str, np.ndarray]:
+    from .networks import from_vector
+
+    return {f"{prefix}/{k}": v for k, v in from_vector(mask, table).items()}
+
+
+def check_method(settings: dict) -> None:
+    from .config import method_applies
+    from .names import SIGMA_METHODS, is_gd
+
+    method, strategy = settings["method"], settings["strategy"]
+    if is_gd(strategy) and method in SIGMA_METHODS:
+        raise ValueError(
+            f"method {method} is undefined for {strategy}: gradient "
+            "descent has no search distribution, so there is no σ to divide by; the workflow "
+            "skips this combination"
+        )
+    if not method_applies(method, strategy):
+        raise ValueError(
+            f"method {method} runs only for Sep-CMA-ES (for {strategy} it equals snr); "
+            "the workflow skips this combination"
+        )
+
+
+def load_ticket(path: str, table, expected_digest: str, t: int, theta0: np.ndarray):
+    """(mask, starting weights, attrs) of round t from a mask artifact: the starting weights
+    are the artifact's ``theta_start`` where it has one (weight_permuted), θ0 otherwise."""
+    arrays, attrs = read_artifact(path, "mask", expected_digest=expected_digest)
+    from .networks import to_vector
+
+    for prefix in ("mask", "theta_start"):
+        tree = group(arrays, prefix)
+        if prefix == "theta_start" and not tree:
+            continue
+        for e in table:
+            if e.name not in tree or tuple(tree[e.name].shape) != e.shape:
+                got = None if e.name not in tree else tuple(tree[e.name].shape)
+                raise ArtifactError(
+                    f"{prefix} of {path} does not fit the network: tensor {e.name} has shape "
+                    f"{got}, the network needs {e.shape}; delete it and rerun rule `train`"
+                )
+    if int(attrs["round"]) != t:
+        raise ArtifactError(
+            f"{path} is round {attrs['round']}, expected {t}: pass "
+            f"iter{t:02d}/mask.h5 of this chain (made by rule `train`)"
+        )
+    mask = to_vector(group(arrays, "mask"), table).astype(bool)
+    start = group(arrays, "theta_start")
+    theta_start = to_vector(start, table) if start else theta0
+    return mask, theta_start, attrs
+
+
+def train_ticket(
+    settings: dict,
+    table,
+    prunable: np.ndarray,
+    theta_start: np.ndarray,
+    mask: np.ndarray,
+    t: int,
+    out_path: str,
+    *,
+    config_digest: str,
+    data_dir: str | None,
+    extra_attrs: dict | None = None,
+    label: str | None = None,
+    checkpoint_every: int | None = None,
+    checkpoint_seconds: float | None = None,
+) -> None:
+    """Train round t of a chain from m ⊙ theta_start and write its trained.h5: the ES of
+    ``settings["strategy"]``, or gradient descent for the ``gd_*`` strategies (the dispatch).
+    The round key is the chain's, so every ticket of a (task, strategy, seed) sees the same
+    noise or minibatches."""
+    from .keys import chain_key, round_key
+    from .networks import from_vector
+    from .tasks import make_task
+    from .train.trainers import trainer_for
+
+    task = make_task(settings["task"], settings["task_config"], table, data_dir)
+    rk = round_key(chain_key(settings["seed"], settings["task"], settings["strategy"]), t)
+    label = label or (
+        f"[{settings['task']}/{settings['strategy']}/{settings['method']}/"
+        f"seed{settings['seed']}/iter{t:02d}]"
+    )
+    log(f"{label} D_active {int(mask.sum())} of {mask.size}")
+    ensure_writable(out_path)  # fail now, not after hours of training
+    # The chain digest covers every setting of the round (ES loop or GD trainer); the
+    # generation count and chunk enter the ES round's digest, GD trainers check their own.
+    gd = is_gd(settings["strategy"])
+    ckpt = checkpoint.for_round(
+        out_path,
+        chain_digest=config_digest,
+        round_index=t,
+        strategy=settings["strategy"],
+        mask=mask,
+        theta0=theta_start * mask,
+        num_generations=0 if gd else int(settings["es"]["num_generations"]),
+        log_every=1 if gd else int(settings["es"]["log_every"]),
+        every_generations=checkpoint_every,
+        every_seconds=checkpoint_seconds,
+        log=log,
+    )
+    train = trainer_for(settings["strategy"])
+    res = train(settings, task, theta_start, mask, rk, label=label, log=log, checkpoint=ckpt)
+    metric = res.final_metric
+    out = {f"params/{k}": v for k, v in from_vector(res.theta, table).items()}
+    if res.sigma is not None:
+        out.update({f"sigma/{k}": v for k, v in from_vector(res.sigma, table).items()})
+    out.update(mask_arrays(mask, table))
+    out.update({f"curves/{k}": v for k, v in res.curves.items()})
+    out.update({f"task_state/{k}": v for k, v in res.task_state.items()})
+    write_artifact(
+        out_path,
+        "trained",
+        out,
+        {
+            "round": t,
+            "task": settings["task"],
+            "strategy": settings["strategy"],
+            "method": settings["method"],
+            "metric_name": task.metric_name,
+            "final_metric": metric,
+            "d_active": int(mask.sum()),
+            "kept_prunable": int((mask & prunable).sum()),
+            "num_prunable": int(prunable.sum()),
+            "remaining_fraction": float((mask & prunable).sum() / prunable.sum()),
+            **res.attrs,
+            **task.provenance(),
+            **(extra_attrs or {}),
+        },
+        config_digest=config_digest,
+        seed=settings["seed"],
+    )
+    ckpt.remove()  # only now that the artifact is complete
+    log(f"{label} wrote {out_path}: {task.metric_name} {metric:.4f} in {res.seconds:.1f}s")

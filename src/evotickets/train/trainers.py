@@ -1,0 +1,156 @@
+"""The trainers of a round, by chain strategy, behind one protocol and one result type.
+
+Every chain strategy trains a round the same way from the caller's side: from m ⊙ θ_start, with
+the round's key, a label for the log and an optional mid-round checkpoint, returning a
+:class:`TrainedRound`. The evosax strategies share the ES loop (:mod:`evotickets.train.es`);
+``gd_adam`` is masked Adam (:mod:`evotickets.train.gd`) and ``gd_ppo`` masked PPO
+(:mod:`evotickets.train.ppo`). :func:`trainer_for` is the dispatch, by registry, so adding a
+trainer is one function and one entry in :data:`TRAINERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..names import is_gd
+
+
+@dataclass(frozen=True)
+class TrainedRound:
+    """What a trainer hands back for ``trained.h5``.
+
+    ``curves`` are written under ``curves/``, ``task_state`` (e.g. observation-normalisation
+    statistics) under ``task_state/``, and ``attrs`` become the artifact's attributes, in this
+    order. ``sigma`` is the search distribution's per-weight std, or None for gradient descent
+    (no search distribution, so no SNR)."""
+
+    theta: np.ndarray
+    sigma: np.ndarray | None
+    curves: dict[str, np.ndarray]
+    final_metric: float
+    seconds: float
+    attrs: dict[str, Any]
+    task_state: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class Trainer(Protocol):
+    def __call__(
+        self,
+        settings: dict,
+        task: Any,
+        theta_start: np.ndarray,
+        mask: np.ndarray,
+        round_key: Any,
+        *,
+        label: str,
+        log: Callable[[str], None],
+        checkpoint: Any = None,
+    ) -> TrainedRound: ...
+
+
+def train_es(settings, task, theta_start, mask, round_key, *, label, log, checkpoint=None):
+    """Any evosax strategy of :mod:`evotickets.strategies` on the active weights."""
+    from ..strategies import make_strategy
+    from .es import run_round
+
+    strategy = make_strategy(settings["strategy"], int(mask.sum()), settings["strategy_config"])
+    res = run_round(
+        task,
+        strategy,
+        theta_start * mask,
+        mask,
+        round_key,
+        num_generations=int(settings["es"]["num_generations"]),
+        log_every=int(settings["es"]["log_every"]),
+        log=log,
+        label=label,
+        checkpoint=checkpoint,
+    )
+    curves = {
+        "best_fitness": res.best_fitness,
+        "mean_fitness": res.mean_fitness,
+        "nonfinite_count": res.nonfinite_count,
+        "eval_generation": res.eval_generation,
+        "eval_metric": res.eval_metric,
+    }
+    attrs = {"trainer": "es", "nonfinite_total": int(res.nonfinite_count.sum())}
+    return TrainedRound(
+        res.theta, res.sigma, curves, res.final_metric, res.seconds, attrs, res.task_state
+    )
+
+
+def train_adam(settings, task, theta_start, mask, round_key, *, label, log, checkpoint=None):
+    """Masked Adam (vision tasks)."""
+    from .gd import run_adam_round
+
+    hp = settings["strategy_config"]
+    res = run_adam_round(
+        task,
+        theta_start,
+        mask,
+        round_key,
+        lr=float(hp["lr"]),
+        batch_size=int(hp["batch_size"]),
+        epochs=int(hp["epochs"]),
+        log=log,
+        label=label,
+        checkpoint=checkpoint,
+    )
+    curves = {
+        "step_loss": res.step_loss,
+        "epoch_loss": res.epoch_loss,
+        "eval_epoch": res.eval_epoch,
+        "eval_metric": res.eval_metric,
+    }
+    attrs = {
+        "trainer": "gd",
+        "search_distribution": "none: gradient descent, so no sigma/ group and no SNR",
+        "steps_per_epoch": res.steps_per_epoch,
+        "seconds_per_epoch": res.seconds_per_epoch,
+    }
+    return TrainedRound(res.theta, None, curves, res.final_metric, res.seconds, attrs)
+
+
+def train_ppo(settings, task, theta_start, mask, round_key, *, label, log, checkpoint=None):
+    """Masked PPO (control tasks)."""
+    from .ppo import train_ppo as run_ppo
+
+    res = run_ppo(
+        task,
+        theta_start,
+        mask,
+        round_key,
+        settings["strategy_config"],
+        log=log,
+        label=label,
+        checkpoint=checkpoint,
+    )
+    curves = {
+        "train_return": -res.mean_fitness,
+        "eval_update": res.eval_generation,
+        "eval_metric": res.eval_metric,
+    }
+    attrs = {
+        "trainer": "ppo",
+        "search_distribution": "none: PPO (gradient descent), so no sigma/ group and no SNR",
+        "nonfinite_total": 0,
+    }
+    return TrainedRound(
+        res.theta, None, curves, res.final_metric, res.seconds, attrs, res.task_state
+    )
+
+
+#: The gradient-descent trainers by chain strategy; every evosax strategy trains with
+#: :func:`train_es`.
+TRAINERS: dict[str, Trainer] = {"gd_adam": train_adam, "gd_ppo": train_ppo}
+
+
+def trainer_for(strategy: str) -> Trainer:
+    """The trainer of a chain strategy."""
+    if is_gd(strategy):
+        return TRAINERS[strategy]
+    return train_es
