@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .strategies import ANTITHETIC, COMMON_KEYS, STRATEGIES, STRATEGY_KEYS  # noqa: F401
 from .train.ppo_settings import PPO_DEFAULTS, PPO_OPTIONAL_KEYS
 
 # ---- tasks -------------------------------------------------------------------------------
@@ -71,19 +72,9 @@ def default_hidden(name: str) -> tuple[int, ...]:
 
 
 # ---- evolution strategies ------------------------------------------------------------------
-STRATEGIES = ("sep_cma_es", "snes", "pgpe", "des", "ars", "open_es")
-# Strategies that sample antithetic pairs (their population must be even).
-ANTITHETIC = ("pgpe", "ars", "open_es")
-# Keys each strategy accepts in the config, besides the common ones.
-COMMON_KEYS = {"population_size", "std_init", "mean_decay"}
-STRATEGY_KEYS = {
-    "sep_cma_es": {"elite_ratio", "covariance_rate"},
-    "snes": {"temperature"},
-    "des": {"temperature", "lr_std"},
-    "pgpe": {"lr", "lr_decay", "lr_limit", "std_lr", "std_max_change", "std_decay", "std_limit"},
-    "ars": {"lr", "elite_ratio"},
-    "open_es": {"lr"},
-}
+# One module per strategy (evotickets/strategies/<name>.py: its keys, builder and per-weight
+# σ), registered by name there. The registry loads without JAX; its names are imported above:
+# STRATEGIES, ANTITHETIC (even population), COMMON_KEYS and STRATEGY_KEYS.
 
 # ---- gradient-descent "strategies" of the chain ---------------------------------------------
 # Their settings (config block ``gd:``) with the defaults. The paper's table says 20 epochs

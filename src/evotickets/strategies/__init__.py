@@ -1,0 +1,112 @@
+"""The evosax strategies by our names: one module each (its keys, builder and per-weight σ,
+as a :class:`~evotickets.strategies.spec.StrategySpec`), registered here by name. Make evosax
+0.3 strategies by our names, map the paper's (evosax 0.1) hyperparameters onto
+them, and read the per-weight search std σ that the SNR score divides by.
+
+Mapping from the study's evosax 0.1 settings (see config/paper.yaml):
+- ``std_init`` (0.1: ``sigma_init``) goes into ``Params.std_init``.
+- Sep-CMA-ES's recombination weights, μ_eff and every rate built from μ_eff (c_c, c_1, c_μ,
+  c_σ, d_σ) come from ``sep_cma_rates`` and replace evosax 0.3's defaults: weights
+  log(μ + 1) − log i over the top μ = elite_ratio·N, as evosax 0.1 (the study) had them.
+  evosax 0.3's log((N + 1)/2) − log i, truncated, gives μ_eff 1.2–1.6× too high at the tuned
+  brax ratios 0.1–0.4.
+- Sep-CMA-ES's covariance rates, ``covariance_rate``: ``separable`` (default; Ros & Hansen
+  2008) scales full CMA-ES's whole c_cov by (D + 2)/3, so both c_1 and c_μ grow;
+  ``evosax01`` scales only c_μ, as the study's evosax 0.1 did; ``full`` keeps evosax 0.3's
+  full-CMA rates, c_μ ≈ 2μ_eff/D², under which the diagonal C hardly moves at D in the
+  thousands (σ = std·√C stays uniform and the SNR ranking collapses onto magnitude).
+- DES ``temperature`` is likewise an attribute evosax reads when building its weights.
+- SNES ``temperature``: evosax 0.1 replaced SNES's log-rank weights with DES's sigmoid/softmax
+  weights whenever temperature > 0; we do the same through ``Params.weights``.
+- PGPE ``lrate_init/decay/limit`` become an optax Adam with an exponential-decay schedule
+  floored at the limit; ``sigma_decay/limit`` are applied after each tell (``std_decay``,
+  ``std_limit``), because evosax 0.3 PGPE adapts σ but no longer decays it.
+- ``mean_decay`` (weight decay on the search mean) is applied after each tell as
+  mean ← (1 − mean_decay)·mean, as evosax 0.1 did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import ars, des, open_es, pgpe, sep_cma_es, snes
+from .sep_cma_es import COVARIANCE_RATES, sep_cma_rates  # noqa: F401 (tests, docs)
+from .spec import StrategySpec
+
+#: Every strategy by name, in the order the config and messages list them. Adding a strategy
+#: is one module with a ``SPEC`` and one entry here.
+REGISTRY: dict[str, StrategySpec] = {
+    m.SPEC.name: m.SPEC for m in (sep_cma_es, snes, pgpe, des, ars, open_es)
+}
+STRATEGIES = tuple(REGISTRY)
+ANTITHETIC = tuple(name for name, spec in REGISTRY.items() if spec.antithetic)
+# Keys every strategy takes; each strategy's own are its spec's ``keys``.
+COMMON_KEYS = {"population_size", "std_init", "mean_decay"}
+STRATEGY_KEYS = {name: set(spec.keys) for name, spec in REGISTRY.items()}
+
+
+@dataclass(frozen=True)
+class ESStrategy:
+    """An evosax strategy with its params and the post-tell transforms the study used."""
+
+    name: str
+    algorithm: Any
+    params: Any
+    mean_decay: float
+    std_decay: float
+    std_limit: float
+
+    def post_tell(self, state):
+        """Weight decay on the mean and (PGPE) multiplicative σ decay to a floor."""
+        import jax.numpy as jnp
+
+        if self.mean_decay:
+            state = state.replace(mean=state.mean * (1.0 - self.mean_decay))
+        if self.std_decay != 1.0:
+            state = state.replace(std=jnp.maximum(state.std * self.std_decay, self.std_limit))
+        return state
+
+
+def _spec(name: str) -> StrategySpec:
+    if name not in REGISTRY:
+        raise ValueError(f"unknown strategy {name!r}; choose one of {list(STRATEGIES)}")
+    return REGISTRY[name]
+
+
+def make_strategy(name: str, num_dims: int, hparams: dict[str, Any]) -> ESStrategy:
+    """Build strategy ``name`` searching a vector of ``num_dims`` active weights."""
+    spec = _spec(name)
+    unknown = set(hparams) - COMMON_KEYS - spec.keys
+    if unknown:
+        raise ValueError(
+            f"strategy {name!r} does not take {sorted(unknown)}; "
+            f"it takes {sorted(COMMON_KEYS | spec.keys)}"
+        )
+    pop = int(hparams["population_size"])
+    if spec.antithetic and pop % 2:
+        raise ValueError(
+            f"strategy {name!r} samples antithetic pairs, so population_size must be even "
+            f"(got {pop}); use {pop + 1}"
+        )
+    built = spec.build(pop, num_dims, hparams)
+    return ESStrategy(
+        name=name,
+        algorithm=built.algorithm,
+        params=built.params,
+        mean_decay=float(hparams.get("mean_decay", 0.0)),
+        std_decay=built.std_decay,
+        std_limit=built.std_limit,
+    )
+
+
+def per_weight_std(name: str, state: Any, num_dims: int):
+    """The per-weight std σ of the search distribution, the denominator of the SNR score.
+
+    - PGPE, SNES, DES: ``state.std`` is already a vector.
+    - Sep-CMA-ES samples mean + std·√C·z with a scalar ``std`` and diagonal ``C``, so the
+      per-weight std is ``std·sqrt(C)``. (The study divided by C, a variance: wrong units.)
+    - ARS, OpenES: one scalar ``std`` for all weights, broadcast. Their SNR ranking therefore
+      equals the magnitude ranking; SNR adds nothing for them, by construction.
+    """
+    return _spec(name).sigma(state, num_dims)

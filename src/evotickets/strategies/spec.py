@@ -1,0 +1,35 @@
+"""What one evolution strategy is to this tool: its config keys, whether it samples antithetic
+pairs, how to build it from the config, and how to read its per-weight search std σ (the SNR
+score's denominator). Each strategy module defines one :class:`StrategySpec` named ``SPEC``.
+
+The spec modules import JAX and evosax inside their functions only, so the registry (and
+:mod:`evotickets.names`, which lists its names) loads without them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+
+class Built(NamedTuple):
+    """An evosax algorithm with its params, and the σ decay applied after each tell."""
+
+    algorithm: Any
+    params: Any
+    std_decay: float = 1.0
+    std_limit: float = 0.0
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    name: str
+    #: config keys the strategy takes besides population_size, std_init and mean_decay
+    keys: frozenset[str]
+    #: samples antithetic pairs (its population must be even)
+    antithetic: bool
+    #: (population_size, num_dims, hparams) → Built
+    build: Callable[[int, int, dict[str, Any]], Built]
+    #: (evosax state, num_dims) → the per-weight std of the search distribution
+    sigma: Callable[[Any, int], Any]
