@@ -13,6 +13,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from .pruning import (  # noqa: F401
+    HEURISTIC_METHODS,
+    METHODS,
+    PERMUTATION_METHODS,
+    SIGMA_METHODS,
+    SNR_VARIANT_STRATEGIES,
+)
+from .pruning import REGISTRY as PRUNING_METHODS  # noqa: F401
 from .strategies import ANTITHETIC, COMMON_KEYS, STRATEGIES, STRATEGY_KEYS  # noqa: F401
 from .train.ppo_settings import PPO_DEFAULTS, PPO_OPTIONAL_KEYS
 
@@ -101,27 +109,9 @@ def gd_fits_task(strategy: str, task: str) -> bool:
 
 
 # ---- pruning methods ------------------------------------------------------------------------
-METHODS = (
-    "random",
-    "magnitude",
-    "snr",
-    "snr_study",
-    "weight_permuted",
-    "mask_permuted",
-    "movement",
-    "magnitude_increase",
-    "init_magnitude",
-)
-# Other pruning heuristics (paper Fig. 9), scored from the trained weights and θ0.
-HEURISTIC_METHODS = ("movement", "magnitude_increase", "init_magnitude")
-# Methods whose score needs σ, the search distribution's std: undefined for gradient descent.
-SIGMA_METHODS = ("snr", "snr_study")
-# SNR definitions that differ from ``snr`` only for some strategies; the others skip them.
-# ``snr_study`` is the study's published Sep-CMA-ES score |θ|/C (C the diagonal covariance, a
-# variance), which for every other strategy is our |θ|/σ.
-SNR_VARIANT_STRATEGIES = {"snr_study": ("sep_cma_es",)}
-# Permutation controls (evotickets.permutations): derived from the magnitude mask of the round.
-PERMUTATION_METHODS = ("weight_permuted", "mask_permuted")
+# One registry entry per method in evotickets.pruning (its source, score and what it reads);
+# numpy only, so it loads without JAX. METHODS, HEURISTIC_METHODS, SIGMA_METHODS,
+# SNR_VARIANT_STRATEGIES and PERMUTATION_METHODS are imported above.
 
 # ---- analyses and figures ------------------------------------------------------------------
 ANALYSES = ("lmc", "landscape", "snr_magnitude", "layerwise")

@@ -18,17 +18,93 @@ Rounding and ties, defined once:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from .names import (  # noqa: F401 (the names every pruning caller reads)
-    HEURISTIC_METHODS,
-    METHODS,
-    PERMUTATION_METHODS,
-    SIGMA_METHODS,
-    SNR_VARIANT_STRATEGIES,
-)
+
+@dataclass(frozen=True)
+class PruningMethod:
+    """One pruning method: what its mask of round t is made from, and its score.
+
+    ``source``:
+    - ``previous``: the chain's own round t−1 (``trained.h5``); the kept weights are the best
+      ``score`` among the active ones, so masks nest;
+    - ``key``: a fresh uniform draw from the round's key (``random``, the sparsity-matched
+      baseline; masks do not nest);
+    - ``magnitude_mask``: the same round's magnitude mask, permuted (the controls of
+      :mod:`evotickets.permutations`).
+    """
+
+    name: str
+    source: str
+    #: (θ, σ, θ0) → score per weight (larger keeps), for ``source == "previous"``
+    score: Callable[[np.ndarray, np.ndarray | None, np.ndarray | None], np.ndarray] | None = None
+    #: reads σ, the search distribution's per-weight std (undefined for gradient descent)
+    needs_sigma: bool = False
+    #: reads θ0 (the Fig. 9 heuristics)
+    needs_theta0: bool = False
+    #: runs only for these strategies (an SNR definition that equals ``snr`` elsewhere)
+    only_strategies: tuple[str, ...] | None = None
+
+
+def _snr(power: float):
+    def score(theta, sigma, theta0):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            snr = np.abs(theta) / sigma**power
+        # σ is 0 only where a weight is pruned (it is not searched): score 0 there.
+        return np.where(sigma > 0, snr, 0.0)
+
+    return score
+
+
+#: Every pruning method by name (the config's ``methods``). Adding one is one entry here.
+#: Scores: ``magnitude`` |θ|; ``snr`` |θ|/σ; ``snr_study`` |θ|/σ², the study's Sep-CMA-ES
+#: score |θ|/C (σ = std·√C with one scalar std, so |θ|/C = std²·|θ|/σ² ranks exactly like
+#: |θ|/σ², weighing the per-weight spread twice as strongly as ``snr``); the Fig. 9
+#: heuristics ``movement`` |θ − θ0| (how far the search moved it), ``magnitude_increase``
+#: |θ| − |θ0| and ``init_magnitude`` |θ0| (prune the smallest initial weights).
+REGISTRY: dict[str, PruningMethod] = {
+    m.name: m
+    for m in (
+        PruningMethod("random", "key"),
+        PruningMethod("magnitude", "previous", lambda theta, sigma, theta0: np.abs(theta)),
+        PruningMethod("snr", "previous", _snr(1.0), needs_sigma=True),
+        PruningMethod(
+            "snr_study", "previous", _snr(2.0), needs_sigma=True, only_strategies=("sep_cma_es",)
+        ),
+        PruningMethod("weight_permuted", "magnitude_mask"),
+        PruningMethod("mask_permuted", "magnitude_mask"),
+        PruningMethod(
+            "movement",
+            "previous",
+            lambda theta, sigma, theta0: np.abs(theta - theta0),
+            needs_theta0=True,
+        ),
+        PruningMethod(
+            "magnitude_increase",
+            "previous",
+            lambda theta, sigma, theta0: np.abs(theta) - np.abs(theta0),
+            needs_theta0=True,
+        ),
+        PruningMethod(
+            "init_magnitude",
+            "previous",
+            lambda theta, sigma, theta0: np.abs(theta0),
+            needs_theta0=True,
+        ),
+    )
+}
+METHODS = tuple(REGISTRY)
+# Other pruning heuristics (paper Fig. 9), scored from the trained weights and θ0.
+HEURISTIC_METHODS = tuple(n for n, m in REGISTRY.items() if m.needs_theta0)
+# Methods whose score needs σ: undefined for gradient descent.
+SIGMA_METHODS = tuple(n for n, m in REGISTRY.items() if m.needs_sigma)
+# SNR definitions that differ from ``snr`` only for some strategies; the others skip them.
+SNR_VARIANT_STRATEGIES = {n: m.only_strategies for n, m in REGISTRY.items() if m.only_strategies}
+# Permutation controls: derived from the magnitude mask of the same round.
+PERMUTATION_METHODS = tuple(n for n, m in REGISTRY.items() if m.source == "magnitude_mask")
 
 
 def round_half_up(x: float) -> int:
@@ -49,37 +125,16 @@ def scores(
     sigma: np.ndarray | None = None,
     theta0: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Score each weight: larger means keep.
-
-    ``magnitude`` |θ|; ``snr`` |θ|/σ; ``snr_study`` |θ|/σ², the study's Sep-CMA-ES score
-    |θ|/C: σ = std·√C with one scalar std, so |θ|/C = std²·|θ|/σ² ranks (and so prunes)
-    exactly like |θ|/σ², and weighs the search's per-weight spread twice as strongly as
-    ``snr`` does (SNR can differ from magnitude only where σ varies across weights); and the heuristics of Fig. 9: ``movement`` |θ − θ0|
-    (how far the search moved it), ``magnitude_increase`` |θ| − |θ0|, and ``init_magnitude``
-    |θ0| (prune the smallest initial weights, ignoring training).
-    """
-    if method == "magnitude":
-        return np.abs(theta)
-    if method in HEURISTIC_METHODS:
-        if theta0 is None:
-            raise ValueError(f"the {method} score needs θ0")
-        if method == "movement":
-            return np.abs(theta - theta0)
-        if method == "magnitude_increase":
-            return np.abs(theta) - np.abs(theta0)
-        return np.abs(theta0)
-    if method in SIGMA_METHODS:
-        if sigma is None:
-            raise ValueError(f"the {method} score needs σ, the per-weight search std")
-        power = 2.0 if method == "snr_study" else 1.0
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            snr = np.abs(theta) / sigma**power
-        # σ is 0 only where a weight is pruned (it is not searched): score 0 there.
-        return np.where(sigma > 0, snr, 0.0)
-    raise ValueError(
-        f"no score for method {method!r}; scored methods are magnitude, snr, snr_study, "
-        f"{', '.join(HEURISTIC_METHODS)}"
-    )
+    """Score each weight with ``method``'s score (see :data:`REGISTRY`): larger means keep."""
+    spec = REGISTRY.get(method)
+    if spec is None or spec.score is None:
+        scored = [n for n, m in REGISTRY.items() if m.score is not None]
+        raise ValueError(f"no score for method {method!r}; scored methods are {', '.join(scored)}")
+    if spec.needs_theta0 and theta0 is None:
+        raise ValueError(f"the {method} score needs θ0")
+    if spec.needs_sigma and sigma is None:
+        raise ValueError(f"the {method} score needs σ, the per-weight search std")
+    return spec.score(theta, sigma, theta0)
 
 
 @dataclass(frozen=True)

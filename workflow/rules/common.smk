@@ -9,7 +9,7 @@ import sys
 from snakemake.utils import validate
 
 from evotickets import paths
-from evotickets.names import FIGURE_NAMES, PERMUTATION_METHODS
+from evotickets.names import FIGURE_NAMES, PRUNING_METHODS
 from evotickets.config import (
     SCHEMA_PATH,
     analysis_chains,
@@ -191,14 +191,14 @@ def mask_inputs(wildcards):
     """Inputs of a round's `train` job: θ0, and what its mask is made from."""
     w = wildcards
     inputs = {"init": paths.init(exp=w.exp, task=w.task, seed=w.seed)}
-    t = int(w.it)
-    if w.method in PERMUTATION_METHODS:
+    t, source = int(w.it), PRUNING_METHODS[w.method].source
+    if source == "magnitude_mask":
         # the permutation controls shuffle the magnitude ticket of the same round: an output
         # of the magnitude chain's `train` job of that round
         inputs["source"] = paths.round_file(
             "mask.h5", w.exp, w.task, w.strategy, "magnitude", w.seed, w.it
         )
-    elif t > 0 and w.method != "random":
+    elif t > 0 and source == "previous":
         inputs["prev"] = paths.round_file(
             "trained.h5", w.exp, w.task, w.strategy, w.method, w.seed, t - 1
         )

@@ -66,7 +66,8 @@ def cmd_mask(args) -> None:
     n_prunable = int(prunable.sum())
     keep = pruning.remaining_count(n_prunable, settings["prune_fraction"], t)
     theta_start, provenance = None, {}
-    if method in pruning.PERMUTATION_METHODS:
+    source = pruning.REGISTRY[method].source
+    if source == "magnitude_mask":
         setup_jax(args.jax_cache)
         result, theta_start, provenance = _permuted_ticket(
             settings, args.source_mask, theta0, table, t
@@ -75,7 +76,7 @@ def cmd_mask(args) -> None:
         result = pruning.PruneResult(
             mask=np.ones_like(prunable), threshold=float("nan"), kept=n_prunable
         )
-    elif method == "random":
+    elif source == "key":
         setup_jax(args.jax_cache)
         import jax
 
@@ -95,9 +96,8 @@ def cmd_mask(args) -> None:
             )
         prev_mask = to_vector(group(arrays, "mask"), table).astype(bool)
         theta = to_vector(group(arrays, "params"), table)
-        sigma = (
-            to_vector(group(arrays, "sigma"), table) if method in pruning.SIGMA_METHODS else None
-        )
+        needs_sigma = pruning.REGISTRY[method].needs_sigma
+        sigma = to_vector(group(arrays, "sigma"), table) if needs_sigma else None
         score = pruning.scores(method, theta, sigma, theta0=theta0)
         result = pruning.prune_to_count(score, prev_mask, prunable, keep)
     counts = pruning.layer_counts(result.mask, table)
