@@ -50,3 +50,15 @@ def tiny_config() -> dict:
 @pytest.fixture(scope="session")
 def jax_cache_dir() -> Path:
     return _CACHE
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Markers by folder: tests/unit (pure functions, small JAX programs), tests/integration
+    (CLI verbs on real artifacts), tests/workflow (Snakemake runs: `slow`; the SLURM ones also
+    `slurm`). `pytest -m "not slow"` is the inner loop; `make test` runs everything."""
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        if "workflow" in parts:
+            item.add_marker(pytest.mark.slow)
+        if "test_slurm.py" in parts:
+            item.add_marker(pytest.mark.slurm)

@@ -217,7 +217,7 @@ def test_writes_fsync_the_file_before_the_rename_and_the_folder_after(
 
 def test_durable_replace_is_the_only_rename_in_src():
     """Every atomic writer goes through evotickets.durable, so none can forget an fsync."""
-    src = Path(__file__).resolve().parents[1] / "src" / "evotickets"
+    src = Path(__file__).resolve().parents[2] / "src" / "evotickets"
     offenders = [
         f"{p.relative_to(src)}:{i}"
         for p in sorted(src.rglob("*.py"))

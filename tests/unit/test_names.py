@@ -14,7 +14,7 @@ import yaml
 from evotickets import names
 from evotickets.config import SCHEMA_PATH, ConfigError, validate_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("jax", "jaxlib", "evosax", "flax", "optax", "gymnax", "brax")
 
 
@@ -37,6 +37,7 @@ def test_config_and_names_import_no_heavy_library():
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_paper_dry_run_needs_no_jax(tmp_path):
     """`snakemake -n --configfile config/paper.yaml` with JAX & co. unimportable."""
     env = _jax_free_env(tmp_path)

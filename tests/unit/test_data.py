@@ -20,7 +20,7 @@ from evotickets.tasks.data import (
     resolve_data_dir,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 FILES = (
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from evotickets import paths
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_templates_are_the_snakemake_wildcard_layout():
