@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import hashlib
-import json
 import os
 import re
 from importlib.resources import files
@@ -34,11 +32,10 @@ from .names import (
     STRATEGIES,
     STRATEGY_KEYS,
     TASKS,
-    default_hidden,
     gd_fits_task,
-    is_control,
     is_gd,
 )
+from .settings import ChainSettings, InitSettings, TransferSettings, digest  # noqa: F401
 from .train.ppo_settings import ppo_check
 
 SCHEMA_PATH = str(files("evotickets") / "config.schema.yaml")
@@ -418,23 +415,24 @@ def es_gd_transfers(cfg: dict) -> list[str]:
 
 
 def transfer_settings(cfg: dict, name: str, seed: int) -> dict:
-    """What determines one transfer chain: the source chain's settings (whose mask of round t
-    is the ticket) and the target's (which trains it). The target keeps its own chain keys, so
-    a transferred ticket sees the same noise and minibatches as the target's own tickets."""
+    """What determines one transfer chain, in its JSON form (:class:`TransferSettings`): the
+    source chain's settings (whose mask of round t is the ticket) and the target's (which
+    trains it). The target keeps its own chain keys, so a transferred ticket sees the same
+    noise and minibatches as the target's own tickets."""
+    return transfer_spec(cfg, name, seed).to_dict()
+
+
+def transfer_spec(cfg: dict, name: str, seed: int) -> TransferSettings:
     entry = transfer_entry(cfg, name)
     src, tgt = entry["source"], entry["target"]
-
-    def strip(settings):
-        return {k: v for k, v in settings.items() if k != "data_dir"}
-
-    return {
-        "transfer": name,
-        "kind": transfer_kind(entry),
-        "seed": int(seed),
-        "source": strip(chain_settings(cfg, src["task"], src["strategy"], src["method"], seed)),
-        "target": strip(chain_settings(cfg, tgt["task"], tgt["strategy"], "transfer", seed)),
-        "data_dir": cfg.get("data_dir"),
-    }
+    return TransferSettings(
+        transfer=name,
+        kind=transfer_kind(entry),
+        seed=int(seed),
+        source=chain_spec(cfg, src["task"], src["strategy"], src["method"], seed),
+        target=chain_spec(cfg, tgt["task"], tgt["strategy"], "transfer", seed),
+        data_dir=cfg.get("data_dir"),
+    )
 
 
 def strategy_settings(cfg: dict, task: str, strategy: str) -> dict[str, Any]:
@@ -510,50 +508,27 @@ def analysis_chains(cfg: dict, name: str) -> list[tuple[str, str, str, int]]:
 
 
 def chain_settings(cfg: dict, task: str, strategy: str, method: str, seed: int) -> dict:
+    """The JSON form (what the rules send the CLI) of :func:`chain_spec`."""
+    return chain_spec(cfg, task, strategy, method, seed).to_dict()
+
+
+def chain_spec(cfg: dict, task: str, strategy: str, method: str, seed: int) -> ChainSettings:
     """Everything that determines one pruning chain's numbers (plus where its data lives)."""
     block = cfg["tasks"][task] or {}
-    tcfg = {k: v for k, v in block.items() if k not in TASK_META_KEYS}
-    settings = {
-        "task": task,
-        "task_config": tcfg,
-        "strategy": strategy,
-        "strategy_config": strategy_settings(cfg, task, strategy),
-        "method": method,
-        "seed": int(seed),
-        "prune_fraction": cfg["prune_fraction"],
-        "es": {**cfg["es"], **(block.get("es") or {})},
-        "data_dir": cfg.get("data_dir"),
-    }
-    if is_gd(strategy):  # a GD chain's numbers do not depend on the ES loop settings
-        del settings["es"]
-    return settings
+    return ChainSettings(
+        task=task,
+        task_config={k: v for k, v in block.items() if k not in TASK_META_KEYS},
+        strategy=strategy,
+        strategy_config=strategy_settings(cfg, task, strategy),
+        method=method,
+        seed=int(seed),
+        prune_fraction=cfg["prune_fraction"],
+        # a GD chain's numbers do not depend on the ES loop settings
+        es=None if is_gd(strategy) else {**cfg["es"], **(block.get("es") or {})},
+        data_dir=cfg.get("data_dir"),
+    )
 
 
 def init_settings(cfg: dict, task: str, seed: int) -> dict:
-    """What determines θ0: shared by every strategy and method of (task, seed)."""
-    return init_settings_for(cfg["tasks"][task] or {}, task, seed)
-
-
-def init_settings_for(task_config: dict, task: str, seed: int) -> dict:
-    """:func:`init_settings` from a task's config block (as carried in chain settings)."""
-    base = task_config.get("task", task)
-    settings = {
-        "task": task,
-        "network": task_config.get("network", TASKS[base][1]),
-        "prune_output_layer": bool(task_config.get("prune_output_layer", True)),
-        "seed": int(seed),
-    }
-    if base != task:  # only aliases carry it, so existing digests stay valid
-        settings["library_task"] = base
-    if is_control(base):
-        settings["hidden"] = [int(h) for h in task_config.get("hidden", default_hidden(base))]
-    if task_config.get("init", "flax_default") != "flax_default":  # keeps old digests valid
-        settings["init"] = task_config["init"]
-    return settings
-
-
-def digest(settings: dict) -> str:
-    """A short hash of the settings that produced an artifact. ``data_dir`` is where the data
-    live, not what they are (their content is checksummed), so it is left out."""
-    canon = {k: v for k, v in settings.items() if k != "data_dir"}
-    return hashlib.sha256(json.dumps(canon, sort_keys=True).encode()).hexdigest()[:16]
+    """What determines θ0 (JSON form): shared by every strategy and method of (task, seed)."""
+    return InitSettings.for_task(cfg["tasks"][task] or {}, task, seed).to_dict()

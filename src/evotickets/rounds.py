@@ -12,21 +12,19 @@ import numpy as np
 
 from . import checkpoint
 from .artifacts import ArtifactError, ensure_writable, group, read_artifact, write_artifact
-from .config import digest, init_settings_for
 from .names import is_gd
+from .settings import ChainSettings
 
 
 def log(msg: str) -> None:
     print(msg, flush=True)
 
 
-def load_init(path: str, settings: dict):
+def load_init(path: str, settings: ChainSettings):
     """θ0 as a flat vector, its layer table and prunable flags, checked against the chain."""
     from .networks import layer_table, prunable_vector, to_vector
 
-    expected = digest(
-        init_settings_for(settings["task_config"], settings["task"], settings["seed"])
-    )
+    expected = settings.init_settings().digest()
     arrays, attrs = read_artifact(path, "init", expected_digest=expected)
     theta0 = group(arrays, "params")
     table = layer_table(theta0, prune_output_layer=bool(attrs["prune_output_layer"]))
@@ -39,11 +37,11 @@ def mask_arrays(mask: np.ndarray, table, prefix="mask") -> dict[str, np.ndarray]
     return {f"{prefix}/{k}": v for k, v in from_vector(mask, table).items()}
 
 
-def check_method(settings: dict) -> None:
+def check_method(settings: ChainSettings) -> None:
     from .config import method_applies
-    from .names import SIGMA_METHODS, is_gd
+    from .names import SIGMA_METHODS
 
-    method, strategy = settings["method"], settings["strategy"]
+    method, strategy = settings.method, settings.strategy
     if is_gd(strategy) and method in SIGMA_METHODS:
         raise ValueError(
             f"method {method} is undefined for {strategy}: gradient "
@@ -86,7 +84,7 @@ def load_ticket(path: str, table, expected_digest: str, t: int, theta0: np.ndarr
 
 
 def train_ticket(
-    settings: dict,
+    settings: ChainSettings,
     table,
     prunable: np.ndarray,
     theta_start: np.ndarray,
@@ -102,7 +100,7 @@ def train_ticket(
     checkpoint_seconds: float | None = None,
 ) -> None:
     """Train round t of a chain from m ⊙ theta_start and write its trained.h5: the ES of
-    ``settings["strategy"]``, or gradient descent for the ``gd_*`` strategies (the dispatch).
+    ``settings.strategy``, or gradient descent for the ``gd_*`` strategies (the dispatch).
     The round key is the chain's, so every ticket of a (task, strategy, seed) sees the same
     noise or minibatches."""
     from .keys import chain_key, round_key
@@ -110,31 +108,30 @@ def train_ticket(
     from .tasks import make_task
     from .train.trainers import trainer_for
 
-    task = make_task(settings["task"], settings["task_config"], table, data_dir)
-    rk = round_key(chain_key(settings["seed"], settings["task"], settings["strategy"]), t)
+    task = make_task(settings.task, settings.task_config, table, data_dir)
+    rk = round_key(chain_key(settings.seed, settings.task, settings.strategy), t)
     label = label or (
-        f"[{settings['task']}/{settings['strategy']}/{settings['method']}/"
-        f"seed{settings['seed']}/iter{t:02d}]"
+        f"[{settings.task}/{settings.strategy}/{settings.method}/seed{settings.seed}/iter{t:02d}]"
     )
     log(f"{label} D_active {int(mask.sum())} of {mask.size}")
     ensure_writable(out_path)  # fail now, not after hours of training
     # The chain digest covers every setting of the round (ES loop or GD trainer); the
     # generation count and chunk enter the ES round's digest, GD trainers check their own.
-    gd = is_gd(settings["strategy"])
+    gd = settings.is_gd
     ckpt = checkpoint.for_round(
         out_path,
         chain_digest=config_digest,
         round_index=t,
-        strategy=settings["strategy"],
+        strategy=settings.strategy,
         mask=mask,
         theta0=theta_start * mask,
-        num_generations=0 if gd else int(settings["es"]["num_generations"]),
-        log_every=1 if gd else int(settings["es"]["log_every"]),
+        num_generations=0 if gd else int(settings.es["num_generations"]),
+        log_every=1 if gd else int(settings.es["log_every"]),
         every_generations=checkpoint_every,
         every_seconds=checkpoint_seconds,
         log=log,
     )
-    train = trainer_for(settings["strategy"])
+    train = trainer_for(settings.strategy)
     res = train(settings, task, theta_start, mask, rk, label=label, log=log, checkpoint=ckpt)
     metric = res.final_metric
     out = {f"params/{k}": v for k, v in from_vector(res.theta, table).items()}
@@ -149,9 +146,9 @@ def train_ticket(
         out,
         {
             "round": t,
-            "task": settings["task"],
-            "strategy": settings["strategy"],
-            "method": settings["method"],
+            "task": settings.task,
+            "strategy": settings.strategy,
+            "method": settings.method,
             "metric_name": task.metric_name,
             "final_metric": metric,
             "d_active": int(mask.sum()),
@@ -163,7 +160,7 @@ def train_ticket(
             **(extra_attrs or {}),
         },
         config_digest=config_digest,
-        seed=settings["seed"],
+        seed=settings.seed,
     )
     ckpt.remove()  # only now that the artifact is complete
     log(f"{label} wrote {out_path}: {task.metric_name} {metric:.4f} in {res.seconds:.1f}s")

@@ -259,7 +259,7 @@ def test_lmc_scores_each_end_under_its_own_observation_statistics(tmp_path, tiny
 
     from evotickets import cli
     from evotickets.artifacts import read_artifact, write_artifact
-    from evotickets.config import chain_settings, init_settings_for, validate_config
+    from evotickets.config import chain_settings, init_settings, validate_config
     from evotickets.networks import layer_table, to_vector
     from evotickets.tasks import make_task
 
@@ -277,8 +277,8 @@ def test_lmc_scores_each_end_under_its_own_observation_statistics(tmp_path, tiny
     settings = chain_settings(cfg, "pendulum", "snes", "snr", 0)
     s = json.dumps(settings)
     init = tmp_path / "init.h5"
-    init_settings = init_settings_for(settings["task_config"], "pendulum", 0)
-    assert cli.main(["init", "--settings", json.dumps(init_settings), "--out", str(init)]) == 0
+    init_json = init_settings(cfg, "pendulum", 0)
+    assert cli.main(["init", "--settings", json.dumps(init_json), "--out", str(init)]) == 0
     params = {k[len("params/") :]: v for k, v in read_artifact(init, "init")[0].items()}
     table = layer_table(params)
     theta = to_vector(params, table)

@@ -240,7 +240,7 @@ def test_cli_resumes_and_removes_the_checkpoint(tmp_path, monkeypatch, capsys):
     assert saves == [3, 6, 9]
     assert not ck.checkpoint_path(out).exists()  # removed once the artifact is complete
     assert sorted(x.name for x in out.parent.iterdir()) == ["trained.h5"]
-    from test_workflow import assert_same
+    from workflow_helpers import assert_same
 
     assert_same(tmp_path / "ref" / "trained.h5", out)
 

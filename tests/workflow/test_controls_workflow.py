@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import _CACHE, ROOT
-from test_workflow import BIN, artifacts, snakemake, write_config
+from workflow_helpers import BIN, artifacts, snakemake, write_config
 
 from evotickets.report import accuracy_table
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from conftest import _CACHE, ROOT, TINY_CONFIG
-from test_workflow import assert_same, write_config
+from workflow_helpers import assert_same, write_config
 
 BIN = str(Path(sys.executable).parent)
 REQUIRED = os.environ.get("EVOTICKETS_REQUIRE_SLURM") == "1"

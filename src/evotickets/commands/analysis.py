@@ -11,9 +11,9 @@ from functools import partial
 import numpy as np
 
 from ..artifacts import group, read_artifact, write_artifact
-from ..config import digest
 from ..platform import setup_jax
 from ..rounds import load_init
+from ..settings import ChainSettings, digest
 from .common import chain_args
 
 
@@ -42,10 +42,10 @@ def _trained(paths, table, chain_digest=None):
     return sorted(out, key=lambda r: r["round"])
 
 
-def _task(settings, table):
+def _task(settings: ChainSettings, table):
     from ..tasks import make_task
 
-    return make_task(settings["task"], settings["task_config"], table, settings.get("data_dir"))
+    return make_task(settings.task, settings.task_config, table, settings.data_dir)
 
 
 def _task_state(task, trained: dict) -> dict:
@@ -63,7 +63,7 @@ def cmd_lmc(args) -> None:
     """Barriers between pairs (left[i], right[i]), e.g. consecutive rounds or two seeds."""
     from ..analysis import connectivity, evaluation
 
-    settings = json.loads(args.settings)
+    settings = ChainSettings.from_json(args.settings)
     opts = _analysis_settings(args)
     setup_jax(args.jax_cache)
     _, table, _, _ = load_init(args.init, settings)
@@ -110,8 +110,8 @@ def cmd_lmc(args) -> None:
             "right": json.dumps([b["path"] for b in right]),
             "error": "1 - test accuracy" if hasattr(task, "dataset") else "-test return",
         },
-        config_digest=digest({**settings, "analysis": opts}),
-        seed=settings["seed"],
+        config_digest=digest({**settings.to_dict(), "analysis": opts}),
+        seed=settings.seed,
     )
 
 
@@ -120,11 +120,11 @@ def cmd_landscape(args) -> None:
     from ..analysis import evaluation, landscape
     from ..keys import tag
 
-    settings = json.loads(args.settings)
+    settings = ChainSettings.from_json(args.settings)
     opts = _analysis_settings(args)
     setup_jax(args.jax_cache)
     _, table, _, _ = load_init(args.init, settings)
-    rounds = _trained(args.trained, table, digest(settings))
+    rounds = _trained(args.trained, table, settings.digest())
     task = _task(settings, table)
     n_dirs = int(opts.get("directions", 4))
     xis = np.linspace(-1.0, 1.0, int(opts.get("xi_points", 21)))
@@ -132,7 +132,7 @@ def cmd_landscape(args) -> None:
         opts.get("grid_extent", 1.0)
     )
     norm = str(opts.get("direction_norm", "filter"))
-    rng = np.random.default_rng(tag(f"landscape/{settings['seed']}"))
+    rng = np.random.default_rng(tag(f"landscape/{settings.seed}"))
     dense = rounds[0]
     # one random pattern for every round's 2D axes; each round rescales it to its own filters
     d1 = landscape.filter_normalized_direction(rng, dense["theta"], table)
@@ -166,8 +166,8 @@ def cmd_landscape(args) -> None:
             "direction_norm_1d": norm,
             "direction_norm_2d": "filter, per round",
         },
-        config_digest=digest({**settings, "analysis": opts}),
-        seed=settings["seed"],
+        config_digest=digest({**settings.to_dict(), "analysis": opts}),
+        seed=settings.seed,
     )
 
 
@@ -176,18 +176,18 @@ def cmd_snr_magnitude(args) -> None:
     from .. import pruning
     from ..analysis import correlation
 
-    settings = json.loads(args.settings)
+    settings = ChainSettings.from_json(args.settings)
     _, table, prunable, _ = load_init(args.init, settings)
-    rounds = _trained(args.trained, table, digest(settings))
+    rounds = _trained(args.trained, table, settings.digest())
     n = int(prunable.sum())
     rows = []
     first = rounds[0]
     # the chain's own SNR definition (snr_study chains are scored as the study scored them)
-    score = settings["method"] if settings["method"] in pruning.SIGMA_METHODS else "snr"
+    score = settings.method if settings.method in pruning.SIGMA_METHODS else "snr"
     snr0 = pruning.scores(score, first["theta"], first["sigma"])
     mag0 = np.abs(first["theta"])
     for r in rounds:
-        keep = pruning.remaining_count(n, settings["prune_fraction"], r["round"] + 1)
+        keep = pruning.remaining_count(n, settings.prune_fraction, r["round"] + 1)
         row = correlation.snr_magnitude_round(
             r["theta"], r["sigma"], r["mask"], prunable, keep, snr_method=score
         )
@@ -208,8 +208,8 @@ def cmd_snr_magnitude(args) -> None:
             **{k: np.asarray([row[k] for row in rows]) for k in keys},
         },
         {"analysis": "snr_magnitude"},
-        config_digest=digest(settings),
-        seed=settings["seed"],
+        config_digest=settings.digest(),
+        seed=settings.seed,
     )
 
 
@@ -217,9 +217,9 @@ def cmd_layerwise(args) -> None:
     """Kept ratio, mean |θ| and mean σ per tensor per round."""
     from ..analysis import correlation
 
-    settings = json.loads(args.settings)
+    settings = ChainSettings.from_json(args.settings)
     _, table, _, _ = load_init(args.init, settings)
-    rounds = _trained(args.trained, table, digest(settings))
+    rounds = _trained(args.trained, table, settings.digest())
     names = [e.name for e in table]
     stats = [correlation.layerwise(r["theta"], r["sigma"], r["mask"], table) for r in rounds]
     arrays = {
@@ -233,8 +233,8 @@ def cmd_layerwise(args) -> None:
         "analysis",
         arrays,
         {"analysis": "layerwise", "tensors": json.dumps(names)},
-        config_digest=digest(settings),
-        seed=settings["seed"],
+        config_digest=settings.digest(),
+        seed=settings.seed,
     )
 
 

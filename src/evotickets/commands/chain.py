@@ -13,27 +13,26 @@ whose settings changed) and checks the config digests of what it reads.
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 
 from .. import checkpoint
 from ..artifacts import ArtifactError, group, read_artifact, write_artifact
-from ..config import digest
 from ..platform import setup_jax
 from ..rounds import check_method, load_init, load_ticket, log, mask_arrays, train_ticket
+from ..settings import ChainSettings, InitSettings
 from .common import chain_args
 
 
 def cmd_init(args) -> None:
-    settings = json.loads(args.settings)
+    settings = InitSettings.from_json(args.settings)
     setup_jax(args.jax_cache)
     from ..keys import init_key
     from ..networks import layer_table, prunable_vector, to_vector
     from ..tasks import init_theta
 
-    theta0 = init_theta(settings, init_key(settings["seed"]))
-    table = layer_table(theta0, settings["prune_output_layer"])
+    theta0 = init_theta(settings.to_dict(), init_key(settings.seed))
+    table = layer_table(theta0, settings.prune_output_layer)
     vec = to_vector(theta0, table)
     if not np.all(np.isfinite(vec)):
         raise ValueError("θ0 contains NaN or inf; check the network's initialisers")
@@ -42,14 +41,14 @@ def cmd_init(args) -> None:
         "init",
         {f"params/{k}": v for k, v in theta0.items()},
         {
-            "task": settings["task"],
-            "network": settings["network"],
-            "prune_output_layer": settings["prune_output_layer"],
+            "task": settings.task,
+            "network": settings.network,
+            "prune_output_layer": settings.prune_output_layer,
             "num_params": int(vec.size),
             "num_prunable": int(prunable_vector(table).sum()),
         },
-        config_digest=digest(settings),
-        seed=settings["seed"],
+        config_digest=settings.digest(),
+        seed=settings.seed,
     )
     log(f"wrote {args.out}: {vec.size} parameters, {int(prunable_vector(table).sum())} prunable")
 
@@ -58,13 +57,13 @@ def cmd_mask(args) -> None:
     from .. import pruning
     from ..networks import to_vector
 
-    settings = json.loads(args.settings)
-    chain_digest = digest(settings)
+    settings = ChainSettings.from_json(args.settings)
+    chain_digest = settings.digest()
     theta0, table, prunable, _ = load_init(args.init, settings)
-    t, method = args.round, settings["method"]
+    t, method = args.round, settings.method
     check_method(settings)
     n_prunable = int(prunable.sum())
-    keep = pruning.remaining_count(n_prunable, settings["prune_fraction"], t)
+    keep = pruning.remaining_count(n_prunable, settings.prune_fraction, t)
     theta_start, provenance = None, {}
     source = pruning.REGISTRY[method].source
     if source == "magnitude_mask":
@@ -82,7 +81,7 @@ def cmd_mask(args) -> None:
 
         from ..keys import chain_key, mask_key, round_key
 
-        ck = chain_key(settings["seed"], settings["task"], settings["strategy"])
+        ck = chain_key(settings.seed, settings.task, settings.strategy)
         perm = np.asarray(jax.random.permutation(mask_key(round_key(ck, t)), n_prunable))
         result = pruning.random_mask(prunable, keep, perm)
     else:
@@ -112,8 +111,8 @@ def cmd_mask(args) -> None:
         {
             "round": t,
             "method": method,
-            "task": settings["task"],
-            "strategy": settings["strategy"],
+            "task": settings.task,
+            "strategy": settings.strategy,
             "kept_prunable": result.kept,
             "num_prunable": n_prunable,
             "remaining_fraction": result.kept / n_prunable,
@@ -122,12 +121,12 @@ def cmd_mask(args) -> None:
             **provenance,
         },
         config_digest=chain_digest,
-        seed=settings["seed"],
+        seed=settings.seed,
     )
     log(f"wrote {args.out}: round {t} {method} keeps {result.kept}/{n_prunable} prunable")
 
 
-def _permuted_ticket(settings: dict, source_path: str | None, theta0, table, t: int):
+def _permuted_ticket(settings: ChainSettings, source_path: str | None, theta0, table, t: int):
     """A permutation control of round t from the magnitude mask of the same chain and round:
     (PruneResult, theta_start or None, provenance attrs)."""
     from .. import pruning
@@ -135,10 +134,10 @@ def _permuted_ticket(settings: dict, source_path: str | None, theta0, table, t: 
     from ..networks import to_vector
     from ..permutations import draw_permutations, permute_mask, permute_weights
 
-    method = settings["method"]
+    method = settings.method
     if not source_path:
         raise ValueError(f"method {method} needs --source-mask (the magnitude mask of round {t})")
-    source_digest = digest({**settings, "method": "magnitude"})
+    source_digest = settings.with_method("magnitude").digest()
     arrays, attrs = read_artifact(source_path, "mask", expected_digest=source_digest)
     if int(attrs["round"]) != t or attrs["method"] != "magnitude":
         raise ArtifactError(
@@ -146,7 +145,7 @@ def _permuted_ticket(settings: dict, source_path: str | None, theta0, table, t: 
             f"{method} needs the magnitude mask of round {t}"
         )
     source = to_vector(group(arrays, "mask"), table).astype(bool)
-    rk = round_key(chain_key(settings["seed"], settings["task"], settings["strategy"]), t)
+    rk = round_key(chain_key(settings.seed, settings.task, settings.strategy), t)
     perms = draw_permutations(method, source, table, rk)
     kept = int(attrs["kept_prunable"])
     if method == "weight_permuted":
@@ -158,10 +157,10 @@ def _permuted_ticket(settings: dict, source_path: str | None, theta0, table, t: 
 
 
 def cmd_train(args) -> None:
-    settings = json.loads(args.settings)
+    settings = ChainSettings.from_json(args.settings)
     setup_jax(args.jax_cache, needs_gpu=True)
     check_method(settings)
-    chain_digest = digest(settings)
+    chain_digest = settings.digest()
     theta0, table, prunable, _init_attrs = load_init(args.init, settings)
     t = args.round
     mask, theta_start, _ = load_ticket(args.mask, table, chain_digest, t, theta0)
@@ -174,7 +173,7 @@ def cmd_train(args) -> None:
         t,
         args.out,
         config_digest=chain_digest,
-        data_dir=args.data_dir or settings.get("data_dir"),
+        data_dir=args.data_dir or settings.data_dir,
         checkpoint_every=args.checkpoint_every,
         checkpoint_seconds=args.checkpoint_seconds,
     )

@@ -11,13 +11,11 @@ both). The artifact's attrs name the source files and their config digests.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
-from ..config import digest
 from ..platform import setup_jax
 from ..rounds import load_init, load_ticket, train_ticket
+from ..settings import TransferSettings
 from .common import chain_args
 
 
@@ -35,21 +33,21 @@ def check_compatible(source_table, target_table, where: str) -> None:
 
 
 def cmd_transfer(args) -> None:
-    settings = json.loads(args.settings)
+    settings = TransferSettings.from_json(args.settings)
     setup_jax(args.jax_cache)
-    src, tgt, name, t = settings["source"], settings["target"], settings["transfer"], args.round
-    src_desc = f"{src['task']}/{src['strategy']}/{src['method']}"
-    tgt_desc = f"{tgt['task']}/{tgt['strategy']}"
-    where = f"transfer {name} (source {src_desc}, target {tgt_desc}, seed {settings['seed']})"
+    src, tgt, name, t = settings.source, settings.target, settings.transfer, args.round
+    src_desc = src.label
+    tgt_desc = f"{tgt.task}/{tgt.strategy}"
+    where = f"transfer {name} (source {src_desc}, target {tgt_desc}, seed {settings.seed})"
 
     src_theta0, src_table, _, src_init_attrs = load_init(args.source_init, src)
     tgt_theta0, tgt_table, tgt_prunable, _ = load_init(args.target_init, tgt)
     check_compatible(src_table, tgt_table, where)
-    source_digest = digest(src)
+    source_digest = src.digest()
     mask, theta_start, mask_attrs = load_ticket(
         args.source_mask, src_table, source_digest, t, src_theta0
     )
-    if mask_attrs["method"] != src["method"]:
+    if mask_attrs["method"] != src.method:
         raise ValueError(f"{where}: {args.source_mask} is a {mask_attrs['method']} mask")
     if np.any(~mask & ~tgt_prunable):
         raise ValueError(
@@ -64,23 +62,23 @@ def cmd_transfer(args) -> None:
         mask,
         t,
         args.out,
-        config_digest=digest(settings),
-        data_dir=args.data_dir or settings.get("data_dir"),
-        label=f"[transfer {name}: {src_desc} → {tgt_desc} seed{settings['seed']}/iter{t:02d}]",
+        config_digest=settings.digest(),
+        data_dir=args.data_dir or settings.data_dir,
+        label=f"[transfer {name}: {src_desc} → {tgt_desc} seed{settings.seed}/iter{t:02d}]",
         extra_attrs={
             "transfer_name": name,
-            "transfer_kind": settings["kind"],
-            "source_task": src["task"],
-            "source_strategy": src["strategy"],
-            "source_method": src["method"],
+            "transfer_kind": settings.kind,
+            "source_task": src.task,
+            "source_strategy": src.strategy,
+            "source_method": src.method,
             "source_mask": str(args.source_mask),
             "source_config_digest": source_digest,
             "source_init": str(args.source_init),
             "source_init_digest": str(src_init_attrs["config_digest"]),
             "source_remaining_fraction": float(mask_attrs["remaining_fraction"]),
             "source_theta_start": str(mask_attrs.get("theta_start", "theta0")),
-            "target_task": tgt["task"],
-            "target_strategy": tgt["strategy"],
+            "target_task": tgt.task,
+            "target_strategy": tgt.strategy,
             "theta0_equals_target_init": bool(np.array_equal(src_theta0, tgt_theta0)),
         },
     )

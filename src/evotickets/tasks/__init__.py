@@ -23,7 +23,7 @@ def _check(name: str) -> None:
 
 
 def init_theta(settings: dict[str, Any], key) -> dict:
-    """θ0 as a flat dict from init settings (see config.init_settings_for)."""
+    """θ0 as a flat dict from init settings (the JSON form of :class:`evotickets.settings.InitSettings`)."""
     from ..networks import init_params, init_policy_params
 
     name = settings.get("library_task", settings["task"])

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..names import is_gd
+from ..settings import ChainSettings
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class TrainedRound:
 class Trainer(Protocol):
     def __call__(
         self,
-        settings: dict,
+        settings: ChainSettings,
         task: Any,
         theta_start: np.ndarray,
         mask: np.ndarray,
@@ -57,15 +58,15 @@ def train_es(settings, task, theta_start, mask, round_key, *, label, log, checkp
     from ..strategies import make_strategy
     from .es import run_round
 
-    strategy = make_strategy(settings["strategy"], int(mask.sum()), settings["strategy_config"])
+    strategy = make_strategy(settings.strategy, int(mask.sum()), settings.strategy_config)
     res = run_round(
         task,
         strategy,
         theta_start * mask,
         mask,
         round_key,
-        num_generations=int(settings["es"]["num_generations"]),
-        log_every=int(settings["es"]["log_every"]),
+        num_generations=int(settings.es["num_generations"]),
+        log_every=int(settings.es["log_every"]),
         log=log,
         label=label,
         checkpoint=checkpoint,
@@ -87,7 +88,7 @@ def train_adam(settings, task, theta_start, mask, round_key, *, label, log, chec
     """Masked Adam (vision tasks)."""
     from .gd import run_adam_round
 
-    hp = settings["strategy_config"]
+    hp = settings.strategy_config
     res = run_adam_round(
         task,
         theta_start,
@@ -124,7 +125,7 @@ def train_ppo(settings, task, theta_start, mask, round_key, *, label, log, check
         theta_start,
         mask,
         round_key,
-        settings["strategy_config"],
+        settings.strategy_config,
         log=log,
         label=label,
         checkpoint=checkpoint,

@@ -1,0 +1,221 @@
+"""Typed settings: what determines an artifact's numbers, as frozen dataclasses.
+
+The rules hand each verb its settings as one JSON string (a Snakemake param, so a job whose
+settings changed is rerun); the verb reads it back with ``from_json`` and uses attributes, not
+string keys. The JSON form, ``to_dict``, is key for key the dict that earlier versions sent, so
+the config digest of every existing artifact is unchanged and no finished result is recomputed
+(``tests/unit/test_settings.py`` checks the digests of the default run).
+
+- :class:`InitSettings`: what determines θ0 of a (task, seed).
+- :class:`ChainSettings`: what determines a pruning chain of (task, strategy, method, seed).
+- :class:`TransferSettings`: a source chain's tickets trained in a target setting.
+
+The config (:mod:`evotickets.config`) builds them; this module imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .names import TASKS, default_hidden, is_control, is_gd
+
+
+def digest(settings: dict) -> str:
+    """A short hash of the settings that produced an artifact. ``data_dir`` is where the data
+    live, not what they are (their content is checksummed), so it is left out."""
+    canon = {k: v for k, v in settings.items() if k != "data_dir"}
+    return hashlib.sha256(json.dumps(canon, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class _Json:
+    """``to_json`` / ``from_json`` / ``digest`` from each class's ``to_dict`` / ``from_dict``."""
+
+    def to_dict(self) -> dict:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def digest(self) -> str:
+        return digest(self.to_dict())
+
+    @classmethod
+    def from_json(cls, text: str):
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, d: dict):  # pragma: no cover
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class InitSettings(_Json):
+    """θ0 of (task, seed): shared by every strategy and method of the pair."""
+
+    task: str
+    network: str
+    prune_output_layer: bool
+    seed: int
+    #: the library task an alias entry runs (only aliases carry it, so old digests hold)
+    library_task: str | None = None
+    #: a control policy's hidden sizes
+    hidden: tuple[int, ...] | None = None
+    #: a non-default init scheme (the default is left out, so old digests hold)
+    init: str | None = None
+
+    @property
+    def base_task(self) -> str:
+        return self.library_task or self.task
+
+    @classmethod
+    def for_task(cls, task_config: dict, task: str, seed: int) -> InitSettings:
+        """From a task's config block (as the config and the chain settings carry it)."""
+        base = task_config.get("task", task)
+        scheme = task_config.get("init", "flax_default")
+        return cls(
+            task=task,
+            network=task_config.get("network", TASKS[base][1]),
+            prune_output_layer=bool(task_config.get("prune_output_layer", True)),
+            seed=int(seed),
+            library_task=base if base != task else None,
+            hidden=(
+                tuple(int(h) for h in task_config.get("hidden", default_hidden(base)))
+                if is_control(base)
+                else None
+            ),
+            init=scheme if scheme != "flax_default" else None,
+        )
+
+    def to_dict(self) -> dict:
+        d: dict[str, Any] = {
+            "task": self.task,
+            "network": self.network,
+            "prune_output_layer": self.prune_output_layer,
+            "seed": self.seed,
+        }
+        if self.library_task is not None:
+            d["library_task"] = self.library_task
+        if self.hidden is not None:
+            d["hidden"] = list(self.hidden)
+        if self.init is not None:
+            d["init"] = self.init
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> InitSettings:
+        hidden = d.get("hidden")
+        return cls(
+            task=d["task"],
+            network=d["network"],
+            prune_output_layer=bool(d["prune_output_layer"]),
+            seed=int(d["seed"]),
+            library_task=d.get("library_task"),
+            hidden=tuple(int(h) for h in hidden) if hidden is not None else None,
+            init=d.get("init"),
+        )
+
+
+@dataclass(frozen=True)
+class ChainSettings(_Json):
+    """Everything that determines one pruning chain's numbers (plus where its data live).
+
+    ``task_config`` and ``strategy_config`` stay mappings: their keys differ per task and
+    strategy and are checked by the config's schema and by the strategy's registry entry.
+    ``es`` (the ES loop: generations, log interval) is None for gradient descent, whose
+    numbers do not depend on it."""
+
+    task: str
+    task_config: dict[str, Any]
+    strategy: str
+    strategy_config: dict[str, Any]
+    method: str
+    seed: int
+    prune_fraction: float
+    es: dict[str, Any] | None = None
+    data_dir: str | None = field(default=None, compare=False)
+
+    @property
+    def library_task(self) -> str:
+        return self.task_config.get("task", self.task)
+
+    @property
+    def is_gd(self) -> bool:
+        return is_gd(self.strategy)
+
+    @property
+    def label(self) -> str:
+        return f"{self.task}/{self.strategy}/{self.method}"
+
+    def init_settings(self) -> InitSettings:
+        return InitSettings.for_task(self.task_config, self.task, self.seed)
+
+    def with_method(self, method: str) -> ChainSettings:
+        return replace(self, method=method)
+
+    def to_dict(self, with_data_dir: bool = True) -> dict:
+        d: dict[str, Any] = {
+            "task": self.task,
+            "task_config": self.task_config,
+            "strategy": self.strategy,
+            "strategy_config": self.strategy_config,
+            "method": self.method,
+            "seed": self.seed,
+            "prune_fraction": self.prune_fraction,
+        }
+        if self.es is not None:
+            d["es"] = self.es
+        if with_data_dir:
+            d["data_dir"] = self.data_dir
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ChainSettings:
+        return cls(
+            task=d["task"],
+            task_config=dict(d["task_config"]),
+            strategy=d["strategy"],
+            strategy_config=dict(d["strategy_config"]),
+            method=d["method"],
+            seed=int(d["seed"]),
+            prune_fraction=float(d["prune_fraction"]),
+            es=dict(d["es"]) if d.get("es") is not None else None,
+            data_dir=d.get("data_dir"),
+        )
+
+
+@dataclass(frozen=True)
+class TransferSettings(_Json):
+    """A transfer chain: the source chain (whose round-t mask is the ticket) and the target
+    (which trains it, with its own chain keys: the same noise and minibatches as the target's
+    own tickets). The source and target carry no ``data_dir``; the transfer's own does."""
+
+    transfer: str
+    kind: str
+    seed: int
+    source: ChainSettings
+    target: ChainSettings
+    data_dir: str | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict:
+        return {
+            "transfer": self.transfer,
+            "kind": self.kind,
+            "seed": self.seed,
+            "source": self.source.to_dict(with_data_dir=False),
+            "target": self.target.to_dict(with_data_dir=False),
+            "data_dir": self.data_dir,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TransferSettings:
+        return cls(
+            transfer=d["transfer"],
+            kind=d["kind"],
+            seed=int(d["seed"]),
+            source=ChainSettings.from_dict(d["source"]),
+            target=ChainSettings.from_dict(d["target"]),
+            data_dir=d.get("data_dir"),
+        )

@@ -1,0 +1,81 @@
+"""Typed settings: the verbs read back exactly what the rules send, and the JSON form (so the
+config digest of every existing artifact) is what earlier versions wrote."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evotickets.config import (
+    chain_settings,
+    chain_spec,
+    chains,
+    init_settings,
+    load_config,
+    transfer_settings,
+)
+from evotickets.settings import ChainSettings, InitSettings, TransferSettings, digest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# The config digests that the artifacts of `make run` (config/config.yaml) carry, as written
+# before the settings were typed (commit 8889eca): if one changes, every finished result of
+# that chain would be recomputed.
+DEFAULT_RUN_DIGESTS = {
+    ("random", 0): "e4695b23d6fa97be",
+    ("random", 1): "12d700dd6de81349",
+    ("random", 2): "2793e377b1d0998c",
+    ("magnitude", 0): "d408b9f9b59e7752",
+    ("magnitude", 1): "1f1092270f9a0efe",
+    ("magnitude", 2): "f20293d16e040104",
+    ("snr", 0): "a81cbf8a90878c0e",
+    ("snr", 1): "2dc27dd19402ba07",
+    ("snr", 2): "61ae22233633baa4",
+}
+DEFAULT_INIT_DIGESTS = {0: "fce9abf97cc4c5a9", 1: "b2b6edc7a04fda38", 2: "3904257477586667"}
+
+
+def test_default_run_digests_are_unchanged():
+    cfg = load_config(ROOT / "config" / "config.yaml")
+    got = {(m, k): chain_spec(cfg, t, s, m, k).digest() for t, s, m, k in chains(cfg)}
+    assert got == DEFAULT_RUN_DIGESTS
+    assert {k: digest(init_settings(cfg, "digits", k)) for k in cfg["seeds"]} == (
+        DEFAULT_INIT_DIGESTS
+    )
+
+
+@pytest.mark.parametrize("name", ["config", "tour", "controls", "heuristics", "fidelity"])
+def test_every_chain_round_trips_through_json(name):
+    cfg = load_config(ROOT / "config" / f"{name}.yaml")
+    for t, s, m, k in chains(cfg):
+        wire = chain_settings(cfg, t, s, m, k)
+        back = ChainSettings.from_json(json.dumps(wire, sort_keys=True))
+        assert back.to_dict() == wire and back.digest() == digest(wire)
+        assert ("es" in wire) != back.is_gd  # GD chains carry no ES-loop settings
+        init = InitSettings.from_json(json.dumps(init_settings(cfg, t, k)))
+        assert init == back.init_settings()
+    for e in cfg.get("transfer") or []:
+        wire = transfer_settings(cfg, e["name"], 0)
+        back = TransferSettings.from_json(json.dumps(wire))
+        assert back.to_dict() == wire
+        assert "data_dir" not in wire["source"] and back.source.method == e["source"]["method"]
+
+
+def test_init_settings_carry_optional_keys_only_where_they_apply():
+    cfg = load_config(ROOT / "config" / "heuristics.yaml")
+    plain = init_settings(cfg, "digits", 0)
+    alias = init_settings(cfg, "digits_he", 0)
+    assert set(plain) == {"task", "network", "prune_output_layer", "seed"}
+    assert alias["library_task"] == "digits" and alias["init"] == "he_normal"
+    tour = load_config(ROOT / "config" / "tour.yaml")
+    assert init_settings(tour, "pendulum", 0)["hidden"] == [32, 32]
+
+
+def test_with_method_changes_the_digest_and_nothing_else():
+    cfg = load_config(ROOT / "config" / "config.yaml")
+    snr = chain_spec(cfg, "digits", "sep_cma_es", "snr", 0)
+    mag = snr.with_method("magnitude")
+    assert mag.digest() == DEFAULT_RUN_DIGESTS[("magnitude", 0)]
+    assert mag.to_dict() == {**snr.to_dict(), "method": "magnitude"}

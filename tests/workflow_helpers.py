@@ -1,0 +1,64 @@
+"""Helpers the workflow tests (and the checkpoint test) share: run Snakemake on a work folder,
+write its config, list and compare artifacts."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import yaml
+from conftest import ROOT
+
+BIN = str(Path(sys.executable).parent)
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": BIN + os.pathsep + os.environ["PATH"]}
+    cmd = [
+        "snakemake",
+        *args,
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        "--configfile",
+        str(workdir / "config" / "config.yaml"),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def write_config(workdir: Path, cfg: dict, cache: Path) -> None:
+    (workdir / "config").mkdir(parents=True, exist_ok=True)
+    cfg = {**cfg, "jax_cache_dir": str(cache)}
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
+
+
+def artifacts(workdir: Path) -> dict[str, int]:
+    return {
+        str(p.relative_to(workdir)): p.stat().st_mtime_ns
+        for p in sorted((workdir / "results").rglob("*.h5"))
+    }
+
+
+def content(path: Path) -> tuple[dict, dict]:
+    with h5py.File(path, "r") as f:
+        attrs = {k: v for k, v in f.attrs.items() if k != "created"}
+        arrays = {}
+        f.visititems(
+            lambda n, o: arrays.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset) else None
+        )
+    return arrays, attrs
+
+
+def assert_same(a: Path, b: Path) -> None:
+    (xa, aa), (xb, ab) = content(a), content(b)
+    assert xa.keys() == xb.keys()
+    for k in xa:
+        np.testing.assert_array_equal(xa[k], xb[k], err_msg=f"{a} vs {b}: {k}")
+    assert {k: str(v) for k, v in aa.items()} == {k: str(v) for k, v in ab.items()}
