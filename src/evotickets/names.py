@@ -115,5 +115,30 @@ def gd_fits_task(strategy: str, task: str) -> bool:
 
 # ---- analyses and figures ------------------------------------------------------------------
 ANALYSES = ("lmc", "landscape", "snr_magnitude", "layerwise")
-# One rule and one PNG per figure, named by the paper's figure number.
-FIGURE_NAMES = tuple(f"fig{i}" for i in range(1, 12))
+# Each figure by what it shows, and the paper's figure number, which names its rule and its
+# file (results/<exp>/figures/fig6.png); `evotickets figure` takes either name.
+FIGURES_BY_NUMBER = {
+    "fig1": "ticket_effect",
+    "fig2": "pruning_curves",
+    "fig3": "es_against_gd",
+    "fig4": "transfer_across_settings",
+    "fig5": "transfer_es_to_gd",
+    "fig6": "lmc_and_sharpness",
+    "fig7": "snr_against_magnitude",
+    "fig8": "ticket_decomposition",
+    "fig9": "heuristics_and_inits",
+    "fig10": "loss_surfaces",
+    "fig11": "layerwise_ratios",
+}
+FIGURE_NAMES = tuple(FIGURES_BY_NUMBER)
+
+
+def figure_number(name: str) -> str:
+    """``fig6`` for ``fig6`` or ``lmc_and_sharpness``; a clear error for anything else."""
+    if name in FIGURES_BY_NUMBER:
+        return name
+    by_name = {v: k for k, v in FIGURES_BY_NUMBER.items()}
+    if name in by_name:
+        return by_name[name]
+    known = ", ".join(f"{k} ({v})" for k, v in FIGURES_BY_NUMBER.items())
+    raise ValueError(f"unknown figure {name!r}; choose one of {known}")

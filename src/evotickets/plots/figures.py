@@ -528,10 +528,9 @@ def fig11(ds: xr.Dataset) -> plt.Figure:
 def render(name: str, ds: xr.Dataset, out: str) -> plt.Figure:
     """Draw figure ``name`` from ``ds`` and save it (atomically, durably) as a PNG."""
     from ..durable import atomic_path
+    from ..names import figure_number
 
-    if name not in FIGURES:
-        raise ValueError(f"unknown figure {name!r}; choose one of {sorted(FIGURES)}")
-    fig = FIGURES[name](ds)
+    fig = FIGURES[figure_number(name)](ds)
     with atomic_path(out, suffix=".tmp.png") as tmp:  # .png: savefig infers the format
         fig.savefig(tmp, dpi=110)
     return fig
