@@ -215,133 +215,139 @@ def _add_es_gd(ds, cfg, results, seeds, rounds) -> None:
 
 
 def _add_analyses(ds, cfg, results, at, shape) -> None:
-    rounds = shape[-1]
-    dims = ("task", "strategy", "method", "seed", "iteration")
+    """Every analysis the config enabled, as variables on the chain dims (NaN where an
+    artifact is missing)."""
+    _add_lmc(ds, cfg, results, at, shape)
+    _add_landscape(ds, cfg, results, at, shape)
+    _add_snr_magnitude(ds, cfg, results, at, shape)
+    _add_layerwise(ds, cfg, results, at, shape)
 
-    lmc = analysis_chains(cfg, "lmc")
-    if lmc:
-        n_alpha = None
-        barrier = _nan(shape)
-        errors = None
-        for t, s, m, k in lmc:
-            path = Path(paths.chain_analysis("lmc_consecutive.h5", None, t, s, m, k, results))
-            if not path.exists():
-                continue
-            arrays, _ = read_artifact(path, "analysis")
-            if errors is None:
-                n_alpha = arrays["alpha"].size
-                errors = _nan((*shape, n_alpha))
-                ds.coords["alpha"] = arrays["alpha"]
-            for j, r in enumerate(arrays["round_left"]):
-                barrier[(*at(t, s, m, k), int(r))] = arrays["barrier"][j]
-                errors[(*at(t, s, m, k), int(r))] = arrays["errors"][j]
-        ds["lmc_barrier_consecutive"] = (
-            dims,
-            barrier,
-            {"long_name": "error barrier between round t and t+1 of one run", "units": "1"},
-        )
-        if errors is not None:
-            ds["lmc_errors_consecutive"] = (
-                (*dims, "alpha"),
-                errors,
-                {"long_name": "error along α·θ_t + (1−α)·θ_t+1", "units": "1"},
-            )
-        seeds_barrier = _nan(shape[:3] + (rounds,))
-        for t, s, m in sorted({c[:3] for c in lmc}):
-            path = Path(paths.seeds_analysis("lmc_seeds.h5", None, t, s, m, results))
-            if not path.exists():
-                continue
-            arrays, _ = read_artifact(path, "analysis")
-            i = at(t, s, m, ds.seed.values[0])[:3]
-            for j, r in enumerate(arrays["round_left"]):
-                seeds_barrier[(*i, int(r))] = arrays["barrier"][j]
-        ds["lmc_barrier_seeds"] = (
-            ("task", "strategy", "method", "iteration"),
-            seeds_barrier,
-            {"long_name": "error barrier between two seeds at the same round", "units": "1"},
-        )
 
-    land = analysis_chains(cfg, "landscape")
-    if land:
-        curvature = _nan(shape)
-        surface = None
-        for t, s, m, k in land:
-            path = Path(paths.chain_analysis("landscape.h5", None, t, s, m, k, results))
-            if not path.exists():
-                continue
-            arrays, _ = read_artifact(path, "analysis")
-            if surface is None:
-                g = arrays["grid"].size
-                surface = _nan((*shape, g, g))
-                ds.coords["grid_x"] = arrays["grid"]
-                ds.coords["grid_y"] = arrays["grid"]
-            for j, r in enumerate(arrays["round"]):
-                curvature[(*at(t, s, m, k), int(r))] = np.mean(arrays["curvature"][j])
-                surface[(*at(t, s, m, k), int(r))] = arrays["surface_2d"][j]
-        ds["curvature_1d"] = (
-            dims,
-            curvature,
-            {
-                "long_name": "mean curvature of 1D random projections (2a of a quadratic fit)",
-                "units": "loss per unit ξ²",
-            },
-        )
-        if surface is not None:
-            ds["loss_surface_2d"] = (
-                (*dims, "grid_x", "grid_y"),
-                surface,
-                {"long_name": "loss on a filter-normalised 2D plane", "units": "loss"},
-            )
+CHAIN_DIMS = ("task", "strategy", "method", "seed", "iteration")
 
-    snr = analysis_chains(cfg, "snr_magnitude")
-    if snr:
-        names = (
-            "rho_snr_magnitude",
-            "rho_snr_vs_round0",
-            "rho_magnitude_vs_round0",
-            "threshold_snr",
-            "threshold_magnitude",
-            "overlap_kept",
-            "sigma_cv",
-            "rho_sigma_abs_theta",
-        )
-        values = {n: _nan(shape) for n in names}
-        for t, s, m, k in snr:
-            path = Path(paths.chain_analysis("snr_magnitude.h5", None, t, s, m, k, results))
-            if not path.exists():
-                continue
-            arrays, _ = read_artifact(path, "analysis")
-            for j, r in enumerate(arrays["round"]):
-                for n in names:
-                    if n in arrays:  # sigma_cv and rho_sigma_abs_theta are newer
-                        values[n][(*at(t, s, m, k), int(r))] = arrays[n][j]
-        for n in names:
-            ds[n] = (dims, values[n], {"long_name": n.replace("_", " "), "units": "1"})
 
-    lw = analysis_chains(cfg, "layerwise")
-    if lw:
-        per_chain, tensors = {}, []
-        for t, s, m, k in lw:
-            path = Path(paths.chain_analysis("layerwise.h5", None, t, s, m, k, results))
-            if not path.exists():
-                continue
+def _chain_artifacts(cfg, results, analysis: str, file: str):
+    """(chain, arrays, attrs) of each existing ``file`` of the chains ``analysis`` runs on."""
+    for chain in analysis_chains(cfg, analysis):
+        path = Path(paths.chain_analysis(file, None, *chain, root=results))
+        if path.exists():
             arrays, attrs = read_artifact(path, "analysis")
-            names = json.loads(attrs["tensors"])
-            tensors += [n for n in names if n not in tensors]
-            per_chain[(t, s, m, k)] = (names, arrays)
-        if tensors:
-            ds.coords["tensor"] = tensors
-            for q in ("kept_ratio", "mean_abs_theta", "mean_sigma"):
-                v = _nan((*shape, len(tensors)))
-                for (t, s, m, k), (names, arrays) in per_chain.items():
-                    for j, r in enumerate(arrays["round"]):
-                        for n_i, n in enumerate(names):
-                            v[(*at(t, s, m, k), int(r), tensors.index(n))] = arrays[q][j, n_i]
-                ds[f"layer_{q}"] = (
-                    (*dims, "tensor"),
-                    v,
-                    {"long_name": f"per-layer {q}", "units": "1"},
-                )
+            yield chain, arrays, attrs
+
+
+def _add_lmc(ds, cfg, results, at, shape) -> None:
+    lmc = analysis_chains(cfg, "lmc")
+    if not lmc:
+        return
+    barrier, errors = _nan(shape), None
+    for chain, arrays, _ in _chain_artifacts(cfg, results, "lmc", "lmc_consecutive.h5"):
+        if errors is None:
+            errors = _nan((*shape, arrays["alpha"].size))
+            ds.coords["alpha"] = arrays["alpha"]
+        for j, r in enumerate(arrays["round_left"]):
+            barrier[(*at(*chain), int(r))] = arrays["barrier"][j]
+            errors[(*at(*chain), int(r))] = arrays["errors"][j]
+    ds["lmc_barrier_consecutive"] = (
+        CHAIN_DIMS,
+        barrier,
+        {"long_name": "error barrier between round t and t+1 of one run", "units": "1"},
+    )
+    if errors is not None:
+        ds["lmc_errors_consecutive"] = (
+            (*CHAIN_DIMS, "alpha"),
+            errors,
+            {"long_name": "error along α·θ_t + (1−α)·θ_t+1", "units": "1"},
+        )
+    seeds_barrier = _nan(shape[:3] + (shape[-1],))
+    for t, s, m in sorted({c[:3] for c in lmc}):
+        path = Path(paths.seeds_analysis("lmc_seeds.h5", None, t, s, m, results))
+        if not path.exists():
+            continue
+        arrays, _ = read_artifact(path, "analysis")
+        i = at(t, s, m, ds.seed.values[0])[:3]
+        for j, r in enumerate(arrays["round_left"]):
+            seeds_barrier[(*i, int(r))] = arrays["barrier"][j]
+    ds["lmc_barrier_seeds"] = (
+        ("task", "strategy", "method", "iteration"),
+        seeds_barrier,
+        {"long_name": "error barrier between two seeds at the same round", "units": "1"},
+    )
+
+
+def _add_landscape(ds, cfg, results, at, shape) -> None:
+    if not analysis_chains(cfg, "landscape"):
+        return
+    curvature, surface = _nan(shape), None
+    for chain, arrays, _ in _chain_artifacts(cfg, results, "landscape", "landscape.h5"):
+        if surface is None:
+            g = arrays["grid"].size
+            surface = _nan((*shape, g, g))
+            ds.coords["grid_x"] = arrays["grid"]
+            ds.coords["grid_y"] = arrays["grid"]
+        for j, r in enumerate(arrays["round"]):
+            curvature[(*at(*chain), int(r))] = np.mean(arrays["curvature"][j])
+            surface[(*at(*chain), int(r))] = arrays["surface_2d"][j]
+    ds["curvature_1d"] = (
+        CHAIN_DIMS,
+        curvature,
+        {
+            "long_name": "mean curvature of 1D random projections (2a of a quadratic fit)",
+            "units": "loss per unit ξ²",
+        },
+    )
+    if surface is not None:
+        ds["loss_surface_2d"] = (
+            (*CHAIN_DIMS, "grid_x", "grid_y"),
+            surface,
+            {"long_name": "loss on a filter-normalised 2D plane", "units": "loss"},
+        )
+
+
+SNR_MAGNITUDE_VARIABLES = (
+    "rho_snr_magnitude",
+    "rho_snr_vs_round0",
+    "rho_magnitude_vs_round0",
+    "threshold_snr",
+    "threshold_magnitude",
+    "overlap_kept",
+    "sigma_cv",
+    "rho_sigma_abs_theta",
+)
+
+
+def _add_snr_magnitude(ds, cfg, results, at, shape) -> None:
+    if not analysis_chains(cfg, "snr_magnitude"):
+        return
+    values = {n: _nan(shape) for n in SNR_MAGNITUDE_VARIABLES}
+    for chain, arrays, _ in _chain_artifacts(cfg, results, "snr_magnitude", "snr_magnitude.h5"):
+        for j, r in enumerate(arrays["round"]):
+            for n in SNR_MAGNITUDE_VARIABLES:
+                if n in arrays:  # sigma_cv and rho_sigma_abs_theta are newer
+                    values[n][(*at(*chain), int(r))] = arrays[n][j]
+    for n in SNR_MAGNITUDE_VARIABLES:
+        ds[n] = (CHAIN_DIMS, values[n], {"long_name": n.replace("_", " "), "units": "1"})
+
+
+def _add_layerwise(ds, cfg, results, at, shape) -> None:
+    per_chain, tensors = {}, []
+    for chain, arrays, attrs in _chain_artifacts(cfg, results, "layerwise", "layerwise.h5"):
+        names = json.loads(attrs["tensors"])
+        tensors += [n for n in names if n not in tensors]
+        per_chain[chain] = (names, arrays)
+    if not tensors:
+        return
+    ds.coords["tensor"] = tensors
+    for q in ("kept_ratio", "mean_abs_theta", "mean_sigma"):
+        v = _nan((*shape, len(tensors)))
+        for chain, (names, arrays) in per_chain.items():
+            for j, r in enumerate(arrays["round"]):
+                for n_i, n in enumerate(names):
+                    v[(*at(*chain), int(r), tensors.index(n))] = arrays[q][j, n_i]
+        ds[f"layer_{q}"] = (
+            (*CHAIN_DIMS, "tensor"),
+            v,
+            {"long_name": f"per-layer {q}", "units": "1"},
+        )
 
 
 def has_data(ds: xr.Dataset, var: str, **sel) -> bool:
