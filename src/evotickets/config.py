@@ -158,11 +158,31 @@ def load_config(path: str | os.PathLike) -> dict:
 
 
 def validate_config(cfg: dict) -> dict:
-    """Validate and return a copy with defaults filled in. Raises ConfigError."""
+    """Validate and return a copy with defaults filled in. Raises ConfigError.
+
+    In this order: unknown names (with a did-you-mean), the JSON schema (types, ranges), the
+    schema's defaults, whether each strategy fits its tasks, the chain defaults that enter
+    every digest, and the rules between keys that a schema cannot express."""
     import jsonschema
 
     schema = load_schema()
     cfg = _coerce_numbers(copy.deepcopy(cfg), _coercion_schema(schema))
+    _check_every_name(cfg, schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.path))
+    if errors:
+        e = errors[0]
+        where = ".".join(str(p) for p in e.path) or "(top level)"
+        raise ConfigError(f"config key {where}: {e.message}; {_schema_fix(e, where)}")
+    _fill_schema_defaults(cfg, schema)
+    _check_strategies_fit_tasks(cfg)
+    _fill_chain_defaults(cfg)
+    _check_rules_between_keys(cfg)
+    return cfg
+
+
+def _check_every_name(cfg: dict, schema: dict) -> None:
+    """Every key and name of the config is known, or a ConfigError says which was meant."""
     _check_names(cfg, schema["properties"], "config key")
     _check_task_entries(cfg.get("tasks") or {})
     _check_names(cfg.get("strategies") or {}, STRATEGIES, "strategy")
@@ -206,12 +226,8 @@ def validate_config(cfg: dict) -> dict:
         _check_names(listed or [], METHODS, f"method in strategy_methods.{s}")
     _check_names(((cfg.get("analyses") or {}).get("enabled") or []), ANALYSES, "analysis")
 
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.path))
-    if errors:
-        e = errors[0]
-        where = ".".join(str(p) for p in e.path) or "(top level)"
-        raise ConfigError(f"config key {where}: {e.message}; {_schema_fix(e, where)}")
+
+def _fill_schema_defaults(cfg: dict, schema: dict) -> None:
     for key, spec in schema["properties"].items():
         if "default" in spec:
             cfg.setdefault(key, spec["default"])
@@ -220,6 +236,10 @@ def validate_config(cfg: dict) -> dict:
     for k, spec in schema["properties"]["resources"]["properties"].items():
         cfg["resources"].setdefault(k, spec["default"])
 
+
+def _check_strategies_fit_tasks(cfg: dict) -> None:
+    """Antithetic strategies get an even population, GD trainers their kind of task, and
+    ant_heavy a backend where its heavier torso does something."""
     for task in cfg["tasks"]:
         for s in task_strategies(cfg, task):
             if is_gd(s):
@@ -241,11 +261,21 @@ def validate_config(cfg: dict) -> dict:
         backend = (heavy or {}).get("backend", "spring")
         if library_task(cfg, task) == "ant_heavy" and backend != "generalized":
             raise ConfigError(ANT_HEAVY_BACKEND_ERROR.format(backend=backend))
+
+
+def _fill_chain_defaults(cfg: dict) -> None:
+    """Defaults written into the config (so into every chain's digest) rather than left
+    implicit: the K-MNIST split, Sep-CMA-ES's covariance rates, the GD trainers' settings."""
     _fill_kmnist_split(cfg)
     if "sep_cma_es" in cfg["strategies"]:  # explicit, so the choice is in every digest
         cfg["strategies"]["sep_cma_es"].setdefault("covariance_rate", "separable")
     for s in cfg["gd"]:
         cfg["gd"][s] = {**GD_STRATEGIES[s], **(cfg["gd"][s] or {})}
+
+
+def _check_rules_between_keys(cfg: dict) -> None:
+    """What a schema cannot say: PPO's rollout splits evenly, the permutation controls have
+    their magnitude chain, transfers name settings of this config, the data folder exists."""
     for task in cfg["tasks"]:
         problem = (
             ppo_check(strategy_settings(cfg, task, "gd_ppo"))
@@ -268,7 +298,6 @@ def validate_config(cfg: dict) -> dict:
             f"data_dir {data_dir!r} does not exist; set data_dir to the folder holding "
             "mnist/, fashion-mnist/ and kmnist/, or remove it to download into the cache"
         )
-    return cfg
 
 
 TASK_ENTRY_NAME = re.compile(r"^[a-z0-9_]+$")
