@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -99,35 +100,42 @@ def _nanmean(x: np.ndarray) -> float:
 PPO_CURVES = ("train_return", "episodes", "eval_update", "eval_metric")
 
 
-def train_ppo(
-    task,
-    theta0: np.ndarray,
-    mask: np.ndarray,
-    round_k: jax.Array,
-    settings: dict[str, Any],
-    log: Callable[[str], None] = print,
-    label: str = "",
-    checkpoint=None,
-) -> RoundResult:
-    """Train the masked policy with PPO from m⊙θ0; returns θ_G like an ES round.
+@dataclass(frozen=True)
+class _Sizes:
+    """The sizes of one PPO run, from its settings (merged over the defaults, checked)."""
 
-    With ``checkpoint`` (an :class:`evotickets.checkpoint.Checkpointer`), the whole carry
-    (actor, critic, log-std, Adam state, environment states, observations, episode counters,
-    observation statistics) and the curves are saved after whole chunks of updates, and a
-    valid checkpoint of this round is resumed from; update u's key is a pure function of
-    (round key, u), so the result is bitwise the same as an uninterrupted round."""
-    cfg = {**PPO_DEFAULTS, **settings}
-    if problem := ppo_check(cfg):
-        raise ValueError(f"PPO settings: {problem}")
-    t_start = time.perf_counter()
-    n_env, n_step = int(cfg["num_envs"]), int(cfg["num_steps"])
-    unroll = int(cfg.get("unroll_length", n_step))
-    reward_scale = float(cfg.get("reward_scaling", 1.0))
-    per_update = n_env * n_step
-    n_updates = max(1, int(cfg["total_steps"]) // per_update)
-    mb_size = per_update // int(cfg["minibatches"])
+    cfg: dict[str, Any]
+    n_env: int
+    n_step: int
+    unroll: int
+    reward_scale: float
+    per_update: int
+    n_updates: int
+    mb_size: int
+
+    @classmethod
+    def of(cls, settings: dict[str, Any]) -> _Sizes:
+        cfg = {**PPO_DEFAULTS, **settings}
+        if problem := ppo_check(cfg):
+            raise ValueError(f"PPO settings: {problem}")
+        n_env, n_step = int(cfg["num_envs"]), int(cfg["num_steps"])
+        per_update = n_env * n_step
+        return cls(
+            cfg=cfg,
+            n_env=n_env,
+            n_step=n_step,
+            unroll=int(cfg.get("unroll_length", n_step)),
+            reward_scale=float(cfg.get("reward_scaling", 1.0)),
+            per_update=per_update,
+            n_updates=max(1, int(cfg["total_steps"]) // per_update),
+            mb_size=per_update // int(cfg["minibatches"]),
+        )
+
+
+def _policy(task):
+    """(mean_out, env_action, policy_mean): the actor's output for a batch of observations,
+    the action sent to the environment, and the distribution's mean (or logits)."""
     table = task.table
-    mask_j = jnp.asarray(mask, jnp.float32)
 
     def mean_out(actor_vec, obs, norm):
         return mlp_forward(from_vector(actor_vec, table), task._normalize(obs, norm))
@@ -145,6 +153,13 @@ def train_ppo(
         scaled = jnp.tanh(out)
         return task.action_low + (scaled + 1.0) * 0.5 * (task.action_high - task.action_low)
 
+    return mean_out, env_action, policy_mean
+
+
+def _init(task, sz: _Sizes, theta0, mask, round_k):
+    """The actor (m ⊙ θ0), log-std and critic, the optimiser (global-norm clip, Adam with a
+    warm-up cosine schedule) and its state."""
+    cfg, n_updates = sz.cfg, sz.n_updates
     k_critic = jax.random.fold_in(round_k, tag("ppo-critic"))
     critic0 = init_policy_params(cfg["critic_hidden"], task.obs_dim, 1, k_critic)
     params = {
@@ -160,10 +175,13 @@ def train_ppo(
         end_value=float(cfg["lr_end"]),
     )
     tx = optax.chain(optax.clip_by_global_norm(float(cfg["max_grad_norm"])), optax.adam(schedule))
-    opt_state = tx.init(params)
+    return params, tx, tx.init(params)
 
-    def masked(tree):
-        return {**tree, "actor": tree["actor"] * mask_j}
+
+def _loss(task, sz: _Sizes):
+    """PPO's clipped actor loss + critic loss − entropy bonus of one minibatch."""
+    cfg = sz.cfg
+    mean_out, _, policy_mean = _policy(task)
 
     def loss_fn(p, batch, norm):
         obs, act, old_logp, adv, ret = batch
@@ -179,42 +197,55 @@ def train_ppo(
         entropy = jnp.mean(jax.vmap(lambda m: _entropy(task, m, p["log_std"]))(mean))
         return actor_loss + cfg["critic"] * critic_loss - cfg["entropy"] * entropy
 
+    return loss_fn
+
+
+def _rollout(task, sz: _Sizes, p, norm):
+    """One environment step of every env under the current policy (a ``lax.scan`` body)."""
+    mean_out, env_action, policy_mean = _policy(task)
+
+    def env_step(c, ks):
+        env_state, obs, ep_ret, ep_len = c
+        k_act, k_env = jax.random.split(ks)
+        out = jax.vmap(lambda o: mean_out(p["actor"], o, norm))(obs)
+        mean = jax.vmap(policy_mean)(out)
+        if task.discrete:
+            act = jax.random.categorical(k_act, mean)
+        else:
+            act = mean + jnp.exp(p["log_std"]) * jax.random.normal(k_act, mean.shape)
+        logp = jax.vmap(lambda m, a: _log_prob(task, m, p["log_std"], a))(mean, act)
+        value = jax.vmap(lambda o: mlp_forward(p["critic"], task._normalize(o, norm))[0])(obs)
+        keys = jax.random.split(k_env, sz.n_env)
+        nobs, env_state, reward, done = jax.vmap(task._step_autoreset)(
+            keys, env_state, jax.vmap(env_action)(act), ep_len + 1
+        )
+        reward = jnp.where(jnp.isfinite(reward), reward, 0.0)
+        ep_ret = ep_ret + reward
+        finished = jnp.where(done, ep_ret, jnp.nan)
+        ep_ret = jnp.where(done, 0.0, ep_ret)
+        ep_len = jnp.where(done, 0, ep_len + 1)
+        return (env_state, nobs, ep_ret, ep_len), (obs, act, logp, value, reward, done, finished)
+
+    return env_step
+
+
+def _make_update(task, sz: _Sizes, tx, mask_j, round_k):
+    """One PPO update (a ``lax.scan`` body over update indices u): a rollout of n_step steps
+    in every env, GAE, then epochs × minibatches of masked Adam steps. Update u's keys are a
+    pure function of (round key, u)."""
+    cfg, per_update, mb_size = sz.cfg, sz.per_update, sz.mb_size
+    loss_fn = _loss(task, sz)
+
+    def masked(tree):
+        return {**tree, "actor": tree["actor"] * mask_j}
+
     def update(carry, u):
         p, opt, env_state, obs, ep_ret, ep_len, norm = carry
         k = generation_key(round_k, u)
-
-        def env_step(c, ks):
-            env_state, obs, ep_ret, ep_len = c
-            k_act, k_env = jax.random.split(ks)
-            out = jax.vmap(lambda o: mean_out(p["actor"], o, norm))(obs)
-            mean = jax.vmap(policy_mean)(out)
-            if task.discrete:
-                act = jax.random.categorical(k_act, mean)
-            else:
-                act = mean + jnp.exp(p["log_std"]) * jax.random.normal(k_act, mean.shape)
-            logp = jax.vmap(lambda m, a: _log_prob(task, m, p["log_std"], a))(mean, act)
-            value = jax.vmap(lambda o: mlp_forward(p["critic"], task._normalize(o, norm))[0])(obs)
-            keys = jax.random.split(k_env, n_env)
-            nobs, env_state, reward, done = jax.vmap(task._step_autoreset)(
-                keys, env_state, jax.vmap(env_action)(act), ep_len + 1
-            )
-            reward = jnp.where(jnp.isfinite(reward), reward, 0.0)
-            ep_ret = ep_ret + reward
-            finished = jnp.where(done, ep_ret, jnp.nan)
-            ep_ret = jnp.where(done, 0.0, ep_ret)
-            ep_len = jnp.where(done, 0, ep_len + 1)
-            return (env_state, nobs, ep_ret, ep_len), (
-                obs,
-                act,
-                logp,
-                value,
-                reward,
-                done,
-                finished,
-            )
-
         (env_state, obs_last, ep_ret, ep_len), traj = jax.lax.scan(
-            env_step, (env_state, obs, ep_ret, ep_len), jax.random.split(k, n_step)
+            _rollout(task, sz, p, norm),
+            (env_state, obs, ep_ret, ep_len),
+            jax.random.split(k, sz.n_step),
         )
         t_obs, t_act, t_logp, t_val, t_rew, t_done, t_fin = traj
         last_val = jax.vmap(lambda o: mlp_forward(p["critic"], task._normalize(o, norm))[0])(
@@ -222,13 +253,13 @@ def train_ppo(
         )
 
         adv = gae_advantages(
-            reward_scale * t_rew,
+            sz.reward_scale * t_rew,
             t_val,
             t_done,
             last_val,
             float(cfg["gamma"]),
             float(cfg["gae_lambda"]),
-            unroll,
+            sz.unroll,
         )
         ret = adv + t_val
         flat = jax.tree.map(
@@ -259,6 +290,32 @@ def train_ppo(
         mean_fin = jnp.where(n_fin > 0, jnp.nansum(t_fin) / jnp.maximum(n_fin, 1), jnp.nan)
         return (p, opt, env_state, obs_last, ep_ret, ep_len, norm), (mean_fin, n_fin)
 
+    return update
+
+
+def train_ppo(
+    task,
+    theta0: np.ndarray,
+    mask: np.ndarray,
+    round_k: jax.Array,
+    settings: dict[str, Any],
+    log: Callable[[str], None] = print,
+    label: str = "",
+    checkpoint=None,
+) -> RoundResult:
+    """Train the masked policy with PPO from m⊙θ0; returns θ_G like an ES round.
+
+    With ``checkpoint`` (an :class:`evotickets.checkpoint.Checkpointer`), the whole carry
+    (actor, critic, log-std, Adam state, environment states, observations, episode counters,
+    observation statistics) and the curves are saved after whole chunks of updates, and a
+    valid checkpoint of this round is resumed from; update u's key is a pure function of
+    (round key, u), so the result is bitwise the same as an uninterrupted round."""
+    sz = _Sizes.of(settings)
+    t_start = time.perf_counter()
+    n_env, n_updates, per_update = sz.n_env, sz.n_updates, sz.per_update
+    params, tx, opt_state = _init(task, sz, theta0, mask, round_k)
+    update = _make_update(task, sz, tx, jnp.asarray(mask, jnp.float32), round_k)
+
     @partial(jax.jit, static_argnames=("n",))
     def run_chunk(carry, start, n):
         return jax.lax.scan(update, carry, start + jnp.arange(n))
@@ -268,7 +325,7 @@ def train_ppo(
     obs, env_state = jax.vmap(task._reset)(reset_keys)
     norm = task.init_state()
     carry = (params, opt_state, env_state, obs, jnp.zeros(n_env), jnp.zeros(n_env, jnp.int32), norm)
-    chunk = max(1, min(int(cfg["log_every"]), n_updates))
+    chunk = max(1, min(int(sz.cfg["log_every"]), n_updates))
     returns, counts, eval_gen, eval_val = [], [], [], []
     u = 0
 
