@@ -87,6 +87,37 @@ def make_chunk_runner(task, strategy: ESStrategy, num_dims: int) -> Callable:
     return jax.jit(run, static_argnames=("n",))
 
 
+def _check_start(theta0: np.ndarray, mask: np.ndarray, label: str) -> None:
+    bad_start = int(np.sum(~np.isfinite(theta0[mask])))
+    if bad_start:
+        raise ValueError(
+            f"{label}: θ0 has {bad_start} NaN/inf values among the active weights, so the "
+            "round cannot start. Delete the init.h5 artifact and rerun rule `init` (and check "
+            "the network's initialisers if it happens again)."
+        )
+
+
+def _check_members(nonfinite: np.ndarray, g: int, population_size: int, label: str) -> None:
+    """Stop the round if every member of a generation had a NaN/inf fitness."""
+    if np.any(nonfinite == population_size):
+        first = g + int(np.argmax(nonfinite == population_size))
+        raise AllMembersFailed(
+            f"{label}: every member of generation {first} had a NaN/inf fitness, so the "
+            "round stopped instead of writing a garbage artifact. Lower std_init, check "
+            "θ0 and the data for NaN, or check the task's fitness function."
+        )
+
+
+def _checkpoint_curves(best, mean, bad, eval_gen, eval_val) -> dict[str, np.ndarray]:
+    return {
+        "best_fitness": np.concatenate(best),
+        "mean_fitness": np.concatenate(mean),
+        "nonfinite_count": np.concatenate(bad),
+        "eval_generation": np.asarray(eval_gen, np.int64),
+        "eval_metric": np.asarray(eval_val, np.float64),
+    }
+
+
 def run_round(
     task,
     strategy: ESStrategy,
@@ -106,13 +137,7 @@ def run_round(
     """
     t_start = time.perf_counter()
     num_dims = mask.size
-    bad_start = int(np.sum(~np.isfinite(theta0[mask])))
-    if bad_start:
-        raise ValueError(
-            f"{label}: θ0 has {bad_start} NaN/inf values among the active weights, so the "
-            "round cannot start. Delete the init.h5 artifact and rerun rule `init` (and check "
-            "the network's initialisers if it happens again)."
-        )
+    _check_start(theta0, mask, label)
     idx = jnp.asarray(np.flatnonzero(mask), jnp.int32)
     x0 = jnp.asarray(theta0[np.asarray(idx)], jnp.float32)
     algo, params = strategy.algorithm, strategy.params
@@ -139,34 +164,17 @@ def run_round(
         state, (b, m, nb) = runner(state, round_k, idx, task.train_data, g, n)
         b, m, nb = np.asarray(b), np.asarray(m), np.asarray(nb)
         best.append(b), mean.append(m), bad.append(nb)
-        if np.any(nb == algo.population_size):
-            first = g + int(np.argmax(nb == algo.population_size))
-            raise AllMembersFailed(
-                f"{label}: every member of generation {first} had a NaN/inf fitness, so the "
-                "round stopped instead of writing a garbage artifact. Lower std_init, check "
-                "θ0 and the data for NaN, or check the task's fitness function."
-            )
+        _check_members(nb, g, algo.population_size, label)
         g += n
         metric = float(evaluate(state[0].mean, idx, task.test_data, state[1]))
         eval_gen.append(g), eval_val.append(metric)
         if checkpoint is not None and checkpoint.due(g, num_generations):
-            checkpoint.save(
-                state,
-                g,
-                {
-                    "best_fitness": np.concatenate(best),
-                    "mean_fitness": np.concatenate(mean),
-                    "nonfinite_count": np.concatenate(bad),
-                    "eval_generation": np.asarray(eval_gen, np.int64),
-                    "eval_metric": np.asarray(eval_val, np.float64),
-                },
-            )
+            checkpoint.save(state, g, _checkpoint_curves(best, mean, bad, eval_gen, eval_val))
         now = time.perf_counter()
         if steady_start is None:
             steady_start, steady_gen, eta = now, g, float("nan")
         else:
-            rate = (now - steady_start) / max(g - steady_gen, 1)
-            eta = rate * (num_generations - g)
+            eta = (now - steady_start) / max(g - steady_gen, 1) * (num_generations - g)
         log(
             f"{label} gen {g}/{num_generations} best {b[-1]:.4f} mean {m[-1]:.4f} "
             f"{task.metric_name} {metric:.4f} nonfinite {int(nb.sum())} "

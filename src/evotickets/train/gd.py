@@ -110,6 +110,30 @@ def make_epoch_runner(task, lr: float, batch_size: int, steps: int) -> Callable:
     return jax.jit(run)
 
 
+def _steps_per_epoch(task, batch_size: int, label: str) -> int:
+    """⌊N / batch_size⌋, after checking that the task is supervised and the batch fits."""
+    if not (hasattr(task, "loss") and hasattr(task, "train_data")):
+        raise ValueError(
+            f"{label}: gd_adam needs a supervised task with a loss and training data; "
+            f"task {getattr(task, 'name', task)!r} has none"
+        )
+    n = int(task.train_data[0].shape[0])
+    steps = n // int(batch_size)
+    if steps < 1:
+        raise ValueError(
+            f"{label}: gd batch_size {batch_size} exceeds the {n} training examples; lower it"
+        )
+    return steps
+
+
+def _check_finite(losses: np.ndarray, epoch: int, label: str) -> None:
+    if not np.all(np.isfinite(losses)):
+        raise ValueError(
+            f"{label}: the training loss became NaN/inf in epoch {epoch + 1}; lower gd lr "
+            "or check θ0 and the data"
+        )
+
+
 def run_adam_round(
     task,
     theta_start: np.ndarray,
@@ -129,20 +153,10 @@ def run_adam_round(
     the curves are saved after whole epochs now and then, and a valid checkpoint of this round
     is resumed from; each epoch's key depends only on its index, so the result is bitwise the
     same as an uninterrupted round."""
-    if not (hasattr(task, "loss") and hasattr(task, "train_data")):
-        raise ValueError(
-            f"{label}: gd_adam needs a supervised task with a loss and training data; "
-            f"task {getattr(task, 'name', task)!r} has none"
-        )
+    steps = _steps_per_epoch(task, batch_size, label)
     t_start = time.perf_counter()
     mask_j = jnp.asarray(mask, bool)
     theta = jnp.where(mask_j, jnp.asarray(theta_start, jnp.float32), 0.0)
-    n = int(task.train_data[0].shape[0])
-    steps = n // int(batch_size)
-    if steps < 1:
-        raise ValueError(
-            f"{label}: gd batch_size {batch_size} exceeds the {n} training examples; lower it"
-        )
     opt_state = masked(optax.adam(lr), mask_j).init(theta)
     run_epoch = make_epoch_runner(task, float(lr), int(batch_size), steps)
     evaluate = jax.jit(lambda th, data: task.evaluate(th, data, task.init_state()))
@@ -166,23 +180,16 @@ def run_adam_round(
             theta, opt_state, mask_j, gd_epoch_key(round_k, e), task.train_data
         )
         losses = np.asarray(losses)
-        if not np.all(np.isfinite(losses)):
-            raise ValueError(
-                f"{label}: the training loss became NaN/inf in epoch {e + 1}; lower gd lr "
-                "or check θ0 and the data"
-            )
+        _check_finite(losses, e, label)
         metric = float(evaluate(theta, task.test_data))
         step_loss.append(losses), epoch_loss.append(losses.mean()), eval_val.append(metric)
         if checkpoint is not None and checkpoint.due(e + 1, epochs):
-            checkpoint.save(
-                (theta, opt_state),
-                e + 1,
-                {
-                    "step_loss": np.concatenate(step_loss),
-                    "epoch_loss": np.asarray(epoch_loss),
-                    "eval_metric": np.asarray(eval_val),
-                },
-            )
+            curves = {
+                "step_loss": np.concatenate(step_loss),
+                "epoch_loss": np.asarray(epoch_loss),
+                "eval_metric": np.asarray(eval_val),
+            }
+            checkpoint.save((theta, opt_state), e + 1, curves)
         now = time.perf_counter()
         if steady_start is None:
             steady_start, steady_epoch, eta = now, e + 1, float("nan")
