@@ -154,3 +154,14 @@ def test_sigma_context_says_why_snr_matches_magnitude():
     text = claims.to_markdown(claims.claim_rows(ds), [], sigma=ctx)
     assert "Why SNR does or does not differ" in text and "0.300 ± 0.000" in text
     assert claims.sigma_context(synthetic_summary()) == []  # no snr_magnitude analysis
+
+
+def test_html_keeps_a_cell_with_a_pipe_whole():
+    rows = [
+        {"claim": 8, "task": "digits", "strategy": "snes", "comparison": "ρ(snr, |θ|)",
+         "remaining": float("nan"), "mean": 0.02, "lo": 0.01, "hi": 0.03, "n": 4,
+         "verdict": "holds"}
+    ]  # fmt: skip
+    page = claims.to_html(claims.to_markdown(rows, []))
+    assert "<table>" in page and "<td>ρ(snr, |θ|)</td>" in page
+    assert page.count("<tr>") == 2 + 2  # header + one row, in the summary and every-level tables

@@ -203,7 +203,7 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
                         continue
                     rho = ds.rho_snr_magnitude.sel({"task": t, "strategy": s, "method": m})
                     slope = slope_per_seed(rho)
-                    rows += _one_row(8, t, s, f"−slope of ρ({m}, |θ|)", -slope.values)
+                    rows += _one_row(8, t, s, f"−slope of ρ({m}, magnitude)", -slope.values)
 
     # 4: transfers against the target's random baseline
     if "transfer_metric" in ds and "transfer_target_random" in ds:
@@ -329,10 +329,114 @@ def _fmt(x: float) -> str:
 SYMBOL = {"holds": "✓", "reversed": "✗", "inconclusive": "·", "no data": " "}
 
 
+def _cell(text) -> str:
+    """A markdown table cell: a literal ``|`` (as in ρ(snr, |θ|)) would end the cell."""
+    return str(text).replace("|", "\\|")
+
+
+def _where(r: dict) -> str:
+    return f"{r['remaining']:.1%}" if np.isfinite(r["remaining"]) else "all rounds"
+
+
+def _setting(r: dict) -> str:
+    return "/".join(x for x in (r["task"], r["strategy"]) if x)
+
+
+def _summary_lines(rows: list[dict]) -> list[str]:
+    """One line per (claim, setting, comparison): verdict counts and the sparsest level."""
+    lines = ["## Summary", "", "| claim | setting | comparison | ✓ | ✗ | · | sparsest level |"]
+    lines += ["|---|---|---|---|---|---|---|"]
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["claim"], r["task"], r["strategy"], r["comparison"]), []).append(r)
+    for (c, _, _, comp), rs in sorted(groups.items(), key=lambda kv: kv[0][0]):
+        count = {v: sum(r["verdict"] == v for r in rs) for v in ("holds", "reversed")}
+        count["inconclusive"] = len(rs) - count["holds"] - count["reversed"]
+        last = rs[-1]
+        lines.append(
+            f"| {c} | {_setting(last)} | {_cell(comp)} | {count['holds']} | "
+            f"{count['reversed']} | {count['inconclusive']} | {_where(last)}: "
+            f"{_fmt(last['mean'])} [{_fmt(last['lo'])}, {_fmt(last['hi'])}] n={last['n']} "
+            f"{SYMBOL[last['verdict']]} |"
+        )
+    return lines
+
+
+def _level_lines(rows: list[dict]) -> list[str]:
+    lines = ["## Every level", ""]
+    for c in sorted({r["claim"] for r in rows}):
+        lines += [f"### Claim {c}: {CLAIMS[c]}", ""]
+        lines += ["| setting | comparison | remaining | mean | 95 % CI | n | verdict |"]
+        lines += ["|---|---|---|---|---|---|---|"]
+        lines += [
+            f"| {_setting(r)} | {_cell(r['comparison'])} | {_where(r)} | {_fmt(r['mean'])} | "
+            f"[{_fmt(r['lo'])}, {_fmt(r['hi'])}] | {r['n']} | {r['verdict']} |"
+            for r in rows
+            if r["claim"] == c
+        ]
+        lines.append("")
+    return lines
+
+
+def _threshold_lines(thresholds: list[dict]) -> list[str]:
+    lines = [
+        "## Where each method falls below 95 % of its dense metric",
+        "",
+        (
+            "Remaining fraction of the first round below 95 % of round 0, over the seeds "
+            "that fell (median, min–max); `never` counts seeds that stayed above it to the "
+            "last round."
+        ),
+        "",
+        "| task | strategy | method | median | min–max | fell | never (to remaining) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in thresholds:
+        spread = f"{r['min']:.1%}–{r['max']:.1%}" if r["fell"] else "–"
+        med = f"{r['median']:.1%}" if r["fell"] else "–"
+        lines.append(
+            f"| {r['task']} | {r['strategy']} | {r['method']} | {med} | {spread} | "
+            f"{r['fell']} | {r['never']} (to {r['last_remaining']:.1%}) |"
+        )
+    return [*lines, ""]
+
+
+def _sigma_lines(sigma: list[dict]) -> list[str]:
+    lines = [
+        "## Why SNR does or does not differ from magnitude",
+        "",
+        (
+            "Per ES SNR chain and round, mean ± sd over seeds: the spread of σ over the "
+            "active weights (std/mean), Spearman ρ of σ with |θ|, ρ of the SNR ranking with "
+            "the magnitude ranking, and the share of SNR's kept weights that magnitude keeps "
+            "too. SNR = |θ|/σ can only reorder weights where σ varies."
+        ),
+        "",
+        "| setting | method | remaining | σ std/mean | ρ(σ, \\|θ\\|) | ρ(SNR, \\|θ\\|) | overlap | n |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+
+    def pm(r, v):
+        if not np.isfinite(r[v]):
+            return "–"
+        sd = r[f"{v}_sd"]
+        return f"{r[v]:.3f} ± {sd:.3f}" if np.isfinite(sd) else f"{r[v]:.3f}"
+
+    for r in sigma:
+        lines.append(
+            f"| {r['task']}/{r['strategy']} | {r['method']} | {r['remaining']:.1%} | "
+            f"{pm(r, 'sigma_cv')} | {pm(r, 'rho_sigma_abs_theta')} | "
+            f"{pm(r, 'rho_snr_magnitude')} | {pm(r, 'overlap_kept')} | {r['n']} |"
+        )
+    return [*lines, ""]
+
+
 def to_markdown(
     rows: list[dict], thresholds: list[dict], title: str = "", sigma: list[dict] | None = None
 ) -> str:
-    """claims.md: per claim and setting a one-line summary over levels, then every level."""
+    """claims.md: per claim and setting a one-line summary over levels, then every level,
+    where each method falls below 95 % of its dense metric, and why SNR does or does not
+    differ from magnitude."""
     lines = [f"# Claims{': ' + title if title else ''}", ""]
     lines += [
         (
@@ -346,118 +450,24 @@ def to_markdown(
     ]
     if not rows:
         lines += ["No claim is testable with this experiment's grid.", ""]
-    lines += ["## Summary", "", "| claim | setting | comparison | ✓ | ✗ | · | sparsest level |"]
-    lines += ["|---|---|---|---|---|---|---|"]
-    groups: dict[tuple, list[dict]] = {}
-    for r in rows:
-        groups.setdefault((r["claim"], r["task"], r["strategy"], r["comparison"]), []).append(r)
-    for (c, t, s, comp), rs in sorted(groups.items(), key=lambda kv: kv[0][0]):
-        count = {v: sum(r["verdict"] == v for r in rs) for v in ("holds", "reversed")}
-        count["inconclusive"] = len(rs) - count["holds"] - count["reversed"]
-        last = rs[-1]
-        where = f"{last['remaining']:.1%}" if np.isfinite(last["remaining"]) else "all rounds"
-        lines.append(
-            f"| {c} | {'/'.join(x for x in (t, s) if x)} | {comp} | {count['holds']} | "
-            f"{count['reversed']} | {count['inconclusive']} | {where}: {_fmt(last['mean'])} "
-            f"[{_fmt(last['lo'])}, {_fmt(last['hi'])}] n={last['n']} "
-            f"{SYMBOL[last['verdict']]} |"
-        )
-    lines += ["", "## Every level", ""]
-    for c in sorted({r["claim"] for r in rows}):
-        lines += [f"### Claim {c}: {CLAIMS[c]}", ""]
-        lines += ["| setting | comparison | remaining | mean | 95 % CI | n | verdict |"]
-        lines += ["|---|---|---|---|---|---|---|"]
-        for r in rows:
-            if r["claim"] != c:
-                continue
-            where = f"{r['remaining']:.1%}" if np.isfinite(r["remaining"]) else "all rounds"
-            lines.append(
-                f"| {'/'.join(x for x in (r['task'], r['strategy']) if x)} | "
-                f"{r['comparison']} | {where} | {_fmt(r['mean'])} | "
-                f"[{_fmt(r['lo'])}, {_fmt(r['hi'])}] | {r['n']} | {r['verdict']} |"
-            )
-        lines.append("")
+    lines += [*_summary_lines(rows), "", *_level_lines(rows)]
     if thresholds:
-        lines += [
-            "## Where each method falls below 95 % of its dense metric",
-            "",
-            (
-                "Remaining fraction of the first round below 95 % of round 0, over the seeds "
-                "that fell (median, min–max); `never` counts seeds that stayed above it to the "
-                "last round."
-            ),
-            "",
-            "| task | strategy | method | median | min–max | fell | never (to remaining) |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for r in thresholds:
-            spread = f"{r['min']:.1%}–{r['max']:.1%}" if r["fell"] else "–"
-            med = f"{r['median']:.1%}" if r["fell"] else "–"
-            lines.append(
-                f"| {r['task']} | {r['strategy']} | {r['method']} | {med} | {spread} | "
-                f"{r['fell']} | {r['never']} (to {r['last_remaining']:.1%}) |"
-            )
-        lines.append("")
+        lines += _threshold_lines(thresholds)
     if sigma:
-        lines += [
-            "## Why SNR does or does not differ from magnitude",
-            "",
-            (
-                "Per ES SNR chain and round, mean ± sd over seeds: the spread of σ over the "
-                "active weights (std/mean), Spearman ρ of σ with |θ|, ρ of the SNR ranking with "
-                "the magnitude ranking, and the share of SNR's kept weights that magnitude keeps "
-                "too. SNR = |θ|/σ can only reorder weights where σ varies."
-            ),
-            "",
-            "| setting | method | remaining | σ std/mean | ρ(σ, abs θ) | ρ(SNR, abs θ) | overlap | n |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-
-        def pm(r, v):
-            if not np.isfinite(r[v]):
-                return "–"
-            sd = r[f"{v}_sd"]
-            return f"{r[v]:.3f} ± {sd:.3f}" if np.isfinite(sd) else f"{r[v]:.3f}"
-
-        for r in sigma:
-            lines.append(
-                f"| {r['task']}/{r['strategy']} | {r['method']} | {r['remaining']:.1%} | "
-                f"{pm(r, 'sigma_cv')} | {pm(r, 'rho_sigma_abs_theta')} | "
-                f"{pm(r, 'rho_snr_magnitude')} | {pm(r, 'overlap_kept')} | {r['n']} |"
-            )
-        lines.append("")
+        lines += _sigma_lines(sigma)
     return "\n".join(lines)
 
 
 def to_html(markdown: str) -> str:
-    """A standalone HTML page of claims.md for the Snakemake report (tables as <pre>-free
-    HTML tables, everything else as paragraphs)."""
-    import html
+    """A standalone HTML page of claims.md for the Snakemake report, rendered by
+    Python-Markdown with its ``tables`` extension."""
+    import markdown as md
 
-    out = ["<html><head><meta charset='utf-8'><style>table{border-collapse:collapse}"]
-    out.append("td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}</style></head><body>")
-    in_table = False
-    for line in markdown.splitlines():
-        if line.startswith("|"):
-            cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
-            if set("".join(cells)) <= set("-"):
-                continue
-            if not in_table:
-                out.append("<table>")
-                in_table = True
-                out.append("<tr>" + "".join(f"<th>{c}</th>" for c in cells) + "</tr>")
-            else:
-                out.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-            continue
-        if in_table:
-            out.append("</table>")
-            in_table = False
-        if line.startswith("#"):
-            level = len(line) - len(line.lstrip("#"))
-            out.append(f"<h{level}>{html.escape(line.lstrip('#').strip())}</h{level}>")
-        elif line.strip():
-            out.append(f"<p>{html.escape(line)}</p>")
-    if in_table:
-        out.append("</table>")
-    out.append("</body></html>")
-    return "\n".join(out)
+    body = md.markdown(markdown, extensions=["tables"])
+    style = (
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}"
+    )
+    return (
+        f"<html><head><meta charset='utf-8'><style>{style}</style></head><body>\n"
+        f"{body}\n</body></html>"
+    )
