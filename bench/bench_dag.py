@@ -69,6 +69,35 @@ def dag_dry_run() -> dict:
     return {"seconds": t, "jobs": int(m.group(1)) if m else None}
 
 
+GC_BLOCK = (
+    "gc.collect()\ngc.freeze()\ngc.set_threshold(50_000, 20, 10)\natexit.register(gc.freeze)\n"
+)
+
+
+def dag_gc_side_by_side(repeats: int) -> dict:
+    """The paper dry run with common.smk's garbage-collector settings and without them (a copy
+    of the workflow with those four lines removed), interleaved, best of ``repeats``. They were
+    added when the Snakefile imported JAX, evosax and flax; since it imports only
+    evotickets.names, the heap they freeze is much smaller."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-gc-"))
+    try:
+        shutil.copy(ROOT / "Snakefile", tmp / "Snakefile")
+        shutil.copytree(ROOT / "workflow", tmp / "workflow")
+        common = tmp / "workflow" / "rules" / "common.smk"
+        text = common.read_text()
+        if GC_BLOCK not in text:
+            raise RuntimeError("common.smk no longer holds the GC block this bench removes")
+        common.write_text(text.replace(GC_BLOCK, ""))
+        base = ["snakemake", "-n", "-q", "--configfile", "config/paper.yaml", "--cores", "2"]
+        with_gc, without_gc = [], []
+        for _ in range(repeats):
+            with_gc.append(timed(base, cwd=ROOT)[0])
+            without_gc.append(timed([*base, "--snakefile", str(tmp / "Snakefile")], cwd=ROOT)[0])
+        return {"with_gc_settings": min(with_gc), "without_gc_settings": min(without_gc)}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def train_jobs(work: Path) -> list[dict]:
     from evotickets.config import chain_settings, init_settings, validate_config
 
@@ -123,6 +152,7 @@ def main() -> None:
     imports = best_of(n, [sys.executable, "-c", "import evotickets.cli"])
     import_jax = best_of(n, [sys.executable, "-c", "import jax, evosax, flax"])
     dag = dag_dry_run()
+    gc_runs = dag_gc_side_by_side(n)
     work = Path(tempfile.mkdtemp(prefix="bench-dag-"))
     try:
         jobs = train_jobs(work)
@@ -130,6 +160,11 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     rows = [
         {"job": "snakemake -n, config/paper.yaml", "seconds": dag["seconds"], "jobs": dag["jobs"]},
+        {
+            "job": "snakemake -n -q, with common.smk's GC settings",
+            "seconds": gc_runs["with_gc_settings"],
+        },
+        {"job": "snakemake -n -q, without them", "seconds": gc_runs["without_gc_settings"]},
         {"job": "python -c pass", "seconds": start},
         {"job": "import evotickets.cli", "seconds": imports},
         {"job": "import jax, evosax, flax", "seconds": import_jax},
@@ -143,6 +178,7 @@ def main() -> None:
         rows,
         ["job", "mask step", "seconds", "jobs", "D_active", "new cache entries"],
         dry_run=dag,
+        gc_side_by_side=gc_runs,
         cold_over_warm_job=cold / warm,
     )
 
