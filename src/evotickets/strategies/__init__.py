@@ -30,14 +30,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import ars, des, open_es, pgpe, sep_cma_es, snes
+from . import ars, des, learned_es, open_es, pgpe, sep_cma_es, simple_es, snes
 from .sep_cma_es import COVARIANCE_RATES, sep_cma_rates  # noqa: F401 (tests, docs)
 from .spec import StrategySpec
 
 #: Every strategy by name, in the order the config and messages list them. Adding a strategy
 #: is one module with a ``SPEC`` and one entry here.
 REGISTRY: dict[str, StrategySpec] = {
-    m.SPEC.name: m.SPEC for m in (sep_cma_es, snes, pgpe, des, ars, open_es)
+    m.SPEC.name: m.SPEC for m in (sep_cma_es, snes, pgpe, des, ars, open_es, simple_es, learned_es)
 }
 STRATEGIES = tuple(REGISTRY)
 ANTITHETIC = tuple(name for name, spec in REGISTRY.items() if spec.antithetic)
