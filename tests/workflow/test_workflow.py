@@ -11,6 +11,8 @@ import pytest
 from conftest import ROOT
 from workflow_helpers import BIN, artifacts, assert_same, content, snakemake, write_config
 
+from evotickets import paths
+
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
@@ -22,6 +24,11 @@ def finished_run(tmp_path_factory):
     return work
 
 
+def _round(file: str, method: str, seed: int, it: int) -> str:
+    """A file of one round of the tiny config's SNES chains, as the workflow lays it out."""
+    return paths.round_file(file, "tiny", "digits", "snes", method, seed, it)
+
+
 def test_full_run_writes_every_round_and_the_table(finished_run):
     chains = finished_run / "results" / "tiny" / "digits" / "snes"
     trained = sorted(chains.rglob("trained.h5"))
@@ -29,7 +36,7 @@ def test_full_run_writes_every_round_and_the_table(finished_run):
     table = (finished_run / "results" / "tiny" / "accuracy_table.txt").read_text()
     for word in ("random", "magnitude", "snr", "100.0%", "80.0%", "64.0%"):
         assert word in table
-    with h5py.File(chains / "snr" / "seed1" / "iter02" / "trained.h5") as f:
+    with h5py.File(finished_run / _round("trained.h5", "snr", 1, 2)) as f:
         assert f.attrs["kept_prunable"] == 1193 and f.attrs["round"] == 2
         assert 0.0 < f.attrs["final_metric"] <= 1.0
         assert f["curves/best_fitness"].shape == (20,)
@@ -37,18 +44,17 @@ def test_full_run_writes_every_round_and_the_table(finished_run):
 
 
 def test_round_zero_is_shared_across_methods_and_seeds_differ(finished_run):
-    chains = finished_run / "results" / "tiny" / "digits" / "snes"
     (xa, aa), (xb, ab) = (
-        content(chains / m / "seed0/iter00/trained.h5") for m in ("magnitude", "snr")
+        content(finished_run / _round("trained.h5", m, 0, 0)) for m in ("magnitude", "snr")
     )
     for k in xa:  # common random numbers: the dense round is the same computation
         np.testing.assert_array_equal(xa[k], xb[k])
     assert aa["final_metric"] == ab["final_metric"]
-    a, _ = content(chains / "snr/seed0/iter02/trained.h5")
-    b, _ = content(chains / "snr/seed1/iter02/trained.h5")
+    a, _ = content(finished_run / _round("trained.h5", "snr", 0, 2))
+    b, _ = content(finished_run / _round("trained.h5", "snr", 1, 2))
     assert not np.array_equal(a["params/Conv_0/kernel"], b["params/Conv_0/kernel"])
-    i0, _ = content(finished_run / "results/tiny/digits/seed0/init.h5")
-    i1, _ = content(finished_run / "results/tiny/digits/seed1/init.h5")
+    i0, _ = content(finished_run / paths.init(exp="tiny", task="digits", seed=0))
+    i1, _ = content(finished_run / paths.init(exp="tiny", task="digits", seed=1))
     assert not np.array_equal(i0["params/Conv_0/kernel"], i1["params/Conv_0/kernel"])
 
 
@@ -80,13 +86,13 @@ def test_a_single_target_computes_only_what_it_needs(tmp_path):
     from conftest import _CACHE, TINY_CONFIG
 
     write_config(tmp_path, TINY_CONFIG, _CACHE)
-    target = "results/tiny/digits/snes/snr/seed1/iter01/trained.h5"
+    target = _round("trained.h5", "snr", 1, 1)
     snakemake(tmp_path, target)
     assert set(artifacts(tmp_path)) == {
-        "results/tiny/digits/seed1/init.h5",
-        "results/tiny/digits/snes/snr/seed1/iter00/mask.h5",
-        "results/tiny/digits/snes/snr/seed1/iter00/trained.h5",
-        "results/tiny/digits/snes/snr/seed1/iter01/mask.h5",
+        paths.init(exp="tiny", task="digits", seed=1),
+        _round("mask.h5", "snr", 1, 0),
+        _round("trained.h5", "snr", 1, 0),
+        _round("mask.h5", "snr", 1, 1),
         target,
     }
 
@@ -101,7 +107,7 @@ def test_rules_find_the_cli_without_the_venv_on_path(tmp_path):
     bare = "/usr/bin:/bin"
     assert shutil.which("evotickets", path=bare) is None, "the test needs a PATH without it"
     write_config(tmp_path, TINY_CONFIG, _CACHE)
-    target = "results/tiny/digits/seed0/init.h5"
+    target = paths.init(exp="tiny", task="digits", seed=0)
     proc = subprocess.run(
         [
             str(Path(BIN) / "snakemake"),
@@ -138,7 +144,7 @@ def test_collect_gathers_the_artifacts_into_xarray(finished_run):
     for method in ("random", "magnitude", "snr"):
         for seed in (0, 1):
             for it in range(3):
-                path = res / "digits/snes" / method / f"seed{seed}/iter{it:02d}/trained.h5"
+                path = finished_run / _round("trained.h5", method, seed, it)
                 with h5py.File(path) as f:
                     want = f.attrs["final_metric"]
                 got = ds.test_metric.sel(
@@ -152,7 +158,8 @@ def test_collect_gathers_the_artifacts_into_xarray(finished_run):
                 ).item()
                 assert got == pytest.approx(want)
     assert ds.test_metric.mean("seed").shape == (1, 1, 3, 3)  # xarray reductions just work
-    with h5py.File(res / "digits/snes/snr/seed0/analysis/lmc_consecutive.h5") as f:
+    lmc = paths.chain_analysis("lmc_consecutive.h5", "tiny", "digits", "snes", "snr", 0)
+    with h5py.File(finished_run / lmc) as f:
         barriers = f["barrier"][()]
     np.testing.assert_allclose(
         ds.lmc_barrier_consecutive.sel({"method": "snr", "seed": 0}).values.ravel()[:2], barriers
