@@ -132,6 +132,11 @@ def test_dense_threshold_and_cli_writes_md_html_nc(tmp_path, capsys):
     assert set(back.claim.values) == {1}
     assert set(back.verdict.values) <= {"holds", "inconclusive", "reversed"}
     assert "<table>" in (tmp_path / "claims.html").read_text()
+    # --out-dir may name a folder that does not exist yet
+    assert cli.main(["claims", str(tmp_path), "--out-dir", str(tmp_path / "new" / "dir")]) == 0
+    assert (tmp_path / "new" / "dir" / "claims.md").read_text() == (
+        tmp_path / "claims.md"
+    ).read_text()
 
 
 def test_claims_without_summary_names_the_rule(tmp_path, capsys):

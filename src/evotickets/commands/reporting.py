@@ -107,6 +107,7 @@ def cmd_claims(args) -> None:
         rows, thresholds, title=str(ds.attrs.get("experiment", "")), sigma=claims.sigma_context(ds)
     )
     out = Path(args.out_dir or results)
+    out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "claims.md") as tmp:
         tmp.write_text(text)
     with atomic_path(out / "claims.html") as tmp:
