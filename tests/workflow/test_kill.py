@@ -36,8 +36,8 @@ def test_kill_on_a_checkpoint_resumes_from_it(reference, tmp_path):
 
 
 def test_kill_at_a_random_moment(reference, tmp_path):
-    """Also: a second snakemake on the same folder, while the first runs, gets the lock error
-    the README explains."""
+    """Also: a second snakemake on the same folder, while the first runs, is refused with one
+    of the two errors the README explains, and the first run is not disturbed."""
     ref, _ = reference
     at = random_moment(random.Random(5), len(artifacts(ref)))
     second = []
@@ -47,4 +47,8 @@ def test_kill_at_a_random_moment(reference, tmp_path):
     _check(t)
     (proc,) = second
     assert proc.returncode != 0
-    assert "Directory cannot be locked" in proc.stdout + proc.stderr
+    # Which of its two refusals Snakemake gives depends on whether the first run has already
+    # started a job (whose outputs it marks incomplete) when the second one checks; the README
+    # explains both.
+    out = proc.stdout + proc.stderr
+    assert "Directory cannot be locked" in out or "Incomplete files" in out
