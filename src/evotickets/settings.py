@@ -219,3 +219,57 @@ class TransferSettings(_Json):
             target=ChainSettings.from_dict(d["target"]),
             data_dir=d.get("data_dir"),
         )
+
+
+@dataclass(frozen=True)
+class LmcOptions(_Json):
+    """What an LMC analysis computes (config ``analyses.lmc``): the number of α points."""
+
+    alphas: int = 21
+
+    def to_dict(self) -> dict:
+        return {"alphas": self.alphas}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> LmcOptions:
+        _only(cls, d)
+        return cls(alphas=int(d.get("alphas", cls.alphas)))
+
+
+@dataclass(frozen=True)
+class LandscapeOptions(_Json):
+    """What a landscape analysis computes (config ``analyses.landscape``). The defaults are the
+    schema's (a test keeps them equal); the rules always send every key."""
+
+    directions: int = 4
+    xi_points: int = 21
+    grid_points: int = 51
+    grid_extent: float = 1.0
+    eval_examples: int = 1000
+    direction_norm: str = "filter"
+
+    def to_dict(self) -> dict:
+        return {
+            "directions": self.directions,
+            "xi_points": self.xi_points,
+            "grid_points": self.grid_points,
+            "grid_extent": self.grid_extent,
+            "eval_examples": self.eval_examples,
+            "direction_norm": self.direction_norm,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> LandscapeOptions:
+        _only(cls, d)
+        return cls(**{**cls().to_dict(), **d})
+
+
+def _only(cls, d: dict) -> None:
+    from dataclasses import fields
+
+    unknown = set(d) - {f.name for f in fields(cls)}
+    if unknown:
+        raise ValueError(
+            f"{cls.__name__} has no option {sorted(unknown)}; "
+            f"it takes {[f.name for f in fields(cls)]}"
+        )

@@ -79,3 +79,19 @@ def test_with_method_changes_the_digest_and_nothing_else():
     mag = snr.with_method("magnitude")
     assert mag.digest() == DEFAULT_RUN_DIGESTS[("magnitude", 0)]
     assert mag.to_dict() == {**snr.to_dict(), "method": "magnitude"}
+
+
+def test_analysis_options_are_typed_with_the_schemas_defaults():
+    from evotickets.config import analysis_options
+    from evotickets.settings import LandscapeOptions, LmcOptions
+
+    bare = load_config(ROOT / "config" / "config.yaml")
+    bare["analyses"] = {"enabled": ["lmc", "landscape"]}
+    assert LmcOptions().to_dict() == analysis_options(bare, "lmc")
+    assert LandscapeOptions().to_dict() == analysis_options(bare, "landscape")
+    tour = load_config(ROOT / "config" / "tour.yaml")  # what the rules send, key for key
+    for cls, name in ((LmcOptions, "lmc"), (LandscapeOptions, "landscape")):
+        sent = analysis_options(tour, name)
+        assert cls.from_json(json.dumps(sent)).to_dict() == sent
+    with pytest.raises(ValueError, match="no option"):
+        LandscapeOptions.from_dict({"xi_point": 3})

@@ -13,7 +13,7 @@ import numpy as np
 from ..artifacts import group, read_artifact, write_artifact
 from ..platform import setup_jax
 from ..rounds import load_init
-from ..settings import ChainSettings, digest
+from ..settings import ChainSettings, LandscapeOptions, LmcOptions, digest
 from .common import chain_args
 
 
@@ -55,16 +55,12 @@ def _task_state(task, trained: dict) -> dict:
     return saved or task.init_state()
 
 
-def _analysis_settings(args) -> dict:
-    return json.loads(args.analysis) if args.analysis else {}
-
-
 def cmd_lmc(args) -> None:
     """Barriers between pairs (left[i], right[i]), e.g. consecutive rounds or two seeds."""
     from ..analysis import connectivity, evaluation
 
     settings = ChainSettings.from_json(args.settings)
-    opts = _analysis_settings(args)
+    opts = LmcOptions.from_json(args.analysis or "{}")
     setup_jax(args.jax_cache)
     _, table, _, _ = load_init(args.init, settings)
     left, right = _trained(args.left, table), _trained(args.right, table)
@@ -73,7 +69,7 @@ def cmd_lmc(args) -> None:
             f"lmc needs as many --left as --right artifacts ({len(left)} ≠ {len(right)})"
         )
     task = _task(settings, table)
-    alphas = connectivity.alpha_grid(int(opts.get("alphas", 21)))
+    alphas = connectivity.alpha_grid(opts.alphas)
     barriers, errors = [], []
     _, error_fn = evaluation.loss_and_error(task)  # one compilation for every pair
     for a, b in zip(left, right):  # each end under its own task state (see connectivity)
@@ -110,7 +106,7 @@ def cmd_lmc(args) -> None:
             "right": json.dumps([b["path"] for b in right]),
             "error": "1 - test accuracy" if hasattr(task, "dataset") else "-test return",
         },
-        config_digest=digest({**settings.to_dict(), "analysis": opts}),
+        config_digest=digest({**settings.to_dict(), "analysis": opts.to_dict()}),
         seed=settings.seed,
     )
 
@@ -121,24 +117,22 @@ def cmd_landscape(args) -> None:
     from ..keys import tag
 
     settings = ChainSettings.from_json(args.settings)
-    opts = _analysis_settings(args)
+    opts = LandscapeOptions.from_json(args.analysis or "{}")
     setup_jax(args.jax_cache)
     _, table, _, _ = load_init(args.init, settings)
     rounds = _trained(args.trained, table, settings.digest())
     task = _task(settings, table)
-    n_dirs = int(opts.get("directions", 4))
-    xis = np.linspace(-1.0, 1.0, int(opts.get("xi_points", 21)))
-    grid = np.linspace(-1.0, 1.0, int(opts.get("grid_points", 11))) * float(
-        opts.get("grid_extent", 1.0)
-    )
-    norm = str(opts.get("direction_norm", "filter"))
+    n_dirs = int(opts.directions)
+    xis = np.linspace(-1.0, 1.0, int(opts.xi_points))
+    grid = np.linspace(-1.0, 1.0, int(opts.grid_points)) * float(opts.grid_extent)
+    norm = str(opts.direction_norm)
     rng = np.random.default_rng(tag(f"landscape/{settings.seed}"))
     dense = rounds[0]
     # one random pattern for every round's 2D axes; each round rescales it to its own filters
     d1 = landscape.filter_normalized_direction(rng, dense["theta"], table)
     d2 = landscape.filter_normalized_direction(rng, dense["theta"], table)
     curv, curves, surfaces = [], [], []
-    loss_all, _ = evaluation.loss_and_error(task, int(opts.get("eval_examples", 1000)))
+    loss_all, _ = evaluation.loss_and_error(task, int(opts.eval_examples))
     for r in rounds:
         loss_fn = partial(loss_all, state=_task_state(task, r))
         dirs = landscape.directions_1d(rng, r["theta"], r["mask"], table, n_dirs, norm)
@@ -166,7 +160,7 @@ def cmd_landscape(args) -> None:
             "direction_norm_1d": norm,
             "direction_norm_2d": "filter, per round",
         },
-        config_digest=digest({**settings.to_dict(), "analysis": opts}),
+        config_digest=digest({**settings.to_dict(), "analysis": opts.to_dict()}),
         seed=settings.seed,
     )
 
