@@ -3,7 +3,7 @@ VENV ?= .venv
 CORES ?= 2
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-# `make fidelity`: the paper's claims on digits at CPU scale (config/fidelity.yaml, ≈ 75 min on
+# `make fidelity`: the paper's claims on digits at CPU scale (config/fidelity.yaml, ≈ 45 min on
 # 2 cores); ends with the claims table (results/digits-fidelity/claims.md).
 .PHONY: setup run fidelity tour controls heuristics test lint clean chaos slurm-up slurm-down bench
 
