@@ -210,7 +210,7 @@ def population_log_probs(
       (h, w, c) flattening to the (c, h, w) order used here.
 
     Equal to the flax module to float tolerance, pruned and zero-valued weights included
-    (tests/test_networks.py). ``bench/bench_cnn_fitness.py`` measures it against the
+    (tests/unit/test_networks.py). ``bench/bench_cnn_fitness.py`` measures it against the
     machine's matmul peak and the vmapped flax form.
     """
     k = kernel_size

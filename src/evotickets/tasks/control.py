@@ -38,7 +38,7 @@ def _pendulum_features(env_state) -> tuple[jax.Array, ...]:
     ``get_obs`` builds it. Why: ``get_obs`` stacks three scalars per environment on a minor axis
     of 3, which XLA's CPU backend evaluates element by element; with the features kept apart
     the policy's first layer is three rank-1 updates, and a generation takes about a third
-    less time (bench/README.md). ``tests/test_control.py`` checks it equals ``get_obs``."""
+    less time (bench/README.md). ``tests/unit/test_control.py`` checks it equals ``get_obs``."""
     return jnp.cos(env_state.theta), jnp.sin(env_state.theta), env_state.theta_dot
 
 

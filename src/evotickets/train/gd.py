@@ -71,7 +71,7 @@ def minibatch_loss(task) -> Callable:
     :func:`evotickets.networks.population_log_probs` with a population of one, not the flax
     module: inside ``lax.scan``, XLA:CPU runs flax's convolutions and their gradients about 8×
     slower than these matmuls (MNIST, batch 128, loaded 2-core CPU: 280 vs 33 ms per step).
-    It equals ``task.loss`` to float tolerance (tests/test_gd.py). Other tasks use ``task.loss``.
+    It equals ``task.loss`` to float tolerance (tests/unit/test_gd.py). Other tasks use ``task.loss``.
     """
     from ..networks import NETWORKS, from_vector, population_log_probs
 
