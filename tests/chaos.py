@@ -34,6 +34,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import yaml
+from workflow_helpers import snakemake_cmd
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = str(Path(sys.executable).parent)
@@ -65,18 +66,7 @@ def _env() -> dict[str, str]:
 
 
 def _cmd(workdir: Path, *args: str) -> list[str]:
-    return [
-        "snakemake",
-        *args,
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        "--configfile",
-        str(workdir / "config" / "config.yaml"),
-    ]
+    return snakemake_cmd(workdir, *args)
 
 
 def prepare(workdir: Path, config: dict = KILL_CONFIG) -> Path:

@@ -9,25 +9,30 @@ from pathlib import Path
 import h5py
 import numpy as np
 import yaml
-from conftest import ROOT
 
+ROOT = Path(__file__).resolve().parents[1]
 BIN = str(Path(sys.executable).parent)
 
 
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": BIN + os.pathsep + os.environ["PATH"]}
-    cmd = [
+def snakemake_cmd(workdir: Path, *args: str, cores: int | None = 2) -> list[str]:
+    """Snakemake on ``workdir`` with the project's Snakefile and the folder's own config
+    (``cores=None`` leaves the cores to a profile)."""
+    return [
         "snakemake",
         *args,
         "--snakefile",
         str(ROOT / "Snakefile"),
         "--directory",
         str(workdir),
-        "--cores",
-        "2",
+        *(["--cores", str(cores)] if cores else []),
         "--configfile",
         str(workdir / "config" / "config.yaml"),
     ]
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": BIN + os.pathsep + os.environ["PATH"]}
+    cmd = snakemake_cmd(workdir, *args)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc

@@ -1,12 +1,12 @@
 """Every name the tool's registries know (tasks, strategies, GD trainers, pruning methods,
 analyses, figures) and the small facts the config and the workflow need about each.
 
-This is the one owner of these names, and it imports nothing heavy (no JAX, evosax, flax,
-optax, gymnax or brax): Snakemake imports it, through :mod:`evotickets.config`, while it
-builds the DAG, so ``snakemake -n`` of the paper grid never starts JAX. The modules that
-implement a name (:mod:`evotickets.strategies`, :mod:`evotickets.tasks`, :mod:`evotickets.pruning`,
-:mod:`evotickets.train.gd`, :mod:`evotickets.plots.figures`) import it from here, and a test
-checks that every name here has an implementation there.
+The one place the workflow and the config read names from, importing nothing heavy (no JAX,
+evosax, flax, optax, gymnax or brax): Snakemake imports it, through :mod:`evotickets.config`,
+while it builds the DAG, so ``snakemake -n`` of the paper grid never starts JAX. Tasks, GD
+trainers, analyses and figures are defined here; strategy and pruning-method names are read
+from their registries (:mod:`evotickets.strategies`, :mod:`evotickets.pruning`), which load
+without JAX too. A test checks that every name here has an implementation.
 """
 
 from __future__ import annotations

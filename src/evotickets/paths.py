@@ -70,6 +70,14 @@ def chain(
     )
 
 
+def _chain_seed(exp, task, strategy, method, seed, root) -> str:
+    return f"{chain(exp, task, strategy, method, root)}/seed{_text(seed, 'seed')}"
+
+
+def _transfer_seed(exp, name, seed, root) -> str:
+    return f"{experiment(exp, root)}/transfer/{_text(name, 'name')}/seed{_text(seed, 'seed')}"
+
+
 def round_file(
     file: str,
     exp: Field = None,
@@ -81,10 +89,7 @@ def round_file(
     root=None,
 ) -> str:
     """A file of one round of one chain: ``mask.h5``, ``trained.h5``, their logs."""
-    return (
-        f"{chain(exp, task, strategy, method, root)}/seed{_text(seed, 'seed')}/"
-        f"iter{iteration(it)}/{file}"
-    )
+    return f"{_chain_seed(exp, task, strategy, method, seed, root)}/iter{iteration(it)}/{file}"
 
 
 def chain_analysis(
@@ -97,7 +102,7 @@ def chain_analysis(
     root=None,
 ) -> str:
     """An analysis of one chain (``lmc_consecutive.h5``, ``landscape.h5``, …)."""
-    return f"{chain(exp, task, strategy, method, root)}/seed{_text(seed, 'seed')}/analysis/{file}"
+    return f"{_chain_seed(exp, task, strategy, method, seed, root)}/analysis/{file}"
 
 
 def seeds_analysis(
@@ -121,17 +126,11 @@ def transfer_round_file(
     root=None,
 ) -> str:
     """A file of one round of a transfer chain: ``trained.h5``, ``transfer.log``."""
-    return (
-        f"{experiment(exp, root)}/transfer/{_text(name, 'name')}/seed{_text(seed, 'seed')}/"
-        f"iter{iteration(it)}/{file}"
-    )
+    return f"{_transfer_seed(exp, name, seed, root)}/iter{iteration(it)}/{file}"
 
 
 def transfer_analysis(
     file: str, exp: Field = None, name: Field = None, seed: Field = None, root=None
 ) -> str:
     """An analysis of one transfer chain: ``lmc_es_gd.h5``."""
-    return (
-        f"{experiment(exp, root)}/transfer/{_text(name, 'name')}/seed{_text(seed, 'seed')}/"
-        f"analysis/{file}"
-    )
+    return f"{_transfer_seed(exp, name, seed, root)}/analysis/{file}"

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from conftest import _CACHE, ROOT, TINY_CONFIG
-from workflow_helpers import assert_same, write_config
+from workflow_helpers import assert_same, snakemake_cmd, write_config
 
 BIN = str(Path(sys.executable).parent)
 REQUIRED = os.environ.get("EVOTICKETS_REQUIRE_SLURM") == "1"
@@ -76,16 +76,7 @@ def _env() -> dict[str, str]:
 
 
 def _snakemake_cmd(workdir: Path, *args: str) -> list[str]:
-    return [
-        "snakemake",
-        *args,
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config" / "config.yaml"),
-    ]
+    return snakemake_cmd(workdir, *args, cores=None)
 
 
 def _slurm_cmd(workdir: Path, profile: str, *args: str) -> list[str]:

@@ -226,9 +226,9 @@ def _add_analyses(ds, cfg, results, at, shape) -> None:
 CHAIN_DIMS = ("task", "strategy", "method", "seed", "iteration")
 
 
-def _chain_artifacts(cfg, results, analysis: str, file: str):
-    """(chain, arrays, attrs) of each existing ``file`` of the chains ``analysis`` runs on."""
-    for chain in analysis_chains(cfg, analysis):
+def _chain_artifacts(chains, results, file: str):
+    """(chain, arrays, attrs) of each existing ``file`` of ``chains``."""
+    for chain in chains:
         path = Path(paths.chain_analysis(file, None, *chain, root=results))
         if path.exists():
             arrays, attrs = read_artifact(path, "analysis")
@@ -240,7 +240,7 @@ def _add_lmc(ds, cfg, results, at, shape) -> None:
     if not lmc:
         return
     barrier, errors = _nan(shape), None
-    for chain, arrays, _ in _chain_artifacts(cfg, results, "lmc", "lmc_consecutive.h5"):
+    for chain, arrays, _ in _chain_artifacts(lmc, results, "lmc_consecutive.h5"):
         if errors is None:
             errors = _nan((*shape, arrays["alpha"].size))
             ds.coords["alpha"] = arrays["alpha"]
@@ -275,10 +275,11 @@ def _add_lmc(ds, cfg, results, at, shape) -> None:
 
 
 def _add_landscape(ds, cfg, results, at, shape) -> None:
-    if not analysis_chains(cfg, "landscape"):
+    land = analysis_chains(cfg, "landscape")
+    if not land:
         return
     curvature, surface = _nan(shape), None
-    for chain, arrays, _ in _chain_artifacts(cfg, results, "landscape", "landscape.h5"):
+    for chain, arrays, _ in _chain_artifacts(land, results, "landscape.h5"):
         if surface is None:
             g = arrays["grid"].size
             surface = _nan((*shape, g, g))
@@ -316,10 +317,11 @@ SNR_MAGNITUDE_VARIABLES = (
 
 
 def _add_snr_magnitude(ds, cfg, results, at, shape) -> None:
-    if not analysis_chains(cfg, "snr_magnitude"):
+    snr = analysis_chains(cfg, "snr_magnitude")
+    if not snr:
         return
     values = {n: _nan(shape) for n in SNR_MAGNITUDE_VARIABLES}
-    for chain, arrays, _ in _chain_artifacts(cfg, results, "snr_magnitude", "snr_magnitude.h5"):
+    for chain, arrays, _ in _chain_artifacts(snr, results, "snr_magnitude.h5"):
         for j, r in enumerate(arrays["round"]):
             for n in SNR_MAGNITUDE_VARIABLES:
                 if n in arrays:  # sigma_cv and rho_sigma_abs_theta are newer
@@ -330,7 +332,8 @@ def _add_snr_magnitude(ds, cfg, results, at, shape) -> None:
 
 def _add_layerwise(ds, cfg, results, at, shape) -> None:
     per_chain, tensors = {}, []
-    for chain, arrays, attrs in _chain_artifacts(cfg, results, "layerwise", "layerwise.h5"):
+    chains = analysis_chains(cfg, "layerwise")
+    for chain, arrays, attrs in _chain_artifacts(chains, results, "layerwise.h5"):
         names = json.loads(attrs["tensors"])
         tensors += [n for n in names if n not in tensors]
         per_chain[chain] = (names, arrays)
