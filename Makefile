@@ -79,9 +79,9 @@ slurm-down:
 	ci/slurm-down.sh
 
 lint: setup
-	ruff check src tests bench
-	ruff format --check src tests bench
-	snakemake --lint
+	ruff check src tests bench ci
+	ruff format --check src tests bench ci
+	python ci/lint_workflow.py
 
 clean:
 	rm -rf results .snakemake

@@ -31,10 +31,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import h5py
 import numpy as np
 import yaml
-from workflow_helpers import snakemake_cmd
+from workflow_helpers import content, snakemake_cmd
+
+from evotickets import paths
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = str(Path(sys.executable).parent)
@@ -97,10 +98,10 @@ def run(workdir: Path, *args: str, timeout: float = 900) -> subprocess.Completed
 def artifacts(workdir: Path) -> dict[str, int]:
     """Final artifacts (complete by construction: atomic writes) → mtime_ns."""
     out = {}
-    for p in sorted((workdir / "results").rglob("*.h5")):
+    for p in sorted((workdir / paths.RESULTS).rglob("*.h5")):
         if not p.name.endswith(".ckpt.h5"):
             out[str(p.relative_to(workdir))] = p.stat().st_mtime_ns
-    table = workdir / "results" / KILL_CONFIG["experiment"] / "accuracy_table.txt"
+    table = workdir / paths.experiment_file("accuracy_table.txt", KILL_CONFIG["experiment"])
     if table.exists():
         out[str(table.relative_to(workdir))] = table.stat().st_mtime_ns
     return out
@@ -117,17 +118,7 @@ def finished_jobs(found: dict[str, int]) -> dict[str, int]:
 
 
 def checkpoints(workdir: Path) -> list[str]:
-    return sorted(str(p.relative_to(workdir)) for p in (workdir / "results").rglob("*.ckpt.h5"))
-
-
-def _content(path: Path) -> tuple[dict, dict]:
-    with h5py.File(path, "r") as f:
-        attrs = {k: str(v) for k, v in f.attrs.items() if k != "created"}
-        arrays: dict = {}
-        f.visititems(
-            lambda n, o: arrays.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset) else None
-        )
-    return arrays, attrs
+    return sorted(str(p.relative_to(workdir)) for p in (workdir / paths.RESULTS).rglob("*.ckpt.h5"))
 
 
 def differences(reference: Path, workdir: Path) -> list[str]:
@@ -141,7 +132,8 @@ def differences(reference: Path, workdir: Path) -> list[str]:
             if a.read_text() != b.read_text():
                 diffs.append(f"{name}: text differs")
             continue
-        (xa, aa), (xb, ab) = _content(a), _content(b)
+        (xa, aa), (xb, ab) = content(a), content(b)
+        aa, ab = ({k: str(v) for k, v in x.items()} for x in (aa, ab))
         if xa.keys() != xb.keys():
             diffs.append(f"{name}: datasets {sorted(xa.keys() ^ xb.keys())}")
         for k in xa.keys() & xb.keys():

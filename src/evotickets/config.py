@@ -12,7 +12,6 @@ import copy
 import difflib
 import os
 import re
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +34,9 @@ from .names import (
     gd_fits_task,
     is_gd,
 )
+from .schema import SCHEMA_PATH, analysis_defaults, load_schema
 from .settings import ChainSettings, InitSettings, TransferSettings, digest  # noqa: F401
 from .train.ppo_settings import ppo_check
-
-SCHEMA_PATH = str(files("evotickets") / "config.schema.yaml")
 
 
 class ConfigError(ValueError):
@@ -88,10 +86,6 @@ def _schema_fix(error, where: str) -> str:
     if error.validator == "required":
         return "fix: add the missing key (see config/config.yaml for an example)"
     return f"fix: see {SCHEMA_PATH} for what {where} may hold"
-
-
-def load_schema() -> dict:
-    return yaml.safe_load(Path(SCHEMA_PATH).read_text())
 
 
 #: A YAML 1.2 float without dot or exponent sign (``1e30``, ``3e-4``): YAML 1.1, which PyYAML
@@ -510,10 +504,9 @@ ANALYSIS_FILTERS = ("tasks", "strategies", "methods")
 def analysis_options(cfg: dict, name: str) -> dict:
     """Options of one analysis with the schema's defaults filled in (without the chain
     filters, which say where it runs, not what it computes)."""
-    spec = load_schema()["properties"]["analyses"]["properties"].get(name, {})
     given = (cfg.get("analyses") or {}).get(name) or {}
-    defaults = {k: v["default"] for k, v in spec.get("properties", {}).items() if "default" in v}
-    return {k: v for k, v in {**defaults, **given}.items() if k not in ANALYSIS_FILTERS}
+    merged = {**analysis_defaults(name), **given}
+    return {k: v for k, v in merged.items() if k not in ANALYSIS_FILTERS}
 
 
 def analysis_chains(cfg: dict, name: str) -> list[tuple[str, str, str, int]]:

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from .names import TASKS, default_hidden, is_control, is_gd
+from .schema import analysis_defaults
 
 
 def digest(settings: dict) -> str:
@@ -223,50 +224,49 @@ class TransferSettings(_Json):
 
 @dataclass(frozen=True)
 class LmcOptions(_Json):
-    """What an LMC analysis computes (config ``analyses.lmc``): the number of α points."""
+    """What an LMC analysis computes (config ``analyses.lmc``): the number of α points.
+    Missing keys take the schema's defaults (the schema is their only owner)."""
 
-    alphas: int = 21
+    alphas: int
 
     def to_dict(self) -> dict:
-        return {"alphas": self.alphas}
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> LmcOptions:
         _only(cls, d)
-        return cls(alphas=int(d.get("alphas", cls.alphas)))
+        return cls(**_options("lmc", cls, d))
 
 
 @dataclass(frozen=True)
 class LandscapeOptions(_Json):
-    """What a landscape analysis computes (config ``analyses.landscape``). The defaults are the
-    schema's (a test keeps them equal); the rules always send every key."""
+    """What a landscape analysis computes (config ``analyses.landscape``). Missing keys take
+    the schema's defaults; the rules always send every key."""
 
-    directions: int = 4
-    xi_points: int = 21
-    grid_points: int = 51
-    grid_extent: float = 1.0
-    eval_examples: int = 1000
-    direction_norm: str = "filter"
+    directions: int
+    xi_points: int
+    grid_points: int
+    grid_extent: float
+    eval_examples: int
+    direction_norm: str
 
     def to_dict(self) -> dict:
-        return {
-            "directions": self.directions,
-            "xi_points": self.xi_points,
-            "grid_points": self.grid_points,
-            "grid_extent": self.grid_extent,
-            "eval_examples": self.eval_examples,
-            "direction_norm": self.direction_norm,
-        }
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> LandscapeOptions:
         _only(cls, d)
-        return cls(**{**cls().to_dict(), **d})
+        return cls(**_options("landscape", cls, d))
+
+
+def _options(name: str, cls, given: dict) -> dict:
+    """The schema's defaults of analysis ``name`` for the fields of ``cls``, then ``given``."""
+    names = {f.name for f in fields(cls)}
+    defaults = {k: v for k, v in analysis_defaults(name).items() if k in names}
+    return {**defaults, **given}
 
 
 def _only(cls, d: dict) -> None:
-    from dataclasses import fields
-
     unknown = set(d) - {f.name for f in fields(cls)}
     if unknown:
         raise ValueError(

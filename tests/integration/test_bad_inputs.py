@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 from conftest import TINY_CONFIG
 
-from evotickets import cli
+from evotickets import cli, paths
 from evotickets.artifacts import ArtifactError, read_artifact, write_artifact
 from evotickets.config import ConfigError, chain_settings, load_config, validate_config
 from evotickets.platform import PlatformError
@@ -37,7 +37,16 @@ from evotickets.tasks.data import DataError
 from evotickets.tasks.vision import VisionTask
 from evotickets.train.es import AllMembersFailed
 
-CHAIN = "results/tiny/digits/snes/magnitude/seed0"
+
+def _round(root: Path, it: int, file: str) -> Path:
+    """A file of round ``it`` of the tiny config's magnitude chain (seed 0) under ``root``."""
+    return root / paths.round_file(file, "tiny", "digits", "snes", "magnitude", 0, it)
+
+
+def _init(root: Path) -> Path:
+    return root / paths.init(exp="tiny", task="digits", seed=0)
+
+
 ES = {"num_generations": 4, "log_every": 2}
 
 
@@ -67,19 +76,18 @@ def _verb(*argv: str) -> None:
 def finished(tmp_path_factory) -> Path:
     """A results folder with finished artifacts: init, iter00 mask and trained, iter01 mask."""
     root = tmp_path_factory.mktemp("finished")
-    c = root / CHAIN
-    init = root / "results/tiny/digits/seed0/init.h5"
+    init = _init(root)
     s = _settings()
     _verb("init", "--settings", _init_settings(), "--out", str(init))
     common = ["--settings", s, "--init", str(init)]
-    _verb("mask", *common, "--round", "0", "--out", str(c / "iter00/mask.h5"))
+    _verb("mask", *common, "--round", "0", "--out", str(_round(root, 0, "mask.h5")))
     _verb(
-        "train", *common, "--round", "0", "--mask", str(c / "iter00/mask.h5"),
-        "--out", str(c / "iter00/trained.h5"),
+        "train", *common, "--round", "0", "--mask", str(_round(root, 0, "mask.h5")),
+        "--out", str(_round(root, 0, "trained.h5")),
     )  # fmt: skip
     _verb(
-        "mask", *common, "--round", "1", "--prev-trained", str(c / "iter00/trained.h5"),
-        "--out", str(c / "iter01/mask.h5"),
+        "mask", *common, "--round", "1", "--prev-trained", str(_round(root, 0, "trained.h5")),
+        "--out", str(_round(root, 1, "mask.h5")),
     )  # fmt: skip
     return root
 
@@ -89,17 +97,19 @@ class W:
 
     def __init__(self, root: Path, monkeypatch):
         self.root, self.mp = root, monkeypatch
-        self.init = root / "results/tiny/digits/seed0/init.h5"
-        self.chain = root / CHAIN
+        self.init = _init(root)
         self.scratch = root / "scratch"
         self.scratch.mkdir()
 
+    def round(self, it: int, file: str) -> Path:
+        return _round(self.root, it, file)
+
     def train(self, round_: int = 1, out: Path | None = None, **kw) -> None:
-        mask = kw.get("mask", self.chain / f"iter{round_:02d}/mask.h5")
+        mask = kw.get("mask", self.round(round_, "mask.h5"))
         _verb(
             "train", "--settings", kw.get("settings", _settings()), "--round", str(round_),
             "--init", str(kw.get("init", self.init)), "--mask", str(mask),
-            "--out", str(out or self.chain / f"iter{round_:02d}/trained.h5"),
+            "--out", str(out or self.round(round_, "trained.h5")),
             "--checkpoint-every", "0",
         )  # fmt: skip
 
@@ -107,8 +117,8 @@ class W:
         _verb(
             "mask", "--settings", settings or _settings(), "--round", str(round_),
             "--init", str(self.init),
-            "--prev-trained", str(prev or self.chain / f"iter{round_ - 1:02d}/trained.h5"),
-            "--out", str(self.chain / f"iter{round_:02d}/mask.h5"),
+            "--prev-trained", str(prev or self.round(round_ - 1, "trained.h5")),
+            "--out", str(self.round(round_, "mask.h5")),
         )  # fmt: skip
 
 
@@ -197,7 +207,7 @@ def _mask_from_other_network(w: W) -> None:
     other_init = w.scratch / "other/init.h5"
     _verb("init", "--settings", _init_settings(network="cnn"), "--out", str(other_init))
     arrays, _ = read_artifact(other_init, "init")
-    _, mask_attrs = read_artifact(w.chain / "iter01/mask.h5", "mask")
+    _, mask_attrs = read_artifact(w.round(1, "mask.h5"), "mask")
     mask = {f"mask/{k[len('params/') :]}": np.ones_like(v, bool) for k, v in arrays.items()}
     forged = w.scratch / "transfer/mask.h5"
     write_artifact(
@@ -213,7 +223,7 @@ def _env(name: str, value: str, then: Callable[[W], None]) -> Callable[[W], None
     return run
 
 
-BLOCKER = CHAIN + "/iter01/blocker"
+BLOCKER = paths.round_file("blocker", "tiny", "digits", "snes", "magnitude", 0, 1)
 
 
 def _block(w: W) -> None:
@@ -393,15 +403,15 @@ CASES = [
         ArtifactError,
         ("unreadable artifact", "iter00/trained.h5", "truncated or not HDF5"),
         ("delete", "rerun its rule `train`"),
-        setup=lambda w: _truncate(w.chain / "iter00/trained.h5"),
+        setup=lambda w: _truncate(w.round(0, "trained.h5")),
     ),
     Case(
         "artifact-truncated-trained-read-by-table",
-        lambda w: _verb("table", "results/tiny"),
+        lambda w: _verb("table", paths.experiment(exp="tiny")),
         ArtifactError,
         ("unreadable artifact", "iter00/trained.h5"),
         ("rerun its rule `train`",),
-        setup=lambda w: _truncate(w.chain / "iter00/trained.h5"),
+        setup=lambda w: _truncate(w.round(0, "trained.h5")),
     ),
     Case(
         "artifact-not-hdf5-init",
@@ -417,7 +427,7 @@ CASES = [
         ArtifactError,
         ("has schema 'evotickets.trained/0', expected 'evotickets.trained/1'",),
         ("rerun its rule `train`",),
-        setup=lambda w: _set_attr(w.chain / "iter00/trained.h5", "schema", "evotickets.trained/0"),
+        setup=lambda w: _set_attr(w.round(0, "trained.h5"), "schema", "evotickets.trained/0"),
     ),
     Case(
         "artifact-digest-mismatch-mask",
@@ -443,7 +453,7 @@ CASES = [
     ),
     Case(
         "artifact-mask-of-another-round",
-        lambda w: w.train(round_=1, mask=w.chain / "iter00/mask.h5"),
+        lambda w: w.train(round_=1, mask=w.round(0, "mask.h5")),
         ArtifactError,
         ("iter00/mask.h5 is round 0, expected 1",),
         ("pass iter01/mask.h5", "rule `train`"),
@@ -553,14 +563,14 @@ def _verb_train_env_cadence(w: W) -> None:
     """train without --checkpoint-every, so the environment's cadence is used."""
     _verb(
         "train", "--settings", _settings(), "--round", "1", "--init", str(w.init),
-        "--mask", str(w.chain / "iter01/mask.h5"), "--out", str(w.chain / "iter01/trained.h5"),
+        "--mask", str(w.round(1, "mask.h5")), "--out", str(w.round(1, "trained.h5")),
     )  # fmt: skip
 
 
 def _digest_tree(root: Path) -> dict[str, str]:
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted((root / "results").rglob("*"))
+        for p in sorted((root / paths.RESULTS).rglob("*"))
         if p.is_file()
     }
 
@@ -614,7 +624,7 @@ def test_some_nonfinite_members_count_as_worst_and_are_reported(
     workspace: W, values, per_generation
 ):
     _poison(workspace, values)
-    out = workspace.chain / "iter01/trained.h5"
+    out = workspace.round(1, "trained.h5")
     workspace.train()
     arrays, attrs = read_artifact(out, "trained")
     assert arrays["curves/nonfinite_count"].tolist() == [per_generation] * ES["num_generations"]

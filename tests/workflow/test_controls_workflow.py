@@ -10,14 +10,25 @@ import numpy as np
 import pytest
 import yaml
 from conftest import _CACHE, ROOT
-from workflow_helpers import BIN, artifacts, snakemake, write_config
+from workflow_helpers import BIN, artifacts, snakemake, snakemake_cmd, write_config
 
+from evotickets import paths
 from evotickets.report import accuracy_table
+
+EXP = "ctl"
+
+
+def _round(method: str, file: str, it: int, strategy: str = "snes") -> str:
+    return paths.round_file(file, EXP, "digits", strategy, method, 0, it)
+
+
+TRANSFER = paths.transfer_round_file("trained.h5", EXP, "snes_to_adam", 0, 1)
+INIT = paths.init(exp=EXP, task="digits", seed=0)
 
 
 def _controls(rounds=2):
     cfg = yaml.safe_load((ROOT / "config" / "controls.yaml").read_text())
-    cfg.update(experiment="ctl", rounds=rounds)
+    cfg.update(experiment=EXP, rounds=rounds)
     cfg["tasks"]["digits"].update(batch_size=64, population_chunk=16)
     cfg["strategies"]["snes"]["population_size"] = 16
     cfg["es"] = {"num_generations": 6, "log_every": 6}
@@ -31,8 +42,8 @@ def controls_run(tmp_path_factory):
     write_config(work, _controls(), _CACHE)
     snakemake(
         work,
-        "results/ctl/transfer/snes_to_adam/seed0/iter01/trained.h5",
-        "results/ctl/digits/gd_adam/weight_permuted/seed0/iter01/trained.h5",
+        TRANSFER,
+        _round("weight_permuted", "trained.h5", 1, "gd_adam"),
     )
     return work
 
@@ -40,20 +51,20 @@ def controls_run(tmp_path_factory):
 def test_transfer_rule_reads_the_source_and_names_it(controls_run):
     work = controls_run
     made = set(artifacts(work))
-    src_mask = "results/ctl/digits/snes/snr/seed0/iter01/mask.h5"
-    assert src_mask in made and "results/ctl/digits/snes/snr/seed0/iter00/trained.h5" in made
-    out = work / "results/ctl/transfer/snes_to_adam/seed0/iter01/trained.h5"
+    src_mask = _round("snr", "mask.h5", 1)
+    assert src_mask in made and _round("snr", "trained.h5", 0) in made
+    out = work / TRANSFER
     with h5py.File(out) as f, h5py.File(work / src_mask) as s:
         assert f.attrs["source_mask"] == src_mask
         assert f.attrs["source_config_digest"] == s.attrs["config_digest"]
-        assert f.attrs["source_init"] == "results/ctl/digits/seed0/init.h5"
+        assert f.attrs["source_init"] == INIT
         assert (f.attrs["strategy"], f.attrs["trainer"]) == ("gd_adam", "gd")
         for name in s["mask"]:  # the ticket's mask is the source's, tensor by tensor
             for leaf in s["mask"][name]:
                 np.testing.assert_array_equal(f["mask"][name][leaf][()], s["mask"][name][leaf][()])
         assert f.attrs["kept_prunable"] == s.attrs["kept_prunable"] == 1491
         assert "sigma" not in f and f["curves/eval_metric"].shape == (2,)
-    table = accuracy_table(work / "results" / "ctl")
+    table = accuracy_table(work / paths.experiment(EXP))
     assert (
         "transfer snes_to_adam (gd): ticket of digits/snes/snr trained as digits/gd_adam" in table
     )
@@ -61,15 +72,15 @@ def test_transfer_rule_reads_the_source_and_names_it(controls_run):
 
 def test_gd_permutation_control_waits_for_the_magnitude_round(controls_run):
     work = controls_run
-    chain = work / "results/ctl/digits/gd_adam"
-    assert (chain / "magnitude/seed0/iter01/mask.h5").exists()
+    mag_mask = work / _round("magnitude", "mask.h5", 1, "gd_adam")
+    assert mag_mask.exists()
     # the mask is an output of the magnitude chain's round-1 `train` job, which also trains
-    assert (chain / "magnitude/seed0/iter01/trained.h5").exists()
+    assert (work / _round("magnitude", "trained.h5", 1, "gd_adam")).exists()
     with (
-        h5py.File(chain / "weight_permuted/seed0/iter01/mask.h5") as wp,
-        h5py.File(chain / "magnitude/seed0/iter01/mask.h5") as mag,
-        h5py.File(chain / "weight_permuted/seed0/iter01/trained.h5") as tr,
-        h5py.File(work / "results/ctl/digits/seed0/init.h5") as init,
+        h5py.File(work / _round("weight_permuted", "mask.h5", 1, "gd_adam")) as wp,
+        h5py.File(mag_mask) as mag,
+        h5py.File(work / _round("weight_permuted", "trained.h5", 1, "gd_adam")) as tr,
+        h5py.File(work / INIT) as init,
     ):
         k = "Conv_1/kernel"
         m = mag["mask/" + k][()]
@@ -78,13 +89,12 @@ def test_gd_permutation_control_waits_for_the_magnitude_round(controls_run):
         np.testing.assert_array_equal(np.sort(start[m]), np.sort(theta0[m]))
         assert not np.array_equal(start[m], theta0[m])
         assert np.all(tr["params/" + k][()][~m] == 0.0)  # pruned stays exactly 0 under Adam
-        assert wp.attrs["source_mask"].endswith("gd_adam/magnitude/seed0/iter01/mask.h5")
+        assert wp.attrs["source_mask"] == _round("magnitude", "mask.h5", 1, "gd_adam")
 
 
 def _dry_run(work: Path, *targets: str) -> subprocess.CompletedProcess:
-    cmd = [f"{BIN}/snakemake", *targets, "-n", "--snakefile", str(ROOT / "Snakefile")]
-    cmd += ["--directory", str(work), "--configfile", str(work / "config" / "config.yaml")]
-    cmd += ["--quiet", "rules"]
+    cmd = snakemake_cmd(work, *targets, "-n", "--quiet", "rules", cores=None)
+    cmd[0] = f"{BIN}/snakemake"
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
 
 
@@ -100,7 +110,7 @@ def test_dag_skips_gd_snr_and_refuses_it_by_name(tmp_path):
     }
     # snes: 5 methods × 4 rounds; gd_adam: 4 methods (no snr) × 4 rounds; 2 transfers × 4
     assert counts["train"] == 20 + 16 and counts["transfer"] == 8, counts
-    proc = _dry_run(tmp_path, "results/ctl/digits/gd_adam/snr/seed0/iter00/trained.h5")
+    proc = _dry_run(tmp_path, _round("snr", "trained.h5", 0, "gd_adam"))
     assert proc.returncode != 0
     assert "method 'snr' in the requested path is not in the config" in proc.stdout + proc.stderr
     assert "undefined for gradient descent" in proc.stdout + proc.stderr
@@ -115,7 +125,7 @@ def test_collect_and_claims_read_gd_and_transfer_rounds(controls_run):
     from evotickets.analysis.collect import collect, save
 
     cfg = _controls()
-    res = controls_run / "results" / "ctl"
+    res = controls_run / paths.experiment(EXP)
     ds = collect(cfg, res)
     gd = ds.sel({"task": "digits", "strategy": "gd_adam", "method": "magnitude", "seed": 0})
     assert np.isfinite(gd.test_metric.sel(iteration=1)) and np.isnan(gd.nonfinite_fitness).all()
@@ -140,10 +150,10 @@ def test_lmc_and_landscape_run_on_gd_chains(controls_run, tmp_path):
     from evotickets.config import chain_settings, validate_config
 
     cfg = validate_config(_controls())
-    res = controls_run / "results/ctl/digits"
+    work = controls_run
     settings = json.dumps(chain_settings(cfg, "digits", "gd_adam", "magnitude", 0))
-    rounds = [str(res / f"gd_adam/magnitude/seed0/iter0{t}/trained.h5") for t in (0, 1)]
-    common = ["--settings", settings, "--init", str(res / "seed0/init.h5")]
+    rounds = [str(work / _round("magnitude", "trained.h5", t, "gd_adam")) for t in (0, 1)]
+    common = ["--settings", settings, "--init", str(work / INIT)]
     out = tmp_path / "lmc.h5"
     assert cli.main(["lmc", "--kind", "consecutive", *common, "--analysis", '{"alphas": 3}',
                      "--left", rounds[0], "--right", rounds[1], "--out", str(out)]) == 0  # fmt: skip

@@ -10,6 +10,8 @@ import random
 import pytest
 from chaos import artifacts, random_moment, reference_run, second_instance, trial
 
+from evotickets import paths
+
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
@@ -32,7 +34,7 @@ def test_kill_on_a_checkpoint_resumes_from_it(reference, tmp_path):
     assert t.checkpoints_at_kill, "no checkpoint was left by the killed round"
     assert t.resumed == t.checkpoints_at_kill  # every surviving checkpoint was resumed from
     assert not any(k.endswith(".ckpt.h5") for k in artifacts(tmp_path / "run"))
-    assert not list((tmp_path / "run" / "results").rglob("*.ckpt.h5"))  # removed at the end
+    assert not list((tmp_path / "run" / paths.RESULTS).rglob("*.ckpt.h5"))  # removed at the end
 
 
 def test_kill_at_a_random_moment(reference, tmp_path):

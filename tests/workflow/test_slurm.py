@@ -25,6 +25,8 @@ import pytest
 from conftest import _CACHE, ROOT, TINY_CONFIG
 from workflow_helpers import assert_same, snakemake_cmd, write_config
 
+from evotickets import paths
+
 BIN = str(Path(sys.executable).parent)
 REQUIRED = os.environ.get("EVOTICKETS_REQUIRE_SLURM") == "1"
 SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+)")
@@ -40,10 +42,12 @@ CONFIG = {
 }
 JOBS = {"init": 1, "train": 2, "accuracy_table": 1}
 # Request the chain and the table explicitly: `all` would add collect and the 11 figure rules.
-TARGETS = (
-    "results/tiny/digits/snes/magnitude/seed0/iter01/trained.h5",
-    "results/tiny/accuracy_table.txt",
-)
+TABLE = paths.experiment_file("accuracy_table.txt", "tiny")
+TARGETS = (paths.round_file("trained.h5", "tiny", "digits", "snes", "magnitude", 0, 1), TABLE)
+
+
+def _round0(file: str) -> str:
+    return paths.round_file(file, "tiny", "digits", "snes", "magnitude", 0, 0)
 
 
 def _cluster_state() -> str | None:
@@ -117,10 +121,10 @@ def runs(cluster, tmp_path_factory):
     dirs = {k: tmp_path_factory.mktemp(k) for k in ("local", "slurm", "chain", "failing")}
     for d in dirs.values():
         write_config(d, CONFIG, _CACHE)
-    bad_init = dirs["failing"] / "results" / "tiny" / "digits" / "seed0" / "init.h5"
+    bad_init = dirs["failing"] / paths.init(exp="tiny", task="digits", seed=0)
     bad_init.parent.mkdir(parents=True)
     bad_init.write_bytes(b"not an HDF5 file\n" * 64)
-    target = "results/tiny/digits/snes/magnitude/seed0/iter00/mask.h5"
+    target = _round0("mask.h5")
     t0 = time.monotonic()
     procs = {
         "slurm": _start(_slurm_cmd(dirs["slurm"], "slurm", *TARGETS)),
@@ -144,7 +148,7 @@ def runs(cluster, tmp_path_factory):
 
 
 def _artifacts(workdir: Path) -> list[str]:
-    return sorted(str(p.relative_to(workdir)) for p in (workdir / "results").rglob("*.h5"))
+    return sorted(str(p.relative_to(workdir)) for p in (workdir / paths.RESULTS).rglob("*.h5"))
 
 
 def test_every_rule_went_through_sbatch(runs):
@@ -169,8 +173,8 @@ def test_slurm_artifacts_equal_local_ones(runs):
     assert _artifacts(dirs["slurm"]) == names
     for name in names:  # array for array, attr for attr (all but `created`)
         assert_same(dirs["local"] / name, dirs["slurm"] / name)
-    local_table = (dirs["local"] / "results/tiny/accuracy_table.txt").read_text()
-    assert (dirs["slurm"] / "results/tiny/accuracy_table.txt").read_text() == local_table
+    local_table = (dirs["local"] / TABLE).read_text()
+    assert (dirs["slurm"] / TABLE).read_text() == local_table
 
 
 def test_chain_profile_submits_one_job_per_chain(runs):
@@ -190,12 +194,10 @@ def test_failing_rule_is_reported_failed_through_slurm(runs):
     (jid,) = [j for _, j in SUBMITTED.findall(text)]
     assert re.search(rf"SLURM-job '{jid}' failed, SLURM status is: 'FAILED'", text), text[-4000:]
     assert seconds["failing"] < 300  # reported, not waited on until a timeout
-    log = (dirs["failing"] / "results/tiny/digits/snes/magnitude/seed0/iter00/mask.log").read_text()
+    log = (dirs["failing"] / _round0("mask.log")).read_text()
     assert "unreadable artifact" in log and "rule `init`" in log
     for name in ("mask.h5", "trained.h5"):  # neither output of the failed round's job
-        assert not (
-            dirs["failing"] / "results/tiny/digits/snes/magnitude/seed0/iter00" / name
-        ).exists()
+        assert not (dirs["failing"] / _round0(name)).exists()
 
 
 # --- `--profile slurm` by name, from the repository root (no cluster needed) --------------------

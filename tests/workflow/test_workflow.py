@@ -30,10 +30,10 @@ def _round(file: str, method: str, seed: int, it: int) -> str:
 
 
 def test_full_run_writes_every_round_and_the_table(finished_run):
-    chains = finished_run / "results" / "tiny" / "digits" / "snes"
+    chains = finished_run / paths.experiment(exp="tiny") / "digits" / "snes"
     trained = sorted(chains.rglob("trained.h5"))
     assert len(trained) == 3 * 2 * 3  # methods × seeds × rounds
-    table = (finished_run / "results" / "tiny" / "accuracy_table.txt").read_text()
+    table = (finished_run / paths.experiment_file("accuracy_table.txt", "tiny")).read_text()
     for word in ("random", "magnitude", "snr", "100.0%", "80.0%", "64.0%"):
         assert word in table
     with h5py.File(finished_run / _round("trained.h5", "snr", 1, 2)) as f:
@@ -65,21 +65,19 @@ def test_rerun_does_nothing_and_deleting_a_round_recomputes_only_its_successors(
     assert "Nothing to be done" in out.stdout + out.stderr
     assert artifacts(work) == before
 
-    chain = Path("results/tiny/digits/snes/magnitude/seed0")
-    victim = work / chain / "iter01" / "trained.h5"
+    redone = [_round(f, "magnitude", 0, it) for it in (1, 2) for f in ("mask.h5", "trained.h5")]
     saved = {}
-    redone = ("iter01/mask.h5", "iter01/trained.h5", "iter02/mask.h5", "iter02/trained.h5")
     for rel in redone:
-        saved[rel] = work / f"saved-{rel.replace('/', '-')}"
-        saved[rel].write_bytes((work / chain / rel).read_bytes())
-    victim.unlink()
+        saved[rel] = work / f"saved-{len(saved)}.h5"
+        saved[rel].write_bytes((work / rel).read_bytes())
+    (work / _round("trained.h5", "magnitude", 0, 1)).unlink()
     snakemake(work)
     after = artifacts(work)
     changed = {k for k in after if after[k] != before.get(k)}
     # the deleted round's job makes its mask again too (same bytes but for `created`)
-    assert changed == {str(chain / r) for r in redone}
+    assert changed == set(redone)
     for rel, copy in saved.items():  # same config and seed: the same numbers
-        assert_same(copy, work / chain / rel)
+        assert_same(copy, work / rel)
 
 
 def test_a_single_target_computes_only_what_it_needs(tmp_path):
@@ -135,7 +133,7 @@ def test_rules_find_the_cli_without_the_venv_on_path(tmp_path):
 def test_collect_gathers_the_artifacts_into_xarray(finished_run):
     import xarray as xr
 
-    res = finished_run / "results" / "tiny"
+    res = finished_run / paths.experiment(exp="tiny")
     with xr.open_dataset(res / "summary.nc", engine="h5netcdf") as ds:
         ds = ds.load()
     assert set(ds.test_metric.dims) == {"task", "strategy", "method", "seed", "iteration"}
@@ -192,7 +190,7 @@ def test_every_figure_renders_from_the_dataset(finished_run):
 
     from evotickets.plots.figures import FIGURES
 
-    res = finished_run / "results" / "tiny"
+    res = finished_run / paths.experiment(exp="tiny")
     with xr.open_dataset(res / "summary.nc", engine="h5netcdf") as ds:
         ds = ds.load()
     assert set(FIGURES) == set(EXPECTED_PANELS)
@@ -208,7 +206,7 @@ def test_every_figure_renders_from_the_dataset(finished_run):
 def test_the_run_ends_with_the_claims_table(finished_run):
     import xarray as xr
 
-    res = finished_run / "results" / "tiny"
+    res = finished_run / paths.experiment(exp="tiny")
     text = (res / "claims.md").read_text()
     assert "magnitude − random" in text and "snr − magnitude" in text
     with xr.open_dataset(res / "claims.nc", engine="h5netcdf") as claims:

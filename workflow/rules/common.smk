@@ -48,7 +48,7 @@ if not workflow.overwrite_configfiles:
 config.update(validate_config(config))
 validate(config, SCHEMA_PATH)
 
-# The CLI every rule calls: this interpreter's (the one running Snakemake, which has just
+# The CLI that all rules call, this interpreter's (the one running Snakemake, which has just
 # imported evotickets above), not `evotickets` from PATH, so `.venv/bin/snakemake` works without
 # activating the venv. SLURM jobs rerun Snakemake with the same interpreter path (a shared
 # filesystem), so they resolve the same CLI. Rules write `{EVOTICKETS}`: Snakemake fills it in
