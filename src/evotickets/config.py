@@ -24,6 +24,7 @@ from .names import (
     COMMON_KEYS,
     GD_OPTIONAL_KEYS,
     GD_STRATEGIES,
+    INIT_GRADIENT_METHODS,
     METHODS,
     PERMUTATION_METHODS,
     SIGMA_METHODS,
@@ -32,6 +33,7 @@ from .names import (
     STRATEGY_KEYS,
     TASKS,
     gd_fits_task,
+    is_control,
     is_gd,
 )
 from .schema import SCHEMA_PATH, analysis_defaults, load_schema
@@ -226,9 +228,10 @@ def _fill_schema_defaults(cfg: dict, schema: dict) -> None:
         if "default" in spec:
             cfg.setdefault(key, spec["default"])
     cfg["es"].setdefault("log_every", 100)
-    cfg.setdefault("resources", {})
-    for k, spec in schema["properties"]["resources"]["properties"].items():
-        cfg["resources"].setdefault(k, spec["default"])
+    for block in ("resources", "pruning_at_init"):
+        cfg[block] = dict(cfg.get(block) or {})
+        for k, spec in schema["properties"][block]["properties"].items():
+            cfg[block].setdefault(k, spec["default"])
 
 
 def _check_strategies_fit_tasks(cfg: dict) -> None:
@@ -251,6 +254,22 @@ def _check_strategies_fit_tasks(cfg: dict) -> None:
                     f"tasks.{task}.strategies lists {s}, which does not train this kind of "
                     "task (gd_adam trains vision tasks, gd_ppo control tasks)"
                 )
+    for task in cfg["tasks"]:
+        if not is_control(library_task(cfg, task)):
+            continue
+        refused = [
+            m
+            for s in task_strategies(cfg, task)
+            for m in task_methods(cfg, task, s)
+            if m in INIT_GRADIENT_METHODS
+        ]
+        if refused:
+            raise ConfigError(
+                f"task {task} is a control task, but {sorted(set(refused))} score θ0 from the "
+                "gradient of a training loss, which a control task does not have here (its "
+                f"return is not differentiated through the environment); set tasks.{task}."
+                "methods to the configured methods without them"
+            )
     for task, heavy in cfg["tasks"].items():
         backend = (heavy or {}).get("backend", "spring")
         if library_task(cfg, task) == "ant_heavy" and backend != "generalized":
@@ -548,6 +567,7 @@ def chain_spec(cfg: dict, task: str, strategy: str, method: str, seed: int) -> C
         # a GD chain's numbers do not depend on the ES loop settings
         es=None if is_gd(strategy) else {**cfg["es"], **(block.get("es") or {})},
         data_dir=cfg.get("data_dir"),
+        method_config=dict(cfg["pruning_at_init"]) if method in INIT_GRADIENT_METHODS else None,
     )
 
 

@@ -49,6 +49,13 @@ def generation_key(round_k: jax.Array, generation: int | jax.Array) -> jax.Array
     return jax.random.fold_in(round_k, generation)
 
 
+def init_score_key(seed: int, task: str) -> jax.Array:
+    """Key for the training examples that score weights at θ0 (SNIP, GraSP). It depends on
+    (seed, task) only: every strategy and round of a seed scores θ0 on the same examples, so
+    their pruning-at-initialisation masks are the same."""
+    return jax.random.fold_in(seed_key(seed), tag(f"init-score/{task}"))
+
+
 def mask_key(round_k: jax.Array) -> jax.Array:
     """Key for the random-baseline mask drawn before round t."""
     return jax.random.fold_in(round_k, tag("random-mask"))

@@ -15,6 +15,7 @@ from typing import Any
 
 from .pruning import (  # noqa: F401
     HEURISTIC_METHODS,
+    INIT_GRADIENT_METHODS,
     METHODS,
     PERMUTATION_METHODS,
     SIGMA_METHODS,
@@ -130,15 +131,17 @@ FIGURES_BY_NUMBER = {
     "fig10": "loss_surfaces",
     "fig11": "layerwise_ratios",
 }
-FIGURE_NAMES = tuple(FIGURES_BY_NUMBER)
+# Figures beyond the paper: named by what they show, which is also their file name.
+FIGURES_BEYOND = ("pruning_families",)
+FIGURE_NAMES = (*FIGURES_BY_NUMBER, *FIGURES_BEYOND)
 
 
 def figure_number(name: str) -> str:
     """``fig6`` for ``fig6`` or ``lmc_and_sharpness``; a clear error for anything else."""
-    if name in FIGURES_BY_NUMBER:
+    if name in FIGURES_BY_NUMBER or name in FIGURES_BEYOND:
         return name
     by_name = {v: k for k, v in FIGURES_BY_NUMBER.items()}
     if name in by_name:
         return by_name[name]
-    known = ", ".join(f"{k} ({v})" for k, v in FIGURES_BY_NUMBER.items())
+    known = ", ".join([*(f"{k} ({v})" for k, v in FIGURES_BY_NUMBER.items()), *FIGURES_BEYOND])
     raise ValueError(f"unknown figure {name!r}; choose one of {known}")

@@ -12,6 +12,10 @@ Rounding and ties, defined once:
   uniform mask of the same count among all prunable weights (the sparsity-matched baseline).
 - ``weight_permuted`` and ``mask_permuted`` are the permutation controls, built from the same
   round's magnitude mask in :mod:`evotickets.permutations`.
+- ``snip`` and ``grasp`` prune at initialisation: one score of θ0 from the training loss's
+  gradient (and Hessian-gradient product), computed in :mod:`evotickets.pruning_at_init`;
+  each round keeps its count of the best-scoring prunable weights of that one score, so
+  their masks nest too, without any training in between.
 - A kept weight whose value is exactly 0 is still kept: masks are booleans, never θ ≠ 0.
 """
 
@@ -34,7 +38,9 @@ class PruningMethod:
     - ``key``: a fresh uniform draw from the round's key (``random``, the sparsity-matched
       baseline; masks do not nest);
     - ``magnitude_mask``: the same round's magnitude mask, permuted (the controls of
-      :mod:`evotickets.permutations`).
+      :mod:`evotickets.permutations`);
+    - ``init_gradient``: θ0 scored from the training loss at θ0 (``init_score``), the same
+      score for every round (pruning at initialisation).
     """
 
     name: str
@@ -47,6 +53,10 @@ class PruningMethod:
     needs_theta0: bool = False
     #: runs only for these strategies (an SNR definition that equals ``snr`` elsewhere)
     only_strategies: tuple[str, ...] | None = None
+    #: (θ0, g, Hg) → score per weight, for ``source == "init_gradient"``: g the gradient of the
+    #: training loss at θ0, Hg its Hessian-gradient product (None unless ``needs_hessian``)
+    init_score: Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray] | None = None
+    needs_hessian: bool = False
 
 
 def _snr(power: float):
@@ -64,7 +74,10 @@ def _snr(power: float):
 #: score |θ|/C (σ = std·√C with one scalar std, so |θ|/C = std²·|θ|/σ² ranks exactly like
 #: |θ|/σ², weighing the per-weight spread twice as strongly as ``snr``); the Fig. 9
 #: heuristics ``movement`` |θ − θ0| (how far the search moved it), ``magnitude_increase``
-#: |θ| − |θ0| and ``init_magnitude`` |θ0| (prune the smallest initial weights).
+#: |θ| − |θ0| and ``init_magnitude`` |θ0| (prune the smallest initial weights). At θ0 with
+#: the loss's gradient g: ``snip`` |θ0 ⊙ g| (Lee et al. 2019, connection sensitivity);
+#: ``grasp`` θ0 ⊙ Hg (Wang et al. 2020 remove the weights with the largest −θ0 ⊙ Hg, those
+#: whose removal least reduces the gradient flow gᵀg, so the largest θ0 ⊙ Hg are kept).
 REGISTRY: dict[str, PruningMethod] = {
     m.name: m
     for m in (
@@ -94,6 +107,13 @@ REGISTRY: dict[str, PruningMethod] = {
             lambda theta, sigma, theta0: np.abs(theta0),
             needs_theta0=True,
         ),
+        PruningMethod("snip", "init_gradient", init_score=lambda theta0, g, hg: np.abs(theta0 * g)),
+        PruningMethod(
+            "grasp",
+            "init_gradient",
+            init_score=lambda theta0, g, hg: theta0 * hg,
+            needs_hessian=True,
+        ),
     )
 }
 METHODS = tuple(REGISTRY)
@@ -103,6 +123,8 @@ HEURISTIC_METHODS = tuple(n for n, m in REGISTRY.items() if m.needs_theta0)
 SIGMA_METHODS = tuple(n for n, m in REGISTRY.items() if m.needs_sigma)
 # SNR definitions that differ from ``snr`` only for some strategies; the others skip them.
 SNR_VARIANT_STRATEGIES = {n: m.only_strategies for n, m in REGISTRY.items() if m.only_strategies}
+# Pruning at initialisation: a score of θ0 from the training loss's gradient (vision tasks).
+INIT_GRADIENT_METHODS = tuple(n for n, m in REGISTRY.items() if m.source == "init_gradient")
 # Permutation controls: derived from the magnitude mask of the same round.
 PERMUTATION_METHODS = tuple(n for n, m in REGISTRY.items() if m.source == "magnitude_mask")
 

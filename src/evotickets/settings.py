@@ -137,6 +137,9 @@ class ChainSettings(_Json):
     prune_fraction: float
     es: dict[str, Any] | None = None
     data_dir: str | None = field(default=None, compare=False)
+    #: the method's own settings (``pruning_at_init`` for snip and grasp); None for methods
+    #: without any, and then absent from the JSON, so their digests do not change
+    method_config: dict[str, Any] | None = None
 
     @property
     def library_task(self) -> str:
@@ -154,7 +157,8 @@ class ChainSettings(_Json):
         return InitSettings.for_task(self.task_config, self.task, self.seed)
 
     def with_method(self, method: str) -> ChainSettings:
-        return replace(self, method=method)
+        """The same chain with another method (that has no settings of its own)."""
+        return replace(self, method=method, method_config=None)
 
     def to_dict(self, with_data_dir: bool = True) -> dict:
         d: dict[str, Any] = {
@@ -168,6 +172,8 @@ class ChainSettings(_Json):
         }
         if self.es is not None:
             d["es"] = self.es
+        if self.method_config is not None:
+            d["method_config"] = self.method_config
         if with_data_dir:
             d["data_dir"] = self.data_dir
         return d
@@ -184,6 +190,7 @@ class ChainSettings(_Json):
             prune_fraction=float(d["prune_fraction"]),
             es=dict(d["es"]) if d.get("es") is not None else None,
             data_dir=d.get("data_dir"),
+            method_config=dict(d["method_config"]) if d.get("method_config") else None,
         )
 
 

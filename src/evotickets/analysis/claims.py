@@ -39,6 +39,9 @@ CLAIMS = {
     6: "LMC: ES consecutive-round barrier − GD's > 0; ES↔GD barrier > 0",
     7: "sharpness: slope of the 1D curvature over rounds, GD − ES > 0",
     8: "SNR–magnitude rank correlation falls with sparsity: −slope of ρ over rounds > 0",
+    # beyond the paper (its code had the baselines; the paper reports no such comparison)
+    9: "pruning at initialisation: snip/grasp − random > 0, and iterative magnitude pruning "
+    "beats it: magnitude − snip/grasp > 0",
 }
 
 
@@ -161,6 +164,12 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
                 if pair("snr_study", "snr"):
                     diff = _method_diff(ds, t, s, "snr_study", "snr")
                     rows += _rows_over_rounds(2, t, s, "snr_study − snr", diff, ds)
+            # 9: pruning at initialisation against random and against IMP
+            for pai in ("snip", "grasp"):
+                for a_, b_ in ((pai, "random"), ("magnitude", pai)):
+                    if pair(a_, b_):
+                        diff = _method_diff(ds, t, s, a_, b_)
+                        rows += _rows_over_rounds(9, t, s, f"{a_} − {b_}", diff, ds)
             # 5: decomposition of the ticket into mask and weights
             if pair("magnitude", "weight_permuted"):
                 diff = _method_diff(ds, t, s, "magnitude", "weight_permuted")

@@ -75,6 +75,10 @@ def cmd_mask(args) -> None:
         result = pruning.PruneResult(
             mask=np.ones_like(prunable), threshold=float("nan"), kept=n_prunable
         )
+    elif source == "init_gradient":
+        setup_jax(args.jax_cache)
+        score = _init_score(settings, theta0, table)
+        result = pruning.prune_to_count(score, np.ones_like(prunable), prunable, keep)
     elif source == "key":
         setup_jax(args.jax_cache)
         import jax
@@ -124,6 +128,23 @@ def cmd_mask(args) -> None:
         seed=settings.seed,
     )
     log(f"wrote {args.out}: round {t} {method} keeps {result.kept}/{n_prunable} prunable")
+
+
+def _init_score(settings: ChainSettings, theta0: np.ndarray, table) -> np.ndarray:
+    """The snip / grasp score of θ0 on the task's training examples (pruning at init)."""
+    from ..keys import init_score_key
+    from ..pruning_at_init import init_scores
+    from ..tasks import make_task
+
+    task = make_task(settings.task, settings.task_config, table, settings.data_dir)
+    if not hasattr(task, "loss"):
+        raise ValueError(
+            f"method {settings.method} needs a differentiable training loss; task "
+            f"{settings.task} has none (control tasks are refused by the config check)"
+        )
+    examples = int((settings.method_config or {})["examples"])
+    key = init_score_key(settings.seed, settings.task)
+    return init_scores(settings.method, task, theta0, key, examples)
 
 
 def _permuted_ticket(settings: ChainSettings, source_path: str | None, theta0, table, t: int):

@@ -76,7 +76,10 @@ def cmd_figure(args) -> None:
 
 def register_figure(sub) -> None:
     sp = sub.add_parser("figure", help="render one figure from summary.nc")
-    sp.add_argument("name", help="fig1 … fig11, or what it shows (e.g. lmc_and_sharpness for fig6)")
+    sp.add_argument(
+        "name",
+        help="fig1 … fig11, or what it shows (e.g. lmc_and_sharpness for fig6), or a figure beyond the paper (pruning_families)",
+    )
     sp.add_argument("--summary", required=True)
     sp.add_argument("--out", required=True)
     sp.set_defaults(func=cmd_figure)

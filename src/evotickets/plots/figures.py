@@ -29,6 +29,8 @@ COLORS = {
     "movement": "tab:purple",
     "magnitude_increase": "tab:brown",
     "init_magnitude": "tab:olive",
+    "snip": "tab:cyan",
+    "grasp": "tab:pink",
 }
 CAPTIONS: dict[str, str] = {}
 FIGURES: dict[str, Callable[[xr.Dataset], plt.Figure]] = {}
@@ -519,6 +521,41 @@ def fig11(ds: xr.Dataset) -> plt.Figure:
             _band(ax, x, da, str(n))
         ax.set_title(f"{t} ({method})")
         ax.set_ylabel("kept ratio")
+        _sparsity_axis(ax, ds)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+# Pruning families at matched sparsity: iterative (IMP) magnitude and SNR, pruning at
+# initialisation (SNIP, GraSP), and the random baseline.
+FAMILIES = ("magnitude", "snr", "snip", "grasp", "random")
+AT_INIT = ("snip", "grasp")
+
+
+@figure(
+    "pruning_families",
+    "Pruning families at matched sparsity, per task and strategy: iterative magnitude and "
+    "SNR pruning (trained between rounds), pruning at initialisation (SNIP, GraSP: one score "
+    "of θ0 from the loss gradient, no training in between) and random; mean ± s.e. over seeds.",
+)
+def pruning_families(ds: xr.Dataset) -> plt.Figure:
+    methods = [m for m in FAMILIES if m in ds.method.values]
+    if not any(m in methods for m in AT_INIT):
+        return _missing("Pruning families", "needs snip or grasp among the methods")
+    cells = [
+        (t, s)
+        for t in ds.task.values
+        for s in ds.strategy.values
+        if any(has_data(ds, "test_metric", task=t, strategy=s, method=m) for m in AT_INIT)
+    ]
+    fig, axes = plt.subplots(1, len(cells), figsize=(3.6 * len(cells), 3), squeeze=False)
+    x = _percent(ds)
+    for ax, (t, s) in zip(axes[0], cells):
+        for m in methods:
+            _band(ax, x, ds.test_metric.sel({"task": t, "strategy": s, "method": m}), m, COLORS[m])
+        ax.set_title(f"{t} / {s}", fontsize=9)
+        ax.set_ylabel(str(ds.metric_name.sel({"task": t}).values), fontsize=8)
         _sparsity_axis(ax, ds)
         ax.legend(fontsize=6)
     fig.tight_layout()

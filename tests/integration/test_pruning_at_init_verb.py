@@ -1,0 +1,73 @@
+"""`evotickets mask` for snip and grasp on the tiny config: one score of θ0 on training
+examples, so each round's mask keeps its exact count, the masks nest, no trained round is
+read, and every strategy of a seed gets the same mask. Control tasks are refused."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from evotickets import cli
+from evotickets.config import ConfigError, chain_settings, init_settings, validate_config
+
+
+def _mask(path) -> np.ndarray:
+    with h5py.File(path) as f:
+        return np.concatenate([f["mask"][k][leaf][()].ravel() for k in sorted(f["mask"])
+                               for leaf in sorted(f["mask"][k])])  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def masks(tmp_path_factory):
+    from conftest import TINY_CONFIG
+
+    tmp = tmp_path_factory.mktemp("pai")
+    cfg = dict(TINY_CONFIG, methods=["snip", "grasp"], pruning_at_init={"examples": 256})
+    cfg["strategies"] = {**cfg["strategies"], "open_es": {"population_size": 16, "std_init": 0.05}}
+    cfg = validate_config(cfg)
+    init = tmp / "init.h5"
+    assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", 0)),
+                     "--out", str(init)]) == 0  # fmt: skip
+    out = {}
+    for method in ("snip", "grasp"):
+        for strategy in ("snes", "open_es"):
+            s = json.dumps(chain_settings(cfg, "digits", strategy, method, 0))
+            for t in (1, 2):
+                path = tmp / f"{method}-{strategy}-{t}.h5"
+                argv = ["mask", "--settings", s, "--round", str(t), "--init", str(init)]
+                assert cli.main([*argv, "--out", str(path)]) == 0
+                out[method, strategy, t] = path
+    return out
+
+
+@pytest.mark.parametrize("method", ["snip", "grasp"])
+def test_masks_keep_exact_counts_nest_and_are_shared_by_strategies(masks, method):
+    m1, m2 = _mask(masks[method, "snes", 1]), _mask(masks[method, "snes", 2])
+    with h5py.File(masks[method, "snes", 1]) as f1, h5py.File(masks[method, "snes", 2]) as f2:
+        assert (f1.attrs["kept_prunable"], f2.attrs["kept_prunable"]) == (1491, 1193)
+        assert f1.attrs["num_prunable"] == 1864 and np.isfinite(f1.attrs["threshold"])
+        assert f1.attrs["method"] == method
+    assert not np.any(m2 & ~m1)  # nested: round 2 keeps a subset of round 1
+    for t in (1, 2):
+        np.testing.assert_array_equal(
+            _mask(masks[method, "open_es", t]), _mask(masks[method, "snes", t])
+        )
+
+
+def test_snip_and_grasp_choose_different_weights(masks):
+    assert not np.array_equal(_mask(masks["snip", "snes", 2]), _mask(masks["grasp", "snes", 2]))
+
+
+def test_the_examples_enter_the_digest_and_other_methods_digests_do_not_change(tiny_config):
+    cfg = validate_config(dict(tiny_config, methods=["snip", "magnitude"]))
+    snip = chain_settings(cfg, "digits", "snes", "snip", 0)
+    assert snip["method_config"] == {"examples": 1000}  # the schema's default
+    assert "method_config" not in chain_settings(cfg, "digits", "snes", "magnitude", 0)
+
+
+def test_control_tasks_refuse_pruning_at_initialisation(tiny_config):
+    tiny_config["tasks"] = {"pendulum": {"max_steps": 20}}
+    tiny_config["methods"] = ["magnitude", "grasp"]
+    with pytest.raises(ConfigError, match=r"control task.*\['grasp'\].*tasks.pendulum.methods"):
+        validate_config(tiny_config)

@@ -1,0 +1,83 @@
+"""SNIP and GraSP scores against values computed by hand, on a network small enough to
+differentiate on paper, and on a quadratic loss whose gradient and Hessian are closed-form."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from evotickets import pruning
+from evotickets.pruning_at_init import draw_examples, loss_gradients
+
+
+def _tiny_net_loss(theta, x, y):
+    """ŷ = w2·tanh(w1·x), L = mean ½(ŷ − y)²: two weights, one hidden unit."""
+    w1, w2 = theta[0], theta[1]
+    return jnp.mean(0.5 * (w2 * jnp.tanh(w1 * x) - y) ** 2)
+
+
+def test_tiny_network_gradient_and_hessian_gradient_match_the_hand_derivation():
+    w1, w2, x, y = 0.5, -1.5, 2.0, 0.25
+    a = np.tanh(w1 * x)  # tanh(1)
+    r = w2 * a - y
+    da = (1 - a**2) * x  # ∂a/∂w1
+    g = np.array([r * w2 * da, r * a])
+    h = np.array(
+        [
+            [(w2 * da) ** 2 + r * w2 * (-2 * a * (1 - a**2) * x**2), da * (w2 * a + r)],
+            [da * (w2 * a + r), a**2],
+        ]
+    )
+    got_g, got_hg = loss_gradients(
+        _tiny_net_loss, jnp.array([w1, w2]), jnp.array([x]), jnp.array([y]), with_hessian=True
+    )
+    np.testing.assert_allclose(got_g, g, rtol=1e-5)
+    np.testing.assert_allclose(got_hg, h @ g, rtol=1e-5)
+    theta = np.array([w1, w2])
+    snip = pruning.REGISTRY["snip"].init_score(theta, got_g, None)
+    grasp = pruning.REGISTRY["grasp"].init_score(theta, got_g, got_hg)
+    np.testing.assert_allclose(snip, np.abs(theta * g), rtol=1e-5)
+    np.testing.assert_allclose(grasp, theta * (h @ g), rtol=1e-5)
+
+
+def test_quadratic_loss_gradients_are_the_closed_form_ones():
+    rng = np.random.default_rng(0)
+    X, y, theta = rng.normal(size=(7, 4)), rng.normal(size=7), rng.normal(size=4)
+
+    def loss(t, xb, yb):
+        return jnp.mean(0.5 * (xb @ t - yb) ** 2)
+
+    g, hg = loss_gradients(loss, jnp.asarray(theta), jnp.asarray(X), jnp.asarray(y), True)
+    g_true = X.T @ (X @ theta - y) / 7
+    np.testing.assert_allclose(g, g_true, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(hg, (X.T @ X / 7) @ g_true, rtol=1e-4, atol=1e-6)
+    g_only, none = loss_gradients(loss, jnp.asarray(theta), jnp.asarray(X), jnp.asarray(y), False)
+    assert none is None
+    np.testing.assert_array_equal(g_only, g)
+
+
+def test_grasp_keeps_the_weights_whose_removal_reduces_gradient_flow_least():
+    """Wang et al. remove the largest −θ⊙Hg: with scores θ⊙Hg = (3, −2, 0.5, −4) and two kept,
+    weights 0 and 2 stay (−θ⊙Hg = −3, −0.5 are the smallest)."""
+    theta0 = np.array([1.0, 2.0, 0.5, -1.0])
+    hg = np.array([3.0, -1.0, 1.0, 4.0])
+    score = pruning.REGISTRY["grasp"].init_score(theta0, np.zeros(4), hg)
+    np.testing.assert_array_equal(score, [3.0, -2.0, 0.5, -4.0])
+    ones = np.ones(4, bool)
+    kept = pruning.prune_to_count(score, ones, ones, 2).mask
+    np.testing.assert_array_equal(kept, [True, False, True, False])
+
+
+def test_examples_are_distinct_and_capped_at_the_set():
+    x, y = jnp.arange(10.0)[:, None], jnp.arange(10)
+    xs, ys = draw_examples(jax.random.key(0), x, y, 4)
+    assert xs.shape == (4, 1) and len(set(np.asarray(ys).tolist())) == 4
+    np.testing.assert_array_equal(np.asarray(xs)[:, 0], np.asarray(ys))
+    assert draw_examples(jax.random.key(0), x, y, 50)[0].shape == (10, 1)
+
+
+@pytest.mark.parametrize("method", ["snip", "grasp"])
+def test_registry_entries_prune_at_initialisation(method):
+    spec = pruning.REGISTRY[method]
+    assert spec.source == "init_gradient" and method in pruning.INIT_GRADIENT_METHODS
+    assert spec.needs_hessian == (method == "grasp") and not spec.needs_sigma
