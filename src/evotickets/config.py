@@ -304,6 +304,7 @@ def _check_rules_between_keys(cfg: dict) -> None:
             "also list magnitude"
         )
     _validate_transfer(cfg)
+    _check_rewind(cfg)
     data_dir = cfg.get("data_dir")
     downloads = {library_task(cfg, t) for t in cfg["tasks"]} - {"digits"}
     if data_dir and not Path(data_dir).is_dir() and downloads:
@@ -311,6 +312,49 @@ def _check_rules_between_keys(cfg: dict) -> None:
             f"data_dir {data_dir!r} does not exist; set data_dir to the folder holding "
             "mnist/, fashion-mnist/ and kmnist/, or remove it to download into the cache"
         )
+
+
+#: Methods that late rewinding applies to: the others are defined relative to θ0.
+REWIND_METHODS = ("random", "magnitude", "snr", "snr_study")
+
+
+def _check_rewind(cfg: dict) -> None:
+    """Late rewinding: a rewind point on a chunk boundary of round 0, below its end, for the
+    trainers and methods that rewind (see the schema's ``rewind``)."""
+    for task in cfg["tasks"]:
+        k = task_rewind(cfg, task)
+        if not k:
+            continue
+        where = f"tasks.{task}.rewind" if "rewind" in (cfg["tasks"][task] or {}) else "rewind"
+        for s in task_strategies(cfg, task):
+            if s == "gd_ppo":
+                raise ConfigError(
+                    f"{where} is {k}, but gd_ppo does not rewind (ES and gd_adam do); "
+                    f"set tasks.{task}.strategies without gd_ppo or {where} to 0"
+                )
+            odd = [m for m in task_methods(cfg, task, s) if m not in REWIND_METHODS]
+            if odd:
+                raise ConfigError(
+                    f"{where} is {k}, but methods {odd} are defined relative to θ0 and do "
+                    f"not rewind; set tasks.{task}.methods to a subset of {list(REWIND_METHODS)}"
+                )
+            if is_gd(s):
+                continue
+            es = {**cfg["es"], **((cfg["tasks"][task] or {}).get("es") or {})}
+            every, total = int(es.get("log_every", 100)), int(es["num_generations"])
+            if k % min(every, total) or k >= total:
+                raise ConfigError(
+                    f"{where} is {k}: it must be a multiple of es.log_every ({every}, where "
+                    f"the round's chunks end) and below es.num_generations ({total})"
+                )
+    for entry in cfg.get("transfer") or []:
+        for side in ("source", "target"):
+            task = entry[side]["task"]
+            if task in cfg["tasks"] and task_rewind(cfg, task):
+                raise ConfigError(
+                    f"transfer {entry['name']}: its {side} task {task} rewinds; transfers "
+                    "train a ticket from θ0, so use a task entry without rewind"
+                )
 
 
 TASK_ENTRY_NAME = re.compile(r"^[a-z0-9_]+$")
@@ -486,7 +530,7 @@ def strategy_settings(cfg: dict, task: str, strategy: str) -> dict[str, Any]:
     return merged
 
 
-TASK_META_KEYS = ("strategy_overrides", "strategies", "es", "methods")
+TASK_META_KEYS = ("strategy_overrides", "strategies", "es", "methods", "rewind")
 
 
 def task_methods(cfg: dict, task: str, strategy: str) -> list[str]:
@@ -568,7 +612,13 @@ def chain_spec(cfg: dict, task: str, strategy: str, method: str, seed: int) -> C
         es=None if is_gd(strategy) else {**cfg["es"], **(block.get("es") or {})},
         data_dir=cfg.get("data_dir"),
         method_config=dict(cfg["pruning_at_init"]) if method in INIT_GRADIENT_METHODS else None,
+        rewind=task_rewind(cfg, task),
     )
+
+
+def task_rewind(cfg: dict, task: str) -> int:
+    """The rewind point k of a task's chains: the task entry's own, else the experiment's."""
+    return int((cfg["tasks"][task] or {}).get("rewind", cfg.get("rewind", 0)))
 
 
 def init_settings(cfg: dict, task: str, seed: int) -> dict:

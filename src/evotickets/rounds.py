@@ -37,6 +37,31 @@ def mask_arrays(mask: np.ndarray, table, prefix="mask") -> dict[str, np.ndarray]
     return {f"{prefix}/{k}": v for k, v in from_vector(mask, table).items()}
 
 
+#: The group of round 0's trained.h5 that holds the rewind point (late rewinding).
+REWIND_GROUP = "rewind"
+
+
+def load_rewind_point(path: str | None, settings: ChainSettings, table) -> np.ndarray:
+    """The rewind point of a chain that rewinds (``settings.rewind`` > 0): the weights that
+    round 0 stored after ``settings.rewind`` generations (steps), from its trained.h5."""
+    from .networks import to_vector
+
+    k = settings.rewind
+    if not path:
+        raise ValueError(
+            f"{settings.label} rewinds to generation {k} of round 0: pass --rewind-from "
+            "iter00/trained.h5 of this chain (made by rule `train`)"
+        )
+    arrays, attrs = read_artifact(path, "trained", expected_digest=settings.digest())
+    if int(attrs["round"]) != 0 or int(attrs.get("rewind_point", -1)) != k:
+        raise ArtifactError(
+            f"{path} is round {attrs['round']} with rewind point "
+            f"{attrs.get('rewind_point', 'none')}; need round 0 with rewind point {k}: pass "
+            "iter00/trained.h5 of this chain (made by rule `train`)"
+        )
+    return to_vector(group(arrays, REWIND_GROUP), table)
+
+
 def check_method(settings: ChainSettings) -> None:
     from .config import method_applies
     from .names import SIGMA_METHODS
@@ -109,7 +134,7 @@ def train_ticket(
     from .train.trainers import trainer_for
 
     task = make_task(settings.task, settings.task_config, table, data_dir)
-    rk = round_key(chain_key(settings.seed, settings.task, settings.strategy), t)
+    rk = round_key(chain_key(settings.seed, settings.key_task, settings.strategy), t)
     label = label or (
         f"[{settings.task}/{settings.strategy}/{settings.method}/seed{settings.seed}/iter{t:02d}]"
     )
@@ -132,9 +157,15 @@ def train_ticket(
         log=log,
     )
     train = trainer_for(settings.strategy)
-    res = train(settings, task, theta_start, mask, rk, label=label, log=log, checkpoint=ckpt)
+    rewind_at = settings.rewind if (t == 0 and settings.rewind) else None
+    res = train(
+        settings, task, theta_start, mask, rk, label=label, log=log, checkpoint=ckpt,
+        rewind_at=rewind_at,
+    )  # fmt: skip
     metric = res.final_metric
     out = {f"params/{k}": v for k, v in from_vector(res.theta, table).items()}
+    if res.rewind_theta is not None:  # round 0's rewind point, which later rounds start from
+        out.update(mask_arrays(res.rewind_theta, table, prefix=REWIND_GROUP))
     if res.sigma is not None:
         out.update({f"sigma/{k}": v for k, v in from_vector(res.sigma, table).items()})
     out.update(mask_arrays(mask, table))
@@ -156,6 +187,7 @@ def train_ticket(
             "num_prunable": int(prunable.sum()),
             "remaining_fraction": float((mask & prunable).sum() / prunable.sum()),
             **res.attrs,
+            **({"rewind_point": rewind_at} if rewind_at is not None else {}),
             **task.provenance(),
             **(extra_attrs or {}),
         },

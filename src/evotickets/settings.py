@@ -140,10 +140,20 @@ class ChainSettings(_Json):
     #: the method's own settings (``pruning_at_init`` for snip and grasp); None for methods
     #: without any, and then absent from the JSON, so their digests do not change
     method_config: dict[str, Any] | None = None
+    #: late rewinding: rounds ≥ 1 start from round 0's search mean after this many
+    #: generations (GD: steps); 0 = from θ0, and then absent from the JSON (digests unchanged)
+    rewind: int = 0
 
     @property
     def library_task(self) -> str:
         return self.task_config.get("task", self.task)
+
+    @property
+    def key_task(self) -> str:
+        """The task name the chain's keys are derived from: the entry's name, except that a
+        rewinding entry uses its library task's, so that k = 0 and k > 0 of one task share
+        θ0 and search noise (a paired comparison; round 0 differs only by its snapshot)."""
+        return self.library_task if self.rewind else self.task
 
     @property
     def is_gd(self) -> bool:
@@ -174,6 +184,8 @@ class ChainSettings(_Json):
             d["es"] = self.es
         if self.method_config is not None:
             d["method_config"] = self.method_config
+        if self.rewind:
+            d["rewind"] = self.rewind
         if with_data_dir:
             d["data_dir"] = self.data_dir
         return d
@@ -191,6 +203,7 @@ class ChainSettings(_Json):
             es=dict(d["es"]) if d.get("es") is not None else None,
             data_dir=d.get("data_dir"),
             method_config=dict(d["method_config"]) if d.get("method_config") else None,
+            rewind=int(d.get("rewind", 0)),
         )
 
 

@@ -19,6 +19,7 @@ from evotickets.config import (
     es_gd_transfers,
     init_settings,
     task_methods,
+    task_rewind,
     task_strategies,
     transfer_kind,
     transfer_settings,
@@ -203,17 +204,20 @@ def mask_inputs(wildcards):
         inputs["prev"] = paths.round_file(
             "trained.h5", w.exp, w.task, w.strategy, w.method, w.seed, t - 1
         )
+    if t > 0 and task_rewind(config, w.task):  # late rewinding: round 0 holds the start
+        inputs["rewind"] = paths.round_file(
+            "trained.h5", w.exp, w.task, w.strategy, w.method, w.seed, 0
+        )
     return inputs
 
 
 def mask_sources(wildcards, input):
     """`evotickets mask`'s arguments for what the mask is made from (see mask_inputs): one
     params function, not one per flag, since Snakemake evaluates each once per job."""
-    if "prev" in input.keys():
-        return f"--prev-trained {input.prev}"
-    if "source" in input.keys():
-        return f"--source-mask {input.source}"
-    return ""
+    flags = {"prev": "--prev-trained", "source": "--source-mask", "rewind": "--rewind-from"}
+    return " ".join(
+        f"{flag} {getattr(input, name)}" for name, flag in flags.items() if name in input.keys()
+    )
 
 
 def seed_rounds(wildcards, seed):

@@ -42,6 +42,8 @@ CLAIMS = {
     # beyond the paper (its code had the baselines; the paper reports no such comparison)
     9: "pruning at initialisation: snip/grasp − random > 0, and iterative magnitude pruning "
     "beats it: magnitude − snip/grasp > 0",
+    10: "late rewinding (Frankle et al. 2019) improves tickets: rewind k > 0 − rewind 0 > 0 "
+    "(two entries of one task; same θ0 and search noise)",
 }
 
 
@@ -214,6 +216,7 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
                     slope = slope_per_seed(rho)
                     rows += _one_row(8, t, s, f"−slope of ρ({m}, magnitude)", -slope.values)
 
+    rows += _rewind_rows(ds, strategies, methods)
     # 4: transfers against the target's random baseline
     if "transfer_metric" in ds and "transfer_target_random" in ds:
         for name in ds.transfer.values:
@@ -226,6 +229,40 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
         for name in ds.transfer.values:
             b = ds.lmc_barrier_es_gd.sel(transfer=name)
             rows += _rows_over_rounds(6, "", str(name), "ES↔GD barrier", b, ds, first=0)
+    return rows
+
+
+def _rewind_pairs(ds: xr.Dataset) -> list[tuple[str, str]]:
+    """(entry rewinding k > 0, entry of the same library task and init scheme with k = 0)."""
+    if "rewind" not in ds.coords:
+        return []
+    entries = [
+        (str(t), str(ds.library_task.sel(task=t).values), int(ds.rewind.sel(task=t)))
+        for t in ds.task.values
+    ]
+    scheme = {str(t): str(ds.init_scheme.sel(task=t).values) for t in ds.task.values}
+    return [
+        (late, base)
+        for late, lib, k in entries
+        if k > 0
+        for base, lib0, k0 in entries
+        if k0 == 0 and lib0 == lib and scheme[base] == scheme[late]
+    ]
+
+
+def _rewind_rows(ds: xr.Dataset, strategies: list[str], methods: set[str]) -> list[dict]:
+    """Claim 10: per strategy and method, the rewinding entry's metric minus the k = 0 one's."""
+    rows: list[dict] = []
+    for late, base in _rewind_pairs(ds):
+        k = int(ds.rewind.sel(task=late))
+        for s in strategies:
+            for m in ("magnitude", "snr", "random"):
+                if m not in methods:
+                    continue
+                cell = ds.test_metric.sel({"strategy": s, "method": m})
+                diff = cell.sel(task=late) - cell.sel(task=base)
+                label = f"{m}: rewind {k} − rewind 0 ({late} − {base})"
+                rows += _rows_over_rounds(10, late, s, label, diff, ds)
     return rows
 
 

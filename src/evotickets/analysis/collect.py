@@ -16,7 +16,7 @@ import xarray as xr
 
 from .. import paths
 from ..artifacts import read_artifact
-from ..config import analysis_chains, chains, library_task
+from ..config import analysis_chains, chains, library_task, task_rewind
 
 METRIC_LONG_NAME = "test accuracy (vision) or mean test return (control) of the final solution"
 
@@ -95,6 +95,8 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
             "metric_name": ("task", [metric_name.get(t, "") for t in tasks]),
             # a task entry may run a library task under another name (one per init scheme)
             "library_task": ("task", [library_task(cfg, t) for t in tasks]),
+            # late rewinding: the rewind point k of each task entry (0: rounds start at θ0)
+            "rewind": ("task", [task_rewind(cfg, t) for t in tasks]),
             "init_scheme": (
                 "task",
                 [(cfg["tasks"][t] or {}).get("init", "flax_default") for t in tasks],

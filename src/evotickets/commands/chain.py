@@ -19,7 +19,15 @@ import numpy as np
 from .. import checkpoint
 from ..artifacts import ArtifactError, group, read_artifact, write_artifact
 from ..platform import setup_jax
-from ..rounds import check_method, load_init, load_ticket, log, mask_arrays, train_ticket
+from ..rounds import (
+    check_method,
+    load_init,
+    load_rewind_point,
+    load_ticket,
+    log,
+    mask_arrays,
+    train_ticket,
+)
 from ..settings import ChainSettings, InitSettings
 from .common import chain_args
 
@@ -85,7 +93,7 @@ def cmd_mask(args) -> None:
 
         from ..keys import chain_key, mask_key, round_key
 
-        ck = chain_key(settings.seed, settings.task, settings.strategy)
+        ck = chain_key(settings.seed, settings.key_task, settings.strategy)
         perm = np.asarray(jax.random.permutation(mask_key(round_key(ck, t)), n_prunable))
         result = pruning.random_mask(prunable, keep, perm)
     else:
@@ -166,7 +174,7 @@ def _permuted_ticket(settings: ChainSettings, source_path: str | None, theta0, t
             f"{method} needs the magnitude mask of round {t}"
         )
     source = to_vector(group(arrays, "mask"), table).astype(bool)
-    rk = round_key(chain_key(settings.seed, settings.task, settings.strategy), t)
+    rk = round_key(chain_key(settings.seed, settings.key_task, settings.strategy), t)
     perms = draw_permutations(method, source, table, rk)
     kept = int(attrs["kept_prunable"])
     if method == "weight_permuted":
@@ -185,6 +193,8 @@ def cmd_train(args) -> None:
     theta0, table, prunable, _init_attrs = load_init(args.init, settings)
     t = args.round
     mask, theta_start, _ = load_ticket(args.mask, table, chain_digest, t, theta0)
+    if settings.rewind and t > 0:  # late rewinding: start from round 0's rewind point
+        theta_start = load_rewind_point(args.rewind_from, settings, table)
     train_ticket(
         settings,
         table,
@@ -245,6 +255,11 @@ def register(sub) -> None:
     sp.add_argument("--data-dir")
     sp.add_argument("--out", required=True)
     sp.add_argument(
+        "--rewind-from",
+        help="round 0's trained.h5 of this chain, whose rewind point rounds ≥ 1 start from "
+        "(late rewinding: settings with rewind > 0)",
+    )
+    sp.add_argument(
         "--checkpoint-every",
         type=int,
         help="save a mid-round checkpoint every N generations (0: never; default: every "
@@ -267,6 +282,11 @@ def register(sub) -> None:
     sp.add_argument("--mask-log", required=True)
     sp.add_argument("--data-dir")
     sp.add_argument("--out", required=True)
+    sp.add_argument(
+        "--rewind-from",
+        help="round 0's trained.h5 of this chain, whose rewind point rounds ≥ 1 start from "
+        "(late rewinding: settings with rewind > 0)",
+    )
     sp.add_argument("--checkpoint-every", type=int, help="as for `train`")
     sp.add_argument("--checkpoint-seconds", type=float, help="as for `train`")
     sp.set_defaults(func=cmd_round)

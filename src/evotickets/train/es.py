@@ -42,6 +42,7 @@ class RoundResult:
     final_metric: float
     seconds: float
     task_state: dict  # e.g. running observation statistics of a brax task
+    rewind_theta: np.ndarray | None = None  # dense search mean after ``rewind_at`` generations
 
 
 def _sanitize(fitness: jax.Array):
@@ -129,11 +130,14 @@ def run_round(
     log: Callable[[str], None] = print,
     label: str = "",
     checkpoint: Checkpointer | None = None,
+    rewind_at: int | None = None,
 ) -> RoundResult:
     """Evolve the active weights of m⊙θ0 for ``num_generations`` with a fresh strategy state.
 
     With ``checkpoint``, the round resumes from a valid checkpoint of itself and saves one now
-    and then; the result is bitwise the same as without.
+    and then; the result is bitwise the same as without. With ``rewind_at`` (a chunk end), the
+    search mean after that many generations is kept as ``rewind_theta`` (late rewinding); it
+    travels in the checkpoint, so a resumed round has it too.
     """
     t_start = time.perf_counter()
     num_dims = mask.size
@@ -154,8 +158,22 @@ def run_round(
 
     best, mean, bad, eval_gen, eval_val = [], [], [], [], []
     g, chunk = 0, max(1, min(log_every, num_generations))
-    if checkpoint is not None and (resumed := checkpoint.load(state, num_generations, chunk)):
+    if rewind_at is not None and (rewind_at % chunk or not 0 < rewind_at < num_generations):
+        raise ValueError(
+            f"{label}: rewind point {rewind_at} must be a multiple of the chunk ({chunk}) "
+            f"below {num_generations} generations"
+        )
+    rewind = jnp.zeros_like(x0) if rewind_at is not None else None
+
+    def saved(state):  # what a checkpoint holds: the rewind point travels with the state
+        return state if rewind is None else (state, rewind)
+
+    if checkpoint is not None and (
+        resumed := checkpoint.load(saved(state), num_generations, chunk)
+    ):
         state, g, c = resumed.state, resumed.generation, resumed.curves
+        if rewind is not None:
+            state, rewind = state
         best, mean, bad = [c["best_fitness"]], [c["mean_fitness"]], [c["nonfinite_count"]]
         eval_gen, eval_val = c["eval_generation"].tolist(), c["eval_metric"].tolist()
     steady_start = None
@@ -166,10 +184,13 @@ def run_round(
         best.append(b), mean.append(m), bad.append(nb)
         _check_members(nb, g, algo.population_size, label)
         g += n
+        if g == rewind_at:
+            rewind = state[0].mean
         metric = float(evaluate(state[0].mean, idx, task.test_data, state[1]))
         eval_gen.append(g), eval_val.append(metric)
         if checkpoint is not None and checkpoint.due(g, num_generations):
-            checkpoint.save(state, g, _checkpoint_curves(best, mean, bad, eval_gen, eval_val))
+            curves = _checkpoint_curves(best, mean, bad, eval_gen, eval_val)
+            checkpoint.save(saved(state), g, curves)
         now = time.perf_counter()
         if steady_start is None:
             steady_start, steady_gen, eta = now, g, float("nan")
@@ -194,4 +215,5 @@ def run_round(
         final_metric=float(eval_val[-1]),
         seconds=time.perf_counter() - t_start,
         task_state={k: np.asarray(v) for k, v in task_state.items()},
+        rewind_theta=None if rewind is None else np.asarray(densify(rewind)),
     )

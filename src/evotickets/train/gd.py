@@ -59,6 +59,7 @@ class GDResult:
     seconds: float
     seconds_per_epoch: float  # steady state, after the first (compiling) epoch
     opt_state: Any  # Adam's final state, for checks
+    rewind_theta: np.ndarray | None = None  # θ after ``rewind_at`` steps (late rewinding)
 
 
 ADAM_CURVES = ("step_loss", "epoch_loss", "eval_metric")
@@ -88,8 +89,12 @@ def minibatch_loss(task) -> Callable:
     return loss
 
 
-def make_epoch_runner(task, lr: float, batch_size: int, steps: int) -> Callable:
-    """A jitted function running one epoch of masked Adam from (θ, Adam state)."""
+def make_epoch_runner(
+    task, lr: float, batch_size: int, steps: int, snapshot_after: int | None = None
+) -> Callable:
+    """A jitted function running one epoch of masked Adam from (θ, Adam state). With
+    ``snapshot_after`` = s it also returns θ after the epoch's first s steps (late rewinding
+    inside an epoch); without, it returns None there."""
     loss_fn = minibatch_loss(task)
 
     def run(theta, opt_state, mask, key, data):
@@ -104,8 +109,13 @@ def make_epoch_runner(task, lr: float, batch_size: int, steps: int) -> Callable:
             updates, state = tx.update(grad, state, theta)
             return (optax.apply_updates(theta, updates), state), loss
 
-        (theta, opt_state), losses = jax.lax.scan(step, (theta, opt_state), order)
-        return theta, opt_state, losses
+        if snapshot_after is None:
+            (theta, opt_state), losses = jax.lax.scan(step, (theta, opt_state), order)
+            return theta, opt_state, losses, None
+        (theta, opt_state), first = jax.lax.scan(step, (theta, opt_state), order[:snapshot_after])
+        snapshot = theta
+        (theta, opt_state), rest = jax.lax.scan(step, (theta, opt_state), order[snapshot_after:])
+        return theta, opt_state, jnp.concatenate([first, rest]), snapshot
 
     return jax.jit(run)
 
@@ -146,19 +156,30 @@ def run_adam_round(
     log: Callable[[str], None] = print,
     label: str = "",
     checkpoint=None,
+    rewind_at: int | None = None,
 ) -> GDResult:
     """Train the active weights of m ⊙ θ_start with masked Adam for ``epochs`` epochs.
 
     With ``checkpoint`` (an :class:`evotickets.checkpoint.Checkpointer`), (θ, Adam state) and
     the curves are saved after whole epochs now and then, and a valid checkpoint of this round
     is resumed from; each epoch's key depends only on its index, so the result is bitwise the
-    same as an uninterrupted round."""
+    same as an uninterrupted round. With ``rewind_at`` (a whole number of epochs, in steps),
+    θ after that many steps is kept as ``rewind_theta`` and travels in the checkpoint."""
     steps = _steps_per_epoch(task, batch_size, label)
+    if rewind_at is not None and not 0 < rewind_at < epochs * steps:
+        raise ValueError(
+            f"{label}: rewind point {rewind_at} steps must lie inside the round's "
+            f"{epochs * steps} steps ({epochs} epochs of {steps})"
+        )
     t_start = time.perf_counter()
     mask_j = jnp.asarray(mask, bool)
     theta = jnp.where(mask_j, jnp.asarray(theta_start, jnp.float32), 0.0)
     opt_state = masked(optax.adam(lr), mask_j).init(theta)
     run_epoch = make_epoch_runner(task, float(lr), int(batch_size), steps)
+    # the epoch in which the rewind point falls, and how many of its steps come before it
+    rewind_epoch, rewind_step = divmod(rewind_at, steps) if rewind_at is not None else (-1, 0)
+    if rewind_at is not None and rewind_step == 0:  # at the end of the epoch before
+        rewind_epoch, rewind_step = rewind_epoch - 1, steps
     evaluate = jax.jit(lambda th, data: task.evaluate(th, data, task.init_state()))
 
     step_loss, epoch_loss, eval_val = [], [], []
@@ -169,18 +190,29 @@ def run_adam_round(
         if c["step_loss"].shape != (done * steps,) or c["eval_metric"].shape != (done,):
             raise ValueError(f"its curves do not match {done} epochs of {steps} steps")
 
+    rewind = jnp.zeros_like(theta) if rewind_at is not None else None
+
+    def saved(theta, opt_state):  # what a checkpoint holds
+        return (theta, opt_state) if rewind is None else (theta, opt_state, rewind)
+
     if checkpoint is not None and (
-        resumed := checkpoint.load((theta, opt_state), epochs, 1, ADAM_CURVES, check_curves)
+        resumed := checkpoint.load(saved(theta, opt_state), epochs, 1, ADAM_CURVES, check_curves)
     ):
-        (theta, opt_state), first, c = resumed.state, resumed.generation, resumed.curves
+        (theta, opt_state, *kept), first, c = resumed.state, resumed.generation, resumed.curves
+        rewind = kept[0] if kept else None
         step_loss = list(c["step_loss"].reshape(first, steps))
         epoch_loss, eval_val = list(c["epoch_loss"]), list(c["eval_metric"])
     for e in range(first, epochs):
-        theta, opt_state, losses = run_epoch(
+        runner = run_epoch
+        if e == rewind_epoch:  # compiled for this one epoch only
+            runner = make_epoch_runner(task, float(lr), int(batch_size), steps, rewind_step)
+        theta, opt_state, losses, snapshot = runner(
             theta, opt_state, mask_j, gd_epoch_key(round_k, e), task.train_data
         )
         losses = np.asarray(losses)
         _check_finite(losses, e, label)
+        if snapshot is not None:
+            rewind = snapshot
         metric = float(evaluate(theta, task.test_data))
         step_loss.append(losses), epoch_loss.append(losses.mean()), eval_val.append(metric)
         if checkpoint is not None and checkpoint.due(e + 1, epochs):
@@ -189,7 +221,7 @@ def run_adam_round(
                 "epoch_loss": np.asarray(epoch_loss),
                 "eval_metric": np.asarray(eval_val),
             }
-            checkpoint.save((theta, opt_state), e + 1, curves)
+            checkpoint.save(saved(theta, opt_state), e + 1, curves)
         now = time.perf_counter()
         if steady_start is None:
             steady_start, steady_epoch, eta = now, e + 1, float("nan")
@@ -217,4 +249,5 @@ def run_adam_round(
         seconds=seconds,
         seconds_per_epoch=float(per_epoch),
         opt_state=opt_state,
+        rewind_theta=None if rewind is None else np.asarray(rewind),
     )

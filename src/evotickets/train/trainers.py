@@ -36,6 +36,8 @@ class TrainedRound:
     seconds: float
     attrs: dict[str, Any]
     task_state: dict[str, np.ndarray] = field(default_factory=dict)
+    #: late rewinding: the weights after ``rewind_at`` generations (steps) of this round
+    rewind_theta: np.ndarray | None = None
 
 
 class Trainer(Protocol):
@@ -50,10 +52,13 @@ class Trainer(Protocol):
         label: str,
         log: Callable[[str], None],
         checkpoint: Any = None,
+        rewind_at: int | None = None,
     ) -> TrainedRound: ...
 
 
-def train_es(settings, task, theta_start, mask, round_key, *, label, log, checkpoint=None):
+def train_es(
+    settings, task, theta_start, mask, round_key, *, label, log, checkpoint=None, rewind_at=None
+):
     """Any evosax strategy of :mod:`evotickets.strategies` on the active weights."""
     from ..strategies import make_strategy
     from .es import run_round
@@ -70,6 +75,7 @@ def train_es(settings, task, theta_start, mask, round_key, *, label, log, checkp
         log=log,
         label=label,
         checkpoint=checkpoint,
+        rewind_at=rewind_at,
     )
     curves = {
         "best_fitness": res.best_fitness,
@@ -80,11 +86,20 @@ def train_es(settings, task, theta_start, mask, round_key, *, label, log, checkp
     }
     attrs = {"trainer": "es", "nonfinite_total": int(res.nonfinite_count.sum())}
     return TrainedRound(
-        res.theta, res.sigma, curves, res.final_metric, res.seconds, attrs, res.task_state
+        res.theta,
+        res.sigma,
+        curves,
+        res.final_metric,
+        res.seconds,
+        attrs,
+        res.task_state,
+        res.rewind_theta,
     )
 
 
-def train_adam(settings, task, theta_start, mask, round_key, *, label, log, checkpoint=None):
+def train_adam(
+    settings, task, theta_start, mask, round_key, *, label, log, checkpoint=None, rewind_at=None
+):
     """Masked Adam (vision tasks)."""
     from .gd import run_adam_round
 
@@ -100,6 +115,7 @@ def train_adam(settings, task, theta_start, mask, round_key, *, label, log, chec
         log=log,
         label=label,
         checkpoint=checkpoint,
+        rewind_at=rewind_at,
     )
     curves = {
         "step_loss": res.step_loss,
@@ -113,12 +129,19 @@ def train_adam(settings, task, theta_start, mask, round_key, *, label, log, chec
         "steps_per_epoch": res.steps_per_epoch,
         "seconds_per_epoch": res.seconds_per_epoch,
     }
-    return TrainedRound(res.theta, None, curves, res.final_metric, res.seconds, attrs)
+    return TrainedRound(
+        res.theta, None, curves, res.final_metric, res.seconds, attrs, {}, res.rewind_theta
+    )
 
 
-def train_ppo(settings, task, theta_start, mask, round_key, *, label, log, checkpoint=None):
-    """Masked PPO (control tasks)."""
+def train_ppo(
+    settings, task, theta_start, mask, round_key, *, label, log, checkpoint=None, rewind_at=None
+):
+    """Masked PPO (control tasks). It does not rewind (the config refuses gd_ppo with it)."""
     from .ppo import train_ppo as run_ppo
+
+    if rewind_at is not None:
+        raise ValueError(f"{label}: gd_ppo does not rewind; set rewind to 0 for this task")
 
     res = run_ppo(
         task,
