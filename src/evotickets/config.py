@@ -22,11 +22,13 @@ from .names import (
     ANT_HEAVY_BACKEND_ERROR,
     ANTITHETIC,
     COMMON_KEYS,
+    DYNAMIC_METHODS,
     GD_OPTIONAL_KEYS,
     GD_STRATEGIES,
     INIT_GRADIENT_METHODS,
     METHODS,
     PERMUTATION_METHODS,
+    PRUNING_METHODS,
     SIGMA_METHODS,
     SNR_VARIANT_STRATEGIES,
     STRATEGIES,
@@ -228,7 +230,7 @@ def _fill_schema_defaults(cfg: dict, schema: dict) -> None:
         if "default" in spec:
             cfg.setdefault(key, spec["default"])
     cfg["es"].setdefault("log_every", 100)
-    for block in ("resources", "pruning_at_init"):
+    for block in ("resources", "pruning_at_init", "dynamic_sparse"):
         cfg[block] = dict(cfg.get(block) or {})
         for k, spec in schema["properties"][block]["properties"].items():
             cfg[block].setdefault(k, spec["default"])
@@ -305,6 +307,7 @@ def _check_rules_between_keys(cfg: dict) -> None:
         )
     _validate_transfer(cfg)
     _check_rewind(cfg)
+    _check_dynamic(cfg)
     data_dir = cfg.get("data_dir")
     downloads = {library_task(cfg, t) for t in cfg["tasks"]} - {"digits"}
     if data_dir and not Path(data_dir).is_dir() and downloads:
@@ -312,6 +315,31 @@ def _check_rules_between_keys(cfg: dict) -> None:
             f"data_dir {data_dir!r} does not exist; set data_dir to the folder holding "
             "mnist/, fashion-mnist/ and kmnist/, or remove it to download into the cache"
         )
+
+
+def _check_dynamic(cfg: dict) -> None:
+    """Dynamic sparse ES: regrowth on chunk boundaries, and a strategy whose state it can
+    reset for a regrown weight (gradient descent skips these methods, as it skips snr)."""
+    from .dynamic_sparse import DYNAMIC_STRATEGIES
+
+    every = int(cfg["dynamic_sparse"]["every"])
+    for task in cfg["tasks"]:
+        for s in task_strategies(cfg, task):
+            if is_gd(s) or not set(task_methods(cfg, task, s)) & set(DYNAMIC_METHODS):
+                continue
+            if s not in DYNAMIC_STRATEGIES:
+                raise ConfigError(
+                    f"methods {list(DYNAMIC_METHODS)} regrow weights, which {s}'s state does "
+                    f"not support; run them with {', '.join(DYNAMIC_STRATEGIES)} (set "
+                    "strategy_methods or tasks.<task>.methods)"
+                )
+            es = {**cfg["es"], **((cfg["tasks"][task] or {}).get("es") or {})}
+            chunk = min(int(es.get("log_every", 100)), int(es["num_generations"]))
+            if every % chunk:
+                raise ConfigError(
+                    f"dynamic_sparse.every is {every}: it must be a multiple of es.log_every "
+                    f"({chunk} for task {task}), where the round's chunks end"
+                )
 
 
 #: Methods that late rewinding applies to: the others are defined relative to θ0.
@@ -611,9 +639,17 @@ def chain_spec(cfg: dict, task: str, strategy: str, method: str, seed: int) -> C
         # a GD chain's numbers do not depend on the ES loop settings
         es=None if is_gd(strategy) else {**cfg["es"], **(block.get("es") or {})},
         data_dir=cfg.get("data_dir"),
-        method_config=dict(cfg["pruning_at_init"]) if method in INIT_GRADIENT_METHODS else None,
+        method_config=method_config(cfg, method),
         rewind=task_rewind(cfg, task),
     )
+
+
+def method_config(cfg: dict, method: str) -> dict | None:
+    """A method's own settings (its registry entry's config block), or None if it has none
+    (also for ``transfer``, the method name of a transfer's target chain)."""
+    spec = PRUNING_METHODS.get(method)
+    block = spec.config_block if spec else None
+    return dict(cfg[block]) if block else None
 
 
 def task_rewind(cfg: dict, task: str) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from .pruning import (  # noqa: F401
+    DYNAMIC_METHODS,
     HEURISTIC_METHODS,
     INIT_GRADIENT_METHODS,
     METHODS,

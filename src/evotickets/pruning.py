@@ -57,6 +57,8 @@ class PruningMethod:
     #: training loss at θ0, Hg its Hessian-gradient product (None unless ``needs_hessian``)
     init_score: Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray] | None = None
     needs_hessian: bool = False
+    #: the config block holding the method's own settings (its ``method_config``)
+    config_block: str | None = None
 
 
 def _snr(power: float):
@@ -107,13 +109,23 @@ REGISTRY: dict[str, PruningMethod] = {
             lambda theta, sigma, theta0: np.abs(theta0),
             needs_theta0=True,
         ),
-        PruningMethod("snip", "init_gradient", init_score=lambda theta0, g, hg: np.abs(theta0 * g)),
+        PruningMethod(
+            "snip",
+            "init_gradient",
+            init_score=lambda theta0, g, hg: np.abs(theta0 * g),
+            config_block="pruning_at_init",
+        ),
         PruningMethod(
             "grasp",
             "init_gradient",
             init_score=lambda theta0, g, hg: theta0 * hg,
             needs_hessian=True,
+            config_block="pruning_at_init",
         ),
+        # Dynamic sparse ES (evotickets.dynamic_sparse): a round starts from the random
+        # baseline's mask of its count and drops the lowest-SNR weights while it evolves.
+        PruningMethod("dynamic_random", "key", needs_sigma=True, config_block="dynamic_sparse"),
+        PruningMethod("dynamic_gradient", "key", needs_sigma=True, config_block="dynamic_sparse"),
     )
 }
 METHODS = tuple(REGISTRY)
@@ -125,6 +137,8 @@ SIGMA_METHODS = tuple(n for n, m in REGISTRY.items() if m.needs_sigma)
 SNR_VARIANT_STRATEGIES = {n: m.only_strategies for n, m in REGISTRY.items() if m.only_strategies}
 # Pruning at initialisation: a score of θ0 from the training loss's gradient (vision tasks).
 INIT_GRADIENT_METHODS = tuple(n for n, m in REGISTRY.items() if m.source == "init_gradient")
+# Dynamic sparse training: the mask changes during the round.
+DYNAMIC_METHODS = tuple(n for n, m in REGISTRY.items() if m.config_block == "dynamic_sparse")
 # Permutation controls: derived from the magnitude mask of the same round.
 PERMUTATION_METHODS = tuple(n for n, m in REGISTRY.items() if m.source == "magnitude_mask")
 

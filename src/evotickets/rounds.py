@@ -163,6 +163,8 @@ def train_ticket(
         rewind_at=rewind_at,
     )  # fmt: skip
     metric = res.final_metric
+    if res.final_mask is not None:  # dynamic sparse ES: the active set the round ended with
+        mask = res.final_mask
     out = {f"params/{k}": v for k, v in from_vector(res.theta, table).items()}
     if res.rewind_theta is not None:  # round 0's rewind point, which later rounds start from
         out.update(mask_arrays(res.rewind_theta, table, prefix=REWIND_GROUP))

@@ -44,6 +44,8 @@ CLAIMS = {
     "beats it: magnitude − snip/grasp > 0",
     10: "late rewinding (Frankle et al. 2019) improves tickets: rewind k > 0 − rewind 0 > 0 "
     "(two entries of one task; same θ0 and search noise)",
+    11: "dynamic sparse ES (drop lowest SNR, regrow) beats the fixed random mask it starts "
+    "from: dynamic − random > 0; against iterative SNR pruning: dynamic − snr",
 }
 
 
@@ -172,6 +174,12 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
                     if pair(a_, b_):
                         diff = _method_diff(ds, t, s, a_, b_)
                         rows += _rows_over_rounds(9, t, s, f"{a_} − {b_}", diff, ds)
+            # 11: dynamic sparse ES against its starting random mask and against IMP-SNR
+            for dyn in ("dynamic_random", "dynamic_gradient"):
+                for other in ("random", "snr"):
+                    if pair(dyn, other):
+                        diff = _method_diff(ds, t, s, dyn, other)
+                        rows += _rows_over_rounds(11, t, s, f"{dyn} − {other}", diff, ds)
             # 5: decomposition of the ticket into mask and weights
             if pair("magnitude", "weight_permuted"):
                 diff = _method_diff(ds, t, s, "magnitude", "weight_permuted")

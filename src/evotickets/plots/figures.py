@@ -31,6 +31,8 @@ COLORS = {
     "init_magnitude": "tab:olive",
     "snip": "tab:cyan",
     "grasp": "tab:pink",
+    "dynamic_random": "tab:brown",
+    "dynamic_gradient": "tab:purple",
 }
 CAPTIONS: dict[str, str] = {}
 FIGURES: dict[str, Callable[[xr.Dataset], plt.Figure]] = {}
@@ -195,6 +197,8 @@ def fig3(ds: xr.Dataset) -> plt.Figure:
     gd = _gd_strategies(ds)
     if not gd:
         return _missing("Fig. 3", "needs a gd_adam or gd_ppo strategy")
+    if not {"snr", "magnitude"} <= set(map(str, ds.method.values)):
+        return _missing("Fig. 3", "needs the snr and magnitude methods")
     tasks = [t for t in ds.task.values if has_data(ds, "test_metric", task=t, strategy=gd)]
     if not tasks:
         return _missing("Fig. 3", "no GD runs finished")
@@ -528,26 +532,27 @@ def fig11(ds: xr.Dataset) -> plt.Figure:
 
 
 # Pruning families at matched sparsity: iterative (IMP) magnitude and SNR, pruning at
-# initialisation (SNIP, GraSP), and the random baseline.
-FAMILIES = ("magnitude", "snr", "snip", "grasp", "random")
-AT_INIT = ("snip", "grasp")
+# initialisation (SNIP, GraSP), dynamic sparse ES, and the random baseline.
+FAMILIES = ("magnitude", "snr", "snip", "grasp", "dynamic_random", "dynamic_gradient", "random")
+NON_IMP = ("snip", "grasp", "dynamic_random", "dynamic_gradient")
 
 
 @figure(
     "pruning_families",
     "Pruning families at matched sparsity, per task and strategy: iterative magnitude and "
     "SNR pruning (trained between rounds), pruning at initialisation (SNIP, GraSP: one score "
-    "of θ0 from the loss gradient, no training in between) and random; mean ± s.e. over seeds.",
+    "of θ0 from the loss gradient, no training in between), dynamic sparse ES (one run per "
+    "sparsity, dropping low-SNR weights and regrowing) and random; mean ± s.e. over seeds.",
 )
 def pruning_families(ds: xr.Dataset) -> plt.Figure:
     methods = [m for m in FAMILIES if m in ds.method.values]
-    if not any(m in methods for m in AT_INIT):
-        return _missing("Pruning families", "needs snip or grasp among the methods")
+    if not any(m in methods for m in NON_IMP):
+        return _missing("Pruning families", f"needs one of {', '.join(NON_IMP)}")
     cells = [
         (t, s)
         for t in ds.task.values
         for s in ds.strategy.values
-        if any(has_data(ds, "test_metric", task=t, strategy=s, method=m) for m in AT_INIT)
+        if any(has_data(ds, "test_metric", task=t, strategy=s, method=m) for m in NON_IMP)
     ]
     fig, axes = plt.subplots(1, len(cells), figsize=(3.6 * len(cells), 3), squeeze=False)
     x = _percent(ds)

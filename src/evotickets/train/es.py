@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -43,6 +44,7 @@ class RoundResult:
     seconds: float
     task_state: dict  # e.g. running observation statistics of a brax task
     rewind_theta: np.ndarray | None = None  # dense search mean after ``rewind_at`` generations
+    final_mask: np.ndarray | None = None  # dynamic sparse ES: the active set at the end
 
 
 def _sanitize(fitness: jax.Array):
@@ -131,13 +133,17 @@ def run_round(
     label: str = "",
     checkpoint: Checkpointer | None = None,
     rewind_at: int | None = None,
+    dynamic: Any = None,
 ) -> RoundResult:
     """Evolve the active weights of m⊙θ0 for ``num_generations`` with a fresh strategy state.
 
     With ``checkpoint``, the round resumes from a valid checkpoint of itself and saves one now
     and then; the result is bitwise the same as without. With ``rewind_at`` (a chunk end), the
     search mean after that many generations is kept as ``rewind_theta`` (late rewinding); it
-    travels in the checkpoint, so a resumed round has it too.
+    travels in the checkpoint, so a resumed round has it too. With ``dynamic`` (a
+    :class:`evotickets.dynamic_sparse.Schedule`), the active set changes every
+    ``dynamic.every`` generations at a chunk end (dynamic sparse ES); the returned
+    ``final_mask`` is the last active set, and the checkpoint holds the current one.
     """
     t_start = time.perf_counter()
     num_dims = mask.size
@@ -163,17 +169,23 @@ def run_round(
             f"{label}: rewind point {rewind_at} must be a multiple of the chunk ({chunk}) "
             f"below {num_generations} generations"
         )
-    rewind = jnp.zeros_like(x0) if rewind_at is not None else None
+    if dynamic is not None and dynamic.every % chunk:
+        raise ValueError(f"{label}: regrowth every {dynamic.every} is not a chunk end ({chunk})")
+    # what travels in a checkpoint beside the state: the rewind point, the active set
+    extras = {"rewind": jnp.zeros_like(x0)} if rewind_at is not None else {}
+    if dynamic is not None:
+        extras["idx"] = idx
 
-    def saved(state):  # what a checkpoint holds: the rewind point travels with the state
-        return state if rewind is None else (state, rewind)
+    def saved(state):
+        return (state, extras) if extras else state
 
     if checkpoint is not None and (
         resumed := checkpoint.load(saved(state), num_generations, chunk)
     ):
         state, g, c = resumed.state, resumed.generation, resumed.curves
-        if rewind is not None:
-            state, rewind = state
+        if extras:
+            state, extras = state
+            idx = extras.get("idx", idx)
         best, mean, bad = [c["best_fitness"]], [c["mean_fitness"]], [c["nonfinite_count"]]
         eval_gen, eval_val = c["eval_generation"].tolist(), c["eval_metric"].tolist()
     steady_start = None
@@ -185,7 +197,12 @@ def run_round(
         _check_members(nb, g, algo.population_size, label)
         g += n
         if g == rewind_at:
-            rewind = state[0].mean
+            extras["rewind"] = state[0].mean
+        if dynamic is not None and g % dynamic.every == 0 and g < num_generations:
+            from ..dynamic_sparse import regrow
+
+            state, idx = regrow(task, strategy.name, state, idx, dynamic, round_k, g)
+            extras["idx"] = idx
         metric = float(evaluate(state[0].mean, idx, task.test_data, state[1]))
         eval_gen.append(g), eval_val.append(metric)
         if checkpoint is not None and checkpoint.due(g, num_generations):
@@ -215,5 +232,6 @@ def run_round(
         final_metric=float(eval_val[-1]),
         seconds=time.perf_counter() - t_start,
         task_state={k: np.asarray(v) for k, v in task_state.items()},
-        rewind_theta=None if rewind is None else np.asarray(densify(rewind)),
+        rewind_theta=np.asarray(densify(extras["rewind"])) if "rewind" in extras else None,
+        final_mask=np.asarray(densify(jnp.ones(idx.size))) > 0 if dynamic is not None else None,
     )

@@ -38,6 +38,8 @@ class TrainedRound:
     task_state: dict[str, np.ndarray] = field(default_factory=dict)
     #: late rewinding: the weights after ``rewind_at`` generations (steps) of this round
     rewind_theta: np.ndarray | None = None
+    #: dynamic sparse ES: the active set at the end of the round (None: the mask's)
+    final_mask: np.ndarray | None = None
 
 
 class Trainer(Protocol):
@@ -76,6 +78,7 @@ def train_es(
         label=label,
         checkpoint=checkpoint,
         rewind_at=rewind_at,
+        dynamic=_dynamic_schedule(settings, task, mask),
     )
     curves = {
         "best_fitness": res.best_fitness,
@@ -94,6 +97,25 @@ def train_es(
         attrs,
         res.task_state,
         res.rewind_theta,
+        res.final_mask,
+    )
+
+
+def _dynamic_schedule(settings, task, mask):
+    """The regrowth schedule of a dynamic sparse ES chain, None for every other method and
+    for a dense round (round 0, shared by every method: nothing to regrow)."""
+    from ..dynamic_sparse import REGROW, Schedule
+    from ..networks import prunable_vector
+
+    if settings.method not in REGROW or mask[prunable_vector(task.table)].all():
+        return None
+    cfg, hp = settings.method_config or {}, settings.strategy_config
+    return Schedule(
+        every=int(cfg["every"]),
+        fraction=float(cfg["fraction"]),
+        regrow=REGROW[settings.method],
+        std_init=float(hp["std_init"]),
+        pairs=max(1, int(hp["population_size"]) // 2),
     )
 
 

@@ -1,0 +1,128 @@
+"""Dynamic sparse ES: drop-and-regrow keeps every layer's count exact, drops the lowest SNR
+and never regrows what it just dropped; a regrown weight starts at 0 with σ = std_init in
+each strategy's state; through a whole round the pruned weights never move, the counts stay
+exact, and a resumed round equals an uninterrupted one bitwise."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from test_checkpoint import Crash, _crashing_log, setup  # noqa: F401
+
+from evotickets import checkpoint as ck
+from evotickets.dynamic_sparse import (
+    DYNAMIC_STRATEGIES,
+    Schedule,
+    drop_and_grow,
+    move_slots,
+    regrow_state,
+)
+from evotickets.networks import LayerEntry, prunable_vector
+from evotickets.pruning import layer_counts
+from evotickets.strategies import make_strategy, per_weight_std
+from evotickets.train.es import run_round
+
+
+def _table():
+    return [
+        LayerEntry("a/kernel", (10,), 0, True),
+        LayerEntry("a/bias", (2,), 10, False),
+        LayerEntry("b/kernel", (8,), 12, True),
+    ]
+
+
+def test_drop_and_grow_keeps_layer_counts_and_drops_the_lowest_snr():
+    table = _table()
+    prunable = np.array([True] * 10 + [False] * 2 + [True] * 8)
+    mask = np.zeros(20, bool)
+    mask[[0, 1, 2, 3, 4, 10, 11, 12, 13, 14, 15]] = True  # 5 of a, both biases, 4 of b
+    snr = np.arange(20, dtype=float)[::-1].copy()  # lower SNR further right
+    grow = np.arange(20, dtype=float)  # prefers the rightmost inactive weight
+    step = drop_and_grow(mask, prunable, table, snr, grow, 0.4)
+    # a: round_half_up(0.4·5) = 2 dropped (4, 3: lowest SNR), grown 9, 8; b: 2 of 4 (15, 14)
+    assert sorted(step.dropped.tolist()) == [3, 4, 14, 15]
+    assert sorted(step.grown.tolist()) == [8, 9, 18, 19]
+    assert layer_counts(step.mask, table) == layer_counts(mask, table)
+    assert step.mask[10] and step.mask[11]  # not prunable: never dropped
+    # a weight just dropped is not regrown at once, even where it scores best
+    step = drop_and_grow(mask, prunable, table, snr, -grow, 0.4)
+    assert not set(step.grown.tolist()) & set(step.dropped.tolist())
+
+
+def test_grown_weights_take_their_dropped_partners_slots():
+    idx = np.array([0, 1, 2, 3, 4])
+    step = drop_and_grow(
+        np.isin(np.arange(10), idx), np.ones(10, bool),
+        [LayerEntry("k", (10,), 0, True)], -np.arange(10.0), np.arange(10.0), 0.4,
+    )  # fmt: skip
+    new_idx, slots = move_slots(idx, step)
+    # dropped 4, 3 (lowest SNR first) and grew 9, 8: slot 4 holds 9, slot 3 holds 8
+    assert slots.tolist() == [4, 3] and new_idx.tolist() == [0, 1, 2, 8, 9]
+
+
+@pytest.mark.parametrize("name", DYNAMIC_STRATEGIES)
+def test_a_regrown_slot_starts_at_zero_with_the_initial_sigma(name):
+    hp = {"population_size": 8, "std_init": 0.1}
+    s = make_strategy(name, 6, hp)
+    state = s.algorithm.init(jax.random.key(0), jnp.linspace(-1, 1, 6), s.params)
+    for g in range(3):  # adapt σ away from its initial value
+        pop, state = s.algorithm.ask(jax.random.key(10 + g), state, s.params)
+        state, _ = s.algorithm.tell(
+            jax.random.key(20 + g), pop, jnp.sum(pop**2, 1), state, s.params
+        )
+    before = np.asarray(per_weight_std(name, state, 6))
+    new = regrow_state(name, state, np.array([1, 4]), 0.1)
+    sigma = np.asarray(per_weight_std(name, new, 6))
+    assert np.asarray(new.mean)[[1, 4]].tolist() == [0.0, 0.0]
+    keep = [0, 2, 3, 5]
+    np.testing.assert_array_equal(np.asarray(new.mean)[keep], np.asarray(state.mean)[keep])
+    np.testing.assert_allclose(sigma[keep], before[keep], rtol=1e-6)
+    if name in ("ars", "open_es"):  # one shared σ: nothing per weight to reset
+        np.testing.assert_allclose(sigma, before, rtol=1e-6)
+    else:
+        np.testing.assert_allclose(sigma[[1, 4]], 0.1, rtol=1e-5)
+    if name == "sep_cma_es":
+        assert np.asarray(new.p_c)[[1, 4]].tolist() == [0.0, 0.0]
+
+
+def test_full_covariance_strategies_are_refused():
+    with pytest.raises(ValueError, match="does not know how to regrow"):
+        regrow_state("cma_es", None, np.array([0]), 0.1)
+
+
+def _dynamic_round(setup, regrow, checkpoint=None):  # noqa: F811
+    task, theta0, mask = setup
+    s = make_strategy("snes", int(mask.sum()), {"population_size": 16, "std_init": 0.05})
+    schedule = Schedule(every=3, fraction=0.25, regrow=regrow, std_init=0.05, pairs=8)
+    return run_round(
+        task, s, theta0, mask, jax.random.key(7), 12, 3, log=lambda m: None,
+        checkpoint=checkpoint, dynamic=schedule,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("regrow", ["random", "gradient"])
+def test_a_dynamic_round_keeps_counts_and_pruned_weights_frozen(setup, regrow):  # noqa: F811
+    task, _theta0, mask = setup
+    res = _dynamic_round(setup, regrow)
+    final = res.final_mask
+    assert layer_counts(final, task.table) == layer_counts(mask, task.table)  # exact, per layer
+    prunable = prunable_vector(task.table)
+    moved = final & ~mask & prunable
+    assert moved.sum() > 0  # the active set changed
+    assert np.all(res.theta[~final] == 0.0) and np.all(res.sigma[~final] == 0.0)
+    assert np.all(res.sigma[final] > 0)
+    np.testing.assert_array_equal(final & ~prunable, mask & ~prunable)  # biases stay
+
+
+def test_a_resumed_dynamic_round_is_bitwise_identical(setup, tmp_path):  # noqa: F811
+    reference = _dynamic_round(setup, "gradient")
+    path = tmp_path / "trained.ckpt.h5"
+    first = ck.Checkpointer(path, "d1", every_generations=3, log=_crashing_log(6, []))
+    with pytest.raises(Crash):
+        _dynamic_round(setup, "gradient", first)
+    second = ck.Checkpointer(path, "d1", every_generations=3, log=lambda m: None)
+    resumed = _dynamic_round(setup, "gradient", second)
+    for field in ("theta", "sigma", "best_fitness", "eval_metric", "final_mask"):
+        np.testing.assert_array_equal(getattr(reference, field), getattr(resumed, field))
