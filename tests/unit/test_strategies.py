@@ -33,24 +33,128 @@ def test_sigma_matches_state_fields_by_hand(name):
         expected = float(state.std) * np.sqrt(np.asarray(state.C))
         assert not np.allclose(np.asarray(state.C), 1.0)
         assert not np.allclose(sigma, np.asarray(state.C))
-    elif name in ("pgpe", "snes", "des", "simple_es", "learned_es"):
+    elif name in ("pgpe", "snes", "des", "simple_es", "learned_es", "evotf_es"):
         expected = np.asarray(state.std)
         assert np.asarray(state.std).shape == (D,)
+    elif name == "cma_es":
+        # Full covariance: σ_i = std·√C_ii (the marginal std), not the whole matrix.
+        c = np.asarray(state.C, np.float64)
+        assert np.abs(c - np.diag(np.diag(c))).max() > 1e-3  # C is not diagonal
+        expected = float(state.std) * np.sqrt(np.diag(c))
+    elif name == "xnes":
+        # Samples mean + std·z·B: σ_i = std·‖B[:, i]‖. evosax 0.3.2 updates B elementwise,
+        # so B, diagonal at init, stays diagonal: σ_i = std·|B_ii|.
+        b = np.asarray(state.B, np.float64)
+        assert np.all(b - np.diag(np.diag(b)) == 0)
+        expected = float(state.std) * np.abs(np.diag(b))
+    elif name == "iamalgam_univariate":
+        # Samples mean + (std + √C)·z: additive, not std·√C (evosax's comment) nor √(std² + C).
+        expected = float(state.std) + np.sqrt(np.asarray(state.C))
+        assert np.asarray(state.C).shape == (D,)
+    elif name == "cma_anchored_les":
+        expected = float(state.sigma) * np.asarray(state.axis_std)
+        np.testing.assert_allclose(expected, state.std, rtol=1e-6)
     else:  # ars, open_es: one scalar std for every weight
         expected = np.full(D, float(state.std))
-    np.testing.assert_allclose(sigma, expected, rtol=1e-6)
+    # CMA-ES's σ comes from the eigendecomposition evosax samples with (float32, + 1e-8·I).
+    np.testing.assert_allclose(sigma, expected, rtol=1e-4 if name == "cma_es" else 1e-6)
     assert np.all(sigma > 0)
+
+
+def _ams_members(algo, key):
+    """The members iAMaLGaM's ask moved by the anticipated mean shift: the indices its
+    ``anticipated_mean_shift`` draws from the second half of the split ask key."""
+    _key_sample, key_ams = jax.random.split(key)
+    return jax.random.choice(
+        key_ams, algo.population_size, (algo.ams_population_size,), replace=False
+    )
 
 
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_sigma_is_the_spread_of_the_sampled_population(name):
     """Every registered strategy's σ is the per-weight std of what it samples, after three
-    updates (so σ is no longer the initial value): 4,096 members, sampling error ≈ 1 %."""
-    s, state = _stepped(name, {"population_size": 4096})
+    updates (so σ is no longer the initial value): 4,096 members, sampling error ≈ 1 %.
+    iAMaLGaM moves a random subset by the same AMS vector after sampling; with that shift
+    taken back off those members, the rest is the Gaussian σ describes (see the next test)."""
+    if name == "evotf_es":  # its tell runs a transformer over 100·P·D features: step at P = 8
+        _s, state = _stepped(name)  # and sample 4,096 from that state (ask reads mean, std)
+        s = make_strategy(name, D, {"population_size": 4096, "std_init": 0.1})
+    else:
+        s, state = _stepped(name, {"population_size": 4096})
     pop, _ = s.algorithm.ask(jax.random.key(5), state, s.params)
+    if name == "iamalgam_univariate":
+        shift = state.c_mult * s.params.delta_ams * state.mean_shift
+        pop = pop.at[_ams_members(s.algorithm, jax.random.key(5))].add(-shift)
     spread = np.asarray(jnp.std(pop - state.mean, axis=0))
     sigma = np.asarray(per_weight_std(name, state, D))
     np.testing.assert_allclose(spread, sigma, rtol=0.06)
+
+
+def test_iamalgam_population_is_the_gaussian_plus_one_shift_on_a_subset():
+    """iAMaLGaM's ask is not centred on the mean: ``ams_population_size`` members (a random
+    subset) are moved by c_mult·δ_AMS·mean_shift. The unmoved members are N(mean, σ²) per
+    weight; the moved ones the same Gaussian translated; the raw spread about the sample mean
+    is √(σ² + a(1 − a)s²), so σ is the search's std, not the raw spread."""
+    name = "iamalgam_univariate"
+    s, state = _stepped(name, {"population_size": 4096})
+    key = jax.random.key(5)
+    pop = np.asarray(s.algorithm.ask(key, state, s.params)[0], np.float64)
+    sigma = np.asarray(per_weight_std(name, state, D), np.float64)
+    moved = np.zeros(len(pop), bool)
+    moved[np.asarray(_ams_members(s.algorithm, key))] = True
+    shift = np.asarray(state.c_mult * s.params.delta_ams * state.mean_shift, np.float64)
+    mean = np.asarray(state.mean, np.float64)
+    a = moved.mean()
+    assert 0.4 < a < 0.6 and np.abs(shift).max() > 3 * sigma.max()  # a real shift, on half
+    np.testing.assert_allclose(pop[~moved].std(0), sigma, rtol=0.08)
+    np.testing.assert_allclose(pop[moved].std(0), sigma, rtol=0.08)
+    np.testing.assert_allclose(pop[~moved].mean(0), mean, atol=4 * sigma.max() / 45)
+    np.testing.assert_allclose(pop[moved].mean(0) - mean, shift, atol=4 * sigma.max() / 45)
+    raw = np.sqrt(sigma**2 + a * (1 - a) * shift**2)
+    np.testing.assert_allclose(pop.std(0), raw, rtol=0.06)
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_std_init_is_the_initial_per_weight_std(name):
+    """``std_init`` means the same for every strategy: σ before the first tell (xNES starts at
+    std_init² in evosax and iAMaLGaM at 1 + schedule; both are mapped)."""
+    s = make_strategy(name, D, {"population_size": 8, "std_init": 0.03})
+    state = s.algorithm.init(jax.random.key(0), jnp.zeros(D), s.params)
+    np.testing.assert_allclose(per_weight_std(name, state, D), 0.03, rtol=1e-5)
+
+
+def test_iamalgam_std_floor_is_part_of_std_init():
+    hp = {"population_size": 8, "std_init": 0.05, "std_floor": 0.02}
+    s = make_strategy("iamalgam_univariate", D, hp)
+    state = s.algorithm.init(jax.random.key(0), jnp.zeros(D), s.params)
+    assert float(state.std) == pytest.approx(0.02)
+    np.testing.assert_allclose(np.sqrt(state.C), 0.03, rtol=1e-5)
+    with pytest.raises(ValueError, match="std_floor"):
+        make_strategy("iamalgam_univariate", D, {**hp, "std_floor": 0.05})
+
+
+@pytest.mark.parametrize(
+    ("name", "pop", "fits", "refused", "gib"),
+    [
+        ("cma_es", 100, 8192, 8193, "1.5"),  # the O(D³) eigendecomposition: max_dims
+        ("xnes", 100, 4481, 5000, "9.7"),  # (P + 4)·4·D² bytes; Pendulum's MLP fits
+        ("evotf_es", 16, 2000, 4481, "34.3"),  # 1,750·D² + 24,000·P·D bytes
+    ],
+)
+def test_d_squared_strategies_refuse_too_many_weights(name, pop, fits, refused, gib):
+    """CMA-ES, xNES and EvoTF hold D×D arrays (or attend across the weights): a build beyond
+    their limit is a clear error naming the strategy, D, the memory and the fix."""
+    from evotickets.strategies import MEMORY_LIMIT, REGISTRY
+
+    spec = REGISTRY[name]
+    assert spec.memory(pop, fits) <= MEMORY_LIMIT
+    assert spec.max_dims is None or fits <= spec.max_dims
+    with pytest.raises(ValueError) as err:
+        make_strategy(name, refused, {"population_size": pop, "std_init": 0.1})
+    msg = str(err.value)
+    for part in (repr(name), f"D = {refused:,}", f"{gib} GiB", "sep_cma_es or snes"):
+        assert part in msg, (part, msg)
+    assert make_strategy("sep_cma_es", refused, {"population_size": pop, "std_init": 0.1})
 
 
 def test_sep_cma_sigma_is_the_sampling_std():
@@ -80,6 +184,17 @@ def test_paper_hyperparameters_map_to_evosax_03():
     np.testing.assert_allclose(snes.params.weights, des_weights(10, 12.0))
     des = make_strategy("des", 50, {"population_size": 10, "std_init": 0.1, "temperature": 3.0})
     np.testing.assert_allclose(des.params.weights, des_weights(10, 3.0))
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_mean_decay_acts_on_every_state_type(name):
+    s = make_strategy(name, D, {"population_size": 8, "std_init": 0.1, "mean_decay": 0.1})
+    state = s.algorithm.init(jax.random.key(0), jnp.ones(D), s.params)
+    decayed = s.post_tell(state)
+    np.testing.assert_allclose(decayed.mean, 0.9, rtol=1e-6)
+    assert type(decayed) is type(state)
+    pop, _ = s.algorithm.ask(jax.random.key(1), decayed, s.params)  # still a valid state
+    assert np.all(np.isfinite(pop))
 
 
 def test_pgpe_std_decays_to_its_floor_and_mean_decays():

@@ -30,20 +30,42 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import ars, des, learned_es, open_es, pgpe, sep_cma_es, simple_es, snes
+from . import (
+    ars,
+    cma_anchored_les,
+    cma_es,
+    des,
+    evotf_es,
+    iamalgam_univariate,
+    learned_es,
+    open_es,
+    pgpe,
+    sep_cma_es,
+    simple_es,
+    snes,
+    xnes,
+)
 from .sep_cma_es import COVARIANCE_RATES, sep_cma_rates  # noqa: F401 (tests, docs)
 from .spec import StrategySpec
 
 #: Every strategy by name, in the order the config and messages list them. Adding a strategy
 #: is one module with a ``SPEC`` and one entry here.
 REGISTRY: dict[str, StrategySpec] = {
-    m.SPEC.name: m.SPEC for m in (sep_cma_es, snes, pgpe, des, ars, open_es, simple_es, learned_es)
+    m.SPEC.name: m.SPEC
+    for m in (
+        *(sep_cma_es, snes, pgpe, des, ars, open_es, simple_es, learned_es),
+        *(cma_es, xnes, iamalgam_univariate, evotf_es, cma_anchored_les),
+    )
 }
 STRATEGIES = tuple(REGISTRY)
 ANTITHETIC = tuple(name for name, spec in REGISTRY.items() if spec.antithetic)
 # Keys every strategy takes; each strategy's own are its spec's ``keys``.
 COMMON_KEYS = {"population_size", "std_init", "mean_decay"}
 STRATEGY_KEYS = {name: set(spec.keys) for name, spec in REGISTRY.items()}
+#: The most memory a strategy whose memory grows with D² (spec ``memory``: CMA-ES, xNES, EvoTF)
+#: may need for its state and one generation: 8 GiB leaves room for the task's own buffers
+#: on a 16 GB accelerator and fits a workstation's RAM.
+MEMORY_LIMIT = 8 * 2**30
 
 
 @dataclass(frozen=True)
@@ -89,6 +111,7 @@ def make_strategy(name: str, num_dims: int, hparams: dict[str, Any]) -> ESStrate
             f"strategy {name!r} samples antithetic pairs, so population_size must be even "
             f"(got {pop}); use {pop + 1}"
         )
+    _check_size(spec, pop, num_dims)
     built = spec.build(pop, num_dims, hparams)
     return ESStrategy(
         name=name,
@@ -100,6 +123,34 @@ def make_strategy(name: str, num_dims: int, hparams: dict[str, Any]) -> ESStrate
     )
 
 
+def _check_size(spec: StrategySpec, pop: int, num_dims: int) -> None:
+    """Refuse a strategy whose D×D state or D² work cannot fit ``num_dims`` weights."""
+    need = spec.memory(pop, num_dims) if spec.memory else 0.0
+    too_many = spec.max_dims is not None and num_dims > spec.max_dims
+    if not too_many and need <= MEMORY_LIMIT:
+        return
+    limit = (
+        f"it is built for at most {spec.max_dims:,} weights (its O(D³) eigendecomposition "
+        "every generation)"
+        if too_many
+        else f"the limit is {MEMORY_LIMIT / 2**30:.0f} GiB (MEMORY_LIMIT)"
+    )
+    fits = min(num_dims - 1, spec.max_dims or num_dims)
+    if spec.memory:
+        lo, hi = 0, fits  # the largest D whose memory fits, by bisection (memory grows with D)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if spec.memory(pop, mid) <= MEMORY_LIMIT else (lo, mid - 1)
+        fits = lo
+    raise ValueError(
+        f"strategy {spec.name!r} cannot search D = {num_dims:,} weights at population {pop}: "
+        f"its memory grows with D² and would need about {need / 2**30:.1f} GiB; {limit}. "
+        f"Use it on smaller networks, at most {fits:,} searched weights at this population "
+        f"(Pendulum's 2×64 MLP has 4,481; see evotickets/strategies/{spec.name}.py), or a "
+        "diagonal strategy such as sep_cma_es or snes"
+    )
+
+
 def per_weight_std(name: str, state: Any, num_dims: int):
     """The per-weight std σ of the search distribution, the denominator of the SNR score.
 
@@ -108,5 +159,7 @@ def per_weight_std(name: str, state: Any, num_dims: int):
       per-weight std is ``std·sqrt(C)``. (The study divided by C, a variance: wrong units.)
     - ARS, OpenES: one scalar ``std`` for all weights, broadcast. Their SNR ranking therefore
       equals the magnitude ranking; SNR adds nothing for them, by construction.
+    - CMA-ES, xNES, iAMaLGaM, EvoTF, CMA-anchored LES: each module's docstring says what its
+      ask samples and so what σ is.
     """
     return _spec(name).sigma(state, num_dims)

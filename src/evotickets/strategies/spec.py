@@ -33,3 +33,10 @@ class StrategySpec:
     build: Callable[[int, int, dict[str, Any]], Built]
     #: (evosax state, num_dims) → the per-weight std of the search distribution
     sigma: Callable[[Any, int], Any]
+    #: (population_size, num_dims) → bytes that its state and one generation need, for a
+    #: strategy whose memory grows with D² (a D×D covariance, attention across the weights);
+    #: ``make_strategy`` refuses a build above ``MEMORY_LIMIT``. None: O(P·D), never refused.
+    memory: Callable[[int, int], float] | None = None
+    #: the most searched weights it is built for, where time (CMA-ES's O(D³)
+    #: eigendecomposition every generation) rather than memory is the limit; None: any
+    max_dims: int | None = None
