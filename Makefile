@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 # `make fidelity`: the paper's claims on digits at CPU scale (config/fidelity.yaml, ≈ 45 min on
 # 2 cores); ends with the claims table (results/digits-fidelity/claims.md).
-.PHONY: setup run fidelity tour controls heuristics test lint clean chaos slurm-up slurm-down bench
+.PHONY: setup run fidelity extensions tour controls heuristics test lint clean chaos slurm-up slurm-down bench
 
 # `make bench` runs the benchmark suite (bench/README.md); `make bench BENCH_QUICK=1` is the
 # smoke mode (small sizes, minutes). Tables print; JSON lands in results/bench/.
@@ -47,6 +47,14 @@ fidelity: setup
 	@evotickets table results/digits-fidelity
 	@sed -n '/^## Summary/,/^## Every level/p' results/digits-fidelity/claims.md | sed '$$d'
 	@echo "claims: results/digits-fidelity/claims.md"
+
+# Beyond the study on digits (config/extensions.yaml): SNIP, GraSP, dynamic sparse ES, late
+# rewinding and two more evosax strategies beside IMP; ends with its claims summary.
+extensions: setup
+	snakemake --cores $(CORES) --configfile config/extensions.yaml
+	@evotickets table results/digits-extensions
+	@sed -n '/^## Summary/,/^## Every level/p' results/digits-extensions/claims.md | sed '$$d'
+	@echo "claims: results/digits-extensions/claims.md; figure: results/digits-extensions/figures/pruning_families.png"
 
 # Every path of the tool (two strategies, Pendulum, all analyses) on tiny budgets, minutes.
 tour: setup
