@@ -108,6 +108,22 @@ def load_ticket(path: str, table, expected_digest: str, t: int, theta0: np.ndarr
     return mask, theta_start, attrs
 
 
+def _trained_arrays(res, mask: np.ndarray, table) -> dict[str, np.ndarray]:
+    """The datasets of a trained.h5: θ, the rewind point (late rewinding, round 0), σ (ES),
+    the mask, the curves and the task state."""
+    from .networks import from_vector
+
+    out = {f"params/{k}": v for k, v in from_vector(res.theta, table).items()}
+    if res.rewind_theta is not None:  # round 0's rewind point, which later rounds start from
+        out.update(mask_arrays(res.rewind_theta, table, prefix=REWIND_GROUP))
+    if res.sigma is not None:
+        out.update({f"sigma/{k}": v for k, v in from_vector(res.sigma, table).items()})
+    out.update(mask_arrays(mask, table))
+    out.update({f"curves/{k}": v for k, v in res.curves.items()})
+    out.update({f"task_state/{k}": v for k, v in res.task_state.items()})
+    return out
+
+
 def train_ticket(
     settings: ChainSettings,
     table,
@@ -129,7 +145,6 @@ def train_ticket(
     The round key is the chain's, so every ticket of a (task, strategy, seed) sees the same
     noise or minibatches."""
     from .keys import chain_key, round_key
-    from .networks import from_vector
     from .tasks import make_task
     from .train.trainers import trainer_for
 
@@ -165,18 +180,10 @@ def train_ticket(
     metric = res.final_metric
     if res.final_mask is not None:  # dynamic sparse ES: the active set the round ended with
         mask = res.final_mask
-    out = {f"params/{k}": v for k, v in from_vector(res.theta, table).items()}
-    if res.rewind_theta is not None:  # round 0's rewind point, which later rounds start from
-        out.update(mask_arrays(res.rewind_theta, table, prefix=REWIND_GROUP))
-    if res.sigma is not None:
-        out.update({f"sigma/{k}": v for k, v in from_vector(res.sigma, table).items()})
-    out.update(mask_arrays(mask, table))
-    out.update({f"curves/{k}": v for k, v in res.curves.items()})
-    out.update({f"task_state/{k}": v for k, v in res.task_state.items()})
     write_artifact(
         out_path,
         "trained",
-        out,
+        _trained_arrays(res, mask, table),
         {
             "round": t,
             "task": settings.task,

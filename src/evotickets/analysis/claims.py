@@ -141,6 +141,27 @@ def _method_diff(ds, task, strategy, a, b):
     return m.sel({"method": a}) - m.sel({"method": b})
 
 
+#: The claims that compare two methods of one (task, strategy), in the order of the table:
+#: (claim, a, b, ES only), the effect being a − b. Round 0 is dense and identical across
+#: methods, so it is skipped.
+METHOD_COMPARISONS = (
+    (1, "magnitude", "random", False),  # the ticket effect
+    (2, "snr", "magnitude", True),  # SNR needs a search distribution
+    (2, "snr_study", "magnitude", True),  # the study's SNR definition beside ours
+    (2, "snr_study", "snr", True),
+    (9, "snip", "random", False),  # pruning at initialisation, against random and IMP
+    (9, "magnitude", "snip", False),
+    (9, "grasp", "random", False),
+    (9, "magnitude", "grasp", False),
+    (11, "dynamic_random", "random", False),  # dynamic sparse ES, against its start and IMP
+    (11, "dynamic_random", "snr", False),
+    (11, "dynamic_gradient", "random", False),
+    (11, "dynamic_gradient", "snr", False),
+    (5, "magnitude", "weight_permuted", False),  # the ticket's mask and weights
+    (5, "weight_permuted", "mask_permuted", False),
+)
+
+
 def claim_rows(ds: xr.Dataset) -> list[dict]:
     """Every testable claim of ``ds`` (a ``summary.nc`` dataset) as rows of paired effects."""
     rows: list[dict] = []
@@ -155,38 +176,10 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
 
     for t in tasks:
         for s in strategies:
-            # 1: ticket effect (round 0 is dense and identical across methods: skipped)
-            if pair("magnitude", "random"):
-                diff = _method_diff(ds, t, s, "magnitude", "random")
-                rows += _rows_over_rounds(1, t, s, "magnitude − random", diff, ds)
-            # 2: SNR against magnitude (ES only), and the study's SNR definition beside ours
-            if not is_gd(s):
-                for snr in ("snr", "snr_study"):
-                    if pair(snr, "magnitude"):
-                        diff = _method_diff(ds, t, s, snr, "magnitude")
-                        rows += _rows_over_rounds(2, t, s, f"{snr} − magnitude", diff, ds)
-                if pair("snr_study", "snr"):
-                    diff = _method_diff(ds, t, s, "snr_study", "snr")
-                    rows += _rows_over_rounds(2, t, s, "snr_study − snr", diff, ds)
-            # 9: pruning at initialisation against random and against IMP
-            for pai in ("snip", "grasp"):
-                for a_, b_ in ((pai, "random"), ("magnitude", pai)):
-                    if pair(a_, b_):
-                        diff = _method_diff(ds, t, s, a_, b_)
-                        rows += _rows_over_rounds(9, t, s, f"{a_} − {b_}", diff, ds)
-            # 11: dynamic sparse ES against its starting random mask and against IMP-SNR
-            for dyn in ("dynamic_random", "dynamic_gradient"):
-                for other in ("random", "snr"):
-                    if pair(dyn, other):
-                        diff = _method_diff(ds, t, s, dyn, other)
-                        rows += _rows_over_rounds(11, t, s, f"{dyn} − {other}", diff, ds)
-            # 5: decomposition of the ticket into mask and weights
-            if pair("magnitude", "weight_permuted"):
-                diff = _method_diff(ds, t, s, "magnitude", "weight_permuted")
-                rows += _rows_over_rounds(5, t, s, "magnitude − weight_permuted", diff, ds)
-            if pair("weight_permuted", "mask_permuted"):
-                diff = _method_diff(ds, t, s, "weight_permuted", "mask_permuted")
-                rows += _rows_over_rounds(5, t, s, "weight_permuted − mask_permuted", diff, ds)
+            for claim, a, b, es_only in METHOD_COMPARISONS:
+                if pair(a, b) and not (es_only and is_gd(s)):
+                    diff = _method_diff(ds, t, s, a, b)
+                    rows += _rows_over_rounds(claim, t, s, f"{a} − {b}", diff, ds)
 
         # 3: ES SNR against GD magnitude, each relative to its own dense round
         if "snr" in methods and "magnitude" in methods:

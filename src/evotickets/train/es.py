@@ -121,6 +121,31 @@ def _checkpoint_curves(best, mean, bad, eval_gen, eval_val) -> dict[str, np.ndar
     }
 
 
+def _check_schedule(rewind_at, dynamic, chunk: int, num_generations: int, label: str) -> None:
+    """The rewind point and the regrowths fall on chunk ends, inside the round."""
+    if rewind_at is not None and (rewind_at % chunk or not 0 < rewind_at < num_generations):
+        raise ValueError(
+            f"{label}: rewind point {rewind_at} must be a multiple of the chunk ({chunk}) "
+            f"below {num_generations} generations"
+        )
+    if dynamic is not None and dynamic.every % chunk:
+        raise ValueError(f"{label}: regrowth every {dynamic.every} is not a chunk end ({chunk})")
+
+
+class _Eta:
+    """Seconds left, from the steady state after the first (compiling) chunk."""
+
+    def __init__(self, total: int):
+        self.total, self.start, self.first_gen = total, None, 0
+
+    def line(self, g: int) -> str:
+        now = time.perf_counter()
+        if self.start is None:
+            self.start, self.first_gen = now, g
+            return "eta ? (compiling)"
+        return f"eta {(now - self.start) / max(g - self.first_gen, 1) * (self.total - g):.0f}s"
+
+
 def run_round(
     task,
     strategy: ESStrategy,
@@ -164,13 +189,7 @@ def run_round(
 
     best, mean, bad, eval_gen, eval_val = [], [], [], [], []
     g, chunk = 0, max(1, min(log_every, num_generations))
-    if rewind_at is not None and (rewind_at % chunk or not 0 < rewind_at < num_generations):
-        raise ValueError(
-            f"{label}: rewind point {rewind_at} must be a multiple of the chunk ({chunk}) "
-            f"below {num_generations} generations"
-        )
-    if dynamic is not None and dynamic.every % chunk:
-        raise ValueError(f"{label}: regrowth every {dynamic.every} is not a chunk end ({chunk})")
+    _check_schedule(rewind_at, dynamic, chunk, num_generations, label)
     # what travels in a checkpoint beside the state: the rewind point, the active set
     extras = {"rewind": jnp.zeros_like(x0)} if rewind_at is not None else {}
     if dynamic is not None:
@@ -188,7 +207,7 @@ def run_round(
             idx = extras.get("idx", idx)
         best, mean, bad = [c["best_fitness"]], [c["mean_fitness"]], [c["nonfinite_count"]]
         eval_gen, eval_val = c["eval_generation"].tolist(), c["eval_metric"].tolist()
-    steady_start = None
+    eta = _Eta(num_generations)
     while g < num_generations:
         n = min(chunk, num_generations - g)
         state, (b, m, nb) = runner(state, round_k, idx, task.train_data, g, n)
@@ -208,15 +227,9 @@ def run_round(
         if checkpoint is not None and checkpoint.due(g, num_generations):
             curves = _checkpoint_curves(best, mean, bad, eval_gen, eval_val)
             checkpoint.save(saved(state), g, curves)
-        now = time.perf_counter()
-        if steady_start is None:
-            steady_start, steady_gen, eta = now, g, float("nan")
-        else:
-            eta = (now - steady_start) / max(g - steady_gen, 1) * (num_generations - g)
         log(
             f"{label} gen {g}/{num_generations} best {b[-1]:.4f} mean {m[-1]:.4f} "
-            f"{task.metric_name} {metric:.4f} nonfinite {int(nb.sum())} "
-            + ("eta ? (compiling)" if np.isnan(eta) else f"eta {eta:.0f}s")
+            f"{task.metric_name} {metric:.4f} nonfinite {int(nb.sum())} {eta.line(g)}"
         )
 
     state, task_state = state

@@ -144,6 +144,20 @@ def _check_finite(losses: np.ndarray, epoch: int, label: str) -> None:
         )
 
 
+def _rewind_split(rewind_at: int | None, steps: int, epochs: int, label: str) -> tuple[int, int]:
+    """(the epoch in which step ``rewind_at`` ends, how many of its steps come before it);
+    (−1, 0) without rewinding. A point on an epoch's end belongs to that epoch."""
+    if rewind_at is None:
+        return -1, 0
+    if not 0 < rewind_at < epochs * steps:
+        raise ValueError(
+            f"{label}: rewind point {rewind_at} steps must lie inside the round's "
+            f"{epochs * steps} steps ({epochs} epochs of {steps})"
+        )
+    epoch, step = divmod(rewind_at, steps)
+    return (epoch - 1, steps) if step == 0 else (epoch, step)
+
+
 def run_adam_round(
     task,
     theta_start: np.ndarray,
@@ -163,23 +177,15 @@ def run_adam_round(
     With ``checkpoint`` (an :class:`evotickets.checkpoint.Checkpointer`), (θ, Adam state) and
     the curves are saved after whole epochs now and then, and a valid checkpoint of this round
     is resumed from; each epoch's key depends only on its index, so the result is bitwise the
-    same as an uninterrupted round. With ``rewind_at`` (a whole number of epochs, in steps),
-    θ after that many steps is kept as ``rewind_theta`` and travels in the checkpoint."""
+    same as an uninterrupted round. With ``rewind_at`` (minibatch steps), θ after that many
+    steps is kept as ``rewind_theta`` and travels in the checkpoint."""
     steps = _steps_per_epoch(task, batch_size, label)
-    if rewind_at is not None and not 0 < rewind_at < epochs * steps:
-        raise ValueError(
-            f"{label}: rewind point {rewind_at} steps must lie inside the round's "
-            f"{epochs * steps} steps ({epochs} epochs of {steps})"
-        )
+    rewind_epoch, rewind_step = _rewind_split(rewind_at, steps, epochs, label)
     t_start = time.perf_counter()
     mask_j = jnp.asarray(mask, bool)
     theta = jnp.where(mask_j, jnp.asarray(theta_start, jnp.float32), 0.0)
     opt_state = masked(optax.adam(lr), mask_j).init(theta)
     run_epoch = make_epoch_runner(task, float(lr), int(batch_size), steps)
-    # the epoch in which the rewind point falls, and how many of its steps come before it
-    rewind_epoch, rewind_step = divmod(rewind_at, steps) if rewind_at is not None else (-1, 0)
-    if rewind_at is not None and rewind_step == 0:  # at the end of the epoch before
-        rewind_epoch, rewind_step = rewind_epoch - 1, steps
     evaluate = jax.jit(lambda th, data: task.evaluate(th, data, task.init_state()))
 
     step_loss, epoch_loss, eval_val = [], [], []
