@@ -35,6 +35,7 @@ from .names import (
     STRATEGY_KEYS,
     TASKS,
     gd_fits_task,
+    has_per_weight_sigma,
     is_control,
     is_gd,
 )
@@ -308,6 +309,7 @@ def _check_rules_between_keys(cfg: dict) -> None:
     _validate_transfer(cfg)
     _check_rewind(cfg)
     _check_dynamic(cfg)
+    _check_sigma_methods(cfg)
     data_dir = cfg.get("data_dir")
     downloads = {library_task(cfg, t) for t in cfg["tasks"]} - {"digits"}
     if data_dir and not Path(data_dir).is_dir() and downloads:
@@ -315,6 +317,19 @@ def _check_rules_between_keys(cfg: dict) -> None:
             f"data_dir {data_dir!r} does not exist; set data_dir to the folder holding "
             "mnist/, fashion-mnist/ and kmnist/, or remove it to download into the cache"
         )
+
+
+def _check_sigma_methods(cfg: dict) -> None:
+    """A method that divides by σ, asked for by name for a strategy without one, is an error
+    (listed in ``methods`` it is skipped for such strategies, as for gradient descent)."""
+    for s, only in (cfg.get("strategy_methods") or {}).items():
+        odd = [m for m in only if m in SIGMA_METHODS and not has_per_weight_sigma(s)]
+        if odd:
+            raise ConfigError(
+                f"strategy_methods.{s} lists {odd}, which divide by the search distribution's "
+                f"per-weight std σ; {s} has none, so they are undefined for it. Magnitude and "
+                "random run for it; remove them from its list"
+            )
 
 
 def _check_dynamic(cfg: dict) -> None:
@@ -491,8 +506,8 @@ def chain_methods(cfg: dict, strategy: str) -> list[str]:
 
 def method_applies(method: str, strategy: str) -> bool:
     """Whether ``method`` is defined, and distinct from another method, for ``strategy``."""
-    if is_gd(strategy) and method in SIGMA_METHODS:
-        return False
+    if not has_per_weight_sigma(strategy) and method in SIGMA_METHODS:
+        return False  # gradient descent, or an ES without a per-weight σ: no SNR
     return strategy in SNR_VARIANT_STRATEGIES.get(method, (strategy,))
 
 
@@ -615,8 +630,8 @@ def analysis_chains(cfg: dict, name: str) -> list[tuple[str, str, str, int]]:
         for c in chains(cfg)
         if all(allowed[f] is None or c[i] in allowed[f] for i, f in enumerate(ANALYSIS_FILTERS))
     ]
-    if name == "snr_magnitude":
-        keep = [c for c in keep if not c[1].startswith("gd_")]
+    if name == "snr_magnitude":  # it reads σ
+        keep = [c for c in keep if has_per_weight_sigma(c[1])]
     return keep
 
 

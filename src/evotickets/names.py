@@ -23,7 +23,13 @@ from .pruning import (  # noqa: F401
     SNR_VARIANT_STRATEGIES,
 )
 from .pruning import REGISTRY as PRUNING_METHODS  # noqa: F401
-from .strategies import ANTITHETIC, COMMON_KEYS, STRATEGIES, STRATEGY_KEYS  # noqa: F401
+from .strategies import (  # noqa: F401
+    ANTITHETIC,
+    COMMON_KEYS,
+    STRATEGIES,
+    STRATEGY_KEYS,
+    has_per_weight_sigma,
+)
 from .train.ppo_settings import PPO_DEFAULTS, PPO_OPTIONAL_KEYS
 
 # ---- tasks -------------------------------------------------------------------------------

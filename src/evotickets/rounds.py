@@ -64,14 +64,18 @@ def load_rewind_point(path: str | None, settings: ChainSettings, table) -> np.nd
 
 def check_method(settings: ChainSettings) -> None:
     from .config import method_applies
-    from .names import SIGMA_METHODS
+    from .names import SIGMA_METHODS, has_per_weight_sigma
 
     method, strategy = settings.method, settings.strategy
-    if is_gd(strategy) and method in SIGMA_METHODS:
+    if method in SIGMA_METHODS and not has_per_weight_sigma(strategy):
+        why = (
+            "gradient descent has no search distribution"
+            if is_gd(strategy)
+            else "its search distribution has no per-weight std"
+        )
         raise ValueError(
-            f"method {method} is undefined for {strategy}: gradient "
-            "descent has no search distribution, so there is no σ to divide by; the workflow "
-            "skips this combination"
+            f"method {method} is undefined for {strategy}: {why}, so there is no σ to divide "
+            "by; the workflow skips this combination (magnitude and random run)"
         )
     if not method_applies(method, strategy):
         raise ValueError(

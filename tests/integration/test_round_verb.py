@@ -57,3 +57,30 @@ def test_a_failed_mask_step_is_in_the_mask_log_and_trains_nothing(tmp_path, tiny
     assert rc == 2
     assert "unreadable artifact" in log.read_text()
     assert not (tmp_path / "mask.h5").exists() and not (tmp_path / "trained.h5").exists()
+
+
+def test_a_strategy_without_sigma_trains_and_prunes_by_magnitude(tmp_path, tiny_config):
+    """gradientless_descent has no per-weight σ: its rounds write no sigma/ group, magnitude
+    pruning reads them, and snr is refused by name."""
+    tiny_config["es"] = {"num_generations": 4, "log_every": 4}
+    tiny_config["strategies"]["gradientless_descent"] = {"population_size": 16, "std_init": 0.05}
+    cfg = validate_config(tiny_config)
+    init = tmp_path / "init.h5"
+    assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", 0)),
+                     "--out", str(init)]) == 0  # fmt: skip
+    settings = json.dumps(chain_settings(cfg, "digits", "gradientless_descent", "magnitude", 0))
+    out = {t: tmp_path / f"trained{t}.h5" for t in (0, 1)}
+    for t in (0, 1):
+        argv = ["round", "--settings", settings, "--round", str(t), "--init", str(init),
+                "--mask-out", str(tmp_path / f"mask{t}.h5"), "--mask-log", str(tmp_path / "m.log"),
+                "--out", str(out[t])]  # fmt: skip
+        if t:
+            argv += ["--prev-trained", str(out[0])]
+        assert cli.main(argv) == 0
+    with h5py.File(out[1]) as f:
+        assert "sigma" not in f and f.attrs["kept_prunable"] == 1491
+        assert 0.0 <= f.attrs["final_metric"] <= 1.0
+    snr = json.dumps({**json.loads(settings), "method": "snr"})
+    argv = ["mask", "--settings", snr, "--round", "1", "--init", str(init),
+            "--prev-trained", str(out[0]), "--out", str(tmp_path / "x.h5")]  # fmt: skip
+    assert cli.main(argv) == 2

@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 from evosax.algorithms.distribution_based.discovered_es import get_weights as des_weights
 
-from evotickets.strategies import STRATEGIES, make_strategy, per_weight_std
+from evotickets.strategies import STRATEGIES, has_per_weight_sigma, make_strategy, per_weight_std
+
+# strategies with a per-weight σ (gradientless_descent has none: tested on its own below)
+WITH_SIGMA = tuple(s for s in STRATEGIES if has_per_weight_sigma(s))
 
 D = 7
 
@@ -23,7 +26,7 @@ def _stepped(name, hparams=None):
     return s, state
 
 
-@pytest.mark.parametrize("name", STRATEGIES)
+@pytest.mark.parametrize("name", WITH_SIGMA)
 def test_sigma_matches_state_fields_by_hand(name):
     _s, state = _stepped(name)
     sigma = np.asarray(per_weight_std(name, state, D))
@@ -70,7 +73,7 @@ def _ams_members(algo, key):
     )
 
 
-@pytest.mark.parametrize("name", STRATEGIES)
+@pytest.mark.parametrize("name", WITH_SIGMA)
 def test_sigma_is_the_spread_of_the_sampled_population(name):
     """Every registered strategy's σ is the per-weight std of what it samples, after three
     updates (so σ is no longer the initial value): 4,096 members, sampling error ≈ 1 %.
@@ -114,7 +117,7 @@ def test_iamalgam_population_is_the_gaussian_plus_one_shift_on_a_subset():
     np.testing.assert_allclose(pop.std(0), raw, rtol=0.06)
 
 
-@pytest.mark.parametrize("name", STRATEGIES)
+@pytest.mark.parametrize("name", WITH_SIGMA)
 def test_std_init_is_the_initial_per_weight_std(name):
     """``std_init`` means the same for every strategy: σ before the first tell (xNES starts at
     std_init² in evosax and iAMaLGaM at 1 + schedule; both are mapped)."""
@@ -392,3 +395,29 @@ def test_sep_cma_diagonal_learns_per_weight_scales():
     assert spread("evosax01") > 3.0
     full = spread("full")
     assert full < 1.2, full
+
+
+def test_a_strategy_without_per_weight_sigma_refuses_snr_and_runs_magnitude():
+    """Gradientless Descent samples a fixed ladder of isotropic radii: no per-weight σ. σ is a
+    clear error, the config skips snr for it (and refuses it by name), magnitude and random
+    stay, and its largest radius is std_init."""
+    import copy
+
+    from conftest import TINY_CONFIG
+
+    from evotickets.config import ConfigError, task_methods, validate_config
+
+    assert "gradientless_descent" in STRATEGIES and not has_per_weight_sigma("gradientless_descent")
+    s = make_strategy("gradientless_descent", D, {"population_size": 8, "std_init": 0.2})
+    assert float(s.params.radius_max) == pytest.approx(0.2)
+    state = s.algorithm.init(jax.random.key(0), jnp.zeros(D), s.params)
+    with pytest.raises(ValueError, match="no per-weight search std σ, so SNR"):
+        per_weight_std("gradientless_descent", state, D)
+    cfg = copy.deepcopy(TINY_CONFIG)
+    cfg["strategies"]["gradientless_descent"] = {"population_size": 8, "std_init": 0.2}
+    ok = validate_config(cfg)
+    assert task_methods(ok, "digits", "gradientless_descent") == ["random", "magnitude"]
+    assert task_methods(ok, "digits", "snes") == ["random", "magnitude", "snr"]
+    cfg["strategy_methods"] = {"gradientless_descent": ["magnitude", "snr"]}
+    with pytest.raises(ConfigError, match=r"lists \['snr'\].*has none.*Magnitude and random"):
+        validate_config(cfg)

@@ -36,6 +36,7 @@ from . import (
     cma_es,
     des,
     evotf_es,
+    gradientless_descent,
     iamalgam_univariate,
     learned_es,
     open_es,
@@ -54,7 +55,7 @@ REGISTRY: dict[str, StrategySpec] = {
     m.SPEC.name: m.SPEC
     for m in (
         *(sep_cma_es, snes, pgpe, des, ars, open_es, simple_es, learned_es),
-        *(cma_es, xnes, iamalgam_univariate, evotf_es, cma_anchored_les),
+        *(cma_es, xnes, iamalgam_univariate, evotf_es, cma_anchored_les, gradientless_descent),
     )
 }
 STRATEGIES = tuple(REGISTRY)
@@ -161,5 +162,18 @@ def per_weight_std(name: str, state: Any, num_dims: int):
       equals the magnitude ranking; SNR adds nothing for them, by construction.
     - CMA-ES, xNES, iAMaLGaM, EvoTF, CMA-anchored LES: each module's docstring says what its
       ask samples and so what σ is.
+    - Gradientless Descent has none (a fixed ladder of isotropic radii): a clear error.
     """
-    return _spec(name).sigma(state, num_dims)
+    spec = _spec(name)
+    if spec.sigma is None:
+        raise ValueError(
+            f"strategy {name!r} has no per-weight search std σ, so SNR (|θ|/σ) is undefined "
+            "for it; prune its chains by magnitude or random"
+        )
+    return spec.sigma(state, num_dims)
+
+
+def has_per_weight_sigma(name: str) -> bool:
+    """Whether strategy ``name`` has a per-weight σ (False for gradient descent too)."""
+    spec = REGISTRY.get(name)
+    return spec is not None and spec.sigma is not None

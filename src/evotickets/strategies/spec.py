@@ -31,8 +31,9 @@ class StrategySpec:
     antithetic: bool
     #: (population_size, num_dims, hparams) → Built
     build: Callable[[int, int, dict[str, Any]], Built]
-    #: (evosax state, num_dims) → the per-weight std of the search distribution
-    sigma: Callable[[Any, int], Any]
+    #: (evosax state, num_dims) → the per-weight std of the search distribution; None for a
+    #: strategy without one (SNR and the other σ methods are then undefined and skipped)
+    sigma: Callable[[Any, int], Any] | None
     #: (population_size, num_dims) → bytes that its state and one generation need, for a
     #: strategy whose memory grows with D² (a D×D covariance, attention across the weights);
     #: ``make_strategy`` refuses a build above ``MEMORY_LIMIT``. None: O(P·D), never refused.

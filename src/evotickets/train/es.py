@@ -24,7 +24,7 @@ import numpy as np
 
 from ..checkpoint import Checkpointer
 from ..keys import generation_key, tag
-from ..strategies import ESStrategy, per_weight_std
+from ..strategies import ESStrategy, has_per_weight_sigma, per_weight_std
 
 
 class AllMembersFailed(RuntimeError):
@@ -34,7 +34,7 @@ class AllMembersFailed(RuntimeError):
 @dataclass
 class RoundResult:
     theta: np.ndarray  # dense θ_G (pruned entries 0)
-    sigma: np.ndarray  # dense σ_G (pruned entries 0)
+    sigma: np.ndarray | None  # dense σ_G (pruned entries 0); None without a per-weight σ
     best_fitness: np.ndarray  # per generation, lowest loss in the population
     mean_fitness: np.ndarray  # per generation, mean loss over finite members
     nonfinite_count: np.ndarray  # per generation, members with NaN/inf fitness
@@ -233,10 +233,14 @@ def run_round(
         )
 
     state, task_state = state
-    sigma = per_weight_std(strategy.name, state, int(idx.size))
+    sigma = (  # None for a strategy without a per-weight σ: no sigma/ group, no SNR
+        np.asarray(densify(per_weight_std(strategy.name, state, int(idx.size))))
+        if has_per_weight_sigma(strategy.name)
+        else None
+    )
     return RoundResult(
         theta=np.asarray(densify(state.mean)),
-        sigma=np.asarray(densify(sigma)),
+        sigma=sigma,
         best_fitness=np.concatenate(best),
         mean_fitness=np.concatenate(mean),
         nonfinite_count=np.concatenate(bad).astype(np.int32),
