@@ -348,8 +348,8 @@ def _check_dynamic(cfg: dict) -> None:
                     f"not support; run them with {', '.join(DYNAMIC_STRATEGIES)} (set "
                     "strategy_methods or tasks.<task>.methods)"
                 )
-            es = {**cfg["es"], **((cfg["tasks"][task] or {}).get("es") or {})}
-            chunk = min(int(es.get("log_every", 100)), int(es["num_generations"]))
+            es = task_es(cfg, task)
+            chunk = min(int(es["log_every"]), int(es["num_generations"]))
             if every % chunk:
                 raise ConfigError(
                     f"dynamic_sparse.every is {every}: it must be a multiple of es.log_every "
@@ -383,8 +383,8 @@ def _check_rewind(cfg: dict) -> None:
                 )
             if is_gd(s):
                 continue
-            es = {**cfg["es"], **((cfg["tasks"][task] or {}).get("es") or {})}
-            every, total = int(es.get("log_every", 100)), int(es["num_generations"])
+            es = task_es(cfg, task)
+            every, total = int(es["log_every"]), int(es["num_generations"])
             if k % min(every, total) or k >= total:
                 raise ConfigError(
                     f"{where} is {k}: it must be a multiple of es.log_every ({every}, where "
@@ -652,7 +652,7 @@ def chain_spec(cfg: dict, task: str, strategy: str, method: str, seed: int) -> C
         seed=int(seed),
         prune_fraction=cfg["prune_fraction"],
         # a GD chain's numbers do not depend on the ES loop settings
-        es=None if is_gd(strategy) else {**cfg["es"], **(block.get("es") or {})},
+        es=None if is_gd(strategy) else task_es(cfg, task),
         data_dir=cfg.get("data_dir"),
         method_config=method_config(cfg, method),
         rewind=task_rewind(cfg, task),
@@ -665,6 +665,12 @@ def method_config(cfg: dict, method: str) -> dict | None:
     spec = PRUNING_METHODS.get(method)
     block = spec.config_block if spec else None
     return dict(cfg[block]) if block else None
+
+
+def task_es(cfg: dict, task: str) -> dict:
+    """The ES loop settings of a task's chains: the top-level ``es`` block with the task
+    entry's own ``es`` overrides."""
+    return {**cfg["es"], **((cfg["tasks"][task] or {}).get("es") or {})}
 
 
 def task_rewind(cfg: dict, task: str) -> int:
