@@ -133,6 +133,13 @@ def read_artifact(
     return arrays, attrs
 
 
+def content_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    """``attrs`` without what :func:`write_artifact` records itself (schema, digest, seed,
+    time, versions): what a copy of an artifact passes on to the new one."""
+    own = {"schema", "evotickets_version", "config_digest", "seed", "created", *_versions()}
+    return {k: v for k, v in attrs.items() if k not in own}
+
+
 def group(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
     """The tensors under ``prefix/`` with the prefix stripped, in stored order."""
     p = prefix.rstrip("/") + "/"

@@ -22,7 +22,7 @@ Rounding and ties, defined once:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,6 +59,8 @@ class PruningMethod:
     needs_hessian: bool = False
     #: the config block holding the method's own settings (its ``method_config``)
     config_block: str | None = None
+    #: its tickets start from permuted weights, not θ0, so even its dense round 0 is its own
+    permutes_theta0: bool = False
 
 
 def _snr(power: float):
@@ -89,7 +91,7 @@ REGISTRY: dict[str, PruningMethod] = {
         PruningMethod(
             "snr_study", "previous", _snr(2.0), needs_sigma=True, only_strategies=("sep_cma_es",)
         ),
-        PruningMethod("weight_permuted", "magnitude_mask"),
+        PruningMethod("weight_permuted", "magnitude_mask", permutes_theta0=True),
         PruningMethod("mask_permuted", "magnitude_mask"),
         PruningMethod(
             "movement",
@@ -210,3 +212,23 @@ def random_mask(prunable: np.ndarray, keep: int, permutation: np.ndarray) -> Pru
 def layer_counts(mask: np.ndarray, table) -> dict[str, int]:
     """Kept entries per tensor."""
     return {e.name: int(mask[e.offset : e.offset + e.size].sum()) for e in table}
+
+
+def round0_donor(methods: Sequence[str]) -> str | None:
+    """The method whose chain trains round 0 for all methods of a (task, strategy, seed).
+
+    Round 0 is dense and starts from θ0 with the chain's keys, so it is the same computation
+    for every method except ``weight_permuted``; one chain trains it and the others copy it
+    (:func:`evotickets.rounds.adopt_round0`). The donor is the first method of ``methods``
+    whose round 0 depends on nothing else (not a permutation control, whose mask waits for
+    the magnitude chain) and whose digest needs no settings of its own; None if none is."""
+    for name in methods:
+        m = REGISTRY[name]
+        if m.source != "magnitude_mask" and m.config_block is None:
+            return name
+    return None
+
+
+def adopts_round0(method: str, donor: str | None) -> bool:
+    """Whether ``method``'s chain copies round 0 from ``donor``'s (see :func:`round0_donor`)."""
+    return donor is not None and method != donor and not REGISTRY[method].permutes_theta0

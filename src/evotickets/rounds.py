@@ -11,7 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from . import checkpoint
-from .artifacts import ArtifactError, ensure_writable, group, read_artifact, write_artifact
+from .artifacts import (
+    ArtifactError,
+    content_attrs,
+    ensure_writable,
+    group,
+    read_artifact,
+    write_artifact,
+)
 from .names import is_gd
 from .settings import ChainSettings
 
@@ -209,3 +216,56 @@ def train_ticket(
     )
     ckpt.remove()  # only now that the artifact is complete
     log(f"{label} wrote {out_path}: {task.metric_name} {metric:.4f} in {res.seconds:.1f}s")
+
+
+def adopt_round0(
+    settings: ChainSettings,
+    donor_path: str,
+    mask: np.ndarray,
+    theta_start: np.ndarray,
+    theta0: np.ndarray,
+    table,
+    out_path: str,
+    *,
+    config_digest: str,
+) -> None:
+    """Write round 0 of this chain as a copy of the donor chain's round 0 (``donor_path``).
+
+    Why: round 0 is dense, starts from θ0 and uses the chain's keys, none of which depend on
+    the method, so training it once per (task, strategy, seed) gives every method's chain
+    the numbers it would have computed itself (a test checks this bitwise). The copy
+    records where it came from (``round0_from``, ``round0_from_digest``); everything else but
+    the method and the digest is the donor's. Refused, with the reason, unless the donor is
+    round 0 of the same chain settings but the method, with this round's mask and start."""
+    from . import pruning
+    from .networks import to_vector
+
+    arrays, attrs = read_artifact(donor_path, "trained")
+    donor = str(attrs.get("method"))
+    hint = "pass iter00/trained.h5 of the round-0 donor chain (rule `train` chooses it)"
+    if donor not in pruning.REGISTRY or not pruning.adopts_round0(settings.method, donor):
+        raise ArtifactError(f"{donor_path} is method {donor}, which cannot give "
+                            f"{settings.method} its round 0: {hint}")  # fmt: skip
+    donor_digest = settings.with_method(donor).digest()
+    if attrs.get("config_digest") != donor_digest or int(attrs["round"]) != 0:
+        raise ArtifactError(
+            f"{donor_path} is round {attrs['round']} of other chain settings (config_digest "
+            f"{attrs.get('config_digest')} ≠ {donor_digest}): {hint}"
+        )
+    donor_mask = to_vector(group(arrays, "mask"), table).astype(bool)
+    if not (np.array_equal(donor_mask, mask) and np.array_equal(theta_start, theta0)):
+        raise ValueError(
+            f"{settings.label} round 0 does not start from the dense θ0 of {donor_path}, so "
+            "it trains its own round 0 (run it without --round0-from)"
+        )
+    out_attrs = {
+        **content_attrs(attrs),
+        "method": settings.method,
+        "round0_from": str(donor_path),
+        "round0_from_digest": donor_digest,
+    }
+    write_artifact(out_path, "trained", arrays, out_attrs, config_digest=config_digest,
+                   seed=settings.seed)  # fmt: skip
+    checkpoint.checkpoint_path(out_path).unlink(missing_ok=True)  # a stale one, if any
+    log(f"[{settings.label}/seed{settings.seed}/iter00] wrote {out_path}: round 0 of "
+        f"{donor} ({donor_path}), {attrs['metric_name']} {attrs['final_metric']:.4f}")  # fmt: skip

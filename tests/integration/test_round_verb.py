@@ -84,3 +84,44 @@ def test_a_strategy_without_sigma_trains_and_prunes_by_magnitude(tmp_path, tiny_
     argv = ["mask", "--settings", snr, "--round", "1", "--init", str(init),
             "--prev-trained", str(out[0]), "--out", str(tmp_path / "x.h5")]  # fmt: skip
     assert cli.main(argv) == 2
+
+
+def test_round0_copied_from_the_donor_equals_training_it(tmp_path, tiny_config, capsys):
+    """Round 0 is trained once per (task, strategy, seed): `--round0-from` copies the donor
+    chain's round 0, bitwise what the chain computes itself, and refuses what is not one."""
+    tiny_config["es"] = {"num_generations": 4, "log_every": 4}
+    cfg = validate_config(tiny_config)
+    init = tmp_path / "init.h5"
+    assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", 0)),
+                     "--out", str(init)]) == 0  # fmt: skip
+
+    def round0(method, out, *extra):
+        settings = json.dumps(chain_settings(cfg, "digits", "snes", method, 0))
+        argv = ["round", "--settings", settings, "--round", "0", "--init", str(init),
+                "--mask-out", str(tmp_path / f"{out}_mask.h5"),
+                "--mask-log", str(tmp_path / "m.log"), "--out", str(tmp_path / out), *extra]  # fmt: skip
+        return cli.main(argv)
+
+    assert round0("random", "donor.h5") == 0
+    assert round0("snr", "own.h5") == 0
+    assert round0("snr", "copy.h5", "--round0-from", str(tmp_path / "donor.h5")) == 0
+    (xo, ao), (xc, ac) = _arrays(tmp_path / "own.h5"), _arrays(tmp_path / "copy.h5")
+    assert xo.keys() == xc.keys()
+    for k in xo:
+        if not k.startswith("curves/seconds"):
+            np.testing.assert_array_equal(xo[k], xc[k], err_msg=k)
+    assert ac.pop("round0_from") == str(tmp_path / "donor.h5")
+    assert ac.pop("round0_from_digest") == _arrays(tmp_path / "donor.h5")[1]["config_digest"]
+    assert ac["config_digest"] == ao["config_digest"] and ac["method"] == "snr"
+    assert {k for k in ao if ao[k] != ac[k]} <= {"seconds"}
+    # a donor of other settings (here another seed's chain) is refused, and nothing is written
+    other = validate_config({**tiny_config, "seeds": [0, 1]})
+    s1 = json.dumps(chain_settings(other, "digits", "snes", "snr", 1))
+    init1 = tmp_path / "init1.h5"
+    assert cli.main(["init", "--settings", json.dumps(init_settings(other, "digits", 1)),
+                     "--out", str(init1)]) == 0  # fmt: skip
+    argv = ["round", "--settings", s1, "--round", "0", "--init", str(init1),
+            "--mask-out", str(tmp_path / "x_mask.h5"), "--mask-log", str(tmp_path / "m.log"),
+            "--out", str(tmp_path / "x.h5"), "--round0-from", str(tmp_path / "donor.h5")]  # fmt: skip
+    assert cli.main(argv) == 2 and not (tmp_path / "x.h5").exists()
+    assert "of other chain settings" in capsys.readouterr().err

@@ -50,6 +50,8 @@ def test_round_zero_is_shared_across_methods_and_seeds_differ(finished_run):
     for k in xa:  # common random numbers: the dense round is the same computation
         np.testing.assert_array_equal(xa[k], xb[k])
     assert aa["final_metric"] == ab["final_metric"]
+    # trained once, by the donor chain (random, the config's first method), copied by the rest
+    assert aa["round0_from"] == ab["round0_from"] == _round("trained.h5", "random", 0, 0)
     a, _ = content(finished_run / _round("trained.h5", "snr", 0, 2))
     b, _ = content(finished_run / _round("trained.h5", "snr", 1, 2))
     assert not np.array_equal(a["params/Conv_0/kernel"], b["params/Conv_0/kernel"])
@@ -88,6 +90,8 @@ def test_a_single_target_computes_only_what_it_needs(tmp_path):
     snakemake(tmp_path, target)
     assert set(artifacts(tmp_path)) == {
         paths.init(exp="tiny", task="digits", seed=1),
+        _round("mask.h5", "random", 1, 0),  # random's chain trains round 0 for every method
+        _round("trained.h5", "random", 1, 0),
         _round("mask.h5", "snr", 1, 0),
         _round("trained.h5", "snr", 1, 0),
         _round("mask.h5", "snr", 1, 1),

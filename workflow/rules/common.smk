@@ -10,6 +10,7 @@ from snakemake.utils import validate
 
 from evotickets import paths
 from evotickets.names import FIGURE_NAMES, PRUNING_METHODS
+from evotickets.pruning import adopts_round0, round0_donor
 from evotickets.config import (
     SCHEMA_PATH,
     analysis_chains,
@@ -87,6 +88,8 @@ _TASK_METHODS = {
     for task, strategies in _TASK_STRATEGIES.items()
     for strategy in strategies
 }
+# The chain that trains round 0 for every method of a (task, strategy, seed): see mask_inputs.
+_ROUND0_DONOR = {key: round0_donor(methods) for key, methods in _TASK_METHODS.items()}
 _KNOWN_OK = set()  # wildcard values that passed _known
 
 
@@ -204,6 +207,12 @@ def mask_inputs(wildcards):
         inputs["prev"] = paths.round_file(
             "trained.h5", w.exp, w.task, w.strategy, w.method, w.seed, t - 1
         )
+    donor = _ROUND0_DONOR[w.task, w.strategy]
+    if t == 0 and adopts_round0(w.method, donor) and not _trained_own_round0(w):
+        # round 0 is trained once per (task, strategy, seed), by the donor's chain
+        inputs["round0"] = paths.round_file(
+            "trained.h5", w.exp, w.task, w.strategy, donor, w.seed, 0
+        )
     if t > 0 and task_rewind(config, w.task):  # late rewinding: round 0 holds the start
         inputs["rewind"] = paths.round_file(
             "trained.h5", w.exp, w.task, w.strategy, w.method, w.seed, 0
@@ -211,10 +220,31 @@ def mask_inputs(wildcards):
     return inputs
 
 
+def _trained_own_round0(w):
+    """Whether this chain's round 0 exists and was trained by the chain itself (made before
+    round 0 was shared): its job then keeps the inputs it was made with, so Snakemake does
+    not rerun it, and every round after it, for an input it did not have."""
+    path = paths.round_file("trained.h5", w.exp, w.task, w.strategy, w.method, w.seed, 0)
+    if not os.path.exists(path):
+        return False
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return "round0_from" not in f.attrs
+    except OSError:  # unreadable: its job reruns, as a copy of the donor's
+        return False
+
+
 def mask_sources(wildcards, input):
     """`evotickets mask`'s arguments for what the mask is made from (see mask_inputs): one
     params function, not one per flag, since Snakemake evaluates each once per job."""
-    flags = {"prev": "--prev-trained", "source": "--source-mask", "rewind": "--rewind-from"}
+    flags = {
+        "prev": "--prev-trained",
+        "source": "--source-mask",
+        "rewind": "--rewind-from",
+        "round0": "--round0-from",
+    }
     return " ".join(
         f"{flag} {getattr(input, name)}" for name, flag in flags.items() if name in input.keys()
     )

@@ -20,6 +20,7 @@ from .. import checkpoint
 from ..artifacts import ArtifactError, group, read_artifact, write_artifact
 from ..platform import setup_jax
 from ..rounds import (
+    adopt_round0,
     check_method,
     load_init,
     load_rewind_point,
@@ -195,6 +196,12 @@ def cmd_train(args) -> None:
     mask, theta_start, _ = load_ticket(args.mask, table, chain_digest, t, theta0)
     if settings.rewind and t > 0:  # late rewinding: start from round 0's rewind point
         theta_start = load_rewind_point(args.rewind_from, settings, table)
+    if args.round0_from:  # another method's chain trained this round 0
+        if t != 0:
+            raise ValueError(f"--round0-from is for round 0, not round {t}")
+        adopt_round0(settings, args.round0_from, mask, theta_start, theta0, table, args.out,
+                     config_digest=chain_digest)  # fmt: skip
+        return
     train_ticket(
         settings,
         table,
@@ -232,6 +239,12 @@ def cmd_round(args) -> None:
     cmd_train(train_args)
 
 
+ROUND0_HELP = (
+    "round 0's trained.h5 of another method's chain of the same (task, strategy, seed), "
+    "copied instead of training round 0 again (the rule passes the donor's)"
+)
+
+
 def register(sub) -> None:
     sp = sub.add_parser("init", help="draw θ0 for one (task, seed)")
     chain_args(sp)
@@ -259,6 +272,7 @@ def register(sub) -> None:
         help="round 0's trained.h5 of this chain, whose rewind point rounds ≥ 1 start from "
         "(late rewinding: settings with rewind > 0)",
     )
+    sp.add_argument("--round0-from", help=ROUND0_HELP)
     sp.add_argument(
         "--checkpoint-every",
         type=int,
@@ -287,6 +301,7 @@ def register(sub) -> None:
         help="round 0's trained.h5 of this chain, whose rewind point rounds ≥ 1 start from "
         "(late rewinding: settings with rewind > 0)",
     )
+    sp.add_argument("--round0-from", help=ROUND0_HELP)
     sp.add_argument("--checkpoint-every", type=int, help="as for `train`")
     sp.add_argument("--checkpoint-seconds", type=float, help="as for `train`")
     sp.set_defaults(func=cmd_round)
