@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import h5py
 import numpy as np
 import yaml
 from workflow_helpers import content, snakemake_cmd
@@ -54,6 +55,13 @@ KILL_CONFIG = {
     "strategies": {"snes": {"population_size": 16, "std_init": 0.05, "temperature": 12.0}},
     "es": {"num_generations": 120, "log_every": 10},
     "resources": {"gpu": 0, "mem_mb": 1000, "runtime": 10, "threads": 1},
+}
+# The same with two seeds whose rounds run in one `train_seeds` job (resources.group_chains):
+# a kill can land after the first seed of a job finished and while the second one trains.
+GROUPED_KILL_CONFIG = {
+    **KILL_CONFIG,
+    "seeds": [0, 1],
+    "resources": {**KILL_CONFIG["resources"], "group_chains": "seeds"},
 }
 CHECKPOINT_EVERY = "10"
 
@@ -117,6 +125,23 @@ def finished_jobs(found: dict[str, int]) -> dict[str, int]:
     }
 
 
+def stamps(workdir: Path, names) -> dict[str, str]:
+    """When each artifact was computed: an HDF5 artifact's ``created`` attribute (written
+    with its numbers), else the file's mtime. Not the mtime alone: Snakemake touches every
+    output of a job it ran, also one the job kept (a finished seed of a grouped job)."""
+    out = {}
+    for name in names:
+        path = workdir / name
+        if not path.exists():
+            continue
+        if path.suffix == ".h5":
+            with h5py.File(path, "r") as f:
+                out[name] = str(f.attrs["created"])
+        else:
+            out[name] = str(path.stat().st_mtime_ns)
+    return out
+
+
 def checkpoints(workdir: Path) -> list[str]:
     return sorted(str(p.relative_to(workdir)) for p in (workdir / paths.RESULTS).rglob("*.ckpt.h5"))
 
@@ -151,7 +176,7 @@ class Trial:
     at: tuple[int, float] | None
     killed_at: float = 0.0
     finished_before_kill: bool = False
-    complete_at_kill: dict[str, int] = field(default_factory=dict)
+    complete_at_kill: dict[str, str] = field(default_factory=dict)
     checkpoints_at_kill: list[str] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)
     recomputed: list[str] = field(default_factory=list)
@@ -182,17 +207,19 @@ def trial(
     reference: Path,
     workdir: Path,
     index: int,
-    at: tuple[int, float] | None,
+    at: tuple[int, float] | str | None,
     while_running: Callable[[Path], None] | None = None,
+    config: dict = KILL_CONFIG,
 ) -> Trial:
     """Start, SIGKILL the whole process group, rerun, compare with ``reference``.
 
     ``at = (k, s)``: kill ``s`` seconds after the k-th artifact appeared (a moment defined by
     progress, not by the clock, so it lands inside the run however loaded the machine is);
-    ``None``: kill as soon as a mid-round checkpoint appears. ``while_running(workdir)`` is
-    called once the first run has taken its lock."""
+    ``None``: kill as soon as a mid-round checkpoint appears; a string: as soon as one
+    whose path contains it appears. ``while_running(workdir)`` is called once the first run
+    has taken its lock."""
     t = Trial(index, at)
-    prepare(workdir)
+    prepare(workdir, config)
     log = open(workdir / "first-run.log", "w")  # noqa: SIM115 - closed below
     start = time.monotonic()
     proc = subprocess.Popen(
@@ -206,8 +233,8 @@ def trial(
         time.sleep(0.05)
     reached = None  # when the k-th artifact appeared
     while proc.poll() is None and time.monotonic() - start < 600:
-        if at is None:
-            if checkpoints(workdir):
+        if at is None or isinstance(at, str):
+            if any(at is None or at in c for c in checkpoints(workdir)):
                 break
         else:
             k, s = at
@@ -217,7 +244,7 @@ def trial(
                 break
         time.sleep(0.01)
     t.finished_before_kill = proc.poll() is not None
-    t.complete_at_kill = finished_jobs(artifacts(workdir))
+    t.complete_at_kill = stamps(workdir, finished_jobs(artifacts(workdir)))
     _kill_group(proc)
     log.close()
     t.killed_at = time.monotonic() - start
@@ -228,7 +255,7 @@ def trial(
         run(workdir, "--unlock")
         t.unlocked = True
     run(workdir, "--rerun-incomplete")
-    after = artifacts(workdir)
+    after = stamps(workdir, t.complete_at_kill)
     t.recomputed = sorted(k for k, m in t.complete_at_kill.items() if after.get(k) != m)
     for ckpt in t.checkpoints_at_kill:
         train_log = (workdir / ckpt).with_name("train.log")
@@ -238,8 +265,8 @@ def trial(
     return t
 
 
-def reference_run(workdir: Path) -> float:
-    prepare(workdir)
+def reference_run(workdir: Path, config: dict = KILL_CONFIG) -> float:
+    prepare(workdir, config)
     start = time.monotonic()
     run(workdir)
     return time.monotonic() - start
@@ -251,18 +278,20 @@ def random_moment(rng: random.Random, n_artifacts: int) -> tuple[int, float]:
     return rng.randrange(n_artifacts - 1), rng.uniform(0.0, 3.0)
 
 
-def chaos(kills: int, seed: int = 0, base: Path | None = None, log=print) -> list[Trial]:
+def chaos(
+    kills: int, seed: int = 0, base: Path | None = None, log=print, config: dict = KILL_CONFIG
+) -> list[Trial]:
     """``kills`` trials at seeded random moments; the first one waits for a checkpoint."""
     base = Path(base or tempfile.mkdtemp(prefix="evotickets-chaos-"))
     reference = base / "reference"
-    duration = reference_run(reference)
+    duration = reference_run(reference, config)
     n = len(artifacts(reference))
     log(f"reference run: {duration:.1f} s, {n} artifacts")
     rng = random.Random(seed)
     trials = []
     for i in range(kills):
         at = None if i == 0 else random_moment(rng, n)
-        t = trial(reference, base / f"kill{i:02d}", i, at)
+        t = trial(reference, base / f"kill{i:02d}", i, at, config=config)
         trials.append(t)
         log(
             f"kill {i:2d} at {t.killed_at:5.1f} s "
@@ -303,10 +332,16 @@ def main() -> int:
     ap.add_argument("--kills", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep", action="store_true", help="keep the work folders")
+    ap.add_argument(
+        "--group-seeds",
+        action="store_true",
+        help="two seeds trained in one job per round (resources.group_chains: seeds)",
+    )
     args = ap.parse_args()
     base = Path(tempfile.mkdtemp(prefix="evotickets-chaos-"))
+    config = GROUPED_KILL_CONFIG if args.group_seeds else KILL_CONFIG
     try:
-        trials = chaos(args.kills, args.seed, base)
+        trials = chaos(args.kills, args.seed, base, config=config)
         print(summary(trials))
         return 0 if all(t.identical for t in trials) else 1
     finally:

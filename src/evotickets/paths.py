@@ -4,6 +4,7 @@
     results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{it}/mask.h5          a round's mask
     results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{it}/trained.h5       … its training
     results/{exp}/{task}/{strategy}/{method}/seed{seed}/analysis/{analysis}.h5    per chain
+    results/{exp}/{task}/{strategy}/{method}/iter{it}/group.log                   seeds' job log
     results/{exp}/{task}/{strategy}/{method}/analysis/{analysis}.h5               across seeds
     results/{exp}/transfer/{name}/seed{seed}/iter{it}/trained.h5                  a transfer round
     results/{exp}/transfer/{name}/seed{seed}/analysis/{analysis}.h5
@@ -90,6 +91,20 @@ def round_file(
 ) -> str:
     """A file of one round of one chain: ``mask.h5``, ``trained.h5``, their logs."""
     return f"{_chain_seed(exp, task, strategy, method, seed, root)}/iter{iteration(it)}/{file}"
+
+
+def seeds_round_file(
+    file: str,
+    exp: Field = None,
+    task: Field = None,
+    strategy: Field = None,
+    method: Field = None,
+    it: Field = None,
+    root=None,
+) -> str:
+    """A file of round t of every seed of a (task, strategy, method): the ``group.log`` of a
+    `train_seeds` job (config ``resources.group_chains: seeds``)."""
+    return f"{chain(exp, task, strategy, method, root)}/iter{iteration(it)}/{file}"
 
 
 def chain_analysis(

@@ -135,6 +135,29 @@ def _trained_arrays(res, mask: np.ndarray, table) -> dict[str, np.ndarray]:
     return out
 
 
+def shared_task(settings: ChainSettings, table, data_dir: str | None, tasks: dict):
+    """The task of ``settings`` from ``tasks``, built and added there on first use.
+
+    Why: the chains of one `train_seeds` job (seeds of one task) would each load the data
+    and, with a new task object, trace and compile their round's program again; with one
+    task object (and one strategy object, :mod:`evotickets.train.trainers`) the second chain
+    reuses the first one's program. A task holds no per-chain state (that is its
+    ``init_state``), so sharing it changes no number."""
+    import json
+
+    from .tasks import make_task
+
+    key = (
+        settings.task,
+        json.dumps(settings.task_config, sort_keys=True, default=str),
+        data_dir,
+        tuple(table),
+    )
+    if key not in tasks:
+        tasks[key] = make_task(settings.task, settings.task_config, table, data_dir)
+    return tasks[key]
+
+
 def train_ticket(
     settings: ChainSettings,
     table,
@@ -150,16 +173,17 @@ def train_ticket(
     label: str | None = None,
     checkpoint_every: int | None = None,
     checkpoint_seconds: float | None = None,
+    tasks: dict | None = None,
 ) -> None:
     """Train round t of a chain from m ⊙ theta_start and write its trained.h5: the ES of
     ``settings.strategy``, or gradient descent for the ``gd_*`` strategies (the dispatch).
     The round key is the chain's, so every ticket of a (task, strategy, seed) sees the same
-    noise or minibatches."""
+    noise or minibatches. ``tasks``, a dict kept by the caller across chains of one process,
+    lends them one task object (its data loaded once; see :func:`shared_task`)."""
     from .keys import chain_key, round_key
-    from .tasks import make_task
     from .train.trainers import trainer_for
 
-    task = make_task(settings.task, settings.task_config, table, data_dir)
+    task = shared_task(settings, table, data_dir, {} if tasks is None else tasks)
     rk = round_key(chain_key(settings.seed, settings.key_task, settings.strategy), t)
     label = label or (
         f"[{settings.task}/{settings.strategy}/{settings.method}/seed{settings.seed}/iter{t:02d}]"

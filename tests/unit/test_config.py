@@ -198,7 +198,13 @@ def test_validate_fills_defaults_and_does_not_mutate_input(tiny_config):
     cfg = validate_config(tiny_config)
     assert yaml.safe_dump(tiny_config) == before
     assert cfg["es"]["log_every"] == 100
-    assert cfg["resources"] == {"gpu": 0, "mem_mb": 2000, "runtime": 60, "threads": 1}
+    assert cfg["resources"] == {
+        "gpu": 0,
+        "mem_mb": 2000,
+        "runtime": 60,
+        "threads": 1,
+        "group_chains": "none",
+    }
     assert cfg["data_dir"] is None
     assert cfg["jax_cache_dir"] is None
 

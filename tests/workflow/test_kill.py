@@ -8,7 +8,14 @@ from __future__ import annotations
 import random
 
 import pytest
-from chaos import artifacts, random_moment, reference_run, second_instance, trial
+from chaos import (
+    GROUPED_KILL_CONFIG,
+    artifacts,
+    random_moment,
+    reference_run,
+    second_instance,
+    trial,
+)
 
 from evotickets import paths
 
@@ -54,3 +61,23 @@ def test_kill_at_a_random_moment(reference, tmp_path):
     # explains both.
     out = proc.stdout + proc.stderr
     assert "Directory cannot be locked" in out or "Incomplete files" in out
+
+
+def test_a_killed_seeds_job_keeps_its_finished_seed_and_resumes_the_other(tmp_path):
+    """resources.group_chains: seeds. Killed while the second seed of a round's job trains
+    (its first checkpoint): the rerun keeps the first seed's finished round (Snakemake does
+    not delete it, the verb does not recompute it), resumes the second from its checkpoint,
+    and ends with the artifacts of an uninterrupted grouped run."""
+    ref = tmp_path / "reference"
+    reference_run(ref, GROUPED_KILL_CONFIG)
+    t = trial(ref, tmp_path / "run", 0, at="/seed1/", config=GROUPED_KILL_CONFIG)
+    _check(t)
+    seed0_done = [k for k in t.complete_at_kill if "/seed0/iter" in k and "trained" in k]
+    assert seed0_done, "the first seed of the killed job had not finished: nothing was tested"
+    assert t.resumed == t.checkpoints_at_kill and t.checkpoints_at_kill
+    kept = [
+        p
+        for p in (tmp_path / "run" / paths.RESULTS).rglob("train.log")
+        if "finished by an earlier run" in p.read_text()
+    ]
+    assert kept, "the rerun did not say it kept a finished seed"

@@ -2,6 +2,7 @@
 round recomputing exactly the rounds after it (to identical numbers), and single targets."""
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -224,3 +225,28 @@ def test_the_run_ends_with_the_claims_table(finished_run):
     diff = (m.sel({"method": "magnitude"}) - m.sel({"method": "random"})).mean("seed")
     at2 = ticket.where(ticket.iteration == 2, drop=True)["mean"].values.item()
     assert at2 == pytest.approx(float(diff))
+
+
+def test_seeds_grouped_in_one_job_give_the_same_artifacts(finished_run, tmp_path):
+    """`resources.group_chains: seeds` trains round t of every seed of a (task, strategy,
+    method) in one job: half the jobs here, and every mask and trained round bitwise those
+    of one job per chain, with each chain's own logs."""
+    from conftest import _CACHE, TINY_CONFIG
+
+    cfg = {**TINY_CONFIG, "resources": {**TINY_CONFIG["resources"], "group_chains": "seeds"}}
+    write_config(tmp_path, cfg, _CACHE)
+    out = snakemake(tmp_path, paths.experiment_file("accuracy_table.txt", "tiny"))
+    stats = out.stdout + out.stderr
+    assert re.search(r"^train_seeds\s+9$", stats, re.MULTILINE), stats[
+        -2000:
+    ]  # 3 methods × 3 rounds
+    assert not re.search(r"^train\s+\d+$", stats, re.MULTILINE)
+    grouped = [p for p in artifacts(tmp_path) if "/iter" in p]
+    assert len(grouped) == 2 * 3 * 2 * 3  # mask + trained × methods × seeds × rounds
+    for rel in grouped:
+        assert_same(finished_run / rel, tmp_path / rel)
+    for seed in (0, 1):
+        log = (tmp_path / _round("train.log", "snr", seed, 2)).read_text()
+        assert f"/seed{seed}/iter02] wrote" in log
+    group_log = tmp_path / paths.seeds_round_file("group.log", "tiny", "digits", "snes", "snr", 2)
+    assert "member 2/2" in group_log.read_text()

@@ -5,6 +5,7 @@ import json
 import os
 import shlex
 import sys
+import types
 
 from snakemake.utils import validate
 
@@ -62,6 +63,7 @@ EXP = config["experiment"]
 ROUNDS = int(config["rounds"])
 JAX_CACHE = config.get("jax_cache_dir") or paths.JAX_CACHE
 RES = config["resources"]
+GROUP_CHAINS = RES["group_chains"]  # none: rule train; seeds: rule train_seeds
 
 # A config that asks for GPUs makes `evotickets train` refuse to run without one (see
 # evotickets.platform); jobs inherit this, locally and through sbatch's --export=ALL.
@@ -248,6 +250,52 @@ def mask_sources(wildcards, input):
     return " ".join(
         f"{flag} {getattr(input, name)}" for name, flag in flags.items() if name in input.keys()
     )
+
+
+def _with_seed(wildcards, seed):
+    """The wildcards of one chain of a `train_seeds` group (which has no seed wildcard)."""
+    return types.SimpleNamespace(**{k: v for k, v in wildcards.items()}, seed=str(seed))
+
+
+def seed_group_files(file):
+    """A round file of every seed (a `train_seeds` job's outputs and logs), as patterns."""
+    return [
+        paths.round_file(file, "{exp}", "{task}", "{strategy}", "{method}", seed, "{it}")
+        for seed in config["seeds"]
+    ]
+
+
+def seed_group_inputs(wildcards):
+    """mask_inputs of every seed of the group, named ``<input>_<seed>``."""
+    _known(wildcards)
+    return {
+        f"{name}_{seed}": path
+        for seed in config["seeds"]
+        for name, path in mask_inputs(_with_seed(wildcards, seed)).items()
+    }
+
+
+def seed_group_members(wildcards, input):
+    """`evotickets round-group --members`: per seed, the `round` verb's arguments of rule
+    `train` (its settings, inputs, outputs and logs), as JSON."""
+    flags = {"prev": "prev_trained", "source": "source_mask", "rewind": "rewind_from",
+             "round0": "round0_from", "init": "init"}  # fmt: skip
+    members = []
+    for seed in config["seeds"]:
+        w = _with_seed(wildcards, seed)
+        member = {
+            "settings": chain_json(w),
+            "round": int(w.it),
+            "mask_out": paths.round_file("mask.h5", w.exp, w.task, w.strategy, w.method, seed, w.it),
+            "mask_log": paths.round_file("mask.log", w.exp, w.task, w.strategy, w.method, seed, w.it),
+            "out": paths.round_file("trained.h5", w.exp, w.task, w.strategy, w.method, seed, w.it),
+            "log": paths.round_file("train.log", w.exp, w.task, w.strategy, w.method, seed, w.it),
+        }
+        for name, arg in flags.items():
+            if f"{name}_{seed}" in input.keys():
+                member[arg] = getattr(input, f"{name}_{seed}")
+        members.append(member)
+    return json.dumps(members)
 
 
 def seed_rounds(wildcards, seed):

@@ -25,29 +25,60 @@ rule init:
         "{EVOTICKETS} init --settings {params.settings:q} --out {output} > {log} 2>&1"
 
 
-rule train:
-    input:
-        unpack(mask_inputs),
-    output:
-        mask=paths.round_file("mask.h5"),
-        trained=paths.round_file("trained.h5"),
-    log:
-        mask=paths.round_file("mask.log"),
-        train=paths.round_file("train.log"),
-    params:
-        settings=chain_json,
-        sources=mask_sources,
-        cache=JAX_CACHE,
-    threads: RES["threads"]
-    resources:
-        mem_mb=RES["mem_mb"],
-        runtime=RES["runtime"],
-        gpu=RES["gpu"],
-    shell:
-        "{EVOTICKETS} round --settings {params.settings:q} --round {wildcards.it} "
-        "--init {input.init} {params.sources} --jax-cache {params.cache} "
-        "--mask-out {output.mask} --mask-log {log.mask} "
-        "--out {output.trained} > {log.train} 2>&1"
+if GROUP_CHAINS == "none":
+
+    rule train:
+        input:
+            unpack(mask_inputs),
+        output:
+            mask=paths.round_file("mask.h5"),
+            trained=paths.round_file("trained.h5"),
+        log:
+            mask=paths.round_file("mask.log"),
+            train=paths.round_file("train.log"),
+        params:
+            settings=chain_json,
+            sources=mask_sources,
+            cache=JAX_CACHE,
+        threads: RES["threads"]
+        resources:
+            mem_mb=RES["mem_mb"],
+            runtime=RES["runtime"],
+            gpu=RES["gpu"],
+        shell:
+            "{EVOTICKETS} round --settings {params.settings:q} --round {wildcards.it} "
+            "--init {input.init} {params.sources} --jax-cache {params.cache} "
+            "--mask-out {output.mask} --mask-log {log.mask} "
+            "--out {output.trained} > {log.train} 2>&1"
+
+else:  # resources.group_chains: seeds
+
+    # Round t of every seed of one (task, strategy, method) in one job and one process
+    # (`evotickets round-group`): each seed is the `round` verb of rule `train`, with the
+    # same files, logs and checkpoints, bitwise; the group's own output goes to group.log.
+    rule train_seeds:
+        input:
+            unpack(seed_group_inputs),
+        output:
+            # update(): Snakemake must not delete the seeds a killed job had finished; the
+            # verb keeps a seed whose files are complete and newer than its inputs
+            mask=update(seed_group_files("mask.h5")),
+            trained=update(seed_group_files("trained.h5")),
+        log:
+            mask=seed_group_files("mask.log"),
+            train=seed_group_files("train.log"),
+            group=paths.seeds_round_file("group.log"),
+        params:
+            members=seed_group_members,
+            cache=JAX_CACHE,
+        threads: RES["threads"]
+        resources:
+            mem_mb=RES["mem_mb"],
+            runtime=RES["runtime"] * len(config["seeds"]),
+            gpu=RES["gpu"],
+        shell:
+            "{EVOTICKETS} round-group --members {params.members:q} --jax-cache {params.cache} "
+            "> {log.group} 2>&1"
 
 
 rule accuracy_table:

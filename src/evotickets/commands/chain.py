@@ -13,6 +13,8 @@ whose settings changed) and checks the config digests of what it reads.
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -214,6 +216,7 @@ def cmd_train(args) -> None:
         data_dir=args.data_dir or settings.data_dir,
         checkpoint_every=args.checkpoint_every,
         checkpoint_seconds=args.checkpoint_seconds,
+        tasks=getattr(args, "tasks", None),
     )
 
 
@@ -243,6 +246,88 @@ ROUND0_HELP = (
     "round 0's trained.h5 of another method's chain of the same (task, strategy, seed), "
     "copied instead of training round 0 again (the rule passes the donor's)"
 )
+
+
+#: What a member of `round-group` may name: the `round` verb's arguments (dashes as
+#: underscores), each optional one None when absent.
+MEMBER_REQUIRED = ("settings", "round", "init", "mask_out", "mask_log", "out", "log")
+MEMBER_OPTIONAL = ("prev_trained", "source_mask", "rewind_from", "round0_from", "data_dir")
+
+
+def cmd_round_group(args) -> None:
+    """Round t of several chains in one process (rule ``train_seeds``): each member is
+    exactly ``evotickets round`` with its own settings, inputs, outputs, logs and mid-round
+    checkpoint, run one after the other.
+
+    Why: a job's start (Python, JAX and the task's data: about 1.5 s) and the trace and
+    compile of the round's program are then paid once per group, not once per chain. The
+    members share one task object and one strategy object, and with them one compiled
+    program (:func:`evotickets.rounds.shared_task`); the numbers are those of one job per
+    chain, bitwise (a test checks it). A member's error goes to its train log and stops the
+    group; the members written before it stay."""
+    import contextlib
+    import json
+
+    try:
+        members = json.loads(args.members)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"--members is not JSON ({err}): pass a list of member objects") from err
+    if not isinstance(members, list) or not members:
+        raise ValueError("--members must be a non-empty JSON list of member objects")
+    tasks: dict = {}  # shared by the members (see rounds.shared_task)
+    for i, member in enumerate(members, 1):
+        missing = [k for k in MEMBER_REQUIRED if k not in member]
+        unknown = set(member) - set(MEMBER_REQUIRED) - set(MEMBER_OPTIONAL)
+        if missing or unknown:
+            raise ValueError(
+                f"member {i} of --members lacks {missing} or has unknown keys "
+                f"{sorted(unknown)}; it takes {[*MEMBER_REQUIRED, *MEMBER_OPTIONAL]}"
+            )
+        fields = {k: None for k in MEMBER_OPTIONAL} | member
+        settings = fields["settings"]
+        fields["settings"] = settings if isinstance(settings, str) else json.dumps(settings)
+        margs = argparse.Namespace(
+            **fields,
+            jax_cache=args.jax_cache,
+            checkpoint_every=args.checkpoint_every,
+            checkpoint_seconds=args.checkpoint_seconds,
+            tasks=tasks,
+        )
+        if _finished(margs):  # Snakemake deleted its logs: say why there is no training
+            line = f"kept {member['out']} and its mask: finished by an earlier run"
+            for path in (member["log"], member["mask_log"]):
+                Path(path).write_text(line + "\n")
+            log(f"member {i}/{len(members)}: {line}")
+            continue
+        log(f"member {i}/{len(members)}: round {member['round']} → {member['out']}")
+        with open(member["log"], "w") as member_log:
+            try:
+                with contextlib.redirect_stdout(member_log):
+                    cmd_round(margs)
+            except Exception as err:
+                print(f"evotickets round: error: {err}", file=member_log, flush=True)
+                raise
+
+
+def _finished(args) -> bool:
+    """Whether a member's round is already done: its mask and trained artifacts are valid
+    for its settings and round and newer than every input (what Snakemake itself checks).
+    A killed `train_seeds` job leaves its finished seeds (the rule marks them update(), so
+    Snakemake keeps them), and its rerun keeps them instead of computing them again."""
+    outs = [Path(args.mask_out), Path(args.out)]
+    inputs = [args.init, args.prev_trained, args.source_mask, args.rewind_from, args.round0_from]
+    if not all(p.exists() for p in outs):
+        return False
+    digest = ChainSettings.from_json(args.settings).digest()
+    try:
+        for path, kind in zip(outs, ("mask", "trained"), strict=True):
+            _, attrs = read_artifact(path, kind, expected_digest=digest)
+            if int(attrs["round"]) != args.round:
+                return False
+    except ArtifactError:
+        return False
+    oldest = min(p.stat().st_mtime for p in outs)
+    return all(Path(p).stat().st_mtime <= oldest for p in inputs if p)
 
 
 def register(sub) -> None:
@@ -305,3 +390,19 @@ def register(sub) -> None:
     sp.add_argument("--checkpoint-every", type=int, help="as for `train`")
     sp.add_argument("--checkpoint-seconds", type=float, help="as for `train`")
     sp.set_defaults(func=cmd_round)
+
+    sp = sub.add_parser(
+        "round-group",
+        help="round t of several chains in one process, each as `round` (rule train_seeds)",
+    )
+    sp.add_argument(
+        "--members",
+        required=True,
+        help="JSON list, one object per chain with the `round` verb's arguments: "
+        f"{', '.join(MEMBER_REQUIRED)} (log: the train log), and optionally "
+        f"{', '.join(MEMBER_OPTIONAL)}",
+    )
+    sp.add_argument("--jax-cache", default=os.environ.get("EVOTICKETS_JAX_CACHE"))
+    sp.add_argument("--checkpoint-every", type=int, help="as for `train`")
+    sp.add_argument("--checkpoint-seconds", type=float, help="as for `train`")
+    sp.set_defaults(func=cmd_round_group)

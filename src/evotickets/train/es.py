@@ -59,12 +59,32 @@ def _sanitize(fitness: jax.Array):
     return jnp.where(finite, fitness, worst), jnp.sum(~finite), mean
 
 
+#: The jitted programs of this process, by (task, strategy, dimension): the chains of one
+#: `train_seeds` job share their task and strategy objects (see evotickets.rounds), so the
+#: second chain reuses the first one's traced and compiled program. Values hold the objects
+#: their key names by id, so an id cannot be reused while its entry lives.
+_PROGRAMS: dict[tuple, tuple] = {}
+
+
+def _program(kind: str, task, strategy, num_dims: int, build: Callable) -> Callable:
+    key = (kind, id(task), id(strategy), num_dims)
+    if key not in _PROGRAMS:
+        _PROGRAMS[key] = (build(), task, strategy)
+    return _PROGRAMS[key][0]
+
+
 def make_chunk_runner(task, strategy: ESStrategy, num_dims: int) -> Callable:
     """A jitted function running ``n`` generations from ``start``.
 
     Everything that varies between seeds (round key, active indices, data) is an argument, so
     chains with equal D_active share one compiled program (and one persistent-cache entry).
     """
+    return _program(
+        "chunk", task, strategy, num_dims, lambda: _chunk_runner(task, strategy, num_dims)
+    )
+
+
+def _chunk_runner(task, strategy: ESStrategy, num_dims: int) -> Callable:
     algo, params = strategy.algorithm, strategy.params
     pop_size = algo.population_size
 
@@ -183,8 +203,14 @@ def run_round(
     def densify(active_values):
         return jnp.zeros(num_dims, jnp.float32).at[idx].set(active_values)
 
-    evaluate = jax.jit(
-        lambda mean, i, d, ts: task.evaluate(jnp.zeros(num_dims).at[i].set(mean), d, ts)
+    evaluate = _program(
+        "evaluate",
+        task,
+        strategy,
+        num_dims,
+        lambda: jax.jit(
+            lambda mean, i, d, ts: task.evaluate(jnp.zeros(num_dims).at[i].set(mean), d, ts)
+        ),
     )
 
     best, mean, bad, eval_gen, eval_val = [], [], [], [], []

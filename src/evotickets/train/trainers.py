@@ -10,6 +10,7 @@ trainer is one function and one entry in :data:`TRAINERS`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -58,14 +59,27 @@ class Trainer(Protocol):
     ) -> TrainedRound: ...
 
 
+#: The strategies built in this process, by (name, D_active, hyperparameters): chains of one
+#: `train_seeds` job get the same object, and with it the same compiled program (train.es).
+_STRATEGIES: dict[tuple, Any] = {}
+
+
+def _strategy(name: str, num_active: int, hparams: dict[str, Any]):
+    from ..strategies import make_strategy
+
+    key = (name, num_active, json.dumps(hparams, sort_keys=True, default=str))
+    if key not in _STRATEGIES:
+        _STRATEGIES[key] = make_strategy(name, num_active, hparams)
+    return _STRATEGIES[key]
+
+
 def train_es(
     settings, task, theta_start, mask, round_key, *, label, log, checkpoint=None, rewind_at=None
 ):
     """Any evosax strategy of :mod:`evotickets.strategies` on the active weights."""
-    from ..strategies import make_strategy
     from .es import run_round
 
-    strategy = make_strategy(settings.strategy, int(mask.sum()), settings.strategy_config)
+    strategy = _strategy(settings.strategy, int(mask.sum()), settings.strategy_config)
     res = run_round(
         task,
         strategy,
