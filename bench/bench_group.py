@@ -1,0 +1,117 @@
+"""Bench 7: the fidelity experiment's pruning chains through Snakemake, one job per chain and
+round (``resources.group_chains: none``) against one job per (task, strategy, method) and round
+for all seeds (``seeds``), side by side in one run: core-seconds, wall time, jobs, and the share
+of core time outside the rounds' own training.
+
+The config is ``config/fidelity.yaml`` (digits, 4 seeds, SNES / Sep-CMA-ES / Adam chains, 600
+generations a round) with its transfer and analyses left out and ``BENCH_ROUNDS`` rounds
+(default 4 of its 12: the rounds are alike, so the per-round overheads are what they are in
+the full run, while round 0 weighs more). Each mode runs in a fresh folder with a fresh JAX
+compilation cache, on ``--cores 2``. Core-seconds are the user + system time of Snakemake and
+every process it started (``RUSAGE_CHILDREN``); a round's own training is the time its train
+log reports (``in X s``: the ES or GD loop, compile included). Round 0 is trained once per
+(task, strategy, seed) in both modes; what that saves is reported apart, as the training time
+the copying chains would have spent (their donor's). BENCH_QUICK: 2 seeds, 2 rounds, 20
+generations.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+from common import QUICK, ROOT, report
+
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2" if QUICK else "4"))
+TRAINED_IN = re.compile(r"wrote \S+: \S+ [-\d.naif]+ in ([\d.]+)s$", re.M)
+
+
+def bench_config(mode: str, cache: Path) -> dict:
+    cfg = yaml.safe_load((ROOT / "config" / "fidelity.yaml").read_text())
+    cfg.pop("transfer", None)
+    cfg["analyses"] = {"enabled": []}
+    cfg["rounds"] = ROUNDS
+    cfg["experiment"] = "bench-group"
+    cfg["jax_cache_dir"] = str(cache)
+    cfg.setdefault("resources", {})["group_chains"] = mode
+    if QUICK:
+        cfg["seeds"] = [0, 1]
+        cfg["es"] = {"num_generations": 20, "log_every": 10}
+        cfg["gd"]["gd_adam"]["epochs"] = 1
+    return cfg
+
+
+def run_mode(mode: str, work: Path) -> dict:
+    work.mkdir(parents=True)
+    (work / "config").mkdir()
+    cfg_path = work / "config" / "config.yaml"
+    cfg_path.write_text(yaml.safe_dump(bench_config(mode, work / "jax-cache")))
+    snakemake = str(Path(sys.executable).parent / "snakemake")
+    cmd = [snakemake, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work),
+           "--cores", "2", "--configfile", str(cfg_path), "--",
+           "results/bench-group/accuracy_table.txt"]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode:
+        raise RuntimeError(f"{mode}: snakemake failed:\n{proc.stderr[-3000:]}")
+    core_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    jobs = re.search(r"^total\s+(\d+)$", proc.stdout + proc.stderr, re.M)
+    return {"mode": mode, "wall_s": wall, "core_s": core_s, "jobs": int(jobs[1]), **_training(work)}
+
+
+def _training(work: Path) -> dict:
+    """Σ of the rounds' own training time (their train logs), and what the round-0 copies
+    would have cost (their donor's training time)."""
+    own, by_log = 0.0, {}
+    for log in (work / "results").rglob("train.log"):
+        m = TRAINED_IN.findall(log.read_text())
+        if m:
+            by_log[str(log.parent)] = float(m[-1])
+            own += float(m[-1])
+    saved = 0.0
+    for trained in (work / "results").rglob("iter00/trained.h5"):
+        import h5py
+
+        with h5py.File(trained, "r") as f:
+            donor = f.attrs.get("round0_from")
+        if donor:
+            saved += by_log.get(str((work / str(donor)).parent), 0.0)
+    return {"training_s": own, "round0_copies_would_have_trained_s": saved}
+
+
+def main() -> None:
+    base = Path(tempfile.mkdtemp(prefix="bench-group-"))
+    rows = [run_mode(mode, base / mode) for mode in ("none", "seeds")]
+    for r in rows:
+        r["outside_training_share"] = 1 - r["training_s"] / r["core_s"]
+    none, seeds = rows
+    speedup = none["core_s"] / seeds["core_s"]
+    with_round0 = (none["core_s"] + none["round0_copies_would_have_trained_s"]) / seeds["core_s"]
+    report(
+        "group",
+        f"Bench 7: fidelity chains, {ROUNDS} rounds; core-seconds none / seeds = {speedup:.2f}x "
+        f"(target >= 1.3x); with round 0 trained per method in the baseline: {with_round0:.2f}x",
+        rows,
+        ["mode", "jobs", "wall_s", "core_s", "training_s", "outside_training_share",
+         "round0_copies_would_have_trained_s"],  # fmt: skip
+        rounds=ROUNDS,
+        core_s_ratio=speedup,
+        core_s_ratio_with_round0_per_method=with_round0,
+        work=str(base),
+    )
+    print(json.dumps({"work": str(base)}))
+
+
+if __name__ == "__main__":
+    main()

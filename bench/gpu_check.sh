@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The GPU path, measured on one GPU in one script (≤ 8 minutes), as JSON.
+#
+#   bench/gpu_check.sh                 # writes $OUT/ (default results/bench/gpu/)
+#   PYTHON=/path/python OUT=/tmp/o EVOTICKETS_DATA_DIR=/data bench/gpu_check.sh
+#
+# Needs a Python with this project and a CUDA build of JAX installed (PYTHON, default
+# .venv/bin/python). Each step has its own time limit, so one slow step cannot eat the others'
+# time; a step that fails or runs out is recorded as such and the script goes on.
+#   1. bench 1: the paper CNN's population fitness (128 × 1,024) in generations/s and as a
+#      fraction of this GPU's fp32 jnp.dot peak measured in the same process
+#   2. bench 8: 1, 5 and 15 chains of the paper's MNIST SNES setting in one program,
+#      chain-generations/s (target: 15 chains ≥ 8× one chain)
+#   3. bench 3: Pendulum and brax ant env steps/s
+#   4. the paper's MNIST SNES chain, as many 4,000-generation rounds as fit in 150 s, with
+#      test accuracy (needs MNIST: EVOTICKETS_DATA_DIR, or shared/data, or ../shared/data)
+# Then gpu_check.json gathers every step's JSON, its exit status and seconds, and nvidia-smi.
+# BENCH_QUICK=1 runs every step at small sizes (a CPU smoke run of this script).
+set -u
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-.venv/bin/python}
+OUT=${OUT:-results/bench/gpu}
+mkdir -p "$OUT"
+export BENCH_OUT="$OUT" PYTHONUNBUFFERED=1 BENCH_CPU_DEVICES=1
+if [ -z "${EVOTICKETS_DATA_DIR:-}" ]; then
+  for d in shared/data ../shared/data; do
+    [ -d "$d/mnist" ] && export EVOTICKETS_DATA_DIR="$PWD/$d" && break
+  done
+fi
+export BENCH_DATA_DIR=${EVOTICKETS_DATA_DIR:-}
+
+step() {  # step NAME SECONDS COMMAND...: run with a time limit, log and record status
+  local name=$1 limit=$2; shift 2
+  local t0=$SECONDS
+  timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+  local rc=$?
+  echo "{\"step\": \"$name\", \"rc\": $rc, \"seconds\": $((SECONDS - t0)), \"limit_s\": $limit}" \
+    >> "$OUT/steps.jsonl"
+  echo "== $name: rc $rc in $((SECONDS - t0)) s (limit $limit s)"
+}
+
+rm -f "$OUT/steps.jsonl"
+step cnn_fitness 100 "$PYTHON" bench/bench_cnn_fitness.py
+step chains 120 "$PYTHON" bench/bench_chains.py
+step rollouts 90 "$PYTHON" bench/bench_rollouts.py
+BENCH_BUDGET_S=${BENCH_BUDGET_S:-150} step mnist_rounds 170 "$PYTHON" bench/gpu_rounds.py
+
+"$PYTHON" - "$OUT" <<'EOF'
+import json, subprocess, sys
+from pathlib import Path
+out = Path(sys.argv[1])
+steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
+results = {}
+for p in sorted(out.glob("*.json")):
+    if p.name != "gpu_check.json":
+        results[p.stem] = json.loads(p.read_text())
+try:
+    smi = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version",
+                          "--format=csv,noheader"], capture_output=True, text=True).stdout
+except OSError:
+    smi = "no nvidia-smi"
+(out / "gpu_check.json").write_text(json.dumps(
+    {"nvidia_smi": smi.strip(), "steps": steps, "results": results}, indent=1, default=str))
+print(f"wrote {out / 'gpu_check.json'}")
+EOF
