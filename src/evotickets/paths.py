@@ -5,6 +5,7 @@
     results/{exp}/{task}/{strategy}/{method}/seed{seed}/iter{it}/trained.h5       … its training
     results/{exp}/{task}/{strategy}/{method}/seed{seed}/analysis/{analysis}.h5    per chain
     results/{exp}/{task}/{strategy}/{method}/iter{it}/group.log                   seeds' job log
+    results/{exp}/{task}/{strategy}/iter{it}/group.log                            pair's job log
     results/{exp}/{task}/{strategy}/{method}/analysis/{analysis}.h5               across seeds
     results/{exp}/transfer/{name}/seed{seed}/iter{it}/trained.h5                  a transfer round
     results/{exp}/transfer/{name}/seed{seed}/analysis/{analysis}.h5
@@ -105,6 +106,19 @@ def seeds_round_file(
     """A file of round t of every seed of a (task, strategy, method): the ``group.log`` of a
     `train_seeds` job (config ``resources.group_chains: seeds``)."""
     return f"{chain(exp, task, strategy, method, root)}/iter{iteration(it)}/{file}"
+
+
+def strategy_round_file(
+    file: str,
+    exp: Field = None,
+    task: Field = None,
+    strategy: Field = None,
+    it: Field = None,
+    root=None,
+) -> str:
+    """A file of round t of every chain of a (task, strategy): the ``group.log`` of its
+    group job (config ``resources.group_chains: seeds_and_methods``)."""
+    return f"{experiment(exp, root)}/{_text(task, 'task')}/{_text(strategy, 'strategy')}/iter{iteration(it)}/{file}"
 
 
 def chain_analysis(

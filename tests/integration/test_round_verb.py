@@ -4,6 +4,7 @@ import json
 
 import h5py
 import numpy as np
+import pytest
 
 from evotickets import cli
 from evotickets.config import chain_settings, init_settings, validate_config
@@ -125,3 +126,18 @@ def test_round0_copied_from_the_donor_equals_training_it(tmp_path, tiny_config, 
             "--out", str(tmp_path / "x.h5"), "--round0-from", str(tmp_path / "donor.h5")]  # fmt: skip
     assert cli.main(argv) == 2 and not (tmp_path / "x.h5").exists()
     assert "of other chain settings" in capsys.readouterr().err
+
+
+def test_a_group_runs_each_member_after_the_members_it_reads():
+    from evotickets.commands.chain import _inputs_first
+
+    def member(name, **reads):
+        return {"mask_out": f"{name}/mask.h5", "out": f"{name}/trained.h5", **reads}
+
+    control = member("mask_permuted", source_mask="magnitude/mask.h5")
+    copy = member("magnitude", round0_from="random/trained.h5")
+    donor = member("random", init="init.h5")
+    assert _inputs_first([control, copy, donor]) == [donor, copy, control]
+    loop = [member("a", source_mask="b/mask.h5"), member("b", round0_from="a/trained.h5")]
+    with pytest.raises(ValueError, match="cycle"):
+        _inputs_first(loop)

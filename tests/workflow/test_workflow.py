@@ -227,19 +227,18 @@ def test_the_run_ends_with_the_claims_table(finished_run):
     assert at2 == pytest.approx(float(diff))
 
 
-def test_seeds_grouped_in_one_job_give_the_same_artifacts(finished_run, tmp_path):
-    """`resources.group_chains: seeds` trains round t of every seed of a (task, strategy,
-    method) in one job: half the jobs here, and every mask and trained round bitwise those
-    of one job per chain, with each chain's own logs."""
+def test_chains_grouped_in_one_job_give_the_same_artifacts(finished_run, tmp_path):
+    """`resources.group_chains: seeds_and_methods` trains round t of every method and seed
+    of a (task, strategy) in one job (3 jobs here instead of 18), the round-0 copies after
+    their donor in the same job, and every mask and trained round is bitwise that of one
+    job per chain, with each chain's own logs. (`seeds` runs in test_kill.py.)"""
     from conftest import _CACHE, TINY_CONFIG
 
-    cfg = {**TINY_CONFIG, "resources": {**TINY_CONFIG["resources"], "group_chains": "seeds"}}
-    write_config(tmp_path, cfg, _CACHE)
+    resources = {**TINY_CONFIG["resources"], "group_chains": "seeds_and_methods"}
+    write_config(tmp_path, {**TINY_CONFIG, "resources": resources}, _CACHE)
     out = snakemake(tmp_path, paths.experiment_file("accuracy_table.txt", "tiny"))
     stats = out.stdout + out.stderr
-    assert re.search(r"^train_seeds\s+9$", stats, re.MULTILINE), stats[
-        -2000:
-    ]  # 3 methods × 3 rounds
+    assert re.search(r"^train_digits_snes\s+3$", stats, re.MULTILINE), stats[-2000:]
     assert not re.search(r"^train\s+\d+$", stats, re.MULTILINE)
     grouped = [p for p in artifacts(tmp_path) if "/iter" in p]
     assert len(grouped) == 2 * 3 * 2 * 3  # mask + trained × methods × seeds × rounds
@@ -248,5 +247,7 @@ def test_seeds_grouped_in_one_job_give_the_same_artifacts(finished_run, tmp_path
     for seed in (0, 1):
         log = (tmp_path / _round("train.log", "snr", seed, 2)).read_text()
         assert f"/seed{seed}/iter02] wrote" in log
-    group_log = tmp_path / paths.seeds_round_file("group.log", "tiny", "digits", "snes", "snr", 2)
-    assert "member 2/2" in group_log.read_text()
+    group_log = tmp_path / paths.strategy_round_file("group.log", "tiny", "digits", "snes", 0)
+    lines = [ln for ln in group_log.read_text().splitlines() if ln.startswith("member ")]
+    assert len(lines) == 6 and "member 6/6" in lines[-1]
+    assert "random/seed0/iter00" in lines[0]  # the round-0 donor runs before its copies

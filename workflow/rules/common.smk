@@ -63,7 +63,8 @@ EXP = config["experiment"]
 ROUNDS = int(config["rounds"])
 JAX_CACHE = config.get("jax_cache_dir") or paths.JAX_CACHE
 RES = config["resources"]
-GROUP_CHAINS = RES["group_chains"]  # none: rule train; seeds: rule train_seeds
+# none: rule train; seeds: rule train_seeds; seeds_and_methods: rule train_<task>_<strategy>
+GROUP_CHAINS = RES["group_chains"]
 
 # A config that asks for GPUs makes `evotickets train` refuse to run without one (see
 # evotickets.platform); jobs inherit this, locally and through sbatch's --export=ALL.
@@ -252,48 +253,69 @@ def mask_sources(wildcards, input):
     )
 
 
-def _with_seed(wildcards, seed):
-    """The wildcards of one chain of a `train_seeds` group (which has no seed wildcard)."""
-    return types.SimpleNamespace(**{k: v for k, v in wildcards.items()}, seed=str(seed))
-
-
-def seed_group_files(file):
-    """A round file of every seed (a `train_seeds` job's outputs and logs), as patterns."""
+def group_chains(wildcards, task=None, strategy=None):
+    """The chains of one group job, as the wildcards of each chain's rule-`train` job: every
+    seed of ``wildcards``' (task, strategy, method) (rule `train_seeds`), or, given ``task``
+    and ``strategy``, every method and seed of that pair (rule `train_<task>_<strategy>`)."""
+    w = dict(wildcards.items())
+    if task is None:
+        task, strategy, methods = w["task"], w["strategy"], [w["method"]]
+    else:
+        methods = _TASK_METHODS[task, strategy]
     return [
-        paths.round_file(file, "{exp}", "{task}", "{strategy}", "{method}", seed, "{it}")
+        types.SimpleNamespace(exp=w["exp"], task=task, strategy=strategy, method=method,
+                              seed=str(seed), it=w["it"])  # fmt: skip
+        for method in methods
         for seed in config["seeds"]
     ]
 
 
-def seed_group_inputs(wildcards):
-    """mask_inputs of every seed of the group, named ``<input>_<seed>``."""
+def group_files(file, task=None, strategy=None):
+    """A round file of every chain of a group job (its outputs and logs), as patterns."""
+    if task is None:
+        chains_ = [("{task}", "{strategy}", "{method}", seed) for seed in config["seeds"]]
+    else:
+        chains_ = [(task, strategy, m, seed) for m in _TASK_METHODS[task, strategy]
+                   for seed in config["seeds"]]  # fmt: skip
+    return [paths.round_file(file, "{exp}", *c[:3], c[3], "{it}") for c in chains_]
+
+
+def _member_file(file, w):
+    return paths.round_file(file, w.exp, w.task, w.strategy, w.method, w.seed, w.it)
+
+
+def group_inputs(wildcards, task=None, strategy=None):
+    """mask_inputs of every chain of the group, named ``<input>_<method>_<seed>``, but for
+    those the group job makes itself (a permutation control's magnitude mask, a round-0
+    donor's round): the verb trains those members first."""
     _known(wildcards)
+    members = group_chains(wildcards, task, strategy)
+    made = {_member_file(f, w) for w in members for f in ("mask.h5", "trained.h5")}
     return {
-        f"{name}_{seed}": path
-        for seed in config["seeds"]
-        for name, path in mask_inputs(_with_seed(wildcards, seed)).items()
+        f"{name}_{w.method}_{w.seed}": path
+        for w in members
+        for name, path in mask_inputs(w).items()
+        if path not in made
     }
 
 
-def seed_group_members(wildcards, input):
-    """`evotickets round-group --members`: per seed, the `round` verb's arguments of rule
+def group_members(wildcards, task=None, strategy=None):
+    """`evotickets round-group --members`: per chain, the `round` verb's arguments of rule
     `train` (its settings, inputs, outputs and logs), as JSON."""
     flags = {"prev": "prev_trained", "source": "source_mask", "rewind": "rewind_from",
              "round0": "round0_from", "init": "init"}  # fmt: skip
     members = []
-    for seed in config["seeds"]:
-        w = _with_seed(wildcards, seed)
+    for w in group_chains(wildcards, task, strategy):
         member = {
             "settings": chain_json(w),
             "round": int(w.it),
-            "mask_out": paths.round_file("mask.h5", w.exp, w.task, w.strategy, w.method, seed, w.it),
-            "mask_log": paths.round_file("mask.log", w.exp, w.task, w.strategy, w.method, seed, w.it),
-            "out": paths.round_file("trained.h5", w.exp, w.task, w.strategy, w.method, seed, w.it),
-            "log": paths.round_file("train.log", w.exp, w.task, w.strategy, w.method, seed, w.it),
+            "mask_out": _member_file("mask.h5", w),
+            "mask_log": _member_file("mask.log", w),
+            "out": _member_file("trained.h5", w),
+            "log": _member_file("train.log", w),
         }
-        for name, arg in flags.items():
-            if f"{name}_{seed}" in input.keys():
-                member[arg] = getattr(input, f"{name}_{seed}")
+        for name, path in mask_inputs(w).items():
+            member[flags[name]] = path
         members.append(member)
     return json.dumps(members)
 

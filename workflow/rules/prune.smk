@@ -51,25 +51,25 @@ if GROUP_CHAINS == "none":
             "--mask-out {output.mask} --mask-log {log.mask} "
             "--out {output.trained} > {log.train} 2>&1"
 
-else:  # resources.group_chains: seeds
+elif GROUP_CHAINS == "seeds":
 
     # Round t of every seed of one (task, strategy, method) in one job and one process
     # (`evotickets round-group`): each seed is the `round` verb of rule `train`, with the
     # same files, logs and checkpoints, bitwise; the group's own output goes to group.log.
     rule train_seeds:
         input:
-            unpack(seed_group_inputs),
+            unpack(group_inputs),
         output:
             # update(): Snakemake must not delete the seeds a killed job had finished; the
             # verb keeps a seed whose files are complete and newer than its inputs
-            mask=update(seed_group_files("mask.h5")),
-            trained=update(seed_group_files("trained.h5")),
+            mask=update(group_files("mask.h5")),
+            trained=update(group_files("trained.h5")),
         log:
-            mask=seed_group_files("mask.log"),
-            train=seed_group_files("train.log"),
+            mask=group_files("mask.log"),
+            train=group_files("train.log"),
             group=paths.seeds_round_file("group.log"),
         params:
-            members=seed_group_members,
+            members=group_members,
             cache=JAX_CACHE,
         threads: RES["threads"]
         resources:
@@ -79,6 +79,37 @@ else:  # resources.group_chains: seeds
         shell:
             "{EVOTICKETS} round-group --members {params.members:q} --jax-cache {params.cache} "
             "> {log.group} 2>&1"
+
+else:  # seeds_and_methods
+
+    # Round t of every method and seed of one (task, strategy) in one job: one rule per pair,
+    # since its outputs (the pair's methods) differ from pair to pair. Members that read
+    # another member's output (a permutation control, a round-0 copy) run after it.
+    for (_task, _strategy), _methods in _TASK_METHODS.items():
+
+        rule:
+            name:
+                f"train_{_task}_{_strategy}"
+            input:
+                unpack(functools.partial(group_inputs, task=_task, strategy=_strategy)),
+            output:
+                mask=update(group_files("mask.h5", _task, _strategy)),
+                trained=update(group_files("trained.h5", _task, _strategy)),
+            log:
+                mask=group_files("mask.log", _task, _strategy),
+                train=group_files("train.log", _task, _strategy),
+                group=paths.strategy_round_file("group.log", task=_task, strategy=_strategy),
+            params:
+                members=functools.partial(group_members, task=_task, strategy=_strategy),
+                cache=JAX_CACHE,
+            threads: RES["threads"]
+            resources:
+                mem_mb=RES["mem_mb"],
+                runtime=RES["runtime"] * len(config["seeds"]) * len(_methods),
+                gpu=RES["gpu"],
+            shell:
+                "{EVOTICKETS} round-group --members {params.members:q} "
+                "--jax-cache {params.cache} > {log.group} 2>&1"
 
 
 rule accuracy_table:

@@ -274,7 +274,6 @@ def cmd_round_group(args) -> None:
         raise ValueError(f"--members is not JSON ({err}): pass a list of member objects") from err
     if not isinstance(members, list) or not members:
         raise ValueError("--members must be a non-empty JSON list of member objects")
-    tasks: dict = {}  # shared by the members (see rounds.shared_task)
     for i, member in enumerate(members, 1):
         missing = [k for k in MEMBER_REQUIRED if k not in member]
         unknown = set(member) - set(MEMBER_REQUIRED) - set(MEMBER_OPTIONAL)
@@ -283,6 +282,9 @@ def cmd_round_group(args) -> None:
                 f"member {i} of --members lacks {missing} or has unknown keys "
                 f"{sorted(unknown)}; it takes {[*MEMBER_REQUIRED, *MEMBER_OPTIONAL]}"
             )
+    members = _inputs_first(members)
+    tasks: dict = {}  # shared by the members (see rounds.shared_task)
+    for i, member in enumerate(members, 1):
         fields = {k: None for k in MEMBER_OPTIONAL} | member
         settings = fields["settings"]
         fields["settings"] = settings if isinstance(settings, str) else json.dumps(settings)
@@ -307,6 +309,24 @@ def cmd_round_group(args) -> None:
             except Exception as err:
                 print(f"evotickets round: error: {err}", file=member_log, flush=True)
                 raise
+
+
+def _inputs_first(members: list[dict]) -> list[dict]:
+    """The members in an order where each runs after the members whose outputs it reads (a
+    permutation control reads the magnitude chain's mask of the round, a round-0 copy its
+    donor's round 0), else in the given order. A cycle is a bad --members: refused."""
+    made = {m[k]: i for i, m in enumerate(members) for k in ("mask_out", "out")}
+    needs = [
+        {made[p] for k in MEMBER_OPTIONAL if (p := m.get(k)) in made and made[p] != i}
+        for i, m in enumerate(members)
+    ]
+    order: list[int] = []
+    while len(order) < len(members):
+        ready = [i for i in range(len(members)) if i not in order and needs[i] <= set(order)]
+        if not ready:
+            raise ValueError("--members read each other's outputs in a cycle: no order runs")
+        order.append(ready[0])
+    return [members[i] for i in order]
 
 
 def _finished(args) -> bool:
