@@ -46,7 +46,7 @@ def programs(population: int, ks: list[int], generations: int):
         ]
         stacked = jax.tree.map(lambda *a: jnp.stack(a), *states)
         args = (stacked, jnp.stack(keys), jnp.stack([idx] * k))
-        out[k] = (lambda a=args: vmapped(*a))
+        out[k] = lambda a=args: vmapped(*a)
     return out, int(mask.sum())
 
 

@@ -74,4 +74,8 @@ def _mnist_task():
                  rng.integers(0, 10, 8192).astype(np.int32),
                  rng.normal(size=(1024, 28, 28, 1)).astype(np.float32),
                  rng.integers(0, 10, 1024).astype(np.int32))  # fmt: skip
-    return VisionTask("random", ds, "cnn", table, batch_size=1024, population_chunk=128), theta, table
+    return (
+        VisionTask("random", ds, "cnn", table, batch_size=1024, population_chunk=128),
+        theta,
+        table,
+    )
