@@ -12,7 +12,7 @@
 #   2. bench 8: 1, 5 and 15 chains of the paper's MNIST SNES setting in one program,
 #      chain-generations/s (target: 15 chains ≥ 8× one chain)
 #   3. bench 3: Pendulum and brax ant env steps/s
-#   4. the paper's MNIST SNES chain, as many 4,000-generation rounds as fit in 150 s, with
+#   4. the paper's MNIST SNES chain, as many 4,000-generation rounds as fit in 140 s, with
 #      test accuracy (needs MNIST: EVOTICKETS_DATA_DIR, or shared/data, or ../shared/data)
 # Then gpu_check.json gathers every step's JSON, its exit status and seconds, and nvidia-smi.
 # BENCH_QUICK=1 runs every step at small sizes (a CPU smoke run of this script).
@@ -40,10 +40,10 @@ step() {  # step NAME SECONDS COMMAND...: run with a time limit, log and record 
 }
 
 rm -f "$OUT/steps.jsonl"
-step cnn_fitness 100 "$PYTHON" bench/bench_cnn_fitness.py
-step chains 120 "$PYTHON" bench/bench_chains.py
-step rollouts 90 "$PYTHON" bench/bench_rollouts.py
-BENCH_BUDGET_S=${BENCH_BUDGET_S:-150} step mnist_rounds 170 "$PYTHON" bench/gpu_rounds.py
+step cnn_fitness 90 "$PYTHON" bench/bench_cnn_fitness.py
+step chains 110 "$PYTHON" bench/bench_chains.py
+step rollouts 80 "$PYTHON" bench/bench_rollouts.py
+BENCH_BUDGET_S=${BENCH_BUDGET_S:-140} step mnist_rounds 160 "$PYTHON" bench/gpu_rounds.py
 
 "$PYTHON" - "$OUT" <<'EOF'
 import json, subprocess, sys
