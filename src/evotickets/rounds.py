@@ -138,7 +138,7 @@ def _trained_arrays(res, mask: np.ndarray, table) -> dict[str, np.ndarray]:
 def shared_task(settings: ChainSettings, table, data_dir: str | None, tasks: dict):
     """The task of ``settings`` from ``tasks``, built and added there on first use.
 
-    Why: the chains of one `train_seeds` job (seeds of one task) would each load the data
+    Why: the chains of one `round-group` job (one task) would each load the data
     and, with a new task object, trace and compile their round's program again; with one
     task object (and one strategy object, :mod:`evotickets.train.trainers`) the second chain
     reuses the first one's program. A task holds no per-chain state (that is its

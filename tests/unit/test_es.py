@@ -194,3 +194,26 @@ def test_round_one_rewinds_to_masked_theta0(tmp_path, tiny_config):
     carried = run_round(task, strat, theta_g0 * m1, m1, rk, gens, every, log=lambda m: None)
     np.testing.assert_array_equal(theta_g1, rewound.theta)
     assert not np.allclose(theta_g1, carried.theta)
+
+
+def test_rounds_share_compiled_programs_only_inside_a_group_block(setup):
+    """`round-group` wraps its chains in shared_programs(): equal (task, strategy object,
+    dimension) get one jitted program and equal strategy settings one strategy object; outside
+    the block nothing is kept (a process running many rounds would hold every program)."""
+    from evotickets.train.es import make_chunk_runner, shared_programs
+    from evotickets.train.trainers import _strategy
+
+    task, mask = setup[0], np.ones(setup[3].size, bool)
+    hp = {"population_size": 8, "std_init": 0.05}
+    outside = [_strategy("snes", int(mask.sum()), hp) for _ in range(2)]
+    assert outside[0] is not outside[1]
+    assert make_chunk_runner(task, outside[0], mask.size) is not make_chunk_runner(
+        task, outside[0], mask.size
+    )
+    with shared_programs():
+        inside = [_strategy("snes", int(mask.sum()), hp) for _ in range(2)]
+        assert inside[0] is inside[1]
+        runner = make_chunk_runner(task, inside[0], mask.size)
+        assert make_chunk_runner(task, inside[1], mask.size) is runner
+        assert make_chunk_runner(task, inside[0], mask.size + 1) is not runner
+    assert _strategy("snes", int(mask.sum()), hp) is not inside[0]

@@ -3,6 +3,7 @@ import functools
 import gc
 import json
 import os
+import re
 import shlex
 import sys
 import types
@@ -63,7 +64,8 @@ EXP = config["experiment"]
 ROUNDS = int(config["rounds"])
 JAX_CACHE = config.get("jax_cache_dir") or paths.JAX_CACHE
 RES = config["resources"]
-# none: rule train; seeds: rule train_seeds; seeds_and_methods: rule train_<task>_<strategy>
+# the rules of each resources.group_chains: none, train; seeds, train_seeds;
+# seeds_and_methods, train_pairs_<i>
 GROUP_CHAINS = RES["group_chains"]
 
 # A config that asks for GPUs makes `evotickets train` refuse to run without one (see
@@ -253,15 +255,13 @@ def mask_sources(wildcards, input):
     )
 
 
-def group_chains(wildcards, task=None, strategy=None):
+def group_chains(wildcards):
     """The chains of one group job, as the wildcards of each chain's rule-`train` job: every
-    seed of ``wildcards``' (task, strategy, method) (rule `train_seeds`), or, given ``task``
-    and ``strategy``, every method and seed of that pair (rule `train_<task>_<strategy>`)."""
+    seed of the (task, strategy, method) (rule `train_seeds`), or every method and seed of
+    the (task, strategy) (rules `train_pairs_<i>`, whose wildcards have no method)."""
     w = dict(wildcards.items())
-    if task is None:
-        task, strategy, methods = w["task"], w["strategy"], [w["method"]]
-    else:
-        methods = _TASK_METHODS[task, strategy]
+    task, strategy = w["task"], w["strategy"]
+    methods = [w["method"]] if "method" in w else _TASK_METHODS[task, strategy]
     return [
         types.SimpleNamespace(exp=w["exp"], task=task, strategy=strategy, method=method,
                               seed=str(seed), it=w["it"])  # fmt: skip
@@ -270,26 +270,48 @@ def group_chains(wildcards, task=None, strategy=None):
     ]
 
 
-def group_files(file, task=None, strategy=None):
+def group_files(file, methods=("{method}",)):
     """A round file of every chain of a group job (its outputs and logs), as patterns."""
-    if task is None:
-        chains_ = [("{task}", "{strategy}", "{method}", seed) for seed in config["seeds"]]
-    else:
-        chains_ = [(task, strategy, m, seed) for m in _TASK_METHODS[task, strategy]
-                   for seed in config["seeds"]]  # fmt: skip
-    return [paths.round_file(file, "{exp}", *c[:3], c[3], "{it}") for c in chains_]
+    return [
+        paths.round_file(file, "{exp}", "{task}", "{strategy}", method, seed, "{it}")
+        for method in methods
+        for seed in config["seeds"]
+    ]
+
+
+def pair_classes():
+    """The (task, strategy) pairs as rectangles tasks × strategies whose pairs run the same
+    methods, with those methods: one rule each for `seeds_and_methods` (a rule's outputs,
+    the methods × seeds, must be the same for every job of it). Why not a rule per pair?
+    Snakemake matches every requested file against every rule's outputs, and the paper
+    grid's 134 pairs made its dry run take minutes; it has a handful of rectangles."""
+    by_methods = {}
+    for (task, strategy), methods in _TASK_METHODS.items():
+        by_methods.setdefault(tuple(methods), {}).setdefault(strategy, set()).add(task)
+    classes = []
+    for methods, strategies in by_methods.items():
+        by_tasks = {}
+        for strategy, tasks in strategies.items():
+            by_tasks.setdefault(frozenset(tasks), []).append(strategy)
+        classes += [(sorted(t), sorted(s), list(methods)) for t, s in by_tasks.items()]
+    return sorted(classes)
+
+
+def one_of(names):
+    """A wildcard constraint: exactly one of ``names``."""
+    return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
 
 
 def _member_file(file, w):
     return paths.round_file(file, w.exp, w.task, w.strategy, w.method, w.seed, w.it)
 
 
-def group_inputs(wildcards, task=None, strategy=None):
+def group_inputs(wildcards):
     """mask_inputs of every chain of the group, named ``<input>_<method>_<seed>``, but for
     those the group job makes itself (a permutation control's magnitude mask, a round-0
     donor's round): the verb trains those members first."""
     _known(wildcards)
-    members = group_chains(wildcards, task, strategy)
+    members = group_chains(wildcards)
     made = {_member_file(f, w) for w in members for f in ("mask.h5", "trained.h5")}
     return {
         f"{name}_{w.method}_{w.seed}": path
@@ -299,13 +321,13 @@ def group_inputs(wildcards, task=None, strategy=None):
     }
 
 
-def group_members(wildcards, task=None, strategy=None):
+def group_members(wildcards):
     """`evotickets round-group --members`: per chain, the `round` verb's arguments of rule
     `train` (its settings, inputs, outputs and logs), as JSON."""
     flags = {"prev": "prev_trained", "source": "source_mask", "rewind": "rewind_from",
              "round0": "round0_from", "init": "init"}  # fmt: skip
     members = []
-    for w in group_chains(wildcards, task, strategy):
+    for w in group_chains(wildcards):
         member = {
             "settings": chain_json(w),
             "round": int(w.it),

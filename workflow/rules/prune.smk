@@ -82,25 +82,29 @@ elif GROUP_CHAINS == "seeds":
 
 else:  # seeds_and_methods
 
-    # Round t of every method and seed of one (task, strategy) in one job: one rule per pair,
-    # since its outputs (the pair's methods) differ from pair to pair. Members that read
-    # another member's output (a permutation control, a round-0 copy) run after it.
-    for (_task, _strategy), _methods in _TASK_METHODS.items():
+    # Round t of every method and seed of one (task, strategy) in one job. One rule per set of
+    # pairs that run the same methods (common.smk: pair_classes), since a rule's outputs
+    # (methods × seeds) are the same for all its jobs. Members that read another member's
+    # output (a permutation control, a round-0 copy) run after it.
+    for _i, (_tasks, _strategies, _methods) in enumerate(pair_classes()):
 
         rule:
             name:
-                f"train_{_task}_{_strategy}"
+                f"train_pairs_{_i}"
+            wildcard_constraints:
+                task=one_of(_tasks),
+                strategy=one_of(_strategies),
             input:
-                unpack(functools.partial(group_inputs, task=_task, strategy=_strategy)),
+                unpack(group_inputs),
             output:
-                mask=update(group_files("mask.h5", _task, _strategy)),
-                trained=update(group_files("trained.h5", _task, _strategy)),
+                mask=update(group_files("mask.h5", _methods)),
+                trained=update(group_files("trained.h5", _methods)),
             log:
-                mask=group_files("mask.log", _task, _strategy),
-                train=group_files("train.log", _task, _strategy),
-                group=paths.strategy_round_file("group.log", task=_task, strategy=_strategy),
+                mask=group_files("mask.log", _methods),
+                train=group_files("train.log", _methods),
+                group=paths.strategy_round_file("group.log"),
             params:
-                members=functools.partial(group_members, task=_task, strategy=_strategy),
+                members=group_members,
                 cache=JAX_CACHE,
             threads: RES["threads"]
             resources:

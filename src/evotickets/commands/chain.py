@@ -255,17 +255,17 @@ MEMBER_OPTIONAL = ("prev_trained", "source_mask", "rewind_from", "round0_from", 
 
 
 def cmd_round_group(args) -> None:
-    """Round t of several chains in one process (rule ``train_seeds``): each member is
-    exactly ``evotickets round`` with its own settings, inputs, outputs, logs and mid-round
-    checkpoint, run one after the other.
+    """Round t of several chains in one process (rules ``train_seeds``, ``train_pairs_<i>``):
+    each member is exactly ``evotickets round`` with its own settings, inputs, outputs, logs
+    and mid-round checkpoint, run one after the other.
 
     Why: a job's start (Python, JAX and the task's data: about 1.5 s) and the trace and
     compile of the round's program are then paid once per group, not once per chain. The
-    members share one task object and one strategy object, and with them one compiled
-    program (:func:`evotickets.rounds.shared_task`); the numbers are those of one job per
-    chain, bitwise (a test checks it). A member's error goes to its train log and stops the
+    members share one task object (:func:`evotickets.rounds.shared_task`) and one strategy
+    object, and with them one compiled program (:func:`evotickets.train.es.shared_programs`,
+    for this verb's run only); the numbers are those of one job per chain, bitwise (a test
+    checks it). A member's error goes to its train log and stops the
     group; the members written before it stay."""
-    import contextlib
     import json
 
     try:
@@ -283,6 +283,16 @@ def cmd_round_group(args) -> None:
                 f"{sorted(unknown)}; it takes {[*MEMBER_REQUIRED, *MEMBER_OPTIONAL]}"
             )
     members = _inputs_first(members)
+    from ..train.es import shared_programs
+
+    with shared_programs():  # one strategy object and compiled program per kind of round
+        _run_members(members, args)
+
+
+def _run_members(members: list[dict], args) -> None:
+    import contextlib
+    import json
+
     tasks: dict = {}  # shared by the members (see rounds.shared_task)
     for i, member in enumerate(members, 1):
         fields = {k: None for k in MEMBER_OPTIONAL} | member

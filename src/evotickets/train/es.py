@@ -13,6 +13,7 @@ checkpoint changes the numbers.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,18 +60,41 @@ def _sanitize(fitness: jax.Array):
     return jnp.where(finite, fitness, worst), jnp.sum(~finite), mean
 
 
-#: The jitted programs of this process, by (task, strategy, dimension): the chains of one
-#: `train_seeds` job share their task and strategy objects (see evotickets.rounds), so the
-#: second chain reuses the first one's traced and compiled program. Values hold the objects
-#: their key names by id, so an id cannot be reused while its entry lives.
-_PROGRAMS: dict[tuple, tuple] = {}
+#: What the chains of one `round-group` job share while it runs (:func:`shared_programs`):
+#: strategy objects (:mod:`evotickets.train.trainers`) and the jitted programs built from
+#: them and the task, so the second chain of a group reuses the first one's traced and
+#: compiled program. None outside such a block: nothing is kept.
+_SHARED: dict[tuple, tuple] | None = None
+
+
+@contextlib.contextmanager
+def shared_programs():
+    """Share strategies and compiled round programs among the rounds run inside the block.
+
+    Why a block and not a process-wide cache: a process that runs many different rounds
+    (the test suite, a notebook) would keep every compiled program alive to its end; a
+    `round-group` job keeps them exactly as long as its chains need them."""
+    global _SHARED
+    outer, _SHARED = _SHARED, {}
+    try:
+        yield
+    finally:
+        _SHARED = outer
+
+
+def shared(key: tuple, build: Callable, *owners) -> Any:
+    """``build()``, or inside :func:`shared_programs` the value built for ``key`` there.
+    ``owners`` (the objects ``key`` names by id) are kept with the value, so that an id
+    cannot be reused while its entry lives."""
+    if _SHARED is None:
+        return build()
+    if key not in _SHARED:
+        _SHARED[key] = (build(), *owners)
+    return _SHARED[key][0]
 
 
 def _program(kind: str, task, strategy, num_dims: int, build: Callable) -> Callable:
-    key = (kind, id(task), id(strategy), num_dims)
-    if key not in _PROGRAMS:
-        _PROGRAMS[key] = (build(), task, strategy)
-    return _PROGRAMS[key][0]
+    return shared((kind, id(task), id(strategy), num_dims), build, task, strategy)
 
 
 def make_chunk_runner(task, strategy: ESStrategy, num_dims: int) -> Callable:

@@ -59,18 +59,15 @@ class Trainer(Protocol):
     ) -> TrainedRound: ...
 
 
-#: The strategies built in this process, by (name, D_active, hyperparameters): chains of one
-#: `train_seeds` job get the same object, and with it the same compiled program (train.es).
-_STRATEGIES: dict[tuple, Any] = {}
-
-
 def _strategy(name: str, num_active: int, hparams: dict[str, Any]):
+    """The strategy of a round; inside :func:`evotickets.train.es.shared_programs` (a
+    `round-group` job) one object per (name, D_active, hyperparameters), so the group's
+    chains share it and with it their compiled program."""
     from ..strategies import make_strategy
+    from .es import shared
 
-    key = (name, num_active, json.dumps(hparams, sort_keys=True, default=str))
-    if key not in _STRATEGIES:
-        _STRATEGIES[key] = make_strategy(name, num_active, hparams)
-    return _STRATEGIES[key]
+    key = ("strategy", name, num_active, json.dumps(hparams, sort_keys=True, default=str))
+    return shared(key, lambda: make_strategy(name, num_active, hparams))
 
 
 def train_es(
