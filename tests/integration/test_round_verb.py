@@ -141,3 +141,23 @@ def test_a_group_runs_each_member_after_the_members_it_reads():
     loop = [member("a", source_mask="b/mask.h5"), member("b", round0_from="a/trained.h5")]
     with pytest.raises(ValueError, match="cycle"):
         _inputs_first(loop)
+
+
+def test_round_group_refuses_bad_members_and_logs_a_member_error(tmp_path, tiny_config, capsys):
+    cfg = validate_config(tiny_config)
+    assert cli.main(["round-group", "--members", "{not json"]) == 2
+    assert cli.main(["round-group", "--members", '[{"settings": "{}"}]']) == 2
+    err = capsys.readouterr().err
+    assert "--members is not JSON" in err and "lacks" in err
+    bad = tmp_path / "init.h5"
+    bad.write_bytes(b"not an HDF5 file\n" * 64)
+    member = {
+        "settings": chain_settings(cfg, "digits", "snes", "random", 0), "round": 0,
+        "init": str(bad), "mask_out": str(tmp_path / "mask.h5"),
+        "mask_log": str(tmp_path / "mask.log"), "out": str(tmp_path / "trained.h5"),
+        "log": str(tmp_path / "train.log"),
+    }  # fmt: skip
+    assert cli.main(["round-group", "--members", json.dumps([member])]) == 2
+    assert "unreadable artifact" in (tmp_path / "mask.log").read_text()
+    assert "evotickets round: error: unreadable artifact" in (tmp_path / "train.log").read_text()
+    assert not (tmp_path / "trained.h5").exists()

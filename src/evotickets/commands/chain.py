@@ -227,19 +227,25 @@ def cmd_round(args) -> None:
 
     The numbers are those of the two verbs run one after the other (same functions, same
     keys). A failed mask step writes its error to the mask log too, and nothing is trained."""
-    import contextlib
-
     # the two verbs read the attributes they know; only their output flags are named apart
     mask_args = argparse.Namespace(**{**vars(args), "out": args.mask_out})
-    with open(args.mask_log, "w") as log:
-        try:
-            with contextlib.redirect_stdout(log):
-                cmd_mask(mask_args)
-        except Exception as err:
-            print(f"evotickets mask: error: {err}", file=log, flush=True)
-            raise
+    _logged_to(args.mask_log, "mask", cmd_mask, mask_args)
     train_args = argparse.Namespace(**{**vars(args), "mask": args.mask_out})
     cmd_train(train_args)
+
+
+def _logged_to(path: str, verb: str, run, args) -> None:
+    """``run(args)`` with its output in the log file ``path``; an error is written there
+    too (as the CLI would print it), then raised."""
+    import contextlib
+
+    with open(path, "w") as log:
+        try:
+            with contextlib.redirect_stdout(log):
+                run(args)
+        except Exception as err:
+            print(f"evotickets {verb}: error: {err}", file=log, flush=True)
+            raise
 
 
 ROUND0_HELP = (
@@ -290,7 +296,6 @@ def cmd_round_group(args) -> None:
 
 
 def _run_members(members: list[dict], args) -> None:
-    import contextlib
     import json
 
     tasks: dict = {}  # shared by the members (see rounds.shared_task)
@@ -312,13 +317,7 @@ def _run_members(members: list[dict], args) -> None:
             log(f"member {i}/{len(members)}: {line}")
             continue
         log(f"member {i}/{len(members)}: round {member['round']} → {member['out']}")
-        with open(member["log"], "w") as member_log:
-            try:
-                with contextlib.redirect_stdout(member_log):
-                    cmd_round(margs)
-            except Exception as err:
-                print(f"evotickets round: error: {err}", file=member_log, flush=True)
-                raise
+        _logged_to(member["log"], "round", cmd_round, margs)
 
 
 def _inputs_first(members: list[dict]) -> list[dict]:
