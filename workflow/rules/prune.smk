@@ -7,7 +7,9 @@
 # round number, so its rounds do not wait for each other. The permutation controls
 # (weight_permuted, mask_permuted) shuffle the magnitude chain's mask of the same round, so they
 # wait for that round's job of the magnitude chain. The gd_* strategies train with gradient
-# descent instead of an ES (same rules, same CLI verb).
+# descent instead of an ES (same rules, same CLI verb). Round 0 is trained by one method's
+# chain per (task, strategy, seed) and copied by the others (common.smk: mask_inputs).
+# With resources.group_chains, one job trains round t of several chains instead (below).
 
 
 rule init:
