@@ -58,12 +58,12 @@ KILL_CONFIG = {
 }
 # Two seeds whose rounds run in one `train_seeds` job (resources.group_chains): a kill can land
 # after the first seed of a job finished and while the second one trains. Round 0 alone (the
-# random chain trains it, magnitude copies it) and 60 generations keep it short.
+# random chain trains it, magnitude copies it) and 30 generations keep it short.
 GROUPED_KILL_CONFIG = {
     **KILL_CONFIG,
     "seeds": [0, 1],
     "rounds": 1,
-    "es": {"num_generations": 60, "log_every": 10},
+    "es": {"num_generations": 30, "log_every": 10},
     "resources": {**KILL_CONFIG["resources"], "group_chains": "seeds"},
 }
 CHECKPOINT_EVERY = "10"
