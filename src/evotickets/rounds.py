@@ -135,8 +135,9 @@ def _trained_arrays(res, mask: np.ndarray, table) -> dict[str, np.ndarray]:
     return out
 
 
-def shared_task(settings: ChainSettings, table, data_dir: str | None, tasks: dict):
-    """The task of ``settings`` from ``tasks``, built and added there on first use.
+def shared_task(settings: ChainSettings, table, data_dir: str | None):
+    """The task of ``settings``; inside :func:`evotickets.train.es.shared_programs` (a
+    `round-group` job) one object per task entry, settings and network.
 
     Why: the chains of one `round-group` job (one task) would each load the data
     and, with a new task object, trace and compile their round's program again; with one
@@ -146,16 +147,16 @@ def shared_task(settings: ChainSettings, table, data_dir: str | None, tasks: dic
     import json
 
     from .tasks import make_task
+    from .train.es import shared
 
     key = (
+        "task",
         settings.task,
         json.dumps(settings.task_config, sort_keys=True, default=str),
         data_dir,
         tuple(table),
     )
-    if key not in tasks:
-        tasks[key] = make_task(settings.task, settings.task_config, table, data_dir)
-    return tasks[key]
+    return shared(key, lambda: make_task(settings.task, settings.task_config, table, data_dir))
 
 
 def train_ticket(
@@ -173,17 +174,16 @@ def train_ticket(
     label: str | None = None,
     checkpoint_every: int | None = None,
     checkpoint_seconds: float | None = None,
-    tasks: dict | None = None,
 ) -> None:
     """Train round t of a chain from m ⊙ theta_start and write its trained.h5: the ES of
     ``settings.strategy``, or gradient descent for the ``gd_*`` strategies (the dispatch).
     The round key is the chain's, so every ticket of a (task, strategy, seed) sees the same
-    noise or minibatches. ``tasks``, a dict kept by the caller across chains of one process,
-    lends them one task object (its data loaded once; see :func:`shared_task`)."""
+    noise or minibatches. Inside a `round-group` job the chains share one task object (its
+    data loaded once; see :func:`shared_task`)."""
     from .keys import chain_key, round_key
     from .train.trainers import trainer_for
 
-    task = shared_task(settings, table, data_dir, {} if tasks is None else tasks)
+    task = shared_task(settings, table, data_dir)
     rk = round_key(chain_key(settings.seed, settings.key_task, settings.strategy), t)
     label = label or (
         f"[{settings.task}/{settings.strategy}/{settings.method}/seed{settings.seed}/iter{t:02d}]"

@@ -216,7 +216,6 @@ def cmd_train(args) -> None:
         data_dir=args.data_dir or settings.data_dir,
         checkpoint_every=args.checkpoint_every,
         checkpoint_seconds=args.checkpoint_seconds,
-        tasks=getattr(args, "tasks", None),
     )
 
 
@@ -298,7 +297,6 @@ def cmd_round_group(args) -> None:
 def _run_members(members: list[dict], args) -> None:
     import json
 
-    tasks: dict = {}  # shared by the members (see rounds.shared_task)
     for i, member in enumerate(members, 1):
         fields = {k: None for k in MEMBER_OPTIONAL} | member
         settings = fields["settings"]
@@ -308,7 +306,6 @@ def _run_members(members: list[dict], args) -> None:
             jax_cache=args.jax_cache,
             checkpoint_every=args.checkpoint_every,
             checkpoint_seconds=args.checkpoint_seconds,
-            tasks=tasks,
         )
         if _finished(margs):  # Snakemake deleted its logs: say why there is no training
             line = f"kept {member['out']} and its mask: finished by an earlier run"

@@ -61,9 +61,9 @@ def _sanitize(fitness: jax.Array):
 
 
 #: What the chains of one `round-group` job share while it runs (:func:`shared_programs`):
-#: strategy objects (:mod:`evotickets.train.trainers`) and the jitted programs built from
-#: them and the task, so the second chain of a group reuses the first one's traced and
-#: compiled program. None outside such a block: nothing is kept.
+#: task objects (rounds.shared_task), strategy objects (:mod:`evotickets.train.trainers`) and
+#: the jitted programs built from them, so the second chain of a group reuses the first
+#: one's data, traced and compiled program. None outside such a block: nothing is kept.
 _SHARED: dict[tuple, tuple] | None = None
 
 
