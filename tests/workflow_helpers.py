@@ -51,9 +51,13 @@ def artifacts(workdir: Path) -> dict[str, int]:
     }
 
 
+#: Attributes that record when or how fast, not what: a rerun or another job layout changes them.
+CLOCK_ATTRS = {"created", "seconds_per_epoch"}
+
+
 def content(path: Path) -> tuple[dict, dict]:
     with h5py.File(path, "r") as f:
-        attrs = {k: v for k, v in f.attrs.items() if k != "created"}
+        attrs = {k: v for k, v in f.attrs.items() if k not in CLOCK_ATTRS}
         arrays = {}
         f.visititems(
             lambda n, o: arrays.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset) else None

@@ -158,6 +158,14 @@ def transfer_round_file(
     return f"{_transfer_seed(exp, name, seed, root)}/iter{iteration(it)}/{file}"
 
 
+def transfer_seeds_round_file(
+    file: str, exp: Field = None, name: Field = None, it: Field = None, root=None
+) -> str:
+    """A file of round t of every seed of a transfer: the ``group.log`` of its
+    `transfer_seeds` job (config ``resources.group_chains`` other than ``none``)."""
+    return f"{experiment(exp, root)}/transfer/{_text(name, 'name')}/iter{iteration(it)}/{file}"
+
+
 def transfer_analysis(
     file: str, exp: Field = None, name: Field = None, seed: Field = None, root=None
 ) -> str:

@@ -138,6 +138,36 @@ def test_transfer_retrains_the_source_ticket_in_the_target(tmp_path, cfg):
     )
     assert rc == 2
 
+    # `transfer-group` (rule transfer_seeds): each member is the verb above, bitwise, with its
+    # own log; a rerun keeps the members that are finished
+    members = [
+        {
+            "settings": tr,
+            "round": r,
+            "source_init": p["init"],
+            "source_mask": p[f"m{r}"],
+            "target_init": p["init"],
+            "out": str(tmp_path / f"g{r}.h5"),
+            "log": str(tmp_path / f"g{r}.log"),
+        }
+        for r in (1, 0)
+    ]
+    _run(["transfer-group", "--members", json.dumps(members)])
+    grouped, gattrs = read_artifact(members[0]["out"], "trained", expected_digest=digest(tr))
+    for k in arrays:
+        np.testing.assert_array_equal(grouped[k], arrays[k])
+    assert gattrs["round"] == 1 and "wrote" in (tmp_path / "g1.log").read_text()
+    assert read_artifact(members[1]["out"], "trained")[1]["round"] == 0
+    stamps = [read_artifact(m["out"], "trained")[1]["created"] for m in members]
+    _run(["transfer-group", "--members", json.dumps(members)])
+    assert [read_artifact(m["out"], "trained")[1]["created"] for m in members] == stamps
+    assert "finished by an earlier run" in (tmp_path / "g0.log").read_text()
+    # a member whose mask is of another round fails with the verb's error in its own log
+    bad = [{**members[1], "out": str(tmp_path / "bad.h5"), "source_mask": p["m1"]}]
+    assert cli.main(["transfer-group", "--members", json.dumps(bad)]) == 2
+    assert "evotickets transfer: error:" in (tmp_path / "g0.log").read_text()
+    assert not (tmp_path / "bad.h5").exists()
+
 
 def test_network_mismatch_names_both_settings(tmp_path, cfg, capsys):
     cfg["tasks"]["digits"]["network"] = "cnn_small"

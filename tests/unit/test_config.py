@@ -594,10 +594,23 @@ def _job_counts(output: str) -> dict[str, int]:
 HEAVY = ("jax", "jaxlib", "evosax", "flax", "optax", "gymnax", "brax")
 
 
+def test_paper_grid_chains():
+    """The paper grid's chains: what rule `train` runs once per round in mode `none`."""
+    cfg = load_config(ROOT / "config" / "paper.yaml")
+    # vision: 3 tasks × (4 ES × 5 methods + gd_adam × 4, no snr); pendulum: 4 ES × 5 + gd_ppo × 4;
+    # brax: 9 tasks × (4 ES × 3 methods + gd_ppo × 2); ant_heavy: sep_cma_es × 3;
+    # mnist_ars (Figs. 6, 10): ars × (random, magnitude)
+    per_seed = 3 * (4 * 5 + 4) + (4 * 5 + 4) + 9 * (4 * 3 + 2) + 3 + 2
+    assert len(chains(cfg)) == per_seed * 5
+    assert len(chains(cfg)) * cfg["rounds"] == 22700  # the `train` jobs of mode none
+
+
 @pytest.mark.slow
 def test_snakemake_dry_run_of_paper_grid(tmp_path):
-    """The paper grid's DAG, planned with JAX & co. unimportable: Snakemake reads only
-    evotickets.names, paths and settings (a shim on PYTHONPATH whose jax raises ImportError)."""
+    """The paper grid's DAG with its rounds and transfers grouped (resources.group_chains:
+    seeds_and_methods), planned with JAX & co. unimportable: Snakemake reads only
+    evotickets.names, paths and settings (a shim on PYTHONPATH whose jax raises ImportError).
+    Grouped, the grid is ≤ 2,500 jobs (the issue's SLURM target)."""
     for name in HEAVY:
         (tmp_path / name).mkdir()
         (tmp_path / name / "__init__.py").write_text(f"raise ImportError('no {name} here')\n")
@@ -608,20 +621,26 @@ def test_snakemake_dry_run_of_paper_grid(tmp_path):
         check=False,
     )
     assert probe.returncode != 0  # the shim works
+    text = (ROOT / "config" / "paper.yaml").read_text()
+    assert text.count("\nresources:\n") == 1
+    grouped = tmp_path / "paper_grouped.yaml"
+    grouped.write_text(
+        text.replace("\nresources:\n", "\nresources:\n  group_chains: seeds_and_methods\n")
+    )
     proc = _snakemake(
-        "-n", "--configfile", "config/paper.yaml", "--quiet", "rules", pythonpath=str(tmp_path)
+        "-n", "--configfile", str(grouped), "--quiet", "rules", pythonpath=str(tmp_path)
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     counts = _job_counts(out)
-    per = 5 * 20  # seeds × rounds
-    # vision: 3 tasks × (4 ES × 5 methods + gd_adam × 4, no snr); pendulum: 4 ES × 5 + gd_ppo × 4;
-    # brax: 9 tasks × (4 ES × 3 methods + gd_ppo × 2); ant_heavy: sep_cma_es × 3;
-    # mnist_ars (Figs. 6, 10): ars × (random, magnitude)
-    chains = 3 * (4 * 5 + 4) + (4 * 5 + 4) + 9 * (4 * 3 + 2) + 3 + 2
-    assert counts["train"] == chains * per == 22700, counts
-    assert "mask" not in counts, counts  # each round's mask is made by its `train` job
-    assert counts["transfer"] == 6 * per, counts
+    rounds = 20
+    # one train job per (task, strategy) pair and round: 3 vision × 5 + pendulum 5 + 9 brax × 5
+    # + ant_heavy 1 + mnist_ars 1
+    pairs = 3 * 5 + 5 + 9 * 5 + 1 + 1
+    train = {k: v for k, v in counts.items() if k.startswith("train_pairs_")}
+    assert sum(train.values()) == pairs * rounds, counts
+    assert not {"train", "train_seeds", "transfer", "mask"} & set(counts), counts
+    assert counts["transfer_seeds"] == 6 * rounds, counts  # every seed of a transfer round
     assert counts["init"] == 15 * 5, counts
     # LMC and landscapes on the ARS magnitude chain of each seed; LMC between seeds once;
     # ES ↔ GD LMC for the two ES → GD transfers; SNR–magnitude and layerwise statistics on
@@ -630,6 +649,7 @@ def test_snakemake_dry_run_of_paper_grid(tmp_path):
     assert counts["lmc_seeds"] == 1 and counts["lmc_es_gd"] == 2 * 5, counts
     assert counts["weight_statistics"] == 2 * (3 * 4 + 4 + 9 * 4 + 1) * 5, counts
     assert counts["accuracy_table"] == 1, counts
+    assert counts["total"] <= 2500, counts
 
 
 def test_snakemake_rejects_unknown_strategy(tiny_config, tmp_path):

@@ -25,6 +25,9 @@ def test_templates_are_the_snakemake_wildcard_layout():
     assert paths.transfer_round_file("trained.h5") == (
         "results/{exp}/transfer/{name}/seed{seed}/iter{it}/trained.h5"
     )
+    assert paths.transfer_seeds_round_file("group.log") == (
+        "results/{exp}/transfer/{name}/iter{it}/group.log"
+    )
     assert paths.transfer_analysis("lmc_es_gd.h5") == (
         "results/{exp}/transfer/{name}/seed{seed}/analysis/lmc_es_gd.h5"
     )

@@ -2,6 +2,7 @@
 the source chain's artifacts and writes a target artifact naming them; a GD permutation control
 waits for the magnitude chain's job of its round (which makes the mask it reads); gd × snr is not in the DAG and is refused by name."""
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -10,7 +11,14 @@ import numpy as np
 import pytest
 import yaml
 from conftest import _CACHE, ROOT
-from workflow_helpers import BIN, artifacts, snakemake, snakemake_cmd, write_config
+from workflow_helpers import (
+    BIN,
+    artifacts,
+    assert_same,
+    snakemake,
+    snakemake_cmd,
+    write_config,
+)
 
 from evotickets import paths
 from evotickets.report import accuracy_table
@@ -90,6 +98,27 @@ def test_gd_permutation_control_waits_for_the_magnitude_round(controls_run):
         assert not np.array_equal(start[m], theta0[m])
         assert np.all(tr["params/" + k][()][~m] == 0.0)  # pruned stays exactly 0 under Adam
         assert wp.attrs["source_mask"] == _round("magnitude", "mask.h5", 1, "gd_adam")
+
+
+def test_grouped_transfers_and_gd_controls_give_the_same_artifacts(controls_run, tmp_path):
+    """`resources.group_chains: seeds_and_methods`: rule `transfer_seeds` trains the transfer
+    (`evotickets transfer-group`) and one job per round trains the GD chains, the weight
+    permutation after the magnitude round it shuffles; every artifact is bitwise that of one
+    job per chain and per transfer (the module's run, of the same targets)."""
+    cfg = _controls()
+    cfg["resources"] = {**cfg.get("resources", {}), "group_chains": "seeds_and_methods"}
+    write_config(tmp_path, cfg, _CACHE)
+    out = snakemake(tmp_path, TRANSFER, _round("weight_permuted", "trained.h5", 1, "gd_adam"))
+    stats = out.stdout + out.stderr
+    assert re.search(r"^transfer_seeds\s+1$", stats, re.MULTILINE), stats[-2000:]
+    assert not re.search(r"^(train|transfer)\s+\d+$", stats, re.MULTILINE), stats[-2000:]
+    # a group job trains every chain of its (task, strategy) round, so it makes more
+    made, single = artifacts(tmp_path), artifacts(controls_run)
+    assert single.keys() <= made.keys(), sorted(single.keys() - made.keys())
+    for rel in single:
+        assert_same(controls_run / rel, tmp_path / rel)
+    group_log = tmp_path / paths.transfer_seeds_round_file("group.log", EXP, "snes_to_adam", 1)
+    assert "member 1/1: round 1" in group_log.read_text()
 
 
 def _dry_run(work: Path, *targets: str) -> subprocess.CompletedProcess:

@@ -197,6 +197,45 @@ def transfer_inputs(wildcards):
     }
 
 
+def _transfer_seeds(wildcards):
+    """The transfer chains of one `transfer_seeds` job, as the wildcards of each seed's
+    rule-`transfer` job."""
+    return [
+        types.SimpleNamespace(exp=wildcards.exp, name=wildcards.name, seed=str(seed),
+                              it=wildcards.it)  # fmt: skip
+        for seed in config["seeds"]
+    ]
+
+
+def transfer_group_files(file):
+    """A round file of every seed of a transfer (a `transfer_seeds` job's outputs and logs)."""
+    return [paths.transfer_round_file(file, "{exp}", "{name}", s, "{it}") for s in config["seeds"]]
+
+
+def transfer_group_inputs(wildcards):
+    """transfer_inputs of every seed, named ``<input>_<seed>``."""
+    return {
+        f"{name}_{w.seed}": path
+        for w in _transfer_seeds(wildcards)
+        for name, path in transfer_inputs(w).items()
+    }
+
+
+def transfer_group_members(wildcards):
+    """`evotickets transfer-group --members`: per seed, the `transfer` verb's arguments of
+    rule `transfer` (its settings, inputs, output and log), as JSON."""
+    return json.dumps([
+        {
+            "settings": transfer_json(w),
+            "round": int(w.it),
+            **transfer_inputs(w),
+            "out": paths.transfer_round_file("trained.h5", w.exp, w.name, w.seed, w.it),
+            "log": paths.transfer_round_file("transfer.log", w.exp, w.name, w.seed, w.it),
+        }
+        for w in _transfer_seeds(wildcards)
+    ])  # fmt: skip
+
+
 def mask_inputs(wildcards):
     """Inputs of a round's `train` job: θ0, and what its mask is made from."""
     w = wildcards

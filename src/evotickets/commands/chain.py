@@ -33,6 +33,7 @@ from ..rounds import (
 )
 from ..settings import ChainSettings, InitSettings
 from .common import chain_args
+from .group import outputs_current, parse_members, run_logged
 
 
 def cmd_init(args) -> None:
@@ -228,23 +229,9 @@ def cmd_round(args) -> None:
     keys). A failed mask step writes its error to the mask log too, and nothing is trained."""
     # the two verbs read the attributes they know; only their output flags are named apart
     mask_args = argparse.Namespace(**{**vars(args), "out": args.mask_out})
-    _logged_to(args.mask_log, "mask", cmd_mask, mask_args)
+    run_logged(args.mask_log, "mask", cmd_mask, mask_args)
     train_args = argparse.Namespace(**{**vars(args), "mask": args.mask_out})
     cmd_train(train_args)
-
-
-def _logged_to(path: str, verb: str, run, args) -> None:
-    """``run(args)`` with its output in the log file ``path``; an error is written there
-    too (as the CLI would print it), then raised."""
-    import contextlib
-
-    with open(path, "w") as log:
-        try:
-            with contextlib.redirect_stdout(log):
-                run(args)
-        except Exception as err:
-            print(f"evotickets {verb}: error: {err}", file=log, flush=True)
-            raise
 
 
 ROUND0_HELP = (
@@ -271,22 +258,7 @@ def cmd_round_group(args) -> None:
     for this verb's run only); the numbers are those of one job per chain, bitwise (a test
     checks it). A member's error goes to its train log and stops the
     group; the members written before it stay."""
-    import json
-
-    try:
-        members = json.loads(args.members)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"--members is not JSON ({err}): pass a list of member objects") from err
-    if not isinstance(members, list) or not members:
-        raise ValueError("--members must be a non-empty JSON list of member objects")
-    for i, member in enumerate(members, 1):
-        missing = [k for k in MEMBER_REQUIRED if k not in member]
-        unknown = set(member) - set(MEMBER_REQUIRED) - set(MEMBER_OPTIONAL)
-        if missing or unknown:
-            raise ValueError(
-                f"member {i} of --members lacks {missing} or has unknown keys "
-                f"{sorted(unknown)}; it takes {[*MEMBER_REQUIRED, *MEMBER_OPTIONAL]}"
-            )
+    members = parse_members(args.members, MEMBER_REQUIRED, MEMBER_OPTIONAL)
     members = _inputs_first(members)
     from ..train.es import shared_programs
 
@@ -295,14 +267,9 @@ def cmd_round_group(args) -> None:
 
 
 def _run_members(members: list[dict], args) -> None:
-    import json
-
     for i, member in enumerate(members, 1):
-        fields = {k: None for k in MEMBER_OPTIONAL} | member
-        settings = fields["settings"]
-        fields["settings"] = settings if isinstance(settings, str) else json.dumps(settings)
         margs = argparse.Namespace(
-            **fields,
+            **member,
             jax_cache=args.jax_cache,
             checkpoint_every=args.checkpoint_every,
             checkpoint_seconds=args.checkpoint_seconds,
@@ -314,7 +281,7 @@ def _run_members(members: list[dict], args) -> None:
             log(f"member {i}/{len(members)}: {line}")
             continue
         log(f"member {i}/{len(members)}: round {member['round']} → {member['out']}")
-        _logged_to(member["log"], "round", cmd_round, margs)
+        run_logged(member["log"], "round", cmd_round, margs)
 
 
 def _inputs_first(members: list[dict]) -> list[dict]:
@@ -340,20 +307,13 @@ def _finished(args) -> bool:
     for its settings and round and newer than every input (what Snakemake itself checks).
     A killed `train_seeds` job leaves its finished seeds (the rule marks them update(), so
     Snakemake keeps them), and its rerun keeps them instead of computing them again."""
-    outs = [Path(args.mask_out), Path(args.out)]
     inputs = [args.init, args.prev_trained, args.source_mask, args.rewind_from, args.round0_from]
-    if not all(p.exists() for p in outs):
-        return False
-    digest = ChainSettings.from_json(args.settings).digest()
-    try:
-        for path, kind in zip(outs, ("mask", "trained"), strict=True):
-            _, attrs = read_artifact(path, kind, expected_digest=digest)
-            if int(attrs["round"]) != args.round:
-                return False
-    except ArtifactError:
-        return False
-    oldest = min(p.stat().st_mtime for p in outs)
-    return all(Path(p).stat().st_mtime <= oldest for p in inputs if p)
+    return outputs_current(
+        [(args.mask_out, "mask"), (args.out, "trained")],
+        ChainSettings.from_json(args.settings).digest(),
+        args.round,
+        inputs,
+    )
 
 
 def register(sub) -> None:

@@ -11,12 +11,17 @@ both). The artifact's attrs name the source files and their config digests.
 
 from __future__ import annotations
 
+import argparse
+import os
+from pathlib import Path
+
 import numpy as np
 
 from ..platform import setup_jax
-from ..rounds import load_init, load_ticket, train_ticket
+from ..rounds import load_init, load_ticket, log, train_ticket
 from ..settings import TransferSettings
 from .common import chain_args
+from .group import outputs_current, parse_members, run_logged
 
 
 def check_compatible(source_table, target_table, where: str) -> None:
@@ -84,6 +89,37 @@ def cmd_transfer(args) -> None:
     )
 
 
+#: What a member of `transfer-group` names: the `transfer` verb's arguments (dashes as
+#: underscores; ``log`` is its transfer.log).
+MEMBER_REQUIRED = (
+    "settings", "round", "source_init", "source_mask", "target_init", "out", "log",
+)  # fmt: skip
+MEMBER_OPTIONAL = ("data_dir",)
+
+
+def cmd_transfer_group(args) -> None:
+    """Round t of a transfer for several seeds in one process (rule ``transfer_seeds``), each
+    member exactly the ``transfer`` verb with its own files and log, one after the other,
+    sharing the task, strategy and compiled program (see :mod:`evotickets.commands.group`).
+    A member whose trained.h5 is already valid and newer than its inputs (a killed job's
+    finished seed) is kept. A member's error goes to its log and stops the group."""
+    from ..train.es import shared_programs
+
+    members = parse_members(args.members, MEMBER_REQUIRED, MEMBER_OPTIONAL)
+    with shared_programs():
+        for i, member in enumerate(members, 1):
+            margs = argparse.Namespace(**member, jax_cache=args.jax_cache)
+            inputs = (margs.source_init, margs.source_mask, margs.target_init)
+            digest = TransferSettings.from_json(margs.settings).digest()
+            if outputs_current([(margs.out, "trained")], digest, margs.round, inputs):
+                line = f"kept {margs.out}: finished by an earlier run"
+                Path(margs.log).write_text(line + "\n")
+                log(f"member {i}/{len(members)}: {line}")
+                continue
+            log(f"member {i}/{len(members)}: round {margs.round} → {margs.out}")
+            run_logged(margs.log, "transfer", cmd_transfer, margs)
+
+
 def register(sub) -> None:
     sp = sub.add_parser(
         "transfer", help="retrain round t's ticket of a source setting in a target setting"
@@ -96,3 +132,17 @@ def register(sub) -> None:
     sp.add_argument("--data-dir")
     sp.add_argument("--out", required=True)
     sp.set_defaults(func=cmd_transfer)
+
+    sp = sub.add_parser(
+        "transfer-group",
+        help="round t of a transfer for several seeds in one process (rule transfer_seeds)",
+    )
+    sp.add_argument(
+        "--members",
+        required=True,
+        help="JSON list, one object per seed with the `transfer` verb's arguments: "
+        f"{', '.join(MEMBER_REQUIRED)} (log: its transfer.log), and optionally "
+        f"{', '.join(MEMBER_OPTIONAL)}",
+    )
+    sp.add_argument("--jax-cache", default=os.environ.get("EVOTICKETS_JAX_CACHE"))
+    sp.set_defaults(func=cmd_transfer_group)

@@ -1,0 +1,81 @@
+"""What the group verbs (``round-group``, ``transfer-group``) share: reading ``--members``,
+running a member as its own verb with its own log, and knowing when a member is already done.
+
+A group job trains round t of several chains one after the other in one process, so a job's
+start (Python, JAX and the task's data: about 1.5 s) and the trace and compile of the round's
+program are paid once per group, not once per chain. A member is exactly the one-chain verb,
+with the same files, logs and checkpoints; the numbers are bitwise those of one job per chain.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from ..artifacts import ArtifactError, read_artifact
+
+
+def parse_members(text: str, required: Sequence[str], optional: Sequence[str]) -> list[dict]:
+    """``--members`` as a list of member objects, each with every key of ``required``, the
+    absent ones of ``optional`` as None, and ``settings`` as a JSON string; anything else is
+    a ValueError that names the member and the keys it takes."""
+    try:
+        members = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"--members is not JSON ({err}): pass a list of member objects") from err
+    if not isinstance(members, list) or not members:
+        raise ValueError("--members must be a non-empty JSON list of member objects")
+    out = []
+    for i, member in enumerate(members, 1):
+        if not isinstance(member, dict):
+            raise ValueError(f"member {i} of --members is not a JSON object")  # noqa: TRY004 - a usage error (exit 2), like the others
+        missing = [k for k in required if k not in member]
+        unknown = set(member) - set(required) - set(optional)
+        if missing or unknown:
+            raise ValueError(
+                f"member {i} of --members lacks {missing} or has unknown keys "
+                f"{sorted(unknown)}; it takes {[*required, *optional]}"
+            )
+        settings = member["settings"]
+        member = {k: None for k in optional} | member
+        member["settings"] = settings if isinstance(settings, str) else json.dumps(settings)
+        out.append(member)
+    return out
+
+
+def run_logged(path: str, verb: str, run: Callable, args) -> None:
+    """``run(args)`` with its output in the log file ``path``; an error is written there
+    too (as the CLI would print it), then raised."""
+    with open(path, "w") as log:
+        try:
+            with contextlib.redirect_stdout(log):
+                run(args)
+        except Exception as err:
+            print(f"evotickets {verb}: error: {err}", file=log, flush=True)
+            raise
+
+
+def outputs_current(
+    outputs: Sequence[tuple[str, str]],
+    digest: str,
+    round_index: int,
+    inputs: Iterable[str | None],
+) -> bool:
+    """Whether a member's outputs, ``(path, artifact kind)`` pairs, are all there, valid for
+    its settings' digest and its round, and newer than every input (what Snakemake itself
+    checks). A killed group job leaves its finished members (its rule marks the outputs
+    update(), so Snakemake keeps them), and its rerun keeps them instead of training again."""
+    paths = [Path(p) for p, _ in outputs]
+    if not all(p.exists() for p in paths):
+        return False
+    try:
+        for path, kind in outputs:
+            _, attrs = read_artifact(path, kind, expected_digest=digest)
+            if int(attrs["round"]) != round_index:
+                return False
+    except ArtifactError:
+        return False
+    oldest = min(p.stat().st_mtime for p in paths)
+    return all(Path(p).stat().st_mtime <= oldest for p in inputs if p)
