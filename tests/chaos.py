@@ -213,6 +213,7 @@ def trial(
     at: tuple[int, float] | str | None,
     while_running: Callable[[Path], None] | None = None,
     config: dict = KILL_CONFIG,
+    targets: tuple[str, ...] = (),
 ) -> Trial:
     """Start, SIGKILL the whole process group, rerun, compare with ``reference``.
 
@@ -220,13 +221,17 @@ def trial(
     progress, not by the clock, so it lands inside the run however loaded the machine is);
     ``None``: kill as soon as a mid-round checkpoint appears; a string: as soon as one
     whose path contains it appears. ``while_running(workdir)`` is called once the first run
-    has taken its lock."""
+    has taken its lock. ``targets``: what both runs make (default: the whole workflow)."""
     t = Trial(index, at)
     prepare(workdir, config)
     log = open(workdir / "first-run.log", "w")  # noqa: SIM115 - closed below
     start = time.monotonic()
     proc = subprocess.Popen(
-        _cmd(workdir), stdout=log, stderr=subprocess.STDOUT, env=_env(), start_new_session=True
+        _cmd(workdir, *targets),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=_env(),
+        start_new_session=True,
     )
     while while_running and proc.poll() is None:
         locks = workdir / ".snakemake" / "locks"
@@ -257,7 +262,7 @@ def trial(
     if locks.is_dir() and any(locks.iterdir()):  # the stale lock of the killed run
         run(workdir, "--unlock")
         t.unlocked = True
-    run(workdir, "--rerun-incomplete")
+    run(workdir, *targets, "--rerun-incomplete")
     after = stamps(workdir, t.complete_at_kill)
     t.recomputed = sorted(k for k, m in t.complete_at_kill.items() if after.get(k) != m)
     for ckpt in t.checkpoints_at_kill:
@@ -268,10 +273,12 @@ def trial(
     return t
 
 
-def reference_run(workdir: Path, config: dict = KILL_CONFIG) -> float:
+def reference_run(
+    workdir: Path, config: dict = KILL_CONFIG, targets: tuple[str, ...] = ()
+) -> float:
     prepare(workdir, config)
     start = time.monotonic()
-    run(workdir)
+    run(workdir, *targets)
     return time.monotonic() - start
 
 

@@ -336,6 +336,19 @@ def pair_classes():
     return sorted(classes)
 
 
+def group_rules():
+    """The group rules of resources.group_chains (prune.smk), as (rule name, wildcard
+    constraints, methods of its outputs, its group.log, chains per job)."""
+    seeds = len(config["seeds"])
+    if GROUP_CHAINS == "seeds":
+        return [("train_seeds", {}, ("{method}",), paths.seeds_round_file("group.log"), seeds)]
+    return [
+        (f"train_pairs_{i}", {"task": one_of(tasks), "strategy": one_of(strategies)},
+         methods, paths.strategy_round_file("group.log"), seeds * len(methods))  # fmt: skip
+        for i, (tasks, strategies, methods) in enumerate(pair_classes())
+    ]
+
+
 def one_of(names):
     """A wildcard constraint: exactly one of ``names``."""
     return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))

@@ -53,65 +53,40 @@ if GROUP_CHAINS == "none":
             "--mask-out {output.mask} --mask-log {log.mask} "
             "--out {output.trained} > {log.train} 2>&1"
 
-elif GROUP_CHAINS == "seeds":
+else:
 
-    # Round t of every seed of one (task, strategy, method) in one job and one process
-    # (`evotickets round-group`): each seed is the `round` verb of rule `train`, with the
-    # same files, logs and checkpoints, bitwise; the group's own output goes to group.log.
-    rule train_seeds:
-        input:
-            unpack(group_inputs),
-        output:
-            # update(): Snakemake must not delete the seeds a killed job had finished; the
-            # verb keeps a seed whose files are complete and newer than its inputs
-            mask=update(group_files("mask.h5")),
-            trained=update(group_files("trained.h5")),
-        log:
-            mask=group_files("mask.log"),
-            train=group_files("train.log"),
-            group=paths.seeds_round_file("group.log"),
-        params:
-            members=group_members,
-            cache=JAX_CACHE,
-        threads: RES["threads"]
-        resources:
-            mem_mb=RES["mem_mb"],
-            runtime=RES["runtime"] * len(config["seeds"]),
-            gpu=RES["gpu"],
-        shell:
-            "{EVOTICKETS} round-group --members {params.members:q} --jax-cache {params.cache} "
-            "> {log.group} 2>&1"
-
-else:  # seeds_and_methods
-
-    # Round t of every method and seed of one (task, strategy) in one job. One rule per set of
-    # pairs that run the same methods (common.smk: pair_classes), since a rule's outputs
-    # (methods × seeds) are the same for all its jobs. Members that read another member's
-    # output (a permutation control, a round-0 copy) run after it.
-    for _i, (_tasks, _strategies, _methods) in enumerate(pair_classes()):
+    # Round t of several chains in one job and one process (`evotickets round-group`): each
+    # chain is the `round` verb of rule `train`, with the same files, logs and checkpoints,
+    # bitwise; the group's own output goes to group.log. `seeds`: every seed of one (task,
+    # strategy, method), rule `train_seeds`. `seeds_and_methods`: every method and seed of one
+    # (task, strategy), one rule `train_pairs_<i>` per set of pairs that run the same methods
+    # (common.smk: group_rules), since a rule's outputs are the same for all its jobs. Members
+    # that read another member's output (a permutation control, a round-0 copy) run after it.
+    for _name, _constraints, _methods, _group_log, _chains in group_rules():
 
         rule:
             name:
-                f"train_pairs_{_i}"
+                _name
             wildcard_constraints:
-                task=one_of(_tasks),
-                strategy=one_of(_strategies),
+                **_constraints,
             input:
                 unpack(group_inputs),
             output:
+                # update(): Snakemake must not delete the chains a killed job had finished;
+                # the verb keeps a chain whose files are complete and newer than its inputs
                 mask=update(group_files("mask.h5", _methods)),
                 trained=update(group_files("trained.h5", _methods)),
             log:
                 mask=group_files("mask.log", _methods),
                 train=group_files("train.log", _methods),
-                group=paths.strategy_round_file("group.log"),
+                group=_group_log,
             params:
                 members=group_members,
                 cache=JAX_CACHE,
             threads: RES["threads"]
             resources:
                 mem_mb=RES["mem_mb"],
-                runtime=RES["runtime"] * len(config["seeds"]) * len(_methods),
+                runtime=RES["runtime"] * _chains,
                 gpu=RES["gpu"],
             shell:
                 "{EVOTICKETS} round-group --members {params.members:q} "

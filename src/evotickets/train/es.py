@@ -177,7 +177,8 @@ def _check_schedule(rewind_at, dynamic, chunk: int, num_generations: int, label:
 
 
 class _Eta:
-    """Seconds left, from the steady state after the first (compiling) chunk."""
+    """Seconds left, from the steady state after the first chunk (which may include the
+    compile, or not, when a group job's earlier chain compiled the program)."""
 
     def __init__(self, total: int):
         self.total, self.start, self.first_gen = total, None, 0
@@ -186,7 +187,7 @@ class _Eta:
         now = time.perf_counter()
         if self.start is None:
             self.start, self.first_gen = now, g
-            return "eta ? (compiling)"
+            return "eta ? (after the first chunk)"
         return f"eta {(now - self.start) / max(g - self.first_gen, 1) * (self.total - g):.0f}s"
 
 
