@@ -71,8 +71,10 @@ heuristics: setup
 	@evotickets table results/digits-heuristics
 	@echo "figure: results/digits-heuristics/figures/fig9.png"
 
+# Two pytest workers, one test file each at a time (--dist loadfile keeps a file's module
+# fixtures, such as a finished tiny run, on one worker).
 test: setup
-	pytest -q
+	pytest -q -n 2 --dist loadfile
 
 # SIGKILL the tiny workflow 20 times at seeded random moments; print how many reruns ended with
 # bitwise identical artifacts and how many finished jobs were recomputed.

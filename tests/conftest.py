@@ -12,7 +12,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
-_CACHE = Path(os.environ.get("EVOTICKETS_TEST_JAX_CACHE", ROOT / ".pytest_cache" / "jax-cache"))
+# One cache per pytest-xdist worker (`make test` runs two): JAX writes a cache entry in place,
+# so two processes compiling the same program at once must not share the folder.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+_CACHE = Path(
+    os.environ.get("EVOTICKETS_TEST_JAX_CACHE")
+    or ROOT / ".pytest_cache" / (f"jax-cache-{_WORKER}" if _WORKER else "jax-cache")
+)
+os.environ["EVOTICKETS_TEST_JAX_CACHE"] = str(_CACHE)  # tests/chaos.py reads it
 _CACHE.mkdir(parents=True, exist_ok=True)
 os.environ["EVOTICKETS_JAX_CACHE"] = str(_CACHE)
 jax.config.update("jax_compilation_cache_dir", str(_CACHE))
@@ -55,7 +62,16 @@ def jax_cache_dir() -> Path:
 def pytest_collection_modifyitems(config, items) -> None:
     """Markers by folder: tests/unit (pure functions, small JAX programs), tests/integration
     (CLI verbs on real artifacts), tests/workflow (Snakemake runs: `slow`; the SLURM ones also
-    `slurm`). `pytest -m "not slow"` is the inner loop; `make test` runs everything."""
+    `slurm`). `pytest -m "not slow"` is the inner loop; `make test` runs everything.
+
+    Order: the workflow files first, then integration, then unit (stable within a file).
+    `make test` hands whole files to two workers in this order, so the long Snakemake files
+    start at once and the short unit files fill in beside them, instead of one long file
+    running alone at the end."""
+    rank = {"workflow": 0, "integration": 1}
+    items.sort(
+        key=lambda item: next((rank[p] for p in Path(str(item.fspath)).parts if p in rank), 2)
+    )
     for item in items:
         parts = Path(str(item.fspath)).parts
         if "workflow" in parts:
