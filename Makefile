@@ -72,9 +72,9 @@ heuristics: setup
 	@echo "figure: results/digits-heuristics/figures/fig9.png"
 
 # Two pytest workers, one test file each at a time (--dist loadfile keeps a file's module
-# fixtures, such as a finished tiny run, on one worker).
+# fixtures, such as a finished tiny run, on one worker), longest files first (tests/conftest.py).
 test: setup
-	pytest -q -n 2 --dist loadfile
+	pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 # SIGKILL the tiny workflow 20 times at seeded random moments; print how many reruns ended with
 # bitwise identical artifacts and how many finished jobs were recomputed.

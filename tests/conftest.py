@@ -64,14 +64,14 @@ def pytest_collection_modifyitems(config, items) -> None:
     (CLI verbs on real artifacts), tests/workflow (Snakemake runs: `slow`; the SLURM ones also
     `slurm`). `pytest -m "not slow"` is the inner loop; `make test` runs everything.
 
-    Order: the workflow files first, then integration, then unit (stable within a file).
-    `make test` hands whole files to two workers in this order, so the long Snakemake files
-    start at once and the short unit files fill in beside them, instead of one long file
-    running alone at the end."""
-    rank = {"workflow": 0, "integration": 1}
-    items.sort(
-        key=lambda item: next((rank[p] for p in Path(str(item.fspath)).parts if p in rank), 2)
-    )
+    Order: the longest files first (the two that run the tiny workflow several times, then
+    the other workflow files), then integration, then unit; stable within a file. `make test`
+    hands whole files to two workers in this order (`--no-loadscope-reorder`; xdist would
+    otherwise order files by their number of tests), so the long Snakemake files start at
+    once and the short unit files fill in beside them, instead of one running alone at the
+    end."""
+    rank = {"test_workflow.py": 0, "test_kill.py": 1, "workflow": 2, "integration": 3}
+    items.sort(key=lambda item: min(rank.get(p, 4) for p in Path(str(item.fspath)).parts))
     for item in items:
         parts = Path(str(item.fspath)).parts
         if "workflow" in parts:
