@@ -13,7 +13,6 @@ whose settings changed) and checks the config digests of what it reads.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +32,7 @@ from ..rounds import (
 )
 from ..settings import ChainSettings, InitSettings
 from .common import chain_args
-from .group import outputs_current, parse_members, run_logged
+from .group import members_args, outputs_current, parse_members, run_logged
 
 
 def cmd_init(args) -> None:
@@ -381,14 +380,7 @@ def register(sub) -> None:
         "round-group",
         help="round t of several chains in one process, each as `round` (rule train_seeds)",
     )
-    sp.add_argument(
-        "--members",
-        required=True,
-        help="JSON list, one object per chain with the `round` verb's arguments: "
-        f"{', '.join(MEMBER_REQUIRED)} (log: the train log), and optionally "
-        f"{', '.join(MEMBER_OPTIONAL)}",
-    )
-    sp.add_argument("--jax-cache", default=os.environ.get("EVOTICKETS_JAX_CACHE"))
+    members_args(sp, "round", "chain", MEMBER_REQUIRED, MEMBER_OPTIONAL, "the train log")
     sp.add_argument("--checkpoint-every", type=int, help="as for `train`")
     sp.add_argument("--checkpoint-seconds", type=float, help="as for `train`")
     sp.set_defaults(func=cmd_round_group)

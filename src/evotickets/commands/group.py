@@ -9,12 +9,28 @@ with the same files, logs and checkpoints; the numbers are bitwise those of one 
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
+import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from ..artifacts import ArtifactError, read_artifact
+
+
+def members_args(
+    sp: argparse.ArgumentParser, verb: str, each: str, required: Sequence[str],
+    optional: Sequence[str], log: str,
+) -> None:  # fmt: skip
+    """The arguments of a group verb whose members are ``verb``'s runs, one per ``each``."""
+    sp.add_argument(
+        "--members",
+        required=True,
+        help=f"JSON list, one object per {each} with the `{verb}` verb's arguments: "
+        f"{', '.join(required)} (log: {log}), and optionally {', '.join(optional)}",
+    )
+    sp.add_argument("--jax-cache", default=os.environ.get("EVOTICKETS_JAX_CACHE"))
 
 
 def parse_members(text: str, required: Sequence[str], optional: Sequence[str]) -> list[dict]:

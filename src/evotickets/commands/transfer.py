@@ -12,7 +12,6 @@ both). The artifact's attrs name the source files and their config digests.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ from ..platform import setup_jax
 from ..rounds import load_init, load_ticket, log, train_ticket
 from ..settings import TransferSettings
 from .common import chain_args
-from .group import outputs_current, parse_members, run_logged
+from .group import members_args, outputs_current, parse_members, run_logged
 
 
 def check_compatible(source_table, target_table, where: str) -> None:
@@ -137,12 +136,5 @@ def register(sub) -> None:
         "transfer-group",
         help="round t of a transfer for several seeds in one process (rule transfer_seeds)",
     )
-    sp.add_argument(
-        "--members",
-        required=True,
-        help="JSON list, one object per seed with the `transfer` verb's arguments: "
-        f"{', '.join(MEMBER_REQUIRED)} (log: its transfer.log), and optionally "
-        f"{', '.join(MEMBER_OPTIONAL)}",
-    )
-    sp.add_argument("--jax-cache", default=os.environ.get("EVOTICKETS_JAX_CACHE"))
+    members_args(sp, "transfer", "seed", MEMBER_REQUIRED, MEMBER_OPTIONAL, "its transfer.log")
     sp.set_defaults(func=cmd_transfer_group)
