@@ -8,6 +8,10 @@ read with their config digests checked, and written atomically (:mod:`evotickets
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 from . import checkpoint
@@ -159,7 +163,31 @@ def shared_task(settings: ChainSettings, table, data_dir: str | None):
     return shared(key, lambda: make_task(settings.task, settings.task_config, table, data_dir))
 
 
-def train_ticket(
+@dataclass
+class PreparedRound:
+    """Round t of a chain, ready to train: its task, round key, label, log, checkpoint and
+    where its trained.h5 goes (:func:`prepare_round`). Training it and writing the artifact
+    are two steps (:func:`train_prepared`, :func:`write_trained`), so that a `round-group`
+    job can train several prepared rounds as one program between them."""
+
+    settings: ChainSettings
+    table: Any
+    prunable: np.ndarray
+    theta_start: np.ndarray
+    mask: np.ndarray
+    t: int
+    out_path: str
+    config_digest: str
+    task: Any
+    round_key: Any
+    label: str
+    checkpoint: Any
+    rewind_at: int | None
+    extra_attrs: dict
+    log: Callable[[str], None]
+
+
+def prepare_round(
     settings: ChainSettings,
     table,
     prunable: np.ndarray,
@@ -174,14 +202,13 @@ def train_ticket(
     label: str | None = None,
     checkpoint_every: int | None = None,
     checkpoint_seconds: float | None = None,
-) -> None:
-    """Train round t of a chain from m ⊙ theta_start and write its trained.h5: the ES of
-    ``settings.strategy``, or gradient descent for the ``gd_*`` strategies (the dispatch).
-    The round key is the chain's, so every ticket of a (task, strategy, seed) sees the same
-    noise or minibatches. Inside a `round-group` job the chains share one task object (its
-    data loaded once; see :func:`shared_task`)."""
+    log: Callable[[str], None] = log,
+) -> PreparedRound:
+    """Everything round t needs before its training: the task (inside a `round-group` job
+    one object for all its chains, its data loaded once; see :func:`shared_task`), the round
+    key (the chain's, so every ticket of a (task, strategy, seed) sees the same noise or
+    minibatches), a writable output and the mid-round checkpointer."""
     from .keys import chain_key, round_key
-    from .train.trainers import trainer_for
 
     task = shared_task(settings, table, data_dir)
     rk = round_key(chain_key(settings.seed, settings.key_task, settings.strategy), t)
@@ -206,40 +233,89 @@ def train_ticket(
         every_seconds=checkpoint_seconds,
         log=log,
     )
-    train = trainer_for(settings.strategy)
     rewind_at = settings.rewind if (t == 0 and settings.rewind) else None
-    res = train(
-        settings, task, theta_start, mask, rk, label=label, log=log, checkpoint=ckpt,
-        rewind_at=rewind_at,
-    )  # fmt: skip
-    metric = res.final_metric
+    return PreparedRound(settings, table, prunable, theta_start, mask, t, out_path,
+                         config_digest, task, rk, label, ckpt, rewind_at, extra_attrs or {},
+                         log)  # fmt: skip
+
+
+def train_prepared(p: PreparedRound):
+    """Train a prepared round with its chain strategy's trainer (ES, or gradient descent for
+    the ``gd_*`` strategies): a :class:`evotickets.train.trainers.TrainedRound`."""
+    from .train.trainers import trainer_for
+
+    train = trainer_for(p.settings.strategy)
+    return train(p.settings, p.task, p.theta_start, p.mask, p.round_key, label=p.label,
+                 log=p.log, checkpoint=p.checkpoint, rewind_at=p.rewind_at)  # fmt: skip
+
+
+def write_trained(p: PreparedRound, res, extra_attrs: dict | None = None) -> None:
+    """Write a trained round's trained.h5, then remove its mid-round checkpoint."""
+    settings, mask, prunable = p.settings, p.mask, p.prunable
     if res.final_mask is not None:  # dynamic sparse ES: the active set the round ended with
         mask = res.final_mask
+    metric = res.final_metric
     write_artifact(
-        out_path,
+        p.out_path,
         "trained",
-        _trained_arrays(res, mask, table),
+        _trained_arrays(res, mask, p.table),
         {
-            "round": t,
+            "round": p.t,
             "task": settings.task,
             "strategy": settings.strategy,
             "method": settings.method,
-            "metric_name": task.metric_name,
+            "metric_name": p.task.metric_name,
             "final_metric": metric,
             "d_active": int(mask.sum()),
             "kept_prunable": int((mask & prunable).sum()),
             "num_prunable": int(prunable.sum()),
             "remaining_fraction": float((mask & prunable).sum() / prunable.sum()),
             **res.attrs,
-            **({"rewind_point": rewind_at} if rewind_at is not None else {}),
-            **task.provenance(),
+            **({"rewind_point": p.rewind_at} if p.rewind_at is not None else {}),
+            **p.task.provenance(),
+            **p.extra_attrs,
             **(extra_attrs or {}),
         },
-        config_digest=config_digest,
+        config_digest=p.config_digest,
         seed=settings.seed,
     )
-    ckpt.remove()  # only now that the artifact is complete
-    log(f"{label} wrote {out_path}: {task.metric_name} {metric:.4f} in {res.seconds:.1f}s")
+    p.checkpoint.remove()  # only now that the artifact is complete
+    p.log(f"{p.label} wrote {p.out_path}: {p.task.metric_name} {metric:.4f} in {res.seconds:.1f}s")
+
+
+def train_together(prepared: list[PreparedRound], log: Callable[[str], None] = log) -> None:
+    """Train prepared rounds and write each one's trained.h5: the ES rounds that share a
+    :func:`evotickets.train.trainers.lockstep_key` as one vmapped program, every other round
+    alone, in the order of their first member. A round trained with others records how many
+    in ``lockstep_chains`` (its numbers equal its lone training's to float rounding)."""
+    from .train.trainers import lockstep_key, train_es_lockstep
+
+    groups: dict[tuple, list[PreparedRound]] = {}
+    for p in prepared:
+        groups.setdefault(lockstep_key(p) or ("alone", id(p)), []).append(p)
+    for members in groups.values():
+        if len(members) == 1:
+            write_trained(members[0], train_prepared(members[0]))
+            continue
+        log(f"{len(members)} chains of D_active {int(members[0].mask.sum())} in one program")
+        for p, res in zip(members, train_es_lockstep(members), strict=True):
+            write_trained(p, res, {"lockstep_chains": len(members)})
+
+
+def train_ticket(
+    settings: ChainSettings,
+    table,
+    prunable: np.ndarray,
+    theta_start: np.ndarray,
+    mask: np.ndarray,
+    t: int,
+    out_path: str,
+    **prepare: Any,
+) -> None:
+    """Train round t of a chain from m ⊙ theta_start and write its trained.h5: the three
+    steps above, for one chain (``prepare`` as for :func:`prepare_round`)."""
+    p = prepare_round(settings, table, prunable, theta_start, mask, t, out_path, **prepare)
+    write_trained(p, train_prepared(p))
 
 
 def adopt_round0(

@@ -161,3 +161,67 @@ def test_round_group_refuses_bad_members_and_logs_a_member_error(tmp_path, tiny_
     assert "unreadable artifact" in (tmp_path / "mask.log").read_text()
     assert "evotickets round: error: unreadable artifact" in (tmp_path / "train.log").read_text()
     assert not (tmp_path / "trained.h5").exists()
+
+
+def test_a_vmapped_group_equals_the_sequential_group(tmp_path, tiny_config, capsys):
+    """`round-group --program vmapped`: round 0 trained once (its two copies after the donor)
+    and round 1 of 3 methods × 2 seeds as one vmapped program of 6 chains (round 0: the 2
+    seeds' donors); every mask is
+    bitwise that of `--program sequential`, every trained round equal to float rounding,
+    with its own log and the count of chains it trained with."""
+    tiny_config["es"] = {"num_generations": 4, "log_every": 2}
+    cfg = validate_config(tiny_config)
+    methods, seeds = ("random", "magnitude", "snr"), (0, 1)
+    inits = {}
+    for seed in seeds:
+        inits[seed] = tmp_path / f"init{seed}.h5"
+        assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", seed)),
+                         "--out", str(inits[seed])]) == 0  # fmt: skip
+
+    def members(folder, t):
+        out = []
+        for seed in seeds:
+            for method in methods:
+                base = folder / f"{method}{seed}"
+                base.mkdir(parents=True, exist_ok=True)
+                m = {
+                    "settings": chain_settings(cfg, "digits", "snes", method, seed), "round": t,
+                    "init": str(inits[seed]), "mask_out": str(base / f"mask{t}.h5"),
+                    "mask_log": str(base / f"mask{t}.log"), "out": str(base / f"trained{t}.h5"),
+                    "log": str(base / f"train{t}.log"),
+                }  # fmt: skip
+                if t == 0 and method != "random":
+                    m["round0_from"] = str(folder / f"random{seed}" / "trained0.h5")
+                if t == 1:
+                    m["prev_trained"] = str(base / "trained0.h5")
+                out.append(m)
+        return json.dumps(out)
+
+    for program in ("sequential", "vmapped"):
+        for t in (0, 1):
+            argv = ["round-group", "--members", members(tmp_path / program, t), "--program",
+                    program]  # fmt: skip
+            assert cli.main(argv) == 0, capsys.readouterr().err
+    assert "6 chains of D_active" in capsys.readouterr().out  # round 1: one program
+    for seed in seeds:
+        for method in methods:
+            for t in (0, 1):
+                a = _arrays(tmp_path / "sequential" / f"{method}{seed}" / f"trained{t}.h5")
+                b = _arrays(tmp_path / "vmapped" / f"{method}{seed}" / f"trained{t}.h5")
+                assert a[0].keys() == b[0].keys()
+                for k in a[0]:
+                    if k.startswith("mask/"):
+                        np.testing.assert_array_equal(a[0][k], b[0][k], err_msg=k)
+                    else:
+                        np.testing.assert_allclose(a[0][k], b[0][k], rtol=2e-5, atol=2e-6,
+                                                   err_msg=k)  # fmt: skip
+                differ = {k for k in a[1] if k in b[1] and np.any(a[1][k] != b[1][k])}
+                assert differ <= {"seconds", "final_metric", "round0_from"}, differ  # its folder
+                # round 0: the two seeds' donors in one program (the copies carry their attrs)
+                assert b[1]["lockstep_chains"] == (6 if t == 1 else 2)
+                log = tmp_path / "vmapped" / f"{method}{seed}" / f"train{t}.log"
+                assert f"{method}/seed{seed}/iter{t:02d}] wrote" in log.read_text()
+                ma, mb = (_arrays(tmp_path / p / f"{method}{seed}" / f"mask{t}.h5")[0]
+                          for p in ("sequential", "vmapped"))  # fmt: skip
+                for k in ma:
+                    np.testing.assert_array_equal(ma[k], mb[k], err_msg=k)

@@ -83,6 +83,7 @@ else:
             params:
                 members=group_members,
                 cache=JAX_CACHE,
+                program=GROUP_PROGRAM,
             threads: RES["threads"]
             resources:
                 mem_mb=RES["mem_mb"],
@@ -90,7 +91,7 @@ else:
                 gpu=RES["gpu"],
             shell:
                 "{EVOTICKETS} round-group --members {params.members:q} "
-                "--jax-cache {params.cache} > {log.group} 2>&1"
+                "--jax-cache {params.cache}{params.program} > {log.group} 2>&1"
 
 
 rule accuracy_table:

@@ -13,6 +13,7 @@ whose settings changed) and checks the config digests of what it reads.
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from .. import checkpoint
 from ..artifacts import ArtifactError, group, read_artifact, write_artifact
 from ..platform import setup_jax
 from ..rounds import (
+    PreparedRound,
     adopt_round0,
     check_method,
     load_init,
@@ -28,7 +30,10 @@ from ..rounds import (
     load_ticket,
     log,
     mask_arrays,
-    train_ticket,
+    prepare_round,
+    train_prepared,
+    train_together,
+    write_trained,
 )
 from ..settings import ChainSettings, InitSettings
 from .common import chain_args
@@ -189,6 +194,14 @@ def _permuted_ticket(settings: ChainSettings, source_path: str | None, theta0, t
 
 
 def cmd_train(args) -> None:
+    if (prepared := _prepared_train(args)) is not None:
+        write_trained(prepared, train_prepared(prepared))
+
+
+def _prepared_train(args, log=log) -> PreparedRound | None:
+    """The `train` verb up to the training: settings, θ0 and the ticket read and checked,
+    the round prepared (:func:`evotickets.rounds.prepare_round`). None when the round is a
+    copy of another method's round 0 (``--round0-from``), which this writes instead."""
     settings = ChainSettings.from_json(args.settings)
     setup_jax(args.jax_cache, needs_gpu=True)
     check_method(settings)
@@ -203,8 +216,8 @@ def cmd_train(args) -> None:
             raise ValueError(f"--round0-from is for round 0, not round {t}")
         adopt_round0(settings, args.round0_from, mask, theta_start, theta0, table, args.out,
                      config_digest=chain_digest)  # fmt: skip
-        return
-    train_ticket(
+        return None
+    return prepare_round(
         settings,
         table,
         prunable,
@@ -216,6 +229,7 @@ def cmd_train(args) -> None:
         data_dir=args.data_dir or settings.data_dir,
         checkpoint_every=args.checkpoint_every,
         checkpoint_seconds=args.checkpoint_seconds,
+        log=log,
     )
 
 
@@ -227,10 +241,18 @@ def cmd_round(args) -> None:
     The numbers are those of the two verbs run one after the other (same functions, same
     keys). A failed mask step writes its error to the mask log too, and nothing is trained."""
     # the two verbs read the attributes they know; only their output flags are named apart
-    mask_args = argparse.Namespace(**{**vars(args), "out": args.mask_out})
-    run_logged(args.mask_log, "mask", cmd_mask, mask_args)
-    train_args = argparse.Namespace(**{**vars(args), "mask": args.mask_out})
-    cmd_train(train_args)
+    run_logged(args.mask_log, "mask", cmd_mask, _mask_args(args))
+    cmd_train(_train_args(args))
+
+
+def _mask_args(args) -> argparse.Namespace:
+    """The `round` verb's arguments as the `mask` verb's (only the output is named apart)."""
+    return argparse.Namespace(**{**vars(args), "out": args.mask_out})
+
+
+def _train_args(args) -> argparse.Namespace:
+    """The `round` verb's arguments as the `train` verb's (its mask is the one just made)."""
+    return argparse.Namespace(**{**vars(args), "mask": args.mask_out})
 
 
 ROUND0_HELP = (
@@ -243,44 +265,116 @@ ROUND0_HELP = (
 #: underscores), each optional one None when absent.
 MEMBER_REQUIRED = ("settings", "round", "init", "mask_out", "mask_log", "out", "log")
 MEMBER_OPTIONAL = ("prev_trained", "source_mask", "rewind_from", "round0_from", "data_dir")
+#: How `round-group` trains its members (config ``resources.group_program``).
+GROUP_PROGRAMS = ("auto", "sequential", "vmapped")
 
 
 def cmd_round_group(args) -> None:
     """Round t of several chains in one process (rules ``train_seeds``, ``train_pairs_<i>``):
-    each member is exactly ``evotickets round`` with its own settings, inputs, outputs, logs
-    and mid-round checkpoint, run one after the other.
+    each member is ``evotickets round`` with its own settings, inputs, outputs, logs and
+    mid-round checkpoint.
 
-    Why: a job's start (Python, JAX and the task's data: about 1.5 s) and the trace and
-    compile of the round's program are then paid once per group, not once per chain. The
-    members share one task object (:func:`evotickets.rounds.shared_task`) and one strategy
-    object, and with them one compiled program (:func:`evotickets.train.es.shared_programs`,
-    for this verb's run only); the numbers are those of one job per chain, bitwise (a test
-    checks it). A member's error goes to its train log and stops the
-    group; the members written before it stay."""
+    Why: a job's start (Python, JAX and the task's data: about 1.5 s) is then paid once per
+    group, not once per chain, and the members share one task object
+    (:func:`evotickets.rounds.shared_task`), one strategy object and one compiled program
+    (:func:`evotickets.train.es.shared_programs`, for this verb's run only).
+
+    ``--program sequential`` trains the members one after the other: the numbers are those
+    of one job per chain, bitwise (a test checks it). ``vmapped`` first makes every member's
+    mask, then trains the ES members of equal D_active and strategy as one vmapped program
+    (:func:`evotickets.rounds.train_together`), which fills a GPU that one small network
+    leaves idle; their numbers equal one job per chain's to float rounding. ``auto`` (the
+    default) is vmapped on a GPU and sequential on a CPU, where bench 4 measured no gain
+    from vmapping chains. A member's error goes to its train log (in vmapped training, to
+    the log of every member training with it) and stops the group; the members written
+    before it stay."""
     members = parse_members(args.members, MEMBER_REQUIRED, MEMBER_OPTIONAL)
     members = _inputs_first(members)
     from ..train.es import shared_programs
 
+    program = args.program
+    if program == "auto":
+        setup_jax(args.jax_cache, needs_gpu=True)
+        import jax
+
+        program = "sequential" if jax.default_backend() == "cpu" else "vmapped"
+    log(f"{len(members)} members, {program}")
     with shared_programs():  # one strategy object and compiled program per kind of round
-        _run_members(members, args)
+        if program == "vmapped":
+            _run_members_vmapped(members, args)
+        else:
+            _run_members(members, args)
+
+
+def _member_args(member: dict, args) -> argparse.Namespace:
+    return argparse.Namespace(
+        **member,
+        jax_cache=args.jax_cache,
+        checkpoint_every=args.checkpoint_every,
+        checkpoint_seconds=args.checkpoint_seconds,
+    )
+
+
+def _kept(i: int, members: list[dict], margs) -> bool:
+    """Whether member i is already finished (then its logs say so and it is skipped)."""
+    if not _finished(margs):
+        return False
+    line = f"kept {margs.out} and its mask: finished by an earlier run"
+    for path in (margs.log, margs.mask_log):  # Snakemake deleted its logs: say why
+        Path(path).write_text(line + "\n")
+    log(f"member {i}/{len(members)}: {line}")
+    return True
 
 
 def _run_members(members: list[dict], args) -> None:
     for i, member in enumerate(members, 1):
-        margs = argparse.Namespace(
-            **member,
-            jax_cache=args.jax_cache,
-            checkpoint_every=args.checkpoint_every,
-            checkpoint_seconds=args.checkpoint_seconds,
-        )
-        if _finished(margs):  # Snakemake deleted its logs: say why there is no training
-            line = f"kept {member['out']} and its mask: finished by an earlier run"
-            for path in (member["log"], member["mask_log"]):
-                Path(path).write_text(line + "\n")
-            log(f"member {i}/{len(members)}: {line}")
+        margs = _member_args(member, args)
+        if _kept(i, members, margs):
             continue
         log(f"member {i}/{len(members)}: round {member['round']} → {member['out']}")
         run_logged(member["log"], "round", cmd_round, margs)
+
+
+def _run_members_vmapped(members: list[dict], args) -> None:
+    """Every member's mask (in input order), every member's round prepared, then the
+    training of all prepared rounds together; round-0 copies last, once their donors are
+    written. Each member's train log stays open for its lines of the shared training."""
+    with contextlib.ExitStack() as files:
+        prepared, copies, logs = [], [], []
+        for i, member in enumerate(members, 1):
+            margs = _member_args(member, args)
+            if _kept(i, members, margs):
+                continue
+            log(f"member {i}/{len(members)}: round {member['round']} → {member['out']}")
+            file = files.enter_context(open(member["log"], "w"))
+            write = _line_writer(file)
+            train_args = _train_args(margs)
+            try:
+                with contextlib.redirect_stdout(file):
+                    run_logged(member["mask_log"], "mask", cmd_mask, _mask_args(margs))
+                    if member["round0_from"]:  # a copy of its donor's round 0: after it
+                        copies.append(train_args)
+                        continue
+                    prepared.append(_prepared_train(train_args, log=write))
+                    logs.append(write)
+            except Exception as err:
+                write(f"evotickets round: error: {err}")
+                raise
+        try:
+            train_together(prepared)
+        except Exception as err:
+            for write in logs:
+                write(f"evotickets round-group: error in the shared training: {err}")
+            raise
+    for train_args in copies:
+        run_logged(train_args.log, "round", cmd_train, train_args)
+
+
+def _line_writer(file):
+    def write(line: str) -> None:
+        print(line, file=file, flush=True)
+
+    return write
 
 
 def _inputs_first(members: list[dict]) -> list[dict]:
@@ -383,4 +477,12 @@ def register(sub) -> None:
     members_args(sp, "round", "chain", MEMBER_REQUIRED, MEMBER_OPTIONAL, "the train log")
     sp.add_argument("--checkpoint-every", type=int, help="as for `train`")
     sp.add_argument("--checkpoint-seconds", type=float, help="as for `train`")
+    sp.add_argument(
+        "--program",
+        choices=GROUP_PROGRAMS,
+        default="auto",
+        help="sequential: the members one after the other (bitwise one job per chain); "
+        "vmapped: ES members of equal D_active as one vmapped program; auto (default): "
+        "vmapped on a GPU, sequential on a CPU",
+    )
     sp.set_defaults(func=cmd_round_group)

@@ -191,6 +191,161 @@ class _Eta:
         return f"eta {(now - self.start) / max(g - self.first_gen, 1) * (self.total - g):.0f}s"
 
 
+def _vmapped_chunk_runner(task, strategy: ESStrategy, num_dims: int) -> Callable:
+    """The chunk runner of :func:`make_chunk_runner` with a leading chain axis on the state,
+    the round key and the active indices (data and generations shared): several chains of
+    equal D_active advance as one program (:func:`run_rounds_lockstep`)."""
+
+    def build():
+        single = _chunk_runner(task, strategy, num_dims)
+
+        def run(states, round_keys, idxs, data, start, n):
+            return jax.vmap(lambda s, k, i: single(s, k, i, data, start, n=n))(
+                states, round_keys, idxs
+            )
+
+        return jax.jit(run, static_argnames=("n",))
+
+    return _program("chunk-vmapped", task, strategy, num_dims, build)
+
+
+@dataclass(frozen=True)
+class ChainStart:
+    """What one chain's round starts from, beside the task and strategy it shares with the
+    other chains of a :func:`run_rounds_lockstep` group."""
+
+    theta0: np.ndarray
+    mask: np.ndarray
+    round_k: jax.Array
+    log: Callable[[str], None]
+    label: str
+    checkpoint: Checkpointer | None = None
+    rewind_at: int | None = None
+    dynamic: Any = None
+
+
+class _ChainRound:
+    """One chain's round between chunks: its search state, curves, checkpoint, rewind point,
+    active set and log. :func:`run_round` advances one; :func:`run_rounds_lockstep` several
+    through one vmapped program. Either way the chain does the same bookkeeping after every
+    chunk, so the two paths differ only in how a chunk is computed."""
+
+    def __init__(
+        self, task, strategy: ESStrategy, start: ChainStart, num_generations: int, log_every: int
+    ):
+        self.t_start = time.perf_counter()
+        theta0, mask, round_k, label = start.theta0, start.mask, start.round_k, start.label
+        checkpoint, rewind_at, dynamic = start.checkpoint, start.rewind_at, start.dynamic
+        self.task, self.strategy, self.label, self.log = task, strategy, label, start.log
+        self.round_k, self.total, self.dynamic = round_k, num_generations, dynamic
+        self.num_dims = num_dims = mask.size
+        self.checkpoint, self.rewind_at = checkpoint, rewind_at
+        _check_start(theta0, mask, label)
+        self.idx = idx = jnp.asarray(np.flatnonzero(mask), jnp.int32)
+        x0 = jnp.asarray(theta0[np.asarray(idx)], jnp.float32)
+        algo, params = strategy.algorithm, strategy.params
+        state = algo.init(jax.random.fold_in(round_k, tag("strategy-init")), x0, params)
+        self.state = (state, task.init_state())
+        self.evaluate = _program(
+            "evaluate",
+            task,
+            strategy,
+            num_dims,
+            lambda: jax.jit(
+                lambda mean, i, d, ts: task.evaluate(jnp.zeros(num_dims).at[i].set(mean), d, ts)
+            ),
+        )
+        self.best, self.mean, self.bad, self.eval_gen, self.eval_val = [], [], [], [], []
+        self.g, self.chunk = 0, max(1, min(log_every, num_generations))
+        _check_schedule(rewind_at, dynamic, self.chunk, num_generations, label)
+        # what travels in a checkpoint beside the state: the rewind point, the active set
+        self.extras = {"rewind": jnp.zeros_like(x0)} if rewind_at is not None else {}
+        if dynamic is not None:
+            self.extras["idx"] = idx
+        if checkpoint is not None and (
+            resumed := checkpoint.load(self._saved(), num_generations, self.chunk)
+        ):
+            self.state, self.g, c = resumed.state, resumed.generation, resumed.curves
+            if self.extras:
+                self.state, self.extras = self.state
+                self.idx = self.extras.get("idx", self.idx)
+            self.best, self.mean = [c["best_fitness"]], [c["mean_fitness"]]
+            self.bad = [c["nonfinite_count"]]
+            self.eval_gen = c["eval_generation"].tolist()
+            self.eval_val = c["eval_metric"].tolist()
+        self.eta = _Eta(num_generations)
+
+    def _saved(self):
+        return (self.state, self.extras) if self.extras else self.state
+
+    @property
+    def done(self) -> bool:
+        return self.g >= self.total
+
+    def next_chunk(self) -> int:
+        """The number of generations of the next chunk."""
+        return min(self.chunk, self.total - self.g)
+
+    def after_chunk(self, state, b, m, nb) -> None:
+        """Take the state and curves of the chunk just run: check them, keep the rewind
+        point, regrow (dynamic sparse ES), evaluate, checkpoint and log."""
+        b, m, nb = np.asarray(b), np.asarray(m), np.asarray(nb)
+        self.best.append(b), self.mean.append(m), self.bad.append(nb)
+        _check_members(nb, self.g, self.strategy.algorithm.population_size, self.label)
+        self.g = g = self.g + b.size
+        self.state = state
+        if g == self.rewind_at:
+            self.extras["rewind"] = state[0].mean
+        dynamic = self.dynamic
+        if dynamic is not None and g % dynamic.every == 0 and g < self.total:
+            from ..dynamic_sparse import regrow
+
+            self.state, self.idx = regrow(
+                self.task, self.strategy.name, self.state, self.idx, dynamic, self.round_k, g
+            )
+            self.extras["idx"] = self.idx
+        mean, task_state = self.state[0].mean, self.state[1]
+        metric = float(self.evaluate(mean, self.idx, self.task.test_data, task_state))
+        self.eval_gen.append(g), self.eval_val.append(metric)
+        if self.checkpoint is not None and self.checkpoint.due(g, self.total):
+            curves = _checkpoint_curves(
+                self.best, self.mean, self.bad, self.eval_gen, self.eval_val
+            )
+            self.checkpoint.save(self._saved(), g, curves)
+        self.log(
+            f"{self.label} gen {g}/{self.total} best {b[-1]:.4f} mean {m[-1]:.4f} "
+            f"{self.task.metric_name} {metric:.4f} nonfinite {int(nb.sum())} {self.eta.line(g)}"
+        )
+
+    def result(self) -> RoundResult:
+        state, task_state = self.state
+        idx, num_dims, extras = self.idx, self.num_dims, self.extras
+
+        def densify(active_values):
+            return np.asarray(jnp.zeros(num_dims, jnp.float32).at[idx].set(active_values))
+
+        name = self.strategy.name
+        sigma = (  # None for a strategy without a per-weight σ: no sigma/ group, no SNR
+            densify(per_weight_std(name, state, int(idx.size)))
+            if has_per_weight_sigma(name)
+            else None
+        )
+        return RoundResult(
+            theta=densify(state.mean),
+            sigma=sigma,
+            best_fitness=np.concatenate(self.best),
+            mean_fitness=np.concatenate(self.mean),
+            nonfinite_count=np.concatenate(self.bad).astype(np.int32),
+            eval_generation=np.asarray(self.eval_gen, np.int32),
+            eval_metric=np.asarray(self.eval_val, np.float32),
+            final_metric=float(self.eval_val[-1]),
+            seconds=time.perf_counter() - self.t_start,
+            task_state={k: np.asarray(v) for k, v in task_state.items()},
+            rewind_theta=densify(extras["rewind"]) if "rewind" in extras else None,
+            final_mask=densify(jnp.ones(idx.size)) > 0 if self.dynamic is not None else None,
+        )
+
+
 def run_round(
     task,
     strategy: ESStrategy,
@@ -215,91 +370,59 @@ def run_round(
     ``dynamic.every`` generations at a chunk end (dynamic sparse ES); the returned
     ``final_mask`` is the last active set, and the checkpoint holds the current one.
     """
-    t_start = time.perf_counter()
-    num_dims = mask.size
-    _check_start(theta0, mask, label)
-    idx = jnp.asarray(np.flatnonzero(mask), jnp.int32)
-    x0 = jnp.asarray(theta0[np.asarray(idx)], jnp.float32)
-    algo, params = strategy.algorithm, strategy.params
-    state = algo.init(jax.random.fold_in(round_k, tag("strategy-init")), x0, params)
-    state = (state, task.init_state())
-    runner = make_chunk_runner(task, strategy, num_dims)
+    start = ChainStart(theta0, mask, round_k, log, label, checkpoint, rewind_at, dynamic)
+    run = _ChainRound(task, strategy, start, num_generations, log_every)
+    runner = make_chunk_runner(task, strategy, mask.size)
+    while not run.done:
+        state, curves = runner(run.state, run.round_k, run.idx, task.train_data, run.g,
+                               run.next_chunk())  # fmt: skip
+        run.after_chunk(state, *curves)
+    return run.result()
 
-    def densify(active_values):
-        return jnp.zeros(num_dims, jnp.float32).at[idx].set(active_values)
 
-    evaluate = _program(
-        "evaluate",
-        task,
-        strategy,
-        num_dims,
-        lambda: jax.jit(
-            lambda mean, i, d, ts: task.evaluate(jnp.zeros(num_dims).at[i].set(mean), d, ts)
-        ),
-    )
+def run_rounds_lockstep(
+    task, strategy: ESStrategy, chains: list[ChainStart], num_generations: int, log_every: int
+) -> list[RoundResult]:
+    """The rounds of several chains with one strategy and equal D_active (every chain of a
+    (task, strategy) at one round), advanced chunk by chunk as one vmapped program.
 
-    best, mean, bad, eval_gen, eval_val = [], [], [], [], []
-    g, chunk = 0, max(1, min(log_every, num_generations))
-    _check_schedule(rewind_at, dynamic, chunk, num_generations, label)
-    # what travels in a checkpoint beside the state: the rewind point, the active set
-    extras = {"rewind": jnp.zeros_like(x0)} if rewind_at is not None else {}
-    if dynamic is not None:
-        extras["idx"] = idx
-
-    def saved(state):
-        return (state, extras) if extras else state
-
-    if checkpoint is not None and (
-        resumed := checkpoint.load(saved(state), num_generations, chunk)
-    ):
-        state, g, c = resumed.state, resumed.generation, resumed.curves
-        if extras:
-            state, extras = state
-            idx = extras.get("idx", idx)
-        best, mean, bad = [c["best_fitness"]], [c["mean_fitness"]], [c["nonfinite_count"]]
-        eval_gen, eval_val = c["eval_generation"].tolist(), c["eval_metric"].tolist()
-    eta = _Eta(num_generations)
-    while g < num_generations:
-        n = min(chunk, num_generations - g)
-        state, (b, m, nb) = runner(state, round_k, idx, task.train_data, g, n)
-        b, m, nb = np.asarray(b), np.asarray(m), np.asarray(nb)
-        best.append(b), mean.append(m), bad.append(nb)
-        _check_members(nb, g, algo.population_size, label)
-        g += n
-        if g == rewind_at:
-            extras["rewind"] = state[0].mean
-        if dynamic is not None and g % dynamic.every == 0 and g < num_generations:
-            from ..dynamic_sparse import regrow
-
-            state, idx = regrow(task, strategy.name, state, idx, dynamic, round_k, g)
-            extras["idx"] = idx
-        metric = float(evaluate(state[0].mean, idx, task.test_data, state[1]))
-        eval_gen.append(g), eval_val.append(metric)
-        if checkpoint is not None and checkpoint.due(g, num_generations):
-            curves = _checkpoint_curves(best, mean, bad, eval_gen, eval_val)
-            checkpoint.save(saved(state), g, curves)
-        log(
-            f"{label} gen {g}/{num_generations} best {b[-1]:.4f} mean {m[-1]:.4f} "
-            f"{task.metric_name} {metric:.4f} nonfinite {int(nb.sum())} {eta.line(g)}"
+    Why: on a GPU one chain's generation (the paper CNN at population 128) is milliseconds
+    of work and leaves the device mostly idle; k chains in one program fill it (bench 8).
+    Each chain keeps everything of :func:`run_round`: its keys, log, curves, checkpoint and
+    rewind point. The numbers equal those of :func:`run_round` to float rounding (vmapped
+    reductions may be ordered differently), not bitwise; a test checks the tolerance. Chains
+    resumed from checkpoints at other generations run alone until they reach the others,
+    then join them. Dynamic sparse ES changes a chain's active set mid-round: not here."""
+    if not chains:
+        return []
+    num_dims = chains[0].mask.size
+    if len({(int(c.mask.sum()), c.mask.size) for c in chains}) > 1:
+        raise ValueError(
+            "run_rounds_lockstep needs chains of equal D_active and size (one round of one "
+            f"(task, strategy)); got D_active {sorted(int(c.mask.sum()) for c in chains)}"
         )
-
-    state, task_state = state
-    sigma = (  # None for a strategy without a per-weight σ: no sigma/ group, no SNR
-        np.asarray(densify(per_weight_std(strategy.name, state, int(idx.size))))
-        if has_per_weight_sigma(strategy.name)
-        else None
-    )
-    return RoundResult(
-        theta=np.asarray(densify(state.mean)),
-        sigma=sigma,
-        best_fitness=np.concatenate(best),
-        mean_fitness=np.concatenate(mean),
-        nonfinite_count=np.concatenate(bad).astype(np.int32),
-        eval_generation=np.asarray(eval_gen, np.int32),
-        eval_metric=np.asarray(eval_val, np.float32),
-        final_metric=float(eval_val[-1]),
-        seconds=time.perf_counter() - t_start,
-        task_state={k: np.asarray(v) for k, v in task_state.items()},
-        rewind_theta=np.asarray(densify(extras["rewind"])) if "rewind" in extras else None,
-        final_mask=np.asarray(densify(jnp.ones(idx.size))) > 0 if dynamic is not None else None,
-    )
+    if any(c.dynamic is not None for c in chains):
+        raise ValueError("dynamic sparse ES changes a chain's active set: train it alone")
+    runs = [_ChainRound(task, strategy, c, num_generations, log_every) for c in chains]
+    single = make_chunk_runner(task, strategy, num_dims)
+    vmapped = _vmapped_chunk_runner(task, strategy, num_dims)
+    while not all(r.done for r in runs):
+        g = min(r.g for r in runs if not r.done)  # the chains furthest behind go first
+        batch = [r for r in runs if not r.done and r.g == g]
+        n = batch[0].next_chunk()
+        if len(batch) == 1:
+            r = batch[0]
+            state, curves = single(r.state, r.round_k, r.idx, task.train_data, g, n)
+            r.after_chunk(state, *curves)
+            continue
+        states, curves = vmapped(
+            jax.tree.map(lambda *a: jnp.stack(a), *[r.state for r in batch]),
+            jnp.stack([r.round_k for r in batch]),
+            jnp.stack([r.idx for r in batch]),
+            task.train_data,
+            g,
+            n,
+        )
+        for i, r in enumerate(batch):
+            r.after_chunk(jax.tree.map(lambda a, i=i: a[i], states), *(c[i] for c in curves))
+    return [r.result() for r in runs]

@@ -91,6 +91,11 @@ def train_es(
         rewind_at=rewind_at,
         dynamic=_dynamic_schedule(settings, task, mask),
     )
+    return _es_trained(res)
+
+
+def _es_trained(res) -> TrainedRound:
+    """An ES round's :class:`evotickets.train.es.RoundResult` as a TrainedRound."""
     curves = {
         "best_fitness": res.best_fitness,
         "mean_fitness": res.mean_fitness,
@@ -110,6 +115,41 @@ def train_es(
         res.rewind_theta,
         res.final_mask,
     )
+
+
+def lockstep_key(p) -> tuple | None:
+    """What prepared rounds (:class:`evotickets.rounds.PreparedRound`) must share to train as
+    one vmapped program (:func:`train_es_lockstep`): one task object, one strategy with its
+    settings, D_active, generations and chunk. None for a round that trains alone: gradient
+    descent, and dynamic sparse ES (its active set changes mid-round)."""
+    s = p.settings
+    if s.is_gd or _dynamic_schedule(s, p.task, p.mask) is not None:
+        return None
+    hparams = json.dumps(s.strategy_config, sort_keys=True, default=str)
+    es = (int(s.es["num_generations"]), int(s.es["log_every"]))
+    return (id(p.task), s.strategy, hparams, int(p.mask.sum()), p.mask.size, *es)
+
+
+def train_es_lockstep(rounds: list) -> list[TrainedRound]:
+    """Prepared ES rounds of one :func:`lockstep_key` as one vmapped program
+    (:func:`evotickets.train.es.run_rounds_lockstep`), each with its own start, key, log,
+    checkpoint and rewind point; their TrainedRounds in order."""
+    from .es import ChainStart, run_rounds_lockstep
+
+    first = rounds[0]
+    settings = first.settings
+    strategy = _strategy(settings.strategy, int(first.mask.sum()), settings.strategy_config)
+    starts = [
+        ChainStart(
+            p.theta_start * p.mask, p.mask, p.round_key, p.log, p.label, p.checkpoint, p.rewind_at
+        )
+        for p in rounds
+    ]
+    es = settings.es
+    results = run_rounds_lockstep(
+        first.task, strategy, starts, int(es["num_generations"]), int(es["log_every"])
+    )
+    return [_es_trained(r) for r in results]
 
 
 def _dynamic_schedule(settings, task, mask):

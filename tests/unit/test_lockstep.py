@@ -1,0 +1,123 @@
+"""Several chains' rounds as one vmapped program (train.es.run_rounds_lockstep): each chain's
+numbers equal its own run_round's to float rounding, with its own keys, masks, start, rewind
+point and checkpoint; a chain resumed mid-round joins the others when it reaches them."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from evotickets.checkpoint import Checkpointer
+from evotickets.networks import init_params, layer_table, prunable_vector, to_vector
+from evotickets.strategies import make_strategy
+from evotickets.tasks import make_task
+from evotickets.train.es import ChainStart, run_round, run_rounds_lockstep
+
+G, EVERY = 6, 2
+HP = {"population_size": 16, "std_init": 0.05}
+#: vmapped and single programs may order float reductions differently
+TOL = {"rtol": 2e-5, "atol": 2e-6}
+
+
+@pytest.fixture(scope="module")
+def setup():
+    theta = init_params("cnn_small", (8, 8, 1), jax.random.key(0))
+    table = layer_table(theta)
+    task = make_task("digits", {"batch_size": 64, "population_chunk": 16}, table)
+    theta0 = to_vector(theta, table)
+    prunable = np.flatnonzero(prunable_vector(table))
+    rng, masks = np.random.default_rng(0), []
+    for _ in range(3):  # three masks of equal D_active, as at one round of a group
+        mask = np.ones(theta0.size, bool)
+        mask[rng.choice(prunable, prunable.size // 3, replace=False)] = False
+        masks.append(mask)
+    starts = [theta0, theta0 * 1.1, theta0[::-1].copy()]  # a permuted start, as weight_permuted
+    return task, [s * m for s, m in zip(starts, masks, strict=True)], masks
+
+
+def _alone(task, strategy, theta0, mask, key, **kw):
+    return run_round(task, strategy, theta0, mask, key, G, EVERY, log=lambda m: None, **kw)
+
+
+def _assert_close(a, b):
+    np.testing.assert_allclose(a.theta, b.theta, **TOL)
+    np.testing.assert_allclose(a.sigma, b.sigma, **TOL)
+    np.testing.assert_allclose(a.best_fitness, b.best_fitness, **TOL)
+    np.testing.assert_allclose(a.mean_fitness, b.mean_fitness, **TOL)
+    np.testing.assert_allclose(a.eval_metric, b.eval_metric, **TOL)
+    np.testing.assert_array_equal(a.eval_generation, b.eval_generation)
+    np.testing.assert_array_equal(a.theta == 0, b.theta == 0)  # the same weights stay pruned
+
+
+@pytest.mark.parametrize("name", ["snes", "sep_cma_es"])
+def test_lockstep_chains_equal_their_own_rounds(setup, name):
+    task, thetas, masks = setup
+    strategy = make_strategy(name, int(masks[0].sum()), HP)
+    keys = [jax.random.key(10 + i) for i in range(3)]
+    lines: list[list[str]] = [[], [], []]
+    starts = [
+        ChainStart(t, m, k, lines[i].append, f"chain{i}", rewind_at=EVERY if i == 1 else None)
+        for i, (t, m, k) in enumerate(zip(thetas, masks, keys, strict=True))
+    ]
+    together = run_rounds_lockstep(task, strategy, starts, G, EVERY)
+    for i, res in enumerate(together):
+        rewind = EVERY if i == 1 else None
+        alone = _alone(task, strategy, thetas[i], masks[i], keys[i], rewind_at=rewind)
+        _assert_close(res, alone)
+        assert np.all(res.theta[~masks[i]] == 0)
+        assert [line.split()[2] for line in lines[i]] == ["2/6", "4/6", "6/6"]  # its own log
+    np.testing.assert_allclose(together[1].rewind_theta, _alone(
+        task, strategy, thetas[1], masks[1], keys[1], rewind_at=EVERY).rewind_theta, **TOL)  # fmt: skip
+    assert together[0].rewind_theta is None
+    assert not np.allclose(together[0].theta, together[2].theta)  # the chains differ
+
+
+class Crash(Exception):
+    """Stands in for the job being killed after a checkpoint."""
+
+
+def test_a_resumed_chain_catches_up_and_joins(setup, tmp_path):
+    """Chain 0 was killed after its checkpoint at generation 4, chain 1 starts fresh: chain 1
+    runs alone until generation 4, then both advance together; each equals its round."""
+    task, thetas, masks = setup
+    strategy = make_strategy("snes", int(masks[0].sum()), HP)
+    keys = [jax.random.key(20), jax.random.key(21)]
+    ckpt = Checkpointer(tmp_path / "c0.ckpt", "digest", every_generations=EVERY * 2)
+
+    def killed(line: str) -> None:
+        if " gen 4/" in line:
+            raise Crash
+
+    with pytest.raises(Crash):
+        run_round(task, strategy, thetas[0], masks[0], keys[0], G, EVERY, log=killed,
+                  checkpoint=ckpt)  # fmt: skip
+    assert ckpt.path.exists()
+    order: list[str] = []
+    starts = [
+        ChainStart(thetas[0], masks[0], keys[0], order.append, "c0",
+                   checkpoint=Checkpointer(ckpt.path, "digest", every_generations=0)),
+        ChainStart(thetas[1], masks[1], keys[1], order.append, "c1"),
+    ]  # fmt: skip
+    together = run_rounds_lockstep(task, strategy, starts, G, EVERY)
+    assert [line.split()[:3] for line in order] == [
+        ["c1", "gen", "2/6"], ["c1", "gen", "4/6"], ["c0", "gen", "6/6"], ["c1", "gen", "6/6"],
+    ]  # fmt: skip
+    for i in range(2):
+        _assert_close(together[i], _alone(task, strategy, thetas[i], masks[i], keys[i]))
+
+
+def test_unequal_d_active_and_dynamic_chains_are_refused(setup):
+    task, thetas, masks = setup
+    strategy = make_strategy("snes", int(masks[0].sum()), HP)
+    other = masks[0].copy()
+    other[np.flatnonzero(other)[0]] = False
+    starts = [
+        ChainStart(thetas[0], masks[0], jax.random.key(0), print, "a"),
+        ChainStart(thetas[0] * other, other, jax.random.key(0), print, "b"),
+    ]
+    with pytest.raises(ValueError, match="equal D_active"):
+        run_rounds_lockstep(task, strategy, starts, G, EVERY)
+    dynamic = ChainStart(thetas[0], masks[0], jax.random.key(0), print, "d", dynamic=object())
+    with pytest.raises(ValueError, match="dynamic sparse ES"):
+        run_rounds_lockstep(task, strategy, [starts[0], dynamic], G, EVERY)
