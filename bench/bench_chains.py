@@ -1,12 +1,17 @@
-"""Bench 8: k chains of the paper's MNIST setting in one jitted program, chain-generations/s.
+"""Bench 8: k chains of one setting in one jitted program, chain-generations/s.
 
-The library's round program (``train.es.make_chunk_runner``: SNES, population 100, the paper
-CNN, batch 1,024) vmapped over k chains' strategy states, round keys and active indices (equal
-D_active, as at one round of a (task, strategy) group), for k in ``BENCH_CHAINS`` (default
-1, 5, 15); one device. Reports chain-generations per second and the ratio to one chain: the
-gain a GPU gets from training a group of chains as one program (the target there: 15 chains
-≥ 8× one chain). MNIST from ``BENCH_DATA_DIR`` / ``EVOTICKETS_DATA_DIR``, else random images.
-BENCH_QUICK: population 16 and a few generations.
+The library's vmapped round program (``train.es._vmapped_chunk_runner``, what
+``round-group --program vmapped`` runs) over k chains' strategy states, round keys and active
+indices (equal D_active, as at one round of a (task, strategy) group), for k in
+``BENCH_CHAINS`` (default 1, 5, 15); one device. k = 1 is the one-chain program
+(``make_chunk_runner``) that a chain trained alone runs. Reports chain-generations per second
+and the ratio to one chain: the gain from training a group of chains as one program (the
+target on a GPU: 15 chains ≥ 8× one chain).
+
+``BENCH_TASK`` (default ``mnist``: SNES, population 100, the paper CNN, batch 1,024; MNIST
+from ``BENCH_DATA_DIR`` / ``EVOTICKETS_DATA_DIR``, else random images) or
+``digits_fidelity`` (config/fidelity.yaml: population 128, batch 64); ``BENCH_GENERATIONS``
+per timed call. BENCH_QUICK: population 16 and a few generations.
 """
 
 from __future__ import annotations
@@ -17,23 +22,21 @@ import sys
 from common import QUICK, report, setup_devices, time_interleaved
 
 
-def programs(population: int, ks: list[int], generations: int):
+def programs(task_name: str, population: int, ks: list[int], generations: int):
     import jax
     import jax.numpy as jnp
     import numpy as np
     from tasks import build
 
     from evotickets.keys import tag
-    from evotickets.train.es import make_chunk_runner
+    from evotickets.train.es import _vmapped_chunk_runner, make_chunk_runner
 
-    task, strategy, theta0, mask = build("mnist", population, "snes")
+    task, strategy, theta0, mask = build(task_name, population, "snes")
     algo, params = strategy.algorithm, strategy.params
     idx = jnp.asarray(np.flatnonzero(mask), jnp.int32)
-    runner = make_chunk_runner(task, strategy, mask.size)
+    single = make_chunk_runner(task, strategy, mask.size)
+    vmapped = _vmapped_chunk_runner(task, strategy, mask.size)
     data = task.train_data
-    vmapped = jax.jit(
-        jax.vmap(lambda s, kk, i: runner(s, kk, i, data, 0, n=generations)[0][0].mean)
-    )
     out = {}
     for k in ks:
         keys = [jax.random.key(100 + c) for c in range(k)]
@@ -44,17 +47,23 @@ def programs(population: int, ks: list[int], generations: int):
             )
             for kk in keys
         ]
+        if k == 1:  # a chain alone runs the one-chain program
+            args = (states[0], keys[0], idx)
+            out[k] = lambda a=args: single(*a, data, 0, generations)[1][0]
+            continue
         stacked = jax.tree.map(lambda *a: jnp.stack(a), *states)
         args = (stacked, jnp.stack(keys), jnp.stack([idx] * k))
-        out[k] = lambda a=args: vmapped(*a)
+        out[k] = lambda a=args: vmapped(*a, data, 0, generations)[1][0]
     return out, int(mask.sum())
 
 
 def main() -> None:
     setup_devices(1)
     ks = [int(k) for k in os.environ.get("BENCH_CHAINS", "1,5,15").split(",")]
-    population, gens = (16, 2) if QUICK else (100, 10)
-    fns, d_active = programs(population, ks, gens)
+    task = os.environ.get("BENCH_TASK", "mnist")
+    population = 16 if QUICK else {"mnist": 100, "digits_fidelity": 128}[task]
+    gens = 2 if QUICK else int(os.environ.get("BENCH_GENERATIONS", "10"))
+    fns, d_active = programs(task, population, ks, gens)
     t = time_interleaved({str(k): f for k, f in fns.items()}, repeats=2 if QUICK else 3)
     base_rate = ks[0] * gens / t[str(ks[0])]
     rows = []
@@ -62,6 +71,7 @@ def main() -> None:
         rate = k * gens / t[str(k)]
         rows.append(
             {
+                "task": task,
                 "chains": k,
                 "population": population,
                 "D_active": d_active,
@@ -71,10 +81,18 @@ def main() -> None:
             }
         )
     report(
-        "chains",
-        "Bench 8: k chains of the paper's MNIST SNES setting vmapped in one program (1 device)",
+        "chains" if task == "mnist" else f"chains_{task}",
+        f"Bench 8: k chains of the {task} SNES setting vmapped in one program (1 device)",
         rows,
-        ["chains", "population", "D_active", "generations", "chain-gen/s", f"vs {ks[0]} chain(s)"],
+        [
+            "task",
+            "chains",
+            "population",
+            "D_active",
+            "generations",
+            "chain-gen/s",
+            f"vs {ks[0]} chain(s)",
+        ],
     )
 
 

@@ -12,7 +12,8 @@ from evotickets.strategies import make_strategy
 
 
 def build(name: str, population: int, strategy: str = "sep_cma_es", remaining: float = 1.0):
-    """(task, strategy, θ0, mask) for ``pendulum`` or ``digits``; ``remaining`` is the kept
+    """(task, strategy, θ0, mask) for ``pendulum``, ``digits``, ``digits_fidelity`` (the
+    settings of config/fidelity.yaml) or ``mnist``; ``remaining`` is the kept
     fraction of prunable weights (a magnitude mask of θ0), 1.0 for round 0."""
     if name == "pendulum":  # the library's control task: the fitness path the ES runs
         from evotickets.tasks import init_theta, make_task
@@ -33,6 +34,16 @@ def build(name: str, population: int, strategy: str = "sep_cma_es", remaining: f
         task = make_task("digits", {"batch_size": 256, "population_chunk": 32}, table)
         theta0 = to_vector(theta, table)
         hp = {"population_size": population, "std_init": 0.05, "mean_decay": 1e-4}
+    elif name == "digits_fidelity":  # config/fidelity.yaml's digits task and σ0
+        from evotickets.tasks import make_task
+
+        theta = init_params("cnn_small", (8, 8, 1), jax.random.key(0))
+        table = layer_table(theta, prune_output_layer=True)
+        task = make_task("digits", {"batch_size": 64, "population_chunk": 128}, table)
+        theta0 = to_vector(theta, table)
+        hp = {"population_size": population, "std_init": 0.05, "mean_decay": 1e-4}
+        if strategy == "snes":
+            hp["temperature"] = 12.0
     elif name == "mnist":  # the paper's CNN and batch; MNIST where at hand, else random images
         task, theta, table = _mnist_task()
         theta0 = to_vector(theta, table)

@@ -225,3 +225,56 @@ def test_a_vmapped_group_equals_the_sequential_group(tmp_path, tiny_config, caps
                           for p in ("sequential", "vmapped"))  # fmt: skip
                 for k in ma:
                     np.testing.assert_array_equal(ma[k], mb[k], err_msg=k)
+
+
+def test_a_vmapped_group_stopped_after_its_checkpoints_resumes_bitwise(
+    tmp_path, tiny_config, monkeypatch
+):
+    """A `round-group --program vmapped` job that dies right after its chains' first
+    checkpoints: the rerun resumes every chain from its checkpoint (they join again in one
+    program) and writes artifacts bitwise those of an uninterrupted vmapped run."""
+    from evotickets.checkpoint import Checkpointer
+
+    tiny_config["es"] = {"num_generations": 30, "log_every": 10}
+    cfg = validate_config(tiny_config)
+
+    def members(folder):
+        out = []
+        for seed in (0, 1):
+            init = tmp_path / f"init{seed}.h5"
+            if not init.exists():
+                assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", seed)),
+                                 "--out", str(init)]) == 0  # fmt: skip
+            out.append({
+                "settings": chain_settings(cfg, "digits", "snes", "random", seed), "round": 0,
+                "init": str(init), "mask_out": str(folder / f"mask{seed}.h5"),
+                "mask_log": str(folder / f"mask{seed}.log"), "out": str(folder / f"trained{seed}.h5"),
+                "log": str(folder / f"train{seed}.log"),
+            })  # fmt: skip
+        folder.mkdir()
+        return ["round-group", "--members", json.dumps(out), "--program", "vmapped",
+                "--checkpoint-every", "10"]  # fmt: skip
+
+    assert cli.main(members(tmp_path / "whole")) == 0
+    saved, save = [], Checkpointer.save
+
+    def save_then_die(self, *a, **kw):
+        save(self, *a, **kw)
+        saved.append(self.path)
+        if len(saved) == 2:  # both chains' checkpoints at generation 10 are on disk
+            raise KeyboardInterrupt("killed")
+
+    argv = members(tmp_path / "killed")
+    monkeypatch.setattr(Checkpointer, "save", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(argv)
+    monkeypatch.undo()
+    assert all(p.exists() for p in saved) and not any((tmp_path / "killed").glob("trained?.h5"))
+    assert cli.main(argv) == 0
+    for seed in (0, 1):
+        assert "resum" in (tmp_path / "killed" / f"train{seed}.log").read_text().lower()
+        a, b = (_arrays(tmp_path / d / f"trained{seed}.h5") for d in ("whole", "killed"))
+        for k in a[0]:
+            np.testing.assert_array_equal(a[0][k], b[0][k], err_msg=k)
+        assert {k for k in a[1] if np.any(a[1][k] != b[1][k])} <= {"seconds"}
+    assert not list((tmp_path / "killed").glob("*.ckpt*"))  # removed with the artifacts
