@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from pathlib import Path
 
 import numpy as np
 
@@ -37,7 +36,14 @@ from ..rounds import (
 )
 from ..settings import ChainSettings, InitSettings
 from .common import chain_args
-from .group import members_args, outputs_current, parse_members, run_logged
+from .group import (
+    members_args,
+    note_kept,
+    outputs_current,
+    parse_members,
+    run_logged,
+    run_members,
+)
 
 
 def cmd_init(args) -> None:
@@ -315,24 +321,13 @@ def _member_args(member: dict, args) -> argparse.Namespace:
     )
 
 
-def _kept(i: int, members: list[dict], margs) -> bool:
-    """Whether member i is already finished (then its logs say so and it is skipped)."""
-    if not _finished(margs):
-        return False
-    line = f"kept {margs.out} and its mask: finished by an earlier run"
-    for path in (margs.log, margs.mask_log):  # Snakemake deleted its logs: say why
-        Path(path).write_text(line + "\n")
-    log(f"member {i}/{len(members)}: {line}")
-    return True
+def _kept_files(margs) -> tuple[str, list[str]]:
+    return f"{margs.out} and its mask", [margs.log, margs.mask_log]
 
 
 def _run_members(members: list[dict], args) -> None:
-    for i, member in enumerate(members, 1):
-        margs = _member_args(member, args)
-        if _kept(i, members, margs):
-            continue
-        log(f"member {i}/{len(members)}: round {member['round']} → {member['out']}")
-        run_logged(member["log"], "round", cmd_round, margs)
+    margs = [_member_args(member, args) for member in members]
+    run_members(margs, "round", cmd_round, _finished, _kept_files)
 
 
 def _run_members_vmapped(members: list[dict], args) -> None:
@@ -343,7 +338,8 @@ def _run_members_vmapped(members: list[dict], args) -> None:
         prepared, copies, logs = [], [], []
         for i, member in enumerate(members, 1):
             margs = _member_args(member, args)
-            if _kept(i, members, margs):
+            if _finished(margs):
+                note_kept(i, len(members), *_kept_files(margs))
                 continue
             log(f"member {i}/{len(members)}: round {member['round']} → {member['out']}")
             file = files.enter_context(open(member["log"], "w"))

@@ -1,10 +1,13 @@
 """What the group verbs (``round-group``, ``transfer-group``) share: reading ``--members``,
-running a member as its own verb with its own log, and knowing when a member is already done.
+running members one after the other, each as its own verb with its own log, and knowing when
+a member is already done.
 
-A group job trains round t of several chains one after the other in one process, so a job's
-start (Python, JAX and the task's data: about 1.5 s) and the trace and compile of the round's
-program are paid once per group, not once per chain. A member is exactly the one-chain verb,
-with the same files, logs and checkpoints; the numbers are bitwise those of one job per chain.
+A group job trains round t of several chains in one process, so a job's start (Python, JAX
+and the task's data: about 1.5 s) is paid once per group, not once per chain, and its
+members share one task and strategy object and so one traced program (a second chain of a
+kind would otherwise load it from the persistent compilation cache). Run one after the
+other, a member is exactly the one-chain verb, with the same files, logs and checkpoints,
+and its numbers are bitwise those of one job per chain.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from ..artifacts import ArtifactError, read_artifact
+from ..rounds import log
 
 
 def members_args(
@@ -95,3 +99,31 @@ def outputs_current(
         return False
     oldest = min(p.stat().st_mtime for p in paths)
     return all(Path(p).stat().st_mtime <= oldest for p in inputs if p)
+
+
+def note_kept(i: int, count: int, what: str, logs: Sequence[str]) -> None:
+    """Say why member i of ``count`` trains nothing, in its logs (Snakemake deleted them
+    before the job) and in the group's: ``what`` was finished by an earlier run."""
+    line = f"kept {what}: finished by an earlier run"
+    for path in logs:
+        Path(path).write_text(line + "\n")
+    log(f"member {i}/{count}: {line}")
+
+
+def run_members(
+    members: Sequence[argparse.Namespace],
+    verb: str,
+    run: Callable,
+    finished: Callable[[argparse.Namespace], bool],
+    kept: Callable[[argparse.Namespace], tuple[str, Sequence[str]]],
+) -> None:
+    """Run each member (its verb's arguments, with ``round``, ``out`` and ``log``) as
+    ``run(member)``, one after the other, its output in its own log; a member that is
+    ``finished`` is kept instead, with ``kept(member)`` = (what is kept, the logs that say
+    so). A member's error is in its log and stops the group; the members before it stay."""
+    for i, member in enumerate(members, 1):
+        if finished(member):
+            note_kept(i, len(members), *kept(member))
+            continue
+        log(f"member {i}/{len(members)}: round {member.round} → {member.out}")
+        run_logged(member.log, verb, run, member)

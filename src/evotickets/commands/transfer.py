@@ -12,15 +12,14 @@ both). The artifact's attrs name the source files and their config digests.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
 from ..platform import setup_jax
-from ..rounds import load_init, load_ticket, log, train_ticket
+from ..rounds import load_init, load_ticket, train_ticket
 from ..settings import TransferSettings
 from .common import chain_args
-from .group import members_args, outputs_current, parse_members, run_logged
+from .group import members_args, outputs_current, parse_members, run_members
 
 
 def check_compatible(source_table, target_table, where: str) -> None:
@@ -106,17 +105,21 @@ def cmd_transfer_group(args) -> None:
 
     members = parse_members(args.members, MEMBER_REQUIRED, MEMBER_OPTIONAL)
     with shared_programs():
-        for i, member in enumerate(members, 1):
-            margs = argparse.Namespace(**member, jax_cache=args.jax_cache)
-            inputs = (margs.source_init, margs.source_mask, margs.target_init)
-            digest = TransferSettings.from_json(margs.settings).digest()
-            if outputs_current([(margs.out, "trained")], digest, margs.round, inputs):
-                line = f"kept {margs.out}: finished by an earlier run"
-                Path(margs.log).write_text(line + "\n")
-                log(f"member {i}/{len(members)}: {line}")
-                continue
-            log(f"member {i}/{len(members)}: round {margs.round} → {margs.out}")
-            run_logged(margs.log, "transfer", cmd_transfer, margs)
+        run_members(
+            [argparse.Namespace(**m, jax_cache=args.jax_cache) for m in members],
+            "transfer",
+            cmd_transfer,
+            _finished,
+            lambda m: (m.out, [m.log]),
+        )
+
+
+def _finished(margs) -> bool:
+    """Whether a member's transfer round is done: its trained.h5 valid and newer than its
+    inputs (a killed job's finished seed)."""
+    inputs = (margs.source_init, margs.source_mask, margs.target_init)
+    digest = TransferSettings.from_json(margs.settings).digest()
+    return outputs_current([(margs.out, "trained")], digest, margs.round, inputs)
 
 
 def register(sub) -> None:
