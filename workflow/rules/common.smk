@@ -270,7 +270,16 @@ def _trained_own_round0(w):
     """Whether this chain's round 0 exists and was trained by the chain itself (made before
     round 0 was shared): its job then keeps the inputs it was made with, so Snakemake does
     not rerun it, and every round after it, for an input it did not have."""
-    path = paths.round_file("trained.h5", w.exp, w.task, w.strategy, w.method, w.seed, 0)
+    return _own_round0_file(
+        paths.round_file("trained.h5", w.exp, w.task, w.strategy, w.method, w.seed, 0)
+    )
+
+
+@functools.cache
+def _own_round0_file(path):
+    """_trained_own_round0 by path, read once per Snakemake run (the input and params
+    functions of a group job ask for every member, and a file made during the run is a
+    copy, whose answer, False, is that of a file not there yet)."""
     if not os.path.exists(path):
         return False
     import h5py
