@@ -4,6 +4,7 @@ an error naming both settings."""
 
 import copy
 import json
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -164,9 +165,20 @@ def test_transfer_retrains_the_source_ticket_in_the_target(tmp_path, cfg):
     assert "finished by an earlier run" in (tmp_path / "g0.log").read_text()
     # a member whose mask is of another round fails with the verb's error in its own log
     bad = [{**members[1], "out": str(tmp_path / "bad.h5"), "source_mask": p["m1"]}]
-    assert cli.main(["transfer-group", "--members", json.dumps(bad)]) == 2
-    assert "evotickets transfer: error:" in (tmp_path / "g0.log").read_text()
-    assert not (tmp_path / "bad.h5").exists()
+    for program in ("sequential", "vmapped"):
+        argv = ["transfer-group", "--members", json.dumps(bad), "--program", program]
+        assert cli.main(argv) == 2
+        assert "evotickets transfer: error:" in (tmp_path / "g0.log").read_text()
+        assert not (tmp_path / "bad.h5").exists()
+    # `--program vmapped`: the members prepared first, then trained together; GD members
+    # train alone, so bitwise the sequential group's
+    vm = [{**m, "out": str(tmp_path / f"v{m['round']}.h5")} for m in members]
+    _run(["transfer-group", "--members", json.dumps(vm), "--program", "vmapped"])
+    for m, v in zip(members, vm, strict=True):
+        a, (b, ba) = read_artifact(m["out"], "trained")[0], read_artifact(v["out"], "trained")
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+        assert "lockstep_chains" not in ba and "wrote" in Path(v["log"]).read_text()
 
 
 def test_network_mismatch_names_both_settings(tmp_path, cfg, capsys):

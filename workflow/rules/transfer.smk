@@ -47,6 +47,7 @@ else:
         params:
             members=transfer_group_members,
             cache=JAX_CACHE,
+            program=GROUP_PROGRAM,
         threads: RES["threads"]
         resources:
             mem_mb=RES["mem_mb"],
@@ -54,4 +55,4 @@ else:
             gpu=RES["gpu"],
         shell:
             "{EVOTICKETS} transfer-group --members {params.members:q} "
-            "--jax-cache {params.cache} > {log.group} 2>&1"
+            "--jax-cache {params.cache}{params.program} > {log.group} 2>&1"

@@ -13,7 +13,6 @@ whose settings changed) and checks the config digests of what it reads.
 from __future__ import annotations
 
 import argparse
-import contextlib
 
 import numpy as np
 
@@ -31,18 +30,18 @@ from ..rounds import (
     mask_arrays,
     prepare_round,
     train_prepared,
-    train_together,
     write_trained,
 )
 from ..settings import ChainSettings, InitSettings
 from .common import chain_args
 from .group import (
     members_args,
-    note_kept,
     outputs_current,
     parse_members,
+    resolve_program,
     run_logged,
     run_members,
+    run_members_together,
 )
 
 
@@ -271,8 +270,6 @@ ROUND0_HELP = (
 #: underscores), each optional one None when absent.
 MEMBER_REQUIRED = ("settings", "round", "init", "mask_out", "mask_log", "out", "log")
 MEMBER_OPTIONAL = ("prev_trained", "source_mask", "rewind_from", "round0_from", "data_dir")
-#: How `round-group` trains its members (config ``resources.group_program``).
-GROUP_PROGRAMS = ("auto", "sequential", "vmapped")
 
 
 def cmd_round_group(args) -> None:
@@ -298,12 +295,7 @@ def cmd_round_group(args) -> None:
     members = _inputs_first(members)
     from ..train.es import shared_programs
 
-    program = args.program
-    if program == "auto":
-        setup_jax(args.jax_cache, needs_gpu=True)
-        import jax
-
-        program = "sequential" if jax.default_backend() == "cpu" else "vmapped"
+    program = resolve_program(args.program, args.jax_cache)
     log(f"{len(members)} members, {program}")
     with shared_programs():  # one strategy object and compiled program per kind of round
         if program == "vmapped":
@@ -331,46 +323,22 @@ def _run_members(members: list[dict], args) -> None:
 
 
 def _run_members_vmapped(members: list[dict], args) -> None:
-    """Every member's mask (in input order), every member's round prepared, then the
-    training of all prepared rounds together; round-0 copies last, once their donors are
-    written. Each member's train log stays open for its lines of the shared training."""
-    with contextlib.ExitStack() as files:
-        prepared, copies, logs = [], [], []
-        for i, member in enumerate(members, 1):
-            margs = _member_args(member, args)
-            if _finished(margs):
-                note_kept(i, len(members), *_kept_files(margs))
-                continue
-            log(f"member {i}/{len(members)}: round {member['round']} → {member['out']}")
-            file = files.enter_context(open(member["log"], "w"))
-            write = _line_writer(file)
-            train_args = _train_args(margs)
-            try:
-                with contextlib.redirect_stdout(file):
-                    run_logged(member["mask_log"], "mask", cmd_mask, _mask_args(margs))
-                    if member["round0_from"]:  # a copy of its donor's round 0: after it
-                        copies.append(train_args)
-                        continue
-                    prepared.append(_prepared_train(train_args, log=write))
-                    logs.append(write)
-            except Exception as err:
-                write(f"evotickets round: error: {err}")
-                raise
-        try:
-            train_together(prepared)
-        except Exception as err:
-            for write in logs:
-                write(f"evotickets round-group: error in the shared training: {err}")
-            raise
+    """Every member's mask (in input order) and prepared round, then the training of all
+    prepared rounds together; round-0 copies last, once their donors are written."""
+    copies = []
+
+    def prepare(margs, write):
+        run_logged(margs.mask_log, "mask", cmd_mask, _mask_args(margs))
+        train_args = _train_args(margs)
+        if margs.round0_from:  # a copy of its donor's round 0: after the donor is written
+            copies.append(train_args)
+            return None
+        return _prepared_train(train_args, log=write)
+
+    margs = [_member_args(member, args) for member in members]
+    run_members_together(margs, "round", prepare, _finished, _kept_files)
     for train_args in copies:
         run_logged(train_args.log, "round", cmd_train, train_args)
-
-
-def _line_writer(file):
-    def write(line: str) -> None:
-        print(line, file=file, flush=True)
-
-    return write
 
 
 def _inputs_first(members: list[dict]) -> list[dict]:
@@ -473,12 +441,4 @@ def register(sub) -> None:
     members_args(sp, "round", "chain", MEMBER_REQUIRED, MEMBER_OPTIONAL, "the train log")
     sp.add_argument("--checkpoint-every", type=int, help="as for `train`")
     sp.add_argument("--checkpoint-seconds", type=float, help="as for `train`")
-    sp.add_argument(
-        "--program",
-        choices=GROUP_PROGRAMS,
-        default="auto",
-        help="sequential: the members one after the other (bitwise one job per chain); "
-        "vmapped: ES members of equal D_active as one vmapped program; auto (default): "
-        "vmapped on a GPU, sequential on a CPU",
-    )
     sp.set_defaults(func=cmd_round_group)

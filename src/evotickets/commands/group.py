@@ -20,7 +20,10 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from ..artifacts import ArtifactError, read_artifact
-from ..rounds import log
+from ..rounds import PreparedRound, log, train_together
+
+#: How a group verb trains its members (config ``resources.group_program``).
+GROUP_PROGRAMS = ("auto", "sequential", "vmapped")
 
 
 def members_args(
@@ -35,6 +38,14 @@ def members_args(
         f"{', '.join(required)} (log: {log}), and optionally {', '.join(optional)}",
     )
     sp.add_argument("--jax-cache", default=os.environ.get("EVOTICKETS_JAX_CACHE"))
+    sp.add_argument(
+        "--program",
+        choices=GROUP_PROGRAMS,
+        default="auto",
+        help="sequential: the members one after the other (bitwise one job per member); "
+        "vmapped: ES members of equal D_active and strategy as one vmapped program; auto "
+        "(default): vmapped on a GPU, sequential on a CPU",
+    )
 
 
 def parse_members(text: str, required: Sequence[str], optional: Sequence[str]) -> list[dict]:
@@ -127,3 +138,63 @@ def run_members(
             continue
         log(f"member {i}/{len(members)}: round {member.round} → {member.out}")
         run_logged(member.log, verb, run, member)
+
+
+def resolve_program(program: str, jax_cache: str | None) -> str:
+    """``--program``: ``auto`` is vmapped where JAX's backend is a GPU, sequential on a CPU
+    (bench 8: vmapping chains gains nothing there)."""
+    if program != "auto":
+        return program
+    from ..platform import setup_jax
+
+    setup_jax(jax_cache, needs_gpu=True)
+    import jax
+
+    return "sequential" if jax.default_backend() == "cpu" else "vmapped"
+
+
+def run_members_together(
+    members: Sequence[argparse.Namespace],
+    verb: str,
+    prepare: Callable[[argparse.Namespace, Callable[[str], None]], PreparedRound | None],
+    finished: Callable[[argparse.Namespace], bool],
+    kept: Callable[[argparse.Namespace], tuple[str, Sequence[str]]],
+) -> None:
+    """``--program vmapped``: prepare every member's round in order (``prepare(member, log)``,
+    its output in its own log, None for a member it handled otherwise), then train all
+    prepared rounds together (:func:`evotickets.rounds.train_together`: those of equal
+    D_active and strategy as one vmapped program) and write each. Each member's log stays
+    open for its lines of the shared training. An error in a member's preparation is in its
+    log; one in the shared training in the log of every member training; either stops the
+    group, and the members written before it stay."""
+    with contextlib.ExitStack() as files:
+        prepared, logs = [], []
+        for i, member in enumerate(members, 1):
+            if finished(member):
+                note_kept(i, len(members), *kept(member))
+                continue
+            log(f"member {i}/{len(members)}: round {member.round} → {member.out}")
+            file = files.enter_context(open(member.log, "w"))
+            write = _line_writer(file)
+            try:
+                with contextlib.redirect_stdout(file):
+                    ready = prepare(member, write)
+            except Exception as err:
+                write(f"evotickets {verb}: error: {err}")
+                raise
+            if ready is not None:
+                prepared.append(ready)
+                logs.append(write)
+        try:
+            train_together(prepared)
+        except Exception as err:
+            for write in logs:
+                write(f"evotickets {verb}: error in the group's shared training: {err}")
+            raise
+
+
+def _line_writer(file) -> Callable[[str], None]:
+    def write(line: str) -> None:
+        print(line, file=file, flush=True)
+
+    return write

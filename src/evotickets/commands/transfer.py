@@ -16,10 +16,25 @@ import argparse
 import numpy as np
 
 from ..platform import setup_jax
-from ..rounds import load_init, load_ticket, train_ticket
+from ..rounds import (
+    PreparedRound,
+    load_init,
+    load_ticket,
+    log,
+    prepare_round,
+    train_prepared,
+    write_trained,
+)
 from ..settings import TransferSettings
 from .common import chain_args
-from .group import members_args, outputs_current, parse_members, run_members
+from .group import (
+    members_args,
+    outputs_current,
+    parse_members,
+    resolve_program,
+    run_members,
+    run_members_together,
+)
 
 
 def check_compatible(source_table, target_table, where: str) -> None:
@@ -36,6 +51,13 @@ def check_compatible(source_table, target_table, where: str) -> None:
 
 
 def cmd_transfer(args) -> None:
+    prepared = _prepared_transfer(args)
+    write_trained(prepared, train_prepared(prepared))
+
+
+def _prepared_transfer(args, log=log) -> PreparedRound:
+    """The `transfer` verb up to the training: both θ0 and the ticket read and checked, the
+    target's round prepared (:func:`evotickets.rounds.prepare_round`)."""
     settings = TransferSettings.from_json(args.settings)
     setup_jax(args.jax_cache)
     src, tgt, name, t = settings.source, settings.target, settings.transfer, args.round
@@ -57,7 +79,7 @@ def cmd_transfer(args) -> None:
             f"{where}: the ticket prunes weights that the target does not prune (e.g. its output "
             "layer); give both tasks the same prune_output_layer"
         )
-    train_ticket(
+    return prepare_round(
         tgt,
         tgt_table,
         tgt_prunable,
@@ -84,6 +106,7 @@ def cmd_transfer(args) -> None:
             "target_strategy": tgt.strategy,
             "theta0_equals_target_init": bool(np.array_equal(src_theta0, tgt_theta0)),
         },
+        log=log,
     )
 
 
@@ -97,21 +120,27 @@ MEMBER_OPTIONAL = ("data_dir",)
 
 def cmd_transfer_group(args) -> None:
     """Round t of a transfer for several seeds in one process (rule ``transfer_seeds``), each
-    member exactly the ``transfer`` verb with its own files and log, one after the other,
-    sharing the task, strategy and compiled program (see :mod:`evotickets.commands.group`).
+    member exactly the ``transfer`` verb with its own files and log, sharing the task,
+    strategy and compiled program (see :mod:`evotickets.commands.group`): one after the
+    other (``--program sequential``, bitwise), or the ES seeds as one vmapped program
+    (``vmapped``, to float rounding; ``auto``: on a GPU).
     A member whose trained.h5 is already valid and newer than its inputs (a killed job's
     finished seed) is kept. A member's error goes to its log and stops the group."""
     from ..train.es import shared_programs
 
     members = parse_members(args.members, MEMBER_REQUIRED, MEMBER_OPTIONAL)
+    margs = [argparse.Namespace(**m, jax_cache=args.jax_cache) for m in members]
+    program = resolve_program(args.program, args.jax_cache)
+    log(f"{len(members)} members, {program}")
     with shared_programs():
-        run_members(
-            [argparse.Namespace(**m, jax_cache=args.jax_cache) for m in members],
-            "transfer",
-            cmd_transfer,
-            _finished,
-            lambda m: (m.out, [m.log]),
-        )
+        if program == "vmapped":
+            run_members_together(margs, "transfer", _prepared_transfer, _finished, _kept_files)
+        else:
+            run_members(margs, "transfer", cmd_transfer, _finished, _kept_files)
+
+
+def _kept_files(margs) -> tuple[str, list[str]]:
+    return margs.out, [margs.log]
 
 
 def _finished(margs) -> bool:
