@@ -1,8 +1,10 @@
 """Bench 7: the fidelity experiment's pruning chains through Snakemake, one job per chain and
 round (``resources.group_chains: none``) against one job per (task, strategy, method) and round
 for all seeds (``seeds``) and one per (task, strategy) and round (``seeds_and_methods``), side
-by side in one run (``BENCH_GROUP_MODES``, the first is the baseline): core-seconds, wall
-time, jobs, and the share of core time outside the rounds' own training.
+by side in one run (``BENCH_GROUP_MODES``, the first is the baseline; ``<mode>+vmapped`` is
+that grouping with ``resources.group_program: vmapped``, its chains of equal D_active trained
+as one vmapped program): core-seconds, wall time, jobs, and the share of core time outside
+the rounds' own training.
 
 The config is ``config/fidelity.yaml`` (digits, 4 seeds, SNES / Sep-CMA-ES / Adam chains, 600
 generations a round) with its transfer and analyses left out and ``BENCH_ROUNDS`` rounds
@@ -10,7 +12,8 @@ generations a round) with its transfer and analyses left out and ``BENCH_ROUNDS`
 the full run, while round 0 weighs more). Each mode runs in a fresh folder with a fresh JAX
 compilation cache, on ``--cores 2``. Core-seconds are the user + system time of Snakemake and
 every process it started (``RUSAGE_CHILDREN``); a round's own training is the time its train
-log reports (``in X s``: the ES or GD loop, compile included). Round 0 is trained once per
+log reports (``in X s``: the ES or GD loop, compile included; a chain trained in one program
+with k - 1 others counts 1/k of it, since they ran at once). Round 0 is trained once per
 (task, strategy, seed) in both modes; what that saves is reported apart, as the training time
 the copying chains would have spent (their donor's). BENCH_QUICK: 2 seeds, 2 rounds, 20
 generations.
@@ -42,7 +45,10 @@ def bench_config(mode: str, cache: Path) -> dict:
     cfg["rounds"] = ROUNDS
     cfg["experiment"] = "bench-group"
     cfg["jax_cache_dir"] = str(cache)
-    cfg.setdefault("resources", {})["group_chains"] = mode
+    grouping, _, program = mode.partition("+")
+    cfg.setdefault("resources", {})["group_chains"] = grouping
+    if program:
+        cfg["resources"]["group_program"] = program
     if QUICK:
         cfg["seeds"] = [0, 1]
         cfg["es"] = {"num_generations": 20, "log_every": 10}
@@ -72,18 +78,21 @@ def run_mode(mode: str, work: Path) -> dict:
 
 
 def _training(work: Path) -> dict:
-    """Σ of the rounds' own training time (their train logs), and what the round-0 copies
-    would have cost (their donor's training time)."""
+    """Σ of the rounds' own training time (their train logs; 1/k of it for each of k chains
+    trained as one program), and what the round-0 copies would have cost (their donor's
+    training time)."""
+    import h5py
+
     own, by_log = 0.0, {}
     for log in (work / "results").rglob("train.log"):
         m = TRAINED_IN.findall(log.read_text())
         if m:
+            with h5py.File(log.parent / "trained.h5", "r") as f:
+                together = int(f.attrs.get("lockstep_chains", 1))
             by_log[str(log.parent)] = float(m[-1])
-            own += float(m[-1])
+            own += float(m[-1]) / together
     saved = 0.0
     for trained in (work / "results").rglob("iter00/trained.h5"):
-        import h5py
-
         with h5py.File(trained, "r") as f:
             donor = f.attrs.get("round0_from")
         if donor:
