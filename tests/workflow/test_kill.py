@@ -10,6 +10,7 @@ import random
 import pytest
 from chaos import (
     GROUPED_KILL_CONFIG,
+    KILL_CONFIG,
     artifacts,
     random_moment,
     reference_run,
@@ -35,9 +36,15 @@ def _check(t) -> None:
 
 
 def test_kill_on_a_checkpoint_resumes_from_it(reference, tmp_path):
+    """Killed on the first mid-round checkpoint; the runs make the rounds and the table only
+    (the jobs after them are the random-moment test's), compared with the reference's."""
     ref, _ = reference
-    t = trial(ref, tmp_path / "run", 0, at=None)
+    table = (paths.experiment_file("accuracy_table.txt", KILL_CONFIG["experiment"]),)
+    t = trial(ref, tmp_path / "run", 0, at=None, targets=table, reference_targets=())
     _check(t)
+    made = artifacts(tmp_path / "run")
+    rounds = [k for k in artifacts(ref) if "/iter" in k or k.endswith(table[0])]
+    assert rounds and not set(rounds) - set(made), "a round or the table is missing"
     assert t.checkpoints_at_kill, "no checkpoint was left by the killed round"
     assert t.resumed == t.checkpoints_at_kill  # every surviving checkpoint was resumed from
     assert not any(k.endswith(".ckpt.h5") for k in artifacts(tmp_path / "run"))
