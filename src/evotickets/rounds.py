@@ -302,22 +302,6 @@ def train_together(prepared: list[PreparedRound], log: Callable[[str], None] = l
             write_trained(p, res, {"lockstep_chains": len(members)})
 
 
-def train_ticket(
-    settings: ChainSettings,
-    table,
-    prunable: np.ndarray,
-    theta_start: np.ndarray,
-    mask: np.ndarray,
-    t: int,
-    out_path: str,
-    **prepare: Any,
-) -> None:
-    """Train round t of a chain from m ⊙ theta_start and write its trained.h5: the three
-    steps above, for one chain (``prepare`` as for :func:`prepare_round`)."""
-    p = prepare_round(settings, table, prunable, theta_start, mask, t, out_path, **prepare)
-    write_trained(p, train_prepared(p))
-
-
 def adopt_round0(
     settings: ChainSettings,
     donor_path: str,

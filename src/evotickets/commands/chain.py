@@ -1,8 +1,8 @@
 """CLI verbs of the pruning chain: ``init`` (θ0), ``mask`` (round t's mask), ``train`` (round t).
 
 ``train`` trains round t with the chain strategy's trainer (:mod:`evotickets.train.trainers`,
-through :func:`evotickets.rounds.train_ticket`) from m ⊙ theta_start, where theta_start is θ0
-unless the mask artifact carries its own (``weight_permuted``). ``round`` is ``mask`` then
+through :mod:`evotickets.rounds`: prepare, train, write) from m ⊙ theta_start, where
+theta_start is θ0 unless the mask artifact carries its own (``weight_permuted``). ``round`` is ``mask`` then
 ``train`` in one process (the rule ``train``).
 
 I/O lives here: read artifacts, call the pure library, write artifacts. Each verb takes the
