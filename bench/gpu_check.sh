@@ -9,7 +9,8 @@
 # time; a step that fails or runs out is recorded as such and the script goes on.
 #   1. bench 1: the paper CNN's population fitness (128 × 1,024) in generations/s and as a
 #      fraction of this GPU's fp32 jnp.dot peak measured in the same process
-#   2. bench 8: 1, 5 and 15 chains of the paper's MNIST SNES setting in one program,
+#   2. bench 8: 1, 5 and 15 chains of the paper's MNIST SNES setting in the library's vmapped
+#      group program (what `round-group --program vmapped`, the GPU default, runs),
 #      chain-generations/s (target: 15 chains ≥ 8× one chain)
 #   3. bench 3: Pendulum and brax ant env steps/s
 #   4. the paper's MNIST SNES chain, as many 4,000-generation rounds as fit in 140 s, with
