@@ -149,12 +149,9 @@ def checkpoints(workdir: Path) -> list[str]:
     return sorted(str(p.relative_to(workdir)) for p in (workdir / paths.RESULTS).rglob("*.ckpt.h5"))
 
 
-def differences(reference: Path, workdir: Path, made_only: bool = False) -> list[str]:
-    """What differs between two finished runs (empty: identical). ``made_only``: the run
-    made a part of the reference's targets; compare what it made, and miss nothing of it."""
+def differences(reference: Path, workdir: Path) -> list[str]:
+    """What differs between two finished runs (empty: identical)."""
     ref, got = artifacts(reference), artifacts(workdir)
-    if made_only:
-        ref = {k: v for k, v in ref.items() if k in got}
     diffs = [f"missing {k}" for k in ref.keys() - got.keys()]
     diffs += [f"extra {k}" for k in got.keys() - ref.keys()]
     for name in sorted(ref.keys() & got.keys()):
@@ -217,7 +214,6 @@ def trial(
     while_running: Callable[[Path], None] | None = None,
     config: dict = KILL_CONFIG,
     targets: tuple[str, ...] = (),
-    reference_targets: tuple[str, ...] | None = None,
 ) -> Trial:
     """Start, SIGKILL the whole process group, rerun, compare with ``reference``.
 
@@ -225,9 +221,7 @@ def trial(
     progress, not by the clock, so it lands inside the run however loaded the machine is);
     ``None``: kill as soon as a mid-round checkpoint appears; a string: as soon as one
     whose path contains it appears. ``while_running(workdir)`` is called once the first run
-    has taken its lock. ``targets``: what both runs make (default: the whole workflow);
-    ``reference_targets``: what the reference made, if not ``targets`` (a reference of the
-    whole workflow serves a trial that makes a part of it: the trial's files are compared)."""
+    has taken its lock. ``targets``: what both runs make (default: the whole workflow)."""
     t = Trial(index, at)
     prepare(workdir, config)
     log = open(workdir / "first-run.log", "w")  # noqa: SIM115 - closed below
@@ -275,8 +269,7 @@ def trial(
         train_log = (workdir / ckpt).with_name("train.log")
         if train_log.exists() and "resuming from checkpoint" in train_log.read_text():
             t.resumed.append(ckpt)
-    made_only = reference_targets is not None and reference_targets != targets
-    t.diffs = differences(reference, workdir, made_only=made_only)
+    t.diffs = differences(reference, workdir)
     return t
 
 

@@ -8,6 +8,7 @@ read with their config digests checked, and written atomically (:mod:`evotickets
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -297,8 +298,12 @@ def train_together(prepared: list[PreparedRound], log: Callable[[str], None] = l
         if len(members) == 1:
             write_trained(members[0], train_prepared(members[0]))
             continue
-        log(f"{len(members)} chains of D_active {int(members[0].mask.sum())} in one program")
-        for p, res in zip(members, train_es_lockstep(members), strict=True):
+        what = f"{len(members)} chains of D_active {int(members[0].mask.sum())} in one program"
+        log(what)
+        start = time.perf_counter()
+        results = train_es_lockstep(members)
+        log(f"{what}: trained in {time.perf_counter() - start:.1f}s")
+        for p, res in zip(members, results, strict=True):
             write_trained(p, res, {"lockstep_chains": len(members)})
 
 
