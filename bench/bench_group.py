@@ -7,7 +7,8 @@ as one vmapped program): core-seconds, wall time, jobs, and the share of core ti
 the rounds' own training.
 
 The config is ``config/fidelity.yaml`` (digits, 4 seeds, SNES / Sep-CMA-ES / Adam chains, 600
-generations a round) with its transfer and analyses left out and ``BENCH_ROUNDS`` rounds
+generations a round; ``BENCH_CONFIG`` names another file of config/, e.g. ``config.yaml``,
+what `make run` runs) with its transfer and analyses left out and ``BENCH_ROUNDS`` rounds
 (default 4 of its 12: the rounds are alike, so the per-round overheads are what they are in
 the full run, while round 0 weighs more). Each mode runs in a fresh folder with a fresh JAX
 compilation cache, on ``--cores 2``. Core-seconds are the user + system time of Snakemake and
@@ -35,11 +36,12 @@ import yaml
 from common import QUICK, ROOT, report
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2" if QUICK else "4"))
+CONFIG = os.environ.get("BENCH_CONFIG", "fidelity.yaml")
 TRAINED_IN = re.compile(r"wrote \S+: \S+ [-\d.naif]+ in ([\d.]+)s$", re.MULTILINE)
 
 
 def bench_config(mode: str, cache: Path) -> dict:
-    cfg = yaml.safe_load((ROOT / "config" / "fidelity.yaml").read_text())
+    cfg = yaml.safe_load((ROOT / "config" / CONFIG).read_text())
     cfg.pop("transfer", None)
     cfg["analyses"] = {"enabled": []}
     cfg["rounds"] = ROUNDS
@@ -116,8 +118,8 @@ def main() -> None:
     speedup = best["speedup"]
     with_round0 = (none["core_s"] + none["round0_copies_would_have_trained_s"]) / best["core_s"]
     report(
-        "group",
-        f"Bench 7: fidelity chains, {ROUNDS} rounds; core-seconds {none['mode']} / "
+        "group" if CONFIG == "fidelity.yaml" else f"group_{Path(CONFIG).stem}",
+        f"Bench 7: {CONFIG} chains, {ROUNDS} rounds; core-seconds {none['mode']} / "
         f"{best['mode']} = {speedup:.2f}x (target >= 1.3x); with round 0 trained per method "
         f"in the baseline: {with_round0:.2f}x",
         rows,

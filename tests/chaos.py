@@ -347,9 +347,19 @@ def main() -> int:
         action="store_true",
         help="two seeds trained in one job per round (resources.group_chains: seeds)",
     )
+    ap.add_argument(
+        "--vmapped",
+        action="store_true",
+        help="with --group-seeds: the two seeds as one vmapped program "
+        "(resources.group_program: vmapped)",
+    )
     args = ap.parse_args()
     base = Path(tempfile.mkdtemp(prefix="evotickets-chaos-"))
     config = GROUPED_KILL_CONFIG if args.group_seeds else KILL_CONFIG
+    if args.vmapped:
+        if not args.group_seeds:
+            ap.error("--vmapped needs --group-seeds (a program of several chains)")
+        config = {**config, "resources": {**config["resources"], "group_program": "vmapped"}}
     try:
         trials = chaos(args.kills, args.seed, base, config=config)
         print(summary(trials))
