@@ -54,7 +54,8 @@ def bench_config(mode: str, cache: Path) -> dict:
     if QUICK:
         cfg["seeds"] = [0, 1]
         cfg["es"] = {"num_generations": 20, "log_every": 10}
-        cfg["gd"]["gd_adam"]["epochs"] = 1
+        if "gd_adam" in cfg.get("gd", {}):
+            cfg["gd"]["gd_adam"]["epochs"] = 1
     return cfg
 
 
