@@ -11,7 +11,10 @@ target on a GPU: 15 chains ≥ 8× one chain).
 ``BENCH_TASK`` (default ``mnist``: SNES, population 100, the paper CNN, batch 1,024; MNIST
 from ``BENCH_DATA_DIR`` / ``EVOTICKETS_DATA_DIR``, else random images) or
 ``digits_fidelity`` (config/fidelity.yaml: population 128, batch 64); ``BENCH_GENERATIONS``
-per timed call. BENCH_QUICK: population 16 and a few generations.
+per timed call; ``BENCH_STRATEGY`` (default snes; sep_cma_es). It also reports whether
+chain 0's numbers are the same alone, in a group program of 1 and of the largest k (the
+largest absolute difference; 0.0 is bitwise): a chain's numbers must not depend on its
+group for a resumed group to be bitwise. BENCH_QUICK: population 16 and a few generations.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import os
 import sys
 
 from common import QUICK, report, setup_devices, time_interleaved
+
+STRATEGY = os.environ.get("BENCH_STRATEGY", "snes")
 
 
 def programs(task_name: str, population: int, ks: list[int], generations: int):
@@ -31,7 +36,7 @@ def programs(task_name: str, population: int, ks: list[int], generations: int):
     from evotickets.keys import tag
     from evotickets.train.es import _vmapped_chunk_runner, make_chunk_runner
 
-    task, strategy, theta0, mask = build(task_name, population, "snes")
+    task, strategy, theta0, mask = build(task_name, population, STRATEGY)
     algo, params = strategy.algorithm, strategy.params
     idx = jnp.asarray(np.flatnonzero(mask), jnp.int32)
     single = make_chunk_runner(task, strategy, mask.size)
@@ -54,7 +59,31 @@ def programs(task_name: str, population: int, ks: list[int], generations: int):
         stacked = jax.tree.map(lambda *a: jnp.stack(a), *states)
         args = (stacked, jnp.stack(keys), jnp.stack([idx] * k))
         out[k] = lambda a=args: vmapped(*a, data, 0, generations)[1][0]
-    return out, int(mask.sum())
+
+    def chain0(k: int):
+        """Chain 0's best-fitness curve and final mean in the group program with k chains."""
+        keys = [jax.random.key(100 + c) for c in range(k)]
+        x0 = theta0[mask]
+        states = [(algo.init(jax.random.fold_in(kk, tag("strategy-init")), x0, params),
+                   task.init_state()) for kk in keys]  # fmt: skip
+        stacked = jax.tree.map(lambda *a: jnp.stack(a), *states)
+        st, curves = vmapped(stacked, jnp.stack(keys), jnp.stack([idx] * k), data, 0, generations)
+        return np.asarray(curves[0][0]), np.asarray(st[0].mean[0])
+
+    def same_numbers() -> dict:
+        """Whether chain 0's numbers are the same alone (one-chain program), and in the group
+        program with 1 and with the largest k chains: bitwise, or the largest difference."""
+        st, curves = single(states_1[0], keys_1[0], idx, data, 0, generations)
+        alone = (np.asarray(curves[0]), np.asarray(st[0].mean))
+        one, many = chain0(1), chain0(max(ks))
+        diff = lambda a, b: max(float(np.abs(x - y).max()) for x, y in zip(a, b, strict=True))
+        return {"group_of_1_vs_alone_max_abs_diff": diff(one, alone),
+                f"group_of_{max(ks)}_vs_group_of_1_max_abs_diff": diff(many, one)}  # fmt: skip
+
+    keys_1 = [jax.random.key(100)]
+    states_1 = [(algo.init(jax.random.fold_in(keys_1[0], tag("strategy-init")), theta0[mask],
+                           params), task.init_state())]  # fmt: skip
+    return out, int(mask.sum()), same_numbers
 
 
 def main() -> None:
@@ -63,7 +92,7 @@ def main() -> None:
     task = os.environ.get("BENCH_TASK", "mnist")
     population = 16 if QUICK else {"mnist": 100, "digits_fidelity": 128}[task]
     gens = 2 if QUICK else int(os.environ.get("BENCH_GENERATIONS", "10"))
-    fns, d_active = programs(task, population, ks, gens)
+    fns, d_active, same_numbers = programs(task, population, ks, gens)
     t = time_interleaved({str(k): f for k, f in fns.items()}, repeats=2 if QUICK else 3)
     base_rate = ks[0] * gens / t[str(ks[0])]
     rows = []
@@ -80,9 +109,13 @@ def main() -> None:
                 f"vs {ks[0]} chain(s)": rate / base_rate,
             }
         )
+    same = same_numbers()
+    print(f"chain 0's numbers ({STRATEGY}; 0.0 is bitwise): {same}", flush=True)
     report(
-        "chains" if task == "mnist" else f"chains_{task}",
-        f"Bench 8: k chains of the {task} SNES setting vmapped in one program (1 device)",
+        "chains"
+        + ("" if task == "mnist" else f"_{task}")
+        + ("" if STRATEGY == "snes" else f"_{STRATEGY}"),
+        f"Bench 8: k chains of the {task} {STRATEGY} setting vmapped in one program (1 device)",
         rows,
         [
             "task",
@@ -93,6 +126,8 @@ def main() -> None:
             "chain-gen/s",
             f"vs {ks[0]} chain(s)",
         ],
+        same_numbers=same,
+        strategy=STRATEGY,
     )
 
 

@@ -11,9 +11,11 @@
 #      fraction of this GPU's fp32 jnp.dot peak measured in the same process
 #   2. bench 8: 1, 5 and 15 chains of the paper's MNIST SNES setting in the library's vmapped
 #      group program (what `round-group --program vmapped`, the GPU default, runs),
-#      chain-generations/s (target: 15 chains ≥ 8× one chain)
+#      chain-generations/s (target: 15 chains ≥ 8× one chain), and whether a chain's numbers
+#      depend on its group (SNES; then Sep-CMA-ES, 1 and 5 chains, whose numbers drift from
+#      the one-chain program's on a CPU)
 #   3. bench 3: Pendulum and brax ant env steps/s
-#   4. the paper's MNIST SNES chain, as many 4,000-generation rounds as fit in 140 s, with
+#   4. the paper's MNIST SNES chain, as many 4,000-generation rounds as fit in 120 s, with
 #      test accuracy (needs MNIST: EVOTICKETS_DATA_DIR, or shared/data, or ../shared/data)
 # Then gpu_check.json gathers every step's JSON, its exit status and seconds, and nvidia-smi.
 # BENCH_QUICK=1 runs every step at small sizes (a CPU smoke run of this script).
@@ -43,8 +45,10 @@ step() {  # step NAME SECONDS COMMAND...: run with a time limit, log and record 
 rm -f "$OUT/steps.jsonl"
 step cnn_fitness 90 "$PYTHON" bench/bench_cnn_fitness.py
 step chains 110 "$PYTHON" bench/bench_chains.py
+BENCH_STRATEGY=sep_cma_es BENCH_CHAINS=1,5 BENCH_GENERATIONS=5 \
+  step chains_sep_cma_es 60 "$PYTHON" bench/bench_chains.py
 step rollouts 80 "$PYTHON" bench/bench_rollouts.py
-BENCH_BUDGET_S=${BENCH_BUDGET_S:-140} step mnist_rounds 160 "$PYTHON" bench/gpu_rounds.py
+BENCH_BUDGET_S=${BENCH_BUDGET_S:-120} step mnist_rounds 140 "$PYTHON" bench/gpu_rounds.py
 
 "$PYTHON" - "$OUT" <<'EOF'
 import json, subprocess, sys

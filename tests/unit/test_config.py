@@ -204,7 +204,7 @@ def test_validate_fills_defaults_and_does_not_mutate_input(tiny_config):
         "runtime": 60,
         "threads": 1,
         "group_chains": "none",
-        "group_program": "auto",
+        "group_program": "sequential",
     }
     assert cfg["data_dir"] is None
     assert cfg["jax_cache_dir"] is None
@@ -654,19 +654,19 @@ def test_snakemake_dry_run_of_paper_grid(tmp_path):
 
 
 def test_group_program_reaches_the_group_jobs_only_where_chosen(tiny_config, tmp_path):
-    """resources.group_program: the group jobs' commands name it unless it is `auto` (the
+    """resources.group_program: the group jobs' commands name it unless it is `sequential` (the
     verbs' default), so configs without it keep their commands; a bad value is refused."""
     tiny_config["resources"]["group_chains"] = "seeds"
     commands = {}
-    for program in ("auto", "vmapped"):
+    for program in ("sequential", "vmapped"):
         tiny_config["resources"]["group_program"] = program
         path = tmp_path / f"{program}.yaml"
         path.write_text(yaml.safe_dump(tiny_config))
         proc = _snakemake("-n", "-p", "--configfile", str(path), "--directory", str(tmp_path))
         assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
         commands[program] = [ln for ln in proc.stdout.splitlines() if "round-group" in ln]
-    assert len(commands["auto"]) == len(commands["vmapped"]) > 0
-    assert not any("--program" in c for c in commands["auto"])
+    assert len(commands["sequential"]) == len(commands["vmapped"]) > 0
+    assert not any("--program" in c for c in commands["sequential"])
     assert all(" --program vmapped " in c for c in commands["vmapped"])
     tiny_config["resources"]["group_program"] = "vmap"
     with pytest.raises(ConfigError, match="group_program"):

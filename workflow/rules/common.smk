@@ -64,8 +64,8 @@ EXP = config["experiment"]
 ROUNDS = int(config["rounds"])
 JAX_CACHE = config.get("jax_cache_dir") or paths.JAX_CACHE
 RES = config["resources"]
-# `round-group --program`, only where the config chooses one (auto is the verb's default)
-GROUP_PROGRAM = "" if RES["group_program"] == "auto" else f" --program {RES['group_program']}"
+# the group verbs' `--program`, only where the config changes it from the verbs' default
+GROUP_PROGRAM = "" if RES["group_program"] == "sequential" else f" --program {RES['group_program']}"
 # the rules of each resources.group_chains: none, train; seeds, train_seeds;
 # seeds_and_methods, train_pairs_<i>
 GROUP_CHAINS = RES["group_chains"]

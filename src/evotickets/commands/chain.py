@@ -38,7 +38,6 @@ from .group import (
     members_args,
     outputs_current,
     parse_members,
-    resolve_program,
     run_logged,
     run_members,
     run_members_together,
@@ -286,19 +285,18 @@ def cmd_round_group(args) -> None:
     of one job per chain, bitwise (a test checks it). ``vmapped`` first makes every member's
     mask, then trains the ES members of equal D_active and strategy as one vmapped program
     (:func:`evotickets.rounds.train_together`), which fills a GPU that one small network
-    leaves idle; their numbers equal one job per chain's to float rounding. ``auto`` (the
-    default) is vmapped on a GPU and sequential on a CPU, where bench 4 measured no gain
-    from vmapping chains. A member's error goes to its train log (in vmapped training, to
+    leaves idle. Its numbers are bitwise one job per chain's for SNES and GD but drift for
+    Sep-CMA-ES (see :func:`evotickets.train.es.run_rounds_lockstep`); on a CPU it is slower
+    (bench 8), so it is not the default. A member's error goes to its train log (in vmapped training, to
     the log of every member training with it) and stops the group; the members written
     before it stay."""
     members = parse_members(args.members, MEMBER_REQUIRED, MEMBER_OPTIONAL)
     members = _inputs_first(members)
     from ..train.es import shared_programs
 
-    program = resolve_program(args.program, args.jax_cache)
-    log(f"{len(members)} members, {program}")
+    log(f"{len(members)} members, {args.program}")
     with shared_programs():  # one strategy object and compiled program per kind of round
-        if program == "vmapped":
+        if args.program == "vmapped":
             _run_members_vmapped(members, args)
         else:
             _run_members(members, args)

@@ -23,7 +23,7 @@ from ..artifacts import ArtifactError, read_artifact
 from ..rounds import PreparedRound, log, train_together
 
 #: How a group verb trains its members (config ``resources.group_program``).
-GROUP_PROGRAMS = ("auto", "sequential", "vmapped")
+GROUP_PROGRAMS = ("sequential", "vmapped")
 
 
 def members_args(
@@ -41,10 +41,10 @@ def members_args(
     sp.add_argument(
         "--program",
         choices=GROUP_PROGRAMS,
-        default="auto",
-        help="sequential: the members one after the other (bitwise one job per member); "
-        "vmapped: ES members of equal D_active and strategy as one vmapped program; auto "
-        "(default): vmapped on a GPU, sequential on a CPU",
+        default="sequential",
+        help="sequential (default): the members one after the other, bitwise one job per "
+        "member; vmapped: ES members of equal D_active and strategy as one vmapped program "
+        "(for a GPU; Sep-CMA-ES's numbers then drift from one job per member's)",
     )
 
 
@@ -138,19 +138,6 @@ def run_members(
             continue
         log(f"member {i}/{len(members)}: round {member.round} → {member.out}")
         run_logged(member.log, verb, run, member)
-
-
-def resolve_program(program: str, jax_cache: str | None) -> str:
-    """``--program``: ``auto`` is vmapped where JAX's backend is a GPU, sequential on a CPU
-    (bench 8: vmapping chains gains nothing there)."""
-    if program != "auto":
-        return program
-    from ..platform import setup_jax
-
-    setup_jax(jax_cache, needs_gpu=True)
-    import jax
-
-    return "sequential" if jax.default_backend() == "cpu" else "vmapped"
 
 
 def run_members_together(

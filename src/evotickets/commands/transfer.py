@@ -31,7 +31,6 @@ from .group import (
     members_args,
     outputs_current,
     parse_members,
-    resolve_program,
     run_members,
     run_members_together,
 )
@@ -123,17 +122,16 @@ def cmd_transfer_group(args) -> None:
     member exactly the ``transfer`` verb with its own files and log, sharing the task,
     strategy and compiled program (see :mod:`evotickets.commands.group`): one after the
     other (``--program sequential``, bitwise), or the ES seeds as one vmapped program
-    (``vmapped``, to float rounding; ``auto``: on a GPU).
+    (``vmapped``; see ``round-group``).
     A member whose trained.h5 is already valid and newer than its inputs (a killed job's
     finished seed) is kept. A member's error goes to its log and stops the group."""
     from ..train.es import shared_programs
 
     members = parse_members(args.members, MEMBER_REQUIRED, MEMBER_OPTIONAL)
     margs = [argparse.Namespace(**m, jax_cache=args.jax_cache) for m in members]
-    program = resolve_program(args.program, args.jax_cache)
-    log(f"{len(members)} members, {program}")
+    log(f"{len(members)} members, {args.program}")
     with shared_programs():
-        if program == "vmapped":
+        if args.program == "vmapped":
             run_members_together(margs, "transfer", _prepared_transfer, _finished, _kept_files)
         else:
             run_members(margs, "transfer", cmd_transfer, _finished, _kept_files)
