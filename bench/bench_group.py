@@ -13,8 +13,8 @@ what `make run` runs) with its transfer and analyses left out and ``BENCH_ROUNDS
 the full run, while round 0 weighs more). Each mode runs in a fresh folder with a fresh JAX
 compilation cache, on ``--cores 2``. Core-seconds are the user + system time of Snakemake and
 every process it started (``RUSAGE_CHILDREN``); a round's own training is the time its train
-log reports (``in X s``: the ES or GD loop, compile included; a chain trained in one program
-with k - 1 others counts 1/k of it, since they ran at once). Round 0 is trained once per
+log reports (``in X s``: the ES or GD loop, compile included; for chains trained as one
+vmapped program, the program's time in the group log). Round 0 is trained once per
 (task, strategy, seed) in both modes; what that saves is reported apart, as the training time
 the copying chains would have spent (their donor's). BENCH_QUICK: 2 seeds, 2 rounds, 20
 generations.
@@ -38,6 +38,7 @@ from common import QUICK, ROOT, report
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2" if QUICK else "4"))
 CONFIG = os.environ.get("BENCH_CONFIG", "fidelity.yaml")
 TRAINED_IN = re.compile(r"wrote \S+: \S+ [-\d.naif]+ in ([\d.]+)s$", re.MULTILINE)
+GROUP_TRAINED_IN = re.compile(r"in one program: trained in ([\d.]+)s$", re.MULTILINE)
 
 
 def bench_config(mode: str, cache: Path) -> dict:
@@ -81,19 +82,21 @@ def run_mode(mode: str, work: Path) -> dict:
 
 
 def _training(work: Path) -> dict:
-    """Σ of the rounds' own training time (their train logs; 1/k of it for each of k chains
-    trained as one program), and what the round-0 copies would have cost (their donor's
-    training time)."""
+    """Σ of the rounds' own training time (their train logs; for chains trained as one
+    program, the program's time from the group log instead), and what the round-0 copies
+    would have cost (their donor's training time)."""
     import h5py
 
     own, by_log = 0.0, {}
     for log in (work / "results").rglob("train.log"):
         m = TRAINED_IN.findall(log.read_text())
         if m:
-            with h5py.File(log.parent / "trained.h5", "r") as f:
-                together = int(f.attrs.get("lockstep_chains", 1))
             by_log[str(log.parent)] = float(m[-1])
-            own += float(m[-1]) / together
+            with h5py.File(log.parent / "trained.h5", "r") as f:
+                if "group_program" not in f.attrs:  # counted with its group below
+                    own += float(m[-1])
+    for log in (work / "results").rglob("group.log"):
+        own += sum(float(s) for s in GROUP_TRAINED_IN.findall(log.read_text()))
     saved = 0.0
     for trained in (work / "results").rglob("iter00/trained.h5"):
         with h5py.File(trained, "r") as f:

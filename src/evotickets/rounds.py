@@ -286,16 +286,19 @@ def write_trained(p: PreparedRound, res, extra_attrs: dict | None = None) -> Non
 
 def train_together(prepared: list[PreparedRound], log: Callable[[str], None] = log) -> None:
     """Train prepared rounds and write each one's trained.h5: the ES rounds that share a
-    :func:`evotickets.train.trainers.lockstep_key` as one vmapped program, every other round
-    alone, in the order of their first member. A round trained with others records how many
-    in ``lockstep_chains`` (its numbers equal its lone training's to float rounding)."""
+    :func:`evotickets.train.trainers.lockstep_key` as one vmapped program (a lone one too:
+    a chain's numbers must not depend on which chains it ran with, or a resumed group would
+    not equal an uninterrupted one), every other round (GD, dynamic sparse ES) alone with its
+    trainer, in the order of their first member. A round of the vmapped program records
+    ``group_program: vmapped`` (its numbers may differ from :func:`train_prepared`'s; see
+    :func:`evotickets.train.es.run_rounds_lockstep`)."""
     from .train.trainers import lockstep_key, train_es_lockstep
 
     groups: dict[tuple, list[PreparedRound]] = {}
     for p in prepared:
         groups.setdefault(lockstep_key(p) or ("alone", id(p)), []).append(p)
-    for members in groups.values():
-        if len(members) == 1:
+    for key, members in groups.items():
+        if key[0] == "alone":
             write_trained(members[0], train_prepared(members[0]))
             continue
         what = f"{len(members)} chains of D_active {int(members[0].mask.sum())} in one program"
@@ -304,7 +307,7 @@ def train_together(prepared: list[PreparedRound], log: Callable[[str], None] = l
         results = train_es_lockstep(members)
         log(f"{what}: trained in {time.perf_counter() - start:.1f}s")
         for p, res in zip(members, results, strict=True):
-            write_trained(p, res, {"lockstep_chains": len(members)})
+            write_trained(p, res, {"group_program": "vmapped"})
 
 
 def adopt_round0(

@@ -178,7 +178,7 @@ def test_transfer_retrains_the_source_ticket_in_the_target(tmp_path, cfg):
         a, (b, ba) = read_artifact(m["out"], "trained")[0], read_artifact(v["out"], "trained")
         for k in a:
             np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-        assert "lockstep_chains" not in ba and "wrote" in Path(v["log"]).read_text()
+        assert "group_program" not in ba and "wrote" in Path(v["log"]).read_text()
 
 
 def test_network_mismatch_names_both_settings(tmp_path, cfg, capsys):
