@@ -42,47 +42,46 @@ def programs(task_name: str, population: int, ks: list[int], generations: int):
     single = make_chunk_runner(task, strategy, mask.size)
     vmapped = _vmapped_chunk_runner(task, strategy, mask.size)
     data = task.train_data
+
+    def chain_states(k: int):
+        """k chains' round keys and fresh (strategy, task) states, as a round starts them."""
+        keys = [jax.random.key(100 + c) for c in range(k)]
+        init = lambda kk: algo.init(
+            jax.random.fold_in(kk, tag("strategy-init")), theta0[mask], params
+        )
+        return keys, [(init(kk), task.init_state()) for kk in keys]
+
+    def stacked(k: int):
+        """The vmapped program's arguments for k chains: states, keys and active indices."""
+        keys, states = chain_states(k)
+        return jax.tree.map(lambda *a: jnp.stack(a), *states), jnp.stack(keys), jnp.stack([idx] * k)
+
     out = {}
     for k in ks:
-        keys = [jax.random.key(100 + c) for c in range(k)]
-        states = [
-            (
-                algo.init(jax.random.fold_in(kk, tag("strategy-init")), theta0[mask], params),
-                task.init_state(),
-            )
-            for kk in keys
-        ]
         if k == 1:  # a chain alone runs the one-chain program
+            keys, states = chain_states(1)
             args = (states[0], keys[0], idx)
             out[k] = lambda a=args: single(*a, data, 0, generations)[1][0]
-            continue
-        stacked = jax.tree.map(lambda *a: jnp.stack(a), *states)
-        args = (stacked, jnp.stack(keys), jnp.stack([idx] * k))
-        out[k] = lambda a=args: vmapped(*a, data, 0, generations)[1][0]
+        else:
+            args = stacked(k)
+            out[k] = lambda a=args: vmapped(*a, data, 0, generations)[1][0]
 
     def chain0(k: int):
         """Chain 0's best-fitness curve and final mean in the group program with k chains."""
-        keys = [jax.random.key(100 + c) for c in range(k)]
-        x0 = theta0[mask]
-        states = [(algo.init(jax.random.fold_in(kk, tag("strategy-init")), x0, params),
-                   task.init_state()) for kk in keys]  # fmt: skip
-        stacked = jax.tree.map(lambda *a: jnp.stack(a), *states)
-        st, curves = vmapped(stacked, jnp.stack(keys), jnp.stack([idx] * k), data, 0, generations)
+        st, curves = vmapped(*stacked(k), data, 0, generations)
         return np.asarray(curves[0][0]), np.asarray(st[0].mean[0])
 
     def same_numbers() -> dict:
         """Whether chain 0's numbers are the same alone (one-chain program), and in the group
         program with 1 and with the largest k chains: bitwise, or the largest difference."""
-        st, curves = single(states_1[0], keys_1[0], idx, data, 0, generations)
+        keys, states = chain_states(1)
+        st, curves = single(states[0], keys[0], idx, data, 0, generations)
         alone = (np.asarray(curves[0]), np.asarray(st[0].mean))
         one, many = chain0(1), chain0(max(ks))
         diff = lambda a, b: max(float(np.abs(x - y).max()) for x, y in zip(a, b, strict=True))
         return {"group_of_1_vs_alone_max_abs_diff": diff(one, alone),
                 f"group_of_{max(ks)}_vs_group_of_1_max_abs_diff": diff(many, one)}  # fmt: skip
 
-    keys_1 = [jax.random.key(100)]
-    states_1 = [(algo.init(jax.random.fold_in(keys_1[0], tag("strategy-init")), theta0[mask],
-                           params), task.init_state())]  # fmt: skip
     return out, int(mask.sum()), same_numbers
 
 

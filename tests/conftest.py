@@ -55,6 +55,21 @@ def tiny_config() -> dict:
 
 
 @pytest.fixture(scope="session")
+def tiny_digits():
+    """The small digits CNN (8×8 inputs) as ES rounds see it: the task (batch 64, population
+    chunk 16), its layer table, θ0 as a vector and the indices of its prunable weights."""
+    import numpy as np
+
+    from evotickets.networks import init_params, layer_table, prunable_vector, to_vector
+    from evotickets.tasks import make_task
+
+    theta = init_params("cnn_small", (8, 8, 1), jax.random.key(0))
+    table = layer_table(theta)
+    task = make_task("digits", {"batch_size": 64, "population_chunk": 16}, table)
+    return task, table, to_vector(theta, table), np.flatnonzero(prunable_vector(table))
+
+
+@pytest.fixture(scope="session")
 def jax_cache_dir() -> Path:
     return _CACHE
 

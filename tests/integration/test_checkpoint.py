@@ -15,7 +15,7 @@ from conftest import TINY_CONFIG
 from evotickets import checkpoint as ck
 from evotickets import cli
 from evotickets.config import chain_settings, validate_config
-from evotickets.networks import init_params, layer_table, prunable_vector, to_vector
+from evotickets.networks import layer_table, prunable_vector, to_vector
 from evotickets.strategies import make_strategy
 from evotickets.tasks import make_task
 from evotickets.train.es import run_round
@@ -33,13 +33,10 @@ class Crash(Exception):
 
 
 @pytest.fixture(scope="module")
-def setup():
-    theta = init_params("cnn_small", (8, 8, 1), jax.random.key(0))
-    table = layer_table(theta)
-    task = make_task("digits", {"batch_size": 64, "population_chunk": 16}, table)
-    theta0 = to_vector(theta, table)
+def setup(tiny_digits):
+    task, _, theta0, prunable = tiny_digits
     mask = np.ones(theta0.size, bool)
-    mask[np.flatnonzero(prunable_vector(table))[::3]] = False
+    mask[prunable[::3]] = False
     return task, theta0 * mask, mask
 
 

@@ -10,9 +10,7 @@ import numpy as np
 import pytest
 
 from evotickets.checkpoint import Checkpointer
-from evotickets.networks import init_params, layer_table, prunable_vector, to_vector
 from evotickets.strategies import make_strategy
-from evotickets.tasks import make_task
 from evotickets.train.es import ChainStart, run_round, run_rounds_lockstep
 
 G, EVERY = 6, 2
@@ -22,12 +20,8 @@ TOL = {"rtol": 2e-5, "atol": 2e-6}
 
 
 @pytest.fixture(scope="module")
-def setup():
-    theta = init_params("cnn_small", (8, 8, 1), jax.random.key(0))
-    table = layer_table(theta)
-    task = make_task("digits", {"batch_size": 64, "population_chunk": 16}, table)
-    theta0 = to_vector(theta, table)
-    prunable = np.flatnonzero(prunable_vector(table))
+def setup(tiny_digits):
+    task, _, theta0, prunable = tiny_digits
     rng, masks = np.random.default_rng(0), []
     for _ in range(3):  # three masks of equal D_active, as at one round of a group
         mask = np.ones(theta0.size, bool)

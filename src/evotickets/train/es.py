@@ -234,17 +234,14 @@ class _ChainRound:
         self, task, strategy: ESStrategy, start: ChainStart, num_generations: int, log_every: int
     ):
         self.t_start = time.perf_counter()
-        theta0, mask, round_k, label = start.theta0, start.mask, start.round_k, start.label
-        checkpoint, rewind_at, dynamic = start.checkpoint, start.rewind_at, start.dynamic
-        self.task, self.strategy, self.label, self.log = task, strategy, label, start.log
-        self.round_k, self.total, self.dynamic = round_k, num_generations, dynamic
+        self.start, self.task, self.strategy, self.total = start, task, strategy, num_generations
+        mask, label = start.mask, start.label
         self.num_dims = num_dims = mask.size
-        self.checkpoint, self.rewind_at = checkpoint, rewind_at
-        _check_start(theta0, mask, label)
+        _check_start(start.theta0, mask, label)
         self.idx = idx = jnp.asarray(np.flatnonzero(mask), jnp.int32)
-        x0 = jnp.asarray(theta0[np.asarray(idx)], jnp.float32)
+        x0 = jnp.asarray(start.theta0[np.asarray(idx)], jnp.float32)
         algo, params = strategy.algorithm, strategy.params
-        state = algo.init(jax.random.fold_in(round_k, tag("strategy-init")), x0, params)
+        state = algo.init(jax.random.fold_in(start.round_k, tag("strategy-init")), x0, params)
         self.state = (state, task.init_state())
         self.evaluate = _program(
             "evaluate",
@@ -257,13 +254,13 @@ class _ChainRound:
         )
         self.best, self.mean, self.bad, self.eval_gen, self.eval_val = [], [], [], [], []
         self.g, self.chunk = 0, max(1, min(log_every, num_generations))
-        _check_schedule(rewind_at, dynamic, self.chunk, num_generations, label)
+        _check_schedule(start.rewind_at, start.dynamic, self.chunk, num_generations, label)
         # what travels in a checkpoint beside the state: the rewind point, the active set
-        self.extras = {"rewind": jnp.zeros_like(x0)} if rewind_at is not None else {}
-        if dynamic is not None:
+        self.extras = {"rewind": jnp.zeros_like(x0)} if start.rewind_at is not None else {}
+        if start.dynamic is not None:
             self.extras["idx"] = idx
-        if checkpoint is not None and (
-            resumed := checkpoint.load(self._saved(), num_generations, self.chunk)
+        if start.checkpoint is not None and (
+            resumed := start.checkpoint.load(self._saved(), num_generations, self.chunk)
         ):
             self.state, self.g, c = resumed.state, resumed.generation, resumed.curves
             if self.extras:
@@ -290,30 +287,31 @@ class _ChainRound:
         """Take the state and curves of the chunk just run: check them, keep the rewind
         point, regrow (dynamic sparse ES), evaluate, checkpoint and log."""
         b, m, nb = np.asarray(b), np.asarray(m), np.asarray(nb)
+        start = self.start
         self.best.append(b), self.mean.append(m), self.bad.append(nb)
-        _check_members(nb, self.g, self.strategy.algorithm.population_size, self.label)
+        _check_members(nb, self.g, self.strategy.algorithm.population_size, start.label)
         self.g = g = self.g + b.size
         self.state = state
-        if g == self.rewind_at:
+        if g == start.rewind_at:
             self.extras["rewind"] = state[0].mean
-        dynamic = self.dynamic
+        dynamic = start.dynamic
         if dynamic is not None and g % dynamic.every == 0 and g < self.total:
             from ..dynamic_sparse import regrow
 
             self.state, self.idx = regrow(
-                self.task, self.strategy.name, self.state, self.idx, dynamic, self.round_k, g
+                self.task, self.strategy.name, self.state, self.idx, dynamic, start.round_k, g
             )
             self.extras["idx"] = self.idx
         mean, task_state = self.state[0].mean, self.state[1]
         metric = float(self.evaluate(mean, self.idx, self.task.test_data, task_state))
         self.eval_gen.append(g), self.eval_val.append(metric)
-        if self.checkpoint is not None and self.checkpoint.due(g, self.total):
+        if start.checkpoint is not None and start.checkpoint.due(g, self.total):
             curves = _checkpoint_curves(
                 self.best, self.mean, self.bad, self.eval_gen, self.eval_val
             )
-            self.checkpoint.save(self._saved(), g, curves)
-        self.log(
-            f"{self.label} gen {g}/{self.total} best {b[-1]:.4f} mean {m[-1]:.4f} "
+            start.checkpoint.save(self._saved(), g, curves)
+        start.log(
+            f"{start.label} gen {g}/{self.total} best {b[-1]:.4f} mean {m[-1]:.4f} "
             f"{self.task.metric_name} {metric:.4f} nonfinite {int(nb.sum())} {self.eta.line(g)}"
         )
 
@@ -342,7 +340,7 @@ class _ChainRound:
             seconds=time.perf_counter() - self.t_start,
             task_state={k: np.asarray(v) for k, v in task_state.items()},
             rewind_theta=densify(extras["rewind"]) if "rewind" in extras else None,
-            final_mask=densify(jnp.ones(idx.size)) > 0 if self.dynamic is not None else None,
+            final_mask=densify(jnp.ones(idx.size)) > 0 if self.start.dynamic is not None else None,
         )
 
 
@@ -374,7 +372,7 @@ def run_round(
     run = _ChainRound(task, strategy, start, num_generations, log_every)
     runner = make_chunk_runner(task, strategy, mask.size)
     while not run.done:
-        state, curves = runner(run.state, run.round_k, run.idx, task.train_data, run.g,
+        state, curves = runner(run.state, run.start.round_k, run.idx, task.train_data, run.g,
                                run.next_chunk())  # fmt: skip
         run.after_chunk(state, *curves)
     return run.result()
@@ -418,7 +416,7 @@ def run_rounds_lockstep(
         # a batch of one too: a chain's numbers must not depend on which chains it ran with
         states, curves = vmapped(
             jax.tree.map(lambda *a: jnp.stack(a), *[r.state for r in batch]),
-            jnp.stack([r.round_k for r in batch]),
+            jnp.stack([r.start.round_k for r in batch]),
             jnp.stack([r.idx for r in batch]),
             task.train_data,
             g,

@@ -59,14 +59,20 @@ class Trainer(Protocol):
     ) -> TrainedRound: ...
 
 
+def _strategy_key(name: str, num_active: int, hparams: dict[str, Any]) -> tuple:
+    """What makes two rounds' strategies the same object: name, D_active and the
+    hyperparameters (as sorted JSON, since they are a nested dict)."""
+    return ("strategy", name, num_active, json.dumps(hparams, sort_keys=True, default=str))
+
+
 def _strategy(name: str, num_active: int, hparams: dict[str, Any]):
     """The strategy of a round; inside :func:`evotickets.train.es.shared_programs` (a
-    `round-group` job) one object per (name, D_active, hyperparameters), so the group's
-    chains share it and with it their compiled program."""
+    `round-group` job) one object per :func:`_strategy_key`, so the group's chains share it
+    and with it their compiled program."""
     from ..strategies import make_strategy
     from .es import shared
 
-    key = ("strategy", name, num_active, json.dumps(hparams, sort_keys=True, default=str))
+    key = _strategy_key(name, num_active, hparams)
     return shared(key, lambda: make_strategy(name, num_active, hparams))
 
 
@@ -125,9 +131,9 @@ def lockstep_key(p) -> tuple | None:
     s = p.settings
     if s.is_gd or _dynamic_schedule(s, p.task, p.mask) is not None:
         return None
-    hparams = json.dumps(s.strategy_config, sort_keys=True, default=str)
+    strategy = _strategy_key(s.strategy, int(p.mask.sum()), s.strategy_config)
     es = (int(s.es["num_generations"]), int(s.es["log_every"]))
-    return (id(p.task), s.strategy, hparams, int(p.mask.sum()), p.mask.size, *es)
+    return (id(p.task), *strategy, p.mask.size, *es)
 
 
 def train_es_lockstep(rounds: list) -> list[TrainedRound]:
