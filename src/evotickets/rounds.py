@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -246,8 +246,10 @@ def train_prepared(p: PreparedRound):
     from .train.trainers import trainer_for
 
     train = trainer_for(p.settings.strategy)
-    return train(p.settings, p.task, p.theta_start, p.mask, p.round_key, label=p.label,
-                 log=p.log, checkpoint=p.checkpoint, rewind_at=p.rewind_at)  # fmt: skip
+    cpu = time.process_time()
+    res = train(p.settings, p.task, p.theta_start, p.mask, p.round_key, label=p.label,
+                log=p.log, checkpoint=p.checkpoint, rewind_at=p.rewind_at)  # fmt: skip
+    return replace(res, cpu_seconds=time.process_time() - cpu)
 
 
 def write_trained(p: PreparedRound, res, extra_attrs: dict | None = None) -> None:
@@ -281,7 +283,11 @@ def write_trained(p: PreparedRound, res, extra_attrs: dict | None = None) -> Non
         seed=settings.seed,
     )
     p.checkpoint.remove()  # only now that the artifact is complete
-    p.log(f"{p.label} wrote {p.out_path}: {p.task.metric_name} {metric:.4f} in {res.seconds:.1f}s")
+    cpu = f" ({res.cpu_seconds:.1f}s of CPU)" if res.cpu_seconds is not None else ""
+    p.log(
+        f"{p.label} wrote {p.out_path}: {p.task.metric_name} {metric:.4f} "
+        f"in {res.seconds:.1f}s{cpu}"
+    )
 
 
 def train_together(prepared: list[PreparedRound], log: Callable[[str], None] = log) -> None:
@@ -303,9 +309,10 @@ def train_together(prepared: list[PreparedRound], log: Callable[[str], None] = l
             continue
         what = f"{len(members)} chains of D_active {int(members[0].mask.sum())} in one program"
         log(what)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         results = train_es_lockstep(members)
-        log(f"{what}: trained in {time.perf_counter() - start:.1f}s")
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        log(f"{what}: trained in {seconds:.1f}s ({cpu:.1f}s of CPU)")
         for p, res in zip(members, results, strict=True):
             write_trained(p, res, {"group_program": "vmapped"})
 

@@ -41,6 +41,10 @@ class TrainedRound:
     rewind_theta: np.ndarray | None = None
     #: dynamic sparse ES: the active set at the end of the round (None: the mask's)
     final_mask: np.ndarray | None = None
+    #: the process's CPU time over the round's training (all threads; None when the round
+    #: trained as one program with others, whose group log has it): training can keep more
+    #: than one core busy, so its wall time (``seconds``) under-counts its core-seconds
+    cpu_seconds: float | None = None
 
 
 class Trainer(Protocol):
