@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gzip
 import struct
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -215,6 +217,28 @@ def test_digits_shapes_and_determinism() -> None:
 
     y_all = load_digits().target
     assert np.array_equal(np.sort(np.concatenate([ds.y_train, ds.y_test])), np.sort(y_all))
+
+
+def test_digits_are_read_as_sklearn_loads_them() -> None:
+    """The bundled CSV read without importing scikit-learn gives load_digits' arrays exactly
+    (values and dtypes), so every digits artifact stays bitwise what it was."""
+    from sklearn.datasets import load_digits
+
+    images, labels = data._digits_images_and_labels()
+    bunch = load_digits()
+    assert images.dtype == bunch.images.dtype and labels.dtype == bunch.target.dtype
+    np.testing.assert_array_equal(images, bunch.images)
+    np.testing.assert_array_equal(labels, bunch.target)
+
+
+def test_loading_digits_does_not_import_scikit_learn() -> None:
+    """A digits job pays no scikit-learn import (about 2.5 core-seconds)."""
+    code = (
+        "import sys; from evotickets.tasks import data; data.load_dataset('digits'); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
 
 
 # ---------------------------------------------------------------------------- idx reading

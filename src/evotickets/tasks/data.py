@@ -492,12 +492,35 @@ def _make(
     )
 
 
+def _digits_images_and_labels() -> tuple[np.ndarray, np.ndarray]:
+    """The 1,797 images (float64, 8×8) and labels of scikit-learn's bundled digits, as
+    ``sklearn.datasets.load_digits`` returns them.
+
+    Why not call it: importing ``sklearn.datasets`` costs about 2.5 core-seconds (scikit-learn
+    imports SciPy and more), paid by every job that trains on digits, the default task, while
+    the data are one small CSV that scikit-learn ships. So this reads that file the way
+    ``load_digits`` does (``np.loadtxt`` of ``datasets/data/digits.csv.gz``; last column the
+    label), locating the package without importing it; tests/unit/test_data.py checks the
+    arrays equal ``load_digits``'s. Should a scikit-learn release move the file, it calls
+    ``load_digits``."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    where = spec.submodule_search_locations if spec is not None else None
+    csv = Path(where[0]) / "datasets" / "data" / "digits.csv.gz" if where else None
+    if csv is None or not csv.is_file():
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()
+        return np.asarray(bunch.images), np.asarray(bunch.target)
+    with gzip.open(csv, mode="rt", encoding="utf-8") as f:
+        table = np.loadtxt(f, delimiter=",")
+    return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(int)
+
+
 def _load_digits() -> Dataset:
     """scikit-learn's bundled 8x8 digits: available offline everywhere, hence the smoke task."""
-    from sklearn.datasets import load_digits
-
-    bunch = load_digits()
-    images, labels = np.asarray(bunch.images), np.asarray(bunch.target)
+    images, labels = _digits_images_and_labels()
     perm = np.random.default_rng(0).permutation(len(labels))
     train, test = perm[:-_DIGITS_N_TEST], perm[-_DIGITS_N_TEST:]
     return _make(
