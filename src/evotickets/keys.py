@@ -8,9 +8,12 @@ round 1 collide with seed 1 round 0; folding names and counters into the key avo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 
 
 def tag(name: str) -> int:
@@ -70,3 +73,42 @@ def permutation_key(round_k: jax.Array, method: str, tensor: str) -> jax.Array:
 def gd_epoch_key(round_k: jax.Array, epoch: int | jax.Array) -> jax.Array:
     """Key for the minibatch order of epoch e of a gradient-descent round."""
     return jax.random.fold_in(jax.random.fold_in(round_k, tag("gd-shuffle")), epoch)
+
+
+def permutation(key: jax.Array, n: int) -> np.ndarray:
+    """``jax.random.permutation(key, n)``, bitwise, as a NumPy int32 array, with one compiled
+    program per power-of-two size instead of one per ``n``.
+
+    Why: a shape is a program to JAX, and compiling one costs 0.6-1 CPU-seconds on this
+    machine. The permutation controls shuffle each tensor's kept entries, whose count differs
+    from chain to chain, so a group job of 20 chains compiled dozens of them (4.4 of the 7.7
+    CPU-seconds its masks took). How: JAX shuffles ``arange(n)`` by a few stable sorts, each
+    keyed by fresh 32-bit random bits of shape (n,) (``jax._src.random``'s ``_shuffle``).
+    With the partitionable Threefry (JAX's default since 0.5) the bits of shape (n,) are the
+    first n of any longer shape, so the bits are drawn for the power of two at or above n and
+    the sorts run in NumPy (``kind="stable"``, as ``lax.sort_key_val`` is). Where the flag is
+    off this falls back to ``jax.random.permutation``; tests/unit/test_keys.py pins the two
+    equal."""
+    n = int(n)
+    if not jax.config.jax_threefry_partitionable:
+        return np.asarray(jax.random.permutation(key, n))
+    # JAX's own count of sorts: enough that all n keys are distinct with high probability
+    rounds = int(np.ceil(3 * np.log(max(1, n)) / np.log(np.iinfo(np.uint32).max)))
+    x = np.arange(n, dtype=np.int32)
+    if rounds == 0:
+        return x
+    bits = np.asarray(_sort_bits(key, rounds, max(256, 1 << (n - 1).bit_length())))
+    for r in range(rounds):
+        x = x[np.argsort(bits[r, :n], kind="stable")]
+    return x
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _sort_bits(key: jax.Array, rounds: int, size: int) -> jax.Array:
+    """The sort keys of ``rounds`` shuffle rounds of ``size`` entries, drawn as JAX's
+    permutation draws them (a split per round, 32 bits per entry)."""
+    out = []
+    for _ in range(rounds):
+        key, sub = jax.random.split(key)
+        out.append(jax.random.bits(sub, (size,), jnp.uint32))
+    return jnp.stack(out)

@@ -25,9 +25,7 @@ from .names import PERMUTATION_METHODS
 def draw_permutations(method: str, mask: np.ndarray, table, round_k) -> dict[str, np.ndarray]:
     """One permutation per prunable tensor from ``round_k``: of its kept entries for
     ``weight_permuted``, of all its entries for ``mask_permuted``."""
-    import jax
-
-    from .keys import permutation_key
+    from .keys import permutation, permutation_key
 
     if method not in PERMUTATION_METHODS:
         raise ValueError(f"{method!r} is not a permutation control; use {PERMUTATION_METHODS}")
@@ -37,9 +35,7 @@ def draw_permutations(method: str, mask: np.ndarray, table, round_k) -> dict[str
             continue
         seg = mask[e.offset : e.offset + e.size]
         n = int(seg.sum()) if method == "weight_permuted" else e.size
-        perms[e.name] = np.asarray(
-            jax.random.permutation(permutation_key(round_k, method, e.name), n)
-        )
+        perms[e.name] = permutation(permutation_key(round_k, method, e.name), n)
     return perms
 
 

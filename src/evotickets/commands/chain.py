@@ -101,12 +101,10 @@ def cmd_mask(args) -> None:
         result = pruning.prune_to_count(score, np.ones_like(prunable), prunable, keep)
     elif source == "key":
         setup_jax(args.jax_cache)
-        import jax
-
-        from ..keys import chain_key, mask_key, round_key
+        from ..keys import chain_key, mask_key, permutation, round_key
 
         ck = chain_key(settings.seed, settings.key_task, settings.strategy)
-        perm = np.asarray(jax.random.permutation(mask_key(round_key(ck, t)), n_prunable))
+        perm = permutation(mask_key(round_key(ck, t)), n_prunable)
         result = pruning.random_mask(prunable, keep, perm)
     else:
         if not args.prev_trained:

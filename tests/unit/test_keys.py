@@ -1,0 +1,35 @@
+"""keys.permutation is jax.random.permutation, bitwise, for every size it is asked for."""
+
+import jax
+import numpy as np
+import pytest
+
+from evotickets.keys import permutation
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 255, 256, 257, 1625, 1626, 5000, 70_001])
+def test_permutation_equals_jax(n):
+    # 1625/1626 straddle JAX's switch from one shuffle round to two
+    for i in range(3):
+        key = jax.random.fold_in(jax.random.key(11), i)
+        want = np.asarray(jax.random.permutation(key, n))
+        got = permutation(key, n)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+
+
+def test_permutation_is_a_permutation_and_depends_on_the_key():
+    a = permutation(jax.random.key(0), 3000)
+    b = permutation(jax.random.key(1), 3000)
+    assert sorted(a.tolist()) == list(range(3000))
+    assert not np.array_equal(a, b)
+
+
+def test_sizes_in_one_bucket_share_one_program():
+    from evotickets.keys import _sort_bits
+
+    permutation(jax.random.key(0), 3000)
+    before = _sort_bits._cache_size()
+    for n in range(3001, 3020):
+        permutation(jax.random.key(0), n)
+    assert _sort_bits._cache_size() == before
