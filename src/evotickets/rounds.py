@@ -290,14 +290,17 @@ def write_trained(p: PreparedRound, res, extra_attrs: dict | None = None) -> Non
     )
 
 
-def train_together(prepared: list[PreparedRound], log: Callable[[str], None] = log) -> None:
+def train_together(
+    prepared: list[PreparedRound], width: int = 1, log: Callable[[str], None] = log
+) -> None:
     """Train prepared rounds and write each one's trained.h5: the ES rounds that share a
     :func:`evotickets.train.trainers.lockstep_key` as one vmapped program (a lone one too:
     a chain's numbers must not depend on which chains it ran with, or a resumed group would
     not equal an uninterrupted one), every other round (GD, dynamic sparse ES) alone with its
     trainer, in the order of their first member. A round of the vmapped program records
     ``group_program: vmapped`` (its numbers may differ from :func:`train_prepared`'s; see
-    :func:`evotickets.train.es.run_rounds_lockstep`)."""
+    :func:`evotickets.train.es.run_rounds_lockstep`, which pads each call to ``width``
+    chains: the count the group trains in one program when it starts fresh)."""
     from .train.trainers import lockstep_key, train_es_lockstep
 
     groups: dict[tuple, list[PreparedRound]] = {}
@@ -308,9 +311,11 @@ def train_together(prepared: list[PreparedRound], log: Callable[[str], None] = l
             write_trained(members[0], train_prepared(members[0]))
             continue
         what = f"{len(members)} chains of D_active {int(members[0].mask.sum())} in one program"
+        if width > len(members):
+            what += f" (padded to the group's {width})"
         log(what)
         start, cpu = time.perf_counter(), time.process_time()
-        results = train_es_lockstep(members)
+        results = train_es_lockstep(members, width)
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         log(f"{what}: trained in {seconds:.1f}s ({cpu:.1f}s of CPU)")
         for p, res in zip(members, results, strict=True):

@@ -225,6 +225,18 @@ def test_a_vmapped_group_equals_the_sequential_group(tmp_path, tiny_config, caps
                           for p in ("sequential", "vmapped"))  # fmt: skip
                 for k in ma:
                     np.testing.assert_array_equal(ma[k], mb[k], err_msg=k)
+    # a rerun that finds one member's round 1 gone trains that one alone, padded to the
+    # group's 6 chains: its numbers are those it had in the whole group
+    redo = tmp_path / "vmapped" / "snr1" / "trained1.h5"
+    before = _arrays(redo)
+    redo.unlink()
+    assert cli.main(["round-group", "--members", members(tmp_path / "vmapped", 1), "--program",
+                     "vmapped"]) == 0  # fmt: skip
+    assert "1 chains of D_active" in (out := capsys.readouterr().out), out
+    assert "(padded to the group's 6)" in out
+    after = _arrays(redo)
+    for k in before[0]:
+        np.testing.assert_array_equal(before[0][k], after[0][k], err_msg=k)
 
 
 def test_a_vmapped_group_stopped_after_its_checkpoints_resumes_bitwise(

@@ -126,3 +126,38 @@ def test_unequal_d_active_and_dynamic_chains_are_refused(setup):
     dynamic = ChainStart(thetas[0], masks[0], jax.random.key(0), print, "d", dynamic=object())
     with pytest.raises(ValueError, match="dynamic sparse ES"):
         run_rounds_lockstep(task, strategy, [starts[0], dynamic], G, EVERY)
+
+
+def test_every_call_computes_width_chains_and_the_padding_is_dropped(setup, monkeypatch):
+    """A group program padded to its width: each call computes ``width`` chains (so a
+    chain's numbers depend on the width, not on how many chains are left to train, as
+    after a kill), and the pad chains change nothing in the real ones (bitwise here: the
+    digits CNN's numbers do not depend on the batch of chains)."""
+    from evotickets.train import es
+
+    task, thetas, masks = setup
+    strategy = make_strategy("snes", int(masks[0].sum()), HP)
+    widths: list[int] = []
+    real = es._vmapped_chunk_runner
+
+    def counting(*args):
+        run = real(*args)
+
+        def counted(states, round_keys, *rest):
+            widths.append(round_keys.shape[0])
+            return run(states, round_keys, *rest)
+
+        return counted
+
+    monkeypatch.setattr(es, "_vmapped_chunk_runner", counting)
+    starts = [ChainStart(t, m, jax.random.key(30 + i), lambda m: None, f"c{i}")
+              for i, (t, m) in enumerate(zip(thetas[:2], masks[:2], strict=True))]  # fmt: skip
+    padded = run_rounds_lockstep(task, strategy, starts, G, EVERY, width=3)
+    assert widths == [3] * (G // EVERY)
+    plain = run_rounds_lockstep(task, strategy, starts, G, EVERY)
+    assert widths[G // EVERY :] == [2] * (G // EVERY)
+    for a, b in zip(padded, plain, strict=True):
+        np.testing.assert_array_equal(a.theta, b.theta)
+        np.testing.assert_array_equal(a.best_fitness, b.best_fitness)
+        np.testing.assert_array_equal(a.eval_metric, b.eval_metric)
+    assert not np.array_equal(padded[0].theta, padded[1].theta)

@@ -332,9 +332,20 @@ def _run_members_vmapped(members: list[dict], args) -> None:
         return _prepared_train(train_args, log=write)
 
     margs = [_member_args(member, args) for member in members]
-    run_members_together(margs, "round", prepare, _finished, _kept_files)
+    run_members_together(margs, "round", prepare, _finished, _kept_files, _lockstep_width(margs))
     for train_args in copies:
         run_logged(train_args.log, "round", cmd_train, train_args)
+
+
+def _lockstep_width(margs: list[argparse.Namespace]) -> int:
+    """How many members train in the vmapped program when none was finished before: all
+    but round-0 copies and those that train alone (GD, dynamic sparse ES after round 0)."""
+    from ..train.trainers import trains_in_lockstep
+
+    return max(1, sum(
+        not m.round0_from and trains_in_lockstep(ChainSettings.from_json(m.settings), m.round)
+        for m in margs
+    ))  # fmt: skip
 
 
 def _inputs_first(members: list[dict]) -> list[dict]:

@@ -146,11 +146,13 @@ def run_members_together(
     prepare: Callable[[argparse.Namespace, Callable[[str], None]], PreparedRound | None],
     finished: Callable[[argparse.Namespace], bool],
     kept: Callable[[argparse.Namespace], tuple[str, Sequence[str]]],
+    width: int,
 ) -> None:
     """``--program vmapped``: prepare every member's round in order (``prepare(member, log)``,
     its output in its own log, None for a member it handled otherwise), then train all
     prepared rounds together (:func:`evotickets.rounds.train_together`: those of equal
-    D_active and strategy as one vmapped program) and write each. Each member's log stays
+    D_active and strategy as one vmapped program of ``width`` chains per call, the count
+    that trains in it when no member was finished before) and write each. Each member's log stays
     open for its lines of the shared training. An error in a member's preparation is in its
     log; one in the shared training in the log of every member training; either stops the
     group, and the members written before it stay."""
@@ -173,7 +175,7 @@ def run_members_together(
                 prepared.append(ready)
                 logs.append(write)
         try:
-            train_together(prepared)
+            train_together(prepared, width)
         except Exception as err:
             for write in logs:
                 write(f"evotickets {verb}: error in the group's shared training: {err}")

@@ -379,7 +379,12 @@ def run_round(
 
 
 def run_rounds_lockstep(
-    task, strategy: ESStrategy, chains: list[ChainStart], num_generations: int, log_every: int
+    task,
+    strategy: ESStrategy,
+    chains: list[ChainStart],
+    num_generations: int,
+    log_every: int,
+    width: int = 1,
 ) -> list[RoundResult]:
     """The rounds of several chains with one strategy and equal D_active (every chain of a
     (task, strategy) at one round), advanced chunk by chunk as one vmapped program.
@@ -399,7 +404,14 @@ def run_rounds_lockstep(
     they are bitwise for SNES, but Sep-CMA-ES's covariance differs in the last bit after two
     generations, and over hundreds of generations the search amplifies that (bench 7 at 600
     generations: |Δθ| up to 1.05, 4 of 16 round-1 masks different, test accuracy within
-    0.02). Dynamic sparse ES changes a chain's active set mid-round: not here."""
+    0.02). Dynamic sparse ES changes a chain's active set mid-round: not here.
+
+    ``width``: how many chains each call of the program computes. A batch of fewer chains
+    is padded with copies of its first chain, whose results are dropped, so a chain's
+    numbers depend on the width, not on which chains are left to train: a group job passes
+    the number of chains it trains when it starts fresh, and then a rerun that resumes some
+    of them from checkpoints, or trains only those an earlier run did not finish, computes
+    them as the uninterrupted run did (tests/unit/test_lockstep.py)."""
     if not chains:
         return []
     num_dims = chains[0].mask.size
@@ -416,11 +428,13 @@ def run_rounds_lockstep(
         g = min(r.g for r in runs if not r.done)  # the chains furthest behind go first
         batch = [r for r in runs if not r.done and r.g == g]
         n = batch[0].next_chunk()
-        # a batch of one too: a chain's numbers must not depend on which chains it ran with
+        # a batch of one too, and padded to the width: a chain's numbers must not depend on
+        # which chains it ran with
+        padded = batch + [batch[0]] * (width - len(batch))
         states, curves = vmapped(
-            jax.tree.map(lambda *a: jnp.stack(a), *[r.state for r in batch]),
-            jnp.stack([r.start.round_k for r in batch]),
-            jnp.stack([r.idx for r in batch]),
+            jax.tree.map(lambda *a: jnp.stack(a), *[r.state for r in padded]),
+            jnp.stack([r.start.round_k for r in padded]),
+            jnp.stack([r.idx for r in padded]),
             task.train_data,
             g,
             n,

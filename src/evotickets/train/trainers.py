@@ -140,10 +140,20 @@ def lockstep_key(p) -> tuple | None:
     return (id(p.task), *strategy, p.mask.size, *es)
 
 
-def train_es_lockstep(rounds: list) -> list[TrainedRound]:
+def trains_in_lockstep(settings, round_index: int) -> bool:
+    """Whether a chain's round t would train in a vmapped group program, told from its
+    settings alone (what :func:`lockstep_key` tells from the prepared round): not gradient
+    descent, and not dynamic sparse ES after round 0. A group job counts these to fix its
+    program's width before it knows which members an earlier run finished."""
+    from ..dynamic_sparse import REGROW
+
+    return not settings.is_gd and not (settings.method in REGROW and round_index > 0)
+
+
+def train_es_lockstep(rounds: list, width: int = 1) -> list[TrainedRound]:
     """Prepared ES rounds of one :func:`lockstep_key` as one vmapped program
-    (:func:`evotickets.train.es.run_rounds_lockstep`), each with its own start, key, log,
-    checkpoint and rewind point; their TrainedRounds in order."""
+    (:func:`evotickets.train.es.run_rounds_lockstep`, ``width`` chains per call), each with
+    its own start, key, log, checkpoint and rewind point; their TrainedRounds in order."""
     from .es import ChainStart, run_rounds_lockstep
 
     first = rounds[0]
@@ -157,7 +167,7 @@ def train_es_lockstep(rounds: list) -> list[TrainedRound]:
     ]
     es = settings.es
     results = run_rounds_lockstep(
-        first.task, strategy, starts, int(es["num_generations"]), int(es["log_every"])
+        first.task, strategy, starts, int(es["num_generations"]), int(es["log_every"]), width
     )
     return [_es_trained(r) for r in results]
 
