@@ -238,7 +238,7 @@ def test_chains_grouped_in_one_job_give_the_same_artifacts(finished_run, tmp_pat
     write_config(tmp_path, {**TINY_CONFIG, "resources": resources}, _CACHE)
     out = snakemake(tmp_path, paths.experiment_file("accuracy_table.txt", "tiny"))
     stats = out.stdout + out.stderr
-    assert re.search(r"^train_pairs_0\s+3$", stats, re.MULTILINE), stats[-2000:]
+    assert re.search(r"^train_pairs_digits_snes\s+3$", stats, re.MULTILINE), stats[-2000:]
     assert not re.search(r"^train\s+\d+$", stats, re.MULTILINE)
     grouped = [p for p in artifacts(tmp_path) if "/iter" in p]
     assert len(grouped) == 2 * 3 * 2 * 3  # mask + trained × methods × seeds × rounds

@@ -3,7 +3,6 @@ import functools
 import gc
 import json
 import os
-import re
 import shlex
 import sys
 import types
@@ -67,7 +66,7 @@ RES = config["resources"]
 # the group verbs' `--program`, only where the config changes it from the verbs' default
 GROUP_PROGRAM = "" if RES["group_program"] == "sequential" else f" --program {RES['group_program']}"
 # the rules of each resources.group_chains: none, train; seeds, train_seeds;
-# seeds_and_methods, train_pairs_<i>
+# seeds_and_methods, train_pairs_<task>_<strategy>
 GROUP_CHAINS = RES["group_chains"]
 
 # A config that asks for GPUs makes `evotickets train` refuse to run without one (see
@@ -305,11 +304,12 @@ def mask_sources(wildcards, input):
     )
 
 
-def group_chains(wildcards):
+def group_chains(wildcards, fixed=None):
     """The chains of one group job, as the wildcards of each chain's rule-`train` job: every
     seed of the (task, strategy, method) (rule `train_seeds`), or every method and seed of
-    the (task, strategy) (rules `train_pairs_<i>`, whose wildcards have no method)."""
-    w = dict(wildcards.items())
+    the (task, strategy) (rules `train_pairs_<task>_<strategy>`, whose paths fix the
+    experiment, task and strategy: ``fixed``)."""
+    w = {**(fixed or {}), **dict(wildcards.items())}
     task, strategy = w["task"], w["strategy"]
     methods = [w["method"]] if "method" in w else _TASK_METHODS[task, strategy]
     return [
@@ -320,61 +320,48 @@ def group_chains(wildcards):
     ]
 
 
-def group_files(file, methods=("{method}",)):
-    """A round file of every chain of a group job (its outputs and logs), as patterns."""
+def group_files(file, methods=("{method}",), fixed=None):
+    """A round file of every chain of a group job (its outputs and logs), as patterns, with
+    the names ``fixed`` (exp, task, strategy) written in instead of wildcards."""
+    f = {"exp": "{exp}", "task": "{task}", "strategy": "{strategy}", **(fixed or {})}
     return [
-        paths.round_file(file, "{exp}", "{task}", "{strategy}", method, seed, "{it}")
+        paths.round_file(file, f["exp"], f["task"], f["strategy"], method, seed, "{it}")
         for method in methods
         for seed in config["seeds"]
     ]
 
 
-def pair_classes():
-    """The (task, strategy) pairs as rectangles tasks × strategies whose pairs run the same
-    methods, with those methods: one rule each for `seeds_and_methods` (a rule's outputs,
-    the methods × seeds, must be the same for every job of it). Why not a rule per pair?
-    Snakemake matches every requested file against every rule's outputs, and the paper
-    grid's 134 pairs made its dry run take minutes; it has a handful of rectangles."""
-    by_methods = {}
-    for (task, strategy), methods in _TASK_METHODS.items():
-        by_methods.setdefault(tuple(methods), {}).setdefault(strategy, set()).add(task)
-    classes = []
-    for methods, strategies in by_methods.items():
-        by_tasks = {}
-        for strategy, tasks in strategies.items():
-            by_tasks.setdefault(frozenset(tasks), []).append(strategy)
-        classes += [(sorted(t), sorted(s), list(methods)) for t, s in by_tasks.items()]
-    return sorted(classes)
-
-
 def group_rules():
-    """The group rules of resources.group_chains (prune.smk), as (rule name, wildcard
-    constraints, methods of its outputs, its group.log, chains per job)."""
+    """The group rules of resources.group_chains (prune.smk), as (rule name, the names its
+    paths fix, methods of its outputs, its group.log, chains per job).
+
+    `seeds_and_methods` has one rule per (task, strategy), its paths naming the experiment,
+    task and strategy instead of wildcards. Why: Snakemake finds the rule that makes a file
+    by the constant start of each output pattern, then tries each candidate's patterns as
+    regular expressions. With `results/{exp}/...` every group rule's ~100 patterns were
+    candidates for every file: 40 million regex matches and 96 s for the paper grid's dry
+    run (2026-12-02), where a constant start leaves one rule's patterns of one chain."""
     seeds = len(config["seeds"])
     if GROUP_CHAINS == "seeds":
         return [("train_seeds", {}, ("{method}",), paths.seeds_round_file("group.log"), seeds)]
     return [
-        (f"train_pairs_{i}", {"task": one_of(tasks), "strategy": one_of(strategies)},
-         methods, paths.strategy_round_file("group.log"), seeds * len(methods))  # fmt: skip
-        for i, (tasks, strategies, methods) in enumerate(pair_classes())
+        (f"train_pairs_{task}_{strategy}", {"exp": EXP, "task": task, "strategy": strategy},
+         methods, paths.strategy_round_file("group.log", EXP, task, strategy),
+         seeds * len(methods))  # fmt: skip
+        for (task, strategy), methods in sorted(_TASK_METHODS.items())
     ]
-
-
-def one_of(names):
-    """A wildcard constraint: exactly one of ``names``."""
-    return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
 
 
 def _member_file(file, w):
     return paths.round_file(file, w.exp, w.task, w.strategy, w.method, w.seed, w.it)
 
 
-def group_inputs(wildcards):
+def group_inputs(wildcards, fixed=None):
     """mask_inputs of every chain of the group, named ``<input>_<method>_<seed>``, but for
     those the group job makes itself (a permutation control's magnitude mask, a round-0
     donor's round): the verb trains those members first."""
-    _known(wildcards)
-    members = group_chains(wildcards)
+    members = group_chains(wildcards, fixed)
+    _known(members[0])
     made = {_member_file(f, w) for w in members for f in ("mask.h5", "trained.h5")}
     return {
         f"{name}_{w.method}_{w.seed}": path
@@ -384,13 +371,13 @@ def group_inputs(wildcards):
     }
 
 
-def group_members(wildcards):
+def group_members(wildcards, fixed=None):
     """`evotickets round-group --members`: per chain, the `round` verb's arguments of rule
     `train` (its settings, inputs, outputs and logs), as JSON."""
     flags = {"prev": "prev_trained", "source": "source_mask", "rewind": "rewind_from",
              "round0": "round0_from", "init": "init"}  # fmt: skip
     members = []
-    for w in group_chains(wildcards):
+    for w in group_chains(wildcards, fixed):
         member = {
             "settings": chain_json(w),
             "round": int(w.it),

@@ -59,29 +59,27 @@ else:
     # chain is the `round` verb of rule `train`, with the same files, logs and checkpoints,
     # bitwise; the group's own output goes to group.log. `seeds`: every seed of one (task,
     # strategy, method), rule `train_seeds`. `seeds_and_methods`: every method and seed of one
-    # (task, strategy), one rule `train_pairs_<i>` per set of pairs that run the same methods
-    # (common.smk: group_rules), since a rule's outputs are the same for all its jobs. Members
-    # that read another member's output (a permutation control, a round-0 copy) run after it.
-    for _name, _constraints, _methods, _group_log, _chains in group_rules():
+    # (task, strategy), one rule `train_pairs_<task>_<strategy>` each (common.smk:
+    # group_rules), since a rule's outputs are the same for all its jobs. Members that read
+    # another member's output (a permutation control, a round-0 copy) run after it.
+    for _name, _fixed, _methods, _group_log, _chains in group_rules():
 
         rule:
             name:
                 _name
-            wildcard_constraints:
-                **_constraints,
             input:
-                unpack(group_inputs),
+                unpack(lambda wildcards, fixed=_fixed: group_inputs(wildcards, fixed)),
             output:
                 # update(): Snakemake must not delete the chains a killed job had finished;
                 # the verb keeps a chain whose files are complete and newer than its inputs
-                mask=update(group_files("mask.h5", _methods)),
-                trained=update(group_files("trained.h5", _methods)),
+                mask=update(group_files("mask.h5", _methods, _fixed)),
+                trained=update(group_files("trained.h5", _methods, _fixed)),
             log:
-                mask=group_files("mask.log", _methods),
-                train=group_files("train.log", _methods),
+                mask=group_files("mask.log", _methods, _fixed),
+                train=group_files("train.log", _methods, _fixed),
                 group=_group_log,
             params:
-                members=group_members,
+                members=lambda wildcards, fixed=_fixed: group_members(wildcards, fixed),
                 cache=JAX_CACHE,
                 program=GROUP_PROGRAM,
             threads: RES["threads"]

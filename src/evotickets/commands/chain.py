@@ -270,9 +270,9 @@ MEMBER_OPTIONAL = ("prev_trained", "source_mask", "rewind_from", "round0_from", 
 
 
 def cmd_round_group(args) -> None:
-    """Round t of several chains in one process (rules ``train_seeds``, ``train_pairs_<i>``):
-    each member is ``evotickets round`` with its own settings, inputs, outputs, logs and
-    mid-round checkpoint.
+    """Round t of several chains in one process (rules ``train_seeds``,
+    ``train_pairs_<task>_<strategy>``): each member is ``evotickets round`` with its own
+    settings, inputs, outputs, logs and mid-round checkpoint.
 
     Why: a job's start (Python, JAX and the task's data: about 1.5 s) is then paid once per
     group, not once per chain, and the members share one task object
