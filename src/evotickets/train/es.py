@@ -397,10 +397,9 @@ def run_rounds_lockstep(
 
     The vmapped program is another program than :func:`run_round`'s. On this CPU, for the
     digits CNNs, a chain's numbers do not depend on how many chains share it (tested bitwise
-    for 1 to 5 chains; bench 8 for 20), so a resumed group gives the numbers of an
-    uninterrupted one; for the paper CNN they do (bench 8: 4.8e-7 after 2 generations
-    between groups of 5 and 1), so there a resumed group is close to, not bitwise, an
-    uninterrupted one. Against :func:`run_round`
+    for 1 to 5 chains; bench 8 for 20); for the paper CNN its best-fitness curve does (bench
+    8: 4.8e-7 after 2 generations between groups of 5 and 1), which is why every call is
+    padded to ``width`` (below). Against :func:`run_round`
     they are bitwise for SNES, but Sep-CMA-ES's covariance differs in the last bit after two
     generations, and over hundreds of generations the search amplifies that (bench 7 at 600
     generations: |Δθ| up to 1.05, 4 of 16 round-1 masks different, test accuracy within
