@@ -152,10 +152,10 @@ def run_members_together(
     its output in its own log, None for a member it handled otherwise), then train all
     prepared rounds together (:func:`evotickets.rounds.train_together`: those of equal
     D_active and strategy as one vmapped program of ``width`` chains per call, the count
-    that trains in it when no member was finished before) and write each. Each member's log stays
-    open for its lines of the shared training. An error in a member's preparation is in its
-    log; one in the shared training in the log of every member training; either stops the
-    group, and the members written before it stay."""
+    that trains in it when no member was finished before) and write each. Each member's
+    log stays open for its lines of the shared training. An error in a member's preparation
+    is in its log; one in the shared training in the log of every member training; either
+    stops the group, and the members written before it stay."""
     with contextlib.ExitStack() as files:
         prepared, logs = [], []
         for i, member in enumerate(members, 1):
