@@ -338,9 +338,10 @@ def group_rules():
     `seeds_and_methods` has one rule per (task, strategy), its paths naming the experiment,
     task and strategy instead of wildcards. Why: Snakemake finds the rule that makes a file
     by the constant start of each output pattern, then tries each candidate's patterns as
-    regular expressions. With `results/{exp}/...` every group rule's ~100 patterns were
-    candidates for every file: 40 million regex matches and 96 s for the paper grid's dry
-    run (2026-12-02), where a constant start leaves one rule's patterns of one chain."""
+    regular expressions. With the experiment a wildcard right after `results/`, every group
+    rule's ~100 patterns were candidates for every file: 40 million regex matches, and 102 s
+    for the paper grid's dry run against 60 s now (2026-12-02, README), where a constant
+    start leaves one rule's patterns of one chain."""
     seeds = len(config["seeds"])
     if GROUP_CHAINS == "seeds":
         return [("train_seeds", {}, ("{method}",), paths.seeds_round_file("group.log"), seeds)]
