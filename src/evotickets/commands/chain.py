@@ -332,20 +332,18 @@ def _run_members_vmapped(members: list[dict], args) -> None:
         return _prepared_train(train_args, log=write)
 
     margs = [_member_args(member, args) for member in members]
-    run_members_together(margs, "round", prepare, _finished, _kept_files, _lockstep_width(margs))
+    run_members_together(margs, "round", prepare, _finished, _kept_files, _in_program)
     for train_args in copies:
         run_logged(train_args.log, "round", cmd_train, train_args)
 
 
-def _lockstep_width(margs: list[argparse.Namespace]) -> int:
-    """How many members train in the vmapped program when none was finished before: all
-    but round-0 copies and those that train alone (GD, dynamic sparse ES after round 0)."""
+def _in_program(margs: argparse.Namespace) -> bool:
+    """Whether a member trains in the vmapped group program: not a round-0 copy, nor a
+    chain that trains alone (GD, dynamic sparse ES after round 0)."""
     from ..train.trainers import trains_in_lockstep
 
-    return max(1, sum(
-        not m.round0_from and trains_in_lockstep(ChainSettings.from_json(m.settings), m.round)
-        for m in margs
-    ))  # fmt: skip
+    settings = ChainSettings.from_json(margs.settings)
+    return not margs.round0_from and trains_in_lockstep(settings, margs.round)
 
 
 def _inputs_first(members: list[dict]) -> list[dict]:

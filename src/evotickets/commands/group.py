@@ -146,16 +146,18 @@ def run_members_together(
     prepare: Callable[[argparse.Namespace, Callable[[str], None]], PreparedRound | None],
     finished: Callable[[argparse.Namespace], bool],
     kept: Callable[[argparse.Namespace], tuple[str, Sequence[str]]],
-    width: int,
+    in_program: Callable[[argparse.Namespace], bool],
 ) -> None:
     """``--program vmapped``: prepare every member's round in order (``prepare(member, log)``,
     its output in its own log, None for a member it handled otherwise), then train all
     prepared rounds together (:func:`evotickets.rounds.train_together`: those of equal
-    D_active and strategy as one vmapped program of ``width`` chains per call, the count
-    that trains in it when no member was finished before) and write each. Each member's
+    D_active and strategy as one vmapped program) and write each. Every call of that
+    program computes the members that ``in_program`` says train in it, counted before any
+    is found finished, so a rerun computes in the shapes of the first run. Each member's
     log stays open for its lines of the shared training. An error in a member's preparation
     is in its log; one in the shared training in the log of every member training; either
     stops the group, and the members written before it stay."""
+    width = max(1, sum(in_program(m) for m in members))
     with contextlib.ExitStack() as files:
         prepared, logs = [], []
         for i, member in enumerate(members, 1):

@@ -126,22 +126,25 @@ def cmd_transfer_group(args) -> None:
     A member whose trained.h5 is already valid and newer than its inputs (a killed job's
     finished seed) is kept. A member's error goes to its log and stops the group."""
     from ..train.es import shared_programs
-    from ..train.trainers import trains_in_lockstep
 
     members = parse_members(args.members, MEMBER_REQUIRED, MEMBER_OPTIONAL)
     margs = [argparse.Namespace(**m, jax_cache=args.jax_cache) for m in members]
     log(f"{len(members)} members, {args.program}")
     with shared_programs():
         if args.program == "vmapped":
-            targets = [TransferSettings.from_json(m.settings).target for m in margs]
-            width = sum(
-                trains_in_lockstep(tgt, m.round) for tgt, m in zip(targets, margs, strict=True)
-            )
             run_members_together(
-                margs, "transfer", _prepared_transfer, _finished, _kept_files, max(1, width)
+                margs, "transfer", _prepared_transfer, _finished, _kept_files, _in_program
             )
         else:
             run_members(margs, "transfer", cmd_transfer, _finished, _kept_files)
+
+
+def _in_program(margs: argparse.Namespace) -> bool:
+    """Whether a member trains in the vmapped group program: not one whose target trains
+    alone (GD)."""
+    from ..train.trainers import trains_in_lockstep
+
+    return trains_in_lockstep(TransferSettings.from_json(margs.settings).target, margs.round)
 
 
 def _kept_files(margs) -> tuple[str, list[str]]:
