@@ -3,6 +3,7 @@ ranking equals the magnitude ranking (σ is the scalar broadcast)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from .spec import Built, StrategySpec
@@ -11,10 +12,9 @@ from .spec import Built, StrategySpec
 def build(pop: int, num_dims: int, hparams: dict[str, Any]) -> Built:
     import jax.numpy as jnp
     import optax
-    from evosax.algorithms import ARS
 
     std_init = float(hparams["std_init"])
-    algo = ARS(
+    algo = _batch_invariant_class()(
         pop,
         jnp.zeros(num_dims),
         optimizer=optax.sgd(float(hparams.get("lr", 0.02))),
@@ -22,6 +22,39 @@ def build(pop: int, num_dims: int, hparams: dict[str, Any]) -> Built:
     )
     algo.elite_ratio = float(hparams.get("elite_ratio", 1.0))
     return Built(algo, algo.default_params.replace(std_init=std_init))
+
+
+@functools.cache
+def _batch_invariant_class():
+    """evosax's ARS with its tell computed so that a chain's numbers do not depend on whether
+    the program trains it alone or vmapped beside other chains (:mod:`.batch_invariant`):
+    the divisions by the scalar std and by the elites' fitness std are products with the
+    reciprocal, and that fitness std sums in a fixed order. The same update as evosax 0.3's
+    (Mania et al. 2018, V1-t); the numbers differ from evosax's in the last bits."""
+    import jax.numpy as jnp
+    import optax
+    from evosax.algorithms import ARS
+
+    from .batch_invariant import fixed_order_std
+
+    class BatchInvariantARS(ARS):
+        def _tell(self, key, population, fitness, state, params):
+            half = self.population_size // 2
+            fitness_plus, fitness_minus = fitness[:half], fitness[half:]
+            elite_idx = jnp.argsort(jnp.minimum(fitness_plus, fitness_minus))[: self.num_elites]
+            fitness_elite = jnp.concatenate([fitness_plus[elite_idx], fitness_minus[elite_idx]])
+            fitness_std = jnp.clip(fixed_order_std(fitness_elite), min=1e-8)
+            z = (population[:half] - state.mean) * (1 / state.std)
+            delta = fitness_plus[elite_idx] - fitness_minus[elite_idx]
+            grad = jnp.dot(delta, z[elite_idx]) * (1 / (self.num_elites * fitness_std))
+            updates, opt_state = self.optimizer.update(grad, state.opt_state, state.mean)
+            return state.replace(
+                mean=optax.apply_updates(state.mean, updates),
+                opt_state=opt_state,
+                std=self.std_schedule(state.generation_counter),
+            )
+
+    return BatchInvariantARS
 
 
 def sigma(state: Any, num_dims: int):

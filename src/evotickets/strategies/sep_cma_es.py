@@ -8,6 +8,7 @@ variance; that score is the method ``snr_study``.)
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -17,9 +18,8 @@ from .spec import Built, StrategySpec
 
 def build(pop: int, num_dims: int, hparams: dict[str, Any]) -> Built:
     import jax.numpy as jnp
-    from evosax.algorithms import Sep_CMA_ES
 
-    algo = Sep_CMA_ES(pop, jnp.zeros(num_dims))
+    algo = _batch_invariant_class()(pop, jnp.zeros(num_dims))
     algo.elite_ratio = float(hparams.get("elite_ratio", 0.5))
     rates = sep_cma_rates(
         pop, num_dims, algo.elite_ratio, hparams.get("covariance_rate", "separable")
@@ -29,6 +29,49 @@ def build(pop: int, num_dims: int, hparams: dict[str, Any]) -> Built:
         **{k: jnp.asarray(v, jnp.float32) for k, v in rates.items()},
     )
     return Built(algo, params)
+
+
+@functools.cache
+def _batch_invariant_class():
+    """evosax's Sep-CMA-ES with its tell computed so that a chain's numbers do not depend on
+    whether the program trains it alone or vmapped beside other chains.
+
+    Why: a vmapped group (``round-group --program vmapped``) must give each chain the numbers
+    of its one-chain job. evosax's tell divides by the scalar step size and by √C broadcast
+    over the population, and XLA's simplifier turns such a division into a product with the
+    reciprocal in some programs and not in others (measured: the one-chain program kept the
+    division where the vmapped one did not), which differs in the last bit; and
+    ``jnp.linalg.norm`` of p_σ sums in a shape-dependent order. Here both divisions are
+    written as products with the reciprocal, and the norm sums in a fixed order
+    (:mod:`.batch_invariant`). The
+    same equations (Ros & Hansen 2008 as evosax 0.3 implements them); the numbers differ
+    from evosax's in the last bits.
+    """
+    import jax.numpy as jnp
+    from evosax.algorithms import Sep_CMA_ES
+
+    from .batch_invariant import fixed_order_sum
+
+    class BatchInvariantSepCMAES(Sep_CMA_ES):
+        def update_mean(self, population, fitness, mean, std, params):
+            y_k = (population - mean) * (1 / std)  # ~ N(0, C)
+            y_w = jnp.dot(jnp.where(fitness < 0.0, 0.0, fitness), y_k)
+            return mean + params.c_mean * std * y_w, y_k, y_w
+
+        def _tell(self, key, population, fitness, state, params):
+            mean, y_k, y_w = self.update_mean(population, fitness, state.mean, state.std, params)
+            inv_d = 1 / state.D
+            p_std = self.update_p_std(state.p_std, y_w * inv_d, params)
+            norm_p_std = jnp.sqrt(fixed_order_sum(jnp.square(p_std)))
+            std = self.update_std(state.std, norm_p_std, params)
+            h_std = self.h_std(norm_p_std, state.generation_counter + 1, params)
+            p_c = self.update_p_c(state.p_c, h_std, y_w, params)
+            delta_h_std = self.delta_h_std(h_std, params)
+            rank_mu = self.rank_mu(fitness, y_k, y_k * inv_d)
+            C = self.update_C(state.C, delta_h_std, self.rank_one(p_c), rank_mu, params)
+            return state.replace(mean=mean, std=std, p_std=p_std, p_c=p_c, C=C)
+
+    return BatchInvariantSepCMAES
 
 
 def sigma(state: Any, num_dims: int):

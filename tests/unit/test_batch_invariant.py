@@ -1,0 +1,28 @@
+"""Sums in a fixed order (strategies/batch_invariant.py): the same number alone and as one
+row of a vmapped batch of any width, and equal to NumPy's sum and std to float rounding."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from evotickets.strategies.batch_invariant import fixed_order_std, fixed_order_sum
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 600, 1898])
+def test_fixed_order_sum_is_the_sum_and_the_same_in_any_batch(n):
+    rows = jax.random.normal(jax.random.key(n), (20, n))
+    alone = np.asarray(jax.jit(fixed_order_sum)(rows[0]))
+    np.testing.assert_allclose(alone, np.sum(np.asarray(rows[0], np.float64)), rtol=1e-5, atol=1e-5)
+    for width in (1, 3, 20):
+        batched = np.asarray(jax.jit(jax.vmap(fixed_order_sum))(rows[:width]))
+        assert batched[0] == alone, (width, batched[0], alone)
+
+
+def test_fixed_order_std_is_numpys_population_std():
+    x = jax.random.normal(jax.random.key(1), (40,)) * 3 + 1
+    np.testing.assert_allclose(fixed_order_std(x), np.std(np.asarray(x, np.float64)), rtol=1e-5)
+    stacked = jax.vmap(fixed_order_std)(jnp.stack([x, x * 2, x]))
+    assert stacked[0] == jax.jit(fixed_order_std)(x) == stacked[2]
