@@ -44,7 +44,8 @@ def members_args(
         default="sequential",
         help="sequential (default): the members one after the other, bitwise one job per "
         "member; vmapped: ES members of equal D_active and strategy as one vmapped program "
-        "(for a GPU; Sep-CMA-ES's numbers then drift from one job per member's)",
+        "(for a GPU; bitwise one job per member's for GD and the paper's five ES, not for "
+        "OpenES, CMA-ES, LES and EvoTF)",
     )
 
 
