@@ -283,8 +283,9 @@ def cmd_round_group(args) -> None:
     of one job per chain, bitwise (a test checks it). ``vmapped`` first makes every member's
     mask, then trains the ES members of equal D_active and strategy as one vmapped program
     (:func:`evotickets.rounds.train_together`), which fills a GPU that one small network
-    leaves idle. Its numbers are bitwise one job per chain's for GD and the paper's ES, not for
-    some others (see :func:`evotickets.train.es.run_rounds_lockstep`); on a CPU it is slower
+    leaves idle. Its numbers are bitwise one job per chain's for GD and the paper's ES at
+    ``make fidelity``'s settings, not at every shape nor for every strategy (see
+    :func:`evotickets.train.es.run_rounds_lockstep`); on a CPU it is slower
     (bench 8), so it is not the default. A member's error goes to its train log (in vmapped training, to
     the log of every member training with it) and stops the group; the members written
     before it stay."""

@@ -44,8 +44,8 @@ def members_args(
         default="sequential",
         help="sequential (default): the members one after the other, bitwise one job per "
         "member; vmapped: ES members of equal D_active and strategy as one vmapped program "
-        "(for a GPU; bitwise one job per member's for GD and the paper's five ES, not for "
-        "OpenES, CMA-ES, LES and EvoTF)",
+        "(for a GPU; for GD and the paper's five ES bitwise one job per member's at make "
+        "fidelity's settings, not at every shape: bench 9)",
     )
 
 

@@ -399,13 +399,15 @@ def run_rounds_lockstep(
     digits CNNs, a chain's numbers do not depend on how many chains share it (tested bitwise
     for 1 to 5 chains; bench 8 for 20); for the paper CNN its best-fitness curve does (bench
     8: 4.8e-7 after 2 generations between groups of 5 and 1), which is why every call is
-    padded to ``width`` (below). Against :func:`run_round` they are bitwise for the paper's
-    strategies (SNES, Sep-CMA-ES, PGPE, DES, ARS; tests/unit/test_lockstep.py): Sep-CMA-ES
-    and ARS write their updates batch-invariant (strategies/batch_invariant.py), since
-    evosax's differed in the last bit after one generation and hundreds of generations
-    amplified that (bench 7 at 600 generations: |Δθ| up to 1.05, 4 of 16 round-1 masks
-    different). Other strategies (OpenES, CMA-ES, LES, EvoTF) still differ in the last bits.
-    Dynamic sparse ES changes a chain's active set mid-round: not here.
+    padded to ``width`` (below). Against :func:`run_round`, the paper's strategies' updates
+    (SNES, Sep-CMA-ES, PGPE, DES, ARS) are batch-invariant: Sep-CMA-ES and ARS are written so
+    (strategies/batch_invariant.py), since evosax's differed in the last bit after one
+    generation and hundreds of generations amplified that (bench 7 at 600 generations: |Δθ|
+    up to 1.05, 4 of 16 round-1 masks different). The fitness is batch-invariant at some
+    shapes only (bench 9): where it is not, its values differ in the last bit, which the
+    rank-based strategies (SNES, Sep-CMA-ES, DES) do not see. OpenES, CMA-ES, LES, iAMaLGaM
+    and CMA-anchored LES differ in the last bits anyway. Dynamic sparse ES changes a chain's
+    active set mid-round: not here.
 
     ``width``: how many chains each call of the program computes. A batch of fewer chains
     is padded with copies of its first chain, whose results are dropped, so a chain's
