@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import batch_invariant
+
 
 def _uniform_bias(low: float, high: float):
     def init(key, shape, dtype=jnp.float32):
@@ -308,7 +310,7 @@ def population_log_probs(
     classes = kd.shape[-1]
     kd = kd.reshape(p, hh, ww, c, classes).transpose(0, 3, 1, 2, 4).reshape(p, -1, classes)
     logits = jnp.einsum("pbf,pfo->pbo", feats, kd) + params[f"{dense_name}/bias"][:, None, :]
-    return jax.nn.log_softmax(logits, axis=-1)
+    return batch_invariant.log_softmax(logits)
 
 
 class PolicyMLP(nn.Module):

@@ -171,7 +171,7 @@ def test_a_vmapped_group_equals_the_sequential_group(tmp_path, tiny_config, caps
     widths differ in the last bit: bench 9), with its own log, marked as trained by the
     group program."""
     tiny_config["es"] = {"num_generations": 4, "log_every": 2}
-    # Sep-CMA-ES: evosax's own tell was not batch-invariant (strategies/batch_invariant.py)
+    # Sep-CMA-ES: evosax's own tell was not batch-invariant (evotickets/batch_invariant.py)
     tiny_config["strategies"] = {"sep_cma_es": {"population_size": 16, "std_init": 0.05}}
     cfg = validate_config(tiny_config)
     methods, seeds = ("random", "magnitude", "snr"), (0, 1)

@@ -1,4 +1,4 @@
-"""Sums in a fixed order (strategies/batch_invariant.py): the same number alone and as one
+"""Sums in a fixed order (evotickets/batch_invariant.py): the same number alone and as one
 row of a vmapped batch of any width, and equal to NumPy's sum and std to float rounding."""
 
 from __future__ import annotations
@@ -8,7 +8,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from evotickets.strategies.batch_invariant import fixed_order_std, fixed_order_sum
+from evotickets.batch_invariant import (
+    fixed_order_mean,
+    fixed_order_std,
+    fixed_order_sum,
+    log_softmax,
+)
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 600, 1898])
@@ -26,3 +31,15 @@ def test_fixed_order_std_is_numpys_population_std():
     np.testing.assert_allclose(fixed_order_std(x), np.std(np.asarray(x, np.float64)), rtol=1e-5)
     stacked = jax.vmap(fixed_order_std)(jnp.stack([x, x * 2, x]))
     assert stacked[0] == jax.jit(fixed_order_std)(x) == stacked[2]
+
+
+def test_fixed_order_sum_over_an_axis_and_log_softmax():
+    x = jax.random.normal(jax.random.key(2), (3, 32, 64))
+    np.testing.assert_allclose(fixed_order_sum(x, axis=1), np.sum(np.asarray(x), axis=1), atol=1e-5)
+    logits = jax.random.normal(jax.random.key(3), (32, 64, 10)) * 4
+    np.testing.assert_allclose(log_softmax(logits), jax.nn.log_softmax(logits), atol=1e-6)
+    # the loss matrix whose jnp.mean came out differently alone and in a batch of 3 (bench 9)
+    alone = [np.asarray(jax.jit(fixed_order_mean)(x[c])) for c in range(3)]
+    batched = np.asarray(jax.jit(jax.vmap(fixed_order_mean))(x))
+    for c in range(3):
+        np.testing.assert_array_equal(alone[c], batched[c])

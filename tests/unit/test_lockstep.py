@@ -1,6 +1,6 @@
 """Several chains' rounds as one vmapped program (train.es.run_rounds_lockstep): each chain's
 numbers equal its own run_round's bitwise here (the paper's five strategies, whose updates
-are written batch-invariant: strategies/batch_invariant.py; 3 chains of the tiny digits CNN
+are written batch-invariant: evotickets/batch_invariant.py; 3 chains of the tiny digits CNN
 at population 16, where the fitness is batch-invariant too, which other shapes need not be:
 bench 9), with its own keys, masks, start, rewind
 point and checkpoint; a chain resumed mid-round joins the others when it reaches them, and

@@ -27,7 +27,7 @@ def build(pop: int, num_dims: int, hparams: dict[str, Any]) -> Built:
 @functools.cache
 def _batch_invariant_class():
     """evosax's ARS with its tell computed so that a chain's numbers do not depend on whether
-    the program trains it alone or vmapped beside other chains (:mod:`.batch_invariant`):
+    the program trains it alone or vmapped beside other chains (:mod:`evotickets.batch_invariant`):
     the divisions by the scalar std and by the elites' fitness std are products with the
     reciprocal, and that fitness std sums in a fixed order. The same update as evosax 0.3's
     (Mania et al. 2018, V1-t); the numbers differ from evosax's in the last bits."""
@@ -35,7 +35,7 @@ def _batch_invariant_class():
     import optax
     from evosax.algorithms import ARS
 
-    from .batch_invariant import fixed_order_std
+    from ..batch_invariant import fixed_order_std
 
     class BatchInvariantARS(ARS):
         def _tell(self, key, population, fitness, state, params):

@@ -5,6 +5,7 @@ longer decays it)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from .spec import Built, StrategySpec
@@ -13,7 +14,6 @@ from .spec import Built, StrategySpec
 def build(pop: int, num_dims: int, hparams: dict[str, Any]) -> Built:
     import jax.numpy as jnp
     import optax
-    from evosax.algorithms import PGPE
 
     schedule = optax.exponential_decay(
         float(hparams.get("lr", 0.01)),
@@ -21,7 +21,7 @@ def build(pop: int, num_dims: int, hparams: dict[str, Any]) -> Built:
         decay_rate=float(hparams.get("lr_decay", 1.0)),
         end_value=float(hparams.get("lr_limit", 0.0)) or None,
     )
-    algo = PGPE(pop, jnp.zeros(num_dims), optimizer=optax.adam(schedule))
+    algo = _batch_invariant_class()(pop, jnp.zeros(num_dims), optimizer=optax.adam(schedule))
     params = algo.default_params.replace(std_init=float(hparams["std_init"]))
     params = params.replace(
         std_lr=float(hparams.get("std_lr", params.std_lr)),
@@ -33,6 +33,48 @@ def build(pop: int, num_dims: int, hparams: dict[str, Any]) -> Built:
         std_decay=float(hparams.get("std_decay", 1.0)),
         std_limit=float(hparams.get("std_limit", 0.0)),
     )
+
+
+@functools.cache
+def _batch_invariant_class():
+    """evosax's PGPE with its tell computed so that a chain's numbers do not depend on whether
+    the program trains it alone or vmapped beside other chains
+    (:mod:`evotickets.batch_invariant`): the divisions by the population size and by σ are
+    products with the reciprocal, and the fitness baseline is a fixed-order mean. The same
+    update as evosax 0.3's; the numbers differ from evosax's in the last bits."""
+    import jax.numpy as jnp
+    import optax
+    from evosax.algorithms import PGPE
+
+    from ..batch_invariant import fixed_order_mean
+
+    class BatchInvariantPGPE(PGPE):
+        def _tell(self, key, population, fitness, state, params):
+            half = self.population_size // 2
+            z_scaled = population[:half] - state.mean
+            fitness_plus, fitness_minus = fitness[:half], fitness[half:]
+            inv_pop = 1.0 / self.population_size
+            grad_mean = jnp.dot(fitness_plus - fitness_minus, z_scaled) * inv_pop
+            baseline = fixed_order_mean(fitness)
+            grad_std = (
+                jnp.dot(
+                    fitness_plus + fitness_minus - 2 * baseline,
+                    (z_scaled**2 - state.std**2) * (1 / state.std),
+                )
+                * inv_pop
+            )
+            updates, opt_state = self.optimizer.update(grad_mean, state.opt_state, state.mean)
+            std_max_change = params.std_max_change * state.std
+            std = jnp.clip(
+                state.std - params.std_lr * grad_std,
+                min=state.std - std_max_change,
+                max=state.std + std_max_change,
+            )
+            return state.replace(
+                mean=optax.apply_updates(state.mean, updates), std=std, opt_state=opt_state
+            )
+
+    return BatchInvariantPGPE
 
 
 def sigma(state: Any, num_dims: int):

@@ -43,14 +43,14 @@ def _batch_invariant_class():
     division where the vmapped one did not), which differs in the last bit; and
     ``jnp.linalg.norm`` of p_σ sums in a shape-dependent order. Here both divisions are
     written as products with the reciprocal, and the norm sums in a fixed order
-    (:mod:`.batch_invariant`). The
+    (:mod:`evotickets.batch_invariant`). The
     same equations (Ros & Hansen 2008 as evosax 0.3 implements them); the numbers differ
     from evosax's in the last bits.
     """
     import jax.numpy as jnp
     from evosax.algorithms import Sep_CMA_ES
 
-    from .batch_invariant import fixed_order_sum
+    from ..batch_invariant import fixed_order_sum
 
     class BatchInvariantSepCMAES(Sep_CMA_ES):
         def update_mean(self, population, fitness, mean, std, params):

@@ -20,6 +20,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from ..batch_invariant import fixed_order_mean
 from ..names import ANT_HEAVY_BACKEND_ERROR, BRAX_TASKS, GYMNAX_TASKS
 from ..networks import (
     LayerEntry,
@@ -243,7 +244,8 @@ class ControlTask:
         # split across devices (GPUs, or host devices when EVOTICKETS_CPU_DEVICES is set)
         returns, obs, valid = map_population(members, population, keys, state)
         state = self._update_stats(state, obs, valid)
-        return -jnp.mean(returns, axis=1), state
+        # the mean in a fixed order, the same alone and in a vmapped group (batch_invariant)
+        return -fixed_order_mean(returns, axis=1), state
 
     def evaluate(self, vector, data, state):
         returns, _, _ = self.episode_returns(from_vector(vector, self.table), data, state)

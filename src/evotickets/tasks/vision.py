@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..batch_invariant import fixed_order_mean
 from ..networks import (
     NETWORKS,
     LayerEntry,
@@ -101,7 +102,10 @@ class VisionTask:
         forward pass (:func:`population_log_probs`), not a vmap of the flax module."""
         kernel_size = NETWORKS[self.network]["kernel_size"]
         logp = population_log_probs(from_vector_batched(population, self.table), x, kernel_size)
-        return -jnp.mean(jnp.take_along_axis(logp, y[None, :, None], axis=2)[..., 0], axis=1)
+        # the mean in a fixed order: a chain's fitness is then the same in its one-chain
+        # program and in a vmapped group of any width (evotickets.batch_invariant)
+        nll = -jnp.take_along_axis(logp, y[None, :, None], axis=2)[..., 0]
+        return fixed_order_mean(nll, axis=1)
 
     def evaluate(self, vector: jax.Array, data, state: dict) -> jax.Array:
         """Accuracy of one network on the whole test set, in batches."""

@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..batch_invariant import fixed_order_sum
 from ..checkpoint import Checkpointer
 from ..keys import generation_key, tag
 from ..strategies import ESStrategy, has_per_weight_sigma, per_weight_std
@@ -56,7 +57,7 @@ def _sanitize(fitness: jax.Array):
     """
     finite = jnp.isfinite(fitness)
     worst = jnp.max(jnp.where(finite, fitness, -jnp.inf))
-    mean = jnp.sum(jnp.where(finite, fitness, 0.0)) / jnp.maximum(finite.sum(), 1)
+    mean = fixed_order_sum(jnp.where(finite, fitness, 0.0)) / jnp.maximum(finite.sum(), 1)
     return jnp.where(finite, fitness, worst), jnp.sum(~finite), mean
 
 
@@ -401,7 +402,7 @@ def run_rounds_lockstep(
     8: 4.8e-7 after 2 generations between groups of 5 and 1), which is why every call is
     padded to ``width`` (below). Against :func:`run_round`, the paper's strategies' updates
     (SNES, Sep-CMA-ES, PGPE, DES, ARS) are batch-invariant: Sep-CMA-ES and ARS are written so
-    (strategies/batch_invariant.py), since evosax's differed in the last bit after one
+    (evotickets/batch_invariant.py), since evosax's differed in the last bit after one
     generation and hundreds of generations amplified that (bench 7 at 600 generations: |Δθ|
     up to 1.05, 4 of 16 round-1 masks different). The fitness is batch-invariant at some
     shapes only (bench 9): where it is not, its values differ in the last bit, which the

@@ -1,0 +1,55 @@
+"""Reductions whose result does not depend on how many chains one program computes.
+
+Why: a vmapped group (``round-group --program vmapped``) must give each chain the numbers of
+its one-chain job. XLA vectorises a reduction by its shape, so ``jnp.sum`` over one chain's
+(n,) vector and over the same row of a (k, n) batch may add in different orders and differ in
+the last bit; over hundreds of generations an ES amplifies that into other weights and other
+masks. Elementwise additions are never reordered, so a sum written as a fixed tree of them is
+the same number alone and under ``jax.vmap``. (Sums that XLA computes as a product, such as
+``jnp.dot(weights, noise)``, measured the same alone and batched on this CPU; the strategies'
+tests check the whole update.)
+
+The other source is XLA's simplifier, which rewrites a division by a broadcast scalar as a
+product with its reciprocal in some programs and not in others: the strategies that use this
+module write such divisions as products with the reciprocal themselves.
+
+Used by: the vision loss (its mean over the minibatch and log-softmax's sum over the classes:
+at population 32 ``jnp.mean`` over a (32, 64) loss matrix differed alone and in a batch of 3),
+the control tasks' mean over repeats, the mean-fitness curve, and the tells of Sep-CMA-ES,
+ARS and PGPE. Bench 9 (``bench/bench_batch_invariance.py``) checks every strategy.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def fixed_order_sum(x: jax.Array, axis: int = -1) -> jax.Array:
+    """Σ x over one axis as a fixed binary tree of additions: zero-padded to a power of two,
+    then the two halves added until one value is left."""
+    x = jnp.moveaxis(x, axis, -1)
+    n = 1 << max(0, (x.shape[-1] - 1).bit_length())
+    x = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, n - x.shape[-1])])
+    while x.shape[-1] > 1:
+        half = x.shape[-1] // 2
+        x = x[..., :half] + x[..., half:]
+    return x[..., 0]
+
+
+def fixed_order_mean(x: jax.Array, axis: int = -1) -> jax.Array:
+    """The mean over one axis with :func:`fixed_order_sum` (times 1/n, not divided by n)."""
+    return fixed_order_sum(x, axis) * (1.0 / x.shape[axis])
+
+
+def fixed_order_std(x: jax.Array) -> jax.Array:
+    """``jnp.std(x)`` (population std, ddof 0) of a 1-D array with :func:`fixed_order_sum`."""
+    centred = x - fixed_order_mean(x)
+    return jnp.sqrt(fixed_order_mean(jnp.square(centred)))
+
+
+def log_softmax(x: jax.Array) -> jax.Array:
+    """``jax.nn.log_softmax`` over the last axis, its sum of exponentials in a fixed order
+    (the maximum it subtracts is exact in any order)."""
+    shifted = x - jax.lax.stop_gradient(jnp.max(x, axis=-1, keepdims=True))
+    return shifted - jnp.log(fixed_order_sum(jnp.exp(shifted)))[..., None]
