@@ -43,9 +43,8 @@ def _batch_invariant_class():
     division where the vmapped one did not), which differs in the last bit; and
     ``jnp.linalg.norm`` of p_σ sums in a shape-dependent order. Here both divisions are
     written as products with the reciprocal, and the norm sums in a fixed order
-    (:mod:`evotickets.batch_invariant`). The
-    same equations (Ros & Hansen 2008 as evosax 0.3 implements them); the numbers differ
-    from evosax's in the last bits.
+    (:mod:`evotickets.batch_invariant`). The same equations (Ros & Hansen 2008 as evosax 0.3
+    implements them); the numbers differ from evosax's in the last bits.
     """
     import jax.numpy as jnp
     from evosax.algorithms import Sep_CMA_ES
