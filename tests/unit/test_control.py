@@ -147,3 +147,29 @@ def test_pendulum_fast_path_returns_equal_the_observation_path(monkeypatch):
     monkeypatch.setattr(control, "OBS_FEATURES", {})
     slow = task.population_fitness(pop, jax.random.key(4), None, state)[0]
     np.testing.assert_allclose(np.asarray(fast), np.asarray(slow), rtol=1e-5)
+
+
+def test_normalised_fitness_and_statistics_are_the_same_alone_and_in_a_vmapped_group():
+    """A vmapped group (round-group --program vmapped) must give each chain its one-chain
+    fitness and running observation statistics bitwise: the statistics' sums are fixed-order."""
+    task, _, theta = _task("pendulum", obs_normalization=True, max_steps=40, n_repeats=3)
+    chains = 3
+    keys = jax.random.split(jax.random.key(7), chains)
+    populations = jnp.asarray(theta) + 0.1 * jax.random.normal(
+        jax.random.key(8), (chains, 6, theta.size)
+    )
+    state = task.init_state()
+    # a second call starts from non-trivial statistics, as every generation after the first does
+    one_chain = jax.jit(lambda pop, key, st: task.population_fitness(pop, key, task.train_data, st))
+    group = jax.jit(jax.vmap(one_chain))
+    alone = []
+    for c in range(chains):
+        _, s1 = one_chain(populations[c], keys[c], state)
+        alone.append(one_chain(populations[c] * 0.5, keys[c], s1))
+    _, s1 = group(populations, keys, jax.tree.map(lambda a: jnp.stack([a] * chains), state))
+    f2, s2 = group(populations * 0.5, keys, s1)
+    assert float(s2["obs_count"][0]) > 0
+    for c, (fa, sa) in enumerate(alone):
+        np.testing.assert_array_equal(f2[c], fa)
+        for name in sa:
+            np.testing.assert_array_equal(s2[name][c], sa[name], err_msg=name)

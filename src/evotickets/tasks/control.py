@@ -20,7 +20,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from ..batch_invariant import fixed_order_mean
+from ..batch_invariant import fixed_order_mean, fixed_order_sum
 from ..names import ANT_HEAVY_BACKEND_ERROR, BRAX_TASKS, GYMNAX_TASKS
 from ..networks import (
     LayerEntry,
@@ -129,20 +129,25 @@ class ControlTask:
         return jnp.clip(z, -OBS_CLIP, OBS_CLIP)
 
     def _update_stats(self, state, obs, valid):
-        """Merge the batch's valid observations into the running mean/variance (Chan et al.)."""
+        """Merge the batch's valid observations into the running mean/variance (Chan et al.).
+
+        The sums over the batch's axes are fixed-order and the divisions are products with the
+        reciprocal, so that a chain's statistics are the same alone and in a vmapped group
+        (batch_invariant; ``jnp.sum`` over several axes added in a shape-dependent order)."""
         if not self.obs_normalization:
             return state
         w = valid.astype(jnp.float32)[..., None]
-        n_b = jnp.sum(w)
-        mean_b = jnp.sum(obs * w, axis=tuple(range(obs.ndim - 1))) / jnp.maximum(n_b, 1.0)
-        var_b = jnp.sum(w * (obs - mean_b) ** 2, axis=tuple(range(obs.ndim - 1)))
-        var_b = var_b / jnp.maximum(n_b, 1.0)
+        n_b = _sum_leading(w)[0]
+        inv_b = 1.0 / jnp.maximum(n_b, 1.0)
+        mean_b = _sum_leading(obs * w) * inv_b
+        var_b = _sum_leading(w * (obs - mean_b) ** 2) * inv_b
         n_a, mean_a, var_a = state["obs_count"], state["obs_mean"], state["obs_var"]
         n = n_a + n_b
+        inv_n = 1.0 / jnp.maximum(n, 1.0)
         delta = mean_b - mean_a
-        mean = mean_a + delta * n_b / jnp.maximum(n, 1.0)
-        m2 = var_a * n_a + var_b * n_b + delta**2 * n_a * n_b / jnp.maximum(n, 1.0)
-        var = jnp.where(n > 0, m2 / jnp.maximum(n, 1.0), 1.0)
+        mean = mean_a + delta * (n_b * inv_n)
+        m2 = var_a * n_a + var_b * n_b + delta**2 * (n_a * n_b * inv_n)
+        var = jnp.where(n > 0, m2 * inv_n, 1.0)
         finite = jnp.all(jnp.isfinite(mean)) & jnp.all(jnp.isfinite(var))
         new = {"obs_mean": mean, "obs_var": jnp.maximum(var, 1e-6), "obs_count": n}
         return jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, state)
@@ -260,3 +265,10 @@ class ControlTask:
             "n_repeats": str(self.n_repeats),
             "n_test": str(self.n_test),
         }
+
+
+def _sum_leading(x: jax.Array) -> jax.Array:
+    """Σ over every axis but the last, innermost first, each axis in a fixed order."""
+    while x.ndim > 1:
+        x = fixed_order_sum(x, axis=x.ndim - 2)
+    return x
