@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -220,8 +221,9 @@ def trial(
     ``at = (k, s)``: kill ``s`` seconds after the k-th artifact appeared (a moment defined by
     progress, not by the clock, so it lands inside the run however loaded the machine is);
     ``None``: kill as soon as a mid-round checkpoint appears; a string: as soon as one
-    whose path contains it appears. ``while_running(workdir)`` is called once the first run
-    has taken its lock. ``targets``: what both runs make (default: the whole workflow)."""
+    whose path contains it appears. ``while_running(workdir)`` runs in a thread once the first
+    run has taken its lock, and is joined after the kill. ``targets``: what both runs make
+    (default: the whole workflow)."""
     t = Trial(index, at)
     prepare(workdir, config)
     log = open(workdir / "first-run.log", "w")  # noqa: SIM115 - closed below
@@ -233,10 +235,15 @@ def trial(
         env=_env(),
         start_new_session=True,
     )
+    # ``while_running`` runs beside the polling below, not before it: a second snakemake can
+    # take longer to start than the whole first run on a loaded machine, and the kill must
+    # still land inside the first run.
+    beside = None
     while while_running and proc.poll() is None:
         locks = workdir / ".snakemake" / "locks"
         if locks.is_dir() and any(locks.iterdir()):
-            while_running(workdir)
+            beside = threading.Thread(target=while_running, args=(workdir,))
+            beside.start()
             break
         time.sleep(0.05)
     reached = None  # when the k-th artifact appeared
@@ -255,6 +262,8 @@ def trial(
     t.complete_at_kill = stamps(workdir, finished_jobs(artifacts(workdir)))
     _kill_group(proc)
     log.close()
+    if beside is not None:
+        beside.join()  # before the unlock and rerun below, which it must not race
     t.killed_at = time.monotonic() - start
     t.checkpoints_at_kill = checkpoints(workdir)
 
