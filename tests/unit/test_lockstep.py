@@ -1,10 +1,10 @@
 """Several chains' rounds as one vmapped program (train.es.run_rounds_lockstep): each chain's
-numbers equal its own run_round's bitwise here (the paper's five strategies, whose updates
-are written batch-invariant: evotickets/batch_invariant.py; 3 chains of the tiny digits CNN
-at population 16, where the fitness is batch-invariant too, which other shapes need not be:
-bench 9), with its own keys, masks, start, rewind
-point and checkpoint; a chain resumed mid-round joins the others when it reaches them, and
-its numbers do not depend on the chains it ran with."""
+numbers equal its own run_round's bitwise here (the paper's five strategies and OpenES, whose
+updates are written batch-invariant: evotickets/batch_invariant.py; 3 chains of the tiny
+digits CNN at population 16, where the fitness is batch-invariant too, which other shapes
+need not be: bench 9), with its own keys, masks, start, rewind point and checkpoint; a chain
+resumed mid-round joins the others when it reaches them, and its numbers do not depend on
+the chains it ran with."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def _assert_same(a, b):
     np.testing.assert_array_equal(a.eval_generation, b.eval_generation)
 
 
-@pytest.mark.parametrize("name", ["snes", "sep_cma_es", "pgpe", "des", "ars"])
+@pytest.mark.parametrize("name", ["snes", "sep_cma_es", "pgpe", "des", "ars", "open_es"])
 def test_lockstep_chains_equal_their_own_rounds(setup, name):
     task, thetas, masks = setup
     strategy = make_strategy(name, int(masks[0].sum()), HP)

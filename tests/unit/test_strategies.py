@@ -421,3 +421,25 @@ def test_a_strategy_without_per_weight_sigma_refuses_snr_and_runs_magnitude():
     cfg["strategy_methods"] = {"gradientless_descent": ["magnitude", "snr"]}
     with pytest.raises(ConfigError, match=r"lists \['snr'\].*has none.*Magnitude and random"):
         validate_config(cfg)
+
+
+@pytest.mark.parametrize("name", ["sep_cma_es", "ars", "pgpe", "open_es"])
+def test_batch_invariant_tells_are_evosax_updates_to_float_rounding(name):
+    """These strategies override evosax's ``_tell`` (divisions as products with the
+    reciprocal, fixed-order sums: evotickets/batch_invariant.py) with the same equations, so
+    their state after each tell equals evosax's own to float rounding."""
+    s = make_strategy(name, 40, {"population_size": 16, "std_init": 0.1})
+    algo, evosax_tell = s.algorithm, type(s.algorithm).__mro__[1]._tell
+    assert type(algo).__name__.startswith("BatchInvariant")
+    key = jax.random.key(0)
+    state = algo.init(key, jnp.linspace(-1.0, 1.0, 40), s.params)
+    for _ in range(4):
+        key, k_ask, k_tell = jax.random.split(key, 3)
+        population, state = algo.ask(k_ask, state, s.params)
+        fitness = jnp.sum(population**2, axis=1) + 0.1 * population[:, 0]
+        ours = algo._tell(k_tell, population, fitness, state, s.params)
+        theirs = evosax_tell(algo, k_tell, population, fitness, state, s.params)
+        for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(theirs), strict=True):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-5, atol=1e-6)
+        state = ours
+    assert not np.allclose(state.mean, np.linspace(-1.0, 1.0, 40))  # it moved
