@@ -32,18 +32,38 @@ from .spec import Built, StrategySpec
 
 @functools.cache
 def _algorithm_class():
-    """evosax's iAMaLGaM_Univariate with C starting at ``c_init`` instead of 1."""
+    """evosax's iAMaLGaM_Univariate with C starting at ``c_init`` instead of 1, and its mean,
+    covariance and SDR updates computed so that a chain's numbers do not depend on whether the
+    program trains it alone or vmapped beside other chains (:mod:`evotickets.batch_invariant`):
+    the sums over the elites are fixed-order and the divisions by their count are products with
+    the reciprocal. The same updates as evosax 0.3's; the numbers differ in the last bits."""
     import jax.numpy as jnp
     from evosax.algorithms import iAMaLGaM_Univariate
 
-    class ScaledIAMaLGaMUnivariate(iAMaLGaM_Univariate):
+    from ..batch_invariant import fixed_order_mean, fixed_order_sum
+
+    class BatchInvariantScaledIAMaLGaMUnivariate(iAMaLGaM_Univariate):
         c_init = 1.0
 
         def _init(self, key, params):
             state = super()._init(key, params)
             return state.replace(C=jnp.full((self.num_dims,), self.c_init, jnp.float32))
 
-    return ScaledIAMaLGaMUnivariate
+        def update_mean(self, elites, mean, mean_shift, params):
+            new_mean = fixed_order_mean(elites, axis=0)
+            shift = (1 - params.eta_shift) * mean_shift + params.eta_shift * (new_mean - mean)
+            return new_mean, shift
+
+        def update_cov(self, elites, C, mean, params):
+            spread = fixed_order_sum((elites - mean) ** 2, axis=0) * (1 / self.num_elites)
+            return (1 - params.eta_std) * C + params.eta_std * spread
+
+        def standard_deviation_ratio(self, improvement_mask, elites, C, mean):
+            improved = fixed_order_sum(improvement_mask[:, None] * elites, axis=0)
+            average = improved * (1 / fixed_order_sum(improvement_mask.astype(elites.dtype)))
+            return jnp.max(jnp.abs((average - mean) / C))
+
+    return BatchInvariantScaledIAMaLGaMUnivariate
 
 
 def build(pop: int, num_dims: int, hparams: dict[str, Any]) -> Built:
