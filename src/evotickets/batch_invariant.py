@@ -26,9 +26,14 @@ import jax
 import jax.numpy as jnp
 
 
-def fixed_order_sum(x: jax.Array, axis: int = -1) -> jax.Array:
+def fixed_order_sum(x: jax.Array, axis: int | tuple[int, ...] = -1) -> jax.Array:
     """Σ x over one axis as a fixed binary tree of additions: zero-padded to a power of two,
-    then the two halves added until one value is left."""
+    then the two halves added until one value is left. Over several axes: one axis at a
+    time, the highest first."""
+    if isinstance(axis, tuple):
+        for a in sorted((a % x.ndim for a in axis), reverse=True):
+            x = fixed_order_sum(x, a)
+        return x
     x = jnp.moveaxis(x, axis, -1)
     n = 1 << max(0, (x.shape[-1] - 1).bit_length())
     x = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, n - x.shape[-1])])

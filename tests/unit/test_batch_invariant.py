@@ -43,3 +43,15 @@ def test_fixed_order_sum_over_an_axis_and_log_softmax():
     batched = np.asarray(jax.jit(jax.vmap(fixed_order_mean))(x))
     for c in range(3):
         np.testing.assert_array_equal(alone[c], batched[c])
+
+
+def test_fixed_order_sum_over_several_axes_is_the_sum_and_the_same_in_any_batch():
+    x = jax.random.normal(jax.random.key(4), (3, 5, 6, 7, 2))
+    over = (0, 1, 2)  # of one chain's (5, 6, 7, 2): every axis but the last
+    np.testing.assert_allclose(
+        fixed_order_sum(x[0], over), np.sum(np.asarray(x[0]), axis=over), rtol=1e-5, atol=1e-5
+    )
+    alone = [np.asarray(jax.jit(lambda y: fixed_order_sum(y, over))(x[c])) for c in range(3)]
+    batched = np.asarray(jax.jit(jax.vmap(lambda y: fixed_order_sum(y, over)))(x))
+    for c in range(3):
+        np.testing.assert_array_equal(alone[c], batched[c])

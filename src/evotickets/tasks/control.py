@@ -137,10 +137,11 @@ class ControlTask:
         if not self.obs_normalization:
             return state
         w = valid.astype(jnp.float32)[..., None]
-        n_b = _sum_leading(w)[0]
+        batch_axes = tuple(range(obs.ndim - 1))
+        n_b = fixed_order_sum(w, batch_axes)[0]
         inv_b = 1.0 / jnp.maximum(n_b, 1.0)
-        mean_b = _sum_leading(obs * w) * inv_b
-        var_b = _sum_leading(w * (obs - mean_b) ** 2) * inv_b
+        mean_b = fixed_order_sum(obs * w, batch_axes) * inv_b
+        var_b = fixed_order_sum(w * (obs - mean_b) ** 2, batch_axes) * inv_b
         n_a, mean_a, var_a = state["obs_count"], state["obs_mean"], state["obs_var"]
         n = n_a + n_b
         inv_n = 1.0 / jnp.maximum(n, 1.0)
@@ -265,10 +266,3 @@ class ControlTask:
             "n_repeats": str(self.n_repeats),
             "n_test": str(self.n_test),
         }
-
-
-def _sum_leading(x: jax.Array) -> jax.Array:
-    """Σ over every axis but the last, innermost first, each axis in a fixed order."""
-    while x.ndim > 1:
-        x = fixed_order_sum(x, axis=x.ndim - 2)
-    return x
