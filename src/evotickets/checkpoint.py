@@ -54,6 +54,13 @@ def checkpoint_path(out: str | os.PathLike) -> Path:
     return out.with_name(out.stem + ".ckpt.h5")
 
 
+def remove_checkpoint(path: str | os.PathLike) -> None:
+    """Delete the checkpoint at ``path`` and its unfinished temporary file, if any."""
+    path = Path(path)
+    for p in (path, path.with_name(path.name + ".tmp")):
+        p.unlink(missing_ok=True)
+
+
 def round_digest(**parts: Any) -> str:
     """A hash of everything that determines a round's numbers (arrays by their bytes)."""
     h = hashlib.sha256()
@@ -257,8 +264,7 @@ class Checkpointer:
 
     def remove(self) -> None:
         """Delete the checkpoint (after the round's artifact is complete)."""
-        for p in (self.path, self.path.with_name(self.path.name + ".tmp")):
-            p.unlink(missing_ok=True)
+        remove_checkpoint(self.path)
 
 
 def cadence_from_env(

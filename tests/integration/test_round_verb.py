@@ -1,6 +1,7 @@
 """`evotickets round` (what rule `train` runs) makes exactly what `mask` then `train` make."""
 
 import json
+import os
 
 import h5py
 import numpy as np
@@ -44,6 +45,53 @@ def test_round_equals_mask_then_train_and_logs_the_mask_step(tmp_path, tiny_conf
         assert aa["config_digest"] == ab["config_digest"]
     np.testing.assert_array_equal(_arrays(tmp_path / "a.h5")[0]["params/Conv_0/kernel"],
                                   _arrays(tmp_path / "b.h5")[0]["params/Conv_0/kernel"])  # fmt: skip
+
+
+def test_a_finished_round_is_kept_unless_an_input_is_newer_or_recompute_is_asked(
+    tmp_path, tiny_config, capsys, monkeypatch
+):
+    """A `train` job killed after its last write but before Snakemake recorded it is rerun
+    (its outputs are update(), so not deleted first): the verb keeps the finished round and
+    deletes the checkpoint such a kill can leave. A newer input or $EVOTICKETS_RECOMPUTE
+    trains it again, to the same numbers."""
+    tiny_config["es"] = {"num_generations": 4, "log_every": 4}
+    cfg = validate_config(tiny_config)
+    init = tmp_path / "init.h5"
+    assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", 0)),
+                     "--out", str(init)]) == 0  # fmt: skip
+    settings = json.dumps(chain_settings(cfg, "digits", "snes", "random", 0))
+    out, mask, mask_log = tmp_path / "trained.h5", tmp_path / "mask.h5", tmp_path / "mask.log"
+    argv = ["round", "--settings", settings, "--round", "1", "--init", str(init),
+            "--mask-out", str(mask), "--mask-log", str(mask_log), "--out", str(out)]  # fmt: skip
+
+    def created():
+        return [str(h5py.File(p)["/"].attrs["created"]) for p in (mask, out)]
+
+    assert cli.main(argv) == 0
+    first, numbers = created(), _arrays(out)[0]
+    stale = tmp_path / "trained.ckpt.h5"
+    stale.write_bytes(b"left by a kill between the rename and the checkpoint's removal")
+    capsys.readouterr()
+    assert cli.main(argv) == 0
+    assert created() == first  # neither file written again
+    assert "finished by an earlier run" in capsys.readouterr().out
+    assert "finished by an earlier run" in mask_log.read_text()
+    assert not stale.exists()
+
+    monkeypatch.setenv("EVOTICKETS_RECOMPUTE", "1")
+    assert cli.main(argv) == 0
+    again = created()
+    assert again[0] != first[0] and again[1] != first[1]
+    monkeypatch.delenv("EVOTICKETS_RECOMPUTE")
+    recomputed = _arrays(out)[0]
+    for k in numbers:
+        if not k.startswith("curves/seconds"):
+            np.testing.assert_array_equal(numbers[k], recomputed[k], err_msg=k)
+
+    future = out.stat().st_mtime + 60
+    os.utime(init, (future, future))  # an input newer than the round: train it again
+    assert cli.main(argv) == 0
+    assert created()[1] != again[1]
 
 
 def test_a_failed_mask_step_is_in_the_mask_log_and_trains_nothing(tmp_path, tiny_config):

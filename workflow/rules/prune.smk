@@ -33,8 +33,11 @@ if GROUP_CHAINS == "none":
         input:
             unpack(mask_inputs),
         output:
-            mask=paths.round_file("mask.h5"),
-            trained=paths.round_file("trained.h5"),
+            # update(): Snakemake must not delete a round whose job was killed after its last
+            # write but before Snakemake recorded it; the verb keeps a round whose files are
+            # complete and newer than its inputs
+            mask=update(paths.round_file("mask.h5")),
+            trained=update(paths.round_file("trained.h5")),
         log:
             mask=paths.round_file("mask.log"),
             train=paths.round_file("train.log"),

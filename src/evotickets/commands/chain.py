@@ -35,6 +35,7 @@ from ..rounds import (
 from ..settings import ChainSettings, InitSettings
 from .common import chain_args
 from .group import (
+    keep_finished,
     members_args,
     outputs_current,
     parse_members,
@@ -241,7 +242,14 @@ def cmd_round(args) -> None:
     the task's data) costs about 1.5 s, as much as a short round's training on CPU.
 
     The numbers are those of the two verbs run one after the other (same functions, same
-    keys). A failed mask step writes its error to the mask log too, and nothing is trained."""
+    keys). A failed mask step writes its error to the mask log too, and nothing is trained.
+    A round whose two files are already valid and current is kept, not trained again: a job
+    killed after its last write but before Snakemake recorded it is rerun, and the rule
+    marks its outputs update() so that Snakemake does not delete them first."""
+    if _finished(args):
+        # the train log is this verb's stdout
+        print(keep_finished(args.out, _kept_what(args), [args.mask_log]), flush=True)
+        return
     # the two verbs read the attributes they know; only their output flags are named apart
     run_logged(args.mask_log, "mask", cmd_mask, _mask_args(args))
     cmd_train(_train_args(args))
@@ -310,8 +318,12 @@ def _member_args(member: dict, args) -> argparse.Namespace:
     )
 
 
+def _kept_what(args) -> str:
+    return f"{args.out} and its mask"
+
+
 def _kept_files(margs) -> tuple[str, list[str]]:
-    return f"{margs.out} and its mask", [margs.log, margs.mask_log]
+    return _kept_what(margs), [margs.log, margs.mask_log]
 
 
 def _run_members(members: list[dict], args) -> None:
@@ -368,8 +380,8 @@ def _inputs_first(members: list[dict]) -> list[dict]:
 def _finished(args) -> bool:
     """Whether a member's round is already done: its mask and trained artifacts are valid
     for its settings and round and newer than every input (what Snakemake itself checks).
-    A killed `train_seeds` job leaves its finished seeds (the rule marks them update(), so
-    Snakemake keeps them), and its rerun keeps them instead of computing them again."""
+    A killed `train` or group job leaves its finished rounds (the rules mark them update(),
+    so Snakemake keeps them), and its rerun keeps them instead of computing them again."""
     inputs = [args.init, args.prev_trained, args.source_mask, args.rewind_from, args.round0_from]
     return outputs_current(
         [(args.mask_out, "mask"), (args.out, "trained")],

@@ -20,10 +20,16 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from ..artifacts import ArtifactError, read_artifact
+from ..checkpoint import checkpoint_path, remove_checkpoint
 from ..rounds import PreparedRound, log, train_together
 
 #: How a group verb trains its members (config ``resources.group_program``).
 GROUP_PROGRAMS = ("sequential", "vmapped")
+
+#: Set (to anything but ``0``) to make the round and transfer verbs train a round whose files
+#: are already valid and current, e.g. after a code change that Snakemake does not see:
+#: ``EVOTICKETS_RECOMPUTE=1 snakemake --forcerun train ...``. Without it such a round is kept.
+RECOMPUTE_ENV = "EVOTICKETS_RECOMPUTE"
 
 
 def members_args(
@@ -97,8 +103,12 @@ def outputs_current(
 ) -> bool:
     """Whether a member's outputs, ``(path, artifact kind)`` pairs, are all there, valid for
     its settings' digest and its round, and newer than every input (what Snakemake itself
-    checks). A killed group job leaves its finished members (its rule marks the outputs
-    update(), so Snakemake keeps them), and its rerun keeps them instead of training again."""
+    checks). A killed job leaves the rounds it had finished (its rule marks the outputs
+    update(), so Snakemake keeps them, also when the kill came after the last write but
+    before Snakemake's bookkeeping), and its rerun keeps them instead of training again.
+    Never, when ``$EVOTICKETS_RECOMPUTE`` asks for recomputing."""
+    if os.environ.get(RECOMPUTE_ENV, "") not in ("", "0"):
+        return False
     paths = [Path(p) for p, _ in outputs]
     if not all(p.exists() for p in paths):
         return False
@@ -113,13 +123,21 @@ def outputs_current(
     return all(Path(p).stat().st_mtime <= oldest for p in inputs if p)
 
 
-def note_kept(i: int, count: int, what: str, logs: Sequence[str]) -> None:
-    """Say why member i of ``count`` trains nothing, in its logs (Snakemake deleted them
-    before the job) and in the group's: ``what`` was finished by an earlier run."""
+def keep_finished(out: str, what: str, logs: Sequence[str]) -> str:
+    """Keep a round that :func:`outputs_current` found finished: say so in its ``logs``
+    (Snakemake deleted them before the job) and delete the mid-round checkpoint beside
+    ``out`` that a kill between the artifact's rename and the checkpoint's removal leaves.
+    Returns the line said."""
     line = f"kept {what}: finished by an earlier run"
     for path in logs:
         Path(path).write_text(line + "\n")
-    log(f"member {i}/{count}: {line}")
+    remove_checkpoint(checkpoint_path(out))
+    return line
+
+
+def note_kept(i: int, count: int, out: str, what: str, logs: Sequence[str]) -> None:
+    """Member i of ``count`` trains nothing (:func:`keep_finished`); the group's log says so."""
+    log(f"member {i}/{count}: {keep_finished(out, what, logs)}")
 
 
 def run_members(
@@ -135,7 +153,7 @@ def run_members(
     so). A member's error is in its log and stops the group; the members before it stay."""
     for i, member in enumerate(members, 1):
         if finished(member):
-            note_kept(i, len(members), *kept(member))
+            note_kept(i, len(members), member.out, *kept(member))
             continue
         log(f"member {i}/{len(members)}: round {member.round} → {member.out}")
         run_logged(member.log, verb, run, member)
@@ -163,7 +181,7 @@ def run_members_together(
         prepared, logs = [], []
         for i, member in enumerate(members, 1):
             if finished(member):
-                note_kept(i, len(members), *kept(member))
+                note_kept(i, len(members), member.out, *kept(member))
                 continue
             log(f"member {i}/{len(members)}: round {member.round} → {member.out}")
             file = files.enter_context(open(member.log, "w"))
