@@ -44,6 +44,11 @@ JOBS = {"init": 1, "train": 2, "accuracy_table": 1}
 # Request the chain and the table explicitly: `all` would add collect and the 11 figure rules.
 TABLE = paths.experiment_file("accuracy_table.txt", "tiny")
 TARGETS = (paths.round_file("trained.h5", "tiny", "digits", "snes", "magnitude", 0, 1), TABLE)
+# The same chain through the group rule of `seeds_and_methods` (train_pairs_digits_snes).
+GROUPED_CONFIG = {
+    **CONFIG,
+    "resources": {**CONFIG["resources"], "group_chains": "seeds_and_methods"},
+}
 
 
 def _round0(file: str) -> str:
@@ -115,12 +120,15 @@ def _finish(proc: subprocess.Popen, timeout: float = 400) -> str:
 
 @pytest.fixture(scope="module")
 def runs(cluster, tmp_path_factory):
-    """Three runs of the same config side by side: local, SLURM per rule, SLURM per chain;
-    plus a fourth workdir whose init.h5 is garbage, so that its first
-    round's job fails on SLURM (in its `evotickets mask` step)."""
-    dirs = {k: tmp_path_factory.mktemp(k) for k in ("local", "slurm", "chain", "failing")}
+    """Four runs of the same config side by side: local, SLURM per rule, SLURM per chain,
+    and SLURM per chain with the chains grouped (resources.group_chains); plus a fifth
+    workdir whose init.h5 is garbage, so that its first round's job fails on SLURM (in its
+    `evotickets mask` step)."""
+    names = ("local", "slurm", "chain", "grouped", "failing")
+    dirs = {k: tmp_path_factory.mktemp(k) for k in names}
     for d in dirs.values():
         write_config(d, CONFIG, _CACHE)
+    write_config(dirs["grouped"], GROUPED_CONFIG, _CACHE)
     bad_init = dirs["failing"] / paths.init(exp="tiny", task="digits", seed=0)
     bad_init.parent.mkdir(parents=True)
     bad_init.write_bytes(b"not an HDF5 file\n" * 64)
@@ -129,6 +137,7 @@ def runs(cluster, tmp_path_factory):
     procs = {
         "slurm": _start(_slurm_cmd(dirs["slurm"], "slurm", *TARGETS)),
         "chain": _start(_slurm_cmd(dirs["chain"], "slurm-chain", *TARGETS)),
+        "grouped": _start(_slurm_cmd(dirs["grouped"], "slurm-chain", *TARGETS)),
         "failing": _start(_slurm_cmd(dirs["failing"], "slurm", "--retries", "0", target)),
     }
     local = subprocess.run(
@@ -250,3 +259,15 @@ def test_profile_slurm_by_name_is_ours_even_beside_a_user_profile(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "train" in proc.stdout + proc.stderr
+
+
+def test_chain_profile_submits_one_job_per_group_of_chains(runs):
+    """With resources.group_chains the chain profile makes every round of a group of chains
+    one SLURM job (common.smk, chain_job_group), with the artifacts of a local run."""
+    dirs, out, rc, _ = runs
+    assert rc["grouped"] == 0, out["grouped"][-4000:]
+    ids = SUBMITTED.findall(out["grouped"])
+    assert len(ids) == 3, out["grouped"][-4000:]  # init, the group's 2 rounds, table
+    assert "group_chains_tiny_digits_snes" in out["grouped"]
+    for name in _artifacts(dirs["local"]):
+        assert_same(dirs["local"] / name, dirs["grouped"] / name)

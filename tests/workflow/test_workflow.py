@@ -9,6 +9,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import yaml
 from conftest import ROOT
 from workflow_helpers import BIN, artifacts, assert_same, content, snakemake, write_config
 
@@ -251,3 +252,44 @@ def test_chains_grouped_in_one_job_give_the_same_artifacts(finished_run, tmp_pat
     lines = [ln for ln in group_log.read_text().splitlines() if ln.startswith("member ")]
     assert len(lines) == 6 and "member 6/6" in lines[-1]
     assert "random/seed0/iter00" in lines[0]  # the round-0 donor runs before its copies
+
+
+METHODS = ("random", "magnitude", "snr")  # the tiny config's
+
+
+@pytest.mark.parametrize(
+    ("group_chains", "expected"),
+    [
+        ("none", {f"chain_tiny_digits_snes_{m}_seed{s}": 3 for m in METHODS for s in (0, 1)}),
+        ("seeds", {f"chains_tiny_digits_snes_{m}": 3 for m in METHODS}),
+        ("seeds_and_methods", {"chains_tiny_digits_snes": 3}),
+    ],
+)
+def test_the_chain_profile_makes_every_round_of_a_group_of_chains_one_job(
+    tmp_path, group_chains, expected
+):
+    """profiles/slurm-chain groups rule `train` into one job per chain; with
+    resources.group_chains the group rules follow: one job holds every round of its set of
+    chains (the random chains' rounds, which do not depend on each other, included: the
+    profile's group-components). A dry run shows Snakemake's group jobs with the profile's
+    groups on the local executor; without them there are none (profiles/slurm)."""
+    from conftest import _CACHE, TINY_CONFIG
+
+    profile = yaml.safe_load((ROOT / "profiles" / "slurm-chain" / "config.yaml").read_text())
+    grouping = [
+        "--groups", *(f"{rule}={group}" for rule, group in profile["groups"].items()),
+        "--group-components",
+        *(f"{group}={n}" for group, n in profile["group-components"].items()),
+    ]  # fmt: skip
+    resources = {**TINY_CONFIG["resources"], "group_chains": group_chains}
+    write_config(tmp_path, {**TINY_CONFIG, "resources": resources}, _CACHE)
+    table = paths.experiment_file("accuracy_table.txt", "tiny")
+    out = snakemake(tmp_path, "-n", table, *grouping).stdout
+    heads = re.findall(r"Group job (\S+) \(jobs in lexicogr\. order\):", out)
+    assert sorted(heads) == sorted(expected), heads
+    blocks = re.split(r"Group job \S+ \(jobs in lexicogr\. order\):", out)[1:]
+    for name, block in zip(heads, blocks, strict=True):
+        # a group's jobs are its rounds: one `rule …:` line per round before the next group
+        rounds = re.findall(r"^\s+rule (train\w*):", block.split("Job stats")[0], re.MULTILINE)
+        assert len(rounds) == expected[name], (name, rounds)
+    assert "Group job" not in snakemake(tmp_path, "-n", table).stdout

@@ -353,6 +353,31 @@ def group_rules():
     ]
 
 
+def chain_job_group(fixed):
+    """The job group of each group_rules entry, as a function of a job's wildcards. When the
+    profile groups rule `train` into one job per chain (profiles/slurm-chain), every round
+    of one set of chains is one job too, for `seeds` one per (experiment, task, strategy,
+    method), for `seeds_and_methods` one per (experiment, task, strategy); else no group.
+
+    Why a function: a profile names rules, and the `seeds_and_methods` rules are one per
+    (task, strategy), so the profile's grouping of `train` stands for them; Snakemake knows
+    the profile's groups only once it builds the DAG, after this file is read. Each name is
+    registered under its pattern, as Snakemake does for a group given as a pattern, so that
+    the profile's `group-components` can name the pattern (the `random` chains' rounds are
+    independent components). Snakemake applies groups only where jobs leave this machine
+    (and in dry runs), so a local run is unchanged."""
+    pattern = "chains_{exp}_{task}_{strategy}" + ("_{method}" if GROUP_CHAINS == "seeds" else "")
+
+    def group(wildcards):
+        if "train" not in workflow.group_settings.overwrite_groups:
+            return None
+        name = pattern.format(**{**fixed, **wildcards})
+        workflow.parent_groupids[name] = pattern
+        return name
+
+    return group
+
+
 def _member_file(file, w):
     return paths.round_file(file, w.exp, w.task, w.strategy, w.method, w.seed, w.it)
 

@@ -85,6 +85,8 @@ else:
                 members=lambda wildcards, fixed=_fixed: group_members(wildcards, fixed),
                 cache=JAX_CACHE,
                 program=GROUP_PROGRAM,
+            group:
+                chain_job_group(_fixed)
             threads: RES["threads"]
             resources:
                 mem_mb=RES["mem_mb"],
