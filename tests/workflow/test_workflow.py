@@ -271,8 +271,9 @@ def test_the_chain_profile_makes_every_round_of_a_group_of_chains_one_job(
     """profiles/slurm-chain groups rule `train` into one job per chain; with
     resources.group_chains the group rules follow: one job holds every round of its set of
     chains (the random chains' rounds, which do not depend on each other, included: the
-    profile's group-components). A dry run shows Snakemake's group jobs with the profile's
-    groups on the local executor; without them there are none (profiles/slurm)."""
+    profile's group-components), and the weight statistics of a (task, strategy) are one
+    job. A dry run shows Snakemake's group jobs with the profile's groups on the local
+    executor; without them there are none (profiles/slurm)."""
     from conftest import _CACHE, TINY_CONFIG
 
     profile = yaml.safe_load((ROOT / "profiles" / "slurm-chain" / "config.yaml").read_text())
@@ -283,13 +284,22 @@ def test_the_chain_profile_makes_every_round_of_a_group_of_chains_one_job(
     ]  # fmt: skip
     resources = {**TINY_CONFIG["resources"], "group_chains": group_chains}
     write_config(tmp_path, {**TINY_CONFIG, "resources": resources}, _CACHE)
-    table = paths.experiment_file("accuracy_table.txt", "tiny")
-    out = snakemake(tmp_path, "-n", table, *grouping).stdout
+    # the table needs every round; the snr chains' weight statistics (the tiny config's
+    # analyses) are the profile's other group: both seeds' two statistics in one job
+    expected = {**expected, "stats_tiny_digits_snes": 4}
+    targets = [paths.experiment_file("accuracy_table.txt", "tiny")] + [
+        paths.chain_analysis(f"{stat}.h5", "tiny", "digits", "snes", "snr", seed)
+        for stat in ("snr_magnitude", "layerwise")
+        for seed in (0, 1)
+    ]
+    out = snakemake(tmp_path, "-n", *targets, *grouping).stdout
     heads = re.findall(r"Group job (\S+) \(jobs in lexicogr\. order\):", out)
     assert sorted(heads) == sorted(expected), heads
     blocks = re.split(r"Group job \S+ \(jobs in lexicogr\. order\):", out)[1:]
     for name, block in zip(heads, blocks, strict=True):
-        # a group's jobs are its rounds: one `rule …:` line per round before the next group
-        rounds = re.findall(r"^\s+rule (train\w*):", block.split("Job stats")[0], re.MULTILINE)
-        assert len(rounds) == expected[name], (name, rounds)
-    assert "Group job" not in snakemake(tmp_path, "-n", table).stdout
+        # a group's jobs: one `rule …:` line each before the next group (jobs outside any
+        # group, init and the table, are neither rounds nor statistics)
+        rules = re.findall(r"^\s+rule (\w+):", block.split("Job stats")[0], re.MULTILINE)
+        mine = [r for r in rules if r.startswith(("train", "weight_statistics"))]
+        assert len(mine) == expected[name], (name, rules)
+    assert "Group job" not in snakemake(tmp_path, "-n", *targets).stdout
