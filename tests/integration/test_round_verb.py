@@ -21,13 +21,19 @@ def _arrays(path):
     return out, attrs
 
 
-def test_round_equals_mask_then_train_and_logs_the_mask_step(tmp_path, tiny_config):
+def _random_chain(tmp_path, tiny_config):
+    """θ0 of the tiny config written to init.h5, and its digits SNES random chain's settings
+    at 4 generations."""
     tiny_config["es"] = {"num_generations": 4, "log_every": 4}
     cfg = validate_config(tiny_config)
     init = tmp_path / "init.h5"
     assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", 0)),
                      "--out", str(init)]) == 0  # fmt: skip
-    settings = json.dumps(chain_settings(cfg, "digits", "snes", "random", 0))
+    return init, json.dumps(chain_settings(cfg, "digits", "snes", "random", 0))
+
+
+def test_round_equals_mask_then_train_and_logs_the_mask_step(tmp_path, tiny_config):
+    init, settings = _random_chain(tmp_path, tiny_config)
     common = ["--settings", settings, "--round", "1", "--init", str(init)]
     assert cli.main(["mask", *common, "--out", str(tmp_path / "a_mask.h5")]) == 0
     assert cli.main(["train", "--settings", settings, "--round", "1", "--init", str(init),
@@ -54,12 +60,7 @@ def test_a_finished_round_is_kept_unless_an_input_is_newer_or_recompute_is_asked
     (its outputs are update(), so not deleted first): the verb keeps the finished round and
     deletes the checkpoint such a kill can leave. A newer input or $EVOTICKETS_RECOMPUTE
     trains it again, to the same numbers."""
-    tiny_config["es"] = {"num_generations": 4, "log_every": 4}
-    cfg = validate_config(tiny_config)
-    init = tmp_path / "init.h5"
-    assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", 0)),
-                     "--out", str(init)]) == 0  # fmt: skip
-    settings = json.dumps(chain_settings(cfg, "digits", "snes", "random", 0))
+    init, settings = _random_chain(tmp_path, tiny_config)
     out, mask, mask_log = tmp_path / "trained.h5", tmp_path / "mask.h5", tmp_path / "mask.log"
     argv = ["round", "--settings", settings, "--round", "1", "--init", str(init),
             "--mask-out", str(mask), "--mask-log", str(mask_log), "--out", str(out)]  # fmt: skip

@@ -47,7 +47,8 @@ def _batch_invariant_class():
     with B were bitwise, but evosax's tell differed in the last bits in three places, which
     the eigenvectors of later generations then amplify (bench 9: 1.3 after 5 generations).
     (1) ``(x − mean) / std`` divides by a broadcast scalar, which XLA's simplifier rewrites
-    in some programs only: here a product with the reciprocal, as in Sep-CMA-ES. (2) The
+    in some programs only: here a product with the reciprocal, as in Sep-CMA-ES
+    (:class:`.cma_mean.BatchInvariantCMAMean`). (2) The
     matrix-vector products ``B @ ((Bᵀ @ y_w) / D)`` summed in a shape-dependent order: here
     Bᵀy_w is the row product y_w B (bitwise, like the population's products) and B v a
     fixed-order sum over B's rows times v. (3) ``jnp.linalg.norm(p_σ)`` and the negative
@@ -59,13 +60,9 @@ def _batch_invariant_class():
     from evosax.algorithms import CMA_ES
 
     from ..batch_invariant import fixed_order_sum
+    from .cma_mean import BatchInvariantCMAMean
 
-    class BatchInvariantCMAES(CMA_ES):
-        def update_mean(self, population, fitness, mean, std, params):
-            y_k = (population - mean) * (1 / std)  # ~ N(0, C)
-            y_w = jnp.dot(jnp.where(fitness < 0.0, 0.0, fitness), y_k)
-            return mean + params.c_mean * std * y_w, y_k, y_w
-
+    class BatchInvariantCMAES(BatchInvariantCMAMean, CMA_ES):
         def rank_mu(self, fitness, y_k, C_inv_sqrt_y_k):
             squared_norms = fixed_order_sum(jnp.square(C_inv_sqrt_y_k), axis=-1)
             w_o = fitness * jnp.where(

@@ -50,13 +50,9 @@ def _batch_invariant_class():
     from evosax.algorithms import Sep_CMA_ES
 
     from ..batch_invariant import fixed_order_sum
+    from .cma_mean import BatchInvariantCMAMean
 
-    class BatchInvariantSepCMAES(Sep_CMA_ES):
-        def update_mean(self, population, fitness, mean, std, params):
-            y_k = (population - mean) * (1 / std)  # ~ N(0, C)
-            y_w = jnp.dot(jnp.where(fitness < 0.0, 0.0, fitness), y_k)
-            return mean + params.c_mean * std * y_w, y_k, y_w
-
+    class BatchInvariantSepCMAES(BatchInvariantCMAMean, Sep_CMA_ES):
         def _tell(self, key, population, fitness, state, params):
             mean, y_k, y_w = self.update_mean(population, fitness, state.mean, state.std, params)
             inv_d = 1 / state.D
