@@ -423,7 +423,7 @@ def test_a_strategy_without_per_weight_sigma_refuses_snr_and_runs_magnitude():
         validate_config(cfg)
 
 
-@pytest.mark.parametrize("name", ["sep_cma_es", "ars", "pgpe", "open_es", "cma_es"])
+@pytest.mark.parametrize("name", ["sep_cma_es", "ars", "pgpe", "open_es", "cma_es", "learned_es"])
 def test_batch_invariant_tells_are_evosax_updates_to_float_rounding(name):
     """These strategies override evosax's ``_tell`` (divisions as products with the
     reciprocal, fixed-order sums: evotickets/batch_invariant.py) with the same equations, so
@@ -437,7 +437,9 @@ def test_batch_invariant_tells_are_evosax_updates_to_float_rounding(name):
     for _ in range(4):
         key, k_ask, k_tell = jax.random.split(key, 3)
         population, state = algo.ask(k_ask, state, s.params)
-        fitness = jnp.sum(population**2, axis=1) + 0.1 * population[:, 0]
+        # centred on the mean, so that LES's z-scored fitness cancels no leading digits
+        noise = population - state.mean
+        fitness = noise @ jnp.linspace(1.0, 2.0, 40) + jnp.sum(noise**2, axis=1)
         # what `tell` hands `_tell`: the shaped fitness (CMA-ES's recombination weights)
         fitness = algo.fitness_shaping_fn(population, fitness, state, s.params)
         ours = algo._tell(k_tell, population, fitness, state, s.params)
@@ -492,11 +494,13 @@ def test_iamalgam_updates_are_the_same_alone_and_vmapped():
                 np.testing.assert_array_equal(np.asarray(x), np.asarray(y)[i])
 
 
-def test_cma_es_tell_is_the_same_alone_and_vmapped():
-    """Three chains' CMA-ES tells in one vmapped program equal each chain's alone, bitwise, at
-    the shapes of bench 9 (population 32, 1,525 weights), where evosax's own tell differs in
-    the last bits (its division by std, its products with B, its norms)."""
-    s = make_strategy("cma_es", 1525, {"population_size": 32, "std_init": 0.1})
+@pytest.mark.parametrize("name", ["cma_es", "learned_es"])
+def test_tell_is_the_same_alone_and_vmapped(name):
+    """Three chains' tells in one vmapped program equal each chain's alone, bitwise, at the
+    shapes of bench 9 (population 32, 1,525 weights), where evosax's own tells differ in the
+    last bits (CMA-ES: its division by std, its products with B, its norms; LES: its
+    networks' small products and the z-score's sums)."""
+    s = make_strategy(name, 1525, {"population_size": 32, "std_init": 0.1})
     algo, params = s.algorithm, s.params
 
     def generation(key, state):  # after one tell, C (and so B and D) is no longer I
