@@ -43,6 +43,18 @@ def fixed_order_sum(x: jax.Array, axis: int | tuple[int, ...] = -1) -> jax.Array
     return x[..., 0]
 
 
+def fixed_order_matmul(a: jax.Array, b: jax.Array) -> jax.Array:
+    """``a @ b`` for ``a`` (..., n) and ``b`` (n, m) or (n,), each output a
+    :func:`fixed_order_sum` of elementwise products over n. Why: XLA orders a dot's sums by its
+    shapes, and matrix-vector and small-matrix products (CMA-ES's ``B @ v``, LES's networks)
+    came out differently alone and under ``jax.vmap``; elementwise products are exact in any
+    program. Costs n times the output in memory, so only for the small or once-per-generation
+    products of a strategy's update."""
+    if b.ndim == 1:
+        return fixed_order_sum(a * b, axis=-1)
+    return fixed_order_sum(a[..., :, None] * b, axis=-2)
+
+
 def fixed_order_mean(x: jax.Array, axis: int = -1) -> jax.Array:
     """The mean over one axis with :func:`fixed_order_sum` (times 1/n, not divided by n)."""
     return fixed_order_sum(x, axis) * (1.0 / x.shape[axis])
@@ -59,3 +71,10 @@ def log_softmax(x: jax.Array) -> jax.Array:
     (the maximum it subtracts is exact in any order)."""
     shifted = x - jax.lax.stop_gradient(jnp.max(x, axis=-1, keepdims=True))
     return shifted - jnp.log(fixed_order_sum(jnp.exp(shifted)))[..., None]
+
+
+def softmax(x: jax.Array) -> jax.Array:
+    """``jax.nn.softmax`` over the last axis, its sum of exponentials in a fixed order and the
+    division by it a product with the reciprocal."""
+    e = jnp.exp(x - jax.lax.stop_gradient(jnp.max(x, axis=-1, keepdims=True)))
+    return e * (1 / fixed_order_sum(e))[..., None]

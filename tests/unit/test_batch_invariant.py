@@ -55,3 +55,22 @@ def test_fixed_order_sum_over_several_axes_is_the_sum_and_the_same_in_any_batch(
     batched = np.asarray(jax.jit(jax.vmap(lambda y: fixed_order_sum(y, over)))(x))
     for c in range(3):
         np.testing.assert_array_equal(alone[c], batched[c])
+
+
+def test_fixed_order_matmul_and_softmax_are_the_library_ones_and_the_same_in_any_batch():
+    from evotickets.batch_invariant import fixed_order_matmul, softmax
+
+    a = jax.random.normal(jax.random.key(5), (3, 6, 19))
+    b, v = (
+        jax.random.normal(jax.random.key(6), (19, 8)),
+        jax.random.normal(jax.random.key(7), (19,)),
+    )
+    for rhs in (b, v):
+        np.testing.assert_allclose(fixed_order_matmul(a[0], rhs), a[0] @ rhs, rtol=1e-5, atol=1e-5)
+        alone = [
+            np.asarray(jax.jit(lambda x, r=rhs: fixed_order_matmul(x, r))(a[c])) for c in range(3)
+        ]
+        batched = np.asarray(jax.jit(jax.vmap(lambda x, r=rhs: fixed_order_matmul(x, r)))(a))
+        for c in range(3):
+            np.testing.assert_array_equal(alone[c], batched[c])
+    np.testing.assert_allclose(softmax(a[0]), jax.nn.softmax(a[0]), rtol=1e-6, atol=1e-7)

@@ -51,7 +51,7 @@ def _batch_invariant_class():
     (:class:`.cma_mean.BatchInvariantCMAMean`). (2) The
     matrix-vector products ``B @ ((Bᵀ @ y_w) / D)`` summed in a shape-dependent order: here
     Bᵀy_w is the row product y_w B (bitwise, like the population's products) and B v a
-    fixed-order sum over B's rows times v. (3) ``jnp.linalg.norm(p_σ)`` and the negative
+    fixed-order product (:func:`evotickets.batch_invariant.fixed_order_matmul`). (3) ``jnp.linalg.norm(p_σ)`` and the negative
     weights' squared norms in the rank-μ update: fixed-order sums
     (:mod:`evotickets.batch_invariant`). The same equations (Hansen 2016 as evosax 0.3
     implements them); the numbers differ from evosax's in the last bits.
@@ -59,7 +59,7 @@ def _batch_invariant_class():
     import jax.numpy as jnp
     from evosax.algorithms import CMA_ES
 
-    from ..batch_invariant import fixed_order_sum
+    from ..batch_invariant import fixed_order_matmul, fixed_order_sum
     from .cma_mean import BatchInvariantCMAMean
 
     class BatchInvariantCMAES(BatchInvariantCMAMean, CMA_ES):
@@ -74,7 +74,7 @@ def _batch_invariant_class():
             mean, y_k, y_w = self.update_mean(population, fitness, state.mean, state.std, params)
             # C^(-1/2) y_w = B diag(1/D) Bᵀ y_w
             v = (y_w @ state.B) * (1 / state.D)
-            p_std = self.update_p_std(state.p_std, fixed_order_sum(state.B * v, axis=-1), params)
+            p_std = self.update_p_std(state.p_std, fixed_order_matmul(state.B, v), params)
             norm_p_std = jnp.sqrt(fixed_order_sum(jnp.square(p_std)))
             std = self.update_std(state.std, norm_p_std, params)
             h_std = self.h_std(norm_p_std, state.generation_counter + 1, params)

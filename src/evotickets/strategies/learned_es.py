@@ -44,14 +44,10 @@ def _batch_invariant_class():
     from evosax.learned_evolution.fitness_shaping import centered_rank
     from evosax.learned_evolution.les_tools import tanh_timestamp
 
-    from ..batch_invariant import fixed_order_sum
+    from ..batch_invariant import fixed_order_matmul, fixed_order_sum, softmax
 
-    def dense(x, layer):  # nn.Dense: x (..., n) @ kernel (n, m) + bias, a fixed-order sum
-        return fixed_order_sum(x[..., :, None] * layer["kernel"], axis=-2) + layer["bias"]
-
-    def softmax(x):  # over the last axis
-        e = jnp.exp(x - jax.lax.stop_gradient(jnp.max(x, axis=-1, keepdims=True)))
-        return e * (1 / fixed_order_sum(e))[..., None]
+    def dense(x, layer):  # nn.Dense
+        return fixed_order_matmul(x, layer["kernel"]) + layer["bias"]
 
     def standardize(values):  # fitness_shaping.standardize: nanmean, nanstd
         finite = ~jnp.isnan(values)
@@ -71,9 +67,9 @@ def _batch_invariant_class():
         keys = dense(features, layers["Dense_0"])
         queries = dense(features, layers["Dense_1"])
         values = dense(features, layers["Dense_2"])[:, 0]
-        scores = fixed_order_sum(queries[:, None, :] * keys[None, :, :], axis=-1)
+        scores = fixed_order_matmul(queries, keys.T)
         attention = softmax(scores * (1 / jnp.sqrt(features.shape[0])))
-        return softmax(fixed_order_sum(attention * values, axis=-1))[:, None]
+        return softmax(fixed_order_matmul(attention, values))[:, None]
 
     def learning_rates(weights, p_c, p_std, time_embed):  # EvoPathMLP(8).__call__
         layers = weights["params"]
