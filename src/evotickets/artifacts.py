@@ -10,8 +10,10 @@ the old complete file or none, never a truncated one under the final name.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import os
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import h5py
@@ -38,7 +40,11 @@ def _rerun_hint(path: Path, kind: str) -> str:
     return f"delete {path} and rerun its rule `{rule}` (snakemake recreates it: `snakemake {path}`)"
 
 
-def _versions() -> dict[str, str]:
+@functools.cache
+def _versions() -> MappingProxyType[str, str]:
+    """The jax and evosax versions every artifact records. Read once per process: each
+    ``importlib.metadata`` lookup parses the installed packages' metadata (about 13 ms),
+    and a group job reads and writes a hundred artifacts."""
     import importlib.metadata as md
 
     out = {}
@@ -47,7 +53,7 @@ def _versions() -> dict[str, str]:
             out[f"{pkg}_version"] = md.version(pkg)
         except md.PackageNotFoundError:  # pragma: no cover
             out[f"{pkg}_version"] = "absent"
-    return out
+    return MappingProxyType(out)
 
 
 def ensure_writable(path: str | os.PathLike) -> Path:
