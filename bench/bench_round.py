@@ -9,6 +9,12 @@ host devices, the experimental split of bench/README.md), and reports its wall t
 compiled scan's own buffers (XLA memory analysis). A round's time is its compile (the first
 log chunk minus the steady rate) plus 2,000 generations at the steady rate; the projection adds
 each job's process start and imports. BENCH_QUICK runs 50 generations.
+
+Where a generation's fitness goes, in one process at paper sizes, twice: free to use every
+core, and pinned to one (``sched_setaffinity`` before JAX starts): the population fitness,
+the policy's 64×64 layer alone (200 steps of a batched (100, 8, 64) @ (100, 64, 64) product,
+1.05 GFLOP) against the float32 ``jnp.dot`` peak measured in the same process, and its tanh
+alone. If the free run is no faster than the pinned one, the fitness runs on one core.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 import os
 import sys
 
-from common import QUICK, report, run_python
+from common import QUICK, report, run_python, table
 
 ROUND = """
 import json, resource, sys, time
@@ -57,6 +63,59 @@ print(json.dumps({
 """
 
 
+BREAKDOWN = """
+import json, os, sys, time
+if sys.argv[1] == "pinned":
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+import jax, jax.numpy as jnp
+from common import matmul_peak, time_interleaved
+from tasks import build
+P, R, H, T = 100, 8, 64, 200
+task, strategy, theta0, mask = build("pendulum", P)
+pop = jnp.asarray(theta0)[None] + 0.1 * jax.random.normal(jax.random.key(1), (P, theta0.size))
+state, key = task.init_state(), jax.random.key(2)
+fitness = jax.jit(lambda p, k: task.population_fitness(p, k, None, state)[0])
+w = 0.1 * jax.random.normal(jax.random.key(3), (P, H, H))
+b = jnp.zeros((P, 1, H))
+h0 = jax.random.normal(jax.random.key(4), (P, R, H))
+def steps(f):
+    return jax.jit(lambda h: jax.lax.scan(lambda h, _: (f(h), None), h, None, length=T)[0])
+layer = steps(lambda h: 0.5 * (jnp.einsum("prk,pkn->prn", h, w) + b))  # no tanh: the product
+tanh = steps(jnp.tanh)
+best = time_interleaved({"fitness": lambda: fitness(pop, key), "layer": lambda: layer(h0),
+                         "tanh": lambda: tanh(h0)}, repeats=5)
+c0, t0 = time.process_time(), time.perf_counter()
+for _ in range(5):
+    fitness(pop, key).block_until_ready()
+cores_busy = (time.process_time() - c0) / (time.perf_counter() - t0)
+print(json.dumps({"peak_gflops": matmul_peak(), "fitness_ms": 1e3 * best["fitness"],
+                  "layer_ms": 1e3 * best["layer"], "tanh_ms": 1e3 * best["tanh"],
+                  "layer_gflops": 2 * P * R * H * H * T / best["layer"] / 1e9,
+                  "fitness_cores_busy": cores_busy, "cores": len(os.sched_getaffinity(0))}))
+"""
+
+
+def breakdown() -> list[dict]:
+    """BREAKDOWN free and pinned to one core, as table rows."""
+    rows = []
+    for how in ("free", "pinned"):
+        r = run_python(BREAKDOWN, args=[how])
+        rows.append(
+            {
+                "run": how,
+                "cores": r["cores"],
+                "peak GFLOP/s": r["peak_gflops"],
+                "fitness ms/gen": r["fitness_ms"],
+                "cores busy": r["fitness_cores_busy"],
+                "64x64 layer ms": r["layer_ms"],
+                "layer GFLOP/s": r["layer_gflops"],
+                "layer/peak": r["layer_gflops"] / r["peak_gflops"],
+                "tanh ms (1 layer)": r["tanh_ms"],
+            }
+        )
+    return rows
+
+
 def main() -> None:
     gens = 50 if QUICK else 2000
     full = 2000
@@ -91,6 +150,15 @@ def main() -> None:
                 "test return": r["final_return"],
             }
         )
+    where = breakdown()
+    print(
+        table(
+            "Where a Pendulum generation's fitness goes (100 x 8 x 200, one device)",
+            where,
+            list(where[0]),
+        ),
+        flush=True,
+    )
     one = [r for r in rows if r.get("devices") == 1 and "2000-gen round s" in r]
     mean_round = sum(r["2000-gen round s"] for r in one) / len(one)
     projected = 20 * (mean_round + process)
@@ -115,6 +183,7 @@ def main() -> None:
             "test return",
         ],
         process_start_and_imports_s=process,
+        fitness_breakdown=where,
         projected_20_rounds_s=projected,
         target_20_rounds_s=900,
     )
