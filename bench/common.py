@@ -132,7 +132,10 @@ def run_python(
 ) -> dict:
     """Run ``code`` in a fresh interpreter (its own XLA flags, its own peak memory); it must
     print one JSON object as its last line."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT / "bench"), **(env or {})}
+    # bench/ first, then whatever the caller's PYTHONPATH holds (gpu_check.sh puts the
+    # carried wheels and src/ there on a device machine without this project installed)
+    path = os.pathsep.join(filter(None, [str(ROOT / "bench"), os.environ.get("PYTHONPATH")]))
+    full_env = {**os.environ, "PYTHONPATH": path, **(env or {})}
     out = subprocess.run(
         [sys.executable, "-c", code, *(args or [])],
         capture_output=True,

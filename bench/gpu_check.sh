@@ -4,9 +4,12 @@
 #   bench/gpu_check.sh                 # writes $OUT/ (default results/bench/gpu/)
 #   PYTHON=/path/python OUT=/tmp/o EVOTICKETS_DATA_DIR=/data bench/gpu_check.sh
 #
-# Needs a Python with this project and a CUDA build of JAX installed (PYTHON, default
-# .venv/bin/python). Each step has its own time limit, so one slow step cannot eat the others'
-# time; a step that fails or runs out is recorded as such and the script goes on.
+# Needs a Python with a CUDA build of JAX (PYTHON: default .venv/bin/python where it exists,
+# else python3) and this project's libraries: on a lent device machine, whose image lacks
+# evosax, gymnax and brax and reaches no package index, run bench/gpu_prepare.sh here first
+# and carry .gpu (its wheels are installed into a scratch folder, src/ goes on PYTHONPATH, and
+# its MNIST copy is the data). Each step has its own time limit, so one slow step cannot eat
+# the others' time; a step that fails or runs out is recorded as such and the script goes on.
 #   1. bench 1: the paper CNN's population fitness (128 × 1,024) in generations/s and as a
 #      fraction of this GPU's fp32 jnp.dot peak measured in the same process
 #   2. bench 8: 1, 5 and 15 chains of the paper's MNIST SNES setting in the library's vmapped
@@ -21,12 +24,20 @@
 # BENCH_QUICK=1 runs every step at small sizes (a CPU smoke run of this script).
 set -u
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-.venv/bin/python}
+if [ -z "${PYTHON:-}" ]; then
+  if [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
+fi
 OUT=${OUT:-results/bench/gpu}
 mkdir -p "$OUT"
 export BENCH_OUT="$OUT" PYTHONUNBUFFERED=1 BENCH_CPU_DEVICES=1
+if compgen -G ".gpu/wheels/*.whl" > /dev/null; then  # bench/gpu_prepare.sh's wheels
+  site=${GPU_SITE:-/tmp/evotickets-site}
+  "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target "$site" .gpu/wheels/*.whl || { echo "installing .gpu/wheels failed" >&2; exit 1; }
+  export PYTHONPATH="$site:$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
+fi
 if [ -z "${EVOTICKETS_DATA_DIR:-}" ]; then
-  for d in shared/data ../shared/data; do
+  for d in .gpu/data shared/data ../shared/data; do
     [ -d "$d/mnist" ] && export EVOTICKETS_DATA_DIR="$PWD/$d" && break
   done
 fi

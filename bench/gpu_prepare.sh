@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Prepare, on this machine, what bench/gpu_check.sh needs on a lent device machine: its image
+# has Python 3.12 and a CUDA build of JAX (with flax, optax, h5py, scipy, xarray, matplotlib)
+# but not evosax, gymnax or brax, no package index is reachable from it, and ../shared does
+# not travel. So this puts, in .gpu/ (git-ignored through .git/info/exclude, ≈ 47 MB of the
+# 64 MiB a device call may carry):
+#   .gpu/wheels/  the wheels the image lacks, for Python 3.12 on x86-64 (pip download)
+#   .gpu/data/    MNIST, copied from ../shared/data (for the paper-MNIST rounds)
+# and gpu_check.sh installs the wheels there with pip --no-index into a scratch folder.
+#
+#   bench/gpu_prepare.sh
+#   then, with the device tool: run(command="bench/gpu_check.sh", carry=[".gpu"], timeout_s=540)
+#
+# --no-deps on purpose: the image's own JAX must stay, so only what it lacks travels, at the
+# versions this project's .venv runs (pyproject.toml) where it pins them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
+rm -rf .gpu && mkdir -p .gpu/wheels .gpu/data
+PKGS=(
+  evosax==0.3.2 dotmap==1.3.30                              # strategies
+  gymnax==1.0.1 gymnasium==1.3.0 farama-notifications       # control tasks
+  brax==0.14.2 mujoco==4.0.0 mujoco-core==4.0.0 mujoco-studio==4.0.0 glfw pyopengl
+  mujoco-mjx==3.17.0 trimesh==5.2.0 tensorboardx jaxopt ml-collections
+  flask flask-cors blinker itsdangerous                     # brax's imports
+  jsonschema jsonschema-specifications referencing rpds-py  # config validation
+  six                                                       # gymnax (the image has it too)
+)
+PLATFORMS=(--platform manylinux2014_x86_64)
+for n in 17 24 27 28 31 34 35; do PLATFORMS+=(--platform "manylinux_2_${n}_x86_64"); done
+PYTHON=${PYTHON:-.venv/bin/python}
+"$PYTHON" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+  --implementation cp "${PLATFORMS[@]}" -d .gpu/wheels "${PKGS[@]}"
+for d in shared/data ../shared/data; do
+  if [ -d "$d/mnist" ]; then cp -r "$d/mnist" .gpu/data/ && break; fi
+done
+[ -d .gpu/data/mnist ] || echo "no MNIST found in shared/data or ../shared/data: the MNIST rounds step will be skipped" >&2
+du -sh .gpu/wheels .gpu/data
