@@ -1,6 +1,7 @@
 """Correctness smoke test of the benchmark suite (timings live in `make bench`, never here):
-the FLOP count bench 1 divides by and its table/JSON writer. (The benches' Pendulum and ant are
-the library's control tasks, tested against gymnax's own step in test_control.py.)"""
+the FLOP count bench 1 divides by, its table/JSON writer and its subprocesses' PYTHONPATH.
+(The benches' Pendulum and ant are the library's control tasks, tested against gymnax's own
+step in test_control.py.)"""
 
 import json
 import sys
@@ -27,3 +28,14 @@ def test_report_prints_a_table_and_writes_json(tmp_path, monkeypatch, capsys):
     assert "title" in out and "1.235" in out and "2.000e+06" in out
     payload = json.loads(next(tmp_path.glob("t*.json")).read_text())
     assert payload["rows"] == rows and payload["extra"] == 1 and "machine" in payload
+
+
+def test_run_python_puts_bench_first_and_keeps_the_callers_pythonpath(tmp_path, monkeypatch):
+    # gpu_check.sh on a device machine puts the carried wheels and src/ on PYTHONPATH; a bench
+    # subprocess that replaced it could not import evotickets there
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    code = "import json, sys; print(json.dumps(sys.path))"
+    path = common.run_python(code)
+    assert path.index(str(ROOT / "bench")) < path.index(str(tmp_path))
+    monkeypatch.delenv("PYTHONPATH")
+    assert str(tmp_path) not in common.run_python(code)
