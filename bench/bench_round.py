@@ -5,8 +5,8 @@ the prunable weights left).
 Paper settings (gymnax): population 100, 8 rollouts, 200 steps, 2,000 generations; Sep-CMA-ES
 σ0 0.1, mean decay 1e-4; policy 2×64 tanh. Each round runs the library's ``run_round`` in its
 own process (as a chain's jobs do) on one device (and round 0 once more with the CPU as two
-host devices, the experimental split of bench/README.md), and reports its wall time (compile included), its peak resident memory (ru_maxrss) and the
-compiled scan's own buffers (XLA memory analysis). A round's time is its compile (the first
+host devices, the experimental split of bench/README.md), and reports its wall time (compile
+included), its peak resident memory (ru_maxrss) and the compiled scan's own buffers (XLA memory analysis). A round's time is its compile (the first
 log chunk minus the steady rate) plus 2,000 generations at the steady rate; the projection adds
 each job's process start and imports. BENCH_QUICK runs 50 generations.
 

@@ -12,23 +12,32 @@
 #   then, with the device tool: run(command="bench/gpu_check.sh", carry=[".gpu"], timeout_s=540)
 #
 # --no-deps on purpose: the image's own JAX must stay, so only what it lacks travels, at the
-# versions this project's .venv runs (pyproject.toml) where it pins them.
+# versions this project's .venv runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
 rm -rf .gpu && mkdir -p .gpu/wheels .gpu/data
-PKGS=(
-  evosax==0.3.2 dotmap==1.3.30                              # strategies
-  gymnax==1.0.1 gymnasium==1.3.0 farama-notifications       # control tasks
-  brax==0.14.2 mujoco==4.0.0 mujoco-core==4.0.0 mujoco-studio==4.0.0 glfw pyopengl
-  mujoco-mjx==3.17.0 trimesh==5.2.0 tensorboardx jaxopt ml-collections
-  flask flask-cors blinker itsdangerous                     # brax's imports
-  jsonschema jsonschema-specifications referencing rpds-py  # config validation
-  six                                                       # gymnax (the image has it too)
+# What the image lacks. Versions come from this project's .venv (pyproject.toml's pins and
+# what pip resolved for them), so this list names no versions of its own.
+NAMES=(
+  evosax dotmap                                         # strategies
+  gymnax gymnasium farama-notifications six             # control tasks (six: gymnax)
+  brax mujoco mujoco-core mujoco-studio glfw pyopengl mujoco-mjx trimesh tensorboardx
+  jaxopt ml-collections flask flask-cors blinker itsdangerous  # brax and its imports
+  jsonschema jsonschema-specifications referencing rpds-py     # config validation
+)
+PYTHON=${PYTHON:-.venv/bin/python}
+mapfile -t PKGS < <("$PYTHON" - "${NAMES[@]}" <<'PY'
+import importlib.metadata as md, sys
+for name in sys.argv[1:]:
+    try:
+        print(f"{name}=={md.version(name)}")
+    except md.PackageNotFoundError:  # not in this venv: the newest
+        print(name)
+PY
 )
 PLATFORMS=(--platform manylinux2014_x86_64)
 for n in 17 24 27 28 31 34 35; do PLATFORMS+=(--platform "manylinux_2_${n}_x86_64"); done
-PYTHON=${PYTHON:-.venv/bin/python}
 "$PYTHON" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
   --implementation cp "${PLATFORMS[@]}" -d .gpu/wheels "${PKGS[@]}"
 for d in shared/data ../shared/data; do

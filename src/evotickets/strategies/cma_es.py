@@ -51,8 +51,8 @@ def _batch_invariant_class():
     (:class:`.cma_mean.BatchInvariantCMAMean`). (2) The
     matrix-vector products ``B @ ((Bᵀ @ y_w) / D)`` summed in a shape-dependent order: here
     Bᵀy_w is the row product y_w B (bitwise, like the population's products) and B v a
-    fixed-order product (:func:`evotickets.batch_invariant.fixed_order_matmul`). (3) ``jnp.linalg.norm(p_σ)`` and the negative
-    weights' squared norms in the rank-μ update: fixed-order sums
+    fixed-order product (:func:`evotickets.batch_invariant.fixed_order_matmul`).
+    (3) ``jnp.linalg.norm(p_σ)`` and the negative weights' squared norms in the rank-μ update: fixed-order sums
     (:mod:`evotickets.batch_invariant`). The same equations (Hansen 2016 as evosax 0.3
     implements them); the numbers differ from evosax's in the last bits.
     """
