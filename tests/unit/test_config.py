@@ -205,6 +205,7 @@ def test_validate_fills_defaults_and_does_not_mutate_input(tiny_config):
         "threads": 1,
         "group_chains": "none",
         "group_program": "sequential",
+        "group_runtime": None,
     }
     assert cfg["data_dir"] is None
     assert cfg["jax_cache_dir"] is None

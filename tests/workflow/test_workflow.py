@@ -303,3 +303,43 @@ def test_the_chain_profile_makes_every_round_of_a_group_of_chains_one_job(
         mine = [r for r in rules if r.startswith(("train", "weight_statistics"))]
         assert len(mine) == expected[name], (name, rules)
     assert "Group job" not in snakemake(tmp_path, "-n", *targets).stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "train_minutes", "transfer_minutes"),
+    [
+        ({}, 10 * 6, 10 * 2),  # runtime × chains: 3 methods × 2 seeds; a transfer: 2 seeds
+        ({"group_runtime": 25}, 25, 25),  # a vmapped group on a GPU: its measured time
+    ],
+)
+def test_a_group_job_asks_runtime_per_chain_unless_group_runtime_is_set(
+    tmp_path, extra, train_minutes, transfer_minutes
+):
+    """What a group job asks of SLURM: `runtime` per chain when its chains run one after the
+    other (sequential), or resources.group_runtime where the config sets it (a vmapped group
+    runs its chains at once; runtime × chains would over-ask by the group's size)."""
+    from conftest import _CACHE, TINY_CONFIG
+
+    resources = {**TINY_CONFIG["resources"], "group_chains": "seeds_and_methods", **extra}
+    cfg = {
+        **TINY_CONFIG,
+        "resources": resources,
+        "gd": {"gd_adam": {"lr": 0.001, "batch_size": 64, "epochs": 1}},
+        "transfer": [
+            {
+                "name": "snes_to_adam",
+                "source": {"task": "digits", "strategy": "snes", "method": "magnitude"},
+                "target": {"task": "digits", "strategy": "gd_adam"},
+            }
+        ],
+    }
+    write_config(tmp_path, cfg, _CACHE)
+    out = snakemake(tmp_path, "-n").stdout
+    asked = {}
+    for block in re.split(r"\n(?=(?:local)?rule )", out):
+        rule = re.match(r"(?:local)?rule (\w+):", block)
+        runtime = re.search(r"\bruntime=(\d+)", block)
+        if rule and runtime:
+            asked.setdefault(rule.group(1), set()).add(int(runtime.group(1)))
+    assert asked["train_pairs_digits_snes"] == {train_minutes}, asked
+    assert asked["transfer_seeds"] == {transfer_minutes}, asked

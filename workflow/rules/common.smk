@@ -69,6 +69,13 @@ GROUP_PROGRAM = "" if RES["group_program"] == "sequential" else f" --program {RE
 # seeds_and_methods, train_pairs_<task>_<strategy>
 GROUP_CHAINS = RES["group_chains"]
 
+
+def group_job_runtime(chains: int) -> int:
+    """Minutes a group job asks for one round of ``chains`` chains: resources.group_runtime
+    where the config sets it (a vmapped group on a GPU runs its chains at once), else
+    ``runtime`` per chain (a sequential group runs them one after the other)."""
+    return RES["group_runtime"] or RES["runtime"] * chains
+
 # A config that asks for GPUs makes `evotickets train` refuse to run without one (see
 # evotickets.platform); jobs inherit this, locally and through sbatch's --export=ALL.
 if RES["gpu"] > 0:

@@ -90,7 +90,7 @@ else:
             threads: RES["threads"]
             resources:
                 mem_mb=RES["mem_mb"],
-                runtime=RES["runtime"] * _chains,
+                runtime=group_job_runtime(_chains),
                 gpu=RES["gpu"],
             shell:
                 "{EVOTICKETS} round-group --members {params.members:q} "

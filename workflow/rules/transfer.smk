@@ -51,7 +51,7 @@ else:
         threads: RES["threads"]
         resources:
             mem_mb=RES["mem_mb"],
-            runtime=RES["runtime"] * len(config["seeds"]),
+            runtime=group_job_runtime(len(config["seeds"])),
             gpu=RES["gpu"],
         shell:
             "{EVOTICKETS} transfer-group --members {params.members:q} "
