@@ -39,3 +39,60 @@ def test_run_python_puts_bench_first_and_keeps_the_callers_pythonpath(tmp_path, 
     assert path.index(str(ROOT / "bench")) < path.index(str(tmp_path))
     monkeypatch.delenv("PYTHONPATH")
     assert str(tmp_path) not in common.run_python(code)
+
+
+def test_gpu_table_renders_the_numbers_and_judges_the_targets(tmp_path, capsys):
+    # what gpu_check.sh sends back, made up: bench 1 above its target, 15 chains at 9.1×
+    # one chain but not bitwise, the rollouts out of time, MNIST rounds skipped
+    from gpu_table import main, table_rows
+
+    machine = {"jax": "0.11.2", "device_kind": "NVIDIA H200", "quick": False}
+    cnn = {
+        "devices": 1, "population": 128, "batch": 1024, "fast s/gen": 0.02,
+        "fast GFLOP/s": 10380.0, "fast/peak": 0.61, "peak GFLOP/s": 17000.0,
+        "peak before/after": "17000/16900", "fast/vmap": 12.0, "vmap GFLOP/s": 865.0,
+        "max |Δfitness|": 4.8e-7,
+    }  # fmt: skip
+    chain = {"task": "mnist", "population": 100, "D_active": 11274, "generations": 20}
+    check = {
+        "nvidia_smi": "NVIDIA H200, 143771 MiB, 570.1",
+        "steps": [
+            {"step": "cnn_fitness", "rc": 0, "seconds": 40, "limit_s": 90},
+            {"step": "chains", "rc": 0, "seconds": 80, "limit_s": 110},
+            {"step": "rollouts", "rc": 124, "seconds": 80, "limit_s": 80},
+            {"step": "mnist_rounds", "rc": 0, "seconds": 1, "limit_s": 140},
+        ],
+        "results": {
+            "cnn_fitness": {"machine": machine, "rows": [cnn]},
+            "chains": {
+                "machine": machine,
+                "strategy": "snes",
+                "rows": [
+                    {**chain, "chains": 1, "chain-gen/s": 50.0, "vs 1 chain(s)": 1.0},
+                    {**chain, "chains": 15, "chain-gen/s": 455.0, "vs 1 chain(s)": 9.1},
+                ],
+                "same_numbers": {"group_of_1_vs_alone_max_abs_diff": 0.0, "x": 2.5e-7},
+            },
+            "gpu_rounds": {"skipped": "no MNIST: set EVOTICKETS_DATA_DIR"},
+        },
+    }
+    rows = {(bench, what): (value, target) for bench, what, value, target in table_rows(check)}
+    assert "H200" in rows[("", "machine")][0] and "JAX 0.11.2" in rows[("", "machine")][0]
+    value, target = rows[("1", "paper CNN fitness, population 128 × batch 1024, 1 device(s)")]
+    assert value.startswith("50.0 gen/s, 10380 GFLOP/s = 61% of") and target == "≥ 50%: met"
+    fifteen = next(v for (b, w), v in rows.items() if w.startswith("15 mnist snes"))
+    assert fifteen == ("455.0 chain-gen/s = 9.10× one chain", "≥ 8×: met")
+    assert rows[("8", "snes: a chain alone, in a group of 1 and in the group")][0] == (
+        "differ by up to 2.5e-07"
+    )
+    assert rows[("rollouts", "step `rollouts`")][0].startswith("ran out of its time limit (rc 124")
+    assert "skipped: no MNIST" in rows[("rounds", "paper MNIST SNES chain")][0]
+
+    # the command line: Markdown rows whose cells hold no stray "|"
+    path = tmp_path / "gpu_check.json"
+    path.write_text(json.dumps(check))
+    assert main([str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| bench | measurement | value | target |"
+    assert all(line.replace("\\|", "").count("|") == 5 for line in lines)
+    assert main([str(tmp_path / "missing.json")]) == 2

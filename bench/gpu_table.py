@@ -1,0 +1,204 @@
+"""The rows of bench/README.md's GPU table from what ``gpu_check.sh`` sends back.
+
+    python bench/gpu_table.py path/to/gpu_check.json   # prints Markdown rows
+
+Why a script: a lent GPU comes rarely and for minutes, and its results arrive as one JSON
+of five benches' outputs; reading the numbers into the table by hand, and judging the
+targets, is where a slip would go unnoticed. Each row says the step's exit status when a
+step did not finish, and "met" or "missed" against the issue's targets (≥ 50 % of the fp32
+matmul peak for the paper CNN's fitness; 15 grouped chains ≥ 8× the chain-generations/s of
+one). Pure rendering: it runs nothing and needs neither JAX nor a GPU.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+PEAK_TARGET = 0.5  # bench 1: fitness / fp32 jnp.dot peak
+VMAP_TARGET = 5.0  # bench 1: library fitness / chunked vmap(model.apply)
+CHAINS_TARGET = 8.0  # bench 8: 15 grouped chains / one chain, chain-generations/s
+STEP_BENCHES = {  # gpu_check.sh's step → the JSON stem its bench writes
+    "cnn_fitness": "cnn_fitness",
+    "chains": "chains",
+    "chains_sep_cma_es": "chains_sep_cma_es",
+    "rollouts": "rollouts",
+    "mnist_rounds": "gpu_rounds",
+}
+
+
+def _verdict(value: float, target: float) -> str:
+    return "met" if value >= target else "missed"
+
+
+def _machine(results: dict) -> dict:
+    for result in results.values():
+        if isinstance(result, dict) and "machine" in result:
+            return result["machine"]
+    return {}
+
+
+def _cnn_rows(result: dict) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for r in result["rows"]:
+        size = f"population {r['population']} × batch {r['batch']}, {r['devices']} device(s)"
+        rows.append(
+            (
+                "1",
+                f"paper CNN fitness, {size}",
+                (
+                    f"{1 / r['fast s/gen']:.1f} gen/s, {r['fast GFLOP/s']:.0f} GFLOP/s = "
+                    f"{r['fast/peak']:.0%} of the fp32 `jnp.dot` peak ({r['peak GFLOP/s']:.0f} "
+                    f"GFLOP/s, before/after {r['peak before/after']})"
+                ),
+                f"≥ {PEAK_TARGET:.0%}: {_verdict(r['fast/peak'], PEAK_TARGET)}",
+            )
+        )
+        rows.append(
+            (
+                "1",
+                "same: against chunked `vmap(model.apply)`",
+                (
+                    f"{r['fast/vmap']:.1f}× ({r['vmap GFLOP/s']:.0f} GFLOP/s); fitnesses "
+                    f"differ by ≤ {r['max |Δfitness|']:.1e}"
+                ),
+                f"≥ {VMAP_TARGET:.0f}×: {_verdict(r['fast/vmap'], VMAP_TARGET)}",
+            )
+        )
+    return rows
+
+
+def _chain_rows(result: dict) -> list[tuple[str, str, str, str]]:
+    strategy = result.get("strategy", "snes")
+    rows = []
+    for r in result["rows"]:
+        target = ""
+        if r["chains"] == 15:
+            target = f"≥ {CHAINS_TARGET:.0f}×: {_verdict(r['vs 1 chain(s)'], CHAINS_TARGET)}"
+        rows.append(
+            (
+                "8",
+                (
+                    f"{r['chains']} {r['task']} {strategy} chain(s) in one vmapped program "
+                    f"(population {r['population']}, D_active {r['D_active']}, "
+                    f"{r['generations']} generations)"
+                ),
+                f"{r['chain-gen/s']:.1f} chain-gen/s = {r['vs 1 chain(s)']:.2f}× one chain",
+                target,
+            )
+        )
+    if strategy == "snes" and not any(r["chains"] == 15 for r in result["rows"]):
+        rows.append(("8", "15 chains", "not measured", f"≥ {CHAINS_TARGET:.0f}×: not measured"))
+    diffs = result.get("same_numbers", {})
+    if diffs:
+        worst = max(diffs.values())
+        value = "bitwise" if worst == 0 else f"differ by up to {worst:.1e}"
+        rows.append(
+            ("8", f"{strategy}: a chain alone, in a group of 1 and in the group", value, "")
+        )
+    return rows
+
+
+def _rollout_rows(result: dict) -> list[tuple[str, str, str, str]]:
+    return [
+        (
+            "3",
+            (
+                f"{r['env']} env steps, population {r['population']} × {r['steps']} steps × "
+                f"{r['repeats']} repeats"
+            ),
+            f"{r['1 dev steps/s']:,.0f} steps/s (compile {r['compile s (1/2)'].split('/')[0]} s)",
+            "",
+        )
+        for r in result["rows"]
+    ]
+
+
+def _round_rows(result: dict) -> list[tuple[str, str, str, str]]:
+    if "skipped" in result:
+        return [("rounds", "paper MNIST SNES chain", f"skipped: {result['skipped']}", "")]
+    return [
+        (
+            "rounds",
+            (
+                f"paper MNIST SNES chain, round {r['round']} ({r['remaining']:.1%} remaining, "
+                f"D_active {r['d_active']}, {result['generations']} generations)"
+            ),
+            f"test accuracy {r['test_accuracy']:.3f} in {r['seconds']:.0f} s",
+            "",
+        )
+        for r in result["rounds"]
+    ]
+
+
+RENDER = {
+    "cnn_fitness": _cnn_rows,
+    "chains": _chain_rows,
+    "chains_sep_cma_es": _chain_rows,
+    "rollouts": _rollout_rows,
+    "gpu_rounds": _round_rows,
+}
+
+
+def table_rows(check: dict) -> list[tuple[str, str, str, str]]:
+    """(bench, measurement, value, target) for every step of one ``gpu_check.json``: its
+    numbers where the step wrote them, else what became of the step."""
+    results = {stem.removesuffix("-quick"): r for stem, r in check["results"].items()}
+    machine = _machine(check["results"])
+    rows = [
+        (
+            "",
+            "machine",
+            f"{check.get('nvidia_smi') or 'no nvidia-smi'}; JAX {machine.get('jax', '?')}, "
+            f"{machine.get('device_kind', '?')}"
+            + (
+                "; BENCH_QUICK sizes (a smoke run, not a measurement)"
+                if machine.get("quick")
+                else ""
+            ),
+            "",
+        )
+    ]
+    for step in check["steps"]:
+        stem = STEP_BENCHES.get(step["step"], step["step"])
+        if step["rc"] != 0 or stem not in results:
+            why = "ran out of its time limit" if step["rc"] in (124, 137) else "failed"
+            rows.append(
+                (
+                    step["step"],
+                    f"step `{step['step']}`",
+                    (
+                        f"{why} (rc {step['rc']} after {step['seconds']} s of {step['limit_s']} s; "
+                        f"see {step['step']}.log)"
+                    ),
+                    "",
+                )
+            )
+            if stem not in results:
+                continue
+        rows.extend(RENDER[stem](results[stem]))
+    return rows
+
+
+def markdown(rows: list[tuple[str, str, str, str]]) -> str:
+    lines = ["| bench | measurement | value | target |", "|---|---|---|---|"]
+    # a "|" inside a cell would end it
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python bench/gpu_table.py path/to/gpu_check.json", file=sys.stderr)
+        return 2
+    path = Path(argv[0])
+    if not path.is_file():
+        print(f"no such file: {path} (gpu_check.sh writes it in its OUT folder)", file=sys.stderr)
+        return 2
+    print(markdown(table_rows(json.loads(path.read_text()))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
