@@ -423,7 +423,9 @@ def test_a_strategy_without_per_weight_sigma_refuses_snr_and_runs_magnitude():
         validate_config(cfg)
 
 
-@pytest.mark.parametrize("name", ["sep_cma_es", "ars", "pgpe", "open_es", "cma_es", "learned_es"])
+@pytest.mark.parametrize(
+    "name", ["sep_cma_es", "ars", "pgpe", "open_es", "cma_es", "learned_es", "cma_anchored_les"]
+)
 def test_batch_invariant_tells_are_evosax_updates_to_float_rounding(name):
     """These strategies override evosax's ``_tell`` (divisions as products with the
     reciprocal, fixed-order sums: evotickets/batch_invariant.py) with the same equations, so
@@ -494,12 +496,13 @@ def test_iamalgam_updates_are_the_same_alone_and_vmapped():
                 np.testing.assert_array_equal(np.asarray(x), np.asarray(y)[i])
 
 
-@pytest.mark.parametrize("name", ["cma_es", "learned_es"])
+@pytest.mark.parametrize("name", ["cma_es", "learned_es", "cma_anchored_les"])
 def test_tell_is_the_same_alone_and_vmapped(name):
     """Three chains' tells in one vmapped program equal each chain's alone, bitwise, at the
     shapes of bench 9 (population 32, 1,525 weights), where evosax's own tells differ in the
     last bits (CMA-ES: its division by std, its products with B, its norms; LES: its
-    networks' small products and the z-score's sums)."""
+    networks' small products and the z-score's sums; CMA-anchored LES: its features' sums
+    and norms, its three networks, its weighted sums over the population)."""
     s = make_strategy(name, 1525, {"population_size": 32, "std_init": 0.1})
     algo, params = s.algorithm, s.params
 
