@@ -16,7 +16,8 @@ module write such divisions as products with the reciprocal themselves.
 Used by: the vision loss (its mean over the minibatch and log-softmax's sum over the classes:
 at population 32 ``jnp.mean`` over a (32, 64) loss matrix differed alone and in a batch of 3),
 the control tasks' mean over repeats and running observation statistics, the mean-fitness
-curve, the tells of Sep-CMA-ES, ARS, PGPE, OpenES, CMA-ES and LES, and iAMaLGaM's updates. Bench 9
+curve, the tells of Sep-CMA-ES, ARS, PGPE, OpenES, CMA-ES, LES and CMA-anchored LES, and iAMaLGaM's
+updates. Bench 9
 (``bench/bench_batch_invariance.py``) checks every strategy.
 """
 
