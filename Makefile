@@ -12,18 +12,18 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 BENCHES ?= cnn_fitness es_loop rollouts seeds dag round
 BENCH_QUICK ?=
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
 setup: $(VENV)/.installed
 
 EXP = $(shell $(VENV)/bin/python -c "import yaml;print(yaml.safe_load(open('config/config.yaml'))['experiment'])" 2>/dev/null)
 
-$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
-	$(VENV)/bin/pip install -q -e '.[dev,bench]'
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml constraints.txt
+	$(VENV)/bin/pip install -q -c constraints.txt -e '.[dev,bench]'
 	touch $@
 
 bench: $(VENV)/.bench-installed
