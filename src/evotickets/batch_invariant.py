@@ -16,9 +16,8 @@ module write such divisions as products with the reciprocal themselves.
 Used by: the vision loss (its mean over the minibatch and log-softmax's sum over the classes:
 at population 32 ``jnp.mean`` over a (32, 64) loss matrix differed alone and in a batch of 3),
 the control tasks' mean over repeats and running observation statistics, the mean-fitness
-curve, the tells of Sep-CMA-ES, ARS, PGPE, OpenES, CMA-ES, LES and CMA-anchored LES, and iAMaLGaM's
-updates. Bench 9
-(``bench/bench_batch_invariance.py``) checks every strategy.
+curve, the tells of Sep-CMA-ES, ARS, PGPE, OpenES, CMA-ES, LES and CMA-anchored LES, and
+iAMaLGaM's updates. Bench 9 (``bench/bench_batch_invariance.py``) checks every strategy.
 """
 
 from __future__ import annotations
@@ -54,6 +53,18 @@ def fixed_order_matmul(a: jax.Array, b: jax.Array) -> jax.Array:
     if b.ndim == 1:
         return fixed_order_sum(a * b, axis=-1)
     return fixed_order_sum(a[..., :, None] * b, axis=-2)
+
+
+def fixed_order_norm(x: jax.Array, axis: int = -1) -> jax.Array:
+    """The Euclidean norm over one axis, its sum of squares a :func:`fixed_order_sum`
+    (``jnp.linalg.norm`` summed in a shape-dependent order alone and vmapped)."""
+    return jnp.sqrt(fixed_order_sum(jnp.square(x), axis=axis))
+
+
+def fixed_order_dense(x: jax.Array, layer: dict) -> jax.Array:
+    """flax's ``nn.Dense`` from its parameters (``kernel``, ``bias``), the product a
+    :func:`fixed_order_matmul`: the small networks of the learned strategies' tells."""
+    return fixed_order_matmul(x, layer["kernel"]) + layer["bias"]
 
 
 def fixed_order_mean(x: jax.Array, axis: int = -1) -> jax.Array:

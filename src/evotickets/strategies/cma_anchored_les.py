@@ -56,14 +56,10 @@ def _batch_invariant_class():
     from evosax.learned_evolution import cma_anchored_les_tools as tools
     from jax.scipy.special import erfinv
 
-    from ..batch_invariant import fixed_order_matmul, fixed_order_mean, fixed_order_std
+    from ..batch_invariant import fixed_order_dense as dense
+    from ..batch_invariant import fixed_order_mean, fixed_order_std
+    from ..batch_invariant import fixed_order_norm as norm
     from ..batch_invariant import fixed_order_sum as fsum
-
-    def norm(x, axis=-1):
-        return jnp.sqrt(fsum(jnp.square(x), axis=axis))
-
-    def dense(x, layer):  # nn.Dense
-        return fixed_order_matmul(x, layer["kernel"]) + layer["bias"]
 
     def mlp(x, layers):  # Dense → ReLU → Dense, the shape of GlobalGates and DimensionGate
         return dense(jax.nn.relu(dense(x, layers["Dense_0"])), layers["Dense_1"])
@@ -225,12 +221,13 @@ def _batch_invariant_class():
             fire = stall_counter >= self.stall_patience
             expanded = jnp.minimum(sigma * tools.RESTART_EXPANSION, params.std_init)
             sigma = jnp.where(fire, jnp.maximum(sigma, expanded), sigma)
-            zeros, dims = jnp.zeros(self.num_dims), self.num_dims
+            axis_std = jnp.where(fire, 1.0, axis_std)
+            zeros = jnp.zeros(self.num_dims)
             return state.replace(
                 mean=jnp.where(fire, state.best_solution_shaped, mean),
-                std=sigma * jnp.where(fire, jnp.ones(dims), axis_std),
+                std=sigma * axis_std,
                 sigma=sigma,
-                axis_std=jnp.where(fire, jnp.ones(dims), axis_std),
+                axis_std=axis_std,
                 p_sigma=jnp.where(fire, zeros, p_sigma),
                 p_c=jnp.where(fire, zeros, p_c),
                 success_ema=jnp.where(fire, jnp.full((rates.size,), 0.5), success_ema),

@@ -59,7 +59,7 @@ def _batch_invariant_class():
     import jax.numpy as jnp
     from evosax.algorithms import CMA_ES
 
-    from ..batch_invariant import fixed_order_matmul, fixed_order_sum
+    from ..batch_invariant import fixed_order_matmul, fixed_order_norm, fixed_order_sum
     from .cma_mean import BatchInvariantCMAMean
 
     class BatchInvariantCMAES(BatchInvariantCMAMean, CMA_ES):
@@ -75,7 +75,7 @@ def _batch_invariant_class():
             # C^(-1/2) y_w = B diag(1/D) Bᵀ y_w
             v = (y_w @ state.B) * (1 / state.D)
             p_std = self.update_p_std(state.p_std, fixed_order_matmul(state.B, v), params)
-            norm_p_std = jnp.sqrt(fixed_order_sum(jnp.square(p_std)))
+            norm_p_std = fixed_order_norm(p_std)
             std = self.update_std(state.std, norm_p_std, params)
             h_std = self.h_std(norm_p_std, state.generation_counter + 1, params)
             p_c = self.update_p_c(state.p_c, h_std, y_w, params)

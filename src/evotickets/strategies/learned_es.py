@@ -44,10 +44,8 @@ def _batch_invariant_class():
     from evosax.learned_evolution.fitness_shaping import centered_rank
     from evosax.learned_evolution.les_tools import tanh_timestamp
 
+    from ..batch_invariant import fixed_order_dense as dense
     from ..batch_invariant import fixed_order_matmul, fixed_order_sum, softmax
-
-    def dense(x, layer):  # nn.Dense
-        return fixed_order_matmul(x, layer["kernel"]) + layer["bias"]
 
     def standardize(values):  # fitness_shaping.standardize: nanmean, nanstd
         finite = ~jnp.isnan(values)

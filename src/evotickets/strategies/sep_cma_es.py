@@ -46,10 +46,9 @@ def _batch_invariant_class():
     (:mod:`evotickets.batch_invariant`). The same equations (Ros & Hansen 2008 as evosax 0.3
     implements them); the numbers differ from evosax's in the last bits.
     """
-    import jax.numpy as jnp
     from evosax.algorithms import Sep_CMA_ES
 
-    from ..batch_invariant import fixed_order_sum
+    from ..batch_invariant import fixed_order_norm
     from .cma_mean import BatchInvariantCMAMean
 
     class BatchInvariantSepCMAES(BatchInvariantCMAMean, Sep_CMA_ES):
@@ -57,7 +56,7 @@ def _batch_invariant_class():
             mean, y_k, y_w = self.update_mean(population, fitness, state.mean, state.std, params)
             inv_d = 1 / state.D
             p_std = self.update_p_std(state.p_std, y_w * inv_d, params)
-            norm_p_std = jnp.sqrt(fixed_order_sum(jnp.square(p_std)))
+            norm_p_std = fixed_order_norm(p_std)
             std = self.update_std(state.std, norm_p_std, params)
             h_std = self.h_std(norm_p_std, state.generation_counter + 1, params)
             p_c = self.update_p_c(state.p_c, h_std, y_w, params)
