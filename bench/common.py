@@ -23,13 +23,14 @@ LOAD_AT_START = os.getloadavg()[0]
 
 
 def setup_devices(n: int | None = None) -> None:
-    """Expose the CPU as ``n`` host devices (default: BENCH_CPU_DEVICES or the core count).
+    """Expose the CPU as ``n`` host devices (default: BENCH_CPU_DEVICES or the core count),
+    as the library's CLI does (synchronous dispatch: :func:`evotickets.platform.use_host_devices`).
     Must run before JAX's first operation."""
-    import jax
+    from evotickets.platform import use_host_devices
 
     n = n or int(os.environ.get("BENCH_CPU_DEVICES") or os.cpu_count() or 1)
     if n > 1:
-        jax.config.update("jax_num_cpu_devices", n)
+        use_host_devices(n)
 
 
 def block(x):

@@ -72,26 +72,45 @@ def configure(needs_gpu: bool = False, devices=None) -> str:
     return "gpu" if has_gpu else platforms[0]
 
 
+def use_host_devices(n: int) -> None:
+    """Expose the CPU as ``n`` host devices, with synchronous dispatch. Call before JAX's
+    first operation (raises ``RuntimeError`` after it).
+
+    Why synchronous: a program whose members are split across host devices gathers their
+    fitness with a collective, and each device's part must reach it. With JAX's asynchronous
+    CPU dispatch, such programs called back to back without waiting for their results
+    deadlocked there on this 2-core machine: XLA waits 40 s for the missing device, then
+    aborts the process ("Termination timeout for `all reduce ...`: only 1 of them
+    arrived"). With ``jax_cpu_enable_async_dispatch`` off, each call returns once its
+    program has run, and the same loops finish (tests/unit/test_host_devices.py; jax issue
+    25861 reports hangs with asynchronous CPU dispatch that the same setting avoids). A chunk
+    of ES generations is one program whose result the host reads before the next, so
+    training loses nothing. Not every such deadlock is gone: bench 2's plain evosax loop
+    (ask, a split evaluation, tell, each its own program) still deadlocks in the gather
+    (bench/README.md, "Host devices"), which is why the split stays opt-in."""
+    import jax
+
+    jax.config.update("jax_num_cpu_devices", n)
+    jax.config.update("jax_cpu_enable_async_dispatch", False)
+
+
 def setup_jax(cache_dir: str | None, needs_gpu: bool = False) -> None:
     """Persistent compilation cache shared by all jobs: chains with the same D_active (every
     seed and method at one round) compile once. Also honours EVOTICKETS_PLATFORM=cpu|gpu
     (a GPU verb stops with a clear error if a GPU was asked for and there is none).
 
     EVOTICKETS_CPU_DEVICES=n (opt-in) exposes the CPU as n host devices, across which the task
-    splits the population: XLA runs the small ops of the fitness loop on one core per device,
-    so this is how one job uses several cores. Experimental: the fitness gather is a collective
-    between host devices that share XLA's thread pool, and one ES-loop bench on 2 cores
-    deadlocked in it (XLA aborts after 40 s). Snakemake's default, one job per core, needs it
-    not. Ignored once JAX has run."""
-    import jax
-
+    splits the population (:func:`use_host_devices`): XLA runs the small ops of the fitness loop
+    on one core per device, so this is how one job uses several cores. Snakemake's default,
+    one job per core, needs it not. Ignored once JAX has run."""
     n_cpu = int(os.environ.get("EVOTICKETS_CPU_DEVICES") or 1)
     if n_cpu > 1:
         try:
-            jax.config.update("jax_num_cpu_devices", n_cpu)
+            use_host_devices(n_cpu)
         except RuntimeError:  # a backend is already up (e.g. the CLI called in-process)
             pass
     configure(needs_gpu=needs_gpu)
+    import jax
 
     if cache_dir:
         Path(cache_dir).mkdir(parents=True, exist_ok=True)

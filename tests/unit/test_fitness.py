@@ -45,7 +45,8 @@ def test_population_fitness_equals_flax_loss():
 SUBPROCESS = """
 import json, os, sys
 import jax
-jax.config.update("jax_num_cpu_devices", 2)
+from evotickets.platform import use_host_devices
+use_host_devices(2)
 jax.config.update("jax_compilation_cache_dir", os.environ["EVOTICKETS_JAX_CACHE"])
 sys.path.insert(0, sys.argv[1])
 import test_fitness
