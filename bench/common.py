@@ -82,12 +82,27 @@ def machine() -> dict:
         "devices": len(jax.devices()),
         "cpu_count": os.cpu_count(),
         "processor": _cpu_model(),
+        "cpu_vector_extensions": _cpu_vector_extensions(),
         "python": platform.python_version(),
         "jax": jax.__version__,
         "quick": QUICK,
         "loadavg_1min_start": LOAD_AT_START,
     }
     return info
+
+
+def _cpu_vector_extensions() -> str:
+    """The CPU's AVX/FMA/AMX flags: this sandbox's host may change between boots, and
+    kernel libraries may pick their code by these flags at run time, so rates (and last bits)
+    may move with them (README, the make-run paragraph, on runs of another boot)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = line.split(":", 1)[1].split()
+                return " ".join(f for f in flags if f.startswith(("avx", "fma", "amx")))
+    except OSError:
+        pass
+    return ""
 
 
 def _cpu_model() -> str:
