@@ -2,8 +2,8 @@
 population across them and gather it with a collective, called back to back.
 
 With JAX's asynchronous CPU dispatch such a loop deadlocked in the collective on this 2-core
-machine (XLA then aborts the process after its termination timeout): 3 of 3 runs of this
-loop at 2,000 calls (3 of 4 of a similar one at 500), 0 of 3 with :func:`use_host_devices`'s
+machine (XLA then aborts the process after its termination timeout): 4 of 4 runs of this
+test at its 1,000 calls and 3 of 3 at 2,000, 0 of 3 with :func:`use_host_devices`'s
 synchronous dispatch. The failure is a matter of thread timing, so this test can pass by
 luck without the fix, but seldom."""
 
@@ -34,7 +34,7 @@ print(json.dumps([len(jax.devices()), jax.config.values["jax_cpu_enable_async_di
 
 
 def test_back_to_back_population_collectives_on_two_host_devices_finish():
-    calls = 2000
+    calls = 1000
     env = dict(os.environ)
     # a deadlock fails in 15 s instead of XLA's default 40 (the loop itself takes seconds)
     env["XLA_FLAGS"] = (
