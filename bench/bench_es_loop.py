@@ -9,11 +9,14 @@ Pendulum: population 100 × 8 rollouts × 200 steps (paper); digits: population 
 
 from __future__ import annotations
 
+import os
 import sys
 
 from common import QUICK, report, setup_devices
 
-setup_devices(1)  # one device: see bench/README.md on host-device collectives
+# one device unless BENCH_CPU_DEVICES asks for more: on 2 host devices its plain evosax loop
+# deadlocks in the fitness gather (bench/README.md, "Host devices")
+setup_devices(int(os.environ.get("BENCH_CPU_DEVICES") or 1))
 
 import jax
 import jax.numpy as jnp

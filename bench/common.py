@@ -91,28 +91,27 @@ def machine() -> dict:
     return info
 
 
-def _cpu_vector_extensions() -> str:
-    """The CPU's AVX/FMA/AMX flags: this sandbox's host may change between boots, and
-    kernel libraries may pick their code by these flags at run time, so rates (and last bits)
-    may move with them (README, the make-run paragraph, on runs of another boot)."""
+def _cpuinfo(field: str) -> str:
+    """The value of ``field`` on /proc/cpuinfo's first processor, or '' where there is none."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                flags = line.split(":", 1)[1].split()
-                return " ".join(f for f in flags if f.startswith(("avx", "fma", "amx")))
+            if line.startswith(field):
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
     return ""
 
 
+def _cpu_vector_extensions() -> str:
+    """The CPU's AVX/FMA/AMX flags: this sandbox's host may change between boots, and
+    kernel libraries may pick their code by these flags at run time, so rates (and last bits)
+    may move with them (README, the make-run paragraph, on runs of another boot)."""
+    flags = _cpuinfo("flags").split()
+    return " ".join(f for f in flags if f.startswith(("avx", "fma", "amx")))
+
+
 def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
+    return _cpuinfo("model name") or platform.processor()
 
 
 def table(title: str, rows: list[dict], columns: list[str]) -> str:
