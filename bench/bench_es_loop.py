@@ -14,8 +14,8 @@ import sys
 
 from common import QUICK, report, setup_devices
 
-# one device unless BENCH_CPU_DEVICES asks for more: on 2 host devices its plain evosax loop
-# deadlocks in the fitness gather (bench/README.md, "Host devices")
+# one device unless BENCH_CPU_DEVICES asks for more (the earlier rows are one device's; the
+# 2-device runs are in bench/README.md, "Host devices")
 setup_devices(int(os.environ.get("BENCH_CPU_DEVICES") or 1))
 
 import jax

@@ -29,6 +29,15 @@ def map_population(fn: Callable, population: jax.Array, *shared) -> jax.Array:
 
     ``fn`` maps (p, ...) members to (p, ...) results and must treat members independently;
     ``shared`` (minibatch, keys) is replicated. On one device this is just ``fn(...)``.
+
+    The results are gathered onto every device inside the calling program. Why: a result that
+    leaves its program split makes each later program that reads it (an evosax ``tell`` in a
+    plain Python loop, then ``ask``, whose state comes back replicated) a multi-device program
+    with collectives of its own, and on CPU host devices such loops deadlocked in XLA's
+    collectives (bench 2's loop and tests/unit/test_host_devices.py, bench/README.md "Host
+    devices"). Inside one program, such as the training scan, the gather also keeps the split's
+    sharding out of the ES update (5 all-gathers, 6 all-reduces and 9–14 collective-permutes
+    without it, 2 and 1 with, the outputs bitwise the same).
     """
     devices = population_devices(population.shape[0])
     if len(devices) == 1:
@@ -44,7 +53,9 @@ def map_population(fn: Callable, population: jax.Array, *shared) -> jax.Array:
         # scan carry built from replicated values (an environment reset) needs no pcast.
         check_vma=False,
     )
-    return sharded(population, *shared)
+    return jax.lax.with_sharding_constraint(
+        sharded(population, *shared), NamedSharding(mesh, PartitionSpec())
+    )
 
 
 def replicate(tree):

@@ -85,9 +85,9 @@ def use_host_devices(n: int) -> None:
     program has run, and the same loops finish (tests/unit/test_host_devices.py; jax issue
     25861 reports hangs with asynchronous CPU dispatch that the same setting avoids). A chunk
     of ES generations is one program whose result the host reads before the next, so
-    training loses nothing. Not every such deadlock is gone: bench 2's plain evosax loop
-    (ask, a split evaluation, tell, each its own program) still deadlocks in the gather
-    (bench/README.md, "Host devices"), which is why the split stays opt-in."""
+    training loses nothing. (The other deadlock seen, a split result read by later programs,
+    is mended in :func:`evotickets.parallel.map_population`; bench/README.md, "Host
+    devices".)"""
     import jax
 
     jax.config.update("jax_num_cpu_devices", n)

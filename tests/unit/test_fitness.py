@@ -1,15 +1,12 @@
 """The task's population fitness (the one fitness path the ES runs) equals the per-member flax
 loss, on one device and with the population split across two host devices."""
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from host_devices import on_two_host_devices
 
 from evotickets.networks import init_params, layer_table, to_vector
 from evotickets.tasks import make_task
@@ -45,10 +42,8 @@ def test_population_fitness_equals_flax_loss():
 SUBPROCESS = """
 import json, os, sys
 import jax
-from evotickets.platform import use_host_devices
-use_host_devices(2)
 jax.config.update("jax_compilation_cache_dir", os.environ["EVOTICKETS_JAX_CACHE"])
-sys.path.insert(0, sys.argv[1])
+sys.path[:0] = [sys.argv[1], os.path.dirname(sys.argv[1])]  # test_fitness and its helpers
 import test_fitness
 print(json.dumps([len(jax.devices()), getattr(test_fitness, sys.argv[2])().tolist()]))
 """
@@ -56,16 +51,7 @@ print(json.dumps([len(jax.devices()), getattr(test_fitness, sys.argv[2])().tolis
 
 def _on_two_host_devices(fitness_fn: str) -> list:
     """``test_fitness.<fitness_fn>()`` computed in a process whose CPU is two host devices."""
-    out = subprocess.run(
-        [sys.executable, "-c", SUBPROCESS, str(Path(__file__).parent), fitness_fn],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env=os.environ.copy(),
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    devices, fitness = json.loads(out.stdout.strip().splitlines()[-1])
+    devices, fitness = on_two_host_devices(SUBPROCESS, str(Path(__file__).parent), fitness_fn)
     assert devices == 2
     return fitness
 
