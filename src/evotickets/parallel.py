@@ -15,33 +15,27 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 
-def population_devices(population_size: int) -> list:
-    """All local devices of the default backend, or as many as divide the population."""
-    devices = jax.local_devices()
-    n = len(devices)
-    while population_size % n:
-        n -= 1
-    return devices[:n]
-
-
 def map_population(fn: Callable, population: jax.Array, *shared) -> jax.Array:
     """``fn(population, *shared)`` with the population's leading axis split across devices.
 
     ``fn`` maps (p, ...) members to (p, ...) results and must treat members independently;
     ``shared`` (minibatch, keys) is replicated. On one device this is just ``fn(...)``.
 
-    The results are gathered onto every device inside the calling program. Why: a result that
-    leaves its program split makes each later program that reads it (an evosax ``tell`` in a
-    plain Python loop, then ``ask``, whose state comes back replicated) a multi-device program
-    with collectives of its own, and on CPU host devices such loops deadlocked in XLA's
-    collectives (bench 2's loop and tests/unit/test_host_devices.py, bench/README.md "Host
-    devices"). Inside one program, such as the training scan, the gather also keeps the split's
-    sharding out of the ES update (5 all-gathers, 6 all-reduces and 9–14 collective-permutes
-    without it, 2 and 1 with, the outputs bitwise the same).
+    The results stay split, so that a reduction inside the calling program (observation
+    statistics) need not gather them. What leaves the program, the fitness, goes through
+    :func:`whole` first.
     """
-    devices = population_devices(population.shape[0])
+    devices = jax.local_devices()
     if len(devices) == 1:
         return fn(population, *shared)
+    if population.shape[0] % len(devices):
+        # Every program of a job must run on the same devices (the data is placed on all of
+        # them, and :func:`whole` gathers onto all of them), so a split over fewer is no way out.
+        raise ValueError(
+            f"the population of {population.shape[0]} members cannot be split evenly across "
+            f"{len(devices)} devices; set EVOTICKETS_CPU_DEVICES (host devices) or the GPUs a "
+            f"job sees (CUDA_VISIBLE_DEVICES) to a number that divides {population.shape[0]}"
+        )
     mesh = Mesh(np.asarray(devices), ("population",))
     split = PartitionSpec("population")
     sharded = jax.shard_map(
@@ -53,16 +47,35 @@ def map_population(fn: Callable, population: jax.Array, *shared) -> jax.Array:
         # scan carry built from replicated values (an environment reset) needs no pcast.
         check_vma=False,
     )
-    return jax.lax.with_sharding_constraint(
-        sharded(population, *shared), NamedSharding(mesh, PartitionSpec())
-    )
+    return sharded(population, *shared)
+
+
+def whole(tree):
+    """``tree`` gathered onto every local device, inside the calling program (on one device,
+    ``tree`` itself). Call it on a split result that leaves the program.
+
+    Why: a result that leaves its program split makes each later program that reads it (an
+    evosax ``tell`` in a plain Python loop, then ``ask``, whose state comes back replicated) a
+    multi-device program with collectives of its own, and on CPU host devices such loops
+    deadlocked in XLA's collectives (bench 2's loop and tests/unit/test_host_devices.py,
+    bench/README.md "Host devices"). Inside the training scan the gathered fitness also keeps
+    the split's sharding out of the ES update (its sorting and ranking): 2 all-gathers and 1
+    all-reduce instead of 5, 6 and 9-14 collective-permutes, with the same outputs bitwise.
+    """
+    everywhere = _on_every_device()
+    return tree if everywhere is None else jax.lax.with_sharding_constraint(tree, everywhere)
 
 
 def replicate(tree):
     """Place arrays (a task's data) on every local device once, so that a population split
     across devices does not copy them from the first device at every call."""
+    everywhere = _on_every_device()
+    return tree if everywhere is None else jax.device_put(tree, everywhere)
+
+
+def _on_every_device() -> NamedSharding | None:
+    """A whole copy on every local device; ``None`` where there is only one."""
     devices = jax.local_devices()
     if len(devices) == 1:
-        return tree
-    sharding = NamedSharding(Mesh(np.asarray(devices), ("population",)), PartitionSpec())
-    return jax.device_put(tree, sharding)
+        return None
+    return NamedSharding(Mesh(np.asarray(devices), ("population",)), PartitionSpec())

@@ -86,7 +86,7 @@ def use_host_devices(n: int) -> None:
     25861 reports hangs with asynchronous CPU dispatch that the same setting avoids). A chunk
     of ES generations is one program whose result the host reads before the next, so
     training loses nothing. (The other deadlock seen, a split result read by later programs,
-    is mended in :func:`evotickets.parallel.map_population`; bench/README.md, "Host
+    is mended by :func:`evotickets.parallel.whole`; bench/README.md, "Host
     devices".)"""
     import jax
 

@@ -12,11 +12,11 @@ from evotickets.networks import init_params, layer_table, to_vector
 from evotickets.tasks import make_task
 
 
-def _fitness():
+def _fitness(population_chunk: int = 4):
     """Fitness of 8 masked random members on one minibatch, as the ES loop calls it."""
     theta = init_params("cnn_small", (8, 8, 1), jax.random.key(0))
     table = layer_table(theta)
-    task = make_task("digits", {"batch_size": 32, "population_chunk": 4}, table)
+    task = make_task("digits", {"batch_size": 32, "population_chunk": population_chunk}, table)
     base = jnp.asarray(to_vector(theta, table))
     pop = base + 0.2 * jax.random.normal(jax.random.key(1), (8, base.size))
     pop = jnp.where(jax.random.bernoulli(jax.random.key(2), 0.6, pop.shape), pop, 0.0)

@@ -7,10 +7,10 @@ process after its termination timeout):
 - one split program called back to back with JAX's asynchronous CPU dispatch: 4 of 4 runs of
   the first test at its 1,000 calls, 0 of many with :func:`use_host_devices`'s synchronous
   dispatch;
-- a plain evosax-style loop (ask, evaluate, tell: each its own program) while the fitness left
-  its program split, which made ``tell`` and then ``ask`` multi-device programs with collectives
-  of their own: 3 of 3 runs of the second test stopped, 0 of 5 since ``map_population`` gathers
-  its results inside the program.
+- a plain evosax-style loop around the task's fitness (ask, evaluate, tell: each its own
+  program) while the fitness left its program split, which made ``tell`` and then ``ask``
+  multi-device programs with collectives of their own: 3 of 3 runs of the second test
+  stopped, 0 of 3 since the fitness leaves its program whole (:func:`parallel.whole`).
 
 Both are matters of thread timing, so a test can pass by luck without its fix, but seldom."""
 
@@ -22,6 +22,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from host_devices import on_two_host_devices
+
+from evotickets.networks import init_params, layer_table, to_vector
+from evotickets.tasks import make_task
 
 BACK_TO_BACK = """
 import json, sys
@@ -48,38 +51,71 @@ def test_back_to_back_population_collectives_on_two_host_devices_finish():
     assert np.isfinite(total)
 
 
-def plain_es_loop(fitness_of, generations: int) -> jax.Array:
-    """An ES loop as an evosax user writes it: three jitted programs per generation (ask,
-    evaluate, tell), the fitness passed from one to the next in Python. 64 members of 2,048
-    dimensions; ``fitness_of(fn, population)`` maps the population, split or not."""
-    w = jax.random.normal(jax.random.key(1), (2048, 64)) / 45.0
-    ask = jax.jit(lambda k, m: m + 0.1 * jax.random.normal(k, (64, 2048)))
-    evaluate = jax.jit(lambda pop: fitness_of(lambda x: jnp.tanh(x @ w).sum(-1), pop))
-    tell = jax.jit(lambda pop, f, m: m + 0.1 * (jax.nn.softmax(-f)[:, None] * (pop - m)).sum(0))
-    m = jnp.zeros(2048)
+def plain_es_loop(generations: int) -> jax.Array:
+    """An ES loop as an evosax user writes it around the library's task: three jitted
+    programs per generation (ask, the task's population fitness, tell), the fitness passed
+    from one to the next in Python. The small digits CNN (1,898 weights), 64 members."""
+    theta = init_params("cnn_small", (8, 8, 1), jax.random.key(0))
+    table = layer_table(theta)
+    task = make_task("digits", {"batch_size": 32, "population_chunk": 16}, table)
+    mean = jnp.asarray(to_vector(theta, table))
+    state = task.init_state()
+    ask = jax.jit(lambda k, m: m + 0.05 * jax.random.normal(k, (64, m.size)))
+    evaluate = jax.jit(lambda pop, k, d: task.population_fitness(pop, k, d, state)[0])
+    tell = jax.jit(
+        lambda pop, f, m: m + 0.1 * (jax.nn.softmax(-10 * f)[:, None] * (pop - m)).sum(0)
+    )
     for g in range(generations):
-        pop = ask(jax.random.fold_in(jax.random.key(0), g), m)
-        m = tell(pop, evaluate(pop), m)
-    return m
+        k = jax.random.fold_in(jax.random.key(0), g)
+        pop = ask(k, mean)
+        mean = tell(pop, evaluate(pop, k, task.train_data), mean)
+    return mean
 
 
 PLAIN_LOOP = """
 import json, os, sys
 sys.path[:0] = [sys.argv[1], os.path.dirname(sys.argv[1])]  # this test file and its helpers
 import jax
-from evotickets.parallel import map_population
 from test_host_devices import plain_es_loop
-m = plain_es_loop(map_population, int(sys.argv[2]))
+m = plain_es_loop(int(sys.argv[2]))
 print(json.dumps([len(jax.devices()), str(m.sharding.spec), m.tolist()]))
 """
-GENERATIONS = 1000
+GENERATIONS = 500
 
 
 def test_plain_ask_evaluate_tell_loop_on_two_host_devices_finishes():
     devices, spec, mean = on_two_host_devices(
         PLAIN_LOOP, str(Path(__file__).parent), str(GENERATIONS)
     )
-    # the split's result was gathered in the fitness program: the state stays whole
+    # the fitness left its program whole (parallel.whole): the ES state stays whole too
     assert devices == 2 and spec == "P()"
-    one = plain_es_loop(lambda fn, pop: fn(pop), GENERATIONS)  # on this process's one device
+    one = plain_es_loop(GENERATIONS)  # on this process's one device
+    print("max |2 devices - 1 device|:", float(np.abs(np.asarray(mean) - np.asarray(one)).max()))
     np.testing.assert_allclose(mean, np.asarray(one), rtol=1e-5, atol=1e-6)
+
+
+UNEVEN = """
+import json, os, sys
+sys.path[:0] = [sys.argv[1], os.path.dirname(sys.argv[1])]
+import jax, jax.numpy as jnp
+from evotickets.parallel import map_population
+from test_fitness import _fitness
+errors = []
+try:  # 7 members cannot be split across 2 devices
+    jax.jit(lambda p: map_population(lambda m: m.sum(-1), p))(jnp.ones((7, 4)))
+except ValueError as err:
+    errors.append(str(err))
+try:  # 8 members, 4 a device, in chunks of 3
+    _fitness(population_chunk=3)
+except ValueError as err:
+    errors.append(str(err))
+print(json.dumps(errors))
+"""
+
+
+def test_a_population_that_does_not_split_evenly_is_refused_with_the_fix():
+    errors = on_two_host_devices(UNEVEN, str(Path(__file__).parent))
+    assert len(errors) == 2
+    assert "population of 7 members cannot be split evenly across 2 devices" in errors[0]
+    assert "EVOTICKETS_CPU_DEVICES" in errors[0]
+    assert "population_chunk 3 must divide each device's share of the 8 members, 4" in errors[1]

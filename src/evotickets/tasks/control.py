@@ -29,7 +29,7 @@ from ..networks import (
     mlp_forward,
     mlp_forward_features,
 )
-from ..parallel import map_population
+from ..parallel import map_population, whole
 
 HELD_OUT_TEST_SEED = 2**30 + 17  # no training key is derived from this seed
 
@@ -249,9 +249,11 @@ class ControlTask:
 
         # split across devices (GPUs, or host devices when EVOTICKETS_CPU_DEVICES is set)
         returns, obs, valid = map_population(members, population, keys, state)
+        # the observations stay split into the statistics' sums (gathering them too was
+        # slower for brax ant on 2 host devices); the returns leave the program whole
         state = self._update_stats(state, obs, valid)
         # the mean in a fixed order, the same alone and in a vmapped group (batch_invariant)
-        return -fixed_order_mean(returns, axis=1), state
+        return -fixed_order_mean(whole(returns), axis=1), state
 
     def evaluate(self, vector, data, state):
         returns, _, _ = self.episode_returns(from_vector(vector, self.table), data, state)

@@ -23,7 +23,7 @@ from ..networks import (
     population_log_probs,
     unflatten_params,
 )
-from ..parallel import map_population, replicate
+from ..parallel import map_population, replicate, whole
 from .data import Dataset
 
 
@@ -89,13 +89,21 @@ class VisionTask:
             p = members.shape[0]
             c = min(chunk, p)
             if p % c:
-                raise ValueError(f"population_chunk {c} must divide the population size {p}")
+                whose = (
+                    "the population size"
+                    if p == population.shape[0]
+                    else f"each device's share of the {population.shape[0]} members,"
+                )
+                raise ValueError(
+                    f"population_chunk {c} must divide {whose} {p}; set the task's "
+                    f"population_chunk to a divisor of {p}"
+                )
             losses = jax.lax.map(
                 lambda m: self.population_loss(m, xb, yb), members.reshape(p // c, c, -1)
             )
             return losses.reshape(p)
 
-        return map_population(local_losses, population, xb, yb), state
+        return whole(map_population(local_losses, population, xb, yb)), state
 
     def population_loss(self, population: jax.Array, x: jax.Array, y: jax.Array) -> jax.Array:
         """Mean cross-entropy of each of P members (rows) on one shared batch, in one batched
