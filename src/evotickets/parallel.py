@@ -21,9 +21,16 @@ def map_population(fn: Callable, population: jax.Array, *shared) -> jax.Array:
     ``fn`` maps (p, ...) members to (p, ...) results and must treat members independently;
     ``shared`` (minibatch, keys) is replicated. On one device this is just ``fn(...)``.
 
+    The population is made whole first (:func:`whole`: each device holds every member and
+    computes its own share). Why: otherwise XLA's partitioner splits the population where it
+    is made (the ES ``ask``) and where it is used again (the ES ``tell`` sums over it, device
+    by device, then adds the parts), which changed a chain's numbers with the device count.
+    Whole, a round on two host devices is bitwise the one-device round (vision and gymnax
+    tasks; tests/unit/test_host_devices.py).
+
     The results stay split, so that a reduction inside the calling program (observation
     statistics) need not gather them. What leaves the program, the fitness, goes through
-    :func:`whole` first.
+    :func:`whole` too.
     """
     devices = jax.local_devices()
     if len(devices) == 1:
@@ -47,7 +54,7 @@ def map_population(fn: Callable, population: jax.Array, *shared) -> jax.Array:
         # scan carry built from replicated values (an environment reset) needs no pcast.
         check_vma=False,
     )
-    return sharded(population, *shared)
+    return sharded(whole(population), *shared)
 
 
 def whole(tree):
@@ -58,9 +65,9 @@ def whole(tree):
     evosax ``tell`` in a plain Python loop, then ``ask``, whose state comes back replicated) a
     multi-device program with collectives of its own, and on CPU host devices such loops
     deadlocked in XLA's collectives (bench 2's loop and tests/unit/test_host_devices.py,
-    bench/README.md "Host devices"). Inside the training scan the gathered fitness also keeps
-    the split's sharding out of the ES update (its sorting and ranking): 2 all-gathers and 1
-    all-reduce instead of 5, 6 and 9-14 collective-permutes, with the same outputs bitwise.
+    bench/README.md "Host devices"). Inside the training scan the whole fitness and population
+    keep the split out of the ES update: one all-gather, where there were 5 all-gathers, 6
+    all-reduces and 9-14 collective-permutes.
     """
     everywhere = _on_every_device()
     return tree if everywhere is None else jax.lax.with_sharding_constraint(tree, everywhere)

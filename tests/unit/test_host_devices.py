@@ -25,7 +25,9 @@ import numpy as np
 from host_devices import on_two_host_devices
 
 from evotickets.networks import init_params, layer_table, to_vector
-from evotickets.tasks import make_task
+from evotickets.strategies import make_strategy
+from evotickets.tasks import init_theta, make_task
+from evotickets.train.es import run_round
 
 BACK_TO_BACK = """
 import json, sys
@@ -120,3 +122,52 @@ def test_a_population_that_does_not_split_evenly_is_refused_with_the_fix():
     assert "population of 7 members cannot be split evenly across 2 devices" in errors[0]
     assert "EVOTICKETS_CPU_DEVICES" in errors[0]
     assert "population_chunk 3 must divide each device's share of the 8 members, 4" in errors[1]
+
+
+def es_round(task_name: str) -> dict:
+    """A short round as ``evotickets train`` runs it (the library's ``run_round``, Sep-CMA-ES,
+    32 members, 20 generations in chunks of 10): θ, σ and the curves, as lists."""
+    if task_name == "digits":
+        theta = init_params("cnn_small", (8, 8, 1), jax.random.key(0))
+        cfg = {"batch_size": 64, "population_chunk": 8}
+    else:
+        theta = init_theta(
+            {"task": task_name, "network": "mlp", "hidden": [16, 16]}, jax.random.key(0)
+        )
+        cfg = {"hidden": [16, 16], "n_repeats": 2, "max_steps": 50, "n_test": 2}
+    table = layer_table(theta)
+    task = make_task(task_name, cfg, table)
+    theta0 = np.asarray(to_vector(theta, table))
+    mask = np.ones(theta0.size, bool)
+    hp = {"population_size": 32, "std_init": 0.05, "mean_decay": 1e-4}
+    strategy = make_strategy("sep_cma_es", theta0.size, hp)
+    r = run_round(task, strategy, theta0, mask, jax.random.key(5), 20, 10, log=lambda m: None)
+    return {
+        "theta": r.theta.tolist(),
+        "sigma": r.sigma.tolist(),
+        "best": r.best_fitness.tolist(),
+        "eval": r.eval_metric.tolist(),
+    }
+
+
+ROUNDS = """
+import json, os, sys
+sys.path[:0] = [sys.argv[1], os.path.dirname(sys.argv[1])]
+import jax
+from test_host_devices import es_round
+print(json.dumps([len(jax.devices()), {t: es_round(t) for t in ("digits", "pendulum")}]))
+"""
+
+
+def test_a_round_on_two_host_devices_is_bitwise_the_one_device_round():
+    """The population is made whole before the split, so the ES update sums over it in one
+    device's order, and each member's fitness is computed as on one device: the split
+    changes no number (for vision and gymnax tasks; not for brax, bench/README.md)."""
+    devices, rounds = on_two_host_devices(ROUNDS, str(Path(__file__).parent))
+    assert devices == 2
+    for task_name, split in rounds.items():
+        alone = es_round(task_name)
+        for key in alone:
+            np.testing.assert_array_equal(
+                np.asarray(split[key]), np.asarray(alone[key]), err_msg=f"{task_name} {key}"
+            )

@@ -249,8 +249,8 @@ class ControlTask:
 
         # split across devices (GPUs, or host devices when EVOTICKETS_CPU_DEVICES is set)
         returns, obs, valid = map_population(members, population, keys, state)
-        # the observations stay split into the statistics' sums (gathering them too was
-        # slower for brax ant on 2 host devices); the returns leave the program whole
+        # the observations stay split into the statistics' sums (gathering them does not
+        # make brax's 2-device numbers one device's); the returns leave the program whole
         state = self._update_stats(state, obs, valid)
         # the mean in a fixed order, the same alone and in a vmapped group (batch_invariant)
         return -fixed_order_mean(whole(returns), axis=1), state
