@@ -44,7 +44,7 @@ def map_population(fn: Callable, population: jax.Array, *shared) -> jax.Array:
             f"{len(devices)} devices; set EVOTICKETS_CPU_DEVICES (host devices) or the GPUs a "
             f"job sees (CUDA_VISIBLE_DEVICES) to a number that divides {population.shape[0]}"
         )
-    mesh = Mesh(np.asarray(devices), ("population",))
+    mesh = _mesh(devices)
     split = PartitionSpec("population")
     sharded = jax.shard_map(
         fn,
@@ -86,4 +86,9 @@ def _on_every_device() -> NamedSharding | None:
     devices = jax.local_devices()
     if len(devices) == 1:
         return None
-    return NamedSharding(Mesh(np.asarray(devices), ("population",)), PartitionSpec())
+    return NamedSharding(_mesh(devices), PartitionSpec())
+
+
+def _mesh(devices: list) -> Mesh:
+    """The one mesh of the split: the local devices along the population axis."""
+    return Mesh(np.asarray(devices), ("population",))
