@@ -25,9 +25,10 @@ def map_population(fn: Callable, population: jax.Array, *shared) -> jax.Array:
     computes its own share). Why: otherwise XLA's partitioner splits the population where it
     is made (the ES ``ask``) and where it is used again (the ES ``tell`` sums over it, device
     by device, then adds the parts), which changed a chain's numbers with the device count.
-    Whole, a Sep-CMA-ES round of digits or Pendulum on two host devices is bitwise the
-    one-device round (tests/unit/test_host_devices.py); with SNES it is not (digits θ 3e-8
-    apart after 4 generations, not traced), nor for brax tasks (bench/README.md).
+    Whole, and with XLA's SPMD cleanup skipped (:func:`evotickets.platform.use_host_devices`),
+    a digits round of every strategy of the registry and a Sep-CMA-ES round of Pendulum on two
+    host devices are bitwise the one-device round (tests/unit/test_host_devices.py, bench 10);
+    brax tasks are not (bench/README.md, "Host devices").
 
     The results stay split, so that a reduction inside the calling program (observation
     statistics) need not gather them. What leaves the program, the fitness, goes through

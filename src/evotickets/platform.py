@@ -87,11 +87,38 @@ def use_host_devices(n: int) -> None:
     of ES generations is one program whose result the host reads before the next, so
     training loses nothing. (The other deadlock seen, a split result read by later programs,
     is mended by :func:`evotickets.parallel.whole`; bench/README.md, "Host
-    devices".)"""
+    devices".)
+
+    Why XLA's ``spmd-cleanup`` pipeline is skipped (:func:`_skip_spmd_cleanup`): a program for
+    several devices goes through XLA's SPMD partitioner, whose cleanup runs common-subexpression
+    elimination before the algebraic simplifier; that merged, e.g., SNES's ``(x - mean) / std``
+    broadcast with ``ask``'s, and the simplifier then left the division alone where the
+    one-device program, compiled without that pass, rewrites it as a product with ``1 / std``:
+    SNES rounds differed from one device's in the last bits. Without the cleanup (its
+    dead-code, tuple and CSE passes run again later in XLA's pipeline) a round of every
+    strategy of the registry is bitwise the one-device round (tests/unit/test_host_devices.py,
+    bench/README.md "Host devices")."""
     import jax
 
     jax.config.update("jax_num_cpu_devices", n)
     jax.config.update("jax_cpu_enable_async_dispatch", False)
+    os.environ["XLA_FLAGS"] = _skip_spmd_cleanup(os.environ.get("XLA_FLAGS", ""))
+
+
+SPMD_CLEANUP = "spmd-cleanup"
+
+
+def _skip_spmd_cleanup(flags: str) -> str:
+    """``flags`` (XLA_FLAGS) with ``spmd-cleanup`` among the disabled HLO passes, keeping any
+    passes the user disabled already (XLA reads only the last ``--xla_disable_hlo_passes``)."""
+    option = "--xla_disable_hlo_passes="
+    words = flags.split()
+    disabled = [w[len(option) :] for w in words if w.startswith(option)]
+    passes = [p for value in disabled for p in value.split(",") if p]
+    if SPMD_CLEANUP not in passes:
+        passes.append(SPMD_CLEANUP)
+    kept = [w for w in words if not w.startswith(option)]
+    return " ".join([*kept, option + ",".join(passes)])
 
 
 def setup_jax(cache_dir: str | None, needs_gpu: bool = False) -> None:

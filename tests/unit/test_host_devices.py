@@ -26,6 +26,7 @@ import pytest
 from host_devices import on_two_host_devices
 
 from evotickets.networks import init_params, layer_table, to_vector
+from evotickets.platform import _skip_spmd_cleanup
 from evotickets.strategies import make_strategy
 from evotickets.tasks import make_task
 from evotickets.train.es import run_round
@@ -76,18 +77,18 @@ def plain_es_loop(generations: int) -> jax.Array:
     return mean
 
 
-def es_round(task_name: str) -> dict:
-    """A short round as ``evotickets train`` runs it (the library's ``run_round``, Sep-CMA-ES,
-    32 members, 4 generations in chunks of 2): θ, σ and the curves, as lists. Digits only
-    (``task_name`` names it in the results); Pendulum was checked by hand (bench/README.md)."""
+def es_round(strategy_name: str) -> dict:
+    """A short digits round as ``evotickets train`` runs it (the library's ``run_round``, 32
+    members, 4 generations in chunks of 2): θ, σ and the curves, as lists. Pendulum and the
+    other strategies were checked by hand (bench/README.md, "Host devices")."""
     theta = init_params("cnn_small", (8, 8, 1), jax.random.key(0))
     cfg = {"batch_size": 64, "population_chunk": 16}
     table = layer_table(theta)
-    task = make_task(task_name, cfg, table)
+    task = make_task("digits", cfg, table)
     theta0 = np.asarray(to_vector(theta, table))
     mask = np.ones(theta0.size, bool)
     hp = {"population_size": 32, "std_init": 0.05, "mean_decay": 1e-4}
-    strategy = make_strategy("sep_cma_es", theta0.size, hp)
+    strategy = make_strategy(strategy_name, theta0.size, hp)
     r = run_round(task, strategy, theta0, mask, jax.random.key(5), 4, 2, log=lambda m: None)
     return {
         "theta": r.theta.tolist(),
@@ -105,11 +106,11 @@ sys.path[:0] = [sys.argv[1], os.path.dirname(sys.argv[1])]  # this test file and
 import jax, jax.numpy as jnp
 from evotickets.parallel import map_population
 from test_fitness import _fitness
-from test_host_devices import es_round, plain_es_loop
+from test_host_devices import ROUND_STRATEGIES, es_round, plain_es_loop
 out = {"devices": len(jax.devices())}
 m = plain_es_loop(int(sys.argv[2]))
 out["plain"] = [str(m.sharding.spec), m.tolist()]
-out["rounds"] = {"digits": es_round("digits")}
+out["rounds"] = {name: es_round(name) for name in ROUND_STRATEGIES}
 out["uneven"] = []
 try:  # 7 members cannot be split across 2 devices
     jax.jit(lambda p: map_population(lambda m: m.sum(-1), p))(jnp.ones((7, 4)))
@@ -122,6 +123,8 @@ except ValueError as err:
 print(json.dumps(out))
 """
 GENERATIONS = 300
+# Sep-CMA-ES, and SNES: its division by σ is what XLA's SPMD cleanup made differ (platform.py)
+ROUND_STRATEGIES = ("sep_cma_es", "snes")
 
 
 @pytest.fixture(scope="module")
@@ -140,17 +143,28 @@ def test_plain_ask_evaluate_tell_loop_on_two_host_devices_finishes(two_devices):
 
 
 def test_a_round_on_two_host_devices_is_bitwise_the_one_device_round(two_devices):
-    """The population is made whole before the split, so Sep-CMA-ES's update sums over it in
-    one device's order, and each member's fitness is computed as on one device: the split
-    changes no number of the round. (Digits only, for the suite's time: a Pendulum round and
-    its paper-size chunks were checked the same way, bench/README.md.) (Not with SNES, whose digits θ came out 3e-8 apart
-    after 4 generations, nor for brax tasks: bench/README.md.)"""
-    for task_name, split in two_devices["rounds"].items():
-        alone = es_round(task_name)
+    """The population is made whole before the split, so the ES update sums over it in one
+    device's order; each member's fitness is computed as on one device; and XLA's SPMD
+    cleanup is skipped, so the update compiles as on one device (SNES's θ came out 3e-8 apart
+    with it): the split changes no number of the round. (Digits with two strategies, for the
+    suite's time: every strategy of the registry, and Pendulum with Sep-CMA-ES, were checked
+    the same way, bench/README.md; brax tasks are not bitwise.)"""
+    assert set(two_devices["rounds"]) == set(ROUND_STRATEGIES)
+    for name, split in two_devices["rounds"].items():
+        alone = es_round(name)
         for key in alone:
             np.testing.assert_array_equal(
-                np.asarray(split[key]), np.asarray(alone[key]), err_msg=f"{task_name} {key}"
+                np.asarray(split[key]), np.asarray(alone[key]), err_msg=f"{name} {key}"
             )
+
+
+def test_host_devices_skip_spmd_cleanup_and_keep_the_users_disabled_passes():
+    assert _skip_spmd_cleanup("") == "--xla_disable_hlo_passes=spmd-cleanup"
+    flags = "--xla_cpu_x=1 --xla_disable_hlo_passes=cse,dce --xla_dump_to=/d"
+    assert _skip_spmd_cleanup(flags) == (
+        "--xla_cpu_x=1 --xla_dump_to=/d --xla_disable_hlo_passes=cse,dce,spmd-cleanup"
+    )
+    assert _skip_spmd_cleanup(_skip_spmd_cleanup(flags)) == _skip_spmd_cleanup(flags)
 
 
 def test_a_population_that_does_not_split_evenly_is_refused_with_the_fix(two_devices):

@@ -1,0 +1,108 @@
+"""Bench 10: is a round on host devices (the experimental population split,
+``EVOTICKETS_CPU_DEVICES``) bitwise the one-device round, strategy by strategy?
+
+For every strategy of the registry (or ``BENCH_STRATEGIES``), one short digits round of the
+library's ``run_round`` (the small CNN, population ``BENCH_POPULATION``, default 32, minibatch
+64, 4 generations in chunks of 2) runs in three processes: on one device; on
+``BENCH_CPU_DEVICES`` (default 2) host devices as the CLI sets them up
+(:func:`evotickets.platform.use_host_devices`); and on as many host devices with XLA's
+``spmd-cleanup`` pipeline left on, as before use_host_devices skipped it. A row says whether
+θ, σ and the best-fitness curve are bitwise the one-device round's, else the largest
+difference. Not a timing: a property of the programs on this machine.
+BENCH_QUICK: population 16, 2 generations.
+"""
+
+from __future__ import annotations
+
+import os
+
+from common import QUICK, report, run_python
+
+ROUND = """
+import json, os, sys
+devices, keep_cleanup, population, generations = (int(a) for a in sys.argv[1:5])
+names = sys.argv[5].split(",")
+from evotickets.platform import use_host_devices
+if devices > 1:
+    use_host_devices(devices)
+    if keep_cleanup:  # undo the one flag use_host_devices adds, for the comparison
+        os.environ["XLA_FLAGS"] = os.environ["XLA_FLAGS"].replace(
+            "--xla_disable_hlo_passes=spmd-cleanup", "")
+import jax, numpy as np
+from evotickets.networks import init_params, layer_table, to_vector
+from evotickets.strategies import make_strategy
+from evotickets.tasks import make_task
+from evotickets.train.es import run_round
+theta = init_params("cnn_small", (8, 8, 1), jax.random.key(0))
+table = layer_table(theta)
+task = make_task("digits", {"batch_size": 64, "population_chunk": population // 2}, table)
+theta0 = np.asarray(to_vector(theta, table))
+mask = np.ones(theta0.size, bool)
+out = {"devices": len(jax.devices())}
+for name in names:
+    hp = {"population_size": population, "std_init": 0.05, "mean_decay": 1e-4}
+    try:
+        strategy = make_strategy(name, theta0.size, hp)
+    except ValueError as err:  # a strategy refused at this size (memory grows with D²)
+        out[name] = str(err)[:70]
+        continue
+    r = run_round(task, strategy, theta0, mask, jax.random.key(5), generations, 2,
+                  log=lambda m: None)
+    out[name] = {"theta": np.asarray(r.theta).tolist(), "sigma": np.asarray(r.sigma).tolist(),
+                 "best": np.asarray(r.best_fitness).tolist()}
+print(json.dumps(out))
+"""
+
+COLUMNS = ["strategy", "devices", "bitwise", "max_abs_diff", "with_spmd_cleanup"]
+
+
+def _diff(alone, split) -> tuple[bool, float]:
+    import numpy as np
+
+    worst = 0.0
+    for key in alone:
+        a, b = np.asarray(alone[key], np.float64), np.asarray(split[key], np.float64)
+        if not np.array_equal(a, b, equal_nan=True):
+            worst = max(worst, float(np.nanmax(np.abs(a - b))))
+    return worst == 0.0, worst
+
+
+def main() -> None:
+    from evotickets.strategies import STRATEGIES
+
+    population = 16 if QUICK else int(os.environ.get("BENCH_POPULATION", "32"))
+    generations = 2 if QUICK else 4
+    devices = int(os.environ.get("BENCH_CPU_DEVICES") or 2)
+    names = os.environ.get("BENCH_STRATEGIES", ",".join(STRATEGIES))
+
+    def run(n: int, keep_cleanup: int) -> dict:
+        args = [str(n), str(keep_cleanup), str(population), str(generations), names]
+        return run_python(ROUND, args=args)
+
+    alone, split, with_cleanup = run(1, 0), run(devices, 0), run(devices, 1)
+    assert split["devices"] == with_cleanup["devices"] == devices, "host devices not set up"
+    rows = []
+    for name in names.split(","):
+        if isinstance(alone[name], str):
+            rows.append({"strategy": name, "devices": devices, "bitwise": None,
+                         "max_abs_diff": None, "with_spmd_cleanup": alone[name]})  # fmt: skip
+            continue
+        same, worst = _diff(alone[name], split[name])
+        same_before, worst_before = _diff(alone[name], with_cleanup[name])
+        before = "bitwise" if same_before else f"{worst_before:.1e}"
+        rows.append({"strategy": name, "devices": devices, "bitwise": same,
+                     "max_abs_diff": worst, "with_spmd_cleanup": before})  # fmt: skip
+    same = sum(r["bitwise"] is True for r in rows)
+    report(
+        "host_split",
+        f"Bench 10: a digits round on {devices} host devices vs one device, population "
+        f"{population}, {generations} generations: {same} of {len(rows)} strategies bitwise",
+        rows,
+        COLUMNS,
+        population=population,
+        generations=generations,
+    )
+
+
+if __name__ == "__main__":
+    main()
