@@ -408,7 +408,9 @@ def run_rounds_lockstep(
     shapes only (bench 9): where it is not, its values differ in the last bit, which the
     rank-based strategies (SNES, Sep-CMA-ES, DES) do not see. OpenES, CMA-ES, LES, iAMaLGaM
     and CMA-anchored LES differ in the last bits anyway. Dynamic sparse ES changes a chain's
-    active set mid-round: not here.
+    active set mid-round: not here. Control tasks: the gymnax tasks' fitness is bitwise alone
+    and vmapped; brax's is not at some shapes (XLA compiles brax's step differently for some
+    batch shapes and the rollouts amplify the last bit: README, "One program for a group").
 
     ``width``: how many chains each call of the program computes. A batch of fewer chains
     is padded with copies of its first chain, whose results are dropped, so a chain's
