@@ -28,6 +28,7 @@ if devices > 1:
     if keep_cleanup:  # undo the one flag use_host_devices adds, for the comparison
         os.environ["XLA_FLAGS"] = os.environ["XLA_FLAGS"].replace(
             "--xla_disable_hlo_passes=spmd-cleanup", "")
+        assert "spmd-cleanup" not in os.environ["XLA_FLAGS"], "unset your own disabled passes"
 import jax, numpy as np
 from evotickets.networks import init_params, layer_table, to_vector
 from evotickets.strategies import make_strategy
