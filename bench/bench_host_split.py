@@ -2,11 +2,11 @@
 ``EVOTICKETS_CPU_DEVICES``) bitwise the one-device round, strategy by strategy?
 
 For every strategy of the registry (or ``BENCH_STRATEGIES``), one short digits round of the
-library's ``run_round`` (the small CNN, population ``BENCH_POPULATION``, default 32, minibatch
-64, 4 generations in chunks of 2) runs in three processes: on one device; on
-``BENCH_CPU_DEVICES`` (default 2) host devices as the CLI sets them up
-(:func:`evotickets.platform.use_host_devices`); and on as many host devices with XLA's
-``spmd-cleanup`` pipeline left on, as before use_host_devices skipped it. A row says whether
+library's ``run_round`` (the loop benches' digits setting, ``tasks.build``: the small CNN,
+minibatch 256, population ``BENCH_POPULATION``, default 32; 4 generations in chunks of 2)
+runs in three processes: on one device; on ``BENCH_CPU_DEVICES`` (default 2) host devices
+as the CLI sets them up (:func:`evotickets.platform.use_host_devices`); and on as many host
+devices with XLA's ``spmd-cleanup`` pipeline left on, as before use_host_devices skipped it. A row says whether
 θ, σ and the best-fitness curve are bitwise the one-device round's, else the largest
 difference. Not a timing: a property of the programs on this machine.
 BENCH_QUICK: population 16, 2 generations.
@@ -22,28 +22,19 @@ ROUND = """
 import json, os, sys
 devices, keep_cleanup, population, generations = (int(a) for a in sys.argv[1:5])
 names = sys.argv[5].split(",")
-from evotickets.platform import use_host_devices
-if devices > 1:
-    use_host_devices(devices)
-    if keep_cleanup:  # undo the one flag use_host_devices adds, for the comparison
-        os.environ["XLA_FLAGS"] = os.environ["XLA_FLAGS"].replace(
-            "--xla_disable_hlo_passes=spmd-cleanup", "")
-        assert "spmd-cleanup" not in os.environ["XLA_FLAGS"], "unset your own disabled passes"
+from common import setup_devices
+setup_devices(devices)  # use_host_devices, as the CLI does
+if keep_cleanup:  # undo the one flag use_host_devices adds, for the comparison
+    from evotickets.platform import skip_spmd_cleanup
+    os.environ["XLA_FLAGS"] = os.environ["XLA_FLAGS"].replace(skip_spmd_cleanup(""), "")
+    assert "spmd-cleanup" not in os.environ["XLA_FLAGS"], "unset your own disabled passes"
 import jax, numpy as np
-from evotickets.networks import init_params, layer_table, to_vector
-from evotickets.strategies import make_strategy
-from evotickets.tasks import make_task
+from tasks import build
 from evotickets.train.es import run_round
-theta = init_params("cnn_small", (8, 8, 1), jax.random.key(0))
-table = layer_table(theta)
-task = make_task("digits", {"batch_size": 64, "population_chunk": population // 2}, table)
-theta0 = np.asarray(to_vector(theta, table))
-mask = np.ones(theta0.size, bool)
 out = {"devices": len(jax.devices())}
 for name in names:
-    hp = {"population_size": population, "std_init": 0.05, "mean_decay": 1e-4}
     try:
-        strategy = make_strategy(name, theta0.size, hp)
+        task, strategy, theta0, mask = build("digits", population, name)
     except ValueError as err:  # a strategy refused at this size (memory grows with D²)
         out[name] = str(err)[:70]
         continue

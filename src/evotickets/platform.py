@@ -89,7 +89,7 @@ def use_host_devices(n: int) -> None:
     is mended by :func:`evotickets.parallel.whole`; bench/README.md, "Host
     devices".)
 
-    Why XLA's ``spmd-cleanup`` pipeline is skipped (:func:`_skip_spmd_cleanup`): a program for
+    Why XLA's ``spmd-cleanup`` pipeline is skipped (:func:`skip_spmd_cleanup`): a program for
     several devices goes through XLA's SPMD partitioner, whose cleanup runs common-subexpression
     elimination before the algebraic simplifier; that merged, e.g., SNES's ``(x - mean) / std``
     broadcast with ``ask``'s, and the simplifier then left the division alone where the
@@ -102,13 +102,13 @@ def use_host_devices(n: int) -> None:
 
     jax.config.update("jax_num_cpu_devices", n)
     jax.config.update("jax_cpu_enable_async_dispatch", False)
-    os.environ["XLA_FLAGS"] = _skip_spmd_cleanup(os.environ.get("XLA_FLAGS", ""))
+    os.environ["XLA_FLAGS"] = skip_spmd_cleanup(os.environ.get("XLA_FLAGS", ""))
 
 
 SPMD_CLEANUP = "spmd-cleanup"
 
 
-def _skip_spmd_cleanup(flags: str) -> str:
+def skip_spmd_cleanup(flags: str) -> str:
     """``flags`` (XLA_FLAGS) with ``spmd-cleanup`` among the disabled HLO passes, keeping any
     passes the user disabled already (XLA reads only the last ``--xla_disable_hlo_passes``)."""
     option = "--xla_disable_hlo_passes="

@@ -26,7 +26,7 @@ import pytest
 from host_devices import on_two_host_devices
 
 from evotickets.networks import init_params, layer_table, to_vector
-from evotickets.platform import _skip_spmd_cleanup
+from evotickets.platform import skip_spmd_cleanup
 from evotickets.strategies import make_strategy
 from evotickets.tasks import make_task
 from evotickets.train.es import run_round
@@ -158,13 +158,13 @@ def test_a_round_on_two_host_devices_is_bitwise_the_one_device_round(two_devices
             )
 
 
-def test_host_devices_skip_spmd_cleanup_and_keep_the_users_disabled_passes():
-    assert _skip_spmd_cleanup("") == "--xla_disable_hlo_passes=spmd-cleanup"
+def test_host_devicesskip_spmd_cleanup_and_keep_the_users_disabled_passes():
+    assert skip_spmd_cleanup("") == "--xla_disable_hlo_passes=spmd-cleanup"
     flags = "--xla_cpu_x=1 --xla_disable_hlo_passes=cse,dce --xla_dump_to=/d"
-    assert _skip_spmd_cleanup(flags) == (
+    assert skip_spmd_cleanup(flags) == (
         "--xla_cpu_x=1 --xla_dump_to=/d --xla_disable_hlo_passes=cse,dce,spmd-cleanup"
     )
-    assert _skip_spmd_cleanup(_skip_spmd_cleanup(flags)) == _skip_spmd_cleanup(flags)
+    assert skip_spmd_cleanup(skip_spmd_cleanup(flags)) == skip_spmd_cleanup(flags)
 
 
 def test_a_population_that_does_not_split_evenly_is_refused_with_the_fix(two_devices):
