@@ -71,3 +71,23 @@ def assert_same(a: Path, b: Path) -> None:
     for k in xa:
         np.testing.assert_array_equal(xa[k], xb[k], err_msg=f"{a} vs {b}: {k}")
     assert {k: str(v) for k, v in aa.items()} == {k: str(v) for k, v in ab.items()}
+
+
+#: The training stack: what Snakemake's planning and the reporting verbs must not import.
+HEAVY = ("jax", "jaxlib", "evosax", "flax", "optax", "gymnax", "brax")
+
+
+def without_training_stack(folder: Path) -> str:
+    """A PYTHONPATH under which every module of :data:`HEAVY` raises ImportError (a shim
+    package per name in ``folder``); checked to work before it is returned."""
+    for name in HEAVY:
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        (folder / name / "__init__.py").write_text(f"raise ImportError('no {name} here')\n")
+    probe = subprocess.run(
+        [sys.executable, "-c", "import jax"],
+        env={**os.environ, "PYTHONPATH": str(folder)},
+        capture_output=True,
+        check=False,
+    )
+    assert probe.returncode != 0, "the shim does not hide jax"
+    return str(folder)

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .platform import PlatformError
     from .tasks.data import DataError
-    from .train.es import AllMembersFailed
+    from .train.errors import AllMembersFailed
 
     try:
         args.func(args)

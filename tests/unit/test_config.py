@@ -7,11 +7,11 @@ import copy
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from workflow_helpers import without_training_stack
 
 from evotickets.config import (
     ConfigError,
@@ -593,9 +593,6 @@ def _job_counts(output: str) -> dict[str, int]:
     return {m[0]: int(m[1]) for m in re.findall(r"^(\w+)\s+(\d+)\s*$", block, re.MULTILINE)}
 
 
-HEAVY = ("jax", "jaxlib", "evosax", "flax", "optax", "gymnax", "brax")
-
-
 def test_paper_grid_chains():
     """The paper grid's chains: what rule `train` runs once per round in mode `none`."""
     cfg = load_config(ROOT / "config" / "paper.yaml")
@@ -613,25 +610,14 @@ def test_snakemake_dry_run_of_paper_grid(tmp_path):
     seeds_and_methods), planned with JAX & co. unimportable: Snakemake reads only
     evotickets.names, paths and settings (a shim on PYTHONPATH whose jax raises ImportError).
     Grouped, the grid is ≤ 2,500 jobs (the issue's SLURM target)."""
-    for name in HEAVY:
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "__init__.py").write_text(f"raise ImportError('no {name} here')\n")
-    probe = subprocess.run(
-        [sys.executable, "-c", "import jax"],
-        env={**os.environ, "PYTHONPATH": str(tmp_path)},
-        capture_output=True,
-        check=False,
-    )
-    assert probe.returncode != 0  # the shim works
+    shim = without_training_stack(tmp_path / "shim")
     text = (ROOT / "config" / "paper.yaml").read_text()
     assert text.count("\nresources:\n") == 1
     grouped = tmp_path / "paper_grouped.yaml"
     grouped.write_text(
         text.replace("\nresources:\n", "\nresources:\n  group_chains: seeds_and_methods\n")
     )
-    proc = _snakemake(
-        "-n", "--configfile", str(grouped), "--quiet", "rules", pythonpath=str(tmp_path)
-    )
+    proc = _snakemake("-n", "--configfile", str(grouped), "--quiet", "rules", pythonpath=shim)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     counts = _job_counts(out)

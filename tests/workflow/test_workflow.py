@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 import yaml
 from conftest import ROOT
-from workflow_helpers import BIN, artifacts, assert_same, content, snakemake, write_config
+from workflow_helpers import (
+    BIN,
+    artifacts,
+    assert_same,
+    content,
+    snakemake,
+    without_training_stack,
+    write_config,
+)
 
 from evotickets import paths
 
@@ -208,6 +216,38 @@ def test_every_figure_renders_from_the_dataset(finished_run):
         assert len(fig.axes) == panels, name
     texts = [t.get_text() for t in FIGURES["fig4"](ds).axes[0].texts]
     assert any("not in this experiment" in t for t in texts)
+
+
+def test_the_reporting_verbs_run_without_the_training_stack(finished_run, tmp_path):
+    """collect, figure, claims and table read artifacts only: with JAX, evosax, flax & co.
+    unimportable they still do their work, so a run's 15 reporting jobs (and rerunning one
+    figure) do not pay for importing them (≈ 1.5 CPU-seconds a job here)."""
+    env = {**os.environ, "PYTHONPATH": without_training_stack(tmp_path / "shim")}
+    res = finished_run / paths.experiment(exp="tiny")
+
+    def verb(*args: str) -> str:
+        proc = subprocess.run(
+            [str(Path(BIN) / "python"), "-m", "evotickets", *args],
+            cwd=finished_run, env=env, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+        return proc.stdout
+
+    config = str(finished_run / "config" / "config.yaml")
+    verb("collect", str(res), "--configfile", config, "--out", str(tmp_path / "summary.nc"))
+    assert (tmp_path / "summary.nc").stat().st_size > 10_000
+    verb(
+        "figure",
+        "fig3",
+        "--summary",
+        str(tmp_path / "summary.nc"),
+        "--out",
+        str(tmp_path / "f.png"),
+    )
+    assert (tmp_path / "f.png").stat().st_size > 5000
+    verb("claims", str(res), "--summary", str(tmp_path / "summary.nc"), "--out-dir", str(tmp_path))
+    assert "magnitude − random" in (tmp_path / "claims.md").read_text()
+    assert "snr" in verb("table", str(res))
 
 
 def test_the_run_ends_with_the_claims_table(finished_run):

@@ -27,10 +27,7 @@ from ..batch_invariant import fixed_order_sum
 from ..checkpoint import Checkpointer
 from ..keys import generation_key, tag
 from ..strategies import ESStrategy, has_per_weight_sigma, per_weight_std
-
-
-class AllMembersFailed(RuntimeError):
-    """Every member of a generation had a non-finite fitness: nothing can be learned."""
+from .errors import AllMembersFailed
 
 
 @dataclass
@@ -133,6 +130,17 @@ def _chunk_runner(task, strategy: ESStrategy, num_dims: int) -> Callable:
         return state, curves
 
     return jax.jit(run, static_argnames=("n",))
+
+
+def strongly_typed(tree):
+    """``tree`` with every leaf strongly typed (same dtype, same values).
+
+    Why: evosax's ``init`` leaves some fields weakly typed (``best_solution``, ``best_fitness``,
+    ``generation_counter`` and σ start from Python scalars), while a chunk program returns
+    every leaf strongly typed. JAX keys its compiled programs on weak types too, so without
+    this a round compiles the same chunk program twice: once for the first chunk, once for
+    the rest (a full XLA compile, ≈ 1.7 s for the tiny digits CNN, every round)."""
+    return jax.tree.map(lambda x: jnp.asarray(x, dtype=x.dtype), tree)
 
 
 def _check_start(theta0: np.ndarray, mask: np.ndarray, label: str) -> None:
@@ -243,7 +251,7 @@ class _ChainRound:
         x0 = jnp.asarray(start.theta0[np.asarray(idx)], jnp.float32)
         algo, params = strategy.algorithm, strategy.params
         state = algo.init(jax.random.fold_in(start.round_k, tag("strategy-init")), x0, params)
-        self.state = (state, task.init_state())
+        self.state = strongly_typed((state, task.init_state()))
         self.evaluate = _program(
             "evaluate",
             task,
@@ -302,6 +310,7 @@ class _ChainRound:
             self.state, self.idx = regrow(
                 self.task, self.strategy.name, self.state, self.idx, dynamic, start.round_k, g
             )
+            self.state = strongly_typed(self.state)
             self.extras["idx"] = self.idx
         mean, task_state = self.state[0].mean, self.state[1]
         metric = float(self.evaluate(mean, self.idx, self.task.test_data, task_state))

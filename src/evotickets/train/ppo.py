@@ -37,7 +37,7 @@ import optax
 
 from ..keys import generation_key, tag
 from ..networks import from_vector, init_policy_params, mlp_forward
-from .es import RoundResult
+from .es import RoundResult, strongly_typed
 from .ppo_settings import PPO_DEFAULTS, ppo_check
 
 
@@ -325,6 +325,7 @@ def train_ppo(
     obs, env_state = jax.vmap(task._reset)(reset_keys)
     norm = task.init_state()
     carry = (params, opt_state, env_state, obs, jnp.zeros(n_env), jnp.zeros(n_env, jnp.int32), norm)
+    carry = strongly_typed(carry)  # one compiled chunk program, not one for the first chunk
     chunk = max(1, min(int(sz.cfg["log_every"]), n_updates))
     returns, counts, eval_gen, eval_val = [], [], [], []
     u = 0
