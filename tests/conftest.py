@@ -69,6 +69,17 @@ def tiny_digits():
     return task, table, to_vector(theta, table), np.flatnonzero(prunable_vector(table))
 
 
+@pytest.fixture
+def jit_compiles(caplog):
+    """``count(name)``: how often JAX compiled (or loaded from its persistent cache) the
+    jitted function ``name`` so far in the test, from what ``jax.log_compiles()`` logs."""
+
+    def count(name: str) -> int:
+        return sum(r.getMessage().startswith(f"Compiling jit({name}) ") for r in caplog.records)
+
+    return count
+
+
 @pytest.fixture(scope="session")
 def jax_cache_dir() -> Path:
     return _CACHE

@@ -35,14 +35,8 @@ def _half_mask(prunable):
     return mask
 
 
-def compiles(caplog, name: str) -> int:
-    """How many times JAX compiled (or fetched from the persistent cache) the jitted
-    function ``name`` while ``caplog`` recorded under ``jax.log_compiles()``."""
-    return sum(r.getMessage().startswith(f"Compiling jit({name}) ") for r in caplog.records)
-
-
 @pytest.mark.parametrize("strategy", ["sep_cma_es", "snes", "pgpe", "des", "ars", "open_es"])
-def test_pruned_weights_stay_zero_and_zero_init_weights_evolve(setup, strategy, caplog):
+def test_pruned_weights_stay_zero_and_zero_init_weights_evolve(setup, strategy, jit_compiles):
     """Also: the round's two chunks run one compiled program. evosax's init leaves some
     fields weakly typed and a chunk returns them strongly typed; without
     ``es.strongly_typed`` the second chunk compiled the same program again."""
@@ -51,7 +45,7 @@ def test_pruned_weights_stay_zero_and_zero_init_weights_evolve(setup, strategy, 
     s = make_strategy(strategy, int(mask.sum()), HP)
     with jax.log_compiles():
         res = run_round(task, s, theta0 * mask, mask, jax.random.key(1), 6, 3, log=lambda m: None)
-    assert compiles(caplog, "run") == 1
+    assert jit_compiles("run") == 1
     assert np.all(res.theta[~mask] == 0.0) and np.all(res.sigma[~mask] == 0.0)
     out_bias = next(e for e in table if e.name == "Dense_0/bias")
     bias = res.theta[out_bias.offset : out_bias.offset + out_bias.size]

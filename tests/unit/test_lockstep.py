@@ -43,7 +43,7 @@ def _assert_same(a, b):
 
 
 @pytest.mark.parametrize("name", ["snes", "sep_cma_es", "pgpe", "des", "ars", "open_es"])
-def test_lockstep_chains_equal_their_own_rounds(setup, name):
+def test_lockstep_chains_equal_their_own_rounds(setup, name, jit_compiles):
     task, thetas, masks = setup
     strategy = make_strategy(name, int(masks[0].sum()), HP)
     keys = [jax.random.key(10 + i) for i in range(3)]
@@ -52,7 +52,9 @@ def test_lockstep_chains_equal_their_own_rounds(setup, name):
         ChainStart(t, m, k, lines[i].append, f"chain{i}", rewind_at=EVERY if i == 1 else None)
         for i, (t, m, k) in enumerate(zip(thetas, masks, keys, strict=True))
     ]
-    together = run_rounds_lockstep(task, strategy, starts, G, EVERY)
+    with jax.log_compiles():
+        together = run_rounds_lockstep(task, strategy, starts, G, EVERY)
+    assert jit_compiles("run") == 1  # one program for the three chunks (es.strongly_typed)
     for i, res in enumerate(together):
         rewind = EVERY if i == 1 else None
         alone = _alone(task, strategy, thetas[i], masks[i], keys[i], rewind_at=rewind)
