@@ -6,9 +6,9 @@ library's ``run_round`` (the loop benches' digits setting, ``tasks.build``: the 
 minibatch 256, population ``BENCH_POPULATION``, default 32; 4 generations in chunks of 2)
 runs in three processes: on one device; on ``BENCH_CPU_DEVICES`` (default 2) host devices
 as the CLI sets them up (:func:`evotickets.platform.use_host_devices`); and on as many host
-devices with XLA's ``spmd-cleanup`` pipeline left on, as before use_host_devices skipped it. A row says whether
-θ, σ and the best-fitness curve are bitwise the one-device round's, else the largest
-difference. Not a timing: a property of the programs on this machine.
+devices with XLA's ``spmd-cleanup`` pipeline left on, as before use_host_devices skipped it.
+A row says whether θ, σ and the best-fitness curve are bitwise the one-device round's, else
+the largest difference. Not a timing: a property of the programs on this machine.
 BENCH_QUICK: population 16, 2 generations.
 """
 

@@ -26,9 +26,9 @@ def map_population(fn: Callable, population: jax.Array, *shared) -> jax.Array:
     is made (the ES ``ask``) and where it is used again (the ES ``tell`` sums over it, device
     by device, then adds the parts), which changed a chain's numbers with the device count.
     Whole, and with XLA's SPMD cleanup skipped (:func:`evotickets.platform.use_host_devices`),
-    a digits round of every strategy of the registry and Pendulum rounds (Sep-CMA-ES, SNES) on two
-    host devices are bitwise the one-device round (tests/unit/test_host_devices.py, bench 10);
-    brax tasks are not (bench/README.md, "Host devices").
+    a digits round of every strategy of the registry and Pendulum rounds (Sep-CMA-ES, SNES)
+    on two host devices are bitwise the one-device round (tests/unit/test_host_devices.py,
+    bench 10); brax tasks are not (bench/README.md, "Host devices").
 
     The results stay split, so that a reduction inside the calling program (observation
     statistics) need not gather them. What leaves the program, the fitness, goes through

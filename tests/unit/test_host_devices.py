@@ -158,7 +158,7 @@ def test_a_round_on_two_host_devices_is_bitwise_the_one_device_round(two_devices
             )
 
 
-def test_host_devicesskip_spmd_cleanup_and_keep_the_users_disabled_passes():
+def test_host_devices_skip_spmd_cleanup_and_keep_the_users_disabled_passes():
     assert skip_spmd_cleanup("") == "--xla_disable_hlo_passes=spmd-cleanup"
     flags = "--xla_cpu_x=1 --xla_disable_hlo_passes=cse,dce --xla_dump_to=/d"
     assert skip_spmd_cleanup(flags) == (

@@ -310,7 +310,6 @@ class _ChainRound:
             self.state, self.idx = regrow(
                 self.task, self.strategy.name, self.state, self.idx, dynamic, start.round_k, g
             )
-            self.state = strongly_typed(self.state)
             self.extras["idx"] = self.idx
         mean, task_state = self.state[0].mean, self.state[1]
         metric = float(self.evaluate(mean, self.idx, self.task.test_data, task_state))
