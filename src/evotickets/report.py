@@ -49,32 +49,41 @@ def accuracy_table(results: str | Path) -> str:
     lines = []
     for task, strategy in sorted({(r["task"], r["strategy"]) for r in rows}):
         metric = next(r["metric_name"] for r in rows if r["task"] == task)
+        mine = [r for r in rows if (r["task"], r["strategy"]) == (task, strategy)]
+        decimals = _decimals([r["metric"] for r in mine])
+        table = []
+        for t in sorted({r["round"] for r in mine}):
+            groups = [by.get((task, strategy, t, m), []) for m in methods]
+            remaining = next(g[0]["remaining"] for g in groups if g)
+            cells = [_cell([g["metric"] for g in group], decimals) for group in groups]
+            table.append((t, remaining, cells))
+        width = max(CELL_WIDTH, *(len(c) for _, _, cells in table for c in cells))
         lines.append(f"\n{task} / {strategy}: {metric} (mean ± std over seeds, n seeds)")
-        header = f"{'round':>5} {'remaining':>9} " + " ".join(f"{m:>18}" for m in methods)
+        header = f"{'round':>5} {'remaining':>9} " + " ".join(f"{m:>{width}}" for m in methods)
         lines += [header, "-" * len(header)]
-        rounds = sorted(
-            {r["round"] for r in rows if (r["task"], r["strategy"]) == (task, strategy)}
-        )
-        for t in rounds:
-            cells, remaining = [], None
-            for m in methods:
-                group = by.get((task, strategy, t, m), [])
-                if group:
-                    v = np.array([g["metric"] for g in group])
-                    remaining = group[0]["remaining"]
-                    cells.append(f"{v.mean():.4f}±{v.std():.4f} ({len(v)})".rjust(18))
-                else:
-                    cells.append(f"{'—':>18}")
-            lines.append(f"{t:>5} {100 * (remaining or 0):>8.1f}% " + " ".join(cells))
+        for t, remaining, cells in table:
+            lines.append(
+                f"{t:>5} {100 * remaining:>8.1f}% " + " ".join(c.rjust(width) for c in cells)
+            )
     lines += _transfer_lines(results, by)
     return "\n".join(lines).lstrip("\n") + "\n"
 
 
-def _cell(values) -> str:
+#: A cell's width when its text fits: an accuracy as 0.9111±0.0142 (3).
+CELL_WIDTH = 18
+
+
+def _decimals(values) -> int:
+    """Four decimals for accuracies and losses; two for a metric in the tens and more (a
+    control task's return), whose fourth decimal says nothing and overflowed the column."""
+    return 4 if not values or np.max(np.abs(values)) < 10 else 2
+
+
+def _cell(values, decimals: int = 4) -> str:
     if not values:
-        return f"{'—':>18}"
+        return f"{'—':>{CELL_WIDTH}}"
     v = np.array(values)
-    return f"{v.mean():.4f}±{v.std():.4f} ({len(v)})".rjust(18)
+    return f"{v.mean():.{decimals}f}±{v.std():.{decimals}f} ({len(v)})".rjust(CELL_WIDTH)
 
 
 def _transfer_lines(results: str | Path, by: dict) -> list[str]:
@@ -96,16 +105,20 @@ def _transfer_lines(results: str | Path, by: dict) -> list[str]:
             f"{a0['source_strategy']}/{a0['source_method']} trained as {tgt[0]}/{tgt[1]}: "
             f"{a0['metric_name']}"
         )
-        header = (
-            f"{'round':>5} {'remaining':>9} {'transferred':>18} {'target ' + own:>18} "
-            f"{'target random':>18}"
-        )
-        lines += [header, "-" * len(header)]
+        table = []
         for t in sorted({int(a["round"]) for a in arts}):
             mine = [a for a in arts if int(a["round"]) == t]
-            cells = [_cell([float(a["final_metric"]) for a in mine])]
-            for m in (own, "random"):
-                cells.append(_cell([r["metric"] for r in by.get((*tgt, t, m), [])]))
-            remaining = float(mine[0]["remaining_fraction"])
-            lines.append(f"{t:>5} {100 * remaining:>8.1f}% " + " ".join(cells))
+            values = [[float(a["final_metric"]) for a in mine]]
+            values += [[r["metric"] for r in by.get((*tgt, t, m), [])] for m in (own, "random")]
+            table.append((t, float(mine[0]["remaining_fraction"]), values))
+        decimals = _decimals([x for _, _, values in table for v in values for x in v])
+        table = [(t, rem, [_cell(v, decimals) for v in values]) for t, rem, values in table]
+        width = max(CELL_WIDTH, *(len(c) for _, _, cells in table for c in cells))
+        names = ("transferred", f"target {own}", "target random")
+        header = f"{'round':>5} {'remaining':>9} " + " ".join(f"{n:>{width}}" for n in names)
+        lines += [header, "-" * len(header)]
+        for t, remaining, cells in table:
+            lines.append(
+                f"{t:>5} {100 * remaining:>8.1f}% " + " ".join(c.rjust(width) for c in cells)
+            )
     return lines
