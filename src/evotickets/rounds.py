@@ -296,16 +296,21 @@ def train_together(
     """Train prepared rounds and write each one's trained.h5: the ES rounds that share a
     :func:`evotickets.train.trainers.lockstep_key` as one vmapped program (a lone one too:
     a chain's numbers must not depend on which chains it ran with, or a resumed group would
-    not equal an uninterrupted one), every other round (GD, dynamic sparse ES) alone with its
-    trainer, in the order of their first member. A round of the vmapped program records
+    not equal an uninterrupted one), every other round (GD, dynamic sparse ES, and an ES
+    round that :func:`evotickets.train.trainers.why_alone` keeps out, saying why) alone with
+    its trainer, in the order of their first member. A round of the vmapped program records
     ``group_program: vmapped`` (its numbers may differ from :func:`train_prepared`'s; see
     :func:`evotickets.train.es.run_rounds_lockstep`, which pads each call to ``width``
     chains: the count the group trains in one program when it starts fresh)."""
-    from .train.trainers import lockstep_key, train_es_lockstep
+    from .train.trainers import lockstep_key, train_es_lockstep, why_alone
 
     groups: dict[tuple, list[PreparedRound]] = {}
     for p in prepared:
-        groups.setdefault(lockstep_key(p) or ("alone", id(p)), []).append(p)
+        key = lockstep_key(p)
+        why = key and why_alone(p, width)
+        if why:
+            log(f"{p.label}: {why}: it trains alone, in the one-chain program")
+        groups.setdefault(key if key and not why else ("alone", id(p)), []).append(p)
     for key, members in groups.items():
         if key[0] == "alone":
             write_trained(members[0], train_prepared(members[0]))

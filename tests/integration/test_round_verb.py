@@ -287,6 +287,62 @@ def test_a_vmapped_group_equals_the_sequential_group(tmp_path, tiny_config, caps
         np.testing.assert_array_equal(before[0][k], after[0][k], err_msg=k)
 
 
+@pytest.mark.parametrize(
+    ("spec_change", "said"),
+    [
+        ({"batch_invariant": False}, "snes is not batch-invariant in a vmapped program"),
+        # 5 GiB a chain fits alone; 2 chains in one program need 10, over the 8 GiB limit
+        ({"memory": lambda pop, d: 5.0 * 2**30}, "2 chains of snes would need about 10.0 GiB"),
+    ],
+)
+def test_a_vmapped_group_trains_alone_what_one_program_cannot_hold_exactly(
+    tmp_path, tiny_config, capsys, monkeypatch, spec_change, said
+):
+    """A strategy that is not batch-invariant (EvoTF), or whose D² memory times the group's
+    width exceeds MEMORY_LIMIT, trains each chain of a `--program vmapped` group alone in the
+    one-chain program: bitwise `--program sequential`'s artifacts, not marked as vmapped, and
+    the group's log says why. (SNES stands in for both, its spec changed: EvoTF and the D²
+    strategies are too heavy for the digits CNN in a test.)"""
+    import dataclasses
+
+    from evotickets import strategies
+
+    spec = strategies.REGISTRY["snes"]
+    monkeypatch.setitem(strategies.REGISTRY, "snes", dataclasses.replace(spec, **spec_change))
+    tiny_config["es"] = {"num_generations": 4, "log_every": 2}
+    cfg = validate_config(tiny_config)
+
+    def members(folder):
+        out = []
+        for seed in (0, 1):
+            init = tmp_path / f"init{seed}.h5"
+            if not init.exists():
+                assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", seed)),
+                                 "--out", str(init)]) == 0  # fmt: skip
+            out.append({
+                "settings": chain_settings(cfg, "digits", "snes", "random", seed), "round": 1,
+                "init": str(init), "mask_out": str(folder / f"mask{seed}.h5"),
+                "mask_log": str(folder / f"mask{seed}.log"), "out": str(folder / f"trained{seed}.h5"),
+                "log": str(folder / f"train{seed}.log"),
+            })  # fmt: skip
+        folder.mkdir()
+        return json.dumps(out)
+
+    for program in ("sequential", "vmapped"):
+        argv = ["round-group", "--members", members(tmp_path / program), "--program", program]
+        assert cli.main(argv) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert out.count(f"{said}") == 2 and "chains of D_active" not in out, out  # no program
+    assert "it trains alone, in the one-chain program" in out
+    for seed in (0, 1):
+        a = _arrays(tmp_path / "sequential" / f"trained{seed}.h5")
+        b = _arrays(tmp_path / "vmapped" / f"trained{seed}.h5")
+        assert a[0].keys() == b[0].keys()
+        for k in a[0]:
+            np.testing.assert_array_equal(a[0][k], b[0][k], err_msg=k)
+        assert "group_program" not in b[1]
+
+
 def test_a_vmapped_group_stopped_after_its_checkpoints_resumes_bitwise(
     tmp_path, tiny_config, monkeypatch
 ):

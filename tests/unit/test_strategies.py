@@ -528,3 +528,27 @@ def test_tell_is_the_same_alone_and_vmapped(name):
         alone = jax.jit(tell)(key, *chains[i])
         for x, y in zip(jax.tree.leaves(alone), jax.tree.leaves(together), strict=True):
             np.testing.assert_array_equal(np.asarray(x), np.asarray(y)[i])
+
+
+def test_a_vmapped_group_counts_every_strategy_but_evotf_in_its_program():
+    """The registry's ``batch_invariant`` flags are bench 9's findings (3 chains alone and
+    vmapped, 5 generations): every strategy bitwise but EvoTF (8.6e-6). A group job counts
+    the chains of its program by them, so an EvoTF chain trains alone and is not counted."""
+    from conftest import TINY_CONFIG
+
+    from evotickets.config import chain_spec, validate_config
+    from evotickets.strategies import REGISTRY
+    from evotickets.train.trainers import trains_in_lockstep
+
+    assert [name for name in STRATEGIES if not REGISTRY[name].batch_invariant] == ["evotf_es"]
+    cfg = validate_config(
+        {**TINY_CONFIG, "strategies": {
+            "evotf_es": {"population_size": 8, "std_init": 0.05},
+            "snes": {"population_size": 8, "std_init": 0.05},
+        }}
+    )  # fmt: skip
+    for round_index in (0, 1):
+        evotf = chain_spec(cfg, "digits", "evotf_es", "magnitude", 0)
+        snes = chain_spec(cfg, "digits", "snes", "magnitude", 0)
+        assert not trains_in_lockstep(evotf, round_index)
+        assert trains_in_lockstep(snes, round_index)

@@ -41,3 +41,7 @@ class StrategySpec:
     #: the most searched weights it is built for, where time (CMA-ES's O(D³)
     #: eigendecomposition every generation) rather than memory is the limit; None: any
     max_dims: int | None = None
+    #: whether its ask and tell give a chain the same bits alone and vmapped beside other
+    #: chains (bench 9). A vmapped group trains a strategy without it one chain at a time in
+    #: the one-chain program, so that its chains keep their one-chain numbers, and masks.
+    batch_invariant: bool = True

@@ -142,12 +142,43 @@ def lockstep_key(p) -> tuple | None:
 
 def trains_in_lockstep(settings, round_index: int) -> bool:
     """Whether a chain's round t would train in a vmapped group program, told from its
-    settings alone (what :func:`lockstep_key` tells from the prepared round): not gradient
-    descent, and not dynamic sparse ES after round 0. A group job counts these to fix its
-    program's width before it knows which members an earlier run finished."""
+    settings alone (what :func:`lockstep_key` and :func:`why_alone` tell from the prepared
+    round): not gradient descent, not dynamic sparse ES after round 0, and a batch-invariant
+    strategy. A group job counts these to fix its program's width before it knows which
+    members an earlier run finished."""
     from ..dynamic_sparse import REGROW
+    from ..strategies import REGISTRY
 
-    return not settings.is_gd and not (settings.method in REGROW and round_index > 0)
+    if settings.is_gd or (settings.method in REGROW and round_index > 0):
+        return False
+    return REGISTRY[settings.strategy].batch_invariant
+
+
+def why_alone(p, width: int) -> str | None:
+    """Why an ES round that :func:`lockstep_key` would put in a vmapped program of ``width``
+    chains trains alone in the one-chain program instead (so with ``sequential``'s numbers),
+    or None where it joins:
+
+    - its strategy is not batch-invariant (EvoTF): vmapped, its chains would drift from their
+      one-chain numbers, and a chain's masks from the next round on with them;
+    - its memory grows with D² and ``width`` chains of it, each within ``MEMORY_LIMIT`` alone,
+      would exceed it together (a vmapped program holds every chain's state and temporaries).
+    """
+    from ..strategies import MEMORY_LIMIT, REGISTRY
+
+    spec = REGISTRY[p.settings.strategy]
+    if not spec.batch_invariant:
+        return f"{spec.name} is not batch-invariant in a vmapped program (bench 9)"
+    if spec.memory is None:
+        return None
+    pop = int(p.settings.strategy_config["population_size"])
+    need = width * spec.memory(pop, int(p.mask.sum()))
+    if need <= MEMORY_LIMIT:
+        return None
+    return (
+        f"{width} chains of {spec.name} would need about {need / 2**30:.1f} GiB in one "
+        f"program, over MEMORY_LIMIT ({MEMORY_LIMIT / 2**30:.0f} GiB)"
+    )
 
 
 def train_es_lockstep(rounds: list, width: int = 1) -> list[TrainedRound]:
