@@ -57,14 +57,8 @@ def accuracy_table(results: str | Path) -> str:
             remaining = next(g[0]["remaining"] for g in groups if g)
             cells = [_cell([g["metric"] for g in group], decimals) for group in groups]
             table.append((t, remaining, cells))
-        width = max(CELL_WIDTH, *(len(c) for _, _, cells in table for c in cells))
         lines.append(f"\n{task} / {strategy}: {metric} (mean ± std over seeds, n seeds)")
-        header = f"{'round':>5} {'remaining':>9} " + " ".join(f"{m:>{width}}" for m in methods)
-        lines += [header, "-" * len(header)]
-        for t, remaining, cells in table:
-            lines.append(
-                f"{t:>5} {100 * remaining:>8.1f}% " + " ".join(c.rjust(width) for c in cells)
-            )
+        lines += _rounds_table(methods, table)
     lines += _transfer_lines(results, by)
     return "\n".join(lines).lstrip("\n") + "\n"
 
@@ -84,6 +78,17 @@ def _cell(values, decimals: int = 4) -> str:
         return f"{'—':>{CELL_WIDTH}}"
     v = np.array(values)
     return f"{v.mean():.{decimals}f}±{v.std():.{decimals}f} ({len(v)})".rjust(CELL_WIDTH)
+
+
+def _rounds_table(columns, table: list[tuple[int, float, list[str]]]) -> list[str]:
+    """Header, rule and one line per (round, remaining fraction, cells), every column as wide
+    as its widest cell (at least CELL_WIDTH)."""
+    width = max(CELL_WIDTH, *(len(c) for _, _, cells in table for c in cells))
+    header = f"{'round':>5} {'remaining':>9} " + " ".join(f"{n:>{width}}" for n in columns)
+    lines = [header, "-" * len(header)]
+    for t, remaining, cells in table:
+        lines.append(f"{t:>5} {100 * remaining:>8.1f}% " + " ".join(c.rjust(width) for c in cells))
+    return lines
 
 
 def _transfer_lines(results: str | Path, by: dict) -> list[str]:
@@ -113,12 +118,5 @@ def _transfer_lines(results: str | Path, by: dict) -> list[str]:
             table.append((t, float(mine[0]["remaining_fraction"]), values))
         decimals = _decimals([x for _, _, values in table for v in values for x in v])
         table = [(t, rem, [_cell(v, decimals) for v in values]) for t, rem, values in table]
-        width = max(CELL_WIDTH, *(len(c) for _, _, cells in table for c in cells))
-        names = ("transferred", f"target {own}", "target random")
-        header = f"{'round':>5} {'remaining':>9} " + " ".join(f"{n:>{width}}" for n in names)
-        lines += [header, "-" * len(header)]
-        for t, remaining, cells in table:
-            lines.append(
-                f"{t:>5} {100 * remaining:>8.1f}% " + " ".join(c.rjust(width) for c in cells)
-            )
+        lines += _rounds_table(("transferred", f"target {own}", "target random"), table)
     return lines
