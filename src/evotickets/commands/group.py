@@ -51,7 +51,8 @@ def members_args(
         help="sequential (default): the members one after the other, bitwise one job per "
         "member; vmapped: ES members of equal D_active and strategy as one vmapped program "
         "(for a GPU; for GD and the paper's five ES bitwise one job per member's at make "
-        "fidelity's settings, not at every shape: bench 9)",
+        "fidelity's settings, not at every shape: bench 9; EvoTF's members, and a D² "
+        "strategy's whose group would exceed MEMORY_LIMIT, train one after the other)",
     )
 
 
