@@ -13,10 +13,10 @@
 #   1. bench 1: the paper CNN's population fitness (128 × 1,024) in generations/s and as a
 #      fraction of this GPU's fp32 jnp.dot peak measured in the same process
 #   2. bench 8: 1, 5 and 15 chains of the paper's MNIST SNES setting in the library's vmapped
-#      group program (what `round-group --program vmapped`, meant for GPUs, runs; `sequential` stays the default until this is measured),
-#      chain-generations/s (target: 15 chains ≥ 8× one chain), and whether a chain's numbers
-#      depend on its group (SNES; then Sep-CMA-ES, 1 and 5 chains, whose numbers drift from
-#      the one-chain program's on a CPU)
+#      group program (what `round-group --program vmapped`, meant for GPUs, runs; `sequential`
+#      stays the default until this is measured), chain-generations/s (target: 15 chains ≥ 8×
+#      one chain), and whether a chain's numbers depend on its group (SNES; then Sep-CMA-ES,
+#      1 and 5 chains; both are bitwise alone and grouped on a CPU since d5b5f15 and 6a3bedc)
 #   3. bench 3: Pendulum and brax ant env steps/s
 #   4. the paper's MNIST SNES chain, as many 4,000-generation rounds as fit in 120 s, with
 #      test accuracy (needs MNIST: EVOTICKETS_DATA_DIR, or shared/data, or ../shared/data)
