@@ -287,6 +287,25 @@ def test_a_vmapped_group_equals_the_sequential_group(tmp_path, tiny_config, caps
         np.testing.assert_array_equal(before[0][k], after[0][k], err_msg=k)
 
 
+def _two_seeds(tmp_path, cfg, folder, round_index: int) -> list[dict]:
+    """`round-group` members: round ``round_index`` of the digits SNES random chain of seeds 0
+    and 1, their files in ``folder`` (made here), θ0 written once to ``tmp_path``."""
+    out = []
+    for seed in (0, 1):
+        init = tmp_path / f"init{seed}.h5"
+        if not init.exists():
+            assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", seed)),
+                             "--out", str(init)]) == 0  # fmt: skip
+        out.append({
+            "settings": chain_settings(cfg, "digits", "snes", "random", seed), "round": round_index,
+            "init": str(init), "mask_out": str(folder / f"mask{seed}.h5"),
+            "mask_log": str(folder / f"mask{seed}.log"), "out": str(folder / f"trained{seed}.h5"),
+            "log": str(folder / f"train{seed}.log"),
+        })  # fmt: skip
+    folder.mkdir()
+    return out
+
+
 @pytest.mark.parametrize(
     ("spec_change", "said"),
     [
@@ -312,24 +331,9 @@ def test_a_vmapped_group_trains_alone_what_one_program_cannot_hold_exactly(
     tiny_config["es"] = {"num_generations": 4, "log_every": 2}
     cfg = validate_config(tiny_config)
 
-    def members(folder):
-        out = []
-        for seed in (0, 1):
-            init = tmp_path / f"init{seed}.h5"
-            if not init.exists():
-                assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", seed)),
-                                 "--out", str(init)]) == 0  # fmt: skip
-            out.append({
-                "settings": chain_settings(cfg, "digits", "snes", "random", seed), "round": 1,
-                "init": str(init), "mask_out": str(folder / f"mask{seed}.h5"),
-                "mask_log": str(folder / f"mask{seed}.log"), "out": str(folder / f"trained{seed}.h5"),
-                "log": str(folder / f"train{seed}.log"),
-            })  # fmt: skip
-        folder.mkdir()
-        return json.dumps(out)
-
     for program in ("sequential", "vmapped"):
-        argv = ["round-group", "--members", members(tmp_path / program), "--program", program]
+        members = json.dumps(_two_seeds(tmp_path, cfg, tmp_path / program, 1))
+        argv = ["round-group", "--members", members, "--program", program]
         assert cli.main(argv) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert out.count(f"{said}") == 2 and "chains of D_active" not in out, out  # no program
@@ -355,21 +359,8 @@ def test_a_vmapped_group_stopped_after_its_checkpoints_resumes_bitwise(
     cfg = validate_config(tiny_config)
 
     def members(folder):
-        out = []
-        for seed in (0, 1):
-            init = tmp_path / f"init{seed}.h5"
-            if not init.exists():
-                assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", seed)),
-                                 "--out", str(init)]) == 0  # fmt: skip
-            out.append({
-                "settings": chain_settings(cfg, "digits", "snes", "random", seed), "round": 0,
-                "init": str(init), "mask_out": str(folder / f"mask{seed}.h5"),
-                "mask_log": str(folder / f"mask{seed}.log"), "out": str(folder / f"trained{seed}.h5"),
-                "log": str(folder / f"train{seed}.log"),
-            })  # fmt: skip
-        folder.mkdir()
-        return ["round-group", "--members", json.dumps(out), "--program", "vmapped",
-                "--checkpoint-every", "10"]  # fmt: skip
+        return ["round-group", "--members", json.dumps(_two_seeds(tmp_path, cfg, folder, 0)),
+                "--program", "vmapped", "--checkpoint-every", "10"]  # fmt: skip
 
     assert cli.main(members(tmp_path / "whole")) == 0
     saved, save = [], Checkpointer.save
