@@ -54,7 +54,7 @@ def accuracy_table(results: str | Path) -> str:
         table = []
         for t in sorted({r["round"] for r in mine}):
             groups = [by.get((task, strategy, t, m), []) for m in methods]
-            remaining = next(g[0]["remaining"] for g in groups if g)
+            remaining = next(r["remaining"] for r in mine if r["round"] == t)
             cells = [_cell([g["metric"] for g in group], decimals) for group in groups]
             table.append((t, remaining, cells))
         lines.append(f"\n{task} / {strategy}: {metric} (mean ± std over seeds, n seeds)")
