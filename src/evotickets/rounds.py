@@ -307,10 +307,10 @@ def train_together(
     groups: dict[tuple, list[PreparedRound]] = {}
     for p in prepared:
         key = lockstep_key(p)
-        why = key and why_alone(p, width)
-        if why:
+        if key is not None and (why := why_alone(p, width)):
             log(f"{p.label}: {why}: it trains alone, in the one-chain program")
-        groups.setdefault(key if key and not why else ("alone", id(p)), []).append(p)
+            key = None
+        groups.setdefault(key or ("alone", id(p)), []).append(p)
     for key, members in groups.items():
         if key[0] == "alone":
             write_trained(members[0], train_prepared(members[0]))
