@@ -265,6 +265,10 @@ def _train_args(args) -> argparse.Namespace:
     return argparse.Namespace(**{**vars(args), "mask": args.mask_out})
 
 
+REWIND_HELP = (
+    "round 0's trained.h5 of this chain, whose rewind point rounds ≥ 1 start from "
+    "(late rewinding: settings with rewind > 0)"
+)
 ROUND0_HELP = (
     "round 0's trained.h5 of another method's chain of the same (task, strategy, seed), "
     "copied instead of training round 0 again (the rule passes the donor's)"
@@ -413,11 +417,7 @@ def register(sub) -> None:
     sp.add_argument("--mask", required=True)
     sp.add_argument("--data-dir")
     sp.add_argument("--out", required=True)
-    sp.add_argument(
-        "--rewind-from",
-        help="round 0's trained.h5 of this chain, whose rewind point rounds ≥ 1 start from "
-        "(late rewinding: settings with rewind > 0)",
-    )
+    sp.add_argument("--rewind-from", help=REWIND_HELP)
     sp.add_argument("--round0-from", help=ROUND0_HELP)
     sp.add_argument(
         "--checkpoint-every",
@@ -442,11 +442,7 @@ def register(sub) -> None:
     sp.add_argument("--mask-log", required=True)
     sp.add_argument("--data-dir")
     sp.add_argument("--out", required=True)
-    sp.add_argument(
-        "--rewind-from",
-        help="round 0's trained.h5 of this chain, whose rewind point rounds ≥ 1 start from "
-        "(late rewinding: settings with rewind > 0)",
-    )
+    sp.add_argument("--rewind-from", help=REWIND_HELP)
     sp.add_argument("--round0-from", help=ROUND0_HELP)
     sp.add_argument("--checkpoint-every", type=int, help="as for `train`")
     sp.add_argument("--checkpoint-seconds", type=float, help="as for `train`")
