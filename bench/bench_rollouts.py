@@ -50,6 +50,12 @@ print(json.dumps({"devices": len(jax.devices()), "seconds": t, "compile_s": comp
 """
 
 
+def _last_line(text: str) -> str:
+    """The last non-empty line of a failed measurement's output: its exception."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "no output"
+
+
 def main() -> None:
     sizes = {
         "pendulum": (64, 50, 4) if QUICK else (256, 200, 8),
@@ -58,7 +64,7 @@ def main() -> None:
     rows = []
     for env, (p, t, r) in sizes.items():
         steps = p * t * r
-        by_dev = {}
+        by_dev, errors = {}, []
         for n in (1, 2):
             flags = {"XLA_FLAGS": f"--xla_force_host_platform_device_count={n}"}
             args = [env, str(p), str(t), str(r)] + (["quick"] if QUICK else [])
@@ -67,8 +73,10 @@ def main() -> None:
             except RuntimeError as err:  # the experimental host-device split
                 print(f"{env} on {n} devices failed: {str(err)[-300:]}", flush=True)
                 by_dev[n] = {"seconds": float("nan"), "compile_s": float("nan")}
+                errors.append(f"{n} device(s): {_last_line(str(err))}")
         rows.append(
             {
+                **({"error": "; ".join(errors)} if errors else {}),
                 "env": env,
                 "population": p,
                 "steps": t,

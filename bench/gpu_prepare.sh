@@ -2,7 +2,7 @@
 # Prepare, on this machine, what bench/gpu_check.sh needs on a lent device machine: its image
 # has Python 3.12 and a CUDA build of JAX (with flax, optax, h5py, scipy, xarray, matplotlib)
 # but not evosax, gymnax or brax, no package index is reachable from it, and ../shared does
-# not travel. So this puts, in .gpu/ (git-ignored through .git/info/exclude, ≈ 47 MB of the
+# not travel. So this puts, in .gpu/ (git-ignored through .git/info/exclude, ≈ 48 MB of the
 # 64 MiB a device call may carry):
 #   .gpu/wheels/  the wheels the image lacks, for Python 3.12 on x86-64 (pip download)
 #   .gpu/data/    MNIST, copied from ../shared/data (for the paper-MNIST rounds)
@@ -21,10 +21,12 @@ rm -rf .gpu && mkdir -p .gpu/wheels .gpu/data
 # what pip resolved for them), so this list names no versions of its own.
 NAMES=(
   evosax dotmap                                         # strategies
-  gymnax gymnasium farama-notifications six             # control tasks (six: gymnax)
+  gymnax gymnasium farama-notifications six cloudpickle  # control tasks (six: gymnax)
+  seaborn                                  # gymnax: pong imports it at module level
   brax mujoco mujoco-core mujoco-studio glfw pyopengl mujoco-mjx trimesh tensorboardx
   jaxopt ml-collections flask flask-cors blinker itsdangerous  # brax and its imports
-  jsonschema jsonschema-specifications referencing rpds-py     # config validation
+  jinja2 markupsafe click werkzeug websockets  # brax's, flask's and mujoco-studio's
+  jsonschema jsonschema-specifications referencing rpds-py attrs  # config validation
 )
 PYTHON=${PYTHON:-.venv/bin/python}
 mapfile -t PKGS < <("$PYTHON" - "${NAMES[@]}" <<'PY'

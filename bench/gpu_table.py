@@ -13,6 +13,7 @@ one). Pure rendering: it runs nothing and needs neither JAX nor a GPU.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -108,11 +109,19 @@ def _rollout_rows(result: dict) -> list[tuple[str, str, str, str]]:
                 f"{r['env']} env steps, population {r['population']} × {r['steps']} steps × "
                 f"{r['repeats']} repeats"
             ),
-            f"{r['1 dev steps/s']:,.0f} steps/s (compile {r['compile s (1/2)'].split('/')[0]} s)",
+            _rollout_value(r),
             "",
         )
         for r in result["rows"]
     ]
+
+
+def _rollout_value(r: dict) -> str:
+    """Steps/s on one device, or why it was not measured (a failed measurement is NaN)."""
+    rate = r["1 dev steps/s"]
+    if math.isnan(rate):
+        return f"failed: {r.get('error', 'no steps/s recorded')}"
+    return f"{rate:,.0f} steps/s (compile {r['compile s (1/2)'].split('/')[0]} s)"
 
 
 def _round_rows(result: dict) -> list[tuple[str, str, str, str]]:

@@ -53,6 +53,7 @@ def test_gpu_table_renders_the_numbers_and_judges_the_targets(tmp_path, capsys):
         "peak before/after": "17000/16900", "fast/vmap": 12.0, "vmap GFLOP/s": 865.0,
         "max |Δfitness|": 4.8e-7,
     }  # fmt: skip
+    env = {"population": 256, "steps": 200, "repeats": 8, "compile s (1/2)": "9.5/nan"}
     chain = {"task": "mnist", "population": 100, "D_active": 11274, "generations": 20}
     check = {
         "nvidia_smi": "NVIDIA H200, 143771 MiB, 570.1",
@@ -74,6 +75,18 @@ def test_gpu_table_renders_the_numbers_and_judges_the_targets(tmp_path, capsys):
                 "same_numbers": {"group_of_1_vs_alone_max_abs_diff": 0.0, "x": 2.5e-7},
             },
             "gpu_rounds": {"skipped": "no MNIST: set EVOTICKETS_DATA_DIR"},
+            "rollouts": {
+                "machine": machine,
+                "rows": [
+                    {
+                        **env,
+                        "env": "pendulum",
+                        "1 dev steps/s": float("nan"),
+                        "error": "1 device(s): ModuleNotFoundError: No module named 'seaborn'",
+                    },
+                    {**env, "env": "ant", "1 dev steps/s": 2.5e6},
+                ],
+            },
         },
     }
     rows = {(bench, what): (value, target) for bench, what, value, target in table_rows(check)}
@@ -87,6 +100,12 @@ def test_gpu_table_renders_the_numbers_and_judges_the_targets(tmp_path, capsys):
     )
     assert rows[("rollouts", "step `rollouts`")][0].startswith("ran out of its time limit (rc 124")
     assert "skipped: no MNIST" in rows[("rounds", "paper MNIST SNES chain")][0]
+    # a failed environment says why instead of "nan steps/s"
+    env_rows = {w.split(" env steps")[0]: v for (b, w), (v, _) in rows.items() if b == "3"}
+    assert env_rows == {
+        "pendulum": "failed: 1 device(s): ModuleNotFoundError: No module named 'seaborn'",
+        "ant": "2,500,000 steps/s (compile 9.5 s)",
+    }
 
     # the command line: Markdown rows whose cells hold no stray "|"
     path = tmp_path / "gpu_check.json"
