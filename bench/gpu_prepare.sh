@@ -17,27 +17,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
 rm -rf .gpu && mkdir -p .gpu/wheels .gpu/data
-# What the image lacks. Versions come from this project's .venv (pyproject.toml's pins and
-# what pip resolved for them), so this list names no versions of its own.
-NAMES=(
-  evosax dotmap                                         # strategies
-  gymnax gymnasium farama-notifications six cloudpickle  # control tasks (six: gymnax)
-  seaborn                                  # gymnax: pong imports it at module level
-  brax mujoco mujoco-core mujoco-studio glfw pyopengl mujoco-mjx trimesh tensorboardx
-  jaxopt ml-collections flask flask-cors blinker itsdangerous  # brax and its imports
-  jinja2 markupsafe click werkzeug websockets  # brax's, flask's and mujoco-studio's
-  jsonschema jsonschema-specifications referencing rpds-py attrs  # config validation
-)
+# What the image lacks, pinned to this project's .venv (pyproject.toml's pins and what pip
+# resolved for them): bench/gpu_wheels.py, which refuses (exit 2) where a carried package
+# needs something that neither travels nor is in the image.
 PYTHON=${PYTHON:-.venv/bin/python}
-mapfile -t PKGS < <("$PYTHON" - "${NAMES[@]}" <<'PY'
-import importlib.metadata as md, sys
-for name in sys.argv[1:]:
-    try:
-        print(f"{name}=={md.version(name)}")
-    except md.PackageNotFoundError:  # not in this venv: the newest
-        print(name)
-PY
-)
+PKGS_TEXT=$("$PYTHON" bench/gpu_wheels.py)
+mapfile -t PKGS <<< "$PKGS_TEXT"
 PLATFORMS=(--platform manylinux2014_x86_64)
 for n in 17 24 27 28 31 34 35; do PLATFORMS+=(--platform "manylinux_2_${n}_x86_64"); done
 "$PYTHON" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \

@@ -115,3 +115,20 @@ def test_gpu_table_renders_the_numbers_and_judges_the_targets(tmp_path, capsys):
     assert lines[0] == "| bench | measurement | value | target |"
     assert all(line.replace("\\|", "").count("|") == 5 for line in lines)
     assert main([str(tmp_path / "missing.json")]) == 2
+
+
+def test_gpu_wheels_carry_every_requirement_the_device_image_lacks(capsys):
+    # the device machine installs the carried wheels with --no-deps and reaches no index: a
+    # requirement that neither travels nor is in its image fails there, at import
+    import gpu_wheels
+
+    assert gpu_wheels.unmet() == {}
+    # what the check catches: gymnax alone leaves its own requirements behind
+    gaps = gpu_wheels.unmet(carried=("gymnax",))
+    assert gaps["seaborn"] == ["gymnax"] and gaps["gymnasium"] == ["gymnax"]
+    assert "numpy" not in gaps and "jax" not in gaps  # the image's, transitively
+    # the pins are this venv's versions, one a line
+    assert gpu_wheels.main() == 0
+    pins = dict(line.split("==") for line in capsys.readouterr().out.split())
+    assert set(pins) == set(gpu_wheels.CARRIED)
+    assert pins["evosax"] == "0.3.2" and pins["gymnax"] == "1.0.1"
