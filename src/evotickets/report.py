@@ -110,13 +110,13 @@ def _transfer_lines(results: str | Path, by: dict) -> list[str]:
             f"{a0['source_strategy']}/{a0['source_method']} trained as {tgt[0]}/{tgt[1]}: "
             f"{a0['metric_name']}"
         )
-        table = []
+        metrics = []  # (round, remaining fraction, the three columns' values)
         for t in sorted({int(a["round"]) for a in arts}):
             mine = [a for a in arts if int(a["round"]) == t]
             values = [[float(a["final_metric"]) for a in mine]]
             values += [[r["metric"] for r in by.get((*tgt, t, m), [])] for m in (own, "random")]
-            table.append((t, float(mine[0]["remaining_fraction"]), values))
-        decimals = _decimals([x for _, _, values in table for v in values for x in v])
-        table = [(t, rem, [_cell(v, decimals) for v in values]) for t, rem, values in table]
-        lines += _rounds_table(("transferred", f"target {own}", "target random"), table)
+            metrics.append((t, float(mine[0]["remaining_fraction"]), values))
+        decimals = _decimals([x for _, _, values in metrics for v in values for x in v])
+        cells = [(t, rem, [_cell(v, decimals) for v in values]) for t, rem, values in metrics]
+        lines += _rounds_table(("transferred", f"target {own}", "target random"), cells)
     return lines

@@ -1,6 +1,7 @@
 """Tests for evotickets.report: the accuracy table's numbers and its columns, for an accuracy
 (four decimals, the 18-character cells `make run` prints) and for a control task's return
-(two decimals, columns as wide as the widest cell)."""
+(two decimals, columns as wide as the widest cell); and a transfer's section, against its
+target's own tickets."""
 
 from __future__ import annotations
 
@@ -61,3 +62,34 @@ def test_a_return_has_two_decimals_and_columns_as_wide_as_its_widest_cell(monkey
     assert cells[0] == ["-1003.64±74.73", "(2)", "-1003.64±74.73", "(2)"]
     assert cells[1] == ["-900.00±50.00", "(2)", "-6100.38±5900.12", "(2)"]
     assert table[0].endswith(f"{'magnitude':>{len('-6100.38±5900.12 (2)')}}")
+
+
+def test_a_transfer_is_set_against_the_targets_own_tickets_and_random(monkeypatch):
+    # two seeds of one transfer, rounds 0 and 1; the target (mnist/snes) has snr chains, so
+    # the transferred ticket is set against snr and random (seed 1 of random missing at round 1)
+    arts = [
+        {
+            "transfer_name": "digits_to_mnist", "transfer_kind": "mask", "round": t,
+            "source_task": "digits", "source_strategy": "snes", "source_method": "magnitude",
+            "target_task": "mnist", "target_strategy": "snes", "metric_name": "test_accuracy",
+            "remaining_fraction": 0.8**t, "final_metric": v,
+        }
+        for t, per_seed in ((0, (0.9, 0.7)), (1, (0.6, 0.8)))
+        for v in per_seed
+    ]  # fmt: skip
+    monkeypatch.setattr(report.glob, "glob", lambda pattern: [f"a{i}" for i in range(len(arts))])
+    monkeypatch.setattr(report, "read_artifact", lambda path, kind: ({}, arts[int(path[1:])]))
+    by = {
+        ("mnist", "snes", 0, "snr"): [{"metric": 0.85}, {"metric": 0.75}],
+        ("mnist", "snes", 1, "snr"): [{"metric": 0.5}, {"metric": 0.6}],
+        ("mnist", "snes", 1, "random"): [{"metric": 0.4}],
+    }
+    lines = report._transfer_lines("unused", by)
+    assert lines[0] == (
+        "\ntransfer digits_to_mnist (mask): ticket of digits/snes/magnitude trained as "
+        "mnist/snes: test_accuracy"
+    )
+    assert lines[1].split() == ["round", "remaining", "transferred", "target", "snr", "target",
+                                "random"]  # fmt: skip
+    assert lines[3] == "    0    100.0%  0.8000±0.1000 (2)  0.8000±0.0500 (2)" + f"{'—':>19}"
+    assert lines[4] == "    1     80.0%  0.7000±0.1000 (2)  0.5500±0.0500 (2)  0.4000±0.0000 (1)"
