@@ -126,7 +126,7 @@ def make_strategy(name: str, num_dims: int, hparams: dict[str, Any]) -> ESStrate
 
 def _check_size(spec: StrategySpec, pop: int, num_dims: int) -> None:
     """Refuse a strategy whose D×D state or D² work cannot fit ``num_dims`` weights."""
-    need = spec.memory(pop, num_dims) if spec.memory else 0.0
+    need = spec.memory_need(pop, num_dims)
     too_many = spec.max_dims is not None and num_dims > spec.max_dims
     if not too_many and need <= MEMORY_LIMIT:
         return

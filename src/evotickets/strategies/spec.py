@@ -45,3 +45,9 @@ class StrategySpec:
     #: chains (bench 9). A vmapped group trains a strategy without it one chain at a time in
     #: the one-chain program, so that its chains keep their one-chain numbers, and masks.
     batch_invariant: bool = True
+
+    def memory_need(self, pop: int, num_dims: int) -> float:
+        """Bytes one chain's state and generation need where they grow with D²; 0 otherwise
+        (what ``MEMORY_LIMIT`` is held against, by ``make_strategy`` for one chain and by a
+        vmapped group for its width of chains)."""
+        return self.memory(pop, num_dims) if self.memory else 0.0

@@ -169,10 +169,8 @@ def why_alone(p, width: int) -> str | None:
     spec = REGISTRY[p.settings.strategy]
     if not spec.batch_invariant:
         return f"{spec.name} is not batch-invariant in a vmapped program (bench 9)"
-    if spec.memory is None:
-        return None
     pop = int(p.settings.strategy_config["population_size"])
-    need = width * spec.memory(pop, int(p.mask.sum()))
+    need = width * spec.memory_need(pop, int(p.mask.sum()))
     if need <= MEMORY_LIMIT:
         return None
     return (
