@@ -70,11 +70,26 @@ def vmap_fitness(population, key, data):
     return jax.lax.map(jax.vmap(member), chunks).reshape(P)
 slow = jax.jit(vmap_fitness)
 
+import evotickets.networks as nw
+backend = jax.default_backend()
+paper_shapes = [(28, 28, 1, 8), (14, 14, 8, 16)]
+fns = {"fast": lambda: fast(pop, key, task.train_data)}
+if backend != "cpu":  # side by side: the CPU's cache-sized batch tiles, traced for this device
+    accelerator_budget = nw.tile_budget
+    nw.tile_budget = lambda backend: nw.CPU_TILE_FLOATS
+    cpu_tiles = jax.jit(lambda p, k, d: task.population_fitness(p, k, d, task.init_state())[0])
+    jax.block_until_ready(cpu_tiles(pop, key, task.train_data))  # traced and compiled here
+    nw.tile_budget = accelerator_budget
+    fns["cpu_tiles"] = lambda: cpu_tiles(pop, key, task.train_data)
 with_vmap = len(sys.argv) > 4
 peak = matmul_peak()
 reps = 2 if QUICK else 3
-t = time_interleaved({"fast": lambda: fast(pop, key, task.train_data)}, repeats=reps)
-out = {"devices": len(jax.devices()), "fast_s": t["fast"]}
+t = time_interleaved(fns, repeats=reps)
+out = {"devices": len(jax.devices()), "fast_s": t["fast"],
+       "batch_tile": nw.default_batch_tile(CHUNK, B, paper_shapes, 5, nw.tile_budget(backend))}
+if "cpu_tiles" in t:
+    out.update(cpu_tiles_s=t["cpu_tiles"],
+               cpu_batch_tile=nw.default_batch_tile(CHUNK, B, paper_shapes, 5, nw.CPU_TILE_FLOATS))
 if with_vmap:  # the user's form runs on one device whatever the device count: time it once
     a = np.asarray(fast(pop, key, task.train_data))
     b = np.asarray(slow(pop, key, task.train_data))  # compiles; its output checks the fast one
@@ -116,6 +131,10 @@ def main() -> None:
                 "fast/vmap": r.get("vmap_s", float("nan")) / r["fast_s"],
                 "max |Δfitness|": r.get("max_abs_diff", ""),
                 "peak before/after": f"{r['peak_before']:.0f}/{r['peak_after']:.0f}",
+                "batch tile": r["batch_tile"],
+                # on an accelerator: the same fitness with the CPU's cache-sized tiles
+                "CPU tiles s/gen": r.get("cpu_tiles_s", float("nan")),
+                "CPU batch tile": r.get("cpu_batch_tile", ""),
             }
         )
     report(
@@ -134,6 +153,8 @@ def main() -> None:
             "fast/vmap",
             "max |Δfitness|",
             "peak before/after",
+            "batch tile",
+            "CPU tiles s/gen",
         ],
         flops_per_image=per_image,
         flops_per_generation=flops,

@@ -176,9 +176,28 @@ def _tile_floats(p: int, shapes: list[tuple[int, int, int, int]], k: int) -> int
     return max(per)
 
 
-def default_batch_tile(p: int, batch: int, shapes, k: int, budget_floats: int = 1 << 20) -> int:
+#: Floats a batch tile's working set may take, on CPU: about a core's L2 cache (4 MiB), so
+#: that each tile's intermediates stay in cache (the whole-batch form streamed ≈ 5 GB per
+#: 32 members × 1,024 images through memory and ran at a tenth of the rate).
+CPU_TILE_FLOATS = 1 << 20
+#: The same on an accelerator (GPU): 1 GiB. There each tile is one iteration of a device
+#: loop, which pays its kernels' launches and a host round trip for the loop's control
+#: (XLA:GPU runs a while loop's condition on the host: jax-ml/jax#2491), and tiles are not
+#: cache-bound. The CPU budget would make the paper CNN's 32-member chunk 1,024 tiles of one
+#: image; this one makes it 4 tiles of 256 (≈ 1 GB in the largest layer each).
+ACCELERATOR_TILE_FLOATS = 1 << 28
+
+
+def tile_budget(backend: str) -> int:
+    """The batch-tile budget in floats for JAX backend ``backend`` (``jax.default_backend()``)."""
+    return CPU_TILE_FLOATS if backend == "cpu" else ACCELERATOR_TILE_FLOATS
+
+
+def default_batch_tile(
+    p: int, batch: int, shapes, k: int, budget_floats: int = CPU_TILE_FLOATS
+) -> int:
     """The largest divisor of ``batch`` whose working set stays within ``budget_floats``
-    (4 MiB by default: about a core's L2 cache here), at least 1."""
+    (:func:`tile_budget`; the CPU's by default), at least 1."""
     want = max(1, budget_floats // max(1, _tile_floats(p, shapes, k)))
     return max(d for d in range(1, min(want, batch) + 1) if batch % d == 0)
 
@@ -191,9 +210,10 @@ def population_log_probs(
     Why not ``vmap(model.apply)``: a vmapped convolution with a different kernel per member
     lowers to a grouped convolution that runs far below the machine's matmul rate on CPU.
     Here every convolution is a matrix product, and the work is done one batch tile at a
-    time (``lax.map``; tile from :func:`default_batch_tile`), so that each tile's
-    intermediates stay in cache instead of streaming im2col tensors of gigabytes through
-    memory (the previous form: ≈ 5 GB per 32 members × 1024 images of the paper CNN):
+    time (``lax.map``; tile from :func:`default_batch_tile` with the backend's
+    :func:`tile_budget`), so that on CPU each tile's intermediates stay in cache instead of
+    streaming im2col tensors of gigabytes through memory (the previous form: ≈ 5 GB per 32
+    members × 1024 images of the paper CNN), and on a GPU the loop has a few large tiles:
 
     - Layout inside a tile is channel-major, ``(P, C, b, H, W)``: spatial axes are minor.
     - Columns are ordered by 2×2 pool phase, so each convolution's output is laid out as four
@@ -227,7 +247,7 @@ def population_log_probs(
         o = params[f"{name}/kernel"].shape[-1]
         shapes.append((hh, ww, c, o))
         hh, ww, c = hh // 2, ww // 2, o
-    bt = batch_tile or default_batch_tile(p, batch, shapes, k)
+    bt = batch_tile or default_batch_tile(p, batch, shapes, k, tile_budget(jax.default_backend()))
     if batch % bt:
         raise ValueError(f"batch_tile {bt} must divide the batch size {batch}")
 

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from evotickets.networks import (
+    ACCELERATOR_TILE_FLOATS,
+    CPU_TILE_FLOATS,
     PaperCNN,
     default_batch_tile,
     flatten_params,
@@ -16,6 +18,7 @@ from evotickets.networks import (
     make_network,
     population_log_probs,
     prunable_vector,
+    tile_budget,
     to_vector,
     unflatten_params,
 )
@@ -126,3 +129,33 @@ def test_default_batch_tile_divides_batch_and_fits_budget():
     tile = default_batch_tile(32, 256, [(8, 8, 1, 8), (4, 4, 8, 16)], 3)
     assert 256 % tile == 0 and 1 < tile < 256
     assert default_batch_tile(32, 7, [(8, 8, 1, 8), (4, 4, 8, 16)], 3) in (1, 7)
+
+
+def test_an_accelerator_gets_few_large_batch_tiles():
+    # the paper CNN's 32-member chunk at batch 1,024: 1,024 tiles of one image on CPU (cache
+    # sized), 4 tiles of 256 on a GPU (each tile is a device-loop iteration with launches)
+    paper = [(28, 28, 1, 8), (14, 14, 8, 16)]
+    assert tile_budget("cpu") == CPU_TILE_FLOATS
+    assert tile_budget("gpu") == tile_budget("tpu") == ACCELERATOR_TILE_FLOATS
+    assert default_batch_tile(32, 1024, paper, 5, tile_budget("cpu")) == 1
+    assert default_batch_tile(32, 1024, paper, 5, tile_budget("gpu")) == 256
+
+
+def _tile_loop_length(fn) -> int:
+    """How many tiles ``fn``'s forward pass loops over (traced afresh: a new function)."""
+    jaxpr = jax.make_jaxpr(lambda: fn())()
+    (scan,) = [e for e in jaxpr.eqns if e.primitive.name == "scan"]
+    return scan.params["length"]
+
+
+def test_population_forward_takes_its_tile_budget_from_the_backend(monkeypatch):
+    theta = init_params("cnn", (28, 28, 1), jax.random.key(0))
+    table = layer_table(theta)
+    params = from_vector_batched(_random_population(theta, table, 2, jax.random.key(1)), table)
+    x = jax.random.normal(jax.random.key(2), (64, 28, 28, 1))
+    forward = lambda: population_log_probs(params, x, 5)
+    on_cpu = forward()
+    assert _tile_loop_length(forward) == 4  # tiles of 16 images: 2 members' cache budget
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")  # traced as for a GPU
+    assert _tile_loop_length(forward) == 1  # the whole batch in one tile
+    np.testing.assert_allclose(np.asarray(forward()), np.asarray(on_cpu), rtol=1e-4, atol=1e-4)
