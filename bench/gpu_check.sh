@@ -18,7 +18,9 @@
 #      one chain), and whether a chain's numbers depend on its group (SNES; then Sep-CMA-ES,
 #      1 and 5 chains; both are bitwise alone and grouped on a CPU since d5b5f15 and 6a3bedc)
 #   3. bench 3: Pendulum and brax ant env steps/s
-#   4. the paper's MNIST SNES chain, as many 4,000-generation rounds as fit in 100 s, with
+#   4. run-to-run determinism: the paper's MNIST SNES chain's first generations in two fresh
+#      processes, bitwise or not, without and with --xla_gpu_deterministic_ops=true
+#   5. the paper's MNIST SNES chain, as many 4,000-generation rounds as fit in 70 s, with
 #      test accuracy (needs MNIST: EVOTICKETS_DATA_DIR, or shared/data, or ../shared/data)
 # Then gpu_check.json gathers every step's JSON, its exit status and seconds, and nvidia-smi.
 # BENCH_QUICK=1 runs every step at small sizes (a CPU smoke run of this script).
@@ -59,12 +61,13 @@ SEP_CHAINS=1,5
 case "${BENCH_QUICK:-}" in ""|0|false|no) ;; *) SEP_CHAINS=1,2 ;; esac
 
 rm -f "$OUT/steps.jsonl"
-step cnn_fitness 90 "$PYTHON" bench/bench_cnn_fitness.py
-step chains 110 "$PYTHON" bench/bench_chains.py
+step cnn_fitness 80 "$PYTHON" bench/bench_cnn_fitness.py
+step chains 100 "$PYTHON" bench/bench_chains.py
 BENCH_STRATEGY=sep_cma_es BENCH_CHAINS=$SEP_CHAINS BENCH_GENERATIONS=5 \
-  step chains_sep_cma_es 80 "$PYTHON" bench/bench_chains.py
+  step chains_sep_cma_es 70 "$PYTHON" bench/bench_chains.py
 step rollouts 80 "$PYTHON" bench/bench_rollouts.py
-BENCH_BUDGET_S=${BENCH_BUDGET_S:-100} step mnist_rounds 120 "$PYTHON" bench/gpu_rounds.py
+step determinism 60 "$PYTHON" bench/gpu_determinism.py
+BENCH_BUDGET_S=${BENCH_BUDGET_S:-70} step mnist_rounds 90 "$PYTHON" bench/gpu_rounds.py
 
 "$PYTHON" - "$OUT" <<'EOF'
 import json, subprocess, sys

@@ -26,6 +26,7 @@ STEP_BENCHES = {  # gpu_check.sh's step → the JSON stem its bench writes
     "chains_sep_cma_es": "chains_sep_cma_es",
     "rollouts": "rollouts",
     "mnist_rounds": "gpu_rounds",
+    "determinism": "gpu_determinism",
 }
 
 
@@ -157,12 +158,31 @@ def _round_rows(result: dict) -> list[tuple[str, str, str, str]]:
     ]
 
 
+def _determinism_rows(result: dict) -> list[tuple[str, str, str, str]]:
+    return [
+        (
+            "repro",
+            (
+                f"paper MNIST SNES chain, {r['generations']} generations in two fresh "
+                f"processes, XLA flag {r['XLA flag']}"
+            ),
+            (
+                ("bitwise" if r["bitwise across processes"] else "differ")
+                + f" ({r['digests']}); {r['ms/gen']:.1f} ms/gen"
+            ),
+            "",
+        )
+        for r in result["rows"]
+    ]
+
+
 RENDER = {
     "cnn_fitness": _cnn_rows,
     "chains": _chain_rows,
     "chains_sep_cma_es": _chain_rows,
     "rollouts": _rollout_rows,
     "gpu_rounds": _round_rows,
+    "gpu_determinism": _determinism_rows,
 }
 
 

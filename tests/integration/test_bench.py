@@ -62,6 +62,7 @@ def test_gpu_table_renders_the_numbers_and_judges_the_targets(tmp_path, capsys):
             {"step": "cnn_fitness", "rc": 0, "seconds": 40, "limit_s": 90},
             {"step": "chains", "rc": 0, "seconds": 80, "limit_s": 110},
             {"step": "rollouts", "rc": 124, "seconds": 80, "limit_s": 80},
+            {"step": "determinism", "rc": 124, "seconds": 60, "limit_s": 60},
             {"step": "mnist_rounds", "rc": 0, "seconds": 1, "limit_s": 140},
         ],
         "results": {
@@ -76,6 +77,19 @@ def test_gpu_table_renders_the_numbers_and_judges_the_targets(tmp_path, capsys):
                 "same_numbers": {"group_of_1_vs_alone_max_abs_diff": 0.0, "x": 2.5e-7},
             },
             "gpu_rounds": {"skipped": "no MNIST: set EVOTICKETS_DATA_DIR"},
+            # out of time after its first pair of processes, which it had written
+            "gpu_determinism": {
+                "machine": machine,
+                "rows": [
+                    {
+                        "XLA flag": "(none)",
+                        "generations": 5,
+                        "digests": "0a1b2c3d4e5f 9f8e7d6c5b4a",
+                        "bitwise across processes": False,
+                        "ms/gen": 12.34,
+                    },
+                ],
+            },
             "rollouts": {
                 "machine": machine,
                 "rows": [
@@ -105,6 +119,9 @@ def test_gpu_table_renders_the_numbers_and_judges_the_targets(tmp_path, capsys):
     )
     assert rows[("rollouts", "step `rollouts`")][0].startswith("ran out of its time limit (rc 124")
     assert "skipped: no MNIST" in rows[("rounds", "paper MNIST SNES chain")][0]
+    assert rows[("determinism", "step `determinism`")][0].startswith("ran out of its time")
+    det = "paper MNIST SNES chain, 5 generations in two fresh processes, XLA flag (none)"
+    assert rows[("repro", det)][0] == "differ (0a1b2c3d4e5f 9f8e7d6c5b4a); 12.3 ms/gen"
     # a failed environment says why instead of "nan steps/s"
     env_rows = {w.split(" env steps")[0]: v for (b, w), (v, _) in rows.items() if b == "3"}
     assert env_rows == {
