@@ -28,18 +28,12 @@ def compare(name: str, population: int, chains: int, generations: int) -> dict:
     import numpy as np
     from tasks import build
 
-    from evotickets.keys import tag
-    from evotickets.train.es import _vmapped_chunk_runner, make_chunk_runner
+    from evotickets.train.es import _vmapped_chunk_runner, make_chunk_runner, start_state
 
     task, strategy, theta0, mask = build("digits_fidelity", population, name, remaining=0.8)
-    algo, params = strategy.algorithm, strategy.params
     idx = jnp.asarray(np.flatnonzero(mask), jnp.int32)
     keys = [jax.random.key(200 + c) for c in range(chains)]
-    starts = [
-        (algo.init(jax.random.fold_in(k, tag("strategy-init")), theta0[mask], params),
-         task.init_state())
-        for k in keys
-    ]  # fmt: skip
+    starts = [start_state(task, strategy, k, theta0[mask]) for k in keys]
     data = task.train_data
     single = make_chunk_runner(task, strategy, mask.size)
     alone = [single(s, k, idx, data, 0, n=generations)[0] for s, k in zip(starts, keys)]

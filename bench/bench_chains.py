@@ -33,11 +33,9 @@ def programs(task_name: str, population: int, ks: list[int], generations: int):
     import numpy as np
     from tasks import build
 
-    from evotickets.keys import tag
-    from evotickets.train.es import _vmapped_chunk_runner, make_chunk_runner
+    from evotickets.train.es import _vmapped_chunk_runner, make_chunk_runner, start_state
 
     task, strategy, theta0, mask = build(task_name, population, STRATEGY)
-    algo, params = strategy.algorithm, strategy.params
     idx = jnp.asarray(np.flatnonzero(mask), jnp.int32)
     single = make_chunk_runner(task, strategy, mask.size)
     vmapped = _vmapped_chunk_runner(task, strategy, mask.size)
@@ -46,10 +44,7 @@ def programs(task_name: str, population: int, ks: list[int], generations: int):
     def chain_states(k: int):
         """k chains' round keys and fresh (strategy, task) states, as a round starts them."""
         keys = [jax.random.key(100 + c) for c in range(k)]
-        init = lambda kk: algo.init(
-            jax.random.fold_in(kk, tag("strategy-init")), theta0[mask], params
-        )
-        return keys, [(init(kk), task.init_state()) for kk in keys]
+        return keys, [start_state(task, strategy, kk, theta0[mask]) for kk in keys]
 
     def stacked(k: int):
         """The vmapped program's arguments for k chains: states, keys and active indices."""

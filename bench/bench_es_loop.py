@@ -22,8 +22,8 @@ import jax
 import jax.numpy as jnp
 from tasks import build
 
-from evotickets.keys import generation_key, tag
-from evotickets.train.es import make_chunk_runner
+from evotickets.keys import generation_key
+from evotickets.train.es import make_chunk_runner, start_state
 
 
 def measure(name: str, population: int, generations: int, repeats: int) -> dict:
@@ -32,8 +32,7 @@ def measure(name: str, population: int, generations: int, repeats: int) -> dict:
     d = mask.size
     idx = jnp.asarray(mask.nonzero()[0], jnp.int32)
     round_k = jax.random.key(7)
-    state0 = algo.init(jax.random.fold_in(round_k, tag("strategy-init")), theta0[mask], params)
-    task_state0 = task.init_state()
+    state0, task_state0 = start_state(task, strategy, round_k, theta0[mask])
     data = task.train_data
 
     runner = make_chunk_runner(task, strategy, d)

@@ -19,21 +19,13 @@ def measure(name: str, population: int, k: int, generations: int) -> dict:
     import numpy as np
     from tasks import build
 
-    from evotickets.keys import tag
-    from evotickets.train.es import make_chunk_runner
+    from evotickets.train.es import make_chunk_runner, start_state
 
     task, strategy, theta0, mask = build(name, population)
-    algo, params = strategy.algorithm, strategy.params
     d = mask.size
     idx = jnp.asarray(np.flatnonzero(mask), jnp.int32)
     keys = [jax.random.key(100 + s) for s in range(k)]
-    states = [
-        (
-            algo.init(jax.random.fold_in(kk, tag("strategy-init")), theta0[mask], params),
-            task.init_state(),
-        )
-        for kk in keys
-    ]
+    states = [start_state(task, strategy, kk, theta0[mask]) for kk in keys]
     runner = make_chunk_runner(task, strategy, d)
     data = task.train_data
 

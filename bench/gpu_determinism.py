@@ -26,21 +26,18 @@ from common import setup_devices
 setup_devices(1)
 import jax, jax.numpy as jnp, numpy as np
 from tasks import build
-from evotickets.keys import tag
-from evotickets.train.es import make_chunk_runner
+from evotickets.train.es import make_chunk_runner, start_state
 population, generations = int(sys.argv[1]), int(sys.argv[2])
 task, strategy, theta0, mask = build("mnist", population, "snes")
-algo, params = strategy.algorithm, strategy.params
 idx = jnp.asarray(np.flatnonzero(mask), jnp.int32)
 key = jax.random.key(100)
-state = algo.init(jax.random.fold_in(key, tag("strategy-init")), theta0[mask], params)
+start = start_state(task, strategy, key, theta0[mask])
 run = make_chunk_runner(task, strategy, mask.size)
 t0 = time.perf_counter()
-out = jax.block_until_ready(run((state, task.init_state()), key, idx, task.train_data, 0,
-                                generations))
+out = jax.block_until_ready(run(start, key, idx, task.train_data, 0, generations))
 first = time.perf_counter() - t0
 t0 = time.perf_counter()
-jax.block_until_ready(run((state, task.init_state()), key, idx, task.train_data, 0, generations))
+jax.block_until_ready(run(start, key, idx, task.train_data, 0, generations))
 steady = time.perf_counter() - t0
 digest = hashlib.sha256()
 for leaf in jax.tree.leaves(out):

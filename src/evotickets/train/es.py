@@ -143,6 +143,16 @@ def strongly_typed(tree):
     return jax.tree.map(lambda x: jnp.asarray(x, dtype=x.dtype), tree)
 
 
+def start_state(task, strategy: ESStrategy, round_k: jax.Array, x0) -> tuple:
+    """A chain's (search state, task state) at the start of a round: the strategy's ``init``
+    at the active weights ``x0``, keyed by the round key's ``strategy-init`` stream, strongly
+    typed. The one definition of how a chain's search starts: the rounds use it, and so do
+    the benches, which then time the state the library trains."""
+    algo, params = strategy.algorithm, strategy.params
+    state = algo.init(jax.random.fold_in(round_k, tag("strategy-init")), x0, params)
+    return strongly_typed((state, task.init_state()))
+
+
 def _check_start(theta0: np.ndarray, mask: np.ndarray, label: str) -> None:
     bad_start = int(np.sum(~np.isfinite(theta0[mask])))
     if bad_start:
@@ -249,9 +259,7 @@ class _ChainRound:
         _check_start(start.theta0, mask, label)
         self.idx = idx = jnp.asarray(np.flatnonzero(mask), jnp.int32)
         x0 = jnp.asarray(start.theta0[np.asarray(idx)], jnp.float32)
-        algo, params = strategy.algorithm, strategy.params
-        state = algo.init(jax.random.fold_in(start.round_k, tag("strategy-init")), x0, params)
-        self.state = strongly_typed((state, task.init_state()))
+        self.state = start_state(task, strategy, start.round_k, x0)
         self.evaluate = _program(
             "evaluate",
             task,
