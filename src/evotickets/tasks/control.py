@@ -77,10 +77,10 @@ class ControlTask:
 
     def __post_init__(self):
         if self.name in GYMNAX_TASKS:
-            import gymnax
+            from .gymnax_import import import_gymnax
 
             self.kind = "gymnax"
-            self.env, self.env_params = gymnax.make(GYMNAX_TASKS[self.name])
+            self.env, self.env_params = import_gymnax().make(GYMNAX_TASKS[self.name])
             space = self.env.action_space(self.env_params)
             self.discrete = hasattr(space, "n")
             self.num_outputs = int(space.n) if self.discrete else int(space.shape[0])
