@@ -39,10 +39,10 @@ def test_stand_ins_leave_sys_modules_and_an_imported_module_is_left_alone():
         stand_in = sys.modules[name]
         assert sys.modules["json"] is json  # already imported: the real module stays
         with pytest.raises(AttributeError):
-            stand_in.__path__  # introspection does not trigger the import
+            _ = stand_in.__path__  # introspection does not trigger the import
     assert name not in sys.modules
     with pytest.raises(ModuleNotFoundError, match=name):
-        stand_in.anything  # first use imports the real module (here: none exists)
+        _ = stand_in.anything  # first use imports the real module (here: none exists)
 
 
 def test_stand_ins_leave_sys_modules_when_the_import_fails():
