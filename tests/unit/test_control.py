@@ -101,6 +101,20 @@ def test_brax_task_trains_for_a_few_generations():
     assert np.any(res.task_state["obs_mean"] != 0)
 
 
+def test_brax_observation_size_comes_from_a_trace_and_equals_braxs(monkeypatch):
+    """Building a brax task must not run brax's ``observation_size`` (an op-by-op ``reset``:
+    seconds of small compiles per job), and must read the same size."""
+    from brax.envs.base import PipelineEnv
+
+    def eager(self):
+        raise AssertionError("observation_size runs reset op by op")
+
+    with monkeypatch.context() as m:
+        m.setattr(PipelineEnv, "observation_size", property(eager))
+        task, _table, _theta = _task("reacher", n_test=2)
+    assert task.obs_dim == task.env.observation_size == 11
+
+
 def test_ant_heavy_needs_the_generalized_backend(tiny_config):
     tiny_config["tasks"] = {"ant_heavy": {"backend": "spring"}}
     with pytest.raises(ConfigError, match="generalized"):
