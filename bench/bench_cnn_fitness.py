@@ -29,6 +29,7 @@ def conv_flops(shape=(28, 28, 1), features=(8, 16), k=5, classes=10) -> int:
 
 MEASURE = """
 import json, os, sys, time
+from unittest import mock
 from common import setup_devices
 setup_devices(int(sys.argv[1]))
 import jax, jax.numpy as jnp, numpy as np
@@ -75,11 +76,9 @@ backend = jax.default_backend()
 paper_shapes = [(28, 28, 1, 8), (14, 14, 8, 16)]
 fns = {"fast": lambda: fast(pop, key, task.train_data)}
 if backend != "cpu":  # side by side: the CPU's cache-sized batch tiles, traced for this device
-    accelerator_budget = nw.tile_budget
-    nw.tile_budget = lambda backend: nw.CPU_TILE_FLOATS
     cpu_tiles = jax.jit(lambda p, k, d: task.population_fitness(p, k, d, task.init_state())[0])
-    jax.block_until_ready(cpu_tiles(pop, key, task.train_data))  # traced and compiled here
-    nw.tile_budget = accelerator_budget
+    with mock.patch.object(nw, "tile_budget", lambda backend: nw.CPU_TILE_FLOATS):
+        jax.block_until_ready(cpu_tiles(pop, key, task.train_data))  # traced and compiled here
     fns["cpu_tiles"] = lambda: cpu_tiles(pop, key, task.train_data)
 with_vmap = len(sys.argv) > 4
 peak = matmul_peak()
