@@ -7,6 +7,10 @@
   jobs are two *different chains* (seed 0 and seed 1 of the random method at round 1, equal
   D_active): the second adds no entry to the cache, i.e. every program it runs was a hit.
   Round 2 (smaller D_active) then misses, as it must: shapes are part of the program.
+- Building a control task in a fresh process (what every control-task job does first; warm
+  cache), the library's way against the way gymnax and brax do it on their own: ``import
+  gymnax`` with the plotting stack its environments import to render, and brax's
+  ``observation_size``, which runs ``reset`` op by op. Alternating, best of n.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import QUICK, ROOT, report
+from common import QUICK, ROOT, report, run_python
 
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
@@ -146,6 +150,49 @@ def train_jobs(work: Path) -> list[dict]:
     return rows
 
 
+BUILD_TASK = """
+import json, sys, time
+way, name, backend, cache = sys.argv[1:5]
+import evotickets.cli
+from evotickets.platform import setup_jax
+setup_jax(cache)
+from evotickets.tasks import control, make_task
+t = time.perf_counter()
+if way == "libraries":
+    if name in control.GYMNAX_TASKS:
+        import gymnax  # as it imports itself: matplotlib.pyplot and seaborn too
+    control.brax_observation_size = lambda env: int(env.observation_size)  # reset op by op
+make_task(name, {"backend": backend} if backend != "-" else {}, None)
+print(json.dumps({"s": time.perf_counter() - t}))
+"""
+#: (task, brax backend or "-") whose task builds bench 5 times: the paper grid's gymnax task,
+#: its generalized-backend brax task and two of its spring ones.
+TASK_BUILDS = [("pendulum", "-"), ("reacher", "spring")] if QUICK else [
+    ("pendulum", "-"), ("ant", "generalized"), ("halfcheetah", "spring"), ("humanoid", "spring")
+]  # fmt: skip
+
+
+def task_builds(n: int, work: Path) -> list[dict]:
+    """Seconds to build each control task in a fresh process, the library's way and the
+    libraries' own, alternating, best of ``n`` after one warm-up each (warm cache)."""
+    rows = []
+    for name, backend in TASK_BUILDS:
+        ways = ("ours", "libraries")
+        best = dict.fromkeys(ways, float("inf"))
+        for i in range(n + 1):  # the first round warms the cache
+            for way in ways:
+                args = [way, name, backend, str(work / "task-cache")]
+                s = run_python(BUILD_TASK, args=args, timeout=600)["s"]
+                best[way] = min(best[way], s) if i else best[way]
+        label = name if backend == "-" else f"{name} ({backend})"
+        rows.append(
+            {"job": f"build {label}: gymnax/brax on their own", "seconds": best["libraries"]}
+        )
+        rows.append({"job": f"build {label}: evotickets", "seconds": best["ours"],
+                     "vs their own": best["libraries"] / best["ours"]})  # fmt: skip
+    return rows
+
+
 def main() -> None:
     n = 1 if QUICK else 3
     start = best_of(n, [sys.executable, "-c", "pass"])
@@ -156,6 +203,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-dag-"))
     try:
         jobs = train_jobs(work)
+        builds = task_builds(n, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     rows = [
@@ -169,6 +217,7 @@ def main() -> None:
         {"job": "import evotickets.cli", "seconds": imports},
         {"job": "import jax, evosax, flax", "seconds": import_jax},
         *jobs,
+        *builds,
     ]
     cold = next(r["seconds"] for r in jobs if "cold" in r["job"])
     warm = next(r["seconds"] for r in jobs if "other chain" in r["job"])
@@ -176,7 +225,7 @@ def main() -> None:
         "dag",
         "Bench 5: the DAG and per-job overhead (target: snakemake -n <= 30 s)",
         rows,
-        ["job", "mask step", "seconds", "jobs", "D_active", "new cache entries"],
+        ["job", "mask step", "seconds", "jobs", "D_active", "new cache entries", "vs their own"],
         dry_run=dag,
         gc_side_by_side=gc_runs,
         cold_over_warm_job=cold / warm,

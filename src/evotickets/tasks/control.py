@@ -61,6 +61,15 @@ def _heavier_torso(sys, factor: float):
     return sys
 
 
+def brax_observation_size(env) -> int:
+    """The length of a brax environment's observation vector.
+
+    Not brax's ``observation_size`` property: it runs ``reset`` op by op, ≈ 200 small
+    programs compiled (or traced and loaded from the cache) one at a time, 1-6 s of every
+    brax job (bench 5). The shape needs only a trace: ``jax.eval_shape`` compiles nothing."""
+    return int(jax.eval_shape(env.reset, jax.random.PRNGKey(0)).obs.shape[-1])
+
+
 @dataclass
 class ControlTask:
     name: str
@@ -102,11 +111,7 @@ class ControlTask:
             self.num_outputs = int(self.env.action_size)
             self.action_low = -jnp.ones(self.num_outputs)
             self.action_high = jnp.ones(self.num_outputs)
-            # Not brax's ``observation_size``: it runs ``reset`` op by op, ≈ 200 small programs
-            # compiled (or loaded from the cache) one at a time, 2-5 s of every brax job;
-            # the shape alone needs only a trace.
-            reset = jax.eval_shape(self.env.reset, jax.random.PRNGKey(0))
-            self.obs_dim = int(reset.obs.shape[-1])
+            self.obs_dim = brax_observation_size(self.env)
             norm_default = True
         else:
             raise ValueError(
