@@ -65,7 +65,7 @@ def brax_observation_size(env) -> int:
     """The length of a brax environment's observation vector.
 
     Not brax's ``observation_size`` property: it runs ``reset`` op by op, ≈ 200 small
-    programs compiled (or traced and loaded from the cache) one at a time, 1-6 s of every
+    programs compiled (or traced and loaded from the cache) one at a time, 2-7 s of every
     brax job (bench 5). The shape needs only a trace: ``jax.eval_shape`` compiles nothing."""
     return int(jax.eval_shape(env.reset, jax.random.PRNGKey(0)).obs.shape[-1])
 
