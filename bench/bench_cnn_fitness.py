@@ -73,7 +73,8 @@ slow = jax.jit(vmap_fitness)
 
 import evotickets.networks as nw
 backend = jax.default_backend()
-paper_shapes = [(28, 28, 1, 8), (14, 14, 8, 16)]
+chunk_params = from_vector_batched(pop[:CHUNK], table)  # what one population chunk is
+tile_in = lambda budget: nw.population_batch_tile(chunk_params, (B, 28, 28, 1), 5, budget)
 fns = {"fast": lambda: fast(pop, key, task.train_data)}
 if backend != "cpu":  # side by side: the CPU's cache-sized batch tiles, traced for this device
     cpu_tiles = jax.jit(lambda p, k, d: task.population_fitness(p, k, d, task.init_state())[0])
@@ -85,10 +86,9 @@ peak = matmul_peak()
 reps = 2 if QUICK else 3
 t = time_interleaved(fns, repeats=reps)
 out = {"devices": len(jax.devices()), "fast_s": t["fast"],
-       "batch_tile": nw.default_batch_tile(CHUNK, B, paper_shapes, 5, nw.tile_budget(backend))}
+       "batch_tile": tile_in(nw.tile_budget(backend))}
 if "cpu_tiles" in t:
-    out.update(cpu_tiles_s=t["cpu_tiles"],
-               cpu_batch_tile=nw.default_batch_tile(CHUNK, B, paper_shapes, 5, nw.CPU_TILE_FLOATS))
+    out.update(cpu_tiles_s=t["cpu_tiles"], cpu_batch_tile=tile_in(nw.CPU_TILE_FLOATS))
 if with_vmap:  # the user's form runs on one device whatever the device count: time it once
     a = np.asarray(fast(pop, key, task.train_data))
     b = np.asarray(slow(pop, key, task.train_data))  # compiles; its output checks the fast one

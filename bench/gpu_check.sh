@@ -55,10 +55,11 @@ step() {  # step NAME SECONDS COMMAND...: run with a time limit, log and record 
   echo "== $name: rc $rc in $((SECONDS - t0)) s (limit $limit s)"
 }
 
-# Sep-CMA-ES's bitwise check in a group of 5; a CPU smoke run (BENCH_QUICK) uses 2, as 5
-# vmapped CNN chains take ≈ 13 s a call on 2 cores and the step would run out of time.
-SEP_CHAINS=1,5
-case "${BENCH_QUICK:-}" in ""|0|false|no) ;; *) SEP_CHAINS=1,2 ;; esac
+# Sep-CMA-ES's bitwise check in a group of 5; a CPU smoke run (BENCH_QUICK, as the benches
+# read it: bench/common.py) uses 2, as 5 vmapped CNN chains take ≈ 13 s a call on 2 cores
+# and the step would run out of time.
+SEP_CHAINS=$(PYTHONPATH="bench${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -c \
+  "from common import QUICK; print('1,2' if QUICK else '1,5')")
 
 rm -f "$OUT/steps.jsonl"
 step cnn_fitness 80 "$PYTHON" bench/bench_cnn_fitness.py

@@ -202,6 +202,33 @@ def default_batch_tile(
     return max(d for d in range(1, min(want, batch) + 1) if batch % d == 0)
 
 
+def _conv_names(params: dict) -> list[str]:
+    return sorted({n.split("/")[0] for n in params if n.startswith("Conv_")})
+
+
+def _conv_shapes(params: dict, x_shape) -> list[tuple[int, int, int, int]]:
+    """Static (H, W, C_in, C_out) of each conv layer's input, in forward order (each layer
+    is followed by a 2×2 pool), for input batches of shape ``x_shape`` (B, H, W, C)."""
+    _, h, w, c = x_shape
+    shapes = []
+    for name in _conv_names(params):
+        o = params[f"{name}/kernel"].shape[-1]
+        shapes.append((h, w, c, o))
+        h, w, c = h // 2, w // 2, o
+    return shapes
+
+
+def population_batch_tile(
+    params: dict, x_shape, kernel_size: int, budget_floats: int | None = None
+) -> int:
+    """The batch tile :func:`population_log_probs` works in for a population's ``params``
+    (leading axis P) and input batches of shape ``x_shape``: :func:`default_batch_tile`
+    within ``budget_floats``, by default the current backend's :func:`tile_budget`."""
+    p = params[f"{_conv_names(params)[0]}/kernel"].shape[0]
+    budget = budget_floats or tile_budget(jax.default_backend())
+    return default_batch_tile(p, x_shape[0], _conv_shapes(params, x_shape), kernel_size, budget)
+
+
 def population_log_probs(
     params: dict, x: jax.Array, kernel_size: int, batch_tile: int | None = None
 ) -> jax.Array:
@@ -210,7 +237,7 @@ def population_log_probs(
     Why not ``vmap(model.apply)``: a vmapped convolution with a different kernel per member
     lowers to a grouped convolution that runs far below the machine's matmul rate on CPU.
     Here every convolution is a matrix product, and the work is done one batch tile at a
-    time (``lax.map``; tile from :func:`default_batch_tile` with the backend's
+    time (``lax.map``; tile from :func:`population_batch_tile`, within the backend's
     :func:`tile_budget`), so that on CPU each tile's intermediates stay in cache instead of
     streaming im2col tensors of gigabytes through memory (the previous form: ≈ 5 GB per 32
     members × 1024 images of the paper CNN), and on a GPU the loop has a few large tiles:
@@ -236,18 +263,13 @@ def population_log_probs(
     machine's matmul peak and the vmapped flax form.
     """
     k = kernel_size
-    conv_names = sorted({n.split("/")[0] for n in params if n.startswith("Conv_")})
+    conv_names = _conv_names(params)
     dense_name = max({n.split("/")[0] for n in params if n.startswith("Dense_")})
     p = params[f"{conv_names[0]}/kernel"].shape[0]
     batch, h, w, c_in = x.shape
-
-    # Static shapes of each conv layer's input: (H, W, C_in, C_out).
-    shapes, hh, ww, c = [], h, w, c_in
-    for name in conv_names:
-        o = params[f"{name}/kernel"].shape[-1]
-        shapes.append((hh, ww, c, o))
-        hh, ww, c = hh // 2, ww // 2, o
-    bt = batch_tile or default_batch_tile(p, batch, shapes, k, tile_budget(jax.default_backend()))
+    last_h, last_w, _, c = _conv_shapes(params, x.shape)[-1]
+    hh, ww = last_h // 2, last_w // 2  # the last pooled map, which the dense head reads
+    bt = batch_tile or population_batch_tile(params, x.shape, k)
     if batch % bt:
         raise ValueError(f"batch_tile {bt} must divide the batch size {batch}")
 
