@@ -121,6 +121,30 @@ def test_ant_heavy_needs_the_generalized_backend(tiny_config):
         validate_config(tiny_config)
 
 
+def test_ant_heavy_init_needs_no_backend_and_equals_ants():
+    """θ0 needs only the policy's sizes. ant_heavy's init settings carry no backend (the
+    paper grid's init job), so its θ0 must not stop at the training-only backend check; with
+    the same seed and sizes it is ant's θ0."""
+    settings = {"task": "ant_heavy", "network": "mlp", "hidden": [8, 8]}
+    heavy = init_theta(settings, jax.random.key(3))
+    ant = init_theta({**settings, "task": "ant"}, jax.random.key(3))
+    assert heavy.keys() == ant.keys()
+    for name in ant:
+        np.testing.assert_array_equal(heavy[name], ant[name])
+    assert heavy["Dense_0/kernel"].shape == (27, 8)
+
+
+@pytest.mark.parametrize("name", ["ant", "halfcheetah"])
+def test_brax_policy_sizes_are_the_same_for_every_backend(name):
+    """init_theta reads the sizes with one backend for every chain of a task, whichever
+    backend the chain trains with: that holds only while the sizes do not depend on it."""
+    sizes = set()
+    for backend in ("spring", "generalized", "positional"):
+        task = make_task(name, {"hidden": [8, 8], "backend": backend}, None)
+        sizes.add((task.obs_dim, task.num_outputs))
+    assert len(sizes) == 1
+
+
 def test_pendulum_features_equal_gymnax_observation():
     from evotickets.tasks.control import OBS_FEATURES
 

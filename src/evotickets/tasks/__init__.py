@@ -29,7 +29,10 @@ def init_theta(settings: dict[str, Any], key) -> dict:
     name = settings.get("library_task", settings["task"])
     _check(name)
     if is_control(name):
-        task = make_task(name, {"hidden": settings["hidden"]}, table=None)
+        # θ0 reads only the policy's input and output sizes, which are the same for every brax
+        # backend (tests/unit/test_control.py); init settings carry none, and "generalized"
+        # is the one every brax task accepts (ant_heavy refuses the others)
+        task = make_task(name, {"hidden": settings["hidden"], "backend": "generalized"}, None)
         return init_policy_params(
             settings["hidden"],
             task.obs_dim,
