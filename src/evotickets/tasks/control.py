@@ -220,41 +220,63 @@ class ControlTask:
         """Returns of one policy over len(keys) episodes, all observations (None when
         observation normalisation is off: nothing reads them, and a gymnax task with feature
         access then never builds the observation vector) and which steps were still alive."""
+        return self._rollouts(params, keys, state, members=False)
+
+    def _rollouts(self, params: dict, keys: jax.Array, state, members: bool):
+        """Episodes of one policy, or with ``members`` of a population (params with a leading
+        member axis), over len(keys) episode keys shared by every member: returns
+        ``([P,] R)``, observations ``([P,] R, T, obs)`` and alive flags ``([P,] R, T)``.
+
+        Time-major: one scan over the steps of a step vmapped over members and episodes. Why
+        not a vmap of an episode's scan: JAX batches a scan's body again for every vmap around
+        it, twice each (once to learn which carries vary), and for a brax step that was most
+        of the job's trace: tracing ant's population fitness took ≈ 1 s less this way. The
+        programs compute the same (bitwise on every control task, bench/README.md)."""
         features = OBS_FEATURES.get(self.name) if self.kind == "gymnax" else None
         fast = features is not None and not self.obs_normalization
         record = bool(self.obs_normalization)
 
-        def episode(key):
+        def start(key):
             k_reset, k_steps = jax.random.split(key)
             obs, env_state = self._reset(k_reset)
+            return obs, env_state, jax.random.split(k_steps, self.max_steps)
 
-            def step(carry, k):
-                obs, env_state, total, alive = carry
-                if fast:
-                    a = self._scale(mlp_forward_features(params, features(env_state)))
-                else:
-                    a = self.action(params, obs, state)
-                nobs, env_state, reward, done = self._step(k, env_state, a, autoreset=False)
-                total = total + jnp.where(alive, reward, 0.0)
-                carry = (None if fast else nobs, env_state, total, alive & ~done)
-                return carry, ((obs if record else None), alive)
+        obs, env_state, keys_t = jax.vmap(start)(keys)  # the resets are shared by the members
 
-            keys_t = jax.random.split(k_steps, self.max_steps)
-            first = None if fast else obs
-            (_, _, total, _), (observations, valid) = jax.lax.scan(
-                step, (first, env_state, jnp.zeros(()), jnp.ones((), bool)), keys_t
+        def step_one(params, obs, env_state, total, alive, k):
+            if fast:
+                a = self._scale(mlp_forward_features(params, features(env_state)))
+            else:
+                a = self.action(params, obs, state)
+            nobs, env_state, reward, done = self._step(k, env_state, a, autoreset=False)
+            total = total + jnp.where(alive, reward, 0.0)
+            carry = (None if fast else nobs, env_state, total, alive & ~done)
+            return carry, ((obs if record else None), alive)
+
+        step = jax.vmap(step_one, in_axes=(None, 0, 0, 0, 0, 0))  # over the episodes
+        batch = keys.shape[:1]
+        if members:
+            step = jax.vmap(step, in_axes=(0, 0, 0, 0, 0, None))  # over the members
+            batch = jax.tree.leaves(params)[0].shape[:1] + batch
+            obs, env_state = jax.tree.map(
+                lambda x: jnp.broadcast_to(x, batch[:1] + x.shape), (obs, env_state)
             )
-            return total, observations, valid
+        carry = (None if fast else obs, env_state, jnp.zeros(batch), jnp.ones(batch, bool))
+        (_, _, total, _), (observations, valid) = jax.lax.scan(
+            lambda carry, k: step(params, *carry, k), carry, jnp.swapaxes(keys_t, 0, 1)
+        )
 
-        return jax.vmap(episode)(keys)
+        def steps_after_batch(ys):  # (T, [P,] R, ...) → ([P,] R, T, ...)
+            return None if ys is None else jnp.moveaxis(ys, 0, len(batch))
+
+        return total, steps_after_batch(observations), steps_after_batch(valid)
 
     def population_fitness(self, population, key, data, state):
         """Negative mean return of each member over ``n_repeats`` shared episode keys."""
         keys = jax.random.split(key, self.n_repeats)
 
         def members(pop, keys, state):
-            params = from_vector_batched(pop, self.table)
-            return jax.vmap(lambda p: self.episode_returns(p, keys, state))(params)
+            return self._rollouts(from_vector_batched(pop, self.table), keys, state, members=True)
 
         # split across devices (GPUs, or host devices when EVOTICKETS_CPU_DEVICES is set)
         returns, obs, valid = map_population(members, population, keys, state)
