@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from evotickets.config import ConfigError, validate_config
-from evotickets.networks import from_vector, layer_table, mlp_forward, to_vector
+from evotickets.networks import (
+    from_vector,
+    from_vector_batched,
+    layer_table,
+    mlp_forward,
+    to_vector,
+)
 from evotickets.strategies import make_strategy
 from evotickets.tasks import init_theta, make_task
 from evotickets.train.es import run_round
@@ -49,6 +55,26 @@ def test_gymnax_rollout_equals_python_loop(name):
     np.testing.assert_allclose(np.asarray(returns), expected, rtol=1e-5, atol=1e-4)
     if name == "cartpole":  # an untrained policy falls before 60 steps: masking matters
         assert np.asarray(valid).sum(axis=1).min() < 60
+
+
+@pytest.mark.parametrize("name", ["cartpole", "reacher"])
+def test_each_members_population_returns_are_its_own_episodes(name):
+    """The population's rollouts (one time-major scan over every member and episode) give
+    each member the returns, observations and alive flags of its own episodes, and the
+    observations are laid out (member, episode, step)."""
+    task, table, theta = _task(name, max_steps=40, n_repeats=2, obs_normalization=True)
+    pop = jnp.asarray(theta) + 0.3 * jax.random.normal(jax.random.key(1), (3, theta.size))
+    keys = jax.random.split(jax.random.key(2), 2)
+    state = task.init_state()
+    rollouts = jax.jit(lambda p: task._rollouts(p, keys, state, members=True))
+    returns, obs, valid = rollouts(from_vector_batched(pop, table))
+    assert obs.shape == (3, 2, 40, task.obs_dim) and valid.shape == (3, 2, 40)
+    one = jax.jit(lambda v: task.episode_returns(from_vector(v, table), keys, state))
+    for m in range(3):
+        r, o, a = one(pop[m])
+        np.testing.assert_allclose(returns[m], r, rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(obs[m], o, rtol=1e-5, atol=1e-4)
+        np.testing.assert_array_equal(valid[m], a)
 
 
 def test_continuous_actions_are_scaled_to_the_action_range_and_discrete_use_argmax():
