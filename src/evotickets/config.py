@@ -19,6 +19,7 @@ import yaml
 
 from .names import (
     ANALYSES,
+    ANT_HEAVY_BACKEND,
     ANT_HEAVY_BACKEND_ERROR,
     ANTITHETIC,
     COMMON_KEYS,
@@ -275,7 +276,7 @@ def _check_strategies_fit_tasks(cfg: dict) -> None:
             )
     for task, heavy in cfg["tasks"].items():
         backend = (heavy or {}).get("backend", "spring")
-        if library_task(cfg, task) == "ant_heavy" and backend != "generalized":
+        if library_task(cfg, task) == "ant_heavy" and backend != ANT_HEAVY_BACKEND:
             raise ConfigError(ANT_HEAVY_BACKEND_ERROR.format(backend=backend))
 
 

@@ -62,11 +62,14 @@ BRAX_TASKS = {
     "humanoidstandup": "humanoidstandup",
     "inverted_double_pendulum": "inverted_double_pendulum",
 }
-# Why ant_heavy needs the generalized backend (config validation and the task both say it).
+# The one brax backend ant_heavy accepts, so the one every brax task accepts (init_theta
+# reads the policy's sizes with it); and why (config validation and the task both say it).
+ANT_HEAVY_BACKEND = "generalized"
 ANT_HEAVY_BACKEND_ERROR = (
     "task ant_heavy scales the torso mass, but brax's {backend!r} Ant sets "
     "spring_mass_scale=1, so every link has unit mass and the change would do nothing; set "
-    "tasks.ant_heavy.backend: generalized (and the same for the ant task it is compared with)"
+    f"tasks.ant_heavy.backend: {ANT_HEAVY_BACKEND} (and the same for the ant task it is "
+    "compared with)"
 )
 CONTROL_TASKS = {**{k: "gymnax" for k in GYMNAX_TASKS}, **{k: "brax" for k in BRAX_TASKS}}
 # Every task with its default network: the vision CNNs, or "mlp" for a control policy.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..names import (
+    ANT_HEAVY_BACKEND,
     CONTROL_TASKS,
     TASKS,
     VISION_TASKS,
@@ -30,9 +31,9 @@ def init_theta(settings: dict[str, Any], key) -> dict:
     _check(name)
     if is_control(name):
         # θ0 reads only the policy's input and output sizes, which are the same for every brax
-        # backend (tests/unit/test_control.py); init settings carry none, and "generalized"
-        # is the one every brax task accepts (ant_heavy refuses the others)
-        task = make_task(name, {"hidden": settings["hidden"], "backend": "generalized"}, None)
+        # backend (tests/unit/test_control.py); init settings carry none, so take the one
+        # every brax task accepts (ant_heavy refuses the others)
+        task = make_task(name, {"hidden": settings["hidden"], "backend": ANT_HEAVY_BACKEND}, None)
         return init_policy_params(
             settings["hidden"],
             task.obs_dim,

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from ..batch_invariant import fixed_order_mean, fixed_order_sum
-from ..names import ANT_HEAVY_BACKEND_ERROR, BRAX_TASKS, GYMNAX_TASKS
+from ..names import ANT_HEAVY_BACKEND, ANT_HEAVY_BACKEND_ERROR, BRAX_TASKS, GYMNAX_TASKS
 from ..networks import (
     LayerEntry,
     from_vector,
@@ -104,7 +104,7 @@ class ControlTask:
             self.kind = "brax"
             self.env = envs.get_environment(BRAX_TASKS[self.name], backend=self.backend)
             if self.name == "ant_heavy":
-                if self.backend != "generalized":
+                if self.backend != ANT_HEAVY_BACKEND:
                     raise ValueError(ANT_HEAVY_BACKEND_ERROR.format(backend=self.backend))
                 self.env.sys = _heavier_torso(self.env.sys, self.torso_mass_factor)
             self.discrete = False
