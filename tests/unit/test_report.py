@@ -1,4 +1,5 @@
-"""Tests for evotickets.report: the accuracy table's numbers and its columns, for an accuracy
+"""Tests for evotickets.report: the accuracy table's numbers (mean ± sample sd, n − 1; a lone
+seed without a "±"), and its columns, for an accuracy
 (four decimals, the 18-character cells `make run` prints) and for a control task's return
 (two decimals, columns as wide as the widest cell); and a transfer's section, against its
 target's own tickets."""
@@ -37,9 +38,9 @@ def test_an_accuracy_keeps_four_decimals_in_18_character_cells(monkeypatch):
         monkeypatch,
         _rows("digits", "test_accuracy", {("random", 0): [0.9, 0.8], ("magnitude", 0): [1.0]}),
     )
-    assert lines[0] == "digits / snes: test_accuracy (mean ± std over seeds, n seeds)"
+    assert lines[0] == "digits / snes: test_accuracy (mean ± sd over seeds, n seeds)"
     assert lines[1] == "round remaining" + f"{'random':>19}" + f"{'magnitude':>19}"
-    assert lines[3] == "    0    100.0%  0.8500±0.0500 (2)  1.0000±0.0000 (1)"
+    assert lines[3] == "    0    100.0%  0.8500±0.0707 (2)         1.0000 (1)"
 
 
 def test_a_return_has_two_decimals_and_columns_as_wide_as_its_widest_cell(monkeypatch):
@@ -59,9 +60,9 @@ def test_a_return_has_two_decimals_and_columns_as_wide_as_its_widest_cell(monkey
     table = lines[1:]
     assert len({len(line) for line in table}) == 1, table  # every column lines up
     cells = [line.split("% ")[1].split() for line in table[2:]]
-    assert cells[0] == ["-1003.64±74.73", "(2)", "-1003.64±74.73", "(2)"]
-    assert cells[1] == ["-900.00±50.00", "(2)", "-6100.38±5900.12", "(2)"]
-    assert table[0].endswith(f"{'magnitude':>{len('-6100.38±5900.12 (2)')}}")
+    assert cells[0] == ["-1003.64±105.68", "(2)", "-1003.64±105.68", "(2)"]
+    assert cells[1] == ["-900.00±70.71", "(2)", "-6100.38±8344.04", "(2)"]
+    assert table[0].endswith(f"{'magnitude':>{len('-6100.38±8344.04 (2)')}}")
 
 
 def test_a_transfer_is_set_against_the_targets_own_tickets_and_random(monkeypatch):
@@ -91,5 +92,5 @@ def test_a_transfer_is_set_against_the_targets_own_tickets_and_random(monkeypatc
     )
     assert lines[1].split() == ["round", "remaining", "transferred", "target", "snr", "target",
                                 "random"]  # fmt: skip
-    assert lines[3] == "    0    100.0%  0.8000±0.1000 (2)  0.8000±0.0500 (2)" + f"{'—':>19}"
-    assert lines[4] == "    1     80.0%  0.7000±0.1000 (2)  0.5500±0.0500 (2)  0.4000±0.0000 (1)"
+    assert lines[3] == "    0    100.0%  0.8000±0.1414 (2)  0.8000±0.0707 (2)" + f"{'—':>19}"
+    assert lines[4] == "    1     80.0%  0.7000±0.1414 (2)  0.5500±0.0707 (2)         0.4000 (1)"
