@@ -58,6 +58,62 @@ def test_paired_effect_interval_is_students_t():
     assert claims.paired_effect([-0.1, 0.1, 0.05, -0.02]).verdict == "inconclusive"
 
 
+def test_p_value_is_the_intervals_own_test():
+    # the interval excludes 0 exactly when the two-sided t-test's p < 5 %
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        d = rng.normal(rng.normal(0, 0.05), 0.05, size=int(rng.integers(2, 7)))
+        eff = claims.paired_effect(d)
+        assert eff.p == pytest.approx(stats.ttest_1samp(d, 0.0).pvalue)
+        assert (eff.p < 0.05) == (eff.verdict != "inconclusive"), (d, eff)
+    assert claims.paired_effect([0.2, 0.2, 0.2]).p == 0.0  # no spread, nonzero: certain
+    assert claims.paired_effect([0.0, 0.0]).p == 1.0
+    assert np.isnan(claims.paired_effect([0.1, np.nan]).p)  # n = 1: no test
+
+
+def _bh(ps):
+    """Benjamini–Hochberg q-values written out: q_(i) = min over j ≥ i of p_(j)·m/j."""
+    ps = np.asarray(ps, float)
+    m, order = ps.size, np.argsort(ps)
+    ranked = ps[order] * m / np.arange(1, m + 1)
+    q = np.minimum(1.0, np.minimum.accumulate(ranked[::-1])[::-1])
+    out = np.empty(m)
+    out[order] = q
+    return out
+
+
+def _row(comparison, p, mean, verdict="inconclusive", claim=1):
+    return {"claim": claim, "task": "digits", "strategy": "snes", "comparison": comparison,
+            "iteration": 1, "remaining": 0.8, "mean": mean, "lo": np.nan, "hi": np.nan, "n": 4,
+            "verdict": verdict, "p": p}  # fmt: skip
+
+
+def test_fdr_reads_each_comparisons_levels_as_one_family():
+    # eleven levels of one comparison: one p just under 5 % among nulls (chance, at this many
+    # levels) and two strong effects; a second comparison with the same p-values but its own
+    # family; a reversed level; a level without a test (n = 1)
+    ps = [0.001, 0.002, 0.04, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
+    signs = [1, -1] + [1] * 9
+    per_level = [("holds" if s > 0 else "reversed") if p < 0.05 else "inconclusive"
+                 for p, s in zip(ps, signs)]  # fmt: skip
+    rows = [_row("a − b", p, 0.1 * s, v) for p, s, v in zip(ps, signs, per_level)]
+    assert per_level[2] == "holds"  # p = 0.04 holds as a level of its own
+    rows += [_row("c − d", p, 0.1) for p in ps[:3]]
+    rows += [_row("a − b", np.nan, 0.1, claim=2)]
+    out = claims.with_fdr(rows)
+    assert [r["p"] for r in out] == [r["p"] for r in rows]  # order and rows kept
+    np.testing.assert_allclose([r["q"] for r in out[:11]], _bh(ps))
+    np.testing.assert_allclose([r["q"] for r in out[11:14]], _bh(ps[:3]))
+    assert [r["verdict_fdr"] for r in out[:3]] == ["holds", "reversed", "inconclusive"]
+    assert all(r["verdict_fdr"] == "inconclusive" for r in out[3:11])
+    # its own family of three: 0.04 · 3 / 3 = 0.04 < 5 %, so the same p holds there
+    assert [r["verdict_fdr"] for r in out[11:14]] == ["holds"] * 3
+    assert np.isnan(out[14]["q"]) and out[14]["verdict_fdr"] == "inconclusive"
+    text = claims.to_markdown(out, [])
+    assert "| 1 | digits/snes | a − b | 2 | 1 | 8 | 1 / 1 |" in text
+    assert "| 1 | digits/snes | c − d | 0 | 0 | 3 | 3 / 0 |" in text
+
+
 def test_true_null_and_reversed_effects_are_found_by_pairing_seeds():
     ds = synthetic_summary()
     rows = claims.claim_rows(ds)
@@ -68,6 +124,12 @@ def test_true_null_and_reversed_effects_are_found_by_pairing_seeds():
     assert [r["mean"] for r in ticket] == pytest.approx([0.05] * (ROUNDS - 1), abs=0.01)
     assert all(r["verdict"] == "inconclusive" for r in by(rows, "snr − magnitude"))
     assert all(r["verdict"] == "reversed" for r in by(rows, "snr_study − magnitude"))
+    for comparison, verdict in (
+        ("magnitude − random", "holds"),
+        ("snr − magnitude", "inconclusive"),
+        ("snr_study − magnitude", "reversed"),
+    ):
+        assert {r["verdict_fdr"] for r in by(rows, comparison)} == {verdict}
     # Unpaired, the seed effects (sd 0.1) would hide the 0.05 ticket effect at every level:
     m = ds.test_metric.sel(task="digits", strategy="snes")
     for it in range(1, ROUNDS):
@@ -131,6 +193,8 @@ def test_dense_threshold_and_cli_writes_md_html_nc(tmp_path, capsys):
     back = xr.open_dataset(tmp_path / "claims.nc", engine="h5netcdf")
     assert set(back.claim.values) == {1}
     assert set(back.verdict.values) <= {"holds", "inconclusive", "reversed"}
+    assert set(back.verdict_fdr.values) <= {"holds", "inconclusive", "reversed"}
+    assert np.all((back.q >= back.p).values) and np.all((back.q <= 1).values)
     assert "<table>" in (tmp_path / "claims.html").read_text()
     # --out-dir may name a folder that does not exist yet
     assert cli.main(["claims", str(tmp_path), "--out-dir", str(tmp_path / "new" / "dir")]) == 0
@@ -162,11 +226,11 @@ def test_sigma_context_says_why_snr_matches_magnitude():
 
 
 def test_html_keeps_a_cell_with_a_pipe_whole():
-    rows = [
+    rows = claims.with_fdr([
         {"claim": 8, "task": "digits", "strategy": "snes", "comparison": "ρ(snr, |θ|)",
          "remaining": float("nan"), "mean": 0.02, "lo": 0.01, "hi": 0.03, "n": 4,
-         "verdict": "holds"}
-    ]  # fmt: skip
+         "verdict": "holds", "p": 0.004}
+    ])  # fmt: skip
     page = claims.to_html(claims.to_markdown(rows, []))
     assert "<table>" in page and "<td>ρ(snr, |θ|)</td>" in page
     assert page.count("<tr>") == 2 + 2  # header + one row, in the summary and every-level tables

@@ -8,8 +8,19 @@ freedom, ``scipy.stats.ttest_1samp``), n being the seeds where both sides are fi
 
 Each effect is oriented so that **positive means the claim holds**. The verdict is
 ``holds`` when the whole interval is above 0, ``reversed`` when it is below 0, and
-``inconclusive`` otherwise (including n < 2). Each level of sparsity is its own test; there is
-no correction for multiple comparisons, so read a claim by the pattern over levels.
+``inconclusive`` otherwise (including n < 2). Each level of sparsity is its own test.
+
+Why a second verdict, at a false discovery rate: a comparison is tested at every pruned level
+(11 in the fidelity run), so at 5 % per level about one level in twenty "holds" by chance
+where nothing is there. The levels of one (claim, setting, comparison) are therefore also read
+as one family: Benjamini–Hochberg q-values over their two-sided t-test p-values
+(``scipy.stats.false_discovery_control``), and ``verdict_fdr`` holds or is reversed where
+q < 5 %, so that of the levels it counts, at most 5 % are false discoveries in expectation.
+Why FDR and not a family-wise bound (Holm): the counts ask at how many levels a claim holds,
+which is a set of discoveries, and with 3–4 seeds a family-wise bound over 11 levels would
+leave almost nothing. BH assumes the levels' tests are independent or positively dependent;
+here they share seeds and chains, which should make them positively dependent (expected, not
+checked). A claim tested once (a slope over all rounds) is a family of one: q = p.
 
 A claim that the experiment's grid cannot test (a method, strategy or analysis it lacks) is
 absent from the result, never an error.
@@ -27,6 +38,8 @@ from ..names import is_gd
 from .collect import has_data
 
 CONFIDENCE = 0.95
+#: The false discovery rate at which ``verdict_fdr`` is read, the intervals' own error rate.
+FDR = 1 - CONFIDENCE
 
 # id → what the paper claims, with the orientation of the effect (positive = holds).
 CLAIMS = {
@@ -51,13 +64,15 @@ CLAIMS = {
 
 @dataclass(frozen=True)
 class Effect:
-    """One paired effect: its mean over seeds, the 95 % t interval, n and the verdict."""
+    """One paired effect: its mean over seeds, the 95 % t interval, n, the verdict and the
+    two-sided p-value of the same t-test (the interval excludes 0 exactly when p < 5 %)."""
 
     mean: float
     lo: float
     hi: float
     n: int
     verdict: str
+    p: float
 
 
 def paired_effect(diffs, confidence: float = CONFIDENCE) -> Effect:
@@ -68,18 +83,55 @@ def paired_effect(diffs, confidence: float = CONFIDENCE) -> Effect:
     d = np.asarray(diffs, dtype=float)
     d = d[np.isfinite(d)]
     n = int(d.size)
+    nan = float("nan")
     if n == 0:
-        return Effect(float("nan"), float("nan"), float("nan"), 0, "no data")
+        return Effect(nan, nan, nan, 0, "no data", nan)
     mean = float(d.mean())
     if n < 2:
-        return Effect(mean, float("nan"), float("nan"), n, "inconclusive")
+        return Effect(mean, nan, nan, n, "inconclusive", nan)
     if np.all(d == d[0]):  # no spread: the interval is the point itself
         lo = hi = mean
+        p = 1.0 if mean == 0 else 0.0
     else:
-        ci = stats.ttest_1samp(d, 0.0).confidence_interval(confidence)
-        lo, hi = float(ci.low), float(ci.high)
+        test = stats.ttest_1samp(d, 0.0)
+        ci = test.confidence_interval(confidence)
+        lo, hi, p = float(ci.low), float(ci.high), float(test.pvalue)
     verdict = "holds" if lo > 0 else "reversed" if hi < 0 else "inconclusive"
-    return Effect(mean, lo, hi, n, verdict)
+    return Effect(mean, lo, hi, n, verdict, p)
+
+
+def _family(r: dict) -> tuple:
+    """The levels read together: one comparison of one claim in one setting."""
+    return (r["claim"], r["task"], r["strategy"], r["comparison"])
+
+
+def with_fdr(rows: list[dict], rate: float = FDR) -> list[dict]:
+    """``rows`` with ``q`` (Benjamini–Hochberg over the levels of each :func:`_family`) and
+    ``verdict_fdr`` (holds / reversed where q < ``rate``, by the sign of the mean; else
+    inconclusive; "no data" stays). Rows without a p-value (n < 2) get q = NaN."""
+    q = np.full(len(rows), np.nan)
+    families: dict[tuple, list[int]] = {}
+    for i, r in enumerate(rows):
+        families.setdefault(_family(r), []).append(i)
+    for members in families.values():
+        tested = [i for i in members if np.isfinite(rows[i]["p"])]
+        if tested:
+            ps = np.array([rows[i]["p"] for i in tested])
+            q[tested] = stats.false_discovery_control(ps, method="bh")
+    out = []
+    for r, qi in zip(rows, q, strict=True):
+        found = bool(qi < rate)  # False for NaN
+        verdict = (
+            r["verdict"]
+            if r["verdict"] == "no data"
+            else "holds"
+            if found and r["mean"] > 0
+            else "reversed"
+            if found and r["mean"] < 0
+            else "inconclusive"
+        )
+        out.append({**r, "q": float(qi), "verdict_fdr": verdict})
+    return out
 
 
 def slope_per_seed(values: xr.DataArray, dim: str = "iteration") -> xr.DataArray:
@@ -163,7 +215,8 @@ METHOD_COMPARISONS = (
 
 
 def claim_rows(ds: xr.Dataset) -> list[dict]:
-    """Every testable claim of ``ds`` (a ``summary.nc`` dataset) as rows of paired effects."""
+    """Every testable claim of ``ds`` (a ``summary.nc`` dataset) as rows of paired effects,
+    each with its q-value over its comparison's levels (:func:`with_fdr`)."""
     rows: list[dict] = []
     methods = set(map(str, ds.method.values)) if "method" in ds.coords else set()
     strategies = [str(s) for s in ds.strategy.values] if "strategy" in ds.coords else []
@@ -230,7 +283,7 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
         for name in ds.transfer.values:
             b = ds.lmc_barrier_es_gd.sel(transfer=name)
             rows += _rows_over_rounds(6, "", str(name), "ES↔GD barrier", b, ds, first=0)
-    return rows
+    return with_fdr(rows)
 
 
 def _rewind_pairs(ds: xr.Dataset) -> list[tuple[str, str]]:
@@ -349,11 +402,17 @@ def to_dataset(rows: list[dict], thresholds: list[dict]) -> xr.Dataset:
     (task, strategy, method) of the 95 %-of-dense threshold."""
     ds = xr.Dataset()
     cols = ("claim", "task", "strategy", "comparison", "iteration", "remaining")
-    cols += ("mean", "lo", "hi", "n", "verdict")
+    cols += ("mean", "lo", "hi", "n", "verdict", "p", "q", "verdict_fdr")
     for c in cols:
         ds[c] = ("row", np.asarray([r[c] for r in rows]) if rows else np.asarray([], float))
     for c in ("mean", "lo", "hi"):
         ds[c].attrs["long_name"] = f"{c} of the paired per-seed effect (positive = holds)"
+    if rows:
+        ds["p"].attrs["long_name"] = "two-sided p-value of the one-sample t-test over seeds"
+        ds["q"].attrs["long_name"] = (
+            "Benjamini-Hochberg q-value over the levels of the row's (claim, task, strategy, "
+            "comparison)"
+        )
     tcols = ("task", "strategy", "method", "median", "min", "max", "fell", "never")
     for c in tcols:
         values = [r[c] for r in thresholds]
@@ -363,6 +422,8 @@ def to_dataset(rows: list[dict], thresholds: list[dict]) -> xr.Dataset:
             "confidence": CONFIDENCE,
             "interval": "Student t over seeds of the paired per-seed differences",
             "verdict": "holds: interval > 0; reversed: interval < 0; else inconclusive",
+            "verdict_fdr": f"holds / reversed: q < {FDR:g} and mean > 0 / < 0; else inconclusive",
+            "fdr": FDR,
             "claims": "; ".join(f"{k}: {v}" for k, v in CLAIMS.items()),
         }
     )
@@ -371,6 +432,11 @@ def to_dataset(rows: list[dict], thresholds: list[dict]) -> xr.Dataset:
 
 def _fmt(x: float) -> str:
     return "–" if not np.isfinite(x) else f"{x:+.3f}"
+
+
+def _fmt_p(x: float) -> str:
+    """A p- or q-value: three decimals, '<0.001' below them, '–' where there is none."""
+    return "–" if not np.isfinite(x) else "<0.001" if x < 0.001 else f"{x:.3f}"
 
 
 SYMBOL = {"holds": "✓", "reversed": "✗", "inconclusive": "·", "no data": " "}
@@ -390,21 +456,27 @@ def _setting(r: dict) -> str:
 
 
 def _summary_lines(rows: list[dict]) -> list[str]:
-    """One line per (claim, setting, comparison): verdict counts and the sparsest level."""
-    lines = ["## Summary", "", "| claim | setting | comparison | ✓ | ✗ | · | sparsest level |"]
-    lines += ["|---|---|---|---|---|---|---|"]
+    """One line per (claim, setting, comparison): verdict counts per level, the counts that
+    stand at a 5 % false discovery rate over the levels, and the sparsest level."""
+    lines = [
+        "## Summary",
+        "",
+        "| claim | setting | comparison | ✓ | ✗ | · | ✓ / ✗ at FDR 5 % | sparsest level |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        groups.setdefault((r["claim"], r["task"], r["strategy"], r["comparison"]), []).append(r)
+        groups.setdefault(_family(r), []).append(r)
     for (c, _, _, comp), rs in sorted(groups.items(), key=lambda kv: kv[0][0]):
         count = {v: sum(r["verdict"] == v for r in rs) for v in ("holds", "reversed")}
         count["inconclusive"] = len(rs) - count["holds"] - count["reversed"]
+        fdr = {v: sum(r["verdict_fdr"] == v for r in rs) for v in ("holds", "reversed")}
         last = rs[-1]
         lines.append(
             f"| {c} | {_setting(last)} | {_cell(comp)} | {count['holds']} | "
-            f"{count['reversed']} | {count['inconclusive']} | {_where(last)}: "
-            f"{_fmt(last['mean'])} [{_fmt(last['lo'])}, {_fmt(last['hi'])}] n={last['n']} "
-            f"{SYMBOL[last['verdict']]} |"
+            f"{count['reversed']} | {count['inconclusive']} | {fdr['holds']} / "
+            f"{fdr['reversed']} | {_where(last)}: {_fmt(last['mean'])} [{_fmt(last['lo'])}, "
+            f"{_fmt(last['hi'])}] n={last['n']} {SYMBOL[last['verdict']]} q={_fmt_p(last['q'])} |"
         )
     return lines
 
@@ -413,11 +485,14 @@ def _level_lines(rows: list[dict]) -> list[str]:
     lines = ["## Every level", ""]
     for c in sorted({r["claim"] for r in rows}):
         lines += [f"### Claim {c}: {CLAIMS[c]}", ""]
-        lines += ["| setting | comparison | remaining | mean | 95 % CI | n | verdict |"]
-        lines += ["|---|---|---|---|---|---|---|"]
+        head = (
+            "setting | comparison | remaining | mean | 95 % CI | n | verdict | p | q | at FDR 5 %"
+        )
+        lines += [f"| {head} |", "|---|---|---|---|---|---|---|---|---|---|"]
         lines += [
             f"| {_setting(r)} | {_cell(r['comparison'])} | {_where(r)} | {_fmt(r['mean'])} | "
-            f"[{_fmt(r['lo'])}, {_fmt(r['hi'])}] | {r['n']} | {r['verdict']} |"
+            f"[{_fmt(r['lo'])}, {_fmt(r['hi'])}] | {r['n']} | {r['verdict']} | "
+            f"{_fmt_p(r['p'])} | {_fmt_p(r['q'])} | {r['verdict_fdr']} |"
             for r in rows
             if r["claim"] == c
         ]
@@ -490,8 +565,10 @@ def to_markdown(
             "Effects are per-seed paired differences, oriented so that **positive = the "
             f"claim holds**; mean [{int(CONFIDENCE * 100)} % t interval], n seeds. ✓ holds "
             "(interval > 0), ✗ reversed (interval < 0), · inconclusive. Levels are remaining "
-            "fractions of the prunable weights; each level is its own test (no "
-            "multiple-comparison correction)."
+            "fractions of the prunable weights; each level is its own test. Read together, "
+            "the levels of one comparison are a family: q is its Benjamini–Hochberg q-value "
+            f"over them, and '✓ / ✗ at FDR {FDR * 100:g} %' counts the levels where q < {FDR:g} "
+            "(expected share of false discoveries among them ≤ 5 %)."
         ),
         "",
     ]
