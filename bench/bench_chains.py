@@ -3,8 +3,8 @@
 The library's vmapped round program (``train.es._vmapped_chunk_runner``, what
 ``round-group --program vmapped`` runs) over k chains' strategy states, round keys and active
 indices (equal D_active, as at one round of a (task, strategy) group), for k in
-``BENCH_CHAINS`` (default 1, 5, 15); one device. k = 1 is the one-chain program
-(``make_chunk_runner``) that a chain trained alone runs. Reports chain-generations per second
+``BENCH_CHAINS`` (default 1, 5, 15; 1, 2 under BENCH_QUICK); one device. k = 1 is the
+one-chain program (``make_chunk_runner``) that a chain trained alone runs. Reports chain-generations per second
 and the ratio to one chain: the gain from training a group of chains as one program (the
 target on a GPU: 15 chains ≥ 8× one chain).
 
@@ -82,7 +82,8 @@ def programs(task_name: str, population: int, ks: list[int], generations: int):
 
 def main() -> None:
     setup_devices(1)
-    ks = [int(k) for k in os.environ.get("BENCH_CHAINS", "1,5,15").split(",")]
+    default_chains = "1,2" if QUICK else "1,5,15"  # a CPU smoke run of 15 CNN chains runs out
+    ks = [int(k) for k in os.environ.get("BENCH_CHAINS", default_chains).split(",")]
     task = os.environ.get("BENCH_TASK", "mnist")
     population = 16 if QUICK else {"mnist": 100, "digits_fidelity": 128}[task]
     gens = 2 if QUICK else int(os.environ.get("BENCH_GENERATIONS", "10"))
