@@ -118,20 +118,21 @@ def with_fdr(rows: list[dict], rate: float = FDR) -> list[dict]:
         if tested:
             ps = np.array([rows[i]["p"] for i in tested])
             q[tested] = stats.false_discovery_control(ps, method="bh")
-    out = []
-    for r, qi in zip(rows, q, strict=True):
-        found = bool(qi < rate)  # False for NaN
-        verdict = (
-            r["verdict"]
-            if r["verdict"] == "no data"
-            else "holds"
-            if found and r["mean"] > 0
-            else "reversed"
-            if found and r["mean"] < 0
-            else "inconclusive"
-        )
-        out.append({**r, "q": float(qi), "verdict_fdr": verdict})
-    return out
+    return [
+        {**r, "q": float(qi), "verdict_fdr": _fdr_verdict(r, qi, rate)}
+        for r, qi in zip(rows, q, strict=True)
+    ]
+
+
+def _fdr_verdict(row: dict, q: float, rate: float) -> str:
+    """holds / reversed by the sign of the mean where q < ``rate`` (never for a NaN q)."""
+    if row["verdict"] == "no data":
+        return "no data"
+    if q < rate and row["mean"] > 0:
+        return "holds"
+    if q < rate and row["mean"] < 0:
+        return "reversed"
+    return "inconclusive"
 
 
 def slope_per_seed(values: xr.DataArray, dim: str = "iteration") -> xr.DataArray:
