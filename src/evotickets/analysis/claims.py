@@ -440,6 +440,12 @@ def _fmt_p(x: float) -> str:
     return "–" if not np.isfinite(x) else "<0.001" if x < 0.001 else f"{x:.3f}"
 
 
+def _q_text(q: float) -> str:
+    """'q=0.017', or 'q<0.001' (not 'q=<0.001')."""
+    text = _fmt_p(q)
+    return f"q{text}" if text.startswith("<") else f"q={text}"
+
+
 SYMBOL = {"holds": "✓", "reversed": "✗", "inconclusive": "·", "no data": " "}
 
 
@@ -477,7 +483,7 @@ def _summary_lines(rows: list[dict]) -> list[str]:
             f"| {c} | {_setting(last)} | {_cell(comp)} | {count['holds']} | "
             f"{count['reversed']} | {count['inconclusive']} | {fdr['holds']} / "
             f"{fdr['reversed']} | {_where(last)}: {_fmt(last['mean'])} [{_fmt(last['lo'])}, "
-            f"{_fmt(last['hi'])}] n={last['n']} {SYMBOL[last['verdict']]} q={_fmt_p(last['q'])} |"
+            f"{_fmt(last['hi'])}] n={last['n']} {SYMBOL[last['verdict']]} {_q_text(last['q'])} |"
         )
     return lines
 
