@@ -32,7 +32,10 @@ fi
 OUT=${OUT:-results/bench/gpu}
 mkdir -p "$OUT"
 export BENCH_OUT="$OUT" PYTHONUNBUFFERED=1 BENCH_CPU_DEVICES=1
-if compgen -G ".gpu/wheels/*.whl" > /dev/null; then  # bench/gpu_prepare.sh's wheels
+# bench/gpu_prepare.sh's wheels, where this Python lacks what they carry (the device image);
+# a Python that has them (this project's .venv, for a CPU smoke run) keeps its own
+if compgen -G ".gpu/wheels/*.whl" > /dev/null \
+  && ! "$PYTHON" -c "import evosax, gymnax, brax, jsonschema" > /dev/null 2>&1; then
   site=${GPU_SITE:-/tmp/evotickets-site}
   "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target "$site" .gpu/wheels/*.whl || { echo "installing .gpu/wheels failed" >&2; exit 1; }
