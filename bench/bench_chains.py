@@ -4,9 +4,9 @@ The library's vmapped round program (``train.es._vmapped_chunk_runner``, what
 ``round-group --program vmapped`` runs) over k chains' strategy states, round keys and active
 indices (equal D_active, as at one round of a (task, strategy) group), for k in
 ``BENCH_CHAINS`` (default 1, 5, 15; 1, 2 under BENCH_QUICK); one device. k = 1 is the
-one-chain program (``make_chunk_runner``) that a chain trained alone runs. Reports chain-generations per second
-and the ratio to one chain: the gain from training a group of chains as one program (the
-target on a GPU: 15 chains ≥ 8× one chain).
+one-chain program (``make_chunk_runner``) that a chain trained alone runs. Reports
+chain-generations per second and the ratio to one chain: the gain from training a group of
+chains as one program (the target on a GPU: 15 chains ≥ 8× one chain).
 
 ``BENCH_TASK`` (default ``mnist``: SNES, population 100, the paper CNN, batch 1,024; MNIST
 from ``BENCH_DATA_DIR`` / ``EVOTICKETS_DATA_DIR``, else random images) or
