@@ -115,6 +115,7 @@ def test_fdr_reads_each_comparisons_levels_as_one_family():
     # the sparsest level's q closes its line: BH of (0.001, 0.002, 0.04) ends at 0.04
     assert next(ln for ln in text.splitlines() if "| c − d |" in ln).endswith(" q=0.040 |")
     assert claims._q_text(0.0004) == "q<0.001" and claims._q_text(np.nan) == "q=–"
+    assert claims._q_text(0.001) == "q=0.001"  # the boundary: '<' only below it
 
 
 def test_true_null_and_reversed_effects_are_found_by_pairing_seeds():

@@ -441,9 +441,8 @@ def _fmt_p(x: float) -> str:
 
 
 def _q_text(q: float) -> str:
-    """'q=0.017', or 'q<0.001' (not 'q=<0.001')."""
-    text = _fmt_p(q)
-    return f"q{text}" if text.startswith("<") else f"q={text}"
+    """'q=0.017', or 'q<0.001' (not 'q=<0.001'): the relation follows the value."""
+    return f"q{_fmt_p(q)}" if np.isfinite(q) and q < 0.001 else f"q={_fmt_p(q)}"
 
 
 SYMBOL = {"holds": "✓", "reversed": "✗", "inconclusive": "·", "no data": " "}
@@ -462,6 +461,13 @@ def _setting(r: dict) -> str:
     return "/".join(x for x in (r["task"], r["strategy"]) if x)
 
 
+def _verdict_counts(rows: list[dict], key: str) -> dict[str, int]:
+    """How many levels have each verdict under ``key`` ('verdict' or 'verdict_fdr')."""
+    count = {v: sum(r[key] == v for r in rows) for v in ("holds", "reversed")}
+    count["inconclusive"] = len(rows) - count["holds"] - count["reversed"]
+    return count
+
+
 def _summary_lines(rows: list[dict]) -> list[str]:
     """One line per (claim, setting, comparison): verdict counts per level, the counts that
     stand at a 5 % false discovery rate over the levels, and the sparsest level."""
@@ -475,9 +481,7 @@ def _summary_lines(rows: list[dict]) -> list[str]:
     for r in rows:
         groups.setdefault(_family(r), []).append(r)
     for (c, _, _, comp), rs in sorted(groups.items(), key=lambda kv: kv[0][0]):
-        count = {v: sum(r["verdict"] == v for r in rs) for v in ("holds", "reversed")}
-        count["inconclusive"] = len(rs) - count["holds"] - count["reversed"]
-        fdr = {v: sum(r["verdict_fdr"] == v for r in rs) for v in ("holds", "reversed")}
+        count, fdr = _verdict_counts(rs, "verdict"), _verdict_counts(rs, "verdict_fdr")
         last = rs[-1]
         lines.append(
             f"| {c} | {_setting(last)} | {_cell(comp)} | {count['holds']} | "
