@@ -193,6 +193,18 @@ def tile_budget(backend: str) -> int:
     return CPU_TILE_FLOATS if backend == "cpu" else ACCELERATOR_TILE_FLOATS
 
 
+def population_form(backend: str) -> str:
+    """How a population's CNN forward pass runs on JAX backend ``backend``, from measurements.
+
+    ``"batched"`` (:func:`population_log_probs`) on CPU, where the vmapped flax module's
+    grouped convolution runs far below the matmul rate (bench 1: the batched form 23× faster).
+    ``"vmapped"`` (``vmap`` of the flax module) elsewhere: on an H200 (2026-12-04,
+    ``bench/gpu_fitness_forms.py``, the paper CNN, population 128 × batch 1,024 in chunks
+    of 32) the GPU's grouped convolution took 11.2 ms a generation against 21.5 ms for the
+    batched form with its accelerator tiles (fitnesses within 1.7e-6)."""
+    return "batched" if backend == "cpu" else "vmapped"
+
+
 def default_batch_tile(
     p: int, batch: int, shapes, k: int, budget_floats: int = CPU_TILE_FLOATS
 ) -> int:

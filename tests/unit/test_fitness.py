@@ -5,9 +5,10 @@ tests/unit/test_host_devices.py checks over whole rounds."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
-from evotickets.networks import init_params, layer_table, to_vector
-from evotickets.tasks import make_task
+from evotickets.networks import init_params, layer_table, population_form, to_vector
+from evotickets.tasks import make_task, vision
 
 
 def _fitness(population_chunk: int = 4):
@@ -35,3 +36,25 @@ def test_population_fitness_equals_flax_loss():
     idx = jax.random.randint(key, (task.batch_size,), 0, x.shape[0])
     ref = jnp.stack([task.loss(v, x[idx], y[idx]) for v in pop])
     np.testing.assert_allclose(np.asarray(fit), np.asarray(ref), rtol=1e-5, atol=1e-5)
+
+
+def test_both_population_forms_give_the_same_losses(monkeypatch):
+    """A GPU runs the vmapped flax module, a CPU the batched form (networks.population_form):
+    the fitness a chain sees must not depend on which, beyond float tolerance."""
+    assert population_form("cpu") == "batched"
+    assert population_form("gpu") == population_form("cuda") == "vmapped"
+    task, pop, key, fit = _fitness()
+    x, _ = task.train_data
+    xb = x[:16]
+    batched = task.chunk_log_probs(pop, xb, "batched")
+    vmapped = task.chunk_log_probs(pop, xb, "vmapped")
+    assert batched.shape == vmapped.shape == (8, 16, 10)
+    np.testing.assert_allclose(np.asarray(batched), np.asarray(vmapped), rtol=1e-5, atol=1e-5)
+    # the whole fitness path with the GPU's choice, traced on this CPU
+    monkeypatch.setattr(vision, "population_form", lambda backend: "vmapped")
+    gpu_like = jax.jit(lambda p, k, d: task.population_fitness(p, k, d, task.init_state())[0])
+    np.testing.assert_allclose(
+        np.asarray(gpu_like(pop, key, task.train_data)), np.asarray(fit), rtol=1e-5, atol=1e-5
+    )
+    with pytest.raises(ValueError, match="unknown population form 'grouped'"):
+        task.chunk_log_probs(pop, xb, "grouped")

@@ -20,6 +20,7 @@ from ..networks import (
     from_vector,
     from_vector_batched,
     make_network,
+    population_form,
     population_log_probs,
     unflatten_params,
 )
@@ -74,8 +75,8 @@ class VisionTask:
         """Mean cross-entropy of each member (rows of ``population``) on one minibatch.
 
         Members are evaluated ``population_chunk`` at a time (a plain vmap of 128 members ×
-        1024 images does not fit a 24 GB GPU); each chunk is one batched, batch-tiled forward
-        pass (:func:`population_log_probs`), not a vmap of the flax module. Where the process
+        1024 images does not fit a 24 GB GPU); each chunk is one forward pass of all its
+        members in the backend's form (:meth:`chunk_log_probs`). Where the process
         has several devices (GPUs, or CPU cores exposed as host devices, see
         :mod:`evotickets.parallel`), the population is split across them
         with ``shard_map``: each device evaluates its members on the same minibatch.
@@ -105,11 +106,24 @@ class VisionTask:
 
         return whole(map_population(local_losses, population, xb, yb)), state
 
-    def population_loss(self, population: jax.Array, x: jax.Array, y: jax.Array) -> jax.Array:
-        """Mean cross-entropy of each of P members (rows) on one shared batch, in one batched
-        forward pass (:func:`population_log_probs`), not a vmap of the flax module."""
+    def chunk_log_probs(
+        self, population: jax.Array, x: jax.Array, form: str | None = None
+    ) -> jax.Array:
+        """Log-probabilities (P, B, classes) of P members (rows) on one shared batch, in one
+        forward pass of the given form, by default the backend's (:func:`population_form`):
+        ``"batched"`` (:func:`population_log_probs`) or ``"vmapped"`` (the flax module)."""
+        form = form or population_form(jax.default_backend())
+        if form == "vmapped":
+            return jax.vmap(lambda v: self.log_probs(v, x))(population)
+        if form != "batched":
+            raise ValueError(f"unknown population form {form!r}; choose batched or vmapped")
         kernel_size = NETWORKS[self.network]["kernel_size"]
-        logp = population_log_probs(from_vector_batched(population, self.table), x, kernel_size)
+        return population_log_probs(from_vector_batched(population, self.table), x, kernel_size)
+
+    def population_loss(self, population: jax.Array, x: jax.Array, y: jax.Array) -> jax.Array:
+        """Mean cross-entropy of each of P members (rows) on one shared batch, in one forward
+        pass of all of them (:meth:`chunk_log_probs`)."""
+        logp = self.chunk_log_probs(population, x)
         # the mean in a fixed order: a chain's fitness is then the same in its one-chain
         # program and in a vmapped group of any width (evotickets.batch_invariant)
         nll = -jnp.take_along_axis(logp, y[None, :, None], axis=2)[..., 0]
