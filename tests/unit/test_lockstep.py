@@ -67,6 +67,32 @@ def test_lockstep_chains_equal_their_own_rounds(setup, name, jit_compiles):
     assert not np.allclose(together[0].theta, together[2].theta)  # the chains differ
 
 
+def test_lockstep_chains_in_the_gpu_fitness_form_equal_their_own_rounds(setup, monkeypatch):
+    """What a GPU runs: the vmapped flax module as each chain's population forward pass
+    (networks.population_form), inside the chains' vmapped program. Traced here on the CPU,
+    each chain still trains what it trains alone in that form, to float tolerance."""
+    from evotickets.tasks import vision
+
+    traced: list[str] = []  # the form is chosen when a program is traced
+    monkeypatch.setattr(
+        vision, "population_form", lambda backend: traced.append(backend) or "vmapped"
+    )
+    task, thetas, masks = setup
+    strategy = make_strategy("snes", int(masks[0].sum()), HP)
+    keys = [jax.random.key(10 + i) for i in range(3)]
+    starts = [ChainStart(t, m, k, lambda line: None, f"chain{i}")
+              for i, (t, m, k) in enumerate(zip(thetas, masks, keys, strict=True))]  # fmt: skip
+    together = run_rounds_lockstep(task, strategy, starts, G, EVERY)
+    assert traced, "the group program was not traced with the patched form"
+    traced.clear()
+    for i, res in enumerate(together):
+        alone = _alone(task, strategy, thetas[i], masks[i], keys[i])
+        assert traced, "the one-chain program was not traced with the patched form"
+        np.testing.assert_allclose(res.best_fitness, alone.best_fitness, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(res.theta, alone.theta, rtol=1e-3, atol=1e-5)
+        assert np.all(res.theta[~masks[i]] == 0)
+
+
 class Crash(Exception):
     """Stands in for the job being killed after a checkpoint."""
 
