@@ -45,6 +45,17 @@ def test_fast_minibatch_loss_equals_the_flax_loss_and_gradient(setup):
     assert float(jnp.abs(ref[1]).max()) > 1e-3
 
 
+def test_gd_on_a_gpu_uses_the_flax_module_like_the_es(setup, monkeypatch):
+    """Where networks.population_form picks the flax module (a GPU), GD's loss is the task's
+    own flax loss; on this CPU it is the batched form (a different function, same values)."""
+    from evotickets import networks
+
+    task = setup[0]
+    assert minibatch_loss(task) != task.loss
+    monkeypatch.setattr(networks, "population_form", lambda backend: "vmapped")
+    assert minibatch_loss(task) == task.loss
+
+
 def test_masked_adam_freezes_masked_entries_and_their_moments():
     mask = jnp.array([True, False, True, False])
     target = jnp.array([1.0, -2.0, 3.0, 4.0])

@@ -68,16 +68,19 @@ ADAM_CURVES = ("step_loss", "epoch_loss", "eval_metric")
 def minibatch_loss(task) -> Callable:
     """The task's mean cross-entropy of one network (a dense flat vector) on a minibatch.
 
-    For the CNN tasks it is the im2col forward pass of
+    For the CNN tasks on CPU it is the im2col forward pass of
     :func:`evotickets.networks.population_log_probs` with a population of one, not the flax
     module: inside ``lax.scan``, XLA:CPU runs flax's convolutions and their gradients about 8×
     slower than these matmuls (MNIST, batch 128, loaded 2-core CPU: 280 vs 33 ms per step).
-    It equals ``task.loss`` to float tolerance (tests/unit/test_gd.py). Other tasks use ``task.loss``.
+    It equals ``task.loss`` to float tolerance (tests/unit/test_gd.py). Where the backend runs
+    the ES's population pass as the flax module (:func:`evotickets.networks.population_form`:
+    a GPU, whose convolution kernels beat the batched form there), GD uses the module too,
+    ``task.loss`` (by analogy: GD on a GPU is not measured), as do the other tasks.
     """
-    from ..networks import NETWORKS, from_vector, population_log_probs
+    from ..networks import NETWORKS, from_vector, population_form, population_log_probs
 
     network = getattr(task, "network", None)
-    if network not in NETWORKS:
+    if network not in NETWORKS or population_form(jax.default_backend()) != "batched":
         return task.loss
     kernel_size = NETWORKS[network]["kernel_size"]
 
