@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 
+from bench_cnn_fitness import conv_flops
 from common import QUICK, matmul_peak, report, setup_devices, time_interleaved
 
 
@@ -87,7 +88,7 @@ def main() -> None:
         "vmap c32": vmapped(32),
         f"vmap c{p_size}": vmapped(p_size),
     }
-    flops = 1583680 * batch * p_size  # one image's forward pass: bench_cnn_fitness.conv_flops
+    flops = conv_flops() * batch * p_size
     peak = matmul_peak()
     first = np.asarray(next(iter(forms.values()))(pop))
     diffs = {name: float(np.max(np.abs(np.asarray(f(pop)) - first))) for name, f in forms.items()}
