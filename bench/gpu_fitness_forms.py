@@ -8,19 +8,22 @@ GPU's convolution kernels run well (on CPU it is 23× slower). Before choosing a
 this times, in one process and interleaved, population 128 × batch 1,024 (BENCH_QUICK:
 32 × 128):
 
-- ``library c<C> t<T>``: the library's pass in population chunks of C and batch tiles of T
-  (C = 32, T = 256 is what a chain on a GPU runs now; T = the batch is one tile);
-- ``vmap c<C>``: ``lax.map`` over chunks of C of ``vmap(model.apply)``;
+- ``library c<C> t<T>``: the batched form (:func:`evotickets.networks.population_log_probs`,
+  what a CPU runs) in population chunks of C and batch tiles of T (C = 32, T = 256 is what a
+  GPU chain ran until af82517; T = the batch is one tile);
+- ``vmap c<C>``: ``lax.map`` over chunks of C of the task's vmapped form
+  (``VisionTask.population_loss(..., form="vmapped")``: the flax module under ``jax.vmap``,
+  what a GPU chain runs since af82517, in the paper config's chunks of 32);
 
 each as generations/s, as a fraction of the fp32 ``jnp.dot`` peak measured in the same
-process, and its largest fitness difference from the first form. MNIST from BENCH_DATA_DIR
-where set, else random images (the timing does not care). Its H200 numbers chose
-``networks.population_form``'s GPU default (bench/README.md, "Results on a GPU").
+process, and its largest fitness difference from the first form. Every form's loss is the
+task's (:func:`evotickets.tasks.vision.members_mean_nll`). MNIST from BENCH_DATA_DIR or
+EVOTICKETS_DATA_DIR where set, else random images (the timing does not care). Its H200
+numbers (run at af82517, before the forms went through the task: the same functions)
+chose ``networks.population_form``'s GPU default (bench/README.md, "Results on a GPU").
 """
 
 from __future__ import annotations
-
-import os
 
 from bench_cnn_fitness import conv_flops
 from common import QUICK, matmul_peak, report, setup_devices, time_interleaved
@@ -31,54 +34,31 @@ def main() -> None:
     import jax
     import jax.numpy as jnp
     import numpy as np
+    from tasks import _mnist_task
 
-    from evotickets.batch_invariant import fixed_order_mean
-    from evotickets.networks import (
-        from_vector,
-        from_vector_batched,
-        init_params,
-        layer_table,
-        make_network,
-        population_log_probs,
-        to_vector,
-        unflatten_params,
-    )
+    from evotickets.networks import NETWORKS, from_vector_batched, population_log_probs, to_vector
+    from evotickets.tasks.vision import members_mean_nll
 
     p_size, batch = (32, 128) if QUICK else (128, 1024)
-    theta = init_params("cnn", (28, 28, 1), jax.random.key(0))
-    table = layer_table(theta)
+    task, theta, table = _mnist_task()  # MNIST from BENCH_DATA_DIR where set, else random
     base = jnp.asarray(to_vector(theta, table))
     pop = base + 0.025 * jax.random.normal(jax.random.key(1), (p_size, base.size))
-    data_dir = os.environ.get("BENCH_DATA_DIR")
-    if data_dir:
-        from evotickets.tasks.data import load_dataset
+    x, y = task.train_data
+    xb, yb = x[:batch], y[:batch]
+    kernel_size = NETWORKS[task.network]["kernel_size"]
 
-        ds = load_dataset("mnist", data_dir, download=False)
-        xb, yb = jnp.asarray(ds.x_train[:batch]), jnp.asarray(ds.y_train[:batch])
-    else:
-        rng = np.random.default_rng(0)
-        xb = jnp.asarray(rng.normal(size=(batch, 28, 28, 1)).astype(np.float32))
-        yb = jnp.asarray(rng.integers(0, 10, batch).astype(np.int32))
-    model = make_network("cnn")
+    def in_chunks(loss, chunk: int):
+        return jax.jit(lambda pp: jax.lax.map(loss, pp.reshape(-1, chunk, pp.shape[1])).ravel())
 
-    def nll_mean(logp):  # (c, B, classes) → (c,), as VisionTask.population_loss sums
-        return fixed_order_mean(-jnp.take_along_axis(logp, yb[None, :, None], axis=2)[..., 0], 1)
-
-    def library(chunk: int, tile: int):
+    def library(chunk: int, tile: int):  # the batched form with a batch tile of our choosing
         def loss(members):
             params = from_vector_batched(members, table)
-            return nll_mean(population_log_probs(params, xb, 5, batch_tile=tile))
+            return members_mean_nll(population_log_probs(params, xb, kernel_size, tile), yb)
 
-        return jax.jit(lambda pp: jax.lax.map(loss, pp.reshape(-1, chunk, pp.shape[1])).ravel())
+        return in_chunks(loss, chunk)
 
-    def vmapped(chunk: int):
-        def member(v):
-            return model.apply({"params": unflatten_params(from_vector(v, table))}, xb)
-
-        def loss(members):
-            return nll_mean(jax.vmap(member)(members))
-
-        return jax.jit(lambda pp: jax.lax.map(loss, pp.reshape(-1, chunk, pp.shape[1])).ravel())
+    def vmapped(chunk: int):  # the task's vmapped form: the flax module under jax.vmap
+        return in_chunks(lambda members: task.population_loss(members, xb, yb, "vmapped"), chunk)
 
     forms = {
         f"library c32 t{min(256, batch)}": library(32, min(256, batch)),

@@ -120,14 +120,13 @@ class VisionTask:
         kernel_size = NETWORKS[self.network]["kernel_size"]
         return population_log_probs(from_vector_batched(population, self.table), x, kernel_size)
 
-    def population_loss(self, population: jax.Array, x: jax.Array, y: jax.Array) -> jax.Array:
+    def population_loss(
+        self, population: jax.Array, x: jax.Array, y: jax.Array, form: str | None = None
+    ) -> jax.Array:
         """Mean cross-entropy of each of P members (rows) on one shared batch, in one forward
-        pass of all of them (:meth:`chunk_log_probs`)."""
-        logp = self.chunk_log_probs(population, x)
-        # the mean in a fixed order: a chain's fitness is then the same in its one-chain
-        # program and in a vmapped group of any width (evotickets.batch_invariant)
-        nll = -jnp.take_along_axis(logp, y[None, :, None], axis=2)[..., 0]
-        return fixed_order_mean(nll, axis=1)
+        pass of all of them (:meth:`chunk_log_probs`, in ``form``: by default the
+        backend's)."""
+        return members_mean_nll(self.chunk_log_probs(population, x, form), y)
 
     def evaluate(self, vector: jax.Array, data, state: dict) -> jax.Array:
         """Accuracy of one network on the whole test set, in batches."""
@@ -149,6 +148,16 @@ class VisionTask:
 
     def provenance(self) -> dict[str, str]:
         return {f"data_{k}": str(v) for k, v in self.dataset.attrs.items()}
+
+
+def members_mean_nll(log_probs: jax.Array, y: jax.Array) -> jax.Array:
+    """Each member's mean cross-entropy, from log-probabilities (P, B, classes) of P members
+    on one batch with labels ``y`` (B,).
+
+    The mean is taken in a fixed order: a chain's fitness is then the same in its one-chain
+    program and in a vmapped group of any width (:mod:`evotickets.batch_invariant`)."""
+    nll = -jnp.take_along_axis(log_probs, y[None, :, None], axis=2)[..., 0]
+    return fixed_order_mean(nll, axis=1)
 
 
 def input_shape_of(dataset: Dataset) -> tuple[int, ...]:
