@@ -26,38 +26,8 @@
 # Then gpu_check.json gathers every step's JSON, its exit status and seconds, and nvidia-smi.
 # BENCH_QUICK=1 runs every step at small sizes (a CPU smoke run of this script).
 set -u
-cd "$(dirname "$0")/.."
-if [ -z "${PYTHON:-}" ]; then
-  if [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
-fi
 OUT=${OUT:-results/bench/gpu}
-mkdir -p "$OUT"
-export BENCH_OUT="$OUT" PYTHONUNBUFFERED=1 BENCH_CPU_DEVICES=1
-# bench/gpu_prepare.sh's wheels, where this Python lacks what they carry (the device image);
-# a Python that has them (this project's .venv, for a CPU smoke run) keeps its own
-if compgen -G ".gpu/wheels/*.whl" > /dev/null \
-  && ! "$PYTHON" -c "import evosax, gymnax, brax, jsonschema" > /dev/null 2>&1; then
-  site=${GPU_SITE:-/tmp/evotickets-site}
-  "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target "$site" .gpu/wheels/*.whl || { echo "installing .gpu/wheels failed" >&2; exit 1; }
-  export PYTHONPATH="$site:$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
-fi
-if [ -z "${EVOTICKETS_DATA_DIR:-}" ]; then
-  for d in .gpu/data shared/data ../shared/data; do
-    [ -d "$d/mnist" ] && export EVOTICKETS_DATA_DIR="$PWD/$d" && break
-  done
-fi
-export BENCH_DATA_DIR=${EVOTICKETS_DATA_DIR:-}
-
-step() {  # step NAME SECONDS COMMAND...: run with a time limit, log and record status
-  local name=$1 limit=$2; shift 2
-  local t0=$SECONDS
-  timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
-  local rc=$?
-  echo "{\"step\": \"$name\", \"rc\": $rc, \"seconds\": $((SECONDS - t0)), \"limit_s\": $limit}" \
-    >> "$OUT/steps.jsonl"
-  echo "== $name: rc $rc in $((SECONDS - t0)) s (limit $limit s)"
-}
+source "$(dirname "$0")/gpu_env.sh"
 
 # Sep-CMA-ES's bitwise check in a group of 5; a CPU smoke run (BENCH_QUICK, as the benches
 # read it: bench/common.py) uses 2, as 5 vmapped CNN chains take ≈ 13 s a call on 2 cores
@@ -65,7 +35,6 @@ step() {  # step NAME SECONDS COMMAND...: run with a time limit, log and record 
 SEP_CHAINS=$(PYTHONPATH="bench${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -c \
   "from common import QUICK; print('1,2' if QUICK else '1,5')")
 
-rm -f "$OUT/steps.jsonl"
 step cnn_fitness 70 "$PYTHON" bench/bench_cnn_fitness.py
 step chains 90 "$PYTHON" bench/bench_chains.py
 BENCH_STRATEGY=sep_cma_es BENCH_CHAINS=$SEP_CHAINS BENCH_GENERATIONS=5 \
@@ -74,21 +43,4 @@ step rollouts 80 "$PYTHON" bench/bench_rollouts.py
 step determinism 60 "$PYTHON" bench/gpu_determinism.py
 BENCH_BUDGET_S=${BENCH_BUDGET_S:-100} step mnist_rounds 120 "$PYTHON" bench/gpu_rounds.py
 
-"$PYTHON" - "$OUT" <<'EOF'
-import json, subprocess, sys
-from pathlib import Path
-out = Path(sys.argv[1])
-steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
-results = {}
-for p in sorted(out.glob("*.json")):
-    if p.name != "gpu_check.json":
-        results[p.stem] = json.loads(p.read_text())
-try:
-    smi = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version",
-                          "--format=csv,noheader"], capture_output=True, text=True).stdout
-except OSError:
-    smi = "no nvidia-smi"
-(out / "gpu_check.json").write_text(json.dumps(
-    {"nvidia_smi": smi.strip(), "steps": steps, "results": results}, indent=1, default=str))
-print(f"wrote {out / 'gpu_check.json'}")
-EOF
+gather gpu_check

@@ -1,6 +1,8 @@
-"""The rows of bench/README.md's GPU table from what ``gpu_check.sh`` sends back.
+"""The rows of bench/README.md's GPU table from what ``gpu_check.sh`` (or
+``gpu_followup.sh``) sends back.
 
-    python bench/gpu_table.py path/to/gpu_check.json   # prints Markdown rows
+    python bench/gpu_table.py path/to/gpu_check.json      # prints Markdown rows
+    python bench/gpu_table.py path/to/gpu_followup.json
 
 Why a script: a lent GPU comes rarely and for minutes, and its results arrive as one JSON
 of five benches' outputs; reading the numbers into the table by hand, and judging the
@@ -27,6 +29,9 @@ STEP_BENCHES = {  # gpu_check.sh's step → the JSON stem its bench writes
     "rollouts": "rollouts",
     "mnist_rounds": "gpu_rounds",
     "determinism": "gpu_determinism",
+    # gpu_followup.sh's
+    "round_times": "round_times",
+    "fitness_forms": "gpu_fitness_forms",
 }
 
 
@@ -173,6 +178,46 @@ def _determinism_rows(result: dict) -> list[tuple[str, str, str, str]]:
     ]
 
 
+def _round_time_rows(result: dict) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for r in result["rows"]:
+        if "error" in r:
+            rows.append(("11", f"round 0 of `{r['case']}`", r["error"], ""))
+            continue
+        rows.append(
+            (
+                "11",
+                (
+                    f"round 0 of `{r['case']}` at config/paper.yaml's settings: {r['units run']} "
+                    f"{r['unit']}(s) run, {r['metric name']} {r['metric']:.4g}"
+                ),
+                (
+                    f"{r['s/unit'] * 1e3:.1f} ms/{r['unit']} (first chunk's overhead "
+                    f"{r['overhead s']:.1f} s; start {r['start s']:.1f} s): the paper's "
+                    f"{r['paper units']} {r['unit']}s ≈ {r['paper round s']:.0f} s a round"
+                ),
+                "",
+            )
+        )
+    return rows
+
+
+def _form_rows(result: dict) -> list[tuple[str, str, str, str]]:
+    return [
+        (
+            "forms",
+            f"paper CNN fitness, `{r['form']}`, population {r['population']} × batch {r['batch']}",
+            (
+                f"{r['s/gen'] * 1e3:.1f} ms/gen = {r['of peak']:.1%} of peak "
+                f"({result.get('peak_gflops', float('nan')):.0f} GFLOP/s); "
+                f"max |Δfitness| {r['max |Δfitness|']:.1e}"
+            ),
+            "",
+        )
+        for r in result["rows"]
+    ]
+
+
 RENDER = {
     "cnn_fitness": _cnn_rows,
     "chains": _chain_rows,
@@ -180,11 +225,14 @@ RENDER = {
     "rollouts": _rollout_rows,
     "gpu_rounds": _round_rows,
     "gpu_determinism": _determinism_rows,
+    "round_times": _round_time_rows,
+    "gpu_fitness_forms": _form_rows,
 }
 
 
 def table_rows(check: dict) -> list[tuple[str, str, str, str]]:
-    """(bench, measurement, value, target) for every step of one ``gpu_check.json``: its
+    """(bench, measurement, value, target) for every step of one ``gpu_check.json`` (or
+    ``gpu_followup.json``): its
     numbers where the step wrote them, else what became of the step."""
     results = {stem.removesuffix("-quick"): r for stem, r in check["results"].items()}
     machine = _machine(check["results"])

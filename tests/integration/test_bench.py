@@ -152,3 +152,71 @@ def test_gpu_wheels_carry_every_requirement_the_device_image_lacks(capsys):
     pins = dict(line.split("==") for line in capsys.readouterr().out.split())
     assert set(pins) == set(gpu_wheels.CARRIED)
     assert pins["evosax"] == "0.3.2" and pins["gymnax"] == "1.0.1"
+
+
+def test_round_times_project_the_papers_round_from_the_steady_chunks():
+    import pytest
+    from bench_round_times import projection
+
+    # an ES round of 500 generations logged every 100: the first chunk holds a 4 s compile
+    lines = [(0.0, "[p] D_active 4481 of 4481")]
+    lines += [(4.0 + 0.01 * g, f"[p] gen {g}/500 best -1 mean -2 eta 3s") for g in (100, 200, 500)]
+    lines.append((9.5, "[p] wrote trained.h5: test_return -150 in 9.5s"))
+    es = projection(lines, {"es": {"num_generations": 2000}})
+    assert es["unit"] == "gen" and es["units run"] == 500 and es["paper units"] == 2000
+    assert es["s/unit"] == pytest.approx(0.01) and es["overhead s"] == pytest.approx(4.0)
+    assert es["paper round s"] == pytest.approx(4.0 + 20.0)
+    # PPO: the paper's updates from its env steps and the steps one update takes (32 × 16)
+    ppo_lines = [(2.0, "[p] update 50/341 (25600 steps) train return -900.00 eta 9s"),
+                 (3.0, "[p] update 100/341 (51200 steps) train return -800.00 eta 5s")]  # fmt: skip
+    ppo = projection(ppo_lines, {"strategy_config": {"total_steps": 1_750_000}})
+    assert ppo["paper units"] == 1_750_000 // 512 and ppo["s/unit"] == pytest.approx(0.02)
+    # one epoch logged: no steady rate to project from
+    gd = projection([(30.0, "[p] epoch 1/1 (468 steps of 128) loss 0.3")],
+                    {"strategy_config": {"epochs": 2}})  # fmt: skip
+    assert gd["unit"] == "epoch" and gd["overhead s"] == 30.0 and gd["s/unit"] != gd["s/unit"]
+    with pytest.raises(ValueError, match="no progress line"):
+        projection([(1.0, "nothing here")], {})
+
+
+def test_gpu_table_renders_the_followup(capsys):
+    # what gpu_followup.sh sends back, made up: round_times out of time after two cases
+    from gpu_table import table_rows
+
+    machine = {"jax": "0.11.2", "device_kind": "NVIDIA H200", "quick": False}
+    ant = {"case": "ant_sep_cma_es", "unit": "gen", "units run": 30, "s/unit": 0.25,
+           "overhead s": 41.0, "start s": 6.5, "paper units": 3000, "paper round s": 791.0,
+           "metric": 812.3, "metric name": "test_return"}  # fmt: skip
+    form_row = {"form": "vmap c32", "population": 128, "batch": 1024, "s/gen": 0.0112,
+                "of peak": 0.154, "max |Δfitness|": 1.7e-6}  # fmt: skip
+    followup = {
+        "nvidia_smi": "NVIDIA H200, 143771 MiB, 580.1",
+        "steps": [
+            {"step": "round_times", "rc": 124, "seconds": 330, "limit_s": 330},
+            {"step": "fitness_forms", "rc": 0, "seconds": 30, "limit_s": 45},
+        ],
+        "results": {
+            "round_times": {
+                "machine": machine,
+                "rows": [ant, {"case": "mnist_gd_adam", "error": "ran out of its 100 s"}],
+            },
+            "gpu_fitness_forms": {
+                "machine": machine,
+                "peak_gflops": 121238.0,
+                "rows": [form_row],
+            },
+        },
+    }
+    rows = {(bench, what): value for bench, what, value, _ in table_rows(followup)}
+    assert rows[("round_times", "step `round_times`")].startswith("ran out of its time limit")
+    what = (
+        "round 0 of `ant_sep_cma_es` at config/paper.yaml's settings: 30 gen(s) run, "
+        "test_return 812.3"
+    )
+    assert rows[("11", what)] == (
+        "250.0 ms/gen (first chunk's overhead 41.0 s; start 6.5 s): the paper's 3000 gens "
+        "≈ 791 s a round"
+    )
+    assert rows[("11", "round 0 of `mnist_gd_adam`")] == "ran out of its 100 s"
+    form = rows[("forms", "paper CNN fitness, `vmap c32`, population 128 × batch 1024")]
+    assert form == "11.2 ms/gen = 15.4% of peak (121238 GFLOP/s); max |Δfitness| 1.7e-06"
