@@ -75,43 +75,23 @@ def matmul_peak(n: int = 2048, repeats: int = 5) -> float:
 def machine() -> dict:
     import jax
 
+    from evotickets import host
+
     dev = jax.devices()[0]
     info = {
         "platform": dev.platform,
         "device_kind": getattr(dev, "device_kind", ""),
         "devices": len(jax.devices()),
         "cpu_count": os.cpu_count(),
-        "processor": _cpu_model(),
-        "cpu_vector_extensions": _cpu_vector_extensions(),
+        "processor": host.cpu_model(),
+        "cpu_vector_extensions": host.vector_extensions(),
+        "cpu_caches": host.cache_sizes(),
         "python": platform.python_version(),
         "jax": jax.__version__,
         "quick": QUICK,
         "loadavg_1min_start": LOAD_AT_START,
     }
     return info
-
-
-def _cpuinfo(field: str) -> str:
-    """The value of ``field`` on /proc/cpuinfo's first processor, or '' where there is none."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(field):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
-
-
-def _cpu_vector_extensions() -> str:
-    """The CPU's AVX/FMA/AMX flags: this sandbox's host may change between boots, and
-    kernel libraries may pick their code by these flags at run time, so rates (and last bits)
-    may move with them (README, the make-run paragraph, on runs of another boot)."""
-    flags = _cpuinfo("flags").split()
-    return " ".join(f for f in flags if f.startswith(("avx", "fma", "amx")))
-
-
-def _cpu_model() -> str:
-    return _cpuinfo("model name") or platform.processor()
 
 
 def table(title: str, rows: list[dict], columns: list[str]) -> str:

@@ -6,13 +6,14 @@ Reads only the ``trained.h5`` attrs, so it is cheap and needs no JAX.
 from __future__ import annotations
 
 import glob
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
 
 from . import paths
 from .artifacts import read_artifact
+from .host import machines_line
 from .names import METHODS
 
 
@@ -32,9 +33,16 @@ def collect_rows(results: str | Path) -> list[dict]:
                 "remaining": float(attrs["remaining_fraction"]),
                 "metric": float(attrs["final_metric"]),
                 "metric_name": attrs["metric_name"],
+                "trained_on": str(attrs.get("trained_on", "")),
             }
         )
     return rows
+
+
+def machine_counts(rows: list[dict]) -> dict[str, int]:
+    """Rounds per machine that trained them (``trained_on``; rounds that predate the
+    record are not counted)."""
+    return dict(Counter(r["trained_on"] for r in rows if r.get("trained_on")))
 
 
 def accuracy_table(results: str | Path) -> str:
@@ -63,6 +71,7 @@ def accuracy_table(results: str | Path) -> str:
         lines.append(f"\n{task} / {strategy}: {metric} (mean ± sd over seeds, n seeds)")
         lines += _rounds_table(methods, table)
     lines += _transfer_lines(results, by)
+    lines += ["", machines_line(machine_counts(rows))]
     return "\n".join(lines).lstrip("\n") + "\n"
 
 

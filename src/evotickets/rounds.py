@@ -24,6 +24,7 @@ from .artifacts import (
     read_artifact,
     write_artifact,
 )
+from .host import trained_on
 from .names import is_gd
 from .settings import ChainSettings
 
@@ -273,6 +274,7 @@ def write_trained(p: PreparedRound, res, extra_attrs: dict | None = None) -> Non
             "kept_prunable": int((mask & prunable).sum()),
             "num_prunable": int(prunable.sum()),
             "remaining_fraction": float((mask & prunable).sum() / prunable.sum()),
+            "trained_on": trained_on(),  # last bits depend on the hardware: evotickets.host
             **res.attrs,
             **({"rewind_point": p.rewind_at} if p.rewind_at is not None else {}),
             **p.task.provenance(),

@@ -21,6 +21,7 @@ def _rows(task: str, metric_name: str, values: dict) -> list[dict]:
             "remaining": 0.8**t,
             "metric": v,
             "metric_name": metric_name,
+            "trained_on": "cpu ×1; AMD EPYC",
         }
         for (method, t), per_seed in values.items()
         for seed, v in enumerate(per_seed)
@@ -41,6 +42,8 @@ def test_an_accuracy_keeps_four_decimals_in_18_character_cells(monkeypatch):
     assert lines[0] == "digits / snes: test_accuracy (mean ± sd over seeds, n seeds)"
     assert lines[1] == "round remaining" + f"{'random':>19}" + f"{'magnitude':>19}"
     assert lines[3] == "    0    100.0%  0.8500±0.0707 (2)         1.0000 (1)"
+    # the machine that trained the rounds: their last bits depend on it (evotickets.host)
+    assert lines[-1] == "trained on: cpu ×1; AMD EPYC (3 rounds)"
 
 
 def test_a_return_has_two_decimals_and_columns_as_wide_as_its_widest_cell(monkeypatch):
@@ -57,7 +60,8 @@ def test_a_return_has_two_decimals_and_columns_as_wide_as_its_widest_cell(monkey
             },
         ),
     )
-    table = lines[1:]
+    table, machine = lines[1:-2], lines[-2:]  # the table; a blank line and its machine
+    assert machine == ["", "trained on: cpu ×1; AMD EPYC (8 rounds)"]
     assert len({len(line) for line in table}) == 1, table  # every column lines up
     cells = [line.split("% ")[1].split() for line in table[2:]]
     assert cells[0] == ["-1003.64±105.68", "(2)", "-1003.64±105.68", "(2)"]

@@ -1,6 +1,7 @@
 """End to end through Snakemake on the tiny config: a full run, a no-op rerun, a deleted middle
 round recomputing exactly the rounds after it (to identical numbers), and single targets."""
 
+import json
 import os
 import re
 import subprocess
@@ -21,7 +22,7 @@ from workflow_helpers import (
     write_config,
 )
 
-from evotickets import paths
+from evotickets import host, paths
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,8 @@ def test_full_run_writes_every_round_and_the_table(finished_run):
         assert 0.0 < f.attrs["final_metric"] <= 1.0
         assert f["curves/best_fitness"].shape == (20,)
         assert f.attrs["schema"] == "evotickets.trained/1"
+        assert f.attrs["trained_on"] == host.trained_on()  # this machine, as the table says
+    assert table.endswith(f"trained on: {host.trained_on()} (18 rounds)\n")
 
 
 def test_round_zero_is_shared_across_methods_and_seeds_differ(finished_run):
@@ -153,6 +156,8 @@ def test_collect_gathers_the_artifacts_into_xarray(finished_run):
     assert set(ds.test_metric.dims) == {"task", "strategy", "method", "seed", "iteration"}
     assert ds.test_metric.attrs["long_name"] and "units" in ds.test_metric.attrs
     np.testing.assert_allclose(ds.sparsity.values, [0.0, 0.2, 0.36])
+    # rounds per machine that trained them: all 18 on this one (evotickets.host)
+    assert json.loads(ds.attrs["trained_on"]) == {host.trained_on(): 18}
     for method in ("random", "magnitude", "snr"):
         for seed in (0, 1):
             for it in range(3):

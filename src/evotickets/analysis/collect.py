@@ -9,6 +9,7 @@ mean over seeds is honest about what exists.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,7 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
         return index["task"][t], index["strategy"][s], index["method"][m], index["seed"][k]
 
     metric, kept, nonfinite = _nan(shape), _nan(shape), _nan(shape)
-    metric_name = {}
+    metric_name, machines = {}, Counter()
     for t, s, m, k in all_chains:
         for r in range(rounds):
             path = Path(paths.round_file("trained.h5", None, t, s, m, k, r, root=results))
@@ -61,6 +62,8 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
             # a count of population members: gradient descent (gd_adam) has none, so NaN
             nonfinite[i] = attrs.get("nonfinite_total", np.nan)
             metric_name[t] = attrs["metric_name"]
+            if attrs.get("trained_on"):
+                machines[str(attrs["trained_on"])] += 1
 
     ds = xr.Dataset(
         {
@@ -108,6 +111,8 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
             "prune_fraction": p,
             "config": json.dumps(cfg, sort_keys=True, default=str),
             "source": str(results),
+            # rounds per machine that trained them: their last bits depend on it (evotickets.host)
+            "trained_on": json.dumps(dict(sorted(machines.items()))),
         },
     )
     _add_analyses(ds, cfg, results, at, shape)

@@ -1,0 +1,43 @@
+"""Tests for evotickets.host: what a trained round records of the machine that trained it,
+and what the accuracy table says of an experiment's machines."""
+
+from __future__ import annotations
+
+import jax
+
+from evotickets import host
+
+CPUINFO = """processor\t: 0
+model name\t: AMD EPYC 9B14
+flags\t\t: fpu sse sse2 fma avx avx2 avx512f avx512_bf16 amx_tile bmi2
+processor\t: 1
+model name\t: AMD EPYC 9B14
+"""
+
+
+def test_the_cpu_is_described_by_its_model_vector_flags_and_caches(tmp_path):
+    assert host.cpu_model(CPUINFO) == "AMD EPYC 9B14"
+    assert host.vector_extensions(CPUINFO) == "fma avx avx2 avx512f avx512_bf16 amx_tile"
+    caches = [(1, "Data", "32K"), (1, "Instruction", "32K"), (2, "Unified", "1024K"),
+              (3, "Unified", "32768K")]  # fmt: skip
+    for i, (level, kind, size) in enumerate(caches):
+        d = tmp_path / f"index{i}"
+        d.mkdir()
+        for name, value in (("level", level), ("type", kind), ("size", size)):
+            (d / name).write_text(f"{value}\n")
+    assert host.cache_sizes(tmp_path) == "L1d 32K, L2 1024K, L3 32768K"
+    assert host.cache_sizes(tmp_path / "absent") == ""
+
+
+def test_trained_on_names_the_backend_the_device_count_and_this_cpu():
+    line = host.trained_on()
+    assert line.startswith(f"{jax.default_backend()} ") and f"×{len(jax.devices())}; " in line
+    assert line.endswith(host.cpu_description())
+
+
+def test_the_machines_line_warns_where_rounds_come_from_several_machines():
+    assert host.machines_line({"cpu ×1; A": 6}) == "trained on: cpu ×1; A (6 rounds)"
+    lines = host.machines_line({"cpu ×1; B": 2, "cpu ×1; A": 4}).splitlines()
+    assert lines[0].startswith("trained on 2 different machines: expect last-bit differences")
+    assert lines[1:] == ["  4 rounds: cpu ×1; A", "  2 rounds: cpu ×1; B"]
+    assert "not recorded" in host.machines_line({})
