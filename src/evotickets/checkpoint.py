@@ -20,6 +20,13 @@ curves are bitwise equal. The checkpoint carries a digest of everything that def
 generations and the chunk length). A checkpoint that does not match, or is unreadable in any way,
 is ignored with a log line and overwritten later, never trusted and never fatal.
 
+Bitwise on one machine: a round resumed on other hardware (a requeued SLURM job landing on
+another node type) continues from the same state, but its later generations may differ in
+the last bits from what the first machine would have computed (:mod:`evotickets.host`). So
+the checkpoint records the machines that trained the round so far, a resume on another
+machine says so in the log, and the round's ``trained_on`` names them all
+(:meth:`Checkpointer.trained_on`).
+
 The file is deliberately *not* a declared Snakemake output: Snakemake deletes the declared
 outputs of a failed or killed job, and the checkpoint must survive exactly that.
 """
@@ -27,6 +34,7 @@ outputs of a failed or killed job, and the checkpoint must survive exactly that.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from collections.abc import Callable
@@ -38,6 +46,7 @@ import h5py
 import numpy as np
 
 from .durable import atomic_path
+from .host import trained_on
 
 SCHEMA = "evotickets.checkpoint/1"
 CURVES = ("best_fitness", "mean_fitness", "nonfinite_count", "eval_generation", "eval_metric")
@@ -114,6 +123,9 @@ class Resumed:
     state: Any
     generation: int
     curves: dict[str, np.ndarray]
+    #: (machine, generation it took over at) of each machine that trained the round so far;
+    #: empty for a checkpoint written before they were recorded
+    machines: list[tuple[str, int]] = field(default_factory=list)
 
 
 def check_es_curves(curves: dict[str, np.ndarray], g: int, chunk: int) -> None:
@@ -148,6 +160,10 @@ class Checkpointer:
     _last_gen: int = field(default=0, init=False)
     _last_time: float = field(default=0.0, init=False)
     saves: int = field(default=0, init=False)
+    #: (machine, generation it took over at) of the machines before this process, from the
+    #: checkpoint this round resumed from; empty for a round trained in one process
+    earlier_machines: list[tuple[str, int]] = field(default_factory=list, init=False)
+    _resumed_at: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -186,6 +202,7 @@ class Checkpointer:
             for name, leaf in zip(names, leaves, strict=True):
                 f.create_dataset(f"state/{name}", data=_to_host(leaf))
             f.attrs["curves"] = np.asarray(sorted(curves), dtype=h5py.string_dtype())
+            f.attrs["machines"] = json.dumps(self._machines())
             for name, values in curves.items():
                 f.create_dataset(f"curves/{name}", data=np.asarray(values))
         self._last_gen, self._last_time = generation, self.clock()
@@ -219,7 +236,31 @@ class Checkpointer:
             return None
         self._last_gen, self._last_time = resumed.generation, self.clock()
         self.log(f"resuming from checkpoint {self.path} at generation {resumed.generation}")
+        self.earlier_machines, self._resumed_at = resumed.machines, resumed.generation
+        if resumed.machines and resumed.machines[-1][0] != trained_on():
+            self.log(
+                f"resuming on another machine than the one that trained the first "
+                f"{resumed.generation} generations ({resumed.machines[-1][0]}; this one: "
+                f"{trained_on()}): the round goes on from the same state, but its last bits "
+                "may differ from that machine's (trained_on in trained.h5 names both)"
+            )
         return resumed
+
+    def _machines(self) -> list[tuple[str, int]]:
+        """The machines that trained this round so far, with the generation each took
+        over at, this process's last."""
+        here, earlier = trained_on(), list(self.earlier_machines)
+        if earlier and earlier[-1][0] == here:
+            return earlier
+        return [*earlier, (here, self._resumed_at)]
+
+    def trained_on(self) -> str:
+        """The machine that trained the round (:func:`evotickets.host.trained_on`), or, for a
+        round resumed on other hardware, each machine and the generation it took over at."""
+        machines = self._machines()
+        if len(machines) == 1:
+            return machines[0][0]
+        return "; then ".join(f"{m} (from generation {g})" for m, g in machines)
 
     def _load(self, template: Any, total: int, chunk: int, names_of_curves) -> Resumed:
         import jax
@@ -260,11 +301,26 @@ class Checkpointer:
             if missing:
                 raise ValueError(f"curves {missing} are missing")
             curves = {name: f[f"curves/{name}"][()] for name in names_of_curves}
-        return Resumed(jax.tree_util.tree_unflatten(treedef, restored), g, curves)
+            machines = _machines_of(f.attrs.get("machines"))
+        return Resumed(jax.tree_util.tree_unflatten(treedef, restored), g, curves, machines)
 
     def remove(self) -> None:
         """Delete the checkpoint (after the round's artifact is complete)."""
         remove_checkpoint(self.path)
+
+
+def _machines_of(stored: Any) -> list[tuple[str, int]]:
+    """A checkpoint's ``machines`` attribute as (machine, generation) pairs; [] where it has
+    none (written before they were recorded)."""
+    if stored is None:
+        return []
+    pairs = json.loads(stored)
+    if not (isinstance(pairs, list) and all(
+        isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and isinstance(p[1], int)
+        for p in pairs
+    )):  # fmt: skip
+        raise ValueError(f"attribute machines is not a list of [machine, generation]: {stored}")
+    return [(m, g) for m, g in pairs]
 
 
 def cadence_from_env(

@@ -24,7 +24,6 @@ from .artifacts import (
     read_artifact,
     write_artifact,
 )
-from .host import trained_on
 from .names import is_gd
 from .settings import ChainSettings
 
@@ -274,7 +273,8 @@ def write_trained(p: PreparedRound, res, extra_attrs: dict | None = None) -> Non
             "kept_prunable": int((mask & prunable).sum()),
             "num_prunable": int(prunable.sum()),
             "remaining_fraction": float((mask & prunable).sum() / prunable.sum()),
-            "trained_on": trained_on(),  # last bits depend on the hardware: evotickets.host
+            # the machine(s) that trained it: last bits depend on the hardware (evotickets.host)
+            "trained_on": p.checkpoint.trained_on(),
             **res.attrs,
             **({"rewind_point": p.rewind_at} if p.rewind_at is not None else {}),
             **p.task.provenance(),

@@ -144,6 +144,11 @@ def _corrupt_missing_leaf(path):
         del f["state/0/std"]
 
 
+def _corrupt_machines(path):
+    with h5py.File(path, "r+") as f:
+        f.attrs["machines"] = json.dumps([1, 2])
+
+
 @pytest.mark.parametrize(
     ("corrupt", "digest", "reason"),
     [
@@ -154,8 +159,10 @@ def _corrupt_missing_leaf(path):
         (_corrupt_generation, "d1", "chunk boundary"),
         (_corrupt_curves, "d1", "curves/best_fitness"),
         (_corrupt_missing_leaf, "d1", "ignoring checkpoint"),
+        (_corrupt_machines, "d1", "attribute machines"),
     ],
-    ids=["truncated", "not-hdf5", "other-digest", "leaf-shape", "generation", "curves", "leaf"],
+    ids=["truncated", "not-hdf5", "other-digest", "leaf-shape", "generation", "curves"]
+    + ["leaf", "machines"],
 )
 def test_bad_checkpoint_is_ignored_with_a_log_line(setup, tmp_path, corrupt, digest, reason):
     reference = _reference(setup, "snes")
@@ -169,6 +176,45 @@ def test_bad_checkpoint_is_ignored_with_a_log_line(setup, tmp_path, corrupt, dig
     _same(reference, _round(setup, "snes", again))
     assert any(m.startswith("ignoring checkpoint") and reason in m for m in messages), messages
     assert not any(m.startswith("resuming") for m in messages)
+
+
+def test_a_resume_on_another_machine_is_logged_and_both_are_recorded(setup, tmp_path,
+                                                                    monkeypatch):  # fmt: skip
+    # a requeued job may land on other hardware: the round goes on from the same state, and
+    # its trained_on names both machines (its last bits may be neither's alone)
+    reference = _reference(setup, "snes")
+    path = tmp_path / "trained.ckpt.h5"
+    monkeypatch.setattr(ck, "trained_on", lambda: "cpu ×1; machine A")
+    first = ck.Checkpointer(path, "d1", every_generations=EVERY, log=_crashing_log(6, []))
+    with pytest.raises(Crash):
+        _round(setup, "snes", first)
+    with h5py.File(path) as f:
+        assert json.loads(f.attrs["machines"]) == [["cpu ×1; machine A", 0]]
+
+    monkeypatch.setattr(ck, "trained_on", lambda: "cpu ×1; machine B")
+    messages: list[str] = []
+    second = ck.Checkpointer(path, "d1", every_generations=EVERY, log=messages.append)
+    _same(reference, _round(setup, "snes", second))  # here both "machines" are this one
+    assert any(m.startswith("resuming on another machine") and "machine A" in m
+               and "machine B" in m for m in messages), messages  # fmt: skip
+    assert second.trained_on() == (
+        "cpu ×1; machine A (from generation 0); then cpu ×1; machine B (from generation 6)"
+    )
+    with h5py.File(path) as f:  # generation 9's checkpoint carries both on
+        assert json.loads(f.attrs["machines"]) == [
+            ["cpu ×1; machine A", 0], ["cpu ×1; machine B", 6]
+        ]  # fmt: skip
+
+    # resumed where it started: one machine, no warning
+    monkeypatch.setattr(ck, "trained_on", lambda: "cpu ×1; machine A")
+    path.unlink()
+    with pytest.raises(Crash):
+        _round(setup, "snes", ck.Checkpointer(path, "d1", EVERY, log=_crashing_log(6, [])))
+    messages.clear()
+    third = ck.Checkpointer(path, "d1", every_generations=EVERY, log=messages.append)
+    _round(setup, "snes", third)
+    assert third.trained_on() == "cpu ×1; machine A"
+    assert not any("another machine" in m for m in messages)
 
 
 def test_time_based_cadence():
