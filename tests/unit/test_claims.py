@@ -1,5 +1,7 @@
 """The claims statistics on synthetic summaries with a known answer."""
 
+import json
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -186,6 +188,7 @@ def test_dense_threshold_and_cli_writes_md_html_nc(tmp_path, capsys):
     random = ds.test_metric.values[0, 0, 0]
     random[:, 1:3] = random[:, :1]  # random keeps its dense metric for two rounds,
     random[:, 3:] = 0.1  # then collapses from round 3 (51.2 % remaining)
+    ds.attrs["trained_on"] = json.dumps({"cpu ×1; A": 30, "gpu NVIDIA H200 ×1; B": 6})
     ds.to_netcdf(tmp_path / "summary.nc", engine="h5netcdf")
     th = {r["method"]: r for r in claims.dense_threshold(ds)}
     assert th["random"]["fell"] == SEEDS and th["random"]["max"] == pytest.approx(0.8**3)
@@ -200,6 +203,10 @@ def test_dense_threshold_and_cli_writes_md_html_nc(tmp_path, capsys):
     assert set(back.verdict_fdr.values) <= {"holds", "inconclusive", "reversed"}
     assert np.all((back.q >= back.p).values) and np.all((back.q <= 1).values)
     assert "<table>" in (tmp_path / "claims.html").read_text()
+    # what trained the rounds, last: two machines, so last bits may differ between them
+    machines = (tmp_path / "claims.md").read_text().split("## Machines")[1]
+    assert "trained on 2 different machines" in machines
+    assert "30 rounds: cpu ×1; A" in machines and "6 rounds: gpu NVIDIA H200 ×1; B" in machines
     # --out-dir may name a folder that does not exist yet
     assert cli.main(["claims", str(tmp_path), "--out-dir", str(tmp_path / "new" / "dir")]) == 0
     assert (tmp_path / "new" / "dir" / "claims.md").read_text() == (

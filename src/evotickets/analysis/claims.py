@@ -34,6 +34,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
+from ..host import machines_line
 from ..names import is_gd
 from .collect import has_data
 
@@ -565,11 +566,17 @@ def _sigma_lines(sigma: list[dict]) -> list[str]:
 
 
 def to_markdown(
-    rows: list[dict], thresholds: list[dict], title: str = "", sigma: list[dict] | None = None
+    rows: list[dict],
+    thresholds: list[dict],
+    title: str = "",
+    sigma: list[dict] | None = None,
+    machines: dict[str, int] | None = None,
 ) -> str:
     """claims.md: per claim and setting a one-line summary over levels, then every level,
     where each method falls below 95 % of its dense metric, and why SNR does or does not
-    differ from magnitude."""
+    differ from magnitude; last, with ``machines`` (summary.nc's ``trained_on``: rounds per
+    machine), what trained the rounds, since another machine may give other last bits and
+    with them other masks."""
     lines = [f"# Claims{': ' + title if title else ''}", ""]
     lines += [
         (
@@ -590,6 +597,8 @@ def to_markdown(
         lines += _threshold_lines(thresholds)
     if sigma:
         lines += _sigma_lines(sigma)
+    if machines is not None:
+        lines += ["", "## Machines", "", "```", machines_line(machines), "```", ""]
     return "\n".join(lines)
 
 

@@ -88,6 +88,7 @@ def register_figure(sub) -> None:
 def cmd_claims(args) -> None:
     """The paper's claims as paired effects with 95 % intervals, from summary.nc only:
     claims.md (printed), claims.html (for the report) and claims.nc beside it."""
+    import json
     from pathlib import Path
 
     import xarray as xr
@@ -107,7 +108,11 @@ def cmd_claims(args) -> None:
     rows = claims.claim_rows(ds)
     thresholds = claims.dense_threshold(ds)
     text = claims.to_markdown(
-        rows, thresholds, title=str(ds.attrs.get("experiment", "")), sigma=claims.sigma_context(ds)
+        rows,
+        thresholds,
+        title=str(ds.attrs.get("experiment", "")),
+        sigma=claims.sigma_context(ds),
+        machines=json.loads(ds.attrs.get("trained_on", "{}")),
     )
     out = Path(args.out_dir or results)
     out.mkdir(parents=True, exist_ok=True)
