@@ -111,7 +111,8 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
             "prune_fraction": p,
             "config": json.dumps(cfg, sort_keys=True, default=str),
             "source": str(results),
-            # rounds per machine that trained them: their last bits depend on it (evotickets.host)
+            # the chains' rounds per machine that trained them (transfers not counted): their
+            # last bits depend on it (evotickets.host)
             "trained_on": json.dumps(dict(sorted(machines.items()))),
         },
     )
