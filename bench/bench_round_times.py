@@ -5,8 +5,7 @@ settings: the ES on MNIST (SNES, the paper CNN), on Pendulum (Sep-CMA-ES) and on
 Why: a user sets `runtime` (and `group_runtime`) for SLURM from a round's time on their
 device, and on a GPU only the paper MNIST ES round has been measured (bench/README.md,
 "Results on a GPU"). Each case runs round 0 of a chain through the workflow's own verbs
-(`init`, `mask`, then the `train` verb's functions: :func:`evotickets.rounds.prepare_round`,
-:func:`evotickets.rounds.train_prepared`, :func:`evotickets.rounds.write_trained`), in its
+(`init`, `mask`, `train`, called in-process through :func:`evotickets.cli.main`), in its
 own process with its own time limit, so a slow compile or a failure costs only its case.
 To fit a lent GPU's minutes it runs a fraction of the round (fewer generations or PPO
 updates; Adam's two epochs whole), times each logged chunk (its evaluation included), and
@@ -72,12 +71,9 @@ MEASURE = r"""
 import io, json, sys, tempfile, time
 t_process = time.perf_counter()
 from pathlib import Path
-import yaml
+import h5py, yaml
 from evotickets import cli
 from evotickets.config import chain_settings, init_settings, validate_config
-from evotickets.platform import setup_jax
-from evotickets.rounds import load_init, load_ticket, prepare_round, train_prepared, write_trained
-from evotickets.settings import ChainSettings
 
 root, task, strategy, shorten, data_dir = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), sys.argv[5]
 cfg = yaml.safe_load((Path(root) / "config" / "paper.yaml").read_text())
@@ -100,31 +96,27 @@ class Stamped(io.TextIOBase):
 
 sys.stdout = Stamped()
 work = Path(tempfile.mkdtemp(prefix="round-times-"))
-text = json.dumps(settings)
+files = {k: str(work / f"{k}.h5") for k in ("init", "mask", "trained")}
+chain = ["--settings", json.dumps(settings), "--round", "0", "--init", files["init"]]
 assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, task, 0)),
-                 "--out", str(work / "init.h5")]) == 0
-assert cli.main(["mask", "--settings", text, "--round", "0", "--init", str(work / "init.h5"),
-                 "--out", str(work / "mask.h5")]) == 0
-s = ChainSettings.from_json(text)
-setup_jax(None)
-import jax
-theta0, table, prunable, _ = load_init(str(work / "init.h5"), s)
-mask, theta_start, _ = load_ticket(str(work / "mask.h5"), table, s.digest(), 0, theta0)
-t_build = time.perf_counter()
-p = prepare_round(s, table, prunable, theta_start, mask, 0, str(work / "trained.h5"),
-                  config_digest=s.digest(), data_dir=s.data_dir)
-t_start = time.perf_counter()
-res = train_prepared(p)
-t_end = time.perf_counter()
-write_trained(p, res)
+                 "--out", files["init"]]) == 0
+assert cli.main(["mask", *chain, "--out", files["mask"]]) == 0
+t_train = time.perf_counter()
+assert cli.main(["train", *chain, "--mask", files["mask"], "--out", files["trained"]]) == 0
 sys.stdout = sys.__stdout__
+# the train verb logs "D_active" once the task is built, just before training, and "wrote"
+# once the artifact is complete
+t_start = next(t for t, line in stamps if t >= t_train and " D_active " in line)
+t_end = next(t for t, line in stamps if t >= t_start and " wrote " in line)
 from bench_round_times import projection
+import jax
 timing = projection([(t - t_start, line) for t, line in stamps if t >= t_start], paper)
+with h5py.File(files["trained"], "r") as f:
+    metric, metric_name = float(f.attrs["final_metric"]), str(f.attrs["metric_name"])
 print(json.dumps({
     "device": str(jax.devices()[0]), **timing, "round s": t_end - t_start,
-    "start s": t_start - t_process, "imports, init and mask s": t_build - t_process,
-    "metric": float(res.final_metric), "metric name": p.task.metric_name,
-    "settings": settings,
+    "start s": t_start - t_process, "imports, init and mask s": t_train - t_process,
+    "metric": metric, "metric name": metric_name, "settings": settings,
 }))
 """
 
