@@ -436,14 +436,22 @@ def _fmt(x: float) -> str:
     return "–" if not np.isfinite(x) else f"{x:+.3f}"
 
 
+#: p- and q-values below this print as "<0.001" (three decimals say no more)
+P_FLOOR = 0.001
+
+
+def _below_floor(x: float) -> bool:
+    return bool(np.isfinite(x) and x < P_FLOOR)
+
+
 def _fmt_p(x: float) -> str:
     """A p- or q-value: three decimals, '<0.001' below them, '–' where there is none."""
-    return "–" if not np.isfinite(x) else "<0.001" if x < 0.001 else f"{x:.3f}"
+    return "–" if not np.isfinite(x) else f"<{P_FLOOR:g}" if _below_floor(x) else f"{x:.3f}"
 
 
 def _q_text(q: float) -> str:
     """'q=0.017', or 'q<0.001' (not 'q=<0.001'): the relation follows the value."""
-    return f"q{_fmt_p(q)}" if np.isfinite(q) and q < 0.001 else f"q={_fmt_p(q)}"
+    return f"q{_fmt_p(q)}" if _below_floor(q) else f"q={_fmt_p(q)}"
 
 
 SYMBOL = {"holds": "✓", "reversed": "✗", "inconclusive": "·", "no data": " "}
