@@ -16,6 +16,8 @@ Only Linux's /proc and /sys are read; elsewhere the CPU part says what it could 
 from __future__ import annotations
 
 import functools
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 #: the CPU flags that decide which vector code a kernel library runs
@@ -80,6 +82,12 @@ def trained_on() -> str:
     kinds = sorted({getattr(d, "device_kind", "") or d.platform for d in devices} - {backend})
     device = " ".join([backend, *(["/".join(kinds)] if kinds else [])])
     return f"{device} ×{len(devices)}; {cpu_description()}"
+
+
+def machine_counts(trained_on: Iterable[str]) -> dict[str, int]:
+    """Rounds per machine, from the rounds' ``trained_on`` values, sorted by machine; rounds
+    without one (written before it was recorded: '') are not counted."""
+    return dict(sorted(Counter(m for m in trained_on if m).items()))
 
 
 def machines_line(counts: dict[str, int]) -> str:

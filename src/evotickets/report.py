@@ -6,14 +6,14 @@ Reads only the ``trained.h5`` attrs, so it is cheap and needs no JAX.
 from __future__ import annotations
 
 import glob
-from collections import Counter, defaultdict
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
 from . import paths
 from .artifacts import read_artifact
-from .host import machines_line
+from .host import machine_counts, machines_line
 from .names import METHODS
 
 
@@ -37,12 +37,6 @@ def collect_rows(results: str | Path) -> list[dict]:
             }
         )
     return rows
-
-
-def machine_counts(rows: list[dict]) -> dict[str, int]:
-    """Rounds per machine that trained them (``trained_on``; rounds that predate the
-    record are not counted)."""
-    return dict(Counter(r["trained_on"] for r in rows if r.get("trained_on")))
 
 
 def accuracy_table(results: str | Path) -> str:
@@ -71,7 +65,7 @@ def accuracy_table(results: str | Path) -> str:
         lines.append(f"\n{task} / {strategy}: {metric} (mean ± sd over seeds, n seeds)")
         lines += _rounds_table(methods, table)
     lines += _transfer_lines(results, by)
-    lines += ["", machines_line(machine_counts(rows))]
+    lines += ["", machines_line(machine_counts(r["trained_on"] for r in rows))]
     return "\n".join(lines).lstrip("\n") + "\n"
 
 

@@ -41,3 +41,10 @@ def test_the_machines_line_warns_where_rounds_come_from_several_machines():
     assert lines[0].startswith("trained on 2 different machines: expect last-bit differences")
     assert lines[1:] == ["  4 rounds: cpu ×1; A", "  2 rounds: cpu ×1; B"]
     assert "not recorded" in host.machines_line({})
+
+
+def test_machine_counts_skip_rounds_without_a_record():
+    assert host.machine_counts(["cpu ×1; B", "", "cpu ×1; A", "cpu ×1; B"]) == {
+        "cpu ×1; A": 1,
+        "cpu ×1; B": 2,
+    }

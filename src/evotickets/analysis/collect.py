@@ -9,7 +9,6 @@ mean over seeds is honest about what exists.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ import xarray as xr
 from .. import paths
 from ..artifacts import read_artifact
 from ..config import analysis_chains, chains, library_task, task_rewind
+from ..host import machine_counts
 
 METRIC_LONG_NAME = "test accuracy (vision) or mean test return (control) of the final solution"
 
@@ -49,7 +49,7 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
         return index["task"][t], index["strategy"][s], index["method"][m], index["seed"][k]
 
     metric, kept, nonfinite = _nan(shape), _nan(shape), _nan(shape)
-    metric_name, machines = {}, Counter()
+    metric_name, machines = {}, []
     for t, s, m, k in all_chains:
         for r in range(rounds):
             path = Path(paths.round_file("trained.h5", None, t, s, m, k, r, root=results))
@@ -62,8 +62,7 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
             # a count of population members: gradient descent (gd_adam) has none, so NaN
             nonfinite[i] = attrs.get("nonfinite_total", np.nan)
             metric_name[t] = attrs["metric_name"]
-            if attrs.get("trained_on"):
-                machines[str(attrs["trained_on"])] += 1
+            machines.append(str(attrs.get("trained_on", "")))
 
     ds = xr.Dataset(
         {
@@ -113,7 +112,7 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
             "source": str(results),
             # the chains' rounds per machine that trained them (transfers not counted): their
             # last bits depend on it (evotickets.host)
-            "trained_on": json.dumps(dict(sorted(machines.items()))),
+            "trained_on": json.dumps(machine_counts(machines)),
         },
     )
     _add_analyses(ds, cfg, results, at, shape)
