@@ -237,11 +237,12 @@ class Checkpointer:
         self._last_gen, self._last_time = resumed.generation, self.clock()
         self.log(f"resuming from checkpoint {self.path} at generation {resumed.generation}")
         self.earlier_machines, self._resumed_at = resumed.machines, resumed.generation
-        if resumed.machines and resumed.machines[-1][0] != trained_on():
+        here = trained_on()
+        if resumed.machines and resumed.machines[-1][0] != here:
             self.log(
                 f"resuming on another machine than the one that trained the first "
                 f"{resumed.generation} generations ({resumed.machines[-1][0]}; this one: "
-                f"{trained_on()}): the round goes on from the same state, but its last bits "
+                f"{here}): the round goes on from the same state, but its last bits "
                 "may differ from that machine's (trained_on in trained.h5 names both)"
             )
         return resumed
