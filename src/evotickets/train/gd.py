@@ -68,8 +68,9 @@ ADAM_CURVES = ("step_loss", "epoch_loss", "eval_metric")
 def minibatch_loss(task) -> Callable:
     """The task's mean cross-entropy of one network (a dense flat vector) on a minibatch.
 
-    For the CNN tasks on CPU it is the im2col forward pass of
-    :func:`evotickets.networks.population_log_probs` with a population of one, not the flax
+    For the CNN tasks on CPU it is the task's batched forward pass
+    (:meth:`evotickets.tasks.vision.VisionTask.chunk_log_probs`, the im2col pass of
+    :func:`evotickets.networks.population_log_probs`) with a population of one, not the flax
     module: inside ``lax.scan``, XLA:CPU runs flax's convolutions and their gradients about 8×
     slower than these matmuls (MNIST, batch 128, loaded 2-core CPU: 280 vs 33 ms per step).
     It equals ``task.loss`` to float tolerance (tests/unit/test_gd.py). Where the backend runs
@@ -77,16 +78,14 @@ def minibatch_loss(task) -> Callable:
     a GPU, whose convolution kernels beat the batched form there), GD uses the module too,
     ``task.loss`` (by analogy: GD on a GPU is not measured), as do the other tasks.
     """
-    from ..networks import NETWORKS, from_vector, population_form, population_log_probs
+    from ..networks import NETWORKS, population_form
 
     network = getattr(task, "network", None)
     if network not in NETWORKS or population_form(jax.default_backend()) != "batched":
         return task.loss
-    kernel_size = NETWORKS[network]["kernel_size"]
 
     def loss(theta, x, y):
-        params = {name: v[None] for name, v in from_vector(theta, task.table).items()}
-        logp = population_log_probs(params, x, kernel_size)[0]
+        logp = task.chunk_log_probs(theta[None], x, "batched")[0]  # a population of one
         return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
 
     return loss
