@@ -67,8 +67,10 @@ def _snr(power: float):
     def score(theta, sigma, theta0):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             snr = np.abs(theta) / sigma**power
-        # σ is 0 only where a weight is pruned (it is not searched): score 0 there.
-        return np.where(sigma > 0, snr, 0.0)
+        # σ is 0 only where a weight is pruned (it is not searched): score 0 there. A NaN or
+        # negative σ (a corrupt artifact) scores NaN, which prune_to_count refuses, instead
+        # of 0, which would silently prune that weight first.
+        return np.where(sigma == 0, 0.0, np.where(sigma > 0, snr, np.nan))
 
     return score
 

@@ -106,6 +106,19 @@ def test_nonfinite_scores_are_refused():
         pruning.prune_to_count(np.array([1.0, np.nan]), np.ones(2, bool), np.ones(2, bool), 1)
 
 
+@pytest.mark.parametrize("method", ["snr", "snr_study"])
+@pytest.mark.parametrize("bad", [np.nan, -1.0])
+def test_a_corrupt_sigma_is_refused_not_pruned_first(method, bad):
+    """A NaN or negative σ of an active weight is a corrupt artifact: an error, never the
+    score 0 of a pruned weight (which would prune it first, silently)."""
+    theta = np.array([0.5, 0.4, 0.3, 0.2, 0.1, 1.0])
+    sigma = np.array([1.0, bad, 1.0, 1.0, 1.0, 1.0])
+    score = pruning.scores(method, theta, sigma)
+    assert np.isnan(score[1]) and np.isfinite(np.delete(score, 1)).all()
+    with pytest.raises(ValueError, match="corrupt"):
+        pruning.prune_to_count(score, np.ones(6, bool), np.ones(6, bool), 3)
+
+
 def test_heuristic_scores_of_fig9():
     theta0 = np.array([0.5, -1.0, 0.0, 2.0])
     theta = np.array([1.5, -0.5, 0.3, 2.0])
