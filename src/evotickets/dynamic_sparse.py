@@ -7,7 +7,9 @@ The count rule: in each prunable tensor, round_half_up(q · active) weights are 
 as many as it has inactive ones to regrow) and exactly as many are regrown there, so every
 layer's count, and so the total, stays exact through every regrowth. Regrowth draws among the
 weights inactive before the drop (a weight just dropped is not regrown at once). Ties break by
-flat position, as in :mod:`evotickets.pruning`.
+flat position: of equal SNRs the earlier weight is dropped (the reverse of
+:mod:`evotickets.pruning`, which keeps the earlier of equal scores), of equal grow scores the
+earlier is grown.
 
 A regrown weight starts from 0 with the strategy's initial σ. The training loop keeps one
 strategy coordinate ("slot") per active weight; a regrown weight takes the slot of a dropped

@@ -51,6 +51,15 @@ def test_drop_and_grow_keeps_layer_counts_and_drops_the_lowest_snr():
     assert not set(step.grown.tolist()) & set(step.dropped.tolist())
 
 
+def test_ties_drop_and_grow_the_earlier_position():
+    """As the module says: of equal SNRs the earlier weight is dropped, of equal grow scores
+    the earlier is grown (pruning keeps the earlier of equal scores instead)."""
+    table = [LayerEntry("k", (8,), 0, True)]
+    mask = np.isin(np.arange(8), [0, 1, 2, 3])
+    step = drop_and_grow(mask, np.ones(8, bool), table, np.ones(8), np.zeros(8), 0.5)
+    assert step.dropped.tolist() == [0, 1] and step.grown.tolist() == [4, 5]
+
+
 def test_grown_weights_take_their_dropped_partners_slots():
     idx = np.array([0, 1, 2, 3, 4])
     step = drop_and_grow(
