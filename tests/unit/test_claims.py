@@ -183,6 +183,76 @@ def test_es_against_gd_and_slopes():
     )
 
 
+def _with_es_gd_paths(ds, errors_of, metric="test_accuracy"):
+    """``ds`` with one ES → GD transfer whose path errors (seed, iteration, α) are
+    ``errors_of(alphas)`` and their barriers, as collect writes them."""
+    from evotickets.analysis.connectivity import alpha_grid, barrier
+
+    alphas = alpha_grid(11)
+    errors = errors_of(alphas)
+    bars = np.apply_along_axis(barrier, -1, errors, alphas)
+    ds = ds.assign_coords(transfer=["es_to_gd"], alpha=alphas, metric_name=("task", [metric]))
+    ds["lmc_barrier_es_gd"] = (("transfer", "seed", "iteration"), bars[None])
+    ds["lmc_errors_es_gd"] = (("transfer", "seed", "iteration", "alpha"), errors[None])
+    entry = {"source": {"task": "digits", "strategy": "snes"}}
+    entry |= {"name": "es_to_gd", "target": {"task": "digits", "strategy": "gd_adam"}}
+    ds.attrs["config"] = json.dumps({"transfer": [entry]})
+    return ds
+
+
+def test_es_gd_barrier_is_tested_against_a_tolerance_not_zero():
+    """A barrier is ≥ 0 by construction, so noise alone along a straight path makes it
+    positive: tested against 0 it would 'hold'. Against 2 points of error a straight path is
+    linearly connected (reversed) and a bump of 0.1 in the middle is a barrier (holds)."""
+    rng = np.random.default_rng(0)
+    shape = (SEEDS, ROUNDS)
+
+    def straight(alphas):  # error 0.10 → 0.12 along the path, noise sd 0.002
+        return 0.10 + 0.02 * alphas + rng.normal(0, 0.002, (*shape, alphas.size))
+
+    ds = _with_es_gd_paths(synthetic_summary(), straight)
+    bars = ds.lmc_barrier_es_gd.values
+    assert (bars >= 0).all() and (bars > 0).mean() >= 0.8  # noise alone: barriers > 0
+    assert claims.paired_effect(ds.lmc_barrier_es_gd.values[0, :, 2]).verdict == "holds"
+    rows = by(claims.claim_rows(ds), "ES↔GD barrier − 2% tolerance")
+    assert len(rows) == ROUNDS and {r["verdict"] for r in rows} == {"reversed"}
+    assert all(r["mean"] == pytest.approx(b - 0.02) for r, b in zip(
+        rows, ds.lmc_barrier_es_gd.values[0].mean(0), strict=True))  # fmt: skip
+
+    def bump(alphas):
+        return straight(alphas) + 0.1 * np.sin(np.pi * alphas)
+
+    rows = by(
+        claims.claim_rows(_with_es_gd_paths(synthetic_summary(), bump)), rows[0]["comparison"]
+    )
+    assert {r["verdict"] for r in rows} == {"holds"}
+    assert all(r["mean"] == pytest.approx(0.1 - 0.02, abs=0.01) for r in rows)
+
+
+def test_es_gd_tolerance_of_a_return_scales_with_the_paths_ends():
+    """For a return (error = −return) the tolerance is 2 % of the ends' mean |error|: a bump
+    of 1 on ends of ≈ 100 is within it, a bump of 5 is beyond it."""
+    rng = np.random.default_rng(1)
+
+    def path(height):
+        def errors(alphas):
+            ends = rng.uniform(90, 110, (SEEDS, ROUNDS, 1))
+            return ends + height * np.sin(np.pi * alphas) + rng.normal(0, 0.05, alphas.size)
+
+        return errors
+
+    for height, verdict in ((1.0, "reversed"), (5.0, "holds")):
+        ds = _with_es_gd_paths(synthetic_summary(), path(height), metric="test_return")
+        tol = claims.lmc_tolerance(ds, "es_to_gd")
+        ends = ds.lmc_errors_es_gd.values[0][..., [0, -1]].mean(-1)
+        np.testing.assert_allclose(tol.values, 0.02 * np.abs(ends))
+        rows = by(claims.claim_rows(ds), "ES↔GD barrier − 2% tolerance")
+        assert {r["verdict"] for r in rows} == {verdict}, (height, rows)
+    ds.attrs["config"] = json.dumps({"transfer": []})
+    with pytest.raises(ValueError, match="rerun rule collect"):
+        claims.lmc_tolerance(ds, "es_to_gd")
+
+
 def test_dense_threshold_and_cli_writes_md_html_nc(tmp_path, capsys):
     ds = synthetic_summary(methods=("random", "magnitude"))
     random = ds.test_metric.values[0, 0, 0]
@@ -192,6 +262,15 @@ def test_dense_threshold_and_cli_writes_md_html_nc(tmp_path, capsys):
     ds.to_netcdf(tmp_path / "summary.nc", engine="h5netcdf")
     th = {r["method"]: r for r in claims.dense_threshold(ds)}
     assert th["random"]["fell"] == SEEDS and th["random"]["max"] == pytest.approx(0.8**3)
+    assert th["magnitude"]["never"] + th["magnitude"]["fell"] == SEEDS
+    # a seed whose later rounds are missing has not stayed above the bar to the last round
+    short = ds.copy(deep=True)
+    cell = short.test_metric.values[0, 0, 1]  # magnitude: every seed keeps its dense metric,
+    cell[:, 1:] = cell[:, :1]
+    cell[:2, 2:] = np.nan  # and seeds 0-1 have rounds 0-1 only
+    (mag,) = [r for r in claims.dense_threshold(short) if r["method"] == "magnitude"]
+    assert (mag["fell"], mag["never"], mag["unfinished"]) == (0, SEEDS - 2, 2)
+    assert "| 0 | 4 (to 41.0%) | 2 |" in claims.to_markdown([], [mag])
     assert cli.main(["claims", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "magnitude − random" in out

@@ -28,6 +28,7 @@ absent from the result, never an error.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -50,7 +51,9 @@ CLAIMS = {
     "its dense) > 0",
     4: "a transferred ticket beats the target's random baseline: transfer − random > 0",
     5: "decomposition: magnitude − weight_permuted > 0 and weight_permuted − mask_permuted > 0",
-    6: "LMC: ES consecutive-round barrier − GD's > 0; ES↔GD barrier > 0",
+    6: "LMC: ES consecutive-round barrier − GD's > 0; ES↔GD barrier − tolerance > 0 (the "
+    "same ticket trained by ES and by GD is not linearly connected; tolerance: 2 % of the "
+    "error's scale, LMC_TOLERANCE)",
     7: "sharpness: slope of the 1D curvature over rounds, GD − ES > 0",
     8: "SNR–magnitude rank correlation falls with sparsity: −slope of ρ over rounds > 0",
     # beyond the paper (its code had the baselines; the paper reports no such comparison)
@@ -61,6 +64,23 @@ CLAIMS = {
     11: "dynamic sparse ES (drop lowest SNR, regrow) beats the fixed random mask it starts "
     "from: dynamic − random > 0; against iterative SNR pruning: dynamic − snr",
 }
+
+
+#: Claim 6's ES↔GD barrier is tested against this share of the error's scale, not against 0.
+#: Why: a barrier is ≥ 0 by construction (the path's two ends lie on its chord, and the
+#: barrier is the largest excess over the chord), so any noise along the path (a finite test
+#: set, a few episodes) makes it positive, and a t-test against 0 "holds" for networks that
+#: are linearly connected: for a straight path with noise of sd 0.002 at each point, in 37 %
+#: of 3-seed and 59 % of 4-seed runs at 11 points (the fidelity config's), 50 % and 81 % at
+#: 21 (2,000 simulated runs each). The scale is 1 for an error rate (classification: 1 −
+#: accuracy), so the tolerance is 2 percentage points of test error, the tolerance within
+#: which Frankle et al. (2020, "Linear mode connectivity and the lottery ticket hypothesis")
+#: call two networks linearly connected; for a return (control: error = −return) it is the
+#: mean |return| of the path's two ends, per seed and round. ``reversed`` then reads: the
+#: two networks are linearly connected within the tolerance.
+LMC_TOLERANCE = 0.02
+#: Test metrics that are fractions (their error 1 − metric is on the scale 1).
+FRACTION_METRICS = frozenset({"test_accuracy"})
 
 
 @dataclass(frozen=True)
@@ -280,12 +300,47 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
                 transfer=name
             )
             rows += _rows_over_rounds(4, "", str(name), "transfer − target random", diff, ds)
-    # 6: ES↔GD barrier on the same ticket
+    # 6: ES↔GD barrier on the same ticket, beyond the tolerance (LMC_TOLERANCE: why not 0)
     if "lmc_barrier_es_gd" in ds:
         for name in ds.transfer.values:
             b = ds.lmc_barrier_es_gd.sel(transfer=name)
-            rows += _rows_over_rounds(6, "", str(name), "ES↔GD barrier", b, ds, first=0)
+            if not np.isfinite(b.values).any():
+                continue
+            excess = b - lmc_tolerance(ds, str(name))
+            label = f"ES↔GD barrier − {LMC_TOLERANCE:.0%} tolerance"
+            rows += _rows_over_rounds(6, "", str(name), label, excess, ds, first=0)
     return with_fdr(rows)
+
+
+def lmc_tolerance(ds: xr.Dataset, transfer: str) -> float | xr.DataArray:
+    """The tolerance claim 6 tests transfer ``transfer``'s ES↔GD barrier against
+    (:data:`LMC_TOLERANCE` of the error's scale): a number for a fraction metric, else per
+    (seed, iteration) from the errors at the path's two ends (``lmc_errors_es_gd``)."""
+    task = _transfer_task(ds, transfer)
+    metric = str(ds.metric_name.sel(task=task).values)
+    if metric in FRACTION_METRICS:
+        return LMC_TOLERANCE
+    if "lmc_errors_es_gd" not in ds:
+        raise ValueError(
+            f"summary.nc has ES↔GD barriers of transfer {transfer!r} ({metric}) but not the "
+            "errors along their paths (lmc_errors_es_gd), which scale a return's tolerance; "
+            "rerun rule collect"
+        )
+    ends = ds.lmc_errors_es_gd.sel(transfer=transfer).isel(alpha=[0, -1])
+    return LMC_TOLERANCE * abs(ends.mean("alpha"))
+
+
+def _transfer_task(ds: xr.Dataset, transfer: str) -> str:
+    """The task of transfer ``transfer`` (an ES → GD transfer keeps its task), from the
+    config that ``summary.nc`` records."""
+    entries = json.loads(ds.attrs.get("config", "{}")).get("transfer") or []
+    for entry in entries:
+        if entry["name"] == transfer:
+            return str(entry["target"]["task"])
+    raise ValueError(
+        f"summary.nc has a transfer {transfer!r} that its recorded config does not name; "
+        "rerun rule collect"
+    )
 
 
 def _rewind_pairs(ds: xr.Dataset) -> list[tuple[str, str]]:
@@ -327,7 +382,10 @@ def dense_threshold(ds: xr.Dataset, fraction: float = 0.95) -> list[dict]:
     metric falls below ``fraction`` of the dense (round 0) metric, per seed.
 
     "Below 95 %" for a return (which may be negative) is below dense − 5 % of |dense|.
-    A seed that never falls is censored: it counts in ``never`` and not in the spread."""
+    A seed that never falls is censored: it counts in ``never`` and not in the spread, but
+    only if its last round is there; one whose later rounds are missing (a chain still
+    running, or stopped) and that has not fallen so far counts in ``unfinished`` instead,
+    since it may yet fall."""
     out = []
     m = ds.test_metric
     rem = ds.remaining_fraction.values
@@ -335,7 +393,7 @@ def dense_threshold(ds: xr.Dataset, fraction: float = 0.95) -> list[dict]:
         for s in m.strategy.values:
             for meth in m.method.values:
                 cell = m.sel({"task": t, "strategy": s, "method": meth}).values  # (seed, it)
-                firsts, never = [], 0
+                firsts, never, unfinished = [], 0, 0
                 for row in cell:
                     if not np.isfinite(row[0]) or not np.isfinite(row).any():
                         continue
@@ -344,9 +402,11 @@ def dense_threshold(ds: xr.Dataset, fraction: float = 0.95) -> list[dict]:
                     below = below[below > 0]
                     if below.size:
                         firsts.append(float(rem[below[0]]))
-                    else:
+                    elif np.isfinite(row[-1]):
                         never += 1
-                if not firsts and not never:
+                    else:
+                        unfinished += 1
+                if not firsts and not never and not unfinished:
                     continue
                 out.append(
                     {
@@ -358,6 +418,7 @@ def dense_threshold(ds: xr.Dataset, fraction: float = 0.95) -> list[dict]:
                         "max": float(np.max(firsts)) if firsts else float("nan"),
                         "fell": len(firsts),
                         "never": never,
+                        "unfinished": unfinished,
                         "last_remaining": float(rem[-1]),
                     }
                 )
@@ -416,6 +477,7 @@ def to_dataset(rows: list[dict], thresholds: list[dict]) -> xr.Dataset:
             "comparison)"
         )
     tcols = ("task", "strategy", "method", "median", "min", "max", "fell", "never")
+    tcols += ("unfinished",)
     for c in tcols:
         values = [r[c] for r in thresholds]
         ds[f"below95_{c}"] = ("cell", np.asarray(values) if values else np.asarray([], float))
@@ -527,18 +589,22 @@ def _threshold_lines(thresholds: list[dict]) -> list[str]:
         (
             "Remaining fraction of the first round below 95 % of round 0, over the seeds "
             "that fell (median, min–max); `never` counts seeds that stayed above it to the "
-            "last round."
+            "last round, `unfinished` those that have not fallen in the rounds they have "
+            "so far (their later rounds are missing)."
         ),
         "",
-        "| task | strategy | method | median | min–max | fell | never (to remaining) |",
-        "|---|---|---|---|---|---|---|",
+        (
+            "| task | strategy | method | median | min–max | fell | never (to remaining) | "
+            "unfinished |"
+        ),
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in thresholds:
         spread = f"{r['min']:.1%}–{r['max']:.1%}" if r["fell"] else "–"
         med = f"{r['median']:.1%}" if r["fell"] else "–"
         lines.append(
             f"| {r['task']} | {r['strategy']} | {r['method']} | {med} | {spread} | "
-            f"{r['fell']} | {r['never']} (to {r['last_remaining']:.1%}) |"
+            f"{r['fell']} | {r['never']} (to {r['last_remaining']:.1%}) | {r['unfinished']} |"
         )
     return [*lines, ""]
 
