@@ -37,7 +37,13 @@ def _rerun_hint(path: Path, kind: str) -> str:
     rule = KINDS.get(kind, kind)
     if rule is None:
         rule = ANALYSIS_RULES.get(path.stem, path.stem)
-    return f"delete {path} and rerun its rule `{rule}` (snakemake recreates it: `snakemake {path}`)"
+    group = ""
+    if rule == "train":  # with resources.group_chains a group rule trains the round
+        group = " or, under resources.group_chains, its group rule (e.g. `train_seeds`)"
+    return (
+        f"delete {path} and rerun its rule `{rule}`{group} (snakemake recreates it: "
+        f"`snakemake --cores 1 {path}`, with your --configfile and profile)"
+    )
 
 
 @functools.cache

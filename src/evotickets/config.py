@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 import os
 import re
 from pathlib import Path
@@ -166,19 +167,58 @@ def validate_config(cfg: dict) -> dict:
     import jsonschema
 
     schema = load_schema()
-    cfg = _coerce_numbers(copy.deepcopy(cfg), _coercion_schema(schema))
-    _check_every_name(cfg, schema)
-    validator = jsonschema.Draft202012Validator(schema)
+    typed = _validation_schema(schema)
+    cfg = _coerce_numbers(copy.deepcopy(cfg), typed)
+    validator = jsonschema.Draft202012Validator(typed)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.path))
+    # Wrong shapes first (a list where a mapping belongs): the name checks walk the blocks.
+    shapes = [e for e in errors if e.validator == "type"]
+    if shapes:
+        raise _schema_error(shapes[0])
+    _check_every_name(cfg, schema)
     if errors:
-        e = errors[0]
-        where = ".".join(str(p) for p in e.path) or "(top level)"
-        raise ConfigError(f"config key {where}: {e.message}; {_schema_fix(e, where)}")
+        raise _schema_error(errors[0])
+    _refuse_nan(cfg, "")
     _fill_schema_defaults(cfg, schema)
     _check_strategies_fit_tasks(cfg)
     _fill_chain_defaults(cfg)
     _check_rules_between_keys(cfg)
     return cfg
+
+
+def _schema_error(error) -> ConfigError:
+    where = ".".join(str(p) for p in error.path) or "(top level)"
+    return ConfigError(f"config key {where}: {error.message}; {_schema_fix(error, where)}")
+
+
+def _validation_schema(schema: dict) -> dict:
+    """The schema that validates a config: :func:`_coercion_schema`'s typed task blocks (a
+    task's ``strategy_overrides`` and ``es`` are checked like the blocks they override), with
+    nothing required in them: an override changes some keys and need not repeat the rest."""
+    schema = _coercion_schema(schema)
+    task = schema["properties"]["tasks"]["additionalProperties"]["properties"]
+    overrides = task["strategy_overrides"]
+    overrides["additionalProperties"] = {
+        k: v for k, v in overrides["additionalProperties"].items() if k != "required"
+    }
+    task["es"] = {k: v for k, v in task["es"].items() if k != "required"}
+    return schema
+
+
+def _refuse_nan(value: Any, where: str) -> None:
+    """A NaN anywhere is an error: it passes every range of the schema (each comparison with
+    NaN is false) and would reach a job as a number."""
+    if isinstance(value, float) and math.isnan(value):
+        raise ConfigError(f"config key {where or '(top level)'} is NaN; fix: set a number")
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for k, v in items:
+        _refuse_nan(v, f"{where}.{k}" if where else str(k))
 
 
 def _check_every_name(cfg: dict, schema: dict) -> None:
@@ -318,6 +358,47 @@ def _check_rules_between_keys(cfg: dict) -> None:
             f"data_dir {data_dir!r} does not exist; set data_dir to the folder holding "
             "mnist/, fashion-mnist/ and kmnist/, or remove it to download into the cache"
         )
+    _check_some_chain(cfg)
+    _check_analysis_filters(cfg)
+
+
+def _check_some_chain(cfg: dict) -> None:
+    """A config that trains nothing is a mistake, not an empty run: a strategy that
+    ``strategy_methods`` leaves without a method of ``methods`` trains no chain, and the
+    filters together must leave at least one chain."""
+    for s, listed in (cfg.get("strategy_methods") or {}).items():
+        if not chain_methods(cfg, s):
+            raise ConfigError(
+                f"strategy_methods.{s} lists {listed}, which leaves {s} no method of "
+                f"`methods` {cfg['methods']} to run (gradient descent skips snr, snr_study "
+                "runs for sep_cma_es only): add one of them to `methods`, or change the list"
+            )
+    if not chains(cfg):
+        raise ConfigError(
+            "this config trains no chain: its tasks' strategies and methods (tasks.<t>."
+            "strategies / methods, strategy_methods) leave no (task, strategy, method) to "
+            "run; gradient descent skips snr, and snr_study runs for sep_cma_es only"
+        )
+
+
+def _check_analysis_filters(cfg: dict) -> None:
+    """The analyses' tasks / strategies / methods filters name tasks, strategies and methods
+    that exist: a misspelt one would skip its analysis silently. A name that exists but that
+    this config does not run is allowed (an overlay config may narrow ``methods``)."""
+    block = cfg.get("analyses")
+    if block is None:
+        return
+    known = {
+        "tasks": [*TASKS, *cfg["tasks"]],
+        "strategies": [*STRATEGIES, *GD_STRATEGIES],
+        "methods": METHODS,
+    }
+    singular = {"tasks": "task", "strategies": "strategy", "methods": "method"}
+    scopes = [("analyses", block)]
+    scopes += [(f"analyses.{name}", block.get(name) or {}) for name in ANALYSES]
+    for where, filters in scopes:
+        for f in ANALYSIS_FILTERS:
+            _check_names(filters.get(f) or [], known[f], f"{singular[f]} in {where}.{f}")
 
 
 def _check_sigma_methods(cfg: dict) -> None:

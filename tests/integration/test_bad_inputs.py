@@ -396,6 +396,90 @@ CASES = [
         ("Fix: create it, or point `data_dir`",),
         setup=lambda w: (w.scratch / "not-a-dir").write_text("x"),
     ),
+    Case(
+        "config-tasks-a-list",
+        _config(_set("tasks", ["digits"])),
+        ConfigError,
+        ("config key tasks: ['digits'] is not of type 'object'",),
+        ("fix: set tasks to object",),
+    ),
+    Case(
+        "config-methods-a-string",
+        _config(_set("methods", "random")),
+        ConfigError,
+        ("config key methods: 'random' is not of type 'array'",),
+        ("fix: set methods to array",),
+    ),
+    Case(
+        "config-task-es-zero-generations",
+        _config(_set("tasks.digits.es", {"num_generations": 0})),
+        ConfigError,
+        ("tasks.digits.es.num_generations", "minimum of 1"),
+        ("fix: set tasks.digits.es.num_generations to an integer ≥ 1",),
+    ),
+    Case(
+        "config-task-override-negative-population",
+        _config(_set("tasks.digits.strategy_overrides", {"snes": {"population_size": -4}})),
+        ConfigError,
+        ("tasks.digits.strategy_overrides.snes.population_size", "minimum of 2"),
+        ("to an integer ≥ 2",),
+    ),
+    Case(
+        "config-task-override-null",
+        _config(_set("tasks.digits.strategy_overrides", {"snes": None})),
+        ConfigError,
+        ("tasks.digits.strategy_overrides.snes: None is not of type 'object'",),
+        ("fix: set",),
+    ),
+    Case(
+        "config-prune-fraction-nan",
+        _config(_set("prune_fraction", float("nan"))),
+        ConfigError,
+        ("config key prune_fraction is NaN",),
+        ("fix: set a number",),
+    ),
+    Case(
+        "config-no-chain-left",
+        _config(_set("strategy_methods", {"snes": ["snip"]})),
+        ConfigError,
+        ("strategy_methods.snes lists ['snip']", "leaves snes no method of `methods`"),
+        ("add one of them to `methods`",),
+    ),
+    Case(
+        "config-analysis-filter-typo",
+        _config(_set("analyses.methods", ["snrr"])),
+        ConfigError,
+        ("unknown method in analyses.methods 'snrr'",),
+        ("did you mean 'snr'",),
+    ),
+    # summary.nc, read by the figure and claims verbs -------------------------------------------
+    Case(
+        "summary-missing-figure",
+        lambda w: _verb("figure", "fig3", "--summary", "nope.nc", "--out", "f.png"),
+        ArtifactError,
+        ("nope.nc does not exist",),
+        ("snakemake --cores 2 nope.nc", "rule collect"),
+    ),
+    Case(
+        "summary-truncated-claims",
+        lambda w: _verb("claims", str(w.scratch)),
+        ArtifactError,
+        ("summary.nc cannot be read as netCDF", "truncated or not a summary"),
+        ("delete it", "rule collect"),
+        setup=lambda w: (w.scratch / "summary.nc").write_bytes(b"\x89HDF\r\n\x1a\n" + b"0" * 64),
+    ),
+    Case(
+        "summary-is-claims-nc",
+        lambda w: _verb("claims", str(w.scratch), "--summary", str(w.scratch / "claims.nc")),
+        ArtifactError,
+        ("is not a summary.nc", "no test_metric"),
+        ("pass results/<experiment>/summary.nc",),
+        setup=lambda w: (
+            __import__("xarray")
+            .Dataset({"mean": ("row", [0.1])})
+            .to_netcdf(w.scratch / "claims.nc", engine="h5netcdf")
+        ),
+    ),
     # artifacts ------------------------------------------------------------------------------
     Case(
         "artifact-truncated-trained",
@@ -573,6 +657,17 @@ def _digest_tree(root: Path) -> dict[str, str]:
         for p in sorted((root / paths.RESULTS).rglob("*"))
         if p.is_file()
     }
+
+
+def test_every_help_text_renders():
+    """`evotickets --help` and each verb's help format without error (argparse reads % in
+    them as a format code: '95 % CI' broke the top-level help)."""
+    parser = cli.build_parser()
+    assert "claims" in parser.format_help()
+    (verbs,) = [a for a in parser._actions if a.choices and "claims" in a.choices]
+    for name, sub in verbs.choices.items():
+        assert sub.format_help(), name
+    assert "95 % CI" in " ".join(parser.format_help().split())
 
 
 def test_the_table_has_at_least_25_cases():

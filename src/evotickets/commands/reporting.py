@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..artifacts import ArtifactError
 from ..config import load_config
 from ..durable import atomic_path
+
+if TYPE_CHECKING:
+    import xarray
 
 
 def cmd_table(args) -> None:
@@ -63,14 +68,35 @@ def register_collect(sub) -> None:
     sp.set_defaults(func=cmd_collect)
 
 
-def cmd_figure(args) -> None:
-    """Render one paper figure from summary.nc only."""
+def open_summary(path) -> xarray.Dataset:
+    """``summary.nc`` at ``path``, loaded, or an :class:`ArtifactError` that says what is
+    wrong with it (missing, unreadable or truncated, not a summary) and how to remake it."""
     import xarray as xr
 
+    remake = f"make it with `snakemake --cores 2 {path}` (rule collect)"
+    if not Path(path).is_file():
+        raise ArtifactError(f"{path} does not exist: {remake}")
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            ds = ds.load()
+    except (OSError, ValueError) as err:
+        raise ArtifactError(
+            f"{path} cannot be read as netCDF ({err}): it is truncated or not a summary; "
+            f"delete it and {remake}"
+        ) from err
+    if "test_metric" not in ds:
+        raise ArtifactError(
+            f"{path} is not a summary.nc (it has no test_metric; claims.nc is the claims' "
+            f"output, not their input): pass results/<experiment>/summary.nc, or {remake}"
+        )
+    return ds
+
+
+def cmd_figure(args) -> None:
+    """Render one paper figure from summary.nc only."""
     from ..plots.figures import render
 
-    with xr.open_dataset(args.summary, engine="h5netcdf") as ds:
-        fig = render(args.name, ds.load(), args.out)
+    fig = render(args.name, open_summary(args.summary), args.out)
     print(f"wrote {args.out} ({len(fig.axes)} panels)")
 
 
@@ -88,23 +114,10 @@ def register_figure(sub) -> None:
 def cmd_claims(args) -> None:
     """The paper's claims as paired effects with 95 % intervals, from summary.nc only:
     claims.md (printed), claims.html (for the report) and claims.nc beside it."""
-    import json
-    from pathlib import Path
-
-    import xarray as xr
-
     from ..analysis import claims
-    from ..durable import atomic_path
 
     results = Path(args.results)
-    summary = Path(args.summary or results / "summary.nc")
-    if not summary.exists():
-        raise ArtifactError(
-            f"{summary} does not exist: make it first with "
-            f"`snakemake --cores 2 {summary}` (rule collect)"
-        )
-    with xr.open_dataset(summary, engine="h5netcdf") as ds:
-        ds = ds.load()
+    ds = open_summary(Path(args.summary or results / "summary.nc"))
     rows = claims.claim_rows(ds)
     thresholds = claims.dense_threshold(ds)
     text = claims.to_markdown(
@@ -127,7 +140,8 @@ def cmd_claims(args) -> None:
 
 
 def register_claims(sub) -> None:
-    sp = sub.add_parser("claims", help="test the paper's claims on summary.nc (paired, 95 % CI)")
+    # %% : argparse formats help texts with %, and a lone one broke `evotickets --help`
+    sp = sub.add_parser("claims", help="test the paper's claims on summary.nc (paired, 95 %% CI)")
     sp.add_argument("results", help="results/<experiment> folder")
     sp.add_argument("--summary", help="default: <results>/summary.nc")
     sp.add_argument("--out-dir", help="default: the results folder")
