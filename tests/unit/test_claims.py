@@ -153,7 +153,17 @@ def test_claims_the_grid_lacks_are_absent_not_errors():
     # nothing testable at all: one method only
     none = claims.claim_rows(synthetic_summary(methods=("magnitude",)))
     assert none == []
-    assert "No claim is testable" in claims.to_markdown(none, [])
+    assert "No claim has data" in claims.to_markdown(none, [])
+    # the grid could test claim 1, but no run has finished: said, not "not testable"
+    unfinished = synthetic_summary(methods=("random", "magnitude"))
+    unfinished.test_metric.values[:] = np.nan
+    assert claims.claim_rows(unfinished) == []
+    assert "runs have not finished" in claims.to_markdown([], [])
+
+
+def test_small_effects_are_not_printed_as_zero():
+    assert claims._fmt(0.0004) == "+4.0e-04" and claims._fmt(-0.0004) == "-4.0e-04"
+    assert claims._fmt(0.0) == "+0.000" and claims._fmt(0.0123) == "+0.012"
 
 
 def test_es_against_gd_and_slopes():

@@ -46,7 +46,9 @@ FDR = 1 - CONFIDENCE
 # id → what the paper claims, with the orientation of the effect (positive = holds).
 CLAIMS = {
     1: "ticket effect: magnitude − random > 0",
-    2: "SNR pruning improves on magnitude: snr − magnitude > 0",
+    2: "SNR pruning improves on magnitude: snr − magnitude > 0 (beside it, with no direction "
+    "claimed: the study's SNR definition against magnitude and against ours, snr_study − "
+    "…; ✓ there means snr_study scores higher)",
     3: "ES tickets stay trainable where GD's degrade: (ES snr − its dense) − (GD magnitude − "
     "its dense) > 0",
     4: "a transferred ticket beats the target's random baseline: transfer − random > 0",
@@ -62,7 +64,8 @@ CLAIMS = {
     10: "late rewinding (Frankle et al. 2019) improves tickets: rewind k > 0 − rewind 0 > 0 "
     "(two entries of one task; same θ0 and search noise)",
     11: "dynamic sparse ES (drop lowest SNR, regrow) beats the fixed random mask it starts "
-    "from: dynamic − random > 0; against iterative SNR pruning: dynamic − snr",
+    "from: dynamic − random > 0; against iterative SNR pruning, with no direction claimed: "
+    "dynamic − snr (✓ there means dynamic scores higher)",
 }
 
 
@@ -495,7 +498,12 @@ def to_dataset(rows: list[dict], thresholds: list[dict]) -> xr.Dataset:
 
 
 def _fmt(x: float) -> str:
-    return "–" if not np.isfinite(x) else f"{x:+.3f}"
+    """Three decimals; an effect that three decimals would show as ±0.000 gets two
+    significant digits, so that an interval such as [+4.2e-04, +9.0e-04] does not read as if
+    it touched 0."""
+    if not np.isfinite(x):
+        return "–"
+    return f"{x:+.1e}" if 0 < abs(x) < 0.0005 else f"{x:+.3f}"
 
 
 #: p- and q-values below this print as "<0.001" (three decimals say no more)
@@ -665,7 +673,14 @@ def to_markdown(
         "",
     ]
     if not rows:
-        lines += ["No claim is testable with this experiment's grid.", ""]
+        lines += [
+            (
+                "No claim has data: either this experiment's grid cannot test any (it lacks "
+                "the methods, strategies or analyses they compare), or its runs have not "
+                "finished (summary.nc's metrics are NaN; rerun rule collect when they have)."
+            ),
+            "",
+        ]
     lines += [*_summary_lines(rows), "", *_level_lines(rows)]
     if thresholds:
         lines += _threshold_lines(thresholds)
