@@ -452,6 +452,20 @@ CASES = [
         ("unknown method in analyses.methods 'snrr'",),
         ("did you mean 'snr'",),
     ),
+    Case(
+        "artifact-collected-with-another-config",
+        lambda w: _verb(
+            "collect",
+            str(paths.experiment(exp="tiny")),
+            "--out",
+            str(w.scratch / "s.nc"),
+            "--config-json",
+            json.dumps(validate_config(dict(TINY_CONFIG, es={**ES, "num_generations": 5}))),
+        ),
+        ArtifactError,
+        ("iter00/trained.h5 was made from other settings than this config gives its chain",),
+        ("collect with the config the run used",),
+    ),
     # summary.nc, read by the figure and claims verbs -------------------------------------------
     Case(
         "summary-missing-figure",
@@ -657,6 +671,18 @@ def _digest_tree(root: Path) -> dict[str, str]:
         for p in sorted((root / paths.RESULTS).rglob("*"))
         if p.is_file()
     }
+
+
+def test_collect_with_the_runs_config_reads_its_artifacts(workspace: W):
+    """The counterpart of case artifact-collected-with-another-config: the run's own config
+    collects (round 0 of the magnitude chain of seed 0 is there, the rest NaN)."""
+    from evotickets.analysis.collect import collect
+
+    ds = collect(_cfg(), paths.experiment(exp="tiny"))
+    cell = ds.test_metric.sel({"task": "digits", "strategy": "snes", "method": "magnitude"})
+    assert (
+        np.isfinite(cell.sel(seed=0, iteration=0)) and int(np.isfinite(ds.test_metric).sum()) == 1
+    )
 
 
 def test_every_help_text_renders():

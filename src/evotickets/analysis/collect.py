@@ -15,8 +15,8 @@ import numpy as np
 import xarray as xr
 
 from .. import paths
-from ..artifacts import read_artifact
-from ..config import analysis_chains, chains, library_task, task_rewind
+from ..artifacts import ArtifactError, read_artifact
+from ..config import analysis_chains, chain_spec, chains, library_task, task_rewind
 from ..host import machine_counts
 
 METRIC_LONG_NAME = "test accuracy (vision) or mean test return (control) of the final solution"
@@ -24,6 +24,20 @@ METRIC_LONG_NAME = "test accuracy (vision) or mean test return (control) of the 
 
 def _nan(shape) -> np.ndarray:
     return np.full(shape, np.nan)
+
+
+def _chain_attrs(path: Path, digest: str) -> dict:
+    """The attrs of a chain's ``trained.h5``, which must come from the settings ``cfg`` gives
+    that chain: otherwise the summary would label another run's numbers with this config."""
+    _, attrs = read_artifact(path, "trained")
+    if attrs.get("config_digest") != digest:
+        raise ArtifactError(
+            f"{path} was made from other settings than this config gives its chain "
+            f"(config_digest {attrs.get('config_digest')} ≠ {digest}): collect with the config "
+            "the run used (--configfile), or retrain it with this one (delete it and rerun "
+            "its rule)"
+        )
+    return attrs
 
 
 def collect(cfg: dict, results: str | Path) -> xr.Dataset:
@@ -51,11 +65,12 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
     metric, kept, nonfinite = _nan(shape), _nan(shape), _nan(shape)
     metric_name, machines = {}, []
     for t, s, m, k in all_chains:
+        digest = chain_spec(cfg, t, s, m, k).digest()
         for r in range(rounds):
             path = Path(paths.round_file("trained.h5", None, t, s, m, k, r, root=results))
             if not path.exists():
                 continue
-            _, attrs = read_artifact(path, "trained")
+            attrs = _chain_attrs(path, digest)
             i = (*at(t, s, m, k), r)
             metric[i] = attrs["final_metric"]
             kept[i] = attrs["remaining_fraction"]
