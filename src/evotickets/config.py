@@ -148,6 +148,12 @@ def load_config(path: str | os.PathLike) -> dict:
         cfg = yaml.safe_load(Path(path).read_text())
     except FileNotFoundError as err:
         raise ConfigError(f"config file {path} does not exist") from err
+    except IsADirectoryError as err:
+        raise ConfigError(f"config file {path} is a directory; pass a YAML file") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text ({err}); pass a YAML file"
+        ) from err
     except yaml.YAMLError as err:
         raise ConfigError(
             f"config file {path} is not valid YAML: {err}. Fix the YAML syntax; it is read with "
@@ -287,11 +293,25 @@ def _check_strategies_fit_tasks(cfg: dict) -> None:
                 continue
             pop = strategy_settings(cfg, task, s)["population_size"]
             if s in ANTITHETIC and pop % 2:
+                override = ((cfg["tasks"][task] or {}).get("strategy_overrides") or {}).get(s)
+                key = (
+                    f"tasks.{task}.strategy_overrides.{s}.population_size"
+                    if "population_size" in (override or {})
+                    else f"strategies.{s}.population_size"
+                )
                 raise ConfigError(
-                    f"strategies.{s}.population_size is {pop}, but {s} samples antithetic "
+                    f"{key} is {pop}, but {s} samples antithetic "
                     f"pairs and needs an even population; use {pop + 1}"
                 )
     for task, tcfg in cfg["tasks"].items():
+        idle = set((tcfg or {}).get("strategy_overrides") or {}) - set(task_strategies(cfg, task))
+        if idle:
+            s = min(idle)
+            raise ConfigError(
+                f"tasks.{task}.strategy_overrides names {s}, which does not run on task {task}, "
+                f"so its override would do nothing: remove it, or add {s} to the strategies "
+                f"(or gd) block and to tasks.{task}.strategies if the task lists its own"
+            )
         for s in (tcfg or {}).get("strategies") or []:
             if is_gd(s) and not gd_fits_task(s, library_task(cfg, task)):
                 raise ConfigError(

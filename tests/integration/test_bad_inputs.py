@@ -453,6 +453,39 @@ CASES = [
         ("did you mean 'snr'",),
     ),
     Case(
+        "config-experiment-dotdot",
+        _config(_set("experiment", "..")),
+        ConfigError,
+        ("config key experiment: '..' does not match",),
+        ("fix:",),
+    ),
+    Case(
+        "config-file-is-a-directory",
+        lambda w: load_config(w.scratch),
+        ConfigError,
+        ("is a directory",),
+        ("pass a YAML file",),
+    ),
+    Case(
+        "config-odd-population-in-a-task-override",
+        _config(
+            lambda c: (
+                c["strategies"].update(pgpe={"population_size": 16, "std_init": 0.1}),
+                _set("tasks.digits.strategy_overrides", {"pgpe": {"population_size": 15}})(c),
+            )
+        ),
+        ConfigError,
+        ("tasks.digits.strategy_overrides.pgpe.population_size is 15", "even population"),
+        ("use 16",),
+    ),
+    Case(
+        "config-override-of-a-strategy-the-task-does-not-run",
+        _config(_set("tasks.digits.strategy_overrides", {"pgpe": {"population_size": 16}})),
+        ConfigError,
+        ("tasks.digits.strategy_overrides names pgpe", "does not run on task digits"),
+        ("remove it, or add pgpe",),
+    ),
+    Case(
         "artifact-collected-with-another-config",
         lambda w: _verb(
             "collect",
