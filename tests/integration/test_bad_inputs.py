@@ -729,6 +729,15 @@ def test_every_help_text_renders():
     assert "95 % CI" in " ".join(parser.format_help().split())
 
 
+@pytest.mark.parametrize("bad", ["-1", "one"])
+def test_a_negative_or_non_integer_round_is_a_usage_error(bad, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.build_parser().parse_args(["mask", "--settings", "{}", "--round", bad, "--init",
+                                       "i.h5", "--out", "m.h5"])  # fmt: skip
+    assert info.value.code == 2
+    assert "argument --round" in capsys.readouterr().err
+
+
 def test_the_table_has_at_least_25_cases():
     assert len(CASES) >= 25
     assert len({c.id for c in CASES}) == len(CASES)

@@ -33,7 +33,7 @@ from ..rounds import (
     write_trained,
 )
 from ..settings import ChainSettings, InitSettings
-from .common import chain_args
+from .common import chain_args, round_index
 from .group import (
     keep_finished,
     members_args,
@@ -403,7 +403,7 @@ def register(sub) -> None:
 
     sp = sub.add_parser("mask", help="compute the mask of round t")
     chain_args(sp)
-    sp.add_argument("--round", type=int, required=True)
+    sp.add_argument("--round", type=round_index, required=True)
     sp.add_argument("--init", required=True)
     sp.add_argument("--prev-trained")
     sp.add_argument("--source-mask", help="magnitude mask of round t (permutation controls)")
@@ -412,7 +412,7 @@ def register(sub) -> None:
 
     sp = sub.add_parser("train", help="train the active weights of round t (ES or GD)")
     chain_args(sp)
-    sp.add_argument("--round", type=int, required=True)
+    sp.add_argument("--round", type=round_index, required=True)
     sp.add_argument("--init", required=True)
     sp.add_argument("--mask", required=True)
     sp.add_argument("--data-dir")
@@ -434,7 +434,7 @@ def register(sub) -> None:
 
     sp = sub.add_parser("round", help="mask, then train, round t in one process (rule train)")
     chain_args(sp)
-    sp.add_argument("--round", type=int, required=True)
+    sp.add_argument("--round", type=round_index, required=True)
     sp.add_argument("--init", required=True)
     sp.add_argument("--prev-trained")
     sp.add_argument("--source-mask", help="magnitude mask of round t (permutation controls)")

@@ -26,7 +26,7 @@ from ..rounds import (
     write_trained,
 )
 from ..settings import TransferSettings
-from .common import chain_args
+from .common import chain_args, round_index
 from .group import (
     members_args,
     outputs_current,
@@ -164,7 +164,7 @@ def register(sub) -> None:
         "transfer", help="retrain round t's ticket of a source setting in a target setting"
     )
     chain_args(sp)
-    sp.add_argument("--round", type=int, required=True)
+    sp.add_argument("--round", type=round_index, required=True)
     sp.add_argument("--source-init", required=True, help="the source's init.h5 (θ0)")
     sp.add_argument("--source-mask", required=True, help="the source's mask.h5 of round t")
     sp.add_argument("--target-init", required=True, help="the target's init.h5 (its network)")
