@@ -140,7 +140,9 @@ def read_artifact(
     if expected_digest is not None and attrs.get("config_digest") != expected_digest:
         raise ArtifactError(
             f"artifact {path} was made from other settings (config_digest "
-            f"{attrs.get('config_digest')} ≠ {expected_digest}): {_rerun_hint(path, kind)}"
+            f"{attrs.get('config_digest')} ≠ {expected_digest}): if it is another chain's "
+            f"or seed's file, pass this chain's instead (it may be a good file: keep it); if "
+            f"it is this chain's, {_rerun_hint(path, kind)}"
         )
     return arrays, attrs
 

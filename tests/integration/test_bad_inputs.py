@@ -572,7 +572,7 @@ CASES = [
         lambda w: w.train(settings=_settings(seed=1)),
         ArtifactError,
         ("init.h5 was made from other settings",),
-        ("rerun its rule `init`",),
+        ("pass this chain's instead (it may be a good file: keep it)", "rerun its rule `init`"),
     ),
     Case(
         "artifact-mask-from-another-network",
