@@ -189,7 +189,32 @@ def validate_config(cfg: dict) -> dict:
     _check_strategies_fit_tasks(cfg)
     _fill_chain_defaults(cfg)
     _check_rules_between_keys(cfg)
+    _fill_defaults_as_the_workflow_does(cfg, schema)
     return cfg
+
+
+def _fill_defaults_as_the_workflow_does(cfg: dict, schema: dict) -> None:
+    """Every default of the schema where ``cfg`` lacks it, nested blocks included (a task
+    entry's ``prune_output_layer``), as Snakemake's ``validate(config, schema)`` fills them
+    in the workflow right after :func:`validate_config` (the jsonschema FAQ's
+    ``extend_with_default``). Why here too: a config the CLI loads (``collect --configfile``,
+    ``check-config``) then gives every chain the settings, and so the digests, that the
+    workflow's jobs were given; on the workflow's config this changes nothing."""
+    import jsonschema
+
+    base = jsonschema.Draft202012Validator
+    check_properties = base.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, subschema):
+        if isinstance(instance, dict):
+            for name, spec in properties.items():
+                if "default" in spec:
+                    instance.setdefault(name, copy.deepcopy(spec["default"]))
+        yield from check_properties(validator, properties, instance, subschema)
+
+    filler = jsonschema.validators.extend(base, {"properties": set_defaults})
+    for _ in filler(schema).iter_errors(cfg):
+        pass  # validated above; only the defaults are wanted
 
 
 def _schema_error(error) -> ConfigError:
