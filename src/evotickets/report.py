@@ -12,13 +12,19 @@ from pathlib import Path
 import numpy as np
 
 from . import paths
-from .artifacts import read_artifact
+from .artifacts import ArtifactError, read_artifact
 from .host import machine_counts, machines_line
 from .names import METHODS
 
 
 def collect_rows(results: str | Path) -> list[dict]:
-    """One row per trained artifact under ``results``."""
+    """One row per trained artifact under ``results`` (a folder that does not exist is an
+    error, not an empty table: most likely a mistyped experiment)."""
+    if not Path(results).is_dir():
+        raise ArtifactError(
+            f"{results} is not a folder: pass results/<experiment> of a run (the config's "
+            "`experiment`)"
+        )
     rows = []
     every_round = paths.round_file("trained.h5", None, "*", "*", "*", "*", "*", root=results)
     for path in sorted(glob.glob(every_round)):

@@ -45,7 +45,17 @@ class _Json:
 
     @classmethod
     def from_json(cls, text: str):
-        return cls.from_dict(json.loads(text))
+        """The settings of a ``--settings`` argument, or a ValueError that says what is wrong
+        with it (the verbs' callers, the workflow's rules, write it from the config)."""
+        try:
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"--settings is not JSON ({err}): {text[:200]!r}") from err
+        except (KeyError, TypeError, AttributeError) as err:
+            raise ValueError(
+                f"--settings is not a {cls.__name__} JSON (missing or malformed {err}); the "
+                "workflow's rules write it from the config: see `snakemake -n -p`"
+            ) from err
 
     @classmethod
     def from_dict(cls, d: dict):  # pragma: no cover

@@ -43,6 +43,11 @@ def _chain_attrs(path: Path, digest: str) -> dict:
 def collect(cfg: dict, results: str | Path) -> xr.Dataset:
     """Build the dataset from ``results/<experiment>`` for the chains ``cfg`` asks for."""
     results = Path(results)
+    if not results.is_dir():
+        raise ArtifactError(
+            f"{results} is not a folder: pass results/<experiment> of the run (the config's "
+            f"`experiment` is {cfg.get('experiment')!r})"
+        )
     all_chains = chains(cfg)
     tasks = list(dict.fromkeys(c[0] for c in all_chains))
     strategies = list(dict.fromkeys(c[1] for c in all_chains))
