@@ -112,12 +112,20 @@ def unflatten_params(flat: dict[str, jax.Array]) -> dict:
     return tree
 
 
+def modules(names, prefix: str = "") -> list[str]:
+    """The flax modules (``Conv_0``, ``Dense_1`` …) of parameter ``names`` that start with
+    ``prefix``, in the order flax numbers them: by index, so that ``Dense_10`` comes after
+    ``Dense_2`` (a sort of the strings would put it first)."""
+    found = {n.split("/")[0] for n in names if n.startswith(prefix)}
+    return sorted(found, key=lambda m: (m.rsplit("_", 1)[0], int(m.rsplit("_", 1)[1])))
+
+
 def layer_table(flat: dict[str, np.ndarray], prune_output_layer: bool = True) -> list[LayerEntry]:
     """Which tensors are prunable: every kernel, the output layer's only if asked; never a bias.
 
     The output layer is the last Dense module in the tree's order.
     """
-    dense_layers = sorted({n.split("/")[0] for n in flat if n.startswith("Dense_")})
+    dense_layers = modules(flat, "Dense_")
     output_layer = dense_layers[-1] if dense_layers else None
     table, offset = [], 0
     for name, value in flat.items():
@@ -215,7 +223,7 @@ def default_batch_tile(
 
 
 def _conv_names(params: dict) -> list[str]:
-    return sorted({n.split("/")[0] for n in params if n.startswith("Conv_")})
+    return modules(params, "Conv_")
 
 
 def _conv_shapes(params: dict, x_shape) -> list[tuple[int, int, int, int]]:
@@ -276,7 +284,7 @@ def population_log_probs(
     """
     k = kernel_size
     conv_names = _conv_names(params)
-    dense_name = max({n.split("/")[0] for n in params if n.startswith("Dense_")})
+    dense_name = modules(params, "Dense_")[-1]
     p = params[f"{conv_names[0]}/kernel"].shape[0]
     batch, h, w, c_in = x.shape
     last_h, last_w, _, c = _conv_shapes(params, x.shape)[-1]
@@ -398,7 +406,7 @@ def init_policy_params(
 
 def _mlp_layers(params: dict) -> list[str]:
     """The MLP's layer names (``Dense_0``, ``Dense_1``, ...) in forward order."""
-    return sorted({n.split("/")[0] for n in params}, key=lambda s: int(s.split("_")[1]))
+    return modules(params)
 
 
 def mlp_forward_features(params: dict, features: tuple[jax.Array, ...]) -> jax.Array:

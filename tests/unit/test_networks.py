@@ -159,3 +159,15 @@ def test_population_forward_takes_its_tile_budget_from_the_backend(monkeypatch):
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")  # traced as for a GPU
     assert _tile_loop_length(forward) == 1  # the whole batch in one tile
     np.testing.assert_allclose(np.asarray(forward()), np.asarray(on_cpu), rtol=1e-4, atol=1e-4)
+
+
+def test_modules_are_ordered_by_their_flax_index_not_as_strings():
+    """With 11 or more layers a string sort would put Dense_10 before Dense_2 and take the
+    wrong layer for the output layer."""
+    from evotickets.networks import layer_table, modules
+
+    flat = {f"Dense_{i}/{leaf}": np.zeros(2) for i in (0, 2, 10) for leaf in ("bias", "kernel")}
+    assert modules(flat, "Dense_") == ["Dense_0", "Dense_2", "Dense_10"]
+    table = layer_table(flat, prune_output_layer=False)
+    frozen = [e.name for e in table if e.name.endswith("kernel") and not e.prunable]
+    assert frozen == ["Dense_10/kernel"]
