@@ -167,9 +167,12 @@ def load_config(path: str | os.PathLike) -> dict:
 def validate_config(cfg: dict) -> dict:
     """Validate and return a copy with defaults filled in. Raises ConfigError.
 
-    In this order: unknown names (with a did-you-mean), the JSON schema (types, ranges), the
+    In this order: wrong shapes (a list where a mapping belongs: the name checks walk the
+    blocks), unknown names (with a did-you-mean), the rest of the JSON schema (types, ranges;
+    a task's ``es`` and ``strategy_overrides`` typed like the blocks they override), NaN, the
     schema's defaults, whether each strategy fits its tasks, the chain defaults that enter
-    every digest, and the rules between keys that a schema cannot express."""
+    every digest, the rules between keys that a schema cannot express, and last the nested
+    defaults that the workflow's Snakemake ``validate`` fills too."""
     import jsonschema
 
     schema = load_schema()
