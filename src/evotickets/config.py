@@ -126,19 +126,22 @@ def _coerce_numbers(value: Any, schema: Any) -> Any:
     return value
 
 
-def _coercion_schema(schema: dict) -> dict:
-    """The schema with the free-form task blocks typed for :func:`_coerce_numbers`: a task's
-    ``strategy_overrides`` hold strategy (or GD) hyperparameters and its ``es`` the es block,
-    which the validation schema leaves open (overrides need not repeat required keys)."""
+def _typed_schema(schema: dict) -> dict:
+    """The schema with the free-form task blocks typed, which the schema file leaves open: a
+    task's ``strategy_overrides`` are checked (and their numbers coerced by
+    :func:`_coerce_numbers`) like the strategy and GD blocks they override, and its ``es``
+    like the es block, with nothing required in them: an override changes some keys and
+    need not repeat the rest."""
     schema = copy.deepcopy(schema)
     props = schema["properties"]
     task = props["tasks"]["additionalProperties"]["properties"]
+    strategy = props["strategies"]["additionalProperties"]
     task["strategy_overrides"] = {
         "type": "object",
         "properties": props["gd"]["properties"],
-        "additionalProperties": props["strategies"]["additionalProperties"],
+        "additionalProperties": {k: v for k, v in strategy.items() if k != "required"},
     }
-    task["es"] = props["es"]
+    task["es"] = {k: v for k, v in props["es"].items() if k != "required"}
     return schema
 
 
@@ -176,7 +179,7 @@ def validate_config(cfg: dict) -> dict:
     import jsonschema
 
     schema = load_schema()
-    typed = _validation_schema(schema)
+    typed = _typed_schema(schema)
     cfg = _coerce_numbers(copy.deepcopy(cfg), typed)
     validator = jsonschema.Draft202012Validator(typed)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.path))
@@ -225,33 +228,14 @@ def _schema_error(error) -> ConfigError:
     return ConfigError(f"config key {where}: {error.message}; {_schema_fix(error, where)}")
 
 
-def _validation_schema(schema: dict) -> dict:
-    """The schema that validates a config: :func:`_coercion_schema`'s typed task blocks (a
-    task's ``strategy_overrides`` and ``es`` are checked like the blocks they override), with
-    nothing required in them: an override changes some keys and need not repeat the rest."""
-    schema = _coercion_schema(schema)
-    task = schema["properties"]["tasks"]["additionalProperties"]["properties"]
-    overrides = task["strategy_overrides"]
-    overrides["additionalProperties"] = {
-        k: v for k, v in overrides["additionalProperties"].items() if k != "required"
-    }
-    task["es"] = {k: v for k, v in task["es"].items() if k != "required"}
-    return schema
-
-
 def _refuse_nan(value: Any, where: str) -> None:
     """A NaN anywhere is an error: it passes every range of the schema (each comparison with
     NaN is false) and would reach a job as a number."""
     if isinstance(value, float) and math.isnan(value):
         raise ConfigError(f"config key {where or '(top level)'} is NaN; fix: set a number")
-    items = (
-        value.items()
-        if isinstance(value, dict)
-        else enumerate(value)
-        if isinstance(value, list)
-        else ()
-    )
-    for k, v in items:
+    if isinstance(value, list):
+        value = dict(enumerate(value))
+    for k, v in value.items() if isinstance(value, dict) else ():
         _refuse_nan(v, f"{where}.{k}" if where else str(k))
 
 
