@@ -33,6 +33,17 @@ class ArtifactError(RuntimeError):
     """An artifact is missing, truncated, of another schema, or from other settings."""
 
 
+def require_results_folder(results: str | os.PathLike, experiment: str | None = None) -> Path:
+    """``results`` (results/<experiment> of a run) as a Path, or an :class:`ArtifactError`
+    if it is not a folder: most likely a mistyped experiment, which would otherwise read as
+    a run with no artifacts."""
+    results = Path(results)
+    if not results.is_dir():
+        named = f" (the config's `experiment` is {experiment!r})" if experiment else ""
+        raise ArtifactError(f"{results} is not a folder: pass results/<experiment> of a run{named}")
+    return results
+
+
 def _rerun_hint(path: Path, kind: str) -> str:
     rule = KINDS.get(kind, kind)
     if rule is None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import paths
-from .artifacts import ArtifactError, read_artifact
+from .artifacts import read_artifact, require_results_folder
 from .host import machine_counts, machines_line
 from .names import METHODS
 
@@ -20,11 +20,7 @@ from .names import METHODS
 def collect_rows(results: str | Path) -> list[dict]:
     """One row per trained artifact under ``results`` (a folder that does not exist is an
     error, not an empty table: most likely a mistyped experiment)."""
-    if not Path(results).is_dir():
-        raise ArtifactError(
-            f"{results} is not a folder: pass results/<experiment> of a run (the config's "
-            "`experiment`)"
-        )
+    require_results_folder(results)
     rows = []
     every_round = paths.round_file("trained.h5", None, "*", "*", "*", "*", "*", root=results)
     for path in sorted(glob.glob(every_round)):

@@ -35,6 +35,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
+from ..config import ConfigError, transfer_entry
 from ..host import machines_line
 from ..names import is_gd
 from .collect import has_data
@@ -336,14 +337,11 @@ def lmc_tolerance(ds: xr.Dataset, transfer: str) -> float | xr.DataArray:
 def _transfer_task(ds: xr.Dataset, transfer: str) -> str:
     """The task of transfer ``transfer`` (an ES → GD transfer keeps its task), from the
     config that ``summary.nc`` records."""
-    entries = json.loads(ds.attrs.get("config", "{}")).get("transfer") or []
-    for entry in entries:
-        if entry["name"] == transfer:
-            return str(entry["target"]["task"])
-    raise ValueError(
-        f"summary.nc has a transfer {transfer!r} that its recorded config does not name; "
-        "rerun rule collect"
-    )
+    try:
+        entry = transfer_entry(json.loads(ds.attrs.get("config", "{}")), transfer)
+    except ConfigError as err:
+        raise ValueError(f"summary.nc's recorded config: {err}; rerun rule collect") from err
+    return str(entry["target"]["task"])
 
 
 def _rewind_pairs(ds: xr.Dataset) -> list[tuple[str, str]]:

@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 
 from .. import paths
-from ..artifacts import ArtifactError, read_artifact
+from ..artifacts import ArtifactError, read_artifact, require_results_folder
 from ..config import analysis_chains, chain_spec, chains, library_task, task_rewind
 from ..host import machine_counts
 
@@ -42,12 +42,7 @@ def _chain_attrs(path: Path, digest: str) -> dict:
 
 def collect(cfg: dict, results: str | Path) -> xr.Dataset:
     """Build the dataset from ``results/<experiment>`` for the chains ``cfg`` asks for."""
-    results = Path(results)
-    if not results.is_dir():
-        raise ArtifactError(
-            f"{results} is not a folder: pass results/<experiment> of the run (the config's "
-            f"`experiment` is {cfg.get('experiment')!r})"
-        )
+    results = require_results_folder(results, cfg.get("experiment"))
     all_chains = chains(cfg)
     tasks = list(dict.fromkeys(c[0] for c in all_chains))
     strategies = list(dict.fromkeys(c[1] for c in all_chains))
