@@ -24,9 +24,11 @@ from .names import (
     ANT_HEAVY_BACKEND_ERROR,
     ANTITHETIC,
     COMMON_KEYS,
+    CONTROL_TASKS,
     DYNAMIC_METHODS,
     GD_OPTIONAL_KEYS,
     GD_STRATEGIES,
+    GD_TASK_KIND,
     INIT_GRADIENT_METHODS,
     METHODS,
     PERMUTATION_METHODS,
@@ -346,6 +348,7 @@ def _check_strategies_fit_tasks(cfg: dict) -> None:
                 f"return is not differentiated through the environment); set tasks.{task}."
                 "methods to the configured methods without them"
             )
+    _check_task_keys_fit_kind(cfg)
     for task, heavy in cfg["tasks"].items():
         backend = (heavy or {}).get("backend", "spring")
         if library_task(cfg, task) == "ant_heavy" and backend != ANT_HEAVY_BACKEND:
@@ -405,6 +408,20 @@ def _check_some_chain(cfg: dict) -> None:
                 f"`methods` {cfg['methods']} to run (gradient descent skips snr, snr_study "
                 "runs for sep_cma_es only): add one of them to `methods`, or change the list"
             )
+    running = {s for task in cfg["tasks"] for s in task_strategies(cfg, task)}
+    for s in chain_strategies(cfg):
+        if s in running:
+            continue
+        why = (
+            f"{s} trains {GD_TASK_KIND[s]} tasks and this config has none"
+            if is_gd(s)
+            else "every task lists its own `strategies` without it"
+        )
+        block = "gd" if is_gd(s) else "strategies"
+        raise ConfigError(
+            f"{block}.{s} runs on no task ({why}), so it would train nothing: remove it, or "
+            "add a task it runs on"
+        )
     if not chains(cfg):
         raise ConfigError(
             "this config trains no chain: its tasks' strategies and methods (tasks.<t>."
@@ -555,6 +572,50 @@ def _check_task_entries(tasks: dict) -> None:
             raise ConfigError(
                 f"task entry name {name!r} may hold only lower-case letters, digits and _ "
                 "(it becomes a path component); rename it"
+            )
+
+
+#: Task-block keys that one kind of task reads and every other ignores: on another kind of
+#: task such a key would do nothing (``hidden`` on MNIST), so it is refused, not dropped.
+TASK_KEY_KIND = {
+    "batch_size": "vision",
+    "population_chunk": "vision",
+    "hidden": "control",
+    "n_repeats": "control",
+    "max_steps": "control",
+    "n_test": "control",
+    "obs_normalization": "control",
+    "backend": "brax",
+    "torso_mass_factor": "ant_heavy",
+}
+
+
+def _task_kinds(base: str) -> set[str]:
+    """The kinds of library task ``base``: vision, or control and its library (gymnax or
+    brax), and ant_heavy for itself."""
+    if not is_control(base):
+        return {"vision"}
+    return {"control", CONTROL_TASKS[base], *(["ant_heavy"] if base == "ant_heavy" else [])}
+
+
+def _check_task_keys_fit_kind(cfg: dict) -> None:
+    """Each key of a task block applies to that kind of task (:data:`TASK_KEY_KIND`); a
+    control task's network is its policy MLP, so ``network`` there may only say ``mlp``."""
+    for task, block in cfg["tasks"].items():
+        base = library_task(cfg, task)
+        kinds = _task_kinds(base)
+        for key in sorted(block or {}):
+            kind = TASK_KEY_KIND.get(key)
+            if kind is not None and kind not in kinds:
+                raise ConfigError(
+                    f"tasks.{task}.{key} applies to {kind} tasks only, and {task} runs "
+                    f"{base}, which would ignore it; remove the key"
+                )
+        network = (block or {}).get("network")
+        if is_control(base) and network not in (None, "mlp"):
+            raise ConfigError(
+                f"tasks.{task}.network is {network}, but {task} runs the control task {base}, "
+                "whose network is the policy MLP (its sizes: `hidden`); remove the key"
             )
 
 

@@ -508,6 +508,47 @@ def test_bad_kmnist_split_is_refused(tiny_config, task, value, message):
     assert f"{task}" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("task", "key", "value", "kind"),
+    [
+        ("digits", "hidden", [16], "control"),
+        ("digits", "n_repeats", 4, "control"),
+        ("digits", "backend", "spring", "brax"),
+        ("pendulum", "batch_size", 64, "vision"),
+        ("pendulum", "backend", "positional", "brax"),
+        ("ant", "torso_mass_factor", 2.0, "ant_heavy"),
+    ],
+)
+def test_a_task_key_of_another_kind_of_task_is_refused(tiny_config, task, key, value, kind):
+    """A key that the task's kind ignores (``hidden`` on digits) would do nothing."""
+    tiny_config["tasks"] = {task: {key: value}}
+    with pytest.raises(ConfigError, match=f"tasks.{task}.{key} applies to {kind} tasks only"):
+        validate_config(tiny_config)
+
+
+def test_a_task_key_of_its_own_kind_is_accepted(tiny_config):
+    tiny_config["tasks"] = {
+        "pendulum": {"hidden": [16], "n_repeats": 2, "max_steps": 10, "network": "mlp"},
+        "ant_heavy": {"backend": "generalized", "torso_mass_factor": 2.0},
+    }
+    cfg = validate_config(tiny_config)
+    assert cfg["tasks"]["pendulum"]["hidden"] == [16]
+    assert cfg["tasks"]["ant_heavy"]["torso_mass_factor"] == 2.0
+
+
+def test_a_control_task_network_other_than_its_mlp_is_refused(tiny_config):
+    tiny_config["tasks"] = {"pendulum": {"network": "cnn"}}
+    with pytest.raises(ConfigError, match="policy MLP"):
+        validate_config(tiny_config)
+
+
+def test_a_gd_strategy_that_runs_on_no_task_is_refused(tiny_config):
+    """gd_ppo trains control tasks only: with only digits it would train nothing, silently."""
+    tiny_config["gd"] = {"gd_ppo": {}}
+    with pytest.raises(ConfigError, match="gd.gd_ppo runs on no task .*control tasks"):
+        validate_config(tiny_config)
+
+
 # --- YAML loading ------------------------------------------------------------------------------
 
 
