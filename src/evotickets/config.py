@@ -147,10 +147,45 @@ def _typed_schema(schema: dict) -> dict:
     return schema
 
 
+class _DuplicateKey(yaml.YAMLError):
+    pass
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping: plain YAML loaders
+    keep the last silently, so a pasted second ``seeds:`` would overwrite the first."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`: keys it brings
+                continue  # may be overridden, as YAML's merge keys intend
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                hash(key)
+            except TypeError:
+                continue  # the base loader names an unhashable key itself
+            if key in seen:
+                raise _DuplicateKey(
+                    f"the key {key!r} is given twice in one mapping (lines {seen[key] + 1} "
+                    f"and {key_node.start_mark.line + 1}), and YAML would keep only the "
+                    "last; keep one"
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_config(path: str | os.PathLike) -> dict:
     """Read a YAML config with the safe loader and validate it."""
+    return validate_config(read_config_file(path))
+
+
+def read_config_file(path: str | os.PathLike) -> dict:
+    """A YAML config file's mapping, read with the safe loader, a key given twice refused;
+    not validated. The workflow calls it on its config files too, since Snakemake reads them
+    with a loader that keeps the last of two equal keys."""
     try:
-        cfg = yaml.safe_load(Path(path).read_text())
+        cfg = yaml.load(Path(path).read_text(), Loader=_UniqueKeyLoader)  # a SafeLoader
     except FileNotFoundError as err:
         raise ConfigError(f"config file {path} does not exist") from err
     except IsADirectoryError as err:
@@ -159,6 +194,8 @@ def load_config(path: str | os.PathLike) -> dict:
         raise ConfigError(
             f"config file {path} is not UTF-8 text ({err}); pass a YAML file"
         ) from err
+    except _DuplicateKey as err:
+        raise ConfigError(f"config file {path}: {err}") from err
     except yaml.YAMLError as err:
         raise ConfigError(
             f"config file {path} is not valid YAML: {err}. Fix the YAML syntax; it is read with "
@@ -166,7 +203,7 @@ def load_config(path: str | os.PathLike) -> dict:
         ) from err
     if not isinstance(cfg, dict):
         raise ConfigError(f"config file {path} must hold a mapping of keys, got {type(cfg)}")
-    return validate_config(cfg)
+    return cfg
 
 
 def validate_config(cfg: dict) -> dict:

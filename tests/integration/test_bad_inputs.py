@@ -486,6 +486,30 @@ CASES = [
         ("remove it, or add pgpe",),
     ),
     Case(
+        "config-duplicate-key",
+        lambda w: load_config(w.scratch / "twice.yaml"),
+        ConfigError,
+        ("twice.yaml", "the key 'seeds' is given twice", "lines 2 and 4"),
+        ("keep one",),
+        setup=lambda w: (w.scratch / "twice.yaml").write_text(
+            "experiment: tiny\nseeds: [0]\nrounds: 2\nseeds: [1]\n"
+        ),
+    ),
+    Case(
+        "config-control-key-on-a-vision-task",
+        _config(_set("tasks.digits.hidden", [16])),
+        ConfigError,
+        ("tasks.digits.hidden applies to control tasks only", "which would ignore it"),
+        ("remove the key",),
+    ),
+    Case(
+        "config-gd-strategy-on-no-task",
+        _config(lambda c: c.update(gd={"gd_ppo": {}})),
+        ConfigError,
+        ("gd.gd_ppo runs on no task", "trains control tasks"),
+        ("remove it, or add a task it runs on",),
+    ),
+    Case(
         "artifact-collected-with-another-config",
         lambda w: _verb(
             "collect",

@@ -22,6 +22,7 @@ from evotickets.config import (
     digest,
     init_settings,
     load_config,
+    read_config_file,
     validate_config,
 )
 
@@ -560,6 +561,18 @@ def test_yaml_loading_is_safe(tmp_path):
         load_config(path)
     assert str(path) in str(info.value)
     assert not marker.exists()
+
+
+def test_a_nested_key_given_twice_is_refused_and_merge_keys_may_override(tmp_path):
+    """YAML keeps the last of two equal keys; a config must not lose the first silently. A
+    merge key (``<<: *anchor``) brings keys that the mapping may override, as YAML intends."""
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("tasks:\n  digits: {}\n  digits: {network: mlp}\n")
+    with pytest.raises(ConfigError, match=r"the key 'digits' is given twice .*lines 2 and 3"):
+        load_config(twice)
+    merged = tmp_path / "merged.yaml"
+    merged.write_text("base: &b {x: 1, y: 2}\nother:\n  <<: *b\n  y: 3\n")
+    assert read_config_file(merged)["other"] == {"x": 1, "y": 3}
 
 
 def test_load_config_missing_file(tmp_path):

@@ -18,6 +18,7 @@ from workflow_helpers import (
     assert_same,
     content,
     snakemake,
+    snakemake_cmd,
     without_training_stack,
     write_config,
 )
@@ -388,3 +389,21 @@ def test_a_group_job_asks_runtime_per_chain_unless_group_runtime_is_set(
             asked.setdefault(rule.group(1), set()).add(int(runtime.group(1)))
     assert asked["train_pairs_digits_snes"] == {train_minutes}, asked
     assert asked["transfer_seeds"] == {transfer_minutes}, asked
+
+
+def test_a_config_file_with_a_key_given_twice_is_refused(tmp_path):
+    """Snakemake's own YAML loader keeps the last of two equal keys; the workflow reads its
+    config files again with the project's loader, which names both lines."""
+    from conftest import _CACHE, TINY_CONFIG
+
+    write_config(tmp_path, TINY_CONFIG, _CACHE)
+    path = tmp_path / "config" / "config.yaml"
+    path.write_text(path.read_text() + "seeds:\n- 7\n")
+    env = {**os.environ, "PATH": BIN + os.pathsep + os.environ["PATH"]}
+    proc = subprocess.run(
+        snakemake_cmd(tmp_path, "-n"), capture_output=True, text=True, env=env, timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "the key 'seeds' is given twice in one mapping" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()

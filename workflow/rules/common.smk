@@ -25,6 +25,7 @@ from evotickets.config import (
     task_strategies,
     transfer_kind,
     transfer_settings,
+    read_config_file,
     validate_config,
 )
 
@@ -46,6 +47,10 @@ if not workflow.overwrite_configfiles:
 
     configfile: "config/config.yaml"
 
+
+# Snakemake's YAML loader keeps the last of a key given twice; refuse that, naming the lines.
+for _config_path in workflow.configfiles:
+    read_config_file(_config_path)
 
 # Names with a did-you-mean first, then Snakemake's own schema validation (defaults filled).
 config.update(validate_config(config))
