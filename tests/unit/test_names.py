@@ -47,6 +47,11 @@ def test_every_name_has_its_implementation():
     # `snakemake --report` needs each figure's caption (it failed for a figure without one)
     captions = {p.stem for p in (ROOT / "workflow" / "report").glob("*.rst")}
     assert set(names.FIGURE_NAMES) <= captions, set(names.FIGURE_NAMES) - captions
+    from evotickets.plots.figures import CAPTIONS
+
+    for name in names.FIGURE_NAMES:  # the report says what the figure function draws
+        first = (ROOT / "workflow" / "report" / f"{name}.rst").read_text().splitlines()[0]
+        assert CAPTIONS[name] in first, name
     assert set(names.SIGMA_METHODS) <= set(names.METHODS)
     assert set(names.PERMUTATION_METHODS) <= set(names.METHODS)
     assert set(names.STRATEGY_KEYS) == set(names.STRATEGIES)

@@ -197,7 +197,7 @@ EXPECTED_PANELS = {  # on the tiny config: 1 task, 1 ES strategy, no GD / transf
     "fig4": 1,
     "fig5": 1,
     "fig6": 4,
-    "fig7": 2,
+    "fig7": 4,
     "fig8": 1,
     "fig9": 1,
     "fig10": 6,

@@ -106,10 +106,30 @@ def _gd_strategies(ds) -> list[str]:
     return [s for s in ds.strategy.values if str(s).startswith("gd_")]
 
 
+def _strategies_with_all(ds, task, methods, var: str = "test_metric") -> list[str]:
+    """The ES strategies that ran every one of ``methods`` on ``task``. Curves of several
+    methods averaged over strategies must average the same strategies: a control that ran on
+    SNES only, set against magnitude averaged over SNES and Sep-CMA-ES, would compare
+    strategies, not methods."""
+    return [
+        s
+        for s in _es_strategies(ds)
+        if all(has_data(ds, var, task=task, strategy=s, method=m) for m in methods)
+    ]
+
+
+def _relative_to_dense(da: xr.DataArray, dense: xr.DataArray) -> xr.DataArray:
+    """1 + (m − dense) / |dense|: 1 at the dense network and below 1 when worse, for an
+    accuracy and for a negative return alike (m / |dense| would be −1 at dense for a
+    return, and averaging it with an accuracy's +1 cancels)."""
+    return 1.0 + (da - dense) / abs(dense)
+
+
 @figure(
     "fig1",
-    "Aggregated ticket effect: (SNR − random) normalised per task by the dense "
-    "metric, averaged over tasks and ES; right: ES (SNR) against GD (magnitude).",
+    "Aggregated ticket effect: (SNR − random) divided per task by |dense metric|, averaged "
+    "over tasks and ES; right: ES (SNR) against GD (magnitude) relative to dense, "
+    "1 + (m − dense)/|dense| (1 = the dense network's metric, for accuracies and returns).",
 )
 def fig1(ds: xr.Dataset) -> plt.Figure:
     if not has_data(ds, "test_metric", method="snr") or not has_data(
@@ -129,15 +149,19 @@ def fig1(ds: xr.Dataset) -> plt.Figure:
     axes[0].set_ylabel("normalised ticket effect")
     axes[0].set_title("ES ticket effect (task-normalised)")
     gd = _gd_strategies(ds)
-    norm_es = (m.sel({"strategy": es, "method": "snr"}) / abs(dense)).mean(("task", "strategy"))
+    norm_es = _relative_to_dense(m.sel({"strategy": es, "method": "snr"}), dense).mean(
+        ("task", "strategy")
+    )
     _band(axes[1], x, norm_es, "ES, SNR")
     if gd and "magnitude" in ds.method.values:
         dense_gd = m.sel({"strategy": gd, "method": "magnitude"}).isel(iteration=0).mean("seed")
-        norm_gd = (m.sel({"strategy": gd, "method": "magnitude"}) / abs(dense_gd)).mean(
+        norm_gd = _relative_to_dense(m.sel({"strategy": gd, "method": "magnitude"}), dense_gd).mean(
             ("task", "strategy")
         )
         _band(axes[1], x, norm_gd, "GD, magnitude")
-    axes[1].set_title("ES against GD (normalised to dense)")
+    axes[1].axhline(1, color="k", lw=0.5)
+    axes[1].set_ylabel("1 + (m − dense) / |dense|")
+    axes[1].set_title("ES against GD (relative to dense)")
     for ax in axes:
         _sparsity_axis(ax, ds)
         ax.legend(fontsize=7)
@@ -263,8 +287,10 @@ def fig5(ds: xr.Dataset) -> plt.Figure:
 
 @figure(
     "fig6",
-    "Linear mode connectivity and curvature: error barriers between consecutive "
-    "rounds and between seeds, and the mean curvature of 1D random projections.",
+    "Linear mode connectivity and curvature of the analysed task: error barriers between "
+    "consecutive rounds and between the first two seeds (one pair: no band), the mean "
+    "curvature of 1D random projections, one colour per strategy/method; and the barrier "
+    "between the ES and the GD network of one ticket (ES → GD transfers).",
 )
 def fig6(ds: xr.Dataset) -> plt.Figure:
     if not any(v in ds for v in ("lmc_barrier_consecutive", "curvature_1d", "lmc_barrier_es_gd")):
@@ -282,7 +308,6 @@ def fig6(ds: xr.Dataset) -> plt.Figure:
         # one band per ES → GD transfer (named source_to_target in the config)
         for n in ds.transfer.values:
             _band(axes[3], x, ds.lmc_barrier_es_gd.sel({"transfer": n}), str(n))
-        axes[3].legend(fontsize=6)
     else:
         axes[3].text(
             0.5,
@@ -293,69 +318,100 @@ def fig6(ds: xr.Dataset) -> plt.Figure:
             transform=axes[3].transAxes,
             fontsize=8,
         )
-    for s in ds.strategy.values:
-        for m in ds.method.values:
-            label = f"{s}/{m}"
-            if "lmc_barrier_consecutive" in ds:
-                _band(
-                    axes[0],
-                    x,
-                    ds.lmc_barrier_consecutive.sel({"strategy": s, "method": m, **sel}),
-                    label,
-                    COLORS.get(str(m)),
-                )
-            if "lmc_barrier_seeds" in ds:
-                v = ds.lmc_barrier_seeds.sel({"strategy": s, "method": m, **sel}).values
-                if np.isfinite(v).any():
-                    axes[1].plot(x, v, marker="o", ms=3, label=label, color=COLORS.get(str(m)))
-            if "curvature_1d" in ds:
-                _band(
-                    axes[2],
-                    x,
-                    ds.curvature_1d.sel({"strategy": s, "method": m, **sel}),
-                    label,
-                    COLORS.get(str(m)),
-                )
+    # one colour per (strategy, method), the same in every panel: ES against GD on one
+    # method must stay two lines that can be told apart
+    pairs = [
+        (s, m)
+        for s in ds.strategy.values
+        for m in ds.method.values
+        if any(
+            has_data(ds, v, strategy=s, method=m, **sel)
+            for v in ("lmc_barrier_consecutive", "lmc_barrier_seeds", "curvature_1d")
+        )
+    ]
+    for k, (s, m) in enumerate(pairs):
+        label, color = f"{s}/{m}", f"C{k}"
+        if "lmc_barrier_consecutive" in ds:
+            _band(
+                axes[0],
+                x,
+                ds.lmc_barrier_consecutive.sel({"strategy": s, "method": m, **sel}),
+                label,
+                color,
+            )
+        if "lmc_barrier_seeds" in ds:
+            v = ds.lmc_barrier_seeds.sel({"strategy": s, "method": m, **sel}).values
+            if np.isfinite(v).any():
+                axes[1].plot(x, v, marker="o", ms=3, label=label, color=color)
+        if "curvature_1d" in ds:
+            _band(
+                axes[2], x, ds.curvature_1d.sel({"strategy": s, "method": m, **sel}), label, color
+            )
+    seeds = [str(v) for v in ds.seed.values[:2]]
     titles = (
         f"barrier, round t → t+1 ({sel['task']})",
-        f"barrier, seed 0 ↔ seed 1 ({sel['task']})",
+        f"barrier, seed {' ↔ seed '.join(seeds)} ({sel['task']})",
         f"1D curvature ({sel['task']})",
         "barrier, ES ↔ GD (same ticket)",  # the transfers' own tasks, in the legend
     )
     for ax, title in zip(axes, titles):
         ax.set_title(title, fontsize=9)
         _sparsity_axis(ax, ds)
-    if axes[0].get_legend_handles_labels()[0]:
-        axes[0].legend(fontsize=6)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6)
     fig.tight_layout()
     return fig
 
 
 @figure(
     "fig7",
-    "SNR against magnitude: Spearman correlation of the two rankings per round and "
-    "against round 0, and the global thresholds each score sets.",
+    "SNR against magnitude: Spearman correlation of the two rankings per round, each "
+    "ranking's correlation with its round-0 ranking (SNR solid, magnitude dashed), and the "
+    "global threshold each score sets (SNR, |θ|).",
 )
 def fig7(ds: xr.Dataset) -> plt.Figure:
     if "rho_snr_magnitude" not in ds:
         return _missing("Fig. 7", "needs the snr_magnitude analysis")
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+    # the SNR chains, else the snr_study chains (the analysis may run on either)
+    method = next(
+        (m for m in ("snr", "snr_study") if has_data(ds, "rho_snr_magnitude", method=m)), None
+    )
+    if method is None:
+        return _missing("Fig. 7", "no snr_magnitude analysis of an snr or snr_study chain")
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.2))
     x = _percent(ds)
+    k = 0
     for t in ds.task.values:
         for s in _es_strategies(ds):
-            da = ds.rho_snr_magnitude.sel({"task": t, "strategy": s, "method": "snr"})
-            _band(axes[0], x, da, f"{t}/{s}")
-            _band(
-                axes[1],
-                x,
-                ds.threshold_snr.sel({"task": t, "strategy": s, "method": "snr"}),
-                f"{t}/{s} SNR",
-            )
-    axes[0].set_ylabel("Spearman ρ(SNR, |θ|)")
-    axes[1].set_ylabel("SNR threshold")
-    for ax in axes:
+            at = {"task": t, "strategy": s, "method": method}
+            if not has_data(ds, "rho_snr_magnitude", **at):
+                continue
+            color, name = f"C{k}", f"{t}/{s}"
+            k += 1
+            _band(axes[0], x, ds.rho_snr_magnitude.sel(at), name, color)
+            for var, style, score in (
+                ("rho_snr_vs_round0", "-", "SNR"),
+                ("rho_magnitude_vs_round0", "--", "|θ|"),
+            ):
+                mean, se = _mean_se(ds[var].sel(at))
+                if np.isfinite(mean).any():
+                    axes[1].plot(
+                        x, mean, style, marker="o", ms=3, color=color, label=f"{name} {score}"
+                    )
+                    axes[1].fill_between(x, mean - se, mean + se, alpha=0.15, color=color)
+            _band(axes[2], x, ds.threshold_snr.sel(at), name, color)
+            _band(axes[3], x, ds.threshold_magnitude.sel(at), name, color)
+    labels = (
+        f"Spearman ρ(SNR, |θ|) ({method} chains)",
+        "Spearman ρ with the round-0 ranking",
+        "SNR threshold",
+        "|θ| threshold",
+    )
+    for ax, label in zip(axes, labels):
+        ax.set_ylabel(label, fontsize=8)
         _sparsity_axis(ax, ds)
-        ax.legend(fontsize=6)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6)
     fig.tight_layout()
     return fig
 
@@ -369,12 +425,15 @@ def fig8(ds: xr.Dataset) -> plt.Figure:
     needed = ("magnitude", "weight_permuted", "mask_permuted")
     if not all(m in ds.method.values for m in needed):
         return _missing("Fig. 8", "needs the weight_permuted and mask_permuted methods")
-    es = _es_strategies(ds)
     fig, axes = plt.subplots(1, len(ds.task), figsize=(3.5 * len(ds.task), 3), squeeze=False)
     x = _percent(ds)
     for ax, t in zip(axes[0], ds.task.values):
+        es = _strategies_with_all(ds, t, needed)  # every line averages the same strategies
+        if not es:
+            ax.text(0.5, 0.5, "no strategy ran all three here", ha="center", va="center",
+                    transform=ax.transAxes, fontsize=8)  # fmt: skip
         for m in (*needed, "random"):
-            if m in ds.method.values:
+            if es and m in ds.method.values:
                 _band(
                     ax,
                     x,
@@ -382,9 +441,10 @@ def fig8(ds: xr.Dataset) -> plt.Figure:
                     m,
                     COLORS.get(m),
                 )
-        ax.set_title(str(t))
+        ax.set_title(f"{t} ({', '.join(map(str, es))})" if es else str(t), fontsize=9)
         _sparsity_axis(ax, ds)
-        ax.legend(fontsize=6)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6)
     fig.tight_layout()
     return fig
 
@@ -413,7 +473,8 @@ def _init_groups(ds: xr.Dataset) -> dict[str, list[str]]:
     "fig9",
     "Pruning heuristics (final magnitude, SNR, movement |θ_G−θ0|, magnitude increase "
     "|θ_G|−|θ0|, smallest |θ0|; top) and initialisation schemes (SNR solid, magnitude dashed, "
-    "random dotted, one colour per scheme; bottom), mean over the ES strategies.",
+    "random dotted, one colour per scheme; bottom), mean over the ES strategies that ran every "
+    "method of the panel (named in its title).",
 )
 def fig9(ds: xr.Dataset) -> plt.Figure:
     es = _es_strategies(ds)
@@ -436,21 +497,38 @@ def fig9(ds: xr.Dataset) -> plt.Figure:
         len(rows), ncols, figsize=(3.6 * ncols, 3.1 * len(rows)), squeeze=False
     )
     x = _percent(ds)
-    metric = ds.test_metric.sel(strategy=es).mean("strategy")
+
+    def averaged(tasks, methods):
+        """The methods' curves averaged over the ES strategies that ran all of them on every
+        one of ``tasks`` (the same strategies behind every line of a panel)."""
+        ran = [
+            m for m in methods if any(has_data(ds, "test_metric", task=t, method=m) for t in tasks)
+        ]
+        same = [s for s in es if all(s in _strategies_with_all(ds, t, ran) for t in tasks)]
+        return ds.test_metric.sel(strategy=same).mean("strategy"), ran, same
+
     row = 0
     if heur_tasks:
         for ax, t in zip(axes[row], heur_tasks):
-            for m in ("magnitude", "snr", *heuristics):
-                if m in ds.method.values:
-                    _band(ax, x, metric.sel({"task": t, "method": m}), m, COLORS.get(m))
-            ax.set_title(f"{t}: heuristics", fontsize=9)
+            metric, ran, same = averaged(
+                [t], [m for m in ("magnitude", "snr", *heuristics) if m in ds.method.values]
+            )
+            for m in ran if same else []:
+                _band(ax, x, metric.sel({"task": t, "method": m}), m, COLORS.get(m))
+            ax.set_title(
+                f"{t}: heuristics ({', '.join(map(str, same)) or 'no strategy ran all'})",
+                fontsize=9,
+            )
         row += 1
     if groups:
         schemes = dict(zip(ds.task.values, ds.init_scheme.values))
         for ax, (base, entries) in zip(axes[row], groups.items()):
+            metric, ran, same = averaged(
+                entries, [m for m in INIT_LINESTYLES if m in ds.method.values]
+            )
             for i, t in enumerate(entries):
                 for m, style in INIT_LINESTYLES.items():
-                    if m not in ds.method.values:
+                    if m not in ran or not same:
                         continue
                     mean, se = _mean_se(metric.sel({"task": t, "method": m}))
                     if np.all(np.isnan(mean)):
@@ -459,7 +537,10 @@ def fig9(ds: xr.Dataset) -> plt.Figure:
                         x, mean, style, marker="o", ms=3, color=f"C{i}", label=f"{schemes[t]} {m}"
                     )
                     ax.fill_between(x, mean - se, mean + se, alpha=0.15, color=f"C{i}")
-            ax.set_title(f"{base}: init schemes", fontsize=9)
+            ax.set_title(
+                f"{base}: init schemes ({', '.join(map(str, same)) or 'no strategy ran all'})",
+                fontsize=9,
+            )
     panel_tasks = [heur_tasks, [entries[0] for entries in groups.values()]]
     for r, entries in enumerate(t for t in panel_tasks if t):
         for c in range(ncols):
@@ -469,35 +550,40 @@ def fig9(ds: xr.Dataset) -> plt.Figure:
                 continue
             _sparsity_axis(ax, ds)
             ax.set_ylabel(str(ds.metric_name.sel({"task": entries[c]}).values), fontsize=8)
-            ax.legend(fontsize=5 if r else 6)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=5 if r else 6)
     fig.tight_layout()
     return fig
 
 
 @figure(
     "fig10",
-    "2D loss surfaces on filter-normalised directions built at round 0 (dense) "
-    "and reused at every round: first, middle and last round of seed 0.",
+    "2D loss surfaces of one chain (the first with a finished landscape, its first seed "
+    "with one) at its first, middle and last round, on a filter-normalised plane: one random "
+    "pattern drawn at round 0, masked and rescaled to each round's filters.",
 )
 def fig10(ds: xr.Dataset) -> plt.Figure:
     if "loss_surface_2d" not in ds:
         return _missing("Fig. 10", "needs the landscape analysis")
-    surf = ds.loss_surface_2d.isel(seed=0)
-    finite = np.isfinite(surf).any(("grid_x", "grid_y", "iteration"))
-    t, s, m = next(
-        iter(
-            finite.stack(c=("task", "strategy", "method"))
-            .where(finite.stack(c=("task", "strategy", "method")), drop=True)
-            .c.values
-        )
-    )
+    finite = np.isfinite(ds.loss_surface_2d).any(("grid_x", "grid_y", "iteration"))
+    found = finite.stack(c=("task", "strategy", "method", "seed"))
+    found = found.c.values[found.values]
+    if not len(found):
+        return _missing("Fig. 10", "no landscape analysis finished")
+    t, s, m, seed = found[0]
+    surf = ds.loss_surface_2d.sel({"task": t, "strategy": s, "method": m, "seed": seed})
     its = sorted({0, ds.iteration.size // 2, ds.iteration.size - 1})
     fig, axes = plt.subplots(1, len(its), figsize=(3.4 * len(its), 3), squeeze=False)
     for ax, it in zip(axes[0], its):
-        z = surf.sel({"task": t, "strategy": s, "method": m}).isel(iteration=it)
+        z = surf.isel(iteration=it)
+        if not np.isfinite(z).any():
+            ax.text(0.5, 0.5, "round not analysed", ha="center", va="center",
+                    transform=ax.transAxes, fontsize=8)  # fmt: skip
+            continue
         cs = ax.contourf(ds.grid_x, ds.grid_y, z.values.T, levels=15, cmap="viridis")
         fig.colorbar(cs, ax=ax)
-        ax.set_title(f"{t}/{s}/{m}: {100 * float(ds.remaining_fraction[it]):.0f}% left", fontsize=8)
+        left = 100 * float(ds.remaining_fraction[it])
+        ax.set_title(f"{t}/{s}/{m} seed {seed}: {left:.0f}% left", fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -1,0 +1,125 @@
+"""The figures draw what their captions say, on small hand-made results datasets: lines that
+compare methods average the same strategies, a return's dense level reads like an accuracy's,
+ES and GD lines can be told apart, and partial results draw instead of failing."""
+
+from __future__ import annotations
+
+import matplotlib.colors as mcolors
+import numpy as np
+import pytest
+import xarray as xr
+
+from evotickets.plots import figures
+
+ROUNDS = 3
+
+
+def _dataset(tasks, strategies, methods, seeds=(0, 1), fill=np.nan) -> xr.Dataset:
+    shape = (len(tasks), len(strategies), len(methods), len(seeds), ROUNDS)
+    return xr.Dataset(
+        {
+            "test_metric": (
+                ("task", "strategy", "method", "seed", "iteration"),
+                np.full(shape, fill),
+            )
+        },
+        coords={
+            "task": list(tasks),
+            "strategy": list(strategies),
+            "method": list(methods),
+            "seed": list(seeds),
+            "iteration": np.arange(ROUNDS),
+            "remaining_fraction": ("iteration", 0.8 ** np.arange(ROUNDS)),
+            "metric_name": ("task", ["test accuracy"] * len(tasks)),
+        },
+    )
+
+
+def _lines(ax) -> dict[str, np.ndarray]:
+    return {line.get_label(): np.asarray(line.get_ydata()) for line in ax.get_lines()}
+
+
+def test_fig8_averages_every_method_over_the_same_strategies():
+    """Permutation controls ran on SNES only, magnitude on SNES and Sep-CMA-ES: averaging each
+    method over whatever strategies ran it would set SNES against the mean of both."""
+    methods = ("random", "magnitude", "weight_permuted", "mask_permuted")
+    ds = _dataset(["digits"], ["snes", "sep_cma_es"], methods)
+    ds.test_metric.loc[{"strategy": "snes"}] = 0.9
+    ds.test_metric.loc[{"strategy": "sep_cma_es", "method": ["random", "magnitude"]}] = 0.5
+    ax = figures.fig8(ds).axes[0]
+    lines = _lines(ax)
+    assert set(lines) == set(methods)
+    for m in methods:
+        np.testing.assert_allclose(lines[m], 0.9, err_msg=m)  # SNES alone, every line
+    assert "snes" in ax.get_title() and "sep_cma_es" not in ax.get_title()
+
+
+def test_fig1_relative_to_dense_is_one_at_dense_for_accuracies_and_returns():
+    """m / |dense| is −1 at dense for a negative return; averaged with an accuracy's +1 the
+    ES curve read 0 where both tasks stayed at their dense level."""
+    ds = _dataset(["mnist", "pendulum"], ["snes"], ["random", "snr"])
+    ds.test_metric.loc[{"task": "mnist"}] = 0.98
+    ds.test_metric.loc[{"task": "pendulum"}] = -150.0
+    lines = _lines(figures.fig1(ds).axes[1])
+    np.testing.assert_allclose(lines["ES, SNR"], 1.0)
+    ds.test_metric.loc[{"task": "pendulum", "method": "snr", "iteration": 2}] = -300.0
+    lines = _lines(figures.fig1(ds).axes[1])
+    np.testing.assert_allclose(lines["ES, SNR"][2], (1.0 + 0.0) / 2)  # mnist 1, pendulum 0
+
+
+def test_fig6_tells_es_from_gd_and_names_every_line():
+    ds = _dataset(["digits"], ["snes", "gd_adam"], ["magnitude"])
+    dims = ("task", "strategy", "method", "seed", "iteration")
+    ds["lmc_barrier_consecutive"] = (dims, np.full(ds.test_metric.shape, 0.1))
+    ds["curvature_1d"] = (dims, np.full(ds.test_metric.shape, 2.0))
+    ds["lmc_barrier_seeds"] = (dims[:3] + ("iteration",), np.full((1, 2, 1, ROUNDS), 0.2))
+    fig = figures.fig6(ds)
+    for ax in fig.axes[:3]:
+        colors = {mcolors.to_hex(line.get_color()) for line in ax.get_lines()}
+        assert len(colors) == 2, ax.get_title()  # snes/magnitude and gd_adam/magnitude
+        assert ax.get_legend() is not None, ax.get_title()
+    assert "seed 0 ↔ seed 1" in fig.axes[1].get_title()
+
+
+def test_fig7_draws_the_round0_correlations_and_both_thresholds():
+    ds = _dataset(["digits"], ["snes"], ["magnitude", "snr"])
+    dims = ("task", "strategy", "method", "seed", "iteration")
+    variables = (
+        "rho_snr_magnitude",
+        "rho_snr_vs_round0",
+        "rho_magnitude_vs_round0",
+        "threshold_snr",
+        "threshold_magnitude",
+    )
+    for i, v in enumerate(variables):
+        ds[v] = (dims, np.full(ds.test_metric.shape, np.nan))
+        ds[v].loc[{"method": "snr"}] = 0.1 * (i + 1)
+    axes = figures.fig7(ds).axes
+    assert len(axes) == 4
+    assert [len(ax.get_lines()) for ax in axes] == [1, 2, 1, 1]
+    np.testing.assert_allclose(axes[3].get_lines()[0].get_ydata(), 0.5)  # |θ| threshold
+
+
+def test_fig7_without_an_snr_chain_says_so():
+    ds = _dataset(["digits"], ["snes"], ["magnitude"])
+    ds["rho_snr_magnitude"] = ds.test_metric.copy(data=np.full(ds.test_metric.shape, 0.3))
+    fig = figures.fig7(ds)
+    assert "not in this experiment" in fig.axes[0].texts[0].get_text()
+
+
+@pytest.mark.parametrize("seed_with_data", [0, 1])
+def test_fig10_draws_the_first_seed_with_a_surface(seed_with_data):
+    ds = _dataset(["digits"], ["snes"], ["snr"])
+    grid = np.linspace(-1, 1, 4)
+    surface = np.full((*ds.test_metric.shape, 4, 4), np.nan)
+    surface[0, 0, 0, seed_with_data] = np.add.outer(grid, grid) ** 2
+    ds = ds.assign_coords(grid_x=grid, grid_y=grid)
+    ds["loss_surface_2d"] = (
+        ("task", "strategy", "method", "seed", "iteration", "grid_x", "grid_y"),
+        surface,
+    )
+    fig = figures.fig10(ds)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert len(titles) == ROUNDS and all(f"seed {seed_with_data}" in t for t in titles)
+    ds["loss_surface_2d"][:] = np.nan
+    assert "not in this experiment" in figures.fig10(ds).axes[0].texts[0].get_text()
