@@ -1,5 +1,7 @@
 """Analyses: LMC barrier, quadratic curvature, filter normalisation, SNR–magnitude."""
 
+from pathlib import Path
+
 import jax
 import numpy as np
 import pytest
@@ -145,6 +147,10 @@ def test_layerwise_ratios():
     assert out["Conv_0/kernel"]["kept_ratio"] == pytest.approx(1 - (first.size // 2) / first.size)
     assert out["Conv_1/kernel"]["kept_ratio"] == 1.0
     assert out["Dense_0/bias"]["mean_abs_theta"] == 0.0
+    # a gradient-descent network has no σ: its ratios and |θ| as before, σ NaN (it crashed)
+    gd = correlation.layerwise(theta, None, mask, table)
+    assert gd["Conv_0/kernel"]["kept_ratio"] == out["Conv_0/kernel"]["kept_ratio"]
+    assert np.isnan(gd["Conv_0/kernel"]["mean_sigma"])
 
 
 def _kernel_filter_norms(v, table, mask=None):
@@ -377,3 +383,36 @@ def test_es_gd_barriers_are_collected_and_drawn(tmp_path, tiny_config):
     (line,) = panel.get_lines()
     assert line.get_label() == "snes_to_adam"
     np.testing.assert_allclose(line.get_ydata(), [0.2, 0.2, 0.2])
+
+
+def test_collect_refuses_lmc_artifacts_on_different_alpha_grids(tmp_path, tiny_config):
+    """Two chains' consecutive-round LMC made with different `analyses.lmc.alphas` cannot share
+    summary.nc's α axis: the second's errors would sit at the first's α values."""
+    from evotickets import paths
+    from evotickets.analysis.collect import collect
+    from evotickets.artifacts import write_artifact
+    from evotickets.config import validate_config
+
+    cfg = validate_config(tiny_config)
+    for seed, points in ((0, 5), (1, 11)):
+        alphas = connectivity.alpha_grid(points)
+        path = Path(paths.chain_analysis("lmc_consecutive.h5", None, "digits", "snes", "snr",
+                                         seed, root=tmp_path))  # fmt: skip
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_artifact(
+            path,
+            "analysis",
+            {
+                "alpha": alphas,
+                "errors": np.zeros((1, points)),
+                "barrier": np.zeros(1),
+                "round_left": np.arange(1),
+                "round_right": np.arange(1) + 1,
+                "remaining_left": np.ones(1),
+            },
+            {"analysis": "lmc", "pair_kind": "consecutive", "error": "1 - test accuracy"},
+            config_digest="x",
+            seed=seed,
+        )
+    with pytest.raises(ValueError, match=r"seed1.*alpha axis of 11 points.*analyses.lmc.alphas"):
+        collect(cfg, tmp_path)

@@ -203,22 +203,15 @@ def _add_es_gd(ds, cfg, results, seeds, rounds) -> None:
             if not path.exists():
                 continue
             arrays, _ = read_artifact(path, "analysis")
-            if "alpha" in ds.coords and not np.array_equal(ds.alpha.values, arrays["alpha"]):
-                raise ValueError(
-                    f"{path} has an α grid of {arrays['alpha'].size} points, the consecutive "
-                    f"LMC artifacts one of {ds.alpha.size}: they were made with different "
-                    "`analyses.lmc.alphas`; rerun rule lmc_es_gd (delete the file) with the "
-                    "current config"
-                )
+            _same_axis(ds, "alpha", arrays["alpha"], path, "lmc_es_gd", "analyses.lmc.alphas")
             if errors is None:
-                ds.coords["alpha"] = arrays["alpha"]
                 errors = _nan((*barrier.shape, arrays["alpha"].size))
             i = transfers.index(name)
             for p, r in enumerate(arrays["round_left"]):
                 barrier[i, j, int(r)] = arrays["barrier"][p]
                 errors[i, j, int(r)] = arrays["errors"][p]
     dims = ("transfer", "seed", "iteration")
-    units = "1 (vision: 1 − accuracy) or return (control: −return)"
+    units = ERROR_UNITS
     ds["lmc_barrier_es_gd"] = (
         dims,
         barrier,
@@ -246,15 +239,30 @@ def _add_analyses(ds, cfg, results, at, shape) -> None:
 
 
 CHAIN_DIMS = ("task", "strategy", "method", "seed", "iteration")
+#: What an LMC error is on each kind of task (the lmc artifacts' ``error`` attribute).
+ERROR_UNITS = "1 (vision: 1 − accuracy) or return (control: −return)"
+
+
+def _same_axis(ds, name: str, values: np.ndarray, path, rule: str, option: str) -> None:
+    """Set coordinate ``name`` from the first artifact; a later one with other values was made
+    with other analysis options, and its numbers would sit on the wrong axis."""
+    if name not in ds.coords:
+        ds.coords[name] = values
+    elif not np.array_equal(ds.coords[name].values, values):
+        raise ValueError(
+            f"{path} has a {name} axis of {np.size(values)} points, other {rule} artifacts one "
+            f"of {ds.coords[name].size}: they were made with different `{option}`; rerun rule "
+            f"{rule} for it (delete the file) with the current config"
+        )
 
 
 def _chain_artifacts(chains, results, file: str):
-    """(chain, arrays, attrs) of each existing ``file`` of ``chains``."""
+    """(chain, arrays, attrs, path) of each existing ``file`` of ``chains``."""
     for chain in chains:
         path = Path(paths.chain_analysis(file, None, *chain, root=results))
         if path.exists():
             arrays, attrs = read_artifact(path, "analysis")
-            yield chain, arrays, attrs
+            yield chain, arrays, attrs, path
 
 
 def _add_lmc(ds, cfg, results, at, shape) -> None:
@@ -262,23 +270,23 @@ def _add_lmc(ds, cfg, results, at, shape) -> None:
     if not lmc:
         return
     barrier, errors = _nan(shape), None
-    for chain, arrays, _ in _chain_artifacts(lmc, results, "lmc_consecutive.h5"):
+    for chain, arrays, _, path in _chain_artifacts(lmc, results, "lmc_consecutive.h5"):
+        _same_axis(ds, "alpha", arrays["alpha"], path, "lmc", "analyses.lmc.alphas")
         if errors is None:
             errors = _nan((*shape, arrays["alpha"].size))
-            ds.coords["alpha"] = arrays["alpha"]
         for j, r in enumerate(arrays["round_left"]):
             barrier[(*at(*chain), int(r))] = arrays["barrier"][j]
             errors[(*at(*chain), int(r))] = arrays["errors"][j]
     ds["lmc_barrier_consecutive"] = (
         CHAIN_DIMS,
         barrier,
-        {"long_name": "error barrier between round t and t+1 of one run", "units": "1"},
+        {"long_name": "error barrier between round t and t+1 of one run", "units": ERROR_UNITS},
     )
     if errors is not None:
         ds["lmc_errors_consecutive"] = (
             (*CHAIN_DIMS, "alpha"),
             errors,
-            {"long_name": "error along α·θ_t + (1−α)·θ_t+1", "units": "1"},
+            {"long_name": "error along α·θ_t + (1−α)·θ_t+1", "units": ERROR_UNITS},
         )
     seeds_barrier = _nan(shape[:3] + (shape[-1],))
     for t, s, m in sorted({c[:3] for c in lmc}):
@@ -292,7 +300,7 @@ def _add_lmc(ds, cfg, results, at, shape) -> None:
     ds["lmc_barrier_seeds"] = (
         ("task", "strategy", "method", "iteration"),
         seeds_barrier,
-        {"long_name": "error barrier between two seeds at the same round", "units": "1"},
+        {"long_name": "error barrier between two seeds at the same round", "units": ERROR_UNITS},
     )
 
 
@@ -300,13 +308,15 @@ def _add_landscape(ds, cfg, results, at, shape) -> None:
     land = analysis_chains(cfg, "landscape")
     if not land:
         return
-    curvature, surface = _nan(shape), None
-    for chain, arrays, _ in _chain_artifacts(land, results, "landscape.h5"):
+    curvature, surface, norms = _nan(shape), None, set()
+    for chain, arrays, attrs, path in _chain_artifacts(land, results, "landscape.h5"):
+        option = "analyses.landscape grid_points / grid_extent"
+        _same_axis(ds, "grid_x", arrays["grid"], path, "landscape", option)
+        _same_axis(ds, "grid_y", arrays["grid"], path, "landscape", option)
+        norms.add(str(attrs.get("direction_norm_1d", "filter")))
         if surface is None:
             g = arrays["grid"].size
             surface = _nan((*shape, g, g))
-            ds.coords["grid_x"] = arrays["grid"]
-            ds.coords["grid_y"] = arrays["grid"]
         for j, r in enumerate(arrays["round"]):
             curvature[(*at(*chain), int(r))] = np.mean(arrays["curvature"][j])
             surface[(*at(*chain), int(r))] = arrays["surface_2d"][j]
@@ -316,6 +326,8 @@ def _add_landscape(ds, cfg, results, at, shape) -> None:
         {
             "long_name": "mean curvature of 1D random projections (2a of a quadratic fit)",
             "units": "loss per unit ξ²",
+            # filter-normalised or raw directions: curvatures of the two are not comparable
+            "direction_norm_1d": ", ".join(sorted(norms)) or "none collected",
         },
     )
     if surface is not None:
@@ -343,7 +355,7 @@ def _add_snr_magnitude(ds, cfg, results, at, shape) -> None:
     if not snr:
         return
     values = {n: _nan(shape) for n in SNR_MAGNITUDE_VARIABLES}
-    for chain, arrays, _ in _chain_artifacts(snr, results, "snr_magnitude.h5"):
+    for chain, arrays, _, _ in _chain_artifacts(snr, results, "snr_magnitude.h5"):
         for j, r in enumerate(arrays["round"]):
             for n in SNR_MAGNITUDE_VARIABLES:
                 if n in arrays:  # sigma_cv and rho_sigma_abs_theta are newer
@@ -355,7 +367,7 @@ def _add_snr_magnitude(ds, cfg, results, at, shape) -> None:
 def _add_layerwise(ds, cfg, results, at, shape) -> None:
     per_chain, tensors = {}, []
     chains = analysis_chains(cfg, "layerwise")
-    for chain, arrays, attrs in _chain_artifacts(chains, results, "layerwise.h5"):
+    for chain, arrays, attrs, _ in _chain_artifacts(chains, results, "layerwise.h5"):
         names = json.loads(attrs["tensors"])
         tensors += [n for n in names if n not in tensors]
         per_chain[chain] = (names, arrays)

@@ -2,13 +2,17 @@
 
 Convention for sparse networks: both are interpolated as dense vectors whose pruned entries
 are 0, which is the same as evaluating every point of the path under the *union* of the two
-masks (a weight pruned in one network contributes (1−α)·0 from that side). The barrier of
-Frankle et al. (2020) is
+masks (a weight pruned in one network contributes (1−α)·0 from that side). The barrier is
+the largest excess of the error over the chord between the two ends' errors,
 
     B = max_α [ err(α·θ + (1−α)·θ′) − (α·err(θ) + (1−α)·err(θ′)) ],
 
-over a grid of α that includes both end points; it is 0 for a network with itself and positive
-when the path crosses a ridge.
+over a grid of α that includes both end points (the form of Entezari et al. 2022); it is 0
+for a network with itself and positive when the path crosses a ridge. Frankle et al. (2020)
+subtract the mean of the two ends' errors instead; the two agree when the ends' errors are
+equal (two seeds at one round) and differ when they are not (consecutive rounds, where a
+path with no ridge but ends of unequal error would get a barrier of up to half their
+difference from the mean form, 0 from this one).
 
 Task state (e.g. a brax policy's running observation mean and variance) is part of what a
 network computes: θ acts on (obs − μ)/√v. Each end of a pair is evaluated under its own state,

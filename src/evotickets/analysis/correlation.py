@@ -55,9 +55,10 @@ def snr_magnitude_round(
 
 
 def layerwise(
-    theta: np.ndarray, sigma: np.ndarray, mask: np.ndarray, table: list[LayerEntry]
+    theta: np.ndarray, sigma: np.ndarray | None, mask: np.ndarray, table: list[LayerEntry]
 ) -> dict[str, dict[str, float]]:
-    """Per tensor: kept ratio, mean |θ| and mean σ over the kept entries."""
+    """Per tensor: kept ratio, mean |θ| and mean σ over the kept entries; σ is NaN for a
+    network trained by gradient descent (``sigma`` None: no search distribution)."""
     out = {}
     for e in table:
         sl = slice(e.offset, e.offset + e.size)
@@ -66,6 +67,8 @@ def layerwise(
         out[e.name] = {
             "kept_ratio": kept / e.size,
             "mean_abs_theta": float(np.abs(theta[sl][m]).mean()) if kept else float("nan"),
-            "mean_sigma": float(sigma[sl][m].mean()) if kept else float("nan"),
+            "mean_sigma": float(sigma[sl][m].mean())
+            if kept and sigma is not None
+            else float("nan"),
         }
     return out
