@@ -36,6 +36,12 @@ def test_pruned_weights_stay_exactly_zero_under_ppo(pendulum, jit_compiles):
     assert moved.mean() > 0.9, "unpruned weights should be trained"
     assert res.eval_generation.tolist() == [16, 32]
     assert np.isfinite(res.final_metric)
+    # the training return is measured only in updates where an episode ended (Pendulum's
+    # 8 envs all time out at step 200 together: 2 of 32 updates of 16 steps), NaN elsewhere
+    ret, episodes = -res.mean_fitness, res.episodes
+    assert ret.shape == episodes.shape == (32,)
+    assert episodes.tolist().count(8) == 2 and episodes.sum() == 16
+    assert np.all(np.isnan(ret[episodes == 0])) and np.all(np.isfinite(ret[episodes > 0]))
 
 
 def test_ppo_is_reproducible_from_its_key(pendulum):
@@ -168,6 +174,8 @@ def test_gd_ppo_runs_as_a_strategy_of_the_chain(tmp_path):
     )
     with h5py.File(p["t0"]) as f:
         assert f.attrs["trainer"] == "ppo" and "sigma" not in f  # no search distribution
+        n = f["curves/episodes"][()]
+        assert np.array_equal(np.isnan(f["curves/train_return"][()]), n == 0) and n.sum() > 0
         assert np.isfinite(f.attrs["final_metric"])
     with h5py.File(p["m1"]) as f:
         assert f.attrs["kept_prunable"] == 256  # 320 prunable × 0.8

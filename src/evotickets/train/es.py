@@ -44,6 +44,7 @@ class RoundResult:
     task_state: dict  # e.g. running observation statistics of a brax task
     rewind_theta: np.ndarray | None = None  # dense search mean after ``rewind_at`` generations
     final_mask: np.ndarray | None = None  # dynamic sparse ES: the active set at the end
+    episodes: np.ndarray | None = None  # PPO: episodes that ended in each update
 
 
 def _sanitize(fitness: jax.Array):

@@ -369,13 +369,17 @@ def train_ppo(
     theta = np.asarray(p["actor"])
     if not np.all(theta[~mask] == 0.0):  # the masking invariant, checked on every run
         raise AssertionError("PPO moved a pruned weight")
+    # NaN where no episode ended during the update (on Pendulum most updates: every env
+    # times out at step 200 together), with the count beside it; a filler would read as
+    # training returns that were never measured
     ret = np.concatenate(returns)
     return RoundResult(
         theta=theta,
         sigma=np.zeros_like(theta),
-        best_fitness=-np.nan_to_num(ret, nan=np.nanmin(ret) if np.any(np.isfinite(ret)) else 0.0),
-        mean_fitness=-np.nan_to_num(ret, nan=np.nanmin(ret) if np.any(np.isfinite(ret)) else 0.0),
+        best_fitness=-ret,
+        mean_fitness=-ret,
         nonfinite_count=np.zeros(ret.shape, np.int32),
+        episodes=np.concatenate(counts).astype(np.int32),
         eval_generation=np.asarray(eval_gen, np.int32),
         eval_metric=np.asarray(eval_val, np.float32),
         final_metric=float(eval_val[-1]),

@@ -276,7 +276,8 @@ def train_ppo(
         checkpoint=checkpoint,
     )
     curves = {
-        "train_return": -res.mean_fitness,
+        "train_return": -res.mean_fitness,  # NaN: no episode ended in that update
+        "episodes": res.episodes,
         "eval_update": res.eval_generation,
         "eval_metric": res.eval_metric,
     }
