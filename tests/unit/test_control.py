@@ -98,6 +98,10 @@ def test_running_observation_statistics_match_numpy():
     obs1, obs2 = rng.normal(2.0, 3.0, (4, 7, 3)), rng.normal(-1.0, 0.5, (4, 7, 3))
     valid1, valid2 = rng.random((4, 7)) > 0.3, rng.random((4, 7)) > 0.5
     state = task._update_stats(task.init_state(), jnp.asarray(obs1), jnp.asarray(valid1))
+    # NaN and inf in steps after an episode ended (brax steps a terminated state on) are
+    # left out like any invalid step; multiplied by a 0 weight they voided the whole update
+    obs2[~valid2] = np.nan
+    obs2[np.argwhere(~valid2)[0][0], np.argwhere(~valid2)[0][1], 0] = np.inf
     state = task._update_stats(state, jnp.asarray(obs2), jnp.asarray(valid2))
     seen = np.concatenate([obs1[valid1], obs2[valid2]])
     np.testing.assert_allclose(state["obs_count"], len(seen))

@@ -145,12 +145,15 @@ class ControlTask:
         (batch_invariant; ``jnp.sum`` over several axes added in a shape-dependent order)."""
         if not self.obs_normalization:
             return state
-        w = valid.astype(jnp.float32)[..., None]
+        keep = valid[..., None]
+        w = keep.astype(jnp.float32)
         batch_axes = tuple(range(obs.ndim - 1))
         n_b = fixed_order_sum(w, batch_axes)[0]
         inv_b = 1.0 / jnp.maximum(n_b, 1.0)
-        mean_b = fixed_order_sum(obs * w, batch_axes) * inv_b
-        var_b = fixed_order_sum(w * (obs - mean_b) ** 2, batch_axes) * inv_b
+        # selected, not multiplied by the weight: a NaN in a step after the episode ended
+        # (brax steps a terminated state on) times 0 is NaN, and it would void the update
+        mean_b = fixed_order_sum(jnp.where(keep, obs, 0.0), batch_axes) * inv_b
+        var_b = fixed_order_sum(jnp.where(keep, (obs - mean_b) ** 2, 0.0), batch_axes) * inv_b
         n_a, mean_a, var_a = state["obs_count"], state["obs_mean"], state["obs_var"]
         n = n_a + n_b
         inv_n = 1.0 / jnp.maximum(n, 1.0)
