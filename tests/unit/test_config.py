@@ -280,6 +280,9 @@ def test_paper_config_matches_the_paper():
     ppo = cfg["gd"]["gd_ppo"]  # the study's Pendulum PPO settings
     assert (ppo["total_steps"], ppo["num_envs"], ppo["num_steps"]) == (1_750_000, 32, 16)
     assert (ppo["gamma"], ppo["gae_lambda"], ppo["clip"]) == (0.97, 0.95, 0.25)
+    # es-lottery's gym_ppo.py: a linear decay 3e-4 → 1e-4, Adam ε 1e-5, value clipping
+    assert (ppo["lr_schedule"], ppo["adam_eps"], ppo["value_clip"]) == ("linear", 1e-5, True)
+    assert "time_limit" not in ppo  # its timeouts end the return (terminal)
     pairs = {
         (e["source"]["task"], e["source"]["strategy"], e["target"]["task"], e["target"]["strategy"])
         for e in cfg["transfer"]
@@ -341,6 +344,10 @@ def test_paper_brax_ppo_uses_brax_per_environment_settings():
         assert ppo["reward_scaling"] == scale, task
         assert (ppo["clip"], ppo["gae_lambda"]) == (0.3, 0.95), task
         assert ppo["critic_hidden"] == [256] * 5, task
+        # brax's constant Adam (linear with lr = lr_end), optax's ε, no value clipping, and
+        # its compute_gae's truncation at the episode length
+        assert (ppo["lr_schedule"], ppo["adam_eps"], ppo["value_clip"]) == ("linear", 1e-8, False)
+        assert ppo["time_limit"] == "truncation", task
         n_updates = ppo["total_steps"] // (ppo["num_envs"] * ppo["num_steps"])
         assert n_updates * ppo["num_envs"] * ppo["num_steps"] > 0.99 * steps, task
     pendulum = chain_settings(cfg, "pendulum", "gd_ppo", "random", 0)["strategy_config"]

@@ -179,3 +179,79 @@ def test_gd_ppo_runs_as_a_strategy_of_the_chain(tmp_path):
         assert np.isfinite(f.attrs["final_metric"])
     with h5py.File(p["m1"]) as f:
         assert f.attrs["kept_prunable"] == 256  # 320 prunable × 0.8
+
+
+def _brax_gae_reference(rew, val, termination, truncation, boot, gamma, lam):
+    """brax's ``compute_gae`` (training/agents/ppo/losses.py), written out: a truncated step's
+    δ is 0 and the running sum restarts there."""
+    values_next = np.concatenate([val[1:], boot[None]])
+    keep = 1.0 - truncation
+    deltas = (rew + gamma * (1.0 - termination) * values_next - val) * keep
+    adv, acc = np.zeros_like(rew), np.zeros(rew.shape[1])
+    for t in reversed(range(rew.shape[0])):
+        acc = deltas[t] + gamma * (1.0 - termination[t]) * keep[t] * lam * acc
+        adv[t] = acc
+    return adv
+
+
+def test_gae_with_time_limits_is_braxs():
+    rng = np.random.default_rng(1)
+    rew, val = rng.normal(size=(10, 4)), rng.normal(size=(10, 4))
+    term = (rng.random((10, 4)) < 0.1).astype(np.float32)
+    trunc = ((rng.random((10, 4)) < 0.15) & (term == 0)).astype(np.float32)
+    last = rng.normal(size=4)
+    args = (0.97, 0.95)
+    got = np.asarray(gae_advantages(rew, val, term, last, *args, unroll_length=10, truncated=trunc))
+    want = _brax_gae_reference(rew, val, term, trunc, last, *args)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert np.all(got[trunc == 1] == 0.0)  # left out: its critic target is its own value
+    # without truncations it is the plain GAE (to rounding: XLA fuses the products its own way)
+    plain = np.asarray(gae_advantages(rew, val, term, last, *args, unroll_length=10))
+    zero = np.zeros_like(trunc)
+    np.testing.assert_allclose(
+        plain,
+        np.asarray(gae_advantages(rew, val, term, last, *args, 10, truncated=zero)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+
+def test_the_studys_linear_schedule_and_the_default_warmup_cosine():
+    from evotickets.train.ppo import learning_rate_schedule
+    from evotickets.train.ppo_settings import PPO_DEFAULTS
+
+    n_updates = 1_750_000 // (32 * 16)  # the paper's Pendulum run: 109,344 optimiser steps
+    study = learning_rate_schedule({**PPO_DEFAULTS, "lr_schedule": "linear"}, n_updates)
+    assert float(study(0)) == pytest.approx(3e-4)
+    assert float(study(43_750)) == pytest.approx(2e-4)  # halfway through 87,500 steps
+    assert float(study(87_500)) == pytest.approx(1e-4) == float(study(109_000))
+    default = learning_rate_schedule(dict(PPO_DEFAULTS), n_updates)
+    assert float(default(0)) == 0.0 and float(default(5_467)) == pytest.approx(3e-4, rel=1e-3)
+    assert float(default(109_344)) == pytest.approx(1e-4)
+
+
+def test_study_options_change_training_and_their_unset_values_are_the_defaults(pendulum):
+    """value_clip, adam_eps, lr_schedule and time_limit spelt out at their defaults train
+    bitwise as when unset (so chains that do not set them keep their numbers); each study
+    option trains another network."""
+    task, theta0, mask = pendulum
+    quiet = {"log": lambda m: None}
+    unset = train_ppo(task, theta0, mask, jax.random.key(1), SMALL, **quiet)
+    spelt = {"lr_schedule": "warmup_cosine", "adam_eps": 1e-8, "value_clip": False,
+             "time_limit": "terminal"}  # fmt: skip
+    same = train_ppo(task, theta0, mask, jax.random.key(1), {**SMALL, **spelt}, **quiet)
+    np.testing.assert_array_equal(unset.theta, same.theta)
+    for option in ({"value_clip": True}, {"time_limit": "truncation"}, {"adam_eps": 1e-5}):
+        other = train_ppo(task, theta0, mask, jax.random.key(1), {**SMALL, **option}, **quiet)
+        assert not np.array_equal(unset.theta, other.theta), option
+        assert np.all(other.theta[~mask] == 0.0), option
+
+
+def test_a_gymnax_time_limit_is_a_truncation(pendulum):
+    """Pendulum ends only by its 200-step limit: every done of its training envs is a cut."""
+    task = pendulum[0]
+    _obs, state = task._reset(jax.random.key(0))
+    act = np.zeros(task.num_outputs, np.float32)
+    for steps, want in ((1, False), (199, False), (200, True)):
+        _, _, _, done, truncated = task._step_autoreset(jax.random.key(steps), state, act, steps)
+        assert bool(done) == bool(truncated) == want, steps

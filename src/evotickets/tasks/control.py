@@ -204,10 +204,19 @@ class ControlTask:
 
     def _step_autoreset(self, key, env_state, action, steps_taken):
         """One step of a training env that restarts itself after done or ``max_steps`` steps
-        (PPO's vectorised envs). gymnax already resets itself; brax does not."""
+        (PPO's vectorised envs). gymnax already resets itself; brax does not. Returns
+        (obs, state, reward, done, truncated): ``truncated`` marks the dones that are the time
+        limit rather than the episode's own end (a gymnax env's own limit counts as one)."""
         k_step, k_reset = jax.random.split(key)
-        obs, env_state, reward, done = self._step(k_step, env_state, action)
-        done = done | (steps_taken >= self.max_steps)
+        obs, env_state, reward, ended = self._step(k_step, env_state, action)
+        if self.kind == "brax":  # brax's done is the episode's own end, never a time limit
+            truncated = (steps_taken >= self.max_steps) & ~ended
+        else:  # gymnax folds its own time limit into ``ended``; a step that ends the
+            # episode as the limit falls counts as cut
+            truncated = steps_taken >= min(
+                self.max_steps, int(self.env_params.max_steps_in_episode)
+            )
+        done = ended | (steps_taken >= self.max_steps)
         if self.kind == "brax":
             r_obs, r_state = self._reset(k_reset)
             env_state = jax.tree.map(lambda a, b: jnp.where(done, a, b), r_state, env_state)
@@ -217,7 +226,7 @@ class ControlTask:
             cut = steps_taken >= self.max_steps
             env_state = jax.tree.map(lambda a, b: jnp.where(cut, a, b), r_state, env_state)
             obs = jnp.where(cut, r_obs, obs)
-        return obs, env_state, reward, done
+        return obs, env_state, reward, done, truncated
 
     def episode_returns(self, params: dict, keys: jax.Array, state):
         """Returns of one policy over len(keys) episodes, all observations (None when

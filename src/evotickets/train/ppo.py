@@ -13,9 +13,15 @@ a constant learning rate), creates its own actor parameters and tree, and has no
 weight mask or a given θ0; adapting it meant overriding private methods. A PureJaxRL-style
 PPO over our flat-vector policy is ~150 lines and shares the task's rollout code.
 
-Defaults are the study's Pendulum settings: 32 envs × 16 steps per update, γ 0.97, GAE λ 0.95,
+Defaults are the study's Pendulum sizes: 32 envs × 16 steps per update, γ 0.97, GAE λ 0.95,
 4 epochs × 8 minibatches, clip 0.25, entropy 0.005, critic 0.5, grad-norm clip 1.0, lr 3e-4 →
-1e-4 with 5 % warm-up. Two optional keys carry brax's PPO settings (the study's Brax baseline):
+1e-4 (a 5 % warm-up, then a cosine). Its optimiser and loss differ from the study's gymnax PPO
+(es-lottery ``src/gym_ppo``) in three ways that optional keys set to the study's values
+(``config/paper.yaml`` does): ``lr_schedule: linear`` (3e-4 → 1e-4 linearly over
+total_steps × warmup optimiser steps, then constant), ``adam_eps: 1e-5`` and ``value_clip``
+(the critic's change per update clipped to ±clip, the larger loss taken). ``time_limit:
+truncation`` treats an episode cut at max_steps as brax's PPO does (the step left out of GAE)
+instead of as an end (the study's gymnax PPO). Two more optional keys carry brax's PPO settings:
 ``unroll_length`` cuts each env's ``num_steps`` into windows that GAE treats as brax treats its
 unrolls (bootstrapped from the critic at the window's end), and ``reward_scaling`` multiplies the
 rewards PPO learns from (not the returns it reports). They are optional rather than defaults, so
@@ -49,13 +55,19 @@ def gae_advantages(
     gamma: float,
     lam: float,
     unroll_length: int,
+    truncated: jax.Array | None = None,
 ) -> jax.Array:
     """GAE(γ, λ) advantages of a (steps, envs) rollout cut into windows of ``unroll_length``.
 
     Each window is bootstrapped from the critic's value of the observation that follows it
     (the next window's first value, or ``last_value`` for the last window) and never looks
     past it, which is how brax's PPO treats each of its unrolls; ``unroll_length`` equal to
-    the number of steps is one window, PureJaxRL's GAE."""
+    the number of steps is one window, PureJaxRL's GAE.
+
+    With ``truncated`` (steps where a time limit cut the episode; ``dones`` then marks only
+    the episodes' own ends), a truncated step's δ is 0 and the sum stops there, as brax's
+    ``compute_gae`` does: the value after it is the reset episode's, so neither it nor a
+    terminal 0 is the right target, and the step is left out."""
     n_step, n_env = rewards.shape
     n_win = n_step // unroll_length
     boot = jnp.concatenate([values[unroll_length::unroll_length], last_value[None]], axis=0)
@@ -66,15 +78,23 @@ def gae_advantages(
 
     def step(c, x):
         adv_next, val_next = c
-        rew, val, done = x
+        rew, val, done, trunc = x
         nonterminal = 1.0 - done.astype(jnp.float32)
         delta = rew + gamma * val_next * nonterminal - val
-        adv = delta + gamma * lam * nonterminal * adv_next
+        if truncated is None:
+            adv = delta + gamma * lam * nonterminal * adv_next
+        else:
+            keep = 1.0 - trunc.astype(jnp.float32)
+            adv = delta * keep + gamma * lam * nonterminal * keep * adv_next
         return (adv, val), adv
 
     init = (jnp.zeros(n_win * n_env), boot.reshape(n_win * n_env))
+    trunc = jnp.zeros_like(dones) if truncated is None else truncated
     _, adv = jax.lax.scan(
-        step, init, (windows(rewards), windows(values), windows(dones)), reverse=True
+        step,
+        init,
+        (windows(rewards), windows(values), windows(dones), windows(trunc)),
+        reverse=True,
     )
     return adv.reshape(unroll_length, n_win, n_env).transpose(1, 0, 2).reshape(n_step, n_env)
 
@@ -156,9 +176,32 @@ def _policy(task):
     return mean_out, env_action, policy_mean
 
 
+def learning_rate_schedule(cfg: dict[str, Any], n_updates: int) -> optax.Schedule:
+    """The learning rate per optimiser step. ``warmup_cosine`` (unset): 0 → lr over the
+    first ``warmup`` of the run's optimiser steps, then a cosine to lr_end at its end.
+    ``linear``: the study's gymnax PPO (es-lottery ``src/gym_ppo/gym_ppo.py``), lr → lr_end
+    linearly over total_steps × warmup optimiser steps, then lr_end (its "warm-up" is this
+    decay horizon, counted in env steps: 87,500 of the Pendulum run's ≈ 109,000)."""
+    steps = n_updates * int(cfg["epochs"]) * int(cfg["minibatches"])
+    if cfg.get("lr_schedule", "warmup_cosine") == "linear":
+        return optax.linear_schedule(
+            init_value=float(cfg["lr"]),
+            end_value=float(cfg["lr_end"]),
+            transition_steps=max(1, int(int(cfg["total_steps"]) * float(cfg["warmup"]))),
+        )
+    return optax.warmup_cosine_decay_schedule(
+        init_value=0.0,
+        peak_value=float(cfg["lr"]),
+        # the product in this order, as before the linear option (digests and bits kept)
+        warmup_steps=max(1, int(cfg["warmup"] * n_updates * cfg["epochs"] * cfg["minibatches"])),
+        decay_steps=max(2, steps),
+        end_value=float(cfg["lr_end"]),
+    )
+
+
 def _init(task, sz: _Sizes, theta0, mask, round_k):
-    """The actor (m ⊙ θ0), log-std and critic, the optimiser (global-norm clip, Adam with a
-    warm-up cosine schedule) and its state."""
+    """The actor (m ⊙ θ0), log-std and critic, the optimiser (global-norm clip, Adam on
+    :func:`learning_rate_schedule`) and its state."""
     cfg, n_updates = sz.cfg, sz.n_updates
     k_critic = jax.random.fold_in(round_k, tag("ppo-critic"))
     critic0 = init_policy_params(cfg["critic_hidden"], task.obs_dim, 1, k_critic)
@@ -167,14 +210,9 @@ def _init(task, sz: _Sizes, theta0, mask, round_k):
         "log_std": jnp.full((task.num_outputs,), -0.5),
         "critic": {k: jnp.asarray(v) for k, v in critic0.items()},
     }
-    schedule = optax.warmup_cosine_decay_schedule(
-        init_value=0.0,
-        peak_value=float(cfg["lr"]),
-        warmup_steps=max(1, int(cfg["warmup"] * n_updates * cfg["epochs"] * cfg["minibatches"])),
-        decay_steps=max(2, n_updates * int(cfg["epochs"]) * int(cfg["minibatches"])),
-        end_value=float(cfg["lr_end"]),
-    )
-    tx = optax.chain(optax.clip_by_global_norm(float(cfg["max_grad_norm"])), optax.adam(schedule))
+    schedule = learning_rate_schedule(cfg, n_updates)
+    adam = optax.adam(schedule, eps=float(cfg.get("adam_eps", 1e-8)))  # 1e-8: optax's default
+    tx = optax.chain(optax.clip_by_global_norm(float(cfg["max_grad_norm"])), adam)
     return params, tx, tx.init(params)
 
 
@@ -183,8 +221,10 @@ def _loss(task, sz: _Sizes):
     cfg = sz.cfg
     mean_out, _, policy_mean = _policy(task)
 
+    value_clip = bool(cfg.get("value_clip", False))
+
     def loss_fn(p, batch, norm):
-        obs, act, old_logp, adv, ret = batch
+        obs, act, old_logp, adv, ret, *old_value = batch  # the rollout's value: value_clip
         out = jax.vmap(lambda o: mean_out(p["actor"], o, norm))(obs)
         mean = jax.vmap(policy_mean)(out)
         logp = jax.vmap(lambda m, a: _log_prob(task, m, p["log_std"], a))(mean, act)
@@ -193,7 +233,11 @@ def _loss(task, sz: _Sizes):
         clip = float(cfg["clip"])
         actor_loss = -jnp.mean(jnp.minimum(ratio * adv, jnp.clip(ratio, 1 - clip, 1 + clip) * adv))
         value = jax.vmap(lambda o: mlp_forward(p["critic"], task._normalize(o, norm))[0])(obs)
-        critic_loss = 0.5 * jnp.mean((value - ret) ** 2)
+        if value_clip:  # the study's gymnax PPO: the critic moves at most ±clip per update
+            clipped = old_value[0] + jnp.clip(value - old_value[0], -clip, clip)
+            critic_loss = 0.5 * jnp.mean(jnp.maximum((value - ret) ** 2, (clipped - ret) ** 2))
+        else:
+            critic_loss = 0.5 * jnp.mean((value - ret) ** 2)
         entropy = jnp.mean(jax.vmap(lambda m: _entropy(task, m, p["log_std"]))(mean))
         return actor_loss + cfg["critic"] * critic_loss - cfg["entropy"] * entropy
 
@@ -216,7 +260,7 @@ def _rollout(task, sz: _Sizes, p, norm):
         logp = jax.vmap(lambda m, a: _log_prob(task, m, p["log_std"], a))(mean, act)
         value = jax.vmap(lambda o: mlp_forward(p["critic"], task._normalize(o, norm))[0])(obs)
         keys = jax.random.split(k_env, sz.n_env)
-        nobs, env_state, reward, done = jax.vmap(task._step_autoreset)(
+        nobs, env_state, reward, done, truncated = jax.vmap(task._step_autoreset)(
             keys, env_state, jax.vmap(env_action)(act), ep_len + 1
         )
         reward = jnp.where(jnp.isfinite(reward), reward, 0.0)
@@ -224,7 +268,8 @@ def _rollout(task, sz: _Sizes, p, norm):
         finished = jnp.where(done, ep_ret, jnp.nan)
         ep_ret = jnp.where(done, 0.0, ep_ret)
         ep_len = jnp.where(done, 0, ep_len + 1)
-        return (env_state, nobs, ep_ret, ep_len), (obs, act, logp, value, reward, done, finished)
+        traj = (obs, act, logp, value, reward, done, truncated, finished)
+        return (env_state, nobs, ep_ret, ep_len), traj
 
     return env_step
 
@@ -247,7 +292,8 @@ def _make_update(task, sz: _Sizes, tx, mask_j, round_k):
             (env_state, obs, ep_ret, ep_len),
             jax.random.split(k, sz.n_step),
         )
-        t_obs, t_act, t_logp, t_val, t_rew, t_done, t_fin = traj
+        t_obs, t_act, t_logp, t_val, t_rew, t_done, t_trunc, t_fin = traj
+        by_time_limit = cfg.get("time_limit", "terminal") == "truncation"
         last_val = jax.vmap(lambda o: mlp_forward(p["critic"], task._normalize(o, norm))[0])(
             obs_last
         )
@@ -255,16 +301,18 @@ def _make_update(task, sz: _Sizes, tx, mask_j, round_k):
         adv = gae_advantages(
             sz.reward_scale * t_rew,
             t_val,
-            t_done,
+            t_done & ~t_trunc if by_time_limit else t_done,
             last_val,
             float(cfg["gamma"]),
             float(cfg["gae_lambda"]),
             sz.unroll,
+            truncated=t_trunc if by_time_limit else None,
         )
         ret = adv + t_val
-        flat = jax.tree.map(
-            lambda x: x.reshape(per_update, *x.shape[2:]), (t_obs, t_act, t_logp, adv, ret)
-        )
+        batch = (t_obs, t_act, t_logp, adv, ret)
+        if cfg.get("value_clip", False):
+            batch = (*batch, t_val)
+        flat = jax.tree.map(lambda x: x.reshape(per_update, *x.shape[2:]), batch)
         norm = task._update_stats(norm, t_obs, jnp.ones(t_obs.shape[:2], bool))
 
         def epoch(c, ke):

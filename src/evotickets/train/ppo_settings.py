@@ -26,8 +26,20 @@ PPO_DEFAULTS: dict[str, Any] = {
 
 
 # Optional keys (absent from PPO_DEFAULTS so that existing settings digests stay valid):
-# unroll_length: GAE window (default num_steps, one window); reward_scaling (default 1).
-PPO_OPTIONAL_KEYS = ("unroll_length", "reward_scaling")
+# unroll_length: GAE window (default num_steps, one window); reward_scaling (default 1);
+# lr_schedule, adam_eps, value_clip: the study's gymnax PPO (default warmup_cosine, optax's
+# 1e-8, no value clipping); time_limit: how GAE treats an episode cut at max_steps (default
+# terminal, as the study's gymnax PPO; truncation, as brax's PPO).
+PPO_OPTIONAL_KEYS = (
+    "unroll_length",
+    "reward_scaling",
+    "lr_schedule",
+    "adam_eps",
+    "value_clip",
+    "time_limit",
+)
+LR_SCHEDULES = ("warmup_cosine", "linear")
+TIME_LIMITS = ("terminal", "truncation")
 
 
 def ppo_check(settings: dict[str, Any]) -> str | None:
@@ -48,4 +60,10 @@ def ppo_check(settings: dict[str, Any]) -> str | None:
         )
     if float(cfg.get("reward_scaling", 1.0)) <= 0:
         return "reward_scaling must be > 0"
+    if cfg.get("lr_schedule", "warmup_cosine") not in LR_SCHEDULES:
+        return f"lr_schedule {cfg['lr_schedule']!r} is not one of {', '.join(LR_SCHEDULES)}"
+    if cfg.get("time_limit", "terminal") not in TIME_LIMITS:
+        return f"time_limit {cfg['time_limit']!r} is not one of {', '.join(TIME_LIMITS)}"
+    if float(cfg.get("adam_eps", 1e-8)) <= 0:
+        return "adam_eps must be > 0"
     return None
