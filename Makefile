@@ -35,7 +35,7 @@ bench: $(VENV)/.bench-installed
 run: setup
 	snakemake --cores $(CORES)
 	snakemake --report results/$(EXP)/report.html
-	@evotickets table results/$(EXP)
+	@cat results/$(EXP)/accuracy_table.txt
 	@sed -n '/^## Summary/,/^## Every level/p' results/$(EXP)/claims.md | sed '$$d'
 	@echo "claims:          results/$(EXP)/claims.md (every level; claims.nc for xarray)"
 	@echo "results dataset: results/$(EXP)/summary.nc   (xarray.open_dataset)"
@@ -44,7 +44,7 @@ run: setup
 
 fidelity: setup
 	snakemake --cores $(CORES) --configfile config/fidelity.yaml
-	@evotickets table results/digits-fidelity
+	@cat results/digits-fidelity/accuracy_table.txt
 	@sed -n '/^## Summary/,/^## Every level/p' results/digits-fidelity/claims.md | sed '$$d'
 	@echo "claims: results/digits-fidelity/claims.md"
 
@@ -52,23 +52,23 @@ fidelity: setup
 # rewinding and two more evosax strategies beside IMP; ends with its claims summary.
 extensions: setup
 	snakemake --cores $(CORES) --configfile config/extensions.yaml
-	@evotickets table results/digits-extensions
+	@cat results/digits-extensions/accuracy_table.txt
 	@sed -n '/^## Summary/,/^## Every level/p' results/digits-extensions/claims.md | sed '$$d'
 	@echo "claims: results/digits-extensions/claims.md; figure: results/digits-extensions/figures/pruning_families.png"
 
 # Every path of the tool (two strategies, Pendulum, all analyses) on tiny budgets, minutes.
 tour: setup
 	snakemake --cores $(CORES) --configfile config/tour.yaml
-	@evotickets table results/digits-tour
+	@cat results/digits-tour/accuracy_table.txt
 
 controls: setup
 	snakemake --cores $(CORES) --configfile config/controls.yaml
-	@evotickets table results/digits-controls
+	@cat results/digits-controls/accuracy_table.txt
 
 # Fig. 9 on digits: pruning heuristics and init schemes (one task entry per scheme).
 heuristics: setup
 	snakemake --cores $(CORES) --configfile config/heuristics.yaml
-	@evotickets table results/digits-heuristics
+	@cat results/digits-heuristics/accuracy_table.txt
 	@echo "figure: results/digits-heuristics/figures/fig9.png"
 
 # Two pytest workers, one test file each at a time (--dist loadfile keeps a file's module

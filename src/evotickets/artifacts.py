@@ -158,6 +158,21 @@ def read_artifact(
     return arrays, attrs
 
 
+def read_config_chain(path: str | os.PathLike, kind: str, digest: str) -> dict[str, Any]:
+    """The attrs of a chain's artifact read to report a config's results (``collect``,
+    ``table``): it must come from the settings the config gives that chain (``digest``),
+    otherwise the report would label another run's numbers with this config."""
+    _, attrs = read_artifact(path, kind)
+    if attrs.get("config_digest") != digest:
+        raise ArtifactError(
+            f"{path} was made from other settings than this config gives its chain "
+            f"(config_digest {attrs.get('config_digest')} ≠ {digest}): report with the config "
+            "the run used (--configfile), or retrain it with this one (delete it and rerun "
+            "its rule)"
+        )
+    return attrs
+
+
 def content_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     """``attrs`` without what :func:`write_artifact` records itself (schema, digest, seed,
     time, versions): what a copy of an artifact passes on to the new one."""

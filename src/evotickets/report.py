@@ -12,19 +12,40 @@ from pathlib import Path
 import numpy as np
 
 from . import paths
-from .artifacts import read_artifact, require_results_folder
+from .artifacts import read_artifact, read_config_chain, require_results_folder
 from .host import machine_counts, machines_line
 from .names import METHODS
 
 
-def collect_rows(results: str | Path) -> list[dict]:
-    """One row per trained artifact under ``results`` (a folder that does not exist is an
-    error, not an empty table: most likely a mistyped experiment)."""
-    require_results_folder(results)
-    rows = []
+def _config_rounds(results: str | Path, cfg: dict):
+    """The attrs of every finished round of the chains ``cfg`` asks for, each checked to come
+    from the settings ``cfg`` gives its chain."""
+    from .config import chain_spec, chains
+
+    for task, strategy, method, seed in chains(cfg):
+        digest = chain_spec(cfg, task, strategy, method, seed).digest()
+        for r in range(int(cfg["rounds"])):
+            path = paths.round_file(
+                "trained.h5", None, task, strategy, method, seed, r, root=results
+            )
+            if Path(path).exists():
+                yield read_config_chain(path, "trained", digest)
+
+
+def _every_round(results: str | Path):
     every_round = paths.round_file("trained.h5", None, "*", "*", "*", "*", "*", root=results)
     for path in sorted(glob.glob(every_round)):
-        _, attrs = read_artifact(path, "trained")
+        yield read_artifact(path, "trained")[1]
+
+
+def collect_rows(results: str | Path, cfg: dict | None = None) -> list[dict]:
+    """One row per trained artifact under ``results``: of the chains and rounds ``cfg`` asks
+    for (with their settings: another's is an error), or, without a config, every one there,
+    chains an earlier config asked for included. A folder that does not exist is an error,
+    not an empty table: most likely a mistyped experiment."""
+    require_results_folder(results)
+    rows = []
+    for attrs in _every_round(results) if cfg is None else _config_rounds(results, cfg):
         rows.append(
             {
                 "task": attrs["task"],
@@ -41,12 +62,13 @@ def collect_rows(results: str | Path) -> list[dict]:
     return rows
 
 
-def accuracy_table(results: str | Path) -> str:
-    """Mean ± sample sd over seeds of the final test metric, one line per round.
+def accuracy_table(results: str | Path, cfg: dict | None = None) -> str:
+    """Mean ± sample sd over seeds of the final test metric, one line per round, of the
+    chains and transfers ``cfg`` asks for (without one: every artifact in ``results``).
 
     The sd divides by n − 1, as the claims' t intervals and the figures' standard errors do:
     with 3 or 4 seeds the population sd (÷ n) would understate the spread by 13–18 %."""
-    rows = collect_rows(results)
+    rows = collect_rows(results, cfg)
     if not rows:
         return f"no trained.h5 artifacts under {results}\n"
     by = defaultdict(list)
@@ -66,7 +88,13 @@ def accuracy_table(results: str | Path) -> str:
             table.append((t, remaining, cells))
         lines.append(f"\n{task} / {strategy}: {metric} (mean ± sd over seeds, n seeds)")
         lines += _rounds_table(methods, table)
-    lines += _transfer_lines(results, by)
+    lines += _transfer_lines(results, by, cfg)
+    if cfg is None:
+        lines += [
+            "",
+            f"(every trained.h5 under {results}, chains that no config asks for any more "
+            "included; give the run's config to count only its chains)",
+        ]
     lines += ["", machines_line(machine_counts(r["trained_on"] for r in rows))]
     return "\n".join(lines).lstrip("\n") + "\n"
 
@@ -103,14 +131,21 @@ def _rounds_table(columns, table: list[tuple[int, float, list[str]]]) -> list[st
     return lines
 
 
-def _transfer_lines(results: str | Path, by: dict) -> list[str]:
-    """Per transfer entry: the transferred ticket against the target's own tickets (snr where
-    the target has it, else magnitude) and its random baseline, per round."""
+def _transfer_lines(results: str | Path, by: dict, cfg: dict | None = None) -> list[str]:
+    """Per transfer entry (of ``cfg``, its seeds and rounds, when given): the transferred
+    ticket against the target's own tickets (snr where the target has it, else magnitude)
+    and its random baseline, per round."""
     found = defaultdict(list)
     for path in sorted(
         glob.glob(paths.transfer_round_file("trained.h5", None, "*", "*", "*", results))
     ):
         _, a = read_artifact(path, "trained")
+        if cfg is not None and (
+            a["transfer_name"] not in {e["name"] for e in cfg.get("transfer") or []}
+            or int(a["seed"]) not in cfg["seeds"]
+            or int(a["round"]) >= int(cfg["rounds"])
+        ):
+            continue
         found[a["transfer_name"]].append(a)
     lines = []
     for name, arts in sorted(found.items()):

@@ -521,7 +521,7 @@ CASES = [
         ),
         ArtifactError,
         ("iter00/trained.h5 was made from other settings than this config gives its chain",),
-        ("collect with the config the run used",),
+        ("report with the config the run used",),
     ),
     Case(
         "results-folder-typo-table",

@@ -185,8 +185,12 @@ def _write_table(path: Path, monkeypatch) -> None:
     import evotickets.report
     from evotickets.commands.reporting import cmd_table
 
-    monkeypatch.setattr(evotickets.report, "accuracy_table", lambda results: "round acc\n0 0.9\n")
-    cmd_table(argparse.Namespace(results="unused", out=str(path)))
+    monkeypatch.setattr(
+        evotickets.report, "accuracy_table", lambda results, cfg=None: "round acc\n0 0.9\n"
+    )
+    cmd_table(
+        argparse.Namespace(results="unused", out=str(path), configfile=None, config_json=None)
+    )
 
 
 @pytest.mark.parametrize(

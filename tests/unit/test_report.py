@@ -29,9 +29,9 @@ def _rows(task: str, metric_name: str, values: dict) -> list[dict]:
 
 
 def _table(monkeypatch, rows) -> list[str]:
-    monkeypatch.setattr(report, "collect_rows", lambda results: rows)
-    monkeypatch.setattr(report, "_transfer_lines", lambda results, by: [])
-    return report.accuracy_table("unused").splitlines()
+    monkeypatch.setattr(report, "collect_rows", lambda results, cfg=None: rows)
+    monkeypatch.setattr(report, "_transfer_lines", lambda results, by, cfg=None: [])
+    return report.accuracy_table("unused", cfg={}).splitlines()  # a run's table: no note
 
 
 def test_an_accuracy_keeps_four_decimals_in_18_character_cells(monkeypatch):
@@ -98,3 +98,33 @@ def test_a_transfer_is_set_against_the_targets_own_tickets_and_random(monkeypatc
                                 "random"]  # fmt: skip
     assert lines[3] == "    0    100.0%  0.8000±0.1414 (2)  0.8000±0.0707 (2)" + f"{'—':>19}"
     assert lines[4] == "    1     80.0%  0.7000±0.1414 (2)  0.5500±0.0707 (2)         0.4000 (1)"
+
+
+def test_with_the_runs_config_the_table_counts_only_its_chains(tmp_path, tiny_config):
+    """After narrowing seeds, a seed the config no longer asks for stays in the folder; the
+    table of the config leaves it out (it averaged it in, with its n), and a file of one of
+    the config's chains made from other settings is an error naming it."""
+    import pytest
+
+    from evotickets import paths
+    from evotickets.artifacts import ArtifactError, write_artifact
+    from evotickets.config import chain_spec, validate_config
+
+    cfg = validate_config(tiny_config)  # seeds 0 and 1
+    root = tmp_path / "tiny"
+
+    def trained(seed: int, metric: float, digest: str | None = None) -> None:
+        path = paths.round_file("trained.h5", None, "digits", "snes", "snr", seed, 0, root=root)
+        attrs = {
+            "task": "digits", "strategy": "snes", "method": "snr", "seed": seed, "round": 0,
+            "remaining_fraction": 1.0, "final_metric": metric, "metric_name": "test_accuracy",
+        }  # fmt: skip
+        own = chain_spec(cfg, "digits", "snes", "snr", seed).digest() if seed in (0, 1) else "x"
+        write_artifact(path, "trained", {}, attrs, config_digest=digest or own, seed=seed)
+
+    trained(0, 0.9), trained(1, 0.9), trained(2, 0.1)  # seed 2: an earlier config's
+    assert "0.6333±0.4619 (3)" in report.accuracy_table(root)
+    assert "0.9000±0.0000 (2)" in report.accuracy_table(root, cfg)
+    trained(1, 0.9, digest="stale")
+    with pytest.raises(ArtifactError, match=r"seed1/iter00/trained.h5 was made from other"):
+        report.accuracy_table(root, cfg)

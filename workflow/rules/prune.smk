@@ -105,9 +105,12 @@ rule accuracy_table:
         paths.experiment_file("accuracy_table.txt"),
     log:
         paths.experiment_file("accuracy_table.log"),
+    params:
+        config=lambda wc: json.dumps(config, default=str),
     threads: 1
     resources:
         mem_mb=500,
         runtime=5,
     shell:
-        "{EVOTICKETS} table results/{wildcards.exp} --out {output} > {log} 2>&1"
+        "{EVOTICKETS} table results/{wildcards.exp} --config-json {params.config:q} "
+        "--out {output} > {log} 2>&1"

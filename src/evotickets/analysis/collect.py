@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 
 from .. import paths
-from ..artifacts import ArtifactError, read_artifact, require_results_folder
+from ..artifacts import read_artifact, read_config_chain, require_results_folder
 from ..config import analysis_chains, chain_spec, chains, library_task, task_rewind
 from ..host import machine_counts
 
@@ -24,20 +24,6 @@ METRIC_LONG_NAME = "test accuracy (vision) or mean test return (control) of the 
 
 def _nan(shape) -> np.ndarray:
     return np.full(shape, np.nan)
-
-
-def _chain_attrs(path: Path, digest: str) -> dict:
-    """The attrs of a chain's ``trained.h5``, which must come from the settings ``cfg`` gives
-    that chain: otherwise the summary would label another run's numbers with this config."""
-    _, attrs = read_artifact(path, "trained")
-    if attrs.get("config_digest") != digest:
-        raise ArtifactError(
-            f"{path} was made from other settings than this config gives its chain "
-            f"(config_digest {attrs.get('config_digest')} ≠ {digest}): collect with the config "
-            "the run used (--configfile), or retrain it with this one (delete it and rerun "
-            "its rule)"
-        )
-    return attrs
 
 
 def collect(cfg: dict, results: str | Path) -> xr.Dataset:
@@ -70,7 +56,7 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
             path = Path(paths.round_file("trained.h5", None, t, s, m, k, r, root=results))
             if not path.exists():
                 continue
-            attrs = _chain_attrs(path, digest)
+            attrs = read_config_chain(path, "trained", digest)
             i = (*at(t, s, m, k), r)
             metric[i] = attrs["final_metric"]
             kept[i] = attrs["remaining_fraction"]

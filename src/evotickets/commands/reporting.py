@@ -17,7 +17,11 @@ if TYPE_CHECKING:
 def cmd_table(args) -> None:
     from ..report import accuracy_table
 
-    text = accuracy_table(args.results)
+    if args.configfile or args.config_json:
+        cfg = load_config(args.configfile) if args.configfile else json.loads(args.config_json)
+    else:
+        cfg = None
+    text = accuracy_table(args.results, cfg)
     if args.out:
         with atomic_path(args.out) as tmp:
             tmp.write_text(text)
@@ -36,6 +40,13 @@ def cmd_check_config(args) -> None:
 def register(sub) -> None:
     sp = sub.add_parser("table", help="print test metric against sparsity per method")
     sp.add_argument("results", help="results/<experiment> folder")
+    group = sp.add_mutually_exclusive_group()
+    group.add_argument(
+        "--configfile",
+        help="count only the chains and transfers this config asks for, each checked to come "
+        "from its settings (without: every trained.h5 in the folder)",
+    )
+    group.add_argument("--config-json", help="the resolved config as JSON (from the rule)")
     sp.add_argument("--out")
     sp.set_defaults(func=cmd_table)
 
