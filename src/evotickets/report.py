@@ -90,11 +90,11 @@ def accuracy_table(results: str | Path, cfg: dict | None = None) -> str:
         lines += _rounds_table(methods, table)
     lines += _transfer_lines(results, by, cfg)
     if cfg is None:
-        lines += [
-            "",
+        note = (
             f"(every trained.h5 under {results}, chains that no config asks for any more "
-            "included; give the run's config to count only its chains)",
-        ]
+            "included; give the run's config to count only its chains)"
+        )
+        lines += ["", note]
     lines += ["", machines_line(machine_counts(r["trained_on"] for r in rows))]
     return "\n".join(lines).lstrip("\n") + "\n"
 
