@@ -285,6 +285,17 @@ def test_a_vmapped_group_equals_the_sequential_group(tmp_path, tiny_config, caps
     after = _arrays(redo)
     for k in before[0]:
         np.testing.assert_array_equal(before[0][k], after[0][k], err_msg=k)
+    # a donor's round 0 deleted to recompute it: the rerun trains it and then copies it again
+    # into the members that adopt it (its check failed on the missing file before, every rerun)
+    donor = tmp_path / "vmapped" / "random1" / "trained0.h5"
+    copy = tmp_path / "vmapped" / "snr1" / "trained0.h5"
+    kept, copied = _arrays(copy), copy.stat().st_mtime_ns
+    donor.unlink()
+    assert cli.main(["round-group", "--members", members(tmp_path / "vmapped", 0), "--program",
+                     "vmapped"]) == 0, capsys.readouterr().err  # fmt: skip
+    assert donor.exists() and copy.stat().st_mtime_ns > copied
+    for k in kept[0]:
+        np.testing.assert_array_equal(kept[0][k], _arrays(copy)[0][k], err_msg=k)
 
 
 def _two_seeds(tmp_path, cfg, folder, round_index: int) -> list[dict]:

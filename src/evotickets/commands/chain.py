@@ -37,6 +37,7 @@ from .common import chain_args, round_index
 from .group import (
     keep_finished,
     members_args,
+    note_kept,
     outputs_current,
     parse_members,
     run_logged,
@@ -337,21 +338,30 @@ def _run_members(members: list[dict], args) -> None:
 
 def _run_members_vmapped(members: list[dict], args) -> None:
     """Every member's mask (in input order) and prepared round, then the training of all
-    prepared rounds together; round-0 copies last, once their donors are written."""
+    prepared rounds together; round-0 copies last, once their donors are written. Whether a
+    copy is finished is judged then too, against its donor as this job leaves it: judged
+    before, a donor deleted to recompute it failed the check, and one retrained here left
+    the copy of its old round 0 standing."""
     copies = []
 
+    def finished(margs) -> bool:
+        return not margs.round0_from and _finished(margs)
+
     def prepare(margs, write):
-        run_logged(margs.mask_log, "mask", cmd_mask, _mask_args(margs))
-        train_args = _train_args(margs)
         if margs.round0_from:  # a copy of its donor's round 0: after the donor is written
-            copies.append(train_args)
+            copies.append(margs)
             return None
-        return _prepared_train(train_args, log=write)
+        run_logged(margs.mask_log, "mask", cmd_mask, _mask_args(margs))
+        return _prepared_train(_train_args(margs), log=write)
 
     margs = [_member_args(member, args) for member in members]
-    run_members_together(margs, "round", prepare, _finished, _kept_files, _in_program)
-    for train_args in copies:
-        run_logged(train_args.log, "round", cmd_train, train_args)
+    run_members_together(margs, "round", prepare, finished, _kept_files, _in_program)
+    for copy in copies:
+        if _finished(copy):
+            note_kept(margs.index(copy) + 1, len(margs), copy.out, *_kept_files(copy))
+            continue
+        run_logged(copy.mask_log, "mask", cmd_mask, _mask_args(copy))
+        run_logged(copy.log, "round", cmd_train, _train_args(copy))
 
 
 def _in_program(margs: argparse.Namespace) -> bool:

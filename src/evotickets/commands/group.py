@@ -121,7 +121,8 @@ def outputs_current(
     except ArtifactError:
         return False
     oldest = min(p.stat().st_mtime for p in paths)
-    return all(Path(p).stat().st_mtime <= oldest for p in inputs if p)
+    # a missing input (a donor round deleted to recompute it) is not there yet: not finished
+    return all(Path(p).exists() and Path(p).stat().st_mtime <= oldest for p in inputs if p)
 
 
 def keep_finished(out: str, what: str, logs: Sequence[str]) -> str:
