@@ -419,6 +419,16 @@ def _check_rules_between_keys(cfg: dict) -> None:
             f"methods {permuted} permute the magnitude mask of each round, so `methods` must "
             "also list magnitude"
         )
+    for task in cfg["tasks"]:  # the same, for each chain's own methods
+        for s in task_strategies(cfg, task):
+            run = task_methods(cfg, task, s)
+            permuted = [m for m in run if m in PERMUTATION_METHODS]
+            if permuted and "magnitude" not in run:
+                raise ConfigError(
+                    f"{s} on task {task} runs {permuted}, which permute the magnitude mask of "
+                    f"each round, but not magnitude itself: add magnitude to its methods "
+                    f"(tasks.{task}.methods or strategy_methods.{s})"
+                )
     _validate_transfer(cfg)
     _check_rewind(cfg)
     _check_dynamic(cfg)
@@ -689,7 +699,24 @@ def _validate_transfer(cfg: dict) -> None:
                     f"{where}: {side} strategy {strategy!r} is not in `strategies` or `gd`"
                     f"{_suggest(strategy, chain_strategies(cfg))}"
                 )
+        for side in ("source", "target"):
+            task, strategy = entry[side]["task"], entry[side]["strategy"]
+            if strategy not in task_strategies(cfg, task):
+                raise ConfigError(
+                    f"{where}: {side} strategy {strategy} does not run on task {task} "
+                    f"(tasks.{task}.strategies lists {task_strategies(cfg, task)}), so there "
+                    f"is no {side} chain to take the ticket from or compare with: add it there"
+                )
         src = entry["source"]
+        if src["method"] in chain_methods(cfg, src["strategy"]) and src["method"] not in (
+            task_methods(cfg, src["task"], src["strategy"])
+        ):
+            raise ConfigError(
+                f"{where}: source method {src['method']!r} does not run for {src['strategy']} "
+                f"on task {src['task']} (its methods: "
+                f"{task_methods(cfg, src['task'], src['strategy'])}): add it to "
+                f"tasks.{src['task']}.methods, or take the ticket of a method that runs"
+            )
         if src["method"] not in chain_methods(cfg, src["strategy"]):
             why = (
                 f"{src['method']} is undefined for gradient descent (no search distribution)"

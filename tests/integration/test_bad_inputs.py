@@ -510,6 +510,37 @@ CASES = [
         ("remove it, or add a task it runs on",),
     ),
     Case(
+        "config-permutation-control-without-its-magnitude-chain",
+        _config(
+            lambda c: c.update(
+                methods=["random", "magnitude", "snr", "mask_permuted"],
+                strategy_methods={"snes": ["random", "mask_permuted", "snr"]},
+            )
+        ),
+        ConfigError,
+        ("snes on task digits runs ['mask_permuted']", "but not magnitude itself"),
+        ("add magnitude to its methods",),
+    ),
+    Case(
+        "config-transfer-from-a-strategy-its-task-does-not-run",
+        _config(
+            lambda c: c.update(
+                strategies={**c["strategies"], "pgpe": {"population_size": 16, "std_init": 0.1}},
+                tasks={**c["tasks"], "digits_b": {"task": "digits", "strategies": ["pgpe"]}},
+                transfer=[
+                    {
+                        "name": "b_to_digits",
+                        "source": {"task": "digits_b", "strategy": "snes"},
+                        "target": {"task": "digits", "strategy": "snes"},
+                    }
+                ],
+            )
+        ),
+        ConfigError,
+        ("transfer[0] (b_to_digits): source strategy snes does not run on task digits_b",),
+        ("add it there",),
+    ),
+    Case(
         "artifact-collected-with-another-config",
         lambda w: _verb(
             "collect",
