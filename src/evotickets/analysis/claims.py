@@ -63,7 +63,8 @@ CLAIMS = {
     9: "pruning at initialisation: snip/grasp − random > 0, and iterative magnitude pruning "
     "beats it: magnitude − snip/grasp > 0",
     10: "late rewinding (Frankle et al. 2019) improves tickets: rewind k > 0 − rewind 0 > 0 "
-    "(two entries of one task; same θ0 and search noise)",
+    "(two entries of one task; same θ0 and search noise; rounds ≥ 1 of both search G "
+    "generations, so the rewinding entry's ticket has had k generations more)",
     11: "dynamic sparse ES (drop lowest SNR, regrow) beats the fixed random mask it starts "
     "from: dynamic − random > 0; against iterative SNR pruning, with no direction claimed: "
     "dynamic − snr (✓ there means dynamic scores higher)",
