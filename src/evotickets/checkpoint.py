@@ -209,6 +209,14 @@ class Checkpointer:
         self.saves += 1
         self.log(f"checkpoint {self.path} at generation {generation}")
 
+    def for_program(self, program: str, width: int) -> None:
+        """Make this the checkpoint of a round trained in a group program of ``width``
+        chains (``round-group --program vmapped``): its digest then differs from the
+        one-chain program's and from another width's, whose numbers may differ in the last
+        bits (on a GPU), so that a round is never resumed across programs with the mix
+        unrecorded."""
+        self.digest = round_digest(round_digest=self.digest, program=program, width=int(width))
+
     # --- load ------------------------------------------------------------------------------
 
     def load(

@@ -321,6 +321,8 @@ def train_together(
         if width > len(members):
             what += f" (padded to the group's {width})"
         log(what)
+        for p in members:  # its checkpoints are this program's: not the one-chain program's
+            p.checkpoint.for_program("vmapped", width)  # nor another width's (other bits)
         start, cpu = time.perf_counter(), time.process_time()
         results = train_es_lockstep(members, width)
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu

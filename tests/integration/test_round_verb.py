@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import h5py
 import numpy as np
@@ -388,6 +389,14 @@ def test_a_vmapped_group_stopped_after_its_checkpoints_resumes_bitwise(
         cli.main(argv)
     monkeypatch.undo()
     assert all(p.exists() for p in saved) and not any((tmp_path / "killed").glob("trained?.h5"))
+    # the same killed job rerun in the one-chain program does not resume the group program's
+    # checkpoints (on a GPU their last bits differ): it starts over and says why
+    shutil.copytree(tmp_path / "killed", tmp_path / "other")
+    other = argv[2].replace(str(tmp_path / "killed"), str(tmp_path / "other"))
+    assert cli.main(["round-group", "--members", other, "--program", "sequential"]) == 0
+    for seed in (0, 1):
+        log = (tmp_path / "other" / f"train{seed}.log").read_text()
+        assert "ignoring checkpoint" in log and "another round or settings" in log, log
     assert cli.main(argv) == 0
     for seed in (0, 1):
         assert "resum" in (tmp_path / "killed" / f"train{seed}.log").read_text().lower()
