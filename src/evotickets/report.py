@@ -140,12 +140,17 @@ def _transfer_lines(results: str | Path, by: dict, cfg: dict | None = None) -> l
         glob.glob(paths.transfer_round_file("trained.h5", None, "*", "*", "*", results))
     ):
         _, a = read_artifact(path, "trained")
-        if cfg is not None and (
-            a["transfer_name"] not in {e["name"] for e in cfg.get("transfer") or []}
-            or int(a["seed"]) not in cfg["seeds"]
-            or int(a["round"]) >= int(cfg["rounds"])
-        ):
-            continue
+        if cfg is not None:
+            from .config import transfer_spec
+
+            if (
+                a["transfer_name"] not in {e["name"] for e in cfg.get("transfer") or []}
+                or int(a["seed"]) not in cfg["seeds"]
+                or int(a["round"]) >= int(cfg["rounds"])
+            ):
+                continue
+            digest = transfer_spec(cfg, a["transfer_name"], int(a["seed"])).digest()
+            a = read_config_chain(path, "trained", digest)
         found[a["transfer_name"]].append(a)
     lines = []
     for name, arts in sorted(found.items()):

@@ -416,3 +416,31 @@ def test_collect_refuses_lmc_artifacts_on_different_alpha_grids(tmp_path, tiny_c
         )
     with pytest.raises(ValueError, match=r"seed1.*alpha axis of 11 points.*analyses.lmc.alphas"):
         collect(cfg, tmp_path)
+
+
+def test_collect_refuses_a_transferred_ticket_of_other_settings(tmp_path, tiny_config):
+    """A transfer's trained.h5 must come from the settings the config gives that transfer,
+    as a chain's must: otherwise summary.nc labels another run's numbers with this config."""
+    from evotickets import paths
+    from evotickets.analysis.collect import collect
+    from evotickets.artifacts import ArtifactError, write_artifact
+    from evotickets.config import transfer_spec, validate_config
+
+    tiny_config["strategies"]["pgpe"] = {"population_size": 16, "std_init": 0.05}
+    tiny_config["transfer"] = [
+        {
+            "name": "snes_to_pgpe",
+            "source": {"task": "digits", "strategy": "snes"},
+            "target": {"task": "digits", "strategy": "pgpe"},
+        }
+    ]
+    cfg = validate_config(tiny_config)
+    path = Path(paths.transfer_round_file("trained.h5", None, "snes_to_pgpe", 0, 0, tmp_path))
+    attrs = {"final_metric": 0.5, "round": 0}
+    for digest, ok in ((transfer_spec(cfg, "snes_to_pgpe", 0).digest(), True), ("old", False)):
+        write_artifact(path, "trained", {}, attrs, config_digest=digest, seed=0)
+        if ok:
+            assert collect(cfg, tmp_path).transfer_metric.sel(transfer="snes_to_pgpe")[0, 0] == 0.5
+        else:
+            with pytest.raises(ArtifactError, match="snes_to_pgpe.*made from other settings"):
+                collect(cfg, tmp_path)

@@ -124,7 +124,7 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
 def _add_transfers(ds, cfg, results, seeds, rounds) -> None:
     """Transferred tickets and, beside them, the target's own ticket (snr; magnitude for GD)
     and random baseline, with dims (transfer, seed, iteration)."""
-    from ..config import transfer_kind
+    from ..config import transfer_kind, transfer_spec
     from ..names import is_gd
 
     entries = cfg.get("transfer") or []
@@ -135,9 +135,15 @@ def _add_transfers(ds, cfg, results, seeds, rounds) -> None:
     for i, e in enumerate(entries):
         tgt = e["target"]
         own_method = "magnitude" if is_gd(tgt["strategy"]) else "snr"
+        target = (tgt["task"], tgt["strategy"])
         for j, k in enumerate(seeds):
+            # each file must come from the settings this config gives it, as the chains' do
+            digests = (
+                transfer_spec(cfg, e["name"], k).digest(),
+                chain_spec(cfg, *target, own_method, k).digest(),
+                chain_spec(cfg, *target, "random", k).digest(),
+            )
             for r in range(rounds):
-                target = (tgt["task"], tgt["strategy"])
                 files = (
                     (
                         moved,
@@ -146,9 +152,9 @@ def _add_transfers(ds, cfg, results, seeds, rounds) -> None:
                     (own, paths.round_file("trained.h5", None, *target, own_method, k, r, results)),
                     (rnd, paths.round_file("trained.h5", None, *target, "random", k, r, results)),
                 )
-                for arr, file in files:
+                for (arr, file), digest in zip(files, digests, strict=True):
                     if Path(file).exists():
-                        _, attrs = read_artifact(file, "trained")
+                        attrs = read_config_chain(file, "trained", digest)
                         arr[i, j, r] = attrs["final_metric"]
     dims = ("transfer", "seed", "iteration")
     ds.coords["transfer"] = [e["name"] for e in entries]
