@@ -289,6 +289,18 @@ class LandscapeOptions(_Json):
         return cls(**_options("landscape", cls, d))
 
 
+#: The analyses with options of their own, by config name.
+ANALYSIS_OPTIONS = {"lmc": LmcOptions, "landscape": LandscapeOptions}
+
+
+def analysis_digest(settings: ChainSettings, options: _Json | None = None) -> str:
+    """The digest an analysis artifact of a chain carries: the chain's settings, and the
+    analysis's options where it has some (so a change of either makes it stale)."""
+    if options is None:
+        return settings.digest()
+    return digest({**settings.to_dict(), "analysis": options.to_dict()})
+
+
 def _options(name: str, cls, given: dict) -> dict:
     """The schema's defaults of analysis ``name`` for the fields of ``cls``, then ``given``."""
     names = {f.name for f in fields(cls)}

@@ -390,10 +390,12 @@ def test_collect_refuses_lmc_artifacts_on_different_alpha_grids(tmp_path, tiny_c
     summary.nc's α axis: the second's errors would sit at the first's α values."""
     from evotickets import paths
     from evotickets.analysis.collect import collect
-    from evotickets.artifacts import write_artifact
-    from evotickets.config import validate_config
+    from evotickets.artifacts import ArtifactError, write_artifact
+    from evotickets.config import analysis_options, chain_spec, validate_config
+    from evotickets.settings import LmcOptions, analysis_digest
 
     cfg = validate_config(tiny_config)
+    options = LmcOptions.from_dict(analysis_options(cfg, "lmc"))
     for seed, points in ((0, 5), (1, 11)):
         alphas = connectivity.alpha_grid(points)
         path = Path(paths.chain_analysis("lmc_consecutive.h5", None, "digits", "snes", "snr",
@@ -411,10 +413,14 @@ def test_collect_refuses_lmc_artifacts_on_different_alpha_grids(tmp_path, tiny_c
                 "remaining_left": np.ones(1),
             },
             {"analysis": "lmc", "pair_kind": "consecutive", "error": "1 - test accuracy"},
-            config_digest="x",
+            config_digest=analysis_digest(chain_spec(cfg, "digits", "snes", "snr", seed), options),
             seed=seed,
         )
     with pytest.raises(ValueError, match=r"seed1.*alpha axis of 11 points.*analyses.lmc.alphas"):
+        collect(cfg, tmp_path)
+    # an LMC artifact made with other options (or chain settings) is refused by its digest
+    write_artifact(path, "analysis", {"alpha": alphas}, {}, config_digest="other", seed=1)
+    with pytest.raises(ArtifactError, match=r"seed1.*lmc_consecutive.h5 was made from other"):
         collect(cfg, tmp_path)
 
 

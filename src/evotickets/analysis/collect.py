@@ -16,7 +16,14 @@ import xarray as xr
 
 from .. import paths
 from ..artifacts import read_artifact, read_config_chain, require_results_folder
-from ..config import analysis_chains, chain_spec, chains, library_task, task_rewind
+from ..config import (
+    analysis_chains,
+    analysis_options,
+    chain_spec,
+    chains,
+    library_task,
+    task_rewind,
+)
 from ..host import machine_counts
 
 METRIC_LONG_NAME = "test accuracy (vision) or mean test return (control) of the final solution"
@@ -248,11 +255,19 @@ def _same_axis(ds, name: str, values: np.ndarray, path, rule: str, option: str) 
         )
 
 
-def _chain_artifacts(chains, results, file: str):
-    """(chain, arrays, attrs, path) of each existing ``file`` of ``chains``."""
+def _chain_artifacts(chains, results, file: str, cfg: dict, analysis: str | None = None):
+    """(chain, arrays, attrs, path) of each existing ``file`` of ``chains``, each checked to
+    come from the settings ``cfg`` gives its chain and, for an ``analysis`` with options
+    (lmc, landscape), from the options it gives that analysis, as the verbs digest them."""
+    from ..settings import ANALYSIS_OPTIONS, analysis_digest
+
+    options = None
+    if analysis is not None:
+        options = ANALYSIS_OPTIONS[analysis].from_dict(analysis_options(cfg, analysis))
     for chain in chains:
         path = Path(paths.chain_analysis(file, None, *chain, root=results))
         if path.exists():
+            read_config_chain(path, "analysis", analysis_digest(chain_spec(cfg, *chain), options))
             arrays, attrs = read_artifact(path, "analysis")
             yield chain, arrays, attrs, path
 
@@ -262,7 +277,7 @@ def _add_lmc(ds, cfg, results, at, shape) -> None:
     if not lmc:
         return
     barrier, errors = _nan(shape), None
-    for chain, arrays, _, path in _chain_artifacts(lmc, results, "lmc_consecutive.h5"):
+    for chain, arrays, _, path in _chain_artifacts(lmc, results, "lmc_consecutive.h5", cfg, "lmc"):
         _same_axis(ds, "alpha", arrays["alpha"], path, "lmc", "analyses.lmc.alphas")
         if errors is None:
             errors = _nan((*shape, arrays["alpha"].size))
@@ -301,7 +316,9 @@ def _add_landscape(ds, cfg, results, at, shape) -> None:
     if not land:
         return
     curvature, surface, norms = _nan(shape), None, set()
-    for chain, arrays, attrs, path in _chain_artifacts(land, results, "landscape.h5"):
+    for chain, arrays, attrs, path in _chain_artifacts(
+        land, results, "landscape.h5", cfg, "landscape"
+    ):
         option = "analyses.landscape grid_points / grid_extent"
         _same_axis(ds, "grid_x", arrays["grid"], path, "landscape", option)
         _same_axis(ds, "grid_y", arrays["grid"], path, "landscape", option)
@@ -347,7 +364,7 @@ def _add_snr_magnitude(ds, cfg, results, at, shape) -> None:
     if not snr:
         return
     values = {n: _nan(shape) for n in SNR_MAGNITUDE_VARIABLES}
-    for chain, arrays, _, _ in _chain_artifacts(snr, results, "snr_magnitude.h5"):
+    for chain, arrays, _, _ in _chain_artifacts(snr, results, "snr_magnitude.h5", cfg):
         for j, r in enumerate(arrays["round"]):
             for n in SNR_MAGNITUDE_VARIABLES:
                 if n in arrays:  # sigma_cv and rho_sigma_abs_theta are newer
@@ -359,7 +376,7 @@ def _add_snr_magnitude(ds, cfg, results, at, shape) -> None:
 def _add_layerwise(ds, cfg, results, at, shape) -> None:
     per_chain, tensors = {}, []
     chains = analysis_chains(cfg, "layerwise")
-    for chain, arrays, attrs, _ in _chain_artifacts(chains, results, "layerwise.h5"):
+    for chain, arrays, attrs, _ in _chain_artifacts(chains, results, "layerwise.h5", cfg):
         names = json.loads(attrs["tensors"])
         tensors += [n for n in names if n not in tensors]
         per_chain[chain] = (names, arrays)

@@ -13,7 +13,7 @@ import numpy as np
 from ..artifacts import group, read_artifact, write_artifact
 from ..platform import setup_jax
 from ..rounds import load_init
-from ..settings import ChainSettings, LandscapeOptions, LmcOptions, digest
+from ..settings import ChainSettings, LandscapeOptions, LmcOptions, analysis_digest
 from .common import chain_args
 
 
@@ -106,7 +106,7 @@ def cmd_lmc(args) -> None:
             "right": json.dumps([b["path"] for b in right]),
             "error": "1 - test accuracy" if hasattr(task, "dataset") else "-test return",
         },
-        config_digest=digest({**settings.to_dict(), "analysis": opts.to_dict()}),
+        config_digest=analysis_digest(settings, opts),
         seed=settings.seed,
     )
 
@@ -160,7 +160,7 @@ def cmd_landscape(args) -> None:
             "direction_norm_1d": norm,
             "direction_norm_2d": "filter, per round",
         },
-        config_digest=digest({**settings.to_dict(), "analysis": opts.to_dict()}),
+        config_digest=analysis_digest(settings, opts),
         seed=settings.seed,
     )
 
