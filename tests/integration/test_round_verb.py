@@ -215,16 +215,19 @@ def test_round_group_refuses_bad_members_and_logs_a_member_error(tmp_path, tiny_
 
 def test_a_vmapped_group_equals_the_sequential_group(tmp_path, tiny_config, capsys):
     """`round-group --program vmapped`: round 0 trained once (its two copies after the donor)
-    and round 1 of 3 methods × 2 seeds as one vmapped program of 6 chains (round 0: the 2
-    seeds' donors); every mask, weight and curve is bitwise that of `--program sequential`
+    and round 1 of 4 methods × 2 seeds as one vmapped program of 8 chains (round 0: the 2
+    seeds' donors and weight_permuted chains); every mask, weight and curve is bitwise that of `--program sequential`
     (before 6a3bedc the fitness values of this setting differed in the last bit, and before
     d5b5f15 Sep-CMA-ES's weights: evotickets/batch_invariant.py), with its own log, marked
     as trained by the group program."""
     tiny_config["es"] = {"num_generations": 4, "log_every": 2}
     # Sep-CMA-ES: evosax's own tell was not batch-invariant (evotickets/batch_invariant.py)
     tiny_config["strategies"] = {"sep_cma_es": {"population_size": 16, "std_init": 0.05}}
+    # weight_permuted trains its own round 0 from the magnitude chain's mask of the round,
+    # and magnitude's round 0 is a copy: its mask must be there before the shared training
+    tiny_config["methods"] = ["random", "magnitude", "snr", "weight_permuted"]
     cfg = validate_config(tiny_config)
-    methods, seeds = ("random", "magnitude", "snr"), (0, 1)
+    methods, seeds = ("random", "magnitude", "snr", "weight_permuted"), (0, 1)
     inits = {}
     for seed in seeds:
         inits[seed] = tmp_path / f"init{seed}.h5"
@@ -243,8 +246,10 @@ def test_a_vmapped_group_equals_the_sequential_group(tmp_path, tiny_config, caps
                     "mask_log": str(base / f"mask{t}.log"), "out": str(base / f"trained{t}.h5"),
                     "log": str(base / f"train{t}.log"),
                 }  # fmt: skip
-                if t == 0 and method != "random":
+                if t == 0 and method in ("magnitude", "snr"):
                     m["round0_from"] = str(folder / f"random{seed}" / "trained0.h5")
+                if method == "weight_permuted":
+                    m["source_mask"] = str(folder / f"magnitude{seed}" / f"mask{t}.h5")
                 if t == 1:
                     m["prev_trained"] = str(base / "trained0.h5")
                 out.append(m)
@@ -255,7 +260,7 @@ def test_a_vmapped_group_equals_the_sequential_group(tmp_path, tiny_config, caps
             argv = ["round-group", "--members", members(tmp_path / program, t), "--program",
                     program]  # fmt: skip
             assert cli.main(argv) == 0, capsys.readouterr().err
-    assert "6 chains of D_active" in capsys.readouterr().out  # round 1: one program
+    assert "8 chains of D_active" in capsys.readouterr().out  # round 1: one program
     for seed in seeds:
         for method in methods:
             for t in (0, 1):
@@ -275,14 +280,14 @@ def test_a_vmapped_group_equals_the_sequential_group(tmp_path, tiny_config, caps
                 for k in ma:
                     np.testing.assert_array_equal(ma[k], mb[k], err_msg=k)
     # a rerun that finds one member's round 1 gone trains that one alone, padded to the
-    # group's 6 chains: its numbers are those it had in the whole group
+    # group's 8 chains: its numbers are those it had in the whole group
     redo = tmp_path / "vmapped" / "snr1" / "trained1.h5"
     before = _arrays(redo)
     redo.unlink()
     assert cli.main(["round-group", "--members", members(tmp_path / "vmapped", 1), "--program",
                      "vmapped"]) == 0  # fmt: skip
     assert "1 chains of D_active" in (out := capsys.readouterr().out), out
-    assert "(padded to the group's 6)" in out
+    assert "(padded to the group's 8)" in out
     after = _arrays(redo)
     for k in before[0]:
         np.testing.assert_array_equal(before[0][k], after[0][k], err_msg=k)

@@ -13,6 +13,7 @@ whose settings changed) and checks the config digests of what it reads.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
@@ -349,6 +350,11 @@ def _run_members_vmapped(members: list[dict], args) -> None:
 
     def prepare(margs, write):
         if margs.round0_from:  # a copy of its donor's round 0: after the donor is written
+            # its mask now (a permutation control of this group reads it), unless a valid one
+            # is there: rewritten, it would be newer than the rounds made from it
+            digest = ChainSettings.from_json(margs.settings).digest()
+            if not outputs_current([(margs.mask_out, "mask")], digest, margs.round, [margs.init]):
+                run_logged(margs.mask_log, "mask", cmd_mask, _mask_args(margs))
             copies.append(margs)
             return None
         run_logged(margs.mask_log, "mask", cmd_mask, _mask_args(margs))
@@ -360,7 +366,8 @@ def _run_members_vmapped(members: list[dict], args) -> None:
         if _finished(copy):
             note_kept(margs.index(copy) + 1, len(margs), copy.out, *_kept_files(copy))
             continue
-        run_logged(copy.mask_log, "mask", cmd_mask, _mask_args(copy))
+        if not Path(copy.mask_log).exists():  # its mask was kept above
+            Path(copy.mask_log).write_text(f"kept {copy.mask_out}: made by an earlier run\n")
         run_logged(copy.log, "round", cmd_train, _train_args(copy))
 
 
