@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
 import math
 import os
 import re
@@ -153,26 +154,54 @@ class _DuplicateKey(yaml.YAMLError):
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """PyYAML's safe loader, refusing a key given twice in one mapping: plain YAML loaders
-    keep the last silently, so a pasted second ``seeds:`` would overwrite the first."""
+    keep the last silently, so a pasted second ``seeds:`` would overwrite the first. The
+    check walks the document as written, before construction: PyYAML merges ``<<: *anchor``
+    keys into the anchored mapping itself, so a check while constructing would see an
+    override of a merged key as a key given twice."""
 
-    def construct_mapping(self, node, deep=False):
-        seen: dict = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`: keys it brings
-                continue  # may be overridden, as YAML's merge keys intend
-            key = self.construct_object(key_node, deep=deep)
-            try:
-                hash(key)
-            except TypeError:
-                continue  # the base loader names an unhashable key itself
-            if key in seen:
-                raise _DuplicateKey(
-                    f"the key {key!r} is given twice in one mapping (lines {seen[key] + 1} "
-                    f"and {key_node.start_mark.line + 1}), and YAML would keep only the "
-                    "last; keep one"
-                )
-            seen[key] = key_node.start_mark.line
-        return super().construct_mapping(node, deep=deep)
+    def construct_document(self, node):
+        _refuse_duplicate_keys(node)
+        return super().construct_document(node)
+
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _refuse_duplicate_keys(root: yaml.Node) -> None:
+    """Raise :class:`_DuplicateKey` for a scalar key written twice in one mapping (a merge
+    key's keys may be overridden, as YAML intends). Aliased nodes are visited once."""
+    stack, seen_nodes = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            lines: dict = {}
+            for key, value in node.value:
+                stack += [key, value]
+                if key.tag == MERGE_TAG or not isinstance(key, yaml.ScalarNode):
+                    continue
+                if (key.tag, key.value) in lines:
+                    raise _DuplicateKey(
+                        f"the key {key.value!r} is given twice in one mapping (lines "
+                        f"{lines[key.tag, key.value] + 1} and {key.start_mark.line + 1}), and "
+                        "YAML would keep only the last; keep one"
+                    )
+                lines[key.tag, key.value] = key.start_mark.line
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+
+
+def _refuse_duplicate_json_keys(pairs: list) -> dict:
+    keys = [k for k, _ in pairs]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise _DuplicateKey(
+            f"the key {twice[0]!r} is given twice in one object, and JSON readers keep only "
+            "the last; keep one"
+        )
+    return dict(pairs)
 
 
 def load_config(path: str | os.PathLike) -> dict:
@@ -181,11 +210,16 @@ def load_config(path: str | os.PathLike) -> dict:
 
 
 def read_config_file(path: str | os.PathLike) -> dict:
-    """A YAML config file's mapping, read with the safe loader, a key given twice refused;
-    not validated. The workflow calls it on its config files too, since Snakemake reads them
-    with a loader that keeps the last of two equal keys."""
+    """A config file's mapping, read with the safe loader (a ``.json`` file as JSON, as
+    Snakemake reads it), a key given twice refused; not validated. The workflow calls it on
+    its config files too, since Snakemake reads them with a loader that keeps the last of two
+    equal keys."""
     try:
-        cfg = yaml.load(Path(path).read_text(), Loader=_UniqueKeyLoader)  # a SafeLoader
+        text = Path(path).read_text()
+        if Path(path).suffix == ".json":
+            cfg = json.loads(text, object_pairs_hook=_refuse_duplicate_json_keys)
+        else:
+            cfg = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
     except FileNotFoundError as err:
         raise ConfigError(f"config file {path} does not exist") from err
     except IsADirectoryError as err:
@@ -196,6 +230,8 @@ def read_config_file(path: str | os.PathLike) -> dict:
         ) from err
     except _DuplicateKey as err:
         raise ConfigError(f"config file {path}: {err}") from err
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"config file {path} is not valid JSON: {err}") from err
     except yaml.YAMLError as err:
         raise ConfigError(
             f"config file {path} is not valid YAML: {err}. Fix the YAML syntax; it is read with "

@@ -580,6 +580,19 @@ def test_a_nested_key_given_twice_is_refused_and_merge_keys_may_override(tmp_pat
     merged = tmp_path / "merged.yaml"
     merged.write_text("base: &b {x: 1, y: 2}\nother:\n  <<: *b\n  y: 3\n")
     assert read_config_file(merged)["other"] == {"x": 1, "y": 3}
+    # chained merges: PyYAML merges into the anchored mapping itself, which a check while
+    # constructing took for a key given twice
+    chained = tmp_path / "chained.yaml"
+    text = "d: {i: {b: &b {lr: 1, e: 2}, m: &m {<<: *b, lr: 3}}}\nt: {a: {<<: *m}}\n"
+    chained.write_text(text)
+    assert read_config_file(chained) == yaml.safe_load(text)
+    # a JSON config file (Snakemake reads .json as JSON; tabs are fine there, not in YAML)
+    js = tmp_path / "c.json"
+    js.write_text('{\n\t"seeds": [0],\n\t"rounds": 2\n}')
+    assert read_config_file(js) == {"seeds": [0], "rounds": 2}
+    js.write_text('{"seeds": [0], "seeds": [1]}')
+    with pytest.raises(ConfigError, match="the key 'seeds' is given twice in one object"):
+        read_config_file(js)
 
 
 def test_load_config_missing_file(tmp_path):
