@@ -495,15 +495,18 @@ def _check_some_chain(cfg: dict) -> None:
     for s in chain_strategies(cfg):
         if s in running:
             continue
+        fits = [t for t in cfg["tasks"] if not is_gd(s) or gd_fits_task(s, library_task(cfg, t))]
         why = (
             f"{s} trains {GD_TASK_KIND[s]} tasks and this config has none"
-            if is_gd(s)
-            else "every task lists its own `strategies` without it"
+            if not fits
+            else f"every task it could train ({', '.join(fits)}) lists its own `strategies` "
+            "without it"
         )
         block = "gd" if is_gd(s) else "strategies"
+        fix = f"add it to tasks.{fits[0]}.strategies" if fits else "add a task it runs on"
         raise ConfigError(
             f"{block}.{s} runs on no task ({why}), so it would train nothing: remove it, or "
-            "add a task it runs on"
+            f"{fix}"
         )
     if not chains(cfg):
         raise ConfigError(
@@ -737,12 +740,19 @@ def _validate_transfer(cfg: dict) -> None:
                 )
         for side in ("source", "target"):
             task, strategy = entry[side]["task"], entry[side]["strategy"]
-            if strategy not in task_strategies(cfg, task):
+            if strategy in task_strategies(cfg, task):
+                continue
+            base = library_task(cfg, task)
+            if is_gd(strategy) and not gd_fits_task(strategy, base):
                 raise ConfigError(
-                    f"{where}: {side} strategy {strategy} does not run on task {task} "
-                    f"(tasks.{task}.strategies lists {task_strategies(cfg, task)}), so there "
-                    f"is no {side} chain to take the ticket from or compare with: add it there"
+                    f"{where}: {side} strategy {strategy} trains {GD_TASK_KIND[strategy]} tasks "
+                    f"only, and task {task} runs {base}: choose a {side} task of that kind"
                 )
+            raise ConfigError(
+                f"{where}: {side} strategy {strategy} does not run on task {task} "
+                f"(tasks.{task}.strategies lists {task_strategies(cfg, task)}), so there is "
+                f"no {side} chain to take the ticket from or compare with: add it there"
+            )
         src = entry["source"]
         if src["method"] in chain_methods(cfg, src["strategy"]) and src["method"] not in (
             task_methods(cfg, src["task"], src["strategy"])

@@ -551,9 +551,29 @@ def test_a_control_task_network_other_than_its_mlp_is_refused(tiny_config):
 
 
 def test_a_gd_strategy_that_runs_on_no_task_is_refused(tiny_config):
-    """gd_ppo trains control tasks only: with only digits it would train nothing, silently."""
+    """gd_ppo trains control tasks only: with only digits it would train nothing, silently;
+    gd_adam could train digits, but digits lists its own strategies without it."""
     tiny_config["gd"] = {"gd_ppo": {}}
     with pytest.raises(ConfigError, match="gd.gd_ppo runs on no task .*control tasks"):
+        validate_config(tiny_config)
+    tiny_config["gd"] = {"gd_adam": {}}
+    tiny_config["tasks"]["digits"]["strategies"] = ["snes"]
+    with pytest.raises(ConfigError, match=r"could train \(digits\) lists its own .*add it to "
+                       r"tasks.digits.strategies"):  # fmt: skip
+        validate_config(tiny_config)
+
+
+def test_a_transfer_to_a_gd_strategy_of_another_kind_of_task_names_the_kind(tiny_config):
+    tiny_config["tasks"]["pendulum"] = {"strategies": ["snes", "gd_ppo"]}
+    tiny_config["gd"] = {"gd_ppo": {}}
+    tiny_config["transfer"] = [
+        {
+            "name": "to_ppo",
+            "source": {"task": "digits", "strategy": "snes"},
+            "target": {"task": "digits", "strategy": "gd_ppo"},
+        }
+    ]
+    with pytest.raises(ConfigError, match="gd_ppo trains control tasks only, and task digits"):
         validate_config(tiny_config)
 
 
