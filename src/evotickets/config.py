@@ -505,8 +505,7 @@ def _check_some_chain(cfg: dict) -> None:
         block = "gd" if is_gd(s) else "strategies"
         fix = f"add it to tasks.{fits[0]}.strategies" if fits else "add a task it runs on"
         raise ConfigError(
-            f"{block}.{s} runs on no task ({why}), so it would train nothing: remove it, or "
-            f"{fix}"
+            f"{block}.{s} runs on no task ({why}), so it would train nothing: remove it, or {fix}"
         )
     if not chains(cfg):
         raise ConfigError(
