@@ -158,11 +158,13 @@ def read_artifact(
     return arrays, attrs
 
 
-def read_config_chain(path: str | os.PathLike, kind: str, digest: str) -> dict[str, Any]:
-    """The attrs of a chain's artifact read to report a config's results (``collect``,
-    ``table``): it must come from the settings the config gives that chain (``digest``),
-    otherwise the report would label another run's numbers with this config."""
-    _, attrs = read_artifact(path, kind)
+def read_config_chain(
+    path: str | os.PathLike, kind: str, digest: str
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """A chain's artifact read to report a config's results (``collect``, ``table``): it
+    must come from the settings the config gives that chain (``digest``), otherwise the
+    report would label another run's numbers with this config."""
+    arrays, attrs = read_artifact(path, kind)
     if attrs.get("config_digest") != digest:
         raise ArtifactError(
             f"{path} was made from other settings than this config gives its chain "
@@ -170,7 +172,7 @@ def read_config_chain(path: str | os.PathLike, kind: str, digest: str) -> dict[s
             "the run used (--configfile), or retrain it with this one (delete it and rerun "
             "its rule)"
         )
-    return attrs
+    return arrays, attrs
 
 
 def content_attrs(attrs: dict[str, Any]) -> dict[str, Any]:

@@ -12,24 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from . import paths
-from .artifacts import read_artifact, read_config_chain, require_results_folder
+from .artifacts import read_artifact, require_results_folder
 from .host import machine_counts, machines_line
 from .names import METHODS
-
-
-def _config_rounds(results: str | Path, cfg: dict):
-    """The attrs of every finished round of the chains ``cfg`` asks for, each checked to come
-    from the settings ``cfg`` gives its chain."""
-    from .config import chain_spec, chains
-
-    for task, strategy, method, seed in chains(cfg):
-        digest = chain_spec(cfg, task, strategy, method, seed).digest()
-        for r in range(int(cfg["rounds"])):
-            path = paths.round_file(
-                "trained.h5", None, task, strategy, method, seed, r, root=results
-            )
-            if Path(path).exists():
-                yield read_config_chain(path, "trained", digest)
 
 
 def _every_round(results: str | Path):
@@ -43,9 +28,16 @@ def collect_rows(results: str | Path, cfg: dict | None = None) -> list[dict]:
     for (with their settings: another's is an error), or, without a config, every one there,
     chains an earlier config asked for included. A folder that does not exist is an error,
     not an empty table: most likely a mistyped experiment."""
-    require_results_folder(results)
+    if cfg is None:
+        require_results_folder(results)
+        found = _every_round(results)
+    else:
+        from .results import chain_rounds
+
+        require_results_folder(results, cfg.get("experiment"))
+        found = (attrs for _, _, attrs in chain_rounds(cfg, results))
     rows = []
-    for attrs in _every_round(results) if cfg is None else _config_rounds(results, cfg):
+    for attrs in found:
         rows.append(
             {
                 "task": attrs["task"],
@@ -141,7 +133,7 @@ def _transfer_lines(results: str | Path, by: dict, cfg: dict | None = None) -> l
     ):
         _, a = read_artifact(path, "trained")
         if cfg is not None:
-            from .config import transfer_spec
+            from .results import transfer_round
 
             if (
                 a["transfer_name"] not in {e["name"] for e in cfg.get("transfer") or []}
@@ -149,8 +141,7 @@ def _transfer_lines(results: str | Path, by: dict, cfg: dict | None = None) -> l
                 or int(a["round"]) >= int(cfg["rounds"])
             ):
                 continue
-            digest = transfer_spec(cfg, a["transfer_name"], int(a["seed"])).digest()
-            a = read_config_chain(path, "trained", digest)
+            a = transfer_round(cfg, results, a["transfer_name"], int(a["seed"]), int(a["round"]))
         found[a["transfer_name"]].append(a)
     lines = []
     for name, arts in sorted(found.items()):

@@ -332,8 +332,9 @@ def test_es_gd_barriers_are_collected_and_drawn(tmp_path, tiny_config):
     (other transfers NaN), and Fig. 6's last panel draws its mean over seeds."""
     from evotickets.analysis.collect import collect
     from evotickets.artifacts import write_artifact
-    from evotickets.config import validate_config
+    from evotickets.config import analysis_options, chain_spec, validate_config
     from evotickets.plots.figures import fig6
+    from evotickets.settings import LmcOptions, analysis_digest
 
     tiny_config["gd"] = {"gd_adam": {"epochs": 1}}
     tiny_config["strategies"]["pgpe"] = {"population_size": 16, "std_init": 0.05}
@@ -367,7 +368,10 @@ def test_es_gd_barriers_are_collected_and_drawn(tmp_path, tiny_config):
                 "remaining_left": 0.8 ** np.arange(3),
             },
             {"analysis": "lmc", "pair_kind": "es_gd"},
-            config_digest="x",
+            config_digest=analysis_digest(
+                chain_spec(cfg, "digits", "snes", "snr", seed),
+                LmcOptions.from_dict(analysis_options(cfg, "lmc")),
+            ),
             seed=seed,
         )
     ds = collect(cfg, tmp_path)

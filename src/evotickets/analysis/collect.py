@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 
 from .. import paths
-from ..artifacts import read_artifact, read_config_chain, require_results_folder
+from ..artifacts import read_config_chain, require_results_folder
 from ..config import (
     analysis_chains,
     analysis_options,
@@ -25,6 +25,8 @@ from ..config import (
     task_rewind,
 )
 from ..host import machine_counts
+from ..results import chain_round, chain_rounds, transfer_round
+from ..settings import ANALYSIS_OPTIONS, analysis_digest
 
 METRIC_LONG_NAME = "test accuracy (vision) or mean test return (control) of the final solution"
 
@@ -57,20 +59,14 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
 
     metric, kept, nonfinite = _nan(shape), _nan(shape), _nan(shape)
     metric_name, machines = {}, []
-    for t, s, m, k in all_chains:
-        digest = chain_spec(cfg, t, s, m, k).digest()
-        for r in range(rounds):
-            path = Path(paths.round_file("trained.h5", None, t, s, m, k, r, root=results))
-            if not path.exists():
-                continue
-            attrs = read_config_chain(path, "trained", digest)
-            i = (*at(t, s, m, k), r)
-            metric[i] = attrs["final_metric"]
-            kept[i] = attrs["remaining_fraction"]
-            # a count of population members: gradient descent (gd_adam) has none, so NaN
-            nonfinite[i] = attrs.get("nonfinite_total", np.nan)
-            metric_name[t] = attrs["metric_name"]
-            machines.append(str(attrs.get("trained_on", "")))
+    for (t, s, m, k), r, attrs in chain_rounds(cfg, results):
+        i = (*at(t, s, m, k), r)
+        metric[i] = attrs["final_metric"]
+        kept[i] = attrs["remaining_fraction"]
+        # a count of population members: gradient descent (gd_adam) has none, so NaN
+        nonfinite[i] = attrs.get("nonfinite_total", np.nan)
+        metric_name[t] = attrs["metric_name"]
+        machines.append(str(attrs.get("trained_on", "")))
 
     ds = xr.Dataset(
         {
@@ -131,7 +127,7 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
 def _add_transfers(ds, cfg, results, seeds, rounds) -> None:
     """Transferred tickets and, beside them, the target's own ticket (snr; magnitude for GD)
     and random baseline, with dims (transfer, seed, iteration)."""
-    from ..config import transfer_kind, transfer_spec
+    from ..config import transfer_kind
     from ..names import is_gd
 
     entries = cfg.get("transfer") or []
@@ -144,24 +140,14 @@ def _add_transfers(ds, cfg, results, seeds, rounds) -> None:
         own_method = "magnitude" if is_gd(tgt["strategy"]) else "snr"
         target = (tgt["task"], tgt["strategy"])
         for j, k in enumerate(seeds):
-            # each file must come from the settings this config gives it, as the chains' do
-            digests = (
-                transfer_spec(cfg, e["name"], k).digest(),
-                chain_spec(cfg, *target, own_method, k).digest(),
-                chain_spec(cfg, *target, "random", k).digest(),
-            )
             for r in range(rounds):
-                files = (
-                    (
-                        moved,
-                        paths.transfer_round_file("trained.h5", None, e["name"], k, r, results),
-                    ),
-                    (own, paths.round_file("trained.h5", None, *target, own_method, k, r, results)),
-                    (rnd, paths.round_file("trained.h5", None, *target, "random", k, r, results)),
+                found = (
+                    (moved, transfer_round(cfg, results, e["name"], k, r)),
+                    (own, chain_round(cfg, results, (*target, own_method, k), r)),
+                    (rnd, chain_round(cfg, results, (*target, "random", k), r)),
                 )
-                for (arr, file), digest in zip(files, digests, strict=True):
-                    if Path(file).exists():
-                        attrs = read_config_chain(file, "trained", digest)
+                for arr, attrs in found:
+                    if attrs is not None:
                         arr[i, j, r] = attrs["final_metric"]
     dims = ("transfer", "seed", "iteration")
     ds.coords["transfer"] = [e["name"] for e in entries]
@@ -188,7 +174,7 @@ def _add_es_gd(ds, cfg, results, seeds, rounds) -> None:
     """LMC between the ES network of round t and the GD network trained from the same ticket
     (``lmc_es_gd.h5`` of each transfer chain, :func:`evotickets.paths.transfer_analysis`), on the transfer dims. Only the
     ES → GD transfers have it; the other transfers stay NaN."""
-    from ..config import es_gd_transfers
+    from ..config import es_gd_transfers, transfer_entry
 
     names = es_gd_transfers(cfg)
     if not names:
@@ -201,7 +187,9 @@ def _add_es_gd(ds, cfg, results, seeds, rounds) -> None:
             path = Path(paths.transfer_analysis("lmc_es_gd.h5", None, name, k, root=results))
             if not path.exists():
                 continue
-            arrays, _ = read_artifact(path, "analysis")
+            src = transfer_entry(cfg, name)["source"]
+            source = chain_spec(cfg, src["task"], src["strategy"], src["method"], k)
+            arrays, _ = read_config_chain(path, "analysis", analysis_digest(source, _lmc(cfg)))
             _same_axis(ds, "alpha", arrays["alpha"], path, "lmc_es_gd", "analyses.lmc.alphas")
             if errors is None:
                 errors = _nan((*barrier.shape, arrays["alpha"].size))
@@ -255,20 +243,23 @@ def _same_axis(ds, name: str, values: np.ndarray, path, rule: str, option: str) 
         )
 
 
+def _lmc(cfg: dict):
+    """The LMC options the config gives its analyses, as the lmc verb digests them."""
+    return ANALYSIS_OPTIONS["lmc"].from_dict(analysis_options(cfg, "lmc"))
+
+
 def _chain_artifacts(chains, results, file: str, cfg: dict, analysis: str | None = None):
     """(chain, arrays, attrs, path) of each existing ``file`` of ``chains``, each checked to
     come from the settings ``cfg`` gives its chain and, for an ``analysis`` with options
     (lmc, landscape), from the options it gives that analysis, as the verbs digest them."""
-    from ..settings import ANALYSIS_OPTIONS, analysis_digest
-
     options = None
     if analysis is not None:
         options = ANALYSIS_OPTIONS[analysis].from_dict(analysis_options(cfg, analysis))
     for chain in chains:
         path = Path(paths.chain_analysis(file, None, *chain, root=results))
         if path.exists():
-            read_config_chain(path, "analysis", analysis_digest(chain_spec(cfg, *chain), options))
-            arrays, attrs = read_artifact(path, "analysis")
+            digest = analysis_digest(chain_spec(cfg, *chain), options)
+            arrays, attrs = read_config_chain(path, "analysis", digest)
             yield chain, arrays, attrs, path
 
 
@@ -300,7 +291,10 @@ def _add_lmc(ds, cfg, results, at, shape) -> None:
         path = Path(paths.seeds_analysis("lmc_seeds.h5", None, t, s, m, results))
         if not path.exists():
             continue
-        arrays, _ = read_artifact(path, "analysis")
+        # made from the first seed's settings (the rule's), the second seed's rounds beside
+        first = chain_spec(cfg, t, s, m, cfg["seeds"][0])
+        arrays, _ = read_config_chain(path, "analysis", analysis_digest(first, _lmc(cfg)))
+        _same_axis(ds, "alpha", arrays["alpha"], path, "lmc_seeds", "analyses.lmc.alphas")
         i = at(t, s, m, ds.seed.values[0])[:3]
         for j, r in enumerate(arrays["round_left"]):
             seeds_barrier[(*i, int(r))] = arrays["barrier"][j]
