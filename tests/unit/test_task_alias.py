@@ -117,7 +117,8 @@ def test_fig9_draws_a_heuristics_row_and_an_init_scheme_row():
     ds["test_metric"].loc[{"task": ["digits_he", "digits_xavier"], "method": "movement"}] = np.nan
     fig = fig9(ds)
     titles = [ax.get_title() for ax in fig.axes]
-    assert titles == ["digits: heuristics", "digits: init schemes"]
+    # each panel names the ES strategies its lines average (figures._strategies_with_all)
+    assert titles == ["digits: heuristics (snes)", "digits: init schemes (snes)"]
     labels = fig.axes[1].get_legend_handles_labels()[1]
     assert {"flax_default snr", "he_normal snr", "xavier_normal magnitude"} <= set(labels)
 
