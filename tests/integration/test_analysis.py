@@ -257,7 +257,7 @@ def test_states_are_interpolated_with_the_weights():
         connectivity.interpolate_states(sa, {**sb, "obs_mean": np.zeros(3)}, alphas)
 
 
-def test_lmc_scores_each_end_under_its_own_observation_statistics(tmp_path, tiny_config):
+def test_lmc_scores_each_end_under_its_own_observation_statistics(tmp_path, tiny_config, capsys):
     """Two copies of one policy with different observation statistics (as an ES and a PPO
     network of a brax task have): the path's ends are the returns each network gets under its
     own statistics, not both under the left one's."""
@@ -265,7 +265,7 @@ def test_lmc_scores_each_end_under_its_own_observation_statistics(tmp_path, tiny
 
     from evotickets import cli
     from evotickets.artifacts import read_artifact, write_artifact
-    from evotickets.config import chain_settings, init_settings, validate_config
+    from evotickets.config import chain_settings, chain_spec, init_settings, validate_config
     from evotickets.networks import layer_table, to_vector
     from evotickets.tasks import make_task
 
@@ -307,7 +307,10 @@ def test_lmc_scores_each_end_under_its_own_observation_statistics(tmp_path, tiny
                 **{f"task_state/{k}": v for k, v in state.items()},
             },
             {"round": 0, "remaining_fraction": 1.0},
-            config_digest="x",
+            # the left end is the --settings chain's round; the right the transfer's (any)
+            config_digest=chain_spec(cfg, "pendulum", "snes", "snr", 0).digest()
+            if side == "left"
+            else "x",
             seed=0,
         )
     out = tmp_path / "lmc.h5"
@@ -325,6 +328,13 @@ def test_lmc_scores_each_end_under_its_own_observation_statistics(tmp_path, tiny
     }
     assert abs(own["left"] - own["right"]) > 1.0  # the statistics matter to this policy
     np.testing.assert_allclose(errors[[0, -1]], [own["right"], own["left"]], rtol=1e-4)
+    # a left end of other settings than --settings is refused, naming it
+    left = read_artifact(tmp_path / "left.h5", "trained")
+    write_artifact(tmp_path / "left.h5", "trained", left[0], {"round": 0,
+                   "remaining_fraction": 1.0}, config_digest="other", seed=0)  # fmt: skip
+    capsys.readouterr()
+    assert cli.main(argv) == 2
+    assert "left.h5 was made from other settings" in capsys.readouterr().err
 
 
 def test_es_gd_barriers_are_collected_and_drawn(tmp_path, tiny_config):

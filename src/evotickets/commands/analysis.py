@@ -63,7 +63,11 @@ def cmd_lmc(args) -> None:
     opts = LmcOptions.from_json(args.analysis or "{}")
     setup_jax(args.jax_cache)
     _, table, _, _ = load_init(args.init, settings)
-    left, right = _trained(args.left, table), _trained(args.right, table)
+    # --left is always the --settings chain's rounds; --right too for consecutive rounds
+    # (for seeds and es_gd it is another seed's or the transfer's chain)
+    own = settings.digest()
+    left = _trained(args.left, table, own)
+    right = _trained(args.right, table, own if args.kind == "consecutive" else None)
     if len(left) != len(right):
         raise ValueError(
             f"lmc needs as many --left as --right artifacts ({len(left)} ≠ {len(right)})"
