@@ -123,25 +123,30 @@ def _rounds_table(columns, table: list[tuple[int, float, list[str]]]) -> list[st
     return lines
 
 
+def _every_transfer_round(results: str | Path):
+    pattern = paths.transfer_round_file("trained.h5", None, "*", "*", "*", results)
+    for path in sorted(glob.glob(pattern)):
+        yield read_artifact(path, "trained")[1]
+
+
+def _config_transfers(cfg: dict, results: str | Path):
+    """The finished transfer rounds ``cfg`` asks for, each read once and digest-checked."""
+    from .results import transfer_round
+
+    for entry in cfg.get("transfer") or []:
+        for seed in cfg["seeds"]:
+            for r in range(int(cfg["rounds"])):
+                attrs = transfer_round(cfg, results, entry["name"], int(seed), r)
+                if attrs is not None:
+                    yield attrs
+
+
 def _transfer_lines(results: str | Path, by: dict, cfg: dict | None = None) -> list[str]:
     """Per transfer entry (of ``cfg``, its seeds and rounds, when given): the transferred
     ticket against the target's own tickets (snr where the target has it, else magnitude)
     and its random baseline, per round."""
     found = defaultdict(list)
-    for path in sorted(
-        glob.glob(paths.transfer_round_file("trained.h5", None, "*", "*", "*", results))
-    ):
-        _, a = read_artifact(path, "trained")
-        if cfg is not None:
-            from .results import transfer_round
-
-            if (
-                a["transfer_name"] not in {e["name"] for e in cfg.get("transfer") or []}
-                or int(a["seed"]) not in cfg["seeds"]
-                or int(a["round"]) >= int(cfg["rounds"])
-            ):
-                continue
-            a = transfer_round(cfg, results, a["transfer_name"], int(a["seed"]), int(a["round"]))
+    for a in _every_transfer_round(results) if cfg is None else _config_transfers(cfg, results):
         found[a["transfer_name"]].append(a)
     lines = []
     for name, arts in sorted(found.items()):
