@@ -59,6 +59,22 @@ def init_score_key(seed: int, task: str) -> jax.Array:
     return jax.random.fold_in(seed_key(seed), tag(f"init-score/{task}"))
 
 
+def landscape_key(seed: int, task: str, purpose: str, index: int = 0) -> jax.Array:
+    """Key for the random directions of a loss landscape: ``purpose`` "2d" with ``index`` 0 or
+    1 for the two axes every round's surface shares, "1d" with ``index`` the round for that
+    round's projections. It depends on (seed, task), not on the strategy or method, so every
+    chain of a seed probes along the same Gaussians before masking and normalisation (a
+    paired comparison, e.g. GD against ES in claim 7); and a round's directions do not depend
+    on which other rounds the same job evaluates."""
+    base = jax.random.fold_in(seed_key(seed), tag(f"landscape-{purpose}/{task}"))
+    return jax.random.fold_in(base, int(index))
+
+
+def gaussians(key: jax.Array, shape: tuple[int, ...]) -> np.ndarray:
+    """Standard normal float32 draws of ``shape`` from ``key``, as a NumPy array."""
+    return np.asarray(jax.random.normal(key, shape, jnp.float32))
+
+
 def mask_key(round_k: jax.Array) -> jax.Array:
     """Key for the random-baseline mask drawn before round t."""
     return jax.random.fold_in(round_k, tag("random-mask"))

@@ -58,9 +58,8 @@ def test_projection_1d_recovers_curvature_of_a_quadratic_loss():
     def loss_fn(points):
         return 0.5 * np.sum(hess * points**2, axis=1)
 
-    rng = np.random.default_rng(0)
     active = np.ones(d, bool)
-    dirs = landscape.random_directions(rng, active, 3)
+    dirs = landscape.random_directions(np.random.default_rng(0).standard_normal((3, d)), active)
     xis = np.linspace(-1, 1, 11)
     losses = landscape.projection_1d(loss_fn, np.zeros(d, np.float32), dirs, xis)
     expected = np.sum(hess * dirs**2, axis=1)  # ηᵀHη
@@ -69,7 +68,7 @@ def test_projection_1d_recovers_curvature_of_a_quadratic_loss():
 
 def test_random_directions_live_on_the_active_weights():
     active = np.array([True, False, True, False])
-    d = landscape.random_directions(np.random.default_rng(0), active, 4)
+    d = landscape.random_directions(np.random.default_rng(0).standard_normal((4, 4)), active)
     assert np.all(d[:, ~active] == 0) and np.all(d[:, active] != 0)
 
 
@@ -77,7 +76,7 @@ def test_filter_normalisation_matches_reference_filter_norms():
     theta = init_params("cnn_small", (8, 8, 1), jax.random.key(0))
     table = layer_table(theta)
     ref = to_vector(theta, table)
-    d = landscape.filter_normalized_direction(np.random.default_rng(0), ref, table)
+    d = landscape.filter_normalize(np.random.default_rng(0).standard_normal(ref.size), ref, table)
     for e in table:
         sl = slice(e.offset, e.offset + e.size)
         if e.name.endswith("bias"):
@@ -187,19 +186,21 @@ def test_filter_normalised_1d_curvature_does_not_shrink_with_active_weights(cnn)
         th = np.where(mask, theta, 0.0).astype(np.float32)
         curv = {}
         for norm in ("raw", "filter"):
-            dirs = landscape.directions_1d(np.random.default_rng(1), th, mask, table, 3, norm)
+            g = np.random.default_rng(1).standard_normal((3, theta.size))
+            dirs = landscape.directions_1d(g, th, mask, table, norm)
             assert np.all(dirs[:, ~mask] == 0)  # pruned weights stay pruned
             losses = landscape.projection_1d(loss_fn, th, dirs, xis)
             curv[norm] = landscape.quadratic_curvature(xis, losses)
         np.testing.assert_allclose(curv["raw"], mask.sum(), rtol=0.1)
         size = np.sum(_kernel_filter_norms(th, table) ** 2)
         np.testing.assert_allclose(curv["filter"], size, rtol=1e-4)
-        d = landscape.directions_1d(np.random.default_rng(1), th, mask, table, 1, "filter")[0]
+        g = np.random.default_rng(1).standard_normal((1, theta.size))
+        d = landscape.directions_1d(g, th, mask, table, "filter")[0]
         np.testing.assert_allclose(
             _kernel_filter_norms(d, table), _kernel_filter_norms(th, table), rtol=1e-5, atol=1e-7
         )
     with pytest.raises(ValueError, match="direction_norm"):
-        landscape.directions_1d(rng, theta, keep_10, table, 1, "unit")
+        landscape.directions_1d(rng.standard_normal((1, theta.size)), theta, keep_10, table, "unit")
 
 
 def test_2d_axes_are_renormalised_to_each_rounds_filters(cnn):
@@ -207,8 +208,7 @@ def test_2d_axes_are_renormalised_to_each_rounds_filters(cnn):
     round's network: a filter that kept 30% of θ's norm gets a 30% direction, not θ0's."""
     theta, table, prunable = cnn
     rng = np.random.default_rng(0)
-    d1 = landscape.filter_normalized_direction(rng, theta, table)
-    d2 = landscape.filter_normalized_direction(rng, theta, table)
+    d1, d2 = rng.standard_normal((2, theta.size))
     mask = ~prunable | (rng.uniform(size=theta.size) < 0.3)
     late = np.where(mask, 0.5 * theta, 0.0).astype(np.float32)  # a sparser, smaller network
     e1, e2 = landscape.directions_2d(d1, d2, late, mask, table)

@@ -1,4 +1,5 @@
-"""keys.permutation is jax.random.permutation, bitwise, for every size it is asked for."""
+"""Key derivation: keys.permutation is jax.random.permutation, bitwise, for every size it is
+asked for; the landscape draws have a key each."""
 
 import jax
 import numpy as np
@@ -33,3 +34,18 @@ def test_sizes_in_one_bucket_share_one_program():
     for n in range(3001, 3020):
         permutation(jax.random.key(0), n)
     assert _sort_bits._cache_size() == before
+
+
+def test_landscape_draws_differ_by_purpose_round_seed_and_task():
+    """Each draw has its own key; the same (seed, task, purpose, index) draws the same numbers."""
+    from evotickets.keys import gaussians, landscape_key
+
+    def draw(*args):
+        return gaussians(landscape_key(*args), (64,))
+
+    base = draw(0, "digits", "1d", 3)
+    assert base.dtype == np.float32
+    np.testing.assert_array_equal(base, draw(0, "digits", "1d", 3))
+    for other in ((0, "digits", "1d", 4), (1, "digits", "1d", 3), (0, "mnist", "1d", 3),
+                  (0, "digits", "2d", 3)):  # fmt: skip
+        assert not np.array_equal(base, draw(*other)), other

@@ -196,3 +196,12 @@ def test_lmc_and_landscape_run_on_gd_chains(controls_run, tmp_path):
                      "--out", str(out)]) == 0  # fmt: skip
     with h5py.File(out) as f:
         assert np.isfinite(f["curvature"][()]).all()
+        whole = {k: f[k][()] for k in ("curvature", "loss_1d", "surface_2d")}
+    # a round's directions come from its own keys: evaluated alone, round 1 gives the numbers
+    # it gave after round 0 (its 1D draws followed round 0's, its 2D axes came from round 0)
+    alone = tmp_path / "landscape_round1.h5"
+    assert cli.main(["landscape", *common, "--analysis", json.dumps(opts), "--trained",
+                     rounds[1], "--out", str(alone)]) == 0  # fmt: skip
+    with h5py.File(alone) as f:
+        for k, v in whole.items():
+            np.testing.assert_array_equal(f[k][()][0], v[1], err_msg=k)

@@ -13,9 +13,12 @@ curvature 2a, averaged over directions. Two ways to scale η (``direction_norm``
   same ξ moves a dense network much further than a sparse one and the curvature shrinks with
   D_active by construction; kept to reproduce the paper's numbers.
 
-2D: two Gaussian directions drawn once (from the round-0 draw) so that every round's surface
-uses the same random pattern; at each round they are masked by that round's mask and their
-filters rescaled to that round's network (Li et al. normalise to the network being probed).
+2D: two Gaussian directions drawn once so that every round's surface uses the same random
+pattern; at each round they are masked by that round's mask and their filters rescaled to that
+round's network (Li et al. normalise to the network being probed).
+
+The functions here are pure: they take the Gaussians, drawn by the caller from explicit JAX
+keys (``keys.landscape_key``).
 """
 
 from __future__ import annotations
@@ -27,10 +30,9 @@ import numpy as np
 from ..networks import LayerEntry
 
 
-def random_directions(rng: np.random.Generator, active: np.ndarray, n: int) -> np.ndarray:
-    """n Gaussian directions on the active weights (zeros elsewhere), shape (n, D)."""
-    d = rng.standard_normal((n, active.size)).astype(np.float32)
-    return d * active[None].astype(np.float32)
+def random_directions(gaussians: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Gaussian directions (n, D) kept on the active weights (zeros elsewhere)."""
+    return np.asarray(gaussians, np.float32) * active[None].astype(np.float32)
 
 
 def quadratic_curvature(xis: np.ndarray, losses: np.ndarray) -> np.ndarray:
@@ -79,34 +81,22 @@ def filter_normalize(
     return d
 
 
-def filter_normalized_direction(
-    rng: np.random.Generator, reference: np.ndarray, table: list[LayerEntry]
-) -> np.ndarray:
-    """A Gaussian direction with each filter rescaled to the reference filter's norm."""
-    rnd = np.zeros(reference.shape, dtype=np.float32)
-    for e in table:  # one draw per kernel, in table order (the draw the 2D axes always used)
-        if e.name.endswith("kernel"):
-            rnd[e.offset : e.offset + e.size] = rng.standard_normal(e.shape).reshape(-1)
-    return filter_normalize(rnd, reference, table)
-
-
 def directions_1d(
-    rng: np.random.Generator,
+    gaussians: np.ndarray,
     theta: np.ndarray,
     mask: np.ndarray,
     table: list[LayerEntry],
-    n: int,
     norm: str = "filter",
 ) -> np.ndarray:
-    """n directions (n, D) for the 1D projections of the network ``theta`` under ``mask``:
-    Gaussian on the active weights, then filter-normalised to θ's active weights (``filter``)
-    or left as drawn (``raw``, ‖η‖ ≈ √D_active). Both draw the same Gaussians from ``rng``."""
+    """Directions (n, D) for the 1D projections of the network ``theta`` under ``mask``: the
+    Gaussians (n, D) kept on the active weights, then filter-normalised to θ's active weights
+    (``filter``) or left as drawn (``raw``, ‖η‖ ≈ √D_active)."""
     if norm not in DIRECTION_NORMS:
         raise ValueError(
             f"unknown direction_norm {norm!r}; use one of {list(DIRECTION_NORMS)} "
             "(analyses.landscape.direction_norm)"
         )
-    dirs = random_directions(rng, mask, n)
+    dirs = random_directions(gaussians, mask)
     if norm == "raw":
         return dirs
     ref = np.where(mask, theta, 0.0)

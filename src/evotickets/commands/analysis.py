@@ -118,7 +118,7 @@ def cmd_lmc(args) -> None:
 def cmd_landscape(args) -> None:
     """1D curvature and a 2D filter-normalised surface at every round of a chain."""
     from ..analysis import evaluation, landscape
-    from ..keys import tag
+    from ..keys import gaussians, landscape_key
 
     settings = ChainSettings.from_json(args.settings)
     opts = LandscapeOptions.from_json(args.analysis or "{}")
@@ -130,16 +130,21 @@ def cmd_landscape(args) -> None:
     xis = np.linspace(-1.0, 1.0, int(opts.xi_points))
     grid = np.linspace(-1.0, 1.0, int(opts.grid_points)) * float(opts.grid_extent)
     norm = str(opts.direction_norm)
-    rng = np.random.default_rng(tag(f"landscape/{settings.seed}"))
-    dense = rounds[0]
-    # one random pattern for every round's 2D axes; each round rescales it to its own filters
-    d1 = landscape.filter_normalized_direction(rng, dense["theta"], table)
-    d2 = landscape.filter_normalized_direction(rng, dense["theta"], table)
+    size = rounds[0]["theta"].size
+
+    def draw(purpose: str, index: int, shape: tuple[int, ...]) -> np.ndarray:
+        key = landscape_key(settings.seed, settings.key_task, purpose, index)
+        return gaussians(key, shape)
+
+    # one random pattern for every round's 2D axes; each round masks it and rescales it to
+    # its own filters
+    d1, d2 = draw("2d", 0, (size,)), draw("2d", 1, (size,))
     curv, curves, surfaces = [], [], []
     loss_all, _ = evaluation.loss_and_error(task, int(opts.eval_examples))
     for r in rounds:
         loss_fn = partial(loss_all, state=_task_state(task, r))
-        dirs = landscape.directions_1d(rng, r["theta"], r["mask"], table, n_dirs, norm)
+        g = draw("1d", int(r["round"]), (n_dirs, size))
+        dirs = landscape.directions_1d(g, r["theta"], r["mask"], table, norm)
         losses = landscape.projection_1d(loss_fn, r["theta"], dirs, xis)
         k = landscape.quadratic_curvature(xis, losses)
         e1, e2 = landscape.directions_2d(d1, d2, r["theta"], r["mask"], table)
@@ -160,7 +165,8 @@ def cmd_landscape(args) -> None:
         },
         {
             "analysis": "landscape",
-            "directions_from": dense["path"],
+            "directions_from": "JAX keys: keys.landscape_key(seed, task, '1d', round), "
+            "('2d', 0 | 1)",
             "direction_norm_1d": norm,
             "direction_norm_2d": "filter, per round",
         },
