@@ -68,7 +68,12 @@ def test_p_value_is_the_intervals_own_test():
         eff = claims.paired_effect(d)
         assert eff.p == pytest.approx(stats.ttest_1samp(d, 0.0).pvalue)
         assert (eff.p < 0.05) == (eff.verdict != "inconclusive"), (d, eff)
-    assert claims.paired_effect([0.2, 0.2, 0.2]).p == 0.0  # no spread, nonzero: certain
+    # no spread, nonzero: the sign test's p = 2^(1-n), not the t statistic's limit 0
+    three = claims.paired_effect([0.2, 0.2, 0.2])
+    assert three.p == pytest.approx(0.25) and three.verdict == "inconclusive"
+    assert (three.lo, three.hi) == (pytest.approx(0.2), pytest.approx(0.2))
+    six = claims.paired_effect([-0.1] * 6)
+    assert six.p == pytest.approx(2 / 64) and six.verdict == "reversed"
     assert claims.paired_effect([0.0, 0.0]).p == 1.0
     assert np.isnan(claims.paired_effect([0.1, np.nan]).p)  # n = 1: no test
 

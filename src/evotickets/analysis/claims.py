@@ -9,6 +9,8 @@ freedom, ``scipy.stats.ttest_1samp``), n being the seeds where both sides are fi
 Each effect is oriented so that **positive means the claim holds**. The verdict is
 ``holds`` when the whole interval is above 0, ``reversed`` when it is below 0, and
 ``inconclusive`` otherwise (including n < 2). Each level of sparsity is its own test.
+Differences without spread (equal for every seed) have no t statistic; they get the sign
+test's p instead, and the verdict follows that p (see :func:`paired_effect`).
 
 Why a second verdict, at a false discovery rate: a comparison is tested at every pruned level
 (11 in the fidelity run), so at 5 % per level about one level in twenty "holds" by chance
@@ -115,9 +117,15 @@ def paired_effect(diffs, confidence: float = CONFIDENCE) -> Effect:
     mean = float(d.mean())
     if n < 2:
         return Effect(mean, nan, nan, n, "inconclusive", nan)
-    if np.all(d == d[0]):  # no spread: the interval is the point itself
+    if np.all(d == d[0]):
+        # No spread (accuracies on a small test set are multiples of 1/n_test, so n seeds can
+        # differ by the same amount): the t statistic is undefined, and its limit p = 0 would
+        # call three equal differences certain. The sign test needs no spread: n differences
+        # of one sign have two-sided p = 2^(1-n) (0.25 at n = 3, < 0.05 from n = 6).
         lo = hi = mean
-        p = 1.0 if mean == 0 else 0.0
+        p = 1.0 if mean == 0 else float(stats.binomtest(n, n, 0.5).pvalue)
+        if p >= 1 - confidence:
+            return Effect(mean, lo, hi, n, "inconclusive", p)
     else:
         test = stats.ttest_1samp(d, 0.0)
         ci = test.confidence_interval(confidence)
