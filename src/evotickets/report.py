@@ -131,14 +131,11 @@ def _every_transfer_round(results: str | Path):
 
 def _config_transfers(cfg: dict, results: str | Path):
     """The finished transfer rounds ``cfg`` asks for, each read once and digest-checked."""
-    from .results import transfer_round
+    from .results import rounds_of_transfer
 
     for entry in cfg.get("transfer") or []:
         for seed in cfg["seeds"]:
-            for r in range(int(cfg["rounds"])):
-                attrs = transfer_round(cfg, results, entry["name"], int(seed), r)
-                if attrs is not None:
-                    yield attrs
+            yield from rounds_of_transfer(cfg, results, entry["name"], int(seed)).values()
 
 
 def _transfer_lines(results: str | Path, by: dict, cfg: dict | None = None) -> list[str]:

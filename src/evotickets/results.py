@@ -5,7 +5,7 @@ counted as this config's. Reads attrs only (no JAX)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,28 +21,34 @@ def chain_rounds(cfg: dict, results: str | Path) -> Iterator[tuple[Chain, int, d
     ``cfg`` asks for; one of other settings is an :class:`~evotickets.artifacts.ArtifactError`
     naming it."""
     for chain in chains(cfg):
-        digest = chain_spec(cfg, *chain).digest()
-        for r in range(int(cfg["rounds"])):
-            path = Path(paths.round_file("trained.h5", None, *chain, r, root=results))
-            if path.exists():
-                yield chain, r, read_config_chain(path, "trained", digest)[1]
+        for r, attrs in rounds_of_chain(cfg, results, chain).items():
+            yield chain, r, attrs
 
 
-def chain_round(cfg: dict, results: str | Path, chain: Chain, r: int) -> dict[str, Any] | None:
-    """The attrs of one chain's round ``r`` (checked as in :func:`chain_rounds`), or None
-    where it is not finished."""
-    path = Path(paths.round_file("trained.h5", None, *chain, r, root=results))
-    if not path.exists():
-        return None
-    return read_config_chain(path, "trained", chain_spec(cfg, *chain).digest())[1]
+def rounds_of_chain(cfg: dict, results: str | Path, chain: Chain) -> dict[int, dict[str, Any]]:
+    """{round: attrs} of one chain's finished rounds (checked as in :func:`chain_rounds`)."""
+    digest = chain_spec(cfg, *chain).digest()
+    return _finished(
+        cfg, digest, lambda r: paths.round_file("trained.h5", None, *chain, r, root=results)
+    )
 
 
-def transfer_round(
-    cfg: dict, results: str | Path, name: str, seed: int, r: int
-) -> dict[str, Any] | None:
-    """The attrs of transfer ``name``'s round ``r`` of ``seed`` (checked against the settings
-    the config gives that transfer), or None where it is not finished."""
-    path = Path(paths.transfer_round_file("trained.h5", None, name, seed, r, results))
-    if not path.exists():
-        return None
-    return read_config_chain(path, "trained", transfer_spec(cfg, name, seed).digest())[1]
+def rounds_of_transfer(
+    cfg: dict, results: str | Path, name: str, seed: int
+) -> dict[int, dict[str, Any]]:
+    """{round: attrs} of transfer ``name``'s finished rounds of ``seed``, each checked against
+    the settings the config gives that transfer."""
+    digest = transfer_spec(cfg, name, seed).digest()
+    return _finished(
+        cfg, digest, lambda r: paths.transfer_round_file("trained.h5", None, name, seed, r, results)
+    )
+
+
+def _finished(cfg: dict, digest: str, path_of: Callable[[int], str]) -> dict[int, dict[str, Any]]:
+    """The digest-checked attrs of every round of ``cfg`` whose file exists."""
+    found = {}
+    for r in range(int(cfg["rounds"])):
+        path = Path(path_of(r))
+        if path.exists():
+            found[r] = read_config_chain(path, "trained", digest)[1]
+    return found

@@ -25,7 +25,7 @@ from ..config import (
     task_rewind,
 )
 from ..host import machine_counts
-from ..results import chain_round, chain_rounds, transfer_round
+from ..results import chain_rounds, rounds_of_chain, rounds_of_transfer
 from ..settings import ANALYSIS_OPTIONS, analysis_digest
 
 METRIC_LONG_NAME = "test accuracy (vision) or mean test return (control) of the final solution"
@@ -140,15 +140,14 @@ def _add_transfers(ds, cfg, results, seeds, rounds) -> None:
         own_method = "magnitude" if is_gd(tgt["strategy"]) else "snr"
         target = (tgt["task"], tgt["strategy"])
         for j, k in enumerate(seeds):
-            for r in range(rounds):
-                found = (
-                    (moved, transfer_round(cfg, results, e["name"], k, r)),
-                    (own, chain_round(cfg, results, (*target, own_method, k), r)),
-                    (rnd, chain_round(cfg, results, (*target, "random", k), r)),
-                )
-                for arr, attrs in found:
-                    if attrs is not None:
-                        arr[i, j, r] = attrs["final_metric"]
+            found = (
+                (moved, rounds_of_transfer(cfg, results, e["name"], k)),
+                (own, rounds_of_chain(cfg, results, (*target, own_method, k))),
+                (rnd, rounds_of_chain(cfg, results, (*target, "random", k))),
+            )
+            for arr, by_round in found:
+                for r, attrs in by_round.items():
+                    arr[i, j, r] = attrs["final_metric"]
     dims = ("transfer", "seed", "iteration")
     ds.coords["transfer"] = [e["name"] for e in entries]
     ds.coords["transfer_kind"] = ("transfer", [transfer_kind(e) for e in entries])
@@ -181,7 +180,7 @@ def _add_es_gd(ds, cfg, results, seeds, rounds) -> None:
         return
     transfers = list(ds.transfer.values)
     barrier = _nan((len(transfers), len(seeds), rounds))
-    errors = None
+    errors, lmc = None, _lmc(cfg)
     for name in names:
         for j, k in enumerate(seeds):
             path = Path(paths.transfer_analysis("lmc_es_gd.h5", None, name, k, root=results))
@@ -189,7 +188,7 @@ def _add_es_gd(ds, cfg, results, seeds, rounds) -> None:
                 continue
             src = transfer_entry(cfg, name)["source"]
             source = chain_spec(cfg, src["task"], src["strategy"], src["method"], k)
-            arrays, _ = read_config_chain(path, "analysis", analysis_digest(source, _lmc(cfg)))
+            arrays, _ = read_config_chain(path, "analysis", analysis_digest(source, lmc))
             _same_axis(ds, "alpha", arrays["alpha"], path, "lmc_es_gd", "analyses.lmc.alphas")
             if errors is None:
                 errors = _nan((*barrier.shape, arrays["alpha"].size))
@@ -286,14 +285,14 @@ def _add_lmc(ds, cfg, results, at, shape) -> None:
             errors,
             {"long_name": "error along α·θ_t + (1−α)·θ_t+1", "units": ERROR_UNITS},
         )
-    seeds_barrier = _nan(shape[:3] + (shape[-1],))
+    seeds_barrier, options = _nan(shape[:3] + (shape[-1],)), _lmc(cfg)
     for t, s, m in sorted({c[:3] for c in lmc}):
         path = Path(paths.seeds_analysis("lmc_seeds.h5", None, t, s, m, results))
         if not path.exists():
             continue
         # made from the first seed's settings (the rule's), the second seed's rounds beside
         first = chain_spec(cfg, t, s, m, cfg["seeds"][0])
-        arrays, _ = read_config_chain(path, "analysis", analysis_digest(first, _lmc(cfg)))
+        arrays, _ = read_config_chain(path, "analysis", analysis_digest(first, options))
         _same_axis(ds, "alpha", arrays["alpha"], path, "lmc_seeds", "analyses.lmc.alphas")
         i = at(t, s, m, ds.seed.values[0])[:3]
         for j, r in enumerate(arrays["round_left"]):
