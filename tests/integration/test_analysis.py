@@ -267,6 +267,7 @@ def test_lmc_scores_each_end_under_its_own_observation_statistics(tmp_path, tiny
     from evotickets.artifacts import read_artifact, write_artifact
     from evotickets.config import chain_settings, chain_spec, init_settings, validate_config
     from evotickets.networks import layer_table, to_vector
+    from evotickets.settings import TransferSettings
     from evotickets.tasks import make_task
 
     tiny_config["tasks"] = {
@@ -296,6 +297,12 @@ def test_lmc_scores_each_end_under_its_own_observation_statistics(tmp_path, tiny
             "obs_count": np.array(5000.0),
         },
     }
+    # the left end is the --settings chain's round; the right the transfer chain's
+    source = chain_spec(cfg, "pendulum", "snes", "snr", 0)
+    transfer = TransferSettings(
+        "to_ppo", "es_gd", 0, source, chain_spec(cfg, "pendulum", "snes", "transfer", 0)
+    )
+    digests = {"left": source.digest(), "right": transfer.digest()}
     for side, state in states.items():
         write_artifact(
             tmp_path / f"{side}.h5",
@@ -307,16 +314,20 @@ def test_lmc_scores_each_end_under_its_own_observation_statistics(tmp_path, tiny
                 **{f"task_state/{k}": v for k, v in state.items()},
             },
             {"round": 0, "remaining_fraction": 1.0},
-            # the left end is the --settings chain's round; the right the transfer's (any)
-            config_digest=chain_spec(cfg, "pendulum", "snes", "snr", 0).digest()
-            if side == "left"
-            else "x",
+            config_digest=digests[side],
             seed=0,
         )
     out = tmp_path / "lmc.h5"
     argv = ["lmc", "--kind", "es_gd", "--settings", s, "--analysis", '{"alphas": 3}']
     argv += ["--init", str(init), "--left", str(tmp_path / "left.h5")]
     argv += ["--right", str(tmp_path / "right.h5"), "--out", str(out)]
+    capsys.readouterr()
+    assert cli.main(argv) == 2  # whose rounds --right are must be given, and is checked
+    assert "needs --right-settings" in capsys.readouterr().err
+    other = TransferSettings("to_ppo", "es_gd", 0, source, source).to_json()
+    assert cli.main([*argv, "--right-settings", other]) == 2
+    assert "right.h5 was made from other settings" in capsys.readouterr().err
+    argv += ["--right-settings", transfer.to_json()]
     assert cli.main(argv) == 0
     errors = read_artifact(out, "analysis")[0]["errors"][0]  # α = 0 (right) … α = 1 (left)
     task = make_task("pendulum", settings["task_config"], table)

@@ -38,6 +38,7 @@ rule lmc_seeds:
         paths.seeds_analysis("lmc_seeds.log"),
     params:
         settings=lambda wc: chain_json(wc, seed=config["seeds"][0]),
+        right_settings=lambda wc: chain_json(wc, seed=config["seeds"][1]),
         opts=lambda wc: json.dumps(analysis_options(config, "lmc")),
         cache=JAX_CACHE,
     threads: RES["threads"]
@@ -48,7 +49,8 @@ rule lmc_seeds:
     shell:
         "{EVOTICKETS} lmc --kind seeds --settings {params.settings:q} "
         "--analysis {params.opts:q} --init {input.init} --left {input.left} "
-        "--right {input.right} --jax-cache {params.cache} --out {output} > {log} 2>&1"
+        "--right {input.right} --right-settings {params.right_settings:q} "
+        "--jax-cache {params.cache} --out {output} > {log} 2>&1"
 
 
 rule landscape:
@@ -110,6 +112,7 @@ rule lmc_es_gd:
         paths.transfer_analysis("lmc_es_gd.log"),
     params:
         settings=lambda wc: transfer_source(wc, "settings"),
+        right_settings=transfer_json,
         opts=lambda wc: json.dumps(analysis_options(config, "lmc")),
         cache=JAX_CACHE,
     threads: RES["threads"]
@@ -120,4 +123,5 @@ rule lmc_es_gd:
     shell:
         "{EVOTICKETS} lmc --kind es_gd --settings {params.settings:q} "
         "--analysis {params.opts:q} --init {input.init} --left {input.left} "
-        "--right {input.right} --jax-cache {params.cache} --out {output} > {log} 2>&1"
+        "--right {input.right} --right-settings {params.right_settings:q} "
+        "--jax-cache {params.cache} --out {output} > {log} 2>&1"

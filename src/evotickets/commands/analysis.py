@@ -55,6 +55,32 @@ def _task_state(task, trained: dict) -> dict:
     return saved or task.init_state()
 
 
+LMC_KINDS = ("consecutive", "seeds", "es_gd")
+
+
+def _right_digest(args, own: str) -> str:
+    """The settings digest the --right rounds must carry: the --settings chain's for
+    consecutive rounds, else that of --right-settings (another seed's chain for ``seeds``,
+    the transfer chain for ``es_gd``), which is then required."""
+    from ..settings import TransferSettings
+
+    if args.kind == "consecutive":
+        if args.right_settings:
+            raise ValueError(
+                "lmc --kind consecutive: --right-settings is not used (both ends are rounds "
+                "of the --settings chain); drop it"
+            )
+        return own
+    if not args.right_settings:
+        raise ValueError(
+            f"lmc --kind {args.kind} needs --right-settings: the settings JSON of the "
+            + ("other seed's chain" if args.kind == "seeds" else "transfer chain")
+            + " whose rounds --right lists (the workflow's rule passes it)"
+        )
+    kind = ChainSettings if args.kind == "seeds" else TransferSettings
+    return kind.from_json(args.right_settings).digest()
+
+
 def cmd_lmc(args) -> None:
     """Barriers between pairs (left[i], right[i]), e.g. consecutive rounds or two seeds."""
     from ..analysis import connectivity, evaluation
@@ -63,11 +89,11 @@ def cmd_lmc(args) -> None:
     opts = LmcOptions.from_json(args.analysis or "{}")
     setup_jax(args.jax_cache)
     _, table, _, _ = load_init(args.init, settings)
-    # --left is always the --settings chain's rounds; --right too for consecutive rounds
-    # (for seeds and es_gd it is another seed's or the transfer's chain)
+    # --left is always the --settings chain's rounds; --right too for consecutive rounds,
+    # else another seed's chain or the transfer's, whose settings --right-settings gives
     own = settings.digest()
     left = _trained(args.left, table, own)
-    right = _trained(args.right, table, own if args.kind == "consecutive" else None)
+    right = _trained(args.right, table, _right_digest(args, own))
     if len(left) != len(right):
         raise ValueError(
             f"lmc needs as many --left as --right artifacts ({len(left)} ≠ {len(right)})"
@@ -251,9 +277,19 @@ def register(sub) -> None:
 
     sp = sub.add_parser("lmc", help="linear mode connectivity barriers between pairs")
     common(sp)
-    sp.add_argument("--kind", required=True, help="label: consecutive, seeds, es_gd")
-    sp.add_argument("--left", nargs="+", required=True)
+    sp.add_argument(
+        "--kind",
+        required=True,
+        choices=LMC_KINDS,
+        help="consecutive rounds of one chain, two seeds' chains, or ES against its GD transfer",
+    )
+    sp.add_argument("--left", nargs="+", required=True, help="rounds of the --settings chain")
     sp.add_argument("--right", nargs="+", required=True)
+    sp.add_argument(
+        "--right-settings",
+        help="settings JSON of the --right rounds' chain (--kind seeds: the other seed's "
+        "chain; es_gd: the transfer chain); checked against each --right artifact",
+    )
     sp.set_defaults(func=cmd_lmc)
 
     for name, func, help_ in (
