@@ -31,6 +31,7 @@ def _round(method: str, file: str, it: int, strategy: str = "snes") -> str:
 
 
 TRANSFER = paths.transfer_round_file("trained.h5", EXP, "snes_to_adam", 0, 1)
+ES_GD = paths.transfer_analysis("lmc_es_gd.h5", EXP, "snes_to_adam", 0)
 INIT = paths.init(exp=EXP, task="digits", seed=0)
 
 
@@ -51,9 +52,23 @@ def controls_run(tmp_path_factory):
     snakemake(
         work,
         TRANSFER,
+        ES_GD,
         _round("weight_permuted", "trained.h5", 1, "gd_adam"),
     )
     return work
+
+
+def test_es_gd_lmc_rule_checks_both_ends(controls_run):
+    """Rule lmc_es_gd runs the verb with the transfer chain's settings for its --right rounds
+    (the verb refuses the pair without them): a barrier per round, both ends named."""
+    import json
+
+    from evotickets.artifacts import read_artifact
+
+    arrays, attrs = read_artifact(controls_run / ES_GD, "analysis")
+    assert arrays["round_left"].tolist() == arrays["round_right"].tolist() == [0, 1]
+    assert np.isfinite(arrays["barrier"]).all()
+    assert all("/transfer/snes_to_adam/seed0/" in p for p in json.loads(attrs["right"]))
 
 
 def test_transfer_rule_reads_the_source_and_names_it(controls_run):
