@@ -182,6 +182,13 @@ def test_collect_gathers_the_artifacts_into_xarray(finished_run):
     np.testing.assert_allclose(
         ds.lmc_barrier_consecutive.sel({"method": "snr", "seed": 0}).values.ravel()[:2], barriers
     )
+    # seed 0 against seed 1 (rule lmc_seeds: the right ends checked against seed 1's settings)
+    seeds = paths.seeds_analysis("lmc_seeds.h5", "tiny", "digits", "snes", "snr")
+    with h5py.File(finished_run / seeds) as f:
+        assert all("/seed1/" in p for p in json.loads(f.attrs["right"]))
+        np.testing.assert_allclose(
+            ds.lmc_barrier_seeds.sel({"method": "snr"}).values.ravel(), f["barrier"][()]
+        )
     # analyses were asked for snr only: other methods are NaN, never dropped
     assert np.isnan(ds.lmc_barrier_consecutive.sel({"method": "random"})).all()
     kept = ds.layer_kept_ratio.sel(
