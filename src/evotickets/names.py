@@ -33,6 +33,11 @@ from .strategies import (  # noqa: F401
 from .train.ppo_settings import PPO_DEFAULTS, PPO_OPTIONAL_KEYS
 
 # ---- tasks -------------------------------------------------------------------------------
+#: The test metric of each kind of task, as the artifacts and summary.nc's ``metric_name``
+#: spell it: a fraction for vision tasks (error = 1 − accuracy), a return for control tasks.
+ACCURACY_METRIC = "test_accuracy"
+RETURN_METRIC = "test_return"
+
 VISION_TASKS = {
     # task name → (dataset name, default network)
     "digits": ("digits", "cnn_small"),

@@ -39,7 +39,7 @@ from scipy import stats
 
 from ..config import ConfigError, transfer_entry
 from ..host import machines_line
-from ..names import is_gd
+from ..names import ACCURACY_METRIC, is_gd
 from .collect import has_data
 
 CONFIDENCE = 0.95
@@ -87,7 +87,7 @@ CLAIMS = {
 #: two networks are linearly connected within the tolerance.
 LMC_TOLERANCE = 0.02
 #: Test metrics that are fractions (their error 1 − metric is on the scale 1).
-FRACTION_METRICS = frozenset({"test_accuracy"})
+FRACTION_METRICS = frozenset({ACCURACY_METRIC})
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,13 @@ import jax
 import jax.numpy as jnp
 
 from ..batch_invariant import fixed_order_mean, fixed_order_sum
-from ..names import ANT_HEAVY_BACKEND, ANT_HEAVY_BACKEND_ERROR, BRAX_TASKS, GYMNAX_TASKS
+from ..names import (
+    ANT_HEAVY_BACKEND,
+    ANT_HEAVY_BACKEND_ERROR,
+    BRAX_TASKS,
+    GYMNAX_TASKS,
+    RETURN_METRIC,
+)
 from ..networks import (
     LayerEntry,
     from_vector,
@@ -81,7 +87,7 @@ class ControlTask:
     backend: str = "spring"
     obs_normalization: bool | None = None
     torso_mass_factor: float = 1.5
-    metric_name: str = "test_return"
+    metric_name: str = RETURN_METRIC
     env: Any = field(init=False)
 
     def __post_init__(self):

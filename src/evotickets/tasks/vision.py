@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..batch_invariant import fixed_order_mean
+from ..names import ACCURACY_METRIC
 from ..networks import (
     NETWORKS,
     LayerEntry,
@@ -43,7 +44,7 @@ class VisionTask:
     batch_size: int = 1024
     population_chunk: int = 32
     eval_batch: int = 1000
-    metric_name: str = "test_accuracy"
+    metric_name: str = ACCURACY_METRIC
     model: object = field(init=False)
 
     def __post_init__(self):
