@@ -158,6 +158,21 @@ def read_artifact(
     return arrays, attrs
 
 
+def written_at(path: str | os.PathLike) -> _dt.datetime | None:
+    """When :func:`write_artifact` wrote ``path`` (its ``created`` attribute, UTC), or None for
+    a file without one. Unlike the file's mtime it travels with the content: a copy of an old
+    artifact (Snakemake restores an update() output's backup by copying it after a failed job)
+    keeps its old time."""
+    try:
+        with h5py.File(path, "r") as f:
+            text = f.attrs.get("created")
+    except OSError as err:
+        raise ArtifactError(f"unreadable artifact {path} (truncated or not HDF5: {err})") from err
+    if text is None:
+        return None
+    return _dt.datetime.fromisoformat(text.decode() if isinstance(text, bytes) else str(text))
+
+
 def read_config_chain(
     path: str | os.PathLike, kind: str, digest: str
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -358,6 +358,39 @@ def test_the_chain_profile_makes_every_round_of_a_group_of_chains_one_job(
     assert "Group job" not in snakemake(tmp_path, "-n", *targets).stdout
 
 
+def test_a_failed_group_job_keeps_the_rounds_it_finished(tmp_path):
+    """One member's failure (here seed 1's θ0, unreadable) fails its group job; the rounds the
+    job had finished before it stay (Snakemake deleted them before profiles/default set
+    keep-incomplete), and the rerun after the fix keeps them instead of training again."""
+    from conftest import _CACHE, TINY_CONFIG
+
+    cfg = {**TINY_CONFIG, "methods": ["random"], "resources": {**TINY_CONFIG["resources"],
+           "group_chains": "seeds"}}  # fmt: skip
+    write_config(tmp_path, cfg, _CACHE)
+    inits = [paths.init(exp="tiny", task="digits", seed=k) for k in (0, 1)]
+    snakemake(tmp_path, *inits)
+    bad = tmp_path / inits[1]
+    good = bad.read_bytes()
+    stat = bad.stat()
+    bad.write_bytes(good[:1000])  # truncated, with the finished file's mtime
+    os.utime(bad, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    rounds = [_round("trained.h5", "random", k, 0) for k in (0, 1)]
+    env = {**os.environ, "PATH": BIN + os.pathsep + os.environ["PATH"]}
+    failed = subprocess.run(snakemake_cmd(tmp_path, *rounds), capture_output=True, text=True,
+                            env=env, timeout=900, check=False)  # fmt: skip
+    assert failed.returncode != 0
+    finished = tmp_path / rounds[0]
+    assert finished.exists(), (failed.stdout + failed.stderr)[-3000:]
+    before = finished.read_bytes()
+    bad.write_bytes(good)
+    os.utime(bad, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    snakemake(tmp_path, *rounds)
+    assert finished.read_bytes() == before  # kept, not trained again (Snakemake touches it)
+    log = (finished.parent / "train.log").read_text()
+    assert "finished by an earlier run" in log
+    assert (tmp_path / rounds[1]).exists()
+
+
 @pytest.mark.parametrize(
     ("extra", "train_minutes", "transfer_minutes"),
     [

@@ -400,9 +400,9 @@ def _inputs_first(members: list[dict]) -> list[dict]:
 
 def _finished(args) -> bool:
     """Whether a member's round is already done: its mask and trained artifacts are valid
-    for its settings and round and newer than every input (what Snakemake itself checks).
-    A killed `train` or group job leaves its finished rounds (the rules mark them update(),
-    so Snakemake keeps them), and its rerun keeps them instead of computing them again."""
+    for its settings and round and newer than every input (:func:`outputs_current`). A
+    killed or failed `train` or group job leaves its finished rounds, and its rerun keeps
+    them instead of computing them again."""
     inputs = [args.init, args.prev_trained, args.source_mask, args.rewind_from, args.round0_from]
     return outputs_current(
         [(args.mask_out, "mask"), (args.out, "trained")],

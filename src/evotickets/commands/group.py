@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from ..artifacts import ArtifactError, read_artifact
+from ..artifacts import ArtifactError, read_artifact, written_at
 from ..checkpoint import checkpoint_path, remove_checkpoint
 from ..rounds import PreparedRound, log, train_together
 
@@ -103,26 +103,35 @@ def outputs_current(
     inputs: Iterable[str | None],
 ) -> bool:
     """Whether a member's outputs, ``(path, artifact kind)`` pairs, are all there, valid for
-    its settings' digest and its round, and newer than every input (what Snakemake itself
-    checks). A killed job leaves the rounds it had finished (its rule marks the outputs
-    update(), so Snakemake keeps them, also when the kill came after the last write but
-    before Snakemake's bookkeeping), and its rerun keeps them instead of training again.
+    its settings' digest and its round, and newer than every input, by mtime (what Snakemake
+    itself checks) and by the time each artifact records of its writing. A killed or failed
+    job leaves the rounds it had finished (its rule marks the outputs update(), so Snakemake
+    does not delete them when a job starts, and profiles/default sets keep-incomplete, so not
+    when one fails), and its rerun keeps them instead of training again. The recorded times
+    catch what mtimes do not: after a failed job Snakemake copies back each update() output's
+    backup, an older round trained from older inputs, with a fresh mtime.
     Never, when ``$EVOTICKETS_RECOMPUTE`` asks for recomputing."""
     if os.environ.get(RECOMPUTE_ENV, "") not in ("", "0"):
         return False
     paths = [Path(p) for p, _ in outputs]
     if not all(p.exists() for p in paths):
         return False
+    inputs = [Path(p) for p in inputs if p]
     try:
         for path, kind in outputs:
             _, attrs = read_artifact(path, kind, expected_digest=digest)
             if int(attrs["round"]) != round_index:
                 return False
+        oldest = min(p.stat().st_mtime for p in paths)
+        # a missing input (a donor round deleted to recompute it) is not there yet
+        if not all(p.exists() and p.stat().st_mtime <= oldest for p in inputs):
+            return False
+        written = [written_at(p) for p in paths]
+        if None in written:
+            return False
+        return all((w := written_at(p)) is None or w <= min(written) for p in inputs)
     except ArtifactError:
         return False
-    oldest = min(p.stat().st_mtime for p in paths)
-    # a missing input (a donor round deleted to recompute it) is not there yet: not finished
-    return all(Path(p).exists() and Path(p).stat().st_mtime <= oldest for p in inputs if p)
 
 
 def keep_finished(out: str, what: str, logs: Sequence[str]) -> str:
