@@ -357,6 +357,58 @@ def test_download_from_mirror_is_verified_and_atomic(
     assert sorted(p.name for p in (dest / "mnist").iterdir()) == sorted(f"{n}.gz" for n in FILES)
 
 
+def test_parallel_downloads_of_one_file_both_succeed(
+    tmp_path: Path, shared: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parallel jobs on a fresh cache fetch the same file at once; each writes its own
+    temporary file (with one shared name, the second truncated the first's download)."""
+    import threading
+    import time
+    import urllib.request
+
+    name = "train-labels-idx1-ubyte"
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / f"{name}.gz").symlink_to(shared / "mnist" / f"{name}.gz")
+    monkeypatch.setitem(data._MIRRORS, "mnist", mirror.as_uri() + "/")
+    real_urlopen = urllib.request.urlopen
+
+    class Slow:  # a slow mirror: small chunks, so the two downloads overlap
+        def __init__(self, resp):
+            self.resp = resp
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.resp.close()
+
+        def read(self, n):
+            time.sleep(0.002)
+            return self.resp.read(min(n, 512))
+
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: Slow(real_urlopen(url)))
+    folder = tmp_path / "data" / "mnist"
+    results, start = {}, threading.Barrier(2)
+
+    def fetch(i):
+        start.wait()
+        try:
+            results[i] = data._download("mnist", name, folder)
+        except Exception as err:  # noqa: BLE001 - the test reports it
+            results[i] = err
+
+    threads = [threading.Thread(target=fetch, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {0: folder / f"{name}.gz", 1: folder / f"{name}.gz"}, results
+    good = gzip.decompress((shared / "mnist" / f"{name}.gz").read_bytes())
+    assert gzip.decompress((folder / f"{name}.gz").read_bytes()) == good
+    assert not list(folder.glob("*.tmp"))
+
+
 # ---------------------------------------------------------------------------- names, dirs
 
 
