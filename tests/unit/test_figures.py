@@ -123,3 +123,13 @@ def test_fig10_draws_the_first_seed_with_a_surface(seed_with_data):
     assert len(titles) == ROUNDS and all(f"seed {seed_with_data}" in t for t in titles)
     ds["loss_surface_2d"][:] = np.nan
     assert "not in this experiment" in figures.fig10(ds).axes[0].texts[0].get_text()
+
+
+@pytest.mark.parametrize(("suffix", "magic"), [(".png", b"\x89PNG"), (".pdf", b"%PDF")])
+def test_a_figure_is_saved_in_the_format_its_name_asks_for(tmp_path, suffix, magic):
+    """`evotickets figure … --out fig8.pdf` wrote PNG bytes under the .pdf name."""
+    ds = _dataset(["digits"], ["snes"], ("random", "magnitude"), fill=0.5)
+    out = tmp_path / f"fig8{suffix}"
+    figures.render("fig8", ds, str(out))
+    assert out.read_bytes()[:4] == magic
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]

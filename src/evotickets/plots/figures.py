@@ -9,6 +9,7 @@ draws one panel that says "not in this experiment" instead of failing.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import matplotlib
 
@@ -654,11 +655,14 @@ def pruning_families(ds: xr.Dataset) -> plt.Figure:
 
 
 def render(name: str, ds: xr.Dataset, out: str) -> plt.Figure:
-    """Draw figure ``name`` from ``ds`` and save it (atomically, durably) as a PNG."""
+    """Draw figure ``name`` from ``ds`` and save it (atomically, durably) in the format
+    ``out``'s suffix names (png, pdf, svg, …; matplotlib's), PNG where it has none."""
     from ..durable import atomic_path
     from ..names import figure_number
 
     fig = FIGURES[figure_number(name)](ds)
-    with atomic_path(out, suffix=".tmp.png") as tmp:  # .png: savefig infers the format
-        fig.savefig(tmp, dpi=110)
+    fmt = Path(out).suffix.lstrip(".").lower() or "png"
+    # the format is passed, not inferred: the temporary file's name ends in .tmp
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=110, format=fmt)
     return fig
