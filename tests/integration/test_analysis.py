@@ -475,3 +475,25 @@ def test_collect_refuses_a_transferred_ticket_of_other_settings(tmp_path, tiny_c
         else:
             with pytest.raises(ArtifactError, match="snes_to_pgpe.*made from other settings"):
                 collect(cfg, tmp_path)
+
+
+def test_lmc_refuses_rounds_paired_wrongly():
+    """Consecutive pairs are (t, t + 1), seed and ES↔GD pairs (t, t); each side sorted by
+    round. `lmc --kind consecutive --left iter00 iter01 --right iter02 iter00` gave round 0
+    against itself (barrier 0) and round 1 against round 2, filed under rounds 0 and 1."""
+    from evotickets.commands.analysis import _check_pairs
+
+    def rounds(*ts):
+        return [{"round": t, "path": f"iter{t:02d}/trained.h5"} for t in ts]
+
+    _check_pairs("consecutive", rounds(0, 1), rounds(1, 2))
+    _check_pairs("seeds", rounds(0, 1, 2), rounds(0, 1, 2))
+    _check_pairs("es_gd", rounds(3), rounds(3))
+    with pytest.raises(ValueError, match=r"round t \+ 1 beside round t.*iter00.*iter00"):
+        _check_pairs("consecutive", rounds(0, 1), rounds(0, 2))
+    with pytest.raises(ValueError, match="the same round on both sides"):
+        _check_pairs("seeds", rounds(0, 1), rounds(0, 2))
+    with pytest.raises(ValueError, match="lists a round twice"):
+        _check_pairs("es_gd", rounds(1, 1), rounds(1, 2))
+    with pytest.raises(ValueError, match="as many --left as --right"):
+        _check_pairs("seeds", rounds(0, 1), rounds(0))

@@ -81,6 +81,29 @@ def _right_digest(args, own: str) -> str:
     return kind.from_json(args.right_settings).digest()
 
 
+def _check_pairs(kind: str, left: list[dict], right: list[dict]) -> None:
+    """The i-th --left and --right rounds (each sorted by round) form a pair of ``kind``:
+    round t with t + 1 for consecutive rounds, the same round for seeds and es_gd; no round
+    twice on a side. A wrong pairing gave a barrier filed under the wrong round (or a round
+    against itself, 0), without an error."""
+    if len(left) != len(right):
+        raise ValueError(
+            f"lmc needs as many --left as --right artifacts ({len(left)} ≠ {len(right)})"
+        )
+    for side, rounds in (("--left", left), ("--right", right)):
+        seen = [r["round"] for r in rounds]
+        if len(set(seen)) != len(seen):
+            raise ValueError(f"lmc {side} lists a round twice (rounds {seen})")
+    step = 1 if kind == "consecutive" else 0
+    for a, b in zip(left, right):
+        if b["round"] != a["round"] + step:
+            want = "round t + 1 beside round t" if step else "the same round on both sides"
+            raise ValueError(
+                f"lmc --kind {kind} pairs {want}: {a['path']} (round {a['round']}) came "
+                f"beside {b['path']} (round {b['round']})"
+            )
+
+
 def cmd_lmc(args) -> None:
     """Barriers between pairs (left[i], right[i]), e.g. consecutive rounds or two seeds."""
     from ..analysis import connectivity, evaluation
@@ -94,10 +117,7 @@ def cmd_lmc(args) -> None:
     own = settings.digest()
     left = _trained(args.left, table, own)
     right = _trained(args.right, table, _right_digest(args, own))
-    if len(left) != len(right):
-        raise ValueError(
-            f"lmc needs as many --left as --right artifacts ({len(left)} ≠ {len(right)})"
-        )
+    _check_pairs(args.kind, left, right)
     task = _task(settings, table)
     alphas = connectivity.alpha_grid(opts.alphas)
     barriers, errors = [], []
