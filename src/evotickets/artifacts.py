@@ -79,6 +79,10 @@ def ensure_writable(path: str | os.PathLike) -> Path:
     root passes every permission check, yet a read-only mount or a path under a regular file
     still fails."""
     path = Path(path)
+    if path.is_dir():
+        raise ArtifactError(
+            f"cannot write {path}: it is a directory. Fix: name a file (e.g. {path / path.name})"
+        )
     probe = path.with_name(f".{path.name}.{os.getpid()}.probe")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -592,6 +592,42 @@ CASES = [
         ("--settings is not a ChainSettings JSON", "'task'"),
         ("snakemake -n -p",),
     ),
+    # reporting verbs' outputs and config, checked before any reading ---------------------------
+    Case(
+        "config-json-not-json-table",
+        lambda w: _verb("table", paths.experiment(exp="tiny"), "--config-json", "{nope"),
+        ConfigError,
+        ("--config-json is not JSON",),
+        ("--configfile <the run's config>",),
+    ),
+    Case(
+        "out-is-a-directory-figure",
+        lambda w: _verb("figure", "fig3", "--summary", "nope.nc", "--out", str(w.scratch)),
+        ArtifactError,
+        ("scratch: it is a directory",),
+        ("name a file",),
+    ),
+    Case(
+        "out-is-a-directory-collect",
+        lambda w: _verb(
+            "collect",
+            paths.experiment(exp="tiny"),
+            "--config-json",
+            json.dumps(_cfg()),
+            "--out",
+            str(w.scratch),
+        ),
+        ArtifactError,
+        ("scratch: it is a directory",),
+        ("name a file",),
+    ),
+    Case(
+        "out-under-a-file-table",
+        lambda w: _verb("table", paths.experiment(exp="tiny"), "--out", str(w.init / "t.txt")),
+        ArtifactError,
+        ("cannot write", "init.h5/t.txt"),
+        ("no parent is a regular file",),
+    ),
     # summary.nc, read by the figure and claims verbs -------------------------------------------
     Case(
         "summary-missing-figure",

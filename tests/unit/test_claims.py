@@ -308,6 +308,25 @@ def test_dense_threshold_and_cli_writes_md_html_nc(tmp_path, capsys):
     ).read_text()
 
 
+def test_claims_that_fail_leave_the_earlier_files_whole(tmp_path, monkeypatch, capsys):
+    """claims.md, .html and .nc are all made before any is written: an error in the last
+    left a new claims.md beside the old claims.nc."""
+    synthetic_summary(methods=("random", "magnitude")).to_netcdf(
+        tmp_path / "summary.nc", engine="h5netcdf"
+    )
+    for name in ("claims.md", "claims.html", "claims.nc"):
+        (tmp_path / name).write_text(f"an earlier {name}")
+
+    def broken(*args, **kwargs):
+        raise ValueError("to_dataset failed")
+
+    monkeypatch.setattr(claims, "to_dataset", broken)
+    assert cli.main(["claims", str(tmp_path)]) == 2
+    assert "to_dataset failed" in capsys.readouterr().err
+    for name in ("claims.md", "claims.html", "claims.nc"):
+        assert (tmp_path / name).read_text() == f"an earlier {name}"
+
+
 def test_claims_without_summary_names_the_rule(tmp_path, capsys):
     assert cli.main(["claims", str(tmp_path)]) == 2
     assert "rule collect" in capsys.readouterr().err

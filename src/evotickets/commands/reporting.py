@@ -6,22 +6,36 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..artifacts import ArtifactError
-from ..config import load_config
+from ..artifacts import ArtifactError, ensure_writable
+from ..config import ConfigError, load_config
 from ..durable import atomic_path
 
 if TYPE_CHECKING:
     import xarray
 
 
+def _config(args) -> dict | None:
+    """The config of ``--configfile`` (validated) or ``--config-json`` (what a rule passes,
+    already validated), or None where neither is given."""
+    if args.configfile:
+        return load_config(args.configfile)
+    if not args.config_json:
+        return None
+    try:
+        return json.loads(args.config_json)
+    except json.JSONDecodeError as err:
+        raise ConfigError(
+            f"--config-json is not JSON ({err}); it is what the workflow's rule passes: by "
+            "hand, give --configfile <the run's config> instead"
+        ) from err
+
+
 def cmd_table(args) -> None:
     from ..report import accuracy_table
 
-    if args.configfile or args.config_json:
-        cfg = load_config(args.configfile) if args.configfile else json.loads(args.config_json)
-    else:
-        cfg = None
-    text = accuracy_table(args.results, cfg)
+    if args.out:
+        ensure_writable(args.out)
+    text = accuracy_table(args.results, _config(args))
     if args.out:
         with atomic_path(args.out) as tmp:
             tmp.write_text(text)
@@ -63,8 +77,8 @@ def cmd_collect(args) -> None:
     """Gather every artifact of an experiment into results/<exp>/summary.nc."""
     from ..analysis.collect import collect, save
 
-    cfg = load_config(args.configfile) if args.configfile else json.loads(args.config_json)
-    ds = collect(cfg, args.results)
+    ensure_writable(args.out)  # before the reading: a bad --out would waste it
+    ds = collect(_config(args), args.results)
     save(ds, args.out)
     print(f"wrote {args.out}: {dict(ds.sizes)}; {len(ds.data_vars)} variables")
 
@@ -107,6 +121,7 @@ def cmd_figure(args) -> None:
     """Render one paper figure from summary.nc only."""
     from ..plots.figures import render
 
+    ensure_writable(args.out)
     fig = render(args.name, open_summary(args.summary), args.out)
     print(f"wrote {args.out} ({len(fig.axes)} panels)")
 
@@ -138,14 +153,16 @@ def cmd_claims(args) -> None:
         sigma=claims.sigma_context(ds),
         machines=json.loads(ds.attrs.get("trained_on", "{}")),
     )
+    html, table = claims.to_html(text), claims.to_dataset(rows, thresholds)
+    # all three made before any is written: an error leaves the old set whole, not mixed
     out = Path(args.out_dir or results)
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_writable(out / "claims.md")
     with atomic_path(out / "claims.md") as tmp:
         tmp.write_text(text)
     with atomic_path(out / "claims.html") as tmp:
-        tmp.write_text(claims.to_html(text))
+        tmp.write_text(html)
     with atomic_path(out / "claims.nc") as tmp:
-        claims.to_dataset(rows, thresholds).to_netcdf(tmp, engine="h5netcdf")
+        table.to_netcdf(tmp, engine="h5netcdf")
     print(text.split("## Every level")[0] if args.brief else text)
     print(f"wrote {out / 'claims.md'}, claims.html and claims.nc ({len(rows)} effects)")
 
