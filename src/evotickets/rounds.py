@@ -252,11 +252,30 @@ def train_prepared(p: PreparedRound):
     return replace(res, cpu_seconds=time.process_time() - cpu)
 
 
+def _check_finite(p: PreparedRound, res, mask: np.ndarray) -> None:
+    """A round whose weights (or ES search scales) ended non-finite is not written: as a
+    finished trained.h5 it passed for a result, and the error came only in the next round's
+    mask, which called the file corrupt. A NaN fitness of some members is counted, not an
+    error (the strategy ranks them worst); this is the distribution itself diverging."""
+    bad = {"θ": int(np.sum(~np.isfinite(res.theta[mask])))}
+    if res.sigma is not None:
+        bad["σ"] = int(np.sum(~np.isfinite(res.sigma[mask])))
+    if any(bad.values()):
+        counts = ", ".join(f"{n} of {int(mask.sum())} active {k}" for k, n in bad.items() if n)
+        raise ValueError(
+            f"{p.label}: round {p.t} ended with non-finite values ({counts}): the search "
+            "diverged, so nothing was written. Fix: a smaller step (the strategy's std_init "
+            "or learning rate, or the GD lr), or fewer generations/epochs; the round's log "
+            "shows where its fitness went"
+        )
+
+
 def write_trained(p: PreparedRound, res, extra_attrs: dict | None = None) -> None:
     """Write a trained round's trained.h5, then remove its mid-round checkpoint."""
     settings, mask, prunable = p.settings, p.mask, p.prunable
     if res.final_mask is not None:  # dynamic sparse ES: the active set the round ended with
         mask = res.final_mask
+    _check_finite(p, res, mask)
     metric = res.final_metric
     write_artifact(
         p.out_path,

@@ -153,6 +153,13 @@ def _rewrite(path: Path, out: Path, change: Callable[[dict, dict], None]) -> Pat
     return out
 
 
+def _nan_kernel(arrays: dict, attrs: dict) -> None:
+    """One NaN in the first kernel's first entry (a prunable, active weight)."""
+    name = next(k for k in arrays if k.startswith("params/") and k.endswith("kernel"))
+    arrays[name] = arrays[name].copy()
+    arrays[name].flat[0] = np.nan
+
+
 def _idx(arr: np.ndarray) -> bytes:
     code = {np.dtype(np.uint8): 0x08}[arr.dtype]
     head = bytes([0, 0, code, arr.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
@@ -664,6 +671,14 @@ CASES = [
         ("unreadable artifact", "iter00/trained.h5", "truncated or not HDF5"),
         ("delete", "rerun its rule `train`"),
         setup=lambda w: _truncate(w.round(0, "trained.h5")),
+    ),
+    Case(
+        "artifact-trained-with-nan-theta",
+        lambda w: w.mask(round_=1),
+        ArtifactError,
+        ("iter00/trained.h5: 1 of its active weights have a NaN or infinite magnitude score",),
+        ("delete it and rerun its rule `train`",),
+        setup=lambda w: _rewrite(w.round(0, "trained.h5"), w.round(0, "trained.h5"), _nan_kernel),
     ),
     Case(
         "artifact-truncated-trained-read-by-table",

@@ -425,3 +425,25 @@ def test_a_vmapped_group_stopped_after_its_checkpoints_resumes_bitwise(
             np.testing.assert_array_equal(a[0][k], b[0][k], err_msg=k)
         assert {k for k in a[1] if np.any(a[1][k] != b[1][k])} <= {"seconds"}
     assert not list((tmp_path / "killed").glob("*.ckpt*"))  # removed with the artifacts
+
+
+def test_a_round_that_diverged_is_not_written(tmp_path):
+    """θ or σ non-finite on active weights at the round's end: an error naming the round and
+    the fix, no trained.h5 (it passed for a finished round; the next round's mask then called
+    it corrupt). Pruned entries do not count."""
+    from types import SimpleNamespace
+
+    from evotickets.rounds import write_trained
+
+    mask = np.array([True, True, False, True])
+    out = tmp_path / "trained.h5"
+    p = SimpleNamespace(settings=None, mask=mask, prunable=np.ones(4, bool), label="digits/snes/snr",
+                        t=3, out_path=out)  # fmt: skip
+    theta = np.array([0.1, np.nan, np.nan, 0.2], np.float32)
+    res = SimpleNamespace(final_mask=None, theta=theta, sigma=np.ones(4, np.float32))
+    with pytest.raises(ValueError, match=r"digits/snes/snr: round 3 .*1 of 3 active θ.*std_init"):
+        write_trained(p, res)
+    res.theta, res.sigma = np.array([0.1, 0.3, np.nan, 0.2]), np.array([1.0, np.inf, 1.0, 1.0])
+    with pytest.raises(ValueError, match="1 of 3 active σ"):
+        write_trained(p, res)
+    assert not out.exists()
