@@ -111,7 +111,7 @@ def write_artifact(
     if kind not in KINDS:
         raise ValueError(f"unknown artifact kind {kind!r}")
     path = ensure_writable(path)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w", libver=FILE_FORMAT) as f:
         f.attrs["schema"] = f"evotickets.{kind}/{SCHEMA_VERSION}"
         f.attrs["evotickets_version"] = __version__
         f.attrs["config_digest"] = config_digest
@@ -122,8 +122,26 @@ def write_artifact(
         for k, v in attrs.items():
             f.attrs[k] = v
         for name, value in arrays.items():
-            f.create_dataset(name, data=np.asarray(value))
+            create_checked_dataset(f, name, value)
     return path
+
+
+#: HDF5's 1.10 file format (readable by HDF5 1.10 from 2017 on, and every h5py since 2.8):
+#: it stores a one-chunk dataset without a chunk index, so the checksummed datasets of
+#: :func:`create_checked_dataset` cost no space (a digits trained.h5: 35 kB, against 47 kB
+#: unchecked and 106 kB checked in the default, oldest format).
+FILE_FORMAT = ("v110", "v110")
+
+
+def create_checked_dataset(f: h5py.File | h5py.Group, name: str, value: Any) -> None:
+    """``f.create_dataset(name, data=value)`` with HDF5's Fletcher-32 checksum on every
+    non-empty array, so that damage inside a file (a flipped or zeroed block the file
+    system did not report) fails the read instead of passing as other numbers. Scalars and
+    empty arrays cannot be chunked, which the checksum needs; they are stored as before.
+    Files written without it read as before."""
+    value = np.asarray(value)
+    checked = value.ndim > 0 and value.size > 0
+    f.create_dataset(name, data=value, **({"fletcher32": True} if checked else {}))
 
 
 def read_artifact(

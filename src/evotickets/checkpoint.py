@@ -45,6 +45,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from .artifacts import FILE_FORMAT, create_checked_dataset
 from .durable import atomic_path
 from .host import trained_on
 
@@ -190,7 +191,7 @@ class Checkpointer:
         leaves = jax.tree_util.tree_leaves(state)
         names = leaf_names(state)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.path) as tmp, h5py.File(tmp, "w") as f:
+        with atomic_path(self.path) as tmp, h5py.File(tmp, "w", libver=FILE_FORMAT) as f:
             f.attrs["schema"] = SCHEMA
             f.attrs["round_digest"] = self.digest
             f.attrs["generation"] = int(generation)
@@ -200,11 +201,11 @@ class Checkpointer:
                 dtype=h5py.string_dtype(),
             )
             for name, leaf in zip(names, leaves, strict=True):
-                f.create_dataset(f"state/{name}", data=_to_host(leaf))
+                create_checked_dataset(f, f"state/{name}", _to_host(leaf))
             f.attrs["curves"] = np.asarray(sorted(curves), dtype=h5py.string_dtype())
             f.attrs["machines"] = json.dumps(self._machines())
             for name, values in curves.items():
-                f.create_dataset(f"curves/{name}", data=np.asarray(values))
+                create_checked_dataset(f, f"curves/{name}", values)
         self._last_gen, self._last_time = generation, self.clock()
         self.saves += 1
         self.log(f"checkpoint {self.path} at generation {generation}")

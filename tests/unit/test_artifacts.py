@@ -96,6 +96,24 @@ def test_group_strips_prefix_in_stored_order(tmp_path):
     assert group(arrays, "sigma") == {}
 
 
+def test_damage_inside_an_array_fails_the_read(tmp_path):
+    """A zeroed block inside a dataset (damage the file system did not report) read as other
+    numbers; each array now carries a Fletcher-32 checksum, so the read fails naming the file."""
+    path = tmp_path / "a.h5"
+    kernel = np.arange(1, 65, dtype=np.float32).reshape(8, 8)
+    write_artifact(path, "trained", {"params/kernel": kernel, "params/scale": np.float32(2.0)},
+                   {"round": 0}, config_digest="d", seed=0)  # fmt: skip
+    assert read_artifact(path, "trained")[0]["params/kernel"].tolist() == kernel.tolist()
+    with h5py.File(path) as f:
+        assert f["params/kernel"].fletcher32 and not f["params/scale"].fletcher32
+        start = f["params/kernel"].id.get_chunk_info(0).byte_offset
+    data = bytearray(path.read_bytes())
+    data[start : start + 64] = bytes(64)
+    path.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match=r"unreadable artifact .*a\.h5"):
+        read_artifact(path, "trained")
+
+
 def test_unknown_kind_is_refused(tmp_path):
     with pytest.raises(ValueError, match="kind"):
         _write(tmp_path / "a.h5", kind="weights")
