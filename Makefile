@@ -32,9 +32,11 @@ bench: $(VENV)/.bench-installed
 		BENCH_QUICK=$(BENCH_QUICK) python bench/bench_$$b.py; \
 	done
 
+# Snakemake writes its report in place, so to a temporary name, then moved into place durably
 run: setup
 	snakemake --cores $(CORES)
-	snakemake --report results/$(EXP)/report.html
+	snakemake --report results/$(EXP)/report.tmp.html
+	python -c "from evotickets.durable import durable_replace as r; r('results/$(EXP)/report.tmp.html', 'results/$(EXP)/report.html')"
 	@cat results/$(EXP)/accuracy_table.txt
 	@sed -n '/^## Summary/,/^## Every level/p' results/$(EXP)/claims.md | sed '$$d'
 	@echo "claims:          results/$(EXP)/claims.md (every level; claims.nc for xarray)"
