@@ -96,6 +96,29 @@ def test_rounds_after_0_start_from_the_stored_rewind_point(tmp_path):
         assert f0.attrs["rewind_point"] == 3
         k = "Conv_0/kernel"
         assert not np.array_equal(f0["rewind/" + k][()], i["params/" + k][()])
+    # round 1 is the round started from m1 ⊙ (the stored rewind point), bitwise, not from θ0
+    from evotickets.artifacts import group, read_artifact
+    from evotickets.keys import chain_key, round_key
+    from evotickets.networks import layer_table, to_vector
+    from evotickets.tasks import make_task
+
+    params0 = group(read_artifact(init, "init")[0], "params")
+    table = layer_table(params0)
+    theta0 = to_vector(params0, table)
+    vec = {name: to_vector(group(read_artifact(path, kind)[0], prefix), table)
+           for name, path, kind, prefix in (("rewind", out[0], "trained", "rewind"),
+                                            ("m1", tmp_path / "mask1.h5", "mask", "mask"),
+                                            ("theta1", out[1], "trained", "params"))}  # fmt: skip
+    m1 = vec["m1"].astype(bool)
+    task = make_task("digits", s["task_config"], table)
+    strategy = make_strategy("snes", int(m1.sum()), s["strategy_config"])
+    rk = round_key(chain_key(0, "digits", "snes"), 1)  # the entry's library task's keys
+
+    def round1(start):
+        return run_round(task, strategy, start * m1, m1, rk, 6, 3, log=lambda m: None).theta
+
+    np.testing.assert_array_equal(vec["theta1"], round1(vec["rewind"]))
+    assert not np.array_equal(vec["theta1"], round1(theta0))
     # rewinding a round-1 artifact is refused by name
     argv = ["train", "--settings", settings, "--round", "1", "--init", str(init),
             "--mask", str(tmp_path / "mask1.h5"), "--out", str(tmp_path / "x.h5"),

@@ -125,7 +125,7 @@ def test_a_failed_mask_step_is_in_the_mask_log_and_trains_nothing(tmp_path, tiny
     assert not (tmp_path / "mask.h5").exists() and not (tmp_path / "trained.h5").exists()
 
 
-def test_a_strategy_without_sigma_trains_and_prunes_by_magnitude(tmp_path, tiny_config):
+def test_a_strategy_without_sigma_trains_and_prunes_by_magnitude(tmp_path, tiny_config, capsys):
     """gradientless_descent has no per-weight σ: its rounds write no sigma/ group, magnitude
     pruning reads them, and snr is refused by name."""
     tiny_config["es"] = {"num_generations": 4, "log_every": 4}
@@ -149,7 +149,9 @@ def test_a_strategy_without_sigma_trains_and_prunes_by_magnitude(tmp_path, tiny_
     snr = json.dumps({**json.loads(settings), "method": "snr"})
     argv = ["mask", "--settings", snr, "--round", "1", "--init", str(init),
             "--prev-trained", str(out[0]), "--out", str(tmp_path / "x.h5")]  # fmt: skip
+    capsys.readouterr()
     assert cli.main(argv) == 2
+    assert "method snr is undefined for gradientless_descent" in capsys.readouterr().err
 
 
 def test_round0_copied_from_the_donor_equals_training_it(tmp_path, tiny_config, capsys):

@@ -103,6 +103,18 @@ def test_nan_fitness_counts_as_worst_and_is_reported(setup):
     assert np.all(np.isfinite(res.best_fitness)) and np.all(np.isfinite(res.mean_fitness))
 
 
+def test_nonfinite_members_get_the_generations_worst_fitness():
+    """Fitness is minimised: NaN and ±inf members take the largest finite value of their
+    generation (ranked last), are counted, and stay out of the mean. A replacement by the
+    best value or by 0 (a perfect loss) kept everything finite and the counts right."""
+    from evotickets.train.es import _sanitize
+
+    fitness = jnp.array([1.0, jnp.nan, 3.0, jnp.inf, -jnp.inf, 2.0])
+    clean, count, mean = _sanitize(fitness)
+    assert np.asarray(clean).tolist() == [1.0, 3.0, 3.0, 3.0, 3.0, 2.0]
+    assert int(count) == 3 and float(mean) == pytest.approx(2.0)
+
+
 def test_all_members_nan_stops_the_round(setup):
     task, _, theta0, prunable = setup
     mask = np.ones(prunable.size, bool)
