@@ -373,7 +373,7 @@ def test_es_gd_barriers_are_collected_and_drawn(tmp_path, tiny_config):
     ]
     cfg = validate_config(tiny_config)
     alphas = connectivity.alpha_grid(5)
-    barriers = {0: [0.1, 0.2, 0.4], 1: [0.3, 0.2, 0.0]}
+    barriers = {0: [0.1, 0.2, 0.4], 1: [0.3, 0.4, 0.2]}  # means over seeds differ per round
     for seed, bars in barriers.items():
         folder = tmp_path / "transfer" / "snes_to_adam" / f"seed{seed}" / "analysis"
         folder.mkdir(parents=True)
@@ -402,12 +402,12 @@ def test_es_gd_barriers_are_collected_and_drawn(tmp_path, tiny_config):
     assert np.all(np.isnan(b.sel(transfer="snes_to_pgpe").values))  # ES → ES: no such pair
     assert ds.lmc_errors_es_gd.dims == ("transfer", "seed", "iteration", "alpha")
     np.testing.assert_allclose(ds.alpha.values, alphas)
-    np.testing.assert_allclose(ds.lmc_errors_es_gd.sel(transfer="snes_to_adam")[1, 2], 1.0)
+    np.testing.assert_allclose(ds.lmc_errors_es_gd.sel(transfer="snes_to_adam")[1, 2], 1.2)
     panel = fig6(ds).axes[3]
     assert not any("not in this experiment" in t.get_text() for t in panel.texts)
     (line,) = panel.get_lines()
     assert line.get_label() == "snes_to_adam"
-    np.testing.assert_allclose(line.get_ydata(), [0.2, 0.2, 0.2])
+    np.testing.assert_allclose(line.get_ydata(), [0.2, 0.3, 0.3])
 
 
 def test_collect_refuses_lmc_artifacts_on_different_alpha_grids(tmp_path, tiny_config):

@@ -135,3 +135,45 @@ def test_a_resumed_dynamic_round_is_bitwise_identical(setup, tmp_path):  # noqa:
     resumed = _dynamic_round(setup, "gradient", second)
     for field in ("theta", "sigma", "best_fitness", "eval_metric", "final_mask"):
         np.testing.assert_array_equal(getattr(reference, field), getattr(resumed, field))
+
+
+def test_a_dynamic_random_chain_regrows_through_the_round_verb(tmp_path):
+    """The config's `dynamic_sparse` block reaches the trainer (trainers._dynamic_schedule):
+    a dynamic_random round ends with another active set than the mask it started from, each
+    layer keeping its count; the random chain of the same keys keeps its mask."""
+    import copy
+    import json
+
+    from conftest import TINY_CONFIG
+
+    from evotickets import cli
+    from evotickets.artifacts import group, read_artifact
+    from evotickets.config import chain_settings, init_settings, validate_config
+    from evotickets.networks import layer_table, to_vector
+
+    cfg = copy.deepcopy(TINY_CONFIG)
+    cfg.update(methods=["random", "dynamic_random"], es={"num_generations": 4, "log_every": 2},
+               dynamic_sparse={"every": 2, "fraction": 0.2})  # fmt: skip
+    cfg = validate_config(cfg)
+    init = tmp_path / "init.h5"
+    assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", 0)),
+                     "--out", str(init)]) == 0  # fmt: skip
+    table = layer_table(group(read_artifact(init, "init")[0], "params"))
+
+    def round1(method):
+        settings = json.dumps(chain_settings(cfg, "digits", "snes", method, 0))
+        files = {k: tmp_path / f"{method}_{k}.h5" for k in ("mask", "trained")}
+        assert cli.main(["round", "--settings", settings, "--round", "1", "--init", str(init),
+                         "--mask-out", str(files["mask"]), "--mask-log", str(tmp_path / "m.log"),
+                         "--out", str(files["trained"])]) == 0  # fmt: skip
+        return [
+            to_vector(group(read_artifact(files[k], k)[0], "mask"), table).astype(bool)
+            for k in ("mask", "trained")
+        ]
+
+    start, end = round1("dynamic_random")
+    assert not np.array_equal(start, end)
+    assert layer_counts(start, table) == layer_counts(end, table)
+    random_start, random_end = round1("random")
+    np.testing.assert_array_equal(random_start, start)  # the same keys: the same first mask
+    np.testing.assert_array_equal(random_end, random_start)

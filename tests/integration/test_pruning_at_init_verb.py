@@ -10,6 +10,7 @@ import pytest
 
 from evotickets import cli
 from evotickets.config import ConfigError, chain_settings, init_settings, validate_config
+from evotickets.settings import ChainSettings
 
 
 def _mask(path) -> np.ndarray:
@@ -63,7 +64,17 @@ def test_the_examples_enter_the_digest_and_other_methods_digests_do_not_change(t
     cfg = validate_config(dict(tiny_config, methods=["snip", "magnitude"]))
     snip = chain_settings(cfg, "digits", "snes", "snip", 0)
     assert snip["method_config"] == {"examples": 1000}  # the schema's default
-    assert "method_config" not in chain_settings(cfg, "digits", "snes", "magnitude", 0)
+    plain = chain_settings(cfg, "digits", "snes", "magnitude", 0)
+    assert "method_config" not in plain
+    other = validate_config(dict(tiny_config, methods=["snip", "magnitude"],
+                                 pruning_at_init={"examples": 256}))  # fmt: skip
+    snip_256 = chain_settings(other, "digits", "snes", "snip", 0)
+    assert snip_256["method_config"] == {"examples": 256}
+    digest = ChainSettings.from_dict
+    assert digest(snip_256).digest() != digest(snip).digest()
+    assert digest(chain_settings(other, "digits", "snes", "magnitude", 0)).digest() == (
+        digest(plain).digest()
+    )
 
 
 def test_control_tasks_refuse_pruning_at_initialisation(tiny_config):

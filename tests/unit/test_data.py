@@ -215,8 +215,19 @@ def test_digits_shapes_and_determinism() -> None:
     # train and test together are exactly the 1797 bundled images (a permutation, no overlap)
     from sklearn.datasets import load_digits
 
-    y_all = load_digits().target
+    bundled = load_digits()
+    y_all = bundled.target
     assert np.array_equal(np.sort(np.concatenate([ds.y_train, ds.y_test])), np.sort(y_all))
+
+    # the images too (as this loader normalises them): sorted rows of (pixels, label) of
+    # train + test are the bundled images' rows
+    def rows(x, y):
+        flat = np.concatenate([np.asarray(x).reshape(len(y), -1), np.asarray(y)[:, None]], 1)
+        return flat[np.lexsort(flat.T[::-1])]
+
+    ours = rows(np.concatenate([ds.x_train, ds.x_test]), np.concatenate([ds.y_train, ds.y_test]))
+    want = rows(data._normalise(bundled.images, 16.0), y_all)
+    np.testing.assert_array_equal(ours, want)
 
 
 def test_digits_are_read_as_sklearn_loads_them() -> None:
