@@ -775,3 +775,21 @@ def test_an_analysis_block_can_narrow_its_own_chains(tiny_config):
     assert {c[1:3] for c in analysis_chains(cfg, "lmc")} == {("pgpe", "magnitude")}
     assert {c[1:3] for c in analysis_chains(cfg, "layerwise")} == {("snes", "snr"), ("pgpe", "snr")}
     assert analysis_options(cfg, "lmc") == {"alphas": 5}  # filters are not options
+
+
+def test_check_config_validates_every_shipped_config_and_refuses_a_bad_one(tmp_path, capsys):
+    """`evotickets check-config` on the repository's configs: each valid, with its counts;
+    a bad file exits 2 naming the key."""
+    from evotickets.cli import main
+
+    root = Path(__file__).resolve().parents[2] / "config"
+    for path in sorted(root.glob("*.yaml")):
+        assert main(["check-config", str(path)]) == 0, path
+        cfg = yaml.safe_load(path.read_text())
+        out = capsys.readouterr().out
+        assert f"{path}: valid ({len(cfg['tasks'])} tasks," in out, out
+    bad = tmp_path / "bad.yaml"
+    cfg = yaml.safe_load((root / "config.yaml").read_text())
+    bad.write_text(yaml.safe_dump({**cfg, "prune_fraction": 1.5}))
+    assert main(["check-config", str(bad)]) == 2
+    assert "config key prune_fraction" in capsys.readouterr().err
