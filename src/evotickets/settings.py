@@ -268,6 +268,13 @@ class LmcOptions(_Json):
         return cls(**_options("lmc", cls, d))
 
 
+#: How a landscape's random directions are drawn. Not a config key: part of the options (so
+#: of the artifacts' digest and the rule's params) so that landscapes drawn another way are
+#: recomputed by the workflow and refused by collect, never mixed with these. Earlier
+#: versions drew them from a NumPy generator round after round (no such field).
+LANDSCAPE_DRAWS = "keys.landscape_key"
+
+
 @dataclass(frozen=True)
 class LandscapeOptions(_Json):
     """What a landscape analysis computes (config ``analyses.landscape``). Missing keys take
@@ -279,6 +286,7 @@ class LandscapeOptions(_Json):
     grid_extent: float
     eval_examples: int
     direction_norm: str
+    draws: str = LANDSCAPE_DRAWS
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -286,6 +294,11 @@ class LandscapeOptions(_Json):
     @classmethod
     def from_dict(cls, d: dict) -> LandscapeOptions:
         _only(cls, d)
+        if d.get("draws", LANDSCAPE_DRAWS) != LANDSCAPE_DRAWS:
+            raise ValueError(
+                f"landscape options drawn by {d['draws']!r}; this version draws its directions "
+                f"by {LANDSCAPE_DRAWS!r}: rerun rule landscape"
+            )
         return cls(**_options("landscape", cls, d))
 
 

@@ -84,15 +84,20 @@ def test_with_method_changes_the_digest_and_nothing_else():
 def test_analysis_options_are_typed_with_the_schemas_defaults():
     """The schema alone states the defaults: the typed options and the rules read them there."""
     from evotickets.config import analysis_options
-    from evotickets.settings import LandscapeOptions, LmcOptions
+    from evotickets.settings import LANDSCAPE_DRAWS, LandscapeOptions, LmcOptions
 
     bare = load_config(ROOT / "config" / "config.yaml")
     bare["analyses"] = {"enabled": ["lmc", "landscape"]}
     assert LmcOptions.from_dict({}).to_dict() == analysis_options(bare, "lmc")
-    assert LandscapeOptions.from_dict({}).to_dict() == analysis_options(bare, "landscape")
+    # + how the directions are drawn, not a config key
+    landscape = {**analysis_options(bare, "landscape"), "draws": LANDSCAPE_DRAWS}
+    assert LandscapeOptions.from_dict({}).to_dict() == landscape
     tour = load_config(ROOT / "config" / "tour.yaml")  # what the rules send, key for key
-    for cls, name in ((LmcOptions, "lmc"), (LandscapeOptions, "landscape")):
-        sent = analysis_options(tour, name)
-        assert cls.from_json(json.dumps(sent)).to_dict() == sent
+    sent = analysis_options(tour, "lmc")
+    assert LmcOptions.from_json(json.dumps(sent)).to_dict() == sent
+    sent = {**analysis_options(tour, "landscape"), "draws": LANDSCAPE_DRAWS}
+    assert LandscapeOptions.from_json(json.dumps(sent)).to_dict() == sent
     with pytest.raises(ValueError, match="no option"):
         LandscapeOptions.from_dict({"xi_point": 3})
+    with pytest.raises(ValueError, match="rerun rule landscape"):  # drawn another way
+        LandscapeOptions.from_dict({"draws": "numpy"})

@@ -63,7 +63,8 @@ rule landscape:
         paths.chain_analysis("landscape.log"),
     params:
         settings=chain_json,
-        opts=lambda wc: json.dumps(analysis_options(config, "landscape")),
+        # the typed options: with how the directions are drawn (settings.LANDSCAPE_DRAWS)
+        opts=lambda wc: LandscapeOptions.from_dict(analysis_options(config, "landscape")).to_json(),
         cache=JAX_CACHE,
     threads: RES["threads"]
     resources:

@@ -12,6 +12,7 @@ from snakemake.utils import validate
 from evotickets import paths
 from evotickets.names import FIGURE_NAMES, PRUNING_METHODS
 from evotickets.pruning import adopts_round0, round0_donor
+from evotickets.settings import LandscapeOptions
 from evotickets.config import (
     SCHEMA_PATH,
     analysis_chains,
