@@ -52,7 +52,7 @@ def artifacts(workdir: Path) -> dict[str, int]:
 
 
 #: Attributes that record when or how fast, not what: a rerun or another job layout changes them.
-CLOCK_ATTRS = {"created", "seconds_per_epoch"}
+CLOCK_ATTRS = {"created", "inputs_written", "seconds_per_epoch"}
 
 
 def content(path: Path) -> tuple[dict, dict]:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -106,11 +108,14 @@ def write_artifact(
     *,
     config_digest: str,
     seed: int,
+    inputs: Iterable[str | os.PathLike | None] = (),
 ) -> Path:
-    """Write ``arrays`` (slash-separated names) and ``attrs`` atomically."""
+    """Write ``arrays`` (slash-separated names) and ``attrs`` atomically. ``inputs``: the
+    artifacts it was made from, whose write times it records (:func:`stale_inputs`)."""
     if kind not in KINDS:
         raise ValueError(f"unknown artifact kind {kind!r}")
     path = ensure_writable(path)
+    made_from = _input_record(inputs)
     with atomic_path(path) as tmp, h5py.File(tmp, "w", libver=FILE_FORMAT) as f:
         f.attrs["schema"] = f"evotickets.{kind}/{SCHEMA_VERSION}"
         f.attrs["evotickets_version"] = __version__
@@ -119,6 +124,8 @@ def write_artifact(
         f.attrs["created"] = _dt.datetime.now(_dt.UTC).isoformat()
         for k, v in _versions().items():
             f.attrs[k] = v
+        if made_from:
+            f.attrs[INPUTS_ATTR] = json.dumps(made_from, sort_keys=True)
         for k, v in attrs.items():
             f.attrs[k] = v
         for name, value in arrays.items():
@@ -195,6 +202,35 @@ def written_at(path: str | os.PathLike) -> _dt.datetime | None:
     return _dt.datetime.fromisoformat(text.decode() if isinstance(text, bytes) else str(text))
 
 
+#: The attr in which an artifact records the write times of the artifacts it was made from.
+INPUTS_ATTR = "inputs_written"
+
+
+def _input_record(inputs: Iterable[str | os.PathLike | None]) -> dict[str, str]:
+    """{path: when it was written} of each given input artifact (files without a recorded
+    time are left out)."""
+    record = {}
+    for p in inputs:
+        if p and (when := written_at(p)) is not None:
+            record[str(p)] = when.isoformat()
+    return record
+
+
+def stale_inputs(attrs: dict[str, Any]) -> list[str]:
+    """The inputs an artifact records (``inputs_written``) that are still there but were
+    written again since it was made: it is then a stale result, e.g. an output Snakemake put
+    back from its backup after a failed job (it copies an update() output's earlier version
+    back and records the job as finished, so the next run plans nothing). An input no longer
+    there, or an artifact without the record (older versions), cannot be checked: []."""
+    stale = []
+    for path, when in json.loads(str(attrs.get(INPUTS_ATTR, "{}"))).items():
+        if Path(path).exists():
+            now = written_at(path)
+            if now is not None and now != _dt.datetime.fromisoformat(when):
+                stale.append(path)
+    return stale
+
+
 def read_config_chain(
     path: str | os.PathLike, kind: str, digest: str
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -215,7 +251,8 @@ def read_config_chain(
 def content_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     """``attrs`` without what :func:`write_artifact` records itself (schema, digest, seed,
     time, versions): what a copy of an artifact passes on to the new one."""
-    own = {"schema", "evotickets_version", "config_digest", "seed", "created", *_versions()}
+    own = {"schema", "evotickets_version", "config_digest", "seed", "created", INPUTS_ATTR,
+           *_versions()}  # fmt: skip
     return {k: v for k, v in attrs.items() if k not in own}
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import paths
-from .artifacts import read_config_chain
+from .artifacts import ArtifactError, read_artifact, read_config_chain, stale_inputs
 from .config import chain_spec, chains, transfer_spec
 
 Chain = tuple[str, str, str, int]
@@ -26,11 +26,17 @@ def chain_rounds(cfg: dict, results: str | Path) -> Iterator[tuple[Chain, int, d
 
 
 def rounds_of_chain(cfg: dict, results: str | Path, chain: Chain) -> dict[int, dict[str, Any]]:
-    """{round: attrs} of one chain's finished rounds (checked as in :func:`chain_rounds`)."""
+    """{round: attrs} of one chain's finished rounds (checked as in :func:`chain_rounds`;
+    each round's mask.h5 too, which records the round it was pruned from)."""
     digest = chain_spec(cfg, *chain).digest()
-    return _finished(
+    found = _finished(
         cfg, digest, lambda r: paths.round_file("trained.h5", None, *chain, r, root=results)
     )
+    for r in found:
+        mask = Path(paths.round_file("mask.h5", None, *chain, r, root=results))
+        if mask.exists():
+            _not_stale(mask, read_artifact(mask, "mask", expected_digest=digest)[1])
+    return found
 
 
 def rounds_of_transfer(
@@ -51,4 +57,18 @@ def _finished(cfg: dict, digest: str, path_of: Callable[[int], str]) -> dict[int
         path = Path(path_of(r))
         if path.exists():
             found[r] = read_config_chain(path, "trained", digest)[1]
+            _not_stale(path, found[r])
     return found
+
+
+def _not_stale(path: Path, attrs: dict[str, Any]) -> None:
+    """An artifact made from an input that has been written again since is refused: a
+    stale round must not be reported as the config's (:func:`artifacts.stale_inputs`)."""
+    stale = stale_inputs(attrs)
+    if stale:
+        raise ArtifactError(
+            f"{path} was made from {stale[0]} as it was before that file was written again: "
+            "a stale result (Snakemake puts a failed job's earlier outputs back and records "
+            f"the job as finished). Delete {path} and rerun the workflow (it remakes it and "
+            "the rounds after it)"
+        )

@@ -186,6 +186,7 @@ class PreparedRound:
     rewind_at: int | None
     extra_attrs: dict
     log: Callable[[str], None]
+    inputs: tuple = ()  # the artifacts it is made from (artifacts.write_artifact's inputs)
 
 
 def prepare_round(
@@ -204,6 +205,7 @@ def prepare_round(
     checkpoint_every: int | None = None,
     checkpoint_seconds: float | None = None,
     log: Callable[[str], None] = log,
+    inputs: tuple = (),
 ) -> PreparedRound:
     """Everything round t needs before its training: the task (inside a `round-group` job
     one object for all its chains, its data loaded once; see :func:`shared_task`), the round
@@ -237,7 +239,7 @@ def prepare_round(
     rewind_at = settings.rewind if (t == 0 and settings.rewind) else None
     return PreparedRound(settings, table, prunable, theta_start, mask, t, out_path,
                          config_digest, task, rk, label, ckpt, rewind_at, extra_attrs or {},
-                         log)  # fmt: skip
+                         log, tuple(inputs))  # fmt: skip
 
 
 def train_prepared(p: PreparedRound):
@@ -302,6 +304,7 @@ def write_trained(p: PreparedRound, res, extra_attrs: dict | None = None) -> Non
         },
         config_digest=p.config_digest,
         seed=settings.seed,
+        inputs=p.inputs,
     )
     p.checkpoint.remove()  # only now that the artifact is complete
     cpu = f" ({res.cpu_seconds:.1f}s of CPU)" if res.cpu_seconds is not None else ""
@@ -360,8 +363,10 @@ def adopt_round0(
     out_path: str,
     *,
     config_digest: str,
+    inputs: tuple = (),
 ) -> None:
-    """Write round 0 of this chain as a copy of the donor chain's round 0 (``donor_path``).
+    """Write round 0 of this chain as a copy of the donor chain's round 0 (``donor_path``;
+    ``inputs``: the copy's other inputs, θ0 and its mask, which it records with the donor).
 
     Why: round 0 is dense, starts from θ0 and uses the chain's keys, none of which depend on
     the method, so training it once per (task, strategy, seed) gives every method's chain
@@ -397,7 +402,7 @@ def adopt_round0(
         "round0_from_digest": donor_digest,
     }
     write_artifact(out_path, "trained", arrays, out_attrs, config_digest=config_digest,
-                   seed=settings.seed)  # fmt: skip
+                   seed=settings.seed, inputs=(*inputs, donor_path))  # fmt: skip
     checkpoint.checkpoint_path(out_path).unlink(missing_ok=True)  # a stale one, if any
     log(f"[{settings.label}/seed{settings.seed}/iter00] wrote {out_path}: round 0 of "
         f"{donor} ({donor_path}), {attrs['metric_name']} {attrs['final_metric']:.4f}")  # fmt: skip

@@ -3,6 +3,8 @@
 import json
 import os
 import shutil
+import time
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -18,7 +20,7 @@ def _arrays(path):
         f.visititems(
             lambda n, o: out.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset) else None
         )
-        attrs = {k: v for k, v in f.attrs.items() if k != "created"}
+        attrs = {k: v for k, v in f.attrs.items() if k not in ("created", "inputs_written")}
     return out, attrs
 
 
@@ -319,6 +321,17 @@ def test_a_vmapped_group_equals_the_sequential_group(tmp_path, tiny_config, caps
     assert donor.exists() and copy.stat().st_mtime_ns > copied
     for k in kept[0]:
         np.testing.assert_array_equal(kept[0][k], _arrays(copy)[0][k], err_msg=k)
+    # Snakemake gives a finished job's outputs one mtime; a rerun then keeps every member,
+    # the copies too (a copy's mask is written before its donor's round 0, which only the
+    # copy's trained.h5 reads: judged against the mask, the copies were made again each time)
+    zero = sorted((tmp_path / "vmapped").glob("*/*0.h5"))
+    now = time.time_ns()
+    for f in zero:
+        os.utime(f, ns=(now, now))
+    before = {f: f.read_bytes() for f in zero}
+    assert cli.main(["round-group", "--members", members(tmp_path / "vmapped", 0), "--program",
+                     "vmapped"]) == 0  # fmt: skip
+    assert {f: f.read_bytes() for f in zero} == before
 
 
 def _two_seeds(tmp_path, cfg, folder, round_index: int) -> list[dict]:
@@ -449,3 +462,68 @@ def test_a_round_that_diverged_is_not_written(tmp_path):
     with pytest.raises(ValueError, match="1 of 3 active σ"):
         write_trained(p, res)
     assert not out.exists()
+
+
+def test_a_round_made_from_an_input_written_again_is_refused_as_stale(
+    tmp_path, tiny_config, monkeypatch
+):
+    """Each mask and trained round records when its inputs were written. After a failed job
+    Snakemake puts that job's earlier outputs back and records it as finished, so a round
+    made from the previous round as it was before it was remade stays, and the next run
+    plans nothing: the reports (results.rounds_of_chain: collect, table) refuse it, naming
+    it, and the verb does not keep it."""
+    from evotickets import paths
+    from evotickets.artifacts import ArtifactError
+    from evotickets.results import rounds_of_chain
+
+    tiny_config.update(es={"num_generations": 4, "log_every": 4}, seeds=[0], rounds=2,
+                       methods=["random", "magnitude"])  # fmt: skip
+    cfg = validate_config(tiny_config)
+    results = tmp_path / "results" / "tiny"
+    init = tmp_path / paths.init(exp="tiny", task="digits", seed=0)
+    init.parent.mkdir(parents=True)
+    assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", 0)),
+                     "--out", str(init)]) == 0  # fmt: skip
+    chain = ("digits", "snes", "magnitude", 0)
+    settings = json.dumps(chain_settings(cfg, *chain))
+
+    def run_round(t):
+        def f(name):
+            return str(tmp_path / paths.round_file(name, "tiny", *chain, t))
+
+        Path(f("mask.log")).parent.mkdir(parents=True, exist_ok=True)
+        argv = [
+            "round",
+            "--settings",
+            settings,
+            "--round",
+            str(t),
+            "--init",
+            str(init),
+            "--mask-out",
+            f("mask.h5"),
+            "--mask-log",
+            f("mask.log"),
+            "--out",
+            f("trained.h5"),
+        ]
+        if t:
+            argv += [
+                "--prev-trained",
+                str(tmp_path / paths.round_file("trained.h5", "tiny", *chain, t - 1)),
+            ]
+        assert cli.main(argv) == 0  # fmt: skip
+        return Path(f("trained.h5"))
+
+    run_round(0)
+    one = run_round(1)
+    assert sorted(rounds_of_chain(cfg, results, chain)) == [0, 1]
+    monkeypatch.setenv("EVOTICKETS_RECOMPUTE", "1")  # round 0 remade (same numbers, new file)
+    run_round(0)
+    monkeypatch.delenv("EVOTICKETS_RECOMPUTE")
+    with pytest.raises(ArtifactError, match=r"iter01/mask.h5 was made from .*iter00/trained.h5"):
+        rounds_of_chain(cfg, results, chain)
+    before = one.read_bytes()
+    run_round(1)  # the verb does not keep it: made again from the round 0 there now
+    assert one.read_bytes() != before
+    assert sorted(rounds_of_chain(cfg, results, chain)) == [0, 1]

@@ -154,6 +154,7 @@ def cmd_mask(args) -> None:
         },
         config_digest=chain_digest,
         seed=settings.seed,
+        inputs=(args.init, args.prev_trained, args.source_mask),
     )
     log(f"wrote {args.out}: round {t} {method} keeps {result.kept}/{n_prunable} prunable")
 
@@ -227,7 +228,7 @@ def _prepared_train(args, log=log) -> PreparedRound | None:
         if t != 0:
             raise ValueError(f"--round0-from is for round 0, not round {t}")
         adopt_round0(settings, args.round0_from, mask, theta_start, theta0, table, args.out,
-                     config_digest=chain_digest)  # fmt: skip
+                     config_digest=chain_digest, inputs=(args.init, args.mask))  # fmt: skip
         return None
     return prepare_round(
         settings,
@@ -242,6 +243,7 @@ def _prepared_train(args, log=log) -> PreparedRound | None:
         checkpoint_every=args.checkpoint_every,
         checkpoint_seconds=args.checkpoint_seconds,
         log=log,
+        inputs=(args.init, args.mask, args.rewind_from),
     )
 
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as _dt
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from ..artifacts import ArtifactError, read_artifact, written_at
+from ..artifacts import ArtifactError, read_artifact, stale_inputs, written_at
 from ..checkpoint import checkpoint_path, remove_checkpoint
 from ..rounds import PreparedRound, log, train_together
 
@@ -103,13 +104,15 @@ def outputs_current(
     inputs: Iterable[str | None],
 ) -> bool:
     """Whether a member's outputs, ``(path, artifact kind)`` pairs, are all there, valid for
-    its settings' digest and its round, and newer than every input, by mtime (what Snakemake
-    itself checks) and by the time each artifact records of its writing. A killed or failed
-    job leaves the rounds it had finished (its rule marks the outputs update(), so Snakemake
-    does not delete them when a job starts, and profiles/default sets keep-incomplete, so not
-    when one fails), and its rerun keeps them instead of training again. The recorded times
-    catch what mtimes do not: after a failed job Snakemake copies back each update() output's
-    backup, an older round trained from older inputs, with a fresh mtime.
+    its settings' digest and its round, made from its inputs as they are now
+    (:func:`artifacts.stale_inputs`), and newer than every input, by mtime (what Snakemake
+    itself checks) and by the times the artifacts record of their writing (the last output
+    after every input). A killed or failed job leaves the rounds it had finished (its rule
+    marks the outputs update(), so Snakemake does not delete them when a job starts, and
+    profiles/default sets keep-incomplete, so not when one fails), and its rerun keeps them
+    instead of training again. The records catch what mtimes do not: after a failed job
+    Snakemake copies back each update() output's backup, an older round made from older
+    inputs, with a fresh mtime.
     Never, when ``$EVOTICKETS_RECOMPUTE`` asks for recomputing."""
     if os.environ.get(RECOMPUTE_ENV, "") not in ("", "0"):
         return False
@@ -118,19 +121,20 @@ def outputs_current(
         return False
     inputs = [Path(p) for p in inputs if p]
     try:
+        written = []
         for path, kind in outputs:
             _, attrs = read_artifact(path, kind, expected_digest=digest)
-            if int(attrs["round"]) != round_index:
+            if int(attrs["round"]) != round_index or stale_inputs(attrs):
                 return False
+            written.append(_dt.datetime.fromisoformat(str(attrs["created"])))
         oldest = min(p.stat().st_mtime for p in paths)
         # a missing input (a donor round deleted to recompute it) is not there yet
         if not all(p.exists() and p.stat().st_mtime <= oldest for p in inputs):
             return False
-        written = [written_at(p) for p in paths]
-        if None in written:
-            return False
-        return all((w := written_at(p)) is None or w <= min(written) for p in inputs)
-    except ArtifactError:
+        # the last output written after every input: in a vmapped group a round-0 copy's mask
+        # is written before its donor's round 0, which only its trained.h5 reads
+        return all((w := written_at(p)) is None or w <= max(written) for p in inputs)
+    except (ArtifactError, KeyError, ValueError):
         return False
 
 

@@ -106,6 +106,7 @@ def _prepared_transfer(args, log=log) -> PreparedRound:
             "theta0_equals_target_init": bool(np.array_equal(src_theta0, tgt_theta0)),
         },
         log=log,
+        inputs=(args.source_init, args.source_mask, args.target_init),
     )
 
 
