@@ -583,6 +583,27 @@ CASES = [
         ("the config's `experiment` is 'tiny'",),
     ),
     Case(
+        "results-folder-typo-collect-out-inside-it",
+        lambda w: _verb(
+            "collect",
+            "results/tyni",
+            "--config-json",
+            json.dumps(_cfg()),
+            "--out",
+            "results/tyni/summary.nc",
+        ),
+        ArtifactError,
+        ("results/tyni is not a folder",),
+        ("the config's `experiment` is 'tiny'",),
+    ),
+    Case(
+        "results-folder-typo-table-out-inside-it",
+        lambda w: _verb("table", "results/tyni", "--out", "results/tyni/accuracy_table.txt"),
+        ArtifactError,
+        ("results/tyni is not a folder",),
+        ("pass results/<experiment> of a run",),
+    ),
+    Case(
         "settings-json-not-a-chains",
         lambda w: _verb(
             "mask",

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..artifacts import ArtifactError, ensure_writable
+from ..artifacts import ArtifactError, ensure_writable, require_results_folder
 from ..config import ConfigError, load_config
 from ..durable import atomic_path
 
@@ -30,12 +30,20 @@ def _config(args) -> dict | None:
         ) from err
 
 
+def _results_then_out(results: str, cfg: dict | None, out: str | None) -> None:
+    """The results folder must exist (a mistyped one reads as a run without artifacts), and
+    then ``out`` be writable. In this order: ``--out results/<typo>/…`` made the folder."""
+    require_results_folder(results, (cfg or {}).get("experiment"))
+    if out:
+        ensure_writable(out)
+
+
 def cmd_table(args) -> None:
     from ..report import accuracy_table
 
-    if args.out:
-        ensure_writable(args.out)
-    text = accuracy_table(args.results, _config(args))
+    cfg = _config(args)
+    _results_then_out(args.results, cfg, args.out)
+    text = accuracy_table(args.results, cfg)
     if args.out:
         with atomic_path(args.out) as tmp:
             tmp.write_text(text)
@@ -77,8 +85,9 @@ def cmd_collect(args) -> None:
     """Gather every artifact of an experiment into results/<exp>/summary.nc."""
     from ..analysis.collect import collect, save
 
-    ensure_writable(args.out)  # before the reading: a bad --out would waste it
-    ds = collect(_config(args), args.results)
+    cfg = _config(args)
+    _results_then_out(args.results, cfg, args.out)  # before the reading, which a bad --out wasted
+    ds = collect(cfg, args.results)
     save(ds, args.out)
     print(f"wrote {args.out}: {dict(ds.sizes)}; {len(ds.data_vars)} variables")
 
