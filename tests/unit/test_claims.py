@@ -74,6 +74,13 @@ def test_p_value_is_the_intervals_own_test():
     assert (three.lo, three.hi) == (pytest.approx(0.2), pytest.approx(0.2))
     six = claims.paired_effect([-0.1] * 6)
     assert six.p == pytest.approx(2 / 64) and six.verdict == "reversed"
+    # equal differences of float32 accuracies (k/360) are equal up to their last bits
+    a = np.array([300, 310, 320], np.float32) / np.float32(360)
+    b = np.array([290, 300, 310], np.float32) / np.float32(360)
+    d = a.astype(np.float64) - b.astype(np.float64)
+    assert not np.all(d == d[0])
+    noisy = claims.paired_effect(d)
+    assert noisy.p == pytest.approx(0.25) and noisy.verdict == "inconclusive"
     assert claims.paired_effect([0.0, 0.0]).p == 1.0
     assert np.isnan(claims.paired_effect([0.1, np.nan]).p)  # n = 1: no test
 

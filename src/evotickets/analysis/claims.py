@@ -86,6 +86,9 @@ CLAIMS = {
 #: mean |return| of the path's two ends, per seed and round. ``reversed`` then reads: the
 #: two networks are linearly connected within the tolerance.
 LMC_TOLERANCE = 0.02
+#: Differences whose spread over seeds is within this share of their size (at least 1) are
+#: "without spread": float32 metrics make equal differences differ in their last bits.
+SPREAD_FLOOR = 1e-6
 #: Test metrics that are fractions (their error 1 − metric is on the scale 1).
 FRACTION_METRICS = frozenset({ACCURACY_METRIC})
 
@@ -93,7 +96,9 @@ FRACTION_METRICS = frozenset({ACCURACY_METRIC})
 @dataclass(frozen=True)
 class Effect:
     """One paired effect: its mean over seeds, the 95 % t interval, n, the verdict and the
-    two-sided p-value of the same t-test (the interval excludes 0 exactly when p < 5 %)."""
+    two-sided p-value of the same t-test (the interval excludes 0 exactly when p < 5 %).
+    Differences without spread have no t statistic: the interval is the point, p the sign
+    test's, and the verdict follows p (:func:`paired_effect`)."""
 
     mean: float
     lo: float
@@ -117,11 +122,12 @@ def paired_effect(diffs, confidence: float = CONFIDENCE) -> Effect:
     mean = float(d.mean())
     if n < 2:
         return Effect(mean, nan, nan, n, "inconclusive", nan)
-    if np.all(d == d[0]):
+    if np.ptp(d) <= SPREAD_FLOOR * max(1.0, float(np.max(np.abs(d)))):
         # No spread (accuracies on a small test set are multiples of 1/n_test, so n seeds can
-        # differ by the same amount): the t statistic is undefined, and its limit p = 0 would
-        # call three equal differences certain. The sign test needs no spread: n differences
-        # of one sign have two-sided p = 2^(1-n) (0.25 at n = 3, < 0.05 from n = 6).
+        # differ by the same amount, up to float32's last bits): the t statistic is undefined
+        # or rounding noise, and its limit p = 0 would call three equal differences certain.
+        # The sign test needs no spread: n differences of one sign have two-sided
+        # p = 2^(1-n) (0.25 at n = 3, < 0.05 from n = 6).
         lo = hi = mean
         p = 1.0 if mean == 0 else float(stats.binomtest(n, n, 0.5).pvalue)
         if p >= 1 - confidence:
@@ -481,7 +487,10 @@ def to_dataset(rows: list[dict], thresholds: list[dict]) -> xr.Dataset:
     for c in ("mean", "lo", "hi"):
         ds[c].attrs["long_name"] = f"{c} of the paired per-seed effect (positive = holds)"
     if rows:
-        ds["p"].attrs["long_name"] = "two-sided p-value of the one-sample t-test over seeds"
+        ds["p"].attrs["long_name"] = (
+            "two-sided p-value of the one-sample t-test over seeds (the sign test's where "
+            "every seed differs by the same amount)"
+        )
         ds["q"].attrs["long_name"] = (
             "Benjamini-Hochberg q-value over the levels of the row's (claim, task, strategy, "
             "comparison)"
@@ -495,7 +504,8 @@ def to_dataset(rows: list[dict], thresholds: list[dict]) -> xr.Dataset:
         {
             "confidence": CONFIDENCE,
             "interval": "Student t over seeds of the paired per-seed differences",
-            "verdict": "holds: interval > 0; reversed: interval < 0; else inconclusive",
+            "verdict": "holds: interval > 0; reversed: interval < 0; else inconclusive "
+            "(without spread: by the sign test's p < 0.05)",
             "verdict_fdr": f"holds / reversed: q < {FDR:g} and mean > 0 / < 0; else inconclusive",
             "fdr": FDR,
             "claims": "; ".join(f"{k}: {v}" for k, v in CLAIMS.items()),
@@ -671,7 +681,9 @@ def to_markdown(
         (
             "Effects are per-seed paired differences, oriented so that **positive = the "
             f"claim holds**; mean [{int(CONFIDENCE * 100)} % t interval], n seeds. ✓ holds "
-            "(interval > 0), ✗ reversed (interval < 0), · inconclusive. Levels are remaining "
+            "(interval > 0), ✗ reversed (interval < 0), · inconclusive (where every seed "
+            "differs by the same amount, the interval is that point and the verdict the sign "
+            "test's, p = 2^(1−n): inconclusive below 6 seeds). Levels are remaining "
             "fractions of the prunable weights; each level is its own test. Read together, "
             "the levels of one comparison are a family: q is its Benjamini–Hochberg q-value "
             f"over them, and '✓ / ✗ at FDR {FDR * 100:g} %' counts the levels where q < {FDR:g} "
