@@ -4,6 +4,7 @@ and failure modes (corruption, truncation, missing files, offline downloads)."""
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 import subprocess
 import sys
@@ -415,6 +416,9 @@ def test_parallel_downloads_of_one_file_both_succeed(
     for t in threads:
         t.join()
     assert results == {0: folder / f"{name}.gz", 1: folder / f"{name}.gz"}, results
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (folder / f"{name}.gz").stat().st_mode & 0o777 == 0o666 & ~umask  # not 0600
     good = gzip.decompress((shared / "mnist" / f"{name}.gz").read_bytes())
     assert gzip.decompress((folder / f"{name}.gz").read_bytes()) == good
     assert not list(folder.glob("*.tmp"))

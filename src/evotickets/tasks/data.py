@@ -33,7 +33,7 @@ import functools
 import gzip
 import hashlib
 import os
-import tempfile
+import secrets
 import urllib.error
 import urllib.request
 import zlib
@@ -384,19 +384,19 @@ def _download(folder: str, name: str, folder_dir: Path) -> Path:
     dest = folder_dir / f"{name}.gz"
     try:
         folder_dir.mkdir(parents=True, exist_ok=True)
-        # a temporary name of its own: parallel jobs on a fresh cache download the same file
-        # at once, and with one shared name a second writer truncated the first's download
-        fd, tmp_name = tempfile.mkstemp(dir=folder_dir, prefix=f"{name}.gz.", suffix=".tmp")
-        os.close(fd)
     except OSError as exc:
         raise DataError(
             f"cannot create {folder_dir} to download {name} ({exc}). Fix: {_FIX_DIR}."
         ) from exc
-    tmp = Path(tmp_name)
+    # a temporary name of its own: parallel jobs on a fresh cache download the same file at
+    # once, and with one shared name a second writer truncated the first's download. Opened
+    # "x" (not tempfile's 0600): the file keeps the umask's permissions, as a shared cache
+    # (EVOTICKETS_DATA_DIR) needs
+    tmp = folder_dir / f"{name}.gz.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
         with (
             urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as resp,
-            open(tmp, "wb") as fh,
+            open(tmp, "xb") as fh,
         ):
             while chunk := resp.read(1 << 20):
                 fh.write(chunk)
