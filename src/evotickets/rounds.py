@@ -254,6 +254,10 @@ def train_prepared(p: PreparedRound):
     return replace(res, cpu_seconds=time.process_time() - cpu)
 
 
+class RoundDiverged(ValueError):
+    """A round's weights or search scales ended non-finite (:func:`_check_finite`)."""
+
+
 def _check_finite(p: PreparedRound, res, mask: np.ndarray) -> None:
     """A round whose weights (or ES search scales) ended non-finite is not written: as a
     finished trained.h5 it passed for a result, and the error came only in the next round's
@@ -264,7 +268,7 @@ def _check_finite(p: PreparedRound, res, mask: np.ndarray) -> None:
         bad["σ"] = int(np.sum(~np.isfinite(res.sigma[mask])))
     if any(bad.values()):
         counts = ", ".join(f"{n} of {int(mask.sum())} active {k}" for k, n in bad.items() if n)
-        raise ValueError(
+        raise RoundDiverged(
             f"{p.label}: round {p.t} ended with non-finite values ({counts}): the search "
             "diverged, so nothing was written. Fix: a smaller step (the strategy's std_init "
             "or learning rate, or the GD lr), or fewer generations/epochs; the round's log "
@@ -349,8 +353,14 @@ def train_together(
         results = train_es_lockstep(members, width)
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         log(f"{what}: trained in {seconds:.1f}s ({cpu:.1f}s of CPU)")
-        for p, res in zip(members, results, strict=True):
-            write_trained(p, res, {"group_program": "vmapped"})
+        diverged = []
+        for p, res in zip(members, results, strict=True):  # every finite one written first
+            try:
+                write_trained(p, res, {"group_program": "vmapped"})
+            except RoundDiverged as err:
+                diverged.append(str(err))
+        if diverged:
+            raise RoundDiverged("; ".join(diverged))
 
 
 def adopt_round0(
