@@ -184,6 +184,17 @@ class PruneResult:
     kept: int
 
 
+class NonFiniteScores(ValueError):
+    """Some active weights' pruning scores are NaN or infinite (θ or σ not finite): the
+    round they come from diverged or its file is damaged. ``count`` says how many."""
+
+    def __init__(self, count: int):
+        self.count = count
+        super().__init__(
+            f"{count} active weights have a NaN or infinite pruning score (θ or σ not finite)"
+        )
+
+
 def prune_to_count(
     score: np.ndarray, active: np.ndarray, prunable: np.ndarray, keep: int
 ) -> PruneResult:
@@ -191,8 +202,9 @@ def prune_to_count(
     candidates = np.flatnonzero(active & prunable)
     if keep > candidates.size:
         raise ValueError(f"cannot keep {keep} weights: only {candidates.size} are active")
-    if np.any(~np.isfinite(score[candidates])):
-        raise ValueError("pruning scores contain NaN or inf; the trained artifact is corrupt")
+    bad = int(np.sum(~np.isfinite(score[candidates])))
+    if bad:
+        raise NonFiniteScores(bad)
     # Stable sort on −score: equal scores keep their flat order, so earlier positions win.
     order = candidates[np.argsort(-score[candidates], kind="stable")]
     kept = order[:keep]

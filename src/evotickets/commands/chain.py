@@ -123,14 +123,14 @@ def cmd_mask(args) -> None:
         needs_sigma = pruning.REGISTRY[method].needs_sigma
         sigma = to_vector(group(arrays, "sigma"), table) if needs_sigma else None
         score = pruning.scores(method, theta, sigma, theta0=theta0)
-        bad = int(np.sum(~np.isfinite(score[prev_mask & prunable])))
-        if bad:
+        try:
+            result = pruning.prune_to_count(score, prev_mask, prunable, keep)
+        except pruning.NonFiniteScores as err:
             raise ArtifactError(
-                f"{args.prev_trained}: {bad} of its active weights have a NaN or infinite "
-                f"{method} score (θ or σ not finite): the round diverged or the file is "
-                "damaged; delete it and rerun its rule `train`"
-            )
-        result = pruning.prune_to_count(score, prev_mask, prunable, keep)
+                f"{args.prev_trained}: {err.count} of its active weights have a NaN or "
+                f"infinite {method} score (θ or σ not finite): the round diverged or the file "
+                "is damaged; delete it and rerun its rule `train`"
+            ) from err
     counts = pruning.layer_counts(result.mask, table)
     arrays = mask_arrays(result.mask, table)
     arrays.update({f"layer_kept/{k}": np.int64(v) for k, v in counts.items()})
