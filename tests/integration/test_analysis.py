@@ -324,6 +324,8 @@ def test_lmc_scores_each_end_under_its_own_observation_statistics(tmp_path, tiny
     capsys.readouterr()
     assert cli.main(argv) == 2  # whose rounds --right are must be given, and is checked
     assert "needs --right-settings" in capsys.readouterr().err
+    assert cli.main([*argv, "--right-settings", "{}"]) == 2
+    assert "--right-settings of lmc --kind es_gd" in capsys.readouterr().err
     other = TransferSettings("to_ppo", "es_gd", 0, source, source).to_json()
     assert cli.main([*argv, "--right-settings", other]) == 2
     assert "right.h5 was made from other settings" in capsys.readouterr().err

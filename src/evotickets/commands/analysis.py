@@ -78,7 +78,10 @@ def _right_digest(args, own: str) -> str:
             + " whose rounds --right lists (the workflow's rule passes it)"
         )
     kind = ChainSettings if args.kind == "seeds" else TransferSettings
-    return kind.from_json(args.right_settings).digest()
+    try:
+        return kind.from_json(args.right_settings).digest()
+    except ValueError as err:
+        raise ValueError(f"--right-settings of lmc --kind {args.kind}: {err}") from err
 
 
 def _check_pairs(kind: str, left: list[dict], right: list[dict]) -> None:
