@@ -207,7 +207,9 @@ def _write_table(path: Path, monkeypatch) -> None:
         evotickets.report, "accuracy_table", lambda results, cfg=None: "round acc\n0 0.9\n"
     )
     cmd_table(
-        argparse.Namespace(results="unused", out=str(path), configfile=None, config_json=None)
+        argparse.Namespace(
+            results=str(path.parent), out=str(path), configfile=None, config_json=None
+        )
     )
 
 
