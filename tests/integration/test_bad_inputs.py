@@ -153,6 +153,13 @@ def _rewrite(path: Path, out: Path, change: Callable[[dict, dict], None]) -> Pat
     return out
 
 
+def _collect_typo(out: Callable[[W], str]) -> Callable[[W], None]:
+    """collect of a mistyped results folder, written to ``out(w)``."""
+    return lambda w: _verb(
+        "collect", "results/tyni", "--config-json", json.dumps(_cfg()), "--out", out(w)
+    )
+
+
 def _nan_kernel(arrays: dict, attrs: dict) -> None:
     """One NaN in the first kernel's first entry (a prunable, active weight)."""
     name = next(k for k in arrays if k.startswith("params/") and k.endswith("kernel"))
@@ -568,33 +575,18 @@ CASES = [
         ("results/tyni is not a folder",),
         ("pass results/<experiment> of a run",),
     ),
-    Case(
-        "results-folder-typo-collect",
-        lambda w: _verb(
-            "collect",
-            "results/tyni",
-            "--config-json",
-            json.dumps(_cfg()),
-            "--out",
-            str(w.scratch / "s.nc"),
-        ),
-        ArtifactError,
-        ("results/tyni is not a folder",),
-        ("the config's `experiment` is 'tiny'",),
-    ),
-    Case(
-        "results-folder-typo-collect-out-inside-it",
-        lambda w: _verb(
-            "collect",
-            "results/tyni",
-            "--config-json",
-            json.dumps(_cfg()),
-            "--out",
-            "results/tyni/summary.nc",
-        ),
-        ArtifactError,
-        ("results/tyni is not a folder",),
-        ("the config's `experiment` is 'tiny'",),
+    *(
+        Case(
+            f"results-folder-typo-collect{label}",
+            _collect_typo(out),
+            ArtifactError,
+            ("results/tyni is not a folder",),
+            ("the config's `experiment` is 'tiny'",),
+        )
+        for label, out in (
+            ("", lambda w: str(w.scratch / "s.nc")),
+            ("-out-inside-it", lambda w: "results/tyni/summary.nc"),  # not made by --out
+        )
     ),
     Case(
         "results-folder-typo-table-out-inside-it",
