@@ -527,3 +527,33 @@ def test_a_round_made_from_an_input_written_again_is_refused_as_stale(
     run_round(1)  # the verb does not keep it: made again from the round 0 there now
     assert one.read_bytes() != before
     assert sorted(rounds_of_chain(cfg, results, chain)) == [0, 1]
+
+
+def test_a_vmapped_group_writes_its_finite_members_before_naming_a_diverged_one(
+    tmp_path, tiny_config, monkeypatch, capsys
+):
+    """One member of a vmapped program ends with a non-finite θ: the others' rounds are
+    written (they were thrown away when the first diverged member raised), and the error
+    names the diverged one."""
+    import dataclasses
+
+    from evotickets.train import trainers
+
+    tiny_config["es"] = {"num_generations": 4, "log_every": 2}
+    cfg = validate_config(tiny_config)
+    real = trainers.train_es_lockstep
+
+    def first_diverges(members, width):
+        results = real(members, width)
+        bad = np.array(results[0].theta, copy=True)
+        bad[0] = np.nan  # an active weight of seed 0's round 0 (dense)
+        return [dataclasses.replace(results[0], theta=bad), *results[1:]]
+
+    monkeypatch.setattr(trainers, "train_es_lockstep", first_diverges)
+    members = _two_seeds(tmp_path, cfg, tmp_path / "group", 0)
+    argv = ["round-group", "--members", json.dumps(members), "--program", "vmapped"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "seed0" in err and "ended with non-finite values (1 of" in err, err
+    assert not (tmp_path / "group" / "trained0.h5").exists()
+    assert (tmp_path / "group" / "trained1.h5").exists()
