@@ -35,7 +35,8 @@ def rounds_of_chain(cfg: dict, results: str | Path, chain: Chain) -> dict[int, d
     for r in found:
         mask = Path(paths.round_file("mask.h5", None, *chain, r, root=results))
         if mask.exists():
-            _not_stale(mask, read_artifact(mask, "mask", expected_digest=digest)[1])
+            attrs = read_artifact(mask, "mask", expected_digest=digest, with_arrays=False)[1]
+            _not_stale(mask, attrs)
     return found
 
 
@@ -56,7 +57,7 @@ def _finished(cfg: dict, digest: str, path_of: Callable[[int], str]) -> dict[int
     for r in range(int(cfg["rounds"])):
         path = Path(path_of(r))
         if path.exists():
-            found[r] = read_config_chain(path, "trained", digest)[1]
+            found[r] = read_config_chain(path, "trained", digest, with_arrays=False)[1]
             _not_stale(path, found[r])
     return found
 
