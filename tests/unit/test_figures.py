@@ -133,3 +133,21 @@ def test_a_figure_is_saved_in_the_format_its_name_asks_for(tmp_path, suffix, mag
     figures.render("fig8", ds, str(out))
     assert out.read_bytes()[:4] == magic
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+
+
+def test_a_single_seed_draws_its_line_without_a_band():
+    """With one seed there is no spread to show: the band was drawn zero-wide, which reads
+    as a result without uncertainty. Two seeds draw one."""
+    import matplotlib.pyplot as plt
+
+    one = _dataset(["digits"], ["snes"], ["random"], seeds=(0,), fill=0.5)
+    two = _dataset(["digits"], ["snes"], ["random"], seeds=(0, 1), fill=0.5)
+    two.test_metric.loc[{"seed": 1}] = 0.7
+    for ds, banded in ((one, False), (two, True)):
+        fig, ax = plt.subplots()
+        da = ds.test_metric.sel({"task": "digits", "strategy": "snes", "method": "random"})
+        assert figures._band(ax, np.arange(ROUNDS), da, "random")
+        np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), 0.5 if not banded else 0.6)
+        vertices = [p.vertices for c in ax.collections for p in c.get_paths()]
+        assert bool(vertices and np.isfinite(np.concatenate(vertices)).all()) == banded
+        plt.close(fig)

@@ -53,11 +53,13 @@ def _percent(ds: xr.Dataset) -> np.ndarray:
 
 
 def _mean_se(da: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard error over seeds, ignoring missing runs."""
+    """Mean and standard error over seeds, ignoring missing runs. The error is NaN where
+    fewer than 2 seeds ran, so no band is drawn there: a zero-wide band read as a result
+    without uncertainty."""
     n = da.count("seed")
     mean = da.mean("seed", skipna=True)
-    se = da.std("seed", skipna=True, ddof=1) / np.sqrt(n.where(n > 0))
-    return mean.values, np.nan_to_num(se.values)
+    se = da.std("seed", skipna=True, ddof=1) / np.sqrt(n.where(n > 1))
+    return mean.values, se.values
 
 
 def _band(ax, x, da, label, color=None):
