@@ -204,6 +204,12 @@ def written_at(path: str | os.PathLike) -> _dt.datetime | None:
             text = f.attrs.get("created")
     except OSError as err:
         raise ArtifactError(f"unreadable artifact {path} (truncated or not HDF5: {err})") from err
+    return created_time({"created": text})
+
+
+def created_time(attrs: dict[str, Any]) -> _dt.datetime | None:
+    """An artifact's ``created`` attribute as a datetime (UTC), or None where it has none."""
+    text = attrs.get("created")
     if text is None:
         return None
     return _dt.datetime.fromisoformat(text.decode() if isinstance(text, bytes) else str(text))

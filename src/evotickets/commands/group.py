@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as _dt
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from ..artifacts import ArtifactError, read_artifact, stale_inputs, written_at
+from ..artifacts import ArtifactError, created_time, read_artifact, stale_inputs, written_at
 from ..checkpoint import checkpoint_path, remove_checkpoint
 from ..rounds import PreparedRound, log, train_together
 
@@ -126,13 +125,15 @@ def outputs_current(
             _, attrs = read_artifact(path, kind, expected_digest=digest)
             if int(attrs["round"]) != round_index or stale_inputs(attrs):
                 return False
-            written.append(_dt.datetime.fromisoformat(str(attrs["created"])))
+            written.append(created_time(attrs))
         oldest = min(p.stat().st_mtime for p in paths)
         # a missing input (a donor round deleted to recompute it) is not there yet
         if not all(p.exists() and p.stat().st_mtime <= oldest for p in inputs):
             return False
         # the last output written after every input: in a vmapped group a round-0 copy's mask
         # is written before its donor's round 0, which only its trained.h5 reads
+        if None in written:
+            return False
         return all((w := written_at(p)) is None or w <= max(written) for p in inputs)
     except (ArtifactError, KeyError, ValueError):
         return False
