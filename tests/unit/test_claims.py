@@ -266,10 +266,14 @@ def test_es_gd_tolerance_of_a_return_scales_with_the_paths_ends():
     for height, verdict in ((1.0, "reversed"), (5.0, "holds")):
         ds = _with_es_gd_paths(synthetic_summary(), path(height), metric="test_return")
         tol = claims.lmc_tolerance(ds, "es_to_gd")
-        ends = ds.lmc_errors_es_gd.values[0][..., [0, -1]].mean(-1)
-        np.testing.assert_allclose(tol.values, 0.02 * np.abs(ends))
+        ends = ds.lmc_errors_es_gd.values[0][..., [0, -1]]
+        np.testing.assert_allclose(tol.values, 0.02 * np.abs(ends).mean(-1))
         rows = by(claims.claim_rows(ds), "ES↔GD barrier − 2% tolerance")
         assert {r["verdict"] for r in rows} == {verdict}, (height, rows)
+    # ends of opposite sign (returns −50 and +50): the ends' mean |error| is 50, not |0|
+    ends = ds.lmc_errors_es_gd.values
+    ends[..., 0], ends[..., -1] = 50.0, -50.0
+    np.testing.assert_allclose(claims.lmc_tolerance(ds, "es_to_gd").values, 1.0)
     ds.attrs["config"] = json.dumps({"transfer": []})
     with pytest.raises(ValueError, match="rerun rule collect"):
         claims.lmc_tolerance(ds, "es_to_gd")

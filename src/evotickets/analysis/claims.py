@@ -346,7 +346,9 @@ def lmc_tolerance(ds: xr.Dataset, transfer: str) -> float | xr.DataArray:
             "rerun rule collect"
         )
     ends = ds.lmc_errors_es_gd.sel(transfer=transfer).isel(alpha=[0, -1])
-    return LMC_TOLERANCE * abs(ends.mean("alpha"))
+    # the mean of the two |errors|, not |their mean|: ends of opposite sign (a return of −50
+    # and one of +50) would otherwise have a tolerance of 0
+    return LMC_TOLERANCE * abs(ends).mean("alpha")
 
 
 def _transfer_task(ds: xr.Dataset, transfer: str) -> str:
