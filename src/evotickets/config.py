@@ -944,11 +944,13 @@ def chain_spec(cfg: dict, task: str, strategy: str, method: str, seed: int) -> C
 
 
 def method_config(cfg: dict, method: str) -> dict | None:
-    """A method's own settings (its registry entry's config block), or None if it has none
-    (also for ``transfer``, the method name of a transfer's target chain)."""
+    """A method's own settings (its registry entry's config block and ``definition``), or
+    None if it has none (also for ``transfer``, the method name of a transfer's target
+    chain)."""
     spec = PRUNING_METHODS.get(method)
-    block = spec.config_block if spec else None
-    return dict(cfg[block]) if block else None
+    if spec is None or not (spec.config_block or spec.definition):
+        return None
+    return {**(cfg[spec.config_block] if spec.config_block else {}), **dict(spec.definition)}
 
 
 def task_es(cfg: dict, task: str) -> dict:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import flax.linen as nn
 import jax
@@ -84,6 +84,11 @@ class LayerEntry:
     def size(self) -> int:
         return int(np.prod(self.shape))
 
+    @property
+    def is_kernel(self) -> bool:
+        """A layer's weights (flax's ``kernel``), as opposed to its bias."""
+        return self.name.split("/")[-1] == "kernel"
+
 
 def make_network(name: str, init: str = "flax_default") -> PaperCNN:
     """Build a network by its config name."""
@@ -129,9 +134,9 @@ def layer_table(flat: dict[str, np.ndarray], prune_output_layer: bool = True) ->
     output_layer = dense_layers[-1] if dense_layers else None
     table, offset = [], 0
     for name, value in flat.items():
-        module, leaf = name.split("/")[0], name.split("/")[-1]
-        prunable = leaf == "kernel" and (prune_output_layer or module != output_layer)
-        table.append(LayerEntry(name, tuple(value.shape), offset, prunable))
+        entry = LayerEntry(name, tuple(value.shape), offset, False)
+        prunable = entry.is_kernel and (prune_output_layer or name.split("/")[0] != output_layer)
+        table.append(replace(entry, prunable=prunable))
         offset += value.size
     return table
 
@@ -149,6 +154,12 @@ def from_vector(vector, table: list[LayerEntry]) -> dict:
 def prunable_vector(table: list[LayerEntry]) -> np.ndarray:
     """Boolean vector over the flat layout: True where pruning may act."""
     return np.concatenate([np.full(e.size, e.prunable) for e in table])
+
+
+def kernel_vector(table: list[LayerEntry]) -> np.ndarray:
+    """Boolean vector over the flat layout: True on the layers' weights (kernels, the output
+    layer's too), False on biases: the weights of a gradient-flow score (GraSP)."""
+    return np.concatenate([np.full(e.size, e.is_kernel) for e in table])
 
 
 def init_params(

@@ -59,6 +59,11 @@ class PruningMethod:
     needs_hessian: bool = False
     #: the config block holding the method's own settings (its ``method_config``)
     config_block: str | None = None
+    #: fixed (name, value) facts of how the method is computed, set where its definition
+    #: changed after results existed: they join its chains' ``method_config``, so results of
+    #: the earlier definition have another digest, rerun in the workflow and are refused by
+    #: the reports, instead of mixing with the new ones
+    definition: tuple[tuple[str, str], ...] = ()
     #: its tickets start from permuted weights, not θ0, so even its dense round 0 is its own
     permutes_theta0: bool = False
 
@@ -125,6 +130,9 @@ REGISTRY: dict[str, PruningMethod] = {
             init_score=lambda theta0, g, hg: theta0 * hg,
             needs_hessian=True,
             config_block="pruning_at_init",
+            # Hg = H·g over the kernels only (pruning_at_init.loss_gradients); before, the
+            # biases' gradient entered both factors
+            definition=(("hessian_vector", "kernel_gradient"),),
         ),
         # Dynamic sparse ES (evotickets.dynamic_sparse): a round starts from the random
         # baseline's mask of its count and drops the lowest-SNR weights while it evolves.

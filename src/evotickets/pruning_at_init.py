@@ -29,11 +29,21 @@ Loss = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
 
 
 def loss_gradients(
-    loss: Loss, theta: jax.Array, x: jax.Array, y: jax.Array, with_hessian: bool
+    loss: Loss,
+    theta: jax.Array,
+    x: jax.Array,
+    y: jax.Array,
+    with_hessian: bool,
+    weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """(g, Hg) of ``loss(θ, x, y)`` (a scalar: the mean over the examples) at ``theta``;
     Hg is None unless ``with_hessian``. GraSP treats g as a constant direction (the
-    product is H·g, not the gradient of gᵀg/2 through both factors, which is the same)."""
+    product is H·g, not the gradient of gᵀg/2 through both factors, which is the same).
+
+    ``weights`` (boolean over θ, default all) are the parameters whose gradient flow GraSP
+    preserves: Hg is H·g_w with g_w = g on them and 0 elsewhere, so for the kernels
+    (:func:`~evotickets.networks.kernel_vector`) it is Wang et al.'s H_ww·g_w, the biases'
+    gradient entering neither factor (their code differentiates the layers' weights only)."""
 
     def grad(t):
         return jax.grad(loss)(t, x, y)
@@ -41,7 +51,9 @@ def loss_gradients(
     g = jax.jit(grad)(theta)
     if not with_hessian:
         return np.asarray(g), None
-    hg = jax.jit(lambda t, v: jax.jvp(grad, (t,), (v,))[1])(theta, jax.lax.stop_gradient(g))
+    direction = g if weights is None else jnp.where(jnp.asarray(weights), g, 0.0)
+    hvp = jax.jit(lambda t, v: jax.jvp(grad, (t,), (v,))[1])
+    hg = hvp(theta, jax.lax.stop_gradient(direction))
     return np.asarray(g), np.asarray(hg)
 
 
@@ -52,9 +64,12 @@ def draw_examples(key: jax.Array, x: jax.Array, y: jax.Array, count: int):
     return jnp.asarray(x)[idx], jnp.asarray(y)[idx]
 
 
-def init_scores(method: str, task, theta0: np.ndarray, key: jax.Array, examples: int):
+def init_scores(
+    method: str, task, theta0: np.ndarray, key: jax.Array, examples: int, kernels: np.ndarray
+):
     """The score of ``method`` (snip, grasp) for every weight of θ0 (flat), on ``examples``
-    training examples of the vision ``task`` drawn with ``key``."""
+    training examples of the vision ``task`` drawn with ``key``; ``kernels`` (boolean over
+    θ0) marks the weights, as opposed to biases, whose gradient flow GraSP scores."""
     from .pruning import REGISTRY
 
     spec = REGISTRY[method]
@@ -62,7 +77,7 @@ def init_scores(method: str, task, theta0: np.ndarray, key: jax.Array, examples:
         raise ValueError(f"method {method!r} does not score θ0 from the loss gradient")
     x, y = task.train_data
     xs, ys = draw_examples(key, x, y, examples)
-    g, hg = loss_gradients(task.loss, jnp.asarray(theta0), xs, ys, spec.needs_hessian)
+    g, hg = loss_gradients(task.loss, jnp.asarray(theta0), xs, ys, spec.needs_hessian, kernels)
     hg = None if hg is None else hg.astype(np.float64)
     score = spec.init_score(np.asarray(theta0, np.float64), g.astype(np.float64), hg)
     return np.asarray(score, np.float64)

@@ -77,6 +77,15 @@ def test_the_examples_enter_the_digest_and_other_methods_digests_do_not_change(t
     )
 
 
+def test_grasp_digest_names_its_hessian_vector_and_snip_does_not(tiny_config):
+    """GraSP's Hg over the kernels alone (not the biases too, as before) is part of its
+    chains' settings, so grasp results of the earlier definition rerun instead of mixing."""
+    cfg = validate_config(dict(tiny_config, methods=["snip", "grasp"]))
+    grasp = chain_settings(cfg, "digits", "snes", "grasp", 0)
+    assert grasp["method_config"] == {"examples": 1000, "hessian_vector": "kernel_gradient"}
+    assert chain_settings(cfg, "digits", "snes", "snip", 0)["method_config"] == {"examples": 1000}
+
+
 def test_control_tasks_refuse_pruning_at_initialisation(tiny_config):
     tiny_config["tasks"] = {"pendulum": {"max_steps": 20}}
     tiny_config["methods"] = ["magnitude", "grasp"]

@@ -56,6 +56,41 @@ def test_quadratic_loss_gradients_are_the_closed_form_ones():
     np.testing.assert_array_equal(g_only, g)
 
 
+def test_grasp_direction_is_the_kernels_gradient_alone():
+    """ŷ = w·x + b, L = mean ½(ŷ − y)²: H = mean [[x², x], [x, 1]], g = mean [r·x, r]. Over
+    the weight alone (Wang et al.: the layers' weights) Hg = H·(g_w, 0), whose weight row is
+    mean(x²)·g_w; with the bias's gradient in the direction it would add mean(x)·g_b."""
+    x, y = np.array([1.0, 2.0, -0.5]), np.array([0.3, -1.0, 2.0])
+    w, b = 0.7, 0.2
+
+    def loss(t, xb, yb):
+        return jnp.mean(0.5 * (t[0] * xb + t[1] - yb) ** 2)
+
+    r = w * x + b - y
+    g = np.array([np.mean(r * x), np.mean(r)])
+    h = np.array([[np.mean(x**2), np.mean(x)], [np.mean(x), 1.0]])
+    args = (loss, jnp.array([w, b]), jnp.asarray(x), jnp.asarray(y), True)
+    got_g, hg_w = loss_gradients(*args, np.array([True, False]))
+    _, hg_all = loss_gradients(*args)
+    np.testing.assert_allclose(got_g, g, rtol=1e-5)
+    np.testing.assert_allclose(hg_w, h @ np.array([g[0], 0.0]), rtol=1e-5)
+    np.testing.assert_allclose(hg_all, h @ g, rtol=1e-5)
+    assert abs(hg_w[0] - hg_all[0]) > 0.1  # the bias's term is not negligible here
+
+
+def test_kernel_vector_marks_every_kernel_and_no_bias():
+    from evotickets.networks import init_params, kernel_vector, layer_table, prunable_vector
+
+    flat = init_params("cnn_small", (8, 8, 1), jax.random.key(0))
+    table = layer_table(flat, prune_output_layer=False)
+    kernels, prunable = kernel_vector(table), prunable_vector(table)
+    for e in table:
+        part = kernels[e.offset : e.offset + e.size]
+        assert part.all() == e.name.endswith("/kernel") and part.any() == part.all()
+    # the output layer's kernel is a weight of the gradient flow though not prunable here
+    assert not np.any(prunable & ~kernels) and kernels.sum() > prunable.sum()
+
+
 def test_grasp_keeps_the_weights_whose_removal_reduces_gradient_flow_least():
     """Wang et al. remove the largest −θ⊙Hg: with scores θ⊙Hg = (3, −2, 0.5, −4) and two kept,
     weights 0 and 2 stay (−θ⊙Hg = −3, −0.5 are the smallest)."""

@@ -162,6 +162,7 @@ def cmd_mask(args) -> None:
 def _init_score(settings: ChainSettings, theta0: np.ndarray, table) -> np.ndarray:
     """The snip / grasp score of θ0 on the task's training examples (pruning at init)."""
     from ..keys import init_score_key
+    from ..networks import kernel_vector
     from ..pruning_at_init import init_scores
     from ..tasks import make_task
 
@@ -173,7 +174,7 @@ def _init_score(settings: ChainSettings, theta0: np.ndarray, table) -> np.ndarra
         )
     examples = int((settings.method_config or {})["examples"])
     key = init_score_key(settings.seed, settings.task)
-    return init_scores(settings.method, task, theta0, key, examples)
+    return init_scores(settings.method, task, theta0, key, examples, kernel_vector(table))
 
 
 def _permuted_ticket(settings: ChainSettings, source_path: str | None, theta0, table, t: int):
