@@ -176,6 +176,29 @@ class ChainSettings(_Json):
     def init_settings(self) -> InitSettings:
         return InitSettings.for_task(self.task_config, self.task, self.seed)
 
+    def rewinds_against(self, base: ChainSettings) -> bool:
+        """Whether ``base`` (k = 0) is this rewinding chain's paired partner (claim 10): the
+        same keys (θ0, search noise, minibatches, random masks) and the same settings but for
+        the rewind point and the entry's name. A rewinding entry is keyed by its library
+        task's name (:attr:`key_task`), so only the entry of that name can be its partner:
+        a k = 0 alias such as ``digits_he`` draws other noise, even with equal settings."""
+
+        def without_name(c: ChainSettings) -> dict:
+            d = c.to_dict(with_data_dir=False)
+            d.pop("task")
+            d.pop("rewind", None)
+            d["task_config"] = {k: v for k, v in c.task_config.items() if k not in ("task", "init")}
+            d["init"] = c.init_settings().init  # an entry may name the default or leave it out
+            return d
+
+        return (
+            self.rewind > 0
+            and base.rewind == 0
+            and self.key_task == base.key_task
+            and self.library_task == base.library_task
+            and without_name(self) == without_name(base)
+        )
+
     def with_method(self, method: str) -> ChainSettings:
         """The same chain with another method (that has no settings of its own)."""
         return replace(self, method=method, method_config=None)

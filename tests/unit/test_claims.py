@@ -369,3 +369,40 @@ def test_html_keeps_a_cell_with_a_pipe_whole():
     page = claims.to_html(claims.to_markdown(rows, []))
     assert "<table>" in page and "<td>ρ(snr, |θ|)</td>" in page
     assert page.count("<tr>") == 2 + 2  # header + one row, in the summary and every-level tables
+
+
+def test_rewinding_is_paired_with_the_entry_of_its_keys_and_settings(tiny_config):
+    """Claim 10 compares a rewinding entry with the k = 0 entry whose chains share its θ0 and
+    search noise: the one named after its library task (a rewinding entry is keyed by that
+    name), with the same settings but k. An alias of other noise (digits_he), another init
+    scheme or another batch size is no partner; the rows are the paired differences."""
+    from evotickets.config import validate_config
+
+    block = tiny_config["tasks"]["digits"]
+    tasks = {
+        "digits": block,
+        "digits_rewind": {**block, "task": "digits", "init": "flax_default", "rewind": 10},
+        "digits_he": {**block, "task": "digits", "init": "he_normal"},
+        "digits_he_rewind": {**block, "task": "digits", "init": "he_normal", "rewind": 10},
+        "digits_b32_rewind": {**block, "task": "digits", "batch_size": 32, "rewind": 10},
+    }
+    cfg = validate_config(dict(tiny_config, tasks=tasks))
+    names = list(tasks)
+    one = synthetic_summary(methods=("random", "magnitude"))
+    ds = xr.concat([one.assign_coords(task=[t]) for t in names], "task")
+    late = ds.test_metric.sel(task="digits_rewind") + 0.03 + 0.001 * ds.seed
+    ds["test_metric"] = ds.test_metric.where(ds.task != "digits_rewind", late)
+    ds = ds.assign_coords(rewind=("task", [10 if t.endswith("rewind") else 0 for t in names]))
+    ds.attrs["config"] = json.dumps(cfg, default=str)
+    assert claims._rewind_pairs(ds, "snes") == [("digits_rewind", "digits")]
+    rows = [r for r in claims.claim_rows(ds) if r["claim"] == 10]
+    assert {r["comparison"] for r in rows} == {
+        "magnitude: rewind 10 − rewind 0 (digits_rewind − digits)",
+        "random: rewind 10 − rewind 0 (digits_rewind − digits)",
+    }
+    later = [r for r in rows if r["remaining"] < 1]
+    assert later and all(r["mean"] == pytest.approx(0.03 + 0.001 * (SEEDS - 1) / 2)
+                         for r in later)  # fmt: skip
+    del ds.attrs["config"]
+    with pytest.raises(ValueError, match="rerun rule collect"):
+        claims._rewind_pairs(ds, "snes")

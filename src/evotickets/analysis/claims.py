@@ -37,7 +37,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-from ..config import ConfigError, transfer_entry
+from ..config import ConfigError, chain_spec, transfer_entry
 from ..host import machines_line
 from ..names import ACCURACY_METRIC, is_gd
 from .collect import has_data
@@ -361,30 +361,35 @@ def _transfer_task(ds: xr.Dataset, transfer: str) -> str:
     return str(entry["target"]["task"])
 
 
-def _rewind_pairs(ds: xr.Dataset) -> list[tuple[str, str]]:
-    """(entry rewinding k > 0, entry of the same library task and init scheme with k = 0)."""
-    if "rewind" not in ds.coords:
+def _rewind_pairs(ds: xr.Dataset, strategy: str) -> list[tuple[str, str]]:
+    """(entry rewinding k > 0, its k = 0 partner) for ``strategy``: the pairs whose chains
+    share θ0 and search noise and differ only in the rewind point
+    (:meth:`~evotickets.settings.ChainSettings.rewinds_against`), from the config that
+    ``summary.nc`` records."""
+    if "rewind" not in ds.coords or not (ds.rewind > 0).any():
         return []
-    entries = [
-        (str(t), str(ds.library_task.sel(task=t).values), int(ds.rewind.sel(task=t)))
-        for t in ds.task.values
-    ]
-    scheme = {str(t): str(ds.init_scheme.sel(task=t).values) for t in ds.task.values}
+    try:
+        cfg = json.loads(ds.attrs["config"])
+        specs = {str(t): chain_spec(cfg, str(t), strategy, "random", 0) for t in ds.task.values}
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(
+            f"summary.nc has rewinding task entries but its recorded config does not give "
+            f"their settings ({err!r}); rerun rule collect"
+        ) from err
     return [
         (late, base)
-        for late, lib, k in entries
-        if k > 0
-        for base, lib0, k0 in entries
-        if k0 == 0 and lib0 == lib and scheme[base] == scheme[late]
+        for late, a in specs.items()
+        for base, b in specs.items()
+        if a.rewinds_against(b)
     ]
 
 
 def _rewind_rows(ds: xr.Dataset, strategies: list[str], methods: set[str]) -> list[dict]:
     """Claim 10: per strategy and method, the rewinding entry's metric minus the k = 0 one's."""
     rows: list[dict] = []
-    for late, base in _rewind_pairs(ds):
-        k = int(ds.rewind.sel(task=late))
-        for s in strategies:
+    for s in strategies:
+        for late, base in _rewind_pairs(ds, s):
+            k = int(ds.rewind.sel(task=late))
             for m in ("magnitude", "snr", "random"):
                 if m not in methods:
                     continue
