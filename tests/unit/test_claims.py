@@ -205,6 +205,19 @@ def test_es_against_gd_and_slopes():
     )
 
 
+def test_curvature_slopes_of_a_seed_are_fitted_over_the_rounds_both_chains_have():
+    """Curvature growing as round² under GD and ES alike: equal slopes, a difference of 0 for
+    every seed, also where ES's chain of one seed has only its first rounds (fitting GD over
+    all its rounds would give that seed a steeper GD slope, a difference that is not there)."""
+    ds = synthetic_summary(methods=("random", "magnitude"), strategies=("snes", "gd_adam"))
+    curv = np.full(ds.test_metric.shape, np.nan)
+    curv[0, :, 1] = np.arange(ROUNDS) ** 2.0
+    curv[0, 0, 1, 0, 3:] = np.nan  # snes, magnitude, seed 0: rounds 0–2 only
+    ds["curvature_1d"] = (ds.test_metric.dims, curv)
+    (row,) = by(claims.claim_rows(ds), "curvature slope gd_adam − snes")
+    assert row["n"] == SEEDS and row["mean"] == pytest.approx(0.0, abs=1e-9)
+
+
 def _with_es_gd_paths(ds, errors_of, metric="test_accuracy"):
     """``ds`` with one ES → GD transfer whose path errors (seed, iteration, α) are
     ``errors_of(alphas)`` and their barriers, as collect writes them."""

@@ -296,9 +296,13 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
                     )
         # 7: how fast the 1D curvature grows over rounds, GD against ES
         if has_data(ds, "curvature_1d", method="magnitude"):
-            slope = slope_per_seed(ds.curvature_1d.sel({"task": t, "method": "magnitude"}))
+            curvature = ds.curvature_1d.sel({"task": t, "method": "magnitude"})
             for s in es:
                 for g in gd:
+                    # each seed's two slopes over the same rounds: those both chains have
+                    # (one still running would otherwise fit a shorter, other range)
+                    pair = curvature.sel(strategy=[g, s])
+                    slope = slope_per_seed(pair.where(pair.notnull().all("strategy")))
                     diff = slope.sel(strategy=g) - slope.sel(strategy=s)
                     rows += _one_row(7, t, s, f"curvature slope {g} − {s}", diff.values)
         # 8: the SNR–magnitude rank correlation over rounds
