@@ -49,6 +49,9 @@ def test_quadratic_fit_recovers_curvature():
     np.testing.assert_allclose(
         landscape.quadratic_curvature(xis, noisy), [0.5, 2.0, 8.0], atol=0.02
     )
+    # a direction whose loss overflows at the far end is NaN alone; the others keep theirs
+    losses[1, -1] = np.inf
+    np.testing.assert_allclose(landscape.quadratic_curvature(xis, losses), [0.5, np.nan, 8.0])
 
 
 def test_projection_1d_recovers_curvature_of_a_quadratic_loss():

@@ -36,10 +36,15 @@ def random_directions(gaussians: np.ndarray, active: np.ndarray) -> np.ndarray:
 
 
 def quadratic_curvature(xis: np.ndarray, losses: np.ndarray) -> np.ndarray:
-    """Curvature 2a of the least-squares fit a·ξ² + b·ξ + c, one per row of ``losses``."""
+    """Curvature 2a of the least-squares fit a·ξ² + b·ξ + c, one per row of ``losses``; NaN
+    for a row with a non-finite loss. Only the finite rows are fitted together: one infinite
+    loss in a joint fit turns every row's coefficients NaN."""
     losses = np.atleast_2d(np.asarray(losses, np.float64))
-    coeffs = np.polyfit(np.asarray(xis, np.float64), losses.T, 2)  # (3, n)
-    return 2.0 * coeffs[0]
+    finite = np.isfinite(losses).all(axis=1)
+    out = np.full(losses.shape[0], np.nan)
+    if finite.any():
+        out[finite] = 2.0 * np.polyfit(np.asarray(xis, np.float64), losses[finite].T, 2)[0]
+    return out
 
 
 def projection_1d(
