@@ -948,7 +948,7 @@ def method_config(cfg: dict, method: str) -> dict | None:
     None if it has none (also for ``transfer``, the method name of a transfer's target
     chain)."""
     spec = PRUNING_METHODS.get(method)
-    if spec is None or not (spec.config_block or spec.definition):
+    if spec is None or not spec.has_settings:
         return None
     return {**(cfg[spec.config_block] if spec.config_block else {}), **dict(spec.definition)}
 

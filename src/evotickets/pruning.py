@@ -67,6 +67,12 @@ class PruningMethod:
     #: its tickets start from permuted weights, not θ0, so even its dense round 0 is its own
     permutes_theta0: bool = False
 
+    @property
+    def has_settings(self) -> bool:
+        """Whether its chains carry settings of their own (a ``method_config``: its config
+        block, its ``definition``), which enter their digests."""
+        return self.config_block is not None or bool(self.definition)
+
 
 def _snr(power: float):
     def score(theta, sigma, theta0):
@@ -246,7 +252,7 @@ def round0_donor(methods: Sequence[str]) -> str | None:
     the magnitude chain) and whose digest needs no settings of its own; None if none is."""
     for name in methods:
         m = REGISTRY[name]
-        if m.source != "magnitude_mask" and m.config_block is None:
+        if m.source != "magnitude_mask" and not m.has_settings:
             return name
     return None
 

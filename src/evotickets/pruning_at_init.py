@@ -41,9 +41,10 @@ def loss_gradients(
     product is H·g, not the gradient of gᵀg/2 through both factors, which is the same).
 
     ``weights`` (boolean over θ, default all) are the parameters whose gradient flow GraSP
-    preserves: Hg is H·g_w with g_w = g on them and 0 elsewhere, so for the kernels
-    (:func:`~evotickets.networks.kernel_vector`) it is Wang et al.'s H_ww·g_w, the biases'
-    gradient entering neither factor (their code differentiates the layers' weights only)."""
+    preserves: Hg is H·g_w with g_w = g on them and 0 elsewhere. For the kernels
+    (:func:`~evotickets.networks.kernel_vector`) its kernel rows are Wang et al.'s H_ww·g_w,
+    the biases' gradient left out of the direction (their code differentiates the layers'
+    weights only); its bias rows, H_bw·g_w, score no weight (biases are never pruned)."""
 
     def grad(t):
         return jax.grad(loss)(t, x, y)

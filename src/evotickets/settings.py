@@ -147,8 +147,9 @@ class ChainSettings(_Json):
     prune_fraction: float
     es: dict[str, Any] | None = None
     data_dir: str | None = field(default=None, compare=False)
-    #: the method's own settings (``pruning_at_init`` for snip and grasp); None for methods
-    #: without any, and then absent from the JSON, so their digests do not change
+    #: the method's own settings (its registry entry's config block, e.g. ``pruning_at_init``
+    #: for snip and grasp, and its ``definition``); None for methods without any, and then
+    #: absent from the JSON, so their digests do not change
     method_config: dict[str, Any] | None = None
     #: late rewinding: rounds ≥ 1 start from round 0's search mean after this many
     #: generations (GD: steps); 0 = from θ0, and then absent from the JSON (digests unchanged)
@@ -187,8 +188,12 @@ class ChainSettings(_Json):
             d = c.to_dict(with_data_dir=False)
             d.pop("task")
             d.pop("rewind", None)
-            d["task_config"] = {k: v for k, v in c.task_config.items() if k not in ("task", "init")}
-            d["init"] = c.init_settings().init  # an entry may name the default or leave it out
+            # θ0's settings with their defaults resolved (an entry may name a default or leave
+            # it out), under one name; the rest of the task block as it is
+            init = replace(c.init_settings(), task="", library_task=None)
+            d["init"] = init.to_dict()
+            own = set(init.to_dict()) | {"task", "init"}
+            d["task_config"] = {k: v for k, v in c.task_config.items() if k not in own}
             return d
 
         return (

@@ -407,7 +407,8 @@ def test_rewinding_is_paired_with_the_entry_of_its_keys_and_settings(tiny_config
     ds["test_metric"] = ds.test_metric.where(ds.task != "digits_rewind", late)
     ds = ds.assign_coords(rewind=("task", [10 if t.endswith("rewind") else 0 for t in names]))
     ds.attrs["config"] = json.dumps(cfg, default=str)
-    assert claims._rewind_pairs(ds, "snes") == [("digits_rewind", "digits")]
+    recorded = json.loads(ds.attrs["config"])
+    assert claims._rewind_pairs(ds, recorded, "snes") == [("digits_rewind", "digits")]
     rows = [r for r in claims.claim_rows(ds) if r["claim"] == 10]
     assert {r["comparison"] for r in rows} == {
         "magnitude: rewind 10 − rewind 0 (digits_rewind − digits)",
@@ -417,5 +418,5 @@ def test_rewinding_is_paired_with_the_entry_of_its_keys_and_settings(tiny_config
     assert later and all(r["mean"] == pytest.approx(0.03 + 0.001 * (SEEDS - 1) / 2)
                          for r in later)  # fmt: skip
     del ds.attrs["config"]
-    with pytest.raises(ValueError, match="rerun rule collect"):
-        claims._rewind_pairs(ds, "snes")
+    with pytest.raises(ValueError, match="records no readable config.*rerun rule collect"):
+        claims.claim_rows(ds)

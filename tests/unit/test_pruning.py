@@ -203,3 +203,15 @@ def test_strategy_methods_narrow_one_strategys_chains():
     }
     with pytest.raises(ConfigError, match="strategy_methods"):
         validate_config({**cfg, "strategy_methods": {"pgpe": ["random"]}})
+
+
+def test_round0_donor_is_a_method_without_settings_of_its_own():
+    """A donor's round 0 is copied under another method's digest (ChainSettings.with_method
+    drops method_config), so a method with a config block or a fixed definition (grasp has
+    both) never donates; the permutation controls wait for magnitude and never do either."""
+    from evotickets.pruning import PruningMethod, round0_donor
+
+    assert PruningMethod("x", "previous", definition=(("a", "b"),)).has_settings
+    assert not pruning.REGISTRY["magnitude"].has_settings
+    assert round0_donor(["grasp", "snip", "weight_permuted", "magnitude"]) == "magnitude"
+    assert round0_donor(["grasp", "dynamic_random"]) is None

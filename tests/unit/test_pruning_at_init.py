@@ -78,6 +78,30 @@ def test_grasp_direction_is_the_kernels_gradient_alone():
     assert abs(hg_w[0] - hg_all[0]) > 0.1  # the bias's term is not negligible here
 
 
+def test_grasp_scores_theta0_on_the_kernels_gradient_flow():
+    """init_scores passes the kernels to loss_gradients: grasp's score is θ0 ⊙ H·(g on the
+    kernels), not θ0 ⊙ H·g (snip reads g alone)."""
+    from types import SimpleNamespace
+
+    from evotickets.pruning_at_init import init_scores
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 2)), rng.normal(size=40)
+
+    def loss(t, xb, yb):  # ŷ = tanh(x·w + b): the bias couples with the weights in H
+        return jnp.mean(0.5 * (jnp.tanh(xb @ t[:2] + t[2]) - yb) ** 2)
+
+    task = SimpleNamespace(train_data=(jnp.asarray(x), jnp.asarray(y)), loss=loss)
+    theta0, kernels = np.array([0.8, -0.6, 0.9]), np.array([True, True, False])
+    key = jax.random.key(3)
+    score = init_scores("grasp", task, theta0, key, 40, kernels)
+    xs, ys = draw_examples(key, *task.train_data, 40)
+    _, hg_w = loss_gradients(loss, jnp.asarray(theta0), xs, ys, True, kernels)
+    _, hg_all = loss_gradients(loss, jnp.asarray(theta0), xs, ys, True)
+    np.testing.assert_allclose(score, theta0 * hg_w, rtol=1e-6)
+    assert not np.allclose(score[:2], (theta0 * hg_all)[:2], rtol=1e-3)
+
+
 def test_kernel_vector_marks_every_kernel_and_no_bias():
     from evotickets.networks import init_params, kernel_vector, layer_table, prunable_vector
 

@@ -74,7 +74,7 @@ def filter_normalize(
     """
     d = np.zeros(reference.shape, dtype=np.float32)
     for e in table:
-        if not e.name.endswith("kernel"):
+        if not e.is_kernel:
             continue
         sl = slice(e.offset, e.offset + e.size)
         ref = reference[sl].reshape(e.shape).astype(np.float64)

@@ -216,8 +216,8 @@ def _init(task, sz: _Sizes, theta0, mask, round_k):
     clipped = optax.chain(optax.clip_by_global_norm(float(cfg["max_grad_norm"])), adam)
     # the actor's pruned weights get zero gradient in and zero update out (the critic and
     # log-std are never pruned), the same masked Adam as the GD baseline's
-    where = jax.tree.map(lambda v: jnp.ones(v.shape, bool), params)
-    tx = masked(clipped, {**where, "actor": jnp.asarray(mask, bool)})
+    everywhere = jax.tree.map(lambda _: True, params)
+    tx = masked(clipped, {**everywhere, "actor": jnp.asarray(mask, bool)})
     return params, tx, tx.init(params)
 
 
