@@ -151,3 +151,16 @@ def test_a_single_seed_draws_its_line_without_a_band():
         vertices = [p.vertices for c in ax.collections for p in c.get_paths()]
         assert bool(vertices and np.isfinite(np.concatenate(vertices)).all()) == banded
         plt.close(fig)
+
+
+def test_sparsity_axis_marks_the_sparsest_level():
+    """8 rounds at p = 0.2 end at 21 % remaining: ticks 100, 50 and 21 (it had 100 and 50)."""
+    import matplotlib.pyplot as plt
+
+    from evotickets.plots.figures import _sparsity_axis
+
+    ds = xr.Dataset(coords={"remaining_fraction": ("iteration", 0.8 ** np.arange(8))})
+    fig, ax = plt.subplots()
+    _sparsity_axis(ax, ds)
+    assert list(ax.get_xticks()) == [100, 50, 21]
+    plt.close(fig)
