@@ -65,6 +65,13 @@ def test_fig1_relative_to_dense_is_one_at_dense_for_accuracies_and_returns():
     ds.test_metric.loc[{"task": "pendulum", "method": "snr", "iteration": 2}] = -300.0
     lines = _lines(figures.fig1(ds).axes[1])
     np.testing.assert_allclose(lines["ES, SNR"][2], (1.0 + 0.0) / 2)  # mnist 1, pendulum 0
+    # no GD strategy ran: no GD line, and the panel's title does not promise one
+    assert "GD, magnitude" not in lines
+    assert figures.fig1(ds).axes[1].get_title() == "ES relative to dense (no GD run)"
+    gd = _dataset(["mnist"], ["snes", "gd_adam"], ["random", "magnitude", "snr"])
+    gd.test_metric[:] = 0.9
+    panel = figures.fig1(gd).axes[1]
+    assert "GD, magnitude" in _lines(panel) and panel.get_title().startswith("ES against GD")
 
 
 def test_fig6_tells_es_from_gd_and_names_every_line():
