@@ -93,12 +93,15 @@ def _sparsity_axis(ax, ds):
 
 
 def _missing(title: str, what: str) -> plt.Figure:
+    import textwrap
+
     fig, ax = plt.subplots(figsize=(5, 3))
     ax.axis("off")
+    reason = textwrap.fill(f"({what})", width=48)  # a long list of methods ran off the edges
     ax.text(
         0.5,
         0.5,
-        f"{title}\n\nnot in this experiment\n({what})",
+        f"{title}\n\nnot in this experiment\n{reason}",
         ha="center",
         va="center",
         fontsize=11,
