@@ -44,7 +44,6 @@ import optax
 from ..keys import generation_key, tag
 from ..networks import from_vector, init_policy_params, mlp_forward
 from .es import RoundResult, strongly_typed
-from .gd import masked
 from .ppo_settings import PPO_DEFAULTS, ppo_check
 
 
@@ -213,11 +212,7 @@ def _init(task, sz: _Sizes, theta0, mask, round_k):
     }
     schedule = learning_rate_schedule(cfg, n_updates)
     adam = optax.adam(schedule, eps=float(cfg.get("adam_eps", 1e-8)))  # 1e-8: optax's default
-    clipped = optax.chain(optax.clip_by_global_norm(float(cfg["max_grad_norm"])), adam)
-    # the actor's pruned weights get zero gradient in and zero update out (the critic and
-    # log-std are never pruned), the same masked Adam as the GD baseline's
-    everywhere = jax.tree.map(lambda _: True, params)
-    tx = masked(clipped, {**everywhere, "actor": jnp.asarray(mask, bool)})
+    tx = optax.chain(optax.clip_by_global_norm(float(cfg["max_grad_norm"])), adam)
     return params, tx, tx.init(params)
 
 
@@ -279,12 +274,15 @@ def _rollout(task, sz: _Sizes, p, norm):
     return env_step
 
 
-def _make_update(task, sz: _Sizes, tx, round_k):
+def _make_update(task, sz: _Sizes, tx, mask_j, round_k):
     """One PPO update (a ``lax.scan`` body over update indices u): a rollout of n_step steps
     in every env, GAE, then epochs × minibatches of masked Adam steps. Update u's keys are a
     pure function of (round key, u)."""
     cfg, per_update, mb_size = sz.cfg, sz.per_update, sz.mb_size
     loss_fn = _loss(task, sz)
+
+    def masked(tree):
+        return {**tree, "actor": tree["actor"] * mask_j}
 
     def update(carry, u):
         p, opt, env_state, obs, ep_ret, ep_len, norm = carry
@@ -325,8 +323,8 @@ def _make_update(task, sz: _Sizes, tx, round_k):
                 p, opt = c
                 batch = jax.tree.map(lambda x: x[idx], flat)
                 grads = jax.grad(loss_fn)(p, batch, norm)
-                updates, opt = tx.update(grads, opt, p)
-                p = optax.apply_updates(p, updates)
+                updates, opt = tx.update(masked(grads), opt, p)
+                p = optax.apply_updates(p, masked(updates))
                 return (p, opt), None
 
             (p, opt), _ = jax.lax.scan(
@@ -364,7 +362,7 @@ def train_ppo(
     t_start = time.perf_counter()
     n_env, n_updates, per_update = sz.n_env, sz.n_updates, sz.per_update
     params, tx, opt_state = _init(task, sz, theta0, mask, round_k)
-    update = _make_update(task, sz, tx, round_k)
+    update = _make_update(task, sz, tx, jnp.asarray(mask, jnp.float32), round_k)
 
     @partial(jax.jit, static_argnames=("n",))
     def run_chunk(carry, start, n):
