@@ -173,6 +173,24 @@ def _idx(arr: np.ndarray) -> bytes:
     return head + arr.tobytes()
 
 
+def _damaged_summary(path: Path) -> None:
+    """A summary.nc as collect writes it, with one byte of test_metric's data flipped: a read
+    without checksums returns another number for that cell, silently."""
+    import h5py
+    import xarray as xr
+
+    from evotickets.analysis.collect import save
+
+    metric = np.full((1, 1, 1, 2, 3), 0.5)
+    dims = ("task", "strategy", "method", "seed", "iteration")
+    save(xr.Dataset({"test_metric": (dims, metric)}), path)
+    with h5py.File(path, "r") as f:
+        offset = f["test_metric"].id.get_chunk_info(0).byte_offset
+    data = bytearray(path.read_bytes())
+    data[offset + 8] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
 def _truncated_gzip() -> bytes:
     labels = np.random.default_rng(0).integers(0, 10, 600, dtype=np.uint8)
     packed = gzip.compress(_idx(labels))
@@ -660,9 +678,19 @@ CASES = [
         "summary-truncated-claims",
         lambda w: _verb("claims", str(w.scratch)),
         ArtifactError,
-        ("summary.nc cannot be read as netCDF", "truncated or not a summary"),
+        ("summary.nc cannot be read as netCDF", "truncated, damaged or not a summary"),
         ("delete it", "rule collect"),
         setup=lambda w: (w.scratch / "summary.nc").write_bytes(b"\x89HDF\r\n\x1a\n" + b"0" * 64),
+    ),
+    Case(
+        "summary-damaged-block-figure",
+        lambda w: _verb(
+            "figure", "fig2", "--summary", str(w.scratch / "summary.nc"), "--out", "f.png"
+        ),
+        ArtifactError,
+        ("summary.nc cannot be read as netCDF", "filter returned failure", "damaged"),
+        ("delete it", "rule collect"),
+        setup=lambda w: _damaged_summary(w.scratch / "summary.nc"),
     ),
     Case(
         "summary-is-claims-nc",

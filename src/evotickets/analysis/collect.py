@@ -403,10 +403,14 @@ def has_data(ds: xr.Dataset, var: str, **sel) -> bool:
 
 
 def save(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write netCDF (h5netcdf) atomically and durably (:func:`evotickets.durable.atomic_path`)."""
+    """Write netCDF (h5netcdf) atomically and durably (:func:`evotickets.durable.atomic_path`),
+    every numeric variable with HDF5's Fletcher-32 checksum, as the artifacts have: a damaged
+    block then fails the read (``open_summary`` names the file) instead of drawing other
+    numbers into figures and claims."""
     from ..durable import atomic_path
 
+    encoding = {v: {"fletcher32": True} for v in ds.variables if ds[v].dtype.kind in "biufc"}
     path = Path(path)
     with atomic_path(path) as tmp:
-        ds.to_netcdf(tmp, engine="h5netcdf")
+        ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
     return path

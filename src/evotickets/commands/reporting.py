@@ -115,7 +115,7 @@ def open_summary(path) -> xarray.Dataset:
             ds = ds.load()
     except (OSError, ValueError) as err:
         raise ArtifactError(
-            f"{path} cannot be read as netCDF ({err}): it is truncated or not a summary; "
+            f"{path} cannot be read as netCDF ({err}): it is truncated, damaged or not a summary; "
             f"delete it and {remake}"
         ) from err
     if "test_metric" not in ds:
@@ -150,6 +150,7 @@ def cmd_claims(args) -> None:
     """The paper's claims as paired effects with 95 % intervals, from summary.nc only:
     claims.md (printed), claims.html (for the report) and claims.nc beside it."""
     from ..analysis import claims
+    from ..analysis.collect import save
 
     results = Path(args.results)
     ds = open_summary(Path(args.summary or results / "summary.nc"))
@@ -170,8 +171,7 @@ def cmd_claims(args) -> None:
         tmp.write_text(text)
     with atomic_path(out / "claims.html") as tmp:
         tmp.write_text(html)
-    with atomic_path(out / "claims.nc") as tmp:
-        table.to_netcdf(tmp, engine="h5netcdf")
+    save(table, out / "claims.nc")
     print(text.split("## Every level")[0] if args.brief else text)
     print(f"wrote {out / 'claims.md'}, claims.html and claims.nc ({len(rows)} effects)")
 
