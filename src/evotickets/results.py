@@ -5,6 +5,7 @@ counted as this config's. Reads attrs only (no JAX)."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,42 @@ from .config import chain_spec, chains, transfer_spec
 Chain = tuple[str, str, str, int]
 
 
+class StaleArtifact(ArtifactError):
+    """Artifacts made from inputs written again since (:func:`artifacts.stale_inputs`);
+    ``paths`` are the files to delete (the workflow remakes each and what follows it)."""
+
+    def __init__(self, paths: list[Path], why: str):
+        self.paths, self.why = list(paths), why
+        listed = " ".join(shlex.quote(str(p)) for p in self.paths)
+        super().__init__(
+            f"{why}: a stale result (Snakemake puts a failed job's earlier outputs back and "
+            f"records the job as finished). Delete it and rerun the workflow (it remakes it and "
+            f"the rounds after it): rm {listed}"
+            if len(self.paths) == 1
+            else f"{len(self.paths)} stale results, the first file of each chain that is "
+            f"(e.g. {why}; Snakemake puts a failed job's earlier outputs back and records the "
+            "job as finished). Delete them and rerun the workflow (it remakes them and the "
+            f"rounds after them): rm {listed}"
+        )
+
+
 def chain_rounds(cfg: dict, results: str | Path) -> Iterator[tuple[Chain, int, dict[str, Any]]]:
     """(chain, round, attrs) of every finished ``trained.h5`` of the chains and rounds
     ``cfg`` asks for; one of other settings is an :class:`~evotickets.artifacts.ArtifactError`
-    naming it."""
+    naming it. Stale rounds (:class:`StaleArtifact`) are named all at once, at the end: a
+    failed group job can leave one per member, and naming one per run would take a rerun
+    for each."""
+    stale: list[StaleArtifact] = []
     for chain in chains(cfg):
-        for r, attrs in rounds_of_chain(cfg, results, chain).items():
+        try:
+            found = rounds_of_chain(cfg, results, chain)
+        except StaleArtifact as err:
+            stale.append(err)
+            continue
+        for r, attrs in found.items():
             yield chain, r, attrs
+    if stale:
+        raise StaleArtifact([p for err in stale for p in err.paths], stale[0].why)
 
 
 def rounds_of_chain(cfg: dict, results: str | Path, chain: Chain) -> dict[int, dict[str, Any]]:
@@ -67,9 +97,5 @@ def _not_stale(path: Path, attrs: dict[str, Any]) -> None:
     stale round must not be reported as the config's (:func:`artifacts.stale_inputs`)."""
     stale = stale_inputs(attrs)
     if stale:
-        raise ArtifactError(
-            f"{path} was made from {stale[0]} as it was before that file was written again: "
-            "a stale result (Snakemake puts a failed job's earlier outputs back and records "
-            f"the job as finished). Delete {path} and rerun the workflow (it remakes it and "
-            "the rounds after it)"
-        )
+        why = f"{path} was made from {stale[0]} as it was before that file was written again"
+        raise StaleArtifact([path], why)

@@ -474,7 +474,7 @@ def test_a_round_made_from_an_input_written_again_is_refused_as_stale(
     it, and the verb does not keep it."""
     from evotickets import paths
     from evotickets.artifacts import ArtifactError
-    from evotickets.results import rounds_of_chain
+    from evotickets.results import StaleArtifact, chain_rounds, rounds_of_chain
 
     tiny_config.update(es={"num_generations": 4, "log_every": 4}, seeds=[0], rounds=2,
                        methods=["random", "magnitude"])  # fmt: skip
@@ -527,6 +527,21 @@ def test_a_round_made_from_an_input_written_again_is_refused_as_stale(
     run_round(1)  # the verb does not keep it: made again from the round 0 there now
     assert one.read_bytes() != before
     assert sorted(rounds_of_chain(cfg, results, chain)) == [0, 1]
+    # θ0 written again: each chain's round 0 is stale; collect's reader names both at once,
+    # with the command that deletes them
+    other = ("digits", "snes", "random", 0)
+    settings = json.dumps(chain_settings(cfg, *other))
+    chain = other
+    run_round(0)
+    monkeypatch.setenv("EVOTICKETS_RECOMPUTE", "1")
+    assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", 0)),
+                     "--out", str(init)]) == 0  # fmt: skip
+    monkeypatch.delenv("EVOTICKETS_RECOMPUTE")
+    with pytest.raises(StaleArtifact, match="2 stale results") as err:
+        list(chain_rounds(cfg, results))
+    assert sorted(p.parent.parent.parent.name for p in err.value.paths) == ["magnitude", "random"]
+    assert all(p.parent.name == "iter00" for p in err.value.paths), err.value.paths
+    assert str(err.value).endswith("rm " + " ".join(str(p) for p in err.value.paths))
 
 
 def test_a_vmapped_group_writes_its_finite_members_before_naming_a_diverged_one(
