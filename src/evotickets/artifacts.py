@@ -13,7 +13,7 @@ import datetime as _dt
 import functools
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -229,16 +229,22 @@ def _input_record(inputs: Iterable[str | os.PathLike | None]) -> dict[str, str]:
     return record
 
 
-def stale_inputs(attrs: dict[str, Any]) -> list[str]:
+def stale_inputs(
+    attrs: dict[str, Any],
+    written: Callable[[str], _dt.datetime | None] | None = None,
+) -> list[str]:
     """The inputs an artifact records (``inputs_written``) that are still there but were
     written again since it was made: it is then a stale result, e.g. an output Snakemake put
     back from its backup after a failed job (it copies an update() output's earlier version
     back and records the job as finished, so the next run plans nothing). An input no longer
-    there, or an artifact without the record (older versions), cannot be checked: []."""
+    there, or an artifact without the record (older versions), cannot be checked: [].
+    ``written`` reads an input's write time (default :func:`written_at`; a caller checking
+    several artifacts of the same inputs passes a cached one)."""
+    written = written or written_at
     stale = []
     for path, when in json.loads(str(attrs.get(INPUTS_ATTR, "{}"))).items():
         if Path(path).exists():
-            now = written_at(path)
+            now = written(path)
             if now is not None and now != _dt.datetime.fromisoformat(when):
                 stale.append(path)
     return stale

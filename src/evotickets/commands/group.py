@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -119,11 +120,12 @@ def outputs_current(
     if not all(p.exists() for p in paths):
         return False
     inputs = [Path(p) for p in inputs if p]
+    read_time = functools.cache(written_at)  # each input opened once, not once per check
     try:
         written = []
         for path, kind in outputs:
             _, attrs = read_artifact(path, kind, expected_digest=digest)
-            if int(attrs["round"]) != round_index or stale_inputs(attrs):
+            if int(attrs["round"]) != round_index or stale_inputs(attrs, read_time):
                 return False
             written.append(created_time(attrs))
         oldest = min(p.stat().st_mtime for p in paths)
@@ -134,7 +136,7 @@ def outputs_current(
         # is written before its donor's round 0, which only its trained.h5 reads
         if None in written:
             return False
-        return all((w := written_at(p)) is None or w <= max(written) for p in inputs)
+        return all((w := read_time(str(p))) is None or w <= max(written) for p in inputs)
     except (ArtifactError, KeyError, ValueError):
         return False
 
