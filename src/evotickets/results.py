@@ -24,15 +24,12 @@ class StaleArtifact(ArtifactError):
     def __init__(self, paths: list[Path], why: str):
         self.paths, self.why = list(paths), why
         listed = " ".join(shlex.quote(str(p)) for p in self.paths)
+        n = len(self.paths)
+        others = f", one of {n} stale results (the first of each chain)" if n > 1 else ""
         super().__init__(
-            f"{why}: a stale result (Snakemake puts a failed job's earlier outputs back and "
-            f"records the job as finished). Delete it and rerun the workflow (it remakes it and "
-            f"the rounds after it): rm {listed}"
-            if len(self.paths) == 1
-            else f"{len(self.paths)} stale results, the first file of each chain that is "
-            f"(e.g. {why}; Snakemake puts a failed job's earlier outputs back and records the "
-            "job as finished). Delete them and rerun the workflow (it remakes them and the "
-            f"rounds after them): rm {listed}"
+            f"{why}{others}: a stale result (Snakemake puts a failed job's earlier outputs back "
+            "and records the job as finished). Delete and rerun the workflow (it remakes each "
+            f"and the rounds after it): rm {listed}"
         )
 
 

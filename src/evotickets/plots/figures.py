@@ -8,6 +8,7 @@ draws one panel that says "not in this experiment" instead of failing.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -93,8 +94,6 @@ def _sparsity_axis(ax, ds):
 
 
 def _missing(title: str, what: str) -> plt.Figure:
-    import textwrap
-
     fig, ax = plt.subplots(figsize=(5, 3))
     ax.axis("off")
     reason = textwrap.fill(f"({what})", width=48)  # a long list of methods ran off the edges
