@@ -32,10 +32,10 @@ def collect_rows(results: str | Path, cfg: dict | None = None) -> list[dict]:
         require_results_folder(results)
         found = _every_round(results)
     else:
-        from .results import chain_rounds
+        from .results import FinishedRounds
 
         require_results_folder(results, cfg.get("experiment"))
-        found = (attrs for _, _, attrs in chain_rounds(cfg, results))
+        found = (attrs for _, _, attrs in FinishedRounds(cfg, results).chain_rounds())
     rows = []
     for attrs in found:
         rows.append(
@@ -131,11 +131,12 @@ def _every_transfer_round(results: str | Path):
 
 def _config_transfers(cfg: dict, results: str | Path):
     """The finished transfer rounds ``cfg`` asks for, each read once and digest-checked."""
-    from .results import rounds_of_transfer
+    from .results import FinishedRounds
 
+    finished = FinishedRounds(cfg, results)
     for entry in cfg.get("transfer") or []:
         for seed in cfg["seeds"]:
-            yield from rounds_of_transfer(cfg, results, entry["name"], int(seed)).values()
+            yield from finished.of_transfer(entry["name"], int(seed)).values()
 
 
 def _transfer_lines(results: str | Path, by: dict, cfg: dict | None = None) -> list[str]:

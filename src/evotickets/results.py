@@ -5,13 +5,14 @@ counted as this config's. Reads attrs only (no JAX)."""
 
 from __future__ import annotations
 
+import functools
 import shlex
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from . import paths
-from .artifacts import ArtifactError, read_artifact, read_config_chain, stale_inputs
+from .artifacts import ArtifactError, read_artifact, read_config_chain, stale_inputs, written_at
 from .config import chain_spec, chains, transfer_spec
 
 Chain = tuple[str, str, str, int]
@@ -33,66 +34,74 @@ class StaleArtifact(ArtifactError):
         )
 
 
-def chain_rounds(cfg: dict, results: str | Path) -> Iterator[tuple[Chain, int, dict[str, Any]]]:
-    """(chain, round, attrs) of every finished ``trained.h5`` of the chains and rounds
-    ``cfg`` asks for; one of other settings is an :class:`~evotickets.artifacts.ArtifactError`
-    naming it. Stale rounds (:class:`StaleArtifact`) are named all at once, at the end: a
-    failed group job can leave one per member, and naming one per run would take a rerun
-    for each."""
-    stale: list[StaleArtifact] = []
-    for chain in chains(cfg):
-        try:
-            found = rounds_of_chain(cfg, results, chain)
-        except StaleArtifact as err:
-            stale.append(err)
-            continue
-        for r, attrs in found.items():
-            yield chain, r, attrs
-    if stale:
-        raise StaleArtifact([p for err in stale for p in err.paths], stale[0].why)
+class FinishedRounds:
+    """One reading of a config's finished rounds in a results folder, as a report makes it.
 
+    Each artifact records the write times of its inputs (:func:`artifacts.stale_inputs`);
+    a reading reads each input's time once (a seed's ``init.h5`` is the input of every round
+    and method of that seed), not once per artifact. A new reading reads them afresh, so a
+    long-lived process that makes another one sees an input written again in between."""
 
-def rounds_of_chain(cfg: dict, results: str | Path, chain: Chain) -> dict[int, dict[str, Any]]:
-    """{round: attrs} of one chain's finished rounds (checked as in :func:`chain_rounds`;
-    each round's mask.h5 too, which records the round it was pruned from)."""
-    digest = chain_spec(cfg, *chain).digest()
-    found = _finished(
-        cfg, digest, lambda r: paths.round_file("trained.h5", None, *chain, r, root=results)
-    )
-    for r in found:
-        mask = Path(paths.round_file("mask.h5", None, *chain, r, root=results))
-        if mask.exists():
-            attrs = read_artifact(mask, "mask", expected_digest=digest, with_arrays=False)[1]
-            _not_stale(mask, attrs)
-    return found
+    def __init__(self, cfg: dict, results: str | Path):
+        self.cfg, self.results = cfg, results
+        self._written = functools.cache(written_at)
 
+    def chain_rounds(self) -> Iterator[tuple[Chain, int, dict[str, Any]]]:
+        """(chain, round, attrs) of every finished ``trained.h5`` of the chains and rounds
+        the config asks for; one of other settings is an
+        :class:`~evotickets.artifacts.ArtifactError` naming it. Stale rounds
+        (:class:`StaleArtifact`) are named all at once, at the end: a failed group job can
+        leave one per member, and naming one per run would take a rerun for each."""
+        stale: list[StaleArtifact] = []
+        for chain in chains(self.cfg):
+            try:
+                found = self.of_chain(chain)
+            except StaleArtifact as err:
+                stale.append(err)
+                continue
+            for r, attrs in found.items():
+                yield chain, r, attrs
+        if stale:
+            raise StaleArtifact([p for err in stale for p in err.paths], stale[0].why)
 
-def rounds_of_transfer(
-    cfg: dict, results: str | Path, name: str, seed: int
-) -> dict[int, dict[str, Any]]:
-    """{round: attrs} of transfer ``name``'s finished rounds of ``seed``, each checked against
-    the settings the config gives that transfer."""
-    digest = transfer_spec(cfg, name, seed).digest()
-    return _finished(
-        cfg, digest, lambda r: paths.transfer_round_file("trained.h5", None, name, seed, r, results)
-    )
+    def of_chain(self, chain: Chain) -> dict[int, dict[str, Any]]:
+        """{round: attrs} of one chain's finished rounds (checked as in
+        :meth:`chain_rounds`; each round's mask.h5 too, which records the round it was
+        pruned from)."""
+        digest = chain_spec(self.cfg, *chain).digest()
+        found = self._finished(
+            digest, lambda r: paths.round_file("trained.h5", None, *chain, r, root=self.results)
+        )
+        for r in found:
+            mask = Path(paths.round_file("mask.h5", None, *chain, r, root=self.results))
+            if mask.exists():
+                attrs = read_artifact(mask, "mask", expected_digest=digest, with_arrays=False)[1]
+                self._not_stale(mask, attrs)
+        return found
 
+    def of_transfer(self, name: str, seed: int) -> dict[int, dict[str, Any]]:
+        """{round: attrs} of transfer ``name``'s finished rounds of ``seed``, each checked
+        against the settings the config gives that transfer."""
+        digest = transfer_spec(self.cfg, name, seed).digest()
+        return self._finished(
+            digest,
+            lambda r: paths.transfer_round_file("trained.h5", None, name, seed, r, self.results),
+        )
 
-def _finished(cfg: dict, digest: str, path_of: Callable[[int], str]) -> dict[int, dict[str, Any]]:
-    """The digest-checked attrs of every round of ``cfg`` whose file exists."""
-    found = {}
-    for r in range(int(cfg["rounds"])):
-        path = Path(path_of(r))
-        if path.exists():
-            found[r] = read_config_chain(path, "trained", digest, with_arrays=False)[1]
-            _not_stale(path, found[r])
-    return found
+    def _finished(self, digest: str, path_of: Callable[[int], str]) -> dict[int, dict[str, Any]]:
+        """The digest-checked attrs of every round of the config whose file exists."""
+        found = {}
+        for r in range(int(self.cfg["rounds"])):
+            path = Path(path_of(r))
+            if path.exists():
+                found[r] = read_config_chain(path, "trained", digest, with_arrays=False)[1]
+                self._not_stale(path, found[r])
+        return found
 
-
-def _not_stale(path: Path, attrs: dict[str, Any]) -> None:
-    """An artifact made from an input that has been written again since is refused: a
-    stale round must not be reported as the config's (:func:`artifacts.stale_inputs`)."""
-    stale = stale_inputs(attrs)
-    if stale:
-        why = f"{path} was made from {stale[0]} as it was before that file was written again"
-        raise StaleArtifact([path], why)
+    def _not_stale(self, path: Path, attrs: dict[str, Any]) -> None:
+        """An artifact made from an input that has been written again since is refused: a
+        stale round must not be reported as the config's."""
+        stale = stale_inputs(attrs, self._written)
+        if stale:
+            why = f"{path} was made from {stale[0]} as it was before that file was written again"
+            raise StaleArtifact([path], why)

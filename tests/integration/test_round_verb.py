@@ -470,11 +470,16 @@ def test_a_round_made_from_an_input_written_again_is_refused_as_stale(
     """Each mask and trained round records when its inputs were written. After a failed job
     Snakemake puts that job's earlier outputs back and records it as finished, so a round
     made from the previous round as it was before it was remade stays, and the next run
-    plans nothing: the reports (results.rounds_of_chain: collect, table) refuse it, naming
-    it, and the verb does not keep it."""
+    plans nothing: the reports (results.FinishedRounds: collect, table) refuse it, naming
+    it, and the verb does not keep it. One reading reads each input's write time once; a new
+    reading reads it again."""
     from evotickets import paths
-    from evotickets.artifacts import ArtifactError
-    from evotickets.results import StaleArtifact, chain_rounds, rounds_of_chain
+    from evotickets import results as results_module
+    from evotickets.artifacts import ArtifactError, written_at
+    from evotickets.results import FinishedRounds, StaleArtifact
+
+    def rounds_of_chain(cfg, results, chain):
+        return FinishedRounds(cfg, results).of_chain(chain)
 
     tiny_config.update(es={"num_generations": 4, "log_every": 4}, seeds=[0], rounds=2,
                        methods=["random", "magnitude"])  # fmt: skip
@@ -526,7 +531,13 @@ def test_a_round_made_from_an_input_written_again_is_refused_as_stale(
     before = one.read_bytes()
     run_round(1)  # the verb does not keep it: made again from the round 0 there now
     assert one.read_bytes() != before
-    assert sorted(rounds_of_chain(cfg, results, chain)) == [0, 1]
+    reads = []
+    with monkeypatch.context() as m:
+        m.setattr(results_module, "written_at", lambda p: reads.append(p) or written_at(p))
+        assert sorted(rounds_of_chain(cfg, results, chain)) == [0, 1]
+    # its 4 artifacts (2 masks, 2 trained) record init.h5 and the rounds' files: each read once
+    assert len(reads) == len(set(reads)) >= 3, reads
+    assert any(p.endswith("init.h5") for p in reads), reads
     # θ0 written again: each chain's round 0 is stale; collect's reader names both at once,
     # with the command that deletes them
     other = ("digits", "snes", "random", 0)
@@ -538,7 +549,7 @@ def test_a_round_made_from_an_input_written_again_is_refused_as_stale(
                      "--out", str(init)]) == 0  # fmt: skip
     monkeypatch.delenv("EVOTICKETS_RECOMPUTE")
     with pytest.raises(StaleArtifact, match="2 stale results") as err:
-        list(chain_rounds(cfg, results))
+        list(FinishedRounds(cfg, results).chain_rounds())
     assert sorted(p.parent.parent.parent.name for p in err.value.paths) == ["magnitude", "random"]
     assert all(p.parent.name == "iter00" for p in err.value.paths), err.value.paths
     assert str(err.value).endswith("rm " + " ".join(str(p) for p in err.value.paths))

@@ -25,7 +25,7 @@ from ..config import (
     task_rewind,
 )
 from ..host import machine_counts
-from ..results import chain_rounds, rounds_of_chain, rounds_of_transfer
+from ..results import FinishedRounds
 from ..settings import ANALYSIS_OPTIONS, analysis_digest
 
 METRIC_LONG_NAME = "test accuracy (vision) or mean test return (control) of the final solution"
@@ -59,7 +59,8 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
 
     metric, kept, nonfinite = _nan(shape), _nan(shape), _nan(shape)
     metric_name, machines = {}, []
-    for (t, s, m, k), r, attrs in chain_rounds(cfg, results):
+    finished = FinishedRounds(cfg, results)  # one reading: each input's write time read once
+    for (t, s, m, k), r, attrs in finished.chain_rounds():
         i = (*at(t, s, m, k), r)
         metric[i] = attrs["final_metric"]
         kept[i] = attrs["remaining_fraction"]
@@ -120,16 +121,17 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
         },
     )
     _add_analyses(ds, cfg, results, at, shape)
-    _add_transfers(ds, cfg, results, seeds, rounds)
+    _add_transfers(ds, finished, seeds, rounds)
     return ds
 
 
-def _add_transfers(ds, cfg, results, seeds, rounds) -> None:
+def _add_transfers(ds, finished: FinishedRounds, seeds, rounds) -> None:
     """Transferred tickets and, beside them, the target's own ticket (snr; magnitude for GD)
     and random baseline, with dims (transfer, seed, iteration)."""
     from ..config import transfer_kind
     from ..names import is_gd
 
+    cfg = finished.cfg
     entries = cfg.get("transfer") or []
     if not entries:
         return
@@ -141,9 +143,9 @@ def _add_transfers(ds, cfg, results, seeds, rounds) -> None:
         target = (tgt["task"], tgt["strategy"])
         for j, k in enumerate(seeds):
             found = (
-                (moved, rounds_of_transfer(cfg, results, e["name"], k)),
-                (own, rounds_of_chain(cfg, results, (*target, own_method, k))),
-                (rnd, rounds_of_chain(cfg, results, (*target, "random", k))),
+                (moved, finished.of_transfer(e["name"], k)),
+                (own, finished.of_chain((*target, own_method, k))),
+                (rnd, finished.of_chain((*target, "random", k))),
             )
             for arr, by_round in found:
                 for r, attrs in by_round.items():
@@ -166,7 +168,7 @@ def _add_transfers(ds, cfg, results, seeds, rounds) -> None:
         rnd,
         {"long_name": "target's random baseline", "units": "1 or return"},
     )
-    _add_es_gd(ds, cfg, results, seeds, rounds)
+    _add_es_gd(ds, cfg, finished.results, seeds, rounds)
 
 
 def _add_es_gd(ds, cfg, results, seeds, rounds) -> None:
