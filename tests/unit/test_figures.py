@@ -74,6 +74,20 @@ def test_fig1_relative_to_dense_is_one_at_dense_for_accuracies_and_returns():
     assert "GD, magnitude" in _lines(panel) and panel.get_title().startswith("ES against GD")
 
 
+def test_fig1_normalises_each_seed_by_its_own_dense_round():
+    """Paired: a seed whose dense network reached 0.5 and its ticket 0.25 is at half its
+    dense level, whatever another seed reached (the seed-mean dense would read 0.833)."""
+    ds = _dataset(["digits"], ["snes"], ["random", "snr"], seeds=(0, 1))
+    ds.test_metric.loc[{"seed": 0}] = 0.5
+    ds.test_metric.loc[{"seed": 1}] = 1.0
+    ds.test_metric.loc[{"seed": 0, "iteration": 2}] = 0.25
+    lines = _lines(figures.fig1(ds).axes[1])
+    np.testing.assert_allclose(lines["ES, SNR"][2], (0.5 + 1.0) / 2)
+    ds.test_metric.loc[{"seed": 0, "method": "random", "iteration": 2}] = 0.0
+    effect = _lines(figures.fig1(ds).axes[0])["SNR ticket − random"]
+    np.testing.assert_allclose(effect[2], (0.25 / 0.5 + 0.0) / 2)
+
+
 def test_fig6_tells_es_from_gd_and_names_every_line():
     ds = _dataset(["digits"], ["snes", "gd_adam"], ["magnitude"])
     dims = ("task", "strategy", "method", "seed", "iteration")
