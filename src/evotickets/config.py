@@ -598,6 +598,12 @@ def _check_rewind(cfg: dict) -> None:
                     f"not rewind; set tasks.{task}.methods to a subset of {list(REWIND_METHODS)}"
                 )
             if is_gd(s):
+                if task_rewind_budget(cfg, task) == "remaining":
+                    raise ConfigError(
+                        f"{where} is {k} with rewind_budget remaining, but {s} rewinds with "
+                        f"the full budget only (ES searches the remaining G − k); set "
+                        f"tasks.{task}.strategies to ES strategies or rewind_budget to full"
+                    )
                 continue
             es = task_es(cfg, task)
             every, total = int(es["log_every"]), int(es["num_generations"])
@@ -857,7 +863,14 @@ def strategy_settings(cfg: dict, task: str, strategy: str) -> dict[str, Any]:
     return merged
 
 
-TASK_META_KEYS = ("strategy_overrides", "strategies", "es", "methods", "rewind")
+TASK_META_KEYS = (
+    "strategy_overrides",
+    "strategies",
+    "es",
+    "methods",
+    "rewind",
+    "rewind_budget",
+)
 
 
 def task_methods(cfg: dict, task: str, strategy: str) -> list[str]:
@@ -940,6 +953,7 @@ def chain_spec(cfg: dict, task: str, strategy: str, method: str, seed: int) -> C
         data_dir=cfg.get("data_dir"),
         method_config=method_config(cfg, method),
         rewind=task_rewind(cfg, task),
+        rewind_budget=task_rewind_budget(cfg, task),
     )
 
 
@@ -962,6 +976,13 @@ def task_es(cfg: dict, task: str) -> dict:
 def task_rewind(cfg: dict, task: str) -> int:
     """The rewind point k of a task's chains: the task entry's own, else the experiment's."""
     return int((cfg["tasks"][task] or {}).get("rewind", cfg.get("rewind", 0)))
+
+
+def task_rewind_budget(cfg: dict, task: str) -> str:
+    """What a task's rewound rounds search (``full`` or ``remaining``): the task entry's
+    own ``rewind_budget``, else the experiment's."""
+    block = cfg["tasks"][task] or {}
+    return str(block.get("rewind_budget", cfg.get("rewind_budget", "full")))
 
 
 def init_settings(cfg: dict, task: str, seed: int) -> dict:

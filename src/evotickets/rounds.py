@@ -213,6 +213,7 @@ def prepare_round(
     minibatches), a writable output and the mid-round checkpointer."""
     from .keys import chain_key, round_key
 
+    settings = settings.for_round(t)  # a rewound round may search fewer generations
     task = shared_task(settings, table, data_dir)
     rk = round_key(chain_key(settings.seed, settings.key_task, settings.strategy), t)
     label = label or (

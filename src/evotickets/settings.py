@@ -154,6 +154,10 @@ class ChainSettings(_Json):
     #: late rewinding: rounds ≥ 1 start from round 0's search mean after this many
     #: generations (GD: steps); 0 = from θ0, and then absent from the JSON (digests unchanged)
     rewind: int = 0
+    #: late rewinding's budget for rounds ≥ 1: ``full`` (G generations from the rewind
+    #: point) or ``remaining`` (G − k, so that a ticket's search from θ0 totals G, as the
+    #: k = 0 chain's does); in the JSON only when the chain rewinds and it is ``remaining``
+    rewind_budget: str = "full"
 
     @property
     def library_task(self) -> str:
@@ -188,6 +192,7 @@ class ChainSettings(_Json):
             d = c.to_dict(with_data_dir=False)
             d.pop("task")
             d.pop("rewind", None)
+            d.pop("rewind_budget", None)
             # θ0's settings with their defaults resolved (an entry may name a default or leave
             # it out), under one name; the rest of the task block as it is
             init = replace(c.init_settings(), task="", library_task=None)
@@ -203,6 +208,14 @@ class ChainSettings(_Json):
             and self.library_task == base.library_task
             and without_name(self) == without_name(base)
         )
+
+    def for_round(self, t: int) -> ChainSettings:
+        """The settings round ``t`` trains with: a rewound round (t ≥ 1) with the
+        ``remaining`` budget searches G − k generations, every other round these."""
+        if t == 0 or not self.rewind or self.rewind_budget != "remaining" or self.es is None:
+            return self
+        generations = int(self.es["num_generations"]) - self.rewind
+        return replace(self, es={**self.es, "num_generations": generations})
 
     def with_method(self, method: str) -> ChainSettings:
         """The same chain with another method (that has no settings of its own)."""
@@ -224,6 +237,8 @@ class ChainSettings(_Json):
             d["method_config"] = self.method_config
         if self.rewind:
             d["rewind"] = self.rewind
+            if self.rewind_budget != "full":
+                d["rewind_budget"] = self.rewind_budget
         if with_data_dir:
             d["data_dir"] = self.data_dir
         return d
@@ -242,6 +257,7 @@ class ChainSettings(_Json):
             data_dir=d.get("data_dir"),
             method_config=dict(d["method_config"]) if d.get("method_config") else None,
             rewind=int(d.get("rewind", 0)),
+            rewind_budget=str(d.get("rewind_budget", "full")),
         )
 
 

@@ -68,20 +68,25 @@ def test_adam_snapshot_is_theta_after_k_steps_and_changes_nothing(setup, k):  # 
     assert np.all(rewound.rewind_theta[~mask] == 0.0)
 
 
-def _cfg(**change):
+def _cfg(budget: str | None = None, **change):
     cfg = {**TINY_CONFIG, "es": {"num_generations": 6, "log_every": 3}, **change}
     rw = {**cfg["tasks"]["digits"], "task": "digits", "rewind": 3}
+    if budget is not None:
+        rw["rewind_budget"] = budget
     cfg["tasks"] = {**cfg["tasks"], "digits_rw": rw}
     return validate_config(cfg)
 
 
-def test_rounds_after_0_start_from_the_stored_rewind_point(tmp_path):
-    cfg = _cfg()
+# full: round 1 searches G = 6 generations from the rewind point; remaining: G − k = 3
+@pytest.mark.parametrize("budget, generations", [(None, 6), ("remaining", 3)])
+def test_rounds_after_0_start_from_the_stored_rewind_point(tmp_path, budget, generations):
+    cfg = _cfg(budget)
     init = tmp_path / "init.h5"
     assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits_rw", 0)),
                      "--out", str(init)]) == 0  # fmt: skip
     s = chain_settings(cfg, "digits_rw", "snes", "magnitude", 0)
     assert s["rewind"] == 3
+    assert s.get("rewind_budget") == budget  # full (the default) adds nothing to the digest
     settings = json.dumps(s)
     out = {t: tmp_path / f"iter{t}.h5" for t in (0, 1)}
     for t in (0, 1):
@@ -114,11 +119,15 @@ def test_rounds_after_0_start_from_the_stored_rewind_point(tmp_path):
     strategy = make_strategy("snes", int(m1.sum()), s["strategy_config"])
     rk = round_key(chain_key(0, "digits", "snes"), 1)  # the entry's library task's keys
 
-    def round1(start):
-        return run_round(task, strategy, start * m1, m1, rk, 6, 3, log=lambda m: None).theta
+    def round1(start, g=generations):
+        return run_round(task, strategy, start * m1, m1, rk, g, 3, log=lambda m: None).theta
 
     np.testing.assert_array_equal(vec["theta1"], round1(vec["rewind"]))
     assert not np.array_equal(vec["theta1"], round1(theta0))
+    assert not np.array_equal(vec["theta1"], round1(vec["rewind"], 9 - generations))
+    with h5py.File(out[0]) as f0, h5py.File(out[1]) as f1:
+        assert f0["curves/best_fitness"].shape == (6,)  # round 0 searches G either way
+        assert f1["curves/best_fitness"].shape == (generations,)
     # rewinding a round-1 artifact is refused by name
     argv = ["train", "--settings", settings, "--round", "1", "--init", str(init),
             "--mask", str(tmp_path / "mask1.h5"), "--out", str(tmp_path / "x.h5"),
@@ -144,6 +153,10 @@ def test_k_zero_adds_nothing_to_the_settings_and_keys_stay_the_entrys():
         ({"es": {"num_generations": 6, "log_every": 2}}, "multiple of es.log_every"),
         ({"es": {"num_generations": 3, "log_every": 3}}, "below es.num_generations"),
         ({"gd": {"gd_ppo": {}}, "tasks": {"pendulum": {"rewind": 3}}}, "gd_ppo does not rewind"),
+        (
+            {"gd": {"gd_adam": {}}, "rewind_budget": "remaining"},
+            "gd_adam rewinds with the full budget only",
+        ),
     ],
 )
 def test_config_refuses_what_does_not_rewind(change, message):

@@ -420,3 +420,25 @@ def test_rewinding_is_paired_with_the_entry_of_its_keys_and_settings(tiny_config
     del ds.attrs["config"]
     with pytest.raises(ValueError, match="records no readable config.*rerun rule collect"):
         claims.claim_rows(ds)
+
+
+def test_a_rewinding_entry_with_the_remaining_budget_is_paired_and_says_so(tiny_config):
+    """rewind_budget remaining changes what the rewound rounds search (G − k), not the
+    pairing: the entry is compared with its k = 0 partner, and the row names the budget."""
+    from evotickets.config import validate_config
+
+    block = tiny_config["tasks"]["digits"]
+    tasks = {
+        "digits": block,
+        "digits_rest": {**block, "task": "digits", "rewind": 10, "rewind_budget": "remaining"},
+    }
+    cfg = validate_config(dict(tiny_config, tasks=tasks))
+    one = synthetic_summary(methods=("random", "magnitude"))
+    ds = xr.concat([one.assign_coords(task=[t]) for t in tasks], "task")
+    ds = ds.assign_coords(rewind=("task", [0, 10]), rewind_budget=("task", ["", "remaining"]))
+    ds.attrs["config"] = json.dumps(cfg, default=str)
+    rows = [r for r in claims.claim_rows(ds) if r["claim"] == 10]
+    assert {r["comparison"] for r in rows} == {
+        f"{m}: rewind 10, G − 10 generations − rewind 0 (digits_rest − digits)"
+        for m in ("magnitude", "random")
+    }

@@ -65,8 +65,9 @@ CLAIMS = {
     9: "pruning at initialisation: snip/grasp − random > 0, and iterative magnitude pruning "
     "beats it: magnitude − snip/grasp > 0",
     10: "late rewinding (Frankle et al. 2019) improves tickets: rewind k > 0 − rewind 0 > 0 "
-    "(two entries of one task; same θ0 and search noise; rounds ≥ 1 of both search G "
-    "generations, so the rewinding entry's ticket has had k generations more)",
+    "(two entries of one task; same θ0 and search noise; with rewind_budget full, rounds ≥ 1 "
+    "of both search G generations, so the rewinding entry's ticket has had k generations "
+    "more; with remaining, its rounds search G − k, and both total G)",
     11: "dynamic sparse ES (drop lowest SNR, regrow) beats the fixed random mask it starts "
     "from: dynamic − random > 0; against iterative SNR pruning, with no direction claimed: "
     "dynamic − snr (✓ there means dynamic scores higher)",
@@ -399,12 +400,15 @@ def _rewind_rows(ds: xr.Dataset, strategies: list[str], methods: set[str]) -> li
     for s in strategies:
         for late, base in _rewind_pairs(ds, cfg, s):
             k = int(ds.rewind.sel(task=late))
+            # a summary.nc of before rewind_budget has no coordinate: full, as it ran
+            budget = str(ds.rewind_budget.sel(task=late).values) if "rewind_budget" in ds else ""
+            point = f"rewind {k}, G − {k} generations" if budget == "remaining" else f"rewind {k}"
             for m in ("magnitude", "snr", "random"):
                 if m not in methods:
                     continue
                 cell = ds.test_metric.sel({"strategy": s, "method": m})
                 diff = cell.sel(task=late) - cell.sel(task=base)
-                label = f"{m}: rewind {k} − rewind 0 ({late} − {base})"
+                label = f"{m}: {point} − rewind 0 ({late} − {base})"
                 rows += _rows_over_rounds(10, late, s, label, diff, ds)
     return rows
 

@@ -23,6 +23,7 @@ from ..config import (
     chains,
     library_task,
     task_rewind,
+    task_rewind_budget,
 )
 from ..host import machine_counts
 from ..results import FinishedRounds
@@ -104,6 +105,11 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
             "library_task": ("task", [library_task(cfg, t) for t in tasks]),
             # late rewinding: the rewind point k of each task entry (0: rounds start at θ0)
             "rewind": ("task", [task_rewind(cfg, t) for t in tasks]),
+            # what its rewound rounds searched: full G, or the remaining G − k
+            "rewind_budget": (
+                "task",
+                [task_rewind_budget(cfg, t) if task_rewind(cfg, t) else "" for t in tasks],
+            ),
             "init_scheme": (
                 "task",
                 [(cfg["tasks"][t] or {}).get("init", "flax_default") for t in tasks],
