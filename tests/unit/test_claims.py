@@ -85,6 +85,18 @@ def test_p_value_is_the_intervals_own_test():
     assert np.isnan(claims.paired_effect([0.1, np.nan]).p)  # n = 1: no test
 
 
+def test_differences_within_rounding_of_zero_are_ties_not_signs():
+    """Without spread, differences that are 0 up to rounding carry no sign: six seeds of
+    which five tie and one is 1e-8 above are no effect (the shortcut read them as six
+    differences of one sign, p = 2^(1-6)); mixed signs count as what they are."""
+    ties = claims.paired_effect([0, 0, 0, 0, 0, 1e-8])
+    assert ties.p == 1.0 and ties.verdict == "inconclusive"
+    for noise in ([1e-8, -1e-8, 2e-8, 1e-8, 1e-8, 1e-8], [-1e-8, 1e-8, -2e-8, -1e-8, -1e-8, -1e-8]):
+        assert claims.paired_effect(noise).verdict == "inconclusive", noise
+    # equal differences away from 0 keep the sign test (as test_p_value_is_the_intervals_own_test)
+    assert claims.paired_effect([0.1] * 6).verdict == "holds"
+
+
 def _bh(ps):
     """Benjamini–Hochberg q-values written out: q_(i) = min over j ≥ i of p_(j)·m/j."""
     ps = np.asarray(ps, float)

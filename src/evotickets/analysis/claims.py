@@ -123,14 +123,19 @@ def paired_effect(diffs, confidence: float = CONFIDENCE) -> Effect:
     mean = float(d.mean())
     if n < 2:
         return Effect(mean, nan, nan, n, "inconclusive", nan)
-    if np.ptp(d) <= SPREAD_FLOOR * max(1.0, float(np.max(np.abs(d)))):
+    tol = SPREAD_FLOOR * max(1.0, float(np.max(np.abs(d))))
+    if np.ptp(d) <= tol:
         # No spread (accuracies on a small test set are multiples of 1/n_test, so n seeds can
         # differ by the same amount, up to float32's last bits): the t statistic is undefined
         # or rounding noise, and its limit p = 0 would call three equal differences certain.
         # The sign test needs no spread: n differences of one sign have two-sided
-        # p = 2^(1-n) (0.25 at n = 3, < 0.05 from n = 6).
+        # p = 2^(1-n) (0.25 at n = 3, < 0.05 from n = 6). Differences within the tolerance
+        # of 0 are ties, not signs: rounding noise around 0 is no effect.
         lo = hi = mean
-        p = 1.0 if mean == 0 else float(stats.binomtest(n, n, 0.5).pvalue)
+        signed = np.abs(d) > tol
+        p = 1.0
+        if abs(mean) > tol and signed.any():
+            p = float(stats.binomtest(int((d > tol).sum()), int(signed.sum()), 0.5).pvalue)
         if p >= 1 - confidence:
             return Effect(mean, lo, hi, n, "inconclusive", p)
     else:
