@@ -385,6 +385,24 @@ def test_sigma_context_says_why_snr_matches_magnitude():
     assert claims.sigma_context(synthetic_summary()) == []  # no snr_magnitude analysis
 
 
+def test_sigma_context_names_a_mean_over_fewer_seeds():
+    """ρ(σ, |θ|) is undefined for a seed whose σ is constant (PGPE at its floor): its mean is
+    over the other seeds, and the table says so instead of printing the row's n beside it."""
+    ds = synthetic_summary()
+    cv = np.full(ds.test_metric.shape, np.nan)
+    cv[0, 0, 2] = 0.3
+    rho = cv.copy()
+    rho[0, 0, 2, 0] = np.nan  # seed 0: σ constant
+    for v, value in (("sigma_cv", cv), ("rho_sigma_abs_theta", rho), ("overlap_kept", cv)):
+        ds[v] = (ds.test_metric.dims, value)
+    ds["rho_snr_magnitude"] = (ds.test_metric.dims, cv)
+    ctx = claims.sigma_context(ds)
+    assert ctx[0]["n"] == SEEDS and ctx[0]["rho_sigma_abs_theta_n"] == SEEDS - 1
+    text = claims.to_markdown(claims.claim_rows(ds), [], sigma=ctx)
+    assert f"0.300 ± 0.000 (n={SEEDS - 1})" in text
+    assert text.count(f"(n={SEEDS - 1})") == ROUNDS  # that column only, every round
+
+
 def test_html_keeps_a_cell_with_a_pipe_whole():
     rows = claims.with_fdr([
         {"claim": 8, "task": "digits", "strategy": "snes", "comparison": "ρ(snr, |θ|)",

@@ -495,7 +495,8 @@ def sigma_context(ds: xr.Dataset) -> list[dict]:
                         x = x[np.isfinite(x)]
                         row[v] = float(x.mean()) if x.size else float("nan")
                         row[f"{v}_sd"] = float(x.std(ddof=1)) if x.size > 1 else float("nan")
-                    row["n"] = int(np.isfinite(cell["sigma_cv"].sel(iteration=it).values).sum())
+                        row[f"{v}_n"] = int(x.size)  # ρ is undefined where σ is constant
+                    row["n"] = row["sigma_cv_n"]
                     if row["n"]:
                         out.append(row)
     return out
@@ -678,7 +679,9 @@ def _sigma_lines(sigma: list[dict]) -> list[str]:
         if not np.isfinite(r[v]):
             return "–"
         sd = r[f"{v}_sd"]
-        return f"{r[v]:.3f} ± {sd:.3f}" if np.isfinite(sd) else f"{r[v]:.3f}"
+        text = f"{r[v]:.3f} ± {sd:.3f}" if np.isfinite(sd) else f"{r[v]:.3f}"
+        # a mean over fewer seeds than the row's n says so
+        return text if r[f"{v}_n"] == r["n"] else f"{text} (n={r[f'{v}_n']})"
 
     for r in sigma:
         lines.append(
