@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .pruning import round_half_up
+from .pruning import exact_fraction, round_half_up
 
 #: Strategies whose state :func:`regrow_state` knows how to reset for a regrown slot.
 DYNAMIC_STRATEGIES = ("sep_cma_es", "snes", "pgpe", "des", "ars", "open_es", "simple_es")
@@ -70,7 +70,7 @@ def drop_and_grow(
             continue
         active = np.flatnonzero(mask[sl] & layer_prunable) + e.offset
         inactive = np.flatnonzero(~mask[sl] & layer_prunable) + e.offset
-        n = min(round_half_up(fraction * active.size), inactive.size)
+        n = min(round_half_up(exact_fraction(fraction) * active.size), inactive.size)
         if n == 0:
             continue
         drop = active[np.argsort(snr[active], kind="stable")[:n]]

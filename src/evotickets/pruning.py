@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -78,10 +79,17 @@ def _snr(power: float):
     def score(theta, sigma, theta0):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             snr = np.abs(theta) / sigma**power
-        # σ is 0 only where a weight is pruned (it is not searched): score 0 there. A NaN or
-        # negative σ (a corrupt artifact) scores NaN, which prune_to_count refuses, instead
-        # of 0, which would silently prune that weight first.
-        return np.where(sigma == 0, 0.0, np.where(sigma > 0, snr, np.nan))
+            # a finite SNR beyond float32's range (σ below ≈ 1e-19 for snr_study): ranked
+            # in float64, not scored inf (refused as a diverged round)
+            wide = np.isinf(snr) & np.isfinite(theta) & np.isfinite(sigma) & (sigma > 0)
+            if wide.any():
+                big = np.abs(np.asarray(theta, np.float64)) / np.asarray(sigma, np.float64) ** power
+                snr = np.where(wide, big, snr)
+        # σ is 0 only where a weight is pruned (it is not searched): score 0 there. A NaN,
+        # infinite or negative σ (a corrupt artifact) scores NaN, which prune_to_count
+        # refuses, instead of a number that would silently rank that weight.
+        ok = (sigma > 0) & np.isfinite(sigma)
+        return np.where(sigma == 0, 0.0, np.where(ok, snr, np.nan))
 
     return score
 
@@ -161,16 +169,23 @@ DYNAMIC_METHODS = tuple(n for n, m in REGISTRY.items() if m.config_block == "dyn
 PERMUTATION_METHODS = tuple(n for n, m in REGISTRY.items() if m.source == "magnitude_mask")
 
 
-def round_half_up(x: float) -> int:
+def round_half_up(x: float | Fraction) -> int:
     """Round to nearest, halves up (Python's round() rounds halves to even)."""
-    return math.floor(x + 0.5)
+    return math.floor(x + Fraction(1, 2))
+
+
+def exact_fraction(x: float) -> Fraction:
+    """The decimal a config wrote (0.3), exactly: in binary floating point 1 − 0.3 is
+    0.69999…, so 45·(1 − 0.3) = 31.4999… and a true half (31.5) would round down."""
+    return Fraction(repr(float(x)))
 
 
 def remaining_count(num_prunable: int, prune_fraction: float, round_index: int) -> int:
-    """Prunable weights left *in* round ``round_index`` (round 0 is dense)."""
+    """Prunable weights left *in* round ``round_index`` (round 0 is dense), computed
+    exactly (:func:`exact_fraction`)."""
     if not 0.0 < prune_fraction < 1.0:
         raise ValueError(f"prune_fraction must lie in (0, 1), got {prune_fraction}")
-    return round_half_up(num_prunable * (1.0 - prune_fraction) ** round_index)
+    return round_half_up(num_prunable * (1 - exact_fraction(prune_fraction)) ** round_index)
 
 
 def scores(

@@ -51,6 +51,14 @@ def test_drop_and_grow_keeps_layer_counts_and_drops_the_lowest_snr():
     assert not set(step.grown.tolist()) & set(step.dropped.tolist())
 
 
+def test_a_true_half_of_the_regrowth_count_rounds_up():
+    """0.35 · 90 = 31.5 exactly, 31.4999… in floats: 32 weights drop and regrow."""
+    table = [LayerEntry("k", (200,), 0, True)]
+    mask = np.arange(200) < 90
+    step = drop_and_grow(mask, np.ones(200, bool), table, np.arange(200.0), np.zeros(200), 0.35)
+    assert step.dropped.size == step.grown.size == 32
+
+
 def test_ties_drop_and_grow_the_earlier_position():
     """As the module says: of equal SNRs the earlier weight is dropped, of equal grow scores
     the earlier is grown (pruning keeps the earlier of equal scores instead)."""

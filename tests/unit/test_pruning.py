@@ -22,6 +22,10 @@ def test_remaining_count_rounds_0_to_5(n, expected):
 def test_rounding_is_half_up_and_p_must_be_a_fraction():
     assert pruning.remaining_count(5, 0.5, 1) == 3  # 2.5 → 3 (round() would give 2)
     assert pruning.remaining_count(7, 0.5, 1) == 4  # 3.5 → 4
+    # a true half of the decimal the config wrote rounds up: in floats 45·(1 − 0.3) is
+    # 31.4999… and 50·0.7² is 24.4999…
+    assert pruning.remaining_count(45, 0.3, 1) == 32
+    assert pruning.remaining_count(50, 0.3, 2) == 25
     for bad in (0.0, 1.0, -0.1, 1.5):
         with pytest.raises(ValueError, match="prune_fraction"):
             pruning.remaining_count(10, bad, 1)
@@ -107,9 +111,9 @@ def test_nonfinite_scores_are_refused():
 
 
 @pytest.mark.parametrize("method", ["snr", "snr_study"])
-@pytest.mark.parametrize("bad", [np.nan, -1.0])
+@pytest.mark.parametrize("bad", [np.nan, -1.0, np.inf])
 def test_a_corrupt_sigma_is_refused_not_pruned_first(method, bad):
-    """A NaN or negative σ of an active weight is a corrupt artifact: an error, never the
+    """A NaN, infinite or negative σ of an active weight is a corrupt artifact: an error, never the
     score 0 of a pruned weight (which would prune it first, silently)."""
     theta = np.array([0.5, 0.4, 0.3, 0.2, 0.1, 1.0])
     sigma = np.array([1.0, bad, 1.0, 1.0, 1.0, 1.0])
@@ -117,6 +121,20 @@ def test_a_corrupt_sigma_is_refused_not_pruned_first(method, bad):
     assert np.isnan(score[1]) and np.isfinite(np.delete(score, 1)).all()
     with pytest.raises(ValueError, match="NaN or infinite pruning score"):
         pruning.prune_to_count(score, np.ones(6, bool), np.ones(6, bool), 3)
+
+
+@pytest.mark.parametrize("method", ["snr", "snr_study"])
+def test_a_finite_snr_beyond_float32_is_ranked_not_refused(method):
+    """|θ|/σ² of float32 inputs overflows float32 once σ is below ≈ 1e-19: a finite score,
+    ranked above every other, not inf (which prune_to_count refuses as a diverged round)."""
+    theta = np.float32([1.0, 1.0, 2.0, 0.5])
+    sigma = np.float32([1e-23, 1e-20, 1.0, 1e-39])
+    score = pruning.scores(method, theta, sigma)
+    assert np.isfinite(score).all()
+    kept = pruning.prune_to_count(score, np.ones(4, bool), np.ones(4, bool), 3).mask
+    assert kept.tolist() == [True, True, False, True]  # the three tiny σ rank first
+    plain = np.float32([0.5, 0.4]), np.float32([0.5, 0.25])
+    assert pruning.scores(method, *plain).dtype == np.float32  # unchanged where none overflows
 
 
 def test_heuristic_scores_of_fig9():
