@@ -426,7 +426,7 @@ def dense_threshold(ds: xr.Dataset, fraction: float = 0.95) -> list[dict]:
     A seed that never falls is censored: it counts in ``never`` and not in the spread, but
     only if its last round is there; one whose later rounds are missing (a chain still
     running, or stopped) and that has not fallen so far counts in ``unfinished`` instead,
-    since it may yet fall."""
+    since it may yet fall. A seed without its dense round has no bar and is not counted."""
     out = []
     m = ds.test_metric
     rem = ds.remaining_fraction.values
