@@ -159,6 +159,17 @@ METHODS = tuple(REGISTRY)
 HEURISTIC_METHODS = tuple(n for n, m in REGISTRY.items() if m.needs_theta0)
 # Methods whose score needs σ: undefined for gradient descent.
 SIGMA_METHODS = tuple(n for n, m in REGISTRY.items() if m.needs_sigma)
+
+
+def snr_score_of(method: str) -> str:
+    """The SNR score a chain of ``method`` is analysed with (the ``snr_magnitude``
+    analysis): its own where it ranks by one (``snr``, ``snr_study``: as the study scored
+    them), else ``snr`` (dynamic sparse ES, which needs σ but has no score of its own, drops
+    the lowest ``snr``)."""
+    spec = REGISTRY.get(method)
+    return method if spec and spec.needs_sigma and spec.score is not None else "snr"
+
+
 # SNR definitions that differ from ``snr`` only for some strategies; the others skip them.
 SNR_VARIANT_STRATEGIES = {n: m.only_strategies for n, m in REGISTRY.items() if m.only_strategies}
 # Pruning at initialisation: a score of θ0 from the training loss's gradient (vision tasks).

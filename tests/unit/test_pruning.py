@@ -137,6 +137,17 @@ def test_a_finite_snr_beyond_float32_is_ranked_not_refused(method):
     assert pruning.scores(method, *plain).dtype == np.float32  # unchanged where none overflows
 
 
+def test_every_chain_that_has_sigma_is_analysed_with_an_snr_score():
+    """The snr_magnitude analysis scores a chain by its own SNR definition, and dynamic
+    sparse chains (σ but no score of their own) by snr: it failed on them before."""
+    theta, sigma = np.array([1.0, 0.5, 0.2]), np.array([0.1, 0.5, 0.1])
+    for method in pruning.METHODS:
+        score = pruning.snr_score_of(method)
+        assert np.isfinite(pruning.scores(score, theta, sigma)).all(), method
+    assert pruning.snr_score_of("snr_study") == "snr_study"
+    assert pruning.snr_score_of("dynamic_random") == pruning.snr_score_of("magnitude") == "snr"
+
+
 def test_heuristic_scores_of_fig9():
     theta0 = np.array([0.5, -1.0, 0.0, 2.0])
     theta = np.array([1.5, -0.5, 0.3, 2.0])

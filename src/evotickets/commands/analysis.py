@@ -236,7 +236,7 @@ def cmd_snr_magnitude(args) -> None:
     rows = []
     first = rounds[0]
     # the chain's own SNR definition (snr_study chains are scored as the study scored them)
-    score = settings.method if settings.method in pruning.SIGMA_METHODS else "snr"
+    score = pruning.snr_score_of(settings.method)
     snr0 = pruning.scores(score, first["theta"], first["sigma"])
     mag0 = np.abs(first["theta"])
     for r in rounds:
