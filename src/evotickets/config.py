@@ -777,6 +777,17 @@ def _validate_transfer(cfg: dict) -> None:
             raise ConfigError(f"{where}: source method {src['method']!r} cannot be used: {why}")
         if (src["task"], src["strategy"]) == (entry["target"]["task"], entry["target"]["strategy"]):
             raise ConfigError(f"{where}: source and target are the same setting")
+        keeps = {
+            side: (cfg["tasks"][entry[side]["task"]] or {}).get("prune_output_layer", True)
+            for side in ("source", "target")
+        }
+        if keeps["source"] != keeps["target"]:
+            raise ConfigError(
+                f"{where}: tasks {src['task']} and {entry['target']['task']} differ in "
+                "prune_output_layer, so the ticket's round t would sit at another sparsity of "
+                "the target's prunable weights than the target's own round t it is compared "
+                "with; give both tasks the same prune_output_layer"
+            )
 
 
 def chain_strategies(cfg: dict) -> list[str]:

@@ -209,3 +209,32 @@ def test_check_compatible_accepts_equal_networks_and_names_missing_tensors():
     check_compatible(a, b, "x")
     with pytest.raises(ValueError, match="Dense_0/bias has shape \\(10,\\) in the source and None"):
         check_compatible(a, [e for e in b if e.name != "Dense_0/bias"], "x")
+
+
+def test_a_ticket_of_other_prunable_weights_is_refused(tmp_path, cfg, capsys):
+    """A source that keeps its output layer dense and a target that prunes it: the ticket's
+    round t would keep another share of the target's prunable weights than the target's own
+    round t it is compared with (68 % against 51 % at round 3 of digits). The config refuses
+    the entry, and the verb such a ticket."""
+    keep_out = dict(cfg["tasks"]["digits"], task="digits", prune_output_layer=False)
+    bad = dict(cfg, tasks={**cfg["tasks"], "digits_keepout": keep_out})
+    bad["transfer"] = [dict(copy.deepcopy(ENTRY), source={"task": "digits_keepout",
+                                                          "strategy": "snes"})]  # fmt: skip
+    with pytest.raises(ConfigError, match="differ in prune_output_layer"):
+        validate_config(bad)
+    c = validate_config(cfg)
+    tr = transfer_settings(c, "snes_to_adam", 0)
+    tr["source"]["task_config"]["prune_output_layer"] = False
+    src_init = {"task": "digits", "network": "cnn_small", "prune_output_layer": False, "seed": 0}
+    tgt_init = dict(src_init, prune_output_layer=True)
+    p = {k: str(tmp_path / f"{k}.h5") for k in ("si", "ti", "m0")}
+    _run(["init", "--settings", json.dumps(src_init), "--out", p["si"]])
+    _run(["init", "--settings", json.dumps(tgt_init), "--out", p["ti"]])
+    src = json.dumps(dict(tr["source"], data_dir=None))
+    _run(["mask", "--settings", src, "--round", "0", "--init", p["si"], "--out", p["m0"]])
+    rc = cli.main(
+        ["transfer", "--settings", json.dumps(tr), "--round", "0", "--source-init", p["si"]]
+        + ["--source-mask", p["m0"], "--target-init", p["ti"], "--out", str(tmp_path / "o.h5")]
+    )
+    assert rc == 2
+    assert "same prune_output_layer" in capsys.readouterr().err

@@ -64,7 +64,7 @@ def _prepared_transfer(args, log=log) -> PreparedRound:
     tgt_desc = f"{tgt.task}/{tgt.strategy}"
     where = f"transfer {name} (source {src_desc}, target {tgt_desc}, seed {settings.seed})"
 
-    src_theta0, src_table, _, src_init_attrs = load_init(args.source_init, src)
+    src_theta0, src_table, src_prunable, src_init_attrs = load_init(args.source_init, src)
     tgt_theta0, tgt_table, tgt_prunable, _ = load_init(args.target_init, tgt)
     check_compatible(src_table, tgt_table, where)
     source_digest = src.digest()
@@ -73,10 +73,12 @@ def _prepared_transfer(args, log=log) -> PreparedRound:
     )
     if mask_attrs["method"] != src.method:
         raise ValueError(f"{where}: {args.source_mask} is a {mask_attrs['method']} mask")
-    if np.any(~mask & ~tgt_prunable):
+    if not np.array_equal(src_prunable, tgt_prunable):
         raise ValueError(
-            f"{where}: the ticket prunes weights that the target does not prune (e.g. its output "
-            "layer); give both tasks the same prune_output_layer"
+            f"{where}: the source prunes {int(src_prunable.sum())} weights and the target "
+            f"{int(tgt_prunable.sum())} (e.g. one prunes its output layer), so the ticket's "
+            "round t would not be at the target's round-t sparsity it is compared with; give "
+            "both tasks the same prune_output_layer"
         )
     return prepare_round(
         tgt,
