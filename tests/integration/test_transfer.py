@@ -17,6 +17,7 @@ from evotickets.config import (
     ConfigError,
     chain_settings,
     digest,
+    task_methods,
     transfer_settings,
     validate_config,
 )
@@ -238,3 +239,38 @@ def test_a_ticket_of_other_prunable_weights_is_refused(tmp_path, cfg, capsys):
     )
     assert rc == 2
     assert "same prune_output_layer" in capsys.readouterr().err
+
+
+def test_collect_sets_a_transfer_against_the_targets_own_ticket_that_ran(cfg):
+    """A target ES without a per-weight σ (gradientless_descent) runs no snr chain: the
+    transferred ticket is set against its magnitude ticket, as the accuracy table does, and
+    summary.nc says which (it read the absent snr chain and stored NaN)."""
+    import xarray as xr
+
+    from evotickets.analysis import collect
+
+    cfg["strategies"]["gradientless_descent"] = {"population_size": 16, "std_init": 0.05}
+    cfg["transfer"] = [
+        {"name": "to_gld", "source": {"task": "digits", "strategy": "snes"},
+         "target": {"task": "digits", "strategy": "gradientless_descent"}},
+        copy.deepcopy(ENTRY),
+    ]  # fmt: skip
+    c = validate_config(cfg)
+    asked = []
+
+    class Finished:  # every chain that runs has finished round 0 with metric 0.4
+        cfg, results = c, "unused"
+
+        def of_transfer(self, name, seed):
+            return {0: {"final_metric": 0.5}}
+
+        def of_chain(self, chain):
+            asked.append(chain)
+            ran = chain[2] in task_methods(c, chain[0], chain[1])
+            return {0: {"final_metric": 0.4}} if ran else {}
+
+    ds = xr.Dataset()
+    collect._add_transfers(ds, Finished(), [0], 2)
+    assert ds.transfer_own_method.values.tolist() == ["magnitude", "magnitude"]  # GLD, Adam
+    np.testing.assert_allclose(ds.transfer_target_snr.isel(iteration=0), 0.4)
+    assert ("digits", "gradientless_descent", "snr", 0) not in asked

@@ -132,10 +132,10 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
 
 
 def _add_transfers(ds, finished: FinishedRounds, seeds, rounds) -> None:
-    """Transferred tickets and, beside them, the target's own ticket (snr; magnitude for GD)
-    and random baseline, with dims (transfer, seed, iteration)."""
-    from ..config import transfer_kind
-    from ..names import is_gd
+    """Transferred tickets and, beside them, the target's own ticket (snr where the target
+    runs it, else magnitude, as the accuracy table picks it: ``transfer_own_method``) and
+    random baseline, with dims (transfer, seed, iteration)."""
+    from ..config import task_methods, transfer_kind
 
     cfg = finished.cfg
     entries = cfg.get("transfer") or []
@@ -143,9 +143,13 @@ def _add_transfers(ds, finished: FinishedRounds, seeds, rounds) -> None:
         return
     shape = (len(entries), len(seeds), rounds)
     own, rnd, moved = _nan(shape), _nan(shape), _nan(shape)
+    own_methods = []
     for i, e in enumerate(entries):
         tgt = e["target"]
-        own_method = "magnitude" if is_gd(tgt["strategy"]) else "snr"
+        # GD and an ES without a per-weight σ run no snr, nor a target whose methods omit it
+        runs_snr = "snr" in task_methods(cfg, tgt["task"], tgt["strategy"])
+        own_method = "snr" if runs_snr else "magnitude"
+        own_methods.append(own_method)
         target = (tgt["task"], tgt["strategy"])
         for j, k in enumerate(seeds):
             found = (
@@ -159,6 +163,7 @@ def _add_transfers(ds, finished: FinishedRounds, seeds, rounds) -> None:
     dims = ("transfer", "seed", "iteration")
     ds.coords["transfer"] = [e["name"] for e in entries]
     ds.coords["transfer_kind"] = ("transfer", [transfer_kind(e) for e in entries])
+    ds.coords["transfer_own_method"] = ("transfer", own_methods)
     ds["transfer_metric"] = (
         dims,
         moved,
@@ -167,7 +172,11 @@ def _add_transfers(ds, finished: FinishedRounds, seeds, rounds) -> None:
     ds["transfer_target_snr"] = (
         dims,
         own,
-        {"long_name": "target's own ticket (snr; magnitude for GD)", "units": "1 or return"},
+        {
+            "long_name": "target's own ticket (snr where the target runs it, else magnitude: "
+            "transfer_own_method)",
+            "units": "1 or return",
+        },
     )
     ds["transfer_target_random"] = (
         dims,

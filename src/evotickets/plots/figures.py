@@ -276,8 +276,10 @@ def _transfer_figure(ds, title, kinds) -> plt.Figure:
     x = _percent(ds)
     for ax, n in zip(axes[0], names):
         _band(ax, x, ds.transfer_metric.sel({"transfer": n}), "transferred ticket", "tab:purple")
-        for ref in ("snr", "random"):
-            var = f"transfer_target_{ref}"
+        own = "snr"  # a summary.nc of before transfer_own_method: snr, or magnitude for GD
+        if "transfer_own_method" in ds.coords:
+            own = str(ds.transfer_own_method.sel({"transfer": n}).values)
+        for ref, var in ((own, "transfer_target_snr"), ("random", "transfer_target_random")):
             if var in ds:
                 _band(ax, x, ds[var].sel({"transfer": n}), f"target's own {ref}", COLORS[ref])
         ax.set_title(str(n), fontsize=9)
