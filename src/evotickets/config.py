@@ -759,6 +759,12 @@ def _validate_transfer(cfg: dict) -> None:
                 f"no {side} chain to take the ticket from or compare with: add it there"
             )
         src = entry["source"]
+        if src["method"] in DYNAMIC_METHODS:
+            raise ConfigError(
+                f"{where}: source method {src['method']!r} moves its mask while it evolves, so "
+                "its mask.h5 is the random mask a round starts from, not a ticket; take the "
+                "ticket of a fixed-mask method (snr, magnitude, …)"
+            )
         if src["method"] in chain_methods(cfg, src["strategy"]) and src["method"] not in (
             task_methods(cfg, src["task"], src["strategy"])
         ):

@@ -65,6 +65,7 @@ def test_transfer_entry_defaults_to_snr_and_its_kind(cfg):
             "snr is undefined for gradient descent",
         ),
         (lambda e: e["target"].update(strategy="snes"), "source and target are the same"),
+        (lambda e: e["source"].update(method="dynamic_random"), "moves its mask"),
     ],
 )
 def test_bad_transfer_entries_are_named(cfg, mutate, message):
