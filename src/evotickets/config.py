@@ -784,7 +784,7 @@ def _validate_transfer(cfg: dict) -> None:
         if (src["task"], src["strategy"]) == (entry["target"]["task"], entry["target"]["strategy"]):
             raise ConfigError(f"{where}: source and target are the same setting")
         keeps = {
-            side: (cfg["tasks"][entry[side]["task"]] or {}).get("prune_output_layer", True)
+            side: init_settings(cfg, entry[side]["task"], 0)["prune_output_layer"]
             for side in ("source", "target")
         }
         if keeps["source"] != keeps["target"]:
