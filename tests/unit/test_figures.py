@@ -14,6 +14,15 @@ from evotickets.plots import figures
 ROUNDS = 3
 
 
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Each test's figures closed after it (pyplot keeps them open otherwise)."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
 def _dataset(tasks, strategies, methods, seeds=(0, 1), fill=np.nan) -> xr.Dataset:
     shape = (len(tasks), len(strategies), len(methods), len(seeds), ROUNDS)
     return xr.Dataset(
@@ -185,3 +194,60 @@ def test_sparsity_axis_marks_the_sparsest_level():
     _sparsity_axis(ax, ds)
     assert list(ax.get_xticks()) == [100, 50, 21]
     plt.close(fig)
+
+
+def test_fig1_sets_es_against_gd_over_the_tasks_gd_ran():
+    """paper.yaml's ant_heavy runs ES only: averaged into the ES line, it set two task sets
+    against each other. ES and GD equal where both ran: one line at 1, as GD's."""
+    ds = _dataset(["mnist", "ant_heavy"], ["snes", "gd_adam"], ["random", "magnitude", "snr"])
+    ds.test_metric.loc[{"task": "mnist"}] = 0.9
+    ds.test_metric.loc[{"task": "ant_heavy", "strategy": "snes"}] = np.linspace(1.0, 0.5, ROUNDS)
+    lines = _lines(figures.fig1(ds).axes[1])
+    np.testing.assert_allclose(lines["ES, SNR"], 1.0)
+    np.testing.assert_allclose(lines["GD, magnitude"], 1.0)
+
+
+def test_fig9_does_not_draw_a_rewinding_entry_as_an_init_scheme():
+    ds = _dataset(["digits", "digits_rewind", "digits_he"], ["snes"], ["snr"], fill=0.8)
+    ds = ds.assign_coords(
+        library_task=("task", ["digits"] * 3),
+        init_scheme=("task", ["flax_default", "flax_default", "he_normal"]),
+        rewind=("task", [0, 25, 0]),
+    )
+    assert figures._init_groups(ds) == {"digits": ["digits", "digits_he"]}
+    labels = [line.get_label() for ax in figures.fig9(ds).axes for line in ax.get_lines()]
+    assert sorted(labels) == ["flax_default snr", "he_normal snr"]
+
+
+def test_fig6_says_which_panel_has_no_data_and_names_the_pair_the_rule_ran():
+    """One seed: the seed panel has nothing to draw and says so; the pair in its title is
+    the config's first two seeds as listed (the rule's), not the sorted axis's."""
+    import json
+
+    ds = _dataset(["digits"], ["snes"], ["magnitude"], seeds=(0, 1, 2))
+    dims = ("task", "strategy", "method", "seed", "iteration")
+    ds["lmc_barrier_consecutive"] = (dims, np.full(ds.test_metric.shape, 0.1))
+    ds["lmc_barrier_seeds"] = (dims[:3] + ("iteration",), np.full((1, 1, 1, ROUNDS), np.nan))
+    ds.attrs["config"] = json.dumps({"seeds": [2, 0, 1]})
+    axes = figures.fig6(ds).axes
+    assert "seed 2 ↔ seed 0" in axes[1].get_title()
+    assert [t.get_text() for t in axes[1].texts] == ["no data: needs 2 seeds"]
+    assert not axes[0].texts and axes[0].get_lines()
+    ds["lmc_barrier_consecutive"][:] = np.nan  # everything enabled, nothing to draw
+    assert "not in this experiment" in figures.fig6(ds).axes[0].texts[0].get_text()
+
+
+def test_fig6_draws_returns_and_error_rates_on_axes_of_their_own():
+    ds = _dataset(["fmnist", "ant"], ["snes"], ["snr"])
+    ds = ds.assign_coords(
+        metric_name=("task", ["test_accuracy", "test_return"]),
+        transfer=["to_adam", "to_ppo"],
+        transfer_target_task=("transfer", ["fmnist", "ant"]),
+    )
+    barrier = np.stack([np.full((2, ROUNDS), 0.05), np.full((2, ROUNDS), 400.0)])
+    ds["lmc_barrier_es_gd"] = (("transfer", "seed", "iteration"), barrier)
+    axes = figures.fig6(ds).axes
+    panels = {ax.get_ylabel(): _lines(ax) for ax in axes[3:]}
+    assert set(panels) == {"error (1 − accuracy)", "−return"}
+    np.testing.assert_allclose(panels["error (1 − accuracy)"]["to_adam"], 0.05)
+    np.testing.assert_allclose(panels["−return"]["to_ppo"], 400.0)

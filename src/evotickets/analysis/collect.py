@@ -164,6 +164,7 @@ def _add_transfers(ds, finished: FinishedRounds, seeds, rounds) -> None:
     ds.coords["transfer"] = [e["name"] for e in entries]
     ds.coords["transfer_kind"] = ("transfer", [transfer_kind(e) for e in entries])
     ds.coords["transfer_own_method"] = ("transfer", own_methods)
+    ds.coords["transfer_target_task"] = ("transfer", [e["target"]["task"] for e in entries])
     ds["transfer_metric"] = (
         dims,
         moved,

@@ -8,6 +8,7 @@ draws one panel that says "not in this experiment" instead of failing.
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 import xarray as xr
 
 from ..analysis.collect import has_data
+from ..names import RETURN_METRIC
 
 ES_METHODS = ("random", "magnitude", "snr")
 COLORS = {
@@ -161,14 +163,16 @@ def fig1(ds: xr.Dataset) -> plt.Figure:
     axes[0].set_ylabel("normalised ticket effect")
     axes[0].set_title("ES ticket effect (task-normalised)")
     gd = _gd_strategies(ds)
-    norm_es = _relative_to_dense(m.sel({"strategy": es, "method": "snr"}), dense).mean(
-        ("task", "strategy")
-    )
-    _band(axes[1], x, norm_es, "ES, SNR")
-    with_gd = bool(gd) and "magnitude" in ds.method.values
+    # ES against GD over the tasks GD ran (paper.yaml's ant_heavy runs ES only): over all
+    # tasks the panel would compare task sets, not ES with GD
+    gd_tasks = [t for t in ds.task.values if has_data(ds, "test_metric", task=t, strategy=gd)]
+    with_gd = bool(gd_tasks) and "magnitude" in ds.method.values
+    both = {"task": gd_tasks} if with_gd else {}
+    es_rel = _relative_to_dense(m.sel({"strategy": es, "method": "snr"}), dense).sel(both)
+    _band(axes[1], x, es_rel.mean(("task", "strategy")), "ES, SNR")
     if with_gd:
-        dense_gd = m.sel({"strategy": gd, "method": "magnitude"}).isel(iteration=0)
-        norm_gd = _relative_to_dense(m.sel({"strategy": gd, "method": "magnitude"}), dense_gd).mean(
+        gd_metric = m.sel({"strategy": gd, "method": "magnitude", **both})
+        norm_gd = _relative_to_dense(gd_metric, gd_metric.isel(iteration=0)).mean(
             ("task", "strategy")
         )
         _band(axes[1], x, norm_gd, "GD, magnitude")
@@ -308,11 +312,14 @@ def fig5(ds: xr.Dataset) -> plt.Figure:
     "Linear mode connectivity and curvature of the analysed task: error barriers between "
     "consecutive rounds and between the first two seeds (one pair: no band), the mean "
     "curvature of 1D random projections, one colour per strategy/method; and the barrier "
-    "between the ES and the GD network of one ticket (ES → GD transfers).",
+    "between the ES and the GD network of one ticket (ES → GD transfers; −returns on an axis "
+    "of their own, right).",
 )
 def fig6(ds: xr.Dataset) -> plt.Figure:
-    if not any(v in ds for v in ("lmc_barrier_consecutive", "curvature_1d", "lmc_barrier_es_gd")):
-        return _missing("Fig. 6", "needs the lmc and landscape analyses")
+    # collect writes these variables whenever the analyses are enabled: all NaN is no data
+    panels = ("lmc_barrier_consecutive", "lmc_barrier_seeds", "curvature_1d", "lmc_barrier_es_gd")
+    if not any(has_data(ds, v) for v in panels):
+        return _missing("Fig. 6", "needs the lmc and landscape analyses (and 2 rounds or seeds)")
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.2))
     x = _percent(ds)
     # the analysed task (the paper: ARS on MNIST, entry mnist_ars), not simply the first one
@@ -322,20 +329,8 @@ def fig6(ds: xr.Dataset) -> plt.Figure:
         if any(has_data(ds, v, task=t) for v in ("lmc_barrier_consecutive", "curvature_1d"))
     ]
     sel = {"task": (analysed or list(ds.task.values))[0]}
-    if "lmc_barrier_es_gd" in ds and np.isfinite(ds.lmc_barrier_es_gd).any():
-        # one band per ES → GD transfer (named source_to_target in the config)
-        for n in ds.transfer.values:
-            _band(axes[3], x, ds.lmc_barrier_es_gd.sel({"transfer": n}), str(n))
-    else:
-        axes[3].text(
-            0.5,
-            0.5,
-            "ES ↔ GD: not in this experiment",
-            ha="center",
-            va="center",
-            transform=axes[3].transAxes,
-            fontsize=8,
-        )
+    if has_data(ds, "lmc_barrier_es_gd"):
+        _es_gd_barriers(axes[3], x, ds)
     # one colour per (strategy, method), the same in every panel: ES against GD on one
     # method must stay two lines that can be told apart
     pairs = [
@@ -365,15 +360,19 @@ def fig6(ds: xr.Dataset) -> plt.Figure:
             _band(
                 axes[2], x, ds.curvature_1d.sel({"strategy": s, "method": m, **sel}), label, color
             )
-    seeds = [str(v) for v in ds.seed.values[:2]]
+    seeds = [str(v) for v in _lmc_seed_pair(ds)]
     titles = (
         f"barrier, round t → t+1 ({sel['task']})",
         f"barrier, seed {' ↔ seed '.join(seeds)} ({sel['task']})",
         f"1D curvature ({sel['task']})",
         "barrier, ES ↔ GD (same ticket)",  # the transfers' own tasks, in the legend
     )
-    for ax, title in zip(axes, titles):
+    needs = ("2 rounds", "2 seeds", "the landscape analysis", "ES → GD transfers")
+    for ax, title, need in zip(axes, titles, needs):
         ax.set_title(title, fontsize=9)
+        if not ax.lines:  # an analysis that ran but has nothing to draw here
+            ax.text(0.5, 0.5, f"no data: needs {need}", ha="center", va="center",
+                    transform=ax.transAxes, fontsize=8)  # fmt: skip
         _sparsity_axis(ax, ds)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=6)
@@ -467,6 +466,40 @@ def fig8(ds: xr.Dataset) -> plt.Figure:
     return fig
 
 
+def _lmc_seed_pair(ds: xr.Dataset) -> list:
+    """The two seeds the lmc_seeds rule pairs: the config's first two, as listed (the
+    seed axis of summary.nc is sorted)."""
+    try:
+        return list(json.loads(ds.attrs["config"])["seeds"][:2])
+    except (KeyError, ValueError, TypeError):
+        return list(ds.seed.values[:2])
+
+
+def _es_gd_barriers(ax, x, ds: xr.Dataset) -> None:
+    """One band per ES → GD transfer; an error rate (vision) and a negative return
+    (control) are on other scales, so returns get an axis of their own on the right."""
+    by_unit: dict[str, list] = {}
+    for n in ds.transfer.values:
+        if not has_data(ds, "lmc_barrier_es_gd", transfer=n):
+            continue
+        metric = ""
+        if "transfer_target_task" in ds.coords:
+            task = str(ds.transfer_target_task.sel({"transfer": n}).values)
+            metric = str(ds.metric_name.sel({"task": task}).values)
+        unit = "−return" if metric == RETURN_METRIC else "error (1 − accuracy)"
+        by_unit.setdefault(unit, []).append(n)
+    axis, color = ax, 0
+    for k, (unit, names) in enumerate(sorted(by_unit.items())):
+        if k:
+            axis = ax.twinx()
+        for n in names:
+            _band(axis, x, ds.lmc_barrier_es_gd.sel({"transfer": n}), str(n), f"C{color}")
+            color += 1
+        axis.set_ylabel(unit, fontsize=8)
+        if k:
+            axis.legend(fontsize=6, loc="lower right")
+
+
 HEURISTICS = ("movement", "magnitude_increase", "init_magnitude")
 INIT_LINESTYLES = {"snr": "-", "magnitude": "--", "random": ":"}
 
@@ -476,8 +509,10 @@ def _init_groups(ds: xr.Dataset) -> dict[str, list[str]]:
     if "init_scheme" not in ds.coords:
         return {}
     groups: dict[str, list[str]] = {}
-    for t, base in zip(ds.task.values, ds.library_task.values):
-        groups.setdefault(str(base), []).append(str(t))
+    rewinds = ds.rewind.values if "rewind" in ds.coords else np.zeros(ds.task.size)
+    for t, base, k in zip(ds.task.values, ds.library_task.values, rewinds):
+        if int(k) == 0:  # a rewinding entry is not another init scheme
+            groups.setdefault(str(base), []).append(str(t))
     schemes = {str(t): str(v) for t, v in zip(ds.task.values, ds.init_scheme.values)}
     return {
         base: entries
@@ -544,16 +579,17 @@ def fig9(ds: xr.Dataset) -> plt.Figure:
             metric, ran, same = averaged(
                 entries, [m for m in INIT_LINESTYLES if m in ds.method.values]
             )
+            named = [schemes[t] for t in entries]
             for i, t in enumerate(entries):
+                # two entries of one scheme (e.g. another batch size) are told apart by name
+                who = schemes[t] if named.count(schemes[t]) == 1 else f"{t} ({schemes[t]})"
                 for m, style in INIT_LINESTYLES.items():
                     if m not in ran or not same:
                         continue
                     mean, se = _mean_se(metric.sel({"task": t, "method": m}))
                     if np.all(np.isnan(mean)):
                         continue
-                    ax.plot(
-                        x, mean, style, marker="o", ms=3, color=f"C{i}", label=f"{schemes[t]} {m}"
-                    )
+                    ax.plot(x, mean, style, marker="o", ms=3, color=f"C{i}", label=f"{who} {m}")
                     ax.fill_between(x, mean - se, mean + se, alpha=0.15, color=f"C{i}")
             ax.set_title(
                 f"{base}: init schemes ({', '.join(map(str, same)) or 'no strategy ran all'})",
