@@ -296,7 +296,8 @@ def _transfer_figure(ds, title, kinds) -> plt.Figure:
 @figure(
     "fig4",
     "Ticket transfer across tasks and across ES: the source's (mask, θ0) "
-    "retrained in the target setting, against the target's own SNR ticket and random.",
+    "retrained in the target setting, against the target's own ticket (SNR; magnitude where "
+    "the target runs no SNR) and random.",
 )
 def fig4(ds: xr.Dataset) -> plt.Figure:
     return _transfer_figure(ds, "Fig. 4", ("task", "es"))
