@@ -93,6 +93,8 @@ def _schema_fix(error, where: str) -> str:
         return f"fix: use one of {sub['enum']}"
     if error.validator == "minItems":
         return f"fix: give {where} at least {sub['minItems']} entries"
+    if error.validator == "uniqueItems":
+        return f"fix: list each entry of {where} once (a repeat would count its chains twice)"
     if error.validator == "required":
         return "fix: add the missing key (see config/config.yaml for an example)"
     return f"fix: see {SCHEMA_PATH} for what {where} may hold"
@@ -308,6 +310,11 @@ def _refuse_nan(value: Any, where: str) -> None:
     NaN is false) and would reach a job as a number."""
     if isinstance(value, float) and math.isnan(value):
         raise ConfigError(f"config key {where or '(top level)'} is NaN; fix: set a number")
+    if isinstance(value, float) and math.isinf(value):
+        # no setting here means "unbounded" by inf; it passes a lower bound and fails in a job
+        raise ConfigError(
+            f"config key {where or '(top level)'} is infinite; fix: set a finite number"
+        )
     if isinstance(value, list):
         value = dict(enumerate(value))
     for k, v in value.items() if isinstance(value, dict) else ():
@@ -389,6 +396,13 @@ def _check_strategies_fit_tasks(cfg: dict) -> None:
                 raise ConfigError(
                     f"{key} is {pop}, but {s} samples antithetic "
                     f"pairs and needs an even population; use {pop + 1}"
+                )
+            chunk = (cfg["tasks"][task] or {}).get("population_chunk")
+            if chunk is not None and pop % min(int(chunk), pop):
+                # the fitness evaluates the population in chunks: every train job would fail
+                raise ConfigError(
+                    f"tasks.{task}.population_chunk is {chunk}, which does not divide {s}'s "
+                    f"population of {pop}; set it to a divisor of {pop}"
                 )
     for task, tcfg in cfg["tasks"].items():
         idle = set((tcfg or {}).get("strategy_overrides") or {}) - set(task_strategies(cfg, task))

@@ -21,8 +21,18 @@ def tag(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little") & 0x7FFFFFFF
 
 
+#: Seeds a key tells apart: ``jax.random.key`` keeps a seed's low 32 bits, so 2**32 would
+#: draw seed 0's numbers under another name.
+MAX_SEED = 2**32 - 1
+
+
 def seed_key(seed: int) -> jax.Array:
-    """The root key of one seed."""
+    """The root key of one seed (0 … :data:`MAX_SEED`; others are refused)."""
+    if not 0 <= int(seed) <= MAX_SEED:
+        raise ValueError(
+            f"seed {seed} is outside 0 … {MAX_SEED}: a JAX key keeps 32 bits of it, so it "
+            "would draw another seed's numbers; use a seed in that range"
+        )
     return jax.random.key(int(seed))
 
 

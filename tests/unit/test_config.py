@@ -129,6 +129,10 @@ def test_strategy_key_valid_for_another_strategy_is_rejected(tiny_config):
         ("seeds", [-1]),
         ("methods", []),
         ("rounds", "3"),
+        ("seeds", [0, 1, 1]),  # seed 1's chains would count twice in n
+        ("methods", ["snr", "magnitude", "snr"]),
+        ("seeds", [0, 2**32]),  # a JAX key keeps 32 bits: seed 0's numbers
+        ("strategies.snes.std_init", float("inf")),
     ],
 )
 def test_out_of_range_values_are_rejected_naming_the_key(tiny_config, key, value):
@@ -161,6 +165,16 @@ def test_odd_population_from_a_task_override_is_caught(tiny_config):
     with pytest.raises(ConfigError, match="even") as info:
         validate_config(tiny_config)
     assert "10" in str(info.value)
+
+
+def test_a_population_chunk_that_does_not_divide_the_population_is_refused(tiny_config):
+    """Every train job of the setting would fail on it: check-config says so first."""
+    tiny_config["strategies"]["snes"]["population_size"] = 24
+    tiny_config["tasks"]["digits"]["population_chunk"] = 16
+    with pytest.raises(ConfigError, match="population_chunk is 16, which does not divide"):
+        validate_config(tiny_config)
+    tiny_config["tasks"]["digits"]["population_chunk"] = 8
+    assert validate_config(tiny_config)
 
 
 def test_odd_population_is_fine_for_non_antithetic_strategy(tiny_config):

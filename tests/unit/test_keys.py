@@ -49,3 +49,12 @@ def test_landscape_draws_differ_by_purpose_round_seed_and_task():
     for other in ((0, "digits", "1d", 4), (1, "digits", "1d", 3), (0, "mnist", "1d", 3),
                   (0, "digits", "2d", 3)):  # fmt: skip
         assert not np.array_equal(base, draw(*other)), other
+
+
+def test_a_seed_beyond_32_bits_is_refused_not_folded_onto_another():
+    """jax.random.key keeps a seed's low 32 bits: 2**32 drew seed 0's θ0 under its name."""
+    from evotickets import keys
+
+    keys.seed_key(keys.MAX_SEED)
+    with pytest.raises(ValueError, match="outside 0"):
+        keys.seed_key(2**32)
