@@ -98,18 +98,27 @@ CELL_WIDTH = 18
 def _decimals(values) -> int:
     """Four decimals for accuracies and losses; two for a metric in the tens and more (a
     control task's return), whose fourth decimal says nothing and overflowed the column."""
-    return 4 if not values or np.max(np.abs(values)) < 10 else 2
+    finite = np.abs(np.asarray(values, float))
+    finite = finite[np.isfinite(finite)]
+    return 4 if not finite.size or finite.max() < 10 else 2
 
 
 def _cell(values, decimals: int = 4) -> str:
     """Mean ± sample sd (n − 1) and n; one seed has no spread to show, so its cell is the
-    value and (1), not a "±0" that would read as a measured zero spread."""
+    value and (1), not a "±0" that would read as a measured zero spread. A non-finite metric
+    (a control task's rollouts can return NaN) is left out of the mean and n and counted
+    beside them ("(4, 1 NaN)"), as the claims drop it, instead of making the cell NaN."""
     if not values:
         return f"{'—':>{CELL_WIDTH}}"
-    v = np.array(values)
+    v = np.array(values, float)
+    bad = int((~np.isfinite(v)).sum())
+    v = v[np.isfinite(v)]
+    n = f"({len(v)}, {bad} NaN)" if bad else f"({len(v)})"
+    if len(v) == 0:
+        return n.rjust(CELL_WIDTH)
     if len(v) == 1:
-        return f"{v[0]:.{decimals}f} (1)".rjust(CELL_WIDTH)
-    return f"{v.mean():.{decimals}f}±{v.std(ddof=1):.{decimals}f} ({len(v)})".rjust(CELL_WIDTH)
+        return f"{v[0]:.{decimals}f} {n}".rjust(CELL_WIDTH)
+    return f"{v.mean():.{decimals}f}±{v.std(ddof=1):.{decimals}f} {n}".rjust(CELL_WIDTH)
 
 
 def _rounds_table(columns, table: list[tuple[int, float, list[str]]]) -> list[str]:

@@ -46,6 +46,14 @@ def test_an_accuracy_keeps_four_decimals_in_18_character_cells(monkeypatch):
     assert lines[-1] == "trained on: cpu ×1; AMD EPYC (3 rounds)"
 
 
+def test_a_nan_metric_is_counted_beside_the_mean_not_in_it(monkeypatch):
+    """One seed's NaN made the cell nan±nan (3) and, through np.max, the whole section two
+    decimals: the mean and n are over the finite seeds, the NaN is counted apart."""
+    nan = float("nan")
+    lines = _table(monkeypatch, _rows("digits", "test_accuracy", {("snr", 0): [0.9, 0.8, nan]}))
+    assert "0.8500±0.0707 (2, 1 NaN)" in lines[3]
+
+
 def test_a_return_has_two_decimals_and_columns_as_wide_as_its_widest_cell(monkeypatch):
     lines = _table(
         monkeypatch,
