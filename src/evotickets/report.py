@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import paths
-from .artifacts import read_artifact, require_results_folder
+from .artifacts import ArtifactError, read_artifact, require_results_folder
 from .host import machine_counts, machines_line
 from .names import METHODS
 
@@ -62,7 +62,12 @@ def accuracy_table(results: str | Path, cfg: dict | None = None) -> str:
     with 3 or 4 seeds the population sd (÷ n) would understate the spread by 13–18 %."""
     rows = collect_rows(results, cfg)
     if not rows:
-        return f"no trained.h5 artifacts under {results}\n"
+        asked = " that the config asks for" if cfg else ""
+        raise ArtifactError(
+            f"no finished round{asked} under {results} (no trained.h5): run the workflow "
+            "first (`snakemake --cores 2`, with the run's --configfile), or pass the results "
+            "folder of a run"
+        )
     by = defaultdict(list)
     for r in rows:
         by[(r["task"], r["strategy"], r["round"], r["method"])].append(r)

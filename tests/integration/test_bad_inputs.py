@@ -639,6 +639,36 @@ CASES = [
         ("--configfile <the run's config>",),
     ),
     Case(
+        "config-json-not-a-config-table",
+        lambda w: _verb("table", paths.experiment(exp="tiny"), "--config-json", "{}"),
+        ConfigError,
+        ("--config-json:", "'experiment' is a required property"),
+        ("--configfile <the run's config>",),
+    ),
+    Case(
+        "table-of-a-folder-without-rounds",
+        lambda w: _verb("table", str(w.scratch)),
+        ArtifactError,
+        ("no finished round under", "scratch"),
+        ("run the workflow first",),
+    ),
+    Case(
+        # an all-NaN summary would replace the finished one at --out
+        "collect-of-a-folder-without-its-rounds-keeps-out",
+        lambda w: _verb(
+            "collect",
+            str(w.scratch),
+            "--config-json",
+            json.dumps(_cfg()),
+            "--out",
+            paths.experiment_file("summary.nc", "tiny"),
+        ),
+        ArtifactError,
+        ("no finished round that the config asks for", "is left as it is"),
+        ("run the workflow first",),
+        setup=lambda w: Path(paths.experiment_file("summary.nc", "tiny")).write_bytes(b"kept"),
+    ),
+    Case(
         "out-is-a-directory-figure",
         lambda w: _verb("figure", "fig3", "--summary", "nope.nc", "--out", str(w.scratch)),
         ArtifactError,

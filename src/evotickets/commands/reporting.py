@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..artifacts import ArtifactError, ensure_writable, require_results_folder
-from ..config import ConfigError, load_config
+from ..config import ConfigError, load_config, validate_config
 from ..durable import atomic_path
 
 if TYPE_CHECKING:
@@ -22,11 +22,17 @@ def _config(args) -> dict | None:
     if not args.config_json:
         return None
     try:
-        return json.loads(args.config_json)
+        cfg = json.loads(args.config_json)
     except json.JSONDecodeError as err:
         raise ConfigError(
             f"--config-json is not JSON ({err}); it is what the workflow's rule passes: by "
             "hand, give --configfile <the run's config> instead"
+        ) from err
+    try:  # the workflow's config is valid already (validating it again changes nothing)
+        return validate_config(cfg)
+    except ConfigError as err:
+        raise ConfigError(
+            f"--config-json: {err} (by hand, give --configfile <the run's config> instead)"
         ) from err
 
 
@@ -88,6 +94,12 @@ def cmd_collect(args) -> None:
     cfg = _config(args)
     _results_then_out(args.results, cfg, args.out)  # before the reading, which a bad --out wasted
     ds = collect(cfg, args.results)
+    if not bool(ds.test_metric.notnull().any()):  # an all-NaN summary must not replace one
+        raise ArtifactError(
+            f"no finished round that the config asks for under {args.results}: nothing to "
+            f"collect, and {args.out} is left as it is; run the workflow first, or pass the "
+            "run's config and results folder"
+        )
     save(ds, args.out)
     print(f"wrote {args.out}: {dict(ds.sizes)}; {len(ds.data_vars)} variables")
 
