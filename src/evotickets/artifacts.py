@@ -46,7 +46,9 @@ def require_results_folder(results: str | os.PathLike, experiment: str | None = 
     return results
 
 
-def _rerun_hint(path: Path, kind: str) -> str:
+def _rerun_hint(path: Path, kind: str, delete: bool = True) -> str:
+    """How to make ``path`` again: delete it (``delete``: it is there but bad) and rerun the
+    rule that makes a ``kind`` artifact."""
     rule = KINDS.get(kind, kind)
     if rule is None:
         rule = ANALYSIS_RULES.get(path.stem, path.stem)
@@ -54,8 +56,8 @@ def _rerun_hint(path: Path, kind: str) -> str:
     if rule == "train":  # with resources.group_chains a group rule trains the round
         group = " or, under resources.group_chains, its group rule (e.g. `train_seeds`)"
     return (
-        f"delete {path} and rerun its rule `{rule}`{group} (snakemake recreates it: "
-        f"`snakemake --cores 1 {path}`, with your --configfile and profile)"
+        f"{f'delete {path} and ' if delete else ''}rerun its rule `{rule}`{group} (snakemake "
+        f"recreates it: `snakemake --cores 1 {path}`, with your --configfile and profile)"
     )
 
 
@@ -163,7 +165,10 @@ def read_artifact(
     of finished rounds needs, at a tenth of the cost."""
     path = Path(path)
     if not path.exists():
-        raise ArtifactError(f"missing artifact {path}: {_rerun_hint(path, kind)}")
+        raise ArtifactError(
+            f"missing artifact {path}: pass the path of an existing {kind} artifact, or "
+            f"{_rerun_hint(path, kind, delete=False)}"
+        )
     try:
         with h5py.File(path, "r") as f:
             attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()}
@@ -179,6 +184,13 @@ def read_artifact(
             f"unreadable artifact {path} (truncated or not HDF5: {err}): {_rerun_hint(path, kind)}"
         ) from err
     want = f"evotickets.{kind}/{SCHEMA_VERSION}"
+    other = {f"evotickets.{k}/{SCHEMA_VERSION}": k for k in KINDS}.get(str(attrs.get("schema")))
+    if other and other != kind:  # a good artifact of another kind, passed for this one
+        raise ArtifactError(
+            f"artifact {path} is a {other} artifact (schema {attrs.get('schema')!r}), not a "
+            f"{kind} one: it may be a good file, keep it; pass the {kind} artifact this "
+            "option asks for"
+        )
     if attrs.get("schema") != want:
         raise ArtifactError(
             f"artifact {path} has schema {attrs.get('schema')!r}, expected {want!r}: "

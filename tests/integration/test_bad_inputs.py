@@ -776,6 +776,13 @@ CASES = [
         setup=lambda w: _set_attr(w.round(0, "trained.h5"), "schema", "evotickets.trained/0"),
     ),
     Case(
+        "artifact-of-another-kind",  # a good mask.h5 where a trained.h5 belongs: keep it
+        lambda w: w.mask(round_=1, prev=w.round(0, "mask.h5")),
+        ArtifactError,
+        ("iter00/mask.h5 is a mask artifact", "not a trained one"),
+        ("keep it", "pass the trained artifact"),
+    ),
+    Case(
         "artifact-digest-mismatch-mask",
         lambda w: w.train(settings=_settings(method="snr")),
         ArtifactError,
