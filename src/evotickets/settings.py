@@ -20,7 +20,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from .names import TASKS, default_hidden, is_control, is_gd
+from .names import GD_STRATEGIES, METHODS, STRATEGIES, TASKS, default_hidden, is_control, is_gd
 from .schema import analysis_defaults
 
 
@@ -44,22 +44,33 @@ class _Json:
         return digest(self.to_dict())
 
     @classmethod
-    def from_json(cls, text: str):
-        """The settings of a ``--settings`` argument, or a ValueError that says what is wrong
-        with it (the verbs' callers, the workflow's rules, write it from the config)."""
+    def from_json(cls, text: str, flag: str = "--settings"):
+        """The settings of a ``flag`` argument (``--settings``, ``--analysis``, …), or a
+        ValueError that says what is wrong with it (the verbs' callers, the workflow's
+        rules, write it from the config)."""
         try:
             return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as err:
-            raise ValueError(f"--settings is not JSON ({err}): {text[:200]!r}") from err
+            raise ValueError(f"{flag} is not JSON ({err}): {text[:200]!r}") from err
         except (KeyError, TypeError, AttributeError) as err:
             raise ValueError(
-                f"--settings is not a {cls.__name__} JSON (missing or malformed {err}); the "
+                f"{flag} is not a {cls.__name__} JSON (missing or malformed {err}); the "
                 "workflow's rules write it from the config: see `snakemake -n -p`"
             ) from err
 
     @classmethod
     def from_dict(cls, d: dict):  # pragma: no cover
         raise NotImplementedError
+
+
+def _known(what: str, name: str, names) -> None:
+    """A name in settings JSON must be one the registries know (a typo in a JSON written by
+    hand failed later with a bare KeyError)."""
+    if name not in names:
+        raise ValueError(
+            f"--settings names an unknown {what} {name!r}; known: {', '.join(sorted(names))} "
+            "(the workflow's rules write it from a checked config: see `snakemake -n -p`)"
+        )
 
 
 @dataclass(frozen=True)
@@ -245,6 +256,10 @@ class ChainSettings(_Json):
 
     @classmethod
     def from_dict(cls, d: dict) -> ChainSettings:
+        task = d["task"]  # first: a JSON without it is named by this key
+        _known("task", d["task_config"].get("task", task), TASKS)
+        _known("strategy", d["strategy"], (*STRATEGIES, *GD_STRATEGIES))
+        _known("method", d["method"], (*METHODS, "transfer"))  # transfer: a transfer's target
         return cls(
             task=d["task"],
             task_config=dict(d["task_config"]),

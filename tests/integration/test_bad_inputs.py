@@ -630,6 +630,46 @@ CASES = [
         ("--settings is not a ChainSettings JSON", "'task'"),
         ("snakemake -n -p",),
     ),
+    Case(
+        "settings-json-unknown-method",
+        lambda w: _verb(
+            "mask",
+            "--settings",
+            json.dumps(dict(json.loads(_settings()), method="snrr")),
+            "--round",
+            "1",
+            "--init",
+            str(w.init),
+            "--out",
+            str(w.scratch / "m.h5"),
+        ),  # a KeyError: 'snrr' before
+        ValueError,
+        ("--settings names an unknown method 'snrr'",),
+        ("snakemake -n -p",),
+    ),
+    Case(
+        "analysis-json-not-json-lmc",  # it blamed --settings
+        lambda w: _verb(
+            "lmc",
+            "--settings",
+            _settings(),
+            "--init",
+            str(w.init),
+            "--analysis",
+            "{bad",
+            "--out",
+            str(w.scratch / "l.h5"),
+            "--kind",
+            "consecutive",
+            "--left",
+            str(w.round(0, "trained.h5")),
+            "--right",
+            str(w.round(1, "trained.h5")),
+        ),
+        ValueError,
+        ("--analysis is not JSON",),
+        ("'{bad'",),
+    ),
     # reporting verbs' outputs and config, checked before any reading ---------------------------
     Case(
         "config-json-not-json-table",

@@ -79,7 +79,7 @@ def _right_digest(args, own: str) -> str:
         )
     kind = ChainSettings if args.kind == "seeds" else TransferSettings
     try:
-        return kind.from_json(args.right_settings).digest()
+        return kind.from_json(args.right_settings, "--right-settings").digest()
     except ValueError as err:
         raise ValueError(f"--right-settings of lmc --kind {args.kind}: {err}") from err
 
@@ -112,7 +112,7 @@ def cmd_lmc(args) -> None:
     from ..analysis import connectivity, evaluation
 
     settings = ChainSettings.from_json(args.settings)
-    opts = LmcOptions.from_json(args.analysis or "{}")
+    opts = LmcOptions.from_json(args.analysis or "{}", "--analysis")
     setup_jax(args.jax_cache)
     _, table, _, _ = load_init(args.init, settings)
     # --left is always the --settings chain's rounds; --right too for consecutive rounds,
@@ -170,7 +170,7 @@ def cmd_landscape(args) -> None:
     from ..keys import gaussians, landscape_key
 
     settings = ChainSettings.from_json(args.settings)
-    opts = LandscapeOptions.from_json(args.analysis or "{}")
+    opts = LandscapeOptions.from_json(args.analysis or "{}", "--analysis")
     setup_jax(args.jax_cache)
     _, table, _, _ = load_init(args.init, settings)
     rounds = _trained(args.trained, table, settings.digest())
