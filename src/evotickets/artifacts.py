@@ -102,6 +102,29 @@ def ensure_writable(path: str | os.PathLike) -> Path:
     return path
 
 
+def _refuse_overwriting(path: Path, kind: str, inputs) -> None:
+    """An output that is one of its own inputs, or a finished artifact of another kind (a
+    mask verb's --out naming a trained.h5), would be lost when written: refused first."""
+    if any(path.resolve() == Path(p).resolve() for p in inputs):
+        raise ArtifactError(
+            f"cannot write {path}: it is an input of this verb as well, and writing would "
+            "replace it; name another output (--out)"
+        )
+    if not path.is_file():
+        return
+    try:
+        with h5py.File(path, "r") as f:
+            schema = str(f.attrs.get("schema", ""))
+    except OSError:
+        return  # not an artifact (or a damaged one): replacing it loses nothing finished
+    other = schema.split("/")[0].removeprefix("evotickets.")
+    if schema.startswith("evotickets.") and other != kind:
+        raise ArtifactError(
+            f"cannot write a {kind} artifact to {path}: it holds a {other} artifact, which "
+            "writing would replace; name the output this verb makes (--out)"
+        )
+
+
 def write_artifact(
     path: str | os.PathLike,
     kind: str,
@@ -116,6 +139,8 @@ def write_artifact(
     artifacts it was made from, whose write times it records (:func:`stale_inputs`)."""
     if kind not in KINDS:
         raise ValueError(f"unknown artifact kind {kind!r}")
+    inputs = [p for p in inputs if p]
+    _refuse_overwriting(Path(path), kind, inputs)
     path = ensure_writable(path)
     made_from = _input_record(inputs)
     with atomic_path(path) as tmp, h5py.File(tmp, "w", libver=FILE_FORMAT) as f:
