@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -214,6 +215,14 @@ def prepare_round(
     from .keys import chain_key, round_key
 
     settings = settings.for_round(t)  # a rewound round may search fewer generations
+    # every given input is recorded in the artifact (its write time): a missing one failed
+    # only when the round, trained, was written
+    missing = [str(p) for p in inputs if p and not Path(p).is_file()]
+    if missing:
+        raise ArtifactError(
+            f"missing input {missing[0]} of round {t}: pass an existing file, or leave out an "
+            "option this chain does not use (nothing was trained)"
+        )
     task = shared_task(settings, table, data_dir)
     rk = round_key(chain_key(settings.seed, settings.key_task, settings.strategy), t)
     label = label or (

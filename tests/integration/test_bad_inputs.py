@@ -862,6 +862,27 @@ CASES = [
         setup=lambda w: shutil.copy(w.round(0, "trained.h5"), w.scratch / "trained.h5"),
     ),
     Case(
+        "unused-input-missing-train",  # it trained the whole round, then failed writing it
+        lambda w: _verb(
+            "train",
+            "--settings",
+            _settings(),
+            "--round",
+            "0",
+            "--init",
+            str(w.init),
+            "--mask",
+            str(w.round(0, "mask.h5")),
+            "--out",
+            str(w.scratch / "t.h5"),
+            "--rewind-from",
+            str(w.scratch / "missing.h5"),
+        ),
+        ArtifactError,
+        ("missing input", "missing.h5", "nothing was trained"),
+        ("pass an existing file, or leave out an option",),
+    ),
+    Case(
         "artifact-digest-mismatch-mask",
         lambda w: w.train(settings=_settings(method="snr")),
         ArtifactError,
