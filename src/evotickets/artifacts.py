@@ -102,9 +102,29 @@ def ensure_writable(path: str | os.PathLike) -> Path:
     return path
 
 
+def check_output(
+    path: str | os.PathLike, kind: str, inputs: Iterable[str | os.PathLike | None]
+) -> Path:
+    """``path`` as a Path, if a ``kind`` artifact made from ``inputs`` may be written there:
+    every input is there (each one's write time is recorded in the artifact), the output is
+    none of them and holds no finished artifact of another kind (a mask verb's --out naming
+    a trained.h5 would replace it), and its folder is writable (:func:`ensure_writable`).
+    :func:`write_artifact` checks this; a verb that trains first calls it before training,
+    so that a bad path fails in a second, not after the round."""
+    inputs = [p for p in inputs if p]
+    missing = [str(p) for p in inputs if not Path(p).is_file()]
+    if missing:
+        raise ArtifactError(
+            f"missing input {missing[0]} of {path}: pass an existing file, or leave out an "
+            "option this chain does not use (nothing was written)"
+        )
+    _refuse_overwriting(Path(path), kind, inputs)
+    return ensure_writable(path)
+
+
 def _refuse_overwriting(path: Path, kind: str, inputs) -> None:
-    """An output that is one of its own inputs, or a finished artifact of another kind (a
-    mask verb's --out naming a trained.h5), would be lost when written: refused first."""
+    """An output that is one of its own inputs, or a finished artifact of another kind,
+    would be lost when written: refused first."""
     if any(path.resolve() == Path(p).resolve() for p in inputs):
         raise ArtifactError(
             f"cannot write {path}: it is an input of this verb as well, and writing would "
@@ -140,8 +160,7 @@ def write_artifact(
     if kind not in KINDS:
         raise ValueError(f"unknown artifact kind {kind!r}")
     inputs = [p for p in inputs if p]
-    _refuse_overwriting(Path(path), kind, inputs)
-    path = ensure_writable(path)
+    path = check_output(path, kind, inputs)
     made_from = _input_record(inputs)
     with atomic_path(path) as tmp, h5py.File(tmp, "w", libver=FILE_FORMAT) as f:
         f.attrs["schema"] = f"evotickets.{kind}/{SCHEMA_VERSION}"

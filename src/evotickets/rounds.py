@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,8 +18,8 @@ import numpy as np
 from . import checkpoint
 from .artifacts import (
     ArtifactError,
+    check_output,
     content_attrs,
-    ensure_writable,
     group,
     read_artifact,
     write_artifact,
@@ -215,21 +214,15 @@ def prepare_round(
     from .keys import chain_key, round_key
 
     settings = settings.for_round(t)  # a rewound round may search fewer generations
-    # every given input is recorded in the artifact (its write time): a missing one failed
-    # only when the round, trained, was written
-    missing = [str(p) for p in inputs if p and not Path(p).is_file()]
-    if missing:
-        raise ArtifactError(
-            f"missing input {missing[0]} of round {t}: pass an existing file, or leave out an "
-            "option this chain does not use (nothing was trained)"
-        )
+    # fail now, not after hours of training: a missing input, an output that is an input or
+    # another kind of artifact, an unwritable folder
+    check_output(out_path, "trained", inputs)
     task = shared_task(settings, table, data_dir)
     rk = round_key(chain_key(settings.seed, settings.key_task, settings.strategy), t)
     label = label or (
         f"[{settings.task}/{settings.strategy}/{settings.method}/seed{settings.seed}/iter{t:02d}]"
     )
     log(f"{label} D_active {int(mask.sum())} of {mask.size}")
-    ensure_writable(out_path)  # fail now, not after hours of training
     # The chain digest covers every setting of the round (ES loop or GD trainer); the
     # generation count and chunk enter the ES round's digest, GD trainers check their own.
     gd = settings.is_gd

@@ -879,8 +879,34 @@ CASES = [
             str(w.scratch / "missing.h5"),
         ),
         ArtifactError,
-        ("missing input", "missing.h5", "nothing was trained"),
+        ("missing input", "missing.h5", "nothing was written"),
         ("pass an existing file, or leave out an option",),
+    ),
+    Case(
+        "unused-input-missing-mask",  # random reads no previous round; it was "truncated"
+        lambda w: _verb(
+            "mask",
+            "--settings",
+            _settings(method="random"),
+            "--round",
+            "1",
+            "--init",
+            str(w.init),
+            "--prev-trained",
+            str(w.scratch / "missing.h5"),
+            "--out",
+            str(w.scratch / "m.h5"),
+        ),
+        ArtifactError,
+        ("missing input", "missing.h5"),
+        ("pass an existing file, or leave out an option",),
+    ),
+    Case(
+        "out-is-an-input-train",  # refused before the round trains
+        lambda w: w.train(out=w.round(1, "mask.h5")),
+        ArtifactError,
+        ("iter01/mask.h5: it is an input of this verb as well",),
+        ("name another output (--out)",),
     ),
     Case(
         "artifact-digest-mismatch-mask",
