@@ -26,6 +26,7 @@ from .names import (
     ANTITHETIC,
     COMMON_KEYS,
     CONTROL_TASKS,
+    DEFAULT_POPULATION_CHUNK,
     DYNAMIC_METHODS,
     GD_OPTIONAL_KEYS,
     GD_STRATEGIES,
@@ -397,12 +398,16 @@ def _check_strategies_fit_tasks(cfg: dict) -> None:
                     f"{key} is {pop}, but {s} samples antithetic "
                     f"pairs and needs an even population; use {pop + 1}"
                 )
-            chunk = (cfg["tasks"][task] or {}).get("population_chunk")
-            if chunk is not None and pop % min(int(chunk), pop):
+            if is_control(library_task(cfg, task)):
+                continue  # control tasks evaluate the whole population at once
+            chunk = (cfg["tasks"][task] or {}).get("population_chunk", DEFAULT_POPULATION_CHUNK)
+            if pop % min(int(chunk), pop):
                 # the fitness evaluates the population in chunks: every train job would fail
+                named = "population_chunk" in (cfg["tasks"][task] or {})
                 raise ConfigError(
-                    f"tasks.{task}.population_chunk is {chunk}, which does not divide {s}'s "
-                    f"population of {pop}; set it to a divisor of {pop}"
+                    f"tasks.{task}.population_chunk is {chunk}{'' if named else ' (default)'}, "
+                    f"which does not divide {s}'s population of {pop}; set "
+                    f"tasks.{task}.population_chunk to a divisor of {pop}"
                 )
     for task, tcfg in cfg["tasks"].items():
         idle = set((tcfg or {}).get("strategy_overrides") or {}) - set(task_strategies(cfg, task))
@@ -773,12 +778,7 @@ def _validate_transfer(cfg: dict) -> None:
                 f"no {side} chain to take the ticket from or compare with: add it there"
             )
         src = entry["source"]
-        if src["method"] in DYNAMIC_METHODS:
-            raise ConfigError(
-                f"{where}: source method {src['method']!r} moves its mask while it evolves, so "
-                "its mask.h5 is the random mask a round starts from, not a ticket; take the "
-                "ticket of a fixed-mask method (snr, magnitude, …)"
-            )
+        refuse_dynamic_source(src["method"], where)
         if src["method"] in chain_methods(cfg, src["strategy"]) and src["method"] not in (
             task_methods(cfg, src["task"], src["strategy"])
         ):
@@ -810,6 +810,17 @@ def _validate_transfer(cfg: dict) -> None:
             )
 
 
+def refuse_dynamic_source(method: str, where: str) -> None:
+    """A transfer's source method must keep its mask within a round: dynamic sparse ES's
+    mask.h5 is the random mask a round starts from, not the ticket it ends with."""
+    if method in DYNAMIC_METHODS:
+        raise ConfigError(
+            f"{where}: source method {method!r} moves its mask while it evolves, so its "
+            "mask.h5 is the random mask a round starts from, not a ticket; take the ticket "
+            "of a fixed-mask method (snr, magnitude, …)"
+        )
+
+
 def chain_strategies(cfg: dict) -> list[str]:
     """Every strategy of the chain grid: the ES strategies, then the GD ones."""
     return [*cfg["strategies"], *(cfg.get("gd") or {})]
@@ -838,6 +849,14 @@ def transfer_entry(cfg: dict, name: str) -> dict:
             return entry
     known = [e["name"] for e in cfg.get("transfer") or []]
     raise ConfigError(f"unknown transfer {name!r}{_suggest(name, known)}; known: {known}")
+
+
+def transfer_own_method(cfg: dict, entry: dict) -> str:
+    """The target's own ticket a transfer is set against: its snr chain where the target
+    runs snr, else its magnitude chain (GD, an ES without per-weight σ, or a target whose
+    methods leave snr out)."""
+    tgt = entry["target"]
+    return "snr" if "snr" in task_methods(cfg, tgt["task"], tgt["strategy"]) else "magnitude"
 
 
 def transfer_kind(entry: dict) -> str:

@@ -37,6 +37,9 @@ from .train.ppo_settings import PPO_DEFAULTS, PPO_OPTIONAL_KEYS
 #: spell it: a fraction for vision tasks (error = 1 − accuracy), a return for control tasks.
 ACCURACY_METRIC = "test_accuracy"
 RETURN_METRIC = "test_return"
+#: Members a vision task evaluates at once, where its config names no ``population_chunk``:
+#: it must divide the population (the config check and the task read this one default).
+DEFAULT_POPULATION_CHUNK = 32
 
 VISION_TASKS = {
     # task name → (dataset name, default network)

@@ -155,8 +155,10 @@ def _config_transfers(cfg: dict, results: str | Path):
 
 def _transfer_lines(results: str | Path, by: dict, cfg: dict | None = None) -> list[str]:
     """Per transfer entry (of ``cfg``, its seeds and rounds, when given): the transferred
-    ticket against the target's own tickets (snr where the target has it, else magnitude)
+    ticket against the target's own tickets (snr where the target runs it, else magnitude)
     and its random baseline, per round."""
+    from .config import transfer_entry, transfer_own_method
+
     found = defaultdict(list)
     for a in _every_transfer_round(results) if cfg is None else _config_transfers(cfg, results):
         found[a["transfer_name"]].append(a)
@@ -164,7 +166,10 @@ def _transfer_lines(results: str | Path, by: dict, cfg: dict | None = None) -> l
     for name, arts in sorted(found.items()):
         a0 = arts[0]
         tgt = (a0["target_task"], a0["target_strategy"])
-        own = "snr" if any(k[:2] == tgt and k[3] == "snr" for k in by) else "magnitude"
+        if cfg is not None:  # as summary.nc sets it (config.transfer_own_method)
+            own = transfer_own_method(cfg, transfer_entry(cfg, name))
+        else:  # without a config: what the folder has
+            own = "snr" if any(k[:2] == tgt and k[3] == "snr" for k in by) else "magnitude"
         lines.append(
             f"\ntransfer {name} ({a0['transfer_kind']}): ticket of {a0['source_task']}/"
             f"{a0['source_strategy']}/{a0['source_method']} trained as {tgt[0]}/{tgt[1]}: "

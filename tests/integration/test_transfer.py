@@ -242,6 +242,19 @@ def test_a_ticket_of_other_prunable_weights_is_refused(tmp_path, cfg, capsys):
     assert "same prune_output_layer" in capsys.readouterr().err
 
 
+def test_the_verb_refuses_a_dynamic_sparse_source(tmp_path, cfg, capsys):
+    """Settings written by hand pass no config check: the verb refuses the source itself."""
+    c = validate_config(cfg)
+    tr = transfer_settings(c, "snes_to_adam", 0)
+    tr["source"]["method"] = "dynamic_random"
+    rc = cli.main(
+        ["transfer", "--settings", json.dumps(tr), "--round", "1", "--source-init", "i.h5"]
+        + ["--source-mask", "m.h5", "--target-init", "i.h5", "--out", str(tmp_path / "o.h5")]
+    )
+    assert rc == 2
+    assert "'dynamic_random' moves its mask while it evolves" in capsys.readouterr().err
+
+
 def test_collect_sets_a_transfer_against_the_targets_own_ticket_that_ran(cfg):
     """A target ES without a per-weight σ (gradientless_descent) runs no snr chain: the
     transferred ticket is set against its magnitude ticket, as the accuracy table does, and

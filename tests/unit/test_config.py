@@ -175,6 +175,10 @@ def test_a_population_chunk_that_does_not_divide_the_population_is_refused(tiny_
         validate_config(tiny_config)
     tiny_config["tasks"]["digits"]["population_chunk"] = 8
     assert validate_config(tiny_config)
+    del tiny_config["tasks"]["digits"]["population_chunk"]  # the task's default, 32
+    tiny_config["strategies"]["snes"]["population_size"] = 48
+    with pytest.raises(ConfigError, match=r"population_chunk is 32 \(default\)"):
+        validate_config(tiny_config)
 
 
 def test_odd_population_is_fine_for_non_antithetic_strategy(tiny_config):

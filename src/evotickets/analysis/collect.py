@@ -135,7 +135,7 @@ def _add_transfers(ds, finished: FinishedRounds, seeds, rounds) -> None:
     """Transferred tickets and, beside them, the target's own ticket (snr where the target
     runs it, else magnitude, as the accuracy table picks it: ``transfer_own_method``) and
     random baseline, with dims (transfer, seed, iteration)."""
-    from ..config import task_methods, transfer_kind
+    from ..config import transfer_kind, transfer_own_method
 
     cfg = finished.cfg
     entries = cfg.get("transfer") or []
@@ -146,9 +146,7 @@ def _add_transfers(ds, finished: FinishedRounds, seeds, rounds) -> None:
     own_methods = []
     for i, e in enumerate(entries):
         tgt = e["target"]
-        # GD and an ES without a per-weight σ run no snr, nor a target whose methods omit it
-        runs_snr = "snr" in task_methods(cfg, tgt["task"], tgt["strategy"])
-        own_method = "snr" if runs_snr else "magnitude"
+        own_method = transfer_own_method(cfg, e)
         own_methods.append(own_method)
         target = (tgt["task"], tgt["strategy"])
         for j, k in enumerate(seeds):

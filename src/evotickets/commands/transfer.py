@@ -15,6 +15,7 @@ import argparse
 
 import numpy as np
 
+from ..config import refuse_dynamic_source
 from ..platform import setup_jax
 from ..rounds import (
     PreparedRound,
@@ -64,6 +65,7 @@ def _prepared_transfer(args, log=log) -> PreparedRound:
     tgt_desc = f"{tgt.task}/{tgt.strategy}"
     where = f"transfer {name} (source {src_desc}, target {tgt_desc}, seed {settings.seed})"
 
+    refuse_dynamic_source(src.method, where)
     src_theta0, src_table, src_prunable, src_init_attrs = load_init(args.source_init, src)
     tgt_theta0, tgt_table, tgt_prunable, _ = load_init(args.target_init, tgt)
     check_compatible(src_table, tgt_table, where)

@@ -7,6 +7,7 @@ from typing import Any
 from ..names import (
     ANT_HEAVY_BACKEND,
     CONTROL_TASKS,
+    DEFAULT_POPULATION_CHUNK,
     TASKS,
     VISION_TASKS,
     default_hidden,
@@ -79,5 +80,5 @@ def make_task(name: str, cfg: dict[str, Any], table, data_dir: str | None = None
         network=cfg.get("network", default_network),
         table=table,
         batch_size=int(cfg.get("batch_size", 1024)),
-        population_chunk=int(cfg.get("population_chunk", 32)),
+        population_chunk=int(cfg.get("population_chunk", DEFAULT_POPULATION_CHUNK)),
     )

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..batch_invariant import fixed_order_mean
-from ..names import ACCURACY_METRIC
+from ..names import ACCURACY_METRIC, DEFAULT_POPULATION_CHUNK
 from ..networks import (
     NETWORKS,
     LayerEntry,
@@ -42,7 +42,7 @@ class VisionTask:
     network: str
     table: list[LayerEntry]
     batch_size: int = 1024
-    population_chunk: int = 32
+    population_chunk: int = DEFAULT_POPULATION_CHUNK
     eval_batch: int = 1000
     metric_name: str = ACCURACY_METRIC
     model: object = field(init=False)
