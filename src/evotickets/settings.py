@@ -52,6 +52,8 @@ class _Json:
             return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as err:
             raise ValueError(f"{flag} is not JSON ({err}): {text[:200]!r}") from err
+        except UnknownName as err:
+            raise ValueError(f"{flag} {err}") from err
         except (KeyError, TypeError, AttributeError) as err:
             raise ValueError(
                 f"{flag} is not a {cls.__name__} JSON (missing or malformed {err}); the "
@@ -63,13 +65,17 @@ class _Json:
         raise NotImplementedError
 
 
+class UnknownName(ValueError):
+    """A settings JSON names a task, strategy, method or budget no registry knows."""
+
+
 def _known(what: str, name: str, names) -> None:
     """A name in settings JSON must be one the registries know (a typo in a JSON written by
     hand failed later with a bare KeyError)."""
     if name not in names:
-        raise ValueError(
-            f"--settings names an unknown {what} {name!r}; known: {', '.join(sorted(names))} "
-            "(the workflow's rules write it from a checked config: see `snakemake -n -p`)"
+        raise UnknownName(
+            f"names an unknown {what} {name!r}; known: {', '.join(sorted(names))} (the "
+            "workflow's rules write it from a checked config: see `snakemake -n -p`)"
         )
 
 
@@ -260,6 +266,7 @@ class ChainSettings(_Json):
         _known("task", d["task_config"].get("task", task), TASKS)
         _known("strategy", d["strategy"], (*STRATEGIES, *GD_STRATEGIES))
         _known("method", d["method"], (*METHODS, "transfer"))  # transfer: a transfer's target
+        _known("rewind_budget", d.get("rewind_budget", "full"), ("full", "remaining"))
         return cls(
             task=d["task"],
             task_config=dict(d["task_config"]),

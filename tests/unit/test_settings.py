@@ -101,3 +101,14 @@ def test_analysis_options_are_typed_with_the_schemas_defaults():
         LandscapeOptions.from_dict({"xi_point": 3})
     with pytest.raises(ValueError, match="rerun rule landscape"):  # drawn another way
         LandscapeOptions.from_dict({"draws": "numpy"})
+
+
+def test_a_settings_json_with_an_unknown_name_is_refused_under_its_own_flag():
+    """A typo in a hand-written JSON failed later with a bare KeyError (or, for the rewind
+    budget, trained with the full budget and put the typo into the digest)."""
+    base = chain_settings(load_config(ROOT / "config" / "config.yaml"), "digits",
+                          "sep_cma_es", "magnitude", 0)  # fmt: skip
+    for key, bad in (("method", "snrr"), ("strategy", "snes2"), ("rewind_budget", "remainig")):
+        text = json.dumps({**base, key: bad})
+        with pytest.raises(ValueError, match=f"--right-settings names an unknown {key} '{bad}'"):
+            ChainSettings.from_json(text, "--right-settings")

@@ -94,7 +94,9 @@ def cmd_collect(args) -> None:
     cfg = _config(args)
     _results_then_out(args.results, cfg, args.out)  # before the reading, which a bad --out wasted
     ds = collect(cfg, args.results)
-    if not bool(ds.test_metric.notnull().any()):  # an all-NaN summary must not replace one
+    # an all-NaN summary must not replace one; a finished round's kept fraction is finite
+    # even where its metric is NaN (a control task's rollouts can return NaN)
+    if not bool(ds.kept_fraction.notnull().any()):
         raise ArtifactError(
             f"no finished round that the config asks for under {args.results}: nothing to "
             f"collect, and {args.out} is left as it is; run the workflow first, or pass the "
