@@ -189,6 +189,8 @@ def test_collect_gathers_the_artifacts_into_xarray(finished_run):
         np.testing.assert_allclose(
             ds.lmc_barrier_seeds.sel({"method": "snr"}).values.ravel(), f["barrier"][()]
         )
+    # the pair the rule ran, as the config lists it (the figure's title reads it)
+    assert list(np.atleast_1d(ds.lmc_barrier_seeds.attrs["seed_pair"])) == [0, 1]
     # analyses were asked for snr only: other methods are NaN, never dropped
     assert np.isnan(ds.lmc_barrier_consecutive.sel({"method": "random"})).all()
     kept = ds.layer_kept_ratio.sel(

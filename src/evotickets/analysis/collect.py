@@ -313,10 +313,16 @@ def _add_lmc(ds, cfg, results, at, shape) -> None:
         i = at(t, s, m, ds.seed.values[0])[:3]
         for j, r in enumerate(arrays["round_left"]):
             seeds_barrier[(*i, int(r))] = arrays["barrier"][j]
+    pair = {"seed_pair": [int(k) for k in cfg["seeds"][:2]]} if len(cfg["seeds"]) > 1 else {}
     ds["lmc_barrier_seeds"] = (
         ("task", "strategy", "method", "iteration"),
         seeds_barrier,
-        {"long_name": "error barrier between two seeds at the same round", "units": ERROR_UNITS},
+        {
+            "long_name": "error barrier between two seeds at the same round",
+            "units": ERROR_UNITS,
+            # the rule pairs the config's first two seeds, as listed (the seed axis is sorted)
+            **pair,
+        },
     )
 
 

@@ -8,7 +8,6 @@ draws one panel that says "not in this experiment" instead of failing.
 
 from __future__ import annotations
 
-import json
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -280,7 +279,9 @@ def _transfer_figure(ds, title, kinds) -> plt.Figure:
     x = _percent(ds)
     for ax, n in zip(axes[0], names):
         _band(ax, x, ds.transfer_metric.sel({"transfer": n}), "transferred ticket", "tab:purple")
-        own = "snr"  # a summary.nc of before transfer_own_method: snr, or magnitude for GD
+        # a summary.nc of before transfer_own_method set snr against it, magnitude for GD
+        kind = str(ds.transfer_kind.sel({"transfer": n}).values)
+        own = "magnitude" if kind == "gd" else "snr"
         if "transfer_own_method" in ds.coords:
             own = str(ds.transfer_own_method.sel({"transfer": n}).values)
         for ref, var in ((own, "transfer_target_snr"), ("random", "transfer_target_random")):
@@ -468,12 +469,11 @@ def fig8(ds: xr.Dataset) -> plt.Figure:
 
 
 def _lmc_seed_pair(ds: xr.Dataset) -> list:
-    """The two seeds the lmc_seeds rule pairs: the config's first two, as listed (the
-    seed axis of summary.nc is sorted)."""
-    try:
-        return list(json.loads(ds.attrs["config"])["seeds"][:2])
-    except (KeyError, ValueError, TypeError):
-        return list(ds.seed.values[:2])
+    """The two seeds the lmc_seeds rule paired, as collect records them (the seed axis of
+    summary.nc is sorted; a summary of before the record: its first two)."""
+    if "lmc_barrier_seeds" in ds and "seed_pair" in ds.lmc_barrier_seeds.attrs:
+        return [int(k) for k in np.atleast_1d(ds.lmc_barrier_seeds.attrs["seed_pair"])]
+    return list(ds.seed.values[:2])
 
 
 def _es_gd_barriers(ax, x, ds: xr.Dataset) -> None:
