@@ -58,3 +58,7 @@ def test_a_seed_beyond_32_bits_is_refused_not_folded_onto_another():
     keys.seed_key(keys.MAX_SEED)
     with pytest.raises(ValueError, match="outside 0"):
         keys.seed_key(2**32)
+    # the config's schema bounds seeds by the same number
+    from evotickets.schema import load_schema
+
+    assert load_schema()["properties"]["seeds"]["items"]["maximum"] == keys.MAX_SEED

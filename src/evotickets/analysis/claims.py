@@ -130,12 +130,11 @@ def paired_effect(diffs, confidence: float = CONFIDENCE) -> Effect:
         # or rounding noise, and its limit p = 0 would call three equal differences certain.
         # The sign test needs no spread: n differences of one sign have two-sided
         # p = 2^(1-n) (0.25 at n = 3, < 0.05 from n = 6). Differences within the tolerance
-        # of 0 are ties, not signs: rounding noise around 0 is no effect.
+        # of 0 are ties, not signs: rounding noise around 0 is no effect. (Within a spread
+        # of tol, the differences beyond tol all have one sign.)
         lo = hi = mean
-        signed = np.abs(d) > tol
-        p = 1.0
-        if abs(mean) > tol and signed.any():
-            p = float(stats.binomtest(int((d > tol).sum()), int(signed.sum()), 0.5).pvalue)
+        k = int((np.abs(d) > tol).sum())
+        p = 1.0 if abs(mean) <= tol else float(stats.binomtest(k, k, 0.5).pvalue)
         if p >= 1 - confidence:
             return Effect(mean, lo, hi, n, "inconclusive", p)
     else:
