@@ -249,3 +249,16 @@ def test_fig6_draws_returns_and_error_rates_on_axes_of_their_own():
     assert set(panels) == {"error (1 − accuracy)", "−return"}
     np.testing.assert_allclose(panels["error (1 − accuracy)"]["to_adam"], 0.05)
     np.testing.assert_allclose(panels["−return"]["to_ppo"], 400.0)
+
+
+def test_fig11_draws_the_analysed_method_and_names_the_strategies_it_averages():
+    """Layerwise ran on magnitude chains only: drawn (it was 'missing' where snr existed),
+    averaged over the strategies that have it, which the title names."""
+    ds = _dataset(["digits"], ["snes", "sep_cma_es"], ["magnitude", "snr"])
+    ds = ds.assign_coords(tensor=["Conv_0/kernel", "Conv_0/bias"])
+    ratio = np.full((*ds.test_metric.shape, 2), np.nan)
+    ratio[0, 0, 0] = 0.5  # snes, magnitude
+    ds["layer_kept_ratio"] = (("task", "strategy", "method", "seed", "iteration", "tensor"), ratio)
+    ax = figures.fig11(ds).axes[0]
+    assert ax.get_title() == "digits (magnitude; snes)"
+    np.testing.assert_allclose(_lines(ax)["Conv_0/kernel"], 0.5)

@@ -646,25 +646,30 @@ def fig10(ds: xr.Dataset) -> plt.Figure:
 @figure(
     "fig11",
     "Layerwise pruning ratios: fraction of each layer's weights kept per round "
-    "under SNR pruning (one global threshold gives each layer its own ratio).",
+    "under SNR pruning (one global threshold gives each layer its own ratio; where no SNR "
+    "chain was analysed, the first method that was, named in the title).",
 )
 def fig11(ds: xr.Dataset) -> plt.Figure:
     if "layer_kept_ratio" not in ds:
         return _missing("Fig. 11", "needs the layerwise analysis")
     kernels = [n for n in ds.tensor.values if str(n).endswith("kernel")]
-    method = "snr" if "snr" in ds.method.values else str(ds.method.values[0])
+    analysed = [m for m in ds.method.values if has_data(ds, "layer_kept_ratio", method=m)]
+    if not analysed:
+        return _missing("Fig. 11", "no layerwise analysis finished")
+    method = "snr" if "snr" in analysed else str(analysed[0])
     tasks = [t for t in ds.task.values if has_data(ds, "layer_kept_ratio", task=t, method=method)]
-    if not tasks:
-        return _missing("Fig. 11", f"no layerwise analysis of a {method} chain finished")
     fig, axes = plt.subplots(1, len(tasks), figsize=(3.8 * len(tasks), 3), squeeze=False)
     x = _percent(ds)
     for ax, t in zip(axes[0], tasks):
+        ran = [
+            s
+            for s in ds.strategy.values
+            if has_data(ds, "layer_kept_ratio", task=t, method=method, strategy=s)
+        ]
         for n in kernels:
-            da = ds.layer_kept_ratio.sel({"task": t, "tensor": n, "method": method}).mean(
-                "strategy"
-            )
-            _band(ax, x, da, str(n))
-        ax.set_title(f"{t} ({method})")
+            sel = {"task": t, "tensor": n, "method": method, "strategy": ran}
+            _band(ax, x, ds.layer_kept_ratio.sel(sel).mean("strategy"), str(n))
+        ax.set_title(f"{t} ({method}; {', '.join(map(str, ran))})", fontsize=9)
         ax.set_ylabel("kept ratio")
         _sparsity_axis(ax, ds)
         ax.legend(fontsize=6)
