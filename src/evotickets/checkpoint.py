@@ -33,6 +33,7 @@ outputs of a failed or killed job, and the checkpoint must survive exactly that.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -69,6 +70,42 @@ def remove_checkpoint(path: str | os.PathLike) -> None:
     path = Path(path)
     for p in (path, path.with_name(path.name + ".tmp")):
         p.unlink(missing_ok=True)
+
+
+#: The libraries whose versions can change a round's numbers (the compiler, the strategies,
+#: the optimisers, the networks and environments); one not installed reads "absent".
+NUMERIC_PACKAGES = (
+    "jax",
+    "jaxlib",
+    "jax-cuda12-plugin",
+    "evosax",
+    "optax",
+    "flax",
+    "brax",
+    "gymnax",
+)
+
+
+@functools.cache
+def software_fingerprint() -> tuple[str, ...]:
+    """What the software of a resumed checkpoint must equal: the versions of
+    :data:`NUMERIC_PACKAGES` and a hash of evotickets' own source files (its version string
+    is fixed, and a change of its code, such as another key derivation or a batch-invariant
+    sum, changes a round's numbers: a round resumed across it would be half of each). Read
+    once per process (about 15 ms)."""
+    import importlib.metadata as md
+
+    versions = []
+    for pkg in NUMERIC_PACKAGES:
+        try:
+            versions.append(f"{pkg}={md.version(pkg)}")
+        except md.PackageNotFoundError:
+            versions.append(f"{pkg}=absent")
+    source = Path(__file__).resolve().parent
+    code = hashlib.sha256()
+    for path in sorted(source.rglob("*.py")):
+        code.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes())
+    return (*versions, f"evotickets-source={code.hexdigest()[:16]}")
 
 
 def round_digest(**parts: Any) -> str:
@@ -365,9 +402,7 @@ def for_round(
     log: Callable[[str], None] = print,
 ) -> Checkpointer:
     """The checkpointer of the round whose artifact is ``out``; its digest covers everything
-    that determines the round's numbers, including the jax and evosax versions."""
-    import importlib.metadata as md
-
+    that determines the round's numbers, the software included (:func:`software_fingerprint`)."""
     every_generations, every_seconds = cadence_from_env(every_generations, every_seconds)
     digest = round_digest(
         chain_digest=chain_digest,
@@ -377,7 +412,7 @@ def for_round(
         start=np.asarray(theta0, np.float32)[np.asarray(mask, bool)],
         num_generations=int(num_generations),
         chunk=int(max(1, min(log_every, num_generations))),
-        versions=(md.version("jax"), md.version("evosax")),
+        versions=software_fingerprint(),
     )
     return Checkpointer(
         checkpoint_path(out),

@@ -288,6 +288,24 @@ def test_cli_resumes_and_removes_the_checkpoint(tmp_path, monkeypatch, capsys):
     assert_same(tmp_path / "ref" / "trained.h5", out)
 
 
+def test_a_checkpoint_of_other_software_is_not_resumed(monkeypatch, tmp_path):
+    """A round resumed across a change of evotickets' code or of a numeric library would be
+    half of each: the round's checkpoint digest covers both (checkpoint.software_fingerprint)."""
+    fingerprint = ck.software_fingerprint()
+    assert any(v.startswith("evotickets-source=") for v in fingerprint)
+    assert {v.split("=")[0] for v in fingerprint} >= {"jax", "jaxlib", "evosax", "optax", "flax"}
+
+    def digest():
+        return ck.for_round(
+            tmp_path / "trained.h5", chain_digest="c", round_index=1, strategy="snes",
+            mask=np.ones(4, bool), theta0=np.zeros(4), num_generations=6, log_every=3,
+        ).digest  # fmt: skip
+
+    before = digest()
+    monkeypatch.setattr(ck, "software_fingerprint", lambda: (*fingerprint[:-1], "edited"))
+    assert digest() != before
+
+
 # --- gradient-descent trainers resume too ----------------------------------------------------
 
 
