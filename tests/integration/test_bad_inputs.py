@@ -113,13 +113,25 @@ class W:
             "--checkpoint-every", "0",
         )  # fmt: skip
 
-    def mask(self, round_: int = 2, prev: Path | None = None, settings: str | None = None):
+    def mask(
+        self,
+        round_: int = 2,
+        prev: Path | None = None,
+        settings: str | None = None,
+        out: Path | None = None,
+    ):
         _verb(
             "mask", "--settings", settings or _settings(), "--round", str(round_),
             "--init", str(self.init),
             "--prev-trained", str(prev or self.round(round_ - 1, "trained.h5")),
-            "--out", str(self.round(round_, "mask.h5")),
+            "--out", str(out or self.round(round_, "mask.h5")),
         )  # fmt: skip
+
+
+def _scratch_mask(w: W, settings: str) -> None:
+    """The mask verb of round 1 with ``settings``, writing into the scratch folder."""
+    _verb("mask", "--settings", settings, "--round", "1", "--init", str(w.init),
+          "--out", str(w.scratch / "m.h5"))  # fmt: skip
 
 
 # --- helpers that break things -----------------------------------------------------------------
@@ -615,34 +627,15 @@ CASES = [
     ),
     Case(
         "settings-json-not-a-chains",
-        lambda w: _verb(
-            "mask",
-            "--settings",
-            "{}",
-            "--round",
-            "1",
-            "--init",
-            str(w.init),
-            "--out",
-            str(w.scratch / "m.h5"),
-        ),
+        lambda w: _scratch_mask(w, "{}"),
         ValueError,
         ("--settings is not a ChainSettings JSON", "'task'"),
         ("snakemake -n -p",),
     ),
     Case(
         "settings-json-unknown-method",
-        lambda w: _verb(
-            "mask",
-            "--settings",
-            json.dumps(dict(json.loads(_settings()), method="snrr")),
-            "--round",
-            "1",
-            "--init",
-            str(w.init),
-            "--out",
-            str(w.scratch / "m.h5"),
-        ),  # a KeyError: 'snrr' before
+        lambda w: _scratch_mask(w, json.dumps(dict(json.loads(_settings()), method="snrr"))),
+        # a KeyError: 'snrr' before
         ValueError,
         ("--settings names an unknown method 'snrr'",),
         ("snakemake -n -p",),
@@ -824,38 +817,14 @@ CASES = [
     ),
     Case(
         "out-is-an-input-mask",  # the trained.h5 was replaced by a mask
-        lambda w: _verb(
-            "mask",
-            "--settings",
-            _settings(),
-            "--round",
-            "1",
-            "--init",
-            str(w.init),
-            "--prev-trained",
-            str(w.round(0, "trained.h5")),
-            "--out",
-            str(w.round(0, "trained.h5")),
-        ),
+        lambda w: w.mask(round_=1, out=w.round(0, "trained.h5")),
         ArtifactError,
         ("iter00/trained.h5: it is an input of this verb as well",),
         ("name another output (--out)",),
     ),
     Case(
         "out-holds-an-artifact-of-another-kind-mask",
-        lambda w: _verb(
-            "mask",
-            "--settings",
-            _settings(),
-            "--round",
-            "1",
-            "--init",
-            str(w.init),
-            "--prev-trained",
-            str(w.round(0, "trained.h5")),
-            "--out",
-            str(w.scratch / "trained.h5"),
-        ),
+        lambda w: w.mask(round_=1, out=w.scratch / "trained.h5"),
         ArtifactError,
         ("cannot write a mask artifact to", "scratch/trained.h5: it holds a trained artifact"),
         ("name the output this verb makes (--out)",),
