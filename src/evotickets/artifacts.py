@@ -331,6 +331,36 @@ def content_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in attrs.items() if k not in own}
 
 
+def artifact_vector(
+    arrays: dict[str, np.ndarray],
+    prefix: str,
+    table,
+    path: str | os.PathLike,
+    kind: str,
+    *,
+    optional: bool = False,
+) -> np.ndarray | None:
+    """The ``prefix/`` tensors of the ``kind`` artifact read from ``path`` as one flat
+    vector in the network's layout (``table``, :func:`evotickets.networks.layer_table`), or
+    an :class:`ArtifactError` naming the file, the tensor that is missing or of another
+    shape, and the rule that remakes it (a bare KeyError or a numpy broadcast error
+    before). ``optional``: None where the artifact has no such group."""
+    from .networks import to_vector
+
+    tree = group(arrays, prefix)
+    if optional and not tree:
+        return None
+    for e in table:
+        got = tuple(tree[e.name].shape) if e.name in tree else None
+        if got != tuple(e.shape):
+            what = "is missing" if got is None else f"has shape {got}"
+            raise ArtifactError(
+                f"{prefix} of {path} does not fit the network: tensor {e.name} {what}, the "
+                f"network needs {e.shape}; delete it and rerun rule `{KINDS.get(kind) or kind}`"
+            )
+    return to_vector(tree, table)
+
+
 def group(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
     """The tensors under ``prefix/`` with the prefix stripped, in stored order."""
     p = prefix.rstrip("/") + "/"

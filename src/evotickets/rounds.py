@@ -18,6 +18,7 @@ import numpy as np
 from . import checkpoint
 from .artifacts import (
     ArtifactError,
+    artifact_vector,
     check_output,
     content_attrs,
     group,
@@ -56,7 +57,6 @@ REWIND_GROUP = "rewind"
 def load_rewind_point(path: str | None, settings: ChainSettings, table) -> np.ndarray:
     """The rewind point of a chain that rewinds (``settings.rewind`` > 0): the weights that
     round 0 stored after ``settings.rewind`` generations (steps), from its trained.h5."""
-    from .networks import to_vector
 
     k = settings.rewind
     if not path:
@@ -71,7 +71,7 @@ def load_rewind_point(path: str | None, settings: ChainSettings, table) -> np.nd
             f"{attrs.get('rewind_point', 'none')}; need round 0 with rewind point {k}: pass "
             "iter00/trained.h5 of this chain (made by rule `train`)"
         )
-    return to_vector(group(arrays, REWIND_GROUP), table)
+    return artifact_vector(arrays, REWIND_GROUP, table, path, "trained")
 
 
 def check_method(settings: ChainSettings) -> None:
@@ -100,27 +100,14 @@ def load_ticket(path: str, table, expected_digest: str, t: int, theta0: np.ndarr
     """(mask, starting weights, attrs) of round t from a mask artifact: the starting weights
     are the artifact's ``theta_start`` where it has one (weight_permuted), θ0 otherwise."""
     arrays, attrs = read_artifact(path, "mask", expected_digest=expected_digest)
-    from .networks import to_vector
-
-    for prefix in ("mask", "theta_start"):
-        tree = group(arrays, prefix)
-        if prefix == "theta_start" and not tree:
-            continue
-        for e in table:
-            if e.name not in tree or tuple(tree[e.name].shape) != e.shape:
-                got = None if e.name not in tree else tuple(tree[e.name].shape)
-                raise ArtifactError(
-                    f"{prefix} of {path} does not fit the network: tensor {e.name} has shape "
-                    f"{got}, the network needs {e.shape}; delete it and rerun rule `train`"
-                )
+    mask = artifact_vector(arrays, "mask", table, path, "mask").astype(bool)
+    start = artifact_vector(arrays, "theta_start", table, path, "mask", optional=True)
     if int(attrs["round"]) != t:
         raise ArtifactError(
             f"{path} is round {attrs['round']}, expected {t}: pass "
             f"iter{t:02d}/mask.h5 of this chain (made by rule `train`)"
         )
-    mask = to_vector(group(arrays, "mask"), table).astype(bool)
-    start = group(arrays, "theta_start")
-    theta_start = to_vector(start, table) if start else theta0
+    theta_start = start if start is not None else theta0
     return mask, theta_start, attrs
 
 
@@ -388,7 +375,6 @@ def adopt_round0(
     the method and the digest is the donor's. Refused, with the reason, unless the donor is
     round 0 of the same chain settings but the method, with this round's mask and start."""
     from . import pruning
-    from .networks import to_vector
 
     arrays, attrs = read_artifact(donor_path, "trained")
     donor = str(attrs.get("method"))
@@ -402,7 +388,7 @@ def adopt_round0(
             f"{donor_path} is round {attrs['round']} of other chain settings (config_digest "
             f"{attrs.get('config_digest')} ≠ {donor_digest}): {hint}"
         )
-    donor_mask = to_vector(group(arrays, "mask"), table).astype(bool)
+    donor_mask = artifact_vector(arrays, "mask", table, donor_path, "trained").astype(bool)
     if not (np.array_equal(donor_mask, mask) and np.array_equal(theta_start, theta0)):
         raise ValueError(
             f"{settings.label} round 0 does not start from the dense θ0 of {donor_path}, so "

@@ -10,7 +10,7 @@ from functools import partial
 
 import numpy as np
 
-from ..artifacts import group, read_artifact, write_artifact
+from ..artifacts import artifact_vector, group, read_artifact, write_artifact
 from ..platform import setup_jax
 from ..rounds import load_init
 from ..settings import ChainSettings, LandscapeOptions, LmcOptions, analysis_digest
@@ -22,19 +22,17 @@ def _trained(paths, table, chain_digest=None):
 
     σ is None for gradient descent (gd_adam, gd_ppo: no search distribution, no ``sigma/``
     group); LMC and landscapes need only θ, so they run on GD chains too."""
-    from ..networks import to_vector
 
     out = []
     for p in paths:
         arrays, attrs = read_artifact(p, "trained", expected_digest=chain_digest)
-        sigma = group(arrays, "sigma")
         out.append(
             {
                 "path": str(p),
                 "round": int(attrs["round"]),
-                "theta": to_vector(group(arrays, "params"), table),
-                "sigma": to_vector(sigma, table) if sigma else None,
-                "mask": to_vector(group(arrays, "mask"), table).astype(bool),
+                "theta": artifact_vector(arrays, "params", table, p, "trained"),
+                "sigma": artifact_vector(arrays, "sigma", table, p, "trained", optional=True),
+                "mask": artifact_vector(arrays, "mask", table, p, "trained").astype(bool),
                 "task_state": group(arrays, "task_state"),
                 "remaining": float(attrs["remaining_fraction"]),
             }

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import checkpoint
-from ..artifacts import ArtifactError, group, read_artifact, write_artifact
+from ..artifacts import ArtifactError, artifact_vector, read_artifact, write_artifact
 from ..platform import setup_jax
 from ..rounds import (
     PreparedRound,
@@ -78,7 +78,6 @@ def cmd_init(args) -> None:
 
 def cmd_mask(args) -> None:
     from .. import pruning
-    from ..networks import to_vector
 
     settings = ChainSettings.from_json(args.settings)
     chain_digest = settings.digest()
@@ -118,10 +117,11 @@ def cmd_mask(args) -> None:
                 f"{args.prev_trained} is round {attrs['round']}, need {t - 1}: pass "
                 f"iter{t - 1:02d}/trained.h5 of this chain (made by rule `train`)"
             )
-        prev_mask = to_vector(group(arrays, "mask"), table).astype(bool)
-        theta = to_vector(group(arrays, "params"), table)
+        prev = args.prev_trained
+        prev_mask = artifact_vector(arrays, "mask", table, prev, "trained").astype(bool)
+        theta = artifact_vector(arrays, "params", table, prev, "trained")
         needs_sigma = pruning.REGISTRY[method].needs_sigma
-        sigma = to_vector(group(arrays, "sigma"), table) if needs_sigma else None
+        sigma = artifact_vector(arrays, "sigma", table, prev, "trained") if needs_sigma else None
         score = pruning.scores(method, theta, sigma, theta0=theta0)
         try:
             result = pruning.prune_to_count(score, prev_mask, prunable, keep)
@@ -182,7 +182,6 @@ def _permuted_ticket(settings: ChainSettings, source_path: str | None, theta0, t
     (PruneResult, theta_start or None, provenance attrs)."""
     from .. import pruning
     from ..keys import chain_key, round_key
-    from ..networks import to_vector
     from ..permutations import draw_permutations, permute_mask, permute_weights
 
     method = settings.method
@@ -195,7 +194,7 @@ def _permuted_ticket(settings: ChainSettings, source_path: str | None, theta0, t
             f"{source_path} is the {attrs['method']} mask of round {attrs['round']}; "
             f"{method} needs the magnitude mask of round {t}"
         )
-    source = to_vector(group(arrays, "mask"), table).astype(bool)
+    source = artifact_vector(arrays, "mask", table, source_path, "mask").astype(bool)
     rk = round_key(chain_key(settings.seed, settings.key_task, settings.strategy), t)
     perms = draw_permutations(method, source, table, rk)
     kept = int(attrs["kept_prunable"])
