@@ -707,6 +707,15 @@ CASES = [
         setup=lambda w: Path(paths.experiment_file("summary.nc", "tiny")).write_bytes(b"kept"),
     ),
     Case(
+        "out-is-an-artifact-table",  # the table's text replaced a trained.h5
+        lambda w: _verb(
+            "table", paths.experiment(exp="tiny"), "--out", str(w.round(0, "trained.h5"))
+        ),
+        ArtifactError,
+        ("cannot write a table artifact to", "iter00/trained.h5: it holds a trained artifact"),
+        ("name the output this verb makes (--out)",),
+    ),
+    Case(
         "out-is-a-directory-figure",
         lambda w: _verb("figure", "fig3", "--summary", "nope.nc", "--out", str(w.scratch)),
         ArtifactError,

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..artifacts import ArtifactError, ensure_writable, require_results_folder
+from ..artifacts import ArtifactError, check_output, ensure_writable, require_results_folder
 from ..config import ConfigError, load_config, validate_config
 from ..durable import atomic_path
 
@@ -36,19 +36,21 @@ def _config(args) -> dict | None:
         ) from err
 
 
-def _results_then_out(results: str, cfg: dict | None, out: str | None) -> None:
+def _results_then_out(results: str, cfg: dict | None, out: str | None, what: str) -> None:
     """The results folder must exist (a mistyped one reads as a run without artifacts), and
-    then ``out`` be writable. In this order: ``--out results/<typo>/…`` made the folder."""
+    then ``out`` be writable and hold no artifact (:func:`artifacts.check_output`: a
+    ``--out`` naming a trained.h5 would replace it with ``what``). In this order: ``--out
+    results/<typo>/…`` made the folder."""
     require_results_folder(results, (cfg or {}).get("experiment"))
     if out:
-        ensure_writable(out)
+        check_output(out, what, [])
 
 
 def cmd_table(args) -> None:
     from ..report import accuracy_table
 
     cfg = _config(args)
-    _results_then_out(args.results, cfg, args.out)
+    _results_then_out(args.results, cfg, args.out, "table")
     text = accuracy_table(args.results, cfg)
     if args.out:
         with atomic_path(args.out) as tmp:
@@ -92,7 +94,9 @@ def cmd_collect(args) -> None:
     from ..analysis.collect import collect, save
 
     cfg = _config(args)
-    _results_then_out(args.results, cfg, args.out)  # before the reading, which a bad --out wasted
+    _results_then_out(
+        args.results, cfg, args.out, "summary"
+    )  # before the reading, which a bad --out wasted
     ds = collect(cfg, args.results)
     # an all-NaN summary must not replace one; a finished round's kept fraction is finite
     # even where its metric is NaN (a control task's rollouts can return NaN)
@@ -144,7 +148,7 @@ def cmd_figure(args) -> None:
     """Render one paper figure from summary.nc only."""
     from ..plots.figures import render
 
-    ensure_writable(args.out)
+    check_output(args.out, "figure", [])
     fig = render(args.name, open_summary(args.summary), args.out)
     print(f"wrote {args.out} ({len(fig.axes)} panels)")
 
