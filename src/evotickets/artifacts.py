@@ -27,6 +27,8 @@ from .durable import atomic_path
 SCHEMA_VERSION = 1
 # kind → rule that writes it (a round's mask.h5 and trained.h5 are both outputs of `train`)
 KINDS = {"init": "init", "mask": "train", "trained": "train", "analysis": None}
+#: The attributes the verbs read from every artifact of a kind (checked on read).
+REQUIRED_ATTRS = {"mask": ("round",), "trained": ("round",)}
 # analysis artifacts: file stem → rule (workflow/rules/analysis.smk)
 ANALYSIS_RULES = {"snr_magnitude": "weight_statistics", "layerwise": "weight_statistics"}
 
@@ -239,6 +241,12 @@ def read_artifact(
         raise ArtifactError(
             f"artifact {path} has schema {attrs.get('schema')!r}, expected {want!r}: "
             f"{_rerun_hint(path, kind)}"
+        )
+    missing = [a for a in REQUIRED_ATTRS.get(kind, ()) if a not in attrs]
+    if missing:  # written by other code, or edited: a verb would fail on a bare KeyError
+        raise ArtifactError(
+            f"artifact {path} has no attribute {missing[0]!r}, which every {kind} artifact "
+            f"records: {_rerun_hint(path, kind)}"
         )
     if expected_digest is not None and attrs.get("config_digest") != expected_digest:
         raise ArtifactError(

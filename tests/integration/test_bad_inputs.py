@@ -184,6 +184,11 @@ def _drop_a_mask_tensor(arrays: dict, attrs: dict) -> None:
     del arrays[next(k for k in arrays if k.startswith("mask/") and k.endswith("bias"))]
 
 
+def _drop_round(arrays: dict, attrs: dict) -> None:
+    """A trained.h5 without its round attribute (written by other code, or edited)."""
+    del attrs["round"]
+
+
 def _idx(arr: np.ndarray) -> bytes:
     code = {np.dtype(np.uint8): 0x08}[arr.dtype]
     head = bytes([0, 0, code, arr.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
@@ -815,6 +820,14 @@ CASES = [
         setup=lambda w: _rewrite(
             w.round(0, "trained.h5"), w.round(0, "trained.h5"), _drop_a_mask_tensor
         ),
+    ),
+    Case(
+        "artifact-trained-without-its-round",  # a KeyError: 'round' before
+        lambda w: w.mask(round_=1),
+        ArtifactError,
+        ("iter00/trained.h5 has no attribute 'round'",),
+        ("rerun its rule `train`",),
+        setup=lambda w: _rewrite(w.round(0, "trained.h5"), w.round(0, "trained.h5"), _drop_round),
     ),
     Case(
         "artifact-not-hdf5-init",
