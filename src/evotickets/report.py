@@ -23,19 +23,19 @@ def _every_round(results: str | Path):
         yield read_artifact(path, "trained")[1]
 
 
-def collect_rows(results: str | Path, cfg: dict | None = None) -> list[dict]:
+def collect_rows(results: str | Path, cfg: dict | None = None, reading=None) -> list[dict]:
     """One row per trained artifact under ``results``: of the chains and rounds ``cfg`` asks
     for (with their settings: another's is an error), or, without a config, every one there,
     chains an earlier config asked for included. A folder that does not exist is an error,
-    not an empty table: most likely a mistyped experiment."""
+    not an empty table: most likely a mistyped experiment. ``reading``: the
+    :class:`~evotickets.results.FinishedRounds` of ``cfg`` to read through (a new one if
+    None)."""
     if cfg is None:
         require_results_folder(results)
         found = _every_round(results)
     else:
-        from .results import FinishedRounds
-
         require_results_folder(results, cfg.get("experiment"))
-        found = (attrs for _, _, attrs in FinishedRounds(cfg, results).chain_rounds())
+        found = (attrs for _, _, attrs in (reading or _reading(cfg, results)).chain_rounds())
     rows = []
     for attrs in found:
         rows.append(
@@ -60,7 +60,10 @@ def accuracy_table(results: str | Path, cfg: dict | None = None) -> str:
 
     The sd divides by n − 1, as the claims' t intervals and the figures' standard errors do:
     with 3 or 4 seeds the population sd (÷ n) would understate the spread by 13–18 %."""
-    rows = collect_rows(results, cfg)
+    # one reading of the config's rounds for the chains and the transfers: each input's
+    # write time read once
+    reading = _reading(cfg, results) if cfg is not None else None
+    rows = collect_rows(results, cfg, reading=reading)
     if not rows:
         asked = " that the config asks for" if cfg else ""
         raise ArtifactError(
@@ -85,7 +88,7 @@ def accuracy_table(results: str | Path, cfg: dict | None = None) -> str:
             table.append((t, remaining, cells))
         lines.append(f"\n{task} / {strategy}: {metric} (mean ± sd over seeds, n seeds)")
         lines += _rounds_table(methods, table)
-    lines += _transfer_lines(results, by, cfg)
+    lines += _transfer_lines(results, by, cfg, reading=reading)
     if cfg is None:
         note = (
             f"(every trained.h5 under {results}, chains that no config asks for any more "
@@ -143,24 +146,35 @@ def _every_transfer_round(results: str | Path):
         yield read_artifact(path, "trained")[1]
 
 
-def _config_transfers(cfg: dict, results: str | Path):
-    """The finished transfer rounds ``cfg`` asks for, each read once and digest-checked."""
+def _reading(cfg: dict, results: str | Path):
+    """A new :class:`~evotickets.results.FinishedRounds` of ``cfg`` in ``results``."""
     from .results import FinishedRounds
 
-    finished = FinishedRounds(cfg, results)
-    for entry in cfg.get("transfer") or []:
-        for seed in cfg["seeds"]:
-            yield from finished.of_transfer(entry["name"], int(seed)).values()
+    return FinishedRounds(cfg, results)
 
 
-def _transfer_lines(results: str | Path, by: dict, cfg: dict | None = None) -> list[str]:
+def _config_transfers(reading):
+    """The finished transfer rounds the reading's config asks for, each read once and
+    digest-checked."""
+    for entry in reading.cfg.get("transfer") or []:
+        for seed in reading.cfg["seeds"]:
+            yield from reading.of_transfer(entry["name"], int(seed)).values()
+
+
+def _transfer_lines(
+    results: str | Path, by: dict, cfg: dict | None = None, reading=None
+) -> list[str]:
     """Per transfer entry (of ``cfg``, its seeds and rounds, when given): the transferred
     ticket against the target's own tickets (snr where the target runs it, else magnitude)
     and its random baseline, per round."""
     from .config import transfer_entry, transfer_own_method
 
     found = defaultdict(list)
-    for a in _every_transfer_round(results) if cfg is None else _config_transfers(cfg, results):
+    if cfg is None:
+        found_rounds = _every_transfer_round(results)
+    else:
+        found_rounds = _config_transfers(reading or _reading(cfg, results))
+    for a in found_rounds:
         found[a["transfer_name"]].append(a)
     lines = []
     for name, arts in sorted(found.items()):

@@ -29,8 +29,8 @@ def _rows(task: str, metric_name: str, values: dict) -> list[dict]:
 
 
 def _table(monkeypatch, rows) -> list[str]:
-    monkeypatch.setattr(report, "collect_rows", lambda results, cfg=None: rows)
-    monkeypatch.setattr(report, "_transfer_lines", lambda results, by, cfg=None: [])
+    monkeypatch.setattr(report, "collect_rows", lambda results, cfg=None, reading=None: rows)
+    monkeypatch.setattr(report, "_transfer_lines", lambda results, by, cfg=None, reading=None: [])
     return report.accuracy_table("unused", cfg={}).splitlines()  # a run's table: no note
 
 
