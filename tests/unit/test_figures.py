@@ -262,3 +262,25 @@ def test_fig11_draws_the_analysed_method_and_names_the_strategies_it_averages():
     ax = figures.fig11(ds).axes[0]
     assert ax.get_title() == "digits (magnitude; snes)"
     np.testing.assert_allclose(_lines(ax)["Conv_0/kernel"], 0.5)
+
+
+def test_figs_3_to_6_label_their_y_axes_with_the_metric_or_unit():
+    """A panel of test accuracies and one of returns read alike without a y label; the
+    transfer figures label the target's metric, Fig. 6 the barrier's unit on its task."""
+    ds = _dataset(["mnist", "pendulum"], ["snes", "gd_adam"], ["snr", "magnitude", "random"])
+    ds = ds.assign_coords(
+        metric_name=("task", ["test_accuracy", "test_return"]),
+        transfer=["to_pendulum"],
+        transfer_kind=("transfer", ["task"]),
+        transfer_target_task=("transfer", ["pendulum"]),
+    )
+    ds.test_metric[:] = 0.5
+    ds["transfer_metric"] = (("transfer", "seed", "iteration"), np.full((1, 2, ROUNDS), -200.0))
+    assert [ax.get_ylabel() for ax in figures.fig3(ds).axes] == ["test_accuracy", "test_return"]
+    assert figures.fig4(ds).axes[0].get_ylabel() == "test_return"
+    dims = ("task", "strategy", "method", "seed", "iteration")
+    ds["lmc_barrier_consecutive"] = (dims, np.full(ds.test_metric.shape, np.nan))
+    ds.lmc_barrier_consecutive.loc[{"task": "pendulum"}] = 30.0  # the analysed task: control
+    ds["curvature_1d"] = (dims, np.full(ds.test_metric.shape, np.nan))
+    labels = [ax.get_ylabel() for ax in figures.fig6(ds).axes[:3]]
+    assert labels == ["−return", "−return", "mean curvature"]

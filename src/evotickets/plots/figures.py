@@ -109,6 +109,22 @@ def _missing(title: str, what: str) -> plt.Figure:
     return fig
 
 
+def _metric_label(ds: xr.Dataset, task) -> str:
+    """The y label of a panel of ``task``'s test metric: its name as the round artifacts
+    record it (accuracy or return), or a neutral word for a summary without it."""
+    if "metric_name" in ds.coords and task in ds.task.values:
+        name = str(ds.metric_name.sel({"task": task}).values)
+        if name:
+            return name
+    return "test metric"
+
+
+def _error_label(ds: xr.Dataset, task) -> str:
+    """The unit of a barrier on ``task``: an error rate for a vision task, −return for a
+    control task (as collect computes them)."""
+    return "−return" if _metric_label(ds, task) == RETURN_METRIC else "error (1 − accuracy)"
+
+
 def _es_strategies(ds) -> list[str]:
     return [s for s in ds.strategy.values if not str(s).startswith("gd_")]
 
@@ -224,7 +240,7 @@ def fig2(ds: xr.Dataset) -> plt.Figure:
                         COLORS[m],
                     )
             ax.set_title(f"{t} / {s}", fontsize=9)
-            ax.set_ylabel(str(ds.metric_name.sel({"task": t}).values), fontsize=8)
+            ax.set_ylabel(_metric_label(ds, t), fontsize=8)
             _sparsity_axis(ax, ds)
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
@@ -261,6 +277,7 @@ def fig3(ds: xr.Dataset) -> plt.Figure:
                 "k",
             )
         ax.set_title(t)
+        ax.set_ylabel(_metric_label(ds, t), fontsize=8)
         _sparsity_axis(ax, ds)
         ax.legend(fontsize=6)
     fig.tight_layout()
@@ -288,6 +305,10 @@ def _transfer_figure(ds, title, kinds) -> plt.Figure:
             if var in ds:
                 _band(ax, x, ds[var].sel({"transfer": n}), f"target's own {ref}", COLORS[ref])
         ax.set_title(str(n), fontsize=9)
+        target = None
+        if "transfer_target_task" in ds.coords:
+            target = str(ds.transfer_target_task.sel({"transfer": n}).values)
+        ax.set_ylabel(_metric_label(ds, target), fontsize=8)
         _sparsity_axis(ax, ds)
         ax.legend(fontsize=6)
     fig.tight_layout()
@@ -370,6 +391,9 @@ def fig6(ds: xr.Dataset) -> plt.Figure:
         "barrier, ES ↔ GD (same ticket)",  # the transfers' own tasks, in the legend
     )
     needs = ("2 rounds", "2 seeds", "the landscape analysis", "ES → GD transfers")
+    units = (_error_label(ds, sel["task"]),) * 2 + ("mean curvature",)
+    for ax, unit in zip(axes, units):
+        ax.set_ylabel(unit, fontsize=8)
     for ax, title, need in zip(axes, titles, needs):
         ax.set_title(title, fontsize=9)
         if not ax.lines:  # an analysis that ran but has nothing to draw here
@@ -483,11 +507,10 @@ def _es_gd_barriers(ax, x, ds: xr.Dataset) -> None:
     for n in ds.transfer.values:
         if not has_data(ds, "lmc_barrier_es_gd", transfer=n):
             continue
-        metric = ""
+        task = None
         if "transfer_target_task" in ds.coords:
             task = str(ds.transfer_target_task.sel({"transfer": n}).values)
-            metric = str(ds.metric_name.sel({"task": task}).values)
-        unit = "−return" if metric == RETURN_METRIC else "error (1 − accuracy)"
+        unit = _error_label(ds, task)
         by_unit.setdefault(unit, []).append(n)
     axis, color = ax, 0
     for k, (unit, names) in enumerate(sorted(by_unit.items())):
@@ -604,7 +627,7 @@ def fig9(ds: xr.Dataset) -> plt.Figure:
                 fig.delaxes(ax)
                 continue
             _sparsity_axis(ax, ds)
-            ax.set_ylabel(str(ds.metric_name.sel({"task": entries[c]}).values), fontsize=8)
+            ax.set_ylabel(_metric_label(ds, entries[c]), fontsize=8)
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(fontsize=5 if r else 6)
     fig.tight_layout()
@@ -706,7 +729,7 @@ def pruning_families(ds: xr.Dataset) -> plt.Figure:
         for m in methods:
             _band(ax, x, ds.test_metric.sel({"task": t, "strategy": s, "method": m}), m, COLORS[m])
         ax.set_title(f"{t} / {s}", fontsize=9)
-        ax.set_ylabel(str(ds.metric_name.sel({"task": t}).values), fontsize=8)
+        ax.set_ylabel(_metric_label(ds, t), fontsize=8)
         _sparsity_axis(ax, ds)
         ax.legend(fontsize=6)
     fig.tight_layout()
