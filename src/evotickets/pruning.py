@@ -80,16 +80,24 @@ def _snr(power: float):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             snr = np.abs(theta) / sigma**power
             # a finite SNR beyond float32's range (σ below ≈ 1e-19 for snr_study): ranked
-            # in float64, not scored inf (refused as a diverged round)
-            wide = np.isinf(snr) & np.isfinite(theta) & np.isfinite(sigma) & (sigma > 0)
+            # in float64, not scored inf (refused as a diverged round); likewise where σ^power
+            # underflows to 0 (σ below ≈ 4e-23 for snr_study), whose θ = 0 gave 0/0 = NaN
+            tiny = (sigma > 0) & (sigma**power == 0)
+            wide = (np.isinf(snr) | tiny) & np.isfinite(theta) & np.isfinite(sigma) & (sigma > 0)
             if wide.any():
                 big = np.abs(np.asarray(theta, np.float64)) / np.asarray(sigma, np.float64) ** power
                 snr = np.where(wide, big, snr)
-        # σ is 0 only where a weight is pruned (it is not searched): score 0 there. A NaN,
-        # infinite or negative σ (a corrupt artifact) scores NaN, which prune_to_count
-        # refuses, instead of a number that would silently rank that weight.
+        # σ is 0 where a weight is pruned (it is not searched): score 0 there. An active
+        # weight whose σ collapsed to 0 (underflow) while θ ≠ 0 has an infinite SNR: it
+        # ranks above every finite score (the dtype's largest number, as prune_to_count
+        # refuses inf), not at 0, where it was pruned first. A NaN, infinite or negative σ
+        # (a corrupt artifact) scores NaN, which prune_to_count refuses, instead of a number
+        # that would silently rank that weight.
         ok = (sigma > 0) & np.isfinite(sigma)
-        return np.where(sigma == 0, 0.0, np.where(ok, snr, np.nan))
+        snr = np.where(ok, snr, np.nan)
+        certain = (sigma == 0) & (theta != 0) & np.isfinite(theta)
+        snr = np.where(certain, np.finfo(snr.dtype).max, snr)
+        return np.where((sigma == 0) & ~certain, 0.0, snr)
 
     return score
 

@@ -192,8 +192,32 @@ def test_snr_study_ranks_like_theta_over_c_and_differs_from_snr():
     keep_study = pruning.prune_to_count(study, np.ones(4, bool), np.ones(4, bool), 1).mask
     assert keep_ours.tolist() == [False, True, False, False]
     assert keep_study.tolist() == [False, False, True, False]
-    # pruned weights (σ = 0) score 0, as for snr
-    assert pruning.scores("snr_study", np.array([1.0]), np.array([0.0]))[0] == 0.0
+    # pruned weights (θ = 0, σ = 0, as trained.h5 stores them) score 0, as for snr
+    assert pruning.scores("snr_study", np.array([0.0]), np.array([0.0]))[0] == 0.0
+
+
+@pytest.mark.parametrize("method", ["snr", "snr_study"])
+def test_an_active_weight_whose_sigma_collapsed_to_zero_is_kept_first(method):
+    """|θ|/σ with σ = 0 and θ ≠ 0 is infinite: the search is certain of that weight. It
+    scored 0 (pruned first, the opposite of the rule) when σ = 0 meant only "pruned"."""
+    theta = np.array([0.5, 0.1, 0.0, 0.3], np.float32)
+    sigma = np.array([0.1, 0.0, 0.0, 0.1], np.float32)  # weight 2 pruned, weight 1 collapsed
+    score = pruning.scores(method, theta, sigma)
+    assert score.dtype == np.float32 and np.isfinite(score).all()
+    assert score[1] > score[0] > score[3] > score[2] == 0.0
+    active = np.array([True, True, False, True])
+    kept = pruning.prune_to_count(score, active, np.ones(4, bool), 2).mask
+    assert kept.tolist() == [True, True, False, False]
+
+
+def test_snr_study_of_a_zero_weight_with_an_underflowing_sigma_squared_is_zero():
+    """σ² of σ = 1e-30 underflows to 0 in float32: θ = 0 scored 0/0 = NaN, which refused
+    the whole round as diverged; in float64 it is 0, and a weight θ ≠ 0 ranks above."""
+    theta = np.array([0.0, 1e-3, 0.2], np.float32)
+    sigma = np.array([1e-30, 1e-30, 0.1], np.float32)
+    score = pruning.scores("snr_study", theta, sigma)
+    assert np.isfinite(score).all() and score[0] == 0.0
+    assert score[1] > score[2] > score[0]
 
 
 def test_snr_study_runs_for_sep_cma_es_only():
