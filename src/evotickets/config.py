@@ -36,6 +36,7 @@ from .names import (
     PERMUTATION_METHODS,
     PRUNING_METHODS,
     SIGMA_METHODS,
+    SNES_WEIGHT_FORMS,
     SNR_VARIANT_STRATEGIES,
     STRATEGIES,
     STRATEGY_KEYS,
@@ -449,10 +450,13 @@ def _check_strategies_fit_tasks(cfg: dict) -> None:
 
 def _fill_chain_defaults(cfg: dict) -> None:
     """Defaults written into the config (so into every chain's digest) rather than left
-    implicit: the K-MNIST split, Sep-CMA-ES's covariance rates, the GD trainers' settings."""
+    implicit: the K-MNIST split, Sep-CMA-ES's covariance rates, SNES's temperature weight
+    form, the GD trainers' settings."""
     _fill_kmnist_split(cfg)
     if "sep_cma_es" in cfg["strategies"]:  # explicit, so the choice is in every digest
         cfg["strategies"]["sep_cma_es"].setdefault("covariance_rate", "separable")
+    if "snes" in cfg["strategies"]:  # likewise: results of the DES form are not resumed
+        cfg["strategies"]["snes"].setdefault("temperature_weights", SNES_WEIGHT_FORMS[0])
     for s in cfg["gd"]:
         cfg["gd"][s] = {**GD_STRATEGIES[s], **(cfg["gd"][s] or {})}
 

@@ -25,6 +25,7 @@ from evotickets.config import (
     read_config_file,
     validate_config,
 )
+from evotickets.settings import ChainSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -475,7 +476,12 @@ def test_chain_settings_apply_task_strategy_overrides(tiny_config):
     }
     cfg = validate_config(tiny_config)
     s = chain_settings(cfg, "digits", "snes", "snr", 3)
-    assert s["strategy_config"] == {"population_size": 32, "std_init": 0.2, "temperature": 12.0}
+    assert s["strategy_config"] == {
+        "population_size": 32,
+        "std_init": 0.2,
+        "temperature": 12.0,
+        "temperature_weights": "snes",  # the default form, explicit: it is in the digest
+    }
     assert "strategy_overrides" not in s["task_config"]
     assert s["task_config"]["batch_size"] == 64
     assert (s["task"], s["strategy"], s["method"], s["seed"]) == ("digits", "snes", "snr", 3)
@@ -811,3 +817,20 @@ def test_check_config_validates_every_shipped_config_and_refuses_a_bad_one(tmp_p
     bad.write_text(yaml.safe_dump({**cfg, "prune_fraction": 1.5}))
     assert main(["check-config", str(bad)]) == 2
     assert "config key prune_fraction" in capsys.readouterr().err
+
+
+def test_snes_temperature_weight_form_is_in_the_chain_digest(tiny_config):
+    """SNES results made with DES's weight form (this package's before 2026-12-05) must not
+    be resumed as the study's form: the form is filled into the config, so into the digest."""
+    default = ChainSettings.from_dict(
+        chain_settings(validate_config(copy.deepcopy(tiny_config)), "digits", "snes", "snr", 0)
+    )
+    tiny_config["strategies"]["snes"]["temperature_weights"] = "des"
+    des = ChainSettings.from_dict(
+        chain_settings(validate_config(tiny_config), "digits", "snes", "snr", 0)
+    )
+    assert default.strategy_config["temperature_weights"] == "snes"
+    assert des.digest() != default.digest()
+    tiny_config["strategies"]["snes"]["temperature_weights"] = "softmax"
+    with pytest.raises(ConfigError, match="temperature_weights"):
+        validate_config(tiny_config)

@@ -184,7 +184,26 @@ def test_paper_hyperparameters_map_to_evosax_03():
     snes = make_strategy(
         "snes", 50, {"population_size": 10, "std_init": 0.025, "temperature": 12.0}
     )
-    np.testing.assert_allclose(snes.params.weights, des_weights(10, 12.0))
+    # the study's evosax 0.1.4 SNES: softmax(−T·r) over centred ranks r ∈ [−0.5, 0.5]
+    r = np.arange(10) / 9 - 0.5
+    study = np.exp(-12.0 * r) / np.exp(-12.0 * r).sum()
+    np.testing.assert_allclose(snes.params.weights, study, rtol=1e-5)
+    big = make_strategy(
+        "snes", 50, {"population_size": 128, "std_init": 0.025, "temperature": 12.0}
+    )
+    mu_eff = 1 / np.sum(np.asarray(big.params.weights, np.float64) ** 2)
+    assert mu_eff == pytest.approx(21.2, abs=0.1)  # the DES form's is 36.9 (module docstring)
+    old = make_strategy(
+        "snes",
+        50,
+        {
+            "population_size": 10,
+            "std_init": 0.025,
+            "temperature": 12.0,
+            "temperature_weights": "des",
+        },
+    )
+    np.testing.assert_allclose(old.params.weights, des_weights(10, 12.0))
     des = make_strategy("des", 50, {"population_size": 10, "std_init": 0.1, "temperature": 3.0})
     np.testing.assert_allclose(des.params.weights, des_weights(10, 3.0))
 

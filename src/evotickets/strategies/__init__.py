@@ -16,8 +16,10 @@ Mapping from the study's evosax 0.1 settings (see config/paper.yaml):
   full-CMA rates, c_μ ≈ 2μ_eff/D², under which the diagonal C hardly moves at D in the
   thousands (σ = std·√C stays uniform and the SNR ranking collapses onto magnitude).
 - DES ``temperature`` is likewise an attribute evosax reads when building its weights.
-- SNES ``temperature``: evosax 0.1 replaced SNES's log-rank weights with DES's sigmoid/softmax
-  weights whenever temperature > 0; we do the same through ``Params.weights``.
+- SNES ``temperature``: evosax 0.1 replaced SNES's log-rank weights with temperature weights
+  whenever temperature > 0, softmax(−T·r) over centred ranks in 0.1.0–0.1.5 (the study's
+  0.1.4), DES's sigmoid/softmax form from 0.1.6; we set them through ``Params.weights``, the
+  study's form by default (``temperature_weights``, :mod:`.snes`).
 - PGPE ``lrate_init/decay/limit`` become an optax Adam with an exponential-decay schedule
   floored at the limit; ``sigma_decay/limit`` are applied after each tell (``std_decay``,
   ``std_limit``), because evosax 0.3 PGPE adapts σ but no longer decays it.
@@ -47,6 +49,7 @@ from . import (
     xnes,
 )
 from .sep_cma_es import COVARIANCE_RATES, sep_cma_rates  # noqa: F401 (tests, docs)
+from .snes import WEIGHT_FORMS as SNES_WEIGHT_FORMS  # noqa: F401 (config)
 from .spec import StrategySpec
 
 #: Every strategy by name, in the order the config and messages list them. Adding a strategy
