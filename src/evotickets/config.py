@@ -34,6 +34,7 @@ from .names import (
     INIT_GRADIENT_METHODS,
     METHODS,
     PERMUTATION_METHODS,
+    PGPE_ADAM_BETA1,
     PRUNING_METHODS,
     SIGMA_METHODS,
     SNES_WEIGHT_FORMS,
@@ -451,12 +452,14 @@ def _check_strategies_fit_tasks(cfg: dict) -> None:
 def _fill_chain_defaults(cfg: dict) -> None:
     """Defaults written into the config (so into every chain's digest) rather than left
     implicit: the K-MNIST split, Sep-CMA-ES's covariance rates, SNES's temperature weight
-    form, the GD trainers' settings."""
+    form, PGPE's Adam β1, the GD trainers' settings."""
     _fill_kmnist_split(cfg)
     if "sep_cma_es" in cfg["strategies"]:  # explicit, so the choice is in every digest
         cfg["strategies"]["sep_cma_es"].setdefault("covariance_rate", "separable")
     if "snes" in cfg["strategies"]:  # likewise: results of the DES form are not resumed
         cfg["strategies"]["snes"].setdefault("temperature_weights", SNES_WEIGHT_FORMS[0])
+    if "pgpe" in cfg["strategies"]:  # likewise: results of optax's β1 0.9 are not resumed
+        cfg["strategies"]["pgpe"].setdefault("adam_beta1", PGPE_ADAM_BETA1)
     for s in cfg["gd"]:
         cfg["gd"][s] = {**GD_STRATEGIES[s], **(cfg["gd"][s] or {})}
 

@@ -834,3 +834,17 @@ def test_snes_temperature_weight_form_is_in_the_chain_digest(tiny_config):
     tiny_config["strategies"]["snes"]["temperature_weights"] = "softmax"
     with pytest.raises(ConfigError, match="temperature_weights"):
         validate_config(tiny_config)
+
+
+def test_pgpe_adam_beta1_is_filled_into_the_chain_digest(tiny_config):
+    """PGPE results made with optax's β1 0.9 (before 2026-12-05) must not be resumed under
+    the study's 0.99: the value is filled into the config, so into the digest."""
+    tiny_config["strategies"] = {"pgpe": {"population_size": 8, "std_init": 0.05}}
+    cfg = validate_config(copy.deepcopy(tiny_config))
+    assert chain_settings(cfg, "digits", "pgpe", "snr", 0)["strategy_config"]["adam_beta1"] == 0.99
+    tiny_config["strategies"]["pgpe"]["adam_beta1"] = 0.9
+    other = chain_settings(validate_config(tiny_config), "digits", "pgpe", "snr", 0)
+    assert (
+        ChainSettings.from_dict(other).digest()
+        != ChainSettings.from_dict(chain_settings(cfg, "digits", "pgpe", "snr", 0)).digest()
+    )

@@ -242,6 +242,24 @@ def test_pgpe_std_decays_to_its_floor_and_mean_decays():
     np.testing.assert_allclose(many.std, 0.01)
 
 
+@pytest.mark.parametrize(("beta1", "expected"), [(None, 0.99), (0.99, 0.99), (0.9, 0.9)])
+def test_pgpe_adam_has_the_studys_beta1(beta1, expected):
+    """evosax 0.1.4's Adam (the study's PGPE) has β1 = 0.99; optax's default is 0.9. After one
+    tell Adam's first moment is (1 − β1)·g of the mean's gradient g."""
+    hparams = {"population_size": 4, "std_init": 0.1, "lr": 0.01, "std_lr": 0.0}
+    if beta1 is not None:
+        hparams["adam_beta1"] = beta1
+    s = make_strategy("pgpe", 3, hparams)
+    state = s.algorithm.init(jax.random.key(0), jnp.zeros(3), s.params)
+    pop, state = s.algorithm.ask(jax.random.key(1), state, s.params)
+    fitness = jnp.array([1.0, 2.0, 3.0, 4.0])
+    told, _ = s.algorithm.tell(jax.random.key(2), pop, fitness, state, s.params)
+    shaped = np.asarray(s.algorithm.fitness_shaping_fn(pop, fitness, state, s.params))
+    grad = (shaped[:2] - shaped[2:]) @ np.asarray(pop[:2] - state.mean) / 4
+    mu = jax.tree_util.tree_leaves(told.opt_state)[1]  # scale_by_adam's (count, mu, nu)
+    np.testing.assert_allclose(mu, (1 - expected) * grad, rtol=1e-5)
+
+
 @pytest.mark.parametrize("name", ["pgpe", "ars", "open_es"])
 def test_odd_population_for_antithetic_strategy_is_an_error(name):
     with pytest.raises(ValueError, match="even"):

@@ -20,8 +20,8 @@ Mapping from the study's evosax 0.1 settings (see config/paper.yaml):
   whenever temperature > 0, softmax(−T·r) over centred ranks in 0.1.0–0.1.5 (the study's
   0.1.4), DES's sigmoid/softmax form from 0.1.6; we set them through ``Params.weights``, the
   study's form by default (``temperature_weights``, :mod:`.snes`).
-- PGPE ``lrate_init/decay/limit`` become an optax Adam with an exponential-decay schedule
-  floored at the limit; ``sigma_decay/limit`` are applied after each tell (``std_decay``,
+- PGPE ``lrate_init/decay/limit`` become an optax Adam (β1 0.99, as evosax 0.1.4's Adam:
+  ``adam_beta1``) with an exponential-decay schedule floored at the limit; ``sigma_decay/limit`` are applied after each tell (``std_decay``,
   ``std_limit``), because evosax 0.3 PGPE adapts σ but no longer decays it.
 - ``mean_decay`` (weight decay on the search mean) is applied after each tell as
   mean ← (1 − mean_decay)·mean, as evosax 0.1 did.
@@ -48,6 +48,7 @@ from . import (
     snes,
     xnes,
 )
+from .pgpe import ADAM_BETA1 as PGPE_ADAM_BETA1  # noqa: F401 (config)
 from .sep_cma_es import COVARIANCE_RATES, sep_cma_rates  # noqa: F401 (tests, docs)
 from .snes import WEIGHT_FORMS as SNES_WEIGHT_FORMS  # noqa: F401 (config)
 from .spec import StrategySpec

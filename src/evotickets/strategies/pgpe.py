@@ -1,7 +1,12 @@
 """PGPE (Sehnke et al. 2010): antithetic pairs, a per-weight std vector. The study's
 ``lrate_init/decay/limit`` become an optax Adam with an exponential-decay schedule floored at
-the limit; ``sigma_decay/limit`` are applied after each tell (evosax 0.3 PGPE adapts σ but no
-longer decays it)."""
+the limit, with evosax 0.1.4's Adam β1 of 0.99 (``adam_beta1``; optax's default is 0.9, which
+this package used until 2026-12-05); ``sigma_decay/limit`` are applied after each tell
+(evosax 0.3 PGPE adapts σ but no longer decays it).
+
+σ's own update is evosax 0.3's, σ − std_lr·∇σ of the loss. evosax 0.1.4 added std_lr·∇σ to σ
+while its mean descended the loss, so the study's σ adaptation climbed the loss (by at most
+±20 % a generation, before the decay); that sign is not carried."""
 
 from __future__ import annotations
 
@@ -9,6 +14,9 @@ import functools
 from typing import Any
 
 from .spec import Built, StrategySpec
+
+#: Adam's β1 for the mean: evosax 0.1.4's Adam (the study's), filled into every PGPE config
+ADAM_BETA1 = 0.99
 
 
 def build(pop: int, num_dims: int, hparams: dict[str, Any]) -> Built:
@@ -21,7 +29,11 @@ def build(pop: int, num_dims: int, hparams: dict[str, Any]) -> Built:
         decay_rate=float(hparams.get("lr_decay", 1.0)),
         end_value=float(hparams.get("lr_limit", 0.0)) or None,
     )
-    algo = _batch_invariant_class()(pop, jnp.zeros(num_dims), optimizer=optax.adam(schedule))
+    algo = _batch_invariant_class()(
+        pop,
+        jnp.zeros(num_dims),
+        optimizer=optax.adam(schedule, b1=float(hparams.get("adam_beta1", ADAM_BETA1))),
+    )
     params = algo.default_params.replace(std_init=float(hparams["std_init"]))
     params = params.replace(
         std_lr=float(hparams.get("std_lr", params.std_lr)),
@@ -81,5 +93,8 @@ def sigma(state: Any, num_dims: int):
     return state.std
 
 
-KEYS = {"lr", "lr_decay", "lr_limit", "std_lr", "std_max_change", "std_decay", "std_limit"}
+KEYS = {
+    *("lr", "lr_decay", "lr_limit", "adam_beta1"),
+    *("std_lr", "std_max_change", "std_decay", "std_limit"),
+}
 SPEC = StrategySpec("pgpe", frozenset(KEYS), True, build, sigma)
