@@ -26,6 +26,7 @@ from .names import (
     ANTITHETIC,
     COMMON_KEYS,
     CONTROL_TASKS,
+    DEFAULT_POLICY_BIAS_INIT,
     DEFAULT_POPULATION_CHUNK,
     DYNAMIC_METHODS,
     GD_OPTIONAL_KEYS,
@@ -452,7 +453,7 @@ def _check_strategies_fit_tasks(cfg: dict) -> None:
 def _fill_chain_defaults(cfg: dict) -> None:
     """Defaults written into the config (so into every chain's digest) rather than left
     implicit: the K-MNIST split, Sep-CMA-ES's covariance rates, SNES's temperature weight
-    form, PGPE's Adam β1, the GD trainers' settings."""
+    form, PGPE's Adam β1, control policies' bias initialiser, the GD trainers' settings."""
     _fill_kmnist_split(cfg)
     if "sep_cma_es" in cfg["strategies"]:  # explicit, so the choice is in every digest
         cfg["strategies"]["sep_cma_es"].setdefault("covariance_rate", "separable")
@@ -460,6 +461,10 @@ def _fill_chain_defaults(cfg: dict) -> None:
         cfg["strategies"]["snes"].setdefault("temperature_weights", SNES_WEIGHT_FORMS[0])
     if "pgpe" in cfg["strategies"]:  # likewise: results of optax's β1 0.9 are not resumed
         cfg["strategies"]["pgpe"].setdefault("adam_beta1", PGPE_ADAM_BETA1)
+    for task, block in cfg["tasks"].items():  # likewise: zero-bias θ0 is not resumed
+        if is_control(library_task(cfg, task)):
+            cfg["tasks"][task] = {**(block or {})}
+            cfg["tasks"][task].setdefault("policy_bias_init", DEFAULT_POLICY_BIAS_INIT)
     for s in cfg["gd"]:
         cfg["gd"][s] = {**GD_STRATEGIES[s], **(cfg["gd"][s] or {})}
 
@@ -702,6 +707,7 @@ TASK_KEY_KIND = {
     "max_steps": "control",
     "n_test": "control",
     "obs_normalization": "control",
+    "policy_bias_init": "control",
     "backend": "brax",
     "torso_mass_factor": "ant_heavy",
 }

@@ -386,6 +386,12 @@ def population_log_probs(
     return batch_invariant.log_softmax(logits)
 
 
+#: A control policy's bias initialisers by name (``policy_bias_init``): ``uniform`` is the
+#: study's U[0, 0.05) on every layer (es-lottery's ``default_mlp_init``, its ES and PPO
+#: networks alike); ``zeros`` is flax's default, which this package used until 2026-12-05.
+POLICY_BIAS_INITS = {"uniform": _uniform_bias(0.0, 0.05), "zeros": nn.initializers.zeros}
+
+
 class PolicyMLP(nn.Module):
     """The study's control policy: tanh hidden layers and a tanh output (continuous actions,
     scaled to the action range by the task) or logits (discrete actions, argmax)."""
@@ -393,13 +399,15 @@ class PolicyMLP(nn.Module):
     hidden: Sequence[int] = (64, 64)
     num_outputs: int = 1
     kernel_init_name: str = "flax_default"  # not `init`: that is flax's Module.init
+    bias_init_name: str = "zeros"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         kinit = KERNEL_INITS[self.kernel_init_name]
+        binit = POLICY_BIAS_INITS[self.bias_init_name]
         for h in self.hidden:
-            x = jnp.tanh(nn.Dense(h, kernel_init=kinit)(x))
-        return nn.Dense(self.num_outputs, kernel_init=kinit)(x)
+            x = jnp.tanh(nn.Dense(h, kernel_init=kinit, bias_init=binit)(x))
+        return nn.Dense(self.num_outputs, kernel_init=kinit, bias_init=binit)(x)
 
 
 def init_policy_params(
@@ -408,9 +416,10 @@ def init_policy_params(
     num_outputs: int,
     key: jax.Array,
     init: str = "flax_default",
+    bias_init: str = "zeros",
 ) -> dict:
-    """θ0 of a policy MLP as a flat dict."""
-    model = PolicyMLP(tuple(hidden), num_outputs, init)
+    """θ0 of a policy MLP as a flat dict (``bias_init``: a :data:`POLICY_BIAS_INITS` name)."""
+    model = PolicyMLP(tuple(hidden), num_outputs, init, bias_init)
     variables = model.init(key, jnp.zeros((1, obs_dim), jnp.float32))
     return flatten_params(variables["params"])
 

@@ -93,6 +93,10 @@ class InitSettings(_Json):
     hidden: tuple[int, ...] | None = None
     #: a non-default init scheme (the default is left out, so old digests hold)
     init: str | None = None
+    #: a control policy's bias initialiser (``networks.POLICY_BIAS_INITS``); the config fills
+    #: it into every control task, so control digests name it; None (settings of before the
+    #: key, and vision tasks) is flax's zeros
+    policy_bias_init: str | None = None
 
     @property
     def base_task(self) -> str:
@@ -115,6 +119,7 @@ class InitSettings(_Json):
                 else None
             ),
             init=scheme if scheme != "flax_default" else None,
+            policy_bias_init=task_config.get("policy_bias_init") if is_control(base) else None,
         )
 
     def to_dict(self) -> dict:
@@ -130,6 +135,8 @@ class InitSettings(_Json):
             d["hidden"] = list(self.hidden)
         if self.init is not None:
             d["init"] = self.init
+        if self.policy_bias_init is not None:
+            d["policy_bias_init"] = self.policy_bias_init
         return d
 
     @classmethod
@@ -143,6 +150,7 @@ class InitSettings(_Json):
             library_task=d.get("library_task"),
             hidden=tuple(int(h) for h in hidden) if hidden is not None else None,
             init=d.get("init"),
+            policy_bias_init=d.get("policy_bias_init"),
         )
 
 

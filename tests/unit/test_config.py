@@ -848,3 +848,30 @@ def test_pgpe_adam_beta1_is_filled_into_the_chain_digest(tiny_config):
         ChainSettings.from_dict(other).digest()
         != ChainSettings.from_dict(chain_settings(cfg, "digits", "pgpe", "snr", 0)).digest()
     )
+
+
+def test_control_policy_biases_start_as_the_studys_and_name_it_in_the_digest():
+    """The study's control policies start every bias U[0, 0.05) (es-lottery's
+    default_mlp_init); θ0 had flax's zeros. The config fills the initialiser into each control
+    task, so θ0 and its digest say which; settings of before the key keep their zeros."""
+    import jax
+    import numpy as np
+
+    from evotickets.settings import InitSettings
+    from evotickets.tasks import init_theta
+
+    cfg = load_config(ROOT / "config" / "tour.yaml")
+    init = init_settings(cfg, "pendulum", 0)
+    assert init["policy_bias_init"] == "uniform"
+    assert "policy_bias_init" not in init_settings(cfg, "digits", 0)  # vision: unchanged
+    key = jax.random.key(0)
+    biases = [v for k, v in init_theta(init, key).items() if k.endswith("/bias")]
+    assert len(biases) == 3
+    for b in biases:
+        assert np.all((b > 0) & (b < 0.05)), b
+    old = {k: v for k, v in init.items() if k != "policy_bias_init"}
+    assert all(np.all(v == 0) for k, v in init_theta(old, key).items() if k.endswith("/bias"))
+    assert InitSettings.from_dict(old).digest() != InitSettings.from_dict(init).digest()
+    zeros = copy.deepcopy(cfg)
+    zeros["tasks"]["pendulum"]["policy_bias_init"] = "zeros"
+    assert init_settings(validate_config(zeros), "pendulum", 0)["policy_bias_init"] == "zeros"

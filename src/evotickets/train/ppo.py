@@ -199,12 +199,14 @@ def learning_rate_schedule(cfg: dict[str, Any], n_updates: int) -> optax.Schedul
     )
 
 
-def _init(task, sz: _Sizes, theta0, mask, round_k):
-    """The actor (m ⊙ θ0), log-std and critic, the optimiser (global-norm clip, Adam on
-    :func:`learning_rate_schedule`) and its state."""
+def _init(task, sz: _Sizes, theta0, mask, round_k, bias_init: str = "zeros"):
+    """The actor (m ⊙ θ0), log-std and critic (its biases by ``bias_init``, as θ0's), the
+    optimiser (global-norm clip, Adam on :func:`learning_rate_schedule`) and its state."""
     cfg, n_updates = sz.cfg, sz.n_updates
     k_critic = jax.random.fold_in(round_k, tag("ppo-critic"))
-    critic0 = init_policy_params(cfg["critic_hidden"], task.obs_dim, 1, k_critic)
+    critic0 = init_policy_params(
+        cfg["critic_hidden"], task.obs_dim, 1, k_critic, bias_init=bias_init
+    )
     params = {
         "actor": jnp.asarray(theta0 * mask, jnp.float32),
         "log_std": jnp.full((task.num_outputs,), -0.5),
@@ -350,8 +352,10 @@ def train_ppo(
     log: Callable[[str], None] = print,
     label: str = "",
     checkpoint=None,
+    bias_init: str = "zeros",
 ) -> RoundResult:
-    """Train the masked policy with PPO from m⊙θ0; returns θ_G like an ES round.
+    """Train the masked policy with PPO from m⊙θ0; returns θ_G like an ES round. The critic
+    starts with ``bias_init`` biases (θ0's policy bias initialiser).
 
     With ``checkpoint`` (an :class:`evotickets.checkpoint.Checkpointer`), the whole carry
     (actor, critic, log-std, Adam state, environment states, observations, episode counters,
@@ -361,7 +365,7 @@ def train_ppo(
     sz = _Sizes.of(settings)
     t_start = time.perf_counter()
     n_env, n_updates, per_update = sz.n_env, sz.n_updates, sz.per_update
-    params, tx, opt_state = _init(task, sz, theta0, mask, round_k)
+    params, tx, opt_state = _init(task, sz, theta0, mask, round_k, bias_init)
     update = _make_update(task, sz, tx, jnp.asarray(mask, jnp.float32), round_k)
 
     @partial(jax.jit, static_argnames=("n",))

@@ -274,6 +274,8 @@ def train_ppo(
         log=log,
         label=label,
         checkpoint=checkpoint,
+        # the critic's biases as the actor's θ0 (the study's PPO networks: U[0, 0.05))
+        bias_init=settings.init_settings().policy_bias_init or "zeros",
     )
     curves = {
         "train_return": -res.mean_fitness,  # NaN: no episode ended in that update
