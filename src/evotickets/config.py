@@ -28,6 +28,7 @@ from .names import (
     CONTROL_TASKS,
     DEFAULT_POLICY_BIAS_INIT,
     DEFAULT_POPULATION_CHUNK,
+    DES_VARIANCE_EPS,
     DYNAMIC_METHODS,
     GD_OPTIONAL_KEYS,
     GD_STRATEGIES,
@@ -453,7 +454,8 @@ def _check_strategies_fit_tasks(cfg: dict) -> None:
 def _fill_chain_defaults(cfg: dict) -> None:
     """Defaults written into the config (so into every chain's digest) rather than left
     implicit: the K-MNIST split, Sep-CMA-ES's covariance rates, SNES's temperature weight
-    form, PGPE's Adam β1, control policies' bias initialiser, the GD trainers' settings."""
+    form, PGPE's Adam β1, DES's variance ε, control policies' bias initialiser, the GD
+    trainers' settings."""
     _fill_kmnist_split(cfg)
     if "sep_cma_es" in cfg["strategies"]:  # explicit, so the choice is in every digest
         cfg["strategies"]["sep_cma_es"].setdefault("covariance_rate", "separable")
@@ -461,6 +463,8 @@ def _fill_chain_defaults(cfg: dict) -> None:
         cfg["strategies"]["snes"].setdefault("temperature_weights", SNES_WEIGHT_FORMS[0])
     if "pgpe" in cfg["strategies"]:  # likewise: results of optax's β1 0.9 are not resumed
         cfg["strategies"]["pgpe"].setdefault("adam_beta1", PGPE_ADAM_BETA1)
+    if "des" in cfg["strategies"]:  # likewise: results without the σ target's ε
+        cfg["strategies"]["des"].setdefault("variance_eps", DES_VARIANCE_EPS)
     for task, block in cfg["tasks"].items():  # likewise: zero-bias θ0 is not resumed
         if is_control(library_task(cfg, task)):
             cfg["tasks"][task] = {**(block or {})}

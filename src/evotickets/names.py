@@ -26,6 +26,7 @@ from .pruning import REGISTRY as PRUNING_METHODS  # noqa: F401
 from .strategies import (  # noqa: F401
     ANTITHETIC,
     COMMON_KEYS,
+    DES_VARIANCE_EPS,
     PGPE_ADAM_BETA1,
     SNES_WEIGHT_FORMS,
     STRATEGIES,

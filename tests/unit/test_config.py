@@ -875,3 +875,14 @@ def test_control_policy_biases_start_as_the_studys_and_name_it_in_the_digest():
     zeros = copy.deepcopy(cfg)
     zeros["tasks"]["pendulum"]["policy_bias_init"] = "zeros"
     assert init_settings(validate_config(zeros), "pendulum", 0)["policy_bias_init"] == "zeros"
+
+
+def test_des_variance_eps_is_filled_into_the_chain_digest(tiny_config):
+    """DES results made without evosax 0.1.4's ε (before 2026-12-05) are not resumed."""
+    tiny_config["strategies"] = {"des": {"population_size": 8, "std_init": 0.1}}
+    cfg = validate_config(copy.deepcopy(tiny_config))
+    settings = chain_settings(cfg, "digits", "des", "snr", 0)
+    assert settings["strategy_config"]["variance_eps"] == 1e-6
+    tiny_config["strategies"]["des"]["variance_eps"] = 0.0
+    other = chain_settings(validate_config(tiny_config), "digits", "des", "snr", 0)
+    assert ChainSettings.from_dict(other).digest() != ChainSettings.from_dict(settings).digest()

@@ -260,6 +260,21 @@ def test_pgpe_adam_has_the_studys_beta1(beta1, expected):
     np.testing.assert_allclose(mu, (1 - expected) * grad, rtol=1e-5)
 
 
+@pytest.mark.parametrize(("eps", "target"), [(None, 1e-3), (1e-6, 1e-3), (0.0, 0.0)])
+def test_des_sigma_target_has_the_studys_epsilon(eps, target):
+    """evosax 0.1.4's DES moves σ towards sqrt(Σ w (x − m)² + 1e-6); evosax 0.3 drops the ε.
+    Members all at the mean: the target is √ε = 1e-3 (0 without it), σ' = σ + lr_std·(√ε − σ)."""
+    hparams = {"population_size": 8, "std_init": 0.05}
+    if eps is not None:
+        hparams["variance_eps"] = eps
+    s = make_strategy("des", 3, hparams)
+    state = s.algorithm.init(jax.random.key(0), jnp.ones(3), s.params)
+    at_mean = jnp.ones((8, 3))
+    told, _ = s.algorithm.tell(jax.random.key(1), at_mean, jnp.arange(8.0), state, s.params)
+    np.testing.assert_allclose(told.std, 0.05 + 0.1 * (target - 0.05), rtol=1e-5)
+    np.testing.assert_allclose(told.mean, 1.0)
+
+
 @pytest.mark.parametrize("name", ["pgpe", "ars", "open_es"])
 def test_odd_population_for_antithetic_strategy_is_an_error(name):
     with pytest.raises(ValueError, match="even"):

@@ -15,7 +15,8 @@ Mapping from the study's evosax 0.1 settings (see config/paper.yaml):
   ``evosax01`` scales only c_μ, as the study's evosax 0.1 did; ``full`` keeps evosax 0.3's
   full-CMA rates, c_μ ≈ 2μ_eff/D², under which the diagonal C hardly moves at D in the
   thousands (σ = std·√C stays uniform and the SNR ranking collapses onto magnitude).
-- DES ``temperature`` is likewise an attribute evosax reads when building its weights.
+- DES ``temperature`` is likewise an attribute evosax reads when building its weights; its σ
+  target keeps evosax 0.1.4's ε = 1e-6 inside the root (``variance_eps``, :mod:`.des`).
 - SNES ``temperature``: evosax 0.1 replaced SNES's log-rank weights with temperature weights
   whenever temperature > 0, softmax(−T·r) over centred ranks in 0.1.0–0.1.5 (the study's
   0.1.4), DES's sigmoid/softmax form from 0.1.6; we set them through ``Params.weights``, the
@@ -48,6 +49,7 @@ from . import (
     snes,
     xnes,
 )
+from .des import VARIANCE_EPS as DES_VARIANCE_EPS  # noqa: F401 (config)
 from .pgpe import ADAM_BETA1 as PGPE_ADAM_BETA1  # noqa: F401 (config)
 from .sep_cma_es import COVARIANCE_RATES, sep_cma_rates  # noqa: F401 (tests, docs)
 from .snes import WEIGHT_FORMS as SNES_WEIGHT_FORMS  # noqa: F401 (config)
