@@ -28,7 +28,7 @@ from .names import (
     CONTROL_TASKS,
     DEFAULT_POLICY_BIAS_INIT,
     DEFAULT_POPULATION_CHUNK,
-    DES_VARIANCE_EPS,
+    DIGEST_DEFAULTS,
     DYNAMIC_METHODS,
     GD_OPTIONAL_KEYS,
     GD_STRATEGIES,
@@ -36,10 +36,8 @@ from .names import (
     INIT_GRADIENT_METHODS,
     METHODS,
     PERMUTATION_METHODS,
-    PGPE_ADAM_BETA1,
     PRUNING_METHODS,
     SIGMA_METHODS,
-    SNES_WEIGHT_FORMS,
     SNR_VARIANT_STRATEGIES,
     STRATEGIES,
     STRATEGY_KEYS,
@@ -453,19 +451,15 @@ def _check_strategies_fit_tasks(cfg: dict) -> None:
 
 def _fill_chain_defaults(cfg: dict) -> None:
     """Defaults written into the config (so into every chain's digest) rather than left
-    implicit: the K-MNIST split, Sep-CMA-ES's covariance rates, SNES's temperature weight
-    form, PGPE's Adam β1, DES's variance ε, control policies' bias initialiser, the GD
-    trainers' settings."""
+    implicit: the K-MNIST split, each strategy's ``digest_defaults`` (Sep-CMA-ES's covariance
+    rates, SNES's temperature weight form, PGPE's Adam β1, DES's variance ε), control
+    policies' bias initialiser, the GD trainers' settings. Explicit, so the choice is in every
+    digest: results made under another choice are not resumed under this one."""
     _fill_kmnist_split(cfg)
-    if "sep_cma_es" in cfg["strategies"]:  # explicit, so the choice is in every digest
-        cfg["strategies"]["sep_cma_es"].setdefault("covariance_rate", "separable")
-    if "snes" in cfg["strategies"]:  # likewise: results of the DES form are not resumed
-        cfg["strategies"]["snes"].setdefault("temperature_weights", SNES_WEIGHT_FORMS[0])
-    if "pgpe" in cfg["strategies"]:  # likewise: results of optax's β1 0.9 are not resumed
-        cfg["strategies"]["pgpe"].setdefault("adam_beta1", PGPE_ADAM_BETA1)
-    if "des" in cfg["strategies"]:  # likewise: results without the σ target's ε
-        cfg["strategies"]["des"].setdefault("variance_eps", DES_VARIANCE_EPS)
-    for task, block in cfg["tasks"].items():  # likewise: zero-bias θ0 is not resumed
+    for s, block in cfg["strategies"].items():
+        for key, value in DIGEST_DEFAULTS.get(s, {}).items():
+            block.setdefault(key, value)
+    for task, block in cfg["tasks"].items():
         if is_control(library_task(cfg, task)):
             cfg["tasks"][task] = {**(block or {})}
             cfg["tasks"][task].setdefault("policy_bias_init", DEFAULT_POLICY_BIAS_INIT)

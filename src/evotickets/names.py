@@ -26,9 +26,7 @@ from .pruning import REGISTRY as PRUNING_METHODS  # noqa: F401
 from .strategies import (  # noqa: F401
     ANTITHETIC,
     COMMON_KEYS,
-    DES_VARIANCE_EPS,
-    PGPE_ADAM_BETA1,
-    SNES_WEIGHT_FORMS,
+    DIGEST_DEFAULTS,
     STRATEGIES,
     STRATEGY_KEYS,
     has_per_weight_sigma,

@@ -49,10 +49,7 @@ from . import (
     snes,
     xnes,
 )
-from .des import VARIANCE_EPS as DES_VARIANCE_EPS  # noqa: F401 (config)
-from .pgpe import ADAM_BETA1 as PGPE_ADAM_BETA1  # noqa: F401 (config)
 from .sep_cma_es import COVARIANCE_RATES, sep_cma_rates  # noqa: F401 (tests, docs)
-from .snes import WEIGHT_FORMS as SNES_WEIGHT_FORMS  # noqa: F401 (config)
 from .spec import StrategySpec
 
 #: Every strategy by name, in the order the config and messages list them. Adding a strategy
@@ -69,6 +66,8 @@ ANTITHETIC = tuple(name for name, spec in REGISTRY.items() if spec.antithetic)
 # Keys every strategy takes; each strategy's own are its spec's ``keys``.
 COMMON_KEYS = {"population_size", "std_init", "mean_decay"}
 STRATEGY_KEYS = {name: set(spec.keys) for name, spec in REGISTRY.items()}
+#: per strategy, the keys the config fills into every chain's digest (spec ``digest_defaults``)
+DIGEST_DEFAULTS = {name: dict(spec.digest_defaults) for name, spec in REGISTRY.items()}
 #: The most memory a strategy whose memory grows with D² (spec ``memory``: CMA-ES, xNES, EvoTF)
 #: may need for its state and one generation: 8 GiB leaves room for the task's own buffers
 #: on a 16 GB accelerator and fits a workstation's RAM.

@@ -64,5 +64,10 @@ def sigma(state: Any, num_dims: int):
 
 
 SPEC = StrategySpec(
-    "des", frozenset({"temperature", "lr_std", "variance_eps"}), False, build, sigma
+    "des",
+    frozenset({"temperature", "lr_std", "variance_eps"}),
+    False,
+    build,
+    sigma,
+    digest_defaults=(("variance_eps", VARIANCE_EPS),),
 )

@@ -97,4 +97,6 @@ KEYS = {
     *("lr", "lr_decay", "lr_limit", "adam_beta1"),
     *("std_lr", "std_max_change", "std_decay", "std_limit"),
 }
-SPEC = StrategySpec("pgpe", frozenset(KEYS), True, build, sigma)
+SPEC = StrategySpec(
+    "pgpe", frozenset(KEYS), True, build, sigma, digest_defaults=(("adam_beta1", ADAM_BETA1),)
+)

@@ -145,5 +145,10 @@ def sep_cma_rates(
 
 
 SPEC = StrategySpec(
-    "sep_cma_es", frozenset({"elite_ratio", "covariance_rate"}), False, build, sigma
+    "sep_cma_es",
+    frozenset({"elite_ratio", "covariance_rate"}),
+    False,
+    build,
+    sigma,
+    digest_defaults=(("covariance_rate", "separable"),),
 )

@@ -53,4 +53,11 @@ def sigma(state: Any, num_dims: int):
     return state.std
 
 
-SPEC = StrategySpec("snes", frozenset({"temperature", "temperature_weights"}), False, build, sigma)
+SPEC = StrategySpec(
+    "snes",
+    frozenset({"temperature", "temperature_weights"}),
+    False,
+    build,
+    sigma,
+    digest_defaults=(("temperature_weights", WEIGHT_FORMS[0]),),
+)
