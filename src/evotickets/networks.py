@@ -416,10 +416,11 @@ def init_policy_params(
     num_outputs: int,
     key: jax.Array,
     init: str = "flax_default",
-    bias_init: str = "zeros",
+    bias_init: str | None = None,
 ) -> dict:
-    """θ0 of a policy MLP as a flat dict (``bias_init``: a :data:`POLICY_BIAS_INITS` name)."""
-    model = PolicyMLP(tuple(hidden), num_outputs, init, bias_init)
+    """θ0 of a policy MLP as a flat dict. ``bias_init``: a :data:`POLICY_BIAS_INITS` name;
+    None (settings written before the key) is flax's zeros, as they were made."""
+    model = PolicyMLP(tuple(hidden), num_outputs, init, bias_init or "zeros")
     variables = model.init(key, jnp.zeros((1, obs_dim), jnp.float32))
     return flatten_params(variables["params"])
 

@@ -41,8 +41,7 @@ def init_theta(settings: dict[str, Any], key) -> dict:
             task.num_outputs,
             key,
             settings.get("init", "flax_default"),
-            # absent from settings written before the key: flax's zeros, as they were made
-            settings.get("policy_bias_init") or "zeros",
+            settings.get("policy_bias_init"),
         )
     shape = (8, 8, 1) if name == "digits" else (28, 28, 1)
     return init_params(settings["network"], shape, key, settings.get("init", "flax_default"))

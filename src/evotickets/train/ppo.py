@@ -199,7 +199,7 @@ def learning_rate_schedule(cfg: dict[str, Any], n_updates: int) -> optax.Schedul
     )
 
 
-def _init(task, sz: _Sizes, theta0, mask, round_k, bias_init: str = "zeros"):
+def _init(task, sz: _Sizes, theta0, mask, round_k, bias_init: str | None = None):
     """The actor (m ⊙ θ0), log-std and critic (its biases by ``bias_init``, as θ0's), the
     optimiser (global-norm clip, Adam on :func:`learning_rate_schedule`) and its state."""
     cfg, n_updates = sz.cfg, sz.n_updates
@@ -352,7 +352,7 @@ def train_ppo(
     log: Callable[[str], None] = print,
     label: str = "",
     checkpoint=None,
-    bias_init: str = "zeros",
+    bias_init: str | None = None,
 ) -> RoundResult:
     """Train the masked policy with PPO from m⊙θ0; returns θ_G like an ES round. The critic
     starts with ``bias_init`` biases (θ0's policy bias initialiser).

@@ -275,7 +275,7 @@ def train_ppo(
         label=label,
         checkpoint=checkpoint,
         # the critic's biases as the actor's θ0 (the study's PPO networks: U[0, 0.05))
-        bias_init=settings.init_settings().policy_bias_init or "zeros",
+        bias_init=settings.init_settings().policy_bias_init,
     )
     curves = {
         "train_return": -res.mean_fitness,  # NaN: no episode ended in that update
