@@ -23,6 +23,7 @@ from evotickets.config import (
     init_settings,
     load_config,
     read_config_file,
+    strategy_settings,
     validate_config,
 )
 from evotickets.settings import ChainSettings
@@ -296,6 +297,18 @@ def test_paper_config_matches_the_paper():
         "mask_permuted",
     }
     assert cfg["gd"]["gd_adam"] == {"lr": 3e-4, "batch_size": 128, "epochs": 2}
+    # evosax 0.1.4's (the study's): SNES's temperature weights, PGPE's Adam β1 and σ rate,
+    # DES's ε; the "anything else" PGPE row is 0.1.4's defaults, without decays
+    assert strategy_settings(cfg, "mnist", "snes")["temperature_weights"] == "snes"
+    vision_pgpe = strategy_settings(cfg, "mnist", "pgpe")
+    assert (vision_pgpe["adam_beta1"], vision_pgpe["std_lr"]) == (0.99, 0.1)
+    assert (vision_pgpe["lr_decay"], vision_pgpe["std_decay"]) == (0.999, 0.999)
+    assert strategy_settings(cfg, "mnist", "des")["variance_eps"] == 1e-6
+    for task in ("pendulum", "pusher", "humanoidstandup", "inverted_double_pendulum"):
+        other = strategy_settings(cfg, task, "pgpe")
+        assert (other["std_init"], other["lr"]) == (0.1, 0.15), task
+        assert (other["lr_decay"], other["std_decay"], other["std_limit"]) == (1.0, 1.0, 0.01)
+    assert cfg["tasks"]["pendulum"]["policy_bias_init"] == "uniform"
     ppo = cfg["gd"]["gd_ppo"]  # the study's Pendulum PPO settings
     assert (ppo["total_steps"], ppo["num_envs"], ppo["num_steps"]) == (1_750_000, 32, 16)
     assert (ppo["gamma"], ppo["gae_lambda"], ppo["clip"]) == (0.97, 0.95, 0.25)
