@@ -604,3 +604,24 @@ def test_a_vmapped_group_counts_every_strategy_but_evotf_in_its_program():
         snes = chain_spec(cfg, "digits", "snes", "magnitude", 0)
         assert not trains_in_lockstep(evotf, round_index)
         assert trains_in_lockstep(snes, round_index)
+
+
+def test_pgpe_without_decays_keeps_its_learning_rate_and_sigma_floor():
+    """paper.yaml's "anything else" PGPE rows: lr 0.15 with no decay and the 0.001 limit, σ
+    floored at 0.01 without a decay (evosax 0.1.4: max(x·decay, limit) every generation).
+    optax's exponential_decay read the limit as a ceiling there (lr 0.001), and the floor
+    was applied only with a decay."""
+    hparams = {"population_size": 4, "std_init": 0.005, "lr": 0.15, "lr_decay": 1.0}
+    hparams |= {"lr_limit": 0.001, "std_lr": 0.0, "std_decay": 1.0, "std_limit": 0.01}
+    s = make_strategy("pgpe", 3, hparams)
+    state = s.algorithm.init(jax.random.key(0), jnp.zeros(3), s.params)
+    np.testing.assert_allclose(s.post_tell(state).std, 0.01)
+    pop, state = s.algorithm.ask(jax.random.key(1), state, s.params)
+    told, _ = s.algorithm.tell(jax.random.key(2), pop, jnp.arange(4.0), state, s.params)
+    step = np.abs(np.asarray(told.mean))
+    # Adam's first step moves each weight by lr (|m̂| / √v̂ = 1 up to ε) where its gradient ≠ 0
+    np.testing.assert_allclose(step[step > 0], 0.15, rtol=1e-3)
+    decaying = make_strategy("pgpe", 3, hparams | {"lr_decay": 0.5})
+    told, _ = decaying.algorithm.tell(jax.random.key(2), pop, jnp.arange(4.0), state, s.params)
+    step = np.abs(np.asarray(told.mean))
+    np.testing.assert_allclose(step[step > 0], 0.15, rtol=1e-3)  # the first step: lr·0.5⁰

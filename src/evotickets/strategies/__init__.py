@@ -86,12 +86,13 @@ class ESStrategy:
     std_limit: float
 
     def post_tell(self, state):
-        """Weight decay on the mean and (PGPE) multiplicative σ decay to a floor."""
+        """Weight decay on the mean and (PGPE) multiplicative σ decay to a floor; the floor
+        holds without a decay too (evosax 0.1.4's σ ← max(σ·decay, limit) every generation)."""
         import jax.numpy as jnp
 
         if self.mean_decay:
             state = state.replace(mean=state.mean * (1.0 - self.mean_decay))
-        if self.std_decay != 1.0:
+        if self.std_decay != 1.0 or self.std_limit > 0:
             state = state.replace(std=jnp.maximum(state.std * self.std_decay, self.std_limit))
         return state
 

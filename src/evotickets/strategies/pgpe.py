@@ -23,12 +23,12 @@ def build(pop: int, num_dims: int, hparams: dict[str, Any]) -> Built:
     import jax.numpy as jnp
     import optax
 
-    schedule = optax.exponential_decay(
-        float(hparams.get("lr", 0.01)),
-        transition_steps=1,
-        decay_rate=float(hparams.get("lr_decay", 1.0)),
-        end_value=float(hparams.get("lr_limit", 0.0)) or None,
-    )
+    lr, decay = float(hparams.get("lr", 0.01)), float(hparams.get("lr_decay", 1.0))
+    limit = float(hparams.get("lr_limit", 0.0))
+    if decay < 1.0:  # max(lr·decay^t, limit), as evosax 0.1.4's exp_decay
+        schedule = optax.exponential_decay(lr, 1, decay, end_value=limit or None)
+    else:  # optax reads end_value as a ceiling when the rate does not decay: lr became limit
+        schedule = optax.constant_schedule(max(lr, limit))
     algo = _batch_invariant_class()(
         pop,
         jnp.zeros(num_dims),
