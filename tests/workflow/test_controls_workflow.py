@@ -21,6 +21,7 @@ from workflow_helpers import (
 )
 
 from evotickets import paths
+from evotickets.config import validate_config
 from evotickets.report import accuracy_table
 
 EXP = "ctl"
@@ -170,7 +171,7 @@ def test_collect_and_claims_read_gd_and_transfer_rounds(controls_run):
     from evotickets import cli
     from evotickets.analysis.collect import collect, save
 
-    cfg = _controls()
+    cfg = validate_config(_controls())  # the config as the workflow filled it (its digests)
     res = controls_run / paths.experiment(EXP)
     ds = collect(cfg, res)
     gd = ds.sel({"task": "digits", "strategy": "gd_adam", "method": "magnitude", "seed": 0})
