@@ -20,7 +20,16 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from .names import GD_STRATEGIES, METHODS, STRATEGIES, TASKS, default_hidden, is_control, is_gd
+from .names import (
+    DIGEST_DEFAULTS,
+    GD_STRATEGIES,
+    METHODS,
+    STRATEGIES,
+    TASKS,
+    default_hidden,
+    is_control,
+    is_gd,
+)
 from .schema import analysis_defaults
 
 
@@ -183,6 +192,15 @@ class ChainSettings(_Json):
     #: point) or ``remaining`` (G − k, so that a ticket's search from θ0 totals G, as the
     #: k = 0 chain's does); in the JSON only when the chain rewinds and it is ``remaining``
     rewind_budget: str = "full"
+
+    def __post_init__(self) -> None:
+        """The strategy's ``digest_defaults`` (its spec's), where ``strategy_config`` lacks
+        them: every chain's digest names those choices, whether its settings come from the
+        config or from a JSON written by hand or before a choice had a key (such a JSON
+        builds today's default, so it must not hash like the results made before)."""
+        filled = {**DIGEST_DEFAULTS.get(self.strategy, {}), **self.strategy_config}
+        if filled != self.strategy_config:
+            object.__setattr__(self, "strategy_config", filled)
 
     @property
     def library_task(self) -> str:

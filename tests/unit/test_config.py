@@ -23,7 +23,6 @@ from evotickets.config import (
     init_settings,
     load_config,
     read_config_file,
-    strategy_settings,
     validate_config,
 )
 from evotickets.settings import ChainSettings
@@ -274,6 +273,11 @@ def test_controls_config_validates():
     assert [e["name"] for e in cfg["transfer"]] == ["snes_to_adam", "adam_to_snes"]
 
 
+def _chain_strategy(cfg: dict, task: str, strategy: str) -> dict:
+    """A chain's strategy settings as its digest sees them (the spec's digest defaults in)."""
+    return chain_settings(cfg, task, strategy, "magnitude", 0)["strategy_config"]
+
+
 def test_paper_config_matches_the_paper():
     cfg = load_config(ROOT / "config" / "paper.yaml")
     vision = {"mnist", "fashion_mnist", "kmnist"}
@@ -299,13 +303,13 @@ def test_paper_config_matches_the_paper():
     assert cfg["gd"]["gd_adam"] == {"lr": 3e-4, "batch_size": 128, "epochs": 2}
     # evosax 0.1.4's (the study's): SNES's temperature weights, PGPE's Adam β1 and σ rate,
     # DES's ε; the "anything else" PGPE row is 0.1.4's defaults, without decays
-    assert strategy_settings(cfg, "mnist", "snes")["temperature_weights"] == "snes"
-    vision_pgpe = strategy_settings(cfg, "mnist", "pgpe")
+    assert _chain_strategy(cfg, "mnist", "snes")["temperature_weights"] == "snes"
+    vision_pgpe = _chain_strategy(cfg, "mnist", "pgpe")
     assert (vision_pgpe["adam_beta1"], vision_pgpe["std_lr"]) == (0.99, 0.1)
     assert (vision_pgpe["lr_decay"], vision_pgpe["std_decay"]) == (0.999, 0.999)
-    assert strategy_settings(cfg, "mnist", "des")["variance_eps"] == 1e-6
+    assert _chain_strategy(cfg, "mnist", "des")["variance_eps"] == 1e-6
     for task in ("pendulum", "pusher", "humanoidstandup", "inverted_double_pendulum"):
-        other = strategy_settings(cfg, task, "pgpe")
+        other = _chain_strategy(cfg, task, "pgpe")
         assert (other["std_init"], other["lr"]) == (0.1, 0.15), task
         assert (other["lr_decay"], other["std_decay"], other["std_limit"]) == (1.0, 1.0, 0.01)
     assert cfg["tasks"]["pendulum"]["policy_bias_init"] == "uniform"
@@ -501,7 +505,11 @@ def test_chain_settings_apply_task_strategy_overrides(tiny_config):
     # the global block is untouched, and other strategies get no override
     assert cfg["strategies"]["snes"]["std_init"] == 0.05
     other = chain_settings(cfg, "digits", "sep_cma_es", "snr", 3)
-    assert other["strategy_config"] == cfg["strategies"]["sep_cma_es"]
+    # (plus the spec's digest default, which the chain's settings name)
+    assert other["strategy_config"] == {
+        **cfg["strategies"]["sep_cma_es"],
+        "covariance_rate": "separable",
+    }
 
 
 def test_init_settings_are_shared_by_strategies_and_methods(tiny_config):
@@ -899,3 +907,15 @@ def test_des_variance_eps_is_filled_into_the_chain_digest(tiny_config):
     tiny_config["strategies"]["des"]["variance_eps"] = 0.0
     other = chain_settings(validate_config(tiny_config), "digits", "des", "snr", 0)
     assert ChainSettings.from_dict(other).digest() != ChainSettings.from_dict(settings).digest()
+
+
+def test_a_settings_json_without_a_digest_default_hashes_as_the_filled_one(tiny_config):
+    """A chain JSON written before SNES's weight form had a key builds today's form, so it
+    must hash with the key filled in, not like the results made with the old form."""
+    d = chain_settings(validate_config(tiny_config), "digits", "snes", "snr", 0)
+    assert d["strategy_config"]["temperature_weights"] == "snes"
+    old = {**d, "strategy_config": {**d["strategy_config"]}}
+    del old["strategy_config"]["temperature_weights"]
+    new_digest = ChainSettings.from_dict(d).digest()
+    assert ChainSettings.from_dict(old).digest() == new_digest
+    assert digest({k: v for k, v in old.items()}) != new_digest  # what such results carry

@@ -66,7 +66,8 @@ ANTITHETIC = tuple(name for name, spec in REGISTRY.items() if spec.antithetic)
 # Keys every strategy takes; each strategy's own are its spec's ``keys``.
 COMMON_KEYS = {"population_size", "std_init", "mean_decay"}
 STRATEGY_KEYS = {name: set(spec.keys) for name, spec in REGISTRY.items()}
-#: per strategy, the keys the config fills into every chain's digest (spec ``digest_defaults``)
+#: per strategy, the keys every chain's settings fill in, so into its digest (spec
+#: ``digest_defaults``; ``settings.ChainSettings``)
 DIGEST_DEFAULTS = {name: dict(spec.digest_defaults) for name, spec in REGISTRY.items()}
 #: The most memory a strategy whose memory grows with D² (spec ``memory``: CMA-ES, xNES, EvoTF)
 #: may need for its state and one generation: 8 GiB leaves room for the task's own buffers

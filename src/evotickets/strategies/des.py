@@ -6,7 +6,7 @@ evosax 0.1.4 (the study's) adds ε = 1e-6 inside the root; evosax 0.3 drops it. 
 selection the weighted variance runs about 1/(4·μ_eff) below σ², and the ε then holds σ near
 0.01 where evosax 0.3's σ keeps shrinking (1.4–1.9× lower after the paper's 3,000–4,000
 generations, by a neutral-selection simulation): a difference in the SNR's denominator. So
-``variance_eps`` (default 1e-6, filled into every DES config and so its digests) adds it back;
+``variance_eps`` (default 1e-6, in every DES chain's settings and so its digest) adds it back;
 0 gives evosax 0.3's update, this package's before 2026-12-05.
 """
 

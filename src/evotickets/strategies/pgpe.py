@@ -15,7 +15,7 @@ from typing import Any
 
 from .spec import Built, StrategySpec
 
-#: Adam's β1 for the mean: evosax 0.1.4's Adam (the study's), filled into every PGPE config
+#: Adam's β1 for the mean: evosax 0.1.4's Adam (the study's), in every PGPE chain's digest
 ADAM_BETA1 = 0.99
 
 

@@ -45,9 +45,10 @@ class StrategySpec:
     #: chains (bench 9). A vmapped group trains a strategy without it one chain at a time in
     #: the one-chain program, so that its chains keep their one-chain numbers, and masks.
     batch_invariant: bool = True
-    #: keys the config fills in where the user gives none, so that every chain's digest names
-    #: the choice: a setting that once had another value here (results made with it are then
-    #: not resumed under the new one), e.g. SNES's ``temperature_weights``
+    #: keys every chain's settings (``settings.ChainSettings``) fill in where the config gives
+    #: none, so that its digest names the choice: a setting that once had another value here
+    #: (results made with it are then not resumed under the new one), e.g. SNES's
+    #: ``temperature_weights``
     digest_defaults: tuple[tuple[str, Any], ...] = ()
 
     def memory_need(self, pop: int, num_dims: int) -> float:
