@@ -28,6 +28,7 @@ from .names import (
     CONTROL_TASKS,
     DEFAULT_POLICY_BIAS_INIT,
     DEFAULT_POPULATION_CHUNK,
+    DIGEST_DEFAULTS,
     DYNAMIC_METHODS,
     GD_OPTIONAL_KEYS,
     GD_STRATEGIES,
@@ -450,11 +451,16 @@ def _check_strategies_fit_tasks(cfg: dict) -> None:
 
 def _fill_chain_defaults(cfg: dict) -> None:
     """Defaults written into the config (so into every chain's digest) rather than left
-    implicit: the K-MNIST split, control policies' bias initialiser, the GD trainers'
-    settings. Explicit, so the choice is in every digest: results made under another choice
-    are not resumed under this one. (Each strategy's ``digest_defaults``, e.g. SNES's
-    temperature weight form, are filled by :class:`ChainSettings` itself.)"""
+    implicit: the K-MNIST split, each strategy's ``digest_defaults`` (Sep-CMA-ES's covariance
+    rates, SNES's temperature weight form, PGPE's Adam β1, DES's variance ε), control
+    policies' bias initialiser, the GD trainers' settings. Explicit, so the choice is in every
+    digest (results made under another choice are not resumed under this one) and in the
+    config the report rules take as a parameter. :class:`ChainSettings` fills the strategies'
+    ones again, for settings that do not come from a config."""
     _fill_kmnist_split(cfg)
+    for s, block in cfg["strategies"].items():
+        for key, value in DIGEST_DEFAULTS.get(s, {}).items():
+            block.setdefault(key, value)
     for task, block in cfg["tasks"].items():
         if is_control(library_task(cfg, task)):
             cfg["tasks"][task] = {**(block or {})}
