@@ -22,7 +22,7 @@ import h5py
 import numpy as np
 
 from . import __version__
-from .durable import atomic_path
+from .durable import atomic_path, make_dirs
 
 SCHEMA_VERSION = 1
 # kind → rule that writes it (a round's mask.h5 and trained.h5 are both outputs of `train`)
@@ -91,7 +91,7 @@ def ensure_writable(path: str | os.PathLike) -> Path:
         )
     probe = path.with_name(f".{path.name}.{os.getpid()}.probe")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent)
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as err:

@@ -47,7 +47,7 @@ import h5py
 import numpy as np
 
 from .artifacts import FILE_FORMAT, create_checked_dataset
-from .durable import atomic_path
+from .durable import atomic_path, make_dirs
 from .host import trained_on
 
 SCHEMA = "evotickets.checkpoint/1"
@@ -227,7 +227,7 @@ class Checkpointer:
 
         leaves = jax.tree_util.tree_leaves(state)
         names = leaf_names(state)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.path.parent)
         with atomic_path(self.path) as tmp, h5py.File(tmp, "w", libver=FILE_FORMAT) as f:
             f.attrs["schema"] = SCHEMA
             f.attrs["round_digest"] = self.digest

@@ -9,6 +9,8 @@ trust it. So a writer writes ``<name>.tmp``, then :func:`durable_replace`:
 2. ``os.replace`` it onto the final name (atomic: readers see the old file or the new one);
 3. ``fsync`` the directory, so the rename itself survives a crash.
 
+A folder made for a file (:func:`make_dirs`) is fsynced into its parent for the same reason.
+
 Standard library only, so the numpy-only data loader can use it without pulling in jax.
 """
 
@@ -20,7 +22,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "durable_replace", "fsync_dir", "fsync_file"]
+__all__ = ["atomic_path", "durable_replace", "fsync_dir", "fsync_file", "make_dirs"]
 
 #: errno values of file systems that cannot sync a directory (some network and FUSE mounts);
 #: there the rename is as durable as the file system allows, so they are not an error.
@@ -55,6 +57,28 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
             raise
     finally:
         os.close(fd)
+
+
+def make_dirs(path: str | os.PathLike[str]) -> Path:
+    """``mkdir -p path``, durably: each folder it creates is an entry in its parent, which is
+    fsynced after the creation, so a file renamed into a new folder (and its folder fsynced)
+    cannot vanish with the folder after a crash. Folders that exist are left as they are.
+    Returns ``path``."""
+    path = Path(path)
+    missing = []
+    for folder in (path, *path.parents):
+        if folder.is_dir():
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        try:
+            folder.mkdir()
+        except FileExistsError:  # made meanwhile by another job; a file there fails below
+            if not folder.is_dir():
+                raise
+            continue
+        fsync_dir(folder.parent)
+    return path
 
 
 def durable_replace(tmp: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:

@@ -463,3 +463,23 @@ def test_mask_refuses_init_of_another_seed(artifacts, tmp_path, capsys):
     assert err.startswith("evotickets mask: error:") and "config_digest" in err
     assert artifacts["init1"].read_bytes() == before
     assert not out.exists()
+
+
+def test_a_new_results_folder_is_made_durably(tmp_path, monkeypatch):
+    """A round written into folders made for it: each new folder's parent is fsynced after
+    the folder is created, so the folder (and the file renamed into it) survives a crash."""
+    (tmp_path / "res").mkdir()
+    events = _record_durability(monkeypatch, tmp_path)
+    path = tmp_path / "res/exp/digits/seed0/a.h5"
+    kernel = {"params/kernel": np.zeros(3, np.float32)}
+    write_artifact(path, "init", kernel, {}, config_digest="d", seed=0)
+    # ensure_writable makes res/exp/digits/seed0 (fsyncing res, res/exp, res/exp/digits), then
+    # the write itself: fsync(tmp), replace, fsync(folder)
+    assert events == [
+        ("fsync", "res"),
+        ("fsync", "res/exp"),
+        ("fsync", "res/exp/digits"),
+        ("fsync", "res/exp/digits/seed0/a.h5.tmp"),
+        ("replace", "a.h5.tmp", "a.h5"),
+        ("fsync", "res/exp/digits/seed0"),
+    ]

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..durable import durable_replace
+from ..durable import durable_replace, make_dirs
 
 __all__ = [
     "DATASETS",
@@ -383,7 +383,7 @@ def _download(folder: str, name: str, folder_dir: Path) -> Path:
     url = f"{_MIRRORS[folder]}{name}.gz"
     dest = folder_dir / f"{name}.gz"
     try:
-        folder_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(folder_dir)
     except OSError as exc:
         raise DataError(
             f"cannot create {folder_dir} to download {name} ({exc}). Fix: {_FIX_DIR}."
