@@ -28,7 +28,6 @@ from .names import (
     CONTROL_TASKS,
     DEFAULT_POLICY_BIAS_INIT,
     DEFAULT_POPULATION_CHUNK,
-    DIGEST_DEFAULTS,
     DYNAMIC_METHODS,
     GD_OPTIONAL_KEYS,
     GD_STRATEGIES,
@@ -46,6 +45,7 @@ from .names import (
     has_per_weight_sigma,
     is_control,
     is_gd,
+    with_digest_defaults,
 )
 from .schema import SCHEMA_PATH, analysis_defaults, load_schema
 from .settings import ChainSettings, InitSettings, TransferSettings, digest  # noqa: F401
@@ -459,8 +459,7 @@ def _fill_chain_defaults(cfg: dict) -> None:
     ones again, for settings that do not come from a config."""
     _fill_kmnist_split(cfg)
     for s, block in cfg["strategies"].items():
-        for key, value in DIGEST_DEFAULTS.get(s, {}).items():
-            block.setdefault(key, value)
+        cfg["strategies"][s] = with_digest_defaults(s, block)
     for task, block in cfg["tasks"].items():
         if is_control(library_task(cfg, task)):
             cfg["tasks"][task] = {**(block or {})}

@@ -26,10 +26,10 @@ from .pruning import REGISTRY as PRUNING_METHODS  # noqa: F401
 from .strategies import (  # noqa: F401
     ANTITHETIC,
     COMMON_KEYS,
-    DIGEST_DEFAULTS,
     STRATEGIES,
     STRATEGY_KEYS,
     has_per_weight_sigma,
+    with_digest_defaults,
 )
 from .train.ppo_settings import PPO_DEFAULTS, PPO_OPTIONAL_KEYS
 

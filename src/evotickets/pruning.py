@@ -78,11 +78,12 @@ class PruningMethod:
 def _snr(power: float):
     def score(theta, sigma, theta0):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            snr = np.abs(theta) / sigma**power
+            denominator = sigma**power
+            snr = np.abs(theta) / denominator
             # a finite SNR beyond float32's range (σ below ≈ 1e-19 for snr_study): ranked
             # in float64, not scored inf (refused as a diverged round); likewise where σ^power
             # underflows to 0 (σ below ≈ 4e-23 for snr_study), whose θ = 0 gave 0/0 = NaN
-            tiny = (sigma > 0) & (sigma**power == 0)
+            tiny = (sigma > 0) & (denominator == 0)
             wide = (np.isinf(snr) | tiny) & np.isfinite(theta) & np.isfinite(sigma) & (sigma > 0)
             if wide.any():
                 big = np.abs(np.asarray(theta, np.float64)) / np.asarray(sigma, np.float64) ** power

@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from .names import (
-    DIGEST_DEFAULTS,
     GD_STRATEGIES,
     METHODS,
     STRATEGIES,
@@ -29,6 +28,7 @@ from .names import (
     default_hidden,
     is_control,
     is_gd,
+    with_digest_defaults,
 )
 from .schema import analysis_defaults
 
@@ -198,7 +198,7 @@ class ChainSettings(_Json):
         them: every chain's digest names those choices, whether its settings come from the
         config or from a JSON written by hand or before a choice had a key (such a JSON
         builds today's default, so it must not hash like the results made before)."""
-        filled = {**DIGEST_DEFAULTS.get(self.strategy, {}), **self.strategy_config}
+        filled = with_digest_defaults(self.strategy, self.strategy_config)
         if filled != self.strategy_config:
             object.__setattr__(self, "strategy_config", filled)
 

@@ -69,6 +69,15 @@ STRATEGY_KEYS = {name: set(spec.keys) for name, spec in REGISTRY.items()}
 #: per strategy, the keys every chain's settings fill in, so into its digest (spec
 #: ``digest_defaults``; ``settings.ChainSettings``)
 DIGEST_DEFAULTS = {name: dict(spec.digest_defaults) for name, spec in REGISTRY.items()}
+
+
+def with_digest_defaults(strategy: str, hparams: dict[str, Any]) -> dict[str, Any]:
+    """``hparams`` with the strategy's :data:`DIGEST_DEFAULTS` where it names none (the one
+    filling the config and :class:`~evotickets.settings.ChainSettings` both apply)."""
+    defaults = DIGEST_DEFAULTS.get(strategy, {})
+    return {**hparams, **{k: v for k, v in defaults.items() if k not in hparams}}
+
+
 #: The most memory a strategy whose memory grows with D² (spec ``memory``: CMA-ES, xNES, EvoTF)
 #: may need for its state and one generation: 8 GiB leaves room for the task's own buffers
 #: on a 16 GB accelerator and fits a workstation's RAM.
