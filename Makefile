@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 # `make fidelity`: the paper's claims on digits at CPU scale (config/fidelity.yaml, ≈ 45 min on
 # 2 cores); ends with the claims table (results/digits-fidelity/claims.md).
-.PHONY: setup run fidelity extensions tour controls heuristics test lint clean chaos slurm-up slurm-down bench
+.PHONY: setup run fidelity pendulum extensions tour controls heuristics test lint clean chaos slurm-up slurm-down bench
 
 # `make bench` runs the benchmark suite (bench/README.md); `make bench BENCH_QUICK=1` is the
 # smoke mode (small sizes, minutes). Tables print; JSON lands in results/bench/.
@@ -62,6 +62,14 @@ extensions: setup
 tour: setup
 	snakemake --cores $(CORES) --configfile config/tour.yaml
 	@cat results/digits-tour/accuracy_table.txt
+
+# `make pendulum`: the paper's claims 1, 2 and 8 on Pendulum at CPU scale (config/pendulum.yaml,
+# ≈ 40 min on 2 cores); ends with its claims summary.
+pendulum: setup
+	snakemake --cores $(CORES) --configfile config/pendulum.yaml
+	@cat results/pendulum-fidelity/accuracy_table.txt
+	@sed -n '/^## Summary/,/^## Every level/p' results/pendulum-fidelity/claims.md | sed '$$d'
+	@echo "claims: results/pendulum-fidelity/claims.md"
 
 controls: setup
 	snakemake --cores $(CORES) --configfile config/controls.yaml
