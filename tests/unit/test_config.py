@@ -266,6 +266,23 @@ def test_fidelity_config_tests_claims_1_to_5():
     assert [e["name"] for e in cfg["transfer"]] == ["snes_to_adam"]  # claim 4
 
 
+def test_pendulum_config_is_the_papers_pendulum_row_with_fewer_generations():
+    """`make pendulum` claims to run config/paper.yaml's Pendulum settings at 500 generations:
+    its chains' task and strategy settings (as their digests see them) must be the paper's,
+    so that a change to either config that drifts them apart fails here."""
+    ours = load_config(ROOT / "config" / "pendulum.yaml")
+    paper = load_config(ROOT / "config" / "paper.yaml")
+    grid = {(s, m) for _, s, m, _ in chains(ours)}
+    for s in ("sep_cma_es", "snes"):
+        assert {(s, "random"), (s, "magnitude"), (s, "snr")} <= grid  # claims 1, 2
+        assert _chain_strategy(ours, "pendulum", s) == _chain_strategy(paper, "pendulum", s)
+        mine = chain_settings(ours, "pendulum", s, "snr", 0)
+        theirs = chain_settings(paper, "pendulum", s, "snr", 0)
+        assert mine["task_config"] == theirs["task_config"]
+        assert mine["es"]["num_generations"] == 500 and theirs["es"]["num_generations"] == 2000
+    assert len(ours["seeds"]) >= 4
+
+
 def test_controls_config_validates():
     cfg = load_config(ROOT / "config" / "controls.yaml")
     assert set(cfg["tasks"]) == {"digits"} and set(cfg["gd"]) == {"gd_adam"}
