@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .pruning import exact_fraction, round_half_up
+from .pruning import REGISTRY, exact_fraction, round_half_up
 
 #: Strategies whose state :func:`regrow_state` knows how to reset for a regrown slot.
 DYNAMIC_STRATEGIES = ("sep_cma_es", "snes", "pgpe", "des", "ars", "open_es", "simple_es")
@@ -83,6 +83,27 @@ def drop_and_grow(
         np.concatenate(dropped) if dropped else empty,
         np.concatenate(grown) if grown else empty,
     )
+
+
+def drop_scores(
+    num_dims: int, positions: np.ndarray, mean: np.ndarray, sigma: np.ndarray
+) -> np.ndarray:
+    """The SNR that :func:`drop_and_grow` drops by, over the flat layout: the active weights'
+    ``snr`` score, computed by :mod:`evotickets.pruning`'s own definition (so an active
+    weight whose σ collapsed to 0 ranks as in pruning: first to keep where θ ≠ 0, first to
+    drop where θ = 0, rather than NaN, which argsort would put last, never dropped), and
+    +inf at inactive positions (never dropped). A NaN score (a non-finite mean or σ) is an
+    error: it would silently decide which weights stay."""
+    score = REGISTRY["snr"].score(mean, sigma, None)
+    if np.isnan(score).any():
+        bad = int(np.isnan(score).sum())
+        raise ValueError(
+            f"dynamic sparse regrowth: {bad} active weights have no SNR (a non-finite search "
+            "mean or σ); the round diverged: lower the strategy's std_init or lr and rerun it"
+        )
+    snr = np.full(num_dims, np.inf)
+    snr[positions] = score
+    return snr
 
 
 def move_slots(idx: np.ndarray, regrowth: Regrowth) -> tuple[np.ndarray, np.ndarray]:
@@ -175,8 +196,7 @@ def regrow(task, strategy: str, state, idx, schedule: Schedule, round_k, generat
     mask = np.zeros(num_dims, bool)
     mask[positions] = True
     sigma = np.asarray(per_weight_std(strategy, algo_state, positions.size))
-    snr = np.full(num_dims, np.inf)
-    snr[positions] = np.abs(np.asarray(algo_state.mean)) / sigma
+    snr = drop_scores(num_dims, positions, np.asarray(algo_state.mean), sigma)
     key = jax.random.fold_in(jax.random.fold_in(round_k, tag("regrow")), generation)
     if schedule.regrow == "random":
         grow_score = np.asarray(jax.random.uniform(key, (num_dims,)))

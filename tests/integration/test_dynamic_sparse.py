@@ -16,6 +16,7 @@ from evotickets.dynamic_sparse import (
     DYNAMIC_STRATEGIES,
     Schedule,
     drop_and_grow,
+    drop_scores,
     move_slots,
     regrow_state,
 )
@@ -49,6 +50,24 @@ def test_drop_and_grow_keeps_layer_counts_and_drops_the_lowest_snr():
     # a weight just dropped is not regrown at once, even where it scores best
     step = drop_and_grow(mask, prunable, table, snr, -grow, 0.4)
     assert not set(step.grown.tolist()) & set(step.dropped.tolist())
+
+
+def test_drop_scores_rank_a_collapsed_sigma_as_pruning_does_and_refuse_nan():
+    """σ = 0 at an active weight: θ = 0 is dropped first, θ ≠ 0 kept (pruning's ranking), not
+    NaN, which argsort would put last and so never drop; inactive positions are never
+    dropped; a NaN mean is an error naming the round's divergence."""
+    positions = np.array([0, 2, 3, 5])
+    mean = np.array([0.0, 0.5, 2.0, 1.0], np.float32)
+    sigma = np.array([0.0, 0.0, 1.0, 4.0], np.float32)
+    snr = drop_scores(6, positions, mean, sigma)
+    assert snr[0] == 0.0 and snr[2] > 1e30 and snr[3] == 2.0 and snr[5] == 0.25
+    assert np.isinf(snr[[1, 4]]).all()
+    table = [LayerEntry("k", (6,), 0, True)]
+    mask = np.isin(np.arange(6), positions)
+    step = drop_and_grow(mask, np.ones(6, bool), table, snr, np.zeros(6), 0.5)
+    assert sorted(step.dropped.tolist()) == [0, 5]  # the two lowest, the σ = 0, θ = 0 first
+    with pytest.raises(ValueError, match="no SNR"):
+        drop_scores(6, positions, np.array([0, 1, np.nan, 1], np.float32), sigma)
 
 
 def test_a_true_half_of_the_regrowth_count_rounds_up():
