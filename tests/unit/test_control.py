@@ -102,8 +102,14 @@ def test_running_observation_statistics_match_numpy():
     # left out like any invalid step; multiplied by a 0 weight they voided the whole update
     obs2[~valid2] = np.nan
     obs2[np.argwhere(~valid2)[0][0], np.argwhere(~valid2)[0][1], 0] = np.inf
+    # a valid step with a non-finite feature (a member whose physics blew up) is left out
+    # alone; it used to void the whole generation's update
+    blown = np.argwhere(valid2)[0]
+    obs2[blown[0], blown[1], 1] = np.nan
+    counted2 = valid2.copy()
+    counted2[blown[0], blown[1]] = False
     state = task._update_stats(state, jnp.asarray(obs2), jnp.asarray(valid2))
-    seen = np.concatenate([obs1[valid1], obs2[valid2]])
+    seen = np.concatenate([obs1[valid1], obs2[counted2]])
     np.testing.assert_allclose(state["obs_count"], len(seen))
     np.testing.assert_allclose(state["obs_mean"], seen.mean(0), rtol=1e-4)
     np.testing.assert_allclose(state["obs_var"], seen.var(0), rtol=1e-3)

@@ -8,8 +8,9 @@ keeps stepping a terminated state, and either way the rest is masked out.
 
 Brax tasks keep a running observation normalisation (mean, variance, count; clipped ±5) in the
 task state that the ES loop threads through generations and that the artifact stores; within a
-generation every member sees the same statistics, and they are updated from all valid
-observations of the generation afterwards.
+generation every member sees the same statistics, and they are updated from all valid, finite
+observations of the generation afterwards (a member whose physics blew up contributes its
+finite steps; it no longer voids the generation's update for every other member).
 """
 
 from __future__ import annotations
@@ -151,7 +152,9 @@ class ControlTask:
         (batch_invariant; ``jnp.sum`` over several axes added in a shape-dependent order)."""
         if not self.obs_normalization:
             return state
-        keep = valid[..., None]
+        # a step counts where its episode is running and every feature is finite: one member
+        # whose state blew up (inf or NaN in a valid step) would otherwise void the update
+        keep = (valid & jnp.all(jnp.isfinite(obs), axis=-1))[..., None]
         w = keep.astype(jnp.float32)
         batch_axes = tuple(range(obs.ndim - 1))
         n_b = fixed_order_sum(w, batch_axes)[0]
