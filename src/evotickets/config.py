@@ -27,7 +27,9 @@ from .names import (
     COMMON_KEYS,
     CONTROL_TASKS,
     DEFAULT_POLICY_BIAS_INIT,
+    DEFAULT_POLICY_OUTPUT,
     DEFAULT_POPULATION_CHUNK,
+    DISCRETE_CONTROL_TASKS,
     DYNAMIC_METHODS,
     GD_OPTIONAL_KEYS,
     GD_STRATEGIES,
@@ -453,7 +455,7 @@ def _fill_chain_defaults(cfg: dict) -> None:
     """Defaults written into the config (so into every chain's digest) rather than left
     implicit: the K-MNIST split, each strategy's ``digest_defaults`` (Sep-CMA-ES's covariance
     rates, SNES's temperature weight form, PGPE's Adam β1, DES's variance ε), control
-    policies' bias initialiser, the GD trainers' settings. Explicit, so the choice is in every
+    policies' bias initialiser and (continuous actions) output, the GD trainers' settings. Explicit, so the choice is in every
     digest (results made under another choice are not resumed under this one) and in the
     config the report rules take as a parameter. :class:`ChainSettings` fills the strategies'
     ones again, for settings that do not come from a config."""
@@ -461,9 +463,13 @@ def _fill_chain_defaults(cfg: dict) -> None:
     for s, block in cfg["strategies"].items():
         cfg["strategies"][s] = with_digest_defaults(s, block)
     for task, block in cfg["tasks"].items():
-        if is_control(library_task(cfg, task)):
+        base = library_task(cfg, task)
+        if is_control(base):
             cfg["tasks"][task] = {**(block or {})}
             cfg["tasks"][task].setdefault("policy_bias_init", DEFAULT_POLICY_BIAS_INIT)
+            if base not in DISCRETE_CONTROL_TASKS:
+                output = DEFAULT_POLICY_OUTPUT[CONTROL_TASKS[base]]
+                cfg["tasks"][task].setdefault("policy_output", output)
     for s in cfg["gd"]:
         cfg["gd"][s] = {**GD_STRATEGIES[s], **(cfg["gd"][s] or {})}
 
@@ -707,17 +713,24 @@ TASK_KEY_KIND = {
     "n_test": "control",
     "obs_normalization": "control",
     "policy_bias_init": "control",
+    "policy_output": "continuous",
     "backend": "brax",
     "torso_mass_factor": "ant_heavy",
 }
 
 
 def _task_kinds(base: str) -> set[str]:
-    """The kinds of library task ``base``: vision, or control and its library (gymnax or
-    brax), and ant_heavy for itself."""
+    """The kinds of library task ``base``: vision, or control with its actions (discrete or
+    continuous) and its library (gymnax or brax), and ant_heavy for itself."""
     if not is_control(base):
         return {"vision"}
-    return {"control", CONTROL_TASKS[base], *(["ant_heavy"] if base == "ant_heavy" else [])}
+    actions = "discrete" if base in DISCRETE_CONTROL_TASKS else "continuous"
+    return {
+        "control",
+        actions,
+        CONTROL_TASKS[base],
+        *(["ant_heavy"] if base == "ant_heavy" else []),
+    }
 
 
 def _check_task_keys_fit_kind(cfg: dict) -> None:

@@ -85,6 +85,16 @@ ANT_HEAVY_BACKEND_ERROR = (
     "compared with)"
 )
 CONTROL_TASKS = {**{k: "gymnax" for k in GYMNAX_TASKS}, **{k: "brax" for k in BRAX_TASKS}}
+#: Control tasks with discrete actions (the policy's argmax); the others are continuous.
+DISCRETE_CONTROL_TASKS = frozenset({"cartpole", "acrobot"})
+#: How a continuous control policy's output becomes an action (``policy_output``): ``tanh``
+#: squashes it into the action range, as the study's brax policies (es-lottery's
+#: ``BraxPolicy``, tanh output); ``clip`` clips the linear output to the range, as the study's
+#: gymnax policies (``GymPolicy``: a linear output, which gymnax's Pendulum clips to ±2).
+POLICY_OUTPUTS = ("tanh", "clip")
+#: The study's output per control library; the config fills it into every continuous control
+#: task that names none (this package used ``tanh`` for gymnax too until 2026-12-05).
+DEFAULT_POLICY_OUTPUT = {"gymnax": "clip", "brax": "tanh"}
 # Every task with its default network: the vision CNNs, or "mlp" for a control policy.
 TASKS = {
     **{name: (dataset, network) for name, (dataset, network) in VISION_TASKS.items()},

@@ -393,8 +393,9 @@ POLICY_BIAS_INITS = {"uniform": _uniform_bias(0.0, 0.05), "zeros": nn.initialize
 
 
 class PolicyMLP(nn.Module):
-    """The study's control policy: tanh hidden layers and a tanh output (continuous actions,
-    scaled to the action range by the task) or logits (discrete actions, argmax)."""
+    """The study's control policy: tanh hidden layers and a linear output, which the task
+    turns into an action (``tasks.control.ControlTask._scale``: tanh-squashed into the
+    action range or clipped to it, ``policy_output``; the argmax for discrete actions)."""
 
     hidden: Sequence[int] = (64, 64)
     num_outputs: int = 1

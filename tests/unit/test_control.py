@@ -92,6 +92,34 @@ def test_continuous_actions_are_scaled_to_the_action_range_and_discrete_use_argm
     )
 
 
+def test_a_clip_output_clips_the_linear_output_and_tanh_squashes_it():
+    """The study's gymnax policies send their linear output (Pendulum clips it to ±2), its
+    brax policies a tanh output: ``policy_output`` clip / tanh; settings without the key are
+    tanh, as made before it."""
+    out = jnp.array([[-5.0], [0.5], [3.0]])
+    clip, _, _ = _task("pendulum", policy_output="clip")
+    np.testing.assert_allclose(clip._scale(out), [[-2.0], [0.5], [2.0]])
+    tanh, _, _ = _task("pendulum", policy_output="tanh")
+    np.testing.assert_allclose(tanh._scale(out), 2.0 * np.tanh(np.asarray(out)), rtol=1e-6)
+    assert _task("pendulum")[0].policy_output == "tanh"
+    with pytest.raises(ValueError, match="policy_output"):
+        _task("pendulum", policy_output="linear")
+
+
+def test_a_gymnax_episode_runs_max_steps_beyond_the_environments_own_limit():
+    """As the study's gymnax → evojax wrapper: max_steps replaces the environment's episode
+    limit where larger, so Pendulum (its own limit 200) runs the study's 500 steps; a shorter
+    max_steps leaves the environment's limit as it is."""
+    long, table, theta = _task("pendulum", max_steps=500, hidden=[8])
+    assert int(long.env_params.max_steps_in_episode) == 500
+    params = from_vector(jnp.asarray(theta), table)
+    keys = jax.random.split(jax.random.key(0), 2)
+    _, _, valid = long.episode_returns(params, keys, long.init_state())
+    assert np.asarray(valid).sum(axis=1).tolist() == [500, 500]
+    short = _task("pendulum", max_steps=60, hidden=[8])[0]
+    assert int(short.env_params.max_steps_in_episode) == 200
+
+
 def test_running_observation_statistics_match_numpy():
     task, _, _ = _task("pendulum", obs_normalization=True)
     rng = np.random.default_rng(0)

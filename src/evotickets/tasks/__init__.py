@@ -66,6 +66,7 @@ def make_task(name: str, cfg: dict[str, Any], table, data_dir: str | None = None
             backend=str(cfg.get("backend", "spring")),
             obs_normalization=cfg.get("obs_normalization"),
             torso_mass_factor=float(cfg.get("torso_mass_factor", 1.5)),
+            policy_output=cfg.get("policy_output"),
         )
     from .data import load_dataset
     from .vision import VisionTask

@@ -27,6 +27,7 @@ from ..names import (
     ANT_HEAVY_BACKEND_ERROR,
     BRAX_TASKS,
     GYMNAX_TASKS,
+    POLICY_OUTPUTS,
     RETURN_METRIC,
 )
 from ..networks import (
@@ -88,6 +89,10 @@ class ControlTask:
     backend: str = "spring"
     obs_normalization: bool | None = None
     torso_mass_factor: float = 1.5
+    #: continuous actions: ``names.POLICY_OUTPUTS``. The config fills in the study's for the
+    #: library (``names.DEFAULT_POLICY_OUTPUT``); None (settings written before the key) is
+    #: tanh, as they were made. Discrete actions are the argmax either way.
+    policy_output: str | None = None
     metric_name: str = RETURN_METRIC
     env: Any = field(init=False)
 
@@ -103,7 +108,11 @@ class ControlTask:
             self.action_low = None if self.discrete else jnp.asarray(space.low)
             self.action_high = None if self.discrete else jnp.asarray(space.high)
             self.obs_dim = int(self.env.observation_space(self.env_params).shape[0])
-            self.max_steps = min(self.max_steps, int(self.env_params.max_steps_in_episode))
+            if self.max_steps > int(self.env_params.max_steps_in_episode):
+                # as the study's gymnax → evojax wrapper (gymnax 0.0.6 GymnaxToEvoJaxTask):
+                # max_steps replaces the environment's episode limit, so its Pendulum
+                # episodes (max_steps 500) ran 500 steps, not Pendulum's own 200
+                self.env_params = self.env_params.replace(max_steps_in_episode=self.max_steps)
             norm_default = False
         elif self.name in BRAX_TASKS:
             from brax import envs
@@ -127,6 +136,12 @@ class ControlTask:
             )
         if self.obs_normalization is None:
             self.obs_normalization = norm_default
+        if self.policy_output is None:
+            self.policy_output = "tanh"
+        if self.policy_output not in POLICY_OUTPUTS:
+            raise ValueError(
+                f"policy_output {self.policy_output!r} is not one of {', '.join(POLICY_OUTPUTS)}"
+            )
         self.train_data = jnp.zeros(())
         self.test_data = jax.random.split(jax.random.key(HELD_OUT_TEST_SEED), self.n_test)
 
@@ -181,6 +196,8 @@ class ControlTask:
     def _scale(self, out: jax.Array) -> jax.Array:
         if self.discrete:
             return jnp.argmax(out, axis=-1)
+        if self.policy_output == "clip":
+            return jnp.clip(out, self.action_low, self.action_high)
         scaled = jnp.tanh(out)
         return self.action_low + (scaled + 1.0) * 0.5 * (self.action_high - self.action_low)
 
@@ -317,6 +334,7 @@ class ControlTask:
             "env_backend": self.backend if self.kind == "brax" else "gymnax",
             "obs_normalization": str(bool(self.obs_normalization)),
             "max_steps": str(self.max_steps),
+            "policy_output": "argmax" if self.discrete else str(self.policy_output),
             "n_repeats": str(self.n_repeats),
             "n_test": str(self.n_test),
         }

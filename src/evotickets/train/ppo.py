@@ -1,9 +1,10 @@
 """Masked PPO on a control task: the GD baseline for the policy tickets.
 
 Same policy network, θ0 and mask as the ES chain. The actor's mean action is exactly the ES
-policy (tanh output scaled to the action range, or logits for discrete actions); exploration is
-a Gaussian with a learned, state-independent log-std around it (continuous) or the softmax
-(discrete). The critic is a separate MLP and is never pruned. Pruned actor weights get zero
+policy's (``policy_output`` tanh: the tanh output scaled to the action range; clip: the linear
+output, whose sample the environment gets clipped, as the study's gymnax PPO; logits for
+discrete actions); exploration is a Gaussian with a learned, state-independent log-std around
+it (continuous) or the softmax (discrete). The critic is a separate MLP and is never pruned. Pruned actor weights get zero
 gradient, zero Adam update and stay exactly 0 (their gradient is masked before the optimizer,
 and the update after it, so not even Adam's bias correction can move them).
 
@@ -162,7 +163,7 @@ def _policy(task):
 
     def env_action(out):
         """The action sent to the environment from the network's output (continuous: the
-        tanh-scaled mean plus Gaussian noise, clipped; discrete: a categorical sample)."""
+        policy's mean plus Gaussian noise, clipped; discrete: a categorical sample)."""
         if task.discrete:
             return out
         return jnp.clip(out, task.action_low, task.action_high)
@@ -170,6 +171,10 @@ def _policy(task):
     def policy_mean(out):
         if task.discrete:
             return out  # logits
+        if task.policy_output == "clip":
+            # the linear output, as the study's gymnax PPO's Gaussian mean (its actor's mu);
+            # the environment gets the sample clipped
+            return out
         scaled = jnp.tanh(out)
         return task.action_low + (scaled + 1.0) * 0.5 * (task.action_high - task.action_low)
 
