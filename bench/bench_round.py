@@ -2,8 +2,9 @@
 and a round's peak memory as D_active falls (round 0 against round 19: 0.8^19 ≈ 1.4 % of
 the prunable weights left).
 
-Paper settings (gymnax): population 100, 8 rollouts, 200 steps, 2,000 generations; Sep-CMA-ES
-σ0 0.1, mean decay 1e-4; policy 2×64 tanh. Each round runs the library's ``run_round`` in its
+Paper settings (gymnax; config/paper.yaml since 2026-12-05): population 100, 8 rollouts, 500
+steps (200 in the rows measured before then), 2,000 generations; Sep-CMA-ES σ0 0.1, mean decay
+1e-4; policy 2×64 tanh with a clipped linear output. Each round runs the library's ``run_round`` in its
 own process (as a chain's jobs do) on one device (and round 0 once more with the CPU as two
 host devices, the experimental split of bench/README.md), and reports its wall time (compile
 included), its peak resident memory (ru_maxrss) and the compiled scan's own buffers (XLA memory analysis). A round's time is its compile (the first
@@ -12,8 +13,8 @@ each job's process start and imports. BENCH_QUICK runs 50 generations.
 
 Where a generation's fitness goes, in one process at paper sizes, twice: free to use every
 core, and pinned to one (``sched_setaffinity`` before JAX starts): the population fitness,
-the policy's 64×64 layer alone (200 steps of a batched (100, 8, 64) @ (100, 64, 64) product,
-1.05 GFLOP) against the float32 ``jnp.dot`` peak measured in the same process, and its tanh
+the policy's 64×64 layer alone (500 steps of a batched (100, 8, 64) @ (100, 64, 64) product,
+2.6 GFLOP) against the float32 ``jnp.dot`` peak measured in the same process, and its tanh
 alone. If the free run is no faster than the pinned one, the fitness runs on one core.
 """
 
@@ -34,7 +35,7 @@ from evotickets.keys import tag
 from evotickets.train.es import make_chunk_runner, run_round
 t_import = time.perf_counter()
 remaining, gens = float(sys.argv[1]), int(sys.argv[2])
-task, strategy, theta0, mask = build("pendulum", 100, "sep_cma_es", remaining)
+task, strategy, theta0, mask = build("pendulum_paper", 100, "sep_cma_es", remaining)
 d_active = int(mask.sum())
 every = min(250, gens // 5)
 stamps = []
@@ -70,8 +71,8 @@ if sys.argv[1] == "pinned":
 import jax, jax.numpy as jnp
 from common import matmul_peak, time_interleaved
 from tasks import build
-P, R, H, T = 100, 8, 64, 200
-task, strategy, theta0, mask = build("pendulum", P)
+P, R, H, T = 100, 8, 64, 500
+task, strategy, theta0, mask = build("pendulum_paper", P)
 pop = jnp.asarray(theta0)[None] + 0.1 * jax.random.normal(jax.random.key(1), (P, theta0.size))
 state, key = task.init_state(), jax.random.key(2)
 fitness = jax.jit(lambda p, k: task.population_fitness(p, k, None, state)[0])
@@ -154,7 +155,7 @@ def main() -> None:
     where = breakdown()
     print(
         table(
-            "Where a Pendulum generation's fitness goes (100 x 8 x 200, one device)",
+            "Where a Pendulum generation's fitness goes (100 x 8 x 500, one device)",
             where,
             list(where[0]),
         ),

@@ -12,16 +12,21 @@ from evotickets.strategies import make_strategy
 
 
 def build(name: str, population: int, strategy: str = "sep_cma_es", remaining: float = 1.0):
-    """(task, strategy, θ0, mask) for ``pendulum``, ``digits``, ``digits_fidelity`` (the
-    settings of config/fidelity.yaml) or ``mnist``; ``remaining`` is the kept
-    fraction of prunable weights (a magnitude mask of θ0), 1.0 for round 0."""
-    if name == "pendulum":  # the library's control task: the fitness path the ES runs
+    """(task, strategy, θ0, mask) for ``pendulum`` (200-step episodes, a tanh output: the
+    task the earlier Pendulum rows timed), ``pendulum_paper`` (config/paper.yaml's Pendulum
+    since 2026-12-05: the study's 500-step episodes, its clipped linear output and biases),
+    ``digits``, ``digits_fidelity`` (the settings of config/fidelity.yaml) or ``mnist``;
+    ``remaining`` is the kept fraction of prunable weights (a magnitude mask of θ0), 1.0 for
+    round 0."""
+    if name in ("pendulum", "pendulum_paper"):  # the library's task: the fitness path the ES runs
         from evotickets.tasks import init_theta, make_task
 
         cfg = {"hidden": [64, 64], "n_repeats": 8, "max_steps": 200, "n_test": 8}
-        theta = init_theta(
-            {"task": "pendulum", "network": "mlp", "hidden": [64, 64]}, jax.random.key(0)
-        )
+        init = {"task": "pendulum", "network": "mlp", "hidden": [64, 64]}
+        if name == "pendulum_paper":
+            cfg.update(max_steps=500, policy_output="clip")
+            init["policy_bias_init"] = "uniform"
+        theta = init_theta(init, jax.random.key(0))
         table = layer_table(theta)
         task = make_task("pendulum", cfg, table)
         theta0 = to_vector(theta, table)
