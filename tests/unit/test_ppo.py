@@ -257,3 +257,22 @@ def test_a_gymnax_time_limit_is_a_truncation(pendulum):
     for steps, want in ((1, False), (199, False), (200, True)):
         _, _, _, done, truncated = task._step_autoreset(jax.random.key(steps), state, act, steps)
         assert bool(done) == bool(truncated) == want, steps
+
+
+@pytest.mark.parametrize("output", ["clip", "tanh"])
+def test_the_actors_gaussian_mean_is_the_es_policys_output(output):
+    """PPO's actor is the ES policy: its Gaussian's mean is the linear output with
+    ``policy_output: clip`` (the study's gymnax PPO's mu; the environment gets the sample
+    clipped) and the tanh-scaled output with ``tanh``; the action sent is always in range."""
+    import jax.numpy as jnp
+
+    from evotickets.train.ppo import _policy
+
+    theta = init_theta({"task": "pendulum", "network": "mlp", "hidden": [8]}, jax.random.key(0))
+    table = layer_table(theta)
+    task = make_task("pendulum", {"hidden": [8], "policy_output": output}, table)
+    _, env_action, policy_mean = _policy(task)
+    out = jnp.array([-5.0, 0.5, 3.0])
+    expected = out if output == "clip" else 2.0 * jnp.tanh(out)
+    np.testing.assert_allclose(policy_mean(out), expected, rtol=1e-6)
+    np.testing.assert_allclose(env_action(out), jnp.clip(out, -2.0, 2.0))
