@@ -279,7 +279,7 @@ def test_pendulum_config_is_the_papers_pendulum_row_with_fewer_generations():
         mine = chain_settings(ours, "pendulum", s, "snr", 0)
         theirs = chain_settings(paper, "pendulum", s, "snr", 0)
         assert mine["task_config"] == theirs["task_config"]
-        assert mine["es"]["num_generations"] == 500 and theirs["es"]["num_generations"] == 2000
+        assert mine["es"]["num_generations"] == 600 and theirs["es"]["num_generations"] == 2000
     assert len(ours["seeds"]) >= 4
 
 
