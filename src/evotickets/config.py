@@ -455,9 +455,9 @@ def _fill_chain_defaults(cfg: dict) -> None:
     """Defaults written into the config (so into every chain's digest) rather than left
     implicit: the K-MNIST split, each strategy's ``digest_defaults`` (Sep-CMA-ES's covariance
     rates, SNES's temperature weight form, PGPE's Adam β1, DES's variance ε), control
-    policies' bias initialiser and (continuous actions) output, the GD trainers' settings. Explicit, so the choice is in every
-    digest (results made under another choice are not resumed under this one) and in the
-    config the report rules take as a parameter. :class:`ChainSettings` fills the strategies'
+    policies' bias initialiser and (continuous actions) output, the GD trainers' settings.
+    Explicit, so the choice is in every digest (results made under another choice are not
+    resumed under this one) and in the config the report rules take as a parameter. :class:`ChainSettings` fills the strategies'
     ones again, for settings that do not come from a config."""
     _fill_kmnist_split(cfg)
     for s, block in cfg["strategies"].items():

@@ -106,6 +106,15 @@ def test_a_clip_output_clips_the_linear_output_and_tanh_squashes_it():
         _task("pendulum", policy_output="linear")
 
 
+@pytest.mark.parametrize("name", ["pendulum", "cartpole", "acrobot", "mountain_car_continuous"])
+def test_the_discrete_task_list_is_the_environments_own(name):
+    """The config decides where ``policy_output`` applies from names.DISCRETE_CONTROL_TASKS;
+    the task decides from the environment's action space: they must agree."""
+    from evotickets.names import DISCRETE_CONTROL_TASKS
+
+    assert _task(name, hidden=[4])[0].discrete == (name in DISCRETE_CONTROL_TASKS)
+
+
 def test_a_gymnax_episode_runs_max_steps_beyond_the_environments_own_limit():
     """As the study's gymnax → evojax wrapper: max_steps replaces the environment's episode
     limit where larger, so Pendulum (its own limit 200) runs the study's 500 steps; a shorter

@@ -4,9 +4,10 @@ Same policy network, θ0 and mask as the ES chain. The actor's mean action is ex
 policy's (``policy_output`` tanh: the tanh output scaled to the action range; clip: the linear
 output, whose sample the environment gets clipped, as the study's gymnax PPO; logits for
 discrete actions); exploration is a Gaussian with a learned, state-independent log-std around
-it (continuous) or the softmax (discrete). The critic is a separate MLP and is never pruned. Pruned actor weights get zero
-gradient, zero Adam update and stay exactly 0 (their gradient is masked before the optimizer,
-and the update after it, so not even Adam's bias correction can move them).
+it (continuous) or the softmax (discrete). The critic is a separate MLP and is never pruned.
+Pruned actor weights get zero gradient, zero Adam update and stay exactly 0 (their gradient is
+masked before the optimizer, and the update after it, so not even Adam's bias correction can
+move them).
 
 Why hand-written rather than a library PPO (e.g. rejax): rejax builds its optimizer inside
 its own initialisation (element-wise ``optax.clip`` rather than the study's global-norm clip,
