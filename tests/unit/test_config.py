@@ -349,6 +349,11 @@ def test_paper_config_matches_the_paper():
         ("ant", "sep_cma_es", "ant", "gd_ppo"),
     }
     assert {e["source"]["method"] for e in cfg["transfer"]} == {"snr"}
+    # the study's heavy Ant (ant_modified) is not in its tuned table: the "anything else" row
+    heavy = _chain_strategy(cfg, "ant_heavy", "sep_cma_es")
+    assert (heavy["std_init"], heavy["elite_ratio"]) == (0.1, 0.5)
+    ant = _chain_strategy(cfg, "ant", "sep_cma_es")
+    assert (ant["std_init"], ant["elite_ratio"]) == (0.05, 0.4)
     assert len(cfg["seeds"]) == 5 and len(set(cfg["seeds"])) == 5
     assert cfg["rounds"] == 20
     assert cfg["prune_fraction"] == pytest.approx(0.2)
