@@ -14,7 +14,7 @@ each job's process start and imports. BENCH_QUICK runs 50 generations.
 Where a generation's fitness goes, in one process at paper sizes, twice: free to use every
 core, and pinned to one (``sched_setaffinity`` before JAX starts): the population fitness,
 the policy's 64×64 layer alone (500 steps of a batched (100, 8, 64) @ (100, 64, 64) product,
-2.6 GFLOP) against the float32 ``jnp.dot`` peak measured in the same process, and its tanh
+3.3 GFLOP) against the float32 ``jnp.dot`` peak measured in the same process, and its tanh
 alone. If the free run is no faster than the pinned one, the fitness runs on one core.
 """
 

@@ -92,11 +92,12 @@ def drop_scores(
     ``snr`` score, computed by :mod:`evotickets.pruning`'s own definition (so an active
     weight whose σ collapsed to 0 ranks as in pruning: first to keep where θ ≠ 0, first to
     drop where θ = 0, rather than NaN, which argsort would put last, never dropped), and
-    +inf at inactive positions (never dropped). A NaN score (a non-finite mean or σ) is an
-    error: it would silently decide which weights stay."""
+    +inf at inactive positions (never dropped). A non-finite mean or σ is an error (its score
+    would be NaN, inf or 0 by accident): it would silently decide which weights stay."""
     score = REGISTRY["snr"].score(mean, sigma, None)
-    if np.isnan(score).any():
-        bad = int(np.isnan(score).sum())
+    broken = ~np.isfinite(mean) | ~np.isfinite(sigma) | np.isnan(score)
+    if broken.any():
+        bad = int(broken.sum())
         raise ValueError(
             f"dynamic sparse regrowth: {bad} active weights have no SNR (a non-finite search "
             "mean or σ); the round diverged: lower the strategy's std_init or lr and rerun it"

@@ -68,6 +68,11 @@ def test_drop_scores_rank_a_collapsed_sigma_as_pruning_does_and_refuse_nan():
     assert sorted(step.dropped.tolist()) == [0, 5]  # the two lowest, the σ = 0, θ = 0 first
     with pytest.raises(ValueError, match="no SNR"):
         drop_scores(6, positions, np.array([0, 1, np.nan, 1], np.float32), sigma)
+    for mean_i in (0, 2):  # an infinite mean scores inf (σ > 0) or 0 (σ = 0): refused too
+        diverged = mean.copy()
+        diverged[mean_i] = np.inf
+        with pytest.raises(ValueError, match="no SNR"):
+            drop_scores(6, positions, diverged, sigma)
 
 
 def test_a_true_half_of_the_regrowth_count_rounds_up():

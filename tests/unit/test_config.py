@@ -267,7 +267,7 @@ def test_fidelity_config_tests_claims_1_to_5():
 
 
 def test_pendulum_config_is_the_papers_pendulum_row_with_fewer_generations():
-    """`make pendulum` claims to run config/paper.yaml's Pendulum settings at 500 generations:
+    """`make pendulum` claims to run config/paper.yaml's Pendulum settings at 600 generations:
     its chains' task and strategy settings (as their digests see them) must be the paper's,
     so that a change to either config that drifts them apart fails here."""
     ours = load_config(ROOT / "config" / "pendulum.yaml")
