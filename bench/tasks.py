@@ -23,9 +23,16 @@ def build(name: str, population: int, strategy: str = "sep_cma_es", remaining: f
 
         cfg = {"hidden": [64, 64], "n_repeats": 8, "max_steps": 200, "n_test": 8}
         init = {"task": "pendulum", "network": "mlp", "hidden": [64, 64]}
-        if name == "pendulum_paper":
-            cfg.update(max_steps=500, policy_output="clip")
-            init["policy_bias_init"] = "uniform"
+        if name == "pendulum_paper":  # read from the file, as the workflow fills it in
+            from pathlib import Path
+
+            from evotickets.config import init_settings, load_config
+
+            paper = load_config(Path(__file__).resolve().parents[1] / "config" / "paper.yaml")
+            block = paper["tasks"]["pendulum"]
+            keys = ("hidden", "n_repeats", "max_steps", "policy_output")
+            cfg = {**{k: block[k] for k in keys}, "n_test": 8}
+            init = init_settings(paper, "pendulum", 0)
         theta = init_theta(init, jax.random.key(0))
         table = layer_table(theta)
         task = make_task("pendulum", cfg, table)

@@ -237,11 +237,10 @@ class ControlTask:
         obs, env_state, reward, ended = self._step(k_step, env_state, action)
         if self.kind == "brax":  # brax's done is the episode's own end, never a time limit
             truncated = (steps_taken >= self.max_steps) & ~ended
-        else:  # gymnax folds its own time limit into ``ended``; a step that ends the
-            # episode as the limit falls counts as cut
-            truncated = steps_taken >= min(
-                self.max_steps, int(self.env_params.max_steps_in_episode)
-            )
+        else:  # gymnax folds its own time limit (never below max_steps: __post_init__
+            # raises it to max_steps) into ``ended``; a step that ends the episode as the
+            # limit falls counts as cut
+            truncated = steps_taken >= self.max_steps
         done = ended | (steps_taken >= self.max_steps)
         if self.kind == "brax":
             r_obs, r_state = self._reset(k_reset)

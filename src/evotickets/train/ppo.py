@@ -170,14 +170,11 @@ def _policy(task):
         return jnp.clip(out, task.action_low, task.action_high)
 
     def policy_mean(out):
-        if task.discrete:
-            return out  # logits
-        if task.policy_output == "clip":
-            # the linear output, as the study's gymnax PPO's Gaussian mean (its actor's mu);
-            # the environment gets the sample clipped
+        if task.discrete or task.policy_output == "clip":
+            # logits; or the linear output, as the study's gymnax PPO's Gaussian mean (its
+            # actor's mu), whose sample the environment gets clipped
             return out
-        scaled = jnp.tanh(out)
-        return task.action_low + (scaled + 1.0) * 0.5 * (task.action_high - task.action_low)
+        return task._scale(out)  # the ES policy's action: tanh-scaled to the range
 
     return mean_out, env_action, policy_mean
 
