@@ -64,7 +64,7 @@ tour: setup
 	@cat results/digits-tour/accuracy_table.txt
 
 # `make pendulum`: the paper's claims 1, 2 and 8 on Pendulum at CPU scale (config/pendulum.yaml,
-# ≈ 1 h on 2 cores); ends with its claims summary.
+# ≈ 2 h on 2 cores); ends with its claims summary.
 pendulum: setup
 	snakemake --cores $(CORES) --configfile config/pendulum.yaml
 	@cat results/pendulum-fidelity/accuracy_table.txt
