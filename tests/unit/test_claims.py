@@ -108,10 +108,10 @@ def _bh(ps):
     return out
 
 
-def _row(comparison, p, mean, verdict="inconclusive", claim=1):
+def _row(comparison, p, mean, verdict="inconclusive", claim=1, p_signflip=0.125):
     return {"claim": claim, "task": "digits", "strategy": "snes", "comparison": comparison,
             "iteration": 1, "remaining": 0.8, "mean": mean, "lo": np.nan, "hi": np.nan, "n": 4,
-            "verdict": verdict, "p": p}  # fmt: skip
+            "verdict": verdict, "p": p, "p_signflip": p_signflip}  # fmt: skip
 
 
 def test_fdr_reads_each_comparisons_levels_as_one_family():
@@ -136,12 +136,50 @@ def test_fdr_reads_each_comparisons_levels_as_one_family():
     assert [r["verdict_fdr"] for r in out[11:14]] == ["holds"] * 3
     assert np.isnan(out[14]["q"]) and out[14]["verdict_fdr"] == "inconclusive"
     text = claims.to_markdown(out, [])
-    assert "| 1 | digits/snes | a − b | 2 | 1 | 8 | 1 / 1 |" in text
-    assert "| 1 | digits/snes | c − d | 0 | 0 | 3 | 3 / 0 |" in text
+    assert "| 1 | digits/snes | a − b | 2 | 1 | 8 | 1 / 1 | 0 / 0 |" in text
+    assert "| 1 | digits/snes | c − d | 0 | 0 | 3 | 3 / 0 | 0 / 0 |" in text
     # the sparsest level's q closes its line: BH of (0.001, 0.002, 0.04) ends at 0.04
     assert next(ln for ln in text.splitlines() if "| c − d |" in ln).endswith(" q=0.040 |")
     assert claims._q_text(0.0004) == "q<0.001" and claims._q_text(np.nan) == "q=–"
     assert claims._q_text(0.001) == "q=0.001"  # the boundary: '<' only below it
+
+
+def test_sign_flip_p_counts_the_sign_assignments_as_extreme_as_the_data():
+    # [1, 2, 3, -0.5]: of the 16 assignments ±1 ±2 ±3 ±0.5, those with |sum| ≥ 5.5 are
+    # 1+2+3±0.5 and their negatives: 4 of 16
+    assert claims.sign_flip_p(np.array([1.0, 2.0, 3.0, -0.5])) == pytest.approx(0.25)
+    # one sign on every seed: 2 of 2^n, however large the effect
+    assert claims.sign_flip_p(np.array([1600.0, 1500.0, 1700.0, 1650.0])) == pytest.approx(0.125)
+    assert claims.sign_flip_p(np.full(8, 0.3)) == pytest.approx(2 / 2**8)
+    # above the exact limit the flips are drawn, from a fixed generator: the same p twice,
+    # near the normal approximation's for this clear effect
+    many = np.linspace(-1.0, 3.0, claims.SIGN_FLIP_EXACT_SEEDS + 4)
+    p = claims.sign_flip_p(many)
+    assert p == claims.sign_flip_p(many)
+    z = many.mean() / (np.sqrt((many**2).sum()) / many.size)
+    assert p == pytest.approx(2 * stats.norm.sf(z), abs=0.01)
+
+
+def test_bimodal_effects_hold_by_t_but_not_by_sign_flips_at_four_seeds():
+    # solve-or-fail: four seeds where one method solved (≈ −140) and the other failed
+    # (≈ −1,800): the t interval is narrow, but 4 of 4 signs has p = 0.125
+    eff = claims.paired_effect([1600.0, 1500.0, 1700.0, 1650.0])
+    assert eff.verdict == "holds" and eff.p < 0.001
+    assert eff.p_signflip == pytest.approx(0.125)
+    six = claims.paired_effect([1600.0, 1500.0, 1700.0, 1650.0, 1550.0, 1620.0])
+    assert six.p_signflip == pytest.approx(2 / 2**6)
+    rows = claims.with_fdr(
+        [
+            _row(name, e.p, e.mean, e.verdict, p_signflip=e.p_signflip)
+            for name, e in (("a − b", eff), ("c − d", six))
+        ]
+    )
+    text = claims.to_markdown(rows, [])
+    assert "| 1 | digits/snes | a − b | 1 | 0 | 0 | 1 / 0 | 0 / 0 |" in text
+    assert "| 1 | digits/snes | c − d | 1 | 0 | 0 | 1 / 0 | 1 / 0 |" in text
+    assert "| 1.000e+00 |" not in text and "| 0.125 |" in text and "| 0.031 |" in text
+    back = claims.to_dataset(rows, [])
+    np.testing.assert_allclose(back.p_signflip.values, [0.125, 2 / 2**6])
 
 
 def test_true_null_and_reversed_effects_are_found_by_pairing_seeds():
@@ -407,7 +445,7 @@ def test_html_keeps_a_cell_with_a_pipe_whole():
     rows = claims.with_fdr([
         {"claim": 8, "task": "digits", "strategy": "snes", "comparison": "ρ(snr, |θ|)",
          "remaining": float("nan"), "mean": 0.02, "lo": 0.01, "hi": 0.03, "n": 4,
-         "verdict": "holds", "p": 0.004}
+         "verdict": "holds", "p": 0.004, "p_signflip": 0.125}
     ])  # fmt: skip
     page = claims.to_html(claims.to_markdown(rows, []))
     assert "<table>" in page and "<td>ρ(snr, |θ|)</td>" in page
