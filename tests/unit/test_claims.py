@@ -420,7 +420,24 @@ def test_sigma_context_says_why_snr_matches_magnitude():
     assert ctx[0]["rho_snr_magnitude"] == pytest.approx(0.9)
     text = claims.to_markdown(claims.claim_rows(ds), [], sigma=ctx)
     assert "Why SNR does or does not differ" in text and "0.300 ± 0.000" in text
+    assert f"| 0.900 ± 0.000 | 0.300 ± 0.000 | – | {SEEDS} |" in text  # none collected
     assert claims.sigma_context(synthetic_summary()) == []  # no snr_magnitude analysis
+    ds["kept_shared_with_magnitude"] = (ds.test_metric.dims, np.where(np.isnan(cv), 1.0, 0.42))
+    text = claims.to_markdown(claims.claim_rows(ds), [], sigma=claims.sigma_context(ds))
+    assert f"| 0.900 ± 0.000 | 0.300 ± 0.000 | 0.420 ± 0.000 | {SEEDS} |" in text
+
+
+def test_shared_kept_counts_the_prunable_weights_two_tickets_share():
+    from evotickets.analysis.collect import shared_kept
+
+    # a kernel of 6 weights (prunable) and a bias of 2 (never pruned: True in both masks)
+    snr = {"k": np.array([1, 1, 1, 0, 0, 0], bool), "b": np.ones(2, bool)}
+    magnitude = {"k": np.array([1, 0, 1, 1, 0, 0], bool), "b": np.ones(2, bool)}
+    assert shared_kept(snr, 3, magnitude) == pytest.approx(2 / 3)  # weights 0 and 2 of 3
+    assert shared_kept(snr, 3, snr) == 1.0
+    assert np.isnan(shared_kept({"k": np.zeros(6, bool)}, 0, {"k": np.zeros(6, bool)}))
+    with pytest.raises(ValueError, match="different networks"):
+        shared_kept(snr, 3, {"k": magnitude["k"]})
 
 
 def test_sigma_context_names_a_mean_over_fewer_seeds():

@@ -197,6 +197,34 @@ def test_collect_gathers_the_artifacts_into_xarray(finished_run):
         {"method": "snr", "seed": 1, "iteration": 2, "tensor": "Conv_0/bias"}
     ).item()
     assert kept == 1.0  # biases are never pruned
+    # each chain's ticket against the magnitude chain's of its seed, counted here over the
+    # layer table's prunable weights of the trained rounds' masks (collect reads mask.h5
+    # and needs no table)
+    from evotickets.config import chain_spec, load_config
+    from evotickets.rounds import load_init
+
+    cfg = load_config(finished_run / "config" / "config.yaml")
+    shared = ds.kept_shared_with_magnitude.sel({"task": "digits", "strategy": "snes"})
+    for seed in (0, 1):
+        init = finished_run / paths.init("init.h5", "tiny", "digits", seed)
+        _, table, prunable, _ = load_init(str(init), chain_spec(cfg, "digits", "snes", "snr", seed))
+
+        def kept_mask(method, it, seed=seed, table=table, prunable=prunable):
+            with h5py.File(finished_run / _round("trained.h5", method, seed, it)) as f:
+                flat = {e.name: f[f"mask/{e.name}"][()] for e in table}
+            return np.concatenate([flat[e.name].ravel() for e in table]).astype(bool) & prunable
+
+        for it in range(3):
+            reference = kept_mask("magnitude", it)
+            for method in ("random", "magnitude", "snr"):
+                kept_here = kept_mask(method, it)
+                want = (kept_here & reference).sum() / kept_here.sum()
+                got = shared.sel({"method": method, "seed": seed, "iteration": it}).item()
+                assert got == pytest.approx(want), (method, seed, it)
+    assert (shared.sel({"iteration": 0}) == 1.0).all()  # round 0 is dense for all
+    assert (shared.sel({"method": "magnitude"}) == 1.0).all()
+    # a random ticket shares about the remaining fraction (0.64 at round 2), not all of it
+    assert (shared.sel({"method": "random", "iteration": 2}) < 0.9).all()
 
 
 EXPECTED_PANELS = {  # on the tiny config: 1 task, 1 ES strategy, no GD / transfer / permutations

@@ -506,6 +506,9 @@ def dense_threshold(ds: xr.Dataset, fraction: float = 0.95) -> list[dict]:
 
 
 SIGMA_CONTEXT = ("sigma_cv", "rho_sigma_abs_theta", "rho_snr_magnitude", "overlap_kept")
+#: Beside them where collect made it: how much of the SNR chain's own ticket the magnitude
+#: chain of its seed shares (its masks, not one round's ranking).
+TICKETS_SHARED = "kept_shared_with_magnitude"
 
 
 def sigma_context(ds: xr.Dataset) -> list[dict]:
@@ -513,16 +516,17 @@ def sigma_context(ds: xr.Dataset) -> list[dict]:
     over seeds): the spread of σ over the active weights (``sigma_cv``), how σ follows |θ|
     (``rho_sigma_abs_theta``), and how far the SNR ranking is from the magnitude ranking
     (``rho_snr_magnitude``; ``overlap_kept``: the share of SNR's kept weights that magnitude
-    keeps too). Empty without the ``snr_magnitude`` analysis."""
+    keeps too), and beside them the share of the chain's ticket that the magnitude chain's
+    ticket of its seed keeps (``kept_shared_with_magnitude``, NaN where collect has none).
+    Empty without the ``snr_magnitude`` analysis."""
     if not all(v in ds for v in SIGMA_CONTEXT):
         return []
     out = []
+    variables = (*SIGMA_CONTEXT, TICKETS_SHARED) if TICKETS_SHARED in ds else SIGMA_CONTEXT
     for t in ds.task.values:
         for s in ds.strategy.values:
             for m in ds.method.values:
-                cell = {
-                    v: ds[v].sel({"task": t, "strategy": s, "method": m}) for v in SIGMA_CONTEXT
-                }
+                cell = {v: ds[v].sel({"task": t, "strategy": s, "method": m}) for v in variables}
                 if not np.isfinite(cell["sigma_cv"].values).any():
                     continue
                 for it in ds.iteration.values:
@@ -535,6 +539,9 @@ def sigma_context(ds: xr.Dataset) -> list[dict]:
                         row[v] = float(x.mean()) if x.size else float("nan")
                         row[f"{v}_sd"] = float(x.std(ddof=1)) if x.size > 1 else float("nan")
                         row[f"{v}_n"] = int(x.size)  # ρ is undefined where σ is constant
+                    if TICKETS_SHARED not in cell:
+                        row.update({TICKETS_SHARED: np.nan, f"{TICKETS_SHARED}_sd": np.nan})
+                        row[f"{TICKETS_SHARED}_n"] = 0
                     row["n"] = row["sigma_cv_n"]
                     if row["n"]:
                         out.append(row)
@@ -729,11 +736,19 @@ def _sigma_lines(sigma: list[dict]) -> list[str]:
             "Per ES SNR chain and round, mean ± sd over seeds: the spread of σ over the "
             "active weights (std/mean), Spearman ρ of σ with |θ|, ρ of the SNR ranking with "
             "the magnitude ranking, and the share of SNR's kept weights that magnitude keeps "
-            "too. SNR = |θ|/σ can only reorder weights where σ varies."
+            "too (overlap: one round's two rankings of the same θ and σ). SNR = |θ|/σ can "
+            "only reorder weights where σ varies. Last, the share of the chain's ticket that "
+            "the magnitude chain of its seed keeps at that round (tickets shared: the two "
+            "chains' own masks, which drift apart as each round's few different weights "
+            "change where the next search ends; two unrelated masks share about the remaining "
+            "fraction)."
         ),
         "",
-        "| setting | method | remaining | σ std/mean | ρ(σ, \\|θ\\|) | ρ(SNR, \\|θ\\|) | overlap | n |",
-        "|---|---|---|---|---|---|---|---|",
+        (
+            "| setting | method | remaining | σ std/mean | ρ(σ, \\|θ\\|) | ρ(SNR, \\|θ\\|) | "
+            "overlap | tickets shared | n |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|",
     ]
 
     def pm(r, v):
@@ -748,7 +763,8 @@ def _sigma_lines(sigma: list[dict]) -> list[str]:
         lines.append(
             f"| {r['task']}/{r['strategy']} | {r['method']} | {r['remaining']:.1%} | "
             f"{pm(r, 'sigma_cv')} | {pm(r, 'rho_sigma_abs_theta')} | "
-            f"{pm(r, 'rho_snr_magnitude')} | {pm(r, 'overlap_kept')} | {r['n']} |"
+            f"{pm(r, 'rho_snr_magnitude')} | {pm(r, 'overlap_kept')} | "
+            f"{pm(r, TICKETS_SHARED)} | {r['n']} |"
         )
     return [*lines, ""]
 

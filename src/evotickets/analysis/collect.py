@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 
 from .. import paths
-from ..artifacts import read_config_chain, require_results_folder
+from ..artifacts import group, read_artifact, read_config_chain, require_results_folder
 from ..config import (
     analysis_chains,
     analysis_options,
@@ -59,9 +59,10 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
         return index["task"][t], index["strategy"][s], index["method"][m], index["seed"][k]
 
     metric, kept, nonfinite = _nan(shape), _nan(shape), _nan(shape)
-    metric_name, machines = {}, []
+    metric_name, machines, done = {}, [], []
     finished = FinishedRounds(cfg, results)  # one reading: each input's write time read once
     for (t, s, m, k), r, attrs in finished.chain_rounds():
+        done.append(((t, s, m, k), r))
         i = (*at(t, s, m, k), r)
         metric[i] = attrs["final_metric"]
         kept[i] = attrs["remaining_fraction"]
@@ -126,9 +127,67 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
             "trained_on": json.dumps(machine_counts(machines)),
         },
     )
+    _add_kept_shared(ds, cfg, results, done, at, shape)
     _add_analyses(ds, cfg, results, at, shape)
     _add_transfers(ds, finished, seeds, rounds)
     return ds
+
+
+#: The method whose masks every chain's mask is compared with: the paper's ticket.
+SHARED_REFERENCE = "magnitude"
+
+
+def shared_kept(mask: dict[str, np.ndarray], kept: int, reference: dict[str, np.ndarray]) -> float:
+    """The share of the ``kept`` prunable weights of ``mask`` that ``reference`` keeps too.
+
+    Both are one network's masks as stored (tensor name → bool array), in which weights that
+    are never pruned (biases) are True in both: the weights ``mask`` keeps and ``reference``
+    prunes are therefore all prunable, so no layer table (and no JAX) is needed."""
+    if set(mask) != set(reference):
+        raise ValueError(f"masks of different networks: {sorted(mask)} and {sorted(reference)}")
+    only_here = sum(int((mask[n] & ~reference[n]).sum()) for n in mask)
+    return (kept - only_here) / kept if kept else float("nan")
+
+
+def _add_kept_shared(ds, cfg, results, done, at, shape) -> None:
+    """``kept_shared_with_magnitude``: per chain and finished round, the share of its kept
+    prunable weights that the magnitude chain of its (task, strategy, seed) keeps at the same
+    round. Why: SNR and magnitude can rank almost alike in every round (``overlap_kept``,
+    from one θ and σ) and still end in different tickets, since each round's few different
+    weights change where the next search ends; this measures the tickets themselves. A random
+    mask's share is about the remaining fraction (chance)."""
+    finished = set(done)
+    masks: dict[tuple, tuple[dict[str, np.ndarray], int]] = {}
+
+    def mask_of(chain, r):
+        """(tensors, kept prunable) of a finished round's mask.h5; None where it has none."""
+        if (chain, r) not in masks:
+            path = Path(paths.round_file("mask.h5", None, *chain, r, root=results))
+            masks[(chain, r)] = None
+            if path.exists():
+                arrays, attrs = read_artifact(path, "mask", chain_spec(cfg, *chain).digest())
+                tensors = {n: v.astype(bool) for n, v in group(arrays, "mask").items()}
+                masks[(chain, r)] = tensors, int(attrs["kept_prunable"])
+        return masks[(chain, r)]
+
+    shared = _nan(shape)
+    for (t, s, m, k), r in done:
+        reference = (t, s, SHARED_REFERENCE, k)
+        if (reference, r) not in finished:
+            continue
+        here, theirs = mask_of((t, s, m, k), r), mask_of(reference, r)
+        if here is not None and theirs is not None:
+            shared[(*at(t, s, m, k), r)] = shared_kept(*here, theirs[0])
+    if np.isfinite(shared).any():
+        ds["kept_shared_with_magnitude"] = (
+            CHAIN_DIMS,
+            shared,
+            {
+                "long_name": "share of the chain's kept prunable weights that the magnitude "
+                "chain of its task, strategy and seed keeps at the same round",
+                "units": "1",
+            },
+        )
 
 
 def _add_transfers(ds, finished: FinishedRounds, seeds, rounds) -> None:
