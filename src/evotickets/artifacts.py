@@ -2,9 +2,10 @@
 
 Every file is readable with plain h5py: tensors live in groups mirroring the flax tree
 (``params/Conv_0/kernel``), scalars and provenance in attrs. Nothing is pickled, ever.
-A write goes to ``<name>.tmp`` and is moved into place by :func:`evotickets.durable.atomic_path`
-(fsync the file, ``os.replace``, fsync the folder), so a killed job or a power loss leaves either
-the old complete file or none, never a truncated one under the final name.
+A write goes to a temporary file of its own (``<name>.<pid>-<random>.tmp``) and is moved into
+place by :func:`evotickets.durable.atomic_path` (fsync the file, ``os.replace``, fsync the
+folder), so a killed job or a power loss leaves either the old complete file or none, never a
+truncated one under the final name.
 """
 
 from __future__ import annotations

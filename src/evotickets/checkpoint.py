@@ -47,7 +47,7 @@ import h5py
 import numpy as np
 
 from .artifacts import FILE_FORMAT, create_checked_dataset
-from .durable import atomic_path, make_dirs
+from .durable import atomic_path, make_dirs, temp_paths
 from .host import trained_on
 
 SCHEMA = "evotickets.checkpoint/1"
@@ -68,7 +68,7 @@ def checkpoint_path(out: str | os.PathLike) -> Path:
 def remove_checkpoint(path: str | os.PathLike) -> None:
     """Delete the checkpoint at ``path`` and its unfinished temporary file, if any."""
     path = Path(path)
-    for p in (path, path.with_name(path.name + ".tmp")):
+    for p in (path, *temp_paths(path)):
         p.unlink(missing_ok=True)
 
 
@@ -221,8 +221,9 @@ class Checkpointer:
     # --- save ------------------------------------------------------------------------------
 
     def save(self, state: Any, generation: int, curves: dict[str, np.ndarray]) -> None:
-        """Write atomically and durably: ``<ckpt>.tmp``, then
-        :func:`evotickets.durable.atomic_path` (fsync, ``os.replace``, fsync the folder)."""
+        """Write atomically and durably: a temporary file of this writer's own beside the
+        checkpoint, then :func:`evotickets.durable.atomic_path` (fsync, ``os.replace``, fsync
+        the folder)."""
         import jax
 
         leaves = jax.tree_util.tree_leaves(state)

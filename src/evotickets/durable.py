@@ -3,13 +3,21 @@
 ``os.replace`` alone is atomic but not durable: the rename is a directory update that the kernel
 may write to disk before the file's data. After a power loss (or a node crash on a cluster) the
 file can then exist under its final name with missing contents, and a resumed workflow would
-trust it. So a writer writes ``<name>.tmp``, then :func:`durable_replace`:
+trust it. So a writer writes a temporary file of its own beside the final one
+(:func:`temp_path`, ``<name>.<pid>-<random>.tmp``), then :func:`durable_replace`:
 
 1. ``fsync`` the temporary file, so its contents are on disk before any name points at them;
 2. ``os.replace`` it onto the final name (atomic: readers see the old file or the new one);
 3. ``fsync`` the directory, so the rename itself survives a crash.
 
 A folder made for a file (:func:`make_dirs`) is fsynced into its parent for the same reason.
+
+Why a temporary name per writer, not one ``<name>.tmp``: two processes can write the same file
+at once (a cluster job resubmitted while its first instance still runs on a node the
+scheduler lost; parallel jobs downloading one data file). With a shared name the second
+truncates the file the first is writing, and the first's rename can then put a mix of both
+under the final name (HDF5's file lock, which would refuse the second open, is often switched
+off on cluster file systems). With one name each, every rename moves a complete file.
 
 Standard library only, so the numpy-only data loader can use it without pulling in jax.
 """
@@ -19,10 +27,19 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "durable_replace", "fsync_dir", "fsync_file", "make_dirs"]
+__all__ = [
+    "atomic_path",
+    "durable_replace",
+    "fsync_dir",
+    "fsync_file",
+    "make_dirs",
+    "temp_path",
+    "temp_paths",
+]
 
 #: errno values of file systems that cannot sync a directory (some network and FUSE mounts);
 #: there the rename is as durable as the file system allows, so they are not an error.
@@ -91,13 +108,34 @@ def durable_replace(tmp: str | os.PathLike[str], dest: str | os.PathLike[str]) -
     return dest
 
 
+def temp_path(dest: str | os.PathLike[str], suffix: str = ".tmp") -> Path:
+    """A temporary path beside ``dest`` that no other writer uses:
+    ``<dest>.<pid>-<8 random hex digits><suffix>`` (why one per writer: the module docstring).
+    A process killed mid-write leaves it behind; :func:`temp_paths` finds such leftovers."""
+    dest = Path(dest)
+    return dest.with_name(f"{dest.name}.{os.getpid()}-{secrets.token_hex(4)}{suffix}")
+
+
+def temp_paths(dest: str | os.PathLike[str], suffix: str = ".tmp") -> list[Path]:
+    """The temporary files of :func:`temp_path` beside ``dest`` that exist now (a writer's in
+    progress, or one a killed process left)."""
+    dest = Path(dest)
+    return sorted(dest.parent.glob(f"{glob_escape(dest.name)}.*-*{suffix}"))
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob's special characters quoted, so that it matches only itself."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
 @contextlib.contextmanager
 def atomic_path(dest: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[Path]:
-    """Yield a temporary path beside ``dest`` (``<dest><suffix>``) to write into; when the block
-    ends normally it is moved onto ``dest`` with :func:`durable_replace`. Whatever happens, no
-    temporary file is left behind, and a failed write leaves the old ``dest`` (or none)."""
+    """Yield a temporary path of this writer's own beside ``dest`` (:func:`temp_path`) to
+    write into; when the block ends normally it is moved onto ``dest`` with
+    :func:`durable_replace`. Whatever happens, no temporary file of this writer is left
+    behind, and a failed write leaves the old ``dest`` (or none)."""
     dest = Path(dest)
-    tmp = dest.with_name(dest.name + suffix)
+    tmp = temp_path(dest, suffix)
     try:
         yield tmp
         durable_replace(tmp, dest)

@@ -124,9 +124,44 @@ def test_unknown_kind_is_refused(tmp_path):
 
 
 def test_no_tmp_left_after_write(tmp_path):
-    path = _write(tmp_path / "a.h5")
+    _write(tmp_path / "a.h5")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.h5"]
-    assert not path.with_name("a.h5.tmp").exists()
+
+
+def test_two_writers_of_one_file_each_move_a_whole_file_into_place(tmp_path):
+    """A resubmitted job can write a file while its first instance still writes it: each
+    writer has a temporary file of its own, so neither truncates the other's, and the file
+    under the final name is always one writer's whole content (with one shared `<name>.tmp`,
+    the second writer's rename took the first's file away, and the first's failed)."""
+    from evotickets.durable import atomic_path, temp_paths
+
+    dest = tmp_path / "trained.h5"
+    with atomic_path(dest) as first:
+        first.write_text("first, whole")
+        with atomic_path(dest) as second:
+            assert second != first and first.name.startswith("trained.h5.")
+            second.write_text("second, whole")
+            assert temp_paths(dest) == sorted([first, second])
+        assert dest.read_text() == "second, whole"
+        assert first.read_text() == "first, whole"  # untouched by the second writer
+    assert dest.read_text() == "first, whole"
+    assert temp_paths(dest) == [] and sorted(p.name for p in tmp_path.iterdir()) == [dest.name]
+
+
+def test_temp_paths_find_a_killed_writers_leftover_and_nothing_else(tmp_path):
+    from evotickets.checkpoint import remove_checkpoint
+    from evotickets.durable import temp_path, temp_paths
+
+    ckpt = tmp_path / "trained.ckpt.h5"
+    ckpt.write_text("checkpoint")
+    left = temp_path(ckpt)
+    left.write_text("a killed writer's half")
+    others = [tmp_path / "trained.h5", temp_path(tmp_path / "trained.h5")]
+    for p in others:
+        p.write_text("another file's")
+    assert temp_paths(ckpt) == [left]
+    remove_checkpoint(ckpt)
+    assert sorted(tmp_path.iterdir()) == sorted(others)
 
 
 def test_overwrite_replaces_the_file(tmp_path):
@@ -166,15 +201,20 @@ def _record_durability(monkeypatch, root: Path) -> list[tuple]:
         pytest.skip("needs /proc to name an fsynced descriptor")
     events: list[tuple] = []
     real_fsync, real_replace = os.fsync, os.replace
+    # a temporary file of this writer's own (durable.temp_path) reads "<name>.<writer>.tmp"
+    own_temp = re.compile(rf"\.{os.getpid()}-[0-9a-f]{{8}}\.tmp$")
+
+    def named(path: str) -> str:
+        return own_temp.sub(".<writer>.tmp", path)
 
     def fsync(fd):
         target = Path(os.readlink(f"/proc/self/fd/{fd}"))
         if target.is_relative_to(root):
-            events.append(("fsync", target.relative_to(root).as_posix()))
+            events.append(("fsync", named(target.relative_to(root).as_posix())))
         return real_fsync(fd)
 
     def replace(src, dst, **kw):
-        events.append(("replace", Path(src).name, Path(dst).name))
+        events.append(("replace", named(Path(src).name), Path(dst).name))
         return real_replace(src, dst, **kw)
 
     monkeypatch.setattr(os, "fsync", fsync)
@@ -232,8 +272,8 @@ def test_writes_fsync_the_file_before_the_rename_and_the_folder_after(
     events = _record_durability(monkeypatch, tmp_path)
     write(out / name, monkeypatch)
     assert events == [
-        ("fsync", f"res/{name}.tmp"),
-        ("replace", f"{name}.tmp", name),
+        ("fsync", f"res/{name}.<writer>.tmp"),
+        ("replace", f"{name}.<writer>.tmp", name),
         ("fsync", "res"),
     ]
     assert sorted(p.name for p in out.iterdir()) == [name]
@@ -383,7 +423,7 @@ def _train(capsys, chain: dict, init: Path, mask: Path, out: Path) -> tuple[int,
     for p, data in before.items():
         assert p.read_bytes() == data, p
     assert not out.exists()
-    assert not out.with_name(out.name + ".tmp").exists()
+    assert not list(out.parent.glob(f"{out.name}*.tmp"))
     return rc, err
 
 
@@ -479,7 +519,7 @@ def test_a_new_results_folder_is_made_durably(tmp_path, monkeypatch):
         ("fsync", "res"),
         ("fsync", "res/exp"),
         ("fsync", "res/exp/digits"),
-        ("fsync", "res/exp/digits/seed0/a.h5.tmp"),
-        ("replace", "a.h5.tmp", "a.h5"),
+        ("fsync", "res/exp/digits/seed0/a.h5.<writer>.tmp"),
+        ("replace", "a.h5.<writer>.tmp", "a.h5"),
         ("fsync", "res/exp/digits/seed0"),
     ]

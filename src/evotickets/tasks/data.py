@@ -33,7 +33,6 @@ import functools
 import gzip
 import hashlib
 import os
-import secrets
 import urllib.error
 import urllib.request
 import zlib
@@ -42,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..durable import durable_replace, make_dirs
+from ..durable import durable_replace, make_dirs, temp_path
 
 __all__ = [
     "DATASETS",
@@ -392,7 +391,7 @@ def _download(folder: str, name: str, folder_dir: Path) -> Path:
     # once, and with one shared name a second writer truncated the first's download. Opened
     # "x" (not tempfile's 0600): the file keeps the umask's permissions, as a shared cache
     # (EVOTICKETS_DATA_DIR) needs
-    tmp = folder_dir / f"{name}.gz.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    tmp = temp_path(folder_dir / f"{name}.gz")
     try:
         with (
             urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as resp,
