@@ -165,7 +165,7 @@ FIGURES_BY_NUMBER = {
     "fig11": "layerwise_ratios",
 }
 # Figures beyond the paper: named by what they show, which is also their file name.
-FIGURES_BEYOND = ("pruning_families",)
+FIGURES_BEYOND = ("pruning_families", "tickets_shared")
 FIGURE_NAMES = (*FIGURES_BY_NUMBER, *FIGURES_BEYOND)
 
 

@@ -137,6 +137,24 @@ def test_fig7_without_an_snr_chain_says_so():
     assert "not in this experiment" in fig.axes[0].texts[0].get_text()
 
 
+def test_tickets_shared_draws_each_method_against_magnitude_and_the_chance_line():
+    ds = _dataset(["pendulum"], ["sep_cma_es"], ["random", "magnitude", "snr"])
+    shared = np.full(ds.test_metric.shape, np.nan)
+    shared[0, 0, 0] = 0.8 ** np.arange(ROUNDS)  # random: the remaining fraction
+    shared[0, 0, 1] = 1.0
+    shared[0, 0, 2, 0] = 0.5  # snr: seeds 0.5 and 0.7
+    shared[0, 0, 2, 1] = 0.7
+    ds["kept_shared_with_magnitude"] = (ds.test_metric.dims, shared)
+    fig = figures.tickets_shared(ds)
+    assert len(fig.axes) == 1 and "pendulum / sep_cma_es" in fig.axes[0].get_title()
+    lines = _lines(fig.axes[0])
+    assert set(lines) == {"random", "snr", "unrelated masks"}  # magnitude is the reference
+    np.testing.assert_allclose(lines["snr"], 0.6)
+    np.testing.assert_allclose(lines["unrelated masks"], 0.8 ** np.arange(ROUNDS))
+    without = figures.tickets_shared(_dataset(["digits"], ["snes"], ["magnitude"]))
+    assert "not in this experiment" in without.axes[0].texts[0].get_text()
+
+
 @pytest.mark.parametrize("seed_with_data", [0, 1])
 def test_fig10_draws_the_first_seed_with_a_surface(seed_with_data):
     ds = _dataset(["digits"], ["snes"], ["snr"])

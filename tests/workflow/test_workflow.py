@@ -240,6 +240,7 @@ EXPECTED_PANELS = {  # on the tiny config: 1 task, 1 ES strategy, no GD / transf
     "fig10": 6,
     "fig11": 1,
     "pruning_families": 1,  # "not in this experiment": the tiny config has no snip / grasp
+    "tickets_shared": 1,  # digits / snes
 }
 
 

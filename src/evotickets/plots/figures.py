@@ -736,6 +736,41 @@ def pruning_families(ds: xr.Dataset) -> plt.Figure:
     return fig
 
 
+@figure(
+    "tickets_shared",
+    "How far each method's ticket is from the magnitude ticket of its seed: the share of the "
+    "chain's kept prunable weights that the magnitude chain keeps at the same round, per task "
+    "and strategy, mean ± s.e. over seeds; dotted: two unrelated masks (the remaining "
+    "fraction). SNR and magnitude rank almost alike within a round where σ hardly varies "
+    "(Fig. 7, claims.md's σ table), yet their chains can drift apart round by round.",
+)
+def tickets_shared(ds: xr.Dataset) -> plt.Figure:
+    var = "kept_shared_with_magnitude"
+    others = [m for m in ds.method.values if m != "magnitude"]
+    cells = [
+        (t, s)
+        for t in ds.task.values
+        for s in ds.strategy.values
+        if var in ds and any(has_data(ds, var, task=t, strategy=s, method=m) for m in others)
+    ]
+    if not cells:
+        return _missing("Tickets shared", "needs magnitude chains and another method's")
+    fig, axes = plt.subplots(1, len(cells), figsize=(3.6 * len(cells), 3), squeeze=False)
+    x = _percent(ds)
+    for ax, (t, s) in zip(axes[0], cells):
+        for k, m in enumerate(others):
+            at = {"task": t, "strategy": s, "method": m}
+            _band(ax, x, ds[var].sel(at), m, COLORS.get(m, f"C{k}"))
+        ax.plot(x, x / 100, ":", color="black", label="unrelated masks")
+        ax.set_ylim(0, 1.02)
+        ax.set_title(f"{t} / {s}", fontsize=9)
+        ax.set_ylabel("share of its ticket magnitude keeps", fontsize=8)
+        _sparsity_axis(ax, ds)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
 def render(name: str, ds: xr.Dataset, out: str) -> plt.Figure:
     """Draw figure ``name`` from ``ds`` and save it (atomically, durably) in the format
     ``out``'s suffix names (png, pdf, svg, …; matplotlib's), PNG where it has none."""
