@@ -346,7 +346,8 @@ def train_together(
         diverged = []
         for p, res in zip(members, results, strict=True):  # every finite one written first
             try:
-                write_trained(p, res, {"group_program": "vmapped"})
+                # the width too: on a GPU a chain's last bits depend on it (bench/README)
+                write_trained(p, res, {"group_program": "vmapped", "group_width": width})
             except RoundDiverged as err:
                 diverged.append(str(err))
         if diverged:

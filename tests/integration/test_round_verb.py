@@ -292,6 +292,10 @@ def test_a_vmapped_group_equals_the_sequential_group(tmp_path, tiny_config, caps
                 assert differ <= {"seconds", "round0_from"}, differ  # its folder
                 # round 0: the two seeds' donors in one program (the copies carry their attrs)
                 assert b[1]["group_program"] == "vmapped" and "group_program" not in a[1]
+                # its width: round 0's program held the 2 seeds' donors and weight_permuted
+                # chains, round 1's all 8
+                assert b[1]["group_width"] == (4 if t == 0 else 8)
+                assert "group_width" not in a[1]
                 log = tmp_path / "vmapped" / f"{method}{seed}" / f"train{t}.log"
                 assert f"{method}/seed{seed}/iter{t:02d}] wrote" in log.read_text()
                 ma, mb = (_arrays(tmp_path / p / f"{method}{seed}" / f"mask{t}.h5")[0]
