@@ -206,6 +206,28 @@ def test_true_null_and_reversed_effects_are_found_by_pairing_seeds():
         assert stats.ttest_ind(a, b).pvalue > 0.05
 
 
+def test_a_comparison_is_also_read_over_all_its_levels_at_once():
+    """One number per seed for the whole pruning curve (the mean of the difference over the
+    pruned levels): one test, a family of its own, beside the per-level ones."""
+    ds = synthetic_summary()
+    rows = claims.claim_rows(ds)
+    over = by(rows, "magnitude − random, mean over levels")
+    assert len(over) == 1 and over[0]["iteration"] == -1 and over[0]["n"] == SEEDS
+    m = ds.test_metric.sel(task="digits", strategy="snes", iteration=slice(1, None))
+    want = (m.sel({"method": "magnitude"}) - m.sel({"method": "random"})).mean("iteration")
+    assert over[0]["mean"] == pytest.approx(float(want.mean("seed")))
+    assert over[0]["verdict"] == "holds" and over[0]["q"] == over[0]["p"]  # a family of one
+    assert by(rows, "snr_study − magnitude, mean over levels")[0]["verdict"] == "reversed"
+    # a seed without its last round has no mean over the same levels: left out, not shortened
+    ds.test_metric.loc[{"method": "random", "seed": 0, "iteration": ROUNDS - 1}] = np.nan
+    over = by(claims.claim_rows(ds), "magnitude − random, mean over levels")
+    assert over[0]["n"] == SEEDS - 1
+    # with one pruned level the mean would repeat that level's row: none
+    short = claims.claim_rows(synthetic_summary().isel(iteration=slice(0, 2)))
+    assert not by(short, "magnitude − random, mean over levels")
+    assert len(by(short, "magnitude − random")) == 1
+
+
 def test_claims_the_grid_lacks_are_absent_not_errors():
     ds = synthetic_summary(methods=("random", "magnitude"))
     rows = claims.claim_rows(ds)

@@ -33,6 +33,11 @@ methods of a seed are exchangeable then. It is exact but coarse: its p is at lea
 (0.125 with 4 seeds, 0.0078 with 8), so below 6 seeds it never reaches 5 %, and the summary
 counts the levels where the t verdict holds *and* this p is below 5 %.
 
+Why a comparison of two methods is also read over all its levels at once
+(:func:`mean_over_levels`): one pre-set number per seed for the whole pruning curve is one
+test, with nothing to correct for, and it credits a method that stays trainable longer even
+where no single level's few seeds are enough; it weighs every level alike.
+
 A claim that the experiment's grid cannot test (a method, strategy or analysis it lacks) is
 absent from the result, never an error.
 """
@@ -274,6 +279,30 @@ def _one_row(claim, task, strategy, comparison, diffs):
     ]
 
 
+#: The label that marks a comparison read over all its pruned levels at once.
+OVER_LEVELS = "mean over levels"
+
+
+def mean_over_levels(diff: xr.DataArray) -> xr.DataArray:
+    """Per seed, the mean of a (seed, iteration) difference over the pruned rounds (≥ 1),
+    NaN for a seed that lacks one of them (a mean over fewer rounds would weigh other levels).
+
+    Why: one pre-set number per seed for the whole pruning curve, so a comparison is one test
+    instead of one per level. The levels are equally spaced in log(remaining), so it is the
+    area between the two curves on the log axis over its width."""
+    pruned = diff.isel(iteration=slice(1, None))
+    return pruned.mean("iteration").where(pruned.notnull().all("iteration"))
+
+
+def _over_levels_row(claim, task, strategy, comparison, diff):
+    """The comparison read over all pruned levels at once (:func:`mean_over_levels`): a
+    family of its own (q = p); none where one pruned level would only repeat that level."""
+    if diff.sizes["iteration"] < 3:
+        return []
+    label = f"{comparison}, {OVER_LEVELS}"
+    return _one_row(claim, task, strategy, label, mean_over_levels(diff).values)
+
+
 def _method_diff(ds, task, strategy, a, b):
     m = ds.test_metric.sel(task=task, strategy=strategy)
     return m.sel({"method": a}) - m.sel({"method": b})
@@ -319,6 +348,7 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
                 if pair(a, b) and not (es_only and is_gd(s)):
                     diff = _method_diff(ds, t, s, a, b)
                     rows += _rows_over_rounds(claim, t, s, f"{a} − {b}", diff, ds)
+                    rows += _over_levels_row(claim, t, s, f"{a} − {b}", diff)
 
         # 3: ES SNR against GD magnitude, each relative to its own dense round
         if "snr" in methods and "magnitude" in methods:
