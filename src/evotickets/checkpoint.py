@@ -66,9 +66,10 @@ def checkpoint_path(out: str | os.PathLike) -> Path:
 
 
 def remove_checkpoint(path: str | os.PathLike) -> None:
-    """Delete the checkpoint at ``path`` and its unfinished temporary file, if any."""
+    """Delete the checkpoint at ``path`` and the temporary files killed writers left beside
+    it (not a write in progress: another instance of the job may still be saving)."""
     path = Path(path)
-    for p in (path, *temp_paths(path)):
+    for p in (path, *temp_paths(path, stale_only=True)):
         p.unlink(missing_ok=True)
 
 

@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -116,16 +118,32 @@ def temp_path(dest: str | os.PathLike[str], suffix: str = ".tmp") -> Path:
     return dest.with_name(f"{dest.name}.{os.getpid()}-{secrets.token_hex(4)}{suffix}")
 
 
-def temp_paths(dest: str | os.PathLike[str], suffix: str = ".tmp") -> list[Path]:
-    """The temporary files of :func:`temp_path` beside ``dest`` that exist now (a writer's in
-    progress, or one a killed process left)."""
+#: A temporary file untouched for this long is a killed writer's leftover, not a write in
+#: progress: writing an artifact or a checkpoint takes seconds.
+STALE_TEMP_SECONDS = 600.0
+
+
+def temp_paths(
+    dest: str | os.PathLike[str], suffix: str = ".tmp", *, stale_only: bool = False
+) -> list[Path]:
+    """The temporary files of :func:`temp_path` beside ``dest`` that exist now: a writer's in
+    progress or a killed one's leftover; with ``stale_only``, those untouched for
+    :data:`STALE_TEMP_SECONDS` (leftovers only: deleting another live writer's file would
+    make its rename fail)."""
     dest = Path(dest)
-    return sorted(dest.parent.glob(f"{glob_escape(dest.name)}.*-*{suffix}"))
+    found = sorted(dest.parent.glob(f"{glob.escape(dest.name)}.*-*{suffix}"))
+    if not stale_only:
+        return found
+    now = time.time()
+    return [p for p in found if now - _mtime(p, now) >= STALE_TEMP_SECONDS]
 
 
-def glob_escape(name: str) -> str:
-    """``name`` with glob's special characters quoted, so that it matches only itself."""
-    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+def _mtime(path: Path, default: float) -> float:
+    """``path``'s modification time, ``default`` where it is gone (renamed meanwhile)."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return default
 
 
 @contextlib.contextmanager

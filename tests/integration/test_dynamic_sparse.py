@@ -5,6 +5,8 @@ exact, and a resumed round equals an uninterrupted one bitwise."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -209,3 +211,58 @@ def test_a_dynamic_random_chain_regrows_through_the_round_verb(tmp_path):
     random_start, random_end = round1("random")
     np.testing.assert_array_equal(random_start, start)  # the same keys: the same first mask
     np.testing.assert_array_equal(random_end, random_start)
+
+
+def test_collect_compares_a_dynamic_chains_ticket_not_its_starting_mask(tmp_path):
+    """kept_shared_with_magnitude reads the ticket a round ends with (trained.h5's mask): for
+    dynamic sparse ES that is the regrown active set, not the random mask of its mask.h5."""
+    import copy
+    import json
+
+    from conftest import TINY_CONFIG
+
+    from evotickets import cli, paths
+    from evotickets.analysis.collect import collect
+    from evotickets.artifacts import group, read_artifact
+    from evotickets.config import chain_settings, init_settings, validate_config
+    from evotickets.networks import layer_table, to_vector
+
+    cfg = copy.deepcopy(TINY_CONFIG)
+    cfg.update(methods=["magnitude", "dynamic_random"], seeds=[0], rounds=2,
+               es={"num_generations": 4, "log_every": 2},
+               dynamic_sparse={"every": 2, "fraction": 0.2})  # fmt: skip
+    cfg = validate_config(cfg)
+    results = tmp_path / "tiny"  # the experiment's folder: paths below it are root-relative
+    init = Path(paths.init("init.h5", None, "digits", 0, root=results))
+    init.parent.mkdir(parents=True)
+    assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", 0)),
+                     "--out", str(init)]) == 0  # fmt: skip
+    table = layer_table(group(read_artifact(init, "init")[0], "params"))
+
+    def run(method, t):
+        def at(file):
+            return paths.round_file(file, None, "digits", "snes", method, 0, t, root=results)
+
+        Path(at("mask.log")).parent.mkdir(parents=True, exist_ok=True)
+        settings = json.dumps(chain_settings(cfg, "digits", "snes", method, 0))
+        prev = ["--prev-trained", at("trained.h5").replace("iter01", "iter00")] if t else []
+        assert cli.main(["round", "--settings", settings, "--round", str(t), "--init", str(init),
+                         "--mask-out", at("mask.h5"), "--mask-log", at("mask.log"),
+                         "--out", at("trained.h5"), *prev]) == 0  # fmt: skip
+        return [
+            to_vector(group(read_artifact(at(f), k)[0], "mask"), table).astype(bool)
+            for f, k in (("mask.h5", "mask"), ("trained.h5", "trained"))
+        ]
+
+    for method in ("magnitude", "dynamic_random"):
+        run(method, 0)
+    _, magnitude = run("magnitude", 1)
+    start, end = run("dynamic_random", 1)
+    prunable = prunable_vector(table)
+    ds = collect(cfg, results)
+    got = ds.kept_shared_with_magnitude.sel({"method": "dynamic_random", "iteration": 1})
+    want = (end & magnitude & prunable).sum() / (end & prunable).sum()
+    not_this = (start & magnitude & prunable).sum() / (start & prunable).sum()
+    assert want != not_this  # the regrown set shares another part of the magnitude ticket
+    assert got.item() == pytest.approx(want)
+    assert ds.kept_shared_with_magnitude.sel({"iteration": 0}).values.ravel().tolist() == [1, 1]

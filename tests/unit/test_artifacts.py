@@ -148,20 +148,27 @@ def test_two_writers_of_one_file_each_move_a_whole_file_into_place(tmp_path):
     assert temp_paths(dest) == [] and sorted(p.name for p in tmp_path.iterdir()) == [dest.name]
 
 
-def test_temp_paths_find_a_killed_writers_leftover_and_nothing_else(tmp_path):
+def test_a_finished_checkpoint_takes_a_killed_writers_leftover_not_a_live_write(tmp_path):
+    """remove_checkpoint deletes the temporary files beside the checkpoint that no writer has
+    touched for STALE_TEMP_SECONDS (a killed one's), not a write in progress (another
+    instance of the job may be saving: its rename would fail), nor other files'."""
     from evotickets.checkpoint import remove_checkpoint
-    from evotickets.durable import temp_path, temp_paths
+    from evotickets.durable import STALE_TEMP_SECONDS, temp_path, temp_paths
 
     ckpt = tmp_path / "trained.ckpt.h5"
     ckpt.write_text("checkpoint")
-    left = temp_path(ckpt)
+    left, live = temp_path(ckpt), temp_path(ckpt)
     left.write_text("a killed writer's half")
+    old = left.stat().st_mtime - STALE_TEMP_SECONDS - 1
+    os.utime(left, (old, old))
+    live.write_text("another instance, writing now")
     others = [tmp_path / "trained.h5", temp_path(tmp_path / "trained.h5")]
     for p in others:
         p.write_text("another file's")
-    assert temp_paths(ckpt) == [left]
+    assert temp_paths(ckpt) == sorted([left, live])
+    assert temp_paths(ckpt, stale_only=True) == [left]
     remove_checkpoint(ckpt)
-    assert sorted(tmp_path.iterdir()) == sorted(others)
+    assert sorted(tmp_path.iterdir()) == sorted([live, *others])
 
 
 def test_overwrite_replaces_the_file(tmp_path):

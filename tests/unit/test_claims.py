@@ -151,6 +151,10 @@ def test_sign_flip_p_counts_the_sign_assignments_as_extreme_as_the_data():
     # one sign on every seed: 2 of 2^n, however large the effect
     assert claims.sign_flip_p(np.array([1600.0, 1500.0, 1700.0, 1650.0])) == pytest.approx(0.125)
     assert claims.sign_flip_p(np.full(8, 0.3)) == pytest.approx(2 / 2**8)
+    # a 0 flips to itself: 5 seeds that differ, of 8, cannot go below 2 / 2^5
+    assert claims.sign_flip_p(np.array([0, 0, 0, 1.0, 1, 1, 1, 1])) == pytest.approx(2 / 2**5)
+    # float32 rounding around 0 is a tie for the sign flips as for the sign test
+    assert claims.paired_effect(np.full(6, 1e-12)).p_signflip == 1.0
     # above the exact limit the flips are drawn, from a fixed generator: the same p twice,
     # near the normal approximation's for this clear effect
     many = np.linspace(-1.0, 3.0, claims.SIGN_FLIP_EXACT_SEEDS + 4)
@@ -218,6 +222,8 @@ def test_a_comparison_is_also_read_over_all_its_levels_at_once():
     assert over[0]["mean"] == pytest.approx(float(want.mean("seed")))
     assert over[0]["verdict"] == "holds" and over[0]["q"] == over[0]["p"]  # a family of one
     assert by(rows, "snr_study − magnitude, mean over levels")[0]["verdict"] == "reversed"
+    line = next(ln for ln in claims.to_markdown(rows, []).splitlines() if "over levels" in ln)
+    assert "| pruned levels: +0.049 [" in line  # the levels it reads: not round 0
     # a seed without its last round has no mean over the same levels: left out, not shortened
     ds.test_metric.loc[{"method": "random", "seed": 0, "iteration": ROUNDS - 1}] = np.nan
     over = by(claims.claim_rows(ds), "magnitude − random, mean over levels")

@@ -29,9 +29,10 @@ differences is near normal, and with 3–8 seeds of solve-or-fail outcomes (a co
 either solves the task or fails it) it is optimistic. The exact paired sign-flip permutation
 test (``scipy.stats.permutation_test``; Fisher's randomisation test) assumes only that, with no
 effect, each seed's difference is as likely to have either sign, which holds because the two
-methods of a seed are exchangeable then. It is exact but coarse: its p is at least 2^(1−n)
-(0.125 with 4 seeds, 0.0078 with 8), so below 6 seeds it never reaches 5 %, and the summary
-counts the levels where the t verdict holds *and* this p is below 5 %.
+methods of a seed are exchangeable then. It is exact but coarse: its p is at least 2^(1−k), k
+the seeds whose difference is not 0 (0.125 with 4, 0.0078 with 8), so below 6 such seeds it
+never reaches 5 %, and the summary counts the levels where the t verdict holds *and* this p is
+below 5 %.
 
 Why a comparison of two methods is also read over all its levels at once
 (:func:`mean_over_levels`): one pre-set number per seed for the whole pruning curve is one
@@ -137,7 +138,7 @@ def sign_flip_p(diffs: np.ndarray) -> float:
 
     Why: with no effect, the two methods of a seed are exchangeable, so each seed's difference
     is as likely negated; this needs no normality, which solve-or-fail outcomes lack. Its
-    smallest p is 2^(1−n). All flips up to ``SIGN_FLIP_EXACT_SEEDS`` seeds, else
+    smallest p is 2^(1−k), k the differences that are not 0 (a 0 flips to itself). All flips up to ``SIGN_FLIP_EXACT_SEEDS`` seeds, else
     ``SIGN_FLIP_DRAWS`` drawn from a fixed generator (deterministic)."""
     d = np.asarray(diffs, dtype=float)
     exact = d.size <= SIGN_FLIP_EXACT_SEEDS
@@ -167,8 +168,9 @@ def paired_effect(diffs, confidence: float = CONFIDENCE) -> Effect:
     mean = float(d.mean())
     if n < 2:
         return Effect(mean, nan, nan, n, "inconclusive", nan, nan)
-    p_signflip = sign_flip_p(d)
     tol = SPREAD_FLOOR * max(1.0, float(np.max(np.abs(d))))
+    # differences within float32's rounding of 0 are ties for the sign flips too
+    p_signflip = sign_flip_p(np.where(np.abs(d) <= tol, 0.0, d))
     if np.ptp(d) <= tol:
         # No spread (accuracies on a small test set are multiples of 1/n_test, so n seeds can
         # differ by the same amount, up to float32's last bits): the t statistic is undefined
@@ -595,7 +597,7 @@ def to_dataset(rows: list[dict], thresholds: list[dict]) -> xr.Dataset:
         )
         ds["p_signflip"].attrs["long_name"] = (
             "two-sided p-value of the exact paired sign-flip permutation test over seeds "
-            "(no normality assumed; at least 2^(1-n))"
+            "(no normality assumed; at least 2^(1-k), k the seeds whose difference is not 0)"
         )
         ds["q"].attrs["long_name"] = (
             "Benjamini-Hochberg q-value over the levels of the row's (claim, task, strategy, "
@@ -656,7 +658,9 @@ def _cell(text) -> str:
 
 
 def _where(r: dict) -> str:
-    return f"{r['remaining']:.1%}" if np.isfinite(r["remaining"]) else "all rounds"
+    if np.isfinite(r["remaining"]):
+        return f"{r['remaining']:.1%}"
+    return "pruned levels" if r["comparison"].endswith(OVER_LEVELS) else "all rounds"
 
 
 def _setting(r: dict) -> str:
@@ -826,8 +830,9 @@ def to_markdown(
             f"over them, and '✓ / ✗ at FDR {FDR * 100:g} %' counts the levels where q < {FDR:g} "
             "(expected share of false discoveries among them ≤ 5 %). The t interval assumes "
             "a near-normal mean; the exact paired sign-flip test does not (with no effect, "
-            "each seed's difference is as likely negated), but its p is at least 2^(1−n): "
-            "0.125 with 4 seeds, < 0.05 from 6. '✓ / ✗ also by sign flips' counts the levels "
+            "each seed's difference is as likely negated), but its p is at least 2^(1−k), k "
+            "the seeds that differ: 0.125 with 4, < 0.05 from 6. '✓ / ✗ also by sign flips' "
+            "counts the levels "
             "whose t verdict holds (or is reversed) and whose sign-flip p is below 0.05."
         ),
         "",

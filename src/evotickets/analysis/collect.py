@@ -62,7 +62,7 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
     metric_name, machines, done = {}, [], []
     finished = FinishedRounds(cfg, results)  # one reading: each input's write time read once
     for (t, s, m, k), r, attrs in finished.chain_rounds():
-        done.append(((t, s, m, k), r))
+        done.append(((t, s, m, k), r, attrs.get("kept_prunable")))
         i = (*at(t, s, m, k), r)
         metric[i] = attrs["final_metric"]
         kept[i] = attrs["remaining_fraction"]
@@ -152,32 +152,29 @@ def shared_kept(mask: dict[str, np.ndarray], kept: int, reference: dict[str, np.
 def _add_kept_shared(ds, cfg, results, done, at, shape) -> None:
     """``kept_shared_with_magnitude``: per chain and finished round, the share of its kept
     prunable weights that the magnitude chain of its (task, strategy, seed) keeps at the same
-    round. Why: SNR and magnitude can rank almost alike in every round (``overlap_kept``,
-    from one θ and σ) and still end in different tickets, since each round's few different
-    weights change where the next search ends; this measures the tickets themselves. A random
-    mask's share is about the remaining fraction (chance)."""
-    finished = set(done)
-    masks: dict[tuple, tuple[dict[str, np.ndarray], int]] = {}
+    round, from the masks the rounds' ``trained.h5`` hold (for dynamic sparse ES the active
+    set the round ended with; its ``mask.h5`` holds the random mask it started from). Why:
+    SNR and magnitude can rank almost alike in every round (``overlap_kept``, from one θ and
+    σ) and still end in different tickets, since each round's few different weights change
+    where the next search ends; this measures the tickets themselves. A random mask's share
+    is about the remaining fraction (chance)."""
+    finished = {(chain, r) for chain, r, _ in done}
+    references: dict[tuple, dict[str, np.ndarray]] = {}
 
-    def mask_of(chain, r):
-        """(tensors, kept prunable) of a finished round's mask.h5; None where it has none."""
-        if (chain, r) not in masks:
-            path = Path(paths.round_file("mask.h5", None, *chain, r, root=results))
-            masks[(chain, r)] = None
-            if path.exists():
-                arrays, attrs = read_artifact(path, "mask", chain_spec(cfg, *chain).digest())
-                tensors = {n: v.astype(bool) for n, v in group(arrays, "mask").items()}
-                masks[(chain, r)] = tensors, int(attrs["kept_prunable"])
-        return masks[(chain, r)]
+    def ticket(chain, r) -> dict[str, np.ndarray]:
+        path = paths.round_file("trained.h5", None, *chain, r, root=results)
+        arrays, _ = read_artifact(path, "trained", chain_spec(cfg, *chain).digest())
+        return {n: v.astype(bool) for n, v in group(arrays, "mask").items()}
 
     shared = _nan(shape)
-    for (t, s, m, k), r in done:
+    for (t, s, m, k), r, kept in done:
         reference = (t, s, SHARED_REFERENCE, k)
-        if (reference, r) not in finished:
+        if kept is None or (reference, r) not in finished:
             continue
-        here, theirs = mask_of((t, s, m, k), r), mask_of(reference, r)
-        if here is not None and theirs is not None:
-            shared[(*at(t, s, m, k), r)] = shared_kept(*here, theirs[0])
+        if (reference, r) not in references:  # read by every method of the seed: once
+            references[(reference, r)] = ticket(reference, r)
+        here = ticket((t, s, m, k), r) if m != SHARED_REFERENCE else references[(reference, r)]
+        shared[(*at(t, s, m, k), r)] = shared_kept(here, int(kept), references[(reference, r)])
     if np.isfinite(shared).any():
         ds["kept_shared_with_magnitude"] = (
             CHAIN_DIMS,

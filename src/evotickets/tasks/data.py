@@ -9,7 +9,7 @@ Why it is built the way it is:
   mirrors whose gzip headers differ (timestamps, original file names, Debian's ``gzip -n``), so
   the sha256 pinned here is that of the *decompressed* idx content. Any mirror or a local
   uncompressed copy verifies against the same table.
-* **Atomic downloads.** A download goes to a temporary file of its own (``<file>.<random>.tmp``: parallel jobs may fetch the same file), is verified, and only then is moved
+* **Atomic downloads.** A download goes to a temporary file of its own (``<file>.<pid>-<random>.tmp``: parallel jobs may fetch the same file), is verified, and only then is moved
   into place with :func:`evotickets.durable.durable_replace` (fsync, rename, fsync), so an interrupted or corrupt download never leaves a file
   that a later run would trust.
 * **Errors that say what to do.** Every failure raises :class:`DataError` whose message names the
@@ -375,7 +375,7 @@ def _load_idx_pair(
 def _download(folder: str, name: str, folder_dir: Path) -> Path:
     """Fetch ``<mirror><name>.gz`` into ``folder_dir`` atomically and return its path.
 
-    The archive is streamed to ``<file>.<random>.tmp``, its decompressed content is verified (hash when
+    The archive is streamed to ``<file>.<pid>-<random>.tmp``, its decompressed content is verified (hash when
     pinned, idx structure always) and only then renamed into place, so a failed download never
     leaves a file that a later run would trust.
     """
