@@ -206,10 +206,12 @@ def read_artifact(
     expected_digest: str | None = None,
     *,
     with_arrays: bool = True,
+    only: str | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Read and validate an artifact; every failure names the file and the rule to rerun.
     ``with_arrays=False`` reads and checks its attributes only (arrays: {}), what a report
-    of finished rounds needs, at a tenth of the cost."""
+    of finished rounds needs, at a tenth of the cost; ``only="mask"`` reads the arrays of
+    that group only (a report that needs a round's mask, not its weights and curves)."""
     path = Path(path)
     if not path.exists():
         raise ArtifactError(
@@ -221,9 +223,12 @@ def read_artifact(
             attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()}
             arrays: dict[str, np.ndarray] = {}
             if with_arrays:
+                prefix = "" if only is None else only.rstrip("/") + "/"
                 f.visititems(
                     lambda name, obj: (
-                        arrays.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None
+                        arrays.__setitem__(name, obj[()])
+                        if isinstance(obj, h5py.Dataset) and name.startswith(prefix)
+                        else None
                     )
                 )
     except (OSError, KeyError, ValueError) as err:

@@ -120,6 +120,17 @@ def test_unknown_kind_is_refused(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_report_can_read_one_group_of_an_artifact(tmp_path):
+    arrays = {"params/Dense_0/kernel": np.ones((2, 3), np.float32),
+              "mask/Dense_0/kernel": np.array([[1, 0, 1], [0, 1, 1]], bool),
+              "mask/Dense_0/bias": np.ones(3, bool)}  # fmt: skip
+    path = _write(tmp_path / "trained.h5", arrays=arrays)
+    got, attrs = read_artifact(path, "trained", expected_digest="abc123", only="mask")
+    assert set(got) == {"mask/Dense_0/kernel", "mask/Dense_0/bias"}
+    np.testing.assert_array_equal(got["mask/Dense_0/kernel"], arrays["mask/Dense_0/kernel"])
+    assert attrs["round"] == ATTRS["round"]
+
+
 # --- atomic writes -----------------------------------------------------------------------------
 
 

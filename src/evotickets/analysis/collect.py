@@ -163,7 +163,7 @@ def _add_kept_shared(ds, cfg, results, done, at, shape) -> None:
 
     def ticket(chain, r) -> dict[str, np.ndarray]:
         path = paths.round_file("trained.h5", None, *chain, r, root=results)
-        arrays, _ = read_artifact(path, "trained", chain_spec(cfg, *chain).digest())
+        arrays, _ = read_artifact(path, "trained", chain_spec(cfg, *chain).digest(), only="mask")
         return {n: v.astype(bool) for n, v in group(arrays, "mask").items()}
 
     shared = _nan(shape)
