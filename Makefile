@@ -41,7 +41,7 @@ run: setup
 	@sed -n '/^## Summary/,/^## Every level/p' results/$(EXP)/claims.md | sed '$$d'
 	@echo "claims:          results/$(EXP)/claims.md (every level; claims.nc for xarray)"
 	@echo "results dataset: results/$(EXP)/summary.nc   (xarray.open_dataset)"
-	@echo "figures:         results/$(EXP)/figures/fig1.png … fig11.png, pruning_families.png"
+	@echo "figures:         results/$(EXP)/figures/fig1.png … fig11.png, pruning_families.png, tickets_shared.png"
 	@echo "HTML report:     results/$(EXP)/report.html"
 
 fidelity: setup
