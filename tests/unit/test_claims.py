@@ -429,6 +429,32 @@ def test_claims_that_fail_leave_the_earlier_files_whole(tmp_path, monkeypatch, c
         assert (tmp_path / name).read_text() == f"an earlier {name}"
 
 
+def test_claims_on_a_subset_of_seeds_is_a_replication_beside_the_run(tmp_path, capsys):
+    """`claims --seeds 3,4,5`: the claims of those seeds alone (seeds added after a first
+    run, read as a replication), written beside the run's own claims, never over them."""
+    synthetic_summary().to_netcdf(tmp_path / "summary.nc", engine="h5netcdf")
+    assert cli.main(["claims", str(tmp_path), "--seeds", "3,4,5"]) == 0
+    out = tmp_path / "claims-seeds-3-4-5"
+    text = (out / "claims.md").read_text()
+    assert text.startswith("# Claims: synthetic (seeds 3, 4, 5 only)")
+    assert not (tmp_path / "claims.md").exists()  # the run's own claims are the workflow's
+    back = xr.open_dataset(out / "claims.nc", engine="h5netcdf").load()
+    assert set(back.n.values.tolist()) == {3}
+    ds = synthetic_summary().sel(seed=[3, 4, 5])
+    m = ds.test_metric.sel(task="digits", strategy="snes", iteration=ROUNDS - 1)
+    want = float((m.sel({"method": "magnitude"}) - m.sel({"method": "random"})).mean())
+    ticket = back.where(
+        (back.comparison == "magnitude − random") & (back.iteration == 4), drop=True
+    )
+    assert ticket["mean"].item() == pytest.approx(want)
+    capsys.readouterr()
+    assert cli.main(["claims", str(tmp_path), "--seeds", "4,9"]) == 2
+    err = capsys.readouterr().err
+    assert "summary.nc has seeds [0, 1, 2, 3, 4, 5], not [9]" in err
+    assert cli.main(["claims", str(tmp_path), "--seeds", "4,4"]) == 2
+    assert "listed twice" in capsys.readouterr().err
+
+
 def test_claims_without_summary_names_the_rule(tmp_path, capsys):
     assert cli.main(["claims", str(tmp_path)]) == 2
     assert "rule collect" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -172,18 +173,25 @@ def cmd_claims(args) -> None:
 
     results = Path(args.results)
     ds = open_summary(Path(args.summary or results / "summary.nc"))
+    title = str(ds.attrs.get("experiment", ""))
+    out = Path(args.out_dir or results)
+    if args.seeds is not None:
+        ds = seed_subset(ds, args.seeds)
+        listed = ", ".join(map(str, args.seeds))
+        title += f" (seeds {listed} only)"
+        # never over the whole run's claims, which the workflow owns
+        out = Path(args.out_dir or results / f"claims-seeds-{'-'.join(map(str, args.seeds))}")
     rows = claims.claim_rows(ds)
     thresholds = claims.dense_threshold(ds)
     text = claims.to_markdown(
         rows,
         thresholds,
-        title=str(ds.attrs.get("experiment", "")),
+        title=title,
         sigma=claims.sigma_context(ds),
         machines=json.loads(ds.attrs.get("trained_on", "{}")),
     )
     html, table = claims.to_html(text), claims.to_dataset(rows, thresholds)
     # all three made before any is written: an error leaves the old set whole, not mixed
-    out = Path(args.out_dir or results)
     ensure_writable(out / "claims.md")
     with atomic_path(out / "claims.md") as tmp:
         tmp.write_text(text)
@@ -194,6 +202,29 @@ def cmd_claims(args) -> None:
     print(f"wrote {out / 'claims.md'}, claims.html and claims.nc ({len(rows)} effects)")
 
 
+def seed_subset(ds: xarray.Dataset, seeds: list[int]) -> xarray.Dataset:
+    """``ds`` with only ``seeds`` on its seed axis (a replication on seeds added later, or
+    held out), or a ValueError naming the seeds the summary has."""
+    have = [int(s) for s in ds.seed.values]
+    missing = [s for s in seeds if s not in have]
+    if missing or len(set(seeds)) != len(seeds):
+        raise ValueError(
+            f"--seeds {','.join(map(str, seeds))}: summary.nc has seeds {have}"
+            + (f", not {missing}" if missing else "; a seed is listed twice")
+            + ": list each once, from those"
+        )
+    return ds.sel(seed=seeds)
+
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give seeds as integers, e.g. 4,5,6,7"
+        ) from None
+
+
 def register_claims(sub) -> None:
     # %% : argparse formats help texts with %, and a lone one broke `evotickets --help`
     sp = sub.add_parser("claims", help="test the paper's claims on summary.nc (paired, 95 %% CI)")
@@ -201,4 +232,10 @@ def register_claims(sub) -> None:
     sp.add_argument("--summary", help="default: <results>/summary.nc")
     sp.add_argument("--out-dir", help="default: the results folder")
     sp.add_argument("--brief", action="store_true", help="print only the summary table")
+    sp.add_argument(
+        "--seeds",
+        type=_seed_list,
+        help="test on these seeds only, e.g. 4,5,6,7 (a replication); writes into "
+        "<results>/claims-seeds-4-5-6-7/ unless --out-dir is given",
+    )
     sp.set_defaults(func=cmd_claims)
