@@ -453,6 +453,8 @@ def test_claims_on_a_subset_of_seeds_is_a_replication_beside_the_run(tmp_path, c
     assert "summary.nc has seeds [0, 1, 2, 3, 4, 5], not [9]" in err
     assert cli.main(["claims", str(tmp_path), "--seeds", "4,4"]) == 2
     assert "listed twice" in capsys.readouterr().err
+    assert cli.main(["claims", str(tmp_path), "--seeds", ","]) == 2  # none: not an empty table
+    assert "summary.nc has seeds [0, 1, 2, 3, 4, 5]: list each once" in capsys.readouterr().err
 
 
 def test_claims_without_summary_names_the_rule(tmp_path, capsys):

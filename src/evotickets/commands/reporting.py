@@ -173,14 +173,13 @@ def cmd_claims(args) -> None:
 
     results = Path(args.results)
     ds = open_summary(Path(args.summary or results / "summary.nc"))
-    title = str(ds.attrs.get("experiment", ""))
-    out = Path(args.out_dir or results)
+    title, default_out = str(ds.attrs.get("experiment", "")), results
     if args.seeds is not None:
         ds = seed_subset(ds, args.seeds)
-        listed = ", ".join(map(str, args.seeds))
-        title += f" (seeds {listed} only)"
+        title += f" (seeds {', '.join(map(str, args.seeds))} only)"
         # never over the whole run's claims, which the workflow owns
-        out = Path(args.out_dir or results / f"claims-seeds-{'-'.join(map(str, args.seeds))}")
+        default_out = results / f"claims-seeds-{'-'.join(map(str, args.seeds))}"
+    out = Path(args.out_dir or default_out)
     rows = claims.claim_rows(ds)
     thresholds = claims.dense_threshold(ds)
     text = claims.to_markdown(
@@ -207,11 +206,11 @@ def seed_subset(ds: xarray.Dataset, seeds: list[int]) -> xarray.Dataset:
     held out), or a ValueError naming the seeds the summary has."""
     have = [int(s) for s in ds.seed.values]
     missing = [s for s in seeds if s not in have]
-    if missing or len(set(seeds)) != len(seeds):
+    if missing or not seeds or len(set(seeds)) != len(seeds):
+        why = f", not {missing}" if missing else "; a seed is listed twice" if seeds else ""
         raise ValueError(
-            f"--seeds {','.join(map(str, seeds))}: summary.nc has seeds {have}"
-            + (f", not {missing}" if missing else "; a seed is listed twice")
-            + ": list each once, from those"
+            f"--seeds {','.join(map(str, seeds))}: summary.nc has seeds {have}{why}: list "
+            "each once, from those"
         )
     return ds.sel(seed=seeds)
 
