@@ -276,11 +276,39 @@ def test_es_against_gd_and_slopes():
     es_gd = by(rows, "Δsnes snr − Δgd_adam magnitude")
     assert [r["verdict"] for r in es_gd] == ["holds"] * (ROUNDS - 1)
     assert es_gd[-1]["mean"] == pytest.approx(0.1 * (ROUNDS - 1), abs=0.03)
+    # over the curve: the mean of 0.1·t over the pruned rounds t = 1 … ROUNDS − 1
+    (es_gd_over,) = by(rows, "Δsnes snr − Δgd_adam magnitude, mean over levels")
+    assert es_gd_over["mean"] == pytest.approx(0.1 * ROUNDS / 2, abs=0.02)
+    assert es_gd_over["verdict"] == "holds" and es_gd_over["n"] == SEEDS
     (sharp,) = by(rows, "curvature slope gd_adam − snes")
     assert sharp["mean"] == pytest.approx(0.8, abs=0.05) and sharp["verdict"] == "holds"
     assert not by(rows, "snr − magnitude") or all(
         r["strategy"] == "snes" for r in by(rows, "snr − magnitude")
     )
+
+
+def test_a_transfer_is_read_per_level_and_over_its_levels():
+    """Claim 4: the transferred ticket against the target's random mask, per pruned level and
+    over the curve; a transfer whose ticket helps only at its sparsest level holds there and
+    is inconclusive over the curve, which weighs every level alike."""
+    ds = synthetic_summary(methods=("random", "magnitude"))
+    rng = np.random.default_rng(4)
+    random = 0.8 + rng.normal(0, 0.01, (1, SEEDS, ROUNDS))
+    gain = np.zeros(ROUNDS)
+    gain[-1] = 0.1
+    noise = rng.normal(0, 0.05, (1, SEEDS, ROUNDS))
+    dims = ("transfer", "seed", "iteration")
+    ds = ds.assign_coords(transfer=["snes_to_adam"])
+    ds["transfer_target_random"] = (dims, random)
+    ds["transfer_metric"] = (dims, random + gain + noise * (gain == 0))
+    rows = claims.claim_rows(ds)
+    per_level = by(rows, "transfer − target random")
+    assert [r["iteration"] for r in per_level] == list(range(1, ROUNDS))
+    assert per_level[-1]["verdict"] == "holds"
+    (over,) = by(rows, "transfer − target random, mean over levels")
+    want = (ds.transfer_metric - ds.transfer_target_random).isel(iteration=slice(1, None))
+    assert over["mean"] == pytest.approx(float(want.mean()))
+    assert over["claim"] == 4 and over["strategy"] == "snes_to_adam" and over["q"] == over["p"]
 
 
 def test_curvature_slopes_of_a_seed_are_fitted_over_the_rounds_both_chains_have():

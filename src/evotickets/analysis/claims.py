@@ -361,7 +361,9 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
                     e = m.sel({"strategy": s, "method": "snr"})
                     d = m.sel({"strategy": g, "method": "magnitude"})
                     diff = (e - e.isel(iteration=0)) - (d - d.isel(iteration=0))
-                    rows += _rows_over_rounds(3, t, s, f"Δ{s} snr − Δ{g} magnitude", diff, ds)
+                    label = f"Δ{s} snr − Δ{g} magnitude"
+                    rows += _rows_over_rounds(3, t, s, label, diff, ds)
+                    rows += _over_levels_row(3, t, s, label, diff)
 
         # 6: consecutive-round LMC barriers, ES against GD (magnitude chains)
         if has_data(ds, "lmc_barrier_consecutive", method="magnitude"):
@@ -400,7 +402,9 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
             diff = ds.transfer_metric.sel(transfer=name) - ds.transfer_target_random.sel(
                 transfer=name
             )
-            rows += _rows_over_rounds(4, "", str(name), "transfer − target random", diff, ds)
+            label = "transfer − target random"
+            rows += _rows_over_rounds(4, "", str(name), label, diff, ds)
+            rows += _over_levels_row(4, "", str(name), label, diff)
     # 6: ES↔GD barrier on the same ticket, beyond the tolerance (LMC_TOLERANCE: why not 0)
     if "lmc_barrier_es_gd" in ds:
         for name in ds.transfer.values:
