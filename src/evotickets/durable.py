@@ -129,9 +129,12 @@ def temp_paths(
     """The temporary files of :func:`temp_path` beside ``dest`` that exist now: a writer's in
     progress or a killed one's leftover; with ``stale_only``, those untouched for
     :data:`STALE_TEMP_SECONDS` (leftovers only: deleting another live writer's file would
-    make its rename fail)."""
+    make its rename fail). The shared ``<dest><suffix>`` that writers used before
+    :func:`temp_path` counts too, so a results folder of before leaves none behind."""
     dest = Path(dest)
-    found = sorted(dest.parent.glob(f"{glob.escape(dest.name)}.*-*{suffix}"))
+    shared = dest.with_name(dest.name + suffix)
+    own = dest.parent.glob(f"{glob.escape(dest.name)}.*-*{suffix}")
+    found = sorted([*own, *([shared] if shared.exists() else [])])
     if not stale_only:
         return found
     now = time.time()

@@ -173,11 +173,16 @@ def test_a_finished_checkpoint_takes_a_killed_writers_leftover_not_a_live_write(
     old = left.stat().st_mtime - STALE_TEMP_SECONDS - 1
     os.utime(left, (old, old))
     live.write_text("another instance, writing now")
+    # the one shared temporary name of the writers before temp_path, killed mid-write
+    shared = tmp_path / "trained.ckpt.h5.tmp"
+    shared.write_text("a killed writer's half, of before")
+    os.utime(shared, (old, old))
     others = [tmp_path / "trained.h5", temp_path(tmp_path / "trained.h5")]
+    others.append(tmp_path / "trained.h5.tmp")
     for p in others:
         p.write_text("another file's")
-    assert temp_paths(ckpt) == sorted([left, live])
-    assert temp_paths(ckpt, stale_only=True) == [left]
+    assert temp_paths(ckpt) == sorted([left, live, shared])
+    assert temp_paths(ckpt, stale_only=True) == sorted([left, shared])
     remove_checkpoint(ckpt)
     assert sorted(tmp_path.iterdir()) == sorted([live, *others])
 
