@@ -63,6 +63,67 @@ def test_fig8_averages_every_method_over_the_same_strategies():
     assert "snes" in ax.get_title() and "sep_cma_es" not in ax.get_title()
 
 
+def test_a_mean_over_strategies_never_switches_strategies_from_one_round_to_the_next():
+    """Sep-CMA-ES's permutation controls are a round behind its magnitude chain (still
+    running, or diverged): at that round the control lines have no point rather than SNES's
+    value alone against magnitude's mean of both (a gap of 0.4 that no method made); random,
+    run on SNES only, is not drawn beside lines of both strategies; the panel names its
+    metric."""
+    methods = ("random", "magnitude", "weight_permuted", "mask_permuted")
+    ds = _dataset(["digits"], ["snes", "sep_cma_es"], methods)
+    ds.test_metric.loc[{"strategy": "snes"}] = 0.9
+    ds.test_metric.loc[{"strategy": "sep_cma_es"}] = 0.5
+    behind = {"strategy": "sep_cma_es", "method": ["weight_permuted", "mask_permuted"]}
+    ds.test_metric.loc[{**behind, "iteration": ROUNDS - 1}] = np.nan
+    ds.test_metric.loc[{"strategy": "sep_cma_es", "method": "random"}] = np.nan
+    ax = figures.fig8(ds).axes[0]
+    lines = _lines(ax)
+    assert set(lines) == {"magnitude", "weight_permuted", "mask_permuted"}
+    np.testing.assert_allclose(lines["magnitude"], 0.7)
+    for m in ("weight_permuted", "mask_permuted"):
+        np.testing.assert_allclose(lines[m][:-1], 0.7)
+        assert np.isnan(lines[m][-1]), m
+    assert ax.get_ylabel() == "test accuracy"
+    # a seed missing one strategy's round drops out of that round only
+    ds.test_metric.loc[{**behind, "iteration": ROUNDS - 1, "seed": 0}] = 0.5
+    np.testing.assert_allclose(_lines(figures.fig8(ds).axes[0])["weight_permuted"], 0.7)
+
+
+def test_fig1_compares_es_and_gd_over_the_same_runs_at_every_round():
+    """Two tasks, ES and GD alike on each; Pendulum's ES chain stops after round 1: at its
+    last round the ES line has no point (its mean of MNIST alone read 0.5 against GD's 0.75,
+    a gap that is not there), and where both ran the two lines agree."""
+    ds = _dataset(["mnist", "pendulum"], ["snes", "gd_adam"], ["random", "magnitude", "snr"])
+    ds.test_metric.loc[{"task": "mnist"}] = 0.9
+    ds.test_metric.loc[{"task": "mnist", "iteration": ROUNDS - 1}] = 0.45
+    ds.test_metric.loc[{"task": "pendulum"}] = -100.0
+    ds.test_metric.loc[{"task": "pendulum", "strategy": "snes", "iteration": ROUNDS - 1}] = np.nan
+    lines = _lines(figures.fig1(ds).axes[1])
+    es, gd = lines["ES, SNR"], lines["GD, magnitude"]
+    np.testing.assert_allclose(es[:-1], gd[:-1])
+    assert np.isnan(es[-1]) and gd[-1] == pytest.approx(0.75)
+
+
+def test_a_transfer_is_drawn_against_the_target_on_the_same_seeds():
+    """Seed 1's transfer has not finished: the target's own ticket and random are drawn over
+    seed 0 alone, as the transferred ticket is (paired), not over both seeds."""
+    ds = _dataset(["mnist"], ["snes"], ["random"]).assign_coords(
+        transfer=["to_mnist"],
+        transfer_kind=("transfer", ["task"]),
+        transfer_target_task=("transfer", ["mnist"]),
+    )
+    dims = ("transfer", "seed", "iteration")
+    transferred = np.full((1, 2, ROUNDS), 0.8)
+    transferred[0, 1] = np.nan
+    ds["transfer_metric"] = (dims, transferred)
+    ds["transfer_target_snr"] = (dims, np.stack([np.full(ROUNDS, 0.7), np.full(ROUNDS, 0.3)])[None])
+    ds["transfer_target_random"] = (dims, np.full((1, 2, ROUNDS), 0.5))
+    lines = _lines(figures.fig4(ds).axes[0])
+    np.testing.assert_allclose(lines["transferred ticket"], 0.8)
+    np.testing.assert_allclose(lines["target's own snr"], 0.7)  # seed 0's, not 0.5
+    np.testing.assert_allclose(lines["target's own random"], 0.5)
+
+
 def test_fig1_relative_to_dense_is_one_at_dense_for_accuracies_and_returns():
     """m / |dense| is −1 at dense for a negative return; averaged with an accuracy's +1 the
     ES curve read 0 where both tasks stayed at their dense level."""

@@ -64,6 +64,21 @@ def _mean_se(da: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
     return mean.values, se.values
 
 
+def _mean_over_runs(da: xr.DataArray, dims: str | tuple[str, ...]) -> xr.DataArray:
+    """The mean over ``dims`` (strategies, or tasks and strategies) of the runs that exist,
+    those with a value at some seed and round, and for each seed and round only where every
+    one of them has its value (else NaN: that seed drops out of that round's point).
+
+    Why not NaN-skipping: a run still going, or one that diverged (its later rounds are
+    never written), would make a point average other runs from one round to the next, and a
+    line averaged over two strategies would read one of them alone where the other stops.
+    Runs that never exist (a task the grid does not give that strategy) are left out."""
+    dims = (dims,) if isinstance(dims, str) else tuple(dims)
+    ran = da.notnull().any([d for d in da.dims if d not in dims])
+    complete = (da.notnull() | ~ran).all(dims)
+    return da.where(ran).mean(dims, skipna=True).where(complete)
+
+
 def _band(ax, x, da, label, color=None):
     mean, se = _mean_se(da)
     if np.all(np.isnan(mean)):
@@ -173,7 +188,7 @@ def fig1(ds: xr.Dataset) -> plt.Figure:
     effect = (
         m.sel({"strategy": es, "method": "snr"}) - m.sel({"strategy": es, "method": "random"})
     ) / abs(dense)
-    _band(axes[0], x, effect.mean(("task", "strategy")), "SNR ticket − random")
+    _band(axes[0], x, _mean_over_runs(effect, ("task", "strategy")), "SNR ticket − random")
     axes[0].axhline(0, color="k", lw=0.5)
     axes[0].set_ylabel("normalised ticket effect")
     axes[0].set_title("ES ticket effect (task-normalised)")
@@ -184,11 +199,11 @@ def fig1(ds: xr.Dataset) -> plt.Figure:
     with_gd = bool(gd_tasks) and "magnitude" in ds.method.values
     both = {"task": gd_tasks} if with_gd else {}
     es_rel = _relative_to_dense(m.sel({"strategy": es, "method": "snr"}), dense).sel(both)
-    _band(axes[1], x, es_rel.mean(("task", "strategy")), "ES, SNR")
+    _band(axes[1], x, _mean_over_runs(es_rel, ("task", "strategy")), "ES, SNR")
     if with_gd:
         gd_metric = m.sel({"strategy": gd, "method": "magnitude", **both})
-        norm_gd = _relative_to_dense(gd_metric, gd_metric.isel(iteration=0)).mean(
-            ("task", "strategy")
+        norm_gd = _mean_over_runs(
+            _relative_to_dense(gd_metric, gd_metric.isel(iteration=0)), ("task", "strategy")
         )
         _band(axes[1], x, norm_gd, "GD, magnitude")
     axes[1].axhline(1, color="k", lw=0.5)
@@ -295,15 +310,17 @@ def _transfer_figure(ds, title, kinds) -> plt.Figure:
     fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3), squeeze=False)
     x = _percent(ds)
     for ax, n in zip(axes[0], names):
-        _band(ax, x, ds.transfer_metric.sel({"transfer": n}), "transferred ticket", "tab:purple")
+        transferred = ds.transfer_metric.sel({"transfer": n})
+        _band(ax, x, transferred, "transferred ticket", "tab:purple")
         # a summary.nc of before transfer_own_method set snr against it, magnitude for GD
         kind = str(ds.transfer_kind.sel({"transfer": n}).values)
         own = "magnitude" if kind == "gd" else "snr"
         if "transfer_own_method" in ds.coords:
             own = str(ds.transfer_own_method.sel({"transfer": n}).values)
         for ref, var in ((own, "transfer_target_snr"), ("random", "transfer_target_random")):
-            if var in ds:
-                _band(ax, x, ds[var].sel({"transfer": n}), f"target's own {ref}", COLORS[ref])
+            if var in ds:  # paired: over the seeds and rounds the transfer has finished
+                target = ds[var].sel({"transfer": n}).where(transferred.notnull())
+                _band(ax, x, target, f"target's own {ref}", COLORS[ref])
         ax.set_title(str(n), fontsize=9)
         target = None
         if "transfer_target_task" in ds.coords:
@@ -475,16 +492,14 @@ def fig8(ds: xr.Dataset) -> plt.Figure:
         if not es:
             ax.text(0.5, 0.5, "no strategy ran all three here", ha="center", va="center",
                     transform=ax.transAxes, fontsize=8)  # fmt: skip
-        for m in (*needed, "random"):
+        # random beside them only where it ran on the same strategies, as the others
+        with_random = set(es) <= set(_strategies_with_all(ds, t, ("random",)))
+        for m in (*needed, "random") if with_random else needed:
             if es and m in ds.method.values:
-                _band(
-                    ax,
-                    x,
-                    ds.test_metric.sel({"task": t, "strategy": es, "method": m}).mean("strategy"),
-                    m,
-                    COLORS.get(m),
-                )
+                metric = ds.test_metric.sel({"task": t, "strategy": es, "method": m})
+                _band(ax, x, _mean_over_runs(metric, "strategy"), m, COLORS.get(m))
         ax.set_title(f"{t} ({', '.join(map(str, es))})" if es else str(t), fontsize=9)
+        ax.set_ylabel(_metric_label(ds, t), fontsize=8)
         _sparsity_axis(ax, ds)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=6)
@@ -582,7 +597,7 @@ def fig9(ds: xr.Dataset) -> plt.Figure:
             m for m in methods if any(has_data(ds, "test_metric", task=t, method=m) for t in tasks)
         ]
         same = [s for s in es if all(s in _strategies_with_all(ds, t, ran) for t in tasks)]
-        return ds.test_metric.sel(strategy=same).mean("strategy"), ran, same
+        return _mean_over_runs(ds.test_metric.sel(strategy=same), "strategy"), ran, same
 
     row = 0
     if heur_tasks:
@@ -691,7 +706,7 @@ def fig11(ds: xr.Dataset) -> plt.Figure:
         ]
         for n in kernels:
             sel = {"task": t, "tensor": n, "method": method, "strategy": ran}
-            _band(ax, x, ds.layer_kept_ratio.sel(sel).mean("strategy"), str(n))
+            _band(ax, x, _mean_over_runs(ds.layer_kept_ratio.sel(sel), "strategy"), str(n))
         ax.set_title(f"{t} ({method}; {', '.join(map(str, ran))})", fontsize=9)
         ax.set_ylabel("kept ratio")
         _sparsity_axis(ax, ds)
