@@ -74,17 +74,32 @@ def remove_checkpoint(path: str | os.PathLike) -> None:
 
 
 #: The libraries whose versions can change a round's numbers (the compiler, the strategies,
-#: the optimisers, the networks and environments); one not installed reads "absent".
+#: the optimisers, the networks and environments; on a GPU the CUDA libraries that choose
+#: and compile its kernels, which pip upgrades apart from jax); one not installed reads
+#: "absent".
 NUMERIC_PACKAGES = (
     "jax",
     "jaxlib",
     "jax-cuda12-plugin",
+    "jax-cuda12-pjrt",
+    "nvidia-cublas-cu12",
+    "nvidia-cudnn-cu12",
+    "nvidia-cuda-nvcc-cu12",
+    "nvidia-cuda-runtime-cu12",
+    "nvidia-cufft-cu12",
+    "nvidia-cusolver-cu12",
+    "nvidia-cusparse-cu12",
+    "nvidia-nvjitlink-cu12",
     "evosax",
     "optax",
     "flax",
     "brax",
     "gymnax",
 )
+
+#: The settings outside the packages that change a round's numbers: XLA's flags (such as
+#: the vector width or the deterministic-ops flag) and JAX's default matmul precision.
+NUMERIC_SETTINGS_ENV = ("XLA_FLAGS",)
 
 
 @functools.cache
@@ -102,11 +117,26 @@ def software_fingerprint() -> tuple[str, ...]:
             versions.append(f"{pkg}={md.version(pkg)}")
         except md.PackageNotFoundError:
             versions.append(f"{pkg}=absent")
+    import jax
+
+    settings = [f"{name}={os.environ.get(name, '')}" for name in NUMERIC_SETTINGS_ENV]
+    settings.append(f"jax_default_matmul_precision={jax.config.jax_default_matmul_precision}")
     source = Path(__file__).resolve().parent
     code = hashlib.sha256()
     for path in sorted(source.rglob("*.py")):
         code.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes())
-    return (*versions, f"evotickets-source={code.hexdigest()[:16]}")
+    return (*versions, *settings, f"evotickets-source={code.hexdigest()[:16]}")
+
+
+def software_changes(stored: list[str], current: tuple[str, ...]) -> list[str]:
+    """What differs between two :func:`software_fingerprint` s, as ``name: old → new``."""
+    old = dict(item.split("=", 1) for item in stored)
+    new = dict(item.split("=", 1) for item in current)
+    return [
+        f"{name}: {old.get(name, 'absent')} → {new.get(name, 'absent')}"
+        for name in sorted(old.keys() | new.keys())
+        if old.get(name) != new.get(name)
+    ]
 
 
 def round_digest(**parts: Any) -> str:
@@ -196,6 +226,9 @@ class Checkpointer:
     every_seconds: float = DEFAULT_EVERY_SECONDS
     log: Callable[[str], None] = print
     clock: Callable[[], float] = time.monotonic
+    #: :func:`software_fingerprint` where the digest covers it: stored beside the digest so
+    #: that a checkpoint of other software is refused with what changed, not as another round
+    software: tuple[str, ...] = ()
     _last_gen: int = field(default=0, init=False)
     _last_time: float = field(default=0.0, init=False)
     saves: int = field(default=0, init=False)
@@ -243,6 +276,7 @@ class Checkpointer:
                 create_checked_dataset(f, f"state/{name}", _to_host(leaf))
             f.attrs["curves"] = np.asarray(sorted(curves), dtype=h5py.string_dtype())
             f.attrs["machines"] = json.dumps(self._machines())
+            f.attrs["software"] = json.dumps(list(self.software))
             for name, values in curves.items():
                 create_checked_dataset(f, f"curves/{name}", values)
         self._last_gen, self._last_time = generation, self.clock()
@@ -320,6 +354,13 @@ class Checkpointer:
             if f.attrs.get("schema") != SCHEMA:
                 raise ValueError(f"schema {f.attrs.get('schema')!r}, expected {SCHEMA!r}")
             if f.attrs.get("round_digest") != self.digest:
+                stored = json.loads(f.attrs.get("software", "[]"))
+                changes = software_changes(stored, self.software) if stored else []
+                if self.software and changes:
+                    raise ValueError(
+                        f"it was written by other software ({'; '.join(changes)}), and a "
+                        "round resumed across that would be half of each"
+                    )
                 raise ValueError(
                     f"it belongs to another round or settings (digest "
                     f"{f.attrs.get('round_digest')} ≠ {self.digest})"
@@ -377,9 +418,13 @@ def cadence_from_env(
 ) -> tuple[int | None, float]:
     """The cadence: explicit arguments, else the environment, else every ~120 s of work."""
     if every_generations is None and os.environ.get(EVERY_GENERATIONS_ENV, "").strip():
-        every_generations = int(os.environ[EVERY_GENERATIONS_ENV])
+        every_generations = _env_number(
+            EVERY_GENERATIONS_ENV, int, lambda n: n >= 0, "a whole number ≥ 1, or 0 to disable"
+        )
     if every_seconds is None and os.environ.get(EVERY_SECONDS_ENV, "").strip():
-        every_seconds = float(os.environ[EVERY_SECONDS_ENV])
+        every_seconds = _env_number(
+            EVERY_SECONDS_ENV, float, lambda x: x > 0, "a positive number of seconds"
+        )
     if every_generations is not None and every_generations < 0:
         raise ValueError(
             f"checkpoint every {every_generations} generations: use ≥ 1, or 0 to disable"
@@ -387,6 +432,19 @@ def cadence_from_env(
     if every_seconds is not None and every_seconds <= 0:
         raise ValueError(f"checkpoint every {every_seconds} s: use a positive number of seconds")
     return every_generations, DEFAULT_EVERY_SECONDS if every_seconds is None else every_seconds
+
+
+def _env_number(name: str, kind: type, ok: Callable[[Any], bool], what: str) -> Any:
+    """The environment variable ``name`` as a ``kind``, or an error naming the variable, its
+    value and what it must be (a bad value otherwise surfaced as int()'s own message)."""
+    raw = os.environ[name].strip()
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or not ok(value):
+        raise ValueError(f"{name}={raw!r}: set it to {what}, or unset it")
+    return value
 
 
 def for_round(
@@ -419,6 +477,7 @@ def for_round(
     return Checkpointer(
         checkpoint_path(out),
         digest,
+        software=software_fingerprint(),
         every_generations=every_generations,
         every_seconds=every_seconds,
         log=log,

@@ -1033,8 +1033,15 @@ CASES = [
         "env-checkpoint-every-negative",
         _env("EVOTICKETS_CHECKPOINT_EVERY", "-5", lambda w: _verb_train_env_cadence(w)),
         ValueError,
-        ("checkpoint every -5 generations",),
-        ("use ≥ 1, or 0 to disable",),
+        ("EVOTICKETS_CHECKPOINT_EVERY='-5'",),
+        ("a whole number ≥ 1, or 0 to disable", "or unset it"),
+    ),
+    Case(
+        "env-checkpoint-every-not-a-number",
+        _env("EVOTICKETS_CHECKPOINT_EVERY", "ten", lambda w: _verb_train_env_cadence(w)),
+        ValueError,
+        ("EVOTICKETS_CHECKPOINT_EVERY='ten'",),
+        ("a whole number ≥ 1, or 0 to disable",),
     ),
 ]
 

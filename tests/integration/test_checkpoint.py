@@ -241,6 +241,15 @@ def test_cadence_from_env(monkeypatch):
     assert ck.cadence_from_env(7, 2.0) == (7, 2.0)
     with pytest.raises(ValueError, match="≥ 1, or 0 to disable"):
         ck.cadence_from_env(-1)
+    # a bad value in the environment names the variable, not int()'s own complaint
+    for value in ("ten", "-3", "2.5"):
+        monkeypatch.setenv(ck.EVERY_GENERATIONS_ENV, value)
+        with pytest.raises(ValueError, match=f"EVOTICKETS_CHECKPOINT_EVERY='{value}'"):
+            ck.cadence_from_env()
+    monkeypatch.setenv(ck.EVERY_GENERATIONS_ENV, "50")
+    monkeypatch.setenv(ck.EVERY_SECONDS_ENV, "0")
+    with pytest.raises(ValueError, match="EVOTICKETS_CHECKPOINT_SECONDS='0'"):
+        ck.cadence_from_env()
 
 
 def test_checkpoint_path_is_beside_the_output(tmp_path):
@@ -304,6 +313,33 @@ def test_a_checkpoint_of_other_software_is_not_resumed(monkeypatch, tmp_path):
     before = digest()
     monkeypatch.setattr(ck, "software_fingerprint", lambda: (*fingerprint[:-1], "edited"))
     assert digest() != before
+    # the GPU's own libraries and XLA's flags count too (pip upgrades cuDNN apart from jax)
+    names = {v.split("=")[0] for v in fingerprint}
+    assert {"nvidia-cudnn-cu12", "nvidia-cublas-cu12", "XLA_FLAGS"} <= names
+    assert "jax_default_matmul_precision" in names
+
+
+def test_a_checkpoint_of_other_software_says_what_changed(setup, tmp_path):
+    """Refused with the packages that changed, not as "another round or settings"."""
+    path = tmp_path / "trained.ckpt.h5"
+    old = ("jax=0.4.1", "nvidia-cudnn-cu12=9.1", "evotickets-source=aaa")
+    new = ("jax=0.4.1", "nvidia-cudnn-cu12=9.8", "evotickets-source=aaa")
+    first = ck.Checkpointer(path, "d-old", EVERY, log=_crashing_log(6, []), software=old)
+    with pytest.raises(Crash):
+        _round(setup, "snes", first)
+    messages: list[str] = []
+    again = ck.Checkpointer(path, "d-new", every_generations=0, log=messages.append, software=new)
+    _round(setup, "snes", again)
+    (ignored,) = [m for m in messages if m.startswith("ignoring checkpoint")]
+    assert "other software (nvidia-cudnn-cu12: 9.1 → 9.8)" in ignored
+    assert "another round" not in ignored
+    # a checkpoint of the same software under another digest: another round or settings
+    crashing = ck.Checkpointer(path, "d-x", EVERY, log=_crashing_log(6, []), software=new)
+    with pytest.raises(Crash):
+        _round(setup, "snes", crashing)
+    messages.clear()
+    _round(setup, "snes", ck.Checkpointer(path, "d-y", 0, log=messages.append, software=new))
+    assert any("another round or settings" in m for m in messages)
 
 
 # --- gradient-descent trainers resume too ----------------------------------------------------
