@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 
 from .artifacts import ArtifactError
@@ -53,10 +54,22 @@ def run() -> None:
     JAX's teardown takes about a second (more on a loaded node), so this skips it: streams are
     flushed, files are closed, and nothing else is left to do.
     """
-    code = main()
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        code = main()
+    except SystemExit as stop:  # argparse's, or SIGTERM's: unwound, now leave at once
+        code = stop.code if isinstance(stop.code, int) else 1
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _exit_on_sigterm(signum: int, frame) -> None:
+    """SIGTERM (SLURM's at a time limit or preemption, before its SIGKILL) as an exit that
+    unwinds: by default Python dies on it without running ``finally`` blocks, so a write in
+    progress left its temporary file (a whole artifact's size) behind for good. Raised
+    between bytecodes, so within a long jitted call it waits for the call to return."""
+    sys.exit(128 + signum)
 
 
 if __name__ == "__main__":

@@ -546,3 +546,44 @@ def test_a_new_results_folder_is_made_durably(tmp_path, monkeypatch):
         ("replace", "a.h5.<writer>.tmp", "a.h5"),
         ("fsync", "res/exp/digits/seed0"),
     ]
+
+
+_WRITER_KILLED_MID_WRITE = """
+import sys, time
+from evotickets import cli
+from evotickets.durable import atomic_path
+
+def verb():
+    with atomic_path(sys.argv[1]) as tmp:
+        tmp.write_text("half an artifact")
+        print("writing", flush=True)
+        time.sleep(60)
+    return 0
+
+cli.main = verb
+cli.run()
+"""
+
+
+def test_sigterm_mid_write_leaves_no_temporary_file(tmp_path):
+    """SLURM ends a job with SIGTERM (then SIGKILL): the evotickets entry point turns it into
+    an exit that unwinds, so the write's temporary file goes with it (Python's default
+    action ends the process at once and left it behind) and the exit status says why."""
+    import signal
+    import subprocess
+    import sys
+
+    dest = tmp_path / "trained.h5"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WRITER_KILLED_MID_WRITE, str(dest)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+        assert len(list(tmp_path.iterdir())) == 1  # the temporary file, mid-write
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    finally:
+        proc.kill()
+    assert list(tmp_path.iterdir()) == []
