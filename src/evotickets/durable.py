@@ -141,6 +141,20 @@ def temp_paths(
     return [p for p in found if now - _mtime(p, now) >= STALE_TEMP_SECONDS]
 
 
+def remove_stale_temps(folder: str | os.PathLike[str], suffix: str = ".tmp") -> list[Path]:
+    """Delete the temporary files in ``folder`` untouched for :data:`STALE_TEMP_SECONDS`,
+    whatever they were meant to become: the leftovers of writers killed outright (SIGKILL, a
+    crash), each as large as its artifact. Called where a round has finished, for its folder.
+    Returns what it deleted."""
+    now = time.time()
+    stale = [
+        p for p in Path(folder).glob(f"*{suffix}") if now - _mtime(p, now) >= STALE_TEMP_SECONDS
+    ]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
+
 def _mtime(path: Path, default: float) -> float:
     """``path``'s modification time, ``default`` where it is gone (renamed meanwhile)."""
     try:

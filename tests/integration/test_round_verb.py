@@ -12,6 +12,7 @@ import pytest
 
 from evotickets import cli
 from evotickets.config import chain_settings, init_settings, validate_config
+from evotickets.durable import STALE_TEMP_SECONDS
 
 
 def _arrays(path):
@@ -42,8 +43,17 @@ def test_round_equals_mask_then_train_and_logs_the_mask_step(tmp_path, tiny_conf
     assert cli.main(["train", "--settings", settings, "--round", "1", "--init", str(init),
                      "--mask", str(tmp_path / "a_mask.h5"), "--out", str(tmp_path / "a.h5")]) == 0  # fmt: skip
     log = tmp_path / "b_mask.log"
+    # writers killed outright (SIGKILL) left temporary files; one is being written now
+    stale = [tmp_path / "b.h5.999-deadbeef.tmp", tmp_path / "b_mask.h5.tmp"]
+    live = tmp_path / "b.h5.1000-0123abcd.tmp"
+    for path in (*stale, live):
+        path.write_text("half")
+    old = time.time() - STALE_TEMP_SECONDS - 1
+    for path in stale:
+        os.utime(path, (old, old))
     assert cli.main(["round", *common, "--mask-out", str(tmp_path / "b_mask.h5"),
                      "--mask-log", str(log), "--out", str(tmp_path / "b.h5")]) == 0  # fmt: skip
+    assert live.exists() and not any(p.exists() for p in stale)  # the finished round swept
     assert "round 1 random keeps 1491/1864" in log.read_text()
     for a, b in (("a_mask.h5", "b_mask.h5"), ("a.h5", "b.h5")):
         (xa, aa), (xb, ab) = _arrays(tmp_path / a), _arrays(tmp_path / b)
