@@ -77,7 +77,7 @@ def load_rewind_point(path: str | None, settings: ChainSettings, table) -> np.nd
 
 
 def check_method(settings: ChainSettings) -> None:
-    from .config import method_applies
+    from .config import REWIND_METHODS, method_applies
     from .names import SIGMA_METHODS, has_per_weight_sigma
 
     method, strategy = settings.method, settings.strategy
@@ -95,6 +95,14 @@ def check_method(settings: ChainSettings) -> None:
         raise ValueError(
             f"method {method} runs only for Sep-CMA-ES (for {strategy} it equals snr); "
             "the workflow skips this combination"
+        )
+    if settings.rewind and method not in REWIND_METHODS:
+        # the config refuses it; a hand-written settings file would otherwise train the
+        # ticket from round 0's rewind point, dropping its permuted or θ0-relative weights
+        raise ValueError(
+            f"method {method} is defined relative to θ0 and does not rewind, but these "
+            f"settings rewind to generation {settings.rewind}; set rewind to 0 or the method "
+            f"to one of {list(REWIND_METHODS)}"
         )
 
 

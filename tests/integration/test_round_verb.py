@@ -166,6 +166,23 @@ def test_a_strategy_without_sigma_trains_and_prunes_by_magnitude(tmp_path, tiny_
     assert "method snr is undefined for gradientless_descent" in capsys.readouterr().err
 
 
+def test_a_control_that_does_not_rewind_is_refused_with_rewinding_settings(
+    tmp_path, tiny_config, capsys
+):
+    """The config refuses late rewinding for methods defined relative to θ0; a hand-written
+    settings file is refused too, before it trains the permuted ticket from round 0's rewind
+    point (which would drop its permuted weights: a magnitude chain under another name)."""
+    init, settings = _random_chain(tmp_path, tiny_config)
+    permuted = json.dumps({**json.loads(settings), "method": "weight_permuted", "rewind": 2})
+    argv = ["train", "--settings", permuted, "--round", "1", "--init", str(init),
+            "--mask", str(tmp_path / "mask.h5"), "--out", str(tmp_path / "out.h5")]  # fmt: skip
+    capsys.readouterr()
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "weight_permuted is defined relative to θ0 and does not rewind" in err
+    assert "set rewind to 0" in err and not (tmp_path / "out.h5").exists()
+
+
 def test_round0_copied_from_the_donor_equals_training_it(tmp_path, tiny_config, capsys):
     """Round 0 is trained once per (task, strategy, seed): `--round0-from` copies the donor
     chain's round 0, bitwise what the chain computes itself, and refuses what is not one."""
