@@ -47,7 +47,7 @@ import h5py
 import numpy as np
 
 from .artifacts import FILE_FORMAT, create_checked_dataset
-from .durable import atomic_path, make_dirs, temp_paths
+from .durable import atomic_path, make_dirs, remove_stale_temps
 from .host import trained_on
 
 SCHEMA = "evotickets.checkpoint/1"
@@ -66,11 +66,13 @@ def checkpoint_path(out: str | os.PathLike) -> Path:
 
 
 def remove_checkpoint(path: str | os.PathLike) -> None:
-    """Delete the checkpoint at ``path`` and the temporary files killed writers left beside
-    it (not a write in progress: another instance of the job may still be saving)."""
+    """Delete the checkpoint at ``path`` once its round is finished, and the temporary files
+    killed writers left in its folder: the checkpoint's, the artifact's, the mask's
+    (:func:`evotickets.durable.remove_stale_temps`: not a write in progress, since another
+    instance of the job may still be saving)."""
     path = Path(path)
-    for p in (path, *temp_paths(path, stale_only=True)):
-        p.unlink(missing_ok=True)
+    path.unlink(missing_ok=True)
+    remove_stale_temps(path.parent)
 
 
 #: The libraries whose versions can change a round's numbers (the compiler, the strategies,

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import glob
 import os
 import secrets
 import time
@@ -39,8 +38,8 @@ __all__ = [
     "fsync_dir",
     "fsync_file",
     "make_dirs",
+    "remove_stale_temps",
     "temp_path",
-    "temp_paths",
 ]
 
 #: errno values of file systems that cannot sync a directory (some network and FUSE mounts);
@@ -113,7 +112,7 @@ def durable_replace(tmp: str | os.PathLike[str], dest: str | os.PathLike[str]) -
 def temp_path(dest: str | os.PathLike[str], suffix: str = ".tmp") -> Path:
     """A temporary path beside ``dest`` that no other writer uses:
     ``<dest>.<pid>-<8 random hex digits><suffix>`` (why one per writer: the module docstring).
-    A process killed mid-write leaves it behind; :func:`temp_paths` finds such leftovers."""
+    A process killed mid-write leaves it behind; :func:`remove_stale_temps` sweeps them."""
     dest = Path(dest)
     return dest.with_name(f"{dest.name}.{os.getpid()}-{secrets.token_hex(4)}{suffix}")
 
@@ -123,29 +122,12 @@ def temp_path(dest: str | os.PathLike[str], suffix: str = ".tmp") -> Path:
 STALE_TEMP_SECONDS = 600.0
 
 
-def temp_paths(
-    dest: str | os.PathLike[str], suffix: str = ".tmp", *, stale_only: bool = False
-) -> list[Path]:
-    """The temporary files of :func:`temp_path` beside ``dest`` that exist now: a writer's in
-    progress or a killed one's leftover; with ``stale_only``, those untouched for
-    :data:`STALE_TEMP_SECONDS` (leftovers only: deleting another live writer's file would
-    make its rename fail). The shared ``<dest><suffix>`` that writers used before
-    :func:`temp_path` counts too, so a results folder of before leaves none behind."""
-    dest = Path(dest)
-    shared = dest.with_name(dest.name + suffix)
-    own = dest.parent.glob(f"{glob.escape(dest.name)}.*-*{suffix}")
-    found = sorted([*own, *([shared] if shared.exists() else [])])
-    if not stale_only:
-        return found
-    now = time.time()
-    return [p for p in found if now - _mtime(p, now) >= STALE_TEMP_SECONDS]
-
-
 def remove_stale_temps(folder: str | os.PathLike[str], suffix: str = ".tmp") -> list[Path]:
     """Delete the temporary files in ``folder`` untouched for :data:`STALE_TEMP_SECONDS`,
     whatever they were meant to become: the leftovers of writers killed outright (SIGKILL, a
-    crash), each as large as its artifact. Called where a round has finished, for its folder.
-    Returns what it deleted."""
+    crash), each as large as its artifact, and the one shared ``<name>.tmp`` of the writers
+    before :func:`temp_path`. A younger one may be another instance's write in progress
+    (deleting it would make its rename fail), so it stays. Returns what it deleted."""
     now = time.time()
     stale = [
         p for p in Path(folder).glob(f"*{suffix}") if now - _mtime(p, now) >= STALE_TEMP_SECONDS

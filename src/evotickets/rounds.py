@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +25,6 @@ from .artifacts import (
     read_artifact,
     write_artifact,
 )
-from .durable import remove_stale_temps
 from .names import is_gd
 from .settings import ChainSettings
 
@@ -310,8 +308,7 @@ def write_trained(p: PreparedRound, res, extra_attrs: dict | None = None) -> Non
         seed=settings.seed,
         inputs=p.inputs,
     )
-    p.checkpoint.remove()  # only now that the artifact is complete
-    remove_stale_temps(Path(p.out_path).parent)  # killed writers' leftovers, mask's too
+    p.checkpoint.remove()  # only now that the artifact is complete (and killed writers' .tmp)
     cpu = f" ({res.cpu_seconds:.1f}s of CPU)" if res.cpu_seconds is not None else ""
     p.log(
         f"{p.label} wrote {p.out_path}: {p.task.metric_name} {metric:.4f} "

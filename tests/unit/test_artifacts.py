@@ -8,6 +8,7 @@ import copy
 import json
 import os
 import re
+import time
 from pathlib import Path
 
 import h5py
@@ -144,7 +145,7 @@ def test_two_writers_of_one_file_each_move_a_whole_file_into_place(tmp_path):
     writer has a temporary file of its own, so neither truncates the other's, and the file
     under the final name is always one writer's whole content (with one shared `<name>.tmp`,
     the second writer's rename took the first's file away, and the first's failed)."""
-    from evotickets.durable import atomic_path, temp_paths
+    from evotickets.durable import atomic_path
 
     dest = tmp_path / "trained.h5"
     with atomic_path(dest) as first:
@@ -152,37 +153,36 @@ def test_two_writers_of_one_file_each_move_a_whole_file_into_place(tmp_path):
         with atomic_path(dest) as second:
             assert second != first and first.name.startswith("trained.h5.")
             second.write_text("second, whole")
-            assert temp_paths(dest) == sorted([first, second])
+            assert sorted(tmp_path.glob("trained.h5.*.tmp")) == sorted([first, second])
         assert dest.read_text() == "second, whole"
         assert first.read_text() == "first, whole"  # untouched by the second writer
     assert dest.read_text() == "first, whole"
-    assert temp_paths(dest) == [] and sorted(p.name for p in tmp_path.iterdir()) == [dest.name]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [dest.name]
 
 
-def test_a_finished_checkpoint_takes_a_killed_writers_leftover_not_a_live_write(tmp_path):
-    """remove_checkpoint deletes the temporary files beside the checkpoint that no writer has
-    touched for STALE_TEMP_SECONDS (a killed one's), not a write in progress (another
-    instance of the job may be saving: its rename would fail), nor other files'."""
+def test_a_finished_checkpoint_takes_killed_writers_leftovers_not_a_live_write(tmp_path):
+    """remove_checkpoint deletes the checkpoint and the temporary files in its folder that no
+    writer has touched for STALE_TEMP_SECONDS (killed ones': the checkpoint's, the artifact's,
+    the one shared name of the writers before temp_path), not a write in progress (another
+    instance of the job may be saving: its rename would fail), nor other files."""
     from evotickets.checkpoint import remove_checkpoint
-    from evotickets.durable import STALE_TEMP_SECONDS, temp_path, temp_paths
+    from evotickets.durable import STALE_TEMP_SECONDS, temp_path
 
     ckpt = tmp_path / "trained.ckpt.h5"
     ckpt.write_text("checkpoint")
     left, live = temp_path(ckpt), temp_path(ckpt)
-    left.write_text("a killed writer's half")
-    old = left.stat().st_mtime - STALE_TEMP_SECONDS - 1
-    os.utime(left, (old, old))
-    live.write_text("another instance, writing now")
-    # the one shared temporary name of the writers before temp_path, killed mid-write
+    artifact_left = temp_path(tmp_path / "trained.h5")
     shared = tmp_path / "trained.ckpt.h5.tmp"
-    shared.write_text("a killed writer's half, of before")
-    os.utime(shared, (old, old))
-    others = [tmp_path / "trained.h5", temp_path(tmp_path / "trained.h5")]
-    others.append(tmp_path / "trained.h5.tmp")
+    stale = [left, artifact_left, shared]
+    for p in stale:
+        p.write_text("a killed writer's half")
+    old = time.time() - STALE_TEMP_SECONDS - 1
+    for p in stale:
+        os.utime(p, (old, old))
+    live.write_text("another instance, writing now")
+    others = [tmp_path / "trained.h5", temp_path(tmp_path / "mask.h5"), tmp_path / "m.h5.tmp"]
     for p in others:
-        p.write_text("another file's")
-    assert temp_paths(ckpt) == sorted([left, live, shared])
-    assert temp_paths(ckpt, stale_only=True) == sorted([left, shared])
+        p.write_text("another file, or a fresh write")
     remove_checkpoint(ckpt)
     assert sorted(tmp_path.iterdir()) == sorted([live, *others])
 

@@ -22,7 +22,6 @@ from pathlib import Path
 
 from ..artifacts import ArtifactError, created_time, read_artifact, stale_inputs, written_at
 from ..checkpoint import checkpoint_path, remove_checkpoint
-from ..durable import remove_stale_temps
 from ..rounds import PreparedRound, log, train_together
 
 #: How a group verb trains its members (config ``resources.group_program``).
@@ -151,7 +150,6 @@ def keep_finished(out: str, what: str, logs: Sequence[str]) -> str:
     for path in logs:
         Path(path).write_text(line + "\n")
     remove_checkpoint(checkpoint_path(out))
-    remove_stale_temps(Path(out).parent)
     return line
 
 
