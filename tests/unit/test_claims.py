@@ -579,13 +579,12 @@ def test_rewinding_is_paired_with_the_entry_of_its_keys_and_settings(tiny_config
     recorded = json.loads(ds.attrs["config"])
     assert claims._rewind_pairs(ds, recorded, "snes") == [("digits_rewind", "digits")]
     rows = [r for r in claims.claim_rows(ds) if r["claim"] == 10]
-    assert {r["comparison"] for r in rows} == {
-        "magnitude: rewind 10 − rewind 0 (digits_rewind − digits)",
-        "random: rewind 10 − rewind 0 (digits_rewind − digits)",
-    }
-    later = [r for r in rows if r["remaining"] < 1]
-    assert later and all(r["mean"] == pytest.approx(0.03 + 0.001 * (SEEDS - 1) / 2)
-                         for r in later)  # fmt: skip
+    pairs = {f"{m}: rewind 10 − rewind 0 (digits_rewind − digits)" for m in ("magnitude", "random")}
+    assert {r["comparison"] for r in rows} == pairs | {f"{c}, mean over levels" for c in pairs}
+    later = [r for r in rows if r["remaining"] < 1 or r["iteration"] == -1]
+    assert len(later) == 2 * ROUNDS  # 4 pruned levels and the curve, for each method
+    assert all(r["mean"] == pytest.approx(0.03 + 0.001 * (SEEDS - 1) / 2)
+               for r in later)  # fmt: skip
     del ds.attrs["config"]
     with pytest.raises(ValueError, match="records no readable config.*rerun rule collect"):
         claims.claim_rows(ds)
@@ -607,7 +606,8 @@ def test_a_rewinding_entry_with_the_remaining_budget_is_paired_and_says_so(tiny_
     ds = ds.assign_coords(rewind=("task", [0, 10]), rewind_budget=("task", ["", "remaining"]))
     ds.attrs["config"] = json.dumps(cfg, default=str)
     rows = [r for r in claims.claim_rows(ds) if r["claim"] == 10]
-    assert {r["comparison"] for r in rows} == {
+    pairs = {
         f"{m}: rewind 10, G − 10 generations − rewind 0 (digits_rest − digits)"
         for m in ("magnitude", "random")
     }
+    assert {r["comparison"] for r in rows} == pairs | {f"{c}, mean over levels" for c in pairs}

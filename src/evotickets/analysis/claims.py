@@ -491,6 +491,7 @@ def _rewind_rows(ds: xr.Dataset, strategies: list[str], methods: set[str]) -> li
                 diff = cell.sel(task=late) - cell.sel(task=base)
                 label = f"{m}: {point} − rewind 0 ({late} − {base})"
                 rows += _rows_over_rounds(10, late, s, label, diff, ds)
+                rows += _over_levels_row(10, late, s, label, diff)
     return rows
 
 
