@@ -58,10 +58,21 @@ def run() -> None:
     try:
         code = main()
     except SystemExit as stop:  # argparse's, or SIGTERM's: unwound, now leave at once
-        code = stop.code if isinstance(stop.code, int) else 1
+        code = _exit_status(stop.code)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _exit_status(code: object) -> int:
+    """The status ``sys.exit(code)`` gives: 0 for None, the number, else 1 with the message
+    on stderr (as Python's own exit prints it)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
 
 
 def _exit_on_sigterm(signum: int, frame) -> None:

@@ -587,3 +587,19 @@ def test_sigterm_mid_write_leaves_no_temporary_file(tmp_path):
     finally:
         proc.kill()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_entry_points_exit_status_is_pythons():
+    """cli.run leaves with os._exit after unwinding a SystemExit; its status must be the one
+    Python would give: 0 for sys.exit() and --help, argparse's 2 for a bad argument, 1 with
+    the message for a text."""
+    import contextlib
+    import io
+
+    from evotickets.cli import _exit_status
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert [_exit_status(c) for c in (None, 0, 2, 143)] == [0, 0, 2, 143]
+        assert _exit_status("no such file") == 1
+    assert err.getvalue() == "no such file\n"
