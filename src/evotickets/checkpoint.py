@@ -130,9 +130,18 @@ def software_fingerprint() -> tuple[str, ...]:
     return (*versions, *settings, f"evotickets-source={code.hexdigest()[:16]}")
 
 
-def software_changes(stored: list[str], current: tuple[str, ...]) -> list[str]:
-    """What differs between two :func:`software_fingerprint` s, as ``name: old → new``."""
-    old = dict(item.split("=", 1) for item in stored)
+def software_changes(stored: Any, current: tuple[str, ...]) -> list[str]:
+    """What differs between a checkpoint's ``software`` attribute (the JSON list of a
+    :func:`software_fingerprint`) and ``current``, as ``name: old → new``; [] where either
+    is missing or the attribute is not such a list (the checkpoint is then refused as
+    another round, as before the attribute)."""
+    try:
+        items = json.loads(stored) if stored is not None else []
+        old = dict(item.split("=", 1) for item in items)
+    except (TypeError, ValueError, AttributeError):
+        return []
+    if not old or not current:
+        return []
     new = dict(item.split("=", 1) for item in current)
     return [
         f"{name}: {old.get(name, 'absent')} → {new.get(name, 'absent')}"
@@ -356,9 +365,8 @@ class Checkpointer:
             if f.attrs.get("schema") != SCHEMA:
                 raise ValueError(f"schema {f.attrs.get('schema')!r}, expected {SCHEMA!r}")
             if f.attrs.get("round_digest") != self.digest:
-                stored = json.loads(f.attrs.get("software", "[]"))
-                changes = software_changes(stored, self.software) if stored else []
-                if self.software and changes:
+                changes = software_changes(f.attrs.get("software"), self.software)
+                if changes:
                     raise ValueError(
                         f"it was written by other software ({'; '.join(changes)}), and a "
                         "round resumed across that would be half of each"

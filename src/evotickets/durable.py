@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -122,19 +123,31 @@ def temp_path(dest: str | os.PathLike[str], suffix: str = ".tmp") -> Path:
 STALE_TEMP_SECONDS = 600.0
 
 
-def remove_stale_temps(folder: str | os.PathLike[str], suffix: str = ".tmp") -> list[Path]:
-    """Delete the temporary files in ``folder`` untouched for :data:`STALE_TEMP_SECONDS`,
-    whatever they were meant to become: the leftovers of writers killed outright (SIGKILL, a
-    crash), each as large as its artifact, and the one shared ``<name>.tmp`` of the writers
-    before :func:`temp_path`. A younger one may be another instance's write in progress
-    (deleting it would make its rename fail), so it stays. Returns what it deleted."""
-    now = time.time()
-    stale = [
-        p for p in Path(folder).glob(f"*{suffix}") if now - _mtime(p, now) >= STALE_TEMP_SECONDS
-    ]
-    for p in stale:
-        p.unlink(missing_ok=True)
-    return stale
+#: The names this module's writers give their temporary files: :func:`temp_path`'s
+#: ``<name>.<pid>-<8 hex digits>.tmp`` and the one shared ``<name>.h5.tmp`` of the writers
+#: before it. Nothing else in a folder is ever swept.
+_OWN_TEMP = re.compile(r"(.+\.\d+-[0-9a-f]{8}|.+\.h5)\.tmp")
+
+
+def remove_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete this module's temporary files in ``folder`` (:data:`_OWN_TEMP`) untouched for
+    :data:`STALE_TEMP_SECONDS`: the leftovers of writers killed outright (SIGKILL, a crash),
+    each as large as its artifact. A younger one may be another instance's write in progress
+    (deleting it would make its rename fail), so it stays; so does every other file, and one
+    that cannot be deleted is left for the next sweep (never an error in a finished round).
+    Returns what it deleted."""
+    now, removed = time.time(), []
+    for p in Path(folder).iterdir():
+        if not (_OWN_TEMP.fullmatch(p.name) and p.is_file()):
+            continue
+        if now - _mtime(p, now) < STALE_TEMP_SECONDS:
+            continue
+        try:
+            p.unlink(missing_ok=True)
+        except OSError:  # another user's file in a shared folder, say
+            continue
+        removed.append(p)
+    return removed
 
 
 def _mtime(path: Path, default: float) -> float:

@@ -340,6 +340,10 @@ def test_a_checkpoint_of_other_software_says_what_changed(setup, tmp_path):
     messages.clear()
     _round(setup, "snes", ck.Checkpointer(path, "d-y", 0, log=messages.append, software=new))
     assert any("another round or settings" in m for m in messages)
+    # a missing or malformed record: refused as another round, never with a parse error
+    for stored in (None, "not json", json.dumps({"a": 1}), json.dumps(["no equals sign"])):
+        assert ck.software_changes(stored, new) == []
+    assert ck.software_changes(json.dumps(list(old)), new) == ["nvidia-cudnn-cu12: 9.1 → 9.8"]
 
 
 # --- gradient-descent trainers resume too ----------------------------------------------------

@@ -176,15 +176,21 @@ def test_a_finished_checkpoint_takes_killed_writers_leftovers_not_a_live_write(t
     stale = [left, artifact_left, shared]
     for p in stale:
         p.write_text("a killed writer's half")
-    old = time.time() - STALE_TEMP_SECONDS - 1
-    for p in stale:
-        os.utime(p, (old, old))
     live.write_text("another instance, writing now")
     others = [tmp_path / "trained.h5", temp_path(tmp_path / "mask.h5"), tmp_path / "m.h5.tmp"]
     for p in others:
         p.write_text("another file, or a fresh write")
+    # old files that are not this module's temporary files: a user's, a folder so named
+    foreign = [tmp_path / "notes.tmp", tmp_path / "x.123-deadbeef.tmp.bak"]
+    for p in foreign:
+        p.write_text("someone else's")
+    folder = tmp_path / "old.h5.tmp"
+    folder.mkdir()
+    old = time.time() - STALE_TEMP_SECONDS - 1
+    for p in (*stale, *foreign, folder):
+        os.utime(p, (old, old))
     remove_checkpoint(ckpt)
-    assert sorted(tmp_path.iterdir()) == sorted([live, *others])
+    assert sorted(tmp_path.iterdir()) == sorted([live, *others, *foreign, folder])
 
 
 def test_overwrite_replaces_the_file(tmp_path):

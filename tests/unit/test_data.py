@@ -341,6 +341,33 @@ def test_offline_download_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert not list((tmp_path / "mnist").glob("*"))  # no partial files left behind
 
 
+def test_a_download_stopped_mid_stream_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM's exit (SystemExit, cli.run's handler) while the archive streams in: the
+    partial file goes with it (the cleanup covered only the download's own errors)."""
+
+    class Stream:
+        reads = 0
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def read(self, size):
+            Stream.reads += 1
+            if Stream.reads > 1:
+                raise SystemExit(143)
+            return b"partial"
+
+    monkeypatch.setattr(data.urllib.request, "urlopen", lambda url, timeout: Stream())
+    with pytest.raises(SystemExit):
+        load_dataset("mnist", data_dir=tmp_path, download=True)
+    assert Stream.reads == 2 and not list((tmp_path / "mnist").glob("*"))
+
+
 def test_download_from_mirror_is_verified_and_atomic(
     tmp_path: Path, shared: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

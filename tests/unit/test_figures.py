@@ -122,6 +122,13 @@ def test_a_transfer_is_drawn_against_the_target_on_the_same_seeds():
     np.testing.assert_allclose(lines["transferred ticket"], 0.8)
     np.testing.assert_allclose(lines["target's own snr"], 0.7)  # seed 0's, not 0.5
     np.testing.assert_allclose(lines["target's own random"], 0.5)
+    # the other way: both transfers finished, the target's own chain of seed 0 has not
+    # (a transfer needs only the source's mask and the target's θ0): seed 1's everywhere
+    ds["transfer_metric"] = (dims, np.stack([np.full(ROUNDS, 0.9), np.full(ROUNDS, 0.6)])[None])
+    ds["transfer_target_snr"][0, 0] = np.nan
+    lines = _lines(figures.fig4(ds).axes[0])
+    np.testing.assert_allclose(lines["transferred ticket"], 0.6)  # not (0.9 + 0.6) / 2
+    np.testing.assert_allclose(lines["target's own snr"], 0.3)
 
 
 def test_fig1_relative_to_dense_is_one_at_dense_for_accuracies_and_returns():

@@ -8,6 +8,8 @@ draws one panel that says "not in this experiment" instead of failing.
 
 from __future__ import annotations
 
+import functools
+import operator
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -310,17 +312,21 @@ def _transfer_figure(ds, title, kinds) -> plt.Figure:
     fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3), squeeze=False)
     x = _percent(ds)
     for ax, n in zip(axes[0], names):
-        transferred = ds.transfer_metric.sel({"transfer": n})
-        _band(ax, x, transferred, "transferred ticket", "tab:purple")
         # a summary.nc of before transfer_own_method set snr against it, magnitude for GD
         kind = str(ds.transfer_kind.sel({"transfer": n}).values)
         own = "magnitude" if kind == "gd" else "snr"
         if "transfer_own_method" in ds.coords:
             own = str(ds.transfer_own_method.sel({"transfer": n}).values)
+        lines = {"transferred ticket": (ds.transfer_metric, "tab:purple")}
         for ref, var in ((own, "transfer_target_snr"), ("random", "transfer_target_random")):
-            if var in ds:  # paired: over the seeds and rounds the transfer has finished
-                target = ds[var].sel({"transfer": n}).where(transferred.notnull())
-                _band(ax, x, target, f"target's own {ref}", COLORS[ref])
+            if var in ds:
+                lines[f"target's own {ref}"] = (ds[var], COLORS[ref])
+        # paired: every line over the seeds and rounds that all of them have finished (a
+        # transfer round can finish before the target's own chain, and the reverse)
+        values = {label: da.sel({"transfer": n}) for label, (da, _) in lines.items()}
+        finished = functools.reduce(operator.and_, [v.notnull() for v in values.values()])
+        for label, (_, color) in lines.items():
+            _band(ax, x, values[label].where(finished), label, color)
         ax.set_title(str(n), fontsize=9)
         target = None
         if "transfer_target_task" in ds.coords:

@@ -392,21 +392,20 @@ def _download(folder: str, name: str, folder_dir: Path) -> Path:
     # "x" (not tempfile's 0600): the file keeps the umask's permissions, as a shared cache
     # (EVOTICKETS_DATA_DIR) needs
     tmp = temp_path(folder_dir / f"{name}.gz")
-    try:
-        with (
-            urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as resp,
-            open(tmp, "xb") as fh,
-        ):
-            while chunk := resp.read(1 << 20):
-                fh.write(chunk)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        tmp.unlink(missing_ok=True)
-        raise _DownloadError(
-            f"{folder_dir / name}(.gz) is missing and the download from {url} failed ({exc}). "
-            f"Fix: connect to the internet and retry, or download the file by hand, or "
-            f"{_FIX_DIR}."
-        ) from exc
-    try:
+    try:  # whatever stops it (an error, SIGTERM's exit), no temporary file stays
+        try:
+            with (
+                urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as resp,
+                open(tmp, "xb") as fh,
+            ):
+                while chunk := resp.read(1 << 20):
+                    fh.write(chunk)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise _DownloadError(
+                f"{folder_dir / name}(.gz) is missing and the download from {url} failed "
+                f"({exc}). Fix: connect to the internet and retry, or download the file by "
+                f"hand, or {_FIX_DIR}."
+            ) from exc
         try:
             data = _read_bytes(tmp, gzipped=True)
             _parse_idx(data, tmp)
