@@ -306,6 +306,14 @@ def _over_levels_row(claim, task, strategy, comparison, diff):
     return _one_row(claim, task, strategy, label, mean_over_levels(diff).values)
 
 
+def _pruned_level_rows(claim, task, strategy, comparison, diff, ds):
+    """A comparison of the pruned levels: one row per level (:func:`_rows_over_rounds`) and
+    one over all of them (:func:`_over_levels_row`), as every such claim is read."""
+    return _rows_over_rounds(claim, task, strategy, comparison, diff, ds) + _over_levels_row(
+        claim, task, strategy, comparison, diff
+    )
+
+
 def _method_diff(ds, task, strategy, a, b):
     m = ds.test_metric.sel(task=task, strategy=strategy)
     return m.sel({"method": a}) - m.sel({"method": b})
@@ -350,8 +358,7 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
             for claim, a, b, es_only in METHOD_COMPARISONS:
                 if pair(a, b) and not (es_only and is_gd(s)):
                     diff = _method_diff(ds, t, s, a, b)
-                    rows += _rows_over_rounds(claim, t, s, f"{a} − {b}", diff, ds)
-                    rows += _over_levels_row(claim, t, s, f"{a} − {b}", diff)
+                    rows += _pruned_level_rows(claim, t, s, f"{a} − {b}", diff, ds)
 
         # 3: ES SNR against GD magnitude, each relative to its own dense round
         if "snr" in methods and "magnitude" in methods:
@@ -362,8 +369,7 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
                     d = m.sel({"strategy": g, "method": "magnitude"})
                     diff = (e - e.isel(iteration=0)) - (d - d.isel(iteration=0))
                     label = f"Δ{s} snr − Δ{g} magnitude"
-                    rows += _rows_over_rounds(3, t, s, label, diff, ds)
-                    rows += _over_levels_row(3, t, s, label, diff)
+                    rows += _pruned_level_rows(3, t, s, label, diff, ds)
 
         # 6: consecutive-round LMC barriers, ES against GD (magnitude chains)
         if has_data(ds, "lmc_barrier_consecutive", method="magnitude"):
@@ -402,9 +408,7 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
             diff = ds.transfer_metric.sel(transfer=name) - ds.transfer_target_random.sel(
                 transfer=name
             )
-            label = "transfer − target random"
-            rows += _rows_over_rounds(4, "", str(name), label, diff, ds)
-            rows += _over_levels_row(4, "", str(name), label, diff)
+            rows += _pruned_level_rows(4, "", str(name), "transfer − target random", diff, ds)
     # 6: ES↔GD barrier on the same ticket, beyond the tolerance (LMC_TOLERANCE: why not 0)
     if "lmc_barrier_es_gd" in ds:
         for name in ds.transfer.values:
@@ -490,8 +494,7 @@ def _rewind_rows(ds: xr.Dataset, strategies: list[str], methods: set[str]) -> li
                 cell = ds.test_metric.sel({"strategy": s, "method": m})
                 diff = cell.sel(task=late) - cell.sel(task=base)
                 label = f"{m}: {point} − rewind 0 ({late} − {base})"
-                rows += _rows_over_rounds(10, late, s, label, diff, ds)
-                rows += _over_levels_row(10, late, s, label, diff)
+                rows += _pruned_level_rows(10, late, s, label, diff, ds)
     return rows
 
 
