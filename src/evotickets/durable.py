@@ -110,12 +110,12 @@ def durable_replace(tmp: str | os.PathLike[str], dest: str | os.PathLike[str]) -
     return dest
 
 
-def temp_path(dest: str | os.PathLike[str], suffix: str = ".tmp") -> Path:
+def temp_path(dest: str | os.PathLike[str]) -> Path:
     """A temporary path beside ``dest`` that no other writer uses:
-    ``<dest>.<pid>-<8 random hex digits><suffix>`` (why one per writer: the module docstring).
+    ``<dest>.<pid>-<8 random hex digits>.tmp`` (why one per writer: the module docstring).
     A process killed mid-write leaves it behind; :func:`remove_stale_temps` sweeps them."""
     dest = Path(dest)
-    return dest.with_name(f"{dest.name}.{os.getpid()}-{secrets.token_hex(4)}{suffix}")
+    return dest.with_name(f"{dest.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
 
 
 #: A temporary file untouched for this long is a killed writer's leftover, not a write in
@@ -159,13 +159,13 @@ def _mtime(path: Path, default: float) -> float:
 
 
 @contextlib.contextmanager
-def atomic_path(dest: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[Path]:
+def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path of this writer's own beside ``dest`` (:func:`temp_path`) to
     write into; when the block ends normally it is moved onto ``dest`` with
     :func:`durable_replace`. Whatever happens, no temporary file of this writer is left
     behind, and a failed write leaves the old ``dest`` (or none)."""
     dest = Path(dest)
-    tmp = temp_path(dest, suffix)
+    tmp = temp_path(dest)
     try:
         yield tmp
         durable_replace(tmp, dest)

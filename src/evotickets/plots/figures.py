@@ -317,16 +317,16 @@ def _transfer_figure(ds, title, kinds) -> plt.Figure:
         own = "magnitude" if kind == "gd" else "snr"
         if "transfer_own_method" in ds.coords:
             own = str(ds.transfer_own_method.sel({"transfer": n}).values)
-        lines = {"transferred ticket": (ds.transfer_metric, "tab:purple")}
+        at = {"transfer": n}
+        lines = {"transferred ticket": (ds.transfer_metric.sel(at), "tab:purple")}
         for ref, var in ((own, "transfer_target_snr"), ("random", "transfer_target_random")):
             if var in ds:
-                lines[f"target's own {ref}"] = (ds[var], COLORS[ref])
+                lines[f"target's own {ref}"] = (ds[var].sel(at), COLORS[ref])
         # paired: every line over the seeds and rounds that all of them have finished (a
         # transfer round can finish before the target's own chain, and the reverse)
-        values = {label: da.sel({"transfer": n}) for label, (da, _) in lines.items()}
-        finished = functools.reduce(operator.and_, [v.notnull() for v in values.values()])
-        for label, (_, color) in lines.items():
-            _band(ax, x, values[label].where(finished), label, color)
+        finished = functools.reduce(operator.and_, (da.notnull() for da, _ in lines.values()))
+        for label, (da, color) in lines.items():
+            _band(ax, x, da.where(finished), label, color)
         ax.set_title(str(n), fontsize=9)
         target = None
         if "transfer_target_task" in ds.coords:
