@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 # `make fidelity`: the paper's claims on digits at CPU scale (config/fidelity.yaml, ≈ 45 min on
 # 2 cores); ends with the claims table (results/digits-fidelity/claims.md).
-.PHONY: setup run fidelity pendulum extensions tour controls heuristics test lint clean chaos slurm-up slurm-down bench
+.PHONY: setup run fidelity pendulum pendulum-controls extensions tour controls heuristics test lint clean chaos slurm-up slurm-down bench
 
 # `make bench` runs the benchmark suite (bench/README.md); `make bench BENCH_QUICK=1` is the
 # smoke mode (small sizes, minutes). Tables print; JSON lands in results/bench/.
@@ -70,6 +70,14 @@ pendulum: setup
 	@cat results/pendulum-fidelity/accuracy_table.txt
 	@sed -n '/^## Summary/,/^## Every level/p' results/pendulum-fidelity/claims.md | sed '$$d'
 	@echo "claims: results/pendulum-fidelity/claims.md"
+
+# `make pendulum-controls`: the paper's claims 3 and 5 on Pendulum at CPU scale
+# (config/pendulum_controls.yaml, ≈ 70 min on 2 cores); ends with its claims summary.
+pendulum-controls: setup
+	snakemake --cores $(CORES) --configfile config/pendulum_controls.yaml
+	@cat results/pendulum-controls/accuracy_table.txt
+	@sed -n '/^## Summary/,/^## Every level/p' results/pendulum-controls/claims.md | sed '$$d'
+	@echo "claims: results/pendulum-controls/claims.md"
 
 controls: setup
 	snakemake --cores $(CORES) --configfile config/controls.yaml

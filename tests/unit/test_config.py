@@ -283,6 +283,25 @@ def test_pendulum_config_is_the_papers_pendulum_row_with_fewer_generations():
     assert len(ours["seeds"]) >= 4
 
 
+def test_pendulum_controls_config_is_the_papers_pendulum_row():
+    """`make pendulum-controls` claims config/paper.yaml's Pendulum settings (600 generations)
+    for its Sep-CMA-ES chains and the paper's gd_ppo for its PPO chains: both as the digests
+    see them, so that a drift between the configs fails here."""
+    ours = load_config(ROOT / "config" / "pendulum_controls.yaml")
+    paper = load_config(ROOT / "config" / "paper.yaml")
+    grid = {(s, m) for _, s, m, _ in chains(ours)}
+    es = {("sep_cma_es", m) for m in ("magnitude", "snr", "weight_permuted", "mask_permuted")}
+    assert grid == es | {("gd_ppo", "magnitude")}  # claims 5 and 3
+    for s, m in grid:
+        mine = chain_settings(ours, "pendulum", s, m, 0)
+        theirs = chain_settings(paper, "pendulum", s, m, 0)
+        assert mine["task_config"] == theirs["task_config"]
+        assert mine["strategy_config"] == theirs["strategy_config"]
+    es_settings = chain_settings(ours, "pendulum", "sep_cma_es", "snr", 0)["es"]
+    assert es_settings["num_generations"] == 600
+    assert len(ours["seeds"]) >= 4
+
+
 def test_controls_config_validates():
     cfg = load_config(ROOT / "config" / "controls.yaml")
     assert set(cfg["tasks"]) == {"digits"} and set(cfg["gd"]) == {"gd_adam"}
