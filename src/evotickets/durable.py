@@ -10,7 +10,11 @@ trust it. So a writer writes a temporary file of its own beside the final one
 2. ``os.replace`` it onto the final name (atomic: readers see the old file or the new one);
 3. ``fsync`` the directory, so the rename itself survives a crash.
 
-A folder made for a file (:func:`make_dirs`) is fsynced into its parent for the same reason.
+4. ``fsync`` the parent of each folder on the way to it, once per process
+   (:func:`fsync_ancestors`): a folder is itself an entry in its parent, and whoever made
+   it (:func:`make_dirs`, or Snakemake, which makes every output's folder before the job
+   runs) may not have fsynced that entry, so after a crash the folder could vanish with
+   the file just renamed into it.
 
 Why a temporary name per writer, not one ``<name>.tmp``: two processes can write the same file
 at once (a cluster job resubmitted while its first instance still runs on a node the
@@ -36,6 +40,7 @@ from pathlib import Path
 __all__ = [
     "atomic_path",
     "durable_replace",
+    "fsync_ancestors",
     "fsync_dir",
     "fsync_file",
     "make_dirs",
@@ -78,35 +83,48 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-def make_dirs(path: str | os.PathLike[str]) -> Path:
-    """``mkdir -p path``, durably: each folder it creates is an entry in its parent, which is
-    fsynced after the creation, so a file renamed into a new folder (and its folder fsynced)
-    cannot vanish with the folder after a crash. Folders that exist are left as they are.
-    Returns ``path``."""
-    path = Path(path)
-    missing = []
-    for folder in (path, *path.parents):
-        if folder.is_dir():
-            break
-        missing.append(folder)
-    for folder in reversed(missing):
+#: Folders whose entry in their parent this process has fsynced (:func:`fsync_ancestors`).
+_SYNCED_FOLDERS: set[Path] = set()
+
+
+def fsync_ancestors(folder: str | os.PathLike[str]) -> None:
+    """Make the way to ``folder`` durable: fsync the parent of ``folder`` and of each folder
+    above it, so that no folder on the path can vanish after a crash, whoever made it. Each
+    folder is done once per process (:data:`_SYNCED_FOLDERS`; evotickets never removes a
+    folder, so one made again under the same name does not occur), so a round's many writes
+    pay it once. A parent this user may not open for reading (``/home`` at mode 711, say)
+    holds folders made by others, long before: the walk stops there."""
+    folder = Path(os.path.abspath(folder))
+    for f in (folder, *folder.parents):
+        if f == f.parent or f in _SYNCED_FOLDERS:
+            return
         try:
-            folder.mkdir()
-        except FileExistsError:  # made meanwhile by another job; a file there fails below
-            if not folder.is_dir():
-                raise
-            continue
-        fsync_dir(folder.parent)
+            fsync_dir(f.parent)
+        except PermissionError:
+            _SYNCED_FOLDERS.add(f)
+            return
+        _SYNCED_FOLDERS.add(f)
+
+
+def make_dirs(path: str | os.PathLike[str]) -> Path:
+    """``mkdir -p path``, durably (:func:`fsync_ancestors`), so a file renamed into a new
+    folder (and its folder fsynced) cannot vanish with the folder after a crash. Returns
+    ``path``."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    fsync_ancestors(path)
     return path
 
 
 def durable_replace(tmp: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
     """Move the finished file ``tmp`` onto ``dest`` atomically and durably (see the module
-    docstring): fsync ``tmp``, ``os.replace``, fsync ``dest``'s directory. Returns ``dest``."""
+    docstring): fsync ``tmp``, ``os.replace``, fsync ``dest``'s directory and, once per
+    process, the folders above it. Returns ``dest``."""
     dest = Path(dest)
     fsync_file(tmp)
     os.replace(tmp, dest)
     fsync_dir(dest.parent)
+    fsync_ancestors(dest.parent)
     return dest
 
 

@@ -300,12 +300,60 @@ def test_writes_fsync_the_file_before_the_rename_and_the_folder_after(
     out.mkdir()
     events = _record_durability(monkeypatch, tmp_path)
     write(out / name, monkeypatch)
-    assert events == [
+    # and once, before or after (some writers make their folder first): the folder's own
+    # entry in its parent, since the test made it without an fsync
+    assert events.count(("fsync", ".")) == 1
+    assert [e for e in events if e != ("fsync", ".")] == [
         ("fsync", f"res/{name}.<writer>.tmp"),
         ("replace", f"{name}.<writer>.tmp", name),
         ("fsync", "res"),
     ]
     assert sorted(p.name for p in out.iterdir()) == [name]
+
+
+def test_folders_made_by_another_program_are_fsynced_into_their_parents(tmp_path, monkeypatch):
+    """Snakemake makes every output's folder before the job runs, without an fsync: the first
+    write into it fsyncs the parent of each folder on its path (after a crash the folder,
+    and the file in it, could otherwise vanish); later writes there pay only their own."""
+    from evotickets.durable import atomic_path
+
+    folder = tmp_path / "res/exp/digits/seed0"
+    os.makedirs(folder)  # as Snakemake does
+    events = _record_durability(monkeypatch, tmp_path)
+    for name in ("a.h5", "b.h5"):
+        with atomic_path(folder / name) as tmp:
+            tmp.write_bytes(b"x")
+    assert events == [
+        ("fsync", "res/exp/digits/seed0/a.h5.<writer>.tmp"),
+        ("replace", "a.h5.<writer>.tmp", "a.h5"),
+        ("fsync", "res/exp/digits/seed0"),
+        ("fsync", "res/exp/digits"),
+        ("fsync", "res/exp"),
+        ("fsync", "res"),
+        ("fsync", "."),
+        ("fsync", "res/exp/digits/seed0/b.h5.<writer>.tmp"),
+        ("replace", "b.h5.<writer>.tmp", "b.h5"),
+        ("fsync", "res/exp/digits/seed0"),
+    ]
+
+
+def test_an_unreadable_parent_ends_the_walk_up(tmp_path, monkeypatch):
+    """A parent this user may not open (``/home`` at mode 711) does not fail a write: the
+    folders above it were made by others, long before."""
+    from evotickets import durable
+
+    folder = tmp_path / "locked/mine"
+    folder.mkdir(parents=True)
+    synced = []
+
+    def fsync_dir(path):
+        if Path(path) == tmp_path / "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        synced.append(Path(path))
+
+    monkeypatch.setattr(durable, "fsync_dir", fsync_dir)
+    durable.fsync_ancestors(folder / "sub")
+    assert synced == [folder]  # sub's parent; then mine's parent refused: the walk stops
 
 
 def test_durable_replace_is_the_only_rename_in_src():
@@ -542,12 +590,14 @@ def test_a_new_results_folder_is_made_durably(tmp_path, monkeypatch):
     path = tmp_path / "res/exp/digits/seed0/a.h5"
     kernel = {"params/kernel": np.zeros(3, np.float32)}
     write_artifact(path, "init", kernel, {}, config_digest="d", seed=0)
-    # ensure_writable makes res/exp/digits/seed0 (fsyncing res, res/exp, res/exp/digits), then
-    # the write itself: fsync(tmp), replace, fsync(folder)
+    # ensure_writable makes res/exp/digits/seed0 (fsyncing the parent of each folder on the
+    # way: res/exp/digits, res/exp, res, and "." for res, which the test made), then the
+    # write itself: fsync(tmp), replace, fsync(folder)
     assert events == [
-        ("fsync", "res"),
-        ("fsync", "res/exp"),
         ("fsync", "res/exp/digits"),
+        ("fsync", "res/exp"),
+        ("fsync", "res"),
+        ("fsync", "."),
         ("fsync", "res/exp/digits/seed0/a.h5.<writer>.tmp"),
         ("replace", "a.h5.<writer>.tmp", "a.h5"),
         ("fsync", "res/exp/digits/seed0"),
