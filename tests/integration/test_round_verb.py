@@ -352,10 +352,16 @@ def test_a_vmapped_group_equals_the_sequential_group(tmp_path, tiny_config, caps
     assert donor.exists() and copy.stat().st_mtime_ns > copied
     for k in kept[0]:
         np.testing.assert_array_equal(kept[0][k], _arrays(copy)[0][k], err_msg=k)
-    # Snakemake gives a finished job's outputs one mtime; a rerun then keeps every member,
-    # the copies too (a copy's mask is written before its donor's round 0, which only the
-    # copy's trained.h5 reads: judged against the mask, the copies were made again each time)
+    # a rerun of a job as it left its files (killed after its last write, before Snakemake
+    # saw it end) keeps every member, the copies too: a copy's mask is written before its
+    # donor's round 0, which only the copy's trained.h5 reads (each output is judged against
+    # what it reads; judged together, the copies were made again on every such rerun)
     zero = sorted((tmp_path / "vmapped").glob("*/*0.h5"))
+    before = {f: (f.read_bytes(), f.stat().st_mtime_ns) for f in zero}
+    assert cli.main(["round-group", "--members", members(tmp_path / "vmapped", 0), "--program",
+                     "vmapped"]) == 0  # fmt: skip
+    assert {f: (f.read_bytes(), f.stat().st_mtime_ns) for f in zero} == before
+    # Snakemake gives a finished job's outputs one mtime; a rerun then keeps every member
     now = time.time_ns()
     for f in zero:
         os.utime(f, ns=(now, now))

@@ -361,8 +361,7 @@ def _run_members_vmapped(members: list[dict], args) -> None:
         if margs.round0_from:  # a copy of its donor's round 0: after the donor is written
             # its mask now (a permutation control of this group reads it), unless a valid one
             # is there: rewritten, it would be newer than the rounds made from it
-            digest = ChainSettings.from_json(margs.settings).digest()
-            if not outputs_current([(margs.mask_out, "mask")], digest, margs.round, [margs.init]):
+            if not _copy_mask_current(margs):
                 run_logged(margs.mask_log, "mask", cmd_mask, _mask_args(margs))
             copies.append(margs)
             return None
@@ -411,14 +410,21 @@ def _finished(args) -> bool:
     """Whether a member's round is already done: its mask and trained artifacts are valid
     for its settings and round and newer than every input (:func:`outputs_current`). A
     killed or failed `train` or group job leaves its finished rounds, and its rerun keeps
-    them instead of computing them again."""
+    them instead of computing them again. A round-0 copy's two outputs are judged each
+    against what it reads: its mask reads θ0 alone and, in a vmapped group, is written before
+    its donor's round 0, which only the copy's trained.h5 reads."""
     inputs = [args.init, args.prev_trained, args.source_mask, args.rewind_from, args.round0_from]
-    return outputs_current(
-        [(args.mask_out, "mask"), (args.out, "trained")],
-        ChainSettings.from_json(args.settings).digest(),
-        args.round,
-        inputs,
-    )
+    digest = ChainSettings.from_json(args.settings).digest()
+    trained = (args.out, "trained")
+    if args.round0_from:
+        return _copy_mask_current(args) and outputs_current([trained], digest, args.round, inputs)
+    return outputs_current([(args.mask_out, "mask"), trained], digest, args.round, inputs)
+
+
+def _copy_mask_current(args) -> bool:
+    """Whether a round-0 copy's mask is there and valid: it reads θ0 alone."""
+    digest = ChainSettings.from_json(args.settings).digest()
+    return outputs_current([(args.mask_out, "mask")], digest, args.round, [args.init])
 
 
 def register(sub) -> None:

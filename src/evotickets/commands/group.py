@@ -132,8 +132,7 @@ def outputs_current(
         # a missing input (a donor round deleted to recompute it) is not there yet
         if not all(p.exists() and p.stat().st_mtime <= oldest for p in inputs):
             return False
-        # the last output written after every input: in a vmapped group a round-0 copy's mask
-        # is written before its donor's round 0, which only its trained.h5 reads
+        # the last output written after every input, by the records
         if None in written:
             return False
         return all((w := read_time(str(p))) is None or w <= max(written) for p in inputs)
