@@ -318,6 +318,9 @@ def _make_update(task, sz: _Sizes, tx, mask_j, round_k):
         if cfg.get("value_clip", False):
             batch = (*batch, t_val)
         flat = jax.tree.map(lambda x: x.reshape(per_update, *x.shape[2:]), batch)
+        # before the epochs, as brax's PPO updates its running statistics (its training_step):
+        # the epochs normalise with the new statistics, the stored log-probs and values were
+        # made with the old, so the first minibatch's ratio is not exactly 1 (brax's too)
         norm = task._update_stats(norm, t_obs, jnp.ones(t_obs.shape[:2], bool))
 
         def epoch(c, ke):
