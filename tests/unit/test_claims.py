@@ -416,7 +416,14 @@ def test_dense_threshold_and_cli_writes_md_html_nc(tmp_path, capsys):
     cell[:2, 2:] = np.nan  # and seeds 0-1 have rounds 0-1 only
     (mag,) = [r for r in claims.dense_threshold(short) if r["method"] == "magnitude"]
     assert (mag["fell"], mag["never"], mag["unfinished"]) == (0, SEEDS - 2, 2)
-    assert "| 0 | 4 (to 41.0%) | 2 |" in claims.to_markdown([], [mag])
+    dense = short.test_metric.values[0, 0, 1][:, 0]
+    assert mag["dense_mean"] == pytest.approx(dense.mean())
+    assert mag["dense_sd"] == pytest.approx(dense.std(ddof=1))
+    table = claims.to_markdown([], [mag])
+    assert f"| {dense.mean():.3f} ± {dense.std(ddof=1):.3f} | – | – | 0 |" in table
+    assert "| 0 | 4 (to 41.0%) | 2 |" in table
+    # a return prints as one, to one decimal
+    assert claims._fmt_metric(-1234.56) == "-1,234.6" and claims._fmt_metric(0.9123) == "0.912"
     assert cli.main(["claims", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "magnitude − random" in out
@@ -424,6 +431,7 @@ def test_dense_threshold_and_cli_writes_md_html_nc(tmp_path, capsys):
         assert (tmp_path / name).stat().st_size > 0
     back = xr.open_dataset(tmp_path / "claims.nc", engine="h5netcdf")
     assert set(back.claim.values) == {1}
+    assert back.below95_dense_mean.size == back.below95_method.size > 0
     assert set(back.verdict.values) <= {"holds", "inconclusive", "reversed"}
     assert set(back.verdict_fdr.values) <= {"holds", "inconclusive", "reversed"}
     assert np.all((back.q >= back.p).values) and np.all((back.q <= 1).values)

@@ -506,7 +506,10 @@ def dense_threshold(ds: xr.Dataset, fraction: float = 0.95) -> list[dict]:
     A seed that never falls is censored: it counts in ``never`` and not in the spread, but
     only if its last round is there; one whose later rounds are missing (a chain still
     running, or stopped) and that has not fallen so far counts in ``unfinished`` instead,
-    since it may yet fall. A seed without its dense round has no bar and is not counted."""
+    since it may yet fall. A seed without its dense round has no bar and is not counted.
+    ``dense_mean`` / ``dense_sd``: the dense metric itself over the counted seeds, where
+    the bar stands (claim 3 compares each chain's fall from it: a GD baseline whose dense
+    round is far below ES's falls from another height)."""
     out = []
     m = ds.test_metric
     rem = ds.remaining_fraction.values
@@ -514,10 +517,11 @@ def dense_threshold(ds: xr.Dataset, fraction: float = 0.95) -> list[dict]:
         for s in m.strategy.values:
             for meth in m.method.values:
                 cell = m.sel({"task": t, "strategy": s, "method": meth}).values  # (seed, it)
-                firsts, never, unfinished = [], 0, 0
+                firsts, never, unfinished, dense = [], 0, 0, []
                 for row in cell:
                     if not np.isfinite(row[0]) or not np.isfinite(row).any():
                         continue
+                    dense.append(float(row[0]))
                     bar = row[0] - (1 - fraction) * abs(row[0])
                     below = np.flatnonzero(np.isfinite(row) & (row < bar))
                     below = below[below > 0]
@@ -541,6 +545,8 @@ def dense_threshold(ds: xr.Dataset, fraction: float = 0.95) -> list[dict]:
                         "never": never,
                         "unfinished": unfinished,
                         "last_remaining": float(rem[-1]),
+                        "dense_mean": float(np.mean(dense)),
+                        "dense_sd": float(np.std(dense, ddof=1)) if len(dense) > 1 else 0.0,
                     }
                 )
     return out
@@ -613,7 +619,7 @@ def to_dataset(rows: list[dict], thresholds: list[dict]) -> xr.Dataset:
             "comparison)"
         )
     tcols = ("task", "strategy", "method", "median", "min", "max", "fell", "never")
-    tcols += ("unfinished",)
+    tcols += ("unfinished", "dense_mean", "dense_sd")
     for c in tcols:
         values = [r[c] for r in thresholds]
         ds[f"below95_{c}"] = ("cell", np.asarray(values) if values else np.asarray([], float))
@@ -638,6 +644,12 @@ def _fmt(x: float) -> str:
     if not np.isfinite(x):
         return "–"
     return f"{x:+.1e}" if 0 < abs(x) < 0.0005 else f"{x:+.3f}"
+
+
+def _fmt_metric(x: float) -> str:
+    """A test metric as it is, not an effect: an accuracy to three decimals, a return
+    (tens to thousands) to one."""
+    return f"{x:.3f}" if abs(x) < 10 else f"{x:,.1f}"
 
 
 #: p- and q-values below this print as "<0.001" (three decimals say no more)
@@ -744,20 +756,22 @@ def _threshold_lines(thresholds: list[dict]) -> list[str]:
             "Remaining fraction of the first round below 95 % of round 0, over the seeds "
             "that fell (median, min–max); `never` counts seeds that stayed above it to the "
             "last round, `unfinished` those that have not fallen in the rounds they have "
-            "so far (their later rounds are missing)."
+            "so far (their later rounds are missing); `dense` is round 0's metric, mean ± sd "
+            "over the seeds counted."
         ),
         "",
         (
-            "| task | strategy | method | median | min–max | fell | never (to remaining) | "
-            "unfinished |"
+            "| task | strategy | method | dense | median | min–max | fell | "
+            "never (to remaining) | unfinished |"
         ),
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in thresholds:
         spread = f"{r['min']:.1%}–{r['max']:.1%}" if r["fell"] else "–"
         med = f"{r['median']:.1%}" if r["fell"] else "–"
+        dense = f"{_fmt_metric(r['dense_mean'])} ± {_fmt_metric(r['dense_sd'])}"
         lines.append(
-            f"| {r['task']} | {r['strategy']} | {r['method']} | {med} | {spread} | "
+            f"| {r['task']} | {r['strategy']} | {r['method']} | {dense} | {med} | {spread} | "
             f"{r['fell']} | {r['never']} (to {r['last_remaining']:.1%}) | {r['unfinished']} |"
         )
     return [*lines, ""]
