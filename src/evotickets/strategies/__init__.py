@@ -26,6 +26,8 @@ Mapping from the study's evosax 0.1 settings (see config/paper.yaml):
   ``std_limit``), because evosax 0.3 PGPE adapts σ but no longer decays it.
 - ``mean_decay`` (weight decay on the search mean) is applied after each tell as
   mean ← (1 − mean_decay)·mean, as evosax 0.1 did.
+- Tied fitness: members tied in fitness share the weights of the ranks they fill
+  (:mod:`.ranking`); evosax 0.3 truncated their mean rank to one index.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from . import (
     snes,
     xnes,
 )
+from .ranking import with_fair_ties
 from .sep_cma_es import COVARIANCE_RATES, sep_cma_rates  # noqa: F401 (tests, docs)
 from .spec import StrategySpec
 
@@ -132,7 +135,7 @@ def make_strategy(name: str, num_dims: int, hparams: dict[str, Any]) -> ESStrate
     built = spec.build(pop, num_dims, hparams)
     return ESStrategy(
         name=name,
-        algorithm=built.algorithm,
+        algorithm=with_fair_ties(built.algorithm),
         params=built.params,
         mean_decay=float(hparams.get("mean_decay", 0.0)),
         std_decay=built.std_decay,
