@@ -240,6 +240,11 @@ def test_claims_the_grid_lacks_are_absent_not_errors():
     assert {r["claim"] for r in rows} == {1}
     text = claims.to_markdown(rows, claims.dense_threshold(ds))
     assert "Claim 1" in text and "Claim 2" not in text
+    # each absent claim is listed with what it needs; claim 1 is not
+    untested = text.split("Not tested here")[1].split("## Every level")[0]
+    assert "- claim 3: needs ES snr and GD magnitude chains of one task entry" in untested
+    assert untested.count("- claim ") == len(claims.CLAIMS) - 1 and "claim 1:" not in untested
+    assert set(claims.NEEDS) == set(claims.CLAIMS)
     # nothing testable at all: one method only
     none = claims.claim_rows(synthetic_summary(methods=("magnitude",)))
     assert none == []

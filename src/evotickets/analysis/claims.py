@@ -89,6 +89,23 @@ CLAIMS = {
 }
 
 
+#: What each claim needs in a grid, said in claims.md for a claim that has no row: a grid
+#: that lacks it (or runs not yet finished) tests it nowhere, which a reader should see.
+NEEDS = {
+    1: "random and magnitude chains",
+    2: "snr (or snr_study) and magnitude chains of an ES",
+    3: "ES snr and GD magnitude chains of one task entry",
+    4: "a transfer with the target's random chain",
+    5: "weight_permuted and mask_permuted chains beside magnitude",
+    6: "the lmc analysis on ES and GD magnitude chains of one task entry, or an ES → GD "
+    "transfer with lmc",
+    7: "the landscape analysis on ES and GD magnitude chains of one task entry",
+    8: "the snr_magnitude analysis on an ES snr chain",
+    9: "snip or grasp chains beside random or magnitude",
+    10: "a task entry with rewind > 0 beside its rewind-0 twin",
+    11: "dynamic_random or dynamic_gradient chains beside random or snr",
+}
+
 #: Claim 6's ES↔GD barrier is tested against this share of the error's scale, not against 0.
 #: Why: a barrier is ≥ 0 by construction (the path's two ends lie on its chord, and the
 #: barrier is the largest excess over the chord), so any noise along the path (a finite test
@@ -727,6 +744,16 @@ def _summary_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
+def _untested_lines(rows: list[dict]) -> list[str]:
+    """The claims without a row, each with what it needs (:data:`NEEDS`)."""
+    missing = [c for c in CLAIMS if c not in {r["claim"] for r in rows}]
+    if not missing:
+        return []
+    lines = ["Not tested here (the grid lacks what they need, or those runs have not finished):"]
+    lines += [f"- claim {c}: needs {NEEDS[c]}" for c in missing]
+    return [*lines, ""]
+
+
 def _level_lines(rows: list[dict]) -> list[str]:
     lines = ["## Every level", ""]
     for c in sorted({r["claim"] for r in rows}):
@@ -861,7 +888,7 @@ def to_markdown(
             ),
             "",
         ]
-    lines += [*_summary_lines(rows), "", *_level_lines(rows)]
+    lines += [*_summary_lines(rows), "", *_untested_lines(rows), *_level_lines(rows)]
     if thresholds:
         lines += _threshold_lines(thresholds)
     if sigma:
