@@ -328,6 +328,10 @@ def test_paper_config_matches_the_paper():
     ars_tasks = {c[0] for c in chains(cfg) if c[1] == "ars"}
     assert ars_tasks == {"mnist_ars"} and cfg["tasks"]["mnist_ars"]["task"] == "mnist"
     assert {c[0] for c in analysis_chains(cfg, "landscape")} == {"mnist_ars"}
+    # claims 6 and 7 compare ES with GD within one task entry: both sides analysed there
+    for analysis in ("lmc", "landscape"):
+        sides = {c[1] for c in analysis_chains(cfg, analysis)}
+        assert sides == {"ars", "gd_adam"}, (analysis, sides)
     assert analysis_options(cfg, "landscape")["grid_points"] == 51
     assert set(cfg["methods"]) == {
         "random",
@@ -774,10 +778,10 @@ def test_paper_grid_chains():
     cfg = load_config(ROOT / "config" / "paper.yaml")
     # vision: 3 tasks × (4 ES × 5 methods + gd_adam × 4, no snr); pendulum: 4 ES × 5 + gd_ppo × 4;
     # brax: 9 tasks × (4 ES × 3 methods + gd_ppo × 2); ant_heavy: sep_cma_es × 3;
-    # mnist_ars (Figs. 6, 10): ars × (random, magnitude)
-    per_seed = 3 * (4 * 5 + 4) + (4 * 5 + 4) + 9 * (4 * 3 + 2) + 3 + 2
+    # mnist_ars (Figs. 6, 10): (ars, gd_adam) × (random, magnitude)
+    per_seed = 3 * (4 * 5 + 4) + (4 * 5 + 4) + 9 * (4 * 3 + 2) + 3 + 2 * 2
     assert len(chains(cfg)) == per_seed * 5
-    assert len(chains(cfg)) * cfg["rounds"] == 22700  # the `train` jobs of mode none
+    assert len(chains(cfg)) * cfg["rounds"] == 22900  # the `train` jobs of mode none
 
 
 @pytest.mark.slow
@@ -799,18 +803,19 @@ def test_snakemake_dry_run_of_paper_grid(tmp_path):
     counts = _job_counts(out)
     rounds = 20
     # one train job per (task, strategy) pair and round: 3 vision × 5 + pendulum 5 + 9 brax × 5
-    # + ant_heavy 1 + mnist_ars 1
-    pairs = 3 * 5 + 5 + 9 * 5 + 1 + 1
+    # + ant_heavy 1 + mnist_ars 2
+    pairs = 3 * 5 + 5 + 9 * 5 + 1 + 2
     train = {k: v for k, v in counts.items() if k.startswith("train_pairs_")}
     assert sum(train.values()) == pairs * rounds, counts
     assert not {"train", "train_seeds", "transfer", "mask"} & set(counts), counts
     assert counts["transfer_seeds"] == 6 * rounds, counts  # every seed of a transfer round
     assert counts["init"] == 15 * 5, counts
-    # LMC and landscapes on the ARS magnitude chain of each seed; LMC between seeds once;
-    # ES ↔ GD LMC for the two ES → GD transfers; SNR–magnitude and layerwise statistics on
-    # every ES chain's SNR ticket: (3 vision × 4 + pendulum 4 + 9 brax × 4 + ant_heavy 1) × 5
-    assert counts["lmc_consecutive"] == counts["landscape"] == 5, counts
-    assert counts["lmc_seeds"] == 1 and counts["lmc_es_gd"] == 2 * 5, counts
+    # LMC and landscapes on the ARS and GD magnitude chains of each seed (claims 6, 7); LMC
+    # between seeds once per chain; ES ↔ GD LMC for the two ES → GD transfers; SNR–magnitude
+    # and layerwise statistics on every ES chain's SNR ticket:
+    # (3 vision × 4 + pendulum 4 + 9 brax × 4 + ant_heavy 1) × 5
+    assert counts["lmc_consecutive"] == counts["landscape"] == 2 * 5, counts
+    assert counts["lmc_seeds"] == 2 and counts["lmc_es_gd"] == 2 * 5, counts
     assert counts["weight_statistics"] == 2 * (3 * 4 + 4 + 9 * 4 + 1) * 5, counts
     assert counts["accuracy_table"] == 1, counts
     assert counts["total"] <= 2500, counts
