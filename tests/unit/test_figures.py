@@ -241,6 +241,26 @@ def test_fig10_draws_the_first_seed_with_a_surface(seed_with_data):
     assert "not in this experiment" in figures.fig10(ds).axes[0].texts[0].get_text()
 
 
+def test_fig10_draws_an_es_chain_before_a_gd_chain_listed_first():
+    """paper.yaml analyses GD beside ARS on mnist_ars (claim 7), and collect may list gd_adam
+    first: the figure is the paper's ES landscape all the same."""
+    ds = _dataset(["mnist_ars"], ["gd_adam", "ars"], ["magnitude"])
+    grid = np.linspace(-1, 1, 4)
+    surface = np.full((*ds.test_metric.shape, 4, 4), np.nan)
+    surface[0, :, 0, 0] = np.add.outer(grid, grid) ** 2  # both strategies, seed 0
+    ds = ds.assign_coords(grid_x=grid, grid_y=grid)
+    ds["loss_surface_2d"] = (
+        ("task", "strategy", "method", "seed", "iteration", "grid_x", "grid_y"),
+        surface,
+    )
+    titles = [ax.get_title() for ax in figures.fig10(ds).axes if ax.get_title()]
+    assert titles and all("mnist_ars/ars/magnitude" in t for t in titles), titles
+    surface[0, 1] = np.nan  # no ES landscape: GD's is drawn
+    ds["loss_surface_2d"] = (ds.loss_surface_2d.dims, surface)
+    titles = [ax.get_title() for ax in figures.fig10(ds).axes if ax.get_title()]
+    assert titles and all("mnist_ars/gd_adam/magnitude" in t for t in titles), titles
+
+
 @pytest.mark.parametrize(("suffix", "magic"), [(".png", b"\x89PNG"), (".pdf", b"%PDF")])
 def test_a_figure_is_saved_in_the_format_its_name_asks_for(tmp_path, suffix, magic):
     """`evotickets figure … --out fig8.pdf` wrote PNG bytes under the .pdf name."""
