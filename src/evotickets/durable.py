@@ -92,18 +92,26 @@ def fsync_ancestors(folder: str | os.PathLike[str]) -> None:
     above it, so that no folder on the path can vanish after a crash, whoever made it. Each
     folder is done once per process (:data:`_SYNCED_FOLDERS`; evotickets never removes a
     folder, so one made again under the same name does not occur), so a round's many writes
-    pay it once. A parent this user may not open for reading (``/home`` at mode 711, say)
-    holds folders made by others, long before: the walk stops there."""
-    folder = Path(os.path.abspath(folder))
+    pay it once. The walk follows symlinks to the real folders, and stops at the file
+    system's mount point (its folders above were made with the mount, long before) and at a
+    parent it cannot sync (``/home`` at mode 711, a read-only mount): the file itself is
+    already in place and its own folder synced, and the walk is the best a folder made by
+    another program allows, never a failed write."""
+    folder = Path(os.path.realpath(folder))
+    try:
+        device = folder.stat().st_dev
+    except OSError:
+        return
     for f in (folder, *folder.parents):
         if f == f.parent or f in _SYNCED_FOLDERS:
             return
-        try:
-            fsync_dir(f.parent)
-        except PermissionError:
-            _SYNCED_FOLDERS.add(f)
-            return
         _SYNCED_FOLDERS.add(f)
+        try:
+            if f.parent.stat().st_dev != device:
+                return
+            fsync_dir(f.parent)
+        except OSError:
+            return
 
 
 def make_dirs(path: str | os.PathLike[str]) -> Path:

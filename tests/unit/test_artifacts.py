@@ -337,23 +337,43 @@ def test_folders_made_by_another_program_are_fsynced_into_their_parents(tmp_path
     ]
 
 
-def test_an_unreadable_parent_ends_the_walk_up(tmp_path, monkeypatch):
-    """A parent this user may not open (``/home`` at mode 711) does not fail a write: the
-    folders above it were made by others, long before."""
+@pytest.mark.parametrize(
+    "error",
+    [PermissionError(13, "Permission denied"), OSError(30, "Read-only file system")],
+)
+def test_a_parent_that_cannot_be_synced_ends_the_walk_up(tmp_path, monkeypatch, error):
+    """A parent this user may not open (``/home`` at mode 711) or a read-only mount above
+    does not fail a write whose file is already in place: the walk stops there."""
     from evotickets import durable
 
     folder = tmp_path / "locked/mine"
-    folder.mkdir(parents=True)
+    (folder / "sub").mkdir(parents=True)
     synced = []
 
     def fsync_dir(path):
         if Path(path) == tmp_path / "locked":
-            raise PermissionError(13, "Permission denied", str(path))
+            raise error
         synced.append(Path(path))
 
     monkeypatch.setattr(durable, "fsync_dir", fsync_dir)
     durable.fsync_ancestors(folder / "sub")
     assert synced == [folder]  # sub's parent; then mine's parent refused: the walk stops
+
+
+def test_a_symlinked_folder_syncs_the_real_folders_parents(tmp_path, monkeypatch):
+    """results/ may be a link to scratch space: the folders that must not vanish are the
+    real ones, not the folder that holds the link."""
+    from evotickets import durable
+
+    real = tmp_path / "scratch/exp"
+    real.mkdir(parents=True)
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project/results").symlink_to(tmp_path / "scratch")
+    synced = []
+    monkeypatch.setattr(durable, "fsync_dir", lambda path: synced.append(Path(path)))
+    durable.fsync_ancestors(tmp_path / "project/results/exp")
+    assert synced[:2] == [tmp_path / "scratch", tmp_path]
+    assert tmp_path / "project" not in synced
 
 
 def test_durable_replace_is_the_only_rename_in_src():

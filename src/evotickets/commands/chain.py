@@ -154,7 +154,7 @@ def cmd_mask(args) -> None:
         },
         config_digest=chain_digest,
         seed=settings.seed,
-        inputs=(args.init, args.prev_trained, args.source_mask),
+        inputs=_mask_inputs(args),
     )
     log(f"wrote {args.out}: round {t} {method} keeps {result.kept}/{n_prunable} prunable")
 
@@ -411,8 +411,9 @@ def _finished(args) -> bool:
     for its settings and round and newer than every input (:func:`outputs_current`). A
     killed or failed `train` or group job leaves its finished rounds, and its rerun keeps
     them instead of computing them again. A round-0 copy's two outputs are judged each
-    against what it reads: its mask reads θ0 alone and, in a vmapped group, is written before
-    its donor's round 0, which only the copy's trained.h5 reads."""
+    against what it reads: its mask reads the mask verb's inputs (θ0; mask_permuted's the
+    source mask too) and, in a vmapped group, is written before its donor's round 0, which
+    only the copy's trained.h5 reads."""
     inputs = [args.init, args.prev_trained, args.source_mask, args.rewind_from, args.round0_from]
     digest = ChainSettings.from_json(args.settings).digest()
     trained = (args.out, "trained")
@@ -422,9 +423,16 @@ def _finished(args) -> bool:
 
 
 def _copy_mask_current(args) -> bool:
-    """Whether a round-0 copy's mask is there and valid: it reads θ0 alone."""
+    """Whether a round-0 copy's mask is there, valid and newer than what the mask verb
+    reads (the inputs its artifact records: :func:`cmd_mask`)."""
     digest = ChainSettings.from_json(args.settings).digest()
-    return outputs_current([(args.mask_out, "mask")], digest, args.round, [args.init])
+    return outputs_current([(args.mask_out, "mask")], digest, args.round, _mask_inputs(args))
+
+
+def _mask_inputs(args) -> tuple:
+    """What the mask verb reads, as its artifact records it: θ0, the previous round's
+    trained.h5 and a permutation control's source mask (those given)."""
+    return (args.init, args.prev_trained, args.source_mask)
 
 
 def register(sub) -> None:
