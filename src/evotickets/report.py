@@ -79,12 +79,12 @@ def accuracy_table(results: str | Path, cfg: dict | None = None) -> str:
     for task, strategy in sorted({(r["task"], r["strategy"]) for r in rows}):
         metric = next(r["metric_name"] for r in rows if r["task"] == task)
         mine = [r for r in rows if (r["task"], r["strategy"]) == (task, strategy)]
-        decimals = _decimals([r["metric"] for r in mine])
+        decimals = metric_decimals([r["metric"] for r in mine])
         table = []
         for t in sorted({r["round"] for r in mine}):
             groups = [by.get((task, strategy, t, m), []) for m in methods]
             remaining = next(r["remaining"] for r in mine if r["round"] == t)
-            cells = [_cell([g["metric"] for g in group], decimals) for group in groups]
+            cells = [metric_cell([g["metric"] for g in group], decimals) for group in groups]
             table.append((t, remaining, cells))
         lines.append(f"\n{task} / {strategy}: {metric} (mean ± sd over seeds, n seeds)")
         lines += _rounds_table(methods, table)
@@ -103,7 +103,7 @@ def accuracy_table(results: str | Path, cfg: dict | None = None) -> str:
 CELL_WIDTH = 18
 
 
-def _decimals(values) -> int:
+def metric_decimals(values) -> int:
     """Four decimals for accuracies and losses; two for a metric in the tens and more (a
     control task's return), whose fourth decimal says nothing and overflowed the column."""
     finite = np.abs(np.asarray(values, float))
@@ -111,7 +111,7 @@ def _decimals(values) -> int:
     return 4 if not finite.size or finite.max() < 10 else 2
 
 
-def _cell(values, decimals: int = 4) -> str:
+def metric_cell(values, decimals: int = 4) -> str:
     """Mean ± sample sd (n − 1) and n; one seed has no spread to show, so its cell is the
     value and (1), not a "±0" that would read as a measured zero spread. A non-finite metric
     (a control task's rollouts can return NaN) is left out of the mean and n and counted
@@ -195,7 +195,7 @@ def _transfer_lines(
             values = [[float(a["final_metric"]) for a in mine]]
             values += [[r["metric"] for r in by.get((*tgt, t, m), [])] for m in (own, "random")]
             metrics.append((t, float(mine[0]["remaining_fraction"]), values))
-        decimals = _decimals([x for _, _, values in metrics for v in values for x in v])
-        cells = [(t, rem, [_cell(v, decimals) for v in values]) for t, rem, values in metrics]
+        decimals = metric_decimals([x for _, _, values in metrics for v in values for x in v])
+        cells = [(t, rem, [metric_cell(v, decimals) for v in values]) for t, rem, values in metrics]
         lines += _rounds_table(("transferred", f"target {own}", "target random"), cells)
     return lines

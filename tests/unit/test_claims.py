@@ -425,10 +425,12 @@ def test_dense_threshold_and_cli_writes_md_html_nc(tmp_path, capsys):
     assert mag["dense_mean"] == pytest.approx(dense.mean())
     assert mag["dense_sd"] == pytest.approx(dense.std(ddof=1))
     table = claims.to_markdown([], [mag])
-    assert f"| {dense.mean():.3f} ± {dense.std(ddof=1):.3f} | – | – | 0 |" in table
+    # as the accuracy table prints it: mean±sd (seeds)
+    assert f"| {dense.mean():.4f}±{dense.std(ddof=1):.4f} ({SEEDS}) | – | – | 0 |" in table
     assert "| 0 | 4 (to 41.0%) | 2 |" in table
-    # a return prints as one, to one decimal
-    assert claims._fmt_metric(-1234.56) == "-1,234.6" and claims._fmt_metric(0.9123) == "0.912"
+    # a return to two decimals; one seed: its value and (1), no spread
+    one = {**mag, "dense": [-1234.567], "dense_mean": -1234.567, "dense_sd": np.nan}
+    assert "| -1234.57 (1) |" in claims.to_markdown([], [one])
     assert cli.main(["claims", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "magnitude − random" in out

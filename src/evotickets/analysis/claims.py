@@ -55,6 +55,7 @@ from scipy import stats
 from ..config import ConfigError, chain_spec, task_strategies, transfer_entry
 from ..host import machines_line
 from ..names import ACCURACY_METRIC, is_gd
+from ..report import metric_cell, metric_decimals
 from .collect import has_data
 
 CONFIDENCE = 0.95
@@ -93,14 +94,14 @@ CLAIMS = {
 #: that lacks it (or runs not yet finished) tests it nowhere, which a reader should see.
 NEEDS = {
     1: "random and magnitude chains",
-    2: "snr (or snr_study) and magnitude chains of an ES",
+    2: "snr or snr_study chains of an ES beside its magnitude chains (or beside each other)",
     3: "ES snr and GD magnitude chains of one task entry",
     4: "a transfer with the target's random chain",
     5: "weight_permuted and mask_permuted chains beside magnitude",
     6: "the lmc analysis on ES and GD magnitude chains of one task entry, or an ES → GD "
     "transfer with lmc",
     7: "the landscape analysis on ES and GD magnitude chains of one task entry",
-    8: "the snr_magnitude analysis on an ES snr chain",
+    8: "the snr_magnitude analysis on an ES snr or snr_study chain",
     9: "snip or grasp chains beside random or magnitude",
     10: "a task entry with rewind > 0 beside its rewind-0 twin",
     11: "dynamic_random or dynamic_gradient chains beside random or snr",
@@ -562,8 +563,9 @@ def dense_threshold(ds: xr.Dataset, fraction: float = 0.95) -> list[dict]:
                         "never": never,
                         "unfinished": unfinished,
                         "last_remaining": float(rem[-1]),
+                        "dense": dense,
                         "dense_mean": float(np.mean(dense)),
-                        "dense_sd": float(np.std(dense, ddof=1)) if len(dense) > 1 else 0.0,
+                        "dense_sd": float(np.std(dense, ddof=1)) if len(dense) > 1 else np.nan,
                     }
                 )
     return out
@@ -661,12 +663,6 @@ def _fmt(x: float) -> str:
     if not np.isfinite(x):
         return "–"
     return f"{x:+.1e}" if 0 < abs(x) < 0.0005 else f"{x:+.3f}"
-
-
-def _fmt_metric(x: float) -> str:
-    """A test metric as it is, not an effect: an accuracy to three decimals, a return
-    (tens to thousands) to one."""
-    return f"{x:.3f}" if abs(x) < 10 else f"{x:,.1f}"
 
 
 #: p- and q-values below this print as "<0.001" (three decimals say no more)
@@ -784,7 +780,7 @@ def _threshold_lines(thresholds: list[dict]) -> list[str]:
             "that fell (median, min–max); `never` counts seeds that stayed above it to the "
             "last round, `unfinished` those that have not fallen in the rounds they have "
             "so far (their later rounds are missing); `dense` is round 0's metric, mean ± sd "
-            "over the seeds counted."
+            "(seeds counted), as the accuracy table prints it."
         ),
         "",
         (
@@ -796,7 +792,7 @@ def _threshold_lines(thresholds: list[dict]) -> list[str]:
     for r in thresholds:
         spread = f"{r['min']:.1%}–{r['max']:.1%}" if r["fell"] else "–"
         med = f"{r['median']:.1%}" if r["fell"] else "–"
-        dense = f"{_fmt_metric(r['dense_mean'])} ± {_fmt_metric(r['dense_sd'])}"
+        dense = metric_cell(r["dense"], metric_decimals(r["dense"])).strip()
         lines.append(
             f"| {r['task']} | {r['strategy']} | {r['method']} | {dense} | {med} | {spread} | "
             f"{r['fell']} | {r['never']} (to {r['last_remaining']:.1%}) | {r['unfinished']} |"

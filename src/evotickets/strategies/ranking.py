@@ -11,7 +11,9 @@ members failed (:func:`evotickets.train.es._sanitize` gives them the worst finit
 
 :func:`tie_averaged_weights` gives each member of a tie the mean of the weights of the ranks
 the tie fills, so the weights keep their sum and a member's index in the population plays no
-part. (The study's evosax 0.1 broke ties by that index: argsort order.) Without ties it
+part. (A tie across CMA-ES's μ boundary shares a positive and a negative weight: the total
+is kept, not the positive weights' sum of 1; keeping both would need unequal weights for
+equal members.) (The study's evosax 0.1 broke ties by that index: argsort order.) Without ties it
 gives evosax's weights bitwise: the same indices, and each sum over a "tie" of one member
 exact. The sums run in a fixed order, so a chain's weights are the same alone and vmapped.
 """
