@@ -87,6 +87,11 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
 _SYNCED_FOLDERS: set[Path] = set()
 
 
+#: errnos that end :func:`fsync_ancestors`'s walk up instead of failing the write: a parent
+#: this user may not open, or a read-only mount (whose folders no run of ours made).
+_ANCESTOR_WALK_ENDS = {errno.EACCES, errno.EPERM, errno.EROFS}
+
+
 def fsync_ancestors(folder: str | os.PathLike[str]) -> None:
     """Make the way to ``folder`` durable: fsync the parent of ``folder`` and of each folder
     above it, so that no folder on the path can vanish after a crash, whoever made it. Each
@@ -94,24 +99,24 @@ def fsync_ancestors(folder: str | os.PathLike[str]) -> None:
     folder, so one made again under the same name does not occur), so a round's many writes
     pay it once. The walk follows symlinks to the real folders, and stops at the file
     system's mount point (its folders above were made with the mount, long before) and at a
-    parent it cannot sync (``/home`` at mode 711, a read-only mount): the file itself is
-    already in place and its own folder synced, and the walk is the best a folder made by
-    another program allows, never a failed write."""
+    parent it may not open or that is read-only (``/home`` at mode 711): folders made by
+    others. Any other error (EIO, ENOSPC) is raised, as :func:`fsync_dir` raises it."""
     folder = Path(os.path.realpath(folder))
-    try:
-        device = folder.stat().st_dev
-    except OSError:
-        return
+    device = folder.stat().st_dev
     for f in (folder, *folder.parents):
         if f == f.parent or f in _SYNCED_FOLDERS:
             return
-        _SYNCED_FOLDERS.add(f)
-        try:
-            if f.parent.stat().st_dev != device:
-                return
-            fsync_dir(f.parent)
-        except OSError:
+        if f.parent.stat().st_dev != device:
+            _SYNCED_FOLDERS.add(f)
             return
+        try:
+            fsync_dir(f.parent)
+        except OSError as err:
+            if err.errno not in _ANCESTOR_WALK_ENDS:
+                raise
+            _SYNCED_FOLDERS.add(f)
+            return
+        _SYNCED_FOLDERS.add(f)
 
 
 def make_dirs(path: str | os.PathLike[str]) -> Path:

@@ -5,10 +5,12 @@ refusing artifacts that do not belong to the chain without touching its inputs o
 from __future__ import annotations
 
 import copy
+import errno
 import json
 import os
 import re
 import time
+import types
 from pathlib import Path
 
 import h5py
@@ -338,14 +340,20 @@ def test_folders_made_by_another_program_are_fsynced_into_their_parents(tmp_path
 
 
 @pytest.mark.parametrize(
-    "error",
-    [PermissionError(13, "Permission denied"), OSError(30, "Read-only file system")],
+    ("error", "raised"),
+    [
+        (PermissionError(errno.EACCES, "Permission denied"), False),
+        (OSError(errno.EROFS, "Read-only file system"), False),
+        (OSError(errno.EIO, "Input/output error"), True),
+    ],
 )
-def test_a_parent_that_cannot_be_synced_ends_the_walk_up(tmp_path, monkeypatch, error):
+def test_a_parent_that_cannot_be_synced_ends_the_walk_up(tmp_path, monkeypatch, error, raised):
     """A parent this user may not open (``/home`` at mode 711) or a read-only mount above
-    does not fail a write whose file is already in place: the walk stops there."""
+    does not fail a write whose file is already in place: the walk stops there. A failing
+    disk (EIO) is raised, as for the file's own folder."""
     from evotickets import durable
 
+    monkeypatch.setattr(durable, "_SYNCED_FOLDERS", set())
     folder = tmp_path / "locked/mine"
     (folder / "sub").mkdir(parents=True)
     synced = []
@@ -356,8 +364,33 @@ def test_a_parent_that_cannot_be_synced_ends_the_walk_up(tmp_path, monkeypatch, 
         synced.append(Path(path))
 
     monkeypatch.setattr(durable, "fsync_dir", fsync_dir)
+    if raised:
+        with pytest.raises(OSError, match="Input/output"):
+            durable.fsync_ancestors(folder / "sub")
+        return
     durable.fsync_ancestors(folder / "sub")
     assert synced == [folder]  # sub's parent; then mine's parent refused: the walk stops
+
+
+def test_the_walk_up_stops_at_the_mount_point(tmp_path, monkeypatch):
+    """The folders above a mount point were made with the mount, not by a run."""
+    from evotickets import durable
+
+    monkeypatch.setattr(durable, "_SYNCED_FOLDERS", set())
+    mount = tmp_path / "mnt"
+    (mount / "exp").mkdir(parents=True)
+    real_stat = Path.stat
+
+    def stat(self, *args, **kwargs):  # mnt and below on another device than tmp_path
+        st = real_stat(self, *args, **kwargs)
+        below = self == mount or mount in self.parents
+        return types.SimpleNamespace(st_dev=st.st_dev + 1) if below else st
+
+    monkeypatch.setattr(Path, "stat", stat)
+    synced = []
+    monkeypatch.setattr(durable, "fsync_dir", lambda path: synced.append(Path(path)))
+    durable.fsync_ancestors(mount / "exp")
+    assert synced == [mount]  # exp's parent, then mnt's parent is on the other device
 
 
 def test_a_symlinked_folder_syncs_the_real_folders_parents(tmp_path, monkeypatch):
@@ -365,6 +398,7 @@ def test_a_symlinked_folder_syncs_the_real_folders_parents(tmp_path, monkeypatch
     real ones, not the folder that holds the link."""
     from evotickets import durable
 
+    monkeypatch.setattr(durable, "_SYNCED_FOLDERS", set())
     real = tmp_path / "scratch/exp"
     real.mkdir(parents=True)
     (tmp_path / "project").mkdir()
