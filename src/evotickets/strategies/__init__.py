@@ -26,8 +26,9 @@ Mapping from the study's evosax 0.1 settings (see config/paper.yaml):
   ``std_limit``), because evosax 0.3 PGPE adapts σ but no longer decays it.
 - ``mean_decay`` (weight decay on the search mean) is applied after each tell as
   mean ← (1 − mean_decay)·mean, as evosax 0.1 did.
-- Tied fitness: members tied in fitness share the weights of the ranks they fill
-  (:mod:`.ranking`); evosax 0.3 truncated their mean rank to one index.
+- Tied fitness keeps evosax 0.3's weights (``weights_fitness_shaping_fn``): members tied in
+  fitness get the weight of their mean rank truncated to an integer, so a tie's weights do
+  not sum to those of the ranks it fills (README, "What runs": why it stays).
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ from . import (
     snes,
     xnes,
 )
-from .ranking import with_fair_ties
 from .sep_cma_es import COVARIANCE_RATES, sep_cma_rates  # noqa: F401 (tests, docs)
 from .spec import StrategySpec
 
@@ -135,7 +135,7 @@ def make_strategy(name: str, num_dims: int, hparams: dict[str, Any]) -> ESStrate
     built = spec.build(pop, num_dims, hparams)
     return ESStrategy(
         name=name,
-        algorithm=with_fair_ties(built.algorithm),
+        algorithm=built.algorithm,
         params=built.params,
         mean_decay=float(hparams.get("mean_decay", 0.0)),
         std_decay=built.std_decay,
