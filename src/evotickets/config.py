@@ -24,6 +24,7 @@ from .names import (
     ANT_HEAVY_BACKEND,
     ANT_HEAVY_BACKEND_ERROR,
     ANTITHETIC,
+    BRAX_TASKS,
     COMMON_KEYS,
     CONTROL_TASKS,
     DEFAULT_POLICY_BIAS_INIT,
@@ -609,6 +610,13 @@ def _check_dynamic(cfg: dict) -> None:
                 )
 
 
+def _normalizes_observations(cfg: dict, task: str) -> bool:
+    """Whether task entry ``task`` keeps running observation statistics: its
+    ``obs_normalization``, by default on for brax tasks only (as tasks.control decides)."""
+    setting = (cfg["tasks"][task] or {}).get("obs_normalization")
+    return library_task(cfg, task) in BRAX_TASKS if setting is None else bool(setting)
+
+
 #: Methods that late rewinding applies to: the others are defined relative to θ0.
 REWIND_METHODS = ("random", "magnitude", "snr", "snr_study")
 
@@ -621,6 +629,14 @@ def _check_rewind(cfg: dict) -> None:
         if not k:
             continue
         where = f"tasks.{task}.rewind" if "rewind" in (cfg["tasks"][task] or {}) else "rewind"
+        if _normalizes_observations(cfg, task):
+            raise ConfigError(
+                f"{where} is {k}, but task {task} normalises its observations "
+                "(obs_normalization, on by default for brax): a rewound round would restart "
+                f"the running statistics while its weights come from generation {k}, tuned "
+                f"on the statistics of then; set tasks.{task}.obs_normalization: false or "
+                f"{where} to 0"
+            )
         for s in task_strategies(cfg, task):
             if s == "gd_ppo":
                 raise ConfigError(

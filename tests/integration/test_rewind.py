@@ -157,9 +157,24 @@ def test_k_zero_adds_nothing_to_the_settings_and_keys_stay_the_entrys():
             {"gd": {"gd_adam": {}}, "rewind_budget": "remaining"},
             "gd_adam rewinds with the full budget only",
         ),
+        # brax normalises observations by default: a rewound round would restart the
+        # statistics its generation-k weights were tuned on
+        (
+            {"tasks": {"ant": {"hidden": [8], "n_repeats": 1, "max_steps": 10, "rewind": 3}}},
+            r"task ant normalises its observations.*obs_normalization: false",
+        ),
     ],
 )
 def test_config_refuses_what_does_not_rewind(change, message):
     cfg = {**TINY_CONFIG, "es": {"num_generations": 6, "log_every": 3}, "rewind": 3, **change}
     with pytest.raises(ConfigError, match=message):
         validate_config(cfg)
+
+
+def test_a_control_task_without_observation_statistics_rewinds():
+    """Pendulum keeps no statistics by default, and brax may be told not to: both rewind."""
+    es = {"num_generations": 6, "log_every": 3}
+    for task in ({"pendulum": {}}, {"ant": {"obs_normalization": False}}):
+        name, block = next(iter(task.items()))
+        block = {"hidden": [8], "n_repeats": 1, "max_steps": 10, "rewind": 3, **block}
+        validate_config({**TINY_CONFIG, "es": es, "tasks": {name: block}})
