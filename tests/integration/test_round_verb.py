@@ -620,3 +620,36 @@ def test_a_vmapped_group_writes_its_finite_members_before_naming_a_diverged_one(
     assert "seed0" in err and "ended with non-finite values (1 of" in err, err
     assert not (tmp_path / "group" / "trained0.h5").exists()
     assert (tmp_path / "group" / "trained1.h5").exists()
+
+
+def test_a_round0_copys_mask_is_judged_against_what_the_mask_verb_read(tmp_path, tiny_config):
+    """mask_permuted adopts round 0 and its mask reads the magnitude chain's mask
+    (`--source-mask`) besides θ0: a source mask newer than the copy's mask makes it stale,
+    as for any chain, though the copy's trained.h5 comes from its donor."""
+    import argparse
+
+    from evotickets.commands.chain import _copy_mask_current
+
+    tiny_config["methods"] = ["random", "magnitude", "mask_permuted"]
+    cfg = validate_config(tiny_config)
+    init = tmp_path / "init.h5"
+    assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", 0)),
+                     "--out", str(init)]) == 0  # fmt: skip
+
+    def mask(method, out, *extra):
+        settings = json.dumps(chain_settings(cfg, "digits", "snes", method, 0))
+        argv = ["mask", "--settings", settings, "--round", "0", "--init", str(init),
+                "--out", str(tmp_path / out), *extra]  # fmt: skip
+        assert cli.main(argv) == 0
+        return settings
+
+    mask("magnitude", "source.h5")
+    settings = mask("mask_permuted", "copy_mask.h5", "--source-mask", str(tmp_path / "source.h5"))
+    member = argparse.Namespace(
+        settings=settings, round=0, init=str(init), prev_trained=None,
+        source_mask=str(tmp_path / "source.h5"), mask_out=str(tmp_path / "copy_mask.h5"),
+    )  # fmt: skip
+    assert _copy_mask_current(member)
+    later = time.time() + 5
+    os.utime(tmp_path / "source.h5", (later, later))
+    assert not _copy_mask_current(member)
