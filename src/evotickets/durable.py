@@ -106,17 +106,17 @@ def fsync_ancestors(folder: str | os.PathLike[str]) -> None:
     for f in (folder, *folder.parents):
         if f == f.parent or f in _SYNCED_FOLDERS:
             return
-        if f.parent.stat().st_dev != device:
-            _SYNCED_FOLDERS.add(f)
-            return
         try:
-            fsync_dir(f.parent)
+            walk_ends = f.parent.stat().st_dev != device  # f is the mount point
+            if not walk_ends:
+                fsync_dir(f.parent)
         except OSError as err:
             if err.errno not in _ANCESTOR_WALK_ENDS:
                 raise
-            _SYNCED_FOLDERS.add(f)
-            return
+            walk_ends = True
         _SYNCED_FOLDERS.add(f)
+        if walk_ends:
+            return
 
 
 def make_dirs(path: str | os.PathLike[str]) -> Path:

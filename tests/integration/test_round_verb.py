@@ -25,14 +25,20 @@ def _arrays(path):
     return out, attrs
 
 
+def _write_init(cfg: dict, path, seed: int = 0):
+    """θ0 of ``cfg``'s digits task for ``seed``, written to ``path`` by the `init` verb."""
+    argv = ["init", "--settings", json.dumps(init_settings(cfg, "digits", seed)), "--out"]
+    assert cli.main([*argv, str(path)]) == 0
+    return path
+
+
 def _random_chain(tmp_path, tiny_config):
     """θ0 of the tiny config written to init.h5, and its digits SNES random chain's settings
     at 4 generations."""
     tiny_config["es"] = {"num_generations": 4, "log_every": 4}
     cfg = validate_config(tiny_config)
     init = tmp_path / "init.h5"
-    assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", 0)),
-                     "--out", str(init)]) == 0  # fmt: skip
+    _write_init(cfg, init)
     return init, json.dumps(chain_settings(cfg, "digits", "snes", "random", 0))
 
 
@@ -112,8 +118,7 @@ def test_a_finished_round_is_kept_unless_an_input_is_newer_or_recompute_is_asked
     # newer by mtime but were written before θ0: trained again, not kept.
     backups = {p: p.read_bytes() for p in (mask, out)}
     old_round = created()
-    assert cli.main(["init", "--settings", json.dumps(init_settings(validate_config(
-        tiny_config), "digits", 0)), "--out", str(init)]) == 0  # fmt: skip
+    _write_init(validate_config(tiny_config), init)
     for path, data in backups.items():
         path.write_bytes(data)  # as shutil.copy does: the old content, a new mtime
     assert out.stat().st_mtime >= init.stat().st_mtime and created() == old_round
@@ -144,8 +149,7 @@ def test_a_strategy_without_sigma_trains_and_prunes_by_magnitude(tmp_path, tiny_
     tiny_config["strategies"]["gradientless_descent"] = {"population_size": 16, "std_init": 0.05}
     cfg = validate_config(tiny_config)
     init = tmp_path / "init.h5"
-    assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", 0)),
-                     "--out", str(init)]) == 0  # fmt: skip
+    _write_init(cfg, init)
     settings = json.dumps(chain_settings(cfg, "digits", "gradientless_descent", "magnitude", 0))
     out = {t: tmp_path / f"trained{t}.h5" for t in (0, 1)}
     for t in (0, 1):
@@ -189,8 +193,7 @@ def test_round0_copied_from_the_donor_equals_training_it(tmp_path, tiny_config, 
     tiny_config["es"] = {"num_generations": 4, "log_every": 4}
     cfg = validate_config(tiny_config)
     init = tmp_path / "init.h5"
-    assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", 0)),
-                     "--out", str(init)]) == 0  # fmt: skip
+    _write_init(cfg, init)
 
     def round0(method, out, *extra):
         settings = json.dumps(chain_settings(cfg, "digits", "snes", method, 0))
@@ -215,8 +218,7 @@ def test_round0_copied_from_the_donor_equals_training_it(tmp_path, tiny_config, 
     other = validate_config({**tiny_config, "seeds": [0, 1]})
     s1 = json.dumps(chain_settings(other, "digits", "snes", "snr", 1))
     init1 = tmp_path / "init1.h5"
-    assert cli.main(["init", "--settings", json.dumps(init_settings(other, "digits", 1)),
-                     "--out", str(init1)]) == 0  # fmt: skip
+    _write_init(other, init1, 1)
     argv = ["round", "--settings", s1, "--round", "0", "--init", str(init1),
             "--mask-out", str(tmp_path / "x_mask.h5"), "--mask-log", str(tmp_path / "m.log"),
             "--out", str(tmp_path / "x.h5"), "--round0-from", str(tmp_path / "donor.h5")]  # fmt: skip
@@ -277,8 +279,7 @@ def test_a_vmapped_group_equals_the_sequential_group(tmp_path, tiny_config, caps
     inits = {}
     for seed in seeds:
         inits[seed] = tmp_path / f"init{seed}.h5"
-        assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", seed)),
-                         "--out", str(inits[seed])]) == 0  # fmt: skip
+        _write_init(cfg, inits[seed], seed)
 
     def members(folder, t):
         out = []
@@ -378,8 +379,7 @@ def _two_seeds(tmp_path, cfg, folder, round_index: int) -> list[dict]:
     for seed in (0, 1):
         init = tmp_path / f"init{seed}.h5"
         if not init.exists():
-            assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", seed)),
-                             "--out", str(init)]) == 0  # fmt: skip
+            _write_init(cfg, init, seed)
         out.append({
             "settings": chain_settings(cfg, "digits", "snes", "random", seed), "round": round_index,
             "init": str(init), "mask_out": str(folder / f"mask{seed}.h5"),
@@ -524,8 +524,7 @@ def test_a_round_made_from_an_input_written_again_is_refused_as_stale(
     results = tmp_path / "results" / "tiny"
     init = tmp_path / paths.init(exp="tiny", task="digits", seed=0)
     init.parent.mkdir(parents=True)
-    assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", 0)),
-                     "--out", str(init)]) == 0  # fmt: skip
+    _write_init(cfg, init)
     chain = ("digits", "snes", "magnitude", 0)
     settings = json.dumps(chain_settings(cfg, *chain))
 
@@ -582,8 +581,7 @@ def test_a_round_made_from_an_input_written_again_is_refused_as_stale(
     chain = other
     run_round(0)
     monkeypatch.setenv("EVOTICKETS_RECOMPUTE", "1")
-    assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", 0)),
-                     "--out", str(init)]) == 0  # fmt: skip
+    _write_init(cfg, init)
     monkeypatch.delenv("EVOTICKETS_RECOMPUTE")
     with pytest.raises(StaleArtifact, match="2 stale results") as err:
         list(FinishedRounds(cfg, results).chain_rounds())
@@ -633,8 +631,7 @@ def test_a_round0_copys_mask_is_judged_against_what_the_mask_verb_read(tmp_path,
     tiny_config["methods"] = ["random", "magnitude", "mask_permuted"]
     cfg = validate_config(tiny_config)
     init = tmp_path / "init.h5"
-    assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", 0)),
-                     "--out", str(init)]) == 0  # fmt: skip
+    _write_init(cfg, init)
 
     def mask(method, out, *extra):
         settings = json.dumps(chain_settings(cfg, "digits", "snes", method, 0))
