@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 # `make fidelity`: the paper's claims on digits at CPU scale (config/fidelity.yaml, ≈ 45 min on
 # 2 cores); ends with the claims table (results/digits-fidelity/claims.md).
-.PHONY: setup run fidelity pendulum pendulum-controls extensions tour controls heuristics test lint clean chaos slurm-up slurm-down bench
+.PHONY: setup run fidelity pendulum pendulum-controls pendulum-claim5 extensions tour controls heuristics test lint clean chaos slurm-up slurm-down bench
 
 # `make bench` runs the benchmark suite (bench/README.md); `make bench BENCH_QUICK=1` is the
 # smoke mode (small sizes, minutes). Tables print; JSON lands in results/bench/.
@@ -78,6 +78,14 @@ pendulum-controls: setup
 	@cat results/pendulum-controls/accuracy_table.txt
 	@sed -n '/^## Summary/,/^## Every level/p' results/pendulum-controls/claims.md | sed '$$d'
 	@echo "claims: results/pendulum-controls/claims.md"
+
+# `make pendulum-claim5`: claim 5 on Pendulum at 8 seeds (config/pendulum_claim5.yaml,
+# ≈ 80 min on 2 cores); ends with its claims summary.
+pendulum-claim5: setup
+	snakemake --cores $(CORES) --configfile config/pendulum_claim5.yaml
+	@cat results/pendulum-claim5/accuracy_table.txt
+	@sed -n '/^## Summary/,/^## Every level/p' results/pendulum-claim5/claims.md | sed '$$d'
+	@echo "claims: results/pendulum-claim5/claims.md"
 
 controls: setup
 	snakemake --cores $(CORES) --configfile config/controls.yaml

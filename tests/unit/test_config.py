@@ -302,6 +302,21 @@ def test_pendulum_controls_config_is_the_papers_pendulum_row():
     assert len(ours["seeds"]) >= 4
 
 
+def test_pendulum_claim5_config_repeats_the_controls_chains_on_8_seeds():
+    """`make pendulum-claim5` claims to be config/pendulum_controls.yaml's claim-5 chains on
+    8 seeds and nothing else: its seeds 0-3 must be the same chains (the same digests), so
+    that a drift between the two configs fails here rather than in a README comparison."""
+    ours = load_config(ROOT / "config" / "pendulum_claim5.yaml")
+    controls = load_config(ROOT / "config" / "pendulum_controls.yaml")
+    grid = {(s, m) for _, s, m, _ in chains(ours)}
+    assert grid == {("sep_cma_es", m) for m in ("magnitude", "weight_permuted", "mask_permuted")}
+    assert ours["seeds"] == list(range(8)) and ours["rounds"] == controls["rounds"]
+    for _, s, m, seed in chains(ours):
+        if seed < 4:
+            mine = chain_settings(ours, "pendulum", s, m, seed)
+            assert digest(mine) == digest(chain_settings(controls, "pendulum", s, m, seed))
+
+
 def test_controls_config_validates():
     cfg = load_config(ROOT / "config" / "controls.yaml")
     assert set(cfg["tasks"]) == {"digits"} and set(cfg["gd"]) == {"gd_adam"}
