@@ -40,6 +40,16 @@ def test_barrier_equals_a_known_bump():
     assert connectivity.barrier(line + bump, alphas) == pytest.approx(0.25, rel=1e-3)
 
 
+def test_barrier_refuses_a_non_finite_error_on_the_path():
+    """A NaN or infinite error between two finite ends used to give a NaN barrier, which
+    the claims stage drops as a missing seed without a word."""
+    alphas = connectivity.alpha_grid(5)
+    for bad in (np.nan, np.inf):
+        errors = np.array([0.1, 0.2, bad, 0.2, 0.1])
+        with pytest.raises(ValueError, match=r"1 of the 5 errors .*\(α = 0.5: (nan|inf)\)"):
+            connectivity.barrier(errors, alphas)
+
+
 def test_quadratic_fit_recovers_curvature():
     xis = np.linspace(-1, 1, 21)
     rng = np.random.default_rng(1)

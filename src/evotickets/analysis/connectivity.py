@@ -69,8 +69,24 @@ def interpolate_states(state_a: dict, state_b: dict, alphas: np.ndarray) -> dict
 
 
 def barrier(errors: np.ndarray, alphas: np.ndarray) -> float:
-    """The barrier from errors along the path (errors[i] at alphas[i])."""
+    """The barrier from errors along the path (errors[i] at alphas[i]).
+
+    A non-finite error anywhere on the path is refused: ``np.max`` would carry it into a
+    NaN barrier, and the claims stage drops a non-finite difference, so the seed would
+    leave claims 6's comparison with nothing but a smaller n to show for it. Both ends are
+    finite networks (trained weights are checked when written), so a non-finite error
+    between them is the task's evaluation overflowing, which must be seen, not averaged
+    over."""
     errors, alphas = np.asarray(errors, np.float64), np.asarray(alphas, np.float64)
+    bad = np.flatnonzero(~np.isfinite(errors))
+    if bad.size:
+        where = ", ".join(f"α = {alphas[i]:g}: {errors[i]}" for i in bad[:3])
+        raise ValueError(
+            f"{bad.size} of the {errors.size} errors on the interpolation path are not "
+            f"finite ({where}); a barrier over them would be NaN and drop this pair from "
+            "the claims without a word. Rerun this job with JAX_DEBUG_NANS=True to find "
+            "the operation of the task's evaluation that overflows"
+        )
     e_a = errors[np.argmin(np.abs(alphas - 1.0))]
     e_b = errors[np.argmin(np.abs(alphas - 0.0))]
     linear = alphas * e_a + (1.0 - alphas) * e_b
