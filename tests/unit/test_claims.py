@@ -330,6 +330,34 @@ def test_curvature_slopes_of_a_seed_are_fitted_over_the_rounds_both_chains_have(
     assert row["n"] == SEEDS and row["mean"] == pytest.approx(0.0, abs=1e-9)
 
 
+def test_claims_of_several_task_entries_with_curvature_on_one():
+    """The paper grid: many task entries, ES and GD, the landscape on one entry only. Claim 7's
+    code once rebound the name of claim_rows' method-pair helper, so the next entry's first
+    comparison called a DataArray (TypeError) and no claims.md was written."""
+    one = synthetic_summary(methods=("random", "magnitude"), strategies=("snes", "gd_adam"))
+    ds = xr.concat([one, one.assign_coords(task=["mnist"])], "task")
+    curv = np.full(ds.test_metric.shape, np.nan)
+    curv[0, :, 1] = np.arange(ROUNDS) * np.array([1.0, 2.0])[:, None, None]  # snes, gd_adam
+    ds["curvature_1d"] = (ds.test_metric.dims, curv)
+    rows = claims.claim_rows(ds)
+    (sharp,) = by(rows, "curvature slope gd_adam − snes")
+    assert sharp["task"] == "digits" and sharp["mean"] == pytest.approx(1.0)
+    per_task = {r["task"] for r in by(rows, "magnitude − random")}
+    assert per_task == {"digits", "mnist"}
+
+
+def test_a_seed_without_every_round_gives_no_correlation_slope():
+    """Claim 8 over "all rounds": a seed with only its first rounds (still running) has no
+    slope, instead of a slope over other rounds than the rest (here 0.2 against 0.1)."""
+    ds = synthetic_summary()
+    rho = np.full(ds.test_metric.shape, np.nan)
+    rho[0, 0, 2] = np.linspace(1.0, 1.0 - 0.1 * (ROUNDS - 1), ROUNDS)
+    rho[0, 0, 2, :2, 3:] = np.nan  # seeds 0 and 1: rounds 0–2 only
+    ds["rho_snr_magnitude"] = (ds.test_metric.dims, rho)
+    (row,) = by(claims.claim_rows(ds), "−slope of ρ(snr, magnitude)")
+    assert row["n"] == SEEDS - 2 and row["mean"] == pytest.approx(0.1)
+
+
 def _with_es_gd_paths(ds, errors_of, metric="test_accuracy"):
     """``ds`` with one ES → GD transfer whose path errors (seed, iteration, α) are
     ``errors_of(alphas)`` and their barriers, as collect writes them."""

@@ -262,6 +262,15 @@ def slope_per_seed(values: xr.DataArray, dim: str = "iteration") -> xr.DataArray
     return xr.apply_ufunc(fit, values, input_core_dims=[[dim]], vectorize=True)
 
 
+def has_every_round(values: xr.DataArray, dim: str = "iteration") -> xr.DataArray:
+    """Per seed: whether it has every round that some seed of ``values`` has. A seed still
+    running would otherwise give its slope over its first rounds only, and a row labelled
+    "all rounds" would average slopes over different ranges (as :func:`mean_over_levels`
+    gives such a seed NaN, so does this: the row's n shows it)."""
+    some = values.notnull().any([d for d in values.dims if d != dim])
+    return (values.notnull() | ~some).all(dim)
+
+
 def _rows_over_rounds(claim, task, strategy, comparison, diff, ds, first=1):
     """One row per round ≥ ``first`` of a (seed, iteration) difference."""
     rows = []
@@ -405,8 +414,8 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
                 for g in gd:
                     # each seed's two slopes over the same rounds: those both chains have
                     # (one still running would otherwise fit a shorter, other range)
-                    pair = curvature.sel(strategy=[g, s])
-                    slope = slope_per_seed(pair.where(pair.notnull().all("strategy")))
+                    both = curvature.sel(strategy=[g, s])
+                    slope = slope_per_seed(both.where(both.notnull().all("strategy")))
                     diff = slope.sel(strategy=g) - slope.sel(strategy=s)
                     rows += _one_row(7, t, s, f"curvature slope {g} − {s}", diff.values)
         # 8: the SNR–magnitude rank correlation over rounds
@@ -416,7 +425,7 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
                     if m not in methods:
                         continue
                     rho = ds.rho_snr_magnitude.sel({"task": t, "strategy": s, "method": m})
-                    slope = slope_per_seed(rho)
+                    slope = slope_per_seed(rho.where(has_every_round(rho)))
                     rows += _one_row(8, t, s, f"−slope of ρ({m}, magnitude)", -slope.values)
 
     rows += _rewind_rows(ds, strategies, methods)
