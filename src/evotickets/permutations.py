@@ -6,11 +6,17 @@ Both start from the ``magnitude`` mask of the same round and keep every layer's 
   θ0 values are shuffled among the surviving positions. The ticket's starting weights
   (``theta_start``) therefore differ from θ0, and the round trains from m ⊙ theta_start.
 - ``mask_permuted``: the mask's entries are shuffled element-wise within each prunable tensor
-  (single entries, not rows as in the study's code), so the tensor's kept count is unchanged;
-  θ0 stays where it is, so the kept positions take the θ0 values found there.
+  (single entries, not rows as in the study's code), so the tensor's kept count is unchanged,
+  and each θ0 value moves with its mask entry, so the kept positions hold the ticket's
+  surviving θ0 values in a random order (``theta_start``), as the study's
+  ``get_permuted_permuted`` intends. Why: the decomposition reads weight_permuted −
+  mask_permuted as what the mask's placement adds, which holds only if the two controls start
+  from the same surviving values. Until 2026-12-05 θ0 stayed in place, so the kept positions
+  took the θ0 values found there: a magnitude mask keeps large |θ0|, so that control also
+  started from smaller weights, and the difference mixed placement with scale.
 
-Biases (non-prunable tensors) are never touched. A tensor whose entries are all kept is left as
-it is by ``mask_permuted`` (shuffling ones gives ones). The permutations are drawn by the caller
+Biases (non-prunable tensors) are never touched. At round 0 the mask is dense, so both
+controls train a θ0 shuffled within each tensor. The permutations are drawn by the caller
 from explicit JAX keys (:func:`evotickets.keys.permutation_key`), one per tensor; see
 :func:`draw_permutations`.
 """
@@ -58,12 +64,24 @@ def permute_weights(
 
 def permute_mask(mask: np.ndarray, table, perms: dict[str, np.ndarray]) -> np.ndarray:
     """The ``mask_permuted`` mask: each prunable tensor's entries shuffled element-wise."""
-    out = np.array(mask, dtype=bool, copy=True)
+    return _permute_entries(np.asarray(mask, dtype=bool), table, perms)
+
+
+def permute_with_mask(theta0: np.ndarray, table, perms: dict[str, np.ndarray]) -> np.ndarray:
+    """``theta_start`` of ``mask_permuted``: θ0 shuffled by the mask's own permutations, so
+    each value moves with its mask entry and the permuted mask keeps the ticket's surviving
+    values (biases keep θ0)."""
+    return _permute_entries(np.asarray(theta0), table, perms)
+
+
+def _permute_entries(vector: np.ndarray, table, perms: dict[str, np.ndarray]) -> np.ndarray:
+    """``vector`` with each prunable tensor's entries reordered by its permutation."""
+    out = np.array(vector, copy=True)
     for e in table:
         if not e.prunable:
             continue
         perm = np.asarray(perms[e.name])
         if perm.shape != (e.size,):
             raise ValueError(f"{e.name}: permutation of {perm.size} for {e.size} entries")
-        out[e.offset : e.offset + e.size] = mask[e.offset : e.offset + e.size][perm]
+        out[e.offset : e.offset + e.size] = vector[e.offset : e.offset + e.size][perm]
     return out

@@ -98,7 +98,8 @@ def _snr(power: float):
         snr = np.where(ok, snr, np.nan)
         certain = (sigma == 0) & (theta != 0) & np.isfinite(theta)
         snr = np.where(certain, np.finfo(snr.dtype).max, snr)
-        return np.where((sigma == 0) & ~certain, 0.0, snr)
+        # ... and a non-finite θ stays NaN whatever σ is (a diverged artifact, refused)
+        return np.where((sigma == 0) & ~certain & np.isfinite(theta), 0.0, snr)
 
     return score
 
@@ -122,7 +123,15 @@ REGISTRY: dict[str, PruningMethod] = {
             "snr_study", "previous", _snr(2.0), needs_sigma=True, only_strategies=("sep_cma_es",)
         ),
         PruningMethod("weight_permuted", "magnitude_mask", permutes_theta0=True),
-        PruningMethod("mask_permuted", "magnitude_mask"),
+        # θ0 moves with the shuffled mask since 2026-12-05 (evotickets.permutations: why);
+        # the definition gives its chains a new digest, so tickets made with θ0 in place
+        # are rerun, not mixed in
+        PruningMethod(
+            "mask_permuted",
+            "magnitude_mask",
+            permutes_theta0=True,
+            definition=(("theta0", "moves_with_the_mask"),),
+        ),
         PruningMethod(
             "movement",
             "previous",

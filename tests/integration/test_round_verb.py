@@ -621,32 +621,29 @@ def test_a_vmapped_group_writes_its_finite_members_before_naming_a_diverged_one(
 
 
 def test_a_round0_copys_mask_is_judged_against_what_the_mask_verb_read(tmp_path, tiny_config):
-    """mask_permuted adopts round 0 and its mask reads the magnitude chain's mask
-    (`--source-mask`) besides θ0: a source mask newer than the copy's mask makes it stale,
-    as for any chain, though the copy's trained.h5 comes from its donor."""
+    """magnitude adopts random's round 0 and its mask reads θ0: a θ0 newer than the copy's
+    mask makes it stale, as for any chain, though the copy's trained.h5 comes from its donor.
+    (The permutation controls, whose masks read the magnitude mask, train their own round 0
+    since mask_permuted's θ0 moves with its mask.)"""
     import argparse
 
     from evotickets.commands.chain import _copy_mask_current
+    from evotickets.pruning import adopts_round0
 
     tiny_config["methods"] = ["random", "magnitude", "mask_permuted"]
     cfg = validate_config(tiny_config)
+    assert adopts_round0("magnitude", "random") and not adopts_round0("mask_permuted", "random")
     init = tmp_path / "init.h5"
     _write_init(cfg, init)
-
-    def mask(method, out, *extra):
-        settings = json.dumps(chain_settings(cfg, "digits", "snes", method, 0))
-        argv = ["mask", "--settings", settings, "--round", "0", "--init", str(init),
-                "--out", str(tmp_path / out), *extra]  # fmt: skip
-        assert cli.main(argv) == 0
-        return settings
-
-    mask("magnitude", "source.h5")
-    settings = mask("mask_permuted", "copy_mask.h5", "--source-mask", str(tmp_path / "source.h5"))
+    settings = json.dumps(chain_settings(cfg, "digits", "snes", "magnitude", 0))
+    argv = ["mask", "--settings", settings, "--round", "0", "--init", str(init),
+            "--out", str(tmp_path / "copy_mask.h5")]  # fmt: skip
+    assert cli.main(argv) == 0
     member = argparse.Namespace(
         settings=settings, round=0, init=str(init), prev_trained=None,
-        source_mask=str(tmp_path / "source.h5"), mask_out=str(tmp_path / "copy_mask.h5"),
+        source_mask=None, mask_out=str(tmp_path / "copy_mask.h5"),
     )  # fmt: skip
     assert _copy_mask_current(member)
     later = time.time() + 5
-    os.utime(tmp_path / "source.h5", (later, later))
+    os.utime(init, (later, later))
     assert not _copy_mask_current(member)

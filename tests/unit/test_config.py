@@ -317,6 +317,20 @@ def test_pendulum_claim5_config_repeats_the_controls_chains_on_8_seeds():
             assert digest(mine) == digest(chain_settings(controls, "pendulum", s, m, seed))
 
 
+def test_fidelity_claim5_config_is_the_fidelity_configs_claim5_chains():
+    """config/fidelity_claim5.yaml remakes `make fidelity`'s claim 5 alone: its chains must be
+    that config's SNES magnitude / weight_permuted / mask_permuted chains (the same digests),
+    so its magnitude and weight_permuted numbers are the README's and a drift fails here."""
+    ours = load_config(ROOT / "config" / "fidelity_claim5.yaml")
+    fidelity = load_config(ROOT / "config" / "fidelity.yaml")
+    grid = {(s, m) for _, s, m, _ in chains(ours)}
+    assert grid == {("snes", m) for m in ("magnitude", "weight_permuted", "mask_permuted")}
+    assert ours["seeds"] == fidelity["seeds"] and ours["rounds"] == fidelity["rounds"]
+    for t, s, m, seed in chains(ours):
+        mine = chain_settings(ours, t, s, m, seed)
+        assert digest(mine) == digest(chain_settings(fidelity, t, s, m, seed)), (m, seed)
+
+
 def test_controls_config_validates():
     cfg = load_config(ROOT / "config" / "controls.yaml")
     assert set(cfg["tasks"]) == {"digits"} and set(cfg["gd"]) == {"gd_adam"}

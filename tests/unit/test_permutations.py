@@ -1,5 +1,6 @@
 """The permutation controls: per-layer counts kept, different from the magnitude ticket, the
-surviving θ0 values kept as a multiset (weight_permuted) or in place (mask_permuted), biases
+surviving θ0 values kept as a multiset by both (weight_permuted at the kept positions,
+mask_permuted moving each value with its mask entry), biases
 untouched, keys explicit; and through the CLI, mask.h5 carries theta_start and train starts
 from m ⊙ theta_start."""
 
@@ -14,7 +15,12 @@ from evotickets.artifacts import group, read_artifact
 from evotickets.config import ConfigError, chain_settings, validate_config
 from evotickets.keys import chain_key, round_key
 from evotickets.networks import init_params, layer_table, prunable_vector, to_vector
-from evotickets.permutations import draw_permutations, permute_mask, permute_weights
+from evotickets.permutations import (
+    draw_permutations,
+    permute_mask,
+    permute_weights,
+    permute_with_mask,
+)
 from evotickets.strategies import make_strategy
 from evotickets.tasks import make_task
 from evotickets.train.es import run_round
@@ -76,6 +82,28 @@ def test_mask_permuted_keeps_layer_counts_and_moves_the_kept_positions(ticket):
     assert sorted(rows) != sorted(src_rows)
 
 
+def test_mask_permuted_starts_from_the_tickets_surviving_values(ticket):
+    """The decomposition's second step (weight_permuted − mask_permuted) is what the mask's
+    placement adds only if both controls start from the same surviving θ0 values. Each value
+    moves with its mask entry: every layer's kept values are the magnitude ticket's, as a
+    multiset, not the θ0 values that happened to sit at the new positions (smaller, since
+    a magnitude mask keeps large |θ0|: the earlier definition)."""
+    table, theta0, _, mag = ticket
+    rk = round_key(chain_key(0, "digits", "snes"), 3)
+    perms = draw_permutations("mask_permuted", mag, table, rk)
+    new, start = permute_mask(mag, table, perms), permute_with_mask(theta0, table, perms)
+    masks, news = _segments(table, mag), _segments(table, new)
+    before, after = _segments(table, theta0), _segments(table, start)
+    for e in table:
+        if not e.prunable:
+            np.testing.assert_array_equal(after[e.name], before[e.name])
+            continue
+        kept_values = np.sort(before[e.name][masks[e.name]])
+        np.testing.assert_array_equal(np.sort(after[e.name][news[e.name]]), kept_values)
+    in_place = np.abs(theta0[new & ~mag]).mean()  # what the earlier definition started from
+    assert np.abs(start[new & ~mag]).mean() > 1.5 * in_place
+
+
 def test_permutations_come_from_the_key(ticket):
     table, _, _, mag = ticket
     rk = round_key(chain_key(0, "digits", "snes"), 3)
@@ -118,9 +146,9 @@ def test_cli_weight_permuted_round_trains_from_the_permuted_start(tmp_path, tiny
             + ["--source-mask", p["mag"], "--out", p[key]]
         )
     wp_arrays, wp_attrs = read_artifact(p["wp"], "mask")
-    mp_arrays, mp_attrs = read_artifact(p["mp"], "mask")
+    _, mp_attrs = read_artifact(p["mp"], "mask")
     assert wp_attrs["theta_start"] == "theta_start" and wp_attrs["source_mask"] == p["mag"]
-    assert mp_attrs["theta_start"] == "theta0" and not group(mp_arrays, "theta_start")
+    assert mp_attrs["theta_start"] == "theta_start" and mp_attrs["source_mask"] == p["mag"]
     init_arrays, _ = read_artifact(p["init"], "init")
     table = layer_table(group(init_arrays, "params"))
     theta0 = to_vector(group(init_arrays, "params"), table)

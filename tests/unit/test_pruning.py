@@ -124,6 +124,17 @@ def test_a_corrupt_sigma_is_refused_not_pruned_first(method, bad):
 
 
 @pytest.mark.parametrize("method", ["snr", "snr_study"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_non_finite_theta_with_a_collapsed_sigma_is_refused(method, bad):
+    """σ = 0 scored 0 (pruned first, silently) where θ was NaN or inf: only a finite θ of
+    σ = 0 has a score; like a NaN magnitude, a diverged weight stops the round."""
+    score = pruning.scores(method, np.array([bad, 1.0, 2.0, 0.0]), np.array([0.0, 1, 1, 0]))
+    assert np.isnan(score[0]) and score[3] == 0.0
+    with pytest.raises(ValueError, match="NaN or infinite pruning score"):
+        pruning.prune_to_count(score, np.ones(4, bool), np.ones(4, bool), 2)
+
+
+@pytest.mark.parametrize("method", ["snr", "snr_study"])
 def test_a_finite_snr_beyond_float32_is_ranked_not_refused(method):
     """|θ|/σ² of float32 inputs overflows float32 once σ is below ≈ 1e-19: a finite score,
     ranked above every other, not inf (which prune_to_count refuses as a diverged round)."""

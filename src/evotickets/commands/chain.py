@@ -182,7 +182,12 @@ def _permuted_ticket(settings: ChainSettings, source_path: str | None, theta0, t
     (PruneResult, theta_start or None, provenance attrs)."""
     from .. import pruning
     from ..keys import chain_key, round_key
-    from ..permutations import draw_permutations, permute_mask, permute_weights
+    from ..permutations import (
+        draw_permutations,
+        permute_mask,
+        permute_weights,
+        permute_with_mask,
+    )
 
     method = settings.method
     if not source_path:
@@ -201,7 +206,10 @@ def _permuted_ticket(settings: ChainSettings, source_path: str | None, theta0, t
     if method == "weight_permuted":
         mask, theta_start = source, permute_weights(source, theta0, table, perms)
     else:
-        mask, theta_start = permute_mask(source, table, perms), None
+        mask, theta_start = (
+            permute_mask(source, table, perms),
+            permute_with_mask(theta0, table, perms),
+        )
     provenance = {"source_mask": str(source_path), "source_mask_digest": source_digest}
     return pruning.PruneResult(mask, float("nan"), kept), theta_start, provenance
 
