@@ -95,6 +95,12 @@ class FinishedRounds:
             path = Path(path_of(r))
             if path.exists():
                 found[r] = read_config_chain(path, "trained", digest, with_arrays=False)[1]
+                if int(found[r].get("round", r)) != r:  # filed by its folder, not its contents
+                    raise ArtifactError(
+                        f"{path} sits in round {r}'s folder but records round "
+                        f"{found[r]['round']}: it was copied or moved there by hand; delete "
+                        "it and rerun the workflow, which writes each round in its own folder"
+                    )
                 self._not_stale(path, found[r])
         return found
 

@@ -332,6 +332,17 @@ class TransferSettings(_Json):
             "data_dir": self.data_dir,
         }
 
+    def __post_init__(self) -> None:
+        # the target trains with its own chain's keys, so another seed there would give the
+        # transfer another seed's noise, unnoticed (the source's seed is checked by its
+        # mask's digest); the config always writes the three equal
+        if not self.seed == self.source.seed == self.target.seed:
+            raise ValueError(
+                f"transfer {self.transfer!r} of seed {self.seed} has a source of seed "
+                f"{self.source.seed} and a target of seed {self.target.seed}: a transfer keeps "
+                "one seed; take the settings from the config (config.transfer_settings)"
+            )
+
     @classmethod
     def from_dict(cls, d: dict) -> TransferSettings:
         return cls(

@@ -647,3 +647,39 @@ def test_a_round0_copys_mask_is_judged_against_what_the_mask_verb_read(tmp_path,
     later = time.time() + 5
     os.utime(init, (later, later))
     assert not _copy_mask_current(member)
+
+
+def test_a_round_file_in_another_rounds_folder_is_refused_by_the_reports(tmp_path, tiny_config):
+    """The reports file a round by its folder (iterNN): a trained.h5 copied by hand into
+    another round's folder would be reported as that round; it records its own, so it is
+    refused, naming both."""
+    import shutil
+
+    from evotickets import paths
+    from evotickets.artifacts import ArtifactError
+    from evotickets.results import FinishedRounds
+
+    tiny_config.update(es={"num_generations": 2, "log_every": 2}, seeds=[0], rounds=2,
+                       methods=["magnitude"])  # fmt: skip
+    cfg = validate_config(tiny_config)
+    results = tmp_path / "results" / "tiny"
+    init = tmp_path / paths.init(exp="tiny", task="digits", seed=0)
+    init.parent.mkdir(parents=True)
+    _write_init(cfg, init)
+    chain = ("digits", "snes", "magnitude", 0)
+
+    def f(name, t):
+        return tmp_path / paths.round_file(name, "tiny", *chain, t)
+
+    f("mask.h5", 0).parent.mkdir(parents=True)
+    argv = ["round", "--settings", json.dumps(chain_settings(cfg, *chain)), "--round", "0",
+            "--init", str(init), "--mask-out", str(f("mask.h5", 0)),
+            "--mask-log", str(f("mask.log", 0)), "--out", str(f("trained.h5", 0))]  # fmt: skip
+    assert cli.main(argv) == 0
+    assert set(FinishedRounds(cfg, results).of_chain(chain)) == {0}
+    f("trained.h5", 1).parent.mkdir(parents=True)
+    shutil.copy2(f("trained.h5", 0), f("trained.h5", 1))
+    with pytest.raises(
+        ArtifactError, match=r"iter01/trained.h5 sits in round 1's folder but records round 0"
+    ):
+        FinishedRounds(cfg, results).of_chain(chain)

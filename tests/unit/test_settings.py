@@ -63,6 +63,16 @@ def test_every_chain_round_trips_through_json(name):
         assert "data_dir" not in wire["source"] and back.source.method == e["source"]["method"]
 
 
+def test_a_transfer_keeps_one_seed():
+    """The target trains with its own chain's keys: a target of another seed would give the
+    transfer that seed's noise without a word, so such settings are refused."""
+    cfg = load_config(ROOT / "config" / "controls.yaml")
+    wire = transfer_settings(cfg, cfg["transfer"][0]["name"], 1)
+    wire["target"]["seed"] = 2
+    with pytest.raises(ValueError, match="of seed 1 has a source of seed 1 and a target of seed 2"):
+        TransferSettings.from_json(json.dumps(wire))
+
+
 def test_init_settings_carry_optional_keys_only_where_they_apply():
     cfg = load_config(ROOT / "config" / "heuristics.yaml")
     plain = init_settings(cfg, "digits", 0)
