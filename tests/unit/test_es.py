@@ -103,16 +103,29 @@ def test_nan_fitness_counts_as_worst_and_is_reported(setup):
     assert np.all(np.isfinite(res.best_fitness)) and np.all(np.isfinite(res.mean_fitness))
 
 
-def test_nonfinite_members_get_the_generations_worst_fitness():
-    """Fitness is minimised: NaN and ±inf members take the largest finite value of their
-    generation (ranked last), are counted, and stay out of the mean. A replacement by the
-    best value or by 0 (a perfect loss) kept everything finite and the counts right."""
+def test_nonfinite_members_rank_after_the_generations_worst_fitness():
+    """Fitness is minimised: NaN and ±inf members take the next float above the largest
+    finite value of their generation, so they rank last, tied only among themselves, are
+    counted, and stay out of the mean. A replacement by the best value or by 0 (a perfect
+    loss) kept everything finite and the counts right; one by the worst value itself tied
+    the worst working member with the failed ones, and evosax's tie rank took its weight."""
+    from types import SimpleNamespace
+
+    from evosax.core.fitness_shaping import weights_fitness_shaping_fn
+
     from evotickets.train.es import _sanitize
 
-    fitness = jnp.array([1.0, jnp.nan, 3.0, jnp.inf, -jnp.inf, 2.0])
+    fitness = jnp.array([1.0, jnp.nan, 3.0, jnp.inf, -jnp.inf, 2.0], jnp.float32)
     clean, count, mean = _sanitize(fitness)
-    assert np.asarray(clean).tolist() == [1.0, 3.0, 3.0, 3.0, 3.0, 2.0]
+    worse = float(np.nextafter(np.float32(3.0), np.float32(np.inf)))
+    assert clean.dtype == jnp.float32
+    assert np.asarray(clean).tolist() == [1.0, worse, 3.0, worse, worse, 2.0]
     assert int(count) == 3 and float(mean) == pytest.approx(2.0)
+    # Sep-CMA-ES-like weights of 6 with 3 elites: the three working members keep theirs
+    weights = SimpleNamespace(weights=jnp.array([0.6, 0.3, 0.1, 0.0, 0.0, 0.0]))
+    shaped = np.asarray(weights_fitness_shaping_fn(None, clean, None, weights))
+    np.testing.assert_allclose(shaped[[0, 5, 2]], [0.6, 0.3, 0.1])
+    assert shaped[[1, 3, 4]].sum() == 0.0
 
 
 def test_all_members_nan_stops_the_round(setup):

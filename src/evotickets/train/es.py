@@ -48,15 +48,21 @@ class RoundResult:
 
 
 def _sanitize(fitness: jax.Array):
-    """NaN/±inf fitness → the worst finite fitness of the generation.
+    """NaN/±inf fitness → just above the worst finite fitness of the generation (the next
+    float up).
 
-    Ranking strategies then place failed members last; raw-fitness strategies (ARS, OpenES)
-    see a finite number instead of a poison. Counted, never silent.
+    Ranking strategies then place failed members last, tied only among themselves;
+    raw-fitness strategies (ARS, OpenES) see a finite number instead of a poison. Counted,
+    never silent. Why not the worst finite value itself (until 2026-12-05): the worst
+    working member then tied with every failed one, and evosax ranks a tie by its mean
+    rank (truncated, for the recombination weights), so that member lost its own rank:
+    in a Sep-CMA-ES generation of 8 with 4 failures, the 4th elite's weight went to 0.
     """
     finite = jnp.isfinite(fitness)
     worst = jnp.max(jnp.where(finite, fitness, -jnp.inf))
     mean = fixed_order_sum(jnp.where(finite, fitness, 0.0)) / jnp.maximum(finite.sum(), 1)
-    return jnp.where(finite, fitness, worst), jnp.sum(~finite), mean
+    failed = jnp.nextafter(worst, jnp.inf).astype(fitness.dtype)
+    return jnp.where(finite, fitness, failed), jnp.sum(~finite), mean
 
 
 #: What the chains of one `round-group` job share while it runs (:func:`shared_programs`):
