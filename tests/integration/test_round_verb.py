@@ -518,14 +518,9 @@ def test_a_round_made_from_an_input_written_again_is_refused_as_stale(
     def rounds_of_chain(cfg, results, chain):
         return FinishedRounds(cfg, results).of_chain(chain)
 
-    tiny_config.update(es={"num_generations": 4, "log_every": 4}, seeds=[0], rounds=2,
-                       methods=["random", "magnitude"])  # fmt: skip
-    cfg = validate_config(tiny_config)
-    results = tmp_path / "results" / "tiny"
-    init = tmp_path / paths.init(exp="tiny", task="digits", seed=0)
-    init.parent.mkdir(parents=True)
-    _write_init(cfg, init)
-    chain = ("digits", "snes", "magnitude", 0)
+    cfg, results, init, chain = _magnitude_chain_of_one_seed(
+        tmp_path, tiny_config, ["random", "magnitude"], generations=4
+    )
     settings = json.dumps(chain_settings(cfg, *chain))
 
     def run_round(t):
@@ -649,6 +644,20 @@ def test_a_round0_copys_mask_is_judged_against_what_the_mask_verb_read(tmp_path,
     assert not _copy_mask_current(member)
 
 
+def _magnitude_chain_of_one_seed(tmp_path, tiny_config, methods, generations):
+    """A 2-round tiny config of seed 0 with θ0 written where the workflow puts it:
+    (cfg, results folder, init path, the magnitude chain)."""
+    from evotickets import paths
+
+    tiny_config.update(es={"num_generations": generations, "log_every": generations},
+                       seeds=[0], rounds=2, methods=methods)  # fmt: skip
+    cfg = validate_config(tiny_config)
+    init = tmp_path / paths.init(exp="tiny", task="digits", seed=0)
+    init.parent.mkdir(parents=True)
+    _write_init(cfg, init)
+    return cfg, tmp_path / "results" / "tiny", init, ("digits", "snes", "magnitude", 0)
+
+
 def test_a_round_file_in_another_rounds_folder_is_refused_by_the_reports(tmp_path, tiny_config):
     """The reports file a round by its folder (iterNN): a trained.h5 copied by hand into
     another round's folder would be reported as that round; it records its own, so it is
@@ -659,14 +668,9 @@ def test_a_round_file_in_another_rounds_folder_is_refused_by_the_reports(tmp_pat
     from evotickets.artifacts import ArtifactError
     from evotickets.results import FinishedRounds
 
-    tiny_config.update(es={"num_generations": 2, "log_every": 2}, seeds=[0], rounds=2,
-                       methods=["magnitude"])  # fmt: skip
-    cfg = validate_config(tiny_config)
-    results = tmp_path / "results" / "tiny"
-    init = tmp_path / paths.init(exp="tiny", task="digits", seed=0)
-    init.parent.mkdir(parents=True)
-    _write_init(cfg, init)
-    chain = ("digits", "snes", "magnitude", 0)
+    cfg, results, init, chain = _magnitude_chain_of_one_seed(
+        tmp_path, tiny_config, ["magnitude"], generations=2
+    )
 
     def f(name, t):
         return tmp_path / paths.round_file(name, "tiny", *chain, t)
