@@ -485,7 +485,7 @@ def fig7(ds: xr.Dataset) -> plt.Figure:
 @figure(
     "fig8",
     "Ticket-effect decomposition: the magnitude ticket against the same mask with "
-    "permuted weights and the same per-layer counts with a permuted mask.",
+    "permuted weights and the same weights on a permuted mask of the same per-layer counts.",
 )
 def fig8(ds: xr.Dataset) -> plt.Figure:
     needed = ("magnitude", "weight_permuted", "mask_permuted")
