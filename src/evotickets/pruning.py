@@ -65,8 +65,13 @@ class PruningMethod:
     #: the earlier definition have another digest, rerun in the workflow and are refused by
     #: the reports, instead of mixing with the new ones
     definition: tuple[tuple[str, str], ...] = ()
-    #: its tickets start from permuted weights, not θ0, so even its dense round 0 is its own
-    permutes_theta0: bool = False
+
+    @property
+    def permutes_theta0(self) -> bool:
+        """Whether its tickets start from permuted weights, not θ0, so that even its dense
+        round 0 is its own: both permutation controls (since mask_permuted's θ0 moves with
+        its mask, :mod:`evotickets.permutations`)."""
+        return self.source == "magnitude_mask"
 
     @property
     def has_settings(self) -> bool:
@@ -122,15 +127,12 @@ REGISTRY: dict[str, PruningMethod] = {
         PruningMethod(
             "snr_study", "previous", _snr(2.0), needs_sigma=True, only_strategies=("sep_cma_es",)
         ),
-        PruningMethod("weight_permuted", "magnitude_mask", permutes_theta0=True),
+        PruningMethod("weight_permuted", "magnitude_mask"),
         # θ0 moves with the shuffled mask since 2026-12-05 (evotickets.permutations: why);
         # the definition gives its chains a new digest, so tickets made with θ0 in place
         # are rerun, not mixed in
         PruningMethod(
-            "mask_permuted",
-            "magnitude_mask",
-            permutes_theta0=True,
-            definition=(("theta0", "moves_with_the_mask"),),
+            "mask_permuted", "magnitude_mask", definition=(("theta0", "moves_with_the_mask"),)
         ),
         PruningMethod(
             "movement",

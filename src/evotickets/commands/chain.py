@@ -419,9 +419,9 @@ def _finished(args) -> bool:
     for its settings and round and newer than every input (:func:`outputs_current`). A
     killed or failed `train` or group job leaves its finished rounds, and its rerun keeps
     them instead of computing them again. A round-0 copy's two outputs are judged each
-    against what it reads: its mask reads the mask verb's inputs (θ0; mask_permuted's the
-    source mask too) and, in a vmapped group, is written before its donor's round 0, which
-    only the copy's trained.h5 reads."""
+    against what it reads: its mask reads the mask verb's inputs (:func:`_mask_inputs`) and,
+    in a vmapped group, is written before its donor's round 0, which only the copy's
+    trained.h5 reads."""
     inputs = [args.init, args.prev_trained, args.source_mask, args.rewind_from, args.round0_from]
     digest = ChainSettings.from_json(args.settings).digest()
     trained = (args.out, "trained")
