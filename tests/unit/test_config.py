@@ -317,6 +317,25 @@ def test_pendulum_claim5_config_repeats_the_controls_chains_on_8_seeds():
             assert digest(mine) == digest(chain_settings(controls, "pendulum", s, m, seed))
 
 
+def test_pendulum_claim3_config_is_the_controls_claim3_chains_on_200_step_episodes():
+    """`make pendulum-claim3` claims pendulum-controls' claim-3 chains (Sep-CMA-ES SNR, masked
+    PPO magnitude) with Pendulum's own 200-step episodes and nothing else changed: the task
+    settings differ in `max_steps` alone, and nothing else in a chain's settings differs."""
+    ours = load_config(ROOT / "config" / "pendulum_claim3.yaml")
+    controls = load_config(ROOT / "config" / "pendulum_controls.yaml")
+    grid = {(s, m) for _, s, m, _ in chains(ours)}
+    assert grid == {("sep_cma_es", "snr"), ("gd_ppo", "magnitude")}
+    assert ours["seeds"] == list(range(8)) and ours["rounds"] == controls["rounds"]
+    for s, m in grid:
+        mine = chain_settings(ours, "pendulum", s, m, 0)
+        theirs = chain_settings(controls, "pendulum", s, m, 0)
+        assert mine["task_config"]["max_steps"] == 200
+        assert theirs["task_config"]["max_steps"] == 500
+        assert {**mine["task_config"], "max_steps": 500} == theirs["task_config"]
+        rest = {k: v for k, v in mine.items() if k != "task_config"}
+        assert rest == {k: v for k, v in theirs.items() if k != "task_config"}
+
+
 def test_fidelity_claim5_config_is_the_fidelity_configs_claim5_chains():
     """config/fidelity_claim5.yaml remakes `make fidelity`'s claim 5 alone: its chains must be
     that config's SNES magnitude / weight_permuted / mask_permuted chains (the same digests),
