@@ -313,6 +313,48 @@ def test_fig1_sets_es_against_gd_over_the_tasks_gd_ran():
     np.testing.assert_allclose(lines["GD, magnitude"], 1.0)
 
 
+def test_figs_1_and_3_set_es_against_gd_only_on_tasks_with_both_sides():
+    """paper.yaml's mnist_ars runs gd_adam beside ARS random/magnitude and no ES snr: the GD
+    line of Fig. 1 averaged it in (MNIST twice) while the ES line left it out, and Fig. 3
+    drew a panel of GD alone under its "ES with SNR against GD" caption."""
+    methods = ["random", "magnitude", "snr"]
+    ds = _dataset(["mnist", "mnist_ars"], ["snes", "ars", "gd_adam"], methods)
+    ds.test_metric.loc[{"task": "mnist", "strategy": ["snes", "gd_adam"]}] = 0.9
+    ars = {"task": "mnist_ars", "strategy": "ars", "method": ["random", "magnitude"]}
+    ds.test_metric.loc[ars] = 0.8
+    worse = np.linspace(0.9, 0.3, ROUNDS)[None, :]  # GD on mnist_ars falls: not ES's task
+    ds.test_metric.loc[{"task": "mnist_ars", "strategy": "gd_adam"}] = worse
+    lines = _lines(figures.fig1(ds).axes[1])
+    np.testing.assert_allclose(lines["GD, magnitude"], 1.0)
+    np.testing.assert_allclose(lines["ES, SNR"], 1.0)
+    panels = [ax.get_title() for ax in figures.fig3(ds).axes]
+    assert panels == ["mnist"]
+
+
+def test_a_transfer_panel_draws_without_a_target_random_chain():
+    """A config may give the transfer's target no random chain: its all-NaN baseline left
+    no seed and round "finished", and the panel drew nothing, the ticket included."""
+    ds = _dataset(["digits"], ["gd_adam"], ["magnitude"]).assign_coords(
+        transfer=["snes_to_adam"],
+        transfer_kind=("transfer", ["gd"]),
+        transfer_target_task=("transfer", ["digits"]),
+        transfer_own_method=("transfer", ["magnitude"]),
+    )
+    dims = ("transfer", "seed", "iteration")
+    ds["transfer_metric"] = (dims, np.full((1, 2, ROUNDS), 0.8))
+    ds["transfer_target_snr"] = (dims, np.full((1, 2, ROUNDS), 0.7))
+    ds["transfer_target_random"] = (dims, np.full((1, 2, ROUNDS), np.nan))
+    lines = _lines(figures.fig5(ds).axes[0])
+    assert set(lines) == {"transferred ticket", "target's own magnitude"}
+    np.testing.assert_allclose(lines["transferred ticket"], 0.8)
+    np.testing.assert_allclose(lines["target's own magnitude"], 0.7)
+    # still paired over the lines that ran: seed 1's own ticket is a round behind
+    ds["transfer_metric"][0, 1] = 0.6
+    ds["transfer_target_snr"][0, 1, -1] = np.nan
+    moved = _lines(figures.fig5(ds).axes[0])["transferred ticket"]
+    np.testing.assert_allclose(moved, [0.7] * (ROUNDS - 1) + [0.8])
+
+
 def test_fig9_does_not_draw_a_rewinding_entry_as_an_init_scheme():
     ds = _dataset(["digits", "digits_rewind", "digits_he"], ["snes"], ["snr"], fill=0.8)
     ds = ds.assign_coords(

@@ -162,6 +162,21 @@ def _strategies_with_all(ds, task, methods, var: str = "test_metric") -> list[st
     ]
 
 
+def _tasks_with_es_snr_and_gd_magnitude(ds: xr.Dataset) -> list[str]:
+    """The tasks with both an ES snr run and a GD magnitude run: those on which Figs. 1 and 3
+    can set ES against GD (a task with one side only would compare task sets, or draw a
+    panel of GD alone under a caption that promises ES beside it)."""
+    if not {"snr", "magnitude"} <= set(map(str, ds.method.values)):
+        return []
+    es, gd = _es_strategies(ds), _gd_strategies(ds)
+    return [
+        str(t)
+        for t in ds.task.values
+        if has_data(ds, "test_metric", task=t, strategy=es, method="snr")
+        and has_data(ds, "test_metric", task=t, strategy=gd, method="magnitude")
+    ]
+
+
 def _relative_to_dense(da: xr.DataArray, dense: xr.DataArray) -> xr.DataArray:
     """1 + (m − dense) / |dense|: 1 at the dense network and below 1 when worse, for an
     accuracy and for a negative return alike (m / |dense| would be −1 at dense for a
@@ -195,10 +210,11 @@ def fig1(ds: xr.Dataset) -> plt.Figure:
     axes[0].set_ylabel("normalised ticket effect")
     axes[0].set_title("ES ticket effect (task-normalised)")
     gd = _gd_strategies(ds)
-    # ES against GD over the tasks GD ran (paper.yaml's ant_heavy runs ES only): over all
-    # tasks the panel would compare task sets, not ES with GD
-    gd_tasks = [t for t in ds.task.values if has_data(ds, "test_metric", task=t, strategy=gd)]
-    with_gd = bool(gd_tasks) and "magnitude" in ds.method.values
+    # ES against GD over the tasks where both lines have runs (paper.yaml's ant_heavy runs
+    # ES only, its mnist_ars runs no ES snr beside gd_adam): over any other task set the
+    # panel would compare task sets, not ES with GD
+    gd_tasks = _tasks_with_es_snr_and_gd_magnitude(ds) if gd else []
+    with_gd = bool(gd_tasks)
     both = {"task": gd_tasks} if with_gd else {}
     es_rel = _relative_to_dense(m.sel({"strategy": es, "method": "snr"}), dense).sel(both)
     _band(axes[1], x, _mean_over_runs(es_rel, ("task", "strategy")), "ES, SNR")
@@ -275,9 +291,9 @@ def fig3(ds: xr.Dataset) -> plt.Figure:
         return _missing("Fig. 3", "needs a gd_adam or gd_ppo strategy")
     if not {"snr", "magnitude"} <= set(map(str, ds.method.values)):
         return _missing("Fig. 3", "needs the snr and magnitude methods")
-    tasks = [t for t in ds.task.values if has_data(ds, "test_metric", task=t, strategy=gd)]
+    tasks = _tasks_with_es_snr_and_gd_magnitude(ds)
     if not tasks:
-        return _missing("Fig. 3", "no GD runs finished")
+        return _missing("Fig. 3", "no task has both an ES snr and a GD magnitude run finished")
     fig, axes = plt.subplots(1, len(tasks), figsize=(3.5 * len(tasks), 3), squeeze=False)
     x = _percent(ds)
     for ax, t in zip(axes[0], tasks):
@@ -323,8 +339,11 @@ def _transfer_figure(ds, title, kinds) -> plt.Figure:
             if var in ds:
                 lines[f"target's own {ref}"] = (ds[var].sel(at), COLORS[ref])
         # paired: every line over the seeds and rounds that all of them have finished (a
-        # transfer round can finish before the target's own chain, and the reverse)
-        finished = functools.reduce(operator.and_, (da.notnull() for da, _ in lines.values()))
+        # transfer round can finish before the target's own chain, and the reverse); a
+        # line the experiment does not run at all (a target without a random chain: the
+        # config may leave it out) is left out of the pairing, not allowed to blank the rest
+        ran = [da.notnull() for da, _ in lines.values() if da.notnull().any()]
+        finished = functools.reduce(operator.and_, ran) if ran else False
         for label, (da, color) in lines.items():
             _band(ax, x, da.where(finished), label, color)
         ax.set_title(str(n), fontsize=9)
@@ -348,7 +367,11 @@ def fig4(ds: xr.Dataset) -> plt.Figure:
     return _transfer_figure(ds, "Fig. 4", ("task", "es"))
 
 
-@figure("fig5", "Ticket transfer from ES to GD: ES tickets retrained with Adam / PPO.")
+@figure(
+    "fig5",
+    "Ticket transfer between ES and GD: ES tickets retrained with Adam / PPO, and GD tickets "
+    "evolved by an ES where the config has them; each panel one transfer, by its name.",
+)
 def fig5(ds: xr.Dataset) -> plt.Figure:
     return _transfer_figure(ds, "Fig. 5", ("gd",))
 
