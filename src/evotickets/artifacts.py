@@ -28,8 +28,22 @@ from .durable import atomic_path, make_dirs
 SCHEMA_VERSION = 1
 # kind → rule that writes it (a round's mask.h5 and trained.h5 are both outputs of `train`)
 KINDS = {"init": "init", "mask": "train", "trained": "train", "analysis": None}
-#: The attributes the verbs read from every artifact of a kind (checked on read).
-REQUIRED_ATTRS = {"mask": ("round",), "trained": ("round",)}
+#: The attributes the verbs and reports read from every artifact of a kind (checked on read,
+#: so that a file written by other code, or edited, fails naming itself and the fix rather
+#: than on a bare KeyError in the accuracy table or ``collect``).
+REQUIRED_ATTRS = {
+    "mask": ("round", "method", "kept_prunable", "remaining_fraction"),
+    "trained": (
+        "round",
+        "task",
+        "strategy",
+        "method",
+        "seed",
+        "metric_name",
+        "final_metric",
+        "remaining_fraction",
+    ),
+}
 # analysis artifacts: file stem → rule (workflow/rules/analysis.smk)
 ANALYSIS_RULES = {"snr_magnitude": "weight_statistics", "layerwise": "weight_statistics"}
 

@@ -277,7 +277,7 @@ def test_lmc_scores_each_end_under_its_own_observation_statistics(tmp_path, tiny
     import json
 
     from evotickets import cli
-    from evotickets.artifacts import read_artifact, write_artifact
+    from evotickets.artifacts import REQUIRED_ATTRS, read_artifact, write_artifact
     from evotickets.config import chain_settings, chain_spec, init_settings, validate_config
     from evotickets.networks import layer_table, to_vector
     from evotickets.settings import TransferSettings
@@ -326,7 +326,15 @@ def test_lmc_scores_each_end_under_its_own_observation_statistics(tmp_path, tiny
                 **{f"mask/{k}": np.ones(v.shape, bool) for k, v in params.items()},
                 **{f"task_state/{k}": v for k, v in state.items()},
             },
-            {"round": 0, "remaining_fraction": 1.0},
+            {
+                "round": 0,
+                "task": "pendulum",
+                "strategy": "snes",
+                "method": "snr",
+                "metric_name": "test_return",
+                "final_metric": -150.0,
+                "remaining_fraction": 1.0,
+            },
             config_digest=digests[side],
             seed=0,
         )
@@ -356,8 +364,8 @@ def test_lmc_scores_each_end_under_its_own_observation_statistics(tmp_path, tiny
     np.testing.assert_allclose(errors[[0, -1]], [own["right"], own["left"]], rtol=1e-4)
     # a left end of other settings than --settings is refused, naming it
     left = read_artifact(tmp_path / "left.h5", "trained")
-    write_artifact(tmp_path / "left.h5", "trained", left[0], {"round": 0,
-                   "remaining_fraction": 1.0}, config_digest="other", seed=0)  # fmt: skip
+    kept = {k: left[1][k] for k in REQUIRED_ATTRS["trained"]}  # all but the digest
+    write_artifact(tmp_path / "left.h5", "trained", left[0], kept, config_digest="other", seed=0)
     capsys.readouterr()
     assert cli.main(argv) == 2
     assert "left.h5 was made from other settings" in capsys.readouterr().err
@@ -482,7 +490,10 @@ def test_collect_refuses_a_transferred_ticket_of_other_settings(tmp_path, tiny_c
     ]
     cfg = validate_config(tiny_config)
     path = Path(paths.transfer_round_file("trained.h5", None, "snes_to_pgpe", 0, 0, tmp_path))
-    attrs = {"final_metric": 0.5, "round": 0}
+    attrs = {
+        "task": "digits", "strategy": "pgpe", "method": "snes_to_pgpe", "round": 0,
+        "final_metric": 0.5, "metric_name": "test_accuracy", "remaining_fraction": 1.0,
+    }  # fmt: skip
     for digest, ok in ((transfer_spec(cfg, "snes_to_pgpe", 0).digest(), True), ("old", False)):
         write_artifact(path, "trained", {}, attrs, config_digest=digest, seed=0)
         if ok:

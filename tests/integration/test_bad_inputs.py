@@ -29,7 +29,7 @@ import pytest
 from conftest import TINY_CONFIG
 
 from evotickets import cli, paths
-from evotickets.artifacts import ArtifactError, read_artifact, write_artifact
+from evotickets.artifacts import REQUIRED_ATTRS, ArtifactError, read_artifact, write_artifact
 from evotickets.config import ConfigError, chain_settings, load_config, validate_config
 from evotickets.platform import PlatformError
 from evotickets.tasks import data as data_mod
@@ -189,6 +189,11 @@ def _drop_round(arrays: dict, attrs: dict) -> None:
     del attrs["round"]
 
 
+def _drop_final_metric(arrays: dict, attrs: dict) -> None:
+    """A trained.h5 without the metric the table and `collect` read (other code, or edited)."""
+    del attrs["final_metric"]
+
+
 def _idx(arr: np.ndarray) -> bytes:
     code = {np.dtype(np.uint8): 0x08}[arr.dtype]
     head = bytes([0, 0, code, arr.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
@@ -264,9 +269,8 @@ def _mask_from_other_network(w: W) -> None:
     _, mask_attrs = read_artifact(w.round(1, "mask.h5"), "mask")
     mask = {f"mask/{k[len('params/') :]}": np.ones_like(v, bool) for k, v in arrays.items()}
     forged = w.scratch / "transfer/mask.h5"
-    write_artifact(
-        forged, "mask", mask, {"round": 1}, config_digest=mask_attrs["config_digest"], seed=0
-    )
+    attrs = {k: mask_attrs[k] for k in REQUIRED_ATTRS["mask"]}  # all but the shapes fit
+    write_artifact(forged, "mask", mask, attrs, config_digest=mask_attrs["config_digest"], seed=0)
 
 
 def _env(name: str, value: str, then: Callable[[W], None]) -> Callable[[W], None]:
@@ -828,6 +832,16 @@ CASES = [
         ("iter00/trained.h5 has no attribute 'round'",),
         ("rerun its rule `train`",),
         setup=lambda w: _rewrite(w.round(0, "trained.h5"), w.round(0, "trained.h5"), _drop_round),
+    ),
+    Case(
+        "artifact-trained-without-its-metric-read-by-table",  # a bare KeyError before
+        lambda w: _verb("table", paths.experiment(exp="tiny")),
+        ArtifactError,
+        ("iter00/trained.h5 has no attribute 'final_metric'",),
+        ("rerun its rule `train`",),
+        setup=lambda w: _rewrite(
+            w.round(0, "trained.h5"), w.round(0, "trained.h5"), _drop_final_metric
+        ),
     ),
     Case(
         "artifact-not-hdf5-init",

@@ -31,7 +31,17 @@ ARRAYS = {
     "curves/best_fitness": np.array([3.0, 2.5, np.inf, 1.0]),
     "layer_kept/Conv_0/kernel": np.int64(17),
 }
-ATTRS = {"round": 3, "method": "snr", "remaining_fraction": 0.512, "prune_output_layer": True}
+ATTRS = {
+    "round": 3,
+    "task": "digits",
+    "strategy": "snes",
+    "method": "snr",
+    "metric_name": "test_accuracy",
+    "final_metric": 0.9,
+    "kept_prunable": 2048,
+    "remaining_fraction": 0.512,
+    "prune_output_layer": True,
+}
 PROVENANCE = (
     "schema",
     "evotickets_version",
@@ -105,7 +115,7 @@ def test_damage_inside_an_array_fails_the_read(tmp_path):
     path = tmp_path / "a.h5"
     kernel = np.arange(1, 65, dtype=np.float32).reshape(8, 8)
     write_artifact(path, "trained", {"params/kernel": kernel, "params/scale": np.float32(2.0)},
-                   {"round": 0}, config_digest="d", seed=0)  # fmt: skip
+                   ATTRS, config_digest="d", seed=0)  # fmt: skip
     assert read_artifact(path, "trained")[0]["params/kernel"].tolist() == kernel.tolist()
     with h5py.File(path) as f:
         assert f["params/kernel"].fletcher32 and not f["params/scale"].fletcher32
