@@ -428,8 +428,8 @@ def train_ppo(
     if not np.all(theta[~mask] == 0.0):  # the masking invariant, checked on every run
         raise AssertionError("PPO moved a pruned weight")
     # NaN where no episode ended during the update (on Pendulum most updates: every env
-    # times out at step 200 together), with the count beside it; a filler would read as
-    # training returns that were never measured
+    # starts together and times out at its episode limit together), with the count beside
+    # it; a filler would read as training returns that were never measured
     ret = np.concatenate(returns)
     return RoundResult(
         theta=theta,
