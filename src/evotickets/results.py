@@ -88,6 +88,15 @@ class FinishedRounds:
             lambda r: paths.transfer_round_file("trained.h5", None, name, seed, r, self.results),
         )
 
+    def analysis(self, path: str | Path, digest: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(arrays, attrs) of an analysis artifact of this config's (its settings digest
+        ``digest``), refused as :class:`StaleArtifact` when a round it analysed has been
+        written again since: its numbers are of rounds that are no longer there. An
+        analysis written before it recorded its inputs cannot be checked."""
+        arrays, attrs = read_config_chain(path, "analysis", digest)
+        self._not_stale(Path(path), attrs)
+        return arrays, attrs
+
     def _finished(self, digest: str, path_of: Callable[[int], str]) -> dict[int, dict[str, Any]]:
         """The digest-checked attrs of every round of the config whose file exists."""
         found = {}

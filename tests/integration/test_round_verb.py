@@ -585,6 +585,47 @@ def test_a_round_made_from_an_input_written_again_is_refused_as_stale(
     assert str(err.value).endswith("rm " + " ".join(str(p) for p in err.value.paths))
 
 
+def test_an_analysis_of_a_round_written_again_is_refused_as_stale(
+    tmp_path, tiny_config, monkeypatch
+):
+    """An analysis records when the rounds it read were written: once a round is written
+    again (a failed job's backup put back, a hand rerun), `collect` refused the round's
+    stale successors but put the analysis of the old round beside the new metric."""
+    from evotickets import paths
+    from evotickets.analysis.collect import collect
+    from evotickets.results import StaleArtifact
+
+    tiny_config["analyses"] = {"enabled": ["layerwise"], "methods": ["magnitude"]}
+    cfg, results, init, chain = _magnitude_chain_of_one_seed(
+        tmp_path, tiny_config, ["magnitude"], generations=2
+    )
+    settings = json.dumps(chain_settings(cfg, *chain))
+
+    def f(name, t):
+        return str(tmp_path / paths.round_file(name, "tiny", *chain, t))
+
+    for t in (0, 1):
+        Path(f("mask.log", t)).parent.mkdir(parents=True, exist_ok=True)
+        argv = ["round", "--settings", settings, "--round", str(t), "--init", str(init)]
+        argv += ["--mask-out", f("mask.h5", t), "--mask-log", f("mask.log", t)]
+        argv += ["--out", f("trained.h5", t)]
+        argv += ["--prev-trained", f("trained.h5", t - 1)] if t else []
+        assert cli.main(argv) == 0
+    layerwise = Path(paths.chain_analysis("layerwise.h5", None, *chain, root=results))
+    argv = ["layerwise", "--settings", settings, "--init", str(init), "--out", str(layerwise)]
+    assert cli.main([*argv, "--trained", f("trained.h5", 0), f("trained.h5", 1)]) == 0
+    kept = collect(cfg, results).layer_kept_ratio.sel({"method": "magnitude", "seed": 0})
+    assert np.isfinite(kept.values).all()
+    monkeypatch.setenv("EVOTICKETS_RECOMPUTE", "1")  # round 1 written again, same settings
+    argv = ["round", "--settings", settings, "--round", "1", "--init", str(init)]
+    argv += ["--mask-out", f("mask.h5", 1), "--mask-log", f("mask.log", 1)]
+    argv += ["--out", f("trained.h5", 1), "--prev-trained", f("trained.h5", 0)]
+    assert cli.main(argv) == 0
+    monkeypatch.delenv("EVOTICKETS_RECOMPUTE")
+    with pytest.raises(StaleArtifact, match=r"layerwise.h5 was made from .*iter01/trained.h5"):
+        collect(cfg, results)
+
+
 def test_a_vmapped_group_writes_its_finite_members_before_naming_a_diverged_one(
     tmp_path, tiny_config, monkeypatch, capsys
 ):

@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 
 from .. import paths
-from ..artifacts import group, read_artifact, read_config_chain, require_results_folder
+from ..artifacts import group, read_artifact, require_results_folder
 from ..config import (
     analysis_chains,
     analysis_options,
@@ -128,7 +128,7 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
         },
     )
     _add_kept_shared(ds, cfg, results, done, at, shape)
-    _add_analyses(ds, cfg, results, at, shape)
+    _add_analyses(ds, finished, at, shape)
     _add_transfers(ds, finished, seeds, rounds)
     return ds
 
@@ -238,15 +238,16 @@ def _add_transfers(ds, finished: FinishedRounds, seeds, rounds) -> None:
         rnd,
         {"long_name": "target's random baseline", "units": "1 or return"},
     )
-    _add_es_gd(ds, cfg, finished.results, seeds, rounds)
+    _add_es_gd(ds, finished, seeds, rounds)
 
 
-def _add_es_gd(ds, cfg, results, seeds, rounds) -> None:
+def _add_es_gd(ds, finished: FinishedRounds, seeds, rounds) -> None:
     """LMC between the ES network of round t and the GD network trained from the same ticket
     (``lmc_es_gd.h5`` of each transfer chain, :func:`evotickets.paths.transfer_analysis`), on the transfer dims. Only the
     ES → GD transfers have it; the other transfers stay NaN."""
     from ..config import es_gd_transfers, transfer_entry
 
+    cfg, results = finished.cfg, finished.results
     names = es_gd_transfers(cfg)
     if not names:
         return
@@ -260,7 +261,7 @@ def _add_es_gd(ds, cfg, results, seeds, rounds) -> None:
                 continue
             src = transfer_entry(cfg, name)["source"]
             source = chain_spec(cfg, src["task"], src["strategy"], src["method"], k)
-            arrays, _ = read_config_chain(path, "analysis", analysis_digest(source, lmc))
+            arrays, _ = finished.analysis(path, analysis_digest(source, lmc))
             _same_axis(ds, "alpha", arrays["alpha"], path, "lmc_es_gd", "analyses.lmc.alphas")
             if errors is None:
                 errors = _nan((*barrier.shape, arrays["alpha"].size))
@@ -287,13 +288,13 @@ def _add_es_gd(ds, cfg, results, seeds, rounds) -> None:
         )
 
 
-def _add_analyses(ds, cfg, results, at, shape) -> None:
+def _add_analyses(ds, finished: FinishedRounds, at, shape) -> None:
     """Every analysis the config enabled, as variables on the chain dims (NaN where an
     artifact is missing)."""
-    _add_lmc(ds, cfg, results, at, shape)
-    _add_landscape(ds, cfg, results, at, shape)
-    _add_snr_magnitude(ds, cfg, results, at, shape)
-    _add_layerwise(ds, cfg, results, at, shape)
+    _add_lmc(ds, finished, at, shape)
+    _add_landscape(ds, finished, at, shape)
+    _add_snr_magnitude(ds, finished, at, shape)
+    _add_layerwise(ds, finished, at, shape)
 
 
 CHAIN_DIMS = ("task", "strategy", "method", "seed", "iteration")
@@ -319,10 +320,12 @@ def _lmc(cfg: dict):
     return ANALYSIS_OPTIONS["lmc"].from_dict(analysis_options(cfg, "lmc"))
 
 
-def _chain_artifacts(chains, results, file: str, cfg: dict, analysis: str | None = None):
+def _chain_artifacts(chains, finished: FinishedRounds, file: str, analysis: str | None = None):
     """(chain, arrays, attrs, path) of each existing ``file`` of ``chains``, each checked to
-    come from the settings ``cfg`` gives its chain and, for an ``analysis`` with options
-    (lmc, landscape), from the options it gives that analysis, as the verbs digest them."""
+    come from the settings the config gives its chain and, for an ``analysis`` with options
+    (lmc, landscape), from the options it gives that analysis, as the verbs digest them, and
+    from its rounds as they are now (:meth:`FinishedRounds.analysis`)."""
+    cfg, results = finished.cfg, finished.results
     options = None
     if analysis is not None:
         options = ANALYSIS_OPTIONS[analysis].from_dict(analysis_options(cfg, analysis))
@@ -330,16 +333,17 @@ def _chain_artifacts(chains, results, file: str, cfg: dict, analysis: str | None
         path = Path(paths.chain_analysis(file, None, *chain, root=results))
         if path.exists():
             digest = analysis_digest(chain_spec(cfg, *chain), options)
-            arrays, attrs = read_config_chain(path, "analysis", digest)
+            arrays, attrs = finished.analysis(path, digest)
             yield chain, arrays, attrs, path
 
 
-def _add_lmc(ds, cfg, results, at, shape) -> None:
+def _add_lmc(ds, finished: FinishedRounds, at, shape) -> None:
+    cfg, results = finished.cfg, finished.results
     lmc = analysis_chains(cfg, "lmc")
     if not lmc:
         return
     barrier, errors = _nan(shape), None
-    for chain, arrays, _, path in _chain_artifacts(lmc, results, "lmc_consecutive.h5", cfg, "lmc"):
+    for chain, arrays, _, path in _chain_artifacts(lmc, finished, "lmc_consecutive.h5", "lmc"):
         _same_axis(ds, "alpha", arrays["alpha"], path, "lmc", "analyses.lmc.alphas")
         if errors is None:
             errors = _nan((*shape, arrays["alpha"].size))
@@ -364,7 +368,7 @@ def _add_lmc(ds, cfg, results, at, shape) -> None:
             continue
         # made from the first seed's settings (the rule's), the second seed's rounds beside
         first = chain_spec(cfg, t, s, m, cfg["seeds"][0])
-        arrays, _ = read_config_chain(path, "analysis", analysis_digest(first, options))
+        arrays, _ = finished.analysis(path, analysis_digest(first, options))
         _same_axis(ds, "alpha", arrays["alpha"], path, "lmc_seeds", "analyses.lmc.alphas")
         i = at(t, s, m, ds.seed.values[0])[:3]
         for j, r in enumerate(arrays["round_left"]):
@@ -382,14 +386,12 @@ def _add_lmc(ds, cfg, results, at, shape) -> None:
     )
 
 
-def _add_landscape(ds, cfg, results, at, shape) -> None:
-    land = analysis_chains(cfg, "landscape")
+def _add_landscape(ds, finished: FinishedRounds, at, shape) -> None:
+    land = analysis_chains(finished.cfg, "landscape")
     if not land:
         return
     curvature, surface, norms = _nan(shape), None, set()
-    for chain, arrays, attrs, path in _chain_artifacts(
-        land, results, "landscape.h5", cfg, "landscape"
-    ):
+    for chain, arrays, attrs, path in _chain_artifacts(land, finished, "landscape.h5", "landscape"):
         option = "analyses.landscape grid_points / grid_extent"
         _same_axis(ds, "grid_x", arrays["grid"], path, "landscape", option)
         _same_axis(ds, "grid_y", arrays["grid"], path, "landscape", option)
@@ -430,12 +432,12 @@ SNR_MAGNITUDE_VARIABLES = (
 )
 
 
-def _add_snr_magnitude(ds, cfg, results, at, shape) -> None:
-    snr = analysis_chains(cfg, "snr_magnitude")
+def _add_snr_magnitude(ds, finished: FinishedRounds, at, shape) -> None:
+    snr = analysis_chains(finished.cfg, "snr_magnitude")
     if not snr:
         return
     values = {n: _nan(shape) for n in SNR_MAGNITUDE_VARIABLES}
-    for chain, arrays, _, _ in _chain_artifacts(snr, results, "snr_magnitude.h5", cfg):
+    for chain, arrays, _, _ in _chain_artifacts(snr, finished, "snr_magnitude.h5"):
         for j, r in enumerate(arrays["round"]):
             for n in SNR_MAGNITUDE_VARIABLES:
                 if n in arrays:  # sigma_cv and rho_sigma_abs_theta are newer
@@ -444,10 +446,10 @@ def _add_snr_magnitude(ds, cfg, results, at, shape) -> None:
         ds[n] = (CHAIN_DIMS, values[n], {"long_name": n.replace("_", " "), "units": "1"})
 
 
-def _add_layerwise(ds, cfg, results, at, shape) -> None:
+def _add_layerwise(ds, finished: FinishedRounds, at, shape) -> None:
     per_chain, tensors = {}, []
-    chains = analysis_chains(cfg, "layerwise")
-    for chain, arrays, attrs, _ in _chain_artifacts(chains, results, "layerwise.h5", cfg):
+    chains = analysis_chains(finished.cfg, "layerwise")
+    for chain, arrays, attrs, _ in _chain_artifacts(chains, finished, "layerwise.h5"):
         names = json.loads(attrs["tensors"])
         tensors += [n for n in names if n not in tensors]
         per_chain[chain] = (names, arrays)

@@ -1,6 +1,8 @@
 """CLI verbs of the analyses: ``lmc``, ``landscape``, ``snr-magnitude``, ``layerwise``.
 
-Each reads finished artifacts only (nothing is retrained) and writes one HDF5 artifact.
+Each reads finished artifacts only (nothing is retrained) and writes one HDF5 artifact that
+records the write times of the artifacts it read (``inputs``), so that a report can refuse an
+analysis of rounds that were written again since (:func:`artifacts.stale_inputs`).
 """
 
 from __future__ import annotations
@@ -159,6 +161,7 @@ def cmd_lmc(args) -> None:
         },
         config_digest=analysis_digest(settings, opts),
         seed=settings.seed,
+        inputs=(args.init, *[a["path"] for a in left], *[b["path"] for b in right]),
     )
 
 
@@ -219,6 +222,7 @@ def cmd_landscape(args) -> None:
         },
         config_digest=analysis_digest(settings, opts),
         seed=settings.seed,
+        inputs=(args.init, *[r["path"] for r in rounds]),
     )
 
 
@@ -261,6 +265,7 @@ def cmd_snr_magnitude(args) -> None:
         {"analysis": "snr_magnitude"},
         config_digest=settings.digest(),
         seed=settings.seed,
+        inputs=(args.init, *[r["path"] for r in rounds]),
     )
 
 
@@ -286,6 +291,7 @@ def cmd_layerwise(args) -> None:
         {"analysis": "layerwise", "tensors": json.dumps(names)},
         config_digest=settings.digest(),
         seed=settings.seed,
+        inputs=(args.init, *[r["path"] for r in rounds]),
     )
 
 
