@@ -456,7 +456,8 @@ def fig6(ds: xr.Dataset) -> plt.Figure:
     "fig7",
     "SNR against magnitude: Spearman correlation of the two rankings per round, each "
     "ranking's correlation with its round-0 ranking (SNR solid, magnitude dashed), and the "
-    "global threshold each score sets (SNR, |θ|).",
+    "global threshold each score sets on a round's network (SNR, |θ|): the cut that "
+    "makes the next round's mask, drawn at the round it scores.",
 )
 def fig7(ds: xr.Dataset) -> plt.Figure:
     if "rho_snr_magnitude" not in ds:
