@@ -281,6 +281,41 @@ def test_odd_population_for_antithetic_strategy_is_an_error(name):
         make_strategy(name, 5, {"population_size": 7, "std_init": 0.1})
 
 
+def test_ars_takes_evosax_014s_adam_or_sgd_for_its_mean():
+    """paper.yaml gives ARS evosax 0.1.4's defaults: Adam at lr 0.05 with β1 0.99. Two tells
+    from mean 0 against Adam written out by hand (bias-corrected, ε outside the root), and
+    the default SGD's step; adam_beta1 without Adam is refused rather than ignored."""
+    z = jnp.asarray([[1.0, -2.0, 0.5], [0.3, 0.1, -1.0]])
+    std, fitness = 0.03, jnp.asarray([1.0, 4.0, 2.0, 0.5])
+
+    def grad(mean):  # ARS's estimate, every pair an elite (elite_ratio 1)
+        f_plus, f_minus = fitness[:2], fitness[2:]
+        spread = np.std(np.concatenate([f_plus, f_minus]))
+        return np.asarray((f_plus - f_minus) @ z) / (2 * spread)
+
+    hparams = {"population_size": 4, "std_init": std, "elite_ratio": 1.0, "lr": 0.05}
+    adam = make_strategy("ars", 3, {**hparams, "optimizer": "adam", "adam_beta1": 0.99})
+    state = adam.algorithm.init(jax.random.key(0), jnp.zeros(3), adam.params)
+    m = v = np.zeros(3)
+    mean = np.zeros(3)
+    for t in (1, 2):
+        population = jnp.concatenate([mean + std * z, mean - std * z])
+        state = adam.algorithm.tell(jax.random.key(t), population, fitness, state, adam.params)[0]
+        g = grad(mean)
+        m, v = 0.99 * m + 0.01 * g, 0.999 * v + 0.001 * g**2
+        mean = mean - 0.05 * (m / (1 - 0.99**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+        np.testing.assert_allclose(state.mean, mean, rtol=1e-5, atol=1e-7)
+    sgd = make_strategy("ars", 3, hparams)
+    state = sgd.algorithm.init(jax.random.key(0), jnp.zeros(3), sgd.params)
+    population = jnp.concatenate([std * z, -std * z])
+    state = sgd.algorithm.tell(jax.random.key(1), population, fitness, state, sgd.params)[0]
+    np.testing.assert_allclose(state.mean, -0.05 * grad(np.zeros(3)), rtol=1e-5)
+    with pytest.raises(ValueError, match="optimizer: adam"):
+        make_strategy("ars", 3, {**hparams, "adam_beta1": 0.99})
+    with pytest.raises(ValueError, match="choose one of"):
+        make_strategy("ars", 3, {**hparams, "optimizer": "rmsprop"})
+
+
 def test_unknown_strategy_and_key_are_errors():
     with pytest.raises(ValueError, match="unknown strategy"):
         make_strategy("cma", 5, {"population_size": 8, "std_init": 0.1})

@@ -1,5 +1,10 @@
 """ARS (Mania et al. 2018): antithetic pairs and one scalar std for every weight, so its SNR
-ranking equals the magnitude ranking (σ is the scalar broadcast)."""
+ranking equals the magnitude ranking (σ is the scalar broadcast).
+
+The mean's optimiser is SGD by default (``optimizer: sgd``, learning rate ``lr``), or Adam
+(``optimizer: adam``) with β1 ``adam_beta1``: evosax 0.1.4's ARS defaults are Adam at a
+learning rate of 0.05 with its Adam's β1 of 0.99 (optax's default β1 is 0.9), σ 0.03, no
+decay of either, and an elite ratio of 0.1."""
 
 from __future__ import annotations
 
@@ -8,17 +13,27 @@ from typing import Any
 
 from .spec import Built, StrategySpec
 
+#: The mean's optimisers ARS takes (``optimizer``); the first is the default.
+OPTIMIZERS = ("sgd", "adam")
+
 
 def build(pop: int, num_dims: int, hparams: dict[str, Any]) -> Built:
     import jax.numpy as jnp
     import optax
 
     std_init = float(hparams["std_init"])
+    lr = float(hparams.get("lr", 0.02))
+    optimizer = str(hparams.get("optimizer", "sgd"))
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"ars optimizer {optimizer!r}: choose one of {list(OPTIMIZERS)}")
+    if optimizer == "adam":
+        opt = optax.adam(lr, b1=float(hparams.get("adam_beta1", 0.9)))
+    else:
+        if "adam_beta1" in hparams:
+            raise ValueError("ars adam_beta1 is Adam's: set optimizer: adam, or drop it")
+        opt = optax.sgd(lr)
     algo = _batch_invariant_class()(
-        pop,
-        jnp.zeros(num_dims),
-        optimizer=optax.sgd(float(hparams.get("lr", 0.02))),
-        std_schedule=optax.constant_schedule(std_init),
+        pop, jnp.zeros(num_dims), optimizer=opt, std_schedule=optax.constant_schedule(std_init)
     )
     algo.elite_ratio = float(hparams.get("elite_ratio", 1.0))
     return Built(algo, algo.default_params.replace(std_init=std_init))
@@ -63,4 +78,6 @@ def sigma(state: Any, num_dims: int):
     return jnp.broadcast_to(jnp.asarray(state.std, jnp.float32), (num_dims,))
 
 
-SPEC = StrategySpec("ars", frozenset({"lr", "elite_ratio"}), True, build, sigma)
+SPEC = StrategySpec(
+    "ars", frozenset({"lr", "elite_ratio", "optimizer", "adam_beta1"}), True, build, sigma
+)
