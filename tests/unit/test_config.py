@@ -336,6 +336,20 @@ def test_pendulum_claim3_config_is_the_controls_claim3_chains_on_200_step_episod
         assert rest == {k: v for k, v in theirs.items() if k != "task_config"}
 
 
+def test_pendulum_claim3_deep_config_continues_the_claim3_chains():
+    """`make pendulum-claim3-deep` claims to take pendulum-claim3's chains to more rounds:
+    every chain the same digest, only `rounds` (not in a digest) and the folder differ."""
+    ours = load_config(ROOT / "config" / "pendulum_claim3_deep.yaml")
+    claim3 = load_config(ROOT / "config" / "pendulum_claim3.yaml")
+    assert chains(ours) == chains(claim3)
+    assert ours["rounds"] == 14 and claim3["rounds"] == 8
+    for t, s, m, seed in chains(ours):
+        mine = chain_settings(ours, t, s, m, seed)
+        assert digest(mine) == digest(chain_settings(claim3, t, s, m, seed))
+    rest = {k: v for k, v in ours.items() if k not in ("rounds", "experiment")}
+    assert rest == {k: v for k, v in claim3.items() if k not in ("rounds", "experiment")}
+
+
 def test_fidelity_claim5_config_is_the_fidelity_configs_claim5_chains():
     """config/fidelity_claim5.yaml remakes `make fidelity`'s claim 5 alone: its chains must be
     that config's SNES magnitude / weight_permuted / mask_permuted chains (the same digests),
