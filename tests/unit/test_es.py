@@ -247,3 +247,17 @@ def test_rounds_share_compiled_programs_only_inside_a_group_block(setup):
         assert make_chunk_runner(task, inside[1], mask.size) is runner
         assert make_chunk_runner(task, inside[0], mask.size + 1) is not runner
     assert _strategy("snes", int(mask.sum()), hp) is not inside[0]
+
+
+def test_a_round_refuses_late_rewinding_with_dynamic_sparse_regrowth():
+    """The rewind point is kept in the slot order of its generation; a regrowth after it
+    would scatter it onto other weights. The config refuses the pair; the ES loop too, so
+    that a direct caller of run_round cannot get a wrong rewind point."""
+    from types import SimpleNamespace
+
+    from evotickets.train import es
+
+    es._check_schedule(10, None, 10, 100, "c")
+    es._check_schedule(None, SimpleNamespace(every=10), 10, 100, "c")
+    with pytest.raises(ValueError, match="c: late rewinding and dynamic sparse"):
+        es._check_schedule(10, SimpleNamespace(every=10), 10, 100, "c")

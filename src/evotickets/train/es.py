@@ -192,7 +192,12 @@ def _checkpoint_curves(best, mean, bad, eval_gen, eval_val) -> dict[str, np.ndar
 
 
 def _check_schedule(rewind_at, dynamic, chunk: int, num_generations: int, label: str) -> None:
-    """The rewind point and the regrowths fall on chunk ends, inside the round."""
+    """The rewind point and the regrowths fall on chunk ends, inside the round; the two are
+    not combined (the config refuses it too): the rewind point is kept in the active set's
+    slot order of its generation, and a later regrowth would scatter it back onto other
+    weights."""
+    if rewind_at is not None and dynamic is not None:
+        raise ValueError(f"{label}: late rewinding and dynamic sparse regrowth cannot combine")
     if rewind_at is not None and (rewind_at % chunk or not 0 < rewind_at < num_generations):
         raise ValueError(
             f"{label}: rewind point {rewind_at} must be a multiple of the chunk ({chunk}) "
