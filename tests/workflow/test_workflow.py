@@ -386,7 +386,14 @@ def test_the_chain_profile_makes_every_round_of_a_group_of_chains_one_job(
         rules = re.findall(r"^\s+rule (\w+):", block.split("Job stats")[0], re.MULTILINE)
         mine = [r for r in rules if r.startswith(("train", "weight_statistics"))]
         assert len(mine) == expected[name], (name, rules)
-    assert "Group job" not in snakemake(tmp_path, "-n", *targets).stdout
+    # a chain job that copied its donor's round 0 would wait for the donor's whole chain:
+    # under chain jobs only a job holding both copies (seeds_and_methods) copies
+    commands = snakemake(tmp_path, "-n", "-p", *targets, *grouping).stdout
+    copies = ("round0-from" in commands) or ("round0_from" in commands)
+    assert copies == (group_chains == "seeds_and_methods"), group_chains
+    plain = snakemake(tmp_path, "-n", "-p", *targets).stdout
+    assert "Group job" not in plain
+    assert ("round0-from" in plain) or ("round0_from" in plain)  # shared without chain jobs
 
 
 def test_a_failed_group_job_keeps_the_rounds_it_finished(tmp_path):

@@ -266,7 +266,7 @@ def mask_inputs(wildcards):
             "trained.h5", w.exp, w.task, w.strategy, w.method, w.seed, t - 1
         )
     donor = _ROUND0_DONOR[w.task, w.strategy]
-    if t == 0 and adopts_round0(w.method, donor) and not _trained_own_round0(w):
+    if t == 0 and adopts_round0(w.method, donor) and _copies_round0(w):
         # round 0 is trained once per (task, strategy, seed), by the donor's chain
         inputs["round0"] = paths.round_file(
             "trained.h5", w.exp, w.task, w.strategy, donor, w.seed, 0
@@ -278,29 +278,41 @@ def mask_inputs(wildcards):
     return inputs
 
 
-def _trained_own_round0(w):
-    """Whether this chain's round 0 exists and was trained by the chain itself (made before
-    round 0 was shared): its job then keeps the inputs it was made with, so Snakemake does
-    not rerun it, and every round after it, for an input it did not have."""
-    return _own_round0_file(
+def _copies_round0(w):
+    """Whether this chain's round 0 is a copy of its donor chain's (``--round0-from``).
+
+    A round 0 that exists keeps the inputs it was made with (trained by the chain itself
+    before round 0 was shared, or a copy), so that Snakemake does not rerun it, and every
+    round after it, for an input set that changed. A new one is a copy, except where the
+    copy would make this chain's whole job wait for the donor's whole chain: under a
+    profile that makes every round of a chain one job (profiles/slurm-chain), a job starts
+    only once every input it does not make itself is there, so the donor's round 0 would be
+    there only when the donor's job had trained all its rounds. The chain then trains its
+    round 0 itself, the same numbers bitwise, one round more of compute, instead of one
+    chain length more of waiting. (`seeds_and_methods` puts donor and copies in one job.)"""
+    kind = _round0_kind(
         paths.round_file("trained.h5", w.exp, w.task, w.strategy, w.method, w.seed, 0)
     )
+    if kind is not None:
+        return kind == "copy"
+    chain_jobs = "train" in workflow.group_settings.overwrite_groups
+    return not chain_jobs or GROUP_CHAINS == "seeds_and_methods"
 
 
 @functools.cache
-def _own_round0_file(path):
-    """_trained_own_round0 by path, read once per Snakemake run (the input and params
-    functions of a group job ask for every member, and a file made during the run is a
-    copy, whose answer, False, is that of a file not there yet)."""
+def _round0_kind(path):
+    """"own" (trained by its chain), "copy" (``round0_from``) or None (not there) for a
+    round 0 at ``path``, read once per Snakemake run (the input and params functions of a
+    group job ask for every member, and a file made during the run reads as not there)."""
     if not os.path.exists(path):
-        return False
+        return None
     import h5py
 
     try:
         with h5py.File(path, "r") as f:
-            return "round0_from" not in f.attrs
+            return "copy" if "round0_from" in f.attrs else "own"
     except OSError:  # unreadable: its job reruns, as a copy of the donor's
-        return False
+        return "copy"
 
 
 def mask_sources(wildcards, input):
