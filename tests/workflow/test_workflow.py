@@ -80,6 +80,17 @@ def test_rerun_does_nothing_and_deleting_a_round_recomputes_only_its_successors(
     out = snakemake(work)
     assert "Nothing to be done" in out.stdout + out.stderr
     assert artifacts(work) == before
+    # how the jobs run is no param of the reports: a new runtime or memory request reran
+    # the table, collect, the claims and every figure
+    from conftest import _CACHE, TINY_CONFIG
+
+    resources = {**TINY_CONFIG["resources"], "runtime": 99, "mem_mb": 1234}
+    write_config(work, {**TINY_CONFIG, "resources": resources}, _CACHE)
+    try:
+        dry = snakemake(work, "-n")
+        assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-3000:]
+    finally:
+        write_config(work, TINY_CONFIG, _CACHE)
 
     redone = [_round(f, "magnitude", 0, it) for it in (1, 2) for f in ("mask.h5", "trained.h5")]
     saved = {}

@@ -69,6 +69,13 @@ EXP = config["experiment"]
 ROUNDS = int(config["rounds"])
 JAX_CACHE = config.get("jax_cache_dir") or paths.JAX_CACHE
 RES = config["resources"]
+# The config the reporting rules (table, collect) pass their verb, and which summary.nc
+# records: without how the jobs run (resources, the JAX cache's folder), which none of them
+# reads, so that changing a runtime or the grouping does not make Snakemake rerun the table,
+# collect, the claims and every figure for a changed param.
+REPORT_CONFIG = json.dumps(
+    {k: v for k, v in config.items() if k not in ("resources", "jax_cache_dir")}, default=str
+)
 # the group verbs' `--program`, only where the config changes it from the verbs' default
 GROUP_PROGRAM = "" if RES["group_program"] == "sequential" else f" --program {RES['group_program']}"
 # the rules of each resources.group_chains: none, train; seeds, train_seeds;

@@ -106,7 +106,7 @@ rule accuracy_table:
     log:
         paths.experiment_file("accuracy_table.log"),
     params:
-        config=lambda wc: json.dumps(config, default=str),
+        config=REPORT_CONFIG,
     threads: 1
     resources:
         mem_mb=500,

@@ -12,7 +12,7 @@ rule collect:
     log:
         paths.experiment_file("summary.log"),
     params:
-        config=lambda wc: json.dumps(config, default=str),
+        config=REPORT_CONFIG,
     threads: 1
     resources:
         mem_mb=4000,
