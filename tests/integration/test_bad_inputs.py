@@ -189,6 +189,18 @@ def _drop_round(arrays: dict, attrs: dict) -> None:
     del attrs["round"]
 
 
+def _summary(w: W, write: bool = False) -> Path:
+    """A finished summary.nc in the scratch folder (collect's writer), or its path."""
+    path = w.scratch / "summary.nc"
+    if write:
+        import xarray as xr
+
+        from evotickets.analysis.collect import save
+
+        save(xr.Dataset({"test_metric": ("seed", np.array([0.9]))}), path)
+    return path
+
+
 def _drop_final_metric(arrays: dict, attrs: dict) -> None:
     """A trained.h5 without the metric the table and `collect` read (other code, or edited)."""
     del attrs["final_metric"]
@@ -723,6 +735,14 @@ CASES = [
         ArtifactError,
         ("cannot write a table artifact to", "iter00/trained.h5: it holds a trained artifact"),
         ("name the output this verb makes (--out)",),
+    ),
+    Case(
+        "out-is-a-summary-table",  # the table's text replaced a finished summary.nc
+        lambda w: _verb("table", paths.experiment(exp="tiny"), "--out", str(_summary(w))),
+        ArtifactError,
+        ("cannot write a table artifact to", "summary.nc: it holds a summary artifact"),
+        ("name the output this verb makes (--out)",),
+        setup=lambda w: _summary(w, write=True),
     ),
     Case(
         "out-is-a-directory-figure",

@@ -482,13 +482,17 @@ def has_data(ds: xr.Dataset, var: str, **sel) -> bool:
     return bool(np.isfinite(da.values).any())
 
 
-def save(ds: xr.Dataset, path: str | Path) -> Path:
+def save(ds: xr.Dataset, path: str | Path, kind: str = "summary") -> Path:
     """Write netCDF (h5netcdf) atomically and durably (:func:`evotickets.durable.atomic_path`),
     every numeric variable with HDF5's Fletcher-32 checksum, as the artifacts have: a damaged
     block then fails the read (``open_summary`` names the file) instead of drawing other
-    numbers into figures and claims."""
+    numbers into figures and claims. It records ``schema`` ``evotickets.<kind>/1`` as the
+    artifacts do, so that a verb's ``--out`` naming it (the table's text, say) is refused
+    rather than replacing it (:func:`evotickets.artifacts.check_output`)."""
+    from ..artifacts import SCHEMA_VERSION
     from ..durable import atomic_path
 
+    ds = ds.assign_attrs(schema=f"evotickets.{kind}/{SCHEMA_VERSION}")
     encoding = {v: {"fletcher32": True} for v in ds.variables if ds[v].dtype.kind in "biufc"}
     path = Path(path)
     with atomic_path(path) as tmp:

@@ -196,7 +196,7 @@ def cmd_claims(args) -> None:
         tmp.write_text(text)
     with atomic_path(out / "claims.html") as tmp:
         tmp.write_text(html)
-    save(table, out / "claims.nc")
+    save(table, out / "claims.nc", kind="claims")
     print(text.split("## Every level")[0] if args.brief else text)
     print(f"wrote {out / 'claims.md'}, claims.html and claims.nc ({len(rows)} effects)")
 
