@@ -46,6 +46,7 @@ from .names import (
     TASKS,
     gd_fits_task,
     has_per_weight_sigma,
+    hparams_problem,
     is_control,
     is_gd,
     with_digest_defaults,
@@ -391,7 +392,12 @@ def _check_strategies_fit_tasks(cfg: dict) -> None:
         for s in task_strategies(cfg, task):
             if is_gd(s):
                 continue
-            pop = strategy_settings(cfg, task, s)["population_size"]
+            hparams = strategy_settings(cfg, task, s)
+            if problem := hparams_problem(s, hparams):
+                raise ConfigError(
+                    f"strategies.{s} (with tasks.{task}.strategy_overrides.{s}, if any): {problem}"
+                )
+            pop = hparams["population_size"]
             if s in ANTITHETIC and pop % 2:
                 override = ((cfg["tasks"][task] or {}).get("strategy_overrides") or {}).get(s)
                 key = (

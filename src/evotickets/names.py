@@ -29,6 +29,7 @@ from .strategies import (  # noqa: F401
     STRATEGIES,
     STRATEGY_KEYS,
     has_per_weight_sigma,
+    hparams_problem,
     with_digest_defaults,
 )
 from .train.ppo_settings import PPO_DEFAULTS, PPO_OPTIONAL_KEYS

@@ -312,8 +312,22 @@ def test_ars_takes_evosax_014s_adam_or_sgd_for_its_mean():
     np.testing.assert_allclose(state.mean, -0.05 * grad(np.zeros(3)), rtol=1e-5)
     with pytest.raises(ValueError, match="optimizer: adam"):
         make_strategy("ars", 3, {**hparams, "adam_beta1": 0.99})
-    with pytest.raises(ValueError, match="choose one of"):
+    with pytest.raises(ValueError, match="not one of"):
         make_strategy("ars", 3, {**hparams, "optimizer": "rmsprop"})
+
+
+def test_the_config_refuses_ars_adam_beta1_without_adam_before_any_job():
+    """adam_beta1 with ARS's default SGD validated and then failed every train job."""
+    import copy
+    import pathlib
+
+    from evotickets.config import ConfigError, load_config, validate_config
+
+    cfg = load_config(pathlib.Path(__file__).parents[2] / "config" / "paper.yaml")
+    validate_config(copy.deepcopy(cfg))
+    cfg["strategies"]["ars"]["optimizer"] = "sgd"
+    with pytest.raises(ConfigError, match=r"strategies.ars .*adam_beta1 is Adam's"):
+        validate_config(cfg)
 
 
 def test_unknown_strategy_and_key_are_errors():

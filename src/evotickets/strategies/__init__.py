@@ -74,6 +74,13 @@ STRATEGY_KEYS = {name: set(spec.keys) for name, spec in REGISTRY.items()}
 DIGEST_DEFAULTS = {name: dict(spec.digest_defaults) for name, spec in REGISTRY.items()}
 
 
+def hparams_problem(strategy: str, hparams: dict[str, Any]) -> str | None:
+    """What is wrong with ``hparams``' combination of keys for ``strategy`` (its spec's
+    ``check``), or None."""
+    spec = REGISTRY.get(strategy)
+    return spec.check(hparams) if spec is not None and spec.check else None
+
+
 def with_digest_defaults(strategy: str, hparams: dict[str, Any]) -> dict[str, Any]:
     """``hparams`` with the strategy's :data:`DIGEST_DEFAULTS` where it names none (the one
     filling the config and :class:`~evotickets.settings.ChainSettings` both apply)."""
@@ -125,6 +132,9 @@ def make_strategy(name: str, num_dims: int, hparams: dict[str, Any]) -> ESStrate
             f"strategy {name!r} does not take {sorted(unknown)}; "
             f"it takes {sorted(COMMON_KEYS | spec.keys)}"
         )
+    problem = hparams_problem(name, hparams)
+    if problem:
+        raise ValueError(f"strategy {name!r}: {problem}")
     pop = int(hparams["population_size"])
     if spec.antithetic and pop % 2:
         raise ValueError(

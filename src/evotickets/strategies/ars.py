@@ -17,20 +17,27 @@ from .spec import Built, StrategySpec
 OPTIMIZERS = ("sgd", "adam")
 
 
+def check(hparams: dict[str, Any]) -> str | None:
+    """An optimiser ARS has, and ``adam_beta1`` only with Adam (it would be ignored)."""
+    optimizer = str(hparams.get("optimizer", OPTIMIZERS[0]))
+    if optimizer not in OPTIMIZERS:
+        return f"optimizer {optimizer!r} is not one of {list(OPTIMIZERS)}"
+    if "adam_beta1" in hparams and optimizer != "adam":
+        return "adam_beta1 is Adam's β1: set optimizer: adam, or drop adam_beta1"
+    return None
+
+
 def build(pop: int, num_dims: int, hparams: dict[str, Any]) -> Built:
     import jax.numpy as jnp
     import optax
 
     std_init = float(hparams["std_init"])
     lr = float(hparams.get("lr", 0.02))
-    optimizer = str(hparams.get("optimizer", "sgd"))
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"ars optimizer {optimizer!r}: choose one of {list(OPTIMIZERS)}")
-    if optimizer == "adam":
+    if problem := check(hparams):
+        raise ValueError(f"ars: {problem}")
+    if hparams.get("optimizer", OPTIMIZERS[0]) == "adam":
         opt = optax.adam(lr, b1=float(hparams.get("adam_beta1", 0.9)))
     else:
-        if "adam_beta1" in hparams:
-            raise ValueError("ars adam_beta1 is Adam's: set optimizer: adam, or drop it")
         opt = optax.sgd(lr)
     algo = _batch_invariant_class()(
         pop, jnp.zeros(num_dims), optimizer=opt, std_schedule=optax.constant_schedule(std_init)
@@ -79,5 +86,10 @@ def sigma(state: Any, num_dims: int):
 
 
 SPEC = StrategySpec(
-    "ars", frozenset({"lr", "elite_ratio", "optimizer", "adam_beta1"}), True, build, sigma
+    "ars",
+    frozenset({"lr", "elite_ratio", "optimizer", "adam_beta1"}),
+    True,
+    build,
+    sigma,
+    check=check,
 )

@@ -50,6 +50,10 @@ class StrategySpec:
     #: (results made with it are then not resumed under the new one), e.g. SNES's
     #: ``temperature_weights``
     digest_defaults: tuple[tuple[str, Any], ...] = ()
+    #: (hparams) → what is wrong with a combination of its keys that each pass on their own
+    #: (ARS's ``adam_beta1`` without ``optimizer: adam``), or None: read by the config's
+    #: validation and by ``make_strategy``, so a bad config fails before any job runs
+    check: Callable[[dict[str, Any]], str | None] | None = None
 
     def memory_need(self, pop: int, num_dims: int) -> float:
         """Bytes one chain's state and generation need where they grow with D²; 0 otherwise
