@@ -119,16 +119,25 @@ def _is_number_schema(schema: dict) -> bool:
     return "number" in kinds and "string" not in kinds
 
 
+def _is_integer_schema(schema: dict) -> bool:
+    kind = schema.get("type")
+    return (kind if isinstance(kind, list) else [kind]) == ["integer"]
+
+
 def _coerce_numbers(value: Any, schema: Any) -> Any:
     """``value`` with YAML-1.2-style float strings turned into floats wherever ``schema``
-    types the value as a number. Done at validation (not in a YAML loader) because Snakemake
-    reads ``--configfile`` with its own loader: both paths meet in :func:`validate_config`.
-    Only number-typed keys are touched, so a string key such as ``experiment: 1e3`` stays a
-    string."""
+    types the value as a number, and whole floats (``64.0``, which JSON Schema accepts as an
+    integer) into ints wherever it types it as an integer: a seed of 0.0 named files no rule
+    makes, and a population of 64.0 gave other settings digests than 64. Done at validation
+    (not in a YAML loader) because Snakemake reads ``--configfile`` with its own loader: both
+    paths meet in :func:`validate_config`. Only number-typed keys are touched, so a string
+    key such as ``experiment: 1e3`` stays a string."""
     if not isinstance(schema, dict):
         return value
     if isinstance(value, str) and _is_number_schema(schema) and _YAML12_FLOAT.match(value):
         return float(value)
+    if isinstance(value, float) and value.is_integer() and _is_integer_schema(schema):
+        return int(value)
     if isinstance(value, dict):
         props = schema.get("properties") or {}
         extra = schema.get("additionalProperties")

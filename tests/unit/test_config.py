@@ -1046,3 +1046,19 @@ def test_a_settings_json_without_a_digest_default_hashes_as_the_filled_one(tiny_
     new_digest = ChainSettings.from_dict(d).digest()
     assert ChainSettings.from_dict(old).digest() == new_digest
     assert digest({k: v for k, v in old.items()}) != new_digest  # what such results carry
+
+
+def test_whole_floats_where_integers_belong_are_integers(tiny_config):
+    """`seeds: [0.0, 1.0]` validated (JSON Schema takes 0.0 for an integer) and then named
+    files no rule makes; `population_size: 16.0` gave other settings digests than 16."""
+    as_ints = validate_config(copy.deepcopy(tiny_config))
+    tiny_config["seeds"] = [float(k) for k in tiny_config["seeds"]]
+    tiny_config["strategies"]["snes"]["population_size"] = 16.0
+    as_floats = validate_config(tiny_config)
+    assert as_floats["seeds"] == as_ints["seeds"]
+    assert all(type(k) is int for k in as_floats["seeds"])
+    for chain in chains(as_ints):
+        assert digest(chain_settings(as_floats, *chain)) == digest(chain_settings(as_ints, *chain))
+    tiny_config["seeds"] = [0.5]
+    with pytest.raises(ConfigError, match="seeds.0: 0.5 is not of type 'integer'"):
+        validate_config(tiny_config)
