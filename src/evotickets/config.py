@@ -104,7 +104,20 @@ def _schema_fix(error, where: str) -> str:
         return f"fix: list each entry of {where} once (a repeat would count its chains twice)"
     if error.validator == "required":
         return "fix: add the missing key (see config/config.yaml for an example)"
+    if error.validator == "pattern" and sub.get("pattern") in NAME_PATTERNS:
+        return (
+            f"fix: name {where} with {NAME_PATTERNS[sub['pattern']]} (it names a folder or "
+            "file: no '/' or spaces)"
+        )
     return f"fix: see {SCHEMA_PATH} for what {where} may hold"
+
+
+#: The schema's patterns for names that become folders (the experiment, a transfer), in words.
+NAME_PATTERNS = {
+    "^[A-Za-z0-9][A-Za-z0-9_.-]*$": "letters, digits, '_', '.' and '-' only, starting with a "
+    "letter or digit",
+    "^[a-z0-9_]+$": "lower-case letters, digits and '_' only",
+}
 
 
 #: A YAML 1.2 float without dot or exponent sign (``1e30``, ``3e-4``): YAML 1.1, which PyYAML

@@ -1062,3 +1062,24 @@ def test_whole_floats_where_integers_belong_are_integers(tiny_config):
     tiny_config["seeds"] = [0.5]
     with pytest.raises(ConfigError, match="seeds.0: 0.5 is not of type 'integer'"):
         validate_config(tiny_config)
+
+
+@pytest.mark.parametrize(
+    ("config", "dotted", "value", "words"),
+    [
+        ("config.yaml", "experiment", "a/b", "letters, digits, '_', '.' and '-' only"),
+        ("controls.yaml", "transfer.0.name", "to adam", "lower-case letters, digits and '_'"),
+    ],
+)
+def test_a_name_that_becomes_a_folder_says_which_characters_it_may_use(
+    config, dotted, value, words
+):
+    """It said only that the value does not match a regular expression."""
+    cfg = load_config(ROOT / "config" / config)
+    node = cfg
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        node = node[int(key)] if key.isdigit() else node[key]
+    node[leaf] = value
+    with pytest.raises(ConfigError, match=f"fix: name {re.escape(dotted)} with {re.escape(words)}"):
+        validate_config(cfg)
