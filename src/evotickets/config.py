@@ -739,6 +739,12 @@ def _check_task_entries(tasks: dict) -> None:
                 f"tasks.{name}.task is {base!r}, not a library task{_suggest(base, TASKS)}; "
                 f"allowed: {', '.join(sorted(TASKS))}"
             )
+        elif name in TASKS and base != name:
+            # its results would be labelled with the other task's name everywhere
+            raise ConfigError(
+                f"task entry {name!r} is the name of a library task, but it runs {base!r} "
+                f"(tasks.{name}.task): name the entry otherwise, e.g. {base}_{name}"
+            )
         if not TASK_ENTRY_NAME.match(str(name)):
             raise ConfigError(
                 f"task entry name {name!r} may hold only lower-case letters, digits and _ "

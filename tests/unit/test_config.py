@@ -1083,3 +1083,13 @@ def test_a_name_that_becomes_a_folder_says_which_characters_it_may_use(
     node[leaf] = value
     with pytest.raises(ConfigError, match=f"fix: name {re.escape(dotted)} with {re.escape(words)}"):
         validate_config(cfg)
+
+
+def test_an_entry_named_after_one_library_task_cannot_run_another(tiny_config):
+    """`mnist: {task: digits}` validated, and digits' numbers were labelled mnist."""
+    tiny_config["tasks"]["mnist"] = {**tiny_config["tasks"].pop("digits"), "task": "digits"}
+    with pytest.raises(ConfigError, match="entry 'mnist' is the name of a library task"):
+        validate_config(tiny_config)
+    tiny_config["tasks"]["mnist"]["task"] = "mnist"  # naming itself stays allowed
+    tiny_config["tasks"]["mnist"].pop("network", None)
+    validate_config(tiny_config)
