@@ -572,6 +572,16 @@ def _check_some_chain(cfg: dict) -> None:
         raise ConfigError(
             f"{block}.{s} runs on no task ({why}), so it would train nothing: remove it, or {fix}"
         )
+    ran = {m for _, _, m, _ in chains(cfg)}
+    idle = [m for m in cfg["methods"] if m not in ran]
+    if ran and idle:
+        raise ConfigError(
+            f"methods lists {idle[0]!r}, which no chain of this config runs (its tasks' "
+            "strategies and methods and strategy_methods leave it out; gradient descent "
+            "skips snr, snr_study runs for sep_cma_es only, and a permutation control needs "
+            "magnitude beside it), so it would train nothing: remove it from `methods`, or add "
+            "a strategy and task it runs on"
+        )
     if not chains(cfg):
         raise ConfigError(
             "this config trains no chain: its tasks' strategies and methods (tasks.<t>."

@@ -1093,3 +1093,13 @@ def test_an_entry_named_after_one_library_task_cannot_run_another(tiny_config):
     tiny_config["tasks"]["mnist"]["task"] = "mnist"  # naming itself stays allowed
     tiny_config["tasks"]["mnist"].pop("network", None)
     validate_config(tiny_config)
+
+
+def test_a_method_no_chain_runs_is_refused(tiny_config):
+    """`methods: [random, snr_study]` beside SNES alone validated, and snr_study (Sep-CMA-ES
+    only) trained nowhere without a word."""
+    tiny_config["methods"] = ["random", "snr_study"]
+    with pytest.raises(ConfigError, match="methods lists 'snr_study', which no chain"):
+        validate_config(tiny_config)
+    tiny_config["methods"] = ["random"]
+    validate_config(tiny_config)
