@@ -44,6 +44,8 @@ from .names import (
     STRATEGIES,
     STRATEGY_KEYS,
     TASKS,
+    VISION_INPUT_SHAPE,
+    default_hidden,
     gd_fits_task,
     has_per_weight_sigma,
     hparams_problem,
@@ -893,6 +895,37 @@ def _validate_transfer(cfg: dict) -> None:
                 "the target's prunable weights than the target's own round t it is compared "
                 "with; give both tasks the same prune_output_layer"
             )
+        shapes = {side: _network_shape(cfg, entry[side]["task"]) for side in keeps}
+        if _cannot_share_tickets(shapes["source"], shapes["target"]):
+            raise ConfigError(
+                f"{where}: the ticket cannot fit the target network: the source task "
+                f"{src['task']} has {shapes['source']}, the target {entry['target']['task']} "
+                f"{shapes['target']} (a ticket's tensors must have the target's shapes); "
+                "transfer between tasks of one network and input size"
+            )
+
+
+def _network_shape(cfg: dict, task: str) -> tuple:
+    """What sets a task entry's tensor shapes, as far as the config knows them: a vision
+    task's network and input images; a control task's environment and hidden sizes (its
+    observation and action sizes come from the environment)."""
+    base, block = library_task(cfg, task), cfg["tasks"][task] or {}
+    if is_control(base):
+        env = BRAX_TASKS.get(base) or base
+        return ("policy of", env, "hidden", tuple(block.get("hidden", default_hidden(base))))
+    return ("network", block.get("network", TASKS[base][1]), "input", VISION_INPUT_SHAPE[base])
+
+
+def _cannot_share_tickets(source: tuple, target: tuple) -> bool:
+    """Whether two :func:`_network_shape` surely differ in a tensor's shape: a vision network
+    against a policy, two vision networks of another architecture or input size, one
+    environment's policies of other hidden sizes. Two environments' policies are left to the
+    transfer job, which compares the tensors themselves (their sizes may match)."""
+    if source[0] != target[0]:
+        return True
+    if source[0] == "network":
+        return source != target
+    return source[1] == target[1] and source[3] != target[3]
 
 
 def refuse_dynamic_source(method: str, where: str) -> None:

@@ -54,6 +54,10 @@ VISION_TASKS = {
     "fashion_mnist": ("fashion_mnist", "cnn"),
     "kmnist": ("kmnist", "cnn"),
 }
+#: The input images of each vision task (height, width, channels): digits are 8×8, the
+#: MNIST family 28×28. With the network they set every tensor's shape (the dense head's too).
+VISION_INPUT_SHAPE = {"digits": (8, 8, 1), "mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1),
+                      "kmnist": (28, 28, 1)}  # fmt: skip
 # gymnax control tasks: our name → gymnax's environment id.
 GYMNAX_TASKS = {
     "pendulum": "Pendulum-v1",

@@ -1103,3 +1103,23 @@ def test_a_method_no_chain_runs_is_refused(tiny_config):
         validate_config(tiny_config)
     tiny_config["methods"] = ["random"]
     validate_config(tiny_config)
+
+
+def test_a_transfer_whose_ticket_cannot_fit_the_target_is_refused_before_any_job(tiny_config):
+    """digits' small CNN (8×8) to MNIST's CNN (28×28) validated, and failed only in the
+    transfer job, after every source round had trained."""
+    tiny_config["tasks"]["mnist"] = {"batch_size": 64, "population_chunk": 16}
+    tiny_config["transfer"] = [
+        {
+            "name": "digits_to_mnist",
+            "source": {"task": "digits", "strategy": "snes"},
+            "target": {"task": "mnist", "strategy": "snes"},
+        }
+    ]
+    with pytest.raises(ConfigError, match="digits_to_mnist.*cannot fit the target network"):
+        validate_config(copy.deepcopy(tiny_config))
+    # the same network and input size fits: digits under another init scheme
+    tiny_config["tasks"]["digits_he"] = {**tiny_config["tasks"].pop("mnist"), "task": "digits"}
+    tiny_config["tasks"]["digits_he"]["init"] = "he_normal"
+    tiny_config["transfer"][0]["target"]["task"] = "digits_he"
+    validate_config(tiny_config)

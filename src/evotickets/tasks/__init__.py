@@ -9,6 +9,7 @@ from ..names import (
     CONTROL_TASKS,
     DEFAULT_POPULATION_CHUNK,
     TASKS,
+    VISION_INPUT_SHAPE,
     VISION_TASKS,
     default_hidden,
     is_control,
@@ -43,7 +44,7 @@ def init_theta(settings: dict[str, Any], key) -> dict:
             settings.get("init", "flax_default"),
             settings.get("policy_bias_init"),
         )
-    shape = (8, 8, 1) if name == "digits" else (28, 28, 1)
+    shape = VISION_INPUT_SHAPE[name]
     return init_params(settings["network"], shape, key, settings.get("init", "flax_default"))
 
 
