@@ -128,15 +128,18 @@ NAME_PATTERNS = {
 _YAML12_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
 
 
-def _is_number_schema(schema: dict) -> bool:
+def _schema_types(schema: dict) -> list:
     kind = schema.get("type")
-    kinds = kind if isinstance(kind, list) else [kind]
+    return kind if isinstance(kind, list) else [kind]
+
+
+def _is_number_schema(schema: dict) -> bool:
+    kinds = _schema_types(schema)
     return "number" in kinds and "string" not in kinds
 
 
 def _is_integer_schema(schema: dict) -> bool:
-    kind = schema.get("type")
-    return (kind if isinstance(kind, list) else [kind]) == ["integer"]
+    return _schema_types(schema) == ["integer"]
 
 
 def _coerce_numbers(value: Any, schema: Any) -> Any:
@@ -574,7 +577,8 @@ def _check_some_chain(cfg: dict) -> None:
         raise ConfigError(
             f"{block}.{s} runs on no task ({why}), so it would train nothing: remove it, or {fix}"
         )
-    ran = {m for _, _, m, _ in chains(cfg)}
+    all_chains = chains(cfg)
+    ran = {m for _, _, m, _ in all_chains}
     idle = [m for m in cfg["methods"] if m not in ran]
     if ran and idle:
         raise ConfigError(
@@ -584,7 +588,7 @@ def _check_some_chain(cfg: dict) -> None:
             "magnitude beside it), so it would train nothing: remove it from `methods`, or add "
             "a strategy and task it runs on"
         )
-    if not chains(cfg):
+    if not all_chains:
         raise ConfigError(
             "this config trains no chain: its tasks' strategies and methods (tasks.<t>."
             "strategies / methods, strategy_methods) leave no (task, strategy, method) to "
@@ -905,15 +909,16 @@ def _validate_transfer(cfg: dict) -> None:
             )
 
 
-def _network_shape(cfg: dict, task: str) -> tuple:
-    """What sets a task entry's tensor shapes, as far as the config knows them: a vision
-    task's network and input images; a control task's environment and hidden sizes (its
-    observation and action sizes come from the environment)."""
+def _network_shape(cfg: dict, task: str) -> tuple[str, str, tuple]:
+    """What sets a task entry's tensor shapes, as far as the config knows them: ("network",
+    its CNN, its input images) for a vision task; ("policy", its environment, its hidden
+    sizes) for a control task, whose observation and action sizes come from the
+    environment."""
     base, block = library_task(cfg, task), cfg["tasks"][task] or {}
     if is_control(base):
-        env = BRAX_TASKS.get(base) or base
-        return ("policy of", env, "hidden", tuple(block.get("hidden", default_hidden(base))))
-    return ("network", block.get("network", TASKS[base][1]), "input", VISION_INPUT_SHAPE[base])
+        hidden = tuple(block.get("hidden", default_hidden(base)))
+        return "policy", BRAX_TASKS.get(base) or base, hidden
+    return "network", block.get("network", TASKS[base][1]), VISION_INPUT_SHAPE[base]
 
 
 def _cannot_share_tickets(source: tuple, target: tuple) -> bool:
@@ -921,11 +926,10 @@ def _cannot_share_tickets(source: tuple, target: tuple) -> bool:
     against a policy, two vision networks of another architecture or input size, one
     environment's policies of other hidden sizes. Two environments' policies are left to the
     transfer job, which compares the tensors themselves (their sizes may match)."""
-    if source[0] != target[0]:
-        return True
-    if source[0] == "network":
+    (kind, what, size), (other_kind, other_what, other_size) = source, target
+    if kind != other_kind or kind == "network":
         return source != target
-    return source[1] == target[1] and source[3] != target[3]
+    return what == other_what and size != other_size
 
 
 def refuse_dynamic_source(method: str, where: str) -> None:

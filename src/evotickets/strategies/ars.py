@@ -32,9 +32,7 @@ def build(pop: int, num_dims: int, hparams: dict[str, Any]) -> Built:
     import optax
 
     std_init = float(hparams["std_init"])
-    lr = float(hparams.get("lr", 0.02))
-    if problem := check(hparams):
-        raise ValueError(f"ars: {problem}")
+    lr = float(hparams.get("lr", 0.02))  # hparams passed `check` (make_strategy)
     if hparams.get("optimizer", OPTIMIZERS[0]) == "adam":
         opt = optax.adam(lr, b1=float(hparams.get("adam_beta1", 0.9)))
     else:
