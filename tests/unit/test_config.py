@@ -350,6 +350,27 @@ def test_pendulum_claim3_deep_config_continues_the_claim3_chains():
     assert rest == {k: v for k, v in claim3.items() if k not in ("rounds", "experiment")}
 
 
+def test_pendulum_claim3_2000_config_gives_es_the_papers_generations_and_nothing_else():
+    """`make pendulum-claim3-2000` claims to be pendulum-claim3-deep's run with Sep-CMA-ES at
+    the paper's 2,000 generations: the PPO chains keep their digests, and an ES chain's
+    settings differ from the deep run's in `es.num_generations` alone."""
+    ours = load_config(ROOT / "config" / "pendulum_claim3_2000.yaml")
+    deep = load_config(ROOT / "config" / "pendulum_claim3_deep.yaml")
+    assert chains(ours) == chains(deep) and ours["rounds"] == deep["rounds"] == 14
+    for t, s, m, seed in chains(ours):
+        mine = chain_settings(ours, t, s, m, seed)
+        theirs = chain_settings(deep, t, s, m, seed)
+        if s == "gd_ppo":
+            assert digest(mine) == digest(theirs)
+            continue
+        assert mine["es"]["num_generations"] == 2000
+        assert theirs["es"]["num_generations"] == 600
+        assert {**mine, "es": {**mine["es"], "num_generations": 600}} == theirs
+        assert digest(mine) != digest(theirs)
+    rest = {k: v for k, v in ours.items() if k not in ("es", "experiment")}
+    assert rest == {k: v for k, v in deep.items() if k not in ("es", "experiment")}
+
+
 def test_fidelity_claim5_config_is_the_fidelity_configs_claim5_chains():
     """config/fidelity_claim5.yaml remakes `make fidelity`'s claim 5 alone: its chains must be
     that config's SNES magnitude / weight_permuted / mask_permuted chains (the same digests),
