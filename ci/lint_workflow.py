@@ -6,6 +6,9 @@ would rerun every finished job of every existing results folder):
 - "Shell command directly uses variable EVOTICKETS from outside of the rule": the CLI is a
   global on purpose (workflow/rules/common.smk). As a ``params`` entry it would hold the venv's
   absolute path, and moving or rebuilding the venv would then rerun every job (params trigger).
+- "Shell command directly uses variable JAX_CACHE from outside of the rule": the JAX
+  compilation cache's folder changes no number, and as a ``params`` entry a new
+  ``jax_cache_dir`` (node-local scratch on a cluster) reran every job (params trigger).
 - "Specify a conda environment or container for each rule": the software is the project's own
   `.venv` (the README's two commands), shared by every rule and every SLURM job; a conda file
   we never deploy or test here would document an environment nobody has run.
@@ -21,6 +24,7 @@ import sys
 
 DECLINED = (
     "Shell command directly uses variable EVOTICKETS from outside of the rule",
+    "Shell command directly uses variable JAX_CACHE from outside of the rule",
     "Specify a conda environment or container for each rule.",
 )
 LINT = re.compile(r"^\s+\* (.+?):?$", re.MULTILINE)

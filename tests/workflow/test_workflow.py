@@ -81,11 +81,13 @@ def test_rerun_does_nothing_and_deleting_a_round_recomputes_only_its_successors(
     assert "Nothing to be done" in out.stdout + out.stderr
     assert artifacts(work) == before
     # how the jobs run is no param of the reports: a new runtime or memory request reran
-    # the table, collect, the claims and every figure
+    # the table, collect, the claims and every figure; and where the JAX compilation cache
+    # lives is no param of any job: a new jax_cache_dir (node-local scratch on a cluster)
+    # reran every round
     from conftest import _CACHE, TINY_CONFIG
 
     resources = {**TINY_CONFIG["resources"], "runtime": 99, "mem_mb": 1234}
-    write_config(work, {**TINY_CONFIG, "resources": resources}, _CACHE)
+    write_config(work, {**TINY_CONFIG, "resources": resources}, work / "another-jax-cache")
     try:
         dry = snakemake(work, "-n")
         assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-3000:]

@@ -15,7 +15,6 @@ rule lmc_consecutive:
         opts=lambda wc: json.dumps(analysis_options(config, "lmc")),
         left=lambda wc, input: " ".join(input.trained[:-1]),
         right=lambda wc, input: " ".join(input.trained[1:]),
-        cache=JAX_CACHE,
     threads: RES["threads"]
     resources:
         mem_mb=RES["mem_mb"],
@@ -24,7 +23,7 @@ rule lmc_consecutive:
     shell:
         "{EVOTICKETS} lmc --kind consecutive --settings {params.settings:q} "
         "--analysis {params.opts:q} --init {input.init} --left {params.left} "
-        "--right {params.right} --jax-cache {params.cache} --out {output} > {log} 2>&1"
+        "--right {params.right} --jax-cache {JAX_CACHE:q} --out {output} > {log} 2>&1"
 
 
 rule lmc_seeds:
@@ -40,7 +39,6 @@ rule lmc_seeds:
         settings=lambda wc: chain_json(wc, seed=config["seeds"][0]),
         right_settings=lambda wc: chain_json(wc, seed=config["seeds"][1]),
         opts=lambda wc: json.dumps(analysis_options(config, "lmc")),
-        cache=JAX_CACHE,
     threads: RES["threads"]
     resources:
         mem_mb=RES["mem_mb"],
@@ -50,7 +48,7 @@ rule lmc_seeds:
         "{EVOTICKETS} lmc --kind seeds --settings {params.settings:q} "
         "--analysis {params.opts:q} --init {input.init} --left {input.left} "
         "--right {input.right} --right-settings {params.right_settings:q} "
-        "--jax-cache {params.cache} --out {output} > {log} 2>&1"
+        "--jax-cache {JAX_CACHE:q} --out {output} > {log} 2>&1"
 
 
 rule landscape:
@@ -65,7 +63,6 @@ rule landscape:
         settings=chain_json,
         # the typed options: with how the directions are drawn (settings.LANDSCAPE_DRAWS)
         opts=lambda wc: LandscapeOptions.from_dict(analysis_options(config, "landscape")).to_json(),
-        cache=JAX_CACHE,
     threads: RES["threads"]
     resources:
         mem_mb=RES["mem_mb"],
@@ -73,7 +70,7 @@ rule landscape:
         gpu=RES["gpu"],
     shell:
         "{EVOTICKETS} landscape --settings {params.settings:q} --analysis {params.opts:q} "
-        "--init {input.init} --trained {input.trained} --jax-cache {params.cache} "
+        "--init {input.init} --trained {input.trained} --jax-cache {JAX_CACHE:q} "
         "--out {output} > {log} 2>&1"
 
 
@@ -115,7 +112,6 @@ rule lmc_es_gd:
         settings=lambda wc: transfer_source(wc, "settings"),
         right_settings=transfer_json,
         opts=lambda wc: json.dumps(analysis_options(config, "lmc")),
-        cache=JAX_CACHE,
     threads: RES["threads"]
     resources:
         mem_mb=RES["mem_mb"],
@@ -125,4 +121,4 @@ rule lmc_es_gd:
         "{EVOTICKETS} lmc --kind es_gd --settings {params.settings:q} "
         "--analysis {params.opts:q} --init {input.init} --left {input.left} "
         "--right {input.right} --right-settings {params.right_settings:q} "
-        "--jax-cache {params.cache} --out {output} > {log} 2>&1"
+        "--jax-cache {JAX_CACHE:q} --out {output} > {log} 2>&1"

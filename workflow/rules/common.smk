@@ -67,6 +67,9 @@ EVOTICKETS = shlex.join([sys.executable, "-m", "evotickets"])
 
 EXP = config["experiment"]
 ROUNDS = int(config["rounds"])
+# Where the persistent JAX compilation cache lives: the shell commands name it as a global,
+# not as a param, since Snakemake reruns a job whose params change and the cache's folder
+# changes no number (a node-local jax_cache_dir on a cluster would retrain every round).
 JAX_CACHE = config.get("jax_cache_dir") or paths.JAX_CACHE
 RES = config["resources"]
 # The config the reporting rules (table, collect) pass their verb, and which summary.nc

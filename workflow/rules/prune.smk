@@ -44,7 +44,6 @@ if GROUP_CHAINS == "none":
         params:
             settings=chain_json,
             sources=mask_sources,
-            cache=JAX_CACHE,
         threads: RES["threads"]
         resources:
             mem_mb=RES["mem_mb"],
@@ -52,7 +51,7 @@ if GROUP_CHAINS == "none":
             gpu=RES["gpu"],
         shell:
             "{EVOTICKETS} round --settings {params.settings:q} --round {wildcards.it} "
-            "--init {input.init} {params.sources} --jax-cache {params.cache} "
+            "--init {input.init} {params.sources} --jax-cache {JAX_CACHE:q} "
             "--mask-out {output.mask} --mask-log {log.mask} "
             "--out {output.trained} > {log.train} 2>&1"
 
@@ -83,7 +82,6 @@ else:
                 group=_group_log,
             params:
                 members=lambda wildcards, fixed=_fixed: group_members(wildcards, fixed),
-                cache=JAX_CACHE,
                 program=GROUP_PROGRAM,
             group:
                 chain_job_group(_fixed)
@@ -94,7 +92,7 @@ else:
                 gpu=RES["gpu"],
             shell:
                 "{EVOTICKETS} round-group --members {params.members:q} "
-                "--jax-cache {params.cache}{params.program} > {log.group} 2>&1"
+                "--jax-cache {JAX_CACHE:q}{params.program} > {log.group} 2>&1"
 
 
 rule accuracy_table:

@@ -18,7 +18,6 @@ if GROUP_CHAINS == "none":
             paths.transfer_round_file("transfer.log"),
         params:
             settings=transfer_json,
-            cache=JAX_CACHE,
         threads: RES["threads"]
         resources:
             mem_mb=RES["mem_mb"],
@@ -27,7 +26,7 @@ if GROUP_CHAINS == "none":
         shell:
             "{EVOTICKETS} transfer --settings {params.settings:q} --round {wildcards.it} "
             "--source-init {input.source_init} --source-mask {input.source_mask} "
-            "--target-init {input.target_init} --jax-cache {params.cache} --out {output} "
+            "--target-init {input.target_init} --jax-cache {JAX_CACHE:q} --out {output} "
             "> {log} 2>&1"
 
 else:
@@ -46,7 +45,6 @@ else:
             group=paths.transfer_seeds_round_file("group.log"),
         params:
             members=transfer_group_members,
-            cache=JAX_CACHE,
             program=GROUP_PROGRAM,
         threads: RES["threads"]
         resources:
@@ -55,4 +53,4 @@ else:
             gpu=RES["gpu"],
         shell:
             "{EVOTICKETS} transfer-group --members {params.members:q} "
-            "--jax-cache {params.cache}{params.program} > {log.group} 2>&1"
+            "--jax-cache {JAX_CACHE:q}{params.program} > {log.group} 2>&1"
