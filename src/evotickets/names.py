@@ -47,6 +47,10 @@ DEFAULT_POPULATION_CHUNK = 32
 POLICY_BIAS_INITS = ("uniform", "zeros")
 DEFAULT_POLICY_BIAS_INIT = POLICY_BIAS_INITS[0]
 
+#: The kernel initialiser a task entry without ``init`` uses (flax's default, LeCun normal):
+#: the study's θ0. Entries under another scheme are Fig. 9's comparison.
+DEFAULT_INIT_SCHEME = "flax_default"
+
 VISION_TASKS = {
     # task name → (dataset name, default network)
     "digits": ("digits", "cnn_small"),

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import batch_invariant
+from .names import DEFAULT_INIT_SCHEME
 
 
 def _uniform_bias(low: float, high: float):
@@ -27,7 +28,7 @@ def _uniform_bias(low: float, high: float):
 
 
 KERNEL_INITS = {
-    "flax_default": nn.initializers.lecun_normal(),
+    DEFAULT_INIT_SCHEME: nn.initializers.lecun_normal(),
     "lecun_normal": nn.initializers.lecun_normal(),
     "he_normal": nn.initializers.he_normal(),
     "xavier_normal": nn.initializers.xavier_normal(),
@@ -45,7 +46,7 @@ class PaperCNN(nn.Module):
     features: Sequence[int] = (8, 16)
     kernel_size: int = 5
     num_classes: int = 10
-    kernel_init_name: str = "flax_default"  # not `init`: that is flax's Module.init
+    kernel_init_name: str = DEFAULT_INIT_SCHEME  # not `init`: that is flax's Module.init
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -90,7 +91,7 @@ class LayerEntry:
         return self.name.split("/")[-1] == "kernel"
 
 
-def make_network(name: str, init: str = "flax_default") -> PaperCNN:
+def make_network(name: str, init: str = DEFAULT_INIT_SCHEME) -> PaperCNN:
     """Build a network by its config name."""
     if name not in NETWORKS:
         raise ValueError(f"unknown network {name!r}; choose one of {sorted(NETWORKS)}")
@@ -163,7 +164,7 @@ def kernel_vector(table: list[LayerEntry]) -> np.ndarray:
 
 
 def init_params(
-    network: str, input_shape: tuple[int, ...], key: jax.Array, init: str = "flax_default"
+    network: str, input_shape: tuple[int, ...], key: jax.Array, init: str = DEFAULT_INIT_SCHEME
 ) -> dict:
     """θ0 as a flat dict, from an explicit key."""
     model = make_network(network, init)
@@ -399,7 +400,7 @@ class PolicyMLP(nn.Module):
 
     hidden: Sequence[int] = (64, 64)
     num_outputs: int = 1
-    kernel_init_name: str = "flax_default"  # not `init`: that is flax's Module.init
+    kernel_init_name: str = DEFAULT_INIT_SCHEME  # not `init`: that is flax's Module.init
     bias_init_name: str = "zeros"
 
     @nn.compact
@@ -416,7 +417,7 @@ def init_policy_params(
     obs_dim: int,
     num_outputs: int,
     key: jax.Array,
-    init: str = "flax_default",
+    init: str = DEFAULT_INIT_SCHEME,
     bias_init: str | None = None,
 ) -> dict:
     """θ0 of a policy MLP as a flat dict. ``bias_init``: a :data:`POLICY_BIAS_INITS` name;

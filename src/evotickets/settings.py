@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from .names import (
+    DEFAULT_INIT_SCHEME,
     GD_STRATEGIES,
     METHODS,
     STRATEGIES,
@@ -115,7 +116,7 @@ class InitSettings(_Json):
     def for_task(cls, task_config: dict, task: str, seed: int) -> InitSettings:
         """From a task's config block (as the config and the chain settings carry it)."""
         base = task_config.get("task", task)
-        scheme = task_config.get("init", "flax_default")
+        scheme = task_config.get("init", DEFAULT_INIT_SCHEME)
         return cls(
             task=task,
             network=task_config.get("network", TASKS[base][1]),
@@ -127,7 +128,7 @@ class InitSettings(_Json):
                 if is_control(base)
                 else None
             ),
-            init=scheme if scheme != "flax_default" else None,
+            init=scheme if scheme != DEFAULT_INIT_SCHEME else None,
             policy_bias_init=task_config.get("policy_bias_init") if is_control(base) else None,
         )
 

@@ -151,6 +151,30 @@ def test_fig1_relative_to_dense_is_one_at_dense_for_accuracies_and_returns():
     assert "GD, magnitude" in _lines(panel) and panel.get_title().startswith("ES against GD")
 
 
+def test_fig1_averages_the_plain_task_entries_not_their_rewinding_or_init_variants():
+    """config/extensions.yaml runs digits and digits_rewind (late rewinding): Fig. 1's average
+    over tasks took both, so digits counted twice and rewinding's effect sat in the study's.
+    A variant whose library task has no plain entry still counts (it is that task's run)."""
+    tasks = ["digits", "digits_rewind", "digits_he", "mnist_he"]
+    ds = _dataset(tasks, ["snes", "gd_adam"], ["random", "magnitude", "snr"]).assign_coords(
+        library_task=("task", ["digits", "digits", "digits", "mnist"]),
+        rewind=("task", [0, 25, 0, 0]),
+        init_scheme=("task", ["flax_default", "flax_default", "he_normal", "he_normal"]),
+    )
+    ds.test_metric[:] = 1.0
+    ds.test_metric.loc[{"method": "random", "iteration": 2}] = 0.5
+    # the variants of digits have another effect: read into the mean they would move it
+    ds.test_metric.loc[{"task": ["digits_rewind", "digits_he"], "method": "random"}] = 0.0
+    ds.test_metric.loc[{"task": ["digits_rewind", "digits_he"], "iteration": 0}] = 1.0
+    ds.test_metric.loc[{"task": ["digits_rewind", "digits_he"], "method": "snr"}] = 0.2
+    fig = figures.fig1(ds)
+    effect = _lines(fig.axes[0])["SNR ticket − random"]
+    np.testing.assert_allclose(effect, [0.0, 0.0, 0.5])  # digits and mnist_he, both 0.5
+    es = _lines(fig.axes[1])["ES, SNR"]
+    np.testing.assert_allclose(es, 1.0)
+    assert figures._study_entries(ds) == ["digits", "mnist_he"]
+
+
 def test_fig1_normalises_each_seed_by_its_own_dense_round():
     """Paired: a seed whose dense network reached 0.5 and its ticket 0.25 is at half its
     dense level, whatever another seed reached (the seed-mean dense would read 0.833)."""

@@ -26,6 +26,7 @@ from ..config import (
     task_rewind_budget,
 )
 from ..host import machine_counts
+from ..names import DEFAULT_INIT_SCHEME
 from ..results import FinishedRounds
 from ..settings import ANALYSIS_OPTIONS, analysis_digest
 
@@ -113,7 +114,7 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
             ),
             "init_scheme": (
                 "task",
-                [(cfg["tasks"][t] or {}).get("init", "flax_default") for t in tasks],
+                [(cfg["tasks"][t] or {}).get("init", DEFAULT_INIT_SCHEME) for t in tasks],
                 {"long_name": "kernel initialiser of θ0"},
             ),
         },

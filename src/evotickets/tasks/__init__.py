@@ -7,6 +7,7 @@ from typing import Any
 from ..names import (
     ANT_HEAVY_BACKEND,
     CONTROL_TASKS,
+    DEFAULT_INIT_SCHEME,
     DEFAULT_POPULATION_CHUNK,
     TASKS,
     VISION_INPUT_SHAPE,
@@ -41,11 +42,11 @@ def init_theta(settings: dict[str, Any], key) -> dict:
             task.obs_dim,
             task.num_outputs,
             key,
-            settings.get("init", "flax_default"),
+            settings.get("init", DEFAULT_INIT_SCHEME),
             settings.get("policy_bias_init"),
         )
     shape = VISION_INPUT_SHAPE[name]
-    return init_params(settings["network"], shape, key, settings.get("init", "flax_default"))
+    return init_params(settings["network"], shape, key, settings.get("init", DEFAULT_INIT_SCHEME))
 
 
 def make_task(name: str, cfg: dict[str, Any], table, data_dir: str | None = None):
