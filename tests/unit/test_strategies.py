@@ -660,11 +660,14 @@ def test_pgpe_without_decays_keeps_its_learning_rate_and_sigma_floor():
     floored at 0.01 without a decay (evosax 0.1.4: max(x·decay, limit) every generation).
     optax's exponential_decay read the limit as a ceiling there (lr 0.001), and the floor
     was applied only with a decay."""
-    hparams = {"population_size": 4, "std_init": 0.005, "lr": 0.15, "lr_decay": 1.0}
+    hparams = {"population_size": 4, "std_init": 0.05, "lr": 0.15, "lr_decay": 1.0}
     hparams |= {"lr_limit": 0.001, "std_lr": 0.0, "std_decay": 1.0, "std_limit": 0.01}
     s = make_strategy("pgpe", 3, hparams)
     state = s.algorithm.init(jax.random.key(0), jnp.zeros(3), s.params)
-    np.testing.assert_allclose(s.post_tell(state).std, 0.01)
+    np.testing.assert_allclose(s.post_tell(state).std, 0.05)  # above the floor: kept
+    # σ adapted below the floor (std_lr): lifted to it, though nothing decays
+    low = state.replace(std=jnp.asarray([0.005, 0.02, 0.009]))
+    np.testing.assert_allclose(s.post_tell(low).std, [0.01, 0.02, 0.01])
     pop, state = s.algorithm.ask(jax.random.key(1), state, s.params)
     told, _ = s.algorithm.tell(jax.random.key(2), pop, jnp.arange(4.0), state, s.params)
     step = np.abs(np.asarray(told.mean))
@@ -674,3 +677,67 @@ def test_pgpe_without_decays_keeps_its_learning_rate_and_sigma_floor():
     told, _ = decaying.algorithm.tell(jax.random.key(2), pop, jnp.arange(4.0), state, s.params)
     step = np.abs(np.asarray(told.mean))
     np.testing.assert_allclose(step[step > 0], 0.15, rtol=1e-3)  # the first step: lr·0.5⁰
+
+
+@pytest.mark.parametrize(
+    ("strategy", "extra", "message"),
+    [
+        # σ = max(σ·decay, std_limit) was the limit from the first tell: std_init never used
+        ("pgpe", {"std_limit": 0.2}, r"std_limit \(0.2\) is σ's floor but lies above std_init"),
+        # max(lr·decay^t, lr_limit) was the limit from the first step: lr never used
+        ("pgpe", {"lr": 0.01, "lr_limit": 0.05}, r"lr_limit \(0.05\) .* above lr \(0.01\)"),
+        ("pgpe", {"lr_limit": 0.05}, r"above lr \(0.01\)"),  # the default lr
+        # validated, then failed in every train job
+        ("iamalgam_univariate", {"std_floor": 0.1}, r"std_floor \(0.1\) must lie in \[0, std_init"),
+        # a ladder of radii upside down
+        ("gradientless_descent", {"radius_min": 0.5}, r"radius_min \(0.5\) .* below std_init"),
+    ],
+)
+def test_the_config_refuses_a_strategys_floor_above_its_start(
+    tiny_config, strategy, extra, message
+):
+    """A floor or smallest radius above the value it starts from is refused at validation,
+    before any job runs, and by make_strategy; at or below it the same settings build."""
+    from evotickets.config import ConfigError, validate_config
+
+    hparams = {"population_size": 8, "std_init": 0.1}
+    tiny_config["strategies"] = {strategy: {**hparams, **extra}}
+    tiny_config["methods"] = ["random", "magnitude"]
+    with pytest.raises(ConfigError, match=rf"strategies.{strategy} .*{message}"):
+        validate_config(tiny_config)
+    with pytest.raises(ValueError, match=message):
+        make_strategy(strategy, D, {**hparams, **extra})
+    fine = {k: v / 10 for k, v in extra.items() if k != "lr"} | {
+        k: extra[k] for k in ("lr",) if k in extra
+    }
+    make_strategy(strategy, D, {**hparams, **fine})
+
+
+def test_gradientless_descent_radii_are_typed_by_the_schema(tiny_config):
+    """radius_min and radius_decay had no schema entry: a string passed validation and failed
+    in float() inside every train job."""
+    from evotickets.config import ConfigError, validate_config
+
+    tiny_config["strategies"] = {
+        "gradientless_descent": {"population_size": 8, "std_init": 0.1, "radius_decay": "fast"}
+    }
+    tiny_config["methods"] = ["random", "magnitude"]
+    with pytest.raises(ConfigError, match="radius_decay"):
+        validate_config(tiny_config)
+    tiny_config["strategies"]["gradientless_descent"]["radius_decay"] = 0
+    with pytest.raises(ConfigError, match="radius_decay"):
+        validate_config(tiny_config)
+
+
+def test_ars_without_elite_ratio_takes_evosax_014s_and_its_digest_names_it(tiny_config):
+    """ARS without elite_ratio stepped along every pair's direction (1.0, neither evosax's
+    default); now evosax 0.1.4's 0.1, written into the chain's settings so its digest says so."""
+    from evotickets.config import chain_settings, validate_config
+
+    s = make_strategy("ars", D, {"population_size": 48, "std_init": 0.1})
+    assert s.algorithm.elite_ratio == pytest.approx(0.1) and s.algorithm.num_elites == 2
+    tiny_config["strategies"] = {"ars": {"population_size": 48, "std_init": 0.1}}
+    tiny_config["methods"] = ["random", "magnitude"]
+    cfg = validate_config(tiny_config)
+    settings = chain_settings(cfg, "digits", "ars", "magnitude", 0)
+    assert settings["strategy_config"]["elite_ratio"] == 0.1

@@ -10,7 +10,7 @@ it, as for gradient descent, and refuses them by name where they are asked for e
 magnitude and random run. Its ``trained.h5`` has no ``sigma/`` group.
 
 ``std_init`` is the largest radius (``radius_max``); ``radius_min`` (default 0.001) and
-``radius_decay`` (default 5: the radius halves every 5 members) are its own keys.
+``radius_decay`` (default 5: the radius above radius_min falls by a factor e every 5 members) are its own keys.
 """
 
 from __future__ import annotations
@@ -18,6 +18,22 @@ from __future__ import annotations
 from typing import Any
 
 from .spec import Built, StrategySpec
+
+#: evosax's default smallest radius (GradientlessDescent's default params)
+RADIUS_MIN = 0.001
+
+
+def check(hparams: dict[str, Any]) -> str | None:
+    """The radii run from std_init (radius_max) down to radius_min: a radius_min at or above
+    std_init would turn the ladder upside down (or flat), which no config means."""
+    std_init = float(hparams["std_init"])
+    radius_min = float(hparams.get("radius_min", RADIUS_MIN))
+    if radius_min >= std_init:
+        return (
+            f"radius_min ({radius_min}) is the smallest radius and must lie below std_init "
+            f"({std_init}), the largest: lower radius_min, or raise std_init"
+        )
+    return None
 
 
 def build(pop: int, num_dims: int, hparams: dict[str, Any]) -> Built:
@@ -33,5 +49,10 @@ def build(pop: int, num_dims: int, hparams: dict[str, Any]) -> Built:
 
 
 SPEC = StrategySpec(
-    "gradientless_descent", frozenset({"radius_min", "radius_decay"}), False, build, None
+    "gradientless_descent",
+    frozenset({"radius_min", "radius_decay"}),
+    False,
+    build,
+    None,
+    check=check,
 )

@@ -66,16 +66,23 @@ def _algorithm_class():
     return BatchInvariantScaledIAMaLGaMUnivariate
 
 
+def check(hparams: dict[str, Any]) -> str | None:
+    """The initial per-weight std is std_floor + √C_init = std_init, so the floor lies below
+    std_init (read by the config's validation, so it fails before any job)."""
+    std_init, floor = float(hparams["std_init"]), float(hparams.get("std_floor", 0.0))
+    if not 0.0 <= floor < std_init:
+        return (
+            f"std_floor ({floor}) must lie in [0, std_init = {std_init}): the initial "
+            "per-weight std is std_floor + √C_init = std_init"
+        )
+    return None
+
+
 def build(pop: int, num_dims: int, hparams: dict[str, Any]) -> Built:
     import jax.numpy as jnp
     import optax
 
     std_init, floor = float(hparams["std_init"]), float(hparams.get("std_floor", 0.0))
-    if not 0.0 <= floor < std_init:
-        raise ValueError(
-            f"iamalgam_univariate: std_floor ({floor}) must lie in [0, std_init = {std_init}): "
-            "the initial per-weight std is std_floor + √C_init = std_init"
-        )
     algo = _algorithm_class()(pop, jnp.zeros(num_dims), std_schedule=optax.constant_schedule(floor))
     algo.c_init = (std_init - floor) ** 2
     return Built(algo, algo.default_params)
@@ -87,4 +94,6 @@ def sigma(state: Any, num_dims: int):
     return state.std + jnp.sqrt(state.C)
 
 
-SPEC = StrategySpec("iamalgam_univariate", frozenset({"std_floor"}), False, build, sigma)
+SPEC = StrategySpec(
+    "iamalgam_univariate", frozenset({"std_floor"}), False, build, sigma, check=check
+)

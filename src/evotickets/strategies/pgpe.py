@@ -17,18 +17,39 @@ from .spec import Built, StrategySpec
 
 #: Adam's β1 for the mean: evosax 0.1.4's Adam (the study's), in every PGPE chain's digest
 ADAM_BETA1 = 0.99
+#: the mean's learning rate where the config names none
+DEFAULT_LR = 0.01
+
+
+def check(hparams: dict[str, Any]) -> str | None:
+    """A floor above its start value is never a floor: σ = max(σ·std_decay, std_limit) is
+    the limit from the first tell on, and the rate max(lr·lr_decay^t, lr_limit) is the limit
+    from the first step, so std_init or lr would be set and never used."""
+    std_init, std_limit = float(hparams["std_init"]), float(hparams.get("std_limit", 0.0))
+    if std_limit > std_init:
+        return (
+            f"std_limit ({std_limit}) is σ's floor but lies above std_init ({std_init}), so σ "
+            "would be the floor from the first generation on: lower std_limit, or raise std_init"
+        )
+    lr, lr_limit = float(hparams.get("lr", DEFAULT_LR)), float(hparams.get("lr_limit", 0.0))
+    if lr_limit > lr:
+        return (
+            f"lr_limit ({lr_limit}) is the learning rate's floor but lies above lr ({lr}), so "
+            "the rate would be the floor from the first step on: lower lr_limit, or raise lr"
+        )
+    return None
 
 
 def build(pop: int, num_dims: int, hparams: dict[str, Any]) -> Built:
     import jax.numpy as jnp
     import optax
 
-    lr, decay = float(hparams.get("lr", 0.01)), float(hparams.get("lr_decay", 1.0))
+    lr, decay = float(hparams.get("lr", DEFAULT_LR)), float(hparams.get("lr_decay", 1.0))
     limit = float(hparams.get("lr_limit", 0.0))
     if decay < 1.0:  # max(lr·decay^t, limit), as evosax 0.1.4's exp_decay
         schedule = optax.exponential_decay(lr, 1, decay, end_value=limit or None)
-    else:  # optax reads end_value as a ceiling when the rate does not decay: lr became limit
-        schedule = optax.constant_schedule(max(lr, limit))
+    else:  # the rate does not decay (`check`: lr ≥ lr_limit)
+        schedule = optax.constant_schedule(lr)
     algo = _batch_invariant_class()(
         pop,
         jnp.zeros(num_dims),
@@ -98,5 +119,11 @@ KEYS = {
     *("std_lr", "std_max_change", "std_decay", "std_limit"),
 }
 SPEC = StrategySpec(
-    "pgpe", frozenset(KEYS), True, build, sigma, digest_defaults=(("adam_beta1", ADAM_BETA1),)
+    "pgpe",
+    frozenset(KEYS),
+    True,
+    build,
+    sigma,
+    digest_defaults=(("adam_beta1", ADAM_BETA1),),
+    check=check,
 )
