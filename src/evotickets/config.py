@@ -397,7 +397,12 @@ def _check_every_name(cfg: dict, schema: dict) -> None:
         "strategy in strategy_methods (not in the strategies or gd block)",
     )
     for s, listed in (cfg.get("strategy_methods") or {}).items():
-        _check_names(listed or [], METHODS, f"method in strategy_methods.{s}")
+        # it narrows `methods`, as tasks.<t>.methods does: a method outside it never ran
+        _check_names(
+            listed or [],
+            cfg.get("methods") or [],
+            f"method in strategy_methods.{s} (not in the methods list)",
+        )
     _check_names(((cfg.get("analyses") or {}).get("enabled") or []), ANALYSES, "analysis")
 
 
@@ -614,6 +619,15 @@ def _check_analysis_filters(cfg: dict) -> None:
     for where, filters in scopes:
         for f in ANALYSIS_FILTERS:
             _check_names(filters.get(f) or [], known[f], f"{singular[f]} in {where}.{f}")
+    for name in block.get("enabled") or []:  # named in `enabled`: the researcher wants it
+        if not analysis_chains(cfg, name):
+            needs = " with a per-weight σ (not gradient descent)" if name == "snr_magnitude" else ""
+            raise ConfigError(
+                f"analyses.enabled lists {name}, but its filters (analyses.tasks / strategies "
+                f"/ methods, and analyses.{name}'s own) leave it no chain{needs} of this "
+                f"config to run on, so it would compute nothing: widen the filters, or remove "
+                f"{name} from analyses.enabled"
+            )
 
 
 def _check_sigma_methods(cfg: dict) -> None:

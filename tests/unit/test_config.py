@@ -1126,6 +1126,46 @@ def test_a_method_no_chain_runs_is_refused(tiny_config):
     validate_config(tiny_config)
 
 
+def test_a_narrowing_list_naming_a_method_outside_methods_is_refused(tiny_config):
+    """strategy_methods and tasks.<t>.methods narrow `methods`: a method they named outside it
+    was dropped without a word (SNES's random, asked for by name, never ran)."""
+    tiny_config["methods"] = ["magnitude", "snr"]
+    tiny_config["strategy_methods"] = {"snes": ["magnitude", "random"]}
+    with pytest.raises(
+        ConfigError, match=r"method in strategy_methods.snes \(not in the methods list\) 'random'"
+    ):
+        validate_config(tiny_config)
+    tiny_config["strategy_methods"] = {"snes": ["magnitude"]}
+    tiny_config["tasks"]["digits"]["methods"] = ["snr", "random"]  # the same for a task's list
+    with pytest.raises(ConfigError, match=r"tasks.digits.methods \(not in the methods list\)"):
+        validate_config(tiny_config)
+    tiny_config["strategy_methods"] = {"snes": ["magnitud"]}  # a misspelling: did you mean
+    tiny_config["tasks"]["digits"].pop("methods")
+    with pytest.raises(ConfigError, match="did you mean 'magnitude'"):
+        validate_config(tiny_config)
+    tiny_config["strategy_methods"] = {"snes": ["magnitude", "random"]}
+    tiny_config["methods"] = ["magnitude", "random"]
+    assert {c[2] for c in chains(validate_config(tiny_config))} == {"magnitude", "random"}
+
+
+def test_an_enabled_analysis_that_selects_no_chain_is_refused(tiny_config):
+    """analyses.enabled: [lmc] with methods: [magnitude] on a config that runs no magnitude
+    chain validated and computed nothing; an analysis left to the default list is not
+    refused for that (the default enables every analysis)."""
+    tiny_config["analyses"] = {"enabled": ["lmc"], "methods": ["magnitude"]}
+    tiny_config["methods"] = ["random", "snr"]
+    with pytest.raises(ConfigError, match="analyses.enabled lists lmc, but its filters"):
+        validate_config(tiny_config)
+    tiny_config["analyses"]["methods"] = ["snr"]
+    validate_config(tiny_config)
+    tiny_config["analyses"] = {"methods": ["magnitude"]}  # every analysis, by default
+    validate_config(tiny_config)
+    tiny_config["analyses"] = {"enabled": ["snr_magnitude"], "strategies": ["gd_adam"]}
+    tiny_config["gd"] = {"gd_adam": {"lr": 0.001, "batch_size": 64, "epochs": 1}}
+    with pytest.raises(ConfigError, match="no chain with a per-weight σ"):
+        validate_config(tiny_config)
+
+
 def test_a_transfer_whose_ticket_cannot_fit_the_target_is_refused_before_any_job(tiny_config):
     """digits' small CNN (8×8) to MNIST's CNN (28×28) validated, and failed only in the
     transfer job, after every source round had trained."""
