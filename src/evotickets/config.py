@@ -106,6 +106,11 @@ def _schema_fix(error, where: str) -> str:
         return f"fix: list each entry of {where} once (a repeat would count its chains twice)"
     if error.validator == "required":
         return "fix: add the missing key (see config/config.yaml for an example)"
+    if error.validator == "additionalProperties" and isinstance(sub.get("properties"), dict):
+        allowed = sorted(sub["properties"])
+        unknown = [k for k in error.instance if k not in sub["properties"]]
+        hint = _suggest(unknown[0], allowed) if unknown else ""
+        return f"fix: {where} takes {', '.join(allowed)}{hint}"
     if error.validator == "pattern" and sub.get("pattern") in NAME_PATTERNS:
         return (
             f"fix: name {where} with {NAME_PATTERNS[sub['pattern']]} (it names a folder or "

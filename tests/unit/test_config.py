@@ -1148,6 +1148,39 @@ def test_a_narrowing_list_naming_a_method_outside_methods_is_refused(tiny_config
     assert {c[2] for c in chains(validate_config(tiny_config))} == {"magnitude", "random"}
 
 
+@pytest.mark.parametrize(
+    ("block", "value", "fix"),
+    [
+        (
+            "analyses",
+            {"lmc": {"alpha": 21}},
+            "analyses.lmc takes alphas, methods, strategies, tasks (did you mean 'alphas'?)",
+        ),
+        (
+            "dynamic_sparse",
+            {"evry": 50},
+            "dynamic_sparse takes every, fraction (did you mean 'every'?)",
+        ),
+        (
+            "pruning_at_init",
+            {"example": 50},
+            "pruning_at_init takes examples (did you mean 'examples'?)",
+        ),
+        (
+            "transfer",
+            [{"name": "a", "sourc": {}, "target": {}}],
+            "transfer.0 takes name, source, target (did you mean 'source'?)",
+        ),
+    ],
+)
+def test_an_unknown_key_inside_a_block_names_the_blocks_keys(tiny_config, block, value, fix):
+    """Inside the analyses, dynamic_sparse, pruning_at_init and transfer blocks an unknown key
+    only pointed at the schema file; now the fix lists the block's keys and the nearest."""
+    tiny_config[block] = value
+    with pytest.raises(ConfigError, match=re.escape(f"fix: {fix}")):
+        validate_config(tiny_config)
+
+
 def test_an_enabled_analysis_that_selects_no_chain_is_refused(tiny_config):
     """analyses.enabled: [lmc] with methods: [magnitude] on a config that runs no magnitude
     chain validated and computed nothing; an analysis left to the default list is not
