@@ -479,3 +479,19 @@ def test_resolve_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("EVOTICKETS_DATA_DIR", str(tmp_path / "nope"))
     with pytest.raises(DataError, match="EVOTICKETS_DATA_DIR"):
         resolve_data_dir(None)
+
+
+def test_a_vision_task_refuses_data_of_another_shape_than_its_network_is_built_for() -> None:
+    """θ0 and the layer table come from names.VISION_INPUT_SHAPE without reading the data;
+    a data folder holding 28×28 images under digits' name failed in the network's first
+    layer instead of naming the mismatch."""
+    from evotickets.tasks.data import Dataset
+    from evotickets.tasks.vision import VisionTask
+
+    def images(shape):
+        x = np.zeros((4, *shape), np.float32)
+        return Dataset("digits", x, np.zeros(4, np.int32), x, np.zeros(4, np.int32))
+
+    VisionTask("digits", images((8, 8, 1)), "cnn_small", table=[])
+    with pytest.raises(ValueError, match=r"train images of digits have shape \(28, 28, 1\)"):
+        VisionTask("digits", images((28, 28, 1)), "cnn_small", table=[])

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..batch_invariant import fixed_order_mean
-from ..names import ACCURACY_METRIC, DEFAULT_POPULATION_CHUNK
+from ..names import ACCURACY_METRIC, DEFAULT_POPULATION_CHUNK, VISION_INPUT_SHAPE
 from ..networks import (
     NETWORKS,
     LayerEntry,
@@ -50,12 +50,19 @@ class VisionTask:
     def __post_init__(self):
         self.model = make_network(self.network)
         ds = self.dataset
+        # θ0 and the layer table are built for names.VISION_INPUT_SHAPE (no data read): data
+        # of another shape would fail inside the network's first layer, far from the cause
+        expected = VISION_INPUT_SHAPE[self.name]
+        for split, x in (("train", ds.x_train), ("test", ds.x_test)):
+            if tuple(np.shape(x)[1:]) != expected:
+                raise ValueError(
+                    f"task {self.name}: the {split} images of {ds.name} have shape "
+                    f"{tuple(np.shape(x)[1:])}, but its network and θ0 are built for "
+                    f"{expected} (names.VISION_INPUT_SHAPE): the data folder holds other "
+                    "data under this name; point data_dir at the task's own files"
+                )
         self.train_data = replicate((jnp.asarray(ds.x_train), jnp.asarray(ds.y_train)))
         self.test_data = replicate((jnp.asarray(ds.x_test), jnp.asarray(ds.y_test)))
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return tuple(self.dataset.x_train.shape[1:])
 
     def log_probs(self, vector: jax.Array, x: jax.Array) -> jax.Array:
         """Forward pass of one network given as a flat dense vector."""
@@ -159,7 +166,3 @@ def members_mean_nll(log_probs: jax.Array, y: jax.Array) -> jax.Array:
     program and in a vmapped group of any width (:mod:`evotickets.batch_invariant`)."""
     nll = -jnp.take_along_axis(log_probs, y[None, :, None], axis=2)[..., 0]
     return fixed_order_mean(nll, axis=1)
-
-
-def input_shape_of(dataset: Dataset) -> tuple[int, ...]:
-    return tuple(np.shape(dataset.x_train)[1:])
