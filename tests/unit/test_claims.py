@@ -655,3 +655,25 @@ def test_a_rewinding_entry_with_the_remaining_budget_is_paired_and_says_so(tiny_
         for m in ("magnitude", "random")
     }
     assert {r["comparison"] for r in rows} == pairs | {f"{c}, mean over levels" for c in pairs}
+
+
+def test_a_finished_round_with_a_non_finite_metric_is_listed_not_silently_dropped():
+    """summary.nc holds NaN for a finished round whose test metric is NaN, as for a round not
+    yet run: the comparison at that level drops the seed (n 5, not 6) and claims.md says
+    which round and why, after the summary; a round that never ran is not listed."""
+    ds = synthetic_summary()
+    kept = np.broadcast_to(ds.remaining_fraction.values, ds.test_metric.shape).copy()
+    ds["kept_fraction"] = (ds.test_metric.dims, kept)
+    ds.test_metric.loc[{"method": "random", "seed": 2, "iteration": 3}] = np.nan
+    ds.kept_fraction.loc[{"method": "magnitude", "seed": 4, "iteration": 4}] = np.nan
+    ds.test_metric.loc[{"method": "magnitude", "seed": 4, "iteration": 4}] = np.nan  # not run
+    rounds = claims.nonfinite_metric_rounds(ds)
+    assert [(r["method"], r["seed"], r["remaining"]) for r in rounds] == [
+        ("random", 2, pytest.approx(0.8**3))
+    ]
+    ticket = by(claims.claim_rows(ds), "magnitude − random")
+    assert [r["n"] for r in ticket] == [SEEDS, SEEDS, SEEDS - 1, SEEDS - 1]
+    text = claims.to_markdown(claims.claim_rows(ds), [], nonfinite=rounds)
+    listed = text.split("## Rounds with a non-finite test metric")[1].split("## Every level")[0]
+    assert "| digits | snes | random | 2 | 51.2% | nan |" in listed
+    assert "## Rounds with a non-finite" not in claims.to_markdown([], [], nonfinite=[])

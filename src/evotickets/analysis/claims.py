@@ -623,6 +623,32 @@ def sigma_context(ds: xr.Dataset) -> list[dict]:
     return out
 
 
+def nonfinite_metric_rounds(ds: xr.Dataset) -> list[dict]:
+    """The chain rounds that finished (their kept fraction is recorded) with a test metric
+    that is NaN or infinite (a control task's episode whose physics blew up under finite
+    weights). summary.nc holds NaN there as for a round not yet run, so every comparison
+    leaves that seed out of that level: a side whose tickets fail this way loses its worst
+    seeds from the mean. claims.md lists them, so that a lower n is read with its cause."""
+    if "kept_fraction" not in ds or "test_metric" not in ds:
+        return []
+    bad = np.isfinite(ds.kept_fraction) & ~np.isfinite(ds.test_metric)
+    if not bool(bad.any()):
+        return []
+    frac = ds.remaining_fraction.values
+    at = np.argwhere(bad.transpose("task", "strategy", "method", "seed", "iteration").values)
+    return [
+        {
+            "task": str(ds.task.values[t]),
+            "strategy": str(ds.strategy.values[s]),
+            "method": str(ds.method.values[m]),
+            "seed": int(ds.seed.values[k]),
+            "remaining": float(frac[r]),
+            "metric": float(ds.test_metric.values[t, s, m, k, r]),
+        }
+        for t, s, m, k, r in at
+    ]
+
+
 def to_dataset(rows: list[dict], thresholds: list[dict]) -> xr.Dataset:
     """The claims as a netCDF-ready dataset: one ``row`` per effect, one ``cell`` per
     (task, strategy, method) of the 95 %-of-dense threshold."""
@@ -850,18 +876,41 @@ def _sigma_lines(sigma: list[dict]) -> list[str]:
     return [*lines, ""]
 
 
+def _nonfinite_lines(rounds: list[dict]) -> list[str]:
+    lines = [
+        "## Rounds with a non-finite test metric",
+        "",
+        (
+            f"{len(rounds)} finished chain round(s) have a NaN or infinite test metric. Every "
+            "comparison leaves such a seed out at that level (its n is lower there), which "
+            "drops the failures of the side they belong to: read those levels with this list."
+        ),
+        "",
+        "| task | strategy | method | seed | remaining | metric |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['task']} | {r['strategy']} | {r['method']} | {r['seed']} | "
+        f"{r['remaining']:.1%} | {r['metric']} |"
+        for r in rounds
+    ]
+    return [*lines, ""]
+
+
 def to_markdown(
     rows: list[dict],
     thresholds: list[dict],
     title: str = "",
     sigma: list[dict] | None = None,
     machines: dict[str, int] | None = None,
+    nonfinite: list[dict] | None = None,
 ) -> str:
     """claims.md: per claim and setting a one-line summary over levels, then every level,
     where each method falls below 95 % of its dense metric, and why SNR does or does not
     differ from magnitude; last, with ``machines`` (summary.nc's ``trained_on``: rounds per
     machine), what trained the rounds, since another machine may give other last bits and
-    with them other masks."""
+    with them other masks. ``nonfinite`` (:func:`nonfinite_metric_rounds`) lists, after the
+    summary, the finished rounds every comparison leaves out for a non-finite metric."""
     lines = [f"# Claims{': ' + title if title else ''}", ""]
     lines += [
         (
@@ -893,7 +942,10 @@ def to_markdown(
             ),
             "",
         ]
-    lines += [*_summary_lines(rows), "", *_untested_lines(rows), *_level_lines(rows)]
+    lines += [*_summary_lines(rows), ""]
+    if nonfinite:  # before "Every level": the brief print (`make fidelity`) shows it
+        lines += _nonfinite_lines(nonfinite)
+    lines += [*_untested_lines(rows), *_level_lines(rows)]
     if thresholds:
         lines += _threshold_lines(thresholds)
     if sigma:

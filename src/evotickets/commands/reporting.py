@@ -188,6 +188,7 @@ def cmd_claims(args) -> None:
         title=title,
         sigma=claims.sigma_context(ds),
         machines=json.loads(ds.attrs.get("trained_on", "{}")),
+        nonfinite=claims.nonfinite_metric_rounds(ds),
     )
     html, table = claims.to_html(text), claims.to_dataset(rows, thresholds)
     # all three made before any is written: an error leaves the old set whole, not mixed
