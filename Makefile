@@ -95,7 +95,7 @@ pendulum-claim3-deep: setup
 	@echo "claims: results/pendulum-claim3-deep/claims.md"
 
 # `make pendulum-claim3-2000`: the same 14 rounds with Sep-CMA-ES at the paper's 2,000
-# generations a round (the PPO chains are pendulum-claim3-deep's).
+# generations a round (the PPO chains have pendulum-claim3-deep's settings and digests).
 pendulum-claim3-2000: setup
 	snakemake --cores $(CORES) --configfile config/pendulum_claim3_2000.yaml
 	@cat results/pendulum-claim3-2000/accuracy_table.txt

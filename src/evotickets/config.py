@@ -402,12 +402,16 @@ def _check_every_name(cfg: dict, schema: dict) -> None:
         "strategy in strategy_methods (not in the strategies or gd block)",
     )
     for s, listed in (cfg.get("strategy_methods") or {}).items():
+        _check_names(listed or [], METHODS, f"method in strategy_methods.{s}")
         # it narrows `methods`, as tasks.<t>.methods does: a method outside it never ran
-        _check_names(
-            listed or [],
-            cfg.get("methods") or [],
-            f"method in strategy_methods.{s} (not in the methods list)",
-        )
+        outside = [m for m in listed or [] if m not in (cfg.get("methods") or [])]
+        if outside:
+            raise ConfigError(
+                f"strategy_methods.{s} lists {outside}, which `methods` does not "
+                f"({cfg.get('methods')}): strategy_methods narrows `methods`, so they would "
+                "never run. Add them to `methods`, or remove them from the list (an overlay "
+                "that narrows `methods` lists each strategy_methods entry again)"
+            )
     _check_names(((cfg.get("analyses") or {}).get("enabled") or []), ANALYSES, "analysis")
 
 
@@ -609,7 +613,8 @@ def _check_some_chain(cfg: dict) -> None:
 def _check_analysis_filters(cfg: dict) -> None:
     """The analyses' tasks / strategies / methods filters name tasks, strategies and methods
     that exist: a misspelt one would skip its analysis silently. A name that exists but that
-    this config does not run is allowed (an overlay config may narrow ``methods``)."""
+    this config does not run is allowed (an overlay config may narrow ``methods``), as long as
+    every analysis named in ``enabled`` still makes something (:func:`_analysis_makes_nothing`)."""
     block = cfg.get("analyses")
     if block is None:
         return
@@ -625,14 +630,30 @@ def _check_analysis_filters(cfg: dict) -> None:
         for f in ANALYSIS_FILTERS:
             _check_names(filters.get(f) or [], known[f], f"{singular[f]} in {where}.{f}")
     for name in block.get("enabled") or []:  # named in `enabled`: the researcher wants it
-        if not analysis_chains(cfg, name):
-            needs = " with a per-weight σ (not gradient descent)" if name == "snr_magnitude" else ""
+        if why := _analysis_makes_nothing(cfg, name):
             raise ConfigError(
-                f"analyses.enabled lists {name}, but its filters (analyses.tasks / strategies "
-                f"/ methods, and analyses.{name}'s own) leave it no chain{needs} of this "
-                f"config to run on, so it would compute nothing: widen the filters, or remove "
-                f"{name} from analyses.enabled"
+                f"analyses.enabled lists {name}, but {why}, so it would compute nothing: widen "
+                f"the filters (analyses.tasks / strategies / methods, and analyses.{name}'s "
+                f"own), or remove {name} from analyses.enabled"
             )
+
+
+def _analysis_makes_nothing(cfg: dict, name: str) -> str | None:
+    """Why an enabled analysis would make no artifact (the workflow's ``analysis_targets``),
+    or None: LMC needs a chain with 2 rounds (consecutive rounds) or 2 seeds (between seeds),
+    or an ES → GD transfer (its own barrier); the others need a chain that passes their
+    filters (``snr_magnitude`` one with a per-weight σ)."""
+    selected = analysis_chains(cfg, name)
+    if name == "lmc":
+        if es_gd_transfers(cfg) or (selected and (cfg["rounds"] > 1 or len(cfg["seeds"]) > 1)):
+            return None
+        if selected:
+            return "LMC compares 2 rounds or 2 seeds of a chain and this config has 1 of each"
+        return "its filters leave it no chain of this config, and no ES → GD transfer runs"
+    if selected:
+        return None
+    sigma = " with a per-weight σ (not gradient descent)" if name == "snr_magnitude" else ""
+    return f"its filters leave it no chain{sigma} of this config"
 
 
 def _check_sigma_methods(cfg: dict) -> None:

@@ -1131,9 +1131,7 @@ def test_a_narrowing_list_naming_a_method_outside_methods_is_refused(tiny_config
     was dropped without a word (SNES's random, asked for by name, never ran)."""
     tiny_config["methods"] = ["magnitude", "snr"]
     tiny_config["strategy_methods"] = {"snes": ["magnitude", "random"]}
-    with pytest.raises(
-        ConfigError, match=r"method in strategy_methods.snes \(not in the methods list\) 'random'"
-    ):
+    with pytest.raises(ConfigError, match=r"strategy_methods.snes lists \['random'\], which"):
         validate_config(tiny_config)
     tiny_config["strategy_methods"] = {"snes": ["magnitude"]}
     tiny_config["tasks"]["digits"]["methods"] = ["snr", "random"]  # the same for a task's list
@@ -1196,6 +1194,22 @@ def test_an_enabled_analysis_that_selects_no_chain_is_refused(tiny_config):
     tiny_config["analyses"] = {"enabled": ["snr_magnitude"], "strategies": ["gd_adam"]}
     tiny_config["gd"] = {"gd_adam": {"lr": 0.001, "batch_size": 64, "epochs": 1}}
     with pytest.raises(ConfigError, match="no chain with a per-weight σ"):
+        validate_config(tiny_config)
+    # LMC's ES → GD barrier runs without a chain passing the filters
+    tiny_config["analyses"] = {"enabled": ["lmc"], "methods": ["magnitude"]}
+    tiny_config["transfer"] = [
+        {
+            "name": "snes_to_adam",
+            "source": {"task": "digits", "strategy": "snes", "method": "snr"},
+            "target": {"task": "digits", "strategy": "gd_adam"},
+        }
+    ]
+    validate_config(tiny_config)
+    # one round of one seed: nothing to interpolate between
+    tiny_config.pop("transfer")
+    tiny_config["analyses"] = {"enabled": ["lmc"]}
+    tiny_config["rounds"], tiny_config["seeds"] = 1, [0]
+    with pytest.raises(ConfigError, match="LMC compares 2 rounds or 2 seeds"):
         validate_config(tiny_config)
 
 

@@ -173,6 +173,12 @@ def test_fig1_averages_the_plain_task_entries_not_their_rewinding_or_init_varian
     es = _lines(fig.axes[1])["ES, SNR"]
     np.testing.assert_allclose(es, 1.0)
     assert figures._study_entries(ds) == ["digits", "mnist_he"]
+    # lecun_normal is the study's θ0 too (flax's default): digits_he and digits_x left out
+    lecun = ds.assign_coords(init_scheme=("task", ["lecun_normal", "he_normal", "he_normal", "x"]))
+    assert figures._study_entries(lecun) == ["digits", "mnist_he"]
+    # a plain entry without an ES snr run (GD only) does not push its variants out
+    ds.test_metric.loc[{"task": "digits", "strategy": "snes"}] = np.nan
+    assert figures._study_entries(ds) == ["digits", "digits_rewind", "digits_he", "mnist_he"]
 
 
 def test_fig1_normalises_each_seed_by_its_own_dense_round():

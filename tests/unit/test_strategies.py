@@ -690,7 +690,11 @@ def test_pgpe_without_decays_keeps_its_learning_rate_and_sigma_floor():
         # validated, then failed in every train job
         ("iamalgam_univariate", {"std_floor": 0.1}, r"std_floor \(0.1\) must lie in \[0, std_init"),
         # a ladder of radii upside down
-        ("gradientless_descent", {"radius_min": 0.5}, r"radius_min \(0.5\) .* below std_init"),
+        (
+            "gradientless_descent",
+            {"radius_min": 0.5},
+            r"radius_min \(0.5\) .* must not lie above std_init",
+        ),
     ],
 )
 def test_the_config_refuses_a_strategys_floor_above_its_start(

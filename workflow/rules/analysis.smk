@@ -23,7 +23,7 @@ rule lmc_consecutive:
     shell:
         "{EVOTICKETS} lmc --kind consecutive --settings {params.settings:q} "
         "--analysis {params.opts:q} --init {input.init} --left {params.left} "
-        "--right {params.right} --jax-cache {JAX_CACHE:q} --out {output} > {log} 2>&1"
+        "--right {params.right} --jax-cache {JAX_CACHE} --out {output} > {log} 2>&1"
 
 
 rule lmc_seeds:
@@ -48,7 +48,7 @@ rule lmc_seeds:
         "{EVOTICKETS} lmc --kind seeds --settings {params.settings:q} "
         "--analysis {params.opts:q} --init {input.init} --left {input.left} "
         "--right {input.right} --right-settings {params.right_settings:q} "
-        "--jax-cache {JAX_CACHE:q} --out {output} > {log} 2>&1"
+        "--jax-cache {JAX_CACHE} --out {output} > {log} 2>&1"
 
 
 rule landscape:
@@ -70,7 +70,7 @@ rule landscape:
         gpu=RES["gpu"],
     shell:
         "{EVOTICKETS} landscape --settings {params.settings:q} --analysis {params.opts:q} "
-        "--init {input.init} --trained {input.trained} --jax-cache {JAX_CACHE:q} "
+        "--init {input.init} --trained {input.trained} --jax-cache {JAX_CACHE} "
         "--out {output} > {log} 2>&1"
 
 
@@ -121,4 +121,4 @@ rule lmc_es_gd:
         "{EVOTICKETS} lmc --kind es_gd --settings {params.settings:q} "
         "--analysis {params.opts:q} --init {input.init} --left {input.left} "
         "--right {input.right} --right-settings {params.right_settings:q} "
-        "--jax-cache {JAX_CACHE:q} --out {output} > {log} 2>&1"
+        "--jax-cache {JAX_CACHE} --out {output} > {log} 2>&1"

@@ -70,6 +70,7 @@ ROUNDS = int(config["rounds"])
 # Where the persistent JAX compilation cache lives: the shell commands name it as a global,
 # not as a param, since Snakemake reruns a job whose params change and the cache's folder
 # changes no number (a node-local jax_cache_dir on a cluster would retrain every round).
+# Unquoted, as the param was: the job's shell expands a `$TMPDIR/jax` or `~/jax` there.
 JAX_CACHE = config.get("jax_cache_dir") or paths.JAX_CACHE
 RES = config["resources"]
 # The config the reporting rules (table, collect) pass their verb, and which summary.nc

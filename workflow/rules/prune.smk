@@ -51,7 +51,7 @@ if GROUP_CHAINS == "none":
             gpu=RES["gpu"],
         shell:
             "{EVOTICKETS} round --settings {params.settings:q} --round {wildcards.it} "
-            "--init {input.init} {params.sources} --jax-cache {JAX_CACHE:q} "
+            "--init {input.init} {params.sources} --jax-cache {JAX_CACHE} "
             "--mask-out {output.mask} --mask-log {log.mask} "
             "--out {output.trained} > {log.train} 2>&1"
 
@@ -92,7 +92,7 @@ else:
                 gpu=RES["gpu"],
             shell:
                 "{EVOTICKETS} round-group --members {params.members:q} "
-                "--jax-cache {JAX_CACHE:q}{params.program} > {log.group} 2>&1"
+                "--jax-cache {JAX_CACHE}{params.program} > {log.group} 2>&1"
 
 
 rule accuracy_table:

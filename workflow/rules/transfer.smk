@@ -26,7 +26,7 @@ if GROUP_CHAINS == "none":
         shell:
             "{EVOTICKETS} transfer --settings {params.settings:q} --round {wildcards.it} "
             "--source-init {input.source_init} --source-mask {input.source_mask} "
-            "--target-init {input.target_init} --jax-cache {JAX_CACHE:q} --out {output} "
+            "--target-init {input.target_init} --jax-cache {JAX_CACHE} --out {output} "
             "> {log} 2>&1"
 
 else:
@@ -53,4 +53,4 @@ else:
             gpu=RES["gpu"],
         shell:
             "{EVOTICKETS} transfer-group --members {params.members:q} "
-            "--jax-cache {JAX_CACHE:q}{params.program} > {log.group} 2>&1"
+            "--jax-cache {JAX_CACHE}{params.program} > {log.group} 2>&1"

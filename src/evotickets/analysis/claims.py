@@ -635,7 +635,9 @@ def nonfinite_metric_rounds(ds: xr.Dataset) -> list[dict]:
     if not bool(bad.any()):
         return []
     frac = ds.remaining_fraction.values
-    at = np.argwhere(bad.transpose("task", "strategy", "method", "seed", "iteration").values)
+    dims = ("task", "strategy", "method", "seed", "iteration")
+    at = np.argwhere(bad.transpose(*dims).values)
+    metric = ds.test_metric.transpose(*dims).values
     return [
         {
             "task": str(ds.task.values[t]),
@@ -643,7 +645,7 @@ def nonfinite_metric_rounds(ds: xr.Dataset) -> list[dict]:
             "method": str(ds.method.values[m]),
             "seed": int(ds.seed.values[k]),
             "remaining": float(frac[r]),
-            "metric": float(ds.test_metric.values[t, s, m, k, r]),
+            "metric": float(metric[t, s, m, k, r]),
         }
         for t, s, m, k, r in at
     ]

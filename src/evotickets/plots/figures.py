@@ -177,22 +177,29 @@ def _tasks_with_es_snr_and_gd_magnitude(ds: xr.Dataset) -> list[str]:
     ]
 
 
+#: the init schemes that give the study's θ0 (flax's default is LeCun normal)
+_STUDY_INIT_SCHEMES = (DEFAULT_INIT_SCHEME, "lecun_normal")
+
+
 def _study_entries(ds: xr.Dataset) -> list[str]:
     """The task entries that run their library task as the study does: a late-rewinding entry
     (``rewind`` > 0) or one under another init scheme is left out where the same library task
-    has a plain entry beside it (no rewinding, flax's default init). An average over tasks
-    that took both counted that task twice and mixed a treatment into the study's effect
-    (config/extensions.yaml runs digits and digits_rewind); Figs. 9 and the rewinding and
-    init panels draw the variants. A variant with no plain entry beside it stays: it is then
-    the only run of its task."""
+    has a plain entry beside it (no rewinding, the study's LeCun-normal init) with an ES snr
+    run. An average over tasks that took both counted that task twice and mixed a treatment
+    into the study's effect (config/extensions.yaml runs digits and digits_rewind); Fig. 9
+    draws the schemes. Without such a plain entry a task's entries all stay: they are then
+    its only ES runs."""
     tasks = [str(t) for t in ds.task.values]
     base = dict(zip(tasks, map(str, ds.library_task.values))) if "library_task" in ds.coords else {}
     rewind = dict(zip(tasks, ds.rewind.values)) if "rewind" in ds.coords else {}
     scheme = dict(zip(tasks, map(str, ds.init_scheme.values))) if "init_scheme" in ds.coords else {}
+    es = _es_strategies(ds)
 
     def plain(t: str) -> bool:
         return (
-            int(rewind.get(t, 0)) == 0 and scheme.get(t, DEFAULT_INIT_SCHEME) == DEFAULT_INIT_SCHEME
+            int(rewind.get(t, 0)) == 0
+            and scheme.get(t, DEFAULT_INIT_SCHEME) in _STUDY_INIT_SCHEMES
+            and has_data(ds, "test_metric", task=t, strategy=es, method="snr")
         )
 
     plain_bases = {base.get(t, t) for t in tasks if plain(t)}

@@ -24,14 +24,14 @@ RADIUS_MIN = 0.001
 
 
 def check(hparams: dict[str, Any]) -> str | None:
-    """The radii run from std_init (radius_max) down to radius_min: a radius_min at or above
-    std_init would turn the ladder upside down (or flat), which no config means."""
+    """The radii run from std_init (radius_max) down to radius_min: a radius_min above
+    std_init would turn the ladder upside down (equal to it: one constant radius)."""
     std_init = float(hparams["std_init"])
     radius_min = float(hparams.get("radius_min", RADIUS_MIN))
-    if radius_min >= std_init:
+    if radius_min > std_init:
         return (
-            f"radius_min ({radius_min}) is the smallest radius and must lie below std_init "
-            f"({std_init}), the largest: lower radius_min, or raise std_init"
+            f"radius_min ({radius_min}) is the smallest radius and must not lie above "
+            f"std_init ({std_init}), the largest: lower radius_min, or raise std_init"
         )
     return None
 

@@ -58,8 +58,13 @@ class VisionTask:
                 raise ValueError(
                     f"task {self.name}: the {split} images of {ds.name} have shape "
                     f"{tuple(np.shape(x)[1:])}, but its network and θ0 are built for "
-                    f"{expected} (names.VISION_INPUT_SHAPE): the data folder holds other "
-                    "data under this name; point data_dir at the task's own files"
+                    f"{expected} (names.VISION_INPUT_SHAPE): "
+                    + (
+                        "scikit-learn's digits are 8×8: check the installed scikit-learn"
+                        if ds.name == "digits"
+                        else "the data folder holds other data under this name; point "
+                        "data_dir at the task's own files"
+                    )
                 )
         self.train_data = replicate((jnp.asarray(ds.x_train), jnp.asarray(ds.y_train)))
         self.test_data = replicate((jnp.asarray(ds.x_test), jnp.asarray(ds.y_test)))
