@@ -510,10 +510,23 @@ CASES = [
     ),
     Case(
         "config-no-chain-left",
+        # snr_study runs for sep_cma_es only: listed for SNES it leaves SNES nothing
+        _config(
+            lambda c: (
+                c["methods"].append("snr_study"),
+                c.update(strategy_methods={"snes": ["snr_study"]}),
+            )
+        ),
+        ConfigError,
+        ("strategy_methods.snes lists ['snr_study']", "leaves snes no method of `methods`"),
+        ("add one of them to `methods`",),
+    ),
+    Case(
+        "config-strategy-method-outside-methods",
         _config(_set("strategy_methods", {"snes": ["snip"]})),
         ConfigError,
-        ("strategy_methods.snes lists ['snip']", "leaves snes no method of `methods`"),
-        ("add one of them to `methods`",),
+        ("strategy_methods.snes lists ['snip'], which `methods` does not",),
+        ("Add them to `methods`, or remove them from the list",),
     ),
     Case(
         "config-analysis-filter-typo",
