@@ -667,7 +667,9 @@ def test_a_finished_round_with_a_non_finite_metric_is_listed_not_silently_droppe
     ds.test_metric.loc[{"method": "random", "seed": 2, "iteration": 3}] = np.nan
     ds.kept_fraction.loc[{"method": "magnitude", "seed": 4, "iteration": 4}] = np.nan
     ds.test_metric.loc[{"method": "magnitude", "seed": 4, "iteration": 4}] = np.nan  # not run
-    rounds = claims.nonfinite_metric_rounds(ds)
+    from evotickets.analysis.collect import nonfinite_metric_rounds
+
+    rounds = nonfinite_metric_rounds(ds)
     assert [(r["method"], r["seed"], r["remaining"]) for r in rounds] == [
         ("random", 2, pytest.approx(0.8**3))
     ]

@@ -301,6 +301,21 @@ def test_a_figure_is_saved_in_the_format_its_name_asks_for(tmp_path, suffix, mag
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
 
 
+def test_a_figure_counts_the_finished_rounds_it_leaves_out_for_a_non_finite_metric(tmp_path):
+    """A finished round whose test metric is NaN is drawn as missing, like a round not run:
+    the saved figure says how many were left out; with none it says nothing."""
+    ds = _dataset(["digits"], ["snes"], ("random", "magnitude"), fill=0.5)
+    ds["kept_fraction"] = (ds.test_metric.dims, np.ones(ds.test_metric.shape))
+    clean = figures.render("fig8", ds, str(tmp_path / "a.png"))
+    assert not [t for t in clean.texts if "non-finite" in t.get_text()]
+    ds.test_metric.loc[{"method": "random", "seed": 1, "iteration": 2}] = np.nan
+    fig = figures.render("fig8", ds, str(tmp_path / "b.png"))
+    notes = [t.get_text() for t in fig.texts if "non-finite" in t.get_text()]
+    assert notes == [
+        "1 finished round(s) with a non-finite test metric left out (claims.md lists them)"
+    ]
+
+
 def test_a_single_seed_draws_its_line_without_a_band():
     """With one seed there is no spread to show: the band was drawn zero-wide, which reads
     as a result without uncertainty. Two seeds draw one."""

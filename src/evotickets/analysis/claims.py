@@ -623,34 +623,6 @@ def sigma_context(ds: xr.Dataset) -> list[dict]:
     return out
 
 
-def nonfinite_metric_rounds(ds: xr.Dataset) -> list[dict]:
-    """The chain rounds that finished (their kept fraction is recorded) with a test metric
-    that is NaN or infinite (a control task's episode whose physics blew up under finite
-    weights). summary.nc holds NaN there as for a round not yet run, so every comparison
-    leaves that seed out of that level: a side whose tickets fail this way loses its worst
-    seeds from the mean. claims.md lists them, so that a lower n is read with its cause."""
-    if "kept_fraction" not in ds or "test_metric" not in ds:
-        return []
-    bad = np.isfinite(ds.kept_fraction) & ~np.isfinite(ds.test_metric)
-    if not bool(bad.any()):
-        return []
-    frac = ds.remaining_fraction.values
-    dims = ("task", "strategy", "method", "seed", "iteration")
-    at = np.argwhere(bad.transpose(*dims).values)
-    metric = ds.test_metric.transpose(*dims).values
-    return [
-        {
-            "task": str(ds.task.values[t]),
-            "strategy": str(ds.strategy.values[s]),
-            "method": str(ds.method.values[m]),
-            "seed": int(ds.seed.values[k]),
-            "remaining": float(frac[r]),
-            "metric": float(metric[t, s, m, k, r]),
-        }
-        for t, s, m, k, r in at
-    ]
-
-
 def to_dataset(rows: list[dict], thresholds: list[dict]) -> xr.Dataset:
     """The claims as a netCDF-ready dataset: one ``row`` per effect, one ``cell`` per
     (task, strategy, method) of the 95 %-of-dense threshold."""
@@ -911,7 +883,7 @@ def to_markdown(
     where each method falls below 95 % of its dense metric, and why SNR does or does not
     differ from magnitude; last, with ``machines`` (summary.nc's ``trained_on``: rounds per
     machine), what trained the rounds, since another machine may give other last bits and
-    with them other masks. ``nonfinite`` (:func:`nonfinite_metric_rounds`) lists, after the
+    with them other masks. ``nonfinite`` (``collect.nonfinite_metric_rounds``) lists, after the
     summary, the finished rounds every comparison leaves out for a non-finite metric."""
     lines = [f"# Claims{': ' + title if title else ''}", ""]
     lines += [

@@ -470,6 +470,34 @@ def _add_layerwise(ds, finished: FinishedRounds, at, shape) -> None:
         )
 
 
+def nonfinite_metric_rounds(ds: xr.Dataset) -> list[dict]:
+    """The chain rounds that finished (their kept fraction is recorded) with a test metric
+    that is NaN or infinite (a control task's episode whose physics blew up under finite
+    weights). summary.nc holds NaN there as for a round not yet run, so every comparison
+    leaves that seed out of that level: a side whose tickets fail this way loses its worst
+    seeds from the mean. claims.md lists them, so that a lower n is read with its cause,
+    and the figures count them."""
+    if "kept_fraction" not in ds or "test_metric" not in ds:
+        return []
+    bad = np.isfinite(ds.kept_fraction) & ~np.isfinite(ds.test_metric)
+    if not bool(bad.any()):
+        return []
+    frac = ds.remaining_fraction.values
+    at = np.argwhere(bad.transpose(*CHAIN_DIMS).values)
+    metric = ds.test_metric.transpose(*CHAIN_DIMS).values
+    return [
+        {
+            "task": str(ds.task.values[t]),
+            "strategy": str(ds.strategy.values[s]),
+            "method": str(ds.method.values[m]),
+            "seed": int(ds.seed.values[k]),
+            "remaining": float(frac[r]),
+            "metric": float(metric[t, s, m, k, r]),
+        }
+        for t, s, m, k, r in at
+    ]
+
+
 def has_data(ds: xr.Dataset, var: str, **sel) -> bool:
     """Whether ``summary.nc`` holds any finite value of ``var`` at ``sel`` (missing runs are
     NaN, never dropped, so presence of the variable alone says nothing). Figures and claims

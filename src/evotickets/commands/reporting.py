@@ -169,7 +169,7 @@ def cmd_claims(args) -> None:
     """The paper's claims as paired effects with 95 % intervals, from summary.nc only:
     claims.md (printed), claims.html (for the report) and claims.nc beside it."""
     from ..analysis import claims
-    from ..analysis.collect import save
+    from ..analysis.collect import nonfinite_metric_rounds, save
 
     results = Path(args.results)
     ds = open_summary(Path(args.summary or results / "summary.nc"))
@@ -188,7 +188,7 @@ def cmd_claims(args) -> None:
         title=title,
         sigma=claims.sigma_context(ds),
         machines=json.loads(ds.attrs.get("trained_on", "{}")),
-        nonfinite=claims.nonfinite_metric_rounds(ds),
+        nonfinite=nonfinite_metric_rounds(ds),
     )
     html, table = claims.to_html(text), claims.to_dataset(rows, thresholds)
     # all three made before any is written: an error leaves the old set whole, not mixed

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from ..analysis.collect import has_data
+from ..analysis.collect import has_data, nonfinite_metric_rounds
 from ..names import DEFAULT_INIT_SCHEME, RETURN_METRIC, is_gd
 
 ES_METHODS = ("random", "magnitude", "snr")
@@ -856,6 +856,17 @@ def render(name: str, ds: xr.Dataset, out: str) -> plt.Figure:
     from ..names import figure_number
 
     fig = FIGURES[figure_number(name)](ds)
+    if left_out := len(nonfinite_metric_rounds(ds)):
+        # drawn as missing (NaN, like a round not run): the figure says they were not
+        fig.text(
+            0.01,
+            0.005,
+            f"{left_out} finished round(s) with a non-finite test metric left out "
+            "(claims.md lists them)",
+            fontsize=7,
+            color="firebrick",
+            va="bottom",
+        )
     fmt = Path(out).suffix.lstrip(".").lower() or "png"
     # the format is passed, not inferred: the temporary file's name ends in .tmp
     with atomic_path(out) as tmp:
