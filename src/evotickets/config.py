@@ -639,21 +639,40 @@ def _check_analysis_filters(cfg: dict) -> None:
 
 
 def _analysis_makes_nothing(cfg: dict, name: str) -> str | None:
-    """Why an enabled analysis would make no artifact (the workflow's ``analysis_targets``),
-    or None: LMC needs a chain with 2 rounds (consecutive rounds) or 2 seeds (between seeds),
-    or an ES → GD transfer (its own barrier); the others need a chain that passes their
-    filters (``snr_magnitude`` one with a per-weight σ)."""
-    selected = analysis_chains(cfg, name)
-    if name == "lmc":
-        if es_gd_transfers(cfg) or (selected and (cfg["rounds"] > 1 or len(cfg["seeds"]) > 1)):
-            return None
-        if selected:
-            return "LMC compares 2 rounds or 2 seeds of a chain and this config has 1 of each"
-        return "its filters leave it no chain of this config, and no ES → GD transfer runs"
-    if selected:
+    """Why an enabled analysis would make no artifact (:func:`analysis_artifacts`), or None."""
+    if analysis_artifacts(cfg, name):
         return None
+    if name == "lmc" and analysis_chains(cfg, name):
+        return "LMC compares 2 rounds or 2 seeds of a chain and this config has 1 of each"
+    if name == "lmc":
+        return "its filters leave it no chain of this config, and no ES → GD transfer runs"
     sigma = " with a per-weight σ (not gradient descent)" if name == "snr_magnitude" else ""
     return f"its filters leave it no chain{sigma} of this config"
+
+
+def analysis_artifacts(cfg: dict, name: str) -> list[str]:
+    """Every artifact analysis ``name`` makes for this config (the workflow's targets, and
+    what the validation calls making nothing): one per chain that passes its filters; for
+    LMC, consecutive rounds per chain (2 rounds or more), between seeds per (task, strategy,
+    method) (2 seeds or more), and the ES → GD barrier per seed of each ES → GD transfer."""
+    from . import paths
+
+    exp, selected = cfg["experiment"], analysis_chains(cfg, name)
+    if name != "lmc":
+        return [paths.chain_analysis(f"{name}.h5", exp, *chain) for chain in selected]
+    out = []
+    if cfg["rounds"] > 1:
+        out += [paths.chain_analysis("lmc_consecutive.h5", exp, *chain) for chain in selected]
+    if len(cfg["seeds"]) > 1:
+        out += sorted(
+            {paths.seeds_analysis("lmc_seeds.h5", exp, t, s, m) for t, s, m, _ in selected}
+        )
+    out += [
+        paths.transfer_analysis("lmc_es_gd.h5", exp, transfer, k)
+        for transfer in es_gd_transfers(cfg)
+        for k in cfg["seeds"]
+    ]
+    return out
 
 
 def _check_sigma_methods(cfg: dict) -> None:

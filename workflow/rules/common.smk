@@ -15,11 +15,10 @@ from evotickets.pruning import adopts_round0, round0_donor
 from evotickets.settings import LandscapeOptions
 from evotickets.config import (
     SCHEMA_PATH,
-    analysis_chains,
+    analysis_artifacts,
     analysis_options,
     chain_settings,
     chains,
-    es_gd_transfers,
     init_settings,
     task_methods,
     task_rewind,
@@ -469,23 +468,11 @@ def chain_rounds(wildcards):
 
 def analysis_targets():
     """Every analysis artifact the config's `analyses` block asks for."""
-    out = []
-    for name in ("landscape", "snr_magnitude", "layerwise"):
-        out += [
-            paths.chain_analysis(f"{name}.h5", EXP, *chain)
-            for chain in analysis_chains(config, name)
-        ]
-    lmc = analysis_chains(config, "lmc")
-    if ROUNDS > 1:
-        out += [paths.chain_analysis("lmc_consecutive.h5", EXP, *chain) for chain in lmc]
-    if len(config["seeds"]) > 1:
-        out += sorted({paths.seeds_analysis("lmc_seeds.h5", EXP, t, s, m) for t, s, m, _ in lmc})
-    out += [
-        paths.transfer_analysis("lmc_es_gd.h5", EXP, name, k)
-        for name in es_gd_transfers(config)
-        for k in config["seeds"]
+    return [
+        target
+        for name in ("landscape", "snr_magnitude", "layerwise", "lmc")
+        for target in analysis_artifacts(config, name)
     ]
-    return out
 
 
 def transfer_source(wildcards, what):

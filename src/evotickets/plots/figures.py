@@ -228,7 +228,8 @@ def fig1(ds: xr.Dataset) -> plt.Figure:
         return _missing("Fig. 1", "needs the snr and random methods")
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
     x = _percent(ds)
-    m = ds.test_metric.sel({"task": _study_entries(ds)})
+    study = _study_entries(ds)
+    m = ds.test_metric.sel({"task": study})
     es = _es_strategies(ds)
     # each seed against its own dense round (paired: a seed's methods share θ0 and noise)
     dense = m.sel({"strategy": es, "method": "snr"}).isel(iteration=0)
@@ -243,7 +244,6 @@ def fig1(ds: xr.Dataset) -> plt.Figure:
     # ES against GD over the tasks where both lines have runs (paper.yaml's ant_heavy runs
     # ES only, its mnist_ars runs no ES snr beside gd_adam): over any other task set the
     # panel would compare task sets, not ES with GD
-    study = set(_study_entries(ds))
     gd_tasks = [t for t in _tasks_with_es_snr_and_gd_magnitude(ds) if t in study] if gd else []
     with_gd = bool(gd_tasks)
     both = {"task": gd_tasks} if with_gd else {}
