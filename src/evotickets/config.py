@@ -307,6 +307,7 @@ def validate_config(cfg: dict) -> dict:
     if errors:
         raise _schema_error(errors[0])
     _refuse_nan(cfg, "")
+    _require_es_block(cfg)
     _fill_schema_defaults(cfg, schema)
     _check_strategies_fit_tasks(cfg)
     _fill_chain_defaults(cfg)
@@ -415,11 +416,25 @@ def _check_every_name(cfg: dict, schema: dict) -> None:
     _check_names(((cfg.get("analyses") or {}).get("enabled") or []), ANALYSES, "analysis")
 
 
+def _require_es_block(cfg: dict) -> None:
+    """The ``es`` block (the ES loop's generations) is required where the config has an ES
+    strategy, and only there: a config of gradient-descent chains alone (``gd`` block, no
+    ``strategies``) has no generations to give."""
+    if (cfg.get("strategies") or {}) and "es" not in cfg:
+        listed = ", ".join(cfg["strategies"])
+        raise ConfigError(
+            f"strategies lists {listed}, whose rounds need the es block: add "
+            "`es: {num_generations: <generations a round>}` (log_every defaults to 100), or "
+            "remove the strategies block for a config of gradient-descent chains alone"
+        )
+
+
 def _fill_schema_defaults(cfg: dict, schema: dict) -> None:
     for key, spec in schema["properties"].items():
         if "default" in spec:
-            cfg.setdefault(key, spec["default"])
-    cfg["es"].setdefault("log_every", 100)
+            cfg.setdefault(key, copy.deepcopy(spec["default"]))
+    if "es" in cfg:
+        cfg["es"].setdefault("log_every", 100)
     for block in ("resources", "pruning_at_init", "dynamic_sparse"):
         cfg[block] = dict(cfg.get(block) or {})
         for k, spec in schema["properties"][block]["properties"].items():

@@ -145,9 +145,57 @@ def test_out_of_range_values_are_rejected_naming_the_key(tiny_config, key, value
 
 
 def test_missing_required_key_is_named(tiny_config):
-    del tiny_config["es"]
-    with pytest.raises(ConfigError, match="'es' is a required property"):
+    del tiny_config["methods"]
+    with pytest.raises(ConfigError, match="'methods' is a required property"):
         validate_config(tiny_config)
+
+
+def test_es_strategies_without_the_es_block_are_refused_naming_both_fixes(tiny_config):
+    del tiny_config["es"]
+    with pytest.raises(ConfigError) as info:
+        validate_config(tiny_config)
+    msg = str(info.value)
+    assert "strategies lists snes" in msg and "es: {num_generations:" in msg, msg
+    assert "remove the strategies block" in msg, msg
+
+
+def _gradient_descent_only(cfg: dict) -> dict:
+    """``cfg`` with its ES strategies and es block replaced by one gd_adam trainer."""
+    del cfg["strategies"], cfg["es"]
+    cfg["methods"] = ["random", "magnitude"]
+    cfg["analyses"] = {}
+    cfg["gd"] = {"gd_adam": {"lr": 0.001, "batch_size": 64, "epochs": 2}}
+    return cfg
+
+
+@pytest.mark.parametrize("strategies", ["absent", "empty"])
+def test_a_config_of_gradient_descent_chains_alone_is_valid(tiny_config, strategies):
+    """No `strategies` (or an empty block) and no `es`: GD chains alone. Before, `strategies`
+    and `es` were required, and a placeholder ES strategy was refused as training nothing."""
+    cfg = _gradient_descent_only(tiny_config)
+    if strategies == "empty":
+        cfg["strategies"] = {}
+    valid = validate_config(cfg)
+    assert valid["strategies"] == {} and "es" not in valid
+    assert sorted(chains(valid)) == sorted(
+        ("digits", "gd_adam", m, k) for m in ("random", "magnitude") for k in (0, 1)
+    )
+    spec = chain_settings(valid, "digits", "gd_adam", "magnitude", 0)
+    assert spec["strategy"] == "gd_adam", spec
+
+
+def test_gradient_descent_only_config_plans_its_rounds_and_reports(tiny_config, tmp_path):
+    """The workflow plans a GD-only config: a train job per round of each GD chain, the
+    summary, claims, table and figures, and no ES job."""
+    path = tmp_path / "gd.yaml"
+    path.write_text(yaml.safe_dump(_gradient_descent_only(tiny_config)))
+    proc = _snakemake("-n", "--configfile", str(path), "--directory", str(tmp_path))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    counts = _job_counts(proc.stdout)
+    assert counts.get("train") == 2 * 2 * 3, counts  # 2 methods × 2 seeds × 3 rounds
+    assert {"collect", "claims", "accuracy_table", "figure_fig1"} <= set(counts), counts
+    assert "snes" not in out and "/gd_adam/" in out
 
 
 def test_odd_population_for_antithetic_strategy(tiny_config):
@@ -958,6 +1006,9 @@ def test_check_config_validates_every_shipped_config_and_refuses_a_bad_one(tmp_p
         cfg = yaml.safe_load(path.read_text())
         out = capsys.readouterr().out
         assert f"{path}: valid ({len(cfg['tasks'])} tasks," in out, out
+        gd = len(cfg.get("gd") or {})
+        assert f"{len(cfg['strategies'])} ES strategies, {gd} gradient-descent" in out, out
+        assert f"rounds: {len(chains(load_config(path)))} chains)" in out, out
     bad = tmp_path / "bad.yaml"
     cfg = yaml.safe_load((root / "config.yaml").read_text())
     bad.write_text(yaml.safe_dump({**cfg, "prune_fraction": 1.5}))

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..artifacts import ArtifactError, check_output, ensure_writable, require_results_folder
-from ..config import ConfigError, load_config, validate_config
+from ..config import ConfigError, chains, load_config, validate_config
 from ..durable import atomic_path
 
 if TYPE_CHECKING:
@@ -63,8 +63,9 @@ def cmd_check_config(args) -> None:
     cfg = load_config(args.configfile)
     print(
         f"{args.configfile}: valid ({len(cfg['tasks'])} tasks, "
-        f"{len(cfg['strategies'])} strategies, {len(cfg['methods'])} methods, "
-        f"{len(cfg['seeds'])} seeds, {cfg['rounds']} rounds)"
+        f"{len(cfg['strategies'])} ES strategies, {len(cfg['gd'])} gradient-descent trainers, "
+        f"{len(cfg['methods'])} methods, {len(cfg['seeds'])} seeds, {cfg['rounds']} rounds: "
+        f"{len(chains(cfg))} chains)"
     )
 
 
