@@ -476,7 +476,7 @@ def test_collect_refuses_a_transferred_ticket_of_other_settings(tmp_path, tiny_c
     """A transfer's trained.h5 must come from the settings the config gives that transfer,
     as a chain's must: otherwise summary.nc labels another run's numbers with this config."""
     from evotickets import paths
-    from evotickets.analysis.collect import collect
+    from evotickets.analysis.collect import collect, nonfinite_metric_rounds
     from evotickets.artifacts import ArtifactError, write_artifact
     from evotickets.config import transfer_spec, validate_config
 
@@ -497,7 +497,15 @@ def test_collect_refuses_a_transferred_ticket_of_other_settings(tmp_path, tiny_c
     for digest, ok in ((transfer_spec(cfg, "snes_to_pgpe", 0).digest(), True), ("old", False)):
         write_artifact(path, "trained", {}, attrs, config_digest=digest, seed=0)
         if ok:
-            assert collect(cfg, tmp_path).transfer_metric.sel(transfer="snes_to_pgpe")[0, 0] == 0.5
+            ds = collect(cfg, tmp_path)
+            assert ds.transfer_metric.sel(transfer="snes_to_pgpe")[0, 0] == 0.5
+            # finished rounds carry their kept fraction, so a NaN metric is not "not run"
+            kept = ds.transfer_kept_fraction.sel(transfer="snes_to_pgpe")
+            assert kept[0, 0] == 1.0 and int(kept.notnull().sum()) == 1
+            nan = {**attrs, "final_metric": float("nan")}
+            write_artifact(path, "trained", {}, nan, config_digest=digest, seed=0)
+            listed = nonfinite_metric_rounds(collect(cfg, tmp_path))
+            assert [(r["strategy"], r["seed"]) for r in listed] == [("snes_to_pgpe", 0)]
         else:
             with pytest.raises(ArtifactError, match="snes_to_pgpe.*made from other settings"):
                 collect(cfg, tmp_path)

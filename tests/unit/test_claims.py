@@ -319,12 +319,12 @@ def test_a_transfer_is_read_per_level_and_over_its_levels():
 
 def test_curvature_slopes_of_a_seed_are_fitted_over_the_rounds_both_chains_have():
     """Curvature growing as round² under GD and ES alike: equal slopes, a difference of 0 for
-    every seed, also where ES's chain of one seed has only its first rounds (fitting GD over
-    all its rounds would give that seed a steeper GD slope, a difference that is not there)."""
+    every seed, also where ES's chains have only their first rounds (fitting GD over all its
+    rounds would give every seed a steeper GD slope, a difference that is not there)."""
     ds = synthetic_summary(methods=("random", "magnitude"), strategies=("snes", "gd_adam"))
     curv = np.full(ds.test_metric.shape, np.nan)
     curv[0, :, 1] = np.arange(ROUNDS) ** 2.0
-    curv[0, 0, 1, 0, 3:] = np.nan  # snes, magnitude, seed 0: rounds 0–2 only
+    curv[0, 0, 1, :, 3:] = np.nan  # snes, magnitude: rounds 0–2 only, every seed
     ds["curvature_1d"] = (ds.test_metric.dims, curv)
     (row,) = by(claims.claim_rows(ds), "curvature slope gd_adam − snes")
     assert row["n"] == SEEDS and row["mean"] == pytest.approx(0.0, abs=1e-9)
@@ -679,3 +679,70 @@ def test_a_finished_round_with_a_non_finite_metric_is_listed_not_silently_droppe
     listed = text.split("## Rounds with a non-finite test metric")[1].split("## Every level")[0]
     assert "| digits | snes | random | 2 | 51.2% | nan |" in listed
     assert "## Rounds with a non-finite" not in claims.to_markdown([], [], nonfinite=[])
+
+
+def test_a_transfer_round_with_a_non_finite_metric_is_listed():
+    """A transferred ticket whose finished round has a NaN metric (an Ant episode that blew
+    up) reads like a round not run in summary.nc: claim 4 drops the seed at that level and
+    from the mean over levels, so claims.md lists the round, as it lists chain rounds."""
+    from evotickets.analysis.collect import nonfinite_metric_rounds
+
+    ds = synthetic_summary(methods=("random", "magnitude"))
+    dims = ("transfer", "seed", "iteration")
+    shape = (1, SEEDS, ROUNDS)
+    ds.coords["transfer"] = ["snes_to_adam"]
+    ds.coords["transfer_target_task"] = ("transfer", ["digits"])
+    moved = np.full(shape, 0.8)
+    kept = np.broadcast_to(ds.remaining_fraction.values, shape).copy()
+    moved[0, 1, 3] = np.nan  # finished, blew up
+    moved[0, 2, 4] = kept[0, 2, 4] = np.nan  # not run yet: not listed
+    ds["transfer_metric"] = (dims, moved)
+    ds["transfer_kept_fraction"] = (dims, kept)
+    ds["transfer_target_random"] = (dims, np.full(shape, 0.7))
+    rounds = nonfinite_metric_rounds(ds)
+    assert rounds == [
+        {
+            "task": "digits",
+            "strategy": "snes_to_adam",
+            "method": "transferred ticket",
+            "seed": 1,
+            "remaining": pytest.approx(0.8**3),
+            "metric": pytest.approx(np.nan, nan_ok=True),
+        }
+    ]
+    text = claims.to_markdown(claims.claim_rows(ds), [], nonfinite=rounds)
+    assert "| digits | snes_to_adam | transferred ticket | 1 | 51.2% | nan |" in text
+
+
+def test_claim_7_fits_every_seed_over_the_same_rounds():
+    """GD's curvature 2r², ES's r²: the slope difference over rounds 0–4 is 4 for every seed.
+    A seed whose two chains both have rounds 0–2 only would fit a shallower difference over
+    fewer rounds, and the row labelled over all rounds would average the two ranges: it is
+    left out instead (n 5), as claim 8 leaves such a seed out."""
+    ds = synthetic_summary(methods=("random", "magnitude"), strategies=("snes", "gd_adam"))
+    curv = np.full(ds.test_metric.shape, np.nan)
+    rounds = np.arange(ROUNDS, dtype=float)
+    curv[0, 0, 1] = rounds**2  # snes magnitude
+    curv[0, 1, 1] = 2 * rounds**2  # gd_adam magnitude
+    curv[0, :, 1, 0, 3:] = np.nan  # seed 0: both chains have rounds 0–2 only
+    ds["curvature_1d"] = (ds.test_metric.dims, curv)
+    (row,) = by(claims.claim_rows(ds), "curvature slope gd_adam − snes")
+    assert row["n"] == SEEDS - 1
+    assert row["mean"] == pytest.approx(4.0)
+
+
+def test_a_finished_round_with_a_non_finite_metric_is_a_fall_in_the_threshold_table():
+    """A seed whose round 2 blew up (NaN, finished) fell there, though its last round is
+    finite; a seed whose last round finished with NaN is not `unfinished`."""
+    ds = synthetic_summary(methods=("random", "magnitude"))
+    cell = ds.test_metric.values[0, 0, 1]  # magnitude: every seed keeps its dense metric
+    cell[:, 1:] = cell[:, :1]
+    kept = np.broadcast_to(ds.remaining_fraction.values, ds.test_metric.shape).copy()
+    ds["kept_fraction"] = (ds.test_metric.dims, kept)
+    cell[0, 2] = np.nan  # finished, blew up at 64 %
+    cell[1, -1] = np.nan  # finished, blew up in the last round
+    cell[2, -1] = np.nan  # not run yet
+    ds.kept_fraction.values[0, 0, 1, 2, -1] = np.nan
+    (mag,) = [r for r in claims.dense_threshold(ds) if r["method"] == "magnitude"]
+    assert (mag["fell"], mag["never"], mag["unfinished"]) == (2, SEEDS - 3, 1)
+    assert (mag["min"], mag["max"]) == (pytest.approx(0.8 ** (ROUNDS - 1)), pytest.approx(0.8**2))

@@ -415,7 +415,10 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
                     # each seed's two slopes over the same rounds: those both chains have
                     # (one still running would otherwise fit a shorter, other range)
                     both = curvature.sel(strategy=[g, s])
-                    slope = slope_per_seed(both.where(both.notnull().all("strategy")))
+                    paired = both.where(both.notnull().all("strategy"))
+                    # and every seed over every round some seed has: a seed still running
+                    # would otherwise fit its slopes over fewer rounds (as claim 8)
+                    slope = slope_per_seed(paired.where(has_every_round(paired)))
                     diff = slope.sel(strategy=g) - slope.sel(strategy=s)
                     rows += _one_row(7, t, s, f"curvature slope {g} − {s}", diff.values)
         # 8: the SNR–magnitude rank correlation over rounds
@@ -533,28 +536,36 @@ def dense_threshold(ds: xr.Dataset, fraction: float = 0.95) -> list[dict]:
     A seed that never falls is censored: it counts in ``never`` and not in the spread, but
     only if its last round is there; one whose later rounds are missing (a chain still
     running, or stopped) and that has not fallen so far counts in ``unfinished`` instead,
-    since it may yet fall. A seed without its dense round has no bar and is not counted.
+    since it may yet fall. A round that finished (its ``kept_fraction`` is recorded) with a
+    non-finite metric (an episode whose physics blew up) is a fall, not a missing round: it
+    neither leaves the seed in ``never`` nor makes it ``unfinished``. A seed without its
+    dense round has no bar and is not counted.
     ``dense_mean`` / ``dense_sd``: the dense metric itself over the counted seeds, where
     the bar stands (claim 3 compares each chain's fall from it: a GD baseline whose dense
     round is far below ES's falls from another height)."""
     out = []
     m = ds.test_metric
     rem = ds.remaining_fraction.values
+    # finished rounds: those with a kept fraction (a summary without it: a finite metric)
+    done = np.isfinite(m) | (np.isfinite(ds.kept_fraction) if "kept_fraction" in ds else False)
     for t in m.task.values:
         for s in m.strategy.values:
             for meth in m.method.values:
-                cell = m.sel({"task": t, "strategy": s, "method": meth}).values  # (seed, it)
+                at = {"task": t, "strategy": s, "method": meth}
+                cell = m.sel(at).transpose("seed", "iteration").values
+                finished = done.sel(at).transpose("seed", "iteration").values
                 firsts, never, unfinished, dense = [], 0, 0, []
-                for row in cell:
+                for row, fin in zip(cell, finished, strict=True):
                     if not np.isfinite(row[0]) or not np.isfinite(row).any():
                         continue
                     dense.append(float(row[0]))
                     bar = row[0] - (1 - fraction) * abs(row[0])
-                    below = np.flatnonzero(np.isfinite(row) & (row < bar))
+                    # below the bar, or finished with no finite metric at all
+                    below = np.flatnonzero(fin & ~(np.isfinite(row) & (row >= bar)))
                     below = below[below > 0]
                     if below.size:
                         firsts.append(float(rem[below[0]]))
-                    elif np.isfinite(row[-1]):
+                    elif fin[-1]:
                         never += 1
                     else:
                         unfinished += 1
@@ -855,9 +866,13 @@ def _nonfinite_lines(rounds: list[dict]) -> list[str]:
         "## Rounds with a non-finite test metric",
         "",
         (
-            f"{len(rounds)} finished chain round(s) have a NaN or infinite test metric. Every "
-            "comparison leaves such a seed out at that level (its n is lower there), which "
-            "drops the failures of the side they belong to: read those levels with this list."
+            f"{len(rounds)} finished round(s) have a NaN or infinite test metric. Every "
+            "comparison leaves such a seed out at that level (its n is lower there) and out "
+            "of the comparison's mean-over-levels row; one at the dense round leaves the seed "
+            "out of every level of the comparisons of a change from round 0 (claim 3). That "
+            "drops the failures of the side they belong to: read those rows with this list. "
+            "The table of where each method falls below 95 % of its dense metric counts such "
+            "a round as a fall."
         ),
         "",
         "| task | strategy | method | seed | remaining | metric |",

@@ -199,7 +199,7 @@ def _add_transfers(ds, finished: FinishedRounds, seeds, rounds) -> None:
     if not entries:
         return
     shape = (len(entries), len(seeds), rounds)
-    own, rnd, moved = _nan(shape), _nan(shape), _nan(shape)
+    own, rnd, moved, moved_kept = _nan(shape), _nan(shape), _nan(shape), _nan(shape)
     own_methods = []
     for i, e in enumerate(entries):
         tgt = e["target"]
@@ -215,6 +215,8 @@ def _add_transfers(ds, finished: FinishedRounds, seeds, rounds) -> None:
             for arr, by_round in found:
                 for r, attrs in by_round.items():
                     arr[i, j, r] = attrs["final_metric"]
+                    if arr is moved:  # finished, whatever its metric (a NaN: it blew up)
+                        moved_kept[i, j, r] = attrs["remaining_fraction"]
     dims = ("transfer", "seed", "iteration")
     ds.coords["transfer"] = [e["name"] for e in entries]
     ds.coords["transfer_kind"] = ("transfer", [transfer_kind(e) for e in entries])
@@ -224,6 +226,11 @@ def _add_transfers(ds, finished: FinishedRounds, seeds, rounds) -> None:
         dims,
         moved,
         {"long_name": "test metric of the transferred ticket", "units": "1 or return"},
+    )
+    ds["transfer_kept_fraction"] = (
+        dims,
+        moved_kept,
+        {"long_name": "fraction of prunable weights the transferred ticket keeps", "units": "1"},
     )
     ds["transfer_target_snr"] = (
         dims,
@@ -471,12 +478,37 @@ def _add_layerwise(ds, finished: FinishedRounds, at, shape) -> None:
 
 
 def nonfinite_metric_rounds(ds: xr.Dataset) -> list[dict]:
-    """The chain rounds that finished (their kept fraction is recorded) with a test metric
-    that is NaN or infinite (a control task's episode whose physics blew up under finite
-    weights). summary.nc holds NaN there as for a round not yet run, so every comparison
-    leaves that seed out of that level: a side whose tickets fail this way loses its worst
-    seeds from the mean. claims.md lists them, so that a lower n is read with its cause,
-    and the figures count them."""
+    """The chain and transfer rounds that finished (their kept fraction is recorded) with a
+    test metric that is NaN or infinite (a control task's episode whose physics blew up
+    under finite weights). summary.nc holds NaN there as for a round not yet run, so every
+    comparison leaves that seed out of that level: a side whose tickets fail this way loses
+    its worst seeds from the mean. claims.md lists them, so that a lower n is read with its
+    cause, and the figures count them. A transfer's row names its target task, the
+    transfer as its strategy and ``transferred ticket`` as its method."""
+    return _nonfinite_chain_rounds(ds) + _nonfinite_transfer_rounds(ds)
+
+
+def _nonfinite_transfer_rounds(ds: xr.Dataset) -> list[dict]:
+    if "transfer_kept_fraction" not in ds or "transfer_metric" not in ds:
+        return []
+    dims = ("transfer", "seed", "iteration")
+    bad = np.isfinite(ds.transfer_kept_fraction) & ~np.isfinite(ds.transfer_metric)
+    metric = ds.transfer_metric.transpose(*dims).values
+    frac = ds.remaining_fraction.values
+    return [
+        {
+            "task": str(ds.transfer_target_task.values[i]),
+            "strategy": str(ds.transfer.values[i]),
+            "method": "transferred ticket",
+            "seed": int(ds.seed.values[k]),
+            "remaining": float(frac[r]),
+            "metric": float(metric[i, k, r]),
+        }
+        for i, k, r in np.argwhere(bad.transpose(*dims).values)
+    ]
+
+
+def _nonfinite_chain_rounds(ds: xr.Dataset) -> list[dict]:
     if "kept_fraction" not in ds or "test_metric" not in ds:
         return []
     bad = np.isfinite(ds.kept_fraction) & ~np.isfinite(ds.test_metric)
