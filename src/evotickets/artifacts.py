@@ -23,7 +23,8 @@ import h5py
 import numpy as np
 
 from . import __version__
-from .durable import atomic_path, make_dirs
+from .durable import atomic_path, make_dirs, temp_path
+from .paths import TRANSFER_FOLDER
 
 SCHEMA_VERSION = 1
 # kind → rule that writes it (a round's mask.h5 and trained.h5 are both outputs of `train`)
@@ -70,7 +71,10 @@ def _rerun_hint(path: Path, kind: str, delete: bool = True) -> str:
     if rule is None:
         rule = ANALYSIS_RULES.get(path.stem, path.stem)
     group = ""
-    if rule == "train":  # with resources.group_chains a group rule trains the round
+    if rule == "train" and TRANSFER_FOLDER in path.parts:  # a transferred ticket's round
+        rule = "transfer"
+        group = " or, under resources.group_chains, its group rule `transfer_seeds`"
+    elif rule == "train":  # with resources.group_chains a group rule trains the round
         group = " or, under resources.group_chains, its group rule (e.g. `train_seeds`)"
     return (
         f"{f'delete {path} and ' if delete else ''}rerun its rule `{rule}`{group} (snakemake "
@@ -104,7 +108,8 @@ def ensure_writable(path: str | os.PathLike) -> Path:
         raise ArtifactError(
             f"cannot write {path}: it is a directory. Fix: name a file (e.g. {path / path.name})"
         )
-    probe = path.with_name(f".{path.name}.{os.getpid()}.probe")
+    # named as every temporary file here (one per writer, swept if a kill leaves it behind)
+    probe = temp_path(path)
     try:
         make_dirs(path.parent)
         probe.write_bytes(b"")
@@ -178,7 +183,7 @@ def write_artifact(
         raise ValueError(f"unknown artifact kind {kind!r}")
     inputs = [p for p in inputs if p]
     path = check_output(path, kind, inputs)
-    made_from = _input_record(inputs)
+    made_from = _input_record(inputs, path)
     with atomic_path(path) as tmp, h5py.File(tmp, "w", libver=FILE_FORMAT) as f:
         f.attrs["schema"] = f"evotickets.{kind}/{SCHEMA_VERSION}"
         f.attrs["evotickets_version"] = __version__
@@ -189,6 +194,7 @@ def write_artifact(
             f.attrs[k] = v
         if made_from:
             f.attrs[INPUTS_ATTR] = json.dumps(made_from, sort_keys=True)
+            f.attrs[INPUTS_BASE_ATTR] = INPUTS_BASE
         for k, v in attrs.items():
             f.attrs[k] = v
         for name, value in arrays.items():
@@ -287,7 +293,11 @@ def written_at(path: str | os.PathLike) -> _dt.datetime | None:
         with h5py.File(path, "r") as f:
             text = f.attrs.get("created")
     except OSError as err:
-        raise ArtifactError(f"unreadable artifact {path} (truncated or not HDF5: {err})") from err
+        kind = ARTIFACT_KINDS_BY_NAME.get(Path(path).name, "analysis")
+        raise ArtifactError(
+            f"unreadable artifact {path} (truncated or not HDF5: {err}); "
+            f"{_rerun_hint(Path(path), kind)}"
+        ) from err
     return created_time({"created": text})
 
 
@@ -301,32 +311,57 @@ def created_time(attrs: dict[str, Any]) -> _dt.datetime | None:
 
 #: The attr in which an artifact records the write times of the artifacts it was made from.
 INPUTS_ATTR = "inputs_written"
+#: The attr that says what the recorded inputs' paths are relative to, and its one value:
+#: the artifact's own folder, so that the record reads the same from any working directory
+#: and in a copy of the whole results folder. Artifacts without it (before 2026-12-06)
+#: recorded the paths as the job was given them, relative to the workflow's directory.
+INPUTS_BASE_ATTR = "inputs_relative_to"
+INPUTS_BASE = "artifact folder"
+#: The kind of artifact a file name holds (every other artifact is an analysis).
+ARTIFACT_KINDS_BY_NAME = {"init.h5": "init", "mask.h5": "mask", "trained.h5": "trained"}
 
 
-def _input_record(inputs: Iterable[str | os.PathLike | None]) -> dict[str, str]:
-    """{path: when it was written} of each given input artifact (files without a recorded
-    time are left out)."""
+def _input_record(
+    inputs: Iterable[str | os.PathLike | None], artifact: str | os.PathLike
+) -> dict[str, str]:
+    """{path relative to ``artifact``'s folder: when it was written} of each given input
+    artifact (files without a recorded time are left out)."""
+    base = os.path.abspath(Path(artifact).parent)
     record = {}
     for p in inputs:
         if p and (when := written_at(p)) is not None:
-            record[str(p)] = when.isoformat()
+            record[os.path.relpath(os.path.abspath(p), base)] = when.isoformat()
     return record
 
 
+def recorded_inputs(artifact: str | os.PathLike, attrs: dict[str, Any]) -> dict[str, str]:
+    """{input path as this process reaches it: when it was written} that ``artifact``
+    (its ``attrs``) records: relative to the artifact's folder where it says so
+    (``INPUTS_BASE_ATTR``), else (older artifacts) as recorded, relative to the working
+    directory of the job that wrote it."""
+    record = json.loads(str(attrs.get(INPUTS_ATTR, "{}")))
+    if str(attrs.get(INPUTS_BASE_ATTR, "")) != INPUTS_BASE:
+        return record
+    base = Path(artifact).parent
+    return {os.path.normpath(base / p): when for p, when in record.items()}
+
+
 def stale_inputs(
+    artifact: str | os.PathLike,
     attrs: dict[str, Any],
     written: Callable[[str], _dt.datetime | None] | None = None,
 ) -> list[str]:
-    """The inputs an artifact records (``inputs_written``) that are still there but were
-    written again since it was made: it is then a stale result, e.g. an output Snakemake put
-    back from its backup after a failed job (it copies an update() output's earlier version
-    back and records the job as finished, so the next run plans nothing). An input no longer
-    there, or an artifact without the record (older versions), cannot be checked: [].
-    ``written`` reads an input's write time (default :func:`written_at`; a caller checking
-    several artifacts of the same inputs passes a cached one)."""
+    """The inputs the artifact at ``artifact`` records in its ``attrs``
+    (:func:`recorded_inputs`) that are still there but were written again since it was
+    made: it is then a stale result, e.g. an output Snakemake put back from its backup after
+    a failed job (it copies an update() output's earlier version back and records the job as
+    finished, so the next run plans nothing). An input no longer there, or an artifact
+    without the record (older versions), cannot be checked: []. ``written`` reads an
+    input's write time (default :func:`written_at`; a caller checking several artifacts of
+    the same inputs passes a cached one)."""
     written = written or written_at
     stale = []
-    for path, when in json.loads(str(attrs.get(INPUTS_ATTR, "{}"))).items():
+    for path, when in recorded_inputs(artifact, attrs).items():
         if Path(path).exists():
             now = written(path)
             if now is not None and now != _dt.datetime.fromisoformat(when):

@@ -53,6 +53,7 @@ from .names import (
     is_gd,
     with_digest_defaults,
 )
+from .paths import TRANSFER_FOLDER
 from .schema import SCHEMA_PATH, analysis_defaults, load_schema
 from .settings import ChainSettings, InitSettings, TransferSettings, digest  # noqa: F401
 from .train.ppo_settings import ppo_check
@@ -839,6 +840,11 @@ def _check_task_entries(tasks: dict) -> None:
             raise ConfigError(
                 f"task entry name {name!r} may hold only lower-case letters, digits and _ "
                 "(it becomes a path component); rename it"
+            )
+        if name == TRANSFER_FOLDER:
+            raise ConfigError(
+                f"task entry name {name!r} is the folder of an experiment's transfers "
+                f"(results/<experiment>/{TRANSFER_FOLDER}/): rename it, e.g. {name}_task"
             )
 
 

@@ -76,8 +76,13 @@ def _chain_seed(exp, task, strategy, method, seed, root) -> str:
     return f"{chain(exp, task, strategy, method, root)}/seed{_text(seed, 'seed')}"
 
 
+#: The folder of an experiment that holds its transfers (so no task entry may take the name).
+TRANSFER_FOLDER = "transfer"
+
+
 def _transfer_seed(exp, name, seed, root) -> str:
-    return f"{experiment(exp, root)}/transfer/{_text(name, 'name')}/seed{_text(seed, 'seed')}"
+    folder = f"{experiment(exp, root)}/{TRANSFER_FOLDER}"
+    return f"{folder}/{_text(name, 'name')}/seed{_text(seed, 'seed')}"
 
 
 def round_file(

@@ -116,7 +116,7 @@ class FinishedRounds:
     def _not_stale(self, path: Path, attrs: dict[str, Any]) -> None:
         """An artifact made from an input that has been written again since is refused: a
         stale round must not be reported as the config's."""
-        stale = stale_inputs(attrs, self._written)
+        stale = stale_inputs(path, attrs, self._written)
         if stale:
             why = f"{path} was made from {stale[0]} as it was before that file was written again"
             raise StaleArtifact([path], why)

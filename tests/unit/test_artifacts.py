@@ -723,3 +723,105 @@ def test_the_entry_points_exit_status_is_pythons():
         assert [_exit_status(c) for c in (None, 0, 2, 143)] == [0, 0, 2, 143]
         assert _exit_status("no such file") == 1
     assert err.getvalue() == "no such file\n"
+
+
+# --- the inputs an artifact records ---------------------------------------------------------
+
+
+def _made_from(tmp_path: Path) -> tuple[Path, Path]:
+    """results/e/t/seed0/init.h5 and a mask made from it, written from ``tmp_path`` (the
+    working directory) with the relative paths a workflow job is given."""
+    assert Path.cwd() == tmp_path
+    init = Path("results/e/t/seed0/init.h5")
+    mask = Path("results/e/t/s/m/seed0/iter01/mask.h5")
+    _write(init, kind="init")
+    write_artifact(mask, "mask", {}, ATTRS, config_digest="abc123", seed=7, inputs=[init])
+    return init, mask
+
+
+def test_the_stale_input_check_reads_the_same_from_any_working_directory(tmp_path, monkeypatch):
+    """The inputs' paths are recorded relative to the artifact's folder: checked from another
+    folder (`evotickets collect <path>` by hand), an input written again since is still
+    found; a copy of the whole results folder checks against its own inputs (before, it was
+    checked against the working directory's results/, and its good files were called stale)."""
+    import shutil
+
+    from evotickets.artifacts import stale_inputs
+
+    monkeypatch.chdir(tmp_path)
+    init, mask = _made_from(tmp_path)
+    archive = tmp_path / "archive"
+    shutil.copytree(tmp_path / "results", archive / "results")
+    time.sleep(0.01)
+    _write(init, kind="init")  # written again: the mask is stale
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    _, attrs = read_artifact(tmp_path / mask, "mask")
+    assert stale_inputs(tmp_path / mask, attrs) == [str(tmp_path / init)]
+    _, copied = read_artifact(archive / mask, "mask")
+    assert stale_inputs(archive / mask, copied) == []
+    monkeypatch.chdir(tmp_path)  # the archive read from the run's folder: still its own
+    assert stale_inputs(archive / mask, copied) == []
+    assert stale_inputs(mask, attrs) == [str(init)]
+
+
+def test_an_old_record_of_working_directory_paths_is_still_checked(tmp_path, monkeypatch):
+    """Artifacts written before 2026-12-06 record the paths as the job was given them:
+    read from the workflow's directory they are checked as before."""
+    from evotickets.artifacts import INPUTS_ATTR, INPUTS_BASE_ATTR, stale_inputs
+
+    monkeypatch.chdir(tmp_path)
+    init, mask = _made_from(tmp_path)
+    _, attrs = read_artifact(mask, "mask")
+    (when,) = json.loads(attrs[INPUTS_ATTR]).values()
+    old = {**attrs, INPUTS_ATTR: json.dumps({str(init): when})}
+    del old[INPUTS_BASE_ATTR]
+    assert stale_inputs(mask, old) == []
+    time.sleep(0.01)
+    _write(init, kind="init")
+    assert stale_inputs(mask, old) == [str(init)]
+
+
+def test_a_damaged_input_of_the_stale_check_names_its_rule(tmp_path, monkeypatch):
+    from evotickets.artifacts import stale_inputs
+
+    monkeypatch.chdir(tmp_path)
+    init, mask = _made_from(tmp_path)
+    _, attrs = read_artifact(mask, "mask")
+    _truncate(init)
+    with pytest.raises(ArtifactError, match=r"unreadable artifact .*init.h5.*rule `init`"):
+        stale_inputs(mask, attrs)
+
+
+def test_a_transferred_tickets_round_names_the_transfer_rule(tmp_path):
+    path = tmp_path / "results/e/transfer/snes_to_adam/seed0/iter00/trained.h5"
+    path.parent.mkdir(parents=True)
+    _not_hdf5(path)
+    with pytest.raises(ArtifactError) as info:
+        read_artifact(path, "trained")
+    assert "rule `transfer`" in str(info.value) and "`transfer_seeds`" in str(info.value)
+    assert "train_seeds" not in str(info.value)
+
+
+def test_the_write_probe_is_a_temporary_file_of_its_own_that_the_sweep_knows(tmp_path, monkeypatch):
+    """Two jobs with one pid (containers, a resubmitted job on another node) must not share
+    a probe name: one would delete the other's, and its job fail as "not writable". The
+    probe is named like every temporary file here, so a killed job's leftover is swept."""
+    from evotickets import durable
+    from evotickets.artifacts import ensure_writable
+
+    probes = []
+    real_unlink = Path.unlink
+
+    def unlink(self, *args, **kwargs):
+        probes.append(self.name)
+        return real_unlink(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    monkeypatch.setattr(os, "getpid", lambda: 7)
+    for _ in range(2):
+        ensure_writable(tmp_path / "trained.h5")
+    assert len(probes) == 2 and probes[0] != probes[1], probes
+    assert all(durable._OWN_TEMP.fullmatch(p) for p in probes), probes
+    assert list(tmp_path.iterdir()) == []

@@ -1282,3 +1282,15 @@ def test_a_transfer_whose_ticket_cannot_fit_the_target_is_refused_before_any_job
     tiny_config["tasks"]["digits_he"]["init"] = "he_normal"
     tiny_config["transfer"][0]["target"]["task"] = "digits_he"
     validate_config(tiny_config)
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [("Digits2", "lower-case letters"), ("transfer", "folder of an experiment's transfers")],
+)
+def test_a_task_entry_name_that_cannot_be_its_folder_is_refused(tiny_config, name, why):
+    """An entry's name is a folder under results/<experiment>/: `transfer` is the transfers'
+    folder, and a chain filed there would sit among the transferred tickets' rounds."""
+    tiny_config["tasks"][name] = {"task": "digits", "network": "cnn_small"}
+    with pytest.raises(ConfigError, match=why):
+        validate_config(tiny_config)

@@ -125,7 +125,7 @@ def outputs_current(
         written = []
         for path, kind in outputs:
             _, attrs = read_artifact(path, kind, expected_digest=digest)
-            if int(attrs["round"]) != round_index or stale_inputs(attrs, read_time):
+            if int(attrs["round"]) != round_index or stale_inputs(path, attrs, read_time):
                 return False
             written.append(created_time(attrs))
         oldest = min(p.stat().st_mtime for p in paths)
