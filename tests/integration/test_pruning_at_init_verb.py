@@ -91,3 +91,28 @@ def test_control_tasks_refuse_pruning_at_initialisation(tiny_config):
     tiny_config["methods"] = ["magnitude", "grasp"]
     with pytest.raises(ConfigError, match=r"control task.*\['grasp'\].*tasks.pendulum.methods"):
         validate_config(tiny_config)
+
+
+def test_the_mask_step_reads_its_score_data_from_the_verbs_data_dir(masks, tmp_path, monkeypatch):
+    """`round --data-dir D` (and `mask --data-dir D`) scores θ0 on D's training examples, as
+    training reads D: before, the mask step read the settings' folder, so a run by hand read
+    or downloaded the data elsewhere and a missing-data error named the wrong folder."""
+    from conftest import TINY_CONFIG
+
+    from evotickets import tasks
+
+    cfg = validate_config(dict(TINY_CONFIG, methods=["snip"], pruning_at_init={"examples": 64}))
+    s = json.dumps(chain_settings(cfg, "digits", "snes", "snip", 0))
+    init = masks["snip", "snes", 1].parent / "init.h5"
+    seen = []
+
+    def make_task(name, config, table, data_dir=None):
+        seen.append(data_dir)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(tasks, "make_task", make_task)
+    argv = ["--settings", s, "--round", "1", "--init", str(init), "--data-dir", str(tmp_path)]
+    assert cli.main(["mask", *argv, "--out", str(tmp_path / "m.h5")]) != 0
+    round_argv = ["--mask-out", str(tmp_path / "m.h5"), "--mask-log", str(tmp_path / "m.log")]
+    assert cli.main(["round", *argv, *round_argv, "--out", str(tmp_path / "t.h5")]) != 0
+    assert seen == [str(tmp_path), str(tmp_path)]

@@ -276,7 +276,7 @@ def test_collect_sets_a_transfer_against_the_targets_own_ticket_that_ran(cfg):
         cfg, results = c, "unused"
 
         def of_transfer(self, name, seed):
-            return {0: {"final_metric": 0.5}}
+            return {0: {"final_metric": 0.5, "remaining_fraction": 1.0}}
 
         def of_chain(self, chain):
             asked.append(chain)

@@ -499,6 +499,22 @@ def test_claims_that_fail_leave_the_earlier_files_whole(tmp_path, monkeypatch, c
     assert "to_dataset failed" in capsys.readouterr().err
     for name in ("claims.md", "claims.html", "claims.nc"):
         assert (tmp_path / name).read_text() == f"an earlier {name}"
+    # the same for an error while writing the last file (a full disk): the three are
+    # written to temporary files first, then renamed
+    monkeypatch.undo()
+    from evotickets.analysis import collect
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(collect, "write_netcdf", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        cli.main(["claims", str(tmp_path)])
+    for name in ("claims.md", "claims.html", "claims.nc"):
+        assert (tmp_path / name).read_text() == f"an earlier {name}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "claims.html", "claims.md", "claims.nc", "summary.nc"
+    ]  # fmt: skip
 
 
 def test_claims_on_a_subset_of_seeds_is_a_replication_beside_the_run(tmp_path, capsys):

@@ -550,12 +550,18 @@ def save(ds: xr.Dataset, path: str | Path, kind: str = "summary") -> Path:
     numbers into figures and claims. It records ``schema`` ``evotickets.<kind>/1`` as the
     artifacts do, so that a verb's ``--out`` naming it (the table's text, say) is refused
     rather than replacing it (:func:`evotickets.artifacts.check_output`)."""
-    from ..artifacts import SCHEMA_VERSION
     from ..durable import atomic_path
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        write_netcdf(ds, tmp, kind)
+    return path
+
+
+def write_netcdf(ds: xr.Dataset, path: str | Path, kind: str) -> None:
+    """What :func:`save` writes, to ``path`` itself (a temporary file a caller renames)."""
+    from ..artifacts import SCHEMA_VERSION
 
     ds = ds.assign_attrs(schema=f"evotickets.{kind}/{SCHEMA_VERSION}")
     encoding = {v: {"fletcher32": True} for v in ds.variables if ds[v].dtype.kind in "biufc"}
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
-    return path
+    ds.to_netcdf(path, engine="h5netcdf", encoding=encoding)

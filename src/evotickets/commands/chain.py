@@ -99,7 +99,7 @@ def cmd_mask(args) -> None:
         )
     elif source == "init_gradient":
         setup_jax(args.jax_cache)
-        score = _init_score(settings, theta0, table)
+        score = _init_score(settings, theta0, table, args.data_dir or settings.data_dir)
         result = pruning.prune_to_count(score, np.ones_like(prunable), prunable, keep)
     elif source == "key":
         setup_jax(args.jax_cache)
@@ -159,14 +159,18 @@ def cmd_mask(args) -> None:
     log(f"wrote {args.out}: round {t} {method} keeps {result.kept}/{n_prunable} prunable")
 
 
-def _init_score(settings: ChainSettings, theta0: np.ndarray, table) -> np.ndarray:
-    """The snip / grasp score of θ0 on the task's training examples (pruning at init)."""
+def _init_score(
+    settings: ChainSettings, theta0: np.ndarray, table, data_dir: str | None
+) -> np.ndarray:
+    """The snip / grasp score of θ0 on the task's training examples (pruning at init), read
+    from ``data_dir`` (the verb's --data-dir, else the settings' folder) as training reads
+    them."""
     from ..keys import init_score_key
     from ..networks import kernel_vector
     from ..pruning_at_init import init_scores
     from ..tasks import make_task
 
-    task = make_task(settings.task, settings.task_config, table, settings.data_dir)
+    task = make_task(settings.task, settings.task_config, table, data_dir)
     if not hasattr(task, "loss"):
         raise ValueError(
             f"method {settings.method} needs a differentiable training loss; task "
@@ -455,6 +459,7 @@ def register(sub) -> None:
     sp.add_argument("--init", required=True)
     sp.add_argument("--prev-trained")
     sp.add_argument("--source-mask", help="magnitude mask of round t (permutation controls)")
+    sp.add_argument("--data-dir", help="data folder for snip / grasp's score (as for `train`)")
     sp.add_argument("--out", required=True)
     sp.set_defaults(func=cmd_mask)
 

@@ -170,7 +170,7 @@ def cmd_claims(args) -> None:
     """The paper's claims as paired effects with 95 % intervals, from summary.nc only:
     claims.md (printed), claims.html (for the report) and claims.nc beside it."""
     from ..analysis import claims
-    from ..analysis.collect import nonfinite_metric_rounds, save
+    from ..analysis.collect import nonfinite_metric_rounds, write_netcdf
 
     results = Path(args.results)
     ds = open_summary(Path(args.summary or results / "summary.nc"))
@@ -192,13 +192,18 @@ def cmd_claims(args) -> None:
         nonfinite=nonfinite_metric_rounds(ds),
     )
     html, table = claims.to_html(text), claims.to_dataset(rows, thresholds)
-    # all three made before any is written: an error leaves the old set whole, not mixed
+    # all three written to temporary files before any replaces its old file: an error while
+    # writing one (a full disk) leaves the old set whole, not a new claims.md beside an old
+    # claims.nc
     ensure_writable(out / "claims.md")
-    with atomic_path(out / "claims.md") as tmp:
-        tmp.write_text(text)
-    with atomic_path(out / "claims.html") as tmp:
-        tmp.write_text(html)
-    save(table, out / "claims.nc", kind="claims")
+    with (
+        atomic_path(out / "claims.md") as md,
+        atomic_path(out / "claims.html") as page,
+        atomic_path(out / "claims.nc") as nc,
+    ):
+        md.write_text(text)
+        page.write_text(html)
+        write_netcdf(table, nc, kind="claims")
     print(text.split("## Every level")[0] if args.brief else text)
     print(f"wrote {out / 'claims.md'}, claims.html and claims.nc ({len(rows)} effects)")
 
