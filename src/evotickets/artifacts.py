@@ -176,14 +176,17 @@ def write_artifact(
     config_digest: str,
     seed: int,
     inputs: Iterable[str | os.PathLike | None] = (),
+    inputs_read: dict[str, str] | None = None,
 ) -> Path:
     """Write ``arrays`` (slash-separated names) and ``attrs`` atomically. ``inputs``: the
-    artifacts it was made from, whose write times it records (:func:`stale_inputs`)."""
+    artifacts it was made from, whose write times it records (:func:`stale_inputs`), as
+    they are now, or as ``inputs_read`` (:func:`input_record` of the same inputs and output,
+    taken when they were read) gives them."""
     if kind not in KINDS:
         raise ValueError(f"unknown artifact kind {kind!r}")
     inputs = [p for p in inputs if p]
     path = check_output(path, kind, inputs)
-    made_from = _input_record(inputs, path)
+    made_from = input_record(inputs, path) if inputs_read is None else inputs_read
     with atomic_path(path) as tmp, h5py.File(tmp, "w", libver=FILE_FORMAT) as f:
         f.attrs["schema"] = f"evotickets.{kind}/{SCHEMA_VERSION}"
         f.attrs["evotickets_version"] = __version__
@@ -321,11 +324,14 @@ INPUTS_BASE = "artifact folder"
 ARTIFACT_KINDS_BY_NAME = {"init.h5": "init", "mask.h5": "mask", "trained.h5": "trained"}
 
 
-def _input_record(
+def input_record(
     inputs: Iterable[str | os.PathLike | None], artifact: str | os.PathLike
 ) -> dict[str, str]:
     """{path relative to ``artifact``'s folder: when it was written} of each given input
-    artifact (files without a recorded time are left out)."""
+    artifact (files without a recorded time are left out). Taken when the inputs are read
+    (:func:`write_artifact`'s ``inputs_read``) where the artifact is written long after: an
+    input written again meanwhile would otherwise be recorded with its new time, and the
+    artifact made from its old content would never read as stale."""
     base = os.path.abspath(Path(artifact).parent)
     record = {}
     for p in inputs:

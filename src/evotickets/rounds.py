@@ -22,6 +22,7 @@ from .artifacts import (
     check_output,
     content_attrs,
     group,
+    input_record,
     read_artifact,
     write_artifact,
 )
@@ -182,6 +183,9 @@ class PreparedRound:
     extra_attrs: dict
     log: Callable[[str], None]
     inputs: tuple = ()  # the artifacts it is made from (artifacts.write_artifact's inputs)
+    # their write times when the round was prepared (artifacts.input_record), recorded in
+    # its trained.h5 rather than the times at its write, hours of training later
+    inputs_read: dict | None = None
 
 
 def prepare_round(
@@ -212,6 +216,7 @@ def prepare_round(
     # fail now, not after hours of training: a missing input, an output that is an input or
     # another kind of artifact, an unwritable folder
     check_output(out_path, "trained", inputs)
+    inputs_read = input_record([p for p in inputs if p], out_path)
     task = shared_task(settings, table, data_dir)
     rk = round_key(chain_key(settings.seed, settings.key_task, settings.strategy), t)
     label = label or (
@@ -237,7 +242,7 @@ def prepare_round(
     rewind_at = settings.rewind if (t == 0 and settings.rewind) else None
     return PreparedRound(settings, table, prunable, theta_start, mask, t, out_path,
                          config_digest, task, rk, label, ckpt, rewind_at, extra_attrs or {},
-                         log, tuple(inputs))  # fmt: skip
+                         log, tuple(inputs), inputs_read)  # fmt: skip
 
 
 def train_prepared(p: PreparedRound):
@@ -307,6 +312,7 @@ def write_trained(p: PreparedRound, res, extra_attrs: dict | None = None) -> Non
         config_digest=p.config_digest,
         seed=settings.seed,
         inputs=p.inputs,
+        inputs_read=p.inputs_read,
     )
     p.checkpoint.remove()  # only now that the artifact is complete (and killed writers' .tmp)
     cpu = f" ({res.cpu_seconds:.1f}s of CPU)" if res.cpu_seconds is not None else ""

@@ -728,3 +728,38 @@ def test_a_round_file_in_another_rounds_folder_is_refused_by_the_reports(tmp_pat
         ArtifactError, match=r"iter01/trained.h5 sits in round 1's folder but records round 0"
     ):
         FinishedRounds(cfg, results).of_chain(chain)
+
+
+def test_an_input_written_again_during_training_leaves_the_round_stale(
+    tmp_path, tiny_config, monkeypatch
+):
+    """A round records its inputs' write times as they were when it read them, not when it
+    writes its trained.h5 after training: θ0 written again meanwhile (a second run by hand)
+    makes the round stale, where recording the new time hid it for good."""
+    from evotickets.artifacts import read_artifact, stale_inputs
+    from evotickets.train import trainers
+
+    init, settings = _random_chain(tmp_path, tiny_config)
+    cfg = validate_config(tiny_config)
+    common = ["--settings", settings, "--round", "0", "--init", str(init)]
+    assert cli.main(["mask", *common, "--out", str(tmp_path / "mask.h5")]) == 0
+    real = trainers.trainer_for
+
+    def trainer_for(strategy):
+        train = real(strategy)
+
+        def train_then_rewrite_init(*args, **kwargs):
+            out = train(*args, **kwargs)
+            with monkeypatch.context() as m:
+                m.setenv("EVOTICKETS_RECOMPUTE", "1")
+                _write_init(cfg, init)
+            return out
+
+        return train_then_rewrite_init
+
+    monkeypatch.setattr(trainers, "trainer_for", trainer_for)
+    out = tmp_path / "trained.h5"
+    argv = ["train", *common, "--mask", str(tmp_path / "mask.h5"), "--out", str(out)]
+    assert cli.main(argv) == 0
+    _, attrs = read_artifact(out, "trained")
+    assert stale_inputs(out, attrs) == [str(init)]
