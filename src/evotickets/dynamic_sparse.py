@@ -167,7 +167,13 @@ def search_gradient_magnitude(task, theta, inactive, key, task_state, pairs: int
     ĝ = Σ (f(θ+ε) − f(θ−ε)) ε / (2 · pairs · σ²), evaluated like a population.
 
     Why not the strategy's own estimate: the strategy never samples inactive weights, so it
-    has none for them; this spends one extra population evaluation per regrowth."""
+    has none for them; this spends one extra population evaluation per regrowth.
+
+    A pair with a NaN or infinite fitness (a member that blew up) is left out of the sum,
+    as the ES ranks such a member last rather than letting it poison the generation: its
+    difference would make every weight's score NaN, and the ranking fall back to flat
+    position. Returns (scores, the number of pairs left out); the scale, which only ranks,
+    stays that of all ``pairs``."""
     import jax
     import jax.numpy as jnp
 
@@ -176,7 +182,9 @@ def search_gradient_magnitude(task, theta, inactive, key, task_state, pairs: int
     members = jnp.concatenate([theta + eps, theta - eps])
     fitness, _ = task.population_fitness(members, k_fit, task.train_data, task_state)
     diff = fitness[:pairs] - fitness[pairs:]
-    return jnp.abs(diff @ eps) / (2.0 * pairs * std**2)
+    finite = jnp.isfinite(diff)
+    score = jnp.abs(jnp.where(finite, diff, 0.0) @ eps) / (2.0 * pairs * std**2)
+    return score, pairs - jnp.sum(finite)
 
 
 def regrow(task, strategy: str, state, idx, schedule: Schedule, round_k, generation: int):
@@ -204,11 +212,17 @@ def regrow(task, strategy: str, state, idx, schedule: Schedule, round_k, generat
     else:
         theta = jnp.zeros(num_dims).at[idx].set(algo_state.mean)
         inactive = jnp.asarray(~mask & prunable, jnp.float32)
-        grow_score = np.asarray(
-            search_gradient_magnitude(
-                task, theta, inactive, key, task_state, schedule.pairs, schedule.std_init
-            )
+        score, failed = search_gradient_magnitude(
+            task, theta, inactive, key, task_state, schedule.pairs, schedule.std_init
         )
+        if int(failed) == schedule.pairs:
+            raise ValueError(
+                f"dynamic sparse regrowth at generation {generation}: every one of the "
+                f"{schedule.pairs} probe pairs of the search gradient had a NaN or infinite "
+                "fitness, so no weight has a score to regrow by; the round diverged: lower "
+                "the strategy's std_init or dynamic_sparse's std_init and rerun it"
+            )
+        grow_score = np.asarray(score)
     step = drop_and_grow(mask, prunable, table, snr, grow_score, schedule.fraction)
     new_idx, slots = move_slots(positions, step)
     algo_state = regrow_state(strategy, algo_state, slots, schedule.std_init)

@@ -266,3 +266,49 @@ def test_collect_compares_a_dynamic_chains_ticket_not_its_starting_mask(tmp_path
     assert want != not_this  # the regrown set shares another part of the magnitude ticket
     assert got.item() == pytest.approx(want)
     assert ds.kept_shared_with_magnitude.sel({"iteration": 0}).values.ravel().tolist() == [1, 1]
+
+
+def test_a_probe_pair_with_a_non_finite_fitness_is_left_out_of_the_search_gradient():
+    """One member that blew up made every weight's grow score NaN, and the regrowth then
+    took inactive weights in flat order without a word: its pair is left out instead."""
+    from types import SimpleNamespace
+
+    from evotickets.dynamic_sparse import search_gradient_magnitude
+
+    def population_fitness(members, key, data, state, poison=()):
+        fitness = jnp.sum(members * jnp.arange(members.shape[1]), axis=1)
+        for i in poison:
+            fitness = fitness.at[i].set(jnp.nan)
+        return fitness, state
+
+    theta, inactive = jnp.zeros(6), jnp.asarray([0, 0, 1, 1, 1, 1], jnp.float32)
+    args = (theta, inactive, jax.random.key(3), None, 4, 0.1)
+    clean = SimpleNamespace(population_fitness=population_fitness, train_data=None)
+    score, failed = search_gradient_magnitude(clean, *args)
+    assert int(failed) == 0 and np.all(np.isfinite(score))
+
+    def poisoned(*poison):
+        return SimpleNamespace(
+            population_fitness=lambda *a: population_fitness(*a, poison=poison),
+            train_data=None,
+        )
+
+    one, failed = search_gradient_magnitude(poisoned(1), *args)  # member 1: pair 1's + side
+    assert int(failed) == 1 and np.all(np.isfinite(one))
+    eps = jax.random.normal(jax.random.split(jax.random.key(3))[0], (4, 6)) * 0.1 * inactive
+    diff = 2 * eps @ jnp.arange(6.0)  # f(θ+ε) − f(θ−ε) of the linear fitness
+    keep = jnp.asarray([1.0, 0.0, 1.0, 1.0])
+    np.testing.assert_allclose(one, jnp.abs((diff * keep) @ eps) / (2 * 4 * 0.1**2), rtol=1e-5)
+    _, failed = search_gradient_magnitude(poisoned(0, 1, 6, 7), *args)  # all four pairs
+    assert int(failed) == 4
+
+
+def test_a_gradient_regrowth_whose_every_probe_failed_stops_the_round(setup, monkeypatch):  # noqa: F811
+    from evotickets import dynamic_sparse
+
+    def all_failed(task, theta, inactive, key, task_state, pairs, std):
+        return jnp.zeros(theta.size), pairs
+
+    monkeypatch.setattr(dynamic_sparse, "search_gradient_magnitude", all_failed)
+    with pytest.raises(ValueError, match="every one of the 8 probe pairs .* NaN or infinite"):
+        _dynamic_round(setup, "gradient")

@@ -276,3 +276,51 @@ def test_the_actors_gaussian_mean_is_the_es_policys_output(output):
     expected = out if output == "clip" else 2.0 * jnp.tanh(out)
     np.testing.assert_allclose(policy_mean(out), expected, rtol=1e-6)
     np.testing.assert_allclose(env_action(out), jnp.clip(out, -2.0, 2.0))
+
+
+def _with_step(task, monkeypatch, change):
+    """``task`` whose training envs' step passes through ``change(out, steps_taken)``."""
+    real = task._step_autoreset
+
+    def step(key, env_state, action, steps_taken):
+        return change(real(key, env_state, action, steps_taken), steps_taken)
+
+    monkeypatch.setattr(task, "_step_autoreset", step)
+    return task
+
+
+def test_a_non_finite_reward_is_counted_not_hidden(pendulum, monkeypatch):
+    """A step whose reward is NaN (physics that blew up) gets no reward and is counted per
+    update (before: given 0 without a count, and the artifact said nonfinite_total 0)."""
+    import jax.numpy as jnp
+
+    task, theta0, mask = pendulum
+
+    def nan_at_step_7(out, steps_taken):
+        obs, state, reward, done, truncated = out
+        return obs, state, jnp.where(steps_taken == 7, jnp.nan, reward), done, truncated
+
+    _with_step(task, monkeypatch, nan_at_step_7)
+    res = train_ppo(task, theta0, mask, jax.random.key(1), SMALL, log=lambda m: None)
+    # every episode each env starts reaches its step 7: the finished ones and the last one
+    envs = SMALL["num_envs"]
+    assert res.nonfinite_count.sum() == res.episodes.sum() + envs > envs
+    assert res.nonfinite_count[0] == envs  # the first update holds every env's step 7
+    assert np.isfinite(res.final_metric)
+
+
+def test_networks_that_go_non_finite_stop_the_round_naming_the_updates(pendulum, monkeypatch):
+    """A NaN observation makes the gradients NaN and, through the global-norm clip, every
+    update: the round stops after that chunk with a divergence error (before: it ran to the
+    end and failed as "PPO moved a pruned weight", a masking bug it was not)."""
+    import jax.numpy as jnp
+
+    task, theta0, mask = pendulum
+
+    def nan_obs_late(out, steps_taken):
+        obs, state, reward, done, truncated = out
+        return jnp.where(steps_taken == 100, jnp.nan, obs), state, reward, done, truncated
+
+    _with_step(task, monkeypatch, nan_obs_late)
+    with pytest.raises(ValueError, match=r"PPO diverged during updates 1-16: .* actor values"):
+        train_ppo(task, theta0, mask, jax.random.key(1), SMALL, log=lambda m: None)

@@ -119,7 +119,7 @@ def _nanmean(x: np.ndarray) -> float:
     return float(np.nanmean(x)) if np.any(np.isfinite(x)) else float("nan")
 
 
-PPO_CURVES = ("train_return", "episodes", "eval_update", "eval_metric")
+PPO_CURVES = ("train_return", "episodes", "nonfinite_rewards", "eval_update", "eval_metric")
 
 
 @dataclass(frozen=True)
@@ -268,12 +268,14 @@ def _rollout(task, sz: _Sizes, p, norm):
         nobs, env_state, reward, done, truncated = jax.vmap(task._step_autoreset)(
             keys, env_state, jax.vmap(env_action)(act), ep_len + 1
         )
-        reward = jnp.where(jnp.isfinite(reward), reward, 0.0)
+        # a step whose physics blew up gives no reward, and is counted (nonfinite_rewards)
+        nonfinite = ~jnp.isfinite(reward)
+        reward = jnp.where(nonfinite, 0.0, reward)
         ep_ret = ep_ret + reward
         finished = jnp.where(done, ep_ret, jnp.nan)
         ep_ret = jnp.where(done, 0.0, ep_ret)
         ep_len = jnp.where(done, 0, ep_len + 1)
-        traj = (obs, act, logp, value, reward, done, truncated, finished)
+        traj = (obs, act, logp, value, reward, done, truncated, finished, nonfinite)
         return (env_state, nobs, ep_ret, ep_len), traj
 
     return env_step
@@ -297,7 +299,7 @@ def _make_update(task, sz: _Sizes, tx, mask_j, round_k):
             (env_state, obs, ep_ret, ep_len),
             jax.random.split(k, sz.n_step),
         )
-        t_obs, t_act, t_logp, t_val, t_rew, t_done, t_trunc, t_fin = traj
+        t_obs, t_act, t_logp, t_val, t_rew, t_done, t_trunc, t_fin, t_bad = traj
         by_time_limit = cfg.get("time_limit", "terminal") == "truncation"
         last_val = jax.vmap(lambda o: mlp_forward(p["critic"], task._normalize(o, norm))[0])(
             obs_last
@@ -344,9 +346,29 @@ def _make_update(task, sz: _Sizes, tx, mask_j, round_k):
         (p, opt), _ = jax.lax.scan(epoch, (p, opt), k_epochs)
         n_fin = jnp.sum(t_done)
         mean_fin = jnp.where(n_fin > 0, jnp.nansum(t_fin) / jnp.maximum(n_fin, 1), jnp.nan)
-        return (p, opt, env_state, obs_last, ep_ret, ep_len, norm), (mean_fin, n_fin)
+        n_bad = jnp.sum(t_bad)
+        return (p, opt, env_state, obs_last, ep_ret, ep_len, norm), (mean_fin, n_fin, n_bad)
 
     return update
+
+
+def _check_finite_actor(params: dict, first: int, last: int, label: str) -> None:
+    """PPO's networks after updates ``first`` … ``last``, or a clear error where they went
+    non-finite: a NaN gradient anywhere makes every clipped update NaN, pruned weights
+    included (the mask multiplies it), which would otherwise surface as "PPO moved a pruned
+    weight" at the end, hours later, naming a masking bug instead of a diverged round."""
+    broken = {
+        k: sum(int(np.sum(~np.isfinite(np.asarray(leaf)))) for leaf in jax.tree.leaves(v))
+        for k, v in params.items()
+    }
+    broken = {k: n for k, n in broken.items() if n}
+    if broken:
+        what = ", ".join(f"{n} of its {k} values" for k, n in broken.items())
+        raise ValueError(
+            f"{label} PPO diverged during updates {first + 1}-{last}: {what} are NaN or "
+            "infinite, so nothing was written. Fix: a smaller lr or max_grad_norm in the "
+            "gd_ppo settings; the round's log shows where its returns went"
+        )
 
 
 def train_ppo(
@@ -385,7 +407,7 @@ def train_ppo(
     carry = (params, opt_state, env_state, obs, jnp.zeros(n_env), jnp.zeros(n_env, jnp.int32), norm)
     carry = strongly_typed(carry)  # one compiled chunk program, not one for the first chunk
     chunk = max(1, min(int(sz.cfg["log_every"]), n_updates))
-    returns, counts, eval_gen, eval_val = [], [], [], []
+    returns, counts, bad, eval_gen, eval_val = [], [], [], [], []
     u = 0
 
     def check_curves(c, done, chunk):
@@ -396,14 +418,15 @@ def train_ppo(
         resumed := checkpoint.load(carry, n_updates, chunk, PPO_CURVES, check_curves)
     ):
         carry, u, c = resumed.state, resumed.generation, resumed.curves
-        returns, counts = [c["train_return"]], [c["episodes"]]
+        returns, counts, bad = [c["train_return"]], [c["episodes"]], [c["nonfinite_rewards"]]
         eval_gen, eval_val = c["eval_update"].tolist(), c["eval_metric"].tolist()
     u_start = u
     while u < n_updates:
         n_now = min(chunk, n_updates - u)
-        carry, (r, n) = run_chunk(carry, u, n_now)
+        carry, (r, n, b) = run_chunk(carry, u, n_now)
         u += n_now
-        returns.append(np.asarray(r)), counts.append(np.asarray(n))
+        returns.append(np.asarray(r)), counts.append(np.asarray(n)), bad.append(np.asarray(b))
+        _check_finite_actor(carry[0], u - n_now, u, label)
         metric = float(evaluate(carry[0]["actor"], task.test_data, carry[6]))
         eval_gen.append(u), eval_val.append(metric)
         if checkpoint is not None and checkpoint.due(u, n_updates):
@@ -413,6 +436,7 @@ def train_ppo(
                 {
                     "train_return": np.concatenate(returns),
                     "episodes": np.concatenate(counts),
+                    "nonfinite_rewards": np.concatenate(bad),
                     "eval_update": np.asarray(eval_gen, np.int64),
                     "eval_metric": np.asarray(eval_val, np.float64),
                 },
@@ -421,7 +445,7 @@ def train_ppo(
         log(
             f"{label} update {u}/{n_updates} ({u * per_update} steps) "
             f"train return {_nanmean(np.asarray(r)):.2f} {task.metric_name} {metric:.2f} "
-            f"eta {elapsed / (u - u_start) * (n_updates - u):.0f}s"
+            f"nonfinite rewards {int(np.sum(b))} eta {elapsed / (u - u_start) * (n_updates - u):.0f}s"
         )
     p = carry[0]
     theta = np.asarray(p["actor"])
@@ -436,7 +460,8 @@ def train_ppo(
         sigma=np.zeros_like(theta),
         best_fitness=-ret,
         mean_fitness=-ret,
-        nonfinite_count=np.zeros(ret.shape, np.int32),
+        # env steps with a NaN or infinite reward (given none, counted), not members
+        nonfinite_count=np.concatenate(bad).astype(np.int32),
         episodes=np.concatenate(counts).astype(np.int32),
         eval_generation=np.asarray(eval_gen, np.int32),
         eval_metric=np.asarray(eval_val, np.float32),

@@ -280,13 +280,16 @@ def train_ppo(
     curves = {
         "train_return": -res.mean_fitness,  # NaN: no episode ended in that update
         "episodes": res.episodes,
+        # env steps per update whose reward was NaN or infinite (given 0): not members, so
+        # not the ES's nonfinite_total, which summary.nc's nonfinite_fitness reads
+        "nonfinite_rewards": res.nonfinite_count,
         "eval_update": res.eval_generation,
         "eval_metric": res.eval_metric,
     }
     attrs = {
         "trainer": "ppo",
         "search_distribution": "none: PPO (gradient descent), so no sigma/ group and no SNR",
-        "nonfinite_total": 0,
+        "nonfinite_rewards_total": int(res.nonfinite_count.sum()),
     }
     return TrainedRound(
         res.theta, None, curves, res.final_metric, res.seconds, attrs, res.task_state
