@@ -1294,3 +1294,31 @@ def test_a_task_entry_name_that_cannot_be_its_folder_is_refused(tiny_config, nam
     tiny_config["tasks"][name] = {"task": "digits", "network": "cnn_small"}
     with pytest.raises(ConfigError, match=why):
         validate_config(tiny_config)
+
+
+def test_train_resource_overrides_reach_the_group_rules(tiny_config, tmp_path):
+    """`--set-resources train:runtime=MIN train:gpu_model=…`, as README and the SLURM profile
+    say, reach the rules that train the rounds under resources.group_chains (Snakemake
+    ignored them there without a word: no rule is named `train`). A runtime is per round of
+    one chain, so a group job of the 2 seeds asks for twice it; naming the group rule wins."""
+
+    def train_resources(group_chains, *overrides):
+        tiny_config["resources"]["group_chains"] = group_chains
+        path = tmp_path / f"{group_chains}.yaml"
+        path.write_text(yaml.safe_dump(tiny_config))
+        proc = _snakemake(
+            "-n", "--configfile", str(path), "--directory", str(tmp_path),
+            "--set-resources", *overrides,
+        )  # fmt: skip
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+        rule = "train_seeds" if group_chains == "seeds" else "train"
+        jobs = proc.stdout.split(f"rule {rule}:")[1:]
+        return {re.search(r"resources: (.*)", job).group(1) for job in jobs}
+
+    per_round = ("train:runtime=7", "train:gpu_model=a100")
+    (seeds,) = train_resources("seeds", *per_round)
+    assert "runtime=14," in seeds and "gpu_model=a100" in seeds, seeds
+    (own,) = train_resources("seeds", *per_round, "train_seeds:runtime=5")
+    assert "runtime=5," in own and "gpu_model=a100" in own, own
+    (alone,) = train_resources("none", *per_round)
+    assert "runtime=7," in alone and "gpu_model=a100" in alone, alone

@@ -388,6 +388,44 @@ def group_rules():
     ]
 
 
+def train_overrides_reach_group_rules():
+    """`--set-resources train:…` (and `transfer:…`), the per-round overrides README names,
+    applied to the group rules that train those rounds under resources.group_chains
+    (`train_seeds` or each `train_pairs_<task>_<strategy>`; `transfer_seeds`), which
+    Snakemake would otherwise leave without a word: their jobs then asked for the config's
+    runtime and no GPU model. A runtime is per round of one chain, so a group job asks for
+    it times its chains, as it does for resources.runtime (unless resources.group_runtime
+    sets the group's own). An override naming the group rule itself wins. Why here (the
+    overrides are Snakemake's, read when this file is): a profile names rules, as
+    chain_job_group's `train` grouping does."""
+    from snakemake.resources import Resource, Resources
+
+    overrides = workflow.resource_settings.overwrite_resources
+    if GROUP_CHAINS == "none":
+        return
+    targets = [("train", name, chains) for name, _, _, _, chains in group_rules()]
+    targets.append(("transfer", "transfer_seeds", len(config["seeds"])))
+    for source, name, chains in targets:
+        given = dict(overrides[source].items()) if source in overrides else {}
+        if not given:
+            continue
+        if "runtime" in given and not RES["group_runtime"]:
+            runtime = given["runtime"]
+            if runtime.is_evaluable():
+                raise ValueError(
+                    f"--set-resources {source}:runtime is an expression, which cannot be "
+                    f"scaled to this config's group jobs ({chains} rounds each under "
+                    f"resources.group_chains: {GROUP_CHAINS}): give it in minutes, or set "
+                    f"{name}:runtime for the whole group job"
+                )
+            given["runtime"] = Resource("runtime", int(runtime.value) * chains)
+        own = dict(overrides[name].items()) if name in overrides else {}
+        overrides[name] = Resources({**given, **own})
+
+
+train_overrides_reach_group_rules()
+
+
 def chain_job_group(fixed):
     """The job group of each group_rules entry, as a function of a job's wildcards. When the
     profile groups rule `train` into one job per chain (profiles/slurm-chain), every round
