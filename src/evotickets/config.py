@@ -605,7 +605,9 @@ def _check_some_chain(cfg: dict) -> None:
         block = "gd" if is_gd(s) else "strategies"
         fix = f"add it to tasks.{fits[0]}.strategies" if fits else "add a task it runs on"
         raise ConfigError(
-            f"{block}.{s} runs on no task ({why}), so it would train nothing: remove it, or {fix}"
+            f"{block}.{s} runs on no task ({why}), so it would train nothing: remove it, or "
+            f"{fix} (an overlay config cannot remove a key of the config below it: to drop "
+            f"{s} from every task, copy that config and edit it)"
         )
     all_chains = chains(cfg)
     ran = {m for _, _, m, _ in all_chains}
@@ -645,6 +647,17 @@ def _check_analysis_filters(cfg: dict) -> None:
     for where, filters in scopes:
         for f in ANALYSIS_FILTERS:
             _check_names(filters.get(f) or [], known[f], f"{singular[f]} in {where}.{f}")
+    for where, filters in scopes:
+        # filters match task entries: a library task that an entry runs under another name
+        # (digits_he: {task: digits}) would select nothing there, silently
+        for name in filters.get("tasks") or []:
+            entries = [t for t in cfg["tasks"] if t != name and library_task(cfg, t) == name]
+            if name not in cfg["tasks"] and entries:
+                raise ConfigError(
+                    f"{where}.tasks lists {name!r}, a library task that this config runs as "
+                    f"the task entries {entries}; the filters name task entries (the keys of "
+                    f"`tasks`), so it would select none of them: list {', '.join(entries)}"
+                )
     for name in block.get("enabled") or []:  # named in `enabled`: the researcher wants it
         if why := _analysis_makes_nothing(cfg, name):
             raise ConfigError(

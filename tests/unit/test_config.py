@@ -122,6 +122,7 @@ def test_strategy_key_valid_for_another_strategy_is_rejected(tiny_config):
         ("prune_fraction", -0.1),
         ("prune_fraction", 1.5),
         ("rounds", 0),
+        ("rounds", 101),  # iter100 would match no rule's two-digit round
         ("strategies.snes.std_init", 0),
         ("strategies.snes.std_init", -0.05),
         ("strategies.snes.population_size", 1),
@@ -1322,3 +1323,20 @@ def test_train_resource_overrides_reach_the_group_rules(tiny_config, tmp_path):
     assert "runtime=5," in own and "gpu_model=a100" in own, own
     (alone,) = train_resources("none", *per_round)
     assert "runtime=7," in alone and "gpu_model=a100" in alone, alone
+
+
+def test_a_filter_naming_a_library_task_run_under_an_entry_name_is_refused(tiny_config):
+    """Filters name task entries: the library task's name where the config's entry is named
+    otherwise selected nothing, and with `enabled` not given no analysis said so."""
+    tiny_config["tasks"] = {"digits_he": {"task": "digits", "network": "cnn_small"}}
+    tiny_config["analyses"] = {"tasks": ["digits"]}
+    with pytest.raises(ConfigError, match=r"analyses.tasks lists 'digits'.*list digits_he"):
+        validate_config(tiny_config)
+    tiny_config["analyses"] = {"landscape": {"tasks": ["digits"]}}
+    with pytest.raises(ConfigError, match=r"analyses.landscape.tasks lists 'digits'"):
+        validate_config(tiny_config)
+    tiny_config["analyses"] = {"tasks": ["digits_he"]}
+    assert analysis_chains(validate_config(tiny_config), "landscape")
+    # a library task that no entry runs stays allowed (an overlay may narrow the tasks)
+    tiny_config["analyses"] = {"tasks": ["digits_he", "mnist"]}
+    validate_config(tiny_config)
