@@ -477,3 +477,51 @@ def test_figs_3_to_6_label_their_y_axes_with_the_metric_or_unit():
     ds["curvature_1d"] = (dims, np.full(ds.test_metric.shape, np.nan))
     labels = [ax.get_ylabel() for ax in figures.fig6(ds).axes[:3]]
     assert labels == ["−return", "−return", "mean curvature"]
+
+
+def test_every_method_has_a_colour_of_its_own():
+    """No two methods share a colour (snr_study fell back to C2, mask_permuted's green, and
+    the dynamic methods repeated movement's and magnitude_increase's)."""
+    from evotickets.names import METHODS
+
+    assert set(figures.COLORS) == set(METHODS)
+    rgb = [mcolors.to_hex(c) for c in figures.COLORS.values()]
+    assert len(set(rgb)) == len(rgb), figures.COLORS
+
+
+def test_fig2_draws_gradient_descent_chains_and_one_legend_of_every_line():
+    """A GD chain's random and magnitude curves are drawn beside the ES strategies' (a
+    GD-only run drew no pruning curve at all), and the legend names every method even when
+    the first panel is empty."""
+    ds = _dataset(["digits"], ["snes", "gd_adam"], ("random", "magnitude", "snr"))
+    ds.test_metric.loc[{"strategy": "gd_adam", "method": ["random", "magnitude"]}] = 0.7
+    ds.test_metric.loc[{"strategy": "snes", "method": "snr"}] = 0.8
+    fig = figures.fig2(ds)
+    snes, gd = fig.axes[:2]
+    assert set(_lines(gd)) == {"random", "magnitude"} and set(_lines(snes)) == {"snr"}
+    (legend,) = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert {t.get_text() for t in legend.get_texts()} == {"random", "magnitude", "snr"}
+    gd_only = figures.fig2(ds.sel(strategy=["gd_adam"]))
+    assert set(_lines(gd_only.axes[0])) == {"random", "magnitude"}
+
+
+def test_fig8_draws_gradient_descents_controls_in_a_row_of_their_own():
+    methods = ("random", "magnitude", "weight_permuted", "mask_permuted")
+    ds = _dataset(["digits"], ["snes", "gd_adam"], methods)
+    ds.test_metric.loc[{"strategy": "snes"}] = 0.9
+    ds.test_metric.loc[{"strategy": "gd_adam"}] = 0.4
+    es, gd = figures.fig8(ds).axes
+    assert "snes" in es.get_title() and "gd_adam" in gd.get_title()
+    assert all(np.allclose(v, 0.9) for v in _lines(es).values())
+    assert all(np.allclose(v, 0.4) for v in _lines(gd).values())
+    only_gd = figures.fig8(ds.sel(strategy=["gd_adam"])).axes
+    assert len(only_gd) == 1 and set(_lines(only_gd[0])) == set(methods)
+
+
+def test_fig11_without_snr_prefers_magnitude_to_a_random_mask():
+    ds = _dataset(["digits"], ["snes"], ["random", "magnitude"])
+    kernels = ["Conv_0/kernel", "Dense_0/kernel"]
+    ratio = np.full((*ds.test_metric.shape, 2), 0.5)
+    ds = ds.assign_coords(tensor=kernels)
+    ds["layer_kept_ratio"] = ((*ds.test_metric.dims, "tensor"), ratio)
+    assert "(magnitude;" in figures.fig11(ds).axes[0].get_title()

@@ -415,7 +415,7 @@ def _add_landscape(ds, finished: FinishedRounds, at, shape) -> None:
         curvature,
         {
             "long_name": "mean curvature of 1D random projections (2a of a quadratic fit)",
-            "units": "loss per unit ξ²",
+            "units": "loss per unit ξ² (loss: vision cross-entropy, control −return)",
             # filter-normalised or raw directions: curvatures of the two are not comparable
             "direction_norm_1d": ", ".join(sorted(norms)) or "none collected",
         },
@@ -424,7 +424,10 @@ def _add_landscape(ds, finished: FinishedRounds, at, shape) -> None:
         ds["loss_surface_2d"] = (
             (*CHAIN_DIMS, "grid_x", "grid_y"),
             surface,
-            {"long_name": "loss on a filter-normalised 2D plane", "units": "loss"},
+            {
+                "long_name": "loss on a filter-normalised 2D plane",
+                "units": "vision: cross-entropy; control: −return",
+            },
         )
 
 

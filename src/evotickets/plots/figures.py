@@ -13,6 +13,7 @@ import operator
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -25,10 +26,13 @@ from ..analysis.collect import has_data, nonfinite_metric_rounds
 from ..names import DEFAULT_INIT_SCHEME, RETURN_METRIC, is_gd
 
 ES_METHODS = ("random", "magnitude", "snr")
+#: One colour per pruning method, each its own (names.METHODS; a test checks both), so that
+#: every figure names a method by the same colour and no two methods of a panel share one.
 COLORS = {
     "random": "tab:gray",
     "magnitude": "tab:blue",
     "snr": "tab:red",
+    "snr_study": "darkred",
     "weight_permuted": "tab:orange",
     "mask_permuted": "tab:green",
     "movement": "tab:purple",
@@ -36,8 +40,8 @@ COLORS = {
     "init_magnitude": "tab:olive",
     "snip": "tab:cyan",
     "grasp": "tab:pink",
-    "dynamic_random": "tab:brown",
-    "dynamic_gradient": "tab:purple",
+    "dynamic_random": "goldenrod",
+    "dynamic_gradient": "navy",
 }
 CAPTIONS: dict[str, str] = {}
 FIGURES: dict[str, Callable[[xr.Dataset], plt.Figure]] = {}
@@ -150,16 +154,28 @@ def _gd_strategies(ds) -> list[str]:
     return [s for s in ds.strategy.values if str(s).startswith("gd_")]
 
 
-def _strategies_with_all(ds, task, methods, var: str = "test_metric") -> list[str]:
-    """The ES strategies that ran every one of ``methods`` on ``task``. Curves of several
-    methods averaged over strategies must average the same strategies: a control that ran on
-    SNES only, set against magnitude averaged over SNES and Sep-CMA-ES, would compare
-    strategies, not methods."""
+def _strategies_with_all(ds, task, methods, var: str = "test_metric", strategies=None) -> list[str]:
+    """The ES strategies (or ``strategies``) that ran every one of ``methods`` on ``task``.
+    Curves of several methods averaged over strategies must average the same strategies: a
+    control that ran on SNES only, set against magnitude averaged over SNES and Sep-CMA-ES,
+    would compare strategies, not methods."""
     return [
         s
-        for s in _es_strategies(ds)
+        for s in (_es_strategies(ds) if strategies is None else strategies)
         if all(has_data(ds, var, task=task, strategy=s, method=m) for m in methods)
     ]
+
+
+def _legend_of_all_panels(axes, fontsize: float = 7) -> None:
+    """One legend, on the first panel that has lines, naming every line of every panel once:
+    the first panel may lack a method (or be empty) that others draw."""
+    handles: dict[str, Any] = {}
+    for ax in np.ravel(axes):
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    first = next((ax for ax in np.ravel(axes) if ax.get_legend_handles_labels()[0]), None)
+    if first is not None:
+        first.legend(list(handles.values()), list(handles), fontsize=fontsize)
 
 
 def _tasks_with_es_snr_and_gd_magnitude(ds: xr.Dataset) -> list[str]:
@@ -270,13 +286,14 @@ def fig1(ds: xr.Dataset) -> plt.Figure:
 
 @figure(
     "fig2",
-    "Random, magnitude and SNR pruning per task and strategy: test metric "
-    "(mean ± s.e. over seeds) against weights remaining.",
+    "Random, magnitude and SNR pruning per task and strategy (gradient descent: random and "
+    "magnitude, as it has no SNR): test metric (mean ± s.e. over seeds) against weights "
+    "remaining.",
 )
 def fig2(ds: xr.Dataset) -> plt.Figure:
-    es = _es_strategies(ds)
+    es = list(ds.strategy.values)  # the ES strategies, then gradient descent's
     if not es:
-        return _missing("Fig. 2", "needs an ES strategy")
+        return _missing("Fig. 2", "needs a strategy")
     tasks = list(ds.task.values)
     fig, axes = plt.subplots(
         len(tasks), len(es), figsize=(3.2 * len(es), 2.6 * len(tasks)), squeeze=False
@@ -306,7 +323,7 @@ def fig2(ds: xr.Dataset) -> plt.Figure:
             ax.set_title(f"{t} / {s}", fontsize=9)
             ax.set_ylabel(_metric_label(ds, t), fontsize=8)
             _sparsity_axis(ax, ds)
-    axes[0, 0].legend(fontsize=7)
+    _legend_of_all_panels(axes)
     fig.tight_layout()
     return fig
 
@@ -412,8 +429,8 @@ def fig5(ds: xr.Dataset) -> plt.Figure:
     "Linear mode connectivity and curvature of the analysed task: error barriers between "
     "consecutive rounds and between the first two seeds (one pair: no band), the mean "
     "curvature of 1D random projections, one colour per strategy/method; and the barrier "
-    "between the ES and the GD network of one ticket (ES → GD transfers; −returns on an axis "
-    "of their own, right).",
+    "between the ES and the GD network of one ticket (ES → GD transfers; beside error rates, "
+    "−returns on an axis of their own, right).",
 )
 def fig6(ds: xr.Dataset) -> plt.Figure:
     # collect writes these variables whenever the analyses are enabled: all NaN is no data
@@ -546,24 +563,38 @@ def fig8(ds: xr.Dataset) -> plt.Figure:
     needed = ("magnitude", "weight_permuted", "mask_permuted")
     if not all(m in ds.method.values for m in needed):
         return _missing("Fig. 8", "needs the weight_permuted and mask_permuted methods")
-    fig, axes = plt.subplots(1, len(ds.task), figsize=(3.5 * len(ds.task), 3), squeeze=False)
+    tasks = list(ds.task.values)
+    # a row for the ES strategies and one for gradient descent where it ran the controls:
+    # an average over both would mix two kinds of training in one line
+    rows = [
+        (kind, group)
+        for kind, group in (("ES", _es_strategies(ds)), ("GD", _gd_strategies(ds)))
+        if any(_strategies_with_all(ds, t, needed, strategies=group) for t in tasks)
+    ] or [("ES", _es_strategies(ds))]
+    fig, axes = plt.subplots(
+        len(rows), len(tasks), figsize=(3.5 * len(tasks), 3 * len(rows)), squeeze=False
+    )
     x = _percent(ds)
-    for ax, t in zip(axes[0], ds.task.values):
-        es = _strategies_with_all(ds, t, needed)  # every line averages the same strategies
-        if not es:
-            ax.text(0.5, 0.5, "no strategy ran all three here", ha="center", va="center",
-                    transform=ax.transAxes, fontsize=8)  # fmt: skip
-        # random beside them only where it ran on the same strategies, as the others
-        with_random = set(es) <= set(_strategies_with_all(ds, t, ("random",)))
-        for m in (*needed, "random") if with_random else needed:
-            if es and m in ds.method.values:
-                metric = ds.test_metric.sel({"task": t, "strategy": es, "method": m})
-                _band(ax, x, _mean_over_runs(metric, "strategy"), m, COLORS.get(m))
-        ax.set_title(f"{t} ({', '.join(map(str, es))})" if es else str(t), fontsize=9)
-        ax.set_ylabel(_metric_label(ds, t), fontsize=8)
-        _sparsity_axis(ax, ds)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=6)
+    for row, (kind, group) in zip(axes, rows, strict=True):
+        for ax, t in zip(row, tasks, strict=True):
+            # every line averages the same strategies
+            runs = _strategies_with_all(ds, t, needed, strategies=group)
+            if not runs:
+                ax.text(0.5, 0.5, f"no {kind} strategy ran all three here", ha="center",
+                        va="center", transform=ax.transAxes, fontsize=8)  # fmt: skip
+            # random beside them only where it ran on the same strategies, as the others
+            with_random = set(runs) <= set(
+                _strategies_with_all(ds, t, ("random",), strategies=group)
+            )
+            for m in (*needed, "random") if with_random else needed:
+                if runs and m in ds.method.values:
+                    metric = ds.test_metric.sel({"task": t, "strategy": runs, "method": m})
+                    _band(ax, x, _mean_over_runs(metric, "strategy"), m, COLORS.get(m))
+            ax.set_title(f"{t} ({', '.join(map(str, runs))})" if runs else str(t), fontsize=9)
+            ax.set_ylabel(_metric_label(ds, t), fontsize=8)
+            _sparsity_axis(ax, ds)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=6)
     fig.tight_layout()
     return fig
 
@@ -748,7 +779,8 @@ def fig10(ds: xr.Dataset) -> plt.Figure:
     "fig11",
     "Layerwise pruning ratios: fraction of each layer's weights kept per round "
     "under SNR pruning (one global threshold gives each layer its own ratio; where no SNR "
-    "chain was analysed, the first method that was, named in the title).",
+    "chain was analysed, magnitude's, else the first method that was; the method and the "
+    "strategies averaged are named in each title).",
 )
 def fig11(ds: xr.Dataset) -> plt.Figure:
     if "layer_kept_ratio" not in ds:
@@ -757,7 +789,8 @@ def fig11(ds: xr.Dataset) -> plt.Figure:
     analysed = [m for m in ds.method.values if has_data(ds, "layer_kept_ratio", method=m)]
     if not analysed:
         return _missing("Fig. 11", "no layerwise analysis finished")
-    method = "snr" if "snr" in analysed else str(analysed[0])
+    # a random mask's ratios all sit near the remaining fraction: magnitude says more
+    method = next((m for m in ("snr", "magnitude") if m in analysed), str(analysed[0]))
     tasks = [t for t in ds.task.values if has_data(ds, "layer_kept_ratio", task=t, method=method)]
     fig, axes = plt.subplots(1, len(tasks), figsize=(3.8 * len(tasks), 3), squeeze=False)
     x = _percent(ds)
@@ -836,9 +869,9 @@ def tickets_shared(ds: xr.Dataset) -> plt.Figure:
     fig, axes = plt.subplots(1, len(cells), figsize=(3.6 * len(cells), 3), squeeze=False)
     x = _percent(ds)
     for ax, (t, s) in zip(axes[0], cells):
-        for k, m in enumerate(others):
+        for m in others:
             at = {"task": t, "strategy": s, "method": m}
-            _band(ax, x, ds[var].sel(at), m, COLORS.get(m, f"C{k}"))
+            _band(ax, x, ds[var].sel(at), m, COLORS[m])
         ax.plot(x, x / 100, ":", color="black", label="unrelated masks")
         ax.set_ylim(0, 1.02)
         ax.set_title(f"{t} / {s}", fontsize=9)
