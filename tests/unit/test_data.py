@@ -4,6 +4,7 @@ and failure modes (corruption, truncation, missing files, offline downloads)."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import struct
 import subprocess
@@ -166,6 +167,7 @@ def test_kmnist_full_split_uses_the_official_files(
         (folder / f"{prefix}-images-idx3-ubyte").write_bytes(_idx_bytes(images))
         (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(_idx_bytes(np.arange(n) % 10))
     monkeypatch.setattr(data, "_SHA256", {})  # synthetic files: no pinned hashes
+    monkeypatch.setattr(data, "_ARCHIVE_SHA256", {})
     ds = load_dataset("kmnist", data_dir=tmp_path, download=False)
     assert (len(ds.y_train), len(ds.y_test)) == (12, 5)
     assert ds.attrs["split"] == "official" and ds.attrs["kmnist_split"] == "full"
@@ -495,3 +497,69 @@ def test_a_vision_task_refuses_data_of_another_shape_than_its_network_is_built_f
     VisionTask("digits", images((8, 8, 1)), "cnn_small", table=[])
     with pytest.raises(ValueError, match=r"train images of digits have shape \(28, 28, 1\)"):
         VisionTask("digits", images((28, 28, 1)), "cnn_small", table=[])
+
+
+def _kmnist_full_folder(tmp_path: Path, gzip_train_images: bool) -> Path:
+    """Synthetic K-MNIST files (12 training, 5 test images), the training images gzipped
+    or raw; returns the training images' path."""
+    folder = tmp_path / "kmnist"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    train = folder / "train-images-idx3-ubyte"
+    for prefix, n in (("train", 12), ("t10k", 5)):
+        images = _idx_bytes(rng.integers(0, 256, (n, 28, 28)))
+        path = folder / f"{prefix}-images-idx3-ubyte"
+        if prefix == "train" and gzip_train_images:
+            train = path = path.with_name(path.name + ".gz")
+            path.write_bytes(gzip.compress(images, mtime=0))
+        else:
+            path.write_bytes(images)
+        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(_idx_bytes(np.arange(n) % 10))
+    return train
+
+
+def test_kmnist_training_images_are_verified_as_the_official_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """K-MNIST's training images have no pinned content hash: any 60,000 × 28 × 28 idx file
+    passed (MNIST's under K-MNIST's name too). They are now checked as CODH's archive."""
+    monkeypatch.setattr(data, "_SHA256", {})  # synthetic files: no content hashes
+    archive = _kmnist_full_folder(tmp_path, gzip_train_images=True)
+    with pytest.raises(DataError, match="sha256 of the archive is .* not the official file") as e:
+        load_dataset("kmnist", data_dir=tmp_path, download=False)
+    assert "kmnist_split: test_split" in str(e.value) and "51467d22" in str(e.value)
+    # the official archive is accepted (here: the synthetic one's hash pinned in its place)
+    official = hashlib.sha256(archive.read_bytes()).hexdigest()
+    monkeypatch.setitem(data._ARCHIVE_SHA256, ("kmnist", "train-images-idx3-ubyte"), official)
+    data.clear_cache()
+    ds = load_dataset("kmnist", data_dir=tmp_path, download=False)
+    assert (len(ds.y_train), len(ds.y_test)) == (12, 5)
+    # beside a raw copy the archive is the one read; a raw copy alone cannot be verified
+    raw = archive.with_suffix("")
+    raw.write_bytes(gzip.decompress(archive.read_bytes()))
+    data.clear_cache()
+    assert len(load_dataset("kmnist", data_dir=tmp_path, download=False).y_train) == 12
+    archive.unlink()
+    data.clear_cache()
+    with pytest.raises(DataError, match="verified only as its official gzip archive"):
+        load_dataset("kmnist", data_dir=tmp_path, download=False)
+
+
+def test_a_downloaded_kmnist_training_archive_is_verified_before_it_is_kept(
+    tmp_path: Path, shared: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mirror serving other training images under K-MNIST's name (here MNIST's) is refused
+    and nothing is kept: the download is checked as the official archive too."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "train-images-idx3-ubyte.gz").symlink_to(
+        shared / "mnist" / "train-images-idx3-ubyte.gz"
+    )
+    for name in ("train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (mirror / f"{name}.gz").symlink_to(shared / "kmnist" / f"{name}.gz")
+    monkeypatch.setitem(data._MIRRORS, "kmnist", mirror.as_uri() + "/")
+    dest = tmp_path / "data"
+    dest.mkdir()
+    with pytest.raises(DataError, match="failed verification and was discarded"):
+        load_dataset("kmnist", data_dir=dest, download=True)
+    assert not list((dest / "kmnist").glob("train-images*"))
