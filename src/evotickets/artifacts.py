@@ -71,7 +71,9 @@ def _rerun_hint(path: Path, kind: str, delete: bool = True) -> str:
     if rule is None:
         rule = ANALYSIS_RULES.get(path.stem, path.stem)
     group = ""
-    if rule == "train" and TRANSFER_FOLDER in path.parts:  # a transferred ticket's round
+    # a transferred ticket's round: results/<exp>/transfer/<name>/seed<k>/iter<t>/trained.h5
+    # (by its place: an experiment or a folder above results/ may be named "transfer" too)
+    if rule == "train" and len(path.parts) >= 5 and path.parts[-5] == TRANSFER_FOLDER:
         rule = "transfer"
         group = " or, under resources.group_chains, its group rule `transfer_seeds`"
     elif rule == "train":  # with resources.group_chains a group rule trains the round

@@ -202,3 +202,23 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
         durable_replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_paths(*dests: str | os.PathLike[str]) -> Iterator[list[Path]]:
+    """:func:`atomic_path` for a set of files that belong together (claims.md, .html, .nc):
+    a temporary path for each; when the block ends normally every one is fsynced first, and
+    only then each is moved onto its ``dest``. A failed write, or a failed fsync (where a full
+    disk or quota often shows on network file systems), leaves every old ``dest`` in place:
+    a new file never stands beside an old one. Only a crash between the renames, which take
+    microseconds, could still leave a mix."""
+    tmps = [temp_path(d) for d in dests]
+    try:
+        yield tmps
+        for tmp in tmps:
+            fsync_file(tmp)
+        for tmp, dest in zip(tmps, dests, strict=True):
+            durable_replace(tmp, dest)
+    finally:
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)

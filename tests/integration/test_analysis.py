@@ -531,3 +531,33 @@ def test_lmc_refuses_rounds_paired_wrongly():
         _check_pairs("es_gd", rounds(1, 1), rounds(1, 2))
     with pytest.raises(ValueError, match="as many --left as --right"):
         _check_pairs("seeds", rounds(0, 1), rounds(0))
+
+
+def test_nonfinite_fitness_counts_population_members_and_is_nan_for_gradient_descent(
+    tmp_path, tiny_config
+):
+    """summary.nc's nonfinite_fitness counts ES members; a GD round has none to count, so
+    NaN, also for a PPO round written before 2026-12-06 that said nonfinite_total 0."""
+    from evotickets import paths
+    from evotickets.analysis.collect import collect
+    from evotickets.artifacts import write_artifact
+    from evotickets.config import chain_spec, validate_config
+
+    tiny_config["gd"] = {"gd_adam": {"lr": 0.001, "batch_size": 64, "epochs": 1}}
+    tiny_config["methods"] = ["random", "magnitude"]
+    cfg = validate_config(tiny_config)
+    base = {"round": 0, "task": "digits", "method": "random", "final_metric": 0.5,
+            "metric_name": "test_accuracy", "remaining_fraction": 1.0}  # fmt: skip
+    for strategy, attrs in (
+        ("snes", {"trainer": "es", "nonfinite_total": 3}),
+        ("gd_adam", {"trainer": "gd", "nonfinite_total": 0}),
+    ):
+        chain = ("digits", strategy, "random", 0)
+        path = Path(paths.round_file("trained.h5", None, *chain, 0, root=tmp_path))
+        write_artifact(path, "trained", {}, {**base, "strategy": strategy, **attrs},
+                       config_digest=chain_spec(cfg, *chain).digest(), seed=0)  # fmt: skip
+    counts = collect(cfg, tmp_path).nonfinite_fitness.sel(
+        {"task": "digits", "method": "random", "seed": 0, "iteration": 0}
+    )
+    assert float(counts.sel(strategy="snes")) == 3
+    assert np.isnan(float(counts.sel(strategy="gd_adam")))

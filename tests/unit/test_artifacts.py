@@ -825,3 +825,42 @@ def test_the_write_probe_is_a_temporary_file_of_its_own_that_the_sweep_knows(tmp
     assert len(probes) == 2 and probes[0] != probes[1], probes
     assert all(durable._OWN_TEMP.fullmatch(p) for p in probes), probes
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_set_of_files_is_replaced_only_once_every_one_is_synced(tmp_path, monkeypatch):
+    """claims.md, .html and .nc belong together: a failed fsync of the last (a full disk
+    often shows only there on a network file system) leaves all three old files."""
+    from evotickets import durable
+
+    dests = [tmp_path / n for n in ("claims.md", "claims.html", "claims.nc")]
+    for d in dests:
+        d.write_text(f"old {d.name}")
+    real = durable.fsync_file
+
+    def full_at_nc(path):
+        if ".nc." in Path(path).name:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path)
+
+    monkeypatch.setattr(durable, "fsync_file", full_at_nc)
+    with pytest.raises(OSError, match="No space"), durable.atomic_paths(*dests) as tmps:
+        for t in tmps:
+            t.write_text("new")
+    assert [d.read_text() for d in dests] == [f"old {d.name}" for d in dests]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(d.name for d in dests)
+    monkeypatch.setattr(durable, "fsync_file", real)
+    with durable.atomic_paths(*dests) as tmps:
+        for t in tmps:
+            t.write_text("new")
+    assert [d.read_text() for d in dests] == ["new"] * 3
+
+
+def test_only_a_transfer_rounds_place_names_the_transfer_rule(tmp_path):
+    """An experiment (or a folder above results/) named `transfer` holds chain rounds, whose
+    rule is `train`; only results/<exp>/transfer/<name>/seed<k>/iter<t>/ is a transfer's."""
+    path = tmp_path / "transfer/results/transfer/digits/snes/magnitude/seed0/iter01/trained.h5"
+    path.parent.mkdir(parents=True)
+    _not_hdf5(path)
+    with pytest.raises(ArtifactError, match=r"rule `train`") as info:
+        read_artifact(path, "trained")
+    assert "transfer_seeds" not in str(info.value)

@@ -762,3 +762,18 @@ def test_a_finished_round_with_a_non_finite_metric_is_a_fall_in_the_threshold_ta
     (mag,) = [r for r in claims.dense_threshold(ds) if r["method"] == "magnitude"]
     assert (mag["fell"], mag["never"], mag["unfinished"]) == (2, SEEDS - 3, 1)
     assert (mag["min"], mag["max"]) == (pytest.approx(0.8 ** (ROUNDS - 1)), pytest.approx(0.8**2))
+
+
+def test_claim_7_keeps_a_seed_with_one_round_of_no_curvature_inside_its_run():
+    """A round whose landscape had a non-finite direction has a NaN curvature while the run
+    is complete: the seed stays, fitted over the rounds it has (as before the fix that
+    leaves out seeds still running), so a complete run's numbers did not change."""
+    ds = synthetic_summary(methods=("random", "magnitude"), strategies=("snes", "gd_adam"))
+    curv = np.full(ds.test_metric.shape, np.nan)
+    rounds = np.arange(ROUNDS, dtype=float)
+    curv[0, 0, 1] = rounds**2
+    curv[0, 1, 1] = 2 * rounds**2 + np.arange(SEEDS)[:, None]  # seeds offset, same slope
+    curv[0, 1, 1, 0, 2] = np.nan  # gd_adam, seed 0: round 2's curvature is NaN
+    ds["curvature_1d"] = (ds.test_metric.dims, curv)
+    (row,) = by(claims.claim_rows(ds), "curvature slope gd_adam − snes")
+    assert row["n"] == SEEDS

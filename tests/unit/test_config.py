@@ -1323,6 +1323,14 @@ def test_train_resource_overrides_reach_the_group_rules(tiny_config, tmp_path):
     assert "runtime=5," in own and "gpu_model=a100" in own, own
     (alone,) = train_resources("none", *per_round)
     assert "runtime=7," in alone and "gpu_model=a100" in alone, alone
+    # an expression (attempt*60, beside the profile's retries) has no number to scale: the
+    # group jobs keep the config's runtime × chains, and the other overrides still reach them
+    (expression,) = train_resources("seeds", "train:runtime=attempt*60", "train:gpu_model=a100")
+    assert "runtime=20," in expression and "gpu_model=a100" in expression, expression
+    # resources.group_runtime is the group job's own: a per-round runtime does not replace it
+    tiny_config["resources"]["group_runtime"] = 100
+    (group,) = train_resources("seeds", *per_round)
+    assert "runtime=100," in group and "gpu_model=a100" in group, group
 
 
 def test_a_filter_naming_a_library_task_run_under_an_entry_name_is_refused(tiny_config):

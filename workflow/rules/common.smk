@@ -405,21 +405,28 @@ def train_overrides_reach_group_rules():
         return
     targets = [("train", name, chains) for name, _, _, _, chains in group_rules()]
     targets.append(("transfer", "transfer_seeds", len(config["seeds"])))
+    group_rule = "train_seeds" if GROUP_CHAINS == "seeds" else "train_pairs_<task>_<strategy>"
     for source, name, chains in targets:
         given = dict(overrides[source].items()) if source in overrides else {}
+        own = dict(overrides[name].items()) if name in overrides else {}
         if not given:
             continue
-        if "runtime" in given and not RES["group_runtime"]:
-            runtime = given["runtime"]
-            if runtime.is_evaluable():
-                raise ValueError(
-                    f"--set-resources {source}:runtime is an expression, which cannot be "
-                    f"scaled to this config's group jobs ({chains} rounds each under "
-                    f"resources.group_chains: {GROUP_CHAINS}): give it in minutes, or set "
-                    f"{name}:runtime for the whole group job"
+        runtime = given.pop("runtime", None)
+        if runtime is not None and "runtime" not in own and not RES["group_runtime"]:
+            if runtime.is_evaluable():  # e.g. attempt*60: no number to scale here
+                named = group_rule if source == "train" else name
+                print(
+                    f"evotickets: --set-resources {source}:runtime is an expression, which "
+                    f"cannot be scaled to this config's group jobs ({chains} chains each "
+                    f"under resources.group_chains: {GROUP_CHAINS}), so they keep the "
+                    f"config's runtime × chains; give it in minutes, or set {named}:runtime "
+                    "for the whole group job",
+                    file=sys.stderr,
                 )
-            given["runtime"] = Resource("runtime", int(runtime.value) * chains)
-        own = dict(overrides[name].items()) if name in overrides else {}
+            else:
+                given["runtime"] = Resource("runtime", int(runtime.value) * chains)
+        # resources.group_runtime is the group job's own: a per-round runtime does not
+        # replace it (nor one the group rule is given by name)
         overrides[name] = Resources({**given, **own})
 
 

@@ -271,6 +271,17 @@ def has_every_round(values: xr.DataArray, dim: str = "iteration") -> xr.DataArra
     return (values.notnull() | ~some).all(dim)
 
 
+def has_latest_round(values: xr.DataArray, dim: str = "iteration") -> xr.DataArray:
+    """Per seed: whether it has the latest round that some seed of ``values`` has. Rounds
+    run in order, so a seed without it is still running (or stopped); unlike
+    :func:`has_every_round` a gap inside the run (one round's value NaN, as a landscape with
+    a non-finite direction gives) leaves the seed in, fitted over the rounds it has."""
+    some = values.notnull().any([d for d in values.dims if d != dim])
+    if not bool(some.any()):
+        return values.notnull().any(dim)  # no data at all: every seed False
+    return values.isel({dim: int(np.flatnonzero(some.values)[-1])}).notnull()
+
+
 def _rows_over_rounds(claim, task, strategy, comparison, diff, ds, first=1):
     """One row per round ≥ ``first`` of a (seed, iteration) difference."""
     rows = []
@@ -416,9 +427,9 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
                     # (one still running would otherwise fit a shorter, other range)
                     both = curvature.sel(strategy=[g, s])
                     paired = both.where(both.notnull().all("strategy"))
-                    # and every seed over every round some seed has: a seed still running
-                    # would otherwise fit its slopes over fewer rounds (as claim 8)
-                    slope = slope_per_seed(paired.where(has_every_round(paired)))
+                    # a seed still running (without the latest round some seed has) would
+                    # fit its slopes over fewer, earlier rounds: left out, the row's n shows it
+                    slope = slope_per_seed(paired.where(has_latest_round(paired)))
                     diff = slope.sel(strategy=g) - slope.sel(strategy=s)
                     rows += _one_row(7, t, s, f"curvature slope {g} − {s}", diff.values)
         # 8: the SNR–magnitude rank correlation over rounds

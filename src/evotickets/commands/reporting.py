@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..artifacts import ArtifactError, check_output, ensure_writable, require_results_folder
 from ..config import ConfigError, chains, load_config, validate_config
-from ..durable import atomic_path
+from ..durable import atomic_path, atomic_paths
 
 if TYPE_CHECKING:
     import xarray
@@ -192,15 +192,12 @@ def cmd_claims(args) -> None:
         nonfinite=nonfinite_metric_rounds(ds),
     )
     html, table = claims.to_html(text), claims.to_dataset(rows, thresholds)
-    # all three written to temporary files before any replaces its old file: an error while
-    # writing one (a full disk) leaves the old set whole, not a new claims.md beside an old
-    # claims.nc
+    # all three written and fsynced before any replaces its old file: an error while writing
+    # or syncing one (a full disk) leaves the old set whole, not a new claims.md beside an
+    # old claims.nc
     ensure_writable(out / "claims.md")
-    with (
-        atomic_path(out / "claims.md") as md,
-        atomic_path(out / "claims.html") as page,
-        atomic_path(out / "claims.nc") as nc,
-    ):
+    with atomic_paths(out / "claims.md", out / "claims.html", out / "claims.nc") as tmps:
+        md, page, nc = tmps
         md.write_text(text)
         page.write_text(html)
         write_netcdf(table, nc, kind="claims")

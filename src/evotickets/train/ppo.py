@@ -366,8 +366,11 @@ def _check_finite_actor(params: dict, first: int, last: int, label: str) -> None
         what = ", ".join(f"{n} of its {k} values" for k, n in broken.items())
         raise ValueError(
             f"{label} PPO diverged during updates {first + 1}-{last}: {what} are NaN or "
-            "infinite, so nothing was written. Fix: a smaller lr or max_grad_norm in the "
-            "gd_ppo settings; the round's log shows where its returns went"
+            "infinite, so nothing was written. Causes: the environment returned non-finite "
+            "observations or rewards (physics that blew up: the log's `nonfinite rewards` "
+            "counts the rewards), or the steps were too large. Fix: for the first, the task's "
+            "settings (a shorter episode, another backend); for the second, a smaller lr or "
+            "max_grad_norm in the gd_ppo settings"
         )
 
 
