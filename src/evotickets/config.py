@@ -566,6 +566,7 @@ def _check_rules_between_keys(cfg: dict) -> None:
                     f"(tasks.{task}.methods or strategy_methods.{s})"
                 )
     _validate_transfer(cfg)
+    _check_gd_batches_fit_data(cfg)
     _check_rewind(cfg)
     _check_dynamic(cfg)
     _check_sigma_methods(cfg)
@@ -740,6 +741,23 @@ def _check_dynamic(cfg: dict) -> None:
                     f"dynamic_sparse.every is {every}: it must be a multiple of es.log_every "
                     f"({chunk} for task {task}), where the round's chunks end"
                 )
+            if "dynamic_gradient" in task_methods(cfg, task, s) and not is_control(
+                library_task(cfg, task)
+            ):
+                # its search-gradient probe is a population of 2 · ⌊P/2⌋ antithetic members,
+                # evaluated in chunks too: with an odd P the job failed at round 1's regrowth
+                pop = int(strategy_settings(cfg, task, s)["population_size"])
+                probe = 2 * max(1, pop // 2)
+                given = (cfg["tasks"][task] or {}).get("population_chunk")
+                chunk = int(given or DEFAULT_POPULATION_CHUNK)
+                if probe % min(chunk, probe):
+                    raise ConfigError(
+                        f"dynamic_gradient's regrowth probes {s} on task {task} with {probe} "
+                        f"members (antithetic pairs: half its population of {pop}, twice), "
+                        f"which tasks.{task}.population_chunk {chunk} does not divide; give "
+                        f"{s} an even population_size, or a population_chunk dividing both "
+                        f"{pop} and {probe}"
+                    )
 
 
 def _normalizes_observations(cfg: dict, task: str) -> bool:
@@ -788,6 +806,14 @@ def _check_rewind(cfg: dict) -> None:
                         f"the full budget only (ES searches the remaining G − k); set "
                         f"tasks.{task}.strategies to ES strategies or rewind_budget to full"
                     )
+                steps, per_epoch = _gd_adam_steps(cfg, task)
+                if k >= steps:
+                    raise ConfigError(
+                        f"{where} is {k}, but {s}'s round on task {task} has {steps} minibatch "
+                        f"steps ({steps // per_epoch} epochs of {per_epoch}), so every {s} "
+                        f"chain would fail in round 0: give {where} below {steps}, or more "
+                        f"gd.{s}.epochs"
+                    )
                 continue
             es = task_es(cfg, task)
             every, total = int(es["log_every"]), int(es["num_generations"])
@@ -807,6 +833,35 @@ def _check_rewind(cfg: dict) -> None:
 
 
 TASK_ENTRY_NAME = re.compile(r"^[a-z0-9_]+$")
+
+
+def _gd_adam_steps(cfg: dict, task: str) -> tuple[int, int]:
+    """(minibatch steps of a gd_adam round on task entry ``task``, steps per epoch):
+    epochs × ⌊N / batch_size⌋, N the training examples of its dataset and split."""
+    from .tasks.data import train_examples
+
+    hp = strategy_settings(cfg, task, "gd_adam")
+    split = (cfg["tasks"][task] or {}).get("kmnist_split", "full")
+    per_epoch = train_examples(library_task(cfg, task), split) // int(hp["batch_size"])
+    return int(hp["epochs"]) * per_epoch, per_epoch
+
+
+def _check_gd_batches_fit_data(cfg: dict) -> None:
+    """A gd_adam batch larger than its task's training set: every train job would fail."""
+    for task in cfg["tasks"]:
+        if "gd_adam" not in task_strategies(cfg, task):
+            continue
+        if _gd_adam_steps(cfg, task)[1] < 1:
+            from .tasks.data import train_examples
+
+            base = library_task(cfg, task)
+            n = train_examples(base, (cfg["tasks"][task] or {}).get("kmnist_split", "full"))
+            batch = strategy_settings(cfg, task, "gd_adam")["batch_size"]
+            raise ConfigError(
+                f"gd_adam's batch_size {batch} on task {task} exceeds the {n} training "
+                f"examples of {base}: set gd.gd_adam.batch_size (or tasks.{task}."
+                f"strategy_overrides.gd_adam.batch_size) to at most {n}"
+            )
 
 
 def _fill_kmnist_split(cfg: dict) -> None:
@@ -910,6 +965,12 @@ def _check_task_keys_fit_kind(cfg: dict) -> None:
             raise ConfigError(
                 f"tasks.{task}.network is {network}, but {task} runs the control task {base}, "
                 "whose network is the policy MLP (its sizes: `hidden`); remove the key"
+            )
+        if not is_control(base) and network == "mlp":
+            raise ConfigError(
+                f"tasks.{task}.network is mlp, the control tasks' policy; {task} runs the "
+                f"vision task {base}, whose networks are cnn (the paper's) and cnn_small: "
+                "choose one of those, or remove the key for the task's default"
             )
 
 

@@ -563,3 +563,15 @@ def test_a_downloaded_kmnist_training_archive_is_verified_before_it_is_kept(
     with pytest.raises(DataError, match="failed verification and was discarded"):
         load_dataset("kmnist", data_dir=dest, download=True)
     assert not list((dest / "kmnist").glob("train-images*"))
+
+
+def test_train_examples_are_what_the_loaders_give(shared: Path) -> None:
+    """The config's checks count a dataset's training examples without loading it."""
+    assert data.train_examples("digits") == len(load_dataset("digits").y_train)
+    for name in ("mnist", "fashion_mnist"):
+        assert data.train_examples(name) == len(
+            load_dataset(name, data_dir=shared, download=False).y_train
+        )
+    split = load_dataset("kmnist", data_dir=shared, download=False, kmnist_split="test_split")
+    assert data.train_examples("kmnist", "test_split") == len(split.y_train)
+    assert data.train_examples("kmnist") == 60000  # the official split (no copy here)

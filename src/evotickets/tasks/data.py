@@ -148,6 +148,19 @@ _FIX_KMNIST_SPLIT = (
 )
 _DIGITS_N_TEST = 360
 _DIGITS_SPLIT = "sklearn-digits 1437/360 (rng 0)"
+#: Training examples per dataset (and K-MNIST split), as the loaders split them: what a
+#: config's check needs (a GD batch or rewind point that the data cannot hold) without
+#: loading the data (tests/unit/test_data.py checks them against the loaders).
+_TRAIN_EXAMPLES = {"digits": 1797 - _DIGITS_N_TEST, "mnist": 60000, "fashion_mnist": 60000}
+
+
+def train_examples(name: str, kmnist_split: str = "full") -> int:
+    """How many training examples dataset ``name`` has under ``kmnist_split``."""
+    if name == "kmnist":
+        return _KMNIST_SPLIT_TRAIN if kmnist_split == "test_split" else 60000
+    return _TRAIN_EXAMPLES[name]
+
+
 _DOWNLOAD_TIMEOUT_S = 60.0
 _FIX_DIR = (
     f"set the `data_dir` config key (or the {DATA_DIR_ENV} environment variable) to a directory "

@@ -62,6 +62,15 @@ def ppo_check(settings: dict[str, Any]) -> str | None:
         return "reward_scaling must be > 0"
     if cfg.get("lr_schedule", "warmup_cosine") not in LR_SCHEDULES:
         return f"lr_schedule {cfg['lr_schedule']!r} is not one of {', '.join(LR_SCHEDULES)}"
+    if (
+        cfg.get("lr_schedule", "warmup_cosine") == "warmup_cosine"
+        and float(cfg.get("warmup", PPO_DEFAULTS["warmup"])) >= 1
+    ):
+        # optax's cosine then has no steps left to decay over, and every job would fail
+        return (
+            f"warmup {cfg['warmup']} leaves the warmup_cosine schedule no steps to decay over; "
+            "give a fraction below 1 (or lr_schedule: linear, whose warmup is its decay horizon)"
+        )
     if cfg.get("time_limit", "terminal") not in TIME_LIMITS:
         return f"time_limit {cfg['time_limit']!r} is not one of {', '.join(TIME_LIMITS)}"
     if float(cfg.get("adam_eps", 1e-8)) <= 0:
