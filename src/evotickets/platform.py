@@ -9,7 +9,8 @@
 
 The workflow sets ``EVOTICKETS_PLATFORM=gpu`` when the config asks for GPUs
 (``resources.gpu > 0``), and a SLURM job that was given GPUs (``SLURM_GPUS_ON_NODE``) must see
-them too. Only the GPU verb (``evotickets train``) checks: the CPU verbs (init, mask, table) run on
+them too. Only the verbs that train a round (``evotickets train``, its ``round`` and group
+forms, and ``transfer``) check: the CPU verbs (init, mask, table) run on
 CPU-only nodes by design, and ``evotickets mask`` also runs, on whatever the job has, as the
 first step of the workflow's ``train`` rule.
 """

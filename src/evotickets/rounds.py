@@ -394,7 +394,14 @@ def adopt_round0(
     arrays, attrs = read_artifact(donor_path, "trained")
     donor = str(attrs.get("method"))
     hint = "pass iter00/trained.h5 of the round-0 donor chain (rule `train` chooses it)"
-    if donor not in pruning.REGISTRY or not pruning.adopts_round0(settings.method, donor):
+    # the donor itself must be one whose round 0 is the plain one (round0_donor): a
+    # permutation control's round 0 starts from other weights, yet has a dense mask and a
+    # digest that the checks below would accept
+    if (
+        donor not in pruning.REGISTRY
+        or pruning.round0_donor([donor]) != donor
+        or not pruning.adopts_round0(settings.method, donor)
+    ):
         raise ArtifactError(f"{donor_path} is method {donor}, which cannot give "
                             f"{settings.method} its round 0: {hint}")  # fmt: skip
     donor_digest = settings.with_method(donor).digest()

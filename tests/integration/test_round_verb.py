@@ -224,6 +224,19 @@ def test_round0_copied_from_the_donor_equals_training_it(tmp_path, tiny_config, 
             "--out", str(tmp_path / "x.h5"), "--round0-from", str(tmp_path / "donor.h5")]  # fmt: skip
     assert cli.main(argv) == 2 and not (tmp_path / "x.h5").exists()
     assert "of other chain settings" in capsys.readouterr().err
+    # a permutation control's round 0 starts from other weights: never a donor, even with
+    # its own digest and a dense mask (its file here: the donor's, relabelled)
+    from evotickets.settings import ChainSettings
+
+    permuted = tmp_path / "permuted.h5"
+    shutil.copy(tmp_path / "donor.h5", permuted)
+    spec = ChainSettings.from_dict(chain_settings(cfg, "digits", "snes", "random", 0))
+    with h5py.File(permuted, "r+") as f:
+        f.attrs["method"] = "weight_permuted"
+        f.attrs["config_digest"] = spec.with_method("weight_permuted").digest()
+    assert round0("snr", "y.h5", "--round0-from", str(permuted)) == 2
+    assert not (tmp_path / "y.h5").exists()
+    assert "is method weight_permuted, which cannot give snr" in capsys.readouterr().err
 
 
 def test_a_group_runs_each_member_after_the_members_it_reads():

@@ -288,3 +288,19 @@ def test_collect_sets_a_transfer_against_the_targets_own_ticket_that_ran(cfg):
     assert ds.transfer_own_method.values.tolist() == ["magnitude", "magnitude"]  # GLD, Adam
     np.testing.assert_allclose(ds.transfer_target_snr.isel(iteration=0), 0.4)
     assert ("digits", "gradientless_descent", "snr", 0) not in asked
+
+
+def test_the_verb_stops_when_a_gpu_was_asked_for_and_jax_has_none(
+    tmp_path, cfg, capsys, monkeypatch
+):
+    """A transfer trains a whole round, as `train` does: with a GPU asked for (resources.gpu,
+    EVOTICKETS_PLATFORM=gpu) and none visible it stops at once instead of training on the
+    CPU for hours (it did not check before)."""
+    tr = transfer_settings(validate_config(cfg), "snes_to_adam", 0)
+    monkeypatch.setenv("EVOTICKETS_PLATFORM", "gpu")
+    rc = cli.main(
+        ["transfer", "--settings", json.dumps(tr), "--round", "0", "--source-init", "i.h5"]
+        + ["--source-mask", "m.h5", "--target-init", "i.h5", "--out", str(tmp_path / "o.h5")]
+    )
+    assert rc == 2
+    assert "a GPU was asked for" in capsys.readouterr().err

@@ -1348,3 +1348,83 @@ def test_a_filter_naming_a_library_task_run_under_an_entry_name_is_refused(tiny_
     # a library task that no entry runs stays allowed (an overlay may narrow the tasks)
     tiny_config["analyses"] = {"tasks": ["digits_he", "mnist"]}
     validate_config(tiny_config)
+
+
+def test_a_vmapped_group_runtime_counts_the_chains_that_train_alone(tiny_config, tmp_path):
+    """resources.group_runtime is one round of a vmapped group whose chains run at once;
+    gradient-descent chains train one after the other even there, so their group job asks
+    for runtime × chains (it asked for group_runtime and would hit SLURM's time limit)."""
+    tiny_config["gd"] = {"gd_adam": {"lr": 0.001, "batch_size": 64, "epochs": 1}}
+    tiny_config["methods"] = ["random", "magnitude"]
+    tiny_config["resources"].update(
+        group_chains="seeds_and_methods", group_program="vmapped", group_runtime=7
+    )
+    path = tmp_path / "vmapped.yaml"
+    path.write_text(yaml.safe_dump(tiny_config))
+    proc = _snakemake("-n", "--configfile", str(path), "--directory", str(tmp_path))
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+
+    def runtimes(rule):
+        jobs = proc.stdout.split(f"rule {rule}:")[1:]
+        return {int(re.search(r"runtime=(\d+)", job).group(1)) for job in jobs}
+
+    assert runtimes("train_pairs_digits_snes") == {7}
+    assert runtimes("train_pairs_digits_gd_adam") == {10 * 2 * 2}  # runtime × 4 chains
+
+
+def _dynamic_gradient(cfg: dict, population: int, chunk: int) -> dict:
+    cfg["methods"] = ["random", "dynamic_gradient"]
+    cfg["strategies"] = {"sep_cma_es": {"population_size": population, "std_init": 0.05}}
+    cfg["tasks"]["digits"]["population_chunk"] = chunk
+    cfg["dynamic_sparse"] = {"every": 10}
+    return cfg
+
+
+def test_a_dynamic_gradient_probe_the_chunks_cannot_split_is_refused(tiny_config):
+    """dynamic_gradient's regrowth probe evaluates 2·⌊P/2⌋ members in population_chunk
+    chunks: P = 63 with chunks of 21 validated, then failed at round 1's first regrowth."""
+    with pytest.raises(ConfigError, match=r"probes sep_cma_es .* 62 members .* even"):
+        validate_config(_dynamic_gradient(copy.deepcopy(tiny_config), 63, 21))
+    validate_config(_dynamic_gradient(copy.deepcopy(tiny_config), 64, 16))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        pytest.param(
+            lambda c: c["tasks"]["digits"].update(network="mlp"),
+            "network is mlp, the control tasks' policy",
+            id="mlp-on-a-vision-task",
+        ),
+        pytest.param(
+            lambda c: c.update(gd={"gd_adam": {"batch_size": 2000}}),
+            "batch_size 2000 on task digits exceeds the 1437 training examples",
+            id="gd-batch-larger-than-the-data",
+        ),
+        pytest.param(
+            lambda c: c.update(
+                gd={"gd_adam": {"batch_size": 128, "epochs": 2}}, rewind=30, methods=["random"]
+            ),
+            "rewind is 30, but gd_adam's round on task digits has 22 minibatch steps",
+            id="gd-rewind-past-the-round",
+        ),
+    ],
+)
+def test_settings_that_every_job_would_fail_on_are_refused(tiny_config, mutate, message):
+    """Each validated before, then failed in every job of its kind (init, or round 0)."""
+    tiny_config["strategies"] = {}
+    tiny_config["gd"] = {"gd_adam": {}}
+    del tiny_config["es"]
+    tiny_config["methods"] = ["random", "magnitude"]
+    tiny_config["analyses"] = {"enabled": []}
+    mutate(tiny_config)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        validate_config(tiny_config)
+
+
+def test_a_warmup_cosine_schedule_without_steps_to_decay_is_refused():
+    from evotickets.train.ppo_settings import PPO_DEFAULTS, ppo_check
+
+    assert "no steps to decay over" in ppo_check({**PPO_DEFAULTS, "warmup": 1.0})
+    assert ppo_check({**PPO_DEFAULTS, "warmup": 1.0, "lr_schedule": "linear"}) is None
+    assert ppo_check({**PPO_DEFAULTS, "warmup": 0.5}) is None

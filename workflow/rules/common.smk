@@ -23,6 +23,7 @@ from evotickets.config import (
     task_methods,
     task_rewind,
     task_strategies,
+    transfer_entry,
     transfer_kind,
     transfer_settings,
     read_config_file,
@@ -86,11 +87,52 @@ GROUP_PROGRAM = "" if RES["group_program"] == "sequential" else f" --program {RE
 GROUP_CHAINS = RES["group_chains"]
 
 
-def group_job_runtime(chains: int) -> int:
+def group_job_runtime(chains: int, alone: int = 0) -> int:
     """Minutes a group job asks for one round of ``chains`` chains: resources.group_runtime
     where the config sets it (a vmapped group on a GPU runs its chains at once), else
-    ``runtime`` per chain (a sequential group runs them one after the other)."""
-    return RES["group_runtime"] or RES["runtime"] * chains
+    ``runtime`` per chain (a sequential group runs them one after the other). Under
+    `vmapped`, the ``alone`` of them that train one after the other even there
+    (:func:`trains_alone`) add ``runtime`` each: a group_runtime measured on ES chains
+    running at once would cut a gradient-descent group off at SLURM's time limit."""
+    if not RES["group_runtime"]:
+        return RES["runtime"] * chains
+    if RES["group_program"] != "vmapped":
+        return RES["group_runtime"]
+    return (RES["group_runtime"] if alone < chains else 0) + RES["runtime"] * alone
+
+
+def trains_alone(strategy: str, method: str, round_index: int) -> bool:
+    """Whether a chain's round trains outside a vmapped group program, by the names alone
+    (what evotickets.train.trainers.trains_in_lockstep tells from its settings): gradient
+    descent, dynamic sparse ES after round 0, a strategy that is not batch-invariant."""
+    from evotickets.names import DYNAMIC_METHODS, is_gd
+    from evotickets.strategies import REGISTRY
+
+    if is_gd(strategy) or (method in DYNAMIC_METHODS and round_index > 0):
+        return True
+    return not REGISTRY[strategy].batch_invariant
+
+
+def group_runtime_resource(fixed: dict, methods, chains: int):
+    """rule train_seeds' or a train_pairs rule's runtime, as a function of a job's
+    wildcards (its strategy, method and round: :func:`group_job_runtime`)."""
+    seeds = len(config["seeds"])
+
+    def runtime(wildcards):
+        strategy = fixed.get("strategy") or wildcards.strategy
+        names = methods if "method" not in wildcards.keys() else [wildcards.method]
+        alone = seeds * sum(trains_alone(strategy, m, int(wildcards.it)) for m in names)
+        return group_job_runtime(chains, alone)
+
+    return runtime
+
+
+def transfer_group_runtime(wildcards) -> int:
+    """The runtime of rule transfer_seeds; its seeds train alone where the target is gradient
+    descent (:func:`group_job_runtime`)."""
+    seeds = len(config["seeds"])
+    target = transfer_entry(config, wildcards.name)["target"]["strategy"]
+    return group_job_runtime(seeds, seeds if trains_alone(target, "transfer", 0) else 0)
 
 # A config that asks for GPUs makes `evotickets train` refuse to run without one (see
 # evotickets.platform); jobs inherit this, locally and through sbatch's --export=ALL.

@@ -88,7 +88,7 @@ else:
             threads: RES["threads"]
             resources:
                 mem_mb=RES["mem_mb"],
-                runtime=group_job_runtime(_chains),
+                runtime=group_runtime_resource(_fixed, _methods, _chains),
                 gpu=RES["gpu"],
             shell:
                 "{EVOTICKETS} round-group --members {params.members:q} "

@@ -49,7 +49,7 @@ else:
         threads: RES["threads"]
         resources:
             mem_mb=RES["mem_mb"],
-            runtime=group_job_runtime(len(config["seeds"])),
+            runtime=transfer_group_runtime,
             gpu=RES["gpu"],
         shell:
             "{EVOTICKETS} transfer-group --members {params.members:q} "

@@ -59,7 +59,7 @@ def _prepared_transfer(args, log=log) -> PreparedRound:
     """The `transfer` verb up to the training: both θ0 and the ticket read and checked, the
     target's round prepared (:func:`evotickets.rounds.prepare_round`)."""
     settings = TransferSettings.from_json(args.settings)
-    setup_jax(args.jax_cache)
+    setup_jax(args.jax_cache, needs_gpu=True)  # a whole round, as `train` trains one
     src, tgt, name, t = settings.source, settings.target, settings.transfer, args.round
     src_desc = src.label
     tgt_desc = f"{tgt.task}/{tgt.strategy}"
