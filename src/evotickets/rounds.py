@@ -334,7 +334,7 @@ def train_together(
     ``group_program: vmapped`` (its numbers may differ from :func:`train_prepared`'s; see
     :func:`evotickets.train.es.run_rounds_lockstep`, which pads each call to ``width``
     chains: the count the group trains in one program when it starts fresh)."""
-    from .train.trainers import lockstep_key, train_es_lockstep, why_alone
+    from .train.trainers import lockstep_key, why_alone
 
     groups: dict[tuple, list[PreparedRound]] = {}
     for p in prepared:
@@ -344,28 +344,44 @@ def train_together(
             key = None
         groups.setdefault(key or ("alone", id(p)), []).append(p)
     for key, members in groups.items():
-        if key[0] == "alone":
-            write_trained(members[0], train_prepared(members[0]))
-            continue
-        what = f"{len(members)} chains of D_active {int(members[0].mask.sum())} in one program"
-        if width > len(members):
-            what += f" (padded to the group's {width})"
-        log(what)
-        for p in members:  # its checkpoints are this program's: not the one-chain program's
-            p.checkpoint.for_program("vmapped", width)  # nor another width's (other bits)
-        start, cpu = time.perf_counter(), time.process_time()
-        results = train_es_lockstep(members, width)
-        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-        log(f"{what}: trained in {seconds:.1f}s ({cpu:.1f}s of CPU)")
-        diverged = []
-        for p, res in zip(members, results, strict=True):  # every finite one written first
-            try:
-                # the width too: on a GPU a chain's last bits depend on it (bench/README)
-                write_trained(p, res, {"group_program": "vmapped", "group_width": width})
-            except RoundDiverged as err:
-                diverged.append(str(err))
-        if diverged:
-            raise RoundDiverged("; ".join(diverged))
+        try:
+            _train_group(key, members, width, log)
+        except Exception as err:
+            # the rounds it concerns, so that a group job's logs tell which member failed
+            # (RoundDiverged names the diverged ones itself)
+            if not hasattr(err, "rounds"):
+                err.rounds = [p.out_path for p in members]
+            raise
+
+
+def _train_group(key: tuple, members: list[PreparedRound], width: int, log) -> None:
+    """One of :func:`train_together`'s groups: a round alone, or a vmapped program."""
+    from .train.trainers import train_es_lockstep
+
+    if key[0] == "alone":
+        write_trained(members[0], train_prepared(members[0]))
+        return
+    what = f"{len(members)} chains of D_active {int(members[0].mask.sum())} in one program"
+    if width > len(members):
+        what += f" (padded to the group's {width})"
+    log(what)
+    for p in members:  # its checkpoints are this program's: not the one-chain program's
+        p.checkpoint.for_program("vmapped", width)  # nor another width's (other bits)
+    start, cpu = time.perf_counter(), time.process_time()
+    results = train_es_lockstep(members, width)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    log(f"{what}: trained in {seconds:.1f}s ({cpu:.1f}s of CPU)")
+    diverged = []
+    for p, res in zip(members, results, strict=True):  # every finite one written first
+        try:
+            # the width too: on a GPU a chain's last bits depend on it (bench/README)
+            write_trained(p, res, {"group_program": "vmapped", "group_width": width})
+        except RoundDiverged as err:
+            diverged.append((p, str(err)))
+    if diverged:
+        err = RoundDiverged("; ".join(why for _, why in diverged))
+        err.rounds = [p.out_path for p, _ in diverged]
+        raise err
 
 
 def adopt_round0(

@@ -776,3 +776,35 @@ def test_an_input_written_again_during_training_leaves_the_round_stale(
     assert cli.main(argv) == 0
     _, attrs = read_artifact(out, "trained")
     assert stale_inputs(out, attrs) == [str(init)]
+
+
+def test_a_vmapped_groups_error_is_in_the_log_of_the_member_it_concerns(tmp_path, monkeypatch):
+    """An error in the shared training goes to the logs of the rounds it concerns (here the
+    one that diverged); the other members' logs, one of them written before it, say only
+    that the group stopped (each read the other member's divergence as its own before)."""
+    import argparse
+    from types import SimpleNamespace
+
+    from evotickets.commands import group
+    from evotickets.rounds import RoundDiverged
+
+    members = [
+        argparse.Namespace(round=1, out=str(tmp_path / f"{k}.h5"), log=str(tmp_path / f"{k}.log"))
+        for k in ("a", "b", "c")
+    ]
+
+    def train_together(prepared, width):  # as if a had been written, then b diverged
+        err = RoundDiverged("[b] round 1 ended with non-finite values")
+        err.rounds = [prepared[1].out_path]
+        raise err
+
+    monkeypatch.setattr(group, "train_together", train_together)
+    with pytest.raises(RoundDiverged):
+        group.run_members_together(
+            members, "round", lambda m, write: SimpleNamespace(out_path=m.out),
+            finished=lambda m: False, kept=None, in_program=lambda m: True,
+        )  # fmt: skip
+    logs = {k: (tmp_path / f"{k}.log").read_text() for k in ("a", "b", "c")}
+    assert "error in the group's shared training: [b]" in logs["b"]
+    for k in ("a", "c"):
+        assert "non-finite" not in logs[k] and "another member's training" in logs[k], logs

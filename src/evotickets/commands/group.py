@@ -191,8 +191,9 @@ def run_members_together(
     program computes the members that ``in_program`` says train in it, counted before any
     is found finished, so a rerun computes in the shapes of the first run. Each member's
     log stays open for its lines of the shared training. An error in a member's preparation
-    is in its log; one in the shared training in the log of every member training; either
-    stops the group, and the members written before it stay."""
+    is in its log; one in the shared training in the logs of the members it concerns (those
+    of its program, or the ones that diverged), and the others' say the group stopped;
+    either stops the group, and the members written before it stay."""
     width = max(1, sum(in_program(m) for m in members))
     with contextlib.ExitStack() as files:
         prepared, logs = [], []
@@ -215,8 +216,17 @@ def run_members_together(
         try:
             train_together(prepared, width)
         except Exception as err:
-            for write in logs:
-                write(f"evotickets {verb}: error in the group's shared training: {err}")
+            # in the logs of the members it concerns; the others (written before it, or not
+            # trained) say only that the group stopped
+            failed = set(getattr(err, "rounds", [p.out_path for p in prepared]))
+            for p, write in zip(prepared, logs, strict=True):
+                if p.out_path in failed:
+                    write(f"evotickets {verb}: error in the group's shared training: {err}")
+                else:
+                    write(
+                        f"evotickets {verb}: the group stopped at an error in another "
+                        "member's training (that member's log says which)"
+                    )
             raise
 
 
