@@ -808,3 +808,56 @@ def test_a_vmapped_groups_error_is_in_the_log_of_the_member_it_concerns(tmp_path
     assert "error in the group's shared training: [b]" in logs["b"]
     for k in ("a", "c"):
         assert "non-finite" not in logs[k] and "another member's training" in logs[k], logs
+
+
+def test_the_next_rounds_mask_keeps_the_best_scores_of_the_trained_round(tmp_path, tiny_config):
+    """Round 1's mask, made from round 0's trained.h5, keeps the remaining count's largest
+    |θ| (magnitude) and |θ|/σ (snr: the σ the round stored) among the prunable weights,
+    scored here by hand; random draws a fresh mask from each round's own key, so round 2's
+    is no subset of round 1's. (The counts alone, which the other tests check, hold for any
+    choice of weights.)"""
+    from evotickets.artifacts import artifact_vector, read_artifact
+    from evotickets.keys import chain_key, mask_key, permutation, round_key
+    from evotickets.pruning import remaining_count
+    from evotickets.rounds import load_init
+    from evotickets.settings import ChainSettings
+
+    tiny_config["es"] = {"num_generations": 4, "log_every": 4}
+    cfg = validate_config(tiny_config)
+    init = _write_init(cfg, tmp_path / "init.h5")
+
+    def vector(path, group, kind):
+        arrays, _ = read_artifact(path, kind)
+        return artifact_vector(arrays, group, table, path, kind)
+
+    def run(method, t, prev=None):
+        settings = json.dumps(chain_settings(cfg, "digits", "snes", method, 0))
+        f = {k: tmp_path / f"{method}{t}_{k}.h5" for k in ("mask", "trained")}
+        argv = ["round", "--settings", settings, "--round", str(t), "--init", str(init),
+                "--mask-out", str(f["mask"]), "--mask-log", str(tmp_path / "m.log"),
+                "--out", str(f["trained"])]  # fmt: skip
+        assert cli.main(argv + (["--prev-trained", str(prev)] if prev else [])) == 0
+        return f
+
+    spec = ChainSettings.from_dict(chain_settings(cfg, "digits", "snes", "magnitude", 0))
+    _, table, prunable, _ = load_init(str(init), spec)
+    keep = remaining_count(int(prunable.sum()), cfg["prune_fraction"], 1)
+    for method in ("magnitude", "snr"):
+        first = run(method, 0)
+        second = run(method, 1, prev=first["trained"])
+        theta = vector(first["trained"], "params", "trained")
+        score = np.abs(theta)
+        if method == "snr":
+            score = score / vector(first["trained"], "sigma", "trained")
+        best = np.flatnonzero(prunable)[np.argsort(-score[prunable], kind="stable")[:keep]]
+        want = ~prunable
+        want[best] = True
+        np.testing.assert_array_equal(vector(second["mask"], "mask", "mask").astype(bool), want)
+    masks = {}
+    for t in (1, 2):
+        masks[t] = vector(run("random", t, prev=None)["mask"], "mask", "mask").astype(bool)
+        ck = chain_key(0, "digits", "snes")
+        perm = permutation(mask_key(round_key(ck, t)), int(prunable.sum()))
+        kept = np.flatnonzero(prunable)[perm[: remaining_count(int(prunable.sum()), 0.2, t)]]
+        assert set(np.flatnonzero(masks[t] & prunable)) == set(kept)
+    assert np.any(masks[2] & ~masks[1])  # drawn afresh: not nested
