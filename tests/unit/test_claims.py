@@ -777,3 +777,21 @@ def test_claim_7_keeps_a_seed_with_one_round_of_no_curvature_inside_its_run():
     ds["curvature_1d"] = (ds.test_metric.dims, curv)
     (row,) = by(claims.claim_rows(ds), "curvature slope gd_adam − snes")
     assert row["n"] == SEEDS
+
+
+def test_claim_6_consecutive_barriers_are_es_minus_gd():
+    """ES's consecutive-round barriers above GD's hold the claim, and swapped they reverse
+    it (no test set ES and GD barriers beside each other: a flipped difference passed)."""
+    ds = synthetic_summary(methods=("random", "magnitude"), strategies=("snes", "gd_adam"))
+    rng = np.random.default_rng(1)
+    barrier = np.full(ds.test_metric.shape, np.nan)
+    barrier[0, 0, 1, :, :-1] = 0.30 + rng.normal(0, 0.01, (SEEDS, ROUNDS - 1))  # snes
+    barrier[0, 1, 1, :, :-1] = 0.10 + rng.normal(0, 0.01, (SEEDS, ROUNDS - 1))  # gd_adam
+    ds["lmc_barrier_consecutive"] = (ds.test_metric.dims, barrier)
+    rows = by(claims.claim_rows(ds), "barrier snes − gd_adam (t → t+1)")
+    assert len(rows) == ROUNDS - 1 and all(r["claim"] == 6 for r in rows)
+    assert {r["verdict"] for r in rows} == {"holds"}
+    assert all(r["mean"] == pytest.approx(0.2, abs=0.03) for r in rows)
+    ds["lmc_barrier_consecutive"] = (ds.test_metric.dims, barrier[:, ::-1])  # swapped
+    swapped = by(claims.claim_rows(ds), "barrier snes − gd_adam (t → t+1)")
+    assert {r["verdict"] for r in swapped} == {"reversed"}
