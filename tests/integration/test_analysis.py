@@ -561,3 +561,30 @@ def test_nonfinite_fitness_counts_population_members_and_is_nan_for_gradient_des
     )
     assert float(counts.sel(strategy="snes")) == 3
     assert np.isnan(float(counts.sel(strategy="gd_adam")))
+
+
+def test_snr_magnitude_and_layerwise_read_the_active_weights_of_a_sparse_ticket():
+    """With pruned weights present (θ = σ = 0 there, as a trained round stores them), the
+    σ statistics and rankings are over the active weights only, computed here by hand, and
+    a layer's mean |θ| over its kept weights (with every weight active, the tests above
+    could not tell)."""
+    from scipy import stats
+
+    theta0 = init_params("cnn_small", (8, 8, 1), jax.random.key(0))
+    table = layer_table(theta0)
+    prunable = prunable_vector(table)
+    rng = np.random.default_rng(2)
+    mask = ~prunable | (rng.uniform(size=prunable.size) < 0.3)
+    theta = np.where(mask, rng.normal(size=prunable.size), 0.0)
+    sigma = np.where(mask, 0.05 + 0.1 * np.abs(theta) * rng.uniform(size=theta.size), 0.0)
+    out = correlation.snr_magnitude_round(theta, sigma, mask, prunable, 300)
+    active = mask & prunable
+    s, a = sigma[active], np.abs(theta[active])
+    assert out["sigma_cv"] == pytest.approx(s.std() / s.mean())
+    assert out["rho_sigma_abs_theta"] == pytest.approx(stats.spearmanr(s, a).statistic)
+    assert out["rho_snr_magnitude"] == pytest.approx(stats.spearmanr(a / s, a).statistic)
+    layers = correlation.layerwise(theta, sigma, mask, table)
+    conv = next(e for e in table if e.name == "Conv_0/kernel")
+    kept = mask[conv.offset : conv.offset + conv.size]
+    values = theta[conv.offset : conv.offset + conv.size]
+    assert layers["Conv_0/kernel"]["mean_abs_theta"] == pytest.approx(np.abs(values[kept]).mean())
