@@ -588,3 +588,64 @@ def test_snr_magnitude_and_layerwise_read_the_active_weights_of_a_sparse_ticket(
     kept = mask[conv.offset : conv.offset + conv.size]
     values = theta[conv.offset : conv.offset + conv.size]
     assert layers["Conv_0/kernel"]["mean_abs_theta"] == pytest.approx(np.abs(values[kept]).mean())
+
+
+def test_lmc_runs_its_path_between_two_different_networks(tmp_path, tiny_config):
+    """Consecutive rounds of one digits chain, θ0 and a different (half-pruned, rescaled)
+    network: the path's α = 1 end is the left network's error, α = 0 the right's, its middle
+    the error of their mean, and the barrier the chord's excess (before, every LMC test put
+    one network at both ends, where a path from the left network to itself passed too)."""
+    import json
+
+    from evotickets import cli
+    from evotickets.artifacts import read_artifact, write_artifact
+    from evotickets.config import chain_settings, chain_spec, init_settings, validate_config
+    from evotickets.networks import from_vector
+    from evotickets.tasks import make_task
+
+    cfg = validate_config(tiny_config)
+    settings = chain_settings(cfg, "digits", "snes", "magnitude", 0)
+    init = tmp_path / "init.h5"
+    assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", 0)),
+                     "--out", str(init)]) == 0  # fmt: skip
+    params = {k[len("params/") :]: v for k, v in read_artifact(init, "init")[0].items()}
+    table = layer_table(params)
+    theta0 = to_vector(params, table)
+    rng = np.random.default_rng(3)
+    prunable = prunable_vector(table)
+    mask = ~prunable | (rng.uniform(size=theta0.size) < 0.5)
+    other = np.where(mask, 1.5 * theta0 + rng.normal(0, 0.05, theta0.size), 0.0)
+    ends = {0: (theta0, np.ones(theta0.size, bool)), 1: (other.astype(np.float32), mask)}
+    for t, (theta, m) in ends.items():
+
+        def tree(v):
+            return from_vector(v, table)
+
+        write_artifact(
+            tmp_path / f"r{t}.h5", "trained",
+            {**{f"params/{k}": v for k, v in tree(theta).items()},
+             **{f"sigma/{k}": np.ones_like(v) for k, v in tree(theta).items()},
+             **{f"mask/{k}": v.astype(bool) for k, v in tree(m.astype(np.float32)).items()}},
+            {"round": t, "task": "digits", "strategy": "snes", "method": "magnitude",
+             "metric_name": "test_accuracy", "final_metric": 0.5,
+             "remaining_fraction": float(m[prunable].mean())},
+            config_digest=chain_spec(cfg, "digits", "snes", "magnitude", 0).digest(), seed=0,
+        )  # fmt: skip
+    out = tmp_path / "lmc.h5"
+    argv = ["lmc", "--kind", "consecutive", "--settings", json.dumps(settings)]
+    argv += ["--analysis", '{"alphas": 3}', "--init", str(init), "--left", str(tmp_path / "r0.h5")]
+    assert cli.main([*argv, "--right", str(tmp_path / "r1.h5"), "--out", str(out)]) == 0
+    arrays, _ = read_artifact(out, "analysis")
+    task = make_task("digits", settings["task_config"], table)
+
+    def error(v):
+        return 1.0 - float(task.evaluate(np.asarray(v, np.float32), task.test_data, {}))
+
+    errors = arrays["errors"][0]
+    np.testing.assert_allclose(arrays["alpha"], [0.0, 0.5, 1.0])
+    want = [error(other), error(0.5 * theta0 + 0.5 * other), error(theta0)]
+    np.testing.assert_allclose(errors, want, atol=1e-6)
+    assert error(theta0) != error(other)  # two networks, not one at both ends
+    alphas = arrays["alpha"]  # the documented max_α [err(path) − chord]
+    chord = alphas * errors[-1] + (1 - alphas) * errors[0]
+    assert arrays["barrier"][0] == pytest.approx(np.max(errors - chord))
