@@ -116,3 +116,33 @@ def test_the_mask_step_reads_its_score_data_from_the_verbs_data_dir(masks, tmp_p
     round_argv = ["--mask-out", str(tmp_path / "m.h5"), "--mask-log", str(tmp_path / "m.log")]
     assert cli.main(["round", *argv, *round_argv, "--out", str(tmp_path / "t.h5")]) != 0
     assert seen == [str(tmp_path), str(tmp_path)]
+
+
+@pytest.mark.parametrize("method", ["snip", "grasp"])
+def test_the_mask_keeps_the_best_init_scores(masks, method):
+    """The verb's mask is the count's best scores of θ0 by the method's own score
+    (pruning_at_init.init_scores, whose formulas tests/unit/test_pruning_at_init.py checks),
+    on the chain's examples and key: counts and nesting held for a negated score too."""
+    from conftest import TINY_CONFIG
+
+    from evotickets.artifacts import artifact_vector, read_artifact
+    from evotickets.keys import init_score_key
+    from evotickets.networks import kernel_vector
+    from evotickets.pruning import prune_to_count
+    from evotickets.pruning_at_init import init_scores
+    from evotickets.rounds import load_init
+    from evotickets.tasks import make_task
+
+    cfg = validate_config(dict(TINY_CONFIG, methods=[method], pruning_at_init={"examples": 256}))
+    spec = ChainSettings.from_dict(chain_settings(cfg, "digits", "snes", method, 0))
+    init = masks[method, "snes", 1].parent / "init.h5"
+    theta0, table, prunable, _ = load_init(str(init), spec)
+    task = make_task("digits", spec.task_config, table)
+    score = init_scores(
+        method, task, theta0, init_score_key(0, "digits"), 256, kernel_vector(table)
+    )
+    for t, keep in ((1, 1491), (2, 1193)):
+        want = prune_to_count(np.asarray(score), np.ones_like(prunable), prunable, keep).mask
+        path = masks[method, "snes", t]
+        got = artifact_vector(read_artifact(path, "mask")[0], "mask", table, path, "mask")
+        np.testing.assert_array_equal(got.astype(bool), want)
