@@ -648,7 +648,6 @@ def _check_analysis_filters(cfg: dict) -> None:
     for where, filters in scopes:
         for f in ANALYSIS_FILTERS:
             _check_names(filters.get(f) or [], known[f], f"{singular[f]} in {where}.{f}")
-    for where, filters in scopes:
         # filters match task entries: a library task that an entry runs under another name
         # (digits_he: {task: digits}) would select nothing there, silently
         for name in filters.get("tasks") or []:
@@ -806,7 +805,7 @@ def _check_rewind(cfg: dict) -> None:
                         f"the full budget only (ES searches the remaining G − k); set "
                         f"tasks.{task}.strategies to ES strategies or rewind_budget to full"
                     )
-                steps, per_epoch = _gd_adam_steps(cfg, task)
+                steps, per_epoch, _ = _gd_adam_steps(cfg, task)
                 if k >= steps:
                     raise ConfigError(
                         f"{where} is {k}, but {s}'s round on task {task} has {steps} minibatch "
@@ -835,15 +834,16 @@ def _check_rewind(cfg: dict) -> None:
 TASK_ENTRY_NAME = re.compile(r"^[a-z0-9_]+$")
 
 
-def _gd_adam_steps(cfg: dict, task: str) -> tuple[int, int]:
-    """(minibatch steps of a gd_adam round on task entry ``task``, steps per epoch):
+def _gd_adam_steps(cfg: dict, task: str) -> tuple[int, int, int]:
+    """(minibatch steps of a gd_adam round on task entry ``task``, steps per epoch, N):
     epochs × ⌊N / batch_size⌋, N the training examples of its dataset and split."""
     from .tasks.data import train_examples
 
     hp = strategy_settings(cfg, task, "gd_adam")
     split = (cfg["tasks"][task] or {}).get("kmnist_split", "full")
-    per_epoch = train_examples(library_task(cfg, task), split) // int(hp["batch_size"])
-    return int(hp["epochs"]) * per_epoch, per_epoch
+    n = train_examples(library_task(cfg, task), split)
+    per_epoch = n // int(hp["batch_size"])
+    return int(hp["epochs"]) * per_epoch, per_epoch, n
 
 
 def _check_gd_batches_fit_data(cfg: dict) -> None:
@@ -851,16 +851,13 @@ def _check_gd_batches_fit_data(cfg: dict) -> None:
     for task in cfg["tasks"]:
         if "gd_adam" not in task_strategies(cfg, task):
             continue
-        if _gd_adam_steps(cfg, task)[1] < 1:
-            from .tasks.data import train_examples
-
-            base = library_task(cfg, task)
-            n = train_examples(base, (cfg["tasks"][task] or {}).get("kmnist_split", "full"))
+        _, per_epoch, n = _gd_adam_steps(cfg, task)
+        if per_epoch < 1:
             batch = strategy_settings(cfg, task, "gd_adam")["batch_size"]
             raise ConfigError(
                 f"gd_adam's batch_size {batch} on task {task} exceeds the {n} training "
-                f"examples of {base}: set gd.gd_adam.batch_size (or tasks.{task}."
-                f"strategy_overrides.gd_adam.batch_size) to at most {n}"
+                f"examples of {library_task(cfg, task)}: set gd.gd_adam.batch_size (or "
+                f"tasks.{task}.strategy_overrides.gd_adam.batch_size) to at most {n}"
             )
 
 

@@ -102,15 +102,11 @@ def group_job_runtime(chains: int, alone: int = 0) -> int:
 
 
 def trains_alone(strategy: str, method: str, round_index: int) -> bool:
-    """Whether a chain's round trains outside a vmapped group program, by the names alone
-    (what evotickets.train.trainers.trains_in_lockstep tells from its settings): gradient
-    descent, dynamic sparse ES after round 0, a strategy that is not batch-invariant."""
-    from evotickets.names import DYNAMIC_METHODS, is_gd
-    from evotickets.strategies import REGISTRY
+    """Whether a chain's round trains outside a vmapped group program (gradient descent,
+    dynamic sparse ES after round 0, a strategy that is not batch-invariant)."""
+    from evotickets.train.trainers import named_lockstep
 
-    if is_gd(strategy) or (method in DYNAMIC_METHODS and round_index > 0):
-        return True
-    return not REGISTRY[strategy].batch_invariant
+    return not named_lockstep(strategy, method, round_index)
 
 
 def group_runtime_resource(fixed: dict, methods, chains: int):

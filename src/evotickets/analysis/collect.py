@@ -67,10 +67,10 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
         i = (*at(t, s, m, k), r)
         metric[i] = attrs["final_metric"]
         kept[i] = attrs["remaining_fraction"]
-        # a count of population members: gradient descent has none, so NaN (PPO rounds
-        # written before 2026-12-06 say nonfinite_total 0, which counted nothing)
-        no_members = str(attrs.get("trainer", "")) in ("ppo", "gd")
-        nonfinite[i] = np.nan if no_members else attrs.get("nonfinite_total", np.nan)
+        # a count of population members, which only the ES has: NaN for gradient descent
+        # (PPO rounds written before 2026-12-06 say nonfinite_total 0, which counted nothing)
+        es = str(attrs.get("trainer", "es")) == "es"
+        nonfinite[i] = attrs.get("nonfinite_total", np.nan) if es else np.nan
         metric_name[t] = attrs["metric_name"]
         machines.append(str(attrs.get("trained_on", "")))
 

@@ -291,16 +291,19 @@ def fig1(ds: xr.Dataset) -> plt.Figure:
     "remaining.",
 )
 def fig2(ds: xr.Dataset) -> plt.Figure:
-    es = list(ds.strategy.values)  # the ES strategies, then gradient descent's
-    if not es:
+    strategies = list(ds.strategy.values)  # the ES strategies, then gradient descent's
+    if not strategies:
         return _missing("Fig. 2", "needs a strategy")
     tasks = list(ds.task.values)
     fig, axes = plt.subplots(
-        len(tasks), len(es), figsize=(3.2 * len(es), 2.6 * len(tasks)), squeeze=False
+        len(tasks),
+        len(strategies),
+        figsize=(3.2 * len(strategies), 2.6 * len(tasks)),
+        squeeze=False,
     )
     x = _percent(ds)
     for i, t in enumerate(tasks):
-        for j, s in enumerate(es):
+        for j, s in enumerate(strategies):
             ax = axes[i, j]
             if not has_data(ds, "test_metric", task=t, strategy=s):
                 ax.text(

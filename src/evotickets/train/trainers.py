@@ -143,15 +143,21 @@ def lockstep_key(p) -> tuple | None:
 def trains_in_lockstep(settings, round_index: int) -> bool:
     """Whether a chain's round t would train in a vmapped group program, told from its
     settings alone (what :func:`lockstep_key` and :func:`why_alone` tell from the prepared
-    round): not gradient descent, not dynamic sparse ES after round 0, and a batch-invariant
-    strategy. A group job counts these to fix its program's width before it knows which
-    members an earlier run finished."""
+    round): :func:`named_lockstep` of its strategy and method. A group job counts these to
+    fix its program's width before it knows which members an earlier run finished."""
+    return named_lockstep(settings.strategy, settings.method, round_index)
+
+
+def named_lockstep(strategy: str, method: str, round_index: int) -> bool:
+    """:func:`trains_in_lockstep` from the names alone (what the workflow has when it sizes
+    a group job's runtime): not gradient descent, not dynamic sparse ES after round 0, and
+    a batch-invariant strategy. Imports no JAX."""
     from ..dynamic_sparse import REGROW
     from ..strategies import REGISTRY
 
-    if settings.is_gd or (settings.method in REGROW and round_index > 0):
+    if is_gd(strategy) or (method in REGROW and round_index > 0):
         return False
-    return REGISTRY[settings.strategy].batch_invariant
+    return REGISTRY[strategy].batch_invariant
 
 
 def why_alone(p, width: int) -> str | None:
