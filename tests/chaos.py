@@ -35,12 +35,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 import yaml
-from workflow_helpers import content, snakemake_cmd
+from workflow_helpers import content, local_env, snakemake_cmd
 
 from evotickets import paths
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = str(Path(sys.executable).parent)
 CACHE = Path(os.environ.get("EVOTICKETS_TEST_JAX_CACHE", ROOT / ".pytest_cache" / "jax-cache"))
 
 # One seed; a nested chain (magnitude) and the random baseline; two rounds; rounds long enough
@@ -71,11 +70,7 @@ CHECKPOINT_EVERY = "10"
 
 
 def _env() -> dict[str, str]:
-    return {
-        **os.environ,
-        "PATH": BIN + os.pathsep + os.environ["PATH"],
-        "EVOTICKETS_CHECKPOINT_EVERY": CHECKPOINT_EVERY,
-    }
+    return local_env(EVOTICKETS_CHECKPOINT_EVERY=CHECKPOINT_EVERY)
 
 
 def _cmd(workdir: Path, *args: str) -> list[str]:

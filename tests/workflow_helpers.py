@@ -1,9 +1,13 @@
 """Helpers the workflow tests (and the checkpoint test) share: run Snakemake on a work folder,
 write its config, list and compare artifacts."""
 
+import atexit
+import functools
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import h5py
@@ -12,6 +16,27 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = str(Path(sys.executable).parent)
+
+
+@functools.cache
+def no_slurm_controller() -> str:
+    """A folder whose `scontrol` fails at once. Why: every snakemake run loads the SLURM
+    executor plugin, which asks `scontrol show config` with a 10 s timeout; with SLURM
+    installed and no controller up (this machine outside CI) each run waited 9 s for it
+    (bench 5). Runs that execute locally submit nothing, so a failing answer changes nothing;
+    the SLURM tests (tests/workflow/test_slurm.py) keep the real one."""
+    folder = Path(tempfile.mkdtemp(prefix="no-slurm-"))
+    atexit.register(shutil.rmtree, folder, True)
+    (folder / "scontrol").write_text("#!/bin/sh\nexit 1\n")
+    (folder / "scontrol").chmod(0o755)
+    return str(folder)
+
+
+def local_env(path: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a Snakemake run that executes locally: ``path`` (by default the
+    venv's bin before the caller's PATH) behind :func:`no_slurm_controller`, plus ``extra``."""
+    path = path or BIN + os.pathsep + os.environ["PATH"]
+    return {**os.environ, "PATH": no_slurm_controller() + os.pathsep + path, **extra}
 
 
 def snakemake_cmd(workdir: Path, *args: str, cores: int | None = 2) -> list[str]:
@@ -31,9 +56,10 @@ def snakemake_cmd(workdir: Path, *args: str, cores: int | None = 2) -> list[str]
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": BIN + os.pathsep + os.environ["PATH"]}
     cmd = snakemake_cmd(workdir, *args)
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, check=False)
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, env=local_env(), timeout=900, check=False
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
 

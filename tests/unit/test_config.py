@@ -3,19 +3,15 @@ digests and chain settings, the safe YAML loader, and the Snakemake DAG the conf
 
 from __future__ import annotations
 
-import atexit
 import copy
-import functools
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
-from workflow_helpers import without_training_stack
+from workflow_helpers import local_env, without_training_stack
 
 from evotickets.config import (
     ConfigError,
@@ -889,22 +885,8 @@ def test_yaml12_float_strings_stay_strings_in_string_keys(tiny_config):
 # --- Snakemake integration ---------------------------------------------------------------------
 
 
-@functools.cache
-def _no_slurm_controller() -> str:
-    """A folder whose `scontrol` fails at once. Why: every snakemake run loads the SLURM
-    executor plugin, which asks `scontrol show config` with a 10 s timeout; with SLURM
-    installed and no controller up (this machine outside CI) each dry run here waited 9 s
-    for it (bench 5). These dry runs submit nothing, so a failing answer changes nothing."""
-    folder = Path(tempfile.mkdtemp(prefix="no-slurm-"))
-    atexit.register(shutil.rmtree, folder, True)
-    (folder / "scontrol").write_text("#!/bin/sh\nexit 1\n")
-    (folder / "scontrol").chmod(0o755)
-    return str(folder)
-
-
 def _snakemake(*args: str, pythonpath: str | None = None) -> subprocess.CompletedProcess:
-    path = os.pathsep.join([_no_slurm_controller(), str(VENV_BIN), os.environ.get("PATH", "")])
-    env = dict(os.environ, PATH=path)
+    env = local_env(path=os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")]))
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     return subprocess.run(

@@ -143,13 +143,13 @@ def test_collect_marks_each_task_entry_with_its_library_task_and_scheme(alias_co
 
 
 def test_snakemake_plans_an_alias_entry_as_its_own_chains(alias_config, tmp_path):
-    import os
     import subprocess
     import sys
     from pathlib import Path
 
     import yaml
     from conftest import ROOT
+    from workflow_helpers import local_env
 
     cfg = {k: v for k, v in alias_config.items() if k != "config"}
     path = tmp_path / "alias.yaml"
@@ -172,7 +172,7 @@ def test_snakemake_plans_an_alias_entry_as_its_own_chains(alias_config, tmp_path
         text=True,
         timeout=300,
         check=False,
-        env={**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"]},
+        env=local_env(),
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]

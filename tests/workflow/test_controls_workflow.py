@@ -15,6 +15,7 @@ from workflow_helpers import (
     BIN,
     artifacts,
     assert_same,
+    local_env,
     snakemake,
     snakemake_cmd,
     write_config,
@@ -142,7 +143,9 @@ def test_a_grouped_transfer_gives_the_same_artifacts(controls_run, tmp_path):
 def _dry_run(work: Path, *targets: str) -> subprocess.CompletedProcess:
     cmd = snakemake_cmd(work, *targets, "-n", "--quiet", "rules", cores=None)
     cmd[0] = f"{BIN}/snakemake"
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        cmd, capture_output=True, text=True, env=local_env(), timeout=300, check=False
+    )
 
 
 def test_dag_skips_gd_snr_and_refuses_it_by_name(tmp_path):

@@ -17,6 +17,7 @@ from workflow_helpers import (
     artifacts,
     assert_same,
     content,
+    local_env,
     snakemake,
     snakemake_cmd,
     without_training_stack,
@@ -152,7 +153,7 @@ def test_rules_find_the_cli_without_the_venv_on_path(tmp_path):
         ],
         capture_output=True,
         text=True,
-        env={**os.environ, "PATH": bare},
+        env=local_env(path=bare),
         timeout=300,
         check=False,
     )
@@ -426,9 +427,8 @@ def test_a_failed_group_job_keeps_the_rounds_it_finished(tmp_path):
     bad.write_bytes(good[:1000])  # truncated, with the finished file's mtime
     os.utime(bad, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     rounds = [_round("trained.h5", "random", k, 0) for k in (0, 1)]
-    env = {**os.environ, "PATH": BIN + os.pathsep + os.environ["PATH"]}
     failed = subprocess.run(snakemake_cmd(tmp_path, *rounds), capture_output=True, text=True,
-                            env=env, timeout=900, check=False)  # fmt: skip
+                            env=local_env(), timeout=900, check=False)  # fmt: skip
     assert failed.returncode != 0
     finished = tmp_path / rounds[0]
     assert finished.exists(), (failed.stdout + failed.stderr)[-3000:]
@@ -490,9 +490,8 @@ def test_a_config_file_with_a_key_given_twice_is_refused(tmp_path):
     write_config(tmp_path, TINY_CONFIG, _CACHE)
     path = tmp_path / "config" / "config.yaml"
     path.write_text(path.read_text() + "seeds:\n- 7\n")
-    env = {**os.environ, "PATH": BIN + os.pathsep + os.environ["PATH"]}
     proc = subprocess.run(
-        snakemake_cmd(tmp_path, "-n"), capture_output=True, text=True, env=env, timeout=300,
+        snakemake_cmd(tmp_path, "-n"), capture_output=True, text=True, env=local_env(), timeout=300,
         check=False,
     )  # fmt: skip
     assert proc.returncode != 0
