@@ -189,7 +189,9 @@ def search_gradient_magnitude(task, theta, inactive, key, task_state, pairs: int
 
 def regrow(task, strategy: str, state, idx, schedule: Schedule, round_k, generation: int):
     """One drop-and-regrow step of a round at ``generation``: ((strategy state, task state),
-    new slot → position map). Its randomness comes from the round key and the generation."""
+    new slot → position map, the probe pairs left out of the search gradient for a non-finite
+    fitness: 0 for random regrowth). Its randomness comes from the round key and the
+    generation."""
     import jax
     import jax.numpy as jnp
 
@@ -207,6 +209,7 @@ def regrow(task, strategy: str, state, idx, schedule: Schedule, round_k, generat
     sigma = np.asarray(per_weight_std(strategy, algo_state, positions.size))
     snr = drop_scores(num_dims, positions, np.asarray(algo_state.mean), sigma)
     key = jax.random.fold_in(jax.random.fold_in(round_k, tag("regrow")), generation)
+    left_out = 0
     if schedule.regrow == "random":
         grow_score = np.asarray(jax.random.uniform(key, (num_dims,)))
     else:
@@ -215,7 +218,8 @@ def regrow(task, strategy: str, state, idx, schedule: Schedule, round_k, generat
         score, failed = search_gradient_magnitude(
             task, theta, inactive, key, task_state, schedule.pairs, schedule.std_init
         )
-        if int(failed) == schedule.pairs:
+        left_out = int(failed)
+        if left_out == schedule.pairs:
             raise ValueError(
                 f"dynamic sparse regrowth at generation {generation}: every one of the "
                 f"{schedule.pairs} probe pairs of the search gradient had a NaN or infinite "
@@ -226,4 +230,4 @@ def regrow(task, strategy: str, state, idx, schedule: Schedule, round_k, generat
     step = drop_and_grow(mask, prunable, table, snr, grow_score, schedule.fraction)
     new_idx, slots = move_slots(positions, step)
     algo_state = regrow_state(strategy, algo_state, slots, schedule.std_init)
-    return (algo_state, task_state), jnp.asarray(new_idx, jnp.int32)
+    return (algo_state, task_state), jnp.asarray(new_idx, jnp.int32), left_out

@@ -312,3 +312,37 @@ def test_a_gradient_regrowth_whose_every_probe_failed_stops_the_round(setup, mon
     monkeypatch.setattr(dynamic_sparse, "search_gradient_magnitude", all_failed)
     with pytest.raises(ValueError, match="every one of the 8 probe pairs .* NaN or infinite"):
         _dynamic_round(setup, "gradient")
+
+
+def test_a_regrowth_that_left_probe_pairs_out_says_so_in_the_round_log(setup, monkeypatch):  # noqa: F811
+    """A partly failed probe still regrows (from the finite pairs), and the round's log says
+    how many pairs it left out at which generation; a clean probe logs nothing of it."""
+    from evotickets import dynamic_sparse
+
+    real = dynamic_sparse.search_gradient_magnitude
+
+    def three_failed(*args):
+        score, _ = real(*args)
+        return score, 3
+
+    task, theta0, mask = setup
+    logs: list[str] = []
+    s = make_strategy("snes", int(mask.sum()), {"population_size": 16, "std_init": 0.05})
+    schedule = Schedule(every=3, fraction=0.25, regrow="gradient", std_init=0.05, pairs=8)
+
+    def run(log):
+        return run_round(task, s, theta0, mask, jax.random.key(7), 12, 3, log=log,
+                         label="r", dynamic=schedule)  # fmt: skip
+
+    run(logs.append)
+    assert not [m for m in logs if "probe pairs" in m]
+    monkeypatch.setattr(dynamic_sparse, "search_gradient_magnitude", three_failed)
+    logs.clear()
+    run(logs.append)
+    said = [m for m in logs if "probe pairs" in m]
+    assert [m.split(":")[0] for m in said] == [
+        "r gen 3",
+        "r gen 6",
+        "r gen 9",
+    ]  # not at 12, the end
+    assert all("left 3 of its 8 probe pairs out" in m for m in said)

@@ -327,10 +327,16 @@ class _ChainRound:
         if dynamic is not None and g % dynamic.every == 0 and g < self.total:
             from ..dynamic_sparse import regrow
 
-            self.state, self.idx = regrow(
+            self.state, self.idx, left_out = regrow(
                 self.task, self.strategy.name, self.state, self.idx, dynamic, start.round_k, g
             )
             self.extras["idx"] = self.idx
+            if left_out:
+                start.log(
+                    f"{start.label} gen {g}: regrowth left {left_out} of its {dynamic.pairs} "
+                    "probe pairs out of the search gradient (a NaN or infinite fitness); the "
+                    "rest ranked the weights it grew"
+                )
         mean, task_state = self.state[0].mean, self.state[1]
         metric = float(self.evaluate(mean, self.idx, self.task.test_data, task_state))
         self.eval_gen.append(g), self.eval_val.append(metric)
