@@ -195,13 +195,8 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
     write into; when the block ends normally it is moved onto ``dest`` with
     :func:`durable_replace`. Whatever happens, no temporary file of this writer is left
     behind, and a failed write leaves the old ``dest`` (or none)."""
-    dest = Path(dest)
-    tmp = temp_path(dest)
-    try:
+    with atomic_paths(dest) as (tmp,):
         yield tmp
-        durable_replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -215,8 +210,9 @@ def atomic_paths(*dests: str | os.PathLike[str]) -> Iterator[list[Path]]:
     tmps = [temp_path(d) for d in dests]
     try:
         yield tmps
-        for tmp in tmps:
-            fsync_file(tmp)
+        if len(tmps) > 1:  # all on disk before any rename; for one, durable_replace does it
+            for tmp in tmps:
+                fsync_file(tmp)
         for tmp, dest in zip(tmps, dests, strict=True):
             durable_replace(tmp, dest)
     finally:
