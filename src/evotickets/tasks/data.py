@@ -245,9 +245,10 @@ def _find(folder_dir: Path, name: str, archive_only: bool = False) -> Path | Non
     return None
 
 
-def _check_archive(path: Path, expected: str, gzipped: bool | None = None) -> None:
+def _check_archive(path: Path, expected: str, gzipped: bool | None = None) -> bytes:
     """Refuse ``path`` (in its dataset's folder) unless it is the official archive whose
-    sha256 is ``expected``."""
+    sha256 is ``expected``; returns the archive's bytes, so that the caller decompresses what
+    was verified instead of reading the file again."""
     folder = path.parent.name
     where = f" from {_MIRRORS[folder]}" if folder in _MIRRORS else ""
     fix = (
@@ -262,15 +263,17 @@ def _check_archive(path: Path, expected: str, gzipped: bool | None = None) -> No
             f"as its official gzip archive, and this copy is not gzipped. {fix}"
         )
     try:
-        actual = hashlib.sha256(path.read_bytes()).hexdigest()
+        raw = path.read_bytes()
     except OSError as exc:
         raise DataError(f"cannot read {path} ({exc}). {fix}") from exc
+    actual = hashlib.sha256(raw).hexdigest()
     if actual != expected:
         raise DataError(
             f"{path}: sha256 of the archive is {actual}, expected {expected}; it is not the "
             f"official file (another dataset's under this name would pass every structural "
             f"check). {fix}"
         )
+    return raw
 
 
 # --------------------------------------------------------------------------------------------
@@ -288,20 +291,24 @@ def _read_bytes(path: Path, gzipped: bool | None = None) -> bytes:
     if gzipped is None:
         gzipped = path.suffix == ".gz"
     try:
-        if gzipped:
-            with gzip.open(path, "rb") as fh:
-                return fh.read()
-        return path.read_bytes()
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(
+            f"cannot read {path} ({exc}). Fix: check the file's permissions, or point "
+            f"`data_dir` / {DATA_DIR_ENV} at a readable copy."
+        ) from exc
+    return _gunzip(raw, path) if gzipped else raw
+
+
+def _gunzip(raw: bytes, path: Path) -> bytes:
+    """The decompressed content of ``raw``, the bytes of the gzip file ``path``."""
+    try:
+        return gzip.decompress(raw)
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise DataError(
             f"{path} is not a complete gzip file ({type(exc).__name__}: {exc}); it is probably "
             f"truncated by an interrupted download. Fix: delete {path} so it is downloaded "
             f"again, or point `data_dir` / {DATA_DIR_ENV} at a good copy."
-        ) from exc
-    except OSError as exc:
-        raise DataError(
-            f"cannot read {path} ({exc}). Fix: check the file's permissions, or point "
-            f"`data_dir` / {DATA_DIR_ENV} at a readable copy."
         ) from exc
 
 
@@ -381,8 +388,9 @@ def _load_idx_file(
     """Read, verify (when a hash of the content, or else of the official archive, is given)
     and decode one idx file; returns (array, sha256 of the content)."""
     if expected_sha256 is None and archive_sha256 is not None:
-        _check_archive(path, archive_sha256)
-    data = _read_bytes(path)
+        data = _gunzip(_check_archive(path, archive_sha256), path)  # refused unless gzipped
+    else:
+        data = _read_bytes(path)
     digest = _check_hash(data, path, expected_sha256)
     return _parse_idx(data, path), digest
 
