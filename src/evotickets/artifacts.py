@@ -394,11 +394,23 @@ def read_config_chain(
     return arrays, attrs
 
 
+#: The attrs :func:`write_artifact` sets itself on every artifact (beside the library
+#: versions of :func:`_versions`): a copy's must not carry its source's.
+WRITER_ATTRS = (
+    "schema",
+    "evotickets_version",
+    "config_digest",
+    "seed",
+    "created",
+    INPUTS_ATTR,
+    INPUTS_BASE_ATTR,
+)
+
+
 def content_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     """``attrs`` without what :func:`write_artifact` records itself (schema, digest, seed,
     time, versions): what a copy of an artifact passes on to the new one."""
-    own = {"schema", "evotickets_version", "config_digest", "seed", "created", INPUTS_ATTR,
-           *_versions()}  # fmt: skip
+    own = {*WRITER_ATTRS, *_versions()}
     return {k: v for k, v in attrs.items() if k not in own}
 
 

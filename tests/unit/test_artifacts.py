@@ -85,6 +85,19 @@ def test_round_trip(tmp_path, kind):
     assert attrs["created"].startswith("20")
 
 
+def test_a_copy_passes_on_the_contents_attrs_and_none_the_writer_sets(tmp_path):
+    """content_attrs (what a round-0 copy passes on) leaves out every attr write_artifact
+    sets itself, the inputs' folder convention too, and keeps everything else."""
+    from evotickets.artifacts import content_attrs
+
+    source = _write(tmp_path / "in.h5", kind="init")
+    path = write_artifact(tmp_path / "out.h5", "trained", ARRAYS, ATTRS, config_digest="abc123",
+                          seed=7, inputs=[source])  # fmt: skip
+    attrs = read_artifact(path, "trained")[1]
+    assert {"inputs_written", "inputs_relative_to", "jax_version"} <= set(attrs)
+    assert content_attrs(attrs) == ATTRS
+
+
 def test_readable_with_plain_h5py(tmp_path):
     path = _write(tmp_path / "a.h5")
     with h5py.File(path, "r") as f:
