@@ -1186,6 +1186,18 @@ def strategy_settings(cfg: dict, task: str, strategy: str) -> dict[str, Any]:
     return merged
 
 
+#: Config keys of how the jobs run, not what they compute: no number and no digest reads
+#: them. The reporting rules' config (common.smk's REPORT_CONFIG) leaves them out, so that a
+#: changed runtime or grouping reruns no report, and so does the config summary.nc records,
+#: which would otherwise hold the schema's defaults that validation fills in, not the run's.
+RUN_ONLY_KEYS = ("resources", "jax_cache_dir")
+
+
+def reported_config(cfg: dict) -> dict:
+    """``cfg`` without :data:`RUN_ONLY_KEYS`: what the reports record of a config."""
+    return {k: v for k, v in cfg.items() if k not in RUN_ONLY_KEYS}
+
+
 TASK_META_KEYS = (
     "strategy_overrides",
     "strategies",

@@ -173,6 +173,11 @@ def test_collect_gathers_the_artifacts_into_xarray(finished_run):
     np.testing.assert_allclose(ds.sparsity.values, [0.0, 0.2, 0.36])
     # rounds per machine that trained them: all 18 on this one (evotickets.host)
     assert json.loads(ds.attrs["trained_on"]) == {host.trained_on(): 18}
+    # the config it records is what the chains computed: not how the jobs ran, which
+    # validation would have filled with the schema's defaults, not the run's own
+    recorded = json.loads(ds.attrs["config"])
+    assert recorded["seeds"] == [0, 1] and recorded["experiment"] == "tiny"
+    assert "resources" not in recorded and "jax_cache_dir" not in recorded
     for method in ("random", "magnitude", "snr"):
         for seed in (0, 1):
             for it in range(3):

@@ -27,6 +27,7 @@ from evotickets.config import (
     transfer_kind,
     transfer_settings,
     read_config_file,
+    reported_config,
     validate_config,
 )
 
@@ -77,9 +78,7 @@ RES = config["resources"]
 # records: without how the jobs run (resources, the JAX cache's folder), which none of them
 # reads, so that changing a runtime or the grouping does not make Snakemake rerun the table,
 # collect, the claims and every figure for a changed param.
-REPORT_CONFIG = json.dumps(
-    {k: v for k, v in config.items() if k not in ("resources", "jax_cache_dir")}, default=str
-)
+REPORT_CONFIG = json.dumps(reported_config(config), default=str)
 # the group verbs' `--program`, only where the config changes it from the verbs' default
 GROUP_PROGRAM = "" if RES["group_program"] == "sequential" else f" --program {RES['group_program']}"
 # the rules of each resources.group_chains: none, train; seeds, train_seeds;

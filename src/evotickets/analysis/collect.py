@@ -22,6 +22,7 @@ from ..config import (
     chain_spec,
     chains,
     library_task,
+    reported_config,
     task_rewind,
     task_rewind_budget,
 )
@@ -123,7 +124,8 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
         attrs={
             "experiment": cfg["experiment"],
             "prune_fraction": p,
-            "config": json.dumps(cfg, sort_keys=True, default=str),
+            # what the chains computed, not how the jobs ran (config.RUN_ONLY_KEYS)
+            "config": json.dumps(reported_config(cfg), sort_keys=True, default=str),
             "source": str(results),
             # the chains' rounds per machine that trained them (transfers not counted): their
             # last bits depend on it (evotickets.host)
