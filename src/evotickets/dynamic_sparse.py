@@ -37,8 +37,9 @@ from .pruning import REGISTRY, exact_fraction, round_half_up
 
 #: Strategies whose state :func:`regrow_state` knows how to reset for a regrown slot.
 DYNAMIC_STRATEGIES = ("sep_cma_es", "snes", "pgpe", "des", "ars", "open_es", "simple_es")
-#: How inactive weights are chosen for regrowth, by method name (pruning.REGISTRY).
-REGROW = {"dynamic_random": "random", "dynamic_gradient": "gradient"}
+#: How inactive weights are chosen for regrowth, by method name (its pruning.REGISTRY entry's
+#: ``regrow``): the dynamic sparse methods, which the config's checks know as DYNAMIC_METHODS.
+REGROW = {n: m.regrow for n, m in REGISTRY.items() if m.regrow is not None}
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,10 @@ class PruningMethod:
     #: the earlier definition have another digest, rerun in the workflow and are refused by
     #: the reports, instead of mixing with the new ones
     definition: tuple[tuple[str, str], ...] = ()
+    #: how a dynamic sparse ES chain (:mod:`evotickets.dynamic_sparse`) chooses the inactive
+    #: weights it regrows: ``random`` (SET) or ``gradient`` (RigL, with the ES's search
+    #: gradient); None for every method whose mask stays fixed through a round
+    regrow: str | None = None
 
     @property
     def permutes_theta0(self) -> bool:
@@ -170,8 +174,20 @@ REGISTRY: dict[str, PruningMethod] = {
         ),
         # Dynamic sparse ES (evotickets.dynamic_sparse): a round starts from the random
         # baseline's mask of its count and drops the lowest-SNR weights while it evolves.
-        PruningMethod("dynamic_random", "key", needs_sigma=True, config_block="dynamic_sparse"),
-        PruningMethod("dynamic_gradient", "key", needs_sigma=True, config_block="dynamic_sparse"),
+        PruningMethod(
+            "dynamic_random",
+            "key",
+            needs_sigma=True,
+            config_block="dynamic_sparse",
+            regrow="random",
+        ),
+        PruningMethod(
+            "dynamic_gradient",
+            "key",
+            needs_sigma=True,
+            config_block="dynamic_sparse",
+            regrow="gradient",
+        ),
     )
 }
 METHODS = tuple(REGISTRY)
@@ -195,7 +211,7 @@ SNR_VARIANT_STRATEGIES = {n: m.only_strategies for n, m in REGISTRY.items() if m
 # Pruning at initialisation: a score of θ0 from the training loss's gradient (vision tasks).
 INIT_GRADIENT_METHODS = tuple(n for n, m in REGISTRY.items() if m.source == "init_gradient")
 # Dynamic sparse training: the mask changes during the round.
-DYNAMIC_METHODS = tuple(n for n, m in REGISTRY.items() if m.config_block == "dynamic_sparse")
+DYNAMIC_METHODS = tuple(n for n, m in REGISTRY.items() if m.regrow is not None)
 # Permutation controls: derived from the magnitude mask of the same round.
 PERMUTATION_METHODS = tuple(n for n, m in REGISTRY.items() if m.source == "magnitude_mask")
 
