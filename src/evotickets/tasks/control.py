@@ -82,15 +82,19 @@ def brax_observation_size(env) -> int:
 
 @dataclass
 class ControlTask:
+    """A control task's rollouts. Its settings have no defaults here: the one owner of the
+    defaults of a config entry is :func:`evotickets.tasks.make_task`, which builds it (they
+    differ between gymnax and brax, which one default here could not say)."""
+
     name: str
     table: list[LayerEntry]
-    hidden: tuple[int, ...] = (64, 64)
-    n_repeats: int = 8
-    max_steps: int = 200
-    n_test: int = 16
-    backend: str = "spring"
+    hidden: tuple[int, ...]
+    n_repeats: int
+    max_steps: int
+    n_test: int
+    backend: str
+    torso_mass_factor: float
     obs_normalization: bool | None = None
-    torso_mass_factor: float = 1.5
     #: continuous actions: ``names.POLICY_OUTPUTS``. The config fills in the study's for the
     #: library (``names.DEFAULT_POLICY_OUTPUT``); None (settings written before the key) is
     #: tanh, as they were made. Discrete actions are the argmax either way.
