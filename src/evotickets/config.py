@@ -435,7 +435,9 @@ def _fill_schema_defaults(cfg: dict, schema: dict) -> None:
         if "default" in spec:
             cfg.setdefault(key, copy.deepcopy(spec["default"]))
     if "es" in cfg:
-        cfg["es"].setdefault("log_every", 100)
+        cfg["es"].setdefault(
+            "log_every", schema["properties"]["es"]["properties"]["log_every"]["default"]
+        )
     for block in ("resources", "pruning_at_init", "dynamic_sparse"):
         cfg[block] = dict(cfg.get(block) or {})
         for k, spec in schema["properties"][block]["properties"].items():

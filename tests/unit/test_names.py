@@ -40,6 +40,53 @@ def test_no_registry_name_list_is_repeated_in_the_schema():
     assert "enum" not in schema["properties"]["methods"]["items"]
 
 
+def test_the_schemas_defaults_and_choices_are_the_codes():
+    """The schema gives the config's defaults and choices (Snakemake's `validate` fills its
+    defaults in too), and the code has its own copies: the GD trainers' defaults, and the
+    lists each option's implementation accepts. A default in one and not the other changes
+    every digest of its chains, or leaves a choice the schema lets through unimplemented."""
+    from evotickets.analysis.landscape import DIRECTION_NORMS
+    from evotickets.commands.group import GROUP_PROGRAMS
+    from evotickets.networks import KERNEL_INITS, NETWORKS
+    from evotickets.strategies.ars import OPTIMIZERS
+    from evotickets.strategies.sep_cma_es import COVARIANCE_RATES
+    from evotickets.strategies.snes import WEIGHT_FORMS
+    from evotickets.tasks.data import KMNIST_SPLITS
+    from evotickets.train.ppo_settings import LR_SCHEDULES, PPO_OPTIONAL_KEYS, TIME_LIMITS
+
+    props = yaml.safe_load(Path(SCHEMA_PATH).read_text())["properties"]
+
+    def defaults(block: dict) -> dict:
+        return {k: v["default"] for k, v in block["properties"].items() if "default" in v}
+
+    for gd, block in props["gd"]["properties"].items():
+        assert defaults(block) == names.GD_STRATEGIES[gd], gd
+        assert set(block["properties"]) - set(defaults(block)) == set(names.GD_OPTIONAL_KEYS[gd])
+    assert set(names.GD_OPTIONAL_KEYS["gd_ppo"]) == set(PPO_OPTIONAL_KEYS)
+    task = props["tasks"]["additionalProperties"]["properties"]
+    strategy = props["strategies"]["additionalProperties"]["properties"]
+    ppo = props["gd"]["properties"]["gd_ppo"]["properties"]
+    choices = {
+        "network": (task["network"], {*NETWORKS, "mlp"}),  # the CNNs, and control's policy
+        "init": (task["init"], KERNEL_INITS),
+        "policy_bias_init": (task["policy_bias_init"], names.POLICY_BIAS_INITS),
+        "policy_output": (task["policy_output"], names.POLICY_OUTPUTS),
+        "kmnist_split": (task["kmnist_split"], KMNIST_SPLITS),
+        "covariance_rate": (strategy["covariance_rate"], COVARIANCE_RATES),
+        "temperature_weights": (strategy["temperature_weights"], WEIGHT_FORMS),
+        "optimizer": (strategy["optimizer"], OPTIMIZERS),
+        "lr_schedule": (ppo["lr_schedule"], LR_SCHEDULES),
+        "time_limit": (ppo["time_limit"], TIME_LIMITS),
+        "group_program": (props["resources"]["properties"]["group_program"], GROUP_PROGRAMS),
+        "direction_norm": (
+            props["analyses"]["properties"]["landscape"]["properties"]["direction_norm"],
+            DIRECTION_NORMS,
+        ),
+    }
+    for key, (spec, code) in choices.items():
+        assert set(spec["enum"]) == set(code), key
+
+
 def test_every_name_has_its_implementation():
     from evotickets.plots.figures import FIGURES
 
