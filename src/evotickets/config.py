@@ -38,6 +38,7 @@ from .names import (
     INIT_GRADIENT_METHODS,
     METHODS,
     PERMUTATION_METHODS,
+    PERMUTED_METHOD,
     PRUNING_METHODS,
     SIGMA_METHODS,
     SNR_VARIANT_STRATEGIES,
@@ -552,7 +553,7 @@ def _check_rules_between_keys(cfg: dict) -> None:
         if problem:
             raise ConfigError(f"gd_ppo settings of task {task}: {problem}")
     permuted = [m for m in cfg["methods"] if m in PERMUTATION_METHODS]
-    if permuted and "magnitude" not in cfg["methods"]:
+    if permuted and PERMUTED_METHOD not in cfg["methods"]:
         raise ConfigError(
             f"methods {permuted} permute the magnitude mask of each round, so `methods` must "
             "also list magnitude"
@@ -561,7 +562,7 @@ def _check_rules_between_keys(cfg: dict) -> None:
         for s in task_strategies(cfg, task):
             run = task_methods(cfg, task, s)
             permuted = [m for m in run if m in PERMUTATION_METHODS]
-            if permuted and "magnitude" not in run:
+            if permuted and PERMUTED_METHOD not in run:
                 raise ConfigError(
                     f"{s} on task {task} runs {permuted}, which permute the magnitude mask of "
                     f"each round, but not magnitude itself: add magnitude to its methods "

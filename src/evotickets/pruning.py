@@ -214,6 +214,9 @@ INIT_GRADIENT_METHODS = tuple(n for n, m in REGISTRY.items() if m.source == "ini
 DYNAMIC_METHODS = tuple(n for n, m in REGISTRY.items() if m.regrow is not None)
 # Permutation controls: derived from the magnitude mask of the same round.
 PERMUTATION_METHODS = tuple(n for n, m in REGISTRY.items() if m.source == "magnitude_mask")
+# The method whose mask of each round the permutation controls shuffle: their chains read
+# its chain's mask.h5, so a config running a control must run it too.
+PERMUTED_METHOD = "magnitude"
 
 
 def round_half_up(x: float | Fraction) -> int:

@@ -10,7 +10,7 @@ import types
 from snakemake.utils import validate
 
 from evotickets import paths
-from evotickets.names import FIGURE_NAMES, PRUNING_METHODS
+from evotickets.names import FIGURE_NAMES, PERMUTED_METHOD, PRUNING_METHODS
 from evotickets.pruning import adopts_round0, round0_donor
 from evotickets.settings import LandscapeOptions
 from evotickets.config import (
@@ -306,7 +306,7 @@ def mask_inputs(wildcards):
         # the permutation controls shuffle the magnitude ticket of the same round: an output
         # of the magnitude chain's `train` job of that round
         inputs["source"] = paths.round_file(
-            "mask.h5", w.exp, w.task, w.strategy, "magnitude", w.seed, w.it
+            "mask.h5", w.exp, w.task, w.strategy, PERMUTED_METHOD, w.seed, w.it
         )
     elif t > 0 and source == "previous":
         inputs["prev"] = paths.round_file(

@@ -20,6 +20,7 @@ import numpy as np
 from .. import checkpoint
 from ..artifacts import ArtifactError, artifact_vector, read_artifact, write_artifact
 from ..platform import setup_jax
+from ..pruning import PERMUTED_METHOD
 from ..rounds import (
     PreparedRound,
     adopt_round0,
@@ -196,9 +197,9 @@ def _permuted_ticket(settings: ChainSettings, source_path: str | None, theta0, t
     method = settings.method
     if not source_path:
         raise ValueError(f"method {method} needs --source-mask (the magnitude mask of round {t})")
-    source_digest = settings.with_method("magnitude").digest()
+    source_digest = settings.with_method(PERMUTED_METHOD).digest()
     arrays, attrs = read_artifact(source_path, "mask", expected_digest=source_digest)
-    if int(attrs["round"]) != t or attrs["method"] != "magnitude":
+    if int(attrs["round"]) != t or attrs["method"] != PERMUTED_METHOD:
         raise ArtifactError(
             f"{source_path} is the {attrs['method']} mask of round {attrs['round']}; "
             f"{method} needs the magnitude mask of round {t}"
