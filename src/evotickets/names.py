@@ -157,6 +157,11 @@ def gd_fits_task(strategy: str, task: str) -> bool:
 # numpy only, so it loads without JAX. METHODS, HEURISTIC_METHODS, SIGMA_METHODS,
 # SNR_VARIANT_STRATEGIES and PERMUTATION_METHODS are imported above.
 
+# ---- how a group job trains its chains (config ``resources.group_program``) -----------------
+GROUP_PROGRAMS = ("sequential", "vmapped")
+#: the group verbs' default; the workflow passes ``--program`` only where the config differs
+DEFAULT_GROUP_PROGRAM = "sequential"
+
 # ---- analyses and figures ------------------------------------------------------------------
 ANALYSES = ("lmc", "landscape", "snr_magnitude", "layerwise")
 # Each figure by what it shows, and the paper's figure number, which names its rule and its

@@ -46,7 +46,6 @@ def test_the_schemas_defaults_and_choices_are_the_codes():
     lists each option's implementation accepts. A default in one and not the other changes
     every digest of its chains, or leaves a choice the schema lets through unimplemented."""
     from evotickets.analysis.landscape import DIRECTION_NORMS
-    from evotickets.commands.group import GROUP_PROGRAMS
     from evotickets.networks import KERNEL_INITS, NETWORKS
     from evotickets.strategies.ars import OPTIMIZERS
     from evotickets.strategies.sep_cma_es import COVARIANCE_RATES
@@ -77,7 +76,7 @@ def test_the_schemas_defaults_and_choices_are_the_codes():
         "optimizer": (strategy["optimizer"], OPTIMIZERS),
         "lr_schedule": (ppo["lr_schedule"], LR_SCHEDULES),
         "time_limit": (ppo["time_limit"], TIME_LIMITS),
-        "group_program": (props["resources"]["properties"]["group_program"], GROUP_PROGRAMS),
+        "group_program": (props["resources"]["properties"]["group_program"], names.GROUP_PROGRAMS),
         "direction_norm": (
             props["analyses"]["properties"]["landscape"]["properties"]["direction_norm"],
             DIRECTION_NORMS,

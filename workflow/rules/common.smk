@@ -10,7 +10,8 @@ import types
 from snakemake.utils import validate
 
 from evotickets import paths
-from evotickets.names import FIGURE_NAMES, PERMUTED_METHOD, PRUNING_METHODS
+from evotickets.names import DEFAULT_GROUP_PROGRAM, FIGURE_NAMES, PERMUTED_METHOD, PRUNING_METHODS
+from evotickets.platform import PLATFORM_ENV
 from evotickets.pruning import adopts_round0, round0_donor
 from evotickets.settings import LandscapeOptions
 from evotickets.config import (
@@ -80,7 +81,9 @@ RES = config["resources"]
 # collect, the claims and every figure for a changed param.
 REPORT_CONFIG = json.dumps(reported_config(config), default=str)
 # the group verbs' `--program`, only where the config changes it from the verbs' default
-GROUP_PROGRAM = "" if RES["group_program"] == "sequential" else f" --program {RES['group_program']}"
+GROUP_PROGRAM = (
+    "" if RES["group_program"] == DEFAULT_GROUP_PROGRAM else f" --program {RES['group_program']}"
+)
 # the rules of each resources.group_chains: none, train; seeds, train_seeds;
 # seeds_and_methods, train_pairs_<task>_<strategy>
 GROUP_CHAINS = RES["group_chains"]
@@ -132,7 +135,7 @@ def transfer_group_runtime(wildcards) -> int:
 # A config that asks for GPUs makes `evotickets train` refuse to run without one (see
 # evotickets.platform); jobs inherit this, locally and through sbatch's --export=ALL.
 if RES["gpu"] > 0:
-    os.environ.setdefault("EVOTICKETS_PLATFORM", "gpu")
+    os.environ.setdefault(PLATFORM_ENV, "gpu")
 
 
 wildcard_constraints:
@@ -246,7 +249,7 @@ def transfer_inputs(wildcards):
     """The source's θ0 and round-t mask (the ticket; an output of the source chain's `train`
     job of round t) and the target's θ0 (its network)."""
     _known(wildcards)
-    entry = next(e for e in config["transfer"] if e["name"] == wildcards.name)
+    entry = transfer_entry(config, wildcards.name)
     src, tgt = entry["source"], entry["target"]
     exp, seed = wildcards.exp, wildcards.seed
     return {
@@ -559,8 +562,7 @@ def analysis_targets():
 
 def transfer_source(wildcards, what):
     """The source chain of a transfer: its θ0, its trained rounds, or its settings."""
-    e = next(e for e in config["transfer"] if e["name"] == wildcards.name)
-    src, exp, seed = e["source"], wildcards.exp, wildcards.seed
+    src, exp, seed = transfer_entry(config, wildcards.name)["source"], wildcards.exp, wildcards.seed
     if what == "init":
         return paths.init(exp=exp, task=src["task"], seed=seed)
     if what == "rounds":

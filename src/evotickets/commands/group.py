@@ -22,10 +22,8 @@ from pathlib import Path
 
 from ..artifacts import ArtifactError, created_time, read_artifact, stale_inputs, written_at
 from ..checkpoint import checkpoint_path, remove_checkpoint
+from ..names import DEFAULT_GROUP_PROGRAM, GROUP_PROGRAMS
 from ..rounds import PreparedRound, log, train_together
-
-#: How a group verb trains its members (config ``resources.group_program``).
-GROUP_PROGRAMS = ("sequential", "vmapped")
 
 #: Set (to anything but ``0``) to make the round and transfer verbs train a round whose files
 #: are already valid and current, e.g. after a code change that Snakemake does not see:
@@ -48,7 +46,7 @@ def members_args(
     sp.add_argument(
         "--program",
         choices=GROUP_PROGRAMS,
-        default="sequential",
+        default=DEFAULT_GROUP_PROGRAM,
         help="sequential (default): the members one after the other, bitwise one job per "
         "member; vmapped: ES members of equal D_active and strategy as one vmapped program "
         "(for a GPU; for GD and the paper's five ES bitwise one job per member's at make "
