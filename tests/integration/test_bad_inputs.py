@@ -791,7 +791,7 @@ CASES = [
         lambda w: _verb("figure", "fig3", "--summary", "nope.nc", "--out", "f.png"),
         ArtifactError,
         ("nope.nc does not exist",),
-        ("snakemake --cores 2 nope.nc", "rule collect"),
+        ("snakemake --cores 2 --configfile <the run's config> -- nope.nc", "rule collect"),
     ),
     Case(
         "summary-truncated-claims",

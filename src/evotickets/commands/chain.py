@@ -2,7 +2,8 @@
 
 ``train`` trains round t with the chain strategy's trainer (:mod:`evotickets.train.trainers`,
 through :mod:`evotickets.rounds`: prepare, train, write) from m ⊙ theta_start, where
-theta_start is θ0 unless the mask artifact carries its own (``weight_permuted``). ``round`` is ``mask`` then
+theta_start is θ0 unless the mask artifact carries its own (the permutation controls,
+``weight_permuted`` and ``mask_permuted``). ``round`` is ``mask`` then
 ``train`` in one process (the rule ``train``).
 
 I/O lives here: read artifacts, call the pure library, write artifacts. Each verb takes the
@@ -476,7 +477,8 @@ def register(sub) -> None:
     sp.add_argument(
         "--checkpoint-every",
         type=int,
-        help="save a mid-round checkpoint every N generations (0: never; default: every "
+        help="save a mid-round checkpoint every N steps: generations for an ES, epochs for "
+        "gd_adam, updates for gd_ppo (0: never; default: every "
         f"~120 s of work, or ${checkpoint.EVERY_GENERATIONS_ENV})",
     )
     sp.add_argument(
@@ -504,7 +506,8 @@ def register(sub) -> None:
 
     sp = sub.add_parser(
         "round-group",
-        help="round t of several chains in one process, each as `round` (rule train_seeds)",
+        help="round t of several chains in one process, each as `round` (rules train_seeds "
+        "and train_pairs_<task>_<strategy>)",
     )
     members_args(sp, "round", "chain", MEMBER_REQUIRED, MEMBER_OPTIONAL, "the train log")
     sp.add_argument("--checkpoint-every", type=int, help="as for `train`")

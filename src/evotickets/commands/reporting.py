@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from ..artifacts import ArtifactError, check_output, ensure_writable, require_results_folder
 from ..config import ConfigError, chains, load_config, validate_config
 from ..durable import atomic_path, atomic_paths
+from ..names import FIGURES_BEYOND
 
 if TYPE_CHECKING:
     import xarray
@@ -127,7 +128,11 @@ def open_summary(path) -> xarray.Dataset:
     wrong with it (missing, unreadable or truncated, not a summary) and how to remake it."""
     import xarray as xr
 
-    remake = f"make it with `snakemake --cores 2 {path}` (rule collect)"
+    # the run's config names the experiment: without it Snakemake plans the default one's
+    remake = (
+        f"make it with `snakemake --cores 2 --configfile <the run's config> -- {path}` "
+        "(rule collect)"
+    )
     if not Path(path).is_file():
         raise ArtifactError(f"{path} does not exist: {remake}")
     try:
@@ -159,7 +164,8 @@ def register_figure(sub) -> None:
     sp = sub.add_parser("figure", help="render one figure from summary.nc")
     sp.add_argument(
         "name",
-        help="fig1 … fig11, or what it shows (e.g. lmc_and_sharpness for fig6), or a figure beyond the paper (pruning_families)",
+        help="fig1 … fig11, or what it shows (e.g. lmc_and_sharpness for fig6), or a figure "
+        f"beyond the paper ({', '.join(FIGURES_BEYOND)})",
     )
     sp.add_argument("--summary", required=True)
     sp.add_argument("--out", required=True)

@@ -1,7 +1,7 @@
 """CLI verb ``transfer``: retrain a source setting's ticket of round t in a target setting.
 
 A ticket is (mask_t, θ0) of a source chain (task, strategy, method, seed): the mask artifact of
-round t and the source's θ0 (or the mask's own ``theta_start``, for weight_permuted). It is
+round t and the source's θ0 (or the mask's own ``theta_start``, for the permutation controls). It is
 trained by the target's trainer (an ES or GD strategy) on the target task, with the target
 chain's round key, so it sees the same search noise or minibatches as the target's own tickets
 and differs from them only in the ticket. Nothing here is task-specific: any two settings whose
