@@ -984,6 +984,24 @@ def test_snakemake_rejects_unknown_strategy(tiny_config, tmp_path):
     assert "sep_cma_es" in out
 
 
+@pytest.mark.parametrize("target", ["summary.nc", "accuracy_table.txt", "figures/fig3.png"])
+def test_a_report_of_another_experiments_folder_names_the_config_to_pass(
+    tiny_config, tmp_path, target
+):
+    """The report rules' inputs are the config's own rounds: a report requested in another
+    experiment's folder planned this config's training and gathered it there."""
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(tiny_config))
+    args = ("-n", "--quiet", "rules", "--directory", str(tmp_path), "--configfile", str(path), "--")
+    proc = _snakemake(*args, f"results/another/{target}")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    assert "the requested path is in results/another, but this config's experiment" in out
+    assert "--configfile <its config>" in out
+    own = _snakemake(*args, f"results/{tiny_config['experiment']}/{target}")
+    assert own.returncode == 0, (own.stdout + own.stderr)[-3000:]
+
+
 def test_an_analysis_block_can_narrow_its_own_chains(tiny_config):
     tiny_config["strategies"]["pgpe"] = {"population_size": 16, "std_init": 0.05}
     tiny_config["analyses"] = {

@@ -172,14 +172,28 @@ def _known(wildcards):
         _KNOWN_OK.add(key)
 
 
+def this_experiment(wildcards):
+    """No input: a report rule's (collect, the table) first, so that a requested report of
+    another experiment's folder fails with :func:`_check_known`'s message. Their inputs are
+    this config's rounds, so without it Snakemake planned this experiment's training and
+    then gathered its rounds into the other folder."""
+    _known(wildcards)
+    return []
+
+
 def _check_known(wildcards):
     strategy = getattr(wildcards, "strategy", None)
     task = getattr(wildcards, "task", None)
     methods = config["methods"]
     if task in config["tasks"] and strategy in _TASK_STRATEGIES[task]:
         methods = _TASK_METHODS[task, strategy]
+    if wildcards.exp != EXP:
+        raise ValueError(
+            f"the requested path is in results/{wildcards.exp}, but this config's experiment "
+            f"is {EXP!r}: pass that run's config (`snakemake --configfile <its config> -- "
+            "<path>`), or fix the path"
+        )
     for kind, value, allowed in (
-        ("experiment", wildcards.exp, [EXP]),
         ("task", task, list(config["tasks"])),
         ("strategy", strategy, _TASK_STRATEGIES[task] if task in config["tasks"] else []),
         ("method", getattr(wildcards, "method", None), methods),

@@ -97,6 +97,7 @@ else:
 
 rule accuracy_table:
     input:
+        this_experiment,
         all_round_targets(),
         transfer_targets(),
     output:

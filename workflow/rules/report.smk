@@ -4,6 +4,7 @@
 
 rule collect:
     input:
+        this_experiment,
         all_round_targets(),
         transfer_targets(),
         analysis_targets(),
