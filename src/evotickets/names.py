@@ -43,7 +43,7 @@ RETURN_METRIC = "test_return"
 #: Members a vision task evaluates at once, where its config names no ``population_chunk``:
 #: it must divide the population (the config check and the task read this one default).
 DEFAULT_POPULATION_CHUNK = 32
-#: A control policy's bias initialisers (``networks.POLICY_BIAS_INITS``), the study's first:
+#: A control policy's bias initialisers (``networks.POLICY_BIAS_INITIALIZERS``), the study's first:
 #: the config fills it into every control task that names none.
 POLICY_BIAS_INITS = ("uniform", "zeros")
 DEFAULT_POLICY_BIAS_INIT = POLICY_BIAS_INITS[0]

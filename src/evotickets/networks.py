@@ -390,7 +390,7 @@ def population_log_probs(
 #: A control policy's bias initialisers by name (``policy_bias_init``): ``uniform`` is the
 #: study's U[0, 0.05) on every layer (es-lottery's ``default_mlp_init``, its ES and PPO
 #: networks alike); ``zeros`` is flax's default, which this package used until 2026-12-05.
-POLICY_BIAS_INITS = {"uniform": _uniform_bias(0.0, 0.05), "zeros": nn.initializers.zeros}
+POLICY_BIAS_INITIALIZERS = {"uniform": _uniform_bias(0.0, 0.05), "zeros": nn.initializers.zeros}
 
 
 class PolicyMLP(nn.Module):
@@ -406,7 +406,7 @@ class PolicyMLP(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         kinit = KERNEL_INITS[self.kernel_init_name]
-        binit = POLICY_BIAS_INITS[self.bias_init_name]
+        binit = POLICY_BIAS_INITIALIZERS[self.bias_init_name]
         for h in self.hidden:
             x = jnp.tanh(nn.Dense(h, kernel_init=kinit, bias_init=binit)(x))
         return nn.Dense(self.num_outputs, kernel_init=kinit, bias_init=binit)(x)
@@ -420,7 +420,7 @@ def init_policy_params(
     init: str = DEFAULT_INIT_SCHEME,
     bias_init: str | None = None,
 ) -> dict:
-    """θ0 of a policy MLP as a flat dict. ``bias_init``: a :data:`POLICY_BIAS_INITS` name;
+    """θ0 of a policy MLP as a flat dict. ``bias_init``: a :data:`POLICY_BIAS_INITIALIZERS` name;
     None (settings written before the key) is flax's zeros, as they were made."""
     model = PolicyMLP(tuple(hidden), num_outputs, init, bias_init or "zeros")
     variables = model.init(key, jnp.zeros((1, obs_dim), jnp.float32))

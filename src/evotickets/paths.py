@@ -168,7 +168,8 @@ def transfer_seeds_round_file(
 ) -> str:
     """A file of round t of every seed of a transfer: the ``group.log`` of its
     `transfer_seeds` job (config ``resources.group_chains`` other than ``none``)."""
-    return f"{experiment(exp, root)}/transfer/{_text(name, 'name')}/iter{iteration(it)}/{file}"
+    folder = f"{experiment(exp, root)}/{TRANSFER_FOLDER}/{_text(name, 'name')}"
+    return f"{folder}/iter{iteration(it)}/{file}"
 
 
 def transfer_analysis(

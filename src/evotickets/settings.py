@@ -103,7 +103,7 @@ class InitSettings(_Json):
     hidden: tuple[int, ...] | None = None
     #: a non-default init scheme (the default is left out, so old digests hold)
     init: str | None = None
-    #: a control policy's bias initialiser (``networks.POLICY_BIAS_INITS``); the config fills
+    #: a control policy's bias initialiser (``networks.POLICY_BIAS_INITIALIZERS``); the config fills
     #: it into every control task, so control digests name it; None (settings of before the
     #: key, and vision tasks) is flax's zeros
     policy_bias_init: str | None = None

@@ -84,6 +84,10 @@ def test_the_schemas_defaults_and_choices_are_the_codes():
     }
     for key, (spec, code) in choices.items():
         assert set(spec["enum"]) == set(code), key
+    # names' copies of implementations' names (names imports no JAX, so it cannot import them)
+    from evotickets.networks import POLICY_BIAS_INITIALIZERS
+
+    assert set(names.POLICY_BIAS_INITS) == set(POLICY_BIAS_INITIALIZERS)
 
 
 def test_every_name_has_its_implementation():
