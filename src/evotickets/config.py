@@ -695,7 +695,7 @@ def analysis_artifacts(cfg: dict, name: str) -> list[str]:
     out = []
     if cfg["rounds"] > 1:
         out += [paths.chain_analysis("lmc_consecutive.h5", exp, *chain) for chain in selected]
-    if len(cfg["seeds"]) > 1:
+    if lmc_seed_pair(cfg) is not None:
         out += sorted(
             {paths.seeds_analysis("lmc_seeds.h5", exp, t, s, m) for t, s, m, _ in selected}
         )
@@ -1194,6 +1194,13 @@ def strategy_settings(cfg: dict, task: str, strategy: str) -> dict[str, Any]:
 #: changed runtime or grouping reruns no report, and so does the config summary.nc records,
 #: which would otherwise hold the schema's defaults that validation fills in, not the run's.
 RUN_ONLY_KEYS = ("resources", "jax_cache_dir")
+
+
+def lmc_seed_pair(cfg: dict) -> tuple[int, int] | None:
+    """The two seeds whose networks LMC across seeds joins (rule ``lmc_seeds``; made from the
+    first one's settings): the config's first two, None where it runs one seed."""
+    seeds = cfg["seeds"]
+    return (int(seeds[0]), int(seeds[1])) if len(seeds) > 1 else None
 
 
 def reported_config(cfg: dict) -> dict:

@@ -21,6 +21,7 @@ from evotickets.config import (
     chain_settings,
     chains,
     init_settings,
+    lmc_seed_pair,
     task_methods,
     task_rewind,
     task_strategies,
@@ -74,6 +75,8 @@ ROUNDS = int(config["rounds"])
 # changes no number (a node-local jax_cache_dir on a cluster would retrain every round).
 # Unquoted, as the param was: the job's shell expands a `$TMPDIR/jax` or `~/jax` there.
 JAX_CACHE = config.get("jax_cache_dir") or paths.JAX_CACHE
+# the two seeds rule lmc_seeds joins (None with one seed, where no job asks for it)
+LMC_SEEDS = lmc_seed_pair(config)
 RES = config["resources"]
 # The config the reporting rules (table, collect) pass their verb, and which summary.nc
 # records: without how the jobs run (resources, the JAX cache's folder), which none of them

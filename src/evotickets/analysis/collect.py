@@ -22,6 +22,7 @@ from ..config import (
     chain_spec,
     chains,
     library_task,
+    lmc_seed_pair,
     reported_config,
     task_rewind,
     task_rewind_budget,
@@ -379,13 +380,13 @@ def _add_lmc(ds, finished: FinishedRounds, at, shape) -> None:
         if not path.exists():
             continue
         # made from the first seed's settings (the rule's), the second seed's rounds beside
-        first = chain_spec(cfg, t, s, m, cfg["seeds"][0])
+        first = chain_spec(cfg, t, s, m, lmc_seed_pair(cfg)[0])
         arrays, _ = finished.analysis(path, analysis_digest(first, options))
         _same_axis(ds, "alpha", arrays["alpha"], path, "lmc_seeds", "analyses.lmc.alphas")
         i = at(t, s, m, ds.seed.values[0])[:3]
         for j, r in enumerate(arrays["round_left"]):
             seeds_barrier[(*i, int(r))] = arrays["barrier"][j]
-    pair = {"seed_pair": [int(k) for k in cfg["seeds"][:2]]} if len(cfg["seeds"]) > 1 else {}
+    pair = {"seed_pair": list(seeds)} if (seeds := lmc_seed_pair(cfg)) else {}
     ds["lmc_barrier_seeds"] = (
         ("task", "strategy", "method", "iteration"),
         seeds_barrier,
