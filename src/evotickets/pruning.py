@@ -28,6 +28,9 @@ from fractions import Fraction
 
 import numpy as np
 
+#: How a dynamic sparse method chooses the weights it regrows (``PruningMethod.regrow``).
+REGROWTHS = ("random", "gradient")
+
 
 @dataclass(frozen=True)
 class PruningMethod:
@@ -69,6 +72,10 @@ class PruningMethod:
     #: weights it regrows: ``random`` (SET) or ``gradient`` (RigL, with the ES's search
     #: gradient); None for every method whose mask stays fixed through a round
     regrow: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.regrow not in (None, *REGROWTHS):
+            raise ValueError(f"{self.name}: regrow {self.regrow!r} is not one of {REGROWTHS}")
 
     @property
     def permutes_theta0(self) -> bool:

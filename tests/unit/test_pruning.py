@@ -279,3 +279,12 @@ def test_round0_donor_is_a_method_without_settings_of_its_own():
     assert not pruning.REGISTRY["magnitude"].has_settings
     assert round0_donor(["grasp", "snip", "weight_permuted", "magnitude"]) == "magnitude"
     assert round0_donor(["grasp", "dynamic_random"]) is None
+
+
+def test_a_registry_entry_names_a_regrowth_dynamic_sparse_es_knows():
+    """A misspelt regrowth would have trained as gradient regrowth (anything not `random`)."""
+    from evotickets.pruning import REGROWTHS, PruningMethod
+
+    with pytest.raises(ValueError, match="regrow 'rigl' is not one of"):
+        PruningMethod("x", "key", regrow="rigl")
+    assert {m.regrow for m in pruning.REGISTRY.values()} == {None, *REGROWTHS}

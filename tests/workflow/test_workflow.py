@@ -162,6 +162,31 @@ def test_rules_find_the_cli_without_the_venv_on_path(tmp_path):
         assert str(f.attrs["schema"]).startswith("evotickets.init/")
 
 
+def test_collect_of_one_seed_leaves_an_lmc_across_seeds_out(finished_run, tmp_path):
+    """A config narrowed to one seed, collected over a run of two: the lmc_seeds.h5 left by
+    the run joins a seed the config no longer has, so it is not read (collect failed with a
+    TypeError on the missing pair); the seed's own rounds are gathered."""
+    import xarray as xr
+    from conftest import TINY_CONFIG
+
+    cfg = tmp_path / "one-seed.yaml"
+    cfg.write_text(yaml.safe_dump({**TINY_CONFIG, "seeds": [0]}))
+    res = finished_run / paths.experiment(exp="tiny")
+    assert list(res.rglob("lmc_seeds.h5"))  # the run of two seeds made one
+    out = tmp_path / "summary.nc"
+    proc = subprocess.run(
+        [str(Path(BIN) / "python"), "-m", "evotickets", "collect", str(res), "--configfile",
+         str(cfg), "--out", str(out)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    with xr.open_dataset(out, engine="h5netcdf") as ds:
+        assert ds.seed.values.tolist() == [0]
+        assert np.isfinite(ds.test_metric.values).any()
+        assert np.isnan(ds.lmc_barrier_seeds.values).all()
+        assert "seed_pair" not in ds.lmc_barrier_seeds.attrs
+
+
 def test_collect_gathers_the_artifacts_into_xarray(finished_run):
     import xarray as xr
 

@@ -28,16 +28,16 @@ rule lmc_consecutive:
 
 rule lmc_seeds:
     input:
-        init=lambda wc: paths.init(exp=wc.exp, task=wc.task, seed=LMC_SEEDS[0]),
-        left=lambda wc: seed_rounds(wc, LMC_SEEDS[0]),
-        right=lambda wc: seed_rounds(wc, LMC_SEEDS[1]),
+        init=lambda wc: paths.init(exp=wc.exp, task=wc.task, seed=lmc_seed(0)),
+        left=lambda wc: seed_rounds(wc, lmc_seed(0)),
+        right=lambda wc: seed_rounds(wc, lmc_seed(1)),
     output:
         paths.seeds_analysis("lmc_seeds.h5"),
     log:
         paths.seeds_analysis("lmc_seeds.log"),
     params:
-        settings=lambda wc: chain_json(wc, seed=LMC_SEEDS[0]),
-        right_settings=lambda wc: chain_json(wc, seed=LMC_SEEDS[1]),
+        settings=lambda wc: chain_json(wc, seed=lmc_seed(0)),
+        right_settings=lambda wc: chain_json(wc, seed=lmc_seed(1)),
         opts=lambda wc: json.dumps(analysis_options(config, "lmc")),
     threads: RES["threads"]
     resources:

@@ -77,6 +77,17 @@ ROUNDS = int(config["rounds"])
 JAX_CACHE = config.get("jax_cache_dir") or paths.JAX_CACHE
 # the two seeds rule lmc_seeds joins (None with one seed, where no job asks for it)
 LMC_SEEDS = lmc_seed_pair(config)
+
+
+def lmc_seed(i):
+    """Seed ``i`` (0 or 1) of :data:`LMC_SEEDS`; a clear error where an lmc_seeds.h5 is
+    asked for by name in a config of one seed."""
+    if LMC_SEEDS is None:
+        raise ValueError(
+            "lmc_seeds.h5 joins the networks of two seeds, and this config runs one: add a "
+            "second seed to `seeds`, or leave that file out of the targets"
+        )
+    return LMC_SEEDS[i]
 RES = config["resources"]
 # The config the reporting rules (table, collect) pass their verb, and which summary.nc
 # records: without how the jobs run (resources, the JAX cache's folder), which none of them

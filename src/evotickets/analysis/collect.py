@@ -375,18 +375,20 @@ def _add_lmc(ds, finished: FinishedRounds, at, shape) -> None:
             {"long_name": "error along α·θ_t + (1−α)·θ_t+1", "units": ERROR_UNITS},
         )
     seeds_barrier, options = _nan(shape[:3] + (shape[-1],)), _lmc(cfg)
-    for t, s, m in sorted({c[:3] for c in lmc}):
+    # one seed: no pair, and an lmc_seeds.h5 left from a run of more is not this config's
+    pair_seeds = lmc_seed_pair(cfg)
+    for t, s, m in sorted({c[:3] for c in lmc}) if pair_seeds else ():
         path = Path(paths.seeds_analysis("lmc_seeds.h5", None, t, s, m, results))
         if not path.exists():
             continue
         # made from the first seed's settings (the rule's), the second seed's rounds beside
-        first = chain_spec(cfg, t, s, m, lmc_seed_pair(cfg)[0])
+        first = chain_spec(cfg, t, s, m, pair_seeds[0])
         arrays, _ = finished.analysis(path, analysis_digest(first, options))
         _same_axis(ds, "alpha", arrays["alpha"], path, "lmc_seeds", "analyses.lmc.alphas")
         i = at(t, s, m, ds.seed.values[0])[:3]
         for j, r in enumerate(arrays["round_left"]):
             seeds_barrier[(*i, int(r))] = arrays["barrier"][j]
-    pair = {"seed_pair": list(seeds)} if (seeds := lmc_seed_pair(cfg)) else {}
+    pair = {"seed_pair": list(pair_seeds)} if pair_seeds else {}
     ds["lmc_barrier_seeds"] = (
         ("task", "strategy", "method", "iteration"),
         seeds_barrier,

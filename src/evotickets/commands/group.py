@@ -28,8 +28,9 @@ from ..rounds import PreparedRound, log, train_together
 #: Set (to anything but ``0``) to make the round and transfer verbs train a round whose files
 #: are already valid and current, e.g. after a code change that Snakemake does not see:
 #: ``EVOTICKETS_RECOMPUTE=1 snakemake --forcerun train ...`` (under ``resources.group_chains``
-#: the rule is ``train_seeds`` or ``train_pairs_<task>_<strategy>``, or name the round's
-#: file with ``--forcerun <file>``). Without it such a round is kept.
+#: the rules are ``train_seeds`` or ``train_pairs_<task>_<strategy>``, and for transfers
+#: ``transfer`` or ``transfer_seeds``; or name the round's file with ``--forcerun <file>``).
+#: Without it such a round is kept.
 RECOMPUTE_ENV = "EVOTICKETS_RECOMPUTE"
 
 
