@@ -670,6 +670,17 @@ def _check_analysis_filters(cfg: dict) -> None:
             )
 
 
+def idle_analyses(cfg: dict) -> dict[str, str]:
+    """{analysis: why it makes nothing} of the analyses the analyses block runs by default
+    (no ``enabled`` list: all of them) whose filters leave them nothing. Allowed, since a
+    block shared between configs may narrow to chains one of them lacks, so check-config
+    notes them rather than refusing (one named in ``enabled`` is refused)."""
+    block = cfg.get("analyses")
+    if block is None or "enabled" in block:
+        return {}
+    return {n: why for n in ANALYSES if (why := _analysis_makes_nothing(cfg, n))}
+
+
 def _analysis_makes_nothing(cfg: dict, name: str) -> str | None:
     """Why an enabled analysis would make no artifact (:func:`analysis_artifacts`), or None."""
     if analysis_artifacts(cfg, name):

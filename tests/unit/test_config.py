@@ -1028,8 +1028,17 @@ def test_check_config_validates_every_shipped_config_and_refuses_a_bad_one(tmp_p
         gd = len(cfg.get("gd") or {})
         assert f"{len(cfg['strategies'])} ES strategies, {gd} gradient-descent" in out, out
         assert f"rounds: {len(chains(load_config(path)))} chains)" in out, out
+        assert "note:" not in out, out  # no shipped config runs an analysis on nothing
     bad = tmp_path / "bad.yaml"
     cfg = yaml.safe_load((root / "config.yaml").read_text())
+    # an analyses block without `enabled` runs every analysis: one filtered to nothing is
+    # allowed (a shared block may narrow to chains one config lacks), and noted
+    narrowed = tmp_path / "narrowed.yaml"
+    narrowed.write_text(yaml.safe_dump({**cfg, "analyses": {"lmc": {"strategies": ["snes"]}}}))
+    assert main(["check-config", str(narrowed)]) == 0
+    out = capsys.readouterr().out
+    assert "note: analysis lmc computes nothing here: its filters leave it no chain" in out
+    assert "note: analysis landscape" not in out
     bad.write_text(yaml.safe_dump({**cfg, "prune_fraction": 1.5}))
     assert main(["check-config", str(bad)]) == 2
     assert "config key prune_fraction" in capsys.readouterr().err

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..artifacts import ArtifactError, check_output, ensure_writable, require_results_folder
-from ..config import ConfigError, chains, load_config, validate_config
+from ..config import ConfigError, chains, idle_analyses, load_config, validate_config
 from ..durable import atomic_path, atomic_paths
 from ..names import FIGURES_BEYOND
 
@@ -68,6 +68,8 @@ def cmd_check_config(args) -> None:
         f"{len(cfg['methods'])} methods, {len(cfg['seeds'])} seeds, {cfg['rounds']} rounds: "
         f"{len(chains(cfg))} chains)"
     )
+    for name, why in idle_analyses(cfg).items():
+        print(f"note: analysis {name} computes nothing here: {why}")
 
 
 def register(sub) -> None:
