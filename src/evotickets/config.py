@@ -45,6 +45,7 @@ from .names import (
     STRATEGIES,
     STRATEGY_KEYS,
     TASKS,
+    TRANSFER_TARGET_METHOD,
     VISION_INPUT_SHAPE,
     default_hidden,
     gd_fits_task,
@@ -1186,7 +1187,7 @@ def transfer_spec(cfg: dict, name: str, seed: int) -> TransferSettings:
         kind=transfer_kind(entry),
         seed=int(seed),
         source=chain_spec(cfg, src["task"], src["strategy"], src["method"], seed),
-        target=chain_spec(cfg, tgt["task"], tgt["strategy"], "transfer", seed),
+        target=chain_spec(cfg, tgt["task"], tgt["strategy"], TRANSFER_TARGET_METHOD, seed),
         data_dir=cfg.get("data_dir"),
     )
 

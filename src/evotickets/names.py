@@ -157,6 +157,10 @@ def gd_fits_task(strategy: str, task: str) -> bool:
 # numpy only, so it loads without JAX. METHODS, HEURISTIC_METHODS, SIGMA_METHODS,
 # SNR_VARIANT_STRATEGIES and PERMUTATION_METHODS are imported above.
 
+#: The method name of a transfer's target chain (its settings, digest and round key): the
+#: target trains a ticket it was given, by no pruning method of its own.
+TRANSFER_TARGET_METHOD = "transfer"
+
 # ---- how a group job trains its chains (config ``resources.group_program``) -----------------
 GROUP_PROGRAMS = ("sequential", "vmapped")
 #: the group verbs' default; the workflow passes ``--program`` only where the config differs

@@ -21,6 +21,8 @@ import os
 from pathlib import Path
 
 PLATFORM_ENV = "EVOTICKETS_PLATFORM"
+#: The persistent JAX compilation cache's folder where a verb is given no ``--jax-cache``.
+JAX_CACHE_ENV = "EVOTICKETS_JAX_CACHE"
 CHOICES = ("cpu", "gpu")
 
 

@@ -26,6 +26,7 @@ from .names import (
     METHODS,
     STRATEGIES,
     TASKS,
+    TRANSFER_TARGET_METHOD,
     default_hidden,
     is_control,
     is_gd,
@@ -292,7 +293,7 @@ class ChainSettings(_Json):
         task = d["task"]  # first: a JSON without it is named by this key
         _known("task", d["task_config"].get("task", task), TASKS)
         _known("strategy", d["strategy"], (*STRATEGIES, *GD_STRATEGIES))
-        _known("method", d["method"], (*METHODS, "transfer"))  # transfer: a transfer's target
+        _known("method", d["method"], (*METHODS, TRANSFER_TARGET_METHOD))
         _known("rewind_budget", d.get("rewind_budget", "full"), ("full", "remaining"))
         return cls(
             task=d["task"],

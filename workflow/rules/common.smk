@@ -10,7 +10,13 @@ import types
 from snakemake.utils import validate
 
 from evotickets import paths
-from evotickets.names import DEFAULT_GROUP_PROGRAM, FIGURE_NAMES, PERMUTED_METHOD, PRUNING_METHODS
+from evotickets.names import (
+    DEFAULT_GROUP_PROGRAM,
+    FIGURE_NAMES,
+    PERMUTED_METHOD,
+    PRUNING_METHODS,
+    TRANSFER_TARGET_METHOD,
+)
 from evotickets.platform import PLATFORM_ENV
 from evotickets.pruning import adopts_round0, round0_donor
 from evotickets.settings import LandscapeOptions
@@ -144,7 +150,8 @@ def transfer_group_runtime(wildcards) -> int:
     descent (:func:`group_job_runtime`)."""
     seeds = len(config["seeds"])
     target = transfer_entry(config, wildcards.name)["target"]["strategy"]
-    return group_job_runtime(seeds, seeds if trains_alone(target, "transfer", 0) else 0)
+    alone = trains_alone(target, TRANSFER_TARGET_METHOD, 0)
+    return group_job_runtime(seeds, seeds if alone else 0)
 
 # A config that asks for GPUs makes `evotickets train` refuse to run without one (see
 # evotickets.platform); jobs inherit this, locally and through sbatch's --export=ALL.

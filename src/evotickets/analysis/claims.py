@@ -781,8 +781,12 @@ def _untested_lines(rows: list[dict]) -> list[str]:
     return [*lines, ""]
 
 
+#: The heading of claims.md's table of every level: the brief print stops before it.
+EVERY_LEVEL_HEADING = "## Every level"
+
+
 def _level_lines(rows: list[dict]) -> list[str]:
-    lines = ["## Every level", ""]
+    lines = [EVERY_LEVEL_HEADING, ""]
     for c in sorted({r["claim"] for r in rows}):
         lines += [f"### Claim {c}: {CLAIMS[c]}", ""]
         head = (

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from ..platform import JAX_CACHE_ENV
+
 
 def round_index(text: str) -> int:
     """``--round``: a round index t ≥ 0 (argparse reports anything else as a usage error
@@ -21,4 +23,4 @@ def round_index(text: str) -> int:
 def chain_args(sp: argparse.ArgumentParser) -> None:
     """Arguments every chain verb takes."""
     sp.add_argument("--settings", required=True, help="chain settings as JSON")
-    sp.add_argument("--jax-cache", default=os.environ.get("EVOTICKETS_JAX_CACHE"))
+    sp.add_argument("--jax-cache", default=os.environ.get(JAX_CACHE_ENV))

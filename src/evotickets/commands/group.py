@@ -23,6 +23,7 @@ from pathlib import Path
 from ..artifacts import ArtifactError, created_time, read_artifact, stale_inputs, written_at
 from ..checkpoint import checkpoint_path, remove_checkpoint
 from ..names import DEFAULT_GROUP_PROGRAM, GROUP_PROGRAMS
+from ..platform import JAX_CACHE_ENV
 from ..rounds import PreparedRound, log, train_together
 
 #: Set (to anything but ``0``) to make the round and transfer verbs train a round whose files
@@ -45,7 +46,7 @@ def members_args(
         help=f"JSON list, one object per {each} with the `{verb}` verb's arguments: "
         f"{', '.join(required)} (log: {log}), and optionally {', '.join(optional)}",
     )
-    sp.add_argument("--jax-cache", default=os.environ.get("EVOTICKETS_JAX_CACHE"))
+    sp.add_argument("--jax-cache", default=os.environ.get(JAX_CACHE_ENV))
     sp.add_argument(
         "--program",
         choices=GROUP_PROGRAMS,

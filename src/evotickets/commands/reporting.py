@@ -209,7 +209,7 @@ def cmd_claims(args) -> None:
         md.write_text(text)
         page.write_text(html)
         write_netcdf(table, nc, kind="claims")
-    print(text.split("## Every level")[0] if args.brief else text)
+    print(text.split(claims.EVERY_LEVEL_HEADING)[0] if args.brief else text)
     print(f"wrote {out / 'claims.md'}, claims.html and claims.nc ({len(rows)} effects)")
 
 
