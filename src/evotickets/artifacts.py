@@ -64,7 +64,7 @@ def require_results_folder(results: str | os.PathLike, experiment: str | None = 
     return results
 
 
-def _rerun_hint(path: Path, kind: str, delete: bool = True) -> str:
+def rerun_hint(path: Path, kind: str, delete: bool = True) -> str:
     """How to make ``path`` again: delete it (``delete``: it is there but bad) and rerun the
     rule that makes a ``kind`` artifact."""
     rule = KINDS.get(kind, kind)
@@ -126,13 +126,32 @@ def ensure_writable(path: str | os.PathLike) -> Path:
     return path
 
 
+#: The attrs that say which chain, round or analysis an artifact is (:func:`check_output`).
+IDENTITY_ATTRS = ("task", "strategy", "method", "round", "seed", "analysis")
+
+#: The names an existing file that holds no evotickets artifact must have for a writer of
+#: ``kind`` to replace it: the names that writer's own outputs carry. A damaged artifact is
+#: replaced by its rerun; a config, claims.md or a figure under a mistyped --out is not.
+REPLACEABLE_SUFFIXES = {
+    "table": (".txt",),
+    "summary": (".nc",),
+    "figure": (".png", ".pdf", ".svg"),
+}
+
+
 def check_output(
-    path: str | os.PathLike, kind: str, inputs: Iterable[str | os.PathLike | None]
+    path: str | os.PathLike,
+    kind: str,
+    inputs: Iterable[str | os.PathLike | None],
+    identity: dict[str, Any] | None = None,
 ) -> Path:
     """``path`` as a Path, if a ``kind`` artifact made from ``inputs`` may be written there:
     every input is there (each one's write time is recorded in the artifact), the output is
-    none of them and holds no finished artifact of another kind (a mask verb's --out naming
-    a trained.h5 would replace it), and its folder is writable (:func:`ensure_writable`).
+    none of them, holds no finished artifact of another kind (a mask verb's --out naming a
+    trained.h5 would replace it) nor one of its kind that ``identity`` (its
+    :data:`IDENTITY_ATTRS`) says is another chain's, round's or analysis's (a rerun after a
+    settings change replaces its own), nor a file of another kind's name
+    (:data:`REPLACEABLE_SUFFIXES`), and its folder is writable (:func:`ensure_writable`).
     :func:`write_artifact` checks this; a verb that trains first calls it before training,
     so that a bad path fails in a second, not after the round."""
     inputs = [p for p in inputs if p]
@@ -142,13 +161,14 @@ def check_output(
             f"missing input {missing[0]} of {path}: pass an existing file, or leave out an "
             "option this chain does not use (nothing was written)"
         )
-    _refuse_overwriting(Path(path), kind, inputs)
+    _refuse_overwriting(Path(path), kind, inputs, identity or {})
     return ensure_writable(path)
 
 
-def _refuse_overwriting(path: Path, kind: str, inputs) -> None:
-    """An output that is one of its own inputs, or a finished artifact of another kind,
-    would be lost when written: refused first."""
+def _refuse_overwriting(path: Path, kind: str, inputs, identity: dict[str, Any]) -> None:
+    """An output that is one of its own inputs, a finished artifact of another kind or of
+    another chain, round or analysis, or a file of another kind's name would be lost when
+    written: refused first."""
     if any(path.resolve() == Path(p).resolve() for p in inputs):
         raise ArtifactError(
             f"cannot write {path}: it is an input of this verb as well, and writing would "
@@ -159,13 +179,32 @@ def _refuse_overwriting(path: Path, kind: str, inputs) -> None:
     try:
         with h5py.File(path, "r") as f:
             schema = str(f.attrs.get("schema", ""))
+            held = {k: str(f.attrs[k]) for k in IDENTITY_ATTRS if k in f.attrs}
     except OSError:
-        return  # not an artifact (or a damaged one): replacing it loses nothing finished
+        schema, held = "", {}
+    if not schema.startswith("evotickets."):
+        # no artifact (or a damaged one): replaced if it has a name this writer gives
+        suffixes = REPLACEABLE_SUFFIXES.get(kind, (".h5",))
+        if path.suffix.lower() not in suffixes:
+            raise ArtifactError(
+                f"cannot write the {kind} to {path}: it is an existing file that is not one "
+                f"(not {' / '.join(suffixes)}), which writing would replace; name the output "
+                "this verb makes (--out), or move that file away first"
+            )
+        return
     other = schema.split("/")[0].removeprefix("evotickets.")
-    if schema.startswith("evotickets.") and other != kind:
+    if other != kind:
         raise ArtifactError(
             f"cannot write a {kind} artifact to {path}: it holds a {other} artifact, which "
             "writing would replace; name the output this verb makes (--out)"
+        )
+    differ = {k: (held[k], str(v)) for k, v in identity.items() if k in held and held[k] != str(v)}
+    if differ:
+        what = ", ".join(f"{k} {old} (this one: {new})" for k, (old, new) in differ.items())
+        raise ArtifactError(
+            f"cannot write this {kind} artifact to {path}: it holds the one of {what}, which "
+            "writing would replace; name this chain's own output (--out; the workflow gives "
+            "each chain, round and analysis a file of its own)"
         )
 
 
@@ -187,7 +226,8 @@ def write_artifact(
     if kind not in KINDS:
         raise ValueError(f"unknown artifact kind {kind!r}")
     inputs = [p for p in inputs if p]
-    path = check_output(path, kind, inputs)
+    identity = {k: attrs[k] for k in IDENTITY_ATTRS if k in attrs} | {"seed": int(seed)}
+    path = check_output(path, kind, inputs, identity)
     made_from = input_record(inputs, path) if inputs_read is None else inputs_read
     with atomic_path(path) as tmp, h5py.File(tmp, "w", libver=FILE_FORMAT) as f:
         f.attrs["schema"] = f"evotickets.{kind}/{SCHEMA_VERSION}"
@@ -241,7 +281,7 @@ def read_artifact(
     if not path.exists():
         raise ArtifactError(
             f"missing artifact {path}: pass the path of an existing {kind} artifact, or "
-            f"{_rerun_hint(path, kind, delete=False)}"
+            f"{rerun_hint(path, kind, delete=False)}"
         )
     try:
         with h5py.File(path, "r") as f:
@@ -258,7 +298,7 @@ def read_artifact(
                 )
     except (OSError, KeyError, ValueError) as err:
         raise ArtifactError(
-            f"unreadable artifact {path} (truncated or not HDF5: {err}): {_rerun_hint(path, kind)}"
+            f"unreadable artifact {path} (truncated or not HDF5: {err}): {rerun_hint(path, kind)}"
         ) from err
     want = f"evotickets.{kind}/{SCHEMA_VERSION}"
     other = {f"evotickets.{k}/{SCHEMA_VERSION}": k for k in KINDS}.get(str(attrs.get("schema")))
@@ -271,20 +311,20 @@ def read_artifact(
     if attrs.get("schema") != want:
         raise ArtifactError(
             f"artifact {path} has schema {attrs.get('schema')!r}, expected {want!r}: "
-            f"{_rerun_hint(path, kind)}"
+            f"{rerun_hint(path, kind)}"
         )
     missing = [a for a in REQUIRED_ATTRS.get(kind, ()) if a not in attrs]
     if missing:  # written by other code, or edited: a verb would fail on a bare KeyError
         raise ArtifactError(
             f"artifact {path} has no attribute {missing[0]!r}, which every {kind} artifact "
-            f"records: {_rerun_hint(path, kind)}"
+            f"records: {rerun_hint(path, kind)}"
         )
     if expected_digest is not None and attrs.get("config_digest") != expected_digest:
         raise ArtifactError(
             f"artifact {path} was made from other settings (config_digest "
             f"{attrs.get('config_digest')} ≠ {expected_digest}): if it is another chain's "
             f"or seed's file, pass this chain's instead (it may be a good file: keep it); if "
-            f"it is this chain's, {_rerun_hint(path, kind)}"
+            f"it is this chain's, {rerun_hint(path, kind)}"
         )
     return arrays, attrs
 
@@ -301,7 +341,7 @@ def written_at(path: str | os.PathLike) -> _dt.datetime | None:
         kind = ARTIFACT_KINDS_BY_NAME.get(Path(path).name, "analysis")
         raise ArtifactError(
             f"unreadable artifact {path} (truncated or not HDF5: {err}); "
-            f"{_rerun_hint(Path(path), kind)}"
+            f"{rerun_hint(Path(path), kind)}"
         ) from err
     return created_time({"created": text})
 

@@ -215,7 +215,9 @@ def prepare_round(
     settings = settings.for_round(t)  # a rewound round may search fewer generations
     # fail now, not after hours of training: a missing input, an output that is an input or
     # another kind of artifact, an unwritable folder
-    check_output(out_path, "trained", inputs)
+    identity = {"task": settings.task, "strategy": settings.strategy, "method": settings.method,
+                "round": t, "seed": settings.seed}  # fmt: skip
+    check_output(out_path, "trained", inputs, identity)
     inputs_read = input_record([p for p in inputs if p], out_path)
     task = shared_task(settings, table, data_dir)
     rk = round_key(chain_key(settings.seed, settings.key_task, settings.strategy), t)

@@ -219,11 +219,47 @@ def test_a_finished_checkpoint_takes_killed_writers_leftovers_not_a_live_write(t
 
 
 def test_overwrite_replaces_the_file(tmp_path):
+    """A rerun (here after a settings change: another digest) replaces its own artifact."""
     path = _write(tmp_path / "a.h5", seed=1)
-    _write(path, arrays={"params/x": np.zeros(2)}, seed=2)
+    _write(path, arrays={"params/x": np.zeros(2)}, digest="def456", seed=1)
     arrays, attrs = read_artifact(path, "trained")
     assert set(arrays) == {"params/x"}
-    assert attrs["seed"] == 2
+    assert attrs["config_digest"] == "def456"
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [({"seed": 2}, "seed 1 (this one: 2)"), ({"round": 4}, "round 3 (this one: 4)"),
+     ({"method": "random"}, "method snr (this one: random)")],
+)  # fmt: skip
+def test_an_artifact_of_another_chain_or_round_is_not_replaced(tmp_path, change, named):
+    """A verb's --out naming another chain's or round's finished artifact of its own kind
+    replaced it without a word; the file is left as it was."""
+    path = _write(tmp_path / "a.h5", seed=1)
+    before = path.read_bytes()
+    attrs, seed = {**ATTRS, **change}, change.get("seed", 1)
+    with pytest.raises(ArtifactError, match=re.escape(named)):
+        _write(path, attrs={k: v for k, v in attrs.items() if k != "seed"}, seed=seed)
+    assert path.read_bytes() == before
+
+
+def test_a_file_that_is_no_artifact_is_replaced_only_under_a_name_the_writer_gives(tmp_path):
+    """A damaged trained.h5 is replaced by its rerun; a config or a claims.md named as a
+    verb's --out is not (the accuracy table was written over the config, exit 0)."""
+    from evotickets.artifacts import check_output
+
+    damaged = tmp_path / "trained.h5"
+    damaged.write_bytes(b"not hdf5")
+    _write(damaged)
+    for name, kind in (("config.yaml", "table"), ("claims.md", "table"), ("t.txt", "summary"),
+                       ("fig1.png", "table"), ("config.yaml", "trained")):  # fmt: skip
+        (tmp_path / name).write_text("finished")
+        with pytest.raises(ArtifactError, match="it is an existing file that is not one"):
+            check_output(tmp_path / name, kind, [])
+        assert (tmp_path / name).read_text() == "finished"
+    for name, kind in (("table.txt", "table"), ("fig.png", "figure"), ("s.nc", "summary")):
+        (tmp_path / name).write_text("an older one")
+        assert check_output(tmp_path / name, kind, []) == tmp_path / name
 
 
 def test_failed_write_leaves_old_file_and_no_tmp(tmp_path):
@@ -231,7 +267,7 @@ def test_failed_write_leaves_old_file_and_no_tmp(tmp_path):
     before = path.read_bytes()
     bad = dict(ARRAYS, **{"params/zzz": np.array([object()])})  # h5py cannot store objects
     with pytest.raises(TypeError):
-        _write(path, arrays=bad, digest="new", seed=8)
+        _write(path, arrays=bad, digest="new", seed=7)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.h5"]
     arrays, attrs = read_artifact(path, "trained", expected_digest="abc123")
