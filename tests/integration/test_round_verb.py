@@ -861,3 +861,19 @@ def test_the_next_rounds_mask_keeps_the_best_scores_of_the_trained_round(tmp_pat
         kept = np.flatnonzero(prunable)[perm[: remaining_count(int(prunable.sum()), 0.2, t)]]
         assert set(np.flatnonzero(masks[t] & prunable)) == set(kept)
     assert np.any(masks[2] & ~masks[1])  # drawn afresh: not nested
+
+
+def test_a_log_option_never_replaces_a_finished_file(tmp_path, tiny_config, capsys):
+    """`--mask-log` naming the round's own input (or any file not named *.log) turned a
+    finished trained.h5 into text, exit 0; a folder, or a missing one, ended in a traceback."""
+    init, settings = _random_chain(tmp_path, tiny_config)
+    argv = ["round", "--settings", settings, "--round", "1", "--init", str(init),
+            "--mask-out", str(tmp_path / "mask.h5")]  # fmt: skip
+    before = init.read_bytes()
+    for log, why in ((init, "is an existing file that is not a log"), (tmp_path, "is a folder")):
+        assert cli.main([*argv, "--mask-log", str(log), "--out", str(tmp_path / "t.h5")]) == 2
+        assert why in capsys.readouterr().err
+    assert init.read_bytes() == before and not (tmp_path / "t.h5").exists()
+    fresh = tmp_path / "new" / "folder" / "mask.log"  # made, as an output's folder is
+    assert cli.main([*argv, "--mask-log", str(fresh), "--out", str(tmp_path / "t.h5")]) == 0
+    assert "keeps" in fresh.read_text()

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..artifacts import ArtifactError, created_time, read_artifact, stale_inputs, written_at
 from ..checkpoint import checkpoint_path, remove_checkpoint
+from ..durable import make_dirs
 from ..names import DEFAULT_GROUP_PROGRAM, GROUP_PROGRAMS
 from ..platform import JAX_CACHE_ENV
 from ..rounds import PreparedRound, log, train_together
@@ -87,10 +88,26 @@ def parse_members(text: str, required: Sequence[str], optional: Sequence[str]) -
     return out
 
 
+def open_log(path: str | Path):
+    """The log file ``path``, opened for writing, its folder made where missing. Refused
+    (naming the fix) where it is a folder, or an existing file not named ``*.log``: a log
+    option naming a finished trained.h5, summary.nc or config replaced it with text."""
+    p = Path(path)
+    if p.is_dir():
+        raise ArtifactError(f"log {p} is a folder: name a log file in it (e.g. {p / 'train.log'})")
+    if p.exists() and p.suffix != ".log":
+        raise ArtifactError(
+            f"cannot write a log to {p}: it is an existing file that is not a log (*.log), "
+            f"which writing would replace; name the log file (e.g. {p.with_suffix('.log')})"
+        )
+    make_dirs(p.parent)
+    return open(p, "w")
+
+
 def run_logged(path: str, verb: str, run: Callable, args) -> None:
-    """``run(args)`` with its output in the log file ``path``; an error is written there
-    too (as the CLI would print it), then raised."""
-    with open(path, "w") as log:
+    """``run(args)`` with its output in the log file ``path`` (:func:`open_log`); an error
+    is written there too (as the CLI would print it), then raised."""
+    with open_log(path) as log:
         try:
             with contextlib.redirect_stdout(log):
                 run(args)
@@ -204,7 +221,7 @@ def run_members_together(
                 note_kept(i, len(members), member.out, *kept(member))
                 continue
             log(f"member {i}/{len(members)}: round {member.round} → {member.out}")
-            file = files.enter_context(open(member.log, "w"))
+            file = files.enter_context(open_log(member.log))
             write = _line_writer(file)
             try:
                 with contextlib.redirect_stdout(file):
