@@ -590,7 +590,7 @@ def test_snr_magnitude_and_layerwise_read_the_active_weights_of_a_sparse_ticket(
     assert layers["Conv_0/kernel"]["mean_abs_theta"] == pytest.approx(np.abs(values[kept]).mean())
 
 
-def test_lmc_runs_its_path_between_two_different_networks(tmp_path, tiny_config):
+def test_lmc_runs_its_path_between_two_different_networks(tmp_path, tiny_config, capsys):
     """Consecutive rounds of one digits chain, θ0 and a different (half-pruned, rescaled)
     network: the path's α = 1 end is the left network's error, α = 0 the right's, its middle
     the error of their mean, and the barrier the chord's excess (before, every LMC test put
@@ -615,14 +615,17 @@ def test_lmc_runs_its_path_between_two_different_networks(tmp_path, tiny_config)
     prunable = prunable_vector(table)
     mask = ~prunable | (rng.uniform(size=theta0.size) < 0.5)
     other = np.where(mask, 1.5 * theta0 + rng.normal(0, 0.05, theta0.size), 0.0)
-    ends = {0: (theta0, np.ones(theta0.size, bool)), 1: (other.astype(np.float32), mask)}
-    for t, (theta, m) in ends.items():
+    broken = other.astype(np.float32)
+    broken[np.flatnonzero(mask & prunable)[0]] = np.nan  # a damaged copy of round 1
+    ends = {"r0": (0, theta0, np.ones(theta0.size, bool)),
+            "r1": (1, other.astype(np.float32), mask), "r1nan": (1, broken, mask)}  # fmt: skip
+    for name, (t, theta, m) in ends.items():
 
         def tree(v):
             return from_vector(v, table)
 
         write_artifact(
-            tmp_path / f"r{t}.h5", "trained",
+            tmp_path / f"{name}.h5", "trained",
             {**{f"params/{k}": v for k, v in tree(theta).items()},
              **{f"sigma/{k}": np.ones_like(v) for k, v in tree(theta).items()},
              **{f"mask/{k}": v.astype(bool) for k, v in tree(m.astype(np.float32)).items()}},
@@ -649,3 +652,9 @@ def test_lmc_runs_its_path_between_two_different_networks(tmp_path, tiny_config)
     alphas = arrays["alpha"]  # the documented max_α [err(path) − chord]
     chord = alphas * errors[-1] + (1 - alphas) * errors[0]
     assert arrays["barrier"][0] == pytest.approx(np.max(errors - chord))
+    # a NaN weight makes the network's predictions constant: LMC gave a barrier of 0.0
+    capsys.readouterr()
+    nan_out = tmp_path / "lmc_nan.h5"
+    assert cli.main([*argv, "--right", str(tmp_path / "r1nan.h5"), "--out", str(nan_out)]) == 2
+    assert "1 of its" in (err := capsys.readouterr().err) and "NaN or infinite" in err
+    assert not nan_out.exists()

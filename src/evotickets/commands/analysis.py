@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import json
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 
-from ..artifacts import artifact_vector, group, read_artifact, write_artifact
+from ..artifacts import (
+    ArtifactError,
+    artifact_vector,
+    group,
+    read_artifact,
+    rerun_hint,
+    write_artifact,
+)
 from ..platform import setup_jax
 from ..rounds import load_init
 from ..settings import ChainSettings, LandscapeOptions, LmcOptions, analysis_digest
@@ -28,11 +36,20 @@ def _trained(paths, table, chain_digest=None):
     out = []
     for p in paths:
         arrays, attrs = read_artifact(p, "trained", expected_digest=chain_digest)
+        theta = artifact_vector(arrays, "params", table, p, "trained")
+        if bad := int(np.sum(~np.isfinite(theta))):
+            # a diverged round stops before its write (rounds._check_finite), so this file
+            # was damaged or edited; a NaN network's predictions are constant, and LMC gave a
+            # barrier of 0 between it and a finished one
+            raise ArtifactError(
+                f"{p}: {bad} of its {theta.size} weights are NaN or infinite, which no "
+                f"finished round writes: {rerun_hint(Path(p), 'trained')}"
+            )
         out.append(
             {
                 "path": str(p),
                 "round": int(attrs["round"]),
-                "theta": artifact_vector(arrays, "params", table, p, "trained"),
+                "theta": theta,
                 "sigma": artifact_vector(arrays, "sigma", table, p, "trained", optional=True),
                 "mask": artifact_vector(arrays, "mask", table, p, "trained").astype(bool),
                 "task_state": group(arrays, "task_state"),
