@@ -823,6 +823,30 @@ CASES = [
             .to_netcdf(w.scratch / "claims.nc", engine="h5netcdf")
         ),
     ),
+    Case(  # a config named by mistake: the message must not say "delete it"
+        "summary-is-a-config",
+        lambda w: _verb(
+            "figure",
+            "fig3",
+            "--summary",
+            str(w.scratch / "tiny.yaml"),
+            "--out",
+            str(w.scratch / "f.png"),
+        ),
+        ArtifactError,
+        ("tiny.yaml is not a summary.nc",),
+        ("pass results/<experiment>/summary.nc",),
+        setup=lambda w: (w.scratch / "tiny.yaml").write_text("seeds: [0]\n"),
+    ),
+    Case(
+        "summary-is-a-folder",
+        lambda w: _verb(
+            "figure", "fig3", "--summary", str(w.scratch), "--out", str(w.scratch / "f.png")
+        ),
+        ArtifactError,
+        ("is a folder",),
+        ("pass its summary.nc",),
+    ),
     # artifacts ------------------------------------------------------------------------------
     Case(
         "artifact-truncated-trained",

@@ -135,8 +135,14 @@ def open_summary(path) -> xarray.Dataset:
         f"make it with `snakemake --cores 2 --configfile <the run's config> -- {path}` "
         "(rule collect)"
     )
+    if Path(path).is_dir():
+        raise ArtifactError(
+            f"{path} is a folder: pass its summary.nc ({Path(path) / 'summary.nc'})"
+        )
     if not Path(path).is_file():
         raise ArtifactError(f"{path} does not exist: {remake}")
+    if Path(path).suffix != ".nc":  # a config or a table named by mistake: never "delete it"
+        raise ArtifactError(f"{path} is not a summary.nc: pass results/<experiment>/summary.nc")
     try:
         with xr.open_dataset(path, engine="h5netcdf") as ds:
             ds = ds.load()
