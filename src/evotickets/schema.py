@@ -7,6 +7,7 @@ and the settings stay free of JAX.
 
 from __future__ import annotations
 
+import copy
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -26,7 +27,35 @@ def load_schema() -> dict:
     return yaml.safe_load(_schema_text())
 
 
+@cache
+def _analysis_specs() -> dict:
+    """The schema's ``analyses`` properties, parsed once (about 65 ms a parse): read, never
+    changed, by :func:`analysis_defaults` and :func:`check_analysis_options`, which a
+    workflow's analysis rules call once per job."""
+    return yaml.safe_load(_schema_text())["properties"]["analyses"]["properties"]
+
+
+def check_analysis_options(name: str, options: dict) -> None:
+    """A ValueError naming the first of ``options`` (of analysis ``name``) that the schema
+    refuses (a type or a range: ``directions: 0``): the config check refuses them, and an
+    analysis run by hand with ``--analysis`` JSON failed on NumPy's message, or ran."""
+    import jsonschema
+
+    spec = _analysis_specs().get(name, {})
+    own = {k: v for k, v in spec.get("properties", {}).items() if k in options}
+    problem = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator({"properties": own}).iter_errors(options)
+    )
+    if problem is not None:
+        key = ".".join(str(p) for p in problem.path)
+        raise ValueError(f"{name} option {key}: {problem.message} (config analyses.{name})")
+
+
 def analysis_defaults(name: str) -> dict:
     """The defaults the schema gives for the options of analysis ``name`` (``lmc``, …)."""
-    spec = load_schema()["properties"]["analyses"]["properties"].get(name, {})
-    return {k: v["default"] for k, v in spec.get("properties", {}).items() if "default" in v}
+    spec = _analysis_specs().get(name, {})
+    return {
+        k: copy.deepcopy(v["default"])
+        for k, v in spec.get("properties", {}).items()
+        if "default" in v
+    }

@@ -32,7 +32,7 @@ from .names import (
     is_gd,
     with_digest_defaults,
 )
-from .schema import analysis_defaults
+from .schema import analysis_defaults, check_analysis_options
 
 
 def digest(settings: dict) -> str:
@@ -420,7 +420,9 @@ def analysis_digest(settings: ChainSettings, options: _Json | None = None) -> st
 
 
 def _options(name: str, cls, given: dict) -> dict:
-    """The schema's defaults of analysis ``name`` for the fields of ``cls``, then ``given``."""
+    """The schema's defaults of analysis ``name`` for the fields of ``cls``, then ``given``,
+    which must pass the schema's types and ranges (:func:`schema.check_analysis_options`)."""
+    check_analysis_options(name, given)
     names = {f.name for f in fields(cls)}
     defaults = {k: v for k, v in analysis_defaults(name).items() if k in names}
     return {**defaults, **given}

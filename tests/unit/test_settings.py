@@ -91,6 +91,23 @@ def test_with_method_changes_the_digest_and_nothing_else():
     assert mag.to_dict() == {**snr.to_dict(), "method": "magnitude"}
 
 
+@pytest.mark.parametrize(
+    ("cls", "given", "named"),
+    [("LandscapeOptions", {"directions": 0}, "landscape option directions: 0 is less than"),
+     ("LandscapeOptions", {"grid_points": 1}, "landscape option grid_points"),
+     ("LandscapeOptions", {"grid_extent": -1}, "landscape option grid_extent"),
+     ("LandscapeOptions", {"direction_norm": "x"}, "landscape option direction_norm"),
+     ("LmcOptions", {"alphas": 1}, "lmc option alphas: 1 is less than")],
+)  # fmt: skip
+def test_analysis_options_keep_the_schemas_ranges(cls, given, named):
+    """--analysis JSON by hand: the config's ranges hold (directions: 0 failed on NumPy's
+    "need at least one array to stack"; grid_points: 1 and grid_extent: -1 ran)."""
+    from evotickets import settings
+
+    with pytest.raises(ValueError, match=named):
+        getattr(settings, cls).from_json(json.dumps(given), "--analysis")
+
+
 def test_analysis_options_are_typed_with_the_schemas_defaults():
     """The schema alone states the defaults: the typed options and the rules read them there."""
     from evotickets.config import analysis_options
