@@ -79,7 +79,7 @@ def _cfg(budget: str | None = None, **change):
 
 # full: round 1 searches G = 6 generations from the rewind point; remaining: G − k = 3
 @pytest.mark.parametrize("budget, generations", [(None, 6), ("remaining", 3)])
-def test_rounds_after_0_start_from_the_stored_rewind_point(tmp_path, budget, generations):
+def test_rounds_after_0_start_from_the_stored_rewind_point(tmp_path, budget, generations, capsys):
     cfg = _cfg(budget)
     init = tmp_path / "init.h5"
     assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits_rw", 0)),
@@ -133,6 +133,13 @@ def test_rounds_after_0_start_from_the_stored_rewind_point(tmp_path, budget, gen
             "--mask", str(tmp_path / "mask1.h5"), "--out", str(tmp_path / "x.h5"),
             "--rewind-from", str(out[1])]  # fmt: skip
     assert cli.main(argv) == 2
+    # --rewind-from where nothing rewinds (round 0) was ignored: it trained from θ0, exit 0
+    argv = ["round", "--settings", settings, "--round", "0", "--init", str(init),
+            "--mask-out", str(tmp_path / "mp.h5"), "--mask-log", str(tmp_path / "mp.log"),
+            "--out", str(tmp_path / "p.h5"), "--rewind-from", str(out[0])]  # fmt: skip
+    capsys.readouterr()
+    assert cli.main(argv) == 2 and not (tmp_path / "p.h5").exists()
+    assert "--rewind-from is for the later rounds" in capsys.readouterr().err
 
 
 def test_k_zero_adds_nothing_to_the_settings_and_keys_stay_the_entrys():

@@ -238,6 +238,12 @@ def _prepared_train(args, log=log) -> PreparedRound | None:
     mask, theta_start, _ = load_ticket(args.mask, table, chain_digest, t, theta0)
     if settings.rewind and t > 0:  # late rewinding: start from round 0's rewind point
         theta_start = load_rewind_point(args.rewind_from, settings, table)
+    elif args.rewind_from:  # it was ignored: the round started from θ0 without a word
+        why = "round 0 trains from θ0" if t == 0 else "its settings' rewind is 0"
+        raise ValueError(
+            f"--rewind-from is for the later rounds of a chain that rewinds, and {why}: leave "
+            "it out, or give the settings of the chain that rewinds (the config's `rewind`)"
+        )
     if args.round0_from:  # another method's chain trained this round 0
         if t != 0:
             raise ValueError(f"--round0-from is for round 0, not round {t}")
