@@ -823,6 +823,23 @@ CASES = [
             .to_netcdf(w.scratch / "claims.nc", engine="h5netcdf")
         ),
     ),
+    Case(  # a config named by mistake as the results folder
+        "claims-results-is-a-file",
+        lambda w: _verb("claims", str(w.scratch / "tiny.yaml")),
+        ArtifactError,
+        ("tiny.yaml is not a folder",),
+        ("pass results/<experiment> of a run",),
+        setup=lambda w: (w.scratch / "tiny.yaml").write_text("seeds: [0]\n"),
+    ),
+    Case(  # a group member's round is checked as --round is
+        "members-negative-round",
+        lambda w: __import__("evotickets.commands.group", fromlist=["x"]).parse_members(
+            '[{"settings": {}, "round": -1}]', ("settings", "round"), ()
+        ),
+        ValueError,
+        ("member 1 of --members: round", "'-1' is not a round index"),
+        ("an integer ≥ 0",),
+    ),
     Case(  # a config named by mistake: the message must not say "delete it"
         "summary-is-a-config",
         lambda w: _verb(
@@ -955,9 +972,9 @@ CASES = [
             "--rewind-from",
             str(w.scratch / "missing.h5"),
         ),
-        ArtifactError,
-        ("missing input", "missing.h5", "nothing was written"),
-        ("pass an existing file, or leave out an option",),
+        ValueError,  # refused as an option this round does not use, before its file is read
+        ("--rewind-from is for the later rounds", "round 0 trains from θ0"),
+        ("leave it out",),
     ),
     Case(
         "unused-input-missing-mask",  # random reads no previous round; it was "truncated"

@@ -26,6 +26,7 @@ from ..durable import make_dirs
 from ..names import DEFAULT_GROUP_PROGRAM, GROUP_PROGRAMS
 from ..platform import JAX_CACHE_ENV
 from ..rounds import PreparedRound, log, train_together
+from .common import round_index
 
 #: Set (to anything but ``0``) to make the round and transfer verbs train a round whose files
 #: are already valid and current, e.g. after a code change that Snakemake does not see:
@@ -81,6 +82,11 @@ def parse_members(text: str, required: Sequence[str], optional: Sequence[str]) -
                 f"member {i} of --members lacks {missing} or has unknown keys "
                 f"{sorted(unknown)}; it takes {[*required, *optional]}"
             )
+        if "round" in member:  # as `--round` of the verbs (common.round_index)
+            try:
+                member["round"] = round_index(str(member["round"]))
+            except argparse.ArgumentTypeError as err:
+                raise ValueError(f"member {i} of --members: round {err}") from err
         settings = member["settings"]
         member = {k: None for k in optional} | member
         member["settings"] = settings if isinstance(settings, str) else json.dumps(settings)

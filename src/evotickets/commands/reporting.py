@@ -186,7 +186,7 @@ def cmd_claims(args) -> None:
     from ..analysis import claims
     from ..analysis.collect import nonfinite_metric_rounds, write_netcdf
 
-    results = Path(args.results)
+    results = require_results_folder(args.results)  # a config named by mistake, say
     ds = open_summary(Path(args.summary or results / "summary.nc"))
     title, default_out = str(ds.attrs.get("experiment", "")), results
     if args.seeds is not None:
