@@ -626,6 +626,10 @@ def test_an_analysis_of_a_round_written_again_is_refused_as_stale(
         assert cli.main(argv) == 0
     layerwise = Path(paths.chain_analysis("layerwise.h5", None, *chain, root=results))
     argv = ["layerwise", "--settings", settings, "--init", str(init), "--out", str(layerwise)]
+    # a round given twice was stored twice (exit 0)
+    twice = [*argv[:-1], str(tmp_path / "twice.h5"), "--trained", f("trained.h5", 1)]
+    assert cli.main([*twice, f("trained.h5", 1)]) == 2
+    assert not (tmp_path / "twice.h5").exists()
     assert cli.main([*argv, "--trained", f("trained.h5", 0), f("trained.h5", 1)]) == 0
     kept = collect(cfg, results).layer_kept_ratio.sel({"method": "magnitude", "seed": 0})
     assert np.isfinite(kept.values).all()

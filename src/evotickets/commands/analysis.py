@@ -56,6 +56,10 @@ def _trained(paths, table, chain_digest=None):
                 "remaining": float(attrs["remaining_fraction"]),
             }
         )
+    rounds = [r["round"] for r in out]
+    if len(set(rounds)) < len(rounds):  # a path given twice: its rows were stored twice
+        twice = sorted({r for r in rounds if rounds.count(r) > 1})
+        raise ValueError(f"rounds {twice} are given twice: pass each round's trained.h5 once")
     return sorted(out, key=lambda r: r["round"])
 
 
