@@ -282,7 +282,11 @@ def read_config_file(path: str | os.PathLike) -> dict:
             "a safe loader, so Python tags such as !!python/object are refused"
         ) from err
     if not isinstance(cfg, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of keys, got {type(cfg)}")
+        got = "nothing: the file is empty" if cfg is None else f"a {type(cfg).__name__}"
+        raise ConfigError(
+            f"config file {path} must hold a mapping of keys, got {got}; see config/config.yaml "
+            "for an example"
+        )
     return cfg
 
 

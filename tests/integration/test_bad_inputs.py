@@ -430,6 +430,22 @@ CASES = [
             "experiment: !!python/object/apply:os.getcwd []\n"
         ),
     ),
+    Case(
+        "config-empty-file",
+        lambda w: load_config(w.scratch / "empty.yaml"),
+        ConfigError,
+        ("empty.yaml must hold a mapping of keys", "the file is empty"),
+        ("see config/config.yaml for an example",),
+        setup=lambda w: (w.scratch / "empty.yaml").write_text(""),
+    ),
+    Case(
+        "config-a-list",
+        lambda w: load_config(w.scratch / "list.yaml"),
+        ConfigError,
+        ("list.yaml must hold a mapping of keys, got a list",),
+        ("see config/config.yaml for an example",),
+        setup=lambda w: (w.scratch / "list.yaml").write_text("- seeds\n"),
+    ),
     # data -----------------------------------------------------------------------------------
     Case(
         "data-wrong-checksum",

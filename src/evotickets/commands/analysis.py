@@ -16,6 +16,7 @@ import numpy as np
 from ..artifacts import (
     ArtifactError,
     artifact_vector,
+    check_output,
     group,
     read_artifact,
     rerun_hint,
@@ -134,6 +135,7 @@ def cmd_lmc(args) -> None:
 
     settings = ChainSettings.from_json(args.settings)
     opts = LmcOptions.from_json(args.analysis or "{}", "--analysis")
+    check_output(args.out, "analysis", [args.init, *args.left, *args.right])  # before the work
     setup_jax(args.jax_cache)
     _, table, _, _ = load_init(args.init, settings)
     # --left is always the --settings chain's rounds; --right too for consecutive rounds,
@@ -193,6 +195,7 @@ def cmd_landscape(args) -> None:
 
     settings = ChainSettings.from_json(args.settings)
     opts = LandscapeOptions.from_json(args.analysis or "{}", "--analysis")
+    check_output(args.out, "analysis", [args.init, *args.trained])  # before the work
     setup_jax(args.jax_cache)
     _, table, _, _ = load_init(args.init, settings)
     rounds = _trained(args.trained, table, settings.digest())
