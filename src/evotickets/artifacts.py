@@ -128,14 +128,28 @@ def ensure_writable(path: str | os.PathLike) -> Path:
 
 #: The attrs that say which chain, round or analysis an artifact is (:func:`check_output`).
 IDENTITY_ATTRS = ("task", "strategy", "method", "round", "seed", "analysis")
+#: A transferred ticket's round is named by its transfer, seed and round: its folder does
+#: not name the target, which a changed transfer entry may change under the same name.
+TRANSFER_IDENTITY_ATTRS = ("transfer_name", "round", "seed")
 
-#: The names an existing file that holds no evotickets artifact must have for a writer of
-#: ``kind`` to replace it: the names that writer's own outputs carry. A damaged artifact is
-#: replaced by its rerun; a config, claims.md or a figure under a mistyped --out is not.
+
+def identity_of(attrs: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Which chain, round or analysis (or transfer round) an artifact of ``attrs`` and
+    ``seed`` is: the attrs :func:`check_output` compares with a file it would replace."""
+    keys = TRANSFER_IDENTITY_ATTRS if "transfer_name" in attrs else IDENTITY_ATTRS
+    return {k: attrs[k] for k in keys if k in attrs} | {"seed": int(seed)}
+
+
+#: The names of files that no writer of the kinds below makes, whatever its --out: an
+#: existing file of such a name (a config, a document, data, an artifact) is not replaced
+#: by a table, a summary or a figure; a damaged artifact of a writer's own name is, by its
+#: rerun (:func:`_refuse_overwriting`).
+OTHER_FILES = (".yaml", ".yml", ".json", ".toml", ".py", ".md", ".html", ".log", ".csv")
+#: The suffixes an existing non-artifact file must have for a writer of ``kind`` to replace
+#: it; a kind not listed here replaces only files of a name in none of these.
 REPLACEABLE_SUFFIXES = {
-    "table": (".txt",),
-    "summary": (".nc",),
-    "figure": (".png", ".pdf", ".svg"),
+    "summary": (".nc", ".h5"),
+    **{kind: (".h5", ".hdf5") for kind in ("init", "mask", "trained", "analysis")},
 }
 
 
@@ -165,6 +179,15 @@ def check_output(
     return ensure_writable(path)
 
 
+def _other_writer(kind: str, path: Path) -> bool:
+    """Whether an existing ``path`` is what another of these writers makes: HDF5 (an
+    artifact, a summary), for the table a figure's name, for a figure the table's."""
+    if h5py.is_hdf5(path):
+        return True
+    images = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps")
+    return path.suffix.lower() in {"table": images, "figure": (".txt",)}.get(kind, ())
+
+
 def _refuse_overwriting(path: Path, kind: str, inputs, identity: dict[str, Any]) -> None:
     """An output that is one of its own inputs, a finished artifact of another kind or of
     another chain, round or analysis, or a file of another kind's name would be lost when
@@ -179,17 +202,20 @@ def _refuse_overwriting(path: Path, kind: str, inputs, identity: dict[str, Any])
     try:
         with h5py.File(path, "r") as f:
             schema = str(f.attrs.get("schema", ""))
-            held = {k: str(f.attrs[k]) for k in IDENTITY_ATTRS if k in f.attrs}
+            keys = {*IDENTITY_ATTRS, *TRANSFER_IDENTITY_ATTRS}
+            held = {k: str(f.attrs[k]) for k in keys if k in f.attrs}
     except OSError:
         schema, held = "", {}
     if not schema.startswith("evotickets."):
         # no artifact (or a damaged one): replaced if it has a name this writer gives
-        suffixes = REPLACEABLE_SUFFIXES.get(kind, (".h5",))
-        if path.suffix.lower() not in suffixes:
+        suffix = path.suffix.lower()
+        own = REPLACEABLE_SUFFIXES.get(kind)
+        if (suffix not in own) if own else (suffix in OTHER_FILES or _other_writer(kind, path)):
             raise ArtifactError(
                 f"cannot write the {kind} to {path}: it is an existing file that is not one "
-                f"(not {' / '.join(suffixes)}), which writing would replace; name the output "
-                "this verb makes (--out), or move that file away first"
+                f"(another kind of file by its name, or a file this verb never writes), which "
+                "writing would replace; name the output this verb makes (--out), or move that "
+                "file away first"
             )
         return
     other = schema.split("/")[0].removeprefix("evotickets.")
@@ -226,8 +252,7 @@ def write_artifact(
     if kind not in KINDS:
         raise ValueError(f"unknown artifact kind {kind!r}")
     inputs = [p for p in inputs if p]
-    identity = {k: attrs[k] for k in IDENTITY_ATTRS if k in attrs} | {"seed": int(seed)}
-    path = check_output(path, kind, inputs, identity)
+    path = check_output(path, kind, inputs, identity_of(attrs, seed))
     made_from = input_record(inputs, path) if inputs_read is None else inputs_read
     with atomic_path(path) as tmp, h5py.File(tmp, "w", libver=FILE_FORMAT) as f:
         f.attrs["schema"] = f"evotickets.{kind}/{SCHEMA_VERSION}"

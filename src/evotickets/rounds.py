@@ -22,6 +22,7 @@ from .artifacts import (
     check_output,
     content_attrs,
     group,
+    identity_of,
     input_record,
     read_artifact,
     write_artifact,
@@ -215,9 +216,10 @@ def prepare_round(
     settings = settings.for_round(t)  # a rewound round may search fewer generations
     # fail now, not after hours of training: a missing input, an output that is an input or
     # another kind of artifact, an unwritable folder
-    identity = {"task": settings.task, "strategy": settings.strategy, "method": settings.method,
-                "round": t, "seed": settings.seed}  # fmt: skip
-    check_output(out_path, "trained", inputs, identity)
+    # the attrs write_trained records that name the round (a transfer's: its name)
+    named = {"task": settings.task, "strategy": settings.strategy, "method": settings.method,
+             "round": t, **(extra_attrs or {})}  # fmt: skip
+    check_output(out_path, "trained", inputs, identity_of(named, settings.seed))
     inputs_read = input_record([p for p in inputs if p], out_path)
     task = shared_task(settings, table, data_dir)
     rk = round_key(chain_key(settings.seed, settings.key_task, settings.strategy), t)

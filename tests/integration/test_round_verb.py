@@ -881,3 +881,15 @@ def test_a_log_option_never_replaces_a_finished_file(tmp_path, tiny_config, caps
     fresh = tmp_path / "new" / "folder" / "mask.log"  # made, as an output's folder is
     assert cli.main([*argv, "--mask-log", str(fresh), "--out", str(tmp_path / "t.h5")]) == 0
     assert "keeps" in fresh.read_text()
+    # the round is finished now: keeping it writes its logs, through the same guard
+    finished = (tmp_path / "t.h5").read_bytes()
+    assert (
+        cli.main([*argv, "--mask-log", str(tmp_path / "t.h5"), "--out", str(tmp_path / "t.h5")])
+        == 2
+    )
+    assert (tmp_path / "t.h5").read_bytes() == finished
+    from evotickets.commands.group import open_log
+
+    for log in ("/dev/null", tmp_path / "notes.txt"):  # not a file of another kind
+        with open_log(log) as f:
+            f.write("a log\n")

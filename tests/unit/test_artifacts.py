@@ -243,6 +243,18 @@ def test_an_artifact_of_another_chain_or_round_is_not_replaced(tmp_path, change,
     assert path.read_bytes() == before
 
 
+def test_a_transfer_round_is_named_by_its_transfer_not_its_target(tmp_path):
+    """A transfer entry whose target changed under the same name reruns into the same
+    folder: replaced (its folder names the transfer, seed and round, not the target); a
+    round of another transfer is not."""
+    transfer = {**ATTRS, "method": "transfer", "transfer_name": "t1"}
+    path = _write(tmp_path / "trained.h5", attrs=transfer)
+    _write(path, attrs={**transfer, "strategy": "pgpe", "task": "mnist"}, digest="new")
+    assert read_artifact(path, "trained")[1]["strategy"] == "pgpe"
+    with pytest.raises(ArtifactError, match=re.escape("transfer_name t1 (this one: t2)")):
+        _write(path, attrs={**transfer, "transfer_name": "t2"})
+
+
 def test_a_file_that_is_no_artifact_is_replaced_only_under_a_name_the_writer_gives(tmp_path):
     """A damaged trained.h5 is replaced by its rerun; a config or a claims.md named as a
     verb's --out is not (the accuracy table was written over the config, exit 0)."""
@@ -257,7 +269,8 @@ def test_a_file_that_is_no_artifact_is_replaced_only_under_a_name_the_writer_giv
         with pytest.raises(ArtifactError, match="it is an existing file that is not one"):
             check_output(tmp_path / name, kind, [])
         assert (tmp_path / name).read_text() == "finished"
-    for name, kind in (("table.txt", "table"), ("fig.png", "figure"), ("s.nc", "summary")):
+    for name, kind in (("table.txt", "table"), ("fig.png", "figure"), ("s.nc", "summary"),
+                       ("table", "table"), ("fig.jpg", "figure")):  # fmt: skip
         (tmp_path / name).write_text("an older one")
         assert check_output(tmp_path / name, kind, []) == tmp_path / name
 

@@ -135,7 +135,8 @@ def cmd_lmc(args) -> None:
 
     settings = ChainSettings.from_json(args.settings)
     opts = LmcOptions.from_json(args.analysis or "{}", "--analysis")
-    check_output(args.out, "analysis", [args.init, *args.left, *args.right])  # before the work
+    named = {"analysis": "lmc", "seed": settings.seed}  # as written below; before the work
+    check_output(args.out, "analysis", [args.init, *args.left, *args.right], named)
     setup_jax(args.jax_cache)
     _, table, _, _ = load_init(args.init, settings)
     # --left is always the --settings chain's rounds; --right too for consecutive rounds,
@@ -195,7 +196,8 @@ def cmd_landscape(args) -> None:
 
     settings = ChainSettings.from_json(args.settings)
     opts = LandscapeOptions.from_json(args.analysis or "{}", "--analysis")
-    check_output(args.out, "analysis", [args.init, *args.trained])  # before the work
+    named = {"analysis": "landscape", "seed": settings.seed}  # as written below
+    check_output(args.out, "analysis", [args.init, *args.trained], named)  # before the work
     setup_jax(args.jax_cache)
     _, table, _, _ = load_init(args.init, settings)
     rounds = _trained(args.trained, table, settings.digest())

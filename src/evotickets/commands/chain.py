@@ -41,6 +41,7 @@ from .group import (
     keep_finished,
     members_args,
     note_kept,
+    open_log,
     outputs_current,
     parse_members,
     run_logged,
@@ -395,7 +396,8 @@ def _run_members_vmapped(members: list[dict], args) -> None:
             note_kept(margs.index(copy) + 1, len(margs), copy.out, *_kept_files(copy))
             continue
         if not Path(copy.mask_log).exists():  # its mask was kept above
-            Path(copy.mask_log).write_text(f"kept {copy.mask_out}: made by an earlier run\n")
+            with open_log(copy.mask_log) as mask_log:
+                mask_log.write(f"kept {copy.mask_out}: made by an earlier run\n")
         run_logged(copy.log, "round", cmd_train, _train_args(copy))
 
 

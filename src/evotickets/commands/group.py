@@ -20,6 +20,8 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+import h5py
+
 from ..artifacts import ArtifactError, created_time, read_artifact, stale_inputs, written_at
 from ..checkpoint import checkpoint_path, remove_checkpoint
 from ..durable import make_dirs
@@ -94,17 +96,23 @@ def parse_members(text: str, required: Sequence[str], optional: Sequence[str]) -
     return out
 
 
+#: Names of files that are no log (a log is any other file, /dev/null too).
+NOT_LOGS = (".h5", ".hdf5", ".nc", ".yaml", ".yml", ".json", ".toml", ".md", ".html", ".png")
+
+
 def open_log(path: str | Path):
     """The log file ``path``, opened for writing, its folder made where missing. Refused
-    (naming the fix) where it is a folder, or an existing file not named ``*.log``: a log
-    option naming a finished trained.h5, summary.nc or config replaced it with text."""
+    (naming the fix) where it is a folder, or an existing regular file that is an HDF5
+    file or named as no log is (:data:`NOT_LOGS`): a log option naming a finished
+    trained.h5, summary.nc or config replaced it with text."""
     p = Path(path)
     if p.is_dir():
         raise ArtifactError(f"log {p} is a folder: name a log file in it (e.g. {p / 'train.log'})")
-    if p.exists() and p.suffix != ".log":
+    if p.is_file() and (h5py.is_hdf5(p) or p.suffix.lower() in NOT_LOGS):
         raise ArtifactError(
-            f"cannot write a log to {p}: it is an existing file that is not a log (*.log), "
-            f"which writing would replace; name the log file (e.g. {p.with_suffix('.log')})"
+            f"cannot write a log to {p}: it is an existing file that is not a log (an "
+            "artifact, a summary, a config or a report), which writing would replace; name "
+            f"the log file (e.g. {p.with_suffix('.log')})"
         )
     make_dirs(p.parent)
     return open(p, "w")
@@ -172,7 +180,8 @@ def keep_finished(out: str, what: str, logs: Sequence[str]) -> str:
     Returns the line said."""
     line = f"kept {what}: finished by an earlier run"
     for path in logs:
-        Path(path).write_text(line + "\n")
+        with open_log(path) as log:
+            log.write(line + "\n")
     remove_checkpoint(checkpoint_path(out))
     return line
 

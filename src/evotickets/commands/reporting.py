@@ -186,7 +186,9 @@ def cmd_claims(args) -> None:
     from ..analysis import claims
     from ..analysis.collect import nonfinite_metric_rounds, write_netcdf
 
-    results = require_results_folder(args.results)  # a config named by mistake, say
+    results = Path(args.results)
+    if not (args.summary and args.out_dir):  # it is read or written: a config named by mistake
+        require_results_folder(results)
     ds = open_summary(Path(args.summary or results / "summary.nc"))
     title, default_out = str(ds.attrs.get("experiment", "")), results
     if args.seeds is not None:
