@@ -146,7 +146,8 @@ def identity_of(attrs: dict[str, Any], seed: int) -> dict[str, Any]:
 #: rerun (:func:`_refuse_overwriting`).
 OTHER_FILES = (".yaml", ".yml", ".json", ".toml", ".py", ".md", ".html", ".log", ".csv")
 #: The suffixes an existing non-artifact file must have for a writer of ``kind`` to replace
-#: it; a kind not listed here replaces only files of a name in none of these.
+#: it (a damaged artifact). A kind not listed here (the table, a figure) replaces any file
+#: but one named in :data:`OTHER_FILES` or made by another writer (:func:`_other_writer`).
 REPLACEABLE_SUFFIXES = {
     "summary": (".nc", ".h5"),
     **{kind: (".h5", ".hdf5") for kind in ("init", "mask", "trained", "analysis")},
