@@ -13,6 +13,7 @@ import numpy as np
 
 from . import paths
 from .artifacts import ArtifactError, read_artifact, require_results_folder
+from .config import chains
 from .host import machine_counts, machines_line
 from .names import METHODS
 
@@ -95,6 +96,9 @@ def accuracy_table(results: str | Path, cfg: dict | None = None) -> str:
             "included; give the run's config to count only its chains)"
         )
         lines += ["", note]
+    elif len(rows) < (asked := len(chains(cfg)) * int(cfg["rounds"])):  # a run still going
+        done = f"({len(rows)} of the {asked} chain rounds this config asks for are finished"
+        lines += ["", done + "; the table shows those)"]
     lines += ["", machines_line(machine_counts(r["trained_on"] for r in rows))]
     return "\n".join(lines).lstrip("\n") + "\n"
 

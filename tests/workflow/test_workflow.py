@@ -187,6 +187,23 @@ def test_collect_of_one_seed_leaves_an_lmc_across_seeds_out(finished_run, tmp_pa
         assert "seed_pair" not in ds.lmc_barrier_seeds.attrs
 
 
+def test_the_table_of_a_run_still_going_says_how_much_is_finished(finished_run):
+    """A table made mid-run (the config asks for one round more than is there) says how
+    many of the chain rounds it shows; it showed the finished ones without a word."""
+    from conftest import TINY_CONFIG
+
+    from evotickets.config import validate_config
+    from evotickets.report import accuracy_table
+
+    res = finished_run / paths.experiment(exp="tiny")
+    whole = accuracy_table(res, validate_config(dict(TINY_CONFIG)))
+    assert "chain rounds this config asks for" not in whole
+    more = accuracy_table(
+        res, validate_config({**TINY_CONFIG, "rounds": TINY_CONFIG["rounds"] + 1})
+    )
+    assert "(18 of the 24 chain rounds this config asks for are finished" in more
+
+
 def test_collect_gathers_the_artifacts_into_xarray(finished_run):
     import xarray as xr
 
