@@ -145,6 +145,11 @@ def identity_of(attrs: dict[str, Any], seed: int) -> dict[str, Any]:
 #: by a table, a summary or a figure; a damaged artifact of a writer's own name is, by its
 #: rerun (:func:`_refuse_overwriting`).
 OTHER_FILES = (".yaml", ".yml", ".json", ".toml", ".py", ".md", ".html", ".log", ".csv")
+#: A figure's names (and so no table's or log's).
+IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps")
+#: Names of files that are no log (a log is any other file, /dev/null too): an artifact or
+#: summary, a config or report, a figure (``commands.group.open_log``).
+NOT_LOGS = (".h5", ".hdf5", ".nc", *(s for s in OTHER_FILES if s != ".log"), *IMAGE_SUFFIXES)
 #: The suffixes an existing non-artifact file must have for a writer of ``kind`` to replace
 #: it (a damaged artifact). A kind not listed here (the table, a figure) replaces any file
 #: but one named in :data:`OTHER_FILES` or made by another writer (:func:`_other_writer`).
@@ -180,13 +185,11 @@ def check_output(
     return ensure_writable(path)
 
 
-def _other_writer(kind: str, path: Path) -> bool:
-    """Whether an existing ``path`` is what another of these writers makes: HDF5 (an
-    artifact, a summary), for the table a figure's name, for a figure the table's."""
-    if h5py.is_hdf5(path):
-        return True
-    images = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps")
-    return path.suffix.lower() in {"table": images, "figure": (".txt",)}.get(kind, ())
+def _other_writer(kind: str, path: Path, hdf5: bool) -> bool:
+    """Whether an existing ``path`` is what another of these writers makes: HDF5 (``hdf5``:
+    an artifact, a summary), for the table a figure's name, for a figure the table's."""
+    names = {"table": IMAGE_SUFFIXES, "figure": (".txt",)}.get(kind, ())
+    return hdf5 or path.suffix.lower() in names
 
 
 def _refuse_overwriting(path: Path, kind: str, inputs, identity: dict[str, Any]) -> None:
@@ -205,13 +208,15 @@ def _refuse_overwriting(path: Path, kind: str, inputs, identity: dict[str, Any])
             schema = str(f.attrs.get("schema", ""))
             keys = {*IDENTITY_ATTRS, *TRANSFER_IDENTITY_ATTRS}
             held = {k: str(f.attrs[k]) for k in keys if k in f.attrs}
+        hdf5 = True
     except OSError:
-        schema, held = "", {}
+        schema, held, hdf5 = "", {}, False
     if not schema.startswith("evotickets."):
         # no artifact (or a damaged one): replaced if it has a name this writer gives
         suffix = path.suffix.lower()
         own = REPLACEABLE_SUFFIXES.get(kind)
-        if (suffix not in own) if own else (suffix in OTHER_FILES or _other_writer(kind, path)):
+        other = suffix in OTHER_FILES or _other_writer(kind, path, hdf5)
+        if (suffix not in own) if own else other:
             raise ArtifactError(
                 f"cannot write the {kind} to {path}: it is an existing file that is not one "
                 f"(another kind of file by its name, or a file this verb never writes), which "

@@ -22,7 +22,14 @@ from pathlib import Path
 
 import h5py
 
-from ..artifacts import ArtifactError, created_time, read_artifact, stale_inputs, written_at
+from ..artifacts import (
+    NOT_LOGS,
+    ArtifactError,
+    created_time,
+    read_artifact,
+    stale_inputs,
+    written_at,
+)
 from ..checkpoint import checkpoint_path, remove_checkpoint
 from ..durable import make_dirs
 from ..names import DEFAULT_GROUP_PROGRAM, GROUP_PROGRAMS
@@ -94,10 +101,6 @@ def parse_members(text: str, required: Sequence[str], optional: Sequence[str]) -
         member["settings"] = settings if isinstance(settings, str) else json.dumps(settings)
         out.append(member)
     return out
-
-
-#: Names of files that are no log (a log is any other file, /dev/null too).
-NOT_LOGS = (".h5", ".hdf5", ".nc", ".yaml", ".yml", ".json", ".toml", ".md", ".html", ".png")
 
 
 def open_log(path: str | Path):
