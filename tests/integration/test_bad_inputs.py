@@ -653,6 +653,23 @@ CASES = [
         ("iter00/trained.h5 was made from other settings than this config gives its chain",),
         ("report with the config the run used",),
     ),
+    *(
+        Case(
+            f"{verb}-of-a-folder-with-another-experiments-config",  # labelled it as this one
+            lambda w, verb=verb: _verb(
+                verb,
+                str(paths.experiment(exp="tiny")),
+                "--out",
+                str(w.scratch / f"{verb}.out"),
+                "--config-json",
+                json.dumps(validate_config(dict(TINY_CONFIG, experiment="tiny-copy"))),
+            ),
+            ConfigError,
+            ("results/tiny is not the folder of this config's experiment 'tiny-copy'",),
+            ("pass that run's config, or its folder",),
+        )
+        for verb in ("table", "collect")
+    ),
     Case(
         "results-folder-typo-table",
         lambda w: _verb("table", "results/tyni"),

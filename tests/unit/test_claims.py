@@ -545,6 +545,23 @@ def test_claims_on_a_subset_of_seeds_is_a_replication_beside_the_run(tmp_path, c
     assert "summary.nc has seeds [0, 1, 2, 3, 4, 5]: list each once" in capsys.readouterr().err
 
 
+def test_claims_of_another_runs_summary_are_not_written_into_this_folder(tmp_path, capsys):
+    """`claims results/b --summary results/a/summary.nc` wrote a's claims into b's folder,
+    beside b's own summary, under b's name; now it asks where (or a's own folder)."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    synthetic_summary().to_netcdf(tmp_path / "a" / "summary.nc", engine="h5netcdf")
+    args = ["claims", str(tmp_path / "b"), "--summary", str(tmp_path / "a" / "summary.nc")]
+    assert cli.main(args) == 2
+    assert "is of experiment 'synthetic', not of" in capsys.readouterr().err
+    assert not list((tmp_path / "b").iterdir())
+    assert cli.main([*args, "--out-dir", str(tmp_path / "b")]) == 0  # where, said
+    assert (tmp_path / "b" / "claims.md").read_text().startswith("# Claims: synthetic")
+    (tmp_path / "synthetic").mkdir()  # its own experiment's folder, elsewhere: allowed
+    assert cli.main(["claims", str(tmp_path / "synthetic"), *args[2:]]) == 0
+    assert (tmp_path / "synthetic" / "claims.md").exists()
+
+
 def test_claims_without_summary_names_the_rule(tmp_path, capsys):
     assert cli.main(["claims", str(tmp_path)]) == 2
     assert "rule collect" in capsys.readouterr().err

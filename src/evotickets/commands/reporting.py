@@ -42,8 +42,16 @@ def _results_then_out(results: str, cfg: dict | None, out: str | None, what: str
     """The results folder must exist (a mistyped one reads as a run without artifacts), and
     then ``out`` be writable and hold no artifact (:func:`artifacts.check_output`: a
     ``--out`` naming a trained.h5 would replace it with ``what``). In this order: ``--out
-    results/<typo>/…`` made the folder."""
+    results/<typo>/…`` made the folder. With a config, the folder must be its experiment's:
+    another run's folder would be read under this config's name (a summary.nc labelled with
+    the wrong experiment)."""
     require_results_folder(results, (cfg or {}).get("experiment"))
+    if cfg and Path(results).resolve().name != cfg["experiment"]:
+        raise ConfigError(
+            f"{results} is not the folder of this config's experiment {cfg['experiment']!r} "
+            f"(its folder is results/{cfg['experiment']}): pass that run's config, or its "
+            "folder; a copied or renamed run's folder is named by its config's `experiment`"
+        )
     if out:
         check_output(out, what, [])
 
@@ -191,6 +199,18 @@ def cmd_claims(args) -> None:
         require_results_folder(results)
     ds = open_summary(Path(args.summary or results / "summary.nc"))
     title, default_out = str(ds.attrs.get("experiment", "")), results
+    # another run's summary: its claims would land in this folder, beside this run's own
+    if (
+        args.summary
+        and not args.out_dir
+        and not _inside(Path(args.summary), results)
+        and title != results.resolve().name
+    ):
+        raise ArtifactError(
+            f"--summary {args.summary} is of experiment {title!r}, not of {results}: its "
+            f"claims go in its own folder (`evotickets claims results/{title}`), or name "
+            "where with --out-dir"
+        )
     if args.seeds is not None:
         ds = seed_subset(ds, args.seeds)
         title += f" (seeds {', '.join(map(str, args.seeds))} only)"
@@ -219,6 +239,10 @@ def cmd_claims(args) -> None:
         write_netcdf(table, nc, kind="claims")
     print(text.split(claims.EVERY_LEVEL_HEADING)[0] if args.brief else text)
     print(f"wrote {out / 'claims.md'}, claims.html and claims.nc ({len(rows)} effects)")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().parent == folder.resolve()
 
 
 def seed_subset(ds: xarray.Dataset, seeds: list[int]) -> xarray.Dataset:
