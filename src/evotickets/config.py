@@ -45,6 +45,7 @@ from .names import (
     STRATEGIES,
     STRATEGY_KEYS,
     TASKS,
+    TRANSFER_SOURCE_METHOD,
     TRANSFER_TARGET_METHOD,
     VISION_INPUT_SHAPE,
     default_hidden,
@@ -1010,7 +1011,9 @@ def _validate_transfer(cfg: dict) -> None:
         if entry["name"] in names:
             raise ConfigError(f"{where}: the name {entry['name']!r} is used twice")
         names.add(entry["name"])
-        entry["source"].setdefault("method", "snr")
+        # the schema fills it only after these checks: their messages say it was the default
+        named = "method" in entry["source"]
+        entry["source"].setdefault("method", TRANSFER_SOURCE_METHOD)
         for side in ("source", "target"):
             task, strategy = entry[side]["task"], entry[side]["strategy"]
             if task not in cfg["tasks"]:
@@ -1039,12 +1042,19 @@ def _validate_transfer(cfg: dict) -> None:
                 f"no {side} chain to take the ticket from or compare with: add it there"
             )
         src = entry["source"]
-        refuse_dynamic_source(src["method"], where)
+        # a message naming a method the user never wrote says where it came from
+        method_where = where + (
+            ""
+            if named
+            else f" (source.method unset, so its default {TRANSFER_SOURCE_METHOD}: set "
+            "source.method to the method whose ticket to take)"
+        )
+        refuse_dynamic_source(src["method"], method_where)
         if src["method"] in chain_methods(cfg, src["strategy"]) and src["method"] not in (
             task_methods(cfg, src["task"], src["strategy"])
         ):
             raise ConfigError(
-                f"{where}: source method {src['method']!r} does not run for {src['strategy']} "
+                f"{method_where}: source method {src['method']!r} does not run for {src['strategy']} "
                 f"on task {src['task']} (its methods: "
                 f"{task_methods(cfg, src['task'], src['strategy'])}): add it to "
                 f"tasks.{src['task']}.methods, or take the ticket of a method that runs"
@@ -1055,7 +1065,9 @@ def _validate_transfer(cfg: dict) -> None:
                 if is_gd(src["strategy"]) and src["method"] in SIGMA_METHODS
                 else f"it is not in `methods` {cfg['methods']}"
             )
-            raise ConfigError(f"{where}: source method {src['method']!r} cannot be used: {why}")
+            raise ConfigError(
+                f"{method_where}: source method {src['method']!r} cannot be used: {why}"
+            )
         if (src["task"], src["strategy"]) == (entry["target"]["task"], entry["target"]["strategy"]):
             raise ConfigError(f"{where}: source and target are the same setting")
         keeps = {

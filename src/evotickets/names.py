@@ -160,6 +160,9 @@ def gd_fits_task(strategy: str, task: str) -> bool:
 #: The method name of a transfer's target chain (its settings, digest and round key): the
 #: target trains a ticket it was given, by no pruning method of its own.
 TRANSFER_TARGET_METHOD = "transfer"
+#: The method whose ticket a transfer takes where its entry names none (``source.method``'s
+#: default in the schema, held equal by a test): the paper transfers SNR tickets.
+TRANSFER_SOURCE_METHOD = "snr"
 
 # ---- how a group job trains its chains (config ``resources.group_program``) -----------------
 GROUP_PROGRAMS = ("sequential", "vmapped")

@@ -640,6 +640,25 @@ CASES = [
         ("add it there",),
     ),
     Case(
+        "config-transfer-from-gd-without-a-source-method",  # named snr, which nobody wrote
+        _config(
+            lambda c: c.update(
+                gd={"gd_adam": {"epochs": 1}},
+                tasks={**c["tasks"], "digits_b": {"task": "digits", "strategies": ["gd_adam"]}},
+                transfer=[
+                    {
+                        "name": "gd_to_es",
+                        "source": {"task": "digits_b", "strategy": "gd_adam"},
+                        "target": {"task": "digits", "strategy": "snes"},
+                    }
+                ],
+            )
+        ),
+        ConfigError,
+        ("transfer[0] (gd_to_es) (source.method unset, so its default snr",),
+        ("set source.method to the method whose ticket to take",),
+    ),
+    Case(
         "artifact-collected-with-another-config",
         lambda w: _verb(
             "collect",

@@ -84,6 +84,8 @@ def test_the_schemas_defaults_and_choices_are_the_codes():
     }
     for key, (spec, code) in choices.items():
         assert set(spec["enum"]) == set(code), key
+    source = props["transfer"]["items"]["properties"]["source"]["properties"]
+    assert source["method"]["default"] == names.TRANSFER_SOURCE_METHOD
     # names' copies of implementations' names (names imports no JAX, so it cannot import them)
     from evotickets.networks import POLICY_BIAS_INITIALIZERS
 
