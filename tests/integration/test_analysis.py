@@ -62,6 +62,12 @@ def test_quadratic_fit_recovers_curvature():
     # a direction whose loss overflows at the far end is NaN alone; the others keep theirs
     losses[1, -1] = np.inf
     np.testing.assert_allclose(landscape.quadratic_curvature(xis, losses), [0.5, np.nan, 8.0])
+    # the round's log says why its mean is NaN (it printed "curvature nan" alone)
+    from evotickets.commands.analysis import _blank
+
+    note = _blank(landscape.quadratic_curvature(xis, losses))
+    assert "1 of 3 directions reach a non-finite loss" in note and "NaN" in note
+    assert _blank(np.array([0.5, 2.0])) == ""
 
 
 def test_projection_1d_recovers_curvature_of_a_quadratic_loss():

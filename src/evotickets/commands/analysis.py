@@ -189,6 +189,19 @@ def cmd_lmc(args) -> None:
     )
 
 
+def _blank(curvatures: np.ndarray) -> str:
+    """Why a round's mean curvature is NaN, for its log: the directions along which the loss
+    left the finite range within |ξ| ≤ 1. Their mean is left NaN (summary.nc's curvature_1d
+    too) rather than taken over the other directions, which would drop the sharpest."""
+    bad = int((~np.isfinite(curvatures)).sum())
+    if not bad:
+        return ""
+    return (
+        f" ({bad} of {curvatures.size} directions reach a non-finite loss within |ξ| ≤ 1, so "
+        "the round's mean curvature is NaN; loss_1d in the artifact has each direction's losses)"
+    )
+
+
 def cmd_landscape(args) -> None:
     """1D curvature and a 2D filter-normalised surface at every round of a chain."""
     from ..analysis import evaluation, landscape
@@ -226,7 +239,7 @@ def cmd_landscape(args) -> None:
         e1, e2 = landscape.directions_2d(d1, d2, r["theta"], r["mask"], table)
         surf = landscape.surface_2d(loss_fn, r["theta"], e1, e2, grid)
         curv.append(k), curves.append(losses), surfaces.append(surf)
-        print(f"landscape round {r['round']}: curvature {np.mean(k):.4f}", flush=True)
+        print(f"landscape round {r['round']}: curvature {np.mean(k):.4f}{_blank(k)}", flush=True)
     write_artifact(
         args.out,
         "analysis",
