@@ -142,6 +142,9 @@ def test_fdr_reads_each_comparisons_levels_as_one_family():
     assert next(ln for ln in text.splitlines() if "| c − d |" in ln).endswith(" q=0.040 |")
     assert claims._q_text(0.0004) == "q<0.001" and claims._q_text(np.nan) == "q=–"
     assert claims._q_text(0.001) == "q=0.001"  # the boundary: '<' only below it
+    # a p below 5 % never prints as 0.050 beside its ✓ (0.0497 did); 0.05 itself stays
+    assert claims._fmt_p(0.0497) == "0.0497" and claims._fmt_p(0.0495) == "0.0495"
+    assert claims._fmt_p(0.05) == "0.050" and claims._fmt_p(0.0494) == "0.049"
 
 
 def test_sign_flip_p_counts_the_sign_assignments_as_extreme_as_the_data():

@@ -31,8 +31,8 @@ test (``scipy.stats.permutation_test``; Fisher's randomisation test) assumes onl
 effect, each seed's difference is as likely to have either sign, which holds because the two
 methods of a seed are exchangeable then. It is exact but coarse: its p is at least 2^(1−k), k
 the seeds whose difference is not 0 (0.125 with 4, 0.0078 with 8), so below 6 such seeds it
-never reaches 5 %, and the summary counts the levels where the t verdict holds *and* this p is
-below 5 %.
+never reaches 5 %, and the summary counts the levels where the verdict (the t test's, or the
+sign test's where the differences do not spread) holds *and* this p is below 5 %.
 
 Why a comparison of two methods is also read over all its levels at once
 (:func:`mean_over_levels`): one pre-set number per seed for the whole pruning curve is one
@@ -136,9 +136,11 @@ SIGN_FLIP_DRAWS = 100_000
 @dataclass(frozen=True)
 class Effect:
     """One paired effect: its mean over seeds, the 95 % t interval, n, the verdict and the
-    two-sided p-value of the same t-test (the interval excludes 0 exactly when p < 5 %).
-    Differences without spread have no t statistic: the interval is the point, p the sign
-    test's, and the verdict follows p (:func:`paired_effect`). ``p_signflip`` is the exact
+    two-sided p-value of the same t-test (where the differences spread, the interval excludes
+    0 exactly when p < 5 %). Differences without spread have no t statistic: the interval is
+    the point, p the sign test's, and the verdict follows p, not the interval (below 6 seeds
+    a point interval above 0 is "inconclusive": read ``verdict``, not ``lo > 0``;
+    :func:`paired_effect`). ``p_signflip`` is the exact
     paired sign-flip test's two-sided p (:func:`sign_flip_p`), which assumes no distribution."""
 
     mean: float
@@ -705,8 +707,15 @@ def _below_floor(x: float) -> bool:
 
 
 def _fmt_p(x: float) -> str:
-    """A p- or q-value: three decimals, '<0.001' below them, '–' where there is none."""
-    return "–" if not np.isfinite(x) else f"<{P_FLOOR:g}" if _below_floor(x) else f"{x:.3f}"
+    """A p- or q-value: three decimals, '<0.001' below them, '–' where there is none; four
+    where three would round it up to 0.050 (a 0.0497 beside a ✓ printed as 0.050)."""
+    if not np.isfinite(x):
+        return "–"
+    if _below_floor(x):
+        return f"<{P_FLOOR:g}"
+    text = f"{x:.3f}"
+    alpha = round(1 - CONFIDENCE, 9)  # 0.05, not 1 − 0.95's 0.05000000000000004
+    return f"{x:.4f}" if x < alpha <= float(text) else text
 
 
 def _q_text(q: float) -> str:
@@ -922,7 +931,7 @@ def to_markdown(
             f"claim holds**; mean [{int(CONFIDENCE * 100)} % t interval], n seeds. ✓ holds "
             "(interval > 0), ✗ reversed (interval < 0), · inconclusive (where every seed "
             "differs by the same amount, the interval is that point and the verdict the sign "
-            "test's, p = 2^(1−n): inconclusive below 6 seeds). Levels are the nominal "
+            "test's, p = 2^(1−n) for n seeds of one sign: inconclusive below 6 seeds). Levels are the nominal "
             "remaining fractions (1 − p)^t of the prunable weights (the accuracy table prints "
             "each round's kept fraction, whole weights, which differs by up to half a weight: "
             "40.9 % for 41.0 % on the digits CNN); each level is its own test. Read together, "
@@ -932,8 +941,10 @@ def to_markdown(
             "a near-normal mean; the exact paired sign-flip test does not (with no effect, "
             "each seed's difference is as likely negated), but its p is at least 2^(1−k), k "
             "the seeds that differ: 0.125 with 4, < 0.05 from 6. '✓ / ✗ also by sign flips' "
-            "counts the levels whose t verdict holds (or is reversed) and whose sign-flip p "
-            "is below 0.05."
+            "counts the levels whose verdict (the t test's, or the sign test's where there "
+            "is no spread) holds (or is reversed) and whose sign-flip p is below 0.05. No "
+            "correction is made across comparisons, claims or settings: each family is one "
+            "comparison in one setting."
         ),
         "",
     ]
