@@ -781,7 +781,7 @@ CASES = [
         "collect-of-a-folder-without-its-rounds-keeps-out",
         lambda w: _verb(
             "collect",
-            str(w.scratch),
+            str(w.scratch / "tiny"),  # the experiment's name, none of its rounds
             "--config-json",
             json.dumps(_cfg()),
             "--out",
@@ -790,7 +790,10 @@ CASES = [
         ArtifactError,
         ("no finished round that the config asks for", "is left as it is"),
         ("run the workflow first",),
-        setup=lambda w: Path(paths.experiment_file("summary.nc", "tiny")).write_bytes(b"kept"),
+        setup=lambda w: (
+            (w.scratch / "tiny").mkdir(),
+            Path(paths.experiment_file("summary.nc", "tiny")).write_bytes(b"kept"),
+        ),
     ),
     Case(
         "out-is-an-artifact-table",  # the table's text replaced a trained.h5
