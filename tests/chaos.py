@@ -58,12 +58,15 @@ KILL_CONFIG = {
 }
 # Two seeds whose rounds run in one `train_seeds` job (resources.group_chains): a kill can land
 # after the first seed of a job finished and while the second one trains. Round 0 alone (the
-# random chain trains it, magnitude copies it) and 30 generations keep it short.
+# random chain trains it, magnitude copies it) keeps it short; 120 generations leave the
+# second seed 110 of them after its first checkpoint, so that a kill lands mid-round even
+# when a loaded machine delays the poll that triggers it (at 30 it once came after the
+# round had finished, most likely: nothing was left to resume).
 GROUPED_KILL_CONFIG = {
     **KILL_CONFIG,
     "seeds": [0, 1],
     "rounds": 1,
-    "es": {"num_generations": 30, "log_every": 10},
+    "es": {"num_generations": 120, "log_every": 10},
     "resources": {**KILL_CONFIG["resources"], "group_chains": "seeds"},
 }
 CHECKPOINT_EVERY = "10"
