@@ -14,6 +14,7 @@ import datetime as _dt
 import functools
 import json
 import os
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import MappingProxyType
@@ -153,6 +154,13 @@ NOT_LOGS = (".h5", ".hdf5", ".nc", *(s for s in OTHER_FILES if s != ".log"), *IM
 #: The suffixes an existing non-artifact file must have for a writer of ``kind`` to replace
 #: it (a damaged artifact). A kind not listed here (the table, a figure) replaces any file
 #: but one named in :data:`OTHER_FILES` or made by another writer (:func:`_other_writer`).
+#: How a figure's file begins (PNG, PDF, SVG as matplotlib writes it, JPEG, EPS): a figure
+#: replaces an existing file only if it is one, or empty (a Snakefile or a Makefile has no
+#: suffix to tell it by).
+IMAGE_MAGIC = (b"\x89PNG", b"%PDF", b"<?xml", b"<svg", b"\xff\xd8\xff", b"%!PS")
+#: The accuracy table's column header (``report._rounds_table``; a test holds them equal):
+#: a table replaces an existing file only if it holds one, or is empty.
+TABLE_HEADER = re.compile(rb"^ *round +remaining", re.MULTILINE)
 REPLACEABLE_SUFFIXES = {
     "summary": (".nc", ".h5"),
     **{kind: (".h5", ".hdf5") for kind in ("init", "mask", "trained", "analysis")},
@@ -192,6 +200,21 @@ def _other_writer(kind: str, path: Path, hdf5: bool) -> bool:
     return hdf5 or path.suffix.lower() in names
 
 
+def _holds_other_content(kind: str, path: Path) -> bool:
+    """Whether an existing non-artifact ``path`` is, by its content, no earlier output of a
+    ``kind`` writer that has no suffix of its own (a table, a figure): empty files and
+    earlier outputs may be replaced, anything else is someone's file."""
+    if kind not in ("table", "figure"):
+        return False
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    if not head:
+        return False
+    if kind == "figure":
+        return not head.startswith(IMAGE_MAGIC)
+    return TABLE_HEADER.search(head) is None
+
+
 def _refuse_overwriting(path: Path, kind: str, inputs, identity: dict[str, Any]) -> None:
     """An output that is one of its own inputs, a finished artifact of another kind or of
     another chain, round or analysis, or a file of another kind's name would be lost when
@@ -215,7 +238,11 @@ def _refuse_overwriting(path: Path, kind: str, inputs, identity: dict[str, Any])
         # no artifact (or a damaged one): replaced if it has a name this writer gives
         suffix = path.suffix.lower()
         own = REPLACEABLE_SUFFIXES.get(kind)
-        other = suffix in OTHER_FILES or _other_writer(kind, path, hdf5)
+        other = (
+            suffix in OTHER_FILES
+            or _other_writer(kind, path, hdf5)
+            or _holds_other_content(kind, path)
+        )
         if (suffix not in own) if own else other:
             raise ArtifactError(
                 f"cannot write the {kind} to {path}: it is an existing file that is not one "

@@ -201,6 +201,17 @@ def _summary(w: W, write: bool = False) -> Path:
     return path
 
 
+def _summary_with(w: W, **attrs) -> Path:
+    """A finished summary.nc in the scratch folder whose ``attrs`` were edited by hand."""
+    import xarray as xr
+
+    from evotickets.analysis.collect import save
+
+    path = _summary(w)
+    save(xr.Dataset({"test_metric": ("seed", np.array([0.9]))}, attrs=attrs), path)
+    return path
+
+
 def _drop_final_metric(arrays: dict, attrs: dict) -> None:
     """A trained.h5 without the metric the table and `collect` read (other code, or edited)."""
     del attrs["final_metric"]
@@ -871,12 +882,63 @@ CASES = [
         lambda w: _verb("claims", str(w.scratch), "--summary", str(w.scratch / "claims.nc")),
         ArtifactError,
         ("is not a summary.nc", "no test_metric"),
-        ("pass results/<experiment>/summary.nc",),
+        # the remake hint named claims.nc as the target of rule collect
+        ("pass results/<experiment>/summary.nc", "/scratch/summary.nc` (rule collect)"),
         setup=lambda w: (
             __import__("xarray")
             .Dataset({"mean": ("row", [0.1])})
             .to_netcdf(w.scratch / "claims.nc", engine="h5netcdf")
         ),
+    ),
+    Case(
+        "summary-trained-on-not-json-claims",  # a bare "Expecting value" before
+        lambda w: _verb("claims", str(w.scratch)),
+        ArtifactError,
+        ("attribute trained_on is not the JSON collect writes",),
+        ("delete it", "rule collect"),
+        setup=lambda w: _summary_with(w, trained_on="cpu, 2 cores"),
+    ),
+    Case(
+        "figure-over-another-figures-file",  # fig1 silently replaced fig2
+        lambda w: _verb(
+            "figure", "fig1", "--summary", str(_summary(w)), "--out", str(w.scratch / "fig2.png")
+        ),
+        ArtifactError,
+        ("cannot draw fig1 to", "that file is fig2's"),
+        ("name this figure's own file", "fig1.png"),
+        setup=lambda w: (_summary(w, write=True), (w.scratch / "fig2.png").write_bytes(b"\x89PNG")),
+    ),
+    *(
+        Case(
+            f"{verb}-over-a-file-without-a-suffix",  # the Snakefile was replaced, exit 0
+            run,
+            ArtifactError,
+            ("it is an existing file that is not one",),
+            ("name the output this verb makes (--out)",),
+            setup=lambda w: (
+                _summary(w, write=True),
+                (w.scratch / "Snakefile").write_text("rule all:\n"),
+            ),
+        )
+        for verb, run in (
+            (
+                "table",
+                lambda w: _verb(
+                    "table", paths.experiment(exp="tiny"), "--out", str(w.scratch / "Snakefile")
+                ),
+            ),
+            (
+                "figure",
+                lambda w: _verb(
+                    "figure",
+                    "fig1",
+                    "--summary",
+                    str(_summary(w)),
+                    "--out",
+                    str(w.scratch / "Snakefile"),
+                ),
+            ),
+        )
     ),
     Case(  # a config named by mistake as the results folder
         "claims-results-is-a-file",

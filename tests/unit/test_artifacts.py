@@ -269,9 +269,23 @@ def test_a_file_that_is_no_artifact_is_replaced_only_under_a_name_the_writer_giv
         with pytest.raises(ArtifactError, match="it is an existing file that is not one"):
             check_output(tmp_path / name, kind, [])
         assert (tmp_path / name).read_text() == "finished"
-    for name, kind in (("table.txt", "table"), ("fig.png", "figure"), ("s.nc", "summary"),
-                       ("table", "table"), ("fig.jpg", "figure")):  # fmt: skip
-        (tmp_path / name).write_text("an older one")
+    # a table or a figure has no suffix of its own (`--out table`): what is in the file says
+    # whether it is an earlier one (a Snakefile was replaced by the table, exit 0)
+    for name, kind in (("Snakefile", "table"), ("Makefile", "figure"), ("notes.txt", "table"),
+                       ("fig.png", "figure")):  # fmt: skip
+        (tmp_path / name).write_text("rule all:\n    input: 'x'\n")
+        with pytest.raises(ArtifactError, match="it is an existing file that is not one"):
+            check_output(tmp_path / name, kind, [])
+    from evotickets.report import _rounds_table
+
+    # an earlier table as the report writes it (held equal to artifacts.TABLE_HEADER here)
+    table = "\n".join(
+        ["digits / snes: test_accuracy", *_rounds_table(["random"], [(0, 1.0, ["x"])])]
+    )
+    for name, kind, older in (("table.txt", "table", table.encode()), ("table", "table", b""),
+                              ("fig.png", "figure", b"\x89PNG\r\n"), ("s.nc", "summary", b"old"),
+                              ("fig.jpg", "figure", b""), ("f.pdf", "figure", b"%PDF-1.4")):  # fmt: skip
+        (tmp_path / name).write_bytes(older)
         assert check_output(tmp_path / name, kind, []) == tmp_path / name
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from ..artifacts import ArtifactError, check_output, ensure_writable, require_results_folder
 from ..config import ConfigError, chains, idle_analyses, load_config, validate_config
 from ..durable import atomic_path, atomic_paths
-from ..names import FIGURES_BEYOND
+from ..names import FIGURE_NAMES, FIGURES_BEYOND, FIGURES_BY_NUMBER, figure_number
 
 if TYPE_CHECKING:
     import xarray
@@ -160,17 +160,41 @@ def open_summary(path) -> xarray.Dataset:
             f"delete it and {remake}"
         ) from err
     if "test_metric" not in ds:
+        beside = Path(path).with_name("summary.nc")  # what to pass, and to make: not this file
         raise ArtifactError(
             f"{path} is not a summary.nc (it has no test_metric; claims.nc is the claims' "
-            f"output, not their input): pass results/<experiment>/summary.nc, or {remake}"
+            f"output, not their input): pass results/<experiment>/summary.nc, or make it "
+            f"with `snakemake --cores 2 --configfile <the run's config> -- {beside}` "
+            "(rule collect)"
         )
+    try:  # claims.md names the machines from it: a hand-edited one failed on a bare JSON error
+        json.loads(ds.attrs.get("trained_on", "{}"))
+    except (TypeError, json.JSONDecodeError) as err:
+        raise ArtifactError(
+            f"{path}'s attribute trained_on is not the JSON collect writes ({err}): it was "
+            f"edited or damaged; delete it and {remake}"
+        ) from err
     return ds
+
+
+def _refuse_another_figures_file(name: str, out: Path) -> None:
+    """An existing file named after another figure (``figure fig1 --out figures/fig2.png``)
+    holds that figure: drawing this one over it would lose it without a word."""
+    stem = out.stem
+    if not out.is_file() or stem not in FIGURE_NAMES and stem not in FIGURES_BY_NUMBER.values():
+        return
+    if figure_number(stem) != figure_number(name):
+        raise ArtifactError(
+            f"cannot draw {name} to {out}: that file is {stem}'s, which drawing would replace; "
+            f"name this figure's own file (--out, e.g. {out.with_stem(figure_number(name))})"
+        )
 
 
 def cmd_figure(args) -> None:
     """Render one paper figure from summary.nc only."""
     from ..plots.figures import render
 
+    _refuse_another_figures_file(args.name, Path(args.out))
     check_output(args.out, "figure", [])
     fig = render(args.name, open_summary(args.summary), args.out)
     print(f"wrote {args.out} ({len(fig.axes)} panels)")
