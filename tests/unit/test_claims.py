@@ -560,6 +560,14 @@ def test_claims_of_another_runs_summary_are_not_written_into_this_folder(tmp_pat
     assert not list((tmp_path / "b").iterdir())
     assert cli.main([*args, "--out-dir", str(tmp_path / "b")]) == 0  # where, said
     assert (tmp_path / "b" / "claims.md").read_text().startswith("# Claims: synthetic")
+    # --out-dir naming another run's folder (its summary.nc says whose) replaced its claims
+    other = synthetic_summary()
+    other.attrs["experiment"] = "other"
+    (tmp_path / "c").mkdir()
+    other.to_netcdf(tmp_path / "c" / "summary.nc", engine="h5netcdf")
+    assert cli.main([*args, "--out-dir", str(tmp_path / "c")]) == 2
+    assert "is the results folder of experiment 'other'" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["summary.nc"]
     (tmp_path / "synthetic").mkdir()  # its own experiment's folder, elsewhere: allowed
     assert cli.main(["claims", str(tmp_path / "synthetic"), *args[2:]]) == 0
     assert (tmp_path / "synthetic" / "claims.md").exists()

@@ -222,7 +222,7 @@ def cmd_claims(args) -> None:
     if not (args.summary and args.out_dir):  # it is read or written: a config named by mistake
         require_results_folder(results)
     ds = open_summary(Path(args.summary or results / "summary.nc"))
-    title, default_out = str(ds.attrs.get("experiment", "")), results
+    title, default_out = title_of(ds), results
     # another run's summary: its claims would land in this folder, beside this run's own
     if (
         args.summary
@@ -241,6 +241,7 @@ def cmd_claims(args) -> None:
         # never over the whole run's claims, which the workflow owns
         default_out = results / f"claims-seeds-{'-'.join(map(str, args.seeds))}"
     out = Path(args.out_dir or default_out)
+    _refuse_another_runs_folder(out, title_of(ds))
     rows = claims.claim_rows(ds)
     thresholds = claims.dense_threshold(ds)
     text = claims.to_markdown(
@@ -263,6 +264,29 @@ def cmd_claims(args) -> None:
         write_netcdf(table, nc, kind="claims")
     print(text.split(claims.EVERY_LEVEL_HEADING)[0] if args.brief else text)
     print(f"wrote {out / 'claims.md'}, claims.html and claims.nc ({len(rows)} effects)")
+
+
+def title_of(ds: xarray.Dataset) -> str:
+    """The experiment a summary.nc was collected for."""
+    return str(ds.attrs.get("experiment", ""))
+
+
+def _refuse_another_runs_folder(out: Path, experiment: str) -> None:
+    """``--out-dir`` naming another run's results folder (its summary.nc says so) would
+    replace that run's claims with these, which its workflow then takes as its own."""
+    theirs = out / "summary.nc"
+    if not theirs.is_file() or out.resolve().name == experiment:
+        return
+    try:
+        other = title_of(open_summary(theirs))
+    except ArtifactError:
+        return  # not a summary that says whose folder this is
+    if other != experiment:
+        raise ArtifactError(
+            f"--out-dir {out} is the results folder of experiment {other!r} (its summary.nc "
+            f"says so), and these claims are of {experiment!r}: writing would replace its claims; name "
+            "another folder (--out-dir)"
+        )
 
 
 def _inside(path: Path, folder: Path) -> bool:
