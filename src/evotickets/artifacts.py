@@ -46,6 +46,9 @@ REQUIRED_ATTRS = {
         "remaining_fraction",
     ),
 }
+#: The required attributes that are numbers: a hand-edited string failed in the table or
+#: ``collect`` on "could not convert string to float", naming no file.
+NUMERIC_ATTRS = ("round", "seed", "kept_prunable", "final_metric", "remaining_fraction")
 # analysis artifacts: file stem → rule (workflow/rules/analysis.smk)
 ANALYSIS_RULES = {"snr_magnitude": "weight_statistics", "layerwise": "weight_statistics"}
 
@@ -323,6 +326,10 @@ def create_checked_dataset(f: h5py.File | h5py.Group, name: str, value: Any) -> 
     f.create_dataset(name, data=value, **({"fletcher32": True} if checked else {}))
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+
+
 def read_artifact(
     path: str | os.PathLike,
     kind: str,
@@ -375,6 +382,22 @@ def read_artifact(
     if missing:  # written by other code, or edited: a verb would fail on a bare KeyError
         raise ArtifactError(
             f"artifact {path} has no attribute {missing[0]!r}, which every {kind} artifact "
+            f"records: {rerun_hint(path, kind)}"
+        )
+    for a in REQUIRED_ATTRS.get(kind, ()):
+        if a in NUMERIC_ATTRS and not _is_number(attrs[a]):
+            raise ArtifactError(
+                f"artifact {path}'s attribute {a!r} is {attrs[a]!r}, not a number: it was "
+                f"edited or damaged; {rerun_hint(path, kind)}"
+            )
+    if with_arrays and only is not None and not arrays:  # collect's masks: "of different
+        raise ArtifactError(  # networks: [] and [...]" before, naming no file
+            f"artifact {path} has no {only} arrays, which every {kind} artifact holds: "
+            f"{rerun_hint(path, kind)}"
+        )
+    if "config_digest" not in attrs:  # write_artifact records it: damaged, not another's
+        raise ArtifactError(
+            f"artifact {path} has no attribute 'config_digest', which every artifact "
             f"records: {rerun_hint(path, kind)}"
         )
     if expected_digest is not None and attrs.get("config_digest") != expected_digest:

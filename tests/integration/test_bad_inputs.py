@@ -212,6 +212,12 @@ def _summary_with(w: W, **attrs) -> Path:
     return path
 
 
+def _edit_h5(path: Path, edit: Callable) -> None:
+    """An artifact edited in place by hand (h5py), as no writer of ours would leave it."""
+    with h5py.File(path, "a") as f:
+        edit(f)
+
+
 def _drop_final_metric(arrays: dict, attrs: dict) -> None:
     """A trained.h5 without the metric the table and `collect` read (other code, or edited)."""
     del attrs["final_metric"]
@@ -1032,6 +1038,48 @@ CASES = [
         ("rerun its rule `train`",),
         setup=lambda w: _rewrite(
             w.round(0, "trained.h5"), w.round(0, "trained.h5"), _drop_final_metric
+        ),
+    ),
+    Case(
+        "artifact-trained-metric-not-a-number-read-by-table",  # "could not convert" before
+        lambda w: _verb("table", paths.experiment(exp="tiny")),
+        ArtifactError,
+        ("iter00/trained.h5's attribute 'final_metric' is 'high', not a number",),
+        ("rerun its rule `train`",),
+        setup=lambda w: _edit_h5(
+            w.round(0, "trained.h5"), lambda f: f.attrs.create("final_metric", "high")
+        ),
+    ),
+    Case(
+        "artifact-trained-without-its-mask-read-by-collect",  # "masks of different networks"
+        lambda w: _verb(
+            "collect",
+            paths.experiment(exp="tiny"),
+            "--config-json",
+            json.dumps(_cfg()),
+            "--out",
+            str(w.scratch / "s.nc"),
+        ),
+        ArtifactError,
+        ("iter00/trained.h5 has no mask arrays",),
+        ("rerun its rule `train`",),
+        setup=lambda w: _edit_h5(w.round(0, "trained.h5"), lambda f: f.__delitem__("mask")),
+    ),
+    Case(
+        "artifact-trained-without-its-digest-read-by-collect",  # "other settings … None ≠"
+        lambda w: _verb(
+            "collect",
+            paths.experiment(exp="tiny"),
+            "--config-json",
+            json.dumps(_cfg()),
+            "--out",
+            str(w.scratch / "s.nc"),
+        ),
+        ArtifactError,
+        ("iter00/trained.h5 has no attribute 'config_digest'",),
+        ("rerun its rule `train`",),
+        setup=lambda w: _edit_h5(
+            w.round(0, "trained.h5"), lambda f: f.attrs.__delitem__("config_digest")
         ),
     ),
     Case(
