@@ -326,6 +326,19 @@ def create_checked_dataset(f: h5py.File | h5py.Group, name: str, value: Any) -> 
     f.create_dataset(name, data=value, **({"fletcher32": True} if checked else {}))
 
 
+def check_filed(path: str | os.PathLike, attrs: dict[str, Any], filed: dict[str, Any]) -> None:
+    """A report files an artifact by its folder and reads what it records: the two must
+    agree (``filed``: the chain and round its folder is), or a round copied, moved or
+    edited by hand would be counted as another chain's, silently."""
+    for key, value in filed.items():
+        if key in attrs and str(attrs[key]) != str(value):
+            raise ArtifactError(
+                f"{path} sits in the folder of {key} {value} but records "
+                f"{attrs[key]}: it was copied, moved or edited by hand; delete it and rerun "
+                "the workflow, which writes each round in its own folder"
+            )
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
 

@@ -12,16 +12,26 @@ from pathlib import Path
 import numpy as np
 
 from . import paths
-from .artifacts import ArtifactError, read_artifact, require_results_folder
+from .artifacts import ArtifactError, check_filed, read_artifact, require_results_folder
 from .config import chains
 from .host import machine_counts, machines_line
 from .names import METHODS
 
 
 def _every_round(results: str | Path):
+    """The attrs of every trained.h5 under ``results``, each checked against its folder
+    (a round copied into another chain's folder was counted there: a wrong n)."""
     every_round = paths.round_file("trained.h5", None, "*", "*", "*", "*", "*", root=results)
     for path in sorted(glob.glob(every_round)):
-        yield read_artifact(path, "trained")[1]
+        attrs = read_artifact(path, "trained", with_arrays=False)[1]
+        task, strategy, method, seed, it = Path(path).parts[-6:-1]
+        folder = {"task": task, "strategy": strategy, "method": method}
+        check_filed(
+            path,
+            attrs,
+            folder | {"seed": seed.removeprefix("seed"), "round": int(it.removeprefix("iter"))},
+        )
+        yield attrs
 
 
 def collect_rows(results: str | Path, cfg: dict | None = None, reading=None) -> list[dict]:

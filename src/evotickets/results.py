@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from . import paths
-from .artifacts import ArtifactError, read_artifact, read_config_chain, stale_inputs, written_at
+from .artifacts import (
+    ArtifactError,
+    check_filed,
+    read_artifact,
+    read_config_chain,
+    stale_inputs,
+    written_at,
+)
 from .config import chain_spec, chains, transfer_spec
 
 Chain = tuple[str, str, str, int]
@@ -70,7 +77,9 @@ class FinishedRounds:
         pruned from)."""
         digest = chain_spec(self.cfg, *chain).digest()
         found = self._finished(
-            digest, lambda r: paths.round_file("trained.h5", None, *chain, r, root=self.results)
+            digest,
+            lambda r: paths.round_file("trained.h5", None, *chain, r, root=self.results),
+            dict(zip(("task", "strategy", "method", "seed"), chain, strict=True)),
         )
         for r in found:
             mask = Path(paths.round_file("mask.h5", None, *chain, r, root=self.results))
@@ -86,6 +95,7 @@ class FinishedRounds:
         return self._finished(
             digest,
             lambda r: paths.transfer_round_file("trained.h5", None, name, seed, r, self.results),
+            {"transfer_name": name, "seed": seed},
         )
 
     def analysis(self, path: str | Path, digest: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -97,19 +107,17 @@ class FinishedRounds:
         self._not_stale(Path(path), attrs)
         return arrays, attrs
 
-    def _finished(self, digest: str, path_of: Callable[[int], str]) -> dict[int, dict[str, Any]]:
-        """The digest-checked attrs of every round of the config whose file exists."""
+    def _finished(
+        self, digest: str, path_of: Callable[[int], str], filed: dict[str, Any]
+    ) -> dict[int, dict[str, Any]]:
+        """The digest-checked attrs of every round of the config whose file exists, each
+        recording the chain (``filed``) and round its folder is."""
         found = {}
         for r in range(int(self.cfg["rounds"])):
             path = Path(path_of(r))
             if path.exists():
                 found[r] = read_config_chain(path, "trained", digest, with_arrays=False)[1]
-                if int(found[r].get("round", r)) != r:  # filed by its folder, not its contents
-                    raise ArtifactError(
-                        f"{path} sits in round {r}'s folder but records round "
-                        f"{found[r]['round']}: it was copied or moved there by hand; delete "
-                        "it and rerun the workflow, which writes each round in its own folder"
-                    )
+                check_filed(path, found[r], {**filed, "round": r})
                 self._not_stale(path, found[r])
         return found
 

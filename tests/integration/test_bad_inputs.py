@@ -212,6 +212,11 @@ def _summary_with(w: W, **attrs) -> Path:
     return path
 
 
+def _copy_to(path: Path, to: Path) -> None:
+    to.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(path, to)
+
+
 def _edit_h5(path: Path, edit: Callable) -> None:
     """An artifact edited in place by hand (h5py), as no writer of ours would leave it."""
     with h5py.File(path, "a") as f:
@@ -1080,6 +1085,17 @@ CASES = [
         ("rerun its rule `train`",),
         setup=lambda w: _edit_h5(
             w.round(0, "trained.h5"), lambda f: f.attrs.__delitem__("config_digest")
+        ),
+    ),
+    Case(
+        "artifact-copied-into-another-chains-folder-read-by-table",  # counted there: wrong n
+        lambda w: _verb("table", paths.experiment(exp="tiny")),
+        ArtifactError,
+        ("snr/seed0/iter00/trained.h5 sits in the folder of method snr but records magnitude",),
+        ("delete it and rerun the workflow",),
+        setup=lambda w: _copy_to(
+            w.round(0, "trained.h5"),
+            w.root / paths.round_file("trained.h5", "tiny", "digits", "snes", "snr", 0, 0),
         ),
     ),
     Case(

@@ -742,7 +742,7 @@ def test_a_round_file_in_another_rounds_folder_is_refused_by_the_reports(tmp_pat
     f("trained.h5", 1).parent.mkdir(parents=True)
     shutil.copy2(f("trained.h5", 0), f("trained.h5", 1))
     with pytest.raises(
-        ArtifactError, match=r"iter01/trained.h5 sits in round 1's folder but records round 0"
+        ArtifactError, match=r"iter01/trained.h5 sits in the folder of round 1 but records 0"
     ):
         FinishedRounds(cfg, results).of_chain(chain)
 
