@@ -135,6 +135,16 @@ NAME_PATTERNS = {
 #: and Snakemake's loader speak, reads these as strings, so a number-typed key would be refused
 #: with "'1e30' is not of type 'number'". Integers and YAML 1.1 floats are never strings.
 _YAML12_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+_INTEGER = re.compile(r"^[-+]?[0-9]+$")
+#: YAML 1.2's core schema booleans, as ``snakemake --config`` passes them nested (strings).
+_BOOLEANS = {
+    "true": True,
+    "True": True,
+    "TRUE": True,
+    "false": False,
+    "False": False,
+    "FALSE": False,
+}
 
 
 def _schema_types(schema: dict) -> list:
@@ -158,9 +168,17 @@ def _coerce_numbers(value: Any, schema: Any) -> Any:
     makes, and a population of 64.0 gave other settings digests than 64. Done at validation
     (not in a YAML loader) because Snakemake reads ``--configfile`` with its own loader: both
     paths meet in :func:`validate_config`. Only number-typed keys are touched, so a string
-    key such as ``experiment: 1e3`` stays a string."""
+    key such as ``experiment: 1e3`` stays a string.
+
+    Also integer and boolean strings where the schema types an integer or a boolean:
+    ``snakemake --config seeds=[0,1]`` reads nested values with YAML's base loader, which
+    makes every scalar a string, and was refused ("'0' is not of type 'integer'")."""
     if not isinstance(schema, dict):
         return value
+    if isinstance(value, str) and _is_integer_schema(schema) and _INTEGER.match(value):
+        return int(value)
+    if isinstance(value, str) and _schema_types(schema) == ["boolean"] and value in _BOOLEANS:
+        return _BOOLEANS[value]
     if isinstance(value, str) and _is_number_schema(schema) and _YAML12_FLOAT.match(value):
         return float(value)
     if isinstance(value, float) and value.is_integer() and _is_integer_schema(schema):

@@ -130,7 +130,7 @@ def test_strategy_key_valid_for_another_strategy_is_rejected(tiny_config):
         ("seeds", []),
         ("seeds", [-1]),
         ("methods", []),
-        ("rounds", "3"),
+        ("rounds", "3 rounds"),  # "3" is read as 3, as `snakemake --config` passes it nested
         ("seeds", [0, 1, 1]),  # seed 1's chains would count twice in n
         ("methods", ["snr", "magnitude", "snr"]),
         ("seeds", [0, 2**32]),  # a JAX key keeps 32 bits: seed 0's numbers
@@ -880,6 +880,26 @@ def test_yaml12_float_strings_stay_strings_in_string_keys(tiny_config):
     tiny_config["strategies"]["snes"]["std_init"] = "1e-2"
     cfg = validate_config(tiny_config)
     assert cfg["experiment"] == "1e3" and cfg["strategies"]["snes"]["std_init"] == 0.01
+
+
+def test_snakemake_config_strings_are_read_as_the_numbers_and_booleans_they_spell(tiny_config):
+    """`snakemake --config seeds=[0,1]` reads nested values with YAML's base loader, every
+    scalar a string: they were refused ("'0' is not of type 'integer'"). Where the schema
+    types an integer or a boolean, its spelling is read: the same config as typed values."""
+    from snakemake.cli import parse_config
+
+    given = parse_config(["seeds=[0,1]", "resources={threads: 2, gpu: 0}"])
+    assert given["seeds"] == ["0", "1"]  # what Snakemake hands the workflow
+    as_text = {**copy.deepcopy(tiny_config), **given}
+    as_text["tasks"]["digits"]["prune_output_layer"] = "false"
+    typed = {**copy.deepcopy(tiny_config), "seeds": [0, 1], "resources": {"threads": 2, "gpu": 0}}
+    typed["tasks"]["digits"]["prune_output_layer"] = False
+    cfg = validate_config(as_text)
+    assert cfg == validate_config(typed)
+    assert cfg["seeds"] == [0, 1] and cfg["tasks"]["digits"]["prune_output_layer"] is False
+    as_text["seeds"] = ["0.5"]  # no integer's spelling: still refused
+    with pytest.raises(ConfigError, match="seeds.0: '0.5' is not of type 'integer'"):
+        validate_config(as_text)
 
 
 # --- Snakemake integration ---------------------------------------------------------------------
