@@ -154,16 +154,22 @@ IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps")
 #: Names of files that are no log (a log is any other file, /dev/null too): an artifact or
 #: summary, a config or report, a figure (``commands.group.open_log``).
 NOT_LOGS = (".h5", ".hdf5", ".nc", *(s for s in OTHER_FILES if s != ".log"), *IMAGE_SUFFIXES)
-#: The suffixes an existing non-artifact file must have for a writer of ``kind`` to replace
-#: it (a damaged artifact). A kind not listed here (the table, a figure) replaces any file
-#: but one named in :data:`OTHER_FILES` or made by another writer (:func:`_other_writer`).
-#: How a figure's file begins (PNG, PDF, SVG as matplotlib writes it, JPEG, EPS): a figure
-#: replaces an existing file only if it is one, or empty (a Snakefile or a Makefile has no
-#: suffix to tell it by).
-IMAGE_MAGIC = (b"\x89PNG", b"%PDF", b"<?xml", b"<svg", b"\xff\xd8\xff", b"%!PS")
+#: How a figure's file begins, in each format matplotlib writes that has a signature (PNG,
+#: PDF, SVG, JPEG, EPS/PS, TIFF, WebP, GIF, gzip for SVGZ, PGF's first comment, ISO-BMFF
+#: for AVIF at byte 4; a test saves one of each): a
+#: figure replaces an existing file only if it is one, or empty, or of a format without a
+#: signature (:data:`HEADERLESS_IMAGES`): a Snakefile or a Makefile has no suffix to tell
+#: it by.
+IMAGE_MAGIC = (b"\x89PNG", b"%PDF", b"<?xml", b"<svg", b"\xff\xd8\xff", b"%!PS", b"II*\x00",
+               b"MM\x00*", b"RIFF", b"GIF8", b"\x1f\x8b", b"%% Creator: Matplotlib")  # fmt: skip
+HEADERLESS_IMAGES = (".raw", ".rgba")
 #: The accuracy table's column header (``report._rounds_table``; a test holds them equal):
 #: a table replaces an existing file only if it holds one, or is empty.
 TABLE_HEADER = re.compile(rb"^ *round +remaining", re.MULTILINE)
+#: The suffixes an existing non-artifact file must have for a writer of ``kind`` to replace
+#: it (a damaged artifact). A kind not listed here (the table, a figure) replaces any file
+#: but one named in :data:`OTHER_FILES` or made by another writer (:func:`_other_writer`),
+#: or whose content is no earlier output of it (:func:`_holds_other_content`).
 REPLACEABLE_SUFFIXES = {
     "summary": (".nc", ".h5"),
     **{kind: (".h5", ".hdf5") for kind in ("init", "mask", "trained", "analysis")},
@@ -214,7 +220,8 @@ def _holds_other_content(kind: str, path: Path) -> bool:
     if not head:
         return False
     if kind == "figure":
-        return not head.startswith(IMAGE_MAGIC)
+        image = head.startswith(IMAGE_MAGIC) or head[4:8] == b"ftyp"  # AVIF
+        return not image and path.suffix.lower() not in HEADERLESS_IMAGES
     return TABLE_HEADER.search(head) is None
 
 

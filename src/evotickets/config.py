@@ -161,6 +161,13 @@ def _is_integer_schema(schema: dict) -> bool:
     return _schema_types(schema) == ["integer"]
 
 
+def _reads(schema: dict, kind: str) -> bool:
+    """Whether ``schema`` types a value as ``kind`` (maybe or null), and never as a string
+    or another number: a string that spells a ``kind`` then means one."""
+    kinds = set(_schema_types(schema))
+    return kind in kinds and not kinds & {"string", "number"} - {kind}
+
+
 def _coerce_numbers(value: Any, schema: Any) -> Any:
     """``value`` with YAML-1.2-style float strings turned into floats wherever ``schema``
     types the value as a number, and whole floats (``64.0``, which JSON Schema accepts as an
@@ -175,9 +182,9 @@ def _coerce_numbers(value: Any, schema: Any) -> Any:
     makes every scalar a string, and was refused ("'0' is not of type 'integer'")."""
     if not isinstance(schema, dict):
         return value
-    if isinstance(value, str) and _is_integer_schema(schema) and _INTEGER.match(value):
+    if isinstance(value, str) and _reads(schema, "integer") and _INTEGER.match(value):
         return int(value)
-    if isinstance(value, str) and _schema_types(schema) == ["boolean"] and value in _BOOLEANS:
+    if isinstance(value, str) and _reads(schema, "boolean") and value in _BOOLEANS:
         return _BOOLEANS[value]
     if isinstance(value, str) and _is_number_schema(schema) and _YAML12_FLOAT.match(value):
         return float(value)

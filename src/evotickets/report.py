@@ -155,9 +155,15 @@ def _rounds_table(columns, table: list[tuple[int, float, list[str]]]) -> list[st
 
 
 def _every_transfer_round(results: str | Path):
+    """The attrs of every transfer round under ``results``, each checked against its folder
+    (transfer/<name>/seed<k>/iter<t>)."""
     pattern = paths.transfer_round_file("trained.h5", None, "*", "*", "*", results)
     for path in sorted(glob.glob(pattern)):
-        yield read_artifact(path, "trained")[1]
+        attrs = read_artifact(path, "trained", with_arrays=False)[1]
+        name, seed, it = Path(path).parts[-4:-1]
+        filed = {"seed": seed.removeprefix("seed"), "round": int(it.removeprefix("iter"))}
+        check_filed(path, attrs, {"transfer_name": name, **filed})
+        yield attrs
 
 
 def _reading(cfg: dict, results: str | Path):

@@ -63,11 +63,11 @@ def test_quadratic_fit_recovers_curvature():
     losses[1, -1] = np.inf
     np.testing.assert_allclose(landscape.quadratic_curvature(xis, losses), [0.5, np.nan, 8.0])
     # the round's log says why its mean is NaN (it printed "curvature nan" alone)
-    from evotickets.commands.analysis import _blank
+    from evotickets.commands.analysis import _nonfinite_note
 
-    note = _blank(landscape.quadratic_curvature(xis, losses))
+    note = _nonfinite_note(landscape.quadratic_curvature(xis, losses))
     assert "1 of 3 directions reach a non-finite loss" in note and "NaN" in note
-    assert _blank(np.array([0.5, 2.0])) == ""
+    assert _nonfinite_note(np.array([0.5, 2.0])) == ""
 
 
 def test_projection_1d_recovers_curvature_of_a_quadratic_loss():

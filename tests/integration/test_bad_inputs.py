@@ -902,6 +902,18 @@ CASES = [
         ),
     ),
     Case(
+        "summary-nc-without-its-metric-claims",  # "make it" named the file already there
+        lambda w: _verb("claims", str(w.scratch)),
+        ArtifactError,
+        ("summary.nc is not a summary.nc (it has no test_metric",),
+        ("/scratch/summary.nc and make it with `snakemake", "delete"),
+        setup=lambda w: (
+            __import__("xarray")
+            .Dataset({"mean": ("row", [0.1])})
+            .to_netcdf(w.scratch / "summary.nc", engine="h5netcdf")
+        ),
+    ),
+    Case(
         "summary-trained-on-not-json-claims",  # a bare "Expecting value" before
         lambda w: _verb("claims", str(w.scratch)),
         ArtifactError,
@@ -1388,6 +1400,24 @@ def workspace(finished, tmp_path, monkeypatch) -> W:
         monkeypatch.delenv(var, raising=False)
     yield W(root, monkeypatch)
     data_mod.clear_cache()
+
+
+def test_a_results_folder_may_be_a_link_to_scratch_space(workspace: W):
+    """results/<experiment> linked to where the data lives: its name is the experiment's,
+    wherever the link leads (the folder check read the target's name and refused it)."""
+    store = workspace.scratch / "run42"
+    Path(paths.experiment(exp="tiny")).rename(store)
+    Path(paths.experiment(exp="tiny")).symlink_to(store.resolve())
+    out = workspace.scratch / "table.txt"
+    _verb(
+        "table",
+        paths.experiment(exp="tiny"),
+        "--config-json",
+        json.dumps(_cfg()),
+        "--out",
+        str(out),
+    )
+    assert "round remaining" in out.read_text()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

@@ -287,6 +287,15 @@ def test_a_file_that_is_no_artifact_is_replaced_only_under_a_name_the_writer_giv
                               ("fig.jpg", "figure", b""), ("f.pdf", "figure", b"%PDF-1.4")):  # fmt: skip
         (tmp_path / name).write_bytes(older)
         assert check_output(tmp_path / name, kind, []) == tmp_path / name
+    # an earlier figure in every format matplotlib writes here (tiff, webp, svgz were refused)
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1, 1))
+    for ext in plt.gcf().canvas.get_supported_filetypes():
+        fig.savefig(tmp_path / f"f.{ext}")
+        assert check_output(tmp_path / f"f.{ext}", "figure", []) == tmp_path / f"f.{ext}", ext
+    plt.close("all")
 
 
 def test_failed_write_leaves_old_file_and_no_tmp(tmp_path):

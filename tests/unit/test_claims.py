@@ -145,6 +145,7 @@ def test_fdr_reads_each_comparisons_levels_as_one_family():
     # a p below 5 % never prints as 0.050 beside its ✓ (0.0497 did); 0.05 itself stays
     assert claims._fmt_p(0.0497) == "0.0497" and claims._fmt_p(0.0495) == "0.0495"
     assert claims._fmt_p(0.05) == "0.050" and claims._fmt_p(0.0494) == "0.049"
+    assert claims._fmt_p(0.04996) == "<0.050"  # four decimals round it up too
 
 
 def test_sign_flip_p_counts_the_sign_assignments_as_extreme_as_the_data():

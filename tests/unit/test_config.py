@@ -888,11 +888,12 @@ def test_snakemake_config_strings_are_read_as_the_numbers_and_booleans_they_spel
     types an integer or a boolean, its spelling is read: the same config as typed values."""
     from snakemake.cli import parse_config
 
-    given = parse_config(["seeds=[0,1]", "resources={threads: 2, gpu: 0}"])
+    given = parse_config(["seeds=[0,1]", "resources={threads: 2, gpu: 0, group_runtime: 30}"])
     assert given["seeds"] == ["0", "1"]  # what Snakemake hands the workflow
     as_text = {**copy.deepcopy(tiny_config), **given}
     as_text["tasks"]["digits"]["prune_output_layer"] = "false"
-    typed = {**copy.deepcopy(tiny_config), "seeds": [0, 1], "resources": {"threads": 2, "gpu": 0}}
+    resources = {"threads": 2, "gpu": 0, "group_runtime": 30}  # an integer or null
+    typed = {**copy.deepcopy(tiny_config), "seeds": [0, 1], "resources": resources}
     typed["tasks"]["digits"]["prune_output_layer"] = False
     cfg = validate_config(as_text)
     assert cfg == validate_config(typed)

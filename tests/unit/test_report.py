@@ -6,7 +6,10 @@ target's own tickets."""
 
 from __future__ import annotations
 
+import pytest
+
 from evotickets import report
+from evotickets.artifacts import ArtifactError
 
 
 def _rows(task: str, metric_name: str, values: dict) -> list[dict]:
@@ -91,8 +94,14 @@ def test_a_transfer_is_set_against_the_targets_own_tickets_and_random(monkeypatc
         for t, per_seed in ((0, (0.9, 0.7)), (1, (0.6, 0.8)))
         for v in per_seed
     ]  # fmt: skip
-    monkeypatch.setattr(report.glob, "glob", lambda pattern: [f"a{i}" for i in range(len(arts))])
-    monkeypatch.setattr(report, "read_artifact", lambda path, kind: ({}, arts[int(path[1:])]))
+    files = [
+        f"r/transfer/digits_to_mnist/seed{i % 2}/iter{a['round']:02d}/trained.h5"
+        for i, a in enumerate(arts)
+    ]
+    monkeypatch.setattr(report.glob, "glob", lambda pattern: files)
+    monkeypatch.setattr(
+        report, "read_artifact", lambda path, kind, **kw: ({}, arts[files.index(path)])
+    )
     by = {
         ("mnist", "snes", 0, "snr"): [{"metric": 0.85}, {"metric": 0.75}],
         ("mnist", "snes", 1, "snr"): [{"metric": 0.5}, {"metric": 0.6}],
@@ -107,6 +116,10 @@ def test_a_transfer_is_set_against_the_targets_own_tickets_and_random(monkeypatc
                                 "random"]  # fmt: skip
     assert lines[3] == "    0    100.0%  0.8000±0.1414 (2)  0.8000±0.0707 (2)" + f"{'—':>19}"
     assert lines[4] == "    1     80.0%  0.7000±0.1414 (2)  0.5500±0.0707 (2)         0.4000 (1)"
+    # a round copied into another transfer's folder was counted there (a wrong n)
+    files[0] = files[0].replace("digits_to_mnist", "b")
+    with pytest.raises(ArtifactError, match="sits in the folder of transfer_name b but records"):
+        report._transfer_lines("unused", by)
 
 
 def test_with_the_runs_config_the_table_counts_only_its_chains(tmp_path, tiny_config):

@@ -708,14 +708,17 @@ def _below_floor(x: float) -> bool:
 
 def _fmt_p(x: float) -> str:
     """A p- or q-value: three decimals, '<0.001' below them, '–' where there is none; four
-    where three would round it up to 0.050 (a 0.0497 beside a ✓ printed as 0.050)."""
+    where three would round it up to 0.050 (a 0.0497 beside a ✓ printed as 0.050), and
+    '<0.050' where four would too."""
     if not np.isfinite(x):
         return "–"
     if _below_floor(x):
         return f"<{P_FLOOR:g}"
-    text = f"{x:.3f}"
     alpha = round(1 - CONFIDENCE, 9)  # 0.05, not 1 − 0.95's 0.05000000000000004
-    return f"{x:.4f}" if x < alpha <= float(text) else text
+    for text in (f"{x:.3f}", f"{x:.4f}"):
+        if not x < alpha <= float(text):
+            return text
+    return f"<{alpha:.3f}"  # 0.04996: four decimals round it up too
 
 
 def _q_text(q: float) -> str:

@@ -189,7 +189,7 @@ def cmd_lmc(args) -> None:
     )
 
 
-def _blank(curvatures: np.ndarray) -> str:
+def _nonfinite_note(curvatures: np.ndarray) -> str:
     """Why a round's mean curvature is NaN, for its log: the directions along which the loss
     left the finite range within |ξ| ≤ 1. Their mean is left NaN (summary.nc's curvature_1d
     too) rather than taken over the other directions, which would drop the sharpest."""
@@ -239,7 +239,10 @@ def cmd_landscape(args) -> None:
         e1, e2 = landscape.directions_2d(d1, d2, r["theta"], r["mask"], table)
         surf = landscape.surface_2d(loss_fn, r["theta"], e1, e2, grid)
         curv.append(k), curves.append(losses), surfaces.append(surf)
-        print(f"landscape round {r['round']}: curvature {np.mean(k):.4f}{_blank(k)}", flush=True)
+        print(
+            f"landscape round {r['round']}: curvature {np.mean(k):.4f}{_nonfinite_note(k)}",
+            flush=True,
+        )
     write_artifact(
         args.out,
         "analysis",

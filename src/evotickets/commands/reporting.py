@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,12 @@ def _config(args) -> dict | None:
         ) from err
 
 
+def folder_name(path: str | os.PathLike) -> str:
+    """The name of the folder ``path`` names (``.`` and a trailing slash included), not of
+    where a link leads: a run's results/<experiment> may be a link to scratch space."""
+    return Path(os.path.abspath(path)).name
+
+
 def _results_then_out(results: str, cfg: dict | None, out: str | None, what: str) -> None:
     """The results folder must exist (a mistyped one reads as a run without artifacts), and
     then ``out`` be writable and hold no artifact (:func:`artifacts.check_output`: a
@@ -46,7 +53,7 @@ def _results_then_out(results: str, cfg: dict | None, out: str | None, what: str
     another run's folder would be read under this config's name (a summary.nc labelled with
     the wrong experiment)."""
     require_results_folder(results, (cfg or {}).get("experiment"))
-    if cfg and Path(results).resolve().name != cfg["experiment"]:
+    if cfg and folder_name(results) != cfg["experiment"]:
         raise ConfigError(
             f"{results} is not the folder of this config's experiment {cfg['experiment']!r} "
             f"(its folder is results/{cfg['experiment']}): pass that run's config, or its "
@@ -161,10 +168,11 @@ def open_summary(path) -> xarray.Dataset:
         ) from err
     if "test_metric" not in ds:
         beside = Path(path).with_name("summary.nc")  # what to pass, and to make: not this file
+        first = f"delete {path} and " if Path(path).name == "summary.nc" else ""
         raise ArtifactError(
             f"{path} is not a summary.nc (it has no test_metric; claims.nc is the claims' "
-            f"output, not their input): pass results/<experiment>/summary.nc, or make it "
-            f"with `snakemake --cores 2 --configfile <the run's config> -- {beside}` "
+            f"output, not their input): pass results/<experiment>/summary.nc, or {first}make "
+            f"it with `snakemake --cores 2 --configfile <the run's config> -- {beside}` "
             "(rule collect)"
         )
     try:  # claims.md names the machines from it: a hand-edited one failed on a bare JSON error
@@ -222,13 +230,13 @@ def cmd_claims(args) -> None:
     if not (args.summary and args.out_dir):  # it is read or written: a config named by mistake
         require_results_folder(results)
     ds = open_summary(Path(args.summary or results / "summary.nc"))
-    title, default_out = title_of(ds), results
+    title, default_out = _experiment_of(ds), results
     # another run's summary: its claims would land in this folder, beside this run's own
     if (
         args.summary
         and not args.out_dir
         and not _inside(Path(args.summary), results)
-        and title != results.resolve().name
+        and title != folder_name(results)
     ):
         raise ArtifactError(
             f"--summary {args.summary} is of experiment {title!r}, not of {results}: its "
@@ -241,7 +249,7 @@ def cmd_claims(args) -> None:
         # never over the whole run's claims, which the workflow owns
         default_out = results / f"claims-seeds-{'-'.join(map(str, args.seeds))}"
     out = Path(args.out_dir or default_out)
-    _refuse_another_runs_folder(out, title_of(ds))
+    _refuse_another_runs_folder(out, _experiment_of(ds))
     rows = claims.claim_rows(ds)
     thresholds = claims.dense_threshold(ds)
     text = claims.to_markdown(
@@ -266,7 +274,7 @@ def cmd_claims(args) -> None:
     print(f"wrote {out / 'claims.md'}, claims.html and claims.nc ({len(rows)} effects)")
 
 
-def title_of(ds: xarray.Dataset) -> str:
+def _experiment_of(ds: xarray.Dataset) -> str:
     """The experiment a summary.nc was collected for."""
     return str(ds.attrs.get("experiment", ""))
 
@@ -275,10 +283,10 @@ def _refuse_another_runs_folder(out: Path, experiment: str) -> None:
     """``--out-dir`` naming another run's results folder (its summary.nc says so) would
     replace that run's claims with these, which its workflow then takes as its own."""
     theirs = out / "summary.nc"
-    if not theirs.is_file() or out.resolve().name == experiment:
+    if not theirs.is_file() or folder_name(out) == experiment:
         return
     try:
-        other = title_of(open_summary(theirs))
+        other = _experiment_of(open_summary(theirs))
     except ArtifactError:
         return  # not a summary that says whose folder this is
     if other != experiment:
@@ -290,7 +298,7 @@ def _refuse_another_runs_folder(out: Path, experiment: str) -> None:
 
 
 def _inside(path: Path, folder: Path) -> bool:
-    return path.resolve().parent == folder.resolve()
+    return Path(os.path.abspath(path)).parent == Path(os.path.abspath(folder))
 
 
 def seed_subset(ds: xarray.Dataset, seeds: list[int]) -> xarray.Dataset:
