@@ -212,6 +212,44 @@ def _summary_with(w: W, **attrs) -> Path:
     return path
 
 
+def _transfer_from_digits_b(name: str, strategy: str, runs: list[str], **blocks: Callable):
+    """A config with a task entry digits_b running ``runs`` and a transfer ``name`` from its
+    ``strategy`` (no source method: the default) to digits/snes; ``blocks``: the config's
+    blocks to set, each from the config."""
+
+    def change(c: dict) -> None:
+        c.update({key: block(c) for key, block in blocks.items()})
+        c["tasks"] = {**c["tasks"], "digits_b": {"task": "digits", "strategies": runs}}
+        c["transfer"] = [
+            {
+                "name": name,
+                "source": {"task": "digits_b", "strategy": strategy},
+                "target": {"task": "digits", "strategy": "snes"},
+            }
+        ]
+
+    return _config(change)
+
+
+def _claims_like(path: Path) -> None:
+    """A netCDF file as claims.nc is, with no test_metric: no summary."""
+    import xarray as xr
+
+    xr.Dataset({"mean": ("row", [0.1])}).to_netcdf(path, engine="h5netcdf")
+
+
+def _collect_tiny(w: W) -> None:
+    """collect of the tiny run with its own config, to a scratch summary."""
+    _verb(
+        "collect",
+        paths.experiment(exp="tiny"),
+        "--config-json",
+        json.dumps(_cfg()),
+        "--out",
+        str(w.scratch / "s.nc"),
+    )
+
+
 def _copy_to(path: Path, to: Path) -> None:
     to.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(path, to)
@@ -644,18 +682,14 @@ CASES = [
     ),
     Case(
         "config-transfer-from-a-strategy-its-task-does-not-run",
-        _config(
-            lambda c: c.update(
-                strategies={**c["strategies"], "pgpe": {"population_size": 16, "std_init": 0.1}},
-                tasks={**c["tasks"], "digits_b": {"task": "digits", "strategies": ["pgpe"]}},
-                transfer=[
-                    {
-                        "name": "b_to_digits",
-                        "source": {"task": "digits_b", "strategy": "snes"},
-                        "target": {"task": "digits", "strategy": "snes"},
-                    }
-                ],
-            )
+        _transfer_from_digits_b(
+            "b_to_digits",
+            "snes",
+            ["pgpe"],
+            strategies=lambda c: {
+                **c["strategies"],
+                "pgpe": {"population_size": 16, "std_init": 0.1},
+            },
         ),
         ConfigError,
         ("transfer[0] (b_to_digits): source strategy snes does not run on task digits_b",),
@@ -663,18 +697,8 @@ CASES = [
     ),
     Case(
         "config-transfer-from-gd-without-a-source-method",  # named snr, which nobody wrote
-        _config(
-            lambda c: c.update(
-                gd={"gd_adam": {"epochs": 1}},
-                tasks={**c["tasks"], "digits_b": {"task": "digits", "strategies": ["gd_adam"]}},
-                transfer=[
-                    {
-                        "name": "gd_to_es",
-                        "source": {"task": "digits_b", "strategy": "gd_adam"},
-                        "target": {"task": "digits", "strategy": "snes"},
-                    }
-                ],
-            )
+        _transfer_from_digits_b(
+            "gd_to_es", "gd_adam", ["gd_adam"], gd=lambda c: {"gd_adam": {"epochs": 1}}
         ),
         ConfigError,
         ("transfer[0] (gd_to_es) (source.method unset, so its default snr",),
@@ -895,11 +919,7 @@ CASES = [
         ("is not a summary.nc", "no test_metric"),
         # the remake hint named claims.nc as the target of rule collect
         ("pass results/<experiment>/summary.nc", "/scratch/summary.nc` (rule collect)"),
-        setup=lambda w: (
-            __import__("xarray")
-            .Dataset({"mean": ("row", [0.1])})
-            .to_netcdf(w.scratch / "claims.nc", engine="h5netcdf")
-        ),
+        setup=lambda w: _claims_like(w.scratch / "claims.nc"),
     ),
     Case(
         "summary-nc-without-its-metric-claims",  # "make it" named the file already there
@@ -907,11 +927,7 @@ CASES = [
         ArtifactError,
         ("summary.nc is not a summary.nc (it has no test_metric",),
         ("/scratch/summary.nc and make it with `snakemake", "delete"),
-        setup=lambda w: (
-            __import__("xarray")
-            .Dataset({"mean": ("row", [0.1])})
-            .to_netcdf(w.scratch / "summary.nc", engine="h5netcdf")
-        ),
+        setup=lambda w: _claims_like(w.scratch / "summary.nc"),
     ),
     Case(
         "summary-trained-on-not-json-claims",  # a bare "Expecting value" before
@@ -1069,14 +1085,7 @@ CASES = [
     ),
     Case(
         "artifact-trained-without-its-mask-read-by-collect",  # "masks of different networks"
-        lambda w: _verb(
-            "collect",
-            paths.experiment(exp="tiny"),
-            "--config-json",
-            json.dumps(_cfg()),
-            "--out",
-            str(w.scratch / "s.nc"),
-        ),
+        _collect_tiny,
         ArtifactError,
         ("iter00/trained.h5 has no mask arrays",),
         ("rerun its rule `train`",),
@@ -1084,14 +1093,7 @@ CASES = [
     ),
     Case(
         "artifact-trained-without-its-digest-read-by-collect",  # "other settings … None ≠"
-        lambda w: _verb(
-            "collect",
-            paths.experiment(exp="tiny"),
-            "--config-json",
-            json.dumps(_cfg()),
-            "--out",
-            str(w.scratch / "s.nc"),
-        ),
+        _collect_tiny,
         ArtifactError,
         ("iter00/trained.h5 has no attribute 'config_digest'",),
         ("rerun its rule `train`",),
