@@ -94,7 +94,8 @@ def register(sub) -> None:
     group.add_argument(
         "--configfile",
         help="count only the chains and transfers this config asks for, each checked to come "
-        "from its settings (without: every trained.h5 in the folder)",
+        "from its settings (without: every trained.h5 in the folder); the folder must be "
+        "results/<its experiment>",
     )
     group.add_argument("--config-json", help="the resolved config as JSON (from the rule)")
     sp.add_argument("--out")
@@ -134,7 +135,7 @@ def register_collect(sub) -> None:
     sp = sub.add_parser("collect", help="gather all artifacts into one xarray dataset (netCDF)")
     sp.add_argument("results", help="results/<experiment> folder")
     group = sp.add_mutually_exclusive_group(required=True)
-    group.add_argument("--configfile")
+    group.add_argument("--configfile", help="the run's config; the folder must be its experiment's")
     group.add_argument("--config-json", help="the resolved config as JSON (from the rule)")
     sp.add_argument("--out", required=True)
     sp.set_defaults(func=cmd_collect)
@@ -328,8 +329,14 @@ def register_claims(sub) -> None:
     # %% : argparse formats help texts with %, and a lone one broke `evotickets --help`
     sp = sub.add_parser("claims", help="test the paper's claims on summary.nc (paired, 95 %% CI)")
     sp.add_argument("results", help="results/<experiment> folder")
-    sp.add_argument("--summary", help="default: <results>/summary.nc")
-    sp.add_argument("--out-dir", help="default: the results folder")
+    sp.add_argument(
+        "--summary",
+        help="default: <results>/summary.nc; another experiment's needs --out-dir or its "
+        "own results folder",
+    )
+    sp.add_argument(
+        "--out-dir", help="default: the results folder (never another run's results folder)"
+    )
     sp.add_argument("--brief", action="store_true", help="print only the summary table")
     sp.add_argument(
         "--seeds",
