@@ -245,6 +245,17 @@ def remaining_count(num_prunable: int, prune_fraction: float, round_index: int) 
     return round_half_up(num_prunable * (1 - exact_fraction(prune_fraction)) ** round_index)
 
 
+def kept_attrs(kept: int, num_prunable: int) -> dict[str, int | float]:
+    """What a round's mask.h5 and trained.h5 record of its sparsity, in one place: the
+    prunable weights it keeps, of how many, and their fraction (the whole weights kept, not
+    the nominal (1 − p)^t)."""
+    return {
+        "kept_prunable": int(kept),
+        "num_prunable": int(num_prunable),
+        "remaining_fraction": int(kept) / int(num_prunable),
+    }
+
+
 def scores(
     method: str,
     theta: np.ndarray,

@@ -28,6 +28,7 @@ from .artifacts import (
     write_artifact,
 )
 from .names import is_gd
+from .pruning import kept_attrs
 from .settings import ChainSettings
 
 
@@ -302,9 +303,7 @@ def write_trained(p: PreparedRound, res, extra_attrs: dict | None = None) -> Non
             "metric_name": p.task.metric_name,
             "final_metric": metric,
             "d_active": int(mask.sum()),
-            "kept_prunable": int((mask & prunable).sum()),
-            "num_prunable": int(prunable.sum()),
-            "remaining_fraction": float((mask & prunable).sum() / prunable.sum()),
+            **kept_attrs((mask & prunable).sum(), prunable.sum()),
             # the machine(s) that trained it: last bits depend on the hardware (evotickets.host)
             "trained_on": p.checkpoint.trained_on(),
             **res.attrs,
