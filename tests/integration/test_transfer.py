@@ -105,11 +105,21 @@ def test_transfer_retrains_the_source_ticket_in_the_target(tmp_path, cfg):
         ["mask", "--settings", s, "--round", "1", "--init", p["init"]]
         + ["--prev-trained", p["t0"], "--out", p["m1"]]
     )
-    _run(
-        ["transfer", "--settings", json.dumps(tr), "--round", "1", "--source-init", p["init"]]
-        + ["--source-mask", p["m1"], "--target-init", p["init"], "--out", p["out"]]
-    )
+    transfer = [
+        "transfer",
+        "--settings",
+        json.dumps(tr),
+        "--round",
+        "1",
+        "--source-init",
+        p["init"],
+    ] + ["--source-mask", p["m1"], "--target-init", p["init"], "--out", p["out"]]
+    _run(transfer)
     arrays, attrs = read_artifact(p["out"], "trained", expected_digest=digest(tr))
+    # a rerun keeps the finished round, as `round` does (it trained again; and a rerun that
+    # failed had cost the round: the rule's output was not update())
+    _run(transfer)
+    assert read_artifact(p["out"], "trained")[1]["created"] == attrs["created"]
     # provenance: the source artifact and its config digest
     assert attrs["source_mask"] == p["m1"] and attrs["source_init"] == p["init"]
     assert attrs["source_config_digest"] == digest(src)

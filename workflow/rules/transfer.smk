@@ -13,7 +13,9 @@ if GROUP_CHAINS == "none":
         input:
             unpack(transfer_inputs),
         output:
-            paths.transfer_round_file("trained.h5"),
+            # update(), as rule train's: a forced or rerun job that fails must not have cost
+            # the finished round (Snakemake deleted it first); the verb keeps a current one
+            update(paths.transfer_round_file("trained.h5")),
         log:
             paths.transfer_round_file("transfer.log"),
         params:

@@ -29,6 +29,7 @@ from ..rounds import (
 from ..settings import TransferSettings
 from .common import chain_args, round_index
 from .group import (
+    keep_finished,
     members_args,
     outputs_current,
     parse_members,
@@ -51,6 +52,12 @@ def check_compatible(source_table, target_table, where: str) -> None:
 
 
 def cmd_transfer(args) -> None:
+    """Round t of a transfer. A round already valid and current is kept, not trained again,
+    as the `round` verb keeps its own (the rule marks the output update(), so Snakemake does
+    not delete it before the job, and a job that then fails leaves it)."""
+    if _finished(args):
+        print(keep_finished(args.out, args.out, []), flush=True)  # the log is this stdout
+        return
     prepared = _prepared_transfer(args)
     write_trained(prepared, train_prepared(prepared))
 
