@@ -574,7 +574,8 @@ def _fill_chain_defaults(cfg: dict) -> None:
 
 def _check_rules_between_keys(cfg: dict) -> None:
     """What a schema cannot say: PPO's rollout splits evenly, the permutation controls have
-    their magnitude chain, transfers name settings of this config, the data folder exists."""
+    their magnitude chain, transfers name settings of this config, the data folder exists,
+    the compilation cache is no file."""
     for task in cfg["tasks"]:
         problem = (
             ppo_check(strategy_settings(cfg, task, "gd_ppo"))
@@ -610,6 +611,11 @@ def _check_rules_between_keys(cfg: dict) -> None:
         raise ConfigError(
             f"data_dir {data_dir!r} does not exist; set data_dir to the folder holding "
             "mnist/, fashion-mnist/ and kmnist/, or remove it to download into the cache"
+        )
+    cache = cfg.get("jax_cache_dir")
+    if cache and Path(cache).exists() and not Path(cache).is_dir():  # failed each job's start
+        raise ConfigError(
+            f"jax_cache_dir {cache!r} is a file, not a folder: name a folder (made if missing)"
         )
     _check_some_chain(cfg)
     _check_analysis_filters(cfg)

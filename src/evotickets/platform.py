@@ -124,6 +124,40 @@ def skip_spmd_cleanup(flags: str) -> str:
     return " ".join([*kept, option + ",".join(passes)])
 
 
+CPU_DEVICES_ENV = "EVOTICKETS_CPU_DEVICES"
+
+
+def cpu_devices() -> int:
+    """The host devices ``EVOTICKETS_CPU_DEVICES`` asks for (1 where unset), or a
+    PlatformError naming the variable: 'abc' failed as a bare int() error, and 0 or -2
+    trained on one device without a word."""
+    text = os.environ.get(CPU_DEVICES_ENV, "").strip()
+    if not text:
+        return 1
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise PlatformError(
+            f"{CPU_DEVICES_ENV}={text!r}: give a whole number of host devices ≥ 1 (e.g. 2, "
+            "the cores one job may use), or unset it for one"
+        )
+    return n
+
+
+def _make_cache_dir(path: Path) -> None:
+    """The compilation cache's folder, made if missing, or a PlatformError naming what is in
+    the way (a file of that name failed every job after its mask with FileExistsError)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as err:
+        raise PlatformError(
+            f"the JAX compilation cache {path} is not a folder ({err.strerror}): set "
+            f"jax_cache_dir (or {JAX_CACHE_ENV}) to a folder, or move that file away"
+        ) from err
+
+
 def setup_jax(cache_dir: str | None, needs_gpu: bool = False) -> None:
     """Persistent compilation cache shared by all jobs: chains with the same D_active (every
     seed and method at one round) compile once. Also honours EVOTICKETS_PLATFORM=cpu|gpu
@@ -133,7 +167,7 @@ def setup_jax(cache_dir: str | None, needs_gpu: bool = False) -> None:
     splits the population (:func:`use_host_devices`): XLA runs the small ops of the fitness loop
     on one core per device, so this is how one job uses several cores. Snakemake's default,
     one job per core, needs it not. Ignored once JAX has run."""
-    n_cpu = int(os.environ.get("EVOTICKETS_CPU_DEVICES") or 1)
+    n_cpu = cpu_devices()
     if n_cpu > 1:
         try:
             use_host_devices(n_cpu)
@@ -143,7 +177,7 @@ def setup_jax(cache_dir: str | None, needs_gpu: bool = False) -> None:
     import jax
 
     if cache_dir:
-        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        _make_cache_dir(Path(cache_dir))
         jax.config.update("jax_compilation_cache_dir", str(cache_dir))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)

@@ -1296,6 +1296,32 @@ CASES = [
         ("EVOTICKETS_PLATFORM='tpu' is not a platform",),
         ("one of ('cpu', 'gpu')",),
     ),
+    *(
+        Case(
+            f"env-cpu-devices-{value}",  # 'abc': a bare int() error; 0: one device, no word
+            _env("EVOTICKETS_CPU_DEVICES", value, lambda w: w.train()),
+            PlatformError,
+            (f"EVOTICKETS_CPU_DEVICES='{value}': give a whole number of host devices ≥ 1",),
+            ("or unset it for one",),
+        )
+        for value in ("abc", "0", "1.5")
+    ),
+    Case(
+        "env-jax-cache-is-a-file",  # FileExistsError after the round's mask
+        _env("EVOTICKETS_JAX_CACHE", "scratch/cache", lambda w: w.train()),
+        PlatformError,
+        ("the JAX compilation cache scratch/cache is not a folder",),
+        ("set jax_cache_dir (or EVOTICKETS_JAX_CACHE) to a folder",),
+        setup=lambda w: (w.scratch / "cache").write_text("not a folder\n"),
+    ),
+    Case(
+        "config-jax-cache-dir-is-a-file",  # passed the config check; failed every job
+        _config(lambda c: c.update(jax_cache_dir="scratch/cache")),
+        ConfigError,
+        ("jax_cache_dir 'scratch/cache' is a file, not a folder",),
+        ("name a folder",),
+        setup=lambda w: (w.scratch / "cache").write_text("not a folder\n"),
+    ),
     Case(
         "env-results-dir-not-writable",
         _unwritable("under-a-file"),
