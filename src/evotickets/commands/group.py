@@ -27,6 +27,7 @@ from ..artifacts import (
     ArtifactError,
     created_time,
     read_artifact,
+    recorded_inputs,
     stale_inputs,
     written_at,
 )
@@ -141,14 +142,18 @@ def outputs_current(
 ) -> bool:
     """Whether a member's outputs, ``(path, artifact kind)`` pairs, are all there, valid for
     its settings' digest and its round, made from its inputs as they are now
-    (:func:`artifacts.stale_inputs`), and newer than every input, by mtime (what Snakemake
-    itself checks) and by the times the artifacts record of their writing (the last output
-    after every input). A killed or failed job leaves the rounds it had finished (its rule
-    marks the outputs update(), so Snakemake does not delete them when a job starts, and
-    profiles/default sets keep-incomplete, so not when one fails), and its rerun keeps them
-    instead of training again. The records catch what mtimes do not: after a failed job
-    Snakemake copies back each update() output's backup, an older round made from older
-    inputs, with a fresh mtime.
+    (:func:`artifacts.stale_inputs`), and newer than every input by the times the artifacts
+    record of their writing (the last output after every input), and by mtime for an input
+    no output records (artifacts from before the records). A killed or failed job leaves
+    the rounds it had finished (its rule marks the outputs update(), so Snakemake does not
+    delete them when a job starts, and profiles/default sets keep-incomplete, so not when
+    one fails), and its rerun keeps them instead of training again. The records catch what
+    mtimes do not: after a failed job Snakemake copies back each update() output's backup,
+    an older round made from older inputs, with a fresh mtime. And mtimes see what the
+    records rightly do not: Snakemake touches the outputs of every job it ran, a kept round
+    too, so the next round's input is newer by mtime though it is the same file; judged by
+    mtime, a harmless config change (a method removed, so another trains round 0) retrained
+    every later round, to the same numbers.
     Never, when ``$EVOTICKETS_RECOMPUTE`` asks for recomputing."""
     if os.environ.get(RECOMPUTE_ENV, "") not in ("", "0"):
         return False
@@ -158,15 +163,20 @@ def outputs_current(
     inputs = [Path(p) for p in inputs if p]
     read_time = functools.cache(written_at)  # each input opened once, not once per check
     try:
-        written = []
+        written, recorded = [], set()
         for path, kind in outputs:
             _, attrs = read_artifact(path, kind, expected_digest=digest)
             if int(attrs["round"]) != round_index or stale_inputs(path, attrs, read_time):
                 return False
             written.append(created_time(attrs))
+            recorded |= {os.path.abspath(p) for p in recorded_inputs(path, attrs)}
         oldest = min(p.stat().st_mtime for p in paths)
-        # a missing input (a donor round deleted to recompute it) is not there yet
-        if not all(p.exists() and p.stat().st_mtime <= oldest for p in inputs):
+        # a missing input (a donor round deleted to recompute it) is not there yet; one that
+        # an output records is the same file by its record (checked above), whatever its mtime
+        if not all(
+            p.exists() and (os.path.abspath(p) in recorded or p.stat().st_mtime <= oldest)
+            for p in inputs
+        ):
             return False
         # the last output written after every input, by the records
         if None in written:
