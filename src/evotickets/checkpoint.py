@@ -36,6 +36,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -250,6 +251,11 @@ class Checkpointer:
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
+        if self.path.is_dir():  # the first save failed on it, mid-round, the round unwritten
+            raise ValueError(
+                f"the mid-round checkpoint {self.path} is a folder: move it away (the round "
+                "saves its checkpoint there), then rerun"
+            )
         self._last_time = self.clock()
 
     # --- cadence ---------------------------------------------------------------------------
@@ -433,15 +439,19 @@ def cadence_from_env(
         )
     if every_seconds is None and os.environ.get(EVERY_SECONDS_ENV, "").strip():
         every_seconds = _env_number(
-            EVERY_SECONDS_ENV, float, lambda x: x > 0, "a positive number of seconds"
+            EVERY_SECONDS_ENV, float, _positive_seconds, "a positive number of seconds"
         )
     if every_generations is not None and every_generations < 0:
         raise ValueError(
             f"checkpoint every {every_generations} generations: use ≥ 1, or 0 to disable"
         )
-    if every_seconds is not None and every_seconds <= 0:
+    if every_seconds is not None and not _positive_seconds(every_seconds):  # nan passed <= 0
         raise ValueError(f"checkpoint every {every_seconds} s: use a positive number of seconds")
     return every_generations, DEFAULT_EVERY_SECONDS if every_seconds is None else every_seconds
+
+
+def _positive_seconds(x: float) -> bool:
+    return math.isfinite(x) and x > 0
 
 
 def _env_number(name: str, kind: type, ok: Callable[[Any], bool], what: str) -> Any:

@@ -996,6 +996,38 @@ CASES = [
         ("member 1 of --members: round", "'-1' is not a round index"),
         ("an integer ≥ 0",),
     ),
+    Case(  # IsADirectoryError at the first save, mid-round, the round not written
+        "checkpoint-path-is-a-folder",
+        lambda w: _verb(
+            "train",
+            "--settings",
+            _settings(),
+            "--round",
+            "1",
+            "--init",
+            str(w.init),
+            "--mask",
+            str(w.round(1, "mask.h5")),
+            "--out",
+            str(w.scratch / "trained.h5"),
+        ),
+        ValueError,
+        ("the mid-round checkpoint", "trained.ckpt.h5 is a folder"),
+        ("move it away",),
+        setup=lambda w: (w.scratch / "trained.ckpt.h5").mkdir(),
+    ),
+    Case(  # vmapped, the chain trained twice and recorded group_width 2
+        "members-listed-twice",
+        lambda w: __import__("evotickets.commands.group", fromlist=["x"]).parse_members(
+            '[{"settings": {}, "round": 1, "out": "a/trained.h5"},'
+            ' {"settings": {}, "round": 1, "out": "a/../a/trained.h5"}]',
+            ("settings", "round", "out"),
+            (),
+        ),
+        ValueError,
+        ("members 1 and 2 of --members both write a/../a/trained.h5",),
+        ("list each chain's round once",),
+    ),
     Case(  # a config named by mistake: the message must not say "delete it"
         "summary-is-a-config",
         lambda w: _verb(

@@ -250,6 +250,13 @@ def test_cadence_from_env(monkeypatch):
     monkeypatch.setenv(ck.EVERY_SECONDS_ENV, "0")
     with pytest.raises(ValueError, match="EVOTICKETS_CHECKPOINT_SECONDS='0'"):
         ck.cadence_from_env()
+    # `--checkpoint-seconds nan` passed the "≤ 0" check, and the round never checkpointed
+    for seconds in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="use a positive number of seconds"):
+            ck.cadence_from_env(50, seconds)
+    monkeypatch.setenv(ck.EVERY_SECONDS_ENV, "inf")
+    with pytest.raises(ValueError, match="EVOTICKETS_CHECKPOINT_SECONDS='inf'"):
+        ck.cadence_from_env()
 
 
 def test_checkpoint_path_is_beside_the_output(tmp_path):

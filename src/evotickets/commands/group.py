@@ -101,7 +101,26 @@ def parse_members(text: str, required: Sequence[str], optional: Sequence[str]) -
         member = {k: None for k in optional} | member
         member["settings"] = settings if isinstance(settings, str) else json.dumps(settings)
         out.append(member)
+    _refuse_shared_outputs(out)
     return out
+
+
+def _refuse_shared_outputs(members: list[dict]) -> None:
+    """Two members writing one file would train one chain twice (a vmapped group recorded a
+    width of 2 for it), the second overwriting the first: a usage error, named."""
+    seen: dict[str, int] = {}
+    for i, member in enumerate(members, 1):
+        for key in ("out", "mask_out"):
+            path = member.get(key)
+            if not path:
+                continue
+            where = os.path.abspath(path)
+            if where in seen:
+                raise ValueError(
+                    f"members {seen[where]} and {i} of --members both write {path}: list each "
+                    "chain's round once"
+                )
+            seen[where] = i
 
 
 def open_log(path: str | Path):
