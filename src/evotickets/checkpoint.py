@@ -72,7 +72,8 @@ def remove_checkpoint(path: str | os.PathLike) -> None:
     (:func:`evotickets.durable.remove_stale_temps`: not a write in progress, since another
     instance of the job may still be saving)."""
     path = Path(path)
-    path.unlink(missing_ok=True)
+    if not path.is_dir():  # a folder of that name is no checkpoint of ours: left as it is
+        path.unlink(missing_ok=True)
     remove_stale_temps(path.parent)
 
 

@@ -97,6 +97,10 @@ def test_a_finished_round_is_kept_unless_an_input_is_rewritten_or_recompute_is_a
     assert "finished by an earlier run" in capsys.readouterr().out
     assert "finished by an earlier run" in mask_log.read_text()
     assert not stale.exists()
+    stale.mkdir()  # a folder of the checkpoint's name: the kept round leaves it (it crashed)
+    assert cli.main(argv) == 0
+    assert created() == first and stale.is_dir()
+    stale.rmdir()
 
     monkeypatch.setenv("EVOTICKETS_RECOMPUTE", "1")
     assert cli.main(argv) == 0
@@ -115,6 +119,12 @@ def test_a_finished_round_is_kept_unless_an_input_is_rewritten_or_recompute_is_a
     os.utime(init, (future, future))
     assert cli.main(argv) == 0
     assert created()[1] == again[1]
+    # an old-format θ0 put back (no write record): judged by its mtime, newer, so trained again
+    with h5py.File(init, "a") as f:
+        del f.attrs["created"]
+    assert cli.main(argv) == 0
+    assert created()[1] != again[1]
+    again = created()
     _write_init(validate_config(tiny_config), init)  # θ0 written again: train the round again
     assert cli.main(argv) == 0
     assert created()[1] != again[1]

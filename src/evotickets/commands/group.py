@@ -112,8 +112,8 @@ def _refuse_shared_outputs(members: list[dict]) -> None:
     for i, member in enumerate(members, 1):
         for key in ("out", "mask_out"):
             path = member.get(key)
-            if not path:
-                continue
+            if not isinstance(path, str) or not path:
+                continue  # not a path: the verb's own argument check names it
             where = os.path.abspath(path)
             if where in seen:
                 raise ValueError(
@@ -190,11 +190,16 @@ def outputs_current(
             written.append(created_time(attrs))
             recorded |= {os.path.abspath(p) for p in recorded_inputs(path, attrs)}
         oldest = min(p.stat().st_mtime for p in paths)
+
         # a missing input (a donor round deleted to recompute it) is not there yet; one that
-        # an output records is the same file by its record (checked above), whatever its mtime
+        # an output records, and that has a write record itself, is the same file by its
+        # record (checked above), whatever its mtime (an old artifact without one, put back
+        # over a recorded input, is judged by mtime)
+        def same_by_record(p: Path) -> bool:
+            return os.path.abspath(p) in recorded and read_time(str(p)) is not None
+
         if not all(
-            p.exists() and (os.path.abspath(p) in recorded or p.stat().st_mtime <= oldest)
-            for p in inputs
+            p.exists() and (same_by_record(p) or p.stat().st_mtime <= oldest) for p in inputs
         ):
             return False
         # the last output written after every input, by the records
