@@ -238,16 +238,15 @@ def _claims_like(path: Path) -> None:
     xr.Dataset({"mean": ("row", [0.1])}).to_netcdf(path, engine="h5netcdf")
 
 
+def _report_tiny(verb: str, out: Path, cfg: dict | None = None) -> None:
+    """A report verb (table, collect) of the tiny run with ``cfg`` (its own by default)."""
+    cfg = _cfg() if cfg is None else cfg
+    _verb(verb, paths.experiment(exp="tiny"), "--config-json", json.dumps(cfg), "--out", str(out))
+
+
 def _collect_tiny(w: W) -> None:
     """collect of the tiny run with its own config, to a scratch summary."""
-    _verb(
-        "collect",
-        paths.experiment(exp="tiny"),
-        "--config-json",
-        json.dumps(_cfg()),
-        "--out",
-        str(w.scratch / "s.nc"),
-    )
+    _report_tiny("collect", w.scratch / "s.nc")
 
 
 def _copy_to(path: Path, to: Path) -> None:
@@ -721,13 +720,10 @@ CASES = [
     *(
         Case(
             f"{verb}-of-a-folder-with-another-experiments-config",  # labelled it as this one
-            lambda w, verb=verb: _verb(
+            lambda w, verb=verb: _report_tiny(
                 verb,
-                str(paths.experiment(exp="tiny")),
-                "--out",
-                str(w.scratch / f"{verb}.out"),
-                "--config-json",
-                json.dumps(validate_config(dict(TINY_CONFIG, experiment="tiny-copy"))),
+                w.scratch / f"{verb}.out",
+                validate_config(dict(TINY_CONFIG, experiment="tiny-copy")),
             ),
             ConfigError,
             ("results/tiny is not the folder of this config's experiment 'tiny-copy'",),
@@ -998,19 +994,7 @@ CASES = [
     ),
     Case(  # IsADirectoryError at the first save, mid-round, the round not written
         "checkpoint-path-is-a-folder",
-        lambda w: _verb(
-            "train",
-            "--settings",
-            _settings(),
-            "--round",
-            "1",
-            "--init",
-            str(w.init),
-            "--mask",
-            str(w.round(1, "mask.h5")),
-            "--out",
-            str(w.scratch / "trained.h5"),
-        ),
+        lambda w: w.train(1, out=w.scratch / "trained.h5"),
         ValueError,
         ("the mid-round checkpoint", "trained.ckpt.h5 is a folder"),
         ("move it away",),
@@ -1469,14 +1453,7 @@ def test_a_results_folder_may_be_a_link_to_scratch_space(workspace: W):
     Path(paths.experiment(exp="tiny")).rename(store)
     Path(paths.experiment(exp="tiny")).symlink_to(store.resolve())
     out = workspace.scratch / "table.txt"
-    _verb(
-        "table",
-        paths.experiment(exp="tiny"),
-        "--config-json",
-        json.dumps(_cfg()),
-        "--out",
-        str(out),
-    )
+    _report_tiny("table", out)
     assert "round remaining" in out.read_text()
 
 
