@@ -99,10 +99,13 @@ def make_network(name: str, init: str = DEFAULT_INIT_SCHEME) -> PaperCNN:
 
 
 def flatten_params(tree) -> dict[str, np.ndarray]:
-    """flax params tree → ``{"Conv_0/kernel": array}`` in the tree's (sorted) order."""
+    """flax params tree → ``{"Conv_0/kernel": array}`` in the tree's (sorted) order. Under a
+    trace (``jax.eval_shape``: a network's shapes without computing it) the leaves stay
+    abstract."""
     flat = {}
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-        flat["/".join(str(p.key) for p in path)] = np.asarray(leaf)
+        abstract = isinstance(leaf, jax.core.Tracer)
+        flat["/".join(str(p.key) for p in path)] = leaf if abstract else np.asarray(leaf)
     return flat
 
 

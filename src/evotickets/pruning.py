@@ -245,6 +245,38 @@ def remaining_count(num_prunable: int, prune_fraction: float, round_index: int) 
     return round_half_up(num_prunable * (1 - exact_fraction(prune_fraction)) ** round_index)
 
 
+def rounds_keeping_weights(num_prunable: int, prune_fraction: float, rounds: int) -> int:
+    """How many of rounds 0 … ``rounds`` − 1 keep at least one prunable weight. The counts
+    never grow from a round to the next, so the rounds that keep some come first; a binary
+    search asks :func:`remaining_count` a few times (its exact powers grow long at late
+    rounds)."""
+    if num_prunable < 1:
+        return 0
+    lo, hi = 1, rounds  # round 0 is dense; rounds < lo keep a weight, rounds ≥ hi are unknown
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if remaining_count(num_prunable, prune_fraction, mid) >= 1:
+            lo = mid + 1
+        else:
+            hi = mid
+    return min(lo, rounds)
+
+
+def check_keeps_weights(num_prunable: int, prune_fraction: float, rounds: int, what: str) -> None:
+    """Refuse ``rounds`` rounds of a network with ``num_prunable`` prunable weights (``what``
+    names it) when a late round would keep none of them. Why: such a round trains the biases
+    alone and every method's mask is the same there, so the methods' comparison at that
+    level reads 0 by construction, not as a finding."""
+    keeping = rounds_keeping_weights(num_prunable, prune_fraction, rounds)
+    if num_prunable and keeping < rounds:
+        raise ValueError(
+            f"{what}: round {keeping} would keep 0 of its {num_prunable} prunable weights "
+            f"(each round keeps {1 - exact_fraction(prune_fraction)} of the last, rounded to "
+            f"whole weights), so it would train the biases alone; set rounds to at most "
+            f"{keeping} (or lower prune_fraction)"
+        )
+
+
 def kept_attrs(kept: int, num_prunable: int) -> dict[str, int | float]:
     """What a round's mask.h5 and trained.h5 record of its sparsity, in one place: the
     prunable weights it keeps, of how many, and their fraction (the whole weights kept, not

@@ -774,6 +774,13 @@ CASES = [
         ("snakemake -n -p",),
     ),
     Case(
+        "round-keeps-no-prunable-weight",  # it trained the biases alone, every method alike
+        lambda w: _scratch_mask(w, _settings(prune_fraction=0.9999)),
+        ValueError,
+        ("round 1 would keep 0 of its 1864 prunable weights", "biases alone"),
+        ("set rounds to at most 1", "lower prune_fraction"),
+    ),
+    Case(
         "analysis-json-not-json-lmc",  # it blamed --settings
         lambda w: _verb(
             "lmc",

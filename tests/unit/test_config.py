@@ -1066,6 +1066,23 @@ def test_check_config_validates_every_shipped_config_and_refuses_a_bad_one(tmp_p
     bad.write_text(yaml.safe_dump({**cfg, "prune_fraction": 1.5}))
     assert main(["check-config", str(bad)]) == 2
     assert "config key prune_fraction" in capsys.readouterr().err
+    # a last round that keeps none of a task's prunable weights (the digits CNN has 1,864:
+    # 1864 · 0.8^37 < 0.5), refused before any round trains; a control policy too, whose
+    # hidden layers alone (4,096 + 64 weights) keep none by round 13 at prune_fraction 0.5
+    bad.write_text(yaml.safe_dump({**cfg, "rounds": 38}))
+    assert main(["check-config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "task digits (rounds 38, prune_fraction 0.2): round 37 would keep 0 of its 1864" in err
+    assert "set rounds to at most 37" in err
+    bad.write_text(yaml.safe_dump({**cfg, "rounds": 37}))
+    assert main(["check-config", str(bad)]) == 0
+    capsys.readouterr()
+    pendulum = yaml.safe_load((root / "pendulum.yaml").read_text())
+    bad.write_text(yaml.safe_dump({**pendulum, "rounds": 15, "prune_fraction": 0.5}))
+    assert main(["check-config", str(bad)]) == 2
+    assert "task pendulum (rounds 15, prune_fraction 0.5): round 14 would keep 0 of its 4352" in (
+        capsys.readouterr().err
+    )
 
 
 def test_snes_temperature_weight_form_is_in_the_chain_digest(tiny_config):

@@ -31,6 +31,38 @@ def test_rounding_is_half_up_and_p_must_be_a_fraction():
             pruning.remaining_count(10, bad, 1)
 
 
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 7, 1864, 11240])
+@pytest.mark.parametrize("p", [0.2, 0.5, 0.9, 0.3])
+def test_rounds_keeping_weights_is_where_the_count_first_reaches_zero(n, p):
+    """The binary search against every round's count, up to past the first that keeps none."""
+    counts = [pruning.remaining_count(n, p, t) for t in range(60)]
+    for rounds in (1, 2, 5, 17, 40, 60):
+        expected = next((t for t in range(rounds) if counts[t] < 1), rounds)
+        assert pruning.rounds_keeping_weights(n, p, rounds) == expected, (n, p, rounds)
+        if n and expected < rounds:
+            with pytest.raises(ValueError, match=f"round {expected} would keep 0 of its {n}"):
+                pruning.check_keeps_weights(n, p, rounds, "here")
+        else:
+            pruning.check_keeps_weights(n, p, rounds, "here")
+
+
+def test_the_shapes_of_theta0_give_its_prunable_count_without_computing_it():
+    """`tasks.num_prunable` (jax.eval_shape) equals the count of a real θ0, and a control
+    policy's floor from its hidden sizes is at most its count."""
+    from evotickets.tasks import init_theta, least_prunable, num_prunable
+
+    vision = {"task": "digits", "network": "cnn_small", "prune_output_layer": True, "seed": 0}
+    control = {"task": "pendulum", "network": "mlp", "prune_output_layer": False, "seed": 0,
+               "hidden": (64, 32)}  # fmt: skip
+    for settings in (vision, control):
+        table = layer_table(init_theta(settings, jax.random.key(0)),
+                            settings["prune_output_layer"])  # fmt: skip
+        assert num_prunable(settings) == int(prunable_vector(table).sum())
+    assert num_prunable(vision) == 1864
+    assert least_prunable(vision) is None
+    assert least_prunable(control) == 64 + 64 * 32 <= num_prunable(control) == 3 * 64 + 64 * 32
+
+
 def _network():
     theta = init_params("cnn_small", (8, 8, 1), jax.random.key(0))
     table = layer_table(theta)

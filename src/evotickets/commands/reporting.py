@@ -77,6 +77,7 @@ def cmd_table(args) -> None:
 
 def cmd_check_config(args) -> None:
     cfg = load_config(args.configfile)
+    _check_sparsest_rounds(cfg, args.configfile)
     print(
         f"{args.configfile}: valid ({len(cfg['tasks'])} tasks, "
         f"{len(cfg['strategies'])} ES strategies, {len(cfg['gd'])} gradient-descent trainers, "
@@ -85,6 +86,26 @@ def cmd_check_config(args) -> None:
     )
     for name, why in idle_analyses(cfg).items():
         print(f"note: analysis {name} computes nothing here: {why}")
+
+
+def _check_sparsest_rounds(cfg: dict, configfile: str) -> None:
+    """Refuse a config whose last round keeps none of a task's prunable weights: the mask job
+    of that round would refuse it, after every earlier round had trained. A control policy
+    whose hidden layers alone keep a weight there needs no environment built."""
+    from .. import pruning
+    from ..config import init_settings
+    from ..tasks import least_prunable, num_prunable
+
+    p, rounds = cfg["prune_fraction"], cfg["rounds"]
+    for task in cfg["tasks"]:
+        settings = init_settings(cfg, task, cfg["seeds"][0])
+        floor = least_prunable(settings)
+        if floor is not None and pruning.rounds_keeping_weights(floor, p, rounds) == rounds:
+            continue
+        pruning.check_keeps_weights(
+            num_prunable(settings), p, rounds,
+            f"{configfile}: task {task} (rounds {rounds}, prune_fraction {p})",
+        )  # fmt: skip
 
 
 def register(sub) -> None:

@@ -49,6 +49,29 @@ def init_theta(settings: dict[str, Any], key) -> dict:
     return init_params(settings["network"], shape, key, settings.get("init", DEFAULT_INIT_SCHEME))
 
 
+def num_prunable(settings: dict[str, Any]) -> int:
+    """Prunable weights of θ0 for init settings (as :func:`init_theta` takes them), from the
+    tensors' shapes: ``jax.eval_shape`` computes and compiles nothing. A control task still
+    builds its environment for the observation size (seconds for brax)."""
+    import jax
+
+    from ..networks import layer_table
+
+    shapes = jax.eval_shape(lambda key: init_theta(settings, key), jax.random.key(0))
+    table = layer_table(shapes, bool(settings["prune_output_layer"]))
+    return sum(entry.size for entry in table if entry.prunable)
+
+
+def least_prunable(settings: dict[str, Any]) -> int | None:
+    """A floor on a control policy's prunable weights from its hidden sizes alone (every
+    hidden layer's kernel, and an input kernel of at least one input), without building its
+    environment; None for a vision network, whose count :func:`num_prunable` gives at once."""
+    hidden = settings.get("hidden")
+    if not hidden:
+        return None
+    return hidden[0] + sum(a * b for a, b in zip(hidden, hidden[1:], strict=False))
+
+
 def make_task(name: str, cfg: dict[str, Any], table, data_dir: str | None = None):
     """Build a task from its config block (config entry ``name``; its ``task`` key, when
     present, names the library task the entry runs). Imports are local so that light CLI verbs
