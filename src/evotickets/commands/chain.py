@@ -89,8 +89,10 @@ def cmd_mask(args) -> None:
     check_method(settings)
     n_prunable = int(prunable.sum())
     pruning.check_keeps_weights(
-        n_prunable, settings.prune_fraction, t + 1, f"{settings.label} (prune_fraction "
-        f"{settings.prune_fraction})"
+        n_prunable,
+        settings.prune_fraction,
+        t + 1,
+        f"{settings.label} (prune_fraction {settings.prune_fraction})",
     )
     keep = pruning.remaining_count(n_prunable, settings.prune_fraction, t)
     theta_start, provenance = None, {}

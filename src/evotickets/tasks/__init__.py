@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from ..names import (
@@ -69,7 +70,7 @@ def least_prunable(settings: dict[str, Any]) -> int | None:
     hidden = settings.get("hidden")
     if not hidden:
         return None
-    return hidden[0] + sum(a * b for a, b in zip(hidden, hidden[1:], strict=False))
+    return hidden[0] + sum(a * b for a, b in itertools.pairwise(hidden))
 
 
 def make_task(name: str, cfg: dict[str, Any], table, data_dir: str | None = None):
