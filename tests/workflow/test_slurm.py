@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from conftest import _CACHE, ROOT, TINY_CONFIG
-from workflow_helpers import assert_same, snakemake_cmd, write_config
+from workflow_helpers import assert_same, local_env, snakemake_cmd, write_config
 
 from evotickets import paths
 
@@ -211,7 +211,9 @@ def test_failing_rule_is_reported_failed_through_slurm(runs):
 
 def _resolve_profile(name: str, xdg: Path) -> Path:
     """The profile file Snakemake picks for ``--profile name`` run from the repository root,
-    with ``xdg`` as the user's config home (a fresh process: Snakemake caches its dirs)."""
+    with ``xdg`` as the user's config home (a fresh process: Snakemake caches its dirs). It
+    asks no cluster, so `scontrol` fails at once: importing snakemake.cli loads the SLURM
+    plugin, which waited 9 s on it where SLURM is installed and not up."""
     code = (
         "import sys; from snakemake.cli import get_profile_dir; "
         "e = get_profile_dir(sys.argv[1]); print(e[1].resolve() if e else 'NONE')"
@@ -219,7 +221,7 @@ def _resolve_profile(name: str, xdg: Path) -> Path:
     out = subprocess.run(
         [sys.executable, "-c", code, name],
         cwd=ROOT,
-        env={**os.environ, "XDG_CONFIG_HOME": str(xdg)},
+        env=local_env(os.environ["PATH"], XDG_CONFIG_HOME=str(xdg)),
         capture_output=True,
         text=True,
         check=True,
