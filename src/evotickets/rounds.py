@@ -387,6 +387,71 @@ def _train_group(key: tuple, members: list[PreparedRound], width: int, log) -> N
         raise err
 
 
+def _check_donor(settings: ChainSettings, donor_path: str, attrs: dict) -> tuple[str, str]:
+    """The method and digest of ``donor_path`` (its ``attrs``), refused unless it is round 0
+    of this chain's settings but the method, of a method that gives its round 0 to this
+    chain's (:func:`evotickets.pruning.adopts_round0`)."""
+    from . import pruning
+
+    donor = str(attrs.get("method"))
+    hint = "pass iter00/trained.h5 of the round-0 donor chain (rule `train` chooses it)"
+    # the donor itself must be one whose round 0 is the plain one (round0_donor): a
+    # permutation control's round 0 starts from other weights, yet has a dense mask and a
+    # digest that the checks below would accept
+    if (
+        donor not in pruning.REGISTRY
+        or pruning.round0_donor([donor]) != donor
+        or not pruning.adopts_round0(settings.method, donor)
+    ):
+        raise ArtifactError(f"{donor_path} is method {donor}, which cannot give "
+                            f"{settings.method} its round 0: {hint}")  # fmt: skip
+    donor_digest = settings.with_method(donor).digest()
+    if attrs.get("config_digest") != donor_digest or int(attrs["round"]) != 0:
+        raise ArtifactError(
+            f"{donor_path} is round {attrs['round']} of other chain settings (config_digest "
+            f"{attrs.get('config_digest')} ≠ {donor_digest}): {hint}"
+        )
+    return donor, donor_digest
+
+
+#: What two runs of one round 0 may record apart: the method and the copy's provenance (a
+#: copy names its donor), the machine, and how long it took.
+ROUND0_OWN_ATTRS = frozenset(
+    {"method", "round0_from", "round0_from_digest", "trained_on", "seconds", "seconds_per_epoch"}
+)
+
+
+def same_round0(settings: ChainSettings, out_path: str, donor_path: str) -> bool:
+    """Whether ``out_path``, this chain's round 0, holds bitwise the numbers of
+    ``donor_path``, a round 0 that may give it its round 0 (:func:`_check_donor`): every
+    array, and every attr but :data:`ROUND0_OWN_ATTRS` and the writer's own.
+
+    Why: a method removed from the config, or the methods reordered, changes the round-0
+    donor (:func:`evotickets.pruning.round0_donor`). The round this chain copied from the old
+    donor, or trained itself, is then the round it would copy from the new one; copied
+    again, it would be a new file to every later round of the chain, which would be trained
+    again to the same numbers."""
+    try:
+        ours_arrays, ours = read_artifact(out_path, "trained", expected_digest=settings.digest())
+        theirs_arrays, theirs = read_artifact(donor_path, "trained")
+        _check_donor(settings, donor_path, theirs)
+    except (ArtifactError, KeyError, ValueError):
+        return False
+    if int(ours["round"]) != 0 or ours_arrays.keys() != theirs_arrays.keys():
+        return False
+    for name, ours_array in ours_arrays.items():
+        theirs_array = theirs_arrays[name]
+        if (ours_array.dtype, ours_array.shape) != (theirs_array.dtype, theirs_array.shape):
+            return False
+        if ours_array.tobytes() != theirs_array.tobytes():  # bitwise, NaN included
+            return False
+
+    def numbers(attrs: dict) -> dict[str, str]:
+        return {k: str(v) for k, v in content_attrs(attrs).items() if k not in ROUND0_OWN_ATTRS}
+
+    return numbers(ours) == numbers(theirs)
+
+
 def adopt_round0(
     settings: ChainSettings,
     donor_path: str,
@@ -408,27 +473,9 @@ def adopt_round0(
     records where it came from (``round0_from``, ``round0_from_digest``); everything else but
     the method and the digest is the donor's. Refused, with the reason, unless the donor is
     round 0 of the same chain settings but the method, with this round's mask and start."""
-    from . import pruning
 
     arrays, attrs = read_artifact(donor_path, "trained")
-    donor = str(attrs.get("method"))
-    hint = "pass iter00/trained.h5 of the round-0 donor chain (rule `train` chooses it)"
-    # the donor itself must be one whose round 0 is the plain one (round0_donor): a
-    # permutation control's round 0 starts from other weights, yet has a dense mask and a
-    # digest that the checks below would accept
-    if (
-        donor not in pruning.REGISTRY
-        or pruning.round0_donor([donor]) != donor
-        or not pruning.adopts_round0(settings.method, donor)
-    ):
-        raise ArtifactError(f"{donor_path} is method {donor}, which cannot give "
-                            f"{settings.method} its round 0: {hint}")  # fmt: skip
-    donor_digest = settings.with_method(donor).digest()
-    if attrs.get("config_digest") != donor_digest or int(attrs["round"]) != 0:
-        raise ArtifactError(
-            f"{donor_path} is round {attrs['round']} of other chain settings (config_digest "
-            f"{attrs.get('config_digest')} ≠ {donor_digest}): {hint}"
-        )
+    donor, donor_digest = _check_donor(settings, donor_path, attrs)
     donor_mask = artifact_vector(arrays, "mask", table, donor_path, "trained").astype(bool)
     if not (np.array_equal(donor_mask, mask) and np.array_equal(theta_start, theta0)):
         raise ValueError(

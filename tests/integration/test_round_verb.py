@@ -255,6 +255,64 @@ def test_round0_copied_from_the_donor_equals_training_it(tmp_path, tiny_config, 
     assert "is method weight_permuted, which cannot give snr" in capsys.readouterr().err
 
 
+def test_a_round0_copy_holding_its_new_donors_numbers_is_kept_with_its_later_rounds(
+    tmp_path, tiny_config, capsys
+):
+    """Removing `random` from [random, magnitude, snr] makes magnitude the round-0 donor.
+    snr's round 0, copied from random's, holds magnitude's numbers bitwise: it is kept,
+    still naming the file it was copied from, and so is snr's round 1 (copied again, it was
+    a new file to round 1, which trained again to the same numbers). A new donor with other
+    numbers is copied."""
+    tiny_config["es"] = {"num_generations": 4, "log_every": 4}
+    cfg = validate_config(tiny_config)
+    init = _write_init(cfg, tmp_path / "init.h5")
+
+    def round_(method: str, t: int, *extra: str) -> str:
+        settings = json.dumps(chain_settings(cfg, "digits", "snes", method, 0))
+        argv = ["round", "--settings", settings, "--round", str(t), "--init", str(init),
+                "--mask-out", str(tmp_path / f"{method}{t}_mask.h5"),
+                "--mask-log", str(tmp_path / "m.log"), "--out", str(tmp_path / f"{method}{t}.h5"),
+                *extra]  # fmt: skip
+        capsys.readouterr()
+        assert cli.main(argv) == 0
+        return capsys.readouterr().out
+
+    def created(name: str) -> str:
+        return str(h5py.File(tmp_path / name)["/"].attrs["created"])
+
+    round_("random", 0)
+    for method in ("magnitude", "snr"):
+        round_(method, 0, "--round0-from", str(tmp_path / "random0.h5"))
+    round_("snr", 1, "--prev-trained", str(tmp_path / "snr0.h5"))
+    before = {name: created(name) for name in ("magnitude0.h5", "snr0.h5", "snr1.h5")}
+
+    # random removed: magnitude trains its own round 0 (its copy is kept), snr copies it
+    assert "finished by an earlier run" in round_("magnitude", 0)
+    future = time.time() + 60  # Snakemake touches the outputs of the jobs it ran
+    os.utime(tmp_path / "magnitude0.h5", (future, future))
+    assert "finished by an earlier run" in round_(
+        "snr", 0, "--round0-from", str(tmp_path / "magnitude0.h5")
+    )
+    assert "finished by an earlier run" in round_(
+        "snr", 1, "--prev-trained", str(tmp_path / "snr0.h5")
+    )
+    assert {name: created(name) for name in before} == before
+    assert _arrays(tmp_path / "snr0.h5")[1]["round0_from"] == str(tmp_path / "random0.h5")
+
+    # a new donor whose numbers differ (here one weight changed) is copied
+    with h5py.File(tmp_path / "magnitude0.h5", "r+") as f:
+        f["params/Conv_0/kernel"][0, 0, 0, 0] += 1.0
+    assert "finished by an earlier run" not in round_(
+        "snr", 0, "--round0-from", str(tmp_path / "magnitude0.h5")
+    )
+    copied, attrs = _arrays(tmp_path / "snr0.h5")
+    np.testing.assert_array_equal(
+        copied["params/Conv_0/kernel"],
+        _arrays(tmp_path / "magnitude0.h5")[0]["params/Conv_0/kernel"],
+    )
+    assert attrs["round0_from"] == str(tmp_path / "magnitude0.h5")
+
+
 def test_a_group_runs_each_member_after_the_members_it_reads():
     from evotickets.commands.chain import _inputs_first
 

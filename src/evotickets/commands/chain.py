@@ -32,6 +32,7 @@ from ..rounds import (
     log,
     mask_arrays,
     prepare_round,
+    same_round0,
     train_prepared,
     write_trained,
 )
@@ -444,8 +445,22 @@ def _finished(args) -> bool:
     digest = ChainSettings.from_json(args.settings).digest()
     trained = (args.out, "trained")
     if args.round0_from:
-        return _copy_mask_current(args) and outputs_current([trained], digest, args.round, inputs)
+        return _copy_mask_current(args) and (
+            outputs_current([trained], digest, args.round, inputs) or _same_as_new_donor(args)
+        )
     return outputs_current([(args.mask_out, "mask"), trained], digest, args.round, inputs)
+
+
+def _same_as_new_donor(args) -> bool:
+    """Whether a round-0 copy is current but for its donor, which the config changed (a
+    method removed or the methods reordered), and holds the new donor's numbers bitwise
+    (:func:`evotickets.rounds.same_round0`). It is kept, naming in ``round0_from`` the file
+    it was made from; rewritten, it retrained every later round of its chain."""
+    settings = ChainSettings.from_json(args.settings)
+    others = [args.init, args.source_mask, args.rewind_from]
+    return outputs_current(
+        [(args.out, "trained")], settings.digest(), args.round, others
+    ) and same_round0(settings, args.out, args.round0_from)
 
 
 def _copy_mask_current(args) -> bool:
