@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from evotickets import cli
+from evotickets.artifacts import read_artifact, stale_inputs
 from evotickets.config import chain_settings, init_settings, validate_config
 from evotickets.durable import STALE_TEMP_SECONDS
 
@@ -298,6 +299,17 @@ def test_a_round0_copy_holding_its_new_donors_numbers_is_kept_with_its_later_rou
     )
     assert {name: created(name) for name in before} == before
     assert _arrays(tmp_path / "snr0.h5")[1]["round0_from"] == str(tmp_path / "random0.h5")
+
+    # then [snr, magnitude]: snr trains its own round 0 (its copy is kept), magnitude copies it;
+    # magnitude's copied again was written again, and snr's, which records it, turned stale
+    assert "finished by an earlier run" in round_("snr", 0)
+    assert "finished by an earlier run" in round_(
+        "magnitude", 0, "--round0-from", str(tmp_path / "snr0.h5")
+    )
+    assert {name: created(name) for name in before} == before
+    for name in ("snr0.h5", "snr1.h5", "magnitude0.h5"):
+        attrs = read_artifact(tmp_path / name, "trained", with_arrays=False)[1]
+        assert stale_inputs(tmp_path / name, attrs) == [], name
 
     # a new donor whose numbers differ (here one weight changed) is copied
     with h5py.File(tmp_path / "magnitude0.h5", "r+") as f:
