@@ -358,7 +358,12 @@ def register_claims(sub) -> None:
     sp.add_argument(
         "--out-dir", help="default: the results folder (never another run's results folder)"
     )
-    sp.add_argument("--brief", action="store_true", help="print only the summary table")
+    sp.add_argument(
+        "--brief",
+        action="store_true",
+        help="print the head of claims.md only: what the effects mean, the summary table and "
+        "the claims not tested, not the table of every level (the files are written whole)",
+    )
     sp.add_argument(
         "--seeds",
         type=_seed_list,

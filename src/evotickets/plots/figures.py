@@ -519,7 +519,9 @@ def fig6(ds: xr.Dataset) -> plt.Figure:
 )
 def fig7(ds: xr.Dataset) -> plt.Figure:
     if "rho_snr_magnitude" not in ds:
-        return _missing("Fig. 7", "needs the snr_magnitude analysis")
+        return _missing(
+            "Fig. 7", "needs the snr_magnitude analysis, of ES snr chains (a per-weight σ)"
+        )
     # the SNR chains, else the snr_study chains (the analysis may run on either)
     method = next(
         (m for m in ("snr", "snr_study") if has_data(ds, "rho_snr_magnitude", method=m)), None
