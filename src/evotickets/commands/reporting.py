@@ -122,7 +122,11 @@ def register(sub) -> None:
     sp.add_argument("--out")
     sp.set_defaults(func=cmd_table)
 
-    sp = sub.add_parser("check-config", help="validate a config file")
+    sp = sub.add_parser(
+        "check-config",
+        help="validate a config file: its keys and values, and that its last round keeps "
+        "some of every task's prunable weights",
+    )
     sp.add_argument("configfile")
     sp.set_defaults(func=cmd_check_config)
 
