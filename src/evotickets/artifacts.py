@@ -507,15 +507,67 @@ def stale_inputs(
     finished, so the next run plans nothing). An input no longer there, or an artifact
     without the record (older versions), cannot be checked: []. ``written`` reads an
     input's write time (default :func:`written_at`; a caller checking several artifacts of
-    the same inputs passes a cached one)."""
+    the same inputs passes a cached one).
+
+    A round-0 copy (:data:`ROUND0_FROM_ATTR`) reads nothing of its donor but its numbers: a
+    donor written again with the same numbers (trained again, or copied again from another
+    chain's round 0 after the config's methods changed) leaves it current."""
     written = written or written_at
+    copy = ROUND0_FROM_ATTR in attrs
     stale = []
     for path, when in recorded_inputs(artifact, attrs).items():
         if Path(path).exists():
             now = written(path)
             if now is not None and now != _dt.datetime.fromisoformat(when):
+                if copy and same_round0_numbers(artifact, path):
+                    continue
                 stale.append(path)
     return stale
+
+
+#: The attr that makes a trained.h5 a copy of another chain's round 0, naming it
+#: (:func:`evotickets.rounds.adopt_round0`).
+ROUND0_FROM_ATTR = "round0_from"
+#: Round 0 holds the same numbers for every method of one (task, strategy, seed): what two
+#: such rounds may record apart is the method, a copy's provenance, and how and where it was
+#: trained (the machine, the time, the group program and its width).
+ROUND0_OWN_ATTRS = frozenset(
+    {
+        "method",
+        ROUND0_FROM_ATTR,
+        "round0_from_digest",
+        "trained_on",
+        "seconds",
+        "seconds_per_epoch",
+        "group_program",
+        "group_width",
+    }
+)
+
+
+def same_round0_numbers(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two trained.h5 files are round 0 with the same numbers: every array bitwise
+    (NaN included), and every attr but :data:`ROUND0_OWN_ATTRS` and the writer's own (the
+    digests differ by the method; the caller checks what it needs of them). False where
+    either is unreadable or not round 0 of a chain."""
+    try:
+        a_arrays, a_attrs = read_artifact(a, "trained")
+        b_arrays, b_attrs = read_artifact(b, "trained")
+        if int(a_attrs["round"]) != 0 or int(b_attrs["round"]) != 0:
+            return False
+    except (ArtifactError, KeyError, ValueError):
+        return False
+    if a_arrays.keys() != b_arrays.keys():
+        return False
+    for name, x in a_arrays.items():
+        y = b_arrays[name]
+        if (x.dtype, x.shape) != (y.dtype, y.shape) or x.tobytes() != y.tobytes():
+            return False
+
+    def numbers(attrs: dict) -> dict[str, str]:
+        return {k: str(v) for k, v in content_attrs(attrs).items() if k not in ROUND0_OWN_ATTRS}
+
+    return numbers(a_attrs) == numbers(b_attrs)
 
 
 def read_config_chain(

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import checkpoint
 from .artifacts import (
+    ROUND0_FROM_ATTR,
     ArtifactError,
     artifact_vector,
     check_output,
@@ -25,6 +26,7 @@ from .artifacts import (
     identity_of,
     input_record,
     read_artifact,
+    same_round0_numbers,
     write_artifact,
 )
 from .names import is_gd
@@ -414,17 +416,10 @@ def _check_donor(settings: ChainSettings, donor_path: str, attrs: dict) -> tuple
     return donor, donor_digest
 
 
-#: What two runs of one round 0 may record apart: the method and the copy's provenance (a
-#: copy names its donor), the machine, and how long it took.
-ROUND0_OWN_ATTRS = frozenset(
-    {"method", "round0_from", "round0_from_digest", "trained_on", "seconds", "seconds_per_epoch"}
-)
-
-
 def same_round0(settings: ChainSettings, out_path: str, donor_path: str) -> bool:
-    """Whether ``out_path``, this chain's round 0, holds bitwise the numbers of
-    ``donor_path``, a round 0 that may give it its round 0 (:func:`_check_donor`): every
-    array, and every attr but :data:`ROUND0_OWN_ATTRS` and the writer's own.
+    """Whether ``out_path`` is this chain's round 0 (its settings' digest) and holds bitwise
+    the numbers of ``donor_path``, a round 0 that may give it its round 0
+    (:func:`_check_donor`; :func:`evotickets.artifacts.same_round0_numbers`).
 
     Why: a method removed from the config, or the methods reordered, changes the round-0
     donor (:func:`evotickets.pruning.round0_donor`). The round this chain copied from the old
@@ -432,24 +427,13 @@ def same_round0(settings: ChainSettings, out_path: str, donor_path: str) -> bool
     again, it would be a new file to every later round of the chain, which would be trained
     again to the same numbers."""
     try:
-        ours_arrays, ours = read_artifact(out_path, "trained", expected_digest=settings.digest())
-        theirs_arrays, theirs = read_artifact(donor_path, "trained")
-        _check_donor(settings, donor_path, theirs)
+        read_artifact(out_path, "trained", expected_digest=settings.digest(), with_arrays=False)
+        _check_donor(
+            settings, donor_path, read_artifact(donor_path, "trained", with_arrays=False)[1]
+        )
     except (ArtifactError, KeyError, ValueError):
         return False
-    if int(ours["round"]) != 0 or ours_arrays.keys() != theirs_arrays.keys():
-        return False
-    for name, ours_array in ours_arrays.items():
-        theirs_array = theirs_arrays[name]
-        if (ours_array.dtype, ours_array.shape) != (theirs_array.dtype, theirs_array.shape):
-            return False
-        if ours_array.tobytes() != theirs_array.tobytes():  # bitwise, NaN included
-            return False
-
-    def numbers(attrs: dict) -> dict[str, str]:
-        return {k: str(v) for k, v in content_attrs(attrs).items() if k not in ROUND0_OWN_ATTRS}
-
-    return numbers(ours) == numbers(theirs)
+    return same_round0_numbers(out_path, donor_path)
 
 
 def adopt_round0(
@@ -485,7 +469,7 @@ def adopt_round0(
     out_attrs = {
         **content_attrs(attrs),
         "method": settings.method,
-        "round0_from": str(donor_path),
+        ROUND0_FROM_ATTR: str(donor_path),
         "round0_from_digest": donor_digest,
     }
     write_artifact(out_path, "trained", arrays, out_attrs, config_digest=config_digest,

@@ -257,7 +257,7 @@ def test_round0_copied_from_the_donor_equals_training_it(tmp_path, tiny_config, 
 
 
 def test_a_round0_copy_holding_its_new_donors_numbers_is_kept_with_its_later_rounds(
-    tmp_path, tiny_config, capsys
+    tmp_path, tiny_config, capsys, monkeypatch
 ):
     """Removing `random` from [random, magnitude, snr] makes magnitude the round-0 donor.
     snr's round 0, copied from random's, holds magnitude's numbers bitwise: it is kept,
@@ -311,9 +311,32 @@ def test_a_round0_copy_holding_its_new_donors_numbers_is_kept_with_its_later_rou
         attrs = read_artifact(tmp_path / name, "trained", with_arrays=False)[1]
         assert stale_inputs(tmp_path / name, attrs) == [], name
 
-    # a new donor whose numbers differ (here one weight changed) is copied
+    # the old donor trained again to the same numbers (a new write record): the copy that
+    # records it is neither stale nor copied again (table refused it, and Snakemake, whose
+    # inputs for it had not changed, never remade it)
+    monkeypatch.setenv("EVOTICKETS_RECOMPUTE", "1")
+    round_("random", 0)
+    monkeypatch.delenv("EVOTICKETS_RECOMPUTE")
+    for name in ("snr0.h5", "magnitude0.h5"):
+        attrs = read_artifact(tmp_path / name, "trained", with_arrays=False)[1]
+        assert stale_inputs(tmp_path / name, attrs) == [], name
+    assert "finished by an earlier run" in round_(
+        "magnitude", 0, "--round0-from", str(tmp_path / "random0.h5")
+    )
+    # how and where a round was trained is not its numbers: a vmapped group's width
+    with h5py.File(tmp_path / "random0.h5", "r+") as f:
+        f.attrs["group_program"], f.attrs["group_width"] = "vmapped", 2
+    assert "finished by an earlier run" in round_(
+        "magnitude", 0, "--round0-from", str(tmp_path / "random0.h5")
+    )
+    assert {name: created(name) for name in before} == before
+
+    # a new donor whose numbers differ (here one weight changed) is copied, even one older
+    # than the copy by its file time and its write record (by times alone it was kept)
     with h5py.File(tmp_path / "magnitude0.h5", "r+") as f:
         f["params/Conv_0/kernel"][0, 0, 0, 0] += 1.0
+    past = time.time() - 3600
+    os.utime(tmp_path / "magnitude0.h5", (past, past))
     assert "finished by an earlier run" not in round_(
         "snr", 0, "--round0-from", str(tmp_path / "magnitude0.h5")
     )
@@ -441,17 +464,24 @@ def test_a_vmapped_group_equals_the_sequential_group(tmp_path, tiny_config, caps
     after = _arrays(redo)
     for k in before[0]:
         np.testing.assert_array_equal(before[0][k], after[0][k], err_msg=k)
-    # a donor's round 0 deleted to recompute it: the rerun trains it and then copies it again
-    # into the members that adopt it (its check failed on the missing file before, every rerun)
+    # a donor's round 0 deleted to recompute it: the rerun trains it, then judges the members
+    # that adopt it against it (the check failed on the missing file before, every rerun).
+    # Trained again to the same numbers, their copies stay as they are (copied again, every
+    # later round of their chains trained again, to the same numbers); one whose numbers
+    # differ from the new donor's is copied again
     donor = tmp_path / "vmapped" / "random1" / "trained0.h5"
     copy = tmp_path / "vmapped" / "snr1" / "trained0.h5"
+    other = tmp_path / "vmapped" / "magnitude1" / "trained0.h5"
     kept, copied = _arrays(copy), copy.stat().st_mtime_ns
+    with h5py.File(other, "r+") as f:
+        f["params/Conv_0/kernel"][0, 0, 0, 0] += 1.0
     donor.unlink()
     assert cli.main(["round-group", "--members", members(tmp_path / "vmapped", 0), "--program",
                      "vmapped"]) == 0, capsys.readouterr().err  # fmt: skip
-    assert donor.exists() and copy.stat().st_mtime_ns > copied
+    assert donor.exists() and copy.stat().st_mtime_ns == copied
     for k in kept[0]:
-        np.testing.assert_array_equal(kept[0][k], _arrays(copy)[0][k], err_msg=k)
+        np.testing.assert_array_equal(kept[0][k], _arrays(donor)[0][k], err_msg=k)
+        np.testing.assert_array_equal(kept[0][k], _arrays(other)[0][k], err_msg=k)
     # a rerun of a job as it left its files (killed after its last write, before Snakemake
     # saw it end) keeps every member, the copies too: a copy's mask is written before its
     # donor's round 0, which only the copy's trained.h5 reads (each output is judged against

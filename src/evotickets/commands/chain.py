@@ -440,22 +440,25 @@ def _finished(args) -> bool:
     them instead of computing them again. A round-0 copy's two outputs are judged each
     against what it reads: its mask reads the mask verb's inputs (:func:`_mask_inputs`) and,
     in a vmapped group, is written before its donor's round 0, which only the copy's
-    trained.h5 reads."""
-    inputs = [args.init, args.prev_trained, args.source_mask, args.rewind_from, args.round0_from]
-    digest = ChainSettings.from_json(args.settings).digest()
-    trained = (args.out, "trained")
+    trained.h5 reads, by its numbers (:func:`_copy_current`)."""
     if args.round0_from:
-        return _copy_mask_current(args) and (
-            outputs_current([trained], digest, args.round, inputs) or _same_as_new_donor(args)
-        )
-    return outputs_current([(args.mask_out, "mask"), trained], digest, args.round, inputs)
+        return _copy_mask_current(args) and _copy_current(args)
+    digest = ChainSettings.from_json(args.settings).digest()
+    inputs = [args.init, args.prev_trained, args.source_mask, args.rewind_from]
+    outputs = [(args.mask_out, "mask"), (args.out, "trained")]
+    return outputs_current(outputs, digest, args.round, inputs)
 
 
-def _same_as_new_donor(args) -> bool:
-    """Whether a round-0 copy is current but for its donor, which the config changed (a
-    method removed or the methods reordered), and holds the new donor's numbers bitwise
-    (:func:`evotickets.rounds.same_round0`). It is kept, naming in ``round0_from`` the file
-    it was made from; rewritten, it retrained every later round of its chain."""
+def _copy_current(args) -> bool:
+    """Whether a round-0 copy's trained.h5 is finished: valid for its settings, current for
+    its other inputs (θ0, …: :func:`outputs_current`), and holding its donor's numbers
+    bitwise (:func:`evotickets.rounds.same_round0`). Judged by the numbers, not by which
+    file it was copied from or when: the donor changes when a method is removed or the
+    methods are reordered, and a donor may be trained again to the same numbers; copied
+    again, the round would be a new file to every later round of its chain, which would
+    train again to the same numbers. It keeps naming in ``round0_from`` the file it was
+    copied from. A donor of other numbers is copied, whatever its age (judged by times, a
+    copy of an older donor with other numbers was kept)."""
     settings = ChainSettings.from_json(args.settings)
     others = [args.init, args.source_mask, args.rewind_from]
     return outputs_current(
