@@ -262,8 +262,10 @@ def test_a_round0_copy_holding_its_new_donors_numbers_is_kept_with_its_later_rou
     """Removing `random` from [random, magnitude, snr] makes magnitude the round-0 donor.
     snr's round 0, copied from random's, holds magnitude's numbers bitwise: it is kept,
     still naming the file it was copied from, and so is snr's round 1 (copied again, it was
-    a new file to round 1, which trained again to the same numbers). A new donor with other
-    numbers is copied."""
+    a new file to round 1, which trained again to the same numbers). The same when the
+    methods are then swapped, when the old donor is trained again to the same numbers, and
+    when the donor was trained in a group of another width: a copy is judged by its donor's
+    numbers. A new donor with other numbers is copied, even one older than the copy."""
     tiny_config["es"] = {"num_generations": 4, "log_every": 4}
     cfg = validate_config(tiny_config)
     init = _write_init(cfg, tmp_path / "init.h5")
@@ -279,7 +281,8 @@ def test_a_round0_copy_holding_its_new_donors_numbers_is_kept_with_its_later_rou
         return capsys.readouterr().out
 
     def created(name: str) -> str:
-        return str(h5py.File(tmp_path / name)["/"].attrs["created"])
+        with h5py.File(tmp_path / name) as f:
+            return str(f.attrs["created"])
 
     round_("random", 0)
     for method in ("magnitude", "snr"):
@@ -300,8 +303,8 @@ def test_a_round0_copy_holding_its_new_donors_numbers_is_kept_with_its_later_rou
     assert {name: created(name) for name in before} == before
     assert _arrays(tmp_path / "snr0.h5")[1]["round0_from"] == str(tmp_path / "random0.h5")
 
-    # then [snr, magnitude]: snr trains its own round 0 (its copy is kept), magnitude copies it;
-    # magnitude's copied again was written again, and snr's, which records it, turned stale
+    # then [snr, magnitude]: snr trains its own round 0 (its copy is kept), magnitude copies
+    # it (copied again, magnitude's was written again, and snr's, which records it, was stale)
     assert "finished by an earlier run" in round_("snr", 0)
     assert "finished by an earlier run" in round_(
         "magnitude", 0, "--round0-from", str(tmp_path / "snr0.h5")
