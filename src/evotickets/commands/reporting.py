@@ -84,6 +84,12 @@ def cmd_check_config(args) -> None:
         f"{len(cfg['methods'])} methods, {len(cfg['seeds'])} seeds, {cfg['rounds']} rounds: "
         f"{len(chains(cfg))} chains)"
     )
+    last = cfg["rounds"] - 1
+    kept = (1 - cfg["prune_fraction"]) ** last
+    print(
+        f"round {last}, the last, keeps {kept:.2%} of each task's prunable weights (before "
+        "rounding to whole weights)"
+    )
     for name, why in idle_analyses(cfg).items():
         print(f"note: analysis {name} computes nothing here: {why}")
 
