@@ -546,16 +546,21 @@ ROUND0_OWN_ATTRS = frozenset(
 
 
 def same_round0_numbers(a: str | os.PathLike, b: str | os.PathLike) -> bool:
-    """Whether two trained.h5 files are round 0 with the same numbers: every array bitwise
-    (NaN included), and every attr but :data:`ROUND0_OWN_ATTRS` and the writer's own (the
-    digests differ by the method; the caller checks what it needs of them). False where
-    either is unreadable or not round 0 of a chain."""
+    """Whether two trained.h5 files are round 0 with the same numbers
+    (:func:`round0_numbers_equal`); False where either is unreadable."""
     try:
-        a_arrays, a_attrs = read_artifact(a, "trained")
-        b_arrays, b_attrs = read_artifact(b, "trained")
-        if int(a_attrs["round"]) != 0 or int(b_attrs["round"]) != 0:
-            return False
+        return round0_numbers_equal(read_artifact(a, "trained"), read_artifact(b, "trained"))
     except (ArtifactError, KeyError, ValueError):
+        return False
+
+
+def round0_numbers_equal(a: tuple[dict, dict], b: tuple[dict, dict]) -> bool:
+    """Whether two read trained artifacts, ``(arrays, attrs)``, are round 0 with the same
+    numbers: every array bitwise (NaN included), and every attr but
+    :data:`ROUND0_OWN_ATTRS` and the writer's own (the digests differ by the method; the
+    caller checks what it needs of them)."""
+    (a_arrays, a_attrs), (b_arrays, b_attrs) = a, b
+    if int(a_attrs["round"]) != 0 or int(b_attrs["round"]) != 0:
         return False
     if a_arrays.keys() != b_arrays.keys():
         return False

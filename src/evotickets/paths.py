@@ -22,6 +22,7 @@ Rounds are written with two digits (``iter03``); a string ``it`` is taken as it 
 from __future__ import annotations
 
 import os
+from pathlib import PurePath
 
 RESULTS = "results"
 # The persistent JAX compilation cache every job shares (config key jax_cache_dir overrides).
@@ -97,6 +98,24 @@ def round_file(
 ) -> str:
     """A file of one round of one chain: ``mask.h5``, ``trained.h5``, their logs."""
     return f"{_chain_seed(exp, task, strategy, method, seed, root)}/iter{iteration(it)}/{file}"
+
+
+def round_fields(path: str | os.PathLike) -> dict[str, str | int]:
+    """The chain and round a round's file names by its folders, the inverse of
+    :func:`round_file`: task, strategy, method, seed (as its folder spells it) and round."""
+    *_, task, strategy, method, seed, it, _ = PurePath(path).parts
+    return {"task": task, "strategy": strategy, "method": method, **_seed_and_round(seed, it)}
+
+
+def transfer_round_fields(path: str | os.PathLike) -> dict[str, str | int]:
+    """The transfer and round a transfer round's file names by its folders, the inverse of
+    :func:`transfer_round_file`: transfer_name, seed and round."""
+    *_, name, seed, it, _ = PurePath(path).parts
+    return {"transfer_name": name, **_seed_and_round(seed, it)}
+
+
+def _seed_and_round(seed: str, it: str) -> dict[str, str | int]:
+    return {"seed": seed.removeprefix("seed"), "round": int(it.removeprefix("iter"))}
 
 
 def seeds_round_file(

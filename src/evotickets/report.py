@@ -18,21 +18,13 @@ from .host import machine_counts, machines_line
 from .names import METHODS
 
 
-def _seed_and_round(path: str) -> dict[str, str | int]:
-    """The seed and round a round's folders name: …/seed<k>/iter<tt>/trained.h5."""
-    seed, it = Path(path).parts[-3:-1]
-    return {"seed": seed.removeprefix("seed"), "round": int(it.removeprefix("iter"))}
-
-
 def _every_round(results: str | Path):
     """The attrs of every trained.h5 under ``results``, each checked against its folder
     (a round copied into another chain's folder was counted there: a wrong n)."""
     every_round = paths.round_file("trained.h5", None, "*", "*", "*", "*", "*", root=results)
     for path in sorted(glob.glob(every_round)):
         attrs = read_artifact(path, "trained", with_arrays=False)[1]
-        task, strategy, method = Path(path).parts[-6:-3]
-        folder = {"task": task, "strategy": strategy, "method": method}
-        check_filed(path, attrs, folder | _seed_and_round(path))
+        check_filed(path, attrs, paths.round_fields(path))
         yield attrs
 
 
@@ -162,7 +154,7 @@ def _every_transfer_round(results: str | Path):
     pattern = paths.transfer_round_file("trained.h5", None, "*", "*", "*", results)
     for path in sorted(glob.glob(pattern)):
         attrs = read_artifact(path, "trained", with_arrays=False)[1]
-        check_filed(path, attrs, {"transfer_name": Path(path).parts[-4], **_seed_and_round(path)})
+        check_filed(path, attrs, paths.transfer_round_fields(path))
         yield attrs
 
 

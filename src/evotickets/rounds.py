@@ -26,7 +26,7 @@ from .artifacts import (
     identity_of,
     input_record,
     read_artifact,
-    same_round0_numbers,
+    round0_numbers_equal,
     write_artifact,
 )
 from .names import is_gd
@@ -419,7 +419,7 @@ def _check_donor(settings: ChainSettings, donor_path: str, attrs: dict) -> tuple
 def same_round0(settings: ChainSettings, out_path: str, donor_path: str) -> bool:
     """Whether ``out_path`` is this chain's round 0 (its settings' digest) and holds bitwise
     the numbers of ``donor_path``, a round 0 that may give it its round 0
-    (:func:`_check_donor`; :func:`evotickets.artifacts.same_round0_numbers`).
+    (:func:`_check_donor`; :func:`evotickets.artifacts.round0_numbers_equal`).
 
     Why: a method removed from the config, or the methods reordered, changes the round-0
     donor (:func:`evotickets.pruning.round0_donor`). The round this chain copied from the old
@@ -427,13 +427,12 @@ def same_round0(settings: ChainSettings, out_path: str, donor_path: str) -> bool
     again, it would be a new file to every later round of the chain, which would be trained
     again to the same numbers."""
     try:
-        read_artifact(out_path, "trained", expected_digest=settings.digest(), with_arrays=False)
-        _check_donor(
-            settings, donor_path, read_artifact(donor_path, "trained", with_arrays=False)[1]
-        )
+        ours = read_artifact(out_path, "trained", expected_digest=settings.digest())
+        theirs = read_artifact(donor_path, "trained")
+        _check_donor(settings, donor_path, theirs[1])
     except (ArtifactError, KeyError, ValueError):
         return False
-    return same_round0_numbers(out_path, donor_path)
+    return round0_numbers_equal(ours, theirs)
 
 
 def adopt_round0(
@@ -457,7 +456,6 @@ def adopt_round0(
     records where it came from (``round0_from``, ``round0_from_digest``); everything else but
     the method and the digest is the donor's. Refused, with the reason, unless the donor is
     round 0 of the same chain settings but the method, with this round's mask and start."""
-
     arrays, attrs = read_artifact(donor_path, "trained")
     donor, donor_digest = _check_donor(settings, donor_path, attrs)
     donor_mask = artifact_vector(arrays, "mask", table, donor_path, "trained").astype(bool)
