@@ -346,6 +346,21 @@ def check_filed(path: str | os.PathLike, attrs: dict[str, Any], filed: dict[str,
             )
 
 
+#: The digest a read expects: one, or the digests its settings accept, the one written now
+#: first (``settings._Json.accepted_digests``).
+Digests = str | tuple[str, ...]
+
+
+def digest_accepted(stored: Any, expected: Digests) -> bool:
+    """Whether an artifact's ``config_digest`` is one its settings accept."""
+    return stored in ((expected,) if isinstance(expected, str) else expected)
+
+
+def _shown(expected: Digests) -> str:
+    """The expected digest a message names: the one written now."""
+    return expected if isinstance(expected, str) else expected[0]
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
 
@@ -353,7 +368,7 @@ def _is_number(value: Any) -> bool:
 def read_artifact(
     path: str | os.PathLike,
     kind: str,
-    expected_digest: str | None = None,
+    expected_digest: Digests | None = None,
     *,
     with_arrays: bool = True,
     only: str | None = None,
@@ -420,10 +435,12 @@ def read_artifact(
             f"artifact {path} has no attribute 'config_digest', which every artifact "
             f"records: {rerun_hint(path, kind)}"
         )
-    if expected_digest is not None and attrs.get("config_digest") != expected_digest:
+    if expected_digest is not None and not digest_accepted(
+        attrs.get("config_digest"), expected_digest
+    ):
         raise ArtifactError(
             f"artifact {path} was made from other settings (config_digest "
-            f"{attrs.get('config_digest')} ≠ {expected_digest}): if it is another chain's "
+            f"{attrs.get('config_digest')} ≠ {_shown(expected_digest)}): if it is another chain's "
             f"or seed's file, pass this chain's instead (it may be a good file: keep it); if "
             f"it is this chain's, {rerun_hint(path, kind)}"
         )
@@ -576,16 +593,16 @@ def round0_numbers_equal(a: tuple[dict, dict], b: tuple[dict, dict]) -> bool:
 
 
 def read_config_chain(
-    path: str | os.PathLike, kind: str, digest: str, *, with_arrays: bool = True
+    path: str | os.PathLike, kind: str, digest: Digests, *, with_arrays: bool = True
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """A chain's artifact read to report a config's results (``collect``, ``table``): it
     must come from the settings the config gives that chain (``digest``), otherwise the
     report would label another run's numbers with this config."""
     arrays, attrs = read_artifact(path, kind, with_arrays=with_arrays)
-    if attrs.get("config_digest") != digest:
+    if not digest_accepted(attrs.get("config_digest"), digest):
         raise ArtifactError(
             f"{path} was made from other settings than this config gives its chain "
-            f"(config_digest {attrs.get('config_digest')} ≠ {digest}): report with the config "
+            f"(config_digest {attrs.get('config_digest')} ≠ {_shown(digest)}): report with the config "
             "the run used (--configfile), or retrain it with this one (delete it and rerun "
             "its rule)"
         )

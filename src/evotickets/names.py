@@ -43,6 +43,11 @@ RETURN_METRIC = "test_return"
 #: Members a vision task evaluates at once, where its config names no ``population_chunk``:
 #: it must divide the population (the config check and the task read this one default).
 DEFAULT_POPULATION_CHUNK = 32
+#: Task-block keys that only the ES population fitness reads: a vision task's fitness
+#: minibatch and how many members it evaluates at once, a control task's rollouts per member.
+#: A gradient-descent chain (its own batch in the ``gd`` block, PPO's own rollouts) does not
+#: depend on them, so its digest leaves them out: trying another ES batch does not retrain GD.
+ES_FITNESS_TASK_KEYS = ("batch_size", "population_chunk", "n_repeats")
 #: A control policy's bias initialisers (``networks.POLICY_BIAS_INITIALIZERS``), the study's first:
 #: the config fills it into every control task that names none.
 POLICY_BIAS_INITS = ("uniform", "zeros")

@@ -14,6 +14,7 @@ from typing import Any
 from . import paths
 from .artifacts import (
     ArtifactError,
+    Digests,
     check_filed,
     read_artifact,
     read_config_chain,
@@ -75,7 +76,7 @@ class FinishedRounds:
         """{round: attrs} of one chain's finished rounds (checked as in
         :meth:`chain_rounds`; each round's mask.h5 too, which records the round it was
         pruned from)."""
-        digest = chain_spec(self.cfg, *chain).digest()
+        digest = chain_spec(self.cfg, *chain).accepted_digests()
         found = self._finished(
             digest,
             lambda r: paths.round_file("trained.h5", None, *chain, r, root=self.results),
@@ -91,16 +92,16 @@ class FinishedRounds:
     def of_transfer(self, name: str, seed: int) -> dict[int, dict[str, Any]]:
         """{round: attrs} of transfer ``name``'s finished rounds of ``seed``, each checked
         against the settings the config gives that transfer."""
-        digest = transfer_spec(self.cfg, name, seed).digest()
+        digest = transfer_spec(self.cfg, name, seed).accepted_digests()
         return self._finished(
             digest,
             lambda r: paths.transfer_round_file("trained.h5", None, name, seed, r, self.results),
             {"transfer_name": name, "seed": seed},
         )
 
-    def analysis(self, path: str | Path, digest: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(arrays, attrs) of an analysis artifact of this config's (its settings digest
-        ``digest``), refused as :class:`StaleArtifact` when a round it analysed has been
+    def analysis(self, path: str | Path, digest: Digests) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(arrays, attrs) of an analysis artifact of this config's (its settings digests
+        ``digest``: :func:`evotickets.settings.analysis_digests`), refused as :class:`StaleArtifact` when a round it analysed has been
         written again since: its numbers are of rounds that are no longer there. An
         analysis written before it recorded its inputs cannot be checked."""
         arrays, attrs = read_config_chain(path, "analysis", digest)
@@ -108,7 +109,7 @@ class FinishedRounds:
         return arrays, attrs
 
     def _finished(
-        self, digest: str, path_of: Callable[[int], str], filed: dict[str, Any]
+        self, digest: Digests, path_of: Callable[[int], str], filed: dict[str, Any]
     ) -> dict[int, dict[str, Any]]:
         """The digest-checked attrs of every round of the config whose file exists, each
         recording the chain (``filed``) and round its folder is."""

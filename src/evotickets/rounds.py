@@ -19,9 +19,11 @@ from . import checkpoint
 from .artifacts import (
     ROUND0_FROM_ATTR,
     ArtifactError,
+    Digests,
     artifact_vector,
     check_output,
     content_attrs,
+    digest_accepted,
     group,
     identity_of,
     input_record,
@@ -42,7 +44,7 @@ def load_init(path: str, settings: ChainSettings):
     """θ0 as a flat vector, its layer table and prunable flags, checked against the chain."""
     from .networks import layer_table, prunable_vector, to_vector
 
-    expected = settings.init_settings().digest()
+    expected = settings.init_settings().accepted_digests()
     arrays, attrs = read_artifact(path, "init", expected_digest=expected)
     theta0 = group(arrays, "params")
     table = layer_table(theta0, prune_output_layer=bool(attrs["prune_output_layer"]))
@@ -69,7 +71,7 @@ def load_rewind_point(path: str | None, settings: ChainSettings, table) -> np.nd
             f"{settings.label} rewinds to generation {k} of round 0: pass --rewind-from "
             "iter00/trained.h5 of this chain (made by rule `train`)"
         )
-    arrays, attrs = read_artifact(path, "trained", expected_digest=settings.digest())
+    arrays, attrs = read_artifact(path, "trained", expected_digest=settings.accepted_digests())
     if int(attrs["round"]) != 0 or int(attrs.get("rewind_point", -1)) != k:
         raise ArtifactError(
             f"{path} is round {attrs['round']} with rewind point "
@@ -109,7 +111,7 @@ def check_method(settings: ChainSettings) -> None:
         )
 
 
-def load_ticket(path: str, table, expected_digest: str, t: int, theta0: np.ndarray):
+def load_ticket(path: str, table, expected_digest: Digests, t: int, theta0: np.ndarray):
     """(mask, starting weights, attrs) of round t from a mask artifact: the starting weights
     are the artifact's ``theta_start`` where it has one (weight_permuted), θ0 otherwise."""
     arrays, attrs = read_artifact(path, "mask", expected_digest=expected_digest)
@@ -407,13 +409,13 @@ def _check_donor(settings: ChainSettings, donor_path: str, attrs: dict) -> tuple
     ):
         raise ArtifactError(f"{donor_path} is method {donor}, which cannot give "
                             f"{settings.method} its round 0: {hint}")  # fmt: skip
-    donor_digest = settings.with_method(donor).digest()
-    if attrs.get("config_digest") != donor_digest or int(attrs["round"]) != 0:
+    donor_digests = settings.with_method(donor).accepted_digests()
+    if not digest_accepted(attrs.get("config_digest"), donor_digests) or int(attrs["round"]) != 0:
         raise ArtifactError(
             f"{donor_path} is round {attrs['round']} of other chain settings (config_digest "
-            f"{attrs.get('config_digest')} ≠ {donor_digest}): {hint}"
+            f"{attrs.get('config_digest')} ≠ {donor_digests[0]}): {hint}"
         )
-    return donor, donor_digest
+    return donor, str(attrs["config_digest"])
 
 
 def same_round0(settings: ChainSettings, out_path: str, donor_path: str) -> bool:
@@ -427,7 +429,7 @@ def same_round0(settings: ChainSettings, out_path: str, donor_path: str) -> bool
     again, it would be a new file to every later round of the chain, which would be trained
     again to the same numbers."""
     try:
-        ours = read_artifact(out_path, "trained", expected_digest=settings.digest())
+        ours = read_artifact(out_path, "trained", expected_digest=settings.accepted_digests())
         theirs = read_artifact(donor_path, "trained")
         _check_donor(settings, donor_path, theirs[1])
     except (ArtifactError, KeyError, ValueError):

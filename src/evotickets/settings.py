@@ -22,6 +22,7 @@ from typing import Any
 
 from .names import (
     DEFAULT_INIT_SCHEME,
+    ES_FITNESS_TASK_KEYS,
     GD_STRATEGIES,
     METHODS,
     STRATEGIES,
@@ -51,8 +52,21 @@ class _Json:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
+    def digest_form(self) -> dict:
+        """What :meth:`digest` hashes: the JSON form, less what a class knows does not
+        determine its numbers (:meth:`ChainSettings.digest_form`)."""
+        return self.to_dict()
+
     def digest(self) -> str:
-        return digest(self.to_dict())
+        """The digest an artifact of these settings is written with."""
+        return digest(self.digest_form())
+
+    def accepted_digests(self) -> tuple[str, ...]:
+        """The digests an artifact of these settings may carry: :meth:`digest` first (what
+        is written now), then the whole JSON form's, which is what versions before
+        :meth:`digest_form` left keys out wrote; the two differ only for the chains whose
+        form leaves keys out, so their finished artifacts stay valid."""
+        return tuple(dict.fromkeys((self.digest(), digest(self.to_dict()))))
 
     @classmethod
     def from_json(cls, text: str, flag: str = "--settings"):
@@ -288,6 +302,18 @@ class ChainSettings(_Json):
             d["data_dir"] = self.data_dir
         return d
 
+    def digest_form(self, with_data_dir: bool = True) -> dict:
+        """:meth:`to_dict`, but a gradient-descent chain's task block without the keys only
+        the ES fitness reads (``names.ES_FITNESS_TASK_KEYS``): its numbers do not depend on
+        them, so another ES batch or population chunk leaves its rounds current. The JSON
+        form keeps them (the rules' params, unchanged for existing runs)."""
+        d = self.to_dict(with_data_dir)
+        if self.is_gd:
+            d["task_config"] = {
+                k: v for k, v in self.task_config.items() if k not in ES_FITNESS_TASK_KEYS
+            }
+        return d
+
     @classmethod
     def from_dict(cls, d: dict) -> ChainSettings:
         task = d["task"]  # first: a JSON without it is named by this key
@@ -344,6 +370,14 @@ class TransferSettings(_Json):
                 f"{self.source.seed} and a target of seed {self.target.seed}: a transfer keeps "
                 "one seed; take the settings from the config (config.transfer_settings)"
             )
+
+    def digest_form(self) -> dict:
+        """:meth:`to_dict` with the source's and target's digest forms."""
+        return {
+            **self.to_dict(),
+            "source": self.source.digest_form(with_data_dir=False),
+            "target": self.target.digest_form(with_data_dir=False),
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> TransferSettings:
@@ -412,11 +446,19 @@ ANALYSIS_OPTIONS = {"lmc": LmcOptions, "landscape": LandscapeOptions}
 
 
 def analysis_digest(settings: ChainSettings, options: _Json | None = None) -> str:
-    """The digest an analysis artifact of a chain carries: the chain's settings, and the
-    analysis's options where it has some (so a change of either makes it stale)."""
+    """The digest an analysis artifact of a chain is written with: the chain's settings, and
+    the analysis's options where it has some (so a change of either makes it stale)."""
+    return analysis_digests(settings, options)[0]
+
+
+def analysis_digests(settings: ChainSettings, options: _Json | None = None) -> tuple[str, ...]:
+    """The digests an analysis artifact of a chain may carry, :func:`analysis_digest`'s
+    first (as :meth:`_Json.accepted_digests`)."""
     if options is None:
-        return settings.digest()
-    return digest({**settings.to_dict(), "analysis": options.to_dict()})
+        return settings.accepted_digests()
+    analysis = {"analysis": options.to_dict()}
+    forms = (settings.digest_form(), settings.to_dict())
+    return tuple(dict.fromkeys(digest({**form, **analysis}) for form in forms))
 
 
 def _options(name: str, cls, given: dict) -> dict:

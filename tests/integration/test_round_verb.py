@@ -1014,3 +1014,68 @@ def test_a_log_option_never_replaces_a_finished_file(tmp_path, tiny_config, caps
     for log in ("/dev/null", tmp_path / "notes.txt"):  # not a file of another kind
         with open_log(log) as f:
             f.write("a log\n")
+
+
+def test_a_gd_chain_is_kept_when_only_what_the_es_fitness_reads_changes(
+    tmp_path, tiny_config, capsys
+):
+    """A GD chain's digest leaves out the task keys only the ES fitness reads
+    (names.ES_FITNESS_TASK_KEYS): after another ES batch and population chunk its finished
+    rounds are kept (they were trained again, to the same numbers). Rounds written while its
+    digest named them (the whole settings form's digest, as versions up to 6044c60 wrote)
+    stay valid: the verbs keep them, the next round reads them, the reports accept them."""
+    from evotickets import paths
+    from evotickets.config import chain_spec
+    from evotickets.results import FinishedRounds
+    from evotickets.settings import digest
+
+    tiny_config["gd"] = {"gd_adam": {"epochs": 1}}
+    cfg, results, init, _ = _magnitude_chain_of_one_seed(
+        tmp_path, tiny_config, ["magnitude"], generations=2
+    )
+    chain = ("digits", "gd_adam", "magnitude", 0)
+
+    def f(name, t):
+        return tmp_path / paths.round_file(name, "tiny", *chain, t)
+
+    def run(cfg, t):
+        f("mask.h5", t).parent.mkdir(parents=True, exist_ok=True)
+        argv = ["round", "--settings", json.dumps(chain_settings(cfg, *chain)),
+                "--round", str(t), "--init", str(init), "--mask-out", str(f("mask.h5", t)),
+                "--mask-log", str(f("mask.log", t)), "--out", str(f("trained.h5", t))]  # fmt: skip
+        prev = ["--prev-trained", str(f("trained.h5", t - 1))] if t else []
+        assert cli.main(argv + prev) == 0
+
+    def created():
+        return [str(h5py.File(f(n, t))["/"].attrs["created"])
+                for t in (0, 1) for n in ("mask.h5", "trained.h5")]  # fmt: skip
+
+    run(cfg, 0), run(cfg, 1)
+    first = created()
+    tiny_config["tasks"]["digits"].update(batch_size=32, population_chunk=8)
+    other = validate_config(tiny_config)
+    assert chain_settings(other, *chain) != chain_settings(cfg, *chain)  # the rule reruns
+    snes = ("digits", "snes", "magnitude", 0)
+    assert chain_spec(other, *snes).digest() != chain_spec(cfg, *snes).digest()
+    capsys.readouterr()
+    run(other, 0), run(other, 1)
+    assert created() == first
+    assert capsys.readouterr().out.count("finished by an earlier run") == 2
+    assert set(FinishedRounds(other, results).of_chain(chain)) == {0, 1}
+
+    # round 0 as earlier versions wrote it, round 1 not yet trained
+    spec = chain_spec(other, *chain)
+    before = digest(spec.to_dict())
+    assert before != spec.digest()
+    for name in ("mask.h5", "trained.h5"):
+        with h5py.File(f(name, 0), "r+") as h5:
+            h5.attrs["config_digest"] = before
+    for name in ("mask.h5", "trained.h5"):
+        f(name, 1).unlink()
+    run(other, 0), run(other, 1)
+    assert created()[:2] == first[:2]  # round 0 kept, and round 1 trained from it
+    assert read_artifact(f("trained.h5", 1), "trained")[1]["config_digest"] == spec.digest()
+    assert set(FinishedRounds(other, results).of_chain(chain)) == {0, 1}
+    # what the earlier digest does not accept: round 0 of the earlier batch
+    with pytest.raises(Exception, match="other settings than this config gives its chain"):
+        FinishedRounds(cfg, results).of_chain(chain)

@@ -105,11 +105,14 @@ def test_pruned_weights_stay_exactly_zero_and_active_ones_learn(setup):
 
 
 def test_same_key_same_numbers_other_key_other_numbers(setup):
-    task, _, theta0, prunable = setup
+    """Also: the task's ES batch and population chunk (names.ES_FITNESS_TASK_KEYS, which a
+    GD chain's digest leaves out) do not change GD's numbers."""
+    task, table, theta0, prunable = setup
     mask = np.ones(prunable.size, bool)
     kw = {"lr": 1e-3, "batch_size": 128, "epochs": 2, "log": lambda m: None}
     a = run_adam_round(task, theta0, mask, jax.random.key(1), **kw)
-    b = run_adam_round(task, theta0, mask, jax.random.key(1), **kw)
+    other_es = make_task("digits", {"batch_size": 1024, "population_chunk": 4}, table)
+    b = run_adam_round(other_es, theta0, mask, jax.random.key(1), **kw)
     c = run_adam_round(task, theta0, mask, jax.random.key(2), **kw)
     np.testing.assert_array_equal(a.theta, b.theta)
     np.testing.assert_array_equal(a.step_loss, b.step_loss)

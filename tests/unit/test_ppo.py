@@ -45,9 +45,13 @@ def test_pruned_weights_stay_exactly_zero_under_ppo(pendulum, jit_compiles):
 
 
 def test_ppo_is_reproducible_from_its_key(pendulum):
+    """Also: the ES fitness's rollouts per member (``n_repeats``, which a GD chain's digest
+    leaves out: names.ES_FITNESS_TASK_KEYS) do not change PPO's numbers."""
     task, theta0, mask = pendulum
     a = train_ppo(task, theta0, mask, jax.random.key(1), SMALL, log=lambda m: None)
-    b = train_ppo(task, theta0, mask, jax.random.key(1), SMALL, log=lambda m: None)
+    other_es = make_task("pendulum", {"hidden": [16, 16], "n_test": 2, "n_repeats": 3}, task.table)
+    assert other_es.n_repeats != task.n_repeats
+    b = train_ppo(other_es, theta0, mask, jax.random.key(1), SMALL, log=lambda m: None)
     c = train_ppo(task, theta0, mask, jax.random.key(2), SMALL, log=lambda m: None)
     np.testing.assert_array_equal(a.theta, b.theta)
     assert not np.array_equal(a.theta, c.theta)

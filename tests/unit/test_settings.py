@@ -52,7 +52,9 @@ def test_every_chain_round_trips_through_json(name):
     for t, s, m, k in chains(cfg):
         wire = chain_settings(cfg, t, s, m, k)
         back = ChainSettings.from_json(json.dumps(wire, sort_keys=True))
-        assert back.to_dict() == wire and back.digest() == digest(wire)
+        assert back.to_dict() == wire and back.digest() == digest(back.digest_form())
+        # the whole JSON form's digest, what artifacts written before it was left out carry
+        assert back.accepted_digests()[-1] == digest(wire)
         assert ("es" in wire) != back.is_gd  # GD chains carry no ES-loop settings
         init = InitSettings.from_json(json.dumps(init_settings(cfg, t, k)))
         assert init == back.init_settings()
@@ -61,6 +63,53 @@ def test_every_chain_round_trips_through_json(name):
         back = TransferSettings.from_json(json.dumps(wire))
         assert back.to_dict() == wire
         assert "data_dir" not in wire["source"] and back.source.method == e["source"]["method"]
+
+
+# The config digest of config/fidelity.yaml's gd_adam magnitude chain of seed 0 as its artifacts
+# carry it, written while a GD chain's digest named the ES fitness's keys (up to 6044c60).
+FIDELITY_GD_DIGEST_BEFORE = "ffe9ba2cc7d4215a"
+
+
+def test_a_gd_chains_digest_leaves_out_what_only_the_es_fitness_reads():
+    """Another ES batch or population chunk leaves a GD chain's digest, so its finished
+    rounds, as they are; the digest it had before, naming them, stays accepted; the JSON the
+    rules send is unchanged (no job of an existing run is rerun for it)."""
+    from dataclasses import replace
+
+    from evotickets.names import ES_FITNESS_TASK_KEYS
+    from evotickets.settings import analysis_digest, analysis_digests
+
+    cfg = load_config(ROOT / "config" / "fidelity.yaml")
+    gd = chain_spec(cfg, "digits", "gd_adam", "magnitude", 0)
+    es = chain_spec(cfg, "digits", "snes", "magnitude", 0)
+    assert {"batch_size", "population_chunk"} <= set(gd.task_config)  # the ES's, in the block
+    other = {**gd.task_config, "batch_size": 256, "population_chunk": 8, "n_repeats": 3}
+    assert set(other) - set(ES_FITNESS_TASK_KEYS) == set(gd.task_config) - {
+        "batch_size",
+        "population_chunk",
+    }
+    gd2, es2 = replace(gd, task_config=other), replace(es, task_config=other)
+    assert gd2.digest() == gd.digest() and gd2.to_dict() != gd.to_dict()
+    assert es2.digest() != es.digest()  # the ES chain's numbers depend on them
+    assert gd.accepted_digests() == (gd.digest(), FIDELITY_GD_DIGEST_BEFORE)
+    assert gd2.accepted_digests()[1] != FIDELITY_GD_DIGEST_BEFORE  # another batch before
+    assert es.accepted_digests() == (es.digest(),) == (digest(es.to_dict()),)
+    assert chain_settings(cfg, "digits", "gd_adam", "magnitude", 0) == gd.to_dict()
+    # a transfer with a GD target, and a GD chain's analyses, follow
+    name = cfg["transfer"][0]["name"]
+    transfer = TransferSettings.from_dict(transfer_settings(cfg, name, 0))
+    assert transfer.target.is_gd
+    moved = replace(transfer, target=replace(transfer.target, task_config=other))
+    assert moved.digest() == transfer.digest()
+    assert transfer.accepted_digests()[1] == digest(transfer.to_dict())
+    lmc = {"alphas": 5}
+
+    class Options:
+        def to_dict(self):
+            return lmc
+
+    assert analysis_digest(gd2, Options()) == analysis_digest(gd, Options())
+    assert analysis_digests(gd, Options())[1] == digest({**gd.to_dict(), "analysis": lmc})
 
 
 def test_a_transfer_keeps_one_seed():

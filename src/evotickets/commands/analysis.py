@@ -15,6 +15,7 @@ import numpy as np
 
 from ..artifacts import (
     ArtifactError,
+    Digests,
     artifact_vector,
     check_output,
     group,
@@ -80,8 +81,8 @@ def _task_state(task, trained: dict) -> dict:
 LMC_KINDS = ("consecutive", "seeds", "es_gd")
 
 
-def _right_digest(args, own: str) -> str:
-    """The settings digest the --right rounds must carry: the --settings chain's for
+def _right_digest(args, own: Digests) -> Digests:
+    """The settings digests the --right rounds may carry: the --settings chain's for
     consecutive rounds, else that of --right-settings (another seed's chain for ``seeds``,
     the transfer chain for ``es_gd``), which is then required."""
     from ..settings import TransferSettings
@@ -101,7 +102,7 @@ def _right_digest(args, own: str) -> str:
         )
     kind = ChainSettings if args.kind == "seeds" else TransferSettings
     try:
-        return kind.from_json(args.right_settings, "--right-settings").digest()
+        return kind.from_json(args.right_settings, "--right-settings").accepted_digests()
     except ValueError as err:
         raise ValueError(f"--right-settings of lmc --kind {args.kind}: {err}") from err
 
@@ -141,7 +142,7 @@ def cmd_lmc(args) -> None:
     _, table, _, _ = load_init(args.init, settings)
     # --left is always the --settings chain's rounds; --right too for consecutive rounds,
     # else another seed's chain or the transfer's, whose settings --right-settings gives
-    own = settings.digest()
+    own = settings.accepted_digests()
     left = _trained(args.left, table, own)
     right = _trained(args.right, table, _right_digest(args, own))
     _check_pairs(args.kind, left, right)
@@ -213,7 +214,7 @@ def cmd_landscape(args) -> None:
     check_output(args.out, "analysis", [args.init, *args.trained], named)  # before the work
     setup_jax(args.jax_cache)
     _, table, _, _ = load_init(args.init, settings)
-    rounds = _trained(args.trained, table, settings.digest())
+    rounds = _trained(args.trained, table, settings.accepted_digests())
     task = _task(settings, table)
     n_dirs = int(opts.directions)
     xis = np.linspace(-1.0, 1.0, int(opts.xi_points))
@@ -275,7 +276,7 @@ def cmd_snr_magnitude(args) -> None:
 
     settings = ChainSettings.from_json(args.settings)
     _, table, prunable, _ = load_init(args.init, settings)
-    rounds = _trained(args.trained, table, settings.digest())
+    rounds = _trained(args.trained, table, settings.accepted_digests())
     n = int(prunable.sum())
     rows = []
     first = rounds[0]
@@ -317,7 +318,7 @@ def cmd_layerwise(args) -> None:
 
     settings = ChainSettings.from_json(args.settings)
     _, table, _, _ = load_init(args.init, settings)
-    rounds = _trained(args.trained, table, settings.digest())
+    rounds = _trained(args.trained, table, settings.accepted_digests())
     names = [e.name for e in table]
     stats = [correlation.layerwise(r["theta"], r["sigma"], r["mask"], table) for r in rounds]
     arrays = {

@@ -121,7 +121,9 @@ def cmd_mask(args) -> None:
     else:
         if not args.prev_trained:
             raise ValueError(f"method {method} at round {t} needs --prev-trained")
-        arrays, attrs = read_artifact(args.prev_trained, "trained", expected_digest=chain_digest)
+        arrays, attrs = read_artifact(
+            args.prev_trained, "trained", expected_digest=settings.accepted_digests()
+        )
         if int(attrs["round"]) != t - 1:
             raise ArtifactError(
                 f"{args.prev_trained} is round {attrs['round']}, need {t - 1}: pass "
@@ -204,8 +206,8 @@ def _permuted_ticket(settings: ChainSettings, source_path: str | None, theta0, t
     method = settings.method
     if not source_path:
         raise ValueError(f"method {method} needs --source-mask (the magnitude mask of round {t})")
-    source_digest = settings.with_method(PERMUTED_METHOD).digest()
-    arrays, attrs = read_artifact(source_path, "mask", expected_digest=source_digest)
+    source_digests = settings.with_method(PERMUTED_METHOD).accepted_digests()
+    arrays, attrs = read_artifact(source_path, "mask", expected_digest=source_digests)
     if int(attrs["round"]) != t or attrs["method"] != PERMUTED_METHOD:
         raise ArtifactError(
             f"{source_path} is the {attrs['method']} mask of round {attrs['round']}; "
@@ -222,7 +224,10 @@ def _permuted_ticket(settings: ChainSettings, source_path: str | None, theta0, t
             permute_mask(source, table, perms),
             permute_with_mask(theta0, table, perms),
         )
-    provenance = {"source_mask": str(source_path), "source_mask_digest": source_digest}
+    provenance = {
+        "source_mask": str(source_path),
+        "source_mask_digest": str(attrs["config_digest"]),
+    }
     return pruning.PruneResult(mask, float("nan"), kept), theta_start, provenance
 
 
@@ -241,7 +246,7 @@ def _prepared_train(args, log=log) -> PreparedRound | None:
     chain_digest = settings.digest()
     theta0, table, prunable, _init_attrs = load_init(args.init, settings)
     t = args.round
-    mask, theta_start, _ = load_ticket(args.mask, table, chain_digest, t, theta0)
+    mask, theta_start, _ = load_ticket(args.mask, table, settings.accepted_digests(), t, theta0)
     if settings.rewind and t > 0:  # late rewinding: start from round 0's rewind point
         theta_start = load_rewind_point(args.rewind_from, settings, table)
     elif args.rewind_from:  # it was ignored: the round started from θ0 without a word
@@ -443,7 +448,7 @@ def _finished(args) -> bool:
     trained.h5 reads, by its numbers (:func:`_copy_current`)."""
     if args.round0_from:
         return _copy_mask_current(args) and _copy_current(args)
-    digest = ChainSettings.from_json(args.settings).digest()
+    digest = ChainSettings.from_json(args.settings).accepted_digests()
     inputs = [args.init, args.prev_trained, args.source_mask, args.rewind_from]
     outputs = [(args.mask_out, "mask"), (args.out, "trained")]
     return outputs_current(outputs, digest, args.round, inputs)
@@ -462,14 +467,14 @@ def _copy_current(args) -> bool:
     settings = ChainSettings.from_json(args.settings)
     others = [args.init, args.source_mask, args.rewind_from]
     return outputs_current(
-        [(args.out, "trained")], settings.digest(), args.round, others
+        [(args.out, "trained")], settings.accepted_digests(), args.round, others
     ) and same_round0(settings, args.out, args.round0_from)
 
 
 def _copy_mask_current(args) -> bool:
     """Whether a round-0 copy's mask is there, valid and newer than what the mask verb
     reads (the inputs its artifact records: :func:`cmd_mask`)."""
-    digest = ChainSettings.from_json(args.settings).digest()
+    digest = ChainSettings.from_json(args.settings).accepted_digests()
     return outputs_current([(args.mask_out, "mask")], digest, args.round, _mask_inputs(args))
 
 

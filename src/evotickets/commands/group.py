@@ -25,6 +25,7 @@ import h5py
 from ..artifacts import (
     NOT_LOGS,
     ArtifactError,
+    Digests,
     created_time,
     read_artifact,
     recorded_inputs,
@@ -155,7 +156,7 @@ def run_logged(path: str, verb: str, run: Callable, args) -> None:
 
 def outputs_current(
     outputs: Sequence[tuple[str, str]],
-    digest: str,
+    digest: Digests,
     round_index: int,
     inputs: Iterable[str | None],
 ) -> bool:

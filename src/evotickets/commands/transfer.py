@@ -76,9 +76,8 @@ def _prepared_transfer(args, log=log) -> PreparedRound:
     src_theta0, src_table, src_prunable, src_init_attrs = load_init(args.source_init, src)
     tgt_theta0, tgt_table, tgt_prunable, _ = load_init(args.target_init, tgt)
     check_compatible(src_table, tgt_table, where)
-    source_digest = src.digest()
     mask, theta_start, mask_attrs = load_ticket(
-        args.source_mask, src_table, source_digest, t, src_theta0
+        args.source_mask, src_table, src.accepted_digests(), t, src_theta0
     )
     if mask_attrs["method"] != src.method:
         raise ValueError(f"{where}: {args.source_mask} is a {mask_attrs['method']} mask")
@@ -107,7 +106,7 @@ def _prepared_transfer(args, log=log) -> PreparedRound:
             "source_strategy": src.strategy,
             "source_method": src.method,
             "source_mask": str(args.source_mask),
-            "source_config_digest": source_digest,
+            "source_config_digest": str(mask_attrs["config_digest"]),
             "source_init": str(args.source_init),
             "source_init_digest": str(src_init_attrs["config_digest"]),
             "source_remaining_fraction": float(mask_attrs["remaining_fraction"]),
@@ -167,7 +166,7 @@ def _finished(margs) -> bool:
     """Whether a member's transfer round is done: its trained.h5 valid and newer than its
     inputs (a killed job's finished seed)."""
     inputs = (margs.source_init, margs.source_mask, margs.target_init)
-    digest = TransferSettings.from_json(margs.settings).digest()
+    digest = TransferSettings.from_json(margs.settings).accepted_digests()
     return outputs_current([(margs.out, "trained")], digest, margs.round, inputs)
 
 
