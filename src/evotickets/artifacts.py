@@ -25,6 +25,7 @@ import numpy as np
 
 from . import __version__
 from .durable import atomic_path, make_dirs, temp_path
+from .names import ES_FITNESS_TASK_KEYS, is_gd
 from .paths import TRANSFER_FOLDER
 
 SCHEMA_VERSION = 1
@@ -542,6 +543,8 @@ def stale_inputs(
     return stale
 
 
+ES_TASK_KEYS = frozenset(ES_FITNESS_TASK_KEYS)
+
 #: The attr that makes a trained.h5 a copy of another chain's round 0, naming it
 #: (:func:`evotickets.rounds.adopt_round0`).
 ROUND0_FROM_ATTR = "round0_from"
@@ -587,7 +590,10 @@ def round0_numbers_equal(a: tuple[dict, dict], b: tuple[dict, dict]) -> bool:
             return False
 
     def numbers(attrs: dict) -> dict[str, str]:
-        return {k: str(v) for k, v in content_attrs(attrs).items() if k not in ROUND0_OWN_ATTRS}
+        # a gradient-descent round of before recorded the ES fitness's n_repeats, which its
+        # numbers do not depend on (names.ES_FITNESS_TASK_KEYS); those of now do not
+        own = ROUND0_OWN_ATTRS | (ES_TASK_KEYS if is_gd(str(attrs.get("strategy"))) else set())
+        return {k: str(v) for k, v in content_attrs(attrs).items() if k not in own}
 
     return numbers(a_attrs) == numbers(b_attrs)
 

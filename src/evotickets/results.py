@@ -100,8 +100,8 @@ class FinishedRounds:
         )
 
     def analysis(self, path: str | Path, digest: Digests) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(arrays, attrs) of an analysis artifact of this config's (its settings digests
-        ``digest``: :func:`evotickets.settings.analysis_digests`), refused as :class:`StaleArtifact` when a round it analysed has been
+        """(arrays, attrs) of an analysis artifact of this config's (its settings digest
+        ``digest``: :func:`evotickets.settings.analysis_digest`), refused as :class:`StaleArtifact` when a round it analysed has been
         written again since: its numbers are of rounds that are no longer there. An
         analysis written before it recorded its inputs cannot be checked."""
         arrays, attrs = read_config_chain(path, "analysis", digest)

@@ -31,7 +31,7 @@ from .artifacts import (
     round0_numbers_equal,
     write_artifact,
 )
-from .names import is_gd
+from .names import ES_FITNESS_TASK_KEYS, is_gd
 from .pruning import kept_attrs
 from .settings import ChainSettings
 
@@ -254,6 +254,16 @@ def prepare_round(
                          log, tuple(inputs), inputs_read)  # fmt: skip
 
 
+def _provenance(p: PreparedRound) -> dict[str, str]:
+    """The task's provenance attrs of a round, without what only the ES fitness reads where
+    a gradient-descent chain trained it (``names.ES_FITNESS_TASK_KEYS``: its ``n_repeats``
+    is not this round's, and its digest leaves it out)."""
+    attrs = p.task.provenance()
+    if p.settings.is_gd:
+        attrs = {k: v for k, v in attrs.items() if k not in ES_FITNESS_TASK_KEYS}
+    return attrs
+
+
 def train_prepared(p: PreparedRound):
     """Train a prepared round with its chain strategy's trainer (ES, or gradient descent for
     the ``gd_*`` strategies): a :class:`evotickets.train.trainers.TrainedRound`."""
@@ -312,7 +322,7 @@ def write_trained(p: PreparedRound, res, extra_attrs: dict | None = None) -> Non
             "trained_on": p.checkpoint.trained_on(),
             **res.attrs,
             **({"rewind_point": p.rewind_at} if p.rewind_at is not None else {}),
-            **p.task.provenance(),
+            **_provenance(p),
             **p.extra_attrs,
             **(extra_attrs or {}),
         },

@@ -446,19 +446,13 @@ ANALYSIS_OPTIONS = {"lmc": LmcOptions, "landscape": LandscapeOptions}
 
 
 def analysis_digest(settings: ChainSettings, options: _Json | None = None) -> str:
-    """The digest an analysis artifact of a chain is written with: the chain's settings, and
-    the analysis's options where it has some (so a change of either makes it stale)."""
-    return analysis_digests(settings, options)[0]
-
-
-def analysis_digests(settings: ChainSettings, options: _Json | None = None) -> tuple[str, ...]:
-    """The digests an analysis artifact of a chain may carry, :func:`analysis_digest`'s
-    first (as :meth:`_Json.accepted_digests`)."""
-    if options is None:
-        return settings.accepted_digests()
-    analysis = {"analysis": options.to_dict()}
-    forms = (settings.digest_form(), settings.to_dict())
-    return tuple(dict.fromkeys(digest({**form, **analysis}) for form in forms))
+    """The digest an analysis artifact of a chain carries: the chain's settings, and the
+    analysis's options where it has some (so a change of either makes it stale). The whole
+    settings form, not :meth:`ChainSettings.digest_form`: an analysis may read what a
+    gradient-descent chain's training does not (a control task's landscape evaluates the ES
+    fitness, ``n_repeats`` rollouts a member), and the analyses keep no finished file."""
+    analysis = {"analysis": options.to_dict()} if options is not None else {}
+    return digest({**settings.to_dict(), **analysis})
 
 
 def _options(name: str, cls, given: dict) -> dict:

@@ -949,3 +949,28 @@ def test_only_a_transfer_rounds_place_names_the_transfer_rule(tmp_path):
     with pytest.raises(ArtifactError, match=r"rule `train`") as info:
         read_artifact(path, "trained")
     assert "transfer_seeds" not in str(info.value)
+
+
+def test_round0_numbers_compare_what_the_round_computed():
+    """Two round-0 files hold the same numbers where their arrays are bitwise equal and their
+    attrs differ only in what each round records of itself (method, machine, times) or, for
+    a gradient-descent round, in the ES fitness's n_repeats, which rounds written before its
+    digest left it out recorded (names.ES_FITNESS_TASK_KEYS)."""
+    from evotickets.artifacts import round0_numbers_equal
+
+    arrays = {"params/w": np.arange(4.0), "mask/w": np.ones(4, bool)}
+
+    def round0(strategy, **attrs):
+        base = {"round": 0, "strategy": strategy, "method": "random", "final_metric": -120.5,
+                "max_steps": "200", "config_digest": "a", "trained_on": "cpu ×1"}  # fmt: skip
+        return {k: v.copy() for k, v in arrays.items()}, {**base, **attrs}
+
+    now, before = round0("gd_ppo"), round0("gd_ppo", n_repeats="8", method="magnitude")
+    assert round0_numbers_equal(now, before)
+    assert round0_numbers_equal(round0("gd_ppo", trained_on="gpu"), now)
+    assert not round0_numbers_equal(round0("gd_ppo", final_metric=-120.4), now)
+    assert not round0_numbers_equal(round0("gd_ppo", max_steps="500"), now)
+    assert not round0_numbers_equal(round0("snes", n_repeats="8"), round0("snes", n_repeats="4"))
+    other = round0("gd_ppo")
+    other[0]["params/w"][0] = np.nextafter(0.0, 1.0)
+    assert not round0_numbers_equal(other, now)

@@ -180,6 +180,9 @@ def test_gd_ppo_runs_as_a_strategy_of_the_chain(tmp_path):
     )
     with h5py.File(p["t0"]) as f:
         assert f.attrs["trainer"] == "ppo" and "sigma" not in f  # no search distribution
+        # the task's provenance, less the ES fitness's rollouts a member, which PPO does not
+        # run (names.ES_FITNESS_TASK_KEYS: its digest leaves them out too)
+        assert f.attrs["max_steps"] == "200" and "n_repeats" not in f.attrs
         n = f["curves/episodes"][()]
         assert np.array_equal(np.isnan(f["curves/train_return"][()]), n == 0) and n.sum() > 0
         assert np.isfinite(f.attrs["final_metric"])

@@ -30,7 +30,7 @@ from ..config import (
 from ..host import machine_counts
 from ..names import DEFAULT_INIT_SCHEME
 from ..results import FinishedRounds
-from ..settings import ANALYSIS_OPTIONS, analysis_digests
+from ..settings import ANALYSIS_OPTIONS, analysis_digest
 
 METRIC_LONG_NAME = "test accuracy (vision) or mean test return (control) of the final solution"
 
@@ -276,7 +276,7 @@ def _add_es_gd(ds, finished: FinishedRounds, seeds, rounds) -> None:
                 continue
             src = transfer_entry(cfg, name)["source"]
             source = chain_spec(cfg, src["task"], src["strategy"], src["method"], k)
-            arrays, _ = finished.analysis(path, analysis_digests(source, lmc))
+            arrays, _ = finished.analysis(path, analysis_digest(source, lmc))
             _same_axis(ds, "alpha", arrays["alpha"], path, "lmc_es_gd", "analyses.lmc.alphas")
             if errors is None:
                 errors = _nan((*barrier.shape, arrays["alpha"].size))
@@ -347,7 +347,7 @@ def _chain_artifacts(chains, finished: FinishedRounds, file: str, analysis: str 
     for chain in chains:
         path = Path(paths.chain_analysis(file, None, *chain, root=results))
         if path.exists():
-            digest = analysis_digests(chain_spec(cfg, *chain), options)
+            digest = analysis_digest(chain_spec(cfg, *chain), options)
             arrays, attrs = finished.analysis(path, digest)
             yield chain, arrays, attrs, path
 
@@ -385,7 +385,7 @@ def _add_lmc(ds, finished: FinishedRounds, at, shape) -> None:
             continue
         # made from the first seed's settings (the rule's), the second seed's rounds beside
         first = chain_spec(cfg, t, s, m, pair_seeds[0])
-        arrays, _ = finished.analysis(path, analysis_digests(first, options))
+        arrays, _ = finished.analysis(path, analysis_digest(first, options))
         _same_axis(ds, "alpha", arrays["alpha"], path, "lmc_seeds", "analyses.lmc.alphas")
         i = at(t, s, m, ds.seed.values[0])[:3]
         for j, r in enumerate(arrays["round_left"]):

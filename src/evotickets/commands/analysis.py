@@ -306,7 +306,7 @@ def cmd_snr_magnitude(args) -> None:
             **{k: np.asarray([row[k] for row in rows]) for k in keys},
         },
         {"analysis": "snr_magnitude"},
-        config_digest=settings.digest(),
+        config_digest=analysis_digest(settings),
         seed=settings.seed,
         inputs=(args.init, *[r["path"] for r in rounds]),
     )
@@ -332,7 +332,7 @@ def cmd_layerwise(args) -> None:
         "analysis",
         arrays,
         {"analysis": "layerwise", "tensors": json.dumps(names)},
-        config_digest=settings.digest(),
+        config_digest=analysis_digest(settings),
         seed=settings.seed,
         inputs=(args.init, *[r["path"] for r in rounds]),
     )
