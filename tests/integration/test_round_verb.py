@@ -786,6 +786,18 @@ def test_an_analysis_of_a_round_written_again_is_refused_as_stale(
     assert cli.main(argv_lmc) == 0
     first = written(lmc)
     assert cli.main(argv_lmc) == 0 and written(lmc) == first
+    argv = ["round", "--settings", settings, "--round", "2", "--init", str(init)]
+    argv += ["--mask-out", f("mask.h5", 2), "--mask-log", f("mask.log", 2)]
+    argv += ["--out", f("trained.h5", 2), "--prev-trained", f("trained.h5", 1)]
+    Path(f("mask.h5", 2)).parent.mkdir(parents=True, exist_ok=True)
+    assert cli.main(argv) == 0
+    consecutive = [*argv_lmc[:-1], str(tmp_path / "lmc3.h5")]  # round 1 on both sides
+    r = consecutive.index("--right")
+    consecutive[r:r] = [f("trained.h5", 1)]
+    consecutive.insert(r + 2, f("trained.h5", 2))
+    assert cli.main(consecutive) == 0
+    once = written(tmp_path / "lmc3.h5")
+    assert cli.main(consecutive) == 0 and written(tmp_path / "lmc3.h5") == once
     other = [a.replace('"alphas": 3', '"alphas": 4') for a in argv_lmc]  # other options
     assert cli.main(other) == 0
     assert written(lmc) != first

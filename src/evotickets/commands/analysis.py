@@ -88,7 +88,8 @@ LMC_KINDS = ("consecutive", "seeds", "es_gd")
 
 
 def _same_paths(paths) -> list[str]:
-    return sorted(os.path.normpath(os.path.abspath(p)) for p in paths if p)
+    """The files ``paths`` names, each once (LMC's consecutive pairs name a round twice)."""
+    return sorted({os.path.normpath(os.path.abspath(p)) for p in paths if p})
 
 
 def kept_analysis(
