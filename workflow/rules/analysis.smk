@@ -1,8 +1,5 @@
 # Analyses: each reads finished trained.h5 artifacts and writes one HDF5 artifact; nothing is
-# retrained. Which chains they cover is set by the config's `analyses` block. Outputs are
-# update(), as the rounds' are: Snakemake does not delete a finished analysis before a rerun,
-# and the verb keeps it where its rounds are the same files (a kept round that Snakemake
-# touched: evotickets.commands.analysis.kept_analysis).
+# retrained. Which chains they cover is set by the config's `analyses` block.
 
 
 rule lmc_consecutive:
@@ -10,7 +7,7 @@ rule lmc_consecutive:
         init=paths.init(),
         trained=chain_rounds,
     output:
-        update(paths.chain_analysis("lmc_consecutive.h5")),
+        paths.chain_analysis("lmc_consecutive.h5"),
     log:
         paths.chain_analysis("lmc_consecutive.log"),
     params:
@@ -35,7 +32,7 @@ rule lmc_seeds:
         left=lambda wc: seed_rounds(wc, lmc_seed(0)),
         right=lambda wc: seed_rounds(wc, lmc_seed(1)),
     output:
-        update(paths.seeds_analysis("lmc_seeds.h5")),
+        paths.seeds_analysis("lmc_seeds.h5"),
     log:
         paths.seeds_analysis("lmc_seeds.log"),
     params:
@@ -59,7 +56,7 @@ rule landscape:
         init=paths.init(),
         trained=chain_rounds,
     output:
-        update(paths.chain_analysis("landscape.h5")),
+        paths.chain_analysis("landscape.h5"),
     log:
         paths.chain_analysis("landscape.log"),
     params:
@@ -82,7 +79,7 @@ rule weight_statistics:
         init=paths.init(),
         trained=chain_rounds,
     output:
-        update(paths.chain_analysis("{stat}.h5")),
+        paths.chain_analysis("{stat}.h5"),
     log:
         paths.chain_analysis("{stat}.log"),
     wildcard_constraints:
@@ -108,7 +105,7 @@ rule lmc_es_gd:
             for t in range(ROUNDS)
         ],
     output:
-        update(paths.transfer_analysis("lmc_es_gd.h5")),
+        paths.transfer_analysis("lmc_es_gd.h5"),
     log:
         paths.transfer_analysis("lmc_es_gd.log"),
     params:

@@ -2,15 +2,12 @@
 
 Each reads finished artifacts only (nothing is retrained) and writes one HDF5 artifact that
 records the write times of the artifacts it read (``inputs``), so that a report can refuse an
-analysis of rounds that were written again since (:func:`artifacts.stale_inputs`), and a rerun
-keeps an analysis of the same rounds as they are (:func:`kept_analysis`).
+analysis of rounds that were written again since (:func:`artifacts.stale_inputs`).
 """
 
 from __future__ import annotations
 
-import datetime
 import json
-import os
 from functools import partial
 from pathlib import Path
 
@@ -23,16 +20,13 @@ from ..artifacts import (
     check_output,
     group,
     read_artifact,
-    recorded_inputs,
     rerun_hint,
     write_artifact,
-    written_at,
 )
 from ..platform import setup_jax
 from ..rounds import load_init
 from ..settings import ChainSettings, LandscapeOptions, LmcOptions, analysis_digest
 from .common import chain_args
-from .group import RECOMPUTE_ENV
 
 
 def _trained(paths, table, chain_digest=None):
@@ -85,46 +79,6 @@ def _task_state(task, trained: dict) -> dict:
 
 
 LMC_KINDS = ("consecutive", "seeds", "es_gd")
-
-
-def _same_paths(paths) -> list[str]:
-    """The files ``paths`` names, each once (LMC's consecutive pairs name a round twice)."""
-    return sorted({os.path.normpath(os.path.abspath(p)) for p in paths if p})
-
-
-def kept_analysis(
-    out: str, digest: str, inputs: list[str], named: dict[str, str], lists: dict | None = None
-) -> bool:
-    """Keep a finished analysis (and say so) instead of computing it again: ``out`` is valid
-    for these settings and options (``digest``), is the analysis ``named`` says (its attrs),
-    records exactly ``inputs`` (and, for LMC, the same ``lists`` of left and right rounds),
-    and each of them is the same file as when it was read, by its write record.
-
-    Why: Snakemake touches the outputs of every job it ran, a kept round's too (after a
-    change of how jobs are grouped, or of a key a chain's digest leaves out), and then
-    reruns every analysis of that round as if it were new; a landscape at the paper's size
-    is minutes of evaluation. An input written again, an input added or removed, other
-    options, or ``$EVOTICKETS_RECOMPUTE`` computes it again."""
-    if os.environ.get(RECOMPUTE_ENV, "") not in ("", "0") or not Path(out).exists():
-        return False
-    try:
-        _, attrs = read_artifact(out, "analysis", expected_digest=digest, with_arrays=False)
-        if any(str(attrs.get(k)) != str(v) for k, v in named.items()):
-            return False
-        if any(_same_paths(json.loads(str(attrs.get(k, "[]")))) != _same_paths(v)
-               for k, v in (lists or {}).items()):  # fmt: skip
-            return False
-        recorded = recorded_inputs(out, attrs)
-        if _same_paths(recorded) != _same_paths(inputs):
-            return False
-        for path, when in recorded.items():
-            now = written_at(path)
-            if now is None or now != datetime.datetime.fromisoformat(when):
-                return False
-    except (ArtifactError, KeyError, ValueError):
-        return False
-    print(f"kept {out}: finished by an earlier run", flush=True)
-    return True
 
 
 def _right_digest(args, own: Digests) -> Digests:
@@ -184,14 +138,6 @@ def cmd_lmc(args) -> None:
     opts = LmcOptions.from_json(args.analysis or "{}", "--analysis")
     named = {"analysis": "lmc", "seed": settings.seed}  # as written below; before the work
     check_output(args.out, "analysis", [args.init, *args.left, *args.right], named)
-    if kept_analysis(
-        args.out,
-        analysis_digest(settings, opts),
-        [args.init, *args.left, *args.right],
-        {**named, "pair_kind": args.kind},
-        {"left": args.left, "right": args.right},
-    ):
-        return
     setup_jax(args.jax_cache)
     _, table, _, _ = load_init(args.init, settings)
     # --left is always the --settings chain's rounds; --right too for consecutive rounds,
@@ -266,9 +212,6 @@ def cmd_landscape(args) -> None:
     opts = LandscapeOptions.from_json(args.analysis or "{}", "--analysis")
     named = {"analysis": "landscape", "seed": settings.seed}  # as written below
     check_output(args.out, "analysis", [args.init, *args.trained], named)  # before the work
-    digest = analysis_digest(settings, opts)
-    if kept_analysis(args.out, digest, [args.init, *args.trained], named):
-        return
     setup_jax(args.jax_cache)
     _, table, _, _ = load_init(args.init, settings)
     rounds = _trained(args.trained, table, settings.accepted_digests())
@@ -332,9 +275,6 @@ def cmd_snr_magnitude(args) -> None:
     from ..analysis import correlation
 
     settings = ChainSettings.from_json(args.settings)
-    named = {"analysis": "snr_magnitude", "seed": settings.seed}
-    if kept_analysis(args.out, analysis_digest(settings), [args.init, *args.trained], named):
-        return
     _, table, prunable, _ = load_init(args.init, settings)
     rounds = _trained(args.trained, table, settings.accepted_digests())
     n = int(prunable.sum())
@@ -377,9 +317,6 @@ def cmd_layerwise(args) -> None:
     from ..analysis import correlation
 
     settings = ChainSettings.from_json(args.settings)
-    named = {"analysis": "layerwise", "seed": settings.seed}
-    if kept_analysis(args.out, analysis_digest(settings), [args.init, *args.trained], named):
-        return
     _, table, _, _ = load_init(args.init, settings)
     rounds = _trained(args.trained, table, settings.accepted_digests())
     names = [e.name for e in table]

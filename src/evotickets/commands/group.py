@@ -40,8 +40,7 @@ from ..rounds import PreparedRound, log, train_together
 from .common import round_index
 
 #: Set (to anything but ``0``) to make the round and transfer verbs train a round whose files
-#: are already valid and current (and the analysis verbs compute such an analysis again:
-#: ``commands.analysis.kept_analysis``), e.g. after a code change that Snakemake does not see:
+#: are already valid and current, e.g. after a code change that Snakemake does not see:
 #: ``EVOTICKETS_RECOMPUTE=1 snakemake --forcerun train ...`` (under ``resources.group_chains``
 #: the rules are ``train_seeds`` or ``train_pairs_<task>_<strategy>``, and for transfers
 #: ``transfer`` or ``transfer_seeds``; or name the round's file with ``--forcerun <file>``).
