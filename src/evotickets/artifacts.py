@@ -441,9 +441,9 @@ def read_artifact(
     ):
         raise ArtifactError(
             f"artifact {path} was made from other settings (config_digest "
-            f"{attrs.get('config_digest')} ≠ {_shown(expected_digest)}): if it is another chain's "
-            f"or seed's file, pass this chain's instead (it may be a good file: keep it); if "
-            f"it is this chain's, {rerun_hint(path, kind)}"
+            f"{attrs.get('config_digest')} ≠ {_shown(expected_digest)}): if it is another "
+            "chain's or seed's file, pass this chain's instead (it may be a good file: keep "
+            f"it); if it is this chain's, {rerun_hint(path, kind)}"
         )
     return arrays, attrs
 
@@ -543,8 +543,6 @@ def stale_inputs(
     return stale
 
 
-ES_TASK_KEYS = frozenset(ES_FITNESS_TASK_KEYS)
-
 #: The attr that makes a trained.h5 a copy of another chain's round 0, naming it
 #: (:func:`evotickets.rounds.adopt_round0`).
 ROUND0_FROM_ATTR = "round0_from"
@@ -592,7 +590,8 @@ def round0_numbers_equal(a: tuple[dict, dict], b: tuple[dict, dict]) -> bool:
     def numbers(attrs: dict) -> dict[str, str]:
         # a gradient-descent round of before recorded the ES fitness's n_repeats, which its
         # numbers do not depend on (names.ES_FITNESS_TASK_KEYS); those of now do not
-        own = ROUND0_OWN_ATTRS | (ES_TASK_KEYS if is_gd(str(attrs.get("strategy"))) else set())
+        gd = is_gd(str(attrs.get("strategy")))
+        own = ROUND0_OWN_ATTRS | (frozenset(ES_FITNESS_TASK_KEYS) if gd else frozenset())
         return {k: str(v) for k, v in content_attrs(attrs).items() if k not in own}
 
     return numbers(a_attrs) == numbers(b_attrs)
@@ -608,8 +607,8 @@ def read_config_chain(
     if not digest_accepted(attrs.get("config_digest"), digest):
         raise ArtifactError(
             f"{path} was made from other settings than this config gives its chain "
-            f"(config_digest {attrs.get('config_digest')} ≠ {_shown(digest)}): report with the config "
-            "the run used (--configfile), or retrain it with this one (delete it and rerun "
+            f"(config_digest {attrs.get('config_digest')} ≠ {_shown(digest)}): report with the "
+            "config the run used (--configfile), or retrain it with this one (delete it and rerun "
             "its rule)"
         )
     return arrays, attrs

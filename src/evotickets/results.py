@@ -99,9 +99,9 @@ class FinishedRounds:
             {"transfer_name": name, "seed": seed},
         )
 
-    def analysis(self, path: str | Path, digest: Digests) -> tuple[dict[str, Any], dict[str, Any]]:
+    def analysis(self, path: str | Path, digest: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """(arrays, attrs) of an analysis artifact of this config's (its settings digest
-        ``digest``: :func:`evotickets.settings.analysis_digest`), refused as :class:`StaleArtifact` when a round it analysed has been
+        ``digest``), refused as :class:`StaleArtifact` when a round it analysed has been
         written again since: its numbers are of rounds that are no longer there. An
         analysis written before it recorded its inputs cannot be checked."""
         arrays, attrs = read_config_chain(path, "analysis", digest)
