@@ -53,6 +53,7 @@ class FinishedRounds:
     def __init__(self, cfg: dict, results: str | Path):
         self.cfg, self.results = cfg, results
         self._written = functools.cache(written_at)
+        self._stale_analyses: list[StaleArtifact] = []
 
     def chain_rounds(self) -> Iterator[tuple[Chain, int, dict[str, Any]]]:
         """(chain, round, attrs) of every finished ``trained.h5`` of the chains and rounds
@@ -99,14 +100,27 @@ class FinishedRounds:
             {"transfer_name": name, "seed": seed},
         )
 
-    def analysis(self, path: str | Path, digest: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    def analysis(
+        self, path: str | Path, digest: str
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """(arrays, attrs) of an analysis artifact of this config's (its settings digest
-        ``digest``), refused as :class:`StaleArtifact` when a round it analysed has been
-        written again since: its numbers are of rounds that are no longer there. An
-        analysis written before it recorded its inputs cannot be checked."""
+        ``digest``), or None where a round it analysed has been written again since: its
+        numbers are of rounds that are no longer there. Such analyses are refused together
+        by :meth:`check_analyses` (naming one per run took a rerun for each). An analysis
+        written before it recorded its inputs cannot be checked."""
         arrays, attrs = read_config_chain(path, "analysis", digest)
-        self._not_stale(Path(path), attrs)
+        try:
+            self._not_stale(Path(path), attrs)
+        except StaleArtifact as err:
+            self._stale_analyses.append(err)
+            return None
         return arrays, attrs
+
+    def check_analyses(self) -> None:
+        """Refuse, as one :class:`StaleArtifact` naming them all, the analyses
+        :meth:`analysis` found made from rounds written again since."""
+        if stale := self._stale_analyses:
+            raise StaleArtifact([p for err in stale for p in err.paths], stale[0].why)
 
     def _finished(
         self, digest: Digests, path_of: Callable[[int], str], filed: dict[str, Any]

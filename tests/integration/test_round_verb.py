@@ -727,7 +727,7 @@ def test_an_analysis_of_a_round_written_again_is_refused_as_stale(
     from evotickets.analysis.collect import collect
     from evotickets.results import StaleArtifact
 
-    tiny_config["analyses"] = {"enabled": ["layerwise"], "methods": ["magnitude"]}
+    tiny_config["analyses"] = {"enabled": ["layerwise", "snr_magnitude"], "methods": ["magnitude"]}
     cfg, results, init, chain = _magnitude_chain_of_one_seed(
         tmp_path, tiny_config, ["magnitude"], generations=2
     )
@@ -750,6 +750,9 @@ def test_an_analysis_of_a_round_written_again_is_refused_as_stale(
     assert cli.main([*twice, f("trained.h5", 1)]) == 2
     assert not (tmp_path / "twice.h5").exists()
     assert cli.main([*argv, "--trained", f("trained.h5", 0), f("trained.h5", 1)]) == 0
+    snr_magnitude = Path(paths.chain_analysis("snr_magnitude.h5", None, *chain, root=results))
+    argv_snr = ["snr-magnitude", *argv[1:-1], str(snr_magnitude)]
+    assert cli.main([*argv_snr, "--trained", f("trained.h5", 0), f("trained.h5", 1)]) == 0
     kept = collect(cfg, results).layer_kept_ratio.sel({"method": "magnitude", "seed": 0})
     assert np.isfinite(kept.values).all()
     monkeypatch.setenv("EVOTICKETS_RECOMPUTE", "1")  # round 1 written again, same settings
@@ -758,8 +761,11 @@ def test_an_analysis_of_a_round_written_again_is_refused_as_stale(
     argv += ["--out", f("trained.h5", 1), "--prev-trained", f("trained.h5", 0)]
     assert cli.main(argv) == 0
     monkeypatch.delenv("EVOTICKETS_RECOMPUTE")
-    with pytest.raises(StaleArtifact, match=r"layerwise.h5 was made from .*iter01/trained.h5"):
+    with pytest.raises(StaleArtifact, match=r"was made from .*iter01/trained.h5") as err:
         collect(cfg, results)
+    # every stale analysis at once, with the command that deletes them (one per run before)
+    assert set(err.value.paths) == {snr_magnitude, layerwise}
+    assert "one of 2 stale results" in str(err.value) and str(layerwise) in str(err.value)
 
 
 def test_a_vmapped_group_writes_its_finite_members_before_naming_a_diverged_one(

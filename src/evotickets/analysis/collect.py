@@ -136,6 +136,7 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
     _add_kept_shared(ds, cfg, results, done, at, shape)
     _add_analyses(ds, finished, at, shape)
     _add_transfers(ds, finished, seeds, rounds)
+    finished.check_analyses()
     return ds
 
 
@@ -276,7 +277,9 @@ def _add_es_gd(ds, finished: FinishedRounds, seeds, rounds) -> None:
                 continue
             src = transfer_entry(cfg, name)["source"]
             source = chain_spec(cfg, src["task"], src["strategy"], src["method"], k)
-            arrays, _ = finished.analysis(path, analysis_digest(source, lmc))
+            if (read := finished.analysis(path, analysis_digest(source, lmc))) is None:
+                continue
+            arrays = read[0]
             _same_axis(ds, "alpha", arrays["alpha"], path, "lmc_es_gd", "analyses.lmc.alphas")
             if errors is None:
                 errors = _nan((*barrier.shape, arrays["alpha"].size))
@@ -348,8 +351,8 @@ def _chain_artifacts(chains, finished: FinishedRounds, file: str, analysis: str 
         path = Path(paths.chain_analysis(file, None, *chain, root=results))
         if path.exists():
             digest = analysis_digest(chain_spec(cfg, *chain), options)
-            arrays, attrs = finished.analysis(path, digest)
-            yield chain, arrays, attrs, path
+            if (read := finished.analysis(path, digest)) is not None:
+                yield chain, *read, path
 
 
 def _add_lmc(ds, finished: FinishedRounds, at, shape) -> None:
@@ -385,7 +388,9 @@ def _add_lmc(ds, finished: FinishedRounds, at, shape) -> None:
             continue
         # made from the first seed's settings (the rule's), the second seed's rounds beside
         first = chain_spec(cfg, t, s, m, pair_seeds[0])
-        arrays, _ = finished.analysis(path, analysis_digest(first, options))
+        if (read := finished.analysis(path, analysis_digest(first, options))) is None:
+            continue
+        arrays = read[0]
         _same_axis(ds, "alpha", arrays["alpha"], path, "lmc_seeds", "analyses.lmc.alphas")
         i = at(t, s, m, ds.seed.values[0])[:3]
         for j, r in enumerate(arrays["round_left"]):
