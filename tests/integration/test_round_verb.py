@@ -755,6 +755,14 @@ def test_an_analysis_of_a_round_written_again_is_refused_as_stale(
     assert cli.main([*argv_snr, "--trained", f("trained.h5", 0), f("trained.h5", 1)]) == 0
     kept = collect(cfg, results).layer_kept_ratio.sel({"method": "magnitude", "seed": 0})
     assert np.isfinite(kept.values).all()
+    # a config of fewer rounds reads the analyses' rows of its rounds (an index past the end
+    # failed collect)
+    fewer = collect(validate_config({**tiny_config, "rounds": 1}), results)
+    assert fewer.layer_kept_ratio.sizes["iteration"] == 1
+    np.testing.assert_array_equal(
+        fewer.layer_kept_ratio.sel({"method": "magnitude", "seed": 0}).values,
+        kept.isel(iteration=[0]).values,
+    )
     monkeypatch.setenv("EVOTICKETS_RECOMPUTE", "1")  # round 1 written again, same settings
     argv = ["round", "--settings", settings, "--round", "1", "--init", str(init)]
     argv += ["--mask-out", f("mask.h5", 1), "--mask-log", f("mask.log", 1)]

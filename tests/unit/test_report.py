@@ -150,3 +150,18 @@ def test_with_the_runs_config_the_table_counts_only_its_chains(tmp_path, tiny_co
     trained(1, 0.9, digest="stale")
     with pytest.raises(ArtifactError, match=r"seed1/iter00/trained.h5 was made from other"):
         report.accuracy_table(root, cfg)
+
+
+def test_collect_reads_the_rows_of_an_analysis_within_the_configs_rounds():
+    """An analysis made while the config asked for more rounds: its rows of the config's
+    rounds are read, an LMC pair with an end past them is left out."""
+    import numpy as np
+
+    from evotickets.analysis.collect import _config_rounds
+
+    lmc = {"round_left": np.array([0, 1, 2]), "round_right": np.array([1, 2, 3])}
+    assert _config_rounds(lmc, 3, "round_left", "round_right") == [(0, 0), (1, 1)]
+    assert _config_rounds(lmc, 4, "round_left", "round_right") == [(0, 0), (1, 1), (2, 2)]
+    older = {"round_left": np.array([0, 1, 2])}  # before round_right was written
+    assert _config_rounds(older, 3, "round_left", "round_right") == [(0, 0), (1, 1), (2, 2)]
+    assert _config_rounds({"round": np.array([0, 1, 2, 3])}, 2) == [(0, 0), (1, 1)]

@@ -284,9 +284,9 @@ def _add_es_gd(ds, finished: FinishedRounds, seeds, rounds) -> None:
             if errors is None:
                 errors = _nan((*barrier.shape, arrays["alpha"].size))
             i = transfers.index(name)
-            for p, r in enumerate(arrays["round_left"]):
-                barrier[i, j, int(r)] = arrays["barrier"][p]
-                errors[i, j, int(r)] = arrays["errors"][p]
+            for p, r in _config_rounds(arrays, rounds, "round_left", "round_right"):
+                barrier[i, j, r] = arrays["barrier"][p]
+                errors[i, j, r] = arrays["errors"][p]
     dims = ("transfer", "seed", "iteration")
     units = ERROR_UNITS
     ds["lmc_barrier_es_gd"] = (
@@ -355,6 +355,22 @@ def _chain_artifacts(chains, finished: FinishedRounds, file: str, analysis: str 
                 yield chain, *read, path
 
 
+def _config_rounds(arrays, rounds: int, *fields: str) -> list[tuple[int, int]]:
+    """(row, round) of an analysis's rows whose rounds (``fields``, by default ``round``) are
+    all among the config's ``rounds``. An analysis made while the config asked for more
+    rounds holds rows of those too: its rows of the config's rounds read the same files and
+    stand, and the others are left out, as collect leaves out the chains' later rounds (they
+    made it fail on an index past the end); an LMC pair is left out where either end is."""
+    first, *others = fields or ("round",)
+    present = [first, *(f for f in others if f in arrays)]  # round_right: since 21fccb1
+    columns = [np.asarray(arrays[f]).astype(int) for f in present]
+    return [
+        (j, int(columns[0][j]))
+        for j in range(columns[0].size)
+        if all(c[j] < rounds for c in columns)
+    ]
+
+
 def _add_lmc(ds, finished: FinishedRounds, at, shape) -> None:
     cfg, results = finished.cfg, finished.results
     lmc = analysis_chains(cfg, "lmc")
@@ -365,9 +381,9 @@ def _add_lmc(ds, finished: FinishedRounds, at, shape) -> None:
         _same_axis(ds, "alpha", arrays["alpha"], path, "lmc", "analyses.lmc.alphas")
         if errors is None:
             errors = _nan((*shape, arrays["alpha"].size))
-        for j, r in enumerate(arrays["round_left"]):
-            barrier[(*at(*chain), int(r))] = arrays["barrier"][j]
-            errors[(*at(*chain), int(r))] = arrays["errors"][j]
+        for j, r in _config_rounds(arrays, shape[-1], "round_left", "round_right"):
+            barrier[(*at(*chain), r)] = arrays["barrier"][j]
+            errors[(*at(*chain), r)] = arrays["errors"][j]
     ds["lmc_barrier_consecutive"] = (
         CHAIN_DIMS,
         barrier,
@@ -393,8 +409,8 @@ def _add_lmc(ds, finished: FinishedRounds, at, shape) -> None:
         arrays = read[0]
         _same_axis(ds, "alpha", arrays["alpha"], path, "lmc_seeds", "analyses.lmc.alphas")
         i = at(t, s, m, ds.seed.values[0])[:3]
-        for j, r in enumerate(arrays["round_left"]):
-            seeds_barrier[(*i, int(r))] = arrays["barrier"][j]
+        for j, r in _config_rounds(arrays, shape[-1], "round_left", "round_right"):
+            seeds_barrier[(*i, r)] = arrays["barrier"][j]
     pair = {"seed_pair": list(pair_seeds)} if pair_seeds else {}
     ds["lmc_barrier_seeds"] = (
         ("task", "strategy", "method", "iteration"),
@@ -421,9 +437,9 @@ def _add_landscape(ds, finished: FinishedRounds, at, shape) -> None:
         if surface is None:
             g = arrays["grid"].size
             surface = _nan((*shape, g, g))
-        for j, r in enumerate(arrays["round"]):
-            curvature[(*at(*chain), int(r))] = np.mean(arrays["curvature"][j])
-            surface[(*at(*chain), int(r))] = arrays["surface_2d"][j]
+        for j, r in _config_rounds(arrays, shape[-1]):
+            curvature[(*at(*chain), r)] = np.mean(arrays["curvature"][j])
+            surface[(*at(*chain), r)] = arrays["surface_2d"][j]
     ds["curvature_1d"] = (
         CHAIN_DIMS,
         curvature,
@@ -463,10 +479,10 @@ def _add_snr_magnitude(ds, finished: FinishedRounds, at, shape) -> None:
         return
     values = {n: _nan(shape) for n in SNR_MAGNITUDE_VARIABLES}
     for chain, arrays, _, _ in _chain_artifacts(snr, finished, "snr_magnitude.h5"):
-        for j, r in enumerate(arrays["round"]):
+        for j, r in _config_rounds(arrays, shape[-1]):
             for n in SNR_MAGNITUDE_VARIABLES:
                 if n in arrays:  # sigma_cv and rho_sigma_abs_theta are newer
-                    values[n][(*at(*chain), int(r))] = arrays[n][j]
+                    values[n][(*at(*chain), r)] = arrays[n][j]
     for n in SNR_MAGNITUDE_VARIABLES:
         ds[n] = (CHAIN_DIMS, values[n], {"long_name": n.replace("_", " "), "units": "1"})
 
@@ -484,9 +500,9 @@ def _add_layerwise(ds, finished: FinishedRounds, at, shape) -> None:
     for q in ("kept_ratio", "mean_abs_theta", "mean_sigma"):
         v = _nan((*shape, len(tensors)))
         for chain, (names, arrays) in per_chain.items():
-            for j, r in enumerate(arrays["round"]):
+            for j, r in _config_rounds(arrays, shape[-1]):
                 for n_i, n in enumerate(names):
-                    v[(*at(*chain), int(r), tensors.index(n))] = arrays[q][j, n_i]
+                    v[(*at(*chain), r, tensors.index(n))] = arrays[q][j, n_i]
         ds[f"layer_{q}"] = (
             (*CHAIN_DIMS, "tensor"),
             v,
