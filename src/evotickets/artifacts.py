@@ -25,7 +25,7 @@ import numpy as np
 
 from . import __version__
 from .durable import atomic_path, make_dirs, temp_path
-from .names import ES_FITNESS_TASK_KEYS, is_gd
+from .names import is_gd, without_es_fitness_keys
 from .paths import TRANSFER_FOLDER
 
 SCHEMA_VERSION = 1
@@ -590,9 +590,8 @@ def round0_numbers_equal(a: tuple[dict, dict], b: tuple[dict, dict]) -> bool:
     def numbers(attrs: dict) -> dict[str, str]:
         # a gradient-descent round of before recorded the ES fitness's n_repeats, which its
         # numbers do not depend on (names.ES_FITNESS_TASK_KEYS); those of now do not
-        gd = is_gd(str(attrs.get("strategy")))
-        own = ROUND0_OWN_ATTRS | (frozenset(ES_FITNESS_TASK_KEYS) if gd else frozenset())
-        return {k: str(v) for k, v in content_attrs(attrs).items() if k not in own}
+        kept = {k: str(v) for k, v in content_attrs(attrs).items() if k not in ROUND0_OWN_ATTRS}
+        return without_es_fitness_keys(kept) if is_gd(str(attrs.get("strategy"))) else kept
 
     return numbers(a_attrs) == numbers(b_attrs)
 

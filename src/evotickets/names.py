@@ -48,6 +48,14 @@ DEFAULT_POPULATION_CHUNK = 32
 #: A gradient-descent chain (its own batch in the ``gd`` block, PPO's own rollouts) does not
 #: depend on them, so its digest leaves them out: trying another ES batch does not retrain GD.
 ES_FITNESS_TASK_KEYS = ("batch_size", "population_chunk", "n_repeats")
+
+
+def without_es_fitness_keys(mapping: dict[str, Any]) -> dict[str, Any]:
+    """``mapping`` (a task block, or a round's task attrs) without
+    :data:`ES_FITNESS_TASK_KEYS`: what of it a gradient-descent chain's numbers depend on."""
+    return {k: v for k, v in mapping.items() if k not in ES_FITNESS_TASK_KEYS}
+
+
 #: A control policy's bias initialisers (``networks.POLICY_BIAS_INITIALIZERS``), the study's first:
 #: the config fills it into every control task that names none.
 POLICY_BIAS_INITS = ("uniform", "zeros")

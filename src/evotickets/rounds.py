@@ -31,7 +31,7 @@ from .artifacts import (
     round0_numbers_equal,
     write_artifact,
 )
-from .names import ES_FITNESS_TASK_KEYS, is_gd
+from .names import is_gd, without_es_fitness_keys
 from .pruning import kept_attrs
 from .settings import ChainSettings
 
@@ -259,9 +259,7 @@ def _provenance(p: PreparedRound) -> dict[str, str]:
     a gradient-descent chain trained it (``names.ES_FITNESS_TASK_KEYS``: its ``n_repeats``
     is not this round's, and its digest leaves it out)."""
     attrs = p.task.provenance()
-    if p.settings.is_gd:
-        attrs = {k: v for k, v in attrs.items() if k not in ES_FITNESS_TASK_KEYS}
-    return attrs
+    return without_es_fitness_keys(attrs) if p.settings.is_gd else attrs
 
 
 def train_prepared(p: PreparedRound):

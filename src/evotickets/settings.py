@@ -22,7 +22,6 @@ from typing import Any
 
 from .names import (
     DEFAULT_INIT_SCHEME,
-    ES_FITNESS_TASK_KEYS,
     GD_STRATEGIES,
     METHODS,
     STRATEGIES,
@@ -32,6 +31,7 @@ from .names import (
     is_control,
     is_gd,
     with_digest_defaults,
+    without_es_fitness_keys,
 )
 from .schema import analysis_defaults, check_analysis_options
 
@@ -309,9 +309,7 @@ class ChainSettings(_Json):
         form keeps them (the rules' params, unchanged for existing runs)."""
         d = self.to_dict(with_data_dir)
         if self.is_gd:
-            d["task_config"] = {
-                k: v for k, v in self.task_config.items() if k not in ES_FITNESS_TASK_KEYS
-            }
+            d["task_config"] = without_es_fitness_keys(self.task_config)
         return d
 
     @classmethod
