@@ -776,6 +776,93 @@ def test_an_analysis_of_a_round_written_again_is_refused_as_stale(
     assert "one of 2 stale results" in str(err.value) and str(layerwise) in str(err.value)
 
 
+def test_an_analysis_of_the_same_inputs_is_put_back_not_computed_again(
+    tmp_path, tiny_config, monkeypatch, capsys
+):
+    """Snakemake reruns every analysis of a round whose job it reruns, though the job kept
+    the round as it was (a grouping change, a forced train): the analysis verbs put back the
+    result of the same arguments, input bytes and software (evotickets.analysis_memo), and
+    compute for anything else: other rounds or options, a round written again, other
+    software, EVOTICKETS_RECOMPUTE, a damaged kept file."""
+    from evotickets import analysis_memo, checkpoint, paths
+
+    cfg, results, init, chain = _magnitude_chain_of_one_seed(
+        tmp_path, tiny_config, ["magnitude"], generations=2
+    )
+    settings = json.dumps(chain_settings(cfg, *chain))
+
+    def f(name, t):
+        return str(tmp_path / paths.round_file(name, "tiny", *chain, t))
+
+    def train(t):
+        Path(f("mask.log", t)).parent.mkdir(parents=True, exist_ok=True)
+        argv = ["round", "--settings", settings, "--round", str(t), "--init", str(init)]
+        argv += ["--mask-out", f("mask.h5", t), "--mask-log", f("mask.log", t)]
+        argv += ["--out", f("trained.h5", t)]
+        argv += ["--prev-trained", f("trained.h5", t - 1)] if t else []
+        assert cli.main(argv) == 0
+
+    def written(path):
+        with h5py.File(path) as h5:
+            return str(h5.attrs["created"])
+
+    def run(argv, out):
+        """The verb's run as Snakemake makes it (the output deleted first): whether it put
+        the result back, and the output's write time."""
+        Path(out).unlink(missing_ok=True)
+        capsys.readouterr()
+        assert cli.main(argv) == 0
+        return "put back from" in capsys.readouterr().out, written(out)
+
+    train(0), train(1)
+    out = Path(paths.chain_analysis("layerwise.h5", None, *chain, root=results))
+    rounds = ["--trained", f("trained.h5", 0), f("trained.h5", 1)]
+    argv = ["layerwise", "--settings", settings, "--init", str(init), "--out", str(out), *rounds]
+    computed, first = run(argv, out)
+    assert not computed
+    data = out.read_bytes()
+    future = time.time() + 60
+    os.utime(f("trained.h5", 1), (future, future))  # touched, as Snakemake touches a kept round
+    assert run(argv, out) == (True, first)
+    assert out.read_bytes() == data and out.stat().st_mtime > time.time() - 30
+    assert len(list((out.parent / analysis_memo.KEPT_FOLDER).iterdir())) == 1  # one a result
+    assert run([*argv[:-1]], out)[0] is False  # other rounds (round 0 alone)
+    assert run(argv, out)[0] is False  # and back: only the latest result is kept
+    assert run(argv, out) == (True, written(out))
+    monkeypatch.setenv("EVOTICKETS_RECOMPUTE", "1")
+    train(1)  # round 1 written again: the same numbers, another file
+    assert run(argv, out)[0] is False
+    monkeypatch.delenv("EVOTICKETS_RECOMPUTE")
+    assert run(argv, out)[0] is True  # what RECOMPUTE computed was kept
+    monkeypatch.setattr(
+        checkpoint, "software_fingerprint", lambda: ("evotickets-source=other",)
+    )  # a code change
+    assert run(argv, out)[0] is False
+    monkeypatch.undo()
+    # a kept file damaged on disk is computed again, without an error
+    assert run(argv, out)[0] is False and run(argv, out)[0] is True
+    (kept,) = (out.parent / analysis_memo.KEPT_FOLDER).iterdir()
+    kept.write_bytes(kept.read_bytes()[:2000])
+    assert run(argv, out)[0] is False
+    with h5py.File(out) as h5:
+        assert h5["kept_ratio"].shape[0] == 2
+
+    lmc = str(tmp_path / "lmc.h5")
+    argv_lmc = ["lmc", "--kind", "consecutive", "--settings", settings, "--init", str(init),
+                "--analysis", '{"alphas": 3}', "--left", f("trained.h5", 0),
+                "--right", f("trained.h5", 1), "--out", lmc]  # fmt: skip
+    assert run(argv_lmc, lmc)[0] is False
+    assert run(argv_lmc, lmc)[0] is True
+    other = [a.replace('"alphas": 3', '"alphas": 4') for a in argv_lmc]  # other options
+    assert run(other, lmc)[0] is False
+    with h5py.File(lmc) as h5:
+        assert h5["alpha"].shape == (4,)
+    # a kept result never replaces a finished artifact of another analysis at its --out
+    assert cli.main([*argv[:6], lmc, *rounds]) == 2
+    with h5py.File(lmc) as h5:
+        assert h5.attrs["analysis"] == "lmc"
+
+
 def test_a_vmapped_group_writes_its_finite_members_before_naming_a_diverged_one(
     tmp_path, tiny_config, monkeypatch, capsys
 ):

@@ -2,7 +2,9 @@
 
 Each reads finished artifacts only (nothing is retrained) and writes one HDF5 artifact that
 records the write times of the artifacts it read (``inputs``), so that a report can refuse an
-analysis of rounds that were written again since (:func:`artifacts.stale_inputs`).
+analysis of rounds that were written again since (:func:`artifacts.stale_inputs`). A verb
+given the same arguments, input bytes and software as an earlier run puts back that run's
+result instead of computing it again (:mod:`evotickets.analysis_memo`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import analysis_memo
 from ..artifacts import (
     ArtifactError,
     Digests,
@@ -26,7 +29,24 @@ from ..artifacts import (
 from ..platform import setup_jax
 from ..rounds import load_init
 from ..settings import ChainSettings, LandscapeOptions, LmcOptions, analysis_digest
-from .common import chain_args
+from .common import chain_args, recompute_asked
+
+
+def _put_back(verb: str, args, inputs: list[str]) -> tuple[str, bool]:
+    """(key, whether the artifact is back): the key under which ``verb``'s result for these
+    arguments and input bytes is kept (:func:`analysis_memo.analysis_key`), and whether a
+    kept result of it now stands at ``args.out`` (never under ``$EVOTICKETS_RECOMPUTE``).
+    Called after the output check, so that a kept result never replaces a finished artifact
+    of another analysis or seed."""
+    key = analysis_memo.analysis_key(verb, args, inputs)
+    if recompute_asked() or (kept := analysis_memo.restore(args.out, key)) is None:
+        return key, False
+    print(
+        f"{verb}: {args.out} put back from {kept}, the result of these exact arguments, "
+        f"input files and software; EVOTICKETS_RECOMPUTE=1 computes it again",
+        flush=True,
+    )
+    return key, True
 
 
 def _trained(paths, table, chain_digest=None):
@@ -137,7 +157,11 @@ def cmd_lmc(args) -> None:
     settings = ChainSettings.from_json(args.settings)
     opts = LmcOptions.from_json(args.analysis or "{}", "--analysis")
     named = {"analysis": "lmc", "seed": settings.seed}  # as written below; before the work
-    check_output(args.out, "analysis", [args.init, *args.left, *args.right], named)
+    inputs = [args.init, *args.left, *args.right]
+    check_output(args.out, "analysis", inputs, named)
+    key, kept = _put_back("lmc", args, inputs)
+    if kept:
+        return
     setup_jax(args.jax_cache)
     _, table, _, _ = load_init(args.init, settings)
     # --left is always the --settings chain's rounds; --right too for consecutive rounds,
@@ -188,6 +212,7 @@ def cmd_lmc(args) -> None:
         seed=settings.seed,
         inputs=(args.init, *[a["path"] for a in left], *[b["path"] for b in right]),
     )
+    analysis_memo.remember(args.out, key)
 
 
 def _nonfinite_note(curvatures: np.ndarray) -> str:
@@ -211,7 +236,11 @@ def cmd_landscape(args) -> None:
     settings = ChainSettings.from_json(args.settings)
     opts = LandscapeOptions.from_json(args.analysis or "{}", "--analysis")
     named = {"analysis": "landscape", "seed": settings.seed}  # as written below
-    check_output(args.out, "analysis", [args.init, *args.trained], named)  # before the work
+    inputs = [args.init, *args.trained]
+    check_output(args.out, "analysis", inputs, named)  # before the work
+    key, kept = _put_back("landscape", args, inputs)
+    if kept:
+        return
     setup_jax(args.jax_cache)
     _, table, _, _ = load_init(args.init, settings)
     rounds = _trained(args.trained, table, settings.accepted_digests())
@@ -267,6 +296,7 @@ def cmd_landscape(args) -> None:
         seed=settings.seed,
         inputs=(args.init, *[r["path"] for r in rounds]),
     )
+    analysis_memo.remember(args.out, key)
 
 
 def cmd_snr_magnitude(args) -> None:
@@ -275,6 +305,11 @@ def cmd_snr_magnitude(args) -> None:
     from ..analysis import correlation
 
     settings = ChainSettings.from_json(args.settings)
+    inputs = [args.init, *args.trained]
+    check_output(args.out, "analysis", inputs, {"analysis": "snr_magnitude", "seed": settings.seed})
+    key, kept = _put_back("snr-magnitude", args, inputs)
+    if kept:
+        return
     _, table, prunable, _ = load_init(args.init, settings)
     rounds = _trained(args.trained, table, settings.accepted_digests())
     n = int(prunable.sum())
@@ -310,6 +345,7 @@ def cmd_snr_magnitude(args) -> None:
         seed=settings.seed,
         inputs=(args.init, *[r["path"] for r in rounds]),
     )
+    analysis_memo.remember(args.out, key)
 
 
 def cmd_layerwise(args) -> None:
@@ -317,6 +353,11 @@ def cmd_layerwise(args) -> None:
     from ..analysis import correlation
 
     settings = ChainSettings.from_json(args.settings)
+    inputs = [args.init, *args.trained]
+    check_output(args.out, "analysis", inputs, {"analysis": "layerwise", "seed": settings.seed})
+    key, kept = _put_back("layerwise", args, inputs)
+    if kept:
+        return
     _, table, _, _ = load_init(args.init, settings)
     rounds = _trained(args.trained, table, settings.accepted_digests())
     names = [e.name for e in table]
@@ -336,6 +377,7 @@ def cmd_layerwise(args) -> None:
         seed=settings.seed,
         inputs=(args.init, *[r["path"] for r in rounds]),
     )
+    analysis_memo.remember(args.out, key)
 
 
 def register(sub) -> None:

@@ -37,15 +37,7 @@ from ..durable import make_dirs
 from ..names import DEFAULT_GROUP_PROGRAM, GROUP_PROGRAMS
 from ..platform import JAX_CACHE_ENV
 from ..rounds import PreparedRound, log, train_together
-from .common import round_index
-
-#: Set (to anything but ``0``) to make the round and transfer verbs train a round whose files
-#: are already valid and current, e.g. after a code change that Snakemake does not see:
-#: ``EVOTICKETS_RECOMPUTE=1 snakemake --forcerun train ...`` (under ``resources.group_chains``
-#: the rules are ``train_seeds`` or ``train_pairs_<task>_<strategy>``, and for transfers
-#: ``transfer`` or ``transfer_seeds``; or name the round's file with ``--forcerun <file>``).
-#: Without it such a round is kept.
-RECOMPUTE_ENV = "EVOTICKETS_RECOMPUTE"
+from .common import recompute_asked, round_index
 
 
 def members_args(
@@ -175,7 +167,7 @@ def outputs_current(
     mtime, a harmless config change (a method removed, so another trains round 0) retrained
     every later round, to the same numbers.
     Never, when ``$EVOTICKETS_RECOMPUTE`` asks for recomputing."""
-    if os.environ.get(RECOMPUTE_ENV, "") not in ("", "0"):
+    if recompute_asked():
         return False
     paths = [Path(p) for p, _ in outputs]
     if not all(p.exists() for p in paths):
