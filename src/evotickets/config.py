@@ -48,6 +48,7 @@ from .names import (
     TRANSFER_SOURCE_METHOD,
     TRANSFER_TARGET_METHOD,
     VISION_INPUT_SHAPE,
+    analysis_file,
     default_hidden,
     gd_fits_task,
     has_per_weight_sigma,
@@ -739,16 +740,16 @@ def analysis_artifacts(cfg: dict, name: str) -> list[str]:
 
     exp, selected = cfg["experiment"], analysis_chains(cfg, name)
     if name != "lmc":
-        return [paths.chain_analysis(f"{name}.h5", exp, *chain) for chain in selected]
+        return [paths.chain_analysis(analysis_file(name), exp, *chain) for chain in selected]
     out = []
     if cfg["rounds"] > 1:
-        out += [paths.chain_analysis("lmc_consecutive.h5", exp, *chain) for chain in selected]
+        file = analysis_file("lmc", "consecutive")
+        out += [paths.chain_analysis(file, exp, *chain) for chain in selected]
     if lmc_seed_pair(cfg) is not None:
-        out += sorted(
-            {paths.seeds_analysis("lmc_seeds.h5", exp, t, s, m) for t, s, m, _ in selected}
-        )
+        file = analysis_file("lmc", "seeds")
+        out += sorted({paths.seeds_analysis(file, exp, t, s, m) for t, s, m, _ in selected})
     out += [
-        paths.transfer_analysis("lmc_es_gd.h5", exp, transfer, k)
+        paths.transfer_analysis(analysis_file("lmc", "es_gd"), exp, transfer, k)
         for transfer in es_gd_transfers(cfg)
         for k in cfg["seeds"]
     ]

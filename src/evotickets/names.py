@@ -184,6 +184,26 @@ DEFAULT_GROUP_PROGRAM = "sequential"
 
 # ---- analyses and figures ------------------------------------------------------------------
 ANALYSES = ("lmc", "landscape", "snr_magnitude", "layerwise")
+#: The pairs LMC joins (``lmc --kind``): consecutive rounds of a chain, two seeds' chains, an
+#: ES chain and its gradient-descent transfer.
+LMC_KINDS = ("consecutive", "seeds", "es_gd")
+#: The analyses of per-weight statistics, one rule (``weight_statistics``) for both.
+WEIGHT_STATISTICS = ("snr_magnitude", "layerwise")
+
+
+def analysis_file(analysis: str, lmc_kind: str | None = None, suffix: str = ".h5") -> str:
+    """The file of an analysis artifact in its ``analysis/`` folder (``landscape.h5``; for
+    LMC one a kind of pairs, ``lmc_seeds.h5``), or of its log (``suffix=".log"``): the one
+    spelling that the rules write, the config's targets list and collect reads. A Snakemake
+    wildcard (``"{stat}"``) passes through as the analysis."""
+    if (analysis == "lmc") != (lmc_kind is not None) or lmc_kind not in (None, *LMC_KINDS):
+        raise ValueError(
+            f"analysis_file({analysis!r}, {lmc_kind!r}): LMC names one of {LMC_KINDS}, "
+            "every other analysis none"
+        )
+    return f"{analysis}_{lmc_kind}{suffix}" if lmc_kind else f"{analysis}{suffix}"
+
+
 # Each figure by what it shows, and the paper's figure number, which names its rule and its
 # file (results/<exp>/figures/fig6.png); `evotickets figure` takes either name.
 FIGURES_BY_NUMBER = {

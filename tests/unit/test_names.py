@@ -150,3 +150,21 @@ def test_a_figure_is_named_by_what_it_shows_or_by_its_number():
     assert len(shown) == len(names.FIGURE_NAMES)
     with pytest.raises(ValueError, match=r"fig6 \(lmc_and_sharpness\)"):
         names.figure_number("fig12")
+
+
+def test_analysis_files_are_spelled_once_and_an_lmc_file_names_its_pairs():
+    """names.analysis_file is what the rules write, the config's targets list and collect
+    reads; LMC's file names its kind of pairs, and no other analysis takes one."""
+    from evotickets.config import analysis_artifacts
+
+    assert names.analysis_file("landscape") == "landscape.h5"
+    assert names.analysis_file("lmc", "seeds", ".log") == "lmc_seeds.log"
+    assert names.analysis_file("{stat}") == "{stat}.h5"  # a rule's wildcard passes through
+    for bad in (("lmc",), ("landscape", "seeds"), ("lmc", "rounds")):
+        with pytest.raises(ValueError, match="LMC names one of"):
+            names.analysis_file(*bad)
+    cfg = validate_config(yaml.safe_load((ROOT / "config" / "tour.yaml").read_text()))
+    made = {Path(p).name for a in names.ANALYSES for p in analysis_artifacts(cfg, a)}
+    spelled = {names.analysis_file(a) for a in names.ANALYSES if a != "lmc"}
+    spelled |= {names.analysis_file("lmc", k) for k in names.LMC_KINDS}
+    assert made and made <= spelled

@@ -7,9 +7,9 @@ rule lmc_consecutive:
         init=paths.init(),
         trained=chain_rounds,
     output:
-        paths.chain_analysis("lmc_consecutive.h5"),
+        paths.chain_analysis(analysis_file("lmc", "consecutive")),
     log:
-        paths.chain_analysis("lmc_consecutive.log"),
+        paths.chain_analysis(analysis_file("lmc", "consecutive", ".log")),
     params:
         settings=chain_json,
         opts=lambda wc: json.dumps(analysis_options(config, "lmc")),
@@ -32,9 +32,9 @@ rule lmc_seeds:
         left=lambda wc: seed_rounds(wc, lmc_seed(0)),
         right=lambda wc: seed_rounds(wc, lmc_seed(1)),
     output:
-        paths.seeds_analysis("lmc_seeds.h5"),
+        paths.seeds_analysis(analysis_file("lmc", "seeds")),
     log:
-        paths.seeds_analysis("lmc_seeds.log"),
+        paths.seeds_analysis(analysis_file("lmc", "seeds", ".log")),
     params:
         settings=lambda wc: chain_json(wc, seed=lmc_seed(0)),
         right_settings=lambda wc: chain_json(wc, seed=lmc_seed(1)),
@@ -56,9 +56,9 @@ rule landscape:
         init=paths.init(),
         trained=chain_rounds,
     output:
-        paths.chain_analysis("landscape.h5"),
+        paths.chain_analysis(analysis_file("landscape")),
     log:
-        paths.chain_analysis("landscape.log"),
+        paths.chain_analysis(analysis_file("landscape", suffix=".log")),
     params:
         settings=chain_json,
         # the typed options: with how the directions are drawn (settings.LANDSCAPE_DRAWS)
@@ -79,11 +79,11 @@ rule weight_statistics:
         init=paths.init(),
         trained=chain_rounds,
     output:
-        paths.chain_analysis("{stat}.h5"),
+        paths.chain_analysis(analysis_file("{stat}")),
     log:
-        paths.chain_analysis("{stat}.log"),
+        paths.chain_analysis(analysis_file("{stat}", suffix=".log")),
     wildcard_constraints:
-        stat="snr_magnitude|layerwise",
+        stat="|".join(WEIGHT_STATISTICS),
     params:
         settings=chain_json,
         verb=lambda wc: wc.stat.replace("_", "-"),
@@ -105,9 +105,9 @@ rule lmc_es_gd:
             for t in range(ROUNDS)
         ],
     output:
-        paths.transfer_analysis("lmc_es_gd.h5"),
+        paths.transfer_analysis(analysis_file("lmc", "es_gd")),
     log:
-        paths.transfer_analysis("lmc_es_gd.log"),
+        paths.transfer_analysis(analysis_file("lmc", "es_gd", ".log")),
     params:
         settings=lambda wc: transfer_source(wc, "settings"),
         right_settings=transfer_json,

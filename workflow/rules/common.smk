@@ -16,6 +16,8 @@ from evotickets.names import (
     PERMUTED_METHOD,
     PRUNING_METHODS,
     TRANSFER_TARGET_METHOD,
+    WEIGHT_STATISTICS,
+    analysis_file,
 )
 from evotickets.platform import PLATFORM_ENV
 from evotickets.pruning import adopts_round0, round0_donor
@@ -590,7 +592,7 @@ def analysis_targets():
     """Every analysis artifact the config's `analyses` block asks for."""
     return [
         target
-        for name in ("landscape", "snr_magnitude", "layerwise", "lmc")
+        for name in ("landscape", *WEIGHT_STATISTICS, "lmc")
         for target in analysis_artifacts(config, name)
     ]
 

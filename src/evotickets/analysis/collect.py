@@ -28,7 +28,7 @@ from ..config import (
     task_rewind_budget,
 )
 from ..host import machine_counts
-from ..names import DEFAULT_INIT_SCHEME
+from ..names import DEFAULT_INIT_SCHEME, analysis_file
 from ..results import FinishedRounds
 from ..settings import ANALYSIS_OPTIONS, analysis_digest
 
@@ -272,7 +272,9 @@ def _add_es_gd(ds, finished: FinishedRounds, seeds, rounds) -> None:
     errors, lmc = None, _lmc(cfg)
     for name in names:
         for j, k in enumerate(seeds):
-            path = Path(paths.transfer_analysis("lmc_es_gd.h5", None, name, k, root=results))
+            path = Path(
+                paths.transfer_analysis(analysis_file("lmc", "es_gd"), None, name, k, root=results)
+            )
             if not path.exists():
                 continue
             src = transfer_entry(cfg, name)["source"]
@@ -377,7 +379,9 @@ def _add_lmc(ds, finished: FinishedRounds, at, shape) -> None:
     if not lmc:
         return
     barrier, errors = _nan(shape), None
-    for chain, arrays, _, path in _chain_artifacts(lmc, finished, "lmc_consecutive.h5", "lmc"):
+    for chain, arrays, _, path in _chain_artifacts(
+        lmc, finished, analysis_file("lmc", "consecutive"), "lmc"
+    ):
         _same_axis(ds, "alpha", arrays["alpha"], path, "lmc", "analyses.lmc.alphas")
         if errors is None:
             errors = _nan((*shape, arrays["alpha"].size))
@@ -399,7 +403,7 @@ def _add_lmc(ds, finished: FinishedRounds, at, shape) -> None:
     # one seed: no pair, and an lmc_seeds.h5 left from a run of more is not this config's
     pair_seeds = lmc_seed_pair(cfg)
     for t, s, m in sorted({c[:3] for c in lmc}) if pair_seeds else ():
-        path = Path(paths.seeds_analysis("lmc_seeds.h5", None, t, s, m, results))
+        path = Path(paths.seeds_analysis(analysis_file("lmc", "seeds"), None, t, s, m, results))
         if not path.exists():
             continue
         # made from the first seed's settings (the rule's), the second seed's rounds beside
@@ -429,7 +433,9 @@ def _add_landscape(ds, finished: FinishedRounds, at, shape) -> None:
     if not land:
         return
     curvature, surface, norms = _nan(shape), None, set()
-    for chain, arrays, attrs, path in _chain_artifacts(land, finished, "landscape.h5", "landscape"):
+    for chain, arrays, attrs, path in _chain_artifacts(
+        land, finished, analysis_file("landscape"), "landscape"
+    ):
         option = "analyses.landscape grid_points / grid_extent"
         _same_axis(ds, "grid_x", arrays["grid"], path, "landscape", option)
         _same_axis(ds, "grid_y", arrays["grid"], path, "landscape", option)
@@ -478,7 +484,7 @@ def _add_snr_magnitude(ds, finished: FinishedRounds, at, shape) -> None:
     if not snr:
         return
     values = {n: _nan(shape) for n in SNR_MAGNITUDE_VARIABLES}
-    for chain, arrays, _, _ in _chain_artifacts(snr, finished, "snr_magnitude.h5"):
+    for chain, arrays, _, _ in _chain_artifacts(snr, finished, analysis_file("snr_magnitude")):
         for j, r in _config_rounds(arrays, shape[-1]):
             for n in SNR_MAGNITUDE_VARIABLES:
                 if n in arrays:  # sigma_cv and rho_sigma_abs_theta are newer
@@ -490,7 +496,7 @@ def _add_snr_magnitude(ds, finished: FinishedRounds, at, shape) -> None:
 def _add_layerwise(ds, finished: FinishedRounds, at, shape) -> None:
     per_chain, tensors = {}, []
     chains = analysis_chains(finished.cfg, "layerwise")
-    for chain, arrays, attrs, _ in _chain_artifacts(chains, finished, "layerwise.h5"):
+    for chain, arrays, attrs, _ in _chain_artifacts(chains, finished, analysis_file("layerwise")):
         names = json.loads(attrs["tensors"])
         tensors += [n for n in names if n not in tensors]
         per_chain[chain] = (names, arrays)

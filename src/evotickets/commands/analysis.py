@@ -26,6 +26,7 @@ from ..artifacts import (
     rerun_hint,
     write_artifact,
 )
+from ..names import LMC_KINDS
 from ..platform import setup_jax
 from ..rounds import load_init
 from ..settings import ChainSettings, LandscapeOptions, LmcOptions, analysis_digest
@@ -96,9 +97,6 @@ def _task_state(task, trained: dict) -> dict:
     statistics); the task's initial state where the artifact has none (vision)."""
     saved = {k: np.asarray(v) for k, v in trained["task_state"].items()}
     return saved or task.init_state()
-
-
-LMC_KINDS = ("consecutive", "seeds", "es_gd")
 
 
 def _right_digest(args, own: Digests) -> Digests:
