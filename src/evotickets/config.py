@@ -474,7 +474,8 @@ def _fill_schema_defaults(cfg: dict, schema: dict) -> None:
     for block in ("resources", "pruning_at_init", "dynamic_sparse"):
         cfg[block] = dict(cfg.get(block) or {})
         for k, spec in schema["properties"][block]["properties"].items():
-            cfg[block].setdefault(k, spec["default"])
+            if "default" in spec:  # dynamic_sparse.probe_pairs has none: absent unless set
+                cfg[block].setdefault(k, spec["default"])
 
 
 def _check_strategies_fit_tasks(cfg: dict) -> None:
@@ -795,19 +796,29 @@ def _check_dynamic(cfg: dict) -> None:
             if "dynamic_gradient" in task_methods(cfg, task, s) and not is_control(
                 library_task(cfg, task)
             ):
-                # its search-gradient probe is a population of 2 · ⌊P/2⌋ antithetic members,
+                # its search-gradient probe is a population of 2 · pairs antithetic members,
                 # evaluated in chunks too: with an odd P the job failed at round 1's regrowth
                 pop = int(strategy_settings(cfg, task, s)["population_size"])
-                probe = 2 * max(1, pop // 2)
+                pairs = probe_pairs(cfg["dynamic_sparse"], pop)
+                probe = 2 * pairs
                 given = (cfg["tasks"][task] or {}).get("population_chunk")
                 chunk = int(given or DEFAULT_POPULATION_CHUNK)
                 if probe % min(chunk, probe):
+                    fix = (
+                        f"a dynamic_sparse.probe_pairs whose double {chunk} divides"
+                        if "probe_pairs" in cfg["dynamic_sparse"]
+                        else f"{s} an even population_size"
+                    )
                     raise ConfigError(
                         f"dynamic_gradient's regrowth probes {s} on task {task} with {probe} "
-                        f"members (antithetic pairs: half its population of {pop}, twice), "
-                        f"which tasks.{task}.population_chunk {chunk} does not divide; give "
-                        f"{s} an even population_size, or a population_chunk dividing both "
-                        f"{pop} and {probe}"
+                        f"members (antithetic pairs: {pairs}, twice; "
+                        + (
+                            "dynamic_sparse.probe_pairs"
+                            if "probe_pairs" in cfg["dynamic_sparse"]
+                            else f"half its population of {pop}"
+                        )
+                        + f"), which tasks.{task}.population_chunk {chunk} does not divide; "
+                        f"give {fix}, or a population_chunk dividing both {pop} and {probe}"
                     )
 
 
@@ -1369,7 +1380,17 @@ def method_config(cfg: dict, method: str) -> dict | None:
     spec = PRUNING_METHODS.get(method)
     if spec is None or not spec.has_settings:
         return None
-    return {**(cfg[spec.config_block] if spec.config_block else {}), **dict(spec.definition)}
+    block = dict(cfg[spec.config_block]) if spec.config_block else {}
+    if spec.regrow is not None and spec.regrow != "gradient":  # read by gradient regrowth only
+        block.pop("probe_pairs", None)
+    return {**block, **dict(spec.definition)}
+
+
+def probe_pairs(block: dict, population: int) -> int:
+    """The antithetic pairs of dynamic_gradient's regrowth probe: the ``dynamic_sparse``
+    block's (or a chain's ``method_config``'s) ``probe_pairs``, else half the population."""
+    given = block.get("probe_pairs")
+    return int(given) if given is not None else max(1, population // 2)
 
 
 def task_es(cfg: dict, task: str) -> dict:

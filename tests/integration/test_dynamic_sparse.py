@@ -346,3 +346,32 @@ def test_a_regrowth_that_left_probe_pairs_out_says_so_in_the_round_log(setup, mo
         "r gen 9",
     ]  # not at 12, the end
     assert all("left 3 of its 8 probe pairs out" in m for m in said)
+
+
+def test_the_trainer_probes_with_the_configured_pairs(tiny_digits):
+    """dynamic_sparse.probe_pairs reaches dynamic_gradient's regrowth schedule; without it
+    the probe is half the population, as before the key."""
+    import copy
+
+    from conftest import TINY_CONFIG
+
+    from evotickets.config import chain_settings, validate_config
+    from evotickets.settings import ChainSettings
+    from evotickets.train.trainers import _dynamic_schedule
+
+    task, table, _, prunable = tiny_digits
+    mask = np.ones(sum(e.size for e in table), bool)
+    mask[prunable[::2]] = False  # a sparse round: one that regrows
+
+    def schedule(**dynamic):
+        cfg = copy.deepcopy(TINY_CONFIG)
+        cfg.update(methods=["random", "dynamic_gradient"], es={"num_generations": 4, "log_every": 2},
+                   dynamic_sparse={"every": 2, **dynamic})  # fmt: skip
+        cfg = validate_config(cfg)
+        settings = ChainSettings.from_dict(
+            chain_settings(cfg, "digits", "snes", "dynamic_gradient", 0)
+        )
+        return _dynamic_schedule(settings, task, mask)
+
+    assert schedule().pairs == 8  # the tiny config's population of 16
+    assert schedule(probe_pairs=64).pairs == 64

@@ -1279,7 +1279,7 @@ def test_a_narrowing_list_naming_a_method_outside_methods_is_refused(tiny_config
         (
             "dynamic_sparse",
             {"evry": 50},
-            "dynamic_sparse takes every, fraction (did you mean 'every'?)",
+            "dynamic_sparse takes every, fraction, probe_pairs (did you mean 'every'?)",
         ),
         (
             "pruning_at_init",
@@ -1498,3 +1498,30 @@ def test_a_warmup_cosine_schedule_without_steps_to_decay_is_refused():
     assert "no steps to decay over" in ppo_check({**PPO_DEFAULTS, "warmup": 1.0})
     assert ppo_check({**PPO_DEFAULTS, "warmup": 1.0, "lr_schedule": "linear"}) is None
     assert ppo_check({**PPO_DEFAULTS, "warmup": 0.5}) is None
+
+
+def test_dynamic_gradient_probe_pairs_enter_its_settings_only_when_given(tiny_config):
+    """dynamic_sparse.probe_pairs sizes dynamic_gradient's regrowth probe. Unset it is
+    absent (half the population, the digests as before); set, it enters dynamic_gradient's
+    chains' settings, not dynamic_random's (which never probes), and its probe population
+    must split into the task's chunks."""
+    from evotickets.config import chain_settings, probe_pairs
+    from evotickets.settings import ChainSettings
+
+    def digest(cfg, method):
+        return ChainSettings.from_dict(chain_settings(cfg, "digits", "sep_cma_es", method, 0))
+
+    plain = validate_config(_dynamic_gradient(copy.deepcopy(tiny_config), 64, 16))
+    assert "probe_pairs" not in plain["dynamic_sparse"]
+    assert probe_pairs(plain["dynamic_sparse"], 64) == 32 and probe_pairs({}, 1) == 1
+    given = _dynamic_gradient(copy.deepcopy(tiny_config), 64, 16)
+    given["dynamic_sparse"]["probe_pairs"] = 2048
+    given = validate_config(given)
+    assert digest(given, "dynamic_gradient").method_config["probe_pairs"] == 2048
+    assert digest(given, "dynamic_gradient").digest() != digest(plain, "dynamic_gradient").digest()
+    assert digest(given, "dynamic_random").digest() == digest(plain, "dynamic_random").digest()
+    odd = _dynamic_gradient(copy.deepcopy(tiny_config), 64, 16)
+    odd["dynamic_sparse"]["probe_pairs"] = 9
+    with pytest.raises(ConfigError, match=r"18 members \(antithetic pairs: 9, twice; "
+                       r"dynamic_sparse.probe_pairs\).*double 16 divides"):  # fmt: skip
+        validate_config(odd)

@@ -210,6 +210,7 @@ def train_es_lockstep(rounds: list, width: int = 1) -> list[TrainedRound]:
 def _dynamic_schedule(settings, task, mask):
     """The regrowth schedule of a dynamic sparse ES chain, None for every other method and
     for a dense round (round 0, shared by every method: nothing to regrow)."""
+    from ..config import probe_pairs
     from ..dynamic_sparse import REGROW, Schedule
     from ..networks import prunable_vector
 
@@ -221,7 +222,7 @@ def _dynamic_schedule(settings, task, mask):
         fraction=float(cfg["fraction"]),
         regrow=REGROW[settings.method],
         std_init=float(hp["std_init"]),
-        pairs=max(1, int(hp["population_size"]) // 2),
+        pairs=probe_pairs(cfg, int(hp["population_size"])),
     )
 
 
