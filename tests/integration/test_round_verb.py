@@ -806,13 +806,17 @@ def test_an_analysis_of_the_same_inputs_is_put_back_not_computed_again(
         with h5py.File(path) as h5:
             return str(h5.attrs["created"])
 
+    errors = [""]  # the last run's stderr
+
     def run(argv, out):
         """The verb's run as Snakemake makes it (the output deleted first): whether it put
         the result back, and the output's write time."""
         Path(out).unlink(missing_ok=True)
         capsys.readouterr()
         assert cli.main(argv) == 0
-        return "put back from" in capsys.readouterr().out, written(out)
+        said = capsys.readouterr()
+        errors[:] = [said.err]
+        return "put back from" in said.out, written(out)
 
     train(0), train(1)
     out = Path(paths.chain_analysis("layerwise.h5", None, *chain, root=results))
@@ -846,6 +850,62 @@ def test_an_analysis_of_the_same_inputs_is_put_back_not_computed_again(
     assert run(argv, out)[0] is False
     with h5py.File(out) as h5:
         assert h5["kept_ratio"].shape[0] == 2
+    # the key names the variables that choose the device, and the analysis packages
+    import argparse
+
+    ns = argparse.Namespace(settings=settings, out=str(out), trained=rounds[1:])
+    key = analysis_memo.analysis_key("layerwise", ns, rounds[1:])
+    monkeypatch.setenv("EVOTICKETS_PLATFORM", "cpu")
+    assert analysis_memo.analysis_key("layerwise", ns, rounds[1:]) != key
+    monkeypatch.delenv("EVOTICKETS_PLATFORM")
+    assert any(s.startswith("scipy=") for s in analysis_memo._analysis_software())
+
+    # a round written again while the verb read it (a second writer): the result, made from
+    # the new bytes, is not kept under the old bytes' key, and a kept result whose record of
+    # its rounds does not match them now is never put back
+    one = Path(f("trained.h5", 1))
+    old = one.read_bytes()
+    monkeypatch.setenv("EVOTICKETS_RECOMPUTE", "1")
+    train(1)
+    monkeypatch.delenv("EVOTICKETS_RECOMPUTE")
+    new = one.read_bytes()
+    one.write_bytes(old)
+    key_of = analysis_memo.analysis_key
+
+    def key_then_rewrite(*a):
+        key = key_of(*a)
+        one.write_bytes(new)  # after the key was taken, before the rounds are read
+        return key
+
+    for kept in (out.parent / analysis_memo.KEPT_FOLDER).iterdir():
+        kept.unlink()
+    monkeypatch.setattr(analysis_memo, "analysis_key", key_then_rewrite)
+    assert run(argv, out)[0] is False
+    monkeypatch.setattr(analysis_memo, "analysis_key", key_of)
+    assert not list((out.parent / analysis_memo.KEPT_FOLDER).iterdir())
+    one.write_bytes(new)
+    assert run(argv, out)[0] is False  # kept under the key of the new bytes
+    one.write_bytes(old)  # the old bytes back: their key, with a record of the new bytes
+    (kept,) = (out.parent / analysis_memo.KEPT_FOLDER).iterdir()
+    ns = cli.build_parser().parse_args(argv)
+    kept.rename(analysis_memo.kept_path(out, key_of("layerwise", ns, [str(init), *rounds[1:]])))
+    assert run(argv, out)[0] is False  # refused by its record, computed
+    assert not stale_inputs(out, read_artifact(out, "analysis")[1])
+
+    # keeping a copy is a saving: a full disk there warns, and the job has its result
+    import shutil as shutil_module
+
+    def full(src, dst, *a, **k):
+        if analysis_memo.KEPT_FOLDER in str(dst):
+            raise OSError(28, "No space left on device")
+        return shutil_module.copyfile(src, dst)
+
+    monkeypatch.setattr(analysis_memo.shutil, "copyfile", full)
+    for kept in (out.parent / analysis_memo.KEPT_FOLDER).iterdir():
+        kept.unlink()
+    assert run([*argv[:-1]], out)[0] is False
+    assert "could not keep a copy" in errors[0] and out.exists()
+    monkeypatch.undo()
 
     lmc = str(tmp_path / "lmc.h5")
     argv_lmc = ["lmc", "--kind", "consecutive", "--settings", settings, "--init", str(init),

@@ -50,6 +50,15 @@ def _put_back(verb: str, args, inputs: list[str]) -> tuple[str, bool]:
     return key, True
 
 
+def _keep(verb: str, args, inputs: list[str], key: str) -> None:
+    """Keep what ``verb`` wrote under ``key`` if its inputs still are the bytes the key was
+    taken of: a round written again while the verb read it (a second writer of one round)
+    would file a result of the new bytes under the old bytes' key. (Should the old bytes
+    come back, :func:`analysis_memo.restore` refuses that result by its record of them.)"""
+    if analysis_memo.analysis_key(verb, args, inputs) == key:
+        analysis_memo.remember(args.out, key)
+
+
 def _trained(paths, table, chain_digest=None):
     """θ, σ, mask (flat vectors), round and task state of each trained artifact.
 
@@ -210,7 +219,7 @@ def cmd_lmc(args) -> None:
         seed=settings.seed,
         inputs=(args.init, *[a["path"] for a in left], *[b["path"] for b in right]),
     )
-    analysis_memo.remember(args.out, key)
+    _keep("lmc", args, inputs, key)
 
 
 def _nonfinite_note(curvatures: np.ndarray) -> str:
@@ -294,7 +303,7 @@ def cmd_landscape(args) -> None:
         seed=settings.seed,
         inputs=(args.init, *[r["path"] for r in rounds]),
     )
-    analysis_memo.remember(args.out, key)
+    _keep("landscape", args, inputs, key)
 
 
 def cmd_snr_magnitude(args) -> None:
@@ -343,7 +352,7 @@ def cmd_snr_magnitude(args) -> None:
         seed=settings.seed,
         inputs=(args.init, *[r["path"] for r in rounds]),
     )
-    analysis_memo.remember(args.out, key)
+    _keep("snr-magnitude", args, inputs, key)
 
 
 def cmd_layerwise(args) -> None:
@@ -375,7 +384,7 @@ def cmd_layerwise(args) -> None:
         seed=settings.seed,
         inputs=(args.init, *[r["path"] for r in rounds]),
     )
-    analysis_memo.remember(args.out, key)
+    _keep("layerwise", args, inputs, key)
 
 
 def register(sub) -> None:
