@@ -121,12 +121,7 @@ def restore(out: str | os.PathLike, key: str) -> Path | None:
         except OSError as err:
             _warn(f"could not remove the unusable kept result {kept}", err)
         return None
-    tmp = temp_path(out)
-    try:
-        shutil.copyfile(kept, tmp)
-        durable_replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    _copy(kept, Path(out))
     return kept
 
 
@@ -138,12 +133,7 @@ def remember(out: str | os.PathLike, key: str) -> Path | None:
     out, kept = Path(out), kept_path(out, key)
     try:
         make_dirs(kept.parent)
-        tmp = temp_path(kept)
-        try:
-            shutil.copyfile(out, tmp)
-            durable_replace(tmp, kept)
-        finally:
-            tmp.unlink(missing_ok=True)
+        _copy(out, kept)
         for other in _kept_of(out):
             if other != kept:
                 other.unlink(missing_ok=True)
@@ -153,3 +143,14 @@ def remember(out: str | os.PathLike, key: str) -> Path | None:
         _warn(f"could not keep a copy of {out} in {kept.parent}", err)
         return None
     return kept
+
+
+def _copy(src: Path, dest: Path) -> None:
+    """Copy ``src`` onto ``dest`` atomically and durably (a temp file of this writer's own,
+    fsynced, renamed): a reader never sees half a file, and a kill leaves the old one."""
+    tmp = temp_path(dest)
+    try:
+        shutil.copyfile(src, tmp)
+        durable_replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -737,12 +737,7 @@ def test_an_analysis_of_a_round_written_again_is_refused_as_stale(
         return str(tmp_path / paths.round_file(name, "tiny", *chain, t))
 
     for t in (0, 1):
-        Path(f("mask.log", t)).parent.mkdir(parents=True, exist_ok=True)
-        argv = ["round", "--settings", settings, "--round", str(t), "--init", str(init)]
-        argv += ["--mask-out", f("mask.h5", t), "--mask-log", f("mask.log", t)]
-        argv += ["--out", f("trained.h5", t)]
-        argv += ["--prev-trained", f("trained.h5", t - 1)] if t else []
-        assert cli.main(argv) == 0
+        _train_round(settings, init, f, t)
     layerwise = Path(paths.chain_analysis("layerwise.h5", None, *chain, root=results))
     argv = ["layerwise", "--settings", settings, "--init", str(init), "--out", str(layerwise)]
     # a round given twice was stored twice (exit 0)
@@ -795,12 +790,7 @@ def test_an_analysis_of_the_same_inputs_is_put_back_not_computed_again(
         return str(tmp_path / paths.round_file(name, "tiny", *chain, t))
 
     def train(t):
-        Path(f("mask.log", t)).parent.mkdir(parents=True, exist_ok=True)
-        argv = ["round", "--settings", settings, "--round", str(t), "--init", str(init)]
-        argv += ["--mask-out", f("mask.h5", t), "--mask-log", f("mask.log", t)]
-        argv += ["--out", f("trained.h5", t)]
-        argv += ["--prev-trained", f("trained.h5", t - 1)] if t else []
-        assert cli.main(argv) == 0
+        _train_round(settings, init, f, t)
 
     def written(path):
         with h5py.File(path) as h5:
@@ -982,6 +972,16 @@ def test_a_round0_copys_mask_is_judged_against_what_the_mask_verb_read(tmp_path,
     assert _copy_mask_current(member)
     _write_init(cfg, init)  # written again
     assert not _copy_mask_current(member)
+
+
+def _train_round(settings: str, init, f, t: int) -> None:
+    """Round ``t`` of a chain through the round verb, its files where ``f(name, t)`` says."""
+    Path(f("mask.log", t)).parent.mkdir(parents=True, exist_ok=True)
+    argv = ["round", "--settings", settings, "--round", str(t), "--init", str(init)]
+    argv += ["--mask-out", f("mask.h5", t), "--mask-log", f("mask.log", t)]
+    argv += ["--out", f("trained.h5", t)]
+    argv += ["--prev-trained", f("trained.h5", t - 1)] if t else []
+    assert cli.main(argv) == 0
 
 
 def _magnitude_chain_of_one_seed(tmp_path, tiny_config, methods, generations):
