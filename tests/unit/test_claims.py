@@ -824,3 +824,17 @@ def test_claim_6_consecutive_barriers_are_es_minus_gd():
     ds["lmc_barrier_consecutive"] = (ds.test_metric.dims, barrier[:, ::-1])  # swapped
     swapped = by(claims.claim_rows(ds), "barrier snes − gd_adam (t → t+1)")
     assert {r["verdict"] for r in swapped} == {"reversed"}
+
+
+def test_gradient_regrowth_is_compared_with_random_regrowth():
+    """Claim 11 reads dynamic_gradient − dynamic_random, paired by seed: RigL's question
+    (gradient regrowth) against SET's (random), beside each against random and snr."""
+    ds = synthetic_summary().assign_coords(
+        method=["random", "dynamic_random", "snr", "dynamic_gradient"]
+    )  # dynamic_gradient = dynamic_random − 0.05 here
+    rows = claims.claim_rows(ds)
+    direct = by(rows, "dynamic_gradient − dynamic_random")
+    assert len(direct) == ROUNDS - 1 and {r["claim"] for r in direct} == {11}
+    assert {r["verdict"] for r in direct} == {"reversed"}
+    assert by(rows, "dynamic_gradient − dynamic_random, mean over levels")[0]["n"] == SEEDS
+    assert {r["verdict"] for r in by(rows, "dynamic_random − random")} == {"holds"}

@@ -86,7 +86,10 @@ CLAIMS = {
     "more; with remaining, its rounds search G − k, and both total G)",
     11: "dynamic sparse ES (drop lowest SNR, regrow) beats the fixed random mask it starts "
     "from: dynamic − random > 0; against iterative SNR pruning, with no direction claimed: "
-    "dynamic − snr (✓ there means dynamic scores higher)",
+    "dynamic − snr (✓ there means dynamic scores higher); and regrowing where the search "
+    "gradient is largest beats regrowing at random (RigL against SET): dynamic_gradient − "
+    "dynamic_random > 0 (a test of gradient regrowth only where the probe ranks above chance: "
+    "dynamic_sparse.probe_pairs, bench 12)",
 }
 
 
@@ -104,7 +107,7 @@ NEEDS = {
     8: "the snr_magnitude analysis on an ES snr or snr_study chain",
     9: "snip or grasp chains beside random or magnitude",
     10: "a task entry with rewind > 0 beside its rewind-0 twin",
-    11: "dynamic_random or dynamic_gradient chains beside random or snr",
+    11: "dynamic_random or dynamic_gradient chains beside random, snr or each other",
 }
 
 #: Claim 6's ES↔GD barrier is tested against this share of the error's scale, not against 0.
@@ -375,6 +378,7 @@ METHOD_COMPARISONS = (
     (11, "dynamic_random", "snr", False),
     (11, "dynamic_gradient", "random", False),
     (11, "dynamic_gradient", "snr", False),
+    (11, "dynamic_gradient", "dynamic_random", False),  # gradient against random regrowth
     (5, "magnitude", "weight_permuted", False),  # the ticket's mask and weights
     (5, "weight_permuted", "mask_permuted", False),
 )
