@@ -793,9 +793,21 @@ def _check_dynamic(cfg: dict) -> None:
                     f"dynamic_sparse.every is {every}: it must be a multiple of es.log_every "
                     f"({chunk} for task {task}), where the round's chunks end"
                 )
-            if "dynamic_gradient" in task_methods(cfg, task, s) and not is_control(
-                library_task(cfg, task)
-            ):
+            probing = "dynamic_gradient" in task_methods(cfg, task, s)
+            if probing and is_control(library_task(cfg, task)):
+                # a control task's rollouts run a population in one program, unchunked: a
+                # probe beyond the strategy's own population (2,048 pairs of brax rollouts
+                # hold gigabytes) would first fail at round 1's regrowth, out of memory
+                pop = int(strategy_settings(cfg, task, s)["population_size"])
+                if 2 * probe_pairs(cfg["dynamic_sparse"], pop) > pop:
+                    raise ConfigError(
+                        f"dynamic_sparse.probe_pairs is {cfg['dynamic_sparse']['probe_pairs']}, "
+                        f"but control task {task} evaluates a population in one program, "
+                        f"without chunks, so its probe may not exceed {s}'s population of "
+                        f"{pop} (at most {pop // 2} pairs); lower it, or run dynamic_gradient "
+                        "on control tasks in a config of their own"
+                    )
+            if probing and not is_control(library_task(cfg, task)):
                 # its search-gradient probe is a population of 2 · pairs antithetic members,
                 # evaluated in chunks too: with an odd P the job failed at round 1's regrowth
                 pop = int(strategy_settings(cfg, task, s)["population_size"])

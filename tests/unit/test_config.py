@@ -1525,3 +1525,17 @@ def test_dynamic_gradient_probe_pairs_enter_its_settings_only_when_given(tiny_co
     with pytest.raises(ConfigError, match=r"18 members \(antithetic pairs: 9, twice; "
                        r"dynamic_sparse.probe_pairs\).*double 16 divides"):  # fmt: skip
         validate_config(odd)
+
+
+def test_a_control_tasks_probe_may_not_exceed_its_population():
+    """A control task evaluates a population in one program, without chunks: a probe of
+    more members than the strategy's population (2,048 pairs of rollouts) is refused before
+    the run, not at round 1's regrowth out of memory."""
+    cfg = yaml.safe_load((ROOT / "config" / "pendulum.yaml").read_text())
+    cfg.update(methods=["random", "dynamic_gradient"], analyses={"enabled": []})
+    pop = cfg["strategies"]["sep_cma_es"]["population_size"]
+    cfg["dynamic_sparse"] = {"every": cfg["es"]["log_every"], "probe_pairs": pop // 2 + 1}
+    with pytest.raises(ConfigError, match=rf"control task pendulum .*\(at most {pop // 2} pairs\)"):
+        validate_config(copy.deepcopy(cfg))
+    cfg["dynamic_sparse"]["probe_pairs"] = pop // 2
+    validate_config(cfg)
