@@ -5,9 +5,9 @@ rounds as they were: after a change of ``resources.group_chains`` or a forced ``
 every kept round is touched, and every LMC, landscape and weight statistic of it ran again,
 from the same bytes, to the same numbers (a landscape of a paper chain is minutes). The
 analysis verbs therefore keep a copy of each artifact they write beside it
-(``analysis/.kept/<name>.<key>.kept``; an analysis is kilobytes to a few megabytes), under a key of everything its numbers depend on:
-the verb and all its arguments (settings, options, paths), the bytes of every input file
-and the software (:func:`evotickets.checkpoint.software_fingerprint`: the numeric
+(``analysis/.kept/<name>.<key>.kept``; an analysis is kilobytes to a few megabytes), under
+a key of everything its numbers depend on: the verb and all its arguments (settings,
+options, paths), the bytes of every input file and the software (:func:`evotickets.checkpoint.software_fingerprint`: the numeric
 packages' versions, the settings that change numbers, and a hash of evotickets' source;
 here also numpy's, scipy's and ml_dtypes' versions, which the weight statistics compute
 with, and the variables that choose the device). A rerun whose key finds its file puts it
@@ -18,7 +18,7 @@ Why a key of the bytes, not the reverted keep of an update() output (1299940): t
 analysis rules' outputs stay plain, so Snakemake deletes them before a job and after a
 failed one, and never records an old analysis as finished; and a kept file is only ever
 the result of this exact computation, so nothing about it needs checking again but that
-it reads whole. Anything else (another round, option, seed's file, a rewritten input, a
+it reads whole and that its record of its inputs matches them. Anything else (another round, option, seed's file, a rewritten input, a
 code change) is another key, and the verb computes. ``EVOTICKETS_RECOMPUTE=1`` computes in
 any case. One file is kept per analysis: a new result removes the older ones.
 """
