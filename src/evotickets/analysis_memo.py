@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from .artifacts import ArtifactError, read_artifact, stale_inputs
-from .durable import durable_replace, fsync_dir, make_dirs, remove_stale_temps, temp_path
+from .durable import atomic_path, fsync_dir, make_dirs, remove_stale_temps
 
 #: The folder, beside an analysis artifact, that holds the kept results.
 KEPT_FOLDER = ".kept"
@@ -146,11 +146,7 @@ def remember(out: str | os.PathLike, key: str) -> Path | None:
 
 
 def _copy(src: Path, dest: Path) -> None:
-    """Copy ``src`` onto ``dest`` atomically and durably (a temp file of this writer's own,
-    fsynced, renamed): a reader never sees half a file, and a kill leaves the old one."""
-    tmp = temp_path(dest)
-    try:
+    """Copy ``src`` onto ``dest`` atomically and durably (:func:`durable.atomic_path`): a
+    reader never sees half a file, and a kill leaves the old one."""
+    with atomic_path(dest) as tmp:
         shutil.copyfile(src, tmp)
-        durable_replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)

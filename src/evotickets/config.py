@@ -793,45 +793,42 @@ def _check_dynamic(cfg: dict) -> None:
                     f"dynamic_sparse.every is {every}: it must be a multiple of es.log_every "
                     f"({chunk} for task {task}), where the round's chunks end"
                 )
-            probing = "dynamic_gradient" in task_methods(cfg, task, s)
-            if probing and is_control(library_task(cfg, task)):
-                # a control task's rollouts run a population in one program, unchunked: a
-                # probe beyond the strategy's own population (2,048 pairs of brax rollouts
-                # hold gigabytes) would first fail at round 1's regrowth, out of memory
-                pop = int(strategy_settings(cfg, task, s)["population_size"])
-                if 2 * probe_pairs(cfg["dynamic_sparse"], pop) > pop:
-                    raise ConfigError(
-                        f"dynamic_sparse.probe_pairs is {cfg['dynamic_sparse']['probe_pairs']}, "
-                        f"but control task {task} evaluates a population in one program, "
-                        f"without chunks, so its probe may not exceed {s}'s population of "
-                        f"{pop} (at most {pop // 2} pairs); lower it, or run dynamic_gradient "
-                        "on control tasks in a config of their own"
-                    )
-            if probing and not is_control(library_task(cfg, task)):
-                # its search-gradient probe is a population of 2 · pairs antithetic members,
-                # evaluated in chunks too: with an odd P the job failed at round 1's regrowth
-                pop = int(strategy_settings(cfg, task, s)["population_size"])
-                pairs = probe_pairs(cfg["dynamic_sparse"], pop)
-                probe = 2 * pairs
-                given = (cfg["tasks"][task] or {}).get("population_chunk")
-                chunk = int(given or DEFAULT_POPULATION_CHUNK)
-                if probe % min(chunk, probe):
-                    fix = (
-                        f"a dynamic_sparse.probe_pairs whose double {chunk} divides"
-                        if "probe_pairs" in cfg["dynamic_sparse"]
-                        else f"{s} an even population_size"
-                    )
-                    raise ConfigError(
-                        f"dynamic_gradient's regrowth probes {s} on task {task} with {probe} "
-                        f"members (antithetic pairs: {pairs}, twice; "
-                        + (
-                            "dynamic_sparse.probe_pairs"
-                            if "probe_pairs" in cfg["dynamic_sparse"]
-                            else f"half its population of {pop}"
-                        )
-                        + f"), which tasks.{task}.population_chunk {chunk} does not divide; "
-                        f"give {fix}, or a population_chunk dividing both {pop} and {probe}"
-                    )
+            if "dynamic_gradient" in task_methods(cfg, task, s):
+                _check_probe(cfg, task, s)
+
+
+def _check_probe(cfg: dict, task: str, strategy: str) -> None:
+    """dynamic_gradient's search-gradient probe, 2 · pairs antithetic members, must fit how
+    the task evaluates a population: a vision task in population_chunk chunks (with an odd P
+    the job failed at round 1's regrowth), a control task at once, unchunked (a probe beyond
+    the strategy's own population, 2,048 pairs of brax rollouts, would hold gigabytes and
+    fail there out of memory)."""
+    pop = int(strategy_settings(cfg, task, strategy)["population_size"])
+    pairs = probe_pairs(cfg["dynamic_sparse"], pop)
+    probe, given = 2 * pairs, "probe_pairs" in cfg["dynamic_sparse"]
+    if is_control(library_task(cfg, task)):
+        if probe > pop:
+            raise ConfigError(
+                f"dynamic_sparse.probe_pairs is {pairs}, but control task {task} evaluates a "
+                f"population in one program, without chunks, so its probe may not exceed "
+                f"{strategy}'s population of {pop} (at most {pop // 2} pairs); lower it, or "
+                "run dynamic_gradient on control tasks in a config of their own"
+            )
+        return
+    chunk = int((cfg["tasks"][task] or {}).get("population_chunk") or DEFAULT_POPULATION_CHUNK)
+    if probe % min(chunk, probe):
+        source = "dynamic_sparse.probe_pairs" if given else f"half its population of {pop}"
+        fix = (
+            f"a dynamic_sparse.probe_pairs whose double {chunk} divides"
+            if given
+            else f"{strategy} an even population_size"
+        )
+        raise ConfigError(
+            f"dynamic_gradient's regrowth probes {strategy} on task {task} with {probe} "
+            f"members (antithetic pairs: {pairs}, twice; {source}), which "
+            f"tasks.{task}.population_chunk {chunk} does not divide; give {fix}, or a "
+            f"population_chunk dividing both {pop} and {probe}"
+        )
 
 
 def _normalizes_observations(cfg: dict, task: str) -> bool:
@@ -1392,10 +1389,9 @@ def method_config(cfg: dict, method: str) -> dict | None:
     spec = PRUNING_METHODS.get(method)
     if spec is None or not spec.has_settings:
         return None
-    block = dict(cfg[spec.config_block]) if spec.config_block else {}
-    if spec.regrow is not None and spec.regrow != "gradient":  # read by gradient regrowth only
-        block.pop("probe_pairs", None)
-    return {**block, **dict(spec.definition)}
+    block = cfg[spec.config_block] if spec.config_block else {}
+    own = {k: v for k, v in block.items() if k not in spec.unread_settings}
+    return {**own, **dict(spec.definition)}
 
 
 def probe_pairs(block: dict, population: int) -> int:

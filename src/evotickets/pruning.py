@@ -63,6 +63,9 @@ class PruningMethod:
     needs_hessian: bool = False
     #: the config block holding the method's own settings (its ``method_config``)
     config_block: str | None = None
+    #: keys of that block the method does not read, left out of its ``method_config`` so
+    #: that setting them does not change its chains' digests (dynamic_random never probes)
+    unread_settings: tuple[str, ...] = ()
     #: fixed (name, value) facts of how the method is computed, set where its definition
     #: changed after results existed: they join its chains' ``method_config``, so results of
     #: the earlier definition have another digest, rerun in the workflow and are refused by
@@ -186,6 +189,7 @@ REGISTRY: dict[str, PruningMethod] = {
             "key",
             needs_sigma=True,
             config_block="dynamic_sparse",
+            unread_settings=("probe_pairs",),
             regrow="random",
         ),
         PruningMethod(

@@ -33,12 +33,14 @@ from ..settings import ChainSettings, LandscapeOptions, LmcOptions, analysis_dig
 from .common import chain_args, recompute_asked
 
 
-def _put_back(verb: str, args, inputs: list[str]) -> tuple[str, bool]:
-    """(key, whether the artifact is back): the key under which ``verb``'s result for these
-    arguments and input bytes is kept (:func:`analysis_memo.analysis_key`), and whether a
-    kept result of it now stands at ``args.out`` (never under ``$EVOTICKETS_RECOMPUTE``).
-    Called after the output check, so that a kept result never replaces a finished artifact
-    of another analysis or seed."""
+def _put_back(verb: str, args, inputs: list[str], identity: dict) -> tuple[str, bool]:
+    """Check that the artifact ``identity`` names may be written at ``args.out`` from
+    ``inputs`` (:func:`check_output`, before any work), then return (key, whether the
+    artifact is back): the key under which ``verb``'s result for these arguments and input
+    bytes is kept (:func:`analysis_memo.analysis_key`), and whether a kept result of it now
+    stands at ``args.out`` (never under ``$EVOTICKETS_RECOMPUTE``). The check comes first,
+    so that a kept result never replaces a finished artifact of another analysis or seed."""
+    check_output(args.out, "analysis", inputs, identity)
     key = analysis_memo.analysis_key(verb, args, inputs)
     if recompute_asked() or (kept := analysis_memo.restore(args.out, key)) is None:
         return key, False
@@ -163,10 +165,9 @@ def cmd_lmc(args) -> None:
 
     settings = ChainSettings.from_json(args.settings)
     opts = LmcOptions.from_json(args.analysis or "{}", "--analysis")
-    named = {"analysis": "lmc", "seed": settings.seed}  # as written below; before the work
+    named = {"analysis": "lmc", "seed": settings.seed}  # as written below
     inputs = [args.init, *args.left, *args.right]
-    check_output(args.out, "analysis", inputs, named)
-    key, kept = _put_back("lmc", args, inputs)
+    key, kept = _put_back("lmc", args, inputs, named)
     if kept:
         return
     setup_jax(args.jax_cache)
@@ -244,8 +245,7 @@ def cmd_landscape(args) -> None:
     opts = LandscapeOptions.from_json(args.analysis or "{}", "--analysis")
     named = {"analysis": "landscape", "seed": settings.seed}  # as written below
     inputs = [args.init, *args.trained]
-    check_output(args.out, "analysis", inputs, named)  # before the work
-    key, kept = _put_back("landscape", args, inputs)
+    key, kept = _put_back("landscape", args, inputs, named)
     if kept:
         return
     setup_jax(args.jax_cache)
@@ -313,8 +313,8 @@ def cmd_snr_magnitude(args) -> None:
 
     settings = ChainSettings.from_json(args.settings)
     inputs = [args.init, *args.trained]
-    check_output(args.out, "analysis", inputs, {"analysis": "snr_magnitude", "seed": settings.seed})
-    key, kept = _put_back("snr-magnitude", args, inputs)
+    named = {"analysis": "snr_magnitude", "seed": settings.seed}
+    key, kept = _put_back("snr-magnitude", args, inputs, named)
     if kept:
         return
     _, table, prunable, _ = load_init(args.init, settings)
@@ -361,8 +361,9 @@ def cmd_layerwise(args) -> None:
 
     settings = ChainSettings.from_json(args.settings)
     inputs = [args.init, *args.trained]
-    check_output(args.out, "analysis", inputs, {"analysis": "layerwise", "seed": settings.seed})
-    key, kept = _put_back("layerwise", args, inputs)
+    key, kept = _put_back(
+        "layerwise", args, inputs, {"analysis": "layerwise", "seed": settings.seed}
+    )
     if kept:
         return
     _, table, _, _ = load_init(args.init, settings)
