@@ -214,6 +214,37 @@ def test_true_null_and_reversed_effects_are_found_by_pairing_seeds():
         assert stats.ttest_ind(a, b).pvalue > 0.05
 
 
+
+def test_a_q_of_exactly_five_percent_is_not_below_it():
+    """claims.md reads FDR verdicts as q < 0.05. At 5 of 8 levels with the sign test's
+    p = 2⁻⁵ (six seeds of one sign, no spread) BH gives q = 0.03125 · 8 / 5 = 0.05 exactly,
+    which 1 − 0.95 (0.05000000000000004) let through as a discovery."""
+    rows = [_row("a − b", 2.0**-5, 0.03, "holds") for _ in range(5)]
+    rows += [_row("a − b", 0.9, 0.001) for _ in range(3)]
+    out = claims.with_fdr(rows)
+    assert [r["q"] for r in out[:5]] == [0.05] * 5
+    assert all(r["verdict_fdr"] == "inconclusive" for r in out)
+    assert claims.FDR == 0.05
+    assert "| 1 | digits/snes | a − b | 5 | 0 | 3 | 0 / 0 |" in claims.to_markdown(out, [])
+
+
+def test_the_summary_says_when_its_sparsest_level_has_no_paired_seed():
+    """The sparsest level is read without a correction because it is named in advance; where
+    its chains have not finished, the summary shows the sparsest level that has data and says
+    which level is missing, rather than passing that one off as the sparsest."""
+    ds = synthetic_summary()
+    text = claims.to_markdown(claims.claim_rows(ds), [])
+    line = next(ln for ln in text.splitlines() if "| magnitude − random |" in ln)
+    assert "| 41.0%: " in line and "no paired seed" not in line
+    ds.test_metric.loc[{"method": "random", "iteration": ROUNDS - 1}] = np.nan
+    text = claims.to_markdown(claims.claim_rows(ds), [])
+    line = next(ln for ln in text.splitlines() if "| magnitude − random |" in ln)
+    assert "| 51.2%: " in line
+    assert line.endswith(" (the sparsest level, 41.0%, has no paired seed yet) |")
+    # a comparison whose sparsest level has data is not flagged
+    line = next(ln for ln in text.splitlines() if "| snr − magnitude |" in ln)
+    assert "| 41.0%: " in line and "no paired seed" not in line
+
 def test_a_comparison_is_also_read_over_all_its_levels_at_once():
     """One number per seed for the whole pruning curve (the mean of the difference over the
     pruned levels): one test, a family of its own, beside the per-level ones."""

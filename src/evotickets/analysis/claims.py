@@ -59,8 +59,10 @@ from ..report import metric_cell, metric_decimals
 from .collect import has_data
 
 CONFIDENCE = 0.95
-#: The false discovery rate at which ``verdict_fdr`` is read, the intervals' own error rate.
-FDR = 1 - CONFIDENCE
+#: The false discovery rate at which ``verdict_fdr`` is read, the intervals' own error rate:
+#: 0.05 exactly, since 1 − 0.95 is 0.05000000000000004 in floating point, and a q of exactly
+#: 0.05 (the sign test's p of 2⁻⁵ at 5 of 8 levels) would then pass "q < 0.05".
+FDR = round(1 - CONFIDENCE, 12)
 
 # id → what the paper claims, with the orientation of the effect (positive = holds).
 CLAIMS = {
@@ -288,8 +290,11 @@ def has_latest_round(values: xr.DataArray, dim: str = "iteration") -> xr.DataArr
 
 
 def _rows_over_rounds(claim, task, strategy, comparison, diff, ds, first=1):
-    """One row per round ≥ ``first`` of a (seed, iteration) difference."""
+    """One row per round ≥ ``first`` of a (seed, iteration) difference, each with the
+    comparison's sparsest level (``sparsest_remaining``), which the summary names when that
+    level has no row."""
     rows = []
+    sparsest = float(ds.remaining_fraction.sel(iteration=diff.iteration.values[-1]))
     for it in diff.iteration.values[first:]:
         eff = paired_effect(diff.sel(iteration=it).values)
         if eff.n == 0:
@@ -302,6 +307,7 @@ def _rows_over_rounds(claim, task, strategy, comparison, diff, ds, first=1):
                 "comparison": comparison,
                 "iteration": int(it),
                 "remaining": float(ds.remaining_fraction.sel(iteration=it)),
+                "sparsest_remaining": sparsest,
                 **asdict(eff),
             }
         )
@@ -718,7 +724,7 @@ def _fmt_p(x: float) -> str:
         return "–"
     if _below_floor(x):
         return f"<{P_FLOOR:g}"
-    alpha = round(1 - CONFIDENCE, 9)  # 0.05, not 1 − 0.95's 0.05000000000000004
+    alpha = FDR
     for text in (f"{x:.3f}", f"{x:.4f}"):
         if not x < alpha <= float(text):
             return text
@@ -775,16 +781,27 @@ def _summary_lines(rows: list[dict]) -> list[str]:
         count, fdr = _verdict_counts(rs, "verdict"), _verdict_counts(rs, "verdict_fdr")
         # the t verdicts that stand without assuming normality: sign-flip p below the
         # intervals' error rate too
-        flips = _verdict_counts([r for r in rs if r["p_signflip"] < 1 - CONFIDENCE], "verdict")
+        flips = _verdict_counts([r for r in rs if r["p_signflip"] < FDR], "verdict")
         last = rs[-1]
         lines.append(
             f"| {c} | {_setting(last)} | {_cell(comp)} | {count['holds']} | "
             f"{count['reversed']} | {count['inconclusive']} | {fdr['holds']} / "
             f"{fdr['reversed']} | {flips['holds']} / {flips['reversed']} | "
             f"{_where(last)}: {_fmt(last['mean'])} [{_fmt(last['lo'])}, "
-            f"{_fmt(last['hi'])}] n={last['n']} {SYMBOL[last['verdict']]} {_q_text(last['q'])} |"
+            f"{_fmt(last['hi'])}] n={last['n']} {SYMBOL[last['verdict']]} {_q_text(last['q'])}"
+            f"{_sparsest_missing(last)} |"
         )
     return lines
+
+
+def _sparsest_missing(last: dict) -> str:
+    """A note when the summary's last level is not the comparison's sparsest: that level,
+    named in advance as the one read without a correction, has no paired seed yet (its
+    chains unfinished or failed), and the level shown in its place was picked by the data."""
+    sparsest = last.get("sparsest_remaining", float("nan"))
+    if not np.isfinite(last["remaining"]) or not last["remaining"] > sparsest:
+        return ""
+    return f" (the sparsest level, {sparsest:.1%}, has no paired seed yet)"
 
 
 def _untested_lines(rows: list[dict]) -> list[str]:
