@@ -214,7 +214,6 @@ def test_true_null_and_reversed_effects_are_found_by_pairing_seeds():
         assert stats.ttest_ind(a, b).pvalue > 0.05
 
 
-
 def test_a_q_of_exactly_five_percent_is_not_below_it():
     """claims.md reads FDR verdicts as q < 0.05. At 5 of 8 levels with the sign test's
     p = 2⁻⁵ (six seeds of one sign, no spread) BH gives q = 0.03125 · 8 / 5 = 0.05 exactly,
@@ -244,6 +243,7 @@ def test_the_summary_says_when_its_sparsest_level_has_no_paired_seed():
     # a comparison whose sparsest level has data is not flagged
     line = next(ln for ln in text.splitlines() if "| snr − magnitude |" in ln)
     assert "| 41.0%: " in line and "no paired seed" not in line
+
 
 def test_a_comparison_is_also_read_over_all_its_levels_at_once():
     """One number per seed for the whole pruning curve (the mean of the difference over the
