@@ -310,10 +310,39 @@ def test_a_figure_counts_the_finished_rounds_it_leaves_out_for_a_non_finite_metr
     assert not [t for t in clean.texts if "non-finite" in t.get_text()]
     ds.test_metric.loc[{"method": "random", "seed": 1, "iteration": 2}] = np.nan
     fig = figures.render("fig8", ds, str(tmp_path / "b.png"))
-    notes = [t.get_text() for t in fig.texts if "non-finite" in t.get_text()]
+    notes = [" ".join(t.get_text().split()) for t in fig.texts if "non-finite" in t.get_text()]
     assert notes == [
         "1 finished round(s) with a non-finite test metric left out (claims.md lists them)"
     ]
+    # wrapped to the figure's width: not cut off at its right edge
+    fig.canvas.draw()
+    (text,) = [t for t in fig.texts if "non-finite" in t.get_text()]
+    assert text.get_window_extent(fig.canvas.get_renderer()).x1 <= fig.bbox.x1
+
+
+def test_a_panels_lines_are_means_over_the_same_seeds_at_each_level(tmp_path):
+    """Where one method lacks a seed at a level, every line of the panel leaves that seed
+    out there, so the gap between two lines is paired over the same seeds; the figure says
+    so. Two methods equal seed by seed stay equal when one of them loses a seed."""
+    ds = _dataset(["digits"], ["snes"], ("random", "magnitude", "snr"), seeds=(0, 1, 2))
+    per_seed = np.array([0.9, 0.7, 0.5])[:, None] * np.ones(ROUNDS)
+    for m in ("random", "magnitude", "snr"):
+        ds.test_metric.loc[{"method": m}] = per_seed[None, None]
+    ds.test_metric.loc[{"method": "snr", "seed": 0, "iteration": ROUNDS - 1}] = np.nan
+    fig = figures.fig2(ds)
+    lines = {ln.get_label(): ln.get_ydata() for ln in fig.axes[0].lines}
+    np.testing.assert_allclose(lines["snr"], lines["magnitude"])
+    np.testing.assert_allclose(lines["magnitude"], [0.7, 0.7, 0.6])  # seeds 1 and 2 at the last
+    assert any("left out of that level" in n for n in fig.evotickets_notes)
+    # the saved one-panel figure (3.2 inches wide) writes the note whole, wrapped to its width
+    fig = figures.render("fig2", ds, str(tmp_path / "fig2.png"))
+    fig.canvas.draw()
+    (note,) = [t for t in fig.texts if "left out of" in t.get_text()]
+    assert "every line (means over the same seeds)" in " ".join(note.get_text().split())
+    assert note.get_window_extent(fig.canvas.get_renderer()).x1 <= fig.bbox.x1
+    # all seeds present: nothing left out and no note
+    ds.test_metric.loc[{"method": "snr"}] = per_seed[None, None]
+    assert not figures.fig2(ds).__dict__.get("evotickets_notes")
 
 
 def test_a_single_seed_draws_its_line_without_a_band():
@@ -525,3 +554,59 @@ def test_fig11_without_snr_prefers_magnitude_to_a_random_mask():
     ds = ds.assign_coords(tensor=kernels)
     ds["layer_kept_ratio"] = ((*ds.test_metric.dims, "tensor"), ratio)
     assert "(magnitude;" in figures.fig11(ds).axes[0].get_title()
+
+
+def test_fig11_does_not_average_es_with_gradient_descent():
+    """Magnitude chains of SNES and of Adam analysed: the line was their mean (0.9 and 0.3
+    drawn as 0.6); the ES strategies' ratios are drawn, GD's only where no ES ran."""
+    ds = _dataset(["digits"], ["snes", "gd_adam"], ["magnitude"])
+    ds = ds.assign_coords(tensor=["Conv_0/kernel"])
+    ratio = np.full((*ds.test_metric.shape, 1), np.nan)
+    ratio[0, 0, 0] = 0.9  # snes
+    ratio[0, 1, 0] = 0.3  # gd_adam
+    ds["layer_kept_ratio"] = ((*ds.test_metric.dims, "tensor"), ratio)
+    ax = figures.fig11(ds).axes[0]
+    assert ax.get_title() == "digits (magnitude; snes)"
+    np.testing.assert_allclose(_lines(ax)["Conv_0/kernel"], 0.9)
+    gd_only = figures.fig11(ds.sel(strategy=["gd_adam"])).axes[0]
+    np.testing.assert_allclose(_lines(gd_only)["Conv_0/kernel"], 0.3)
+
+
+def test_fig3_gives_a_strategy_one_colour_in_every_panel():
+    """A strategy without SNR runs on one task moved the others up the colour cycle there:
+    sep_cma_es was orange in one panel and blue in the next."""
+    ds = _dataset(["mnist", "kmnist"], ["snes", "sep_cma_es", "gd_adam"], ["magnitude", "snr"])
+    ds.test_metric[:] = 0.8
+    ds.test_metric.loc[{"task": "kmnist", "strategy": "snes"}] = np.nan
+    fig = figures.fig3(ds)
+    colours = [
+        {ln.get_label(): mcolors.to_hex(ln.get_color()) for ln in ax.get_lines()} for ax in fig.axes
+    ]
+    assert "snes SNR" in colours[0] and "snes SNR" not in colours[1]
+    assert colours[0]["sep_cma_es SNR"] == colours[1]["sep_cma_es SNR"]
+
+
+def test_fig9_without_es_chains_says_that_is_what_it_needs():
+    """GD-only heuristic chains (movement needs no σ): the figure said it needed the
+    heuristic methods, which were there."""
+    ds = _dataset(["digits"], ["gd_adam"], ["magnitude", "movement"], fill=0.8)
+    text = figures.fig9(ds).axes[0].texts[0].get_text()
+    assert "needs ES chains" in text and "movement" not in text
+
+
+def test_fig9_gives_an_init_scheme_one_colour_in_every_panel():
+    """The colour followed an entry's place in its panel: he_normal was orange on digits and
+    blue on mnist, against the caption's "one colour per scheme"."""
+    tasks = ["digits", "digits_he", "mnist_he", "mnist_x"]
+    ds = _dataset(tasks, ["snes"], ["snr"], fill=0.8)
+    ds = ds.assign_coords(
+        library_task=("task", ["digits", "digits", "mnist", "mnist"]),
+        init_scheme=("task", ["flax_default", "he_normal", "he_normal", "xavier_uniform"]),
+        rewind=("task", [0, 0, 0, 0]),
+    )
+    colours = {}
+    for ax in figures.fig9(ds).axes:
+        for ln in ax.get_lines():
+            colours.setdefault(ln.get_label(), set()).add(mcolors.to_hex(ln.get_color()))
+    assert all(len(c) == 1 for c in colours.values()), colours
+    assert len(set().union(*colours.values())) == 3  # three schemes, three colours

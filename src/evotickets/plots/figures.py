@@ -1,7 +1,8 @@
 """One function per paper figure. Each takes the results dataset (summary.nc) and returns a
 matplotlib Figure; nothing here reads artifacts or retrains, so a figure reruns in seconds.
 
-Conventions: mean ± standard error over seeds; x axis = percentage of prunable weights
+Conventions: mean ± standard error over seeds (where a panel's lines are compared, over
+the seeds every line has at that level: :func:`_shared_seeds`); x axis = percentage of prunable weights
 remaining, log scale, decreasing to the right. A figure whose data the experiment does not have
 draws one panel that says "not in this experiment" instead of failing.
 """
@@ -99,6 +100,43 @@ def _band(ax, x, da, label, color=None):
     (line,) = ax.plot(x, mean, marker="o", ms=3, label=label, color=color)
     ax.fill_between(x, mean - se, mean + se, alpha=0.2, color=line.get_color())
     return True
+
+
+def _shared_seeds(lines: list[xr.DataArray]) -> tuple[list[xr.DataArray], int]:
+    """The (seed, iteration) lines of one panel, each level restricted to the seeds that every
+    line with a value at that level has; and how many (line, level) points lost a seed so.
+
+    Why: a panel's lines are read against each other, and a seed's chains share θ0 and
+    search noise, so the gap between two lines is a paired comparison only over the same
+    seeds. A seed missing from one line at one level (a chain unfinished, or a round with a
+    non-finite metric) would otherwise leave that line's point a mean over other seeds than
+    its neighbour's, and the gap would be made by seeds, not methods. A line without any
+    value at a level (not run there) does not restrict the others."""
+    has = [da.notnull().reset_coords(drop=True) for da in lines]
+    shared = functools.reduce(operator.and_, [h | ~h.any("seed") for h in has])
+    dropped = sum(int((h & ~shared).any("seed").sum()) for h in has)
+    return [da.where(shared) for da in lines], dropped
+
+
+def _bands(ax, x, lines: list[tuple[xr.DataArray, str, Any]]) -> None:
+    """Draw the (data, label, colour) lines of one panel over their shared seeds
+    (:func:`_shared_seeds`), the figure's footnote saying where a seed was left out."""
+    restricted, dropped = _shared_seeds([da for da, _, _ in lines])
+    for da, (_, label, color) in zip(restricted, lines, strict=True):
+        _band(ax, x, da, label, color)
+    if dropped:
+        _note(
+            ax.figure,
+            "Where a seed is missing from one line of a panel, it is left out of that "
+            "level's every line (means over the same seeds)",
+        )
+
+
+def _note(fig: plt.Figure, text: str) -> None:
+    """A line for the figure's footnote, which :func:`render` writes (each once)."""
+    notes = fig.__dict__.setdefault("evotickets_notes", [])
+    if text not in notes:
+        notes.append(text)
 
 
 def _sparsity_axis(ax, ds):
@@ -321,15 +359,16 @@ def fig2(ds: xr.Dataset) -> plt.Figure:
                     va="center",
                     transform=ax.transAxes,
                 )
-            for m in ES_METHODS:
-                if m in ds.method.values:
-                    _band(
-                        ax,
-                        x,
-                        ds.test_metric.sel({"task": t, "strategy": s, "method": m}),
-                        m,
-                        COLORS[m],
-                    )
+            at = {"task": t, "strategy": s}
+            _bands(
+                ax,
+                x,
+                [
+                    (ds.test_metric.sel(at | {"method": m}), m, COLORS[m])
+                    for m in ES_METHODS
+                    if m in ds.method.values
+                ],
+            )
             ax.set_title(f"{t} / {s}", fontsize=9)
             ax.set_ylabel(_metric_label(ds, t), fontsize=8)
             _sparsity_axis(ax, ds)
@@ -355,18 +394,20 @@ def fig3(ds: xr.Dataset) -> plt.Figure:
     fig, axes = plt.subplots(1, len(tasks), figsize=(3.5 * len(tasks), 3), squeeze=False)
     x = _percent(ds)
     for ax, t in zip(axes[0], tasks):
-        for s in _es_strategies(ds):
-            _band(
-                ax, x, ds.test_metric.sel({"task": t, "strategy": s, "method": "snr"}), f"{s} SNR"
-            )
-        for g in gd:
-            _band(
-                ax,
-                x,
+        # a strategy's colour is its place among all ES strategies, the same in every panel
+        lines = [
+            (ds.test_metric.sel({"task": t, "strategy": s, "method": "snr"}), f"{s} SNR", f"C{k}")
+            for k, s in enumerate(_es_strategies(ds))
+        ]
+        lines += [
+            (
                 ds.test_metric.sel({"task": t, "strategy": g, "method": "magnitude"}),
                 f"{g} magnitude",
                 "k",
             )
+            for g in gd
+        ]
+        _bands(ax, x, lines)
         ax.set_title(t)
         ax.set_ylabel(_metric_label(ds, t), fontsize=8)
         _sparsity_axis(ax, ds)
@@ -682,11 +723,15 @@ def fig9(ds: xr.Dataset) -> plt.Figure:
     ]
     groups = _init_groups(ds)
     rows = [r for r in (heur_tasks, list(groups)) if r]
-    if not rows or not es:
+    if not rows:
         return _missing(
             "Fig. 9",
             "needs the movement / magnitude_increase / init_magnitude methods, or one task "
             "entry per init scheme (tasks: {digits_he: {task: digits, init: he_normal}})",
+        )
+    if not es:
+        return _missing(
+            "Fig. 9", "needs ES chains: its lines are means over the ES strategies that ran"
         )
     ncols = max(len(r) for r in rows)
     fig, axes = plt.subplots(
@@ -709,31 +754,39 @@ def fig9(ds: xr.Dataset) -> plt.Figure:
             metric, ran, same = averaged(
                 [t], [m for m in ("magnitude", "snr", *heuristics) if m in ds.method.values]
             )
-            for m in ran if same else []:
-                _band(ax, x, metric.sel({"task": t, "method": m}), m, COLORS.get(m))
+            if same:
+                _bands(
+                    ax, x, [(metric.sel({"task": t, "method": m}), m, COLORS.get(m)) for m in ran]
+                )
             ax.set_title(
                 f"{t}: heuristics ({', '.join(map(str, same)) or 'no strategy ran all'})",
                 fontsize=9,
             )
         row += 1
     if groups:
-        schemes = dict(zip(ds.task.values, ds.init_scheme.values))
+        schemes = {str(t): str(v) for t, v in zip(ds.task.values, ds.init_scheme.values)}
+        # one colour per scheme, the same in every panel; two entries of one scheme in a
+        # panel are told apart by their markers and names
+        colour = {v: f"C{k}" for k, v in enumerate(dict.fromkeys(schemes.values()))}
         for ax, (base, entries) in zip(axes[row], groups.items()):
             metric, ran, same = averaged(
                 entries, [m for m in INIT_LINESTYLES if m in ds.method.values]
             )
-            named = [schemes[t] for t in entries]
+            named = [schemes[str(t)] for t in entries]
             for i, t in enumerate(entries):
+                scheme = schemes[str(t)]
                 # two entries of one scheme (e.g. another batch size) are told apart by name
-                who = schemes[t] if named.count(schemes[t]) == 1 else f"{t} ({schemes[t]})"
+                who = scheme if named.count(scheme) == 1 else f"{t} ({scheme})"
+                marker = "osD^v"[named[:i].count(scheme) % 5]
                 for m, style in INIT_LINESTYLES.items():
                     if m not in ran or not same:
                         continue
                     mean, se = _mean_se(metric.sel({"task": t, "method": m}))
                     if np.all(np.isnan(mean)):
                         continue
-                    ax.plot(x, mean, style, marker="o", ms=3, color=f"C{i}", label=f"{who} {m}")
-                    ax.fill_between(x, mean - se, mean + se, alpha=0.15, color=f"C{i}")
+                    c = colour[scheme]
+                    ax.plot(x, mean, style, marker=marker, ms=3, color=c, label=f"{who} {m}")
+                    ax.fill_between(x, mean - se, mean + se, alpha=0.15, color=c)
             ax.set_title(
                 f"{base}: init schemes ({', '.join(map(str, same)) or 'no strategy ran all'})",
                 fontsize=9,
@@ -792,7 +845,8 @@ def fig10(ds: xr.Dataset) -> plt.Figure:
     "Layerwise pruning ratios: fraction of each layer's weights kept per round "
     "under SNR pruning (one global threshold gives each layer its own ratio; where no SNR "
     "chain was analysed, magnitude's, else the first method that was; the method and the "
-    "strategies averaged are named in each title).",
+    "strategies averaged, ES strategies' only where any was analysed, never with gradient "
+    "descent's, are named in each title).",
 )
 def fig11(ds: xr.Dataset) -> plt.Figure:
     if "layer_kept_ratio" not in ds:
@@ -812,6 +866,9 @@ def fig11(ds: xr.Dataset) -> plt.Figure:
             for s in ds.strategy.values
             if has_data(ds, "layer_kept_ratio", task=t, method=method, strategy=s)
         ]
+        # ES strategies' ratios are averaged, never with GD's (fig. 8 keeps them apart too):
+        # gradient descent's only where no ES strategy was analysed
+        ran = [s for s in ran if not is_gd(s)] or ran
         for n in kernels:
             sel = {"task": t, "tensor": n, "method": method, "strategy": ran}
             _band(ax, x, _mean_over_runs(ds.layer_kept_ratio.sel(sel), "strategy"), str(n))
@@ -849,8 +906,8 @@ def pruning_families(ds: xr.Dataset) -> plt.Figure:
     fig, axes = plt.subplots(1, len(cells), figsize=(3.6 * len(cells), 3), squeeze=False)
     x = _percent(ds)
     for ax, (t, s) in zip(axes[0], cells):
-        for m in methods:
-            _band(ax, x, ds.test_metric.sel({"task": t, "strategy": s, "method": m}), m, COLORS[m])
+        at = {"task": t, "strategy": s}
+        _bands(ax, x, [(ds.test_metric.sel(at | {"method": m}), m, COLORS[m]) for m in methods])
         ax.set_title(f"{t} / {s}", fontsize=9)
         ax.set_ylabel(_metric_label(ds, t), fontsize=8)
         _sparsity_axis(ax, ds)
@@ -881,9 +938,8 @@ def tickets_shared(ds: xr.Dataset) -> plt.Figure:
     fig, axes = plt.subplots(1, len(cells), figsize=(3.6 * len(cells), 3), squeeze=False)
     x = _percent(ds)
     for ax, (t, s) in zip(axes[0], cells):
-        for m in others:
-            at = {"task": t, "strategy": s, "method": m}
-            _band(ax, x, ds[var].sel(at), m, COLORS[m])
+        at = {"task": t, "strategy": s}
+        _bands(ax, x, [(ds[var].sel(at | {"method": m}), m, COLORS[m]) for m in others])
         ax.plot(x, x / 100, ":", color="black", label="unrelated masks")
         ax.set_ylim(0, 1.02)
         ax.set_title(f"{t} / {s}", fontsize=9)
@@ -894,6 +950,19 @@ def tickets_shared(ds: xr.Dataset) -> plt.Figure:
     return fig
 
 
+def _footnote(fig: plt.Figure, notes: list[str], fontsize: float = 7) -> None:
+    """Write ``notes`` under the axes, wrapped to the figure's width, and lay the axes out
+    above them, so that a note is neither cut off at the figure's edge nor drawn over an
+    axis label."""
+    chars_per_inch = 72 / (0.6 * fontsize)  # a character is about 0.6 em wide
+    width = max(40, int(fig.get_figwidth() * chars_per_inch) - 4)
+    text = "\n".join(textwrap.fill(n, width) for n in notes)
+    lines = text.count("\n") + 1
+    height = (lines * 1.3 * fontsize / 72 + 0.05) / fig.get_figheight()
+    fig.tight_layout(rect=(0, min(height, 0.5), 1, 1))
+    fig.text(0.01, 0.005, text, fontsize=fontsize, color="firebrick", va="bottom")
+
+
 def render(name: str, ds: xr.Dataset, out: str) -> plt.Figure:
     """Draw figure ``name`` from ``ds`` and save it (atomically, durably) in the format
     ``out``'s suffix names (png, pdf, svg, …; matplotlib's), PNG where it has none."""
@@ -901,17 +970,16 @@ def render(name: str, ds: xr.Dataset, out: str) -> plt.Figure:
     from ..names import figure_number
 
     fig = FIGURES[figure_number(name)](ds)
+    notes = list(fig.__dict__.get("evotickets_notes", []))
     if left_out := len(nonfinite_metric_rounds(ds)):
         # drawn as missing (NaN, like a round not run): the figure says they were not
-        fig.text(
-            0.01,
-            0.005,
+        notes.insert(
+            0,
             f"{left_out} finished round(s) with a non-finite test metric left out "
             "(claims.md lists them)",
-            fontsize=7,
-            color="firebrick",
-            va="bottom",
         )
+    if notes:
+        _footnote(fig, notes)
     fmt = Path(out).suffix.lstrip(".").lower() or "png"
     # the format is passed, not inferred: the temporary file's name ends in .tmp
     with atomic_path(out) as tmp:
