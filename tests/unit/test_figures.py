@@ -610,3 +610,29 @@ def test_fig9_gives_an_init_scheme_one_colour_in_every_panel():
             colours.setdefault(ln.get_label(), set()).add(mcolors.to_hex(ln.get_color()))
     assert all(len(c) == 1 for c in colours.values()), colours
     assert len(set().union(*colours.values())) == 3  # three schemes, three colours
+
+
+def test_figures_that_draw_some_tasks_name_the_ones_they_leave_out():
+    """Fig. 3 draws tasks with both an ES snr and a GD magnitude run, Fig. 6 one analysed
+    task, Fig. 11 one method: the tasks left out were dropped without a word."""
+    methods = ["random", "magnitude", "snr"]
+    ds = _dataset(["mnist", "mnist_ars"], ["snes", "ars", "gd_adam"], methods, fill=0.8)
+    ds.test_metric.loc[{"task": "mnist_ars", "method": "snr"}] = np.nan
+    assert figures.fig3(ds).evotickets_notes == [
+        "Not drawn, without both an ES snr and a GD magnitude run: mnist_ars"
+    ]
+    dims = ("task", "strategy", "method", "seed", "iteration")
+    ds["lmc_barrier_consecutive"] = (dims, np.full(ds.test_metric.shape, 0.1))
+    fig = figures.fig6(ds)
+    assert "mnist" in fig.axes[0].get_title()
+    assert fig.evotickets_notes == [
+        "Drawn for mnist only; mnist_ars also have LMC or landscape analyses (in summary.nc)"
+    ]
+    ds = ds.assign_coords(tensor=["Conv_0/kernel"])
+    ratio = np.full((*ds.test_metric.shape, 1), np.nan)
+    ratio[0, 0, 2] = 0.5  # mnist, snes, snr
+    ratio[1, 1, 1] = 0.5  # mnist_ars, ars, magnitude
+    ds["layer_kept_ratio"] = ((*dims, "tensor"), ratio)
+    fig = figures.fig11(ds)
+    assert [ax.get_title() for ax in fig.axes] == ["mnist (snr; snes)"]
+    assert fig.evotickets_notes == ["Not drawn: mnist_ars, analysed with other methods than snr"]

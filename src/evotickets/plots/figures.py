@@ -392,6 +392,10 @@ def fig3(ds: xr.Dataset) -> plt.Figure:
     if not tasks:
         return _missing("Fig. 3", "no task has both an ES snr and a GD magnitude run finished")
     fig, axes = plt.subplots(1, len(tasks), figsize=(3.5 * len(tasks), 3), squeeze=False)
+    if others := [
+        str(t) for t in ds.task.values if t not in tasks and has_data(ds, "test_metric", task=t)
+    ]:
+        _note(fig, f"Not drawn, without both an ES snr and a GD magnitude run: {', '.join(others)}")
     x = _percent(ds)
     for ax, t in zip(axes[0], tasks):
         # a strategy's colour is its place among all ES strategies, the same in every panel
@@ -497,6 +501,12 @@ def fig6(ds: xr.Dataset) -> plt.Figure:
         if any(has_data(ds, v, task=t) for v in ("lmc_barrier_consecutive", "curvature_1d"))
     ]
     sel = {"task": (analysed or list(ds.task.values))[0]}
+    if len(analysed) > 1:
+        _note(
+            fig,
+            f"Drawn for {analysed[0]} only; {', '.join(map(str, analysed[1:]))} also have LMC "
+            "or landscape analyses (in summary.nc)",
+        )
     if has_data(ds, "lmc_barrier_es_gd"):
         _es_gd_barriers(axes[3], x, ds)
     # one colour per (strategy, method), the same in every panel: ES against GD on one
@@ -859,6 +869,12 @@ def fig11(ds: xr.Dataset) -> plt.Figure:
     method = next((m for m in ("snr", "magnitude") if m in analysed), str(analysed[0]))
     tasks = [t for t in ds.task.values if has_data(ds, "layer_kept_ratio", task=t, method=method)]
     fig, axes = plt.subplots(1, len(tasks), figsize=(3.8 * len(tasks), 3), squeeze=False)
+    if others := [
+        str(t)
+        for t in ds.task.values
+        if t not in tasks and has_data(ds, "layer_kept_ratio", task=t)
+    ]:
+        _note(fig, f"Not drawn: {', '.join(others)}, analysed with other methods than {method}")
     x = _percent(ds)
     for ax, t in zip(axes[0], tasks):
         ran = [
