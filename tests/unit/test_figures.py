@@ -228,6 +228,28 @@ def test_fig7_draws_the_round0_correlations_and_both_thresholds():
     np.testing.assert_allclose(axes[3].get_lines()[0].get_ydata(), 0.5)  # |θ| threshold
 
 
+def test_fig7_draws_a_row_per_task_and_a_colour_per_strategy():
+    """At the paper's scale one row of 53 task/strategy lines in 10 cycle colours could not
+    be told apart: a row per task, a strategy's colour the same in every row and unique."""
+    strategies = [f"s{k}" for k in range(12)]
+    ds = _dataset(["mnist", "fmnist"], strategies, ["snr"])
+    ds["rho_snr_magnitude"] = ds.test_metric.copy(data=np.full(ds.test_metric.shape, 0.3))
+    for v in (
+        "rho_snr_vs_round0",
+        "rho_magnitude_vs_round0",
+        "threshold_snr",
+        "threshold_magnitude",
+    ):
+        ds[v] = ds.rho_snr_magnitude.copy()
+    axes = figures.fig7(ds).axes
+    assert len(axes) == 8 and [axes[0].get_title(), axes[4].get_title()] == ["mnist", "fmnist"]
+    rows = [
+        {ln.get_label(): mcolors.to_hex(ln.get_color()) for ln in axes[r].get_lines()}
+        for r in (0, 4)
+    ]
+    assert rows[0] == rows[1] and len(set(rows[0].values())) == 12
+
+
 def test_fig7_without_an_snr_chain_says_so():
     ds = _dataset(["digits"], ["snes"], ["magnitude"])
     ds["rho_snr_magnitude"] = ds.test_metric.copy(data=np.full(ds.test_metric.shape, 0.3))

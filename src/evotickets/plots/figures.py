@@ -566,7 +566,8 @@ def fig6(ds: xr.Dataset) -> plt.Figure:
     "SNR against magnitude: Spearman correlation of the two rankings per round, each "
     "ranking's correlation with its round-0 ranking (SNR solid, magnitude dashed), and the "
     "global threshold each score sets on a round's network (SNR, |θ|): the cut that "
-    "makes the next round's mask, drawn at the round it scores.",
+    "makes the next round's mask, drawn at the round it scores; one row per task, one colour "
+    "per ES strategy.",
 )
 def fig7(ds: xr.Dataset) -> plt.Figure:
     if "rho_snr_magnitude" not in ds:
@@ -579,40 +580,46 @@ def fig7(ds: xr.Dataset) -> plt.Figure:
     )
     if method is None:
         return _missing("Fig. 7", "no snr_magnitude analysis of an snr or snr_study chain")
-    fig, axes = plt.subplots(1, 4, figsize=(15, 3.2))
+    # one row of four panels per task, one colour per ES strategy in every row: at the
+    # paper's scale (53 task/strategy pairs) one row of lines in matplotlib's 10 cycle
+    # colours could not be told apart
+    strategies = _es_strategies(ds)
+    tasks = [t for t in ds.task.values if has_data(ds, "rho_snr_magnitude", task=t, method=method)]
+    palette = "tab20" if len(strategies) > 10 else "tab10"
+    colour = {s: plt.get_cmap(palette)(k % 20) for k, s in enumerate(strategies)}
+    fig, axes = plt.subplots(len(tasks), 4, figsize=(15, 3.2 * len(tasks)), squeeze=False)
     x = _percent(ds)
-    k = 0
-    for t in ds.task.values:
-        for s in _es_strategies(ds):
+    for row, t in zip(axes, tasks):
+        for s in strategies:
             at = {"task": t, "strategy": s, "method": method}
             if not has_data(ds, "rho_snr_magnitude", **at):
                 continue
-            color, name = f"C{k}", f"{t}/{s}"
-            k += 1
-            _band(axes[0], x, ds.rho_snr_magnitude.sel(at), name, color)
+            color, name = colour[s], str(s)
+            _band(row[0], x, ds.rho_snr_magnitude.sel(at), name, color)
             for var, style, score in (
                 ("rho_snr_vs_round0", "-", "SNR"),
                 ("rho_magnitude_vs_round0", "--", "|θ|"),
             ):
                 mean, se = _mean_se(ds[var].sel(at))
                 if np.isfinite(mean).any():
-                    axes[1].plot(
+                    row[1].plot(
                         x, mean, style, marker="o", ms=3, color=color, label=f"{name} {score}"
                     )
-                    axes[1].fill_between(x, mean - se, mean + se, alpha=0.15, color=color)
-            _band(axes[2], x, ds.threshold_snr.sel(at), name, color)
-            _band(axes[3], x, ds.threshold_magnitude.sel(at), name, color)
-    labels = (
-        f"Spearman ρ(SNR, |θ|) ({method} chains)",
-        "Spearman ρ with the round-0 ranking",
-        "SNR threshold",
-        "|θ| threshold",
-    )
-    for ax, label in zip(axes, labels):
-        ax.set_ylabel(label, fontsize=8)
-        _sparsity_axis(ax, ds)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=6)
+                    row[1].fill_between(x, mean - se, mean + se, alpha=0.15, color=color)
+            _band(row[2], x, ds.threshold_snr.sel(at), name, color)
+            _band(row[3], x, ds.threshold_magnitude.sel(at), name, color)
+        labels = (
+            f"Spearman ρ(SNR, |θ|) ({method} chains)",
+            "Spearman ρ with the round-0 ranking",
+            "SNR threshold",
+            "|θ| threshold",
+        )
+        for ax, label in zip(row, labels):
+            ax.set_title(str(t), fontsize=9)
+            ax.set_ylabel(label, fontsize=8)
+            _sparsity_axis(ax, ds)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=6)
     fig.tight_layout()
     return fig
 
