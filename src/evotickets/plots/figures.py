@@ -957,7 +957,9 @@ def tickets_shared(ds: xr.Dataset) -> plt.Figure:
         if var in ds and any(has_data(ds, var, task=t, strategy=s, method=m) for m in others)
     ]
     if not cells:
-        return _missing("Tickets shared", "needs finished rounds of magnitude chains and of another method's")
+        return _missing(
+            "Tickets shared", "needs finished rounds of magnitude chains and of another method's"
+        )
     fig, axes = plt.subplots(1, len(cells), figsize=(3.6 * len(cells), 3), squeeze=False)
     x = _percent(ds)
     for ax, (t, s) in zip(axes[0], cells):
