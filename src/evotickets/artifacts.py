@@ -52,6 +52,28 @@ REQUIRED_ATTRS = {
 NUMERIC_ATTRS = ("round", "seed", "kept_prunable", "final_metric", "remaining_fraction")
 # analysis artifacts: file stem → rule (workflow/rules/analysis.smk)
 ANALYSIS_RULES = {"snr_magnitude": "weight_statistics", "layerwise": "weight_statistics"}
+#: What ``collect`` reads of each analysis (its ``analysis`` attribute): (arrays, attributes).
+#: Checked on read, so that another analysis's file under this name (snr_magnitude and
+#: layerwise have one digest: no options) or an edited one fails naming itself, rather than
+#: reading as all-NaN or on a bare KeyError. (Arrays added later, snr_magnitude's sigma_cv
+#: and rho_sigma_abs_theta and lmc's round_right, are read where present.)
+ANALYSIS_CONTENTS = {
+    "lmc": (("alpha", "errors", "barrier", "round_left"), ("pair_kind", "left", "right")),
+    "landscape": (("grid", "round", "curvature", "surface_2d"), ()),
+    "snr_magnitude": (
+        (
+            "round",
+            "rho_snr_magnitude",
+            "rho_snr_vs_round0",
+            "rho_magnitude_vs_round0",
+            "threshold_snr",
+            "threshold_magnitude",
+            "overlap_kept",
+        ),
+        (),
+    ),
+    "layerwise": (("round", "kept_ratio", "mean_abs_theta", "mean_sigma"), ("tensors",)),
+}
 
 
 class ArtifactError(RuntimeError):
@@ -446,6 +468,29 @@ def read_artifact(
             f"it); if it is this chain's, {rerun_hint(path, kind)}"
         )
     return arrays, attrs
+
+
+def check_analysis(
+    path: str | os.PathLike, arrays: dict[str, Any], attrs: dict[str, Any], analysis: str
+) -> None:
+    """Refuse an analysis artifact that is not an ``analysis`` one, or lacks what it holds
+    (:data:`ANALYSIS_CONTENTS`), naming the file and the rule that makes it again."""
+    path = Path(path)
+    found = attrs.get("analysis")
+    if found != analysis:
+        raise ArtifactError(
+            f"artifact {path} holds the {found!r} analysis, not {analysis!r}: it was copied or "
+            f"renamed; {rerun_hint(path, 'analysis')}"
+        )
+    need_arrays, need_attrs = ANALYSIS_CONTENTS[analysis]
+    missing = [a for a in need_arrays if a not in arrays] + [
+        f"attribute {a}" for a in need_attrs if a not in attrs
+    ]
+    if missing:
+        raise ArtifactError(
+            f"artifact {path} has no {missing[0]}, which every {analysis} analysis holds: it "
+            f"was edited or damaged; {rerun_hint(path, 'analysis')}"
+        )
 
 
 def written_at(path: str | os.PathLike) -> _dt.datetime | None:

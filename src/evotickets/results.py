@@ -15,6 +15,7 @@ from . import paths
 from .artifacts import (
     ArtifactError,
     Digests,
+    check_analysis,
     check_filed,
     read_artifact,
     read_config_chain,
@@ -101,14 +102,16 @@ class FinishedRounds:
         )
 
     def analysis(
-        self, path: str | Path, digest: str
+        self, path: str | Path, digest: str, analysis: str
     ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        """(arrays, attrs) of an analysis artifact of this config's (its settings digest
-        ``digest``), or None where a round it analysed has been written again since: its
-        numbers are of rounds that are no longer there. Such analyses are refused together
-        by :meth:`check_analyses` (naming one per run took a rerun for each). An analysis
+        """(arrays, attrs) of an ``analysis`` artifact of this config's (its settings digest
+        ``digest``; holding what that analysis holds: :func:`artifacts.check_analysis`), or
+        None where a round it analysed has been written again since: its numbers are of
+        rounds that are no longer there. Such analyses are refused together by
+        :meth:`check_analyses` (naming one per run took a rerun for each). An analysis
         written before it recorded its inputs cannot be checked."""
         arrays, attrs = read_config_chain(path, "analysis", digest)
+        check_analysis(path, arrays, attrs, analysis)
         try:
             self._not_stale(Path(path), attrs)
         except StaleArtifact as err:

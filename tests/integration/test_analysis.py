@@ -1,5 +1,6 @@
 """Analyses: LMC barrier, quadratic curvature, filter normalisation, SNR–magnitude."""
 
+import json
 from pathlib import Path
 
 import jax
@@ -664,3 +665,68 @@ def test_lmc_runs_its_path_between_two_different_networks(tmp_path, tiny_config,
     assert cli.main([*argv, "--right", str(tmp_path / "r1nan.h5"), "--out", str(nan_out)]) == 2
     assert "1 of its" in (err := capsys.readouterr().err) and "NaN or infinite" in err
     assert not nan_out.exists()
+
+
+def test_collect_refuses_an_analysis_file_that_is_not_what_its_name_says(tmp_path, tiny_config):
+    """snr_magnitude and layerwise have no options, so one digest: a layerwise file copied
+    over snr_magnitude.h5 passed and read as all-NaN for that seed; a damaged layerwise file
+    failed on a bare KeyError; an lmc_seeds file made for seeds 0 ↔ 1 was labelled with a
+    config's pair 0 ↔ 2. Each is refused now, naming the file."""
+    from evotickets import paths
+    from evotickets.analysis.collect import collect
+    from evotickets.artifacts import ArtifactError, write_artifact
+    from evotickets.config import analysis_options, chain_spec, validate_config
+    from evotickets.settings import LmcOptions, analysis_digest
+
+    cfg = validate_config(tiny_config)
+    spec = chain_spec(cfg, "digits", "snes", "snr", 0)
+    layerwise = {
+        "round": np.arange(2),
+        "remaining": np.ones(2),
+        **{q: np.full((2, 1), 0.5) for q in ("kept_ratio", "mean_abs_theta", "mean_sigma")},
+    }
+
+    def write(name, arrays, attrs):
+        path = Path(paths.chain_analysis(name, None, "digits", "snes", "snr", 0, root=tmp_path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_artifact(path, "analysis", arrays, attrs, config_digest=analysis_digest(spec), seed=0)
+        return path
+
+    layerwise_attrs = {"analysis": "layerwise", "tensors": '["Conv_0/kernel"]'}
+    path = write("snr_magnitude.h5", layerwise, layerwise_attrs)
+    with pytest.raises(ArtifactError, match=r"snr_magnitude.h5 holds the 'layerwise' analysis"):
+        collect(cfg, tmp_path)
+    path.unlink()
+    damaged = {k: v for k, v in layerwise.items() if k != "kept_ratio"}
+    path = write("layerwise.h5", damaged, layerwise_attrs)
+    with pytest.raises(ArtifactError, match=r"layerwise.h5 has no kept_ratio.*weight_statistics"):
+        collect(cfg, tmp_path)
+    write("layerwise.h5", layerwise, {**layerwise_attrs, "tensors": '["a", "b"]'})
+    with pytest.raises(ArtifactError, match=r"'tensors' attribute that does not name"):
+        collect(cfg, tmp_path)
+    write("layerwise.h5", layerwise, layerwise_attrs)
+    assert float(collect(cfg, tmp_path).layer_kept_ratio.sel(seed=0).max()) == 0.5
+
+    # seeds 0 ↔ 1, collected under a config whose seeds pair 0 with 2
+    options = LmcOptions.from_dict(analysis_options(cfg, "lmc"))
+    right = [paths.round_file("trained.h5", "tiny", "digits", "snes", "snr", 1, r) for r in (0, 1)]
+    seeds_path = Path(paths.seeds_analysis("lmc_seeds.h5", None, "digits", "snes", "snr", tmp_path))
+    seeds_path.parent.mkdir(parents=True, exist_ok=True)
+    write_artifact(
+        seeds_path,
+        "analysis",
+        {
+            "alpha": connectivity.alpha_grid(5),
+            "errors": np.zeros((2, 5)),
+            "barrier": np.full(2, 0.1),
+            "round_left": np.arange(2),
+            "round_right": np.arange(2),
+        },
+        {"analysis": "lmc", "pair_kind": "seeds", "left": "[]", "right": json.dumps(right)},
+        config_digest=analysis_digest(spec, options),
+        seed=0,
+    )
+    ds = collect(cfg, tmp_path)  # the config's own pair: read
+    assert float(ds.lmc_barrier_seeds.max()) == pytest.approx(0.1)
+    with pytest.raises(ArtifactError, match=r"lmc_seeds.h5 pairs seed 0 with seed\(s\) 1, not"):
+        collect({**cfg, "seeds": [0, 2]}, tmp_path)

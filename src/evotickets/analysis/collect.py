@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 
 from .. import paths
-from ..artifacts import group, read_artifact, require_results_folder
+from ..artifacts import ArtifactError, group, read_artifact, require_results_folder, rerun_hint
 from ..config import (
     analysis_chains,
     analysis_options,
@@ -279,7 +279,7 @@ def _add_es_gd(ds, finished: FinishedRounds, seeds, rounds) -> None:
                 continue
             src = transfer_entry(cfg, name)["source"]
             source = chain_spec(cfg, src["task"], src["strategy"], src["method"], k)
-            if (read := finished.analysis(path, analysis_digest(source, lmc))) is None:
+            if (read := finished.analysis(path, analysis_digest(source, lmc), "lmc")) is None:
                 continue
             arrays = read[0]
             _same_axis(ds, "alpha", arrays["alpha"], path, "lmc_es_gd", "analyses.lmc.alphas")
@@ -340,20 +340,20 @@ def _lmc(cfg: dict):
     return ANALYSIS_OPTIONS["lmc"].from_dict(analysis_options(cfg, "lmc"))
 
 
-def _chain_artifacts(chains, finished: FinishedRounds, file: str, analysis: str | None = None):
+def _chain_artifacts(chains, finished: FinishedRounds, file: str, analysis: str):
     """(chain, arrays, attrs, path) of each existing ``file`` of ``chains``, each checked to
-    come from the settings the config gives its chain and, for an ``analysis`` with options
-    (lmc, landscape), from the options it gives that analysis, as the verbs digest them, and
-    from its rounds as they are now (:meth:`FinishedRounds.analysis`)."""
+    hold the ``analysis``, to come from the settings the config gives its chain and, for an
+    analysis with options (lmc, landscape), from the options it gives that analysis, as the
+    verbs digest them, and from its rounds as they are now (:meth:`FinishedRounds.analysis`)."""
     cfg, results = finished.cfg, finished.results
     options = None
-    if analysis is not None:
+    if analysis in ANALYSIS_OPTIONS:
         options = ANALYSIS_OPTIONS[analysis].from_dict(analysis_options(cfg, analysis))
     for chain in chains:
         path = Path(paths.chain_analysis(file, None, *chain, root=results))
         if path.exists():
             digest = analysis_digest(chain_spec(cfg, *chain), options)
-            if (read := finished.analysis(path, digest)) is not None:
+            if (read := finished.analysis(path, digest, analysis)) is not None:
                 yield chain, *read, path
 
 
@@ -408,9 +408,10 @@ def _add_lmc(ds, finished: FinishedRounds, at, shape) -> None:
             continue
         # made from the first seed's settings (the rule's), the second seed's rounds beside
         first = chain_spec(cfg, t, s, m, pair_seeds[0])
-        if (read := finished.analysis(path, analysis_digest(first, options))) is None:
+        if (read := finished.analysis(path, analysis_digest(first, options), "lmc")) is None:
             continue
         arrays = read[0]
+        _check_seed_pair(path, read[1], pair_seeds)
         _same_axis(ds, "alpha", arrays["alpha"], path, "lmc_seeds", "analyses.lmc.alphas")
         i = at(t, s, m, ds.seed.values[0])[:3]
         for j, r in _config_rounds(arrays, shape[-1], "round_left", "round_right"):
@@ -426,6 +427,42 @@ def _add_lmc(ds, finished: FinishedRounds, at, shape) -> None:
             **pair,
         },
     )
+
+
+def _check_seed_pair(path: Path, attrs: dict, pair_seeds) -> None:
+    """Refuse a seeds-LMC file whose other side is not the config's second seed: its digest
+    is the first seed's alone, so a file made for seeds 0 ↔ 1 passed for a config pairing
+    0 ↔ 2 and was labelled with that pair."""
+    try:
+        right = {str(paths.round_fields(p)["seed"]) for p in json.loads(attrs["right"])}
+    except (ValueError, TypeError) as err:
+        raise ArtifactError(
+            f"artifact {path} has an unreadable 'right' attribute ({err}): it was edited or "
+            f"damaged; {rerun_hint(path, 'analysis')}"
+        ) from err
+    if right != {str(pair_seeds[1])}:
+        raise ArtifactError(
+            f"artifact {path} pairs seed {pair_seeds[0]} with seed(s) {', '.join(sorted(right))}, "
+            f"not with seed {pair_seeds[1]}, the config's second seed: it was made for another "
+            f"seed list; {rerun_hint(path, 'analysis')}"
+        )
+
+
+def _tensor_names(path: Path, attrs: dict, arrays: dict) -> list[str]:
+    """A layerwise file's tensor names (its ``tensors`` attribute, JSON), one per column."""
+    try:
+        names = json.loads(attrs["tensors"])
+    except (ValueError, TypeError) as err:
+        names, err_text = None, str(err)
+    else:
+        err_text = "not one name per column of its arrays"
+    columns = {np.shape(arrays[q])[-1] for q in ("kept_ratio", "mean_abs_theta", "mean_sigma")}
+    if not isinstance(names, list) or columns != {len(names)}:
+        raise ArtifactError(
+            f"artifact {path} has a 'tensors' attribute that does not name its columns "
+            f"({err_text}): it was edited or damaged; {rerun_hint(path, 'analysis')}"
+        )
+    return [str(n) for n in names]
 
 
 def _add_landscape(ds, finished: FinishedRounds, at, shape) -> None:
@@ -484,7 +521,8 @@ def _add_snr_magnitude(ds, finished: FinishedRounds, at, shape) -> None:
     if not snr:
         return
     values = {n: _nan(shape) for n in SNR_MAGNITUDE_VARIABLES}
-    for chain, arrays, _, _ in _chain_artifacts(snr, finished, analysis_file("snr_magnitude")):
+    file = analysis_file("snr_magnitude")
+    for chain, arrays, _, _ in _chain_artifacts(snr, finished, file, "snr_magnitude"):
         for j, r in _config_rounds(arrays, shape[-1]):
             for n in SNR_MAGNITUDE_VARIABLES:
                 if n in arrays:  # sigma_cv and rho_sigma_abs_theta are newer
@@ -496,8 +534,9 @@ def _add_snr_magnitude(ds, finished: FinishedRounds, at, shape) -> None:
 def _add_layerwise(ds, finished: FinishedRounds, at, shape) -> None:
     per_chain, tensors = {}, []
     chains = analysis_chains(finished.cfg, "layerwise")
-    for chain, arrays, attrs, _ in _chain_artifacts(chains, finished, analysis_file("layerwise")):
-        names = json.loads(attrs["tensors"])
+    file = analysis_file("layerwise")
+    for chain, arrays, attrs, path in _chain_artifacts(chains, finished, file, "layerwise"):
+        names = _tensor_names(path, attrs, arrays)
         tensors += [n for n in names if n not in tensors]
         per_chain[chain] = (names, arrays)
     if not tensors:
