@@ -58,7 +58,7 @@ ANALYSIS_RULES = {"snr_magnitude": "weight_statistics", "layerwise": "weight_sta
 #: reading as all-NaN or on a bare KeyError. (Arrays added later, snr_magnitude's sigma_cv
 #: and rho_sigma_abs_theta and lmc's round_right, are read where present.)
 ANALYSIS_CONTENTS = {
-    "lmc": (("alpha", "errors", "barrier", "round_left"), ("pair_kind", "left", "right")),
+    "lmc": (("alpha", "errors", "barrier", "round_left"), ()),  # seeds: `right` (collect)
     "landscape": (("grid", "round", "curvature", "surface_2d"), ()),
     "snr_magnitude": (
         (

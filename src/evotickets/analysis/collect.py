@@ -434,11 +434,11 @@ def _check_seed_pair(path: Path, attrs: dict, pair_seeds) -> None:
     is the first seed's alone, so a file made for seeds 0 ↔ 1 passed for a config pairing
     0 ↔ 2 and was labelled with that pair."""
     try:
-        right = {str(paths.round_fields(p)["seed"]) for p in json.loads(attrs["right"])}
+        right = {str(paths.round_fields(p)["seed"]) for p in json.loads(attrs.get("right"))}
     except (ValueError, TypeError) as err:
         raise ArtifactError(
-            f"artifact {path} has an unreadable 'right' attribute ({err}): it was edited or "
-            f"damaged; {rerun_hint(path, 'analysis')}"
+            f"artifact {path} has no readable 'right' attribute ({err}), the rounds of the "
+            f"second seed: it was edited or damaged; {rerun_hint(path, 'analysis')}"
         ) from err
     if right != {str(pair_seeds[1])}:
         raise ArtifactError(
