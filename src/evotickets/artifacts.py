@@ -57,21 +57,20 @@ ANALYSIS_RULES = {"snr_magnitude": "weight_statistics", "layerwise": "weight_sta
 #: layerwise have one digest: no options) or an edited one fails naming itself, rather than
 #: reading as all-NaN or on a bare KeyError. (Arrays added later, snr_magnitude's sigma_cv
 #: and rho_sigma_abs_theta and lmc's round_right, are read where present.)
+#: The per-round statistics every snr_magnitude file holds (collect's variables of the same
+#: names, with the later two).
+SNR_MAGNITUDE_ARRAYS = (
+    "rho_snr_magnitude",
+    "rho_snr_vs_round0",
+    "rho_magnitude_vs_round0",
+    "threshold_snr",
+    "threshold_magnitude",
+    "overlap_kept",
+)
 ANALYSIS_CONTENTS = {
     "lmc": (("alpha", "errors", "barrier", "round_left"), ()),  # seeds: `right` (collect)
     "landscape": (("grid", "round", "curvature", "surface_2d"), ()),
-    "snr_magnitude": (
-        (
-            "round",
-            "rho_snr_magnitude",
-            "rho_snr_vs_round0",
-            "rho_magnitude_vs_round0",
-            "threshold_snr",
-            "threshold_magnitude",
-            "overlap_kept",
-        ),
-        (),
-    ),
+    "snr_magnitude": (("round", *SNR_MAGNITUDE_ARRAYS), ()),
     "layerwise": (("round", "kept_ratio", "mean_abs_theta", "mean_sigma"), ("tensors",)),
 }
 

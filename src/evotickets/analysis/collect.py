@@ -15,7 +15,14 @@ import numpy as np
 import xarray as xr
 
 from .. import paths
-from ..artifacts import ArtifactError, group, read_artifact, require_results_folder, rerun_hint
+from ..artifacts import (
+    SNR_MAGNITUDE_ARRAYS,
+    ArtifactError,
+    group,
+    read_artifact,
+    require_results_folder,
+    rerun_hint,
+)
 from ..config import (
     analysis_chains,
     analysis_options,
@@ -504,16 +511,7 @@ def _add_landscape(ds, finished: FinishedRounds, at, shape) -> None:
         )
 
 
-SNR_MAGNITUDE_VARIABLES = (
-    "rho_snr_magnitude",
-    "rho_snr_vs_round0",
-    "rho_magnitude_vs_round0",
-    "threshold_snr",
-    "threshold_magnitude",
-    "overlap_kept",
-    "sigma_cv",
-    "rho_sigma_abs_theta",
-)
+SNR_MAGNITUDE_VARIABLES = (*SNR_MAGNITUDE_ARRAYS, "sigma_cv", "rho_sigma_abs_theta")
 
 
 def _add_snr_magnitude(ds, finished: FinishedRounds, at, shape) -> None:
