@@ -14,7 +14,7 @@ cross-entropy over the whole training set at the same network:
   chance, k / inactive (what a random regrowth scores);
 - gradient mass: the exact |∂L/∂θ| summed over the probe's k highest, divided by what k
   weights drawn at random carry on average (k · the mean over the inactive weights): 1 is a
-  random regrowth's, and the exact top k's own ratio is the ceiling. This is what a regrowth
+  random regrowth's. This is what a regrowth
   gains from its ranking, and where a ranking near chance as a whole (ρ ≈ 0) may still find
   the few weights with the largest gradient, whose per-weight signal grows as √pairs · |g_j|.
 

@@ -52,11 +52,6 @@ REQUIRED_ATTRS = {
 NUMERIC_ATTRS = ("round", "seed", "kept_prunable", "final_metric", "remaining_fraction")
 # analysis artifacts: file stem → rule (workflow/rules/analysis.smk)
 ANALYSIS_RULES = {"snr_magnitude": "weight_statistics", "layerwise": "weight_statistics"}
-#: What ``collect`` reads of each analysis (its ``analysis`` attribute): (arrays, attributes).
-#: Checked on read, so that another analysis's file under this name (snr_magnitude and
-#: layerwise have one digest: no options) or an edited one fails naming itself, rather than
-#: reading as all-NaN or on a bare KeyError. (Arrays added later, snr_magnitude's sigma_cv
-#: and rho_sigma_abs_theta and lmc's round_right, are read where present.)
 #: The per-round statistics every snr_magnitude file holds (collect's variables of the same
 #: names, with the later two).
 SNR_MAGNITUDE_ARRAYS = (
@@ -67,6 +62,11 @@ SNR_MAGNITUDE_ARRAYS = (
     "threshold_magnitude",
     "overlap_kept",
 )
+#: What ``collect`` reads of each analysis (its ``analysis`` attribute): (arrays, attributes).
+#: Checked on read, so that another analysis's file under this name (snr_magnitude and
+#: layerwise have one digest: no options) or an edited one fails naming itself, rather than
+#: reading as all-NaN or on a bare KeyError. (Arrays added later, snr_magnitude's sigma_cv
+#: and rho_sigma_abs_theta and lmc's round_right, are read where present.)
 ANALYSIS_CONTENTS = {
     "lmc": (("alpha", "errors", "barrier", "round_left"), ()),  # seeds: `right` (collect)
     "landscape": (("grid", "round", "curvature", "surface_2d"), ()),

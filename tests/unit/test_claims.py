@@ -240,6 +240,16 @@ def test_the_summary_says_when_its_sparsest_level_has_no_paired_seed():
     line = next(ln for ln in text.splitlines() if "| magnitude − random |" in ln)
     assert "| 51.2%: " in line
     assert line.endswith(" (the sparsest level, 41.0%, has no paired seed yet) |")
+    # consecutive-round barriers end a round early by construction (t → t+1 filed at t): not
+    # flagged for that
+    ds = synthetic_summary(("random", "magnitude"), ("snes", "gd_adam"))
+    barrier = ds.test_metric.where(ds.iteration < ROUNDS - 1)
+    text = claims.to_markdown(claims.claim_rows(ds.assign(lmc_barrier_consecutive=barrier)), [])
+    line = next(ln for ln in text.splitlines() if "(t → t+1)" in ln)
+    assert "| 51.2%: " in line and "no paired seed" not in line
+    ds = synthetic_summary()
+    ds.test_metric.loc[{"method": "random", "iteration": ROUNDS - 1}] = np.nan
+    text = claims.to_markdown(claims.claim_rows(ds), [])
     # a comparison whose sparsest level has data is not flagged
     line = next(ln for ln in text.splitlines() if "| snr − magnitude |" in ln)
     assert "| 41.0%: " in line and "no paired seed" not in line

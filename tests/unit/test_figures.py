@@ -658,3 +658,37 @@ def test_figures_that_draw_some_tasks_name_the_ones_they_leave_out():
     fig = figures.fig11(ds)
     assert [ax.get_title() for ax in fig.axes] == ["mnist (snr; snes)"]
     assert fig.evotickets_notes == ["Not drawn: mnist_ars, analysed with other methods than snr"]
+
+
+def test_fig2_of_a_config_without_its_methods_draws_and_fig8_pairs_its_lines_by_seed(tmp_path):
+    """A config of heuristics only (methods: [movement]) has none of fig. 2's lines: the
+    shared-seed step failed on an empty panel. Fig. 8 compares magnitude with the permutation
+    controls: a seed missing from one of them is left out of every line at that level."""
+    figures.render(
+        "fig2", _dataset(["digits"], ["snes"], ["movement"], fill=0.8), str(tmp_path / "a.png")
+    )
+    methods = ("random", "magnitude", "weight_permuted", "mask_permuted")
+    ds = _dataset(["digits"], ["snes"], methods, seeds=(0, 1, 2))
+    ds.test_metric[:] = np.array([0.9, 0.7, 0.5])[:, None]
+    ds.test_metric.loc[{"method": "magnitude", "seed": 2, "iteration": ROUNDS - 1}] = np.nan
+    fig = figures.fig8(ds)
+    lines = _lines(fig.axes[0])
+    for m in methods:
+        np.testing.assert_allclose(lines[m][-1], 0.8, err_msg=m)  # seeds 0 and 1 only
+    assert fig.evotickets_notes
+
+
+def test_a_long_footnote_is_cut_at_half_the_figure_not_drawn_over_the_axes():
+    """Forty tasks left out of fig. 3 make a note taller than the figure's lower half: the
+    axes kept their place and the text ran over them."""
+    tasks = [f"t{k:02d}_{'x' * 20}" for k in range(40)] + ["mnist"]
+    ds = _dataset(tasks, ["snes", "gd_adam"], ["magnitude", "snr"], fill=0.8)
+    ds.test_metric.loc[{"task": tasks[:-1], "method": "snr"}] = np.nan  # only mnist has both
+    fig = figures.fig3(ds)
+    assert fig.evotickets_notes and len(fig.axes) == 1
+    figures._footnote(fig, fig.evotickets_notes)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    (note,) = fig.texts
+    assert note.get_text().endswith("(notes cut here; summary.nc has what is left out)")
+    assert note.get_window_extent(renderer).y1 <= fig.axes[0].get_tightbbox(renderer).y0 + 1

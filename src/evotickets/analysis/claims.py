@@ -289,12 +289,12 @@ def has_latest_round(values: xr.DataArray, dim: str = "iteration") -> xr.DataArr
     return values.isel({dim: int(np.flatnonzero(some.values)[-1])}).notnull()
 
 
-def _rows_over_rounds(claim, task, strategy, comparison, diff, ds, first=1):
+def _rows_over_rounds(claim, task, strategy, comparison, diff, ds, first=1, last=-1):
     """One row per round ≥ ``first`` of a (seed, iteration) difference, each with the
-    comparison's sparsest level (``sparsest_remaining``), which the summary names when that
-    level has no row."""
+    comparison's sparsest level (``sparsest_remaining``: the round at index ``last``, the
+    last one the comparison can have), which the summary names when that level has no row."""
     rows = []
-    sparsest = float(ds.remaining_fraction.sel(iteration=diff.iteration.values[-1]))
+    sparsest = float(ds.remaining_fraction.sel(iteration=diff.iteration.values[last]))
     for it in diff.iteration.values[first:]:
         eff = paired_effect(diff.sel(iteration=it).values)
         if eff.n == 0:
@@ -427,8 +427,9 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
             for s in es:
                 for g in gd:
                     diff = b.sel(strategy=s) - b.sel(strategy=g)
+                    # the barrier from t to t+1 is filed at t: none at the last round
                     rows += _rows_over_rounds(
-                        6, t, s, f"barrier {s} − {g} (t → t+1)", diff, ds, first=0
+                        6, t, s, f"barrier {s} − {g} (t → t+1)", diff, ds, first=0, last=-2
                     )
         # 7: how fast the 1D curvature grows over rounds, GD against ES
         if has_data(ds, "curvature_1d", method="magnitude"):

@@ -1,8 +1,9 @@
 """One function per paper figure. Each takes the results dataset (summary.nc) and returns a
 matplotlib Figure; nothing here reads artifacts or retrains, so a figure reruns in seconds.
 
-Conventions: mean ± standard error over seeds (where a panel's lines are compared, over
-the seeds every line has at that level: :func:`_shared_seeds`); x axis = percentage of prunable weights
+Conventions: mean ± standard error over seeds (where a panel's lines are compared: figs. 1's
+second panel, 2, 3, 8, 9's heuristics, pruning_families and tickets_shared, over the seeds
+every line has at that level: :func:`_shared_seeds`); x axis = percentage of prunable weights
 remaining, log scale, decreasing to the right. A figure whose data the experiment does not have
 draws one panel that says "not in this experiment" instead of failing.
 """
@@ -121,6 +122,8 @@ def _shared_seeds(lines: list[xr.DataArray]) -> tuple[list[xr.DataArray], int]:
 def _bands(ax, x, lines: list[tuple[xr.DataArray, str, Any]]) -> None:
     """Draw the (data, label, colour) lines of one panel over their shared seeds
     (:func:`_shared_seeds`), the figure's footnote saying where a seed was left out."""
+    if not lines:  # e.g. fig2 of a config without random, magnitude or snr
+        return
     restricted, dropped = _shared_seeds([da for da, _, _ in lines])
     for da, (_, label, color) in zip(restricted, lines, strict=True):
         _band(ax, x, da, label, color)
@@ -309,13 +312,14 @@ def fig1(ds: xr.Dataset) -> plt.Figure:
     with_gd = bool(gd_tasks)
     both = {"task": gd_tasks} if with_gd else {}
     es_rel = _relative_to_dense(m.sel({"strategy": es, "method": "snr"}), dense).sel(both)
-    _band(axes[1], x, _mean_over_runs(es_rel, ("task", "strategy")), "ES, SNR")
+    lines = [(_mean_over_runs(es_rel, ("task", "strategy")), "ES, SNR", "C0")]
     if with_gd:
         gd_metric = m.sel({"strategy": gd, "method": "magnitude", **both})
         norm_gd = _mean_over_runs(
             _relative_to_dense(gd_metric, gd_metric.isel(iteration=0)), ("task", "strategy")
         )
-        _band(axes[1], x, norm_gd, "GD, magnitude")
+        lines.append((norm_gd, "GD, magnitude", "C1"))
+    _bands(axes[1], x, lines)
     axes[1].axhline(1, color="k", lw=0.5)
     axes[1].set_ylabel("1 + (m − dense) / |dense|")
     # an experiment without a GD magnitude chain has no GD line: the title says so
@@ -656,10 +660,18 @@ def fig8(ds: xr.Dataset) -> plt.Figure:
             with_random = set(runs) <= set(
                 _strategies_with_all(ds, t, ("random",), strategies=group)
             )
-            for m in (*needed, "random") if with_random else needed:
-                if runs and m in ds.method.values:
-                    metric = ds.test_metric.sel({"task": t, "strategy": runs, "method": m})
-                    _band(ax, x, _mean_over_runs(metric, "strategy"), m, COLORS.get(m))
+            lines = [
+                (
+                    _mean_over_runs(
+                        ds.test_metric.sel({"task": t, "strategy": runs, "method": m}), "strategy"
+                    ),
+                    m,
+                    COLORS.get(m),
+                )
+                for m in ((*needed, "random") if with_random else needed)
+                if runs and m in ds.method.values
+            ]
+            _bands(ax, x, lines)
             ax.set_title(f"{t} ({', '.join(map(str, runs))})" if runs else str(t), fontsize=9)
             ax.set_ylabel(_metric_label(ds, t), fontsize=8)
             _sparsity_axis(ax, ds)
@@ -978,13 +990,17 @@ def tickets_shared(ds: xr.Dataset) -> plt.Figure:
 def _footnote(fig: plt.Figure, notes: list[str], fontsize: float = 7) -> None:
     """Write ``notes`` under the axes, wrapped to the figure's width, and lay the axes out
     above them, so that a note is neither cut off at the figure's edge nor drawn over an
-    axis label."""
+    axis label. At most half the figure's height: longer notes are cut there, saying so."""
     chars_per_inch = 72 / (0.6 * fontsize)  # a character is about 0.6 em wide
     width = max(40, int(fig.get_figwidth() * chars_per_inch) - 4)
-    text = "\n".join(textwrap.fill(n, width) for n in notes)
-    lines = text.count("\n") + 1
-    height = (lines * 1.3 * fontsize / 72 + 0.05) / fig.get_figheight()
-    fig.tight_layout(rect=(0, min(height, 0.5), 1, 1))
+    lines = [line for n in notes for line in textwrap.wrap(n, width)]
+    line_height = 1.3 * fontsize / 72  # inches
+    room = max(1, int((0.5 * fig.get_figheight() - 0.05) / line_height))
+    if len(lines) > room:
+        lines = [*lines[: room - 1], "… (notes cut here; summary.nc has what is left out)"]
+    text = "\n".join(lines)
+    height = (len(lines) * line_height + 0.05) / fig.get_figheight()
+    fig.tight_layout(rect=(0, height, 1, 1))
     fig.text(0.01, 0.005, text, fontsize=fontsize, color="firebrick", va="bottom")
 
 
