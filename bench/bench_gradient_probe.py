@@ -46,12 +46,14 @@ REMAINING = {"41 %": 0.8**4, "21 %": 0.8**7}
 
 
 def excess(values: list[float], chance: float) -> str:
-    """Mean of ``values`` − ``chance`` with the 95 % t interval over the keys."""
-    d = np.asarray(values) - chance
-    if d.size < 2:
-        return f"{d.mean():+.3f}"
-    lo, hi = stats.t.interval(0.95, d.size - 1, loc=d.mean(), scale=stats.sem(d))
-    return f"{d.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]"
+    """Mean of ``values`` − ``chance`` with its 95 % t interval over the keys (the claims
+    stage's :func:`evotickets.analysis.claims.paired_effect`)."""
+    from evotickets.analysis.claims import paired_effect
+
+    effect = paired_effect(np.asarray(values) - chance)
+    if effect.n < 2:
+        return f"{effect.mean:+.3f}"
+    return f"{effect.mean:+.3f} [{effect.lo:+.3f}, {effect.hi:+.3f}]"
 
 
 def ranking_quality(score: np.ndarray, exact: np.ndarray, k: int) -> tuple[float, float, float]:

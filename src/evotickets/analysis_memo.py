@@ -7,8 +7,8 @@ from the same bytes, to the same numbers (a landscape of a paper chain is minute
 analysis verbs therefore keep a copy of each artifact they write beside it
 (``analysis/.kept/<name>.<key>.kept``; an analysis is kilobytes to a few megabytes), under
 a key of everything its numbers depend on: the verb and all its arguments (settings,
-options, paths), the bytes of every input file and the software (:func:`evotickets.checkpoint.software_fingerprint`: the numeric
-packages' versions, the settings that change numbers, and a hash of evotickets' source;
+options, paths), the bytes of every input file and the software
+(:func:`evotickets.checkpoint.software_fingerprint`: the numeric packages' versions, the settings that change numbers, and a hash of evotickets' source;
 here also numpy's, scipy's and ml_dtypes' versions, which the weight statistics compute
 with, and the variables that choose the device). A rerun whose key finds its file puts it
 back instead of computing, unless the file's record of its inputs no longer matches them
@@ -18,8 +18,8 @@ Why a key of the bytes, not the reverted keep of an update() output (1299940): t
 analysis rules' outputs stay plain, so Snakemake deletes them before a job and after a
 failed one, and never records an old analysis as finished; and a kept file is only ever
 the result of this exact computation, so nothing about it needs checking again but that
-it reads whole and that its record of its inputs matches them. Anything else (another round, option, seed's file, a rewritten input, a
-code change) is another key, and the verb computes. ``EVOTICKETS_RECOMPUTE=1`` computes in
+it reads whole and that its record of its inputs matches them. Anything else (another
+round, option, seed's file, a rewritten input, a code change) is another key, and the verb computes. ``EVOTICKETS_RECOMPUTE=1`` computes in
 any case. One file is kept per analysis: a new result removes the older ones.
 """
 

@@ -62,6 +62,9 @@ SNR_MAGNITUDE_ARRAYS = (
     "threshold_magnitude",
     "overlap_kept",
 )
+#: The per-round, per-tensor statistics every layerwise file holds, one column per tensor
+#: of its ``tensors`` attribute (written by the layerwise verb, read by collect).
+LAYERWISE_ARRAYS = ("kept_ratio", "mean_abs_theta", "mean_sigma")
 #: What ``collect`` reads of each analysis (its ``analysis`` attribute): (arrays, attributes).
 #: Checked on read, so that another analysis's file under this name (snr_magnitude and
 #: layerwise have one digest: no options) or an edited one fails naming itself, rather than
@@ -71,7 +74,7 @@ ANALYSIS_CONTENTS = {
     "lmc": (("alpha", "errors", "barrier", "round_left"), ()),  # seeds: `right` (collect)
     "landscape": (("grid", "round", "curvature", "surface_2d"), ()),
     "snr_magnitude": (("round", *SNR_MAGNITUDE_ARRAYS), ()),
-    "layerwise": (("round", "kept_ratio", "mean_abs_theta", "mean_sigma"), ("tensors",)),
+    "layerwise": (("round", *LAYERWISE_ARRAYS), ("tensors",)),
 }
 
 

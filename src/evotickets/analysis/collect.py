@@ -16,6 +16,7 @@ import xarray as xr
 
 from .. import paths
 from ..artifacts import (
+    LAYERWISE_ARRAYS,
     SNR_MAGNITUDE_ARRAYS,
     ArtifactError,
     group,
@@ -347,12 +348,13 @@ def _lmc(cfg: dict):
     return ANALYSIS_OPTIONS["lmc"].from_dict(analysis_options(cfg, "lmc"))
 
 
-def _chain_artifacts(chains, finished: FinishedRounds, file: str, analysis: str):
-    """(chain, arrays, attrs, path) of each existing ``file`` of ``chains``, each checked to
-    hold the ``analysis``, to come from the settings the config gives its chain and, for an
+def _chain_artifacts(chains, finished: FinishedRounds, analysis: str, file: str | None = None):
+    """(chain, arrays, attrs, path) of each existing ``file`` of ``chains`` (by default the
+    analysis's own, :func:`names.analysis_file`), each checked to hold the ``analysis``, to come from the settings the config gives its chain and, for an
     analysis with options (lmc, landscape), from the options it gives that analysis, as the
     verbs digest them, and from its rounds as they are now (:meth:`FinishedRounds.analysis`)."""
     cfg, results = finished.cfg, finished.results
+    file = file or analysis_file(analysis)
     options = None
     if analysis in ANALYSIS_OPTIONS:
         options = ANALYSIS_OPTIONS[analysis].from_dict(analysis_options(cfg, analysis))
@@ -387,7 +389,7 @@ def _add_lmc(ds, finished: FinishedRounds, at, shape) -> None:
         return
     barrier, errors = _nan(shape), None
     for chain, arrays, _, path in _chain_artifacts(
-        lmc, finished, analysis_file("lmc", "consecutive"), "lmc"
+        lmc, finished, "lmc", analysis_file("lmc", "consecutive")
     ):
         _same_axis(ds, "alpha", arrays["alpha"], path, "lmc", "analyses.lmc.alphas")
         if errors is None:
@@ -463,7 +465,7 @@ def _tensor_names(path: Path, attrs: dict, arrays: dict) -> list[str]:
         names, err_text = None, str(err)
     else:
         err_text = "not one name per column of its arrays"
-    columns = {np.shape(arrays[q])[-1] for q in ("kept_ratio", "mean_abs_theta", "mean_sigma")}
+    columns = {np.shape(arrays[q])[-1] for q in LAYERWISE_ARRAYS}
     if not isinstance(names, list) or columns != {len(names)}:
         raise ArtifactError(
             f"artifact {path} has a 'tensors' attribute that does not name its columns "
@@ -477,9 +479,7 @@ def _add_landscape(ds, finished: FinishedRounds, at, shape) -> None:
     if not land:
         return
     curvature, surface, norms = _nan(shape), None, set()
-    for chain, arrays, attrs, path in _chain_artifacts(
-        land, finished, analysis_file("landscape"), "landscape"
-    ):
+    for chain, arrays, attrs, path in _chain_artifacts(land, finished, "landscape"):
         option = "analyses.landscape grid_points / grid_extent"
         _same_axis(ds, "grid_x", arrays["grid"], path, "landscape", option)
         _same_axis(ds, "grid_y", arrays["grid"], path, "landscape", option)
@@ -519,8 +519,7 @@ def _add_snr_magnitude(ds, finished: FinishedRounds, at, shape) -> None:
     if not snr:
         return
     values = {n: _nan(shape) for n in SNR_MAGNITUDE_VARIABLES}
-    file = analysis_file("snr_magnitude")
-    for chain, arrays, _, _ in _chain_artifacts(snr, finished, file, "snr_magnitude"):
+    for chain, arrays, _, _ in _chain_artifacts(snr, finished, "snr_magnitude"):
         for j, r in _config_rounds(arrays, shape[-1]):
             for n in SNR_MAGNITUDE_VARIABLES:
                 if n in arrays:  # sigma_cv and rho_sigma_abs_theta are newer
@@ -532,15 +531,14 @@ def _add_snr_magnitude(ds, finished: FinishedRounds, at, shape) -> None:
 def _add_layerwise(ds, finished: FinishedRounds, at, shape) -> None:
     per_chain, tensors = {}, []
     chains = analysis_chains(finished.cfg, "layerwise")
-    file = analysis_file("layerwise")
-    for chain, arrays, attrs, path in _chain_artifacts(chains, finished, file, "layerwise"):
+    for chain, arrays, attrs, path in _chain_artifacts(chains, finished, "layerwise"):
         names = _tensor_names(path, attrs, arrays)
         tensors += [n for n in names if n not in tensors]
         per_chain[chain] = (names, arrays)
     if not tensors:
         return
     ds.coords["tensor"] = tensors
-    for q in ("kept_ratio", "mean_abs_theta", "mean_sigma"):
+    for q in LAYERWISE_ARRAYS:
         v = _nan((*shape, len(tensors)))
         for chain, (names, arrays) in per_chain.items():
             for j, r in _config_rounds(arrays, shape[-1]):

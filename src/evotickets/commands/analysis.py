@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import analysis_memo
 from ..artifacts import (
+    LAYERWISE_ARRAYS,
     ArtifactError,
     Digests,
     artifact_vector,
@@ -361,9 +362,8 @@ def cmd_layerwise(args) -> None:
 
     settings = ChainSettings.from_json(args.settings)
     inputs = [args.init, *args.trained]
-    key, kept = _put_back(
-        "layerwise", args, inputs, {"analysis": "layerwise", "seed": settings.seed}
-    )
+    named = {"analysis": "layerwise", "seed": settings.seed}
+    key, kept = _put_back("layerwise", args, inputs, named)
     if kept:
         return
     _, table, _, _ = load_init(args.init, settings)
@@ -374,7 +374,7 @@ def cmd_layerwise(args) -> None:
         "round": np.asarray([r["round"] for r in rounds]),
         "remaining": np.asarray([r["remaining"] for r in rounds]),
     }
-    for q in ("kept_ratio", "mean_abs_theta", "mean_sigma"):
+    for q in LAYERWISE_ARRAYS:
         arrays[q] = np.asarray([[s[n][q] for n in names] for s in stats])  # (round, tensor)
     write_artifact(
         args.out,

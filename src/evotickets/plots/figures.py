@@ -135,6 +135,12 @@ def _bands(ax, x, lines: list[tuple[xr.DataArray, str, Any]]) -> None:
         )
 
 
+def _tasks_not_drawn(ds: xr.Dataset, var: str, drawn) -> list[str]:
+    """The tasks with data of ``var`` that a figure drawing ``drawn`` leaves out, for its
+    footnote to name."""
+    return [str(t) for t in ds.task.values if t not in drawn and has_data(ds, var, task=t)]
+
+
 def _note(fig: plt.Figure, text: str) -> None:
     """A line for the figure's footnote, which :func:`render` writes (each once)."""
     notes = fig.__dict__.setdefault("evotickets_notes", [])
@@ -396,9 +402,7 @@ def fig3(ds: xr.Dataset) -> plt.Figure:
     if not tasks:
         return _missing("Fig. 3", "no task has both an ES snr and a GD magnitude run finished")
     fig, axes = plt.subplots(1, len(tasks), figsize=(3.5 * len(tasks), 3), squeeze=False)
-    if others := [
-        str(t) for t in ds.task.values if t not in tasks and has_data(ds, "test_metric", task=t)
-    ]:
+    if others := _tasks_not_drawn(ds, "test_metric", tasks):
         _note(fig, f"Not drawn, without both an ES snr and a GD magnitude run: {', '.join(others)}")
     x = _percent(ds)
     for ax, t in zip(axes[0], tasks):
@@ -592,6 +596,12 @@ def fig7(ds: xr.Dataset) -> plt.Figure:
     palette = "tab20" if len(strategies) > 10 else "tab10"
     colour = {s: plt.get_cmap(palette)(k % 20) for k, s in enumerate(strategies)}
     fig, axes = plt.subplots(len(tasks), 4, figsize=(15, 3.2 * len(tasks)), squeeze=False)
+    labels = (
+        f"Spearman ρ(SNR, |θ|) ({method} chains)",
+        "Spearman ρ with the round-0 ranking",
+        "SNR threshold",
+        "|θ| threshold",
+    )
     x = _percent(ds)
     for row, t in zip(axes, tasks):
         for s in strategies:
@@ -612,12 +622,6 @@ def fig7(ds: xr.Dataset) -> plt.Figure:
                     row[1].fill_between(x, mean - se, mean + se, alpha=0.15, color=color)
             _band(row[2], x, ds.threshold_snr.sel(at), name, color)
             _band(row[3], x, ds.threshold_magnitude.sel(at), name, color)
-        labels = (
-            f"Spearman ρ(SNR, |θ|) ({method} chains)",
-            "Spearman ρ with the round-0 ranking",
-            "SNR threshold",
-            "|θ| threshold",
-        )
         for ax, label in zip(row, labels):
             ax.set_title(str(t), fontsize=9)
             ax.set_ylabel(label, fontsize=8)
@@ -888,11 +892,7 @@ def fig11(ds: xr.Dataset) -> plt.Figure:
     method = next((m for m in ("snr", "magnitude") if m in analysed), str(analysed[0]))
     tasks = [t for t in ds.task.values if has_data(ds, "layer_kept_ratio", task=t, method=method)]
     fig, axes = plt.subplots(1, len(tasks), figsize=(3.8 * len(tasks), 3), squeeze=False)
-    if others := [
-        str(t)
-        for t in ds.task.values
-        if t not in tasks and has_data(ds, "layer_kept_ratio", task=t)
-    ]:
+    if others := _tasks_not_drawn(ds, "layer_kept_ratio", tasks):
         _note(fig, f"Not drawn: {', '.join(others)}, analysed with other methods than {method}")
     x = _percent(ds)
     for ax, t in zip(axes[0], tasks):
