@@ -55,7 +55,7 @@ else:  # no MNIST at hand: random images of the same shape (the timing does not 
                  rng.integers(0, 10, 4096).astype(np.int32),
                  rng.normal(size=(256, 28, 28, 1)).astype(np.float32),
                  rng.integers(0, 10, 256).astype(np.int32))
-    task = VisionTask("random", ds, "cnn", table, batch_size=B, population_chunk=CHUNK)
+    task = VisionTask("mnist", ds, "cnn", table, batch_size=B, population_chunk=CHUNK)
 base = jnp.asarray(to_vector(theta, table))
 pop = base + 0.025 * jax.random.normal(jax.random.key(1), (P, base.size))
 key = jax.random.key(2)

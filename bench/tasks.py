@@ -98,7 +98,8 @@ def _mnist_task():
                  rng.normal(size=(1024, 28, 28, 1)).astype(np.float32),
                  rng.integers(0, 10, 1024).astype(np.int32))  # fmt: skip
     return (
-        VisionTask("random", ds, "cnn", table, batch_size=1024, population_chunk=128),
+        # the task is MNIST's (its input shape, names.VISION_INPUT_SHAPE); its data are random
+        VisionTask("mnist", ds, "cnn", table, batch_size=1024, population_chunk=128),
         theta,
         table,
     )

@@ -220,3 +220,16 @@ def test_gpu_table_renders_the_followup(capsys):
     assert rows[("11", "round 0 of `mnist_gd_adam`")] == "ran out of its 100 s"
     form = rows[("forms", "paper CNN fitness, `vmap c32`, population 128 × batch 1024")]
     assert form == "11.2 ms/gen = 15.4% of peak (121238 GFLOP/s); max |Δfitness| 1.7e-06"
+
+
+def test_benches_without_mnist_build_the_paper_cnn_on_random_images(monkeypatch):
+    # with no MNIST at hand the benches time random images of MNIST's shape; the task must
+    # still be MNIST's (its input shape), which a task named "random" was not (a KeyError)
+    import tasks
+
+    for var in ("BENCH_DATA_DIR", "EVOTICKETS_DATA_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    task, _, _ = tasks._mnist_task()
+    assert task.dataset.name == "random" and task.name == "mnist"
+    x_train, _ = task.train_data
+    assert x_train.shape == (8192, 28, 28, 1)
