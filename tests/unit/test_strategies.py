@@ -330,6 +330,30 @@ def test_the_config_refuses_ars_adam_beta1_without_adam_before_any_job():
         validate_config(cfg)
 
 
+def test_cma_es_refuses_every_member_an_elite_before_any_job():
+    """elite_ratio 1 passed the schema, and every round failed on NaN weights (0/0 in
+    CMA-ES's negative weights) with advice about std_init and the data."""
+    import pathlib
+
+    import jax
+    import jax.numpy as jnp
+
+    from evotickets.config import ConfigError, load_config, validate_config
+
+    hparams = {"population_size": 16, "std_init": 0.05}
+    almost = make_strategy("cma_es", 20, {**hparams, "elite_ratio": 0.99})
+    state = almost.algorithm.init(jax.random.key(0), jnp.zeros(20), almost.params)
+    x, state = almost.algorithm.ask(jax.random.key(1), state, almost.params)
+    state = almost.algorithm.tell(jax.random.key(2), x, jnp.sum(x**2, 1), state, almost.params)[0]
+    assert bool(jnp.all(jnp.isfinite(state.mean)))
+    with pytest.raises(ValueError, match="elite_ratio 1.0 makes every member an elite"):
+        make_strategy("cma_es", 20, {**hparams, "elite_ratio": 1.0})
+    cfg = load_config(pathlib.Path(__file__).parents[2] / "config" / "config.yaml")
+    cfg["strategies"] = {"cma_es": {**hparams, "elite_ratio": 1.0}}
+    with pytest.raises(ConfigError, match=r"strategies.cma_es .*use elite_ratio below 1"):
+        validate_config(cfg)
+
+
 def test_unknown_strategy_and_key_are_errors():
     with pytest.raises(ValueError, match="unknown strategy"):
         make_strategy("cma", 5, {"population_size": 8, "std_init": 0.1})

@@ -88,6 +88,20 @@ def _batch_invariant_class():
     return BatchInvariantCMAES
 
 
+def check(hparams: dict[str, Any]) -> str | None:
+    """``elite_ratio`` below 1: evosax's CMA-ES weights the members below the elites
+    negatively and normalises those weights by their sum, which is 0/0 when every member
+    is an elite: NaN weights, and a NaN state from the first tell (the chain then fails
+    on "every member had a NaN fitness", which points at std_init and the data)."""
+    if float(hparams.get("elite_ratio", 0.5)) >= 1:
+        return (
+            f"elite_ratio {hparams['elite_ratio']} makes every member an elite, and CMA-ES's "
+            "negative weights for the rest then divide 0 by 0 (NaN from the first "
+            "generation): use elite_ratio below 1 (default 0.5)"
+        )
+    return None
+
+
 def sigma(state: Any, num_dims: int):
     import jax.numpy as jnp
     from evosax.algorithms.distribution_based.cma_es import eigen_decomposition
@@ -101,5 +115,12 @@ def memory(pop: int, num_dims: int) -> float:
 
 
 SPEC = StrategySpec(
-    "cma_es", frozenset({"elite_ratio"}), False, build, sigma, memory=memory, max_dims=MAX_DIMS
+    "cma_es",
+    frozenset({"elite_ratio"}),
+    False,
+    build,
+    sigma,
+    memory=memory,
+    max_dims=MAX_DIMS,
+    check=check,
 )
