@@ -266,11 +266,27 @@ def rounds_keeping_weights(num_prunable: int, prune_fraction: float, rounds: int
     return min(lo, rounds)
 
 
+def round_one_prunes(num_prunable: int, prune_fraction: float) -> bool:
+    """Whether round 1 prunes a weight of ``num_prunable`` (none to prune: trivially yes).
+    A fraction of under half a weight rounds to none, and every method's round 1 is then
+    round 0's dense mask."""
+    return num_prunable < 1 or remaining_count(num_prunable, prune_fraction, 1) < num_prunable
+
+
 def check_keeps_weights(num_prunable: int, prune_fraction: float, rounds: int, what: str) -> None:
     """Refuse ``rounds`` rounds of a network with ``num_prunable`` prunable weights (``what``
-    names it) when a late round would keep none of them. Why: such a round trains the biases
-    alone and every method's mask is the same there, so the methods' comparison at that
-    level reads 0 by construction, not as a finding."""
+    names it) when a late round would keep none of them, or round 1 would prune none. Why:
+    a round that keeps none trains the biases alone and every method's mask is the same
+    there; so is the dense mask of a round 1 that prunes none. The methods' comparison at
+    that level would read 0 by construction, not as a finding."""
+    if rounds > 1 and not round_one_prunes(num_prunable, prune_fraction):
+        raise ValueError(
+            f"{what}: round 1 would keep all {num_prunable} prunable weights ({prune_fraction} "
+            f"of them is {num_prunable * prune_fraction:.3g}, which rounds to 0 whole weights), "
+            "so every method's round 1 would train round 0's dense mask and their comparison "
+            f"there reads 0 by construction; set prune_fraction above "
+            f"{1 / (2 * num_prunable):.3g} (half a weight of {num_prunable})"
+        )
     keeping = rounds_keeping_weights(num_prunable, prune_fraction, rounds)
     if num_prunable and keeping < rounds:
         raise ValueError(

@@ -781,6 +781,13 @@ CASES = [
         ("set rounds to at most 1", "lower prune_fraction"),
     ),
     Case(
+        "round-one-prunes-no-weight",  # every method's round 1 trained the dense mask
+        lambda w: _scratch_mask(w, _settings(prune_fraction=0.0002)),
+        ValueError,
+        ("round 1 would keep all 1864 prunable weights", "reads 0 by construction"),
+        ("set prune_fraction above 0.000268",),
+    ),
+    Case(
         "analysis-json-not-json-lmc",  # it blamed --settings
         lambda w: _verb(
             "lmc",

@@ -1085,6 +1085,38 @@ def test_check_config_validates_every_shipped_config_and_refuses_a_bad_one(tmp_p
     assert "task pendulum (rounds 15, prune_fraction 0.5): round 14 would keep 0 of its 4352" in (
         capsys.readouterr().err
     )
+    # a round 1 that prunes none (1,864 · 0.0002 = 0.37 weights): every method's round 1
+    # would be the dense mask; at 0.0003 (0.56 weights) it prunes one
+    bad.write_text(yaml.safe_dump({**cfg, "prune_fraction": 0.0002}))
+    assert main(["check-config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "round 1 would keep all 1864 prunable weights" in err
+    assert "set prune_fraction above 0.000268" in err
+    bad.write_text(yaml.safe_dump({**cfg, "prune_fraction": 0.0003}))
+    assert main(["check-config", str(bad)]) == 0
+    capsys.readouterr()
+
+
+def test_check_config_refuses_a_strategy_too_large_for_round_0(tmp_path, capsys):
+    """CMA-ES on MNIST's CNN (11,274 weights in round 0, above its 8,192) passed every check
+    and failed in its first train job; on the digits CNN and Pendulum's MLP it fits."""
+    from evotickets.cli import main
+
+    root = Path(__file__).resolve().parents[2] / "config"
+    cfg = yaml.safe_load((root / "config.yaml").read_text())
+    cfg["strategies"] = {"cma_es": {"population_size": 64, "std_init": 0.05}}
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["check-config", str(path)]) == 0
+    capsys.readouterr()
+    cfg["tasks"]["mnist"] = {}
+    cfg["data_dir"] = None
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["check-config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "task mnist, whose round 0 searches all 11,274 weights" in err
+    assert "strategy 'cma_es' cannot search D = 11,274 weights" in err
+    assert "task digits" not in err
 
 
 def test_snes_temperature_weight_form_is_in_the_chain_digest(tiny_config):

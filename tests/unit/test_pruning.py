@@ -39,7 +39,11 @@ def test_rounds_keeping_weights_is_where_the_count_first_reaches_zero(n, p):
     for rounds in (1, 2, 5, 17, 40, 60):
         expected = next((t for t in range(rounds) if counts[t] < 1), rounds)
         assert pruning.rounds_keeping_weights(n, p, rounds) == expected, (n, p, rounds)
-        if n and expected < rounds:
+        if rounds > 1 and n and counts[1] == n:  # round 1 prunes none (n·p ≤ ½)
+            assert n * p <= 0.5 and not pruning.round_one_prunes(n, p)
+            with pytest.raises(ValueError, match=f"round 1 would keep all {n} prunable"):
+                pruning.check_keeps_weights(n, p, rounds, "here")
+        elif n and expected < rounds:
             with pytest.raises(ValueError, match=f"round {expected} would keep 0 of its {n}"):
                 pruning.check_keeps_weights(n, p, rounds, "here")
         else:

@@ -78,6 +78,7 @@ def cmd_table(args) -> None:
 def cmd_check_config(args) -> None:
     cfg = load_config(args.configfile)
     _check_sparsest_rounds(cfg, args.configfile)
+    _check_strategy_sizes(cfg, args.configfile)
     print(
         f"{args.configfile}: valid ({len(cfg['tasks'])} tasks, "
         f"{len(cfg['strategies'])} ES strategies, {len(cfg['gd'])} gradient-descent trainers, "
@@ -95,9 +96,10 @@ def cmd_check_config(args) -> None:
 
 
 def _check_sparsest_rounds(cfg: dict, configfile: str) -> None:
-    """Refuse a config whose last round keeps none of a task's prunable weights: the mask job
-    of that round would refuse it, after every earlier round had trained. A control policy
-    whose hidden layers alone keep a weight there needs no environment built."""
+    """Refuse a config whose last round keeps none of a task's prunable weights, or whose
+    round 1 prunes none (:func:`~evotickets.pruning.check_keeps_weights`): the mask job of
+    that round would refuse it, after every earlier round had trained. A control policy
+    whose hidden layers alone pass needs no environment built."""
     from .. import pruning
     from ..config import init_settings
     from ..tasks import least_prunable, num_prunable
@@ -106,12 +108,41 @@ def _check_sparsest_rounds(cfg: dict, configfile: str) -> None:
     for task in cfg["tasks"]:
         settings = init_settings(cfg, task, cfg["seeds"][0])
         floor = least_prunable(settings)
-        if floor is not None and pruning.rounds_keeping_weights(floor, p, rounds) == rounds:
+        if (  # the floor passing both checks, every larger count does: no environment built
+            floor is not None
+            and pruning.rounds_keeping_weights(floor, p, rounds) == rounds
+            and pruning.round_one_prunes(floor, p)
+        ):
             continue
         pruning.check_keeps_weights(
             num_prunable(settings), p, rounds,
             f"{configfile}: task {task} (rounds {rounds}, prune_fraction {p})",
         )  # fmt: skip
+
+
+def _check_strategy_sizes(cfg: dict, configfile: str) -> None:
+    """Refuse a strategy whose D×D state or D² work cannot search a task's round 0 (every
+    weight): its first train job would refuse it, after θ0 was made and, on SLURM, a queue
+    wait. Needs the network's size, so JAX: the workflow's validation, which avoids JAX,
+    leaves it to this verb and to the job."""
+    from ..config import init_settings, strategy_settings, task_strategies
+    from ..names import is_gd
+    from ..strategies import check_size, grows_with_dims
+    from ..tasks import num_weights
+
+    for task in cfg["tasks"]:
+        limited = [s for s in task_strategies(cfg, task) if not is_gd(s) and grows_with_dims(s)]
+        if not limited:  # no network built (a brax environment takes seconds)
+            continue
+        d = num_weights(init_settings(cfg, task, cfg["seeds"][0]))
+        for s in limited:
+            try:
+                check_size(s, int(strategy_settings(cfg, task, s)["population_size"]), d)
+            except ValueError as error:
+                raise ConfigError(
+                    f"{configfile}: task {task}, whose round 0 searches all {d:,} weights: "
+                    f"{error} (or leave {s} off this task: tasks.{task}.strategies)"
+                ) from None
 
 
 def register(sub) -> None:

@@ -141,7 +141,7 @@ def make_strategy(name: str, num_dims: int, hparams: dict[str, Any]) -> ESStrate
             f"strategy {name!r} samples antithetic pairs, so population_size must be even "
             f"(got {pop}); use {pop + 1}"
         )
-    _check_size(spec, pop, num_dims)
+    check_size(name, pop, num_dims)
     built = spec.build(pop, num_dims, hparams)
     return ESStrategy(
         name=name,
@@ -153,8 +153,18 @@ def make_strategy(name: str, num_dims: int, hparams: dict[str, Any]) -> ESStrate
     )
 
 
-def _check_size(spec: StrategySpec, pop: int, num_dims: int) -> None:
-    """Refuse a strategy whose D×D state or D² work cannot fit ``num_dims`` weights."""
+def grows_with_dims(name: str) -> bool:
+    """Whether strategy ``name`` has a memory or size limit in the searched weights D, which
+    :func:`check_size` holds it to (CMA-ES, xNES, EvoTF: a D×D state or D² work)."""
+    spec = _spec(name)
+    return spec.memory is not None or spec.max_dims is not None
+
+
+def check_size(name: str, pop: int, num_dims: int) -> None:
+    """Refuse strategy ``name`` at population ``pop`` when its D×D state or D² work cannot
+    fit ``num_dims`` searched weights (``make_strategy`` for each job; ``check-config`` for
+    round 0, which searches every weight, before any job runs)."""
+    spec = _spec(name)
     need = spec.memory_need(pop, num_dims)
     too_many = spec.max_dims is not None and num_dims > spec.max_dims
     if not too_many and need <= MEMORY_LIMIT:

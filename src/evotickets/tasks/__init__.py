@@ -50,17 +50,26 @@ def init_theta(settings: dict[str, Any], key) -> dict:
     return init_params(settings["network"], shape, key, settings.get("init", DEFAULT_INIT_SCHEME))
 
 
-def num_prunable(settings: dict[str, Any]) -> int:
-    """Prunable weights of θ0 for init settings (as :func:`init_theta` takes them), from the
-    tensors' shapes: ``jax.eval_shape`` computes and compiles nothing. A control task still
-    builds its environment for the observation size (seconds for brax)."""
+def _layer_table(settings: dict[str, Any]):
     import jax
 
     from ..networks import layer_table
 
     shapes = jax.eval_shape(lambda key: init_theta(settings, key), jax.random.key(0))
-    table = layer_table(shapes, bool(settings["prune_output_layer"]))
-    return sum(entry.size for entry in table if entry.prunable)
+    return layer_table(shapes, bool(settings["prune_output_layer"]))
+
+
+def num_prunable(settings: dict[str, Any]) -> int:
+    """Prunable weights of θ0 for init settings (as :func:`init_theta` takes them), from the
+    tensors' shapes: ``jax.eval_shape`` computes and compiles nothing. A control task still
+    builds its environment for the observation size (seconds for brax)."""
+    return sum(entry.size for entry in _layer_table(settings) if entry.prunable)
+
+
+def num_weights(settings: dict[str, Any]) -> int:
+    """All of θ0's weights, biases included: what round 0, whose mask keeps every weight,
+    searches (as :func:`num_prunable`, from the shapes)."""
+    return sum(entry.size for entry in _layer_table(settings))
 
 
 def least_prunable(settings: dict[str, Any]) -> int | None:
