@@ -148,6 +148,11 @@ _BOOLEANS = {
 }
 
 
+#: YAML 1.2's core schema nulls, as ``snakemake --config`` passes them (strings): where the
+#: schema allows null they mean it (``--config jax_cache_dir=null`` named a folder "null").
+_NULLS = {"null", "Null", "NULL", "~"}
+
+
 def _schema_types(schema: dict) -> list:
     kind = schema.get("type")
     return kind if isinstance(kind, list) else [kind]
@@ -180,9 +185,13 @@ def _coerce_numbers(value: Any, schema: Any) -> Any:
 
     Also integer and boolean strings where the schema types an integer or a boolean:
     ``snakemake --config seeds=[0,1]`` reads nested values with YAML's base loader, which
-    makes every scalar a string, and was refused ("'0' is not of type 'integer'")."""
+    makes every scalar a string, and was refused ("'0' is not of type 'integer'"). And
+    YAML's nulls (``null``, ``~``) where the schema allows null, which the same path makes
+    strings too."""
     if not isinstance(schema, dict):
         return value
+    if isinstance(value, str) and value in _NULLS and "null" in _schema_types(schema):
+        return None
     if isinstance(value, str) and _reads(schema, "integer") and _INTEGER.match(value):
         return int(value)
     if isinstance(value, str) and _reads(schema, "boolean") and value in _BOOLEANS:
@@ -609,9 +618,11 @@ def _check_rules_between_keys(cfg: dict) -> None:
     _check_sigma_methods(cfg)
     data_dir = cfg.get("data_dir")
     downloads = {library_task(cfg, t) for t in cfg["tasks"]} - {"digits"}
-    if data_dir and not Path(data_dir).is_dir() and downloads:
+    folder = Path(str(data_dir)).expanduser()  # as the loader reads it (~ is home)
+    if data_dir and not folder.is_dir() and downloads:
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
         raise ConfigError(
-            f"data_dir {data_dir!r} does not exist; set data_dir to the folder holding "
+            f"data_dir {data_dir!r} {what}; set data_dir to the folder holding "
             "mnist/, fashion-mnist/ and kmnist/, or remove it to download into the cache"
         )
     cache = cfg.get("jax_cache_dir")

@@ -248,6 +248,22 @@ def test_missing_data_dir_with_mnist_task(tiny_config, tmp_path):
     assert "does not exist" in msg
 
 
+def test_data_dir_reads_home_as_the_loader_does_and_a_file_is_named_so(
+    tiny_config, tmp_path, monkeypatch
+):
+    """``~/data`` was refused as missing, though the loader expands it; a file was said not
+    to exist."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "data").mkdir()
+    tiny_config["tasks"] = {"mnist": {"network": "cnn"}}
+    tiny_config["data_dir"] = "~/data"
+    assert validate_config(copy.deepcopy(tiny_config))["data_dir"] == "~/data"
+    (tmp_path / "file").write_text("")
+    tiny_config["data_dir"] = str(tmp_path / "file")
+    with pytest.raises(ConfigError, match="is a file, not a folder"):
+        validate_config(tiny_config)
+
+
 def test_missing_data_dir_is_fine_for_digits_only(tiny_config, tmp_path):
     tiny_config["data_dir"] = str(tmp_path / "nowhere")
     validate_config(tiny_config)
@@ -904,6 +920,25 @@ def test_snakemake_config_strings_are_read_as_the_numbers_and_booleans_they_spel
     as_text["seeds"] = ["0.5"]  # no integer's spelling: still refused
     with pytest.raises(ConfigError, match="seeds.0: '0.5' is not of type 'integer'"):
         validate_config(as_text)
+
+
+def test_snakemake_config_nulls_are_null_where_the_schema_allows_it(tiny_config):
+    """`snakemake --config jax_cache_dir=null` gave every job a cache folder named "null"
+    (the schema's null is results/.jax-cache), and `gd={gd_adam: null}` was refused as
+    "'null' is not of type 'object', 'null'"."""
+    text = {
+        **copy.deepcopy(tiny_config),
+        "jax_cache_dir": "null",
+        "data_dir": "~",
+        "gd": yaml.load("{gd_adam: null}", Loader=yaml.BaseLoader),
+    }
+    assert text["gd"] == {"gd_adam": "null"}  # what Snakemake hands the workflow
+    cfg = validate_config(text)
+    assert cfg["jax_cache_dir"] is None and cfg["data_dir"] is None
+    assert "gd_adam" in cfg["gd"]
+    assert cfg == validate_config({**copy.deepcopy(tiny_config), "gd": {"gd_adam": None}})
+    named = validate_config({**copy.deepcopy(tiny_config), "experiment": "null"})
+    assert named["experiment"] == "null"  # a key that is never null keeps the string
 
 
 # --- Snakemake integration ---------------------------------------------------------------------
