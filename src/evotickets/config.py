@@ -99,7 +99,9 @@ def _schema_fix(error, where: str) -> str:
     if error.validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         return f"fix: set {where} to {what} {' and '.join(bounds)}"
     if error.validator == "type":
-        fix = f"fix: set {where} to {kind.get(str(sub.get('type')), sub.get('type'))}"
+        words = {**kind, "null": "null", "object": "a mapping", "array": "a list"}
+        wanted = " or ".join(words.get(t, str(t)) for t in _schema_types(sub))
+        fix = f"fix: set {where} to {wanted}"
         if isinstance(error.instance, str) and "number" in str(sub.get("type")):
             fix += " (write it unquoted, e.g. 0.0003, 3e-4 or 1.0e+30)"
         return fix
@@ -404,8 +406,28 @@ def _refuse_nan(value: Any, where: str) -> None:
         _refuse_nan(v, f"{where}.{k}" if where else str(k))
 
 
+def _nested_homes(schema: dict) -> dict[str, str]:
+    """Where a key that is not a top-level key belongs: each block's keys (es, resources, a
+    task entry, a strategy) → the place to write it, for a key written at the top level."""
+    props = schema["properties"]
+    homes = {k: f"the strategy's block (strategies.<name>.{k})" for k in COMMON_KEYS}
+    for keys in STRATEGY_KEYS.values():
+        homes.update({k: f"the strategy's block (strategies.<name>.{k})" for k in keys})
+    task_keys = props["tasks"]["additionalProperties"]["properties"]
+    homes.update({k: f"a task's entry (tasks.<task>.{k})" for k in task_keys})
+    for block in ("resources", "dynamic_sparse", "pruning_at_init", "es"):
+        homes.update({k: f"{block} ({block}.{k})" for k in props[block].get("properties", {})})
+    return {k: v for k, v in homes.items() if k not in props}
+
+
 def _check_every_name(cfg: dict, schema: dict) -> None:
     """Every key and name of the config is known, or a ConfigError says which was meant."""
+    homes = _nested_homes(schema)
+    for key in cfg:
+        if key in homes:  # difflib would point at a top-level key of a similar spelling
+            raise ConfigError(
+                f"unknown config key {key!r} at the top level: it belongs in {homes[key]}"
+            )
     _check_names(cfg, schema["properties"], "config key")
     _check_task_entries(cfg.get("tasks") or {})
     _check_names(cfg.get("strategies") or {}, STRATEGIES, "strategy")

@@ -546,14 +546,14 @@ CASES = [
         _config(_set("tasks", ["digits"])),
         ConfigError,
         ("config key tasks: ['digits'] is not of type 'object'",),
-        ("fix: set tasks to object",),
+        ("fix: set tasks to a mapping",),
     ),
     Case(
         "config-methods-a-string",
         _config(_set("methods", "random")),
         ConfigError,
         ("config key methods: 'random' is not of type 'array'",),
-        ("fix: set methods to array",),
+        ("fix: set methods to a list",),
     ),
     Case(
         "config-task-es-zero-generations",

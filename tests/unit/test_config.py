@@ -231,6 +231,39 @@ def test_a_population_chunk_that_does_not_divide_the_population_is_refused(tiny_
         validate_config(tiny_config)
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "fix"),
+    [
+        ("resources", {"group_runtime": 60.5}, "set resources.group_runtime to an integer or null"),
+        ("data_dir", 5, "set data_dir to a string or null"),
+        ("seeds", 3, "set seeds to a list"),
+    ],
+)
+def test_a_wrong_type_is_fixed_in_words(tiny_config, key, value, fix):
+    """A key of several types printed its fix as a Python list: "to ['integer', 'null']"."""
+    tiny_config[key] = value
+    with pytest.raises(ConfigError, match=f"fix: {re.escape(fix)}$"):
+        validate_config(tiny_config)
+
+
+@pytest.mark.parametrize(
+    ("key", "home"),
+    [
+        ("num_generations", "es (es.num_generations)"),
+        ("gpu", "resources (resources.gpu)"),
+        ("population_size", "the strategy's block (strategies.<name>.population_size)"),
+        ("batch_size", "a task's entry (tasks.<task>.batch_size)"),
+    ],
+)
+def test_a_block_key_written_at_the_top_level_is_sent_to_its_block(tiny_config, key, home):
+    """difflib's nearest top-level key was offered instead: num_generations → prune_fraction."""
+    tiny_config[key] = 1
+    with pytest.raises(
+        ConfigError, match=re.escape(f"{key!r} at the top level: it belongs in {home}")
+    ):
+        validate_config(tiny_config)
+
+
 def test_odd_population_is_fine_for_non_antithetic_strategy(tiny_config):
     tiny_config["strategies"]["snes"]["population_size"] = 15
     assert validate_config(tiny_config)["strategies"]["snes"]["population_size"] == 15
