@@ -822,8 +822,10 @@ def _check_dynamic(cfg: dict) -> None:
             es = task_es(cfg, task)
             chunk = min(int(es["log_every"]), int(es["num_generations"]))
             if every % chunk:
+                default = load_schema()["properties"]["dynamic_sparse"]["properties"]["every"]
+                named = " (its default)" if every == default["default"] else ""
                 raise ConfigError(
-                    f"dynamic_sparse.every is {every}: it must be a multiple of es.log_every "
+                    f"dynamic_sparse.every is {every}{named}: it must be a multiple of es.log_every "
                     f"({chunk} for task {task}), where the round's chunks end"
                 )
             if "dynamic_gradient" in task_methods(cfg, task, s):

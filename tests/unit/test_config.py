@@ -1550,6 +1550,18 @@ def _dynamic_gradient(cfg: dict, population: int, chunk: int) -> dict:
     return cfg
 
 
+def test_a_regrowth_interval_off_the_chunks_names_its_default(tiny_config):
+    """The default interval was named as though the config had set it."""
+    cfg = _dynamic_gradient(copy.deepcopy(tiny_config), 64, 16)
+    cfg["es"] = {"num_generations": 300, "log_every": 150}
+    cfg["dynamic_sparse"] = {}
+    with pytest.raises(ConfigError, match=r"dynamic_sparse.every is 50 \(its default\): it must"):
+        validate_config(copy.deepcopy(cfg))
+    cfg["dynamic_sparse"] = {"every": 100}
+    with pytest.raises(ConfigError, match=r"dynamic_sparse.every is 100: it must"):
+        validate_config(cfg)
+
+
 def test_a_dynamic_gradient_probe_the_chunks_cannot_split_is_refused(tiny_config):
     """dynamic_gradient's regrowth probe evaluates 2·⌊P/2⌋ members in population_chunk
     chunks: P = 63 with chunks of 21 validated, then failed at round 1's first regrowth."""
