@@ -24,6 +24,7 @@ from .names import (
     DEFAULT_INIT_SCHEME,
     GD_STRATEGIES,
     METHODS,
+    POLICY_BIAS_INITS,
     STRATEGIES,
     TASKS,
     TRANSFER_TARGET_METHOD,
@@ -33,7 +34,7 @@ from .names import (
     with_digest_defaults,
     without_es_fitness_keys,
 )
-from .schema import analysis_defaults, check_analysis_options
+from .schema import analysis_defaults, check_analysis_options, load_schema
 
 
 def digest(settings: dict) -> str:
@@ -167,6 +168,16 @@ class InitSettings(_Json):
     @classmethod
     def from_dict(cls, d: dict) -> InitSettings:
         hidden = d.get("hidden")
+        _known("task", d.get("library_task") or d["task"], TASKS)
+        entry = load_schema()["properties"]["tasks"]["additionalProperties"]["properties"]
+        _known("init scheme", d.get("init") or DEFAULT_INIT_SCHEME, entry["init"]["enum"])
+        _known("policy bias init", d.get("policy_bias_init") or "zeros", POLICY_BIAS_INITS)
+        if hidden is not None and (not hidden or any(int(h) < 1 for h in hidden)):
+            raise UnknownName(
+                f"gives hidden sizes {hidden}: a control policy needs at least one hidden "
+                "layer, each of at least 1 unit (the workflow's rules write it from a checked "
+                "config: see `snakemake -n -p`)"
+            )
         return cls(
             task=d["task"],
             network=d["network"],

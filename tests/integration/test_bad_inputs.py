@@ -766,6 +766,40 @@ CASES = [
         ("snakemake -n -p",),
     ),
     Case(
+        "init-settings-unknown-scheme",  # a KeyError: 'he' inside networks before
+        lambda w: _verb(
+            "init",
+            "--settings",
+            json.dumps(dict(json.loads(_init_settings()), init="he")),
+            "--out",
+            str(w.scratch / "i.h5"),
+        ),  # fmt: skip
+        ValueError,
+        ("--settings names an unknown init scheme 'he'", "he_normal"),
+        ("snakemake -n -p",),
+    ),
+    Case(
+        "init-settings-empty-hidden-layer",  # a ZeroDivisionError inside JAX's initialisers
+        lambda w: _verb(
+            "init",
+            "--settings",
+            json.dumps(
+                {
+                    "task": "pendulum",
+                    "network": "mlp",
+                    "prune_output_layer": True,
+                    "seed": 0,
+                    "hidden": [0],
+                }
+            ),
+            "--out",
+            str(w.scratch / "i.h5"),
+        ),  # fmt: skip
+        ValueError,
+        ("--settings gives hidden sizes [0]", "each of at least 1 unit"),
+        ("snakemake -n -p",),
+    ),
+    Case(
         "settings-json-unknown-method",
         lambda w: _scratch_mask(w, json.dumps(dict(json.loads(_settings()), method="snrr"))),
         # a KeyError: 'snrr' before
