@@ -773,7 +773,7 @@ CASES = [
             json.dumps(dict(json.loads(_init_settings()), init="he")),
             "--out",
             str(w.scratch / "i.h5"),
-        ),  # fmt: skip
+        ),
         ValueError,
         ("--settings names an unknown init scheme 'he'", "he_normal"),
         ("snakemake -n -p",),
@@ -794,7 +794,7 @@ CASES = [
             ),
             "--out",
             str(w.scratch / "i.h5"),
-        ),  # fmt: skip
+        ),
         ValueError,
         ("--settings gives hidden sizes [0]", "each of at least 1 unit"),
         ("snakemake -n -p",),
