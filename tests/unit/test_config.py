@@ -1187,6 +1187,16 @@ def test_check_config_refuses_a_strategy_too_large_for_round_0(tmp_path, capsys)
     assert "task digits" not in err
 
 
+def test_snes_weight_form_without_a_temperature_is_refused(tiny_config):
+    """At temperature 0 SNES keeps its log-rank weights: the form changed only the digest."""
+    tiny_config["strategies"]["snes"]["temperature_weights"] = "des"
+    tiny_config["strategies"]["snes"]["temperature"] = 0.0
+    with pytest.raises(ConfigError, match="SNES uses only with temperature > 0"):
+        validate_config(copy.deepcopy(tiny_config))
+    tiny_config["strategies"]["snes"]["temperature_weights"] = "snes"  # the default: harmless
+    validate_config(tiny_config)
+
+
 def test_snes_temperature_weight_form_is_in_the_chain_digest(tiny_config):
     """SNES results made with DES's weight form (this package's before 2026-12-05) must not
     be resumed as the study's form: the form is filled into the config, so into the digest."""
@@ -1610,6 +1620,16 @@ def test_a_warmup_cosine_schedule_without_steps_to_decay_is_refused():
     assert "no steps to decay over" in ppo_check({**PPO_DEFAULTS, "warmup": 1.0})
     assert ppo_check({**PPO_DEFAULTS, "warmup": 1.0, "lr_schedule": "linear"}) is None
     assert ppo_check({**PPO_DEFAULTS, "warmup": 0.5}) is None
+
+
+def test_ppo_total_steps_below_one_update_are_refused():
+    """They were raised to one update (num_envs × num_steps) without a word."""
+    from evotickets.train.ppo_settings import PPO_DEFAULTS, ppo_check
+
+    small = {**PPO_DEFAULTS, "num_envs": 8, "num_steps": 16}
+    assert "total_steps 100 is less than one update" in ppo_check({**small, "total_steps": 100})
+    assert "at least 128" in ppo_check({**small, "total_steps": 127})
+    assert ppo_check({**small, "total_steps": 128}) is None
 
 
 def test_dynamic_gradient_probe_pairs_enter_its_settings_only_when_given(tiny_config):

@@ -49,6 +49,19 @@ def build(pop: int, num_dims: int, hparams: dict[str, Any]) -> Built:
     return Built(algo, params)
 
 
+def check(hparams: dict[str, Any]) -> str | None:
+    """A weight form other than the default only with a temperature: at temperature 0 SNES
+    keeps its log-rank weights, and the form would do nothing but change the digest."""
+    form = hparams.get("temperature_weights", WEIGHT_FORMS[0])
+    if form != WEIGHT_FORMS[0] and float(hparams.get("temperature", 0.0)) <= 0:
+        return (
+            f"temperature_weights {form!r} shapes temperature weights, which SNES uses only "
+            "with temperature > 0 (at 0 it keeps its log-rank weights): set temperature, or "
+            "drop temperature_weights"
+        )
+    return None
+
+
 def sigma(state: Any, num_dims: int):
     return state.std
 
@@ -60,4 +73,5 @@ SPEC = StrategySpec(
     build,
     sigma,
     digest_defaults=(("temperature_weights", WEIGHT_FORMS[0]),),
+    check=check,
 )

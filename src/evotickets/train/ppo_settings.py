@@ -58,6 +58,12 @@ def ppo_check(settings: dict[str, Any]) -> str | None:
             f"num_envs × num_steps = {n_env * n_step} transitions do not split into "
             f"{n_mb} minibatches; make it a multiple of minibatches"
         )
+    if int(cfg["total_steps"]) < n_env * n_step:
+        # it was raised to one update silently: a run of other length than the config says
+        return (
+            f"total_steps {cfg['total_steps']} is less than one update, num_envs × num_steps "
+            f"= {n_env * n_step} transitions; set total_steps to at least {n_env * n_step}"
+        )
     if float(cfg.get("reward_scaling", 1.0)) <= 0:
         return "reward_scaling must be > 0"
     if cfg.get("lr_schedule", "warmup_cosine") not in LR_SCHEDULES:
