@@ -1168,6 +1168,18 @@ def _validate_transfer(cfg: dict) -> None:
                 "the target's prunable weights than the target's own round t it is compared "
                 "with; give both tasks the same prune_output_layer"
             )
+        backends = {  # brax's physics pipelines: another backend is another environment
+            side: (cfg["tasks"][entry[side]["task"]] or {}).get("backend", "spring")
+            for side in keeps
+            if library_task(cfg, entry[side]["task"]) in BRAX_TASKS
+        }
+        if len(backends) == 2 and backends["source"] != backends["target"]:
+            raise ConfigError(
+                f"{where}: tasks {src['task']} and {entry['target']['task']} run brax's "
+                f"{backends['source']} and {backends['target']} backends, so the transfer "
+                "would change the physics pipeline along with the task; give both tasks the "
+                "same backend (tasks.<task>.backend)"
+            )
         shapes = {side: _network_shape(cfg, entry[side]["task"]) for side in keeps}
         if _cannot_share_tickets(shapes["source"], shapes["target"]):
             raise ConfigError(

@@ -811,6 +811,26 @@ def test_a_task_key_of_its_own_kind_is_accepted(tiny_config):
     assert cfg["tasks"]["ant_heavy"]["torso_mass_factor"] == 2.0
 
 
+def test_a_transfer_between_brax_backends_is_refused(tiny_config):
+    """ant (spring) → ant_heavy (generalized) validated: the transfer then changed the physics
+    pipeline along with the torso's mass."""
+    tiny_config["methods"] = ["random", "snr"]
+    tiny_config["strategies"] = {"sep_cma_es": {"population_size": 16, "std_init": 0.05}}
+    tiny_config["tasks"] = {"ant": {}, "ant_heavy": {"backend": "generalized"}}
+    tiny_config["analyses"] = {"enabled": []}
+    tiny_config["transfer"] = [
+        {
+            "name": "heavier",
+            "source": {"task": "ant", "strategy": "sep_cma_es"},
+            "target": {"task": "ant_heavy", "strategy": "sep_cma_es"},
+        }
+    ]
+    with pytest.raises(ConfigError, match="run brax's spring and generalized backends"):
+        validate_config(copy.deepcopy(tiny_config))
+    tiny_config["tasks"]["ant"] = {"backend": "generalized"}
+    validate_config(tiny_config)
+
+
 def test_a_control_task_network_other_than_its_mlp_is_refused(tiny_config):
     tiny_config["tasks"] = {"pendulum": {"network": "cnn"}}
     with pytest.raises(ConfigError, match="policy MLP"):
