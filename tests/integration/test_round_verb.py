@@ -1240,3 +1240,27 @@ def test_a_gd_chain_is_kept_when_only_what_the_es_fitness_reads_changes(
     # what the earlier digest does not accept: round 0 of the earlier batch
     with pytest.raises(Exception, match="other settings than this config gives its chain"):
         FinishedRounds(cfg, results).of_chain(chain)
+
+
+def test_a_failing_group_keeps_its_finished_rounds_from_snakemakes_backups(tmp_path, monkeypatch):
+    """Snakemake copies its backup of each update() output back when a job fails: a finished
+    member's backup is dropped (its new round stays), an unfinished member's stale round is
+    removed with its backup (the next run trains it; restored, it read as current)."""
+    from argparse import Namespace
+
+    from evotickets.commands.group import SNAKEMAKE_BACKUPS, settle_failed_group
+
+    monkeypatch.chdir(tmp_path)
+    members = [Namespace(mask_out=f"r/s{k}/mask.h5", out=f"r/s{k}/trained.h5") for k in (0, 1)]
+    for m in members:
+        for path in (m.mask_out, m.out):
+            for where in (Path(path), SNAKEMAKE_BACKUPS / path):
+                where.parent.mkdir(parents=True, exist_ok=True)
+                where.write_text(f"{where}")
+    settle_failed_group(members, lambda m: m.out.startswith("r/s0"), lambda m: (m.mask_out, m.out))
+    assert Path("r/s0/trained.h5").read_text() == "r/s0/trained.h5"  # kept, no backup
+    assert not (SNAKEMAKE_BACKUPS / "r/s0/trained.h5").exists()
+    assert not (SNAKEMAKE_BACKUPS / "r/s0/mask.h5").exists()
+    assert not Path("r/s1/trained.h5").exists()  # stale: removed with its backup
+    assert not (SNAKEMAKE_BACKUPS / "r/s1/trained.h5").exists()
+    assert Path("r/s1/mask.h5").exists()  # a mask is judged again by the rerun's verb

@@ -39,6 +39,7 @@ from ..rounds import (
 from ..settings import ChainSettings, InitSettings
 from .common import chain_args, round_index
 from .group import (
+    drop_backups,
     keep_finished,
     members_args,
     note_kept,
@@ -48,6 +49,7 @@ from .group import (
     run_logged,
     run_members,
     run_members_together,
+    settle_failed_group,
 )
 
 
@@ -372,9 +374,13 @@ def _kept_files(margs) -> tuple[str, list[str]]:
     return _kept_what(margs), [margs.log, margs.mask_log]
 
 
+def _outputs(margs) -> tuple[str, str]:
+    return margs.mask_out, margs.out
+
+
 def _run_members(members: list[dict], args) -> None:
     margs = [_member_args(member, args) for member in members]
-    run_members(margs, "round", cmd_round, _finished, _kept_files)
+    run_members(margs, "round", cmd_round, _finished, _kept_files, _outputs)
 
 
 def _run_members_vmapped(members: list[dict], args) -> None:
@@ -400,15 +406,20 @@ def _run_members_vmapped(members: list[dict], args) -> None:
         return _prepared_train(_train_args(margs), log=write)
 
     margs = [_member_args(member, args) for member in members]
-    run_members_together(margs, "round", prepare, finished, _kept_files, _in_program)
-    for copy in copies:
-        if _finished(copy):
-            note_kept(margs.index(copy) + 1, len(margs), copy.out, *_kept_files(copy))
-            continue
-        if not Path(copy.mask_log).exists():  # its mask was kept above
-            with open_log(copy.mask_log) as mask_log:
-                mask_log.write(f"kept {copy.mask_out}: made by an earlier run\n")
-        run_logged(copy.log, "round", cmd_train, _train_args(copy))
+    try:
+        run_members_together(margs, "round", prepare, finished, _kept_files, _in_program)
+        for copy in copies:
+            if _finished(copy):
+                note_kept(margs.index(copy) + 1, len(margs), copy.out, *_kept_files(copy))
+                continue
+            if not Path(copy.mask_log).exists():  # its mask was kept above
+                with open_log(copy.mask_log) as mask_log:
+                    mask_log.write(f"kept {copy.mask_out}: made by an earlier run\n")
+            run_logged(copy.log, "round", cmd_train, _train_args(copy))
+            drop_backups(_outputs(copy))
+    except BaseException:
+        settle_failed_group(margs, _finished, _outputs)
+        raise
 
 
 def _in_program(margs: argparse.Namespace) -> bool:

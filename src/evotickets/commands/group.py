@@ -23,6 +23,7 @@ from pathlib import Path
 import h5py
 
 from ..artifacts import (
+    H5_READ_ERRORS,
     NOT_LOGS,
     ArtifactError,
     Digests,
@@ -199,7 +200,7 @@ def outputs_current(
         if None in written:
             return False
         return all((w := read_time(str(p))) is None or w <= max(written) for p in inputs)
-    except (ArtifactError, KeyError, ValueError):
+    except (ArtifactError, *H5_READ_ERRORS):  # damaged or unreadable: not finished
         return False
 
 
@@ -216,6 +217,49 @@ def keep_finished(out: str, what: str, logs: Sequence[str]) -> str:
     return line
 
 
+#: Where Snakemake keeps its copy of an ``update()`` output (the group rules' rounds), taken
+#: before the job runs and copied back over the output when the job fails
+#: (``snakemake.persistence``: ``.snakemake/backups/<output path>``, in the working folder,
+#: which is where jobs run).
+SNAKEMAKE_BACKUPS = Path(".snakemake") / "backups"
+
+
+def drop_backups(paths: Iterable[str]) -> None:
+    """Let rounds this job finished survive its failure. Why: Snakemake copies its backup of
+    each ``update()`` output back when a job fails, which put the previous settings' round
+    over every member finished before the failing one (after a settings change, one bad
+    member undid the others' new rounds, and the copy's fresh time kept the next run from
+    training them again). Without a backup, keep-incomplete (profiles/default) keeps the
+    new round, which is complete: every artifact is written atomically."""
+    for path in map(Path, paths):
+        relative = path.relative_to(path.anchor) if path.is_absolute() else path
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+            (SNAKEMAKE_BACKUPS / relative).unlink()
+
+
+def settle_failed_group(members, finished, outputs) -> None:
+    """What a failing group job leaves for the next run. Each finished member's ``outputs``
+    lose Snakemake's backups (:func:`drop_backups`), so that they stay. Every other member's
+    trained round (``out``) is of other settings or inputs, since the member was not
+    finished, and is removed with its backup. Why: Snakemake would copy the backup back
+    with a fresh time, and, having recorded the job's new settings, take it as current:
+    the next run trained nothing and the reports refused the stale round. Missing, it is
+    trained by the next run, as a one-chain job's outputs are (Snakemake deletes them
+    before the job)."""
+    for member in members:
+        try:
+            done = finished(member)
+        except Exception:  # noqa: BLE001 - unreadable is not finished
+            done = False
+        if done:
+            drop_backups(outputs(member))
+            continue
+        drop_backups([member.out])
+        if Path(member.out).is_file():
+            Path(member.out).unlink()
+            log(f"removed {member.out}: of other settings or inputs, for the next run to train")
+
+
 def note_kept(i: int, count: int, out: str, what: str, logs: Sequence[str]) -> None:
     """Member i of ``count`` trains nothing (:func:`keep_finished`); the group's log says so."""
     log(f"member {i}/{count}: {keep_finished(out, what, logs)}")
@@ -227,17 +271,24 @@ def run_members(
     run: Callable,
     finished: Callable[[argparse.Namespace], bool],
     kept: Callable[[argparse.Namespace], tuple[str, Sequence[str]]],
+    outputs: Callable[[argparse.Namespace], Sequence[str]],
 ) -> None:
     """Run each member (its verb's arguments, with ``round``, ``out`` and ``log``) as
     ``run(member)``, one after the other, its output in its own log; a member that is
     ``finished`` is kept instead, with ``kept(member)`` = (what is kept, the logs that say
-    so). A member's error is in its log and stops the group; the members before it stay."""
-    for i, member in enumerate(members, 1):
-        if finished(member):
-            note_kept(i, len(members), member.out, *kept(member))
-            continue
-        log(f"member {i}/{len(members)}: round {member.round} → {member.out}")
-        run_logged(member.log, verb, run, member)
+    so). A member's error is in its log and stops the group; the members before it stay
+    (:func:`settle_failed_group`)."""
+    try:
+        for i, member in enumerate(members, 1):
+            if finished(member):
+                note_kept(i, len(members), member.out, *kept(member))
+                continue
+            log(f"member {i}/{len(members)}: round {member.round} → {member.out}")
+            run_logged(member.log, verb, run, member)
+            drop_backups(outputs(member))  # before the next member: a kill keeps it too
+    except BaseException:
+        settle_failed_group(members, finished, outputs)
+        raise
 
 
 def run_members_together(
@@ -257,7 +308,8 @@ def run_members_together(
     log stays open for its lines of the shared training. An error in a member's preparation
     is in its log; one in the shared training in the logs of the members it concerns (those
     of its program, or the ones that diverged), and the others' say the group stopped;
-    either stops the group, and the members written before it stay."""
+    either stops the group, and the members written before it stay (the caller's
+    :func:`settle_failed_group`)."""
     width = max(1, sum(in_program(m) for m in members))
     with contextlib.ExitStack() as files:
         prepared, logs = [], []

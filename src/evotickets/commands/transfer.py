@@ -35,6 +35,7 @@ from .group import (
     parse_members,
     run_members,
     run_members_together,
+    settle_failed_group,
 )
 
 
@@ -143,11 +144,19 @@ def cmd_transfer_group(args) -> None:
     log(f"{len(members)} members, {args.program}")
     with shared_programs():
         if args.program == "vmapped":
-            run_members_together(
-                margs, "transfer", _prepared_transfer, _finished, _kept_files, _in_program
-            )
+            try:
+                run_members_together(
+                    margs, "transfer", _prepared_transfer, _finished, _kept_files, _in_program
+                )
+            except BaseException:
+                settle_failed_group(margs, _finished, _outputs)
+                raise
         else:
-            run_members(margs, "transfer", cmd_transfer, _finished, _kept_files)
+            run_members(margs, "transfer", cmd_transfer, _finished, _kept_files, _outputs)
+
+
+def _outputs(margs) -> tuple[str]:
+    return (margs.out,)
 
 
 def _in_program(margs: argparse.Namespace) -> bool:
