@@ -78,6 +78,13 @@ ANALYSIS_CONTENTS = {
 }
 
 
+#: What h5py raises reading a damaged file: OSError for a truncated or foreign one, and for
+#: damage inside (a flipped byte of a B-tree or heap, found by HDF5's metadata checksums)
+#: RuntimeError ("Object visitation failed", "Error iterating over attributes"), KeyError
+#: ("Unable to synchronously open object") or ValueError. Every reader catches them all.
+H5_READ_ERRORS = (OSError, RuntimeError, KeyError, ValueError)
+
+
 class ArtifactError(RuntimeError):
     """An artifact is missing, truncated, of another schema, or from other settings."""
 
@@ -267,7 +274,7 @@ def _refuse_overwriting(path: Path, kind: str, inputs, identity: dict[str, Any])
             keys = {*IDENTITY_ATTRS, *TRANSFER_IDENTITY_ATTRS}
             held = {k: str(f.attrs[k]) for k in keys if k in f.attrs}
         hdf5 = True
-    except OSError:
+    except H5_READ_ERRORS:
         schema, held, hdf5 = "", {}, False
     if not schema.startswith("evotickets."):
         # no artifact (or a damaged one): replaced if it has a name this writer gives
@@ -421,9 +428,10 @@ def read_artifact(
                         else None
                     )
                 )
-    except (OSError, KeyError, ValueError) as err:
+    except H5_READ_ERRORS as err:
         raise ArtifactError(
-            f"unreadable artifact {path} (truncated or not HDF5: {err}): {rerun_hint(path, kind)}"
+            f"unreadable artifact {path} (truncated, damaged or not HDF5: {err}): "
+            f"{rerun_hint(path, kind)}"
         ) from err
     want = f"evotickets.{kind}/{SCHEMA_VERSION}"
     other = {f"evotickets.{k}/{SCHEMA_VERSION}": k for k in KINDS}.get(str(attrs.get("schema")))
@@ -500,16 +508,16 @@ def written_at(path: str | os.PathLike) -> _dt.datetime | None:
     a file without one. Unlike the file's mtime it travels with the content: a copy of an old
     artifact (Snakemake restores an update() output's backup by copying it after a failed job)
     keeps its old time."""
+    kind = ARTIFACT_KINDS_BY_NAME.get(Path(path).name, "analysis")
     try:
         with h5py.File(path, "r") as f:
             text = f.attrs.get("created")
-    except OSError as err:
-        kind = ARTIFACT_KINDS_BY_NAME.get(Path(path).name, "analysis")
+        return created_time({"created": text})
+    except H5_READ_ERRORS as err:  # ValueError too: a damaged `created`, not a time
         raise ArtifactError(
-            f"unreadable artifact {path} (truncated or not HDF5: {err}); "
+            f"unreadable artifact {path} (truncated, damaged or not HDF5: {err}); "
             f"{rerun_hint(Path(path), kind)}"
         ) from err
-    return created_time({"created": text})
 
 
 def created_time(attrs: dict[str, Any]) -> _dt.datetime | None:
@@ -553,7 +561,14 @@ def recorded_inputs(artifact: str | os.PathLike, attrs: dict[str, Any]) -> dict[
     (its ``attrs``) records: relative to the artifact's folder where it says so
     (``INPUTS_BASE_ATTR``), else (older artifacts) as recorded, relative to the working
     directory of the job that wrote it."""
-    record = json.loads(str(attrs.get(INPUTS_ATTR, "{}")))
+    try:
+        record = dict(json.loads(str(attrs.get(INPUTS_ATTR, "{}"))))
+    except (ValueError, TypeError) as err:
+        kind = ARTIFACT_KINDS_BY_NAME.get(Path(artifact).name, "analysis")
+        raise ArtifactError(
+            f"artifact {artifact} has a damaged {INPUTS_ATTR} record ({err}): "
+            f"{rerun_hint(Path(artifact), kind)}"
+        ) from err
     if str(attrs.get(INPUTS_BASE_ATTR, "")) != INPUTS_BASE:
         return record
     base = Path(artifact).parent

@@ -223,6 +223,22 @@ def check_es_curves(curves: dict[str, np.ndarray], g: int, chunk: int) -> None:
         raise ValueError("curves/eval_metric has the wrong length")
 
 
+#: The attr holding :func:`scalars_digest` of the state's scalar leaves: an HDF5 scalar
+#: dataset cannot be chunked, so it has no Fletcher-32 checksum (every array has), and a
+#: flipped bit of SNES's ``lr_std`` resumed as another round's state, silently.
+SCALARS_ATTR = "scalars_sha256"
+
+
+def scalars_digest(scalars: dict[str, Any]) -> str:
+    """SHA-256 over the named scalars' names, dtypes and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(scalars):
+        value = np.asarray(scalars[name])
+        digest.update(f"{name}\0{value.dtype.str}\0".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()
+
+
 @dataclass
 class Checkpointer:
     """Saves and loads one round's checkpoint.
@@ -290,8 +306,13 @@ class Checkpointer:
                 [n for n, x in zip(names, leaves, strict=True) if _is_key(x)],
                 dtype=h5py.string_dtype(),
             )
+            scalars = {}
             for name, leaf in zip(names, leaves, strict=True):
-                create_checked_dataset(f, f"state/{name}", _to_host(leaf))
+                value = _to_host(leaf)
+                create_checked_dataset(f, f"state/{name}", value)
+                if np.ndim(value) == 0:
+                    scalars[name] = value
+            f.attrs[SCALARS_ATTR] = scalars_digest(scalars)
             f.attrs["curves"] = np.asarray(sorted(curves), dtype=h5py.string_dtype())
             f.attrs["machines"] = json.dumps(self._machines())
             f.attrs["software"] = json.dumps(list(self.software))
@@ -388,9 +409,11 @@ class Checkpointer:
             stored = [str(n) for n in f.attrs["leaves"]]
             if stored != names:
                 raise ValueError(f"state leaves {stored} do not match the strategy's {names}")
-            restored = []
+            restored, scalars = [], {}
             for name, ref in zip(names, leaves, strict=True):
                 value = f[f"state/{name}"][()]
+                if np.ndim(value) == 0:
+                    scalars[name] = value
                 if _is_key(ref):
                     value = jax.random.wrap_key_data(value, impl=jax.random.key_impl(ref))
                     ok = value.shape == ref.shape
@@ -404,6 +427,12 @@ class Checkpointer:
                         f"the strategy needs {ref.dtype}{ref.shape}"
                     )
                 restored.append(value)
+            recorded = f.attrs.get(SCALARS_ATTR)  # checkpoints before 2026-12-07 have none
+            if recorded is not None and str(recorded) != scalars_digest(scalars):
+                raise ValueError(
+                    f"its scalar state leaves {sorted(scalars)} do not match their recorded "
+                    "digest: the file is damaged"
+                )
             missing = [n for n in names_of_curves if f"curves/{n}" not in f]
             if missing:
                 raise ValueError(f"curves {missing} are missing")

@@ -144,6 +144,15 @@ def _corrupt_missing_leaf(path):
         del f["state/0/std"]
 
 
+def _corrupt_scalar_leaf(path):
+    """One bit of SNES's scalar lr_std flipped, as a damaged disk might: scalars carry no
+    Fletcher-32 checksum (HDF5 cannot chunk them), and this resumed as another state."""
+    with h5py.File(path, "r+") as f:
+        value = f["state/0/lr_std"][()]
+        assert np.ndim(value) == 0
+        f["state/0/lr_std"][()] = np.float32(value) * np.float32(0.25)
+
+
 def _corrupt_machines(path):
     with h5py.File(path, "r+") as f:
         f.attrs["machines"] = json.dumps([1, 2])
@@ -160,9 +169,10 @@ def _corrupt_machines(path):
         (_corrupt_curves, "d1", "curves/best_fitness"),
         (_corrupt_missing_leaf, "d1", "ignoring checkpoint"),
         (_corrupt_machines, "d1", "attribute machines"),
+        (_corrupt_scalar_leaf, "d1", "do not match their recorded digest"),
     ],
     ids=["truncated", "not-hdf5", "other-digest", "leaf-shape", "generation", "curves"]
-    + ["leaf", "machines"],
+    + ["leaf", "machines", "scalar"],
 )
 def test_bad_checkpoint_is_ignored_with_a_log_line(setup, tmp_path, corrupt, digest, reason):
     reference = _reference(setup, "snes")

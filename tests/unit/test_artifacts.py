@@ -140,6 +140,44 @@ def test_damage_inside_an_array_fails_the_read(tmp_path):
         read_artifact(path, "trained")
 
 
+def test_damage_that_h5py_reports_as_runtime_or_key_errors_fails_the_read(tmp_path):
+    """A flipped byte in HDF5's own metadata (found by its metadata checksums) surfaces as
+    RuntimeError or KeyError, not OSError: read_artifact let them through as bare
+    tracebacks, and a round whose output was damaged so crashed instead of training."""
+    path = _write(tmp_path / "a.h5")
+    good = path.read_bytes()
+    seen = set()
+    for offset in range(0, len(good), 7):
+        data = bytearray(good)
+        data[offset] ^= 0x10
+        path.write_bytes(bytes(data))
+        try:
+            with h5py.File(path, "r") as f:
+                f.visititems(lambda n, o: o[()] if isinstance(o, h5py.Dataset) else None)
+                dict(f.attrs)
+        except (RuntimeError, KeyError) as err:
+            seen.add(type(err))
+            with pytest.raises(ArtifactError, match=r"unreadable artifact .*a\.h5"):
+                read_artifact(path, "trained")
+        except (OSError, ValueError):
+            pass
+    assert seen, "no flip gave a RuntimeError or KeyError: the test reads nothing"
+
+
+def test_a_damaged_write_record_names_its_file(tmp_path):
+    """A `created` that is not a time, or an inputs record that is not JSON, failed on a bare
+    "Invalid isoformat string" or JSONDecodeError, naming no file."""
+    from evotickets.artifacts import INPUTS_ATTR, recorded_inputs, written_at
+
+    path = _write(tmp_path / "trained.h5")
+    with h5py.File(path, "r+") as f:
+        f.attrs["created"] = "2o26-12-07T01:41:00+00:00"
+    with pytest.raises(ArtifactError, match=r"unreadable artifact .*trained\.h5.*rerun its rule"):
+        written_at(path)
+    with pytest.raises(ArtifactError, match=f"trained.h5 has a damaged {INPUTS_ATTR} record"):
+        recorded_inputs(path, {INPUTS_ATTR: "{not json"})
+
+
 def test_unknown_kind_is_refused(tmp_path):
     with pytest.raises(ValueError, match="kind"):
         _write(tmp_path / "a.h5", kind="weights")

@@ -8,7 +8,13 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..artifacts import ArtifactError, check_output, ensure_writable, require_results_folder
+from ..artifacts import (
+    H5_READ_ERRORS,
+    ArtifactError,
+    check_output,
+    ensure_writable,
+    require_results_folder,
+)
 from ..config import ConfigError, chains, idle_analyses, load_config, validate_config
 from ..durable import atomic_path, atomic_paths
 from ..names import FIGURE_NAMES, FIGURES_BEYOND, FIGURES_BY_NUMBER, figure_number
@@ -224,7 +230,7 @@ def open_summary(path) -> xarray.Dataset:
     try:
         with xr.open_dataset(path, engine="h5netcdf") as ds:
             ds = ds.load()
-    except (OSError, ValueError) as err:
+    except H5_READ_ERRORS as err:  # KeyError, RuntimeError: damage inside the HDF5 file
         raise ArtifactError(
             f"{path} cannot be read as netCDF ({err}): it is truncated, damaged or not a summary; "
             f"delete it and {remake}"
