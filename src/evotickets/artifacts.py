@@ -47,6 +47,10 @@ REQUIRED_ATTRS = {
         "remaining_fraction",
     ),
 }
+#: The curve whose last value every trainer records as a trained round's ``final_metric``
+#: (ES, Adam and PPO alike): the attribute, which tables and collect read, has no checksum,
+#: the curve has one, so a read compares the two.
+FINAL_METRIC_CURVE = "curves/eval_metric"
 #: The required attributes that are numbers: a hand-edited string failed in the table or
 #: ``collect`` on "could not convert string to float", naming no file.
 NUMERIC_ATTRS = ("round", "seed", "kept_prunable", "final_metric", "remaining_fraction")
@@ -418,6 +422,8 @@ def read_artifact(
     try:
         with h5py.File(path, "r") as f:
             attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()}
+            curve = f.get(FINAL_METRIC_CURVE) if kind == "trained" else None
+            last_eval = float(curve[-1]) if isinstance(curve, h5py.Dataset) and curve.size else None
             arrays: dict[str, np.ndarray] = {}
             if with_arrays:
                 prefix = "" if only is None else only.rstrip("/") + "/"
@@ -433,6 +439,18 @@ def read_artifact(
             f"unreadable artifact {path} (truncated, damaged or not HDF5: {err}): "
             f"{rerun_hint(path, kind)}"
         ) from err
+    if last_eval is not None and "final_metric" in attrs:
+        try:
+            same = float(attrs["final_metric"]) == last_eval
+        except (TypeError, ValueError):
+            same = True  # not a number: the numeric check below names it
+        if not same:
+            raise ArtifactError(
+                f"artifact {path} records final_metric {attrs['final_metric']}, but its "
+                f"{FINAL_METRIC_CURVE} ends at {last_eval} (every trainer records the last "
+                "evaluation as the final metric, and the curve has a checksum): the attribute "
+                f"was edited or damaged; {rerun_hint(path, kind)}"
+            )
     want = f"evotickets.{kind}/{SCHEMA_VERSION}"
     other = {f"evotickets.{k}/{SCHEMA_VERSION}": k for k in KINDS}.get(str(attrs.get("schema")))
     if other and other != kind:  # a good artifact of another kind, passed for this one

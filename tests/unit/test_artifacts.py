@@ -178,6 +178,20 @@ def test_a_damaged_write_record_names_its_file(tmp_path):
         recorded_inputs(path, {INPUTS_ATTR: "{not json"})
 
 
+def test_a_final_metric_other_than_the_last_evaluation_is_refused(tmp_path):
+    """A hand-edited final_metric went into the table and summary.nc: every trainer records
+    the last evaluation of its checksummed curve, so the two must agree."""
+    arrays = {**ARRAYS, "curves/eval_metric": np.array([0.25, 0.4527778], np.float64)}
+    attrs = {**ATTRS, "final_metric": 0.4527778}
+    path = write_artifact(tmp_path / "trained.h5", "trained", arrays, attrs,
+                          config_digest="abc123", seed=7)  # fmt: skip
+    assert read_artifact(path, "trained", with_arrays=False)[1]["final_metric"] == 0.4527778
+    with h5py.File(path, "r+") as f:
+        f.attrs["final_metric"] = 0.9527778
+    with pytest.raises(ArtifactError, match=r"final_metric 0.9527778, but its curves/eval_metric"):
+        read_artifact(path, "trained", with_arrays=False)
+
+
 def test_unknown_kind_is_refused(tmp_path):
     with pytest.raises(ValueError, match="kind"):
         _write(tmp_path / "a.h5", kind="weights")
