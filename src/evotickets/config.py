@@ -27,6 +27,7 @@ from .names import (
     BRAX_TASKS,
     COMMON_KEYS,
     CONTROL_TASKS,
+    DEFAULT_BRAX_BACKEND,
     DEFAULT_POLICY_BIAS_INIT,
     DEFAULT_POLICY_OUTPUT,
     DEFAULT_POPULATION_CHUNK,
@@ -152,7 +153,8 @@ _BOOLEANS = {
 
 #: YAML 1.2's core schema nulls, as ``snakemake --config`` passes them (strings): where the
 #: schema allows null they mean it (``--config jax_cache_dir=null`` named a folder "null").
-_NULLS = {"null", "Null", "NULL", "~"}
+#: Not ``~``, which a config may quote as a path (``data_dir: "~"``, the home folder).
+_NULLS = {"null", "Null", "NULL"}
 
 
 def _schema_types(schema: dict) -> list:
@@ -577,7 +579,7 @@ def _check_strategies_fit_tasks(cfg: dict) -> None:
             )
     _check_task_keys_fit_kind(cfg)
     for task, heavy in cfg["tasks"].items():
-        backend = (heavy or {}).get("backend", "spring")
+        backend = (heavy or {}).get("backend", DEFAULT_BRAX_BACKEND)
         if library_task(cfg, task) == "ant_heavy" and backend != ANT_HEAVY_BACKEND:
             raise ConfigError(ANT_HEAVY_BACKEND_ERROR.format(backend=backend))
 
@@ -822,10 +824,10 @@ def _check_dynamic(cfg: dict) -> None:
             es = task_es(cfg, task)
             chunk = min(int(es["log_every"]), int(es["num_generations"]))
             if every % chunk:
-                default = load_schema()["properties"]["dynamic_sparse"]["properties"]["every"]
-                named = " (its default)" if every == default["default"] else ""
+                schema = load_schema()["properties"]["dynamic_sparse"]["properties"]["every"]
                 raise ConfigError(
-                    f"dynamic_sparse.every is {every}{named}: it must be a multiple of es.log_every "
+                    f"dynamic_sparse.every is {every} (default {schema['default']}): it must be "
+                    "a multiple of es.log_every "
                     f"({chunk} for task {task}), where the round's chunks end"
                 )
             if "dynamic_gradient" in task_methods(cfg, task, s):
@@ -1169,7 +1171,7 @@ def _validate_transfer(cfg: dict) -> None:
                 "with; give both tasks the same prune_output_layer"
             )
         backends = {  # brax's physics pipelines: another backend is another environment
-            side: (cfg["tasks"][entry[side]["task"]] or {}).get("backend", "spring")
+            side: (cfg["tasks"][entry[side]["task"]] or {}).get("backend", DEFAULT_BRAX_BACKEND)
             for side in keeps
             if library_task(cfg, entry[side]["task"]) in BRAX_TASKS
         }

@@ -98,6 +98,8 @@ BRAX_TASKS = {
     "humanoidstandup": "humanoidstandup",
     "inverted_double_pendulum": "inverted_double_pendulum",
 }
+#: brax's backend where a task entry names none (``tasks.<task>.backend``).
+DEFAULT_BRAX_BACKEND = "spring"
 # The one brax backend ant_heavy accepts, so the one every brax task accepts (init_theta
 # reads the policy's sizes with it); and why (config validation and the task both say it).
 ANT_HEAVY_BACKEND = "generalized"

@@ -282,10 +282,11 @@ def check_keeps_weights(num_prunable: int, prune_fraction: float, rounds: int, w
     if rounds > 1 and not round_one_prunes(num_prunable, prune_fraction):
         raise ValueError(
             f"{what}: round 1 would keep all {num_prunable} prunable weights ({prune_fraction} "
-            f"of them is {num_prunable * prune_fraction:.3g}, which rounds to 0 whole weights), "
-            "so every method's round 1 would train round 0's dense mask and their comparison "
-            f"there reads 0 by construction; set prune_fraction above "
-            f"{1 / (2 * num_prunable):.3g} (half a weight of {num_prunable})"
+            f"of them is {num_prunable * prune_fraction:.3g} weights, at most half a weight, "
+            "and a round keeps its count rounded to whole weights: none is pruned), so every "
+            "method's round 1 would train round 0's dense mask and their comparison there "
+            f"reads 0 by construction; set prune_fraction above 1/(2·{num_prunable}) = "
+            f"{1 / (2 * num_prunable):.6g}"
         )
     keeping = rounds_keeping_weights(num_prunable, prune_fraction, rounds)
     if num_prunable and keeping < rounds:

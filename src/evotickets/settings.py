@@ -78,7 +78,7 @@ class _Json:
             return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as err:
             raise ValueError(f"{flag} is not JSON ({err}): {text[:200]!r}") from err
-        except UnknownName as err:
+        except SettingsProblem as err:
             raise ValueError(f"{flag} {err}") from err
         except (KeyError, TypeError, AttributeError) as err:
             raise ValueError(
@@ -91,15 +91,16 @@ class _Json:
         raise NotImplementedError
 
 
-class UnknownName(ValueError):
-    """A settings JSON names a task, strategy, method or budget no registry knows."""
+class SettingsProblem(ValueError):
+    """A settings JSON names a task, strategy, method or budget no registry knows, or gives
+    a value none accepts (an empty hidden layer)."""
 
 
 def _known(what: str, name: str, names) -> None:
     """A name in settings JSON must be one the registries know (a typo in a JSON written by
     hand failed later with a bare KeyError)."""
     if name not in names:
-        raise UnknownName(
+        raise SettingsProblem(
             f"names an unknown {what} {name!r}; known: {', '.join(sorted(names))} (the "
             "workflow's rules write it from a checked config: see `snakemake -n -p`)"
         )
@@ -173,7 +174,7 @@ class InitSettings(_Json):
         _known("init scheme", d.get("init") or DEFAULT_INIT_SCHEME, entry["init"]["enum"])
         _known("policy bias init", d.get("policy_bias_init") or "zeros", POLICY_BIAS_INITS)
         if hidden is not None and (not hidden or any(int(h) < 1 for h in hidden)):
-            raise UnknownName(
+            raise SettingsProblem(
                 f"gives hidden sizes {hidden}: a control policy needs at least one hidden "
                 "layer, each of at least 1 unit (the workflow's rules write it from a checked "
                 "config: see `snakemake -n -p`)"

@@ -819,7 +819,7 @@ CASES = [
         lambda w: _scratch_mask(w, _settings(prune_fraction=0.0002)),
         ValueError,
         ("round 1 would keep all 1864 prunable weights", "reads 0 by construction"),
-        ("set prune_fraction above 0.000268",),
+        ("set prune_fraction above 1/(2·1864) = 0.00026824",),
     ),
     Case(
         "analysis-json-not-json-lmc",  # it blamed --settings
@@ -1089,7 +1089,7 @@ CASES = [
         "artifact-truncated-trained",
         lambda w: w.mask(round_=1),
         ArtifactError,
-        ("unreadable artifact", "iter00/trained.h5", "truncated or not HDF5"),
+        ("unreadable artifact", "iter00/trained.h5", "truncated, damaged or not HDF5"),
         ("delete", "rerun its rule `train`"),
         setup=lambda w: _truncate(w.round(0, "trained.h5")),
     ),

@@ -1242,25 +1242,33 @@ def test_a_gd_chain_is_kept_when_only_what_the_es_fitness_reads_changes(
         FinishedRounds(cfg, results).of_chain(chain)
 
 
-def test_a_failing_group_keeps_its_finished_rounds_from_snakemakes_backups(tmp_path, monkeypatch):
-    """Snakemake copies its backup of each update() output back when a job fails: a finished
-    member's backup is dropped (its new round stays), an unfinished member's stale round is
-    removed with its backup (the next run trains it; restored, it read as current)."""
-    from argparse import Namespace
-
-    from evotickets.commands.group import SNAKEMAKE_BACKUPS, settle_failed_group
+def test_a_failing_group_keeps_the_rounds_it_wrote_from_snakemakes_backups(tmp_path, monkeypatch):
+    """Snakemake copies its backup of each update() output back when a job fails: the
+    backups of the rounds this job wrote are dropped (they stay, new), the others' kept
+    (nothing the job did not write is touched), whatever the failure."""
+    from evotickets.artifacts import write_artifact
+    from evotickets.commands.group import SNAKEMAKE_BACKUPS, keeping_written_rounds
 
     monkeypatch.chdir(tmp_path)
-    members = [Namespace(mask_out=f"r/s{k}/mask.h5", out=f"r/s{k}/trained.h5") for k in (0, 1)]
-    for m in members:
-        for path in (m.mask_out, m.out):
-            for where in (Path(path), SNAKEMAKE_BACKUPS / path):
-                where.parent.mkdir(parents=True, exist_ok=True)
-                where.write_text(f"{where}")
-    settle_failed_group(members, lambda m: m.out.startswith("r/s0"), lambda m: (m.mask_out, m.out))
-    assert Path("r/s0/trained.h5").read_text() == "r/s0/trained.h5"  # kept, no backup
-    assert not (SNAKEMAKE_BACKUPS / "r/s0/trained.h5").exists()
-    assert not (SNAKEMAKE_BACKUPS / "r/s0/mask.h5").exists()
-    assert not Path("r/s1/trained.h5").exists()  # stale: removed with its backup
-    assert not (SNAKEMAKE_BACKUPS / "r/s1/trained.h5").exists()
-    assert Path("r/s1/mask.h5").exists()  # a mask is judged again by the rerun's verb
+    attrs = {"round": 0, "method": "random", "kept_prunable": 1, "remaining_fraction": 1.0}
+    old, new = Path("r/s0/mask.h5"), Path("r/s1/mask.h5")
+    for path in (old, new):
+        write_artifact(path, "mask", {"mask/k": np.ones(2, bool)}, attrs, config_digest="a", seed=0)
+        (SNAKEMAKE_BACKUPS / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, SNAKEMAKE_BACKUPS / path)
+    absolute = tmp_path / "abs" / "mask.h5"  # an absolute output path: Snakemake's layout
+    with (
+        pytest.raises(RuntimeError, match="member 3"),
+        keeping_written_rounds([str(old), str(new), str(absolute)]),
+    ):
+        time.sleep(0.01)
+        write_artifact(new, "mask", {"mask/k": np.zeros(2, bool)}, attrs, config_digest="a", seed=0)
+        write_artifact(absolute, "mask", {"mask/k": np.ones(2, bool)}, attrs,
+                           config_digest="a", seed=0)  # fmt: skip
+        backup = SNAKEMAKE_BACKUPS / absolute.relative_to(absolute.anchor)
+        backup.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(absolute, backup)
+        raise RuntimeError("member 3 failed")
+    assert (SNAKEMAKE_BACKUPS / old).exists()  # not written by this job: its backup stays
+    assert not (SNAKEMAKE_BACKUPS / new).exists()  # written by it: stays new
+    assert not backup.exists()

@@ -982,7 +982,7 @@ def test_snakemake_config_nulls_are_null_where_the_schema_allows_it(tiny_config)
     text = {
         **copy.deepcopy(tiny_config),
         "jax_cache_dir": "null",
-        "data_dir": "~",
+        "data_dir": "NULL",
         "gd": yaml.load("{gd_adam: null}", Loader=yaml.BaseLoader),
     }
     assert text["gd"] == {"gd_adam": "null"}  # what Snakemake hands the workflow
@@ -992,6 +992,8 @@ def test_snakemake_config_nulls_are_null_where_the_schema_allows_it(tiny_config)
     assert cfg == validate_config({**copy.deepcopy(tiny_config), "gd": {"gd_adam": None}})
     named = validate_config({**copy.deepcopy(tiny_config), "experiment": "null"})
     assert named["experiment"] == "null"  # a key that is never null keeps the string
+    home = validate_config({**copy.deepcopy(tiny_config), "data_dir": "~"})
+    assert home["data_dir"] == "~"  # a quoted ~ is the home folder, not null
 
 
 # --- Snakemake integration ---------------------------------------------------------------------
@@ -1179,7 +1181,7 @@ def test_check_config_validates_every_shipped_config_and_refuses_a_bad_one(tmp_p
     assert main(["check-config", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "round 1 would keep all 1864 prunable weights" in err
-    assert "set prune_fraction above 0.000268" in err
+    assert "set prune_fraction above 1/(2·1864) = 0.00026824" in err
     bad.write_text(yaml.safe_dump({**cfg, "prune_fraction": 0.0003}))
     assert main(["check-config", str(bad)]) == 0
     capsys.readouterr()
@@ -1585,10 +1587,10 @@ def test_a_regrowth_interval_off_the_chunks_names_its_default(tiny_config):
     cfg = _dynamic_gradient(copy.deepcopy(tiny_config), 64, 16)
     cfg["es"] = {"num_generations": 300, "log_every": 150}
     cfg["dynamic_sparse"] = {}
-    with pytest.raises(ConfigError, match=r"dynamic_sparse.every is 50 \(its default\): it must"):
+    with pytest.raises(ConfigError, match=r"dynamic_sparse.every is 50 \(default 50\): it must"):
         validate_config(copy.deepcopy(cfg))
     cfg["dynamic_sparse"] = {"every": 100}
-    with pytest.raises(ConfigError, match=r"dynamic_sparse.every is 100: it must"):
+    with pytest.raises(ConfigError, match=r"dynamic_sparse.every is 100 \(default 50\): it must"):
         validate_config(cfg)
 
 

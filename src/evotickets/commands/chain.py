@@ -39,8 +39,8 @@ from ..rounds import (
 from ..settings import ChainSettings, InitSettings
 from .common import chain_args, round_index
 from .group import (
-    drop_backups,
     keep_finished,
+    keeping_written_rounds,
     members_args,
     note_kept,
     open_log,
@@ -49,7 +49,6 @@ from .group import (
     run_logged,
     run_members,
     run_members_together,
-    settle_failed_group,
 )
 
 
@@ -350,7 +349,10 @@ def cmd_round_group(args) -> None:
     from ..train.es import shared_programs
 
     log(f"{len(members)} members, {args.program}")
-    with shared_programs():  # one strategy object and compiled program per kind of round
+    outputs = [p for m in members for p in (m["mask_out"], m["out"])]
+    # one strategy object and compiled program per kind of round; a failure keeps the
+    # rounds this job wrote from Snakemake's backups of them
+    with shared_programs(), keeping_written_rounds(outputs):
         if args.program == "vmapped":
             _run_members_vmapped(members, args)
         else:
@@ -406,20 +408,15 @@ def _run_members_vmapped(members: list[dict], args) -> None:
         return _prepared_train(_train_args(margs), log=write)
 
     margs = [_member_args(member, args) for member in members]
-    try:
-        run_members_together(margs, "round", prepare, finished, _kept_files, _in_program)
-        for copy in copies:
-            if _finished(copy):
-                note_kept(margs.index(copy) + 1, len(margs), copy.out, *_kept_files(copy))
-                continue
-            if not Path(copy.mask_log).exists():  # its mask was kept above
-                with open_log(copy.mask_log) as mask_log:
-                    mask_log.write(f"kept {copy.mask_out}: made by an earlier run\n")
-            run_logged(copy.log, "round", cmd_train, _train_args(copy))
-            drop_backups(_outputs(copy))
-    except BaseException:
-        settle_failed_group(margs, _finished, _outputs)
-        raise
+    run_members_together(margs, "round", prepare, finished, _kept_files, _in_program)
+    for copy in copies:
+        if _finished(copy):
+            note_kept(margs.index(copy) + 1, len(margs), copy.out, *_kept_files(copy))
+            continue
+        if not Path(copy.mask_log).exists():  # its mask was kept above
+            with open_log(copy.mask_log) as mask_log:
+                mask_log.write(f"kept {copy.mask_out}: made by an earlier run\n")
+        run_logged(copy.log, "round", cmd_train, _train_args(copy))
 
 
 def _in_program(margs: argparse.Namespace) -> bool:

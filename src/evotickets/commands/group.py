@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as _dt
 import functools
 import json
 import os
@@ -225,9 +226,9 @@ SNAKEMAKE_BACKUPS = Path(".snakemake") / "backups"
 
 
 def drop_backups(paths: Iterable[str]) -> None:
-    """Let rounds this job finished survive its failure. Why: Snakemake copies its backup of
+    """Let rounds this job wrote survive its failure. Why: Snakemake copies its backup of
     each ``update()`` output back when a job fails, which put the previous settings' round
-    over every member finished before the failing one (after a settings change, one bad
+    over every member written before the failing one (after a settings change, one bad
     member undid the others' new rounds, and the copy's fresh time kept the next run from
     training them again). Without a backup, keep-incomplete (profiles/default) keeps the
     new round, which is complete: every artifact is written atomically."""
@@ -237,27 +238,32 @@ def drop_backups(paths: Iterable[str]) -> None:
             (SNAKEMAKE_BACKUPS / relative).unlink()
 
 
-def settle_failed_group(members, finished, outputs) -> None:
-    """What a failing group job leaves for the next run. Each finished member's ``outputs``
-    lose Snakemake's backups (:func:`drop_backups`), so that they stay. Every other member's
-    trained round (``out``) is of other settings or inputs, since the member was not
-    finished, and is removed with its backup. Why: Snakemake would copy the backup back
-    with a fresh time, and, having recorded the job's new settings, take it as current:
-    the next run trained nothing and the reports refused the stale round. Missing, it is
-    trained by the next run, as a one-chain job's outputs are (Snakemake deletes them
-    before the job)."""
-    for member in members:
+def keep_written(paths: Iterable[str], since: _dt.datetime) -> None:
+    """:func:`drop_backups` of those ``paths`` that this job wrote: their ``created`` record
+    (:func:`~evotickets.artifacts.written_at`) is ``since`` or later. Judged by what the job
+    wrote, not by whether a member is finished: a round-0 copy's finished check needs its
+    donor, and one asked to recompute is never finished. Nothing else is touched: a round
+    the job did not write keeps its backup, and a stale one Snakemake puts back is refused
+    by the reports as stale (:func:`~evotickets.artifacts.stale_inputs`, the digests)."""
+    for path in paths:
         try:
-            done = finished(member)
-        except Exception:  # noqa: BLE001 - unreadable is not finished
-            done = False
-        if done:
-            drop_backups(outputs(member))
-            continue
-        drop_backups([member.out])
-        if Path(member.out).is_file():
-            Path(member.out).unlink()
-            log(f"removed {member.out}: of other settings or inputs, for the next run to train")
+            when = written_at(path) if Path(path).is_file() else None
+        except ArtifactError:  # damaged: not this job's
+            when = None
+        if when is not None and when >= since:
+            drop_backups([path])
+
+
+@contextlib.contextmanager
+def keeping_written_rounds(paths: Sequence[str]):
+    """Run a group job's members so that, if it fails, the rounds it wrote stay
+    (:func:`keep_written`)."""
+    since = _dt.datetime.now(_dt.UTC)
+    try:
+        yield
+    except BaseException:
+        keep_written(paths, since)
+        raise
 
 
 def note_kept(i: int, count: int, out: str, what: str, logs: Sequence[str]) -> None:
@@ -276,19 +282,15 @@ def run_members(
     """Run each member (its verb's arguments, with ``round``, ``out`` and ``log``) as
     ``run(member)``, one after the other, its output in its own log; a member that is
     ``finished`` is kept instead, with ``kept(member)`` = (what is kept, the logs that say
-    so). A member's error is in its log and stops the group; the members before it stay
-    (:func:`settle_failed_group`)."""
-    try:
-        for i, member in enumerate(members, 1):
-            if finished(member):
-                note_kept(i, len(members), member.out, *kept(member))
-                continue
-            log(f"member {i}/{len(members)}: round {member.round} → {member.out}")
-            run_logged(member.log, verb, run, member)
-            drop_backups(outputs(member))  # before the next member: a kill keeps it too
-    except BaseException:
-        settle_failed_group(members, finished, outputs)
-        raise
+    so). A member's error is in its log and stops the group; the members before it stay,
+    each without Snakemake's backup of its ``outputs(member)`` (:func:`drop_backups`)."""
+    for i, member in enumerate(members, 1):
+        if finished(member):
+            note_kept(i, len(members), member.out, *kept(member))
+            continue
+        log(f"member {i}/{len(members)}: round {member.round} → {member.out}")
+        run_logged(member.log, verb, run, member)
+        drop_backups(outputs(member))  # at once: a job killed later keeps it too
 
 
 def run_members_together(
@@ -308,8 +310,8 @@ def run_members_together(
     log stays open for its lines of the shared training. An error in a member's preparation
     is in its log; one in the shared training in the logs of the members it concerns (those
     of its program, or the ones that diverged), and the others' say the group stopped;
-    either stops the group, and the members written before it stay (the caller's
-    :func:`settle_failed_group`)."""
+    either stops the group, and the members written before it stay (the verb runs it
+    :func:`keeping_written_rounds`)."""
     width = max(1, sum(in_program(m) for m in members))
     with contextlib.ExitStack() as files:
         prepared, logs = [], []

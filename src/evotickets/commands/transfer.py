@@ -30,12 +30,12 @@ from ..settings import TransferSettings
 from .common import chain_args, round_index
 from .group import (
     keep_finished,
+    keeping_written_rounds,
     members_args,
     outputs_current,
     parse_members,
     run_members,
     run_members_together,
-    settle_failed_group,
 )
 
 
@@ -142,15 +142,11 @@ def cmd_transfer_group(args) -> None:
     members = parse_members(args.members, MEMBER_REQUIRED, MEMBER_OPTIONAL)
     margs = [argparse.Namespace(**m, jax_cache=args.jax_cache) for m in members]
     log(f"{len(members)} members, {args.program}")
-    with shared_programs():
+    with shared_programs(), keeping_written_rounds([m.out for m in margs]):
         if args.program == "vmapped":
-            try:
-                run_members_together(
-                    margs, "transfer", _prepared_transfer, _finished, _kept_files, _in_program
-                )
-            except BaseException:
-                settle_failed_group(margs, _finished, _outputs)
-                raise
+            run_members_together(
+                margs, "transfer", _prepared_transfer, _finished, _kept_files, _in_program
+            )
         else:
             run_members(margs, "transfer", cmd_transfer, _finished, _kept_files, _outputs)
 

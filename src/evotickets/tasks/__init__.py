@@ -8,6 +8,7 @@ from typing import Any
 from ..names import (
     ANT_HEAVY_BACKEND,
     CONTROL_TASKS,
+    DEFAULT_BRAX_BACKEND,
     DEFAULT_INIT_SCHEME,
     DEFAULT_POPULATION_CHUNK,
     TASKS,
@@ -98,7 +99,7 @@ def make_task(name: str, cfg: dict[str, Any], table, data_dir: str | None = None
             n_repeats=int(cfg.get("n_repeats", 8)),
             max_steps=int(cfg.get("max_steps", 200 if CONTROL_TASKS[name] == "gymnax" else 500)),
             n_test=int(cfg.get("n_test", 16)),
-            backend=str(cfg.get("backend", "spring")),
+            backend=str(cfg.get("backend", DEFAULT_BRAX_BACKEND)),
             obs_normalization=cfg.get("obs_normalization"),
             torso_mass_factor=float(cfg.get("torso_mass_factor", 1.5)),
             policy_output=cfg.get("policy_output"),
