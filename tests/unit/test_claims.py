@@ -573,6 +573,11 @@ def test_claims_on_a_subset_of_seeds_is_a_replication_beside_the_run(tmp_path, c
     assert not (tmp_path / "claims.md").exists()  # the run's own claims are the workflow's
     back = xr.open_dataset(out / "claims.nc", engine="h5netcdf").load()
     assert set(back.n.values.tolist()) == {3}
+    # a claims.nc names its run and what it read, and says what its columns are
+    assert back.attrs["experiment"] == "synthetic (seeds 3, 4, 5 only)"
+    assert back.attrs["source"] == str(tmp_path / "summary.nc")
+    assert back["lo"].attrs["long_name"].startswith("lower bound of the 95% Student t")
+    assert "-1 for a row over the whole curve" in back["iteration"].attrs["long_name"]
     ds = synthetic_summary().sel(seed=[3, 4, 5])
     m = ds.test_metric.sel(task="digits", strategy="snes", iteration=ROUNDS - 1)
     want = float((m.sel({"method": "magnitude"}) - m.sel({"method": "random"})).mean())

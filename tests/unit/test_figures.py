@@ -257,6 +257,19 @@ def test_fig7_without_an_snr_chain_says_so():
     assert "not in this experiment" in fig.axes[0].texts[0].get_text()
 
 
+def test_the_figure_verb_says_when_it_drew_a_placeholder(tmp_path, capsys):
+    """A placeholder was logged as "wrote … (1 panels)", like a drawn figure."""
+    from evotickets import cli
+
+    ds = _dataset(["digits"], ["snes"], ["magnitude"])
+    ds.to_netcdf(tmp_path / "summary.nc", engine="h5netcdf")
+    out = tmp_path / "figures" / "fig7.png"
+    assert cli.main(["figure", "fig7", "--summary", str(tmp_path / "summary.nc"),
+                     "--out", str(out)]) == 0  # fmt: skip
+    line = capsys.readouterr().out
+    assert f"wrote {out}: not in this experiment (" in line and "panels" not in line
+
+
 def test_tickets_shared_draws_each_method_against_magnitude_and_the_chance_line():
     ds = _dataset(["pendulum"], ["sep_cma_es"], ["random", "magnitude", "snr"])
     shared = np.full(ds.test_metric.shape, np.nan)

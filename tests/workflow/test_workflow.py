@@ -258,6 +258,12 @@ def test_collect_gathers_the_artifacts_into_xarray(finished_run):
         {"method": "snr", "seed": 1, "iteration": 2, "tensor": "Conv_0/bias"}
     ).item()
     assert kept == 1.0  # biases are never pruned
+    # the statistics say what they are over, and which round's cut a threshold is
+    assert ds.layer_kept_ratio.attrs["long_name"] == (
+        "per tensor: share of the tensor's weights kept in round t"
+    )
+    assert "for round t+1" in ds.threshold_snr.attrs["long_name"]
+    assert "active prunable weights" in ds.rho_snr_magnitude.attrs["long_name"]
     # each chain's ticket against the magnitude chain's of its seed, counted here over the
     # layer table's prunable weights of the trained rounds' masks (collect reads mask.h5
     # and needs no table)

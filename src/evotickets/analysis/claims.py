@@ -666,8 +666,24 @@ def to_dataset(rows: list[dict], thresholds: list[dict]) -> xr.Dataset:
     cols += ("mean", "lo", "hi", "n", "verdict", "p", "q", "verdict_fdr", "p_signflip")
     for c in cols:
         ds[c] = ("row", np.asarray([r[c] for r in rows]) if rows else np.asarray([], float))
-    for c in ("mean", "lo", "hi"):
-        ds[c].attrs["long_name"] = f"{c} of the paired per-seed effect (positive = holds)"
+    ds["mean"].attrs["long_name"] = "mean of the paired per-seed effect (positive = holds)"
+    for c, end in (("lo", "lower"), ("hi", "upper")):
+        ds[c].attrs["long_name"] = (
+            f"{end} bound of the {CONFIDENCE:.0%} Student t interval of the mean paired "
+            "per-seed effect"
+        )
+    ds["iteration"].attrs["long_name"] = (
+        "pruning round of the level; -1 for a row over the whole curve (a mean over levels, "
+        "claim 8's slope), whose remaining is NaN"
+    )
+    ds["remaining"].attrs.update(
+        long_name="fraction of prunable weights remaining at the level", units="1"
+    )
+    ds["n"].attrs["long_name"] = "seeds with both sides of the comparison (paired)"
+    ds["verdict"].attrs["long_name"] = "holds, reversed or inconclusive (the verdict attr)"
+    ds["verdict_fdr"].attrs["long_name"] = (
+        "the verdict at the false discovery rate (verdict_fdr attr)"
+    )
     if rows:
         ds["p"].attrs["long_name"] = (
             "two-sided p-value of the one-sample t-test over seeds (the sign test's where "

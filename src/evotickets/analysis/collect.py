@@ -512,6 +512,27 @@ def _add_landscape(ds, finished: FinishedRounds, at, shape) -> None:
 
 
 SNR_MAGNITUDE_VARIABLES = (*SNR_MAGNITUDE_ARRAYS, "sigma_cv", "rho_sigma_abs_theta")
+#: What each weight statistic of a round's trained network is, for summary.nc's long_name
+#: (``analysis.correlation``; at iteration t, over round t's active prunable weights; a
+#: threshold or overlap describes the cut that makes round t+1's mask).
+STATISTIC_NAMES = {
+    "rho_snr_magnitude": "Spearman rho of the chain's SNR score with |theta|, over round t's "
+    "active prunable weights",
+    "rho_snr_vs_round0": "Spearman rho of round t's SNR score with round 0's, over round t's "
+    "active prunable weights",
+    "rho_magnitude_vs_round0": "Spearman rho of round t's |theta| with round 0's, over round "
+    "t's active prunable weights",
+    "threshold_snr": "SNR score of the last weight the SNR ranking keeps for round t+1",
+    "threshold_magnitude": "|theta| of the last weight the magnitude ranking keeps for round t+1",
+    "overlap_kept": "share of the weights SNR keeps for round t+1 that magnitude keeps too",
+    "sigma_cv": "coefficient of variation (std / mean) of the search std sigma over round t's "
+    "active prunable weights",
+    "rho_sigma_abs_theta": "Spearman rho of sigma with |theta| over round t's active prunable "
+    "weights",
+    "kept_ratio": "share of the tensor's weights kept in round t",
+    "mean_abs_theta": "mean |theta| over the tensor's kept weights",
+    "mean_sigma": "mean search std sigma over the tensor's kept weights (NaN: gradient descent)",
+}
 
 
 def _add_snr_magnitude(ds, finished: FinishedRounds, at, shape) -> None:
@@ -525,7 +546,7 @@ def _add_snr_magnitude(ds, finished: FinishedRounds, at, shape) -> None:
                 if n in arrays:  # sigma_cv and rho_sigma_abs_theta are newer
                     values[n][(*at(*chain), r)] = arrays[n][j]
     for n in SNR_MAGNITUDE_VARIABLES:
-        ds[n] = (CHAIN_DIMS, values[n], {"long_name": n.replace("_", " "), "units": "1"})
+        ds[n] = (CHAIN_DIMS, values[n], {"long_name": STATISTIC_NAMES[n], "units": "1"})
 
 
 def _add_layerwise(ds, finished: FinishedRounds, at, shape) -> None:
@@ -547,7 +568,7 @@ def _add_layerwise(ds, finished: FinishedRounds, at, shape) -> None:
         ds[f"layer_{q}"] = (
             (*CHAIN_DIMS, "tensor"),
             v,
-            {"long_name": f"per-layer {q}", "units": "1"},
+            {"long_name": f"per tensor: {STATISTIC_NAMES[q]}", "units": "1"},
         )
 
 

@@ -274,7 +274,11 @@ def cmd_figure(args) -> None:
     _refuse_another_figures_file(args.name, Path(args.out))
     check_output(args.out, "figure", [])
     fig = render(args.name, open_summary(args.summary), args.out)
-    print(f"wrote {args.out} ({len(fig.axes)} panels)")
+    lacks = getattr(fig, "evotickets_placeholder", None)
+    if lacks:  # not "1 panels": a log of 13 drawn figures hid that 12 were placeholders
+        print(f"wrote {args.out}: not in this experiment ({lacks})")
+    else:
+        print(f"wrote {args.out} ({len(fig.axes)} panels)")
 
 
 def register_figure(sub) -> None:
@@ -330,6 +334,10 @@ def cmd_claims(args) -> None:
         nonfinite=nonfinite_metric_rounds(ds),
     )
     html, table = claims.to_html(text), claims.to_dataset(rows, thresholds)
+    # which run: a claims.nc copied out of its folder still names it
+    table.attrs.update(experiment=title, source=str(args.summary or results / "summary.nc"))
+    if "trained_on" in ds.attrs:
+        table.attrs["trained_on"] = ds.attrs["trained_on"]
     # all three written and fsynced before any replaces its old file: an error while writing
     # or syncing one (a full disk) leaves the old set whole, not a new claims.md beside an
     # old claims.nc

@@ -181,6 +181,7 @@ def _missing(title: str, what: str) -> plt.Figure:
         va="center",
         fontsize=11,
     )
+    fig.evotickets_placeholder = what  # what it lacks: the figure verb's line says so
     return fig
 
 
