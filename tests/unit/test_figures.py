@@ -607,6 +607,15 @@ def test_fig11_does_not_average_es_with_gradient_descent():
     np.testing.assert_allclose(_lines(gd_only)["Conv_0/kernel"], 0.3)
 
 
+def test_fig3_of_gradient_descent_alone_names_what_it_lacks():
+    """It said "needs the snr and magnitude methods" to a run that had magnitude: what a
+    GD-only run lacks is an ES strategy, the only kind that runs snr."""
+    ds = _dataset(["digits"], ["gd_adam"], ["random", "magnitude"])
+    assert figures.fig3(ds).evotickets_placeholder == (
+        "needs an ES strategy running snr beside the GD baseline"
+    )
+
+
 def test_fig3_gives_a_strategy_one_colour_in_every_panel():
     """A strategy without SNR runs on one task moved the others up the colour cycle there:
     sep_cma_es was orange in one panel and blue in the next."""

@@ -397,6 +397,8 @@ def fig3(ds: xr.Dataset) -> plt.Figure:
     gd = _gd_strategies(ds)
     if not gd:
         return _missing("Fig. 3", "needs a gd_adam or gd_ppo strategy")
+    if not _es_strategies(ds):  # gradient descent runs no snr (no search distribution)
+        return _missing("Fig. 3", "needs an ES strategy running snr beside the GD baseline")
     if not {"snr", "magnitude"} <= set(map(str, ds.method.values)):
         return _missing("Fig. 3", "needs the snr and magnitude methods")
     tasks = _tasks_with_es_snr_and_gd_magnitude(ds)
