@@ -124,6 +124,11 @@ def rerun_hint(path: Path, kind: str, delete: bool = True) -> str:
     )
 
 
+#: The software versions every artifact records (the package's own and its numerics'):
+#: summary.nc counts its rounds by each (``collect``).
+VERSION_ATTRS = ("evotickets_version", "jax_version", "evosax_version")
+
+
 @functools.cache
 def _versions() -> MappingProxyType[str, str]:
     """The jax and evosax versions every artifact records. Read once per process: each

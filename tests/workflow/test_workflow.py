@@ -215,6 +215,11 @@ def test_collect_gathers_the_artifacts_into_xarray(finished_run):
     np.testing.assert_allclose(ds.sparsity.values, [0.0, 0.2, 0.36])
     # rounds per machine that trained them: all 18 on this one (evotickets.host)
     assert json.loads(ds.attrs["trained_on"]) == {host.trained_on(): 18}
+    import evotickets
+
+    software = json.loads(ds.attrs["software"])  # the rounds per version that trained them
+    assert software["evotickets_version"] == {evotickets.__version__: 18}
+    assert set(software) == {"evotickets_version", "jax_version", "evosax_version"}
     # the config it records is what the chains computed: not how the jobs ran, which
     # validation would have filled with the schema's defaults, not the run's own
     recorded = json.loads(ds.attrs["config"])

@@ -9,6 +9,7 @@ mean over seeds is honest about what exists.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from .. import paths
 from ..artifacts import (
     LAYERWISE_ARRAYS,
     SNR_MAGNITUDE_ARRAYS,
+    VERSION_ATTRS,
     ArtifactError,
     group,
     read_artifact,
@@ -71,6 +73,7 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
 
     metric, kept, nonfinite = _nan(shape), _nan(shape), _nan(shape)
     metric_name, machines, done = {}, [], []
+    software: dict[str, list[str]] = {k: [] for k in VERSION_ATTRS}
     finished = FinishedRounds(cfg, results)  # one reading: each input's write time read once
     for (t, s, m, k), r, attrs in finished.chain_rounds():
         done.append(((t, s, m, k), r, attrs.get("kept_prunable")))
@@ -83,6 +86,8 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
         nonfinite[i] = attrs.get("nonfinite_total", np.nan) if es else np.nan
         metric_name[t] = attrs["metric_name"]
         machines.append(str(attrs.get("trained_on", "")))
+        for k in VERSION_ATTRS:
+            software[k].append(str(attrs.get(k, "")))
 
     ds = xr.Dataset(
         {
@@ -139,6 +144,10 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
             # the chains' rounds per machine that trained them (transfers not counted): their
             # last bits depend on it (evotickets.host)
             "trained_on": json.dumps(machine_counts(machines)),
+            # the chains' rounds per version of the software that trained them
+            "software": json.dumps(
+                {k: dict(sorted(Counter(x for x in v if x).items())) for k, v in software.items()}
+            ),
         },
     )
     _add_kept_shared(ds, cfg, results, done, at, shape)
