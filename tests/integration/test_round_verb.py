@@ -1256,6 +1256,8 @@ def test_a_failing_group_keeps_the_rounds_it_wrote_from_snakemakes_backups(tmp_p
         write_artifact(path, "mask", {"mask/k": np.ones(2, bool)}, attrs, config_digest="a", seed=0)
         (SNAKEMAKE_BACKUPS / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, SNAKEMAKE_BACKUPS / path)
+    with h5py.File(old, "r+") as f:  # a time without a zone (an older writer): not this job's
+        f.attrs["created"] = "2026-11-01T00:00:00"
     absolute = tmp_path / "abs" / "mask.h5"  # an absolute output path: Snakemake's layout
     with (
         pytest.raises(RuntimeError, match="member 3"),

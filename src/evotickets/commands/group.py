@@ -248,9 +248,10 @@ def keep_written(paths: Iterable[str], since: _dt.datetime) -> None:
     for path in paths:
         try:
             when = written_at(path) if Path(path).is_file() else None
-        except ArtifactError:  # damaged: not this job's
-            when = None
-        if when is not None and when >= since:
+            mine = when is not None and when >= since
+        except (ArtifactError, TypeError):  # damaged, or a time without a zone: not this job's
+            mine = False
+        if mine:
             drop_backups([path])
 
 
