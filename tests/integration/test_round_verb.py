@@ -386,7 +386,7 @@ def test_round_group_refuses_bad_members_and_logs_a_member_error(tmp_path, tiny_
     assert not (tmp_path / "trained.h5").exists()
 
 
-def test_a_vmapped_group_equals_the_sequential_group(tmp_path, tiny_config, capsys):
+def test_a_vmapped_group_equals_the_sequential_group(tmp_path, tiny_config, capsys, monkeypatch):
     """`round-group --program vmapped`: round 0 trained once (its two copies after the donor)
     and round 1 of 4 methods × 2 seeds as one vmapped program of 8 chains (round 0: the 2
     seeds' donors and weight_permuted chains); every mask, weight and curve is bitwise that of `--program sequential`
@@ -427,12 +427,30 @@ def test_a_vmapped_group_equals_the_sequential_group(tmp_path, tiny_config, caps
                 out.append(m)
         return json.dumps(out)
 
+    from evotickets.commands.group import SNAKEMAKE_BACKUPS
+
+    monkeypatch.chdir(tmp_path)  # where Snakemake keeps its backups: .snakemake/ here
+    backups = [
+        SNAKEMAKE_BACKUPS / path.relative_to(path.anchor)
+        for seed in seeds
+        for method in methods
+        for path in (
+            tmp_path / "vmapped" / f"{method}{seed}" / f"{n}1.h5" for n in ("mask", "trained")
+        )
+    ]
     for program in ("sequential", "vmapped"):
         for t in (0, 1):
+            if (program, t) == ("vmapped", 1):  # Snakemake's backups of the round's outputs
+                for backup in backups:
+                    backup.parent.mkdir(parents=True, exist_ok=True)
+                    backup.write_text("an earlier round")
             argv = ["round-group", "--members", members(tmp_path / program, t), "--program",
                     program]  # fmt: skip
             assert cli.main(argv) == 0, capsys.readouterr().err
     assert "8 chains of D_active" in capsys.readouterr().out  # round 1: one program
+    # written by the shared training, the rounds lost their backups at once (a job killed
+    # later keeps them)
+    assert not any(b.exists() for b in backups)
     for seed in seeds:
         for method in methods:
             for t in (0, 1):
@@ -1089,6 +1107,7 @@ def test_a_vmapped_groups_error_is_in_the_log_of_the_member_it_concerns(tmp_path
         group.run_members_together(
             members, "round", lambda m, write: SimpleNamespace(out_path=m.out),
             finished=lambda m: False, kept=None, in_program=lambda m: True,
+            outputs=lambda m: (m.out,),
         )  # fmt: skip
     logs = {k: (tmp_path / f"{k}.log").read_text() for k in ("a", "b", "c")}
     assert "error in the group's shared training: [b]" in logs["b"]

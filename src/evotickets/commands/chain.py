@@ -408,7 +408,7 @@ def _run_members_vmapped(members: list[dict], args) -> None:
         return _prepared_train(_train_args(margs), log=write)
 
     margs = [_member_args(member, args) for member in members]
-    run_members_together(margs, "round", prepare, finished, _kept_files, _in_program)
+    run_members_together(margs, "round", prepare, finished, _kept_files, _in_program, _outputs)
     for copy in copies:
         if _finished(copy):
             note_kept(margs.index(copy) + 1, len(margs), copy.out, *_kept_files(copy))

@@ -301,6 +301,7 @@ def run_members_together(
     finished: Callable[[argparse.Namespace], bool],
     kept: Callable[[argparse.Namespace], tuple[str, Sequence[str]]],
     in_program: Callable[[argparse.Namespace], bool],
+    outputs: Callable[[argparse.Namespace], Sequence[str]],
 ) -> None:
     """``--program vmapped``: prepare every member's round in order (``prepare(member, log)``,
     its output in its own log, None for a member it handled otherwise), then train all
@@ -312,10 +313,12 @@ def run_members_together(
     is in its log; one in the shared training in the logs of the members it concerns (those
     of its program, or the ones that diverged), and the others' say the group stopped;
     either stops the group, and the members written before it stay (the verb runs it
-    :func:`keeping_written_rounds`)."""
+    :func:`keeping_written_rounds`). Once the shared training has written its members,
+    their ``outputs(member)`` lose Snakemake's backups (:func:`drop_backups`), so that a
+    job killed later keeps them too."""
     width = max(1, sum(in_program(m) for m in members))
     with contextlib.ExitStack() as files:
-        prepared, logs = [], []
+        prepared, logs, trained = [], [], []
         for i, member in enumerate(members, 1):
             if finished(member):
                 note_kept(i, len(members), member.out, *kept(member))
@@ -332,6 +335,7 @@ def run_members_together(
             if ready is not None:
                 prepared.append(ready)
                 logs.append(write)
+                trained.append(member)
         try:
             train_together(prepared, width)
         except Exception as err:
@@ -347,6 +351,8 @@ def run_members_together(
                         "member's training (that member's log says which)"
                     )
             raise
+        for member in trained:
+            drop_backups(outputs(member))
 
 
 def _line_writer(file) -> Callable[[str], None]:

@@ -145,7 +145,7 @@ def cmd_transfer_group(args) -> None:
     with shared_programs(), keeping_written_rounds([m.out for m in margs]):
         if args.program == "vmapped":
             run_members_together(
-                margs, "transfer", _prepared_transfer, _finished, _kept_files, _in_program
+                margs, "transfer", _prepared_transfer, _finished, _kept_files, _in_program, _outputs
             )
         else:
             run_members(margs, "transfer", cmd_transfer, _finished, _kept_files, _outputs)
