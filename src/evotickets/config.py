@@ -190,8 +190,8 @@ def _coerce_numbers(value: Any, schema: Any) -> Any:
     Also integer and boolean strings where the schema types an integer or a boolean:
     ``snakemake --config seeds=[0,1]`` reads nested values with YAML's base loader, which
     makes every scalar a string, and was refused ("'0' is not of type 'integer'"). And
-    YAML's nulls (``null``, ``~``) where the schema allows null, which the same path makes
-    strings too."""
+    YAML's null spellings (:data:`_NULLS`) where the schema allows null, which the same path
+    makes strings too."""
     if not isinstance(schema, dict):
         return value
     if isinstance(value, str) and value in _NULLS and "null" in _schema_types(schema):

@@ -199,6 +199,26 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp
 
 
+#: Where Snakemake keeps its copy of an ``update()`` output (the round rules' artifacts),
+#: taken before the job runs and copied back over the output when the job fails
+#: (``snakemake.persistence``: ``.snakemake/backups/<output path>``, in the working folder,
+#: which is where jobs run).
+SNAKEMAKE_BACKUPS = Path(".snakemake") / "backups"
+
+
+def drop_snakemake_backup(dest: str | os.PathLike[str]) -> None:
+    """Remove Snakemake's backup of ``dest``, just written whole: an earlier version must
+    never be put back over it. Why: Snakemake copies its backup of each ``update()`` output
+    back when a job fails, which put the previous settings' round over every member a group
+    job had written before the failing one, with a fresh time that kept the next run from
+    training it again. Without a backup, keep-incomplete (profiles/default) keeps the new
+    file. A no-op outside a Snakemake job (no backup there)."""
+    path = Path(dest)
+    relative = path.relative_to(path.anchor) if path.is_absolute() else path
+    with contextlib.suppress(FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        (SNAKEMAKE_BACKUPS / relative).unlink()
+
+
 @contextlib.contextmanager
 def atomic_paths(*dests: str | os.PathLike[str]) -> Iterator[list[Path]]:
     """:func:`atomic_path` for a set of files that belong together (claims.md, .html, .nc):
@@ -215,6 +235,7 @@ def atomic_paths(*dests: str | os.PathLike[str]) -> Iterator[list[Path]]:
                 fsync_file(tmp)
         for tmp, dest in zip(tmps, dests, strict=True):
             durable_replace(tmp, dest)
+            drop_snakemake_backup(dest)
     finally:
         for tmp in tmps:
             tmp.unlink(missing_ok=True)

@@ -427,7 +427,7 @@ def test_a_vmapped_group_equals_the_sequential_group(tmp_path, tiny_config, caps
                 out.append(m)
         return json.dumps(out)
 
-    from evotickets.commands.group import SNAKEMAKE_BACKUPS
+    from evotickets.durable import SNAKEMAKE_BACKUPS
 
     monkeypatch.chdir(tmp_path)  # where Snakemake keeps its backups: .snakemake/ here
     backups = [
@@ -1107,7 +1107,6 @@ def test_a_vmapped_groups_error_is_in_the_log_of_the_member_it_concerns(tmp_path
         group.run_members_together(
             members, "round", lambda m, write: SimpleNamespace(out_path=m.out),
             finished=lambda m: False, kept=None, in_program=lambda m: True,
-            outputs=lambda m: (m.out,),
         )  # fmt: skip
     logs = {k: (tmp_path / f"{k}.log").read_text() for k in ("a", "b", "c")}
     assert "error in the group's shared training: [b]" in logs["b"]
@@ -1261,35 +1260,24 @@ def test_a_gd_chain_is_kept_when_only_what_the_es_fitness_reads_changes(
         FinishedRounds(cfg, results).of_chain(chain)
 
 
-def test_a_failing_group_keeps_the_rounds_it_wrote_from_snakemakes_backups(tmp_path, monkeypatch):
-    """Snakemake copies its backup of each update() output back when a job fails: the
-    backups of the rounds this job wrote are dropped (they stay, new), the others' kept
-    (nothing the job did not write is touched), whatever the failure."""
+def test_a_written_artifact_drops_snakemakes_backup_of_it(tmp_path, monkeypatch):
+    """Snakemake copies its backup of each update() output back when a job fails: writing
+    an artifact drops the backup of it (it stays, new, whatever fails later), and nothing
+    the job did not write is touched; an absolute output path too (Snakemake's layout)."""
     from evotickets.artifacts import write_artifact
-    from evotickets.commands.group import SNAKEMAKE_BACKUPS, keeping_written_rounds
+    from evotickets.durable import SNAKEMAKE_BACKUPS
 
     monkeypatch.chdir(tmp_path)
     attrs = {"round": 0, "method": "random", "kept_prunable": 1, "remaining_fraction": 1.0}
     old, new = Path("r/s0/mask.h5"), Path("r/s1/mask.h5")
-    for path in (old, new):
-        write_artifact(path, "mask", {"mask/k": np.ones(2, bool)}, attrs, config_digest="a", seed=0)
-        (SNAKEMAKE_BACKUPS / path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, SNAKEMAKE_BACKUPS / path)
-    with h5py.File(old, "r+") as f:  # a time without a zone (an older writer): not this job's
-        f.attrs["created"] = "2026-11-01T00:00:00"
-    absolute = tmp_path / "abs" / "mask.h5"  # an absolute output path: Snakemake's layout
-    with (
-        pytest.raises(RuntimeError, match="member 3"),
-        keeping_written_rounds([str(old), str(new), str(absolute)]),
-    ):
-        time.sleep(0.01)
-        write_artifact(new, "mask", {"mask/k": np.zeros(2, bool)}, attrs, config_digest="a", seed=0)
-        write_artifact(absolute, "mask", {"mask/k": np.ones(2, bool)}, attrs,
-                           config_digest="a", seed=0)  # fmt: skip
-        backup = SNAKEMAKE_BACKUPS / absolute.relative_to(absolute.anchor)
+    absolute = tmp_path / "abs" / "mask.h5"
+    backups = {p: SNAKEMAKE_BACKUPS / p.relative_to(p.anchor) for p in (old, new, absolute)}
+    for backup in backups.values():
         backup.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(absolute, backup)
-        raise RuntimeError("member 3 failed")
-    assert (SNAKEMAKE_BACKUPS / old).exists()  # not written by this job: its backup stays
-    assert not (SNAKEMAKE_BACKUPS / new).exists()  # written by it: stays new
-    assert not backup.exists()
+        backup.write_text("an earlier round")
+    write_artifact(new, "mask", {"mask/k": np.zeros(2, bool)}, attrs, config_digest="a", seed=0)
+    write_artifact(absolute, "mask", {"mask/k": np.ones(2, bool)}, attrs, config_digest="a",
+                   seed=0)  # fmt: skip
+    assert backups[old].exists()  # not written by this job: its backup stays
+    assert not backups[new].exists()  # written by it: stays new
+    assert not backups[absolute].exists()

@@ -40,7 +40,6 @@ from ..settings import ChainSettings, InitSettings
 from .common import chain_args, round_index
 from .group import (
     keep_finished,
-    keeping_written_rounds,
     members_args,
     note_kept,
     open_log,
@@ -349,10 +348,7 @@ def cmd_round_group(args) -> None:
     from ..train.es import shared_programs
 
     log(f"{len(members)} members, {args.program}")
-    outputs = [p for m in members for p in (m["mask_out"], m["out"])]
-    # one strategy object and compiled program per kind of round; a failure keeps the
-    # rounds this job wrote from Snakemake's backups of them
-    with shared_programs(), keeping_written_rounds(outputs):
+    with shared_programs():  # one strategy object and compiled program per kind of round
         if args.program == "vmapped":
             _run_members_vmapped(members, args)
         else:
@@ -376,13 +372,9 @@ def _kept_files(margs) -> tuple[str, list[str]]:
     return _kept_what(margs), [margs.log, margs.mask_log]
 
 
-def _outputs(margs) -> tuple[str, str]:
-    return margs.mask_out, margs.out
-
-
 def _run_members(members: list[dict], args) -> None:
     margs = [_member_args(member, args) for member in members]
-    run_members(margs, "round", cmd_round, _finished, _kept_files, _outputs)
+    run_members(margs, "round", cmd_round, _finished, _kept_files)
 
 
 def _run_members_vmapped(members: list[dict], args) -> None:
@@ -408,7 +400,7 @@ def _run_members_vmapped(members: list[dict], args) -> None:
         return _prepared_train(_train_args(margs), log=write)
 
     margs = [_member_args(member, args) for member in members]
-    run_members_together(margs, "round", prepare, finished, _kept_files, _in_program, _outputs)
+    run_members_together(margs, "round", prepare, finished, _kept_files, _in_program)
     for copy in copies:
         if _finished(copy):
             note_kept(margs.index(copy) + 1, len(margs), copy.out, *_kept_files(copy))

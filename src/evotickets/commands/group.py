@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as _dt
 import functools
 import json
 import os
@@ -218,55 +217,6 @@ def keep_finished(out: str, what: str, logs: Sequence[str]) -> str:
     return line
 
 
-#: Where Snakemake keeps its copy of an ``update()`` output (the group rules' rounds), taken
-#: before the job runs and copied back over the output when the job fails
-#: (``snakemake.persistence``: ``.snakemake/backups/<output path>``, in the working folder,
-#: which is where jobs run).
-SNAKEMAKE_BACKUPS = Path(".snakemake") / "backups"
-
-
-def drop_backups(paths: Iterable[str]) -> None:
-    """Let rounds this job wrote survive its failure. Why: Snakemake copies its backup of
-    each ``update()`` output back when a job fails, which put the previous settings' round
-    over every member written before the failing one (after a settings change, one bad
-    member undid the others' new rounds, and the copy's fresh time kept the next run from
-    training them again). Without a backup, keep-incomplete (profiles/default) keeps the
-    new round, which is complete: every artifact is written atomically."""
-    for path in map(Path, paths):
-        relative = path.relative_to(path.anchor) if path.is_absolute() else path
-        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
-            (SNAKEMAKE_BACKUPS / relative).unlink()
-
-
-def keep_written(paths: Iterable[str], since: _dt.datetime) -> None:
-    """:func:`drop_backups` of those ``paths`` that this job wrote: their ``created`` record
-    (:func:`~evotickets.artifacts.written_at`) is ``since`` or later. Judged by what the job
-    wrote, not by whether a member is finished: a round-0 copy's finished check needs its
-    donor, and one asked to recompute is never finished. Nothing else is touched: a round
-    the job did not write keeps its backup, and a stale one Snakemake puts back is refused
-    by the reports as stale (:func:`~evotickets.artifacts.stale_inputs`, the digests)."""
-    for path in paths:
-        try:
-            when = written_at(path) if Path(path).is_file() else None
-            mine = when is not None and when >= since
-        except (ArtifactError, TypeError):  # damaged, or a time without a zone: not this job's
-            mine = False
-        if mine:
-            drop_backups([path])
-
-
-@contextlib.contextmanager
-def keeping_written_rounds(paths: Sequence[str]):
-    """Run a group job's members so that, if it fails, the rounds it wrote stay
-    (:func:`keep_written`)."""
-    since = _dt.datetime.now(_dt.UTC)
-    try:
-        yield
-    except BaseException:
-        keep_written(paths, since)
-        raise
-
-
 def note_kept(i: int, count: int, out: str, what: str, logs: Sequence[str]) -> None:
     """Member i of ``count`` trains nothing (:func:`keep_finished`); the group's log says so."""
     log(f"member {i}/{count}: {keep_finished(out, what, logs)}")
@@ -278,20 +228,18 @@ def run_members(
     run: Callable,
     finished: Callable[[argparse.Namespace], bool],
     kept: Callable[[argparse.Namespace], tuple[str, Sequence[str]]],
-    outputs: Callable[[argparse.Namespace], Sequence[str]],
 ) -> None:
     """Run each member (its verb's arguments, with ``round``, ``out`` and ``log``) as
     ``run(member)``, one after the other, its output in its own log; a member that is
     ``finished`` is kept instead, with ``kept(member)`` = (what is kept, the logs that say
-    so). A member's error is in its log and stops the group; the members before it stay,
-    each without Snakemake's backup of its ``outputs(member)`` (:func:`drop_backups`)."""
+    so). A member's error is in its log and stops the group; the members before it stay
+    (their writes drop Snakemake's backups: :func:`evotickets.durable.drop_snakemake_backup`)."""
     for i, member in enumerate(members, 1):
         if finished(member):
             note_kept(i, len(members), member.out, *kept(member))
             continue
         log(f"member {i}/{len(members)}: round {member.round} → {member.out}")
         run_logged(member.log, verb, run, member)
-        drop_backups(outputs(member))  # at once: a job killed later keeps it too
 
 
 def run_members_together(
@@ -301,7 +249,6 @@ def run_members_together(
     finished: Callable[[argparse.Namespace], bool],
     kept: Callable[[argparse.Namespace], tuple[str, Sequence[str]]],
     in_program: Callable[[argparse.Namespace], bool],
-    outputs: Callable[[argparse.Namespace], Sequence[str]],
 ) -> None:
     """``--program vmapped``: prepare every member's round in order (``prepare(member, log)``,
     its output in its own log, None for a member it handled otherwise), then train all
@@ -312,13 +259,11 @@ def run_members_together(
     log stays open for its lines of the shared training. An error in a member's preparation
     is in its log; one in the shared training in the logs of the members it concerns (those
     of its program, or the ones that diverged), and the others' say the group stopped;
-    either stops the group, and the members written before it stay (the verb runs it
-    :func:`keeping_written_rounds`). Once the shared training has written its members,
-    their ``outputs(member)`` lose Snakemake's backups (:func:`drop_backups`), so that a
-    job killed later keeps them too."""
+    either stops the group, and the members written before it stay (their writes drop
+    Snakemake's backups: :func:`evotickets.durable.drop_snakemake_backup`)."""
     width = max(1, sum(in_program(m) for m in members))
     with contextlib.ExitStack() as files:
-        prepared, logs, trained = [], [], []
+        prepared, logs = [], []
         for i, member in enumerate(members, 1):
             if finished(member):
                 note_kept(i, len(members), member.out, *kept(member))
@@ -335,7 +280,6 @@ def run_members_together(
             if ready is not None:
                 prepared.append(ready)
                 logs.append(write)
-                trained.append(member)
         try:
             train_together(prepared, width)
         except Exception as err:
@@ -351,8 +295,6 @@ def run_members_together(
                         "member's training (that member's log says which)"
                     )
             raise
-        for member in trained:
-            drop_backups(outputs(member))
 
 
 def _line_writer(file) -> Callable[[str], None]:

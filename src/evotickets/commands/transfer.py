@@ -30,7 +30,6 @@ from ..settings import TransferSettings
 from .common import chain_args, round_index
 from .group import (
     keep_finished,
-    keeping_written_rounds,
     members_args,
     outputs_current,
     parse_members,
@@ -142,17 +141,13 @@ def cmd_transfer_group(args) -> None:
     members = parse_members(args.members, MEMBER_REQUIRED, MEMBER_OPTIONAL)
     margs = [argparse.Namespace(**m, jax_cache=args.jax_cache) for m in members]
     log(f"{len(members)} members, {args.program}")
-    with shared_programs(), keeping_written_rounds([m.out for m in margs]):
+    with shared_programs():
         if args.program == "vmapped":
             run_members_together(
-                margs, "transfer", _prepared_transfer, _finished, _kept_files, _in_program, _outputs
+                margs, "transfer", _prepared_transfer, _finished, _kept_files, _in_program
             )
         else:
-            run_members(margs, "transfer", cmd_transfer, _finished, _kept_files, _outputs)
-
-
-def _outputs(margs) -> tuple[str]:
-    return (margs.out,)
+            run_members(margs, "transfer", cmd_transfer, _finished, _kept_files)
 
 
 def _in_program(margs: argparse.Namespace) -> bool:
