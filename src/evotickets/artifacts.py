@@ -124,9 +124,11 @@ def rerun_hint(path: Path, kind: str, delete: bool = True) -> str:
     )
 
 
-#: The software versions every artifact records (the package's own and its numerics'):
-#: summary.nc counts its rounds by each (``collect``).
-VERSION_ATTRS = ("evotickets_version", "jax_version", "evosax_version")
+#: The packages whose versions every artifact records beside its own (their numerics).
+VERSIONED_PACKAGES = ("jax", "evosax")
+#: The software versions every artifact records, attribute names: summary.nc counts its
+#: rounds by each (``collect``).
+VERSION_ATTRS = ("evotickets_version", *(f"{pkg}_version" for pkg in VERSIONED_PACKAGES))
 
 
 @functools.cache
@@ -137,7 +139,7 @@ def _versions() -> MappingProxyType[str, str]:
     import importlib.metadata as md
 
     out = {}
-    for pkg in ("jax", "evosax"):
+    for pkg in VERSIONED_PACKAGES:
         try:
             out[f"{pkg}_version"] = md.version(pkg)
         except md.PackageNotFoundError:  # pragma: no cover
