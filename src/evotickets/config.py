@@ -641,14 +641,13 @@ def _check_rules_between_keys(cfg: dict) -> None:
     _check_dynamic(cfg)
     _check_sigma_methods(cfg)
     data_dir = cfg.get("data_dir")
-    downloads = {library_task(cfg, t) for t in cfg["tasks"]} - {"digits"}
-    folder = Path(str(data_dir)).expanduser()  # as the loader reads it (~ is home)
-    if data_dir and not folder.is_dir() and downloads:
-        what = "is a file, not a folder" if folder.exists() else "does not exist"
-        raise ConfigError(
-            f"data_dir {data_dir!r} {what}; set data_dir to the folder holding "
-            "mnist/, fashion-mnist/ and kmnist/, or remove it to download into the cache"
-        )
+    if data_dir and {library_task(cfg, t) for t in cfg["tasks"]} - {"digits"}:
+        from .tasks.data import DataError, resolve_data_dir  # numpy only: no JAX
+
+        try:  # the loader's own check, before any job: its jobs would each fail on it
+            resolve_data_dir(data_dir)
+        except DataError as error:
+            raise ConfigError(f"data_dir {data_dir!r}: {error}") from None
     cache = cfg.get("jax_cache_dir")
     if cache and Path(cache).exists() and not Path(cache).is_dir():  # failed each job's start
         raise ConfigError(

@@ -476,8 +476,8 @@ CASES = [
             lambda c: c.update(tasks={"mnist": {"network": "cnn"}}, data_dir="/nonexistent/mnist")
         ),
         ConfigError,
-        ("data_dir '/nonexistent/mnist' does not exist",),
-        ("set data_dir to the folder holding", "or remove it"),
+        ("data_dir '/nonexistent/mnist'", "/nonexistent/mnist", "does not exist"),
+        ("point `data_dir`", "the directory that contains the dataset folders"),
     ),
     Case(
         "config-unsafe-yaml",
@@ -537,7 +537,7 @@ CASES = [
         "data-dir-is-a-file",
         lambda w: data_mod.load_dataset("mnist", w.scratch / "not-a-dir", download=False),
         DataError,
-        ("not-a-dir", "is not a directory"),
+        ("not-a-dir", "is a file, not a directory"),
         ("Fix: create it, or point `data_dir`",),
         setup=lambda w: (w.scratch / "not-a-dir").write_text("x"),
     ),

@@ -293,7 +293,7 @@ def test_data_dir_reads_home_as_the_loader_does_and_a_file_is_named_so(
     assert validate_config(copy.deepcopy(tiny_config))["data_dir"] == "~/data"
     (tmp_path / "file").write_text("")
     tiny_config["data_dir"] = str(tmp_path / "file")
-    with pytest.raises(ConfigError, match="is a file, not a folder"):
+    with pytest.raises(ConfigError, match="is a file, not a directory"):
         validate_config(tiny_config)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
+import json
 from typing import Any
 
 from ..names import (
@@ -52,12 +54,21 @@ def init_theta(settings: dict[str, Any], key) -> dict:
 
 
 def _layer_table(settings: dict[str, Any]):
+    """The layer table of θ0 for init settings, built once per process for equal settings:
+    a control task builds its environment for it (seconds for brax), and ``check-config``
+    asks both :func:`num_prunable` and :func:`num_weights` of every task."""
+    return _layer_table_of(json.dumps(settings, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=64)
+def _layer_table_of(settings_json: str):
     import jax
 
     from ..networks import layer_table
 
+    settings = json.loads(settings_json)
     shapes = jax.eval_shape(lambda key: init_theta(settings, key), jax.random.key(0))
-    return layer_table(shapes, bool(settings["prune_output_layer"]))
+    return tuple(layer_table(shapes, bool(settings["prune_output_layer"])))
 
 
 def num_prunable(settings: dict[str, Any]) -> int:

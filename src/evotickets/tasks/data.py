@@ -224,7 +224,13 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
         return (Path.home() / ".cache" / "evotickets" / "data").resolve()
     path = path.resolve()
     if not path.is_dir():
-        what = "is not a directory" if path.exists() else "does not exist"
+        what = (
+            "is a file, not a directory"
+            if path.is_file()
+            else "is not a directory"
+            if path.exists()
+            else "does not exist"
+        )
         raise DataError(
             f"data directory {path} (from {origin}) {what}. Fix: create it, or point "
             f"`data_dir` / {DATA_DIR_ENV} at the directory that contains the dataset folders "
