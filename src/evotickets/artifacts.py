@@ -47,10 +47,21 @@ REQUIRED_ATTRS = {
         "remaining_fraction",
     ),
 }
+#: The groups of θ-shaped arrays inside artifacts, one dataset per tensor
+#: (``<group>/<tensor name>``): their writers and readers name them here, so a renamed group
+#: cannot leave an optional read silently empty (a permuted ticket starting from θ0).
+PARAMS_GROUP = "params"  # θ0 in init.h5, the trained θ in trained.h5
+MASK_GROUP = "mask"  # the round's mask, in mask.h5 and trained.h5
+SIGMA_GROUP = "sigma"  # trained.h5: the strategy's per-weight σ, where it has one
+TASK_STATE_GROUP = "task_state"  # trained.h5: a control task's observation statistics
+THETA_START_GROUP = "theta_start"  # mask.h5: a ticket's start other than θ0 (permutations)
+REWIND_GROUP = "rewind"  # round 0's trained.h5: the rewind point (late rewinding)
+CURVES_GROUP = "curves"  # trained.h5: the training curves
+
 #: The curve whose last value every trainer records as a trained round's ``final_metric``
 #: (ES, Adam and PPO alike): the attribute, which tables and collect read, has no checksum,
 #: the curve has one, so a read compares the two.
-FINAL_METRIC_CURVE = "curves/eval_metric"
+FINAL_METRIC_CURVE = f"{CURVES_GROUP}/eval_metric"
 #: The required attributes that are numbers: a hand-edited string failed in the table or
 #: ``collect`` on "could not convert string to float", naming no file.
 NUMERIC_ATTRS = ("round", "seed", "kept_prunable", "final_metric", "remaining_fraction")

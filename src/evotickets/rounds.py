@@ -17,7 +17,14 @@ import numpy as np
 
 from . import checkpoint
 from .artifacts import (
+    CURVES_GROUP,
+    MASK_GROUP,
+    PARAMS_GROUP,
+    REWIND_GROUP,
     ROUND0_FROM_ATTR,
+    SIGMA_GROUP,
+    TASK_STATE_GROUP,
+    THETA_START_GROUP,
     ArtifactError,
     Digests,
     artifact_vector,
@@ -46,19 +53,15 @@ def load_init(path: str, settings: ChainSettings):
 
     expected = settings.init_settings().accepted_digests()
     arrays, attrs = read_artifact(path, "init", expected_digest=expected)
-    theta0 = group(arrays, "params")
+    theta0 = group(arrays, PARAMS_GROUP)
     table = layer_table(theta0, prune_output_layer=bool(attrs["prune_output_layer"]))
     return to_vector(theta0, table), table, prunable_vector(table), attrs
 
 
-def mask_arrays(mask: np.ndarray, table, prefix="mask") -> dict[str, np.ndarray]:
+def mask_arrays(mask: np.ndarray, table, prefix=MASK_GROUP) -> dict[str, np.ndarray]:
     from .networks import from_vector
 
     return {f"{prefix}/{k}": v for k, v in from_vector(mask, table).items()}
-
-
-#: The group of round 0's trained.h5 that holds the rewind point (late rewinding).
-REWIND_GROUP = "rewind"
 
 
 def load_rewind_point(path: str | None, settings: ChainSettings, table) -> np.ndarray:
@@ -115,8 +118,8 @@ def load_ticket(path: str, table, expected_digest: Digests, t: int, theta0: np.n
     """(mask, starting weights, attrs) of round t from a mask artifact: the starting weights
     are the artifact's ``theta_start`` where it has one (weight_permuted), θ0 otherwise."""
     arrays, attrs = read_artifact(path, "mask", expected_digest=expected_digest)
-    mask = artifact_vector(arrays, "mask", table, path, "mask").astype(bool)
-    start = artifact_vector(arrays, "theta_start", table, path, "mask", optional=True)
+    mask = artifact_vector(arrays, MASK_GROUP, table, path, "mask").astype(bool)
+    start = artifact_vector(arrays, THETA_START_GROUP, table, path, "mask", optional=True)
     if int(attrs["round"]) != t:
         raise ArtifactError(
             f"{path} is round {attrs['round']}, expected {t}: pass "
@@ -131,14 +134,14 @@ def _trained_arrays(res, mask: np.ndarray, table) -> dict[str, np.ndarray]:
     the mask, the curves and the task state."""
     from .networks import from_vector
 
-    out = {f"params/{k}": v for k, v in from_vector(res.theta, table).items()}
+    out = {f"{PARAMS_GROUP}/{k}": v for k, v in from_vector(res.theta, table).items()}
     if res.rewind_theta is not None:  # round 0's rewind point, which later rounds start from
         out.update(mask_arrays(res.rewind_theta, table, prefix=REWIND_GROUP))
     if res.sigma is not None:
-        out.update({f"sigma/{k}": v for k, v in from_vector(res.sigma, table).items()})
+        out.update({f"{SIGMA_GROUP}/{k}": v for k, v in from_vector(res.sigma, table).items()})
     out.update(mask_arrays(mask, table))
-    out.update({f"curves/{k}": v for k, v in res.curves.items()})
-    out.update({f"task_state/{k}": v for k, v in res.task_state.items()})
+    out.update({f"{CURVES_GROUP}/{k}": v for k, v in res.curves.items()})
+    out.update({f"{TASK_STATE_GROUP}/{k}": v for k, v in res.task_state.items()})
     return out
 
 
@@ -468,7 +471,7 @@ def adopt_round0(
     round 0 of the same chain settings but the method, with this round's mask and start."""
     arrays, attrs = read_artifact(donor_path, "trained")
     donor, donor_digest = _check_donor(settings, donor_path, attrs)
-    donor_mask = artifact_vector(arrays, "mask", table, donor_path, "trained").astype(bool)
+    donor_mask = artifact_vector(arrays, MASK_GROUP, table, donor_path, "trained").astype(bool)
     if not (np.array_equal(donor_mask, mask) and np.array_equal(theta_start, theta0)):
         raise ValueError(
             f"{settings.label} round 0 does not start from the dense θ0 of {donor_path}, so "

@@ -18,6 +18,7 @@ import xarray as xr
 from .. import paths
 from ..artifacts import (
     LAYERWISE_ARRAYS,
+    MASK_GROUP,
     SNR_MAGNITUDE_ARRAYS,
     VERSION_ATTRS,
     ArtifactError,
@@ -190,7 +191,7 @@ def _add_kept_shared(ds, cfg, results, done, at, shape) -> None:
         arrays, _ = read_artifact(
             path, "trained", chain_spec(cfg, *chain).accepted_digests(), only="mask"
         )
-        return {n: v.astype(bool) for n, v in group(arrays, "mask").items()}
+        return {n: v.astype(bool) for n, v in group(arrays, MASK_GROUP).items()}
 
     shared = _nan(shape)
     for (t, s, m, k), r, kept in done:

@@ -18,6 +18,10 @@ import numpy as np
 from .. import analysis_memo
 from ..artifacts import (
     LAYERWISE_ARRAYS,
+    MASK_GROUP,
+    PARAMS_GROUP,
+    SIGMA_GROUP,
+    TASK_STATE_GROUP,
     ArtifactError,
     Digests,
     artifact_vector,
@@ -71,7 +75,7 @@ def _trained(paths, table, chain_digest=None):
     out = []
     for p in paths:
         arrays, attrs = read_artifact(p, "trained", expected_digest=chain_digest)
-        theta = artifact_vector(arrays, "params", table, p, "trained")
+        theta = artifact_vector(arrays, PARAMS_GROUP, table, p, "trained")
         if bad := int(np.sum(~np.isfinite(theta))):
             # a diverged round stops before its write (rounds._check_finite), so this file
             # was damaged or edited; a NaN network's predictions are constant, and LMC gave a
@@ -85,9 +89,9 @@ def _trained(paths, table, chain_digest=None):
                 "path": str(p),
                 "round": int(attrs["round"]),
                 "theta": theta,
-                "sigma": artifact_vector(arrays, "sigma", table, p, "trained", optional=True),
-                "mask": artifact_vector(arrays, "mask", table, p, "trained").astype(bool),
-                "task_state": group(arrays, "task_state"),
+                "sigma": artifact_vector(arrays, SIGMA_GROUP, table, p, "trained", optional=True),
+                "mask": artifact_vector(arrays, MASK_GROUP, table, p, "trained").astype(bool),
+                "task_state": group(arrays, TASK_STATE_GROUP),
                 "remaining": float(attrs["remaining_fraction"]),
             }
         )

@@ -19,7 +19,16 @@ from pathlib import Path
 import numpy as np
 
 from .. import checkpoint
-from ..artifacts import ArtifactError, artifact_vector, read_artifact, write_artifact
+from ..artifacts import (
+    MASK_GROUP,
+    PARAMS_GROUP,
+    SIGMA_GROUP,
+    THETA_START_GROUP,
+    ArtifactError,
+    artifact_vector,
+    read_artifact,
+    write_artifact,
+)
 from ..platform import setup_jax
 from ..pruning import PERMUTED_METHOD
 from ..rounds import (
@@ -66,7 +75,7 @@ def cmd_init(args) -> None:
     write_artifact(
         args.out,
         "init",
-        {f"params/{k}": v for k, v in theta0.items()},
+        {f"{PARAMS_GROUP}/{k}": v for k, v in theta0.items()},
         {
             "task": settings.task,
             "network": settings.network,
@@ -130,10 +139,12 @@ def cmd_mask(args) -> None:
                 f"iter{t - 1:02d}/trained.h5 of this chain (made by rule `train`)"
             )
         prev = args.prev_trained
-        prev_mask = artifact_vector(arrays, "mask", table, prev, "trained").astype(bool)
-        theta = artifact_vector(arrays, "params", table, prev, "trained")
+        prev_mask = artifact_vector(arrays, MASK_GROUP, table, prev, "trained").astype(bool)
+        theta = artifact_vector(arrays, PARAMS_GROUP, table, prev, "trained")
         needs_sigma = pruning.REGISTRY[method].needs_sigma
-        sigma = artifact_vector(arrays, "sigma", table, prev, "trained") if needs_sigma else None
+        sigma = (
+            artifact_vector(arrays, SIGMA_GROUP, table, prev, "trained") if needs_sigma else None
+        )
         score = pruning.scores(method, theta, sigma, theta0=theta0)
         try:
             result = pruning.prune_to_count(score, prev_mask, prunable, keep)
@@ -147,7 +158,7 @@ def cmd_mask(args) -> None:
     arrays = mask_arrays(result.mask, table)
     arrays.update({f"layer_kept/{k}": np.int64(v) for k, v in counts.items()})
     if theta_start is not None:  # the ticket starts from other weights than θ0
-        arrays.update(mask_arrays(theta_start, table, prefix="theta_start"))
+        arrays.update(mask_arrays(theta_start, table, prefix=THETA_START_GROUP))
     write_artifact(
         args.out,
         "mask",
@@ -213,7 +224,7 @@ def _permuted_ticket(settings: ChainSettings, source_path: str | None, theta0, t
             f"{source_path} is the {attrs['method']} mask of round {attrs['round']}; "
             f"{method} needs the magnitude mask of round {t}"
         )
-    source = artifact_vector(arrays, "mask", table, source_path, "mask").astype(bool)
+    source = artifact_vector(arrays, MASK_GROUP, table, source_path, "mask").astype(bool)
     rk = round_key(chain_key(settings.seed, settings.key_task, settings.strategy), t)
     perms = draw_permutations(method, source, table, rk)
     kept = int(attrs["kept_prunable"])
