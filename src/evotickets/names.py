@@ -60,6 +60,9 @@ def without_es_fitness_keys(mapping: dict[str, Any]) -> dict[str, Any]:
 #: the config fills it into every control task that names none.
 POLICY_BIAS_INITS = ("uniform", "zeros")
 DEFAULT_POLICY_BIAS_INIT = POLICY_BIAS_INITS[0]
+#: The bias initialiser of control settings that name none (written before the key, and
+#: whose digests hold without it): flax's zeros, as their θ0 was made.
+UNNAMED_POLICY_BIAS_INIT = "zeros"
 
 #: The kernel initialiser a task entry without ``init`` uses (flax's default, LeCun normal):
 #: the study's θ0. Entries under another scheme are Fig. 9's comparison.

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import batch_invariant
-from .names import DEFAULT_INIT_SCHEME
+from .names import DEFAULT_INIT_SCHEME, UNNAMED_POLICY_BIAS_INIT
 
 
 def _uniform_bias(low: float, high: float):
@@ -404,7 +404,7 @@ class PolicyMLP(nn.Module):
     hidden: Sequence[int] = (64, 64)
     num_outputs: int = 1
     kernel_init_name: str = DEFAULT_INIT_SCHEME  # not `init`: that is flax's Module.init
-    bias_init_name: str = "zeros"
+    bias_init_name: str = UNNAMED_POLICY_BIAS_INIT
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -425,7 +425,7 @@ def init_policy_params(
 ) -> dict:
     """θ0 of a policy MLP as a flat dict. ``bias_init``: a :data:`POLICY_BIAS_INITIALIZERS` name;
     None (settings written before the key) is flax's zeros, as they were made."""
-    model = PolicyMLP(tuple(hidden), num_outputs, init, bias_init or "zeros")
+    model = PolicyMLP(tuple(hidden), num_outputs, init, bias_init or UNNAMED_POLICY_BIAS_INIT)
     variables = model.init(key, jnp.zeros((1, obs_dim), jnp.float32))
     return flatten_params(variables["params"])
 

@@ -28,6 +28,7 @@ from .names import (
     STRATEGIES,
     TASKS,
     TRANSFER_TARGET_METHOD,
+    UNNAMED_POLICY_BIAS_INIT,
     default_hidden,
     is_control,
     is_gd,
@@ -172,7 +173,11 @@ class InitSettings(_Json):
         _known("task", d.get("library_task") or d["task"], TASKS)
         entry = load_schema()["properties"]["tasks"]["additionalProperties"]["properties"]
         _known("init scheme", d.get("init") or DEFAULT_INIT_SCHEME, entry["init"]["enum"])
-        _known("policy bias init", d.get("policy_bias_init") or "zeros", POLICY_BIAS_INITS)
+        _known(
+            "policy bias init",
+            d.get("policy_bias_init") or UNNAMED_POLICY_BIAS_INIT,
+            POLICY_BIAS_INITS,
+        )
         if hidden is not None and (not hidden or any(int(h) < 1 for h in hidden)):
             raise SettingsProblem(
                 f"gives hidden sizes {hidden}: a control policy needs at least one hidden "
