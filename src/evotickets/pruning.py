@@ -32,6 +32,10 @@ import numpy as np
 REGROWTHS = ("random", "gradient")
 
 
+#: What a method's mask of round t is made from (:attr:`PruningMethod.source`).
+SOURCES = ("previous", "key", "magnitude_mask", "init_gradient")
+
+
 @dataclass(frozen=True)
 class PruningMethod:
     """One pruning method: what its mask of round t is made from, and its score.
@@ -77,15 +81,28 @@ class PruningMethod:
     regrow: str | None = None
 
     def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(f"{self.name}: source {self.source!r} is not one of {SOURCES}")
         if self.regrow not in (None, *REGROWTHS):
             raise ValueError(f"{self.name}: regrow {self.regrow!r} is not one of {REGROWTHS}")
+
+    @property
+    def reads_previous_round(self) -> bool:
+        """Whether round t's mask ranks the chain's own round t−1 (its trained.h5)."""
+        return self.source == "previous"
+
+    @property
+    def permutes_magnitude_mask(self) -> bool:
+        """Whether round t's mask is the same round's magnitude mask, permuted (its
+        mask.h5): the permutation controls."""
+        return self.source == "magnitude_mask"
 
     @property
     def permutes_theta0(self) -> bool:
         """Whether its tickets start from permuted weights, not θ0, so that even its dense
         round 0 is its own: both permutation controls (since mask_permuted's θ0 moves with
         its mask, :mod:`evotickets.permutations`)."""
-        return self.source == "magnitude_mask"
+        return self.permutes_magnitude_mask
 
     @property
     def has_settings(self) -> bool:
@@ -224,7 +241,7 @@ INIT_GRADIENT_METHODS = tuple(n for n, m in REGISTRY.items() if m.source == "ini
 # Dynamic sparse training: the mask changes during the round.
 DYNAMIC_METHODS = tuple(n for n, m in REGISTRY.items() if m.regrow is not None)
 # Permutation controls: derived from the magnitude mask of the same round.
-PERMUTATION_METHODS = tuple(n for n, m in REGISTRY.items() if m.source == "magnitude_mask")
+PERMUTATION_METHODS = tuple(n for n, m in REGISTRY.items() if m.permutes_magnitude_mask)
 # The method whose mask of each round the permutation controls shuffle: their chains read
 # its chain's mask.h5, so a config running a control must run it too.
 PERMUTED_METHOD = "magnitude"
@@ -388,7 +405,7 @@ def round0_donor(methods: Sequence[str]) -> str | None:
     the magnitude chain) and whose digest needs no settings of its own; None if none is."""
     for name in methods:
         m = REGISTRY[name]
-        if m.source != "magnitude_mask" and not m.has_settings:
+        if not m.permutes_magnitude_mask and not m.has_settings:
             return name
     return None
 

@@ -11,6 +11,7 @@ from snakemake.utils import validate
 
 from evotickets import paths
 from evotickets.names import (
+    ANALYSES,
     DEFAULT_GROUP_PROGRAM,
     FIGURE_NAMES,
     PERMUTED_METHOD,
@@ -337,18 +338,30 @@ def transfer_group_members(wildcards):
     ])  # fmt: skip
 
 
+#: A round's inputs (mask_inputs) → the `round` verb's argument each is passed as: the
+#: one table of both the one-chain rule's flags and the group job's member JSON.
+ROUND_INPUT_ARGS = {"init": "init", "prev": "prev_trained", "source": "source_mask",
+                    "rewind": "rewind_from", "round0": "round0_from"}  # fmt: skip
+
+
+def _round_input_arg(name):
+    if name not in ROUND_INPUT_ARGS:
+        raise ValueError(f"mask_inputs gives an input {name!r} that ROUND_INPUT_ARGS lacks")
+    return ROUND_INPUT_ARGS[name]
+
+
 def mask_inputs(wildcards):
     """Inputs of a round's `train` job: θ0, and what its mask is made from."""
     w = wildcards
     inputs = {"init": paths.init(exp=w.exp, task=w.task, seed=w.seed)}
-    t, source = int(w.it), PRUNING_METHODS[w.method].source
-    if source == "magnitude_mask":
+    t, method = int(w.it), PRUNING_METHODS[w.method]
+    if method.permutes_magnitude_mask:
         # the permutation controls shuffle the magnitude ticket of the same round: an output
         # of the magnitude chain's `train` job of that round
         inputs["source"] = paths.round_file(
             "mask.h5", w.exp, w.task, w.strategy, PERMUTED_METHOD, w.seed, w.it
         )
-    elif t > 0 and source == "previous":
+    elif t > 0 and method.reads_previous_round:
         inputs["prev"] = paths.round_file(
             "trained.h5", w.exp, w.task, w.strategy, w.method, w.seed, t - 1
         )
@@ -395,24 +408,23 @@ def _round0_kind(path):
         return None
     import h5py
 
+    from evotickets.artifacts import ROUND0_FROM_ATTR
+
     try:
         with h5py.File(path, "r") as f:
-            return "copy" if "round0_from" in f.attrs else "own"
+            return "copy" if ROUND0_FROM_ATTR in f.attrs else "own"
     except OSError:  # unreadable: its job reruns, as a copy of the donor's
         return "copy"
 
 
 def mask_sources(wildcards, input):
     """`evotickets mask`'s arguments for what the mask is made from (see mask_inputs): one
-    params function, not one per flag, since Snakemake evaluates each once per job."""
-    flags = {
-        "prev": "--prev-trained",
-        "source": "--source-mask",
-        "rewind": "--rewind-from",
-        "round0": "--round0-from",
-    }
+    params function, not one per flag, since Snakemake evaluates each once per job. θ0
+    (``init``) has its own flag in the rule."""
+    given = [name for name in input.keys() if name != "init"]
     return " ".join(
-        f"{flag} {getattr(input, name)}" for name, flag in flags.items() if name in input.keys()
+        f"--{_round_input_arg(name).replace('_', '-')} {getattr(input, name)}"
+        for name in sorted(given, key=list(ROUND_INPUT_ARGS).index)
     )
 
 
@@ -557,8 +569,6 @@ def group_inputs(wildcards, fixed=None):
 def group_members(wildcards, fixed=None):
     """`evotickets round-group --members`: per chain, the `round` verb's arguments of rule
     `train` (its settings, inputs, outputs and logs), as JSON."""
-    flags = {"prev": "prev_trained", "source": "source_mask", "rewind": "rewind_from",
-             "round0": "round0_from", "init": "init"}  # fmt: skip
     members = []
     for w in group_chains(wildcards, fixed):
         member = {
@@ -570,7 +580,7 @@ def group_members(wildcards, fixed=None):
             "log": _member_file("train.log", w),
         }
         for name, path in mask_inputs(w).items():
-            member[flags[name]] = path
+            member[_round_input_arg(name)] = path
         members.append(member)
     return json.dumps(members)
 
@@ -592,7 +602,7 @@ def analysis_targets():
     """Every analysis artifact the config's `analyses` block asks for."""
     return [
         target
-        for name in ("landscape", *WEIGHT_STATISTICS, "lmc")
+        for name in ANALYSES
         for target in analysis_artifacts(config, name)
     ]
 
