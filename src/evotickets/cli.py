@@ -16,12 +16,23 @@ from .artifacts import ArtifactError
 from .commands import COMMAND_MODULES
 from .config import ConfigError
 
+#: What `evotickets --help` says above the verbs (the module docstring is for developers).
+DESCRIPTION = (
+    "Lottery tickets under evolution strategies: the verbs the workflow's rules run, and the "
+    "ones a researcher runs by hand on finished results (table, claims, figure, collect, "
+    "check-config). `evotickets <verb> --help` says what each takes."
+)
+
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="evotickets", description=__doc__)
-    sub = p.add_subparsers(dest="verb", required=True)
+    p = argparse.ArgumentParser(prog="evotickets", description=DESCRIPTION)
+    sub = p.add_subparsers(dest="verb", required=True, metavar="<verb>")
     for name in COMMAND_MODULES:
         importlib.import_module(f"evotickets.commands.{name}").register(sub)
+    helps = {action.dest: action.help for action in sub._choices_actions}
+    for verb, parser in sub.choices.items():  # `<verb> --help` says what the verb does
+        if parser.description is None and helps.get(verb):
+            parser.description = helps[verb][0].upper() + helps[verb][1:] + "."
     return p
 
 

@@ -59,6 +59,17 @@ def collect_rows(results: str | Path, cfg: dict | None = None, reading=None) -> 
     return rows
 
 
+def _experiment_folder(artifact: Path) -> str:
+    """results/<experiment> of an artifact under it (the folder after ``results``), or the
+    pattern where its path has no such part."""
+    parts = artifact.parts
+    if paths.RESULTS in parts[:-1]:
+        i = len(parts) - 1 - parts[::-1].index(paths.RESULTS)
+        if i + 1 < len(parts) - 1:
+            return str(Path(*parts[: i + 2]))
+    return f"{paths.RESULTS}/<experiment>"
+
+
 def accuracy_table(results: str | Path, cfg: dict | None = None) -> str:
     """Mean ± sample sd over seeds of the final test metric, one line per round, of the
     chains and transfers ``cfg`` asks for (without one: every artifact in ``results``).
@@ -71,6 +82,11 @@ def accuracy_table(results: str | Path, cfg: dict | None = None) -> str:
     rows = collect_rows(results, cfg, reading=reading)
     if not rows:
         asked = " that the config asks for" if cfg else ""
+        if cfg is None and (found := next(Path(results).rglob("trained.h5"), None)):
+            raise ArtifactError(
+                f"{results} is not an experiment folder, though it holds trained rounds (e.g. "
+                f"{found}): pass the results folder of their run, {_experiment_folder(found)}"
+            )
         raise ArtifactError(
             f"no finished round{asked} under {results} (no trained.h5): run the workflow "
             "first (`snakemake --cores 2`, with the run's --configfile), or pass the results "

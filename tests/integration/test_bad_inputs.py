@@ -860,6 +860,21 @@ CASES = [
         ("--configfile <the run's config>",),
     ),
     Case(
+        # the folder above an experiment: "no finished round under results", 18 rounds below
+        "table-of-the-folder-above-an-experiment",
+        lambda w: _verb("table", str(w.scratch / "results")),
+        ArtifactError,
+        ("is not an experiment folder, though it holds trained rounds",),
+        ("pass the results folder of their run", "scratch/results/exp-a"),
+        setup=lambda w: (
+            (w.scratch / "results/exp-a/digits/snes/random/seed0/iter00").mkdir(parents=True),
+            shutil.copy(
+                w.round(0, "trained.h5"),
+                w.scratch / "results/exp-a/digits/snes/random/seed0/iter00/trained.h5",
+            ),
+        ),
+    ),
+    Case(
         "table-of-a-folder-without-rounds",
         lambda w: _verb("table", str(w.scratch)),
         ArtifactError,
@@ -936,7 +951,15 @@ CASES = [
         lambda w: _verb("figure", "fig3", "--summary", "nope.nc", "--out", "f.png"),
         ArtifactError,
         ("nope.nc does not exist",),
-        ("snakemake --cores 2 --configfile <the run's config> -- nope.nc", "rule collect"),
+        # `-- nope.nc` was offered as a target: no rule makes it
+        ("-- results/<experiment>/summary.nc` (rule collect) and pass that",),
+    ),
+    Case(
+        "summary-missing-in-results-figure",
+        lambda w: _verb("figure", "fig3", "--summary", "results/exp/summary.nc", "--out", "f.png"),
+        ArtifactError,
+        ("results/exp/summary.nc does not exist",),
+        ("snakemake --cores 2 --configfile <the run's config> -- results/exp/summary.nc`",),
     ),
     Case(
         "summary-truncated-claims",
@@ -962,7 +985,7 @@ CASES = [
         ArtifactError,
         ("is not a summary.nc", "no test_metric"),
         # the remake hint named claims.nc as the target of rule collect
-        ("pass results/<experiment>/summary.nc", "/scratch/summary.nc` (rule collect)"),
+        ("pass results/<experiment>/summary.nc", "-- results/<experiment>/summary.nc` (rule"),
         setup=lambda w: _claims_like(w.scratch / "claims.nc"),
     ),
     Case(

@@ -1,5 +1,6 @@
 # The results dataset and one rule per figure. Figures read only summary.nc, so
-# `snakemake results/<exp>/figures/fig3.png` reruns just that figure, in seconds.
+# `snakemake --cores 1 -f --configfile <cfg> -- results/<exp>/figures/fig3.png` redraws just
+# that figure, in seconds.
 
 
 rule collect:

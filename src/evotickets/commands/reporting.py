@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
+from .. import paths
 from ..artifacts import (
     H5_READ_ERRORS,
     ArtifactError,
@@ -162,7 +163,9 @@ def register(sub) -> None:
         "results/<its experiment>",
     )
     group.add_argument("--config-json", help="the resolved config as JSON (from the rule)")
-    sp.add_argument("--out")
+    sp.add_argument(
+        "--out", help="also write the table to this file (written whole, or not at all)"
+    )
     sp.set_defaults(func=cmd_table)
 
     sp = sub.add_parser(
@@ -209,16 +212,27 @@ def register_collect(sub) -> None:
     sp.set_defaults(func=cmd_collect)
 
 
+def _remake_summary(path) -> str:
+    """How to make the summary at ``path``: the run's config names the experiment (without it
+    Snakemake plans the default one's), and only results/<experiment>/summary.nc is a target
+    a rule makes (elsewhere Snakemake says "No rule to produce" it)."""
+    parts = PurePath(path).parts
+    if len(parts) >= 3 and parts[-3] == paths.RESULTS and parts[-1] == "summary.nc":
+        target, then = path, ""
+    else:
+        target, then = f"{paths.RESULTS}/<experiment>/summary.nc", " and pass that"
+    return (
+        f"make it with `snakemake --cores 2 --configfile <the run's config> -- {target}` "
+        f"(rule collect){then}"
+    )
+
+
 def open_summary(path) -> xarray.Dataset:
     """``summary.nc`` at ``path``, loaded, or an :class:`ArtifactError` that says what is
     wrong with it (missing, unreadable or truncated, not a summary) and how to remake it."""
     import xarray as xr
 
-    # the run's config names the experiment: without it Snakemake plans the default one's
-    remake = (
-        f"make it with `snakemake --cores 2 --configfile <the run's config> -- {path}` "
-        "(rule collect)"
-    )
+    remake = _remake_summary(path)
     if Path(path).is_dir():
         raise ArtifactError(
             f"{path} is a folder: pass its summary.nc ({Path(path) / 'summary.nc'})"
@@ -240,9 +254,8 @@ def open_summary(path) -> xarray.Dataset:
         first = f"delete {path} and " if Path(path).name == "summary.nc" else ""
         raise ArtifactError(
             f"{path} is not a summary.nc (it has no test_metric; claims.nc is the claims' "
-            f"output, not their input): pass results/<experiment>/summary.nc, or {first}make "
-            f"it with `snakemake --cores 2 --configfile <the run's config> -- {beside}` "
-            "(rule collect)"
+            f"output, not their input): pass results/<experiment>/summary.nc, or {first}"
+            f"{_remake_summary(beside)}"
         )
     try:  # claims.md names the machines from it: a hand-edited one failed on a bare JSON error
         json.loads(ds.attrs.get("trained_on", "{}"))
@@ -288,8 +301,12 @@ def register_figure(sub) -> None:
         help="fig1 … fig11, or what it shows (e.g. lmc_and_sharpness for fig6), or a figure "
         f"beyond the paper ({', '.join(FIGURES_BEYOND)})",
     )
-    sp.add_argument("--summary", required=True)
-    sp.add_argument("--out", required=True)
+    sp.add_argument("--summary", required=True, help="results/<experiment>/summary.nc of a run")
+    sp.add_argument(
+        "--out",
+        required=True,
+        help="the image file to write; its suffix picks the format (png, pdf, svg)",
+    )
     sp.set_defaults(func=cmd_figure)
 
 
