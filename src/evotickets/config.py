@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -288,9 +289,18 @@ def _refuse_duplicate_json_keys(pairs: list) -> dict:
     return dict(pairs)
 
 
-def load_config(path: str | os.PathLike) -> dict:
-    """Read a YAML config with the safe loader and validate it."""
-    return validate_config(read_config_file(path))
+def load_config(path: str | os.PathLike | Sequence[str | os.PathLike]) -> dict:
+    """Read a YAML config with the safe loader and validate it; several files are a config
+    and its overlays, merged key by key as ``snakemake --configfile a.yaml b.yaml`` merges
+    them (a later file's mapping updates the earlier one's, anything else replaces it)."""
+    if isinstance(path, str | os.PathLike):
+        return validate_config(read_config_file(path))
+    from snakemake.utils import update_config  # its merge, so the two cannot differ
+
+    merged: dict = {}
+    for one in path:
+        update_config(merged, read_config_file(one))
+    return validate_config(merged)
 
 
 def read_config_file(path: str | os.PathLike) -> dict:

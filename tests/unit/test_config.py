@@ -1693,3 +1693,30 @@ def test_a_control_tasks_probe_may_not_exceed_its_population():
         validate_config(copy.deepcopy(cfg))
     cfg["dynamic_sparse"]["probe_pairs"] = pop // 2
     validate_config(cfg)
+
+
+def test_a_config_and_its_overlays_are_checked_merged_as_snakemake_merges_them(
+    tmp_path, capsys
+):
+    """README's overlays (`--configfile config/paper.yaml seed0.yaml`) could not be checked,
+    tabled or collected: each verb took one file, and the overlay alone lacks required keys."""
+    from snakemake.utils import update_config
+
+    from evotickets.cli import main
+
+    base = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("seeds: [0]\ntasks: {digits: {batch_size: 64}}\n")
+    cfg = load_config([base, overlay])
+    assert cfg["seeds"] == [0] and cfg["tasks"]["digits"]["batch_size"] == 64
+    assert cfg["tasks"]["digits"]["network"] == "cnn_small"  # a nested key kept, as Snakemake
+    expected = yaml.safe_load(base.read_text())
+    update_config(expected, yaml.safe_load(overlay.read_text()))
+    assert cfg == validate_config(expected)
+    assert main(["check-config", str(base), str(overlay)]) == 0
+    assert f"{base} + {overlay}: valid" in capsys.readouterr().out
+    overlay.write_text("rounds: 38\n")  # the merged config's last round keeps no weight
+    assert main(["check-config", str(base), str(overlay)]) == 2
+    assert f"{base} + {overlay}: task digits (rounds 38" in capsys.readouterr().err
+    assert main(["check-config", str(overlay)]) == 2  # alone: no experiment, no tasks
+    assert "'experiment' is a required property" in capsys.readouterr().err

@@ -84,10 +84,11 @@ def cmd_table(args) -> None:
 
 def cmd_check_config(args) -> None:
     cfg = load_config(args.configfile)
-    _check_sparsest_rounds(cfg, args.configfile)
-    _check_strategy_sizes(cfg, args.configfile)
+    named = " + ".join(args.configfile)  # a config and its overlays, merged as Snakemake does
+    _check_sparsest_rounds(cfg, named)
+    _check_strategy_sizes(cfg, named)
     print(
-        f"{args.configfile}: valid ({len(cfg['tasks'])} tasks, "
+        f"{named}: valid ({len(cfg['tasks'])} tasks, "
         f"{len(cfg['strategies'])} ES strategies, {len(cfg['gd'])} gradient-descent trainers, "
         f"{len(cfg['methods'])} methods, {len(cfg['seeds'])} seeds, {cfg['rounds']} rounds: "
         f"{len(chains(cfg))} chains)"
@@ -158,9 +159,10 @@ def register(sub) -> None:
     group = sp.add_mutually_exclusive_group()
     group.add_argument(
         "--configfile",
-        help="count only the chains and transfers this config asks for, each checked to come "
-        "from its settings (without: every trained.h5 in the folder); the folder must be "
-        "results/<its experiment>",
+        nargs="+",
+        help="count only the chains and transfers this config (and its overlays, as given to "
+        "snakemake) asks for, each checked to come from its settings (without: every "
+        "trained.h5 in the folder); the folder must be results/<its experiment>",
     )
     group.add_argument("--config-json", help="the resolved config as JSON (from the rule)")
     sp.add_argument(
@@ -173,7 +175,12 @@ def register(sub) -> None:
         help="validate a config file: its keys and values, and that its last round keeps "
         "some of every task's prunable weights",
     )
-    sp.add_argument("configfile")
+    sp.add_argument(
+        "configfile",
+        nargs="+",
+        help="the config file, and any overlays after it, merged as `snakemake --configfile "
+        "a.yaml b.yaml` merges them",
+    )
     sp.set_defaults(func=cmd_check_config)
 
     register_collect(sub)
@@ -206,7 +213,12 @@ def register_collect(sub) -> None:
     sp = sub.add_parser("collect", help="gather all artifacts into one xarray dataset (netCDF)")
     sp.add_argument("results", help="results/<experiment> folder")
     group = sp.add_mutually_exclusive_group(required=True)
-    group.add_argument("--configfile", help="the run's config; the folder must be its experiment's")
+    group.add_argument(
+        "--configfile",
+        nargs="+",
+        help="the run's config (and its overlays, as given to snakemake); the folder must be "
+        "its experiment's",
+    )
     group.add_argument("--config-json", help="the resolved config as JSON (from the rule)")
     sp.add_argument("--out", required=True)
     sp.set_defaults(func=cmd_collect)
