@@ -34,6 +34,7 @@ from .names import (
     DEFAULT_POPULATION_CHUNK,
     DISCRETE_CONTROL_TASKS,
     DYNAMIC_METHODS,
+    ES_FITNESS_TASK_KEYS,
     GD_OPTIONAL_KEYS,
     GD_STRATEGIES,
     GD_TASK_KIND,
@@ -696,6 +697,18 @@ def _check_some_chain(cfg: dict) -> None:
             f"{fix} (an overlay config cannot remove a key of the config below it: to drop "
             f"{s} from every task, copy that config and edit it)"
         )
+    for task in cfg["tasks"]:  # a strategy a task runs, left no method there: dropped silently
+        for s in task_strategies(cfg, task):
+            if task_methods(cfg, task, s):
+                continue
+            listed = (cfg["tasks"][task] or {}).get("methods") or cfg["methods"]
+            raise ConfigError(
+                f"task {task} runs {s} but no method for it: the task's methods {listed} and "
+                f"the methods {s} runs {chain_methods(cfg, s)} share none (gradient descent "
+                "skips snr, snr_study runs for sep_cma_es only), so it would train nothing: "
+                f"add a method {s} runs to tasks.{task}.methods, or list the task's "
+                f"strategies without {s} (tasks.{task}.strategies)"
+            )
     all_chains = chains(cfg)
     ran = {m for _, _, m, _ in all_chains}
     idle = [m for m in cfg["methods"] if m not in ran]
@@ -751,6 +764,68 @@ def _check_analysis_filters(cfg: dict) -> None:
                 f"the filters (analyses.tasks / strategies / methods, and analyses.{name}'s "
                 f"own), or remove {name} from analyses.enabled"
             )
+
+
+def ignored_settings(cfg: dict) -> list[str]:
+    """Settings this config gives that nothing it runs reads: allowed, since an overlay cannot
+    remove a key of the config below it (one that disables analyses keeps their options), so
+    ``check-config`` notes them rather than refusing."""
+    notes = []
+    block = cfg.get("analyses") or {}
+    for name in ANALYSES:
+        if block.get(name) and "enabled" in block and name not in block["enabled"]:
+            notes.append(
+                f"analyses.{name} sets options, but analyses.enabled {block['enabled']} leaves "
+                f"{name} out: they do nothing (add {name} to analyses.enabled to run it)"
+            )
+    schema = load_schema()["properties"]
+    methods = {m for t, s, m, _ in chains(cfg)}
+    for key, users in (("pruning_at_init", INIT_GRADIENT_METHODS),
+                       ("dynamic_sparse", DYNAMIC_METHODS)):  # fmt: skip
+        defaults = _block_defaults(schema[key])
+        if (cfg.get(key) or {}) != defaults and not methods & set(users):
+            notes.append(
+                f"{key} is set, but no chain runs {' or '.join(users)}, the methods that read it"
+            )
+    for task, block in cfg["tasks"].items():  # read by ES chains only: on GD ones, ignored
+        es_only = [k for k in (*ES_FITNESS_TASK_KEYS, "es") if k in (block or {})]
+        run = task_strategies(cfg, task)
+        if es_only and run and all(is_gd(s) for s in run):
+            notes.append(
+                f"tasks.{task} sets {', '.join(es_only)}, which only ES chains read, and "
+                f"{task} runs gradient descent alone ({', '.join(run)}): they do nothing "
+                "there (a trainer's own batch and steps are in the gd block, e.g. "
+                "gd.gd_adam.batch_size)"
+            )
+    resources = cfg.get("resources") or {}
+    grouped = resources.get("group_chains", "none") != "none" or cfg.get("transfer")
+    for key in ("group_program", "group_runtime"):
+        default = schema["resources"]["properties"][key].get("default")
+        if not grouped and resources.get(key, default) != default:
+            notes.append(
+                f"resources.{key} is set, but no job trains a group (group_chains: none and "
+                "no transfers): it does nothing"
+            )
+    return notes
+
+
+def running_analyses(cfg: dict) -> str:
+    """Which analyses this config runs, and why: no ``analyses`` block runs none, a block
+    without ``enabled`` runs every one (the two are easy to mistake for each other)."""
+    block = cfg.get("analyses")
+    if block is None:
+        return "none (no analyses block; one without `enabled` runs every analysis)"
+    made = {n: len(analysis_artifacts(cfg, n)) for n in ANALYSES}
+    running = [n for n in ANALYSES if made[n]]
+    why = "analyses.enabled" if "enabled" in block else "no `enabled` list: every analysis"
+    if not running:
+        return f"none ({why})"
+    return f"{', '.join(running)} ({why}; {sum(made.values())} artifacts)"
+
+
+def _block_defaults(schema: dict) -> dict:
+    """A config block's keys at their schema defaults (as validation fills them)."""
+    return {k: v["default"] for k, v in schema.get("properties", {}).items() if "default" in v}
 
 
 def idle_analyses(cfg: dict) -> dict[str, str]:
@@ -838,6 +913,14 @@ def _check_dynamic(cfg: dict) -> None:
                     f"dynamic_sparse.every is {every} (default {schema['default']}): it must be "
                     "a multiple of es.log_every "
                     f"({chunk} for task {task}), where the round's chunks end"
+                )
+            if every >= int(es["num_generations"]):  # regrowth at g % every == 0 < G only
+                raise ConfigError(
+                    f"dynamic_sparse.every is {every}, not below the {es['num_generations']} "
+                    f"generations of a round of task {task}: its dynamic chains would never "
+                    "regrow a weight (each round a static random mask); set every to a "
+                    f"multiple of {chunk} below {es['num_generations']}, or raise "
+                    "es.num_generations"
                 )
             if "dynamic_gradient" in task_methods(cfg, task, s):
                 _check_probe(cfg, task, s)

@@ -1695,9 +1695,7 @@ def test_a_control_tasks_probe_may_not_exceed_its_population():
     validate_config(cfg)
 
 
-def test_a_config_and_its_overlays_are_checked_merged_as_snakemake_merges_them(
-    tmp_path, capsys
-):
+def test_a_config_and_its_overlays_are_checked_merged_as_snakemake_merges_them(tmp_path, capsys):
     """README's overlays (`--configfile config/paper.yaml seed0.yaml`) could not be checked,
     tabled or collected: each verb took one file, and the overlay alone lacks required keys."""
     from snakemake.utils import update_config
@@ -1720,3 +1718,75 @@ def test_a_config_and_its_overlays_are_checked_merged_as_snakemake_merges_them(
     assert f"{base} + {overlay}: task digits (rounds 38" in capsys.readouterr().err
     assert main(["check-config", str(overlay)]) == 2  # alone: no experiment, no tasks
     assert "'experiment' is a required property" in capsys.readouterr().err
+
+
+def test_a_task_strategy_left_without_a_method_is_refused(tiny_config):
+    """gd_adam on a task whose methods are [snr], which gradient descent skips, trained
+    nothing and said nothing (the other task kept the config valid)."""
+    tiny_config.update(gd={"gd_adam": {}})
+    tiny_config["tasks"]["digits"]["methods"] = ["snr"]
+    tiny_config["tasks"]["digits_b"] = {"task": "digits", "network": "cnn_small",
+                                        "batch_size": 64, "population_chunk": 16}  # fmt: skip
+    with pytest.raises(ConfigError, match=r"task digits runs gd_adam but no method for it"):
+        validate_config(copy.deepcopy(tiny_config))
+    tiny_config["tasks"]["digits"]["strategies"] = ["snes"]  # the fix the message names
+    validate_config(tiny_config)
+
+
+def test_dynamic_regrowth_every_round_length_or_more_is_refused(tiny_config):
+    """every ≥ G never regrows (regrowth at g % every == 0 and g < G): each dynamic chain a
+    static random mask, silently; the schema's default 50 against 20 generations did so."""
+    tiny_config["methods"] = ["random", "dynamic_random"]
+    tiny_config["analyses"] = {"enabled": []}
+    with pytest.raises(ConfigError, match=r"every is 50, not below the 20 generations"):
+        validate_config(copy.deepcopy(tiny_config))
+    tiny_config["dynamic_sparse"] = {"every": 20}
+    with pytest.raises(ConfigError, match=r"would never regrow a weight"):
+        validate_config(copy.deepcopy(tiny_config))
+    tiny_config["dynamic_sparse"] = {"every": 10}
+    validate_config(tiny_config)
+
+
+def test_es_fitness_keys_on_a_task_that_runs_gradient_descent_alone_are_noted(tiny_config):
+    """tasks.<t>.batch_size reads as the GD batch, but only ES chains read it (gd_adam's is
+    gd.gd_adam.batch_size): accepted and ignored before, now noted by check-config (not
+    refused: an overlay that narrows a task to GD cannot remove the base config's keys)."""
+    from evotickets.config import ignored_settings
+
+    tiny_config.update(gd={"gd_adam": {}}, methods=["random", "magnitude"])
+    tiny_config["analyses"] = {"enabled": []}
+    tiny_config["tasks"]["digits"]["strategies"] = ["gd_adam"]
+    tiny_config["tasks"]["digits"]["es"] = {"num_generations": 10}
+    tiny_config["tasks"]["digits_es"] = {"task": "digits", "strategies": ["snes"],
+                                         "batch_size": 32}  # fmt: skip
+    (note,) = ignored_settings(validate_config(copy.deepcopy(tiny_config)))
+    assert note.startswith("tasks.digits sets batch_size, population_chunk, es, which only ES")
+    assert "gd.gd_adam.batch_size" in note
+    for key in ("batch_size", "population_chunk", "es"):
+        del tiny_config["tasks"]["digits"][key]
+    assert ignored_settings(validate_config(tiny_config)) == []
+
+
+def test_check_config_says_which_analyses_run_and_notes_ignored_settings(tiny_config):
+    """No analyses block runs none and a block without `enabled` runs all four (an overlay
+    with one option switched every analysis on); options of an analysis `enabled` leaves
+    out, a method block without its methods and group keys without groups do nothing."""
+    from evotickets.config import ignored_settings, running_analyses
+
+    cfg = validate_config(copy.deepcopy(tiny_config))
+    assert running_analyses(cfg).startswith("lmc, landscape, snr_magnitude, layerwise (no")
+    assert ignored_settings(cfg) == []
+    del tiny_config["analyses"]
+    assert running_analyses(validate_config(copy.deepcopy(tiny_config))).startswith("none (no")
+    tiny_config["analyses"] = {"enabled": ["layerwise"], "landscape": {"grid_points": 5}}
+    tiny_config["pruning_at_init"] = {"examples": 10}
+    tiny_config["dynamic_sparse"] = {"every": 10}
+    tiny_config["resources"]["group_program"] = "vmapped"
+    cfg = validate_config(tiny_config)
+    assert running_analyses(cfg) == "layerwise (analyses.enabled; 6 artifacts)"  # 3 methods × 2
+    notes = ignored_settings(cfg)
+    assert len(notes) == 4, notes
+    assert "analyses.landscape sets options, but analyses.enabled ['layerwise']" in notes[0]
+    assert notes[1].startswith("pruning_at_init is set, but no chain runs snip or grasp")
+    assert notes[2].startswith("dynamic_sparse is set, but no chain runs dynamic_random or")
+    assert notes[3].startswith("resources.group_program is set, but no job trains a group")

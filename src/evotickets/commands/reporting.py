@@ -16,7 +16,15 @@ from ..artifacts import (
     ensure_writable,
     require_results_folder,
 )
-from ..config import ConfigError, chains, idle_analyses, load_config, validate_config
+from ..config import (
+    ConfigError,
+    chains,
+    idle_analyses,
+    ignored_settings,
+    load_config,
+    running_analyses,
+    validate_config,
+)
 from ..durable import atomic_path, atomic_paths
 from ..names import FIGURE_NAMES, FIGURES_BEYOND, FIGURES_BY_NUMBER, figure_number
 
@@ -99,8 +107,11 @@ def cmd_check_config(args) -> None:
         f"round {last}, the last, keeps {kept:.2%} of each task's prunable weights (before "
         "rounding to whole weights)"
     )
+    print(f"analyses: {running_analyses(cfg)}")
     for name, why in idle_analyses(cfg).items():
         print(f"note: analysis {name} computes nothing here: {why}")
+    for note in ignored_settings(cfg):
+        print(f"note: {note}")
 
 
 def _check_sparsest_rounds(cfg: dict, configfile: str) -> None:
