@@ -354,6 +354,26 @@ def test_cma_es_refuses_every_member_an_elite_before_any_job():
         validate_config(cfg)
 
 
+def test_des_refuses_a_temperature_that_selects_nothing():
+    """DES at temperature 0 passed (the schema's minimum is SNES's, where 0 means log-rank
+    weights) and its weights were uniform: the mean followed the centroid, fitness unread."""
+    import pathlib
+
+    import numpy as np
+
+    from evotickets.config import ConfigError, load_config, validate_config
+
+    hparams = {"population_size": 16, "std_init": 0.05}
+    weights = make_strategy("des", 20, {**hparams, "temperature": 1e-3}).params.weights
+    assert np.ptp(np.asarray(weights)) > 0  # any T > 0 still ranks
+    with pytest.raises(ValueError, match="temperature 0 gives every member the same weight"):
+        make_strategy("des", 20, {**hparams, "temperature": 0})
+    cfg = load_config(pathlib.Path(__file__).parents[2] / "config" / "config.yaml")
+    cfg["strategies"] = {"des": {**hparams, "temperature": 0}}
+    with pytest.raises(ConfigError, match=r"strategies.des .*set it above 0"):
+        validate_config(cfg)
+
+
 def test_unknown_strategy_and_key_are_errors():
     with pytest.raises(ValueError, match="unknown strategy"):
         make_strategy("cma", 5, {"population_size": 8, "std_init": 0.1})

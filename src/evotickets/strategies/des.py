@@ -21,6 +21,19 @@ from .spec import Built, StrategySpec
 VARIANCE_EPS = 1e-6
 
 
+def check(hparams: dict[str, Any]) -> str | None:
+    """DES's weights are softmax(−20·sigmoid(T·(rank − ½))): at T = 0 every member weighs the
+    same, so the mean follows the population's centroid whatever the fitness (the schema's
+    minimum of 0 is SNES's, where 0 means its log-rank weights)."""
+    if float(hparams.get("temperature", 12.5)) <= 0:
+        return (
+            f"temperature {hparams['temperature']} gives every member the same weight under "
+            "DES's softmax(−20·sigmoid(T·rank)), so nothing is selected: set it above 0 (the "
+            "default is 12.5)"
+        )
+    return None
+
+
 def build(pop: int, num_dims: int, hparams: dict[str, Any]) -> Built:
     import jax.numpy as jnp
 
@@ -70,4 +83,5 @@ SPEC = StrategySpec(
     build,
     sigma,
     digest_defaults=(("variance_eps", VARIANCE_EPS),),
+    check=check,
 )
