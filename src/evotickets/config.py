@@ -1251,6 +1251,16 @@ def _validate_transfer(cfg: dict) -> None:
             )
         if (src["task"], src["strategy"]) == (entry["target"]["task"], entry["target"]["strategy"]):
             raise ConfigError(f"{where}: source and target are the same setting")
+        tgt = entry["target"]
+        runs = task_methods(cfg, tgt["task"], tgt["strategy"])
+        lacking = [m for m in (transfer_own_method(cfg, entry), "random") if m not in runs]
+        if lacking:  # the reports set the moved ticket against both: columns of NaN
+            raise ConfigError(
+                f"{where}: the target {tgt['strategy']} on {tgt['task']} runs {runs}, not "
+                f"{' or '.join(lacking)}, which the transferred ticket is compared with (the "
+                "target's own ticket, snr where it runs snr, else magnitude, and its random "
+                f"baseline): add {', '.join(lacking)} to tasks.{tgt['task']}.methods"
+            )
         keeps = {
             side: init_settings(cfg, entry[side]["task"], 0)["prune_output_layer"]
             for side in ("source", "target")

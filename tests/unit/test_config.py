@@ -1790,3 +1790,25 @@ def test_check_config_says_which_analyses_run_and_notes_ignored_settings(tiny_co
     assert notes[1].startswith("pruning_at_init is set, but no chain runs snip or grasp")
     assert notes[2].startswith("dynamic_sparse is set, but no chain runs dynamic_random or")
     assert notes[3].startswith("resources.group_program is set, but no job trains a group")
+
+
+def test_a_transfer_whose_target_runs_nothing_to_compare_with_is_refused(tiny_config):
+    """A target running only random (or only snr, with no random) was accepted, and the
+    reports' target columns were NaN: the moved ticket is set against the target's own
+    ticket (snr where it runs snr, else magnitude) and its random baseline."""
+    tiny_config["tasks"]["digits_he"] = {**tiny_config["tasks"]["digits"], "task": "digits",
+                                         "init": "he_normal", "methods": ["random"]}  # fmt: skip
+    tiny_config["transfer"] = [
+        {
+            "name": "to_he",
+            "source": {"task": "digits", "strategy": "snes"},
+            "target": {"task": "digits_he", "strategy": "snes"},
+        }
+    ]
+    with pytest.raises(ConfigError, match=r"to_he.*runs \['random'\], not magnitude, which"):
+        validate_config(copy.deepcopy(tiny_config))
+    tiny_config["tasks"]["digits_he"]["methods"] = ["snr"]
+    with pytest.raises(ConfigError, match=r"not random, which .* add random to tasks.digits_he"):
+        validate_config(copy.deepcopy(tiny_config))
+    tiny_config["tasks"]["digits_he"]["methods"] = ["random", "snr"]
+    validate_config(tiny_config)
