@@ -546,16 +546,29 @@ def _check_strategies_fit_tasks(cfg: dict) -> None:
                     f"{key} is {pop}, but {s} samples antithetic "
                     f"pairs and needs an even population; use {pop + 1}"
                 )
+            gpus = int((cfg.get("resources") or {}).get("gpu", 0))
+            if gpus > 1 and pop % gpus:  # a job splits its population across its GPUs
+                raise ConfigError(
+                    f"resources.gpu is {gpus}, and a job splits {s}'s population of {pop} on "
+                    f"task {task} evenly across its GPUs, which {gpus} cannot do: set "
+                    f"population_size to a multiple of {gpus}, or gpu to a divisor of {pop}"
+                )
             if is_control(library_task(cfg, task)):
                 continue  # control tasks evaluate the whole population at once
             chunk = (cfg["tasks"][task] or {}).get("population_chunk", DEFAULT_POPULATION_CHUNK)
-            if pop % min(int(chunk), pop):
+            share = pop // gpus if gpus > 1 else pop  # what one device evaluates
+            if share % min(int(chunk), share):
                 # the fitness evaluates the population in chunks: every train job would fail
                 named = "population_chunk" in (cfg["tasks"][task] or {})
+                whose = (
+                    f"each GPU's share ({share}) of {s}'s population of {pop}"
+                    if share != pop
+                    else f"{s}'s population of {pop}"
+                )
                 raise ConfigError(
                     f"tasks.{task}.population_chunk is {chunk}{'' if named else ' (default)'}, "
-                    f"which does not divide {s}'s population of {pop}; set "
-                    f"tasks.{task}.population_chunk to a divisor of {pop}"
+                    f"which does not divide {whose}; set tasks.{task}.population_chunk to a "
+                    f"divisor of {share}"
                 )
     for task, tcfg in cfg["tasks"].items():
         idle = set((tcfg or {}).get("strategy_overrides") or {}) - set(task_strategies(cfg, task))

@@ -217,6 +217,24 @@ def test_odd_population_from_a_task_override_is_caught(tiny_config):
     assert "10" in str(info.value)
 
 
+def test_a_population_that_its_gpus_cannot_share_evenly_is_refused(tiny_config):
+    """resources.gpu 2 with population 96 and chunk 32: each GPU's 48 is no multiple of 32,
+    and every train job failed; an odd share across the GPUs failed the same way."""
+    tiny_config["resources"]["gpu"] = 2
+    tiny_config["strategies"]["snes"]["population_size"] = 96
+    tiny_config["tasks"]["digits"]["population_chunk"] = 32
+    with pytest.raises(ConfigError, match=r"does not divide each GPU's share \(48\) of"):
+        validate_config(copy.deepcopy(tiny_config))
+    tiny_config["tasks"]["digits"]["population_chunk"] = 16
+    validate_config(copy.deepcopy(tiny_config))
+    tiny_config["resources"]["gpu"] = 5
+    with pytest.raises(ConfigError, match=r"resources.gpu is 5.*population of 96"):
+        validate_config(copy.deepcopy(tiny_config))
+    tiny_config["resources"]["gpu"] = 1  # one GPU: the whole population on it
+    tiny_config["tasks"]["digits"]["population_chunk"] = 32
+    validate_config(tiny_config)
+
+
 def test_a_population_chunk_that_does_not_divide_the_population_is_refused(tiny_config):
     """Every train job of the setting would fail on it: check-config says so first."""
     tiny_config["strategies"]["snes"]["population_size"] = 24
