@@ -1467,8 +1467,10 @@ def test_an_enabled_analysis_that_selects_no_chain_is_refused(tiny_config):
     tiny_config["gd"] = {"gd_adam": {"lr": 0.001, "batch_size": 64, "epochs": 1}}
     with pytest.raises(ConfigError, match="no chain with a per-weight σ"):
         validate_config(tiny_config)
-    # LMC's ES → GD barrier runs without a chain passing the filters
-    tiny_config["analyses"] = {"enabled": ["lmc"], "methods": ["magnitude"]}
+    # LMC's ES → GD barrier runs without a chain passing the filters (the target runs
+    # magnitude and random, which the moved ticket is compared with)
+    tiny_config["methods"] = ["random", "magnitude", "snr"]
+    tiny_config["analyses"] = {"enabled": ["lmc"], "strategies": ["sep_cma_es"]}
     tiny_config["transfer"] = [
         {
             "name": "snes_to_adam",
