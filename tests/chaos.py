@@ -344,6 +344,30 @@ def summary(trials: list[Trial]) -> str:
     )
 
 
+def problems(trials: list[Trial]) -> list[str]:
+    """What makes the chaos run fail, as test_kill's checks: a rerun not bitwise the
+    reference, a finished job recomputed, a kill that landed after the run had ended (it
+    tested nothing), and for the first trial, which waits for a checkpoint, none left or one
+    not resumed. Exit status 1 on any (it looked at the first alone)."""
+    found = []
+    for t in trials:
+        if not t.identical:
+            found.append(f"kill {t.index}: artifacts differ: {t.diffs[:3]}")
+        if t.recomputed:
+            found.append(f"kill {t.index}: finished jobs recomputed: {t.recomputed}")
+        if t.finished_before_kill:
+            found.append(f"kill {t.index}: the run ended before the kill; nothing was tested")
+    first = next((t for t in trials if t.at is None), None)
+    if first is not None and not first.checkpoints_at_kill:
+        found.append(f"kill {first.index}: no checkpoint was left by the killed round")
+    elif first is not None and sorted(first.resumed) != sorted(first.checkpoints_at_kill):
+        found.append(
+            f"kill {first.index}: checkpoints {first.checkpoints_at_kill} survived, "
+            f"{first.resumed} were resumed from"
+        )
+    return found
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kills", type=int, default=20)
@@ -370,7 +394,9 @@ def main() -> int:
     try:
         trials = chaos(args.kills, args.seed, base, config=config)
         print(summary(trials))
-        return 0 if all(t.identical for t in trials) else 1
+        for problem in (found := problems(trials)):
+            print(f"FAILED: {problem}")
+        return 1 if found else 0
     finally:
         if args.keep:
             print(f"work folders kept in {base}")

@@ -350,12 +350,34 @@ def test_a_file_that_is_no_artifact_is_replaced_only_under_a_name_the_writer_giv
     plt.close("all")
 
 
-def test_failed_write_leaves_old_file_and_no_tmp(tmp_path):
+class _MidWrite(Exception):
+    """Raised by the writer after its temporary file holds a dataset: a failure mid-write."""
+
+
+def _fail_mid_write(monkeypatch, tmp_path) -> list[Path]:
+    """Make write_artifact fail after its first dataset is written, recording the temporary
+    files there were then (a TypeError before the file opened passed these tests alike)."""
+    from evotickets import artifacts
+
+    real, seen = artifacts.create_checked_dataset, []
+
+    def once(f, name, value):
+        real(f, name, value)
+        seen.extend(p for p in tmp_path.iterdir() if p.name.endswith(".tmp"))
+        raise _MidWrite
+
+    monkeypatch.setattr(artifacts, "create_checked_dataset", once)
+    return seen
+
+
+def test_failed_write_leaves_old_file_and_no_tmp(tmp_path, monkeypatch):
     path = _write(tmp_path / "a.h5")
     before = path.read_bytes()
-    bad = dict(ARRAYS, **{"params/zzz": np.array([object()])})  # h5py cannot store objects
-    with pytest.raises(TypeError):
-        _write(path, arrays=bad, digest="new", seed=7)
+    seen = _fail_mid_write(monkeypatch, tmp_path)
+    with pytest.raises(_MidWrite):
+        _write(path, digest="new", seed=7)
+    assert len(seen) == 1  # it failed with its temporary file in place
+    monkeypatch.undo()
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.h5"]
     arrays, attrs = read_artifact(path, "trained", expected_digest="abc123")
@@ -363,9 +385,14 @@ def test_failed_write_leaves_old_file_and_no_tmp(tmp_path):
     assert attrs["seed"] == 7
 
 
-def test_failed_first_write_leaves_nothing(tmp_path):
-    with pytest.raises(TypeError):
-        _write(tmp_path / "a.h5", arrays={"x": np.array([object()])})
+def test_failed_first_write_leaves_nothing(tmp_path, monkeypatch):
+    seen = _fail_mid_write(monkeypatch, tmp_path)
+    with pytest.raises(_MidWrite):
+        _write(tmp_path / "a.h5")
+    assert len(seen) == 1
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(TypeError):  # h5py cannot store objects: the same, from the library
+        _write(tmp_path / "b.h5", arrays={"x": np.array([object()])})
     assert list(tmp_path.iterdir()) == []
 
 

@@ -576,6 +576,7 @@ def test_fig8_draws_gradient_descents_controls_in_a_row_of_their_own():
     ds.test_metric.loc[{"strategy": "gd_adam"}] = 0.4
     es, gd = figures.fig8(ds).axes
     assert "snes" in es.get_title() and "gd_adam" in gd.get_title()
+    assert set(_lines(es)) == set(_lines(gd)) == set(methods)  # drawn, each of them
     assert all(np.allclose(v, 0.9) for v in _lines(es).values())
     assert all(np.allclose(v, 0.4) for v in _lines(gd).values())
     only_gd = figures.fig8(ds.sel(strategy=["gd_adam"])).axes

@@ -3,6 +3,8 @@ and what the accuracy table says of an experiment's machines."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jax
 
 from evotickets import host
@@ -33,6 +35,13 @@ def test_trained_on_names_the_backend_the_device_count_and_this_cpu():
     line = host.trained_on()
     assert line.startswith(f"{jax.default_backend()} ") and f"×{len(jax.devices())}; " in line
     assert line.endswith(host.cpu_description())
+    if Path("/proc/cpuinfo").is_file():  # the model as /proc says it, not as the code reads it
+        model = next(
+            row.split(":", 1)[1].strip()
+            for row in Path("/proc/cpuinfo").read_text().splitlines()
+            if row.startswith("model name")
+        )
+        assert f"; {model}" in line
 
 
 def test_the_machines_line_warns_where_rounds_come_from_several_machines():

@@ -121,7 +121,9 @@ def test_report_captions_are_valid_restructuredtext():
     from docutils.core import publish_doctree
 
     quiet = {"report_level": 2, "halt_level": 5, "warning_stream": io.StringIO()}
-    for path in sorted((ROOT / "workflow" / "report").glob("*.rst")):
+    captions = sorted((ROOT / "workflow" / "report").glob("*.rst"))
+    assert {p.stem for p in captions} >= {*names.FIGURE_NAMES, "claims"}, captions
+    for path in captions:
         tree = publish_doctree(path.read_text(), settings_overrides=quiet)
         errors = [m.astext() for m in tree.findall(nodes.problematic)]
         errors += [m.astext() for m in tree.findall(nodes.system_message)]
