@@ -29,9 +29,11 @@ from .names import (
     COMMON_KEYS,
     CONTROL_TASKS,
     DEFAULT_BRAX_BACKEND,
+    DEFAULT_KMNIST_SPLIT,
     DEFAULT_POLICY_BIAS_INIT,
     DEFAULT_POLICY_OUTPUT,
     DEFAULT_POPULATION_CHUNK,
+    DEFAULT_REWIND_BUDGET,
     DISCRETE_CONTROL_TASKS,
     DYNAMIC_METHODS,
     ES_FITNESS_TASK_KEYS,
@@ -1054,7 +1056,7 @@ def _gd_adam_steps(cfg: dict, task: str) -> tuple[int, int, int]:
     from .tasks.data import train_examples
 
     hp = strategy_settings(cfg, task, "gd_adam")
-    split = (cfg["tasks"][task] or {}).get("kmnist_split", "full")
+    split = (cfg["tasks"][task] or {}).get("kmnist_split", DEFAULT_KMNIST_SPLIT)
     n = train_examples(library_task(cfg, task), split)
     per_epoch = n // int(hp["batch_size"])
     return int(hp["epochs"]) * per_epoch, per_epoch, n
@@ -1083,7 +1085,8 @@ def _fill_kmnist_split(cfg: dict) -> None:
     for task, block in cfg["tasks"].items():
         block = block or {}
         if library_task(cfg, task) == "kmnist":
-            cfg["tasks"][task] = {**block, "kmnist_split": block.get("kmnist_split", "full")}
+            split = block.get("kmnist_split", DEFAULT_KMNIST_SPLIT)
+            cfg["tasks"][task] = {**block, "kmnist_split": split}
         elif "kmnist_split" in block:
             raise ConfigError(
                 f"tasks.{task}.kmnist_split applies to K-MNIST tasks only, and {task} runs "
@@ -1580,7 +1583,7 @@ def task_rewind_budget(cfg: dict, task: str) -> str:
     """What a task's rewound rounds search (``full`` or ``remaining``): the task entry's
     own ``rewind_budget``, else the experiment's."""
     block = cfg["tasks"][task] or {}
-    return str(block.get("rewind_budget", cfg.get("rewind_budget", "full")))
+    return str(block.get("rewind_budget", cfg.get("rewind_budget", DEFAULT_REWIND_BUDGET)))
 
 
 def init_settings(cfg: dict, task: str, seed: int) -> dict:

@@ -64,6 +64,15 @@ DEFAULT_POLICY_BIAS_INIT = POLICY_BIAS_INITS[0]
 #: whose digests hold without it): flax's zeros, as their θ0 was made.
 UNNAMED_POLICY_BIAS_INIT = "zeros"
 
+#: K-MNIST splits (``tasks.<t>.kmnist_split``): the official 60k/10k one, the default, or the
+#: official 10k test set split 8,000 / 2,000 (:mod:`evotickets.tasks.data`).
+KMNIST_SPLITS: tuple[str, ...] = ("full", "test_split")
+DEFAULT_KMNIST_SPLIT = KMNIST_SPLITS[0]
+#: Late rewinding's budget of a round after round 0 (``rewind_budget``): the full G
+#: generations from the rewind point, the default, or the remaining G − k.
+REWIND_BUDGETS: tuple[str, ...] = ("full", "remaining")
+DEFAULT_REWIND_BUDGET = REWIND_BUDGETS[0]
+
 #: The kernel initialiser a task entry without ``init`` uses (flax's default, LeCun normal):
 #: the study's θ0. Entries under another scheme are Fig. 9's comparison.
 DEFAULT_INIT_SCHEME = "flax_default"

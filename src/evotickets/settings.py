@@ -22,9 +22,11 @@ from typing import Any
 
 from .names import (
     DEFAULT_INIT_SCHEME,
+    DEFAULT_REWIND_BUDGET,
     GD_STRATEGIES,
     METHODS,
     POLICY_BIAS_INITS,
+    REWIND_BUDGETS,
     STRATEGIES,
     TASKS,
     TRANSFER_TARGET_METHOD,
@@ -224,7 +226,7 @@ class ChainSettings(_Json):
     #: late rewinding's budget for rounds ≥ 1: ``full`` (G generations from the rewind
     #: point) or ``remaining`` (G − k, so that a ticket's search from θ0 totals G, as the
     #: k = 0 chain's does); in the JSON only when the chain rewinds and it is ``remaining``
-    rewind_budget: str = "full"
+    rewind_budget: str = DEFAULT_REWIND_BUDGET
 
     def __post_init__(self) -> None:
         """The strategy's ``digest_defaults`` (its spec's), where ``strategy_config`` lacks
@@ -313,7 +315,7 @@ class ChainSettings(_Json):
             d["method_config"] = self.method_config
         if self.rewind:
             d["rewind"] = self.rewind
-            if self.rewind_budget != "full":
+            if self.rewind_budget != DEFAULT_REWIND_BUDGET:
                 d["rewind_budget"] = self.rewind_budget
         if with_data_dir:
             d["data_dir"] = self.data_dir
@@ -335,7 +337,7 @@ class ChainSettings(_Json):
         _known("task", d["task_config"].get("task", task), TASKS)
         _known("strategy", d["strategy"], (*STRATEGIES, *GD_STRATEGIES))
         _known("method", d["method"], (*METHODS, TRANSFER_TARGET_METHOD))
-        _known("rewind_budget", d.get("rewind_budget", "full"), ("full", "remaining"))
+        _known("rewind_budget", d.get("rewind_budget", DEFAULT_REWIND_BUDGET), REWIND_BUDGETS)
         return cls(
             task=d["task"],
             task_config=dict(d["task_config"]),
@@ -348,7 +350,7 @@ class ChainSettings(_Json):
             data_dir=d.get("data_dir"),
             method_config=dict(d["method_config"]) if d.get("method_config") else None,
             rewind=int(d.get("rewind", 0)),
-            rewind_budget=str(d.get("rewind_budget", "full")),
+            rewind_budget=str(d.get("rewind_budget", DEFAULT_REWIND_BUDGET)),
         )
 
 

@@ -71,6 +71,8 @@ def test_the_schemas_defaults_and_choices_are_the_codes():
         "policy_bias_init": (task["policy_bias_init"], names.POLICY_BIAS_INITS),
         "policy_output": (task["policy_output"], names.POLICY_OUTPUTS),
         "kmnist_split": (task["kmnist_split"], KMNIST_SPLITS),
+        "rewind_budget": (props["rewind_budget"], names.REWIND_BUDGETS),
+        "tasks.<t>.rewind_budget": (task["rewind_budget"], names.REWIND_BUDGETS),
         "covariance_rate": (strategy["covariance_rate"], COVARIANCE_RATES),
         "temperature_weights": (strategy["temperature_weights"], WEIGHT_FORMS),
         "optimizer": (strategy["optimizer"], OPTIMIZERS),
@@ -84,6 +86,7 @@ def test_the_schemas_defaults_and_choices_are_the_codes():
     }
     for key, (spec, code) in choices.items():
         assert set(spec["enum"]) == set(code), key
+    assert props["rewind_budget"]["default"] == names.DEFAULT_REWIND_BUDGET
     source = props["transfer"]["items"]["properties"]["source"]["properties"]
     assert source["method"]["default"] == names.TRANSFER_SOURCE_METHOD
     # names' copies of implementations' names (names imports no JAX, so it cannot import them)

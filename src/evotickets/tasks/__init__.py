@@ -12,6 +12,7 @@ from ..names import (
     CONTROL_TASKS,
     DEFAULT_BRAX_BACKEND,
     DEFAULT_INIT_SCHEME,
+    DEFAULT_KMNIST_SPLIT,
     DEFAULT_POPULATION_CHUNK,
     TASKS,
     VISION_INPUT_SHAPE,
@@ -120,7 +121,8 @@ def make_task(name: str, cfg: dict[str, Any], table, data_dir: str | None = None
 
     dataset_name, default_network = VISION_TASKS[name]
     if dataset_name == "kmnist":  # validate_config makes the split explicit in every digest
-        dataset = load_dataset(dataset_name, data_dir, kmnist_split=cfg.get("kmnist_split", "full"))
+        split = cfg.get("kmnist_split", DEFAULT_KMNIST_SPLIT)
+        dataset = load_dataset(dataset_name, data_dir, kmnist_split=split)
     else:
         dataset = load_dataset(dataset_name, data_dir)
     return VisionTask(

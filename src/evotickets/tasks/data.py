@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from ..durable import durable_replace, make_dirs, temp_path
+from ..names import DEFAULT_KMNIST_SPLIT, KMNIST_SPLITS
 
 __all__ = [
     "DATASETS",
@@ -134,8 +135,6 @@ _IDX_DTYPES: dict[int, np.dtype] = {
     0x0E: np.dtype(">f8"),
 }
 
-#: K-MNIST splits: the official 60k/10k one, or the official 10k test set split 8,000 / 2,000.
-KMNIST_SPLITS: tuple[str, ...] = ("full", "test_split")
 _KMNIST_SPLIT_TRAIN = 8000
 _KMNIST_TEST_SPLIT = "kmnist-test-8000/2000 (kmnist_split: test_split)"
 _FIX_KMNIST_SPLIT = (
@@ -154,7 +153,7 @@ _DIGITS_SPLIT = "sklearn-digits 1437/360 (rng 0)"
 _TRAIN_EXAMPLES = {"digits": 1797 - _DIGITS_N_TEST, "mnist": 60000, "fashion_mnist": 60000}
 
 
-def train_examples(name: str, kmnist_split: str = "full") -> int:
+def train_examples(name: str, kmnist_split: str = DEFAULT_KMNIST_SPLIT) -> int:
     """How many training examples dataset ``name`` has under ``kmnist_split``."""
     if name == "kmnist":
         return _KMNIST_SPLIT_TRAIN if kmnist_split == "test_split" else 60000
@@ -685,7 +684,7 @@ def load_dataset(
     name: str,
     data_dir: str | os.PathLike[str] | None = None,
     download: bool = True,
-    kmnist_split: str = "full",
+    kmnist_split: str = DEFAULT_KMNIST_SPLIT,
 ) -> Dataset:
     """Load a dataset by name as normalised float32 NHWC arrays with int32 labels.
 

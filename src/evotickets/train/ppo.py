@@ -46,7 +46,7 @@ import optax
 from ..keys import generation_key, tag
 from ..networks import from_vector, init_policy_params, mlp_forward
 from .es import RoundResult, strongly_typed
-from .ppo_settings import PPO_DEFAULTS, ppo_check
+from .ppo_settings import PPO_DEFAULTS, ppo_check, ppo_option
 
 
 def gae_advantages(
@@ -146,8 +146,8 @@ class _Sizes:
             cfg=cfg,
             n_env=n_env,
             n_step=n_step,
-            unroll=int(cfg.get("unroll_length", n_step)),
-            reward_scale=float(cfg.get("reward_scaling", 1.0)),
+            unroll=int(ppo_option(cfg, "unroll_length")),
+            reward_scale=float(ppo_option(cfg, "reward_scaling")),
             per_update=per_update,
             n_updates=max(1, int(cfg["total_steps"]) // per_update),
             mb_size=per_update // int(cfg["minibatches"]),
@@ -186,7 +186,7 @@ def learning_rate_schedule(cfg: dict[str, Any], n_updates: int) -> optax.Schedul
     linearly over total_steps × warmup optimiser steps, then lr_end (its "warm-up" is this
     decay horizon, counted in env steps: 87,500 of the Pendulum run's ≈ 109,000)."""
     steps = n_updates * int(cfg["epochs"]) * int(cfg["minibatches"])
-    if cfg.get("lr_schedule", "warmup_cosine") == "linear":
+    if ppo_option(cfg, "lr_schedule") == "linear":
         return optax.linear_schedule(
             init_value=float(cfg["lr"]),
             end_value=float(cfg["lr_end"]),
@@ -216,7 +216,7 @@ def _init(task, sz: _Sizes, theta0, mask, round_k, bias_init: str | None = None)
         "critic": {k: jnp.asarray(v) for k, v in critic0.items()},
     }
     schedule = learning_rate_schedule(cfg, n_updates)
-    adam = optax.adam(schedule, eps=float(cfg.get("adam_eps", 1e-8)))  # 1e-8: optax's default
+    adam = optax.adam(schedule, eps=float(ppo_option(cfg, "adam_eps")))
     tx = optax.chain(optax.clip_by_global_norm(float(cfg["max_grad_norm"])), adam)
     return params, tx, tx.init(params)
 
@@ -226,7 +226,7 @@ def _loss(task, sz: _Sizes):
     cfg = sz.cfg
     mean_out, _, policy_mean = _policy(task)
 
-    value_clip = bool(cfg.get("value_clip", False))
+    value_clip = bool(ppo_option(cfg, "value_clip"))
 
     def loss_fn(p, batch, norm):
         obs, act, old_logp, adv, ret, *old_value = batch  # the rollout's value: value_clip
@@ -300,7 +300,7 @@ def _make_update(task, sz: _Sizes, tx, mask_j, round_k):
             jax.random.split(k, sz.n_step),
         )
         t_obs, t_act, t_logp, t_val, t_rew, t_done, t_trunc, t_fin, t_bad = traj
-        by_time_limit = cfg.get("time_limit", "terminal") == "truncation"
+        by_time_limit = ppo_option(cfg, "time_limit") == "truncation"
         last_val = jax.vmap(lambda o: mlp_forward(p["critic"], task._normalize(o, norm))[0])(
             obs_last
         )
@@ -317,7 +317,7 @@ def _make_update(task, sz: _Sizes, tx, mask_j, round_k):
         )
         ret = adv + t_val
         batch = (t_obs, t_act, t_logp, adv, ret)
-        if cfg.get("value_clip", False):
+        if ppo_option(cfg, "value_clip"):
             batch = (*batch, t_val)
         flat = jax.tree.map(lambda x: x.reshape(per_update, *x.shape[2:]), batch)
         # before the epochs, as brax's PPO updates its running statistics (its training_step):
