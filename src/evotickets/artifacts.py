@@ -25,7 +25,7 @@ import numpy as np
 
 from . import __version__
 from .durable import atomic_path, make_dirs, temp_path
-from .names import is_gd, without_es_fitness_keys
+from .names import WEIGHT_STATISTICS, is_gd, without_es_fitness_keys
 from .paths import TRANSFER_FOLDER
 
 SCHEMA_VERSION = 1
@@ -66,7 +66,7 @@ FINAL_METRIC_CURVE = f"{CURVES_GROUP}/eval_metric"
 #: ``collect`` on "could not convert string to float", naming no file.
 NUMERIC_ATTRS = ("round", "seed", "kept_prunable", "final_metric", "remaining_fraction")
 # analysis artifacts: file stem → rule (workflow/rules/analysis.smk)
-ANALYSIS_RULES = {"snr_magnitude": "weight_statistics", "layerwise": "weight_statistics"}
+ANALYSIS_RULES = dict.fromkeys(WEIGHT_STATISTICS, "weight_statistics")
 #: The per-round statistics every snr_magnitude file holds (collect's variables of the same
 #: names, with the later two).
 SNR_MAGNITUDE_ARRAYS = (
@@ -642,8 +642,15 @@ def stale_inputs(
 
 
 #: The attr that makes a trained.h5 a copy of another chain's round 0, naming it
-#: (:func:`evotickets.rounds.adopt_round0`).
+#: (:func:`evotickets.rounds.adopt_round0`), and the donor's digest beside it.
 ROUND0_FROM_ATTR = "round0_from"
+ROUND0_FROM_DIGEST_ATTR = "round0_from_digest"
+#: A trained round's machine (``evotickets.host.trained_on``): reports count rounds by it.
+TRAINED_ON_ATTR = "trained_on"
+#: A vmapped group's program and width, which a chain's last bits may depend on on a GPU.
+GROUP_PROGRAM_ATTR, GROUP_WIDTH_ATTR = "group_program", "group_width"
+#: A gradient-descent round's time per epoch (its trainer's attr).
+SECONDS_PER_EPOCH_ATTR = "seconds_per_epoch"
 #: Round 0 holds the same numbers for every method of one (task, strategy, seed): what two
 #: such rounds may record apart is the method, a copy's provenance, and how and where it was
 #: trained (the machine, the time, the group program and its width).
@@ -651,12 +658,12 @@ ROUND0_OWN_ATTRS = frozenset(
     {
         "method",
         ROUND0_FROM_ATTR,
-        "round0_from_digest",
-        "trained_on",
+        ROUND0_FROM_DIGEST_ATTR,
+        TRAINED_ON_ATTR,
         "seconds",
-        "seconds_per_epoch",
-        "group_program",
-        "group_width",
+        SECONDS_PER_EPOCH_ATTR,
+        GROUP_PROGRAM_ATTR,
+        GROUP_WIDTH_ATTR,
     }
 )
 

@@ -47,6 +47,11 @@ def experiment(exp: Field = None, root: str | os.PathLike | None = None) -> str:
     return str(root) if root is not None else f"{RESULTS}/{_text(exp, 'exp')}"
 
 
+#: The claims stage's three files, written together (the rule's outputs, the verb's writes).
+CLAIMS_MD, CLAIMS_HTML, CLAIMS_NC = "claims.md", "claims.html", "claims.nc"
+CLAIMS_FILES = (CLAIMS_MD, CLAIMS_HTML, CLAIMS_NC)
+
+
 def experiment_file(file: str, exp: Field = None, root=None) -> str:
     """A file of the whole experiment: ``summary.nc``, ``claims.md``, ``accuracy_table.txt``."""
     return f"{experiment(exp, root)}/{file}"

@@ -258,6 +258,13 @@ def exact_fraction(x: float) -> Fraction:
     return Fraction(repr(float(x)))
 
 
+def nominal_remaining(prune_fraction: float, round_index):
+    """(1 − p)^t: the fraction of prunable weights round t keeps before rounding to whole
+    weights (:func:`remaining_count`), as summary.nc's coordinates and check-config say it;
+    ``round_index`` an int or an array of them."""
+    return (1 - prune_fraction) ** round_index
+
+
 def remaining_count(num_prunable: int, prune_fraction: float, round_index: int) -> int:
     """Prunable weights left *in* round ``round_index`` (round 0 is dense), computed
     exactly (:func:`exact_fraction`)."""

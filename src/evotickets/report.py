@@ -12,7 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from . import paths
-from .artifacts import ArtifactError, check_filed, read_artifact, require_results_folder
+from .artifacts import (
+    TRAINED_ON_ATTR,
+    ArtifactError,
+    check_filed,
+    read_artifact,
+    require_results_folder,
+)
 from .config import chains
 from .host import machine_counts, machines_line
 from .names import METHODS
@@ -53,7 +59,7 @@ def collect_rows(results: str | Path, cfg: dict | None = None, reading=None) -> 
                 "remaining": float(attrs["remaining_fraction"]),
                 "metric": float(attrs["final_metric"]),
                 "metric_name": attrs["metric_name"],
-                "trained_on": str(attrs.get("trained_on", "")),
+                "trained_on": str(attrs.get(TRAINED_ON_ATTR, "")),
             }
         )
     return rows

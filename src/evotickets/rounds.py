@@ -18,13 +18,17 @@ import numpy as np
 from . import checkpoint
 from .artifacts import (
     CURVES_GROUP,
+    GROUP_PROGRAM_ATTR,
+    GROUP_WIDTH_ATTR,
     MASK_GROUP,
     PARAMS_GROUP,
     REWIND_GROUP,
     ROUND0_FROM_ATTR,
+    ROUND0_FROM_DIGEST_ATTR,
     SIGMA_GROUP,
     TASK_STATE_GROUP,
     THETA_START_GROUP,
+    TRAINED_ON_ATTR,
     ArtifactError,
     Digests,
     artifact_vector,
@@ -320,7 +324,7 @@ def write_trained(p: PreparedRound, res, extra_attrs: dict | None = None) -> Non
             "d_active": int(mask.sum()),
             **kept_attrs((mask & prunable).sum(), prunable.sum()),
             # the machine(s) that trained it: last bits depend on the hardware (evotickets.host)
-            "trained_on": p.checkpoint.trained_on(),
+            TRAINED_ON_ATTR: p.checkpoint.trained_on(),
             **res.attrs,
             **({"rewind_point": p.rewind_at} if p.rewind_at is not None else {}),
             **_provenance(p),
@@ -393,7 +397,7 @@ def _train_group(key: tuple, members: list[PreparedRound], width: int, log) -> N
     for p, res in zip(members, results, strict=True):  # every finite one written first
         try:
             # the width too: on a GPU a chain's last bits depend on it (bench/README)
-            write_trained(p, res, {"group_program": "vmapped", "group_width": width})
+            write_trained(p, res, {GROUP_PROGRAM_ATTR: "vmapped", GROUP_WIDTH_ATTR: width})
         except RoundDiverged as err:
             diverged.append((p, str(err)))
     if diverged:
@@ -481,7 +485,7 @@ def adopt_round0(
         **content_attrs(attrs),
         "method": settings.method,
         ROUND0_FROM_ATTR: str(donor_path),
-        "round0_from_digest": donor_digest,
+        ROUND0_FROM_DIGEST_ATTR: donor_digest,
     }
     write_artifact(out_path, "trained", arrays, out_attrs, config_digest=config_digest,
                    seed=settings.seed, inputs=(*inputs, donor_path))  # fmt: skip

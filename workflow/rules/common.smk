@@ -22,7 +22,7 @@ from evotickets.names import (
 )
 from evotickets.platform import PLATFORM_ENV
 from evotickets.pruning import adopts_round0, round0_donor
-from evotickets.settings import LandscapeOptions
+from evotickets.settings import LandscapeOptions, LmcOptions
 from evotickets.config import (
     SCHEMA_PATH,
     analysis_artifacts,

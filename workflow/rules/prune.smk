@@ -111,5 +111,6 @@ rule accuracy_table:
         mem_mb=500,
         runtime=5,
     shell:
-        "{EVOTICKETS} table results/{wildcards.exp} --config-json {params.config:q} "
+        "{EVOTICKETS} table " + paths.experiment("{wildcards.exp}") + " --config-json "
+        "{params.config:q} "
         "--out {output} > {log} 2>&1"

@@ -20,7 +20,8 @@ rule collect:
         mem_mb=4000,
         runtime=30,
     shell:
-        "{EVOTICKETS} collect results/{wildcards.exp} --config-json {params.config:q} "
+        "{EVOTICKETS} collect " + paths.experiment("{wildcards.exp}") + " --config-json "
+        "{params.config:q} "
         "--out {output} > {log} 2>&1"
 
 
@@ -54,10 +55,10 @@ rule claims:
     input:
         paths.experiment_file("summary.nc"),
     output:
-        md=paths.experiment_file("claims.md"),
-        nc=paths.experiment_file("claims.nc"),
+        md=paths.experiment_file(paths.CLAIMS_MD),
+        nc=paths.experiment_file(paths.CLAIMS_NC),
         html=report(
-            paths.experiment_file("claims.html"),
+            paths.experiment_file(paths.CLAIMS_HTML),
             caption="../report/claims.rst",
             category="Claims",
         ),
@@ -68,4 +69,5 @@ rule claims:
         mem_mb=2000,
         runtime=10,
     shell:
-        "{EVOTICKETS} claims results/{wildcards.exp} --summary {input} --brief > {log} 2>&1"
+        "{EVOTICKETS} claims " + paths.experiment("{wildcards.exp}") + " --summary {input} "
+        "--brief > {log} 2>&1"

@@ -20,6 +20,7 @@ from ..artifacts import (
     LAYERWISE_ARRAYS,
     MASK_GROUP,
     SNR_MAGNITUDE_ARRAYS,
+    TRAINED_ON_ATTR,
     VERSION_ATTRS,
     ArtifactError,
     group,
@@ -40,6 +41,7 @@ from ..config import (
 )
 from ..host import machine_counts
 from ..names import DEFAULT_INIT_SCHEME, analysis_file
+from ..pruning import nominal_remaining
 from ..results import FinishedRounds
 from ..settings import ANALYSIS_OPTIONS, analysis_digest
 
@@ -86,7 +88,7 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
         es = str(attrs.get("trainer", "es")) == "es"
         nonfinite[i] = attrs.get("nonfinite_total", np.nan) if es else np.nan
         metric_name[t] = attrs["metric_name"]
-        machines.append(str(attrs.get("trained_on", "")))
+        machines.append(str(attrs.get(TRAINED_ON_ATTR, "")))
         for k in VERSION_ATTRS:
             software[k].append(str(attrs.get(k, "")))
 
@@ -112,12 +114,12 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
             "iteration": np.arange(rounds),
             "remaining_fraction": (
                 "iteration",
-                (1 - p) ** np.arange(rounds),
+                nominal_remaining(p, np.arange(rounds)),
                 {"long_name": "nominal fraction of prunable weights remaining", "units": "1"},
             ),
             "sparsity": (
                 "iteration",
-                1 - (1 - p) ** np.arange(rounds),
+                1 - nominal_remaining(p, np.arange(rounds)),
                 {"long_name": "nominal fraction of prunable weights pruned", "units": "1"},
             ),
             "metric_name": ("task", [metric_name.get(t, "") for t in tasks]),

@@ -91,6 +91,8 @@ def cmd_table(args) -> None:
 
 
 def cmd_check_config(args) -> None:
+    from .. import pruning
+
     cfg = load_config(args.configfile)
     named = " + ".join(args.configfile)  # a config and its overlays, merged as Snakemake does
     _check_sparsest_rounds(cfg, named)
@@ -102,7 +104,7 @@ def cmd_check_config(args) -> None:
         f"{len(chains(cfg))} chains)"
     )
     last = cfg["rounds"] - 1
-    kept = (1 - cfg["prune_fraction"]) ** last
+    kept = pruning.nominal_remaining(cfg["prune_fraction"], last)
     print(
         f"round {last}, the last, keeps {kept:.2%} of each task's prunable weights (before "
         "rounding to whole weights)"
@@ -342,7 +344,8 @@ def cmd_claims(args) -> None:
     results = Path(args.results)
     if not (args.summary and args.out_dir):  # it is read or written: a config named by mistake
         require_results_folder(results)
-    ds = open_summary(Path(args.summary or results / "summary.nc"))
+    summary = Path(args.summary or paths.experiment_file("summary.nc", root=results))
+    ds = open_summary(summary)
     title, default_out = _experiment_of(ds), results
     # another run's summary: its claims would land in this folder, beside this run's own
     if (
@@ -375,20 +378,21 @@ def cmd_claims(args) -> None:
     )
     html, table = claims.to_html(text), claims.to_dataset(rows, thresholds)
     # which run: a claims.nc copied out of its folder still names it
-    table.attrs.update(experiment=title, source=str(args.summary or results / "summary.nc"))
+    table.attrs.update(experiment=title, source=str(summary))
     if "trained_on" in ds.attrs:
         table.attrs["trained_on"] = ds.attrs["trained_on"]
     # all three written and fsynced before any replaces its old file: an error while writing
     # or syncing one (a full disk) leaves the old set whole, not a new claims.md beside an
     # old claims.nc
-    ensure_writable(out / "claims.md")
-    with atomic_paths(out / "claims.md", out / "claims.html", out / "claims.nc") as tmps:
+    written = [Path(paths.experiment_file(f, root=out)) for f in paths.CLAIMS_FILES]
+    ensure_writable(written[0])
+    with atomic_paths(*written) as tmps:
         md, page, nc = tmps
         md.write_text(text)
         page.write_text(html)
         write_netcdf(table, nc, kind="claims")
     print(text.split(claims.EVERY_LEVEL_HEADING)[0] if args.brief else text)
-    print(f"wrote {out / 'claims.md'}, claims.html and claims.nc ({len(rows)} effects)")
+    print(f"wrote {written[0]}, {written[1].name} and {written[2].name} ({len(rows)} effects)")
 
 
 def _experiment_of(ds: xarray.Dataset) -> str:

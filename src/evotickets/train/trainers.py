@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..artifacts import SECONDS_PER_EPOCH_ATTR
 from ..names import is_gd
 from ..settings import ChainSettings
 
@@ -256,7 +257,7 @@ def train_adam(
         "trainer": "gd",
         "search_distribution": "none: gradient descent, so no sigma/ group and no SNR",
         "steps_per_epoch": res.steps_per_epoch,
-        "seconds_per_epoch": res.seconds_per_epoch,
+        SECONDS_PER_EPOCH_ATTR: res.seconds_per_epoch,
     }
     return TrainedRound(
         res.theta, None, curves, res.final_metric, res.seconds, attrs, {}, res.rewind_theta
