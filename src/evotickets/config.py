@@ -812,6 +812,7 @@ def ignored_settings(cfg: dict) -> list[str]:
                 "there (a trainer's own batch and steps are in the gd block, e.g. "
                 "gd.gd_adam.batch_size)"
             )
+    notes += _unread_counts(cfg, methods)
     resources = cfg.get("resources") or {}
     grouped = resources.get("group_chains", "none") != "none" or cfg.get("transfer")
     for key in ("group_program", "group_runtime"):
@@ -820,6 +821,46 @@ def ignored_settings(cfg: dict) -> list[str]:
             notes.append(
                 f"resources.{key} is set, but no job trains a group (group_chains: none and "
                 "no transfers): it does nothing"
+            )
+    return notes
+
+
+def _unread_counts(cfg: dict, methods: set) -> list[str]:
+    """Counts a config gives that a run reads only in part or not at all: dynamic_gradient's
+    probe without that method, more GraSP/SNIP examples or landscape test examples than a
+    task has (all of them are used), and landscape test examples on control tasks, whose
+    loss is over training episodes (the value still enters the landscapes' digest)."""
+    from .tasks.data import test_examples, train_examples  # numpy only: no JAX
+
+    notes = []
+    if "probe_pairs" in (cfg.get("dynamic_sparse") or {}) and "dynamic_gradient" not in methods:
+        notes.append("dynamic_sparse.probe_pairs is set, but no chain runs dynamic_gradient, "
+                     "the one method that probes: it does nothing")  # fmt: skip
+    chains_by_task: dict[str, set] = {}
+    for t, _, m, _ in chains(cfg):
+        chains_by_task.setdefault(t, set()).add(m)
+    examples = int((cfg.get("pruning_at_init") or {}).get("examples", 0))
+    landscape = {t for t, _, _, _ in analysis_chains(cfg, "landscape")}
+    eval_examples = int(analysis_options(cfg, "landscape").get("eval_examples", 0))
+    for task, run in chains_by_task.items():
+        base, block = library_task(cfg, task), cfg["tasks"][task] or {}
+        if is_control(base):
+            if task in landscape:
+                notes.append(
+                    f"analyses.landscape.eval_examples ({eval_examples}) is unread on the "
+                    f"control task {task}, whose landscape loss is over training episodes"
+                )
+            continue
+        split = block.get("kmnist_split", DEFAULT_KMNIST_SPLIT)
+        if run & set(INIT_GRADIENT_METHODS) and examples > (n := train_examples(base, split)):
+            notes.append(
+                f"pruning_at_init.examples is {examples}, but {task} has {n} training "
+                f"examples: snip and grasp score θ0 on all {n}"
+            )
+        if task in landscape and eval_examples > (n := test_examples(base, split)):
+            notes.append(
+                f"analyses.landscape.eval_examples is {eval_examples}, but {task} has {n} "
+                f"test examples: its landscapes use all {n}"
             )
     return notes
 

@@ -1812,6 +1812,32 @@ def test_check_config_says_which_analyses_run_and_notes_ignored_settings(tiny_co
     assert notes[3].startswith("resources.group_program is set, but no job trains a group")
 
 
+def test_check_config_notes_counts_a_run_reads_in_part_or_not_at_all(tiny_config):
+    """dynamic_gradient's probe_pairs without it, more SNIP examples or landscape test
+    examples than digits has (all are used), and landscape test examples on a control task
+    (its loss is over training episodes) were accepted without a word."""
+    from evotickets.config import ignored_settings
+
+    tiny_config["methods"] = ["random", "magnitude", "snr", "dynamic_random", "snip"]
+    tiny_config["dynamic_sparse"] = {"every": 10, "probe_pairs": 4}
+    tiny_config["pruning_at_init"] = {"examples": 5000}
+    tiny_config["analyses"]["landscape"]["eval_examples"] = 1000
+    tiny_config["analyses"]["tasks"] = ["digits", "pendulum"]
+    tiny_config["tasks"]["pendulum"] = {"hidden": [8], "n_repeats": 2, "max_steps": 20,
+                                        "methods": ["random", "magnitude", "snr"]}  # fmt: skip
+    notes = ignored_settings(validate_config(copy.deepcopy(tiny_config)))
+    assert len(notes) == 4, notes
+    assert notes[0].startswith("dynamic_sparse.probe_pairs is set, but no chain runs dynamic_g")
+    assert "examples is 5000, but digits has 1437 training examples" in notes[1]
+    assert "eval_examples is 1000, but digits has 360 test examples" in notes[2]
+    assert "(1000) is unread on the control task pendulum" in notes[3]
+    tiny_config["methods"] = ["random", "magnitude", "snr", "dynamic_gradient", "snip"]
+    tiny_config["pruning_at_init"]["examples"] = 1437
+    tiny_config["analyses"]["landscape"]["eval_examples"] = 360
+    tiny_config["analyses"]["tasks"] = ["digits"]
+    assert ignored_settings(validate_config(tiny_config)) == []
+
+
 def test_a_transfer_whose_target_runs_nothing_to_compare_with_is_refused(tiny_config):
     """A target running only random (or only snr, with no random) was accepted, and the
     reports' target columns were NaN: the moved ticket is set against the target's own

@@ -575,3 +575,9 @@ def test_train_examples_are_what_the_loaders_give(shared: Path) -> None:
     split = load_dataset("kmnist", data_dir=shared, download=False, kmnist_split="test_split")
     assert data.train_examples("kmnist", "test_split") == len(split.y_train)
     assert data.train_examples("kmnist") == 60000  # the official split (no copy here)
+    # and their test examples, which check-config's landscape note counts
+    assert data.test_examples("digits") == len(load_dataset("digits").y_test)
+    for name in ("mnist", "fashion_mnist"):
+        loaded = load_dataset(name, data_dir=shared, download=False)
+        assert data.test_examples(name) == len(loaded.y_test)
+    assert data.test_examples("kmnist", "test_split") == len(split.y_test)

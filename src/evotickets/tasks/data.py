@@ -160,6 +160,15 @@ def train_examples(name: str, kmnist_split: str = DEFAULT_KMNIST_SPLIT) -> int:
     return _TRAIN_EXAMPLES[name]
 
 
+def test_examples(name: str, kmnist_split: str = DEFAULT_KMNIST_SPLIT) -> int:
+    """How many test examples dataset ``name`` has under ``kmnist_split``."""
+    if name == "digits":
+        return _DIGITS_N_TEST
+    if name == "kmnist" and kmnist_split == "test_split":
+        return 10000 - _KMNIST_SPLIT_TRAIN
+    return 10000
+
+
 _DOWNLOAD_TIMEOUT_S = 60.0
 _FIX_DIR = (
     f"set the `data_dir` config key (or the {DATA_DIR_ENV} environment variable) to a directory "
