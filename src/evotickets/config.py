@@ -62,7 +62,7 @@ from .names import (
     is_gd,
     with_digest_defaults,
 )
-from .paths import TRANSFER_FOLDER
+from .paths import ENTRY_NAME, EXPERIMENT_NAME, TRANSFER_FOLDER
 from .schema import SCHEMA_PATH, analysis_defaults, load_schema
 from .settings import ChainSettings, InitSettings, TransferSettings, digest  # noqa: F401
 from .train.ppo_settings import ppo_check
@@ -133,9 +133,9 @@ def _schema_fix(error, where: str) -> str:
 
 #: The schema's patterns for names that become folders (the experiment, a transfer), in words.
 NAME_PATTERNS = {
-    "^[A-Za-z0-9][A-Za-z0-9_.-]*$": "letters, digits, '_', '.' and '-' only, starting with a "
-    "letter or digit",
-    "^[a-z0-9_]+$": "lower-case letters, digits and '_' only",
+    f"^{EXPERIMENT_NAME}$": "letters, digits, '_', '.' and '-' only, starting with a letter "
+    "or digit",
+    f"^{ENTRY_NAME}$": "lower-case letters, digits and '_' only",
 }
 
 
@@ -1088,7 +1088,7 @@ def _check_rewind(cfg: dict) -> None:
                 )
 
 
-TASK_ENTRY_NAME = re.compile(r"^[a-z0-9_]+$")
+TASK_ENTRY_NAME = re.compile(f"^{ENTRY_NAME}$")
 
 
 def _gd_adam_steps(cfg: dict, task: str) -> tuple[int, int, int]:

@@ -25,6 +25,11 @@ import os
 from pathlib import PurePath
 
 RESULTS = "results"
+#: The names that become folders, as regular expressions: an experiment's, and a task entry's
+#: or a transfer's. The workflow's wildcards match them, the config's schema (its patterns,
+#: anchored) and checks allow only them (tests/unit/test_paths.py holds the three together).
+EXPERIMENT_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+ENTRY_NAME = r"[a-z0-9_]+"
 # The persistent JAX compilation cache every job shares (config key jax_cache_dir overrides).
 JAX_CACHE = f"{RESULTS}/.jax-cache"
 

@@ -67,3 +67,26 @@ def test_the_rules_and_readers_spell_no_layout_of_their_own():
         if spelled.search(line) and not line.lstrip().startswith("#")
     ]
     assert offenders == []
+
+
+def test_the_names_that_become_folders_have_one_pattern_for_schema_wildcards_and_checks():
+    """The experiment's wildcard allowed a leading '_' the schema refused, and the schema's
+    pattern text had to match NAME_PATTERNS' keys character for character to be named in
+    words: each now comes from paths.EXPERIMENT_NAME / ENTRY_NAME."""
+    from evotickets.config import NAME_PATTERNS, TASK_ENTRY_NAME
+    from evotickets.schema import load_schema
+
+    props = load_schema()["properties"]
+    assert props["experiment"]["pattern"] == f"^{paths.EXPERIMENT_NAME}$"
+    transfer_name = props["transfer"]["items"]["properties"]["name"]["pattern"]
+    assert transfer_name == TASK_ENTRY_NAME.pattern == f"^{paths.ENTRY_NAME}$"
+    assert set(NAME_PATTERNS) == {props["experiment"]["pattern"], transfer_name}
+    smk = (Path(__file__).resolve().parents[2] / "workflow/rules/common.smk").read_text()
+    constraints = smk[smk.index("wildcard_constraints:") :].split("\n\n")[0]
+    for wildcard, pattern in (("exp", "EXPERIMENT_NAME"), ("task", "ENTRY_NAME"),
+                              ("name", "ENTRY_NAME")):  # fmt: skip
+        assert f"{wildcard}=paths.{pattern}," in constraints
+    assert re.fullmatch(paths.EXPERIMENT_NAME, "digits-fidelity_2.0")
+    assert not re.fullmatch(paths.EXPERIMENT_NAME, "_x") and not re.fullmatch(
+        paths.ENTRY_NAME, "Digits"
+    )

@@ -163,13 +163,13 @@ if RES["gpu"] > 0:
 
 
 wildcard_constraints:
-    exp=r"[A-Za-z0-9_.-]+",
-    task=r"[a-z0-9_]+",
+    exp=paths.EXPERIMENT_NAME,
+    task=paths.ENTRY_NAME,
     strategy=r"[a-z_]+",
     method=r"[a-z_]+",
     seed=r"\d+",
     it=r"\d\d",
-    name=r"[a-z0-9_]+",
+    name=paths.ENTRY_NAME,
 
 
 # The config is fixed once loaded, so the names a path may use and the settings JSON of each
