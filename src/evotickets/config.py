@@ -46,6 +46,7 @@ from .names import (
     PERMUTED_METHOD,
     PRUNING_METHODS,
     SIGMA_METHODS,
+    SKIPPED_METHODS,
     SNR_VARIANT_STRATEGIES,
     STRATEGIES,
     STRATEGY_KEYS,
@@ -691,8 +692,8 @@ def _check_some_chain(cfg: dict) -> None:
         if not chain_methods(cfg, s):
             raise ConfigError(
                 f"strategy_methods.{s} lists {listed}, which leaves {s} no method of "
-                f"`methods` {cfg['methods']} to run (gradient descent skips snr, snr_study "
-                "runs for sep_cma_es only): add one of them to `methods`, or change the list"
+                f"`methods` {cfg['methods']} to run ({SKIPPED_METHODS}): add one of them to "
+                "`methods`, or change the list"
             )
     running = {s for task in cfg["tasks"] for s in task_strategies(cfg, task)}
     for s in chain_strategies(cfg):
@@ -719,8 +720,8 @@ def _check_some_chain(cfg: dict) -> None:
             listed = (cfg["tasks"][task] or {}).get("methods") or cfg["methods"]
             raise ConfigError(
                 f"task {task} runs {s} but no method for it: the task's methods {listed} and "
-                f"the methods {s} runs {chain_methods(cfg, s)} share none (gradient descent "
-                "skips snr, snr_study runs for sep_cma_es only), so it would train nothing: "
+                f"the methods {s} runs {chain_methods(cfg, s)} share none ({SKIPPED_METHODS}), "
+                "so it would train nothing: "
                 f"add a method {s} runs to tasks.{task}.methods, or list the task's "
                 f"strategies without {s} (tasks.{task}.strategies)"
             )
@@ -730,16 +731,15 @@ def _check_some_chain(cfg: dict) -> None:
     if ran and idle:
         raise ConfigError(
             f"methods lists {idle[0]!r}, which no chain of this config runs (its tasks' "
-            "strategies and methods and strategy_methods leave it out; gradient descent "
-            "skips snr, snr_study runs for sep_cma_es only, and a permutation control needs "
-            "magnitude beside it), so it would train nothing: remove it from `methods`, or add "
-            "a strategy and task it runs on"
+            f"strategies and methods and strategy_methods leave it out; {SKIPPED_METHODS}; "
+            "and a permutation control needs magnitude beside it), so it would train nothing: "
+            "remove it from `methods`, or add a strategy and task it runs on"
         )
     if not all_chains:
         raise ConfigError(
             "this config trains no chain: its tasks' strategies and methods (tasks.<t>."
             "strategies / methods, strategy_methods) leave no (task, strategy, method) to "
-            "run; gradient descent skips snr, and snr_study runs for sep_cma_es only"
+            f"run ({SKIPPED_METHODS})"
         )
 
 

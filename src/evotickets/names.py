@@ -21,6 +21,7 @@ from .pruning import (  # noqa: F401
     PERMUTATION_METHODS,
     PERMUTED_METHOD,
     SIGMA_METHODS,
+    SKIPPED_METHODS,
     SNR_VARIANT_STRATEGIES,
 )
 from .pruning import REGISTRY as PRUNING_METHODS  # noqa: F401

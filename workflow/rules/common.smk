@@ -16,6 +16,7 @@ from evotickets.names import (
     FIGURE_NAMES,
     PERMUTED_METHOD,
     PRUNING_METHODS,
+    SKIPPED_METHODS,
     TRANSFER_TARGET_METHOD,
     WEIGHT_STATISTICS,
     analysis_file,
@@ -225,7 +226,7 @@ def _check_known(wildcards):
     ):
         if value is not None and value not in allowed:
             why = (
-                " (snr is undefined for gradient descent; snr_study runs for sep_cma_es only)"
+                f" ({SKIPPED_METHODS})"
                 if kind == "method"
                 else ""
             )
