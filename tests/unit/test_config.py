@@ -115,34 +115,39 @@ def test_strategy_key_valid_for_another_strategy_is_rejected(tiny_config):
 
 
 @pytest.mark.parametrize(
-    ("key", "value"),
+    ("key", "value", "why"),
     [
-        ("prune_fraction", 0),
-        ("prune_fraction", 1),
-        ("prune_fraction", -0.1),
-        ("prune_fraction", 1.5),
-        ("rounds", 0),
-        ("rounds", 101),  # iter100 would match no rule's two-digit round
-        ("strategies.snes.std_init", 0),
-        ("strategies.snes.std_init", -0.05),
-        ("strategies.snes.population_size", 1),
-        ("es.num_generations", 0),
-        ("seeds", []),
-        ("seeds", [-1]),
-        ("methods", []),
-        ("rounds", "3 rounds"),  # "3" is read as 3, as `snakemake --config` passes it nested
-        ("seeds", [0, 1, 1]),  # seed 1's chains would count twice in n
-        ("methods", ["snr", "magnitude", "snr"]),
-        ("seeds", [0, 2**32]),  # a JAX key keeps 32 bits: seed 0's numbers
-        ("strategies.snes.std_init", float("inf")),
+        ("prune_fraction", 0, "to a number > 0 and < 1"),
+        ("prune_fraction", 1, "greater than or equal to the maximum of 1"),
+        ("prune_fraction", -0.1, "less than or equal to the minimum of 0"),
+        ("prune_fraction", 1.5, "to a number > 0 and < 1"),
+        ("rounds", 0, "less than the minimum of 1"),
+        # iter100 would match no rule's two-digit round
+        ("rounds", 101, "greater than the maximum of 100"),
+        ("strategies.snes.std_init", 0, "to a number > 0"),
+        ("strategies.snes.std_init", -0.05, "less than or equal to the minimum of 0"),
+        ("strategies.snes.population_size", 1, "less than the minimum of 2"),
+        ("es.num_generations", 0, "to an integer ≥ 1"),
+        ("seeds", [], "should be non-empty"),
+        ("seeds", [-1], "less than the minimum of 0"),
+        ("methods", [], "should be non-empty"),
+        # "3" is read as 3, as `snakemake --config` passes it nested
+        ("rounds", "3 rounds", "is not of type 'integer'"),
+        ("seeds", [0, 1, 1], "would count its chains twice"),  # seed 1 counted twice in n
+        ("methods", ["snr", "magnitude", "snr"], "has non-unique elements"),
+        ("seeds", [0, 2**32], "≤ 4294967295"),  # a JAX key keeps 32 bits: seed 0's numbers
+        ("strategies.snes.std_init", float("inf"), "is infinite"),
     ],
 )
-def test_out_of_range_values_are_rejected_naming_the_key(tiny_config, key, value):
+def test_out_of_range_values_are_rejected_naming_the_key(tiny_config, key, value, why):
+    """Each refusal names the key and why (a ConfigError naming only the key passed before,
+    whatever it was for)."""
     _set(tiny_config, key, value)
     with pytest.raises(ConfigError) as info:
         validate_config(tiny_config)
     assert key.split(".")[0] in str(info.value)
     assert key.split(".")[-1] in str(info.value)
+    assert why in str(info.value)
 
 
 def test_missing_required_key_is_named(tiny_config):
