@@ -6,12 +6,25 @@ step in test_control.py.)"""
 import json
 import sys
 
+import pytest
 from conftest import ROOT
 
-sys.path.insert(0, str(ROOT / "bench"))
+BENCH = str(ROOT / "bench")
+sys.path.insert(0, BENCH)
 
 import common
 from bench_cnn_fitness import conv_flops
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _bench_modules_stay_in_this_file():
+    """bench/ on sys.path for this file's tests only: its `tasks`, `common` and the rest,
+    importable under top-level names, would shadow another test's imports on this worker."""
+    yield
+    sys.path.remove(BENCH)
+    for name, module in list(sys.modules.items()):
+        if str(getattr(module, "__file__", "") or "").startswith(BENCH):
+            del sys.modules[name]
 
 
 def test_paper_cnn_flops_per_generation():
