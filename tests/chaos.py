@@ -357,6 +357,8 @@ def problems(trials: list[Trial]) -> list[str]:
             found.append(f"kill {t.index}: finished jobs recomputed: {t.recomputed}")
         if t.finished_before_kill:
             found.append(f"kill {t.index}: the run ended before the kill; nothing was tested")
+        if not t.unlocked:
+            found.append(f"kill {t.index}: `snakemake --unlock` did not clear the killed lock")
     first = next((t for t in trials if t.at is None), None)
     if first is not None and not first.checkpoints_at_kill:
         found.append(f"kill {first.index}: no checkpoint was left by the killed round")

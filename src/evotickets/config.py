@@ -802,8 +802,11 @@ def ignored_settings(cfg: dict) -> list[str]:
             notes.append(
                 f"{key} is set, but no chain runs {' or '.join(users)}, the methods that read it"
             )
+    analysed = {t for name in ("landscape", "lmc") for t, _, _, _ in analysis_chains(cfg, name)}
     for task, block in cfg["tasks"].items():  # read by ES chains only: on GD ones, ignored
         es_only = [k for k in (*ES_FITNESS_TASK_KEYS, "es") if k in (block or {})]
+        if task in analysed and is_control(library_task(cfg, task)):
+            es_only = [k for k in es_only if k != "n_repeats"]  # their loss's rollouts
         run = task_strategies(cfg, task)
         if es_only and run and all(is_gd(s) for s in run):
             notes.append(
@@ -814,13 +817,13 @@ def ignored_settings(cfg: dict) -> list[str]:
             )
     notes += _unread_counts(cfg, methods)
     resources = cfg.get("resources") or {}
-    grouped = resources.get("group_chains", "none") != "none" or cfg.get("transfer")
+    grouped = resources.get("group_chains", "none") != "none"  # transfers too, by seeds
     for key in ("group_program", "group_runtime"):
         default = schema["resources"]["properties"][key].get("default")
         if not grouped and resources.get(key, default) != default:
             notes.append(
-                f"resources.{key} is set, but no job trains a group (group_chains: none and "
-                "no transfers): it does nothing"
+                f"resources.{key} is set, but no job trains a group (group_chains: none): it "
+                "does nothing"
             )
     return notes
 
@@ -840,7 +843,9 @@ def _unread_counts(cfg: dict, methods: set) -> list[str]:
     for t, _, m, _ in chains(cfg):
         chains_by_task.setdefault(t, set()).add(m)
     examples = int((cfg.get("pruning_at_init") or {}).get("examples", 0))
-    landscape = {t for t, _, _, _ in analysis_chains(cfg, "landscape")}
+    # a note on eval_examples only where the config writes it (its default reads every task)
+    written = "eval_examples" in ((cfg.get("analyses") or {}).get("landscape") or {})
+    landscape = {t for t, _, _, _ in analysis_chains(cfg, "landscape")} if written else set()
     eval_examples = int(analysis_options(cfg, "landscape").get("eval_examples", 0))
     for task, run in chains_by_task.items():
         base, block = library_task(cfg, task), cfg["tasks"][task] or {}
@@ -974,9 +979,15 @@ def _check_dynamic(cfg: dict) -> None:
                 raise ConfigError(
                     f"dynamic_sparse.every is {every}, not below the {es['num_generations']} "
                     f"generations of a round of task {task}: its dynamic chains would never "
-                    "regrow a weight (each round a static random mask); set every to a "
-                    f"multiple of {chunk} below {es['num_generations']}, or raise "
-                    "es.num_generations"
+                    "regrow a weight (each round a static random mask); "
+                    + (
+                        f"set every to a multiple of {chunk} below {es['num_generations']}, "
+                        "or raise es.num_generations"
+                        if chunk < int(es["num_generations"])
+                        else f"lower es.log_every (regrowth falls on its chunks' ends, here "
+                        f"{chunk}) and set every to a multiple of it below "
+                        f"{es['num_generations']}"
+                    )
                 )
             if "dynamic_gradient" in task_methods(cfg, task, s):
                 _check_probe(cfg, task, s)
@@ -991,6 +1002,15 @@ def _check_probe(cfg: dict, task: str, strategy: str) -> None:
     pop = int(strategy_settings(cfg, task, strategy)["population_size"])
     pairs = probe_pairs(cfg["dynamic_sparse"], pop)
     probe, given = 2 * pairs, "probe_pairs" in cfg["dynamic_sparse"]
+    gpus = int((cfg.get("resources") or {}).get("gpu", 0))
+    if gpus > 1 and probe % gpus:  # the probe's members are split across the GPUs too
+        raise ConfigError(
+            f"dynamic_gradient's regrowth probes {strategy} on task {task} with {probe} "
+            f"members (antithetic pairs: {pairs}, twice), which a job splits across its "
+            f"resources.gpu {gpus} GPUs, and {gpus} does not divide {probe}: set "
+            f"dynamic_sparse.probe_pairs so that {gpus} divides twice it"
+        )
+    share = probe // gpus if gpus > 1 else probe
     if is_control(library_task(cfg, task)):
         if probe > pop:
             raise ConfigError(
@@ -1001,7 +1021,7 @@ def _check_probe(cfg: dict, task: str, strategy: str) -> None:
             )
         return
     chunk = int((cfg["tasks"][task] or {}).get("population_chunk") or DEFAULT_POPULATION_CHUNK)
-    if probe % min(chunk, probe):
+    if share % min(chunk, share):
         source = "dynamic_sparse.probe_pairs" if given else f"half its population of {pop}"
         fix = (
             f"a dynamic_sparse.probe_pairs whose double {chunk} divides"
@@ -1010,9 +1030,10 @@ def _check_probe(cfg: dict, task: str, strategy: str) -> None:
         )
         raise ConfigError(
             f"dynamic_gradient's regrowth probes {strategy} on task {task} with {probe} "
-            f"members (antithetic pairs: {pairs}, twice; {source}), which "
-            f"tasks.{task}.population_chunk {chunk} does not divide; give {fix}, or a "
-            f"population_chunk dividing both {pop} and {probe}"
+            f"members (antithetic pairs: {pairs}, twice; {source})"
+            + (f", {share} on each of its {gpus} GPUs" if share != probe else "")
+            + f", which tasks.{task}.population_chunk {chunk} does not divide; give {fix}, "
+            f"or a population_chunk dividing both {pop // max(gpus, 1)} and {share}"
         )
 
 
@@ -1314,9 +1335,10 @@ def _validate_transfer(cfg: dict) -> None:
         if lacking:  # the reports set the moved ticket against both: columns of NaN
             raise ConfigError(
                 f"{where}: the target {tgt['strategy']} on {tgt['task']} runs {runs}, not "
-                f"{' or '.join(lacking)}, which the transferred ticket is compared with (the "
-                "target's own ticket, snr where it runs snr, else magnitude, and its random "
-                f"baseline): add {', '.join(lacking)} to tasks.{tgt['task']}.methods"
+                f"{' or '.join(lacking)}, which the transferred ticket is compared with in the "
+                "accuracy table, summary.nc and the claims (the target's own ticket, snr "
+                "where it runs snr, else magnitude, and its random baseline): add "
+                f"{', '.join(lacking)} to tasks.{tgt['task']}.methods"
             )
         keeps = {
             side: init_settings(cfg, entry[side]["task"], 0)["prune_output_layer"]

@@ -21,7 +21,6 @@ from .pruning import (  # noqa: F401
     PERMUTATION_METHODS,
     PERMUTED_METHOD,
     SIGMA_METHODS,
-    SKIPPED_METHODS,
     SNR_VARIANT_STRATEGIES,
 )
 from .pruning import REGISTRY as PRUNING_METHODS  # noqa: F401
@@ -184,6 +183,17 @@ def gd_fits_task(strategy: str, task: str) -> bool:
 # One registry entry per method in evotickets.pruning (its source, score and what it reads);
 # numpy only, so it loads without JAX. METHODS, HEURISTIC_METHODS, SIGMA_METHODS,
 # SNR_VARIANT_STRATEGIES and PERMUTATION_METHODS are imported above.
+
+#: Why a strategy runs fewer methods than the config lists, in words (the config's and the
+#: workflow's messages; config.method_applies is the rule), from the registries.
+_WITHOUT_SIGMA = ", ".join(s for s in STRATEGIES if not has_per_weight_sigma(s))
+SKIPPED_METHODS = "; ".join(
+    [
+        f"gradient descent and ES without a per-weight σ ({_WITHOUT_SIGMA}) skip "
+        + f"{', '.join(SIGMA_METHODS)}, which read σ",
+        *(f"{m} runs for {', '.join(s)} only" for m, s in SNR_VARIANT_STRATEGIES.items()),
+    ]
+)
 
 #: The method name of a transfer's target chain (its settings, digest and round key): the
 #: target trains a ticket it was given, by no pruning method of its own.

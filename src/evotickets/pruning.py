@@ -236,12 +236,6 @@ def snr_score_of(method: str) -> str:
 
 # SNR definitions that differ from ``snr`` only for some strategies; the others skip them.
 SNR_VARIANT_STRATEGIES = {n: m.only_strategies for n, m in REGISTRY.items() if m.only_strategies}
-#: Why a strategy runs fewer methods than the config lists, in words (the config's and the
-#: workflow's messages), from the registry.
-SKIPPED_METHODS = "; ".join(
-    [f"gradient descent skips {', '.join(SIGMA_METHODS)} (they read σ)"]
-    + [f"{m} runs for {', '.join(s)} only" for m, s in SNR_VARIANT_STRATEGIES.items()]
-)
 # Pruning at initialisation: a score of θ0 from the training loss's gradient (vision tasks).
 INIT_GRADIENT_METHODS = tuple(n for n, m in REGISTRY.items() if m.source == "init_gradient")
 # Dynamic sparse training: the mask changes during the round.

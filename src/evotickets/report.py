@@ -69,8 +69,8 @@ def _experiment_folder(artifact: Path) -> str:
     """results/<experiment> of an artifact under it (the folder after ``results``), or the
     pattern where its path has no such part."""
     parts = artifact.parts
-    if paths.RESULTS in parts[:-1]:
-        i = len(parts) - 1 - parts[::-1].index(paths.RESULTS)
+    if paths.RESULTS in parts[:-1]:  # the first: an experiment or task may be named results
+        i = parts.index(paths.RESULTS)
         if i + 1 < len(parts) - 1:
             return str(Path(*parts[: i + 2]))
     return f"{paths.RESULTS}/<experiment>"

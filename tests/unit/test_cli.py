@@ -11,6 +11,29 @@ def test_every_verb_says_what_it_does_in_its_own_help():
     assert len(sub.choices) >= 15
     for verb, verb_parser in sub.choices.items():
         assert verb_parser.description, verb
-        assert verb_parser.description.split()[-1] in verb_parser.format_help()
+        verb_help = next(a.help for a in sub._choices_actions if a.dest == verb)
+        assert verb_parser.description == verb_help[0].upper() + verb_help[1:] + "."
     assert "table, claims, figure, collect, check-config" in parser.description
     assert ":mod:" not in parser.format_help()  # the developers' docstring stays out
+
+
+def test_a_results_folder_after_the_config_files_is_the_results_folder(tmp_path):
+    """`--configfile` takes a config and its overlays, and swallowed the folder of `evotickets
+    table --configfile a.yaml results/x` (a form that worked while it took one file)."""
+    from pathlib import Path
+
+    import pytest
+
+    from evotickets.commands.reporting import _config
+    from evotickets.config import ConfigError
+
+    config = str(Path(__file__).resolve().parents[2] / "config" / "config.yaml")
+    for verb in ("table", "collect"):
+        extra = ["--out", str(tmp_path / "s.nc")] if verb == "collect" else []
+        args = cli.build_parser().parse_args([verb, "--configfile", config, str(tmp_path), *extra])
+        assert args.results is None and args.configfile == [config, str(tmp_path)]
+        assert _config(args)["experiment"] == "digits-default"
+        assert (args.results, args.configfile) == (str(tmp_path), [config])
+        alone = cli.build_parser().parse_args([verb, "--configfile", config, *extra])
+        with pytest.raises(ConfigError, match=f"give the results folder: `evotickets {verb} res"):
+            _config(alone)

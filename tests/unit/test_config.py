@@ -1863,3 +1863,49 @@ def test_a_transfer_whose_target_runs_nothing_to_compare_with_is_refused(tiny_co
         validate_config(copy.deepcopy(tiny_config))
     tiny_config["tasks"]["digits_he"]["methods"] = ["random", "snr"]
     validate_config(tiny_config)
+
+
+def test_review_of_the_notes_and_refusals(tiny_config):
+    """The review of the change: n_repeats feeds a control task's landscape loss (not an
+    ES-only key there), an eval_examples the config never wrote is not noted, transfers do
+    not make group settings do anything, a chunk of the whole round says to lower log_every,
+    and dynamic_gradient's probe is split across a job's GPUs like the population."""
+    from evotickets.config import ignored_settings
+
+    cfg = copy.deepcopy(tiny_config)
+    cfg.update(gd={"gd_ppo": {}}, methods=["random", "magnitude"])
+    cfg["tasks"] = {"pendulum": {"hidden": [8], "n_repeats": 2, "max_steps": 20,
+                                 "strategies": ["gd_ppo"]}}  # fmt: skip
+    cfg["analyses"] = {"enabled": ["landscape"]}
+    cfg.pop("strategies"), cfg.pop("es")
+    assert ignored_settings(validate_config(copy.deepcopy(cfg))) == []
+    cfg["analyses"] = {"enabled": []}  # no analysis reads it now
+    (note,) = ignored_settings(validate_config(copy.deepcopy(cfg)))
+    assert note.startswith("tasks.pendulum sets n_repeats, which only ES chains read")
+    grouped = copy.deepcopy(tiny_config)
+    grouped["resources"]["group_program"] = "vmapped"
+    grouped["tasks"]["digits_he"] = {**grouped["tasks"]["digits"], "task": "digits",
+                                     "init": "he_normal"}  # fmt: skip
+    grouped["transfer"] = [{"name": "to_he", "source": {"task": "digits", "strategy": "snes"},
+                            "target": {"task": "digits_he", "strategy": "snes"}}]  # fmt: skip
+    assert any(n.startswith("resources.group_program is set") for n in
+               ignored_settings(validate_config(grouped)))  # fmt: skip
+    whole = copy.deepcopy(tiny_config)
+    whole.update(methods=["random", "dynamic_random"], analyses={"enabled": []})
+    whole["es"] = {"num_generations": 20, "log_every": 20}
+    whole["dynamic_sparse"] = {"every": 20}
+    with pytest.raises(ConfigError, match=r"lower es.log_every \(regrowth falls on its chunks"):
+        validate_config(whole)
+    gpus = copy.deepcopy(tiny_config)
+    gpus.update(methods=["random", "dynamic_gradient"], analyses={"enabled": []})
+    gpus["resources"]["gpu"] = 4
+    gpus["tasks"]["digits"]["population_chunk"] = 4
+    gpus["dynamic_sparse"] = {"every": 10, "probe_pairs": 5}
+    with pytest.raises(ConfigError, match=r"10 members .* resources.gpu 4 GPUs, and 4 does"):
+        validate_config(copy.deepcopy(gpus))
+    gpus["tasks"]["digits"]["population_chunk"] = 2
+    gpus["dynamic_sparse"]["probe_pairs"] = 6  # 12 members, 3 a GPU: chunk 2 does not divide
+    with pytest.raises(ConfigError, match=r"3 on each of its 4 GPUs, which tasks.digits.pop"):
+        validate_config(copy.deepcopy(gpus))
+    gpus["dynamic_sparse"]["probe_pairs"] = 4  # 8 members, 2 a GPU
+    validate_config(gpus)

@@ -34,7 +34,17 @@ if TYPE_CHECKING:
 
 def _config(args) -> dict | None:
     """The config of ``--configfile`` (validated) or ``--config-json`` (what a rule passes,
-    already validated), or None where neither is given."""
+    already validated), or None where neither is given. ``--configfile`` takes a config and
+    its overlays, so a folder written after them (``--configfile a.yaml results/x``, a form
+    the verbs took when the flag took one file) is the results folder."""
+    if args.results is None:
+        if args.configfile and len(args.configfile) > 1 and Path(args.configfile[-1]).is_dir():
+            args.results = args.configfile.pop()
+        else:
+            raise ConfigError(
+                f"give the results folder: `evotickets {args.verb} results/<experiment> "
+                "--configfile <the run's config> [overlays]`"
+            )
     if args.configfile:
         return load_config(args.configfile)
     if not args.config_json:
@@ -168,7 +178,7 @@ def _check_strategy_sizes(cfg: dict, configfile: str) -> None:
 
 def register(sub) -> None:
     sp = sub.add_parser("table", help="print test metric against sparsity per method")
-    sp.add_argument("results", help="results/<experiment> folder")
+    sp.add_argument("results", nargs="?", help="results/<experiment> folder")
     group = sp.add_mutually_exclusive_group()
     group.add_argument(
         "--configfile",
@@ -224,7 +234,7 @@ def cmd_collect(args) -> None:
 
 def register_collect(sub) -> None:
     sp = sub.add_parser("collect", help="gather all artifacts into one xarray dataset (netCDF)")
-    sp.add_argument("results", help="results/<experiment> folder")
+    sp.add_argument("results", nargs="?", help="results/<experiment> folder")
     group = sp.add_mutually_exclusive_group(required=True)
     group.add_argument(
         "--configfile",
