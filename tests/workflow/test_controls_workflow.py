@@ -163,7 +163,7 @@ def test_dag_skips_gd_snr_and_refuses_it_by_name(tmp_path):
     proc = _dry_run(tmp_path, _round("snr", "trained.h5", 0, "gd_adam"))
     assert proc.returncode != 0
     assert "method 'snr' in the requested path is not in the config" in proc.stdout + proc.stderr
-    assert "undefined for gradient descent" in proc.stdout + proc.stderr
+    assert "gradient descent and ES without a per-weight σ" in proc.stdout + proc.stderr
 
 
 def test_collect_and_claims_read_gd_and_transfer_rounds(controls_run):
