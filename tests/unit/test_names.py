@@ -173,3 +173,28 @@ def test_analysis_files_are_spelled_once_and_an_lmc_file_names_its_pairs():
     spelled = {names.analysis_file(a) for a in names.ANALYSES if a != "lmc"}
     spelled |= {names.analysis_file("lmc", k) for k in names.LMC_KINDS}
     assert made and made <= spelled
+
+
+def test_every_summary_variable_figures_and_claims_read_is_one_collect_writes():
+    """Figures and claims read summary.nc's variables by name and skip what a summary lacks
+    (a panel or claim row left out, or "needs …"), so a name collect renamed alone would drop
+    them silently: each name they read must be one collect (or claims, for claims.nc) writes."""
+    import re
+
+    from evotickets.artifacts import LAYERWISE_ARRAYS
+
+    src = ROOT / "src" / "evotickets"
+    read = set()
+    for module in ("plots/figures.py", "analysis/claims.py"):
+        text = (src / module).read_text()
+        read |= set(re.findall(r"\bds\.([a-z][a-z_0-9]*)\b", text))
+        read |= set(re.findall(r'"([a-z][a-z_0-9]*)" (?:not )?in ds\b', text))
+        read |= set(re.findall(r'\bds\["([a-z][a-z_0-9]*)"\]', text))
+    import xarray as xr
+
+    read -= set(dir(xr.Dataset))  # its methods and properties (sel, attrs, coords, …)
+    assert {"test_metric", "remaining_fraction", "lmc_barrier_seeds", "rho_snr_magnitude"} <= read
+    written = (src / "analysis/collect.py").read_text() + (src / "analysis/claims.py").read_text()
+    made = {f"layer_{q}" for q in LAYERWISE_ARRAYS}  # collect writes them as layer_{q}
+    missing = sorted(n for n in read if f'"{n}"' not in written and n not in made)
+    assert missing == [], missing
