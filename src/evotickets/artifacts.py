@@ -26,7 +26,7 @@ import numpy as np
 from . import __version__
 from .durable import atomic_path, make_dirs, temp_path
 from .names import WEIGHT_STATISTICS, is_gd, without_es_fitness_keys
-from .paths import TRANSFER_FOLDER
+from .paths import is_transfer_round
 
 SCHEMA_VERSION = 1
 # kind → rule that writes it (a round's mask.h5 and trained.h5 are both outputs of `train`)
@@ -124,7 +124,7 @@ def rerun_hint(path: Path, kind: str, delete: bool = True) -> str:
     group = ""
     # a transferred ticket's round: results/<exp>/transfer/<name>/seed<k>/iter<t>/trained.h5
     # (by its place: an experiment or a folder above results/ may be named "transfer" too)
-    if rule == "train" and len(path.parts) >= 5 and path.parts[-5] == TRANSFER_FOLDER:
+    if rule == "train" and is_transfer_round(path):
         rule = "transfer"
         group = " or, under resources.group_chains, its group rule `transfer_seeds`"
     elif rule == "train":  # with resources.group_chains a group rule trains the round

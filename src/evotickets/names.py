@@ -43,6 +43,8 @@ RETURN_METRIC = "test_return"
 #: Members a vision task evaluates at once, where its config names no ``population_chunk``:
 #: it must divide the population (the config check and the task read this one default).
 DEFAULT_POPULATION_CHUNK = 32
+#: A vision task's fitness minibatch where its config names no ``batch_size``.
+DEFAULT_FITNESS_BATCH = 1024
 #: Task-block keys that only the ES population fitness reads: a vision task's fitness
 #: minibatch and how many members it evaluates at once, a control task's rollouts per member.
 #: A gradient-descent chain (its own batch in the ``gd`` block, PPO's own rollouts) does not

@@ -117,6 +117,14 @@ def round_fields(path: str | os.PathLike) -> dict[str, str | int]:
     return {"task": task, "strategy": strategy, "method": method, **_seed_and_round(seed, it)}
 
 
+def is_transfer_round(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a file of a transfer round (``…/transfer/<name>/seed<k>/iter<t>/
+    <file>``), by its place: an experiment or a folder above results/ may be named
+    ``transfer`` too."""
+    parts = PurePath(path).parts
+    return len(parts) >= 5 and parts[-5] == TRANSFER_FOLDER
+
+
 def transfer_round_fields(path: str | os.PathLike) -> dict[str, str | int]:
     """The transfer and round a transfer round's file names by its folders, the inverse of
     :func:`transfer_round_file`: transfer_name, seed and round."""

@@ -90,3 +90,12 @@ def test_the_names_that_become_folders_have_one_pattern_for_schema_wildcards_and
     assert not re.fullmatch(paths.EXPERIMENT_NAME, "_x") and not re.fullmatch(
         paths.ENTRY_NAME, "Digits"
     )
+
+
+def test_a_transfer_round_is_known_by_its_place_not_by_a_folder_named_transfer():
+    """rerun_hint told a transfer round by a path position of its own; paths owns the layout."""
+    file = paths.transfer_round_file("trained.h5", "exp", "to_he", 0, 2)
+    assert paths.is_transfer_round(file)
+    assert paths.transfer_round_fields(file) == {"transfer_name": "to_he", "seed": "0", "round": 2}
+    chain = paths.round_file("trained.h5", "transfer", "digits", "snes", "snr", 0, 2)
+    assert not paths.is_transfer_round(chain)  # an experiment named transfer

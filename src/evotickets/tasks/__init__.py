@@ -11,6 +11,7 @@ from ..names import (
     ANT_HEAVY_BACKEND,
     CONTROL_TASKS,
     DEFAULT_BRAX_BACKEND,
+    DEFAULT_FITNESS_BATCH,
     DEFAULT_INIT_SCHEME,
     DEFAULT_KMNIST_SPLIT,
     DEFAULT_POPULATION_CHUNK,
@@ -130,6 +131,6 @@ def make_task(name: str, cfg: dict[str, Any], table, data_dir: str | None = None
         dataset=dataset,
         network=cfg.get("network", default_network),
         table=table,
-        batch_size=int(cfg.get("batch_size", 1024)),
+        batch_size=int(cfg.get("batch_size", DEFAULT_FITNESS_BATCH)),
         population_chunk=int(cfg.get("population_chunk", DEFAULT_POPULATION_CHUNK)),
     )

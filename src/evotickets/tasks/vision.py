@@ -14,7 +14,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..batch_invariant import fixed_order_mean
-from ..names import ACCURACY_METRIC, DEFAULT_POPULATION_CHUNK, VISION_INPUT_SHAPE
+from ..names import (
+    ACCURACY_METRIC,
+    DEFAULT_FITNESS_BATCH,
+    DEFAULT_POPULATION_CHUNK,
+    VISION_INPUT_SHAPE,
+)
 from ..networks import (
     NETWORKS,
     LayerEntry,
@@ -41,7 +46,7 @@ class VisionTask:
     dataset: Dataset
     network: str
     table: list[LayerEntry]
-    batch_size: int = 1024
+    batch_size: int = DEFAULT_FITNESS_BATCH
     population_chunk: int = DEFAULT_POPULATION_CHUNK
     eval_batch: int = 1000
     metric_name: str = ACCURACY_METRIC
