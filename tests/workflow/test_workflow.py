@@ -268,6 +268,10 @@ def test_collect_gathers_the_artifacts_into_xarray(finished_run):
         "per tensor: share of the tensor's weights kept in round t"
     )
     assert "for round t+1" in ds.threshold_snr.attrs["long_name"]
+    # the task coordinates say what they are (rewind_budget's "" read as a missing value)
+    assert "empty where rewind is 0" in ds.rewind_budget.attrs["long_name"]
+    assert ds.rewind.attrs["long_name"].startswith("late rewinding's point k")
+    assert "test_accuracy or test_return" in ds.metric_name.attrs["long_name"]
     assert "active prunable weights" in ds.rho_snr_magnitude.attrs["long_name"]
     # each chain's ticket against the magnitude chain's of its seed, counted here over the
     # layer table's prunable weights of the trained rounds' masks (collect reads mask.h5

@@ -122,15 +122,34 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
                 1 - nominal_remaining(p, np.arange(rounds)),
                 {"long_name": "nominal fraction of prunable weights pruned", "units": "1"},
             ),
-            "metric_name": ("task", [metric_name.get(t, "") for t in tasks]),
+            "metric_name": (
+                "task",
+                [metric_name.get(t, "") for t in tasks],
+                {"long_name": "what test_metric is on the task: test_accuracy or test_return"},
+            ),
             # a task entry may run a library task under another name (one per init scheme)
-            "library_task": ("task", [library_task(cfg, t) for t in tasks]),
+            "library_task": (
+                "task",
+                [library_task(cfg, t) for t in tasks],
+                {"long_name": "the library task the task entry runs"},
+            ),
             # late rewinding: the rewind point k of each task entry (0: rounds start at θ0)
-            "rewind": ("task", [task_rewind(cfg, t) for t in tasks]),
+            "rewind": (
+                "task",
+                [task_rewind(cfg, t) for t in tasks],
+                {
+                    "long_name": "late rewinding's point k: rounds ≥ 1 start from round 0's "
+                    "search mean after k generations (GD: steps); 0: from θ0"
+                },
+            ),
             # what its rewound rounds searched: full G, or the remaining G − k
             "rewind_budget": (
                 "task",
                 [task_rewind_budget(cfg, t) if task_rewind(cfg, t) else "" for t in tasks],
+                {
+                    "long_name": "what a rewound round searched: full (G generations) or "
+                    "remaining (G − k); empty where rewind is 0"
+                },
             ),
             "init_scheme": (
                 "task",
