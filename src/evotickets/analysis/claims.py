@@ -862,7 +862,8 @@ def _threshold_lines(thresholds: list[dict]) -> list[str]:
         "",
         (
             "Remaining fraction of the first round below 95 % of round 0, over the seeds "
-            "that fell (median, min–max); `never` counts seeds that stayed above it to the "
+            "that fell (median, min–max; with an even count of them the median lies midway "
+            "between two levels); `never` counts seeds that stayed above it to the "
             "last round, `unfinished` those that have not fallen in the rounds they have "
             "so far (their later rounds are missing); `dense` is round 0's metric, mean ± sd "
             "(seeds counted), as the accuracy table prints it."
