@@ -123,7 +123,18 @@ def software_fingerprint() -> tuple[str, ...]:
             versions.append(f"{pkg}=absent")
     import jax
 
-    settings = [f"{name}={os.environ.get(name, '')}" for name in NUMERIC_SETTINGS_ENV]
+    from .platform import CPU_DEVICES_ENV, cpu_devices, skip_spmd_cleanup
+
+    # XLA_FLAGS as the code leaves them: a split over host devices adds a pass that a
+    # one-device program never runs, so the split itself is named instead (a brax round is
+    # not bitwise across it; bench/README.md, "Host devices"), not a "software" change
+    settings = [
+        f"{name}={skip_spmd_cleanup(os.environ.get(name, ''))}"
+        if name == "XLA_FLAGS"
+        else f"{name}={os.environ.get(name, '')}"
+        for name in NUMERIC_SETTINGS_ENV
+    ]
+    settings.append(f"{CPU_DEVICES_ENV}={cpu_devices()}")
     settings.append(f"jax_default_matmul_precision={jax.config.jax_default_matmul_precision}")
     source = Path(__file__).resolve().parent
     code = hashlib.sha256()
@@ -396,8 +407,8 @@ class Checkpointer:
                 changes = software_changes(f.attrs.get("software"), self.software)
                 if changes:
                     raise ValueError(
-                        f"it was written by other software ({'; '.join(changes)}), and a "
-                        "round resumed across that would be half of each"
+                        f"it was written by other software or settings ({'; '.join(changes)}), "
+                        "and a round resumed across that would be half of each"
                     )
                 raise ValueError(
                     f"it belongs to another round or settings (digest "

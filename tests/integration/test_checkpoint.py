@@ -336,6 +336,30 @@ def test_a_checkpoint_of_other_software_is_not_resumed(monkeypatch, tmp_path):
     assert "jax_default_matmul_precision" in names
 
 
+def test_a_split_over_host_devices_is_named_as_such_not_as_other_xla_flags(monkeypatch):
+    """A round checkpointed under EVOTICKETS_CPU_DEVICES=2 and rerun on one device was
+    refused as written by other software (XLA_FLAGS: the pass the split adds); it is the
+    split that differs (not bitwise across it on brax tasks), and the refusal says so."""
+    from evotickets.platform import skip_spmd_cleanup
+
+    def fingerprint(devices: str, flags: str) -> dict:
+        monkeypatch.setenv("EVOTICKETS_CPU_DEVICES", devices)
+        monkeypatch.setenv("XLA_FLAGS", flags)
+        ck.software_fingerprint.cache_clear()
+        try:
+            return dict(v.split("=", 1) for v in ck.software_fingerprint())
+        finally:
+            ck.software_fingerprint.cache_clear()
+
+    user = "--xla_cpu_prefer_vector_width=256"
+    one, two = fingerprint("1", user), fingerprint("2", skip_spmd_cleanup(user))
+    assert {k for k in one if one[k] != two[k]} == {"EVOTICKETS_CPU_DEVICES"}
+    changes = ck.software_changes(json.dumps([f"{k}={v}" for k, v in two.items()]),
+                                  tuple(f"{k}={v}" for k, v in one.items()))  # fmt: skip
+    assert changes == ["EVOTICKETS_CPU_DEVICES: 2 → 1"]
+    assert fingerprint("1", "--xla_cpu_prefer_vector_width=512")["XLA_FLAGS"] != one["XLA_FLAGS"]
+
+
 def test_a_checkpoint_of_other_software_says_what_changed(setup, tmp_path):
     """Refused with the packages that changed, not as "another round or settings"."""
     path = tmp_path / "trained.ckpt.h5"
@@ -348,7 +372,7 @@ def test_a_checkpoint_of_other_software_says_what_changed(setup, tmp_path):
     again = ck.Checkpointer(path, "d-new", every_generations=0, log=messages.append, software=new)
     _round(setup, "snes", again)
     (ignored,) = [m for m in messages if m.startswith("ignoring checkpoint")]
-    assert "other software (nvidia-cudnn-cu12: 9.1 → 9.8)" in ignored
+    assert "other software or settings (nvidia-cudnn-cu12: 9.1 → 9.8)" in ignored
     assert "another round" not in ignored
     # a checkpoint of the same software under another digest: another round or settings
     crashing = ck.Checkpointer(path, "d-x", EVERY, log=_crashing_log(6, []), software=new)
