@@ -195,7 +195,8 @@ def run_adam_round(
     first = 0
 
     def check_curves(c, done, _chunk):
-        if c["step_loss"].shape != (done * steps,) or c["eval_metric"].shape != (done,):
+        shapes = {"step_loss": (done * steps,), "epoch_loss": (done,), "eval_metric": (done,)}
+        if any(c[name].shape != shape for name, shape in shapes.items()):
             raise ValueError(f"its curves do not match {done} epochs of {steps} steps")
 
     rewind = jnp.zeros_like(theta) if rewind_at is not None else None

@@ -414,7 +414,11 @@ def train_ppo(
     u = 0
 
     def check_curves(c, done, chunk):
-        if c["train_return"].shape != (done,) or c["eval_metric"].shape != (done // chunk,):
+        per_update = ("train_return", "episodes", "nonfinite_rewards")
+        per_eval = ("eval_update", "eval_metric")
+        if any(c[n].shape != (done,) for n in per_update) or any(
+            c[n].shape != (done // chunk,) for n in per_eval
+        ):
             raise ValueError(f"its curves do not match {done} updates in chunks of {chunk}")
 
     if checkpoint is not None and (
