@@ -163,6 +163,11 @@ if RES["gpu"] > 0:
     os.environ.setdefault(PLATFORM_ENV, "gpu")
 
 
+# The experiment folder in a rule's shell command (an f-string's value: its wildcard left for
+# Snakemake to fill), as paths spells it.
+EXPERIMENT_DIR = paths.experiment("{wildcards.exp}")
+
+
 wildcard_constraints:
     exp=paths.EXPERIMENT_NAME,
     task=paths.ENTRY_NAME,

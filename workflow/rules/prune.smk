@@ -111,6 +111,5 @@ rule accuracy_table:
         mem_mb=500,
         runtime=5,
     shell:
-        "{EVOTICKETS} table " + paths.experiment("{wildcards.exp}") + " --config-json "
-        "{params.config:q} "
+        f"{{EVOTICKETS}} table {EXPERIMENT_DIR} --config-json {{params.config:q}} "
         "--out {output} > {log} 2>&1"

@@ -20,8 +20,7 @@ rule collect:
         mem_mb=4000,
         runtime=30,
     shell:
-        "{EVOTICKETS} collect " + paths.experiment("{wildcards.exp}") + " --config-json "
-        "{params.config:q} "
+        f"{{EVOTICKETS}} collect {EXPERIMENT_DIR} --config-json {{params.config:q}} "
         "--out {output} > {log} 2>&1"
 
 
@@ -69,5 +68,4 @@ rule claims:
         mem_mb=2000,
         runtime=10,
     shell:
-        "{EVOTICKETS} claims " + paths.experiment("{wildcards.exp}") + " --summary {input} "
-        "--brief > {log} 2>&1"
+        f"{{EVOTICKETS}} claims {EXPERIMENT_DIR} --summary {{input}} --brief > {{log}} 2>&1"
