@@ -90,6 +90,19 @@ VISION_TASKS = {
 #: MNIST family 28×28. With the network they set every tensor's shape (the dense head's too).
 VISION_INPUT_SHAPE = {"digits": (8, 8, 1), "mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1),
                       "kmnist": (28, 28, 1)}  # fmt: skip
+#: A vision network's weights, (prunable, all), by (network, input shape, prune_output_layer):
+#: what the workflow's validation, which imports no JAX, checks a config's rounds and
+#: strategies against (tests/unit/test_names.py holds it equal to jax.eval_shape's count).
+VISION_WEIGHT_COUNTS: dict[tuple[str, tuple[int, ...], bool], tuple[int, int]] = {
+    ("cnn", (8, 8, 1), True): (4040, 4074),
+    ("cnn", (8, 8, 1), False): (3400, 4074),
+    ("cnn_small", (8, 8, 1), True): (1864, 1898),
+    ("cnn_small", (8, 8, 1), False): (1224, 1898),
+    ("cnn", (28, 28, 1), True): (11240, 11274),
+    ("cnn", (28, 28, 1), False): (3400, 11274),
+    ("cnn_small", (28, 28, 1), True): (9064, 9098),
+    ("cnn_small", (28, 28, 1), False): (1224, 9098),
+}
 # gymnax control tasks: our name → gymnax's environment id.
 GYMNAX_TASKS = {
     "pendulum": "Pendulum-v1",

@@ -1909,3 +1909,24 @@ def test_review_of_the_notes_and_refusals(tiny_config):
         validate_config(copy.deepcopy(gpus))
     gpus["dynamic_sparse"]["probe_pairs"] = 4  # 8 members, 2 a GPU
     validate_config(gpus)
+
+
+def test_the_workflow_refuses_too_many_rounds_or_a_too_big_strategy_on_a_vision_task(
+    tiny_config,
+):
+    """Only check-config caught them (it builds the network with JAX, which the workflow's
+    validation avoids): snakemake trained every earlier round, then a mask job failed. A
+    vision network's counts are known without JAX; a control policy's still need
+    check-config."""
+    rounds = copy.deepcopy(tiny_config)
+    rounds["rounds"] = 38  # 1864 · 0.8^37 < ½: round 37 keeps no weight
+    with pytest.raises(ConfigError, match=r"task digits \(rounds 38, prune_fraction 0.2\): rou"):
+        validate_config(rounds)
+    rounds["rounds"] = 37
+    validate_config(rounds)
+    big = copy.deepcopy(tiny_config)
+    big["tasks"] = {"mnist": {"network": "cnn", "batch_size": 64, "population_chunk": 16}}
+    big["strategies"] = {"cma_es": {"population_size": 16, "std_init": 0.05}}
+    big["analyses"] = {"enabled": []}
+    with pytest.raises(ConfigError, match=r"task mnist, whose round 0 searches all 11,274 weig"):
+        validate_config(big)

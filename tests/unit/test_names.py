@@ -198,3 +198,22 @@ def test_every_summary_variable_figures_and_claims_read_is_one_collect_writes():
     made = {f"layer_{q}" for q in LAYERWISE_ARRAYS}  # collect writes them as layer_{q}
     missing = sorted(n for n in read if f'"{n}"' not in written and n not in made)
     assert missing == [], missing
+
+
+def test_the_vision_networks_known_counts_are_their_shapes_counts():
+    """The workflow's validation checks rounds and strategy sizes against these counts, with
+    no JAX: each must be what jax.eval_shape counts of the network."""
+    from evotickets.tasks import known_weight_counts, num_prunable, num_weights
+
+    covered = set()
+    for task, shape in names.VISION_INPUT_SHAPE.items():
+        for network in ("cnn", "cnn_small"):
+            for keep_output in (True, False):
+                settings = {"task": task, "network": network,
+                            "prune_output_layer": keep_output, "seed": 0}  # fmt: skip
+                counts = known_weight_counts(settings)
+                assert counts == (num_prunable(settings), num_weights(settings)), settings
+                covered.add((network, shape, keep_output))
+    assert covered == set(names.VISION_WEIGHT_COUNTS)
+    assert known_weight_counts({"task": "pendulum", "network": "mlp",
+                                "prune_output_layer": False, "seed": 0}) is None  # fmt: skip

@@ -18,6 +18,7 @@ from ..names import (
     TASKS,
     VISION_INPUT_SHAPE,
     VISION_TASKS,
+    VISION_WEIGHT_COUNTS,
     default_hidden,
     is_control,
 )
@@ -94,6 +95,17 @@ def least_prunable(settings: dict[str, Any]) -> int | None:
     if not hidden:
         return None
     return hidden[0] + sum(a * b for a, b in itertools.pairwise(hidden))
+
+
+def known_weight_counts(settings: dict[str, Any]) -> tuple[int, int] | None:
+    """(prunable, all) weights of a vision network's θ0 from :data:`names.VISION_WEIGHT_COUNTS`,
+    without JAX; None for a control policy or a network the table lacks (then
+    :func:`num_prunable` and :func:`num_weights` compute them)."""
+    name = settings.get("library_task", settings["task"])
+    if name not in VISION_TASKS:
+        return None
+    key = (settings["network"], VISION_INPUT_SHAPE[name], bool(settings["prune_output_layer"]))
+    return VISION_WEIGHT_COUNTS.get(key)
 
 
 def make_task(name: str, cfg: dict[str, Any], table, data_dir: str | None = None):
