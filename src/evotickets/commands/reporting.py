@@ -103,8 +103,13 @@ def cmd_table(args) -> None:
 def cmd_check_config(args) -> None:
     from .. import pruning
 
-    cfg = load_config(args.configfile)
     named = " + ".join(args.configfile)  # a config and its overlays, merged as Snakemake does
+    try:
+        cfg = load_config(args.configfile)
+    except ConfigError as error:  # validation's own messages name a key, not the files
+        if any(str(f) in str(error) for f in args.configfile):
+            raise
+        raise ConfigError(f"{named}: {error}") from None
     _check_sparsest_rounds(cfg, named)
     _check_strategy_sizes(cfg, named)
     print(
