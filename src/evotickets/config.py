@@ -686,39 +686,51 @@ def _check_rules_between_keys(cfg: dict) -> None:
 
 
 def _check_vision_sizes(cfg: dict) -> None:
-    """A vision task's last round keeps some of its prunable weights and round 1 prunes one,
-    and no strategy's D×D state is too big for its round 0, from the networks' known counts
+    """:func:`check_task_sizes` for the vision tasks, from their networks' known counts
     (:func:`evotickets.tasks.known_weight_counts`, no JAX): the workflow refuses such a
-    config before its first job, as ``check-config`` does (a rounds-too-many config trained
-    every earlier round first, hours on a cluster, then failed in a mask job). Control
-    policies, whose counts need their environment, are left to ``check-config`` and the
-    jobs."""
-    from . import pruning
-    from .strategies import check_size, grows_with_dims
+    config before its first job (a rounds-too-many config trained every earlier round
+    first, hours on a cluster, then failed in a mask job). Control policies, whose counts
+    need their environment, are left to ``check-config`` and the jobs."""
     from .tasks import known_weight_counts
 
-    p, rounds = cfg["prune_fraction"], cfg["rounds"]
     for task in cfg["tasks"]:
         counts = known_weight_counts(init_settings(cfg, task, cfg["seeds"][0]))
-        if counts is None:
-            continue
-        prunable, total = counts
+        if counts is not None:
+            check_task_sizes(cfg, task, *counts)
+
+
+def size_limited_strategies(cfg: dict, task: str) -> list[str]:
+    """The ES strategies of ``task`` whose D×D state or D² work limits the weights searched."""
+    from .strategies import grows_with_dims
+
+    return [s for s in task_strategies(cfg, task) if not is_gd(s) and grows_with_dims(s)]
+
+
+def check_task_sizes(cfg: dict, task: str, prunable: int | None, total: int | None) -> None:
+    """Refuse a task whose last round keeps none of its ``prunable`` weights, or whose round
+    1 prunes none (:func:`evotickets.pruning.check_keeps_weights`), and a strategy whose D×D
+    state cannot search its round 0, all ``total`` weights (``check_size``); None skips a
+    check. The workflow's validation gives the vision tasks' known counts, ``check-config``
+    the counts it computes."""
+    from . import pruning
+    from .strategies import check_size
+
+    p, rounds = cfg["prune_fraction"], cfg["rounds"]
+    if prunable is not None:
         try:
             pruning.check_keeps_weights(
                 prunable, p, rounds, f"task {task} (rounds {rounds}, prune_fraction {p})"
             )
         except ValueError as error:
             raise ConfigError(str(error)) from None
-        for s in task_strategies(cfg, task):
-            if is_gd(s) or not grows_with_dims(s):
-                continue
-            try:
-                check_size(s, int(strategy_settings(cfg, task, s)["population_size"]), total)
-            except ValueError as error:
-                raise ConfigError(
-                    f"task {task}, whose round 0 searches all {total:,} weights: {error} (or "
-                    f"leave {s} off this task: tasks.{task}.strategies)"
-                ) from None
+    for s in size_limited_strategies(cfg, task) if total is not None else []:
+        try:
+            check_size(s, int(strategy_settings(cfg, task, s)["population_size"]), total)
+        except ValueError as error:
+            raise ConfigError(
+                f"task {task}, whose round 0 searches all {total:,} weights: {error} (or "
+                f"leave {s} off this task: tasks.{task}.strategies)"
+            ) from None
 
 
 def _check_some_chain(cfg: dict) -> None:

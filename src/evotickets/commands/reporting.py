@@ -110,8 +110,10 @@ def cmd_check_config(args) -> None:
         if any(str(f) in str(error) for f in args.configfile):
             raise
         raise ConfigError(f"{named}: {error}") from None
-    _check_sparsest_rounds(cfg, named)
-    _check_strategy_sizes(cfg, named)
+    try:
+        _check_sizes(cfg)
+    except ConfigError as error:
+        raise ConfigError(f"{named}: {error}") from None
     print(
         f"{named}: valid ({len(cfg['tasks'])} tasks, "
         f"{len(cfg['strategies'])} ES strategies, {len(cfg['gd'])} gradient-descent trainers, "
@@ -131,54 +133,33 @@ def cmd_check_config(args) -> None:
         print(f"note: {note}")
 
 
-def _check_sparsest_rounds(cfg: dict, configfile: str) -> None:
-    """Refuse a config whose last round keeps none of a task's prunable weights, or whose
-    round 1 prunes none (:func:`~evotickets.pruning.check_keeps_weights`): the mask job of
-    that round would refuse it, after every earlier round had trained. A control policy
-    whose hidden layers alone pass needs no environment built."""
+def _check_sizes(cfg: dict) -> None:
+    """:func:`~evotickets.config.check_task_sizes` with every task's counts, computed with
+    JAX where the workflow's validation has none (control policies: their environment is
+    built for its observation size, seconds for brax). A policy whose hidden layers alone
+    pass the rounds check needs no environment for it, and a task without a size-limited
+    strategy none for the other."""
     from .. import pruning
-    from ..config import init_settings
-    from ..tasks import least_prunable, num_prunable
+    from ..config import check_task_sizes, init_settings, size_limited_strategies
+    from ..tasks import known_weight_counts, least_prunable, num_prunable, num_weights
 
     p, rounds = cfg["prune_fraction"], cfg["rounds"]
     for task in cfg["tasks"]:
         settings = init_settings(cfg, task, cfg["seeds"][0])
+        if known_weight_counts(settings) is not None:
+            continue  # checked by the validation
         floor = least_prunable(settings)
-        if (  # the floor passing both checks, every larger count does: no environment built
+        floor_passes = (  # then every larger count does: no environment built
             floor is not None
             and pruning.rounds_keeping_weights(floor, p, rounds) == rounds
             and pruning.round_one_prunes(floor, p)
-        ):
-            continue
-        pruning.check_keeps_weights(
-            num_prunable(settings), p, rounds,
-            f"{configfile}: task {task} (rounds {rounds}, prune_fraction {p})",
-        )  # fmt: skip
-
-
-def _check_strategy_sizes(cfg: dict, configfile: str) -> None:
-    """Refuse a strategy whose D×D state or D² work cannot search a task's round 0 (every
-    weight): its first train job would refuse it, after θ0 was made and, on SLURM, a queue
-    wait. Needs the network's size, so JAX: the workflow's validation, which avoids JAX,
-    leaves it to this verb and to the job."""
-    from ..config import init_settings, strategy_settings, task_strategies
-    from ..names import is_gd
-    from ..strategies import check_size, grows_with_dims
-    from ..tasks import num_weights
-
-    for task in cfg["tasks"]:
-        limited = [s for s in task_strategies(cfg, task) if not is_gd(s) and grows_with_dims(s)]
-        if not limited:  # no network built (a brax environment takes seconds)
-            continue
-        d = num_weights(init_settings(cfg, task, cfg["seeds"][0]))
-        for s in limited:
-            try:
-                check_size(s, int(strategy_settings(cfg, task, s)["population_size"]), d)
-            except ValueError as error:
-                raise ConfigError(
-                    f"{configfile}: task {task}, whose round 0 searches all {d:,} weights: "
-                    f"{error} (or leave {s} off this task: tasks.{task}.strategies)"
-                ) from None
+        )
+        check_task_sizes(
+            cfg,
+            task,
+            None if floor_passes else num_prunable(settings),
+            num_weights(settings) if size_limited_strategies(cfg, task) else None,
+        )
 
 
 def register(sub) -> None:
