@@ -1,6 +1,6 @@
 """Bench 1: CNN population fitness against the machine's matmul peak and the vmapped flax form.
 
-The paper CNN, population 128 × batch 1024 (BENCH_QUICK: 32 × 128). Per configuration of host
+The paper CNN, population 128 × batch 1024 (BENCH_QUICK: 32 × 64). Per configuration of host
 devices (1, and the core count), in one process each: the float32 ``jnp.dot`` 2048² peak, the
 library's ``VisionTask.population_fitness`` (the path the ES runs); in the process with all
 cores as devices also the form a user would write, ``lax.map`` over chunks of 8 of

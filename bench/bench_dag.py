@@ -125,8 +125,10 @@ def train_jobs(work: Path) -> list[dict]:
     def train(label, seed, rnd, cache_dir):
         # one `train` job of the workflow: its `evotickets mask` step, then its training
         init, mask, mask_seconds = prepare(seed, rnd)
+        # one output per chain and round: artifacts refuse to overwrite another's trained.h5
+        out = work / f"t{seed}-{rnd}.h5"
         cmd = ["evotickets", "train", "--settings", settings(seed), "--round", str(rnd),
-               "--init", str(init), "--mask", str(mask), "--out", str(work / "t.h5")]  # fmt: skip
+               "--init", str(init), "--mask", str(mask), "--out", str(out)]  # fmt: skip
         if cache_dir:
             cmd += ["--jax-cache", str(cache_dir)]
         before = cache_entries(cache)
