@@ -64,7 +64,7 @@ from .names import (
     with_digest_defaults,
 )
 from .paths import ENTRY_NAME, EXPERIMENT_NAME, TRANSFER_FOLDER
-from .schema import SCHEMA_PATH, analysis_defaults, load_schema
+from .schema import SCHEMA_PATH, analysis_defaults, block_defaults, load_schema
 from .settings import ChainSettings, InitSettings, TransferSettings, digest  # noqa: F401
 from .train.ppo_settings import ppo_check
 
@@ -525,6 +525,13 @@ def _fill_schema_defaults(cfg: dict, schema: dict) -> None:
                 cfg[block].setdefault(k, spec["default"])
 
 
+def _per_gpu(cfg: dict, members: int) -> tuple[int, int]:
+    """(GPUs a job sees, ``members`` each evaluates): a job splits a population (or a probe)
+    evenly across ``resources.gpu`` GPUs where there are several."""
+    gpus = int((cfg.get("resources") or {}).get("gpu", 0))
+    return gpus, members // gpus if gpus > 1 else members
+
+
 def _check_strategies_fit_tasks(cfg: dict) -> None:
     """Antithetic strategies get an even population, GD trainers their kind of task, and
     ant_heavy a backend where its heavier torso does something."""
@@ -549,7 +556,7 @@ def _check_strategies_fit_tasks(cfg: dict) -> None:
                     f"{key} is {pop}, but {s} samples antithetic "
                     f"pairs and needs an even population; use {pop + 1}"
                 )
-            gpus = int((cfg.get("resources") or {}).get("gpu", 0))
+            gpus, share = _per_gpu(cfg, pop)
             if gpus > 1 and pop % gpus:  # a job splits its population across its GPUs
                 raise ConfigError(
                     f"resources.gpu is {gpus}, and a job splits {s}'s population of {pop} on "
@@ -559,7 +566,6 @@ def _check_strategies_fit_tasks(cfg: dict) -> None:
             if is_control(library_task(cfg, task)):
                 continue  # control tasks evaluate the whole population at once
             chunk = (cfg["tasks"][task] or {}).get("population_chunk", DEFAULT_POPULATION_CHUNK)
-            share = pop // gpus if gpus > 1 else pop  # what one device evaluates
             if share % min(int(chunk), share):
                 # the fitness evaluates the population in chunks: every train job would fail
                 named = "population_chunk" in (cfg["tasks"][task] or {})
@@ -843,10 +849,13 @@ def ignored_settings(cfg: dict) -> list[str]:
                 f"{name} out: they do nothing (add {name} to analyses.enabled to run it)"
             )
     schema = load_schema()["properties"]
-    methods = {m for t, s, m, _ in chains(cfg)}
+    methods_by_task: dict[str, set] = {}  # the methods each task runs, from one chains()
+    for t, _, m, _ in chains(cfg):
+        methods_by_task.setdefault(t, set()).add(m)
+    methods = set().union(*methods_by_task.values())
     for key, users in (("pruning_at_init", INIT_GRADIENT_METHODS),
                        ("dynamic_sparse", DYNAMIC_METHODS)):  # fmt: skip
-        defaults = _block_defaults(schema[key])
+        defaults = block_defaults(schema[key])
         if (cfg.get(key) or {}) != defaults and not methods & set(users):
             notes.append(
                 f"{key} is set, but no chain runs {' or '.join(users)}, the methods that read it"
@@ -864,7 +873,7 @@ def ignored_settings(cfg: dict) -> list[str]:
                 "there (a trainer's own batch and steps are in the gd block, e.g. "
                 "gd.gd_adam.batch_size)"
             )
-    notes += _unread_counts(cfg, methods)
+    notes += _unread_counts(cfg, methods_by_task)
     resources = cfg.get("resources") or {}
     grouped = resources.get("group_chains", "none") != "none"  # transfers too, by seeds
     for key in ("group_program", "group_runtime"):
@@ -877,7 +886,7 @@ def ignored_settings(cfg: dict) -> list[str]:
     return notes
 
 
-def _unread_counts(cfg: dict, methods: set) -> list[str]:
+def _unread_counts(cfg: dict, methods_by_task: dict[str, set]) -> list[str]:
     """Counts a config gives that a run reads only in part or not at all: dynamic_gradient's
     probe without that method, more GraSP/SNIP examples or landscape test examples than a
     task has (all of them are used), and landscape test examples on control tasks, whose
@@ -885,18 +894,16 @@ def _unread_counts(cfg: dict, methods: set) -> list[str]:
     from .tasks.data import test_examples, train_examples  # numpy only: no JAX
 
     notes = []
+    methods = set().union(*methods_by_task.values())
     if "probe_pairs" in (cfg.get("dynamic_sparse") or {}) and "dynamic_gradient" not in methods:
         notes.append("dynamic_sparse.probe_pairs is set, but no chain runs dynamic_gradient, "
                      "the one method that probes: it does nothing")  # fmt: skip
-    chains_by_task: dict[str, set] = {}
-    for t, _, m, _ in chains(cfg):
-        chains_by_task.setdefault(t, set()).add(m)
     examples = int((cfg.get("pruning_at_init") or {}).get("examples", 0))
     # a note on eval_examples only where the config writes it (its default reads every task)
     written = "eval_examples" in ((cfg.get("analyses") or {}).get("landscape") or {})
     landscape = {t for t, _, _, _ in analysis_chains(cfg, "landscape")} if written else set()
     eval_examples = int(analysis_options(cfg, "landscape").get("eval_examples", 0))
-    for task, run in chains_by_task.items():
+    for task, run in methods_by_task.items():
         base, block = library_task(cfg, task), cfg["tasks"][task] or {}
         if is_control(base):
             if task in landscape:
@@ -931,11 +938,6 @@ def running_analyses(cfg: dict) -> str:
     if not running:
         return f"none ({why})"
     return f"{', '.join(running)} ({why}; {sum(made.values())} artifacts)"
-
-
-def _block_defaults(schema: dict) -> dict:
-    """A config block's keys at their schema defaults (as validation fills them)."""
-    return {k: v["default"] for k, v in schema.get("properties", {}).items() if "default" in v}
 
 
 def idle_analyses(cfg: dict) -> dict[str, str]:
@@ -1051,7 +1053,7 @@ def _check_probe(cfg: dict, task: str, strategy: str) -> None:
     pop = int(strategy_settings(cfg, task, strategy)["population_size"])
     pairs = probe_pairs(cfg["dynamic_sparse"], pop)
     probe, given = 2 * pairs, "probe_pairs" in cfg["dynamic_sparse"]
-    gpus = int((cfg.get("resources") or {}).get("gpu", 0))
+    gpus, share = _per_gpu(cfg, probe)
     if gpus > 1 and probe % gpus:  # the probe's members are split across the GPUs too
         raise ConfigError(
             f"dynamic_gradient's regrowth probes {strategy} on task {task} with {probe} "
@@ -1059,7 +1061,6 @@ def _check_probe(cfg: dict, task: str, strategy: str) -> None:
             f"resources.gpu {gpus} GPUs, and {gpus} does not divide {probe}: set "
             f"dynamic_sparse.probe_pairs so that {gpus} divides twice it"
         )
-    share = probe // gpus if gpus > 1 else probe
     if is_control(library_task(cfg, task)):
         if probe > pop:
             raise ConfigError(

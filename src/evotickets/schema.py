@@ -51,11 +51,15 @@ def check_analysis_options(name: str, options: dict) -> None:
         raise ValueError(f"{name} option {key}: {problem.message} (config analyses.{name})")
 
 
-def analysis_defaults(name: str) -> dict:
-    """The defaults the schema gives for the options of analysis ``name`` (``lmc``, …)."""
-    spec = _analysis_specs().get(name, {})
+def block_defaults(spec: dict) -> dict:
+    """The defaults a schema block (``{"properties": …}``) gives its keys, copied."""
     return {
         k: copy.deepcopy(v["default"])
         for k, v in spec.get("properties", {}).items()
         if "default" in v
     }
+
+
+def analysis_defaults(name: str) -> dict:
+    """The defaults the schema gives for the options of analysis ``name`` (``lmc``, …)."""
+    return block_defaults(_analysis_specs().get(name, {}))

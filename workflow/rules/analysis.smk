@@ -12,7 +12,7 @@ rule lmc_consecutive:
         paths.chain_analysis(analysis_file("lmc", "consecutive", ".log")),
     params:
         settings=chain_json,
-        opts=lambda wc: LmcOptions.from_dict(analysis_options(config, "lmc")).to_json(),
+        opts=LMC_OPTIONS,
         left=lambda wc, input: " ".join(input.trained[:-1]),
         right=lambda wc, input: " ".join(input.trained[1:]),
     threads: RES["threads"]
@@ -38,7 +38,7 @@ rule lmc_seeds:
     params:
         settings=lambda wc: chain_json(wc, seed=lmc_seed(0)),
         right_settings=lambda wc: chain_json(wc, seed=lmc_seed(1)),
-        opts=lambda wc: LmcOptions.from_dict(analysis_options(config, "lmc")).to_json(),
+        opts=LMC_OPTIONS,
     threads: RES["threads"]
     resources:
         mem_mb=RES["mem_mb"],
@@ -111,7 +111,7 @@ rule lmc_es_gd:
     params:
         settings=lambda wc: transfer_source(wc, "settings"),
         right_settings=transfer_json,
-        opts=lambda wc: LmcOptions.from_dict(analysis_options(config, "lmc")).to_json(),
+        opts=LMC_OPTIONS,
     threads: RES["threads"]
     resources:
         mem_mb=RES["mem_mb"],

@@ -104,6 +104,8 @@ RES = config["resources"]
 # reads, so that changing a runtime or the grouping does not make Snakemake rerun the table,
 # collect, the claims and every figure for a changed param.
 REPORT_CONFIG = json.dumps(reported_config(config), default=str)
+# The LMC rules' options, as the analysis verb reads them (the config is fixed once loaded)
+LMC_OPTIONS = LmcOptions.from_dict(analysis_options(config, "lmc")).to_json()
 # the group verbs' `--program`, only where the config changes it from the verbs' default
 GROUP_PROGRAM = (
     "" if RES["group_program"] == DEFAULT_GROUP_PROGRAM else f" --program {RES['group_program']}"

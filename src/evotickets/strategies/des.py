@@ -19,17 +19,19 @@ from .spec import Built, StrategySpec
 
 #: ε inside the root of σ's target, evosax 0.1.4's
 VARIANCE_EPS = 1e-6
+#: the recombination weights' temperature where the config names none (evosax's)
+DEFAULT_TEMPERATURE = 12.5
 
 
 def check(hparams: dict[str, Any]) -> str | None:
     """DES's weights are softmax(−20·sigmoid(T·(rank − ½))): at T = 0 every member weighs the
     same, so the mean follows the population's centroid whatever the fitness (the schema's
     minimum of 0 is SNES's, where 0 means its log-rank weights)."""
-    if float(hparams.get("temperature", 12.5)) <= 0:
+    if float(hparams.get("temperature", DEFAULT_TEMPERATURE)) <= 0:
         return (
             f"temperature {hparams['temperature']} gives every member the same weight under "
             "DES's softmax(−20·sigmoid(T·rank)), so nothing is selected: set it above 0 (the "
-            "default is 12.5)"
+            f"default is {DEFAULT_TEMPERATURE})"
         )
     return None
 
@@ -39,7 +41,7 @@ def build(pop: int, num_dims: int, hparams: dict[str, Any]) -> Built:
 
     eps = float(hparams.get("variance_eps", VARIANCE_EPS))
     algo = _with_variance_eps()(pop, jnp.zeros(num_dims))
-    algo.temperature = float(hparams.get("temperature", 12.5))
+    algo.temperature = float(hparams.get("temperature", DEFAULT_TEMPERATURE))
     algo.variance_eps = eps
     params = algo.default_params.replace(std_init=float(hparams["std_init"]))
     if "lr_std" in hparams:
