@@ -688,21 +688,18 @@ def _check_rules_between_keys(cfg: dict) -> None:
         )
     _check_some_chain(cfg)
     _check_analysis_filters(cfg)
-    _check_vision_sizes(cfg)
+    _check_sizes(cfg)
 
 
-def _check_vision_sizes(cfg: dict) -> None:
-    """:func:`check_task_sizes` for the vision tasks, from their networks' known counts
-    (:func:`evotickets.tasks.known_weight_counts`, no JAX): the workflow refuses such a
-    config before its first job (a rounds-too-many config trained every earlier round
-    first, hours on a cluster, then failed in a mask job). Control policies, whose counts
-    need their environment, are left to ``check-config`` and the jobs."""
-    from .tasks import known_weight_counts
+def _check_sizes(cfg: dict) -> None:
+    """:func:`check_task_sizes` for every task, from its network's counts
+    (:func:`evotickets.tasks.weight_counts`: tables, no JAX, no environment): the workflow
+    refuses such a config before its first job (a rounds-too-many config trained every
+    earlier round first, hours on a cluster, then failed in a mask job)."""
+    from .tasks import weight_counts
 
     for task in cfg["tasks"]:
-        counts = known_weight_counts(init_settings(cfg, task, cfg["seeds"][0]))
-        if counts is not None:
-            check_task_sizes(cfg, task, *counts)
+        check_task_sizes(cfg, task, *weight_counts(init_settings(cfg, task, cfg["seeds"][0])))
 
 
 def size_limited_strategies(cfg: dict, task: str) -> list[str]:
@@ -712,24 +709,21 @@ def size_limited_strategies(cfg: dict, task: str) -> list[str]:
     return [s for s in task_strategies(cfg, task) if not is_gd(s) and grows_with_dims(s)]
 
 
-def check_task_sizes(cfg: dict, task: str, prunable: int | None, total: int | None) -> None:
+def check_task_sizes(cfg: dict, task: str, prunable: int, total: int) -> None:
     """Refuse a task whose last round keeps none of its ``prunable`` weights, or whose round
     1 prunes none (:func:`evotickets.pruning.check_keeps_weights`), and a strategy whose D×D
-    state cannot search its round 0, all ``total`` weights (``check_size``); None skips a
-    check. The workflow's validation gives the vision tasks' known counts, ``check-config``
-    the counts it computes."""
+    state cannot search its round 0, all ``total`` weights (``check_size``)."""
     from . import pruning
     from .strategies import check_size
 
     p, rounds = cfg["prune_fraction"], cfg["rounds"]
-    if prunable is not None:
-        try:
-            pruning.check_keeps_weights(
-                prunable, p, rounds, f"task {task} (rounds {rounds}, prune_fraction {p})"
-            )
-        except ValueError as error:
-            raise ConfigError(str(error)) from None
-    for s in size_limited_strategies(cfg, task) if total is not None else []:
+    try:
+        pruning.check_keeps_weights(
+            prunable, p, rounds, f"task {task} (rounds {rounds}, prune_fraction {p})"
+        )
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    for s in size_limited_strategies(cfg, task):
         try:
             check_size(s, int(strategy_settings(cfg, task, s)["population_size"]), total)
         except ValueError as error:

@@ -92,7 +92,8 @@ VISION_INPUT_SHAPE = {"digits": (8, 8, 1), "mnist": (28, 28, 1), "fashion_mnist"
                       "kmnist": (28, 28, 1)}  # fmt: skip
 #: A vision network's weights, (prunable, all), by (network, input shape, prune_output_layer):
 #: what the workflow's validation, which imports no JAX, checks a config's rounds and
-#: strategies against (tests/unit/test_names.py holds it equal to jax.eval_shape's count).
+#: strategies against (tests/unit/test_names.py holds it equal to jax.eval_shape's count;
+#: control policies: ``CONTROL_IO_SIZES``).
 VISION_WEIGHT_COUNTS: dict[tuple[str, tuple[int, ...], bool], tuple[int, int]] = {
     ("cnn", (8, 8, 1), True): (4040, 4074),
     ("cnn", (8, 8, 1), False): (3400, 4074),
@@ -102,6 +103,26 @@ VISION_WEIGHT_COUNTS: dict[tuple[str, tuple[int, ...], bool], tuple[int, int]] =
     ("cnn", (28, 28, 1), False): (3400, 11274),
     ("cnn_small", (28, 28, 1), True): (9064, 9098),
     ("cnn_small", (28, 28, 1), False): (1224, 9098),
+}
+#: A control policy's input and output sizes by library task (observation length; actions, or
+#: discrete actions' count): with its hidden sizes they set every tensor's shape, so θ0 and
+#: the workflow's validation need no environment built (seconds for brax).
+#: tests/unit/test_names.py holds it equal to what each environment reports.
+CONTROL_IO_SIZES: dict[str, tuple[int, int]] = {
+    "pendulum": (3, 1),
+    "cartpole": (4, 2),
+    "acrobot": (6, 3),
+    "mountain_car_continuous": (2, 1),
+    "ant": (27, 8),
+    "ant_heavy": (27, 8),
+    "halfcheetah": (17, 6),
+    "hopper": (11, 3),
+    "reacher": (11, 2),
+    "walker2d": (17, 6),
+    "humanoid": (244, 17),
+    "pusher": (23, 7),
+    "humanoidstandup": (244, 17),
+    "inverted_double_pendulum": (8, 1),
 }
 # gymnax control tasks: our name → gymnax's environment id.
 GYMNAX_TASKS = {

@@ -1911,13 +1911,11 @@ def test_review_of_the_notes_and_refusals(tiny_config):
     validate_config(gpus)
 
 
-def test_the_workflow_refuses_too_many_rounds_or_a_too_big_strategy_on_a_vision_task(
-    tiny_config,
-):
+def test_the_workflow_refuses_too_many_rounds_or_a_too_big_strategy(tiny_config):
     """Only check-config caught them (it builds the network with JAX, which the workflow's
-    validation avoids): snakemake trained every earlier round, then a mask job failed. A
-    vision network's counts are known without JAX; a control policy's still need
-    check-config."""
+    validation avoids): snakemake trained every earlier round, then a mask job failed. The
+    networks' counts are known without JAX, a control policy's from its environment's input
+    and output sizes (names.CONTROL_IO_SIZES)."""
     rounds = copy.deepcopy(tiny_config)
     rounds["rounds"] = 38  # 1864 · 0.8^37 < ½: round 37 keeps no weight
     with pytest.raises(ConfigError, match=r"task digits \(rounds 38, prune_fraction 0.2\): rou"):
@@ -1930,3 +1928,19 @@ def test_the_workflow_refuses_too_many_rounds_or_a_too_big_strategy_on_a_vision_
     big["analyses"] = {"enabled": []}
     with pytest.raises(ConfigError, match=r"task mnist, whose round 0 searches all 11,274 weig"):
         validate_config(big)
+    root = Path(__file__).resolve().parents[2] / "config"
+    pendulum = yaml.safe_load((root / "pendulum.yaml").read_text())
+    pendulum.update(rounds=15, prune_fraction=0.5)  # 4,352 · 0.5^14 < ½
+    with pytest.raises(ConfigError, match=r"round 14 would keep 0 of its 4352 prunable"):
+        validate_config(copy.deepcopy(pendulum))
+    pendulum["rounds"] = 14
+    validate_config(copy.deepcopy(pendulum))
+    # humanoid's 244 inputs: 244·32 + 32·32 + 32·17 kernels and 81 biases, above CMA-ES's 8,192
+    humanoid = {**copy.deepcopy(pendulum), "rounds": 3}
+    humanoid["tasks"] = {"humanoid": {"strategies": ["cma_es"]}}
+    humanoid["strategies"] = {"cma_es": {"population_size": 16, "std_init": 0.05}}
+    humanoid["analyses"] = {"enabled": []}
+    with pytest.raises(ConfigError, match=r"task humanoid, whose round 0 searches all 9,457 w"):
+        validate_config(humanoid)
+    humanoid["tasks"] = {"hopper": {"strategies": ["cma_es"]}}  # 11·32 + 32·32 + 32·3 + 67
+    validate_config(humanoid)

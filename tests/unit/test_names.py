@@ -200,10 +200,22 @@ def test_every_summary_variable_figures_and_claims_read_is_one_collect_writes():
     assert missing == [], missing
 
 
+def _counted(settings):
+    """(prunable, all) of θ0's shapes (jax.eval_shape: nothing computed), the oracle."""
+    import jax
+
+    from evotickets.networks import layer_table
+    from evotickets.tasks import init_theta
+
+    shapes = jax.eval_shape(lambda key: init_theta(settings, key), jax.random.key(0))
+    table = layer_table(shapes, bool(settings["prune_output_layer"]))
+    return sum(e.size for e in table if e.prunable), sum(e.size for e in table)
+
+
 def test_the_vision_networks_known_counts_are_their_shapes_counts():
     """The workflow's validation checks rounds and strategy sizes against these counts, with
     no JAX: each must be what jax.eval_shape counts of the network."""
-    from evotickets.tasks import known_weight_counts, num_prunable, num_weights
+    from evotickets.tasks import weight_counts
 
     covered = set()
     for task, shape in names.VISION_INPUT_SHAPE.items():
@@ -211,9 +223,34 @@ def test_the_vision_networks_known_counts_are_their_shapes_counts():
             for keep_output in (True, False):
                 settings = {"task": task, "network": network,
                             "prune_output_layer": keep_output, "seed": 0}  # fmt: skip
-                counts = known_weight_counts(settings)
-                assert counts == (num_prunable(settings), num_weights(settings)), settings
+                assert weight_counts(settings) == _counted(settings), settings
                 covered.add((network, shape, keep_output))
     assert covered == set(names.VISION_WEIGHT_COUNTS)
-    assert known_weight_counts({"task": "pendulum", "network": "mlp",
-                                "prune_output_layer": False, "seed": 0}) is None  # fmt: skip
+    assert weight_counts({"task": "digits", "network": "cnn_small", "prune_output_layer": True,
+                          "seed": 0}) == (1864, 1898)  # fmt: skip
+
+
+def test_the_control_tasks_io_sizes_are_their_environments():
+    """θ0 of a policy and the validation's counts read the table, not the environment: it
+    must be what each environment reports (brax's observation from a trace)."""
+    from evotickets.tasks import make_task
+
+    assert set(names.CONTROL_IO_SIZES) == set(names.CONTROL_TASKS)
+    for name in names.CONTROL_TASKS:
+        task = make_task(name, {"hidden": [4], "backend": names.ANT_HEAVY_BACKEND}, None)
+        assert names.CONTROL_IO_SIZES[name] == (task.obs_dim, task.num_outputs), name
+
+
+@pytest.mark.parametrize("hidden", [(64, 64), (32, 32), (5,), (7, 3, 2)])
+@pytest.mark.parametrize("task", ["pendulum", "cartpole", "ant", "humanoid"])
+def test_a_policys_counts_are_its_shapes_counts(task, hidden):
+    """A policy's (prunable, all) from its hidden sizes and the io table, with the output
+    kernel prunable or not (biases never): what θ0's shapes count."""
+    from evotickets.tasks import weight_counts
+
+    for keep_output in (True, False):
+        settings = {"task": task, "network": "mlp", "prune_output_layer": keep_output,
+                    "seed": 0, "hidden": hidden}  # fmt: skip
+        assert weight_counts(settings) == _counted(settings), settings
+    obs, out = names.CONTROL_IO_SIZES[task]
+    assert weight_counts({**settings, "hidden": (8,)}) == (obs * 8, obs * 8 + 8 * out + 8 + out)

@@ -50,40 +50,6 @@ def test_rounds_keeping_weights_is_where_the_count_first_reaches_zero(n, p):
             pruning.check_keeps_weights(n, p, rounds, "here")
 
 
-def test_the_shapes_of_theta0_give_its_prunable_count_without_computing_it():
-    """`tasks.num_prunable` (jax.eval_shape) equals the count of a real θ0, and a control
-    policy's floor from its hidden sizes is at most its count."""
-    from evotickets.tasks import init_theta, least_prunable, num_prunable
-
-    vision = {"task": "digits", "network": "cnn_small", "prune_output_layer": True, "seed": 0}
-    control = {"task": "pendulum", "network": "mlp", "prune_output_layer": False, "seed": 0,
-               "hidden": (64, 32)}  # fmt: skip
-    for settings in (vision, control):
-        table = layer_table(init_theta(settings, jax.random.key(0)),
-                            settings["prune_output_layer"])  # fmt: skip
-        assert num_prunable(settings) == int(prunable_vector(table).sum())
-    assert num_prunable(vision) == 1864
-    assert least_prunable(vision) is None
-    assert least_prunable(control) == 64 + 64 * 32 <= num_prunable(control) == 3 * 64 + 64 * 32
-
-
-def test_the_layer_table_of_one_settings_is_built_once(monkeypatch):
-    """check-config asks a task's prunable and total counts: one eval_shape between them (a
-    control task builds its environment for it), not one each."""
-    from evotickets import tasks
-
-    traced = []
-    real = tasks.init_theta
-    monkeypatch.setattr(tasks, "init_theta", lambda s, k: traced.append(s) or real(s, k))
-    tasks._layer_table_of.cache_clear()
-    settings = {"task": "digits", "network": "cnn_small", "prune_output_layer": False,
-                "seed": 7}  # fmt: skip
-    prunable, total = tasks.num_prunable(settings), tasks.num_weights(dict(settings))
-    assert len(traced) == 1 and prunable < total
-    assert tasks.num_prunable({**settings, "prune_output_layer": True}) > prunable
-    assert len(traced) == 2  # other settings, another table
-
-
 def _network():
     theta = init_params("cnn_small", (8, 8, 1), jax.random.key(0))
     table = layer_table(theta)

@@ -110,10 +110,6 @@ def cmd_check_config(args) -> None:
         if any(str(f) in str(error) for f in args.configfile):
             raise
         raise ConfigError(f"{named}: {error}") from None
-    try:
-        _check_sizes(cfg)
-    except ConfigError as error:
-        raise ConfigError(f"{named}: {error}") from None
     print(
         f"{named}: valid ({len(cfg['tasks'])} tasks, "
         f"{len(cfg['strategies'])} ES strategies, {len(cfg['gd'])} gradient-descent trainers, "
@@ -131,35 +127,6 @@ def cmd_check_config(args) -> None:
         print(f"note: analysis {name} computes nothing here: {why}")
     for note in ignored_settings(cfg):
         print(f"note: {note}")
-
-
-def _check_sizes(cfg: dict) -> None:
-    """:func:`~evotickets.config.check_task_sizes` with every task's counts, computed with
-    JAX where the workflow's validation has none (control policies: their environment is
-    built for its observation size, seconds for brax). A policy whose hidden layers alone
-    pass the rounds check needs no environment for it, and a task without a size-limited
-    strategy none for the other."""
-    from .. import pruning
-    from ..config import check_task_sizes, init_settings, size_limited_strategies
-    from ..tasks import known_weight_counts, least_prunable, num_prunable, num_weights
-
-    p, rounds = cfg["prune_fraction"], cfg["rounds"]
-    for task in cfg["tasks"]:
-        settings = init_settings(cfg, task, cfg["seeds"][0])
-        if known_weight_counts(settings) is not None:
-            continue  # checked by the validation
-        floor = least_prunable(settings)
-        floor_passes = (  # then every larger count does: no environment built
-            floor is not None
-            and pruning.rounds_keeping_weights(floor, p, rounds) == rounds
-            and pruning.round_one_prunes(floor, p)
-        )
-        check_task_sizes(
-            cfg,
-            task,
-            None if floor_passes else num_prunable(settings),
-            num_weights(settings) if size_limited_strategies(cfg, task) else None,
-        )
 
 
 def register(sub) -> None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import itertools
-import json
 from typing import Any
 
 from ..names import (
-    ANT_HEAVY_BACKEND,
+    CONTROL_IO_SIZES,
     CONTROL_TASKS,
     DEFAULT_BRAX_BACKEND,
     DEFAULT_FITNESS_BATCH,
@@ -40,14 +38,13 @@ def init_theta(settings: dict[str, Any], key) -> dict:
     name = settings.get("library_task", settings["task"])
     _check(name)
     if is_control(name):
-        # θ0 reads only the policy's input and output sizes, which are the same for every brax
-        # backend (tests/unit/test_control.py); init settings carry none, so take the one
-        # every brax task accepts (ant_heavy refuses the others)
-        task = make_task(name, {"hidden": settings["hidden"], "backend": ANT_HEAVY_BACKEND}, None)
+        # θ0 reads only the policy's input and output sizes: from their table, with no
+        # environment built (it was built here with a backend of its own, seconds for brax)
+        obs_dim, num_outputs = CONTROL_IO_SIZES[name]
         return init_policy_params(
             settings["hidden"],
-            task.obs_dim,
-            task.num_outputs,
+            obs_dim,
+            num_outputs,
             key,
             settings.get("init", DEFAULT_INIT_SCHEME),
             settings.get("policy_bias_init"),
@@ -56,56 +53,31 @@ def init_theta(settings: dict[str, Any], key) -> dict:
     return init_params(settings["network"], shape, key, settings.get("init", DEFAULT_INIT_SCHEME))
 
 
-def _layer_table(settings: dict[str, Any]):
-    """The layer table of θ0 for init settings, built once per process for equal settings:
-    a control task builds its environment for it (seconds for brax), and ``check-config``
-    asks both :func:`num_prunable` and :func:`num_weights` of every task."""
-    return _layer_table_of(json.dumps(settings, sort_keys=True))
-
-
-@functools.lru_cache(maxsize=64)
-def _layer_table_of(settings_json: str):
-    import jax
-
-    from ..networks import layer_table
-
-    settings = json.loads(settings_json)
-    shapes = jax.eval_shape(lambda key: init_theta(settings, key), jax.random.key(0))
-    return tuple(layer_table(shapes, bool(settings["prune_output_layer"])))
-
-
-def num_prunable(settings: dict[str, Any]) -> int:
-    """Prunable weights of θ0 for init settings (as :func:`init_theta` takes them), from the
-    tensors' shapes: ``jax.eval_shape`` computes and compiles nothing. A control task still
-    builds its environment for the observation size (seconds for brax)."""
-    return sum(entry.size for entry in _layer_table(settings) if entry.prunable)
-
-
-def num_weights(settings: dict[str, Any]) -> int:
-    """All of θ0's weights, biases included: what round 0, whose mask keeps every weight,
-    searches (as :func:`num_prunable`, from the shapes)."""
-    return sum(entry.size for entry in _layer_table(settings))
-
-
-def least_prunable(settings: dict[str, Any]) -> int | None:
-    """A floor on a control policy's prunable weights from its hidden sizes alone (every
-    hidden layer's kernel, and an input kernel of at least one input), without building its
-    environment; None for a vision network, whose count :func:`num_prunable` gives at once."""
-    hidden = settings.get("hidden")
-    if not hidden:
-        return None
-    return hidden[0] + sum(a * b for a, b in itertools.pairwise(hidden))
-
-
-def known_weight_counts(settings: dict[str, Any]) -> tuple[int, int] | None:
-    """(prunable, all) weights of a vision network's θ0 from :data:`names.VISION_WEIGHT_COUNTS`,
-    without JAX; None for a control policy or a network the table lacks (then
-    :func:`num_prunable` and :func:`num_weights` compute them)."""
+def weight_counts(settings: dict[str, Any]) -> tuple[int, int]:
+    """(prunable, all) weights of θ0 for init settings (as :func:`init_theta` takes them),
+    without JAX: a vision network's from :data:`names.VISION_WEIGHT_COUNTS`, a control
+    policy's from its hidden sizes and :data:`names.CONTROL_IO_SIZES` (every Dense layer's
+    kernel and bias; the output kernel prunable only with ``prune_output_layer``, no bias
+    ever, as :func:`evotickets.networks.layer_table`). The workflow's validation checks a
+    config's rounds and strategies against them before any job; tests/unit/test_names.py
+    holds them equal to the counts of θ0's shapes."""
     name = settings.get("library_task", settings["task"])
-    if name not in VISION_TASKS:
-        return None
-    key = (settings["network"], VISION_INPUT_SHAPE[name], bool(settings["prune_output_layer"]))
-    return VISION_WEIGHT_COUNTS.get(key)
+    _check(name)
+    prune_output = bool(settings["prune_output_layer"])
+    if is_control(name):
+        obs_dim, num_outputs = CONTROL_IO_SIZES[name]
+        sizes = [obs_dim, *settings["hidden"], num_outputs]
+        kernels = [a * b for a, b in itertools.pairwise(sizes)]
+        prunable = sum(kernels) - (0 if prune_output else kernels[-1])
+        return prunable, sum(kernels) + sum(sizes[1:])
+    key = (settings["network"], VISION_INPUT_SHAPE[name], prune_output)
+    if key not in VISION_WEIGHT_COUNTS:
+        raise ValueError(
+            f"no weight counts for network {settings['network']!r} on {name}'s "
+            f"{VISION_INPUT_SHAPE[name]} images: add them to names.VISION_WEIGHT_COUNTS "
+            "(tests/unit/test_names.py checks them against the network's shapes)"
+        )
+    return VISION_WEIGHT_COUNTS[key]
 
 
 def make_task(name: str, cfg: dict[str, Any], table, data_dir: str | None = None):
