@@ -147,26 +147,30 @@ _FIX_KMNIST_SPLIT = (
 )
 _DIGITS_N_TEST = 360
 _DIGITS_SPLIT = "sklearn-digits 1437/360 (rng 0)"
-#: Training examples per dataset (and K-MNIST split), as the loaders split them: what a
-#: config's check needs (a GD batch or rewind point that the data cannot hold) without
-#: loading the data (tests/unit/test_data.py checks them against the loaders).
-_TRAIN_EXAMPLES = {"digits": 1797 - _DIGITS_N_TEST, "mnist": 60000, "fashion_mnist": 60000}
+#: (training, test) examples per dataset as the loaders split them (digits: this package's
+#: split; the MNIST family: the official files): what a config's check needs (a GD batch or
+#: rewind point that the data cannot hold) without loading the data (tests/unit/test_data.py
+#: checks them against the loaders). K-MNIST's ``test_split`` splits the official test set.
+_EXAMPLES = {
+    "digits": (1797 - _DIGITS_N_TEST, _DIGITS_N_TEST),
+    "mnist": (60000, 10000),
+    "fashion_mnist": (60000, 10000),
+    "kmnist": (60000, 10000),
+}
 
 
 def train_examples(name: str, kmnist_split: str = DEFAULT_KMNIST_SPLIT) -> int:
     """How many training examples dataset ``name`` has under ``kmnist_split``."""
-    if name == "kmnist":
-        return _KMNIST_SPLIT_TRAIN if kmnist_split == "test_split" else 60000
-    return _TRAIN_EXAMPLES[name]
+    if name == "kmnist" and kmnist_split == "test_split":
+        return _KMNIST_SPLIT_TRAIN
+    return _EXAMPLES[name][0]
 
 
 def test_examples(name: str, kmnist_split: str = DEFAULT_KMNIST_SPLIT) -> int:
     """How many test examples dataset ``name`` has under ``kmnist_split``."""
-    if name == "digits":
-        return _DIGITS_N_TEST
     if name == "kmnist" and kmnist_split == "test_split":
-        return 10000 - _KMNIST_SPLIT_TRAIN
-    return 10000
+        return _EXAMPLES[name][1] - _KMNIST_SPLIT_TRAIN
+    return _EXAMPLES[name][1]
 
 
 _DOWNLOAD_TIMEOUT_S = 60.0
