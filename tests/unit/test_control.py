@@ -209,13 +209,16 @@ def test_ant_heavy_init_needs_no_backend_and_equals_ants():
 
 @pytest.mark.parametrize("name", ["ant", "halfcheetah"])
 def test_brax_policy_sizes_are_the_same_for_every_backend(name):
-    """init_theta reads the sizes with one backend for every chain of a task, whichever
-    backend the chain trains with: that holds only while the sizes do not depend on it."""
+    """init_theta and the validation read the sizes from one table for every chain of a task,
+    whichever backend the chain trains with: that holds only while the sizes do not depend
+    on it."""
+    from evotickets.names import CONTROL_IO_SIZES
+
     sizes = set()
     for backend in ("spring", "generalized", "positional"):
         task = make_task(name, {"hidden": [8, 8], "backend": backend}, None)
         sizes.add((task.obs_dim, task.num_outputs))
-    assert len(sizes) == 1
+    assert sizes == {CONTROL_IO_SIZES[name]}
 
 
 def test_pendulum_features_equal_gymnax_observation():
@@ -284,3 +287,15 @@ def test_normalised_fitness_and_statistics_are_the_same_alone_and_in_a_vmapped_g
         np.testing.assert_array_equal(f2[c], fa)
         for name in sa:
             np.testing.assert_array_equal(s2[name][c], sa[name], err_msg=name)
+
+
+def test_an_environment_unlike_its_table_entry_is_refused(monkeypatch):
+    """θ0 and the config's checks read a policy's sizes from names.CONTROL_IO_SIZES: an
+    environment of another size (another gymnax or brax version) must stop the job by name,
+    not fail in a reshape or train a policy of the wrong input size."""
+    from evotickets.tasks import control
+
+    monkeypatch.setitem(control.CONTROL_IO_SIZES, "pendulum", (4, 1))
+    with pytest.raises(ValueError, match=r"pendulum's environment has 3 observations and 1 .*"
+                       r"names.CONTROL_IO_SIZES says \(4, 1\)"):  # fmt: skip
+        make_task("pendulum", {"hidden": [8]}, None)

@@ -26,6 +26,7 @@ from ..names import (
     ANT_HEAVY_BACKEND,
     ANT_HEAVY_BACKEND_ERROR,
     BRAX_TASKS,
+    CONTROL_IO_SIZES,
     GYMNAX_TASKS,
     POLICY_OUTPUTS,
     RETURN_METRIC,
@@ -139,6 +140,15 @@ class ControlTask:
             raise ValueError(
                 f"unknown control task {self.name!r}; choose one of "
                 f"{sorted(GYMNAX_TASKS) + sorted(BRAX_TASKS)}"
+            )
+        if (self.obs_dim, self.num_outputs) != CONTROL_IO_SIZES[self.name]:
+            # θ0 and the config's checks took the sizes from the table: a policy built for
+            # them would not fit this environment (another gymnax or brax version)
+            raise ValueError(
+                f"{self.name}'s environment has {self.obs_dim} observations and "
+                f"{self.num_outputs} action outputs, but names.CONTROL_IO_SIZES says "
+                f"{CONTROL_IO_SIZES[self.name]} (another {self.kind} version?): correct the "
+                "table (tests/unit/test_names.py checks it against every environment)"
             )
         if self.obs_normalization is None:
             self.obs_normalization = norm_default
