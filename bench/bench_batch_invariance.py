@@ -10,14 +10,14 @@ says whether every chain's final search state is bitwise its one-chain state, an
 largest difference and the fields that differ. Not a timing: a property of the programs on
 this machine (a GPU may answer differently: ``gpu_check.sh`` runs the SNES case). The paper's
 strategies are also checked bitwise by tests/unit/test_lockstep.py.
-BENCH_QUICK: population 16, 2 generations.
+BENCH_QUICK: population 16, 2 generations (where those variables do not say otherwise).
 """
 
 from __future__ import annotations
 
 import os
 
-from common import QUICK, report, setup_devices
+from common import report, setup_devices, sized
 
 COLUMNS = ["strategy", "chains", "generations", "bitwise", "max_abs_diff", "fields_differing"]
 
@@ -68,8 +68,8 @@ def main() -> None:
     setup_devices(1)
     from evotickets.strategies import STRATEGIES
 
-    population = 16 if QUICK else int(os.environ.get("BENCH_POPULATION", "32"))
-    generations = 2 if QUICK else int(os.environ.get("BENCH_GENERATIONS", "5"))
+    population = sized("BENCH_POPULATION", 32, 16)
+    generations = sized("BENCH_GENERATIONS", 5, 2)
     chains = int(os.environ.get("BENCH_CHAINS", "3"))
     names = os.environ.get("BENCH_STRATEGIES", ",".join(STRATEGIES)).split(",")
     rows = []

@@ -14,7 +14,8 @@ from ``BENCH_DATA_DIR`` / ``EVOTICKETS_DATA_DIR``, else random images) or
 per timed call; ``BENCH_STRATEGY`` (default snes; sep_cma_es). It also reports whether
 chain 0's numbers are the same alone, in a group program of 1 and of the largest k (the
 largest absolute difference; 0.0 is bitwise): a chain's numbers must not depend on its
-group for a resumed group to be bitwise. BENCH_QUICK: population 16 and a few generations.
+group for a resumed group to be bitwise. BENCH_QUICK: population 16 and a few generations
+(``BENCH_POPULATION`` and ``BENCH_GENERATIONS`` win where set).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import os
 import sys
 
-from common import QUICK, report, setup_devices, time_interleaved
+from common import QUICK, report, setup_devices, sized, time_interleaved
 
 STRATEGY = os.environ.get("BENCH_STRATEGY", "snes")
 
@@ -85,8 +86,8 @@ def main() -> None:
     default_chains = "1,2" if QUICK else "1,5,15"  # a CPU smoke run of 15 CNN chains runs out
     ks = [int(k) for k in os.environ.get("BENCH_CHAINS", default_chains).split(",")]
     task = os.environ.get("BENCH_TASK", "mnist")
-    population = 16 if QUICK else {"mnist": 100, "digits_fidelity": 128}[task]
-    gens = 2 if QUICK else int(os.environ.get("BENCH_GENERATIONS", "10"))
+    population = sized("BENCH_POPULATION", {"mnist": 100, "digits_fidelity": 128}[task], 16)
+    gens = sized("BENCH_GENERATIONS", 10, 2)
     fns, d_active, same_numbers = programs(task, population, ks, gens)
     t = time_interleaved({str(k): f for k, f in fns.items()}, repeats=2 if QUICK else 3)
     base_rate = ks[0] * gens / t[str(ks[0])]

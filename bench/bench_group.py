@@ -26,18 +26,16 @@ generations.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import yaml
-from common import QUICK, ROOT, report
+from common import KEEP, QUICK, ROOT, report, work_folder
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2" if QUICK else "4"))
 CONFIG = os.environ.get("BENCH_CONFIG", "fidelity.yaml")
@@ -118,7 +116,7 @@ MODES = os.environ.get("BENCH_GROUP_MODES", "none,seeds,seeds_and_methods").spli
 
 
 def main() -> None:
-    base = Path(tempfile.mkdtemp(prefix="bench-group-"))
+    base = work_folder("bench-group-")
     rows = [run_mode(mode, base / mode) for mode in MODES]
     none = rows[0]
     for r in rows:
@@ -138,9 +136,8 @@ def main() -> None:
         rounds=ROUNDS,
         core_s_ratio=speedup,
         core_s_ratio_with_round0_per_method=with_round0,
-        work=str(base),
+        **({"work": str(base)} if KEEP else {}),
     )
-    print(json.dumps({"work": str(base)}))
 
 
 if __name__ == "__main__":

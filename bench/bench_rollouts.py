@@ -1,5 +1,6 @@
 """Bench 3: environment steps per second, one host device against the population split over
-two (``--xla_force_host_platform_device_count``, each in its own process).
+two (each in its own process, set up as the library's CLI does it:
+:func:`evotickets.platform.use_host_devices`, through ``common.setup_devices``).
 
 Pendulum (gymnax): population 256 × 200 steps × 8 repeats, the paper's 2×64 tanh MLP.
 Brax ant (brax 0.14, ``spring`` pipeline: the fastest on CPU here, and the closest to the
@@ -16,8 +17,9 @@ from common import QUICK, report, run_python
 MEASURE = """
 import json, sys, time
 import jax, jax.numpy as jnp
-from common import time_interleaved
+from common import setup_devices, time_interleaved
 env_name, P, T, R = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+setup_devices(int(sys.argv[5]))  # before JAX's first operation
 if env_name == "pendulum":  # the library's control task, population split over the devices
     from evotickets.networks import layer_table, to_vector
     from evotickets.tasks import init_theta, make_task
@@ -45,7 +47,7 @@ else:  # brax ant through the library's control task (spring backend)
     f = jax.jit(lambda members, key: task.population_fitness(members, key, None, ts)[0])
     run = lambda: f(pop, jax.random.key(2))
 t0 = time.perf_counter(); jax.block_until_ready(run()); compile_s = time.perf_counter() - t0
-t = time_interleaved({"run": run}, repeats=2 if len(sys.argv) > 5 else 3)["run"]
+t = time_interleaved({"run": run}, repeats=2 if len(sys.argv) > 6 else 3)["run"]
 print(json.dumps({"devices": len(jax.devices()), "seconds": t, "compile_s": compile_s}))
 """
 
@@ -66,10 +68,9 @@ def main() -> None:
         steps = p * t * r
         by_dev, errors = {}, []
         for n in (1, 2):
-            flags = {"XLA_FLAGS": f"--xla_force_host_platform_device_count={n}"}
-            args = [env, str(p), str(t), str(r)] + (["quick"] if QUICK else [])
+            args = [env, str(p), str(t), str(r), str(n)] + (["quick"] if QUICK else [])
             try:
-                by_dev[n] = run_python(MEASURE, env=flags, args=args, timeout=1200)
+                by_dev[n] = run_python(MEASURE, args=args, timeout=1200)
             except RuntimeError as err:  # the experimental host-device split
                 print(f"{env} on {n} devices failed: {str(err)[-300:]}", flush=True)
                 by_dev[n] = {"seconds": float("nan"), "compile_s": float("nan")}
@@ -103,7 +104,7 @@ def main() -> None:
             "2 dev / 1 dev",
             "compile s (1/2)",
         ],
-        note="each device count in its own process; XLA_FLAGS sets the host device count",
+        note="each device count in its own process, set up by use_host_devices as the CLI's",
     )
 
 

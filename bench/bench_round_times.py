@@ -68,7 +68,7 @@ CASES = {
 }
 
 MEASURE = r"""
-import io, json, sys, tempfile, time
+import io, json, sys, time
 t_process = time.perf_counter()
 from pathlib import Path
 import h5py, yaml
@@ -95,7 +95,8 @@ class Stamped(io.TextIOBase):
 
 
 sys.stdout = Stamped()
-work = Path(tempfile.mkdtemp(prefix="round-times-"))
+from common import work_folder
+work = work_folder("round-times-")
 files = {k: str(work / f"{k}.h5") for k in ("init", "mask", "trained")}
 chain = ["--settings", json.dumps(settings), "--round", "0", "--init", files["init"]]
 assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, task, 0)),

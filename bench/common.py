@@ -7,11 +7,14 @@ whatever else runs on it. The JSON records the load average before and after for
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +23,26 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = Path(os.environ.get("BENCH_OUT", ROOT / "results" / "bench"))
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0", "false", "no")
 LOAD_AT_START = os.getloadavg()[0]
+
+
+def sized(name: str, full: int, quick: int) -> int:
+    """A bench's size: the environment variable ``name`` where set (it wins in quick mode
+    too, as in every bench), else ``quick`` under BENCH_QUICK, else ``full``."""
+    return int(os.environ.get(name) or (quick if QUICK else full))
+
+
+KEEP = os.environ.get("BENCH_KEEP", "") not in ("", "0", "false", "no")
+
+
+def work_folder(prefix: str) -> Path:
+    """A new temporary folder for a bench's artifacts, removed when the process exits
+    (a bench's chains fill hundreds of MB) unless BENCH_KEEP is set, to look inside."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    if KEEP:
+        atexit.register(print, f"kept {path} (BENCH_KEEP)", file=sys.stderr)
+    else:
+        atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 def setup_devices(n: int | None = None) -> None:

@@ -6,11 +6,13 @@ different kernel in each process that compiles a program (measurement noise), an
 GEMM, convolution and scatter kernels are not deterministic (XLA's docs/determinism.md);
 ``--xla_gpu_deterministic_ops=true`` turns autotuning off and picks deterministic kernels,
 at some speed. This measures both on the device at hand: the paper's MNIST SNES setting
-(population 100, batch 1,024; random images where MNIST is absent), the one-chain round
+(population ``BENCH_POPULATION``, default 100, batch 1,024; random images where MNIST is
+absent), the one-chain round
 program for ``BENCH_GENERATIONS`` generations (default 5), twice without the flag and twice
 with it, each in its own process without a compilation cache; a digest of the outputs, and
 the steady time per generation. The JSON is written after each pair, so a step that runs out
-of time keeps the pair without the flag. BENCH_QUICK: population 16, 2 generations.
+of time keeps the pair without the flag. BENCH_QUICK: population 16, 2 generations (where
+those variables do not say otherwise).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import os
 import sys
 
-from common import QUICK, report, run_python
+from common import report, run_python, sized
 
 MEASURE = """
 import hashlib, json, sys, time
@@ -50,8 +52,8 @@ DETERMINISTIC = "--xla_gpu_deterministic_ops=true"
 
 
 def main() -> None:
-    population = 16 if QUICK else 100
-    generations = 2 if QUICK else int(os.environ.get("BENCH_GENERATIONS", "5"))
+    population = sized("BENCH_POPULATION", 100, 16)
+    generations = sized("BENCH_GENERATIONS", 5, 2)
     base = os.environ.get("XLA_FLAGS", "")
     env = {"JAX_COMPILATION_CACHE_DIR": "", "JAX_ENABLE_COMPILATION_CACHE": "false"}
     columns = ["XLA flag", "population", "generations", "digests", "bitwise across processes"]

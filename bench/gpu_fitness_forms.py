@@ -6,7 +6,7 @@ Why: on the H200 (2026-12-04, bench 1) the library's batched forward pass
 ``jax.vmap(model.apply)``, whose vmapped convolution lowers to a grouped convolution that the
 GPU's convolution kernels run well (on CPU it is 23× slower). Before choosing a GPU default,
 this times, in one process and interleaved, population 128 × batch 1,024 (BENCH_QUICK:
-32 × 128):
+32 × 128, with chunks of 16 and tiles of 64 where the full sizes have 32 and 256):
 
 - ``library c<C> t<T>``: the batched form (:func:`evotickets.networks.population_log_probs`,
   what a CPU runs) in population chunks of C and batch tiles of T (C = 32, T = 256 is what a
@@ -60,14 +60,18 @@ def main() -> None:
     def vmapped(chunk: int):  # the task's vmapped form: the flax module under jax.vmap
         return in_chunks(lambda members: task.population_loss(members, xb, yb, "vmapped"), chunk)
 
+    # the paper config's chunks of 32 and tiles of 256 (its CPU tile), a whole-batch tile and
+    # a whole-population chunk; quick sizes halve the first two so that six forms stay six
+    chunk, tile = min(32, p_size // 2), min(256, batch // 2)
     forms = {
-        f"library c32 t{min(256, batch)}": library(32, min(256, batch)),
-        f"library c32 t{batch}": library(32, batch),
+        f"library c{chunk} t{tile}": library(chunk, tile),
+        f"library c{chunk} t{batch}": library(chunk, batch),
         f"library c{p_size} t{batch}": library(p_size, batch),
         "vmap c8": vmapped(8),
-        "vmap c32": vmapped(32),
+        f"vmap c{chunk}": vmapped(chunk),
         f"vmap c{p_size}": vmapped(p_size),
     }
+    assert len(forms) == 6, f"sizes {p_size} × {batch} give forms of the same name"
     flops = conv_flops() * batch * p_size
     peak = matmul_peak()
     first = np.asarray(next(iter(forms.values()))(pop))

@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import h5py
 import yaml
-from common import OUT_DIR, QUICK, ROOT
+from common import OUT_DIR, QUICK, ROOT, work_folder
 
 
 def main() -> int:
@@ -39,7 +38,7 @@ def main() -> int:
     if QUICK:
         cfg["es"] = {"num_generations": 10, "log_every": 5}  # ≈ 50 s on 2 CPU cores
     cfg = validate_config(cfg)
-    work = Path(tempfile.mkdtemp(prefix="gpu-rounds-"))
+    work = work_folder("gpu-rounds-")
     settings = json.dumps(chain_settings(cfg, "mnist", "snes", "snr", 0))
     init = work / "init.h5"
     assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "mnist", 0)),

@@ -5,6 +5,7 @@ step in test_control.py.)"""
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -52,6 +53,34 @@ def test_run_python_puts_bench_first_and_keeps_the_callers_pythonpath(tmp_path, 
     assert path.index(str(ROOT / "bench")) < path.index(str(tmp_path))
     monkeypatch.delenv("PYTHONPATH")
     assert str(tmp_path) not in common.run_python(code)
+
+
+def test_a_size_set_in_the_environment_wins_over_quick_mode(monkeypatch):
+    """Four benches took quick mode's sizes whatever BENCH_POPULATION / BENCH_GENERATIONS said."""
+    monkeypatch.delenv("BENCH_GENERATIONS", raising=False)
+    for quick, expected in ((False, 10), (True, 2)):
+        monkeypatch.setattr(common, "QUICK", quick)
+        assert common.sized("BENCH_GENERATIONS", 10, 2) == expected
+        monkeypatch.setenv("BENCH_GENERATIONS", "7")
+        assert common.sized("BENCH_GENERATIONS", 10, 2) == 7
+        monkeypatch.delenv("BENCH_GENERATIONS")
+
+
+@pytest.mark.parametrize("keep", ["", "1"])
+def test_a_benchs_work_folder_goes_when_it_ends_unless_kept(keep, monkeypatch):
+    """Three benches left their chains' folders in /tmp after every run."""
+    monkeypatch.setenv("BENCH_KEEP", keep)
+    code = (
+        "import json; from common import work_folder; w = work_folder('t-'); "
+        "(w / 'x.h5').write_text('x'); print(json.dumps(str(w)))"
+    )
+    folder = Path(common.run_python(code))
+    assert folder.is_dir() == bool(keep)
+    if keep:
+        assert (folder / "x.h5").read_text() == "x"
+        import shutil
+
+        shutil.rmtree(folder)
 
 
 def test_gpu_table_renders_the_numbers_and_judges_the_targets(tmp_path, capsys):
