@@ -884,3 +884,90 @@ def test_gradient_regrowth_is_compared_with_random_regrowth():
     assert {r["verdict"] for r in direct} == {"reversed"}
     assert by(rows, "dynamic_gradient − dynamic_random, mean over levels")[0]["n"] == SEEDS
     assert {r["verdict"] for r in by(rows, "dynamic_random − random")} == {"holds"}
+
+
+def test_collect_counts_a_rounds_non_finite_directions_and_claims_md_lists_them(monkeypatch):
+    """A round whose loss left the finite range along a direction has a NaN curvature, as a
+    round not analysed has: summary.nc counts the directions, and claims.md lists the rounds
+    that claim 7 leaves out (one at the latest round dropped its seed, silently: the
+    sharpest landscapes, the claim's own evidence)."""
+    from types import SimpleNamespace
+
+    from evotickets.analysis import collect
+
+    ds = synthetic_summary(methods=("random", "magnitude"), strategies=("snes", "gd_adam"))
+    chain = ("digits", "gd_adam", "magnitude", 3)
+    curvatures = np.ones((ROUNDS, 4))
+    curvatures[ROUNDS - 1, [0, 2]] = np.nan  # the last round: 2 of 4 directions blew up
+    arrays = {"grid": np.linspace(-1, 1, 3), "round": np.arange(ROUNDS),
+              "curvature": curvatures, "surface_2d": np.zeros((ROUNDS, 3, 3))}  # fmt: skip
+    monkeypatch.setattr(collect, "analysis_chains", lambda cfg, name: [chain])
+    monkeypatch.setattr(collect, "_chain_artifacts", lambda *a: [(chain, arrays, {}, "x.h5")])
+    index = {n: list(ds[n].values) for n in ("task", "strategy", "method", "seed")}
+
+    def at(task, strategy, method, seed):
+        names = zip(("task", "strategy", "method", "seed"), (task, strategy, method, seed))
+        return tuple(index[n].index(v) for n, v in names)
+
+    collect._add_landscape(ds, SimpleNamespace(cfg={}), at, ds.test_metric.shape)
+    at_chain = {"task": "digits", "strategy": "gd_adam", "method": "magnitude", "seed": 3}
+    counts = ds.curvature_1d_nonfinite_directions.sel(at_chain)
+    assert counts.values.tolist() == [0, 0, 0, 0, 2]
+    assert np.isnan(ds.curvature_1d_nonfinite_directions.sel(seed=2)).all()  # not analysed
+    listed = collect.nonfinite_curvature_rounds(ds)
+    assert listed == [{"task": "digits", "strategy": "gd_adam", "method": "magnitude",
+                       "seed": 3, "remaining": pytest.approx(0.8**4), "directions": 2}]  # fmt: skip
+    text = claims.to_markdown([], [], nonfinite_curvature=listed)
+    section = text.split("## Rounds too sharp for a 1D curvature")[1]
+    assert "| digits | gd_adam | magnitude | 3 | 41.0% | 2 |" in section
+    assert "Rounds too sharp" not in claims.to_markdown([], [], nonfinite_curvature=[])
+
+
+def test_a_slope_over_the_rounds_run_so_far_does_not_say_all_rounds():
+    """Claim 7 and 8's slopes are fitted over the rounds the seeds have: while no seed has
+    reached the experiment's last round, the row names the level it reaches."""
+    ds = synthetic_summary()
+    rho = np.full(ds.test_metric.shape, np.nan)
+    rho[0, 0, 2] = np.linspace(1.0, 1.0 - 0.1 * (ROUNDS - 1), ROUNDS)
+    ds["rho_snr_magnitude"] = (ds.test_metric.dims, rho.copy())
+    (row,) = by(claims.claim_rows(ds), "−slope of ρ(snr, magnitude)")
+    assert claims._where(row) == "all rounds"
+    rho[0, 0, 2, :, 3:] = np.nan  # every seed: rounds 0–2 only
+    ds["rho_snr_magnitude"] = (ds.test_metric.dims, rho)
+    (row,) = by(claims.claim_rows(ds), "−slope of ρ(snr, magnitude)")
+    assert row["n"] == SEEDS and row["mean"] == pytest.approx(0.1)
+    assert claims._where(row) == "rounds to 64.0% (none has reached 41.0% yet)"
+    assert "rounds to 64.0% (none has reached 41.0% yet): +0.100" in claims.to_markdown([row], [])
+
+
+def test_the_threshold_median_is_over_the_seeds_that_fell_and_says_when_they_are_few():
+    """The median level of the first fall below 95 % of dense, over the seeds that fell; where
+    fewer than half fell, the cell says how few (the typical seed did not fall)."""
+    ds = synthetic_summary(methods=("random", "magnitude"))
+    cell = ds.test_metric.values[0, 0, 1]  # magnitude: every seed keeps its dense metric,
+    cell[:, 1:] = cell[:, :1]
+    cell[0, 1:] = 0.0  # seed 0 falls at round 1 (80 %)
+    cell[1, 3:] = 0.0  # seed 1 at round 3 (51.2 %)
+    (mag,) = [r for r in claims.dense_threshold(ds) if r["method"] == "magnitude"]
+    assert (mag["fell"], mag["never"]) == (2, SEEDS - 2)
+    assert mag["median"] == pytest.approx((0.8 + 0.8**3) / 2)  # midway between the two
+    assert "| 65.6% (only 2 of 6 fell) | 51.2%–80.0% | 2 | 4 (to 41.0%) |" in (
+        claims.to_markdown([], [mag])
+    )
+    cell[2:4, 2:] = 0.0  # seeds 2 and 3 at round 2 (64 %): 4 of 6 fell
+    (mag,) = [r for r in claims.dense_threshold(ds) if r["method"] == "magnitude"]
+    assert mag["median"] == pytest.approx(0.64)
+    assert "| 64.0% | 51.2%–80.0% | 4 | 2 (to 41.0%) |" in claims.to_markdown([], [mag])
+
+
+def test_sigma_context_means_and_sds_are_over_seeds():
+    """The σ table's mean ± sd over seeds, with the n − 1 sd (inputs that vary by seed: with
+    constant ones any sd formula printed ± 0.000)."""
+    ds = synthetic_summary()
+    cv = np.full(ds.test_metric.shape, np.nan)
+    cv[0, 0, 2] = (0.1 * np.arange(1, SEEDS + 1))[:, None]  # 0.1 … 0.6 by seed
+    for v in ("sigma_cv", "rho_sigma_abs_theta", "overlap_kept", "rho_snr_magnitude"):
+        ds[v] = (ds.test_metric.dims, cv)
+    text = claims.to_markdown([], [], sigma=claims.sigma_context(ds))
+    sd = np.std(0.1 * np.arange(1, SEEDS + 1), ddof=1)
+    assert f"0.350 ± {sd:.3f}" in text and f"{sd:.3f}" == "0.187"

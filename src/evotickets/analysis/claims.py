@@ -314,10 +314,22 @@ def _rows_over_rounds(claim, task, strategy, comparison, diff, ds, first=1, last
     return rows
 
 
-def _one_row(claim, task, strategy, comparison, diffs):
+def _one_row(claim, task, strategy, comparison, diffs, fitted=None, ds=None):
+    """A row over the whole curve. A slope's row gives the ``fitted`` values (seed,
+    iteration) and ``ds``: the row records the level of the latest round fitted and the
+    experiment's sparsest, so that a slope over the rounds run so far is not labelled
+    "all rounds" while every seed is still running."""
     eff = paired_effect(diffs)
     if eff.n == 0:
         return []
+    levels = {}
+    if fitted is not None:
+        some = fitted.notnull().any([d for d in fitted.dims if d != "iteration"]).values
+        latest = fitted.iteration.values[np.flatnonzero(some)[-1]]
+        levels = {
+            "fitted_remaining": float(ds.remaining_fraction.sel(iteration=latest)),
+            "sparsest_remaining": float(ds.remaining_fraction.isel(iteration=-1)),
+        }
     return [
         {
             "claim": claim,
@@ -326,6 +338,7 @@ def _one_row(claim, task, strategy, comparison, diffs):
             "comparison": comparison,
             "iteration": -1,
             "remaining": float("nan"),
+            **levels,
             **asdict(eff),
         }
     ]
@@ -442,9 +455,11 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
                     paired = both.where(both.notnull().all("strategy"))
                     # a seed still running (without the latest round some seed has) would
                     # fit its slopes over fewer, earlier rounds: left out, the row's n shows it
-                    slope = slope_per_seed(paired.where(has_latest_round(paired)))
+                    fitted = paired.where(has_latest_round(paired))
+                    slope = slope_per_seed(fitted)
                     diff = slope.sel(strategy=g) - slope.sel(strategy=s)
-                    rows += _one_row(7, t, s, f"curvature slope {g} − {s}", diff.values)
+                    label = f"curvature slope {g} − {s}"
+                    rows += _one_row(7, t, s, label, diff.values, fitted, ds)
         # 8: the SNR–magnitude rank correlation over rounds
         if "rho_snr_magnitude" in ds:
             for s in es:
@@ -452,8 +467,10 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
                     if m not in methods:
                         continue
                     rho = ds.rho_snr_magnitude.sel({"task": t, "strategy": s, "method": m})
-                    slope = slope_per_seed(rho.where(has_every_round(rho)))
-                    rows += _one_row(8, t, s, f"−slope of ρ({m}, magnitude)", -slope.values)
+                    fitted = rho.where(has_every_round(rho))
+                    slope = slope_per_seed(fitted)
+                    label = f"−slope of ρ({m}, magnitude)"
+                    rows += _one_row(8, t, s, label, -slope.values, fitted, ds)
 
     rows += _rewind_rows(ds, strategies, methods)
     # 4: transfers against the target's random baseline
@@ -764,7 +781,12 @@ def _cell(text) -> str:
 def _where(r: dict) -> str:
     if np.isfinite(r["remaining"]):
         return f"{r['remaining']:.1%}"
-    return "pruned levels" if r["comparison"].endswith(OVER_LEVELS) else "all rounds"
+    if r["comparison"].endswith(OVER_LEVELS):
+        return "pruned levels"
+    fitted, sparsest = r.get("fitted_remaining", np.nan), r.get("sparsest_remaining", np.nan)
+    if fitted > sparsest:  # no seed has reached the experiment's last round yet
+        return f"rounds to {fitted:.1%} (none has reached {sparsest:.1%} yet)"
+    return "all rounds"
 
 
 def _setting(r: dict) -> str:
@@ -863,7 +885,9 @@ def _threshold_lines(thresholds: list[dict]) -> list[str]:
         (
             "Remaining fraction of the first round below 95 % of round 0, over the seeds "
             "that fell (median, min–max; with an even count of them the median lies midway "
-            "between two levels); `never` counts seeds that stayed above it to the "
+            "between two levels; where fewer than half of the seeds fell, the typical seed "
+            "did not fall by the last level, and the median cell says how few fell); `never` "
+            "counts seeds that stayed above it to the "
             "last round, `unfinished` those that have not fallen in the rounds they have "
             "so far (their later rounds are missing); `dense` is round 0's metric, mean ± sd "
             "(seeds counted), as the accuracy table prints it."
@@ -878,6 +902,9 @@ def _threshold_lines(thresholds: list[dict]) -> list[str]:
     for r in thresholds:
         spread = f"{r['min']:.1%}–{r['max']:.1%}" if r["fell"] else "–"
         med = f"{r['median']:.1%}" if r["fell"] else "–"
+        counted = r["fell"] + r["never"] + r["unfinished"]
+        if r["fell"] and 2 * r["fell"] < counted:  # the median of a minority of the seeds
+            med += f" (only {r['fell']} of {counted} fell)"
         dense = metric_cell(r["dense"], metric_decimals(r["dense"])).strip()
         lines.append(
             f"| {r['task']} | {r['strategy']} | {r['method']} | {dense} | {med} | {spread} | "
@@ -952,6 +979,30 @@ def _nonfinite_lines(rounds: list[dict]) -> list[str]:
     return [*lines, ""]
 
 
+def _nonfinite_curvature_lines(rounds: list[dict]) -> list[str]:
+    lines = [
+        "## Rounds too sharp for a 1D curvature",
+        "",
+        (
+            f"{len(rounds)} analysed round(s) have no mean 1D curvature: along some random "
+            "directions the loss left the finite range within |ξ| ≤ 1 (the landscape "
+            "artifact's loss_1d has each direction's losses). Claim 7 fits each seed's slope "
+            "over the rounds both chains have, so such a round leaves both fits, and one at "
+            "the latest round leaves the seed out (its n is lower): these are the sharpest "
+            "landscapes, so read claim 7's rows with this list."
+        ),
+        "",
+        "| task | strategy | method | seed | remaining | non-finite directions |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['task']} | {r['strategy']} | {r['method']} | {r['seed']} | "
+        f"{r['remaining']:.1%} | {r['directions']} |"
+        for r in rounds
+    ]
+    return [*lines, ""]
+
+
 def to_markdown(
     rows: list[dict],
     thresholds: list[dict],
@@ -959,13 +1010,16 @@ def to_markdown(
     sigma: list[dict] | None = None,
     machines: dict[str, int] | None = None,
     nonfinite: list[dict] | None = None,
+    nonfinite_curvature: list[dict] | None = None,
 ) -> str:
     """claims.md: per claim and setting a one-line summary over levels, then every level,
     where each method falls below 95 % of its dense metric, and why SNR does or does not
     differ from magnitude; last, with ``machines`` (summary.nc's ``trained_on``: rounds per
     machine), what trained the rounds, since another machine may give other last bits and
     with them other masks. ``nonfinite`` (``collect.nonfinite_metric_rounds``) lists, after the
-    summary, the finished rounds every comparison leaves out for a non-finite metric."""
+    summary, the finished rounds every comparison leaves out for a non-finite metric, and
+    ``nonfinite_curvature`` (``collect.nonfinite_curvature_rounds``) the analysed rounds
+    claim 7 leaves out for a curvature too sharp to measure."""
     lines = [f"# Claims{': ' + title if title else ''}", ""]
     lines += [
         (
@@ -1002,6 +1056,8 @@ def to_markdown(
     lines += [*_summary_lines(rows), ""]
     if nonfinite:  # before "Every level": the brief print (`make fidelity`) shows it
         lines += _nonfinite_lines(nonfinite)
+    if nonfinite_curvature:
+        lines += _nonfinite_curvature_lines(nonfinite_curvature)
     lines += [*_untested_lines(rows), *_level_lines(rows)]
     if thresholds:
         lines += _threshold_lines(thresholds)

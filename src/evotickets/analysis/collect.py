@@ -509,7 +509,7 @@ def _add_landscape(ds, finished: FinishedRounds, at, shape) -> None:
     land = analysis_chains(finished.cfg, "landscape")
     if not land:
         return
-    curvature, surface, norms = _nan(shape), None, set()
+    curvature, nonfinite, surface, norms = _nan(shape), _nan(shape), None, set()
     for chain, arrays, attrs, path in _chain_artifacts(land, finished, "landscape"):
         option = "analyses.landscape grid_points / grid_extent"
         _same_axis(ds, "grid_x", arrays["grid"], path, "landscape", option)
@@ -520,6 +520,7 @@ def _add_landscape(ds, finished: FinishedRounds, at, shape) -> None:
             surface = _nan((*shape, g, g))
         for j, r in _config_rounds(arrays, shape[-1]):
             curvature[(*at(*chain), r)] = np.mean(arrays["curvature"][j])
+            nonfinite[(*at(*chain), r)] = np.sum(~np.isfinite(arrays["curvature"][j]))
             surface[(*at(*chain), r)] = arrays["surface_2d"][j]
     ds["curvature_1d"] = (
         CHAIN_DIMS,
@@ -529,6 +530,17 @@ def _add_landscape(ds, finished: FinishedRounds, at, shape) -> None:
             "units": "loss per unit ξ² (loss: vision cross-entropy, control −return)",
             # filter-normalised or raw directions: curvatures of the two are not comparable
             "direction_norm_1d": ", ".join(sorted(norms)) or "none collected",
+        },
+    )
+    # NaN in curvature_1d is either a round not analysed or one too sharp to measure: this
+    # tells them apart, so that claims.md can list the second (claim 7 leaves them out)
+    ds["curvature_1d_nonfinite_directions"] = (
+        CHAIN_DIMS,
+        nonfinite,
+        {
+            "long_name": "1D directions whose loss left the finite range within |ξ| ≤ 1 "
+            "(curvature_1d is NaN where above 0; NaN: round not analysed)",
+            "units": "1",
         },
     )
     if surface is not None:
@@ -612,6 +624,31 @@ def nonfinite_metric_rounds(ds: xr.Dataset) -> list[dict]:
     cause, and the figures count them. A transfer's row names its target task, the
     transfer as its strategy and ``transferred ticket`` as its method."""
     return _nonfinite_chain_rounds(ds) + _nonfinite_transfer_rounds(ds)
+
+
+def nonfinite_curvature_rounds(ds: xr.Dataset) -> list[dict]:
+    """The analysed chain rounds whose 1D curvature is NaN because the loss left the finite
+    range along some direction (``curvature_1d_nonfinite_directions`` > 0): too sharp to
+    measure, not missing. Claim 7 fits each seed's slope over the rounds both chains have,
+    so such a round drops out of the fit, and one at the latest round drops the seed: the
+    sharpest curvatures, which are the claim's own evidence, would leave silently.
+    claims.md lists them."""
+    var = "curvature_1d_nonfinite_directions"
+    if var not in ds:
+        return []
+    counts = ds[var].transpose(*CHAIN_DIMS).values
+    frac = ds.remaining_fraction.values
+    return [
+        {
+            "task": str(ds.task.values[t]),
+            "strategy": str(ds.strategy.values[s]),
+            "method": str(ds.method.values[m]),
+            "seed": int(ds.seed.values[k]),
+            "remaining": float(frac[r]),
+            "directions": int(counts[t, s, m, k, r]),
+        }
+        for t, s, m, k, r in np.argwhere(np.nan_to_num(counts, nan=0.0) > 0)
+    ]
 
 
 def _nonfinite_transfer_rounds(ds: xr.Dataset) -> list[dict]:

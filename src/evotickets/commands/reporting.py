@@ -302,7 +302,11 @@ def cmd_claims(args) -> None:
     """The paper's claims as paired effects with 95 % intervals, from summary.nc only:
     claims.md (printed), claims.html (for the report) and claims.nc beside it."""
     from ..analysis import claims
-    from ..analysis.collect import nonfinite_metric_rounds, write_netcdf
+    from ..analysis.collect import (
+        nonfinite_curvature_rounds,
+        nonfinite_metric_rounds,
+        write_netcdf,
+    )
 
     results = Path(args.results)
     if not (args.summary and args.out_dir):  # it is read or written: a config named by mistake
@@ -338,6 +342,7 @@ def cmd_claims(args) -> None:
         sigma=claims.sigma_context(ds),
         machines=json.loads(ds.attrs.get("trained_on", "{}")),
         nonfinite=nonfinite_metric_rounds(ds),
+        nonfinite_curvature=nonfinite_curvature_rounds(ds),
     )
     html, table = claims.to_html(text), claims.to_dataset(rows, thresholds)
     # which run: a claims.nc copied out of its folder still names it
