@@ -29,15 +29,16 @@ set -u
 OUT=${OUT:-results/bench/gpu}
 source "$(dirname "$0")/gpu_env.sh"
 
-# Sep-CMA-ES's bitwise check in a group of 5; a CPU smoke run (BENCH_QUICK, as the benches
-# read it: bench/common.py) uses 2, as 5 vmapped CNN chains take ≈ 13 s a call on 2 cores
-# and the step would run out of time.
-SEP_CHAINS=$(PYTHONPATH="bench${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -c \
-  "from common import QUICK; print('1,2' if QUICK else '1,5')")
+# Sep-CMA-ES's bitwise check in a group of 5 over 5 generations; a CPU smoke run
+# (BENCH_QUICK, as the benches read it: bench/common.py) uses 2 chains and quick mode's
+# generations, as 5 vmapped CNN chains take ≈ 13 s a call on 2 cores and the step would run
+# out of time (a BENCH_GENERATIONS given here would win over quick mode's).
+read -r SEP_CHAINS SEP_GENERATIONS < <(PYTHONPATH="bench${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" \
+  -c "from common import QUICK; print('1,2 2' if QUICK else '1,5 5')")
 
 step cnn_fitness 70 "$PYTHON" bench/bench_cnn_fitness.py
 step chains 90 "$PYTHON" bench/bench_chains.py
-BENCH_STRATEGY=sep_cma_es BENCH_CHAINS=$SEP_CHAINS BENCH_GENERATIONS=5 \
+BENCH_STRATEGY=sep_cma_es BENCH_CHAINS=$SEP_CHAINS BENCH_GENERATIONS=$SEP_GENERATIONS \
   step chains_sep_cma_es 60 "$PYTHON" bench/bench_chains.py
 step rollouts 80 "$PYTHON" bench/bench_rollouts.py
 step determinism 60 "$PYTHON" bench/gpu_determinism.py

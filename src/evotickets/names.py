@@ -148,8 +148,8 @@ BRAX_TASKS = {
 }
 #: brax's backend where a task entry names none (``tasks.<task>.backend``).
 DEFAULT_BRAX_BACKEND = "spring"
-# The one brax backend ant_heavy accepts, so the one every brax task accepts (init_theta
-# reads the policy's sizes with it); and why (config validation and the task both say it).
+# The one brax backend ant_heavy accepts, so the one every brax task accepts; and why (config
+# validation and the task both say it).
 ANT_HEAVY_BACKEND = "generalized"
 ANT_HEAVY_BACKEND_ERROR = (
     "task ant_heavy scales the torso mass, but brax's {backend!r} Ant sets "

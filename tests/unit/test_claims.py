@@ -820,6 +820,10 @@ def test_claim_7_fits_every_seed_over_the_same_rounds():
     (row,) = by(claims.claim_rows(ds), "curvature slope gd_adam − snes")
     assert row["n"] == SEEDS - 1
     assert row["mean"] == pytest.approx(4.0)
+    assert claims._where(row) == "all rounds"  # the other seeds' chains finished every round
+    ds.test_metric.loc[{"strategy": "snes", "iteration": 4}] = np.nan  # snes: still running
+    (row,) = by(claims.claim_rows(ds), "curvature slope gd_adam − snes")
+    assert claims._where(row) == "rounds to 51.2% (none has reached 41.0% yet)"
 
 
 def test_a_finished_round_with_a_non_finite_metric_is_a_fall_in_the_threshold_table():
@@ -925,15 +929,19 @@ def test_collect_counts_a_rounds_non_finite_directions_and_claims_md_lists_them(
 
 def test_a_slope_over_the_rounds_run_so_far_does_not_say_all_rounds():
     """Claim 7 and 8's slopes are fitted over the rounds the seeds have: while no seed has
-    reached the experiment's last round, the row names the level it reaches."""
+    finished the experiment's last round, the row names the level they reach. A finished
+    round whose value is NaN (a curvature too sharp to measure) is reached."""
     ds = synthetic_summary()
     rho = np.full(ds.test_metric.shape, np.nan)
     rho[0, 0, 2] = np.linspace(1.0, 1.0 - 0.1 * (ROUNDS - 1), ROUNDS)
     ds["rho_snr_magnitude"] = (ds.test_metric.dims, rho.copy())
     (row,) = by(claims.claim_rows(ds), "−slope of ρ(snr, magnitude)")
     assert claims._where(row) == "all rounds"
-    rho[0, 0, 2, :, 3:] = np.nan  # every seed: rounds 0–2 only
+    rho[0, 0, 2, :, 3:] = np.nan  # every seed: rounds 0–2 only, the later ones finished
     ds["rho_snr_magnitude"] = (ds.test_metric.dims, rho)
+    (row,) = by(claims.claim_rows(ds), "−slope of ρ(snr, magnitude)")
+    assert row["n"] == SEEDS and claims._where(row) == "all rounds"  # NaN there, not unrun
+    ds.test_metric.loc[{"method": "snr", "iteration": [3, 4]}] = np.nan  # still running
     (row,) = by(claims.claim_rows(ds), "−slope of ρ(snr, magnitude)")
     assert row["n"] == SEEDS and row["mean"] == pytest.approx(0.1)
     assert claims._where(row) == "rounds to 64.0% (none has reached 41.0% yet)"

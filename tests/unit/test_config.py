@@ -1912,7 +1912,7 @@ def test_review_of_the_notes_and_refusals(tiny_config):
 
 
 def test_the_workflow_refuses_too_many_rounds_or_a_too_big_strategy(tiny_config):
-    """Only check-config caught them (it builds the network with JAX, which the workflow's
+    """Once only check-config caught them (it built the network with JAX, which the workflow's
     validation avoids): snakemake trained every earlier round, then a mask job failed. The
     networks' counts are known without JAX, a control policy's from its environment's input
     and output sizes (names.CONTROL_IO_SIZES)."""

@@ -215,7 +215,7 @@ def test_brax_policy_sizes_are_the_same_for_every_backend(name):
     from evotickets.names import CONTROL_IO_SIZES
 
     sizes = set()
-    for backend in ("spring", "generalized", "positional"):
+    for backend in ("spring", "generalized", "positional", "mjx"):
         task = make_task(name, {"hidden": [8, 8], "backend": backend}, None)
         sizes.add((task.obs_dim, task.num_outputs))
     assert sizes == {CONTROL_IO_SIZES[name]}

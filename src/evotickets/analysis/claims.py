@@ -314,18 +314,33 @@ def _rows_over_rounds(claim, task, strategy, comparison, diff, ds, first=1, last
     return rows
 
 
-def _one_row(claim, task, strategy, comparison, diffs, fitted=None, ds=None):
-    """A row over the whole curve. A slope's row gives the ``fitted`` values (seed,
-    iteration) and ``ds``: the row records the level of the latest round fitted and the
-    experiment's sparsest, so that a slope over the rounds run so far is not labelled
-    "all rounds" while every seed is still running."""
+def finished_rounds(ds: xr.Dataset, chains: list[dict]) -> xr.DataArray:
+    """(seed, iteration): whether every chain of ``chains`` (selections of task, strategy,
+    method) finished that round: its kept fraction is recorded, or (a summary without it)
+    its metric is finite. Not whether an analysis of the round has a finite value: a
+    curvature too sharp to measure is NaN in a finished round."""
+    done = ds.test_metric.notnull()
+    if "kept_fraction" in ds:
+        done = done | ds.kept_fraction.notnull()
+    every = None
+    for chain in chains:
+        one = done.sel(chain).transpose("seed", "iteration")
+        every = one if every is None else every & one
+    return every
+
+
+def _one_row(claim, task, strategy, comparison, diffs, finished=None, ds=None):
+    """A row over the whole curve. A slope's row gives its chains' ``finished`` rounds
+    (:func:`finished_rounds`) and ``ds``: the row records the level of the latest round some
+    seed finished and the experiment's sparsest, so that a slope over the rounds run so far
+    is not labelled "all rounds" while every seed is still running."""
     eff = paired_effect(diffs)
     if eff.n == 0:
         return []
     levels = {}
-    if fitted is not None:
-        some = fitted.notnull().any([d for d in fitted.dims if d != "iteration"]).values
-        latest = fitted.iteration.values[np.flatnonzero(some)[-1]]
+    if finished is not None and bool(finished.any()):
+        some = finished.any("seed").values
+        latest = finished.iteration.values[np.flatnonzero(some)[-1]]
         levels = {
             "fitted_remaining": float(ds.remaining_fraction.sel(iteration=latest)),
             "sparsest_remaining": float(ds.remaining_fraction.isel(iteration=-1)),
@@ -455,11 +470,12 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
                     paired = both.where(both.notnull().all("strategy"))
                     # a seed still running (without the latest round some seed has) would
                     # fit its slopes over fewer, earlier rounds: left out, the row's n shows it
-                    fitted = paired.where(has_latest_round(paired))
-                    slope = slope_per_seed(fitted)
+                    slope = slope_per_seed(paired.where(has_latest_round(paired)))
                     diff = slope.sel(strategy=g) - slope.sel(strategy=s)
                     label = f"curvature slope {g} − {s}"
-                    rows += _one_row(7, t, s, label, diff.values, fitted, ds)
+                    both_ran = [{"task": t, "strategy": x, "method": "magnitude"} for x in (g, s)]
+                    finished = finished_rounds(ds, both_ran)
+                    rows += _one_row(7, t, s, label, diff.values, finished, ds)
         # 8: the SNR–magnitude rank correlation over rounds
         if "rho_snr_magnitude" in ds:
             for s in es:
@@ -467,10 +483,10 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
                     if m not in methods:
                         continue
                     rho = ds.rho_snr_magnitude.sel({"task": t, "strategy": s, "method": m})
-                    fitted = rho.where(has_every_round(rho))
-                    slope = slope_per_seed(fitted)
+                    slope = slope_per_seed(rho.where(has_every_round(rho)))
                     label = f"−slope of ρ({m}, magnitude)"
-                    rows += _one_row(8, t, s, label, -slope.values, fitted, ds)
+                    finished = finished_rounds(ds, [{"task": t, "strategy": s, "method": m}])
+                    rows += _one_row(8, t, s, label, -slope.values, finished, ds)
 
     rows += _rewind_rows(ds, strategies, methods)
     # 4: transfers against the target's random baseline
@@ -886,7 +902,8 @@ def _threshold_lines(thresholds: list[dict]) -> list[str]:
             "Remaining fraction of the first round below 95 % of round 0, over the seeds "
             "that fell (median, min–max; with an even count of them the median lies midway "
             "between two levels; where fewer than half of the seeds fell, the typical seed "
-            "did not fall by the last level, and the median cell says how few fell); `never` "
+            "did not fall by the last level, or has not yet, and the median cell says how few "
+            "fell); `never` "
             "counts seeds that stayed above it to the "
             "last round, `unfinished` those that have not fallen in the rounds they have "
             "so far (their later rounds are missing); `dense` is round 0's metric, mean ± sd "
