@@ -715,3 +715,70 @@ def test_a_long_footnote_is_cut_at_half_the_figure_not_drawn_over_the_axes():
     (note,) = fig.texts
     assert note.get_text().endswith("(notes cut here; summary.nc has what is left out)")
     assert note.get_window_extent(renderer).y1 <= fig.axes[0].get_tightbbox(renderer).y0 + 1
+
+
+def _notes(fig) -> list[str]:
+    return fig.__dict__.get("evotickets_notes", [])
+
+
+SHARED_SEEDS_NOTE = "left out of that level's every line (means over the same seeds)"
+
+
+def test_fig9s_init_scheme_lines_are_means_over_the_same_seeds_and_say_so():
+    """The init-scheme row drew each line over its own seeds, against its caption: seed 2
+    missing from he_normal's snr at the last level left lecun_normal's lines over 3 seeds."""
+    ds = _dataset(["digits", "digits_he"], ["snes"], ["random", "magnitude", "snr"],
+                  seeds=(0, 1, 2))  # fmt: skip
+    ds = ds.assign_coords(library_task=("task", ["digits", "digits"]),
+                          init_scheme=("task", ["lecun_normal", "he_normal"]),
+                          rewind=("task", [0, 0]))  # fmt: skip
+    for k in range(3):
+        ds.test_metric.loc[{"seed": k}] = float(k)
+    ds.test_metric.loc[{"task": "digits_he"}] += 10
+    last = ROUNDS - 1
+    ds.test_metric.loc[{"task": "digits_he", "method": "snr", "seed": 2, "iteration": last}] = (
+        np.nan
+    )
+    fig = figures.fig9(ds)
+    lines = _lines(fig.axes[0])
+    for m in ("random", "magnitude", "snr"):
+        np.testing.assert_allclose(lines[f"lecun_normal {m}"], [1.0] * last + [0.5])
+        np.testing.assert_allclose(lines[f"he_normal {m}"], [11.0] * last + [10.5])
+    assert any(SHARED_SEEDS_NOTE in n for n in _notes(fig))
+
+
+def test_a_transfer_panel_says_where_it_left_a_seed_out():
+    """Figs 4 and 5 pair a panel's lines over the seeds all of them finished (as the test
+    above draws), and now say so, as the other figures do."""
+    ds = _dataset(["mnist"], ["snes"], ["random", "snr"], seeds=(0, 1, 2)).assign_coords(
+        transfer=["to_mnist"], transfer_kind=("transfer", ["task"]),
+        transfer_target_task=("transfer", ["mnist"]), transfer_own_method=("transfer", ["snr"]),
+    )  # fmt: skip
+    dims = ("transfer", "seed", "iteration")
+    by_seed = np.broadcast_to(np.arange(3.0)[:, None], (3, ROUNDS))[None].copy()
+    ds["transfer_metric"] = (dims, by_seed.copy())
+    ds["transfer_target_snr"] = (dims, by_seed + 10)
+    ds["transfer_target_random"] = (dims, by_seed + 20)
+    assert not any(SHARED_SEEDS_NOTE in n for n in _notes(figures.fig4(ds)))
+    ds["transfer_target_random"][0, 2] = np.nan  # seed 2's random chain not finished
+    fig = figures.fig4(ds)
+    lines = _lines(fig.axes[0])
+    np.testing.assert_allclose(lines["transferred ticket"], 0.5)  # seeds 0 and 1
+    np.testing.assert_allclose(lines["target's own random"], 20.5)
+    assert any(SHARED_SEEDS_NOTE in n for n in _notes(fig))
+
+
+def test_fig6_says_when_a_round_was_too_sharp_for_a_curvature():
+    """A round whose loss left the finite range along some direction has a NaN curvature:
+    its seed leaves that point's mean, the sharpest one, and the figure now says so."""
+    ds = _dataset(["digits"], ["snes"], ["magnitude"], seeds=(0, 1, 2))
+    dims = ("task", "strategy", "method", "seed", "iteration")
+    curvature = np.full(ds.test_metric.shape, 2.0)
+    counts = np.zeros(ds.test_metric.shape)
+    ds["curvature_1d"] = (dims, curvature)
+    ds["curvature_1d_nonfinite_directions"] = (dims, counts)
+    assert not any("too sharp" in n for n in _notes(figures.fig6(ds)))
+    ds.curvature_1d[0, 0, 0, 2, 1] = np.nan
+    ds.curvature_1d_nonfinite_directions[0, 0, 0, 2, 1] = 3
+    notes = _notes(figures.fig6(ds))
+    assert any(n.startswith("1 analysed round(s) too sharp for a 1D curvature") for n in notes)

@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from ..analysis.collect import has_data, nonfinite_metric_rounds
+from ..analysis.collect import has_data, nonfinite_curvature_rounds, nonfinite_metric_rounds
 from ..names import (
     DEFAULT_INIT_SCHEME,
     DYNAMIC_METHODS,
@@ -128,11 +128,15 @@ def _bands(ax, x, lines: list[tuple[xr.DataArray, str, Any]]) -> None:
     for da, (_, label, color) in zip(restricted, lines, strict=True):
         _band(ax, x, da, label, color)
     if dropped:
-        _note(
-            ax.figure,
-            "Where a seed is missing from one line of a panel, it is left out of that "
-            "level's every line (means over the same seeds)",
-        )
+        _note_shared_seeds(ax.figure)
+
+
+def _note_shared_seeds(fig: plt.Figure) -> None:
+    _note(
+        fig,
+        "Where a seed is missing from one line of a panel, it is left out of that "
+        "level's every line (means over the same seeds)",
+    )
 
 
 def _tasks_not_drawn(ds: xr.Dataset, var: str, drawn) -> list[str]:
@@ -460,6 +464,8 @@ def _transfer_figure(ds, title, kinds) -> plt.Figure:
         finished = functools.reduce(operator.and_, ran) if ran else False
         for label, (da, color) in lines.items():
             _band(ax, x, da.where(finished), label, color)
+        if any(bool((has & ~finished).any()) for has in ran):
+            _note_shared_seeds(fig)
         ax.set_title(str(n), fontsize=9)
         target = None
         if "transfer_target_task" in ds.coords:
@@ -549,6 +555,19 @@ def fig6(ds: xr.Dataset) -> plt.Figure:
             _band(
                 axes[2], x, ds.curvature_1d.sel({"strategy": s, "method": m, **sel}), label, color
             )
+    drawn = {(str(s), str(m)) for s, m in pairs}
+    sharp = [
+        r
+        for r in nonfinite_curvature_rounds(ds)
+        if r["task"] == str(sel["task"]) and (r["strategy"], r["method"]) in drawn
+    ]
+    if sharp:  # NaN as for a round not analysed: the sharpest seeds would leave silently
+        _note(
+            fig,
+            f"{len(sharp)} analysed round(s) too sharp for a 1D curvature (the loss left the "
+            "finite range along some direction) left out of the curvature means (claims.md "
+            "lists them)",
+        )
     seeds = [str(v) for v in _lmc_seed_pair(ds)]
     titles = (
         f"barrier, round t → t+1 ({sel['task']})",
@@ -809,15 +828,25 @@ def fig9(ds: xr.Dataset) -> plt.Figure:
                 entries, [m for m in INIT_LINESTYLES if m in ds.method.values]
             )
             named = [schemes[str(t)] for t in entries]
+            # every line of the panel over the same seeds at each level, as _bands draws
+            keys = [(t, m) for t in entries for m in INIT_LINESTYLES if m in ran and same]
+            restricted, dropped = (
+                _shared_seeds([metric.sel({"task": t, "method": m}) for t, m in keys])
+                if keys
+                else ([], 0)
+            )
+            paired = dict(zip(keys, restricted, strict=True))
+            if dropped:
+                _note_shared_seeds(fig)
             for i, t in enumerate(entries):
                 scheme = schemes[str(t)]
                 # two entries of one scheme (e.g. another batch size) are told apart by name
                 who = scheme if named.count(scheme) == 1 else f"{t} ({scheme})"
                 marker = "osD^v"[named[:i].count(scheme) % 5]
                 for m, style in INIT_LINESTYLES.items():
-                    if m not in ran or not same:
+                    if (t, m) not in paired:
                         continue
-                    mean, se = _mean_se(metric.sel({"task": t, "method": m}))
+                    mean, se = _mean_se(paired[(t, m)])
                     if np.all(np.isnan(mean)):
                         continue
                     c = colour[scheme]
