@@ -459,7 +459,9 @@ def read_artifact(
         ) from err
     if last_eval is not None and "final_metric" in attrs:
         try:
-            same = float(attrs["final_metric"]) == last_eval
+            # NaN where both say NaN: a finished round whose episode blew up records its
+            # non-finite evaluation in both, and is read (listed as such), not refused
+            same = np.array_equal(float(attrs["final_metric"]), last_eval, equal_nan=True)
         except (TypeError, ValueError):
             same = True  # not a number: the numeric check below names it
         if not same:

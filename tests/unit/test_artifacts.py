@@ -190,6 +190,16 @@ def test_a_final_metric_other_than_the_last_evaluation_is_refused(tmp_path):
         f.attrs["final_metric"] = 0.9527778
     with pytest.raises(ArtifactError, match=r"final_metric 0.9527778, but its curves/eval_metric"):
         read_artifact(path, "trained", with_arrays=False)
+    # a round whose last evaluation was NaN (an episode that blew up) records NaN in both:
+    # read, so that collect lists it as a non-finite round (NaN ≠ NaN refused it as damaged)
+    arrays["curves/eval_metric"] = np.array([0.25, np.nan])
+    path = write_artifact(tmp_path / "nan.h5", "trained", arrays, {**attrs, "final_metric": np.nan},
+                          config_digest="abc123", seed=7)  # fmt: skip
+    assert np.isnan(read_artifact(path, "trained", with_arrays=False)[1]["final_metric"])
+    with h5py.File(path, "r+") as f:
+        f.attrs["final_metric"] = 0.25
+    with pytest.raises(ArtifactError, match=r"final_metric 0.25, but its curves/eval_metric ends"):
+        read_artifact(path, "trained", with_arrays=False)
 
 
 def test_unknown_kind_is_refused(tmp_path):
