@@ -979,3 +979,23 @@ def test_sigma_context_means_and_sds_are_over_seeds():
     text = claims.to_markdown([], [], sigma=claims.sigma_context(ds))
     sd = np.std(0.1 * np.arange(1, SEEDS + 1), ddof=1)
     assert f"0.350 ± {sd:.3f}" in text and f"{sd:.3f}" == "0.187"
+
+
+def test_claims_of_a_subset_of_seeds_count_the_machines_of_those_seeds(tmp_path):
+    """`claims --seeds 0,1` said the whole run's rounds per machine (a seed trained on a GPU
+    named beside CPU seeds it left out); summary.nc now counts them per seed too."""
+    ds = synthetic_summary()
+    by_seed = {str(k): {"cpu ×1; B": ROUNDS * 4} for k in range(SEEDS)}
+    by_seed["5"] = {"gpu NVIDIA H200 ×1; A": ROUNDS * 4}
+    ds.attrs["trained_on"] = json.dumps({"cpu ×1; B": ROUNDS * 4 * 5, "gpu NVIDIA H200 ×1; A": 20})
+    ds.attrs["trained_on_by_seed"] = json.dumps(by_seed)
+    ds.to_netcdf(tmp_path / "summary.nc", engine="h5netcdf")
+    assert cli.main(["claims", str(tmp_path), "--seeds", "0,1"]) == 0
+    out = tmp_path / "claims-seeds-0-1"
+    machines = (out / "claims.md").read_text().split("## Machines")[1]
+    assert f"trained on: cpu ×1; B ({ROUNDS * 8} rounds)" in machines and "H200" not in machines
+    back = xr.open_dataset(out / "claims.nc", engine="h5netcdf")
+    assert json.loads(back.attrs["trained_on"]) == {"cpu ×1; B": ROUNDS * 8}
+    assert cli.main(["claims", str(tmp_path), "--seeds", "4,5"]) == 0
+    machines = (tmp_path / "claims-seeds-4-5" / "claims.md").read_text().split("## Machines")[1]
+    assert "trained on 2 different machines" in machines

@@ -215,6 +215,8 @@ def test_collect_gathers_the_artifacts_into_xarray(finished_run):
     np.testing.assert_allclose(ds.sparsity.values, [0.0, 0.2, 0.36])
     # rounds per machine that trained them: all 18 on this one (evotickets.host)
     assert json.loads(ds.attrs["trained_on"]) == {host.trained_on(): 18}
+    by_seed = {"0": {host.trained_on(): 9}, "1": {host.trained_on(): 9}}
+    assert json.loads(ds.attrs["trained_on_by_seed"]) == by_seed  # for claims --seeds
     import evotickets
 
     software = json.loads(ds.attrs["software"])  # the rounds per version that trained them

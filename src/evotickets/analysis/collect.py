@@ -76,6 +76,7 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
 
     metric, kept, nonfinite = _nan(shape), _nan(shape), _nan(shape)
     metric_name, machines, done = {}, [], []
+    machines_by_seed: dict[int, list[str]] = {}
     software: dict[str, list[str]] = {k: [] for k in VERSION_ATTRS}
     finished = FinishedRounds(cfg, results)  # one reading: each input's write time read once
     for (t, s, m, k), r, attrs in finished.chain_rounds():
@@ -89,6 +90,7 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
         nonfinite[i] = attrs.get("nonfinite_total", np.nan) if es else np.nan
         metric_name[t] = attrs["metric_name"]
         machines.append(str(attrs.get(TRAINED_ON_ATTR, "")))
+        machines_by_seed.setdefault(int(k), []).append(machines[-1])
         for k in VERSION_ATTRS:
             software[k].append(str(attrs.get(k, "")))
 
@@ -166,6 +168,10 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
             # the chains' rounds per machine that trained them (transfers not counted): their
             # last bits depend on it (evotickets.host)
             "trained_on": json.dumps(machine_counts(machines)),
+            # the same per seed, so that a subset of seeds (claims --seeds) counts its own
+            TRAINED_ON_BY_SEED: json.dumps(
+                {str(k): machine_counts(v) for k, v in sorted(machines_by_seed.items())}
+            ),
             # the chains' rounds per version of the software that trained them
             "software": json.dumps(
                 {k: dict(sorted(Counter(x for x in v if x).items())) for k, v in software.items()}
@@ -177,6 +183,10 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
     _add_transfers(ds, finished, seeds, rounds)
     finished.check_analyses()
     return ds
+
+
+#: summary.nc's attribute of the chains' rounds per machine, per seed (JSON).
+TRAINED_ON_BY_SEED = "trained_on_by_seed"
 
 
 #: The method whose masks every chain's mask is compared with: the paper's ticket.

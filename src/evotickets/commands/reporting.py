@@ -401,7 +401,22 @@ def seed_subset(ds: xarray.Dataset, seeds: list[int]) -> xarray.Dataset:
             f"--seeds {','.join(map(str, seeds))}: summary.nc has seeds {have}{why}: list "
             "each once, from those"
         )
-    return ds.sel(seed=seeds)
+    from collections import Counter
+
+    from ..analysis.collect import TRAINED_ON_BY_SEED
+
+    subset = ds.sel(seed=seeds)
+    by_seed = json.loads(ds.attrs.get(TRAINED_ON_BY_SEED, "null"))
+    if by_seed is not None:  # the subset's own rounds per machine, not the whole run's
+        kept = {str(s): by_seed.get(str(s), {}) for s in seeds}
+        counts = Counter()
+        for per_machine in kept.values():
+            counts.update(per_machine)
+        subset.attrs.update(
+            trained_on=json.dumps(dict(sorted(counts.items()))),
+            **{TRAINED_ON_BY_SEED: json.dumps(kept)},
+        )
+    return subset
 
 
 def _seed_list(text: str) -> list[int]:
