@@ -406,7 +406,8 @@ def round0_donor(methods: Sequence[str]) -> str | None:
     """The method whose chain trains round 0 for all methods of a (task, strategy, seed).
 
     Round 0 is dense and starts from θ0 with the chain's keys, so it is the same computation
-    for every method except ``weight_permuted``; one chain trains it and the others copy it
+    for every method except the permutation controls (their θ0 is shuffled within each
+    tensor from round 0 on: ``permutes_theta0``); one chain trains it and the others copy it
     (:func:`evotickets.rounds.adopt_round0`). The donor is the first method of ``methods``
     whose round 0 depends on nothing else (not a permutation control, whose mask waits for
     the magnitude chain) and whose digest needs no settings of its own; None if none is."""
