@@ -971,53 +971,44 @@ def _sigma_lines(sigma: list[dict]) -> list[str]:
     return [*lines, ""]
 
 
-def _nonfinite_lines(rounds: list[dict]) -> list[str]:
-    lines = [
-        "## Rounds with a non-finite test metric",
-        "",
-        (
-            f"{len(rounds)} finished round(s) have a NaN or infinite test metric. Every "
-            "comparison leaves such a seed out at that level (its n is lower there) and out "
-            "of the comparison's mean-over-levels row; one at the dense round leaves the seed "
-            "out of every level of the comparisons of a change from round 0 (claim 3). That "
-            "drops the failures of the side they belong to: read those rows with this list. "
-            "The table of where each method falls below 95 % of its dense metric counts such "
-            "a round as a fall."
-        ),
-        "",
-        "| task | strategy | method | seed | remaining | metric |",
-        "|---|---|---|---|---|---|",
-    ]
+def _round_list(heading: str, why: str, rounds: list[dict], column: str, key: str) -> list[str]:
+    """A claims.md section listing chain rounds (``collect``'s rows): task, strategy, method,
+    seed, level and the row's ``key`` under ``column``."""
+    lines = [f"## {heading}", "", why, "",
+             f"| task | strategy | method | seed | remaining | {column} |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
     lines += [
         f"| {r['task']} | {r['strategy']} | {r['method']} | {r['seed']} | "
-        f"{r['remaining']:.1%} | {r['metric']} |"
+        f"{r['remaining']:.1%} | {r[key]} |"
         for r in rounds
     ]
     return [*lines, ""]
+
+
+def _nonfinite_lines(rounds: list[dict]) -> list[str]:
+    why = (
+        f"{len(rounds)} finished round(s) have a NaN or infinite test metric. Every "
+        "comparison leaves such a seed out at that level (its n is lower there) and out "
+        "of the comparison's mean-over-levels row; one at the dense round leaves the seed "
+        "out of every level of the comparisons of a change from round 0 (claim 3). That "
+        "drops the failures of the side they belong to: read those rows with this list. "
+        "The table of where each method falls below 95 % of its dense metric counts such "
+        "a round as a fall."
+    )
+    return _round_list("Rounds with a non-finite test metric", why, rounds, "metric", "metric")
 
 
 def _nonfinite_curvature_lines(rounds: list[dict]) -> list[str]:
-    lines = [
-        "## Rounds too sharp for a 1D curvature",
-        "",
-        (
-            f"{len(rounds)} analysed round(s) have no mean 1D curvature: along some random "
-            "directions the loss left the finite range within |ξ| ≤ 1 (the landscape "
-            "artifact's loss_1d has each direction's losses). Claim 7 fits each seed's slope "
-            "over the rounds both chains have, so such a round leaves both fits, and one at "
-            "the latest round leaves the seed out (its n is lower): these are the sharpest "
-            "landscapes, so read claim 7's rows with this list."
-        ),
-        "",
-        "| task | strategy | method | seed | remaining | non-finite directions |",
-        "|---|---|---|---|---|---|",
-    ]
-    lines += [
-        f"| {r['task']} | {r['strategy']} | {r['method']} | {r['seed']} | "
-        f"{r['remaining']:.1%} | {r['directions']} |"
-        for r in rounds
-    ]
-    return [*lines, ""]
+    why = (
+        f"{len(rounds)} analysed round(s) have no mean 1D curvature: along some random "
+        "directions the loss left the finite range within |ξ| ≤ 1 (the landscape "
+        "artifact's loss_1d has each direction's losses). Claim 7 fits each seed's slope "
+        "over the rounds both chains have, so such a round leaves both fits, and one at "
+        "the latest round leaves the seed out (its n is lower): these are the sharpest "
+        "landscapes, so read claim 7's rows with this list."
+    )
+    heading = "Rounds too sharp for a 1D curvature"
+    return _round_list(heading, why, rounds, "non-finite directions", "directions")
 
 
 def to_markdown(

@@ -647,6 +647,13 @@ def nonfinite_curvature_rounds(ds: xr.Dataset) -> list[dict]:
     if var not in ds:
         return []
     counts = ds[var].transpose(*CHAIN_DIMS).values
+    rows = _chain_round_rows(ds, np.nan_to_num(counts, nan=0.0) > 0, counts, "directions")
+    return [{**r, "directions": int(r["directions"])} for r in rows]
+
+
+def _chain_round_rows(ds: xr.Dataset, where: np.ndarray, values: np.ndarray, name: str):
+    """One row per chain round where ``where`` (CHAIN_DIMS order) holds: its task, strategy,
+    method, seed and level, and its entry of ``values`` under ``name``."""
     frac = ds.remaining_fraction.values
     return [
         {
@@ -655,9 +662,9 @@ def nonfinite_curvature_rounds(ds: xr.Dataset) -> list[dict]:
             "method": str(ds.method.values[m]),
             "seed": int(ds.seed.values[k]),
             "remaining": float(frac[r]),
-            "directions": int(counts[t, s, m, k, r]),
+            name: float(values[t, s, m, k, r]),
         }
-        for t, s, m, k, r in np.argwhere(np.nan_to_num(counts, nan=0.0) > 0)
+        for t, s, m, k, r in np.argwhere(where)
     ]
 
 
@@ -687,20 +694,8 @@ def _nonfinite_chain_rounds(ds: xr.Dataset) -> list[dict]:
     bad = np.isfinite(ds.kept_fraction) & ~np.isfinite(ds.test_metric)
     if not bool(bad.any()):
         return []
-    frac = ds.remaining_fraction.values
-    at = np.argwhere(bad.transpose(*CHAIN_DIMS).values)
     metric = ds.test_metric.transpose(*CHAIN_DIMS).values
-    return [
-        {
-            "task": str(ds.task.values[t]),
-            "strategy": str(ds.strategy.values[s]),
-            "method": str(ds.method.values[m]),
-            "seed": int(ds.seed.values[k]),
-            "remaining": float(frac[r]),
-            "metric": float(metric[t, s, m, k, r]),
-        }
-        for t, s, m, k, r in at
-    ]
+    return _chain_round_rows(ds, bad.transpose(*CHAIN_DIMS).values, metric, "metric")
 
 
 def has_data(ds: xr.Dataset, var: str, **sel) -> bool:
