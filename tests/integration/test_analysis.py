@@ -705,6 +705,13 @@ def test_collect_refuses_an_analysis_file_that_is_not_what_its_name_says(tmp_pat
     with pytest.raises(ArtifactError, match=r"'tensors' attribute that does not name"):
         collect(cfg, tmp_path)
     write("layerwise.h5", layerwise, layerwise_attrs)
+    # read for the rounds collect reads (an analysis of a round not there is left out)
+    assert np.isnan(collect(cfg, tmp_path).layer_kept_ratio.sel(seed=0).max())
+    for r in (0, 1):
+        trained = paths.round_file("trained.h5", None, "digits", "snes", "snr", 0, r, root=tmp_path)
+        attrs = {"task": "digits", "strategy": "snes", "method": "snr", "round": r,
+                 "remaining_fraction": 0.8**r, "final_metric": 0.9, "metric_name": "test_accuracy"}  # fmt: skip
+        write_artifact(trained, "trained", {}, attrs, config_digest=spec.digest(), seed=0)
     assert float(collect(cfg, tmp_path).layer_kept_ratio.sel(seed=0).max()) == 0.5
 
     # seeds 0 ↔ 1, collected under a config whose seeds pair 0 with 2

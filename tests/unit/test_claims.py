@@ -999,3 +999,28 @@ def test_claims_of_a_subset_of_seeds_count_the_machines_of_those_seeds(tmp_path)
     assert cli.main(["claims", str(tmp_path), "--seeds", "4,5"]) == 0
     machines = (tmp_path / "claims-seeds-4-5" / "claims.md").read_text().split("## Machines")[1]
     assert "trained on 2 different machines" in machines
+
+
+def test_an_analysis_row_of_a_round_collect_did_not_read_is_left_out():
+    """An analysis made before its round's trained.h5 was deleted (for a rerun) still holds
+    that round's row: collect run before the workflow remade both reported ρ beside the
+    round's NaN metric. A consecutive barrier at t needs rounds t and t + 1."""
+    from evotickets.analysis.collect import _only_finished_rounds
+
+    ds = synthetic_summary()
+    kept = np.broadcast_to(ds.remaining_fraction.values, ds.test_metric.shape).copy()
+    ds["kept_fraction"] = (ds.test_metric.dims, kept)
+    at = {"method": "snr", "seed": 0, "iteration": 2}
+    ds.kept_fraction.loc[at] = np.nan  # seed 0's round 2 deleted
+    ds.test_metric.loc[at] = np.nan
+    for name in ("rho_snr_magnitude", "lmc_barrier_consecutive"):
+        ds[name] = (ds.test_metric.dims, np.full(ds.test_metric.shape, 0.1), {"units": "1"})
+    _only_finished_rounds(ds, {"rho_snr_magnitude", "lmc_barrier_consecutive"})
+    chain = {"task": "digits", "strategy": "snes", "method": "snr", "seed": 0}
+    rho = ds.rho_snr_magnitude.sel(chain).values
+    np.testing.assert_array_equal(np.isnan(rho), [False, False, True, False, False])
+    barrier = ds.lmc_barrier_consecutive.sel(chain).values  # t → t+1: 1→2, 2→3 and the last
+    np.testing.assert_array_equal(np.isnan(barrier), [False, True, True, False, True])
+    other = ds.rho_snr_magnitude.sel({**chain, "seed": 1}).values
+    assert np.isfinite(other).all() and ds.rho_snr_magnitude.attrs == {"units": "1"}
+    assert np.isfinite(ds.test_metric.sel({**chain, "seed": 1})).all()

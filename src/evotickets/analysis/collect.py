@@ -178,8 +178,10 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
             ),
         },
     )
+    before = set(ds.data_vars)
     _add_kept_shared(ds, cfg, results, done, at, shape)
     _add_analyses(ds, finished, at, shape)
+    _only_finished_rounds(ds, set(ds.data_vars) - before)
     _add_transfers(ds, finished, seeds, rounds)
     finished.check_analyses()
     return ds
@@ -355,6 +357,19 @@ def _add_es_gd(ds, finished: FinishedRounds, seeds, rounds) -> None:
             errors,
             {"long_name": "error along α·θ_ES + (1−α)·θ_GD", "units": units},
         )
+
+
+def _only_finished_rounds(ds: xr.Dataset, names: set[str]) -> None:
+    """Analysis values of a chain round stand only where collect read that round's
+    trained.h5 (its kept fraction): an analysis made before its round was deleted for a rerun
+    still holds the round's row, and a collect run before the workflow remakes both reported
+    it beside the round's NaN metric. A consecutive barrier at t needs rounds t and t + 1."""
+    done = ds.kept_fraction.notnull()
+    both = done & done.shift(iteration=-1, fill_value=False)
+    for name in sorted(names):
+        if set(CHAIN_DIMS) <= set(ds[name].dims):
+            kept = both if name == "lmc_barrier_consecutive" else done
+            ds[name] = ds[name].where(kept)
 
 
 def _add_analyses(ds, finished: FinishedRounds, at, shape) -> None:
