@@ -999,6 +999,16 @@ def test_claims_of_a_subset_of_seeds_count_the_machines_of_those_seeds(tmp_path)
     assert cli.main(["claims", str(tmp_path), "--seeds", "4,5"]) == 0
     machines = (tmp_path / "claims-seeds-4-5" / "claims.md").read_text().split("## Machines")[1]
     assert "trained on 2 different machines" in machines
+    # the subset leaves the whole run's counts whole (sel shares the attrs dict)
+    from evotickets.commands.reporting import seed_subset
+
+    with xr.open_dataset(tmp_path / "summary.nc", engine="h5netcdf") as f:
+        whole = f.load()
+    seed_subset(whole, [0])
+    assert json.loads(whole.attrs["trained_on_by_seed"]) == by_seed
+    ds.attrs["trained_on_by_seed"] = "{not json"
+    ds.to_netcdf(tmp_path / "summary.nc", engine="h5netcdf")
+    assert cli.main(["claims", str(tmp_path), "--seeds", "0,1"]) == 2
 
 
 def test_an_analysis_row_of_a_round_collect_did_not_read_is_left_out():
@@ -1024,3 +1034,14 @@ def test_an_analysis_row_of_a_round_collect_did_not_read_is_left_out():
     other = ds.rho_snr_magnitude.sel({**chain, "seed": 1}).values
     assert np.isfinite(other).all() and ds.rho_snr_magnitude.attrs == {"units": "1"}
     assert np.isfinite(ds.test_metric.sel({**chain, "seed": 1})).all()
+    # the errors along α of a consecutive pair, and the seeds' barrier of seeds 0 ↔ 1
+    dims = (*ds.test_metric.dims, "alpha")
+    ds["lmc_errors_consecutive"] = (dims, np.full((*ds.test_metric.shape, 3), 0.2))
+    seeds_dims = ("task", "strategy", "method", "iteration")
+    ds["lmc_barrier_seeds"] = (seeds_dims, np.full((1, 1, 4, ROUNDS), 0.3), {"seed_pair": [0, 1]})
+    _only_finished_rounds(ds, {"lmc_errors_consecutive", "lmc_barrier_seeds"})
+    errors = ds.lmc_errors_consecutive.sel(chain).isnull().all("alpha").values
+    np.testing.assert_array_equal(errors, [False, True, True, False, True])
+    seeds = ds.lmc_barrier_seeds.sel({"task": "digits", "strategy": "snes", "method": "snr"})
+    np.testing.assert_array_equal(seeds.isnull().values, [False, False, True, False, False])
+    assert ds.lmc_barrier_seeds.sel({"method": "random"}).notnull().all()

@@ -782,3 +782,9 @@ def test_fig6_says_when_a_round_was_too_sharp_for_a_curvature():
     ds.curvature_1d_nonfinite_directions[0, 0, 0, 2, 1] = 3
     notes = _notes(figures.fig6(ds))
     assert any(n.startswith("1 analysed round(s) too sharp for a 1D curvature") for n in notes)
+    # a chain whose every round was too sharp draws no curvature line: still noted
+    ds.curvature_1d[:] = np.nan
+    ds.curvature_1d_nonfinite_directions[:] = 2
+    ds["lmc_barrier_consecutive"] = (dims, np.full(ds.test_metric.shape, 0.1))
+    notes = _notes(figures.fig6(ds))
+    assert any(n.startswith(f"{3 * ROUNDS} analysed round(s) too sharp") for n in notes)

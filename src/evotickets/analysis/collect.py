@@ -360,16 +360,26 @@ def _add_es_gd(ds, finished: FinishedRounds, seeds, rounds) -> None:
 
 
 def _only_finished_rounds(ds: xr.Dataset, names: set[str]) -> None:
-    """Analysis values of a chain round stand only where collect read that round's
-    trained.h5 (its kept fraction): an analysis made before its round was deleted for a rerun
+    """Analysis values of a round stand only where collect read the trained.h5 they were
+    made from (its kept fraction): an analysis made before its round was deleted for a rerun
     still holds the round's row, and a collect run before the workflow remakes both reported
-    it beside the round's NaN metric. A consecutive barrier at t needs rounds t and t + 1."""
+    it beside the round's NaN metric. A consecutive LMC at t needs rounds t and t + 1; the
+    seeds' LMC both seeds' round; the ES ↔ GD LMC the transferred round (its GD side; its
+    source chain's round is not checked here)."""
     done = ds.kept_fraction.notnull()
     both = done & done.shift(iteration=-1, fill_value=False)
+    pair = ds.lmc_barrier_seeds.attrs.get("seed_pair") if "lmc_barrier_seeds" in ds else None
     for name in sorted(names):
-        if set(CHAIN_DIMS) <= set(ds[name].dims):
-            kept = both if name == "lmc_barrier_consecutive" else done
-            ds[name] = ds[name].where(kept)
+        dims = set(ds[name].dims)
+        if set(CHAIN_DIMS) <= dims:
+            kept = both if name.endswith("_consecutive") else done
+        elif name == "lmc_barrier_seeds" and pair is not None and len(pair) == 2:
+            kept = done.sel(seed=pair[0]) & done.sel(seed=pair[1])
+        elif name.endswith("_es_gd") and "transfer_kept_fraction" in ds:
+            kept = ds.transfer_kept_fraction.notnull()
+        else:
+            continue
+        ds[name] = ds[name].where(kept.reset_coords(drop=True))
 
 
 def _add_analyses(ds, finished: FinishedRounds, at, shape) -> None:

@@ -245,13 +245,14 @@ def open_summary(path) -> xarray.Dataset:
             f"output, not their input): pass results/<experiment>/summary.nc, or {first}"
             f"{_remake_summary(beside)}"
         )
-    try:  # claims.md names the machines from it: a hand-edited one failed on a bare JSON error
-        json.loads(ds.attrs.get("trained_on", "{}"))
-    except (TypeError, json.JSONDecodeError) as err:
-        raise ArtifactError(
-            f"{path}'s attribute trained_on is not the JSON collect writes ({err}): it was "
-            f"edited or damaged; delete it and {remake}"
-        ) from err
+    for attr in ("trained_on", "trained_on_by_seed"):
+        try:  # claims.md names the machines from them: a hand-edited one failed on a bare
+            json.loads(ds.attrs.get(attr, "{}"))  # JSON error
+        except (TypeError, json.JSONDecodeError) as err:
+            raise ArtifactError(
+                f"{path}'s attribute {attr} is not the JSON collect writes ({err}): it was "
+                f"edited or damaged; delete it and {remake}"
+            ) from err
     return ds
 
 
@@ -406,7 +407,13 @@ def seed_subset(ds: xarray.Dataset, seeds: list[int]) -> xarray.Dataset:
     from ..analysis.collect import TRAINED_ON_BY_SEED
 
     subset = ds.sel(seed=seeds)
+    subset.attrs = dict(ds.attrs)  # sel shares the attrs dict: the whole run's stays whole
     by_seed = json.loads(ds.attrs.get(TRAINED_ON_BY_SEED, "null"))
+    if by_seed is None and "trained_on" in ds.attrs:
+        print(
+            "note: this summary.nc counts the machines of the whole run only (collected "
+            "before per-seed counts), so claims.md's Machines section counts every seed's rounds"
+        )
     if by_seed is not None:  # the subset's own rounds per machine, not the whole run's
         kept = {str(s): by_seed.get(str(s), {}) for s in seeds}
         counts = Counter()
