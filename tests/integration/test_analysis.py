@@ -707,11 +707,18 @@ def test_collect_refuses_an_analysis_file_that_is_not_what_its_name_says(tmp_pat
     write("layerwise.h5", layerwise, layerwise_attrs)
     # read for the rounds collect reads (an analysis of a round not there is left out)
     assert np.isnan(collect(cfg, tmp_path).layer_kept_ratio.sel(seed=0).max())
-    for r in (0, 1):
-        trained = paths.round_file("trained.h5", None, "digits", "snes", "snr", 0, r, root=tmp_path)
-        attrs = {"task": "digits", "strategy": "snes", "method": "snr", "round": r,
-                 "remaining_fraction": 0.8**r, "final_metric": 0.9, "metric_name": "test_accuracy"}  # fmt: skip
-        write_artifact(trained, "trained", {}, attrs, config_digest=spec.digest(), seed=0)
+
+    def rounds_of(seed):
+        for r in (0, 1):
+            trained = paths.round_file("trained.h5", None, "digits", "snes", "snr", seed, r,
+                                       root=tmp_path)  # fmt: skip
+            attrs = {"task": "digits", "strategy": "snes", "method": "snr", "round": r,
+                     "remaining_fraction": 0.8**r, "final_metric": 0.9,
+                     "metric_name": "test_accuracy"}  # fmt: skip
+            digest = chain_spec(cfg, "digits", "snes", "snr", seed).digest()
+            write_artifact(trained, "trained", {}, attrs, config_digest=digest, seed=seed)
+
+    rounds_of(0)
     assert float(collect(cfg, tmp_path).layer_kept_ratio.sel(seed=0).max()) == 0.5
 
     # seeds 0 ↔ 1, collected under a config whose seeds pair 0 with 2
@@ -733,7 +740,10 @@ def test_collect_refuses_an_analysis_file_that_is_not_what_its_name_says(tmp_pat
         config_digest=analysis_digest(spec, options),
         seed=0,
     )
-    ds = collect(cfg, tmp_path)  # the config's own pair: read
+    # the config's own pair, read where both seeds' rounds are
+    assert np.isnan(collect(cfg, tmp_path).lmc_barrier_seeds.max())
+    rounds_of(1)
+    ds = collect(cfg, tmp_path)
     assert float(ds.lmc_barrier_seeds.max()) == pytest.approx(0.1)
     with pytest.raises(ArtifactError, match=r"lmc_seeds.h5 pairs seed 0 with seed\(s\) 1, not"):
         collect({**cfg, "seeds": [0, 2]}, tmp_path)
