@@ -1558,8 +1558,13 @@ def lmc_seed_pair(cfg: dict) -> tuple[int, int] | None:
 
 
 def reported_config(cfg: dict) -> dict:
-    """``cfg`` without :data:`RUN_ONLY_KEYS`: what the reports record of a config."""
-    return {k: v for k, v in cfg.items() if k not in RUN_ONLY_KEYS}
+    """``cfg`` without :data:`RUN_ONLY_KEYS`: what the reports record of a config. Its data
+    folder is recorded as null (where the data lives, not what was computed), as a config
+    without one writes it: the reporting rules' param stays the same when the folder moves."""
+    reported = {k: v for k, v in cfg.items() if k not in RUN_ONLY_KEYS}
+    if "data_dir" in reported:
+        reported["data_dir"] = None
+    return reported
 
 
 TASK_META_KEYS = (

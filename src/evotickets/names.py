@@ -124,6 +124,10 @@ CONTROL_IO_SIZES: dict[str, tuple[int, int]] = {
     "humanoidstandup": (244, 17),
     "inverted_double_pendulum": (8, 1),
 }
+#: The environment variable that names the data folder where the ``data_dir`` config key (or
+#: a verb's --data-dir) does not; the workflow hands the config's folder to its jobs through
+#: it (workflow/rules/common.smk), so that a moved folder is no changed param.
+DATA_DIR_ENV = "EVOTICKETS_DATA_DIR"
 # gymnax control tasks: our name → gymnax's environment id.
 GYMNAX_TASKS = {
     "pendulum": "Pendulum-v1",

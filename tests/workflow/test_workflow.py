@@ -88,10 +88,18 @@ def test_rerun_does_nothing_and_deleting_a_round_recomputes_only_its_successors(
     from conftest import _CACHE, TINY_CONFIG
 
     resources = {**TINY_CONFIG["resources"], "runtime": 99, "mem_mb": 1234}
-    write_config(work, {**TINY_CONFIG, "resources": resources}, work / "another-jax-cache")
+    # nor where the data lives (the settings JSON, every job's param, held it: moving the
+    # data to a cluster's scratch reran every job); the verbs get it on their command line
+    data = work / "moved-data"
+    data.mkdir(exist_ok=True)
+    moved = {**TINY_CONFIG, "resources": resources, "data_dir": str(data)}
+    write_config(work, moved, work / "another-jax-cache")
     try:
         dry = snakemake(work, "-n")
         assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-3000:]
+        forced = snakemake(work, "-n", "-p", "-f", _round("trained.h5", "snr", 0, 1)).stdout
+        assert f"env EVOTICKETS_DATA_DIR={data} " in forced
+        assert '"data_dir": null' in forced.replace('\\"', '"')  # the settings JSON's
     finally:
         write_config(work, TINY_CONFIG, _CACHE)
 

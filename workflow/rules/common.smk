@@ -12,6 +12,7 @@ from snakemake.utils import validate
 from evotickets import paths
 from evotickets.names import (
     ANALYSES,
+    DATA_DIR_ENV,
     DEFAULT_GROUP_PROGRAM,
     FIGURE_NAMES,
     PERMUTED_METHOD,
@@ -77,6 +78,14 @@ validate(config, SCHEMA_PATH)
 # from this module's globals when it runs the job, so the recorded rule code stays this
 # template and does not change with the venv's path.
 EVOTICKETS = shlex.join([sys.executable, "-m", "evotickets"])
+# The config's data folder reaches every verb as DATA_DIR_ENV on its command line (a global,
+# as JAX_CACHE below), not in the settings JSON: that JSON is every job's param, and a moved
+# folder changes no number, so it must not rerun every job. The config's wins over a variable
+# of the caller's own; without a data_dir the caller's stands.
+if config.get("data_dir"):
+    EVOTICKETS = shlex.join(
+        ["env", f"{DATA_DIR_ENV}={config['data_dir']}", sys.executable, "-m", "evotickets"]
+    )
 
 EXP = config["experiment"]
 ROUNDS = int(config["rounds"])
@@ -247,13 +256,18 @@ def _check_known(wildcards):
 
 @functools.cache
 def _settings_json(kind, *key):
-    """The settings JSON of a chain, θ0 or transfer, once per distinct key."""
+    """The settings JSON of a chain, θ0 or transfer, once per distinct key. Without the data
+    folder (null, as a config without one writes it): the JSON is every job's param, and a
+    moved folder changes no number, so it must not rerun every job (as jax_cache_dir); the
+    jobs find the folder in DATA_DIR_ENV (:data:`EVOTICKETS`)."""
     if kind == "chain":
         settings = chain_settings(config, *key)
     elif kind == "init":
         settings = init_settings(config, *key)
     else:
         settings = transfer_settings(config, *key)
+    if "data_dir" in settings:
+        settings = {**settings, "data_dir": None}
     return json.dumps(settings, sort_keys=True)
 
 

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from ..durable import durable_replace, make_dirs, temp_path
-from ..names import DEFAULT_KMNIST_SPLIT, KMNIST_SPLITS
+from ..names import DATA_DIR_ENV, DEFAULT_KMNIST_SPLIT, KMNIST_SPLITS
 
 __all__ = [
     "DATASETS",
@@ -58,8 +58,6 @@ __all__ = [
 
 DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "kmnist")
 
-#: Environment variable that overrides the default data directory.
-DATA_DIR_ENV = "EVOTICKETS_DATA_DIR"
 
 #: MNIST mean and standard deviation (of x/255), applied to *every* dataset as in the paper so
 #: that all tasks share one input scaling.
