@@ -27,6 +27,7 @@ from .names import (
     ANTITHETIC,
     BRAX_TASKS,
     COMMON_KEYS,
+    CONTROL_IO_SIZES,
     CONTROL_TASKS,
     DEFAULT_BRAX_BACKEND,
     DEFAULT_KMNIST_SPLIT,
@@ -1408,36 +1409,35 @@ def _validate_transfer(cfg: dict) -> None:
                 "same backend (tasks.<task>.backend)"
             )
         shapes = {side: _network_shape(cfg, entry[side]["task"]) for side in keeps}
-        if _cannot_share_tickets(shapes["source"], shapes["target"]):
+        if shapes["source"] != shapes["target"]:
             raise ConfigError(
                 f"{where}: the ticket cannot fit the target network: the source task "
-                f"{src['task']} has {shapes['source']}, the target {entry['target']['task']} "
-                f"{shapes['target']} (a ticket's tensors must have the target's shapes); "
-                "transfer between tasks of one network and input size"
+                f"{src['task']} has {_shape_text(shapes['source'])}, the target "
+                f"{entry['target']['task']} {_shape_text(shapes['target'])} (a ticket's "
+                "tensors must have the target's shapes); transfer between tasks of one "
+                "network and input size"
             )
 
 
 def _network_shape(cfg: dict, task: str) -> tuple[str, str, tuple]:
-    """What sets a task entry's tensor shapes, as far as the config knows them: ("network",
-    its CNN, its input images) for a vision task; ("policy", its environment, its hidden
-    sizes) for a control task, whose observation and action sizes come from the
-    environment."""
+    """What sets a task entry's tensor shapes: ("network", its CNN, its input images) for a
+    vision task; ("policy", its environment's observation and action sizes
+    (:data:`names.CONTROL_IO_SIZES`), its hidden sizes) for a control task. Two tasks share
+    tickets exactly where these are equal (two environments of equal sizes too: their
+    tensors fit, which the transfer job checks again on the tensors themselves)."""
     base, block = library_task(cfg, task), cfg["tasks"][task] or {}
     if is_control(base):
         hidden = tuple(block.get("hidden", default_hidden(base)))
-        return "policy", BRAX_TASKS.get(base) or base, hidden
+        return "policy", CONTROL_IO_SIZES[base], hidden
     return "network", block.get("network", TASKS[base][1]), VISION_INPUT_SHAPE[base]
 
 
-def _cannot_share_tickets(source: tuple, target: tuple) -> bool:
-    """Whether two :func:`_network_shape` surely differ in a tensor's shape: a vision network
-    against a policy, two vision networks of another architecture or input size, one
-    environment's policies of other hidden sizes. Two environments' policies are left to the
-    transfer job, which compares the tensors themselves (their sizes may match)."""
-    (kind, what, size), (other_kind, other_what, other_size) = source, target
-    if kind != other_kind or kind == "network":
-        return source != target
-    return what == other_what and size != other_size
+def _shape_text(shape: tuple) -> str:
+    """A :func:`_network_shape` in words, for a refusal."""
+    kind, what, size = shape
+    if kind == "policy":
+        return f"a policy of {what[0]} observations, hidden {list(size)}, {what[1]} outputs"
+    return f"the {what} network on {'×'.join(map(str, size))} inputs"
 
 
 def refuse_dynamic_source(method: str, where: str) -> None:

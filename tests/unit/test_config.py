@@ -1510,6 +1510,21 @@ def test_a_transfer_whose_ticket_cannot_fit_the_target_is_refused_before_any_job
     tiny_config["tasks"]["digits_he"]["init"] = "he_normal"
     tiny_config["transfer"][0]["target"]["task"] = "digits_he"
     validate_config(tiny_config)
+    # control policies: their environments' sizes are known without building one
+    # (names.CONTROL_IO_SIZES), so a ticket of halfcheetah (17 observations, 6 actions) for
+    # hopper (11, 3) is refused here too, where only its transfer job refused it, after
+    # every source round had trained; walker2d has halfcheetah's sizes, so its tensors fit
+    control = copy.deepcopy(tiny_config)
+    control["tasks"] = {"halfcheetah": {}, "walker2d": {}, "hopper": {}}
+    control["analyses"] = {"enabled": []}
+    transfer = {"source": {"task": "halfcheetah", "strategy": "snes"},
+                "target": {"task": "walker2d", "strategy": "snes"}}  # fmt: skip
+    control["transfer"] = [{"name": "cheetah_to_walker", **transfer}]
+    validate_config(copy.deepcopy(control))
+    control["transfer"][0]["target"]["task"] = "hopper"
+    with pytest.raises(ConfigError, match=r"halfcheetah has a policy of 17 observations, hidden "
+                       r"\[32, 32\], 6 outputs, the target hopper a policy of 11"):  # fmt: skip
+        validate_config(control)
 
 
 @pytest.mark.parametrize(
