@@ -1561,10 +1561,14 @@ def reported_config(cfg: dict) -> dict:
     """``cfg`` without :data:`RUN_ONLY_KEYS`: what the reports record of a config. Its data
     folder is recorded as null (where the data lives, not what was computed), as a config
     without one writes it: the reporting rules' param stays the same when the folder moves."""
-    reported = {k: v for k, v in cfg.items() if k not in RUN_ONLY_KEYS}
-    if "data_dir" in reported:
-        reported["data_dir"] = None
-    return reported
+    return without_data_dir({k: v for k, v in cfg.items() if k not in RUN_ONLY_KEYS})
+
+
+def without_data_dir(d: dict) -> dict:
+    """A config's or settings' dict with its ``data_dir`` null, as one without a folder
+    writes it: where the data lives is no part of what is computed, so what the rules pass
+    as params (settings JSON, the reports' config) does not change when the folder moves."""
+    return {**d, "data_dir": None} if "data_dir" in d else d
 
 
 TASK_META_KEYS = (

@@ -41,6 +41,7 @@ from evotickets.config import (
     transfer_settings,
     read_config_file,
     reported_config,
+    without_data_dir,
     validate_config,
 )
 
@@ -266,9 +267,7 @@ def _settings_json(kind, *key):
         settings = init_settings(config, *key)
     else:
         settings = transfer_settings(config, *key)
-    if "data_dir" in settings:
-        settings = {**settings, "data_dir": None}
-    return json.dumps(settings, sort_keys=True)
+    return json.dumps(without_data_dir(settings), sort_keys=True)
 
 
 def chain_json(wildcards, seed=None):

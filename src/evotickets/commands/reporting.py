@@ -416,9 +416,7 @@ def seed_subset(ds: xarray.Dataset, seeds: list[int]) -> xarray.Dataset:
         )
     if by_seed is not None:  # the subset's own rounds per machine, not the whole run's
         kept = {str(s): by_seed.get(str(s), {}) for s in seeds}
-        counts = Counter()
-        for per_machine in kept.values():
-            counts.update(per_machine)
+        counts = sum(map(Counter, kept.values()), Counter())
         subset.attrs.update(
             trained_on=json.dumps(dict(sorted(counts.items()))),
             **{TRAINED_ON_BY_SEED: json.dumps(kept)},
