@@ -57,6 +57,18 @@ CLAIMS_MD, CLAIMS_HTML, CLAIMS_NC = "claims.md", "claims.html", "claims.nc"
 CLAIMS_FILES = (CLAIMS_MD, CLAIMS_HTML, CLAIMS_NC)
 
 
+def experiment_of(path: str | os.PathLike) -> str | None:
+    """The experiment folder (``…/results/<exp>``) that ``path`` lies under, or None where no
+    folder follows a ``results`` part before the file. The first ``results`` part counts: an
+    experiment or a task may itself be named results."""
+    parts = PurePath(path).parts
+    if RESULTS in parts[:-1]:
+        i = parts.index(RESULTS)
+        if i + 1 < len(parts) - 1:
+            return str(PurePath(*parts[: i + 2]))
+    return None
+
+
 def experiment_file(file: str, exp: Field = None, root=None) -> str:
     """A file of the whole experiment: ``summary.nc``, ``claims.md``, ``accuracy_table.txt``."""
     return f"{experiment(exp, root)}/{file}"

@@ -65,17 +65,6 @@ def collect_rows(results: str | Path, cfg: dict | None = None, reading=None) -> 
     return rows
 
 
-def _experiment_folder(artifact: Path) -> str:
-    """results/<experiment> of an artifact under it (the folder after ``results``), or the
-    pattern where its path has no such part."""
-    parts = artifact.parts
-    if paths.RESULTS in parts[:-1]:  # the first: an experiment or task may be named results
-        i = parts.index(paths.RESULTS)
-        if i + 1 < len(parts) - 1:
-            return str(Path(*parts[: i + 2]))
-    return f"{paths.RESULTS}/<experiment>"
-
-
 def accuracy_table(results: str | Path, cfg: dict | None = None) -> str:
     """Mean ± sample sd over seeds of the final test metric, one line per round, of the
     chains and transfers ``cfg`` asks for (without one: every artifact in ``results``).
@@ -89,9 +78,10 @@ def accuracy_table(results: str | Path, cfg: dict | None = None) -> str:
     if not rows:
         asked = " that the config asks for" if cfg else ""
         if cfg is None and (found := next(Path(results).rglob("trained.h5"), None)):
+            folder = paths.experiment_of(found) or f"{paths.RESULTS}/<experiment>"
             raise ArtifactError(
                 f"{results} is not an experiment folder, though it holds trained rounds (e.g. "
-                f"{found}): pass the results folder of their run, {_experiment_folder(found)}"
+                f"{found}): pass the results folder of their run, {folder}"
             )
         raise ArtifactError(
             f"no finished round{asked} under {results} (no trained.h5): run the workflow "

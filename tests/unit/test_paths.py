@@ -99,3 +99,16 @@ def test_a_transfer_round_is_known_by_its_place_not_by_a_folder_named_transfer()
     assert paths.transfer_round_fields(file) == {"transfer_name": "to_he", "seed": "0", "round": 2}
     chain = paths.round_file("trained.h5", "transfer", "digits", "snes", "snr", 0, 2)
     assert not paths.is_transfer_round(chain)  # an experiment named transfer
+
+
+def test_the_experiment_folder_of_an_artifact_is_the_one_after_the_first_results():
+    """An experiment (or task) may be named results: the folder after the first `results`
+    part named results/results for results/results/digits/…/trained.h5."""
+    from evotickets.paths import experiment_of
+
+    run = "results/results/digits/snes/random/seed0/iter00/trained.h5"
+    assert experiment_of(run) == "results/results"
+    assert experiment_of("/x/results/exp/digits/t.h5") == "/x/results/exp"
+    assert experiment_of("results/exp/summary.nc") == "results/exp"
+    assert experiment_of("elsewhere/exp/t.h5") is None
+    assert experiment_of("results/summary.nc") is None  # no experiment folder before the file

@@ -165,16 +165,3 @@ def test_collect_reads_the_rows_of_an_analysis_within_the_configs_rounds():
     older = {"round_left": np.array([0, 1, 2])}  # before round_right was written
     assert _config_rounds(older, 3, "round_left", "round_right") == [(0, 0), (1, 1), (2, 2)]
     assert _config_rounds({"round": np.array([0, 1, 2, 3])}, 2) == [(0, 0), (1, 1)]
-
-
-def test_the_experiment_folder_of_an_artifact_is_the_one_after_the_first_results():
-    """An experiment (or task) may be named results: the folder after the last `results`
-    part named results/results/digits for results/results/digits/…/trained.h5."""
-    from pathlib import Path
-
-    from evotickets.report import _experiment_folder
-
-    run = "results/results/digits/snes/random/seed0/iter00/trained.h5"
-    assert _experiment_folder(Path(run)) == "results/results"
-    assert _experiment_folder(Path("/x/results/exp/digits/t.h5")) == "/x/results/exp"
-    assert _experiment_folder(Path("elsewhere/exp/t.h5")) == "results/<experiment>"

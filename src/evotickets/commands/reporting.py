@@ -204,8 +204,9 @@ def _remake_summary(path) -> str:
     """How to make the summary at ``path``: the run's config names the experiment (without it
     Snakemake plans the default one's), and only results/<experiment>/summary.nc is a target
     a rule makes (elsewhere Snakemake says "No rule to produce" it)."""
-    parts = PurePath(path).parts
-    if len(parts) >= 3 and parts[-3] == paths.RESULTS and parts[-1] == "summary.nc":
+    if PurePath(path).name == "summary.nc" and paths.experiment_of(path) == str(
+        PurePath(path).parent
+    ):
         target, then = path, ""
     else:
         target, then = f"{paths.RESULTS}/<experiment>/summary.nc", " and pass that"
