@@ -381,9 +381,10 @@ def test_lmc_scores_each_end_under_its_own_observation_statistics(tmp_path, tiny
 def test_es_gd_barriers_are_collected_and_drawn(tmp_path, tiny_config):
     """lmc_es_gd.h5 of every ES → GD transfer and seed lands in summary.nc on the transfer dims
     (other transfers NaN), and Fig. 6's last panel draws its mean over seeds."""
+    from evotickets import paths
     from evotickets.analysis.collect import collect
     from evotickets.artifacts import write_artifact
-    from evotickets.config import analysis_options, chain_spec, validate_config
+    from evotickets.config import analysis_options, chain_spec, transfer_spec, validate_config
     from evotickets.plots.figures import fig6
     from evotickets.settings import LmcOptions, analysis_digest
 
@@ -425,6 +426,27 @@ def test_es_gd_barriers_are_collected_and_drawn(tmp_path, tiny_config):
             ),
             seed=seed,
         )
+    # read for the rounds collect reads: both sides, the source chain's and the transferred
+    assert np.isnan(collect(cfg, tmp_path).lmc_barrier_es_gd.max())
+    sides = (
+        (("digits", "snes", "snr"), "snes", "snr", paths.round_file),
+        (("snes_to_adam",), "gd_adam", "snes_to_adam", paths.transfer_round_file),
+    )
+    for seed in barriers:
+        for r in range(3):
+            for fields, strategy, method, path_of in sides:
+                spec = (
+                    chain_spec(cfg, *fields, seed)
+                    if len(fields) == 3
+                    else transfer_spec(cfg, fields[0], seed)
+                )
+                attrs = {"task": "digits", "strategy": strategy, "method": method, "round": r,
+                         "remaining_fraction": 0.8**r, "final_metric": 0.9,
+                         "metric_name": "test_accuracy"}  # fmt: skip
+                trained = path_of("trained.h5", None, *fields, seed, r, root=tmp_path)
+                write_artifact(
+                    trained, "trained", {}, attrs, config_digest=spec.digest(), seed=seed
+                )
     ds = collect(cfg, tmp_path)
     b = ds.lmc_barrier_es_gd
     assert b.dims == ("transfer", "seed", "iteration") and "units" in b.attrs
@@ -438,6 +460,11 @@ def test_es_gd_barriers_are_collected_and_drawn(tmp_path, tiny_config):
     (line,) = panel.get_lines()
     assert line.get_label() == "snes_to_adam"
     np.testing.assert_allclose(line.get_ydata(), [0.2, 0.3, 0.3])
+    # a round deleted for a rerun: its value leaves with it, on either side
+    Path(paths.transfer_round_file("trained.h5", None, "snes_to_adam", 0, 1, tmp_path)).unlink()
+    Path(paths.round_file("trained.h5", None, "digits", "snes", "snr", 1, 2, tmp_path)).unlink()
+    b = collect(cfg, tmp_path).lmc_barrier_es_gd.sel(transfer="snes_to_adam")
+    np.testing.assert_array_equal(b.isnull().values, [[False, True, False], [False, False, True]])
 
 
 def test_collect_refuses_lmc_artifacts_on_different_alpha_grids(tmp_path, tiny_config):

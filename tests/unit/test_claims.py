@@ -1015,7 +1015,11 @@ def test_an_analysis_row_of_a_round_collect_did_not_read_is_left_out():
     """An analysis made before its round's trained.h5 was deleted (for a rerun) still holds
     that round's row: collect run before the workflow remade both reported ρ beside the
     round's NaN metric. A consecutive barrier at t needs rounds t and t + 1."""
-    from evotickets.analysis.collect import _only_finished_rounds
+    from evotickets.analysis.collect import (
+        _keep_consecutive_rounds,
+        _keep_seed_pair_rounds,
+        _only_finished_rounds,
+    )
 
     ds = synthetic_summary()
     kept = np.broadcast_to(ds.remaining_fraction.values, ds.test_metric.shape).copy()
@@ -1026,6 +1030,7 @@ def test_an_analysis_row_of_a_round_collect_did_not_read_is_left_out():
     for name in ("rho_snr_magnitude", "lmc_barrier_consecutive"):
         ds[name] = (ds.test_metric.dims, np.full(ds.test_metric.shape, 0.1), {"units": "1"})
     _only_finished_rounds(ds, {"rho_snr_magnitude", "lmc_barrier_consecutive"})
+    _keep_consecutive_rounds(ds)  # _add_lmc's own rule, after the one-round rule
     chain = {"task": "digits", "strategy": "snes", "method": "snr", "seed": 0}
     rho = ds.rho_snr_magnitude.sel(chain).values
     np.testing.assert_array_equal(np.isnan(rho), [False, False, True, False, False])
@@ -1039,9 +1044,35 @@ def test_an_analysis_row_of_a_round_collect_did_not_read_is_left_out():
     ds["lmc_errors_consecutive"] = (dims, np.full((*ds.test_metric.shape, 3), 0.2))
     seeds_dims = ("task", "strategy", "method", "iteration")
     ds["lmc_barrier_seeds"] = (seeds_dims, np.full((1, 1, 4, ROUNDS), 0.3), {"seed_pair": [0, 1]})
-    _only_finished_rounds(ds, {"lmc_errors_consecutive", "lmc_barrier_seeds"})
+    _keep_consecutive_rounds(ds)
+    _keep_seed_pair_rounds(ds, (0, 1))
     errors = ds.lmc_errors_consecutive.sel(chain).isnull().all("alpha").values
     np.testing.assert_array_equal(errors, [False, True, True, False, True])
     seeds = ds.lmc_barrier_seeds.sel({"task": "digits", "strategy": "snes", "method": "snr"})
     np.testing.assert_array_equal(seeds.isnull().values, [False, False, True, False, False])
     assert ds.lmc_barrier_seeds.sel({"method": "random"}).notnull().all()
+
+
+def test_an_es_gd_barrier_needs_its_transferred_round_and_its_source_round_read():
+    """The ES ↔ GD LMC at round t joins the source chain's round t (ES) and the transferred
+    round t (GD): its value stands only where collect read both. The rule once sat in the
+    one-round pass, which ran before the transfers were collected, so it never applied."""
+    from evotickets.analysis.collect import _es_gd_rounds_read
+
+    ds = synthetic_summary()
+    kept = np.broadcast_to(ds.remaining_fraction.values, ds.test_metric.shape).copy()
+    ds["kept_fraction"] = (ds.test_metric.dims, kept)
+    ds.kept_fraction.loc[{"method": "snr", "seed": 1, "iteration": 3}] = np.nan
+    dims = ("transfer", "seed", "iteration")
+    moved = np.ones((2, ds.seed.size, ROUNDS))
+    moved[0, 0, 1] = np.nan  # seed 0's transferred round 1 deleted
+    ds = ds.assign_coords(transfer=["snes_to_adam", "other"])
+    ds["transfer_kept_fraction"] = (dims, moved)
+    seeds = list(ds.seed.values)
+    read = _es_gd_rounds_read(ds, {"snes_to_adam": ("digits", "snes", "snr")}, seeds)
+    assert read.shape == moved.shape
+    expected = np.ones(moved.shape, bool)
+    expected[0, 0, 1] = False  # its GD side
+    expected[0, 1, 3] = False  # its ES side: the source chain's round
+    expected[1] = False  # not an ES → GD transfer
+    np.testing.assert_array_equal(read, expected)

@@ -308,6 +308,9 @@ def _add_transfers(ds, finished: FinishedRounds, seeds, rounds) -> None:
     _add_es_gd(ds, finished, seeds, rounds)
 
 
+SOURCE_FIELDS = ("task", "strategy", "method")
+
+
 def _add_es_gd(ds, finished: FinishedRounds, seeds, rounds) -> None:
     """LMC between the ES network of round t and the GD network trained from the same ticket
     (``lmc_es_gd.h5`` of each transfer chain, :func:`evotickets.paths.transfer_analysis`), on the transfer dims. Only the
@@ -340,6 +343,11 @@ def _add_es_gd(ds, finished: FinishedRounds, seeds, rounds) -> None:
             for p, r in _config_rounds(arrays, rounds, "round_left", "round_right"):
                 barrier[i, j, r] = arrays["barrier"][p]
                 errors[i, j, r] = arrays["errors"][p]
+    sources = {n: tuple(transfer_entry(cfg, n)["source"][f] for f in SOURCE_FIELDS) for n in names}
+    read = _es_gd_rounds_read(ds, sources, seeds)
+    barrier = np.where(read, barrier, np.nan)
+    if errors is not None:
+        errors = np.where(read[..., None], errors, np.nan)
     dims = ("transfer", "seed", "iteration")
     units = ERROR_UNITS
     ds["lmc_barrier_es_gd"] = (
@@ -363,23 +371,57 @@ def _only_finished_rounds(ds: xr.Dataset, names: set[str]) -> None:
     """Analysis values of a round stand only where collect read the trained.h5 they were
     made from (its kept fraction): an analysis made before its round was deleted for a rerun
     still holds the round's row, and a collect run before the workflow remakes both reported
-    it beside the round's NaN metric. A consecutive LMC at t needs rounds t and t + 1; the
-    seeds' LMC both seeds' round; the ES ↔ GD LMC the transferred round (its GD side; its
-    source chain's round is not checked here)."""
-    done = ds.kept_fraction.notnull()
-    both = done & done.shift(iteration=-1, fill_value=False)
-    pair = ds.lmc_barrier_seeds.attrs.get("seed_pair") if "lmc_barrier_seeds" in ds else None
+    it beside the round's NaN metric. This is the rule of a value of one chain's round (every
+    variable of ``names`` on the chain dims); a value of two rounds keeps its own stricter
+    rule where it is made (:func:`_keep_consecutive_rounds`, :func:`_keep_seed_pair_rounds`,
+    :func:`_es_gd_rounds_read`)."""
     for name in sorted(names):
-        dims = set(ds[name].dims)
-        if set(CHAIN_DIMS) <= dims:
-            kept = both if name.endswith("_consecutive") else done
-        elif name == "lmc_barrier_seeds" and pair is not None and len(pair) == 2:
-            kept = done.sel(seed=pair[0]) & done.sel(seed=pair[1])
-        elif name.endswith("_es_gd") and "transfer_kept_fraction" in ds:
-            kept = ds.transfer_kept_fraction.notnull()
-        else:
+        if set(CHAIN_DIMS) <= set(ds[name].dims):
+            _keep_where(ds, name, _rounds_read(ds))
+
+
+def _rounds_read(ds: xr.Dataset) -> xr.DataArray:
+    """Where collect read a chain's round (its trained.h5's kept fraction), on the chain dims."""
+    return ds.kept_fraction.notnull()
+
+
+def _keep_where(ds: xr.Dataset, name: str, read: xr.DataArray) -> None:
+    ds[name] = ds[name].where(read.reset_coords(drop=True))
+
+
+def _keep_consecutive_rounds(ds: xr.Dataset) -> None:
+    """A consecutive LMC value at round t joins rounds t and t + 1: it needs both read."""
+    read = _rounds_read(ds)
+    both = read & read.shift(iteration=-1, fill_value=False)
+    for name in ("lmc_barrier_consecutive", "lmc_errors_consecutive"):
+        if name in ds:
+            _keep_where(ds, name, both)
+
+
+def _keep_seed_pair_rounds(ds: xr.Dataset, pair: tuple[int, int]) -> None:
+    """The seeds' LMC value at round t joins the round of both seeds of ``pair``."""
+    read = _rounds_read(ds)
+    _keep_where(ds, "lmc_barrier_seeds", read.sel(seed=pair[0]) & read.sel(seed=pair[1]))
+
+
+def _es_gd_rounds_read(
+    ds: xr.Dataset, sources: dict[str, tuple[str, str, str]], seeds
+) -> np.ndarray:
+    """(transfer, seed, iteration): where the ES ↔ GD LMC of a round joins two rounds that
+    collect read, the transferred round (its GD side, ``transfer_kept_fraction``) and the
+    source chain's round (its ES side; ``sources``: transfer → (task, strategy, method)).
+    False for a transfer not in ``sources`` (it has no ES ↔ GD value)."""
+    dims = ("transfer", "seed", "iteration")
+    read = ds.transfer_kept_fraction.notnull().transpose(*dims).values.copy()
+    transfers = list(ds.transfer.values)
+    for i, name in enumerate(transfers):
+        if name not in sources:
+            read[i] = False
             continue
-        ds[name] = ds[name].where(kept.reset_coords(drop=True))
+        task, strategy, method = sources[name]
+        source = {"task": task, "strategy": strategy, "method": method, "seed": list(seeds)}
+        read[i] &= _rounds_read(ds).sel(source).transpose("seed", "iteration").values
+    return read
 
 
 def _add_analyses(ds, finished: FinishedRounds, at, shape) -> None:
@@ -474,6 +516,7 @@ def _add_lmc(ds, finished: FinishedRounds, at, shape) -> None:
             errors,
             {"long_name": "error along α·θ_t + (1−α)·θ_t+1", "units": ERROR_UNITS},
         )
+    _keep_consecutive_rounds(ds)
     seeds_barrier, options = _nan(shape[:3] + (shape[-1],)), _lmc(cfg)
     # one seed: no pair, and an lmc_seeds.h5 left from a run of more is not this config's
     pair_seeds = lmc_seed_pair(cfg)
@@ -502,6 +545,8 @@ def _add_lmc(ds, finished: FinishedRounds, at, shape) -> None:
             **pair,
         },
     )
+    if pair_seeds:
+        _keep_seed_pair_rounds(ds, pair_seeds)
 
 
 def _check_seed_pair(path: Path, attrs: dict, pair_seeds) -> None:
