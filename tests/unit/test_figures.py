@@ -462,6 +462,12 @@ def test_a_transfer_panel_draws_without_a_target_random_chain():
     ds["transfer_target_snr"][0, 1, -1] = np.nan
     moved = _lines(figures.fig5(ds).axes[0])["transferred ticket"]
     np.testing.assert_allclose(moved, [0.7] * (ROUNDS - 1) + [0.8])
+    # a level no seed of the target's own chain has reached yet: the transferred ticket is
+    # drawn there over its seeds, as every panel draws a level one line lacks
+    ds["transfer_target_snr"][0, :, -1] = np.nan
+    lines = _lines(figures.fig5(ds).axes[0])
+    np.testing.assert_allclose(lines["transferred ticket"], [0.7] * ROUNDS)
+    assert np.isnan(lines["target's own magnitude"][-1])
 
 
 def test_fig9_does_not_draw_a_rewinding_entry_as_an_init_scheme():

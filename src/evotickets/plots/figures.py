@@ -452,20 +452,14 @@ def _transfer_figure(ds, title, kinds) -> plt.Figure:
         if "transfer_own_method" in ds.coords:
             own = str(ds.transfer_own_method.sel({"transfer": n}).values)
         at = {"transfer": n}
-        lines = {"transferred ticket": (ds.transfer_metric.sel(at), "tab:purple")}
+        lines = [(ds.transfer_metric.sel(at), "transferred ticket", "tab:purple")]
         for ref, var in ((own, "transfer_target_snr"), ("random", "transfer_target_random")):
             if var in ds:
-                lines[f"target's own {ref}"] = (ds[var].sel(at), COLORS[ref])
-        # paired: every line over the seeds and rounds that all of them have finished (a
-        # transfer round can finish before the target's own chain, and the reverse); a
-        # line the experiment does not run at all (a target without a random chain: the
-        # config may leave it out) is left out of the pairing, not allowed to blank the rest
-        ran = [da.notnull() for da, _ in lines.values() if da.notnull().any()]
-        finished = functools.reduce(operator.and_, ran) if ran else False
-        for label, (da, color) in lines.items():
-            _band(ax, x, da.where(finished), label, color)
-        if any(bool((has & ~finished).any()) for has in ran):
-            _note_shared_seeds(fig)
+                lines.append((ds[var].sel(at), f"target's own {ref}", COLORS[ref]))
+        # paired as every panel is: a transfer round can finish before the target's own
+        # chain, and the reverse; a line not run (a target without a random chain: the
+        # config may leave it out) does not blank the rest
+        _bands(ax, x, lines)
         ax.set_title(str(n), fontsize=9)
         target = None
         if "transfer_target_task" in ds.coords:
