@@ -574,11 +574,20 @@ def test_a_strategy_without_per_weight_sigma_refuses_snr_and_runs_magnitude():
 def test_batch_invariant_tells_are_evosax_updates_to_float_rounding(name):
     """These strategies override evosax's ``_tell`` (divisions as products with the
     reciprocal, fixed-order sums: evotickets/batch_invariant.py) with the same equations, so
-    their state after each tell equals evosax's own to float rounding."""
+    their state after each tell equals evosax's own to float rounding. evosax's side is the
+    same instance as evosax's own class, so that every helper its ``_tell`` calls through
+    ``self`` (LES's features, CMA-ES's mean and rank-μ updates, which we override too) is
+    evosax's: called on our instance, those ran ours on both sides, and a wrong override
+    passed."""
+    import copy
+
     s = make_strategy(name, 40, {"population_size": 16, "std_init": 0.1})
     evosax_class = next(c for c in type(s.algorithm).__mro__ if c.__module__.startswith("evosax"))
-    algo, evosax_tell = s.algorithm, evosax_class._tell
+    algo = s.algorithm
     assert type(algo).__name__.startswith("BatchInvariant")
+    evosax_algo = copy.copy(algo)
+    evosax_algo.__class__ = evosax_class
+    assert all(c.__module__.startswith("evosax") for c in type(evosax_algo).__mro__[:-1])
     key = jax.random.key(0)
     state = algo.init(key, jnp.linspace(-1.0, 1.0, 40), s.params)
     for _ in range(4):
@@ -590,7 +599,7 @@ def test_batch_invariant_tells_are_evosax_updates_to_float_rounding(name):
         # what `tell` hands `_tell`: the shaped fitness (CMA-ES's recombination weights)
         fitness = algo.fitness_shaping_fn(population, fitness, state, s.params)
         ours = algo._tell(k_tell, population, fitness, state, s.params)
-        theirs = evosax_tell(algo, k_tell, population, fitness, state, s.params)
+        theirs = evosax_algo._tell(k_tell, population, fitness, state, s.params)
         for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(theirs), strict=True):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-5, atol=1e-6)
         state = ours
