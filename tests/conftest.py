@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import jax
@@ -104,3 +107,28 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(pytest.mark.slow)
         if "test_slurm.py" in parts:
             item.add_marker(pytest.mark.slurm)
+
+
+@contextlib.contextmanager
+def held_open_for_writing(path: Path):
+    """Another process holding the HDF5 file ``path`` open for writing (HDF5's exclusive
+    lock), killed on exit as a crashed writer would be: it leaves HDF5's open-for-write mark
+    in the superblock (the only bytes it changes)."""
+    code = (
+        f"import h5py, time; f = h5py.File({str(path)!r}, 'a'); print('open', flush=True); "
+        "time.sleep(120)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def changed_only_in_superblock(before: bytes, after: bytes) -> bool:
+    """Whether ``after`` is ``before`` but for HDF5's superblock (48 bytes at most for
+    these files: its status flags and their checksum), i.e. nothing rewritten the file."""
+    diff = [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
+    return len(before) == len(after) and all(i < 48 for i in diff)

@@ -11,6 +11,7 @@ truncated one under the final name.
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import functools
 import json
 import os
@@ -102,6 +103,67 @@ H5_READ_ERRORS = (OSError, RuntimeError, KeyError, ValueError)
 
 class ArtifactError(RuntimeError):
     """An artifact is missing, truncated, of another schema, or from other settings."""
+
+
+class ArtifactUnavailable(ArtifactError):
+    """An artifact that is there but cannot be read now: no permission, a lock another
+    process holds, an I/O error of its file system, HDF5's mark of a file open for writing.
+    Not damage: nothing may retrain, replace or delete it for that (a finished round read
+    as damaged was trained again and overwritten, and every later round with it)."""
+
+
+#: Why an OSError's errno means the file cannot be read now, and what to do about it.
+_UNAVAILABLE = {
+    **dict.fromkeys(
+        (errno.EACCES, errno.EPERM),
+        "no permission to read it: give this user read access, or run as its owner; then rerun",
+    ),
+    **dict.fromkeys(
+        (errno.EAGAIN, errno.EBUSY),
+        "another process holds it open (a lock): let that process finish, or stop it; then rerun",
+    ),
+    errno.EIO: "its file system gave an I/O error: rerun once the storage answers (if it "
+    "persists, check the storage before deleting anything)",
+    errno.ESTALE: "its network file system gave a stale handle (the file was replaced while "
+    "being opened): rerun",
+    errno.EMFILE: "this process ran out of file handles: rerun",
+    errno.ENFILE: "the system ran out of file handles: rerun",
+    errno.ENOMEM: "the system ran out of memory while opening it: rerun",
+    **dict.fromkeys(
+        (errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOLCK),
+        "its file system does not support HDF5's file locks (common on network file "
+        "systems): set HDF5_USE_FILE_LOCKING=FALSE in the jobs' environment and rerun",
+    ),
+}
+#: HDF5's refusal of a file whose superblock says a writer has it open (one was killed).
+_OPEN_FOR_WRITE = "already open for write"
+
+
+def unavailable(path: str | os.PathLike, err: BaseException) -> ArtifactUnavailable | None:
+    """The :class:`ArtifactUnavailable` that ``err``, raised opening ``path``, stands for, or
+    None where it says the file is damaged (truncated, not HDF5, a failed checksum)."""
+    if not isinstance(err, OSError):
+        return None
+    # h5py's OSError carries the errno of the call that failed (HDF5's file open or lock)
+    why = _UNAVAILABLE.get(err.errno) if err.errno is not None else None
+    if why is None and _OPEN_FOR_WRITE in str(err):
+        why = (
+            "HDF5 marks it as open for writing: if no process writes it (a writer was "
+            f"killed), clear the mark with `h5clear -s {path}` (HDF5's command-line tools) "
+            "and rerun"
+        )
+    if why is None:
+        return None
+    return ArtifactUnavailable(
+        f"cannot read {path} now ({err}); it is not damaged, so it is kept: {why}"
+    )
+
+
+def raise_if_unavailable(path: str | os.PathLike, err: BaseException) -> None:
+    """Raise :func:`unavailable`'s error for ``err``, if it is one (every reader that would
+    call a file it cannot open damaged asks this first)."""
+    if (error := unavailable(path, err)) is not None:
+        raise error from err
 
 
 def require_results_folder(results: str | os.PathLike, experiment: str | None = None) -> Path:
@@ -296,7 +358,8 @@ def _refuse_overwriting(path: Path, kind: str, inputs, identity: dict[str, Any])
             keys = {*IDENTITY_ATTRS, *TRANSFER_IDENTITY_ATTRS}
             held = {k: str(f.attrs[k]) for k in keys if k in f.attrs}
         hdf5 = True
-    except H5_READ_ERRORS:
+    except H5_READ_ERRORS as err:
+        raise_if_unavailable(path, err)  # never replace a finished artifact it cannot read now
         schema, held, hdf5 = "", {}, False
     if not schema.startswith("evotickets."):
         # no artifact (or a damaged one): replaced if it has a name this writer gives
@@ -453,6 +516,7 @@ def read_artifact(
                     )
                 )
     except H5_READ_ERRORS as err:
+        raise_if_unavailable(path, err)
         raise ArtifactError(
             f"unreadable artifact {path} (truncated, damaged or not HDF5: {err}): "
             f"{rerun_hint(path, kind)}"
@@ -552,6 +616,7 @@ def written_at(path: str | os.PathLike) -> _dt.datetime | None:
             text = f.attrs.get("created")
         return created_time({"created": text})
     except H5_READ_ERRORS as err:  # ValueError too: a damaged `created`, not a time
+        raise_if_unavailable(path, err)
         raise ArtifactError(
             f"unreadable artifact {path} (truncated, damaged or not HDF5: {err}); "
             f"{rerun_hint(Path(path), kind)}"

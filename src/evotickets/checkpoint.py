@@ -47,7 +47,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .artifacts import FILE_FORMAT, create_checked_dataset
+from .artifacts import FILE_FORMAT, create_checked_dataset, unavailable
 from .durable import atomic_path, make_dirs, remove_stale_temps
 from .host import trained_on
 
@@ -352,10 +352,11 @@ class Checkpointer:
         check_curves: Callable[[dict[str, np.ndarray], int, int], None] | None = None,
     ) -> Resumed | None:
         """The saved state, if the checkpoint exists and belongs to this round; else ``None``
-        (with a log line saying why). Never raises on a bad file. ``curves`` names the
-        trainer's curves and ``check_curves(curves, generation, chunk)`` raises if their shapes
-        do not fit (default: the ES loop's curves and :func:`check_es_curves`); a failed check
-        is a bad file like any other."""
+        (with a log line saying why). Never raises on a bad file; raises
+        :class:`~evotickets.artifacts.ArtifactUnavailable` on one it cannot read now, which is
+        kept. ``curves`` names the trainer's curves and ``check_curves(curves, generation,
+        chunk)`` raises if their shapes do not fit (default: the ES loop's curves and
+        :func:`check_es_curves`); a failed check is a bad file like any other."""
         if not self.path.exists():
             return None
         if check_curves is None:
@@ -363,7 +364,12 @@ class Checkpointer:
         try:
             resumed = self._load(template, total, chunk, curves)
             check_curves(resumed.curves, resumed.generation, chunk)
-        except Exception as err:  # noqa: BLE001 - a bad checkpoint must never stop the round
+        except Exception as err:  # a bad checkpoint must never stop the round
+            if (error := unavailable(self.path, err)) is not None:
+                # but one it cannot read now (a lock, EIO, a stale NFS handle) is not bad:
+                # starting from scratch would overwrite it at the next save
+                self.log(f"cannot read checkpoint {self.path} now: {error}")
+                raise error from err
             self.log(f"ignoring checkpoint {self.path}: {err}; starting the round from scratch")
             return None
         self._last_gen, self._last_time = resumed.generation, self.clock()

@@ -1063,3 +1063,47 @@ def test_round0_numbers_compare_what_the_round_computed():
     other = round0("gd_ppo")
     other[0]["params/w"][0] = np.nextafter(0.0, 1.0)
     assert not round0_numbers_equal(other, now)
+
+
+def test_an_artifact_it_cannot_read_now_is_neither_damaged_nor_replaced(tmp_path):
+    """A finished trained.h5 that another process holds open (HDF5's lock), or that HDF5
+    marks as open for writing after a killed writer, was read as "truncated, damaged or not
+    HDF5: delete it": a group job then counted the round unfinished and trained it again
+    over the good file (and every later round, stale by its new time). It is now
+    unavailable: kept, refused as an output, and named with what to do."""
+    from conftest import changed_only_in_superblock, held_open_for_writing
+
+    from evotickets.artifacts import ArtifactUnavailable, unavailable
+    from evotickets.commands.group import outputs_current
+
+    path = tmp_path / "trained.h5"
+    attrs = {"task": "digits", "strategy": "snes", "method": "random", "round": 0,
+             "final_metric": 0.5, "metric_name": "test_accuracy", "remaining_fraction": 1.0}  # fmt: skip
+    write_artifact(path, "trained", {"x": np.ones(3)}, attrs, config_digest="d", seed=0)
+    assert outputs_current([(str(path), "trained")], "d", 0, [])
+    before = path.read_bytes()
+    with held_open_for_writing(path):
+        with pytest.raises(ArtifactUnavailable, match="not damaged.*another process holds it"):
+            read_artifact(path, "trained")
+        with pytest.raises(ArtifactUnavailable):
+            outputs_current([(str(path), "trained")], "d", 0, [])
+        with pytest.raises(ArtifactUnavailable):
+            write_artifact(path, "trained", {}, attrs, config_digest="d", seed=0)
+    # the killed writer left HDF5's open-for-write mark
+    with pytest.raises(ArtifactUnavailable, match=r"h5clear -s"):
+        read_artifact(path, "trained")
+    with pytest.raises(ArtifactUnavailable):
+        write_artifact(path, "trained", {}, attrs, config_digest="d", seed=0)
+    with pytest.raises(ArtifactUnavailable):
+        outputs_current([(str(path), "trained")], "d", 0, [])
+    assert changed_only_in_superblock(before, path.read_bytes())
+    # damage stays damage, and an OSError that is not about the file now is named as such
+    assert unavailable(path, OSError("Unable to open file (truncated file: eof = 96)")) is None
+    assert unavailable(path, KeyError("x")) is None
+    for code, why in ((errno.EACCES, "no permission"), (errno.ESTALE, "stale handle"),
+                      (errno.ENOLCK, "HDF5_USE_FILE_LOCKING=FALSE")):  # fmt: skip
+        assert why in str(unavailable(path, OSError(code, os.strerror(code))))
+    path.write_bytes(b"not hdf5 at all")
+    with pytest.raises(ArtifactError, match="truncated, damaged or not HDF5") as err:
+        read_artifact(path, "trained")
+    assert not isinstance(err.value, ArtifactUnavailable)

@@ -26,8 +26,10 @@ from ..artifacts import (
     H5_READ_ERRORS,
     NOT_LOGS,
     ArtifactError,
+    ArtifactUnavailable,
     Digests,
     created_time,
+    raise_if_unavailable,
     read_artifact,
     recorded_inputs,
     stale_inputs,
@@ -200,8 +202,13 @@ def outputs_current(
         if None in written:
             return False
         return all((w := read_time(str(p))) is None or w <= max(written) for p in inputs)
-    except (ArtifactError, *H5_READ_ERRORS):  # damaged or unreadable: not finished
+    except ArtifactUnavailable:  # there but not readable now: never retrained over
+        raise
+    except ArtifactError:  # damaged or of other settings: not finished
         return False
+    except H5_READ_ERRORS as err:
+        raise_if_unavailable(getattr(err, "filename", None) or paths[0], err)
+        return False  # damaged: not finished
 
 
 def keep_finished(out: str, what: str, logs: Sequence[str]) -> str:

@@ -14,6 +14,7 @@ from ..artifacts import (
     ArtifactError,
     check_output,
     ensure_writable,
+    raise_if_unavailable,
     require_results_folder,
 )
 from ..config import (
@@ -234,6 +235,7 @@ def open_summary(path) -> xarray.Dataset:
         with xr.open_dataset(path, engine="h5netcdf") as ds:
             ds = ds.load()
     except H5_READ_ERRORS as err:  # KeyError, RuntimeError: damage inside the HDF5 file
+        raise_if_unavailable(path, err)  # not damage: never "delete it"
         raise ArtifactError(
             f"{path} cannot be read as netCDF ({err}): it is truncated, damaged or not a summary; "
             f"delete it and {remake}"
