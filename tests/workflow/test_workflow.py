@@ -587,3 +587,13 @@ def test_a_config_file_with_a_key_given_twice_is_refused(tmp_path):
     assert proc.returncode != 0
     assert "the key 'seeds' is given twice in one mapping" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
+    # a refusal is its message alone, as check-config prints it: no stack frames under it
+    assert 'File "' not in proc.stdout + proc.stderr
+    write_config(tmp_path, {**TINY_CONFIG, "rounds": 0}, _CACHE)
+    proc = subprocess.run(
+        snakemake_cmd(tmp_path, "-n"), capture_output=True, text=True, env=local_env(), timeout=300,
+        check=False,
+    )  # fmt: skip
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "ConfigError: config key rounds: 0 is less than" in out
+    assert 'File "' not in out and "Traceback" not in out

@@ -27,6 +27,7 @@ from evotickets.pruning import adopts_round0, round0_donor
 from evotickets.settings import LandscapeOptions, LmcOptions
 from evotickets.config import (
     SCHEMA_PATH,
+    ConfigError,
     analysis_artifacts,
     analysis_options,
     chain_settings,
@@ -65,11 +66,14 @@ if not workflow.overwrite_configfiles:
 
 
 # Snakemake's YAML loader keeps the last of a key given twice; refuse that, naming the lines.
-for _config_path in workflow.configfiles:
-    read_config_file(_config_path)
-
 # Names with a did-you-mean first, then Snakemake's own schema validation (defaults filled).
-config.update(validate_config(config))
+# A refusal is its message alone (Snakemake would print our stack frames under it).
+try:
+    for _config_path in workflow.configfiles:
+        read_config_file(_config_path)
+    config.update(validate_config(config))
+except ConfigError as _err:
+    sys.exit(f"ConfigError: {_err}")
 validate(config, SCHEMA_PATH)
 
 # The CLI that all rules call, this interpreter's (the one running Snakemake, which has just
