@@ -984,8 +984,12 @@ def analysis_artifacts(cfg: dict, name: str) -> list[str]:
 
 
 def _check_sigma_methods(cfg: dict) -> None:
-    """A method that divides by σ, asked for by name for a strategy without one, is an error
-    (listed in ``methods`` it is skipped for such strategies, as for gradient descent)."""
+    """A method asked for by name where it does not run is an error: one that divides by σ
+    for a strategy without one, a strategy's variant (snr_study) for another strategy, in
+    its ``strategy_methods`` list; or in a task's own ``methods``, one that runs for none of
+    the task's strategies. Listed in the top-level ``methods`` it is skipped where it does
+    not apply, as for gradient descent (:data:`SKIPPED_METHODS`): asked for by name, it was
+    dropped there silently too."""
     for s, only in (cfg.get("strategy_methods") or {}).items():
         odd = [m for m in only if m in SIGMA_METHODS and not has_per_weight_sigma(s)]
         if odd:
@@ -994,6 +998,22 @@ def _check_sigma_methods(cfg: dict) -> None:
                 f"per-weight std σ; {s} has none, so they are undefined for it. Magnitude and "
                 "random run for it; remove them from its list"
             )
+        for m in only:
+            if not method_applies(m, s):
+                raise ConfigError(
+                    f"strategy_methods.{s} lists {m!r}, which runs for "
+                    f"{', '.join(SNR_VARIANT_STRATEGIES[m])} only, so {s} would not run it: "
+                    "remove it from that list"
+                )
+    for task, entry in cfg["tasks"].items():
+        strategies = task_strategies(cfg, task)
+        for m in (entry or {}).get("methods") or ():
+            if strategies and not any(method_applies(m, s) for s in strategies):
+                raise ConfigError(
+                    f"tasks.{task}.methods lists {m!r}, which runs for none of the task's "
+                    f"strategies {strategies} ({SKIPPED_METHODS}), so it would train nothing: "
+                    f"remove it there, or add a strategy it runs for to tasks.{task}.strategies"
+                )
 
 
 def _check_dynamic(cfg: dict) -> None:
@@ -1364,11 +1384,15 @@ def _validate_transfer(cfg: dict) -> None:
                 f"tasks.{src['task']}.methods, or take the ticket of a method that runs"
             )
         if src["method"] not in chain_methods(cfg, src["strategy"]):
-            why = (
-                f"{src['method']} is undefined for gradient descent (no search distribution)"
-                if is_gd(src["strategy"]) and src["method"] in SIGMA_METHODS
-                else f"it is not in `methods` {cfg['methods']}"
-            )
+            if is_gd(src["strategy"]) and src["method"] in SIGMA_METHODS:
+                why = f"{src['method']} is undefined for gradient descent (no search distribution)"
+            elif src["method"] in cfg["methods"]:  # listed, but not for this strategy
+                why = (
+                    f"{src['strategy']} does not run it ({SKIPPED_METHODS}); take the ticket of "
+                    "a strategy that runs it"
+                )
+            else:
+                why = f"it is not in `methods` {cfg['methods']}"
             raise ConfigError(
                 f"{method_where}: source method {src['method']!r} cannot be used: {why}"
             )

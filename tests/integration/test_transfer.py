@@ -76,6 +76,18 @@ def test_bad_transfer_entries_are_named(cfg, mutate, message):
     assert message in str(info.value)
 
 
+def test_a_transfer_source_method_its_strategy_does_not_run_says_so(cfg):
+    """snr_study, listed in `methods` (Sep-CMA-ES runs it), taken from SNES: the refusal
+    said "it is not in `methods`", beside the list that holds it."""
+    cfg["strategies"]["sep_cma_es"] = {"population_size": 16, "std_init": 0.1}
+    cfg["methods"] = [*cfg["methods"], "snr_study"]
+    cfg["transfer"][0]["source"]["method"] = "snr_study"
+    message = "snes does not run it"
+    with pytest.raises(ConfigError, match="transfer\\[0\\] \\(snes_to_adam\\)") as info:
+        validate_config(cfg)
+    assert message in str(info.value)
+
+
 def test_duplicate_transfer_names_and_bad_name_are_rejected(cfg):
     cfg["transfer"].append(copy.deepcopy(ENTRY))
     with pytest.raises(ConfigError, match="used twice"):

@@ -1403,6 +1403,27 @@ def test_a_method_no_chain_runs_is_refused(tiny_config):
     validate_config(tiny_config)
 
 
+def test_a_method_asked_for_by_name_where_it_does_not_run_is_refused(tiny_config):
+    """snr_study runs for Sep-CMA-ES only: listed for SNES in strategy_methods, or in the
+    own methods of a task whose strategies are SNES alone, it was dropped without a word
+    (beside a Sep-CMA-ES chain that ran it, so `methods` itself was no idle name)."""
+    tiny_config["strategies"]["sep_cma_es"] = {"population_size": 16, "std_init": 0.1}
+    tiny_config["methods"] = ["random", "magnitude", "snr", "snr_study"]
+    validate_config(tiny_config)  # listed in methods: skipped for SNES, as documented
+    tiny_config["strategy_methods"] = {"snes": ["random", "snr_study"]}
+    with pytest.raises(ConfigError, match="strategy_methods.snes lists 'snr_study', which runs"):
+        validate_config(tiny_config)
+    tiny_config.pop("strategy_methods")
+    tiny_config["tasks"]["digits"]["methods"] = ["random", "snr_study"]
+    tiny_config["tasks"]["digits"]["strategies"] = ["snes"]
+    tiny_config["tasks"]["digits_sep"] = {**tiny_config["tasks"]["digits"], "task": "digits"}
+    tiny_config["tasks"]["digits_sep"]["strategies"] = ["sep_cma_es"]
+    with pytest.raises(ConfigError, match=r"tasks.digits.methods lists 'snr_study', which runs"):
+        validate_config(tiny_config)
+    tiny_config["tasks"]["digits"]["methods"] = ["random", "magnitude", "snr"]
+    validate_config(tiny_config)
+
+
 def test_a_narrowing_list_naming_a_method_outside_methods_is_refused(tiny_config):
     """strategy_methods and tasks.<t>.methods narrow `methods`: a method they named outside it
     was dropped without a word (SNES's random, asked for by name, never ran)."""
