@@ -298,3 +298,7 @@ def figure_number(name: str) -> str:
         return by_name[name]
     known = ", ".join([*(f"{k} ({v})" for k, v in FIGURES_BY_NUMBER.items()), *FIGURES_BEYOND])
     raise ValueError(f"unknown figure {name!r}; choose one of {known}")
+
+
+#: summary.nc's dims of a chain's round (collect writes every chain variable on them).
+CHAIN_DIMS = ("task", "strategy", "method", "seed", "iteration")

@@ -193,22 +193,32 @@ def _summary(w: W, write: bool = False) -> Path:
     """A finished summary.nc in the scratch folder (collect's writer), or its path."""
     path = w.scratch / "summary.nc"
     if write:
-        import xarray as xr
-
-        from evotickets.analysis.collect import save
-
-        save(xr.Dataset({"test_metric": ("seed", np.array([0.9]))}), path)
+        _summary_with(w)
     return path
 
 
-def _summary_with(w: W, **attrs) -> Path:
-    """A finished summary.nc in the scratch folder whose ``attrs`` were edited by hand."""
+def _summary_with(w: W, lacking: tuple[str, ...] = (), **attrs) -> Path:
+    """A finished summary.nc in the scratch folder of one chain round, whose ``attrs`` were
+    edited by hand and the variables ``lacking`` removed."""
     import xarray as xr
 
     from evotickets.analysis.collect import save
+    from evotickets.names import CHAIN_DIMS
 
     path = _summary(w)
-    save(xr.Dataset({"test_metric": ("seed", np.array([0.9]))}, attrs=attrs), path)
+    ds = xr.Dataset(
+        {"test_metric": (CHAIN_DIMS, np.full((1,) * 5, 0.9))},
+        coords={
+            "task": ["digits"],
+            "strategy": ["snes"],
+            "method": ["random"],
+            "seed": [0],
+            "iteration": [0],
+            "remaining_fraction": ("iteration", [1.0]),
+        },
+        attrs=attrs,
+    )
+    save(ds.drop_vars(list(lacking)), path)
     return path
 
 
@@ -593,8 +603,8 @@ CASES = [
             )
         ),
         ConfigError,
-        ("strategy_methods.snes lists ['snr_study']", "leaves snes no method of `methods`"),
-        ("add one of them to `methods`",),
+        ("strategy_methods.snes lists 'snr_study', which runs for sep_cma_es only",),
+        ("remove it from that list",),
     ),
     Case(
         "config-strategy-method-outside-methods",
@@ -995,6 +1005,14 @@ CASES = [
         ("summary.nc is not a summary.nc (it has no test_metric",),
         ("/scratch/summary.nc and make it with `snakemake", "delete"),
         setup=lambda w: _claims_like(w.scratch / "summary.nc"),
+    ),
+    Case(
+        "summary-without-remaining-fraction-claims",  # an AttributeError's traceback before
+        lambda w: _verb("claims", str(w.scratch)),
+        ArtifactError,
+        ("summary.nc is not a whole summary.nc (no remaining_fraction", "edited, damaged"),
+        ("delete it", "rule collect"),
+        setup=lambda w: _summary_with(w, lacking=("remaining_fraction",)),
     ),
     Case(
         "summary-trained-on-not-json-claims",  # a bare "Expecting value" before

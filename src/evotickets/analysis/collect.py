@@ -40,7 +40,7 @@ from ..config import (
     task_rewind_budget,
 )
 from ..host import machine_counts
-from ..names import DEFAULT_INIT_SCHEME, analysis_file
+from ..names import CHAIN_DIMS, DEFAULT_INIT_SCHEME, analysis_file
 from ..pruning import nominal_remaining
 from ..results import FinishedRounds
 from ..settings import ANALYSIS_OPTIONS, analysis_digest
@@ -433,7 +433,6 @@ def _add_analyses(ds, finished: FinishedRounds, at, shape) -> None:
     _add_layerwise(ds, finished, at, shape)
 
 
-CHAIN_DIMS = ("task", "strategy", "method", "seed", "iteration")
 #: What an LMC error is on each kind of task (the lmc artifacts' ``error`` attribute).
 ERROR_UNITS = "1 (vision: 1 − accuracy) or return (control: −return)"
 

@@ -27,7 +27,13 @@ from ..config import (
     validate_config,
 )
 from ..durable import atomic_path, atomic_paths
-from ..names import FIGURE_NAMES, FIGURES_BEYOND, FIGURES_BY_NUMBER, figure_number
+from ..names import (
+    CHAIN_DIMS,
+    FIGURE_NAMES,
+    FIGURES_BEYOND,
+    FIGURES_BY_NUMBER,
+    figure_number,
+)
 
 if TYPE_CHECKING:
     import xarray
@@ -217,6 +223,11 @@ def _remake_summary(path) -> str:
     )
 
 
+#: What every summary.nc that collect wrote holds, whatever its experiment ran: the figures
+#: and claims read them without asking (an edited one failed on a bare AttributeError).
+SUMMARY_SKELETON = ("test_metric", "remaining_fraction", *CHAIN_DIMS)
+
+
 def open_summary(path) -> xarray.Dataset:
     """``summary.nc`` at ``path``, loaded, or an :class:`ArtifactError` that says what is
     wrong with it (missing, unreadable or truncated, not a summary) and how to remake it."""
@@ -247,6 +258,14 @@ def open_summary(path) -> xarray.Dataset:
             f"{path} is not a summary.nc (it has no test_metric; claims.nc is the claims' "
             f"output, not their input): pass results/<experiment>/summary.nc, or {first}"
             f"{_remake_summary(beside)}"
+        )
+    lacking = [n for n in SUMMARY_SKELETON if n not in ds.variables]
+    if lacking or ds.test_metric.dims != CHAIN_DIMS:
+        what = f"no {', '.join(lacking)}" if lacking else f"test_metric on {ds.test_metric.dims}"
+        raise ArtifactError(
+            f"{path} is not a whole summary.nc ({what}; collect writes test_metric on "
+            f"{CHAIN_DIMS} and remaining_fraction on iteration): it was edited, damaged or "
+            f"made by something else; delete it and {remake}"
         )
     for attr in ("trained_on", "trained_on_by_seed"):
         try:  # claims.md names the machines from them: a hand-edited one failed on a bare
