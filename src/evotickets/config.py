@@ -55,6 +55,7 @@ from .names import (
     TRANSFER_SOURCE_METHOD,
     TRANSFER_TARGET_METHOD,
     VISION_INPUT_SHAPE,
+    VISION_TASKS,
     analysis_file,
     default_hidden,
     gd_fits_task,
@@ -675,13 +676,15 @@ def _check_rules_between_keys(cfg: dict) -> None:
     _check_dynamic(cfg)
     _check_sigma_methods(cfg)
     data_dir = cfg.get("data_dir")
-    if data_dir and {library_task(cfg, t) for t in cfg["tasks"]} - {"digits"}:
+    if _reads_data_dir(cfg):
         from .tasks.data import DataError, resolve_data_dir  # numpy only: no JAX
 
-        try:  # the loader's own check, before any job: its jobs would each fail on it
-            resolve_data_dir(data_dir)
+        try:  # the loader's own check, before any job: its jobs would each fail on it (the
+            resolve_data_dir(data_dir)  # environment's folder too, where the config names none)
         except DataError as error:
-            raise ConfigError(f"data_dir {data_dir!r}: {error}") from None
+            raise ConfigError(
+                f"data_dir {data_dir!r}: {error}" if data_dir else str(error)
+            ) from None
     cache = cfg.get("jax_cache_dir")
     if cache and Path(cache).exists() and not Path(cache).is_dir():  # failed each job's start
         raise ConfigError(
@@ -690,6 +693,15 @@ def _check_rules_between_keys(cfg: dict) -> None:
     _check_some_chain(cfg)
     _check_analysis_filters(cfg)
     _check_sizes(cfg)
+
+
+def _reads_data_dir(cfg: dict) -> bool:
+    """Whether a task of ``cfg`` reads its dataset from the data folder: the MNIST family
+    (digits ships with the package; control tasks have none)."""
+    return any(
+        library_task(cfg, t) in VISION_TASKS and library_task(cfg, t) != "digits"
+        for t in cfg["tasks"]
+    )
 
 
 def _check_sizes(cfg: dict) -> None:
@@ -868,6 +880,25 @@ def ignored_settings(cfg: dict) -> list[str]:
                 "there (a trainer's own batch and steps are in the gd block, e.g. "
                 "gd.gd_adam.batch_size)"
             )
+    # the budget of a rewound round: no rewound round, no budget
+    own = {t for t in cfg["tasks"] if "rewind_budget" in (cfg["tasks"][t] or {})}
+    for task in sorted(t for t in own if not task_rewind(cfg, t)):
+        notes.append(
+            f"tasks.{task}.rewind_budget is set, but task {task} rewinds to k = 0 (rewind), so "
+            "its rounds start from θ0 and search all generations: it does nothing there"
+        )
+    if cfg.get("rewind_budget", DEFAULT_REWIND_BUDGET) != DEFAULT_REWIND_BUDGET and not any(
+        task_rewind(cfg, t) for t in cfg["tasks"] if t not in own
+    ):
+        notes.append(
+            f"rewind_budget is {cfg['rewind_budget']}, but no task it applies to rewinds (k = 0: "
+            "rewind), so their rounds start from θ0 and search all generations: it does nothing"
+        )
+    if cfg.get("data_dir") and not _reads_data_dir(cfg):
+        notes.append(
+            "data_dir is set, but every task is digits, which ships with the package: it is "
+            "not read"
+        )
     notes += _unread_counts(cfg, methods_by_task)
     resources = cfg.get("resources") or {}
     grouped = resources.get("group_chains", "none") != "none"  # transfers too, by seeds

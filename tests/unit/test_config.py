@@ -321,8 +321,44 @@ def test_data_dir_reads_home_as_the_loader_does_and_a_file_is_named_so(
 
 
 def test_missing_data_dir_is_fine_for_digits_only(tiny_config, tmp_path):
+    """…and noted by check-config: digits ships with the package, so nothing reads it."""
+    from evotickets.config import ignored_settings
+
     tiny_config["data_dir"] = str(tmp_path / "nowhere")
+    assert ignored_settings(validate_config(tiny_config)) == [
+        "data_dir is set, but every task is digits, which ships with the package: it is not read"
+    ]
+
+
+def test_a_missing_data_folder_named_in_the_environment_is_refused_before_any_job(
+    tiny_config, tmp_path, monkeypatch
+):
+    """A config without data_dir reads $EVOTICKETS_DATA_DIR: a folder there that does not
+    exist passed the validation, and every MNIST job failed on it."""
+    tiny_config["tasks"] = {"mnist": {"network": "cnn"}}
+    monkeypatch.setenv("EVOTICKETS_DATA_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(ConfigError, match="from the EVOTICKETS_DATA_DIR environment variable"):
+        validate_config(copy.deepcopy(tiny_config))
+    monkeypatch.setenv("EVOTICKETS_DATA_DIR", str(tmp_path))
+    validate_config(copy.deepcopy(tiny_config))
+    tiny_config["tasks"] = {"pendulum": {"strategies": ["snes"]}}  # no dataset: not read
+    monkeypatch.setenv("EVOTICKETS_DATA_DIR", str(tmp_path / "nowhere"))
     validate_config(tiny_config)
+
+
+def test_a_rewind_budget_without_a_rewound_round_is_noted(tiny_config):
+    """rewind_budget says what a rewound round searches: with k = 0 it does nothing."""
+    from evotickets.config import ignored_settings
+
+    tiny_config["rewind_budget"] = "remaining"
+    (note,) = ignored_settings(validate_config(copy.deepcopy(tiny_config)))
+    assert note.startswith("rewind_budget is remaining, but no task it applies to rewinds")
+    tiny_config["tasks"]["digits"]["rewind"] = 10
+    assert ignored_settings(validate_config(copy.deepcopy(tiny_config))) == []
+    tiny_config["tasks"]["digits"].update(rewind=0, rewind_budget="remaining")
+    del tiny_config["rewind_budget"]
+    (note,) = ignored_settings(validate_config(tiny_config))
+    assert note.startswith("tasks.digits.rewind_budget is set, but task digits rewinds to k = 0")
 
 
 def test_existing_data_dir_with_mnist_task(tiny_config, tmp_path):
