@@ -588,7 +588,9 @@ def _check_strategies_fit_tasks(cfg: dict) -> None:
             raise ConfigError(
                 f"tasks.{task}.strategy_overrides names {s}, which does not run on task {task}, "
                 f"so its override would do nothing: remove it, or add {s} to the strategies "
-                f"(or gd) block and to tasks.{task}.strategies if the task lists its own"
+                f"(or gd) block and to tasks.{task}.strategies if the task lists its own (an "
+                "overlay config cannot remove a key of the config below it: to narrow a task's "
+                "strategies there, copy that config and edit it)"
             )
         for s in (tcfg or {}).get("strategies") or []:
             if is_gd(s) and not gd_fits_task(s, library_task(cfg, task)):

@@ -651,7 +651,8 @@ CASES = [
         _config(_set("tasks.digits.strategy_overrides", {"pgpe": {"population_size": 16}})),
         ConfigError,
         ("tasks.digits.strategy_overrides names pgpe", "does not run on task digits"),
-        ("remove it, or add pgpe",),
+        # an overlay narrowing the task's strategies cannot remove the override below it
+        ("remove it, or add pgpe", "copy that config and edit it"),
     ),
     Case(
         "config-duplicate-key",
