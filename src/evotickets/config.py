@@ -85,7 +85,7 @@ def _check_names(found, allowed, what: str) -> None:
         if name not in allowed:
             raise ConfigError(
                 f"unknown {what} {name!r}{_suggest(name, allowed)}; "
-                f"allowed: {', '.join(sorted(allowed))}"
+                f"allowed: {', '.join(sorted(set(allowed)))}"
             )
 
 
@@ -117,6 +117,11 @@ def _schema_fix(error, where: str) -> str:
         return f"fix: use one of {sub['enum']}"
     if error.validator == "minItems":
         return f"fix: give {where} at least {sub['minItems']} entries"
+    if error.validator == "minProperties":
+        return (
+            f"fix: give {where} at least {sub['minProperties']} entry (see config/config.yaml "
+            "for an example)"
+        )
     if error.validator == "uniqueItems":
         return f"fix: list each entry of {where} once (a repeat would count its chains twice)"
     if error.validator == "required":
@@ -448,6 +453,12 @@ def _check_every_name(cfg: dict, schema: dict) -> None:
             )
     _check_names(cfg, schema["properties"], "config key")
     _check_task_entries(cfg.get("tasks") or {})
+    for name in cfg.get("strategies") or {}:
+        if is_gd(name):  # difflib offers nothing near: the trainer's block is another
+            raise ConfigError(
+                f"strategies lists {name}, a gradient-descent trainer, not an evolution "
+                f"strategy: move its settings to the gd block (gd: {{{name}: {{...}}}})"
+            )
     _check_names(cfg.get("strategies") or {}, STRATEGIES, "strategy")
     _check_names(cfg.get("methods") or [], METHODS, "method")
     task_keys = schema["properties"]["tasks"]["additionalProperties"]["properties"]

@@ -647,6 +647,20 @@ CASES = [
         ("use 16",),
     ),
     Case(
+        "config-gd-trainer-in-strategies",  # "unknown strategy", no word of the gd block
+        _config(_set("strategies.gd_adam", {"lr": 0.001})),
+        ConfigError,
+        ("strategies lists gd_adam, a gradient-descent trainer",),
+        ("move its settings to the gd block",),
+    ),
+    Case(
+        "config-no-tasks",  # "see config.schema.yaml"
+        _config(_set("tasks", {})),
+        ConfigError,
+        ("config key tasks: {} should be non-empty",),
+        ("give tasks at least 1 entry",),
+    ),
+    Case(
         "config-override-of-a-strategy-the-task-does-not-run",
         _config(_set("tasks.digits.strategy_overrides", {"pgpe": {"population_size": 16}})),
         ConfigError,

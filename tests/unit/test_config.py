@@ -2016,3 +2016,14 @@ def test_the_workflow_refuses_too_many_rounds_or_a_too_big_strategy(tiny_config)
         validate_config(humanoid)
     humanoid["tasks"] = {"hopper": {"strategies": ["cma_es"]}}  # 11·32 + 32·32 + 32·3 + 67
     validate_config(humanoid)
+
+
+def test_an_unknown_name_lists_each_allowed_name_once(tiny_config):
+    """analyses.<a>.tasks allows the config's task entries and the library tasks: digits,
+    both, was listed twice."""
+    tiny_config["analyses"] = {"lmc": {"tasks": ["digts"]}}
+    with pytest.raises(ConfigError, match="did you mean 'digits'") as info:
+        validate_config(tiny_config)
+    allowed = str(info.value).split("allowed: ")[1].split(", ")
+    assert "digits" in allowed and len(allowed) == len(set(allowed))
+
