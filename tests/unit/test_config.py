@@ -2026,4 +2026,3 @@ def test_an_unknown_name_lists_each_allowed_name_once(tiny_config):
         validate_config(tiny_config)
     allowed = str(info.value).split("allowed: ")[1].split(", ")
     assert "digits" in allowed and len(allowed) == len(set(allowed))
-
