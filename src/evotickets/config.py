@@ -348,7 +348,17 @@ def read_config_file(path: str | os.PathLike) -> dict:
             f"config file {path} must hold a mapping of keys, got {got}; see config/config.yaml "
             "for an example"
         )
+    if YTE_KEY in cfg:  # Snakemake renders such a file as a template; check-config cannot
+        raise ConfigError(
+            f"config file {path} sets {YTE_KEY} (Snakemake's YTE templating), which evotickets "
+            "does not render: check-config would check another config than snakemake runs; "
+            "write the rendered values into the file, and remove the key"
+        )
     return cfg
+
+
+#: The key that makes Snakemake render a config file as a YTE template.
+YTE_KEY = "__use_yte__"
 
 
 def validate_config(cfg: dict) -> dict:

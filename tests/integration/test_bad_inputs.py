@@ -669,6 +669,16 @@ CASES = [
         ("remove it, or add pgpe", "copy that config and edit it"),
     ),
     Case(
+        "config-yte-template",  # snakemake rendered it, check-config refused the key
+        lambda w: load_config(w.scratch / "yte.yaml"),
+        ConfigError,
+        ("yte.yaml sets __use_yte__", "does not render"),
+        ("write the rendered values into the file",),
+        setup=lambda w: (w.scratch / "yte.yaml").write_text(
+            "experiment: tiny\nseeds: [0]\n__use_yte__: true\n"
+        ),
+    ),
+    Case(
         "config-duplicate-key",
         lambda w: load_config(w.scratch / "twice.yaml"),
         ConfigError,
