@@ -738,6 +738,31 @@ def _check_sizes(cfg: dict) -> None:
         check_task_sizes(cfg, task, *weight_counts(init_settings(cfg, task, cfg["seeds"][0])))
 
 
+def memory_notes(cfg: dict) -> list[str]:
+    """A strategy whose D×D state alone, at round 0 (all weights searched), needs more than
+    the memory each job asks of SLURM (``resources.mem_mb``): a SLURM run would be killed
+    for it, a local run (where mem_mb is only a scheduling hint) not. So check-config notes
+    it rather than refusing; the strategy's own limit (``MEMORY_LIMIT``) is refused."""
+    from .strategies import memory_need
+    from .tasks import weight_counts
+
+    asked = int((cfg.get("resources") or {}).get("mem_mb", 0))
+    notes = []
+    for task in cfg["tasks"]:
+        total = weight_counts(init_settings(cfg, task, cfg["seeds"][0]))[1]
+        for s in size_limited_strategies(cfg, task):
+            need = memory_need(s, int(strategy_settings(cfg, task, s)["population_size"]), total)
+            if asked and need > asked * 2**20:
+                notes.append(
+                    f"{s} on task {task} needs about {need / 2**30:.1f} GiB for its state at "
+                    f"round 0 ({total:,} weights), more than resources.mem_mb ({asked} MB) "
+                    f"asks of SLURM for each job: set resources.mem_mb to at least "
+                    f"{math.ceil(need / 2**20 * 1.5)} (its state and a margin for JAX and the "
+                    "data) for a cluster run"
+                )
+    return notes
+
+
 def size_limited_strategies(cfg: dict, task: str) -> list[str]:
     """The ES strategies of ``task`` whose D×D state or D² work limits the weights searched."""
     from .strategies import grows_with_dims

@@ -2026,3 +2026,24 @@ def test_an_unknown_name_lists_each_allowed_name_once(tiny_config):
         validate_config(tiny_config)
     allowed = str(info.value).split("allowed: ")[1].split(", ")
     assert "digits" in allowed and len(allowed) == len(set(allowed))
+
+
+def test_a_strategy_state_above_the_memory_asked_of_slurm_is_noted(tiny_config):
+    """xNES at population 64 on the digits CNN needs ≈ 4 GiB (within MEMORY_LIMIT) while
+    each job asked SLURM for 2,000 MB: valid, and a SLURM run would be killed for it."""
+    from evotickets.config import memory_notes
+    from evotickets.strategies import memory_need
+
+    tiny_config["tasks"]["digits"]["network"] = "cnn"
+    tiny_config["strategies"]["xnes"] = {"population_size": 64, "std_init": 0.05}
+    tiny_config["resources"]["mem_mb"] = 2000
+    cfg = validate_config(copy.deepcopy(tiny_config))
+    (note,) = memory_notes(cfg)
+    from evotickets.config import init_settings
+    from evotickets.tasks import weight_counts
+
+    need = memory_need("xnes", 64, weight_counts(init_settings(cfg, "digits", 0))[1])
+    assert need > 2000 * 2**20 and f"{need / 2**30:.1f} GiB" in note
+    assert note.startswith("xnes on task digits needs about") and "resources.mem_mb" in note
+    tiny_config["resources"]["mem_mb"] = int(need / 2**20 * 1.5) + 1
+    assert memory_notes(validate_config(tiny_config)) == []

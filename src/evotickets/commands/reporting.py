@@ -23,6 +23,7 @@ from ..config import (
     idle_analyses,
     ignored_settings,
     load_config,
+    memory_notes,
     running_analyses,
     validate_config,
 )
@@ -132,7 +133,7 @@ def cmd_check_config(args) -> None:
     print(f"analyses: {running_analyses(cfg)}")
     for name, why in idle_analyses(cfg).items():
         print(f"note: analysis {name} computes nothing here: {why}")
-    for note in ignored_settings(cfg):
+    for note in ignored_settings(cfg) + memory_notes(cfg):
         print(f"note: {note}")
 
 

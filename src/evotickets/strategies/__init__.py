@@ -160,6 +160,13 @@ def grows_with_dims(name: str) -> bool:
     return spec.memory is not None or spec.max_dims is not None
 
 
+def memory_need(name: str, pop: int, num_dims: int) -> float:
+    """Bytes one chain of strategy ``name`` needs where its state grows with D² (0 for the
+    diagonal ones): what ``check_size`` holds to ``MEMORY_LIMIT`` and check-config sets
+    beside the memory a config asks of SLURM (``resources.mem_mb``)."""
+    return _spec(name).memory_need(pop, num_dims)
+
+
 def check_size(name: str, pop: int, num_dims: int) -> None:
     """Refuse strategy ``name`` at population ``pop`` when its D×D state or D² work cannot
     fit ``num_dims`` searched weights (``make_strategy`` for each job; ``check-config`` for
