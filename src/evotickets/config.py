@@ -1269,7 +1269,22 @@ def _gd_adam_steps(cfg: dict, task: str) -> tuple[int, int, int]:
 
 
 def _check_gd_batches_fit_data(cfg: dict) -> None:
-    """A gd_adam batch larger than its task's training set: every train job would fail."""
+    """A gd_adam batch larger than its task's training set: every train job would fail. An
+    ES generation's minibatch larger than it: drawn with replacement, it only repeats
+    examples, and a mistyped size (10,000,000) ran every job out of memory."""
+    from .tasks.data import train_examples  # numpy only: no JAX
+
+    for task, block in cfg["tasks"].items():
+        base, batch = library_task(cfg, task), (block or {}).get("batch_size")
+        if batch is None or base not in VISION_TASKS:
+            continue
+        n = train_examples(base, (block or {}).get("kmnist_split", DEFAULT_KMNIST_SPLIT))
+        if int(batch) > n:
+            raise ConfigError(
+                f"tasks.{task}.batch_size is {batch}, more than the {n} training examples of "
+                f"{base}: an ES generation draws its minibatch with replacement, so a larger "
+                f"one only repeats examples (and costs memory): set it to at most {n}"
+            )
     for task in cfg["tasks"]:
         if "gd_adam" not in task_strategies(cfg, task):
             continue

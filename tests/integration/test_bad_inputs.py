@@ -647,6 +647,13 @@ CASES = [
         ("use 16",),
     ),
     Case(
+        "config-es-batch-above-the-training-set",  # ran every job out of memory
+        _config(_set("tasks.digits.batch_size", 10_000_000)),
+        ConfigError,
+        ("tasks.digits.batch_size is 10000000, more than the 1437 training examples",),
+        ("set it to at most 1437",),
+    ),
+    Case(
         "config-gd-trainer-in-strategies",  # "unknown strategy", no word of the gd block
         _config(_set("strategies.gd_adam", {"lr": 0.001})),
         ConfigError,
