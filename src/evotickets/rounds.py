@@ -489,6 +489,7 @@ def adopt_round0(
     }
     write_artifact(out_path, "trained", arrays, out_attrs, config_digest=config_digest,
                    seed=settings.seed, inputs=(*inputs, donor_path))  # fmt: skip
-    checkpoint.checkpoint_path(out_path).unlink(missing_ok=True)  # a stale one, if any
+    # a stale one, if any, and the temporary files killed writers left beside it
+    checkpoint.remove_checkpoint(checkpoint.checkpoint_path(out_path))
     log(f"[{settings.label}/seed{settings.seed}/iter00] wrote {out_path}: round 0 of "
         f"{donor} ({donor_path}), {attrs['metric_name']} {attrs['final_metric']:.4f}")  # fmt: skip

@@ -33,6 +33,18 @@ def _write_init(cfg: dict, path, seed: int = 0):
     return path
 
 
+def test_init_sweeps_what_killed_init_jobs_left(tmp_path, tiny_config):
+    """An `init` job killed mid-write leaves a θ0-sized temporary file in its seed folder;
+    the next init there removes it (a young one may be another instance's write: kept)."""
+    stale, live = tmp_path / "init.h5.999-deadbeef.tmp", tmp_path / "init.h5.1000-0123abcd.tmp"
+    for path in (stale, live):
+        path.write_text("half")
+    old = time.time() - STALE_TEMP_SECONDS - 1
+    os.utime(stale, (old, old))
+    _write_init(validate_config(tiny_config), tmp_path / "init.h5")
+    assert live.exists() and not stale.exists()
+
+
 def _random_chain(tmp_path, tiny_config):
     """θ0 of the tiny config written to init.h5, and its digits SNES random chain's settings
     at 4 generations."""
@@ -221,7 +233,14 @@ def test_round0_copied_from_the_donor_equals_training_it(tmp_path, tiny_config, 
 
     assert round0("random", "donor.h5") == 0
     assert round0("snr", "own.h5") == 0
+    # a killed round-0 training left a temporary file beside the copy: swept as a trained
+    # round sweeps its folder (an artifact-sized file each, kept forever before)
+    stale = tmp_path / "copy.h5.999-deadbeef.tmp"
+    stale.write_text("half")
+    old = time.time() - STALE_TEMP_SECONDS - 1
+    os.utime(stale, (old, old))
     assert round0("snr", "copy.h5", "--round0-from", str(tmp_path / "donor.h5")) == 0
+    assert not stale.exists()
     (xo, ao), (xc, ac) = _arrays(tmp_path / "own.h5"), _arrays(tmp_path / "copy.h5")
     assert xo.keys() == xc.keys()
     for k in xo:

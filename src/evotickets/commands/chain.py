@@ -29,6 +29,7 @@ from ..artifacts import (
     read_artifact,
     write_artifact,
 )
+from ..durable import remove_stale_temps
 from ..platform import setup_jax
 from ..pruning import PERMUTED_METHOD
 from ..rounds import (
@@ -86,6 +87,7 @@ def cmd_init(args) -> None:
         config_digest=settings.digest(),
         seed=settings.seed,
     )
+    remove_stale_temps(Path(args.out).parent)  # of init jobs killed mid-write, each θ0-sized
     log(f"wrote {args.out}: {vec.size} parameters, {int(prunable_vector(table).sum())} prunable")
 
 
