@@ -60,6 +60,12 @@ EVERY_GENERATIONS_ENV = "EVOTICKETS_CHECKPOINT_EVERY"
 EVERY_SECONDS_ENV = "EVOTICKETS_CHECKPOINT_SECONDS"
 
 
+#: The checkpoint's attribute naming the program that wrote it (:meth:`Checkpointer.for_program`).
+PROGRAM_ATTR = "program"
+#: What a round trained alone (not in a vmapped group) records there.
+ONE_CHAIN_PROGRAM = "the one-chain program"
+
+
 def checkpoint_path(out: str | os.PathLike) -> Path:
     """``.../iterTT/trained.h5`` → ``.../iterTT/trained.ckpt.h5``."""
     out = Path(out)
@@ -276,6 +282,9 @@ class Checkpointer:
     #: checkpoint this round resumed from; empty for a round trained in one process
     earlier_machines: list[tuple[str, int]] = field(default_factory=list, init=False)
     _resumed_at: int = field(default=0, init=False)
+    #: the program that trains the round (:meth:`for_program`): stored beside the digest,
+    #: which covers it, so that a checkpoint of another program is refused naming it
+    program: str = field(default=ONE_CHAIN_PROGRAM, init=False)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -327,6 +336,7 @@ class Checkpointer:
             f.attrs["curves"] = np.asarray(sorted(curves), dtype=h5py.string_dtype())
             f.attrs["machines"] = json.dumps(self._machines())
             f.attrs["software"] = json.dumps(list(self.software))
+            f.attrs[PROGRAM_ATTR] = self.program
             for name, values in curves.items():
                 create_checked_dataset(f, f"curves/{name}", values)
         self._last_gen, self._last_time = generation, self.clock()
@@ -340,6 +350,7 @@ class Checkpointer:
         bits (on a GPU), so that a round is never resumed across programs with the mix
         unrecorded."""
         self.digest = round_digest(round_digest=self.digest, program=program, width=int(width))
+        self.program = f"the {program} program of {int(width)} chains"
 
     # --- load ------------------------------------------------------------------------------
 
@@ -415,6 +426,13 @@ class Checkpointer:
                     raise ValueError(
                         f"it was written by other software or settings ({'; '.join(changes)}), "
                         "and a round resumed across that would be half of each"
+                    )
+                written_by = str(f.attrs.get(PROGRAM_ATTR, ""))
+                if written_by and written_by != self.program:
+                    raise ValueError(
+                        f"it was written by {written_by}, and this round runs in {self.program}: "
+                        "a round is not resumed across programs (their last bits may differ, "
+                        "on a GPU)"
                     )
                 raise ValueError(
                     f"it belongs to another round or settings (digest "

@@ -637,7 +637,9 @@ def test_a_vmapped_group_stopped_after_its_checkpoints_resumes_bitwise(
     assert cli.main(["round-group", "--members", other, "--program", "sequential"]) == 0
     for seed in (0, 1):
         log = (tmp_path / "other" / f"train{seed}.log").read_text()
-        assert "ignoring checkpoint" in log and "another round or settings" in log, log
+        assert "ignoring checkpoint" in log, log
+        assert "written by the vmapped program of 2 chains, and this round runs in the " in log
+        assert "one-chain program" in log
     assert cli.main(argv) == 0
     for seed in (0, 1):
         assert "resum" in (tmp_path / "killed" / f"train{seed}.log").read_text().lower()
