@@ -445,11 +445,24 @@ def test_resumed_ppo_round_is_bitwise_identical(tmp_path):
     second = ck.Checkpointer(path, "p1", every_generations=4, log=messages.append)
     resumed = run(second, messages.append)
     assert any(m.startswith("resuming from checkpoint") and "generation 8" in m for m in messages)
-    for field in ("theta", "best_fitness", "eval_generation", "eval_metric"):
-        np.testing.assert_array_equal(getattr(reference, field), getattr(resumed, field))
-    for k, v in reference.task_state.items():
-        np.testing.assert_array_equal(v, resumed.task_state[k])
-    assert reference.final_metric == resumed.final_metric
+    # every field but the time, bitwise and of the same dtype (the episode counts and the
+    # non-finite counts too: a swap of two restored counters passed the fields checked before)
+    import dataclasses
+
+    compared = [f.name for f in dataclasses.fields(reference) if f.name != "seconds"]
+    assert {"episodes", "nonfinite_count", "mean_fitness"} <= set(compared)
+    assert reference.episodes is not None and reference.episodes.any()
+    for name in compared:
+        a, b = getattr(reference, name), getattr(resumed, name)
+        if isinstance(a, dict):
+            assert a.keys() == b.keys(), name
+            for k in a:
+                np.testing.assert_array_equal(a[k], b[k], err_msg=f"{name}/{k}")
+        elif a is None:
+            assert b is None, name
+        else:
+            assert np.asarray(a).dtype == np.asarray(b).dtype, name
+            np.testing.assert_array_equal(a, b, err_msg=name)
 
 
 def test_bad_adam_checkpoint_is_ignored_not_fatal(setup, tmp_path):
