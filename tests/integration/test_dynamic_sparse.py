@@ -128,6 +128,20 @@ def test_a_regrown_slot_starts_at_zero_with_the_initial_sigma(name):
         np.testing.assert_allclose(sigma[[1, 4]], 0.1, rtol=1e-5)
     if name == "sep_cma_es":
         assert np.asarray(new.p_c)[[1, 4]].tolist() == [0.0, 0.0]
+    # the mean's optimiser moments (Adam μ, ν of OpenES and PGPE): zeroed in the regrown
+    # slots, kept elsewhere (the count, a scalar, stays shared)
+    if hasattr(state, "opt_state"):
+        moments = [
+            (a, b)
+            for a, b in zip(jax.tree.leaves(state.opt_state), jax.tree.leaves(new.opt_state),
+                            strict=True)
+            if np.shape(a) == (6,)
+        ]  # fmt: skip
+        if name in ("open_es", "pgpe"):  # Adam: moments that the tells made nonzero
+            assert moments and any(np.asarray(a)[[1, 4]].any() for a, _ in moments)
+        for a, b in moments:
+            assert np.asarray(b)[[1, 4]].tolist() == [0.0, 0.0]
+            np.testing.assert_array_equal(np.asarray(b)[keep], np.asarray(a)[keep])
 
 
 def test_full_covariance_strategies_are_refused():
