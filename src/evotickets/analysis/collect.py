@@ -413,14 +413,14 @@ def _es_gd_rounds_read(
     False for a transfer not in ``sources`` (it has no ES ↔ GD value)."""
     dims = ("transfer", "seed", "iteration")
     read = ds.transfer_kept_fraction.notnull().transpose(*dims).values.copy()
-    transfers = list(ds.transfer.values)
-    for i, name in enumerate(transfers):
-        if name not in sources:
+    chains = _rounds_read(ds) if "kept_fraction" in ds else None  # None: no chain round read
+    for i, name in enumerate(ds.transfer.values):
+        if name not in sources or chains is None:
             read[i] = False
             continue
         task, strategy, method = sources[name]
         source = {"task": task, "strategy": strategy, "method": method, "seed": list(seeds)}
-        read[i] &= _rounds_read(ds).sel(source).transpose("seed", "iteration").values
+        read[i] &= chains.sel(source).transpose("seed", "iteration").values
     return read
 
 
