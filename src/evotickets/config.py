@@ -320,7 +320,7 @@ def read_config_file(path: str | os.PathLike) -> dict:
     its config files too, since Snakemake reads them with a loader that keeps the last of two
     equal keys."""
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_text(encoding="utf-8")
         if Path(path).suffix == ".json":
             cfg = json.loads(text, object_pairs_hook=_refuse_duplicate_json_keys)
         else:

@@ -19,7 +19,7 @@ SCHEMA_PATH = str(files("evotickets") / "config.schema.yaml")
 
 @cache
 def _schema_text() -> str:
-    return Path(SCHEMA_PATH).read_text()
+    return Path(SCHEMA_PATH).read_text(encoding="utf-8")
 
 
 def load_schema() -> dict:

@@ -37,3 +37,28 @@ def test_a_results_folder_after_the_config_files_is_the_results_folder(tmp_path)
         alone = cli.build_parser().parse_args([verb, "--configfile", config, *extra])
         with pytest.raises(ConfigError, match=f"give the results folder: `evotickets {verb} res"):
             _config(alone)
+
+
+def test_configs_and_logs_are_utf8_whatever_the_locale(tmp_path):
+    """Configs, logs and reports hold θ, ≥, ±, ✓: read and written as UTF-8 explicitly. Under
+    a non-UTF-8 locale (no coercion), check-config refused config/config.yaml as "not UTF-8
+    text" and a log line with θ failed the job."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    env = {**os.environ, "LC_ALL": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"}
+    code = (
+        "import sys; from evotickets import cli; from evotickets.commands.group import open_log\n"
+        f"assert cli.main(['check-config', {str(ROOT / 'config' / 'config.yaml')!r}]) == 0\n"
+        f"with open_log({str(tmp_path / 'train.log')!r}) as log: "  # the code itself ASCII
+        "log.write('\\u03b80 \\u2265 \\u00b1 \\u2713\\n')\n"
+        "print(sys.getfilesystemencoding(), sys.flags.utf8_mode)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, encoding="utf-8", check=False, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("0")  # not in UTF-8 mode: the locale's encoding
+    assert (tmp_path / "train.log").read_text(encoding="utf-8") == "θ0 ≥ ± ✓\n"

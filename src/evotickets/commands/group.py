@@ -134,7 +134,7 @@ def open_log(path: str | Path):
             f"the log file (e.g. {p.with_suffix('.log')})"
         )
     make_dirs(p.parent)
-    return open(p, "w")
+    return open(p, "w", encoding="utf-8")
 
 
 def run_logged(path: str, verb: str, run: Callable, args) -> None:

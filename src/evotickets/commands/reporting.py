@@ -104,7 +104,7 @@ def cmd_table(args) -> None:
     text = accuracy_table(args.results, cfg)
     if args.out:
         with atomic_path(args.out) as tmp:
-            tmp.write_text(text)
+            tmp.write_text(text, encoding="utf-8")
     print(text)
 
 
@@ -380,8 +380,8 @@ def cmd_claims(args) -> None:
     ensure_writable(written[0])
     with atomic_paths(*written) as tmps:
         md, page, nc = tmps
-        md.write_text(text)
-        page.write_text(html)
+        md.write_text(text, encoding="utf-8")
+        page.write_text(html, encoding="utf-8")
         write_netcdf(table, nc, kind="claims")
     print(text.split(claims.EVERY_LEVEL_HEADING)[0] if args.brief else text)
     print(f"wrote {written[0]}, {written[1].name} and {written[2].name} ({len(rows)} effects)")
