@@ -101,7 +101,11 @@ rule accuracy_table:
         all_round_targets(),
         transfer_targets(),
     output:
-        paths.experiment_file("accuracy_table.txt"),
+        report(
+            paths.experiment_file("accuracy_table.txt"),
+            caption="../report/accuracy_table.rst",
+            category="Tables",
+        ),
     log:
         paths.experiment_file("accuracy_table.log"),
     params:
