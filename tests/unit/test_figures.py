@@ -468,6 +468,11 @@ def test_a_transfer_panel_draws_without_a_target_random_chain():
     lines = _lines(figures.fig5(ds).axes[0])
     np.testing.assert_allclose(lines["transferred ticket"], [0.7] * ROUNDS)
     assert np.isnan(lines["target's own magnitude"][-1])
+    # no transferred round finished: the target's lines alone, and the panel says so
+    ds["transfer_metric"][:] = np.nan
+    panel = figures.fig5(ds).axes[0]
+    assert "transferred ticket" not in _lines(panel)
+    assert any("no transferred round has finished" in t.get_text() for t in panel.texts)
 
 
 def test_fig9_does_not_draw_a_rewinding_entry_as_an_init_scheme():

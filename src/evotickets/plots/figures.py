@@ -460,6 +460,9 @@ def _transfer_figure(ds, title, kinds) -> plt.Figure:
         # chain, and the reverse; a line not run (a target without a random chain: the
         # config may leave it out) does not blank the rest
         _bands(ax, x, lines)
+        if not has_data(ds, "transfer_metric", transfer=n):  # the target's lines alone
+            ax.text(0.5, 0.5, "no transferred round has finished yet", ha="center",
+                    va="center", transform=ax.transAxes, fontsize=8)  # fmt: skip
         ax.set_title(str(n), fontsize=9)
         target = None
         if "transfer_target_task" in ds.coords:
