@@ -56,13 +56,23 @@ CAPTIONS: dict[str, str] = {}
 FIGURES: dict[str, Callable[[xr.Dataset], plt.Figure]] = {}
 
 
-def figure(name: str, caption: str):
+def figure(name: str, caption: str, draws_metric: bool = True):
+    """Register figure ``name``; ``draws_metric``: whether it draws the test metric (or the
+    transferred tickets'), whose non-finite rounds its footnote then counts."""
+
     def register(fn):
         FIGURES[name] = fn
         CAPTIONS[name] = caption
+        if not draws_metric:
+            WITHOUT_METRIC.add(name)
         return fn
 
     return register
+
+
+#: The figures that draw no test metric (analyses, masks): a round whose metric is
+#: non-finite is not left out of them, so their footnote does not say it is.
+WITHOUT_METRIC: set[str] = set()
 
 
 def _percent(ds: xr.Dataset) -> np.ndarray:
@@ -500,6 +510,7 @@ def fig5(ds: xr.Dataset) -> plt.Figure:
     "curvature of 1D random projections, one colour per strategy/method; and the barrier "
     "between the ES and the GD network of one ticket (ES → GD transfers; beside error rates, "
     "−returns on an axis of their own, right).",
+    draws_metric=False,
 )
 def fig6(ds: xr.Dataset) -> plt.Figure:
     # collect writes these variables whenever the analyses are enabled: all NaN is no data
@@ -591,6 +602,7 @@ def fig6(ds: xr.Dataset) -> plt.Figure:
     "global threshold each score sets on a round's network (SNR, |θ|): the cut that "
     "makes the next round's mask, drawn at the round it scores; one row per task, one colour "
     "per ES strategy.",
+    draws_metric=False,
 )
 def fig7(ds: xr.Dataset) -> plt.Figure:
     if "rho_snr_magnitude" not in ds:
@@ -870,6 +882,7 @@ def fig9(ds: xr.Dataset) -> plt.Figure:
     "seed with one; a GD chain only where no ES chain has one) at its first, middle and last "
     "round, on a filter-normalised plane: one random "
     "pattern drawn at round 0, masked and rescaled to each round's filters.",
+    draws_metric=False,
 )
 def fig10(ds: xr.Dataset) -> plt.Figure:
     if "loss_surface_2d" not in ds:
@@ -905,6 +918,7 @@ def fig10(ds: xr.Dataset) -> plt.Figure:
     "chain was analysed, magnitude's, else the first method that was; the method and the "
     "strategies averaged, ES strategies' only where any was analysed, never with gradient "
     "descent's, are named in each title).",
+    draws_metric=False,
 )
 def fig11(ds: xr.Dataset) -> plt.Figure:
     if "layer_kept_ratio" not in ds:
@@ -983,6 +997,7 @@ def pruning_families(ds: xr.Dataset) -> plt.Figure:
     "and strategy, mean ± s.e. over seeds; dotted: two unrelated masks (the remaining "
     "fraction). SNR and magnitude rank almost alike within a round where σ hardly varies "
     "(Fig. 7, claims.md's σ table), yet their chains can drift apart round by round.",
+    draws_metric=False,
 )
 def tickets_shared(ds: xr.Dataset) -> plt.Figure:
     var = "kept_shared_with_magnitude"
@@ -1037,7 +1052,8 @@ def render(name: str, ds: xr.Dataset, out: str) -> plt.Figure:
 
     fig = FIGURES[figure_number(name)](ds)
     notes = list(fig.__dict__.get("evotickets_notes", []))
-    if left_out := len(nonfinite_metric_rounds(ds)):
+    drawn = figure_number(name) not in WITHOUT_METRIC
+    if drawn and (left_out := len(nonfinite_metric_rounds(ds))):
         # drawn as missing (NaN, like a round not run): the figure says they were not
         notes.insert(
             0,
