@@ -946,6 +946,11 @@ def test_a_slope_over_the_rounds_run_so_far_does_not_say_all_rounds():
     assert row["n"] == SEEDS and row["mean"] == pytest.approx(0.1)
     assert claims._where(row) == "rounds to 64.0% (none has reached 41.0% yet)"
     assert "rounds to 64.0% (none has reached 41.0% yet): +0.100" in claims.to_markdown([row], [])
+    # claims.nc carries the same: read alone, iteration −1 and remaining NaN said "all rounds"
+    nc = claims.to_dataset([row], [])
+    assert int(nc.iteration[0]) == -1 and np.isnan(nc.remaining[0])
+    assert float(nc.fitted_remaining[0]) == pytest.approx(0.64)
+    assert float(nc.sparsest_remaining[0]) == pytest.approx(0.8 ** (ROUNDS - 1))
 
 
 def test_the_threshold_median_is_over_the_seeds_that_fell_and_says_when_they_are_few():

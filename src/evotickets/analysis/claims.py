@@ -699,6 +699,18 @@ def to_dataset(rows: list[dict], thresholds: list[dict]) -> xr.Dataset:
     cols += ("mean", "lo", "hi", "n", "verdict", "p", "q", "verdict_fdr", "p_signflip")
     for c in cols:
         ds[c] = ("row", np.asarray([r[c] for r in rows]) if rows else np.asarray([], float))
+    for c in ("fitted_remaining", "sparsest_remaining"):  # not every row has them: NaN
+        ds[c] = ("row", np.asarray([float(r.get(c, np.nan)) for r in rows], float))
+    ds["fitted_remaining"].attrs.update(
+        long_name="for a slope over the rounds (iteration -1): the level of the latest round "
+        "some seed finished, the sparsest it was fitted over (claims.md: 'rounds to …')",
+        units="1",
+    )
+    ds["sparsest_remaining"].attrs.update(
+        long_name="the sparsest level the row's comparison can have (the experiment's last "
+        "round for a slope)",
+        units="1",
+    )
     ds["mean"].attrs["long_name"] = "mean of the paired per-seed effect (positive = holds)"
     for c, end in (("lo", "lower"), ("hi", "upper")):
         ds[c].attrs["long_name"] = (
@@ -707,7 +719,7 @@ def to_dataset(rows: list[dict], thresholds: list[dict]) -> xr.Dataset:
         )
     ds["iteration"].attrs["long_name"] = (
         "pruning round of the level; -1 for a row over the whole curve (a mean over levels, "
-        "claim 8's slope), whose remaining is NaN"
+        "or a slope over the rounds: claims 7 and 8), whose remaining is NaN"
     )
     ds["remaining"].attrs.update(
         long_name="fraction of prunable weights remaining at the level", units="1"
