@@ -662,7 +662,8 @@ def fig7(ds: xr.Dataset) -> plt.Figure:
 @figure(
     "fig8",
     "Ticket-effect decomposition: the magnitude ticket against the same mask with "
-    "permuted weights and the same weights on a permuted mask of the same per-layer counts.",
+    "permuted weights and the same weights on a permuted mask of the same per-layer counts "
+    "(and the random mask, where it ran on the same strategies).",
 )
 def fig8(ds: xr.Dataset) -> plt.Figure:
     needed = ("magnitude", "weight_permuted", "mask_permuted")
