@@ -32,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     helps = {action.dest: action.help for action in sub._choices_actions}
     for verb, parser in sub.choices.items():  # `<verb> --help` says what the verb does
         if parser.description is None and helps.get(verb):
-            parser.description = helps[verb][0].upper() + helps[verb][1:] + "."
+            # a help string escapes % for argparse's formatting, which a description skips
+            text = helps[verb].replace("%%", "%")
+            parser.description = text[0].upper() + text[1:] + "."
     return p
 
 

@@ -62,3 +62,14 @@ def test_configs_and_logs_are_utf8_whatever_the_locale(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("0")  # not in UTF-8 mode: the locale's encoding
     assert (tmp_path / "train.log").read_text(encoding="utf-8") == "θ0 ≥ ± ✓\n"
+
+
+def test_a_verbs_help_prints_its_description_as_written(capsys):
+    """The description copied from the verb's help string kept argparse's %% escape: `claims
+    --help` printed "95 %% CI"."""
+    import pytest
+
+    with pytest.raises(SystemExit):
+        cli.main(["claims", "--help"])
+    out = capsys.readouterr().out
+    assert "(paired, 95 % CI)." in out and "%%" not in out

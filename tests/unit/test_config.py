@@ -1203,6 +1203,8 @@ def test_check_config_validates_every_shipped_config_and_refuses_a_bad_one(tmp_p
         assert f"rounds: {len(chains(load_config(path)))} chains)" in out, out
         last = cfg["rounds"] - 1
         assert f"round {last}, the last, keeps {(1 - cfg['prune_fraction']) ** last:.2%}" in out
+        if path.name == "config.yaml":  # the masks keep whole weights: each task's count
+            assert "(in whole weights: digits 391 of 1,864)" in out, out
         assert "note:" not in out, out  # no shipped config runs an analysis on nothing
     bad = tmp_path / "bad.yaml"
     cfg = yaml.safe_load((root / "config.yaml").read_text())

@@ -124,11 +124,18 @@ def cmd_check_config(args) -> None:
         f"{len(cfg['methods'])} methods, {len(cfg['seeds'])} seeds, {cfg['rounds']} rounds: "
         f"{len(chains(cfg))} chains)"
     )
-    last = cfg["rounds"] - 1
-    kept = pruning.nominal_remaining(cfg["prune_fraction"], last)
+    from ..config import init_settings
+    from ..tasks import weight_counts
+
+    last, p = cfg["rounds"] - 1, cfg["prune_fraction"]
+    kept = pruning.nominal_remaining(p, last)
+    counts = []
+    for task in cfg["tasks"]:  # the masks keep whole weights: the count each task's keeps
+        prunable = weight_counts(init_settings(cfg, task, cfg["seeds"][0]))[0]
+        counts.append(f"{task} {pruning.remaining_count(prunable, p, last):,} of {prunable:,}")
     print(
-        f"round {last}, the last, keeps {kept:.2%} of each task's prunable weights (before "
-        "rounding to whole weights)"
+        f"round {last}, the last, keeps {kept:.2%} of each task's prunable weights (in whole "
+        f"weights: {'; '.join(counts)})"
     )
     print(f"analyses: {running_analyses(cfg)}")
     for name, why in idle_analyses(cfg).items():
