@@ -1081,3 +1081,14 @@ def test_an_es_gd_barrier_needs_its_transferred_round_and_its_source_round_read(
     expected[0, 1, 3] = False  # its ES side: the source chain's round
     expected[1] = False  # not an ES → GD transfer
     np.testing.assert_array_equal(read, expected)
+
+
+def test_a_slope_claim_on_two_rounds_says_it_needs_three():
+    """A 2-round run with the snr_magnitude analysis: claim 8 is untested (a slope per seed
+    needs 3 finite rounds), and claims.md said it needed the analysis that had run."""
+    ds = synthetic_summary().isel(iteration=slice(0, 2))
+    ds["rho_snr_magnitude"] = (ds.test_metric.dims, np.full(ds.test_metric.shape, 0.5))
+    rows = claims.claim_rows(ds)
+    assert not [r for r in rows if r["claim"] == 8]
+    assert "- claim 8: needs the snr_magnitude analysis on an ES snr or snr_study chain, over " \
+        "at least 3 finished rounds" in claims.to_markdown(rows, [])  # fmt: skip

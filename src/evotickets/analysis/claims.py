@@ -105,8 +105,10 @@ NEEDS = {
     5: "weight_permuted and mask_permuted chains beside magnitude",
     6: "the lmc analysis on ES and GD magnitude chains of one task entry, or an ES → GD "
     "transfer with lmc",
-    7: "the landscape analysis on ES and GD magnitude chains of one task entry",
-    8: "the snr_magnitude analysis on an ES snr or snr_study chain",
+    7: "the landscape analysis on ES and GD magnitude chains of one task entry, over at "
+    "least 3 finished rounds (a slope per seed)",
+    8: "the snr_magnitude analysis on an ES snr or snr_study chain, over at least 3 finished "
+    "rounds (a slope per seed)",
     9: "snip or grasp chains beside random or magnitude",
     10: "a task entry with rewind > 0 beside its rewind-0 twin",
     11: "dynamic_random or dynamic_gradient chains beside random, snr or each other",
