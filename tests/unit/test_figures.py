@@ -302,6 +302,10 @@ def test_fig10_draws_the_first_seed_with_a_surface(seed_with_data):
     fig = figures.fig10(ds)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert len(titles) == ROUNDS and all(f"seed {seed_with_data}" in t for t in titles)
+    left = 100 * float(ds.remaining_fraction[-1])
+    assert titles[-1].endswith(f": {left:.3g}% left"), titles  # not rounded to whole percent
+    labels = {ax.get_ylabel() for ax in fig.axes} | {ax.get_xlabel() for ax in fig.axes}
+    assert {"loss (cross-entropy)", "direction 1 (filter-normalised)", "direction 2"} <= labels
     ds["loss_surface_2d"][:] = np.nan
     assert "not in this experiment" in figures.fig10(ds).axes[0].texts[0].get_text()
 

@@ -905,9 +905,12 @@ def fig10(ds: xr.Dataset) -> plt.Figure:
                     transform=ax.transAxes, fontsize=8)  # fmt: skip
             continue
         cs = ax.contourf(ds.grid_x, ds.grid_y, z.values.T, levels=15, cmap="viridis")
-        fig.colorbar(cs, ax=ax)
-        left = 100 * float(ds.remaining_fraction[it])
-        ax.set_title(f"{t}/{s}/{m} seed {seed}: {left:.0f}% left", fontsize=8)
+        loss = "−return" if _metric_label(ds, str(t)) == RETURN_METRIC else "cross-entropy"
+        fig.colorbar(cs, ax=ax).set_label(f"loss ({loss})", fontsize=7)
+        ax.set_xlabel("direction 1 (filter-normalised)", fontsize=7)
+        ax.set_ylabel("direction 2", fontsize=7)
+        left = 100 * float(ds.remaining_fraction[it])  # 1.44 % read "1% left" at .0f
+        ax.set_title(f"{t}/{s}/{m} seed {seed}: {left:.3g}% left", fontsize=8)
     fig.tight_layout()
     return fig
 
