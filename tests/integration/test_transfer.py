@@ -298,7 +298,11 @@ def test_collect_sets_a_transfer_against_the_targets_own_ticket_that_ran(cfg):
     c = validate_config(cfg)
     asked = []
 
-    class Finished:  # every chain that runs has finished round 0 with metric 0.4
+    # every chain that runs has finished round 0, each method with a metric of its own, so
+    # that each column shows which chain it read
+    metric = {"magnitude": 0.4, "random": 0.2, "snr": 0.3}
+
+    class Finished:
         cfg, results = c, "unused"
 
         def of_transfer(self, name, seed):
@@ -307,12 +311,15 @@ def test_collect_sets_a_transfer_against_the_targets_own_ticket_that_ran(cfg):
         def of_chain(self, chain):
             asked.append(chain)
             ran = chain[2] in task_methods(c, chain[0], chain[1])
-            return {0: {"final_metric": 0.4}} if ran else {}
+            return {0: {"final_metric": metric[chain[2]]}} if ran else {}
 
     ds = xr.Dataset()
     collect._add_transfers(ds, Finished(), [0], 2)
     assert ds.transfer_own_method.values.tolist() == ["magnitude", "magnitude"]  # GLD, Adam
-    np.testing.assert_allclose(ds.transfer_target_snr.isel(iteration=0), 0.4)
+    first = {"seed": 0, "iteration": 0}
+    np.testing.assert_allclose(ds.transfer_target_snr.sel(first), 0.4)  # the own: magnitude
+    np.testing.assert_allclose(ds.transfer_target_random.sel(first), 0.2)  # claim 4's baseline
+    np.testing.assert_allclose(ds.transfer_metric.sel(first), 0.5)
     assert ("digits", "gradientless_descent", "snr", 0) not in asked
 
 
