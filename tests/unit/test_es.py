@@ -56,6 +56,27 @@ def test_pruned_weights_stay_zero_and_zero_init_weights_evolve(setup, strategy, 
     assert 0.0 <= res.final_metric <= 1.0
 
 
+@pytest.mark.parametrize("strategy", ["sep_cma_es", "snes", "pgpe"])
+def test_a_rounds_sigma_is_its_final_search_std(setup, strategy, monkeypatch):
+    """The σ a round stores (SNR's denominator) is the search distribution's per-weight
+    sampling std of the round's final state, on the active weights, in their order: a
+    variance stored there (the study's Sep-CMA-ES bug) passed every round-level test."""
+    from evotickets.train import es
+
+    task, _, theta0, prunable = setup
+    mask = _half_mask(prunable)
+    s = make_strategy(strategy, int(mask.sum()), HP)
+    seen = []
+    original = es.per_weight_std
+    monkeypatch.setattr(es, "per_weight_std", lambda *a: seen.append(a) or original(*a))
+    res = run_round(task, s, theta0 * mask, mask, jax.random.key(1), 6, 3, log=lambda m: None)
+    (args,) = seen
+    expected = np.asarray(original(*args))
+    np.testing.assert_array_equal(res.sigma[np.flatnonzero(mask)], expected)
+    # and of the scale of std_init after 6 generations, not its square
+    assert np.all((res.sigma[mask] > 0.2 * HP["std_init"]) & (res.sigma[mask] < 5 * HP["std_init"]))
+
+
 def test_same_key_same_numbers_other_key_other_numbers(setup):
     task, _, theta0, prunable = setup
     mask = np.ones(prunable.size, bool)
