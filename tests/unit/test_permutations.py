@@ -117,6 +117,17 @@ def test_permutations_come_from_the_key(ticket):
         assert d[name].size == _segments(table, mag)[name].sum()  # of the kept entries only
     with pytest.raises(ValueError, match="not a permutation control"):
         draw_permutations("magnitude", mag, table, rk)
+    # each tensor and each control draws its own shuffle: two tensors of one size (or the two
+    # controls of one tensor) shuffled alike would move their weights in lockstep
+    from evotickets.keys import permutation, permutation_key
+
+    def shuffle(method, tensor):
+        return permutation(permutation_key(rk, method, tensor), 64)
+
+    first = shuffle("mask_permuted", "Conv_0/kernel")
+    assert not np.array_equal(first, shuffle("mask_permuted", "Conv_1/kernel"))
+    assert not np.array_equal(first, shuffle("weight_permuted", "Conv_0/kernel"))
+    np.testing.assert_array_equal(first, shuffle("mask_permuted", "Conv_0/kernel"))
 
 
 def test_permutation_controls_need_magnitude_in_the_config(tiny_config):
