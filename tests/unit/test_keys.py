@@ -62,3 +62,23 @@ def test_a_seed_beyond_32_bits_is_refused_not_folded_onto_another():
     from evotickets.schema import load_schema
 
     assert load_schema()["properties"]["seeds"]["items"]["maximum"] == keys.MAX_SEED
+
+
+def test_chain_keys_differ_by_seed_task_and_strategy_never_by_method():
+    """A chain's noise and minibatches come from its (seed, task, strategy): each of them
+    changes the key (a key ignoring the strategy gave SNES and Sep-CMA-ES one noise stream
+    and passed); the method is left out by design (common random numbers)."""
+    import inspect
+
+    import jax
+
+    from evotickets.keys import chain_key
+
+    def data(*args):
+        return np.asarray(jax.random.key_data(chain_key(*args)))
+
+    base = data(0, "digits", "snes")
+    np.testing.assert_array_equal(base, data(0, "digits", "snes"))
+    for other in ((1, "digits", "snes"), (0, "mnist", "snes"), (0, "digits", "sep_cma_es")):
+        assert not np.array_equal(base, data(*other)), other
+    assert list(inspect.signature(chain_key).parameters) == ["seed", "task", "strategy"]
