@@ -15,7 +15,13 @@ from test_checkpoint import HP, Crash, _crashing_log, _same, setup  # noqa: F401
 
 from evotickets import checkpoint as ck
 from evotickets import cli
-from evotickets.config import ConfigError, chain_settings, init_settings, validate_config
+from evotickets.config import (
+    ConfigError,
+    chain_settings,
+    init_settings,
+    task_rewind,
+    validate_config,
+)
 from evotickets.strategies import make_strategy
 from evotickets.train.es import run_round
 from evotickets.train.gd import run_adam_round
@@ -184,4 +190,6 @@ def test_a_control_task_without_observation_statistics_rewinds():
     for task in ({"pendulum": {}}, {"ant": {"obs_normalization": False}}):
         name, block = next(iter(task.items()))
         block = {"hidden": [8], "n_repeats": 1, "max_steps": 10, "rewind": 3, **block}
-        validate_config({**TINY_CONFIG, "es": es, "tasks": {name: block}})
+        cfg = validate_config({**TINY_CONFIG, "es": es, "tasks": {name: block}})
+        assert task_rewind(cfg, name) == 3  # validated, and the chains rewind to k = 3
+        assert chain_settings(cfg, name, "snes", "magnitude", 0)["rewind"] == 3
