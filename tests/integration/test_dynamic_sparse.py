@@ -126,8 +126,10 @@ def test_a_regrown_slot_starts_at_zero_with_the_initial_sigma(name):
         np.testing.assert_allclose(sigma, before, rtol=1e-6)
     else:
         np.testing.assert_allclose(sigma[[1, 4]], 0.1, rtol=1e-5)
-    if name == "sep_cma_es":
+    if name == "sep_cma_es":  # both evolution paths
         assert np.asarray(new.p_c)[[1, 4]].tolist() == [0.0, 0.0]
+        assert np.asarray(new.p_std)[[1, 4]].tolist() == [0.0, 0.0]
+        assert np.asarray(state.p_std)[[1, 4]].any()  # nonzero before the reset
     # the mean's optimiser moments (Adam μ, ν of OpenES and PGPE): zeroed in the regrown
     # slots, kept elsewhere (the count, a scalar, stays shared)
     if hasattr(state, "opt_state"):
@@ -142,6 +144,36 @@ def test_a_regrown_slot_starts_at_zero_with_the_initial_sigma(name):
         for a, b in moments:
             assert np.asarray(b)[[1, 4]].tolist() == [0.0, 0.0]
             np.testing.assert_array_equal(np.asarray(b)[keep], np.asarray(a)[keep])
+
+
+@pytest.mark.parametrize("kind", ["gradient", "random"])
+def test_regrow_drops_the_lowest_snr_and_grows_by_its_score(kind, monkeypatch):
+    """One regrowth step as a round takes it: the dropped weights are each layer's lowest
+    |mean|/σ, the grown ones the highest-scoring inactive weights (the probe's |ĝ| for
+    dynamic_gradient, stood in for here), at mean 0 in the dropped ones' slots. Only
+    drop_and_grow was tested alone: regrow passing it −score or −SNR passed every test."""
+    from types import SimpleNamespace
+
+    import evotickets.dynamic_sparse as dynamic
+
+    table = [LayerEntry("k", (10,), 0, True)]
+    s = make_strategy("snes", 5, {"population_size": 8, "std_init": 0.1})
+    state = s.algorithm.init(jax.random.key(0), jnp.zeros(5), s.params)
+    state = state.replace(mean=jnp.asarray([0.5, -0.05, 0.3, 0.01, -0.4]), std=jnp.full(5, 0.1))
+    score = np.array([0, 0, 0, 0, 0, 0.1, 0.9, 0.2, 0.8, 0.3], np.float32)
+    monkeypatch.setattr(dynamic, "search_gradient_magnitude", lambda *a: (score, 0))
+    if kind == "random":  # the uniform draw from the round key is the score
+        monkeypatch.setattr(jax.random, "uniform", lambda key, shape: jnp.asarray(score))
+    schedule = Schedule(every=3, fraction=0.4, regrow=kind, std_init=0.1, pairs=4)
+    idx = jnp.arange(5, dtype=jnp.int32)
+    (new, _), new_idx, _ = dynamic.regrow(
+        SimpleNamespace(table=table), "snes", (state, {}), idx, schedule, jax.random.key(1), 3
+    )
+    # 2 of 5 dropped: |mean|/σ lowest at positions 3 (0.1) and 1 (0.5); grown: 6 and 8
+    assert sorted(np.asarray(new_idx).tolist()) == [0, 2, 4, 6, 8]
+    grown = np.isin(np.asarray(new_idx), [6, 8])
+    np.testing.assert_array_equal(np.asarray(new.mean)[grown], 0.0)
+    np.testing.assert_array_equal(np.asarray(new.std)[grown], np.float32(0.1))
 
 
 def test_full_covariance_strategies_are_refused():
