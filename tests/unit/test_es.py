@@ -77,6 +77,18 @@ def test_a_rounds_sigma_is_its_final_search_std(setup, strategy, monkeypatch):
     assert np.all((res.sigma[mask] > 0.2 * HP["std_init"]) & (res.sigma[mask] < 5 * HP["std_init"]))
 
 
+def test_a_round_applies_the_strategys_decay_after_each_tell(setup):
+    """PGPE's σ decay (evosax 0.3 no longer decays σ; the strategy's post_tell does) runs
+    once a generation inside a round: with σ's own update off, σ_G = σ0 · decay^G. Called
+    only directly in the tests, a round loop without it passed."""
+    task, _, theta0, prunable = setup
+    mask = _half_mask(prunable)
+    hp = {"population_size": 16, "std_init": 0.05, "std_lr": 0.0, "std_decay": 0.5}
+    s = make_strategy("pgpe", int(mask.sum()), hp)
+    res = run_round(task, s, theta0 * mask, mask, jax.random.key(1), 6, 3, log=lambda m: None)
+    np.testing.assert_allclose(res.sigma[mask], 0.05 * 0.5**6, rtol=1e-5)
+
+
 def test_same_key_same_numbers_other_key_other_numbers(setup):
     task, _, theta0, prunable = setup
     mask = np.ones(prunable.size, bool)
