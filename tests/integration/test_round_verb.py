@@ -1302,3 +1302,39 @@ def test_a_written_artifact_drops_snakemakes_backup_of_it(tmp_path, monkeypatch)
     assert backups[old].exists()  # not written by this job: its backup stays
     assert not backups[new].exists()  # written by it: stays new
     assert not backups[absolute].exists()
+
+
+@pytest.mark.parametrize("method", ["movement", "magnitude_increase", "init_magnitude"])
+def test_a_heuristic_mask_scores_the_trained_round_against_its_theta0(tmp_path, tiny_config,
+                                                                      method):  # fmt: skip
+    """Fig. 9's heuristics read θ0 beside the previous round's θ_G: the `mask` verb's round-1
+    mask is the count's best scores of (θ_G, θ0) by the method's score (pruning.scores,
+    whose formulas test_pruning checks), θ0 from init.h5. No test ran them through the verb,
+    where θ0 reaches the score."""
+    from evotickets.artifacts import artifact_vector, read_artifact
+    from evotickets.pruning import prune_to_count, remaining_count, scores
+    from evotickets.rounds import load_init
+    from evotickets.settings import ChainSettings
+
+    tiny_config["es"] = {"num_generations": 4, "log_every": 4}
+    tiny_config["methods"] = ["random", "magnitude", method]
+    cfg = validate_config(tiny_config)
+    init = _write_init(cfg, tmp_path / "init.h5")
+    settings = json.dumps(chain_settings(cfg, "digits", "snes", method, 0))
+    common = ["--settings", settings, "--init", str(init)]
+    t0, m0, m1 = (str(tmp_path / n) for n in ("t0.h5", "m0.h5", "m1.h5"))
+    assert cli.main(["round", *common, "--round", "0", "--mask-out", m0,
+                     "--mask-log", str(tmp_path / "m.log"), "--out", t0]) == 0  # fmt: skip
+    assert cli.main(["mask", *common, "--round", "1", "--prev-trained", t0, "--out", m1]) == 0
+
+    spec = ChainSettings.from_dict(chain_settings(cfg, "digits", "snes", method, 0))
+    theta0, table, prunable, _ = load_init(str(init), spec)
+    trained = read_artifact(t0, "trained")[0]
+    theta_g = artifact_vector(trained, "params", table, t0, "trained")
+    keep = remaining_count(int(prunable.sum()), cfg["prune_fraction"], 1)
+    score = scores(method, theta_g, theta0=theta0)
+    want = prune_to_count(score, np.ones_like(prunable), prunable, keep).mask
+    got = artifact_vector(read_artifact(m1, "mask")[0], "mask", table, m1, "mask").astype(bool)
+    np.testing.assert_array_equal(got, want)
+    magnitude = prune_to_count(np.abs(theta_g), np.ones_like(prunable), prunable, keep).mask
+    assert not np.array_equal(got, magnitude)  # θ0 changed the ranking
