@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .artifacts import ArtifactError, read_artifact, stale_inputs
+from .artifacts import ArtifactError, ArtifactUnavailable, read_artifact, stale_inputs
 from .durable import atomic_path, fsync_dir, make_dirs, remove_stale_temps
 
 #: The folder, beside an analysis artifact, that holds the kept results.
@@ -106,14 +106,17 @@ def restore(out: str | os.PathLike, key: str) -> Path | None:
     """Put a copy of the kept result of ``key`` at ``out`` (atomically and durably; its
     mtime is now, as for a file the job wrote) and return the kept file, or None where there
     is none, it does not read whole, or its record of its inputs does not match them now
-    (it is then removed, and the caller computes)."""
+    (it is then removed, and the caller computes), or it or an input cannot be read now
+    (:class:`~evotickets.artifacts.ArtifactUnavailable`: kept, and the caller computes)."""
     kept = kept_path(out, key)
     if not kept.is_file():
         return None
     try:
         _, attrs = read_artifact(kept, "analysis")  # every dataset read: checksums checked
         usable = not stale_inputs(out, attrs)  # its record's paths: relative to out's folder
-    except ArtifactError:  # damaged or unreadable
+    except ArtifactUnavailable:  # it or an input cannot be read now: kept, and computed
+        return None
+    except ArtifactError:  # damaged
         usable = False
     if not usable:
         try:

@@ -314,6 +314,10 @@ def load_config(path: str | os.PathLike | Sequence[str | os.PathLike]) -> dict:
     return validate_config(merged)
 
 
+#: The key that makes Snakemake render a config file as a YTE template.
+YTE_KEY = "__use_yte__"
+
+
 def read_config_file(path: str | os.PathLike) -> dict:
     """A config file's mapping, read with the safe loader (a ``.json`` file as JSON, as
     Snakemake reads it), a key given twice refused; not validated. The workflow calls it on
@@ -355,10 +359,6 @@ def read_config_file(path: str | os.PathLike) -> dict:
             "write the rendered values into the file, and remove the key"
         )
     return cfg
-
-
-#: The key that makes Snakemake render a config file as a YTE template.
-YTE_KEY = "__use_yte__"
 
 
 def validate_config(cfg: dict) -> dict:
@@ -694,7 +694,7 @@ def _check_rules_between_keys(cfg: dict) -> None:
                     f"(tasks.{task}.methods or strategy_methods.{s})"
                 )
     _validate_transfer(cfg)
-    _check_gd_batches_fit_data(cfg)
+    _check_batches_fit_data(cfg)
     _check_rewind(cfg)
     _check_dynamic(cfg)
     _check_sigma_methods(cfg)
@@ -944,8 +944,8 @@ def ignored_settings(cfg: dict) -> list[str]:
         )
     if cfg.get("data_dir") and not _reads_data_dir(cfg):
         notes.append(
-            "data_dir is set, but every task is digits, which ships with the package: it is "
-            "not read"
+            "data_dir is set, but no task reads a dataset folder (digits ships with the "
+            "package; control tasks have none): it is not read"
         )
     notes += _unread_counts(cfg, methods_by_task)
     resources = cfg.get("resources") or {}
@@ -1268,7 +1268,7 @@ def _gd_adam_steps(cfg: dict, task: str) -> tuple[int, int, int]:
     return int(hp["epochs"]) * per_epoch, per_epoch, n
 
 
-def _check_gd_batches_fit_data(cfg: dict) -> None:
+def _check_batches_fit_data(cfg: dict) -> None:
     """A gd_adam batch larger than its task's training set: every train job would fail. An
     ES generation's minibatch larger than it: drawn with replacement, it only repeats
     examples, and a mistyped size (10,000,000) ran every job out of memory."""
@@ -1276,7 +1276,8 @@ def _check_gd_batches_fit_data(cfg: dict) -> None:
 
     for task, block in cfg["tasks"].items():
         base, batch = library_task(cfg, task), (block or {}).get("batch_size")
-        if batch is None or base not in VISION_TASKS:
+        es_runs = any(not is_gd(s) for s in task_strategies(cfg, task))  # else noted unread
+        if batch is None or base not in VISION_TASKS or not es_runs:
             continue
         n = train_examples(base, (block or {}).get("kmnist_split", DEFAULT_KMNIST_SPLIT))
         if int(batch) > n:

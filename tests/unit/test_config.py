@@ -325,9 +325,11 @@ def test_missing_data_dir_is_fine_for_digits_only(tiny_config, tmp_path):
     from evotickets.config import ignored_settings
 
     tiny_config["data_dir"] = str(tmp_path / "nowhere")
-    assert ignored_settings(validate_config(tiny_config)) == [
-        "data_dir is set, but every task is digits, which ships with the package: it is not read"
-    ]
+    expected = (
+        "data_dir is set, but no task reads a dataset folder (digits ships with the package; "
+        "control tasks have none): it is not read"
+    )
+    assert ignored_settings(validate_config(tiny_config)) == [expected]
 
 
 def test_a_missing_data_folder_named_in_the_environment_is_refused_before_any_job(
@@ -2049,3 +2051,22 @@ def test_a_strategy_state_above_the_memory_asked_of_slurm_is_noted(tiny_config):
     assert note.startswith("xnes on task digits needs about") and "resources.mem_mb" in note
     tiny_config["resources"]["mem_mb"] = int(need / 2**20 * 1.5) + 1
     assert memory_notes(validate_config(tiny_config)) == []
+
+
+def test_a_batch_size_on_a_task_that_runs_gradient_descent_alone_is_noted_not_refused(
+    tiny_config,
+):
+    """tasks.<t>.batch_size is the ES minibatch: on a task that runs gd_adam alone it is
+    unread (noted), so its size is not refused as an ES batch above the training set."""
+    from evotickets.config import ignored_settings
+
+    tiny_config.update(gd={"gd_adam": {}}, methods=["random", "magnitude"])
+    tiny_config["analyses"] = {"enabled": []}
+    tiny_config["tasks"]["digits"].update(strategies=["gd_adam"], batch_size=5000)
+    tiny_config["tasks"]["digits"].pop("es", None)
+    tiny_config["tasks"]["digits_es"] = {"task": "digits", "strategies": ["snes"]}
+    notes = ignored_settings(validate_config(copy.deepcopy(tiny_config)))
+    assert any(n.startswith("tasks.digits sets batch_size") for n in notes), notes
+    tiny_config["tasks"]["digits"]["strategies"] = ["gd_adam", "snes"]  # an ES reads it
+    with pytest.raises(ConfigError, match="batch_size is 5000, more than the 1437 training"):
+        validate_config(tiny_config)

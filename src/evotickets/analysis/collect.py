@@ -308,7 +308,7 @@ def _add_transfers(ds, finished: FinishedRounds, seeds, rounds) -> None:
     _add_es_gd(ds, finished, seeds, rounds)
 
 
-SOURCE_FIELDS = ("task", "strategy", "method")
+TRANSFER_SOURCE_FIELDS = ("task", "strategy", "method")
 
 
 def _add_es_gd(ds, finished: FinishedRounds, seeds, rounds) -> None:
@@ -343,7 +343,9 @@ def _add_es_gd(ds, finished: FinishedRounds, seeds, rounds) -> None:
             for p, r in _config_rounds(arrays, rounds, "round_left", "round_right"):
                 barrier[i, j, r] = arrays["barrier"][p]
                 errors[i, j, r] = arrays["errors"][p]
-    sources = {n: tuple(transfer_entry(cfg, n)["source"][f] for f in SOURCE_FIELDS) for n in names}
+    sources = {
+        n: tuple(transfer_entry(cfg, n)["source"][f] for f in TRANSFER_SOURCE_FIELDS) for n in names
+    }
     read = _es_gd_rounds_read(ds, sources, seeds)
     barrier = np.where(read, barrier, np.nan)
     if errors is not None:
@@ -410,7 +412,8 @@ def _es_gd_rounds_read(
     """(transfer, seed, iteration): where the ES ↔ GD LMC of a round joins two rounds that
     collect read, the transferred round (its GD side, ``transfer_kept_fraction``) and the
     source chain's round (its ES side; ``sources``: transfer → (task, strategy, method)).
-    False for a transfer not in ``sources`` (it has no ES ↔ GD value)."""
+    False for a transfer not in ``sources`` (it has no ES ↔ GD value), and everywhere where
+    ``ds`` has no chain round read (no ``kept_fraction``)."""
     dims = ("transfer", "seed", "iteration")
     read = ds.transfer_kept_fraction.notnull().transpose(*dims).values.copy()
     chains = _rounds_read(ds) if "kept_fraction" in ds else None  # None: no chain round read

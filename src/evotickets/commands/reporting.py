@@ -12,6 +12,7 @@ from .. import paths
 from ..artifacts import (
     H5_READ_ERRORS,
     ArtifactError,
+    ArtifactUnavailable,
     check_output,
     ensure_writable,
     raise_if_unavailable,
@@ -22,6 +23,7 @@ from ..config import (
     chains,
     idle_analyses,
     ignored_settings,
+    init_settings,
     load_config,
     memory_notes,
     running_analyses,
@@ -124,7 +126,6 @@ def cmd_check_config(args) -> None:
         f"{len(cfg['methods'])} methods, {len(cfg['seeds'])} seeds, {cfg['rounds']} rounds: "
         f"{len(chains(cfg))} chains)"
     )
-    from ..config import init_settings
     from ..tasks import weight_counts
 
     last, p = cfg["rounds"] - 1, cfg["prune_fraction"]
@@ -407,6 +408,8 @@ def _refuse_another_runs_folder(out: Path, experiment: str) -> None:
         return
     try:
         other = _experiment_of(open_summary(theirs))
+    except ArtifactUnavailable:  # it may say so once readable: not written over blind
+        raise
     except ArtifactError:
         return  # not a summary that says whose folder this is
     if other != experiment:
