@@ -57,15 +57,22 @@ CLAIMS_MD, CLAIMS_HTML, CLAIMS_NC = "claims.md", "claims.html", "claims.nc"
 CLAIMS_FILES = (CLAIMS_MD, CLAIMS_HTML, CLAIMS_NC)
 
 
-def experiment_of(path: str | os.PathLike) -> str | None:
+def experiment_of(path: str | os.PathLike, cwd: str | os.PathLike | None = None) -> str | None:
     """The experiment folder (``…/results/<exp>``) that ``path`` lies under, or None where no
-    folder follows a ``results`` part before the file. The first ``results`` part counts: an
-    experiment or a task may itself be named results."""
-    parts = PurePath(path).parts
+    folder follows a ``results`` part before the file. The first ``results`` part counts (an
+    experiment or a task may itself be named results), after the working directory ``cwd``
+    (default: this process's) for an absolute path under it: a checkout may itself lie under
+    a folder named results."""
+    path = PurePath(path)
+    base = PurePath(os.getcwd() if cwd is None else cwd)
+    prefix = PurePath()
+    if path.is_absolute() and path.is_relative_to(base):
+        prefix, path = base, path.relative_to(base)
+    parts = path.parts
     if RESULTS in parts[:-1]:
         i = parts.index(RESULTS)
         if i + 1 < len(parts) - 1:
-            return str(PurePath(*parts[: i + 2]))
+            return str(prefix.joinpath(*parts[: i + 2]))
     return None
 
 

@@ -112,3 +112,7 @@ def test_the_experiment_folder_of_an_artifact_is_the_one_after_the_first_results
     assert experiment_of("results/exp/summary.nc") == "results/exp"
     assert experiment_of("elsewhere/exp/t.h5") is None
     assert experiment_of("results/summary.nc") is None  # no experiment folder before the file
+    # a checkout under a folder named results: the first results part after the checkout
+    summary = "/home/u/results/evo/results/exp/summary.nc"
+    assert experiment_of(summary, cwd="/home/u/results/evo") == "/home/u/results/evo/results/exp"
+    assert experiment_of(summary, cwd="/elsewhere") == "/home/u/results/evo"  # no better clue
