@@ -746,17 +746,26 @@ def memory_notes(cfg: dict) -> list[str]:
     from .strategies import memory_need
     from .tasks import weight_counts
 
-    asked = int((cfg.get("resources") or {}).get("mem_mb", 0))
+    resources = cfg.get("resources") or {}
+    asked = int(resources.get("mem_mb", 0))
+    vmapped = resources.get("group_program") == "vmapped"
+    grouping = resources.get("group_chains", "none") if vmapped else "none"
     notes = []
     for task in cfg["tasks"]:
         total = weight_counts(init_settings(cfg, task, cfg["seeds"][0]))[1]
         for s in size_limited_strategies(cfg, task):
-            need = memory_need(s, int(strategy_settings(cfg, task, s)["population_size"]), total)
+            # a vmapped group job holds every chain's state at once
+            width = {"seeds": len(cfg["seeds"]),
+                     "seeds_and_methods": len(cfg["seeds"]) * len(task_methods(cfg, task, s)),
+                     }.get(grouping, 1)  # fmt: skip
+            pop = int(strategy_settings(cfg, task, s)["population_size"])
+            need = width * memory_need(s, pop, total)
             if asked and need > asked * 2**20:
+                chains = f" × {width} chains of a vmapped group job" if width > 1 else ""
                 notes.append(
                     f"{s} on task {task} needs about {need / 2**30:.1f} GiB for its state at "
-                    f"round 0 ({total:,} weights), more than resources.mem_mb ({asked} MB) "
-                    f"asks of SLURM for each job: set resources.mem_mb to at least "
+                    f"round 0 ({total:,} weights{chains}), more than resources.mem_mb "
+                    f"({asked} MB) asks of SLURM for each job: set resources.mem_mb to at least "
                     f"{math.ceil(need / 2**20 * 1.5)} (its state and a margin for JAX and the "
                     "data) for a cluster run"
                 )

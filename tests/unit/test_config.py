@@ -2050,6 +2050,13 @@ def test_a_strategy_state_above_the_memory_asked_of_slurm_is_noted(tiny_config):
     assert need > 2000 * 2**20 and f"{need / 2**30:.1f} GiB" in note
     assert note.startswith("xnes on task digits needs about") and "resources.mem_mb" in note
     tiny_config["resources"]["mem_mb"] = int(need / 2**20 * 1.5) + 1
+    assert memory_notes(validate_config(copy.deepcopy(tiny_config))) == []
+    # a vmapped group job of the seeds holds each seed's state at once
+    tiny_config["resources"].update(group_chains="seeds", group_program="vmapped")
+    (note,) = memory_notes(validate_config(copy.deepcopy(tiny_config)))
+    seeds = len(tiny_config["seeds"])
+    assert f"{seeds * need / 2**30:.1f} GiB" in note and f"× {seeds} chains of a vmapped" in note
+    tiny_config["resources"]["group_program"] = "sequential"  # one chain at a time
     assert memory_notes(validate_config(tiny_config)) == []
 
 
