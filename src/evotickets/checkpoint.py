@@ -47,7 +47,13 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .artifacts import FILE_FORMAT, create_checked_dataset, unavailable
+from .artifacts import (
+    FILE_FORMAT,
+    GROUP_PROGRAM_ATTR,
+    GROUP_WIDTH_ATTR,
+    create_checked_dataset,
+    unavailable,
+)
 from .durable import atomic_path, make_dirs, remove_stale_temps
 from .host import trained_on
 
@@ -60,10 +66,19 @@ EVERY_GENERATIONS_ENV = "EVOTICKETS_CHECKPOINT_EVERY"
 EVERY_SECONDS_ENV = "EVOTICKETS_CHECKPOINT_SECONDS"
 
 
-#: The checkpoint's attribute naming the program that wrote it (:meth:`Checkpointer.for_program`).
-PROGRAM_ATTR = "program"
-#: What a round trained alone (not in a vmapped group) records there.
-ONE_CHAIN_PROGRAM = "the one-chain program"
+#: The checkpoint's record of the round's settings digest before the program entered it
+#: (:meth:`Checkpointer.for_program`): a refusal can then tell a change of program alone.
+SETTINGS_DIGEST_ATTR = "settings_digest"
+
+
+def _program_words(program: str | None, width: int) -> str:
+    """A training program in words, for a refusal: the one-chain program, or a vmapped
+    group's with its width."""
+    return (
+        "the one-chain program"
+        if program is None
+        else (f"the {program} program of {int(width)} chains")
+    )
 
 
 def checkpoint_path(out: str | os.PathLike) -> Path:
@@ -282,9 +297,12 @@ class Checkpointer:
     #: checkpoint this round resumed from; empty for a round trained in one process
     earlier_machines: list[tuple[str, int]] = field(default_factory=list, init=False)
     _resumed_at: int = field(default=0, init=False)
-    #: the program that trains the round (:meth:`for_program`): stored beside the digest,
-    #: which covers it, so that a checkpoint of another program is refused naming it
-    program: str = field(default=ONE_CHAIN_PROGRAM, init=False)
+    #: the vmapped group program and its width that train the round (:meth:`for_program`;
+    #: None, 1: the one-chain program), stored as trained.h5 records them, beside the
+    #: digest that covers them, so that a checkpoint of another program is refused naming it
+    group_program: str | None = field(default=None, init=False)
+    group_width: int = field(default=1, init=False)
+    _settings_digest: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -294,6 +312,7 @@ class Checkpointer:
                 "saves its checkpoint there), then rerun"
             )
         self._last_time = self.clock()
+        self._settings_digest = self.digest
 
     # --- cadence ---------------------------------------------------------------------------
 
@@ -336,7 +355,10 @@ class Checkpointer:
             f.attrs["curves"] = np.asarray(sorted(curves), dtype=h5py.string_dtype())
             f.attrs["machines"] = json.dumps(self._machines())
             f.attrs["software"] = json.dumps(list(self.software))
-            f.attrs[PROGRAM_ATTR] = self.program
+            f.attrs[SETTINGS_DIGEST_ATTR] = self._settings_digest
+            if self.group_program is not None:
+                f.attrs[GROUP_PROGRAM_ATTR] = self.group_program
+                f.attrs[GROUP_WIDTH_ATTR] = self.group_width
             for name, values in curves.items():
                 create_checked_dataset(f, f"curves/{name}", values)
         self._last_gen, self._last_time = generation, self.clock()
@@ -350,7 +372,7 @@ class Checkpointer:
         bits (on a GPU), so that a round is never resumed across programs with the mix
         unrecorded."""
         self.digest = round_digest(round_digest=self.digest, program=program, width=int(width))
-        self.program = f"the {program} program of {int(width)} chains"
+        self.group_program, self.group_width = program, int(width)
 
     # --- load ------------------------------------------------------------------------------
 
@@ -427,12 +449,14 @@ class Checkpointer:
                         f"it was written by other software or settings ({'; '.join(changes)}), "
                         "and a round resumed across that would be half of each"
                     )
-                written_by = str(f.attrs.get(PROGRAM_ATTR, ""))
-                if written_by and written_by != self.program:
+                if f.attrs.get(SETTINGS_DIGEST_ATTR) == self._settings_digest:  # the program
+                    written_by = _program_words(
+                        f.attrs.get(GROUP_PROGRAM_ATTR), f.attrs.get(GROUP_WIDTH_ATTR, 1)
+                    )
                     raise ValueError(
-                        f"it was written by {written_by}, and this round runs in {self.program}: "
-                        "a round is not resumed across programs (their last bits may differ, "
-                        "on a GPU)"
+                        f"it was written by {written_by}, and this round runs in "
+                        f"{_program_words(self.group_program, self.group_width)}: a round is "
+                        "not resumed across programs (their last bits may differ, on a GPU)"
                     )
                 raise ValueError(
                     f"it belongs to another round or settings (digest "

@@ -519,3 +519,23 @@ def test_a_checkpoint_it_cannot_read_now_stops_the_round_and_is_kept(setup, tmp_
     with pytest.raises(ArtifactUnavailable, match="I/O error.*check the storage"):
         _round(setup, "snes", Flaky(path, "d1", every_generations=EVERY, log=lambda m: None))
     assert path.read_bytes() == before
+
+
+def test_a_checkpoint_of_another_program_is_named_so_only_when_the_program_alone_differs(
+    setup, tmp_path
+):
+    """A checkpoint of a vmapped group of 2 read by the one-chain program of the same round
+    names both programs; one of other settings as well says that, not the program."""
+    path = tmp_path / "trained.ckpt.h5"
+    first = ck.Checkpointer(path, "d1", EVERY, log=_crashing_log(6, []))
+    first.for_program("vmapped", 2)
+    with pytest.raises(Crash):
+        _round(setup, "snes", first)
+    with h5py.File(path) as f:  # recorded as trained.h5 records a group round's program
+        assert (f.attrs["group_program"], int(f.attrs["group_width"])) == ("vmapped", 2)
+    program = "written by the vmapped program of 2 chains, and this round runs in the one-chain"
+    for digest, reason in (("d1", program), ("d2", "another round or settings")):
+        messages: list[str] = []
+        again = ck.Checkpointer(path, digest, every_generations=0, log=messages.append)
+        _round(setup, "snes", again)
+        assert any(m.startswith("ignoring checkpoint") and reason in m for m in messages), messages
