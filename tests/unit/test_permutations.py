@@ -130,6 +130,20 @@ def test_permutations_come_from_the_key(ticket):
     np.testing.assert_array_equal(first, shuffle("mask_permuted", "Conv_0/kernel"))
 
 
+def test_each_tensor_draws_with_its_own_key(ticket, monkeypatch):
+    """draw_permutations asks keys.permutation_key for each prunable tensor by its own name
+    and the control's: a constant name there would shuffle tensors of one size alike."""
+    from evotickets import keys
+
+    table, _, _, mag = ticket
+    rk = round_key(chain_key(0, "digits", "snes"), 3)
+    asked, original = [], keys.permutation_key
+    monkeypatch.setattr(keys, "permutation_key", lambda *a: asked.append(a[1:]) or original(*a))
+    drawn = draw_permutations("weight_permuted", mag, table, rk)
+    assert asked == [("weight_permuted", name) for name in drawn]
+    assert set(drawn) == {e.name for e in table if e.prunable}
+
+
 def test_permutation_controls_need_magnitude_in_the_config(tiny_config):
     tiny_config["methods"] = ["random", "weight_permuted"]
     with pytest.raises(ConfigError, match="must also list magnitude"):

@@ -169,7 +169,10 @@ def outputs_current(
     too, so the next round's input is newer by mtime though it is the same file; judged by
     mtime, a harmless config change (a method removed, so another trains round 0) retrained
     every later round, to the same numbers.
-    Never, when ``$EVOTICKETS_RECOMPUTE`` asks for recomputing."""
+    Never, when ``$EVOTICKETS_RECOMPUTE`` asks for recomputing. An output or input that is
+    there but cannot be read now (:class:`~evotickets.artifacts.ArtifactUnavailable`: a
+    lock, permissions, I/O) raises: the round is neither kept unread nor trained again over
+    its file, and the job could not train without its inputs anyway."""
     if recompute_asked():
         return False
     paths = [Path(p) for p, _ in outputs]
