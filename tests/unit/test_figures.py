@@ -589,6 +589,19 @@ def test_fig2_draws_gradient_descent_chains_and_one_legend_of_every_line():
     assert set(_lines(gd_only.axes[0])) == {"random", "magnitude"}
 
 
+def test_fig2_draws_the_studys_snr_score_where_it_ran():
+    """snr_study (Sep-CMA-ES only) beside snr: the SNR question's two scores in one panel;
+    it was never drawn in any figure of the test metric."""
+    methods = ("random", "magnitude", "snr", "snr_study")
+    ds = _dataset(["digits"], ["snes", "sep_cma_es"], methods, fill=0.8)
+    ds.test_metric.loc[{"strategy": "snes", "method": "snr_study"}] = np.nan  # not run there
+    ds.test_metric.loc[{"strategy": "sep_cma_es", "method": "snr_study"}] = 0.6
+    snes, sep = figures.fig2(ds).axes[:2]
+    assert set(_lines(snes)) == {"random", "magnitude", "snr"}
+    assert set(_lines(sep)) == set(methods)
+    np.testing.assert_allclose(_lines(sep)["snr_study"], 0.6)
+
+
 def test_fig8_draws_gradient_descents_controls_in_a_row_of_their_own():
     methods = ("random", "magnitude", "weight_permuted", "mask_permuted")
     ds = _dataset(["digits"], ["snes", "gd_adam"], methods)

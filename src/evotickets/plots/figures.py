@@ -34,7 +34,9 @@ from ..names import (
     is_gd,
 )
 
-ES_METHODS = ("random", "magnitude", "snr")
+#: Fig. 2's lines: the paper's three, and the study's own SNR score (Sep-CMA-ES's |θ|/C,
+#: snr_study) where it ran beside them, the score the SNR question compares with ours.
+ES_METHODS = ("random", "magnitude", "snr", "snr_study")
 #: One colour per pruning method, each its own (names.METHODS; a test checks both), so that
 #: every figure names a method by the same colour and no two methods of a panel share one.
 COLORS = {
@@ -357,8 +359,8 @@ def fig1(ds: xr.Dataset) -> plt.Figure:
 @figure(
     "fig2",
     "Random, magnitude and SNR pruning per task and strategy (gradient descent: random and "
-    "magnitude, as it has no SNR): test metric (mean ± s.e. over seeds) against weights "
-    "remaining.",
+    "magnitude, as it has no SNR; Sep-CMA-ES also the study's SNR score, snr_study, where it "
+    "ran): test metric (mean ± s.e. over seeds) against weights remaining.",
 )
 def fig2(ds: xr.Dataset) -> plt.Figure:
     strategies = list(ds.strategy.values)  # the ES strategies, then gradient descent's
