@@ -821,3 +821,12 @@ def test_fig6_says_when_a_round_was_too_sharp_for_a_curvature():
     ds["lmc_barrier_consecutive"] = (dims, np.full(ds.test_metric.shape, 0.1))
     notes = _notes(figures.fig6(ds))
     assert any(n.startswith(f"{3 * ROUNDS} analysed round(s) too sharp") for n in notes)
+
+
+def test_a_panels_line_colours_do_not_repeat():
+    """Figs 3, 6 and 9 colour their k-th line C{k}, which repeats from the 11th line."""
+    from matplotlib.colors import to_rgba
+
+    colours = [to_rgba(figures._nth_colour(k)) for k in range(40)]
+    assert len(set(colours)) == 40
+    assert figures._nth_colour(3) == "C3"  # the first ten as before

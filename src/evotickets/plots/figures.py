@@ -77,6 +77,16 @@ def figure(name: str, caption: str, draws_metric: bool = True):
 WITHOUT_METRIC: set[str] = set()
 
 
+def _nth_colour(k: int):
+    """The k-th line colour of a panel: matplotlib's ten (C0–C9), then tab20b's twenty, then
+    evenly spaced hues, so that no two of a panel's lines share one (C{k} repeats from 10)."""
+    if k < 10:
+        return f"C{k}"
+    if k < 30:
+        return plt.get_cmap("tab20b")(k - 10)
+    return plt.get_cmap("hsv")(((k - 30) * 0.618034) % 1.0)
+
+
 def _percent(ds: xr.Dataset) -> np.ndarray:
     return 100.0 * ds["remaining_fraction"].values
 
@@ -427,7 +437,11 @@ def fig3(ds: xr.Dataset) -> plt.Figure:
     for ax, t in zip(axes[0], tasks):
         # a strategy's colour is its place among all ES strategies, the same in every panel
         lines = [
-            (ds.test_metric.sel({"task": t, "strategy": s, "method": "snr"}), f"{s} SNR", f"C{k}")
+            (
+                ds.test_metric.sel({"task": t, "strategy": s, "method": "snr"}),
+                f"{s} SNR",
+                _nth_colour(k),
+            )
             for k, s in enumerate(_es_strategies(ds))
         ]
         lines += [
@@ -548,7 +562,7 @@ def fig6(ds: xr.Dataset) -> plt.Figure:
         )
     ]
     for k, (s, m) in enumerate(pairs):
-        label, color = f"{s}/{m}", f"C{k}"
+        label, color = f"{s}/{m}", _nth_colour(k)
         if "lmc_barrier_consecutive" in ds:
             _band(
                 axes[0],
@@ -740,7 +754,7 @@ def _es_gd_barriers(ax, x, ds: xr.Dataset) -> None:
         if k:
             axis = ax.twinx()
         for n in names:
-            _band(axis, x, ds.lmc_barrier_es_gd.sel({"transfer": n}), str(n), f"C{color}")
+            _band(axis, x, ds.lmc_barrier_es_gd.sel({"transfer": n}), str(n), _nth_colour(color))
             color += 1
         axis.set_ylabel(unit, fontsize=8)
         if k:
@@ -830,7 +844,7 @@ def fig9(ds: xr.Dataset) -> plt.Figure:
         schemes = {str(t): str(v) for t, v in zip(ds.task.values, ds.init_scheme.values)}
         # one colour per scheme, the same in every panel; two entries of one scheme in a
         # panel are told apart by their markers and names
-        colour = {v: f"C{k}" for k, v in enumerate(dict.fromkeys(schemes.values()))}
+        colour = {v: _nth_colour(k) for k, v in enumerate(dict.fromkeys(schemes.values()))}
         for ax, (base, entries) in zip(axes[row], groups.items()):
             metric, ran, same = averaged(
                 entries, [m for m in INIT_LINESTYLES if m in ds.method.values]
