@@ -152,6 +152,42 @@ def test_running_observation_statistics_match_numpy():
     np.testing.assert_allclose(state["obs_var"], seen.var(0), rtol=1e-3)
 
 
+def test_observations_are_standardised_by_the_statistics_and_clipped():
+    """The policy's input: (obs − mean) / √(var + 1e-8), clipped to ±5 (brax's), checked
+    against numpy; only two internal paths were compared with each other before."""
+    from evotickets.tasks.control import OBS_CLIP
+
+    task, _, _ = _task("pendulum", obs_normalization=True)
+    state = {"obs_mean": jnp.asarray([1.0, -2.0, 0.5]), "obs_var": jnp.asarray([4.0, 0.01, 9.0]),
+             "obs_count": jnp.asarray(10.0)}  # fmt: skip
+    obs = np.array([[3.0, -1.0, 0.5], [1.0, -2.5, -40.0]])
+    z = (obs - np.asarray(state["obs_mean"])) / np.sqrt(np.asarray(state["obs_var"]) + 1e-8)
+    expected = np.clip(z, -OBS_CLIP, OBS_CLIP)
+    assert np.abs(z).max() > OBS_CLIP  # the clip is exercised
+    np.testing.assert_allclose(np.asarray(task._normalize(jnp.asarray(obs), state)), expected,
+                               rtol=1e-6)  # fmt: skip
+
+
+def test_a_members_fitness_is_minus_its_mean_return_over_distinct_episodes():
+    """population_fitness averages n_repeats episodes of their own keys (split from the
+    generation's key), and evaluate the mean over the test episodes: the same key for every
+    repeat, or the first episode's return alone, passed every test."""
+    task, table, theta = _task("pendulum", max_steps=50, n_repeats=3, n_test=3)
+    pop = jnp.asarray(theta)[None] + 0.1 * jax.random.normal(jax.random.key(1), (2, theta.size))
+    key, state = jax.random.key(7), task.init_state()
+    fitness, _ = task.population_fitness(pop, key, task.train_data, state)
+    one = jax.jit(lambda v, k: task.episode_returns(from_vector(v, table), k, state)[0])
+    for m in range(2):
+        returns = np.asarray(one(pop[m], jax.random.split(key, 3)))
+        assert len(set(returns.round(4))) == 3  # distinct episodes (random start angles)
+        assert float(fitness[m]) == pytest.approx(-returns.mean(), rel=1e-5)
+    test_returns = np.asarray(one(pop[0], task.test_data))
+    assert test_returns.size == 3 and len(set(test_returns.round(4))) == 3
+    assert float(task.evaluate(pop[0], task.test_data, state)) == pytest.approx(
+        test_returns.mean(), rel=1e-5
+    )
+
+
 def test_pendulum_round_improves_and_keeps_pruned_weights_zero():
     task, table, theta = _task("pendulum", max_steps=200, n_repeats=2, n_test=4)
     mask = np.ones(theta.size, bool)
