@@ -119,6 +119,18 @@ def test_same_key_same_numbers_other_key_other_numbers(setup):
     assert not np.array_equal(a.step_loss, c.step_loss)  # another minibatch order
 
 
+def test_each_epoch_draws_its_own_minibatch_order(setup):
+    """At lr 0 the network never changes, so two epochs' step losses differ only by their
+    minibatches: the same order every epoch (an epoch key without the epoch) passed."""
+    task, _, theta0, prunable = setup
+    mask = np.ones(prunable.size, bool)
+    res = run_adam_round(task, theta0, mask, jax.random.key(1), lr=0.0, batch_size=128,
+                         epochs=2, log=lambda m: None)  # fmt: skip
+    first, second = res.step_loss.reshape(2, -1)
+    assert not np.allclose(np.sort(first), np.sort(second))
+    np.testing.assert_array_equal(res.theta, theta0)  # lr 0: the network did not move
+
+
 def test_batch_larger_than_the_data_is_refused(setup):
     task, _, theta0, prunable = setup
     mask = np.ones(prunable.size, bool)
