@@ -622,6 +622,9 @@ def test_snr_magnitude_and_layerwise_read_the_active_weights_of_a_sparse_ticket(
     kept = mask[conv.offset : conv.offset + conv.size]
     values = theta[conv.offset : conv.offset + conv.size]
     assert layers["Conv_0/kernel"]["mean_abs_theta"] == pytest.approx(np.abs(values[kept]).mean())
+    sigmas = sigma[conv.offset : conv.offset + conv.size]  # Fig. 11's mean σ: kept ones only
+    assert layers["Conv_0/kernel"]["mean_sigma"] == pytest.approx(sigmas[kept].mean())
+    assert layers["Conv_0/kernel"]["kept_ratio"] == pytest.approx(kept.mean())
 
 
 def test_lmc_runs_its_path_between_two_different_networks(tmp_path, tiny_config, capsys):
