@@ -777,3 +777,94 @@ def test_collect_refuses_an_analysis_file_that_is_not_what_its_name_says(tmp_pat
     assert float(ds.lmc_barrier_seeds.max()) == pytest.approx(0.1)
     with pytest.raises(ArtifactError, match=r"lmc_seeds.h5 pairs seed 0 with seed\(s\) 1, not"):
         collect({**cfg, "seeds": [0, 2]}, tmp_path)
+
+
+def _two_rounds(tmp_path, tiny_config):
+    """init.h5 of the tiny config's digits task and two trained rounds of its magnitude
+    chain: round 0 dense at θ0, round 1 half-pruned at 1.5 θ0 plus noise (σ 1 everywhere
+    kept); the chain's settings and the layer table."""
+    import json
+
+    from evotickets import cli
+    from evotickets.artifacts import read_artifact, write_artifact
+    from evotickets.config import chain_settings, chain_spec, init_settings, validate_config
+    from evotickets.networks import from_vector
+
+    cfg = validate_config(tiny_config)
+    settings = chain_settings(cfg, "digits", "snes", "magnitude", 0)
+    init = tmp_path / "init.h5"
+    assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", 0)),
+                     "--out", str(init)]) == 0  # fmt: skip
+    params = {k[len("params/") :]: v for k, v in read_artifact(init, "init")[0].items()}
+    table = layer_table(params)
+    theta0 = to_vector(params, table)
+    prunable = prunable_vector(table)
+    rng = np.random.default_rng(3)
+    mask = ~prunable | (rng.uniform(size=theta0.size) < 0.5)
+    other = np.where(mask, 1.5 * theta0 + rng.normal(0, 0.05, theta0.size), 0.0)
+    rounds = {0: (theta0, np.ones(theta0.size, bool)), 1: (other.astype(np.float32), mask)}
+    for t, (theta, m) in rounds.items():
+
+        def tree(v):
+            return from_vector(v, table)
+
+        write_artifact(
+            tmp_path / f"r{t}.h5", "trained",
+            {**{f"params/{k}": v for k, v in tree(theta).items()},
+             **{f"sigma/{k}": np.ones_like(v) for k, v in tree(theta).items()},
+             **{f"mask/{k}": v.astype(bool) for k, v in tree(m.astype(np.float32)).items()}},
+            {"round": t, "task": "digits", "strategy": "snes", "method": "magnitude",
+             "metric_name": "test_accuracy", "final_metric": 0.5,
+             "remaining_fraction": float(m[prunable].mean())},
+            config_digest=chain_spec(cfg, "digits", "snes", "magnitude", 0).digest(), seed=0,
+        )  # fmt: skip
+    return cfg, settings, init, rounds, table
+
+
+def test_the_landscape_verbs_2d_surface_spans_two_directions(tmp_path, tiny_config):
+    """The 2D plane's axes come from two draws: with one draw for both, the surface was a
+    function of x + y alone (a line), and every test passed (none ran the verb)."""
+    import json
+
+    from evotickets import cli
+    from evotickets.artifacts import read_artifact
+
+    _, settings, init, _, _ = _two_rounds(tmp_path, tiny_config)
+    opts = {"directions": 2, "xi_points": 5, "grid_points": 5, "grid_extent": 1.0,
+            "eval_examples": 64, "direction_norm": "filter"}  # fmt: skip
+    out = tmp_path / "landscape.h5"
+    assert cli.main(["landscape", "--settings", json.dumps(settings), "--analysis",
+                     json.dumps(opts), "--init", str(init), "--trained", str(tmp_path / "r0.h5"),
+                     str(tmp_path / "r1.h5"), "--out", str(out)]) == 0  # fmt: skip
+    surface = read_artifact(out, "analysis")[0]["surface_2d"]
+    assert surface.shape == (2, 5, 5) and np.isfinite(surface).all()
+    for s in surface:  # L(θ + x e1 + y e2) ≠ L(θ + y e1 + x e2): two directions
+        assert np.abs(s - s.T).max() > 1e-3 * np.abs(s).max()
+
+
+def test_the_snr_magnitude_verb_sets_next_rounds_threshold_and_compares_with_round_0(
+    tmp_path, tiny_config
+):
+    """threshold_magnitude of round t is the |θ| that keeps round t + 1's count of its
+    active weights (not round t's), and round 1's magnitude ranking is compared with round
+    0's (ρ < 1 here; compared with itself it read 1): both mutations passed every test."""
+    import json
+
+    from evotickets import cli
+    from evotickets.artifacts import read_artifact
+    from evotickets.pruning import remaining_count
+
+    cfg, settings, init, rounds, table = _two_rounds(tmp_path, tiny_config)
+    out = tmp_path / "snr_magnitude.h5"
+    assert cli.main(["snr-magnitude", "--settings", json.dumps(settings), "--init", str(init),
+                     "--trained", str(tmp_path / "r0.h5"), str(tmp_path / "r1.h5"),
+                     "--out", str(out)]) == 0  # fmt: skip
+    arrays = read_artifact(out, "analysis")[0]
+    prunable = prunable_vector(table)
+    for t, (theta, m) in rounds.items():
+        keep = remaining_count(int(prunable.sum()), cfg["prune_fraction"], t + 1)
+        active = np.sort(np.abs(theta[m & prunable]))[::-1]
+        keep = min(keep, active.size)
+        assert arrays["threshold_magnitude"][t] == pytest.approx(active[keep - 1])
+    assert arrays["rho_magnitude_vs_round0"][0] == pytest.approx(1.0)
+    assert arrays["rho_magnitude_vs_round0"][1] < 1.0 - 1e-6
