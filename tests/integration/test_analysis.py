@@ -635,42 +635,22 @@ def test_lmc_runs_its_path_between_two_different_networks(tmp_path, tiny_config,
     import json
 
     from evotickets import cli
-    from evotickets.artifacts import read_artifact, write_artifact
-    from evotickets.config import chain_settings, chain_spec, init_settings, validate_config
-    from evotickets.networks import from_vector
+    from evotickets.artifacts import REQUIRED_ATTRS, read_artifact, write_artifact
+    from evotickets.config import chain_spec
     from evotickets.tasks import make_task
 
-    cfg = validate_config(tiny_config)
-    settings = chain_settings(cfg, "digits", "snes", "magnitude", 0)
-    init = tmp_path / "init.h5"
-    assert cli.main(["init", "--settings", json.dumps(init_settings(cfg, "digits", 0)),
-                     "--out", str(init)]) == 0  # fmt: skip
-    params = {k[len("params/") :]: v for k, v in read_artifact(init, "init")[0].items()}
-    table = layer_table(params)
-    theta0 = to_vector(params, table)
-    rng = np.random.default_rng(3)
-    prunable = prunable_vector(table)
-    mask = ~prunable | (rng.uniform(size=theta0.size) < 0.5)
-    other = np.where(mask, 1.5 * theta0 + rng.normal(0, 0.05, theta0.size), 0.0)
-    broken = other.astype(np.float32)
-    broken[np.flatnonzero(mask & prunable)[0]] = np.nan  # a damaged copy of round 1
-    ends = {"r0": (0, theta0, np.ones(theta0.size, bool)),
-            "r1": (1, other.astype(np.float32), mask), "r1nan": (1, broken, mask)}  # fmt: skip
-    for name, (t, theta, m) in ends.items():
-
-        def tree(v):
-            return from_vector(v, table)
-
-        write_artifact(
-            tmp_path / f"{name}.h5", "trained",
-            {**{f"params/{k}": v for k, v in tree(theta).items()},
-             **{f"sigma/{k}": np.ones_like(v) for k, v in tree(theta).items()},
-             **{f"mask/{k}": v.astype(bool) for k, v in tree(m.astype(np.float32)).items()}},
-            {"round": t, "task": "digits", "strategy": "snes", "method": "magnitude",
-             "metric_name": "test_accuracy", "final_metric": 0.5,
-             "remaining_fraction": float(m[prunable].mean())},
-            config_digest=chain_spec(cfg, "digits", "snes", "magnitude", 0).digest(), seed=0,
-        )  # fmt: skip
+    cfg, settings, init, rounds, table = _two_rounds(tmp_path, tiny_config)
+    theta0, other = rounds[0][0], rounds[1][0]
+    broken = read_artifact(tmp_path / "r1.h5", "trained")  # a damaged copy of round 1
+    first = np.flatnonzero(rounds[1][1] & prunable_vector(table))[0]
+    entry = next(e for e in table if e.offset <= first < e.offset + e.size)
+    weights = broken[0][f"params/{entry.name}"].copy()
+    weights.reshape(-1)[first - entry.offset] = np.nan
+    kept = {k: broken[1][k] for k in REQUIRED_ATTRS["trained"]}
+    write_artifact(tmp_path / "r1nan.h5", "trained",
+                   {**broken[0], f"params/{entry.name}": weights}, kept,
+                   config_digest=chain_spec(cfg, "digits", "snes", "magnitude", 0).digest(),
+                   seed=0)  # fmt: skip
     out = tmp_path / "lmc.h5"
     argv = ["lmc", "--kind", "consecutive", "--settings", json.dumps(settings)]
     argv += ["--analysis", '{"alphas": 3}', "--init", str(init), "--left", str(tmp_path / "r0.h5")]
