@@ -133,6 +133,33 @@ def test_examples_are_distinct_and_capped_at_the_set():
     assert xs.shape == (4, 1) and len(set(np.asarray(ys).tolist())) == 4
     np.testing.assert_array_equal(np.asarray(xs)[:, 0], np.asarray(ys))
     assert draw_examples(jax.random.key(0), x, y, 50)[0].shape == (10, 1)
+    # drawn at random from the key: another key, other examples (the first n passed)
+    picked = [set(np.asarray(draw_examples(jax.random.key(k), x, y, 4)[1]).tolist())
+              for k in range(4)]  # fmt: skip
+    assert len({frozenset(p) for p in picked}) > 1 and picked[0] != {0, 1, 2, 3}
+
+
+def test_init_scores_read_the_configured_count_of_examples():
+    """The loss that scores θ0 sees exactly `examples` training examples, those the key
+    draws (a cap below the configured count passed: the verb test recomputes the score
+    with init_scores itself)."""
+    from types import SimpleNamespace
+
+    from evotickets.pruning_at_init import init_scores
+
+    x, y = jnp.arange(300.0)[:, None], jnp.arange(300)
+    seen = []
+
+    def loss(t, xb, yb):
+        seen.append(tuple(yb.shape))  # traced under jit: its shape is what counts
+        return jnp.mean((xb[:, 0] * t[0] - 1.0) ** 2)
+
+    task = SimpleNamespace(train_data=(x, y), loss=loss)
+    key = jax.random.key(5)
+    init_scores("snip", task, np.array([0.3]), key, 200, np.array([True]))
+    assert seen and set(seen) == {(200,)}, seen
+    drawn = np.asarray(draw_examples(key, x, y, 200)[1])
+    assert len(set(drawn.tolist())) == 200
 
 
 @pytest.mark.parametrize("method", ["snip", "grasp"])
