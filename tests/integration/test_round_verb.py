@@ -273,6 +273,26 @@ def test_round0_copied_from_the_donor_equals_training_it(tmp_path, tiny_config, 
     assert round0("snr", "y.h5", "--round0-from", str(permuted)) == 2
     assert not (tmp_path / "y.h5").exists()
     assert "is method weight_permuted, which cannot give snr" in capsys.readouterr().err
+    # the donor's round 1 is not a round 0 (its digest is the chain's: the round refuses it)
+    settings_r = json.dumps(chain_settings(cfg, "digits", "snes", "random", 0))
+    t1 = tmp_path / "donor1.h5"
+    assert cli.main(["round", "--settings", settings_r, "--round", "1", "--init", str(init),
+                     "--prev-trained", str(tmp_path / "donor.h5"),
+                     "--mask-out", str(tmp_path / "d1_mask.h5"),
+                     "--mask-log", str(tmp_path / "m.log"), "--out", str(t1)]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert round0("snr", "z.h5", "--round0-from", str(t1)) == 2
+    assert not (tmp_path / "z.h5").exists()
+    assert "is round 1 of other chain settings" in capsys.readouterr().err
+    # a donor whose round 0 did not start dense at θ0 (here its mask, edited, digest kept)
+    sparse = tmp_path / "sparse.h5"
+    shutil.copy(tmp_path / "donor.h5", sparse)
+    with h5py.File(sparse, "r+") as f:
+        kernel = f["mask/Conv_0/kernel"]
+        kernel[(0,) * kernel.ndim] = False
+    assert round0("snr", "w.h5", "--round0-from", str(sparse)) == 2
+    assert not (tmp_path / "w.h5").exists()
+    assert "does not start from the dense θ0" in capsys.readouterr().err
 
 
 def test_a_round0_copy_holding_its_new_donors_numbers_is_kept_with_its_later_rounds(
