@@ -403,3 +403,33 @@ def test_ppos_adam_moments_hold_nothing_of_pruned_weights(pendulum, tmp_path):
     assert len(moments) >= 2, names  # Adam's μ and ν of the actor
     for leaf in moments:
         assert np.all(leaf[~mask] == 0.0) and np.any(leaf[mask] != 0.0)
+
+
+def test_the_critics_targets_are_the_advantages_plus_the_rollouts_values(pendulum):
+    """PPO's value targets (GAE's returns) are R = Â + V(s) of the rollout, before the
+    advantages are normalised: a target of Â alone passed every test. Read inside the
+    compiled update from the minibatches the loss gets (value_clip sends V along)."""
+    from evotickets.train import ppo
+
+    task, theta0, mask = pendulum
+    seen = []
+    original = ppo._loss
+
+    def recording_loss(task, sz):
+        loss_fn = original(task, sz)
+
+        def recorded(p, batch, norm):
+            _, _, _, adv, ret, value = batch
+            jax.debug.callback(lambda *a: seen.append([np.asarray(x) for x in a]), adv, ret, value)
+            return loss_fn(p, batch, norm)
+
+        return recorded
+
+    settings = {**SMALL, "total_steps": 512, "value_clip": True}
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(ppo, "_loss", recording_loss)
+        ppo.train_ppo(task, theta0, mask, jax.random.key(1), settings, log=lambda m: None)
+    assert seen
+    for adv, ret, value in seen:
+        np.testing.assert_allclose(ret, adv + value, rtol=1e-6, atol=1e-6)
+        assert np.abs(value).max() > 0  # the critic's values are there to add
