@@ -159,6 +159,17 @@ def unavailable(path: str | os.PathLike, err: BaseException) -> ArtifactUnavaila
     )
 
 
+def unreadable(path: str | os.PathLike, kind: str, err: BaseException) -> ArtifactError:
+    """The error for an artifact that h5py could not read (``err``): unavailable now
+    (:func:`unavailable`), else damaged, with how to make it again."""
+    if (error := unavailable(path, err)) is not None:
+        return error
+    return ArtifactError(
+        f"unreadable artifact {path} (truncated, damaged or not HDF5: {err}): "
+        f"{rerun_hint(Path(path), kind)}"
+    )
+
+
 def raise_if_unavailable(path: str | os.PathLike, err: BaseException) -> None:
     """Raise :func:`unavailable`'s error for ``err``, if it is one (every reader that would
     call a file it cannot open damaged asks this first)."""
@@ -516,11 +527,7 @@ def read_artifact(
                     )
                 )
     except H5_READ_ERRORS as err:
-        raise_if_unavailable(path, err)
-        raise ArtifactError(
-            f"unreadable artifact {path} (truncated, damaged or not HDF5: {err}): "
-            f"{rerun_hint(path, kind)}"
-        ) from err
+        raise unreadable(path, kind, err) from err
     if last_eval is not None and "final_metric" in attrs:
         try:
             # NaN where both say NaN: a finished round whose episode blew up records its
@@ -616,11 +623,7 @@ def written_at(path: str | os.PathLike) -> _dt.datetime | None:
             text = f.attrs.get("created")
         return created_time({"created": text})
     except H5_READ_ERRORS as err:  # ValueError too: a damaged `created`, not a time
-        raise_if_unavailable(path, err)
-        raise ArtifactError(
-            f"unreadable artifact {path} (truncated, damaged or not HDF5: {err}); "
-            f"{rerun_hint(Path(path), kind)}"
-        ) from err
+        raise unreadable(path, kind, err) from err
 
 
 def created_time(attrs: dict[str, Any]) -> _dt.datetime | None:
