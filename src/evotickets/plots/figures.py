@@ -144,21 +144,23 @@ def _shared_seeds(lines: list[xr.DataArray]) -> tuple[list[xr.DataArray], int]:
 def _bands(ax, x, lines: list[tuple[xr.DataArray, str, Any]]) -> None:
     """Draw the (data, label, colour) lines of one panel over their shared seeds
     (:func:`_shared_seeds`), the figure's footnote saying where a seed was left out."""
-    if not lines:  # e.g. fig2 of a config without random, magnitude or snr
-        return
-    restricted, dropped = _shared_seeds([da for da, _, _ in lines])
+    restricted = _paired(ax.figure, [da for da, _, _ in lines])
     for da, (_, label, color) in zip(restricted, lines, strict=True):
         _band(ax, x, da, label, color)
+
+
+def _paired(fig: plt.Figure, lines: list[xr.DataArray]) -> list[xr.DataArray]:
+    """A panel's lines restricted to their shared seeds (:func:`_shared_seeds`), the
+    figure's footnote saying where a seed was left out."""
+    # none: e.g. fig2 of a config without random, magnitude or snr
+    restricted, dropped = _shared_seeds(lines) if lines else ([], 0)
     if dropped:
-        _note_shared_seeds(ax.figure)
-
-
-def _note_shared_seeds(fig: plt.Figure) -> None:
-    _note(
-        fig,
-        "Where a seed is missing from one line of a panel, it is left out of that "
-        "level's every line (means over the same seeds)",
-    )
+        _note(
+            fig,
+            "Where a seed is missing from one line of a panel, it is left out of that "
+            "level's every line (means over the same seeds)",
+        )
+    return restricted
 
 
 def _tasks_not_drawn(ds: xr.Dataset, var: str, drawn) -> list[str]:
@@ -852,14 +854,8 @@ def fig9(ds: xr.Dataset) -> plt.Figure:
             named = [schemes[str(t)] for t in entries]
             # every line of the panel over the same seeds at each level, as _bands draws
             keys = [(t, m) for t in entries for m in INIT_LINESTYLES if m in ran and same]
-            restricted, dropped = (
-                _shared_seeds([metric.sel({"task": t, "method": m}) for t, m in keys])
-                if keys
-                else ([], 0)
-            )
-            paired = dict(zip(keys, restricted, strict=True))
-            if dropped:
-                _note_shared_seeds(fig)
+            lines = [metric.sel({"task": t, "method": m}) for t, m in keys]
+            paired = dict(zip(keys, _paired(fig, lines), strict=True))
             for i, t in enumerate(entries):
                 scheme = schemes[str(t)]
                 # two entries of one scheme (e.g. another batch size) are told apart by name
