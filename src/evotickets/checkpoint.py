@@ -74,11 +74,9 @@ SETTINGS_DIGEST_ATTR = "settings_digest"
 def _program_words(program: str | None, width: int) -> str:
     """A training program in words, for a refusal: the one-chain program, or a vmapped
     group's with its width."""
-    return (
-        "the one-chain program"
-        if program is None
-        else (f"the {program} program of {int(width)} chains")
-    )
+    if program is None:
+        return "the one-chain program"
+    return f"the {program} program of {int(width)} chains"
 
 
 def checkpoint_path(out: str | os.PathLike) -> Path:

@@ -377,9 +377,10 @@ def _only_finished_rounds(ds: xr.Dataset, names: set[str]) -> None:
     variable of ``names`` on the chain dims); a value of two rounds keeps its own stricter
     rule where it is made (:func:`_keep_consecutive_rounds`, :func:`_keep_seed_pair_rounds`,
     :func:`_es_gd_rounds_read`)."""
+    read = _rounds_read(ds)
     for name in sorted(names):
         if set(CHAIN_DIMS) <= set(ds[name].dims):
-            _keep_where(ds, name, _rounds_read(ds))
+            _keep_where(ds, name, read)
 
 
 def _rounds_read(ds: xr.Dataset) -> xr.DataArray:
