@@ -82,15 +82,14 @@ validate(config, SCHEMA_PATH)
 # filesystem), so they resolve the same CLI. Rules write `{EVOTICKETS}`: Snakemake fills it in
 # from this module's globals when it runs the job, so the recorded rule code stays this
 # template and does not change with the venv's path.
-EVOTICKETS = shlex.join([sys.executable, "-m", "evotickets"])
 # The config's data folder reaches every verb as DATA_DIR_ENV on its command line (a global,
 # as JAX_CACHE below), not in the settings JSON: that JSON is every job's param, and a moved
 # folder changes no number, so it must not rerun every job. The config's wins over a variable
 # of the caller's own; without a data_dir the caller's stands.
-if config.get("data_dir"):
-    EVOTICKETS = shlex.join(
-        ["env", f"{DATA_DIR_ENV}={config['data_dir']}", sys.executable, "-m", "evotickets"]
-    )
+_DATA_DIR_PREFIX = (
+    ["env", f"{DATA_DIR_ENV}={config['data_dir']}"] if config.get("data_dir") else []
+)
+EVOTICKETS = shlex.join([*_DATA_DIR_PREFIX, sys.executable, "-m", "evotickets"])
 
 EXP = config["experiment"]
 ROUNDS = int(config["rounds"])
