@@ -345,14 +345,14 @@ def test_a_figure_counts_the_finished_rounds_it_leaves_out_for_a_non_finite_metr
     the saved figure says how many were left out; with none it says nothing."""
     ds = _dataset(["digits"], ["snes"], ("random", "magnitude"), fill=0.5)
     ds["kept_fraction"] = (ds.test_metric.dims, np.ones(ds.test_metric.shape))
-    clean = figures.render("fig8", ds, str(tmp_path / "a.png"))
+    clean = figures.render("fig2", ds, str(tmp_path / "a.png"))
     assert not [t for t in clean.texts if "non-finite" in t.get_text()]
     ds.test_metric.loc[{"method": "random", "seed": 1, "iteration": 2}] = np.nan
-    fig = figures.render("fig8", ds, str(tmp_path / "b.png"))
+    fig = figures.render("fig2", ds, str(tmp_path / "b.png"))
     notes = [" ".join(t.get_text().split()) for t in fig.texts if "non-finite" in t.get_text()]
-    assert notes == [
+    assert len(notes) == 1 and notes[0].startswith(
         "1 finished round(s) with a non-finite test metric left out (claims.md lists them)"
-    ]
+    )
     # wrapped to the figure's width: not cut off at its right edge
     fig.canvas.draw()
     (text,) = [t for t in fig.texts if "non-finite" in t.get_text()]
@@ -362,6 +362,40 @@ def test_a_figure_counts_the_finished_rounds_it_leaves_out_for_a_non_finite_metr
     for name in sorted(figures.WITHOUT_METRIC):
         other = figures.render(name, ds, str(tmp_path / f"{name}.png"))
         assert not [t for t in other.texts if "non-finite" in t.get_text()], name
+
+
+def test_the_non_finite_footnote_counts_only_the_rounds_its_figure_draws(tmp_path):
+    """Fig. 3 draws ES snr against GD magnitude on the tasks with both: a non-finite round
+    of a task it leaves out, or of a method it does not draw, is not "left out" of it, while
+    Fig. 2, which draws every task and method, counts them all."""
+
+    def note(fig):
+        """The footnote's first line, where it counts non-finite rounds."""
+        texts = [" ".join(t.get_text().split()) for t in fig.texts if "non-finite" in t.get_text()]
+        return [t.split(")", 1)[0] + ")" for t in texts]
+
+    methods = ("random", "magnitude", "snr")
+    ds = _dataset(["digits", "mnist"], ["snes", "gd_adam"], methods, fill=0.5)
+    ds["kept_fraction"] = (ds.test_metric.dims, np.ones(ds.test_metric.shape))
+    ds.test_metric.loc[{"task": "mnist", "strategy": "gd_adam"}] = np.nan  # mnist: no GD run
+    ds.kept_fraction.loc[{"task": "mnist", "strategy": "gd_adam"}] = np.nan
+    ds.test_metric.loc[{"strategy": "gd_adam", "method": "snr"}] = np.nan  # GD runs no snr
+    ds.kept_fraction.loc[{"strategy": "gd_adam", "method": "snr"}] = np.nan
+    ds.test_metric.loc[{"task": "mnist", "strategy": "snes", "method": "snr", "seed": 0}] = np.inf
+    ds.test_metric.loc[{"task": "digits", "strategy": "snes", "method": "random", "seed": 1,
+                        "iteration": 1}] = np.nan  # fmt: skip
+    fig3 = figures.render("fig3", ds, str(tmp_path / "fig3.png"))
+    assert [ax.get_title() for ax in fig3.axes] == ["digits"]
+    assert note(fig3) == []  # mnist is not drawn, random is not drawn
+    fig2 = figures.render("fig2", ds, str(tmp_path / "fig2.png"))
+    assert note(fig2) == [f"{ROUNDS + 1} finished round(s)"]
+    ds.test_metric.loc[{"task": "digits", "strategy": "gd_adam", "method": "magnitude",
+                        "seed": 0, "iteration": 2}] = np.nan  # fmt: skip
+    fig3 = figures.render("fig3", ds, str(tmp_path / "fig3b.png"))
+    assert note(fig3) == ["1 finished round(s)"]
+    # a figure that is a placeholder draws nothing, so it leaves nothing out
+    missing = figures.render("fig4", ds, str(tmp_path / "fig4.png"))
+    assert missing.evotickets_placeholder and note(missing) == []
 
 
 def test_a_panels_lines_are_means_over_the_same_seeds_at_each_level(tmp_path):

@@ -169,6 +169,34 @@ def _tasks_not_drawn(ds: xr.Dataset, var: str, drawn) -> list[str]:
     return [str(t) for t in ds.task.values if t not in drawn and has_data(ds, var, task=t)]
 
 
+def _drew(fig: plt.Figure, tasks=None, strategies=None, methods=None) -> None:
+    """Record that ``fig`` draws the test metric of these tasks, strategies and methods (each
+    a name, names, or None: any), so that :func:`render` counts only their non-finite rounds
+    in its footnote. A round of a task the figure never draws is not left out of it."""
+
+    def names(v):
+        return None if v is None else frozenset(map(str, np.atleast_1d(v)))
+
+    cells = fig.__dict__.setdefault("evotickets_drawn", [])
+    cells.append((names(tasks), names(strategies), names(methods)))
+
+
+def _drawn_rows(fig: plt.Figure, rows: list[dict]) -> list[dict]:
+    """The rows (:func:`nonfinite_metric_rounds`) whose task, strategy and method ``fig``
+    draws: all of them where it recorded nothing, none for a placeholder."""
+    if getattr(fig, "evotickets_placeholder", None) is not None:
+        return []
+    cells = fig.__dict__.get("evotickets_drawn")
+    if cells is None:
+        return rows
+    keys = ("task", "strategy", "method")
+    return [
+        r
+        for r in rows
+        if any(all(c is None or r[k] in c for k, c in zip(keys, cell)) for cell in cells)
+    ]
+
+
 def _note(fig: plt.Figure, text: str) -> None:
     """A line for the figure's footnote, which :func:`render` writes (each once)."""
     notes = fig.__dict__.setdefault("evotickets_notes", [])
@@ -336,6 +364,7 @@ def fig1(ds: xr.Dataset) -> plt.Figure:
         m.sel({"strategy": es, "method": "snr"}) - m.sel({"strategy": es, "method": "random"})
     ) / abs(dense)
     _band(axes[0], x, _mean_over_runs(effect, ("task", "strategy")), "SNR ticket − random")
+    _drew(fig, study, es, ("snr", "random"))
     axes[0].axhline(0, color="k", lw=0.5)
     axes[0].set_ylabel("normalised ticket effect")
     axes[0].set_title("ES ticket effect (task-normalised)")
@@ -354,6 +383,7 @@ def fig1(ds: xr.Dataset) -> plt.Figure:
             _relative_to_dense(gd_metric, gd_metric.isel(iteration=0)), ("task", "strategy")
         )
         lines.append((norm_gd, "GD, magnitude", "C1"))
+        _drew(fig, gd_tasks, gd, "magnitude")
     _bands(axes[1], x, lines)
     axes[1].axhline(1, color="k", lw=0.5)
     axes[1].set_ylabel("1 + (m − dense) / |dense|")
@@ -408,6 +438,7 @@ def fig2(ds: xr.Dataset) -> plt.Figure:
                     if m in ds.method.values
                 ],
             )
+            _drew(fig, t, s, ES_METHODS)
             ax.set_title(f"{t} / {s}", fontsize=9)
             ax.set_ylabel(_metric_label(ds, t), fontsize=8)
             _sparsity_axis(ax, ds)
@@ -455,6 +486,8 @@ def fig3(ds: xr.Dataset) -> plt.Figure:
             for g in gd
         ]
         _bands(ax, x, lines)
+        _drew(fig, t, _es_strategies(ds), "snr")
+        _drew(fig, t, gd, "magnitude")
         ax.set_title(t)
         ax.set_ylabel(_metric_label(ds, t), fontsize=8)
         _sparsity_axis(ax, ds)
@@ -488,6 +521,10 @@ def _transfer_figure(ds, title, kinds) -> plt.Figure:
         # chain, and the reverse; a line not run (a target without a random chain: the
         # config may leave it out) does not blank the rest
         _bands(ax, x, lines)
+        _drew(fig, strategies=n, methods="transferred ticket")  # a transfer's rows
+        if "transfer_target_task" in ds.coords:  # the target's own chains, any strategy
+            target_task = ds.transfer_target_task.sel({"transfer": n}).values
+            _drew(fig, target_task, methods=(own, "random"))
         if not has_data(ds, "transfer_metric", transfer=n):  # the target's lines alone
             ax.text(0.5, 0.5, "no transferred round has finished yet", ha="center",
                     va="center", transform=ax.transAxes, fontsize=8)  # fmt: skip
@@ -722,6 +759,7 @@ def fig8(ds: xr.Dataset) -> plt.Figure:
                 if runs and m in ds.method.values
             ]
             _bands(ax, x, lines)
+            _drew(fig, t, runs, [m for _, m, _ in lines])
             ax.set_title(f"{t} ({', '.join(map(str, runs))})" if runs else str(t), fontsize=9)
             ax.set_ylabel(_metric_label(ds, t), fontsize=8)
             _sparsity_axis(ax, ds)
@@ -837,6 +875,7 @@ def fig9(ds: xr.Dataset) -> plt.Figure:
                 _bands(
                     ax, x, [(metric.sel({"task": t, "method": m}), m, COLORS.get(m)) for m in ran]
                 )
+                _drew(fig, t, same, ran)
             ax.set_title(
                 f"{t}: heuristics ({', '.join(map(str, same)) or 'no strategy ran all'})",
                 fontsize=9,
@@ -856,6 +895,8 @@ def fig9(ds: xr.Dataset) -> plt.Figure:
             keys = [(t, m) for t in entries for m in INIT_LINESTYLES if m in ran and same]
             lines = [metric.sel({"task": t, "method": m}) for t, m in keys]
             paired = dict(zip(keys, _paired(fig, lines), strict=True))
+            if keys:
+                _drew(fig, entries, same, ran)
             for i, t in enumerate(entries):
                 scheme = schemes[str(t)]
                 # two entries of one scheme (e.g. another batch size) are told apart by name
@@ -998,6 +1039,7 @@ def pruning_families(ds: xr.Dataset) -> plt.Figure:
     for ax, (t, s) in zip(axes[0], cells):
         at = {"task": t, "strategy": s}
         _bands(ax, x, [(ds.test_metric.sel(at | {"method": m}), m, COLORS[m]) for m in methods])
+        _drew(fig, t, s, methods)
         ax.set_title(f"{t} / {s}", fontsize=9)
         ax.set_ylabel(_metric_label(ds, t), fontsize=8)
         _sparsity_axis(ax, ds)
@@ -1069,7 +1111,7 @@ def render(name: str, ds: xr.Dataset, out: str) -> plt.Figure:
     fig = FIGURES[figure_number(name)](ds)
     notes = list(fig.__dict__.get("evotickets_notes", []))
     drawn = figure_number(name) not in WITHOUT_METRIC
-    if drawn and (left_out := len(nonfinite_metric_rounds(ds))):
+    if drawn and (left_out := len(_drawn_rows(fig, nonfinite_metric_rounds(ds)))):
         # drawn as missing (NaN, like a round not run): the figure says they were not
         notes.insert(
             0,
