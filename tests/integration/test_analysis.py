@@ -822,6 +822,85 @@ def test_the_landscape_verbs_2d_surface_spans_two_directions(tmp_path, tiny_conf
         assert np.abs(s - s.T).max() > 1e-3 * np.abs(s).max()
 
 
+def test_the_landscape_verb_scores_each_round_under_its_own_observation_statistics(
+    tmp_path, tiny_config
+):
+    """A control chain's rounds carry their own running observation statistics (brax's
+    default, obs_normalization here): each round's surface is the loss of its network under
+    its own statistics. Scoring every round under round 0's passed every test before."""
+    import json
+
+    from evotickets import cli
+    from evotickets.analysis import evaluation
+    from evotickets.artifacts import read_artifact, write_artifact
+    from evotickets.config import chain_settings, chain_spec, init_settings, validate_config
+    from evotickets.networks import layer_table, to_vector
+    from evotickets.tasks import make_task
+
+    tiny_config["tasks"] = {
+        "pendulum": {
+            "hidden": [8],
+            "n_repeats": 1,
+            "max_steps": 30,
+            "n_test": 2,
+            "obs_normalization": True,
+        }
+    }
+    tiny_config["analyses"] = {"enabled": ["landscape"]}
+    cfg = validate_config(tiny_config)
+    settings = chain_settings(cfg, "pendulum", "snes", "snr", 0)
+    init = tmp_path / "init.h5"
+    init_json = json.dumps(init_settings(cfg, "pendulum", 0))
+    assert cli.main(["init", "--settings", init_json, "--out", str(init)]) == 0
+    params = {k[len("params/") :]: v for k, v in read_artifact(init, "init")[0].items()}
+    table = layer_table(params)
+    states = [
+        {"obs_mean": np.zeros(3), "obs_var": np.ones(3), "obs_count": np.array(100.0)},
+        {
+            "obs_mean": np.array([0.9, -0.5, 3.0]),
+            "obs_var": np.array([0.01, 0.04, 0.25]),
+            "obs_count": np.array(5000.0),
+        },
+    ]
+    for r, state in enumerate(states):
+        write_artifact(
+            tmp_path / f"r{r}.h5",
+            "trained",
+            {
+                **{f"params/{k}": v for k, v in params.items()},
+                **{f"sigma/{k}": np.ones_like(v) for k, v in params.items()},
+                **{f"mask/{k}": np.ones(v.shape, bool) for k, v in params.items()},
+                **{f"task_state/{k}": v for k, v in state.items()},
+            },
+            {
+                "round": r,
+                "task": "pendulum",
+                "strategy": "snes",
+                "method": "snr",
+                "metric_name": "test_return",
+                "final_metric": -150.0,
+                "remaining_fraction": 1.0,
+            },
+            config_digest=chain_spec(cfg, "pendulum", "snes", "snr", 0).digest(),
+            seed=0,
+        )
+    opts = {"directions": 1, "xi_points": 3, "grid_points": 3, "grid_extent": 0.5,
+            "eval_examples": 2, "direction_norm": "filter"}  # fmt: skip
+    out = tmp_path / "landscape.h5"
+    assert cli.main(["landscape", "--settings", json.dumps(settings), "--analysis",
+                     json.dumps(opts), "--init", str(init), "--trained", str(tmp_path / "r0.h5"),
+                     str(tmp_path / "r1.h5"), "--out", str(out)]) == 0  # fmt: skip
+    surface = read_artifact(out, "analysis")[0]["surface_2d"]  # (round, x, y); grid 0 central
+    task = make_task("pendulum", settings["task_config"], table)
+    loss_all, _ = evaluation.loss_and_error(task, opts["eval_examples"])
+    theta = to_vector(params, table)[None]
+    own = [
+        float(loss_all(theta, state={k: np.float32(v) for k, v in st.items()})[0]) for st in states
+    ]
+    assert abs(own[0] - own[1]) > 1.0  # the statistics matter to this policy
+    np.testing.assert_allclose(surface[:, 1, 1], own, rtol=1e-4)
+
+
 def test_the_snr_magnitude_verb_sets_next_rounds_threshold_and_compares_with_round_0(
     tmp_path, tiny_config
 ):
