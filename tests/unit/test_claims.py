@@ -859,6 +859,34 @@ def test_claim_7_keeps_a_seed_with_one_round_of_no_curvature_inside_its_run():
     assert row["n"] == SEEDS
 
 
+def test_claim_7_keeps_a_seed_whose_latest_round_is_too_sharp_to_measure():
+    """A GD seed whose latest round's curvature left the finite range (NaN, its non-finite
+    directions counted) was analysed: it stays, fitted over the rounds it has. It was
+    dropped as if still running, which removed the sharpest seed from the claim's test."""
+    ds = synthetic_summary(methods=("random", "magnitude"), strategies=("snes", "gd_adam"))
+    curv = np.full(ds.test_metric.shape, np.nan)
+    rounds = np.arange(ROUNDS, dtype=float)
+    curv[0, 0, 1] = 0.5 * rounds  # ES: slope 0.5 every seed
+    gd_slopes = 1.0 + np.arange(SEEDS)
+    curv[0, 1, 1] = gd_slopes[:, None] * rounds  # GD: slopes 1, 2, … by seed
+    sharp = SEEDS - 1
+    curv[0, 1, 1, sharp, -1] = np.nan  # the steepest seed's last round: too sharp
+    ds["curvature_1d"] = (ds.test_metric.dims, curv)
+    directions = np.full(ds.test_metric.shape, np.nan)
+    directions[0, :, 1] = 0.0  # every magnitude round analysed
+    directions[0, 1, 1, sharp, -1] = 2.0  # two directions left the finite range
+    ds["curvature_1d_nonfinite_directions"] = (ds.test_metric.dims, directions)
+    (row,) = by(claims.claim_rows(ds), "curvature slope gd_adam − snes")
+    assert row["n"] == SEEDS
+    assert row["mean"] == pytest.approx(float(np.mean(gd_slopes - 0.5)))
+    # not analysed (no count either): that seed is still running, and it is left out
+    directions[0, 1, 1, sharp, -1] = np.nan
+    ds["curvature_1d_nonfinite_directions"] = (ds.test_metric.dims, directions)
+    (row,) = by(claims.claim_rows(ds), "curvature slope gd_adam − snes")
+    assert row["n"] == SEEDS - 1
+    assert row["mean"] == pytest.approx(float(np.mean(gd_slopes[:-1] - 0.5)))
+
+
 def test_claim_6_consecutive_barriers_are_es_minus_gd():
     """ES's consecutive-round barriers above GD's hold the claim, and swapped they reverse
     it (no test set ES and GD barriers beside each other: a flipped difference passed)."""

@@ -291,6 +291,17 @@ def has_latest_round(values: xr.DataArray, dim: str = "iteration") -> xr.DataArr
     return values.isel({dim: int(np.flatnonzero(some.values)[-1])}).notnull()
 
 
+def _curvature_analysed(ds: xr.Dataset, task, strategies) -> xr.DataArray:
+    """(strategy, seed, iteration): whether the magnitude chain's round was analysed: its 1D
+    curvature is finite, or it is NaN with non-finite directions counted (too sharp to
+    measure: ``curvature_1d_nonfinite_directions``, NaN where the round was not analysed)."""
+    at = {"task": task, "method": "magnitude", "strategy": strategies}
+    analysed = ds.curvature_1d.sel(at).notnull()
+    if "curvature_1d_nonfinite_directions" in ds:
+        analysed = analysed | ds.curvature_1d_nonfinite_directions.sel(at).notnull()
+    return analysed
+
+
 def _rows_over_rounds(claim, task, strategy, comparison, diff, ds, first=1, last=-1):
     """One row per round ≥ ``first`` of a (seed, iteration) difference, each with the
     comparison's sparsest level (``sparsest_remaining``: the round at index ``last``, the
@@ -470,9 +481,15 @@ def claim_rows(ds: xr.Dataset) -> list[dict]:
                     # (one still running would otherwise fit a shorter, other range)
                     both = curvature.sel(strategy=[g, s])
                     paired = both.where(both.notnull().all("strategy"))
-                    # a seed still running (without the latest round some seed has) would
-                    # fit its slopes over fewer, earlier rounds: left out, the row's n shows it
-                    slope = slope_per_seed(paired.where(has_latest_round(paired)))
+                    # a seed still running (without the latest round some seed has analysed
+                    # in both chains) would fit its slopes over fewer, earlier rounds: left
+                    # out, the row's n shows it. A round too sharp to measure (curvature NaN,
+                    # its non-finite directions counted) is analysed: its seed stays, fitted
+                    # over the rounds it has, not dropped as if still running (it dropped
+                    # the sharpest seeds, the claim's own evidence)
+                    analysed = _curvature_analysed(ds, t, [g, s]).all("strategy")
+                    keep = has_latest_round(analysed.where(analysed))
+                    slope = slope_per_seed(paired.where(keep))
                     diff = slope.sel(strategy=g) - slope.sel(strategy=s)
                     label = f"curvature slope {g} − {s}"
                     both_ran = [{"task": t, "strategy": x, "method": "magnitude"} for x in (g, s)]
@@ -1017,9 +1034,9 @@ def _nonfinite_curvature_lines(rounds: list[dict]) -> list[str]:
         f"{len(rounds)} analysed round(s) have no mean 1D curvature: along some random "
         "directions the loss left the finite range within |ξ| ≤ 1 (the landscape "
         "artifact's loss_1d has each direction's losses). Claim 7 fits each seed's slope "
-        "over the rounds both chains have, so such a round leaves both fits, and one at "
-        "the latest round leaves the seed out (its n is lower): these are the sharpest "
-        "landscapes, so read claim 7's rows with this list."
+        "over the rounds both chains have, so such a round leaves both fits (the seed "
+        "stays, fitted over its other rounds): these are the sharpest landscapes, so "
+        "read claim 7's rows with this list."
     )
     heading = "Rounds too sharp for a 1D curvature"
     return _round_list(heading, why, rounds, "non-finite directions", "directions")

@@ -713,7 +713,7 @@ def nonfinite_curvature_rounds(ds: xr.Dataset) -> list[dict]:
     """The analysed chain rounds whose 1D curvature is NaN because the loss left the finite
     range along some direction (``curvature_1d_nonfinite_directions`` > 0): too sharp to
     measure, not missing. Claim 7 fits each seed's slope over the rounds both chains have,
-    so such a round drops out of the fit, and one at the latest round drops the seed: the
+    so such a round drops out of the fit (its seed stays, fitted over its other rounds): the
     sharpest curvatures, which are the claim's own evidence, would leave silently.
     claims.md lists them."""
     var = "curvature_1d_nonfinite_directions"
