@@ -600,24 +600,20 @@ def fig6(ds: xr.Dataset) -> plt.Figure:
             for v in ("lmc_barrier_consecutive", "lmc_barrier_seeds", "curvature_1d")
         )
     ]
+    # the barrier and curvature panels set ES against GD (claims 6 and 7): each is drawn
+    # over its lines' shared seeds, as every other panel that compares lines
+    banded: dict[str, list] = {"lmc_barrier_consecutive": [], "curvature_1d": []}
     for k, (s, m) in enumerate(pairs):
         label, color = f"{s}/{m}", _nth_colour(k)
-        if "lmc_barrier_consecutive" in ds:
-            _band(
-                axes[0],
-                x,
-                ds.lmc_barrier_consecutive.sel({"strategy": s, "method": m, **sel}),
-                label,
-                color,
-            )
+        for var, lines in banded.items():
+            if var in ds:
+                lines.append((ds[var].sel({"strategy": s, "method": m, **sel}), label, color))
         if "lmc_barrier_seeds" in ds:
             v = ds.lmc_barrier_seeds.sel({"strategy": s, "method": m, **sel}).values
             if np.isfinite(v).any():
                 axes[1].plot(x, v, marker="o", ms=3, label=label, color=color)
-        if "curvature_1d" in ds:
-            _band(
-                axes[2], x, ds.curvature_1d.sel({"strategy": s, "method": m, **sel}), label, color
-            )
+    _bands(axes[0], x, banded["lmc_barrier_consecutive"])
+    _bands(axes[2], x, banded["curvature_1d"])
     # every chain of the drawn task: one whose every round was too sharp draws no line
     sharp = [r for r in nonfinite_curvature_rounds(ds) if r["task"] == str(sel["task"])]
     if sharp:  # NaN as for a round not analysed: the sharpest seeds would leave silently
