@@ -10,6 +10,9 @@ import pytest
 from evotickets.analysis import connectivity, correlation, landscape
 from evotickets.networks import init_params, layer_table, prunable_vector, to_vector
 
+#: A chain round's mask, which every trained.h5 holds (collect reads it: layers_emptied)
+A_MASK = {"mask/Dense_0/kernel": np.ones((2, 2), bool)}
+
 
 def test_barrier_of_a_network_with_itself_is_zero():
     rng = np.random.default_rng(0)
@@ -445,7 +448,7 @@ def test_es_gd_barriers_are_collected_and_drawn(tmp_path, tiny_config):
                          "metric_name": "test_accuracy"}  # fmt: skip
                 trained = path_of("trained.h5", None, *fields, seed, r, root=tmp_path)
                 write_artifact(
-                    trained, "trained", {}, attrs, config_digest=spec.digest(), seed=seed
+                    trained, "trained", A_MASK, attrs, config_digest=spec.digest(), seed=seed
                 )
     ds = collect(cfg, tmp_path)
     b = ds.lmc_barrier_es_gd
@@ -567,6 +570,46 @@ def test_lmc_refuses_rounds_paired_wrongly():
         _check_pairs("seeds", rounds(0, 1), rounds(0))
 
 
+def test_collect_counts_the_layers_a_rounds_mask_empties_and_claims_lists_them(
+    tmp_path, tiny_config
+):
+    """A global mask can keep no weight of a layer (random at deep sparsity): the network
+    then gives the same output for every input. summary.nc counts such tensors per round
+    (from trained.h5's mask; biases are never pruned, so never empty) and claims.md lists
+    the rounds."""
+    from evotickets import paths
+    from evotickets.analysis import claims
+    from evotickets.analysis.collect import collect, emptied_layer_rounds
+    from evotickets.artifacts import write_artifact
+    from evotickets.config import chain_spec, validate_config
+
+    tiny_config["methods"] = ["random", "magnitude"]
+    cfg = validate_config(tiny_config)
+    full = {"mask/Conv_0/kernel": np.ones((3, 3, 1, 2), bool), "mask/Conv_0/bias": np.ones(2, bool),
+            "mask/Dense_0/kernel": np.ones((4, 10), bool), "mask/Dense_0/bias": np.ones(10, bool)}  # fmt: skip
+    emptied = {**full, "mask/Dense_0/kernel": np.zeros((4, 10), bool)}
+    for method, r, mask in (("magnitude", 1, full), ("random", 1, emptied), ("random", 0, full)):
+        chain = ("digits", "snes", method, 0)
+        path = Path(paths.round_file("trained.h5", None, *chain, r, root=tmp_path))
+        attrs = {"round": r, "task": "digits", "strategy": "snes", "method": method,
+                 "final_metric": 0.1, "metric_name": "test_accuracy",
+                 "remaining_fraction": 0.8**r, "kept_prunable": 10}  # fmt: skip
+        write_artifact(path, "trained", mask, attrs, config_digest=chain_spec(cfg, *chain).digest(),
+                       seed=0)  # fmt: skip
+    ds = collect(cfg, tmp_path)
+    counts = ds.layers_emptied.sel({"task": "digits", "strategy": "snes", "seed": 0})
+    assert float(counts.sel({"method": "random", "iteration": 1})) == 1
+    assert float(counts.sel({"method": "random", "iteration": 0})) == 0
+    assert float(counts.sel({"method": "magnitude", "iteration": 1})) == 0
+    assert np.isnan(float(counts.sel({"method": "magnitude", "iteration": 0})))  # not run
+    listed = emptied_layer_rounds(ds)
+    assert [(r["method"], r["remaining"], r["layers"]) for r in listed] == [("random", 0.8, 1)]
+    text = claims.to_markdown([], [], emptied=listed)
+    section = text.split("## Rounds whose mask empties a layer")[1]
+    assert "| digits | snes | random | 0 | 80.0% | 1 |" in section
+    assert "Rounds whose mask empties" not in claims.to_markdown([], [], emptied=[])
+
+
 def test_nonfinite_fitness_counts_population_members_and_is_nan_for_gradient_descent(
     tmp_path, tiny_config
 ):
@@ -588,7 +631,7 @@ def test_nonfinite_fitness_counts_population_members_and_is_nan_for_gradient_des
     ):
         chain = ("digits", strategy, "random", 0)
         path = Path(paths.round_file("trained.h5", None, *chain, 0, root=tmp_path))
-        write_artifact(path, "trained", {}, {**base, "strategy": strategy, **attrs},
+        write_artifact(path, "trained", A_MASK, {**base, "strategy": strategy, **attrs},
                        config_digest=chain_spec(cfg, *chain).digest(), seed=0)  # fmt: skip
     counts = collect(cfg, tmp_path).nonfinite_fitness.sel(
         {"task": "digits", "method": "random", "seed": 0, "iteration": 0}
@@ -726,7 +769,7 @@ def test_collect_refuses_an_analysis_file_that_is_not_what_its_name_says(tmp_pat
                      "remaining_fraction": 0.8**r, "final_metric": 0.9,
                      "metric_name": "test_accuracy"}  # fmt: skip
             digest = chain_spec(cfg, "digits", "snes", "snr", seed).digest()
-            write_artifact(trained, "trained", {}, attrs, config_digest=digest, seed=seed)
+            write_artifact(trained, "trained", A_MASK, attrs, config_digest=digest, seed=seed)
 
     rounds_of(0)
     assert float(collect(cfg, tmp_path).layer_kept_ratio.sel(seed=0).max()) == 0.5

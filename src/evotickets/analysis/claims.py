@@ -1042,6 +1042,19 @@ def _nonfinite_curvature_lines(rounds: list[dict]) -> list[str]:
     return _round_list(heading, why, rounds, "non-finite directions", "directions")
 
 
+def _emptied_layer_lines(rounds: list[dict]) -> list[str]:
+    why = (
+        f"{len(rounds)} finished round(s) keep no weight of some layer (column: how many "
+        "layers). In these feed-forward networks every layer lies on the one path from "
+        "input to output, so such a network gives the same output for every input (its "
+        "biases alone): at that level a comparison with it partly measures the lost layer, "
+        "not the ticket. A global rule does this (a global random mask at deep sparsity; "
+        "the smallest |θ0|); mask_permuted keeps each layer's count of the magnitude "
+        "ticket and is the random control that cannot."
+    )
+    return _round_list("Rounds whose mask empties a layer", why, rounds, "layers", "layers")
+
+
 def to_markdown(
     rows: list[dict],
     thresholds: list[dict],
@@ -1050,6 +1063,7 @@ def to_markdown(
     machines: dict[str, int] | None = None,
     nonfinite: list[dict] | None = None,
     nonfinite_curvature: list[dict] | None = None,
+    emptied: list[dict] | None = None,
 ) -> str:
     """claims.md: per claim and setting a one-line summary over levels, then every level,
     where each method falls below 95 % of its dense metric, and why SNR does or does not
@@ -1058,7 +1072,8 @@ def to_markdown(
     with them other masks. ``nonfinite`` (``collect.nonfinite_metric_rounds``) lists, after the
     summary, the finished rounds every comparison leaves out for a non-finite metric, and
     ``nonfinite_curvature`` (``collect.nonfinite_curvature_rounds``) the analysed rounds
-    claim 7 leaves out for a curvature too sharp to measure."""
+    claim 7 leaves out for a curvature too sharp to measure, and ``emptied``
+    (``collect.emptied_layer_rounds``) the rounds whose mask emptied a whole layer."""
     lines = [f"# Claims{': ' + title if title else ''}", ""]
     lines += [
         (
@@ -1097,6 +1112,8 @@ def to_markdown(
         lines += _nonfinite_lines(nonfinite)
     if nonfinite_curvature:
         lines += _nonfinite_curvature_lines(nonfinite_curvature)
+    if emptied:
+        lines += _emptied_layer_lines(emptied)
     lines += [*_untested_lines(rows), *_level_lines(rows)]
     if thresholds:
         lines += _threshold_lines(thresholds)

@@ -179,7 +179,7 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
         },
     )
     before = set(ds.data_vars)
-    _add_kept_shared(ds, cfg, results, done, at, shape)
+    _add_mask_measures(ds, cfg, results, done, at, shape)
     _add_analyses(ds, finished, at, shape)
     _only_finished_rounds(ds, set(ds.data_vars) - before)
     _add_transfers(ds, finished, seeds, rounds)
@@ -207,8 +207,24 @@ def shared_kept(mask: dict[str, np.ndarray], kept: int, reference: dict[str, np.
     return (kept - only_here) / kept if kept else float("nan")
 
 
-def _add_kept_shared(ds, cfg, results, done, at, shape) -> None:
-    """``kept_shared_with_magnitude``: per chain and finished round, the share of its kept
+def empty_tensors(mask: dict[str, np.ndarray]) -> list[str]:
+    """The tensors of a stored mask (tensor name → bool array) that keep no entry: pruned
+    layers emptied by a global rule (a global random mask at a deep level; the smallest
+    |θ0| of the paper CNN empties its dense layer by round 12). Weights never pruned
+    (biases, an unpruned output layer) are True, so only a prunable tensor can be empty."""
+    return [n for n, v in mask.items() if v.size and not v.any()]
+
+
+def _add_mask_measures(ds, cfg, results, done, at, shape) -> None:
+    """From each finished round's mask (its ``trained.h5``), read once:
+
+    ``layers_emptied``: how many of its tensors keep no weight. Why: in these feed-forward
+    networks every kernel lies on the one path from input to output, so a network with an
+    emptied layer computes a function of its biases alone, the same output for every
+    input; its metric at that level measures that collapse, not how good a ticket is.
+    claims.md lists such rounds (:func:`emptied_layer_rounds`).
+
+    ``kept_shared_with_magnitude``: per chain and finished round, the share of its kept
     prunable weights that the magnitude chain of its (task, strategy, seed) keeps at the same
     round, from the masks the rounds' ``trained.h5`` hold (for dynamic sparse ES the active
     set the round ended with; its ``mask.h5`` holds the random mask it started from). Why:
@@ -226,15 +242,27 @@ def _add_kept_shared(ds, cfg, results, done, at, shape) -> None:
         )
         return {n: v.astype(bool) for n, v in group(arrays, MASK_GROUP).items()}
 
-    shared = _nan(shape)
+    shared, emptied = _nan(shape), _nan(shape)
     for (t, s, m, k), r, kept in done:
         reference = (t, s, SHARED_REFERENCE, k)
+        if m == SHARED_REFERENCE and (reference, r) not in references:
+            references[(reference, r)] = ticket(reference, r)  # every method compares with it
+        here = references[(reference, r)] if m == SHARED_REFERENCE else ticket((t, s, m, k), r)
+        emptied[(*at(t, s, m, k), r)] = len(empty_tensors(here))
         if kept is None or (reference, r) not in finished:
             continue
-        if (reference, r) not in references:  # read by every method of the seed: once
+        if (reference, r) not in references:  # read once for all methods of the seed
             references[(reference, r)] = ticket(reference, r)
-        here = ticket((t, s, m, k), r) if m != SHARED_REFERENCE else references[(reference, r)]
         shared[(*at(t, s, m, k), r)] = shared_kept(here, int(kept), references[(reference, r)])
+    ds["layers_emptied"] = (
+        CHAIN_DIMS,
+        emptied,
+        {
+            "long_name": "tensors of the round's mask that keep no weight (an emptied layer: "
+            "the network's output no longer depends on its input)",
+            "units": "1",
+        },
+    )
     if np.isfinite(shared).any():
         ds["kept_shared_with_magnitude"] = (
             CHAIN_DIMS,
@@ -722,6 +750,19 @@ def nonfinite_curvature_rounds(ds: xr.Dataset) -> list[dict]:
     counts = ds[var].transpose(*CHAIN_DIMS).values
     rows = _chain_round_rows(ds, np.nan_to_num(counts, nan=0.0) > 0, counts, "directions")
     return [{**r, "directions": int(r["directions"])} for r in rows]
+
+
+def emptied_layer_rounds(ds: xr.Dataset) -> list[dict]:
+    """The finished chain rounds whose mask keeps no weight of some layer
+    (``layers_emptied`` > 0, :func:`_add_mask_measures`): their networks' output does not
+    depend on the input, so a comparison at that level partly measures which side lost a
+    whole layer. claims.md lists them."""
+    var = "layers_emptied"
+    if var not in ds:
+        return []
+    counts = ds[var].transpose(*CHAIN_DIMS).values
+    rows = _chain_round_rows(ds, np.nan_to_num(counts, nan=0.0) > 0, counts, "layers")
+    return [{**r, "layers": int(r["layers"])} for r in rows]
 
 
 def _chain_round_rows(ds: xr.Dataset, where: np.ndarray, values: np.ndarray, name: str):

@@ -335,6 +335,7 @@ def cmd_claims(args) -> None:
     claims.md (printed), claims.html (for the report) and claims.nc beside it."""
     from ..analysis import claims
     from ..analysis.collect import (
+        emptied_layer_rounds,
         nonfinite_curvature_rounds,
         nonfinite_metric_rounds,
         write_netcdf,
@@ -375,6 +376,7 @@ def cmd_claims(args) -> None:
         machines=json.loads(ds.attrs.get("trained_on", "{}")),
         nonfinite=nonfinite_metric_rounds(ds),
         nonfinite_curvature=nonfinite_curvature_rounds(ds),
+        emptied=emptied_layer_rounds(ds),
     )
     html, table = claims.to_html(text), claims.to_dataset(rows, thresholds)
     # which run: a claims.nc copied out of its folder still names it
