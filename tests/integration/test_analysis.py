@@ -14,6 +14,74 @@ from evotickets.networks import init_params, layer_table, prunable_vector, to_ve
 A_MASK = {"mask/Dense_0/kernel": np.ones((2, 2), bool)}
 
 
+#: Two observation statistics of a 3-observation control task, far enough apart that a
+#: policy's return differs under them
+OBSERVATION_STATES = (
+    {"obs_mean": np.zeros(3), "obs_var": np.ones(3), "obs_count": np.array(100.0)},
+    {
+        "obs_mean": np.array([0.9, -0.5, 3.0]),
+        "obs_var": np.array([0.01, 0.04, 0.25]),
+        "obs_count": np.array(5000.0),
+    },
+)
+
+
+def _pendulum_with_statistics(tmp_path, tiny_config, analysis: str):
+    """A small Pendulum chain with running observation statistics and ``analysis`` enabled:
+    (cfg, chain settings, init.h5, θ0's params, layer table)."""
+    import json
+
+    from evotickets import cli
+    from evotickets.artifacts import read_artifact
+    from evotickets.config import chain_settings, init_settings, validate_config
+    from evotickets.networks import layer_table
+
+    tiny_config["tasks"] = {
+        "pendulum": {
+            "hidden": [8],
+            "n_repeats": 1,
+            "max_steps": 30,
+            "n_test": 2,
+            "obs_normalization": True,
+        }
+    }
+    tiny_config["analyses"] = {"enabled": [analysis]}
+    cfg = validate_config(tiny_config)
+    settings = chain_settings(cfg, "pendulum", "snes", "snr", 0)
+    init = tmp_path / "init.h5"
+    init_json = json.dumps(init_settings(cfg, "pendulum", 0))
+    assert cli.main(["init", "--settings", init_json, "--out", str(init)]) == 0
+    params = {k[len("params/") :]: v for k, v in read_artifact(init, "init")[0].items()}
+    return cfg, settings, init, params, layer_table(params)
+
+
+def _policy_round(path, params, state, r: int, digest: str) -> None:
+    """A trained.h5 of the Pendulum chain at round ``r``: θ0 whole, under ``state``."""
+    from evotickets.artifacts import write_artifact
+
+    write_artifact(
+        path,
+        "trained",
+        {
+            **{f"params/{k}": v for k, v in params.items()},
+            **{f"sigma/{k}": np.ones_like(v) for k, v in params.items()},
+            **{f"mask/{k}": np.ones(v.shape, bool) for k, v in params.items()},
+            **{f"task_state/{k}": v for k, v in state.items()},
+        },
+        {
+            "round": r,
+            "task": "pendulum",
+            "strategy": "snes",
+            "method": "snr",
+            "metric_name": "test_return",
+            "final_metric": -150.0,
+            "remaining_fraction": 1.0,
+        },
+        config_digest=digest,
+        seed=0,
+    )
+
+
 def test_barrier_of_a_network_with_itself_is_zero():
     rng = np.random.default_rng(0)
     theta = rng.normal(size=50).astype(np.float32)
@@ -288,38 +356,15 @@ def test_lmc_scores_each_end_under_its_own_observation_statistics(tmp_path, tiny
 
     from evotickets import cli
     from evotickets.artifacts import REQUIRED_ATTRS, read_artifact, write_artifact
-    from evotickets.config import chain_settings, chain_spec, init_settings, validate_config
-    from evotickets.networks import layer_table, to_vector
+    from evotickets.config import chain_spec
+    from evotickets.networks import to_vector
     from evotickets.settings import TransferSettings
     from evotickets.tasks import make_task
 
-    tiny_config["tasks"] = {
-        "pendulum": {
-            "hidden": [8],
-            "n_repeats": 1,
-            "max_steps": 30,
-            "n_test": 2,
-            "obs_normalization": True,
-        }
-    }
-    tiny_config["analyses"] = {"enabled": ["lmc"]}
-    cfg = validate_config(tiny_config)
-    settings = chain_settings(cfg, "pendulum", "snes", "snr", 0)
+    cfg, settings, init, params, table = _pendulum_with_statistics(tmp_path, tiny_config, "lmc")
     s = json.dumps(settings)
-    init = tmp_path / "init.h5"
-    init_json = init_settings(cfg, "pendulum", 0)
-    assert cli.main(["init", "--settings", json.dumps(init_json), "--out", str(init)]) == 0
-    params = {k[len("params/") :]: v for k, v in read_artifact(init, "init")[0].items()}
-    table = layer_table(params)
     theta = to_vector(params, table)
-    states = {
-        "left": {"obs_mean": np.zeros(3), "obs_var": np.ones(3), "obs_count": np.array(100.0)},
-        "right": {
-            "obs_mean": np.array([0.9, -0.5, 3.0]),
-            "obs_var": np.array([0.01, 0.04, 0.25]),
-            "obs_count": np.array(5000.0),
-        },
-    }
+    states = dict(zip(("left", "right"), OBSERVATION_STATES, strict=True))
     # the left end is the --settings chain's round; the right the transfer chain's
     source = chain_spec(cfg, "pendulum", "snes", "snr", 0)
     transfer = TransferSettings(
@@ -327,27 +372,7 @@ def test_lmc_scores_each_end_under_its_own_observation_statistics(tmp_path, tiny
     )
     digests = {"left": source.digest(), "right": transfer.digest()}
     for side, state in states.items():
-        write_artifact(
-            tmp_path / f"{side}.h5",
-            "trained",
-            {
-                **{f"params/{k}": v for k, v in params.items()},
-                **{f"sigma/{k}": np.ones_like(v) for k, v in params.items()},
-                **{f"mask/{k}": np.ones(v.shape, bool) for k, v in params.items()},
-                **{f"task_state/{k}": v for k, v in state.items()},
-            },
-            {
-                "round": 0,
-                "task": "pendulum",
-                "strategy": "snes",
-                "method": "snr",
-                "metric_name": "test_return",
-                "final_metric": -150.0,
-                "remaining_fraction": 1.0,
-            },
-            config_digest=digests[side],
-            seed=0,
-        )
+        _policy_round(tmp_path / f"{side}.h5", params, state, 0, digests[side])
     out = tmp_path / "lmc.h5"
     argv = ["lmc", "--kind", "es_gd", "--settings", s, "--analysis", '{"alphas": 3}']
     argv += ["--init", str(init), "--left", str(tmp_path / "left.h5")]
@@ -875,58 +900,18 @@ def test_the_landscape_verb_scores_each_round_under_its_own_observation_statisti
 
     from evotickets import cli
     from evotickets.analysis import evaluation
-    from evotickets.artifacts import read_artifact, write_artifact
-    from evotickets.config import chain_settings, chain_spec, init_settings, validate_config
-    from evotickets.networks import layer_table, to_vector
+    from evotickets.artifacts import read_artifact
+    from evotickets.config import chain_spec
+    from evotickets.networks import to_vector
     from evotickets.tasks import make_task
 
-    tiny_config["tasks"] = {
-        "pendulum": {
-            "hidden": [8],
-            "n_repeats": 1,
-            "max_steps": 30,
-            "n_test": 2,
-            "obs_normalization": True,
-        }
-    }
-    tiny_config["analyses"] = {"enabled": ["landscape"]}
-    cfg = validate_config(tiny_config)
-    settings = chain_settings(cfg, "pendulum", "snes", "snr", 0)
-    init = tmp_path / "init.h5"
-    init_json = json.dumps(init_settings(cfg, "pendulum", 0))
-    assert cli.main(["init", "--settings", init_json, "--out", str(init)]) == 0
-    params = {k[len("params/") :]: v for k, v in read_artifact(init, "init")[0].items()}
-    table = layer_table(params)
-    states = [
-        {"obs_mean": np.zeros(3), "obs_var": np.ones(3), "obs_count": np.array(100.0)},
-        {
-            "obs_mean": np.array([0.9, -0.5, 3.0]),
-            "obs_var": np.array([0.01, 0.04, 0.25]),
-            "obs_count": np.array(5000.0),
-        },
-    ]
+    cfg, settings, init, params, table = _pendulum_with_statistics(
+        tmp_path, tiny_config, "landscape"
+    )
+    states = OBSERVATION_STATES
+    digest = chain_spec(cfg, "pendulum", "snes", "snr", 0).digest()
     for r, state in enumerate(states):
-        write_artifact(
-            tmp_path / f"r{r}.h5",
-            "trained",
-            {
-                **{f"params/{k}": v for k, v in params.items()},
-                **{f"sigma/{k}": np.ones_like(v) for k, v in params.items()},
-                **{f"mask/{k}": np.ones(v.shape, bool) for k, v in params.items()},
-                **{f"task_state/{k}": v for k, v in state.items()},
-            },
-            {
-                "round": r,
-                "task": "pendulum",
-                "strategy": "snes",
-                "method": "snr",
-                "metric_name": "test_return",
-                "final_metric": -150.0,
-                "remaining_fraction": 1.0,
-            },
-            config_digest=chain_spec(cfg, "pendulum", "snes", "snr", 0).digest(),
-            seed=0,
-        )
+        _policy_round(tmp_path / f"r{r}.h5", params, state, r, digest)
     opts = {"directions": 1, "xi_points": 3, "grid_points": 3, "grid_extent": 0.5,
             "eval_examples": 2, "direction_norm": "filter"}  # fmt: skip
     out = tmp_path / "landscape.h5"

@@ -744,12 +744,7 @@ def nonfinite_curvature_rounds(ds: xr.Dataset) -> list[dict]:
     so such a round drops out of the fit (its seed stays, fitted over its other rounds): the
     sharpest curvatures, which are the claim's own evidence, would leave silently.
     claims.md lists them."""
-    var = "curvature_1d_nonfinite_directions"
-    if var not in ds:
-        return []
-    counts = ds[var].transpose(*CHAIN_DIMS).values
-    rows = _chain_round_rows(ds, np.nan_to_num(counts, nan=0.0) > 0, counts, "directions")
-    return [{**r, "directions": int(r["directions"])} for r in rows]
+    return _counted_rounds(ds, "curvature_1d_nonfinite_directions", "directions")
 
 
 def emptied_layer_rounds(ds: xr.Dataset) -> list[dict]:
@@ -757,12 +752,17 @@ def emptied_layer_rounds(ds: xr.Dataset) -> list[dict]:
     (``layers_emptied`` > 0, :func:`_add_mask_measures`): their networks' output does not
     depend on the input, so a comparison at that level partly measures which side lost a
     whole layer. claims.md lists them."""
-    var = "layers_emptied"
+    return _counted_rounds(ds, "layers_emptied", "layers")
+
+
+def _counted_rounds(ds: xr.Dataset, var: str, name: str) -> list[dict]:
+    """The chain rounds where the count ``var`` (CHAIN_DIMS; NaN: round not read) is above
+    0, each with its count, an int, under ``name``."""
     if var not in ds:
         return []
     counts = ds[var].transpose(*CHAIN_DIMS).values
-    rows = _chain_round_rows(ds, np.nan_to_num(counts, nan=0.0) > 0, counts, "layers")
-    return [{**r, "layers": int(r["layers"])} for r in rows]
+    rows = _chain_round_rows(ds, np.nan_to_num(counts, nan=0.0) > 0, counts, name)
+    return [{**r, name: int(r[name])} for r in rows]
 
 
 def _chain_round_rows(ds: xr.Dataset, where: np.ndarray, values: np.ndarray, name: str):
