@@ -5,6 +5,7 @@ import jax
 import numpy as np
 import pytest
 
+from evotickets import keys
 from evotickets.keys import permutation
 
 
@@ -82,3 +83,40 @@ def test_chain_keys_differ_by_seed_task_and_strategy_never_by_method():
     for other in ((1, "digits", "snes"), (0, "mnist", "snes"), (0, "digits", "sep_cma_es")):
         assert not np.array_equal(base, data(*other)), other
     assert list(inspect.signature(chain_key).parameters) == ["seed", "task", "strategy"]
+
+
+def test_every_derived_key_is_the_one_recorded():
+    """Each key of the study, derived the way the code derives it, has the bits recorded here
+    (JAX's threefry, the pinned jax): a change to how any key is derived (a generation key
+    that ignores g, the mask key taken as the round key itself) changes every chain's
+    numbers, and runs that compare a chain with itself (resume, chunking) cannot see it. A
+    deliberate change updates these bits and says so: earlier results no longer reproduce."""
+    ck = keys.chain_key(0, "digits", "snes")
+    rk = keys.round_key(ck, 1)
+    derived = {
+        "init": keys.init_key(0),
+        "chain": ck,
+        "round 1": rk,
+        "generation 3": keys.generation_key(rk, 3),
+        "random mask": keys.mask_key(rk),
+        "permutation": keys.permutation_key(rk, "weight_permuted", "Dense_0/kernel"),
+        "gd epoch 2": keys.gd_epoch_key(rk, 2),
+        "init score": keys.init_score_key(0, "digits"),
+        "landscape 1d, round 1": keys.landscape_key(0, "digits", "1d", 1),
+    }
+    recorded = {
+        "init": [388991235, 3600006645],
+        "chain": [1499296288, 173449505],
+        "round 1": [3354775861, 1962895472],
+        "generation 3": [822182801, 674135870],
+        "random mask": [795441168, 4026843395],
+        "permutation": [649168092, 2555685419],
+        "gd epoch 2": [3770751605, 732448539],
+        "init score": [2925845260, 3360231704],
+        "landscape 1d, round 1": [1413102519, 2114775431],
+    }
+    got = {k: np.asarray(jax.random.key_data(v)).tolist() for k, v in derived.items()}
+    assert got == recorded
+    # each generation its own noise
+    data = {g: np.asarray(jax.random.key_data(keys.generation_key(rk, g))) for g in range(3)}
+    assert len({tuple(v.tolist()) for v in data.values()}) == 3
