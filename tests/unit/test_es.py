@@ -294,3 +294,14 @@ def test_a_round_refuses_late_rewinding_with_dynamic_sparse_regrowth():
     es._check_schedule(None, SimpleNamespace(every=10), 10, 100, "c")
     with pytest.raises(ValueError, match="c: late rewinding and dynamic sparse"):
         es._check_schedule(10, SimpleNamespace(every=10), 10, 100, "c")
+
+
+def test_a_chunk_stops_where_any_one_generation_lost_every_member():
+    """Every member of one generation NaN/inf stops the round, naming that generation, even
+    where the chunk's other generations were fine (it stopped only where all were lost);
+    some members lost is a count, not a stop."""
+    from evotickets.train.es import AllMembersFailed, _check_members
+
+    with pytest.raises(AllMembersFailed, match="generation 7 had a NaN/inf fitness"):
+        _check_members(np.array([0, 8, 0]), 6, 8, "digits/snes")
+    _check_members(np.array([7, 3, 0]), 6, 8, "digits/snes")  # some members: no stop
