@@ -211,9 +211,11 @@ def test_paper_hyperparameters_map_to_evosax_03():
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_mean_decay_acts_on_every_state_type(name):
     s = make_strategy(name, D, {"population_size": 8, "std_init": 0.1, "mean_decay": 0.1})
-    state = s.algorithm.init(jax.random.key(0), jnp.ones(D), s.params)
+    # a mean of many values: from 1 alone, mean·(1 − d) and mean − d agree
+    mean = jnp.linspace(-2.0, 2.0, D)
+    state = s.algorithm.init(jax.random.key(0), mean, s.params)
     decayed = s.post_tell(state)
-    np.testing.assert_allclose(decayed.mean, 0.9, rtol=1e-6)
+    np.testing.assert_allclose(decayed.mean, 0.9 * np.asarray(mean), rtol=1e-6, atol=1e-7)
     assert type(decayed) is type(state)
     pop, _ = s.algorithm.ask(jax.random.key(1), decayed, s.params)  # still a valid state
     assert np.all(np.isfinite(pop))
