@@ -8,6 +8,7 @@ import json
 
 import h5py
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import TINY_CONFIG
@@ -390,11 +391,12 @@ def test_a_checkpoint_of_other_software_says_what_changed(setup, tmp_path):
 # --- gradient-descent trainers resume too ----------------------------------------------------
 
 
-def test_resumed_adam_round_is_bitwise_identical(setup, tmp_path):
+@pytest.mark.parametrize("rewind_at", [None, 5])  # 5: inside epoch 1, before the crash
+def test_resumed_adam_round_is_bitwise_identical(setup, tmp_path, rewind_at):
     from evotickets.train.gd import run_adam_round
 
     task, theta0, mask = setup
-    kw = {"lr": 1e-3, "batch_size": 128, "epochs": 4}
+    kw = {"lr": 1e-3, "batch_size": 128, "epochs": 4, "rewind_at": rewind_at}
     reference = run_adam_round(task, theta0, mask, jax.random.key(1), log=lambda m: None, **kw)
     path = tmp_path / "trained.ckpt.h5"
     messages: list[str] = []
@@ -409,11 +411,21 @@ def test_resumed_adam_round_is_bitwise_identical(setup, tmp_path):
     )
     assert any(m.startswith("resuming from checkpoint") and "generation 2" in m for m in messages)
     assert not any("epoch 1/4" in m or "epoch 2/4" in m for m in messages)  # not redone
-    for field in ("theta", "step_loss", "epoch_loss", "eval_epoch", "eval_metric"):
+    fields = ("theta", "step_loss", "epoch_loss", "eval_epoch", "eval_metric")
+    for field in (*fields, "rewind_theta") if rewind_at else fields:
         x, y = getattr(reference, field), getattr(resumed, field)
         assert x.dtype == y.dtype, field
         np.testing.assert_array_equal(x, y, err_msg=field)
     assert reference.final_metric == resumed.final_metric
+    # each epoch's loss is the mean of its steps' losses
+    steps = reference.step_loss.size // 4
+    np.testing.assert_allclose(
+        reference.epoch_loss, reference.step_loss.reshape(4, steps).mean(1), rtol=1e-6
+    )
+    # the metric is the test set's, not the training set's
+    test = float(task.evaluate(jnp.asarray(reference.theta), task.test_data, task.init_state()))
+    train = float(task.evaluate(jnp.asarray(reference.theta), task.train_data, task.init_state()))
+    assert reference.final_metric == pytest.approx(test) and test != pytest.approx(train)
 
 
 def test_resumed_ppo_round_is_bitwise_identical(tmp_path):
