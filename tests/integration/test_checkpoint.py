@@ -112,6 +112,12 @@ def test_resumed_round_is_bitwise_identical(setup, tmp_path, name):
     assert any(m.startswith("resuming from checkpoint") and "generation 6" in m for m in messages)
     assert second.saves == 1  # generation 9 only: the remaining work, not a restart
     _same(reference, resumed)
+    # the round's metric is its final search mean's on the test set, not the training set
+    task = setup[0]
+    theta, state = jnp.asarray(reference.theta), task.init_state()
+    test = float(task.evaluate(theta, task.test_data, state))
+    assert reference.final_metric == pytest.approx(test, abs=1e-6)
+    assert test != pytest.approx(float(task.evaluate(theta, task.train_data, state)))
 
 
 def _corrupt_truncate(path):
