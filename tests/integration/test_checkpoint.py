@@ -343,6 +343,37 @@ def test_a_checkpoint_of_other_software_is_not_resumed(monkeypatch, tmp_path):
     assert "jax_default_matmul_precision" in names
 
 
+def test_a_rounds_checkpoint_digest_covers_what_its_numbers_depend_on(tmp_path):
+    """A rerun whose mask moved (same count), whose start on the kept weights changed, whose
+    chunk (log_every) or whose group program's width differs computes other numbers: each
+    gets another checkpoint digest, so it never resumes the old state. θ0 on pruned weights
+    does not enter the round, so it leaves the digest alone."""
+    mask = np.array([True, True, False, False])
+    theta0 = np.array([0.1, 0.2, 0.1, 0.2])  # the moved mask keeps the same start values
+
+    def digest(mask=mask, theta0=theta0, log_every=3, width=None):
+        c = ck.for_round(
+            tmp_path / "trained.h5", chain_digest="c", round_index=1, strategy="snes",
+            mask=mask, theta0=theta0, num_generations=6, log_every=log_every,
+        )  # fmt: skip
+        if width is not None:
+            c.for_program("vmapped", width)
+        return c.digest
+
+    base = digest()
+    others = {
+        "mask moved": digest(mask=mask[::-1].copy()),
+        "start on a kept weight": digest(theta0=theta0 + np.array([0.5, 0, 0, 0])),
+        "chunk": digest(log_every=2),
+        "vmapped of 2": digest(width=2),
+        "vmapped of 3": digest(width=3),
+    }
+    assert base not in others.values()
+    assert len(set(others.values())) == len(others), others
+    assert digest(theta0=theta0 + np.array([0, 0, 0.5, 0.5])) == base  # pruned weights
+    assert digest(mask=mask[::-1].copy()) != digest(mask=mask[::-1].copy(), theta0=theta0 + 1)
+
+
 def test_a_split_over_host_devices_is_named_as_such_not_as_other_xla_flags(monkeypatch):
     """A round checkpointed under EVOTICKETS_CPU_DEVICES=2 and rerun on one device was
     refused as written by other software (XLA_FLAGS: the pass the split adds); it is the
