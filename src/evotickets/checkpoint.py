@@ -469,6 +469,7 @@ class Checkpointer:
             restored, scalars = [], {}
             for name, ref in zip(names, leaves, strict=True):
                 value = f[f"state/{name}"][()]
+                stored = f"{getattr(value, 'dtype', '?')}{np.shape(value)}"  # as on disk
                 if np.ndim(value) == 0:
                     scalars[name] = value
                 if _is_key(ref):
@@ -480,8 +481,7 @@ class Checkpointer:
                     value = jax.numpy.asarray(value)
                 if not ok:
                     raise ValueError(
-                        f"state leaf {name} has {getattr(value, 'dtype', '?')}{value.shape}, "
-                        f"the strategy needs {ref.dtype}{ref.shape}"
+                        f"state leaf {name} has {stored}, the strategy needs {ref.dtype}{ref.shape}"
                     )
                 restored.append(value)
             recorded = f.attrs.get(SCALARS_ATTR)  # checkpoints before 2026-12-07 have none

@@ -160,6 +160,22 @@ def _corrupt_scalar_leaf(path):
         f["state/0/lr_std"][()] = np.float32(value) * np.float32(0.25)
 
 
+def _corrupt_leaf_dtype(path):
+    """The right shape in float64: a state leaf of another precision would resume as other
+    numbers (JAX would compute the round's rest in float64 or cast it back)."""
+    with h5py.File(path, "r+") as f:
+        mean = f["state/0/mean"][()]
+        del f["state/0/mean"]
+        f["state/0/mean"] = mean.astype(np.float64)
+
+
+def _corrupt_eval_generations(path):
+    """The right length, other generations: evaluations at 3 and 7 are not this chunking's."""
+    with h5py.File(path, "r+") as f:
+        del f["curves/eval_generation"]
+        f["curves/eval_generation"] = np.array([3, 7], np.int64)
+
+
 def _corrupt_machines(path):
     with h5py.File(path, "r+") as f:
         f.attrs["machines"] = json.dumps([1, 2])
@@ -177,9 +193,11 @@ def _corrupt_machines(path):
         (_corrupt_missing_leaf, "d1", "ignoring checkpoint"),
         (_corrupt_machines, "d1", "attribute machines"),
         (_corrupt_scalar_leaf, "d1", "do not match their recorded digest"),
+        (_corrupt_leaf_dtype, "d1", "state leaf 0/mean has float64"),
+        (_corrupt_eval_generations, "d1", "eval_generation does not match the chunking"),
     ],
     ids=["truncated", "not-hdf5", "other-digest", "leaf-shape", "generation", "curves"]
-    + ["leaf", "machines", "scalar"],
+    + ["leaf", "machines", "scalar", "leaf-dtype", "eval-generations"],
 )
 def test_bad_checkpoint_is_ignored_with_a_log_line(setup, tmp_path, corrupt, digest, reason):
     reference = _reference(setup, "snes")
