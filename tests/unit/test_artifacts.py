@@ -1115,3 +1115,34 @@ def test_damage_stays_damage_and_an_os_error_of_now_is_named(tmp_path):
     with pytest.raises(ArtifactError, match="truncated, damaged or not HDF5") as err:
         read_artifact(path, "trained")
     assert not isinstance(err.value, ArtifactUnavailable)
+
+
+def test_a_directory_fsync_error_fails_the_write_unless_the_file_system_cannot_sync_folders(
+    tmp_path, monkeypatch
+):
+    """EIO or ENOSPC while syncing the folder means the rename may not be on disk: the write
+    fails, saying so, rather than report a durable artifact. A file system that cannot sync
+    folders at all (EINVAL) is no error: there is nothing more to do there."""
+    from evotickets import durable
+
+    real_fsync = os.fsync
+
+    def failing(code):
+        def fsync(fd):
+            if Path(f"/proc/self/fd/{fd}").resolve().is_dir():
+                raise OSError(code, os.strerror(code))
+            return real_fsync(fd)
+
+        return fsync
+
+    for code, fails in ((errno.EIO, True), (errno.ENOSPC, True), (errno.EINVAL, False)):
+        tmp = tmp_path / f"x{code}.tmp"
+        tmp.write_bytes(b"data")
+        monkeypatch.setattr(os, "fsync", failing(code))
+        if fails:
+            with pytest.raises(OSError) as err:
+                durable.durable_replace(tmp, tmp_path / f"x{code}")
+            assert err.value.errno == code
+        else:
+            durable.durable_replace(tmp, tmp_path / f"x{code}")
+        monkeypatch.setattr(os, "fsync", real_fsync)

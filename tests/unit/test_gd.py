@@ -131,6 +131,20 @@ def test_each_epoch_draws_its_own_minibatch_order(setup):
     np.testing.assert_array_equal(res.theta, theta0)  # lr 0: the network did not move
 
 
+def test_a_non_finite_loss_stops_the_round_in_its_epoch(setup):
+    """An infinite weight makes the first epoch's loss non-finite: the round stops there,
+    naming the epoch, instead of training on to a NaN network its write refuses later."""
+    task, _, theta0, prunable = setup
+    mask = np.ones(prunable.size, bool)
+    start = theta0.copy()
+    start[np.flatnonzero(prunable)[0]] = np.inf
+    epochs: list[str] = []
+    with pytest.raises(ValueError, match="became NaN/inf in epoch 1"):
+        run_adam_round(task, start, mask, jax.random.key(1), lr=1e-3, batch_size=128,
+                       epochs=3, log=epochs.append, label="digits/gd_adam")  # fmt: skip
+    assert epochs == []  # no epoch finished
+
+
 def test_batch_larger_than_the_data_is_refused(setup):
     task, _, theta0, prunable = setup
     mask = np.ones(prunable.size, bool)
