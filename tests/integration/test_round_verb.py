@@ -1375,3 +1375,38 @@ def test_a_heuristic_mask_scores_the_trained_round_against_its_theta0(tmp_path, 
     np.testing.assert_array_equal(got, want)
     magnitude = prune_to_count(np.abs(theta_g), np.ones_like(prunable), prunable, keep).mask
     assert not np.array_equal(got, magnitude)  # θ0 changed the ranking
+
+
+def test_a_mask_that_empties_a_layer_is_warned_of_in_the_log(tmp_path, tiny_config, capsys):
+    """A global random mask at a deep round keeps too few weights for every layer: the mask
+    step's log names the emptied tensors (the network then ignores its input), and only
+    those that the written mask really leaves empty."""
+    from evotickets.analysis.collect import empty_tensors
+    from evotickets.artifacts import MASK_GROUP, group
+    from evotickets.pruning import remaining_count
+
+    tiny_config["methods"] = ["random", "magnitude"]
+    cfg = validate_config(tiny_config)
+    init = _write_init(cfg, tmp_path / "init.h5")
+    attrs = read_artifact(init, "init")[1]
+    settings = chain_settings(cfg, "digits", "snes", "random", 0)
+    p, n = cfg["prune_fraction"], int(attrs["num_prunable"])
+    deep = next(t for t in range(1, 200) if remaining_count(n, p, t) <= 2)
+
+    def mask_at(t):
+        out = tmp_path / f"mask{t}.h5"
+        capsys.readouterr()
+        assert cli.main(["mask", "--settings", json.dumps(settings), "--init", str(init),
+                         "--round", str(t), "--out", str(out)]) == 0  # fmt: skip
+        logged = capsys.readouterr()
+        masks = {
+            k: v.astype(bool) for k, v in group(read_artifact(out, "mask")[0], MASK_GROUP).items()
+        }
+        return logged.out + logged.err, empty_tensors(masks)
+
+    text, empty = mask_at(1)  # 80 % kept: every layer keeps weights
+    assert empty == [] and "keeps no weight" not in text
+    text, empty = mask_at(deep)
+    assert empty, "a mask of at most 2 weights over this network's layers empties one"
+    (line,) = [ln for ln in text.splitlines() if "keeps no weight" in ln]
+    assert line.split("keeps no weight of ")[1].split(":")[0] == ", ".join(empty)
