@@ -185,3 +185,27 @@ def test_every_call_computes_width_chains_and_the_padding_is_dropped(setup, monk
         np.testing.assert_array_equal(a.best_fitness, b.best_fitness)
         np.testing.assert_array_equal(a.eval_metric, b.eval_metric)
     assert not np.array_equal(padded[0].theta, padded[1].theta)
+
+
+def test_rounds_train_in_one_program_only_with_the_same_generations_and_chunk(tiny_config):
+    """Chains of one group train as one vmapped program only where they share the task
+    object, the strategy and its settings, D_active, generations and chunk: two chains
+    that differ only in log_every (the chunk, and with it the evaluations) must not."""
+    from types import SimpleNamespace
+
+    from evotickets.config import chain_settings, validate_config
+    from evotickets.settings import ChainSettings
+    from evotickets.train.trainers import lockstep_key
+
+    task, mask = SimpleNamespace(table=None), np.ones(12, bool)
+
+    def key(es=None, seed=0):
+        cfg = validate_config({**tiny_config, "seeds": [0, 1], **({"es": es} if es else {})})
+        s = ChainSettings.from_dict(chain_settings(cfg, "digits", "snes", "magnitude", seed))
+        return lockstep_key(SimpleNamespace(settings=s, task=task, mask=mask))
+
+    es = tiny_config["es"]
+    base = key()
+    assert key(seed=1) == base  # another seed: one program
+    assert key({**es, "log_every": max(1, es["log_every"] // 2)}) != base
+    assert key({**es, "num_generations": es["num_generations"] * 2}) != base
