@@ -417,6 +417,31 @@ def test_the_non_finite_footnote_counts_only_the_rounds_its_figure_draws(tmp_pat
     assert missing.evotickets_placeholder and note(missing) == []
 
 
+def test_a_figure_says_how_many_drawn_rounds_lost_a_whole_layer(tmp_path):
+    """A round whose mask keeps no weight of a layer is drawn like any other (its network
+    ignores the input): a figure drawing it says how many; one not drawing it says nothing."""
+    ds = _dataset(["digits", "mnist"], ["snes", "gd_adam"], ("random", "magnitude", "snr"),
+                  fill=0.5)  # fmt: skip
+    ds["kept_fraction"] = (ds.test_metric.dims, np.ones(ds.test_metric.shape))
+    ds["layers_emptied"] = (ds.test_metric.dims, np.zeros(ds.test_metric.shape))
+    ds.layers_emptied.loc[{"task": "digits", "strategy": "snes", "method": "random",
+                           "iteration": ROUNDS - 1}] = 1  # fmt: skip
+
+    def note(fig):
+        text = " ".join(" ".join(t.get_text().split()) for t in fig.texts)
+        return text[text.index("drawn round(s)") - 2 :] if "keep no weight" in text else ""
+
+    fig2 = figures.render("fig2", ds, str(tmp_path / "fig2.png"))
+    assert note(fig2).startswith(
+        "2 drawn round(s) keep no weight of some layer: those networks give the same output "
+        "for every input (claims.md lists them)"
+    )
+    fig3 = figures.render("fig3", ds, str(tmp_path / "fig3.png"))  # snr and magnitude only
+    assert note(fig3) == ""
+    fig7 = figures.render("fig7", ds, str(tmp_path / "fig7.png"))  # draws no metric
+    assert note(fig7) == ""
+
+
 def test_a_panels_lines_are_means_over_the_same_seeds_at_each_level(tmp_path):
     """Where one method lacks a seed at a level, every line of the panel leaves that seed
     out there, so the gap between two lines is paired over the same seeds; the figure says

@@ -24,7 +24,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from ..analysis.collect import has_data, nonfinite_curvature_rounds, nonfinite_metric_rounds
+from ..analysis.collect import (
+    emptied_layer_rounds,
+    has_data,
+    nonfinite_curvature_rounds,
+    nonfinite_metric_rounds,
+)
 from ..names import (
     DEFAULT_INIT_SCHEME,
     DYNAMIC_METHODS,
@@ -1113,6 +1118,12 @@ def render(name: str, ds: xr.Dataset, out: str) -> plt.Figure:
             0,
             f"{left_out} finished round(s) with a non-finite test metric left out "
             "(claims.md lists them)",
+        )
+    if drawn and (emptied := len(_drawn_rows(fig, emptied_layer_rounds(ds)))):
+        # drawn like any round: their networks ignore the input, which a reader should know
+        notes.append(
+            f"{emptied} drawn round(s) keep no weight of some layer: those networks give "
+            "the same output for every input (claims.md lists them)"
         )
     if notes:
         _footnote(fig, notes)
