@@ -594,6 +594,14 @@ def test_claims_on_a_subset_of_seeds_is_a_replication_beside_the_run(tmp_path, c
     assert "listed twice" in capsys.readouterr().err
     assert cli.main(["claims", str(tmp_path), "--seeds", ","]) == 2  # none: not an empty table
     assert "summary.nc has seeds [0, 1, 2, 3, 4, 5]: list each once" in capsys.readouterr().err
+    # --out-dir naming the run's own folder: refused, its claims untouched
+    (tmp_path / "claims.md").write_text("the run's own claims")
+    assert cli.main(["claims", str(tmp_path), "--seeds", "3,4,5", "--out-dir", str(tmp_path)]) == 2
+    assert "would replace the run's own" in capsys.readouterr().err
+    assert (tmp_path / "claims.md").read_text() == "the run's own claims"
+    other = tmp_path / "replication"  # any folder that is not a run's: written there
+    assert cli.main(["claims", str(tmp_path), "--seeds", "3,4,5", "--out-dir", str(other)]) == 0
+    assert (other / "claims.md").read_text().startswith("# Claims: synthetic (seeds 3, 4, 5")
 
 
 def test_claims_of_another_runs_summary_are_not_written_into_this_folder(tmp_path, capsys):

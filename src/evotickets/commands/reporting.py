@@ -365,6 +365,13 @@ def cmd_claims(args) -> None:
         # never over the whole run's claims, which the workflow owns
         default_out = results / f"claims-seeds-{'-'.join(map(str, args.seeds))}"
     out = Path(args.out_dir or default_out)
+    if args.seeds is not None and (out / "summary.nc").is_file():
+        # a run's results folder: its claims are the whole run's, which the workflow owns
+        raise ArtifactError(
+            f"--out-dir {out} is a run's results folder (it holds summary.nc): the claims of "
+            f"seeds {', '.join(map(str, args.seeds))} only would replace the run's own; "
+            f"leave --out-dir out (they go to {default_out}) or name another folder"
+        )
     _refuse_another_runs_folder(out, _experiment_of(ds))
     rows = claims.claim_rows(ds)
     thresholds = claims.dense_threshold(ds)
