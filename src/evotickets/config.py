@@ -772,6 +772,55 @@ def memory_notes(cfg: dict) -> list[str]:
     return notes
 
 
+#: A note is printed where a global random mask empties some layer at least this often.
+EMPTIED_LAYER_NOTE_ODDS = 0.01
+
+
+def emptied_layer_notes(cfg: dict) -> list[str]:
+    """The odds that a global random mask (``random``, and the mask dynamic sparse ES starts
+    from and keeps each layer's count of) empties some layer of a task's network by the
+    last round, for each task whose chains draw one and where the odds reach
+    :data:`EMPTIED_LAYER_NOTE_ODDS` (:func:`evotickets.pruning.emptied_layer_probability`,
+    from the layers' sizes without JAX): one note. Such a network ignores its input, so
+    check-config says where to expect it before any job; claims.md then lists the rounds
+    where it happened."""
+    from . import pruning
+    from .tasks import prunable_kernel_sizes
+
+    p, last = cfg["prune_fraction"], cfg["rounds"] - 1
+    entries, methods = [], set()
+    for task in cfg["tasks"] if last >= 1 else ():
+        drawn = {
+            m
+            for s in task_strategies(cfg, task)
+            for m in task_methods(cfg, task, s)
+            if m in ("random", *DYNAMIC_METHODS)
+        }
+        if not drawn:
+            continue
+        sizes = prunable_kernel_sizes(init_settings(cfg, task, cfg["seeds"][0]))
+        n = sum(sizes)
+        odds = {
+            t: pruning.emptied_layer_probability(sizes, pruning.remaining_count(n, p, t))
+            for t in range(1, last + 1)
+        }
+        if odds[last] >= EMPTIED_LAYER_NOTE_ODDS:
+            first = min(t for t, v in odds.items() if v >= EMPTIED_LAYER_NOTE_ODDS)
+            kept = pruning.remaining_count(n, p, last)
+            entries.append(f"{task} {odds[last]:.2f} ({kept:,} of {n:,} kept; from round {first})")
+            methods |= drawn
+    if not entries:
+        return []
+    note = (
+        f"a global random mask ({', '.join(sorted(methods))}) empties some layer of the "
+        f"network, per seed at round {last} with probability: {'; '.join(entries)} (from "
+        f"round: where it reaches {EMPTIED_LAYER_NOTE_ODDS:.0%}). Such a network gives the "
+        "same output for every input, so those rounds measure that collapse (claims.md "
+        "lists them); mask_permuted keeps each layer's count of the magnitude ticket"
+    )
+    return [note]
+
+
 def size_limited_strategies(cfg: dict, task: str) -> list[str]:
     """The ES strategies of ``task`` whose D×D state or D² work limits the weights searched."""
     from .strategies import grows_with_dims

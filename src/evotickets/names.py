@@ -104,6 +104,16 @@ VISION_WEIGHT_COUNTS: dict[tuple[str, tuple[int, ...], bool], tuple[int, int]] =
     ("cnn_small", (28, 28, 1), True): (9064, 9098),
     ("cnn_small", (28, 28, 1), False): (1224, 9098),
 }
+#: The kernels of a vision network on images of a shape, in layer order (the output layer's
+#: last): the sizes a global mask distributes its weights over, so that check-config can
+#: tell the odds of a random mask emptying a layer without JAX (tests/unit/test_names.py
+#: holds them equal to θ0's shapes and to VISION_WEIGHT_COUNTS).
+VISION_KERNEL_SIZES: dict[tuple[str, tuple[int, ...]], tuple[int, ...]] = {
+    ("cnn", (8, 8, 1)): (200, 3200, 640),
+    ("cnn", (28, 28, 1)): (200, 3200, 7840),
+    ("cnn_small", (8, 8, 1)): (72, 1152, 640),
+    ("cnn_small", (28, 28, 1)): (72, 1152, 7840),
+}
 #: A control policy's input and output sizes by library task (observation length; actions, or
 #: discrete actions' count): with its hidden sizes they set every tensor's shape, so θ0 and
 #: the workflow's validation need no environment built (seconds for brax).

@@ -273,6 +273,30 @@ def remaining_count(num_prunable: int, prune_fraction: float, round_index: int) 
     return round_half_up(num_prunable * (1 - exact_fraction(prune_fraction)) ** round_index)
 
 
+def emptied_layer_probability(layer_sizes: Sequence[int], keep: int) -> float:
+    """The probability that a uniform random choice of ``keep`` of the weights of layers
+    ``layer_sizes`` (a global random mask: the ``random`` baseline, and the mask dynamic
+    sparse ES starts from) leaves at least one layer with none.
+
+    Why: these networks are feed-forward, so a network with an emptied layer gives the same
+    output for every input; a random baseline that loses a layer measures that collapse,
+    not the lack of a ticket. Inclusion–exclusion over the layers, each term the
+    hypergeometric probability that ``keep`` draws miss a set of layers
+    (``scipy.stats.hypergeom``): exact, and the networks here have 2–4 prunable layers."""
+    from itertools import combinations
+
+    from scipy.stats import hypergeom
+
+    sizes = [int(s) for s in layer_sizes if int(s) > 0]
+    total, keep = sum(sizes), int(keep)
+    p = 0.0
+    for r in range(1, len(sizes) + 1):
+        for subset in combinations(sizes, r):
+            if total - sum(subset) >= keep:  # else no mask of keep weights misses them all
+                p += (-1) ** (r + 1) * float(hypergeom.pmf(0, total, sum(subset), keep))
+    return min(1.0, max(0.0, p))
+
+
 def rounds_keeping_weights(num_prunable: int, prune_fraction: float, rounds: int) -> int:
     """How many of rounds 0 … ``rounds`` − 1 keep at least one prunable weight. The counts
     never grow from a round to the next, so the rounds that keep some come first; a binary

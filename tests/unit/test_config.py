@@ -1207,7 +1207,16 @@ def test_check_config_validates_every_shipped_config_and_refuses_a_bad_one(tmp_p
         assert f"round {last}, the last, keeps {(1 - cfg['prune_fraction']) ** last:.2%}" in out
         if path.name == "config.yaml":  # the masks keep whole weights: each task's count
             assert "(in whole weights: digits 391 of 1,864)" in out, out
-        assert "note:" not in out, out  # no shipped config runs an analysis on nothing
+        notes = [line for line in out.splitlines() if line.startswith("note:")]
+        if path.name == "paper.yaml":  # 20 rounds: its random masks may empty a layer
+            (note,) = notes
+            assert (
+                "empties some layer" in note
+                and "pendulum 0.43 (63 of 4,352 kept; from round 12)" in note
+                and "mnist 0.05 (162 of 11,240 kept; from round 17)" in note
+            )
+        else:
+            assert notes == [], out  # no shipped config runs an analysis on nothing
     bad = tmp_path / "bad.yaml"
     cfg = yaml.safe_load((root / "config.yaml").read_text())
     # an analyses block without `enabled` runs every analysis: one filtered to nothing is

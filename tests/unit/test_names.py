@@ -230,6 +230,30 @@ def test_the_vision_networks_known_counts_are_their_shapes_counts():
                           "seed": 0}) == (1864, 1898)  # fmt: skip
 
 
+def test_the_prunable_kernel_sizes_are_theta0s_kernels():
+    """check-config's odds of an emptied layer read the kernels' sizes without JAX: each
+    network's must be θ0's prunable kernels, in layer order, and sum to weight_counts'."""
+    import jax
+
+    from evotickets.networks import layer_table
+    from evotickets.tasks import init_theta, prunable_kernel_sizes, weight_counts
+
+    covered = set()
+    cases = [(t, {"network": n}) for t in names.VISION_INPUT_SHAPE for n in ("cnn", "cnn_small")]
+    cases += [("pendulum", {"hidden": [64, 64]}), ("ant", {"hidden": [32, 32]})]
+    for task, net in cases:
+        for keep_output in (True, False):
+            settings = {"task": task, **net, "prune_output_layer": keep_output, "seed": 0}
+            shapes = jax.eval_shape(lambda key, s=settings: init_theta(s, key), jax.random.key(0))
+            table = layer_table(shapes, keep_output)
+            want = [e.size for e in table if e.prunable]
+            assert prunable_kernel_sizes(settings) == want, settings
+            assert sum(want) == weight_counts(settings)[0]
+            if "network" in net:
+                covered.add((net["network"], names.VISION_INPUT_SHAPE[task]))
+    assert covered == set(names.VISION_KERNEL_SIZES)
+
+
 def test_the_control_tasks_io_sizes_are_their_environments():
     """θ0 of a policy and the validation's counts read the table, not the environment: it
     must be what each environment reports (brax's observation from a trace)."""

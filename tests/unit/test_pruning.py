@@ -307,3 +307,23 @@ def test_a_registry_entry_names_a_regrowth_dynamic_sparse_es_knows():
     with pytest.raises(ValueError, match="regrow 'rigl' is not one of"):
         PruningMethod("x", "key", regrow="rigl")
     assert {m.regrow for m in pruning.REGISTRY.values()} == {None, *REGROWTHS}
+
+
+def test_the_odds_of_a_random_mask_emptying_a_layer():
+    """Exact small cases, and a Monte Carlo check of the paper's Pendulum policy at its last
+    round (63 of 4,352 weights over layers of 192, 4,096 and 64): a global random mask keeps
+    no weight of some layer with probability ≈ 0.43."""
+    assert pruning.emptied_layer_probability([1, 3], 1) == pytest.approx(1.0)  # one layer left
+    assert pruning.emptied_layer_probability([2, 2], 2) == pytest.approx(1 / 3)  # both in one
+    assert pruning.emptied_layer_probability([2, 2], 3) == 0.0  # 3 of 4 reach both layers
+    assert pruning.emptied_layer_probability([5], 1) == 0.0  # one layer: never empty
+    sizes, keep = [192, 4096, 64], 63
+    exact = pruning.emptied_layer_probability(sizes, keep)
+    rng = np.random.default_rng(0)
+    layer = np.repeat(np.arange(3), sizes)
+    draws = 20_000
+    hits = sum(
+        np.unique(layer[rng.choice(layer.size, keep, replace=False)]).size < 3 for _ in range(draws)
+    )
+    assert exact == pytest.approx(hits / draws, abs=4 * np.sqrt(0.25 / draws))
+    assert exact == pytest.approx(0.426, abs=0.001)

@@ -21,6 +21,7 @@ from ..artifacts import (
 from ..config import (
     ConfigError,
     chains,
+    emptied_layer_notes,
     idle_analyses,
     ignored_settings,
     init_settings,
@@ -141,7 +142,7 @@ def cmd_check_config(args) -> None:
     print(f"analyses: {running_analyses(cfg)}")
     for name, why in idle_analyses(cfg).items():
         print(f"note: analysis {name} computes nothing here: {why}")
-    for note in ignored_settings(cfg) + memory_notes(cfg):
+    for note in ignored_settings(cfg) + memory_notes(cfg) + emptied_layer_notes(cfg):
         print(f"note: {note}")
 
 

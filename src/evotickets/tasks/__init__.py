@@ -15,6 +15,7 @@ from ..names import (
     DEFAULT_POPULATION_CHUNK,
     TASKS,
     VISION_INPUT_SHAPE,
+    VISION_KERNEL_SIZES,
     VISION_TASKS,
     VISION_WEIGHT_COUNTS,
     default_hidden,
@@ -78,6 +79,21 @@ def weight_counts(settings: dict[str, Any]) -> tuple[int, int]:
             "(tests/unit/test_names.py checks them against the network's shapes)"
         )
     return VISION_WEIGHT_COUNTS[key]
+
+
+def prunable_kernel_sizes(settings: dict[str, Any]) -> list[int]:
+    """The sizes of θ0's prunable kernels, layer by layer, for init settings, without JAX (as
+    :func:`weight_counts`): what a global mask spreads its kept weights over. The output
+    layer's kernel counts only with ``prune_output_layer``."""
+    name = settings.get("library_task", settings["task"])
+    _check(name)
+    if is_control(name):
+        obs_dim, num_outputs = CONTROL_IO_SIZES[name]
+        sizes = [obs_dim, *settings["hidden"], num_outputs]
+        kernels = [a * b for a, b in itertools.pairwise(sizes)]
+    else:
+        kernels = list(VISION_KERNEL_SIZES[(settings["network"], VISION_INPUT_SHAPE[name])])
+    return kernels if settings["prune_output_layer"] else kernels[:-1]
 
 
 def make_task(name: str, cfg: dict[str, Any], table, data_dir: str | None = None):
