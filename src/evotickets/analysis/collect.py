@@ -210,7 +210,7 @@ def shared_kept(mask: dict[str, np.ndarray], kept: int, reference: dict[str, np.
 def empty_tensors(mask: dict[str, np.ndarray]) -> list[str]:
     """The tensors of a stored mask (tensor name → bool array) that keep no entry: pruned
     layers emptied by a global rule (a global random mask at a deep level; the smallest
-    |θ0| of the paper CNN empties its dense layer by round 12). Weights never pruned
+    |θ0| of the paper CNN empties its dense layer from round 11). Weights never pruned
     (biases, an unpruned output layer) are True, so only a prunable tensor can be empty."""
     return [n for n, v in mask.items() if v.size and not v.any()]
 
