@@ -469,19 +469,19 @@ class Checkpointer:
             restored, scalars = [], {}
             for name, ref in zip(names, leaves, strict=True):
                 value = f[f"state/{name}"][()]
-                stored = f"{getattr(value, 'dtype', '?')}{np.shape(value)}"  # as on disk
                 if np.ndim(value) == 0:
                     scalars[name] = value
                 if _is_key(ref):
                     value = jax.random.wrap_key_data(value, impl=jax.random.key_impl(ref))
-                    ok = value.shape == ref.shape
+                    ok, held = value.shape == ref.shape, f"{value.dtype}{value.shape}"
                 else:
                     ref_np = np.asarray(ref)
                     ok = value.shape == ref_np.shape and value.dtype == ref_np.dtype
+                    held = f"{value.dtype}{np.shape(value)}"  # as stored, before JAX casts it
                     value = jax.numpy.asarray(value)
                 if not ok:
                     raise ValueError(
-                        f"state leaf {name} has {stored}, the strategy needs {ref.dtype}{ref.shape}"
+                        f"state leaf {name} has {held}, the strategy needs {ref.dtype}{ref.shape}"
                     )
                 restored.append(value)
             recorded = f.attrs.get(SCALARS_ATTR)  # checkpoints before 2026-12-07 have none

@@ -813,10 +813,12 @@ def emptied_layer_notes(cfg: dict) -> list[str]:
         return []
     note = (
         f"a global random mask ({', '.join(sorted(methods))}) empties some layer of the "
-        f"network, per seed at round {last} with probability: {'; '.join(entries)} (from "
+        f"network at round {last}, per random chain (each strategy's mask is its own draw), "
+        f"with probability: {'; '.join(entries)} (from "
         f"round: where it reaches {EMPTIED_LAYER_NOTE_ODDS:.0%}). Such a network gives the "
         "same output for every input, so those rounds measure that collapse (claims.md "
-        "lists them); mask_permuted keeps each layer's count of the magnitude ticket"
+        "lists them); mask_permuted keeps each layer's count of the magnitude ticket, so it "
+        "empties no layer that ticket keeps"
     )
     return [note]
 

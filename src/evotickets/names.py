@@ -90,29 +90,22 @@ VISION_TASKS = {
 #: MNIST family 28×28. With the network they set every tensor's shape (the dense head's too).
 VISION_INPUT_SHAPE = {"digits": (8, 8, 1), "mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1),
                       "kmnist": (28, 28, 1)}  # fmt: skip
-#: A vision network's weights, (prunable, all), by (network, input shape, prune_output_layer):
-#: what the workflow's validation, which imports no JAX, checks a config's rounds and
-#: strategies against (tests/unit/test_names.py holds it equal to jax.eval_shape's count;
-#: control policies: ``CONTROL_IO_SIZES``).
-VISION_WEIGHT_COUNTS: dict[tuple[str, tuple[int, ...], bool], tuple[int, int]] = {
-    ("cnn", (8, 8, 1), True): (4040, 4074),
-    ("cnn", (8, 8, 1), False): (3400, 4074),
-    ("cnn_small", (8, 8, 1), True): (1864, 1898),
-    ("cnn_small", (8, 8, 1), False): (1224, 1898),
-    ("cnn", (28, 28, 1), True): (11240, 11274),
-    ("cnn", (28, 28, 1), False): (3400, 11274),
-    ("cnn_small", (28, 28, 1), True): (9064, 9098),
-    ("cnn_small", (28, 28, 1), False): (1224, 9098),
-}
 #: The kernels of a vision network on images of a shape, in layer order (the output layer's
-#: last): the sizes a global mask distributes its weights over, so that check-config can
-#: tell the odds of a random mask emptying a layer without JAX (tests/unit/test_names.py
-#: holds them equal to θ0's shapes and to VISION_WEIGHT_COUNTS).
+#: last), and all its weights (biases too): what the workflow's validation, which imports no
+#: JAX, checks a config's rounds and strategies against, and what check-config's odds of a
+#: random mask emptying a layer read (tests/unit/test_names.py holds both equal to
+#: jax.eval_shape's shapes; control policies: ``CONTROL_IO_SIZES``).
 VISION_KERNEL_SIZES: dict[tuple[str, tuple[int, ...]], tuple[int, ...]] = {
     ("cnn", (8, 8, 1)): (200, 3200, 640),
     ("cnn", (28, 28, 1)): (200, 3200, 7840),
     ("cnn_small", (8, 8, 1)): (72, 1152, 640),
     ("cnn_small", (28, 28, 1)): (72, 1152, 7840),
+}
+VISION_WEIGHT_TOTALS: dict[tuple[str, tuple[int, ...]], int] = {
+    ("cnn", (8, 8, 1)): 4074,
+    ("cnn", (28, 28, 1)): 11274,
+    ("cnn_small", (8, 8, 1)): 1898,
+    ("cnn_small", (28, 28, 1)): 9098,
 }
 #: A control policy's input and output sizes by library task (observation length; actions, or
 #: discrete actions' count): with its hidden sizes they set every tensor's shape, so θ0 and

@@ -21,6 +21,7 @@ Rounds are written with two digits (``iter03``); a string ``it`` is taken as it 
 
 from __future__ import annotations
 
+import numbers
 import os
 from pathlib import PurePath
 
@@ -41,10 +42,11 @@ def _text(value: Field, name: str) -> str:
 
 
 def iteration(it: Field) -> str:
-    """A round as it appears in paths: ``3`` → ``03``; a string (a wildcard, ``*``) as is."""
+    """A round as it appears in paths: ``3`` → ``03`` (a NumPy integer too: it gave ``3``, a
+    path no rule writes); a string (a wildcard, ``*``) as is."""
     if it is None:
         return "{it}"
-    return f"{it:02d}" if isinstance(it, int) else str(it)
+    return f"{int(it):02d}" if isinstance(it, numbers.Integral) else str(it)
 
 
 def experiment(exp: Field = None, root: str | os.PathLike | None = None) -> str:

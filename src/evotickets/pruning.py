@@ -426,6 +426,14 @@ def layer_counts(mask: np.ndarray, table) -> dict[str, int]:
     return {e.name: int(mask[e.offset : e.offset + e.size].sum()) for e in table}
 
 
+def empty_tensors(kept: dict[str, int]) -> list[str]:
+    """The tensors that keep no entry, from each tensor's kept count (:func:`layer_counts`,
+    or a stored mask's sums): prunable layers a global rule emptied. Weights never pruned
+    (biases, an unpruned output layer) always keep theirs, so only a prunable kernel can
+    be listed; such a network's output does not depend on its input."""
+    return [name for name, count in kept.items() if int(count) == 0]
+
+
 def round0_donor(methods: Sequence[str]) -> str | None:
     """The method whose chain trains round 0 for all methods of a (task, strategy, seed).
 

@@ -476,6 +476,10 @@ def test_es_gd_barriers_are_collected_and_drawn(tmp_path, tiny_config):
                     trained, "trained", A_MASK, attrs, config_digest=spec.digest(), seed=seed
                 )
     ds = collect(cfg, tmp_path)
+    # every finished transferred round's mask was read: none empties a layer
+    emptied = ds.transfer_layers_emptied
+    assert int(emptied.count()) == int(ds.transfer_kept_fraction.count()) > 0
+    assert float(emptied.max()) == 0
     b = ds.lmc_barrier_es_gd
     assert b.dims == ("transfer", "seed", "iteration") and "units" in b.attrs
     np.testing.assert_allclose(b.sel(transfer="snes_to_adam").values, [barriers[0], barriers[1]])
@@ -557,7 +561,7 @@ def test_collect_refuses_a_transferred_ticket_of_other_settings(tmp_path, tiny_c
         "final_metric": 0.5, "metric_name": "test_accuracy", "remaining_fraction": 1.0,
     }  # fmt: skip
     for digest, ok in ((transfer_spec(cfg, "snes_to_pgpe", 0).digest(), True), ("old", False)):
-        write_artifact(path, "trained", {}, attrs, config_digest=digest, seed=0)
+        write_artifact(path, "trained", A_MASK, attrs, config_digest=digest, seed=0)
         if ok:
             ds = collect(cfg, tmp_path)
             assert ds.transfer_metric.sel(transfer="snes_to_pgpe")[0, 0] == 0.5
@@ -565,7 +569,7 @@ def test_collect_refuses_a_transferred_ticket_of_other_settings(tmp_path, tiny_c
             kept = ds.transfer_kept_fraction.sel(transfer="snes_to_pgpe")
             assert kept[0, 0] == 1.0 and int(kept.notnull().sum()) == 1
             nan = {**attrs, "final_metric": float("nan")}
-            write_artifact(path, "trained", {}, nan, config_digest=digest, seed=0)
+            write_artifact(path, "trained", A_MASK, nan, config_digest=digest, seed=0)
             listed = nonfinite_metric_rounds(collect(cfg, tmp_path))
             assert [(r["strategy"], r["seed"]) for r in listed] == [("snes_to_pgpe", 0)]
         else:

@@ -376,11 +376,21 @@ def test_a_figure_counts_the_finished_rounds_it_leaves_out_for_a_non_finite_metr
     fig.canvas.draw()
     (text,) = [t for t in fig.texts if "non-finite" in t.get_text()]
     assert text.get_window_extent(fig.canvas.get_renderer()).x1 <= fig.bbox.x1
-    # a figure that draws no test metric (the analyses, the masks) leaves nothing out for it
-    assert figures.WITHOUT_METRIC == {"fig6", "fig7", "fig10", "fig11", "tickets_shared"}
-    for name in sorted(figures.WITHOUT_METRIC):
+    # a figure that draws no test metric (the analyses, the masks) leaves nothing out for it,
+    # here drawing its own data (not a placeholder)
+    _analyses(ds)
+    for name in ("fig6", "tickets_shared"):
         other = figures.render(name, ds, str(tmp_path / f"{name}.png"))
+        assert getattr(other, "evotickets_placeholder", None) is None, name
+        assert [ln for ax in other.axes for ln in ax.get_lines()], name
         assert not [t for t in other.texts if "non-finite" in t.get_text()], name
+
+
+def _analyses(ds: xr.Dataset) -> None:
+    """Give ``ds`` the analyses' variables fig6 and tickets_shared draw (no test metric)."""
+    ds["curvature_1d"] = (ds.test_metric.dims, np.full(ds.test_metric.shape, 2.0))
+    ds["lmc_barrier_consecutive"] = (ds.test_metric.dims, np.full(ds.test_metric.shape, 0.1))
+    ds["kept_shared_with_magnitude"] = (ds.test_metric.dims, np.full(ds.test_metric.shape, 0.5))
 
 
 def test_the_non_finite_footnote_counts_only_the_rounds_its_figure_draws(tmp_path):
@@ -429,17 +439,52 @@ def test_a_figure_says_how_many_drawn_rounds_lost_a_whole_layer(tmp_path):
 
     def note(fig):
         text = " ".join(" ".join(t.get_text().split()) for t in fig.texts)
-        return text[text.index("drawn round(s)") - 2 :] if "keep no weight" in text else ""
+        return text[text.index("finished round(s)") - 2 :] if "keep no weight" in text else ""
 
     fig2 = figures.render("fig2", ds, str(tmp_path / "fig2.png"))
     assert note(fig2).startswith(
-        "2 drawn round(s) keep no weight of some layer: those networks give the same output "
-        "for every input (claims.md lists them)"
+        "2 finished round(s) of the lines drawn keep no weight of some layer: those networks "
+        "give the same output for every input (claims.md lists them)"
     )
     fig3 = figures.render("fig3", ds, str(tmp_path / "fig3.png"))  # snr and magnitude only
     assert note(fig3) == ""
-    fig7 = figures.render("fig7", ds, str(tmp_path / "fig7.png"))  # draws no metric
-    assert note(fig7) == ""
+    _analyses(ds)
+    fig6 = figures.render("fig6", ds, str(tmp_path / "fig6.png"))  # draws no metric
+    assert fig6.axes[0].get_lines() and note(fig6) == ""
+
+
+def test_a_transfer_figure_counts_its_transfers_and_its_targets_own_chains_only(tmp_path):
+    """Fig. 5 draws the snes → gd_adam transfer beside gd_adam's own magnitude and random
+    chains: a non-finite round of snes's random chain on the same task is not drawn there,
+    so not counted; a transferred ticket whose mask emptied a layer is."""
+    ds = _dataset(["mnist"], ["snes", "gd_adam"], ("random", "magnitude", "snr"), fill=0.5)
+    ds["kept_fraction"] = (ds.test_metric.dims, np.ones(ds.test_metric.shape))
+    ds.test_metric.loc[{"strategy": "snes", "method": "random", "seed": 0, "iteration": 1}] = np.nan
+    dims, shape = ("transfer", "seed", "iteration"), (1, 2, ROUNDS)
+    ds = ds.assign_coords(
+        transfer=["snes_to_adam"],
+        transfer_kind=("transfer", ["gd"]),
+        transfer_own_method=("transfer", ["magnitude"]),
+        transfer_target_task=("transfer", ["mnist"]),
+        transfer_target_strategy=("transfer", ["gd_adam"]),
+    )
+    for var in ("transfer_metric", "transfer_target_snr", "transfer_target_random"):
+        ds[var] = (dims, np.full(shape, 0.6))
+    ds["transfer_kept_fraction"] = (dims, np.ones(shape))
+    emptied = np.zeros(shape)
+    emptied[0, 1, ROUNDS - 1] = 2
+    ds["transfer_layers_emptied"] = (dims, emptied)
+    fig5 = figures.render("fig5", ds, str(tmp_path / "fig5.png"))
+    text = " ".join(" ".join(t.get_text().split()) for t in fig5.texts)
+    assert "non-finite" not in text
+    assert "1 finished round(s) of the lines drawn keep no weight of some layer" in text
+    # the target's own chain is drawn: its non-finite round is counted
+    ds.test_metric.loc[{"strategy": "gd_adam", "method": "random", "seed": 0, "iteration": 1}] = (
+        np.nan
+    )
+    fig5 = figures.render("fig5", ds, str(tmp_path / "fig5b.png"))
+    text = " ".join(" ".join(t.get_text().split()) for t in fig5.texts)
+    assert "1 finished round(s) with a non-finite test metric left out" in text
 
 
 def test_a_panels_lines_are_means_over_the_same_seeds_at_each_level(tmp_path):

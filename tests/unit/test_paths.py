@@ -39,6 +39,14 @@ def test_concrete_paths_fill_rounds_with_two_digits_and_keep_strings():
     got = paths.round_file("trained.h5", "e", "digits", "snes", "snr", 2, 3)
     assert got == "results/e/digits/snes/snr/seed2/iter03/trained.h5"
     assert paths.iteration("07") == "07" and paths.iteration(11) == "11"
+    # a round from NumPy (np.argwhere's) names the same folder: it gave iter3, no rule's path
+    import numpy as np
+
+    assert paths.iteration(np.int64(3)) == "03"
+    assert (
+        paths.round_file("trained.h5", "e", "digits", "snes", "snr", np.int64(2), np.int64(3))
+        == got
+    )
     # a root replaces results/{exp}, which is how collect reads an experiment folder
     assert paths.init(task="digits", seed=0, root=Path("/x/results/e")) == (
         "/x/results/e/digits/seed0/init.h5"

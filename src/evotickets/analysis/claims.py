@@ -1050,7 +1050,7 @@ def _emptied_layer_lines(rounds: list[dict]) -> list[str]:
         "biases alone): at that level a comparison with it partly measures the lost layer, "
         "not the ticket. A global rule does this (a global random mask at deep sparsity; "
         "the smallest |θ0|); mask_permuted keeps each layer's count of the magnitude "
-        "ticket and is the random control that cannot."
+        "ticket, so it empties no layer that ticket keeps."
     )
     return _round_list("Rounds whose mask empties a layer", why, rounds, "layers", "layers")
 

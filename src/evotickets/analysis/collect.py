@@ -41,6 +41,7 @@ from ..config import (
 )
 from ..host import machine_counts
 from ..names import CHAIN_DIMS, DEFAULT_INIT_SCHEME, analysis_file
+from ..pruning import empty_tensors as pruning_empty_tensors
 from ..pruning import nominal_remaining
 from ..results import FinishedRounds
 from ..settings import ANALYSIS_OPTIONS, analysis_digest
@@ -183,6 +184,7 @@ def collect(cfg: dict, results: str | Path) -> xr.Dataset:
     _add_analyses(ds, finished, at, shape)
     _only_finished_rounds(ds, set(ds.data_vars) - before)
     _add_transfers(ds, finished, seeds, rounds)
+    _add_transfer_masks(ds, finished)
     finished.check_analyses()
     return ds
 
@@ -208,11 +210,18 @@ def shared_kept(mask: dict[str, np.ndarray], kept: int, reference: dict[str, np.
 
 
 def empty_tensors(mask: dict[str, np.ndarray]) -> list[str]:
-    """The tensors of a stored mask (tensor name → bool array) that keep no entry: pruned
-    layers emptied by a global rule (a global random mask at a deep level; the smallest
-    |θ0| of the paper CNN empties its dense layer from round 11). Weights never pruned
-    (biases, an unpruned output layer) are True, so only a prunable tensor can be empty."""
-    return [n for n, v in mask.items() if v.size and not v.any()]
+    """The tensors of a stored mask (tensor name → bool array) that keep no entry
+    (:func:`evotickets.pruning.empty_tensors`): layers emptied by a global rule (a global
+    random mask at a deep level; the smallest |θ0| of the paper CNN empties its dense layer
+    from round 11)."""
+    return pruning_empty_tensors({n: int(v.sum()) for n, v in mask.items() if v.size})
+
+
+def _stored_mask(path, digests) -> dict[str, np.ndarray]:
+    """A trained round's mask as stored (tensor name → bool array), checked against the
+    settings ``digests`` it must carry."""
+    arrays, _ = read_artifact(path, "trained", digests, only="mask")
+    return {n: v.astype(bool) for n, v in group(arrays, MASK_GROUP).items()}
 
 
 def _add_mask_measures(ds, cfg, results, done, at, shape) -> None:
@@ -237,10 +246,7 @@ def _add_mask_measures(ds, cfg, results, done, at, shape) -> None:
 
     def ticket(chain, r) -> dict[str, np.ndarray]:
         path = paths.round_file("trained.h5", None, *chain, r, root=results)
-        arrays, _ = read_artifact(
-            path, "trained", chain_spec(cfg, *chain).accepted_digests(), only="mask"
-        )
-        return {n: v.astype(bool) for n, v in group(arrays, MASK_GROUP).items()}
+        return _stored_mask(path, chain_spec(cfg, *chain).accepted_digests())
 
     shared, emptied = _nan(shape), _nan(shape)
     for (t, s, m, k), r, kept in done:
@@ -309,6 +315,10 @@ def _add_transfers(ds, finished: FinishedRounds, seeds, rounds) -> None:
     ds.coords["transfer_kind"] = ("transfer", [transfer_kind(e) for e in entries])
     ds.coords["transfer_own_method"] = ("transfer", own_methods)
     ds.coords["transfer_target_task"] = ("transfer", [e["target"]["task"] for e in entries])
+    ds.coords["transfer_target_strategy"] = (
+        "transfer",
+        [e["target"]["strategy"] for e in entries],
+    )
     ds["transfer_metric"] = (
         dims,
         moved,
@@ -334,6 +344,32 @@ def _add_transfers(ds, finished: FinishedRounds, seeds, rounds) -> None:
         {"long_name": "target's random baseline", "units": "1 or return"},
     )
     _add_es_gd(ds, finished, seeds, rounds)
+
+
+def _add_transfer_masks(ds, finished: FinishedRounds) -> None:
+    """``transfer_layers_emptied``: per finished transferred round, how many tensors of its
+    mask (its source's round's) keep no weight (:func:`_add_mask_measures` says why)."""
+    from ..config import transfer_spec
+
+    if "transfer_kept_fraction" not in ds:
+        return
+    dims = ("transfer", "seed", "iteration")
+    done = ds.transfer_kept_fraction.transpose(*dims).values
+    emptied = _nan(done.shape)
+    for i, k, r in np.argwhere(np.isfinite(done)):
+        name, seed = str(ds.transfer.values[i]), int(ds.seed.values[k])
+        path = paths.transfer_round_file("trained.h5", None, name, seed, int(r), finished.results)
+        digests = transfer_spec(finished.cfg, name, seed).accepted_digests()
+        emptied[i, k, r] = len(empty_tensors(_stored_mask(path, digests)))
+    ds["transfer_layers_emptied"] = (
+        dims,
+        emptied,
+        {
+            "long_name": "tensors of the transferred ticket's mask that keep no weight (its "
+            "source's round: the network's output no longer depends on its input)",
+            "units": "1",
+        },
+    )
 
 
 TRANSFER_SOURCE_FIELDS = ("task", "strategy", "method")
@@ -752,7 +788,23 @@ def emptied_layer_rounds(ds: xr.Dataset) -> list[dict]:
     (``layers_emptied`` > 0, :func:`_add_mask_measures`): their networks' output does not
     depend on the input, so a comparison at that level partly measures which side lost a
     whole layer. claims.md lists them."""
-    return _counted_rounds(ds, "layers_emptied", "layers")
+    rows = _counted_rounds(ds, "layers_emptied", "layers")
+    if "transfer_layers_emptied" not in ds:
+        return rows
+    dims = ("transfer", "seed", "iteration")
+    counts = np.nan_to_num(ds.transfer_layers_emptied.transpose(*dims).values, nan=0.0)
+    frac = ds.remaining_fraction.values
+    return rows + [
+        {
+            "task": str(ds.transfer_target_task.values[i]),
+            "strategy": str(ds.transfer.values[i]),
+            "method": "transferred ticket",
+            "seed": int(ds.seed.values[k]),
+            "remaining": float(frac[r]),
+            "layers": int(counts[i, k, r]),
+        }
+        for i, k, r in np.argwhere(counts > 0)
+    ]
 
 
 def _counted_rounds(ds: xr.Dataset, var: str, name: str) -> list[dict]:

@@ -180,7 +180,7 @@ def cmd_mask(args) -> None:
         inputs=_mask_inputs(args),
     )
     log(f"wrote {args.out}: round {t} {method} keeps {result.kept}/{n_prunable} prunable")
-    if empty := [name for name, kept in counts.items() if kept == 0]:
+    if empty := pruning.empty_tensors(counts):
         # a global rule can empty a layer: the network's output then ignores its input
         log(
             f"warning: round {t}'s {method} mask keeps no weight of {', '.join(empty)}: its "

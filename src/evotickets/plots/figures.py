@@ -2,7 +2,8 @@
 matplotlib Figure; nothing here reads artifacts or retrains, so a figure reruns in seconds.
 
 Conventions: mean ± standard error over seeds (where a panel's lines are compared: figs. 1's
-second panel, 2, 3, 8, 9's heuristics, pruning_families and tickets_shared, over the seeds
+second panel, 2, 3, 4, 5, 6's barrier and curvature panels, 8, 9, pruning_families and
+tickets_shared, over the seeds
 every line has at that level: :func:`_shared_seeds`); x axis = percentage of prunable weights
 remaining, log scale, decreasing to the right. A figure whose data the experiment does not have
 draws one panel that says "not in this experiment" instead of failing.
@@ -63,23 +64,16 @@ CAPTIONS: dict[str, str] = {}
 FIGURES: dict[str, Callable[[xr.Dataset], plt.Figure]] = {}
 
 
-def figure(name: str, caption: str, draws_metric: bool = True):
-    """Register figure ``name``; ``draws_metric``: whether it draws the test metric (or the
-    transferred tickets'), whose non-finite rounds its footnote then counts."""
+def figure(name: str, caption: str):
+    """Register figure ``name``. A figure that draws the test metric (or the transferred
+    tickets') records which with :func:`_drew`; the footnote counts only those rounds."""
 
     def register(fn):
         FIGURES[name] = fn
         CAPTIONS[name] = caption
-        if not draws_metric:
-            WITHOUT_METRIC.add(name)
         return fn
 
     return register
-
-
-#: The figures that draw no test metric (analyses, masks): a round whose metric is
-#: non-finite is not left out of them, so their footnote does not say it is.
-WITHOUT_METRIC: set[str] = set()
 
 
 def _nth_colour(k: int):
@@ -187,13 +181,10 @@ def _drew(fig: plt.Figure, tasks=None, strategies=None, methods=None) -> None:
 
 
 def _drawn_rows(fig: plt.Figure, rows: list[dict]) -> list[dict]:
-    """The rows (:func:`nonfinite_metric_rounds`) whose task, strategy and method ``fig``
-    draws: all of them where it recorded nothing, none for a placeholder."""
-    if getattr(fig, "evotickets_placeholder", None) is not None:
-        return []
-    cells = fig.__dict__.get("evotickets_drawn")
-    if cells is None:
-        return rows
+    """The rows (:func:`nonfinite_metric_rounds`, :func:`emptied_layer_rounds`) whose task,
+    strategy and method ``fig`` draws the metric of (:func:`_drew`): none where it recorded
+    nothing (the analyses and masks, a placeholder, a panel no strategy could fill)."""
+    cells = fig.__dict__.get("evotickets_drawn", [])
     keys = ("task", "strategy", "method")
     return [
         r
@@ -527,9 +518,15 @@ def _transfer_figure(ds, title, kinds) -> plt.Figure:
         # config may leave it out) does not blank the rest
         _bands(ax, x, lines)
         _drew(fig, strategies=n, methods="transferred ticket")  # a transfer's rows
-        if "transfer_target_task" in ds.coords:  # the target's own chains, any strategy
-            target_task = ds.transfer_target_task.sel({"transfer": n}).values
-            _drew(fig, target_task, methods=(own, "random"))
+        if "transfer_target_task" in ds.coords:  # the target's own chains
+            target = {
+                "tasks": ds.transfer_target_task.sel({"transfer": n}).values,
+                # a summary.nc of before the coordinate: any strategy of the target task
+                "strategies": ds.transfer_target_strategy.sel({"transfer": n}).values
+                if "transfer_target_strategy" in ds.coords
+                else None,
+            }
+            _drew(fig, **target, methods=(own, "random"))
         if not has_data(ds, "transfer_metric", transfer=n):  # the target's lines alone
             ax.text(0.5, 0.5, "no transferred round has finished yet", ha="center",
                     va="center", transform=ax.transAxes, fontsize=8)  # fmt: skip
@@ -570,7 +567,6 @@ def fig5(ds: xr.Dataset) -> plt.Figure:
     "curvature of 1D random projections, one colour per strategy/method; and the barrier "
     "between the ES and the GD network of one ticket (ES → GD transfers; beside error rates, "
     "−returns on an axis of their own, right).",
-    draws_metric=False,
 )
 def fig6(ds: xr.Dataset) -> plt.Figure:
     # collect writes these variables whenever the analyses are enabled: all NaN is no data
@@ -658,7 +654,6 @@ def fig6(ds: xr.Dataset) -> plt.Figure:
     "global threshold each score sets on a round's network (SNR, |θ|): the cut that "
     "makes the next round's mask, drawn at the round it scores; one row per task, one colour "
     "per ES strategy.",
-    draws_metric=False,
 )
 def fig7(ds: xr.Dataset) -> plt.Figure:
     if "rho_snr_magnitude" not in ds:
@@ -937,7 +932,6 @@ def fig9(ds: xr.Dataset) -> plt.Figure:
     "seed with one; a GD chain only where no ES chain has one) at its first, middle and last "
     "round, on a filter-normalised plane: one random "
     "pattern drawn at round 0, masked and rescaled to each round's filters.",
-    draws_metric=False,
 )
 def fig10(ds: xr.Dataset) -> plt.Figure:
     if "loss_surface_2d" not in ds:
@@ -976,7 +970,6 @@ def fig10(ds: xr.Dataset) -> plt.Figure:
     "chain was analysed, magnitude's, else the first method that was; the method and the "
     "strategies averaged, ES strategies' only where any was analysed, never with gradient "
     "descent's, are named in each title).",
-    draws_metric=False,
 )
 def fig11(ds: xr.Dataset) -> plt.Figure:
     if "layer_kept_ratio" not in ds:
@@ -1056,7 +1049,6 @@ def pruning_families(ds: xr.Dataset) -> plt.Figure:
     "and strategy, mean ± s.e. over seeds; dotted: two unrelated masks (the remaining "
     "fraction). SNR and magnitude rank almost alike within a round where σ hardly varies "
     "(Fig. 7, claims.md's σ table), yet their chains can drift apart round by round.",
-    draws_metric=False,
 )
 def tickets_shared(ds: xr.Dataset) -> plt.Figure:
     var = "kept_shared_with_magnitude"
@@ -1111,19 +1103,18 @@ def render(name: str, ds: xr.Dataset, out: str) -> plt.Figure:
 
     fig = FIGURES[figure_number(name)](ds)
     notes = list(fig.__dict__.get("evotickets_notes", []))
-    drawn = figure_number(name) not in WITHOUT_METRIC
-    if drawn and (left_out := len(_drawn_rows(fig, nonfinite_metric_rounds(ds)))):
+    if left_out := len(_drawn_rows(fig, nonfinite_metric_rounds(ds))):
         # drawn as missing (NaN, like a round not run): the figure says they were not
         notes.insert(
             0,
             f"{left_out} finished round(s) with a non-finite test metric left out "
             "(claims.md lists them)",
         )
-    if drawn and (emptied := len(_drawn_rows(fig, emptied_layer_rounds(ds)))):
+    if emptied := len(_drawn_rows(fig, emptied_layer_rounds(ds))):
         # drawn like any round: their networks ignore the input, which a reader should know
         notes.append(
-            f"{emptied} drawn round(s) keep no weight of some layer: those networks give "
-            "the same output for every input (claims.md lists them)"
+            f"{emptied} finished round(s) of the lines drawn keep no weight of some layer: "
+            "those networks give the same output for every input (claims.md lists them)"
         )
     if notes:
         _footnote(fig, notes)

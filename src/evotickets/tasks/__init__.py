@@ -17,7 +17,7 @@ from ..names import (
     VISION_INPUT_SHAPE,
     VISION_KERNEL_SIZES,
     VISION_TASKS,
-    VISION_WEIGHT_COUNTS,
+    VISION_WEIGHT_TOTALS,
     default_hidden,
     is_control,
 )
@@ -56,44 +56,47 @@ def init_theta(settings: dict[str, Any], key) -> dict:
 
 def weight_counts(settings: dict[str, Any]) -> tuple[int, int]:
     """(prunable, all) weights of θ0 for init settings (as :func:`init_theta` takes them),
-    without JAX: a vision network's from :data:`names.VISION_WEIGHT_COUNTS`, a control
-    policy's from its hidden sizes and :data:`names.CONTROL_IO_SIZES` (every Dense layer's
-    kernel and bias; the output kernel prunable only with ``prune_output_layer``, no bias
-    ever, as :func:`evotickets.networks.layer_table`). The workflow's validation checks a
-    config's rounds and strategies against them before any job; tests/unit/test_names.py
-    holds them equal to the counts of θ0's shapes."""
+    without JAX: the prunable kernels (:func:`prunable_kernel_sizes`), and all weights, a
+    vision network's from :data:`names.VISION_WEIGHT_TOTALS`, a control policy's every Dense
+    layer's kernel and bias (no bias is ever pruned, as
+    :func:`evotickets.networks.layer_table`). The workflow's validation checks a config's
+    rounds and strategies against them before any job; tests/unit/test_names.py holds them
+    equal to the counts of θ0's shapes."""
+    prunable = sum(prunable_kernel_sizes(settings))
     name = settings.get("library_task", settings["task"])
-    _check(name)
-    prune_output = bool(settings["prune_output_layer"])
     if is_control(name):
-        obs_dim, num_outputs = CONTROL_IO_SIZES[name]
-        sizes = [obs_dim, *settings["hidden"], num_outputs]
-        kernels = [a * b for a, b in itertools.pairwise(sizes)]
-        prunable = sum(kernels) - (0 if prune_output else kernels[-1])
-        return prunable, sum(kernels) + sum(sizes[1:])
-    key = (settings["network"], VISION_INPUT_SHAPE[name], prune_output)
-    if key not in VISION_WEIGHT_COUNTS:
-        raise ValueError(
-            f"no weight counts for network {settings['network']!r} on {name}'s "
-            f"{VISION_INPUT_SHAPE[name]} images: add them to names.VISION_WEIGHT_COUNTS "
-            "(tests/unit/test_names.py checks them against the network's shapes)"
-        )
-    return VISION_WEIGHT_COUNTS[key]
+        units = [*settings["hidden"], CONTROL_IO_SIZES[name][1]]  # one bias per unit
+        return prunable, sum(_kernel_sizes(settings)) + sum(units)
+    return prunable, VISION_WEIGHT_TOTALS[(settings["network"], VISION_INPUT_SHAPE[name])]
 
 
 def prunable_kernel_sizes(settings: dict[str, Any]) -> list[int]:
-    """The sizes of θ0's prunable kernels, layer by layer, for init settings, without JAX (as
-    :func:`weight_counts`): what a global mask spreads its kept weights over. The output
-    layer's kernel counts only with ``prune_output_layer``."""
+    """The sizes of θ0's prunable kernels, layer by layer, for init settings, without JAX:
+    what a global mask spreads its kept weights over. The output layer's kernel counts only
+    with ``prune_output_layer``."""
+    kernels = _kernel_sizes(settings)
+    return kernels if settings["prune_output_layer"] else kernels[:-1]
+
+
+def _kernel_sizes(settings: dict[str, Any]) -> list[int]:
+    """Every kernel's size, layer by layer (the output layer's last): a control policy's
+    from its hidden sizes and :data:`names.CONTROL_IO_SIZES`, a vision network's from
+    :data:`names.VISION_KERNEL_SIZES`."""
     name = settings.get("library_task", settings["task"])
     _check(name)
     if is_control(name):
         obs_dim, num_outputs = CONTROL_IO_SIZES[name]
         sizes = [obs_dim, *settings["hidden"], num_outputs]
-        kernels = [a * b for a, b in itertools.pairwise(sizes)]
-    else:
-        kernels = list(VISION_KERNEL_SIZES[(settings["network"], VISION_INPUT_SHAPE[name])])
-    return kernels if settings["prune_output_layer"] else kernels[:-1]
+        return [a * b for a, b in itertools.pairwise(sizes)]
+    key = (settings["network"], VISION_INPUT_SHAPE[name])
+    if key not in VISION_KERNEL_SIZES:
+        raise ValueError(
+            f"no weight counts for network {settings['network']!r} on {name}'s "
+            f"{VISION_INPUT_SHAPE[name]} images: add them to names.VISION_KERNEL_SIZES and "
+            "VISION_WEIGHT_TOTALS (tests/unit/test_names.py checks them against the "
+            "network's shapes)"
+        )
+    return list(VISION_KERNEL_SIZES[key])
 
 
 def make_task(name: str, cfg: dict[str, Any], table, data_dir: str | None = None):
