@@ -599,6 +599,63 @@ def test_lmc_refuses_rounds_paired_wrongly():
         _check_pairs("seeds", rounds(0, 1), rounds(0))
 
 
+def test_collect_files_each_analysis_row_at_its_own_round(tmp_path, tiny_config):
+    """An LMC row between rounds t and t+1 is filed at t (its errors from α = 0 to 1 as
+    stored), a landscape row at its round, and a round whose directions left the finite
+    range has a NaN mean curvature (not the mean of its finite directions) with the count
+    beside it. Filing at t + 1, reversing α or a NaN-skipping mean passed every test."""
+    from evotickets import paths
+    from evotickets.analysis.collect import collect
+    from evotickets.artifacts import write_artifact
+    from evotickets.config import analysis_options, chain_spec, validate_config
+    from evotickets.settings import LandscapeOptions, LmcOptions, analysis_digest
+
+    tiny_config["analyses"]["enabled"] = ["lmc", "landscape"]
+    cfg = validate_config(tiny_config)
+    chain = ("digits", "snes", "snr", 0)
+    spec = chain_spec(cfg, *chain)
+    for r in range(3):
+        write_artifact(paths.round_file("trained.h5", None, *chain, r, root=tmp_path), "trained",
+                       A_MASK, {"round": r, "task": "digits", "strategy": "snes", "method": "snr",
+                                "final_metric": 0.5, "metric_name": "test_accuracy",
+                                "remaining_fraction": 0.8**r},
+                       config_digest=spec.digest(), seed=0)  # fmt: skip
+    alphas = connectivity.alpha_grid(5)
+
+    def analysis(name, options, arrays, attrs):
+        path = Path(paths.chain_analysis(name, None, *chain, root=tmp_path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        own = options.from_dict(analysis_options(cfg, attrs["analysis"]))
+        digest = analysis_digest(spec, own)
+        write_artifact(path, "analysis", arrays, attrs, config_digest=digest, seed=0)
+
+    analysis("lmc_consecutive.h5", LmcOptions,
+             {"alpha": alphas, "errors": np.stack([alphas, 1 + alphas]),
+              "barrier": np.array([0.1, 0.2]), "round_left": np.array([0, 1]),
+              "round_right": np.array([1, 2]), "remaining_left": np.array([1.0, 0.8])},
+             {"analysis": "lmc", "pair_kind": "consecutive", "error": "1 - test accuracy"})  # fmt: skip
+    grid = np.linspace(-1, 1, 3)
+    curvature = np.array([[1.0, 3.0], [np.nan, 5.0], [2.0, 2.0]])  # round 1: one blew up
+    analysis("landscape.h5", LandscapeOptions,
+             {"grid": grid, "round": np.arange(3), "curvature": curvature,
+              "surface_2d": np.arange(27.0).reshape(3, 3, 3), "xi": np.linspace(-1, 1, 5)},
+             {"analysis": "landscape"})  # fmt: skip
+    ds = collect(cfg, tmp_path)
+    at = {"task": "digits", "strategy": "snes", "method": "snr", "seed": 0}
+    barrier = ds.lmc_barrier_consecutive.sel(at).values
+    np.testing.assert_allclose(barrier[:2], [0.1, 0.2])
+    assert np.isnan(barrier[2])  # no round after the last
+    errors = ds.lmc_errors_consecutive.sel(at)
+    np.testing.assert_allclose(errors.isel(iteration=1).values, 1 + alphas)
+    np.testing.assert_allclose(errors.sel(alpha=alphas[0]).values[:2], [alphas[0], 1 + alphas[0]])
+    curv = ds.curvature_1d.sel(at).values
+    np.testing.assert_allclose(curv[[0, 2]], [2.0, 2.0])
+    assert np.isnan(curv[1])  # too sharp to measure, not the mean of the finite direction
+    np.testing.assert_array_equal(ds.curvature_1d_nonfinite_directions.sel(at).values, [0, 1, 0])
+    np.testing.assert_array_equal(ds.loss_surface_2d.sel(at).isel(iteration=2).values,
+                                  np.arange(18.0, 27.0).reshape(3, 3))  # fmt: skip
+
+
 def test_collect_counts_the_layers_a_rounds_mask_empties_and_claims_lists_them(
     tmp_path, tiny_config
 ):
@@ -617,7 +674,8 @@ def test_collect_counts_the_layers_a_rounds_mask_empties_and_claims_lists_them(
     full = {"mask/Conv_0/kernel": np.ones((3, 3, 1, 2), bool), "mask/Conv_0/bias": np.ones(2, bool),
             "mask/Dense_0/kernel": np.ones((4, 10), bool), "mask/Dense_0/bias": np.ones(10, bool)}  # fmt: skip
     emptied = {**full, "mask/Dense_0/kernel": np.zeros((4, 10), bool)}
-    for method, r, mask in (("magnitude", 1, full), ("random", 1, emptied), ("random", 0, full)):
+    half = {**full, "mask/Dense_0/kernel": np.arange(40).reshape(4, 10) % 2 == 0}  # kept half
+    for method, r, mask in (("magnitude", 1, half), ("random", 1, emptied), ("random", 0, full)):
         chain = ("digits", "snes", method, 0)
         path = Path(paths.round_file("trained.h5", None, *chain, r, root=tmp_path))
         attrs = {"round": r, "task": "digits", "strategy": "snes", "method": method,
