@@ -1017,3 +1017,37 @@ def test_the_snr_magnitude_verb_sets_next_rounds_threshold_and_compares_with_rou
         assert arrays["threshold_magnitude"][t] == pytest.approx(active[keep - 1])
     assert arrays["rho_magnitude_vs_round0"][0] == pytest.approx(1.0)
     assert arrays["rho_magnitude_vs_round0"][1] < 1.0 - 1e-6
+
+
+def test_the_landscape_loss_is_the_training_objective_on_its_own_examples(tiny_config):
+    """A vision landscape's loss is the cross-entropy on the first ``eval_examples`` test
+    images, and a control one's is the ES's own fitness (−return, which the search
+    minimises) on the analysis episodes: the whole test set, or the return's sign flipped,
+    passed every test."""
+    import jax
+
+    from evotickets.analysis import evaluation
+    from evotickets.keys import tag
+    from evotickets.tasks import init_theta, make_task
+
+    params = init_params("cnn_small", (8, 8, 1), jax.random.key(0))
+    table = layer_table(params)
+    theta = to_vector(params, table)[None]
+    task = make_task("digits", {"batch_size": 64}, table)
+    loss, _ = evaluation.loss_and_error(task, 7)
+    x, y = task.test_data
+    got = float(loss(theta, task.init_state())[0])
+    assert got == pytest.approx(float(task.population_loss(theta, x[:7], y[:7])[0]), rel=1e-5)
+    assert got != pytest.approx(float(task.population_loss(theta, x, y)[0]), rel=1e-3)
+
+    settings = {"task": "pendulum", "network": "mlp", "hidden": [8], "prune_output_layer": True}
+    policy = init_theta(settings, jax.random.key(1))
+    table = layer_table(policy)
+    theta = to_vector(policy, table)[None]
+    task = make_task("pendulum", {"hidden": [8], "n_repeats": 2, "max_steps": 30}, table)
+    loss, _ = evaluation.loss_and_error(task, 2)
+    state = task.init_state()
+    got = float(loss(theta, state)[0])
+    key = jax.random.key(tag("analysis-episodes"))
+    want = float(task.population_fitness(theta, key, task.train_data, state)[0][0])
+    assert got == pytest.approx(want, rel=1e-5) and got > 0  # −return: Pendulum's is negative
