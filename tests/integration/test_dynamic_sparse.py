@@ -77,6 +77,14 @@ def test_drop_scores_rank_a_collapsed_sigma_as_pruning_does_and_refuse_nan():
             drop_scores(6, positions, diverged, sigma)
 
 
+def test_drop_scores_file_each_active_weights_snr_at_its_own_position():
+    """After a regrowth the slot → position map is unsorted: each slot's score lands at its
+    own position (sorting the positions first passed every test), inactive ones at +inf."""
+    snr = drop_scores(6, np.array([5, 0, 3]), np.array([1.0, 0.1, 2.0]), np.ones(3))
+    np.testing.assert_allclose(snr[[5, 0, 3]], [1.0, 0.1, 2.0])
+    assert np.all(np.isinf(snr[[1, 2, 4]]))
+
+
 def test_a_true_half_of_the_regrowth_count_rounds_up():
     """0.35 · 90 = 31.5 exactly, 31.4999… in floats: 32 weights drop and regrow."""
     table = [LayerEntry("k", (200,), 0, True)]
@@ -161,14 +169,30 @@ def test_regrow_drops_the_lowest_snr_and_grows_by_its_score(kind, monkeypatch):
     state = s.algorithm.init(jax.random.key(0), jnp.zeros(5), s.params)
     state = state.replace(mean=jnp.asarray([0.5, -0.05, 0.3, 0.01, -0.4]), std=jnp.full(5, 0.1))
     score = np.array([0, 0, 0, 0, 0, 0.1, 0.9, 0.2, 0.8, 0.3], np.float32)
-    monkeypatch.setattr(dynamic, "search_gradient_magnitude", lambda *a: (score, 0))
+    probed, keys = [], []
+
+    def probe(task, theta, inactive, key, *rest):
+        probed.append(np.asarray(theta)), keys.append(jax.random.key_data(key))
+        return score, 0
+
+    def uniform(key, shape):
+        keys.append(jax.random.key_data(key))
+        return jnp.asarray(score)
+
+    monkeypatch.setattr(dynamic, "search_gradient_magnitude", probe)
     if kind == "random":  # the uniform draw from the round key is the score
-        monkeypatch.setattr(jax.random, "uniform", lambda key, shape: jnp.asarray(score))
+        monkeypatch.setattr(jax.random, "uniform", uniform)
     schedule = Schedule(every=3, fraction=0.4, regrow=kind, std_init=0.1, pairs=4)
     idx = jnp.arange(5, dtype=jnp.int32)
+    task = SimpleNamespace(table=table)
     (new, _), new_idx, _ = dynamic.regrow(
-        SimpleNamespace(table=table), "snes", (state, {}), idx, schedule, jax.random.key(1), 3
+        task, "snes", (state, {}), idx, schedule, jax.random.key(1), 3
     )
+    if kind == "gradient":  # probed around the current network: the search mean, 0 elsewhere
+        np.testing.assert_allclose(probed[0], [0.5, -0.05, 0.3, 0.01, -0.4, 0, 0, 0, 0, 0])
+    # another generation draws other numbers (the same regrowth every time passed)
+    dynamic.regrow(task, "snes", (state, {}), idx, schedule, jax.random.key(1), 6)
+    assert len(keys) == 2 and not np.array_equal(keys[0], keys[1])
     # 2 of 5 dropped: |mean|/σ lowest at positions 3 (0.1) and 1 (0.5); grown: 6 and 8
     assert sorted(np.asarray(new_idx).tolist()) == [0, 2, 4, 6, 8]
     grown = np.isin(np.asarray(new_idx), [6, 8])
