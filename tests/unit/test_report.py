@@ -81,6 +81,35 @@ def test_a_return_has_two_decimals_and_columns_as_wide_as_its_widest_cell(monkey
     assert table[0].endswith(f"{'magnitude':>{len('-6100.38±8344.04 (2)')}}")
 
 
+def test_each_section_has_its_own_metric_decimals_and_each_line_its_own_round(monkeypatch):
+    """An accuracy section beside a return's keeps its four decimals and its metric's name
+    (decimals over all rows, or the first row's name, passed), and each line shows its own
+    round's remaining fraction (the first round's on every line passed)."""
+    rows = _rows("digits", "test_accuracy", {("random", 0): [0.9, 0.8], ("random", 1): [0.7]})
+    rows += _rows("pendulum", "test_return", {("random", 0): [-1000.0, -900.0]})
+    lines = _table(monkeypatch, rows)
+    assert lines[0] == "digits / snes: test_accuracy (mean ± sd over seeds, n seeds)"
+    assert lines[3].startswith("    0    100.0%") and "0.8500±0.0707 (2)" in lines[3]
+    assert lines[4].startswith("    1     80.0%") and "0.7000 (1)" in lines[4]
+    assert "pendulum / snes: test_return (mean ± sd over seeds, n seeds)" in lines
+    assert any("-950.00±70.71 (2)" in line for line in lines)
+
+
+def test_a_run_still_going_says_how_many_chain_rounds_are_finished(monkeypatch):
+    rows = _rows("digits", "test_accuracy", {("random", 0): [0.9]})
+    monkeypatch.setattr(report, "collect_rows", lambda results, cfg=None, reading=None: rows)
+    monkeypatch.setattr(report, "_transfer_lines", lambda results, by, cfg=None, reading=None: [])
+    monkeypatch.setattr(report, "chains", lambda cfg: [("digits", "snes", "random", 0)])
+    lines = report.accuracy_table("unused", cfg={"rounds": 2}).splitlines()
+    assert "(1 of the 2 chain rounds this config asks for are finished; the table shows those)" in (
+        lines
+    )
+
+
+def test_an_infinite_metric_is_counted_apart_as_a_nan_is():
+    assert report.metric_cell([0.9, 0.8, float("inf")]).strip() == "0.8500±0.0707 (2, 1 NaN)"
+
+
 def test_a_transfer_is_set_against_the_targets_own_tickets_and_random(monkeypatch):
     # two seeds of one transfer, rounds 0 and 1; the target (mnist/snes) has snr chains, so
     # the transferred ticket is set against snr and random (seed 1 of random missing at round 1)
