@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from evotickets.analysis import connectivity, correlation, landscape
-from evotickets.networks import init_params, layer_table, prunable_vector, to_vector
+from evotickets.networks import LayerEntry, init_params, layer_table, prunable_vector, to_vector
 
 #: A chain round's mask, which every trained.h5 holds (collect reads it: layers_emptied)
 A_MASK = {"mask/Dense_0/kernel": np.ones((2, 2), bool)}
@@ -224,6 +224,19 @@ def test_snr_magnitude_correlation_and_thresholds():
         theta, sigma, mask, prunable, 1000, snr_method="snr_study"
     )
     assert study["rho_snr_magnitude"] < tied["rho_snr_magnitude"]
+
+
+def test_an_emptied_layer_has_no_mean_weight_and_two_values_no_rank_correlation():
+    """A tensor the mask keeps nothing of: kept ratio 0 and no mean |θ| or σ (NaN, not 0,
+    which Fig. 11 would draw as a measured value); Spearman's ρ of two values is ±1 by
+    arithmetic, so it is NaN, as for a constant side."""
+    theta = np.array([0.5, -0.2, 0.1, 0.3])
+    table = [LayerEntry("a", (2,), 0, True), LayerEntry("b", (2,), 2, True)]
+    out = correlation.layerwise(theta, np.ones(4), np.array([True, True, False, False]), table)
+    assert out["b"]["kept_ratio"] == 0.0
+    assert np.isnan(out["b"]["mean_abs_theta"]) and np.isnan(out["b"]["mean_sigma"])
+    assert out["a"]["mean_abs_theta"] == pytest.approx(0.35)
+    assert np.isnan(correlation.spearman(np.array([1.0, 2.0]), np.array([2.0, 1.0])))
 
 
 def test_layerwise_ratios():

@@ -144,6 +144,17 @@ def test_each_tensor_draws_with_its_own_key(ticket, monkeypatch):
     assert set(drawn) == {e.name for e in table if e.prunable}
 
 
+def test_the_two_controls_shuffle_with_keys_of_their_own(ticket):
+    """On a dense mask both controls permute every entry of a tensor: drawn from one key,
+    their shuffles would be the same permutation, the two controls' draws tied together."""
+    table, _, prunable, _ = ticket
+    rk = round_key(chain_key(0, "digits", "snes"), 3)
+    dense = np.ones_like(prunable)
+    a = draw_permutations("weight_permuted", dense, table, rk)
+    b = draw_permutations("mask_permuted", dense, table, rk)
+    assert all(not np.array_equal(a[name], b[name]) for name in a)
+
+
 def test_permutation_controls_need_magnitude_in_the_config(tiny_config):
     tiny_config["methods"] = ["random", "weight_permuted"]
     with pytest.raises(ConfigError, match="must also list magnitude"):
