@@ -627,12 +627,15 @@ def test_collect_files_each_analysis_row_at_its_own_round(tmp_path, tiny_config)
     cfg = validate_config(tiny_config)
     chain = ("digits", "snes", "snr", 0)
     spec = chain_spec(cfg, *chain)
-    for r in range(3):
-        write_artifact(paths.round_file("trained.h5", None, *chain, r, root=tmp_path), "trained",
-                       A_MASK, {"round": r, "task": "digits", "strategy": "snes", "method": "snr",
-                                "final_metric": 0.5, "metric_name": "test_accuracy",
-                                "remaining_fraction": 0.8**r},
-                       config_digest=spec.digest(), seed=0)  # fmt: skip
+    for seed in (0, 1):
+        other = chain_spec(cfg, *chain[:3], seed)
+        for r in range(3):
+            path = paths.round_file("trained.h5", None, *chain[:3], seed, r, root=tmp_path)
+            write_artifact(path, "trained", A_MASK,
+                           {"round": r, "task": "digits", "strategy": "snes", "method": "snr",
+                            "final_metric": 0.5, "metric_name": "test_accuracy",
+                            "remaining_fraction": 0.8**r},
+                           config_digest=other.digest(), seed=seed)  # fmt: skip
     alphas = connectivity.alpha_grid(5)
 
     def analysis(name, options, arrays, attrs):
@@ -647,6 +650,18 @@ def test_collect_files_each_analysis_row_at_its_own_round(tmp_path, tiny_config)
               "barrier": np.array([0.1, 0.2]), "round_left": np.array([0, 1]),
               "round_right": np.array([1, 2]), "remaining_left": np.array([1.0, 0.8])},
              {"analysis": "lmc", "pair_kind": "consecutive", "error": "1 - test accuracy"})  # fmt: skip
+    # the seeds' LMC of rounds 0 and 1 (seed 0 ↔ seed 1): each filed at its own round
+    right = [paths.round_file("trained.h5", None, *chain[:3], 1, r, root=tmp_path) for r in (0, 1)]
+    seeds_file = Path(paths.seeds_analysis("lmc_seeds.h5", None, *chain[:3], root=tmp_path))
+    seeds_file.parent.mkdir(parents=True, exist_ok=True)
+    lmc_digest = analysis_digest(spec, LmcOptions.from_dict(analysis_options(cfg, "lmc")))
+    write_artifact(seeds_file, "analysis",
+                   {"alpha": alphas, "errors": np.zeros((2, alphas.size)),
+                    "barrier": np.array([0.1, 0.3]), "round_left": np.array([0, 1]),
+                    "round_right": np.array([0, 1])},
+                   {"analysis": "lmc", "pair_kind": "seeds", "error": "1 - test accuracy",
+                    "right": json.dumps(right)},
+                   config_digest=lmc_digest, seed=0)  # fmt: skip
     grid = np.linspace(-1, 1, 3)
     curvature = np.array([[1.0, 3.0], [np.nan, 5.0], [2.0, 2.0]])  # round 1: one blew up
     analysis("landscape.h5", LandscapeOptions,
@@ -661,6 +676,8 @@ def test_collect_files_each_analysis_row_at_its_own_round(tmp_path, tiny_config)
     errors = ds.lmc_errors_consecutive.sel(at)
     np.testing.assert_allclose(errors.isel(iteration=1).values, 1 + alphas)
     np.testing.assert_allclose(errors.sel(alpha=alphas[0]).values[:2], [alphas[0], 1 + alphas[0]])
+    seeds = ds.lmc_barrier_seeds.sel({"task": "digits", "strategy": "snes", "method": "snr"})
+    np.testing.assert_allclose(seeds.values[:2], [0.1, 0.3])
     curv = ds.curvature_1d.sel(at).values
     np.testing.assert_allclose(curv[[0, 2]], [2.0, 2.0])
     assert np.isnan(curv[1])  # too sharp to measure, not the mean of the finite direction
