@@ -623,7 +623,7 @@ def test_collect_files_each_analysis_row_at_its_own_round(tmp_path, tiny_config)
     from evotickets.config import analysis_options, chain_spec, validate_config
     from evotickets.settings import LandscapeOptions, LmcOptions, analysis_digest
 
-    tiny_config["analyses"]["enabled"] = ["lmc", "landscape"]
+    tiny_config["analyses"]["enabled"] = ["lmc", "landscape", "layerwise"]
     cfg = validate_config(tiny_config)
     chain = ("digits", "snes", "snr", 0)
     spec = chain_spec(cfg, *chain)
@@ -668,7 +668,22 @@ def test_collect_files_each_analysis_row_at_its_own_round(tmp_path, tiny_config)
              {"grid": grid, "round": np.arange(3), "curvature": curvature,
               "surface_2d": np.arange(27.0).reshape(3, 3, 3), "xi": np.linspace(-1, 1, 5)},
              {"analysis": "landscape"})  # fmt: skip
+    # layerwise files naming their tensors in other orders (a config's tasks have other
+    # networks): each column lands at its tensor's name
+    for seed, names in ((0, ["Dense_0/kernel", "Dense_0/bias"]), (1, ["Dense_0/bias", "x"])):
+        path = Path(paths.chain_analysis("layerwise.h5", None, *chain[:3], seed, root=tmp_path))
+        ratios = np.array([[0.5, 1.0], [0.4, 1.0], [0.3, 1.0]]) * (1 if seed == 0 else 0.9)
+        write_artifact(path, "analysis",
+                       {"round": np.arange(3), "kept_ratio": ratios, "mean_abs_theta": ratios,
+                        "mean_sigma": ratios},
+                       {"analysis": "layerwise", "tensors": json.dumps(names)},
+                       config_digest=analysis_digest(chain_spec(cfg, *chain[:3], seed), None),
+                       seed=seed)  # fmt: skip
     ds = collect(cfg, tmp_path)
+    kept = ds.layer_kept_ratio.sel({"task": "digits", "strategy": "snes", "method": "snr"})
+    np.testing.assert_allclose(kept.sel(seed=1, tensor="Dense_0/bias").values, [0.45, 0.36, 0.27])
+    np.testing.assert_allclose(kept.sel(seed=1, tensor="x").values, [0.9, 0.9, 0.9])
+    np.testing.assert_allclose(kept.sel(seed=0, tensor="Dense_0/bias").values, [1.0, 1.0, 1.0])
     at = {"task": "digits", "strategy": "snes", "method": "snr", "seed": 0}
     barrier = ds.lmc_barrier_consecutive.sel(at).values
     np.testing.assert_allclose(barrier[:2], [0.1, 0.2])
