@@ -353,7 +353,7 @@ def _add_transfer_masks(ds, finished: FinishedRounds) -> None:
 
     if "transfer_kept_fraction" not in ds:
         return
-    dims = ("transfer", "seed", "iteration")
+    dims = TRANSFER_DIMS
     done = ds.transfer_kept_fraction.transpose(*dims).values
     emptied = _nan(done.shape)
     for i, k, r in np.argwhere(np.isfinite(done)):
@@ -791,19 +791,30 @@ def emptied_layer_rounds(ds: xr.Dataset) -> list[dict]:
     rows = _counted_rounds(ds, "layers_emptied", "layers")
     if "transfer_layers_emptied" not in ds:
         return rows
-    dims = ("transfer", "seed", "iteration")
-    counts = np.nan_to_num(ds.transfer_layers_emptied.transpose(*dims).values, nan=0.0)
+    counts = np.nan_to_num(ds.transfer_layers_emptied.transpose(*TRANSFER_DIMS).values, nan=0.0)
+    moved = _transfer_round_rows(ds, counts > 0, counts, "layers")
+    return rows + [{**r, "layers": int(r["layers"])} for r in moved]
+
+
+#: A transferred ticket's variables' dims in summary.nc.
+TRANSFER_DIMS = ("transfer", "seed", "iteration")
+
+
+def _transfer_round_rows(ds: xr.Dataset, where: np.ndarray, values: np.ndarray, name: str):
+    """One row per transferred round where ``where`` (:data:`TRANSFER_DIMS` order) holds, as
+    :func:`_chain_round_rows` gives a chain's: its target task, the transfer as its strategy,
+    ``transferred ticket`` as its method, seed and level, and its entry of ``values``."""
     frac = ds.remaining_fraction.values
-    return rows + [
+    return [
         {
             "task": str(ds.transfer_target_task.values[i]),
             "strategy": str(ds.transfer.values[i]),
             "method": "transferred ticket",
             "seed": int(ds.seed.values[k]),
             "remaining": float(frac[r]),
-            "layers": int(counts[i, k, r]),
+            name: float(values[i, k, r]),
         }
-        for i, k, r in np.argwhere(counts > 0)
+        for i, k, r in np.argwhere(where)
     ]
 
 
@@ -837,21 +848,9 @@ def _chain_round_rows(ds: xr.Dataset, where: np.ndarray, values: np.ndarray, nam
 def _nonfinite_transfer_rounds(ds: xr.Dataset) -> list[dict]:
     if "transfer_kept_fraction" not in ds or "transfer_metric" not in ds:
         return []
-    dims = ("transfer", "seed", "iteration")
     bad = np.isfinite(ds.transfer_kept_fraction) & ~np.isfinite(ds.transfer_metric)
-    metric = ds.transfer_metric.transpose(*dims).values
-    frac = ds.remaining_fraction.values
-    return [
-        {
-            "task": str(ds.transfer_target_task.values[i]),
-            "strategy": str(ds.transfer.values[i]),
-            "method": "transferred ticket",
-            "seed": int(ds.seed.values[k]),
-            "remaining": float(frac[r]),
-            "metric": float(metric[i, k, r]),
-        }
-        for i, k, r in np.argwhere(bad.transpose(*dims).values)
-    ]
+    metric = ds.transfer_metric.transpose(*TRANSFER_DIMS).values
+    return _transfer_round_rows(ds, bad.transpose(*TRANSFER_DIMS).values, metric, "metric")
 
 
 def _nonfinite_chain_rounds(ds: xr.Dataset) -> list[dict]:
