@@ -680,6 +680,7 @@ def test_collect_files_each_analysis_row_at_its_own_round(tmp_path, tiny_config)
                        config_digest=analysis_digest(chain_spec(cfg, *chain[:3], seed), None),
                        seed=seed)  # fmt: skip
     ds = collect(cfg, tmp_path)
+    np.testing.assert_allclose(ds.sparsity.values, [0.0, 0.2, 0.36])  # pruned, not remaining
     kept = ds.layer_kept_ratio.sel({"task": "digits", "strategy": "snes", "method": "snr"})
     np.testing.assert_allclose(kept.sel(seed=1, tensor="Dense_0/bias").values, [0.45, 0.36, 0.27])
     np.testing.assert_allclose(kept.sel(seed=1, tensor="x").values, [0.9, 0.9, 0.9])
