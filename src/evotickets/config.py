@@ -735,7 +735,7 @@ def _check_sizes(cfg: dict) -> None:
     from .tasks import weight_counts
 
     for task in cfg["tasks"]:
-        check_task_sizes(cfg, task, *weight_counts(init_settings(cfg, task, cfg["seeds"][0])))
+        check_task_sizes(cfg, task, *weight_counts(network_settings(cfg, task)))
 
 
 def memory_notes(cfg: dict) -> list[str]:
@@ -752,7 +752,7 @@ def memory_notes(cfg: dict) -> list[str]:
     grouping = resources.get("group_chains", "none") if vmapped else "none"
     notes = []
     for task in cfg["tasks"]:
-        total = weight_counts(init_settings(cfg, task, cfg["seeds"][0]))[1]
+        total = weight_counts(network_settings(cfg, task))[1]
         for s in size_limited_strategies(cfg, task):
             # a vmapped group job holds every chain's state at once
             width = {"seeds": len(cfg["seeds"]),
@@ -798,7 +798,7 @@ def emptied_layer_notes(cfg: dict) -> list[str]:
         }
         if not drawn:
             continue
-        sizes = prunable_kernel_sizes(init_settings(cfg, task, cfg["seeds"][0]))
+        sizes = prunable_kernel_sizes(network_settings(cfg, task))
         n = sum(sizes)
         odds = {
             t: pruning.emptied_layer_probability(sizes, pruning.remaining_count(n, p, t))
@@ -1884,3 +1884,10 @@ def task_rewind_budget(cfg: dict, task: str) -> str:
 def init_settings(cfg: dict, task: str, seed: int) -> dict:
     """What determines θ0 (JSON form): shared by every strategy and method of (task, seed)."""
     return InitSettings.for_task(cfg["tasks"][task] or {}, task, seed).to_dict()
+
+
+def network_settings(cfg: dict, task: str) -> dict:
+    """The init settings that fix ``task``'s network shapes, as the weight counts
+    (:func:`evotickets.tasks.weight_counts`) read them: the first seed's, since every
+    seed's θ0 has the same shapes."""
+    return init_settings(cfg, task, cfg["seeds"][0])

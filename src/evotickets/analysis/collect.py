@@ -49,6 +49,10 @@ from ..settings import ANALYSIS_OPTIONS, analysis_digest
 METRIC_LONG_NAME = "test accuracy (vision) or mean test return (control) of the final solution"
 
 
+#: A transferred ticket's variables' dims in summary.nc (a chain's: names.CHAIN_DIMS).
+TRANSFER_DIMS = ("transfer", "seed", "iteration")
+
+
 def _nan(shape) -> np.ndarray:
     return np.full(shape, np.nan)
 
@@ -248,18 +252,20 @@ def _add_mask_measures(ds, cfg, results, done, at, shape) -> None:
         path = paths.round_file("trained.h5", None, *chain, r, root=results)
         return _stored_mask(path, chain_spec(cfg, *chain).accepted_digests())
 
+    def reference_ticket(reference, r) -> dict[str, np.ndarray]:
+        """Read once: every method of the seed compares with it."""
+        if (reference, r) not in references:
+            references[(reference, r)] = ticket(reference, r)
+        return references[(reference, r)]
+
     shared, emptied = _nan(shape), _nan(shape)
     for (t, s, m, k), r, kept in done:
         reference = (t, s, SHARED_REFERENCE, k)
-        if m == SHARED_REFERENCE and (reference, r) not in references:
-            references[(reference, r)] = ticket(reference, r)  # every method compares with it
-        here = references[(reference, r)] if m == SHARED_REFERENCE else ticket((t, s, m, k), r)
-        emptied[(*at(t, s, m, k), r)] = len(empty_tensors(here))
-        if kept is None or (reference, r) not in finished:
-            continue
-        if (reference, r) not in references:  # read once for all methods of the seed
-            references[(reference, r)] = ticket(reference, r)
-        shared[(*at(t, s, m, k), r)] = shared_kept(here, int(kept), references[(reference, r)])
+        mine = (t, s, m, k)
+        here = reference_ticket(reference, r) if m == SHARED_REFERENCE else ticket(mine, r)
+        emptied[(*at(*mine), r)] = len(empty_tensors(here))
+        if kept is not None and (reference, r) in finished:
+            shared[(*at(*mine), r)] = shared_kept(here, int(kept), reference_ticket(reference, r))
     ds["layers_emptied"] = (
         CHAIN_DIMS,
         emptied,
@@ -310,7 +316,7 @@ def _add_transfers(ds, finished: FinishedRounds, seeds, rounds) -> None:
                     arr[i, j, r] = attrs["final_metric"]
                     if arr is moved:  # finished, whatever its metric (a NaN: it blew up)
                         moved_kept[i, j, r] = attrs["remaining_fraction"]
-    dims = ("transfer", "seed", "iteration")
+    dims = TRANSFER_DIMS
     ds.coords["transfer"] = [e["name"] for e in entries]
     ds.coords["transfer_kind"] = ("transfer", [transfer_kind(e) for e in entries])
     ds.coords["transfer_own_method"] = ("transfer", own_methods)
@@ -353,8 +359,7 @@ def _add_transfer_masks(ds, finished: FinishedRounds) -> None:
 
     if "transfer_kept_fraction" not in ds:
         return
-    dims = TRANSFER_DIMS
-    done = ds.transfer_kept_fraction.transpose(*dims).values
+    done = ds.transfer_kept_fraction.transpose(*TRANSFER_DIMS).values
     emptied = _nan(done.shape)
     for i, k, r in np.argwhere(np.isfinite(done)):
         name, seed = str(ds.transfer.values[i]), int(ds.seed.values[k])
@@ -362,7 +367,7 @@ def _add_transfer_masks(ds, finished: FinishedRounds) -> None:
         digests = transfer_spec(finished.cfg, name, seed).accepted_digests()
         emptied[i, k, r] = len(empty_tensors(_stored_mask(path, digests)))
     ds["transfer_layers_emptied"] = (
-        dims,
+        TRANSFER_DIMS,
         emptied,
         {
             "long_name": "tensors of the transferred ticket's mask that keep no weight (its "
@@ -414,7 +419,7 @@ def _add_es_gd(ds, finished: FinishedRounds, seeds, rounds) -> None:
     barrier = np.where(read, barrier, np.nan)
     if errors is not None:
         errors = np.where(read[..., None], errors, np.nan)
-    dims = ("transfer", "seed", "iteration")
+    dims = TRANSFER_DIMS
     units = ERROR_UNITS
     ds["lmc_barrier_es_gd"] = (
         dims,
@@ -479,7 +484,7 @@ def _es_gd_rounds_read(
     source chain's round (its ES side; ``sources``: transfer → (task, strategy, method)).
     False for a transfer not in ``sources`` (it has no ES ↔ GD value), and everywhere where
     ``ds`` has no chain round read (no ``kept_fraction``)."""
-    dims = ("transfer", "seed", "iteration")
+    dims = TRANSFER_DIMS
     read = ds.transfer_kept_fraction.notnull().transpose(*dims).values.copy()
     chains = _rounds_read(ds) if "kept_fraction" in ds else None  # None: no chain round read
     for i, name in enumerate(ds.transfer.values):
@@ -794,10 +799,6 @@ def emptied_layer_rounds(ds: xr.Dataset) -> list[dict]:
     counts = np.nan_to_num(ds.transfer_layers_emptied.transpose(*TRANSFER_DIMS).values, nan=0.0)
     moved = _transfer_round_rows(ds, counts > 0, counts, "layers")
     return rows + [{**r, "layers": int(r["layers"])} for r in moved]
-
-
-#: A transferred ticket's variables' dims in summary.nc.
-TRANSFER_DIMS = ("transfer", "seed", "iteration")
 
 
 def _transfer_round_rows(ds: xr.Dataset, where: np.ndarray, values: np.ndarray, name: str):

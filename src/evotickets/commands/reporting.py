@@ -24,9 +24,9 @@ from ..config import (
     emptied_layer_notes,
     idle_analyses,
     ignored_settings,
-    init_settings,
     load_config,
     memory_notes,
+    network_settings,
     running_analyses,
     validate_config,
 )
@@ -133,7 +133,7 @@ def cmd_check_config(args) -> None:
     kept = pruning.nominal_remaining(p, last)
     counts = []
     for task in cfg["tasks"]:  # the masks keep whole weights: the count each task's keeps
-        prunable = weight_counts(init_settings(cfg, task, cfg["seeds"][0]))[0]
+        prunable = weight_counts(network_settings(cfg, task))[0]
         counts.append(f"{task} {pruning.remaining_count(prunable, p, last):,} of {prunable:,}")
     print(
         f"round {last}, the last, keeps {kept:.2%} of each task's prunable weights (in whole "

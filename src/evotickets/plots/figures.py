@@ -492,6 +492,14 @@ def fig3(ds: xr.Dataset) -> plt.Figure:
     return fig
 
 
+def _transfer_coord(ds: xr.Dataset, transfer, name: str, default: str | None = None):
+    """Transfer ``transfer``'s coordinate ``name`` as a string, or ``default`` in a
+    summary.nc of before that coordinate."""
+    if name not in ds.coords:
+        return default
+    return str(ds[name].sel({"transfer": transfer}).values)
+
+
 def _transfer_figure(ds, title, kinds) -> plt.Figure:
     if "transfer_metric" not in ds:
         return _missing(title, "needs transfer entries in the config")
@@ -505,9 +513,8 @@ def _transfer_figure(ds, title, kinds) -> plt.Figure:
     for ax, n in zip(axes[0], names):
         # a summary.nc of before transfer_own_method set snr against it, magnitude for GD
         kind = str(ds.transfer_kind.sel({"transfer": n}).values)
-        own = "magnitude" if kind == "gd" else "snr"
-        if "transfer_own_method" in ds.coords:
-            own = str(ds.transfer_own_method.sel({"transfer": n}).values)
+        own = _transfer_coord(ds, n, "transfer_own_method", "magnitude" if kind == "gd" else "snr")
+        target = _transfer_coord(ds, n, "transfer_target_task")
         at = {"transfer": n}
         lines = [(ds.transfer_metric.sel(at), "transferred ticket", "tab:purple")]
         for ref, var in ((own, "transfer_target_snr"), ("random", "transfer_target_random")):
@@ -518,22 +525,14 @@ def _transfer_figure(ds, title, kinds) -> plt.Figure:
         # config may leave it out) does not blank the rest
         _bands(ax, x, lines)
         _drew(fig, strategies=n, methods="transferred ticket")  # a transfer's rows
-        if "transfer_target_task" in ds.coords:  # the target's own chains
-            target = {
-                "tasks": ds.transfer_target_task.sel({"transfer": n}).values,
-                # a summary.nc of before the coordinate: any strategy of the target task
-                "strategies": ds.transfer_target_strategy.sel({"transfer": n}).values
-                if "transfer_target_strategy" in ds.coords
-                else None,
-            }
-            _drew(fig, **target, methods=(own, "random"))
+        if target is not None:  # the target's own chains (any strategy of the target task
+            # in a summary.nc of before transfer_target_strategy)
+            strategy = _transfer_coord(ds, n, "transfer_target_strategy")
+            _drew(fig, target, strategy, (own, "random"))
         if not has_data(ds, "transfer_metric", transfer=n):  # the target's lines alone
             ax.text(0.5, 0.5, "no transferred round has finished yet", ha="center",
                     va="center", transform=ax.transAxes, fontsize=8)  # fmt: skip
         ax.set_title(str(n), fontsize=9)
-        target = None
-        if "transfer_target_task" in ds.coords:
-            target = str(ds.transfer_target_task.sel({"transfer": n}).values)
         ax.set_ylabel(_metric_label(ds, target), fontsize=8)
         _sparsity_axis(ax, ds)
         ax.legend(fontsize=6)

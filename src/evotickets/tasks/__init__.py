@@ -62,11 +62,12 @@ def weight_counts(settings: dict[str, Any]) -> tuple[int, int]:
     :func:`evotickets.networks.layer_table`). The workflow's validation checks a config's
     rounds and strategies against them before any job; tests/unit/test_names.py holds them
     equal to the counts of θ0's shapes."""
-    prunable = sum(prunable_kernel_sizes(settings))
+    kernels = _kernel_sizes(settings)
+    prunable = sum(_prunable(kernels, settings))
     name = settings.get("library_task", settings["task"])
     if is_control(name):
         units = [*settings["hidden"], CONTROL_IO_SIZES[name][1]]  # one bias per unit
-        return prunable, sum(_kernel_sizes(settings)) + sum(units)
+        return prunable, sum(kernels) + sum(units)
     return prunable, VISION_WEIGHT_TOTALS[(settings["network"], VISION_INPUT_SHAPE[name])]
 
 
@@ -74,7 +75,10 @@ def prunable_kernel_sizes(settings: dict[str, Any]) -> list[int]:
     """The sizes of θ0's prunable kernels, layer by layer, for init settings, without JAX:
     what a global mask spreads its kept weights over. The output layer's kernel counts only
     with ``prune_output_layer``."""
-    kernels = _kernel_sizes(settings)
+    return _prunable(_kernel_sizes(settings), settings)
+
+
+def _prunable(kernels: list[int], settings: dict[str, Any]) -> list[int]:
     return kernels if settings["prune_output_layer"] else kernels[:-1]
 
 
