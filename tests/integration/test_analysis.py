@@ -977,22 +977,31 @@ def _two_rounds(tmp_path, tiny_config):
     return cfg, settings, init, rounds, table
 
 
-def test_the_landscape_verbs_2d_surface_spans_two_directions(tmp_path, tiny_config):
-    """The 2D plane's axes come from two draws: with one draw for both, the surface was a
-    function of x + y alone (a line), and every test passed (none ran the verb)."""
+def _analysis_verb(verb, tmp_path, settings, init, *options) -> dict:
+    """Run analysis ``verb`` on the rounds r0.h5 and r1.h5 in ``tmp_path`` and return the
+    arrays it wrote."""
     import json
 
     from evotickets import cli
     from evotickets.artifacts import read_artifact
 
+    out = tmp_path / f"{verb}.h5"
+    argv = [verb, "--settings", json.dumps(settings), *options, "--init", str(init)]
+    argv += ["--trained", str(tmp_path / "r0.h5"), str(tmp_path / "r1.h5"), "--out", str(out)]
+    assert cli.main(argv) == 0
+    return read_artifact(out, "analysis")[0]
+
+
+def test_the_landscape_verbs_2d_surface_spans_two_directions(tmp_path, tiny_config):
+    """The 2D plane's axes come from two draws: with one draw for both, the surface was a
+    function of x + y alone (a line), and every test passed (none ran the verb)."""
+    import json
+
     _, settings, init, _, _ = _two_rounds(tmp_path, tiny_config)
     opts = {"directions": 2, "xi_points": 5, "grid_points": 5, "grid_extent": 1.0,
             "eval_examples": 64, "direction_norm": "filter"}  # fmt: skip
-    out = tmp_path / "landscape.h5"
-    assert cli.main(["landscape", "--settings", json.dumps(settings), "--analysis",
-                     json.dumps(opts), "--init", str(init), "--trained", str(tmp_path / "r0.h5"),
-                     str(tmp_path / "r1.h5"), "--out", str(out)]) == 0  # fmt: skip
-    surface = read_artifact(out, "analysis")[0]["surface_2d"]
+    arrays = _analysis_verb("landscape", tmp_path, settings, init, "--analysis", json.dumps(opts))
+    surface = arrays["surface_2d"]
     assert surface.shape == (2, 5, 5) and np.isfinite(surface).all()
     for s in surface:  # L(θ + x e1 + y e2) ≠ L(θ + y e1 + x e2): two directions
         assert np.abs(s - s.T).max() > 1e-3 * np.abs(s).max()
@@ -1006,9 +1015,7 @@ def test_the_landscape_verb_scores_each_round_under_its_own_observation_statisti
     its own statistics. Scoring every round under round 0's passed every test before."""
     import json
 
-    from evotickets import cli
     from evotickets.analysis import evaluation
-    from evotickets.artifacts import read_artifact
     from evotickets.config import chain_spec
     from evotickets.networks import to_vector
     from evotickets.tasks import make_task
@@ -1022,11 +1029,8 @@ def test_the_landscape_verb_scores_each_round_under_its_own_observation_statisti
         _policy_round(tmp_path / f"r{r}.h5", params, state, r, digest)
     opts = {"directions": 1, "xi_points": 3, "grid_points": 3, "grid_extent": 0.5,
             "eval_examples": 2, "direction_norm": "filter"}  # fmt: skip
-    out = tmp_path / "landscape.h5"
-    assert cli.main(["landscape", "--settings", json.dumps(settings), "--analysis",
-                     json.dumps(opts), "--init", str(init), "--trained", str(tmp_path / "r0.h5"),
-                     str(tmp_path / "r1.h5"), "--out", str(out)]) == 0  # fmt: skip
-    surface = read_artifact(out, "analysis")[0]["surface_2d"]  # (round, x, y); grid 0 central
+    arrays = _analysis_verb("landscape", tmp_path, settings, init, "--analysis", json.dumps(opts))
+    surface = arrays["surface_2d"]  # (round, x, y); grid 0 central
     task = make_task("pendulum", settings["task_config"], table)
     loss_all, _ = evaluation.loss_and_error(task, opts["eval_examples"])
     theta = to_vector(params, table)[None]
@@ -1043,18 +1047,10 @@ def test_the_snr_magnitude_verb_sets_next_rounds_threshold_and_compares_with_rou
     """threshold_magnitude of round t is the |θ| that keeps round t + 1's count of its
     active weights (not round t's), and round 1's magnitude ranking is compared with round
     0's (ρ < 1 here; compared with itself it read 1): both mutations passed every test."""
-    import json
-
-    from evotickets import cli
-    from evotickets.artifacts import read_artifact
     from evotickets.pruning import remaining_count
 
     cfg, settings, init, rounds, table = _two_rounds(tmp_path, tiny_config)
-    out = tmp_path / "snr_magnitude.h5"
-    assert cli.main(["snr-magnitude", "--settings", json.dumps(settings), "--init", str(init),
-                     "--trained", str(tmp_path / "r0.h5"), str(tmp_path / "r1.h5"),
-                     "--out", str(out)]) == 0  # fmt: skip
-    arrays = read_artifact(out, "analysis")[0]
+    arrays = _analysis_verb("snr-magnitude", tmp_path, settings, init)
     prunable = prunable_vector(table)
     for t, (theta, m) in rounds.items():
         keep = remaining_count(int(prunable.sum()), cfg["prune_fraction"], t + 1)

@@ -294,14 +294,10 @@ def test_round0_copied_from_the_donor_equals_training_it(tmp_path, tiny_config, 
     assert not (tmp_path / "w.h5").exists()
     assert "does not start from the dense θ0" in capsys.readouterr().err
     # a round whose own start is not θ0 (its mask dense): it trains its own round 0
-    from evotickets.artifacts import read_artifact
-    from evotickets.networks import layer_table, to_vector
-    from evotickets.rounds import adopt_round0
+    from evotickets.rounds import adopt_round0, load_init
 
-    params = {k[len("params/") :]: v for k, v in read_artifact(init, "init")[0].items()}
-    table = layer_table(params)
-    theta0 = to_vector(params, table)
     snr = ChainSettings.from_dict(chain_settings(cfg, "digits", "snes", "snr", 0))
+    theta0, table, _, _ = load_init(str(init), snr)
     dense = np.ones(theta0.size, bool)
     with pytest.raises(ValueError, match="does not start from the dense θ0"):
         adopt_round0(snr, str(tmp_path / "donor.h5"), dense, theta0 + 1.0, theta0, table,

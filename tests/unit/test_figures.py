@@ -225,7 +225,7 @@ def test_fig6_sets_es_against_gd_over_the_same_seeds():
         lines = _lines(ax)
         np.testing.assert_allclose(lines["snes/magnitude"], [0.5, 0.3, 0.5], err_msg=ax.get_title())
         np.testing.assert_allclose(lines["gd_adam/magnitude"], lines["snes/magnitude"])
-    assert any("left out of that level" in n for n in fig.evotickets_notes)
+    assert any(SHARED_SEEDS_NOTE in n for n in _notes(fig))
 
 
 def test_fig7_draws_the_round0_correlations_and_both_thresholds():
@@ -400,8 +400,8 @@ def test_the_non_finite_footnote_counts_only_the_rounds_its_figure_draws(tmp_pat
 
     def note(fig):
         """The footnote's first line, where it counts non-finite rounds."""
-        texts = [" ".join(t.get_text().split()) for t in fig.texts if "non-finite" in t.get_text()]
-        return [t.split(")", 1)[0] + ")" for t in texts]
+        text = _footnote_text(fig)
+        return [text.split(")", 1)[0] + ")"] if "non-finite" in text else []
 
     methods = ("random", "magnitude", "snr")
     ds = _dataset(["digits", "mnist"], ["snes", "gd_adam"], methods, fill=0.5)
@@ -438,7 +438,7 @@ def test_a_figure_says_how_many_drawn_rounds_lost_a_whole_layer(tmp_path):
                            "iteration": ROUNDS - 1}] = 1  # fmt: skip
 
     def note(fig):
-        text = " ".join(" ".join(t.get_text().split()) for t in fig.texts)
+        text = _footnote_text(fig)
         return text[text.index("finished round(s)") - 2 :] if "keep no weight" in text else ""
 
     fig2 = figures.render("fig2", ds, str(tmp_path / "fig2.png"))
@@ -475,7 +475,7 @@ def test_a_transfer_figure_counts_its_transfers_and_its_targets_own_chains_only(
     emptied[0, 1, ROUNDS - 1] = 2
     ds["transfer_layers_emptied"] = (dims, emptied)
     fig5 = figures.render("fig5", ds, str(tmp_path / "fig5.png"))
-    text = " ".join(" ".join(t.get_text().split()) for t in fig5.texts)
+    text = _footnote_text(fig5)
     assert "non-finite" not in text
     assert "1 finished round(s) of the lines drawn keep no weight of some layer" in text
     # the target's own chain is drawn: its non-finite round is counted
@@ -483,7 +483,7 @@ def test_a_transfer_figure_counts_its_transfers_and_its_targets_own_chains_only(
         np.nan
     )
     fig5 = figures.render("fig5", ds, str(tmp_path / "fig5b.png"))
-    text = " ".join(" ".join(t.get_text().split()) for t in fig5.texts)
+    text = _footnote_text(fig5)
     assert "1 finished round(s) with a non-finite test metric left out" in text
 
 
@@ -500,7 +500,7 @@ def test_a_panels_lines_are_means_over_the_same_seeds_at_each_level(tmp_path):
     lines = {ln.get_label(): ln.get_ydata() for ln in fig.axes[0].lines}
     np.testing.assert_allclose(lines["snr"], lines["magnitude"])
     np.testing.assert_allclose(lines["magnitude"], [0.7, 0.7, 0.6])  # seeds 1 and 2 at the last
-    assert any("left out of that level" in n for n in fig.evotickets_notes)
+    assert any(SHARED_SEEDS_NOTE in n for n in _notes(fig))
     # the saved one-panel figure (3.2 inches wide) writes the note whole, wrapped to its width
     fig = figures.render("fig2", ds, str(tmp_path / "fig2.png"))
     fig.canvas.draw()
@@ -871,6 +871,11 @@ def test_a_long_footnote_is_cut_at_half_the_figure_not_drawn_over_the_axes():
     (note,) = fig.texts
     assert note.get_text().endswith("(notes cut here; summary.nc has what is left out)")
     assert note.get_window_extent(renderer).y1 <= fig.axes[0].get_tightbbox(renderer).y0 + 1
+
+
+def _footnote_text(fig) -> str:
+    """Every text a saved figure holds (its footnote, wrapped), on one line."""
+    return " ".join(" ".join(t.get_text().split()) for t in fig.texts)
 
 
 def _notes(fig) -> list[str]:

@@ -405,7 +405,7 @@ def test_ppos_adam_moments_hold_nothing_of_pruned_weights(pendulum, tmp_path):
         assert np.all(leaf[~mask] == 0.0) and np.any(leaf[mask] != 0.0)
 
 
-def test_the_critics_targets_are_the_advantages_plus_the_rollouts_values(pendulum):
+def test_the_critics_targets_are_the_advantages_plus_the_rollouts_values(pendulum, monkeypatch):
     """PPO's value targets (GAE's returns) are R = Â + V(s) of the rollout, before the
     advantages are normalised: a target of Â alone passed every test. Read inside the
     compiled update from the minibatches the loss gets (value_clip sends V along)."""
@@ -426,9 +426,8 @@ def test_the_critics_targets_are_the_advantages_plus_the_rollouts_values(pendulu
         return recorded
 
     settings = {**SMALL, "total_steps": 512, "value_clip": True}
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(ppo, "_loss", recording_loss)
-        ppo.train_ppo(task, theta0, mask, jax.random.key(1), settings, log=lambda m: None)
+    monkeypatch.setattr(ppo, "_loss", recording_loss)
+    ppo.train_ppo(task, theta0, mask, jax.random.key(1), settings, log=lambda m: None)
     assert seen
     for adv, ret, value in seen:
         np.testing.assert_allclose(ret, adv + value, rtol=1e-6, atol=1e-6)

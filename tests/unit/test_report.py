@@ -31,11 +31,13 @@ def _rows(task: str, metric_name: str, values: dict) -> list[dict]:
     ]
 
 
-def _table(monkeypatch, rows) -> list[str]:
+def _table(monkeypatch, rows, chains=(), rounds=0) -> list[str]:
+    """The table of ``rows`` under a stand-in config of ``chains`` and ``rounds`` (none: all
+    finished, no note)."""
     monkeypatch.setattr(report, "collect_rows", lambda results, cfg=None, reading=None: rows)
     monkeypatch.setattr(report, "_transfer_lines", lambda results, by, cfg=None, reading=None: [])
-    monkeypatch.setattr(report, "chains", lambda cfg: [])  # a stand-in config, all finished
-    return report.accuracy_table("unused", cfg={"rounds": 0}).splitlines()  # a run's: no note
+    monkeypatch.setattr(report, "chains", lambda cfg: list(chains))
+    return report.accuracy_table("unused", cfg={"rounds": rounds}).splitlines()
 
 
 def test_an_accuracy_keeps_four_decimals_in_18_character_cells(monkeypatch):
@@ -97,10 +99,7 @@ def test_each_section_has_its_own_metric_decimals_and_each_line_its_own_round(mo
 
 def test_a_run_still_going_says_how_many_chain_rounds_are_finished(monkeypatch):
     rows = _rows("digits", "test_accuracy", {("random", 0): [0.9]})
-    monkeypatch.setattr(report, "collect_rows", lambda results, cfg=None, reading=None: rows)
-    monkeypatch.setattr(report, "_transfer_lines", lambda results, by, cfg=None, reading=None: [])
-    monkeypatch.setattr(report, "chains", lambda cfg: [("digits", "snes", "random", 0)])
-    lines = report.accuracy_table("unused", cfg={"rounds": 2}).splitlines()
+    lines = _table(monkeypatch, rows, chains=[("digits", "snes", "random", 0)], rounds=2)
     assert "(1 of the 2 chain rounds this config asks for are finished; the table shows those)" in (
         lines
     )
