@@ -144,6 +144,13 @@ def test_a_transfer_is_set_against_the_targets_own_tickets_and_random(monkeypatc
                                 "random"]  # fmt: skip
     assert lines[3] == "    0    100.0%  0.8000±0.1414 (2)  0.8000±0.0707 (2)" + f"{'—':>19}"
     assert lines[4] == "    1     80.0%  0.7000±0.1414 (2)  0.5500±0.0707 (2)         0.4000 (1)"
+    # snr chains of the target task under another strategy are not the target's own tickets:
+    # the transferred ticket is then set against the target strategy's magnitude chains
+    other = {("mnist", "open_es", *k[2:]): v for k, v in by.items() if k[3] == "snr"}
+    mine = {("mnist", "snes", 1, "magnitude"): [{"metric": 0.3}]}
+    lines = report._transfer_lines("unused", {**other, **mine})
+    assert lines[1].split()[3:5] == ["target", "magnitude"]
+    assert lines[4].split()[4:] == ["0.3000", "(1)", "—"]
     # a round copied into another transfer's folder was counted there (a wrong n)
     files[0] = files[0].replace("digits_to_mnist", "b")
     with pytest.raises(ArtifactError, match="sits in the folder of transfer_name b but records"):
