@@ -305,3 +305,30 @@ def test_a_chunk_stops_where_any_one_generation_lost_every_member():
     with pytest.raises(AllMembersFailed, match="generation 7 had a NaN/inf fitness"):
         _check_members(np.array([0, 8, 0]), 6, 8, "digits/snes")
     _check_members(np.array([7, 3, 0]), 6, 8, "digits/snes")  # some members: no stop
+
+
+class _KeyedFitnessTask(_PoisonedTask):
+    """A task whose fitness is uniform noise of the key it is given, so the key shows."""
+
+    def population_fitness(self, population, key, data, state):
+        return jax.random.uniform(key, (population.shape[0],)), state
+
+
+def test_a_generations_fitness_key_is_its_own_stream_not_the_ask_key(setup):
+    """Generation g evaluates its population with the second of the three keys split from
+    ``generation_key(round key, g)`` (ask, fitness, tell). Fitness drawn with the ask key
+    (a stochastic task's noise correlated with the search noise; still reproducible, so no
+    other test saw it) gives other means."""
+    from evotickets.keys import generation_key
+
+    task, _, theta0, prunable = setup
+    mask = np.ones(prunable.size, bool)
+    s = make_strategy("snes", int(mask.sum()), HP)
+    rk = jax.random.key(5)
+    res = run_round(_KeyedFitnessTask(task, 0), s, theta0, mask, rk, 3, 3, log=lambda m: None)
+    keys = [jax.random.split(generation_key(rk, g), 3) for g in range(3)]
+    pop = HP["population_size"]
+    means = [float(jnp.mean(jax.random.uniform(k[1], (pop,)))) for k in keys]
+    np.testing.assert_allclose(res.mean_fitness, means, rtol=1e-6)
+    mins = [float(jnp.min(jax.random.uniform(k[1], (pop,)))) for k in keys]
+    np.testing.assert_allclose(res.best_fitness, mins, rtol=1e-6)
