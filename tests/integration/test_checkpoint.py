@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import TINY_CONFIG
+from round_results import assert_same_round
 
 from evotickets import checkpoint as ck
 from evotickets import cli
@@ -60,22 +61,6 @@ def _reference(setup, name):
     return _REFERENCE[name]
 
 
-def _same(a, b) -> None:
-    for field in (
-        "theta",
-        "sigma",
-        "best_fitness",
-        "mean_fitness",
-        "nonfinite_count",
-        "eval_generation",
-        "eval_metric",
-    ):
-        x, y = getattr(a, field), getattr(b, field)
-        assert x.dtype == y.dtype and x.shape == y.shape, field
-        np.testing.assert_array_equal(x, y, err_msg=field)
-    assert a.final_metric == b.final_metric
-
-
 def _crashing_log(at: int, messages: list[str]):
     def log(msg: str) -> None:
         messages.append(msg)
@@ -111,7 +96,7 @@ def test_resumed_round_is_bitwise_identical(setup, tmp_path, name):
     resumed = _round(setup, name, second)
     assert any(m.startswith("resuming from checkpoint") and "generation 6" in m for m in messages)
     assert second.saves == 1  # generation 9 only: the remaining work, not a restart
-    _same(reference, resumed)
+    assert_same_round(reference, resumed)
     # the round's metric is its final search mean's on the test set, not the training set
     task = setup[0]
     theta, state = jnp.asarray(reference.theta), task.init_state()
@@ -208,7 +193,7 @@ def test_bad_checkpoint_is_ignored_with_a_log_line(setup, tmp_path, corrupt, dig
         corrupt(path)
     messages: list[str] = []
     again = ck.Checkpointer(path, digest, every_generations=0, log=messages.append)
-    _same(reference, _round(setup, "snes", again))
+    assert_same_round(reference, _round(setup, "snes", again))
     assert any(m.startswith("ignoring checkpoint") and reason in m for m in messages), messages
     assert not any(m.startswith("resuming") for m in messages)
 
@@ -229,7 +214,7 @@ def test_a_resume_on_another_machine_is_logged_and_both_are_recorded(setup, tmp_
     monkeypatch.setattr(ck, "trained_on", lambda: "cpu ×1; machine B")
     messages: list[str] = []
     second = ck.Checkpointer(path, "d1", every_generations=EVERY, log=messages.append)
-    _same(reference, _round(setup, "snes", second))  # here both "machines" are this one
+    assert_same_round(reference, _round(setup, "snes", second))  # here both "machines" are this one
     assert any(m.startswith("resuming on another machine") and "machine A" in m
                and "machine B" in m for m in messages), messages  # fmt: skip
     assert second.trained_on() == (

@@ -11,6 +11,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 import pytest
+from round_results import assert_same_round
 
 from evotickets.checkpoint import Checkpointer
 from evotickets.strategies import make_strategy
@@ -36,13 +37,6 @@ def _alone(task, strategy, theta0, mask, key, **kw):
     return run_round(task, strategy, theta0, mask, key, G, EVERY, log=lambda m: None, **kw)
 
 
-def _assert_same(a, b):
-    fields = ("theta", "sigma", "best_fitness", "mean_fitness", "nonfinite_count",
-              "eval_generation", "eval_metric", "final_metric")  # fmt: skip
-    for field in fields:
-        np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
-
-
 @pytest.mark.parametrize("name", ["snes", "sep_cma_es", "pgpe", "des", "ars", "open_es"])
 def test_lockstep_chains_equal_their_own_rounds(setup, name, jit_compiles):
     task, thetas, masks = setup
@@ -59,7 +53,7 @@ def test_lockstep_chains_equal_their_own_rounds(setup, name, jit_compiles):
     for i, res in enumerate(together):
         rewind = EVERY if i == 1 else None
         alone = _alone(task, strategy, thetas[i], masks[i], keys[i], rewind_at=rewind)
-        _assert_same(res, alone)
+        assert_same_round(res, alone)
         assert np.all(res.theta[~masks[i]] == 0)
         assert [line.split()[2] for line in lines[i]] == ["2/6", "4/6", "6/6"]  # its own log
     np.testing.assert_array_equal(together[1].rewind_theta, _alone(
@@ -133,7 +127,7 @@ def test_a_resumed_chain_catches_up_and_joins_bitwise(setup, tmp_path):
                          zip(thetas[:2], masks[:2], keys, strict=True)], G, EVERY, width=2,
     )  # fmt: skip
     for a, b in zip(resumed, whole, strict=True):
-        _assert_same(a, b)
+        assert_same_round(a, b)
 
 
 def test_unequal_d_active_and_dynamic_chains_are_refused(setup):
