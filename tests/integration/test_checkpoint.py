@@ -97,11 +97,14 @@ def test_resumed_round_is_bitwise_identical(setup, tmp_path, name):
     assert any(m.startswith("resuming from checkpoint") and "generation 6" in m for m in messages)
     assert second.saves == 1  # generation 9 only: the remaining work, not a restart
     assert_same_round(reference, resumed)
-    # the round's metric is its final search mean's on the test set, not the training set
-    task = setup[0]
-    theta, state = jnp.asarray(reference.theta), task.init_state()
+    _assert_metric_is_the_test_sets(setup[0], reference)  # of its final search mean
+
+
+def _assert_metric_is_the_test_sets(task, result) -> None:
+    """A round's metric is its final θ's on the test set, not the training set."""
+    theta, state = jnp.asarray(result.theta), task.init_state()
     test = float(task.evaluate(theta, task.test_data, state))
-    assert reference.final_metric == pytest.approx(test, abs=1e-6)
+    assert result.final_metric == pytest.approx(test, abs=1e-6)
     assert test != pytest.approx(float(task.evaluate(theta, task.train_data, state)))
 
 
@@ -462,10 +465,7 @@ def test_resumed_adam_round_is_bitwise_identical(setup, tmp_path, rewind_at):
     np.testing.assert_allclose(
         reference.epoch_loss, reference.step_loss.reshape(4, steps).mean(1), rtol=1e-6
     )
-    # the metric is the test set's, not the training set's
-    test = float(task.evaluate(jnp.asarray(reference.theta), task.test_data, task.init_state()))
-    train = float(task.evaluate(jnp.asarray(reference.theta), task.train_data, task.init_state()))
-    assert reference.final_metric == pytest.approx(test) and test != pytest.approx(train)
+    _assert_metric_is_the_test_sets(task, reference)
 
 
 def test_resumed_ppo_round_is_bitwise_identical(tmp_path):
