@@ -70,6 +70,8 @@ def test_drop_scores_rank_a_collapsed_sigma_as_pruning_does_and_refuse_nan():
     assert sorted(step.dropped.tolist()) == [0, 5]  # the two lowest, the σ = 0, θ = 0 first
     with pytest.raises(ValueError, match="no SNR"):
         drop_scores(6, positions, np.array([0, 1, np.nan, 1], np.float32), sigma)
+    with pytest.raises(ValueError, match="no SNR"):  # a negative σ (a corrupt state): NaN SNR
+        drop_scores(6, positions, mean, np.array([0.0, 0.0, -0.5, 4.0], np.float32))
     for mean_i in (0, 2):  # an infinite mean scores inf (σ > 0) or 0 (σ = 0): refused too
         diverged = mean.copy()
         diverged[mean_i] = np.inf
@@ -100,6 +102,17 @@ def test_ties_drop_and_grow_the_earlier_position():
     mask = np.isin(np.arange(8), [0, 1, 2, 3])
     step = drop_and_grow(mask, np.ones(8, bool), table, np.ones(8), np.zeros(8), 0.5)
     assert step.dropped.tolist() == [0, 1] and step.grown.tolist() == [4, 5]
+    # and where NumPy's default sort is not stable: 400 weights, the first 300 active
+    table = [LayerEntry("k", (400,), 0, True)]
+    snr, grow = np.zeros(400), np.zeros(400)
+    snr[::7], grow[::5] = 1.0, 1.0
+    step = drop_and_grow(np.arange(400) < 300, np.ones(400, bool), table, snr, grow, 0.2)
+    assert step.dropped.tolist() == [i for i in range(300) if i % 7][:60]
+    inactive = range(300, 400)
+    assert (
+        step.grown.tolist()
+        == [i for i in inactive if i % 5 == 0] + [i for i in inactive if i % 5][:40]
+    )
 
 
 def test_grown_weights_take_their_dropped_partners_slots():
@@ -171,8 +184,8 @@ def test_regrow_drops_the_lowest_snr_and_grows_by_its_score(kind, monkeypatch):
     score = np.array([0, 0, 0, 0, 0, 0.1, 0.9, 0.2, 0.8, 0.3], np.float32)
     probed, keys = [], []
 
-    def probe(task, theta, inactive, key, *rest):
-        probed.append(np.asarray(theta)), keys.append(jax.random.key_data(key))
+    def probe(task, theta, inactive, key, task_state, pairs, std):
+        probed.append((np.asarray(theta), pairs, std)), keys.append(jax.random.key_data(key))
         return score, 0
 
     def uniform(key, shape):
@@ -182,14 +195,16 @@ def test_regrow_drops_the_lowest_snr_and_grows_by_its_score(kind, monkeypatch):
     monkeypatch.setattr(dynamic, "search_gradient_magnitude", probe)
     if kind == "random":  # the uniform draw from the round key is the score
         monkeypatch.setattr(jax.random, "uniform", uniform)
-    schedule = Schedule(every=3, fraction=0.4, regrow=kind, std_init=0.1, pairs=4)
+    # the probe's scale is the schedule's std_init, not the strategy's (0.1)
+    schedule = Schedule(every=3, fraction=0.4, regrow=kind, std_init=0.03, pairs=4)
     idx = jnp.arange(5, dtype=jnp.int32)
     task = SimpleNamespace(table=table)
     (new, _), new_idx, _ = dynamic.regrow(
         task, "snes", (state, {}), idx, schedule, jax.random.key(1), 3
     )
     if kind == "gradient":  # probed around the current network: the search mean, 0 elsewhere
-        np.testing.assert_allclose(probed[0], [0.5, -0.05, 0.3, 0.01, -0.4, 0, 0, 0, 0, 0])
+        np.testing.assert_allclose(probed[0][0], [0.5, -0.05, 0.3, 0.01, -0.4, 0, 0, 0, 0, 0])
+        assert probed[0][1:] == (4, 0.03)
     # another generation draws other numbers (the same regrowth every time passed)
     dynamic.regrow(task, "snes", (state, {}), idx, schedule, jax.random.key(1), 6)
     assert len(keys) == 2 and not np.array_equal(keys[0], keys[1])
@@ -197,7 +212,7 @@ def test_regrow_drops_the_lowest_snr_and_grows_by_its_score(kind, monkeypatch):
     assert sorted(np.asarray(new_idx).tolist()) == [0, 2, 4, 6, 8]
     grown = np.isin(np.asarray(new_idx), [6, 8])
     np.testing.assert_array_equal(np.asarray(new.mean)[grown], 0.0)
-    np.testing.assert_array_equal(np.asarray(new.std)[grown], np.float32(0.1))
+    np.testing.assert_array_equal(np.asarray(new.std)[grown], np.float32(0.03))
 
 
 def test_full_covariance_strategies_are_refused():

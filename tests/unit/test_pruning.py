@@ -26,6 +26,10 @@ def test_rounding_is_half_up_and_p_must_be_a_fraction():
     # 31.4999… and 50·0.7² is 24.4999…
     assert pruning.remaining_count(45, 0.3, 1) == 32
     assert pruning.remaining_count(50, 0.3, 2) == 25
+    # 0.1 and 0.9 are stored just above their decimals, so reading the float itself (not the
+    # decimal the config wrote) loses the half: 5·0.9 = 4.5 → 5 and 15·0.1 = 1.5 → 2
+    assert pruning.remaining_count(5, 0.1, 1) == 5
+    assert pruning.remaining_count(15, 0.9, 1) == 2
     for bad in (0.0, 1.0, -0.1, 1.5):
         with pytest.raises(ValueError, match="prune_fraction"):
             pruning.remaining_count(10, bad, 1)
@@ -97,6 +101,19 @@ def test_ties_keep_the_earlier_position():
     assert res.threshold == 1.0
 
 
+def test_ties_keep_the_earlier_position_in_a_large_array():
+    """The tie rule holds where NumPy's default sort is not stable (above a few dozen entries,
+    where SNIP's zero gradients, θ = 0 or a collapsed σ tie many scores): 143 ones and 857
+    tied zeros, keep 300: the ones and the first 157 zeros by position."""
+    score = np.zeros(1000)
+    score[::7] = 1.0
+    ones = np.ones(1000, bool)
+    res = pruning.prune_to_count(score, ones, ones, 300)
+    want = score == 1.0
+    want[np.flatnonzero(~want)[: 300 - 143]] = True
+    np.testing.assert_array_equal(res.mask, want)
+
+
 def test_a_kept_weight_of_value_zero_stays_in_the_mask():
     prunable = np.array([True, True, True, False])
     theta = np.array([0.0, 3.0, 2.0, 0.0])  # weight 0 is exactly 0; weight 3 a zero bias
@@ -127,6 +144,17 @@ def test_random_mask_matches_sparsity_and_differs_from_magnitude():
 def test_nonfinite_scores_are_refused():
     with pytest.raises(ValueError, match="NaN"):
         pruning.prune_to_count(np.array([1.0, np.nan]), np.ones(2, bool), np.ones(2, bool), 1)
+    with pytest.raises(pruning.NonFiniteScores, match="infinite"):  # as the message promises
+        pruning.prune_to_count(np.array([1.0, np.inf, 0.5]), np.ones(3, bool), np.ones(3, bool), 2)
+
+
+def test_kept_attrs_record_the_remaining_fraction_of_the_prunable_weights():
+    """What mask.h5 and trained.h5 record, and the table's "remaining" column reads."""
+    assert pruning.kept_attrs(1491, 1864) == {
+        "kept_prunable": 1491,
+        "num_prunable": 1864,
+        "remaining_fraction": 1491 / 1864,
+    }
 
 
 @pytest.mark.parametrize("method", ["snr", "snr_study"])

@@ -40,6 +40,17 @@ def test_tiny_network_gradient_and_hessian_gradient_match_the_hand_derivation():
     np.testing.assert_allclose(grasp, theta * (h @ g), rtol=1e-5)
 
 
+def test_snip_scores_the_magnitude_of_theta0_times_g():
+    """|θ0 ⊙ g| (Lee et al.): a weight whose removal changes the loss most in either direction
+    is kept. The hand-derived products above are both positive, so θ0 ⊙ g alone (which prunes
+    the largest negative sensitivities first) passed."""
+    theta0, g = np.array([1.0, -2.0, 0.5]), np.array([-3.0, -1.0, 4.0])
+    score = pruning.REGISTRY["snip"].init_score(theta0, g, None)
+    np.testing.assert_array_equal(score, [3.0, 2.0, 2.0])
+    ones = np.ones(3, bool)
+    assert pruning.prune_to_count(score, ones, ones, 1).mask.tolist() == [True, False, False]
+
+
 def test_quadratic_loss_gradients_are_the_closed_form_ones():
     rng = np.random.default_rng(0)
     X, y, theta = rng.normal(size=(7, 4)), rng.normal(size=7), rng.normal(size=4)
