@@ -57,6 +57,27 @@ def test_gymnax_rollout_equals_python_loop(name):
         assert np.asarray(valid).sum(axis=1).min() < 60
 
 
+def test_rewards_after_an_episode_ends_are_not_counted(monkeypatch):
+    """A return sums the rewards up to the episode's first done. Pendulum never ends and
+    cartpole pays nothing after its end, so the comparison above cannot tell; acrobot,
+    MountainCarContinuous and brax keep paying. Cartpole's every reward raised by 1 (so a
+    step after the end pays 1): each counted step pays 2 and the steps after the end nothing."""
+    task, table, theta = _task("cartpole", max_steps=60, n_repeats=2)
+    step = task._step
+
+    def paying(k, env_state, a, autoreset):
+        obs, env_state, reward, done = step(k, env_state, a, autoreset=autoreset)
+        return obs, env_state, reward + 1.0, done
+
+    monkeypatch.setattr(task, "_step", paying)
+    params = from_vector(jnp.asarray(theta), table)
+    keys = jax.random.split(jax.random.key(3), 2)
+    returns, _, valid = jax.jit(lambda k: task.episode_returns(params, k, task.init_state()))(keys)
+    counted = np.asarray(valid).sum(axis=1)
+    assert counted.max() < 60  # both episodes end early: steps after the end exist
+    np.testing.assert_allclose(np.asarray(returns), 2.0 * counted)
+
+
 @pytest.mark.parametrize("name", ["cartpole", "reacher"])
 def test_each_members_population_returns_are_its_own_episodes(name):
     """The population's rollouts (one time-major scan over every member and episode) give
@@ -152,11 +173,30 @@ def test_running_observation_statistics_match_numpy():
     np.testing.assert_allclose(state["obs_var"], seen.var(0), rtol=1e-3)
 
 
+def test_a_batch_without_a_usable_step_leaves_the_statistics_as_they_were():
+    """No valid step (every episode already over) adds nothing: the first statistics stay
+    the initial ones (variance 1, not the 1e-6 floor). A valid step with finite but huge
+    features (a state blowing up: 1e30, whose square overflows) would turn the variance
+    infinite; the update is then skipped, not applied."""
+    task, _, _ = _task("pendulum", obs_normalization=True)
+    first = task.init_state()
+    obs = jnp.asarray(np.random.default_rng(0).normal(size=(4, 7, 3)))
+    state = task._update_stats(first, obs, jnp.zeros((4, 7), bool))
+    for name in first:
+        np.testing.assert_array_equal(state[name], first[name], err_msg=name)
+    state = task._update_stats(first, obs, jnp.ones((4, 7), bool))
+    huge = obs.at[0, 0, 0].set(1e30)
+    after = task._update_stats(state, huge, jnp.ones((4, 7), bool))
+    for name in state:
+        np.testing.assert_array_equal(after[name], state[name], err_msg=name)
+
+
 def test_observations_are_standardised_by_the_statistics_and_clipped():
     """The policy's input: (obs − mean) / √(var + 1e-8), clipped to ±5 (brax's), checked
     against numpy; only two internal paths were compared with each other before."""
     from evotickets.tasks.control import OBS_CLIP
 
+    assert OBS_CLIP == 5.0  # brax's clip (the expectation below reads the constant)
     task, _, _ = _task("pendulum", obs_normalization=True)
     state = {"obs_mean": jnp.asarray([1.0, -2.0, 0.5]), "obs_var": jnp.asarray([4.0, 0.01, 9.0]),
              "obs_count": jnp.asarray(10.0)}  # fmt: skip
@@ -241,6 +281,24 @@ def test_ant_heavy_init_needs_no_backend_and_equals_ants():
     for name in ant:
         np.testing.assert_array_equal(heavy[name], ant[name])
     assert heavy["Dense_0/kernel"].shape == (27, 8)
+
+
+def test_ant_heavy_is_ant_with_a_torso_one_and_a_half_times_as_heavy():
+    """The paper's "Ant, torso mass 10 → 15": the torso's mass and inertia scale by the
+    default 1.5 (or the configured factor), every other body is ant's."""
+    ant = make_task("ant", {"hidden": [8], "backend": "generalized"}, None).env.sys
+    for factor, cfg in ((1.5, {}), (2.0, {"torso_mass_factor": 2.0})):
+        heavy = make_task("ant_heavy", {"hidden": [8], "backend": "generalized", **cfg}, None)
+        mass, i = heavy.env.sys.link.inertia.mass, heavy.env.sys.link.inertia.i
+        np.testing.assert_allclose(mass[0], factor * ant.link.inertia.mass[0], rtol=1e-6)
+        np.testing.assert_allclose(i[0], factor * ant.link.inertia.i[0], rtol=1e-6)
+        np.testing.assert_array_equal(mass[1:], ant.link.inertia.mass[1:])
+        np.testing.assert_array_equal(i[1:], ant.link.inertia.i[1:])
+        if hasattr(ant, "body_mass"):  # body 0 is the world, body 1 the torso
+            np.testing.assert_allclose(
+                heavy.env.sys.body_mass[1], factor * ant.body_mass[1], rtol=1e-6
+            )
+            np.testing.assert_array_equal(heavy.env.sys.body_mass[2:], ant.body_mass[2:])
 
 
 @pytest.mark.parametrize("name", ["ant", "halfcheetah"])
