@@ -77,7 +77,9 @@ def test_mnist_real_files(shared: Path) -> None:
     assert abs(float(ds.x_train.std()) - 1.0) < 0.1
     # pixel 0 maps to -mean/std exactly as in the paper's normalisation
     assert np.isclose(ds.x_train.min(), -0.1307 / 0.3081, atol=1e-5)
+    assert np.isclose(ds.x_train.max(), (1 - 0.1307) / 0.3081, atol=1e-5)  # pixel 255 → 1
     assert ds.attrs["split"] == "official"
+    assert (ds.attrs["n_train"], ds.attrs["n_test"]) == ("60000", "10000")
     assert (
         ds.attrs["sha256:train-images-idx3-ubyte"]
         == data._SHA256[("mnist", "train-images-idx3-ubyte")]
@@ -111,6 +113,12 @@ def test_kmnist_test_split_is_the_official_test_set_8000_2000(shared: Path) -> N
     raw_labels = read_idx(shared / "kmnist" / "t10k-labels-idx1-ubyte.gz")
     np.testing.assert_array_equal(ds.y_train, raw_labels[:8000])
     np.testing.assert_array_equal(ds.y_test, raw_labels[8000:])
+    # the images as split as their labels (only the labels were compared)
+    raw_images = read_idx(shared / "kmnist" / "t10k-images-idx3-ubyte.gz")
+    np.testing.assert_array_equal(ds.x_train, data._normalise(raw_images[:8000], 255.0))
+    np.testing.assert_array_equal(ds.x_test, data._normalise(raw_images[8000:], 255.0))
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):  # provenance
+        assert ds.attrs[f"sha256:{name}"] == data._SHA256[("kmnist", name)]
 
 
 def _kmnist_test_files_only(tmp_path: Path, shared: Path) -> Path:
@@ -200,6 +208,11 @@ def test_digits_shapes_and_determinism() -> None:
     assert ds.y_train.shape == (1437,) and ds.y_test.shape == (360,)
     assert ds.x_train.dtype == np.float32 and ds.y_train.dtype == np.int32
     assert ds.attrs["split"] == "sklearn-digits 1437/360 (rng 0)"
+    # the split is the one the attrs name: the last 360 of NumPy's rng-0 permutation
+    _, labels = data._digits_images_and_labels()
+    perm = np.random.default_rng(0).permutation(1797)
+    np.testing.assert_array_equal(ds.y_test, labels[perm[-360:]])
+    np.testing.assert_array_equal(ds.y_train, labels[perm[:-360]])
     # undo the normalisation: pixels were scaled by /16 into [0, 1]
     raw = ds.x_train * np.float32(0.3081) + np.float32(0.1307)
     assert raw.min() >= -1e-6 and raw.max() <= 1 + 1e-6 and raw.max() > 0.99

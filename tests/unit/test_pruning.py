@@ -234,6 +234,20 @@ def test_init_schemes_scale_the_kernels():
     )
 
 
+def test_a_policys_init_scheme_is_the_configured_one():
+    """Control tasks take ``init`` too (and the digest names it): θ0's hidden kernel has He's
+    std √(2/64) under he_normal, against flax's default √(1/64)."""
+    from evotickets.tasks import init_theta
+
+    settings = {"task": "pendulum", "network": "mlp", "hidden": [64, 64]}
+    stds = {
+        scheme: init_theta({**settings, "init": scheme}, jax.random.key(0))["Dense_1/kernel"].std()
+        for scheme in ("flax_default", "he_normal")
+    }
+    assert stds["he_normal"] == pytest.approx(np.sqrt(2 / 64), rel=0.05)
+    assert stds["flax_default"] == pytest.approx(np.sqrt(1 / 64), rel=0.05)
+
+
 def test_snr_study_ranks_like_theta_over_c_and_differs_from_snr():
     # Sep-CMA-ES: σ = std·√C with a scalar std. The study's |θ|/C and our |θ|/σ disagree when
     # a large weight also has a large C: |θ|/C weighs C twice as strongly.
