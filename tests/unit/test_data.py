@@ -290,8 +290,15 @@ def test_read_idx_rejects_bad_header_and_length(tmp_path: Path) -> None:
     short.write_bytes(_idx_bytes(arr)[:-1])
     with pytest.raises(DataError, match="payload"):
         read_idx(short)
+    long = tmp_path / "long-idx2-ubyte"  # a byte too many, named as such (not numpy's reshape)
+    long.write_bytes(_idx_bytes(arr) + b"\x00")
+    with pytest.raises(DataError, match="holds 13 payload bytes"):
+        read_idx(long)
     bad_magic = tmp_path / "magic-idx2-ubyte"
     bad_magic.write_bytes(b"\x1f\x8b" + _idx_bytes(arr)[2:])
+    with pytest.raises(DataError, match="magic"):
+        read_idx(bad_magic)
+    bad_magic.write_bytes(b"\x00\x01" + _idx_bytes(arr)[2:])  # the second byte alone
     with pytest.raises(DataError, match="magic"):
         read_idx(bad_magic)
 
@@ -302,6 +309,9 @@ def test_length_mismatch_raises(tmp_path: Path) -> None:
     images.write_bytes(_idx_bytes(np.zeros((5, 4, 4), dtype=np.uint8)))
     labels.write_bytes(gzip.compress(_idx_bytes(np.zeros(4, dtype=np.uint8))))
     with pytest.raises(DataError, match="5 images.*4 labels"):
+        data._load_idx_pair(images, labels, None)
+    labels.write_bytes(gzip.compress(_idx_bytes(np.zeros((5, 1), dtype=np.uint8))))
+    with pytest.raises(DataError, match="labels must be 1-D, got shape"):
         data._load_idx_pair(images, labels, None)
     labels.write_bytes(gzip.compress(_idx_bytes(np.arange(5, dtype=np.uint8))))
     x, y, _ = data._load_idx_pair(images, labels, None)
