@@ -266,6 +266,32 @@ def test_a_gymnax_time_limit_is_a_truncation(pendulum):
         assert bool(done) == bool(truncated) == want, steps
 
 
+@pytest.mark.parametrize(("name", "limit"), [("pendulum", 50), ("reacher", 3)])
+def test_a_training_env_restarts_itself_at_max_steps(name, limit, monkeypatch):
+    """Below the environment's own limit (pendulum at 50 of its 200; brax never resets
+    itself) the step at max_steps returns the observation of a reset drawn from its key's
+    reset half, one step earlier the env runs on. A brax step that ends the episode as the
+    limit falls is the episode's own end, not a cut (GAE bootstraps only a cut)."""
+    import jax.numpy as jnp
+
+    theta = init_theta({"task": name, "network": "mlp", "hidden": [8]}, jax.random.key(0))
+    task = make_task(name, {"hidden": [8], "max_steps": limit}, layer_table(theta))
+    _, state = task._reset(jax.random.key(0))
+    act = np.zeros(task.num_outputs, np.float32)
+    key = jax.random.key(7)
+    fresh, _ = task._reset(jax.random.split(key)[1])
+    obs, _, _, done, truncated = task._step_autoreset(key, state, act, limit)
+    assert bool(done) and bool(truncated)
+    np.testing.assert_array_equal(obs, fresh)
+    obs, _, _, done, _ = task._step_autoreset(key, state, act, limit - 1)
+    assert not bool(done) and not np.array_equal(obs, fresh)
+    if task.kind == "brax":
+        real = task._step
+        monkeypatch.setattr(task, "_step", lambda *a, **k: (*real(*a, **k)[:3], jnp.bool_(True)))
+        _, _, _, done, truncated = task._step_autoreset(key, state, act, limit)
+        assert bool(done) and not bool(truncated)
+
+
 @pytest.mark.parametrize("output", ["clip", "tanh"])
 def test_the_actors_gaussian_mean_is_the_es_policys_output(output):
     """PPO's actor is the ES policy: its Gaussian's mean is the linear output with
