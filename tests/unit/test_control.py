@@ -264,6 +264,23 @@ def test_brax_observation_size_comes_from_a_trace_and_equals_braxs(monkeypatch):
     assert task.obs_dim == task.env.observation_size == 11
 
 
+def test_a_control_tasks_held_out_episodes_and_provenance():
+    """Every chain of a control task is scored on the same held-out episodes, drawn from
+    their own seed (2**30 + 17, apart from every training key), and trained.h5 records the
+    settings the numbers depend on."""
+    task, _, _ = _task("pendulum", max_steps=60, n_test=4, obs_normalization=True)
+    want = jax.random.split(jax.random.key(2**30 + 17), 4)
+    np.testing.assert_array_equal(jax.random.key_data(task.test_data), jax.random.key_data(want))
+    assert task.provenance() == {
+        "env": "Pendulum-v1", "env_backend": "gymnax", "obs_normalization": "True",
+        "max_steps": "60", "policy_output": "tanh", "n_repeats": str(task.n_repeats),
+        "n_test": "4",
+    }  # fmt: skip
+    plain, _, _ = _task("cartpole")
+    assert plain.provenance()["obs_normalization"] == "False"
+    assert plain.provenance()["policy_output"] == "argmax"
+
+
 def test_ant_heavy_needs_the_generalized_backend(tiny_config):
     tiny_config["tasks"] = {"ant_heavy": {"backend": "spring"}}
     with pytest.raises(ConfigError, match="generalized"):
