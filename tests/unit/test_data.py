@@ -513,13 +513,15 @@ def test_a_vision_task_refuses_data_of_another_shape_than_its_network_is_built_f
     from evotickets.tasks.data import Dataset
     from evotickets.tasks.vision import VisionTask
 
-    def images(shape):
-        x = np.zeros((4, *shape), np.float32)
-        return Dataset("digits", x, np.zeros(4, np.int32), x, np.zeros(4, np.int32))
+    def images(shape, test_shape=None):
+        x, x_test = np.zeros((4, *shape), np.float32), np.zeros((4, *(test_shape or shape)))
+        return Dataset("digits", x, np.zeros(4, np.int32), x_test, np.zeros(4, np.int32))
 
     VisionTask("digits", images((8, 8, 1)), "cnn_small", table=[])
     with pytest.raises(ValueError, match=r"train images of digits have shape \(28, 28, 1\)"):
         VisionTask("digits", images((28, 28, 1)), "cnn_small", table=[])
+    with pytest.raises(ValueError, match=r"test images of digits have shape \(28, 28, 1\)"):
+        VisionTask("digits", images((8, 8, 1), (28, 28, 1)), "cnn_small", table=[])
 
 
 def _kmnist_full_folder(tmp_path: Path, gzip_train_images: bool) -> Path:
