@@ -494,6 +494,7 @@ def test_resolve_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert resolve_data_dir(tmp_path) == tmp_path.resolve()
     monkeypatch.setenv("EVOTICKETS_DATA_DIR", str(tmp_path))
     assert resolve_data_dir(None) == tmp_path.resolve()
+    assert resolve_data_dir("") == tmp_path.resolve()  # an empty key is unset, not the cwd
     other = tmp_path / "sub"
     other.mkdir()
     assert resolve_data_dir(other) == other.resolve()  # the argument wins over the env var
