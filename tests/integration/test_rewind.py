@@ -11,7 +11,8 @@ import jax
 import numpy as np
 import pytest
 from conftest import TINY_CONFIG
-from test_checkpoint import HP, Crash, _crashing_log, _same, setup  # noqa: F401
+from round_results import assert_same_round
+from test_checkpoint import HP, Crash, _crashing_log, setup  # noqa: F401
 
 from evotickets import checkpoint as ck
 from evotickets import cli
@@ -38,7 +39,7 @@ def _es(setup, generations, rewind_at=None, checkpoint=None):  # noqa: F811
 
 def test_es_snapshot_is_the_mean_after_k_and_changes_nothing(setup):  # noqa: F811
     plain, rewound, first_six = _es(setup, 12), _es(setup, 12, rewind_at=6), _es(setup, 6)
-    _same(plain, rewound)  # bitwise: the snapshot does not perturb the round
+    assert_same_round(plain, rewound)  # bitwise: the snapshot does not perturb the round
     assert plain.rewind_theta is None
     np.testing.assert_array_equal(rewound.rewind_theta, first_six.theta)
     with pytest.raises(ValueError, match="multiple of the chunk"):
@@ -54,7 +55,7 @@ def test_es_snapshot_survives_a_resume(setup, tmp_path):  # noqa: F811
     messages: list[str] = []
     second = ck.Checkpointer(path, "r1", every_generations=3, log=messages.append)
     resumed = _es(setup, 12, rewind_at=3, checkpoint=second)
-    _same(reference, resumed)
+    assert_same_round(reference, resumed)
     np.testing.assert_array_equal(reference.rewind_theta, resumed.rewind_theta)
     # resumed, not restarted: a checkpoint without the rewind point is refused, and a rerun
     # from scratch gives the same numbers, so only the log tells the work was kept
