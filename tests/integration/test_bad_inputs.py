@@ -1364,6 +1364,20 @@ CASES = [
         ("pass iter01/mask.h5", "rule `train`"),
     ),
     Case(
+        "artifact-trained-of-another-round",  # round 2's mask pruned from round 0's weights
+        lambda w: w.mask(round_=2, prev=w.round(0, "trained.h5"), out=w.scratch / "m.h5"),
+        ArtifactError,
+        ("iter00/trained.h5 is round 0, need 1",),
+        ("pass iter01/trained.h5 of this chain", "rule `train`"),
+    ),
+    Case(
+        "artifact-digest-mismatch-prev-trained",  # pruned from another setting's weights
+        lambda w: w.mask(round_=1, settings=_settings(prune_fraction=0.5), out=w.scratch / "m.h5"),
+        ArtifactError,
+        ("iter00/trained.h5 was made from other settings", "config_digest"),
+        ("rerun its rule `train`",),
+    ),
+    Case(
         "artifact-missing-mask",
         lambda w: w.train(round_=2),
         ArtifactError,

@@ -165,7 +165,7 @@ def _run(argv):
     assert cli.main(argv) == 0, argv
 
 
-def test_cli_weight_permuted_round_trains_from_the_permuted_start(tmp_path, tiny_config):
+def test_cli_weight_permuted_round_trains_from_the_permuted_start(tmp_path, tiny_config, capsys):
     """mask reads the magnitude mask of the round; train starts from m ⊙ theta_start."""
     tiny_config["methods"] = ["magnitude", "weight_permuted", "mask_permuted"]
     tiny_config["es"]["num_generations"] = 4
@@ -210,3 +210,17 @@ def test_cli_weight_permuted_round_trains_from_the_permuted_start(tmp_path, tiny
         + ["--source-mask", p["mp"], "--out", str(tmp_path / "bad.h5")]
     )
     assert rc == 2
+    # ... nor the magnitude mask of another round (round 1's control built from round 0's
+    # mask, at round 0's sparsity), nor one of other settings (another chain's ticket)
+    capsys.readouterr()
+    round1 = ["--round", "1", "--init", p["init"], "--source-mask", p["mag"]]
+    rc = cli.main(["mask", "--settings", json.dumps(st["mask_permuted"]), *round1,
+                   "--out", str(tmp_path / "bad.h5")])  # fmt: skip
+    assert rc == 2 and "needs the magnitude mask of round 1" in capsys.readouterr().err
+    other = dict(st["magnitude"], prune_fraction=0.5)
+    p["other"] = str(tmp_path / "other.h5")
+    _run(["mask", "--settings", json.dumps(other), *base, "--out", p["other"]])
+    rc = cli.main(["mask", "--settings", json.dumps(st["mask_permuted"]), *base,
+                   "--source-mask", p["other"], "--out", str(tmp_path / "bad.h5")])  # fmt: skip
+    assert rc == 2 and "made from other settings" in capsys.readouterr().err
+    assert not (tmp_path / "bad.h5").exists()
