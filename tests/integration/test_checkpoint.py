@@ -316,9 +316,24 @@ def test_cli_resumes_and_removes_the_checkpoint(tmp_path, monkeypatch, capsys):
     assert saves == [3, 6]
     assert ck.checkpoint_path(out).exists() and not out.exists()
     capsys.readouterr()
+    # the finished round's write fails (a full disk): the checkpoint stays, so the rerun
+    # resumes (removing it before the write passed every test, and a rerun restarted)
+    import errno
+
+    from evotickets import rounds
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(rounds, "write_artifact", full_disk)
+        with pytest.raises(OSError, match="No space left"):
+            train(out, "--checkpoint-every", "3")
+    assert "generation 6" in capsys.readouterr().out and saves == [3, 6, 9]
+    assert ck.checkpoint_path(out).exists() and not out.exists()
     assert train(out, "--checkpoint-every", "3") == 0
     log = capsys.readouterr().out
-    assert "resuming from checkpoint" in log and "generation 6" in log
+    assert "resuming from checkpoint" in log and "generation 9" in log
     assert saves == [3, 6, 9]
     assert not ck.checkpoint_path(out).exists()  # removed once the artifact is complete
     assert sorted(x.name for x in out.parent.iterdir()) == ["trained.h5"]
