@@ -25,6 +25,14 @@ def test_templates_are_the_snakemake_wildcard_layout():
     assert paths.transfer_round_file("trained.h5") == (
         "results/{exp}/transfer/{name}/seed{seed}/iter{it}/trained.h5"
     )
+    # a group's log: of a chain's seeds (group_chains: seeds), of a (task, strategy)'s chains
+    # (seeds_and_methods): two strategies of one task must not share one
+    assert paths.seeds_round_file("group.log") == (
+        "results/{exp}/{task}/{strategy}/{method}/iter{it}/group.log"
+    )
+    assert paths.strategy_round_file("group.log") == (
+        "results/{exp}/{task}/{strategy}/iter{it}/group.log"
+    )
     assert paths.transfer_seeds_round_file("group.log") == (
         "results/{exp}/transfer/{name}/iter{it}/group.log"
     )
