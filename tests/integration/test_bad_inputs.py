@@ -1581,6 +1581,16 @@ def workspace(finished, tmp_path, monkeypatch) -> W:
     data_mod.clear_cache()
 
 
+def test_a_bad_out_is_refused_before_the_round_trains(workspace: W):
+    """Case out-is-an-input-train's error comes before the round's training, not after it
+    (the error alone is the same either way, hours later)."""
+    from evotickets.commands import chain
+
+    workspace.mp.setattr(chain, "train_prepared", lambda *a, **k: pytest.fail("trained first"))
+    with pytest.raises(ArtifactError, match="it is an input of this verb as well"):
+        workspace.train(out=workspace.round(1, "mask.h5"))
+
+
 def test_a_results_folder_may_be_a_link_to_scratch_space(workspace: W):
     """results/<experiment> linked to where the data lives: its name is the experiment's,
     wherever the link leads (the folder check read the target's name and refused it)."""
