@@ -5,6 +5,7 @@ after k, later rounds read it from round 0's trained.h5, and k = 0 changes nothi
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import h5py
 import jax
@@ -135,6 +136,12 @@ def test_rounds_after_0_start_from_the_stored_rewind_point(tmp_path, budget, gen
         return run_round(task, strategy, start * m1, m1, rk, g, 3, log=lambda m: None).theta
 
     np.testing.assert_array_equal(vec["theta1"], round1(vec["rewind"]))
+    # round 1 records the round 0 it rewound to among its inputs: a retrained round 0 makes
+    # it stale directly (otherwise only through round 1's mask)
+    from evotickets.artifacts import recorded_inputs
+
+    inputs = recorded_inputs(out[1], read_artifact(out[1], "trained")[1])
+    assert out[0].resolve() in {Path(p).resolve() for p in inputs}
     assert not np.array_equal(vec["theta1"], round1(theta0))
     assert not np.array_equal(vec["theta1"], round1(vec["rewind"], 9 - generations))
     with h5py.File(out[0]) as f0, h5py.File(out[1]) as f1:
