@@ -2,6 +2,7 @@
 the target setting (ES → GD here) and names the source in the attrs, and a network mismatch is
 an error naming both settings."""
 
+import argparse
 import copy
 import json
 from pathlib import Path
@@ -337,3 +338,121 @@ def test_the_verb_stops_when_a_gpu_was_asked_for_and_jax_has_none(
     )
     assert rc == 2
     assert "a GPU was asked for" in capsys.readouterr().err
+
+
+def _init(path, seed):
+    init = {"task": "digits", "network": "cnn_small", "prune_output_layer": True, "seed": seed}
+    _run(["init", "--settings", json.dumps(init), "--out", str(path)])
+
+
+def _transfer_files(tmp_path, cfg, method="snr"):
+    """θ0 (seed 0; the target's init too, as for a transfer within one task) and the source
+    chain's (``method``) mask of round 0."""
+    c = validate_config(cfg)
+    p = {k: tmp_path / f"{k}.h5" for k in ("si", "ti", "m0")}
+    _init(p["si"], 0)
+    p["ti"] = p["si"]
+    src = json.dumps(chain_settings(c, "digits", "snes", method, 0))
+    _run(["mask", "--settings", src, "--round", "0", "--init", str(p["si"]), "--out", str(p["m0"])])
+    return c, p
+
+
+def _args(c, p, tmp_path):
+    return argparse.Namespace(
+        settings=json.dumps(transfer_settings(c, "snes_to_adam", 0)), round=0,
+        source_init=str(p["si"]), source_mask=str(p["m0"]), target_init=str(p["ti"]),
+        out=str(tmp_path / "out.h5"), data_dir=None, jax_cache=None,
+    )  # fmt: skip
+
+
+def _theta0(path):
+    arrays, _ = read_artifact(path, "init")
+    params = group(arrays, "params")
+    return to_vector(params, layer_table(params))
+
+
+def test_a_transfer_starts_from_the_sources_theta0_not_the_targets(tmp_path, cfg, monkeypatch):
+    """The ticket is (mask_t, θ0 of
+    the SOURCE); where the target's θ0 differs (another task of the same network), the round
+    starts from the source's θ0, and the artifact says the two θ0 differ. (The test above
+    has one init for both, so starting from the target's θ0 passed.) The target's θ0 is
+    made to differ by wrapping load_init."""
+    from evotickets.commands import transfer
+
+    c, p = _transfer_files(tmp_path, cfg)
+    real, calls = transfer.load_init, []
+
+    def load_init(path, settings):
+        theta0, *rest = real(path, settings)
+        calls.append(path)
+        return (theta0 + 1.0 if len(calls) == 2 else theta0, *rest)  # the second: the target's
+
+    monkeypatch.setattr(transfer, "load_init", load_init)
+    prepared = transfer._prepared_transfer(_args(c, p, tmp_path), log=lambda s: None)
+    assert calls == [str(p["si"]), str(p["ti"])]
+    src = _theta0(p["si"])
+    np.testing.assert_array_equal(prepared.theta_start, src)
+    assert prepared.extra_attrs["theta0_equals_target_init"] is False
+
+
+def test_a_transfer_starts_from_the_masks_own_theta_start(tmp_path, cfg, monkeypatch):
+    """A source ticket with its own theta_start (weight_permuted: a permuted
+    θ0) is trained from that theta_start, not from the source's θ0."""
+    from evotickets.commands import transfer
+
+    c, p = _transfer_files(tmp_path, cfg)
+    real = transfer.load_ticket
+
+    def with_start(*a, **k):
+        mask, theta_start, attrs = real(*a, **k)
+        return mask, np.full_like(theta_start, 0.25), attrs
+
+    monkeypatch.setattr(transfer, "load_ticket", with_start)
+    prepared = transfer._prepared_transfer(_args(c, p, tmp_path), log=lambda s: None)
+    assert np.all(prepared.theta_start == 0.25)
+
+
+def test_a_transfer_records_its_source_mask_as_an_input(tmp_path, cfg):
+    """The trained.h5 records the source mask among its inputs, so a
+    source mask written again later makes the transferred round stale (collect, reports)."""
+    from evotickets.commands.transfer import _prepared_transfer
+
+    c, p = _transfer_files(tmp_path, cfg)
+    prepared = _prepared_transfer(_args(c, p, tmp_path), log=lambda s: None)
+    assert {str(x) for x in prepared.inputs} >= {str(p["si"]), str(p["m0"]), str(p["ti"])}
+
+
+def test_a_vmapped_transfer_group_trains_es_targets_in_one_program(tmp_path, tiny_config):
+    """`transfer-group --program vmapped` of an ES target (here a
+    GD source → SNES target, so that judging the source instead of the target counts them
+    wrongly) trains the seeds as one program of width 2, bitwise the sequential group's.
+    The other group test has only a GD target, where vmapped and sequential are one path."""
+    tiny_config["gd"] = {"gd_adam": {"epochs": 2, "lr": 1e-3}}
+    tiny_config["es"] = {"num_generations": 4, "log_every": 2}
+    tiny_config["transfer"] = [{
+        "name": "adam_to_snes",
+        "source": {"task": "digits", "strategy": "gd_adam", "method": "magnitude"},
+        "target": {"task": "digits", "strategy": "snes"},
+    }]  # fmt: skip
+    c = validate_config(tiny_config)
+    members = {}
+    for seed in (0, 1):
+        init, m0 = tmp_path / f"init{seed}.h5", tmp_path / f"m{seed}.h5"
+        _init(init, seed)
+        src = json.dumps(chain_settings(c, "digits", "gd_adam", "magnitude", seed))
+        _run(["mask", "--settings", src, "--round", "0", "--init", str(init), "--out", str(m0)])
+        members[seed] = {
+            "settings": transfer_settings(c, "adam_to_snes", seed), "round": 0,
+            "source_init": str(init), "source_mask": str(m0), "target_init": str(init),
+        }  # fmt: skip
+    out = {}
+    for program in ("sequential", "vmapped"):
+        ms = [dict(m, out=str(tmp_path / f"{program}{s}.h5"), log=str(tmp_path / f"{program}{s}.log"))
+              for s, m in members.items()]  # fmt: skip
+        _run(["transfer-group", "--members", json.dumps(ms), "--program", program])
+        out[program] = [read_artifact(m["out"], "trained") for m in ms]
+    for (a, aa), (b, ba) in zip(out["sequential"], out["vmapped"], strict=True):
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+        assert ba["group_program"] == "vmapped" and ba["group_width"] == 2
+        assert "group_program" not in aa
