@@ -916,10 +916,20 @@ def test_an_analysis_of_the_same_inputs_is_put_back_not_computed_again(
     import argparse
 
     ns = argparse.Namespace(settings=settings, out=str(out), trained=rounds[1:])
+    devices = (("EVOTICKETS_PLATFORM", "cpu"), ("JAX_ENABLE_X64", "1"),
+               ("EVOTICKETS_CPU_DEVICES", "2"))  # fmt: skip
+    for name, _ in devices:
+        monkeypatch.delenv(name, raising=False)
     key = analysis_memo.analysis_key("layerwise", ns, rounds[1:])
-    monkeypatch.setenv("EVOTICKETS_PLATFORM", "cpu")
-    assert analysis_memo.analysis_key("layerwise", ns, rounds[1:]) != key
-    monkeypatch.delenv("EVOTICKETS_PLATFORM")
+    for name, value in devices:
+        monkeypatch.setenv(name, value)
+        assert analysis_memo.analysis_key("layerwise", ns, rounds[1:]) != key, name
+        monkeypatch.delenv(name)
+    # ... the verb and its settings (another task_config over the same rounds)
+    assert analysis_memo.analysis_key("snr-magnitude", ns, rounds[1:]) != key
+    other = argparse.Namespace(settings=settings + " ", out=str(out), trained=rounds[1:])
+    assert analysis_memo.analysis_key("layerwise", other, rounds[1:]) != key
+    assert analysis_memo.analysis_key("layerwise", ns, rounds[1:]) == key
     assert any(s.startswith("scipy=") for s in analysis_memo._analysis_software())
 
     # a round written again while the verb read it (a second writer): the result, made from
