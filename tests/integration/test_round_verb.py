@@ -424,6 +424,22 @@ def test_round_group_refuses_bad_members_and_logs_a_member_error(tmp_path, tiny_
     assert cli.main(["round-group", "--members", '[{"settings": "{}"}]']) == 2
     err = capsys.readouterr().err
     assert "--members is not JSON" in err and "lacks" in err
+    # no member: a job that trains nothing and succeeds would leave its outputs missing
+    assert cli.main(["round-group", "--members", "[]"]) == 2
+    assert "non-empty JSON list" in capsys.readouterr().err
+    # a log option naming an HDF5 file (an artifact renamed by hand) never replaces it
+    import h5py
+
+    from evotickets.artifacts import ArtifactError
+    from evotickets.commands.group import open_log
+
+    kept = tmp_path / "train.log"
+    with h5py.File(kept, "w") as f:
+        f["x"] = np.zeros(3)
+    with pytest.raises(ArtifactError, match="not a log"):
+        open_log(kept)
+    assert h5py.is_hdf5(kept)
+    kept.unlink()
     bad = tmp_path / "init.h5"
     bad.write_bytes(b"not an HDF5 file\n" * 64)
     member = {

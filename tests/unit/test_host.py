@@ -17,8 +17,14 @@ model name\t: AMD EPYC 9B14
 """
 
 
-def test_the_cpu_is_described_by_its_model_vector_flags_and_caches(tmp_path):
+def test_the_cpu_is_described_by_its_model_vector_flags_and_caches(tmp_path, monkeypatch):
+    import platform
+
+    # /proc's model name first: many Linux Pythons' platform.processor() says only "x86_64",
+    # which would record every machine alike
+    monkeypatch.setattr(platform, "processor", lambda: "x86_64")
     assert host.cpu_model(CPUINFO) == "AMD EPYC 9B14"
+    assert host.cpu_model("") == "x86_64"
     assert host.vector_extensions(CPUINFO) == "fma avx avx2 avx512f avx512_bf16 amx_tile"
     caches = [(1, "Data", "32K"), (1, "Instruction", "32K"), (2, "Unified", "1024K"),
               (3, "Unified", "32768K")]  # fmt: skip
