@@ -456,3 +456,17 @@ def test_a_vmapped_transfer_group_trains_es_targets_in_one_program(tmp_path, tin
             np.testing.assert_array_equal(a[k], b[k], err_msg=k)
         assert ba["group_program"] == "vmapped" and ba["group_width"] == 2
         assert "group_program" not in aa
+
+
+def test_a_transfers_data_dir_option_wins_over_its_settings(tmp_path, cfg, monkeypatch):
+    """--data-dir (a group member's data_dir) is where the target's data are read from; the
+    settings' data_dir is the fallback (digits reads no folder, so only the argument shows)."""
+    from evotickets.commands import transfer
+
+    c, p = _transfer_files(tmp_path, cfg)
+    seen = {}
+    monkeypatch.setattr(transfer, "prepare_round", lambda *a, **k: seen.update(k))
+    args = _args(c, p, tmp_path)
+    args.data_dir = str(tmp_path)
+    transfer._prepared_transfer(args, log=lambda s: None)
+    assert seen["data_dir"] == str(tmp_path)
