@@ -1093,3 +1093,32 @@ def test_the_landscape_loss_is_the_training_objective_on_its_own_examples(tiny_c
     key = jax.random.key(tag("analysis-episodes"))
     want = float(task.population_fitness(theta, key, task.train_data, state)[0][0])
     assert got == pytest.approx(want, rel=1e-5) and got > 0  # −return: Pendulum's is negative
+
+
+def test_lmc_consecutive_refuses_a_right_settings_it_would_ignore():
+    """A consecutive LMC compares rounds of one chain: --right-settings would be ignored."""
+    import argparse
+
+    from evotickets.commands import analysis as analysis_verbs
+
+    ns = argparse.Namespace(kind="consecutive", right_settings="{}")
+    with pytest.raises(ValueError, match="--right-settings is not used"):
+        analysis_verbs._right_digest(ns, ("own",))
+    ns.right_settings = None
+    assert analysis_verbs._right_digest(ns, ("own",)) == ("own",)
+
+
+def test_lmc_records_the_right_rounds_among_its_inputs(tmp_path, tiny_config):
+    """A --right round written again since makes the LMC result stale: it is an input."""
+    from evotickets import cli
+    from evotickets.artifacts import read_artifact, recorded_inputs
+
+    _, settings, init, _, _ = _two_rounds(tmp_path, tiny_config)
+    out = tmp_path / "lmc.h5"
+    left, right = str(tmp_path / "r0.h5"), str(tmp_path / "r1.h5")
+    argv = ["lmc", "--kind", "consecutive", "--settings", json.dumps(settings), "--analysis",
+            '{"alphas": 3}', "--init", str(init), "--left", left, "--right", right]  # fmt: skip
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    recorded = recorded_inputs(out, read_artifact(out, "analysis")[1])
+    recorded = {str(Path(p).resolve()) for p in recorded}
+    assert {str(Path(p).resolve()) for p in (init, left, right)} <= recorded

@@ -1,5 +1,7 @@
 """The parser a researcher reads: `evotickets --help` and each verb's."""
 
+import pytest
+
 from evotickets import cli
 
 
@@ -74,3 +76,41 @@ def test_a_verbs_help_prints_its_description_as_written(capsys):
         cli.main(["claims", "--help"])
     out = capsys.readouterr().out
     assert "(paired, 95 % CI)." in out and "%%" not in out
+
+
+def test_table_and_collect_merge_the_overlays_given_after_the_config(tmp_path):
+    """table and collect read the overlays after the config, as check-config does."""
+    import argparse
+    from pathlib import Path
+
+    from evotickets.commands import reporting
+
+    base = Path(reporting.__file__).resolve().parents[3] / "config" / "config.yaml"
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("seeds: [0]\n")
+    ns = argparse.Namespace(
+        results=str(tmp_path), configfile=[str(base), str(overlay)], config_json=None, verb="table"
+    )
+    assert reporting._config(ns)["seeds"] == [0]
+
+
+@pytest.mark.parametrize("text", ["-1", "-2", "x", "1.5"])
+def test_round_index_refuses_what_is_not_a_round(text):
+    import argparse
+
+    from evotickets.commands import common
+
+    with pytest.raises(argparse.ArgumentTypeError, match="is not a round index"):
+        common.round_index(text)
+    assert common.round_index("0") == 0 and common.round_index("7") == 7
+
+
+def test_recompute_is_asked_by_any_value_but_empty_or_0(monkeypatch):
+    """EVOTICKETS_RECOMPUTE=0 is off, as an empty one is."""
+    from evotickets.commands import common
+
+    for value, asked in (("", False), ("0", False), ("1", True), ("yes", True)):
+        monkeypatch.setenv(common.RECOMPUTE_ENV, value)
+        assert common.recompute_asked() is asked
+    monkeypatch.delenv(common.RECOMPUTE_ENV)
+    assert common.recompute_asked() is False

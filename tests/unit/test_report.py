@@ -200,3 +200,24 @@ def test_collect_reads_the_rows_of_an_analysis_within_the_configs_rounds():
     older = {"round_left": np.array([0, 1, 2])}  # before round_right was written
     assert _config_rounds(older, 3, "round_left", "round_right") == [(0, 0), (1, 1), (2, 2)]
     assert _config_rounds({"round": np.array([0, 1, 2, 3])}, 2) == [(0, 0), (1, 1)]
+
+
+def test_a_summary_whose_metric_is_on_other_dims_is_refused(tmp_path):
+    """A summary.nc written by other code (its metric on other dims) is named, not read
+    as if its axes were ours."""
+    import numpy as np
+    import xarray as xr
+
+    from evotickets.analysis.collect import save
+    from evotickets.commands import reporting
+    from evotickets.names import CHAIN_DIMS
+
+    path = tmp_path / "summary.nc"
+    ds = xr.Dataset(
+        {"test_metric": (CHAIN_DIMS[::-1], np.full((1,) * 5, 0.9))},
+        coords={"task": ["digits"], "strategy": ["snes"], "method": ["random"], "seed": [0],
+                "iteration": [0], "remaining_fraction": ("iteration", [1.0])},
+    )  # fmt: skip
+    save(ds, path)
+    with pytest.raises(ArtifactError, match=r"not a whole summary.nc \(test_metric on"):
+        reporting.open_summary(path)
