@@ -1007,6 +1007,26 @@ def test_the_landscape_verbs_2d_surface_spans_two_directions(tmp_path, tiny_conf
         assert np.abs(s - s.T).max() > 1e-3 * np.abs(s).max()
 
 
+def test_the_landscape_verb_draws_each_rounds_1d_directions_from_its_own_key(
+    tmp_path, tiny_config, monkeypatch
+):
+    """Round t's 1-D directions come from keys.landscape_key(seed, task, "1d", t), as the
+    artifact's directions_from says; the 2-D axes from draws 0 and 1 shared by every round.
+    Drawing every round's 1-D directions with round 0's key passed every test."""
+    import json
+
+    from evotickets import keys
+
+    _, settings, init, _, _ = _two_rounds(tmp_path, tiny_config)
+    asked, real = [], keys.landscape_key
+    monkeypatch.setattr(keys, "landscape_key", lambda *a: asked.append(a[2:]) or real(*a))
+    opts = {"directions": 1, "xi_points": 3, "grid_points": 3, "grid_extent": 0.5,
+            "eval_examples": 16, "direction_norm": "filter"}  # fmt: skip
+    _analysis_verb("landscape", tmp_path, settings, init, "--analysis", json.dumps(opts))
+    assert [i for purpose, i in asked if purpose == "1d"] == [0, 1]
+    assert [i for purpose, i in asked if purpose == "2d"] == [0, 1]
+
+
 def test_the_landscape_verb_scores_each_round_under_its_own_observation_statistics(
     tmp_path, tiny_config
 ):
