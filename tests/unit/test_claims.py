@@ -508,6 +508,12 @@ def test_dense_threshold_and_cli_writes_md_html_nc(tmp_path, capsys):
     assert cli.main(["claims", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "magnitude − random" in out
+    # --brief prints the verdicts without every level's rows; claims.md keeps them all
+    assert cli.main(["claims", str(tmp_path), "--brief"]) == 0
+    brief = capsys.readouterr().out
+    assert "magnitude − random" in brief and claims.EVERY_LEVEL_HEADING not in brief
+    assert claims.EVERY_LEVEL_HEADING in out
+    assert claims.EVERY_LEVEL_HEADING in (tmp_path / "claims.md").read_text()
     for name in ("claims.md", "claims.html", "claims.nc"):
         assert (tmp_path / name).stat().st_size > 0
     back = xr.open_dataset(tmp_path / "claims.nc", engine="h5netcdf")
