@@ -365,18 +365,11 @@ def _args(c, p, tmp_path):
     )  # fmt: skip
 
 
-def _theta0(path):
-    arrays, _ = read_artifact(path, "init")
-    params = group(arrays, "params")
-    return to_vector(params, layer_table(params))
-
-
 def test_a_transfer_starts_from_the_sources_theta0_not_the_targets(tmp_path, cfg, monkeypatch):
-    """The ticket is (mask_t, θ0 of
-    the SOURCE); where the target's θ0 differs (another task of the same network), the round
-    starts from the source's θ0, and the artifact says the two θ0 differ. (The test above
-    has one init for both, so starting from the target's θ0 passed.) The target's θ0 is
-    made to differ by wrapping load_init."""
+    """The ticket is (mask_t, θ0 of the SOURCE); where the target's θ0 differs (another task
+    of the same network), the round starts from the source's θ0, and the artifact says the
+    two θ0 differ. (The test above has one init for both, so starting from the target's θ0
+    passed.) The target's θ0 is made to differ by wrapping load_init."""
     from evotickets.commands import transfer
 
     c, p = _transfer_files(tmp_path, cfg)
@@ -384,14 +377,13 @@ def test_a_transfer_starts_from_the_sources_theta0_not_the_targets(tmp_path, cfg
 
     def load_init(path, settings):
         theta0, *rest = real(path, settings)
-        calls.append(path)
+        calls.append((path, theta0))
         return (theta0 + 1.0 if len(calls) == 2 else theta0, *rest)  # the second: the target's
 
     monkeypatch.setattr(transfer, "load_init", load_init)
     prepared = transfer._prepared_transfer(_args(c, p, tmp_path), log=lambda s: None)
-    assert calls == [str(p["si"]), str(p["ti"])]
-    src = _theta0(p["si"])
-    np.testing.assert_array_equal(prepared.theta_start, src)
+    assert [path for path, _ in calls] == [str(p["si"]), str(p["ti"])]
+    np.testing.assert_array_equal(prepared.theta_start, calls[0][1])  # the source's, as read
     assert prepared.extra_attrs["theta0_equals_target_init"] is False
 
 

@@ -31,21 +31,15 @@ def _fitness(population_chunk: int = 4, network: str = "cnn_small", batch_size: 
     )
 
 
-def test_population_fitness_equals_flax_loss():
-    task, pop, key, fit = _fitness()
+@pytest.mark.parametrize(("network", "batch_size"), [("cnn_small", 32), ("cnn", 16)])
+def test_population_fitness_equals_flax_loss(network, batch_size):
+    """Also the paper CNN (5×5 kernels, MNIST's) through the path cnn_small (3×3) takes, on
+    the configured fitness batch: the task's defaults (cnn_small, 1,024) passed every test
+    before."""
+    task, pop, key, fit = _fitness(network=network, batch_size=batch_size)
+    assert task.network == network
     x, y = task.train_data
-    idx = jax.random.randint(key, (task.batch_size,), 0, x.shape[0])
-    ref = jnp.stack([task.loss(v, x[idx], y[idx]) for v in pop])
-    np.testing.assert_allclose(np.asarray(fit), np.asarray(ref), rtol=1e-5, atol=1e-5)
-
-
-def test_the_configured_network_and_batch_are_the_ones_evaluated():
-    """The paper CNN (5×5 kernels, MNIST's) through the path cnn_small (3×3) takes above, on
-    a fitness batch of 16: the task's defaults (cnn_small, 1,024) passed every test before."""
-    task, pop, key, fit = _fitness(network="cnn", batch_size=16)
-    assert task.network == "cnn"
-    x, y = task.train_data
-    idx = jax.random.randint(key, (16,), 0, x.shape[0])
+    idx = jax.random.randint(key, (batch_size,), 0, x.shape[0])
     ref = jnp.stack([task.loss(v, x[idx], y[idx]) for v in pop])
     np.testing.assert_allclose(np.asarray(fit), np.asarray(ref), rtol=1e-5, atol=1e-5)
 
