@@ -1,6 +1,5 @@
 """Config refusals, derived values and settings that no other test held: each test here
-fails a mutation of evotickets.config or evotickets.settings that every other test passed
-(a mutation audit's id in the docstring)."""
+fails a mutation of evotickets.config or evotickets.settings that every other test passed."""
 
 from __future__ import annotations
 
@@ -9,7 +8,6 @@ import json
 from dataclasses import replace
 
 import pytest
-from conftest import TINY_CONFIG
 
 from evotickets.config import (
     ConfigError,
@@ -27,17 +25,18 @@ DIGITS = {"network": "cnn_small", "batch_size": 64, "population_chunk": 16}
 PENDULUM = {"hidden": [8], "n_repeats": 1, "max_steps": 10}
 
 
-def _tiny(**change) -> dict:
-    return {**copy.deepcopy(TINY_CONFIG), **copy.deepcopy(change)}
+def _with(config: dict, **change) -> dict:
+    """The tiny_config fixture's copy with some top-level keys replaced."""
+    return {**config, **change}
 
 
 # --- refusals that no test held ------------------------------------------------------------
 
 
-def test_a_chunk_that_does_not_divide_each_gpus_share_names_the_share_to_divide():
-    """m02: with resources.gpu 2, population 96 and chunk 32, the fix must name a divisor of
+def test_a_chunk_that_does_not_divide_each_gpus_share_names_the_share_to_divide(tiny_config):
+    """With resources.gpu 2, population 96 and chunk 32, the fix must name a divisor of
     each GPU's 48, not of 96 (which 32 already divides: the advice would change nothing)."""
-    cfg = _tiny()
+    cfg = tiny_config
     cfg["resources"]["gpu"] = 2
     cfg["strategies"]["snes"]["population_size"] = 96
     cfg["tasks"]["digits"]["population_chunk"] = 32
@@ -45,36 +44,44 @@ def test_a_chunk_that_does_not_divide_each_gpus_share_names_the_share_to_divide(
         validate_config(cfg)
 
 
-def test_a_gd_trainer_listed_on_a_task_of_another_kind_is_refused():
-    """c05: gd_ppo listed in a vision task's own strategies (or gd_adam in a control
+def test_a_gd_trainer_listed_on_a_task_of_another_kind_is_refused(tiny_config):
+    """gd_ppo listed in a vision task's own strategies (or gd_adam in a control
     task's) passed validation without the check; every such chain would fail in its job."""
-    cfg = _tiny(gd={"gd_ppo": {}})
+    cfg = _with(tiny_config, gd={"gd_ppo": {}})
     cfg["tasks"]["digits"]["strategies"] = ["snes", "gd_ppo"]
     with pytest.raises(ConfigError, match="lists gd_ppo, which does not train this kind of task"):
         validate_config(cfg)
 
 
-def test_snip_or_grasp_on_a_control_task_is_refused():
-    """c06: a control task's return is not differentiated here: snip/grasp cannot score θ0."""
-    cfg = _tiny(tasks={"pendulum": PENDULUM}, methods=["random", "magnitude", "snip"], analyses={})
+def test_snip_or_grasp_on_a_control_task_is_refused(tiny_config):
+    """A control task's return is not differentiated here: snip/grasp cannot score θ0."""
+    cfg = _with(
+        tiny_config,
+        tasks={"pendulum": PENDULUM},
+        methods=["random", "magnitude", "snip"],
+        analyses={},
+    )
     with pytest.raises(ConfigError, match=r"control task, but \['snip'\] score θ0"):
         validate_config(cfg)
 
 
-def test_strategy_methods_naming_snr_for_a_strategy_without_a_per_weight_sigma_is_refused():
-    """c16: without the check the next one looked snr up in SNR_VARIANT_STRATEGIES: a
+def test_strategy_methods_naming_snr_for_a_strategy_without_a_per_weight_sigma_is_refused(
+    tiny_config,
+):
+    """Without the check the next one looked snr up in SNR_VARIANT_STRATEGIES: a
     KeyError instead of the message that says why and what to remove."""
-    cfg = _tiny()
+    cfg = tiny_config
     cfg["strategies"]["gradientless_descent"] = {"population_size": 16, "std_init": 0.05}
     cfg["strategy_methods"] = {"gradientless_descent": ["magnitude", "snr"]}
     with pytest.raises(ConfigError, match="per-weight std σ; gradientless_descent has none"):
         validate_config(cfg)
 
 
-def test_dynamic_sparse_methods_with_a_strategy_that_cannot_regrow_are_refused():
-    """c18: CMA-ES's full covariance cannot reset a regrown weight: every dynamic chain of
+def test_dynamic_sparse_methods_with_a_strategy_that_cannot_regrow_are_refused(tiny_config):
+    """CMA-ES's full covariance cannot reset a regrown weight: every dynamic chain of
     it failed in its round (dynamic_sparse.regrow_state) after passing check-config."""
-    cfg = _tiny(
+    cfg = _with(
+        tiny_config,
         strategies={"cma_es": {"population_size": 16, "std_init": 0.05}},
         methods=["random", "dynamic_random"],
         dynamic_sparse={"every": 10},
@@ -84,10 +91,10 @@ def test_dynamic_sparse_methods_with_a_strategy_that_cannot_regrow_are_refused()
         validate_config(cfg)
 
 
-def test_a_gd_rewind_point_at_the_rounds_last_step_is_refused():
-    """c24 (k >= steps → k > steps): gd_adam on digits, 1,437 examples in batches of 479:
+def test_a_gd_rewind_point_at_the_rounds_last_step_is_refused(tiny_config):
+    """gd_adam on digits, 1,437 examples in batches of 479:
     3 steps a round; k = 3 is no step of it, k = 2 is."""
-    cfg = _tiny(methods=["random", "magnitude"], analyses={}, rewind=3)
+    cfg = _with(tiny_config, methods=["random", "magnitude"], analyses={}, rewind=3)
     del cfg["strategies"], cfg["es"]
     cfg["gd"] = {"gd_adam": {"lr": 0.001, "batch_size": 479, "epochs": 1}}
     with pytest.raises(ConfigError, match="has 3 minibatch steps"):
@@ -96,10 +103,10 @@ def test_a_gd_rewind_point_at_the_rounds_last_step_is_refused():
     validate_config(cfg)
 
 
-def test_a_transfer_from_or_to_a_rewinding_task_is_refused():
-    """c25: a transfer trains its ticket from θ0, so a rewinding side was refused; without
+def test_a_transfer_from_or_to_a_rewinding_task_is_refused(tiny_config):
+    """A transfer trains its ticket from θ0, so a rewinding side was refused; without
     the check it passed."""
-    cfg = _tiny(analyses={})
+    cfg = _with(tiny_config, analyses={})
     cfg["tasks"]["digits_rw"] = {**DIGITS, "task": "digits", "rewind": 10}
     entry = {
         "name": "rw_to_plain",
@@ -115,10 +122,10 @@ def test_a_transfer_from_or_to_a_rewinding_task_is_refused():
         validate_config(cfg)
 
 
-def test_a_transfer_source_method_its_task_leaves_out_is_refused():
-    """c33: snes runs snr, but not on task digits (tasks.digits.methods): no source chain
+def test_a_transfer_source_method_its_task_leaves_out_is_refused(tiny_config):
+    """snes runs snr, but not on task digits (tasks.digits.methods): no source chain
     exists; without the check the transfer passed validation."""
-    cfg = _tiny(analyses={})
+    cfg = _with(tiny_config, analyses={})
     cfg["tasks"]["digits"]["methods"] = ["random", "magnitude"]
     cfg["tasks"]["digits_b"] = {**DIGITS, "task": "digits"}
     cfg["transfer"] = [{
@@ -132,10 +139,10 @@ def test_a_transfer_source_method_its_task_leaves_out_is_refused():
         validate_config(cfg)
 
 
-def test_an_es_batch_of_the_whole_training_set_is_allowed():
-    """c40 (> n → >= n): the digits training set has 1,437 examples; a minibatch of all of
+def test_an_es_batch_of_the_whole_training_set_is_allowed(tiny_config):
+    """The digits training set has 1,437 examples; a minibatch of all of
     them is valid, one more is refused."""
-    cfg = _tiny()
+    cfg = tiny_config
     cfg["tasks"]["digits"]["batch_size"] = 1437
     validate_config(copy.deepcopy(cfg))
     cfg["tasks"]["digits"]["batch_size"] = 1438
@@ -146,14 +153,14 @@ def test_an_es_batch_of_the_whole_training_set_is_allowed():
 # --- derived values -------------------------------------------------------------------------
 
 
-def test_a_vmapped_group_of_seeds_and_methods_holds_every_chains_state():
-    """d03: a seeds_and_methods group job holds seeds × methods states at once; the note
+def test_a_vmapped_group_of_seeds_and_methods_holds_every_chains_state(tiny_config):
+    """A seeds_and_methods group job holds seeds × methods states at once; the note
     counted the seeds alone (a third of the memory of the tiny config's 3 methods)."""
     from evotickets.config import init_settings
     from evotickets.strategies import memory_need
     from evotickets.tasks import weight_counts
 
-    cfg = _tiny()
+    cfg = tiny_config
     cfg["tasks"]["digits"]["network"] = "cnn"
     cfg["strategies"]["xnes"] = {"population_size": 64, "std_init": 0.05}
     cfg["resources"].update(mem_mb=2000, group_chains="seeds_and_methods", group_program="vmapped")
@@ -164,13 +171,13 @@ def test_a_vmapped_group_of_seeds_and_methods_holds_every_chains_state():
     assert f"× {width} chains of a vmapped" in note and f"{width * need / 2**30:.1f} GiB" in note
 
 
-def test_the_emptied_layer_note_counts_dynamic_sparse_chains():
-    """d05: dynamic sparse ES starts each round from a global random mask too (and keeps
+def test_the_emptied_layer_note_counts_dynamic_sparse_chains(tiny_config):
+    """Dynamic sparse ES starts each round from a global random mask too (and keeps
     each layer's count of it): a config whose only random-mask chains are dynamic ones got
     no note."""
     from evotickets.config import emptied_layer_notes
 
-    cfg = _tiny(methods=["magnitude", "dynamic_random"], analyses={}, rounds=9,
+    cfg = _with(tiny_config, methods=["magnitude", "dynamic_random"], analyses={}, rounds=9,
                 prune_fraction=0.5, dynamic_sparse={"every": 10})  # fmt: skip
     (note,) = emptied_layer_notes(validate_config(cfg))
     assert "a global random mask (dynamic_random)" in note and "digits" in note
@@ -181,7 +188,7 @@ def _transfer(source: dict, target: dict) -> dict:
 
 
 def test_a_transfer_between_tasks_is_a_task_transfer_even_to_gradient_descent():
-    """d10: the task is checked first; an ES ticket moved to GD on another task is no
+    """The task is checked first; an ES ticket moved to GD on another task is no
     ES → GD pair (their networks share no θ0), so LMC must not join them."""
     entry = _transfer(
         {"task": "digits", "strategy": "snes"}, {"task": "digits_he", "strategy": "gd_adam"}
@@ -191,8 +198,8 @@ def test_a_transfer_between_tasks_is_a_task_transfer_even_to_gradient_descent():
     assert es_gd_transfers(cfg) == []
 
 
-def test_es_gd_lmc_pairs_es_sources_only_and_only_where_lmc_runs():
-    """d11, d12: an ES → GD transfer's barrier is an LMC artifact: none for a GD → ES
+def test_es_gd_lmc_pairs_es_sources_only_and_only_where_lmc_runs(tiny_config):
+    """An ES → GD transfer's barrier is an LMC artifact: none for a GD → ES
     transfer (its kind is also gd), and none where analyses.enabled leaves lmc out."""
     es_to_gd = _transfer(
         {"task": "digits", "strategy": "snes"}, {"task": "digits", "strategy": "gd_adam"}
@@ -207,7 +214,7 @@ def test_es_gd_lmc_pairs_es_sources_only_and_only_where_lmc_runs():
     assert es_gd_transfers(cfg) == ["t"]
     assert es_gd_transfers({**cfg, "analyses": {"enabled": ["landscape"]}}) == []
     # and so the lmc artifacts of a validated config with lmc disabled are none at all
-    valid = validate_config(_tiny(
+    valid = validate_config(_with(tiny_config, 
         gd={"gd_adam": {"epochs": 1}}, analyses={"enabled": ["layerwise"]},
         transfer=[{"name": "t", "source": {"task": "digits", "strategy": "snes"},
                    "target": {"task": "digits", "strategy": "gd_adam"}}],
@@ -215,12 +222,12 @@ def test_es_gd_lmc_pairs_es_sources_only_and_only_where_lmc_runs():
     assert analysis_artifacts(valid, "lmc") == []
 
 
-def test_the_reported_config_leaves_out_how_jobs_run_and_where_the_data_live():
-    """d33, d34: the reports' config (REPORT_CONFIG, summary.nc's attrs) holds what the
+def test_the_reported_config_leaves_out_how_jobs_run_and_where_the_data_live(tiny_config):
+    """The reports' config (REPORT_CONFIG, summary.nc's attrs) holds what the
     chains computed: no resources, no jax_cache_dir, data_dir null; a moved data folder or
     another cache reran every report."""
-    cfg = validate_config(_tiny(jax_cache_dir="/tmp/some-cache"))
-    moved = validate_config(_tiny(jax_cache_dir="/tmp/another-cache"))
+    cfg = validate_config(_with(tiny_config, jax_cache_dir="/tmp/some-cache"))
+    moved = validate_config(_with(copy.deepcopy(tiny_config), jax_cache_dir="/tmp/another-cache"))
     shown = reported_config(cfg)
     assert "resources" not in shown and "jax_cache_dir" not in shown
     assert shown == reported_config(moved)
@@ -232,17 +239,17 @@ def test_the_reported_config_leaves_out_how_jobs_run_and_where_the_data_live():
 
 
 def test_init_settings_with_a_zero_width_hidden_layer_are_refused():
-    """s15 (< 1 → < 0): a hand-written settings JSON with a hidden layer of 0 units."""
+    """A hand-written settings JSON with a hidden layer of 0 units."""
     good = InitSettings.for_task(PENDULUM, "pendulum", 0).to_dict()
     InitSettings.from_dict(good)
     with pytest.raises(ValueError, match="each of at least 1 unit"):
         InitSettings.from_json(json.dumps({**good, "hidden": [8, 0]}))
 
 
-def test_a_transfer_from_gradient_descent_keeps_its_digest_under_another_es_batch():
-    """s17: a transfer's digest hashes its source's and target's digest forms; with the
+def test_a_transfer_from_gradient_descent_keeps_its_digest_under_another_es_batch(tiny_config):
+    """A transfer's digest hashes its source's and target's digest forms; with the
     JSON form, a GD source's task_config batch_size (read by ES chains only) changed it."""
-    cfg = validate_config(_tiny(
+    cfg = validate_config(_with(tiny_config, 
         gd={"gd_adam": {"epochs": 1}}, analyses={},
         transfer=[{"name": "adam_to_snes",
                    "source": {"task": "digits", "strategy": "gd_adam", "method": "magnitude"},
