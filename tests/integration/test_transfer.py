@@ -18,6 +18,7 @@ from evotickets.config import (
     ConfigError,
     chain_settings,
     digest,
+    init_settings,
     task_methods,
     transfer_settings,
     validate_config,
@@ -340,9 +341,10 @@ def test_the_verb_stops_when_a_gpu_was_asked_for_and_jax_has_none(
     assert "a GPU was asked for" in capsys.readouterr().err
 
 
-def _init(path, seed):
-    init = {"task": "digits", "network": "cnn_small", "prune_output_layer": True, "seed": seed}
-    _run(["init", "--settings", json.dumps(init), "--out", str(path)])
+def _init(config: dict, path, seed: int) -> None:
+    """θ0 of ``config``'s digits task for ``seed``, written by the `init` verb."""
+    settings = json.dumps(init_settings(config, "digits", seed))
+    _run(["init", "--settings", settings, "--out", str(path)])
 
 
 def _transfer_files(tmp_path, cfg, method="snr"):
@@ -350,7 +352,7 @@ def _transfer_files(tmp_path, cfg, method="snr"):
     chain's (``method``) mask of round 0."""
     c = validate_config(cfg)
     p = {k: tmp_path / f"{k}.h5" for k in ("si", "ti", "m0")}
-    _init(p["si"], 0)
+    _init(c, p["si"], 0)
     p["ti"] = p["si"]
     src = json.dumps(chain_settings(c, "digits", "snes", method, 0))
     _run(["mask", "--settings", src, "--round", "0", "--init", str(p["si"]), "--out", str(p["m0"])])
@@ -430,7 +432,7 @@ def test_a_vmapped_transfer_group_trains_es_targets_in_one_program(tmp_path, tin
     members = {}
     for seed in (0, 1):
         init, m0 = tmp_path / f"init{seed}.h5", tmp_path / f"m{seed}.h5"
-        _init(init, seed)
+        _init(c, init, seed)
         src = json.dumps(chain_settings(c, "digits", "gd_adam", "magnitude", seed))
         _run(["mask", "--settings", src, "--round", "0", "--init", str(init), "--out", str(m0)])
         members[seed] = {
