@@ -911,6 +911,18 @@ def test_an_analysis_of_the_same_inputs_is_put_back_not_computed_again(
     assert run([*argv[:-1]], out)[0] is False  # other rounds (round 0 alone)
     assert run(argv, out)[0] is False  # and back: only the latest result is kept
     assert run(argv, out) == (True, written(out))
+    monkeypatch.setenv("EVOTICKETS_RECOMPUTE", "1")  # computed though a kept result exists
+    assert run(argv, out)[0] is False
+    monkeypatch.delenv("EVOTICKETS_RECOMPUTE")
+    assert run(argv, out) == (True, written(out))
+    # a finished artifact of another kind at --out (here θ0) is refused before a kept result
+    # of these arguments could replace it
+    theta0 = Path(init).read_bytes()
+    out.write_bytes(theta0)
+    capsys.readouterr()
+    assert cli.main(argv) != 0
+    assert "init" in capsys.readouterr().err and out.read_bytes() == theta0
+    out.unlink()
     monkeypatch.setenv("EVOTICKETS_RECOMPUTE", "1")
     train(1)  # round 1 written again: the same numbers, another file
     assert run(argv, out)[0] is False
@@ -1432,41 +1444,3 @@ def test_a_mask_that_empties_a_layer_is_warned_of_in_the_log(tmp_path, tiny_conf
     assert empty, "a mask of at most 2 weights over this network's layers empties one"
     (line,) = [ln for ln in text.splitlines() if "keeps no weight" in ln]
     assert line.split("keeps no weight of ")[1].split(":")[0] == ", ".join(empty)
-
-
-def _memo(monkeypatch, calls):
-    """The memo of an analysis verb with a kept result for every key; check_output recorded."""
-    from evotickets.commands import analysis
-
-    monkeypatch.setattr(analysis, "check_output", lambda *a: calls.append(a))
-    monkeypatch.setattr(analysis.analysis_memo, "analysis_key", lambda *a: "key")
-    monkeypatch.setattr(analysis.analysis_memo, "restore", lambda out, key: "kept.h5")
-
-
-def test_recompute_computes_an_analysis_a_kept_result_would_put_back(monkeypatch):
-    """EVOTICKETS_RECOMPUTE computes where a kept result of the same key exists."""
-    import argparse
-
-    from evotickets.commands import analysis, common
-
-    calls: list = []
-    _memo(monkeypatch, calls)
-    args = argparse.Namespace(out="a.h5")
-    monkeypatch.delenv(common.RECOMPUTE_ENV, raising=False)
-    assert analysis._put_back("layerwise", args, ["i.h5"], {}) == ("key", True)
-    monkeypatch.setenv(common.RECOMPUTE_ENV, "1")
-    assert analysis._put_back("layerwise", args, ["i.h5"], {}) == ("key", False)
-
-
-def test_a_kept_analysis_is_put_back_only_after_its_output_is_checked(monkeypatch):
-    """A kept result is put back only where --out may be written (not an input, not an
-    artifact of another kind)."""
-    import argparse
-
-    from evotickets.commands import analysis
-
-    calls: list = []
-    _memo(monkeypatch, calls)
-    args = argparse.Namespace(out="a.h5")
-    analysis._put_back("lmc", args, ["i.h5"], {"analysis": "lmc", "seed": 3})
-    assert calls == [("a.h5", "analysis", ["i.h5"], {"analysis": "lmc", "seed": 3})]
