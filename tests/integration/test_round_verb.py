@@ -866,7 +866,8 @@ def test_an_analysis_of_the_same_inputs_is_put_back_not_computed_again(
     the round as it was (a grouping change, a forced train): the analysis verbs put back the
     result of the same arguments, input bytes and software (evotickets.analysis_memo), and
     compute for anything else: other rounds or options, a round written again, other
-    software, EVOTICKETS_RECOMPUTE, a damaged kept file."""
+    software, EVOTICKETS_RECOMPUTE, a damaged kept file; and a finished artifact of another
+    kind at --out is refused before a kept result could replace it."""
     from evotickets import analysis_memo, checkpoint, paths
 
     cfg, results, init, chain = _magnitude_chain_of_one_seed(
