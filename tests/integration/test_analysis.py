@@ -1013,8 +1013,6 @@ def test_the_landscape_verb_draws_each_rounds_1d_directions_from_its_own_key(
     """Round t's 1-D directions come from keys.landscape_key(seed, task, "1d", t), as the
     artifact's directions_from says; the 2-D axes from draws 0 and 1 shared by every round.
     Drawing every round's 1-D directions with round 0's key passed every test."""
-    import json
-
     from evotickets import keys
 
     _, settings, init, _, _ = _two_rounds(tmp_path, tiny_config)

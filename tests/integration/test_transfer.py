@@ -2,7 +2,6 @@
 the target setting (ES → GD here) and names the source in the attrs, and a network mismatch is
 an error naming both settings."""
 
-import argparse
 import copy
 import json
 from pathlib import Path
@@ -360,11 +359,12 @@ def _transfer_files(tmp_path, cfg, method="snr"):
 
 
 def _args(c, p, tmp_path):
-    return argparse.Namespace(
-        settings=json.dumps(transfer_settings(c, "snes_to_adam", 0)), round=0,
-        source_init=str(p["si"]), source_mask=str(p["m0"]), target_init=str(p["ti"]),
-        out=str(tmp_path / "out.h5"), data_dir=None, jax_cache=None,
-    )  # fmt: skip
+    """The `transfer` verb's arguments for round 0 of snes_to_adam, as its parser makes them."""
+    return cli.build_parser().parse_args([
+        "transfer", "--settings", json.dumps(transfer_settings(c, "snes_to_adam", 0)),
+        "--round", "0", "--source-init", str(p["si"]), "--source-mask", str(p["m0"]),
+        "--target-init", str(p["ti"]), "--out", str(tmp_path / "out.h5"),
+    ])  # fmt: skip
 
 
 def test_a_transfer_starts_from_the_sources_theta0_not_the_targets(tmp_path, cfg, monkeypatch):

@@ -1,5 +1,7 @@
 """The parser a researcher reads: `evotickets --help` and each verb's."""
 
+import argparse
+
 import pytest
 
 from evotickets import cli
@@ -80,24 +82,19 @@ def test_a_verbs_help_prints_its_description_as_written(capsys):
 
 def test_table_and_collect_merge_the_overlays_given_after_the_config(tmp_path):
     """table and collect read the overlays after the config, as check-config does."""
-    import argparse
-    from pathlib import Path
+    from conftest import ROOT
 
     from evotickets.commands import reporting
 
-    base = Path(reporting.__file__).resolve().parents[3] / "config" / "config.yaml"
     overlay = tmp_path / "overlay.yaml"
     overlay.write_text("seeds: [0]\n")
-    ns = argparse.Namespace(
-        results=str(tmp_path), configfile=[str(base), str(overlay)], config_json=None, verb="table"
-    )
+    argv = ["table", str(tmp_path), "--configfile", str(ROOT / "config" / "config.yaml")]
+    ns = cli.build_parser().parse_args([*argv, str(overlay)])
     assert reporting._config(ns)["seeds"] == [0]
 
 
 @pytest.mark.parametrize("text", ["-1", "-2", "x", "1.5"])
 def test_round_index_refuses_what_is_not_a_round(text):
-    import argparse
-
     from evotickets.commands import common
 
     with pytest.raises(argparse.ArgumentTypeError, match="is not a round index"):
